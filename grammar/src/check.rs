@@ -1,0 +1,409 @@
+//! [`ast`](crate::ast) to [`Network`]: every semantic rule of the language, all problems at once.
+
+use crate::ast::{self, TextRange, Word};
+use crate::diag::{Diagnostic, closest, one_of};
+use crate::network::{
+    Activation, Layer, MAX_FULL_UNROLL, MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, Network, Scalar,
+    Unroll,
+};
+
+/// Options a declaration may set after `with`.
+pub const SETTINGS: [&str; 4] = ["scalar", "unroll", "crate", "weights"];
+
+/// Words that cannot name a layer because they are Rust keywords (layer names become fields).
+const RUST_KEYWORDS: [&str; 51] = [
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
+    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while",
+];
+
+/// Checks a parsed declaration.
+///
+/// # Errors
+///
+/// Every problem found, each located on the token it is about.
+pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
+    let mut problems = Vec::new();
+
+    let inputs = width(&item.input, &mut problems);
+    if let Some(activation) = &item.input_activation {
+        problems.push(Diagnostic::new(
+            activation.name.range,
+            format!(
+                "the input cannot have an activation, found `{}`: activations belong to layers, as in `{} -> 10 {}`",
+                activation.name.text, item.input.text, activation.name.text
+            ),
+        ));
+    }
+    if item.layers.is_empty() {
+        problems.push(Diagnostic::new(
+            item.input.range,
+            format!(
+                "expected at least one layer after the input width, as in `{} -> 10 softmax`",
+                item.input.text
+            ),
+        ));
+    }
+    if let Some(extra) = item.layers.get(MAX_LAYERS) {
+        problems.push(Diagnostic::new(
+            extra.arrow,
+            format!(
+                "too many layers: {}, the limit is {MAX_LAYERS}",
+                item.layers.len()
+            ),
+        ));
+    }
+
+    let mut layers = Vec::with_capacity(item.layers.len());
+    let mut previous = inputs;
+    let count = item.layers.len();
+    for (index, layer) in item.layers.iter().enumerate() {
+        let outputs = width(&layer.width, &mut problems);
+        let activation = layer
+            .activation
+            .as_ref()
+            .and_then(|a| activation(a, &mut problems))
+            .unwrap_or(Activation::Linear);
+        if activation.is_normalising()
+            && index + 1 < count
+            && let Some(written) = &layer.activation
+        {
+            problems.push(Diagnostic::new(
+                written.name.range,
+                format!(
+                    "`{}` is only allowed on the last layer: it normalises the network's outputs, found it on layer {index} of {count}",
+                    activation.name()
+                ),
+            ));
+        }
+        let (name, named) = match &layer.name {
+            Some(name) => (name.text.clone(), true),
+            None => (format!("layer{index}"), false),
+        };
+        layers.push(Layer {
+            name,
+            named,
+            inputs: previous.unwrap_or(1),
+            outputs: outputs.unwrap_or(1),
+            activation,
+            range: layer.range,
+        });
+        previous = outputs;
+    }
+    check_names(item, &layers, &mut problems);
+
+    let parameters = item
+        .layers
+        .iter()
+        .zip(&layers)
+        .try_fold(0usize, |total, (_, l)| {
+            l.inputs
+                .checked_mul(l.outputs)
+                .and_then(|w| w.checked_add(l.outputs))
+                .and_then(|p| p.checked_add(total))
+        });
+    if parameters.is_none_or(|p| p > MAX_PARAMETERS) {
+        problems.push(Diagnostic::new(
+            item.name.range,
+            format!(
+                "`{}` has {} parameters, the limit is {MAX_PARAMETERS}",
+                item.name.text,
+                parameters.map_or_else(|| "too many".to_owned(), |p| p.to_string())
+            ),
+        ));
+    }
+
+    let settings = settings(&item.settings, &mut problems);
+    if let (Unroll::Full, Some(range)) = (settings.unroll, settings.unroll_range) {
+        let macs: usize = layers
+            .iter()
+            .map(|l| l.inputs.saturating_mul(l.outputs))
+            .fold(0, usize::saturating_add);
+        if macs > MAX_FULL_UNROLL {
+            problems.push(Diagnostic::new(
+                range,
+                format!(
+                    "`unroll = full` writes one statement per multiply-add and is limited to {MAX_FULL_UNROLL}, this network has {macs}: use `unroll = loops`"
+                ),
+            ));
+        }
+    }
+
+    if !problems.is_empty() {
+        problems.sort_by_key(|d| d.range.start);
+        return Err(problems);
+    }
+    Ok(Network {
+        docs: item.docs.clone(),
+        visibility: item
+            .visibility
+            .as_ref()
+            .map(|v| v.text.clone())
+            .unwrap_or_default(),
+        name: item.name.text.clone(),
+        name_range: item.name.range,
+        inputs: inputs.unwrap_or(1),
+        input_range: item.input.range,
+        layers,
+        scalar: settings.scalar,
+        unroll: settings.unroll,
+        runtime: settings.runtime,
+        weights: settings.weights,
+        range: item.range,
+    })
+}
+
+/// A width: a whole number from 1 to [`MAX_WIDTH`].
+fn width(word: &Word, problems: &mut Vec<Diagnostic>) -> Option<usize> {
+    let text = word.text.replace('_', "");
+    let message = if text.bytes().all(|b| b.is_ascii_digit()) {
+        match text.parse::<usize>() {
+            Ok(0) => format!("a layer width must be at least 1, found `{}`", word.text),
+            Ok(n) if n <= MAX_WIDTH => return Some(n),
+            _ => format!(
+                "layer width `{}` is too large, the limit is {MAX_WIDTH}",
+                word.text
+            ),
+        }
+    } else if text.parse::<f64>().is_ok() {
+        format!(
+            "a layer width must be a whole number of neurons, found `{}`",
+            word.text
+        )
+    } else {
+        format!(
+            "expected a layer width such as `128`, found `{}`",
+            word.text
+        )
+    };
+    problems.push(Diagnostic::new(word.range, message));
+    None
+}
+
+/// A finite real number.
+fn real(word: &Word, problems: &mut Vec<Diagnostic>) -> Option<f64> {
+    match word.text.replace('_', "").parse::<f64>() {
+        Ok(x) if x.is_finite() => Some(x),
+        _ => {
+            problems.push(Diagnostic::new(
+                word.range,
+                format!("expected a number such as `0.01`, found `{}`", word.text),
+            ));
+            None
+        }
+    }
+}
+
+fn activation(written: &ast::Activation, problems: &mut Vec<Diagnostic>) -> Option<Activation> {
+    let name = written.name.text.as_str();
+    let arguments = written.arguments.as_deref();
+    // Activations with one optional parameter, and its default (PyTorch's).
+    let parameter_default = match name {
+        "leaky_relu" => Some(0.01),
+        "elu" => Some(1.0),
+        _ => None,
+    };
+    let alpha = match (parameter_default, arguments) {
+        (_, None) => parameter_default,
+        (Some(_), Some([])) => {
+            problems.push(Diagnostic::new(
+                written.range,
+                format!("`{name}()` needs a value, as in `{name}(0.1)`, or no parentheses for the default"),
+            ));
+            return None;
+        }
+        (Some(_), Some([alpha])) => {
+            let alpha = real(alpha, problems)?;
+            if name == "elu" && alpha <= 0.0 {
+                problems.push(Diagnostic::new(
+                    written.arguments.as_ref()?[0].range,
+                    format!("`elu` needs a positive alpha, found `{alpha}`"),
+                ));
+                return None;
+            }
+            Some(alpha)
+        }
+        (Some(_), Some([_, extra, ..])) => {
+            problems.push(Diagnostic::new(
+                extra.range,
+                format!("`{name}` takes one argument, found {}", arguments?.len()),
+            ));
+            return None;
+        }
+        (None, Some(args)) => {
+            if Activation::NAMES.contains(&name) {
+                let at = args.first().map_or(written.range, |a| a.range);
+                problems.push(Diagnostic::new(
+                    at,
+                    format!(
+                        "`{name}` takes no arguments, found `{}`",
+                        &written.range_text()
+                    ),
+                ));
+                return None;
+            }
+            None
+        }
+    };
+    Some(match name {
+        "linear" => Activation::Linear,
+        "relu" => Activation::Relu,
+        "leaky_relu" => Activation::LeakyRelu { alpha: alpha? },
+        "elu" => Activation::Elu { alpha: alpha? },
+        "sigmoid" => Activation::Sigmoid,
+        "tanh" => Activation::Tanh,
+        "silu" => Activation::Silu,
+        "gelu" => Activation::Gelu,
+        "softplus" => Activation::Softplus,
+        "softmax" => Activation::Softmax,
+        "log_softmax" => Activation::LogSoftmax,
+        unknown => {
+            let expected = Activation::NAMES.map(|n| format!("`{n}`"));
+            let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+            let hint = closest(unknown, &Activation::NAMES)
+                .map(|c| format!("did you mean `{c}`? expected "))
+                .unwrap_or_else(|| "expected ".to_owned());
+            problems.push(Diagnostic::new(
+                written.name.range,
+                format!(
+                    "unknown activation `{unknown}`, {hint}one of {}",
+                    one_of(&expected)
+                ),
+            ));
+            return None;
+        }
+    })
+}
+
+trait RangeText {
+    fn range_text(&self) -> String;
+}
+
+impl RangeText for ast::Activation {
+    /// `name(arg, ...)` as the user wrote it, normalised.
+    fn range_text(&self) -> String {
+        let args: Vec<&str> = self
+            .arguments
+            .iter()
+            .flatten()
+            .map(|a| a.text.as_str())
+            .collect();
+        format!("{}({})", self.name.text, args.join(", "))
+    }
+}
+
+fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+    for (index, (written, layer)) in item.layers.iter().zip(layers).enumerate() {
+        let Some(name) = &written.name else { continue };
+        if RUST_KEYWORDS.contains(&name.text.as_str()) {
+            problems.push(Diagnostic::new(
+                name.range,
+                format!(
+                    "`{}` is a Rust keyword and cannot name a layer (names become fields)",
+                    name.text
+                ),
+            ));
+        } else if let Some(first) = layers[..index].iter().position(|l| l.name == layer.name) {
+            problems.push(Diagnostic::new(
+                name.range,
+                format!(
+                    "duplicate layer name `{}`, already used by layer {first}",
+                    name.text
+                ),
+            ));
+        } else if let Some(other) = layers.iter().position(|l| !l.named && l.name == layer.name) {
+            problems.push(Diagnostic::new(
+                name.range,
+                format!(
+                    "layer name `{}` is the default name of layer {other}: choose another name",
+                    name.text
+                ),
+            ));
+        }
+    }
+}
+
+/// Options with their defaults applied.
+#[derive(Default)]
+struct Settings {
+    scalar: Scalar,
+    unroll: Unroll,
+    unroll_range: Option<TextRange>,
+    runtime: Option<String>,
+    weights: Option<(String, TextRange)>,
+}
+
+fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Settings {
+    let mut settings = Settings::default();
+    for (index, setting) in written.iter().enumerate() {
+        let key = setting.key.text.as_str();
+        let value = &setting.value;
+        if written[..index].iter().any(|s| s.key.text == key) {
+            problems.push(Diagnostic::new(
+                setting.key.range,
+                format!("option `{key}` is set twice"),
+            ));
+            continue;
+        }
+        let mut bad_value = |expected: &str| {
+            problems.push(Diagnostic::new(
+                value.range,
+                format!(
+                    "expected {expected} for option `{key}`, found `{}`",
+                    value.text
+                ),
+            ));
+        };
+        match key {
+            "scalar" => match value.text.as_str() {
+                "f32" => settings.scalar = Scalar::F32,
+                "f64" => settings.scalar = Scalar::F64,
+                _ => bad_value("`f32` or `f64`"),
+            },
+            "unroll" => match value.text.as_str() {
+                "loops" => settings.unroll = Unroll::Loops,
+                "full" => {
+                    settings.unroll = Unroll::Full;
+                    settings.unroll_range = Some(value.range);
+                }
+                _ => bad_value("`loops` or `full`"),
+            },
+            "crate" => {
+                if value.text.starts_with('"')
+                    || value.text.starts_with(|c: char| c.is_ascii_digit())
+                {
+                    bad_value("a path such as `::nn`");
+                } else {
+                    settings.runtime = Some(value.text.clone());
+                }
+            }
+            "weights" => match value
+                .text
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+            {
+                Some(path) if !path.is_empty() && !path.contains('\\') => {
+                    settings.weights = Some((path.to_owned(), value.range));
+                }
+                _ => bad_value("a file path in quotes, such as `\"mnist.safetensors\"`,"),
+            },
+            unknown => {
+                let expected = SETTINGS.map(|s| format!("`{s}`"));
+                let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+                let hint = closest(unknown, &SETTINGS)
+                    .map(|c| format!("did you mean `{c}`? expected "))
+                    .unwrap_or_else(|| "expected ".to_owned());
+                problems.push(Diagnostic::new(
+                    setting.key.range,
+                    format!(
+                        "unknown option `{unknown}`, {hint}one of {}",
+                        one_of(&expected)
+                    ),
+                ));
+            }
+        }
+    }
+    settings
+}

@@ -1,0 +1,193 @@
+//! A checked network: every width is a valid number, every activation known, every option
+//! understood. This is what code generation consumes.
+
+use crate::ast::TextRange;
+
+/// Largest width a layer (or the input) may have.
+pub const MAX_WIDTH: usize = 1 << 20;
+/// Most layers a network may have.
+pub const MAX_LAYERS: usize = 256;
+/// Most parameters (weights and biases) a network may have: 512 MiB of `f32`.
+pub const MAX_PARAMETERS: usize = 1 << 27;
+/// Most multiply-adds a network may have with `unroll = full` (one statement each).
+pub const MAX_FULL_UNROLL: usize = 4096;
+
+/// A network that passed every check.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    /// `///` docs from a `.nn` file (the macro passes its attributes separately).
+    pub docs: Vec<String>,
+    /// `pub`, `pub(crate)`, ... or empty for private.
+    pub visibility: String,
+    /// The struct's name.
+    pub name: String,
+    /// Where the name was written.
+    pub name_range: TextRange,
+    /// Number of inputs.
+    pub inputs: usize,
+    /// Where the input width was written.
+    pub input_range: TextRange,
+    /// Dense layers, input to output; never empty.
+    pub layers: Vec<Layer>,
+    /// Element type of weights, inputs and outputs.
+    pub scalar: Scalar,
+    /// How dense layers are turned into code.
+    pub unroll: Unroll,
+    /// Path of the runtime in generated code, `None` for the default `::nn::__private`.
+    pub runtime: Option<String>,
+    /// A safetensors file (relative to the crate root) to bake in as constants.
+    pub weights: Option<(String, TextRange)>,
+    /// The whole declaration.
+    pub range: TextRange,
+}
+
+impl Network {
+    /// Number of outputs (the last layer's width).
+    pub fn outputs(&self) -> usize {
+        self.layers.last().map_or(self.inputs, |l| l.outputs)
+    }
+
+    /// Weights plus biases over all layers.
+    pub fn parameters(&self) -> usize {
+        self.layers.iter().map(Layer::parameters).sum()
+    }
+
+    /// Multiply-adds in one forward pass.
+    pub fn multiply_adds(&self) -> usize {
+        self.layers.iter().map(|l| l.inputs * l.outputs).sum()
+    }
+}
+
+/// One dense layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    /// The name after `as`, else `layer{index}`; a Rust field name and the weight-file key.
+    pub name: String,
+    /// Whether the user wrote the name.
+    pub named: bool,
+    /// Inputs of each neuron (the previous width).
+    pub inputs: usize,
+    /// Neurons.
+    pub outputs: usize,
+    /// Applied to the layer's outputs.
+    pub activation: Activation,
+    /// The whole layer, `-> 128 relu as hidden`.
+    pub range: TextRange,
+}
+
+impl Layer {
+    /// Weights plus biases.
+    pub fn parameters(&self) -> usize {
+        self.inputs * self.outputs + self.outputs
+    }
+}
+
+/// An activation function with its arguments resolved.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    /// `x`.
+    Linear,
+    /// `max(x, 0)`.
+    Relu,
+    /// `x` if positive, else `alpha * x`.
+    LeakyRelu {
+        /// Slope for negative inputs.
+        alpha: f64,
+    },
+    /// `x` if positive, else `alpha * (exp(x) - 1)`.
+    Elu {
+        /// Scale of the negative part.
+        alpha: f64,
+    },
+    /// `1 / (1 + exp(-x))`.
+    Sigmoid,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// `x * sigmoid(x)`.
+    Silu,
+    /// `x * Phi(x)`, with `Phi` the standard normal CDF (the exact form, as PyTorch's default).
+    Gelu,
+    /// `ln(1 + exp(x))`.
+    Softplus,
+    /// `exp(x_i) / sum_j exp(x_j)` over the layer; last layer only.
+    Softmax,
+    /// `x_i - ln(sum_j exp(x_j))` over the layer; last layer only.
+    LogSoftmax,
+}
+
+impl Activation {
+    /// Every activation name the language knows.
+    pub const NAMES: [&'static str; 11] = [
+        "linear",
+        "relu",
+        "leaky_relu",
+        "elu",
+        "sigmoid",
+        "tanh",
+        "silu",
+        "gelu",
+        "softplus",
+        "softmax",
+        "log_softmax",
+    ];
+
+    /// The name as written in the language.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Linear => "linear",
+            Self::Relu => "relu",
+            Self::LeakyRelu { .. } => "leaky_relu",
+            Self::Elu { .. } => "elu",
+            Self::Sigmoid => "sigmoid",
+            Self::Tanh => "tanh",
+            Self::Silu => "silu",
+            Self::Gelu => "gelu",
+            Self::Softplus => "softplus",
+            Self::Softmax => "softmax",
+            Self::LogSoftmax => "log_softmax",
+        }
+    }
+
+    /// Whether it mixes the whole layer (and so must come last).
+    pub fn is_normalising(self) -> bool {
+        matches!(self, Self::Softmax | Self::LogSoftmax)
+    }
+
+    /// Whether He initialisation suits it (the ReLU family); otherwise Xavier.
+    pub fn is_relu_like(self) -> bool {
+        matches!(
+            self,
+            Self::Relu | Self::LeakyRelu { .. } | Self::Elu { .. } | Self::Silu | Self::Gelu
+        )
+    }
+}
+
+/// Element type of a network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Scalar {
+    /// 32-bit float (the default).
+    #[default]
+    F32,
+    /// 64-bit float.
+    F64,
+}
+
+impl Scalar {
+    /// The Rust type name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F64 => "f64",
+        }
+    }
+}
+
+/// How dense layers become code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Unroll {
+    /// Const-bounded loops in vector-friendly order in the runtime (fastest; the default).
+    #[default]
+    Loops,
+    /// One expression per multiply-add, written out in the generated code (tiny layers).
+    Full,
+}

@@ -1,0 +1,257 @@
+//! Text to [`ast`](crate::ast), with pest.
+
+use crate::ast::{Activation, Item, Layer, Setting, TextRange, Word};
+use crate::diag::{Diagnostic, one_of};
+use pest::Parser as _;
+use pest::iterators::Pair;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "network.pest"]
+struct NetworkParser;
+
+/// Parses one declaration whose outer attributes have been split off (the macro's input).
+///
+/// # Errors
+///
+/// A syntax error, located on the first token pest could not accept.
+pub fn parse_item(text: &str) -> Result<Item, Vec<Diagnostic>> {
+    let mut pairs =
+        NetworkParser::parse(Rule::single_item, text).map_err(|e| vec![syntax(text, &e)])?;
+    let single = pairs.next().expect("pest returns the matched rule");
+    let item = single
+        .into_inner()
+        .next()
+        .expect("single_item holds an item");
+    Ok(build_item(item))
+}
+
+/// Parses a `.nn` file: any number of declarations.
+///
+/// # Errors
+///
+/// A syntax error, located on the first token pest could not accept.
+pub fn parse_file(text: &str) -> Result<Vec<Item>, Vec<Diagnostic>> {
+    let mut pairs = NetworkParser::parse(Rule::file, text).map_err(|e| vec![syntax(text, &e)])?;
+    let file = pairs.next().expect("pest returns the matched rule");
+    Ok(file
+        .into_inner()
+        .filter(|p| p.as_rule() == Rule::item)
+        .map(build_item)
+        .collect())
+}
+
+fn range(pair: &Pair<'_, Rule>) -> TextRange {
+    let span = pair.as_span();
+    TextRange::new(span.start(), span.end())
+}
+
+fn word(pair: &Pair<'_, Rule>) -> Word {
+    Word {
+        text: pair.as_str().to_owned(),
+        range: range(pair),
+    }
+}
+
+fn build_item(item: Pair<'_, Rule>) -> Item {
+    let whole = range(&item);
+    let mut docs = Vec::new();
+    let mut visibility = None;
+    let mut name = None;
+    let mut chain = None;
+    let mut settings = Vec::new();
+    for part in item.into_inner() {
+        match part.as_rule() {
+            Rule::doc => docs.push(
+                part.into_inner()
+                    .next()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+            ),
+            Rule::visibility => {
+                // Normalise `pub ( crate )` (as the macro renders tokens) to `pub(crate)`.
+                let text: String = part.as_str().split_whitespace().collect();
+                visibility = Some(Word {
+                    text,
+                    range: range(&part),
+                });
+            }
+            Rule::name => name = Some(word(&part)),
+            Rule::chain => chain = Some(part),
+            Rule::options => {
+                settings = part
+                    .into_inner()
+                    .filter(|p| p.as_rule() == Rule::setting)
+                    .map(build_setting)
+                    .collect()
+            }
+            _ => {}
+        }
+    }
+    let mut chain = chain.expect("the grammar requires a chain").into_inner();
+    let input = word(&chain.next().expect("a chain starts with a width"));
+    let mut input_activation = None;
+    let mut layers = Vec::new();
+    for part in chain {
+        match part.as_rule() {
+            Rule::activation => input_activation = Some(build_activation(part)),
+            Rule::layer => layers.push(build_layer(part)),
+            _ => {}
+        }
+    }
+    Item {
+        docs,
+        visibility,
+        name: name.expect("the grammar requires a name"),
+        input,
+        input_activation,
+        layers,
+        settings,
+        range: whole,
+    }
+}
+
+fn build_layer(layer: Pair<'_, Rule>) -> Layer {
+    let whole = range(&layer);
+    let mut arrow = whole;
+    let mut width = None;
+    let mut activation = None;
+    let mut name = None;
+    for part in layer.into_inner() {
+        match part.as_rule() {
+            Rule::arrow => arrow = range(&part),
+            Rule::width => width = Some(word(&part)),
+            Rule::activation => activation = Some(build_activation(part)),
+            Rule::name => name = Some(word(&part)),
+            _ => {}
+        }
+    }
+    Layer {
+        arrow,
+        width: width.expect("the grammar requires a width"),
+        activation,
+        name,
+        range: whole,
+    }
+}
+
+fn build_activation(activation: Pair<'_, Rule>) -> Activation {
+    let whole = range(&activation);
+    let mut name = None;
+    let mut arguments = None;
+    for part in activation.into_inner() {
+        match part.as_rule() {
+            Rule::activation_name => name = Some(word(&part)),
+            Rule::open_paren => arguments = Some(Vec::new()),
+            Rule::argument => {
+                // `- 0.1` (as the macro renders tokens) reads as `-0.1`.
+                let text: String = part.as_str().split_whitespace().collect();
+                arguments.get_or_insert_with(Vec::new).push(Word {
+                    text,
+                    range: range(&part),
+                });
+            }
+            _ => {}
+        }
+    }
+    Activation {
+        name: name.expect("the grammar requires an activation name"),
+        arguments,
+        range: whole,
+    }
+}
+
+fn build_setting(setting: Pair<'_, Rule>) -> Setting {
+    let whole = range(&setting);
+    let mut parts = setting.into_inner();
+    let key = word(&parts.next().expect("a setting starts with its name"));
+    let value = parts
+        .find(|p| p.as_rule() == Rule::value)
+        .expect("a setting has a value");
+    // `:: my :: path` (as the macro renders tokens) reads as `::my::path`.
+    let text: String = value.as_str().split_whitespace().collect();
+    Setting {
+        key,
+        value: Word {
+            text,
+            range: range(&value),
+        },
+        range: whole,
+    }
+}
+
+/// What a user calls the thing a rule matches.
+fn describe(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::width => "a layer width such as `128`",
+        Rule::number => "a number",
+        Rule::arrow => "`->`",
+        Rule::activation | Rule::activation_name => "an activation such as `relu`",
+        Rule::kw_as => "`as`",
+        Rule::kw_with => "`with`",
+        Rule::kw_struct => "`struct`",
+        Rule::kw_pub | Rule::visibility => "`pub`",
+        Rule::vis_scope => "`crate`, `super` or `self`",
+        Rule::name => "a name",
+        Rule::equals => "`=`",
+        Rule::semicolon => "`;`",
+        Rule::open_paren => "`(`",
+        Rule::close_paren => "`)`",
+        Rule::minus | Rule::argument => "a number",
+        Rule::setting => "an option such as `scalar = f64`",
+        Rule::value | Rule::string | Rule::path => "an option value",
+        Rule::doc => "a doc comment",
+        Rule::item => "a declaration such as `struct Net = 2 -> 1`",
+        Rule::EOI => "the end of the declaration",
+        _ => return None,
+    })
+}
+
+/// The token at `offset`, for "found ..." in messages.
+fn token_at(text: &str, offset: usize) -> (TextRange, String) {
+    let rest = &text[offset.min(text.len())..];
+    let Some(first) = rest.chars().next() else {
+        return (
+            TextRange::new(text.len(), text.len()),
+            "end of input".to_owned(),
+        );
+    };
+    let len = if first.is_ascii_alphanumeric() || first == '_' {
+        rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(rest.len())
+    } else if rest.starts_with("->") || rest.starts_with("::") {
+        2
+    } else {
+        first.len_utf8()
+    };
+    (
+        TextRange::new(offset, offset + len),
+        format!("`{}`", &rest[..len]),
+    )
+}
+
+fn syntax(text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
+    let offset = match error.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let (range, found) = token_at(text, offset);
+    let mut expected: Vec<&str> = match &error.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => {
+            positives.iter().filter_map(|r| describe(*r)).collect()
+        }
+        pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    expected.dedup();
+    let mut unique = Vec::new();
+    for e in expected {
+        if !unique.contains(&e) {
+            unique.push(e);
+        }
+    }
+    let message = if unique.is_empty() {
+        format!("unexpected {found}")
+    } else {
+        format!("expected {}, found {found}", one_of(&unique))
+    };
+    Diagnostic::new(range, message)
+}

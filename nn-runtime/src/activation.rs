@@ -1,0 +1,281 @@
+//! Activation functions, applied in place to a layer's outputs.
+//!
+//! Each one is numerically stable: finite inputs give finite outputs (softmax of `[1000, 0]` is
+//! `[1, 0]`, sigmoid of `-1000` is `0`), and none divides by a sum that can overflow.
+
+use crate::Scalar;
+
+/// An activation and its parameter, as declared (for summaries, initialisation and training).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    /// `x`.
+    Linear,
+    /// `max(x, 0)`.
+    Relu,
+    /// `x` if positive, else `alpha * x`.
+    LeakyRelu(f64),
+    /// `x` if positive, else `alpha * (exp(x) - 1)`.
+    Elu(f64),
+    /// `1 / (1 + exp(-x))`.
+    Sigmoid,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// `x * sigmoid(x)`.
+    Silu,
+    /// `x * Phi(x)` (exact, with `erf`).
+    Gelu,
+    /// `ln(1 + exp(x))`.
+    Softplus,
+    /// Normalised exponentials over the layer.
+    Softmax,
+    /// Logarithm of softmax over the layer.
+    LogSoftmax,
+}
+
+impl Activation {
+    /// The name used in the network language.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Linear => "linear",
+            Self::Relu => "relu",
+            Self::LeakyRelu(_) => "leaky_relu",
+            Self::Elu(_) => "elu",
+            Self::Sigmoid => "sigmoid",
+            Self::Tanh => "tanh",
+            Self::Silu => "silu",
+            Self::Gelu => "gelu",
+            Self::Softplus => "softplus",
+            Self::Softmax => "softmax",
+            Self::LogSoftmax => "log_softmax",
+        }
+    }
+
+    /// Whether He initialisation suits it (the ReLU family); the others get Xavier.
+    pub const fn is_relu_like(self) -> bool {
+        matches!(
+            self,
+            Self::Relu | Self::LeakyRelu(_) | Self::Elu(_) | Self::Silu | Self::Gelu
+        )
+    }
+
+    /// Applies the activation to `x` in place (dispatching at run time, for dynamic callers;
+    /// generated code calls the functions below directly).
+    pub fn apply<T: Scalar>(self, x: &mut [T]) {
+        match self {
+            Self::Linear => {}
+            Self::Relu => relu(x),
+            Self::LeakyRelu(alpha) => leaky_relu(x, T::from_f64(alpha)),
+            Self::Elu(alpha) => elu(x, T::from_f64(alpha)),
+            Self::Sigmoid => sigmoid(x),
+            Self::Tanh => tanh(x),
+            Self::Silu => silu(x),
+            Self::Gelu => gelu(x),
+            Self::Softplus => softplus(x),
+            Self::Softmax => softmax(x),
+            Self::LogSoftmax => log_softmax(x),
+        }
+    }
+}
+
+impl core::fmt::Display for Activation {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::LeakyRelu(alpha) | Self::Elu(alpha) => write!(f, "{}({alpha})", self.name()),
+            _ => f.write_str(self.name()),
+        }
+    }
+}
+
+/// `max(x, 0)`.
+#[inline]
+pub fn relu<T: Scalar>(x: &mut [T]) {
+    for v in x {
+        if *v < T::ZERO {
+            *v = T::ZERO;
+        }
+    }
+}
+
+/// `x` if positive, else `alpha * x`.
+#[inline]
+pub fn leaky_relu<T: Scalar>(x: &mut [T], alpha: T) {
+    for v in x {
+        if *v < T::ZERO {
+            *v *= alpha;
+        }
+    }
+}
+
+/// `x` if positive, else `alpha * (exp(x) - 1)`.
+#[inline]
+pub fn elu<T: Scalar>(x: &mut [T], alpha: T) {
+    for v in x {
+        if *v < T::ZERO {
+            *v = alpha * v.exp_m1();
+        }
+    }
+}
+
+/// The logistic function of one value, without overflow for any input.
+#[inline]
+pub fn sigmoid_one<T: Scalar>(v: T) -> T {
+    // exp of a non-positive number never overflows; the two branches are the same function.
+    if v >= T::ZERO {
+        T::ONE / (T::ONE + (-v).exp())
+    } else {
+        let e = v.exp();
+        e / (T::ONE + e)
+    }
+}
+
+/// `1 / (1 + exp(-x))`.
+#[inline]
+pub fn sigmoid<T: Scalar>(x: &mut [T]) {
+    for v in x {
+        *v = sigmoid_one(*v);
+    }
+}
+
+/// Hyperbolic tangent.
+#[inline]
+pub fn tanh<T: Scalar>(x: &mut [T]) {
+    for v in x {
+        *v = v.tanh();
+    }
+}
+
+/// `x * sigmoid(x)`.
+#[inline]
+pub fn silu<T: Scalar>(x: &mut [T]) {
+    for v in x {
+        *v = *v * sigmoid_one(*v);
+    }
+}
+
+/// `x * Phi(x) = x / 2 * (1 + erf(x / sqrt(2)))`.
+#[inline]
+pub fn gelu<T: Scalar>(x: &mut [T]) {
+    let half = T::from_f64(0.5);
+    let inv_sqrt2 = T::from_f64(core::f64::consts::FRAC_1_SQRT_2);
+    for v in x {
+        *v = half * *v * (T::ONE + (*v * inv_sqrt2).erf());
+    }
+}
+
+/// `ln(1 + exp(x))`, computed as `max(x, 0) + ln(1 + exp(-|x|))` so it never overflows.
+#[inline]
+pub fn softplus<T: Scalar>(x: &mut [T]) {
+    for v in x {
+        let positive = if *v > T::ZERO { *v } else { T::ZERO };
+        let negative_abs = if *v > T::ZERO { -*v } else { *v };
+        *v = positive + negative_abs.exp().ln_1p();
+    }
+}
+
+fn max_of<T: Scalar>(x: &[T]) -> T {
+    x.iter()
+        .copied()
+        .fold(x[0], |m, v| if v > m { v } else { m })
+}
+
+/// `exp(x_i) / sum_j exp(x_j)`, shifted by the maximum so no exponential overflows.
+#[inline]
+pub fn softmax<T: Scalar>(x: &mut [T]) {
+    if x.is_empty() {
+        return;
+    }
+    let max = max_of(x);
+    let mut sum = T::ZERO;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    // `sum >= 1` because the maximum contributes `exp(0)`.
+    let inverse = T::ONE / sum;
+    for v in x {
+        *v *= inverse;
+    }
+}
+
+/// `x_i - ln(sum_j exp(x_j))`, shifted by the maximum so no exponential overflows.
+#[inline]
+pub fn log_softmax<T: Scalar>(x: &mut [T]) {
+    if x.is_empty() {
+        return;
+    }
+    let max = max_of(x);
+    let mut sum = T::ZERO;
+    for v in x.iter() {
+        sum += (*v - max).exp();
+    }
+    let shift = max + sum.ln();
+    for v in x {
+        *v = *v - shift;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_is_exact_at_extremes() {
+        let mut a = [1000.0_f32, 0.0];
+        softmax(&mut a);
+        assert_eq!(a, [1.0, 0.0]);
+        let mut b = [-1000.0_f32, 0.0];
+        softmax(&mut b);
+        assert_eq!(b, [0.0, 1.0]);
+        let mut c = [1000.0_f64, 1000.0];
+        softmax(&mut c);
+        assert_eq!(c, [0.5, 0.5]);
+    }
+
+    #[test]
+    fn log_softmax_is_finite_at_extremes() {
+        let mut a = [1000.0_f32, 0.0];
+        log_softmax(&mut a);
+        assert_eq!(a, [0.0, -1000.0]);
+    }
+
+    #[test]
+    fn sigmoid_and_tanh_saturate_exactly() {
+        let mut s = [1000.0_f32, -1000.0, 0.0];
+        sigmoid(&mut s);
+        assert_eq!(s, [1.0, 0.0, 0.5]);
+        let mut t = [1e6_f64, -1e6, 0.0];
+        tanh(&mut t);
+        assert_eq!(t, [1.0, -1.0, 0.0]);
+        let mut t32 = [1e6_f32, -1e6];
+        tanh(&mut t32);
+        assert_eq!(t32, [1.0, -1.0]);
+    }
+
+    #[test]
+    fn softplus_neither_overflows_nor_loses_large_inputs() {
+        let mut x = [1000.0_f32, -1000.0, 0.0];
+        softplus(&mut x);
+        assert_eq!(x[0], 1000.0);
+        assert_eq!(x[1], 0.0);
+        assert!((x[2] - core::f32::consts::LN_2).abs() < 1e-7);
+    }
+
+    #[test]
+    fn relu_family_at_extremes() {
+        let mut x = [-1000.0_f64, 2.0];
+        relu(&mut x);
+        assert_eq!(x, [0.0, 2.0]);
+        let mut l = [-1000.0_f64, 2.0];
+        leaky_relu(&mut l, 0.01);
+        assert_eq!(l, [-10.0, 2.0]);
+        let mut e = [-1000.0_f64, 2.0];
+        elu(&mut e, 1.0);
+        assert_eq!(e, [-1.0, 2.0]);
+        let mut g = [-1000.0_f64, 1000.0];
+        gelu(&mut g);
+        assert_eq!(g, [-0.0, 1000.0]);
+        let mut s = [-1000.0_f64, 1000.0];
+        silu(&mut s);
+        assert_eq!(s, [-0.0, 1000.0]);
+    }
+}

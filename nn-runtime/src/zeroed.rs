@@ -1,0 +1,35 @@
+//! Building large networks directly on the heap.
+
+/// Types for which all-zero bytes are a valid value: networks and their layers.
+///
+/// # Safety
+///
+/// Implementors must be valid when every byte is zero. Generated networks implement it because
+/// they hold only [`Dense`](crate::Dense) layers, which implement it.
+#[allow(unsafe_code)]
+pub unsafe trait ZeroInit: Sized {}
+
+/// A zeroed `T` allocated directly on the heap: never a temporary on the stack, so a 64 MiB
+/// network can be built on a thread with a 2 MiB stack.
+#[cfg(feature = "alloc")]
+pub fn zeroed_box<T: ZeroInit>() -> alloc::boxed::Box<T> {
+    let uninit = alloc::boxed::Box::<T>::new_zeroed();
+    // SAFETY: the memory is zeroed and `T: ZeroInit` promises all-zero bytes are a valid `T`.
+    #[allow(unsafe_code)]
+    unsafe {
+        uninit.assume_init()
+    }
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+    use crate::Dense;
+
+    #[test]
+    fn zeroed_box_is_all_zeros() {
+        let layer = zeroed_box::<Dense<300, 200, f64>>();
+        assert!(layer.parts().0.iter().all(|w| *w == 0.0));
+        assert!(layer.bias().iter().all(|b| *b == 0.0));
+    }
+}
