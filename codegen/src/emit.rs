@@ -37,6 +37,7 @@ pub fn emit(net: &Network) -> TokenStream {
     });
     let forward = forward(net);
     let network_impl = network_impl(net);
+    let forward_batch = forward_batch(net);
     let name_text = name.to_string();
     let summary_doc = format!(
         " The layers of `{name_text}` as a table: names, activations, output shapes and parameters."
@@ -59,6 +60,8 @@ pub fn emit(net: &Network) -> TokenStream {
             pub const PARAMETERS: usize = #parameters;
 
             #forward
+
+            #forward_batch
 
             #[doc = #summary_doc]
             pub fn summary() -> #runtime::Summary {
@@ -178,6 +181,42 @@ fn forward(net: &Network) -> TokenStream {
         pub fn forward(&self, #input: &[#scalar; #inputs]) -> [#scalar; #outputs] {
             #body
             #previous
+        }
+    }
+}
+
+/// `forward_batch`: many samples at once, after checking that the buffers match.
+fn forward_batch(net: &Network) -> TokenStream {
+    let Network {
+        scalar,
+        runtime,
+        inputs,
+        outputs,
+        ..
+    } = net;
+    let last = &net.layers[net.layers.len() - 1].name;
+    quote! {
+        /// Runs the network on every input, writing one output per input.
+        ///
+        /// # Errors
+        ///
+        /// `Error::Batch` when `outputs` does not have one row per input.
+        pub fn forward_batch(
+            &self,
+            inputs: &[[#scalar; #inputs]],
+            outputs: &mut [[#scalar; #outputs]],
+        ) -> ::core::result::Result<(), #runtime::Error> {
+            if inputs.len() != outputs.len() {
+                return ::core::result::Result::Err(#runtime::Error::Batch {
+                    layer: #last,
+                    expected: inputs.len(),
+                    found: outputs.len(),
+                });
+            }
+            for (input, output) in inputs.iter().zip(outputs) {
+                *output = self.forward(input);
+            }
+            ::core::result::Result::Ok(())
         }
     }
 }

@@ -24,4 +24,14 @@ pub enum Error {
         /// Room given.
         found: usize,
     },
+    /// A batch's output buffer did not have one row per input.
+    #[error("layer `{layer}`: expected {expected} output rows, one per input, found {found}")]
+    Batch {
+        /// The layer that writes the output.
+        layer: &'static str,
+        /// Inputs given.
+        expected: usize,
+        /// Output rows given.
+        found: usize,
+    },
 }
