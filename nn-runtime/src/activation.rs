@@ -215,6 +215,8 @@ pub fn log_softmax<T: Scalar>(x: &mut [T]) {
 }
 
 #[cfg(test)]
+// Saturation must be exact, not approximate; `a`, `b`, ... name the cases.
+#[allow(clippy::float_cmp, clippy::many_single_char_names)]
 mod tests {
     use super::*;
 

@@ -150,7 +150,17 @@ impl fmt::Display for Summary {
         write!(f, "Total params: ")?;
         grouped(f, parameters, 0)?;
         let bytes = parameters * if self.scalar == "f64" { 8 } else { 4 };
-        writeln!(f, " ({:.1} KiB of weights)", bytes as f64 / 1024.0)?;
+        if bytes < 1024 {
+            writeln!(f, " ({bytes} B of weights)")?;
+        } else if bytes < 1024 * 1024 {
+            writeln!(f, " ({:.1} KiB of weights)", bytes as f64 / 1024.0)?;
+        } else {
+            writeln!(
+                f,
+                " ({:.1} MiB of weights)",
+                bytes as f64 / (1024.0 * 1024.0)
+            )?;
+        }
         write!(f, "{RULE}")
     }
 }

@@ -10,8 +10,11 @@ mod sealed {
 }
 
 /// A floating-point element type: implemented for `f32` and `f64` only.
+// Math functions return `Self` like the inherent float methods, which are not `#[must_use]`
+// either; unused results are already caught by `unused_must_use` on the callers' side.
 ///
 /// The math functions come from `libm`, so results are the same with and without `std`.
+#[allow(clippy::return_self_not_must_use)]
 pub trait Scalar:
     sealed::Sealed
     + Copy
