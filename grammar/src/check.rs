@@ -50,7 +50,7 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
         problems.push(Diagnostic::new(
             extra.arrow,
             format!(
-                "too many layers: {}, the limit is {MAX_LAYERS}",
+                "too many layers: expected at most {MAX_LAYERS}, found {}",
                 item.layers.len()
             ),
         ));
@@ -70,11 +70,13 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
             && index + 1 < count
             && let Some(written) = &layer.activation
         {
+            let after = count - index - 1;
             problems.push(Diagnostic::new(
                 written.name.range,
                 format!(
-                    "`{}` is only allowed on the last layer: it normalises the network's outputs, found it on layer {index} of {count}",
-                    activation.name()
+                    "`{}` is only allowed on the last layer, where it normalises the network's outputs, found it with {after} {} after it",
+                    activation.name(),
+                    if after == 1 { "layer" } else { "layers" }
                 ),
             ));
         }
@@ -94,25 +96,22 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
     }
     check_names(item, &layers, &mut problems);
 
-    let parameters = item
-        .layers
-        .iter()
-        .zip(&layers)
-        .try_fold(0usize, |total, (_, l)| {
-            l.inputs
-                .checked_mul(l.outputs)
-                .and_then(|w| w.checked_add(l.outputs))
-                .and_then(|p| p.checked_add(total))
-        });
-    if parameters.is_none_or(|p| p > MAX_PARAMETERS) {
-        problems.push(Diagnostic::new(
-            item.name.range,
-            format!(
-                "`{}` has {} parameters, the limit is {MAX_PARAMETERS}",
-                item.name.text,
-                parameters.map_or_else(|| "too many".to_owned(), |p| p.to_string())
-            ),
-        ));
+    // Point at the width of the layer that takes the count over the limit: that is the number
+    // to make smaller. Widths are at most 2^20, so one layer's count cannot overflow a u64.
+    let mut parameters: u64 = 0;
+    for (written, layer) in item.layers.iter().zip(&layers) {
+        let (inputs, outputs) = (layer.inputs as u64, layer.outputs as u64);
+        parameters = parameters.saturating_add(inputs * outputs + outputs);
+        if parameters > MAX_PARAMETERS as u64 {
+            problems.push(Diagnostic::new(
+                written.width.range,
+                format!(
+                    "too many parameters: expected at most {MAX_PARAMETERS} weights and biases in `{}`, found {parameters} up to this layer",
+                    item.name.text
+                ),
+            ));
+            break;
+        }
     }
 
     let settings = settings(&item.settings, &mut problems);
@@ -189,7 +188,10 @@ fn real(word: &Word, problems: &mut Vec<Diagnostic>) -> Option<f64> {
         _ => {
             problems.push(Diagnostic::new(
                 word.range,
-                format!("expected a number such as `0.01`, found `{}`", word.text),
+                format!(
+                    "expected a finite number such as `0.01`, found `{}`",
+                    word.text
+                ),
             ));
             None
         }
@@ -294,14 +296,46 @@ impl RangeText for ast::Activation {
     }
 }
 
+/// A layer as the user wrote it, `-> 128 relu as hidden`, to name it in messages.
+fn layer_text(layer: &ast::Layer) -> String {
+    let mut text = format!("-> {}", layer.width.text);
+    if let Some(activation) = &layer.activation {
+        text.push(' ');
+        text.push_str(&activation.name.text);
+        if let Some(arguments) = &activation.arguments {
+            let arguments: Vec<&str> = arguments.iter().map(|a| a.text.as_str()).collect();
+            text.push_str(&format!("({})", arguments.join(", ")));
+        }
+    }
+    if let Some(name) = &layer.name {
+        text.push_str(" as ");
+        text.push_str(&name.text);
+    }
+    text
+}
+
+/// Whether `word` cannot be a Rust identifier for a struct or a field.
+fn not_an_identifier(word: &str) -> bool {
+    word == "_" || RUST_KEYWORDS.contains(&word)
+}
+
 fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+    if not_an_identifier(&item.name.text) {
+        problems.push(Diagnostic::new(
+            item.name.range,
+            format!(
+                "expected a struct name such as `Mnist`, found `{}`, which Rust reserves",
+                item.name.text
+            ),
+        ));
+    }
     for (index, (written, layer)) in item.layers.iter().zip(layers).enumerate() {
         let Some(name) = &written.name else { continue };
-        if RUST_KEYWORDS.contains(&name.text.as_str()) {
+        if not_an_identifier(&name.text) {
             problems.push(Diagnostic::new(
                 name.range,
                 format!(
-                    "`{}` is a Rust keyword and cannot name a layer (names become fields)",
+                    "expected a layer name such as `hidden`, found `{}`, which Rust reserves (layer names become fields)",
                     name.text
                 ),
             ));
@@ -309,16 +343,18 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
             problems.push(Diagnostic::new(
                 name.range,
                 format!(
-                    "duplicate layer name `{}`, already used by layer {first}",
-                    name.text
+                    "duplicate layer name `{}`, already used by `{}`",
+                    name.text,
+                    layer_text(&item.layers[first])
                 ),
             ));
         } else if let Some(other) = layers.iter().position(|l| !l.named && l.name == layer.name) {
             problems.push(Diagnostic::new(
                 name.range,
                 format!(
-                    "layer name `{}` is the default name of layer {other}: choose another name",
-                    name.text
+                    "layer name `{}` is already the default name of the unnamed layer `{}`: choose another name",
+                    name.text,
+                    layer_text(&item.layers[other])
                 ),
             ));
         }

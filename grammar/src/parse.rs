@@ -201,7 +201,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::value | Rule::string | Rule::path => "an option value",
         Rule::doc => "a doc comment",
         Rule::item => "a declaration such as `struct Net = 2 -> 1`",
-        Rule::EOI => "the end of the declaration",
+        Rule::EOI => "the end of the input",
         _ => return None,
     })
 }
@@ -218,7 +218,9 @@ fn token_at(text: &str, offset: usize) -> (TextRange, String) {
     let len = if first.is_ascii_alphanumeric() || first == '_' {
         rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
             .unwrap_or(rest.len())
-    } else if rest.starts_with("->") || rest.starts_with("::") {
+    } else if rest.starts_with("///") {
+        3
+    } else if ["->", "::", "//", "/*"].iter().any(|t| rest.starts_with(t)) {
         2
     } else {
         first.len_utf8()
@@ -235,6 +237,13 @@ fn syntax(text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
         pest::error::InputLocation::Span((s, _)) => s,
     };
     let (range, found) = token_at(text, offset);
+    // pest sees an unclosed `/*` as a stray `/`: say what is really wrong.
+    if text[range.start..].starts_with("/*") && !text[range.end..].contains("*/") {
+        return Diagnostic::new(
+            range,
+            "unclosed block comment: expected `*/` before the end of the input, found none",
+        );
+    }
     let mut expected: Vec<&str> = match &error.variant {
         pest::error::ErrorVariant::ParsingError { positives, .. } => {
             positives.iter().filter_map(|r| describe(*r)).collect()
