@@ -17,9 +17,11 @@ fn render(text: &str, diagnostics: &[Diagnostic]) -> String {
             .lines()
             .next()
             .map_or(1, |l| l.chars().count().max(1));
+        out.push_str(&format!("{line}:{column}: {}\n", d.message));
+        out.push_str(format!("  {source}").trim_end());
+        out.push('\n');
         out.push_str(&format!(
-            "{line}:{column}: {}\n  {source}\n  {}{}\n",
-            d.message,
+            "  {}{}\n",
             " ".repeat(column - 1),
             "^".repeat(width)
         ));
