@@ -191,7 +191,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_struct => "`struct`",
         Rule::kw_pub | Rule::visibility => "`pub`",
         Rule::vis_scope => "`crate`, `super` or `self`",
-        Rule::name => "a name",
+        Rule::name | Rule::ident => "a name",
         Rule::equals => "`=`",
         Rule::semicolon => "`;`",
         Rule::open_paren => "`(`",
@@ -210,11 +210,19 @@ fn describe(rule: Rule) -> Option<&'static str> {
 fn token_at(text: &str, offset: usize) -> (TextRange, String) {
     let rest = &text[offset.min(text.len())..];
     let Some(first) = rest.chars().next() else {
-        return (
-            TextRange::new(text.len(), text.len()),
-            "end of input".to_owned(),
-        );
+        // Name the last token: the caret of an error at the end points at nothing.
+        let found = match text.split_whitespace().next_back() {
+            Some(last) => format!("end of input after `{last}`"),
+            None => "end of input".to_owned(),
+        };
+        return (TextRange::new(text.len(), text.len()), found);
     };
+    if first.is_whitespace() {
+        return (
+            TextRange::new(offset, offset + first.len_utf8()),
+            "whitespace".to_owned(),
+        );
+    }
     let len = if first.is_ascii_alphanumeric() || first == '_' {
         rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
             .unwrap_or(rest.len())

@@ -382,10 +382,10 @@ fn missing_semicolon() {
     check(
         "struct A = 784 -> 10",
         &expect![[r#"
-        1:21: expected an activation such as `relu`, `as`, `with`, `->` or `;`, found end of input
-          struct A = 784 -> 10
-                              ^
-    "#]],
+            1:21: expected an activation such as `relu`, `as`, `with`, `->` or `;`, found end of input after `10`
+              struct A = 784 -> 10
+                                  ^
+        "#]],
     );
 }
 
@@ -790,4 +790,28 @@ fn exactly_the_limits() {
                                   ^^^^^
     "#]],
     );
+}
+
+#[test]
+fn crate_paths_as_the_macro_renders_them() {
+    check("struct A = 2 -> 1 with crate = :: nn;", &expect![[r#"
+        (private) A F32 Loops inputs=2 outputs=1 parameters=3
+          layer0 (default name): 2 -> 1 Linear
+          crate = ::nn
+    "#]]);
+    check("struct A = 2 -> 1 with crate = my :: nn;", &expect![[r#"
+        (private) A F32 Loops inputs=2 outputs=1 parameters=3
+          layer0 (default name): 2 -> 1 Linear
+          crate = my::nn
+    "#]]);
+    check("struct A = 2 -> 1 with crate = ::;", &expect![[r#"
+        1:34: expected a name, found `;`
+          struct A = 2 -> 1 with crate = ::;
+                                           ^
+    "#]]);
+    check("struct A = 2 -> 1 with crate = ::nn::;", &expect![[r#"
+        1:38: expected a name, found `;`
+          struct A = 2 -> 1 with crate = ::nn::;
+                                               ^
+    "#]]);
 }

@@ -1,0 +1,3 @@
+//! The integration tests of `nn`: one binary, one module per concern.
+
+mod ui;
