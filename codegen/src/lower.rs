@@ -12,14 +12,13 @@ pub fn lower(
     attributes: TokenStream,
     span_of: &dyn Fn(TextRange) -> Span,
 ) -> ir::Network {
-    let docs = net.docs.iter().map(|d| quote!(#[doc = #d]));
-    let runtime = match &net.runtime {
-        Some(path) => {
-            let path: TokenStream = path.parse().unwrap_or_else(|_| quote!(::nn));
-            quote!(#path::__private)
-        }
-        None => quote!(::nn::__private),
-    };
+    // `.nn` docs first, then the macro's attributes (which hold its `///` docs).
+    let mut all_attributes: TokenStream = net.docs.iter().map(|d| quote!(#[doc = #d])).collect();
+    all_attributes.extend(attributes);
+    // The checker only lets through paths such as `::nn` or `my::nn`, which always parse.
+    let path = net.runtime.as_deref().unwrap_or("::nn");
+    let path: TokenStream = path.parse().unwrap_or_else(|_| quote!(::nn));
+    let runtime = quote!(#path::__private);
     let scalar = match net.scalar {
         Scalar::F32 => "f32",
         Scalar::F64 => "f64",
@@ -28,7 +27,7 @@ pub fn lower(
         name: Ident::new(&net.name, span_of(net.name_range)),
         // The checker only lets through `pub`, `pub(crate)`, `pub(super)` and `pub(self)`.
         visibility: net.visibility.parse().unwrap_or_default(),
-        attributes: quote!(#(#docs)* #attributes),
+        attributes: all_attributes,
         scalar: Ident::new(scalar, span_of(net.range)),
         runtime,
         inputs: net.inputs,

@@ -96,39 +96,9 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
     }
     check_names(item, &layers, &mut problems);
 
-    // Point at the width of the layer that takes the count over the limit: that is the number
-    // to make smaller. Widths are at most 2^20, so one layer's count cannot overflow a u64.
-    let mut parameters: u64 = 0;
-    for (written, layer) in item.layers.iter().zip(&layers) {
-        let (inputs, outputs) = (layer.inputs as u64, layer.outputs as u64);
-        parameters = parameters.saturating_add(inputs * outputs + outputs);
-        if parameters > MAX_PARAMETERS as u64 {
-            problems.push(Diagnostic::new(
-                written.width.range,
-                format!(
-                    "too many parameters: expected at most {MAX_PARAMETERS} weights and biases in `{}`, found {parameters} up to this layer",
-                    item.name.text
-                ),
-            ));
-            break;
-        }
-    }
-
+    check_parameters(item, &layers, &mut problems);
     let settings = settings(&item.settings, &mut problems);
-    if let (Unroll::Full, Some(range)) = (settings.unroll, settings.unroll_range) {
-        let macs: usize = layers
-            .iter()
-            .map(|l| l.inputs.saturating_mul(l.outputs))
-            .fold(0, usize::saturating_add);
-        if macs > MAX_FULL_UNROLL {
-            problems.push(Diagnostic::new(
-                range,
-                format!(
-                    "`unroll = full` writes one statement per multiply-add and is limited to {MAX_FULL_UNROLL}, this network has {macs}: use `unroll = loops`"
-                ),
-            ));
-        }
-    }
+    check_unroll(&settings, &layers, &mut problems);
 
     if !problems.is_empty() {
         problems.sort_by_key(|d| d.range.start);
@@ -152,6 +122,45 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
         weights: settings.weights,
         range: item.range,
     })
+}
+
+/// At most [`MAX_PARAMETERS`] weights and biases in all.
+fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+    // Point at the width of the layer that takes the count over the limit: that is the number
+    // to make smaller. Widths are at most 2^20, so one layer's count cannot overflow a u64.
+    let mut parameters: u64 = 0;
+    for (written, layer) in item.layers.iter().zip(layers) {
+        let (inputs, outputs) = (layer.inputs as u64, layer.outputs as u64);
+        parameters = parameters.saturating_add(inputs * outputs + outputs);
+        if parameters > MAX_PARAMETERS as u64 {
+            problems.push(Diagnostic::new(
+                written.width.range,
+                format!(
+                    "too many parameters: expected at most {MAX_PARAMETERS} weights and biases in `{}`, found {parameters} up to this layer",
+                    item.name.text
+                ),
+            ));
+            return;
+        }
+    }
+}
+
+/// `unroll = full` only for networks of at most [`MAX_FULL_UNROLL`] multiply-adds.
+fn check_unroll(settings: &Settings, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+    if let (Unroll::Full, Some(range)) = (settings.unroll, settings.unroll_range) {
+        let macs: usize = layers
+            .iter()
+            .map(|l| l.inputs.saturating_mul(l.outputs))
+            .fold(0, usize::saturating_add);
+        if macs > MAX_FULL_UNROLL {
+            problems.push(Diagnostic::new(
+                range,
+                format!(
+                    "`unroll = full` writes one statement per multiply-add and is limited to {MAX_FULL_UNROLL}, this network has {macs}: use `unroll = loops`"
+                ),
+            ));
+        }
+    }
 }
 
 /// A width: a whole number from 1 to [`MAX_WIDTH`].
@@ -264,9 +273,10 @@ fn activation(written: &ast::Activation, problems: &mut Vec<Diagnostic>) -> Opti
         unknown => {
             let expected = Activation::NAMES.map(|n| format!("`{n}`"));
             let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-            let hint = closest(unknown, &Activation::NAMES)
-                .map(|c| format!("did you mean `{c}`? expected "))
-                .unwrap_or_else(|| "expected ".to_owned());
+            let hint = closest(unknown, &Activation::NAMES).map_or_else(
+                || "expected ".to_owned(),
+                |c| format!("did you mean `{c}`? expected "),
+            );
             problems.push(Diagnostic::new(
                 written.name.range,
                 format!(
@@ -304,7 +314,9 @@ fn layer_text(layer: &ast::Layer) -> String {
         text.push_str(&activation.name.text);
         if let Some(arguments) = &activation.arguments {
             let arguments: Vec<&str> = arguments.iter().map(|a| a.text.as_str()).collect();
-            text.push_str(&format!("({})", arguments.join(", ")));
+            text.push('(');
+            text.push_str(&arguments.join(", "));
+            text.push(')');
         }
     }
     if let Some(name) = &layer.name {
@@ -428,9 +440,10 @@ fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Setting
             unknown => {
                 let expected = SETTINGS.map(|s| format!("`{s}`"));
                 let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-                let hint = closest(unknown, &SETTINGS)
-                    .map(|c| format!("did you mean `{c}`? expected "))
-                    .unwrap_or_else(|| "expected ".to_owned());
+                let hint = closest(unknown, &SETTINGS).map_or_else(
+                    || "expected ".to_owned(),
+                    |c| format!("did you mean `{c}`? expected "),
+                );
                 problems.push(Diagnostic::new(
                     setting.key.range,
                     format!(

@@ -112,13 +112,15 @@ pub fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
     while width > 1 {
         width /= 2;
         for lane in 0..width {
-            partial[lane] = partial[lane] + partial[lane + width];
+            partial[lane] += partial[lane + width];
         }
     }
     partial[0]
 }
 
 #[cfg(test)]
+// These tests check results that must be exact, and name values as the formulas do.
+#[allow(clippy::float_cmp, clippy::many_single_char_names)]
 mod tests {
     use super::*;
 

@@ -794,24 +794,36 @@ fn exactly_the_limits() {
 
 #[test]
 fn crate_paths_as_the_macro_renders_them() {
-    check("struct A = 2 -> 1 with crate = :: nn;", &expect![[r#"
+    check(
+        "struct A = 2 -> 1 with crate = :: nn;",
+        &expect![[r#"
         (private) A F32 Loops inputs=2 outputs=1 parameters=3
           layer0 (default name): 2 -> 1 Linear
           crate = ::nn
-    "#]]);
-    check("struct A = 2 -> 1 with crate = my :: nn;", &expect![[r#"
+    "#]],
+    );
+    check(
+        "struct A = 2 -> 1 with crate = my :: nn;",
+        &expect![[r#"
         (private) A F32 Loops inputs=2 outputs=1 parameters=3
           layer0 (default name): 2 -> 1 Linear
           crate = my::nn
-    "#]]);
-    check("struct A = 2 -> 1 with crate = ::;", &expect![[r#"
+    "#]],
+    );
+    check(
+        "struct A = 2 -> 1 with crate = ::;",
+        &expect![[r#"
         1:34: expected a name, found `;`
           struct A = 2 -> 1 with crate = ::;
                                            ^
-    "#]]);
-    check("struct A = 2 -> 1 with crate = ::nn::;", &expect![[r#"
+    "#]],
+    );
+    check(
+        "struct A = 2 -> 1 with crate = ::nn::;",
+        &expect![[r#"
         1:38: expected a name, found `;`
           struct A = 2 -> 1 with crate = ::nn::;
                                                ^
-    "#]]);
+    "#]],
+    );
 }

@@ -2,10 +2,14 @@
 //! rendered diagnostics (or a summary of the checked network), as expect-test snapshots.
 //! Bless with `UPDATE_EXPECT=1 cargo test -p nn-grammar`.
 
+// expect-test blesses snapshots as `r#"..."#` whether or not they hold a quote.
+#![allow(clippy::needless_raw_string_hashes)]
+
 mod diagnostics;
 mod files;
 
 use nn_grammar::{Diagnostic, Network};
+use std::fmt::Write as _;
 
 /// Renders diagnostics under the source, rustc-style: the line, then carets under the range.
 fn render(text: &str, diagnostics: &[Diagnostic]) -> String {
@@ -17,14 +21,10 @@ fn render(text: &str, diagnostics: &[Diagnostic]) -> String {
             .lines()
             .next()
             .map_or(1, |l| l.chars().count().max(1));
-        out.push_str(&format!("{line}:{column}: {}\n", d.message));
-        out.push_str(format!("  {source}").trim_end());
-        out.push('\n');
-        out.push_str(&format!(
-            "  {}{}\n",
-            " ".repeat(column - 1),
-            "^".repeat(width)
-        ));
+        let source = format!("  {source}");
+        let _ = writeln!(out, "{line}:{column}: {}", d.message);
+        let _ = writeln!(out, "{}", source.trim_end());
+        let _ = writeln!(out, "  {}{}", " ".repeat(column - 1), "^".repeat(width));
     }
     out
 }
@@ -46,20 +46,21 @@ fn describe(net: &Network) -> String {
         net.parameters()
     );
     for layer in &net.layers {
-        out.push_str(&format!(
-            "  {}{}: {} -> {} {:?}\n",
+        let _ = writeln!(
+            out,
+            "  {}{}: {} -> {} {:?}",
             layer.name,
             if layer.named { "" } else { " (default name)" },
             layer.inputs,
             layer.outputs,
             layer.activation
-        ));
+        );
     }
     if let Some(runtime) = &net.runtime {
-        out.push_str(&format!("  crate = {runtime}\n"));
+        let _ = writeln!(out, "  crate = {runtime}");
     }
     if let Some((weights, _)) = &net.weights {
-        out.push_str(&format!("  weights = {weights}\n"));
+        let _ = writeln!(out, "  weights = {weights}");
     }
     out
 }
