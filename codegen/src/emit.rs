@@ -75,6 +75,9 @@ pub fn emit(net: &Network) -> TokenStream {
         }
 
         #runtime::__with_alloc! {
+            // Every network is boxed, so that large ones never pass through the stack; small
+            // ones follow the same API.
+            #[allow(clippy::unnecessary_box_returns)]
             impl #name {
                 /// A network with random weights from `seed` (He initialisation for the `relu`
                 /// family, Xavier for the rest) and zero biases, built directly on the heap.
@@ -111,7 +114,7 @@ fn size(n: usize) -> Literal {
     }
     let mut grouped = String::new();
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push('_');
         }
         grouped.push(digit);

@@ -31,6 +31,9 @@ fn summary() {}
         -> 4 sigmoid as layers -> 4 tanh as weights -> 4 silu as bias -> 4 gelu as found
         -> 4 softplus as net -> 4 linear as seed -> 2 softmax as f;
 
+    /// Small enough for lints about small types (such as `unnecessary_box_returns`) to apply.
+    pub struct Tiny = 1 -> 1;
+
     /// Fully unrolled, with layers named like the locals of the unrolled code.
     pub(crate) struct Unrolled = 2 -> 2 relu as x -> 2 leaky_relu as w -> 2 as b -> 1 log_softmax as output
         with unroll = full, scalar = f64;
@@ -44,6 +47,7 @@ fn a_module_that_shadows_the_prelude_still_compiles() {
     summary();
     shadowing_traits(&Vec);
 
+    assert_eq!(Tiny::zeroed().forward(&[1.0]), [0.0]);
     let loops = Loops::random(1);
     let probabilities = loops.forward(&[0.5, -1.0, 2.0]);
     assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);

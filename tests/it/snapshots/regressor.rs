@@ -64,6 +64,7 @@ impl Regressor {
         <Self as ::my_nn::__private::Network>::summary()
     }
 }
+#[allow(clippy::unnecessary_box_returns)]
 impl Regressor {
     /// A network with random weights from `seed` (He initialisation for the `relu`
     /// family, Xavier for the rest) and zero biases, built directly on the heap.

@@ -69,6 +69,7 @@ impl Xor {
         <Self as ::nn::__private::Network>::summary()
     }
 }
+#[allow(clippy::unnecessary_box_returns)]
 impl Xor {
     /// A network with random weights from `seed` (He initialisation for the `relu`
     /// family, Xavier for the rest) and zero biases, built directly on the heap.
