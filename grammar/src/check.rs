@@ -99,6 +99,9 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
     check_parameters(item, &layers, &mut problems);
     let settings = settings(&item.settings, &mut problems);
     check_unroll(&settings, &layers, &mut problems);
+    if settings.scalar == Scalar::F32 {
+        check_f32_arguments(item, &layers, &mut problems);
+    }
 
     if !problems.is_empty() {
         problems.sort_by_key(|d| d.range.start);
@@ -157,6 +160,32 @@ fn check_unroll(settings: &Settings, layers: &[Layer], problems: &mut Vec<Diagno
                 range,
                 format!(
                     "`unroll = full` writes one statement per multiply-add and is limited to {MAX_FULL_UNROLL}, this network has {macs}: use `unroll = loops`"
+                ),
+            ));
+        }
+    }
+}
+
+/// Activation arguments of an f32 network must be finite as f32 (the code uses f32 literals).
+fn check_f32_arguments(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+    for (written, layer) in item.layers.iter().zip(layers) {
+        let (Activation::LeakyRelu { alpha } | Activation::Elu { alpha }) = layer.activation else {
+            continue;
+        };
+        let argument = written
+            .activation
+            .as_ref()
+            .and_then(|a| a.arguments.as_ref())
+            .and_then(|a| a.first());
+        if let Some(argument) = argument
+            && alpha.abs() > f64::from(f32::MAX)
+        {
+            problems.push(Diagnostic::new(
+                argument.range,
+                format!(
+                    "expected a number within the range of `f32` (at most {:e} in magnitude), found `{}`: use `scalar = f64`",
+                    f32::MAX,
+                    argument.text
                 ),
             ));
         }
@@ -225,12 +254,12 @@ fn activation(written: &ast::Activation, problems: &mut Vec<Diagnostic>) -> Opti
             ));
             return None;
         }
-        (Some(_), Some([alpha])) => {
-            let alpha = real(alpha, problems)?;
+        (Some(_), Some([argument])) => {
+            let alpha = real(argument, problems)?;
             if name == "elu" && alpha <= 0.0 {
                 problems.push(Diagnostic::new(
-                    written.arguments.as_ref()?[0].range,
-                    format!("`elu` needs a positive alpha, found `{alpha}`"),
+                    argument.range,
+                    format!("`elu` needs a positive alpha, found `{}`", argument.text),
                 ));
                 return None;
             }

@@ -77,3 +77,28 @@ fn f64_with_arguments_and_names() {
         &expect_file!["snapshots/regressor.rs"],
     );
 }
+
+/// Odd but valid declarations: the generator neither panics nor emits invalid Rust.
+#[test]
+fn every_valid_declaration_expands_to_rust() {
+    let declarations = [
+        "struct A = 1 -> 1;",
+        "pub(super) struct A = 3 -> 2 leaky_relu(-0.5) -> 2 elu(1e-300) -> 1 with scalar = f64;",
+        "pub(self) struct A = 2 -> 2 leaky_relu(-3.4e38) -> 2 leaky_relu(1e-45) -> 1;",
+        "pub(crate) struct A = 2 -> 2 leaky_relu(-0.0) -> 1 elu(1e300) with scalar = f64;",
+        "struct A = 2 -> 2 relu as w -> 2 as b -> 2 as x -> 1 as input with unroll = full;",
+        "struct A = 1_024 -> 100_000 -> 1;",
+        "struct A = 4 -> 4 with crate = my::nn, unroll = loops, scalar = f32;",
+    ];
+    for declaration in declarations {
+        let code = expand(declaration, TokenStream::new());
+        assert!(code.contains("pub fn forward("), "{declaration}:\n{code}");
+    }
+    let deep = format!("struct Deep = 2{};", " -> 2 tanh".repeat(256));
+    assert_eq!(
+        expand(&deep, TokenStream::new())
+            .matches("tanh(&mut")
+            .count(),
+        256
+    );
+}

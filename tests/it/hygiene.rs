@@ -27,7 +27,7 @@ fn summary() {}
 
 ::nn::network! {
     /// Every activation, through the default loops.
-    pub struct Loops = 3 -> 4 relu as input -> 4 leaky_relu(0.1) as inputs -> 4 elu as outputs
+    pub struct Loops = 3 -> 4 relu as input -> 4 leaky_relu(-0.1) as inputs -> 4 elu as outputs
         -> 4 sigmoid as layers -> 4 tanh as weights -> 4 silu as bias -> 4 gelu as found
         -> 4 softplus as net -> 4 linear as seed -> 2 softmax as f;
 
@@ -35,7 +35,7 @@ fn summary() {}
     pub struct Tiny = 1 -> 1;
 
     /// Fully unrolled, with layers named like the locals of the unrolled code.
-    pub(crate) struct Unrolled = 2 -> 2 relu as x -> 2 leaky_relu as w -> 2 as b -> 1 log_softmax as output
+    pub(crate) struct Unrolled = 2 -> 2 relu as x -> 2 leaky_relu(-0.5) as w -> 2 as b -> 1 log_softmax as output
         with unroll = full, scalar = f64;
 }
 
