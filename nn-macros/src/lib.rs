@@ -128,12 +128,36 @@ fn fallback_struct(body: &TokenStream) -> TokenStream {
     let Some(TokenTree::Ident(name)) = tokens.get(at + 1) else {
         return TokenStream::new();
     };
-    let visibility: TokenStream = tokens[..at].iter().cloned().collect();
-    // Only reuse what is certainly a visibility, to not add errors of our own.
-    let visibility = if visibility.to_string().starts_with("pub") {
-        visibility
-    } else {
-        TokenStream::new()
-    };
+    // A keyword or `_` cannot name a struct: the grammar reports it, the fallback must not.
+    if syn::parse2::<syn::Ident>(TokenTree::Ident(name.clone()).into()).is_err() {
+        return TokenStream::new();
+    }
+    let visibility = fallback_visibility(&tokens[..at]);
     quote!(#[allow(dead_code)] #visibility struct #name;)
+}
+
+/// The written visibility if it is certainly valid Rust, else `pub` if it starts so, else none:
+/// the fallback must not add errors of its own.
+fn fallback_visibility(tokens: &[TokenTree]) -> TokenStream {
+    let is_pub = |t: &TokenTree| matches!(t, TokenTree::Ident(i) if i == "pub");
+    match tokens {
+        [] => TokenStream::new(),
+        [p] if is_pub(p) => quote!(pub),
+        [p, TokenTree::Group(scope)]
+            if is_pub(p) && scope.delimiter() == Delimiter::Parenthesis =>
+        {
+            let words: Vec<String> = scope.stream().into_iter().map(|t| t.to_string()).collect();
+            match words
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
+                ["crate" | "self" | "super"] => tokens.iter().cloned().collect(),
+                _ => quote!(pub),
+            }
+        }
+        [p, ..] if is_pub(p) => quote!(pub),
+        _ => TokenStream::new(),
+    }
 }
