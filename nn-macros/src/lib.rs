@@ -140,24 +140,20 @@ fn fallback_struct(body: &TokenStream) -> TokenStream {
 /// the fallback must not add errors of its own.
 fn fallback_visibility(tokens: &[TokenTree]) -> TokenStream {
     let is_pub = |t: &TokenTree| matches!(t, TokenTree::Ident(i) if i == "pub");
-    match tokens {
-        [] => TokenStream::new(),
-        [p] if is_pub(p) => quote!(pub),
-        [p, TokenTree::Group(scope)]
-            if is_pub(p) && scope.delimiter() == Delimiter::Parenthesis =>
-        {
-            let words: Vec<String> = scope.stream().into_iter().map(|t| t.to_string()).collect();
-            match words
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .as_slice()
-            {
-                ["crate" | "self" | "super"] => tokens.iter().cloned().collect(),
-                _ => quote!(pub),
-            }
+    let Some(first) = tokens.first().filter(|t| is_pub(t)) else {
+        return TokenStream::new();
+    };
+    let certain = match tokens {
+        [_] => true,
+        [_, TokenTree::Group(scope)] if scope.delimiter() == Delimiter::Parenthesis => {
+            let scope = scope.stream().to_string();
+            ["crate", "self", "super"].contains(&scope.as_str())
         }
-        [p, ..] if is_pub(p) => quote!(pub),
-        _ => TokenStream::new(),
+        _ => false,
+    };
+    if certain {
+        tokens.iter().cloned().collect()
+    } else {
+        TokenStream::from(first.clone())
     }
 }
