@@ -26,10 +26,13 @@ pub fn emit(net: &Network) -> TokenStream {
             ..
         } = layer;
         let doc = format!(
-            " Dense layer `{}`: {inputs} inputs, {outputs} neurons, `{}`.",
+            " Dense layer `{}`: {}, {}, `{}`.",
             layer.name,
+            count(*inputs, "input"),
+            count(*outputs, "neuron"),
             describe(layer.activation)
         );
+        let (inputs, outputs) = (size(*inputs), size(*outputs));
         quote_spanned! {layer.span=>
             #[doc = #doc]
             pub #field: #runtime::Dense<#inputs, #outputs, #scalar>
@@ -45,6 +48,7 @@ pub fn emit(net: &Network) -> TokenStream {
     let inputs_doc = format!(" Width of the input: {inputs}.");
     let outputs_doc = format!(" Width of the output: {outputs}.");
     let parameters_doc = format!(" Weights plus biases over all layers: {parameters}.");
+    let (inputs, outputs, parameters) = (size(*inputs), size(*outputs), size(*parameters));
     quote! {
         #attributes
         #visibility struct #name {
@@ -64,15 +68,20 @@ pub fn emit(net: &Network) -> TokenStream {
             #forward_batch
 
             #[doc = #summary_doc]
+            #[must_use]
             pub fn summary() -> #runtime::Summary {
                 <Self as #runtime::Network>::summary()
             }
         }
 
         #runtime::__with_alloc! {
+            // Every network is boxed, so that large ones never pass through the stack; small
+            // ones follow the same API.
+            #[allow(clippy::unnecessary_box_returns)]
             impl #name {
-                /// A network with random weights from `seed` (He initialisation for the ReLU
+                /// A network with random weights from `seed` (He initialisation for the `relu`
                 /// family, Xavier for the rest) and zero biases, built directly on the heap.
+                #[must_use]
                 pub fn random(seed: u64) -> #runtime::Box<Self> {
                     let mut net = Self::zeroed();
                     #runtime::init::randomize(&mut *net, seed);
@@ -80,6 +89,7 @@ pub fn emit(net: &Network) -> TokenStream {
                 }
 
                 /// A network whose weights and biases are all zero, built directly on the heap.
+                #[must_use]
                 pub fn zeroed() -> #runtime::Box<Self> {
                     #runtime::zeroed_box()
                 }
@@ -91,6 +101,35 @@ pub fn emit(net: &Network) -> TokenStream {
         unsafe impl #runtime::ZeroInit for #name {}
 
         #network_impl
+    }
+}
+
+/// A size as an unsuffixed literal: `784`, not `784usize`, so the expansion reads like the
+/// declaration; `101_770` from five digits on, as clippy's `unreadable_literal` asks of code
+/// written out by `nnc`.
+fn size(n: usize) -> Literal {
+    let digits = n.to_string();
+    if digits.len() < 5 {
+        return Literal::usize_unsuffixed(n);
+    }
+    let mut grouped = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push('_');
+        }
+        grouped.push(digit);
+    }
+    grouped
+        .parse()
+        .unwrap_or_else(|_| Literal::usize_unsuffixed(n))
+}
+
+/// `1 neuron`, `128 neurons`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -147,7 +186,7 @@ fn forward(net: &Network) -> TokenStream {
     let mut body = TokenStream::new();
     for (index, layer) in net.layers.iter().enumerate() {
         let out = &layer.field;
-        let width = layer.outputs;
+        let width = size(layer.outputs);
         let activation = apply_activation(net, layer);
         let binding = if activation.is_some() {
             quote!(mut #out)
@@ -162,7 +201,7 @@ fn forward(net: &Network) -> TokenStream {
         };
         let value = match net.unroll {
             Unroll::Loops => quote_spanned!(layer.span=> self.#out.forward(#argument)),
-            Unroll::Full => unrolled(layer, &previous),
+            Unroll::Full => unrolled(layer, &argument),
         };
         body.extend(quote_spanned! {layer.span=>
             let #binding: [#scalar; #width] = #value;
@@ -171,13 +210,17 @@ fn forward(net: &Network) -> TokenStream {
         previous = out.clone();
     }
     let doc = format!(
-        " Runs the network on one input of {inputs} values and returns its {outputs} outputs."
+        " Runs the network on one input of {} and returns its {}.",
+        count(*inputs, "value"),
+        count(*outputs, "output")
     );
+    let (inputs, outputs) = (size(*inputs), size(*outputs));
     quote! {
         #[doc = #doc]
         ///
         /// Straight-line code through statically sized locals: no heap, no shape checks.
         #[inline]
+        #[must_use]
         pub fn forward(&self, #input: &[#scalar; #inputs]) -> [#scalar; #outputs] {
             #body
             #previous
@@ -195,6 +238,7 @@ fn forward_batch(net: &Network) -> TokenStream {
         ..
     } = net;
     let last = &net.layers[net.layers.len() - 1].name;
+    let (inputs, outputs) = (size(*inputs), size(*outputs));
     quote! {
         /// Runs the network on every input, writing one output per input.
         ///
@@ -222,13 +266,21 @@ fn forward_batch(net: &Network) -> TokenStream {
 }
 
 /// `[b[0] + w[0][0] * x[0] + ..., ...]`: one multiply-add per term, for tiny layers.
-fn unrolled(layer: &Layer, input: &Ident) -> TokenStream {
+///
+/// `input` is bound to `x` before `w` and `b` are, so that a previous layer called `w` or `b`
+/// is not shadowed.
+fn unrolled(layer: &Layer, input: &TokenStream) -> TokenStream {
     let field = &layer.field;
     let rows = (0..layer.outputs).map(|o| {
-        let terms = (0..layer.inputs).map(|i| quote!(+ w[#o][#i] * #input[#i]));
+        let o = size(o);
+        let terms = (0..layer.inputs).map(|i| {
+            let i = size(i);
+            quote!(+ w[#o][#i] * x[#i])
+        });
         quote!(b[#o] #(#terms)*)
     });
     quote_spanned! {layer.span=> {
+        let x = #input;
         let w = self.#field.weights();
         let b = self.#field.bias();
         [#(#rows),*]
@@ -249,7 +301,7 @@ fn network_impl(net: &Network) -> TokenStream {
     let name_text = name.to_string();
     let infos = net.layers.iter().map(|layer| {
         let layer_name = &layer.name;
-        let (layer_inputs, layer_outputs) = (layer.inputs, layer.outputs);
+        let (layer_inputs, layer_outputs) = (size(layer.inputs), size(layer.outputs));
         let activation = match layer.activation {
             Activation::Linear => quote!(Linear),
             Activation::Relu => quote!(Relu),
@@ -278,10 +330,11 @@ fn network_impl(net: &Network) -> TokenStream {
             }
         }
     });
-    let indices: Vec<usize> = (0..net.layers.len()).collect();
+    let indices: Vec<Literal> = (0..net.layers.len()).map(size).collect();
     let fields: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
     let first = &net.layers[0].name;
     let last = &net.layers[net.layers.len() - 1].name;
+    let (inputs, outputs, parameters) = (size(*inputs), size(*outputs), size(*parameters));
     quote! {
         impl #runtime::Network for #name {
             type Scalar = #scalar;

@@ -12,14 +12,12 @@ pub fn lower(
     attributes: TokenStream,
     span_of: &dyn Fn(TextRange) -> Span,
 ) -> ir::Network {
+    // `.nn` docs first, then the macro's attributes (which hold its `///` docs).
     let mut all_attributes: TokenStream = net.docs.iter().map(|d| quote!(#[doc = #d])).collect();
     all_attributes.extend(attributes);
-    // The checker only lets well-formed paths through.
-    let path: TokenStream = net
-        .runtime
-        .as_deref()
-        .and_then(|path| path.parse().ok())
-        .unwrap_or_else(|| quote!(::nn));
+    // The checker only lets through paths such as `::nn` or `my::nn`, which always parse.
+    let path = net.runtime.as_deref().unwrap_or("::nn");
+    let path: TokenStream = path.parse().unwrap_or_else(|_| quote!(::nn));
     let runtime = quote!(#path::__private);
     let scalar = match net.scalar {
         Scalar::F32 => "f32",

@@ -50,7 +50,7 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
         problems.push(Diagnostic::new(
             extra.arrow,
             format!(
-                "too many layers: {}, the limit is {MAX_LAYERS}",
+                "too many layers: expected at most {MAX_LAYERS}, found {}",
                 item.layers.len()
             ),
         ));
@@ -70,11 +70,13 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
             && index + 1 < count
             && let Some(written) = &layer.activation
         {
+            let after = count - index - 1;
             problems.push(Diagnostic::new(
                 written.name.range,
                 format!(
-                    "`{}` is only allowed on the last layer: it normalises the network's outputs, found it on layer {index} of {count}",
-                    activation.name()
+                    "`{}` is only allowed on the last layer, where it normalises the network's outputs, found it with {after} {} after it",
+                    activation.name(),
+                    if after == 1 { "layer" } else { "layers" }
                 ),
             ));
         }
@@ -94,41 +96,11 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
     }
     check_names(item, &layers, &mut problems);
 
-    let parameters = item
-        .layers
-        .iter()
-        .zip(&layers)
-        .try_fold(0usize, |total, (_, l)| {
-            l.inputs
-                .checked_mul(l.outputs)
-                .and_then(|w| w.checked_add(l.outputs))
-                .and_then(|p| p.checked_add(total))
-        });
-    if parameters.is_none_or(|p| p > MAX_PARAMETERS) {
-        problems.push(Diagnostic::new(
-            item.name.range,
-            format!(
-                "`{}` has {} parameters, the limit is {MAX_PARAMETERS}",
-                item.name.text,
-                parameters.map_or_else(|| "too many".to_owned(), |p| p.to_string())
-            ),
-        ));
-    }
-
+    check_parameters(item, &layers, &mut problems);
     let settings = settings(&item.settings, &mut problems);
-    if let (Unroll::Full, Some(range)) = (settings.unroll, settings.unroll_range) {
-        let macs: usize = layers
-            .iter()
-            .map(|l| l.inputs.saturating_mul(l.outputs))
-            .fold(0, usize::saturating_add);
-        if macs > MAX_FULL_UNROLL {
-            problems.push(Diagnostic::new(
-                range,
-                format!(
-                    "`unroll = full` writes one statement per multiply-add and is limited to {MAX_FULL_UNROLL}, this network has {macs}: use `unroll = loops`"
-                ),
-            ));
-        }
+    check_unroll(&settings, &layers, &mut problems);
+    if settings.scalar == Scalar::F32 {
+        check_f32_arguments(item, &layers, &mut problems);
     }
 
     if !problems.is_empty() {
@@ -153,6 +125,71 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
         weights: settings.weights,
         range: item.range,
     })
+}
+
+/// At most [`MAX_PARAMETERS`] weights and biases in all.
+fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+    // Point at the width of the layer that takes the count over the limit: that is the number
+    // to make smaller. Widths are at most 2^20, so one layer's count cannot overflow a u64.
+    let mut parameters: u64 = 0;
+    for (written, layer) in item.layers.iter().zip(layers) {
+        let (inputs, outputs) = (layer.inputs as u64, layer.outputs as u64);
+        parameters = parameters.saturating_add(inputs * outputs + outputs);
+        if parameters > MAX_PARAMETERS as u64 {
+            problems.push(Diagnostic::new(
+                written.width.range,
+                format!(
+                    "too many parameters: expected at most {MAX_PARAMETERS} weights and biases in `{}`, found {parameters} up to this layer",
+                    item.name.text
+                ),
+            ));
+            return;
+        }
+    }
+}
+
+/// `unroll = full` only for networks of at most [`MAX_FULL_UNROLL`] multiply-adds.
+fn check_unroll(settings: &Settings, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+    if let (Unroll::Full, Some(range)) = (settings.unroll, settings.unroll_range) {
+        let macs: usize = layers
+            .iter()
+            .map(|l| l.inputs.saturating_mul(l.outputs))
+            .fold(0, usize::saturating_add);
+        if macs > MAX_FULL_UNROLL {
+            problems.push(Diagnostic::new(
+                range,
+                format!(
+                    "`unroll = full` writes one statement per multiply-add and is limited to {MAX_FULL_UNROLL}, this network has {macs}: use `unroll = loops`"
+                ),
+            ));
+        }
+    }
+}
+
+/// Activation arguments of an f32 network must be finite as f32 (the code uses f32 literals).
+fn check_f32_arguments(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+    for (written, layer) in item.layers.iter().zip(layers) {
+        let (Activation::LeakyRelu { alpha } | Activation::Elu { alpha }) = layer.activation else {
+            continue;
+        };
+        let argument = written
+            .activation
+            .as_ref()
+            .and_then(|a| a.arguments.as_ref())
+            .and_then(|a| a.first());
+        if let Some(argument) = argument
+            && alpha.abs() > f64::from(f32::MAX)
+        {
+            problems.push(Diagnostic::new(
+                argument.range,
+                format!(
+                    "expected a number within the range of `f32` (at most {:e} in magnitude), found `{}`: use `scalar = f64`",
+                    f32::MAX,
+                    argument.text
+                ),
+            ));
+        }
+    }
 }
 
 /// A width: a whole number from 1 to [`MAX_WIDTH`].
@@ -189,7 +226,10 @@ fn real(word: &Word, problems: &mut Vec<Diagnostic>) -> Option<f64> {
         _ => {
             problems.push(Diagnostic::new(
                 word.range,
-                format!("expected a number such as `0.01`, found `{}`", word.text),
+                format!(
+                    "expected a finite number such as `0.01`, found `{}`",
+                    word.text
+                ),
             ));
             None
         }
@@ -214,12 +254,12 @@ fn activation(written: &ast::Activation, problems: &mut Vec<Diagnostic>) -> Opti
             ));
             return None;
         }
-        (Some(_), Some([alpha])) => {
-            let alpha = real(alpha, problems)?;
+        (Some(_), Some([argument])) => {
+            let alpha = real(argument, problems)?;
             if name == "elu" && alpha <= 0.0 {
                 problems.push(Diagnostic::new(
-                    written.arguments.as_ref()?[0].range,
-                    format!("`elu` needs a positive alpha, found `{alpha}`"),
+                    argument.range,
+                    format!("`elu` needs a positive alpha, found `{}`", argument.text),
                 ));
                 return None;
             }
@@ -262,9 +302,10 @@ fn activation(written: &ast::Activation, problems: &mut Vec<Diagnostic>) -> Opti
         unknown => {
             let expected = Activation::NAMES.map(|n| format!("`{n}`"));
             let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-            let hint = closest(unknown, &Activation::NAMES)
-                .map(|c| format!("did you mean `{c}`? expected "))
-                .unwrap_or_else(|| "expected ".to_owned());
+            let hint = closest(unknown, &Activation::NAMES).map_or_else(
+                || "expected ".to_owned(),
+                |c| format!("did you mean `{c}`? expected "),
+            );
             problems.push(Diagnostic::new(
                 written.name.range,
                 format!(
@@ -294,14 +335,48 @@ impl RangeText for ast::Activation {
     }
 }
 
+/// A layer as the user wrote it, `-> 128 relu as hidden`, to name it in messages.
+fn layer_text(layer: &ast::Layer) -> String {
+    let mut text = format!("-> {}", layer.width.text);
+    if let Some(activation) = &layer.activation {
+        text.push(' ');
+        text.push_str(&activation.name.text);
+        if let Some(arguments) = &activation.arguments {
+            let arguments: Vec<&str> = arguments.iter().map(|a| a.text.as_str()).collect();
+            text.push('(');
+            text.push_str(&arguments.join(", "));
+            text.push(')');
+        }
+    }
+    if let Some(name) = &layer.name {
+        text.push_str(" as ");
+        text.push_str(&name.text);
+    }
+    text
+}
+
+/// Whether `word` cannot be a Rust identifier for a struct or a field.
+fn not_an_identifier(word: &str) -> bool {
+    word == "_" || RUST_KEYWORDS.contains(&word)
+}
+
 fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+    if not_an_identifier(&item.name.text) {
+        problems.push(Diagnostic::new(
+            item.name.range,
+            format!(
+                "expected a struct name such as `Mnist`, found `{}`, which Rust reserves",
+                item.name.text
+            ),
+        ));
+    }
     for (index, (written, layer)) in item.layers.iter().zip(layers).enumerate() {
         let Some(name) = &written.name else { continue };
-        if RUST_KEYWORDS.contains(&name.text.as_str()) {
+        if not_an_identifier(&name.text) {
             problems.push(Diagnostic::new(
                 name.range,
                 format!(
-                    "`{}` is a Rust keyword and cannot name a layer (names become fields)",
+                    "expected a layer name such as `hidden`, found `{}`, which Rust reserves (layer names become fields)",
                     name.text
                 ),
             ));
@@ -309,16 +384,18 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
             problems.push(Diagnostic::new(
                 name.range,
                 format!(
-                    "duplicate layer name `{}`, already used by layer {first}",
-                    name.text
+                    "duplicate layer name `{}`, already used by `{}`",
+                    name.text,
+                    layer_text(&item.layers[first])
                 ),
             ));
         } else if let Some(other) = layers.iter().position(|l| !l.named && l.name == layer.name) {
             problems.push(Diagnostic::new(
                 name.range,
                 format!(
-                    "layer name `{}` is the default name of layer {other}: choose another name",
-                    name.text
+                    "layer name `{}` is already the default name of the unnamed layer `{}`: choose another name",
+                    name.text,
+                    layer_text(&item.layers[other])
                 ),
             ));
         }
@@ -392,9 +469,10 @@ fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Setting
             unknown => {
                 let expected = SETTINGS.map(|s| format!("`{s}`"));
                 let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-                let hint = closest(unknown, &SETTINGS)
-                    .map(|c| format!("did you mean `{c}`? expected "))
-                    .unwrap_or_else(|| "expected ".to_owned());
+                let hint = closest(unknown, &SETTINGS).map_or_else(
+                    || "expected ".to_owned(),
+                    |c| format!("did you mean `{c}`? expected "),
+                );
                 problems.push(Diagnostic::new(
                     setting.key.range,
                     format!(

@@ -15,14 +15,18 @@ struct NetworkParser;
 ///
 /// A syntax error, located on the first token pest could not accept.
 pub fn parse_item(text: &str) -> Result<Item, Vec<Diagnostic>> {
-    let mut pairs =
+    let pairs =
         NetworkParser::parse(Rule::single_item, text).map_err(|e| vec![syntax(text, &e)])?;
-    let single = pairs.next().expect("pest returns the matched rule");
-    let item = single
-        .into_inner()
-        .next()
-        .expect("single_item holds an item");
-    Ok(build_item(item))
+    // `single_item` holds exactly one `item`; the `else` is unreachable but costs no panic.
+    let item = pairs
+        .flat_map(Pair::into_inner)
+        .find(|p| p.as_rule() == Rule::item);
+    item.map(build_item).ok_or_else(|| {
+        vec![Diagnostic::new(
+            TextRange::new(0, text.len()),
+            "expected a declaration such as `struct Net = 2 -> 1`",
+        )]
+    })
 }
 
 /// Parses a `.nn` file: any number of declarations.
@@ -31,10 +35,9 @@ pub fn parse_item(text: &str) -> Result<Item, Vec<Diagnostic>> {
 ///
 /// A syntax error, located on the first token pest could not accept.
 pub fn parse_file(text: &str) -> Result<Vec<Item>, Vec<Diagnostic>> {
-    let mut pairs = NetworkParser::parse(Rule::file, text).map_err(|e| vec![syntax(text, &e)])?;
-    let file = pairs.next().expect("pest returns the matched rule");
-    Ok(file
-        .into_inner()
+    let pairs = NetworkParser::parse(Rule::file, text).map_err(|e| vec![syntax(text, &e)])?;
+    Ok(pairs
+        .flat_map(Pair::into_inner)
         .filter(|p| p.as_rule() == Rule::item)
         .map(build_item)
         .collect())
@@ -82,7 +85,7 @@ fn build_item(item: Pair<'_, Rule>) -> Item {
                     .into_inner()
                     .filter(|p| p.as_rule() == Rule::setting)
                     .map(build_setting)
-                    .collect()
+                    .collect();
             }
             _ => {}
         }
@@ -183,7 +186,7 @@ fn build_setting(setting: Pair<'_, Rule>) -> Setting {
 fn describe(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::width => "a layer width such as `128`",
-        Rule::number => "a number",
+        Rule::number | Rule::minus | Rule::argument => "a number",
         Rule::arrow => "`->`",
         Rule::activation | Rule::activation_name => "an activation such as `relu`",
         Rule::kw_as => "`as`",
@@ -191,17 +194,16 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_struct => "`struct`",
         Rule::kw_pub | Rule::visibility => "`pub`",
         Rule::vis_scope => "`crate`, `super` or `self`",
-        Rule::name => "a name",
+        Rule::name | Rule::ident => "a name",
         Rule::equals => "`=`",
         Rule::semicolon => "`;`",
         Rule::open_paren => "`(`",
         Rule::close_paren => "`)`",
-        Rule::minus | Rule::argument => "a number",
         Rule::setting => "an option such as `scalar = f64`",
         Rule::value | Rule::string | Rule::path => "an option value",
         Rule::doc => "a doc comment",
         Rule::item => "a declaration such as `struct Net = 2 -> 1`",
-        Rule::EOI => "the end of the declaration",
+        Rule::EOI => "the end of the input",
         _ => return None,
     })
 }
@@ -210,15 +212,25 @@ fn describe(rule: Rule) -> Option<&'static str> {
 fn token_at(text: &str, offset: usize) -> (TextRange, String) {
     let rest = &text[offset.min(text.len())..];
     let Some(first) = rest.chars().next() else {
-        return (
-            TextRange::new(text.len(), text.len()),
-            "end of input".to_owned(),
-        );
+        // Name the last token: the caret of an error at the end points at nothing.
+        let found = match text.split_whitespace().next_back() {
+            Some(last) => format!("end of input after `{last}`"),
+            None => "end of input".to_owned(),
+        };
+        return (TextRange::new(text.len(), text.len()), found);
     };
+    if first.is_whitespace() {
+        return (
+            TextRange::new(offset, offset + first.len_utf8()),
+            "whitespace".to_owned(),
+        );
+    }
     let len = if first.is_ascii_alphanumeric() || first == '_' {
         rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
             .unwrap_or(rest.len())
-    } else if rest.starts_with("->") || rest.starts_with("::") {
+    } else if rest.starts_with("///") {
+        3
+    } else if ["->", "::", "//", "/*"].iter().any(|t| rest.starts_with(t)) {
         2
     } else {
         first.len_utf8()
@@ -235,6 +247,13 @@ fn syntax(text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
         pest::error::InputLocation::Span((s, _)) => s,
     };
     let (range, found) = token_at(text, offset);
+    // pest sees an unclosed `/*` as a stray `/`: say what is really wrong.
+    if text[range.start..].starts_with("/*") && !text[range.end..].contains("*/") {
+        return Diagnostic::new(
+            range,
+            "unclosed block comment: expected `*/` before the end of the input, found none",
+        );
+    }
     let mut expected: Vec<&str> = match &error.variant {
         pest::error::ErrorVariant::ParsingError { positives, .. } => {
             positives.iter().filter_map(|r| describe(*r)).collect()

@@ -1,5 +1,5 @@
 //! The `network!` procedural macro. A thin shim: it splits off outer attributes, renders the
-//! declaration to text with a [`SourceMap`], and hands the text to `nn-grammar` and the checked
+//! declaration to text with a `SourceMap`, and hands the text to `nn-grammar` and the checked
 //! network to `nn-codegen`. Diagnostics come back as byte ranges and leave as spanned
 //! `compile_error!`s, all of them at once.
 
@@ -11,7 +11,7 @@ use source_map::SourceMap;
 
 /// Declares one or more networks; see the `nn` crate for the language.
 ///
-/// ```ignore
+/// ```text
 /// nn::network! {
 ///     /// Classifies 28x28 handwritten digits.
 ///     pub struct Mnist = 784 -> 128 relu -> 10 softmax;
@@ -128,12 +128,32 @@ fn fallback_struct(body: &TokenStream) -> TokenStream {
     let Some(TokenTree::Ident(name)) = tokens.get(at + 1) else {
         return TokenStream::new();
     };
-    let visibility: TokenStream = tokens[..at].iter().cloned().collect();
-    // Only reuse what is certainly a visibility, to not add errors of our own.
-    let visibility = if visibility.to_string().starts_with("pub") {
-        visibility
-    } else {
-        TokenStream::new()
-    };
+    // A keyword or `_` cannot name a struct: the grammar reports it, the fallback must not.
+    if syn::parse2::<syn::Ident>(TokenTree::Ident(name.clone()).into()).is_err() {
+        return TokenStream::new();
+    }
+    let visibility = fallback_visibility(&tokens[..at]);
     quote!(#[allow(dead_code)] #visibility struct #name;)
+}
+
+/// The written visibility if it is certainly valid Rust, else `pub` if it starts so, else none:
+/// the fallback must not add errors of its own.
+fn fallback_visibility(tokens: &[TokenTree]) -> TokenStream {
+    let is_pub = |t: &TokenTree| matches!(t, TokenTree::Ident(i) if i == "pub");
+    let Some(first) = tokens.first().filter(|t| is_pub(t)) else {
+        return TokenStream::new();
+    };
+    let certain = match tokens {
+        [_] => true,
+        [_, TokenTree::Group(scope)] if scope.delimiter() == Delimiter::Parenthesis => {
+            let scope = scope.stream().to_string();
+            ["crate", "self", "super"].contains(&scope.as_str())
+        }
+        _ => false,
+    };
+    if certain {
+        tokens.iter().cloned().collect()
+    } else {
+        TokenStream::from(first.clone())
+    }
 }

@@ -215,7 +215,7 @@ pub fn log_softmax<T: Scalar>(x: &mut [T]) {
 }
 
 #[cfg(test)]
-// Saturation must be exact, not approximate; `a`, `b`, ... name the cases.
+// These tests check results that must be exact, and name values as the formulas do.
 #[allow(clippy::float_cmp, clippy::many_single_char_names)]
 mod tests {
     use super::*;

@@ -1,0 +1,74 @@
+//! Generated code names everything by absolute path, so a module that shadows the prelude
+//! still compiles, without a warning; and layer names never collide with its locals.
+
+#![deny(warnings)]
+
+use ::nn::Network as _;
+
+// Everything generated code could reach for unqualified.
+struct Result;
+struct Ok;
+struct Err;
+struct Option;
+struct Some;
+struct None;
+struct Box;
+struct Vec;
+struct String;
+mod core {}
+mod nn {}
+trait Network {}
+trait Fn {}
+impl Network for Vec {}
+impl Fn for Vec {}
+fn shadowing_traits<T: Network + Fn>(_: &T) {}
+fn forward() {}
+fn summary() {}
+
+::nn::network! {
+    /// Every activation, through the default loops.
+    pub struct Loops = 3 -> 4 relu as input -> 4 leaky_relu(-0.1) as inputs -> 4 elu as outputs
+        -> 4 sigmoid as layers -> 4 tanh as weights -> 4 silu as bias -> 4 gelu as found
+        -> 4 softplus as net -> 4 linear as seed -> 2 softmax as f;
+
+    /// Small enough for lints about small types (such as `unnecessary_box_returns`) to apply.
+    pub struct Tiny = 1 -> 1;
+
+    /// Fully unrolled, with layers named like the locals of the unrolled code.
+    pub(crate) struct Unrolled = 2 -> 2 relu as x -> 2 leaky_relu(-0.5) as w -> 2 as b -> 1 log_softmax as output
+        with unroll = full, scalar = f64;
+}
+
+#[test]
+fn a_module_that_shadows_the_prelude_still_compiles() {
+    let shadows = (Result, Ok, Err, Option, Some, None, Box, Vec, String);
+    assert_eq!(size_of_val(&shadows), 0);
+    forward();
+    summary();
+    shadowing_traits(&Vec);
+
+    assert_eq!(Tiny::zeroed().forward(&[1.0]), [0.0]);
+    let loops = Loops::random(1);
+    let probabilities = loops.forward(&[0.5, -1.0, 2.0]);
+    assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    assert_eq!(<Loops as ::nn::Network>::LAYERS.len(), 10);
+
+    // Identity weights: the unrolled code must read `x`, not a layer called `w` or `b`.
+    let mut unrolled = Unrolled::zeroed();
+    unrolled.for_each_layer_mut(|info, weights, bias| {
+        for o in 0..info.outputs {
+            weights[o * info.inputs + o.min(info.inputs - 1)] = 1.0;
+        }
+        bias.fill(0.5);
+    });
+    // x = relu([3, -1] + 0.5) = [3.5, 0]; w = leaky([4, 0.5]) = [4, 0.5]; b = [4.5, 1];
+    // output = log_softmax([4.5 + 0.5]) = [0].
+    let [output] = unrolled.forward(&[3.0, -1.0]);
+    assert!(output.abs() < 1e-15, "{output}");
+    let (x, w, b) = (
+        unrolled.x.weights(),
+        unrolled.w.weights(),
+        unrolled.b.weights(),
+    );
+    assert_eq!((x[1][1], w[1][1], b[1][1]), (1.0, 1.0, 1.0));
+}

@@ -1,0 +1,4 @@
+// A macro call without a declaration.
+nn::network! {}
+
+fn main() {}
