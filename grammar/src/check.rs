@@ -27,6 +27,15 @@ const RUST_KEYWORDS: [&str; 51] = [
 pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
     let mut problems = Vec::new();
 
+    if RUST_KEYWORDS.contains(&item.name.text.as_str()) || item.name.text == "_" {
+        problems.push(Diagnostic::new(
+            item.name.range,
+            format!(
+                "`{}` is a Rust keyword and cannot name a network",
+                item.name.text
+            ),
+        ));
+    }
     let inputs = width(&item.input, &mut problems);
     if let Some(activation) = &item.input_activation {
         problems.push(Diagnostic::new(
@@ -297,7 +306,7 @@ impl RangeText for ast::Activation {
 fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
     for (index, (written, layer)) in item.layers.iter().zip(layers).enumerate() {
         let Some(name) = &written.name else { continue };
-        if RUST_KEYWORDS.contains(&name.text.as_str()) {
+        if RUST_KEYWORDS.contains(&name.text.as_str()) || name.text == "_" {
             problems.push(Diagnostic::new(
                 name.range,
                 format!(

@@ -1,0 +1,142 @@
+//! Compiling `.nn` files from a build script (feature `pretty`).
+//!
+//! `build.rs`, with `nn-codegen` (feature `pretty`) as a build dependency:
+//!
+//! ```no_run
+//! fn main() {
+//!     // Writes `$OUT_DIR/iris.rs` and reruns the build script when the file changes.
+//!     nn_codegen::build::compile("models/iris.nn").unwrap_or_else(|e| panic!("{e}"));
+//! }
+//! ```
+//!
+//! and in the crate, `include!(concat!(env!("OUT_DIR"), "/iris.rs"));`. The file is what
+//! `nnc build models/iris.nn` prints.
+
+use core::fmt;
+use nn_grammar::line_col;
+use std::path::{Path, PathBuf};
+use std::{env, fs, io};
+
+/// Why a `.nn` file could not be compiled.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An environment variable Cargo sets for build scripts is missing.
+    Env {
+        /// `CARGO_MANIFEST_DIR` or `OUT_DIR`.
+        name: &'static str,
+    },
+    /// The `.nn` file could not be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The generated file could not be written.
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file has errors.
+    Compile {
+        /// The file.
+        path: PathBuf,
+        /// Every problem, as `line:col: message`.
+        problems: Vec<String>,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env { name } => write!(
+                f,
+                "environment variable `{name}` is not set: call `nn_codegen::build::compile` from a build script"
+            ),
+            Self::Read { path, source } => write!(f, "cannot read `{}`: {source}", path.display()),
+            Self::Write { path, source } => {
+                write!(f, "cannot write `{}`: {source}", path.display())
+            }
+            Self::Compile { path, problems } => {
+                let count = problems.len();
+                write!(
+                    f,
+                    "`{}` has {count} error{}",
+                    path.display(),
+                    if count == 1 { "" } else { "s" }
+                )?;
+                for problem in problems {
+                    write!(f, "\n{}:{problem}", path.display())?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Read { source, .. } | Self::Write { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Compiles `path` (relative to `CARGO_MANIFEST_DIR`) to `$OUT_DIR/<file stem>.rs`, tells Cargo
+/// to rerun the build script when the file changes, and returns the path written.
+///
+/// # Errors
+///
+/// [`Error::Env`] outside a build script, [`Error::Read`] and [`Error::Write`] for I/O, and
+/// [`Error::Compile`] with every problem of the file.
+pub fn compile(path: impl AsRef<Path>) -> Result<PathBuf, Error> {
+    let path = path.as_ref();
+    let var = |name| env::var_os(name).map(PathBuf::from).ok_or(Error::Env { name });
+    let manifest_dir = var("CARGO_MANIFEST_DIR")?;
+    let out_dir = var("OUT_DIR")?;
+    println!("cargo:rerun-if-changed={}", path.display());
+    let stem = path.file_stem().unwrap_or(path.as_os_str());
+    let output = out_dir.join(stem).with_extension("rs");
+    compile_named(&manifest_dir.join(path), path, &output)?;
+    Ok(output)
+}
+
+/// Compiles the `.nn` file `input` into the Rust file `output`; the header names `input` as
+/// given. Writes only when the content changes.
+///
+/// # Errors
+///
+/// [`Error::Read`] and [`Error::Write`] for I/O, [`Error::Compile`] with every problem.
+pub fn compile_to(input: &Path, output: &Path) -> Result<(), Error> {
+    compile_named(input, input, output)
+}
+
+fn compile_named(input: &Path, name: &Path, output: &Path) -> Result<(), Error> {
+    let text = fs::read_to_string(input).map_err(|source| Error::Read {
+        path: input.to_owned(),
+        source,
+    })?;
+    // Forward slashes, so the header is the same on every platform.
+    let shown = name.to_string_lossy().replace('\\', "/");
+    let rust = crate::pretty::render_file(&text, &shown).map_err(|problems| Error::Compile {
+        path: name.to_owned(),
+        problems: problems
+            .iter()
+            .map(|d| {
+                let (line, col) = line_col(&text, d.range.start);
+                format!("{line}:{col}: {}", d.message)
+            })
+            .collect(),
+    })?;
+    if fs::read_to_string(output).is_ok_and(|old| old == rust) {
+        return Ok(());
+    }
+    fs::write(output, rust).map_err(|source| Error::Write {
+        path: output.to_owned(),
+        source,
+    })
+}
