@@ -39,11 +39,36 @@ pub fn unsupported(net: &Network) -> Option<Diagnostic> {
     })
 }
 
+/// Parses and checks every network of a `.nn` file, as [`nn_grammar::compile_file`] does, and
+/// also reports what this generator does not support yet ([`unsupported`]).
+///
+/// # Errors
+///
+/// The syntax error, or every problem of every declaration.
+pub fn check_file(text: &str) -> Result<Vec<Network>, Vec<Diagnostic>> {
+    let mut networks = Vec::new();
+    let mut problems = Vec::new();
+    for item in nn_grammar::parse_file(text)? {
+        match nn_grammar::check(&item) {
+            Ok(net) => match unsupported(&net) {
+                Some(problem) => problems.push(problem),
+                None => networks.push(net),
+            },
+            Err(mut found) => problems.append(&mut found),
+        }
+    }
+    if problems.is_empty() {
+        Ok(networks)
+    } else {
+        Err(problems)
+    }
+}
+
 /// The Rust items for every network of a `.nn` file, all spanned at `span`.
 ///
 /// This is the one path from a file to code: `nn::network_file!`, `nnc build` and
-/// `nn_codegen::build::compile` all go through it, so they generate the same code as
-/// `nn::network!` does for the same declarations.
+/// `nn_codegen::build::compile` all go through [`check_file`] and [`expand`], so they generate
+/// the same code as `nn::network!` does for the same declarations.
 ///
 /// ```
 /// let tokens = nn_codegen::expand_file(
@@ -56,14 +81,9 @@ pub fn unsupported(net: &Network) -> Option<Diagnostic> {
 ///
 /// # Errors
 ///
-/// The syntax error, or every semantic problem of every declaration.
+/// The syntax error, or every problem of every declaration.
 pub fn expand_file(text: &str, span: Span) -> Result<TokenStream, Vec<Diagnostic>> {
-    let networks = nn_grammar::compile_file(text)?;
-    let problems: Vec<Diagnostic> = networks.iter().filter_map(unsupported).collect();
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    Ok(networks
+    Ok(check_file(text)?
         .iter()
         .map(|net| expand(net, TokenStream::new(), &|_| span))
         .collect())

@@ -9,13 +9,49 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Formats generated items with prettyplease.
 ///
-/// Tokens that do not parse as a Rust file (never the case for generated code) are returned
-/// unformatted rather than lost.
+/// prettyplease leaves macro bodies on long lines; an item macro whose body is itself items
+/// (the runtime's `__with_alloc! { impl ... }`) is formatted as items, indented. Tokens that do
+/// not parse as a Rust file (never the case for generated code) are returned unformatted rather
+/// than lost.
 pub fn format(tokens: TokenStream) -> String {
-    match syn::parse2::<syn::File>(tokens.clone()) {
-        Ok(file) => prettyplease::unparse(&file),
-        Err(_) => tokens.to_string(),
+    let Ok(file) = syn::parse2::<syn::File>(tokens.clone()) else {
+        return tokens.to_string();
+    };
+    let mut out = String::new();
+    for item in file.items {
+        if let syn::Item::Macro(wrapper) = &item
+            && matches!(wrapper.mac.delimiter, syn::MacroDelimiter::Brace(_))
+            && wrapper.attrs.is_empty()
+            && wrapper.ident.is_none()
+            && let Ok(inner) = syn::parse2::<syn::File>(wrapper.mac.tokens.clone())
+            && !inner.items.is_empty()
+        {
+            let path = &wrapper.mac.path;
+            let mut name = String::new();
+            if path.leading_colon.is_some() {
+                name.push_str("::");
+            }
+            let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+            name.push_str(&segments.join("::"));
+            out.push_str(&name);
+            out.push_str("! {\n");
+            for line in prettyplease::unparse(&inner).lines() {
+                if !line.is_empty() {
+                    out.push_str("    ");
+                }
+                out.push_str(line);
+                out.push('\n');
+            }
+            out.push_str("}\n");
+        } else {
+            out.push_str(&prettyplease::unparse(&syn::File {
+                shebang: None,
+                attrs: Vec::new(),
+                items: vec![item],
+            }));
+        }
     }
+    out
 }
 
 /// The comment above a generated file, naming its source and the version of nn.

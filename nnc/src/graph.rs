@@ -1,7 +1,7 @@
 //! `nnc graph`: pictures of networks, as SVG (drawn here) or Graphviz dot.
 //!
 //! The SVG shows one column of neurons per layer, the input first. Each neuron carries a small
-//! plot of its activation; a layer wider than [`MAX_SLOTS`] neurons shows its first and last
+//! plot of its activation; a layer wider than [`MAX_FULL`] neurons shows its first and last
 //! ones around an ellipsis; edges join only the neurons shown, lightly, so that the picture
 //! stays readable at any width.
 
@@ -9,10 +9,14 @@ use crate::summary::{activation as describe, grouped};
 use nn_grammar::{Activation, Network};
 use std::fmt::Write as _;
 
-/// Most rows a column uses, the ellipsis included.
-const MAX_SLOTS: usize = 8;
+/// Widest layer drawn in full.
+const MAX_FULL: usize = 10;
+/// Rows of a collapsed column, the ellipsis included.
+const COLLAPSED: usize = 8;
 /// Neurons shown before the ellipsis of a wide layer (the rest of the slots come after it).
 const HEAD: usize = 4;
+/// Edges drawn from each neuron shown (about).
+const EDGES_PER_NEURON: usize = 4;
 /// Horizontal distance between columns.
 const COLUMN_GAP: f64 = 150.0;
 /// Vertical distance between neurons.
@@ -40,10 +44,10 @@ enum Slot {
 
 /// The rows of a column of `width` neurons.
 fn slots(width: usize) -> Vec<Slot> {
-    if width <= MAX_SLOTS {
+    if width <= MAX_FULL {
         return (0..width).map(Slot::Neuron).collect();
     }
-    let tail = MAX_SLOTS - HEAD - 1;
+    let tail = COLLAPSED - HEAD - 1;
     let mut slots: Vec<Slot> = (0..HEAD).map(Slot::Neuron).collect();
     slots.push(Slot::Ellipsis {
         hidden: width - HEAD - tail,
@@ -167,12 +171,19 @@ fn network(out: &mut String, net: &Network, index: usize, top: f64) {
     );
 
     // Edges first, so that neurons are drawn over them.
-    out.push_str(r##"<g class="edges" stroke="#8a94a6" stroke-width="0.8" stroke-opacity="0.45">"##);
+    out.push_str(r##"<g class="edges" stroke="#8a94a6" stroke-width="0.8" stroke-opacity="0.6">"##);
     out.push('\n');
     for column in 1..columns.len() {
+        let targets = columns_slots[column].len();
+        // Every edge of a dense layer would be a grey wall: each neuron shown gets about
+        // `EDGES_PER_NEURON` edges, spread evenly, and every neuron of the next column some.
+        let stride = targets.div_ceil(EDGES_PER_NEURON).max(1);
         for (from_row, from) in columns_slots[column - 1].iter().enumerate() {
             for (to_row, to) in columns_slots[column].iter().enumerate() {
-                if matches!(from, Slot::Neuron(_)) && matches!(to, Slot::Neuron(_)) {
+                if (from_row + to_row) % stride == 0
+                    && matches!(from, Slot::Neuron(_))
+                    && matches!(to, Slot::Neuron(_))
+                {
                     let _ = writeln!(
                         out,
                         r#"<line x1="{}" y1="{}" x2="{}" y2="{}"/>"#,

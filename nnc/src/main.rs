@@ -165,17 +165,7 @@ fn read(path: &Path, color: bool) -> Result<Source, Failed> {
 /// Parses and checks every network, including what the generator does not support yet, so that
 /// `check` fails exactly when `build` would.
 fn compile(source: &Source, color: bool) -> Result<Vec<Network>, Failed> {
-    let networks =
-        nn_grammar::compile_file(&source.text).map_err(|ds| source.report(&ds, color))?;
-    let problems: Vec<_> = networks
-        .iter()
-        .filter_map(nn_codegen::unsupported)
-        .collect();
-    if problems.is_empty() {
-        Ok(networks)
-    } else {
-        Err(source.report(&problems, color))
-    }
+    nn_codegen::check_file(&source.text).map_err(|problems| source.report(&problems, color))
 }
 
 /// The networks to show: all, or the one named.

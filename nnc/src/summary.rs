@@ -63,12 +63,13 @@ pub fn table(net: &Network) -> String {
         text.trim_end().to_owned() + "\n"
     };
     let rule = "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)) + "\n";
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut out = format!(
-        "{} ({}, unroll = {unroll}): {} inputs, {} outputs\n",
+        "{} ({}, unroll = {unroll}): {}, {}\n",
         net.name,
         net.scalar.name(),
-        net.inputs,
-        net.outputs()
+        plural(net.inputs, "input"),
+        plural(net.outputs(), "output")
     );
     out.push_str(&line(&rows[0]));
     out.push_str(&rule);
