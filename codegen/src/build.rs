@@ -1,12 +1,10 @@
 //! Compiling `.nn` files from a build script (feature `pretty`).
 //!
-//! `build.rs`, with `nn-codegen` (feature `pretty`) as a build dependency:
+//! In `build.rs`'s `main`, with `nn-codegen` (feature `pretty`) as a build dependency:
 //!
 //! ```no_run
-//! fn main() {
-//!     // Writes `$OUT_DIR/iris.rs` and reruns the build script when the file changes.
-//!     nn_codegen::build::compile("models/iris.nn").unwrap_or_else(|e| panic!("{e}"));
-//! }
+//! // Writes `$OUT_DIR/iris.rs` and reruns the build script when the file changes.
+//! nn_codegen::build::compile("models/iris.nn").unwrap_or_else(|e| panic!("{e}"));
 //! ```
 //!
 //! and in the crate, `include!(concat!(env!("OUT_DIR"), "/iris.rs"));`. The file is what
@@ -95,7 +93,11 @@ impl std::error::Error for Error {
 /// [`Error::Compile`] with every problem of the file.
 pub fn compile(path: impl AsRef<Path>) -> Result<PathBuf, Error> {
     let path = path.as_ref();
-    let var = |name| env::var_os(name).map(PathBuf::from).ok_or(Error::Env { name });
+    let var = |name| {
+        env::var_os(name)
+            .map(PathBuf::from)
+            .ok_or(Error::Env { name })
+    };
     let manifest_dir = var("CARGO_MANIFEST_DIR")?;
     let out_dir = var("OUT_DIR")?;
     println!("cargo:rerun-if-changed={}", path.display());
@@ -139,4 +141,68 @@ fn compile_named(input: &Path, name: &Path, output: &Path) -> Result<(), Error> 
         path: output.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new directory for one test.
+    fn scratch(case: &str) -> PathBuf {
+        let dir = env::temp_dir().join(format!("nn-codegen-{}-{case}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn writes_what_render_file_returns() {
+        let dir = scratch("ok");
+        let (input, output) = (dir.join("xor.nn"), dir.join("xor.rs"));
+        let text = "/// XOR.\npub struct Xor = 2 -> 2 tanh -> 1 sigmoid;\n";
+        fs::write(&input, text).unwrap();
+        compile_to(&input, &output).unwrap();
+        let written = fs::read_to_string(&output).unwrap();
+        let shown = input.to_string_lossy().replace('\\', "/");
+        assert_eq!(written, crate::pretty::render_file(text, &shown).unwrap());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn problems_are_listed_with_line_and_column() {
+        let dir = scratch("bad");
+        let (input, output) = (dir.join("bad.nn"), dir.join("bad.rs"));
+        fs::write(&input, "struct A = 2 -> 1;\nstruct B = 2 -> 0 rleu;\n").unwrap();
+        let error = compile_to(&input, &output).unwrap_err();
+        let shown = input.display().to_string();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "`{shown}` has 2 errors\n\
+                 {shown}:2:17: a layer width must be at least 1, found `0`\n\
+                 {shown}:2:19: unknown activation `rleu`, did you mean `relu`? expected one of \
+                 `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, \
+                 `softplus`, `softmax` or `log_softmax`"
+            )
+        );
+        assert!(!output.exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn io_and_environment_errors_are_values() {
+        let dir = scratch("io");
+        let missing = compile_to(&dir.join("missing.nn"), &dir.join("out.rs")).unwrap_err();
+        assert!(matches!(missing, Error::Read { .. }), "{missing}");
+        assert!(std::error::Error::source(&missing).is_some());
+        fs::write(dir.join("a.nn"), "struct A = 1 -> 1;").unwrap();
+        let unwritable = compile_to(&dir.join("a.nn"), &dir.join("no/such/dir/a.rs")).unwrap_err();
+        assert!(matches!(unwritable, Error::Write { .. }), "{unwritable}");
+        // Unit tests do not run under a build script: Cargo sets no `OUT_DIR` for them.
+        let outside = compile("a.nn").unwrap_err();
+        assert!(
+            matches!(outside, Error::Env { name: "OUT_DIR" }),
+            "{outside}"
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
 }

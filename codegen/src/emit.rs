@@ -73,6 +73,9 @@ pub fn emit(net: &Network) -> TokenStream {
             impl #name {
                 /// A network with random weights from `seed` (He initialisation for the ReLU
                 /// family, Xavier for the rest) and zero biases, built directly on the heap.
+                // Networks are built on the heap whatever their size: most are too big for a
+                // stack, and the API is the same for all.
+                #[allow(clippy::unnecessary_box_returns)]
                 pub fn random(seed: u64) -> #runtime::Box<Self> {
                     let mut net = Self::zeroed();
                     #runtime::init::randomize(&mut *net, seed);
@@ -80,6 +83,7 @@ pub fn emit(net: &Network) -> TokenStream {
                 }
 
                 /// A network whose weights and biases are all zero, built directly on the heap.
+                #[allow(clippy::unnecessary_box_returns)]
                 pub fn zeroed() -> #runtime::Box<Self> {
                     #runtime::zeroed_box()
                 }
@@ -178,6 +182,8 @@ fn forward(net: &Network) -> TokenStream {
         ///
         /// Straight-line code through statically sized locals: no heap, no shape checks.
         #[inline]
+        // The input is borrowed whatever its width, even when a copy would be as cheap.
+        #[allow(clippy::trivially_copy_pass_by_ref)]
         pub fn forward(&self, #input: &[#scalar; #inputs]) -> [#scalar; #outputs] {
             #body
             #previous

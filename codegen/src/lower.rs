@@ -13,13 +13,15 @@ pub fn lower(
     span_of: &dyn Fn(TextRange) -> Span,
 ) -> ir::Network {
     let docs = net.docs.iter().map(|d| quote!(#[doc = #d]));
-    let runtime = match &net.runtime {
-        Some(path) => {
+    let runtime = net.runtime.as_ref().map_or_else(
+        || quote!(::nn::__private),
+        |path| {
             let path: TokenStream = path.parse().unwrap_or_else(|_| quote!(::nn));
             quote!(#path::__private)
-        }
-        None => quote!(::nn::__private),
-    };
+        },
+    );
+    let mut docs_then_attributes = quote!(#(#docs)*);
+    docs_then_attributes.extend(attributes);
     let scalar = match net.scalar {
         Scalar::F32 => "f32",
         Scalar::F64 => "f64",
@@ -28,7 +30,7 @@ pub fn lower(
         name: Ident::new(&net.name, span_of(net.name_range)),
         // The checker only lets through `pub`, `pub(crate)`, `pub(super)` and `pub(self)`.
         visibility: net.visibility.parse().unwrap_or_default(),
-        attributes: quote!(#(#docs)* #attributes),
+        attributes: docs_then_attributes,
         scalar: Ident::new(scalar, span_of(net.range)),
         runtime,
         inputs: net.inputs,

@@ -37,33 +37,7 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
         ));
     }
     let inputs = width(&item.input, &mut problems);
-    if let Some(activation) = &item.input_activation {
-        problems.push(Diagnostic::new(
-            activation.name.range,
-            format!(
-                "the input cannot have an activation, found `{}`: activations belong to layers, as in `{} -> 10 {}`",
-                activation.name.text, item.input.text, activation.name.text
-            ),
-        ));
-    }
-    if item.layers.is_empty() {
-        problems.push(Diagnostic::new(
-            item.input.range,
-            format!(
-                "expected at least one layer after the input width, as in `{} -> 10 softmax`",
-                item.input.text
-            ),
-        ));
-    }
-    if let Some(extra) = item.layers.get(MAX_LAYERS) {
-        problems.push(Diagnostic::new(
-            extra.arrow,
-            format!(
-                "too many layers: {}, the limit is {MAX_LAYERS}",
-                item.layers.len()
-            ),
-        ));
-    }
+    check_chain(item, &mut problems);
 
     let mut layers = Vec::with_capacity(item.layers.len());
     let mut previous = inputs;
@@ -103,42 +77,8 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
     }
     check_names(item, &layers, &mut problems);
 
-    let parameters = item
-        .layers
-        .iter()
-        .zip(&layers)
-        .try_fold(0usize, |total, (_, l)| {
-            l.inputs
-                .checked_mul(l.outputs)
-                .and_then(|w| w.checked_add(l.outputs))
-                .and_then(|p| p.checked_add(total))
-        });
-    if parameters.is_none_or(|p| p > MAX_PARAMETERS) {
-        problems.push(Diagnostic::new(
-            item.name.range,
-            format!(
-                "`{}` has {} parameters, the limit is {MAX_PARAMETERS}",
-                item.name.text,
-                parameters.map_or_else(|| "too many".to_owned(), |p| p.to_string())
-            ),
-        ));
-    }
-
     let settings = settings(&item.settings, &mut problems);
-    if let (Unroll::Full, Some(range)) = (settings.unroll, settings.unroll_range) {
-        let macs: usize = layers
-            .iter()
-            .map(|l| l.inputs.saturating_mul(l.outputs))
-            .fold(0, usize::saturating_add);
-        if macs > MAX_FULL_UNROLL {
-            problems.push(Diagnostic::new(
-                range,
-                format!(
-                    "`unroll = full` writes one statement per multiply-add and is limited to {MAX_FULL_UNROLL}, this network has {macs}: use `unroll = loops`"
-                ),
-            ));
-        }
-    }
+    check_size(item, &layers, &settings, &mut problems);
 
     if !problems.is_empty() {
         problems.sort_by_key(|d| d.range.start);
@@ -162,6 +102,81 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
         weights: settings.weights,
         range: item.range,
     })
+}
+
+/// The shape of the chain: no activation on the input, at least one layer, not too many.
+fn check_chain(item: &ast::Item, problems: &mut Vec<Diagnostic>) {
+    if let Some(activation) = &item.input_activation {
+        problems.push(Diagnostic::new(
+            activation.name.range,
+            format!(
+                "the input cannot have an activation, found `{}`: activations belong to layers, as in `{} -> 10 {}`",
+                activation.name.text, item.input.text, activation.name.text
+            ),
+        ));
+    }
+    if item.layers.is_empty() {
+        problems.push(Diagnostic::new(
+            item.input.range,
+            format!(
+                "expected at least one layer after the input width, as in `{} -> 10 softmax`",
+                item.input.text
+            ),
+        ));
+    }
+    if let Some(extra) = item.layers.get(MAX_LAYERS) {
+        problems.push(Diagnostic::new(
+            extra.arrow,
+            format!(
+                "too many layers: {}, the limit is {MAX_LAYERS}",
+                item.layers.len()
+            ),
+        ));
+    }
+}
+
+/// Sizes: parameters within the limit, and few enough multiply-adds to unroll fully.
+fn check_size(
+    item: &ast::Item,
+    layers: &[Layer],
+    settings: &Settings,
+    problems: &mut Vec<Diagnostic>,
+) {
+    let parameters = item
+        .layers
+        .iter()
+        .zip(layers)
+        .try_fold(0usize, |total, (_, l)| {
+            l.inputs
+                .checked_mul(l.outputs)
+                .and_then(|w| w.checked_add(l.outputs))
+                .and_then(|p| p.checked_add(total))
+        });
+    if parameters.is_none_or(|p| p > MAX_PARAMETERS) {
+        problems.push(Diagnostic::new(
+            item.name.range,
+            format!(
+                "`{}` has {} parameters, the limit is {MAX_PARAMETERS}",
+                item.name.text,
+                parameters.map_or_else(|| "too many".to_owned(), |p| p.to_string())
+            ),
+        ));
+    }
+
+    if let (Unroll::Full, Some(range)) = (settings.unroll, settings.unroll_range) {
+        let macs: usize = layers
+            .iter()
+            .map(|l| l.inputs.saturating_mul(l.outputs))
+            .fold(0, usize::saturating_add);
+        if macs > MAX_FULL_UNROLL {
+            problems.push(Diagnostic::new(
+                range,
+                format!(
+                    "`unroll = full` writes one statement per multiply-add and is limited to {MAX_FULL_UNROLL}, this network has {macs}: use `unroll = loops`"
+                ),
+            ));
+        }
+    }
 }
 
 /// A width: a whole number from 1 to [`MAX_WIDTH`].
@@ -271,9 +286,10 @@ fn activation(written: &ast::Activation, problems: &mut Vec<Diagnostic>) -> Opti
         unknown => {
             let expected = Activation::NAMES.map(|n| format!("`{n}`"));
             let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-            let hint = closest(unknown, &Activation::NAMES)
-                .map(|c| format!("did you mean `{c}`? expected "))
-                .unwrap_or_else(|| "expected ".to_owned());
+            let hint = closest(unknown, &Activation::NAMES).map_or_else(
+                || "expected ".to_owned(),
+                |c| format!("did you mean `{c}`? expected "),
+            );
             problems.push(Diagnostic::new(
                 written.name.range,
                 format!(
@@ -401,9 +417,10 @@ fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Setting
             unknown => {
                 let expected = SETTINGS.map(|s| format!("`{s}`"));
                 let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-                let hint = closest(unknown, &SETTINGS)
-                    .map(|c| format!("did you mean `{c}`? expected "))
-                    .unwrap_or_else(|| "expected ".to_owned());
+                let hint = closest(unknown, &SETTINGS).map_or_else(
+                    || "expected ".to_owned(),
+                    |c| format!("did you mean `{c}`? expected "),
+                );
                 problems.push(Diagnostic::new(
                     setting.key.range,
                     format!(

@@ -104,15 +104,15 @@ mod tests {
     use std::path::PathBuf;
 
     /// A crate root holding `name` with `text`, unique to the test.
-    fn crate_with(test: &str, name: &str, text: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("nn-macros-{}-{test}", std::process::id()));
+    fn crate_with(case: &str, name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("nn-macros-{}-{case}", std::process::id()));
         std::fs::create_dir_all(dir.join("models")).unwrap();
         std::fs::write(dir.join(name), text).unwrap();
         dir
     }
 
-    fn expand_text(test: &str, text: &str) -> String {
-        let dir = crate_with(test, "models/net.nn", text);
+    fn expand_text(case: &str, text: &str) -> String {
+        let dir = crate_with(case, "models/net.nn", text);
         let path = syn::LitStr::new("models/net.nn", Span::call_site());
         let out = expand_in(&path, &dir).to_string();
         std::fs::remove_dir_all(dir).unwrap();
@@ -158,15 +158,15 @@ mod tests {
     #[test]
     fn a_syntax_error_names_its_position() {
         let out = expand_text("syntax", "struct A = 2 -> 1\nstruct B = 1 -> 1;");
-        assert!(
-            out.contains("models/net.nn:2:1: expected"),
-            "{out}"
-        );
+        assert!(out.contains("models/net.nn:2:1: expected"), "{out}");
     }
 
     #[test]
     fn unsupported_weights_are_an_error_on_the_file() {
-        let out = expand_text("weights", "struct A = 2 -> 1 with weights = \"a.safetensors\";");
+        let out = expand_text(
+            "weights",
+            "struct A = 2 -> 1 with weights = \"a.safetensors\";",
+        );
         assert!(
             out.contains("models/net.nn:1:34: the `weights` option is not supported"),
             "{out}"

@@ -112,13 +112,15 @@ pub fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
     while width > 1 {
         width /= 2;
         for lane in 0..width {
-            partial[lane] = partial[lane] + partial[lane + width];
+            let upper = partial[lane + width];
+            partial[lane] += upper;
         }
     }
     partial[0]
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // these results are exact in floating point
 mod tests {
     use super::*;
 

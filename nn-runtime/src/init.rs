@@ -56,6 +56,7 @@ pub fn randomize<N: Network>(net: &mut N, seed: u64) {
 }
 
 #[cfg(test)]
+#[allow(clippy::many_single_char_names)] // three generators and their outputs
 mod tests {
     use super::*;
 

@@ -42,18 +42,25 @@ pub trait Scalar:
     /// The value as `f64` (exact).
     fn to_f64(self) -> f64;
     /// `e^self`.
+    #[must_use]
     fn exp(self) -> Self;
     /// `e^self - 1`, accurate near zero.
+    #[must_use]
     fn exp_m1(self) -> Self;
     /// Natural logarithm.
+    #[must_use]
     fn ln(self) -> Self;
     /// `ln(1 + self)`, accurate near zero.
+    #[must_use]
     fn ln_1p(self) -> Self;
     /// Hyperbolic tangent.
+    #[must_use]
     fn tanh(self) -> Self;
     /// Error function.
+    #[must_use]
     fn erf(self) -> Self;
     /// Square root.
+    #[must_use]
     fn sqrt(self) -> Self;
     /// Whether the value is neither infinite nor NaN.
     fn is_finite(self) -> bool;

@@ -136,19 +136,44 @@ pub fn svg(networks: &[Network]) -> String {
     out
 }
 
+/// Where the rows of each column are drawn.
+struct Layout {
+    /// The rows of each column, input first.
+    slots: Vec<Vec<Slot>>,
+    /// Rows of the tallest column.
+    rows: usize,
+    /// Top of the first row.
+    top: f64,
+}
+
+impl Layout {
+    fn new(columns: &[Column<'_>], top: f64) -> Self {
+        let slots: Vec<Vec<Slot>> = columns.iter().map(|c| slots(c.width)).collect();
+        let rows = slots.iter().map(Vec::len).max().unwrap_or(1);
+        Self { slots, rows, top }
+    }
+
+    /// Centre of column `column`.
+    fn x(column: usize) -> f64 {
+        MARGIN + column as f64 * COLUMN_GAP
+    }
+
+    /// Centre of row `row` of column `column`, each column centred on the tallest one.
+    fn y(&self, column: usize, row: usize) -> f64 {
+        let offset = (self.rows - self.slots[column].len()) as f64 / 2.0;
+        self.top + (offset + row as f64 + 0.5) * PITCH
+    }
+
+    /// Below the last row.
+    fn bottom(&self) -> f64 {
+        self.top + self.rows as f64 * PITCH
+    }
+}
+
 /// One network's group: title, edges, then one group per column.
 fn network(out: &mut String, net: &Network, index: usize, top: f64) {
     let columns = columns(net);
-    let columns_slots: Vec<Vec<Slot>> = columns.iter().map(|c| slots(c.width)).collect();
-    let rows = columns_slots.iter().map(Vec::len).max().unwrap_or(1);
-    let neurons_top = top + TITLE + HEADER;
-    let x = |column: usize| MARGIN + column as f64 * COLUMN_GAP;
-    // Centre each column on the tallest one.
-    let y = |column: usize, row: usize| {
-        let offset = (rows - columns_slots[column].len()) as f64 / 2.0;
-        neurons_top + (offset + row as f64 + 0.5) * PITCH
-    };
-
+    let layout = Layout::new(&columns, top + TITLE + HEADER);
     let _ = writeln!(
         out,
         r#"<g class="network" id="n{index}" data-name="{}">"#,
@@ -169,17 +194,25 @@ fn network(out: &mut String, net: &Network, index: usize, top: f64) {
         grouped(net.multiply_adds()),
         net.scalar.name()
     );
-
     // Edges first, so that neurons are drawn over them.
+    edges(out, &layout);
+    for (number, layer) in columns.iter().enumerate() {
+        column(out, &layout, (index, number), layer);
+    }
+    out.push_str("</g>\n");
+}
+
+/// Edges between the neurons shown of consecutive columns.
+fn edges(out: &mut String, layout: &Layout) {
     out.push_str(r##"<g class="edges" stroke="#8a94a6" stroke-width="0.8" stroke-opacity="0.6">"##);
     out.push('\n');
-    for column in 1..columns.len() {
-        let targets = columns_slots[column].len();
+    for column in 1..layout.slots.len() {
+        let targets = layout.slots[column].len();
         // Every edge of a dense layer would be a grey wall: each neuron shown gets about
         // `EDGES_PER_NEURON` edges, spread evenly, and every neuron of the next column some.
         let stride = targets.div_ceil(EDGES_PER_NEURON).max(1);
-        for (from_row, from) in columns_slots[column - 1].iter().enumerate() {
-            for (to_row, to) in columns_slots[column].iter().enumerate() {
+        for (from_row, from) in layout.slots[column - 1].iter().enumerate() {
+            for (to_row, to) in layout.slots[column].iter().enumerate() {
                 if (from_row + to_row) % stride == 0
                     && matches!(from, Slot::Neuron(_))
                     && matches!(to, Slot::Neuron(_))
@@ -187,76 +220,80 @@ fn network(out: &mut String, net: &Network, index: usize, top: f64) {
                     let _ = writeln!(
                         out,
                         r#"<line x1="{}" y1="{}" x2="{}" y2="{}"/>"#,
-                        x(column - 1) + RADIUS,
-                        y(column - 1, from_row),
-                        x(column) - RADIUS,
-                        y(column, to_row)
+                        Layout::x(column - 1) + RADIUS,
+                        layout.y(column - 1, from_row),
+                        Layout::x(column) - RADIUS,
+                        layout.y(column, to_row)
                     );
                 }
             }
         }
     }
     out.push_str("</g>\n");
+}
 
-    let bottom = neurons_top + rows as f64 * PITCH;
-    for (column, (layer, slots)) in columns.iter().zip(&columns_slots).enumerate() {
-        let cx = x(column);
-        let activation = layer.activation.map_or_else(String::new, describe);
-        let _ = writeln!(
-            out,
-            r#"<g class="layer" id="n{index}-l{column}" data-name="{}" data-width="{}" data-activation="{}">"#,
-            escape(layer.name),
-            layer.width,
-            escape(&activation)
-        );
-        let _ = writeln!(
-            out,
-            "<title>{}: {} {}</title>",
-            escape(layer.name),
-            layer.width,
-            if layer.activation.is_some() {
-                format!("neurons, {activation}")
-            } else {
-                "inputs".to_owned()
-            }
-        );
-        let _ = writeln!(
-            out,
-            r##"<text x="{cx}" y="{}" font-size="13" font-weight="bold" text-anchor="middle" fill="#222222">{}</text>"##,
-            neurons_top - 12.0,
-            escape(layer.name)
-        );
-        for (row, slot) in slots.iter().enumerate() {
-            let cy = y(column, row);
-            match slot {
-                Slot::Neuron(_) => neuron(out, cx, cy, layer.activation),
-                Slot::Ellipsis { hidden } => {
-                    let _ = write!(
-                        out,
-                        r##"<g class="ellipsis" fill="#555555"><title>{hidden} more</title>"##
-                    );
-                    for dy in [-8.0, 0.0, 8.0] {
-                        let _ = write!(out, r#"<circle cx="{cx}" cy="{}" r="2.2"/>"#, cy + dy);
-                    }
-                    out.push_str("</g>\n");
-                }
-            }
+/// One column's group: its name, its neurons (or ellipsis), its width and activation.
+fn column(
+    out: &mut String,
+    layout: &Layout,
+    (network, number): (usize, usize),
+    layer: &Column<'_>,
+) {
+    let cx = Layout::x(number);
+    let activation = layer.activation.map_or_else(String::new, describe);
+    let _ = writeln!(
+        out,
+        r#"<g class="layer" id="n{network}-l{number}" data-name="{}" data-width="{}" data-activation="{}">"#,
+        escape(layer.name),
+        layer.width,
+        escape(&activation)
+    );
+    let _ = writeln!(
+        out,
+        "<title>{}: {} {}</title>",
+        escape(layer.name),
+        layer.width,
+        if layer.activation.is_some() {
+            format!("neurons, {activation}")
+        } else {
+            "inputs".to_owned()
         }
-        let (first, second) = match layer.activation {
-            None => (format!("{} inputs", grouped(layer.width)), String::new()),
-            Some(_) => (format!("{} neurons", grouped(layer.width)), activation),
-        };
-        for (line, text) in [first, second].iter().enumerate() {
-            if !text.is_empty() {
-                let _ = writeln!(
+    );
+    let _ = writeln!(
+        out,
+        r##"<text x="{cx}" y="{}" font-size="13" font-weight="bold" text-anchor="middle" fill="#222222">{}</text>"##,
+        layout.top - 12.0,
+        escape(layer.name)
+    );
+    for (row, slot) in layout.slots[number].iter().enumerate() {
+        let cy = layout.y(number, row);
+        match slot {
+            Slot::Neuron(_) => neuron(out, cx, cy, layer.activation),
+            Slot::Ellipsis { hidden } => {
+                let _ = write!(
                     out,
-                    r##"<text x="{cx}" y="{}" font-size="12" text-anchor="middle" fill="#333333">{}</text>"##,
-                    bottom + 20.0 + line as f64 * 16.0,
-                    escape(text)
+                    r##"<g class="ellipsis" fill="#555555"><title>{hidden} more</title>"##
                 );
+                for dy in [-8.0, 0.0, 8.0] {
+                    let _ = write!(out, r#"<circle cx="{cx}" cy="{}" r="2.2"/>"#, cy + dy);
+                }
+                out.push_str("</g>\n");
             }
         }
-        out.push_str("</g>\n");
+    }
+    let (first, second) = match layer.activation {
+        None => (format!("{} inputs", grouped(layer.width)), String::new()),
+        Some(_) => (format!("{} neurons", grouped(layer.width)), activation),
+    };
+    for (line, text) in [first, second].iter().enumerate() {
+        if !text.is_empty() {
+            let _ = writeln!(
+                out,
+                r##"<text x="{cx}" y="{}" font-size="12" text-anchor="middle" fill="#333333">{}</text>"##,
+                layout.bottom() + 20.0 + line as f64 * 16.0,
+                escape(text)
+            );
+        }
     }
     out.push_str("</g>\n");
 }
@@ -311,7 +348,8 @@ fn function(activation: Activation, x: f64) -> f64 {
         Activation::Silu => x * sigmoid(x),
         // The tanh approximation is indistinguishable at glyph size.
         Activation::Gelu => {
-            0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044_715 * x.powi(3))).tanh())
+            0.5 * x
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044_715 * x.powi(3))).tanh())
         }
         Activation::Softplus => softplus(x),
         // `x - ln(e^x + c)`, with the other inputs fixed.

@@ -169,11 +169,7 @@ fn compile(source: &Source, color: bool) -> Result<Vec<Network>, Failed> {
 }
 
 /// The networks to show: all, or the one named.
-fn select(
-    networks: Vec<Network>,
-    name: Option<&str>,
-    color: bool,
-) -> Result<Vec<Network>, Failed> {
+fn select(networks: Vec<Network>, name: Option<&str>, color: bool) -> Result<Vec<Network>, Failed> {
     let Some(name) = name else {
         return Ok(networks);
     };

@@ -1,6 +1,7 @@
 //! `nnc summary`: one table per network.
 
 use nn_grammar::{Activation, Network, Scalar, Unroll};
+use std::fmt::Write as _;
 
 /// Layers, output shapes, parameters, multiply-adds and weight memory, with a total row.
 pub fn table(net: &Network) -> String {
@@ -13,7 +14,15 @@ pub fn table(net: &Network) -> String {
         Unroll::Full => "full",
     };
     let mut rows = vec![
-        ["layer", "activation", "output", "parameters", "multiply-adds", "memory"].map(String::from),
+        [
+            "layer",
+            "activation",
+            "output",
+            "parameters",
+            "multiply-adds",
+            "memory",
+        ]
+        .map(String::from),
         [
             "input".to_owned(),
             String::new(),
@@ -55,9 +64,9 @@ pub fn table(net: &Network) -> String {
             }
             // Names and words to the left, numbers to the right.
             if column < 3 {
-                text.push_str(&format!("{cell:<width$}"));
+                let _ = write!(text, "{cell:<width$}");
             } else {
-                text.push_str(&format!("{cell:>width$}"));
+                let _ = write!(text, "{cell:>width$}");
             }
         }
         text.trim_end().to_owned() + "\n"
@@ -96,7 +105,7 @@ pub fn grouped(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);

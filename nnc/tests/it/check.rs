@@ -14,7 +14,10 @@ fn check(text: &str, expected: &Expect) {
 fn a_good_file_lists_its_networks() {
     let run = nnc(&root(), &["check", "models/tiny.nn"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(run.stdout, "models/tiny.nn: ok, 3 networks: Xor, Iris, Zoo\n");
+    assert_eq!(
+        run.stdout,
+        "models/tiny.nn: ok, 3 networks: Xor, Iris, Zoo\n"
+    );
     assert_eq!(run.stderr, "");
 }
 
@@ -103,7 +106,9 @@ fn widths() {
 
 #[test]
 fn input_activation_and_missing_layers() {
-    check("struct Net = 784 relu;", &expect![[r#"
+    check(
+        "struct Net = 784 relu;",
+        &expect![[r#"
         exit 1
         error: expected at least one layer after the input width, as in `784 -> 10 softmax`
           --> model.nn:1:14
@@ -119,12 +124,15 @@ fn input_activation_and_missing_layers() {
 
         error: aborting due to 2 previous errors
 
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]
 fn softmax_only_last() {
-    check("struct Net = 4 -> 8 softmax -> 2;", &expect![[r#"
+    check(
+        "struct Net = 4 -> 8 softmax -> 2;",
+        &expect![[r#"
         exit 1
         error: `softmax` is only allowed on the last layer: it normalises the network's outputs, found it on layer 0 of 2
           --> model.nn:1:21
@@ -134,7 +142,8 @@ fn softmax_only_last() {
 
         error: aborting due to 1 previous error
 
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]
@@ -265,7 +274,9 @@ fn full_unroll_is_for_tiny_networks() {
 
 #[test]
 fn too_many_parameters() {
-    check("struct Huge = 1048576 -> 1048576;", &expect![[r#"
+    check(
+        "struct Huge = 1048576 -> 1048576;",
+        &expect![[r#"
         exit 1
         error: `Huge` has 1099512676352 parameters, the limit is 134217728
           --> model.nn:1:8
@@ -275,7 +286,8 @@ fn too_many_parameters() {
 
         error: aborting due to 1 previous error
 
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]
@@ -332,7 +344,10 @@ fn build_fails_exactly_as_check_does() {
     let build = nnc(&dir, &["build", "model.nn", "-o", "model.rs"]);
     assert_eq!((check.code, build.code), (1, 1));
     assert_eq!(check.stderr, build.stderr);
-    assert!(check.stderr.contains("aborting due to 3 previous errors"), "{check:?}");
+    assert!(
+        check.stderr.contains("aborting due to 3 previous errors"),
+        "{check:?}"
+    );
     assert_eq!(build.stdout, "");
     assert!(!dir.join("model.rs").exists());
 }

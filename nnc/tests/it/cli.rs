@@ -9,7 +9,10 @@ fn every_subcommand_has_help() {
     for command in ["build", "check", "summary", "graph"] {
         let run = nnc(&root(), &[command, "--help"]);
         assert_eq!(run.code, 0, "{run:?}");
-        assert!(run.stdout.contains(&format!("Usage: nnc {command}")), "{run:?}");
+        assert!(
+            run.stdout.contains(&format!("Usage: nnc {command}")),
+            "{run:?}"
+        );
         assert!(run.stdout.contains("<FILE>"), "{run:?}");
     }
     let run = nnc(&root(), &["--help"]);

@@ -16,15 +16,13 @@ fn macro_expansion(body: &str) -> String {
     let tokens: TokenStream = body.parse().expect("a declaration is Rust tokens");
     let mut expansion = TokenStream::new();
     for (attributes, item) in split_items(tokens) {
-        let net = nn_grammar::compile_item(&item.to_string())
-            .unwrap_or_else(|e| panic!("{body}: {e:?}"));
+        let net =
+            nn_grammar::compile_item(&item.to_string()).unwrap_or_else(|e| panic!("{body}: {e:?}"));
         assert!(nn_codegen::unsupported(&net).is_none());
-        expansion.extend(nn_codegen::expand(&net, attributes, &|_| {
-            Span::call_site()
-        }));
+        expansion.extend(nn_codegen::expand(&net, attributes, &|_| Span::call_site()));
     }
     // The formatter is shared: what is compared is the code.
-    nn_codegen::pretty::format(expansion)
+    nn_codegen::pretty::format(&expansion)
 }
 
 /// Splits macro input into (outer attributes, tokens up to and including `;`), as the macro does.
@@ -161,7 +159,8 @@ fn docs_and_comments_mean_the_same_in_both() {
 
 #[test]
 fn the_scanner_finds_invocations() {
-    let source = "nn::network! { struct A = 1 -> 1; }\nnn::network!(struct B = 2 -> 1 leaky_relu(0.1););";
+    let source =
+        "nn::network! { struct A = 1 -> 1; }\nnn::network!(struct B = 2 -> 1 leaky_relu(0.1););";
     assert_eq!(
         network_bodies(source),
         [" struct A = 1 -> 1; ", "struct B = 2 -> 1 leaky_relu(0.1);"]

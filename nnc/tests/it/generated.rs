@@ -77,6 +77,7 @@ fn it_runs_exactly_as_the_macro_does() {
 }
 
 #[test]
+#[allow(clippy::cast_possible_truncation)] // the network is f32, the reference f64
 fn the_unrolled_xor_computes_its_formula() {
     // Weights set by hand; the reference is the formula in f64 with the standard library.
     let mut net = from_nnc::Xor::zeroed();

@@ -26,7 +26,10 @@ fn mnist_has_a_group_per_layer_and_collapses_wide_ones() {
     let document = roxmltree::Document::parse(&text).expect("the SVG is well-formed XML");
     let svg = document.root_element();
     assert_eq!(svg.tag_name().name(), "svg");
-    assert_eq!(svg.tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
+    assert_eq!(
+        svg.tag_name().namespace(),
+        Some("http://www.w3.org/2000/svg")
+    );
 
     let networks: Vec<_> = with_class(svg, "network").collect();
     assert_eq!(networks.len(), 1);
@@ -112,9 +115,12 @@ fn the_svg_renders() {
         .expect("resvg reads the SVG");
     let size = tree.size().to_int_size();
     assert_eq!((size.width(), size.height()), (460, 530));
-    let mut pixmap =
-        resvg::tiny_skia::Pixmap::new(size.width(), size.height()).expect("a pixmap");
-    resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).expect("a pixmap");
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::default(),
+        &mut pixmap.as_mut(),
+    );
 
     // The background is white; circles, plots and edges cover a fair part of it.
     let pixels = pixmap.pixels();

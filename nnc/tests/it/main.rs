@@ -1,6 +1,9 @@
 //! Tests of `nnc`: the command line, diagnostics, summaries and pictures, and the proof that it
 //! generates exactly what `nn::network!` generates.
 
+// expect-test writes its snapshots as `r#"..."#`, whether or not they contain a quote.
+#![allow(clippy::needless_raw_string_hashes)]
+
 mod check;
 mod cli;
 mod equivalence;
@@ -46,8 +49,11 @@ fn nnc(dir: &Path, args: &[&str]) -> Run {
 /// A new empty directory for one test.
 fn scratch() -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("nnc-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "nnc-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir_all(&dir).expect("scratch directory");
     dir
 }

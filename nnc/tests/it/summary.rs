@@ -18,7 +18,8 @@ fn mnist() {
         output  softmax     [10]         1,290          1,280    5.0 KiB
         ----------------------------------------------------------------
         total                          101,770        101,632  397.5 KiB
-    "#]].assert_eq(&run.stdout);
+    "#]]
+    .assert_eq(&run.stdout);
 }
 
 #[test]
@@ -58,7 +59,8 @@ fn several_networks_and_one_of_them() {
         layer5  linear      [2]              6              4    24 B
         -------------------------------------------------------------
         total                              120             97   480 B
-    "#]].assert_eq(&all.stdout);
+    "#]]
+    .assert_eq(&all.stdout);
     let one = nnc(&root(), &["summary", "models/tiny.nn", "--network", "Iris"]);
     assert_eq!(one.code, 0, "{one:?}");
     assert!(all.stdout.contains(&one.stdout));

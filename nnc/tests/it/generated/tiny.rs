@@ -19,6 +19,7 @@ impl Xor {
     ///
     /// Straight-line code through statically sized locals: no heap, no shape checks.
     #[inline]
+    #[allow(clippy::trivially_copy_pass_by_ref)]
     pub fn forward(&self, input: &[f32; 2usize]) -> [f32; 1usize] {
         let mut hidden: [f32; 4usize] = {
             let w = self.hidden.weights();
@@ -79,12 +80,14 @@ impl Xor {
     impl Xor {
         /// A network with random weights from `seed` (He initialisation for the ReLU
         /// family, Xavier for the rest) and zero biases, built directly on the heap.
+        #[allow(clippy::unnecessary_box_returns)]
         pub fn random(seed: u64) -> ::nn::__private::Box<Self> {
             let mut net = Self::zeroed();
             ::nn::__private::init::randomize(&mut *net, seed);
             net
         }
         /// A network whose weights and biases are all zero, built directly on the heap.
+        #[allow(clippy::unnecessary_box_returns)]
         pub fn zeroed() -> ::nn::__private::Box<Self> {
             ::nn::__private::zeroed_box()
         }
@@ -178,6 +181,7 @@ impl Iris {
     ///
     /// Straight-line code through statically sized locals: no heap, no shape checks.
     #[inline]
+    #[allow(clippy::trivially_copy_pass_by_ref)]
     pub fn forward(&self, input: &[f64; 4usize]) -> [f64; 3usize] {
         let mut features: [f64; 16usize] = self.features.forward(input);
         ::nn::__private::activation::leaky_relu(&mut features, 0.1f64);
@@ -218,12 +222,14 @@ impl Iris {
     impl Iris {
         /// A network with random weights from `seed` (He initialisation for the ReLU
         /// family, Xavier for the rest) and zero biases, built directly on the heap.
+        #[allow(clippy::unnecessary_box_returns)]
         pub fn random(seed: u64) -> ::nn::__private::Box<Self> {
             let mut net = Self::zeroed();
             ::nn::__private::init::randomize(&mut *net, seed);
             net
         }
         /// A network whose weights and biases are all zero, built directly on the heap.
+        #[allow(clippy::unnecessary_box_returns)]
         pub fn zeroed() -> ::nn::__private::Box<Self> {
             ::nn::__private::zeroed_box()
         }
@@ -331,6 +337,7 @@ impl Zoo {
     ///
     /// Straight-line code through statically sized locals: no heap, no shape checks.
     #[inline]
+    #[allow(clippy::trivially_copy_pass_by_ref)]
     pub fn forward(&self, input: &[f32; 3usize]) -> [f32; 2usize] {
         let mut layer0: [f32; 5usize] = self.layer0.forward(input);
         ::nn::__private::activation::gelu(&mut layer0);
@@ -375,12 +382,14 @@ impl Zoo {
     impl Zoo {
         /// A network with random weights from `seed` (He initialisation for the ReLU
         /// family, Xavier for the rest) and zero biases, built directly on the heap.
+        #[allow(clippy::unnecessary_box_returns)]
         pub fn random(seed: u64) -> ::nn::__private::Box<Self> {
             let mut net = Self::zeroed();
             ::nn::__private::init::randomize(&mut *net, seed);
             net
         }
         /// A network whose weights and biases are all zero, built directly on the heap.
+        #[allow(clippy::unnecessary_box_returns)]
         pub fn zeroed() -> ::nn::__private::Box<Self> {
             ::nn::__private::zeroed_box()
         }

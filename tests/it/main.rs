@@ -1,0 +1,3 @@
+//! Integration tests of the `nn` facade.
+
+mod nn_file;
