@@ -2,11 +2,61 @@
 
 use crate::ir::{Layer, Network};
 use nn_grammar::{Activation, Unroll};
-use proc_macro2::{Ident, Literal, TokenStream};
+use proc_macro2::{Group, Ident, Literal, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 
 /// Everything generated for one network.
 pub fn emit(net: &Network) -> TokenStream {
+    unsuffixed(items(net))
+}
+
+/// `784usize` as `784`. Every size in generated code is a `usize` by its context; the suffix
+/// that `quote` puts on a `usize` is only noise to whoever reads the code (`cargo expand`,
+/// `nnc build`).
+fn unsuffixed(tokens: TokenStream) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut plain = Group::new(group.delimiter(), unsuffixed(group.stream()));
+                plain.set_span(group.span());
+                TokenTree::Group(plain)
+            }
+            TokenTree::Literal(literal) => {
+                let text = literal.to_string();
+                match text.strip_suffix("usize").map(str::parse::<usize>) {
+                    Some(Ok(n)) => {
+                        let mut plain = grouped(n);
+                        plain.set_span(literal.span());
+                        TokenTree::Literal(plain)
+                    }
+                    _ => TokenTree::Literal(literal),
+                }
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// `101770` as `101_770` (clippy's `unreadable_literal`), smaller numbers as they are.
+fn grouped(n: usize) -> Literal {
+    if n < 10_000 {
+        return Literal::usize_unsuffixed(n);
+    }
+    let digits = n.to_string();
+    let mut text = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            text.push('_');
+        }
+        text.push(digit);
+    }
+    text.parse()
+        .unwrap_or_else(|_| Literal::usize_unsuffixed(n))
+}
+
+/// The struct and its impls, as `quote` writes them.
+fn items(net: &Network) -> TokenStream {
     let Network {
         name,
         visibility,

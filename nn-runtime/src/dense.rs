@@ -92,7 +92,7 @@ impl<const IN: usize, const OUT: usize, T: Scalar> core::fmt::Debug for Dense<IN
 /// addition may not be reassociated, and runs about 20 times slower.
 const LANES: usize = 16;
 
-/// `sum_i a[i] * b[i]`, with [`LANES`] independent partial sums.
+/// `sum_i a[i] * b[i]`, with `LANES` independent partial sums.
 #[inline]
 pub fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
     debug_assert_eq!(a.len(), b.len());

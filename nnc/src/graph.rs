@@ -90,6 +90,11 @@ fn chain(net: &Network) -> String {
     text
 }
 
+/// `1 neuron`, `1,024 neurons`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{} {noun}{}", grouped(n), if n == 1 { "" } else { "s" })
+}
+
 /// Escapes text for XML content and attribute values.
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -282,8 +287,8 @@ fn column(
         }
     }
     let (first, second) = match layer.activation {
-        None => (format!("{} inputs", grouped(layer.width)), String::new()),
-        Some(_) => (format!("{} neurons", grouped(layer.width)), activation),
+        None => (count(layer.width, "input"), String::new()),
+        Some(_) => (count(layer.width, "neuron"), activation),
     };
     for (line, text) in [first, second].iter().enumerate() {
         if !text.is_empty() {
@@ -401,9 +406,9 @@ pub fn dot(networks: &[Network]) -> String {
         );
         for (column, layer) in columns(net).iter().enumerate() {
             let (detail, fill) = match layer.activation {
-                None => (format!("{} inputs", grouped(layer.width)), "#eceff3"),
+                None => (count(layer.width, "input"), "#eceff3"),
                 Some(a) => (
-                    format!("{} neurons\\n{}", grouped(layer.width), describe(a)),
+                    format!("{}\\n{}", count(layer.width, "neuron"), describe(a)),
                     match a {
                         Activation::Linear => "#e4e4e4",
                         Activation::Sigmoid | Activation::Tanh => "#d6efd0",

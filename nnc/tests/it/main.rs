@@ -9,6 +9,7 @@ mod cli;
 mod equivalence;
 mod generated;
 mod graph;
+mod readme;
 mod summary;
 
 use std::path::{Path, PathBuf};

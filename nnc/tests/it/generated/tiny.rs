@@ -4,46 +4,40 @@
 /// Learns XOR: two inputs, one probability.
 pub struct Xor {
     /// Dense layer `hidden`: 2 inputs, 4 neurons, `tanh`.
-    pub hidden: ::nn::__private::Dense<2usize, 4usize, f32>,
+    pub hidden: ::nn::__private::Dense<2, 4, f32>,
     /// Dense layer `output`: 4 inputs, 1 neurons, `sigmoid`.
-    pub output: ::nn::__private::Dense<4usize, 1usize, f32>,
+    pub output: ::nn::__private::Dense<4, 1, f32>,
 }
 impl Xor {
     /// Width of the input: 2.
-    pub const INPUTS: usize = 2usize;
+    pub const INPUTS: usize = 2;
     /// Width of the output: 1.
-    pub const OUTPUTS: usize = 1usize;
+    pub const OUTPUTS: usize = 1;
     /// Weights plus biases over all layers: 17.
-    pub const PARAMETERS: usize = 17usize;
+    pub const PARAMETERS: usize = 17;
     /// Runs the network on one input of 2 values and returns its 1 outputs.
     ///
     /// Straight-line code through statically sized locals: no heap, no shape checks.
     #[inline]
     #[allow(clippy::trivially_copy_pass_by_ref)]
-    pub fn forward(&self, input: &[f32; 2usize]) -> [f32; 1usize] {
-        let mut hidden: [f32; 4usize] = {
+    pub fn forward(&self, input: &[f32; 2]) -> [f32; 1] {
+        let mut hidden: [f32; 4] = {
             let w = self.hidden.weights();
             let b = self.hidden.bias();
             [
-                b[0usize] + w[0usize][0usize] * input[0usize]
-                    + w[0usize][1usize] * input[1usize],
-                b[1usize] + w[1usize][0usize] * input[0usize]
-                    + w[1usize][1usize] * input[1usize],
-                b[2usize] + w[2usize][0usize] * input[0usize]
-                    + w[2usize][1usize] * input[1usize],
-                b[3usize] + w[3usize][0usize] * input[0usize]
-                    + w[3usize][1usize] * input[1usize],
+                b[0] + w[0][0] * input[0] + w[0][1] * input[1],
+                b[1] + w[1][0] * input[0] + w[1][1] * input[1],
+                b[2] + w[2][0] * input[0] + w[2][1] * input[1],
+                b[3] + w[3][0] * input[0] + w[3][1] * input[1],
             ]
         };
         ::nn::__private::activation::tanh(&mut hidden);
-        let mut output: [f32; 1usize] = {
+        let mut output: [f32; 1] = {
             let w = self.output.weights();
             let b = self.output.bias();
             [
-                b[0usize] + w[0usize][0usize] * hidden[0usize]
-                    + w[0usize][1usize] * hidden[1usize]
-                    + w[0usize][2usize] * hidden[2usize]
-                    + w[0usize][3usize] * hidden[3usize],
+                b[0] + w[0][0] * hidden[0] + w[0][1] * hidden[1] + w[0][2] * hidden[2]
+                    + w[0][3] * hidden[3],
             ]
         };
         ::nn::__private::activation::sigmoid(&mut output);
@@ -56,8 +50,8 @@ impl Xor {
     /// `Error::Batch` when `outputs` does not have one row per input.
     pub fn forward_batch(
         &self,
-        inputs: &[[f32; 2usize]],
-        outputs: &mut [[f32; 1usize]],
+        inputs: &[[f32; 2]],
+        outputs: &mut [[f32; 1]],
     ) -> ::core::result::Result<(), ::nn::__private::Error> {
         if inputs.len() != outputs.len() {
             return ::core::result::Result::Err(::nn::__private::Error::Batch {
@@ -98,20 +92,20 @@ unsafe impl ::nn::__private::ZeroInit for Xor {}
 impl ::nn::__private::Network for Xor {
     type Scalar = f32;
     const NAME: &'static str = "Xor";
-    const INPUTS: usize = 2usize;
-    const OUTPUTS: usize = 1usize;
-    const PARAMETERS: usize = 17usize;
+    const INPUTS: usize = 2;
+    const OUTPUTS: usize = 1;
+    const PARAMETERS: usize = 17;
     const LAYERS: &'static [::nn::__private::LayerInfo] = &[
         ::nn::__private::LayerInfo {
             name: "hidden",
-            inputs: 2usize,
-            outputs: 4usize,
+            inputs: 2,
+            outputs: 4,
             activation: ::nn::__private::Activation::Tanh,
         },
         ::nn::__private::LayerInfo {
             name: "output",
-            inputs: 4usize,
-            outputs: 1usize,
+            inputs: 4,
+            outputs: 1,
             activation: ::nn::__private::Activation::Sigmoid,
         },
     ];
@@ -121,9 +115,9 @@ impl ::nn::__private::Network for Xor {
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
         let (weights, bias) = self.hidden.parts();
-        f(&layers[0usize], weights, bias);
+        f(&layers[0], weights, bias);
         let (weights, bias) = self.output.parts();
-        f(&layers[1usize], weights, bias);
+        f(&layers[1], weights, bias);
     }
     fn for_each_layer_mut(
         &mut self,
@@ -131,28 +125,28 @@ impl ::nn::__private::Network for Xor {
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
         let (weights, bias) = self.hidden.parts_mut();
-        f(&layers[0usize], weights, bias);
+        f(&layers[0], weights, bias);
         let (weights, bias) = self.output.parts_mut();
-        f(&layers[1usize], weights, bias);
+        f(&layers[1], weights, bias);
     }
     fn forward_slice(
         &self,
         input: &[f32],
         output: &mut [f32],
     ) -> ::core::result::Result<(), ::nn::__private::Error> {
-        let input: &[f32; 2usize] = input
+        let input: &[f32; 2] = input
             .try_into()
             .map_err(|_| ::nn::__private::Error::Input {
                 layer: "hidden",
-                expected: 2usize,
+                expected: 2,
                 found: input.len(),
             })?;
         let found = output.len();
-        let output: &mut [f32; 1usize] = output
+        let output: &mut [f32; 1] = output
             .try_into()
             .map_err(|_| ::nn::__private::Error::Output {
                 layer: "output",
-                expected: 1usize,
+                expected: 1,
                 found,
             })?;
         *output = self.forward(input);
@@ -164,30 +158,30 @@ impl ::nn::__private::Network for Xor {
 /// Outputs log-probabilities of the three species.
 pub(crate) struct Iris {
     /// Dense layer `features`: 4 inputs, 16 neurons, `leaky_relu(0.1)`.
-    pub features: ::nn::__private::Dense<4usize, 16usize, f64>,
+    pub features: ::nn::__private::Dense<4, 16, f64>,
     /// Dense layer `layer1`: 16 inputs, 8 neurons, `elu(1)`.
-    pub layer1: ::nn::__private::Dense<16usize, 8usize, f64>,
+    pub layer1: ::nn::__private::Dense<16, 8, f64>,
     /// Dense layer `layer2`: 8 inputs, 3 neurons, `log_softmax`.
-    pub layer2: ::nn::__private::Dense<8usize, 3usize, f64>,
+    pub layer2: ::nn::__private::Dense<8, 3, f64>,
 }
 impl Iris {
     /// Width of the input: 4.
-    pub const INPUTS: usize = 4usize;
+    pub const INPUTS: usize = 4;
     /// Width of the output: 3.
-    pub const OUTPUTS: usize = 3usize;
+    pub const OUTPUTS: usize = 3;
     /// Weights plus biases over all layers: 243.
-    pub const PARAMETERS: usize = 243usize;
+    pub const PARAMETERS: usize = 243;
     /// Runs the network on one input of 4 values and returns its 3 outputs.
     ///
     /// Straight-line code through statically sized locals: no heap, no shape checks.
     #[inline]
     #[allow(clippy::trivially_copy_pass_by_ref)]
-    pub fn forward(&self, input: &[f64; 4usize]) -> [f64; 3usize] {
-        let mut features: [f64; 16usize] = self.features.forward(input);
+    pub fn forward(&self, input: &[f64; 4]) -> [f64; 3] {
+        let mut features: [f64; 16] = self.features.forward(input);
         ::nn::__private::activation::leaky_relu(&mut features, 0.1f64);
-        let mut layer1: [f64; 8usize] = self.layer1.forward(&features);
+        let mut layer1: [f64; 8] = self.layer1.forward(&features);
         ::nn::__private::activation::elu(&mut layer1, 1f64);
-        let mut layer2: [f64; 3usize] = self.layer2.forward(&layer1);
+        let mut layer2: [f64; 3] = self.layer2.forward(&layer1);
         ::nn::__private::activation::log_softmax(&mut layer2);
         layer2
     }
@@ -198,8 +192,8 @@ impl Iris {
     /// `Error::Batch` when `outputs` does not have one row per input.
     pub fn forward_batch(
         &self,
-        inputs: &[[f64; 4usize]],
-        outputs: &mut [[f64; 3usize]],
+        inputs: &[[f64; 4]],
+        outputs: &mut [[f64; 3]],
     ) -> ::core::result::Result<(), ::nn::__private::Error> {
         if inputs.len() != outputs.len() {
             return ::core::result::Result::Err(::nn::__private::Error::Batch {
@@ -240,26 +234,26 @@ unsafe impl ::nn::__private::ZeroInit for Iris {}
 impl ::nn::__private::Network for Iris {
     type Scalar = f64;
     const NAME: &'static str = "Iris";
-    const INPUTS: usize = 4usize;
-    const OUTPUTS: usize = 3usize;
-    const PARAMETERS: usize = 243usize;
+    const INPUTS: usize = 4;
+    const OUTPUTS: usize = 3;
+    const PARAMETERS: usize = 243;
     const LAYERS: &'static [::nn::__private::LayerInfo] = &[
         ::nn::__private::LayerInfo {
             name: "features",
-            inputs: 4usize,
-            outputs: 16usize,
+            inputs: 4,
+            outputs: 16,
             activation: ::nn::__private::Activation::LeakyRelu(0.1f64),
         },
         ::nn::__private::LayerInfo {
             name: "layer1",
-            inputs: 16usize,
-            outputs: 8usize,
+            inputs: 16,
+            outputs: 8,
             activation: ::nn::__private::Activation::Elu(1f64),
         },
         ::nn::__private::LayerInfo {
             name: "layer2",
-            inputs: 8usize,
-            outputs: 3usize,
+            inputs: 8,
+            outputs: 3,
             activation: ::nn::__private::Activation::LogSoftmax,
         },
     ];
@@ -269,11 +263,11 @@ impl ::nn::__private::Network for Iris {
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
         let (weights, bias) = self.features.parts();
-        f(&layers[0usize], weights, bias);
+        f(&layers[0], weights, bias);
         let (weights, bias) = self.layer1.parts();
-        f(&layers[1usize], weights, bias);
+        f(&layers[1], weights, bias);
         let (weights, bias) = self.layer2.parts();
-        f(&layers[2usize], weights, bias);
+        f(&layers[2], weights, bias);
     }
     fn for_each_layer_mut(
         &mut self,
@@ -281,30 +275,30 @@ impl ::nn::__private::Network for Iris {
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
         let (weights, bias) = self.features.parts_mut();
-        f(&layers[0usize], weights, bias);
+        f(&layers[0], weights, bias);
         let (weights, bias) = self.layer1.parts_mut();
-        f(&layers[1usize], weights, bias);
+        f(&layers[1], weights, bias);
         let (weights, bias) = self.layer2.parts_mut();
-        f(&layers[2usize], weights, bias);
+        f(&layers[2], weights, bias);
     }
     fn forward_slice(
         &self,
         input: &[f64],
         output: &mut [f64],
     ) -> ::core::result::Result<(), ::nn::__private::Error> {
-        let input: &[f64; 4usize] = input
+        let input: &[f64; 4] = input
             .try_into()
             .map_err(|_| ::nn::__private::Error::Input {
                 layer: "features",
-                expected: 4usize,
+                expected: 4,
                 found: input.len(),
             })?;
         let found = output.len();
-        let output: &mut [f64; 3usize] = output
+        let output: &mut [f64; 3] = output
             .try_into()
             .map_err(|_| ::nn::__private::Error::Output {
                 layer: "layer2",
-                expected: 3usize,
+                expected: 3,
                 found,
             })?;
         *output = self.forward(input);
@@ -314,41 +308,41 @@ impl ::nn::__private::Network for Iris {
 /// Every other activation once; no visibility, so private to the module.
 struct Zoo {
     /// Dense layer `layer0`: 3 inputs, 5 neurons, `gelu`.
-    pub layer0: ::nn::__private::Dense<3usize, 5usize, f32>,
+    pub layer0: ::nn::__private::Dense<3, 5, f32>,
     /// Dense layer `layer1`: 5 inputs, 5 neurons, `silu`.
-    pub layer1: ::nn::__private::Dense<5usize, 5usize, f32>,
+    pub layer1: ::nn::__private::Dense<5, 5, f32>,
     /// Dense layer `layer2`: 5 inputs, 5 neurons, `softplus`.
-    pub layer2: ::nn::__private::Dense<5usize, 5usize, f32>,
+    pub layer2: ::nn::__private::Dense<5, 5, f32>,
     /// Dense layer `layer3`: 5 inputs, 4 neurons, `relu`.
-    pub layer3: ::nn::__private::Dense<5usize, 4usize, f32>,
+    pub layer3: ::nn::__private::Dense<5, 4, f32>,
     /// Dense layer `layer4`: 4 inputs, 2 neurons, `linear`.
-    pub layer4: ::nn::__private::Dense<4usize, 2usize, f32>,
+    pub layer4: ::nn::__private::Dense<4, 2, f32>,
     /// Dense layer `layer5`: 2 inputs, 2 neurons, `linear`.
-    pub layer5: ::nn::__private::Dense<2usize, 2usize, f32>,
+    pub layer5: ::nn::__private::Dense<2, 2, f32>,
 }
 impl Zoo {
     /// Width of the input: 3.
-    pub const INPUTS: usize = 3usize;
+    pub const INPUTS: usize = 3;
     /// Width of the output: 2.
-    pub const OUTPUTS: usize = 2usize;
+    pub const OUTPUTS: usize = 2;
     /// Weights plus biases over all layers: 120.
-    pub const PARAMETERS: usize = 120usize;
+    pub const PARAMETERS: usize = 120;
     /// Runs the network on one input of 3 values and returns its 2 outputs.
     ///
     /// Straight-line code through statically sized locals: no heap, no shape checks.
     #[inline]
     #[allow(clippy::trivially_copy_pass_by_ref)]
-    pub fn forward(&self, input: &[f32; 3usize]) -> [f32; 2usize] {
-        let mut layer0: [f32; 5usize] = self.layer0.forward(input);
+    pub fn forward(&self, input: &[f32; 3]) -> [f32; 2] {
+        let mut layer0: [f32; 5] = self.layer0.forward(input);
         ::nn::__private::activation::gelu(&mut layer0);
-        let mut layer1: [f32; 5usize] = self.layer1.forward(&layer0);
+        let mut layer1: [f32; 5] = self.layer1.forward(&layer0);
         ::nn::__private::activation::silu(&mut layer1);
-        let mut layer2: [f32; 5usize] = self.layer2.forward(&layer1);
+        let mut layer2: [f32; 5] = self.layer2.forward(&layer1);
         ::nn::__private::activation::softplus(&mut layer2);
-        let mut layer3: [f32; 4usize] = self.layer3.forward(&layer2);
+        let mut layer3: [f32; 4] = self.layer3.forward(&layer2);
         ::nn::__private::activation::relu(&mut layer3);
-        let layer4: [f32; 2usize] = self.layer4.forward(&layer3);
-        let layer5: [f32; 2usize] = self.layer5.forward(&layer4);
+        let layer4: [f32; 2] = self.layer4.forward(&layer3);
+        let layer5: [f32; 2] = self.layer5.forward(&layer4);
         layer5
     }
     /// Runs the network on every input, writing one output per input.
@@ -358,8 +352,8 @@ impl Zoo {
     /// `Error::Batch` when `outputs` does not have one row per input.
     pub fn forward_batch(
         &self,
-        inputs: &[[f32; 3usize]],
-        outputs: &mut [[f32; 2usize]],
+        inputs: &[[f32; 3]],
+        outputs: &mut [[f32; 2]],
     ) -> ::core::result::Result<(), ::nn::__private::Error> {
         if inputs.len() != outputs.len() {
             return ::core::result::Result::Err(::nn::__private::Error::Batch {
@@ -400,44 +394,44 @@ unsafe impl ::nn::__private::ZeroInit for Zoo {}
 impl ::nn::__private::Network for Zoo {
     type Scalar = f32;
     const NAME: &'static str = "Zoo";
-    const INPUTS: usize = 3usize;
-    const OUTPUTS: usize = 2usize;
-    const PARAMETERS: usize = 120usize;
+    const INPUTS: usize = 3;
+    const OUTPUTS: usize = 2;
+    const PARAMETERS: usize = 120;
     const LAYERS: &'static [::nn::__private::LayerInfo] = &[
         ::nn::__private::LayerInfo {
             name: "layer0",
-            inputs: 3usize,
-            outputs: 5usize,
+            inputs: 3,
+            outputs: 5,
             activation: ::nn::__private::Activation::Gelu,
         },
         ::nn::__private::LayerInfo {
             name: "layer1",
-            inputs: 5usize,
-            outputs: 5usize,
+            inputs: 5,
+            outputs: 5,
             activation: ::nn::__private::Activation::Silu,
         },
         ::nn::__private::LayerInfo {
             name: "layer2",
-            inputs: 5usize,
-            outputs: 5usize,
+            inputs: 5,
+            outputs: 5,
             activation: ::nn::__private::Activation::Softplus,
         },
         ::nn::__private::LayerInfo {
             name: "layer3",
-            inputs: 5usize,
-            outputs: 4usize,
+            inputs: 5,
+            outputs: 4,
             activation: ::nn::__private::Activation::Relu,
         },
         ::nn::__private::LayerInfo {
             name: "layer4",
-            inputs: 4usize,
-            outputs: 2usize,
+            inputs: 4,
+            outputs: 2,
             activation: ::nn::__private::Activation::Linear,
         },
         ::nn::__private::LayerInfo {
             name: "layer5",
-            inputs: 2usize,
-            outputs: 2usize,
+            inputs: 2,
+            outputs: 2,
             activation: ::nn::__private::Activation::Linear,
         },
     ];
@@ -447,17 +441,17 @@ impl ::nn::__private::Network for Zoo {
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
         let (weights, bias) = self.layer0.parts();
-        f(&layers[0usize], weights, bias);
+        f(&layers[0], weights, bias);
         let (weights, bias) = self.layer1.parts();
-        f(&layers[1usize], weights, bias);
+        f(&layers[1], weights, bias);
         let (weights, bias) = self.layer2.parts();
-        f(&layers[2usize], weights, bias);
+        f(&layers[2], weights, bias);
         let (weights, bias) = self.layer3.parts();
-        f(&layers[3usize], weights, bias);
+        f(&layers[3], weights, bias);
         let (weights, bias) = self.layer4.parts();
-        f(&layers[4usize], weights, bias);
+        f(&layers[4], weights, bias);
         let (weights, bias) = self.layer5.parts();
-        f(&layers[5usize], weights, bias);
+        f(&layers[5], weights, bias);
     }
     fn for_each_layer_mut(
         &mut self,
@@ -465,36 +459,36 @@ impl ::nn::__private::Network for Zoo {
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
         let (weights, bias) = self.layer0.parts_mut();
-        f(&layers[0usize], weights, bias);
+        f(&layers[0], weights, bias);
         let (weights, bias) = self.layer1.parts_mut();
-        f(&layers[1usize], weights, bias);
+        f(&layers[1], weights, bias);
         let (weights, bias) = self.layer2.parts_mut();
-        f(&layers[2usize], weights, bias);
+        f(&layers[2], weights, bias);
         let (weights, bias) = self.layer3.parts_mut();
-        f(&layers[3usize], weights, bias);
+        f(&layers[3], weights, bias);
         let (weights, bias) = self.layer4.parts_mut();
-        f(&layers[4usize], weights, bias);
+        f(&layers[4], weights, bias);
         let (weights, bias) = self.layer5.parts_mut();
-        f(&layers[5usize], weights, bias);
+        f(&layers[5], weights, bias);
     }
     fn forward_slice(
         &self,
         input: &[f32],
         output: &mut [f32],
     ) -> ::core::result::Result<(), ::nn::__private::Error> {
-        let input: &[f32; 3usize] = input
+        let input: &[f32; 3] = input
             .try_into()
             .map_err(|_| ::nn::__private::Error::Input {
                 layer: "layer0",
-                expected: 3usize,
+                expected: 3,
                 found: input.len(),
             })?;
         let found = output.len();
-        let output: &mut [f32; 2usize] = output
+        let output: &mut [f32; 2] = output
             .try_into()
             .map_err(|_| ::nn::__private::Error::Output {
                 layer: "layer5",
-                expected: 2usize,
+                expected: 2,
                 found,
             })?;
         *output = self.forward(input);
