@@ -213,10 +213,9 @@ fn describe(rule: Rule) -> Option<&'static str> {
 fn token_at(text: &str, offset: usize) -> (TextRange, String) {
     let rest = &text[offset.min(text.len())..];
     let Some(first) = rest.chars().next() else {
-        return (
-            TextRange::new(text.len(), text.len()),
-            "end of input".to_owned(),
-        );
+        // Point just after the last word, as rustc does, not at an empty last line.
+        let end = text.trim_end().len();
+        return (TextRange::new(end, end), "end of input".to_owned());
     };
     let len = if first.is_ascii_alphanumeric() || first == '_' {
         rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))

@@ -362,3 +362,21 @@ fn colour_only_when_asked() {
     assert!(always.stderr.contains("\u{1b}["), "{always:?}");
     assert_eq!(never.stderr, plain.stderr);
 }
+
+#[test]
+fn a_missing_semicolon_points_after_the_last_word() {
+    check(
+        "struct Net = 2 -> 1 sigmoid\n\n",
+        &expect![[r#"
+        exit 1
+        error: expected `as`, `with`, `->`, `;` or `(`, found end of input
+          --> model.nn:1:28
+          |
+        1 | struct Net = 2 -> 1 sigmoid
+          |                            ^
+
+        error: aborting due to 1 previous error
+
+    "#]],
+    );
+}
