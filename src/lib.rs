@@ -3,6 +3,9 @@
 
 /// Declares a network; see the [crate documentation](crate) for the language.
 pub use nn_macros::network;
+/// Declares the networks of a `.nn` file (path relative to the crate root); see the
+/// [crate documentation](crate).
+pub use nn_macros::network_file;
 pub use nn_runtime::{Activation, Dense, Error, LayerInfo, Network, Scalar, Summary, activation};
 
 /// What generated code calls. Not a public API: it changes without notice.

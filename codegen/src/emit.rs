@@ -5,7 +5,7 @@ use nn_grammar::{Activation, Unroll};
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
-/// Everything generated for one network.
+/// Everything generated for one network: the struct and its impls.
 pub fn emit(net: &Network) -> TokenStream {
     let Network {
         name,
@@ -221,6 +221,8 @@ fn forward(net: &Network) -> TokenStream {
         /// Straight-line code through statically sized locals: no heap, no shape checks.
         #[inline]
         #[must_use]
+        // The input is borrowed whatever its width, even when a copy would be as cheap.
+        #[allow(clippy::trivially_copy_pass_by_ref)]
         pub fn forward(&self, #input: &[#scalar; #inputs]) -> [#scalar; #outputs] {
             #body
             #previous

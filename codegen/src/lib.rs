@@ -1,14 +1,20 @@
 //! Code generation for nn: a checked [`nn_grammar::Network`] becomes Rust tokens.
 //!
-//! Plain library code on `proc_macro2`: the `network!` macro, the `nnc` compiler, build scripts
-//! and unit tests all call [`expand`]; nothing here touches `proc_macro`.
+//! Plain library code on `proc_macro2`: the `network!` and `network_file!` macros, the `nnc`
+//! compiler, build scripts and unit tests all call [`expand`] (or [`expand_file`]); nothing here
+//! touches `proc_macro`. With the `pretty` feature, [`pretty`] formats the result as a Rust file
+//! and [`build`] writes it from a build script.
 
+#[cfg(feature = "pretty")]
+pub mod build;
 mod emit;
 pub mod ir;
 mod lower;
+#[cfg(feature = "pretty")]
+pub mod pretty;
 
 pub use lower::lower;
-use nn_grammar::{Network, TextRange};
+use nn_grammar::{Diagnostic, Network, TextRange};
 use proc_macro2::{Span, TokenStream};
 
 /// The Rust items for `net`: the struct, its inherent impl and its `Network` impl.
@@ -21,4 +27,64 @@ pub fn expand(
     span_of: &dyn Fn(TextRange) -> Span,
 ) -> TokenStream {
     emit::emit(&lower(net, attributes, span_of))
+}
+
+/// What the grammar accepts but this generator cannot do yet, located on the option.
+pub fn unsupported(net: &Network) -> Option<Diagnostic> {
+    net.weights.as_ref().map(|(_, range)| {
+        Diagnostic::new(
+            *range,
+            "the `weights` option is not supported by this version of nn",
+        )
+    })
+}
+
+/// Parses and checks every network of a `.nn` file, as [`nn_grammar::compile_file`] does, and
+/// also reports what this generator does not support yet ([`unsupported`]).
+///
+/// # Errors
+///
+/// The syntax error, or every problem of every declaration.
+pub fn check_file(text: &str) -> Result<Vec<Network>, Vec<Diagnostic>> {
+    let mut networks = Vec::new();
+    let mut problems = Vec::new();
+    for item in nn_grammar::parse_file(text)? {
+        match nn_grammar::check(&item) {
+            Ok(net) => match unsupported(&net) {
+                Some(problem) => problems.push(problem),
+                None => networks.push(net),
+            },
+            Err(mut found) => problems.append(&mut found),
+        }
+    }
+    if problems.is_empty() {
+        Ok(networks)
+    } else {
+        Err(problems)
+    }
+}
+
+/// The Rust items for every network of a `.nn` file, all spanned at `span`.
+///
+/// This is the one path from a file to code: `nn::network_file!`, `nnc build` and
+/// `nn_codegen::build::compile` all go through [`check_file`] and [`expand`], so they generate
+/// the same code as `nn::network!` does for the same declarations.
+///
+/// ```
+/// let tokens = nn_codegen::expand_file(
+///     "/// Learns XOR.\npub struct Xor = 2 -> 2 tanh -> 1 sigmoid;",
+///     proc_macro2::Span::call_site(),
+/// )
+/// .unwrap();
+/// assert!(tokens.to_string().contains("pub struct Xor"));
+/// ```
+///
+/// # Errors
+///
+/// The syntax error, or every problem of every declaration.
+pub fn expand_file(text: &str, span: Span) -> Result<TokenStream, Vec<Diagnostic>> {
+    Ok(check_file(text)?
+        .iter()
+        .map(|net| expand(net, TokenStream::new(), &|_| span))
+        .collect())
 }

@@ -212,12 +212,13 @@ fn describe(rule: Rule) -> Option<&'static str> {
 fn token_at(text: &str, offset: usize) -> (TextRange, String) {
     let rest = &text[offset.min(text.len())..];
     let Some(first) = rest.chars().next() else {
-        // Name the last token: the caret of an error at the end points at nothing.
+        // Name the last token, and point just after it as rustc does, not at trailing space.
+        let end = text.trim_end().len();
         let found = match text.split_whitespace().next_back() {
             Some(last) => format!("end of input after `{last}`"),
             None => "end of input".to_owned(),
         };
-        return (TextRange::new(text.len(), text.len()), found);
+        return (TextRange::new(end, end), found);
     };
     if first.is_whitespace() {
         return (

@@ -3,6 +3,7 @@
 //! network to `nn-codegen`. Diagnostics come back as byte ranges and leave as spanned
 //! `compile_error!`s, all of them at once.
 
+mod file;
 mod source_map;
 
 use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
@@ -20,6 +21,20 @@ use source_map::SourceMap;
 #[proc_macro]
 pub fn network(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand(input.into()).into()
+}
+
+/// Declares the networks of a `.nn` file, whose path is relative to the crate root
+/// (`CARGO_MANIFEST_DIR`); the crate is rebuilt when the file changes.
+///
+/// The file holds any number of declarations in the language of `network!`, with `///` docs
+/// and `//` or `/* */` comments. Errors are reported on the path as `file:line:col: message`.
+///
+/// ```text
+/// nn::network_file!("models/mnist.nn");
+/// ```
+#[proc_macro]
+pub fn network_file(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    file::expand(input.into()).into()
 }
 
 /// One declaration as the macro received it.
@@ -98,11 +113,7 @@ fn expand_item(item: RawItem) -> TokenStream {
     let map = SourceMap::new(item.body, item.end);
     match nn_grammar::compile_item(map.text()) {
         Ok(net) => {
-            if let Some((_, range)) = &net.weights {
-                let problem = nn_grammar::Diagnostic::new(
-                    *range,
-                    "the `weights` option is not supported by this version of nn",
-                );
+            if let Some(problem) = nn_codegen::unsupported(&net) {
                 let error = map.error(&problem).into_compile_error();
                 return quote!(#error #fallback);
             }

@@ -10,5 +10,6 @@ mod api;
 mod big;
 mod expand;
 mod hygiene;
+mod nn_file;
 mod numerics;
 mod ui;

@@ -22,6 +22,7 @@ impl Mnist {
     /// Straight-line code through statically sized locals: no heap, no shape checks.
     #[inline]
     #[must_use]
+    #[allow(clippy::trivially_copy_pass_by_ref)]
     pub fn forward(&self, input: &[f32; 784]) -> [f32; 10] {
         let mut layer0: [f32; 128] = self.layer0.forward(input);
         ::nn::__private::activation::relu(&mut layer0);

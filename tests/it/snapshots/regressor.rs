@@ -26,6 +26,7 @@ impl Regressor {
     /// Straight-line code through statically sized locals: no heap, no shape checks.
     #[inline]
     #[must_use]
+    #[allow(clippy::trivially_copy_pass_by_ref)]
     pub fn forward(&self, input: &[f64; 6]) -> [f64; 1] {
         let mut encoder: [f64; 16] = self.encoder.forward(input);
         ::my_nn::__private::activation::leaky_relu(&mut encoder, 0.2f64);

@@ -21,6 +21,7 @@ impl Xor {
     /// Straight-line code through statically sized locals: no heap, no shape checks.
     #[inline]
     #[must_use]
+    #[allow(clippy::trivially_copy_pass_by_ref)]
     pub fn forward(&self, input: &[f32; 2]) -> [f32; 1] {
         let mut layer0: [f32; 2] = {
             let x = input;

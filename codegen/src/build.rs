@@ -1,0 +1,208 @@
+//! Compiling `.nn` files from a build script (feature `pretty`).
+//!
+//! In `build.rs`'s `main`, with `nn-codegen` (feature `pretty`) as a build dependency:
+//!
+//! ```no_run
+//! // Writes `$OUT_DIR/iris.rs` and reruns the build script when the file changes.
+//! nn_codegen::build::compile("models/iris.nn").unwrap_or_else(|e| panic!("{e}"));
+//! ```
+//!
+//! and in the crate, `include!(concat!(env!("OUT_DIR"), "/iris.rs"));`. The file is what
+//! `nnc build models/iris.nn` prints.
+
+use core::fmt;
+use nn_grammar::line_col;
+use std::path::{Path, PathBuf};
+use std::{env, fs, io};
+
+/// Why a `.nn` file could not be compiled.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An environment variable Cargo sets for build scripts is missing.
+    Env {
+        /// `CARGO_MANIFEST_DIR` or `OUT_DIR`.
+        name: &'static str,
+    },
+    /// The `.nn` file could not be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The generated file could not be written.
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file has errors.
+    Compile {
+        /// The file.
+        path: PathBuf,
+        /// Every problem, as `line:col: message`.
+        problems: Vec<String>,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env { name } => write!(
+                f,
+                "environment variable `{name}` is not set: call `nn_codegen::build::compile` from a build script"
+            ),
+            Self::Read { path, source } => write!(f, "cannot read `{}`: {source}", path.display()),
+            Self::Write { path, source } => {
+                write!(f, "cannot write `{}`: {source}", path.display())
+            }
+            Self::Compile { path, problems } => {
+                let count = problems.len();
+                write!(
+                    f,
+                    "`{}` has {count} error{}",
+                    path.display(),
+                    if count == 1 { "" } else { "s" }
+                )?;
+                for problem in problems {
+                    write!(f, "\n{}:{problem}", path.display())?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Read { source, .. } | Self::Write { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Compiles `path` (relative to `CARGO_MANIFEST_DIR`) to `$OUT_DIR/<file stem>.rs`, tells Cargo
+/// to rerun the build script when the file changes, and returns the path written.
+///
+/// # Errors
+///
+/// [`Error::Env`] outside a build script, [`Error::Read`] and [`Error::Write`] for I/O, and
+/// [`Error::Compile`] with every problem of the file.
+pub fn compile(path: impl AsRef<Path>) -> Result<PathBuf, Error> {
+    let path = path.as_ref();
+    let var = |name| {
+        env::var_os(name)
+            .map(PathBuf::from)
+            .ok_or(Error::Env { name })
+    };
+    let manifest_dir = var("CARGO_MANIFEST_DIR")?;
+    let out_dir = var("OUT_DIR")?;
+    println!("cargo:rerun-if-changed={}", path.display());
+    let stem = path.file_stem().unwrap_or(path.as_os_str());
+    let output = out_dir.join(stem).with_extension("rs");
+    compile_named(&manifest_dir.join(path), path, &output)?;
+    Ok(output)
+}
+
+/// Compiles the `.nn` file `input` into the Rust file `output`; the header names `input` as
+/// given. Writes only when the content changes.
+///
+/// # Errors
+///
+/// [`Error::Read`] and [`Error::Write`] for I/O, [`Error::Compile`] with every problem.
+pub fn compile_to(input: &Path, output: &Path) -> Result<(), Error> {
+    compile_named(input, input, output)
+}
+
+fn compile_named(input: &Path, name: &Path, output: &Path) -> Result<(), Error> {
+    let text = fs::read_to_string(input).map_err(|source| Error::Read {
+        path: input.to_owned(),
+        source,
+    })?;
+    // Forward slashes, so the header is the same on every platform.
+    let shown = name.to_string_lossy().replace('\\', "/");
+    let rust = crate::pretty::render_file(&text, &shown).map_err(|problems| Error::Compile {
+        path: name.to_owned(),
+        problems: problems
+            .iter()
+            .map(|d| {
+                let (line, col) = line_col(&text, d.range.start);
+                format!("{line}:{col}: {}", d.message)
+            })
+            .collect(),
+    })?;
+    if fs::read_to_string(output).is_ok_and(|old| old == rust) {
+        return Ok(());
+    }
+    fs::write(output, rust).map_err(|source| Error::Write {
+        path: output.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new directory for one test.
+    fn scratch(case: &str) -> PathBuf {
+        let dir = env::temp_dir().join(format!("nn-codegen-{}-{case}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn writes_what_render_file_returns() {
+        let dir = scratch("ok");
+        let (input, output) = (dir.join("xor.nn"), dir.join("xor.rs"));
+        let text = "/// XOR.\npub struct Xor = 2 -> 2 tanh -> 1 sigmoid;\n";
+        fs::write(&input, text).unwrap();
+        compile_to(&input, &output).unwrap();
+        let written = fs::read_to_string(&output).unwrap();
+        let shown = input.to_string_lossy().replace('\\', "/");
+        assert_eq!(written, crate::pretty::render_file(text, &shown).unwrap());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn problems_are_listed_with_line_and_column() {
+        let dir = scratch("bad");
+        let (input, output) = (dir.join("bad.nn"), dir.join("bad.rs"));
+        fs::write(&input, "struct A = 2 -> 1;\nstruct B = 2 -> 0 rleu;\n").unwrap();
+        let error = compile_to(&input, &output).unwrap_err();
+        let shown = input.display().to_string();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "`{shown}` has 2 errors\n\
+                 {shown}:2:17: a layer width must be at least 1, found `0`\n\
+                 {shown}:2:19: unknown activation `rleu`, did you mean `relu`? expected one of \
+                 `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, \
+                 `softplus`, `softmax` or `log_softmax`"
+            )
+        );
+        assert!(!output.exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn io_and_environment_errors_are_values() {
+        let dir = scratch("io");
+        let missing = compile_to(&dir.join("missing.nn"), &dir.join("out.rs")).unwrap_err();
+        assert!(matches!(missing, Error::Read { .. }), "{missing}");
+        assert!(std::error::Error::source(&missing).is_some());
+        fs::write(dir.join("a.nn"), "struct A = 1 -> 1;").unwrap();
+        let unwritable = compile_to(&dir.join("a.nn"), &dir.join("no/such/dir/a.rs")).unwrap_err();
+        assert!(matches!(unwritable, Error::Write { .. }), "{unwritable}");
+        // Unit tests do not run under a build script: Cargo sets no `OUT_DIR` for them.
+        let outside = compile("a.nn").unwrap_err();
+        assert!(
+            matches!(outside, Error::Env { name: "OUT_DIR" }),
+            "{outside}"
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,208 @@
+//! `nnc`, the nn compiler: `.nn` files to formatted Rust, rustc-style diagnostics, summaries and
+//! pictures. The language and the code generator are the ones `nn::network!` uses.
+//!
+//! Exit codes: 0 on success, 1 when the file has errors or cannot be read or written, 2 on a
+//! usage error (clap's convention).
+
+mod diagnostics;
+mod graph;
+mod summary;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use diagnostics::{Color, Source};
+use nn_grammar::Network;
+use std::io::{self, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// The nn compiler: `.nn` files to formatted Rust, diagnostics, summaries and pictures.
+#[derive(Parser)]
+#[command(name = "nnc", version, about, long_about = None)]
+struct Cli {
+    /// When to colour diagnostics.
+    #[arg(long, value_enum, global = true, default_value_t = Color::Auto)]
+    color: Color,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile a `.nn` file to Rust: the code `nn::network!` generates, formatted.
+    Build {
+        #[command(flatten)]
+        input: Input,
+        /// Write the Rust here instead of to standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Report every problem in a `.nn` file, as rustc does.
+    Check {
+        #[command(flatten)]
+        input: Input,
+    },
+    /// Print each network's layers, output shapes, parameters, multiply-adds and weight memory.
+    Summary {
+        #[command(flatten)]
+        input: Input,
+        /// Only this network (by struct name).
+        #[arg(short, long, value_name = "NAME")]
+        network: Option<String>,
+    },
+    /// Draw each network: columns of neurons with their activation, as SVG or Graphviz dot.
+    Graph {
+        #[command(flatten)]
+        input: Input,
+        /// Write the picture here instead of to standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Picture format [default: from the output's extension, else svg].
+        #[arg(short, long, value_enum)]
+        format: Option<Format>,
+        /// Only this network (by struct name).
+        #[arg(short, long, value_name = "NAME")]
+        network: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct Input {
+    /// The `.nn` file, or `-` for standard input.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+/// Picture formats of `nnc graph`.
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Scalable vector graphics.
+    Svg,
+    /// Graphviz source, for `dot -Tpng`.
+    Dot,
+}
+
+/// Why a command failed, once diagnostics (if any) have been printed.
+struct Failed;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = cli.color.enabled();
+    match run(cli.command, color) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failed) => ExitCode::FAILURE,
+    }
+}
+
+fn run(command: Command, color: bool) -> Result<(), Failed> {
+    match command {
+        Command::Build { input, output } => {
+            let source = read(&input.file, color)?;
+            let rust = nn_codegen::pretty::render_file(&source.text, &source.name)
+                .map_err(|problems| source.report(&problems, color))?;
+            write(output.as_deref(), &rust, color)
+        }
+        Command::Check { input } => {
+            let source = read(&input.file, color)?;
+            let networks = compile(&source, color)?;
+            let names: Vec<&str> = networks.iter().map(|n| n.name.as_str()).collect();
+            let count = names.len();
+            println!(
+                "{}: ok, {count} network{}{}{}",
+                source.name,
+                if count == 1 { "" } else { "s" },
+                if count == 0 { "" } else { ": " },
+                names.join(", ")
+            );
+            Ok(())
+        }
+        Command::Summary { input, network } => {
+            let source = read(&input.file, color)?;
+            let networks = select(compile(&source, color)?, network.as_deref(), color)?;
+            let tables: Vec<String> = networks.iter().map(summary::table).collect();
+            write(None, &tables.join("\n"), color)
+        }
+        Command::Graph {
+            input,
+            output,
+            format,
+            network,
+        } => {
+            let source = read(&input.file, color)?;
+            let networks = select(compile(&source, color)?, network.as_deref(), color)?;
+            let from_extension = output
+                .as_deref()
+                .and_then(Path::extension)
+                .is_some_and(|e| e.eq_ignore_ascii_case("dot") || e.eq_ignore_ascii_case("gv"));
+            let picture = match format {
+                Some(Format::Dot) => graph::dot(&networks),
+                None if from_extension => graph::dot(&networks),
+                Some(Format::Svg) | None => graph::svg(&networks),
+            };
+            write(output.as_deref(), &picture, color)
+        }
+    }
+}
+
+/// Reads the file (or standard input for `-`).
+fn read(path: &Path, color: bool) -> Result<Source, Failed> {
+    let (name, text) = if path == Path::new("-") {
+        let mut text = String::new();
+        let read = io::stdin().read_to_string(&mut text).map(|_| text);
+        ("<stdin>".to_owned(), read)
+    } else {
+        let name = path.to_string_lossy().replace('\\', "/");
+        (name, std::fs::read_to_string(path))
+    };
+    match text {
+        Ok(text) => Ok(Source { name, text }),
+        Err(e) => {
+            diagnostics::error(&format!("cannot read `{name}`: {e}"), color);
+            Err(Failed)
+        }
+    }
+}
+
+/// Parses and checks every network, including what the generator does not support yet, so that
+/// `check` fails exactly when `build` would.
+fn compile(source: &Source, color: bool) -> Result<Vec<Network>, Failed> {
+    nn_codegen::check_file(&source.text).map_err(|problems| source.report(&problems, color))
+}
+
+/// The networks to show: all, or the one named.
+fn select(networks: Vec<Network>, name: Option<&str>, color: bool) -> Result<Vec<Network>, Failed> {
+    let Some(name) = name else {
+        return Ok(networks);
+    };
+    let names: Vec<String> = networks.iter().map(|n| format!("`{}`", n.name)).collect();
+    let chosen: Vec<Network> = networks.into_iter().filter(|n| n.name == name).collect();
+    if chosen.is_empty() {
+        diagnostics::error(
+            &format!(
+                "no network named `{name}`, the file declares {}",
+                if names.is_empty() {
+                    "none".to_owned()
+                } else {
+                    names.join(", ")
+                }
+            ),
+            color,
+        );
+        return Err(Failed);
+    }
+    Ok(chosen)
+}
+
+/// Writes `text` to `path`, or to standard output.
+fn write(path: Option<&Path>, text: &str, color: bool) -> Result<(), Failed> {
+    let result = match path {
+        Some(path) => std::fs::write(path, text).map_err(|e| (path.display().to_string(), e)),
+        None => io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|e| ("standard output".to_owned(), e)),
+    };
+    result.map_err(|(name, e)| {
+        diagnostics::error(&format!("cannot write `{name}`: {e}"), color);
+        Failed
+    })
+}

@@ -1,0 +1,173 @@
+//! `nnc graph`: the SVG is well-formed XML with one group per layer, and draws; dot is stable.
+
+use crate::{nnc, root, scratch};
+use expect_test::expect;
+
+/// `nnc graph` on a workspace model, as SVG text.
+fn svg(model: &str) -> String {
+    let run = nnc(&root(), &["graph", model]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stderr, "");
+    run.stdout
+}
+
+/// Every element with `class="{class}"` below `node`.
+fn with_class<'a>(
+    node: roxmltree::Node<'a, 'a>,
+    class: &'a str,
+) -> impl Iterator<Item = roxmltree::Node<'a, 'a>> {
+    node.descendants()
+        .filter(move |n| n.attribute("class") == Some(class))
+}
+
+#[test]
+fn mnist_has_a_group_per_layer_and_collapses_wide_ones() {
+    let text = svg("models/mnist.nn");
+    let document = roxmltree::Document::parse(&text).expect("the SVG is well-formed XML");
+    let svg = document.root_element();
+    assert_eq!(svg.tag_name().name(), "svg");
+    assert_eq!(
+        svg.tag_name().namespace(),
+        Some("http://www.w3.org/2000/svg")
+    );
+
+    let networks: Vec<_> = with_class(svg, "network").collect();
+    assert_eq!(networks.len(), 1);
+    assert_eq!(networks[0].attribute("data-name"), Some("Mnist"));
+
+    // The input and two layers.
+    let layers: Vec<_> = with_class(networks[0], "layer").collect();
+    let described: Vec<(&str, &str, &str)> = layers
+        .iter()
+        .map(|g| {
+            (
+                g.attribute("data-name").unwrap_or_default(),
+                g.attribute("data-width").unwrap_or_default(),
+                g.attribute("data-activation").unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        [
+            ("input", "784", ""),
+            ("hidden", "128", "relu"),
+            ("output", "10", "softmax")
+        ]
+    );
+
+    // 784 and 128 are collapsed to 7 neurons around an ellipsis; 10 is drawn in full.
+    let neurons: Vec<usize> = layers
+        .iter()
+        .map(|g| with_class(*g, "neuron").count())
+        .collect();
+    assert_eq!(neurons, [7, 7, 10]);
+    let ellipses: Vec<usize> = layers
+        .iter()
+        .map(|g| with_class(*g, "ellipsis").count())
+        .collect();
+    assert_eq!(ellipses, [1, 1, 0]);
+    let hidden = with_class(layers[0], "ellipsis")
+        .next()
+        .and_then(|e| e.children().find(|c| c.has_tag_name("title")))
+        .and_then(|t| t.text());
+    assert_eq!(hidden, Some("777 more"));
+
+    // Edges join drawn neurons only, and far fewer than all pairs of them.
+    let edges = with_class(svg, "edges")
+        .next()
+        .expect("an edge group")
+        .children()
+        .filter(|n| n.has_tag_name("line"))
+        .count();
+    assert!(edges > 10 && edges < 7 * 7 + 7 * 10, "{edges} edges");
+
+    // Each neuron of a layer plots its activation.
+    let plots = layers[1]
+        .descendants()
+        .filter(|n| n.has_tag_name("path"))
+        .count();
+    assert_eq!(plots, 7);
+}
+
+#[test]
+fn a_file_of_several_networks_draws_them_all_or_one() {
+    let text = svg("models/tiny.nn");
+    let document = roxmltree::Document::parse(&text).expect("well-formed XML");
+    let networks: Vec<(Option<&str>, usize)> = with_class(document.root_element(), "network")
+        .map(|n| (n.attribute("data-name"), with_class(n, "layer").count()))
+        .collect();
+    assert_eq!(
+        networks,
+        [(Some("Xor"), 3), (Some("Iris"), 4), (Some("Zoo"), 7)]
+    );
+
+    let run = nnc(&root(), &["graph", "models/tiny.nn", "--network", "Iris"]);
+    let document = roxmltree::Document::parse(&run.stdout).expect("well-formed XML");
+    assert_eq!(with_class(document.root_element(), "network").count(), 1);
+    assert_eq!(with_class(document.root_element(), "layer").count(), 4);
+}
+
+#[test]
+fn the_svg_renders() {
+    let text = svg("models/mnist.nn");
+    let tree = resvg::usvg::Tree::from_str(&text, &resvg::usvg::Options::default())
+        .expect("resvg reads the SVG");
+    let size = tree.size().to_int_size();
+    assert_eq!((size.width(), size.height()), (460, 530));
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).expect("a pixmap");
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::default(),
+        &mut pixmap.as_mut(),
+    );
+
+    // The background is white; circles, plots and edges cover a fair part of it.
+    let pixels = pixmap.pixels();
+    let inked = pixels
+        .iter()
+        .filter(|p| (p.red(), p.green(), p.blue()) != (255, 255, 255))
+        .count();
+    let share = inked as f64 / pixels.len() as f64;
+    assert!((0.05..0.6).contains(&share), "{share} of the pixels inked");
+    // The hidden layer's fill colour is there: the neurons were drawn, not only the edges.
+    let blue = pixels
+        .iter()
+        .filter(|p| (p.red(), p.green(), p.blue()) == (0xcf, 0xe2, 0xf7))
+        .count();
+    assert!(blue > 7 * 200, "{blue} pixels of neuron fill");
+
+    let png = pixmap.encode_png().expect("PNG encoding");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    std::fs::write(scratch().join("mnist.png"), png).expect("write the PNG");
+}
+
+#[test]
+fn dot_for_graphviz() {
+    let dir = scratch();
+    let out = dir.join("mnist.dot");
+    let run = nnc(
+        &root(),
+        &["graph", "models/mnist.nn", "-o", &out.to_string_lossy()],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let from_extension = std::fs::read_to_string(&out).expect("nnc wrote the file");
+    let explicit = nnc(&root(), &["graph", "models/mnist.nn", "--format", "dot"]);
+    assert_eq!(explicit.stdout, from_extension);
+    expect![[r##"
+        digraph nn {
+            rankdir=LR;
+            node [shape=box, style="rounded,filled", fontname="DejaVu Sans, Helvetica, Arial, sans-serif", fontsize=11];
+            edge [fontname="DejaVu Sans, Helvetica, Arial, sans-serif", fontsize=9];
+            subgraph cluster_0 {
+                label="Mnist: 784 → 128 relu → 10 softmax";
+                n0_l0 [label="input\n784 inputs", fillcolor="#eceff3"];
+                n0_l1 [label="hidden\n128 neurons\nrelu", fillcolor="#cfe2f7"];
+                n0_l2 [label="output\n10 neurons\nsoftmax", fillcolor="#fadcc2"];
+                n0_l0 -> n0_l1 [label="100,352 weights"];
+                n0_l1 -> n0_l2 [label="1,280 weights"];
+            }
+        }
+    "##]]
+    .assert_eq(&from_extension);
+}

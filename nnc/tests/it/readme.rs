@@ -1,0 +1,52 @@
+//! The README shows real output: each command shown, run again, prints what the README says.
+
+use crate::{nnc, root};
+
+fn readme() -> String {
+    std::fs::read_to_string(root().join("README.md")).expect("README.md")
+}
+
+/// The README's fenced block right after the line holding `` `command`: ``.
+fn block_after(readme: &str, command: &str) -> String {
+    let at = readme
+        .find(&format!("`{command}`:\n"))
+        .unwrap_or_else(|| panic!("the README shows `{command}`"));
+    let rest = &readme[at..];
+    let start = rest.find("```text\n").expect("a text block") + "```text\n".len();
+    let end = rest[start..].find("```").expect("a closed block");
+    rest[start..start + end].to_owned()
+}
+
+#[test]
+fn check_output_is_real() {
+    let run = nnc(&root(), &["check", "docs/typo.nn"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        format!("{}\n", run.stderr.trim_end()),
+        block_after(&readme(), "nnc check docs/typo.nn")
+    );
+}
+
+#[test]
+fn summary_output_is_real() {
+    let run = nnc(&root(), &["summary", "models/mnist.nn"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(
+        run.stdout,
+        block_after(&readme(), "nnc summary models/mnist.nn")
+    );
+}
+
+#[test]
+fn the_picture_is_what_nnc_draws() {
+    let run = nnc(&root(), &["graph", "models/mnist.nn"]);
+    assert_eq!(run.code, 0);
+    let committed = std::fs::read_to_string(root().join("docs/mnist.svg")).expect("docs/mnist.svg");
+    assert!(
+        run.stdout == committed,
+        "docs/mnist.svg is stale: regenerate it with\n\
+         cargo run -p nnc -- graph models/mnist.nn -o docs/mnist.svg"
+    );
+    assert!(readme().contains("`nnc graph models/mnist.nn -o docs/mnist.svg`"));
+    assert!(readme().contains("](docs/mnist.svg)"));
+}

@@ -1,0 +1,3 @@
+nn::network_file!("models/missing.nn");
+
+fn main() {}
