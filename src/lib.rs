@@ -3,7 +3,9 @@
 
 /// Declares a network; see the [crate documentation](crate) for the language.
 pub use nn_macros::network;
-pub use nn_runtime::{Activation, Dense, Error, LayerInfo, Network, Scalar, Summary, activation};
+pub use nn_runtime::{
+    Activation, Dense, Error, LayerInfo, Network, Scalar, Summary, activation, io,
+};
 
 /// What generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]

@@ -4,9 +4,11 @@
 //! and unit tests all call [`expand`]; nothing here touches `proc_macro`.
 
 mod emit;
+mod io;
 pub mod ir;
 mod lower;
 
+pub use io::BakedWeights;
 pub use lower::lower;
 use nn_grammar::{Network, TextRange};
 use proc_macro2::{Span, TokenStream};
@@ -21,4 +23,22 @@ pub fn expand(
     span_of: &dyn Fn(TextRange) -> Span,
 ) -> TokenStream {
     emit::emit(&lower(net, attributes, span_of))
+}
+
+/// [`expand`], plus `pub const BAKED: Self` holding `weights` (the `weights = "file"` option,
+/// read by the caller) and an `include_bytes!` of the file, so that editing it rebuilds.
+///
+/// `weights` must have one entry per layer of `net`, each of the layer's shape: the caller
+/// checked the file against the declaration. `None` when the file could not be used: the
+/// caller reports why, and `BAKED` is all zeros so that its uses add no errors.
+pub fn expand_baked(
+    net: &Network,
+    attributes: TokenStream,
+    span_of: &dyn Fn(TextRange) -> Span,
+    weights: Option<&BakedWeights>,
+) -> TokenStream {
+    let net = lower(net, attributes, span_of);
+    let mut tokens = emit::emit(&net);
+    tokens.extend(io::baked(&net, weights));
+    tokens
 }
