@@ -176,16 +176,15 @@ pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStrea
     let fields = net.layers.iter().enumerate().map(|(index, layer)| {
         let field = &layer.field;
         let (inputs, outputs) = (layer.inputs, layer.outputs);
-        let parts = match weights.and_then(|w| w.layers.get(index)) {
-            Some((w, b)) => {
-                let rows = w.chunks(inputs.max(1)).map(|row| {
-                    let row = row.iter().map(|v| literal(net, *v));
-                    quote!([#(#row),*])
-                });
-                let bias = b.iter().map(|v| literal(net, *v));
-                quote!([#(#rows),*], [#(#bias),*])
-            }
-            None => quote!([[0.0 as #scalar; #inputs]; #outputs], [0.0 as #scalar; #outputs]),
+        let parts = if let Some((w, b)) = weights.and_then(|w| w.layers.get(index)) {
+            let rows = w.chunks(inputs.max(1)).map(|row| {
+                let row = row.iter().map(|v| literal(net, *v));
+                quote!([#(#row),*])
+            });
+            let bias = b.iter().map(|v| literal(net, *v));
+            quote!([#(#rows),*], [#(#bias),*])
+        } else {
+            quote!([[0.0 as #scalar; #inputs]; #outputs], [0.0 as #scalar; #outputs])
         };
         quote_spanned! {layer.span=>
             #field: #runtime::Dense::from_parts(#parts)

@@ -2,6 +2,9 @@
 //! `BAKED` holds exactly what `from_safetensors` loads; a file that does not fit is a compile
 //! error on the option (UI tests in `tests/ui/weights/`).
 
+// Loading is exact: values are compared bit for bit.
+#![allow(clippy::float_cmp)]
+
 use crate::fixtures::{Tiny, TinyF64, bytes};
 use std::path::Path;
 

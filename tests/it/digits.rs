@@ -33,6 +33,7 @@ fn rust_predicts_what_scikit_learn_predicted() {
     assert_eq!(data.len(), 1797);
     assert_eq!(predictions.len(), 297);
     for prediction in &predictions {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // row numbers
         let row = prediction[0] as usize;
         #[allow(clippy::cast_possible_truncation)] // pixels are k/16, exact in f32
         let pixels: [f32; 64] = std::array::from_fn(|i| data[row][i] as f32);

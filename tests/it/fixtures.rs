@@ -54,7 +54,7 @@ pub fn matrix(value: &Value) -> Vec<f64> {
         .as_array()
         .expect("an array of rows")
         .iter()
-        .flat_map(|row| floats(row))
+        .flat_map(floats)
         .collect()
 }
 

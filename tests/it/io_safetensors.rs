@@ -3,6 +3,9 @@
 //! writes what the reference writer writes, byte for byte; every kind of bad file is its own
 //! typed error.
 
+// Loading is exact: values are compared bit for bit.
+#![allow(clippy::float_cmp)]
+
 use crate::fixtures::{Tiny, TinyF64, TinyNamed, assert_close, bytes, expected, inputs, matrix};
 use nn::Error;
 use nn::io::safetensors::{LoadOptions, load};

@@ -1,6 +1,11 @@
 //! serde: the documented JSON layout, a round trip, deserialising into a `Box` (also inside a
 //! user's struct), and one error per kind of mismatch, naming the layer, expected and found.
 
+// Loading is exact: values are compared bit for bit.
+#![allow(clippy::float_cmp)]
+// `random` and `zeroed` return `Box<Self>` also for networks this small.
+#![allow(clippy::unnecessary_box_returns)]
+
 use crate::fixtures::{Tiny, bytes};
 
 nn::network! {

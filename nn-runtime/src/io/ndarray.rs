@@ -17,6 +17,8 @@ const CHUNK_BYTES: usize = 64 * 1024;
 ///
 /// [`Error::Columns`] naming `first` when `input` does not have `IN` columns, and whatever
 /// `batch` returns.
+// Views are small and `Copy`-like: taken by value, as ndarray's own functions take them.
+#[allow(clippy::needless_pass_by_value)]
 pub fn forward<T: Scalar, const IN: usize, const OUT: usize>(
     input: ArrayView2<'_, T>,
     first: &'static str,

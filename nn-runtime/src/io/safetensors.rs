@@ -37,6 +37,7 @@ use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
+use core::fmt::Write;
 
 /// Largest header accepted, in bytes: 100 MB, as the reference implementation. A larger length
 /// is rejected before anything is allocated.
@@ -173,7 +174,7 @@ fn list(tensors: &[Tensor<'_>]) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     if names.len() > SHOWN {
-        text.push_str(&format!(", ... ({} tensors)", names.len()));
+        let _ = write!(text, ", ... ({} tensors)", names.len());
     }
     text
 }
@@ -376,6 +377,9 @@ pub fn load_file<N: Network>(
     load(&bytes, options)
 }
 
+/// One layer's weights (`[OUT][IN]` row-major) and biases.
+pub type LayerValues<T> = (Vec<T>, Vec<T>);
+
 /// The weights (`[OUT][IN]` row-major) and biases of `layers`, read from a file without a
 /// network type: for tools, and for the `weights = "file"` option of `network!`, which bakes
 /// them into the code.
@@ -387,7 +391,7 @@ pub fn load_layers<T: Scalar>(
     bytes: &[u8],
     layers: &[LayerInfo],
     options: LoadOptions,
-) -> Result<Vec<(Vec<T>, Vec<T>)>, Error> {
+) -> Result<Vec<LayerValues<T>>, Error> {
     let tensors = parse(bytes)?;
     assign(&tensors, layers)?
         .into_iter()
@@ -445,7 +449,9 @@ fn json_string(text: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -462,16 +468,18 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
     let wide = core::mem::size_of::<N::Scalar>() == 8;
     let (dtype, size) = if wide { ("F64", 8) } else { ("F32", 4) };
     let prefixes = prefixes(N::LAYERS);
-    let mut tensors: Vec<(String, Vec<usize>, &[N::Scalar])> = Vec::new();
+    // Name, shape and values of each tensor.
+    let mut tensors: Vec<(String, [usize; 2], &[N::Scalar])> = Vec::new();
     let mut index = 0;
     net.for_each_layer(|layer, weights, bias| {
         let prefix = prefixes.get(index).map_or(layer.name, String::as_str);
         tensors.push((
             format!("{prefix}.weight"),
-            vec![layer.outputs, layer.inputs],
+            [layer.outputs, layer.inputs],
             weights,
         ));
-        tensors.push((format!("{prefix}.bias"), vec![layer.outputs], bias));
+        // A bias has one dimension; `0` marks the absent second one.
+        tensors.push((format!("{prefix}.bias"), [layer.outputs, 0], bias));
         index += 1;
     });
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
@@ -480,12 +488,18 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
     let mut offset = 0;
     for (name, shape, values) in &tensors {
         let end = offset + values.len() * size;
-        let shape: Vec<String> = shape.iter().map(ToString::to_string).collect();
-        header.push_str(&format!(
+        let shape: Vec<String> = shape
+            .iter()
+            .filter(|d| **d > 0)
+            .map(ToString::to_string)
+            .collect();
+        // Writing to a `String` cannot fail.
+        let _ = write!(
+            header,
             r#",{}:{{"dtype":"{dtype}","shape":[{}],"data_offsets":[{offset},{end}]}}"#,
             json_string(name),
             shape.join(","),
-        ));
+        );
         offset = end;
     }
     header.push('}');
