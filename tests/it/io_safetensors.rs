@@ -122,6 +122,42 @@ fn header(bytes: &[u8]) -> Vec<(String, serde_json::Value)> {
         .collect()
 }
 
+/// The data of tensor `name`, found through the header parsed with serde_json.
+fn raw<'a>(bytes: &'a [u8], name: &str) -> &'a [u8] {
+    let length = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+    let length = usize::try_from(length).expect("small header");
+    let header: serde_json::Value =
+        serde_json::from_slice(&bytes[8..8 + length]).expect("JSON header");
+    let offsets = &header[name]["data_offsets"];
+    let start = usize::try_from(offsets[0].as_u64().expect("start")).expect("small");
+    let end = usize::try_from(offsets[1].as_u64().expect("end")).expect("small");
+    &bytes[8 + length + start..8 + length + end]
+}
+
+#[test]
+fn half_precision_decodes_as_numpy_on_every_exponent() {
+    use nn::io::safetensors::{bf16_to_f64, f16_to_f64};
+    let file = bytes("halves");
+    for (bits, as_f32, decode) in [
+        ("f16_bits", "f16_as_f32", f16_to_f64 as fn(u16) -> f64),
+        ("bf16_bits", "bf16_as_f32", bf16_to_f64),
+    ] {
+        let bits = raw(&file, bits).chunks_exact(2);
+        let expected = raw(&file, as_f32).chunks_exact(4);
+        assert_eq!(bits.len(), expected.len());
+        for (bits, expected) in bits.zip(expected) {
+            let bits = u16::from_le_bytes([bits[0], bits[1]]);
+            let expected = f32::from_le_bytes(expected.try_into().expect("4 bytes"));
+            let decoded = decode(bits);
+            if expected.is_nan() {
+                assert!(decoded.is_nan(), "{bits:#06x}: {decoded}");
+            } else {
+                assert_eq!(decoded.to_bits(), f64::from(expected).to_bits(), "{bits:#06x}");
+            }
+        }
+    }
+}
+
 #[test]
 fn saved_keys_are_the_equivalent_sequential_indices_or_the_names() {
     let net = Mixed::random(7);

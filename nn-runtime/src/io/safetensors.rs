@@ -278,10 +278,35 @@ fn decode(dtype: Dtype, bytes: &[u8]) -> Option<f64> {
     Some(match dtype {
         Dtype::F32 => f64::from(f32::from_le_bytes(bytes.try_into().ok()?)),
         Dtype::F64 => f64::from_le_bytes(bytes.try_into().ok()?),
-        Dtype::F16 => half::f16::from_le_bytes(bytes.try_into().ok()?).to_f64(),
-        Dtype::BF16 => half::bf16::from_le_bytes(bytes.try_into().ok()?).to_f64(),
+        Dtype::F16 => f16_to_f64(u16::from_le_bytes(bytes.try_into().ok()?)),
+        Dtype::BF16 => bf16_to_f64(u16::from_le_bytes(bytes.try_into().ok()?)),
         _ => return None,
     })
+}
+
+/// An IEEE 754 half-precision value (1 sign bit, 5 exponent bits, 10 fraction bits), exactly.
+///
+/// Written out rather than taken from the `half` crate, whose `zerocopy` dependency costs more
+/// build time than the rest of this feature; checked against numpy on every exponent.
+pub fn f16_to_f64(bits: u16) -> f64 {
+    let sign = u32::from(bits & 0x8000) << 16;
+    let exponent = u32::from((bits >> 10) & 0x1f);
+    let fraction = u32::from(bits & 0x3ff);
+    let magnitude = match exponent {
+        // Subnormal: `fraction * 2^-24`, exact in `f32` (a power-of-two scaling of an integer
+        // below 2^10, landing in the normal range).
+        0 => fraction as f32 * f32::from_bits((127 - 24) << 23),
+        // Infinity, or NaN with its payload.
+        0x1f => f32::from_bits(0x7f80_0000 | fraction << 13),
+        // Normal: rebias the exponent, widen the fraction.
+        _ => f32::from_bits((exponent + 127 - 15) << 23 | fraction << 13),
+    };
+    f64::from(f32::from_bits(magnitude.to_bits() | sign))
+}
+
+/// A bfloat16 value: the upper half of an `f32`, exactly.
+pub fn bf16_to_f64(bits: u16) -> f64 {
+    f64::from(f32::from_bits(u32::from(bits) << 16))
 }
 
 /// Converts `tensor` (already checked) into `out`, rejecting values that are not finite in
