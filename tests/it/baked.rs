@@ -69,3 +69,39 @@ fn ui() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/weights/*.rs");
 }
+
+/// The generated I/O methods, serde impls and `BAKED` name nothing the user's module can
+/// shadow.
+mod hygiene {
+    #![deny(warnings)]
+    #![allow(dead_code, clippy::unnecessary_box_returns)]
+
+    struct Result;
+    struct Ok;
+    struct Err;
+    struct Option;
+    struct Some;
+    struct Box;
+    struct Vec;
+    struct Path;
+    struct AsRef;
+    mod core {}
+    mod std {}
+    mod nn {}
+    mod serde {}
+    mod ndarray {}
+
+    ::nn::network! {
+        /// Every generated item, in a module that shadows the prelude.
+        pub struct Shadowed = 5 -> 4 relu as hidden -> 3 softmax
+            with weights = "tests/fixtures/tiny_f32.safetensors";
+    }
+
+    #[test]
+    fn expands_and_runs() {
+        static NET: Shadowed = Shadowed::BAKED;
+        let bytes = NET.to_safetensors();
+        let net = Shadowed::from_safetensors(&bytes).expect("round trip");
+        assert_eq!(net.forward(&[0.5; 5]), NET.forward(&[0.5; 5]));
+    }
+}
