@@ -3,7 +3,7 @@
 //!
 //! # Which tensor goes to which layer
 //!
-//! A dense layer `k` of the network reads two tensors: `<prefix>.weight` of shape
+//! Each dense layer of the network reads two tensors: `<prefix>.weight` of shape
 //! `[outputs, inputs]` (PyTorch's `Linear.weight`, row `o` being neuron `o`) and `<prefix>.bias`
 //! of shape `[outputs]`. The prefix is found in two steps:
 //!
