@@ -494,7 +494,7 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
     let (dtype, size) = if wide { ("F64", 8) } else { ("F32", 4) };
     let prefixes = prefixes(N::LAYERS);
     // Name, shape and values of each tensor.
-    let mut tensors: Vec<(String, [usize; 2], &[N::Scalar])> = Vec::new();
+    let mut tensors = Vec::new();
     let mut index = 0;
     net.for_each_layer(|layer, weights, bias| {
         let prefix = prefixes.get(index).map_or(layer.name, String::as_str);
