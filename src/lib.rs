@@ -6,7 +6,9 @@ pub use nn_macros::network;
 /// Declares the networks of a `.nn` file (path relative to the crate root); see the
 /// [crate documentation](crate).
 pub use nn_macros::network_file;
-pub use nn_runtime::{Activation, Dense, Error, LayerInfo, Network, Scalar, Summary, activation};
+pub use nn_runtime::{
+    Activation, Dense, Error, LayerInfo, Network, Scalar, Summary, activation, io,
+};
 
 /// What generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]

@@ -40,6 +40,7 @@ pub fn emit(net: &Network) -> TokenStream {
     });
     let forward = forward(net);
     let network_impl = network_impl(net);
+    let io = crate::io::methods(net);
     let forward_batch = forward_batch(net);
     let name_text = name.to_string();
     let summary_doc = format!(
@@ -101,6 +102,8 @@ pub fn emit(net: &Network) -> TokenStream {
         unsafe impl #runtime::ZeroInit for #name {}
 
         #network_impl
+
+        #io
     }
 }
 

@@ -8,11 +8,13 @@
 #[cfg(feature = "pretty")]
 pub mod build;
 mod emit;
+mod io;
 pub mod ir;
 mod lower;
 #[cfg(feature = "pretty")]
 pub mod pretty;
 
+pub use io::BakedWeights;
 pub use lower::lower;
 use nn_grammar::{Diagnostic, Network, TextRange};
 use proc_macro2::{Span, TokenStream};
@@ -29,12 +31,13 @@ pub fn expand(
     emit::emit(&lower(net, attributes, span_of))
 }
 
-/// What the grammar accepts but this generator cannot do yet, located on the option.
+/// What `.nn` files cannot do that `network!` can, located on the option: baking weights in
+/// (`weights = "file"`) needs the macro, which reads the file while compiling.
 pub fn unsupported(net: &Network) -> Option<Diagnostic> {
     net.weights.as_ref().map(|(_, range)| {
         Diagnostic::new(
             *range,
-            "the `weights` option is not supported by this version of nn",
+            "the `weights` option bakes weights in and needs `network!`; with a `.nn` file, load them at run time with `from_safetensors_file`",
         )
     })
 }
@@ -87,4 +90,22 @@ pub fn expand_file(text: &str, span: Span) -> Result<TokenStream, Vec<Diagnostic
         .iter()
         .map(|net| expand(net, TokenStream::new(), &|_| span))
         .collect())
+}
+
+/// [`expand`], plus `pub const BAKED: Self` holding `weights` (the `weights = "file"` option,
+/// read by the caller) and an `include_bytes!` of the file, so that editing it rebuilds.
+///
+/// `weights` must have one entry per layer of `net`, each of the layer's shape: the caller
+/// checked the file against the declaration. `None` when the file could not be used: the
+/// caller reports why, and `BAKED` is all zeros so that its uses add no errors.
+pub fn expand_baked(
+    net: &Network,
+    attributes: TokenStream,
+    span_of: &dyn Fn(TextRange) -> Span,
+    weights: Option<&BakedWeights>,
+) -> TokenStream {
+    let net = lower(net, attributes, span_of);
+    let mut tokens = emit::emit(&net);
+    tokens.extend(io::baked(&net, weights));
+    tokens
 }

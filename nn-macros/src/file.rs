@@ -168,7 +168,9 @@ mod tests {
             "struct A = 2 -> 1 with weights = \"a.safetensors\";",
         );
         assert!(
-            out.contains("models/net.nn:1:34: the `weights` option is not supported"),
+            out.contains(
+                "models/net.nn:1:34: the `weights` option bakes weights in and needs `network!`"
+            ),
             "{out}"
         );
     }

@@ -3,6 +3,7 @@
 //! network to `nn-codegen`. Diagnostics come back as byte ranges and leave as spanned
 //! `compile_error!`s, all of them at once.
 
+mod bake;
 mod file;
 mod source_map;
 
@@ -113,11 +114,22 @@ fn expand_item(item: RawItem) -> TokenStream {
     let map = SourceMap::new(item.body, item.end);
     match nn_grammar::compile_item(map.text()) {
         Ok(net) => {
-            if let Some(problem) = nn_codegen::unsupported(&net) {
-                let error = map.error(&problem).into_compile_error();
-                return quote!(#error #fallback);
+            let span_of = |range: nn_grammar::TextRange| map.span_at(range.start);
+            let Some((file, range)) = &net.weights else {
+                return nn_codegen::expand(&net, item.attributes, &span_of);
+            };
+            match bake::read(&net, file) {
+                Ok(weights) => {
+                    nn_codegen::expand_baked(&net, item.attributes, &span_of, Some(&weights))
+                }
+                Err(message) => {
+                    let error = map
+                        .error(&nn_grammar::Diagnostic::new(*range, message))
+                        .into_compile_error();
+                    let items = nn_codegen::expand_baked(&net, item.attributes, &span_of, None);
+                    quote!(#error #items)
+                }
             }
-            nn_codegen::expand(&net, item.attributes, &|range| map.span_at(range.start))
         }
         Err(diagnostics) => {
             let errors = map.errors(&diagnostics).into_compile_error();

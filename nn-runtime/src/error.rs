@@ -1,6 +1,12 @@
 //! Run-time errors: values that name the layer, what was expected and what was found.
 
+#[cfg(feature = "alloc")]
+use alloc::{string::String, vec::Vec};
+
 /// Everything that can go wrong at run time.
+///
+/// Weight files (safetensors, JSON) add the variants that need an allocator: a bad file is
+/// always one of these values, never a panic and never a silently truncated network.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -34,4 +40,206 @@ pub enum Error {
         /// Output rows given.
         found: usize,
     },
+    /// A matrix of samples (one per row) had the wrong number of columns.
+    #[error("layer `{layer}`: expected {expected} columns, one per input, found {found}")]
+    Columns {
+        /// The layer that reads the input.
+        layer: &'static str,
+        /// Inputs the network takes.
+        expected: usize,
+        /// Columns given.
+        found: usize,
+    },
+
+    /// The file is shorter than the 8 bytes that give a safetensors header's length.
+    #[error("not a safetensors file: expected at least 8 bytes (the header length), found {found}")]
+    TooShort {
+        /// Bytes in the file.
+        found: usize,
+    },
+    /// The header length is larger than any real header: the file is damaged or not a
+    /// safetensors file. Nothing is allocated for it.
+    #[error(
+        "safetensors header length is {length} bytes, the limit is {limit}: the file is damaged or not a safetensors file"
+    )]
+    HeaderTooLarge {
+        /// The length the file claims.
+        length: u64,
+        /// The largest header accepted (100 MB, as the reference implementation).
+        limit: usize,
+    },
+    /// The header length claims more bytes than the file has.
+    #[error(
+        "truncated safetensors file: the header length says {length} bytes, but only {found} bytes follow it"
+    )]
+    HeaderTruncated {
+        /// The length the file claims.
+        length: usize,
+        /// Bytes after the 8-byte length.
+        found: usize,
+    },
+    /// The tensor data is shorter than the header describes.
+    #[error(
+        "truncated safetensors file: the header describes {expected} bytes of tensor data, found {found}"
+    )]
+    Truncated {
+        /// Bytes of tensor data the header describes.
+        expected: usize,
+        /// Bytes of tensor data in the file.
+        found: usize,
+    },
+    /// The file breaks the safetensors format in another way: invalid header JSON, overlapping
+    /// offsets, bytes after the last tensor.
+    #[cfg(feature = "alloc")]
+    #[error("invalid safetensors file: {reason}")]
+    Format {
+        /// What is wrong, as the parser saw it.
+        reason: String,
+    },
+    /// No tensor in the file belongs to a layer.
+    #[cfg(feature = "alloc")]
+    #[error(
+        "no tensors for layer `{layer}` (dense layer {index} of {count}): expected `<k>.weight` and `<k>.bias` for an integer `k`, as `nn.Sequential` names them, or `{layer}.weight` and `{layer}.bias`; the file has {tensors}"
+    )]
+    MissingLayer {
+        /// The layer without tensors.
+        layer: &'static str,
+        /// Its position among the dense layers, from 0.
+        index: usize,
+        /// Dense layers in the network.
+        count: usize,
+        /// The tensors the file has, quoted and comma-separated (at most 8, then `...`).
+        tensors: String,
+    },
+    /// A layer's weight was found but not its bias, or the other way around.
+    #[cfg(feature = "alloc")]
+    #[error("layer `{layer}`: missing tensor `{tensor}` (the file has `{found}`)")]
+    MissingTensor {
+        /// The layer.
+        layer: &'static str,
+        /// The tensor that is missing.
+        tensor: String,
+        /// Its sibling, which is present.
+        found: String,
+    },
+    /// The file has a tensor that no layer takes: more layers than the network, or a tensor of
+    /// another kind of layer.
+    #[cfg(feature = "alloc")]
+    #[error(
+        "unexpected tensor `{tensor}`: every one of the {layers} dense layers already has its weights and bias"
+    )]
+    UnexpectedTensor {
+        /// The tensor's name.
+        tensor: String,
+        /// Dense layers in the network.
+        layers: usize,
+    },
+    /// A tensor has the wrong shape.
+    #[cfg(feature = "alloc")]
+    #[error(
+        "layer `{layer}`: tensor `{tensor}` has shape {found:?}, expected {expected:?}{hint}",
+        hint = shape_hint(.expected, .found)
+    )]
+    Shape {
+        /// The layer.
+        layer: &'static str,
+        /// The tensor's name.
+        tensor: String,
+        /// `[outputs, inputs]` for weights (PyTorch's `Linear.weight`), `[outputs]` for biases.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        found: Vec<usize>,
+    },
+    /// A tensor has an element type that is not a float.
+    #[cfg(feature = "alloc")]
+    #[error(
+        "layer `{layer}`: tensor `{tensor}` has dtype {found}, expected one of F32, F64, F16, BF16"
+    )]
+    Dtype {
+        /// The layer.
+        layer: &'static str,
+        /// The tensor's name.
+        tensor: String,
+        /// The dtype in the file, as safetensors writes it (`I64`, `U8`, ...).
+        found: String,
+    },
+    /// A weight or bias is NaN or infinite (or too large for the network's scalar type).
+    #[cfg(feature = "alloc")]
+    #[error(
+        "layer `{layer}`: tensor `{tensor}` holds {value} at {at:?}, expected finite {scalar} values (opt in with `LoadOptions::allow_non_finite` to load it anyway)"
+    )]
+    NonFinite {
+        /// The layer.
+        layer: &'static str,
+        /// The tensor's name.
+        tensor: String,
+        /// Index of the value: `[row, column]` for weights, `[row]` for biases.
+        at: Vec<usize>,
+        /// The value in the file.
+        value: String,
+        /// The network's scalar type.
+        scalar: &'static str,
+    },
+    /// A layer in a serialised network (JSON) has another name than the declaration's.
+    #[cfg(feature = "alloc")]
+    #[error("layer {index}: expected the layer named `{expected}`, found `{found}`")]
+    LayerName {
+        /// Position of the layer, from 0.
+        index: usize,
+        /// The name in the declaration.
+        expected: &'static str,
+        /// The name in the data.
+        found: String,
+    },
+    /// A serialised network (JSON) has the wrong number of layers.
+    #[error("expected {expected} layers, found {found}")]
+    LayerCount {
+        /// Dense layers in the network.
+        expected: usize,
+        /// Layers in the data.
+        found: usize,
+    },
+    /// A weight file could not be read or written.
+    #[cfg(feature = "std")]
+    #[error("cannot {operation} `{path}`: {message}")]
+    Io {
+        /// `read` or `write`.
+        operation: &'static str,
+        /// The file.
+        path: String,
+        /// What went wrong, as the operating system tells it.
+        kind: std::io::ErrorKind,
+        /// The operating system's message.
+        message: String,
+    },
+}
+
+/// `: transpose it ...` when `found` is `expected` transposed.
+#[cfg(feature = "alloc")]
+fn shape_hint(expected: &[usize], found: &[usize]) -> &'static str {
+    match (expected, found) {
+        ([o, i], [a, b]) if o == b && i == a && o != i => {
+            " ([outputs, inputs], the layout of PyTorch's `Linear.weight`): the tensor is transposed, write `weight.T` (or `coefs_[k].T` from scikit-learn)"
+        }
+        ([_, _], _) => " ([outputs, inputs], the layout of PyTorch's `Linear.weight`)",
+        _ => "",
+    }
+}
+
+#[cfg(feature = "std")]
+impl Error {
+    /// An [`Error::Io`] from a failed read or write of `path`.
+    pub(crate) fn io(
+        operation: &'static str,
+        path: &std::path::Path,
+        error: &std::io::Error,
+    ) -> Self {
+        use alloc::string::ToString;
+        Self::Io {
+            operation,
+            path: path.display().to_string(),
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
 }

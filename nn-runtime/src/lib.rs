@@ -4,6 +4,8 @@
 //! - [`activation`]: numerically stable activation functions, applied in place.
 //! - [`Network`]: the interface every generated network implements.
 //! - [`init`]: seeded He/Xavier initialisation.
+//! - [`io`]: weights in and out (safetensors, serde) and `ndarray` batches, each behind its
+//!   feature.
 //!
 //! `#![no_std]`: the `alloc` feature adds heap constructors, `std` adds file loading.
 
@@ -18,6 +20,7 @@ pub mod activation;
 mod dense;
 mod error;
 pub mod init;
+pub mod io;
 mod network;
 mod scalar;
 mod zeroed;
@@ -27,10 +30,22 @@ pub use activation::Activation;
 #[cfg(feature = "alloc")]
 #[doc(hidden)]
 pub use alloc::boxed::Box;
+/// Generated `to_safetensors` returns this `Vec`, so that it works without `std`.
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+pub use alloc::vec::Vec;
 pub use dense::{Dense, dot};
 pub use error::Error;
+/// Generated `forward_ndarray` names its array types through this.
+#[cfg(feature = "ndarray")]
+#[doc(hidden)]
+pub use ndarray;
 pub use network::{LayerInfo, Network, Summary};
 pub use scalar::Scalar;
+/// Generated `Serialize`/`Deserialize` impls name serde through this.
+#[cfg(feature = "serde")]
+#[doc(hidden)]
+pub use serde;
 pub use zeroed::ZeroInit;
 #[cfg(feature = "alloc")]
 pub use zeroed::zeroed_box;
@@ -51,5 +66,73 @@ macro_rules! __with_alloc {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __with_alloc {
+    ($($item:tt)*) => {};
+}
+
+/// Expands to its input when the `std` feature is on, to nothing otherwise: generated code
+/// wraps file methods (`from_safetensors_file`) in it, as in [`__with_alloc!`].
+#[cfg(feature = "std")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_std {
+    ($($item:tt)*) => { $($item)* };
+}
+
+/// Expands to its input when the `std` feature is on, to nothing otherwise.
+#[cfg(not(feature = "std"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_std {
+    ($($item:tt)*) => {};
+}
+
+/// Expands to its input when the `safetensors` feature is on, to nothing otherwise: generated code
+/// wraps `from_safetensors` and `to_safetensors` in it, as in [`__with_alloc!`].
+#[cfg(feature = "safetensors")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_safetensors {
+    ($($item:tt)*) => { $($item)* };
+}
+
+/// Expands to its input when the `safetensors` feature is on, to nothing otherwise.
+#[cfg(not(feature = "safetensors"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_safetensors {
+    ($($item:tt)*) => {};
+}
+
+/// Expands to its input when the `serde` feature is on, to nothing otherwise: generated code
+/// wraps the `Serialize` and `Deserialize` impls in it, as in [`__with_alloc!`].
+#[cfg(feature = "serde")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_serde {
+    ($($item:tt)*) => { $($item)* };
+}
+
+/// Expands to its input when the `serde` feature is on, to nothing otherwise.
+#[cfg(not(feature = "serde"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_serde {
+    ($($item:tt)*) => {};
+}
+
+/// Expands to its input when the `ndarray` feature is on, to nothing otherwise: generated code
+/// wraps `forward_ndarray` in it, as in [`__with_alloc!`].
+#[cfg(feature = "ndarray")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_ndarray {
+    ($($item:tt)*) => { $($item)* };
+}
+
+/// Expands to its input when the `ndarray` feature is on, to nothing otherwise.
+#[cfg(not(feature = "ndarray"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_ndarray {
     ($($item:tt)*) => {};
 }

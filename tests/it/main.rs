@@ -7,9 +7,15 @@
 
 mod allocations;
 mod api;
+mod baked;
 mod big;
+mod digits;
 mod expand;
+mod fixtures;
 mod hygiene;
+mod io_ndarray;
+mod io_safetensors;
+mod io_serde;
 mod nn_file;
 mod numerics;
 mod ui;

@@ -296,7 +296,7 @@ fn unsupported_weights() {
         "struct Net = 4 -> 2 with weights = \"net.safetensors\";",
         &expect![[r#"
             exit 1
-            error: the `weights` option is not supported by this version of nn
+            error: the `weights` option bakes weights in and needs `network!`; with a `.nn` file, load them at run time with `from_safetensors_file`
               --> model.nn:1:36
               |
             1 | struct Net = 4 -> 2 with weights = "net.safetensors";

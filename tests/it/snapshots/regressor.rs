@@ -167,3 +167,70 @@ impl ::my_nn::__private::Network for Regressor {
         ::core::result::Result::Ok(())
     }
 }
+::my_nn::__private::__with_safetensors! {
+    impl Regressor { #[doc =
+    " Loads a `Regressor` from the bytes of a safetensors file, directly on the heap."]
+    #[doc = r""] #[doc =
+    r" Accepts what `safetensors.torch.save_file(model.state_dict(), path)` writes"]
+    #[doc =
+    r" for an `nn.Sequential` of `Linear` layers and activations (`<k>.weight` of"] #[doc
+    = r" shape `[outputs, inputs]` and `<k>.bias`, matched to the dense layers in"] #[doc
+    = r" ascending `k`), or `<name>.weight` and `<name>.bias` for layers named with"]
+    #[doc =
+    r" `as name`. F32, F64, F16 and BF16 are converted; NaN and infinite values are"]
+    #[doc = r" rejected (see `io::safetensors::LoadOptions` to accept them)."] #[doc =
+    r""] #[doc = r" # Errors"] #[doc = r""] #[doc =
+    r" Every problem with the file, naming the layer and tensor, what was expected"]
+    #[doc = r" and what was found."] pub fn from_safetensors(bytes : & [u8],) ->
+    ::core::result::Result < ::my_nn::__private::Box < Self >, ::my_nn::__private::Error
+    > { ::my_nn::__private::io::safetensors::load(bytes,
+    ::my_nn::__private::io::safetensors::LoadOptions::new(),) } #[doc =
+    r" The weights and biases as a safetensors file, in the layout"] #[doc =
+    r" `from_safetensors` reads and PyTorch's `load_state_dict` accepts: named"] #[doc =
+    r" layers as `<name>.weight` and `<name>.bias`, the others as `<k>.weight` and"]
+    #[doc = r" `<k>.bias` with `k` their index in the equivalent `nn.Sequential`."] pub
+    fn to_safetensors(& self) -> ::my_nn::__private::Vec < u8 > {
+    ::my_nn::__private::io::safetensors::save(self) } } ::my_nn::__private::__with_std! {
+    impl Regressor { #[doc =
+    " Loads a `Regressor` from a safetensors file, directly on the heap."] #[doc = r""]
+    #[doc = r" # Errors"] #[doc = r""] #[doc =
+    r" `Error::Io` when the file cannot be read, else as `from_safetensors`."] pub fn
+    from_safetensors_file(path : impl ::core::convert::AsRef <
+    ::my_nn::__private::io::Path >,) -> ::core::result::Result < ::my_nn::__private::Box
+    < Self >, ::my_nn::__private::Error > {
+    ::my_nn::__private::io::safetensors::load_file(path,
+    ::my_nn::__private::io::safetensors::LoadOptions::new(),) } #[doc =
+    r" Writes `to_safetensors` to a file."] #[doc = r""] #[doc = r" # Errors"] #[doc =
+    r""] #[doc = r" `Error::Io` when the file cannot be written."] pub fn
+    save_safetensors(& self, path : impl ::core::convert::AsRef <
+    ::my_nn::__private::io::Path >,) -> ::core::result::Result < (),
+    ::my_nn::__private::Error > { ::my_nn::__private::io::safetensors::save_file(self,
+    path) } } }
+}
+::my_nn::__private::__with_serde! {
+    #[doc = r#" `{"layers": [{"name", "weights": [[...]], "bias": [...]}]}`, weights"#]
+    #[doc = r" `[outputs][inputs]` as PyTorch's `Linear.weight`."] impl
+    ::my_nn::__private::serde::Serialize for Regressor { fn serialize < S :
+    ::my_nn::__private::serde::Serializer > (& self, serializer : S,) ->
+    ::core::result::Result < S::Ok, S::Error > {
+    ::my_nn::__private::io::serde::serialize(self, serializer) } } #[doc =
+    r" The layout `Serialize` writes, checked layer by layer (names, shapes, finite"]
+    #[doc = r" values) and read directly into a heap-allocated network: deserialise a"]
+    #[doc = r" `Box<Network>`, never a network by value."] impl < 'de >
+    ::my_nn::__private::serde::Deserialize < 'de > for ::my_nn::__private::Box <
+    Regressor > { fn deserialize < D : ::my_nn::__private::serde::Deserializer < 'de >>
+    (deserializer : D,) -> ::core::result::Result < Self, D::Error > {
+    ::my_nn::__private::io::serde::deserialize(deserializer) } }
+}
+::my_nn::__private::__with_ndarray! {
+    impl Regressor { #[doc =
+    r" Runs the network on every row of `input` (one sample a row) and returns one"]
+    #[doc = r" row of outputs per sample, through `forward_batch`."] #[doc = r""] #[doc =
+    r" # Errors"] #[doc = r""] #[doc =
+    r" `Error::Columns` when `input` does not have one column per input."]
+    #[allow(clippy::needless_pass_by_value)] pub fn forward_ndarray(& self, input :
+    ::my_nn::__private::ndarray::ArrayView2 < '_, f64 >,) -> ::core::result::Result <
+    ::my_nn::__private::ndarray::Array2 < f64 >, ::my_nn::__private::Error > {
+    ::my_nn::__private::io::ndarray::forward:: < f64, 6usize, 1usize > (input, "encoder",
+    "head", | inputs, outputs | self.forward_batch(inputs, outputs),) } }
+}

@@ -155,6 +155,103 @@ impl ::nn::__private::Network for Xor {
         ::core::result::Result::Ok(())
     }
 }
+::nn::__private::__with_safetensors! {
+    impl Xor {
+        /// Loads a `Xor` from the bytes of a safetensors file, directly on the heap.
+        ///
+        /// Accepts what `safetensors.torch.save_file(model.state_dict(), path)` writes
+        /// for an `nn.Sequential` of `Linear` layers and activations (`<k>.weight` of
+        /// shape `[outputs, inputs]` and `<k>.bias`, matched to the dense layers in
+        /// ascending `k`), or `<name>.weight` and `<name>.bias` for layers named with
+        /// `as name`. F32, F64, F16 and BF16 are converted; NaN and infinite values are
+        /// rejected (see `io::safetensors::LoadOptions` to accept them).
+        ///
+        /// # Errors
+        ///
+        /// Every problem with the file, naming the layer and tensor, what was expected
+        /// and what was found.
+        pub fn from_safetensors(
+            bytes: &[u8],
+        ) -> ::core::result::Result<::nn::__private::Box<Self>, ::nn::__private::Error> {
+            ::nn::__private::io::safetensors::load(
+                bytes,
+                ::nn::__private::io::safetensors::LoadOptions::new(),
+            )
+        }
+        /// The weights and biases as a safetensors file, in the layout
+        /// `from_safetensors` reads and PyTorch's `load_state_dict` accepts: named
+        /// layers as `<name>.weight` and `<name>.bias`, the others as `<k>.weight` and
+        /// `<k>.bias` with `k` their index in the equivalent `nn.Sequential`.
+        pub fn to_safetensors(&self) -> ::nn::__private::Vec<u8> {
+            ::nn::__private::io::safetensors::save(self)
+        }
+    }
+    ::nn::__private::__with_std! {
+        impl Xor { #[doc = " Loads a `Xor` from a safetensors file, directly on the heap."]
+        #[doc = r""] #[doc = r" # Errors"] #[doc = r""] #[doc =
+        r" `Error::Io` when the file cannot be read, else as `from_safetensors`."] pub fn
+        from_safetensors_file(path : impl ::core::convert::AsRef < ::nn::__private::io::Path
+        >,) -> ::core::result::Result < ::nn::__private::Box < Self >, ::nn::__private::Error
+        > { ::nn::__private::io::safetensors::load_file(path,
+        ::nn::__private::io::safetensors::LoadOptions::new(),) } #[doc =
+        r" Writes `to_safetensors` to a file."] #[doc = r""] #[doc = r" # Errors"] #[doc =
+        r""] #[doc = r" `Error::Io` when the file cannot be written."] pub fn
+        save_safetensors(& self, path : impl ::core::convert::AsRef <
+        ::nn::__private::io::Path >,) -> ::core::result::Result < (), ::nn::__private::Error
+        > { ::nn::__private::io::safetensors::save_file(self, path) } }
+    }
+}
+::nn::__private::__with_serde! {
+    /// `{"layers": [{"name", "weights": [[...]], "bias": [...]}]}`, weights
+    /// `[outputs][inputs]` as PyTorch's `Linear.weight`.
+    impl ::nn::__private::serde::Serialize for Xor {
+        fn serialize<S: ::nn::__private::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::core::result::Result<S::Ok, S::Error> {
+            ::nn::__private::io::serde::serialize(self, serializer)
+        }
+    }
+    /// The layout `Serialize` writes, checked layer by layer (names, shapes, finite
+    /// values) and read directly into a heap-allocated network: deserialise a
+    /// `Box<Network>`, never a network by value.
+    impl<'de> ::nn::__private::serde::Deserialize<'de> for ::nn::__private::Box<Xor> {
+        fn deserialize<D: ::nn::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::nn::__private::io::serde::deserialize(deserializer)
+        }
+    }
+}
+::nn::__private::__with_ndarray! {
+    impl Xor {
+        /// Runs the network on every row of `input` (one sample a row) and returns one
+        /// row of outputs per sample, through `forward_batch`.
+        ///
+        /// # Errors
+        ///
+        /// `Error::Columns` when `input` does not have one column per input.
+        #[allow(clippy::needless_pass_by_value)]
+        pub fn forward_ndarray(
+            &self,
+            input: ::nn::__private::ndarray::ArrayView2<'_, f32>,
+        ) -> ::core::result::Result<
+            ::nn::__private::ndarray::Array2<f32>,
+            ::nn::__private::Error,
+        > {
+            ::nn::__private::io::ndarray::forward::<
+                f32,
+                2usize,
+                1usize,
+            >(
+                input,
+                "hidden",
+                "output",
+                |inputs, outputs| self.forward_batch(inputs, outputs),
+            )
+        }
+    }
+}
 /// Classifies iris flowers.
 ///
 /// Outputs log-probabilities of the three species.
@@ -308,6 +405,103 @@ impl ::nn::__private::Network for Iris {
             })?;
         *output = self.forward(input);
         ::core::result::Result::Ok(())
+    }
+}
+::nn::__private::__with_safetensors! {
+    impl Iris {
+        /// Loads a `Iris` from the bytes of a safetensors file, directly on the heap.
+        ///
+        /// Accepts what `safetensors.torch.save_file(model.state_dict(), path)` writes
+        /// for an `nn.Sequential` of `Linear` layers and activations (`<k>.weight` of
+        /// shape `[outputs, inputs]` and `<k>.bias`, matched to the dense layers in
+        /// ascending `k`), or `<name>.weight` and `<name>.bias` for layers named with
+        /// `as name`. F32, F64, F16 and BF16 are converted; NaN and infinite values are
+        /// rejected (see `io::safetensors::LoadOptions` to accept them).
+        ///
+        /// # Errors
+        ///
+        /// Every problem with the file, naming the layer and tensor, what was expected
+        /// and what was found.
+        pub fn from_safetensors(
+            bytes: &[u8],
+        ) -> ::core::result::Result<::nn::__private::Box<Self>, ::nn::__private::Error> {
+            ::nn::__private::io::safetensors::load(
+                bytes,
+                ::nn::__private::io::safetensors::LoadOptions::new(),
+            )
+        }
+        /// The weights and biases as a safetensors file, in the layout
+        /// `from_safetensors` reads and PyTorch's `load_state_dict` accepts: named
+        /// layers as `<name>.weight` and `<name>.bias`, the others as `<k>.weight` and
+        /// `<k>.bias` with `k` their index in the equivalent `nn.Sequential`.
+        pub fn to_safetensors(&self) -> ::nn::__private::Vec<u8> {
+            ::nn::__private::io::safetensors::save(self)
+        }
+    }
+    ::nn::__private::__with_std! {
+        impl Iris { #[doc = " Loads a `Iris` from a safetensors file, directly on the heap."]
+        #[doc = r""] #[doc = r" # Errors"] #[doc = r""] #[doc =
+        r" `Error::Io` when the file cannot be read, else as `from_safetensors`."] pub fn
+        from_safetensors_file(path : impl ::core::convert::AsRef < ::nn::__private::io::Path
+        >,) -> ::core::result::Result < ::nn::__private::Box < Self >, ::nn::__private::Error
+        > { ::nn::__private::io::safetensors::load_file(path,
+        ::nn::__private::io::safetensors::LoadOptions::new(),) } #[doc =
+        r" Writes `to_safetensors` to a file."] #[doc = r""] #[doc = r" # Errors"] #[doc =
+        r""] #[doc = r" `Error::Io` when the file cannot be written."] pub fn
+        save_safetensors(& self, path : impl ::core::convert::AsRef <
+        ::nn::__private::io::Path >,) -> ::core::result::Result < (), ::nn::__private::Error
+        > { ::nn::__private::io::safetensors::save_file(self, path) } }
+    }
+}
+::nn::__private::__with_serde! {
+    /// `{"layers": [{"name", "weights": [[...]], "bias": [...]}]}`, weights
+    /// `[outputs][inputs]` as PyTorch's `Linear.weight`.
+    impl ::nn::__private::serde::Serialize for Iris {
+        fn serialize<S: ::nn::__private::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::core::result::Result<S::Ok, S::Error> {
+            ::nn::__private::io::serde::serialize(self, serializer)
+        }
+    }
+    /// The layout `Serialize` writes, checked layer by layer (names, shapes, finite
+    /// values) and read directly into a heap-allocated network: deserialise a
+    /// `Box<Network>`, never a network by value.
+    impl<'de> ::nn::__private::serde::Deserialize<'de> for ::nn::__private::Box<Iris> {
+        fn deserialize<D: ::nn::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::nn::__private::io::serde::deserialize(deserializer)
+        }
+    }
+}
+::nn::__private::__with_ndarray! {
+    impl Iris {
+        /// Runs the network on every row of `input` (one sample a row) and returns one
+        /// row of outputs per sample, through `forward_batch`.
+        ///
+        /// # Errors
+        ///
+        /// `Error::Columns` when `input` does not have one column per input.
+        #[allow(clippy::needless_pass_by_value)]
+        pub fn forward_ndarray(
+            &self,
+            input: ::nn::__private::ndarray::ArrayView2<'_, f64>,
+        ) -> ::core::result::Result<
+            ::nn::__private::ndarray::Array2<f64>,
+            ::nn::__private::Error,
+        > {
+            ::nn::__private::io::ndarray::forward::<
+                f64,
+                4usize,
+                3usize,
+            >(
+                input,
+                "features",
+                "layer2",
+                |inputs, outputs| self.forward_batch(inputs, outputs),
+            )
+        }
     }
 }
 /// Every other activation once; no visibility, so private to the module.
@@ -501,5 +695,102 @@ impl ::nn::__private::Network for Zoo {
             })?;
         *output = self.forward(input);
         ::core::result::Result::Ok(())
+    }
+}
+::nn::__private::__with_safetensors! {
+    impl Zoo {
+        /// Loads a `Zoo` from the bytes of a safetensors file, directly on the heap.
+        ///
+        /// Accepts what `safetensors.torch.save_file(model.state_dict(), path)` writes
+        /// for an `nn.Sequential` of `Linear` layers and activations (`<k>.weight` of
+        /// shape `[outputs, inputs]` and `<k>.bias`, matched to the dense layers in
+        /// ascending `k`), or `<name>.weight` and `<name>.bias` for layers named with
+        /// `as name`. F32, F64, F16 and BF16 are converted; NaN and infinite values are
+        /// rejected (see `io::safetensors::LoadOptions` to accept them).
+        ///
+        /// # Errors
+        ///
+        /// Every problem with the file, naming the layer and tensor, what was expected
+        /// and what was found.
+        pub fn from_safetensors(
+            bytes: &[u8],
+        ) -> ::core::result::Result<::nn::__private::Box<Self>, ::nn::__private::Error> {
+            ::nn::__private::io::safetensors::load(
+                bytes,
+                ::nn::__private::io::safetensors::LoadOptions::new(),
+            )
+        }
+        /// The weights and biases as a safetensors file, in the layout
+        /// `from_safetensors` reads and PyTorch's `load_state_dict` accepts: named
+        /// layers as `<name>.weight` and `<name>.bias`, the others as `<k>.weight` and
+        /// `<k>.bias` with `k` their index in the equivalent `nn.Sequential`.
+        pub fn to_safetensors(&self) -> ::nn::__private::Vec<u8> {
+            ::nn::__private::io::safetensors::save(self)
+        }
+    }
+    ::nn::__private::__with_std! {
+        impl Zoo { #[doc = " Loads a `Zoo` from a safetensors file, directly on the heap."]
+        #[doc = r""] #[doc = r" # Errors"] #[doc = r""] #[doc =
+        r" `Error::Io` when the file cannot be read, else as `from_safetensors`."] pub fn
+        from_safetensors_file(path : impl ::core::convert::AsRef < ::nn::__private::io::Path
+        >,) -> ::core::result::Result < ::nn::__private::Box < Self >, ::nn::__private::Error
+        > { ::nn::__private::io::safetensors::load_file(path,
+        ::nn::__private::io::safetensors::LoadOptions::new(),) } #[doc =
+        r" Writes `to_safetensors` to a file."] #[doc = r""] #[doc = r" # Errors"] #[doc =
+        r""] #[doc = r" `Error::Io` when the file cannot be written."] pub fn
+        save_safetensors(& self, path : impl ::core::convert::AsRef <
+        ::nn::__private::io::Path >,) -> ::core::result::Result < (), ::nn::__private::Error
+        > { ::nn::__private::io::safetensors::save_file(self, path) } }
+    }
+}
+::nn::__private::__with_serde! {
+    /// `{"layers": [{"name", "weights": [[...]], "bias": [...]}]}`, weights
+    /// `[outputs][inputs]` as PyTorch's `Linear.weight`.
+    impl ::nn::__private::serde::Serialize for Zoo {
+        fn serialize<S: ::nn::__private::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::core::result::Result<S::Ok, S::Error> {
+            ::nn::__private::io::serde::serialize(self, serializer)
+        }
+    }
+    /// The layout `Serialize` writes, checked layer by layer (names, shapes, finite
+    /// values) and read directly into a heap-allocated network: deserialise a
+    /// `Box<Network>`, never a network by value.
+    impl<'de> ::nn::__private::serde::Deserialize<'de> for ::nn::__private::Box<Zoo> {
+        fn deserialize<D: ::nn::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::nn::__private::io::serde::deserialize(deserializer)
+        }
+    }
+}
+::nn::__private::__with_ndarray! {
+    impl Zoo {
+        /// Runs the network on every row of `input` (one sample a row) and returns one
+        /// row of outputs per sample, through `forward_batch`.
+        ///
+        /// # Errors
+        ///
+        /// `Error::Columns` when `input` does not have one column per input.
+        #[allow(clippy::needless_pass_by_value)]
+        pub fn forward_ndarray(
+            &self,
+            input: ::nn::__private::ndarray::ArrayView2<'_, f32>,
+        ) -> ::core::result::Result<
+            ::nn::__private::ndarray::Array2<f32>,
+            ::nn::__private::Error,
+        > {
+            ::nn::__private::io::ndarray::forward::<
+                f32,
+                3usize,
+                2usize,
+            >(
+                input,
+                "layer0",
+                "layer5",
+                |inputs, outputs| self.forward_batch(inputs, outputs),
+            )
+        }
     }
 }

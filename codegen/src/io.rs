@@ -1,0 +1,221 @@
+//! Weights in and out: the thin methods that call the runtime's `io` module, each wrapped in
+//! the runtime's `__with_<feature>!` so that the runtime's features decide, and the `BAKED`
+//! constant of the `weights = "file"` option.
+
+use crate::ir::Network;
+use proc_macro2::{Literal, TokenStream};
+use quote::{quote, quote_spanned};
+
+/// Weights read from a file while compiling, to emit as constants.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BakedWeights {
+    /// The file as the declaration names it, for the documentation.
+    pub written: String,
+    /// The file's absolute path: emitted in an `include_bytes!`, so that editing the file
+    /// rebuilds the crate.
+    pub path: String,
+    /// Per dense layer, input to output: weights (`[outputs][inputs]`, row-major) and biases,
+    /// already rounded to the network's scalar type.
+    pub layers: Vec<(Vec<f64>, Vec<f64>)>,
+}
+
+/// `from_safetensors`, `to_safetensors`, the file variants, serde impls and `forward_ndarray`.
+pub(crate) fn methods(net: &Network) -> TokenStream {
+    let Network {
+        name,
+        scalar,
+        runtime,
+        inputs,
+        outputs,
+        ..
+    } = net;
+    let first = &net.layers[0].name;
+    let last = &net.layers[net.layers.len() - 1].name;
+    let name_text = name.to_string();
+    let from_doc = format!(
+        " Loads a `{name_text}` from the bytes of a safetensors file, directly on the heap."
+    );
+    let file_doc = format!(" Loads a `{name_text}` from a safetensors file, directly on the heap.");
+    quote! {
+        #runtime::__with_safetensors! {
+            impl #name {
+                #[doc = #from_doc]
+                ///
+                /// Accepts what `safetensors.torch.save_file(model.state_dict(), path)` writes
+                /// for an `nn.Sequential` of `Linear` layers and activations (`<k>.weight` of
+                /// shape `[outputs, inputs]` and `<k>.bias`, matched to the dense layers in
+                /// ascending `k`), or `<name>.weight` and `<name>.bias` for layers named with
+                /// `as name`. F32, F64, F16 and BF16 are converted; NaN and infinite values are
+                /// rejected (see `io::safetensors::LoadOptions` to accept them).
+                ///
+                /// # Errors
+                ///
+                /// Every problem with the file, naming the layer and tensor, what was expected
+                /// and what was found.
+                pub fn from_safetensors(
+                    bytes: &[u8],
+                ) -> ::core::result::Result<#runtime::Box<Self>, #runtime::Error> {
+                    #runtime::io::safetensors::load(
+                        bytes,
+                        #runtime::io::safetensors::LoadOptions::new(),
+                    )
+                }
+
+                /// The weights and biases as a safetensors file, in the layout
+                /// `from_safetensors` reads and PyTorch's `load_state_dict` accepts: named
+                /// layers as `<name>.weight` and `<name>.bias`, the others as `<k>.weight` and
+                /// `<k>.bias` with `k` their index in the equivalent `nn.Sequential`.
+                pub fn to_safetensors(&self) -> #runtime::Vec<u8> {
+                    #runtime::io::safetensors::save(self)
+                }
+            }
+
+            #runtime::__with_std! {
+                impl #name {
+                    #[doc = #file_doc]
+                    ///
+                    /// # Errors
+                    ///
+                    /// `Error::Io` when the file cannot be read, else as `from_safetensors`.
+                    pub fn from_safetensors_file(
+                        path: impl ::core::convert::AsRef<#runtime::io::Path>,
+                    ) -> ::core::result::Result<#runtime::Box<Self>, #runtime::Error> {
+                        #runtime::io::safetensors::load_file(
+                            path,
+                            #runtime::io::safetensors::LoadOptions::new(),
+                        )
+                    }
+
+                    /// Writes `to_safetensors` to a file.
+                    ///
+                    /// # Errors
+                    ///
+                    /// `Error::Io` when the file cannot be written.
+                    pub fn save_safetensors(
+                        &self,
+                        path: impl ::core::convert::AsRef<#runtime::io::Path>,
+                    ) -> ::core::result::Result<(), #runtime::Error> {
+                        #runtime::io::safetensors::save_file(self, path)
+                    }
+                }
+            }
+        }
+
+        #runtime::__with_serde! {
+            /// `{"layers": [{"name", "weights": [[...]], "bias": [...]}]}`, weights
+            /// `[outputs][inputs]` as PyTorch's `Linear.weight`.
+            impl #runtime::serde::Serialize for #name {
+                fn serialize<S: #runtime::serde::Serializer>(
+                    &self,
+                    serializer: S,
+                ) -> ::core::result::Result<S::Ok, S::Error> {
+                    #runtime::io::serde::serialize(self, serializer)
+                }
+            }
+
+            /// The layout `Serialize` writes, checked layer by layer (names, shapes, finite
+            /// values) and read directly into a heap-allocated network: deserialise a
+            /// `Box<Network>`, never a network by value.
+            impl<'de> #runtime::serde::Deserialize<'de> for #runtime::Box<#name> {
+                fn deserialize<D: #runtime::serde::Deserializer<'de>>(
+                    deserializer: D,
+                ) -> ::core::result::Result<Self, D::Error> {
+                    #runtime::io::serde::deserialize(deserializer)
+                }
+            }
+        }
+
+        #runtime::__with_ndarray! {
+            impl #name {
+                /// Runs the network on every row of `input` (one sample a row) and returns one
+                /// row of outputs per sample, through `forward_batch`.
+                ///
+                /// # Errors
+                ///
+                /// `Error::Columns` when `input` does not have one column per input.
+                // Views are passed by value, as everywhere in ndarray.
+                #[allow(clippy::needless_pass_by_value)]
+                pub fn forward_ndarray(
+                    &self,
+                    input: #runtime::ndarray::ArrayView2<'_, #scalar>,
+                ) -> ::core::result::Result<#runtime::ndarray::Array2<#scalar>, #runtime::Error> {
+                    #runtime::io::ndarray::forward::<#scalar, #inputs, #outputs>(
+                        input,
+                        #first,
+                        #last,
+                        |inputs, outputs| self.forward_batch(inputs, outputs),
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// A float literal without suffix, so that its type comes from the `Dense` it fills, rounded
+/// as the network's scalar type prints it (the shortest text that reads back exactly).
+fn literal(net: &Network, value: f64) -> Literal {
+    if net.scalar == "f32" {
+        // The value was rounded to `f32` when the file was read: this is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        Literal::f32_unsuffixed(value as f32)
+    } else {
+        Literal::f64_unsuffixed(value)
+    }
+}
+
+/// `pub const BAKED: Self`, every layer built with the const `Dense::from_parts`, and an
+/// `include_bytes!` of the file so that editing it rebuilds the crate.
+///
+/// Without weights (the file could not be used, and the caller reports why), `BAKED` is all
+/// zeros and nothing is included, so that uses of `BAKED` add no errors of their own.
+pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStream {
+    let Network {
+        name,
+        runtime,
+        scalar,
+        ..
+    } = net;
+    let fields = net.layers.iter().enumerate().map(|(index, layer)| {
+        let field = &layer.field;
+        let (inputs, outputs) = (layer.inputs, layer.outputs);
+        let parts = if let Some((w, b)) = weights.and_then(|w| w.layers.get(index)) {
+            let rows = w.chunks(inputs.max(1)).map(|row| {
+                let row = row.iter().map(|v| literal(net, *v));
+                quote!([#(#row),*])
+            });
+            let bias = b.iter().map(|v| literal(net, *v));
+            quote!([#(#rows),*], [#(#bias),*])
+        } else {
+            quote!([[0.0 as #scalar; #inputs]; #outputs], [0.0 as #scalar; #outputs])
+        };
+        quote_spanned! {layer.span=>
+            #field: #runtime::Dense::from_parts(#parts)
+        }
+    });
+    let Some(weights) = weights else {
+        return quote! {
+            impl #name {
+                /// Zeros: the weights file could not be read.
+                pub const BAKED: Self = Self { #(#fields),* };
+            }
+        };
+    };
+    let doc = format!(
+        " The weights of `{}`, baked in at compile time: `static NET: {name} = {name}::BAKED;` \
+         needs no allocator.",
+        weights.written
+    );
+    let path = Literal::string(&weights.path);
+    quote! {
+        impl #name {
+            #[doc = #doc]
+            ///
+            /// Use it to initialise a `static` (or take `&Self::BAKED`): a local copied from it
+            /// would hold every weight on the stack.
+            pub const BAKED: Self = Self { #(#fields),* };
+        }
+
+        // Makes the file an input of this crate: editing it recompiles, and so re-reads it.
+        const _: &[u8] = ::core::include_bytes!(#path);
+    }
+}

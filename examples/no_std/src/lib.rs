@@ -1,0 +1,30 @@
+//! Weights baked in at compile time, for a device without an allocator: the `digits`
+//! network's trained weights become a `static` in flash.
+//!
+//! `cargo check -p nn-example-no-std` builds this crate on its own, so `nn` has no `std` and
+//! no `alloc` feature: the generated code needs neither. The weights file is read by the
+//! `network!` macro while compiling (relative to this crate's `Cargo.toml`); editing it
+//! rebuilds the crate.
+
+#![no_std]
+
+nn::network! {
+    /// Classifies 8x8 handwritten digits (pixels scaled to 0..1).
+    pub struct Digits = 64 -> 32 relu -> 10 softmax
+        with weights = "../data/digits.safetensors";
+}
+
+/// The network, initialised at compile time: no allocator, no loading at run time.
+pub static NET: Digits = Digits::BAKED;
+
+/// The most likely digit for an 8x8 image.
+pub fn classify(pixels: &[f32; 64]) -> usize {
+    let probabilities = NET.forward(pixels);
+    let mut best = 0;
+    for (digit, p) in probabilities.iter().enumerate() {
+        if *p > probabilities[best] {
+            best = digit;
+        }
+    }
+    best
+}

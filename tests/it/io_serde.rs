@@ -1,0 +1,188 @@
+//! serde: the documented JSON layout, a round trip, deserialising into a `Box` (also inside a
+//! user's struct), and one error per kind of mismatch, naming the layer, expected and found.
+
+// Loading is exact: values are compared bit for bit.
+#![allow(clippy::float_cmp)]
+// `random` and `zeroed` return `Box<Self>` also for networks this small.
+#![allow(clippy::unnecessary_box_returns)]
+
+use crate::fixtures::{Tiny, bytes};
+
+nn::network! {
+    /// Small enough to write its JSON out in full.
+    pub struct Two = 2 -> 1 sigmoid as out;
+}
+
+nn::network! {
+    /// `f64` values are written as `f64`.
+    pub struct TwoF64 = 2 -> 1 with scalar = f64;
+}
+
+#[test]
+fn the_json_layout_is_layers_of_name_weights_and_bias() {
+    let mut net = Two::zeroed();
+    *net.out.weights_mut() = [[0.5, -1.25]];
+    *net.out.bias_mut() = [0.1];
+    let json = serde_json::to_string(&*net).expect("serialisable");
+    assert_eq!(
+        json,
+        r#"{"layers":[{"name":"out","weights":[[0.5,-1.25]],"bias":[0.1]}]}"#
+    );
+
+    let mut wide = TwoF64::zeroed();
+    *wide.layer0.bias_mut() = [0.1];
+    assert_eq!(
+        serde_json::to_string(&*wide).expect("serialisable"),
+        r#"{"layers":[{"name":"layer0","weights":[[0.0,0.0]],"bias":[0.1]}]}"#
+    );
+}
+
+#[test]
+fn a_network_round_trips_through_json() {
+    let net = Tiny::from_safetensors(&bytes("tiny_f32")).expect("F32 file");
+    let json = serde_json::to_string_pretty(&*net).expect("serialisable");
+    let back: Box<Tiny> = serde_json::from_str(&json).expect("deserialisable");
+    assert_eq!(back.layer0, net.layer0);
+    assert_eq!(back.layer1, net.layer1);
+}
+
+#[test]
+fn a_boxed_network_deserialises_inside_a_struct() {
+    #[derive(serde::Deserialize)]
+    struct Model {
+        version: u32,
+        net: Box<Two>,
+    }
+    let model: Model = serde_json::from_str(
+        r#"{"version": 3, "net": {"layers": [{"name": "out", "weights": [[1, 2]], "bias": [-1]}]}}"#,
+    )
+    .expect("valid");
+    assert_eq!(model.version, 3);
+    assert_eq!(model.net.out.weights(), &[[1.0, 2.0]]);
+    assert_eq!(model.net.out.bias(), &[-1.0]);
+}
+
+/// The message of the error deserialising `json` into a `Tiny`.
+fn tiny_error(json: &str) -> String {
+    match serde_json::from_str::<Box<Tiny>>(json) {
+        Ok(_) => panic!("deserialised: {json}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// `Tiny`'s JSON with `edit` applied to its value.
+fn edited(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let net = Tiny::from_safetensors(&bytes("tiny_f32")).expect("F32 file");
+    let mut value = serde_json::to_value(&*net).expect("serialisable");
+    edit(&mut value);
+    value.to_string()
+}
+
+#[test]
+fn wrong_shapes_name_the_layer_and_both_shapes() {
+    let transposed = edited(|v| {
+        let weights = &mut v["layers"][0]["weights"];
+        let rows: Vec<Vec<serde_json::Value>> = serde_json::from_value(weights.clone()).unwrap();
+        let columns: Vec<Vec<serde_json::Value>> = (0..rows[0].len())
+            .map(|c| rows.iter().map(|row| row[c].clone()).collect())
+            .collect();
+        *weights = serde_json::to_value(columns).unwrap();
+    });
+    assert!(
+        tiny_error(&transposed).starts_with(
+            "layer `layer0`: tensor `weights` has shape [5, 4], expected [4, 5] ([outputs, \
+             inputs], the layout of PyTorch's `Linear.weight`): the tensor is transposed"
+        ),
+        "{}",
+        tiny_error(&transposed)
+    );
+
+    let ragged = edited(|v| {
+        v["layers"][1]["weights"][2]
+            .as_array_mut()
+            .expect("row")
+            .pop();
+    });
+    assert!(
+        tiny_error(&ragged).starts_with(
+            "layer `layer1`: tensor `weights[2]` has shape [3], expected [4] at line 1"
+        ),
+        "{}",
+        tiny_error(&ragged)
+    );
+
+    let bias = edited(|v| v["layers"][1]["bias"] = serde_json::json!([1.0, 2.0]));
+    assert!(
+        tiny_error(&bias)
+            .starts_with("layer `layer1`: tensor `bias` has shape [2], expected [3] at line 1"),
+        "{}",
+        tiny_error(&bias)
+    );
+}
+
+#[test]
+fn wrong_layers_are_rejected() {
+    let one = edited(|v| {
+        v["layers"].as_array_mut().expect("layers").pop();
+    });
+    assert!(tiny_error(&one).starts_with("expected 2 layers, found 1"));
+
+    let three = edited(|v| {
+        let layers = v["layers"].as_array_mut().expect("layers");
+        layers.push(layers[1].clone());
+    });
+    assert!(tiny_error(&three).starts_with("expected 2 layers, found 3"));
+
+    let renamed = edited(|v| v["layers"][0]["name"] = "hidden".into());
+    assert!(
+        tiny_error(&renamed)
+            .starts_with("layer 0: expected the layer named `layer0`, found `hidden`"),
+        "{}",
+        tiny_error(&renamed)
+    );
+}
+
+#[test]
+fn unknown_missing_and_non_numeric_fields_are_rejected() {
+    let extra = edited(|v| v["layers"][0]["activation"] = "relu".into());
+    assert!(
+        tiny_error(&extra).starts_with("unknown field `activation`, expected one of"),
+        "{}",
+        tiny_error(&extra)
+    );
+    let missing = edited(|v| {
+        v["layers"][0]
+            .as_object_mut()
+            .expect("layer")
+            .remove("bias");
+    });
+    assert!(tiny_error(&missing).starts_with("missing field `bias`"));
+    // JSON has no NaN: `serde_json` writes it as `null`, which is not a number.
+    let null = edited(|v| v["layers"][0]["bias"][0] = serde_json::Value::Null);
+    assert!(
+        tiny_error(&null).starts_with("invalid type: null, expected f32"),
+        "{}",
+        tiny_error(&null)
+    );
+    assert!(tiny_error("{}").starts_with("missing field `layers`"));
+}
+
+nn::network! {
+    /// 1 MiB of `f32` weights: more than the small stack of the thread below.
+    pub struct Square = 512 -> 512 -> 1;
+}
+
+#[test]
+fn a_large_network_deserialises_on_a_small_stack() {
+    let net = Square::random(5);
+    let json = serde_json::to_string(&*net).expect("serialisable");
+    let back = std::thread::Builder::new()
+        .stack_size(128 * 1024)
+        .spawn(move || serde_json::from_str::<Box<Square>>(&json).map_err(|e| e.to_string()))
+        .expect("thread")
+        .join()
+        .expect("no stack overflow")
+        .expect("deserialisable");
+    assert_eq!(back.layer0, net.layer0);
+    assert_eq!(back.layer1, net.layer1);
+}
