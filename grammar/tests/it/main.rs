@@ -1,0 +1,4 @@
+//! Integration tests of the network language.
+
+mod generators;
+mod properties;
