@@ -70,6 +70,9 @@ pub fn emit(net: &Network) -> TokenStream {
         }
 
         #runtime::__with_alloc! {
+            // Every network is boxed, whatever its size, so that the API is one; clippy's
+            // pedantic `unnecessary_box_returns` would flag small private ones in user code.
+            #[allow(clippy::unnecessary_box_returns)]
             impl #name {
                 /// A network with random weights from `seed` (He initialisation for the ReLU
                 /// family, Xavier for the rest) and zero biases, built directly on the heap.

@@ -94,43 +94,10 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
     }
     check_names(item, &layers, &mut problems);
 
-    let parameters = item
-        .layers
-        .iter()
-        .zip(&layers)
-        .try_fold(0usize, |total, (_, l)| {
-            l.inputs
-                .checked_mul(l.outputs)
-                .and_then(|w| w.checked_add(l.outputs))
-                .and_then(|p| p.checked_add(total))
-        });
-    if parameters.is_none_or(|p| p > MAX_PARAMETERS) {
-        problems.push(Diagnostic::new(
-            item.name.range,
-            format!(
-                "`{}` has {} parameters, the limit is {MAX_PARAMETERS}",
-                item.name.text,
-                parameters.map_or_else(|| "too many".to_owned(), |p| p.to_string())
-            ),
-        ));
-    }
-
+    check_parameters(item, &layers, &mut problems);
     let settings = settings(&item.settings, &mut problems);
+    check_unroll(&settings, &layers, &mut problems);
     check_rust(item, &layers, settings.scalar, &mut problems);
-    if let (Unroll::Full, Some(range)) = (settings.unroll, settings.unroll_range) {
-        let macs: usize = layers
-            .iter()
-            .map(|l| l.inputs.saturating_mul(l.outputs))
-            .fold(0, usize::saturating_add);
-        if macs > MAX_FULL_UNROLL {
-            problems.push(Diagnostic::new(
-                range,
-                format!(
-                    "`unroll = full` writes one statement per multiply-add and is limited to {MAX_FULL_UNROLL}, this network has {macs}: use `unroll = loops`"
-                ),
-            ));
-        }
-    }
 
     if !problems.is_empty() {
         problems.sort_by_key(|d| d.range.start);
@@ -154,6 +121,44 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
         weights: settings.weights,
         range: item.range,
     })
+}
+
+/// At most [`MAX_PARAMETERS`] weights and biases in all.
+fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+    let parameters = layers.iter().try_fold(0usize, |total, l| {
+        l.inputs
+            .checked_mul(l.outputs)
+            .and_then(|w| w.checked_add(l.outputs))
+            .and_then(|p| p.checked_add(total))
+    });
+    if parameters.is_none_or(|p| p > MAX_PARAMETERS) {
+        problems.push(Diagnostic::new(
+            item.name.range,
+            format!(
+                "`{}` has {} parameters, the limit is {MAX_PARAMETERS}",
+                item.name.text,
+                parameters.map_or_else(|| "too many".to_owned(), |p| p.to_string())
+            ),
+        ));
+    }
+}
+
+/// `unroll = full` only for networks of at most [`MAX_FULL_UNROLL`] multiply-adds.
+fn check_unroll(settings: &Settings, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+    if let (Unroll::Full, Some(range)) = (settings.unroll, settings.unroll_range) {
+        let macs: usize = layers
+            .iter()
+            .map(|l| l.inputs.saturating_mul(l.outputs))
+            .fold(0, usize::saturating_add);
+        if macs > MAX_FULL_UNROLL {
+            problems.push(Diagnostic::new(
+                range,
+                format!(
+                    "`unroll = full` writes one statement per multiply-add and is limited to {MAX_FULL_UNROLL}, this network has {macs}: use `unroll = loops`"
+                ),
+            ));
+        }
+    }
 }
 
 /// Primitive types, which a struct name would hide from the generated code (`f32`, `usize`).
@@ -320,9 +325,10 @@ fn activation(written: &ast::Activation, problems: &mut Vec<Diagnostic>) -> Opti
         unknown => {
             let expected = Activation::NAMES.map(|n| format!("`{n}`"));
             let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-            let hint = closest(unknown, &Activation::NAMES)
-                .map(|c| format!("did you mean `{c}`? expected "))
-                .unwrap_or_else(|| "expected ".to_owned());
+            let hint = closest(unknown, &Activation::NAMES).map_or_else(
+                || "expected ".to_owned(),
+                |c| format!("did you mean `{c}`? expected "),
+            );
             problems.push(Diagnostic::new(
                 written.name.range,
                 format!(
@@ -450,9 +456,10 @@ fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Setting
             unknown => {
                 let expected = SETTINGS.map(|s| format!("`{s}`"));
                 let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-                let hint = closest(unknown, &SETTINGS)
-                    .map(|c| format!("did you mean `{c}`? expected "))
-                    .unwrap_or_else(|| "expected ".to_owned());
+                let hint = closest(unknown, &SETTINGS).map_or_else(
+                    || "expected ".to_owned(),
+                    |c| format!("did you mean `{c}`? expected "),
+                );
                 problems.push(Diagnostic::new(
                     setting.key.range,
                     format!(

@@ -15,14 +15,18 @@ struct NetworkParser;
 ///
 /// A syntax error, located on the first token pest could not accept.
 pub fn parse_item(text: &str) -> Result<Item, Vec<Diagnostic>> {
-    let mut pairs =
+    let pairs =
         NetworkParser::parse(Rule::single_item, text).map_err(|e| vec![syntax(text, &e)])?;
-    let single = pairs.next().expect("pest returns the matched rule");
-    let item = single
-        .into_inner()
-        .next()
-        .expect("single_item holds an item");
-    Ok(build_item(item))
+    // `single_item` holds exactly one `item`; the `else` is unreachable but costs no panic.
+    let item = pairs
+        .flat_map(Pair::into_inner)
+        .find(|p| p.as_rule() == Rule::item);
+    item.map(build_item).ok_or_else(|| {
+        vec![Diagnostic::new(
+            TextRange::new(0, text.len()),
+            "expected a declaration such as `struct Net = 2 -> 1`",
+        )]
+    })
 }
 
 /// Parses a `.nn` file: any number of declarations.
@@ -31,10 +35,9 @@ pub fn parse_item(text: &str) -> Result<Item, Vec<Diagnostic>> {
 ///
 /// A syntax error, located on the first token pest could not accept.
 pub fn parse_file(text: &str) -> Result<Vec<Item>, Vec<Diagnostic>> {
-    let mut pairs = NetworkParser::parse(Rule::file, text).map_err(|e| vec![syntax(text, &e)])?;
-    let file = pairs.next().expect("pest returns the matched rule");
-    Ok(file
-        .into_inner()
+    let pairs = NetworkParser::parse(Rule::file, text).map_err(|e| vec![syntax(text, &e)])?;
+    Ok(pairs
+        .flat_map(Pair::into_inner)
         .filter(|p| p.as_rule() == Rule::item)
         .map(build_item)
         .collect())
@@ -95,7 +98,7 @@ fn build_item(item: Pair<'_, Rule>) -> Item {
                     .into_inner()
                     .filter(|p| p.as_rule() == Rule::setting)
                     .map(build_setting)
-                    .collect()
+                    .collect();
             }
             _ => {}
         }
@@ -211,7 +214,7 @@ fn build_setting(setting: Pair<'_, Rule>) -> Setting {
 fn describe(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::width => "a layer width such as `128`",
-        Rule::number => "a number",
+        Rule::number | Rule::minus | Rule::argument => "a number",
         Rule::arrow => "`->`",
         Rule::activation | Rule::activation_name => "an activation such as `relu`",
         Rule::kw_as => "`as`",
@@ -224,7 +227,6 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::semicolon => "`;`",
         Rule::open_paren => "`(`",
         Rule::close_paren => "`)`",
-        Rule::minus | Rule::argument => "a number",
         Rule::setting => "an option such as `scalar = f64`",
         Rule::value | Rule::string | Rule::path => "an option value",
         Rule::doc => "a doc comment",

@@ -11,7 +11,7 @@ use source_map::SourceMap;
 
 /// Declares one or more networks; see the `nn` crate for the language.
 ///
-/// ```ignore
+/// ```text
 /// nn::network! {
 ///     /// Classifies 28x28 handwritten digits.
 ///     pub struct Mnist = 784 -> 128 relu -> 10 softmax;

@@ -133,6 +133,6 @@ mod tests {
             map.text(),
             "pub ( crate ) struct A = 784 -> 10 leaky_relu ( - 0.1 ) ; "
         );
-        assert_eq!(map.pieces.len(), 15);
+        assert_eq!(map.pieces.len(), 17);
     }
 }

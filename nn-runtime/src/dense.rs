@@ -92,7 +92,7 @@ impl<const IN: usize, const OUT: usize, T: Scalar> core::fmt::Debug for Dense<IN
 /// addition may not be reassociated, and runs about 20 times slower.
 const LANES: usize = 16;
 
-/// `sum_i a[i] * b[i]`, with [`LANES`] independent partial sums.
+/// `sum_i a[i] * b[i]`, with `LANES` (16) independent partial sums.
 #[inline]
 pub fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
     debug_assert_eq!(a.len(), b.len());
@@ -112,13 +112,15 @@ pub fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
     while width > 1 {
         width /= 2;
         for lane in 0..width {
-            partial[lane] = partial[lane] + partial[lane + width];
+            partial[lane] += partial[lane + width];
         }
     }
     partial[0]
 }
 
 #[cfg(test)]
+// These tests check results that must be exact, and name values as the formulas do.
+#[allow(clippy::float_cmp, clippy::many_single_char_names)]
 mod tests {
     use super::*;
 

@@ -351,7 +351,7 @@ fn write_width(n: usize, separators: u8) -> String {
 /// Space between tokens: a blank, a line break, a tab or a comment.
 fn gap(choice: u8) -> &'static str {
     match choice % 8 {
-        0 | 1 | 2 => " ",
+        0..=2 => " ",
         3 => "\n  ",
         4 => "\t",
         5 => " /* a comment -> 3 */ ",
@@ -360,9 +360,21 @@ fn gap(choice: u8) -> &'static str {
     }
 }
 
-/// Declarations that must compile, with the network each must compile to.
-pub fn valid() -> impl Strategy<Value = Valid> {
-    let options = (
+/// What a valid declaration sets after `with`, before rendering.
+#[derive(Clone, Debug)]
+struct OptionsPlan {
+    /// `scalar = f64` (true) or `f32` (false), or nothing.
+    f64_scalar: Option<bool>,
+    /// `unroll = full` (true) or `loops` (false), or nothing.
+    full: Option<bool>,
+    runtime: Option<&'static str>,
+    weights: Option<String>,
+    /// Rotates the order of the options.
+    order: usize,
+}
+
+fn options_plan() -> impl Strategy<Value = OptionsPlan> {
+    (
         prop::option::of(any::<bool>()),
         prop::option::of(any::<bool>()),
         prop::option::of(prop::sample::select(vec![
@@ -372,125 +384,152 @@ pub fn valid() -> impl Strategy<Value = Valid> {
             "::a::b::c",
         ])),
         prop::option::of("[a-z]{1,6}( [a-z]{1,4})?\\.safetensors"),
-        any::<u64>(),
-    );
+        0usize..4,
+    )
+        .prop_map(|(f64_scalar, full, runtime, weights, order)| OptionsPlan {
+            f64_scalar,
+            full,
+            runtime,
+            weights,
+            order,
+        })
+}
+
+/// The checked layers `plan` describes.
+fn layers_of(inputs: usize, plan: &[LayerPlan]) -> Vec<nn_grammar::Layer> {
+    let mut previous = inputs;
+    plan.iter()
+        .enumerate()
+        .map(|(index, step)| {
+            let layer = nn_grammar::Layer {
+                name: step.name.clone().unwrap_or_else(|| format!("layer{index}")),
+                named: step.name.is_some(),
+                inputs: previous,
+                outputs: step.outputs,
+                activation: step.activation,
+                range: TextRange::default(),
+            };
+            previous = step.outputs;
+            layer
+        })
+        .collect()
+}
+
+/// Writes the declaration, with `noise` choosing the gaps and digit separators.
+fn render(network: &Network, plan: &[LayerPlan], options: &OptionsPlan, noise: &[u8]) -> String {
+    let mut noise = noise.iter().copied().cycle();
+    let mut next = || noise.next().unwrap_or(0);
+    let mut text = String::new();
+    for d in &network.docs {
+        text.push_str("///");
+        text.push_str(d);
+        text.push('\n');
+    }
+    if !network.visibility.is_empty() {
+        text.push_str(&network.visibility);
+        text.push_str(gap(next()));
+    }
+    for piece in ["struct", &network.name, "="] {
+        text.push_str(piece);
+        text.push_str(gap(next()));
+    }
+    text.push_str(&write_width(network.inputs, next()));
+    for step in plan {
+        text.push_str(gap(next()));
+        text.push_str("->");
+        text.push_str(gap(next()));
+        text.push_str(&write_width(step.outputs, next()));
+        if let Some(written) = &step.written {
+            text.push_str(gap(next()));
+            text.push_str(written);
+        }
+        if let Some(layer_name) = &step.name {
+            for piece in ["as", layer_name] {
+                text.push_str(gap(next()));
+                text.push_str(piece);
+            }
+        }
+    }
+    let mut settings: Vec<String> = Vec::new();
+    if let Some(f64_scalar) = options.f64_scalar {
+        settings.push(format!(
+            "scalar = {}",
+            if f64_scalar { "f64" } else { "f32" }
+        ));
+    }
+    if let Some(full) = options.full {
+        settings.push(format!("unroll = {}", if full { "full" } else { "loops" }));
+    }
+    if let Some(path) = options.runtime {
+        settings.push(format!("crate = {path}"));
+    }
+    if let Some(file) = &options.weights {
+        settings.push(format!("weights = \"{file}\""));
+    }
+    if !settings.is_empty() {
+        // Options may come in any order.
+        let turn = options.order % settings.len();
+        settings.rotate_left(turn);
+        text.push_str(gap(next()));
+        text.push_str("with ");
+        text.push_str(&settings.join(", "));
+    }
+    text.push_str(gap(next()));
+    text.push(';');
+    text
+}
+
+/// Declarations that must compile, with the network each must compile to.
+pub fn valid() -> impl Strategy<Value = Valid> {
+    let visibility = prop::option::of(prop::sample::select(vec![
+        "pub",
+        "pub(crate)",
+        "pub(super)",
+        "pub(self)",
+    ]));
     (
         prop::collection::vec(doc(), 0..3),
-        prop::option::of(prop::sample::select(vec![
-            "pub",
-            "pub(crate)",
-            "pub(super)",
-            "pub(self)",
-        ])),
+        visibility,
         rust_name(),
         width(),
         layers_plan(),
-        options,
+        options_plan(),
         prop::collection::vec(any::<u8>(), 64),
     )
-        .prop_map(|(docs, visibility, name, inputs, plan, options, noise)| {
-            let (f64_scalar, full, runtime, weights, order) = options;
-            let mut noise = noise.into_iter().cycle();
-            let mut next = || noise.next().unwrap_or(0);
-            let mut layers = Vec::new();
-            let mut previous = inputs;
-            for (index, step) in plan.iter().enumerate() {
-                layers.push(nn_grammar::Layer {
-                    name: step.name.clone().unwrap_or_else(|| format!("layer{index}")),
-                    named: step.name.is_some(),
-                    inputs: previous,
-                    outputs: step.outputs,
-                    activation: step.activation,
+        .prop_map(
+            |(docs, visibility, name, inputs, plan, mut options, noise)| {
+                let layers = layers_of(inputs, &plan);
+                let macs: usize = layers.iter().map(|l| l.inputs * l.outputs).sum();
+                // `unroll = full` only where it is allowed.
+                if macs > nn_grammar::network::MAX_FULL_UNROLL && options.full == Some(true) {
+                    options.full = None;
+                }
+                let network = Network {
+                    docs,
+                    visibility: visibility.unwrap_or_default().to_owned(),
+                    name,
+                    name_range: TextRange::default(),
+                    inputs,
+                    input_range: TextRange::default(),
+                    layers,
+                    scalar: if options.f64_scalar == Some(true) {
+                        Scalar::F64
+                    } else {
+                        Scalar::F32
+                    },
+                    unroll: if options.full == Some(true) {
+                        Unroll::Full
+                    } else {
+                        Unroll::Loops
+                    },
+                    runtime: options.runtime.map(str::to_owned),
+                    weights: options.weights.clone().map(|w| (w, TextRange::default())),
                     range: TextRange::default(),
-                });
-                previous = step.outputs;
-            }
-            let macs: usize = layers.iter().map(|l| l.inputs * l.outputs).sum();
-            // `unroll = full` only where it is allowed.
-            let full = full.filter(|f| !f || macs <= nn_grammar::network::MAX_FULL_UNROLL);
-
-            let mut text = String::new();
-            for d in &docs {
-                text.push_str(&format!("///{d}\n"));
-            }
-            if let Some(v) = visibility {
-                text.push_str(v);
-                text.push_str(gap(next()));
-            }
-            text.push_str("struct");
-            text.push_str(gap(next()));
-            text.push_str(&name);
-            text.push_str(gap(next()));
-            text.push('=');
-            text.push_str(gap(next()));
-            text.push_str(&write_width(inputs, next()));
-            for step in &plan {
-                text.push_str(gap(next()));
-                text.push_str("->");
-                text.push_str(gap(next()));
-                text.push_str(&write_width(step.outputs, next()));
-                if let Some(written) = &step.written {
-                    text.push_str(gap(next()));
-                    text.push_str(written);
-                }
-                if let Some(layer_name) = &step.name {
-                    text.push_str(gap(next()));
-                    text.push_str("as");
-                    text.push_str(gap(next()));
-                    text.push_str(layer_name);
-                }
-            }
-            let mut settings: Vec<String> = Vec::new();
-            if let Some(f64_scalar) = f64_scalar {
-                settings.push(format!(
-                    "scalar = {}",
-                    if f64_scalar { "f64" } else { "f32" }
-                ));
-            }
-            if let Some(full) = full {
-                settings.push(format!("unroll = {}", if full { "full" } else { "loops" }));
-            }
-            if let Some(path) = runtime {
-                settings.push(format!("crate = {path}"));
-            }
-            if let Some(file) = &weights {
-                settings.push(format!("weights = \"{file}\""));
-            }
-            // Options may come in any order.
-            let len = settings.len().max(1);
-            settings.rotate_left(usize::try_from(order % len as u64).unwrap_or(0));
-            if !settings.is_empty() {
-                text.push_str(gap(next()));
-                text.push_str("with ");
-                text.push_str(&settings.join(", "));
-            }
-            text.push_str(gap(next()));
-            text.push(';');
-
-            let network = Network {
-                docs,
-                visibility: visibility.unwrap_or_default().to_owned(),
-                name,
-                name_range: TextRange::default(),
-                inputs,
-                input_range: TextRange::default(),
-                layers,
-                scalar: if f64_scalar == Some(true) {
-                    Scalar::F64
-                } else {
-                    Scalar::F32
-                },
-                unroll: if full == Some(true) {
-                    Unroll::Full
-                } else {
-                    Unroll::Loops
-                },
-                runtime: runtime.map(str::to_owned),
-                weights: weights.map(|w| (w, TextRange::default())),
-                range: TextRange::default(),
-            };
-            Valid { network, text }
-        })
+                };
+                let text = render(&network, &plan, &options, &noise);
+                Valid { network, text }
+            },
+        )
 }
 
 /// Pieces of the language and of what users mistype, for token soups and edits.

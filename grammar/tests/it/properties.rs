@@ -191,3 +191,34 @@ proptest! {
         prop_assert!(column >= 1 && column <= text.chars().count() + 1);
     }
 }
+
+/// What the properties above found, pinned down.
+#[test]
+fn regressions_found_by_these_properties() {
+    // A comment after `pub` was taken into the visibility (`pub//comment`), and into spans.
+    let net = compile_item("pub // a comment\nstruct A = 1 -> 1;").unwrap();
+    assert_eq!(net.visibility, "pub");
+    let net = compile_item("pub ( /* c */ crate ) struct A = 1 -> 1 leaky_relu(- /* c */ 0.5);");
+    let net = net.unwrap();
+    assert_eq!(
+        net.to_string(),
+        "pub(crate) struct A = 1 -> 1 leaky_relu(-0.5);"
+    );
+    let item = parse_item("struct A = 1 -> 2 /* c */ ;").unwrap();
+    assert_eq!(item.layers[0].range, TextRange::new(13, 17));
+    // A file name lost its spaces.
+    let net = compile_item("struct A = 1 -> 1 with weights = \"my net.safetensors\";").unwrap();
+    assert_eq!(net.weights.unwrap().0, "my net.safetensors");
+    // An alpha that overflows `f32` made the code generator panic; in `f64` it is fine.
+    let ds = compile_item("struct A = 1 -> 1 leaky_relu(1e300);").unwrap_err();
+    assert_eq!(ds[0].range, TextRange::new(29, 34));
+    assert!(ds[0].message.contains("fits in `f32`"), "{}", ds[0].message);
+    assert!(compile_item("struct A = 1 -> 1 leaky_relu(1e300) with scalar = f64;").is_ok());
+    let ds = compile_item("struct A = 1 -> 1 elu(1e-50);").unwrap_err();
+    assert!(ds[0].message.contains("0 as an `f32`"), "{}", ds[0].message);
+    // A struct named like a primitive type hides it from the generated code.
+    let ds = compile_item("struct f32 = 1 -> 1;").unwrap_err();
+    assert_eq!(ds[0].range, TextRange::new(7, 10));
+    // `line_col` panicked on an offset inside a character.
+    assert_eq!(line_col("é", 1), (1, 1));
+}
