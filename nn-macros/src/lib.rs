@@ -1,5 +1,5 @@
 //! The `network!` procedural macro. A thin shim: it splits off outer attributes, renders the
-//! declaration to text with a [`SourceMap`], and hands the text to `nn-grammar` and the checked
+//! declaration to text with a `SourceMap`, and hands the text to `nn-grammar` and the checked
 //! network to `nn-codegen`. Diagnostics come back as byte ranges and leave as spanned
 //! `compile_error!`s, all of them at once.
 
