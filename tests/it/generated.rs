@@ -70,8 +70,8 @@ pub struct Limits {
 }
 
 /// Layer names that are also what generated code binds or calls (`input`, `forward`, `net`),
-/// or paths it uses (`core`, `nn`). (`w`, `b` and `x`, which a fully unrolled layer binds, wait
-/// for the fix of the `tests` branch.)
+/// or paths it uses (`core`, `nn`). Not `w` or `b`: the code of a fully unrolled layer binds
+/// those, and would shadow a previous layer of that name.
 const NAMES: [&str; 20] = [
     "hidden", "encoder", "out", "input", "output", "inputs", "outputs", "y", "forward", "summary",
     "net", "layers", "f", "core", "nn", "random", "zeroed", "weights", "bias", "self_",

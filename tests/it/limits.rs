@@ -1,5 +1,5 @@
 //! The documented limits (`nn_grammar::network::MAX_*`). A network exactly at each limit
-//! compiles (in this binary: rustc needs at most about 3.5 s and 320 MB for any of them, see
+//! compiles (in this binary: rustc needs at most about 3 s and 320 MB for any of them, see
 //! README "Guarantees") and computes what the evaluator computes; one past each limit is a
 //! compile error on the offending token (`tests/ui/limit_*.rs`), not a hang or an
 //! out-of-memory in rustc.
@@ -10,6 +10,10 @@ use nn::Scalar as _;
 use nn_grammar::network::{MAX_FULL_UNROLL, MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH};
 
 /// Declares a network and keeps its declaration as text, for the evaluator.
+///
+/// Calling `network!` from a `macro_rules!` macro is a test of its own: it failed to compile
+/// (`self` and the locals of an unrolled layer resolved in two hygiene contexts) until layer
+/// spans took the call site's.
 macro_rules! network_with_text {
     ($text:ident: $($declaration:tt)*) => {
         nn::network! { $($declaration)* }
