@@ -76,8 +76,8 @@ pub fn emit(net: &Network) -> TokenStream {
         }
 
         #runtime::__with_alloc! {
-            // Every network is boxed, so that large ones never pass through the stack; small
-            // ones follow the same API.
+            // Every network is boxed, whatever its size, so that the API is one; clippy's
+            // pedantic `unnecessary_box_returns` would flag small private ones in user code.
             #[allow(clippy::unnecessary_box_returns)]
             impl #name {
                 /// A network with random weights from `seed` (He initialisation for the `relu`

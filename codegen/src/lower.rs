@@ -42,7 +42,11 @@ pub fn lower(
                 inputs: layer.inputs,
                 outputs: layer.outputs,
                 activation: layer.activation,
-                span: span_of(layer.range),
+                // Where the layer was written, but resolving names like the rest of the
+                // expansion: `self` and the locals the code binds must mean the same thing in
+                // every token, even when `network!` is called from a `macro_rules!` macro, whose
+                // tokens carry another hygiene context.
+                span: Span::call_site().located_at(span_of(layer.range)),
             })
             .collect(),
         unroll: net.unroll,

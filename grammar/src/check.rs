@@ -99,9 +99,7 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
     check_parameters(item, &layers, &mut problems);
     let settings = settings(&item.settings, &mut problems);
     check_unroll(&settings, &layers, &mut problems);
-    if settings.scalar == Scalar::F32 {
-        check_f32_arguments(item, &layers, &mut problems);
-    }
+    check_rust(item, &layers, settings.scalar, &mut problems);
 
     if !problems.is_empty() {
         problems.sort_by_key(|d| d.range.start);
@@ -166,25 +164,56 @@ fn check_unroll(settings: &Settings, layers: &[Layer], problems: &mut Vec<Diagno
     }
 }
 
-/// Activation arguments of an f32 network must be finite as f32 (the code uses f32 literals).
-fn check_f32_arguments(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+/// Primitive types, which a struct name would hide from the generated code (`f32`, `usize`).
+const PRIMITIVE_TYPES: [&str; 17] = [
+    "bool", "char", "str", "f32", "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16",
+    "u32", "u64", "u128", "usize",
+];
+
+/// What the grammar accepts but the generated Rust could not hold: a struct named like a
+/// primitive type, an alpha that overflows (or, for `elu`, vanishes in) an `f32` literal.
+fn check_rust(item: &ast::Item, layers: &[Layer], scalar: Scalar, problems: &mut Vec<Diagnostic>) {
+    if PRIMITIVE_TYPES.contains(&item.name.text.as_str()) {
+        problems.push(Diagnostic::new(
+            item.name.range,
+            format!(
+                "expected a struct name such as `Mnist`, found `{}`, which names a primitive type",
+                item.name.text
+            ),
+        ));
+    }
+    if scalar != Scalar::F32 {
+        return;
+    }
     for (written, layer) in item.layers.iter().zip(layers) {
         let (Activation::LeakyRelu { alpha } | Activation::Elu { alpha }) = layer.activation else {
             continue;
         };
-        let argument = written
+        let Some(argument) = written
             .activation
             .as_ref()
             .and_then(|a| a.arguments.as_ref())
-            .and_then(|a| a.first());
-        if let Some(argument) = argument
-            && alpha.abs() > f64::from(f32::MAX)
-        {
+            .and_then(|a| a.first())
+        else {
+            continue;
+        };
+        #[allow(clippy::cast_possible_truncation)] // the rounding is what is being checked
+        let rounded = alpha as f32;
+        let name = layer.activation.name();
+        if rounded.is_infinite() {
             problems.push(Diagnostic::new(
                 argument.range,
                 format!(
-                    "expected a number within the range of `f32` (at most {:e} in magnitude), found `{}`: use `scalar = f64`",
+                    "expected an argument of `{name}` that fits in `f32`, at most {:e} in size, found `{}`: use `scalar = f64`",
                     f32::MAX,
+                    argument.text
+                ),
+            ));
+        } else if matches!(layer.activation, Activation::Elu { .. }) && rounded == 0.0 {
+            problems.push(Diagnostic::new(
+                argument.range,
+                format!(
+                    "`elu` needs a positive alpha, found `{}`, which is 0 as an `f32`",
                     argument.text
                 ),
             ));

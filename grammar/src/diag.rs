@@ -33,8 +33,14 @@ impl fmt::Display for Diagnostic {
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
+///
+/// An offset past the end counts as the end, one inside a character as that character.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let mut end = offset.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let before = &text[..end];
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     (line, before[line_start..].chars().count() + 1)
@@ -92,6 +98,8 @@ mod tests {
         assert_eq!(line_col("ab\ncd", 0), (1, 1));
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
         assert_eq!(line_col("ab\ncd", 99), (2, 3));
+        // Inside the two bytes of `é`: the column of `é`.
+        assert_eq!(line_col("aé", 2), (1, 2));
     }
 
     #[test]

@@ -7,6 +7,14 @@
 //! assert_eq!((net.inputs, net.outputs(), net.parameters()), (2, 1, 9));
 //! ```
 //!
+//! Both `ast::Item` and [`Network`] print as canonical `.nn` text with `Display`; parsing that
+//! text gives back the same declaration:
+//!
+//! ```
+//! let net = nn_grammar::compile_item("struct Net=4->3 relu as hidden->2 softmax;").unwrap();
+//! assert_eq!(net.to_string(), "struct Net = 4 -> 3 relu as hidden -> 2 softmax;");
+//! ```
+//!
 //! This crate depends on pest only: no `syn`, `quote` or `proc-macro2`. Its locations are
 //! byte ranges; the macro and `nnc` map them to spans or `line:col`.
 
@@ -15,6 +23,7 @@ mod check;
 mod diag;
 pub mod network;
 mod parse;
+mod print;
 
 pub use ast::TextRange;
 pub use check::{SETTINGS, check};

@@ -45,7 +45,14 @@ pub fn parse_file(text: &str) -> Result<Vec<Item>, Vec<Diagnostic>> {
 
 fn range(pair: &Pair<'_, Rule>) -> TextRange {
     let span = pair.as_span();
-    TextRange::new(span.start(), span.end())
+    // The span of a rule that ends in an absent optional part, such as `pub` or `-> 10`, takes
+    // in the spaces and comments pest skipped looking for it: end at the last inner token.
+    let end = pair
+        .clone()
+        .into_inner()
+        .last()
+        .map_or(span.end(), |last| range(&last).end);
+    TextRange::new(span.start(), end)
 }
 
 fn word(pair: &Pair<'_, Rule>) -> Word {
@@ -71,8 +78,14 @@ fn build_item(item: Pair<'_, Rule>) -> Item {
                     .unwrap_or_default(),
             ),
             Rule::visibility => {
-                // Normalise `pub ( crate )` (as the macro renders tokens) to `pub(crate)`.
-                let text: String = part.as_str().split_whitespace().collect();
+                // `pub ( crate )` (as the macro renders tokens) reads as `pub(crate)`, without
+                // whatever spaces or comments stand between the tokens.
+                let scope = part
+                    .clone()
+                    .into_inner()
+                    .find(|p| p.as_rule() == Rule::vis_scope);
+                let text =
+                    scope.map_or_else(|| "pub".to_owned(), |s| format!("pub({})", s.as_str()));
                 visibility = Some(Word {
                     text,
                     range: range(&part),
@@ -147,7 +160,10 @@ fn build_activation(activation: Pair<'_, Rule>) -> Activation {
             Rule::open_paren => arguments = Some(Vec::new()),
             Rule::argument => {
                 // `- 0.1` (as the macro renders tokens) reads as `-0.1`.
-                let text: String = part.as_str().split_whitespace().collect();
+                let mut text = String::new();
+                for token in part.clone().into_inner() {
+                    text.push_str(token.as_str());
+                }
                 arguments.get_or_insert_with(Vec::new).push(Word {
                     text,
                     range: range(&part),
@@ -170,8 +186,20 @@ fn build_setting(setting: Pair<'_, Rule>) -> Setting {
     let value = parts
         .find(|p| p.as_rule() == Rule::value)
         .expect("a setting has a value");
-    // `:: my :: path` (as the macro renders tokens) reads as `::my::path`.
-    let text: String = value.as_str().split_whitespace().collect();
+    let text = match value.clone().into_inner().next() {
+        // `:: my :: path` (as the macro renders tokens) reads as `::my::path`.
+        Some(path) if path.as_rule() == Rule::path => {
+            let idents: Vec<&str> = path.clone().into_inner().map(|i| i.as_str()).collect();
+            let root = if path.as_str().starts_with("::") {
+                "::"
+            } else {
+                ""
+            };
+            format!("{root}{}", idents.join("::"))
+        }
+        // A string keeps its spaces: they belong to a file name.
+        _ => value.as_str().to_owned(),
+    };
     Setting {
         key,
         value: Word {

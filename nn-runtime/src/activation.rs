@@ -185,13 +185,15 @@ pub fn softmax<T: Scalar>(x: &mut [T]) {
         return;
     }
     let max = max_of(x);
-    let mut sum = T::ZERO;
+    // The sum runs in `f64`: an `f32` running sum of 4096 or more terms drifts by more than
+    // 1e-6, and the outputs would no longer sum to 1 within that.
+    let mut sum = 0.0f64;
     for v in x.iter_mut() {
         *v = (*v - max).exp();
-        sum += *v;
+        sum += v.to_f64();
     }
-    // `sum >= 1` because the maximum contributes `exp(0)`.
-    let inverse = T::ONE / sum;
+    // `sum >= 1` because the maximum contributes `exp(0)`, so no output exceeds 1.
+    let inverse = T::from_f64(1.0 / sum);
     for v in x {
         *v *= inverse;
     }
@@ -204,13 +206,16 @@ pub fn log_softmax<T: Scalar>(x: &mut [T]) {
         return;
     }
     let max = max_of(x);
-    let mut sum = T::ZERO;
+    // In `f64`, as in `softmax`; `Scalar::ln` is libm's with or without `std`.
+    let mut sum = 0.0f64;
     for v in x.iter() {
-        sum += (*v - max).exp();
+        sum += (*v - max).exp().to_f64();
     }
-    let shift = max + sum.ln();
+    let log_sum = T::from_f64(Scalar::ln(sum));
+    // `(x - max) - ln(sum)`, not `x - (max + ln(sum))`: next to a large maximum, `ln(sum)`
+    // would vanish in the rounding of `max + ln(sum)` (at `1e8` in `f32`, anything below 4).
     for v in x {
-        *v = *v - shift;
+        *v = (*v - max) - log_sum;
     }
 }
 
@@ -238,6 +243,14 @@ mod tests {
         let mut a = [1000.0_f32, 0.0];
         log_softmax(&mut a);
         assert_eq!(a, [0.0, -1000.0]);
+        // Ten equal logits of 1e8 are ten probabilities of 0.1, whatever their size.
+        let mut b = [1e8_f32; 10];
+        log_softmax(&mut b);
+        assert!(
+            b.iter()
+                .all(|v| (v + core::f32::consts::LN_10).abs() < 1e-6),
+            "{b:?}"
+        );
     }
 
     #[test]

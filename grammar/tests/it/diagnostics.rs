@@ -833,13 +833,13 @@ fn arguments_beyond_f32() {
     check(
         "struct A = 2 -> 2 leaky_relu(1e300) -> 1 elu(-1e39);",
         &expect![[r#"
-        1:30: expected a number within the range of `f32` (at most 3.4028235e38 in magnitude), found `1e300`: use `scalar = f64`
-          struct A = 2 -> 2 leaky_relu(1e300) -> 1 elu(-1e39);
-                                       ^^^^^
-        1:46: `elu` needs a positive alpha, found `-1e39`
-          struct A = 2 -> 2 leaky_relu(1e300) -> 1 elu(-1e39);
-                                                       ^^^^^
-    "#]],
+            1:30: expected an argument of `leaky_relu` that fits in `f32`, at most 3.4028235e38 in size, found `1e300`: use `scalar = f64`
+              struct A = 2 -> 2 leaky_relu(1e300) -> 1 elu(-1e39);
+                                           ^^^^^
+            1:46: `elu` needs a positive alpha, found `-1e39`
+              struct A = 2 -> 2 leaky_relu(1e300) -> 1 elu(-1e39);
+                                                           ^^^^^
+        "#]],
     );
     check(
         "struct A = 2 -> 2 leaky_relu(1e300) -> 1 elu(1e39) with scalar = f64;",
@@ -852,9 +852,9 @@ fn arguments_beyond_f32() {
     check(
         "struct A = 2 -> 2 leaky_relu(-3e38) -> 1 elu(1e-300);",
         &expect![[r#"
-        (private) A F32 Loops inputs=2 outputs=1 parameters=9
-          layer0 (default name): 2 -> 2 LeakyRelu { alpha: -3e38 }
-          layer1 (default name): 2 -> 1 Elu { alpha: 1e-300 }
-    "#]],
+            1:46: `elu` needs a positive alpha, found `1e-300`, which is 0 as an `f32`
+              struct A = 2 -> 2 leaky_relu(-3e38) -> 1 elu(1e-300);
+                                                           ^^^^^^
+        "#]],
     );
 }

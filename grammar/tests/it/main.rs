@@ -7,6 +7,8 @@
 
 mod diagnostics;
 mod files;
+mod generators;
+mod properties;
 
 use nn_grammar::{Diagnostic, Network};
 use std::fmt::Write as _;

@@ -1,0 +1,184 @@
+//! Canonical `.nn` text: the `Display` of a declaration as written ([`ast::Item`]) and of a
+//! checked [`Network`].
+//!
+//! Parsing what these print gives back the same declaration (with new byte ranges), so `nnc`
+//! can format `.nn` files and tools can write out networks they build. Property tests check
+//! this round trip on random declarations.
+
+use crate::ast;
+use crate::network::{Activation, Network, Scalar, Unroll};
+use core::fmt;
+
+impl fmt::Display for ast::Item {
+    /// One `///` line per doc, then the declaration on one line, every word as written:
+    /// `pub struct Mnist = 784 -> 128 relu as hidden -> 10 softmax with scalar = f64;`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for doc in &self.docs {
+            writeln!(f, "///{doc}")?;
+        }
+        if let Some(visibility) = &self.visibility {
+            write!(f, "{} ", visibility.text)?;
+        }
+        write!(f, "struct {} = {}", self.name.text, self.input.text)?;
+        if let Some(activation) = &self.input_activation {
+            write!(f, " {activation}")?;
+        }
+        for layer in &self.layers {
+            write!(f, " {layer}")?;
+        }
+        for (index, setting) in self.settings.iter().enumerate() {
+            let separator = if index == 0 { " with " } else { ", " };
+            write!(f, "{separator}{setting}")?;
+        }
+        f.write_str(";")
+    }
+}
+
+impl fmt::Display for ast::Layer {
+    /// `-> 128 relu as hidden`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "-> {}", self.width.text)?;
+        if let Some(activation) = &self.activation {
+            write!(f, " {activation}")?;
+        }
+        if let Some(name) = &self.name {
+            write!(f, " as {}", name.text)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ast::Activation {
+    /// `relu`, `leaky_relu(0.1)`, or `relu()` if that is what was written.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name.text)?;
+        if let Some(arguments) = &self.arguments {
+            f.write_str("(")?;
+            for (index, argument) in arguments.iter().enumerate() {
+                let separator = if index == 0 { "" } else { ", " };
+                write!(f, "{separator}{}", argument.text)?;
+            }
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ast::Setting {
+    /// `scalar = f64`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}", self.key.text, self.value.text)
+    }
+}
+
+impl fmt::Display for Network {
+    /// The network as a canonical declaration: one `///` line per line of doc, names only
+    /// where the user gave them, no `linear` (the default activation), `leaky_relu` and `elu`
+    /// with their alpha, and only the options that differ from their defaults.
+    ///
+    /// ```
+    /// let text = "pub(crate) struct Xor = 2 -> 2 relu as hidden -> 1 sigmoid with unroll = full;";
+    /// let net = nn_grammar::compile_item(text).unwrap();
+    /// assert_eq!(net.to_string(), text);
+    ///
+    /// let spaced = "struct  Net=3->4 leaky_relu -> 2 linear with scalar = f32, unroll = loops;";
+    /// let net = nn_grammar::compile_item(spaced).unwrap();
+    /// assert_eq!(net.to_string(), "struct Net = 3 -> 4 leaky_relu(0.01) -> 2;");
+    /// ```
+    ///
+    /// Compiling the text gives back an equal network, up to byte ranges, for every network
+    /// that came from text. (A doc built by hand that starts with `/` would print as a
+    /// comment.)
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for doc in &self.docs {
+            for line in doc.replace("\r\n", "\n").split(['\n', '\r']) {
+                writeln!(f, "///{line}")?;
+            }
+        }
+        if !self.visibility.is_empty() {
+            write!(f, "{} ", self.visibility)?;
+        }
+        write!(f, "struct {} = {}", self.name, self.inputs)?;
+        for layer in &self.layers {
+            write!(f, " -> {}", layer.outputs)?;
+            if layer.activation != Activation::Linear {
+                write!(f, " {}", layer.activation)?;
+            }
+            if layer.named {
+                write!(f, " as {}", layer.name)?;
+            }
+        }
+        let mut options = Vec::new();
+        if self.scalar != Scalar::default() {
+            options.push(format!("scalar = {}", self.scalar.name()));
+        }
+        if self.unroll == Unroll::Full {
+            options.push("unroll = full".to_owned());
+        }
+        if let Some(path) = &self.runtime {
+            options.push(format!("crate = {path}"));
+        }
+        if let Some((path, _)) = &self.weights {
+            options.push(format!("weights = \"{path}\""));
+        }
+        if !options.is_empty() {
+            write!(f, " with {}", options.join(", "))?;
+        }
+        f.write_str(";")
+    }
+}
+
+impl fmt::Display for Activation {
+    /// `relu`, `leaky_relu(0.01)`: the name, and the alpha of `leaky_relu` and `elu`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())?;
+        if let Self::LeakyRelu { alpha } | Self::Elu { alpha } = self {
+            f.write_str("(")?;
+            real(f, *alpha)?;
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
+/// `0.01`, `-2.5`, and `1e-300` rather than three hundred zeros: always the shortest text that
+/// parses back to exactly `x`.
+fn real(f: &mut fmt::Formatter<'_>, x: f64) -> fmt::Result {
+    let plain = x.to_string();
+    if plain.len() <= 24 {
+        f.write_str(&plain)
+    } else {
+        write!(f, "{x:e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{compile_item, parse_file};
+
+    #[test]
+    fn items_print_as_written() {
+        let text = "///  Two docs.\n///\npub ( crate ) struct  N=1_000 ->12.5 leaky_relu( - 0.5 ) as a \
+                    -> 3 foo() with scalar = f64 , crate = ::my::nn, weights = \"a b\" ;";
+        let items = parse_file(text).unwrap();
+        assert_eq!(
+            items[0].to_string(),
+            "///  Two docs.\n///\npub(crate) struct N = 1_000 -> 12.5 leaky_relu(-0.5) as a \
+             -> 3 foo() with scalar = f64, crate = ::my::nn, weights = \"a b\";"
+        );
+    }
+
+    #[test]
+    fn networks_print_canonically() {
+        let net = compile_item(
+            "struct N = 4 -> 3 elu as e -> 2 leaky_relu(1e-300) -> 2 log_softmax \
+             with weights = \"w.safetensors\", crate = ::nn, scalar = f64;",
+        )
+        .unwrap();
+        assert_eq!(
+            net.to_string(),
+            "struct N = 4 -> 3 elu(1) as e -> 2 leaky_relu(1e-300) -> 2 log_softmax \
+             with scalar = f64, crate = ::nn, weights = \"w.safetensors\";"
+        );
+    }
+}
