@@ -38,6 +38,7 @@ pub fn emit(net: &Network) -> TokenStream {
     let forward = forward(net);
     let network_impl = network_impl(net);
     let forward_batch = forward_batch(net);
+    let train = crate::emit_train::emit(net);
     let name_text = name.to_string();
     let summary_doc = format!(
         " The layers of `{name_text}` as a table: names, activations, output shapes and parameters."
@@ -91,6 +92,8 @@ pub fn emit(net: &Network) -> TokenStream {
         unsafe impl #runtime::ZeroInit for #name {}
 
         #network_impl
+
+        #train
     }
 }
 

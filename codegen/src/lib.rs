@@ -4,6 +4,7 @@
 //! and unit tests all call [`expand`]; nothing here touches `proc_macro`.
 
 mod emit;
+mod emit_train;
 pub mod ir;
 mod lower;
 

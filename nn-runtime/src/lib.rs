@@ -20,6 +20,7 @@ mod error;
 pub mod init;
 mod network;
 mod scalar;
+pub mod train;
 mod zeroed;
 
 pub use activation::Activation;

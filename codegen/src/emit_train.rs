@@ -1,0 +1,375 @@
+//! The training half of the generated code: the gradients struct, the backward pass and the
+//! `Trainable` impl.
+//!
+//! Locals that the macro invents (pre-activations, gradients, the method's parameters) get
+//! `Span::mixed_site()`, so they can never capture or shadow a layer's output local, which
+//! carries the layer's own span and name.
+
+use crate::ir::{Layer, Network};
+use nn_grammar::Activation;
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+/// The gradients struct, its impls, `accumulate_gradients`, `evaluate` and `Trainable`.
+pub fn emit(net: &Network) -> TokenStream {
+    let gradients = gradients_struct(net);
+    let methods = methods(net);
+    let trainable = trainable_impl(net);
+    quote! {
+        #gradients
+        #methods
+        #trainable
+    }
+}
+
+/// `MnistGradients`, for a network `Mnist`.
+fn gradients_name(net: &Network) -> Ident {
+    format_ident!("{}Gradients", net.name)
+}
+
+/// A local invented by the macro, hygienic so it cannot collide with a layer's output local.
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// A float literal of the network's scalar type.
+fn float(scalar: &Ident, value: f64) -> Literal {
+    if scalar == "f32" {
+        #[allow(clippy::cast_possible_truncation)] // the user asked for an f32 network
+        Literal::f32_suffixed(value as f32)
+    } else {
+        Literal::f64_suffixed(value)
+    }
+}
+
+/// The marker type of `activation` in `train::output`.
+fn marker(net: &Network, activation: Activation) -> TokenStream {
+    let runtime = &net.runtime;
+    let name = match activation {
+        Activation::Linear => "Linear",
+        Activation::Relu => "Relu",
+        Activation::LeakyRelu { .. } => "LeakyRelu",
+        Activation::Elu { .. } => "Elu",
+        Activation::Sigmoid => "Sigmoid",
+        Activation::Tanh => "Tanh",
+        Activation::Silu => "Silu",
+        Activation::Gelu => "Gelu",
+        Activation::Softplus => "Softplus",
+        Activation::Softmax => "Softmax",
+        Activation::LogSoftmax => "LogSoftmax",
+    };
+    let name = Ident::new(name, Span::call_site());
+    quote!(#runtime::train::output::#name)
+}
+
+/// The output activation's marker type.
+fn output_marker(net: &Network) -> TokenStream {
+    marker(net, last(net).activation)
+}
+
+fn last(net: &Network) -> &Layer {
+    &net.layers[net.layers.len() - 1]
+}
+
+/// The alpha argument of `leaky_relu` and `elu`, if any.
+fn alpha(net: &Network, activation: Activation) -> Option<Literal> {
+    match activation {
+        Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => {
+            Some(float(&net.scalar, alpha))
+        }
+        _ => None,
+    }
+}
+
+/// The struct with one `DenseGradients` per layer, and its impls.
+fn gradients_struct(net: &Network) -> TokenStream {
+    let Network {
+        name,
+        visibility,
+        scalar,
+        runtime,
+        ..
+    } = net;
+    let gradients = gradients_name(net);
+    let fields = net.layers.iter().map(|layer| {
+        let Layer {
+            field,
+            inputs,
+            outputs,
+            ..
+        } = layer;
+        let doc = format!(
+            " Gradients of layer `{}`: {outputs} rows of {inputs} weights, {outputs} biases.",
+            layer.name
+        );
+        quote_spanned! {layer.span=>
+            #[doc = #doc]
+            pub #field: #runtime::train::DenseGradients<#inputs, #outputs, #scalar>
+        }
+    });
+    let doc = format!(
+        " Gradients of a loss with respect to every weight and bias of [`{name}`], with the same \
+         shapes: what `{name}::accumulate_gradients` adds to and an optimizer reads."
+    );
+    let count = net.layers.len();
+    let indices: Vec<usize> = (0..count).collect();
+    let field_names: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
+    quote! {
+        #[doc = #doc]
+        #visibility struct #gradients {
+            #(#fields,)*
+        }
+
+        // SAFETY: every field is a `DenseGradients` of floats, for which all-zero bytes are valid.
+        #[allow(unsafe_code)]
+        unsafe impl #runtime::ZeroInit for #gradients {}
+
+        #runtime::__with_alloc! {
+            impl #gradients {
+                /// All gradients zero, built directly on the heap.
+                pub fn zeroed() -> #runtime::Box<Self> {
+                    #runtime::zeroed_box()
+                }
+            }
+        }
+
+        impl #runtime::train::Gradients for #gradients {
+            type Scalar = #scalar;
+            const LAYERS: usize = #count;
+
+            fn layer(
+                &self,
+                index: usize,
+            ) -> ::core::option::Option<(&[#scalar], &[#scalar])> {
+                match index {
+                    #(#indices => ::core::option::Option::Some(self.#field_names.parts()),)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+
+            fn for_each_layer_mut(&mut self, mut f: impl FnMut(&mut [#scalar], &mut [#scalar])) {
+                #(
+                    let (weights, bias) = self.#field_names.parts_mut();
+                    f(weights, bias);
+                )*
+            }
+        }
+    }
+}
+
+/// Names of the locals of one layer in the forward pass that keeps what backpropagation needs.
+struct Locals {
+    /// Pre-activations (the output itself for a linear layer).
+    pre: Ident,
+    /// Outputs, named after the layer as in `forward`.
+    out: Ident,
+}
+
+/// The forward pass into named locals, keeping each layer's pre-activations.
+fn forward_keeping(net: &Network, input: &Ident) -> (TokenStream, Vec<Locals>) {
+    let Network {
+        scalar, runtime, ..
+    } = net;
+    let mut body = TokenStream::new();
+    let mut locals: Vec<Locals> = Vec::new();
+    for layer in &net.layers {
+        let out = layer.field.clone();
+        let field = &layer.field;
+        let width = layer.outputs;
+        let argument = match locals.last() {
+            None => quote!(#input),
+            Some(previous) => {
+                let previous = &previous.out;
+                quote!(&#previous)
+            }
+        };
+        let pre = if layer.activation == Activation::Linear {
+            body.extend(quote_spanned! {layer.span=>
+                let #out: [#scalar; #width] = self.#field.forward(#argument);
+            });
+            out.clone()
+        } else {
+            let pre = local(&format!("{}_pre", layer.name));
+            let function = format_ident!("{}", layer.activation.name());
+            let alpha = alpha(net, layer.activation).map(|a| quote!(, #a));
+            body.extend(quote_spanned! {layer.span=>
+                let #pre: [#scalar; #width] = self.#field.forward(#argument);
+                let mut #out: [#scalar; #width] = #pre;
+                #runtime::activation::#function(&mut #out #alpha);
+            });
+            pre
+        };
+        locals.push(Locals { pre, out });
+    }
+    (body, locals)
+}
+
+/// `accumulate_gradients` and `evaluate`, as inherent methods.
+fn methods(net: &Network) -> TokenStream {
+    let Network {
+        name,
+        scalar,
+        runtime,
+        inputs,
+        outputs,
+        ..
+    } = net;
+    let gradients_type = gradients_name(net);
+    let marker = output_marker(net);
+    let (input, target, loss, scale, gradients, value) = (
+        local("input"),
+        local("target"),
+        local("loss"),
+        local("scale"),
+        local("gradients"),
+        local("value"),
+    );
+    let last_index = net.layers.len() - 1;
+    let activation = quote!(<Self as #runtime::Network>::LAYERS[#last_index].activation);
+
+    // `accumulate_gradients`: forward, the loss's gradient, then each layer backwards.
+    let (forward, locals) = forward_keeping(net, &input);
+    let Locals {
+        pre: last_pre,
+        out: last_out,
+    } = &locals[last_index];
+    let deltas: Vec<Ident> = net
+        .layers
+        .iter()
+        .map(|layer| local(&format!("{}_delta", layer.name)))
+        .collect();
+    let last_delta = &deltas[last_index];
+    let zero = float(scalar, 0.0);
+    let mut backward = quote! {
+        let mut #last_delta: [#scalar; #outputs] = [#zero; #outputs];
+        let #value = <L as #runtime::train::Loss<#marker>>::gradient(
+            #loss, #activation, &#last_pre, &#last_out, #target, #scale, &mut #last_delta,
+        );
+    };
+    for (index, layer) in net.layers.iter().enumerate().rev() {
+        let field = &layer.field;
+        let delta = &deltas[index];
+        let layer_input = if index == 0 {
+            quote!(#input)
+        } else {
+            let previous = &locals[index - 1].out;
+            quote!(&#previous)
+        };
+        if index > 0 {
+            let below = &net.layers[index - 1];
+            let below_delta = &deltas[index - 1];
+            let width = below.outputs;
+            if below.activation == Activation::Linear {
+                backward.extend(quote_spanned! {layer.span=>
+                    let #below_delta: [#scalar; #width] =
+                        #runtime::train::backward_input(&self.#field, &#delta);
+                });
+            } else {
+                let Locals { pre, out } = &locals[index - 1];
+                let function = format_ident!("{}", below.activation.name());
+                let alpha = alpha(net, below.activation).map(|a| quote!(, #a));
+                backward.extend(quote_spanned! {layer.span=>
+                    let mut #below_delta: [#scalar; #width] =
+                        #runtime::train::backward_input(&self.#field, &#delta);
+                    #runtime::train::derivative::#function(&#pre, &#out, &mut #below_delta #alpha);
+                });
+            }
+        }
+        backward.extend(quote_spanned! {layer.span=>
+            #gradients.#field.accumulate(#layer_input, &#delta);
+        });
+    }
+
+    let (evaluate_forward, evaluate_locals) = forward_keeping(net, &input);
+    let Locals {
+        pre: evaluate_pre,
+        out: evaluate_out,
+    } = &evaluate_locals[last_index];
+
+    let accumulate_doc = format!(
+        " Runs `{name}` on `input` keeping every layer's pre-activations, then backpropagates \
+         the loss against `target`: adds `scale` times the gradient of every weight and bias to \
+         `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss \
+         and the output."
+    );
+    quote! {
+        impl #name {
+            #[doc = #accumulate_doc]
+            ///
+            /// Statically sized locals only: no heap allocation. The loss must fit the output
+            /// activation, or this does not compile.
+            pub fn accumulate_gradients<L: #runtime::train::Loss<#marker>>(
+                &self,
+                #input: &[#scalar; #inputs],
+                #target: &[#scalar; #outputs],
+                #loss: &L,
+                #scale: #scalar,
+                #gradients: &mut #gradients_type,
+            ) -> #runtime::train::Outcome<#scalar, [#scalar; #outputs]> {
+                #forward
+                #backward
+                #runtime::train::Outcome { loss: #value, output: #last_out }
+            }
+
+            /// Runs the network on `input` and returns the loss against `target` and the output.
+            pub fn evaluate<L: #runtime::train::Loss<#marker>>(
+                &self,
+                #input: &[#scalar; #inputs],
+                #target: &[#scalar; #outputs],
+                #loss: &L,
+            ) -> #runtime::train::Outcome<#scalar, [#scalar; #outputs]> {
+                #evaluate_forward
+                let #value = <L as #runtime::train::Loss<#marker>>::value(
+                    #loss, #activation, &#evaluate_pre, &#evaluate_out, #target,
+                );
+                #runtime::train::Outcome { loss: #value, output: #evaluate_out }
+            }
+        }
+    }
+}
+
+/// `impl Trainable`, delegating to the inherent methods.
+fn trainable_impl(net: &Network) -> TokenStream {
+    let Network {
+        name,
+        scalar,
+        runtime,
+        inputs,
+        outputs,
+        ..
+    } = net;
+    let gradients_type = gradients_name(net);
+    let marker = output_marker(net);
+    quote! {
+        impl #runtime::train::Trainable for #name {
+            type Input = [#scalar; #inputs];
+            type Output = [#scalar; #outputs];
+            type OutputActivation = #marker;
+            type Gradients = #gradients_type;
+
+            fn predict(&self, input: &Self::Input) -> Self::Output {
+                self.forward(input)
+            }
+
+            fn evaluate<L: #runtime::train::Loss<#marker>>(
+                &self,
+                input: &Self::Input,
+                target: &Self::Output,
+                loss: &L,
+            ) -> #runtime::train::Outcome<#scalar, Self::Output> {
+                #name::evaluate(self, input, target, loss)
+            }
+
+            fn accumulate_gradients<L: #runtime::train::Loss<#marker>>(
+                &self,
+                input: &Self::Input,
+                target: &Self::Output,
+                loss: &L,
+                scale: #scalar,
+                gradients: &mut #gradients_type,
+            ) -> #runtime::train::Outcome<#scalar, Self::Output> {
+                #name::accumulate_gradients(self, input, target, loss, scale, gradients)
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The two kernels of a dense layer's backward pass.
+
+use crate::zeroed::ZeroInit;
+use crate::{Dense, Scalar};
+
+/// Gradients of a loss with respect to one [`Dense`] layer's weights and biases, in the same
+/// `[OUT][IN]` layout: row `o` belongs to neuron `o`.
+#[derive(Clone, PartialEq)]
+#[repr(C)]
+pub struct DenseGradients<const IN: usize, const OUT: usize, T: Scalar = f32> {
+    weights: [[T; IN]; OUT],
+    bias: [T; OUT],
+}
+
+// SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are `0.0`, and
+// `DenseGradients` holds nothing but arrays of `T`.
+#[allow(unsafe_code)]
+unsafe impl<const IN: usize, const OUT: usize, T: Scalar> ZeroInit for DenseGradients<IN, OUT, T> {}
+
+impl<const IN: usize, const OUT: usize, T: Scalar> Default for DenseGradients<IN, OUT, T> {
+    fn default() -> Self {
+        Self {
+            weights: [[T::ZERO; IN]; OUT],
+            bias: [T::ZERO; OUT],
+        }
+    }
+}
+
+impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
+    /// Gradients of the weights, row `o` being neuron `o`.
+    pub fn weights(&self) -> &[[T; IN]; OUT] {
+        &self.weights
+    }
+
+    /// Gradients of the biases.
+    pub fn bias(&self) -> &[T; OUT] {
+        &self.bias
+    }
+
+    /// Weight gradients as one slice of `OUT * IN` values, row-major, and bias gradients.
+    pub fn parts(&self) -> (&[T], &[T]) {
+        (self.weights.as_flattened(), &self.bias)
+    }
+
+    /// Weight gradients as one slice of `OUT * IN` values, row-major, and bias gradients, for
+    /// writing.
+    pub fn parts_mut(&mut self) -> (&mut [T], &mut [T]) {
+        (self.weights.as_flattened_mut(), &mut self.bias)
+    }
+
+    /// Sets every gradient to zero.
+    pub fn zero(&mut self) {
+        self.weights.as_flattened_mut().fill(T::ZERO);
+        self.bias.fill(T::ZERO);
+    }
+
+    /// Adds one sample's gradients: `weights[o] += delta[o] * input` and `bias += delta`, where
+    /// `delta` is the gradient of the loss with respect to the layer's pre-activations.
+    #[inline]
+    pub fn accumulate(&mut self, input: &[T; IN], delta: &[T; OUT]) {
+        for ((row, bias), &d) in self.weights.iter_mut().zip(&mut self.bias).zip(delta) {
+            // A neuron that ReLU switched off passes no gradient: skipping it is exact and
+            // saves a pass over its row.
+            if d == T::ZERO {
+                continue;
+            }
+            *bias += d;
+            for (w, &x) in row.iter_mut().zip(input) {
+                *w += d * x;
+            }
+        }
+    }
+}
+
+impl<const IN: usize, const OUT: usize, T: Scalar> core::fmt::Debug
+    for DenseGradients<IN, OUT, T>
+{
+    /// Shapes only, like [`Dense`].
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "DenseGradients<{IN}, {OUT}, {}>", T::NAME)
+    }
+}
+
+/// The gradient of the loss with respect to a layer's input, `weights^T * delta`, from the
+/// gradient `delta` with respect to its pre-activations.
+#[inline]
+pub fn backward_input<const IN: usize, const OUT: usize, T: Scalar>(
+    layer: &Dense<IN, OUT, T>,
+    delta: &[T; OUT],
+) -> [T; IN] {
+    let mut input = [T::ZERO; IN];
+    // Row by row (`input += delta[o] * row_o`): independent lanes that vectorise, and rows whose
+    // gradient is zero are skipped.
+    for (row, &d) in layer.weights().iter().zip(delta) {
+        if d == T::ZERO {
+            continue;
+        }
+        for (x, &w) in input.iter_mut().zip(row) {
+            *x += d * w;
+        }
+    }
+    input
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accumulate_adds_outer_products() {
+        let mut g = DenseGradients::<2, 2, f64>::default();
+        g.accumulate(&[1.0, 2.0], &[3.0, 0.0]);
+        g.accumulate(&[1.0, -1.0], &[1.0, 2.0]);
+        assert_eq!(g.weights(), &[[4.0, 5.0], [2.0, -2.0]]);
+        assert_eq!(g.bias(), &[4.0, 2.0]);
+        g.zero();
+        assert_eq!(g.parts().0, &[0.0; 4]);
+    }
+
+    #[test]
+    fn backward_input_is_the_transposed_product() {
+        let layer =
+            Dense::<3, 2, f64>::from_parts([[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]], [0.5, -0.5]);
+        assert_eq!(backward_input(&layer, &[2.0, 1.0]), [1.0, 4.0, 7.0]);
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the `nn` package: one binary, one module per subject.
+
+mod train;
