@@ -72,9 +72,7 @@ impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
     }
 }
 
-impl<const IN: usize, const OUT: usize, T: Scalar> core::fmt::Debug
-    for DenseGradients<IN, OUT, T>
-{
+impl<const IN: usize, const OUT: usize, T: Scalar> core::fmt::Debug for DenseGradients<IN, OUT, T> {
     /// Shapes only, like [`Dense`].
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "DenseGradients<{IN}, {OUT}, {}>", T::NAME)

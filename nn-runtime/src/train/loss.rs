@@ -19,8 +19,7 @@ use crate::{Activation, Scalar};
 pub trait Loss<A: OutputActivation> {
     /// The loss of one sample, from the output layer's pre-activations `pre` and outputs
     /// `output` (`activation` is the layer's, with its parameters).
-    fn value<T: Scalar>(&self, activation: Activation, pre: &[T], output: &[T], target: &[T])
-    -> T;
+    fn value<T: Scalar>(&self, activation: Activation, pre: &[T], output: &[T], target: &[T]) -> T;
 
     /// The loss of one sample, and `scale` times its gradient with respect to the output
     /// layer's pre-activations, written to `delta`.
@@ -176,12 +175,7 @@ fn cross_entropy<T: Scalar>(log_p: impl Iterator<Item = T>, target: &[T]) -> T {
 }
 
 /// `scale * (p * sum(y) - y)`.
-fn fused_gradient<T: Scalar>(
-    p: impl Iterator<Item = T>,
-    target: &[T],
-    scale: T,
-    delta: &mut [T],
-) {
+fn fused_gradient<T: Scalar>(p: impl Iterator<Item = T>, target: &[T], scale: T, delta: &mut [T]) {
     let mut mass = T::ZERO;
     for &y in target {
         mass += y;

@@ -1,8 +1,8 @@
 //! Mini-batch training: epochs, seeded shuffling, a validation split and a callback per epoch.
 
 use super::{Gradients, Loss, Optimizer, Trainable};
-use crate::init::SplitMix64;
 use crate::Scalar;
+use crate::init::SplitMix64;
 use alloc::vec::Vec;
 use core::ops::ControlFlow;
 
@@ -19,7 +19,9 @@ pub enum TrainError {
         targets: usize,
     },
     /// Nothing to train on once the validation samples are set aside.
-    #[error("expected at least one training sample, found {samples} samples of which {validation} are for validation")]
+    #[error(
+        "expected at least one training sample, found {samples} samples of which {validation} are for validation"
+    )]
     Empty {
         /// Samples given.
         samples: usize,
@@ -248,9 +250,8 @@ impl<L, O> Trainer<L, O> {
                     accuracy: f64::from(correct) / training as f64,
                     samples: training,
                 },
-                validation: (validation > 0).then(|| {
-                    measure(&*net, &self.loss, validation_inputs, validation_targets)
-                }),
+                validation: (validation > 0)
+                    .then(|| measure(&*net, &self.loss, validation_inputs, validation_targets)),
             };
             history.epochs.push(report);
             if on_epoch(&report).is_break() {

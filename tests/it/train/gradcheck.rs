@@ -32,7 +32,11 @@ where
     let (value, analytic) = batch_gradients(&*net, loss, &inputs, &targets);
     assert!((value - batch_loss(&*net, loss, &inputs, &targets)).abs() < 1e-15);
     assert_eq!(analytic.len(), N::PARAMETERS);
-    assert!(analytic.iter().any(|g| g.abs() > 1e-3), "{}: gradients vanish", N::NAME);
+    assert!(
+        analytic.iter().any(|g| g.abs() > 1e-3),
+        "{}: gradients vanish",
+        N::NAME
+    );
 
     let original = parameters(&*net);
     for (k, &g) in analytic.iter().enumerate() {
@@ -44,7 +48,11 @@ where
             / (12.0 * H);
         with_parameter(&mut *net, k, |p| *p = original[k]);
         let scale = g.abs().max(numeric.abs());
-        let error = if scale == 0.0 { 0.0 } else { (g - numeric).abs() / scale };
+        let error = if scale == 0.0 {
+            0.0
+        } else {
+            (g - numeric).abs() / scale
+        };
         assert!(
             error < TOLERANCE,
             "{}: parameter {k}: backprop {g:e}, finite differences {numeric:e}, relative error {error:e}",
