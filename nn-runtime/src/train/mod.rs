@@ -29,4 +29,4 @@ pub use trainable::{Gradients, Outcome, Trainable};
 #[cfg(feature = "alloc")]
 pub use optim::{Adam, Optimizer, Sgd};
 #[cfg(feature = "alloc")]
-pub use trainer::{Epoch, Evaluation, History, TrainError, Trainer, evaluate};
+pub use trainer::{Epoch, Evaluation, History, Schedule, TrainError, Trainer, evaluate};

@@ -9,6 +9,12 @@ use alloc::vec::Vec;
 pub trait Optimizer<T: Scalar> {
     /// One update of every parameter of `net` from `gradients` (usually a mini-batch mean).
     fn step<N: Trainable<Scalar = T>>(&mut self, net: &mut N, gradients: &N::Gradients);
+
+    /// The step size.
+    fn learning_rate(&self) -> T;
+
+    /// Changes the step size (for schedules); the optimizer's state is kept.
+    fn set_learning_rate(&mut self, learning_rate: T);
 }
 
 /// Calls `f(offset, parameters, gradients)` for each layer's weights, then its biases, with
@@ -88,16 +94,6 @@ impl<T: Scalar> Sgd<T> {
         self.nesterov = nesterov;
         self
     }
-
-    /// The step size.
-    pub fn learning_rate(&self) -> T {
-        self.learning_rate
-    }
-
-    /// Changes the step size (for schedules); the momentum is kept.
-    pub fn set_learning_rate(&mut self, learning_rate: T) {
-        self.learning_rate = learning_rate;
-    }
 }
 
 impl<T: Scalar> Optimizer<T> for Sgd<T> {
@@ -130,6 +126,13 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
                 }
             }
         });
+    }
+    fn learning_rate(&self) -> T {
+        self.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: T) {
+        self.learning_rate = learning_rate;
     }
 }
 
@@ -190,16 +193,6 @@ impl<T: Scalar> Adam<T> {
         self
     }
 
-    /// The step size.
-    pub fn learning_rate(&self) -> T {
-        self.learning_rate
-    }
-
-    /// Changes the step size (for schedules); the moments are kept.
-    pub fn set_learning_rate(&mut self, learning_rate: T) {
-        self.learning_rate = learning_rate;
-    }
-
     /// Updates made so far.
     pub fn steps(&self) -> u32 {
         self.steps.unsigned_abs()
@@ -237,5 +230,12 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
                 *p = *p - step_size * *m / denominator;
             }
         });
+    }
+    fn learning_rate(&self) -> T {
+        self.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: T) {
+        self.learning_rate = learning_rate;
     }
 }

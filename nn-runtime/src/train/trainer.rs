@@ -47,6 +47,43 @@ pub enum TrainError {
     },
 }
 
+/// How the learning rate changes from epoch to epoch, as a factor of the optimizer's rate when
+/// [`Trainer::fit`] starts (which `fit` restores when it returns).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub enum Schedule {
+    /// The same rate every epoch.
+    #[default]
+    Constant,
+    /// Cosine annealing towards zero over the planned epochs, stepped once per epoch: factor
+    /// `(1 + cos(pi * e / epochs)) / 2` in epoch `e` counted from 0 (PyTorch's
+    /// `CosineAnnealingLR` with `T_max = epochs`).
+    Cosine,
+    /// Multiplied by `factor` after every `every` epochs (PyTorch's `StepLR`).
+    Step {
+        /// Epochs between two decays (0 never decays).
+        every: usize,
+        /// The decay.
+        factor: f64,
+    },
+}
+
+impl Schedule {
+    /// The factor in epoch `epoch` (from 0) of `epochs`.
+    pub fn factor(self, epoch: usize, epochs: usize) -> f64 {
+        match self {
+            Self::Constant | Self::Step { every: 0, .. } => 1.0,
+            Self::Cosine => {
+                0.5 * (1.0 + libm::cos(core::f64::consts::PI * epoch as f64 / epochs.max(1) as f64))
+            }
+            Self::Step { every, factor } => {
+                let decays = i32::try_from(epoch / every).unwrap_or(i32::MAX);
+                libm::pow(factor, f64::from(decays))
+            }
+        }
+    }
+}
+
 /// Loss and accuracy over a set of samples.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Evaluation {
@@ -65,6 +102,8 @@ pub struct Epoch {
     pub epoch: usize,
     /// Epochs planned.
     pub epochs: usize,
+    /// The learning rate used in this epoch.
+    pub learning_rate: f64,
     /// Mean loss and accuracy over the training samples during the epoch (each measured
     /// before the update of its batch).
     pub train: Evaluation,
@@ -94,11 +133,12 @@ pub struct Trainer<L, O> {
     seed: u64,
     shuffle: bool,
     validation_split: f64,
+    schedule: Schedule,
 }
 
 impl<L, O> Trainer<L, O> {
     /// A trainer with this loss and optimizer, 10 epochs, batches of 32, seed 0, shuffling on
-    /// and no validation split.
+    /// no validation split and a constant learning rate.
     pub fn new(loss: L, optimizer: O) -> Self {
         Self {
             loss,
@@ -108,6 +148,7 @@ impl<L, O> Trainer<L, O> {
             seed: 0,
             shuffle: true,
             validation_split: 0.0,
+            schedule: Schedule::Constant,
         }
     }
 
@@ -144,6 +185,13 @@ impl<L, O> Trainer<L, O> {
     #[must_use]
     pub fn validation_split(mut self, split: f64) -> Self {
         self.validation_split = split;
+        self
+    }
+
+    /// With this learning-rate schedule.
+    #[must_use]
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
         self
     }
 
@@ -200,14 +248,88 @@ impl<L, O> Trainer<L, O> {
                 validation,
             });
         }
-        let (train_inputs, validation_inputs) = inputs.split_at(training);
-        let (train_targets, validation_targets) = targets.split_at(training);
+        let base_rate = self.optimizer.learning_rate();
+        let result = self.run(
+            net,
+            inputs.split_at(training),
+            targets.split_at(training),
+            &mut on_epoch,
+        );
+        self.optimizer.set_learning_rate(base_rate);
+        result
+    }
+
+    /// Like [`Trainer::fit`], but validates after each epoch on the given samples instead of
+    /// a split of the training samples (the validation split setting is ignored).
+    ///
+    /// # Errors
+    ///
+    /// As [`Trainer::fit`]; [`TrainError::Samples`] also when the validation inputs and
+    /// targets differ in number.
+    pub fn fit_with_validation<N>(
+        &mut self,
+        net: &mut N,
+        (inputs, targets): (&[N::Input], &[N::Output]),
+        (validation_inputs, validation_targets): (&[N::Input], &[N::Output]),
+        mut on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+    ) -> Result<History, TrainError>
+    where
+        N: Trainable,
+        L: Loss<N::OutputActivation>,
+        O: Optimizer<N::Scalar>,
+    {
+        for (inputs, targets) in [
+            (inputs.len(), targets.len()),
+            (validation_inputs.len(), validation_targets.len()),
+        ] {
+            if inputs != targets {
+                return Err(TrainError::Samples { inputs, targets });
+            }
+        }
+        if self.batch_size == 0 {
+            return Err(TrainError::BatchSize);
+        }
+        if inputs.is_empty() {
+            return Err(TrainError::Empty {
+                samples: 0,
+                validation: validation_inputs.len(),
+            });
+        }
+        let base_rate = self.optimizer.learning_rate();
+        let result = self.run(
+            net,
+            (inputs, validation_inputs),
+            (targets, validation_targets),
+            &mut on_epoch,
+        );
+        self.optimizer.set_learning_rate(base_rate);
+        result
+    }
+
+    /// The epochs of [`Trainer::fit`], on checked data.
+    fn run<N>(
+        &mut self,
+        net: &mut N,
+        (train_inputs, validation_inputs): (&[N::Input], &[N::Input]),
+        (train_targets, validation_targets): (&[N::Output], &[N::Output]),
+        on_epoch: &mut impl FnMut(&Epoch) -> ControlFlow<()>,
+    ) -> Result<History, TrainError>
+    where
+        N: Trainable,
+        L: Loss<N::OutputActivation>,
+        O: Optimizer<N::Scalar>,
+    {
+        let training = train_inputs.len();
+        let base_rate = self.optimizer.learning_rate().to_f64();
 
         let mut gradients = N::Gradients::zeroed();
         let mut order: Vec<usize> = (0..training).collect();
         let mut rng = SplitMix64::new(self.seed);
         let mut history = History::default();
         for epoch in 1..=self.epochs {
+            let learning_rate = base_rate * self.schedule.factor(epoch - 1, self.epochs);
+            self.optimizer
+                .set_learning_rate(N::Scalar::from_f64(learning_rate));
             if self.shuffle {
                 shuffle(&mut order, &mut rng);
             }
@@ -245,12 +367,13 @@ impl<L, O> Trainer<L, O> {
             let report = Epoch {
                 epoch,
                 epochs: self.epochs,
+                learning_rate,
                 train: Evaluation {
                     loss: loss_sum / training as f64,
                     accuracy: f64::from(correct) / training as f64,
                     samples: training,
                 },
-                validation: (validation > 0)
+                validation: (!validation_inputs.is_empty())
                     .then(|| measure(&*net, &self.loss, validation_inputs, validation_targets)),
             };
             history.epochs.push(report);

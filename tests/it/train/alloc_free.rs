@@ -1,1 +1,85 @@
-//! TODO
+//! Backpropagation and optimizer steps allocate nothing: counted by a global allocator.
+
+use nn::train::{Adam, CrossEntropy, Gradients, Optimizer, Sgd};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+thread_local! {
+    /// Allocations made by this thread (tests run on parallel threads).
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The system allocator, counting each thread's allocations.
+struct Counting;
+
+// SAFETY: every call is forwarded unchanged to `System`; the counter is a const-initialised
+// thread-local without destructor, so updating it never allocates or recurses.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+fn allocations() -> usize {
+    ALLOCATIONS.with(Cell::get)
+}
+
+nn::network! {
+    struct Mnist = 784 -> 128 relu as hidden -> 10 softmax as output;
+}
+
+#[test]
+fn backpropagation_and_optimizer_steps_do_not_allocate() {
+    let net_before = allocations();
+    let mut net = Mnist::random(5);
+    let mut gradients = MnistGradients::zeroed();
+    // The counter works: building the network and its gradients on the heap is counted.
+    assert_eq!(allocations() - net_before, 2);
+
+    let input: [f32; 784] = std::array::from_fn(|i| (i % 17) as f32 / 17.0);
+    let target: [f32; 10] = std::array::from_fn(|i| if i == 3 { 1.0 } else { 0.0 });
+    let mut sgd = Sgd::new(0.01).momentum(0.9);
+    let mut adam = Adam::new(1e-3);
+    // The optimizers size their state on the first step.
+    sgd.step(&mut *net, &gradients);
+    adam.step(&mut *net, &gradients);
+
+    let before = allocations();
+    let mut loss = 0.0;
+    for _ in 0..20 {
+        gradients.zero();
+        for _ in 0..8 {
+            loss += net
+                .accumulate_gradients(&input, &target, &CrossEntropy, 0.125, &mut gradients)
+                .loss;
+        }
+        sgd.step(&mut *net, &gradients);
+        adam.step(&mut *net, &gradients);
+    }
+    assert_eq!(allocations() - before, 0);
+    assert!(loss.is_finite() && loss > 0.0);
+    assert!(gradients.output.bias().iter().any(|g| *g != 0.0));
+}
