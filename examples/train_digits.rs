@@ -119,8 +119,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
+/// Images and their labels.
+type Data = (Vec<[f32; 64]>, Vec<usize>);
+
 /// Reads `px0..px63,label` rows.
-fn load(path: &str) -> Result<(Vec<[f32; 64]>, Vec<usize>), Box<dyn Error>> {
+fn load(path: &str) -> Result<Data, Box<dyn Error>> {
     let text = std::fs::read_to_string(path)?;
     let mut images = Vec::new();
     let mut labels = Vec::new();
@@ -140,6 +143,7 @@ fn load(path: &str) -> Result<(Vec<[f32; 64]>, Vec<usize>), Box<dyn Error>> {
             )
         })?;
         images.push(image);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // labels are 0..9
         labels.push(*label as usize);
     }
     Ok((images, labels))
@@ -174,6 +178,8 @@ fn distort(image: &[f32; 64], rng: &mut SplitMix64) -> [f32; 64] {
     let scale = 1.0 + rng.uniform(0.08);
     let (dx, dy) = (rng.uniform(0.5), rng.uniform(0.5));
     let (cos, sin) = (angle.cos() / scale, angle.sin() / scale);
+    // Casts: `row` and `col` are whole numbers in 0..8 here.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let pixel = |row: f64, col: f64| {
         if (0.0..8.0).contains(&row) && (0.0..8.0).contains(&col) {
             f64::from(image[row as usize * 8 + col as usize])
@@ -191,7 +197,9 @@ fn distort(image: &[f32; 64], rng: &mut SplitMix64) -> [f32; 64] {
             + pixel(y0, x0 + 1.0) * fx * (1.0 - fy)
             + pixel(y0 + 1.0, x0) * (1.0 - fx) * fy
             + pixel(y0 + 1.0, x0 + 1.0) * fx * fy;
-        value as f32
+        #[allow(clippy::cast_possible_truncation)] // pixels are in [0, 1]
+        let value = value as f32;
+        value
     })
 }
 

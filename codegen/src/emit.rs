@@ -71,6 +71,8 @@ pub fn emit(net: &Network) -> TokenStream {
         }
 
         #runtime::__with_alloc! {
+            // A network can be megabytes: it is built on the heap, never on the stack.
+            #[allow(clippy::unnecessary_box_returns)]
             impl #name {
                 /// A network with random weights from `seed` (He initialisation for the ReLU
                 /// family, Xavier for the rest) and zero biases, built directly on the heap.

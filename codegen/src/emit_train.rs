@@ -7,7 +7,7 @@
 
 use crate::ir::{Layer, Network};
 use nn_grammar::Activation;
-use proc_macro2::{Ident, Literal, Span, TokenStream};
+use proc_macro2::{Group, Ident, Literal, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 
 /// The gradients struct, its impls, `accumulate_gradients`, `evaluate` and `Trainable`.
@@ -60,6 +60,22 @@ fn marker(net: &Network, activation: Activation) -> TokenStream {
     };
     let name = Ident::new(name, Span::call_site());
     quote!(#runtime::train::output::#name)
+}
+
+/// `tokens`, every one of them (groups included) carrying `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            }
+            token.set_span(span);
+            token
+        })
+        .collect()
 }
 
 /// The output activation's marker type.
@@ -125,6 +141,8 @@ fn gradients_struct(net: &Network) -> TokenStream {
         unsafe impl #runtime::ZeroInit for #gradients {}
 
         #runtime::__with_alloc! {
+            // Gradients are as large as the network: built on the heap, never on the stack.
+            #[allow(clippy::unnecessary_box_returns)]
             impl #gradients {
                 /// All gradients zero, built directly on the heap.
                 pub fn zeroed() -> #runtime::Box<Self> {
@@ -204,31 +222,56 @@ fn forward_keeping(net: &Network, input: &Ident) -> (TokenStream, Vec<Locals>) {
     (body, locals)
 }
 
-/// `accumulate_gradients` and `evaluate`, as inherent methods.
-fn methods(net: &Network) -> TokenStream {
+/// The parameters and result of the generated methods, hygienic.
+struct Names {
+    input: Ident,
+    target: Ident,
+    loss: Ident,
+    scale: Ident,
+    gradients: Ident,
+    value: Ident,
+}
+
+impl Names {
+    fn new() -> Self {
+        Self {
+            input: local("input"),
+            target: local("target"),
+            loss: local("loss"),
+            scale: local("scale"),
+            gradients: local("gradients"),
+            value: local("value"),
+        }
+    }
+}
+
+/// The activation of the last layer, as the `Activation` value the losses read.
+fn output_activation(net: &Network) -> TokenStream {
+    let runtime = &net.runtime;
+    let last_index = net.layers.len() - 1;
+    quote!(<Self as #runtime::Network>::LAYERS[#last_index].activation)
+}
+
+/// After the forward pass: the loss's gradient, then each layer from the last to the first,
+/// accumulating its gradients and passing the gradient down through the activation below.
+fn backward(net: &Network, locals: &[Locals], names: &Names) -> TokenStream {
     let Network {
-        name,
         scalar,
         runtime,
-        inputs,
         outputs,
         ..
     } = net;
-    let gradients_type = gradients_name(net);
+    let Names {
+        input,
+        target,
+        loss,
+        scale,
+        gradients,
+        value,
+    } = names;
     let marker = output_marker(net);
-    let (input, target, loss, scale, gradients, value) = (
-        local("input"),
-        local("target"),
-        local("loss"),
-        local("scale"),
-        local("gradients"),
-        local("value"),
-    );
+    let activation = output_activation(net);
     let last_index = net.layers.len() - 1;
-    let activation = quote!(<Self as #runtime::Network>::LAYERS[#last_index].activation);
-
-    // `accumulate_gradients`: forward, the loss's gradient, then each layer backwards.
-    let (forward, locals) = forward_keeping(net, &input);
     let Locals {
         pre: last_pre,
         out: last_out,
@@ -279,12 +322,44 @@ fn methods(net: &Network) -> TokenStream {
             #gradients.#field.accumulate(#layer_input, &#delta);
         });
     }
+    backward
+}
 
-    let (evaluate_forward, evaluate_locals) = forward_keeping(net, &input);
+/// `accumulate_gradients` and `evaluate`, as inherent methods.
+fn methods(net: &Network) -> TokenStream {
+    let Network {
+        name,
+        scalar,
+        runtime,
+        inputs,
+        outputs,
+        ..
+    } = net;
+    let gradients_type = gradients_name(net);
+    // The loss bound carries the output layer's span: a loss that does not fit points there.
+    let marker = output_marker(net);
+    let bound = respan(quote!(L: #runtime::train::Loss<#marker>), last(net).span);
+    let names = Names::new();
+    let Names {
+        input,
+        target,
+        loss,
+        scale,
+        gradients,
+        value,
+    } = &names;
+    let last_index = net.layers.len() - 1;
+
+    let (forward, locals) = forward_keeping(net, input);
+    let backward = backward(net, &locals, &names);
+    let last_out = &locals[last_index].out;
+
+    let (evaluate_forward, evaluate_locals) = forward_keeping(net, input);
     let Locals {
         pre: evaluate_pre,
         out: evaluate_out,
     } = &evaluate_locals[last_index];
+    let activation = output_activation(net);
 
     let accumulate_doc = format!(
         " Runs `{name}` on `input` keeping every layer's pre-activations, then backpropagates \
@@ -298,7 +373,7 @@ fn methods(net: &Network) -> TokenStream {
             ///
             /// Statically sized locals only: no heap allocation. The loss must fit the output
             /// activation, or this does not compile.
-            pub fn accumulate_gradients<L: #runtime::train::Loss<#marker>>(
+            pub fn accumulate_gradients<#bound>(
                 &self,
                 #input: &[#scalar; #inputs],
                 #target: &[#scalar; #outputs],
@@ -312,7 +387,7 @@ fn methods(net: &Network) -> TokenStream {
             }
 
             /// Runs the network on `input` and returns the loss against `target` and the output.
-            pub fn evaluate<L: #runtime::train::Loss<#marker>>(
+            pub fn evaluate<#bound>(
                 &self,
                 #input: &[#scalar; #inputs],
                 #target: &[#scalar; #outputs],

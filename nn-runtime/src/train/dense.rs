@@ -101,6 +101,7 @@ pub fn backward_input<const IN: usize, const OUT: usize, T: Scalar>(
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // small integers: every result is exact
 mod tests {
     use super::*;
 

@@ -225,6 +225,7 @@ impl Loss<LogSoftmax> for CrossEntropy {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // the saturated cases are exact
 mod tests {
     use super::*;
 

@@ -14,6 +14,7 @@ pub trait Gradients: ZeroInit + 'static {
 
     /// Layer `index`'s weight gradients (`[OUT][IN]` row-major) and bias gradients, in the
     /// order of [`Network::for_each_layer`]; `None` past the last layer.
+    #[allow(clippy::type_complexity)] // a pair of slices, named by the sentence above
     fn layer(&self, index: usize) -> Option<(&[Self::Scalar], &[Self::Scalar])>;
 
     /// Calls `f` with each layer's weight and bias gradients, for writing.

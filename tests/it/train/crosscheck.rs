@@ -51,7 +51,11 @@ enum OptimizerSettings {
 /// Nested JSON arrays of numbers, flattened in row-major order.
 fn flatten(value: &Value, into: &mut Vec<f64>) {
     match value {
-        Value::Array(items) => items.iter().for_each(|v| flatten(v, into)),
+        Value::Array(items) => {
+            for item in items {
+                flatten(item, into);
+            }
+        }
         Value::Number(n) => into.push(n.as_f64().expect("a finite number")),
         other => panic!("expected numbers, found {other}"),
     }
@@ -59,7 +63,9 @@ fn flatten(value: &Value, into: &mut Vec<f64>) {
 
 fn flat(values: &[Value]) -> Vec<f64> {
     let mut all = Vec::new();
-    values.iter().for_each(|v| flatten(v, &mut all));
+    for value in values {
+        flatten(value, &mut all);
+    }
     all
 }
 

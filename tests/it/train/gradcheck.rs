@@ -12,7 +12,7 @@ const H: f64 = 1e-4;
 const TOLERANCE: f64 = 1e-6;
 
 /// Checks every parameter of `net` (weights and biases set from `seed`, uniform in `[-1, 1)`).
-fn check<N, L>(mut net: Box<N>, loss: &L, seed: u64, make_target: impl Fn(&mut Rng) -> N::Output)
+fn check<N, L>(net: &mut N, loss: &L, seed: u64, make_target: impl Fn(&mut Rng) -> N::Output)
 where
     N: Trainable<Scalar = f64>,
     N::Input: From<[f64; 3]>,
@@ -41,12 +41,12 @@ where
     let original = parameters(&*net);
     for (k, &g) in analytic.iter().enumerate() {
         let mut loss_at = |offset: f64| {
-            with_parameter(&mut *net, k, |p| *p = original[k] + offset);
+            with_parameter(net, k, |p| *p = original[k] + offset);
             batch_loss(&*net, loss, &inputs, &targets)
         };
         let numeric = (loss_at(-2.0 * H) - 8.0 * loss_at(-H) + 8.0 * loss_at(H) - loss_at(2.0 * H))
             / (12.0 * H);
-        with_parameter(&mut *net, k, |p| *p = original[k]);
+        with_parameter(net, k, |p| *p = original[k]);
         let scale = g.abs().max(numeric.abs());
         let error = if scale == 0.0 {
             0.0
@@ -70,7 +70,7 @@ fn distribution<const N: usize>(rng: &mut Rng) -> [f64; N] {
 }
 
 fn one_hot<const N: usize>(rng: &mut Rng) -> [f64; N] {
-    let hot = (rng.next_u64() % N as u64) as usize;
+    let hot = usize::try_from(rng.next_u64() % N as u64).expect("below N");
     std::array::from_fn(|i| if i == hot { 1.0 } else { 0.0 })
 }
 
@@ -101,30 +101,30 @@ nn::network! {
 
 #[test]
 fn relu_family_and_linear_output_with_mse() {
-    check(ReluFamily::zeroed(), &Mse, 1, uniform::<2>);
+    check(&mut *ReluFamily::zeroed(), &Mse, 1, uniform::<2>);
 }
 
 #[test]
 fn smooth_activations_and_softmax_with_cross_entropy() {
-    check(Smooth::zeroed(), &CrossEntropy, 2, distribution::<3>);
-    check(Smooth::zeroed(), &CrossEntropy, 3, one_hot::<3>);
+    check(&mut *Smooth::zeroed(), &CrossEntropy, 2, distribution::<3>);
+    check(&mut *Smooth::zeroed(), &CrossEntropy, 3, one_hot::<3>);
 }
 
 #[test]
 fn softmax_with_mse_goes_through_the_jacobian() {
-    check(Smooth::zeroed(), &Mse, 4, distribution::<3>);
+    check(&mut *Smooth::zeroed(), &Mse, 4, distribution::<3>);
 }
 
 #[test]
 fn log_softmax_with_cross_entropy_and_with_mse() {
-    check(LogSoft::zeroed(), &CrossEntropy, 5, distribution::<4>);
-    check(LogSoft::zeroed(), &Mse, 6, uniform::<4>);
+    check(&mut *LogSoft::zeroed(), &CrossEntropy, 5, distribution::<4>);
+    check(&mut *LogSoft::zeroed(), &Mse, 6, uniform::<4>);
 }
 
 #[test]
 fn sigmoid_with_binary_cross_entropy_and_with_mse() {
-    check(Binary::zeroed(), &BinaryCrossEntropy, 7, unit::<2>);
-    check(Binary::zeroed(), &Mse, 8, unit::<2>);
+    check(&mut *Binary::zeroed(), &BinaryCrossEntropy, 7, unit::<2>);
+    check(&mut *Binary::zeroed(), &Mse, 8, unit::<2>);
 }
 
 /// Every elementwise activation as the output layer, with MSE: the derivative the loss applies.
@@ -135,7 +135,7 @@ macro_rules! output_cases {
             nn::network! {
                 struct $name = 3 -> 4 tanh -> 3 $activation $(($alpha))? with scalar = f64;
             }
-            check($name::zeroed(), &Mse, 9, uniform::<3>);
+            check(&mut *$name::zeroed(), &Mse, 9, uniform::<3>);
         }
     )*};
 }

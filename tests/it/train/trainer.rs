@@ -39,6 +39,7 @@ fn digits() -> (Vec<[f32; 64]>, Vec<[f32; 10]>) {
             .collect();
         assert_eq!(values.len(), 65);
         inputs.push(std::array::from_fn(|i| values[i]));
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // labels are 0..9
         let label = values[64] as usize;
         targets.push(std::array::from_fn(|i| if i == label { 1.0 } else { 0.0 }));
     }
