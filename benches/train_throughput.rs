@@ -101,8 +101,8 @@ fn data<const IN: usize, const OUT: usize>(samples: usize) -> (Vec<[f32; IN]>, V
     (inputs, targets)
 }
 
-/// One epoch of the generated backward pass and `Sgd`, in batch order.
-fn epoch_nn<N: Trainable<Scalar = f32>>(
+/// One epoch of the generated backward pass, one sample at a time, and `Sgd`, in batch order.
+fn epoch_per_sample<N: Trainable<Scalar = f32>>(
     net: &mut N,
     gradients: &mut N::Gradients,
     sgd: &mut Sgd<f32>,
@@ -117,6 +117,28 @@ fn epoch_nn<N: Trainable<Scalar = f32>>(
         for (x, y) in x.iter().zip(y) {
             black_box(net.accumulate_gradients(x, y, &CrossEntropy, scale, gradients));
         }
+        sgd.step(net, gradients);
+    }
+}
+
+/// One epoch of the generated chunked backward pass (`accumulate_batch`, what `Trainer` uses)
+/// and `Sgd`, in batch order.
+fn epoch_batched<N: Trainable<Scalar = f32>>(
+    net: &mut N,
+    gradients: &mut N::Gradients,
+    sgd: &mut Sgd<f32>,
+    inputs: &[N::Input],
+    targets: &[N::Output],
+) where
+    CrossEntropy: Loss<N::OutputActivation>,
+{
+    for (x, y) in inputs.chunks(BATCH).zip(targets.chunks(BATCH)) {
+        gradients.zero();
+        let scale = 1.0 / x.len() as f32;
+        net.accumulate_batch(x, y, &CrossEntropy, scale, gradients, |_, outcome| {
+            black_box(outcome);
+        })
+        .expect("one target per input");
         sgd.step(net, gradients);
     }
 }
@@ -161,7 +183,7 @@ fn compare<N: Trainable<Scalar = f32>, const IN: usize, const OUT: usize>(
     let mut reference = Reference::from(&*net);
     let mut gradients = N::Gradients::zeroed();
     let mut sgd = Sgd::new(LEARNING_RATE);
-    epoch_nn(net, &mut gradients, &mut sgd, &inputs, &targets);
+    epoch_batched(net, &mut gradients, &mut sgd, &inputs, &targets);
     for (x, y) in &batches {
         reference.step(x, y);
     }
@@ -177,8 +199,11 @@ fn compare<N: Trainable<Scalar = f32>, const IN: usize, const OUT: usize>(
         .fold(0.0_f32, f32::max);
 
     let runs = 5;
+    let per_sample_time = best(runs, || {
+        epoch_per_sample(net, &mut gradients, &mut sgd, &inputs, &targets);
+    });
     let nn_time = best(runs, || {
-        epoch_nn(net, &mut gradients, &mut sgd, &inputs, &targets);
+        epoch_batched(net, &mut gradients, &mut sgd, &inputs, &targets);
     });
     let ndarray_time = best(runs, || {
         for (x, y) in &batches {
@@ -187,17 +212,20 @@ fn compare<N: Trainable<Scalar = f32>, const IN: usize, const OUT: usize>(
     });
     let rate = |t: f64| samples as f64 / t;
     println!(
-        "{:<6} {:>9} params  nn {:>10.0} samples/s  ndarray {:>10.0} samples/s  nn/ndarray {:>5.2}x  (max weight difference after one epoch {difference:.1e})",
+        "{:<6} {:>7} params  nn {:>9.0}/s (one sample at a time {:>9.0}/s)  ndarray {:>9.0}/s  nn/ndarray {:.2}x  (weights after one epoch differ by {difference:.1e})",
         N::NAME,
         N::PARAMETERS,
         rate(nn_time),
+        rate(per_sample_time),
         rate(ndarray_time),
         ndarray_time / nn_time,
     );
 }
 
 fn main() {
-    println!("batch {BATCH}, SGD, cross-entropy on softmax; best of 5 epochs each");
+    println!(
+        "samples per second; batch {BATCH}, SGD, cross-entropy on softmax; best of 5 epochs each"
+    );
     compare::<Digits, 64, 10>(&mut Digits::random(1), 30_000);
     compare::<Mnist, 784, 10>(&mut Mnist::random(1), 6_000);
 }

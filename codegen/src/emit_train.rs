@@ -151,6 +151,13 @@ fn gradients_struct(net: &Network) -> TokenStream {
             }
         }
 
+        impl #gradients {
+            /// Sets every gradient to zero (before each mini-batch).
+            pub fn zero(&mut self) {
+                #(self.#field_names.zero();)*
+            }
+        }
+
         impl #runtime::train::Gradients for #gradients {
             type Scalar = #scalar;
             const LAYERS: usize = #count;
@@ -367,8 +374,11 @@ fn methods(net: &Network) -> TokenStream {
          `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss \
          and the output."
     );
+    let batch = batch_method(net);
     quote! {
         impl #name {
+            #batch
+
             #[doc = #accumulate_doc]
             ///
             /// Statically sized locals only: no heap allocation. The loss must fit the output
@@ -399,6 +409,219 @@ fn methods(net: &Network) -> TokenStream {
                 );
                 #runtime::train::Outcome { loss: #value, output: #evaluate_out }
             }
+        }
+    }
+}
+
+/// Samples per chunk in `accumulate_batch`: 1 when the weights fit in 32 KiB, else up to 16, as
+/// many as keep the chunk's locals (pre-activations, outputs and gradients of every layer)
+/// within 64 KiB of stack.
+fn chunk_size(net: &Network) -> usize {
+    let scalar_bytes = if net.scalar == "f32" { 4 } else { 8 };
+    // Weights that fit in the first-level cache gain nothing from being reused across samples.
+    if net.parameters * scalar_bytes <= 32_768 {
+        return 1;
+    }
+    let per_sample: usize = net
+        .layers
+        .iter()
+        .map(|l| 3 * l.outputs * scalar_bytes)
+        .sum();
+    (65_536 / per_sample.max(1)).clamp(1, 16)
+}
+
+/// `accumulate_batch`: `accumulate_gradients` over chunks of samples, layer by layer, so that
+/// each weight row is read once per chunk. Same arithmetic in the same order: bit-identical.
+fn batch_method(net: &Network) -> TokenStream {
+    let Network {
+        scalar,
+        runtime,
+        inputs,
+        outputs,
+        ..
+    } = net;
+    let gradients_type = gradients_name(net);
+    let marker = output_marker(net);
+    let bound = respan(quote!(L: #runtime::train::Loss<#marker>), last(net).span);
+    let chunk = chunk_size(net);
+    let names = Names::new();
+    let Names {
+        input,
+        target,
+        loss,
+        scale,
+        gradients,
+        value,
+    } = &names;
+    let (observe, chunk_inputs, chunk_targets, index, k, n, sample) = (
+        local("observe"),
+        local("chunk_inputs"),
+        local("chunk_targets"),
+        local("index"),
+        local("k"),
+        local("n"),
+        local("sample"),
+    );
+    let zero = float(scalar, 0.0);
+    let last_name = &last(net).name;
+    let activation = output_activation(net);
+
+    // Forward, layer by layer over the chunk.
+    let mut body = TokenStream::new();
+    let mut previous = quote!(#chunk_inputs);
+    let mut locals: Vec<Locals> = Vec::new();
+    for layer in &net.layers {
+        let field = &layer.field;
+        let width = layer.outputs;
+        let out = layer.field.clone();
+        let pre = if layer.activation == Activation::Linear {
+            body.extend(quote_spanned! {layer.span=>
+                let mut #out = [[#zero; #width]; #chunk];
+                #runtime::train::forward_chunk(&self.#field, #previous, &mut #out[..#n]);
+            });
+            out.clone()
+        } else {
+            let pre = local(&format!("{}_pre", layer.name));
+            let function = format_ident!("{}", layer.activation.name());
+            let alpha = alpha(net, layer.activation).map(|a| quote!(, #a));
+            body.extend(quote_spanned! {layer.span=>
+                let mut #pre = [[#zero; #width]; #chunk];
+                #runtime::train::forward_chunk(&self.#field, #previous, &mut #pre[..#n]);
+                let mut #out = #pre;
+                for #sample in &mut #out[..#n] {
+                    #runtime::activation::#function(#sample #alpha);
+                }
+            });
+            pre
+        };
+        previous = quote!(&#out[..#n]);
+        locals.push(Locals { pre, out });
+    }
+
+    // The loss, sample by sample, then backwards layer by layer.
+    let deltas: Vec<Ident> = net
+        .layers
+        .iter()
+        .map(|layer| local(&format!("{}_delta", layer.name)))
+        .collect();
+    let last_index = net.layers.len() - 1;
+    let Locals {
+        pre: last_pre,
+        out: last_out,
+    } = &locals[last_index];
+    let last_delta = &deltas[last_index];
+    body.extend(quote! {
+        let mut #last_delta = [[#zero; #outputs]; #chunk];
+        for #k in 0..#n {
+            let #value = <L as #runtime::train::Loss<#marker>>::gradient(
+                #loss,
+                #activation,
+                &#last_pre[#k],
+                &#last_out[#k],
+                #chunk_targets[#k].borrow(),
+                #scale,
+                &mut #last_delta[#k],
+            );
+            #observe(#index * #chunk + #k, #runtime::train::Outcome {
+                loss: #value,
+                output: #last_out[#k],
+            });
+        }
+    });
+    for (position, layer) in net.layers.iter().enumerate().rev() {
+        let field = &layer.field;
+        let delta = &deltas[position];
+        if position > 0 {
+            let below = &net.layers[position - 1];
+            let below_delta = &deltas[position - 1];
+            let width = below.outputs;
+            body.extend(quote_spanned! {layer.span=>
+                let mut #below_delta = [[#zero; #width]; #chunk];
+                #runtime::train::backward_input_chunk(
+                    &self.#field,
+                    &#delta[..#n],
+                    &mut #below_delta[..#n],
+                );
+            });
+            if below.activation != Activation::Linear {
+                let Locals { pre, out } = &locals[position - 1];
+                let function = format_ident!("{}", below.activation.name());
+                let alpha = alpha(net, below.activation).map(|a| quote!(, #a));
+                body.extend(quote_spanned! {layer.span=>
+                    for #k in 0..#n {
+                        #runtime::train::derivative::#function(
+                            &#pre[#k], &#out[#k], &mut #below_delta[#k] #alpha
+                        );
+                    }
+                });
+            }
+        }
+        let layer_inputs = if position == 0 {
+            quote!(#chunk_inputs)
+        } else {
+            let below_out = &locals[position - 1].out;
+            quote!(&#below_out[..#n])
+        };
+        body.extend(quote_spanned! {layer.span=>
+            #gradients.#field.accumulate_chunk(#layer_inputs, &#delta[..#n]);
+        });
+    }
+    // One sample per chunk: the per-sample code, whose locals are all statically sized, is
+    // faster than a chunk of one.
+    let loop_ = if chunk == 1 {
+        quote! {
+            for (#index, (#input, #target)) in inputs.iter().zip(targets).enumerate() {
+                #observe(#index, self.accumulate_gradients(
+                    #input.borrow(), #target.borrow(), #loss, #scale, #gradients,
+                ));
+            }
+        }
+    } else {
+        quote! {
+            let chunks = inputs.chunks(#chunk).zip(targets.chunks(#chunk));
+            for (#index, (#chunk_inputs, #chunk_targets)) in chunks.enumerate() {
+                let #n = #chunk_inputs.len();
+                #body
+            }
+        }
+    };
+
+    quote! {
+        /// Samples per chunk in `accumulate_batch`.
+        pub const TRAINING_CHUNK: usize = #chunk;
+
+        /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
+        /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
+        /// by layer, so that each weight is read once per chunk; the gradients are the same to
+        /// the bit as one sample at a time. No heap allocation.
+        ///
+        /// # Errors
+        ///
+        /// `Error::Batch` when `targets` does not have one row per input.
+        pub fn accumulate_batch<X, Y, #bound, F>(
+            &self,
+            inputs: &[X],
+            targets: &[Y],
+            #loss: &L,
+            #scale: #scalar,
+            #gradients: &mut #gradients_type,
+            mut #observe: F,
+        ) -> ::core::result::Result<(), #runtime::Error>
+        where
+            X: ::core::borrow::Borrow<[#scalar; #inputs]>,
+            Y: ::core::borrow::Borrow<[#scalar; #outputs]>,
+            F: FnMut(usize, #runtime::train::Outcome<#scalar, [#scalar; #outputs]>),
+        {
+            use ::core::borrow::Borrow as _;
+            if inputs.len() != targets.len() {
+                return ::core::result::Result::Err(#runtime::Error::Batch {
+                    layer: #last_name,
+                    expected: inputs.len(),
+                    found: targets.len(),
+                });
+            }
+            #loop_
+            ::core::result::Result::Ok(())
         }
     }
 }
@@ -444,6 +667,24 @@ fn trainable_impl(net: &Network) -> TokenStream {
                 gradients: &mut #gradients_type,
             ) -> #runtime::train::Outcome<#scalar, Self::Output> {
                 #name::accumulate_gradients(self, input, target, loss, scale, gradients)
+            }
+
+            fn accumulate_batch<X, Y, L, F>(
+                &self,
+                inputs: &[X],
+                targets: &[Y],
+                loss: &L,
+                scale: #scalar,
+                gradients: &mut #gradients_type,
+                observe: F,
+            ) -> ::core::result::Result<(), #runtime::Error>
+            where
+                X: ::core::borrow::Borrow<Self::Input>,
+                Y: ::core::borrow::Borrow<Self::Output>,
+                L: #runtime::train::Loss<#marker>,
+                F: FnMut(usize, #runtime::train::Outcome<#scalar, Self::Output>),
+            {
+                #name::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
             }
         }
     }

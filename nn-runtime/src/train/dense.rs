@@ -1,7 +1,8 @@
 //! The two kernels of a dense layer's backward pass.
 
 use crate::zeroed::ZeroInit;
-use crate::{Dense, Scalar};
+use crate::{Dense, Scalar, dot};
+use core::borrow::Borrow;
 
 /// Gradients of a loss with respect to one [`Dense`] layer's weights and biases, in the same
 /// `[OUT][IN]` layout: row `o` belongs to neuron `o`.
@@ -100,6 +101,65 @@ pub fn backward_input<const IN: usize, const OUT: usize, T: Scalar>(
     input
 }
 
+impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
+    /// [`DenseGradients::accumulate`] for several samples at once, with the same result to the
+    /// bit: each row of gradients is updated by every sample while it is in cache, instead of
+    /// the whole matrix once per sample.
+    #[inline]
+    pub fn accumulate_chunk<X: Borrow<[T; IN]>>(&mut self, inputs: &[X], deltas: &[[T; OUT]]) {
+        for (o, (row, bias)) in self.weights.iter_mut().zip(&mut self.bias).enumerate() {
+            for (input, delta) in inputs.iter().zip(deltas) {
+                let d = delta[o];
+                if d == T::ZERO {
+                    continue;
+                }
+                *bias += d;
+                for (w, &x) in row.iter_mut().zip(input.borrow()) {
+                    *w += d * x;
+                }
+            }
+        }
+    }
+}
+
+/// [`Dense::forward`] for several samples at once, with the same result to the bit: each
+/// weight row is read once for all of them.
+#[inline]
+pub fn forward_chunk<const IN: usize, const OUT: usize, T: Scalar, X: Borrow<[T; IN]>>(
+    layer: &Dense<IN, OUT, T>,
+    inputs: &[X],
+    outputs: &mut [[T; OUT]],
+) {
+    for (o, (row, &bias)) in layer.weights().iter().zip(layer.bias()).enumerate() {
+        for (input, output) in inputs.iter().zip(outputs.iter_mut()) {
+            output[o] = bias + dot(row, input.borrow());
+        }
+    }
+}
+
+/// [`backward_input`] for several samples at once, with the same result to the bit.
+#[inline]
+pub fn backward_input_chunk<const IN: usize, const OUT: usize, T: Scalar>(
+    layer: &Dense<IN, OUT, T>,
+    deltas: &[[T; OUT]],
+    input_deltas: &mut [[T; IN]],
+) {
+    for input_delta in input_deltas.iter_mut() {
+        *input_delta = [T::ZERO; IN];
+    }
+    for (o, row) in layer.weights().iter().enumerate() {
+        for (delta, input_delta) in deltas.iter().zip(input_deltas.iter_mut()) {
+            let d = delta[o];
+            if d == T::ZERO {
+                continue;
+            }
+            for (x, &w) in input_delta.iter_mut().zip(row) {
+                *x += d * w;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::float_cmp)] // small integers: every result is exact
 mod tests {
@@ -114,6 +174,27 @@ mod tests {
         assert_eq!(g.bias(), &[4.0, 2.0]);
         g.zero();
         assert_eq!(g.parts().0, &[0.0; 4]);
+    }
+
+    #[test]
+    fn chunks_match_one_sample_at_a_time_to_the_bit() {
+        let layer =
+            Dense::<3, 2, f64>::from_parts([[0.1, -0.7, 0.3], [1.3, 0.0, -2.1]], [0.5, -0.25]);
+        let inputs = [[0.3, -1.1, 2.7], [-0.9, 0.4, 0.05], [1e-3, 7.0, -3.3]];
+        let deltas = [[0.2, -1.5], [0.0, 0.7], [3.1, 0.01]];
+        let mut outputs = [[0.0; 2]; 3];
+        forward_chunk(&layer, &inputs, &mut outputs);
+        let mut input_deltas = [[9.0; 3]; 3];
+        backward_input_chunk(&layer, &deltas, &mut input_deltas);
+        let mut chunked = DenseGradients::<3, 2, f64>::default();
+        chunked.accumulate_chunk(&inputs.each_ref(), &deltas);
+        let mut single = DenseGradients::<3, 2, f64>::default();
+        for k in 0..3 {
+            assert_eq!(outputs[k], layer.forward(&inputs[k]));
+            assert_eq!(input_deltas[k], backward_input(&layer, &deltas[k]));
+            single.accumulate(&inputs[k], &deltas[k]);
+        }
+        assert_eq!(chunked, single);
     }
 
     #[test]

@@ -323,6 +323,9 @@ impl<L, O> Trainer<L, O> {
         let base_rate = self.optimizer.learning_rate().to_f64();
 
         let mut gradients = N::Gradients::zeroed();
+        // The batch's samples, by reference: filled for each batch, allocated once.
+        let mut batch_inputs: Vec<&N::Input> = Vec::with_capacity(self.batch_size);
+        let mut batch_targets: Vec<&N::Output> = Vec::with_capacity(self.batch_size);
         let mut order: Vec<usize> = (0..training).collect();
         let mut rng = SplitMix64::new(self.seed);
         let mut history = History::default();
@@ -339,22 +342,30 @@ impl<L, O> Trainer<L, O> {
                 gradients.zero();
                 let scale = N::Scalar::ONE / N::Scalar::from_f64(batch.len() as f64);
                 let mut batch_loss = 0.0;
+                batch_inputs.clear();
+                batch_targets.clear();
                 for &i in batch {
-                    let outcome = net.accumulate_gradients(
-                        &train_inputs[i],
-                        &train_targets[i],
-                        &self.loss,
-                        scale,
-                        &mut gradients,
-                    );
-                    batch_loss += outcome.loss.to_f64();
-                    if self
-                        .loss
-                        .is_correct(outcome.output.as_ref(), train_targets[i].as_ref())
-                    {
-                        correct += 1;
-                    }
+                    batch_inputs.push(&train_inputs[i]);
+                    batch_targets.push(&train_targets[i]);
                 }
+                let loss = &self.loss;
+                net.accumulate_batch(
+                    &batch_inputs,
+                    &batch_targets,
+                    loss,
+                    scale,
+                    &mut gradients,
+                    |k, outcome| {
+                        batch_loss += outcome.loss.to_f64();
+                        if loss.is_correct(outcome.output.as_ref(), batch_targets[k].as_ref()) {
+                            correct += 1;
+                        }
+                    },
+                )
+                .map_err(|_| TrainError::Samples {
+                    inputs: batch_inputs.len(),
+                    targets: batch_targets.len(),
+                })?;
                 if !batch_loss.is_finite() {
                     return Err(TrainError::Diverged {
                         epoch,

@@ -1,6 +1,6 @@
 //! Backpropagation and optimizer steps allocate nothing: counted by a global allocator.
 
-use nn::train::{Adam, CrossEntropy, Gradients, Optimizer, Sgd};
+use nn::train::{Adam, CrossEntropy, Optimizer, Sgd};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -52,7 +52,7 @@ nn::network! {
 }
 
 #[test]
-fn backpropagation_and_optimizer_steps_do_not_allocate() {
+fn backpropagation_batches_and_optimizer_steps_do_not_allocate() {
     let net_before = allocations();
     let mut net = Mnist::random(5);
     let mut gradients = MnistGradients::zeroed();
@@ -76,6 +76,19 @@ fn backpropagation_and_optimizer_steps_do_not_allocate() {
                 .accumulate_gradients(&input, &target, &CrossEntropy, 0.125, &mut gradients)
                 .loss;
         }
+        let batch = [&input; 20];
+        let targets = [&target; 20];
+        net.accumulate_batch(
+            &batch,
+            &targets,
+            &CrossEntropy,
+            0.05,
+            &mut gradients,
+            |_, o| {
+                loss += o.loss;
+            },
+        )
+        .unwrap();
         sgd.step(&mut *net, &gradients);
         adam.step(&mut *net, &gradients);
     }

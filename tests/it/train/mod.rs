@@ -6,6 +6,7 @@
 #![allow(clippy::float_cmp)]
 
 mod alloc_free;
+mod batch;
 mod crosscheck;
 mod gradcheck;
 mod trainer;
