@@ -38,6 +38,28 @@ fn for_each_parameter<N: Trainable>(
     });
 }
 
+/// The smallest positive normal value of `T`.
+fn smallest_normal<T: Scalar>() -> T {
+    if T::NAME == "f32" {
+        T::from_f64(f64::from(f32::MIN_POSITIVE))
+    } else {
+        T::from_f64(f64::MIN_POSITIVE)
+    }
+}
+
+/// `x`, or zero if it is subnormal. Weights that weight decay drives towards zero, and Adam's
+/// moments of gradients that are zero, end up subnormal, and arithmetic on subnormal numbers is
+/// about a hundred times slower on x86: training the digits example slowed threefold. Values
+/// below `1e-38` (`f32`) or `1e-308` (`f64`) change no result that matters.
+#[inline]
+fn flush<T: Scalar>(x: T, smallest: T) -> T {
+    if x < smallest && -x < smallest {
+        T::ZERO
+    } else {
+        x
+    }
+}
+
 /// A state buffer of one value per parameter, zeroed on first use.
 fn state<T: Scalar>(buffer: &mut Vec<T>, parameters: usize) {
     if buffer.len() != parameters {
@@ -47,7 +69,8 @@ fn state<T: Scalar>(buffer: &mut Vec<T>, parameters: usize) {
 }
 
 /// Stochastic gradient descent: `p -= learning_rate * v`, with `v = momentum * v + g` (or
-/// `v = g` without momentum) and `g = gradient + weight_decay * p`.
+/// `v = g` without momentum) and `g = gradient + weight_decay * p`. Subnormal results become
+/// zero (see below).
 ///
 /// ```
 /// use nn_runtime::train::Sgd;
@@ -107,6 +130,7 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
         } = self;
         let (rate, momentum, decay, nesterov) = (*rate, *momentum, *decay, *nesterov);
         let with_momentum = momentum != T::ZERO;
+        let smallest = smallest_normal::<T>();
         if with_momentum {
             state(velocity, N::PARAMETERS);
         }
@@ -115,14 +139,14 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
                 let velocity = &mut velocity[offset..offset + parameters.len()];
                 for ((p, &g), v) in parameters.iter_mut().zip(gradients).zip(velocity) {
                     let g = g + decay * *p;
-                    *v = momentum * *v + g;
+                    *v = flush(momentum * *v + g, smallest);
                     let step = if nesterov { g + momentum * *v } else { *v };
-                    *p = *p - rate * step;
+                    *p = flush(*p - rate * step, smallest);
                 }
             } else {
                 for (p, &g) in parameters.iter_mut().zip(gradients) {
                     let g = g + decay * *p;
-                    *p = *p - rate * g;
+                    *p = flush(*p - rate * g, smallest);
                 }
             }
         });
@@ -139,6 +163,9 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
 /// Adam (Kingma and Ba), as `torch.optim.Adam`: moving averages `m` and `v` of the gradient and
 /// its square, bias-corrected, and `p -= learning_rate * m_hat / (sqrt(v_hat) + epsilon)`.
 ///
+/// Unlike PyTorch's, both optimizers flush subnormal parameters and state to zero: arithmetic
+/// on subnormal numbers is about a hundred times slower on x86, and weight decay produces them.
+///
 /// ```
 /// use nn_runtime::train::Adam;
 /// let adam = Adam::new(1e-3_f64).betas(0.9, 0.999).epsilon(1e-8);
@@ -153,6 +180,8 @@ pub struct Adam<T: Scalar = f32> {
     steps: i32,
     m: Vec<T>,
     v: Vec<T>,
+    /// `sqrt(v)`: scratch space of the update, kept to not allocate on every step.
+    root: Vec<T>,
 }
 
 impl<T: Scalar> Adam<T> {
@@ -168,6 +197,7 @@ impl<T: Scalar> Adam<T> {
             steps: 0,
             m: Vec::new(),
             v: Vec::new(),
+            root: Vec::new(),
         }
     }
 
@@ -203,6 +233,7 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
     fn step<N: Trainable<Scalar = T>>(&mut self, net: &mut N, gradients: &N::Gradients) {
         state(&mut self.m, N::PARAMETERS);
         state(&mut self.v, N::PARAMETERS);
+        state(&mut self.root, N::PARAMETERS);
         self.steps = self.steps.saturating_add(1);
         let Self {
             learning_rate,
@@ -213,21 +244,31 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
             steps,
             m,
             v,
+            root,
         } = self;
         let (beta1, beta2, epsilon, decay) = (*beta1, *beta2, *epsilon, *decay);
         let correction1 = 1.0 - libm::pow(beta1.to_f64(), f64::from(*steps));
         let correction2 = 1.0 - libm::pow(beta2.to_f64(), f64::from(*steps));
         let step_size = T::from_f64(learning_rate.to_f64() / correction1);
         let root_correction2 = T::from_f64(libm::sqrt(correction2));
+        let smallest = smallest_normal::<T>();
         for_each_parameter(net, gradients, |offset, parameters, gradients| {
             let range = offset..offset + parameters.len();
-            let moments = m[range.clone()].iter_mut().zip(&mut v[range]);
-            for ((p, &g), (m, v)) in parameters.iter_mut().zip(gradients).zip(moments) {
+            let (m, v) = (&mut m[range.clone()], &mut v[range.clone()]);
+            let root = &mut root[range];
+            // Three passes: `sqrt` is an instruction that the compiler does not vectorise, so
+            // the arithmetic around it goes in loops of its own, which it does.
+            for (((p, &g), m), v) in parameters.iter().zip(gradients).zip(&mut *m).zip(&mut *v) {
                 let g = g + decay * *p;
-                *m = beta1 * *m + (T::ONE - beta1) * g;
-                *v = beta2 * *v + (T::ONE - beta2) * g * g;
-                let denominator = v.sqrt() / root_correction2 + epsilon;
-                *p = *p - step_size * *m / denominator;
+                *m = flush(beta1 * *m + (T::ONE - beta1) * g, smallest);
+                *v = flush(beta2 * *v + (T::ONE - beta2) * g * g, smallest);
+            }
+            for (root, v) in root.iter_mut().zip(&*v) {
+                *root = v.sqrt();
+            }
+            for ((p, m), root) in parameters.iter_mut().zip(&*m).zip(&*root) {
+                let denominator = *root / root_correction2 + epsilon;
+                *p = flush(*p - step_size * *m / denominator, smallest);
             }
         });
     }
@@ -237,5 +278,24 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
 
     fn set_learning_rate(&mut self, learning_rate: T) {
         self.learning_rate = learning_rate;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subnormals_are_flushed_and_normals_kept() {
+        let smallest = smallest_normal::<f32>();
+        assert_eq!(smallest, f32::MIN_POSITIVE);
+        assert_eq!(flush(f32::MIN_POSITIVE / 2.0, smallest), 0.0);
+        assert_eq!(flush(-f32::MIN_POSITIVE / 2.0, smallest), 0.0);
+        assert_eq!(flush(f32::MIN_POSITIVE, smallest), f32::MIN_POSITIVE);
+        assert_eq!(flush(-1.5_f32, smallest), -1.5);
+        let smallest = smallest_normal::<f64>();
+        assert_eq!(smallest, f64::MIN_POSITIVE);
+        assert_eq!(flush(1e-310_f64, smallest), 0.0);
+        assert_eq!(flush(1e-300_f64, smallest), 1e-300);
     }
 }
