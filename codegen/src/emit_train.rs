@@ -172,7 +172,7 @@ fn gradients_struct(net: &Network) -> TokenStream {
                 }
             }
 
-            fn for_each_layer_mut(&mut self, mut f: impl FnMut(&mut [#scalar], &mut [#scalar])) {
+            fn for_each_layer_mut(&mut self, mut f: impl ::core::ops::FnMut(&mut [#scalar], &mut [#scalar])) {
                 #(
                     let (weights, bias) = self.#field_names.parts_mut();
                     f(weights, bias);
@@ -430,43 +430,43 @@ fn chunk_size(net: &Network) -> usize {
     (65_536 / per_sample.max(1)).clamp(1, 16)
 }
 
-/// `accumulate_batch`: `accumulate_gradients` over chunks of samples, layer by layer, so that
-/// each weight row is read once per chunk. Same arithmetic in the same order: bit-identical.
-fn batch_method(net: &Network) -> TokenStream {
-    let Network {
-        scalar,
-        runtime,
-        inputs,
-        outputs,
-        ..
-    } = net;
-    let gradients_type = gradients_name(net);
-    let marker = output_marker(net);
-    let bound = respan(quote!(L: #runtime::train::Loss<#marker>), last(net).span);
-    let chunk = chunk_size(net);
-    let names = Names::new();
-    let Names {
-        input,
-        target,
-        loss,
-        scale,
-        gradients,
-        value,
-    } = &names;
-    let (observe, chunk_inputs, chunk_targets, index, k, n, sample) = (
-        local("observe"),
-        local("chunk_inputs"),
-        local("chunk_targets"),
-        local("index"),
-        local("k"),
-        local("n"),
-        local("sample"),
-    );
-    let zero = float(scalar, 0.0);
-    let last_name = &last(net).name;
-    let activation = output_activation(net);
+/// The locals of `accumulate_batch`'s chunked loop, hygienic.
+struct ChunkNames {
+    observe: Ident,
+    inputs: Ident,
+    targets: Ident,
+    index: Ident,
+    k: Ident,
+    n: Ident,
+    sample: Ident,
+}
 
-    // Forward, layer by layer over the chunk.
+impl ChunkNames {
+    fn new() -> Self {
+        Self {
+            observe: local("observe"),
+            inputs: local("chunk_inputs"),
+            targets: local("chunk_targets"),
+            index: local("index"),
+            k: local("k"),
+            n: local("n"),
+            sample: local("sample"),
+        }
+    }
+}
+
+/// The chunk's forward pass, layer by layer, keeping every layer's pre-activations.
+fn chunk_forward(net: &Network, chunk: usize, c: &ChunkNames) -> (TokenStream, Vec<Locals>) {
+    let Network {
+        scalar, runtime, ..
+    } = net;
+    let ChunkNames {
+        inputs: chunk_inputs,
+        n,
+        sample,
+        ..
+    } = c;
+    let zero = float(scalar, 0.0);
     let mut body = TokenStream::new();
     let mut previous = quote!(#chunk_inputs);
     let mut locals: Vec<Locals> = Vec::new();
@@ -498,7 +498,43 @@ fn batch_method(net: &Network) -> TokenStream {
         locals.push(Locals { pre, out });
     }
 
-    // The loss, sample by sample, then backwards layer by layer.
+    (body, locals)
+}
+
+/// The chunk's loss, sample by sample, then backpropagation layer by layer.
+fn chunk_backward(
+    net: &Network,
+    chunk: usize,
+    c: &ChunkNames,
+    names: &Names,
+    locals: &[Locals],
+) -> TokenStream {
+    let Network {
+        scalar,
+        runtime,
+        outputs,
+        ..
+    } = net;
+    let ChunkNames {
+        observe,
+        inputs: chunk_inputs,
+        targets: chunk_targets,
+        index,
+        k,
+        n,
+        ..
+    } = c;
+    let Names {
+        loss,
+        scale,
+        gradients,
+        value,
+        ..
+    } = names;
+    let zero = float(scalar, 0.0);
+    let marker = output_marker(net);
+    let activation = output_activation(net);
+    let mut body = TokenStream::new();
     let deltas: Vec<Ident> = net
         .layers
         .iter()
@@ -566,6 +602,49 @@ fn batch_method(net: &Network) -> TokenStream {
             #gradients.#field.accumulate_chunk(#layer_inputs, &#delta[..#n]);
         });
     }
+    body
+}
+
+/// `accumulate_batch`: `accumulate_gradients` over chunks of samples, layer by layer, so that
+/// each weight row is read once per chunk. Same arithmetic in the same order: bit-identical.
+fn batch_method(net: &Network) -> TokenStream {
+    let Network {
+        scalar,
+        runtime,
+        inputs,
+        outputs,
+        ..
+    } = net;
+    let gradients_type = gradients_name(net);
+    let marker = output_marker(net);
+    let bound = respan(quote!(L: #runtime::train::Loss<#marker>), last(net).span);
+    let chunk = chunk_size(net);
+    let names = Names::new();
+    let Names {
+        input,
+        target,
+        loss,
+        scale,
+        gradients,
+        ..
+    } = &names;
+    let c = ChunkNames::new();
+    let ChunkNames {
+        observe,
+        inputs: chunk_inputs,
+        targets: chunk_targets,
+        index,
+        n,
+        ..
+    } = &c;
+    let last_name = &last(net).name;
+    let (forward, locals) = chunk_forward(net, chunk, &c);
+    let backward = chunk_backward(net, chunk, &c, &names, &locals);
+    let body = quote! {
+        #forward
+        #backward
+    };
+
     // One sample per chunk: the per-sample code, whose locals are all statically sized, is
     // faster than a chunk of one.
     let loop_ = if chunk == 1 {
@@ -610,7 +689,7 @@ fn batch_method(net: &Network) -> TokenStream {
         where
             X: ::core::borrow::Borrow<[#scalar; #inputs]>,
             Y: ::core::borrow::Borrow<[#scalar; #outputs]>,
-            F: FnMut(usize, #runtime::train::Outcome<#scalar, [#scalar; #outputs]>),
+            F: ::core::ops::FnMut(usize, #runtime::train::Outcome<#scalar, [#scalar; #outputs]>),
         {
             use ::core::borrow::Borrow as _;
             if inputs.len() != targets.len() {
@@ -682,7 +761,7 @@ fn trainable_impl(net: &Network) -> TokenStream {
                 X: ::core::borrow::Borrow<Self::Input>,
                 Y: ::core::borrow::Borrow<Self::Output>,
                 L: #runtime::train::Loss<#marker>,
-                F: FnMut(usize, #runtime::train::Outcome<#scalar, Self::Output>),
+                F: ::core::ops::FnMut(usize, #runtime::train::Outcome<#scalar, Self::Output>),
             {
                 #name::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
             }

@@ -282,6 +282,7 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp)] // flushing is exact
 mod tests {
     use super::*;
 

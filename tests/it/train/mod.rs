@@ -9,6 +9,7 @@ mod alloc_free;
 mod batch;
 mod crosscheck;
 mod gradcheck;
+mod hygiene;
 mod trainer;
 mod ui;
 
