@@ -6,6 +6,8 @@ pub use nn_macros::network;
 /// Declares the networks of a `.nn` file (path relative to the crate root); see the
 /// [crate documentation](crate).
 pub use nn_macros::network_file;
+/// Training: losses, optimizers, the mini-batch trainer and the traits generated code implements.
+pub use nn_runtime::train;
 pub use nn_runtime::{
     Activation, Dense, Error, LayerInfo, Network, Scalar, Summary, activation, io,
 };

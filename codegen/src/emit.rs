@@ -2,11 +2,64 @@
 
 use crate::ir::{Layer, Network};
 use nn_grammar::{Activation, Unroll};
-use proc_macro2::{Ident, Literal, TokenStream};
+use proc_macro2::{Group, Ident, Literal, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 
-/// Everything generated for one network: the struct and its impls.
+/// Everything generated for one network: the struct and its impls, with plain sizes.
 pub fn emit(net: &Network) -> TokenStream {
+    plain_sizes(items(net))
+}
+
+/// `784usize` as `784`, and `101770usize` as `101_770`: every size in generated code is a
+/// `usize` by its context, and the suffix `quote` gives a `usize` is noise to whoever reads the
+/// code (`cargo expand`, `nnc build`); clippy's `unreadable_literal` asks for the `_`.
+pub(crate) fn plain_sizes(tokens: TokenStream) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut plain = Group::new(group.delimiter(), plain_sizes(group.stream()));
+                plain.set_span(group.span());
+                TokenTree::Group(plain)
+            }
+            TokenTree::Literal(literal) => {
+                match literal
+                    .to_string()
+                    .strip_suffix("usize")
+                    .map(str::parse::<usize>)
+                {
+                    Some(Ok(n)) => {
+                        let mut plain = grouped(n);
+                        plain.set_span(literal.span());
+                        TokenTree::Literal(plain)
+                    }
+                    _ => TokenTree::Literal(literal),
+                }
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// `101770` as `101_770`; numbers under five digits as they are.
+fn grouped(n: usize) -> Literal {
+    let digits = n.to_string();
+    if digits.len() < 5 {
+        return Literal::usize_unsuffixed(n);
+    }
+    let mut text = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            text.push('_');
+        }
+        text.push(digit);
+    }
+    text.parse()
+        .unwrap_or_else(|_| Literal::usize_unsuffixed(n))
+}
+
+/// The struct and its impls, as `quote` writes them.
+fn items(net: &Network) -> TokenStream {
     let Network {
         name,
         visibility,
@@ -32,7 +85,7 @@ pub fn emit(net: &Network) -> TokenStream {
             count(*outputs, "neuron"),
             describe(layer.activation)
         );
-        let (inputs, outputs) = (size(*inputs), size(*outputs));
+        let (inputs, outputs) = (*inputs, *outputs);
         quote_spanned! {layer.span=>
             #[doc = #doc]
             pub #field: #runtime::Dense<#inputs, #outputs, #scalar>
@@ -42,6 +95,7 @@ pub fn emit(net: &Network) -> TokenStream {
     let network_impl = network_impl(net);
     let io = crate::io::methods(net);
     let forward_batch = forward_batch(net);
+    let train = crate::emit_train::emit(net);
     let name_text = name.to_string();
     let summary_doc = format!(
         " The layers of `{name_text}` as a table: names, activations, output shapes and parameters."
@@ -49,7 +103,7 @@ pub fn emit(net: &Network) -> TokenStream {
     let inputs_doc = format!(" Width of the input: {inputs}.");
     let outputs_doc = format!(" Width of the output: {outputs}.");
     let parameters_doc = format!(" Weights plus biases over all layers: {parameters}.");
-    let (inputs, outputs, parameters) = (size(*inputs), size(*outputs), size(*parameters));
+    let (inputs, outputs, parameters) = (*inputs, *outputs, *parameters);
     quote! {
         #attributes
         #visibility struct #name {
@@ -104,27 +158,9 @@ pub fn emit(net: &Network) -> TokenStream {
         #network_impl
 
         #io
-    }
-}
 
-/// A size as an unsuffixed literal: `784`, not `784usize`, so the expansion reads like the
-/// declaration; `101_770` from five digits on, as clippy's `unreadable_literal` asks of code
-/// written out by `nnc`.
-fn size(n: usize) -> Literal {
-    let digits = n.to_string();
-    if digits.len() < 5 {
-        return Literal::usize_unsuffixed(n);
+        #train
     }
-    let mut grouped = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push('_');
-        }
-        grouped.push(digit);
-    }
-    grouped
-        .parse()
-        .unwrap_or_else(|_| Literal::usize_unsuffixed(n))
 }
 
 /// `1 neuron`, `128 neurons`.
@@ -189,7 +225,7 @@ fn forward(net: &Network) -> TokenStream {
     let mut body = TokenStream::new();
     for (index, layer) in net.layers.iter().enumerate() {
         let out = &layer.field;
-        let width = size(layer.outputs);
+        let width = layer.outputs;
         let activation = apply_activation(net, layer);
         let binding = if activation.is_some() {
             quote!(mut #out)
@@ -217,7 +253,7 @@ fn forward(net: &Network) -> TokenStream {
         count(*inputs, "value"),
         count(*outputs, "output")
     );
-    let (inputs, outputs) = (size(*inputs), size(*outputs));
+    let (inputs, outputs) = (*inputs, *outputs);
     quote! {
         #[doc = #doc]
         ///
@@ -243,7 +279,7 @@ fn forward_batch(net: &Network) -> TokenStream {
         ..
     } = net;
     let last = &net.layers[net.layers.len() - 1].name;
-    let (inputs, outputs) = (size(*inputs), size(*outputs));
+    let (inputs, outputs) = (*inputs, *outputs);
     quote! {
         /// Runs the network on every input, writing one output per input.
         ///
@@ -277,11 +313,7 @@ fn forward_batch(net: &Network) -> TokenStream {
 fn unrolled(layer: &Layer, input: &TokenStream) -> TokenStream {
     let field = &layer.field;
     let rows = (0..layer.outputs).map(|o| {
-        let o = size(o);
-        let terms = (0..layer.inputs).map(|i| {
-            let i = size(i);
-            quote!(+ w[#o][#i] * x[#i])
-        });
+        let terms = (0..layer.inputs).map(|i| quote!(+ w[#o][#i] * x[#i]));
         quote!(b[#o] #(#terms)*)
     });
     quote_spanned! {layer.span=> {
@@ -306,7 +338,7 @@ fn network_impl(net: &Network) -> TokenStream {
     let name_text = name.to_string();
     let infos = net.layers.iter().map(|layer| {
         let layer_name = &layer.name;
-        let (layer_inputs, layer_outputs) = (size(layer.inputs), size(layer.outputs));
+        let (layer_inputs, layer_outputs) = (layer.inputs, layer.outputs);
         let activation = match layer.activation {
             Activation::Linear => quote!(Linear),
             Activation::Relu => quote!(Relu),
@@ -335,11 +367,11 @@ fn network_impl(net: &Network) -> TokenStream {
             }
         }
     });
-    let indices: Vec<Literal> = (0..net.layers.len()).map(size).collect();
+    let indices: Vec<usize> = (0..net.layers.len()).collect();
     let fields: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
     let first = &net.layers[0].name;
     let last = &net.layers[net.layers.len() - 1].name;
-    let (inputs, outputs, parameters) = (size(*inputs), size(*outputs), size(*parameters));
+    let (inputs, outputs, parameters) = (*inputs, *outputs, *parameters);
     quote! {
         impl #runtime::Network for #name {
             type Scalar = #scalar;

@@ -8,6 +8,7 @@
 #[cfg(feature = "pretty")]
 pub mod build;
 mod emit;
+mod emit_train;
 mod io;
 pub mod ir;
 mod lower;
@@ -106,6 +107,6 @@ pub fn expand_baked(
 ) -> TokenStream {
     let net = lower(net, attributes, span_of);
     let mut tokens = emit::emit(&net);
-    tokens.extend(io::baked(&net, weights));
+    tokens.extend(emit::plain_sizes(io::baked(&net, weights)));
     tokens
 }

@@ -23,6 +23,7 @@ pub mod init;
 pub mod io;
 mod network;
 mod scalar;
+pub mod train;
 mod zeroed;
 
 pub use activation::Activation;

@@ -23,4 +23,5 @@ mod io_serde;
 mod limits;
 mod nn_file;
 mod numerics;
+mod train;
 mod ui;

@@ -241,8 +241,8 @@ impl ::nn::__private::Network for Xor {
         > {
             ::nn::__private::io::ndarray::forward::<
                 f32,
-                2usize,
-                1usize,
+                2,
+                1,
             >(
                 input,
                 "hidden",
@@ -250,6 +250,225 @@ impl ::nn::__private::Network for Xor {
                 |inputs, outputs| self.forward_batch(inputs, outputs),
             )
         }
+    }
+}
+/// Gradients of a loss with respect to every weight and bias of [`Xor`], with the same shapes: what `Xor::accumulate_gradients` adds to and an optimizer reads.
+pub struct XorGradients {
+    /// Gradients of layer `hidden`: 4 rows of 2 weights, 4 biases.
+    pub hidden: ::nn::__private::train::DenseGradients<2, 4, f32>,
+    /// Gradients of layer `output`: 1 rows of 4 weights, 1 biases.
+    pub output: ::nn::__private::train::DenseGradients<4, 1, f32>,
+}
+#[allow(unsafe_code)]
+unsafe impl ::nn::__private::ZeroInit for XorGradients {}
+::nn::__private::__with_alloc! {
+    #[allow(clippy::unnecessary_box_returns)]
+    impl XorGradients {
+        /// All gradients zero, built directly on the heap.
+        pub fn zeroed() -> ::nn::__private::Box<Self> {
+            ::nn::__private::zeroed_box()
+        }
+    }
+}
+impl XorGradients {
+    /// Sets every gradient to zero (before each mini-batch).
+    pub fn zero(&mut self) {
+        self.hidden.zero();
+        self.output.zero();
+    }
+}
+impl ::nn::__private::train::Gradients for XorGradients {
+    type Scalar = f32;
+    const LAYERS: usize = 2;
+    fn layer(&self, index: usize) -> ::core::option::Option<(&[f32], &[f32])> {
+        match index {
+            0 => ::core::option::Option::Some(self.hidden.parts()),
+            1 => ::core::option::Option::Some(self.output.parts()),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn for_each_layer_mut(
+        &mut self,
+        mut f: impl ::core::ops::FnMut(&mut [f32], &mut [f32]),
+    ) {
+        let (weights, bias) = self.hidden.parts_mut();
+        f(weights, bias);
+        let (weights, bias) = self.output.parts_mut();
+        f(weights, bias);
+    }
+}
+impl Xor {
+    /// Samples per chunk in `accumulate_batch`.
+    pub const TRAINING_CHUNK: usize = 1;
+    /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
+    /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
+    /// by layer, so that each weight is read once per chunk; the gradients are the same to
+    /// the bit as one sample at a time. No heap allocation.
+    ///
+    /// # Errors
+    ///
+    /// `Error::Batch` when `targets` does not have one row per input.
+    pub fn accumulate_batch<
+        X,
+        Y,
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
+        F,
+    >(
+        &self,
+        inputs: &[X],
+        targets: &[Y],
+        loss: &L,
+        scale: f32,
+        gradients: &mut XorGradients,
+        mut observe: F,
+    ) -> ::core::result::Result<(), ::nn::__private::Error>
+    where
+        X: ::core::borrow::Borrow<[f32; 2]>,
+        Y: ::core::borrow::Borrow<[f32; 1]>,
+        F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, [f32; 1]>),
+    {
+        if inputs.len() != targets.len() {
+            return ::core::result::Result::Err(::nn::__private::Error::Batch {
+                layer: "output",
+                expected: inputs.len(),
+                found: targets.len(),
+            });
+        }
+        for (index, (input, target)) in inputs.iter().zip(targets).enumerate() {
+            observe(
+                index,
+                self
+                    .accumulate_gradients(
+                        input.borrow(),
+                        target.borrow(),
+                        loss,
+                        scale,
+                        gradients,
+                    ),
+            );
+        }
+        ::core::result::Result::Ok(())
+    }
+    /// Runs `Xor` on `input` keeping every layer's pre-activations, then backpropagates the loss against `target`: adds `scale` times the gradient of every weight and bias to `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss and the output.
+    ///
+    /// Statically sized locals only: no heap allocation. The loss must fit the output
+    /// activation, or this does not compile.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
+    pub fn accumulate_gradients<
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
+    >(
+        &self,
+        input: &[f32; 2],
+        target: &[f32; 1],
+        loss: &L,
+        scale: f32,
+        gradients: &mut XorGradients,
+    ) -> ::nn::__private::train::Outcome<f32, [f32; 1]> {
+        let hidden_pre: [f32; 4] = self.hidden.forward(input);
+        let mut hidden: [f32; 4] = hidden_pre;
+        ::nn::__private::activation::tanh(&mut hidden);
+        let output_pre: [f32; 1] = self.output.forward(&hidden);
+        let mut output: [f32; 1] = output_pre;
+        ::nn::__private::activation::sigmoid(&mut output);
+        let mut output_delta: [f32; 1] = [0f32; 1];
+        let value = <L as ::nn::__private::train::Loss<
+            ::nn::__private::train::output::Sigmoid,
+        >>::gradient(
+            loss,
+            <Self as ::nn::__private::Network>::LAYERS[1].activation,
+            &output_pre,
+            &output,
+            target,
+            scale,
+            &mut output_delta,
+        );
+        let mut hidden_delta: [f32; 4] = ::nn::__private::train::backward_input(
+            &self.output,
+            &output_delta,
+        );
+        ::nn::__private::train::derivative::tanh(
+            &hidden_pre,
+            &hidden,
+            &mut hidden_delta,
+        );
+        gradients.output.accumulate(&hidden, &output_delta);
+        gradients.hidden.accumulate(input, &hidden_delta);
+        ::nn::__private::train::Outcome::new(value, output)
+    }
+    /// Runs the network on `input` and returns the loss against `target` and the output.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
+    pub fn evaluate<
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
+    >(
+        &self,
+        input: &[f32; 2],
+        target: &[f32; 1],
+        loss: &L,
+    ) -> ::nn::__private::train::Outcome<f32, [f32; 1]> {
+        let hidden_pre: [f32; 4] = self.hidden.forward(input);
+        let mut hidden: [f32; 4] = hidden_pre;
+        ::nn::__private::activation::tanh(&mut hidden);
+        let output_pre: [f32; 1] = self.output.forward(&hidden);
+        let mut output: [f32; 1] = output_pre;
+        ::nn::__private::activation::sigmoid(&mut output);
+        let value = <L as ::nn::__private::train::Loss<
+            ::nn::__private::train::output::Sigmoid,
+        >>::value(
+            loss,
+            <Self as ::nn::__private::Network>::LAYERS[1].activation,
+            &output_pre,
+            &output,
+            target,
+        );
+        ::nn::__private::train::Outcome::new(value, output)
+    }
+}
+impl ::nn::__private::train::Trainable for Xor {
+    type Input = [f32; 2];
+    type Output = [f32; 1];
+    type OutputActivation = ::nn::__private::train::output::Sigmoid;
+    type Gradients = XorGradients;
+    fn predict(&self, input: &Self::Input) -> Self::Output {
+        self.forward(input)
+    }
+    fn evaluate<
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
+    >(
+        &self,
+        input: &Self::Input,
+        target: &Self::Output,
+        loss: &L,
+    ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
+        Xor::evaluate(self, input, target, loss)
+    }
+    fn accumulate_gradients<
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
+    >(
+        &self,
+        input: &Self::Input,
+        target: &Self::Output,
+        loss: &L,
+        scale: f32,
+        gradients: &mut XorGradients,
+    ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
+        Xor::accumulate_gradients(self, input, target, loss, scale, gradients)
+    }
+    fn accumulate_batch<X, Y, L, F>(
+        &self,
+        inputs: &[X],
+        targets: &[Y],
+        loss: &L,
+        scale: f32,
+        gradients: &mut XorGradients,
+        observe: F,
+    ) -> ::core::result::Result<(), ::nn::__private::Error>
+    where
+        X: ::core::borrow::Borrow<Self::Input>,
+        Y: ::core::borrow::Borrow<Self::Output>,
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
+        F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, Self::Output>),
+    {
+        Xor::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
     }
 }
 /// Classifies iris flowers.
@@ -493,8 +712,8 @@ impl ::nn::__private::Network for Iris {
         > {
             ::nn::__private::io::ndarray::forward::<
                 f64,
-                4usize,
-                3usize,
+                4,
+                3,
             >(
                 input,
                 "features",
@@ -502,6 +721,249 @@ impl ::nn::__private::Network for Iris {
                 |inputs, outputs| self.forward_batch(inputs, outputs),
             )
         }
+    }
+}
+/// Gradients of a loss with respect to every weight and bias of [`Iris`], with the same shapes: what `Iris::accumulate_gradients` adds to and an optimizer reads.
+pub(crate) struct IrisGradients {
+    /// Gradients of layer `features`: 16 rows of 4 weights, 16 biases.
+    pub features: ::nn::__private::train::DenseGradients<4, 16, f64>,
+    /// Gradients of layer `layer1`: 8 rows of 16 weights, 8 biases.
+    pub layer1: ::nn::__private::train::DenseGradients<16, 8, f64>,
+    /// Gradients of layer `layer2`: 3 rows of 8 weights, 3 biases.
+    pub layer2: ::nn::__private::train::DenseGradients<8, 3, f64>,
+}
+#[allow(unsafe_code)]
+unsafe impl ::nn::__private::ZeroInit for IrisGradients {}
+::nn::__private::__with_alloc! {
+    #[allow(clippy::unnecessary_box_returns)]
+    impl IrisGradients {
+        /// All gradients zero, built directly on the heap.
+        pub fn zeroed() -> ::nn::__private::Box<Self> {
+            ::nn::__private::zeroed_box()
+        }
+    }
+}
+impl IrisGradients {
+    /// Sets every gradient to zero (before each mini-batch).
+    pub fn zero(&mut self) {
+        self.features.zero();
+        self.layer1.zero();
+        self.layer2.zero();
+    }
+}
+impl ::nn::__private::train::Gradients for IrisGradients {
+    type Scalar = f64;
+    const LAYERS: usize = 3;
+    fn layer(&self, index: usize) -> ::core::option::Option<(&[f64], &[f64])> {
+        match index {
+            0 => ::core::option::Option::Some(self.features.parts()),
+            1 => ::core::option::Option::Some(self.layer1.parts()),
+            2 => ::core::option::Option::Some(self.layer2.parts()),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn for_each_layer_mut(
+        &mut self,
+        mut f: impl ::core::ops::FnMut(&mut [f64], &mut [f64]),
+    ) {
+        let (weights, bias) = self.features.parts_mut();
+        f(weights, bias);
+        let (weights, bias) = self.layer1.parts_mut();
+        f(weights, bias);
+        let (weights, bias) = self.layer2.parts_mut();
+        f(weights, bias);
+    }
+}
+impl Iris {
+    /// Samples per chunk in `accumulate_batch`.
+    pub const TRAINING_CHUNK: usize = 1;
+    /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
+    /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
+    /// by layer, so that each weight is read once per chunk; the gradients are the same to
+    /// the bit as one sample at a time. No heap allocation.
+    ///
+    /// # Errors
+    ///
+    /// `Error::Batch` when `targets` does not have one row per input.
+    pub fn accumulate_batch<
+        X,
+        Y,
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
+        F,
+    >(
+        &self,
+        inputs: &[X],
+        targets: &[Y],
+        loss: &L,
+        scale: f64,
+        gradients: &mut IrisGradients,
+        mut observe: F,
+    ) -> ::core::result::Result<(), ::nn::__private::Error>
+    where
+        X: ::core::borrow::Borrow<[f64; 4]>,
+        Y: ::core::borrow::Borrow<[f64; 3]>,
+        F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f64, [f64; 3]>),
+    {
+        if inputs.len() != targets.len() {
+            return ::core::result::Result::Err(::nn::__private::Error::Batch {
+                layer: "layer2",
+                expected: inputs.len(),
+                found: targets.len(),
+            });
+        }
+        for (index, (input, target)) in inputs.iter().zip(targets).enumerate() {
+            observe(
+                index,
+                self
+                    .accumulate_gradients(
+                        input.borrow(),
+                        target.borrow(),
+                        loss,
+                        scale,
+                        gradients,
+                    ),
+            );
+        }
+        ::core::result::Result::Ok(())
+    }
+    /// Runs `Iris` on `input` keeping every layer's pre-activations, then backpropagates the loss against `target`: adds `scale` times the gradient of every weight and bias to `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss and the output.
+    ///
+    /// Statically sized locals only: no heap allocation. The loss must fit the output
+    /// activation, or this does not compile.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
+    pub fn accumulate_gradients<
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
+    >(
+        &self,
+        input: &[f64; 4],
+        target: &[f64; 3],
+        loss: &L,
+        scale: f64,
+        gradients: &mut IrisGradients,
+    ) -> ::nn::__private::train::Outcome<f64, [f64; 3]> {
+        let features_pre: [f64; 16] = self.features.forward(input);
+        let mut features: [f64; 16] = features_pre;
+        ::nn::__private::activation::leaky_relu(&mut features, 0.1f64);
+        let layer1_pre: [f64; 8] = self.layer1.forward(&features);
+        let mut layer1: [f64; 8] = layer1_pre;
+        ::nn::__private::activation::elu(&mut layer1, 1f64);
+        let layer2_pre: [f64; 3] = self.layer2.forward(&layer1);
+        let mut layer2: [f64; 3] = layer2_pre;
+        ::nn::__private::activation::log_softmax(&mut layer2);
+        let mut layer2_delta: [f64; 3] = [0f64; 3];
+        let value = <L as ::nn::__private::train::Loss<
+            ::nn::__private::train::output::LogSoftmax,
+        >>::gradient(
+            loss,
+            <Self as ::nn::__private::Network>::LAYERS[2].activation,
+            &layer2_pre,
+            &layer2,
+            target,
+            scale,
+            &mut layer2_delta,
+        );
+        let mut layer1_delta: [f64; 8] = ::nn::__private::train::backward_input(
+            &self.layer2,
+            &layer2_delta,
+        );
+        ::nn::__private::train::derivative::elu(
+            &layer1_pre,
+            &layer1,
+            &mut layer1_delta,
+            1f64,
+        );
+        gradients.layer2.accumulate(&layer1, &layer2_delta);
+        let mut features_delta: [f64; 16] = ::nn::__private::train::backward_input(
+            &self.layer1,
+            &layer1_delta,
+        );
+        ::nn::__private::train::derivative::leaky_relu(
+            &features_pre,
+            &features,
+            &mut features_delta,
+            0.1f64,
+        );
+        gradients.layer1.accumulate(&features, &layer1_delta);
+        gradients.features.accumulate(input, &features_delta);
+        ::nn::__private::train::Outcome::new(value, layer2)
+    }
+    /// Runs the network on `input` and returns the loss against `target` and the output.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
+    pub fn evaluate<
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
+    >(
+        &self,
+        input: &[f64; 4],
+        target: &[f64; 3],
+        loss: &L,
+    ) -> ::nn::__private::train::Outcome<f64, [f64; 3]> {
+        let features_pre: [f64; 16] = self.features.forward(input);
+        let mut features: [f64; 16] = features_pre;
+        ::nn::__private::activation::leaky_relu(&mut features, 0.1f64);
+        let layer1_pre: [f64; 8] = self.layer1.forward(&features);
+        let mut layer1: [f64; 8] = layer1_pre;
+        ::nn::__private::activation::elu(&mut layer1, 1f64);
+        let layer2_pre: [f64; 3] = self.layer2.forward(&layer1);
+        let mut layer2: [f64; 3] = layer2_pre;
+        ::nn::__private::activation::log_softmax(&mut layer2);
+        let value = <L as ::nn::__private::train::Loss<
+            ::nn::__private::train::output::LogSoftmax,
+        >>::value(
+            loss,
+            <Self as ::nn::__private::Network>::LAYERS[2].activation,
+            &layer2_pre,
+            &layer2,
+            target,
+        );
+        ::nn::__private::train::Outcome::new(value, layer2)
+    }
+}
+impl ::nn::__private::train::Trainable for Iris {
+    type Input = [f64; 4];
+    type Output = [f64; 3];
+    type OutputActivation = ::nn::__private::train::output::LogSoftmax;
+    type Gradients = IrisGradients;
+    fn predict(&self, input: &Self::Input) -> Self::Output {
+        self.forward(input)
+    }
+    fn evaluate<
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
+    >(
+        &self,
+        input: &Self::Input,
+        target: &Self::Output,
+        loss: &L,
+    ) -> ::nn::__private::train::Outcome<f64, Self::Output> {
+        Iris::evaluate(self, input, target, loss)
+    }
+    fn accumulate_gradients<
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
+    >(
+        &self,
+        input: &Self::Input,
+        target: &Self::Output,
+        loss: &L,
+        scale: f64,
+        gradients: &mut IrisGradients,
+    ) -> ::nn::__private::train::Outcome<f64, Self::Output> {
+        Iris::accumulate_gradients(self, input, target, loss, scale, gradients)
+    }
+    fn accumulate_batch<X, Y, L, F>(
+        &self,
+        inputs: &[X],
+        targets: &[Y],
+        loss: &L,
+        scale: f64,
+        gradients: &mut IrisGradients,
+        observe: F,
+    ) -> ::core::result::Result<(), ::nn::__private::Error>
+    where
+        X: ::core::borrow::Borrow<Self::Input>,
+        Y: ::core::borrow::Borrow<Self::Output>,
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
+        F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f64, Self::Output>),
+    {
+        Iris::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
     }
 }
 /// Every other activation once; no visibility, so private to the module.
@@ -783,8 +1245,8 @@ impl ::nn::__private::Network for Zoo {
         > {
             ::nn::__private::io::ndarray::forward::<
                 f32,
-                3usize,
-                2usize,
+                3,
+                2,
             >(
                 input,
                 "layer0",
@@ -792,5 +1254,297 @@ impl ::nn::__private::Network for Zoo {
                 |inputs, outputs| self.forward_batch(inputs, outputs),
             )
         }
+    }
+}
+/// Gradients of a loss with respect to every weight and bias of [`Zoo`], with the same shapes: what `Zoo::accumulate_gradients` adds to and an optimizer reads.
+struct ZooGradients {
+    /// Gradients of layer `layer0`: 5 rows of 3 weights, 5 biases.
+    pub layer0: ::nn::__private::train::DenseGradients<3, 5, f32>,
+    /// Gradients of layer `layer1`: 5 rows of 5 weights, 5 biases.
+    pub layer1: ::nn::__private::train::DenseGradients<5, 5, f32>,
+    /// Gradients of layer `layer2`: 5 rows of 5 weights, 5 biases.
+    pub layer2: ::nn::__private::train::DenseGradients<5, 5, f32>,
+    /// Gradients of layer `layer3`: 4 rows of 5 weights, 4 biases.
+    pub layer3: ::nn::__private::train::DenseGradients<5, 4, f32>,
+    /// Gradients of layer `layer4`: 2 rows of 4 weights, 2 biases.
+    pub layer4: ::nn::__private::train::DenseGradients<4, 2, f32>,
+    /// Gradients of layer `layer5`: 2 rows of 2 weights, 2 biases.
+    pub layer5: ::nn::__private::train::DenseGradients<2, 2, f32>,
+}
+#[allow(unsafe_code)]
+unsafe impl ::nn::__private::ZeroInit for ZooGradients {}
+::nn::__private::__with_alloc! {
+    #[allow(clippy::unnecessary_box_returns)]
+    impl ZooGradients {
+        /// All gradients zero, built directly on the heap.
+        pub fn zeroed() -> ::nn::__private::Box<Self> {
+            ::nn::__private::zeroed_box()
+        }
+    }
+}
+impl ZooGradients {
+    /// Sets every gradient to zero (before each mini-batch).
+    pub fn zero(&mut self) {
+        self.layer0.zero();
+        self.layer1.zero();
+        self.layer2.zero();
+        self.layer3.zero();
+        self.layer4.zero();
+        self.layer5.zero();
+    }
+}
+impl ::nn::__private::train::Gradients for ZooGradients {
+    type Scalar = f32;
+    const LAYERS: usize = 6;
+    fn layer(&self, index: usize) -> ::core::option::Option<(&[f32], &[f32])> {
+        match index {
+            0 => ::core::option::Option::Some(self.layer0.parts()),
+            1 => ::core::option::Option::Some(self.layer1.parts()),
+            2 => ::core::option::Option::Some(self.layer2.parts()),
+            3 => ::core::option::Option::Some(self.layer3.parts()),
+            4 => ::core::option::Option::Some(self.layer4.parts()),
+            5 => ::core::option::Option::Some(self.layer5.parts()),
+            _ => ::core::option::Option::None,
+        }
+    }
+    fn for_each_layer_mut(
+        &mut self,
+        mut f: impl ::core::ops::FnMut(&mut [f32], &mut [f32]),
+    ) {
+        let (weights, bias) = self.layer0.parts_mut();
+        f(weights, bias);
+        let (weights, bias) = self.layer1.parts_mut();
+        f(weights, bias);
+        let (weights, bias) = self.layer2.parts_mut();
+        f(weights, bias);
+        let (weights, bias) = self.layer3.parts_mut();
+        f(weights, bias);
+        let (weights, bias) = self.layer4.parts_mut();
+        f(weights, bias);
+        let (weights, bias) = self.layer5.parts_mut();
+        f(weights, bias);
+    }
+}
+impl Zoo {
+    /// Samples per chunk in `accumulate_batch`.
+    pub const TRAINING_CHUNK: usize = 1;
+    /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
+    /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
+    /// by layer, so that each weight is read once per chunk; the gradients are the same to
+    /// the bit as one sample at a time. No heap allocation.
+    ///
+    /// # Errors
+    ///
+    /// `Error::Batch` when `targets` does not have one row per input.
+    pub fn accumulate_batch<
+        X,
+        Y,
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
+        F,
+    >(
+        &self,
+        inputs: &[X],
+        targets: &[Y],
+        loss: &L,
+        scale: f32,
+        gradients: &mut ZooGradients,
+        mut observe: F,
+    ) -> ::core::result::Result<(), ::nn::__private::Error>
+    where
+        X: ::core::borrow::Borrow<[f32; 3]>,
+        Y: ::core::borrow::Borrow<[f32; 2]>,
+        F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, [f32; 2]>),
+    {
+        if inputs.len() != targets.len() {
+            return ::core::result::Result::Err(::nn::__private::Error::Batch {
+                layer: "layer5",
+                expected: inputs.len(),
+                found: targets.len(),
+            });
+        }
+        for (index, (input, target)) in inputs.iter().zip(targets).enumerate() {
+            observe(
+                index,
+                self
+                    .accumulate_gradients(
+                        input.borrow(),
+                        target.borrow(),
+                        loss,
+                        scale,
+                        gradients,
+                    ),
+            );
+        }
+        ::core::result::Result::Ok(())
+    }
+    /// Runs `Zoo` on `input` keeping every layer's pre-activations, then backpropagates the loss against `target`: adds `scale` times the gradient of every weight and bias to `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss and the output.
+    ///
+    /// Statically sized locals only: no heap allocation. The loss must fit the output
+    /// activation, or this does not compile.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
+    pub fn accumulate_gradients<
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
+    >(
+        &self,
+        input: &[f32; 3],
+        target: &[f32; 2],
+        loss: &L,
+        scale: f32,
+        gradients: &mut ZooGradients,
+    ) -> ::nn::__private::train::Outcome<f32, [f32; 2]> {
+        let layer0_pre: [f32; 5] = self.layer0.forward(input);
+        let mut layer0: [f32; 5] = layer0_pre;
+        ::nn::__private::activation::gelu(&mut layer0);
+        let layer1_pre: [f32; 5] = self.layer1.forward(&layer0);
+        let mut layer1: [f32; 5] = layer1_pre;
+        ::nn::__private::activation::silu(&mut layer1);
+        let layer2_pre: [f32; 5] = self.layer2.forward(&layer1);
+        let mut layer2: [f32; 5] = layer2_pre;
+        ::nn::__private::activation::softplus(&mut layer2);
+        let layer3_pre: [f32; 4] = self.layer3.forward(&layer2);
+        let mut layer3: [f32; 4] = layer3_pre;
+        ::nn::__private::activation::relu(&mut layer3);
+        let layer4: [f32; 2] = self.layer4.forward(&layer3);
+        let layer5: [f32; 2] = self.layer5.forward(&layer4);
+        let mut layer5_delta: [f32; 2] = [0f32; 2];
+        let value = <L as ::nn::__private::train::Loss<
+            ::nn::__private::train::output::Linear,
+        >>::gradient(
+            loss,
+            <Self as ::nn::__private::Network>::LAYERS[5].activation,
+            &layer5,
+            &layer5,
+            target,
+            scale,
+            &mut layer5_delta,
+        );
+        let layer4_delta: [f32; 2] = ::nn::__private::train::backward_input(
+            &self.layer5,
+            &layer5_delta,
+        );
+        gradients.layer5.accumulate(&layer4, &layer5_delta);
+        let mut layer3_delta: [f32; 4] = ::nn::__private::train::backward_input(
+            &self.layer4,
+            &layer4_delta,
+        );
+        ::nn::__private::train::derivative::relu(
+            &layer3_pre,
+            &layer3,
+            &mut layer3_delta,
+        );
+        gradients.layer4.accumulate(&layer3, &layer4_delta);
+        let mut layer2_delta: [f32; 5] = ::nn::__private::train::backward_input(
+            &self.layer3,
+            &layer3_delta,
+        );
+        ::nn::__private::train::derivative::softplus(
+            &layer2_pre,
+            &layer2,
+            &mut layer2_delta,
+        );
+        gradients.layer3.accumulate(&layer2, &layer3_delta);
+        let mut layer1_delta: [f32; 5] = ::nn::__private::train::backward_input(
+            &self.layer2,
+            &layer2_delta,
+        );
+        ::nn::__private::train::derivative::silu(
+            &layer1_pre,
+            &layer1,
+            &mut layer1_delta,
+        );
+        gradients.layer2.accumulate(&layer1, &layer2_delta);
+        let mut layer0_delta: [f32; 5] = ::nn::__private::train::backward_input(
+            &self.layer1,
+            &layer1_delta,
+        );
+        ::nn::__private::train::derivative::gelu(
+            &layer0_pre,
+            &layer0,
+            &mut layer0_delta,
+        );
+        gradients.layer1.accumulate(&layer0, &layer1_delta);
+        gradients.layer0.accumulate(input, &layer0_delta);
+        ::nn::__private::train::Outcome::new(value, layer5)
+    }
+    /// Runs the network on `input` and returns the loss against `target` and the output.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
+    pub fn evaluate<
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
+    >(
+        &self,
+        input: &[f32; 3],
+        target: &[f32; 2],
+        loss: &L,
+    ) -> ::nn::__private::train::Outcome<f32, [f32; 2]> {
+        let layer0_pre: [f32; 5] = self.layer0.forward(input);
+        let mut layer0: [f32; 5] = layer0_pre;
+        ::nn::__private::activation::gelu(&mut layer0);
+        let layer1_pre: [f32; 5] = self.layer1.forward(&layer0);
+        let mut layer1: [f32; 5] = layer1_pre;
+        ::nn::__private::activation::silu(&mut layer1);
+        let layer2_pre: [f32; 5] = self.layer2.forward(&layer1);
+        let mut layer2: [f32; 5] = layer2_pre;
+        ::nn::__private::activation::softplus(&mut layer2);
+        let layer3_pre: [f32; 4] = self.layer3.forward(&layer2);
+        let mut layer3: [f32; 4] = layer3_pre;
+        ::nn::__private::activation::relu(&mut layer3);
+        let layer4: [f32; 2] = self.layer4.forward(&layer3);
+        let layer5: [f32; 2] = self.layer5.forward(&layer4);
+        let value = <L as ::nn::__private::train::Loss<
+            ::nn::__private::train::output::Linear,
+        >>::value(
+            loss,
+            <Self as ::nn::__private::Network>::LAYERS[5].activation,
+            &layer5,
+            &layer5,
+            target,
+        );
+        ::nn::__private::train::Outcome::new(value, layer5)
+    }
+}
+impl ::nn::__private::train::Trainable for Zoo {
+    type Input = [f32; 3];
+    type Output = [f32; 2];
+    type OutputActivation = ::nn::__private::train::output::Linear;
+    type Gradients = ZooGradients;
+    fn predict(&self, input: &Self::Input) -> Self::Output {
+        self.forward(input)
+    }
+    fn evaluate<L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>>(
+        &self,
+        input: &Self::Input,
+        target: &Self::Output,
+        loss: &L,
+    ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
+        Zoo::evaluate(self, input, target, loss)
+    }
+    fn accumulate_gradients<
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
+    >(
+        &self,
+        input: &Self::Input,
+        target: &Self::Output,
+        loss: &L,
+        scale: f32,
+        gradients: &mut ZooGradients,
+    ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
+        Zoo::accumulate_gradients(self, input, target, loss, scale, gradients)
+    }
+    fn accumulate_batch<X, Y, L, F>(
+        &self,
+        inputs: &[X],
+        targets: &[Y],
+        loss: &L,
+        scale: f32,
+        gradients: &mut ZooGradients,
+        observe: F,
+    ) -> ::core::result::Result<(), ::nn::__private::Error>
+    where
+        X: ::core::borrow::Borrow<Self::Input>,
+        Y: ::core::borrow::Borrow<Self::Output>,
+        L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
+        F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, Self::Output>),
+    {
+        Zoo::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
     }
 }

@@ -1,0 +1,777 @@
+//! The training half of the generated code: the gradients struct, the backward pass and the
+//! `Trainable` impl.
+//!
+//! Locals that the macro invents (pre-activations, gradients, the method's parameters) get
+//! `Span::mixed_site()`, so they can never capture or shadow a layer's output local, which
+//! carries the layer's own span and name.
+
+use crate::ir::{Layer, Network};
+use nn_grammar::Activation;
+use proc_macro2::{Group, Ident, Literal, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned};
+
+/// The gradients struct, its impls, `accumulate_gradients`, `evaluate` and `Trainable`.
+pub fn emit(net: &Network) -> TokenStream {
+    let gradients = gradients_struct(net);
+    let methods = methods(net);
+    let trainable = trainable_impl(net);
+    quote! {
+        #gradients
+        #methods
+        #trainable
+    }
+}
+
+/// `MnistGradients`, for a network `Mnist`.
+fn gradients_name(net: &Network) -> Ident {
+    format_ident!("{}Gradients", net.name)
+}
+
+/// A local invented by the macro, hygienic so it cannot collide with a layer's output local.
+fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// A float literal of the network's scalar type.
+fn float(scalar: &Ident, value: f64) -> Literal {
+    if scalar == "f32" {
+        #[allow(clippy::cast_possible_truncation)] // the user asked for an f32 network
+        Literal::f32_suffixed(value as f32)
+    } else {
+        Literal::f64_suffixed(value)
+    }
+}
+
+/// The marker type of `activation` in `train::output`.
+fn marker(net: &Network, activation: Activation) -> TokenStream {
+    let runtime = &net.runtime;
+    let name = match activation {
+        Activation::Linear => "Linear",
+        Activation::Relu => "Relu",
+        Activation::LeakyRelu { .. } => "LeakyRelu",
+        Activation::Elu { .. } => "Elu",
+        Activation::Sigmoid => "Sigmoid",
+        Activation::Tanh => "Tanh",
+        Activation::Silu => "Silu",
+        Activation::Gelu => "Gelu",
+        Activation::Softplus => "Softplus",
+        Activation::Softmax => "Softmax",
+        Activation::LogSoftmax => "LogSoftmax",
+    };
+    let name = Ident::new(name, Span::call_site());
+    quote!(#runtime::train::output::#name)
+}
+
+/// `tokens`, every one of them (groups included) carrying `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            }
+            token.set_span(span);
+            token
+        })
+        .collect()
+}
+
+/// The output activation's marker type.
+fn output_marker(net: &Network) -> TokenStream {
+    marker(net, last(net).activation)
+}
+
+fn last(net: &Network) -> &Layer {
+    &net.layers[net.layers.len() - 1]
+}
+
+/// The alpha argument of `leaky_relu` and `elu`, if any.
+fn alpha(net: &Network, activation: Activation) -> Option<Literal> {
+    match activation {
+        Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => {
+            Some(float(&net.scalar, alpha))
+        }
+        _ => None,
+    }
+}
+
+/// The struct with one `DenseGradients` per layer, and its impls.
+fn gradients_struct(net: &Network) -> TokenStream {
+    let Network {
+        name,
+        visibility,
+        scalar,
+        runtime,
+        ..
+    } = net;
+    let gradients = gradients_name(net);
+    let fields = net.layers.iter().map(|layer| {
+        let Layer {
+            field,
+            inputs,
+            outputs,
+            ..
+        } = layer;
+        let doc = format!(
+            " Gradients of layer `{}`: {outputs} rows of {inputs} weights, {outputs} biases.",
+            layer.name
+        );
+        quote_spanned! {layer.span=>
+            #[doc = #doc]
+            pub #field: #runtime::train::DenseGradients<#inputs, #outputs, #scalar>
+        }
+    });
+    let doc = format!(
+        " Gradients of a loss with respect to every weight and bias of [`{name}`], with the same \
+         shapes: what `{name}::accumulate_gradients` adds to and an optimizer reads."
+    );
+    let count = net.layers.len();
+    let indices: Vec<usize> = (0..count).collect();
+    let field_names: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
+    quote! {
+        #[doc = #doc]
+        #visibility struct #gradients {
+            #(#fields,)*
+        }
+
+        // SAFETY: every field is a `DenseGradients` of floats, for which all-zero bytes are valid.
+        #[allow(unsafe_code)]
+        unsafe impl #runtime::ZeroInit for #gradients {}
+
+        #runtime::__with_alloc! {
+            // Gradients are as large as the network: built on the heap, never on the stack.
+            #[allow(clippy::unnecessary_box_returns)]
+            impl #gradients {
+                /// All gradients zero, built directly on the heap.
+                pub fn zeroed() -> #runtime::Box<Self> {
+                    #runtime::zeroed_box()
+                }
+            }
+        }
+
+        impl #gradients {
+            /// Sets every gradient to zero (before each mini-batch).
+            pub fn zero(&mut self) {
+                #(self.#field_names.zero();)*
+            }
+        }
+
+        impl #runtime::train::Gradients for #gradients {
+            type Scalar = #scalar;
+            const LAYERS: usize = #count;
+
+            fn layer(
+                &self,
+                index: usize,
+            ) -> ::core::option::Option<(&[#scalar], &[#scalar])> {
+                match index {
+                    #(#indices => ::core::option::Option::Some(self.#field_names.parts()),)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+
+            fn for_each_layer_mut(&mut self, mut f: impl ::core::ops::FnMut(&mut [#scalar], &mut [#scalar])) {
+                #(
+                    let (weights, bias) = self.#field_names.parts_mut();
+                    f(weights, bias);
+                )*
+            }
+        }
+    }
+}
+
+/// Names of the locals of one layer in the forward pass that keeps what backpropagation needs.
+struct Locals {
+    /// Pre-activations (the output itself for a linear layer).
+    pre: Ident,
+    /// Outputs, named after the layer as in `forward`.
+    out: Ident,
+}
+
+/// The forward pass into named locals, keeping each layer's pre-activations.
+fn forward_keeping(net: &Network, input: &Ident) -> (TokenStream, Vec<Locals>) {
+    let Network {
+        scalar, runtime, ..
+    } = net;
+    let mut body = TokenStream::new();
+    let mut locals: Vec<Locals> = Vec::new();
+    for layer in &net.layers {
+        let out = layer.field.clone();
+        let field = &layer.field;
+        let width = layer.outputs;
+        let argument = match locals.last() {
+            None => quote!(#input),
+            Some(previous) => {
+                let previous = &previous.out;
+                quote!(&#previous)
+            }
+        };
+        let pre = if layer.activation == Activation::Linear {
+            body.extend(quote_spanned! {layer.span=>
+                let #out: [#scalar; #width] = self.#field.forward(#argument);
+            });
+            out.clone()
+        } else {
+            let pre = local(&format!("{}_pre", layer.name));
+            let function = format_ident!("{}", layer.activation.name());
+            let alpha = alpha(net, layer.activation).map(|a| quote!(, #a));
+            body.extend(quote_spanned! {layer.span=>
+                let #pre: [#scalar; #width] = self.#field.forward(#argument);
+                let mut #out: [#scalar; #width] = #pre;
+                #runtime::activation::#function(&mut #out #alpha);
+            });
+            pre
+        };
+        locals.push(Locals { pre, out });
+    }
+    (body, locals)
+}
+
+/// The parameters and result of the generated methods, hygienic.
+struct Names {
+    input: Ident,
+    target: Ident,
+    loss: Ident,
+    scale: Ident,
+    gradients: Ident,
+    value: Ident,
+}
+
+impl Names {
+    fn new() -> Self {
+        Self {
+            input: local("input"),
+            target: local("target"),
+            loss: local("loss"),
+            scale: local("scale"),
+            gradients: local("gradients"),
+            value: local("value"),
+        }
+    }
+}
+
+/// The activation of the last layer, as the `Activation` value the losses read.
+fn output_activation(net: &Network) -> TokenStream {
+    let runtime = &net.runtime;
+    let last_index = net.layers.len() - 1;
+    quote!(<Self as #runtime::Network>::LAYERS[#last_index].activation)
+}
+
+/// After the forward pass: the loss's gradient, then each layer from the last to the first,
+/// accumulating its gradients and passing the gradient down through the activation below.
+fn backward(net: &Network, locals: &[Locals], names: &Names) -> TokenStream {
+    let Network {
+        scalar,
+        runtime,
+        outputs,
+        ..
+    } = net;
+    let Names {
+        input,
+        target,
+        loss,
+        scale,
+        gradients,
+        value,
+    } = names;
+    let marker = output_marker(net);
+    let activation = output_activation(net);
+    let last_index = net.layers.len() - 1;
+    let Locals {
+        pre: last_pre,
+        out: last_out,
+    } = &locals[last_index];
+    let deltas: Vec<Ident> = net
+        .layers
+        .iter()
+        .map(|layer| local(&format!("{}_delta", layer.name)))
+        .collect();
+    let last_delta = &deltas[last_index];
+    let zero = float(scalar, 0.0);
+    let mut backward = quote! {
+        let mut #last_delta: [#scalar; #outputs] = [#zero; #outputs];
+        let #value = <L as #runtime::train::Loss<#marker>>::gradient(
+            #loss, #activation, &#last_pre, &#last_out, #target, #scale, &mut #last_delta,
+        );
+    };
+    for (index, layer) in net.layers.iter().enumerate().rev() {
+        let field = &layer.field;
+        let delta = &deltas[index];
+        let layer_input = if index == 0 {
+            quote!(#input)
+        } else {
+            let previous = &locals[index - 1].out;
+            quote!(&#previous)
+        };
+        if index > 0 {
+            let below = &net.layers[index - 1];
+            let below_delta = &deltas[index - 1];
+            let width = below.outputs;
+            if below.activation == Activation::Linear {
+                backward.extend(quote_spanned! {layer.span=>
+                    let #below_delta: [#scalar; #width] =
+                        #runtime::train::backward_input(&self.#field, &#delta);
+                });
+            } else {
+                let Locals { pre, out } = &locals[index - 1];
+                let function = format_ident!("{}", below.activation.name());
+                let alpha = alpha(net, below.activation).map(|a| quote!(, #a));
+                backward.extend(quote_spanned! {layer.span=>
+                    let mut #below_delta: [#scalar; #width] =
+                        #runtime::train::backward_input(&self.#field, &#delta);
+                    #runtime::train::derivative::#function(&#pre, &#out, &mut #below_delta #alpha);
+                });
+            }
+        }
+        backward.extend(quote_spanned! {layer.span=>
+            #gradients.#field.accumulate(#layer_input, &#delta);
+        });
+    }
+    backward
+}
+
+/// `accumulate_gradients` and `evaluate`, as inherent methods.
+fn methods(net: &Network) -> TokenStream {
+    let Network {
+        name,
+        scalar,
+        runtime,
+        inputs,
+        outputs,
+        ..
+    } = net;
+    let gradients_type = gradients_name(net);
+    // The loss bound carries the output layer's span: a loss that does not fit points there.
+    let marker = output_marker(net);
+    let bound = respan(quote!(L: #runtime::train::Loss<#marker>), last(net).span);
+    let names = Names::new();
+    let Names {
+        input,
+        target,
+        loss,
+        scale,
+        gradients,
+        value,
+    } = &names;
+    let last_index = net.layers.len() - 1;
+
+    let (forward, locals) = forward_keeping(net, input);
+    let backward = backward(net, &locals, &names);
+    let last_out = &locals[last_index].out;
+
+    let (evaluate_forward, evaluate_locals) = forward_keeping(net, input);
+    let Locals {
+        pre: evaluate_pre,
+        out: evaluate_out,
+    } = &evaluate_locals[last_index];
+    let activation = output_activation(net);
+
+    let accumulate_doc = format!(
+        " Runs `{name}` on `input` keeping every layer's pre-activations, then backpropagates \
+         the loss against `target`: adds `scale` times the gradient of every weight and bias to \
+         `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss \
+         and the output."
+    );
+    let batch = batch_method(net);
+    quote! {
+        impl #name {
+            #batch
+
+            #[doc = #accumulate_doc]
+            ///
+            /// Statically sized locals only: no heap allocation. The loss must fit the output
+            /// activation, or this does not compile.
+            // The input is borrowed whatever its width, as in `forward`.
+            #[allow(clippy::trivially_copy_pass_by_ref)]
+            pub fn accumulate_gradients<#bound>(
+                &self,
+                #input: &[#scalar; #inputs],
+                #target: &[#scalar; #outputs],
+                #loss: &L,
+                #scale: #scalar,
+                #gradients: &mut #gradients_type,
+            ) -> #runtime::train::Outcome<#scalar, [#scalar; #outputs]> {
+                #forward
+                #backward
+                #runtime::train::Outcome::new(#value, #last_out)
+            }
+
+            /// Runs the network on `input` and returns the loss against `target` and the output.
+            #[allow(clippy::trivially_copy_pass_by_ref)]
+            pub fn evaluate<#bound>(
+                &self,
+                #input: &[#scalar; #inputs],
+                #target: &[#scalar; #outputs],
+                #loss: &L,
+            ) -> #runtime::train::Outcome<#scalar, [#scalar; #outputs]> {
+                #evaluate_forward
+                let #value = <L as #runtime::train::Loss<#marker>>::value(
+                    #loss, #activation, &#evaluate_pre, &#evaluate_out, #target,
+                );
+                #runtime::train::Outcome::new(#value, #evaluate_out)
+            }
+        }
+    }
+}
+
+/// Samples per chunk in `accumulate_batch`: 1 when the weights fit in 32 KiB, else up to 16, as
+/// many as keep the chunk's locals (pre-activations, outputs and gradients of every layer)
+/// within 64 KiB of stack and each of them within 16 KiB.
+fn chunk_size(net: &Network) -> usize {
+    let scalar_bytes = if net.scalar == "f32" { 4 } else { 8 };
+    // Weights that fit in the first-level cache gain nothing from being reused across samples.
+    if net.parameters * scalar_bytes <= 32_768 {
+        return 1;
+    }
+    let per_sample: usize = net
+        .layers
+        .iter()
+        .map(|l| 3 * l.outputs * scalar_bytes)
+        .sum();
+    // Each local array of a chunk also stays within clippy's `large_stack_arrays` limit, 16 KiB,
+    // so that generated code is clean in users' crates.
+    let widest = net.layers.iter().map(|l| l.outputs).max().unwrap_or(1) * scalar_bytes;
+    (65_536 / per_sample.max(1))
+        .min(16_384 / widest)
+        .clamp(1, 16)
+}
+
+/// The locals of `accumulate_batch`'s chunked loop, hygienic.
+struct ChunkNames {
+    observe: Ident,
+    inputs: Ident,
+    targets: Ident,
+    index: Ident,
+    k: Ident,
+    n: Ident,
+    sample: Ident,
+}
+
+impl ChunkNames {
+    fn new() -> Self {
+        Self {
+            observe: local("observe"),
+            inputs: local("chunk_inputs"),
+            targets: local("chunk_targets"),
+            index: local("index"),
+            k: local("k"),
+            n: local("n"),
+            sample: local("sample"),
+        }
+    }
+}
+
+/// The chunk's forward pass, layer by layer, keeping every layer's pre-activations.
+fn chunk_forward(net: &Network, chunk: usize, c: &ChunkNames) -> (TokenStream, Vec<Locals>) {
+    let Network {
+        scalar, runtime, ..
+    } = net;
+    let ChunkNames {
+        inputs: chunk_inputs,
+        n,
+        sample,
+        ..
+    } = c;
+    let zero = float(scalar, 0.0);
+    let mut body = TokenStream::new();
+    let mut previous = quote!(#chunk_inputs);
+    let mut locals: Vec<Locals> = Vec::new();
+    for layer in &net.layers {
+        let field = &layer.field;
+        let width = layer.outputs;
+        let out = layer.field.clone();
+        let pre = if layer.activation == Activation::Linear {
+            body.extend(quote_spanned! {layer.span=>
+                let mut #out = [[#zero; #width]; #chunk];
+                #runtime::train::forward_chunk(&self.#field, #previous, &mut #out[..#n]);
+            });
+            out.clone()
+        } else {
+            let pre = local(&format!("{}_pre", layer.name));
+            let function = format_ident!("{}", layer.activation.name());
+            let alpha = alpha(net, layer.activation).map(|a| quote!(, #a));
+            body.extend(quote_spanned! {layer.span=>
+                let mut #pre = [[#zero; #width]; #chunk];
+                #runtime::train::forward_chunk(&self.#field, #previous, &mut #pre[..#n]);
+                let mut #out = #pre;
+                for #sample in &mut #out[..#n] {
+                    #runtime::activation::#function(#sample #alpha);
+                }
+            });
+            pre
+        };
+        previous = quote!(&#out[..#n]);
+        locals.push(Locals { pre, out });
+    }
+
+    (body, locals)
+}
+
+/// The chunk's loss, sample by sample, then backpropagation layer by layer.
+fn chunk_backward(
+    net: &Network,
+    chunk: usize,
+    c: &ChunkNames,
+    names: &Names,
+    locals: &[Locals],
+) -> TokenStream {
+    let Network {
+        scalar,
+        runtime,
+        outputs,
+        ..
+    } = net;
+    let ChunkNames {
+        observe,
+        inputs: chunk_inputs,
+        targets: chunk_targets,
+        index,
+        k,
+        n,
+        ..
+    } = c;
+    let Names {
+        loss,
+        scale,
+        gradients,
+        value,
+        ..
+    } = names;
+    let zero = float(scalar, 0.0);
+    let marker = output_marker(net);
+    let activation = output_activation(net);
+    let mut body = TokenStream::new();
+    let deltas: Vec<Ident> = net
+        .layers
+        .iter()
+        .map(|layer| local(&format!("{}_delta", layer.name)))
+        .collect();
+    let last_index = net.layers.len() - 1;
+    let Locals {
+        pre: last_pre,
+        out: last_out,
+    } = &locals[last_index];
+    let last_delta = &deltas[last_index];
+    body.extend(quote! {
+        let mut #last_delta = [[#zero; #outputs]; #chunk];
+        for #k in 0..#n {
+            let #value = <L as #runtime::train::Loss<#marker>>::gradient(
+                #loss,
+                #activation,
+                &#last_pre[#k],
+                &#last_out[#k],
+                #chunk_targets[#k].borrow(),
+                #scale,
+                &mut #last_delta[#k],
+            );
+            #observe(
+                #index * #chunk + #k,
+                #runtime::train::Outcome::new(#value, #last_out[#k]),
+            );
+        }
+    });
+    for (position, layer) in net.layers.iter().enumerate().rev() {
+        let field = &layer.field;
+        let delta = &deltas[position];
+        if position > 0 {
+            let below = &net.layers[position - 1];
+            let below_delta = &deltas[position - 1];
+            let width = below.outputs;
+            body.extend(quote_spanned! {layer.span=>
+                let mut #below_delta = [[#zero; #width]; #chunk];
+                #runtime::train::backward_input_chunk(
+                    &self.#field,
+                    &#delta[..#n],
+                    &mut #below_delta[..#n],
+                );
+            });
+            if below.activation != Activation::Linear {
+                let Locals { pre, out } = &locals[position - 1];
+                let function = format_ident!("{}", below.activation.name());
+                let alpha = alpha(net, below.activation).map(|a| quote!(, #a));
+                body.extend(quote_spanned! {layer.span=>
+                    for #k in 0..#n {
+                        #runtime::train::derivative::#function(
+                            &#pre[#k], &#out[#k], &mut #below_delta[#k] #alpha
+                        );
+                    }
+                });
+            }
+        }
+        let layer_inputs = if position == 0 {
+            quote!(#chunk_inputs)
+        } else {
+            let below_out = &locals[position - 1].out;
+            quote!(&#below_out[..#n])
+        };
+        body.extend(quote_spanned! {layer.span=>
+            #gradients.#field.accumulate_chunk(#layer_inputs, &#delta[..#n]);
+        });
+    }
+    body
+}
+
+/// `accumulate_batch`: `accumulate_gradients` over chunks of samples, layer by layer, so that
+/// each weight row is read once per chunk. Same arithmetic in the same order: bit-identical.
+fn batch_method(net: &Network) -> TokenStream {
+    let Network {
+        scalar,
+        runtime,
+        inputs,
+        outputs,
+        ..
+    } = net;
+    let gradients_type = gradients_name(net);
+    let marker = output_marker(net);
+    let bound = respan(quote!(L: #runtime::train::Loss<#marker>), last(net).span);
+    let chunk = chunk_size(net);
+    let names = Names::new();
+    let Names {
+        input,
+        target,
+        loss,
+        scale,
+        gradients,
+        ..
+    } = &names;
+    let c = ChunkNames::new();
+    let ChunkNames {
+        observe,
+        inputs: chunk_inputs,
+        targets: chunk_targets,
+        index,
+        n,
+        ..
+    } = &c;
+    let last_name = &last(net).name;
+    let (forward, locals) = chunk_forward(net, chunk, &c);
+    let backward = chunk_backward(net, chunk, &c, &names, &locals);
+    let body = quote! {
+        #forward
+        #backward
+    };
+
+    // One sample per chunk: the per-sample code, whose locals are all statically sized, is
+    // faster than a chunk of one.
+    let loop_ = if chunk == 1 {
+        quote! {
+            for (#index, (#input, #target)) in inputs.iter().zip(targets).enumerate() {
+                #observe(#index, self.accumulate_gradients(
+                    #input.borrow(), #target.borrow(), #loss, #scale, #gradients,
+                ));
+            }
+        }
+    } else {
+        quote! {
+            let chunks = inputs.chunks(#chunk).zip(targets.chunks(#chunk));
+            for (#index, (#chunk_inputs, #chunk_targets)) in chunks.enumerate() {
+                let #n = #chunk_inputs.len();
+                #body
+            }
+        }
+    };
+
+    quote! {
+        /// Samples per chunk in `accumulate_batch`.
+        pub const TRAINING_CHUNK: usize = #chunk;
+
+        /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
+        /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
+        /// by layer, so that each weight is read once per chunk; the gradients are the same to
+        /// the bit as one sample at a time. No heap allocation.
+        ///
+        /// # Errors
+        ///
+        /// `Error::Batch` when `targets` does not have one row per input.
+        pub fn accumulate_batch<X, Y, #bound, F>(
+            &self,
+            inputs: &[X],
+            targets: &[Y],
+            #loss: &L,
+            #scale: #scalar,
+            #gradients: &mut #gradients_type,
+            mut #observe: F,
+        ) -> ::core::result::Result<(), #runtime::Error>
+        where
+            X: ::core::borrow::Borrow<[#scalar; #inputs]>,
+            Y: ::core::borrow::Borrow<[#scalar; #outputs]>,
+            F: ::core::ops::FnMut(usize, #runtime::train::Outcome<#scalar, [#scalar; #outputs]>),
+        {
+            if inputs.len() != targets.len() {
+                return ::core::result::Result::Err(#runtime::Error::Batch {
+                    layer: #last_name,
+                    expected: inputs.len(),
+                    found: targets.len(),
+                });
+            }
+            #loop_
+            ::core::result::Result::Ok(())
+        }
+    }
+}
+
+/// `impl Trainable`, delegating to the inherent methods.
+fn trainable_impl(net: &Network) -> TokenStream {
+    let Network {
+        name,
+        scalar,
+        runtime,
+        inputs,
+        outputs,
+        ..
+    } = net;
+    let gradients_type = gradients_name(net);
+    let marker = output_marker(net);
+    quote! {
+        impl #runtime::train::Trainable for #name {
+            type Input = [#scalar; #inputs];
+            type Output = [#scalar; #outputs];
+            type OutputActivation = #marker;
+            type Gradients = #gradients_type;
+
+            fn predict(&self, input: &Self::Input) -> Self::Output {
+                self.forward(input)
+            }
+
+            fn evaluate<L: #runtime::train::Loss<#marker>>(
+                &self,
+                input: &Self::Input,
+                target: &Self::Output,
+                loss: &L,
+            ) -> #runtime::train::Outcome<#scalar, Self::Output> {
+                #name::evaluate(self, input, target, loss)
+            }
+
+            fn accumulate_gradients<L: #runtime::train::Loss<#marker>>(
+                &self,
+                input: &Self::Input,
+                target: &Self::Output,
+                loss: &L,
+                scale: #scalar,
+                gradients: &mut #gradients_type,
+            ) -> #runtime::train::Outcome<#scalar, Self::Output> {
+                #name::accumulate_gradients(self, input, target, loss, scale, gradients)
+            }
+
+            fn accumulate_batch<X, Y, L, F>(
+                &self,
+                inputs: &[X],
+                targets: &[Y],
+                loss: &L,
+                scale: #scalar,
+                gradients: &mut #gradients_type,
+                observe: F,
+            ) -> ::core::result::Result<(), #runtime::Error>
+            where
+                X: ::core::borrow::Borrow<Self::Input>,
+                Y: ::core::borrow::Borrow<Self::Output>,
+                L: #runtime::train::Loss<#marker>,
+                F: ::core::ops::FnMut(usize, #runtime::train::Outcome<#scalar, Self::Output>),
+            {
+                #name::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! The two kernels of a dense layer's backward pass.
+
+use crate::zeroed::ZeroInit;
+use crate::{Dense, Scalar, dot};
+use core::borrow::Borrow;
+
+/// Gradients of a loss with respect to one [`Dense`] layer's weights and biases, in the same
+/// `[OUT][IN]` layout: row `o` belongs to neuron `o`.
+#[derive(Clone, PartialEq)]
+#[repr(C)]
+pub struct DenseGradients<const IN: usize, const OUT: usize, T: Scalar = f32> {
+    weights: [[T; IN]; OUT],
+    bias: [T; OUT],
+}
+
+// SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are `0.0`, and
+// `DenseGradients` holds nothing but arrays of `T`.
+#[allow(unsafe_code)]
+unsafe impl<const IN: usize, const OUT: usize, T: Scalar> ZeroInit for DenseGradients<IN, OUT, T> {}
+
+impl<const IN: usize, const OUT: usize, T: Scalar> Default for DenseGradients<IN, OUT, T> {
+    fn default() -> Self {
+        Self {
+            weights: [[T::ZERO; IN]; OUT],
+            bias: [T::ZERO; OUT],
+        }
+    }
+}
+
+impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
+    /// Gradients of the weights, row `o` being neuron `o`.
+    pub fn weights(&self) -> &[[T; IN]; OUT] {
+        &self.weights
+    }
+
+    /// Gradients of the biases.
+    pub fn bias(&self) -> &[T; OUT] {
+        &self.bias
+    }
+
+    /// Weight gradients as one slice of `OUT * IN` values, row-major, and bias gradients.
+    pub fn parts(&self) -> (&[T], &[T]) {
+        (self.weights.as_flattened(), &self.bias)
+    }
+
+    /// Weight gradients as one slice of `OUT * IN` values, row-major, and bias gradients, for
+    /// writing.
+    pub fn parts_mut(&mut self) -> (&mut [T], &mut [T]) {
+        (self.weights.as_flattened_mut(), &mut self.bias)
+    }
+
+    /// Sets every gradient to zero.
+    pub fn zero(&mut self) {
+        self.weights.as_flattened_mut().fill(T::ZERO);
+        self.bias.fill(T::ZERO);
+    }
+
+    /// Adds one sample's gradients: `weights[o] += delta[o] * input` and `bias += delta`, where
+    /// `delta` is the gradient of the loss with respect to the layer's pre-activations.
+    #[inline]
+    pub fn accumulate(&mut self, input: &[T; IN], delta: &[T; OUT]) {
+        for ((row, bias), &d) in self.weights.iter_mut().zip(&mut self.bias).zip(delta) {
+            // A neuron that ReLU switched off passes no gradient: skipping it is exact and
+            // saves a pass over its row.
+            if d == T::ZERO {
+                continue;
+            }
+            *bias += d;
+            for (w, &x) in row.iter_mut().zip(input) {
+                *w += d * x;
+            }
+        }
+    }
+}
+
+impl<const IN: usize, const OUT: usize, T: Scalar> core::fmt::Debug for DenseGradients<IN, OUT, T> {
+    /// Shapes only, like [`Dense`].
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "DenseGradients<{IN}, {OUT}, {}>", T::NAME)
+    }
+}
+
+/// The gradient of the loss with respect to a layer's input, `weights^T * delta`, from the
+/// gradient `delta` with respect to its pre-activations.
+#[inline]
+pub fn backward_input<const IN: usize, const OUT: usize, T: Scalar>(
+    layer: &Dense<IN, OUT, T>,
+    delta: &[T; OUT],
+) -> [T; IN] {
+    let mut input = [T::ZERO; IN];
+    // Row by row (`input += delta[o] * row_o`): independent lanes that vectorise, and rows whose
+    // gradient is zero are skipped.
+    for (row, &d) in layer.weights().iter().zip(delta) {
+        if d == T::ZERO {
+            continue;
+        }
+        for (x, &w) in input.iter_mut().zip(row) {
+            *x += d * w;
+        }
+    }
+    input
+}
+
+impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
+    /// [`DenseGradients::accumulate`] for several samples at once, with the same result to the
+    /// bit: each row of gradients is updated by every sample while it is in cache, instead of
+    /// the whole matrix once per sample.
+    #[inline]
+    pub fn accumulate_chunk<X: Borrow<[T; IN]>>(&mut self, inputs: &[X], deltas: &[[T; OUT]]) {
+        for (o, (row, bias)) in self.weights.iter_mut().zip(&mut self.bias).enumerate() {
+            for (input, delta) in inputs.iter().zip(deltas) {
+                let d = delta[o];
+                if d == T::ZERO {
+                    continue;
+                }
+                *bias += d;
+                for (w, &x) in row.iter_mut().zip(input.borrow()) {
+                    *w += d * x;
+                }
+            }
+        }
+    }
+}
+
+/// [`Dense::forward`] for several samples at once, with the same result to the bit: each
+/// weight row is read once for all of them.
+#[inline]
+pub fn forward_chunk<const IN: usize, const OUT: usize, T: Scalar, X: Borrow<[T; IN]>>(
+    layer: &Dense<IN, OUT, T>,
+    inputs: &[X],
+    outputs: &mut [[T; OUT]],
+) {
+    for (o, (row, &bias)) in layer.weights().iter().zip(layer.bias()).enumerate() {
+        for (input, output) in inputs.iter().zip(outputs.iter_mut()) {
+            output[o] = bias + dot(row, input.borrow());
+        }
+    }
+}
+
+/// [`backward_input`] for several samples at once, with the same result to the bit.
+#[inline]
+pub fn backward_input_chunk<const IN: usize, const OUT: usize, T: Scalar>(
+    layer: &Dense<IN, OUT, T>,
+    deltas: &[[T; OUT]],
+    input_deltas: &mut [[T; IN]],
+) {
+    for input_delta in input_deltas.iter_mut() {
+        *input_delta = [T::ZERO; IN];
+    }
+    for (o, row) in layer.weights().iter().enumerate() {
+        for (delta, input_delta) in deltas.iter().zip(input_deltas.iter_mut()) {
+            let d = delta[o];
+            if d == T::ZERO {
+                continue;
+            }
+            for (x, &w) in input_delta.iter_mut().zip(row) {
+                *x += d * w;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // small integers: every result is exact
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accumulate_adds_outer_products() {
+        let mut g = DenseGradients::<2, 2, f64>::default();
+        g.accumulate(&[1.0, 2.0], &[3.0, 0.0]);
+        g.accumulate(&[1.0, -1.0], &[1.0, 2.0]);
+        assert_eq!(g.weights(), &[[4.0, 5.0], [2.0, -2.0]]);
+        assert_eq!(g.bias(), &[4.0, 2.0]);
+        g.zero();
+        assert_eq!(g.parts().0, &[0.0; 4]);
+    }
+
+    #[test]
+    fn chunks_match_one_sample_at_a_time_to_the_bit() {
+        let layer =
+            Dense::<3, 2, f64>::from_parts([[0.1, -0.7, 0.3], [1.3, 0.0, -2.1]], [0.5, -0.25]);
+        let inputs = [[0.3, -1.1, 2.7], [-0.9, 0.4, 0.05], [1e-3, 7.0, -3.3]];
+        let deltas = [[0.2, -1.5], [0.0, 0.7], [3.1, 0.01]];
+        let mut outputs = [[0.0; 2]; 3];
+        forward_chunk(&layer, &inputs, &mut outputs);
+        let mut input_deltas = [[9.0; 3]; 3];
+        backward_input_chunk(&layer, &deltas, &mut input_deltas);
+        let mut chunked = DenseGradients::<3, 2, f64>::default();
+        chunked.accumulate_chunk(&inputs.each_ref(), &deltas);
+        let mut single = DenseGradients::<3, 2, f64>::default();
+        for k in 0..3 {
+            assert_eq!(outputs[k], layer.forward(&inputs[k]));
+            assert_eq!(input_deltas[k], backward_input(&layer, &deltas[k]));
+            single.accumulate(&inputs[k], &deltas[k]);
+        }
+        assert_eq!(chunked, single);
+    }
+
+    #[test]
+    fn backward_input_is_the_transposed_product() {
+        let layer =
+            Dense::<3, 2, f64>::from_parts([[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]], [0.5, -0.5]);
+        assert_eq!(backward_input(&layer, &[2.0, 1.0]), [1.0, 4.0, 7.0]);
+    }
+}

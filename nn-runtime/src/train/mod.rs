@@ -1,0 +1,32 @@
+//! Training: gradients, activation derivatives, losses, optimizers and a mini-batch trainer.
+//!
+//! `network!` generates, next to each network `Net`, a `NetGradients` struct (one
+//! [`DenseGradients`] per layer) and `Net::accumulate_gradients`: the forward pass, keeping each
+//! layer's pre-activations and outputs in statically sized locals, then backpropagation into the
+//! gradients, with no heap allocation. [`Trainable`] is that interface for generic code, such as
+//! the [`Trainer`] and the optimizers ([`Sgd`], [`Adam`]).
+//!
+//! A [`Loss`] is implemented only for the output activations it fits, so
+//! `net.accumulate_gradients(.., &BinaryCrossEntropy, ..)` on a `softmax` network is a compile
+//! error that names the mismatch.
+
+mod dense;
+pub mod derivative;
+mod loss;
+pub mod output;
+mod trainable;
+
+#[cfg(feature = "alloc")]
+mod optim;
+#[cfg(feature = "alloc")]
+mod trainer;
+
+pub use dense::{DenseGradients, backward_input, backward_input_chunk, forward_chunk};
+pub use loss::{BinaryCrossEntropy, CrossEntropy, Loss, Mse};
+pub use output::OutputActivation;
+pub use trainable::{Gradients, Outcome, Trainable};
+
+#[cfg(feature = "alloc")]
+pub use optim::{Adam, Optimizer, Sgd};
+#[cfg(feature = "alloc")]
+pub use trainer::{Epoch, Evaluation, History, Schedule, TrainError, Trainer, evaluate};

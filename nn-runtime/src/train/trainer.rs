@@ -1,0 +1,469 @@
+//! Mini-batch training: epochs, seeded shuffling, a validation split and a callback per epoch.
+
+use super::{Gradients, Loss, Optimizer, Trainable};
+use crate::Scalar;
+use crate::init::SplitMix64;
+use alloc::vec::Vec;
+use core::ops::ControlFlow;
+
+/// Why training could not start or had to stop.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// Inputs and targets differ in number.
+    #[error("expected one target per input: {inputs} inputs, found {targets} targets")]
+    Samples {
+        /// Inputs given.
+        inputs: usize,
+        /// Targets given.
+        targets: usize,
+    },
+    /// Nothing to train on once the validation samples are set aside.
+    #[error(
+        "expected at least one training sample, found {samples} samples of which {validation} are for validation"
+    )]
+    Empty {
+        /// Samples given.
+        samples: usize,
+        /// Samples set aside for validation.
+        validation: usize,
+    },
+    /// A batch size of zero.
+    #[error("expected a batch size of at least 1, found 0")]
+    BatchSize,
+    /// A validation fraction outside `[0, 1)`.
+    #[error("expected a validation split in [0, 1), found {split}")]
+    ValidationSplit {
+        /// The fraction given.
+        split: f64,
+    },
+    /// The loss became infinite or NaN (a learning rate too high, usually).
+    #[error("the loss diverged in epoch {epoch}: found {loss}")]
+    Diverged {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// The mean loss of the batch that diverged.
+        loss: f64,
+    },
+}
+
+/// How the learning rate changes from epoch to epoch, as a factor of the optimizer's rate when
+/// [`Trainer::fit`] starts (which `fit` restores when it returns).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub enum Schedule {
+    /// The same rate every epoch.
+    #[default]
+    Constant,
+    /// Cosine annealing towards zero over the planned epochs, stepped once per epoch: factor
+    /// `(1 + cos(pi * e / epochs)) / 2` in epoch `e` counted from 0 (PyTorch's
+    /// `CosineAnnealingLR` with `T_max = epochs`).
+    Cosine,
+    /// Multiplied by `factor` after every `every` epochs (PyTorch's `StepLR`).
+    Step {
+        /// Epochs between two decays (0 never decays).
+        every: usize,
+        /// The decay.
+        factor: f64,
+    },
+}
+
+impl Schedule {
+    /// The factor in epoch `epoch` (from 0) of `epochs`.
+    pub fn factor(self, epoch: usize, epochs: usize) -> f64 {
+        match self {
+            Self::Constant | Self::Step { every: 0, .. } => 1.0,
+            Self::Cosine => {
+                0.5 * (1.0 + libm::cos(core::f64::consts::PI * epoch as f64 / epochs.max(1) as f64))
+            }
+            Self::Step { every, factor } => {
+                let decays = i32::try_from(epoch / every).unwrap_or(i32::MAX);
+                libm::pow(factor, f64::from(decays))
+            }
+        }
+    }
+}
+
+/// Loss and accuracy over a set of samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss per sample.
+    pub loss: f64,
+    /// Fraction of samples predicted correctly (see [`Loss::is_correct`]).
+    pub accuracy: f64,
+    /// Number of samples.
+    pub samples: usize,
+}
+
+/// What the trainer reports after each epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Epoch {
+    /// This epoch, from 1.
+    pub epoch: usize,
+    /// Epochs planned.
+    pub epochs: usize,
+    /// The learning rate used in this epoch.
+    pub learning_rate: f64,
+    /// Mean loss and accuracy over the training samples during the epoch (each measured
+    /// before the update of its batch).
+    pub train: Evaluation,
+    /// Loss and accuracy on the validation samples after the epoch, if a split was asked for.
+    pub validation: Option<Evaluation>,
+}
+
+/// Every epoch's report, in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct History {
+    /// One report per completed epoch.
+    pub epochs: Vec<Epoch>,
+}
+
+/// Trains networks with mini-batch gradient descent.
+///
+/// Each epoch shuffles the training samples with a generator seeded from [`Trainer::seed`],
+/// splits them into batches, and for each batch averages the gradients of its samples and
+/// lets the optimizer update the network. Runs are deterministic: the same seed, data and
+/// settings give bit-identical weights.
+#[derive(Clone, Debug)]
+pub struct Trainer<L, O> {
+    loss: L,
+    optimizer: O,
+    epochs: usize,
+    batch_size: usize,
+    seed: u64,
+    shuffle: bool,
+    validation_split: f64,
+    schedule: Schedule,
+}
+
+impl<L, O> Trainer<L, O> {
+    /// A trainer with this loss and optimizer, 10 epochs, batches of 32, seed 0, shuffling on
+    /// no validation split and a constant learning rate.
+    pub fn new(loss: L, optimizer: O) -> Self {
+        Self {
+            loss,
+            optimizer,
+            epochs: 10,
+            batch_size: 32,
+            seed: 0,
+            shuffle: true,
+            validation_split: 0.0,
+            schedule: Schedule::Constant,
+        }
+    }
+
+    /// With this many passes over the training samples.
+    #[must_use]
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// With this many samples per gradient step (the last batch of an epoch may be smaller).
+    #[must_use]
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// With this seed for shuffling.
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// With or without shuffling the training samples before each epoch.
+    #[must_use]
+    pub fn shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+
+    /// With this fraction of the samples, taken from the end before any shuffling (as Keras),
+    /// held out for validation after each epoch.
+    #[must_use]
+    pub fn validation_split(mut self, split: f64) -> Self {
+        self.validation_split = split;
+        self
+    }
+
+    /// With this learning-rate schedule.
+    #[must_use]
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// The loss.
+    pub fn loss(&self) -> &L {
+        &self.loss
+    }
+
+    /// The optimizer (to read or change its learning rate between runs).
+    pub fn optimizer_mut(&mut self) -> &mut O {
+        &mut self.optimizer
+    }
+
+    /// Trains `net` on `inputs` and `targets`, calling `on_epoch` after each epoch; training
+    /// stops early when it returns [`ControlFlow::Break`].
+    ///
+    /// # Errors
+    ///
+    /// [`TrainError`] when the data or the settings do not make sense, or when the loss
+    /// diverges (the network keeps the weights of the step before).
+    pub fn fit<N>(
+        &mut self,
+        net: &mut N,
+        inputs: &[N::Input],
+        targets: &[N::Output],
+        mut on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+    ) -> Result<History, TrainError>
+    where
+        N: Trainable,
+        L: Loss<N::OutputActivation>,
+        O: Optimizer<N::Scalar>,
+    {
+        if inputs.len() != targets.len() {
+            return Err(TrainError::Samples {
+                inputs: inputs.len(),
+                targets: targets.len(),
+            });
+        }
+        if self.batch_size == 0 {
+            return Err(TrainError::BatchSize);
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return Err(TrainError::ValidationSplit {
+                split: self.validation_split,
+            });
+        }
+        // The rounding matches Keras: `int(n * split)` samples from the end.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let validation = (inputs.len() as f64 * self.validation_split) as usize;
+        let training = inputs.len() - validation;
+        if training == 0 {
+            return Err(TrainError::Empty {
+                samples: inputs.len(),
+                validation,
+            });
+        }
+        let base_rate = self.optimizer.learning_rate();
+        let result = self.run(
+            net,
+            inputs.split_at(training),
+            targets.split_at(training),
+            &mut on_epoch,
+        );
+        self.optimizer.set_learning_rate(base_rate);
+        result
+    }
+
+    /// Like [`Trainer::fit`], but validates after each epoch on the given samples instead of
+    /// a split of the training samples (the validation split setting is ignored).
+    ///
+    /// # Errors
+    ///
+    /// As [`Trainer::fit`]; [`TrainError::Samples`] also when the validation inputs and
+    /// targets differ in number.
+    pub fn fit_with_validation<N>(
+        &mut self,
+        net: &mut N,
+        (inputs, targets): (&[N::Input], &[N::Output]),
+        (validation_inputs, validation_targets): (&[N::Input], &[N::Output]),
+        mut on_epoch: impl FnMut(&Epoch) -> ControlFlow<()>,
+    ) -> Result<History, TrainError>
+    where
+        N: Trainable,
+        L: Loss<N::OutputActivation>,
+        O: Optimizer<N::Scalar>,
+    {
+        for (inputs, targets) in [
+            (inputs.len(), targets.len()),
+            (validation_inputs.len(), validation_targets.len()),
+        ] {
+            if inputs != targets {
+                return Err(TrainError::Samples { inputs, targets });
+            }
+        }
+        if self.batch_size == 0 {
+            return Err(TrainError::BatchSize);
+        }
+        if inputs.is_empty() {
+            return Err(TrainError::Empty {
+                samples: 0,
+                validation: validation_inputs.len(),
+            });
+        }
+        let base_rate = self.optimizer.learning_rate();
+        let result = self.run(
+            net,
+            (inputs, validation_inputs),
+            (targets, validation_targets),
+            &mut on_epoch,
+        );
+        self.optimizer.set_learning_rate(base_rate);
+        result
+    }
+
+    /// The epochs of [`Trainer::fit`], on checked data.
+    fn run<N>(
+        &mut self,
+        net: &mut N,
+        (train_inputs, validation_inputs): (&[N::Input], &[N::Input]),
+        (train_targets, validation_targets): (&[N::Output], &[N::Output]),
+        on_epoch: &mut impl FnMut(&Epoch) -> ControlFlow<()>,
+    ) -> Result<History, TrainError>
+    where
+        N: Trainable,
+        L: Loss<N::OutputActivation>,
+        O: Optimizer<N::Scalar>,
+    {
+        let training = train_inputs.len();
+        let base_rate = self.optimizer.learning_rate().to_f64();
+
+        let mut gradients = N::Gradients::zeroed();
+        // The batch's samples, by reference: filled for each batch, allocated once.
+        let mut batch_inputs: Vec<&N::Input> = Vec::with_capacity(self.batch_size);
+        let mut batch_targets: Vec<&N::Output> = Vec::with_capacity(self.batch_size);
+        let mut order: Vec<usize> = (0..training).collect();
+        let mut rng = SplitMix64::new(self.seed);
+        let mut history = History::default();
+        for epoch in 1..=self.epochs {
+            let learning_rate = base_rate * self.schedule.factor(epoch - 1, self.epochs);
+            self.optimizer
+                .set_learning_rate(N::Scalar::from_f64(learning_rate));
+            if self.shuffle {
+                shuffle(&mut order, &mut rng);
+            }
+            let mut loss_sum = 0.0;
+            let mut correct = 0;
+            for batch in order.chunks(self.batch_size) {
+                gradients.zero();
+                let scale = N::Scalar::ONE / N::Scalar::from_f64(batch.len() as f64);
+                let mut batch_loss = 0.0;
+                batch_inputs.clear();
+                batch_targets.clear();
+                for &i in batch {
+                    batch_inputs.push(&train_inputs[i]);
+                    batch_targets.push(&train_targets[i]);
+                }
+                let loss = &self.loss;
+                net.accumulate_batch(
+                    &batch_inputs,
+                    &batch_targets,
+                    loss,
+                    scale,
+                    &mut gradients,
+                    |k, outcome| {
+                        batch_loss += outcome.loss.to_f64();
+                        if loss.is_correct(outcome.output.as_ref(), batch_targets[k].as_ref()) {
+                            correct += 1;
+                        }
+                    },
+                )
+                .map_err(|_| TrainError::Samples {
+                    inputs: batch_inputs.len(),
+                    targets: batch_targets.len(),
+                })?;
+                if !batch_loss.is_finite() {
+                    return Err(TrainError::Diverged {
+                        epoch,
+                        loss: batch_loss / batch.len() as f64,
+                    });
+                }
+                loss_sum += batch_loss;
+                self.optimizer.step(net, &gradients);
+            }
+            let report = Epoch {
+                epoch,
+                epochs: self.epochs,
+                learning_rate,
+                train: Evaluation {
+                    loss: loss_sum / training as f64,
+                    accuracy: f64::from(correct) / training as f64,
+                    samples: training,
+                },
+                validation: (!validation_inputs.is_empty())
+                    .then(|| measure(&*net, &self.loss, validation_inputs, validation_targets)),
+            };
+            history.epochs.push(report);
+            if on_epoch(&report).is_break() {
+                break;
+            }
+        }
+        Ok(history)
+    }
+}
+
+/// Fisher-Yates with unbiased bounded integers (Lemire's multiply-shift).
+fn shuffle(order: &mut [usize], rng: &mut SplitMix64) {
+    for i in (1..order.len()).rev() {
+        let bound = (i + 1) as u128;
+        #[allow(clippy::cast_possible_truncation)] // the product shifted by 64 is below `bound`
+        let j = ((u128::from(rng.next_u64()) * bound) >> 64) as usize;
+        order.swap(i, j);
+    }
+}
+
+fn measure<N: Trainable, L: Loss<N::OutputActivation>>(
+    net: &N,
+    loss: &L,
+    inputs: &[N::Input],
+    targets: &[N::Output],
+) -> Evaluation {
+    let mut loss_sum = 0.0;
+    let mut correct = 0_u32;
+    for (input, target) in inputs.iter().zip(targets) {
+        let outcome = net.evaluate(input, target, loss);
+        loss_sum += outcome.loss.to_f64();
+        if loss.is_correct(outcome.output.as_ref(), target.as_ref()) {
+            correct += 1;
+        }
+    }
+    let samples = inputs.len();
+    let denominator = if samples == 0 { 1.0 } else { samples as f64 };
+    Evaluation {
+        loss: loss_sum / denominator,
+        accuracy: f64::from(correct) / denominator,
+        samples,
+    }
+}
+
+/// Mean loss and accuracy of `net` on `inputs` and `targets`.
+///
+/// # Errors
+///
+/// [`TrainError::Samples`] when inputs and targets differ in number.
+pub fn evaluate<N: Trainable, L: Loss<N::OutputActivation>>(
+    net: &N,
+    loss: &L,
+    inputs: &[N::Input],
+    targets: &[N::Output],
+) -> Result<Evaluation, TrainError> {
+    if inputs.len() != targets.len() {
+        return Err(TrainError::Samples {
+            inputs: inputs.len(),
+            targets: targets.len(),
+        });
+    }
+    Ok(measure(net, loss, inputs, targets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffle_is_a_seeded_permutation() {
+        let mut a: Vec<usize> = (0..100).collect();
+        let mut b = a.clone();
+        shuffle(&mut a, &mut SplitMix64::new(1));
+        shuffle(&mut b, &mut SplitMix64::new(1));
+        assert_eq!(a, b);
+        assert_ne!(a, (0..100).collect::<Vec<_>>());
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+    }
+}

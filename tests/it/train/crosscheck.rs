@@ -1,0 +1,225 @@
+//! One training step on a fixed batch against an independent implementation: numpy networks
+//! differentiated by autograd, optimizer formulas from PyTorch's documentation
+//! (`tests/fixtures/train_step.py`, which wrote `train_step.json`).
+
+use super::{batch_gradients, flat_gradients, parameters};
+use nn::train::{
+    Adam, BinaryCrossEntropy, CrossEntropy, Gradients, Loss, Mse, Optimizer, Sgd, Trainable,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Largest difference allowed, relative to `max(1, |reference|)`. Both sides are f64; what is
+/// left is rounding, about 1e-15.
+const TOLERANCE: f64 = 1e-10;
+
+#[derive(Deserialize)]
+struct Fixture {
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    parameters: Vec<Value>,
+    inputs: Vec<Vec<f64>>,
+    targets: Vec<Vec<f64>>,
+    loss: f64,
+    gradients: Vec<Value>,
+    optimizer: OptimizerSettings,
+    after: Vec<Vec<Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum OptimizerSettings {
+    Sgd {
+        lr: f64,
+        momentum: f64,
+        weight_decay: f64,
+        nesterov: bool,
+    },
+    Adam {
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        eps: f64,
+        weight_decay: f64,
+    },
+}
+
+/// Nested JSON arrays of numbers, flattened in row-major order.
+fn flatten(value: &Value, into: &mut Vec<f64>) {
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                flatten(item, into);
+            }
+        }
+        Value::Number(n) => into.push(n.as_f64().expect("a finite number")),
+        other => panic!("expected numbers, found {other}"),
+    }
+}
+
+fn flat(values: &[Value]) -> Vec<f64> {
+    let mut all = Vec::new();
+    for value in values {
+        flatten(value, &mut all);
+    }
+    all
+}
+
+fn assert_close(found: &[f64], expected: &[f64], what: &str) {
+    assert_eq!(found.len(), expected.len(), "{what}: lengths");
+    for (k, (f, e)) in found.iter().zip(expected).enumerate() {
+        assert!(
+            (f - e).abs() <= TOLERANCE * e.abs().max(1.0),
+            "{what}: value {k}: found {f:e}, reference {e:e}"
+        );
+    }
+}
+
+fn case(name: &str) -> Case {
+    let text = include_str!("../../fixtures/train_step.json");
+    let fixture: Fixture = serde_json::from_str(text).expect("the fixture parses");
+    fixture
+        .cases
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no case `{name}` in the fixture"))
+}
+
+enum AnyOptimizer {
+    Sgd(Sgd<f64>),
+    Adam(Adam<f64>),
+}
+
+fn run<N, L>(name: &str, loss: &L)
+where
+    N: Trainable<Scalar = f64>,
+    N::Input: for<'a> TryFrom<&'a [f64]>,
+    N::Output: for<'a> TryFrom<&'a [f64]>,
+    L: Loss<N::OutputActivation>,
+{
+    let case = case(name);
+    let mut net = nn::__private::zeroed_box::<N>();
+    let initial = flat(&case.parameters);
+    assert_eq!(initial.len(), N::PARAMETERS, "{name}: parameter count");
+    let mut values = initial.iter();
+    net.for_each_layer_mut(|_, weights, bias| {
+        for p in weights.iter_mut().chain(bias.iter_mut()) {
+            *p = *values.next().expect("enough parameters");
+        }
+    });
+    let inputs: Vec<N::Input> = case
+        .inputs
+        .iter()
+        .map(|x| N::Input::try_from(x.as_slice()).ok().expect("input width"))
+        .collect();
+    let targets: Vec<N::Output> = case
+        .targets
+        .iter()
+        .map(|y| {
+            N::Output::try_from(y.as_slice())
+                .ok()
+                .expect("output width")
+        })
+        .collect();
+
+    let (value, gradients) = batch_gradients(&*net, loss, &inputs, &targets);
+    assert_close(&[value], &[case.loss], &format!("{name}: loss"));
+    assert_close(
+        &gradients,
+        &flat(&case.gradients),
+        &format!("{name}: gradients"),
+    );
+
+    let mut optimizer = match case.optimizer {
+        OptimizerSettings::Sgd {
+            lr,
+            momentum,
+            weight_decay,
+            nesterov,
+        } => AnyOptimizer::Sgd(
+            Sgd::new(lr)
+                .momentum(momentum)
+                .weight_decay(weight_decay)
+                .nesterov(nesterov),
+        ),
+        OptimizerSettings::Adam {
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+        } => AnyOptimizer::Adam(
+            Adam::new(lr)
+                .betas(beta1, beta2)
+                .epsilon(eps)
+                .weight_decay(weight_decay),
+        ),
+    };
+    let mut accumulated = N::Gradients::zeroed();
+    for (step, expected) in case.after.iter().enumerate() {
+        accumulated.zero();
+        let scale = 1.0 / inputs.len() as f64;
+        for (x, y) in inputs.iter().zip(&targets) {
+            net.accumulate_gradients(x, y, loss, scale, &mut accumulated);
+        }
+        match &mut optimizer {
+            AnyOptimizer::Sgd(sgd) => sgd.step(&mut *net, &accumulated),
+            AnyOptimizer::Adam(adam) => adam.step(&mut *net, &accumulated),
+        }
+        assert_close(
+            &parameters(&*net),
+            &flat(expected),
+            &format!("{name}: parameters after step {}", step + 1),
+        );
+    }
+    assert!(!flat_gradients(&*accumulated).iter().all(|g| *g == 0.0));
+}
+
+nn::network! {
+    struct Classifier = 4 -> 5 relu -> 3 softmax with scalar = f64;
+}
+
+nn::network! {
+    struct Binary = 3 -> 4 tanh -> 2 sigmoid with scalar = f64;
+}
+
+nn::network! {
+    struct Regression = 3 -> 6 leaky_relu(0.1) -> 4 silu -> 2 with scalar = f64;
+}
+
+nn::network! {
+    struct SoftLabels = 3 -> 4 elu(0.5) -> 4 softplus -> 3 log_softmax with scalar = f64;
+}
+
+nn::network! {
+    struct SoftmaxMse = 3 -> 5 sigmoid -> 3 softmax with scalar = f64;
+}
+
+#[test]
+fn cross_entropy_on_softmax_with_sgd_momentum_and_weight_decay() {
+    run::<Classifier, _>("classifier", &CrossEntropy);
+}
+
+#[test]
+fn binary_cross_entropy_on_sigmoid_with_adam() {
+    run::<Binary, _>("binary", &BinaryCrossEntropy);
+}
+
+#[test]
+fn mse_on_a_linear_output_with_nesterov() {
+    run::<Regression, _>("regression", &Mse);
+}
+
+#[test]
+fn cross_entropy_on_log_softmax_with_soft_labels_and_adam() {
+    run::<SoftLabels, _>("soft_labels", &CrossEntropy);
+}
+
+#[test]
+fn mse_on_softmax_with_sgd() {
+    run::<SoftmaxMse, _>("softmax_mse", &Mse);
+}

@@ -1,0 +1,108 @@
+//! Training: gradient checks, the cross-check against autograd, determinism, the trainer,
+//! allocation-free backpropagation and the loss/activation compile error.
+
+// Exact comparisons of floats are the point where the tests use them (bit-identical runs,
+// values that are exact by construction).
+#![allow(clippy::float_cmp)]
+
+mod alloc_free;
+mod batch;
+mod crosscheck;
+mod gradcheck;
+mod hygiene;
+mod trainer;
+
+use nn::Network;
+use nn::train::{Gradients, Loss, Trainable};
+
+/// SplitMix64, for test data that does not depend on the crate under test.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[lo, hi)`.
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        lo + (hi - lo) * unit
+    }
+}
+
+/// Every weight and bias of `net`, in the `Network::for_each_layer` order.
+pub fn parameters<N: Network>(net: &N) -> Vec<N::Scalar> {
+    let mut all = Vec::new();
+    net.for_each_layer(|_, weights, bias| {
+        all.extend_from_slice(weights);
+        all.extend_from_slice(bias);
+    });
+    all
+}
+
+/// Every gradient, in the same order as [`parameters`].
+pub fn flat_gradients<G: Gradients>(gradients: &G) -> Vec<G::Scalar> {
+    let mut all = Vec::new();
+    let mut index = 0;
+    while let Some((weights, bias)) = gradients.layer(index) {
+        all.extend_from_slice(weights);
+        all.extend_from_slice(bias);
+        index += 1;
+    }
+    all
+}
+
+/// Calls `f` on parameter number `k` of `net`.
+pub fn with_parameter<N: Network>(net: &mut N, k: usize, mut f: impl FnMut(&mut N::Scalar)) {
+    let mut offset = 0;
+    net.for_each_layer_mut(|_, weights, bias| {
+        for p in weights.iter_mut().chain(bias.iter_mut()) {
+            if offset == k {
+                f(p);
+            }
+            offset += 1;
+        }
+    });
+}
+
+/// Mean loss over a batch.
+pub fn batch_loss<N: Trainable<Scalar = f64>, L: Loss<N::OutputActivation>>(
+    net: &N,
+    loss: &L,
+    inputs: &[N::Input],
+    targets: &[N::Output],
+) -> f64 {
+    let sum: f64 = inputs
+        .iter()
+        .zip(targets)
+        .map(|(x, y)| net.evaluate(x, y, loss).loss)
+        .sum();
+    sum / inputs.len() as f64
+}
+
+/// Mean loss and the mean gradient of every parameter over a batch, from the generated
+/// backward pass.
+pub fn batch_gradients<N: Trainable<Scalar = f64>, L: Loss<N::OutputActivation>>(
+    net: &N,
+    loss: &L,
+    inputs: &[N::Input],
+    targets: &[N::Output],
+) -> (f64, Vec<f64>) {
+    let mut gradients = N::Gradients::zeroed();
+    let scale = 1.0 / inputs.len() as f64;
+    let mut total = 0.0;
+    for (x, y) in inputs.iter().zip(targets) {
+        total += net
+            .accumulate_gradients(x, y, loss, scale, &mut gradients)
+            .loss;
+    }
+    (total * scale, flat_gradients(&*gradients))
+}
