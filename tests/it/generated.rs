@@ -21,8 +21,8 @@ const SEED: u64 = 0x0067_656e_6e65_7473;
 /// How many networks the committed file holds.
 const NETWORKS: usize = 24;
 
-/// SplitMix64. A copy of our own, so that the committed file does not change when the
-/// runtime's initialisation does.
+/// SplitMix64, for the test binary's random data. A copy of our own, so that the committed file
+/// and the test data do not change when the runtime's initialisation does.
 pub struct Rng(u64);
 
 impl Rng {
@@ -46,6 +46,12 @@ impl Rng {
     /// Uniform in `[-1, 1)`.
     pub fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+
+    /// Uniform in `[lo, hi)`, with 53 random bits.
+    pub fn uniform_in(&mut self, lo: f64, hi: f64) -> f64 {
+        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        lo + (hi - lo) * unit
     }
 
     /// True with probability `percent` / 100.

@@ -15,7 +15,7 @@ where
     let mut rng = Rng::new(seed);
     let mut vector = |width: usize, lo: f64| -> Vec<N::Scalar> {
         (0..width)
-            .map(|_| N::Scalar::from_f64(rng.uniform(lo, 1.0)))
+            .map(|_| N::Scalar::from_f64(rng.uniform_in(lo, 1.0)))
             .collect()
     };
     let inputs: Vec<N::Input> = (0..samples)

@@ -21,11 +21,11 @@ where
     let mut rng = Rng::new(seed);
     net.for_each_layer_mut(|_, weights, bias| {
         for p in weights.iter_mut().chain(bias.iter_mut()) {
-            *p = rng.uniform(-1.0, 1.0);
+            *p = rng.uniform_in(-1.0, 1.0);
         }
     });
     let inputs: Vec<N::Input> = (0..4)
-        .map(|_| N::Input::from([(); 3].map(|()| rng.uniform(-2.0, 2.0))))
+        .map(|_| N::Input::from([(); 3].map(|()| rng.uniform_in(-2.0, 2.0))))
         .collect();
     let targets: Vec<N::Output> = (0..4).map(|_| make_target(&mut rng)).collect();
 
@@ -64,7 +64,7 @@ where
 
 /// A random probability vector (soft labels exercise the full cross-entropy gradient).
 fn distribution<const N: usize>(rng: &mut Rng) -> [f64; N] {
-    let raw = [(); N].map(|()| rng.uniform(0.05, 1.0));
+    let raw = [(); N].map(|()| rng.uniform_in(0.05, 1.0));
     let sum: f64 = raw.iter().sum();
     raw.map(|v| v / sum)
 }
@@ -75,11 +75,11 @@ fn one_hot<const N: usize>(rng: &mut Rng) -> [f64; N] {
 }
 
 fn uniform<const N: usize>(rng: &mut Rng) -> [f64; N] {
-    [(); N].map(|()| rng.uniform(-1.0, 1.0))
+    [(); N].map(|()| rng.uniform_in(-1.0, 1.0))
 }
 
 fn unit<const N: usize>(rng: &mut Rng) -> [f64; N] {
-    [(); N].map(|()| rng.uniform(0.0, 1.0))
+    [(); N].map(|()| rng.uniform_in(0.0, 1.0))
 }
 
 nn::network! {

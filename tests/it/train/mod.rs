@@ -15,28 +15,7 @@ mod trainer;
 use nn::Network;
 use nn::train::{Gradients, Loss, Trainable};
 
-/// SplitMix64, for test data that does not depend on the crate under test.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[lo, hi)`.
-    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        let unit = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        lo + (hi - lo) * unit
-    }
-}
+pub use crate::generated::Rng;
 
 /// Every weight and bias of `net`, in the `Network::for_each_layer` order.
 pub fn parameters<N: Network>(net: &N) -> Vec<N::Scalar> {
