@@ -18,6 +18,8 @@ pub mod activation;
 mod dense;
 mod error;
 pub mod init;
+#[doc(hidden)]
+pub mod kernel;
 mod network;
 mod scalar;
 mod zeroed;
@@ -27,7 +29,8 @@ pub use activation::Activation;
 #[cfg(feature = "alloc")]
 #[doc(hidden)]
 pub use alloc::boxed::Box;
-pub use dense::{Dense, dot};
+pub use dense::Dense;
+pub use kernel::portable::dot;
 pub use error::Error;
 pub use network::{LayerInfo, Network, Summary};
 pub use scalar::Scalar;

@@ -14,6 +14,7 @@ mod sealed {
 /// The math functions come from `libm`, so results are the same with and without `std`.
 pub trait Scalar:
     sealed::Sealed
+    + crate::kernel::Kernel
     + Copy
     + Default
     + PartialOrd
