@@ -114,23 +114,22 @@ fn float(scalar: &Ident, value: f64) -> Literal {
     }
 }
 
-/// The call that applies `activation` in place to the local `out`, if any.
-fn apply_activation(net: &Network, layer: &Layer) -> Option<TokenStream> {
+/// The call that applies the layer's activation in place to `target` (a `&mut [T]`), if any.
+fn apply_activation(net: &Network, layer: &Layer, target: &TokenStream) -> Option<TokenStream> {
     let runtime = &net.runtime;
-    let out = &layer.field;
     let function = match layer.activation {
         Activation::Linear => return None,
         Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => {
             let function = format_ident!("{}", layer.activation.name());
             let alpha = float(&net.scalar, alpha);
             return Some(quote_spanned! {layer.span=>
-                #runtime::activation::#function(&mut #out, #alpha);
+                #runtime::activation::#function(#target, #alpha);
             });
         }
         other => format_ident!("{}", other.name()),
     };
     Some(quote_spanned! {layer.span=>
-        #runtime::activation::#function(&mut #out);
+        #runtime::activation::#function(#target);
     })
 }
 
@@ -148,7 +147,7 @@ fn forward(net: &Network) -> TokenStream {
     for (index, layer) in net.layers.iter().enumerate() {
         let out = &layer.field;
         let width = layer.outputs;
-        let activation = apply_activation(net, layer);
+        let activation = apply_activation(net, layer, &quote!(&mut #out));
         let binding = if activation.is_some() {
             quote!(mut #out)
         } else {
@@ -185,7 +184,12 @@ fn forward(net: &Network) -> TokenStream {
     }
 }
 
-/// `forward_batch`: many samples at once, after checking that the buffers match.
+/// Bytes of stack each intermediate of `forward_batch` may use for one chunk of samples.
+const CHUNK_BYTES: usize = 32 * 1024;
+
+/// `forward_batch`: the batch in chunks of samples; within a chunk, each layer runs on all the
+/// chunk's samples at once (so each weight loaded serves several samples), into one named
+/// stack local per layer, as in `forward`.
 fn forward_batch(net: &Network) -> TokenStream {
     let Network {
         scalar,
@@ -194,9 +198,58 @@ fn forward_batch(net: &Network) -> TokenStream {
         outputs,
         ..
     } = net;
-    let last = &net.layers[net.layers.len() - 1].name;
+    let last_index = net.layers.len() - 1;
+    let last = &net.layers[last_index].name;
+    // Samples per chunk: as many as fit the widest intermediate in `CHUNK_BYTES`, from 4 (the
+    // kernels' tile) to 64.
+    let scalar_bytes = if scalar == "f32" { 4 } else { 8 };
+    let widest = net.layers[..last_index]
+        .iter()
+        .map(|layer| layer.outputs)
+        .max()
+        .unwrap_or(1);
+    let chunk = (CHUNK_BYTES / (widest * scalar_bytes)).clamp(4, 64);
+    let work: usize = net.layers.iter().map(|l| l.inputs * l.outputs).sum();
+    let zero = float(scalar, 0.0);
+    let mut previous = quote!(inputs);
+    let mut body = TokenStream::new();
+    for (index, layer) in net.layers.iter().enumerate() {
+        let field = &layer.field;
+        let width = layer.outputs;
+        let row = format_ident!("row");
+        let activation = apply_activation(net, layer, &quote!(#row)).map(|apply| {
+            let target = if index == last_index {
+                quote!(outputs)
+            } else {
+                quote!(#field)
+            };
+            quote_spanned! {layer.span=>
+                for #row in #target.iter_mut() {
+                    #apply
+                }
+            }
+        });
+        if index == last_index {
+            body.extend(quote_spanned! {layer.span=>
+                self.#field.forward_batch(#previous, outputs);
+                #activation
+            });
+        } else {
+            body.extend(quote_spanned! {layer.span=>
+                let mut #field = [[#zero; #width]; #chunk];
+                let #field = &mut #field[..inputs.len()];
+                self.#field.forward_batch(#previous, #field);
+                #activation
+            });
+            previous = quote!(#field);
+        }
+    }
     quote! {
         /// Runs the network on every input, writing one output per input.
+        ///
+        /// Samples go through the layers in chunks, each layer on a whole chunk at once so that
+        /// every weight loaded serves several samples; with the runtime's `rayon` feature, large
+        /// batches use every core.
         ///
         /// # Errors
         ///
@@ -213,9 +266,9 @@ fn forward_batch(net: &Network) -> TokenStream {
                     found: outputs.len(),
                 });
             }
-            for (input, output) in inputs.iter().zip(outputs) {
-                *output = self.forward(input);
-            }
+            #runtime::batch::for_each_chunk(inputs, outputs, #chunk, #work, |inputs, outputs| {
+                #body
+            });
             ::core::result::Result::Ok(())
         }
     }

@@ -15,6 +15,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod activation;
+#[doc(hidden)]
+pub mod batch;
 mod dense;
 mod error;
 pub mod init;
