@@ -8,8 +8,8 @@
 
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use nn::__private::kernel::Level;
 use nn_bench::baselines::{Candle, Ndarray, Tract};
 use nn_bench::{Layer, Mnist, Small, Xor, XorLoops, error, floors, inputs, layers};
@@ -22,10 +22,19 @@ const TOLERANCE: f64 = 1e-5;
 fn check(group: &str, name: &str, layers: &[Layer], input: &[f32], output: &[f32]) {
     let error = error(layers, input, output);
     println!("accuracy {group}/{name} {error:.3e}");
-    assert!(error <= TOLERANCE, "{group}/{name}: error {error:e} against the f64 reference");
+    assert!(
+        error <= TOLERANCE,
+        "{group}/{name}: error {error:e} against the f64 reference"
+    );
 }
 
-fn check_rows<const IN: usize>(group: &str, name: &str, layers: &[Layer], x: &[[f32; IN]], y: &[f32]) {
+fn check_rows<const IN: usize>(
+    group: &str,
+    name: &str,
+    layers: &[Layer],
+    x: &[[f32; IN]],
+    y: &[f32],
+) {
     let width = y.len() / x.len();
     let worst = x
         .iter()
@@ -33,7 +42,10 @@ fn check_rows<const IN: usize>(group: &str, name: &str, layers: &[Layer], x: &[[
         .map(|(x, y)| error(layers, x, y))
         .fold(0.0, f64::max);
     println!("accuracy {group}/{name} {worst:.3e}");
-    assert!(worst <= TOLERANCE, "{group}/{name}: error {worst:e} against the f64 reference");
+    assert!(
+        worst <= TOLERANCE,
+        "{group}/{name}: error {worst:e} against the f64 reference"
+    );
 }
 
 fn open<'a>(c: &'a mut Criterion, name: &str, batch: usize) -> BenchmarkGroup<'a, WallTime> {
@@ -47,7 +59,9 @@ fn floors(group: &mut BenchmarkGroup<'_, WallTime>, macs: usize, bytes: Option<u
     let per_round = floors::fma_per_round().expect("a CPU with AVX2+FMA or AVX-512");
     let rounds = macs.div_ceil(per_round);
     println!("floor_fma rounds {rounds} macs {}", rounds * per_round);
-    group.bench_function("floor_fma", |b| b.iter(|| floors::fma(black_box(rounds), black_box(1.0))));
+    group.bench_function("floor_fma", |b| {
+        b.iter(|| floors::fma(black_box(rounds), black_box(1.0)));
+    });
     if let Some(bytes) = bytes {
         let data = vec![1.0_f32; bytes / 4];
         group.bench_function("floor_l2", |b| b.iter(|| floors::read(black_box(&data))));
@@ -59,10 +73,12 @@ fn tensor(x: &[f32], rows: usize, cols: usize) -> candle_core::Tensor {
 }
 
 fn candle_rows(y: &candle_core::Tensor) -> Vec<f32> {
-    y.flatten_all().and_then(|y| y.to_vec1()).expect("an f32 tensor")
+    y.flatten_all()
+        .and_then(|y| y.to_vec1())
+        .expect("an f32 tensor")
 }
 
-fn mnist(c: &mut Criterion) {
+fn mnist_b1(c: &mut Criterion) {
     assert_eq!(
         std::env::var("RAYON_NUM_THREADS").as_deref(),
         Ok("1"),
@@ -72,60 +88,126 @@ fn mnist(c: &mut Criterion) {
     let layers = layers(&*net);
     let macs = 784 * 128 + 128 * 10;
     let bytes = Mnist::PARAMETERS * 4;
-    let x = inputs::<784>(256);
+    let x = inputs::<784>(1);
     let ndarray = Ndarray::new(&layers);
     let candle = Candle::new(&layers).expect("candle model");
     let mut tract1 = Tract::new(&layers, 1).expect("tract model");
-    let mut tract256 = Tract::new(&layers, 256).expect("tract model");
-
-    // Batch 1.
     let g = "mnist_b1";
     check(g, "nn", &layers, &x[0], &net.forward(&x[0]));
-    check(g, "naive", &layers, &x[0], &nn_bench::naive_mnist(&net, &x[0]));
+    check(
+        g,
+        "naive",
+        &layers,
+        &x[0],
+        &nn_bench::naive_mnist(&net, &x[0]),
+    );
     let x0 = ndarray::Array1::from(x[0].to_vec());
-    check(g, "ndarray", &layers, &x[0], ndarray.forward(&x0).as_slice().expect("contiguous"));
+    check(
+        g,
+        "ndarray",
+        &layers,
+        &x[0],
+        ndarray.forward(&x0).as_slice().expect("contiguous"),
+    );
     let t0 = tensor(&x[0], 1, 784);
-    check(g, "candle", &layers, &x[0], &candle_rows(&candle.forward(&t0).expect("candle")));
-    check(g, "tract", &layers, &x[0], &tract1.forward(&x[0]).expect("tract"));
+    check(
+        g,
+        "candle",
+        &layers,
+        &x[0],
+        &candle_rows(&candle.forward(&t0).expect("candle")),
+    );
+    check(
+        g,
+        "tract",
+        &layers,
+        &x[0],
+        &tract1.forward(&x[0]).expect("tract"),
+    );
     let mut group = open(c, g, 1);
     floors(&mut group, macs, Some(bytes));
     group.bench_function("nn", |b| b.iter(|| net.forward(black_box(&x[0]))));
     for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
         let name = format!("nn_{level:?}").to_lowercase();
-        check(g, &name, &layers, &x[0], &nn_bench::mnist_at(&net, level, &x[0]).expect("supported"));
-        group.bench_function(&name, |b| b.iter(|| nn_bench::mnist_at(&net, level, black_box(&x[0]))));
+        check(
+            g,
+            &name,
+            &layers,
+            &x[0],
+            &nn_bench::mnist_at(&net, level, &x[0]).expect("supported"),
+        );
+        group.bench_function(&name, |b| {
+            b.iter(|| nn_bench::mnist_at(&net, level, black_box(&x[0])));
+        });
     }
-    group.bench_function("naive", |b| b.iter(|| nn_bench::naive_mnist(&net, black_box(&x[0]))));
+    group.bench_function("naive", |b| {
+        b.iter(|| nn_bench::naive_mnist(&net, black_box(&x[0])));
+    });
     group.bench_function("ndarray", |b| b.iter(|| ndarray.forward(black_box(&x0))));
     group.bench_function("candle", |b| b.iter(|| candle.forward(black_box(&t0))));
     group.bench_function("tract", |b| b.iter(|| tract1.forward(black_box(&x[0]))));
     group.finish();
+}
 
-    // Batch 256.
+fn mnist_b256(c: &mut Criterion) {
+    let net = Mnist::random(1);
+    let layers = layers(&*net);
+    let macs = 784 * 128 + 128 * 10;
+    let x = inputs::<784>(256);
+    let ndarray = Ndarray::new(&layers);
+    let candle = Candle::new(&layers).expect("candle model");
+    let mut tract256 = Tract::new(&layers, 256).expect("tract model");
     let g = "mnist_b256";
     let flat: Vec<f32> = x.iter().flatten().copied().collect();
     let mut y = vec![[0.0_f32; 10]; 256];
-    net.forward_batch(&x, &mut y).expect("one output row per input");
+    net.forward_batch(&x, &mut y)
+        .expect("one output row per input");
     check_rows(g, "nn", &layers, &x, y.as_flattened());
     let xs = ndarray::Array2::from_shape_vec((256, 784), flat.clone()).expect("256 x 784");
-    check_rows(g, "ndarray", &layers, &x, ndarray.forward_batch(&xs).as_slice().expect("contiguous"));
+    check_rows(
+        g,
+        "ndarray",
+        &layers,
+        &x,
+        ndarray.forward_batch(&xs).as_slice().expect("contiguous"),
+    );
     let ts = tensor(&flat, 256, 784);
-    check_rows(g, "candle", &layers, &x, &candle_rows(&candle.forward(&ts).expect("candle")));
-    check_rows(g, "tract", &layers, &x, &tract256.forward(&flat).expect("tract"));
+    check_rows(
+        g,
+        "candle",
+        &layers,
+        &x,
+        &candle_rows(&candle.forward(&ts).expect("candle")),
+    );
+    check_rows(
+        g,
+        "tract",
+        &layers,
+        &x,
+        &tract256.forward(&flat).expect("tract"),
+    );
     let mut group = open(c, g, 256);
     floors(&mut group, 256 * macs, None);
-    group.bench_function("nn", |b| b.iter(|| net.forward_batch(black_box(&x), &mut y)));
+    group.bench_function("nn", |b| {
+        b.iter(|| net.forward_batch(black_box(&x), &mut y));
+    });
     #[cfg(feature = "rayon")]
     {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("a pool");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("a pool");
         let mut y2 = vec![[0.0_f32; 10]; 256];
-        pool.install(|| net.forward_batch(&x, &mut y2)).expect("one output row per input");
+        pool.install(|| net.forward_batch(&x, &mut y2))
+            .expect("one output row per input");
         check_rows(g, "nn_rayon", &layers, &x, y2.as_flattened());
         group.bench_function("nn_rayon", |b| {
             b.iter(|| pool.install(|| net.forward_batch(black_box(&x), &mut y2)));
         });
     }
-    group.bench_function("ndarray", |b| b.iter(|| ndarray.forward_batch(black_box(&xs))));
+    group.bench_function("ndarray", |b| {
+        b.iter(|| ndarray.forward_batch(black_box(&xs)));
+    });
     group.bench_function("candle", |b| b.iter(|| candle.forward(black_box(&ts))));
     group.bench_function("tract", |b| b.iter(|| tract256.forward(black_box(&flat))));
     group.finish();
@@ -140,16 +222,41 @@ fn small(c: &mut Criterion) {
     let mut tract = Tract::new(&layers, 1).expect("tract model");
     let g = "small_b1";
     check(g, "nn", &layers, &x[0], &net.forward(&x[0]));
-    check(g, "naive", &layers, &x[0], &nn_bench::naive_small(&net, &x[0]));
+    check(
+        g,
+        "naive",
+        &layers,
+        &x[0],
+        &nn_bench::naive_small(&net, &x[0]),
+    );
     let x0 = ndarray::Array1::from(x[0].to_vec());
-    check(g, "ndarray", &layers, &x[0], ndarray.forward(&x0).as_slice().expect("contiguous"));
+    check(
+        g,
+        "ndarray",
+        &layers,
+        &x[0],
+        ndarray.forward(&x0).as_slice().expect("contiguous"),
+    );
     let t0 = tensor(&x[0], 1, 50);
-    check(g, "candle", &layers, &x[0], &candle_rows(&candle.forward(&t0).expect("candle")));
-    check(g, "tract", &layers, &x[0], &tract.forward(&x[0]).expect("tract"));
+    check(
+        g,
+        "candle",
+        &layers,
+        &x[0],
+        &candle_rows(&candle.forward(&t0).expect("candle")),
+    );
+    check(
+        g,
+        "tract",
+        &layers,
+        &x[0],
+        &tract.forward(&x[0]).expect("tract"),
+    );
     let mut group = open(c, g, 1);
-    floors(&mut group, 50 * 64 + 64, None);
     group.bench_function("nn", |b| b.iter(|| net.forward(black_box(&x[0]))));
-    group.bench_function("naive", |b| b.iter(|| nn_bench::naive_small(&net, black_box(&x[0]))));
+    group.bench_function("naive", |b| {
+        b.iter(|| nn_bench::naive_small(&net, black_box(&x[0])));
+    });
     group.bench_function("ndarray", |b| b.iter(|| ndarray.forward(black_box(&x0))));
     group.bench_function("candle", |b| b.iter(|| candle.forward(black_box(&t0))));
     group.bench_function("tract", |b| b.iter(|| tract.forward(black_box(&x[0]))));
@@ -188,6 +295,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = mnist, small, xor
+    targets = mnist_b1, mnist_b256, small, xor
 }
 criterion_main!(benches);

@@ -1,5 +1,10 @@
 //! The same networks in ndarray, candle (one thread) and tract, built from [`Layer`]s copied
 //! out of an `nn` network, so that every framework computes with the same weights.
+//!
+//! Shapes are fixed by construction, so the `expect`s here can only fail on a bug in the
+//! benchmark itself.
+
+#![allow(clippy::missing_panics_doc)]
 
 use crate::Layer;
 use nn::Activation;
@@ -66,6 +71,7 @@ pub struct Candle {
     layers: Vec<(candle_core::Tensor, candle_core::Tensor, Activation)>,
 }
 
+#[allow(clippy::needless_pass_by_value)] // the shape `map_err` wants
 fn candle_err(e: candle_core::Error) -> String {
     e.to_string()
 }
@@ -105,10 +111,15 @@ impl Candle {
                 .map_err(candle_err)?;
             x = match activation {
                 Activation::Relu => y.relu(),
-                Activation::Sigmoid => (y.neg().and_then(|v| v.exp())).and_then(|e| (e + 1.0)?.recip()),
+                Activation::Sigmoid => {
+                    (y.neg().and_then(|v| v.exp())).and_then(|e| (e + 1.0)?.recip())
+                }
                 Activation::Softmax => {
                     let max = y.max_keepdim(1).map_err(candle_err)?;
-                    let e = y.broadcast_sub(&max).and_then(|v| v.exp()).map_err(candle_err)?;
+                    let e = y
+                        .broadcast_sub(&max)
+                        .and_then(|v| v.exp())
+                        .map_err(candle_err)?;
                     let sum = e.sum_keepdim(1).map_err(candle_err)?;
                     e.broadcast_div(&sum)
                 }
@@ -139,13 +150,17 @@ impl Tract {
     }
 
     fn build(layers: &[Layer], batch: usize) -> tract_core::internal::TractResult<Self> {
-        use tract_core::internal::*;
+        use tract_core::internal::{
+            Datum, DatumExt, IntoRunnable, IntoTensor, SpecialOps, TypedModel, TypedSimpleState,
+            bail, tensor2, tract_ndarray, tvec,
+        };
         use tract_core::ops::{einsum::EinSum, math, nn as tnn};
         let mut model = TypedModel::default();
         let inputs = layers[0].inputs;
         let mut x = model.add_source("x", f32::fact([batch, inputs]))?;
         for (i, l) in layers.iter().enumerate() {
-            let w = tract_ndarray::Array2::from_shape_vec((l.outputs, l.inputs), l.weights.clone())?;
+            let w =
+                tract_ndarray::Array2::from_shape_vec((l.outputs, l.inputs), l.weights.clone())?;
             let w = model.add_const(format!("w{i}"), w.into_tensor())?;
             let b = tract_ndarray::Array2::from_shape_vec((1, l.outputs), l.bias.clone())?;
             let b = model.add_const(format!("b{i}"), b.into_tensor())?;
@@ -157,7 +172,9 @@ impl Tract {
                     let zero = model.add_const(format!("zero{i}"), tensor2(&[[0f32]]))?;
                     model.wire_node(format!("relu{i}"), math::max(), &[y, zero])?[0]
                 }
-                Activation::Sigmoid => model.wire_node(format!("sigmoid{i}"), tnn::sigmoid(), &[y])?[0],
+                Activation::Sigmoid => {
+                    model.wire_node(format!("sigmoid{i}"), tnn::sigmoid(), &[y])?[0]
+                }
                 Activation::Softmax => {
                     let softmax = tnn::Softmax::new(tvec![1], None, tnn::SoftmaxKind::Softmax);
                     model.wire_node(format!("softmax{i}"), softmax, &[y])?[0]
@@ -168,7 +185,11 @@ impl Tract {
         model.select_output_outlets(&[x])?;
         let plan = model.into_optimized()?.into_runnable()?;
         let state = TypedSimpleState::new(&plan)?;
-        Ok(Self { state, batch, inputs })
+        Ok(Self {
+            state,
+            batch,
+            inputs,
+        })
     }
 
     /// Runs the model on `x`, `batch` rows of samples, flattened.
@@ -177,7 +198,7 @@ impl Tract {
     ///
     /// tract's, as text.
     pub fn forward(&mut self, x: &[f32]) -> Result<Vec<f32>> {
-        use tract_core::internal::*;
+        use tract_core::internal::{IntoTValue, Tensor, TractResult, TypedSimpleState, tvec};
         let run = |state: &mut TypedSimpleState| -> TractResult<Vec<f32>> {
             let x = Tensor::from_shape(&[self.batch, self.inputs], x)?;
             let y = state.run(tvec![x.into_tvalue()])?;

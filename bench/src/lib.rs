@@ -81,8 +81,16 @@ pub fn reference(layers: &[Layer], input: &[f32]) -> Vec<f64> {
 }
 
 /// The largest absolute difference between `found` and the reference on `input`.
+///
+/// # Panics
+///
+/// If `found` does not have one value per output of the last layer.
 pub fn error(layers: &[Layer], input: &[f32], found: &[f32]) -> f64 {
-    assert_eq!(found.len(), layers[layers.len() - 1].outputs, "output width");
+    assert_eq!(
+        found.len(),
+        layers[layers.len() - 1].outputs,
+        "output width"
+    );
     reference(layers, input)
         .iter()
         .zip(found)
@@ -135,7 +143,11 @@ pub fn naive_small(net: &Small, x: &[f32; 50]) -> [f32; 1] {
 }
 
 /// The MNIST network with every layer on the kernel of `level` (`None` if this CPU lacks it).
-pub fn mnist_at(net: &Mnist, level: nn::__private::kernel::Level, x: &[f32; 784]) -> Option<[f32; 10]> {
+pub fn mnist_at(
+    net: &Mnist,
+    level: nn::__private::kernel::Level,
+    x: &[f32; 784],
+) -> Option<[f32; 10]> {
     let mut hidden = net.hidden.forward_at(level, x)?;
     nn::activation::relu(&mut hidden);
     let mut output = net.output.forward_at(level, &hidden)?;

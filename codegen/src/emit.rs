@@ -184,8 +184,12 @@ fn forward(net: &Network) -> TokenStream {
     }
 }
 
-/// Bytes of stack each intermediate of `forward_batch` may use for one chunk of samples.
+/// Bytes of stack each intermediate of `forward_batch` aims to use for one chunk of samples.
 const CHUNK_BYTES: usize = 32 * 1024;
+
+/// Samples per chunk are a multiple of this, so that the kernels' tiles of 4 or 6 samples divide
+/// every full chunk.
+const CHUNK_STEP: usize = 12;
 
 /// `forward_batch`: the batch in chunks of samples; within a chunk, each layer runs on all the
 /// chunk's samples at once (so each weight loaded serves several samples), into one named
@@ -200,15 +204,16 @@ fn forward_batch(net: &Network) -> TokenStream {
     } = net;
     let last_index = net.layers.len() - 1;
     let last = &net.layers[last_index].name;
-    // Samples per chunk: as many as fit the widest intermediate in `CHUNK_BYTES`, from 4 (the
-    // kernels' tile) to 64.
+    // Samples per chunk: as many as fit the widest intermediate in `CHUNK_BYTES`, in steps of
+    // `CHUNK_STEP`, from one step to four.
     let scalar_bytes = if scalar == "f32" { 4 } else { 8 };
     let widest = net.layers[..last_index]
         .iter()
         .map(|layer| layer.outputs)
         .max()
         .unwrap_or(1);
-    let chunk = (CHUNK_BYTES / (widest * scalar_bytes)).clamp(4, 64);
+    let steps = CHUNK_BYTES / (widest * scalar_bytes * CHUNK_STEP);
+    let chunk = steps.clamp(1, 4) * CHUNK_STEP;
     let work: usize = net.layers.iter().map(|l| l.inputs * l.outputs).sum();
     let zero = float(scalar, 0.0);
     let mut previous = quote!(inputs);
@@ -236,6 +241,8 @@ fn forward_batch(net: &Network) -> TokenStream {
             });
         } else {
             body.extend(quote_spanned! {layer.span=>
+                // A few tens of KiB: the chunk is sized to keep it so.
+                #[allow(clippy::large_stack_arrays)]
                 let mut #field = [[#zero; #width]; #chunk];
                 let #field = &mut #field[..inputs.len()];
                 self.#field.forward_batch(#previous, #field);

@@ -12,8 +12,13 @@ pub const PARALLEL_WORK: usize = 1 << 22;
 /// The bounds on `f` are the same either way, so that generated code does not depend on the
 /// feature. Pairs beyond the shorter of the two slices are not visited.
 #[inline]
-pub fn for_each_chunk<I, O, F>(inputs: &[I], outputs: &mut [O], chunk: usize, work_per_row: usize, f: F)
-where
+pub fn for_each_chunk<I, O, F>(
+    inputs: &[I],
+    outputs: &mut [O],
+    chunk: usize,
+    work_per_row: usize,
+    f: F,
+) where
     I: Sync,
     O: Send,
     F: Fn(&[I], &mut [O]) + Sync + Send,
@@ -52,7 +57,12 @@ mod tests {
                     *o += i * 2 + 1;
                 }
             });
-            assert!(outputs.iter().enumerate().all(|(i, o)| *o as usize == i * 2 + 1));
+            assert!(
+                outputs
+                    .iter()
+                    .enumerate()
+                    .all(|(i, o)| *o as usize == i * 2 + 1)
+            );
         }
     }
 }

@@ -126,6 +126,8 @@ impl<const IN: usize, const OUT: usize, T: Scalar> core::fmt::Debug for Dense<IN
 }
 
 #[cfg(test)]
+// The values compared are exact in binary floating point.
+#[allow(clippy::float_cmp)]
 mod tests {
     use super::*;
     use crate::dot;

@@ -32,8 +32,8 @@ pub use activation::Activation;
 #[doc(hidden)]
 pub use alloc::boxed::Box;
 pub use dense::Dense;
-pub use kernel::portable::dot;
 pub use error::Error;
+pub use kernel::portable::dot;
 pub use network::{LayerInfo, Network, Summary};
 pub use scalar::Scalar;
 pub use zeroed::ZeroInit;

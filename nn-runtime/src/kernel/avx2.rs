@@ -5,14 +5,17 @@
 //! intrinsics are safe; only loads and stores through pointers need `unsafe`, and they are
 //! confined to [`load`], [`load_tail`] and [`store`].
 
+// `w`, `b`, `x`, `y`: the notation of `y = w * x + b`.
+#![allow(clippy::many_single_char_names)]
+
 use super::portable;
 use crate::Scalar;
 use core::arch::x86_64::{
     __m256, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps, _mm256_add_ps,
     _mm256_castps256_ps128, _mm256_cmpgt_epi32, _mm256_extractf128_ps, _mm256_fmadd_ps,
     _mm256_loadu_ps, _mm256_maskload_ps, _mm256_permute2f128_ps, _mm256_set1_epi32,
-    _mm256_setr_epi32, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_ps,
-    _mm256_unpackhi_ps, _mm256_unpacklo_ps,
+    _mm256_setr_epi32, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_ps, _mm256_unpackhi_ps,
+    _mm256_unpacklo_ps,
 };
 
 /// `f32` lanes in a register.
@@ -40,7 +43,10 @@ fn load_tail(v: &[f32]) -> __m256 {
     debug_assert!(v.len() < L);
     #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // v.len() < 8
     let len = v.len() as i32;
-    let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(len), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    let mask = _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(len),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    );
     // SAFETY: only the lanes below `v.len()` are enabled in `mask`, and they lie in `v`;
     // `maskload` neither reads nor faults on disabled lanes.
     #[allow(unsafe_code)]
@@ -211,7 +217,7 @@ fn tile<const IN: usize>(
             }
         }
     }
-    if IN % L != 0 {
+    if !IN.is_multiple_of(L) {
         let mut x = [_mm256_setzero_ps(); TILE_SAMPLES];
         for (x, xs) in x.iter_mut().zip(xs) {
             *x = load_tail(xs.as_chunks::<L>().1);

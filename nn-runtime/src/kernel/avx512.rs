@@ -5,6 +5,9 @@
 //! arithmetic intrinsics are safe; only loads and stores through pointers need `unsafe`, and
 //! they are confined to [`load`], [`load_tail`] and [`store`].
 
+// `w`, `b`, `x`, `y`: the notation of `y = w * x + b`.
+#![allow(clippy::many_single_char_names)]
+
 use super::portable;
 use crate::Scalar;
 use core::arch::x86_64::{
@@ -17,9 +20,9 @@ use core::arch::x86_64::{
 const L: usize = 16;
 /// Rows of `w` per tile of the batched kernel.
 const TILE_ROWS: usize = 4;
-/// Samples per tile of the batched kernel; `TILE_ROWS * TILE_SAMPLES` accumulators make one
-/// [`sum_each`].
-const TILE_SAMPLES: usize = 4;
+/// Samples per tile of the batched kernel: `TILE_ROWS * TILE_SAMPLES` accumulators fill one and a
+/// half [`sum_each`].
+const TILE_SAMPLES: usize = 6;
 
 #[target_feature(enable = "avx512f")]
 #[inline]
@@ -140,10 +143,14 @@ pub fn matvec<const IN: usize, const OUT: usize>(
     y
 }
 
-/// `y[s] = w * x[s] + b`: tiles of 4 rows by 4 samples, so that each weight loaded feeds 4
-/// multiply-adds and each input 4 more. The samples of a tile stay in L1 while the rows stream
-/// from L2. The last tile of each axis is moved back to end at the edge, recomputing a few
-/// values rather than running a second, narrower kernel.
+/// `y[s] = w * x[s] + b`: tiles of 4 rows by 6 samples (24 accumulators of the 32 registers),
+/// so that each weight loaded feeds 6 multiply-adds and each input 4. The tile's samples stay in
+/// L1 while the rows stream from L2, one sixth as often as one sample at a time would need.
+/// The last tile of each axis is moved back to end at the edge, recomputing a few values rather
+/// than running a second, narrower kernel.
+///
+/// Measured on the 784 -> 128 layer against 4x4, 2x8, 8x2, 6x4, 3x8 and 8x3 tiles: 4x6 came
+/// closest to the FMA peak.
 #[target_feature(enable = "avx512f")]
 pub fn matmul<const IN: usize, const OUT: usize>(
     w: &[[f32; IN]; OUT],
@@ -170,8 +177,11 @@ pub fn matmul<const IN: usize, const OUT: usize>(
             let rows: &[[f32; IN]; TILE_ROWS] = w[o0..o0 + TILE_ROWS]
                 .try_into()
                 .unwrap_or_else(|_| unreachable!());
-            let mut sums = [0.0; L];
-            store(&mut sums, sum_each(&tile(rows, xs)));
+            let [first, second] = tile(rows, xs);
+            let mut sums = [[0.0; L]; 2];
+            store(&mut sums[0], sum_each(&first));
+            store(&mut sums[1], sum_each(&second));
+            let sums = sums.as_flattened();
             for (k, y) in y[s0..s0 + TILE_SAMPLES].iter_mut().enumerate() {
                 for r in 0..TILE_ROWS {
                     y[o0 + r] = b[o0 + r] + sums[k * TILE_ROWS + r];
@@ -183,14 +193,15 @@ pub fn matmul<const IN: usize, const OUT: usize>(
     }
 }
 
-/// The 16 accumulators of one tile, sample-major: `acc[k * 4 + r]` is row `r` times sample `k`.
+/// The accumulators of one tile, sample-major: accumulator `k * 4 + r` (counting through both
+/// arrays) is row `r` times sample `k`; the last 8 of the second array stay zero.
 #[target_feature(enable = "avx512f")]
 #[inline]
 fn tile<const IN: usize>(
     rows: &[[f32; IN]; TILE_ROWS],
     xs: &[[f32; IN]; TILE_SAMPLES],
-) -> [__m512; L] {
-    let mut acc = [_mm512_setzero_ps(); L];
+) -> [[__m512; L]; 2] {
+    let mut acc = [[_mm512_setzero_ps(); L]; 2];
     for c in 0..IN / L {
         let mut x = [_mm512_setzero_ps(); TILE_SAMPLES];
         for (x, xs) in x.iter_mut().zip(xs) {
@@ -199,11 +210,12 @@ fn tile<const IN: usize>(
         for (r, row) in rows.iter().enumerate() {
             let w = load(&row.as_chunks::<L>().0[c]);
             for (k, x) in x.iter().enumerate() {
-                acc[k * TILE_ROWS + r] = _mm512_fmadd_ps(w, *x, acc[k * TILE_ROWS + r]);
+                let i = k * TILE_ROWS + r;
+                acc[i / L][i % L] = _mm512_fmadd_ps(w, *x, acc[i / L][i % L]);
             }
         }
     }
-    if IN % L != 0 {
+    if !IN.is_multiple_of(L) {
         let mut x = [_mm512_setzero_ps(); TILE_SAMPLES];
         for (x, xs) in x.iter_mut().zip(xs) {
             *x = load_tail(xs.as_chunks::<L>().1);
@@ -211,7 +223,8 @@ fn tile<const IN: usize>(
         for (r, row) in rows.iter().enumerate() {
             let w = load_tail(row.as_chunks::<L>().1);
             for (k, x) in x.iter().enumerate() {
-                acc[k * TILE_ROWS + r] = _mm512_fmadd_ps(w, *x, acc[k * TILE_ROWS + r]);
+                let i = k * TILE_ROWS + r;
+                acc[i / L][i % L] = _mm512_fmadd_ps(w, *x, acc[i / L][i % L]);
             }
         }
     }

@@ -10,6 +10,9 @@
 //!   AVX2+FMA where the CPU has them. [`level`] detects the CPU once, with `std`; without `std`
 //!   only the features the build enables at compile time are used.
 
+// `w`, `b`, `x`, `y`: the notation of `y = w * x + b`.
+#![allow(clippy::many_single_char_names)]
+
 use crate::Scalar;
 
 #[cfg(target_arch = "x86_64")]
@@ -258,6 +261,8 @@ mod tests {
     use std::boxed::Box;
     use std::vec::Vec;
 
+    // A 784 -> 128 layer is 400 KB: too much for a test thread's stack.
+    #[allow(clippy::unnecessary_box_returns)]
     fn random_layer<const IN: usize, const OUT: usize, T: Scalar>(
         seed: u64,
     ) -> Box<Dense<IN, OUT, T>> {
@@ -284,9 +289,11 @@ mod tests {
     ) -> [f64; OUT] {
         core::array::from_fn(|o| {
             let row = &layer.weights()[o];
-            row.iter().zip(x).fold(layer.bias()[o].to_f64(), |s, (w, x)| {
-                s + w.to_f64() * x.to_f64()
-            })
+            row.iter()
+                .zip(x)
+                .fold(layer.bias()[o].to_f64(), |s, (w, x)| {
+                    s + w.to_f64() * x.to_f64()
+                })
         })
     }
 
@@ -324,7 +331,12 @@ mod tests {
         let mut outputs = std::vec![[T::ZERO; OUT]; inputs.len()];
         layer.forward_batch(&inputs, &mut outputs);
         for (x, y) in inputs.iter().zip(&outputs) {
-            assert_close(&layer.forward(x), &reference(&layer, x), tolerance, "forward");
+            assert_close(
+                &layer.forward(x),
+                &reference(&layer, x),
+                tolerance,
+                "forward",
+            );
             assert_close(y, &reference(&layer, x), tolerance, "forward_batch");
         }
         checked
@@ -352,11 +364,10 @@ mod tests {
         assert!(checked >= 10);
         #[cfg(all(target_arch = "x86_64", feature = "std"))]
         {
-            let expected = 1
-                + usize::from(
+            let expected =
+                1 + usize::from(
                     std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"),
-                )
-                + usize::from(std::is_x86_feature_detected!("avx512f"));
+                ) + usize::from(std::is_x86_feature_detected!("avx512f"));
             assert_eq!(checked, 10 * expected, "a supported level was not tested");
         }
     }

@@ -4,6 +4,12 @@
 //! `#[target_feature]` functions, where LLVM vectorises them for the wider registers (this is how
 //! `f64` layers use AVX2 and AVX-512).
 
+// `w`, `b`, `x`, `y`: the notation of `y = w * x + b`.
+#![allow(clippy::many_single_char_names)]
+// `#[inline(always)]` is the point: the x86_64 modules instantiate these kernels inside
+// `#[target_feature]` functions, and only inlining compiles them with those features.
+#![allow(clippy::inline_always)]
+
 use crate::Scalar;
 
 /// Independent partial sums per dot product: enough for LLVM to keep a full AVX-512 register
@@ -33,7 +39,7 @@ pub fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
     while width > 1 {
         width /= 2;
         for lane in 0..width {
-            partial[lane] = partial[lane] + partial[lane + width];
+            partial[lane] += partial[lane + width];
         }
     }
     partial[0]
