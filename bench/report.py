@@ -72,7 +72,7 @@ def main():
         w(f"| reading MNIST's {bytes_:,} bytes of weights from L2 | 8 accumulators of vector adds "
           f"| {fmt_ns(l2[1])} | {bytes_ / l2[1]:.1f} GB/s |")
     if peak:
-        w(f"| FMA peak, one core | 24 independent chains of 512-bit FMAs, {fma_macs[1]:,} "
+        w(f"| FMA peak, one core | 16 independent chains of 512-bit FMAs, {fma_macs[1]:,} "
           f"multiply-adds | {fmt_ns(b256_fma[1])} | {peak:.1f} GFLOP/s |")
     w("")
     mnist_floor = max(l2[1] if l2 else 0, 2 * MNIST_MACS / peak if peak else 0)

@@ -63,7 +63,7 @@ fn floors(group: &mut BenchmarkGroup<'_, WallTime>, macs: usize, bytes: Option<u
         b.iter(|| floors::fma(black_box(rounds), black_box(1.0)));
     });
     if let Some(bytes) = bytes {
-        let data = vec![1.0_f32; bytes / 4];
+        let data = floors::lines(bytes / 4);
         group.bench_function("floor_l2", |b| b.iter(|| floors::read(black_box(&data))));
     }
 }

@@ -243,8 +243,8 @@ fn forward_batch(net: &Network) -> TokenStream {
             body.extend(quote_spanned! {layer.span=>
                 // A few tens of KiB: the chunk is sized to keep it so.
                 #[allow(clippy::large_stack_arrays)]
-                let mut #field = [[#zero; #width]; #chunk];
-                let #field = &mut #field[..inputs.len()];
+                let mut #field = #runtime::batch::Aligned([[#zero; #width]; #chunk]);
+                let #field = &mut #field.0[..inputs.len()];
                 self.#field.forward_batch(#previous, #field);
                 #activation
             });

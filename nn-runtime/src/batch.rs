@@ -1,5 +1,11 @@
 //! Running a batch in chunks, on rayon's thread pool when the `rayon` feature is on.
 
+/// A value aligned to 64 bytes, a cache line: `forward_batch` keeps each layer's outputs for a
+/// chunk of samples in one, so that the next layer's vector loads of them never straddle lines.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C, align(64))]
+pub struct Aligned<T>(pub T);
+
 /// Batches with at least this many multiply-adds in total are split across rayon's threads
 /// (feature `rayon`): waking the pool costs a few microseconds, about 1M multiply-adds here.
 pub const PARALLEL_WORK: usize = 1 << 22;

@@ -171,25 +171,63 @@ pub fn matmul<const IN: usize, const OUT: usize>(
         let xs: &[[f32; IN]; TILE_SAMPLES] = x[s0..s0 + TILE_SAMPLES]
             .try_into()
             .unwrap_or_else(|_| unreachable!());
-        let mut o = 0;
-        while o < OUT {
-            let o0 = o.min(OUT - TILE_ROWS);
-            let rows: &[[f32; IN]; TILE_ROWS] = w[o0..o0 + TILE_ROWS]
-                .try_into()
-                .unwrap_or_else(|_| unreachable!());
-            let [first, second] = tile(rows, xs);
-            let mut sums = [[0.0; L]; 2];
-            store(&mut sums[0], sum_each(&first));
-            store(&mut sums[1], sum_each(&second));
-            let sums = sums.as_flattened();
-            for (k, y) in y[s0..s0 + TILE_SAMPLES].iter_mut().enumerate() {
-                for r in 0..TILE_ROWS {
-                    y[o0 + r] = b[o0 + r] + sums[k * TILE_ROWS + r];
-                }
-            }
-            o += TILE_ROWS;
+        let ys = &mut y[s0..s0 + TILE_SAMPLES];
+        if IN * TILE_SAMPLES * 4 <= ALIGNED_COPY_BYTES
+            && xs.as_ptr().cast::<u8>() as usize % 64 != 0
+        {
+            sample_block_aligned(w, b, xs, ys);
+        } else {
+            sample_block(w, b, xs, ys);
         }
         s += TILE_SAMPLES;
+    }
+}
+
+/// Input blocks up to this size are copied to a cache-line-aligned buffer when they are not
+/// aligned: a vector load that straddles two lines costs two, and the block is read once per
+/// tile of rows (about 160 against 143 GFLOP/s on the 784 -> 128 layer at batch 256).
+const ALIGNED_COPY_BYTES: usize = 32 * 1024;
+
+/// [`sample_block`] on an aligned copy of `xs`. A function of its own, so that its stack frame
+/// exists only when it runs.
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+fn sample_block_aligned<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]; OUT],
+    b: &[f32; OUT],
+    xs: &[[f32; IN]; TILE_SAMPLES],
+    ys: &mut [[f32; OUT]],
+) {
+    let copy = crate::batch::Aligned(*xs);
+    sample_block(w, b, &copy.0, ys);
+}
+
+/// Every tile of rows against one block of samples, which stays in L1 while the rows stream.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn sample_block<const IN: usize, const OUT: usize>(
+    w: &[[f32; IN]; OUT],
+    b: &[f32; OUT],
+    xs: &[[f32; IN]; TILE_SAMPLES],
+    ys: &mut [[f32; OUT]],
+) {
+    let mut o = 0;
+    while o < OUT {
+        let o0 = o.min(OUT - TILE_ROWS);
+        let rows: &[[f32; IN]; TILE_ROWS] = w[o0..o0 + TILE_ROWS]
+            .try_into()
+            .unwrap_or_else(|_| unreachable!());
+        let [first, second] = tile(rows, xs);
+        let mut sums = [[0.0; L]; 2];
+        store(&mut sums[0], sum_each(&first));
+        store(&mut sums[1], sum_each(&second));
+        let sums = sums.as_flattened();
+        for (k, y) in ys.iter_mut().enumerate() {
+            for r in 0..TILE_ROWS {
+                y[o0 + r] = b[o0 + r] + sums[k * TILE_ROWS + r];
+            }
+        }
+        o += TILE_ROWS;
     }
 }
 

@@ -256,6 +256,7 @@ mod tests {
     //! sequential sum, on shapes that exercise full blocks, partial blocks, tails and tiles.
 
     use super::Level;
+    use crate::batch::Aligned;
     use crate::init::SplitMix64;
     use crate::{Dense, Scalar, zeroed_box};
     use std::boxed::Box;
@@ -273,6 +274,13 @@ mod tests {
             *w = T::from_f64(rng.uniform(1.0));
         }
         layer
+    }
+
+    /// Rows that start one scalar past a cache line.
+    #[repr(C)]
+    struct Shifted<T, const IN: usize> {
+        _pad: T,
+        rows: [[T; IN]; 13],
     }
 
     fn random_rows<const IN: usize, T: Scalar>(seed: u64, n: usize) -> Vec<[T; IN]> {
@@ -317,12 +325,22 @@ mod tests {
                 let y = layer.forward_at(level, x).expect("supported level");
                 assert_close(&y, &reference(&layer, x), tolerance, &what);
             }
-            // Batches around the tile sizes, so that partial and shifted tiles are covered.
-            for n in [1, 2, 3, 4, 5, 7, 8, 9, 13] {
-                let mut outputs = std::vec![[T::ZERO; OUT]; n];
-                assert!(layer.forward_batch_at(level, &inputs[..n], &mut outputs));
-                for (x, y) in inputs.iter().zip(&outputs) {
-                    assert_close(y, &reference(&layer, x), tolerance, &what);
+            // Batches around the tile sizes, so that partial and shifted tiles are covered;
+            // inputs starting on a cache line and off one (the kernels copy those).
+            let mut aligned = Box::new(Aligned([[T::ZERO; IN]; 13]));
+            let mut shifted = Box::new(Aligned(Shifted {
+                _pad: T::ZERO,
+                rows: [[T::ZERO; IN]; 13],
+            }));
+            aligned.0.copy_from_slice(&inputs);
+            shifted.0.rows.copy_from_slice(&inputs);
+            for rows in [&inputs[..], &aligned.0[..], &shifted.0.rows[..]] {
+                for n in [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13] {
+                    let mut outputs = std::vec![[T::ZERO; OUT]; n];
+                    assert!(layer.forward_batch_at(level, &rows[..n], &mut outputs));
+                    for (x, y) in rows.iter().zip(&outputs) {
+                        assert_close(y, &reference(&layer, x), tolerance, &what);
+                    }
                 }
             }
             checked += 1;
