@@ -147,9 +147,10 @@ def main():
     ], None, 6)
 
     w("## Compile cost\n")
-    w("`bench/compile_cost.sh`: a one-file binary crate declaring one network, `cargo build --release`")
-    w("after `touch src/main.rs` (dependencies already built), timed by `/usr/bin/time`; peak memory")
-    w("is the largest resident set of cargo and its children (rustc).\n")
+    w("`bench/compile_cost.sh`: a one-file binary crate declaring one network, built with")
+    w("`cargo build --release` after `touch src/main.rs` (dependencies already built); `/usr/bin/time`")
+    w("measures the rustc process of that crate alone (wall time, including code generation and")
+    w("linking, and its peak resident memory). \"Added\" is against the `2 -> 1` crate.\n")
     rows = [line.split() for line in compile_txt.strip().splitlines() if line.strip()]
     costs = {name: (float(sec), int(kib)) for name, sec, kib in rows}
     labels = {

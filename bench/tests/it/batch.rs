@@ -29,10 +29,16 @@ fn check<N, const IN: usize, const OUT: usize>(
         for (x, y) in x.iter().zip(&y) {
             let single = forward(x);
             for (a, b) in y.iter().zip(&single) {
-                assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "batch {n}: {a} against {b}");
+                assert!(
+                    (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                    "batch {n}: {a} against {b}"
+                );
             }
             let e = error(&layers, x, y);
-            assert!(e <= 1e-5, "batch {n}: error {e:e} against the f64 reference");
+            assert!(
+                e <= 1e-5,
+                "batch {n}: error {e:e} against the f64 reference"
+            );
         }
     }
 }
@@ -69,7 +75,8 @@ fn f64_batches_match_single_samples() {
         .map(|row| row.map(f64::from))
         .collect();
     let mut y = vec![[0.0; 3]; 30];
-    net.forward_batch(&x, &mut y).expect("one output row per input");
+    net.forward_batch(&x, &mut y)
+        .expect("one output row per input");
     for (x, y) in x.iter().zip(&y) {
         let single = net.forward(x);
         for (a, b) in y.iter().zip(&single) {
