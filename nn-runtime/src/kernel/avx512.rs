@@ -172,9 +172,7 @@ pub fn matmul<const IN: usize, const OUT: usize>(
             .try_into()
             .unwrap_or_else(|_| unreachable!());
         let ys = &mut y[s0..s0 + TILE_SAMPLES];
-        if IN * TILE_SAMPLES * 4 <= ALIGNED_COPY_BYTES
-            && xs.as_ptr().cast::<u8>() as usize % 64 != 0
-        {
+        if IN * TILE_SAMPLES * 4 <= ALIGNED_COPY_BYTES && !xs.as_ptr().addr().is_multiple_of(64) {
             sample_block_aligned(w, b, xs, ys);
         } else {
             sample_block(w, b, xs, ys);
