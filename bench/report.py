@@ -53,7 +53,8 @@ def main():
     w("Two times are given: criterion's median, and the best of its samples (each sample averages")
     w("many iterations). The machine is shared (see the load average), so the best sample is the")
     w("closest to an undisturbed run; **ratios use best samples**, all measured the same way in the")
-    w("same process.\n")
+    w("same process. `time / floor` above 1 is the distance to the machine's limit; `time / nn's`")
+    w("above 1 is how many times slower than `nn` an approach is.\n")
     w("## Machine\n")
     w("```")
     w(machine.strip())
@@ -82,7 +83,7 @@ def main():
 
     def table(group, batch, names, floor_ns, macs):
         nn = result(group, "nn")
-        w("| approach | median / sample | best / sample | GFLOP/s | x floor | x nn | max error |")
+        w("| approach | median / sample | best / sample | GFLOP/s | time / floor | time / nn's | max error |")
         w("|---|---|---|---|---|---|---|")
         for name, label in names:
             r = result(group, name)

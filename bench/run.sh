@@ -3,8 +3,9 @@
 # tract the first time (about 10 minutes on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+# Kept after the run, so that `bench/report.py` can render the same results again.
+out=target/bench-report
+mkdir -p "$out"
 
 {
     lscpu | grep -E '^(Model name|Architecture|CPU\(s\)|Thread|Core|L1d|L2|L3)' | sed 's/  */ /g'
@@ -22,4 +23,6 @@ bench/compile_cost.sh | tee "$out/compile.txt"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 
 python3 bench/report.py "$out/bench.log" "$out/compile.txt" "$out/machine.txt" > BENCHMARKS.md
+# To render again without measuring:
+#   python3 bench/report.py target/bench-report/{bench.log,compile.txt,machine.txt} > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"
