@@ -83,6 +83,30 @@ fn sum_each(v: &[__m512; L]) -> __m512 {
     fold(fold(u[0], u[1]), fold(u[2], u[3]))
 }
 
+/// Lane `i < 8` of the result is the sum of the 16 lanes of `v[i]` (lanes 8 to 15 repeat them):
+/// [`sum_each`] for half as many vectors, in 24 instructions.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn sum_each8(v: &[__m512; 8]) -> __m512 {
+    let mut t = [_mm512_setzero_ps(); 4];
+    for (i, t) in t.iter_mut().enumerate() {
+        *t = _mm512_add_ps(
+            _mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
+            _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]),
+        );
+    }
+    let u0 = _mm512_add_ps(
+        _mm512_shuffle_ps::<0x44>(t[0], t[1]),
+        _mm512_shuffle_ps::<0xEE>(t[0], t[1]),
+    );
+    let u1 = _mm512_add_ps(
+        _mm512_shuffle_ps::<0x44>(t[2], t[3]),
+        _mm512_shuffle_ps::<0xEE>(t[2], t[3]),
+    );
+    let p = fold(u0, u1);
+    fold(p, p)
+}
+
 /// Blocks (a0 + a1, a2 + a3, b0 + b1, b2 + b3) from the 128-bit blocks of `a` and `b`.
 #[target_feature(enable = "avx512f")]
 #[inline]
@@ -218,11 +242,15 @@ fn sample_block<const IN: usize, const OUT: usize>(
         let [first, second] = tile(rows, xs);
         let mut sums = [[0.0; L]; 2];
         store(&mut sums[0], sum_each(&first));
-        store(&mut sums[1], sum_each(&second));
-        let sums = sums.as_flattened();
-        for (k, y) in ys.iter_mut().enumerate() {
-            for r in 0..TILE_ROWS {
-                y[o0 + r] = b[o0 + r] + sums[k * TILE_ROWS + r];
+        let (second, _) = second
+            .split_first_chunk::<8>()
+            .unwrap_or_else(|| unreachable!());
+        store(&mut sums[1], sum_each8(second));
+        let (sums, _) = sums.as_flattened().as_chunks::<TILE_ROWS>();
+        let bias = &b[o0..o0 + TILE_ROWS];
+        for (y, sums) in ys.iter_mut().zip(sums) {
+            for ((y, b), sum) in y[o0..o0 + TILE_ROWS].iter_mut().zip(bias).zip(sums) {
+                *y = b + sum;
             }
         }
         o += TILE_ROWS;
