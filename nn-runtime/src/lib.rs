@@ -17,10 +17,14 @@ extern crate alloc;
 extern crate std;
 
 pub mod activation;
+#[doc(hidden)]
+pub mod batch;
 mod dense;
 mod error;
 pub mod init;
 pub mod io;
+#[doc(hidden)]
+pub mod kernel;
 mod network;
 mod scalar;
 pub mod train;
@@ -35,12 +39,14 @@ pub use alloc::boxed::Box;
 #[cfg(feature = "alloc")]
 #[doc(hidden)]
 pub use alloc::vec::Vec;
-pub use dense::{Dense, dot};
+pub use dense::Dense;
 pub use error::Error;
+pub use kernel::portable::dot;
 /// Generated `forward_ndarray` names its array types through this.
 #[cfg(feature = "ndarray")]
 #[doc(hidden)]
 pub use ndarray;
+
 pub use network::{LayerInfo, Network, Summary};
 pub use scalar::Scalar;
 /// Generated `Serialize`/`Deserialize` impls name serde through this.

@@ -17,6 +17,7 @@ mod sealed {
 #[allow(clippy::return_self_not_must_use)]
 pub trait Scalar:
     sealed::Sealed
+    + crate::kernel::Kernel
     + Copy
     + Default
     + PartialOrd

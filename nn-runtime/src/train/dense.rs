@@ -1,7 +1,7 @@
 //! The two kernels of a dense layer's backward pass.
 
 use crate::zeroed::ZeroInit;
-use crate::{Dense, Scalar, dot};
+use crate::{Dense, Scalar};
 use core::borrow::Borrow;
 
 /// Gradients of a loss with respect to one [`Dense`] layer's weights and biases, in the same
@@ -122,18 +122,17 @@ impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
     }
 }
 
-/// [`Dense::forward`] for several samples at once, with the same result to the bit: each
-/// weight row is read once for all of them.
+/// [`Dense::forward`] for several samples, with the same result to the bit: it runs the same
+/// kernel (chosen for this CPU) on each sample. The batched kernels of `Dense::forward_batch`
+/// sum in another order, so training, which must match `forward` exactly, does not use them.
 #[inline]
 pub fn forward_chunk<const IN: usize, const OUT: usize, T: Scalar, X: Borrow<[T; IN]>>(
     layer: &Dense<IN, OUT, T>,
     inputs: &[X],
     outputs: &mut [[T; OUT]],
 ) {
-    for (o, (row, &bias)) in layer.weights().iter().zip(layer.bias()).enumerate() {
-        for (input, output) in inputs.iter().zip(outputs.iter_mut()) {
-            output[o] = bias + dot(row, input.borrow());
-        }
+    for (input, output) in inputs.iter().zip(outputs.iter_mut()) {
+        *output = layer.forward(input.borrow());
     }
 }
 

@@ -32,6 +32,10 @@ impl Mnist {
     }
     /// Runs the network on every input, writing one output per input.
     ///
+    /// Samples go through the layers in chunks, each layer on a whole chunk at once so that
+    /// every weight loaded serves several samples; with the runtime's `rayon` feature, large
+    /// batches use every core.
+    ///
     /// # Errors
     ///
     /// `Error::Batch` when `outputs` does not have one row per input.
@@ -47,9 +51,25 @@ impl Mnist {
                 found: outputs.len(),
             });
         }
-        for (input, output) in inputs.iter().zip(outputs) {
-            *output = self.forward(input);
-        }
+        ::nn::__private::batch::for_each_chunk(
+            inputs,
+            outputs,
+            48,
+            101_632,
+            |inputs, outputs| {
+                #[allow(clippy::large_stack_arrays)]
+                let mut layer0 = ::nn::__private::batch::Aligned([[0f32; 128]; 48]);
+                let layer0 = &mut layer0.0[..inputs.len()];
+                self.layer0.forward_batch(inputs, layer0);
+                for row in layer0.iter_mut() {
+                    ::nn::__private::activation::relu(row);
+                }
+                self.layer1.forward_batch(layer0, outputs);
+                for row in outputs.iter_mut() {
+                    ::nn::__private::activation::softmax(row);
+                }
+            },
+        );
         ::core::result::Result::Ok(())
     }
     /// The layers of `Mnist` as a table: names, activations, output shapes and parameters.

@@ -39,6 +39,10 @@ impl Regressor {
     }
     /// Runs the network on every input, writing one output per input.
     ///
+    /// Samples go through the layers in chunks, each layer on a whole chunk at once so that
+    /// every weight loaded serves several samples; with the runtime's `rayon` feature, large
+    /// batches use every core.
+    ///
     /// # Errors
     ///
     /// `Error::Batch` when `outputs` does not have one row per input.
@@ -54,9 +58,36 @@ impl Regressor {
                 found: outputs.len(),
             });
         }
-        for (input, output) in inputs.iter().zip(outputs) {
-            *output = self.forward(input);
-        }
+        ::my_nn::__private::batch::for_each_chunk(
+            inputs,
+            outputs,
+            48,
+            251,
+            |inputs, outputs| {
+                #[allow(clippy::large_stack_arrays)]
+                let mut encoder = ::my_nn::__private::batch::Aligned([[0f64; 16]; 48]);
+                let encoder = &mut encoder.0[..inputs.len()];
+                self.encoder.forward_batch(inputs, encoder);
+                for row in encoder.iter_mut() {
+                    ::my_nn::__private::activation::leaky_relu(row, 0.2f64);
+                }
+                #[allow(clippy::large_stack_arrays)]
+                let mut bottleneck = ::my_nn::__private::batch::Aligned([[0f64; 8]; 48]);
+                let bottleneck = &mut bottleneck.0[..inputs.len()];
+                self.bottleneck.forward_batch(encoder, bottleneck);
+                for row in bottleneck.iter_mut() {
+                    ::my_nn::__private::activation::elu(row, 0.5f64);
+                }
+                #[allow(clippy::large_stack_arrays)]
+                let mut layer2 = ::my_nn::__private::batch::Aligned([[0f64; 3]; 48]);
+                let layer2 = &mut layer2.0[..inputs.len()];
+                self.layer2.forward_batch(bottleneck, layer2);
+                for row in layer2.iter_mut() {
+                    ::my_nn::__private::activation::tanh(row);
+                }
+                self.head.forward_batch(layer2, outputs);
+            },
+        );
         ::core::result::Result::Ok(())
     }
     /// The layers of `Regressor` as a table: names, activations, output shapes and parameters.

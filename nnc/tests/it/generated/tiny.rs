@@ -45,6 +45,10 @@ impl Xor {
     }
     /// Runs the network on every input, writing one output per input.
     ///
+    /// Samples go through the layers in chunks, each layer on a whole chunk at once so that
+    /// every weight loaded serves several samples; with the runtime's `rayon` feature, large
+    /// batches use every core.
+    ///
     /// # Errors
     ///
     /// `Error::Batch` when `outputs` does not have one row per input.
@@ -60,9 +64,25 @@ impl Xor {
                 found: outputs.len(),
             });
         }
-        for (input, output) in inputs.iter().zip(outputs) {
-            *output = self.forward(input);
-        }
+        ::nn::__private::batch::for_each_chunk(
+            inputs,
+            outputs,
+            48,
+            12,
+            |inputs, outputs| {
+                #[allow(clippy::large_stack_arrays)]
+                let mut hidden = ::nn::__private::batch::Aligned([[0f32; 4]; 48]);
+                let hidden = &mut hidden.0[..inputs.len()];
+                self.hidden.forward_batch(inputs, hidden);
+                for row in hidden.iter_mut() {
+                    ::nn::__private::activation::tanh(row);
+                }
+                self.output.forward_batch(hidden, outputs);
+                for row in outputs.iter_mut() {
+                    ::nn::__private::activation::sigmoid(row);
+                }
+            },
+        );
         ::core::result::Result::Ok(())
     }
     /// The layers of `Xor` as a table: names, activations, output shapes and parameters.
@@ -506,6 +526,10 @@ impl Iris {
     }
     /// Runs the network on every input, writing one output per input.
     ///
+    /// Samples go through the layers in chunks, each layer on a whole chunk at once so that
+    /// every weight loaded serves several samples; with the runtime's `rayon` feature, large
+    /// batches use every core.
+    ///
     /// # Errors
     ///
     /// `Error::Batch` when `outputs` does not have one row per input.
@@ -521,9 +545,32 @@ impl Iris {
                 found: outputs.len(),
             });
         }
-        for (input, output) in inputs.iter().zip(outputs) {
-            *output = self.forward(input);
-        }
+        ::nn::__private::batch::for_each_chunk(
+            inputs,
+            outputs,
+            48,
+            216,
+            |inputs, outputs| {
+                #[allow(clippy::large_stack_arrays)]
+                let mut features = ::nn::__private::batch::Aligned([[0f64; 16]; 48]);
+                let features = &mut features.0[..inputs.len()];
+                self.features.forward_batch(inputs, features);
+                for row in features.iter_mut() {
+                    ::nn::__private::activation::leaky_relu(row, 0.1f64);
+                }
+                #[allow(clippy::large_stack_arrays)]
+                let mut layer1 = ::nn::__private::batch::Aligned([[0f64; 8]; 48]);
+                let layer1 = &mut layer1.0[..inputs.len()];
+                self.layer1.forward_batch(features, layer1);
+                for row in layer1.iter_mut() {
+                    ::nn::__private::activation::elu(row, 1f64);
+                }
+                self.layer2.forward_batch(layer1, outputs);
+                for row in outputs.iter_mut() {
+                    ::nn::__private::activation::log_softmax(row);
+                }
+            },
+        );
         ::core::result::Result::Ok(())
     }
     /// The layers of `Iris` as a table: names, activations, output shapes and parameters.
@@ -1009,6 +1056,10 @@ impl Zoo {
     }
     /// Runs the network on every input, writing one output per input.
     ///
+    /// Samples go through the layers in chunks, each layer on a whole chunk at once so that
+    /// every weight loaded serves several samples; with the runtime's `rayon` feature, large
+    /// batches use every core.
+    ///
     /// # Errors
     ///
     /// `Error::Batch` when `outputs` does not have one row per input.
@@ -1024,9 +1075,47 @@ impl Zoo {
                 found: outputs.len(),
             });
         }
-        for (input, output) in inputs.iter().zip(outputs) {
-            *output = self.forward(input);
-        }
+        ::nn::__private::batch::for_each_chunk(
+            inputs,
+            outputs,
+            48,
+            97,
+            |inputs, outputs| {
+                #[allow(clippy::large_stack_arrays)]
+                let mut layer0 = ::nn::__private::batch::Aligned([[0f32; 5]; 48]);
+                let layer0 = &mut layer0.0[..inputs.len()];
+                self.layer0.forward_batch(inputs, layer0);
+                for row in layer0.iter_mut() {
+                    ::nn::__private::activation::gelu(row);
+                }
+                #[allow(clippy::large_stack_arrays)]
+                let mut layer1 = ::nn::__private::batch::Aligned([[0f32; 5]; 48]);
+                let layer1 = &mut layer1.0[..inputs.len()];
+                self.layer1.forward_batch(layer0, layer1);
+                for row in layer1.iter_mut() {
+                    ::nn::__private::activation::silu(row);
+                }
+                #[allow(clippy::large_stack_arrays)]
+                let mut layer2 = ::nn::__private::batch::Aligned([[0f32; 5]; 48]);
+                let layer2 = &mut layer2.0[..inputs.len()];
+                self.layer2.forward_batch(layer1, layer2);
+                for row in layer2.iter_mut() {
+                    ::nn::__private::activation::softplus(row);
+                }
+                #[allow(clippy::large_stack_arrays)]
+                let mut layer3 = ::nn::__private::batch::Aligned([[0f32; 4]; 48]);
+                let layer3 = &mut layer3.0[..inputs.len()];
+                self.layer3.forward_batch(layer2, layer3);
+                for row in layer3.iter_mut() {
+                    ::nn::__private::activation::relu(row);
+                }
+                #[allow(clippy::large_stack_arrays)]
+                let mut layer4 = ::nn::__private::batch::Aligned([[0f32; 2]; 48]);
+                let layer4 = &mut layer4.0[..inputs.len()];
+                self.layer4.forward_batch(layer3, layer4);
+                self.layer5.forward_batch(layer4, outputs);
+            },
+        );
         ::core::result::Result::Ok(())
     }
     /// The layers of `Zoo` as a table: names, activations, output shapes and parameters.

@@ -1,0 +1,410 @@
+//! The arithmetic of a dense layer, chosen once per process for the CPU it runs on.
+//!
+//! Every kernel reads the weights in their public layout, `[OUT][IN]` row-major, and computes
+//! dot products with many independent accumulators: a single running sum cannot be vectorised
+//! (float addition is not associative) and runs about twenty times slower.
+//!
+//! - [`portable`]: plain Rust, for every target, `f64`, and layers too small to be worth a call.
+//! - `avx512` and `avx2` (x86_64 only): `f32` kernels written with intrinsics, compiled with
+//!   `#[target_feature]` so that a default build (no `-C target-cpu`) still uses AVX-512 or
+//!   AVX2+FMA where the CPU has them. [`level`] detects the CPU once, with `std`; without `std`
+//!   only the features the build enables at compile time are used.
+
+// `w`, `b`, `x`, `y`: the notation of `y = w * x + b`.
+#![allow(clippy::many_single_char_names)]
+
+use crate::Scalar;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+pub mod portable;
+
+/// Layers with at most this many weights always use the portable kernel, inlined into the
+/// caller: for a 2 -> 2 layer a call through the dispatcher costs more than the arithmetic.
+pub const SMALL: usize = 256;
+
+/// An instruction set a kernel can be compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// Plain Rust, whatever the build's target features allow.
+    Portable,
+    /// AVX2 and FMA, 8 lanes of `f32`.
+    Avx2,
+    /// AVX-512F, 16 lanes of `f32`.
+    Avx512,
+}
+
+impl Level {
+    /// Every level, from the most portable.
+    pub const ALL: [Level; 3] = [Level::Portable, Level::Avx2, Level::Avx512];
+
+    /// Whether this CPU (or, without `std`, this build) supports the level.
+    pub fn is_supported(self) -> bool {
+        self <= level()
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+mod detect {
+    use super::Level;
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    /// `0` until the first call to [`level`], then `1 + level as u8`.
+    static LEVEL: AtomicU8 = AtomicU8::new(0);
+
+    /// The best level this CPU supports, detected on the first call and cached: later calls
+    /// are one relaxed load and a compare.
+    #[inline]
+    pub fn level() -> Level {
+        match LEVEL.load(Ordering::Relaxed) {
+            1 => Level::Portable,
+            2 => Level::Avx2,
+            3 => Level::Avx512,
+            _ => detect(),
+        }
+    }
+
+    #[cold]
+    fn detect() -> Level {
+        // `is_x86_feature_detected!` also checks that the OS saves the wider registers.
+        let level = if std::is_x86_feature_detected!("avx512f") {
+            Level::Avx512
+        } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            Level::Avx2
+        } else {
+            Level::Portable
+        };
+        // Racing first calls all store the same value.
+        LEVEL.store(level as u8 + 1, Ordering::Relaxed);
+        level
+    }
+}
+
+/// The best level available: detected once per process with `std` on x86_64; otherwise what
+/// the build's target features enable (e.g. `-C target-cpu=native`).
+#[inline]
+pub fn level() -> Level {
+    if cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) {
+        return Level::Avx512;
+    }
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        detect::level()
+    }
+    #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+    {
+        if cfg!(all(
+            target_arch = "x86_64",
+            target_feature = "avx2",
+            target_feature = "fma"
+        )) {
+            Level::Avx2
+        } else {
+            Level::Portable
+        }
+    }
+}
+
+/// The kernels of one element type. Implemented for `f32` and `f64` only; generated code
+/// reaches it through [`Dense`](crate::Dense).
+#[doc(hidden)]
+pub trait Kernel: Sized + Copy {
+    /// `y = w * x + b` at `level`, which the caller has checked is supported.
+    fn matvec<const IN: usize, const OUT: usize>(
+        level: Level,
+        w: &[[Self; IN]; OUT],
+        b: &[Self; OUT],
+        x: &[Self; IN],
+    ) -> [Self; OUT];
+
+    /// `y[s] = w * x[s] + b` for every pair of rows, at `level`, which the caller has checked
+    /// is supported.
+    fn matmul<const IN: usize, const OUT: usize>(
+        level: Level,
+        w: &[[Self; IN]; OUT],
+        b: &[Self; OUT],
+        x: &[[Self; IN]],
+        y: &mut [[Self; OUT]],
+    );
+}
+
+impl Kernel for f32 {
+    #[inline]
+    fn matvec<const IN: usize, const OUT: usize>(
+        level: Level,
+        w: &[[f32; IN]; OUT],
+        b: &[f32; OUT],
+        x: &[f32; IN],
+    ) -> [f32; OUT] {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::matvec(w, b, x) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::matvec(w, b, x) },
+            _ => portable::matvec(w, b, x),
+        }
+    }
+
+    #[inline]
+    fn matmul<const IN: usize, const OUT: usize>(
+        level: Level,
+        w: &[[f32; IN]; OUT],
+        b: &[f32; OUT],
+        x: &[[f32; IN]],
+        y: &mut [[f32; OUT]],
+    ) {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::matmul(w, b, x, y) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::matmul(w, b, x, y) },
+            _ => portable::matmul(w, b, x, y),
+        }
+    }
+}
+
+impl Kernel for f64 {
+    #[inline]
+    fn matvec<const IN: usize, const OUT: usize>(
+        level: Level,
+        w: &[[f64; IN]; OUT],
+        b: &[f64; OUT],
+        x: &[f64; IN],
+    ) -> [f64; OUT] {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::matvec_auto(w, b, x) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::matvec_auto(w, b, x) },
+            _ => portable::matvec(w, b, x),
+        }
+    }
+
+    #[inline]
+    fn matmul<const IN: usize, const OUT: usize>(
+        level: Level,
+        w: &[[f64; IN]; OUT],
+        b: &[f64; OUT],
+        x: &[[f64; IN]],
+        y: &mut [[f64; OUT]],
+    ) {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::matmul_auto(w, b, x, y) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::matmul_auto(w, b, x, y) },
+            _ => portable::matmul(w, b, x, y),
+        }
+    }
+}
+
+/// `y = w * x + b` with the best kernel for this CPU (the portable one, inlined, for layers of
+/// at most [`SMALL`] weights).
+#[inline]
+pub fn matvec<T: Scalar, const IN: usize, const OUT: usize>(
+    w: &[[T; IN]; OUT],
+    b: &[T; OUT],
+    x: &[T; IN],
+) -> [T; OUT] {
+    if IN * OUT <= SMALL {
+        portable::matvec(w, b, x)
+    } else {
+        T::matvec(level(), w, b, x)
+    }
+}
+
+/// `y[s] = w * x[s] + b` for every pair of rows, with the best kernel for this CPU.
+#[inline]
+pub fn matmul<T: Scalar, const IN: usize, const OUT: usize>(
+    w: &[[T; IN]; OUT],
+    b: &[T; OUT],
+    x: &[[T; IN]],
+    y: &mut [[T; OUT]],
+) {
+    if IN * OUT <= SMALL {
+        portable::matmul(w, b, x, y);
+    } else {
+        T::matmul(level(), w, b, x, y);
+    }
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    //! Every kernel this CPU supports against an `f64` reference computed here with a plain
+    //! sequential sum, on shapes that exercise full blocks, partial blocks, tails and tiles.
+
+    use super::Level;
+    use crate::batch::Aligned;
+    use crate::init::SplitMix64;
+    use crate::{Dense, Scalar, zeroed_box};
+    use std::boxed::Box;
+    use std::vec::Vec;
+
+    // A 784 -> 128 layer is 400 KB: too much for a test thread's stack.
+    #[allow(clippy::unnecessary_box_returns)]
+    fn random_layer<const IN: usize, const OUT: usize, T: Scalar>(
+        seed: u64,
+    ) -> Box<Dense<IN, OUT, T>> {
+        let mut rng = SplitMix64::new(seed);
+        let mut layer = zeroed_box::<Dense<IN, OUT, T>>();
+        let (weights, bias) = layer.parts_mut();
+        for w in weights.iter_mut().chain(bias) {
+            *w = T::from_f64(rng.uniform(1.0));
+        }
+        layer
+    }
+
+    /// Rows that start one scalar past a cache line.
+    #[repr(C)]
+    struct Shifted<T, const IN: usize> {
+        _pad: T,
+        rows: [[T; IN]; 13],
+    }
+
+    fn random_rows<const IN: usize, T: Scalar>(seed: u64, n: usize) -> Vec<[T; IN]> {
+        let mut rng = SplitMix64::new(seed);
+        (0..n)
+            .map(|_| core::array::from_fn(|_| T::from_f64(rng.uniform(1.0))))
+            .collect()
+    }
+
+    /// `w * x + b` in `f64`, summed in order.
+    fn reference<const IN: usize, const OUT: usize, T: Scalar>(
+        layer: &Dense<IN, OUT, T>,
+        x: &[T; IN],
+    ) -> [f64; OUT] {
+        core::array::from_fn(|o| {
+            let row = &layer.weights()[o];
+            row.iter()
+                .zip(x)
+                .fold(layer.bias()[o].to_f64(), |s, (w, x)| {
+                    s + w.to_f64() * x.to_f64()
+                })
+        })
+    }
+
+    fn assert_close<T: Scalar>(found: &[T], expected: &[f64], tolerance: f64, what: &str) {
+        for (o, (f, e)) in found.iter().zip(expected).enumerate() {
+            let error = (f.to_f64() - e).abs();
+            assert!(
+                error <= tolerance * e.abs().max(1.0),
+                "{what}: output {o}: found {f}, expected {e}"
+            );
+        }
+    }
+
+    fn check<const IN: usize, const OUT: usize, T: Scalar>(tolerance: f64) -> usize {
+        let layer = random_layer::<IN, OUT, T>(IN as u64 * 1000 + OUT as u64);
+        let inputs = random_rows::<IN, T>(7, 13);
+        let mut checked = 0;
+        for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+            let what = std::format!("{IN} -> {OUT} {} at {level:?}", T::NAME);
+            for x in &inputs {
+                let y = layer.forward_at(level, x).expect("supported level");
+                assert_close(&y, &reference(&layer, x), tolerance, &what);
+            }
+            // Batches around the tile sizes, so that partial and shifted tiles are covered;
+            // inputs starting on a cache line and off one (the kernels copy those).
+            let mut aligned = Box::new(Aligned([[T::ZERO; IN]; 13]));
+            let mut shifted = Box::new(Aligned(Shifted {
+                _pad: T::ZERO,
+                rows: [[T::ZERO; IN]; 13],
+            }));
+            aligned.0.copy_from_slice(&inputs);
+            shifted.0.rows.copy_from_slice(&inputs);
+            for rows in [&inputs[..], &aligned.0[..], &shifted.0.rows[..]] {
+                for n in [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13] {
+                    let mut outputs = std::vec![[T::ZERO; OUT]; n];
+                    assert!(layer.forward_batch_at(level, &rows[..n], &mut outputs));
+                    for (x, y) in rows.iter().zip(&outputs) {
+                        assert_close(y, &reference(&layer, x), tolerance, &what);
+                    }
+                }
+            }
+            checked += 1;
+        }
+        // The public entry points pick a level themselves.
+        let mut outputs = std::vec![[T::ZERO; OUT]; inputs.len()];
+        layer.forward_batch(&inputs, &mut outputs);
+        for (x, y) in inputs.iter().zip(&outputs) {
+            assert_close(
+                &layer.forward(x),
+                &reference(&layer, x),
+                tolerance,
+                "forward",
+            );
+            assert_close(y, &reference(&layer, x), tolerance, "forward_batch");
+        }
+        checked
+    }
+
+    fn shapes<T: Scalar>(tolerance: f64) -> usize {
+        // MNIST's two layers, the small benchmark network, and sizes one off every block,
+        // tile and register width.
+        check::<784, 128, T>(tolerance)
+            + check::<128, 10, T>(tolerance)
+            + check::<50, 64, T>(tolerance)
+            + check::<64, 1, T>(tolerance)
+            + check::<2, 2, T>(tolerance)
+            + check::<17, 33, T>(tolerance)
+            + check::<15, 7, T>(tolerance)
+            + check::<33, 3, T>(tolerance)
+            + check::<8, 16, T>(tolerance)
+            + check::<31, 21, T>(tolerance)
+    }
+
+    #[test]
+    fn every_supported_f32_kernel_matches_an_f64_reference() {
+        let checked = shapes::<f32>(1e-5);
+        // The portable kernel always runs; on x86_64 the detected levels add to it.
+        assert!(checked >= 10);
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        {
+            let expected =
+                1 + usize::from(
+                    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"),
+                ) + usize::from(std::is_x86_feature_detected!("avx512f"));
+            assert_eq!(checked, 10 * expected, "a supported level was not tested");
+        }
+    }
+
+    #[test]
+    fn every_supported_f64_kernel_matches_an_f64_reference() {
+        assert!(shapes::<f64>(1e-12) >= 10);
+    }
+
+    #[test]
+    fn level_is_stable_and_ordered() {
+        let first = super::level();
+        assert_eq!(super::level(), first);
+        assert!(Level::Portable.is_supported());
+        assert!(first.is_supported());
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        assert_eq!(
+            Level::Avx512.is_supported(),
+            std::is_x86_feature_detected!("avx512f")
+        );
+    }
+}

@@ -1,0 +1,73 @@
+//! Kernels in plain Rust: every target, every scalar type.
+//!
+//! They are `#[inline(always)]` so that the x86_64 modules can instantiate them inside
+//! `#[target_feature]` functions, where LLVM vectorises them for the wider registers (this is how
+//! `f64` layers use AVX2 and AVX-512).
+
+// `w`, `b`, `x`, `y`: the notation of `y = w * x + b`.
+#![allow(clippy::many_single_char_names)]
+// `#[inline(always)]` is the point: the x86_64 modules instantiate these kernels inside
+// `#[target_feature]` functions, and only inlining compiles them with those features.
+#![allow(clippy::inline_always)]
+
+use crate::Scalar;
+
+/// Independent partial sums per dot product: enough for LLVM to keep a full AVX-512 register
+/// of `f32` (or two of `f64`) busy.
+const LANES: usize = 16;
+
+/// `sum_i a[i] * b[i]`, with 16 independent partial sums added pairwise at the end.
+///
+/// The pairs beyond the shorter slice are ignored.
+#[inline(always)]
+pub fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
+    let (a_chunks, a_rest) = a.as_chunks::<LANES>();
+    let (b_chunks, b_rest) = b.as_chunks::<LANES>();
+    // `-0.0 + v == v` for every `v`, so LLVM drops the additions of lanes a short dot product
+    // never touches (it may not drop `0.0 + v`, which turns `-0.0` into `0.0`).
+    let mut partial = [-T::ZERO; LANES];
+    for (a, b) in a_chunks.iter().zip(b_chunks) {
+        for lane in 0..LANES {
+            partial[lane] += a[lane] * b[lane];
+        }
+    }
+    for (lane, (a, b)) in a_rest.iter().zip(b_rest).enumerate() {
+        partial[lane] += *a * *b;
+    }
+    // Pairwise reduction: the same order on every call, and shallow.
+    let mut width = LANES;
+    while width > 1 {
+        width /= 2;
+        for lane in 0..width {
+            partial[lane] += partial[lane + width];
+        }
+    }
+    partial[0]
+}
+
+/// `w * x + b`, one dot product per row.
+#[inline(always)]
+pub fn matvec<T: Scalar, const IN: usize, const OUT: usize>(
+    w: &[[T; IN]; OUT],
+    b: &[T; OUT],
+    x: &[T; IN],
+) -> [T; OUT] {
+    let mut y = *b;
+    for (y, row) in y.iter_mut().zip(w) {
+        *y += dot(row, x);
+    }
+    y
+}
+
+/// `y[s] = w * x[s] + b` for every pair of rows.
+#[inline(always)]
+pub fn matmul<T: Scalar, const IN: usize, const OUT: usize>(
+    w: &[[T; IN]; OUT],
+    b: &[T; OUT],
+    x: &[[T; IN]],
+    y: &mut [[T; OUT]],
+) {
+    for (x, y) in x.iter().zip(y) {
+        *y = matvec(w, b, x);
+    }
+}
