@@ -127,8 +127,38 @@ fn safetensors_into<N: Network>(bytes: &[u8]) {
     }
 }
 
+/// Asserts that the loader reads a header as the reference implementation does, but for the
+/// documented differences: a name twice, a shape of more than `MAX_DIMENSIONS`.
+fn header_as_the_reference(bytes: &[u8]) {
+    let Some(length) = bytes.first_chunk::<8>().map(|n| u64::from_le_bytes(*n)) else {
+        return;
+    };
+    let Some(header) = usize::try_from(length)
+        .ok()
+        .and_then(|n| bytes.get(8..8_usize.checked_add(n)?))
+    else {
+        return;
+    };
+    let reference = serde_json::from_slice::<safetensors::tensor::Metadata>(header);
+    let ours = match load::<Tiny>(bytes, LoadOptions::new()) {
+        Err(nn::Error::Format { reason }) if reason.starts_with("the header is not valid") => {
+            Some(reason)
+        }
+        _ => None,
+    };
+    match (reference, ours) {
+        (Ok(_), Some(reason)) => assert!(
+            reason.ends_with("appears twice") || reason.contains("at most 64 dimensions"),
+            "the reference reads the header: {reason}"
+        ),
+        (Err(error), None) => panic!("the reference rejects the header: {error}"),
+        _ => {}
+    }
+}
+
 /// The safetensors target: `bytes` as a file for each network.
 pub fn safetensors(bytes: &[u8]) {
+    header_as_the_reference(bytes);
     safetensors_into::<Tiny>(bytes);
     safetensors_into::<TinyF64>(bytes);
     safetensors_into::<TinyNamed>(bytes);

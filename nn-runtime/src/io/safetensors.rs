@@ -128,8 +128,11 @@ fn parse(bytes: &[u8]) -> Result<(Vec<Tensor>, &[u8]), Error> {
     {
         let mut names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
         names.sort_unstable();
-        if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
-            return Err(invalid(format_args!("tensor `{}` appears twice", pair[0])));
+        if let Some(name) = names
+            .windows(2)
+            .find_map(|pair| (pair[0] == pair[1]).then_some(pair[0]))
+        {
+            return Err(invalid(format_args!("tensor `{name}` appears twice")));
         }
     }
     // The checks of the reference implementation: offsets that start at 0 and follow each
@@ -342,7 +345,7 @@ impl<'de> Visitor<'de> for EntrySeed {
             match field {
                 EntryField::Dtype if dtype.is_none() => dtype = Some(map.next_value()?),
                 EntryField::Shape if shape.is_none() => {
-                    shape = Some(map.next_value_seed(ShapeSeed)?)
+                    shape = Some(map.next_value_seed(ShapeSeed)?);
                 }
                 EntryField::Offsets if offsets.is_none() => offsets = Some(map.next_value()?),
                 // Unknown fields are ignored, as the reference implementation ignores them.
