@@ -18,6 +18,13 @@
 //! `running_mean`) is [`Error::UnexpectedTensor`]. Dtypes `F32`, `F64`, `F16` and `BF16` are
 //! converted to the network's scalar type (rounding to nearest, as numpy's `astype`).
 //!
+//! # Damaged files
+//!
+//! The header is read as the reference implementation reads it, except that a tensor named twice
+//! is an error (the reference keeps the last) and a shape has at most [`MAX_DIMENSIONS`]. It is
+//! read straight into the list of tensors, so that no single allocation while loading is larger
+//! than the network or a few bytes per byte of the file, whatever the file holds.
+//!
 //! # What [`save`] writes
 //!
 //! The same layout, so that PyTorch reads it back with `model.load_state_dict(load_file(path))`:
