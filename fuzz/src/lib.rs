@@ -3,7 +3,7 @@
 //! a rejected input is an error with a message, and an accepted one saves and loads back to the
 //! same bits.
 //!
-//! The same properties run in CI as proptest byte mutations (`tests/it/fuzz.rs`); this crate
+//! The same properties run in CI as proptest mutations (`tests/it/io_fuzz.rs`); this crate
 //! is for long coverage-guided runs: `RUSTC_BOOTSTRAP=1 cargo fuzz run safetensors` from the
 //! repository root.
 
