@@ -1,5 +1,6 @@
 //! `forward` never touches the heap: a counting global allocator, per thread so that tests
-//! running in parallel do not count each other's allocations.
+//! running in parallel do not count each other's allocations. It also records the largest
+//! single allocation, which the loader tests bound (`tests/it/fuzz.rs`).
 
 use nn::Network as _;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -13,12 +14,16 @@ thread_local! {
     /// Allocations made by this thread. `const` and without `Drop`, so reading it never
     /// allocates, even while the thread is being torn down.
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    /// The largest single allocation (or reallocation, by its new size) this thread made since
+    /// [`largest_allocation_during`] last reset it.
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
 }
 
-fn count() {
+fn count(size: usize) {
     // `try_with` fails only once the thread's locals are gone; those late allocations belong
     // to no test.
     let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    let _ = LARGEST.try_with(|largest| largest.set(largest.get().max(size)));
 }
 
 // SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
@@ -26,19 +31,19 @@ fn count() {
 #[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
+        count(layout.size());
         // SAFETY: the caller's guarantees for `alloc` are `System.alloc`'s.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
+        count(layout.size());
         // SAFETY: as for `alloc`.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
+        count(new_size);
         // SAFETY: `ptr` came from this allocator, which is `System`; the caller guarantees the rest.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -62,6 +67,17 @@ fn allocations_during(f: impl FnOnce()) -> u64 {
     let before = ALLOCATIONS.with(Cell::get);
     f();
     ALLOCATIONS.with(Cell::get) - before
+}
+
+/// What `f` returns, and the size in bytes of the largest single allocation this thread made
+/// while running it.
+pub fn largest_allocation_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let outer = LARGEST.with(|largest| largest.replace(0));
+    let result = f();
+    let largest = LARGEST.with(Cell::get);
+    // Calls may nest: the outer one still sees this one's allocations.
+    LARGEST.with(|cell| cell.set(outer.max(largest)));
+    (result, largest)
 }
 
 nn::network! {
@@ -97,6 +113,14 @@ fn the_counter_sees_the_heap() {
     assert!(counted >= 1, "{counted}");
     assert!(allocations_during(|| drop(black_box(vec![1_u8; 10]))) >= 1);
     drop(net);
+    // The largest one, through `realloc` too, and nested.
+    let (((), inner), outer) = largest_allocation_during(|| {
+        let mut bytes = black_box(vec![1_u8; 100]);
+        bytes.reserve_exact(1000);
+        largest_allocation_during(|| drop(black_box(vec![2_u8; 10])))
+    });
+    assert_eq!((inner, outer), (10, 1100));
+    assert_eq!(largest_allocation_during(|| black_box(1 + 1)), (2, 0));
 }
 
 #[test]

@@ -6,7 +6,9 @@
 // Loading is exact: values are compared bit for bit.
 #![allow(clippy::float_cmp)]
 
+use crate::allocations::largest_allocation_during;
 use crate::fixtures::{Tiny, TinyF64, TinyNamed, assert_close, bytes, expected, inputs, matrix};
+use crate::io_fuzz::assert_bounded;
 use nn::Error;
 use nn::io::safetensors::{LoadOptions, load};
 
@@ -429,8 +431,15 @@ fn a_giant_header_length_is_rejected_before_anything_is_allocated() {
             length,
             limit: 100_000_000,
         });
-        assert_eq!(Tiny::from_safetensors(&damaged).map(|_| ()), expected);
-        assert_eq!(Tiny::from_safetensors_file(&path).map(|_| ()), expected);
+        let (loaded, largest) =
+            largest_allocation_during(|| Tiny::from_safetensors(&damaged).map(|_| ()));
+        assert_eq!(loaded, expected);
+        assert_bounded::<Tiny>(damaged.len(), largest);
+        // Reading the file allocates its size, and no more.
+        let (loaded, largest) =
+            largest_allocation_during(|| Tiny::from_safetensors_file(&path).map(|_| ()));
+        assert_eq!(loaded, expected);
+        assert_bounded::<Tiny>(damaged.len(), largest);
     }
     assert_eq!(
         tiny_error(&(1u64 << 40).to_le_bytes()).to_string(),

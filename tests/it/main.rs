@@ -17,6 +17,7 @@ mod fixtures;
 mod generated;
 mod generated_networks;
 mod hygiene;
+mod io_fuzz;
 mod io_ndarray;
 mod io_safetensors;
 mod io_serde;

@@ -18,6 +18,13 @@
 //! `running_mean`) is [`Error::UnexpectedTensor`]. Dtypes `F32`, `F64`, `F16` and `BF16` are
 //! converted to the network's scalar type (rounding to nearest, as numpy's `astype`).
 //!
+//! # Damaged files
+//!
+//! The header is read as the reference implementation reads it, except that a tensor named twice
+//! is an error (the reference keeps the last) and a shape has at most [`MAX_DIMENSIONS`]. It is
+//! read straight into the list of tensors, so that no single allocation while loading is larger
+//! than the network or a few bytes per byte of the file, whatever the file holds.
+//!
 //! # What [`save`] writes
 //!
 //! The same layout, so that PyTorch reads it back with `model.load_state_dict(load_file(path))`:
@@ -30,14 +37,16 @@
 
 use crate::zeroed::zeroed_box;
 use crate::{Error, LayerInfo, Network, Scalar};
-use ::safetensors::tensor::{Dtype, Metadata};
+use ::safetensors::tensor::Dtype;
+use ::serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use ::serde::{Deserialize, Deserializer};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cmp::Ordering;
-use core::fmt::Write;
+use core::fmt::{self, Write};
 
 /// Largest header accepted, in bytes: 100 MB, as the reference implementation. A larger length
 /// is rejected before anything is allocated.
@@ -75,16 +84,25 @@ impl LoadOptions {
 }
 
 /// One tensor of a parsed file.
-struct Tensor<'a> {
+struct Tensor {
     name: String,
     dtype: Dtype,
     shape: Vec<usize>,
-    data: &'a [u8],
+    /// Where its data lies in the data of the file (after the header).
+    offsets: (usize, usize),
 }
 
-/// Splits a file into its tensors, in the order of their data, checking the framing: the
-/// header length, the header itself, and that the data is exactly as long as the header says.
-fn parse(bytes: &[u8]) -> Result<Vec<Tensor<'_>>, Error> {
+impl Tensor {
+    /// The tensor's bytes in `data`, the data of its file, whose length [`parse`] checked.
+    fn data<'a>(&self, data: &'a [u8]) -> &'a [u8] {
+        data.get(self.offsets.0..self.offsets.1).unwrap_or_default()
+    }
+}
+
+/// Splits a file into its tensors, in the order of their data, and its data, checking the
+/// framing: the header length, the header itself, and that the data is exactly as long as the
+/// header says.
+fn parse(bytes: &[u8]) -> Result<(Vec<Tensor>, &[u8]), Error> {
     let Some((length, rest)) = bytes.split_first_chunk::<8>() else {
         return Err(Error::TooShort { found: bytes.len() });
     };
@@ -104,48 +122,332 @@ fn parse(bytes: &[u8]) -> Result<Vec<Tensor<'_>>, Error> {
             found: rest.len(),
         });
     };
-    // `Metadata`'s own checks: known dtypes, offsets that start at 0 and follow each other,
-    // each tensor's byte count equal to its shape times its dtype's size, no overflow.
-    let metadata: Metadata = serde_json::from_slice(header).map_err(|e| Error::Format {
-        reason: format!("the header is not valid: {e}"),
-    })?;
-    let expected = metadata.data_len();
-    match data.len().cmp(&expected) {
+    let invalid = |reason: core::fmt::Arguments<'_>| Error::Format {
+        reason: format!("the header is not valid: {reason}"),
+    };
+    // A first reading counts the tensors, so that the second can allocate exactly: growing the
+    // list by doubling would allocate up to 8 bytes per byte of a header of many small tensors.
+    let Count(count) = serde_json::from_slice(header).map_err(|e| invalid(format_args!("{e}")))?;
+    let Header(mut tensors) = HeaderSeed(count)
+        .deserialize(&mut serde_json::Deserializer::from_slice(header))
+        .map_err(|e| invalid(format_args!("{e}")))?;
+    // A name twice is ambiguous (the reference implementation takes the last one).
+    {
+        let mut names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(name) = names
+            .windows(2)
+            .find_map(|pair| (pair[0] == pair[1]).then_some(pair[0]))
+        {
+            return Err(invalid(format_args!("tensor `{name}` appears twice")));
+        }
+    }
+    // The checks of the reference implementation: offsets that start at 0 and follow each
+    // other, each tensor's byte count equal to its shape times its dtype's size, no overflow.
+    // The names break ties between empty tensors, so that errors do not depend on the order of
+    // the header; neither sort allocates.
+    tensors.sort_unstable_by(|a, b| (a.offsets, &a.name).cmp(&(b.offsets, &b.name)));
+    let mut end = 0;
+    for tensor in &tensors {
+        let (start, stop) = tensor.offsets;
+        let name = &tensor.name;
+        if start != end || stop < start {
+            return Err(invalid(format_args!(
+                "tensor `{name}` has data offsets [{start}, {stop}], expected [{end}, ...]: \
+                 each tensor's data follows the previous one's"
+            )));
+        }
+        let bits = tensor
+            .shape
+            .iter()
+            .try_fold(tensor.dtype.bitsize(), |n, &d| n.checked_mul(d))
+            .filter(|bits| bits % 8 == 0)
+            .ok_or_else(|| {
+                invalid(format_args!(
+                    "tensor `{name}` of shape {:?} and dtype {} is not a whole number of bytes \
+                     that fits in memory",
+                    tensor.shape, tensor.dtype
+                ))
+            })?;
+        if stop - start != bits / 8 {
+            return Err(invalid(format_args!(
+                "tensor `{name}` of shape {:?} and dtype {} has {} bytes, its data offsets \
+                 [{start}, {stop}] hold {}",
+                tensor.shape,
+                tensor.dtype,
+                bits / 8,
+                stop - start
+            )));
+        }
+        end = stop;
+    }
+    match data.len().cmp(&end) {
         Ordering::Less => {
             return Err(Error::Truncated {
-                expected,
+                expected: end,
                 found: data.len(),
             });
         }
         Ordering::Greater => {
             return Err(Error::Format {
                 reason: format!(
-                    "{} bytes after the last tensor (the header describes {expected} bytes of data)",
-                    data.len() - expected
+                    "{} bytes after the last tensor (the header describes {end} bytes of data)",
+                    data.len() - end
                 ),
             });
         }
         Ordering::Equal => {}
     }
-    metadata
-        .offset_keys()
-        .into_iter()
-        .map(|name| {
-            let info = metadata.info(&name);
-            let data = info.and_then(|info| data.get(info.data_offsets.0..info.data_offsets.1));
-            match (info, data) {
-                (Some(info), Some(data)) => Ok(Tensor {
-                    dtype: info.dtype,
-                    shape: info.shape.clone(),
-                    data,
+    Ok((tensors, data))
+}
+
+/// Most dimensions a tensor of the header may have. Only tensors of one or two dimensions can
+/// be loaded; the limit keeps a damaged shape from allocating more than a few hundred bytes,
+/// while real tensors of more dimensions still get an error that names them.
+pub const MAX_DIMENSIONS: usize = 64;
+
+/// A safetensors header, `{"__metadata__": {"key": "value", ...}, "name": {"dtype", "shape",
+/// "data_offsets"}, ...}`, read as the reference implementation reads it (which also accepts a
+/// tensor written as the list `[dtype, shape, data_offsets]`, or a `null` metadata), except
+/// that a name given twice is an error rather than the last one winning, and that a shape has
+/// at most [`MAX_DIMENSIONS`]. Read straight into the tensors, never through an intermediate
+/// tree, so that no allocation is more than a few times the size of the header.
+struct Header(Vec<Tensor>);
+
+/// Reads a [`Header`] of at most this many tensors.
+struct HeaderSeed(usize);
+
+impl<'de> DeserializeSeed<'de> for HeaderSeed {
+    type Value = Header;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Header, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HeaderSeed {
+    type Value = Header;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a safetensors header: {\"tensor name\": {\"dtype\", \"shape\", \"data_offsets\"}, ...}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
+        let mut tensors = Vec::with_capacity(self.0);
+        let mut metadata = false;
+        while let Some(name) = map.next_key::<String>()? {
+            if name == "__metadata__" {
+                if metadata {
+                    return Err(de::Error::duplicate_field("__metadata__"));
+                }
+                metadata = true;
+                map.next_value::<Option<TextMap>>()?;
+            } else {
+                let (dtype, shape, offsets) = map.next_value_seed(EntrySeed)?;
+                tensors.push(Tensor {
                     name,
-                }),
-                _ => Err(Error::Format {
-                    reason: format!("the data of tensor `{name}` is outside the file"),
-                }),
+                    dtype,
+                    shape,
+                    offsets,
+                });
             }
+        }
+        Ok(Header(tensors))
+    }
+}
+
+/// The number of members of a JSON object, read without allocating.
+struct Count(usize);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(Count(0))
+    }
+}
+
+impl<'de> Visitor<'de> for Count {
+    type Value = Count;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a safetensors header: a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Count, A::Error> {
+        let mut count = 0;
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
+            count += 1;
+        }
+        Ok(Count(count))
+    }
+}
+
+/// A map of strings to strings, checked and dropped.
+struct TextMap;
+
+impl<'de> Deserialize<'de> for TextMap {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TextMap)
+    }
+}
+
+impl<'de> Visitor<'de> for TextMap {
+    type Value = TextMap;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of strings to strings")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TextMap, A::Error> {
+        while map.next_entry::<Text, Text>()?.is_some() {}
+        Ok(TextMap)
+    }
+}
+
+/// A string, checked and dropped.
+struct Text;
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(Text)
+    }
+}
+
+impl Visitor<'_> for Text {
+    type Value = Text;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Text, E> {
+        Ok(Text)
+    }
+}
+
+/// One tensor's entry in the header: dtype, shape and data offsets.
+struct EntrySeed;
+
+type Entry = (Dtype, Vec<usize>, (usize, usize));
+
+const ENTRY_FIELDS: &[&str] = &["dtype", "shape", "data_offsets"];
+
+impl<'de> DeserializeSeed<'de> for EntrySeed {
+    type Value = Entry;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Entry, D::Error> {
+        deserializer.deserialize_struct("TensorInfo", ENTRY_FIELDS, self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntrySeed {
+    type Value = Entry;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a tensor: {\"dtype\", \"shape\", \"data_offsets\"}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
+        let (mut dtype, mut shape, mut offsets) = (None, None, None);
+        while let Some(field) = map.next_key::<EntryField>()? {
+            match field {
+                EntryField::Dtype if dtype.is_none() => dtype = Some(map.next_value()?),
+                EntryField::Shape if shape.is_none() => {
+                    shape = Some(map.next_value_seed(ShapeSeed)?);
+                }
+                EntryField::Offsets if offsets.is_none() => offsets = Some(map.next_value()?),
+                // Unknown fields are ignored, as the reference implementation ignores them.
+                EntryField::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+                EntryField::Dtype | EntryField::Shape | EntryField::Offsets => {
+                    return Err(de::Error::duplicate_field(ENTRY_FIELDS[field as usize]));
+                }
+            }
+        }
+        Ok((
+            dtype.ok_or_else(|| de::Error::missing_field("dtype"))?,
+            shape.ok_or_else(|| de::Error::missing_field("shape"))?,
+            offsets.ok_or_else(|| de::Error::missing_field("data_offsets"))?,
+        ))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entry, A::Error> {
+        let dtype = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        let shape = seq
+            .next_element_seed(ShapeSeed)?
+            .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+        let offsets = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::invalid_length(2, &self))?;
+        Ok((dtype, shape, offsets))
+    }
+}
+
+/// The fields of an entry, by their index in [`ENTRY_FIELDS`].
+#[derive(Clone, Copy)]
+enum EntryField {
+    Dtype = 0,
+    Shape = 1,
+    Offsets = 2,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for EntryField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(EntryFieldVisitor)
+    }
+}
+
+/// Reads an [`EntryField`] without allocating.
+struct EntryFieldVisitor;
+
+impl Visitor<'_> for EntryFieldVisitor {
+    type Value = EntryField;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<EntryField, E> {
+        Ok(match name {
+            "dtype" => EntryField::Dtype,
+            "shape" => EntryField::Shape,
+            "data_offsets" => EntryField::Offsets,
+            _ => EntryField::Other,
         })
-        .collect()
+    }
+}
+
+/// A shape: at most [`MAX_DIMENSIONS`] sizes.
+struct ShapeSeed;
+
+impl<'de> DeserializeSeed<'de> for ShapeSeed {
+    type Value = Vec<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Vec<usize>, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ShapeSeed {
+    type Value = Vec<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a shape of at most {MAX_DIMENSIONS} dimensions")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<usize>, A::Error> {
+        let mut shape = Vec::new();
+        while let Some(size) = seq.next_element()? {
+            if shape.len() == MAX_DIMENSIONS {
+                return Err(de::Error::invalid_length(shape.len() + 1, &self));
+            }
+            shape.push(size);
+        }
+        Ok(shape)
+    }
 }
 
 /// `k` for `<k>.weight` and `<k>.bias`, where `k` is an integer written without leading zeros.
@@ -160,7 +462,7 @@ fn integer_prefix(name: &str) -> Option<usize> {
 }
 
 /// The tensor names of a file, quoted, for an error message.
-fn list(tensors: &[Tensor<'_>]) -> String {
+fn list(tensors: &[Tensor]) -> String {
     const SHOWN: usize = 8;
     if tensors.is_empty() {
         return "no tensors".into();
@@ -181,10 +483,10 @@ fn list(tensors: &[Tensor<'_>]) -> String {
 
 /// The weight and bias tensors of each layer, in layer order (see the module documentation
 /// for the rules), or the first layer or tensor that does not fit them.
-fn assign<'f, 'a>(
-    tensors: &'f [Tensor<'a>],
+fn assign<'f>(
+    tensors: &'f [Tensor],
     layers: &[LayerInfo],
-) -> Result<Vec<(&'f Tensor<'a>, &'f Tensor<'a>)>, Error> {
+) -> Result<Vec<(&'f Tensor, &'f Tensor)>, Error> {
     let find = |name: &str| tensors.iter().position(|t| t.name == name);
     let named = |layer: &LayerInfo| {
         find(&format!("{}.weight", layer.name)).is_some()
@@ -251,7 +553,7 @@ fn assign<'f, 'a>(
 }
 
 /// Checks a tensor's shape, then its dtype.
-fn check(layer: &LayerInfo, tensor: &Tensor<'_>, expected: &[usize]) -> Result<(), Error> {
+fn check(layer: &LayerInfo, tensor: &Tensor, expected: &[usize]) -> Result<(), Error> {
     if tensor.shape != expected {
         return Err(Error::Shape {
             layer: layer.name,
@@ -309,30 +611,28 @@ pub fn bf16_to_f64(bits: u16) -> f64 {
     f64::from(f32::from_bits(u32::from(bits) << 16))
 }
 
-/// Converts `tensor` (already checked) into `out`, rejecting values that are not finite in
-/// `T` unless `options` allow them.
+/// Converts `tensor` (already checked), whose file has the data `data`, into `out`, rejecting
+/// values that are not finite in `T` unless `options` allow them.
 fn read<T: Scalar>(
     layer: &LayerInfo,
-    tensor: &Tensor<'_>,
+    tensor: &Tensor,
+    data: &[u8],
     out: &mut [T],
     options: LoadOptions,
 ) -> Result<(), Error> {
     let size = tensor.dtype.bitsize() / 8;
     let format = |reason: String| Error::Format { reason };
-    if size == 0 || tensor.data.len() != out.len() * size {
+    let data = tensor.data(data);
+    if size == 0 || data.len() != out.len() * size {
         return Err(format(format!(
             "tensor `{}` has {} bytes, expected {} values",
             tensor.name,
-            tensor.data.len(),
+            data.len(),
             out.len()
         )));
     }
     let width = tensor.shape.get(1).copied().unwrap_or(1).max(1);
-    for (index, (slot, bytes)) in out
-        .iter_mut()
-        .zip(tensor.data.chunks_exact(size))
-        .enumerate()
-    {
+    for (index, (slot, bytes)) in out.iter_mut().zip(data.chunks_exact(size)).enumerate() {
         let source = decode(tensor.dtype, bytes)
             .ok_or_else(|| format(format!("tensor `{}` is not a float", tensor.name)))?;
         let value = T::from_f64(source);
@@ -366,7 +666,7 @@ fn read<T: Scalar>(
 /// Any problem with the file, as an [`Error`] that names the layer and tensor, what was
 /// expected and what was found: see the module documentation for the rules.
 pub fn load<N: Network>(bytes: &[u8], options: LoadOptions) -> Result<Box<N>, Error> {
-    let tensors = parse(bytes)?;
+    let (tensors, data) = parse(bytes)?;
     let pairs = assign(&tensors, N::LAYERS)?;
     let mut net = zeroed_box::<N>();
     let mut pairs = pairs.into_iter();
@@ -376,9 +676,8 @@ pub fn load<N: Network>(bytes: &[u8], options: LoadOptions) -> Result<Box<N>, Er
             return;
         }
         result = match pairs.next() {
-            Some((w, b)) => {
-                read(layer, w, weights, options).and_then(|()| read(layer, b, bias, options))
-            }
+            Some((w, b)) => read(layer, w, data, weights, options)
+                .and_then(|()| read(layer, b, data, bias, options)),
             None => Err(Error::Format {
                 reason: format!("`{}` visits more layers than it declares", N::NAME),
             }),
@@ -417,15 +716,15 @@ pub fn load_layers<T: Scalar>(
     layers: &[LayerInfo],
     options: LoadOptions,
 ) -> Result<Vec<LayerValues<T>>, Error> {
-    let tensors = parse(bytes)?;
+    let (tensors, data) = parse(bytes)?;
     assign(&tensors, layers)?
         .into_iter()
         .zip(layers)
         .map(|((w, b), layer)| {
             let mut weights = vec![T::ZERO; layer.inputs * layer.outputs];
             let mut bias = vec![T::ZERO; layer.outputs];
-            read(layer, w, &mut weights, options)?;
-            read(layer, b, &mut bias, options)?;
+            read(layer, w, data, &mut weights, options)?;
+            read(layer, b, data, &mut bias, options)?;
             Ok((weights, bias))
         })
         .collect()

@@ -15,8 +15,10 @@
 //!
 //! Deserialising checks everything: the number of layers, each name, each shape (with the same
 //! transpose hint as safetensors files), and that every value is finite. The network is
-//! deserialised into a `Box` built directly on the heap, one layer at a time: there is no
-//! `Deserialize` for the network by value, which would build it on the stack first.
+//! deserialised into a `Box` built directly on the heap, each value straight into its place:
+//! there is no `Deserialize` for the network by value, which would build it on the stack first,
+//! and nothing else is allocated but the layer names (a list of a million empty rows is
+//! counted, not stored).
 
 use crate::zeroed::zeroed_box;
 use crate::{Error, LayerInfo, Network, Scalar};
@@ -28,7 +30,6 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
-use core::marker::PhantomData;
 
 /// Serialises `net` in the layout of the module documentation; generated `Serialize` impls
 /// call it.
@@ -148,10 +149,7 @@ impl<'de, N: Network> Visitor<'de> for NetworkVisitor<'_, N> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen = false;
-        while let Some(key) = map.next_key::<String>()? {
-            if key != "layers" {
-                return Err(de::Error::unknown_field(&key, &["layers"]));
-            }
+        while let Some(LayersField) = map.next_key()? {
             if seen {
                 return Err(de::Error::duplicate_field("layers"));
             }
@@ -171,6 +169,31 @@ impl<'de, N: Network> Visitor<'de> for NetworkVisitor<'_, N> {
         match seq.next_element_seed(LayersSeed { net: self.net })? {
             Some(()) => Ok(()),
             None => Err(de::Error::invalid_length(0, &self)),
+        }
+    }
+}
+
+/// The one field of a network, `layers`: any other is an error.
+struct LayersField;
+
+impl<'de> Deserialize<'de> for LayersField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(LayersField)
+    }
+}
+
+impl Visitor<'_> for LayersField {
+    type Value = LayersField;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`layers`")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<LayersField, E> {
+        if name == "layers" {
+            Ok(LayersField)
+        } else {
+            Err(de::Error::unknown_field(name, &["layers"]))
         }
     }
 }
@@ -197,29 +220,31 @@ impl<'de, N: Network> Visitor<'de> for LayersSeed<'_, N> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let expected = N::LAYERS.len();
-        for (index, info) in N::LAYERS.iter().enumerate() {
-            let Some(layer) = seq.next_element_seed(LayerSeed::<N::Scalar>(PhantomData))? else {
-                return Err(de::Error::custom(Error::LayerCount {
-                    expected,
-                    found: index,
-                }));
-            };
-            layer.check(index, info).map_err(de::Error::custom)?;
-            // Copy into the network as soon as the layer is read, so that at most one layer
-            // is held twice.
-            let mut at = 0;
-            self.net.for_each_layer_mut(|_, weights, bias| {
-                if at == index {
-                    for (slot, value) in weights.iter_mut().zip(layer.weights.iter().flatten()) {
-                        *slot = value.0;
-                    }
-                    for (slot, value) in bias.iter_mut().zip(&layer.bias) {
-                        *slot = value.0;
-                    }
-                }
-                at += 1;
-            });
-        }
+        let mut index = 0;
+        let mut result = Ok(());
+        // Each layer is read straight into the network: nothing is held twice, and nothing is
+        // allocated in proportion to the input (a list of a million empty rows is counted,
+        // not stored).
+        self.net.for_each_layer_mut(|info, weights, bias| {
+            if result.is_ok() {
+                let layer = LayerSeed {
+                    index,
+                    info,
+                    weights,
+                    bias,
+                };
+                result = match seq.next_element_seed(layer) {
+                    Ok(Some(())) => Ok(()),
+                    Ok(None) => Err(de::Error::custom(Error::LayerCount {
+                        expected,
+                        found: index,
+                    })),
+                    Err(error) => Err(error),
+                };
+            }
+            index += 1;
+        });
+        result?;
         let mut found = expected;
         while seq.next_element::<IgnoredAny>()?.is_some() {
             found += 1;
@@ -232,15 +257,134 @@ impl<'de, N: Network> Visitor<'de> for LayersSeed<'_, N> {
     }
 }
 
-/// One layer as read, before it is checked against the declaration.
-struct LayerData<T> {
-    name: String,
-    weights: Vec<Vec<Value<T>>>,
-    bias: Vec<Value<T>>,
+/// Reads layer `index`, described by `info`, into its weights and biases, then checks it
+/// against the declaration.
+struct LayerSeed<'a, T> {
+    index: usize,
+    info: &'a LayerInfo,
+    weights: &'a mut [T],
+    bias: &'a mut [T],
 }
 
-impl<T: Scalar> LayerData<T> {
-    /// The name, the shapes and that every value is finite.
+const LAYER_FIELDS: &[&str] = &["name", "weights", "bias"];
+
+impl<'de, T: Scalar> DeserializeSeed<'de> for LayerSeed<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_struct("Layer", LAYER_FIELDS, self)
+    }
+}
+
+impl<'de, T: Scalar> Visitor<'de> for LayerSeed<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a layer: {\"name\", \"weights\", \"bias\"}")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (mut name, mut weights, mut bias) = (None, None, None);
+        while let Some(field) = map.next_key::<LayerField>()? {
+            match field {
+                LayerField::Name if name.is_none() => name = Some(map.next_value::<String>()?),
+                LayerField::Weights if weights.is_none() => {
+                    weights = Some(map.next_value_seed(RowsSeed {
+                        out: &mut *self.weights,
+                        columns: self.info.inputs,
+                    })?);
+                }
+                LayerField::Bias if bias.is_none() => {
+                    bias = Some(map.next_value_seed(ValuesSeed {
+                        out: &mut *self.bias,
+                    })?);
+                }
+                LayerField::Name | LayerField::Weights | LayerField::Bias => {
+                    return Err(de::Error::duplicate_field(LAYER_FIELDS[field as usize]));
+                }
+            }
+        }
+        let layer = Layer {
+            name: name.ok_or_else(|| de::Error::missing_field("name"))?,
+            weights: weights.ok_or_else(|| de::Error::missing_field("weights"))?,
+            bias: bias.ok_or_else(|| de::Error::missing_field("bias"))?,
+        };
+        layer
+            .check(self.index, self.info)
+            .map_err(de::Error::custom)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let name = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        let rows = RowsSeed {
+            out: &mut *self.weights,
+            columns: self.info.inputs,
+        };
+        let weights = seq
+            .next_element_seed(rows)?
+            .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+        let values = ValuesSeed {
+            out: &mut *self.bias,
+        };
+        let bias = seq
+            .next_element_seed(values)?
+            .ok_or_else(|| de::Error::invalid_length(2, &self))?;
+        let layer = Layer {
+            name,
+            weights,
+            bias,
+        };
+        layer
+            .check(self.index, self.info)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// The fields of a layer, by their index in [`LAYER_FIELDS`].
+#[derive(Clone, Copy)]
+enum LayerField {
+    Name = 0,
+    Weights = 1,
+    Bias = 2,
+}
+
+impl<'de> Deserialize<'de> for LayerField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_identifier(LayerFieldVisitor)
+    }
+}
+
+/// Reads a [`LayerField`] without allocating.
+struct LayerFieldVisitor;
+
+impl Visitor<'_> for LayerFieldVisitor {
+    type Value = LayerField;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`name`, `weights` or `bias`")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<LayerField, E> {
+        match name {
+            "name" => Ok(LayerField::Name),
+            "weights" => Ok(LayerField::Weights),
+            "bias" => Ok(LayerField::Bias),
+            _ => Err(de::Error::unknown_field(name, LAYER_FIELDS)),
+        }
+    }
+}
+
+/// What was read of a layer, its values being already in the network.
+struct Layer<T> {
+    name: String,
+    weights: RowsRead<T>,
+    bias: ValuesRead<T>,
+}
+
+impl<T: Scalar> Layer<T> {
+    /// The name, the shapes and that every value is finite, in this order.
     fn check(&self, index: usize, info: &LayerInfo) -> Result<(), Error> {
         let layer = info.name;
         if self.name != info.name {
@@ -250,43 +394,39 @@ impl<T: Scalar> LayerData<T> {
                 found: self.name.clone(),
             });
         }
-        let columns = self.weights.first().map_or(0, Vec::len);
-        let ragged = self.weights.iter().position(|row| row.len() != columns);
-        if let Some(row) = ragged {
+        if let Some((row, found)) = self.weights.ragged {
             return Err(Error::Shape {
                 layer,
                 tensor: alloc::format!("weights[{row}]"),
                 expected: vec![info.inputs],
-                found: vec![self.weights[row].len()],
+                found: vec![found],
             });
         }
-        if self.weights.len() != info.outputs || columns != info.inputs {
+        if self.weights.rows != info.outputs || self.weights.columns != info.inputs {
             return Err(Error::Shape {
                 layer,
                 tensor: "weights".into(),
                 expected: vec![info.outputs, info.inputs],
-                found: vec![self.weights.len(), columns],
+                found: vec![self.weights.rows, self.weights.columns],
             });
         }
-        if self.bias.len() != info.outputs {
+        if self.bias.len != info.outputs {
             return Err(Error::Shape {
                 layer,
                 tensor: "bias".into(),
                 expected: vec![info.outputs],
-                found: vec![self.bias.len()],
+                found: vec![self.bias.len],
             });
         }
-        let weights = self.weights.iter().enumerate().flat_map(|(r, row)| {
-            row.iter()
-                .enumerate()
-                .map(move |(c, v)| ("weights", vec![r, c], v.0))
-        });
+        let weights = self
+            .weights
+            .non_finite
+            .map(|(row, column, value)| ("weights", vec![row, column], value));
         let bias = self
             .bias
-            .iter()
-            .enumerate()
-            .map(|(r, v)| ("bias", vec![r], v.0));
-        if let Some((tensor, at, value)) = weights.chain(bias).find(|(_, _, v)| !v.is_finite()) {
+            .non_finite
+            .map(|(i, value)| ("bias", vec![i], value));
+        if let Some((tensor, at, value)) = weights.or(bias) {
             return Err(Error::NonFinite {
                 layer,
                 tensor: tensor.into(),
@@ -299,60 +439,106 @@ impl<T: Scalar> LayerData<T> {
     }
 }
 
-/// Reads one layer.
-struct LayerSeed<T>(PhantomData<T>);
+/// What was read of a list of rows: how many, the length of the first, the first row of
+/// another length, and the first value that is not finite.
+struct RowsRead<T> {
+    rows: usize,
+    columns: usize,
+    ragged: Option<(usize, usize)>,
+    non_finite: Option<(usize, usize, T)>,
+}
 
-const LAYER_FIELDS: &[&str] = &["name", "weights", "bias"];
+/// Reads a list of rows into `out`, row-major with `columns` values a row, as far as it fits.
+struct RowsSeed<'a, T> {
+    out: &'a mut [T],
+    columns: usize,
+}
 
-impl<'de, T: Scalar> DeserializeSeed<'de> for LayerSeed<T> {
-    type Value = LayerData<T>;
+impl<'de, T: Scalar> DeserializeSeed<'de> for RowsSeed<'_, T> {
+    type Value = RowsRead<T>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<LayerData<T>, D::Error> {
-        deserializer.deserialize_struct("Layer", LAYER_FIELDS, self)
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RowsRead<T>, D::Error> {
+        deserializer.deserialize_seq(self)
     }
 }
 
-impl<'de, T: Scalar> Visitor<'de> for LayerSeed<T> {
-    type Value = LayerData<T>;
+impl<'de, T: Scalar> Visitor<'de> for RowsSeed<'_, T> {
+    type Value = RowsRead<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a layer: {\"name\", \"weights\", \"bias\"}")
+        f.write_str("a list of rows of numbers")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LayerData<T>, A::Error> {
-        let (mut name, mut weights, mut bias) = (None, None, None);
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "name" if name.is_none() => name = Some(map.next_value()?),
-                "weights" if weights.is_none() => weights = Some(map.next_value()?),
-                "bias" if bias.is_none() => bias = Some(map.next_value()?),
-                "name" => return Err(de::Error::duplicate_field("name")),
-                "weights" => return Err(de::Error::duplicate_field("weights")),
-                "bias" => return Err(de::Error::duplicate_field("bias")),
-                other => return Err(de::Error::unknown_field(other, LAYER_FIELDS)),
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RowsRead<T>, A::Error> {
+        let mut rows = RowsRead {
+            rows: 0,
+            columns: 0,
+            ragged: None,
+            non_finite: None,
+        };
+        loop {
+            // The row's place in the network, or nothing once the network is full: the values
+            // are still read, to report the shape.
+            let start = rows.rows.saturating_mul(self.columns);
+            let end = start.saturating_add(self.columns);
+            let out = self.out.get_mut(start..end).unwrap_or_default();
+            let Some(row) = seq.next_element_seed(ValuesSeed { out })? else {
+                break;
+            };
+            if rows.rows == 0 {
+                rows.columns = row.len;
+            } else if row.len != rows.columns && rows.ragged.is_none() {
+                rows.ragged = Some((rows.rows, row.len));
             }
+            if let (None, Some((column, value))) = (rows.non_finite, row.non_finite) {
+                rows.non_finite = Some((rows.rows, column, value));
+            }
+            rows.rows += 1;
         }
-        Ok(LayerData {
-            name: name.ok_or_else(|| de::Error::missing_field("name"))?,
-            weights: weights.ok_or_else(|| de::Error::missing_field("weights"))?,
-            bias: bias.ok_or_else(|| de::Error::missing_field("bias"))?,
-        })
+        Ok(rows)
+    }
+}
+
+/// What was read of a list of values: how many, and the first that is not finite.
+struct ValuesRead<T> {
+    len: usize,
+    non_finite: Option<(usize, T)>,
+}
+
+/// Reads a list of values into `out`, as far as it fits.
+struct ValuesSeed<'a, T> {
+    out: &'a mut [T],
+}
+
+impl<'de, T: Scalar> DeserializeSeed<'de> for ValuesSeed<'_, T> {
+    type Value = ValuesRead<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ValuesRead<T>, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Scalar> Visitor<'de> for ValuesSeed<'_, T> {
+    type Value = ValuesRead<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a list of {} numbers", self.out.len())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LayerData<T>, A::Error> {
-        let name = seq
-            .next_element()?
-            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-        let weights = seq
-            .next_element()?
-            .ok_or_else(|| de::Error::invalid_length(1, &self))?;
-        let bias = seq
-            .next_element()?
-            .ok_or_else(|| de::Error::invalid_length(2, &self))?;
-        Ok(LayerData {
-            name,
-            weights,
-            bias,
-        })
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ValuesRead<T>, A::Error> {
+        let mut values = ValuesRead {
+            len: 0,
+            non_finite: None,
+        };
+        while let Some(Value(value)) = seq.next_element::<Value<T>>()? {
+            if let Some(slot) = self.out.get_mut(values.len) {
+                *slot = value;
+            }
+            if values.non_finite.is_none() && !value.is_finite() {
+                values.non_finite = Some((values.len, value));
+            }
+            values.len += 1;
+        }
+        Ok(values)
     }
 }
