@@ -24,5 +24,6 @@ mod io_serde;
 mod limits;
 mod nn_file;
 mod numerics;
+mod readme;
 mod train;
 mod ui;
