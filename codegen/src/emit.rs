@@ -91,6 +91,11 @@ fn items(net: &Network) -> TokenStream {
             pub #field: #runtime::Dense<#inputs, #outputs, #scalar>
         }
     });
+    let field_names: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
+    let field_types = net.layers.iter().map(|l| {
+        let (inputs, outputs) = (l.inputs, l.outputs);
+        quote!(#runtime::Dense<#inputs, #outputs, #scalar>)
+    });
     let forward = forward(net);
     let network_impl = network_impl(net);
     let io = crate::io::methods(net);
@@ -151,9 +156,7 @@ fn items(net: &Network) -> TokenStream {
             }
         }
 
-        // SAFETY: every field is a `Dense` layer of floats, for which all-zero bytes are valid.
-        #[allow(unsafe_code)]
-        unsafe impl #runtime::ZeroInit for #name {}
+        #runtime::__zero_init!(#name { #(#field_names: #field_types),* });
 
         #network_impl
 

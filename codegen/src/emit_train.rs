@@ -130,15 +130,17 @@ fn gradients_struct(net: &Network) -> TokenStream {
     let count = net.layers.len();
     let indices: Vec<usize> = (0..count).collect();
     let field_names: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
+    let field_types = net.layers.iter().map(|l| {
+        let (inputs, outputs) = (l.inputs, l.outputs);
+        quote!(#runtime::train::DenseGradients<#inputs, #outputs, #scalar>)
+    });
     quote! {
         #[doc = #doc]
         #visibility struct #gradients {
             #(#fields,)*
         }
 
-        // SAFETY: every field is a `DenseGradients` of floats, for which all-zero bytes are valid.
-        #[allow(unsafe_code)]
-        unsafe impl #runtime::ZeroInit for #gradients {}
+        #runtime::__zero_init!(#gradients { #(#field_names: #field_types),* });
 
         #runtime::__with_alloc! {
             // Gradients are as large as the network: built on the heap, never on the stack.
@@ -562,7 +564,7 @@ fn chunk_backward(
                 #activation,
                 &#last_pre[#k],
                 &#last_out[#k],
-                #chunk_targets[#k].borrow(),
+                ::core::borrow::Borrow::borrow(&#chunk_targets[#k]),
                 #scale,
                 &mut #last_delta[#k],
             );
@@ -659,7 +661,11 @@ fn batch_method(net: &Network) -> TokenStream {
         quote! {
             for (#index, (#input, #target)) in inputs.iter().zip(targets).enumerate() {
                 #observe(#index, self.accumulate_gradients(
-                    #input.borrow(), #target.borrow(), #loss, #scale, #gradients,
+                    ::core::borrow::Borrow::borrow(#input),
+                    ::core::borrow::Borrow::borrow(#target),
+                    #loss,
+                    #scale,
+                    #gradients,
                 ));
             }
         }
@@ -741,7 +747,7 @@ fn trainable_impl(net: &Network) -> TokenStream {
                 target: &Self::Output,
                 loss: &L,
             ) -> #runtime::train::Outcome<#scalar, Self::Output> {
-                #name::evaluate(self, input, target, loss)
+                Self::evaluate(self, input, target, loss)
             }
 
             fn accumulate_gradients<L: #runtime::train::Loss<#marker>>(
@@ -752,7 +758,7 @@ fn trainable_impl(net: &Network) -> TokenStream {
                 scale: #scalar,
                 gradients: &mut #gradients_type,
             ) -> #runtime::train::Outcome<#scalar, Self::Output> {
-                #name::accumulate_gradients(self, input, target, loss, scale, gradients)
+                Self::accumulate_gradients(self, input, target, loss, scale, gradients)
             }
 
             fn accumulate_batch<X, Y, L, F>(
@@ -770,7 +776,7 @@ fn trainable_impl(net: &Network) -> TokenStream {
                 L: #runtime::train::Loss<#marker>,
                 F: ::core::ops::FnMut(usize, #runtime::train::Outcome<#scalar, Self::Output>),
             {
-                #name::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+                Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
             }
         }
     }

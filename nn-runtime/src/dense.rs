@@ -138,6 +138,15 @@ mod tests {
     use crate::dot;
 
     #[test]
+    fn dot_ignores_the_pairs_beyond_the_shorter_slice() {
+        let a: [f64; 20] = core::array::from_fn(|i| i as f64);
+        let b = [1.0; 4];
+        // a[0..4] . b = 0 + 1 + 2 + 3, whichever slice is the longer.
+        assert_eq!(dot(&a, &b), 6.0);
+        assert_eq!(dot(&b, &a), 6.0);
+    }
+
+    #[test]
     fn dot_matches_a_sequential_sum_on_exact_values() {
         // Small integers are exact in f32, so every summation order agrees.
         let a: [f32; 37] = core::array::from_fn(|i| i as f32);

@@ -57,6 +57,33 @@ pub use zeroed::ZeroInit;
 #[cfg(feature = "alloc")]
 pub use zeroed::zeroed_box;
 
+/// Implements [`ZeroInit`] for a struct after proving, at compile time, that its fields are
+/// exactly the ones listed and that each is `ZeroInit`; then all-zero bytes are a valid value.
+///
+/// Generated networks and gradients types use it, so that the `unsafe impl` is written here: in
+/// the expansion of another crate's macro the `unsafe_code` lint does not apply, so networks
+/// compile in crates that `forbid(unsafe_code)`, from `network!` and from `nnc`'s files alike.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __zero_init {
+    ($name:ident { $($field:ident : $type:ty),+ $(,)? }) => {
+        const _: () = {
+            // The pattern has no `..`: it compiles only if these are all the fields.
+            fn exactly_these_fields(value: &$name) {
+                let $name { $($field),+ } = value;
+                $(let _: &$type = $field;)+
+            }
+            fn zero_init<T: $crate::ZeroInit>() {}
+            fn every_field_is_zero_init() {
+                $(zero_init::<$type>();)+
+            }
+        };
+        // SAFETY: proven above: every field of `$name` is `ZeroInit`, so all-zero bytes are a
+        // valid value of each field, and so of the struct.
+        unsafe impl $crate::ZeroInit for $name {}
+    };
+}
+
 /// Expands to its input when the `alloc` feature is on, to nothing otherwise.
 ///
 /// Generated code wraps its heap constructors in it: features are decided in this crate, but

@@ -72,3 +72,26 @@ fn a_module_that_shadows_the_prelude_still_compiles() {
     );
     assert_eq!((x[1][1], w[1][1], b[1][1]), (1.0, 1.0, 1.0));
 }
+
+/// A module that forbids `unsafe` (which no inner `allow` may lift) can still declare networks:
+/// the one `unsafe impl` of generated code comes from the macro, where the lint does not apply.
+/// Single-letter names are the generic parameters of the generated training methods.
+#[forbid(unsafe_code)]
+mod forbids_unsafe {
+    ::nn::network! {
+        pub struct L = 2 -> 3 relu -> 1 sigmoid;
+        pub struct X = 2 -> 1;
+        pub struct F = 2 -> 2 softmax;
+    }
+
+    #[test]
+    fn networks_and_their_training_methods_work() {
+        use ::nn::train::BinaryCrossEntropy;
+        let net = L::random(1);
+        let outcome = net.evaluate(&[0.5, -0.5], &[1.0], &BinaryCrossEntropy);
+        assert!(outcome.loss.is_finite());
+        assert_eq!(X::zeroed().forward(&[1.0, 2.0]), [0.0]);
+        let [a, b] = F::random(2).forward(&[1.0, 2.0]);
+        assert!((a + b - 1.0).abs() < 1e-6);
+    }
+}

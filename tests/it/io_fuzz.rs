@@ -995,6 +995,12 @@ fn a_safetensors_header_allocates_at_most_a_few_times_its_size() {
             format!("{{{}}}", repeat(r#""":["I8",[0],[0,0]]"#, n)),
             "tensor `` appears twice",
         ),
+        // Members that are not tensors are counted too: 5 bytes each must not reserve 72.
+        (
+            "many members that are not tensors",
+            format!("{{{}}}", repeat(r#""":0"#, n)),
+            "the header is not valid",
+        ),
         (
             "much metadata",
             format!(r#"{{"__metadata__":{{{}}}}}"#, entries(r#""""#)),

@@ -128,7 +128,9 @@ fn parse(bytes: &[u8]) -> Result<(Vec<Tensor>, &[u8]), Error> {
     // A first reading counts the tensors, so that the second can allocate exactly: growing the
     // list by doubling would allocate up to 8 bytes per byte of a header of many small tensors.
     let Count(count) = serde_json::from_slice(header).map_err(|e| invalid(format_args!("{e}")))?;
-    let Header(mut tensors) = HeaderSeed(count)
+    // The count includes members that are not tensors (`{"":0,...}` is 5 bytes a member): reserve
+    // no more than the smallest valid tensor entry allows, 19 bytes of header each.
+    let Header(mut tensors) = HeaderSeed(count.min(header.len() / 19))
         .deserialize(&mut serde_json::Deserializer::from_slice(header))
         .map_err(|e| invalid(format_args!("{e}")))?;
     // A name twice is ambiguous (the reference implementation takes the last one).

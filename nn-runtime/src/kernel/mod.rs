@@ -69,9 +69,13 @@ mod detect {
     #[cold]
     fn detect() -> Level {
         // `is_x86_feature_detected!` also checks that the OS saves the wider registers.
-        let level = if std::is_x86_feature_detected!("avx512f") {
+        // The levels are ordered: a CPU at `Avx512` must also run the AVX2+FMA kernels, so the
+        // AVX-512 level requires those features too (a virtual machine may mask one of them).
+        let avx2_fma =
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        let level = if avx2_fma && std::is_x86_feature_detected!("avx512f") {
             Level::Avx512
-        } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        } else if avx2_fma {
             Level::Avx2
         } else {
             Level::Portable

@@ -21,6 +21,9 @@ const LANES: usize = 16;
 /// The pairs beyond the shorter slice are ignored.
 #[inline(always)]
 pub fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
+    // Cut both to the shorter length, so that the tails below pair the same indices.
+    let length = a.len().min(b.len());
+    let (a, b) = (&a[..length], &b[..length]);
     let (a_chunks, a_rest) = a.as_chunks::<LANES>();
     let (b_chunks, b_rest) = b.as_chunks::<LANES>();
     // `-0.0 + v == v` for every `v`, so LLVM drops the additions of lanes a short dot product

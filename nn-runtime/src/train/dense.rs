@@ -124,7 +124,8 @@ impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
 
 /// [`Dense::forward`] for several samples, with the same result to the bit: it runs the same
 /// kernel (chosen for this CPU) on each sample. The batched kernels of `Dense::forward_batch`
-/// sum in another order, so training, which must match `forward` exactly, does not use them.
+/// sum in another order, and chunked training must give the same bits as training one sample at
+/// a time, so it does not use them.
 #[inline]
 pub fn forward_chunk<const IN: usize, const OUT: usize, T: Scalar, X: Borrow<[T; IN]>>(
     layer: &Dense<IN, OUT, T>,

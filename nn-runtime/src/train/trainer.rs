@@ -324,8 +324,10 @@ impl<L, O> Trainer<L, O> {
 
         let mut gradients = N::Gradients::zeroed();
         // The batch's samples, by reference: filled for each batch, allocated once.
-        let mut batch_inputs: Vec<&N::Input> = Vec::with_capacity(self.batch_size);
-        let mut batch_targets: Vec<&N::Output> = Vec::with_capacity(self.batch_size);
+        // A batch is never larger than the training set, whatever `batch_size` asks for.
+        let capacity = self.batch_size.min(training);
+        let mut batch_inputs: Vec<&N::Input> = Vec::with_capacity(capacity);
+        let mut batch_targets: Vec<&N::Output> = Vec::with_capacity(capacity);
         let mut order: Vec<usize> = (0..training).collect();
         let mut rng = SplitMix64::new(self.seed);
         let mut history = History::default();

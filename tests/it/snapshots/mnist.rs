@@ -94,8 +94,10 @@ impl Mnist {
         ::nn::__private::zeroed_box()
     }
 }
-#[allow(unsafe_code)]
-unsafe impl ::nn::__private::ZeroInit for Mnist {}
+::nn::__private::__zero_init!(
+    Mnist { layer0 : ::nn::__private::Dense < 784, 128, f32 >, layer1 :
+    ::nn::__private::Dense < 128, 10, f32 > }
+);
 impl ::nn::__private::Network for Mnist {
     type Scalar = f32;
     const NAME: &'static str = "Mnist";
@@ -231,8 +233,10 @@ pub struct MnistGradients {
     /// Gradients of layer `layer1`: 10 rows of 128 weights, 10 biases.
     pub layer1: ::nn::__private::train::DenseGradients<128, 10, f32>,
 }
-#[allow(unsafe_code)]
-unsafe impl ::nn::__private::ZeroInit for MnistGradients {}
+::nn::__private::__zero_init!(
+    MnistGradients { layer0 : ::nn::__private::train::DenseGradients < 784, 128, f32 >,
+    layer1 : ::nn::__private::train::DenseGradients < 128, 10, f32 > }
+);
 #[allow(clippy::unnecessary_box_returns)]
 impl MnistGradients {
     /// All gradients zero, built directly on the heap.
@@ -336,7 +340,7 @@ impl Mnist {
                     <Self as ::nn::__private::Network>::LAYERS[1].activation,
                     &layer1_pre[k],
                     &layer1[k],
-                    chunk_targets[k].borrow(),
+                    ::core::borrow::Borrow::borrow(&chunk_targets[k]),
                     scale,
                     &mut layer1_delta[k],
                 );
@@ -453,7 +457,7 @@ impl ::nn::__private::train::Trainable for Mnist {
         target: &Self::Output,
         loss: &L,
     ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
-        Mnist::evaluate(self, input, target, loss)
+        Self::evaluate(self, input, target, loss)
     }
     fn accumulate_gradients<
         L: ::nn::__private::train::Loss<::nn::__private::train::output::Softmax>,
@@ -465,7 +469,7 @@ impl ::nn::__private::train::Trainable for Mnist {
         scale: f32,
         gradients: &mut MnistGradients,
     ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
-        Mnist::accumulate_gradients(self, input, target, loss, scale, gradients)
+        Self::accumulate_gradients(self, input, target, loss, scale, gradients)
     }
     fn accumulate_batch<X, Y, L, F>(
         &self,
@@ -482,6 +486,6 @@ impl ::nn::__private::train::Trainable for Mnist {
         L: ::nn::__private::train::Loss<::nn::__private::train::output::Softmax>,
         F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, Self::Output>),
     {
-        Mnist::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+        Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
     }
 }

@@ -112,8 +112,11 @@ impl Regressor {
         ::my_nn::__private::zeroed_box()
     }
 }
-#[allow(unsafe_code)]
-unsafe impl ::my_nn::__private::ZeroInit for Regressor {}
+::my_nn::__private::__zero_init!(
+    Regressor { encoder : ::my_nn::__private::Dense < 6, 16, f64 >, bottleneck :
+    ::my_nn::__private::Dense < 16, 8, f64 >, layer2 : ::my_nn::__private::Dense < 8, 3,
+    f64 >, head : ::my_nn::__private::Dense < 3, 1, f64 > }
+);
 impl ::my_nn::__private::Network for Regressor {
     type Scalar = f64;
     const NAME: &'static str = "Regressor";
@@ -276,8 +279,12 @@ struct RegressorGradients {
     /// Gradients of layer `head`: 1 rows of 3 weights, 1 biases.
     pub head: ::my_nn::__private::train::DenseGradients<3, 1, f64>,
 }
-#[allow(unsafe_code)]
-unsafe impl ::my_nn::__private::ZeroInit for RegressorGradients {}
+::my_nn::__private::__zero_init!(
+    RegressorGradients { encoder : ::my_nn::__private::train::DenseGradients < 6, 16, f64
+    >, bottleneck : ::my_nn::__private::train::DenseGradients < 16, 8, f64 >, layer2 :
+    ::my_nn::__private::train::DenseGradients < 8, 3, f64 >, head :
+    ::my_nn::__private::train::DenseGradients < 3, 1, f64 > }
+);
 #[allow(clippy::unnecessary_box_returns)]
 impl RegressorGradients {
     /// All gradients zero, built directly on the heap.
@@ -362,8 +369,8 @@ impl Regressor {
                 index,
                 self
                     .accumulate_gradients(
-                        input.borrow(),
-                        target.borrow(),
+                        ::core::borrow::Borrow::borrow(input),
+                        ::core::borrow::Borrow::borrow(target),
                         loss,
                         scale,
                         gradients,
@@ -492,7 +499,7 @@ impl ::my_nn::__private::train::Trainable for Regressor {
         target: &Self::Output,
         loss: &L,
     ) -> ::my_nn::__private::train::Outcome<f64, Self::Output> {
-        Regressor::evaluate(self, input, target, loss)
+        Self::evaluate(self, input, target, loss)
     }
     fn accumulate_gradients<
         L: ::my_nn::__private::train::Loss<::my_nn::__private::train::output::Linear>,
@@ -504,7 +511,7 @@ impl ::my_nn::__private::train::Trainable for Regressor {
         scale: f64,
         gradients: &mut RegressorGradients,
     ) -> ::my_nn::__private::train::Outcome<f64, Self::Output> {
-        Regressor::accumulate_gradients(self, input, target, loss, scale, gradients)
+        Self::accumulate_gradients(self, input, target, loss, scale, gradients)
     }
     fn accumulate_batch<X, Y, L, F>(
         &self,
@@ -524,14 +531,6 @@ impl ::my_nn::__private::train::Trainable for Regressor {
             ::my_nn::__private::train::Outcome<f64, Self::Output>,
         ),
     {
-        Regressor::accumulate_batch(
-            self,
-            inputs,
-            targets,
-            loss,
-            scale,
-            gradients,
-            observe,
-        )
+        Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
     }
 }

@@ -106,8 +106,10 @@ impl Xor {
         ::nn::__private::zeroed_box()
     }
 }
-#[allow(unsafe_code)]
-unsafe impl ::nn::__private::ZeroInit for Xor {}
+::nn::__private::__zero_init!(
+    Xor { layer0 : ::nn::__private::Dense < 2, 2, f32 >, layer1 : ::nn::__private::Dense
+    < 2, 1, f32 > }
+);
 impl ::nn::__private::Network for Xor {
     type Scalar = f32;
     const NAME: &'static str = "Xor";
@@ -243,8 +245,10 @@ pub(crate) struct XorGradients {
     /// Gradients of layer `layer1`: 1 rows of 2 weights, 1 biases.
     pub layer1: ::nn::__private::train::DenseGradients<2, 1, f32>,
 }
-#[allow(unsafe_code)]
-unsafe impl ::nn::__private::ZeroInit for XorGradients {}
+::nn::__private::__zero_init!(
+    XorGradients { layer0 : ::nn::__private::train::DenseGradients < 2, 2, f32 >, layer1
+    : ::nn::__private::train::DenseGradients < 2, 1, f32 > }
+);
 #[allow(clippy::unnecessary_box_returns)]
 impl XorGradients {
     /// All gradients zero, built directly on the heap.
@@ -321,8 +325,8 @@ impl Xor {
                 index,
                 self
                     .accumulate_gradients(
-                        input.borrow(),
-                        target.borrow(),
+                        ::core::borrow::Borrow::borrow(input),
+                        ::core::borrow::Borrow::borrow(target),
                         loss,
                         scale,
                         gradients,
@@ -421,7 +425,7 @@ impl ::nn::__private::train::Trainable for Xor {
         target: &Self::Output,
         loss: &L,
     ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
-        Xor::evaluate(self, input, target, loss)
+        Self::evaluate(self, input, target, loss)
     }
     fn accumulate_gradients<
         L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
@@ -433,7 +437,7 @@ impl ::nn::__private::train::Trainable for Xor {
         scale: f32,
         gradients: &mut XorGradients,
     ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
-        Xor::accumulate_gradients(self, input, target, loss, scale, gradients)
+        Self::accumulate_gradients(self, input, target, loss, scale, gradients)
     }
     fn accumulate_batch<X, Y, L, F>(
         &self,
@@ -450,6 +454,6 @@ impl ::nn::__private::train::Trainable for Xor {
         L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
         F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, Self::Output>),
     {
-        Xor::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+        Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
     }
 }

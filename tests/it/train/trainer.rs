@@ -251,3 +251,18 @@ fn explicit_validation_data_is_evaluated_after_each_epoch() {
         })
     );
 }
+
+#[test]
+fn a_batch_larger_than_the_data_is_the_whole_data() {
+    // `usize::MAX` reads as "one batch of everything"; it must not try to reserve that much.
+    let mut whole = Xor::random(3);
+    let mut exact = Xor::random(3);
+    for (net, batch) in [(&mut whole, usize::MAX), (&mut exact, 4)] {
+        Trainer::new(BinaryCrossEntropy, Sgd::new(0.5))
+            .epochs(3)
+            .batch_size(batch)
+            .fit(&mut **net, &XOR_INPUTS, &XOR_TARGETS, keep_going)
+            .unwrap();
+    }
+    assert_eq!(parameters(&*whole), parameters(&*exact));
+}

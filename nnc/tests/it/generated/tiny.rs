@@ -109,8 +109,10 @@ impl Xor {
         }
     }
 }
-#[allow(unsafe_code)]
-unsafe impl ::nn::__private::ZeroInit for Xor {}
+::nn::__private::__zero_init!(
+    Xor { hidden : ::nn::__private::Dense < 2, 4, f32 >, output : ::nn::__private::Dense
+    < 4, 1, f32 > }
+);
 impl ::nn::__private::Network for Xor {
     type Scalar = f32;
     const NAME: &'static str = "Xor";
@@ -279,8 +281,10 @@ pub struct XorGradients {
     /// Gradients of layer `output`: 1 rows of 4 weights, 1 biases.
     pub output: ::nn::__private::train::DenseGradients<4, 1, f32>,
 }
-#[allow(unsafe_code)]
-unsafe impl ::nn::__private::ZeroInit for XorGradients {}
+::nn::__private::__zero_init!(
+    XorGradients { hidden : ::nn::__private::train::DenseGradients < 2, 4, f32 >, output
+    : ::nn::__private::train::DenseGradients < 4, 1, f32 > }
+);
 ::nn::__private::__with_alloc! {
     #[allow(clippy::unnecessary_box_returns)]
     impl XorGradients {
@@ -359,8 +363,8 @@ impl Xor {
                 index,
                 self
                     .accumulate_gradients(
-                        input.borrow(),
-                        target.borrow(),
+                        ::core::borrow::Borrow::borrow(input),
+                        ::core::borrow::Borrow::borrow(target),
                         loss,
                         scale,
                         gradients,
@@ -459,7 +463,7 @@ impl ::nn::__private::train::Trainable for Xor {
         target: &Self::Output,
         loss: &L,
     ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
-        Xor::evaluate(self, input, target, loss)
+        Self::evaluate(self, input, target, loss)
     }
     fn accumulate_gradients<
         L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
@@ -471,7 +475,7 @@ impl ::nn::__private::train::Trainable for Xor {
         scale: f32,
         gradients: &mut XorGradients,
     ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
-        Xor::accumulate_gradients(self, input, target, loss, scale, gradients)
+        Self::accumulate_gradients(self, input, target, loss, scale, gradients)
     }
     fn accumulate_batch<X, Y, L, F>(
         &self,
@@ -488,7 +492,7 @@ impl ::nn::__private::train::Trainable for Xor {
         L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
         F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, Self::Output>),
     {
-        Xor::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+        Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
     }
 }
 /// Classifies iris flowers.
@@ -597,8 +601,11 @@ impl Iris {
         }
     }
 }
-#[allow(unsafe_code)]
-unsafe impl ::nn::__private::ZeroInit for Iris {}
+::nn::__private::__zero_init!(
+    Iris { features : ::nn::__private::Dense < 4, 16, f64 >, layer1 :
+    ::nn::__private::Dense < 16, 8, f64 >, layer2 : ::nn::__private::Dense < 8, 3, f64 >
+    }
+);
 impl ::nn::__private::Network for Iris {
     type Scalar = f64;
     const NAME: &'static str = "Iris";
@@ -779,8 +786,11 @@ pub(crate) struct IrisGradients {
     /// Gradients of layer `layer2`: 3 rows of 8 weights, 3 biases.
     pub layer2: ::nn::__private::train::DenseGradients<8, 3, f64>,
 }
-#[allow(unsafe_code)]
-unsafe impl ::nn::__private::ZeroInit for IrisGradients {}
+::nn::__private::__zero_init!(
+    IrisGradients { features : ::nn::__private::train::DenseGradients < 4, 16, f64 >,
+    layer1 : ::nn::__private::train::DenseGradients < 16, 8, f64 >, layer2 :
+    ::nn::__private::train::DenseGradients < 8, 3, f64 > }
+);
 ::nn::__private::__with_alloc! {
     #[allow(clippy::unnecessary_box_returns)]
     impl IrisGradients {
@@ -863,8 +873,8 @@ impl Iris {
                 index,
                 self
                     .accumulate_gradients(
-                        input.borrow(),
-                        target.borrow(),
+                        ::core::borrow::Borrow::borrow(input),
+                        ::core::borrow::Borrow::borrow(target),
                         loss,
                         scale,
                         gradients,
@@ -981,7 +991,7 @@ impl ::nn::__private::train::Trainable for Iris {
         target: &Self::Output,
         loss: &L,
     ) -> ::nn::__private::train::Outcome<f64, Self::Output> {
-        Iris::evaluate(self, input, target, loss)
+        Self::evaluate(self, input, target, loss)
     }
     fn accumulate_gradients<
         L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
@@ -993,7 +1003,7 @@ impl ::nn::__private::train::Trainable for Iris {
         scale: f64,
         gradients: &mut IrisGradients,
     ) -> ::nn::__private::train::Outcome<f64, Self::Output> {
-        Iris::accumulate_gradients(self, input, target, loss, scale, gradients)
+        Self::accumulate_gradients(self, input, target, loss, scale, gradients)
     }
     fn accumulate_batch<X, Y, L, F>(
         &self,
@@ -1010,7 +1020,7 @@ impl ::nn::__private::train::Trainable for Iris {
         L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
         F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f64, Self::Output>),
     {
-        Iris::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+        Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
     }
 }
 /// Every other activation once; no visibility, so private to the module.
@@ -1142,8 +1152,12 @@ impl Zoo {
         }
     }
 }
-#[allow(unsafe_code)]
-unsafe impl ::nn::__private::ZeroInit for Zoo {}
+::nn::__private::__zero_init!(
+    Zoo { layer0 : ::nn::__private::Dense < 3, 5, f32 >, layer1 : ::nn::__private::Dense
+    < 5, 5, f32 >, layer2 : ::nn::__private::Dense < 5, 5, f32 >, layer3 :
+    ::nn::__private::Dense < 5, 4, f32 >, layer4 : ::nn::__private::Dense < 4, 2, f32 >,
+    layer5 : ::nn::__private::Dense < 2, 2, f32 > }
+);
 impl ::nn::__private::Network for Zoo {
     type Scalar = f32;
     const NAME: &'static str = "Zoo";
@@ -1360,8 +1374,14 @@ struct ZooGradients {
     /// Gradients of layer `layer5`: 2 rows of 2 weights, 2 biases.
     pub layer5: ::nn::__private::train::DenseGradients<2, 2, f32>,
 }
-#[allow(unsafe_code)]
-unsafe impl ::nn::__private::ZeroInit for ZooGradients {}
+::nn::__private::__zero_init!(
+    ZooGradients { layer0 : ::nn::__private::train::DenseGradients < 3, 5, f32 >, layer1
+    : ::nn::__private::train::DenseGradients < 5, 5, f32 >, layer2 :
+    ::nn::__private::train::DenseGradients < 5, 5, f32 >, layer3 :
+    ::nn::__private::train::DenseGradients < 5, 4, f32 >, layer4 :
+    ::nn::__private::train::DenseGradients < 4, 2, f32 >, layer5 :
+    ::nn::__private::train::DenseGradients < 2, 2, f32 > }
+);
 ::nn::__private::__with_alloc! {
     #[allow(clippy::unnecessary_box_returns)]
     impl ZooGradients {
@@ -1456,8 +1476,8 @@ impl Zoo {
                 index,
                 self
                     .accumulate_gradients(
-                        input.borrow(),
-                        target.borrow(),
+                        ::core::borrow::Borrow::borrow(input),
+                        ::core::borrow::Borrow::borrow(target),
                         loss,
                         scale,
                         gradients,
@@ -1605,7 +1625,7 @@ impl ::nn::__private::train::Trainable for Zoo {
         target: &Self::Output,
         loss: &L,
     ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
-        Zoo::evaluate(self, input, target, loss)
+        Self::evaluate(self, input, target, loss)
     }
     fn accumulate_gradients<
         L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
@@ -1617,7 +1637,7 @@ impl ::nn::__private::train::Trainable for Zoo {
         scale: f32,
         gradients: &mut ZooGradients,
     ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
-        Zoo::accumulate_gradients(self, input, target, loss, scale, gradients)
+        Self::accumulate_gradients(self, input, target, loss, scale, gradients)
     }
     fn accumulate_batch<X, Y, L, F>(
         &self,
@@ -1634,6 +1654,6 @@ impl ::nn::__private::train::Trainable for Zoo {
         L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
         F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, Self::Output>),
     {
-        Zoo::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+        Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
     }
 }
