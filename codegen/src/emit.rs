@@ -186,7 +186,7 @@ fn describe(activation: Activation) -> String {
 }
 
 /// A float literal of the network's scalar type.
-fn float(scalar: &Ident, value: f64) -> Literal {
+pub(crate) fn float(scalar: &Ident, value: f64) -> Literal {
     if scalar == "f32" {
         #[allow(clippy::cast_possible_truncation)] // the user asked for an f32 network
         Literal::f32_suffixed(value as f32)

@@ -5,6 +5,7 @@
 //! `Span::mixed_site()`, so they can never capture or shadow a layer's output local, which
 //! carries the layer's own span and name.
 
+use crate::emit::float;
 use crate::ir::{Layer, Network};
 use nn_grammar::Activation;
 use proc_macro2::{Group, Ident, Literal, Span, TokenStream, TokenTree};
@@ -30,16 +31,6 @@ fn gradients_name(net: &Network) -> Ident {
 /// A local invented by the macro, hygienic so it cannot collide with a layer's output local.
 fn local(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
-}
-
-/// A float literal of the network's scalar type.
-fn float(scalar: &Ident, value: f64) -> Literal {
-    if scalar == "f32" {
-        #[allow(clippy::cast_possible_truncation)] // the user asked for an f32 network
-        Literal::f32_suffixed(value as f32)
-    } else {
-        Literal::f64_suffixed(value)
-    }
 }
 
 /// The marker type of `activation` in `train::output`.
