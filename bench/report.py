@@ -146,8 +146,8 @@ def main():
     ], 2 * SMALL_MACS / peak if peak else None, SMALL_MACS)
 
     w("## XOR, `2 -> 2 sigmoid -> 1 sigmoid`, batch 1\n")
-    w("Six multiply-adds and three sigmoids (`libm::expf`): this measures call and activation")
-    w("overhead, not arithmetic.\n")
+    w("Six multiply-adds and three sigmoids (`nn-runtime/src/math.rs`, an `f32` exp computed in")
+    w("`f64` from a table): this measures call and activation overhead, not arithmetic.\n")
     table("xor_b1", 1, [
         ("nn_unroll_full", "**nn**, `unroll = full`"),
         ("nn_loops", "nn, `unroll = loops` (default)"),

@@ -119,13 +119,7 @@ pub fn elu<T: Scalar>(x: &mut [T], alpha: T) {
 /// The logistic function of one value, without overflow for any input.
 #[inline]
 pub fn sigmoid_one<T: Scalar>(v: T) -> T {
-    // exp of a non-positive number never overflows; the two branches are the same function.
-    if v >= T::ZERO {
-        T::ONE / (T::ONE + (-v).exp())
-    } else {
-        let e = v.exp();
-        e / (T::ONE + e)
-    }
+    v.sigmoid()
 }
 
 /// `1 / (1 + exp(-x))`.

@@ -25,6 +25,7 @@ pub mod init;
 pub mod io;
 #[doc(hidden)]
 pub mod kernel;
+mod math;
 mod network;
 mod scalar;
 pub mod train;

@@ -13,7 +13,9 @@ mod sealed {
 // Math functions return `Self` like the inherent float methods, which are not `#[must_use]`
 // either; unused results are already caught by `unused_must_use` on the callers' side.
 ///
-/// The math functions come from `libm`, so results are the same with and without `std`.
+/// The math functions come from `libm`, except `exp` and `sigmoid` of `f32`, which come from
+/// this crate (`math.rs`, accurate to about half an ulp); none uses `std`, so results are the
+/// same with and without it.
 #[allow(clippy::return_self_not_must_use)]
 pub trait Scalar:
     sealed::Sealed
@@ -48,6 +50,9 @@ pub trait Scalar:
     /// `e^self`.
     #[must_use]
     fn exp(self) -> Self;
+    /// The logistic function `1 / (1 + e^-self)`, without overflow for any input.
+    #[must_use]
+    fn sigmoid(self) -> Self;
     /// `e^self - 1`, accurate near zero.
     #[must_use]
     fn exp_m1(self) -> Self;
@@ -70,8 +75,20 @@ pub trait Scalar:
     fn is_finite(self) -> bool;
 }
 
+/// The logistic function in `f64`: `exp` of a non-positive number never overflows, and the
+/// two branches are the same function.
+#[inline]
+fn sigmoid_f64(v: f64) -> f64 {
+    if v >= 0.0 {
+        1.0 / (1.0 + libm::exp(-v))
+    } else {
+        let e = libm::exp(v);
+        e / (1.0 + e)
+    }
+}
+
 macro_rules! impl_scalar {
-    ($t:ty, $name:literal, $exp:path, $expm1:path, $ln:path, $ln1p:path, $tanh:path, $erf:path, $sqrt:path) => {
+    ($t:ty, $name:literal, $exp:path, $sigmoid:path, $expm1:path, $ln:path, $ln1p:path, $tanh:path, $erf:path, $sqrt:path) => {
         impl Scalar for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -89,6 +106,10 @@ macro_rules! impl_scalar {
             #[inline]
             fn exp(self) -> Self {
                 $exp(self)
+            }
+            #[inline]
+            fn sigmoid(self) -> Self {
+                $sigmoid(self)
             }
             #[inline]
             fn exp_m1(self) -> Self {
@@ -125,7 +146,8 @@ macro_rules! impl_scalar {
 impl_scalar!(
     f32,
     "f32",
-    libm::expf,
+    crate::math::exp,
+    crate::math::sigmoid,
     libm::expm1f,
     libm::logf,
     libm::log1pf,
@@ -137,6 +159,7 @@ impl_scalar!(
     f64,
     "f64",
     libm::exp,
+    sigmoid_f64,
     libm::expm1,
     libm::log,
     libm::log1p,
