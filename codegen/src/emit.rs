@@ -403,7 +403,7 @@ fn network_impl(net: &Network) -> TokenStream {
     } = net;
     let name_text = name.to_string();
     let infos = net.layers.iter().map(|layer| {
-        let layer_name = &layer.name;
+        let (layer_name, named) = (&layer.name, layer.named);
         let (layer_inputs, layer_outputs) = (layer.inputs, layer.outputs);
         let activation = match layer.activation {
             Activation::Linear => quote!(Linear),
@@ -427,6 +427,7 @@ fn network_impl(net: &Network) -> TokenStream {
         quote! {
             #runtime::LayerInfo {
                 name: #layer_name,
+                named: #named,
                 inputs: #layer_inputs,
                 outputs: #layer_outputs,
                 activation: #runtime::Activation::#activation,

@@ -36,6 +36,8 @@ pub struct Layer {
     pub field: Ident,
     /// Name as a string (for summaries, errors and weight files).
     pub name: String,
+    /// Whether the declaration named the layer with `as`.
+    pub named: bool,
     /// Inputs of each neuron.
     pub inputs: usize,
     /// Neurons.

@@ -39,6 +39,7 @@ pub fn lower(
             .map(|layer| ir::Layer {
                 field: Ident::new(&layer.name, span_of(layer.range)),
                 name: layer.name.clone(),
+                named: layer.named,
                 inputs: layer.inputs,
                 outputs: layer.outputs,
                 activation: layer.activation,

@@ -58,6 +58,7 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
             // `LayerInfo` holds `'static` names, as generated code does. Leaking a few names
             // per expansion is the price of reading with the very code the runtime uses.
             name: Box::leak(layer.name.clone().into_boxed_str()),
+            named: layer.named,
             inputs: layer.inputs,
             outputs: layer.outputs,
             activation: activation(layer.activation),

@@ -9,6 +9,8 @@ use core::fmt;
 pub struct LayerInfo {
     /// Name as written after `as`, else `layer{index}`.
     pub name: &'static str,
+    /// Whether the declaration named the layer (`-> 128 relu as hidden`).
+    pub named: bool,
     /// Inputs of each neuron.
     pub inputs: usize,
     /// Neurons.

@@ -72,12 +72,14 @@ fn layers_describe_the_declaration() {
         [
             LayerInfo {
                 name: "hidden",
+                named: true,
                 inputs: 784,
                 outputs: 128,
                 activation: Activation::Relu,
             },
             LayerInfo {
                 name: "output",
+                named: true,
                 inputs: 128,
                 outputs: 10,
                 activation: Activation::Softmax,

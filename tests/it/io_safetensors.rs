@@ -466,3 +466,25 @@ fn a_large_network_loads_on_a_small_stack() {
     assert!(loaded.is_ok());
     assert_eq!(loaded, parameters_before);
 }
+
+nn::network! {
+    /// Its first layer is named like an unnamed layer's default name, on purpose.
+    struct SelfNamed = 2 -> 3 relu as layer0 -> 1;
+}
+
+#[test]
+fn a_layer_named_like_a_default_name_is_saved_under_its_name() {
+    let bytes = SelfNamed::random(4).to_safetensors();
+    let file = safetensors::SafeTensors::deserialize(&bytes).expect("a safetensors file");
+    let mut names = file.names();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["2.bias", "2.weight", "layer0.bias", "layer0.weight"]
+    );
+    let back = SelfNamed::from_safetensors(&bytes).expect("its own file loads");
+    assert_eq!(
+        back.forward(&[0.5, -1.0]),
+        SelfNamed::random(4).forward(&[0.5, -1.0])
+    );
+}

@@ -738,11 +738,13 @@ pub fn load_layers<T: Scalar>(
 /// ```
 /// use nn_runtime::{Activation, LayerInfo, io::safetensors::prefixes};
 ///
-/// let layer = |name, inputs, outputs, activation| LayerInfo { name, inputs, outputs, activation };
+/// let layer = |name, named, inputs, outputs, activation| {
+///     LayerInfo { name, named, inputs, outputs, activation }
+/// };
 /// let layers = [
-///     layer("layer0", 784, 128, Activation::Relu),
-///     layer("layer1", 128, 64, Activation::Linear),
-///     layer("head", 64, 10, Activation::Softmax),
+///     layer("layer0", false, 784, 128, Activation::Relu),
+///     layer("layer1", false, 128, 64, Activation::Linear),
+///     layer("head", true, 64, 10, Activation::Softmax),
 /// ];
 /// assert_eq!(prefixes(&layers), ["0", "2", "head"]);
 /// ```
@@ -750,12 +752,11 @@ pub fn prefixes(layers: &[LayerInfo]) -> Vec<String> {
     let mut position = 0;
     layers
         .iter()
-        .enumerate()
-        .map(|(index, layer)| {
-            let prefix = if layer.name == format!("layer{index}") {
-                position.to_string()
-            } else {
+        .map(|layer| {
+            let prefix = if layer.named {
                 layer.name.to_string()
+            } else {
+                position.to_string()
             };
             position += if layer.activation == crate::Activation::Linear {
                 1

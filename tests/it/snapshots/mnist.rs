@@ -107,12 +107,14 @@ impl ::nn::__private::Network for Mnist {
     const LAYERS: &'static [::nn::__private::LayerInfo] = &[
         ::nn::__private::LayerInfo {
             name: "layer0",
+            named: false,
             inputs: 784,
             outputs: 128,
             activation: ::nn::__private::Activation::Relu,
         },
         ::nn::__private::LayerInfo {
             name: "layer1",
+            named: false,
             inputs: 128,
             outputs: 10,
             activation: ::nn::__private::Activation::Softmax,

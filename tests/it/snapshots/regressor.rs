@@ -126,24 +126,28 @@ impl ::my_nn::__private::Network for Regressor {
     const LAYERS: &'static [::my_nn::__private::LayerInfo] = &[
         ::my_nn::__private::LayerInfo {
             name: "encoder",
+            named: true,
             inputs: 6,
             outputs: 16,
             activation: ::my_nn::__private::Activation::LeakyRelu(0.2f64),
         },
         ::my_nn::__private::LayerInfo {
             name: "bottleneck",
+            named: true,
             inputs: 16,
             outputs: 8,
             activation: ::my_nn::__private::Activation::Elu(0.5f64),
         },
         ::my_nn::__private::LayerInfo {
             name: "layer2",
+            named: false,
             inputs: 8,
             outputs: 3,
             activation: ::my_nn::__private::Activation::Tanh,
         },
         ::my_nn::__private::LayerInfo {
             name: "head",
+            named: true,
             inputs: 3,
             outputs: 1,
             activation: ::my_nn::__private::Activation::Linear,

@@ -119,12 +119,14 @@ impl ::nn::__private::Network for Xor {
     const LAYERS: &'static [::nn::__private::LayerInfo] = &[
         ::nn::__private::LayerInfo {
             name: "layer0",
+            named: false,
             inputs: 2,
             outputs: 2,
             activation: ::nn::__private::Activation::Relu,
         },
         ::nn::__private::LayerInfo {
             name: "layer1",
+            named: false,
             inputs: 2,
             outputs: 1,
             activation: ::nn::__private::Activation::Sigmoid,

@@ -122,12 +122,14 @@ impl ::nn::__private::Network for Xor {
     const LAYERS: &'static [::nn::__private::LayerInfo] = &[
         ::nn::__private::LayerInfo {
             name: "hidden",
+            named: true,
             inputs: 2,
             outputs: 4,
             activation: ::nn::__private::Activation::Tanh,
         },
         ::nn::__private::LayerInfo {
             name: "output",
+            named: true,
             inputs: 4,
             outputs: 1,
             activation: ::nn::__private::Activation::Sigmoid,
@@ -615,18 +617,21 @@ impl ::nn::__private::Network for Iris {
     const LAYERS: &'static [::nn::__private::LayerInfo] = &[
         ::nn::__private::LayerInfo {
             name: "features",
+            named: true,
             inputs: 4,
             outputs: 16,
             activation: ::nn::__private::Activation::LeakyRelu(0.1f64),
         },
         ::nn::__private::LayerInfo {
             name: "layer1",
+            named: false,
             inputs: 16,
             outputs: 8,
             activation: ::nn::__private::Activation::Elu(1f64),
         },
         ::nn::__private::LayerInfo {
             name: "layer2",
+            named: false,
             inputs: 8,
             outputs: 3,
             activation: ::nn::__private::Activation::LogSoftmax,
@@ -1167,36 +1172,42 @@ impl ::nn::__private::Network for Zoo {
     const LAYERS: &'static [::nn::__private::LayerInfo] = &[
         ::nn::__private::LayerInfo {
             name: "layer0",
+            named: false,
             inputs: 3,
             outputs: 5,
             activation: ::nn::__private::Activation::Gelu,
         },
         ::nn::__private::LayerInfo {
             name: "layer1",
+            named: false,
             inputs: 5,
             outputs: 5,
             activation: ::nn::__private::Activation::Silu,
         },
         ::nn::__private::LayerInfo {
             name: "layer2",
+            named: false,
             inputs: 5,
             outputs: 5,
             activation: ::nn::__private::Activation::Softplus,
         },
         ::nn::__private::LayerInfo {
             name: "layer3",
+            named: false,
             inputs: 5,
             outputs: 4,
             activation: ::nn::__private::Activation::Relu,
         },
         ::nn::__private::LayerInfo {
             name: "layer4",
+            named: false,
             inputs: 4,
             outputs: 2,
             activation: ::nn::__private::Activation::Linear,
         },
         ::nn::__private::LayerInfo {
             name: "layer5",
+            named: false,
             inputs: 2,
             outputs: 2,
             activation: ::nn::__private::Activation::Linear,
