@@ -405,24 +405,13 @@ fn network_impl(net: &Network) -> TokenStream {
     let infos = net.layers.iter().map(|layer| {
         let (layer_name, named) = (&layer.name, layer.named);
         let (layer_inputs, layer_outputs) = (layer.inputs, layer.outputs);
+        let variant = Ident::new(layer.activation.type_name(), Span::call_site());
         let activation = match layer.activation {
-            Activation::Linear => quote!(Linear),
-            Activation::Relu => quote!(Relu),
-            Activation::LeakyRelu { alpha } => {
+            Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => {
                 let alpha = Literal::f64_suffixed(alpha);
-                quote!(LeakyRelu(#alpha))
+                quote!(#variant(#alpha))
             }
-            Activation::Elu { alpha } => {
-                let alpha = Literal::f64_suffixed(alpha);
-                quote!(Elu(#alpha))
-            }
-            Activation::Sigmoid => quote!(Sigmoid),
-            Activation::Tanh => quote!(Tanh),
-            Activation::Silu => quote!(Silu),
-            Activation::Gelu => quote!(Gelu),
-            Activation::Softplus => quote!(Softplus),
-            Activation::Softmax => quote!(Softmax),
-            Activation::LogSoftmax => quote!(LogSoftmax),
+            _ => quote!(#variant),
         };
         quote! {
             #runtime::LayerInfo {

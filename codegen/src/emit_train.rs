@@ -36,20 +36,7 @@ fn local(name: &str) -> Ident {
 /// The marker type of `activation` in `train::output`.
 fn marker(net: &Network, activation: Activation) -> TokenStream {
     let runtime = &net.runtime;
-    let name = match activation {
-        Activation::Linear => "Linear",
-        Activation::Relu => "Relu",
-        Activation::LeakyRelu { .. } => "LeakyRelu",
-        Activation::Elu { .. } => "Elu",
-        Activation::Sigmoid => "Sigmoid",
-        Activation::Tanh => "Tanh",
-        Activation::Silu => "Silu",
-        Activation::Gelu => "Gelu",
-        Activation::Softplus => "Softplus",
-        Activation::Softmax => "Softmax",
-        Activation::LogSoftmax => "LogSoftmax",
-    };
-    let name = Ident::new(name, Span::call_site());
+    let name = Ident::new(activation.type_name(), Span::call_site());
     quote!(#runtime::train::output::#name)
 }
 

@@ -148,6 +148,24 @@ impl Activation {
         }
     }
 
+    /// The name in `UpperCamelCase`, as the runtime's `Activation` variants and training markers
+    /// spell it: `LeakyRelu` for `leaky_relu`.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Self::Linear => "Linear",
+            Self::Relu => "Relu",
+            Self::LeakyRelu { .. } => "LeakyRelu",
+            Self::Elu { .. } => "Elu",
+            Self::Sigmoid => "Sigmoid",
+            Self::Tanh => "Tanh",
+            Self::Silu => "Silu",
+            Self::Gelu => "Gelu",
+            Self::Softplus => "Softplus",
+            Self::Softmax => "Softmax",
+            Self::LogSoftmax => "LogSoftmax",
+        }
+    }
+
     /// Whether it mixes the whole layer (and so must come last).
     pub fn is_normalising(self) -> bool {
         matches!(self, Self::Softmax | Self::LogSoftmax)
