@@ -121,7 +121,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     println!(
         "weights: {} (reloaded: the same predictions on all {} test images)",
-        weights.display(),
+        shown(&weights).display(),
         test_images.len()
     );
 
@@ -130,8 +130,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         PathBuf::from,
     );
     plot(&history.epochs, &path)?;
-    println!("curves: {}", path.display());
+    println!("curves: {}", shown(&path).display());
     Ok(())
+}
+
+/// `path` relative to the crate root when it is inside it, as the README shows it.
+fn shown(path: &std::path::Path) -> &std::path::Path {
+    path.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path)
 }
 
 /// Images and their labels.

@@ -290,10 +290,10 @@ fn forward_batch(net: &Network) -> TokenStream {
         ..
     } = net;
     let last_index = net.layers.len() - 1;
-    let last = &net.layers[last_index].name;
+    let last = &net.last_layer().name;
     // Samples per chunk: as many as fit the widest intermediate in `CHUNK_BYTES`, in steps of
     // `CHUNK_STEP`, from one step to four.
-    let scalar_bytes = if scalar == "f32" { 4 } else { 8 };
+    let scalar_bytes = net.scalar_bytes();
     let widest = net.layers[..last_index]
         .iter()
         .map(|layer| layer.outputs)
@@ -425,8 +425,8 @@ fn network_impl(net: &Network) -> TokenStream {
     });
     let indices: Vec<usize> = (0..net.layers.len()).collect();
     let fields: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
-    let first = &net.layers[0].name;
-    let last = &net.layers[net.layers.len() - 1].name;
+    let first = &net.first_layer().name;
+    let last = &net.last_layer().name;
     let (inputs, outputs, parameters) = (*inputs, *outputs, *parameters);
     quote! {
         impl #runtime::Network for #name {

@@ -58,11 +58,7 @@ fn respan(tokens: TokenStream, span: Span) -> TokenStream {
 
 /// The output activation's marker type.
 fn output_marker(net: &Network) -> TokenStream {
-    marker(net, last(net).activation)
-}
-
-fn last(net: &Network) -> &Layer {
-    &net.layers[net.layers.len() - 1]
+    marker(net, net.last_layer().activation)
 }
 
 /// The alpha argument of `leaky_relu` and `elu`, if any.
@@ -325,7 +321,10 @@ fn methods(net: &Network) -> TokenStream {
     let gradients_type = gradients_name(net);
     // The loss bound carries the output layer's span: a loss that does not fit points there.
     let marker = output_marker(net);
-    let bound = respan(quote!(L: #runtime::train::Loss<#marker>), last(net).span);
+    let bound = respan(
+        quote!(L: #runtime::train::Loss<#marker>),
+        net.last_layer().span,
+    );
     let names = Names::new();
     let Names {
         input,
@@ -400,7 +399,7 @@ fn methods(net: &Network) -> TokenStream {
 /// many as keep the chunk's locals (pre-activations, outputs and gradients of every layer)
 /// within 64 KiB of stack and each of them within 16 KiB.
 fn chunk_size(net: &Network) -> usize {
-    let scalar_bytes = if net.scalar == "f32" { 4 } else { 8 };
+    let scalar_bytes = net.scalar_bytes();
     // Weights that fit in the first-level cache gain nothing from being reused across samples.
     if net.parameters * scalar_bytes <= 32_768 {
         return 1;
@@ -605,7 +604,10 @@ fn batch_method(net: &Network) -> TokenStream {
     } = net;
     let gradients_type = gradients_name(net);
     let marker = output_marker(net);
-    let bound = respan(quote!(L: #runtime::train::Loss<#marker>), last(net).span);
+    let bound = respan(
+        quote!(L: #runtime::train::Loss<#marker>),
+        net.last_layer().span,
+    );
     let chunk = chunk_size(net);
     let names = Names::new();
     let Names {
@@ -625,7 +627,7 @@ fn batch_method(net: &Network) -> TokenStream {
         n,
         ..
     } = &c;
-    let last_name = &last(net).name;
+    let last_name = &net.last_layer().name;
     let (forward, locals) = chunk_forward(net, chunk, &c);
     let backward = chunk_backward(net, chunk, &c, &names, &locals);
     let body = quote! {

@@ -29,8 +29,8 @@ pub(crate) fn methods(net: &Network) -> TokenStream {
         outputs,
         ..
     } = net;
-    let first = &net.layers[0].name;
-    let last = &net.layers[net.layers.len() - 1].name;
+    let first = &net.first_layer().name;
+    let last = &net.last_layer().name;
     let name_text = name.to_string();
     let from_doc = format!(
         " Loads a `{name_text}` from the bytes of a safetensors file, directly on the heap."

@@ -30,6 +30,23 @@ pub struct Network {
     pub span: Span,
 }
 
+impl Network {
+    /// The layer that reads the input (a network has at least one layer).
+    pub fn first_layer(&self) -> &Layer {
+        &self.layers[0]
+    }
+
+    /// The layer that writes the output.
+    pub fn last_layer(&self) -> &Layer {
+        &self.layers[self.layers.len() - 1]
+    }
+
+    /// Bytes of one value of the scalar type.
+    pub fn scalar_bytes(&self) -> usize {
+        if self.scalar == "f32" { 4 } else { 8 }
+    }
+}
+
 /// One dense layer.
 pub struct Layer {
     /// Field and local variable name.

@@ -160,10 +160,15 @@ pub fn gelu<T: Scalar>(x: &mut [T]) {
 #[inline]
 pub fn softplus<T: Scalar>(x: &mut [T]) {
     for v in x {
-        let positive = if *v > T::ZERO { *v } else { T::ZERO };
-        let negative_abs = if *v > T::ZERO { -*v } else { *v };
-        *v = positive + negative_abs.exp().ln_1p();
+        *v = softplus_one(*v);
     }
+}
+
+/// `ln(1 + exp(v))` of one value, as `max(v, 0) + ln(1 + exp(-|v|))`, without overflow.
+#[inline]
+pub fn softplus_one<T: Scalar>(v: T) -> T {
+    let (positive, negative_abs) = if v > T::ZERO { (v, -v) } else { (T::ZERO, v) };
+    positive + negative_abs.exp().ln_1p()
 }
 
 fn max_of<T: Scalar>(x: &[T]) -> T {

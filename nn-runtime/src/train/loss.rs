@@ -3,6 +3,7 @@
 
 use super::derivative;
 use super::output::{LogSoftmax, OutputActivation, Sigmoid, Softmax};
+use crate::activation::softplus_one;
 use crate::{Activation, Scalar};
 
 /// A loss function for networks whose output activation is `A`.
@@ -103,17 +104,11 @@ impl<A: OutputActivation> Loss<A> for Mse {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BinaryCrossEntropy;
 
-/// `ln(1 + exp(x))` without overflow.
-fn softplus<T: Scalar>(x: T) -> T {
-    let (positive, negative_abs) = if x > T::ZERO { (x, -x) } else { (T::ZERO, x) };
-    positive + negative_abs.exp().ln_1p()
-}
-
 impl Loss<Sigmoid> for BinaryCrossEntropy {
     fn value<T: Scalar>(&self, _: Activation, pre: &[T], _: &[T], target: &[T]) -> T {
         let mut sum = T::ZERO;
         for (&x, &y) in pre.iter().zip(target) {
-            sum += softplus(x) - y * x;
+            sum += softplus_one(x) - y * x;
         }
         sum / T::from_f64(pre.len() as f64)
     }
