@@ -48,8 +48,9 @@ pub fn randomize<N: Network>(net: &mut N, seed: u64) {
         } else {
             libm::sqrt(6.0 / (fan_in + fan_out))
         };
-        for w in weights {
-            *w = N::Scalar::from_f64(rng.uniform(bound));
+        // Drawn in PyTorch's row order, whatever the storage order.
+        for k in 0..weights.len() {
+            weights[info.weight_index(k)] = N::Scalar::from_f64(rng.uniform(bound));
         }
         bias.fill(N::Scalar::ZERO);
     });

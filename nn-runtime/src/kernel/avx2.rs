@@ -235,7 +235,7 @@ fn tile<const IN: usize>(
 /// The portable kernel, vectorised by LLVM for AVX2 (used for `f64`).
 #[target_feature(enable = "avx2,fma")]
 pub fn matvec_auto<T: Scalar, const IN: usize, const OUT: usize>(
-    w: &[[T; IN]; OUT],
+    w: &[[T; OUT]; IN],
     b: &[T; OUT],
     x: &[T; IN],
 ) -> [T; OUT] {
@@ -245,7 +245,7 @@ pub fn matvec_auto<T: Scalar, const IN: usize, const OUT: usize>(
 /// The portable batched kernel, vectorised by LLVM for AVX2 (used for `f64`).
 #[target_feature(enable = "avx2,fma")]
 pub fn matmul_auto<T: Scalar, const IN: usize, const OUT: usize>(
-    w: &[[T; IN]; OUT],
+    w: &[[T; OUT]; IN],
     b: &[T; OUT],
     x: &[[T; IN]],
     y: &mut [[T; OUT]],

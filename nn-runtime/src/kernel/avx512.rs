@@ -298,7 +298,7 @@ fn tile<const IN: usize>(
 /// The portable kernel, vectorised by LLVM for AVX-512 (used for `f64`).
 #[target_feature(enable = "avx512f")]
 pub fn matvec_auto<T: Scalar, const IN: usize, const OUT: usize>(
-    w: &[[T; IN]; OUT],
+    w: &[[T; OUT]; IN],
     b: &[T; OUT],
     x: &[T; IN],
 ) -> [T; OUT] {
@@ -308,7 +308,7 @@ pub fn matvec_auto<T: Scalar, const IN: usize, const OUT: usize>(
 /// The portable batched kernel, vectorised by LLVM for AVX-512 (used for `f64`).
 #[target_feature(enable = "avx512f")]
 pub fn matmul_auto<T: Scalar, const IN: usize, const OUT: usize>(
-    w: &[[T; IN]; OUT],
+    w: &[[T; OUT]; IN],
     b: &[T; OUT],
     x: &[[T; IN]],
     y: &mut [[T; OUT]],

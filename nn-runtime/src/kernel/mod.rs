@@ -1,8 +1,10 @@
 //! The arithmetic of a dense layer, chosen once per process for the CPU it runs on.
 //!
-//! Every kernel reads the weights in their public layout, `[OUT][IN]` row-major, and computes
-//! dot products with many independent accumulators: a single running sum cannot be vectorised
-//! (float addition is not associative) and runs about twenty times slower.
+//! Every kernel reads the weights by column, `[IN][OUT]` (see [`Dense`](crate::Dense)), and
+//! adds `x[i]` times column `i` to the outputs, whose lanes are independent: no horizontal sum,
+//! and several partial outputs where a layer is too narrow to keep the multiply-add units busy.
+//! (A single running sum per neuron cannot be vectorised, since float addition is not
+//! associative, and runs about twenty times slower.)
 //!
 //! - [`portable`]: plain Rust, for every target, `f64`, and layers too small to be worth a call.
 //! - `avx512` and `avx2` (x86_64 only): `f32` kernels written with intrinsics, compiled with
@@ -115,19 +117,19 @@ pub fn level() -> Level {
 /// reaches it through [`Dense`](crate::Dense).
 #[doc(hidden)]
 pub trait Kernel: Sized + Copy {
-    /// `y = w * x + b` at `level`, which the caller has checked is supported.
+    /// `y = W x + b` at `level`, from the columns of `W`,, which the caller has checked is supported.
     fn matvec<const IN: usize, const OUT: usize>(
         level: Level,
-        w: &[[Self; IN]; OUT],
+        w: &[[Self; OUT]; IN],
         b: &[Self; OUT],
         x: &[Self; IN],
     ) -> [Self; OUT];
 
-    /// `y[s] = w * x[s] + b` for every pair of rows, at `level`, which the caller has checked
+    /// `y[s] = W x[s] + b` for every pair of rows, from the columns of `W`, at `level`, which the caller has checked
     /// is supported.
     fn matmul<const IN: usize, const OUT: usize>(
         level: Level,
-        w: &[[Self; IN]; OUT],
+        w: &[[Self; OUT]; IN],
         b: &[Self; OUT],
         x: &[[Self; IN]],
         y: &mut [[Self; OUT]],
@@ -138,7 +140,7 @@ impl Kernel for f32 {
     #[inline]
     fn matvec<const IN: usize, const OUT: usize>(
         level: Level,
-        w: &[[f32; IN]; OUT],
+        w: &[[f32; OUT]; IN],
         b: &[f32; OUT],
         x: &[f32; IN],
     ) -> [f32; OUT] {
@@ -147,11 +149,11 @@ impl Kernel for f32 {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
             #[allow(unsafe_code)]
-            Level::Avx512 => unsafe { avx512::matvec(w, b, x) },
+            Level::Avx512 => unsafe { avx512::matvec_auto(w, b, x) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
             #[allow(unsafe_code)]
-            Level::Avx2 => unsafe { avx2::matvec(w, b, x) },
+            Level::Avx2 => unsafe { avx2::matvec_auto(w, b, x) },
             _ => portable::matvec(w, b, x),
         }
     }
@@ -159,7 +161,7 @@ impl Kernel for f32 {
     #[inline]
     fn matmul<const IN: usize, const OUT: usize>(
         level: Level,
-        w: &[[f32; IN]; OUT],
+        w: &[[f32; OUT]; IN],
         b: &[f32; OUT],
         x: &[[f32; IN]],
         y: &mut [[f32; OUT]],
@@ -169,11 +171,11 @@ impl Kernel for f32 {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
             #[allow(unsafe_code)]
-            Level::Avx512 => unsafe { avx512::matmul(w, b, x, y) },
+            Level::Avx512 => unsafe { avx512::matmul_auto(w, b, x, y) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
             #[allow(unsafe_code)]
-            Level::Avx2 => unsafe { avx2::matmul(w, b, x, y) },
+            Level::Avx2 => unsafe { avx2::matmul_auto(w, b, x, y) },
             _ => portable::matmul(w, b, x, y),
         }
     }
@@ -183,7 +185,7 @@ impl Kernel for f64 {
     #[inline]
     fn matvec<const IN: usize, const OUT: usize>(
         level: Level,
-        w: &[[f64; IN]; OUT],
+        w: &[[f64; OUT]; IN],
         b: &[f64; OUT],
         x: &[f64; IN],
     ) -> [f64; OUT] {
@@ -204,7 +206,7 @@ impl Kernel for f64 {
     #[inline]
     fn matmul<const IN: usize, const OUT: usize>(
         level: Level,
-        w: &[[f64; IN]; OUT],
+        w: &[[f64; OUT]; IN],
         b: &[f64; OUT],
         x: &[[f64; IN]],
         y: &mut [[f64; OUT]],
@@ -224,11 +226,11 @@ impl Kernel for f64 {
     }
 }
 
-/// `y = w * x + b` with the best kernel for this CPU (the portable one, inlined, for layers of
+/// `y = W x + b`, from the columns of `W`, with the best kernel for this CPU (the portable one, inlined, for layers of
 /// at most [`SMALL`] weights).
 #[inline]
 pub fn matvec<T: Scalar, const IN: usize, const OUT: usize>(
-    w: &[[T; IN]; OUT],
+    w: &[[T; OUT]; IN],
     b: &[T; OUT],
     x: &[T; IN],
 ) -> [T; OUT] {
@@ -239,10 +241,10 @@ pub fn matvec<T: Scalar, const IN: usize, const OUT: usize>(
     }
 }
 
-/// `y[s] = w * x[s] + b` for every pair of rows, with the best kernel for this CPU.
+/// `y[s] = W x[s] + b` for every pair of rows, from the columns of `W`, with the best kernel for this CPU.
 #[inline]
 pub fn matmul<T: Scalar, const IN: usize, const OUT: usize>(
-    w: &[[T; IN]; OUT],
+    w: &[[T; OUT]; IN],
     b: &[T; OUT],
     x: &[[T; IN]],
     y: &mut [[T; OUT]],
@@ -300,12 +302,9 @@ mod tests {
         x: &[T; IN],
     ) -> [f64; OUT] {
         core::array::from_fn(|o| {
-            let row = &layer.weights()[o];
-            row.iter()
-                .zip(x)
-                .fold(layer.bias()[o].to_f64(), |s, (w, x)| {
-                    s + w.to_f64() * x.to_f64()
-                })
+            (0..IN).fold(layer.bias()[o].to_f64(), |s, i| {
+                s + layer.weight(o, i).to_f64() * x[i].to_f64()
+            })
         })
     }
 

@@ -48,24 +48,83 @@ pub fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
     partial[0]
 }
 
-/// `w * x + b`, one dot product per row.
+/// `W x + b` from the columns of `W` (`w[i]` is column `i`): the outputs plus `x[i]` times
+/// column `i`, for every `i`. The lanes of the outputs are independent, so LLVM vectorises the
+/// inner loop without reordering any sum.
 #[inline(always)]
 pub fn matvec<T: Scalar, const IN: usize, const OUT: usize>(
-    w: &[[T; IN]; OUT],
+    w: &[[T; OUT]; IN],
     b: &[T; OUT],
     x: &[T; IN],
 ) -> [T; OUT] {
+    if OUT == 1 {
+        // One column per input, one value each: the weights are a single row.
+        let mut y = *b;
+        y[0] += dot(w.as_flattened(), x);
+        return y;
+    }
+    // Each output sums `IN` products in a chain; narrow layers spread the columns over several
+    // partial outputs so that enough chains run side by side.
+    if OUT < 16 {
+        partial::<T, IN, OUT, 4>(w, b, x)
+    } else if OUT < 32 {
+        partial::<T, IN, OUT, 2>(w, b, x)
+    } else {
+        let mut y = *b;
+        for (column, &x) in w.iter().zip(x) {
+            for (y, &w) in y.iter_mut().zip(column) {
+                *y += x * w;
+            }
+        }
+        y
+    }
+}
+
+/// [`matvec`] with column `i` added to partial output `i % P`; the `P` partials are added
+/// pairwise at the end, then the bias.
+#[inline(always)]
+fn partial<T: Scalar, const IN: usize, const OUT: usize, const P: usize>(
+    w: &[[T; OUT]; IN],
+    b: &[T; OUT],
+    x: &[T; IN],
+) -> [T; OUT] {
+    // `-0.0 + v == v`: partials that no column reaches cost nothing.
+    let mut partials = [[-T::ZERO; OUT]; P];
+    let (columns, rest) = w.as_chunks::<P>();
+    let (xs, x_rest) = x.as_chunks::<P>();
+    for (columns, xs) in columns.iter().zip(xs) {
+        for ((partial, column), &x) in partials.iter_mut().zip(columns).zip(xs) {
+            for (y, &w) in partial.iter_mut().zip(column) {
+                *y += x * w;
+            }
+        }
+    }
+    for ((partial, column), &x) in partials.iter_mut().zip(rest).zip(x_rest) {
+        for (y, &w) in partial.iter_mut().zip(column) {
+            *y += x * w;
+        }
+    }
+    let mut width = P;
+    while width > 1 {
+        width /= 2;
+        for p in 0..width {
+            let (low, high) = partials.split_at_mut(width);
+            for (y, &v) in low[p].iter_mut().zip(&high[p]) {
+                *y += v;
+            }
+        }
+    }
     let mut y = *b;
-    for (y, row) in y.iter_mut().zip(w) {
-        *y += dot(row, x);
+    for (y, &v) in y.iter_mut().zip(&partials[0]) {
+        *y += v;
     }
     y
 }
 
-/// `y[s] = w * x[s] + b` for every pair of rows.
+/// `y[s] = W x[s] + b` for every pair of rows.
 #[inline(always)]
 pub fn matmul<T: Scalar, const IN: usize, const OUT: usize>(
-    w: &[[T; IN]; OUT],
+    w: &[[T; OUT]; IN],
     b: &[T; OUT],
     x: &[[T; IN]],
     y: &mut [[T; OUT]],

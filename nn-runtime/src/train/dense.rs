@@ -5,11 +5,11 @@ use crate::{Dense, Scalar};
 use core::borrow::Borrow;
 
 /// Gradients of a loss with respect to one [`Dense`] layer's weights and biases, in the same
-/// `[OUT][IN]` layout: row `o` belongs to neuron `o`.
+/// layout, by column: `columns()[i][o]` belongs to the weight from input `i` to neuron `o`.
 #[derive(Clone, PartialEq)]
 #[repr(C)]
 pub struct DenseGradients<const IN: usize, const OUT: usize, T: Scalar = f32> {
-    weights: [[T; IN]; OUT],
+    columns: [[T; OUT]; IN],
     bias: [T; OUT],
 }
 
@@ -21,16 +21,25 @@ unsafe impl<const IN: usize, const OUT: usize, T: Scalar> ZeroInit for DenseGrad
 impl<const IN: usize, const OUT: usize, T: Scalar> Default for DenseGradients<IN, OUT, T> {
     fn default() -> Self {
         Self {
-            weights: [[T::ZERO; IN]; OUT],
+            columns: [[T::ZERO; OUT]; IN],
             bias: [T::ZERO; OUT],
         }
     }
 }
 
 impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
-    /// Gradients of the weights, row `o` being neuron `o`.
-    pub fn weights(&self) -> &[[T; IN]; OUT] {
-        &self.weights
+    /// The gradient of the weight from input `input` to neuron `neuron`.
+    ///
+    /// # Panics
+    ///
+    /// When `neuron >= OUT` or `input >= IN`, like indexing an array.
+    pub fn weight(&self, neuron: usize, input: usize) -> T {
+        self.columns[input][neuron]
+    }
+
+    /// Gradients of the weights by column, like [`Dense::columns`].
+    pub fn columns(&self) -> &[[T; OUT]; IN] {
+        &self.columns
     }
 
     /// Gradients of the biases.
@@ -38,36 +47,62 @@ impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
         &self.bias
     }
 
-    /// Weight gradients as one slice of `OUT * IN` values, row-major, and bias gradients.
+    /// Weight gradients as one slice of `IN * OUT` values, by column like [`Dense::parts`], and
+    /// bias gradients.
     pub fn parts(&self) -> (&[T], &[T]) {
-        (self.weights.as_flattened(), &self.bias)
+        (self.columns.as_flattened(), &self.bias)
     }
 
-    /// Weight gradients as one slice of `OUT * IN` values, row-major, and bias gradients, for
+    /// Weight gradients as one slice of `IN * OUT` values, by column, and bias gradients, for
     /// writing.
     pub fn parts_mut(&mut self) -> (&mut [T], &mut [T]) {
-        (self.weights.as_flattened_mut(), &mut self.bias)
+        (self.columns.as_flattened_mut(), &mut self.bias)
     }
 
     /// Sets every gradient to zero.
     pub fn zero(&mut self) {
-        self.weights.as_flattened_mut().fill(T::ZERO);
+        self.columns.as_flattened_mut().fill(T::ZERO);
         self.bias.fill(T::ZERO);
     }
 
-    /// Adds one sample's gradients: `weights[o] += delta[o] * input` and `bias += delta`, where
+    /// Adds one sample's gradients: `columns[i] += input[i] * delta` and `bias += delta`, where
     /// `delta` is the gradient of the loss with respect to the layer's pre-activations.
     #[inline]
     pub fn accumulate(&mut self, input: &[T; IN], delta: &[T; OUT]) {
-        for ((row, bias), &d) in self.weights.iter_mut().zip(&mut self.bias).zip(delta) {
-            // A neuron that ReLU switched off passes no gradient: skipping it is exact and
-            // saves a pass over its row.
-            if d == T::ZERO {
+        for (bias, &d) in self.bias.iter_mut().zip(delta) {
+            *bias += d;
+        }
+        for (column, &x) in self.columns.iter_mut().zip(input) {
+            // An input that ReLU switched off adds nothing: skipping it is exact and saves a
+            // pass over its column.
+            if x == T::ZERO {
                 continue;
             }
-            *bias += d;
-            for (w, &x) in row.iter_mut().zip(input) {
-                *w += d * x;
+            for (g, &d) in column.iter_mut().zip(delta) {
+                *g += x * d;
+            }
+        }
+    }
+
+    /// [`DenseGradients::accumulate`] for several samples at once, with the same result to the
+    /// bit: each column of gradients is updated by every sample while it is in cache, instead of
+    /// the whole matrix once per sample.
+    #[inline]
+    pub fn accumulate_chunk<X: Borrow<[T; IN]>>(&mut self, inputs: &[X], deltas: &[[T; OUT]]) {
+        for delta in deltas.iter().take(inputs.len()) {
+            for (bias, &d) in self.bias.iter_mut().zip(delta) {
+                *bias += d;
+            }
+        }
+        for (i, column) in self.columns.iter_mut().enumerate() {
+            for (input, delta) in inputs.iter().zip(deltas) {
+                let x = input.borrow()[i];
+                if x == T::ZERO {
+                    continue;
+                }
+                for (g, &d) in column.iter_mut().zip(delta) {
+                    *g += x * d;
+                }
             }
         }
     }
@@ -80,46 +115,18 @@ impl<const IN: usize, const OUT: usize, T: Scalar> core::fmt::Debug for DenseGra
     }
 }
 
-/// The gradient of the loss with respect to a layer's input, `weights^T * delta`, from the
-/// gradient `delta` with respect to its pre-activations.
+/// The gradient of the loss with respect to a layer's input, `W^T delta`, from the gradient
+/// `delta` with respect to its pre-activations: one dot product per column.
 #[inline]
 pub fn backward_input<const IN: usize, const OUT: usize, T: Scalar>(
     layer: &Dense<IN, OUT, T>,
     delta: &[T; OUT],
 ) -> [T; IN] {
     let mut input = [T::ZERO; IN];
-    // Row by row (`input += delta[o] * row_o`): independent lanes that vectorise, and rows whose
-    // gradient is zero are skipped.
-    for (row, &d) in layer.weights().iter().zip(delta) {
-        if d == T::ZERO {
-            continue;
-        }
-        for (x, &w) in input.iter_mut().zip(row) {
-            *x += d * w;
-        }
+    for (x, column) in input.iter_mut().zip(layer.columns()) {
+        *x = crate::dot(column, delta);
     }
     input
-}
-
-impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
-    /// [`DenseGradients::accumulate`] for several samples at once, with the same result to the
-    /// bit: each row of gradients is updated by every sample while it is in cache, instead of
-    /// the whole matrix once per sample.
-    #[inline]
-    pub fn accumulate_chunk<X: Borrow<[T; IN]>>(&mut self, inputs: &[X], deltas: &[[T; OUT]]) {
-        for (o, (row, bias)) in self.weights.iter_mut().zip(&mut self.bias).enumerate() {
-            for (input, delta) in inputs.iter().zip(deltas) {
-                let d = delta[o];
-                if d == T::ZERO {
-                    continue;
-                }
-                *bias += d;
-                for (w, &x) in row.iter_mut().zip(input.borrow()) {
-                    *w += d * x;
-                }
-            }
-        }
-    }
 }
 
 /// [`Dense::forward`] for several samples, with the same result to the bit: it runs the same
@@ -144,19 +151,8 @@ pub fn backward_input_chunk<const IN: usize, const OUT: usize, T: Scalar>(
     deltas: &[[T; OUT]],
     input_deltas: &mut [[T; IN]],
 ) {
-    for input_delta in input_deltas.iter_mut() {
-        *input_delta = [T::ZERO; IN];
-    }
-    for (o, row) in layer.weights().iter().enumerate() {
-        for (delta, input_delta) in deltas.iter().zip(input_deltas.iter_mut()) {
-            let d = delta[o];
-            if d == T::ZERO {
-                continue;
-            }
-            for (x, &w) in input_delta.iter_mut().zip(row) {
-                *x += d * w;
-            }
-        }
+    for (delta, input_delta) in deltas.iter().zip(input_deltas.iter_mut()) {
+        *input_delta = backward_input(layer, delta);
     }
 }
 
@@ -170,7 +166,8 @@ mod tests {
         let mut g = DenseGradients::<2, 2, f64>::default();
         g.accumulate(&[1.0, 2.0], &[3.0, 0.0]);
         g.accumulate(&[1.0, -1.0], &[1.0, 2.0]);
-        assert_eq!(g.weights(), &[[4.0, 5.0], [2.0, -2.0]]);
+        assert_eq!(g.columns(), &[[4.0, 2.0], [5.0, -2.0]]);
+        assert_eq!(g.weight(0, 1), 5.0);
         assert_eq!(g.bias(), &[4.0, 2.0]);
         g.zero();
         assert_eq!(g.parts().0, &[0.0; 4]);
