@@ -24,7 +24,8 @@ nn::network! {
     struct Mnist = 784 -> 128 relu -> 10 softmax;
 }
 
-/// The same two-layer network as ndarray matrices (`[OUT][IN]` weights, like `nn`).
+/// The same two-layer network as ndarray matrices (`[OUT][IN]` weights, as PyTorch's; `nn`
+/// stores them by column).
 struct Reference {
     w1: Array2<f32>,
     b1: Array1<f32>,
@@ -37,8 +38,12 @@ impl Reference {
     fn from<N: Network<Scalar = f32>>(net: &N) -> Self {
         let mut layers = Vec::new();
         net.for_each_layer(|info, weights, bias| {
-            let w = Array2::from_shape_vec((info.outputs, info.inputs), weights.to_vec())
-                .expect("weights are [OUT][IN]");
+            // The slice holds the weights by column, `[IN][OUT]`: its transpose is `W`.
+            let w = Array2::from_shape_vec((info.inputs, info.outputs), weights.to_vec())
+                .expect("weights are [IN][OUT]")
+                .reversed_axes()
+                .as_standard_layout()
+                .into_owned();
             layers.push((w, Array1::from(bias.to_vec())));
         });
         let (w2, b2) = layers.pop().expect("two layers");
@@ -188,8 +193,9 @@ fn compare<N: Trainable<Scalar = f32>, const IN: usize, const OUT: usize>(
         reference.step(x, y);
     }
     let mut ours = Vec::new();
-    net.for_each_layer(|_, w, b| {
-        ours.extend_from_slice(w);
+    // In `W`'s row order, as `Reference::parameters` lists them.
+    net.for_each_layer(|info, w, b| {
+        ours.extend((0..w.len()).map(|k| w[info.weight_index(k)]));
         ours.extend_from_slice(b);
     });
     let difference = ours

@@ -47,14 +47,17 @@ pub struct Layer {
     pub activation: Activation,
 }
 
-/// The layers of any `f32` network, copied out through [`Network::for_each_layer`].
+/// The layers of any `f32` network, copied out through [`Network::for_each_layer`] (whose
+/// weights are by column) into PyTorch's row order.
 pub fn layers<N: Network<Scalar = f32>>(net: &N) -> Vec<Layer> {
     let mut layers = Vec::new();
     net.for_each_layer(|info, weights, bias| {
         layers.push(Layer {
             inputs: info.inputs,
             outputs: info.outputs,
-            weights: weights.to_vec(),
+            weights: (0..weights.len())
+                .map(|k| weights[info.weight_index(k)])
+                .collect(),
             bias: bias.to_vec(),
             activation: info.activation,
         });
@@ -108,7 +111,8 @@ pub fn inputs<const IN: usize>(rows: usize) -> Vec<[f32; IN]> {
 }
 
 /// `act(sum_i w[o][i] * x[i] + b[o])` with one running sum per neuron, over the network's own
-/// const arrays: the loop a first implementation writes, which LLVM cannot vectorise.
+/// const arrays: the loop a first implementation writes, which LLVM cannot vectorise. (It reads
+/// the weights of neuron `o` across the columns, `columns()[i][o]`, one stride apart.)
 pub fn naive_layer<const IN: usize, const OUT: usize>(
     layer: &nn::Dense<IN, OUT, f32>,
     x: &[f32; IN],
@@ -116,8 +120,8 @@ pub fn naive_layer<const IN: usize, const OUT: usize>(
     let mut y = [0.0; OUT];
     for (o, y) in y.iter_mut().enumerate() {
         let mut sum = layer.bias()[o];
-        for (w, x) in layer.weights()[o].iter().zip(x) {
-            sum += w * x;
+        for (column, x) in layer.columns().iter().zip(x) {
+            sum += column[o] * x;
         }
         *y = sum;
     }

@@ -372,19 +372,20 @@ fn forward_batch(net: &Network) -> TokenStream {
     }
 }
 
-/// `[b[0] + w[0][0] * x[0] + ..., ...]`: one multiply-add per term, for tiny layers.
+/// `[b[0] + w[0][0] * x[0] + w[1][0] * x[1] + ..., ...]`, `w` being the layer's columns
+/// (`w[i][o]` from input `i` to neuron `o`): one multiply-add per term, for tiny layers.
 ///
 /// `input` is bound to `x` before `w` and `b` are, so that a previous layer called `w` or `b`
 /// is not shadowed.
 fn unrolled(layer: &Layer, input: &TokenStream) -> TokenStream {
     let field = &layer.field;
     let rows = (0..layer.outputs).map(|o| {
-        let terms = (0..layer.inputs).map(|i| quote!(+ w[#o][#i] * x[#i]));
+        let terms = (0..layer.inputs).map(|i| quote!(+ w[#i][#o] * x[#i]));
         quote!(b[#o] #(#terms)*)
     });
     quote_spanned! {layer.span=> {
         let x = #input;
-        let w = self.#field.weights();
+        let w = self.#field.columns();
         let b = self.#field.bias();
         [#(#rows),*]
     }}

@@ -89,7 +89,8 @@ fn gradients_struct(net: &Network) -> TokenStream {
             ..
         } = layer;
         let doc = format!(
-            " Gradients of layer `{}`: {outputs} rows of {inputs} weights, {outputs} biases.",
+            " Gradients of layer `{}` (`{inputs} -> {outputs}`): weights by column, as in the \
+             layer, and biases.",
             layer.name
         );
         quote_spanned! {layer.span=>

@@ -14,7 +14,8 @@ pub struct BakedWeights {
     /// The file's absolute path: emitted in an `include_bytes!`, so that editing the file
     /// rebuilds the crate.
     pub path: String,
-    /// Per dense layer, input to output: weights (`[outputs][inputs]`, row-major) and biases,
+    /// Per dense layer, input to output: weights in the file's order (`[outputs][inputs]`,
+    /// row-major, as `nn_runtime::io::safetensors::load_layers` returns them) and biases,
     /// already rounded to the network's scalar type.
     pub layers: Vec<(Vec<f64>, Vec<f64>)>,
 }
@@ -163,7 +164,8 @@ fn literal(net: &Network, value: f64) -> Literal {
     }
 }
 
-/// `pub const BAKED: Self`, every layer built with the const `Dense::from_parts`, and an
+/// `pub const BAKED: Self`, every layer built with the const `Dense::from_columns` from the
+/// transposed weights (so that compile-time evaluation need not transpose them), and an
 /// `include_bytes!` of the file so that editing it rebuilds the crate.
 ///
 /// Without weights (the file could not be used, and the caller reports why), `BAKED` is all
@@ -179,17 +181,18 @@ pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStrea
         let field = &layer.field;
         let (inputs, outputs) = (layer.inputs, layer.outputs);
         let parts = if let Some((w, b)) = weights.and_then(|w| w.layers.get(index)) {
-            let rows = w.chunks(inputs.max(1)).map(|row| {
-                let row = row.iter().map(|v| literal(net, *v));
-                quote!([#(#row),*])
+            // Column `i` of the row-major `w`: every `inputs`-th weight from `i` on.
+            let columns = (0..inputs).map(|i| {
+                let column = w.iter().skip(i).step_by(inputs).map(|v| literal(net, *v));
+                quote!([#(#column),*])
             });
             let bias = b.iter().map(|v| literal(net, *v));
-            quote!([#(#rows),*], [#(#bias),*])
+            quote!([#(#columns),*], [#(#bias),*])
         } else {
-            quote!([[0.0 as #scalar; #inputs]; #outputs], [0.0 as #scalar; #outputs])
+            quote!([[0.0 as #scalar; #outputs]; #inputs], [0.0 as #scalar; #outputs])
         };
         quote_spanned! {layer.span=>
-            #field: #runtime::Dense::from_parts(#parts)
+            #field: #runtime::Dense::from_columns(#parts)
         }
     });
     let Some(weights) = weights else {

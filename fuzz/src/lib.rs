@@ -82,13 +82,13 @@ fn assert_bounded<N>(what: &str, len: usize, largest: usize) {
     );
 }
 
-/// Every weight and bias of `net`, as bits.
+/// Every weight and bias of `net`, in the file's order (weights in PyTorch's rows), as bits.
 fn bits<N: Network>(net: &N) -> Vec<u64> {
     let mut bits = Vec::new();
-    net.for_each_layer(|_, weights, biases| {
+    net.for_each_layer(|info, weights, biases| {
         bits.extend(
-            weights
-                .iter()
+            (0..weights.len())
+                .map(|k| &weights[info.weight_index(k)])
                 .chain(biases)
                 .map(|v| nn::Scalar::to_f64(*v).to_bits()),
         );

@@ -62,7 +62,12 @@ fn sizes_are_associated_consts() {
     let net = Mnist::zeroed();
     let hidden: &nn::Dense<784, 128, f32> = &net.hidden;
     let output: &nn::Dense<128, 10, f32> = &net.output;
-    assert_eq!((hidden.weights().len(), output.bias().len()), (128, 10));
+    // One column of 128 weights per input.
+    assert_eq!(
+        (hidden.columns().len(), hidden.columns()[0].len()),
+        (784, 128)
+    );
+    assert_eq!(output.bias().len(), 10);
 }
 
 #[test]

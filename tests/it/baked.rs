@@ -32,21 +32,21 @@ static NET: Baked = Baked::BAKED;
 #[test]
 fn baked_weights_are_what_the_runtime_loads() {
     let loaded = Tiny::from_safetensors(&bytes("tiny_f32")).expect("F32 file");
-    assert_eq!(NET.layer0.weights(), loaded.layer0.weights());
+    assert_eq!(NET.layer0.columns(), loaded.layer0.columns());
     assert_eq!(NET.layer0.bias(), loaded.layer0.bias());
-    assert_eq!(NET.layer1.weights(), loaded.layer1.weights());
+    assert_eq!(NET.layer1.columns(), loaded.layer1.columns());
     assert_eq!(NET.layer1.bias(), loaded.layer1.bias());
     let x = [0.25, -0.5, 1.0, 0.0, 0.75];
     assert_eq!(NET.forward(&x), loaded.forward(&x));
 
     let half: &'static BakedHalf = &BakedHalf::BAKED;
     let loaded = Tiny::from_safetensors(&bytes("tiny_f16")).expect("F16 file");
-    assert_eq!(half.hidden.weights(), loaded.layer0.weights());
+    assert_eq!(half.hidden.columns(), loaded.layer0.columns());
     assert_eq!(half.output.bias(), loaded.layer1.bias());
 
     let wide: &'static BakedWide = &BakedWide::BAKED;
     let loaded = TinyF64::from_safetensors(&bytes("tiny_f64")).expect("F64 file");
-    assert_eq!(wide.layer0.weights(), loaded.layer0.weights());
+    assert_eq!(wide.layer0.columns(), loaded.layer0.columns());
     assert_eq!(wide.layer1.bias(), loaded.layer1.bias());
 }
 

@@ -6,7 +6,7 @@
 
 use nn_grammar::{Activation, Network};
 
-/// One layer's weights, `[OUT][IN]` row-major as in `nn::Network::for_each_layer`, and biases.
+/// One layer's weights, `[OUT][IN]` row-major as PyTorch holds them, and biases.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerWeights {
     /// `weights[o * inputs + i]` is the weight from input `i` to neuron `o`.
@@ -15,13 +15,16 @@ pub struct LayerWeights {
     pub bias: Vec<f64>,
 }
 
-/// The weights of a generated network, read through `nn::Network`.
+/// The weights of a generated network, read through `nn::Network` (whose slices hold them by
+/// column) and put in row order.
 pub fn weights_of<N: nn::Network>(net: &N) -> Vec<LayerWeights> {
     use nn::Scalar as _;
     let mut layers = Vec::new();
-    net.for_each_layer(|_, weights, bias| {
+    net.for_each_layer(|info, weights, bias| {
         layers.push(LayerWeights {
-            weights: weights.iter().map(|w| w.to_f64()).collect(),
+            weights: (0..weights.len())
+                .map(|k| weights[info.weight_index(k)].to_f64())
+                .collect(),
             bias: bias.iter().map(|b| b.to_f64()).collect(),
         });
     });

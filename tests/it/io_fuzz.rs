@@ -65,11 +65,13 @@ fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
     seeds
 }
 
-/// Every weight and bias of `net`, layer by layer, as the bits of an `f64`.
+/// Every weight and bias of `net`, layer by layer, in the file's order (weights in PyTorch's
+/// rows), as the bits of an `f64`.
 fn bits<N: Network>(net: &N) -> Vec<u64> {
     let mut bits = Vec::new();
-    net.for_each_layer(|_, weights, biases| {
-        bits.extend(weights.iter().chain(biases).map(|v| v.to_f64().to_bits()));
+    net.for_each_layer(|info, weights, biases| {
+        let rows = (0..weights.len()).map(|k| &weights[info.weight_index(k)]);
+        bits.extend(rows.chain(biases).map(|v| v.to_f64().to_bits()));
     });
     bits
 }

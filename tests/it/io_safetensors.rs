@@ -12,11 +12,11 @@ use crate::io_fuzz::assert_bounded;
 use nn::Error;
 use nn::io::safetensors::{LoadOptions, load};
 
-/// The weights and biases of every layer, flattened, as `f64`.
+/// The weights (in PyTorch's row order) and biases of every layer, flattened, as `f64`.
 fn parameters<N: nn::Network>(net: &N) -> (Vec<f64>, Vec<f64>) {
     let (mut weights, mut biases) = (Vec::new(), Vec::new());
-    net.for_each_layer(|_, w, b| {
-        weights.extend(w.iter().map(|v| nn::Scalar::to_f64(*v)));
+    net.for_each_layer(|info, w, b| {
+        weights.extend((0..w.len()).map(|k| nn::Scalar::to_f64(w[info.weight_index(k)])));
         biases.extend(b.iter().map(|v| nn::Scalar::to_f64(*v)));
     });
     (weights, biases)
@@ -351,8 +351,8 @@ fn non_finite_values_are_rejected_unless_allowed() {
 
     let allowed = load::<Tiny>(&bytes("nan"), LoadOptions::new().allow_non_finite(true))
         .expect("NaN allowed");
-    assert!(allowed.layer0.weights()[1][2].is_nan());
-    assert!(allowed.layer0.weights()[1][1].is_finite());
+    assert!(allowed.layer0.weight(1, 2).is_nan());
+    assert!(allowed.layer0.weight(1, 1).is_finite());
 }
 
 /// `tiny_f32`'s length prefix, header and data.

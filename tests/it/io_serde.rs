@@ -6,7 +6,7 @@
 // `random` and `zeroed` return `Box<Self>` also for networks this small.
 #![allow(clippy::unnecessary_box_returns)]
 
-use crate::fixtures::{Tiny, bytes};
+use crate::fixtures::{Tiny, bytes, expected};
 
 nn::network! {
     /// Small enough to write its JSON out in full.
@@ -21,7 +21,8 @@ nn::network! {
 #[test]
 fn the_json_layout_is_layers_of_name_weights_and_bias() {
     let mut net = Two::zeroed();
-    *net.out.weights_mut() = [[0.5, -1.25]];
+    // One neuron, two inputs: two columns of one weight, one row of two in the JSON.
+    *net.out.columns_mut() = [[0.5], [-1.25]];
     *net.out.bias_mut() = [0.1];
     let json = serde_json::to_string(&*net).expect("serialisable");
     assert_eq!(
@@ -41,6 +42,24 @@ fn the_json_layout_is_layers_of_name_weights_and_bias() {
 fn a_network_round_trips_through_json() {
     let net = Tiny::from_safetensors(&bytes("tiny_f32")).expect("F32 file");
     let json = serde_json::to_string_pretty(&*net).expect("serialisable");
+    // The JSON holds one row per neuron, as the PyTorch model that wrote the file.
+    let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    for (layer, rows) in expected()["f32"]["weights"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .enumerate()
+    {
+        let written: Vec<Vec<f32>> =
+            serde_json::from_value(value["layers"][layer]["weights"].clone()).expect("rows");
+        let numpy: Vec<Vec<f64>> = serde_json::from_value(rows.clone()).expect("rows");
+        #[allow(clippy::cast_possible_truncation)] // the fixture's values are f32, widened
+        let numpy: Vec<Vec<f32>> = numpy
+            .iter()
+            .map(|row| row.iter().map(|v| *v as f32).collect())
+            .collect();
+        assert_eq!(written, numpy, "layer {layer}");
+    }
     let back: Box<Tiny> = serde_json::from_str(&json).expect("deserialisable");
     assert_eq!(back.layer0, net.layer0);
     assert_eq!(back.layer1, net.layer1);
@@ -58,7 +77,7 @@ fn a_boxed_network_deserialises_inside_a_struct() {
     )
     .expect("valid");
     assert_eq!(model.version, 3);
-    assert_eq!(model.net.out.weights(), &[[1.0, 2.0]]);
+    assert_eq!(model.net.out.columns(), &[[1.0], [2.0]]);
     assert_eq!(model.net.out.bias(), &[-1.0]);
 }
 

@@ -83,8 +83,8 @@ fn load<N: Network>(fixture: &Fixture, net: &mut N) {
             (layer.weights.len(), layer.weights[0].len())
         );
         assert_eq!(weights.len(), info.outputs * info.inputs);
-        for (w, x) in weights.iter_mut().zip(layer.weights.iter().flatten()) {
-            *w = N::Scalar::from_f64(*x);
+        for (k, x) in layer.weights.iter().flatten().enumerate() {
+            weights[info.weight_index(k)] = N::Scalar::from_f64(*x);
         }
         for (b, x) in bias.iter_mut().zip(&layer.bias) {
             *b = N::Scalar::from_f64(*x);

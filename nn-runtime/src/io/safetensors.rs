@@ -613,19 +613,33 @@ pub fn bf16_to_f64(bits: u16) -> f64 {
     f64::from(f32::from_bits(u32::from(bits) << 16))
 }
 
-/// Converts `tensor` (already checked), whose file has the data `data`, into `out`, rejecting
-/// values that are not finite in `T` unless `options` allow them.
+/// Where [`read`] puts the values of a tensor.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// In the file's order: biases, and the PyTorch-ordered weights of [`load_layers`].
+    File,
+    /// A `[outputs, inputs]` weight tensor into the by-column slice of
+    /// [`Network::for_each_layer_mut`]: value `o * inputs + i` at `i * outputs + o`.
+    Columns,
+}
+
+/// Converts `tensor` (already checked), whose file has the data `data`, into `out` in `order`,
+/// rejecting values that are not finite in `T` unless `options` allow them.
 fn read<T: Scalar>(
     layer: &LayerInfo,
     tensor: &Tensor,
     data: &[u8],
     out: &mut [T],
+    order: Order,
     options: LoadOptions,
 ) -> Result<(), Error> {
     let size = tensor.dtype.bitsize() / 8;
     let format = |reason: String| Error::Format { reason };
     let data = tensor.data(data);
-    if size == 0 || data.len() != out.len() * size {
+    if size == 0
+        || data.len() != out.len() * size
+        || (order == Order::Columns && out.len() != layer.inputs * layer.outputs)
+    {
         return Err(format(format!(
             "tensor `{}` has {} bytes, expected {} values",
             tensor.name,
@@ -634,7 +648,10 @@ fn read<T: Scalar>(
         )));
     }
     let width = tensor.shape.get(1).copied().unwrap_or(1).max(1);
-    for (index, (slot, bytes)) in out.iter_mut().zip(data.chunks_exact(size)).enumerate() {
+    // The value at `index` in the file goes to `slot`; by column, the next input of a neuron is
+    // `outputs` further on, and the next neuron starts at its own index.
+    let (mut slot, mut input, mut neuron) = (0, 0, 0);
+    for (index, bytes) in data.chunks_exact(size).enumerate() {
         let source = decode(tensor.dtype, bytes)
             .ok_or_else(|| format(format!("tensor `{}` is not a float", tensor.name)))?;
         let value = T::from_f64(source);
@@ -656,7 +673,19 @@ fn read<T: Scalar>(
                 scalar: T::NAME,
             });
         }
-        *slot = value;
+        // In bounds: `slot` runs over a permutation of `0..out.len()`, checked above.
+        out[slot] = value;
+        match order {
+            Order::File => slot += 1,
+            Order::Columns => {
+                input += 1;
+                slot += layer.outputs;
+                if input == layer.inputs {
+                    (input, neuron) = (0, neuron + 1);
+                    slot = neuron;
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -678,8 +707,8 @@ pub fn load<N: Network>(bytes: &[u8], options: LoadOptions) -> Result<Box<N>, Er
             return;
         }
         result = match pairs.next() {
-            Some((w, b)) => read(layer, w, data, weights, options)
-                .and_then(|()| read(layer, b, data, bias, options)),
+            Some((w, b)) => read(layer, w, data, weights, Order::Columns, options)
+                .and_then(|()| read(layer, b, data, bias, Order::File, options)),
             None => Err(Error::Format {
                 reason: format!("`{}` visits more layers than it declares", N::NAME),
             }),
@@ -703,12 +732,14 @@ pub fn load_file<N: Network>(
     load(&bytes, options)
 }
 
-/// One layer's weights (`[OUT][IN]` row-major) and biases.
+/// One layer's weights, in the file's order (PyTorch's `[OUT][IN]` row-major, not the by-column
+/// order of [`Network::for_each_layer`]), and biases.
 pub type LayerValues<T> = (Vec<T>, Vec<T>);
 
-/// The weights (`[OUT][IN]` row-major) and biases of `layers`, read from a file without a
-/// network type: for tools, and for the `weights = "file"` option of `network!`, which bakes
-/// them into the code.
+/// The weights (in the file's order, `[OUT][IN]` row-major: weight `o * inputs + i` is the one
+/// from input `i` to neuron `o`) and biases of `layers`, read from a file without a network
+/// type: for tools, and for the `weights = "file"` option of `network!`, which bakes them into
+/// the code.
 ///
 /// # Errors
 ///
@@ -725,8 +756,8 @@ pub fn load_layers<T: Scalar>(
         .map(|((w, b), layer)| {
             let mut weights = vec![T::ZERO; layer.inputs * layer.outputs];
             let mut bias = vec![T::ZERO; layer.outputs];
-            read(layer, w, data, &mut weights, options)?;
-            read(layer, b, data, &mut bias, options)?;
+            read(layer, w, data, &mut weights, Order::File, options)?;
+            read(layer, b, data, &mut bias, Order::File, options)?;
             Ok((weights, bias))
         })
         .collect()
@@ -804,16 +835,22 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
             format!("{prefix}.weight"),
             [layer.outputs, layer.inputs],
             weights,
+            Order::Columns,
         ));
         // A bias has one dimension; `0` marks the absent second one.
-        tensors.push((format!("{prefix}.bias"), [layer.outputs, 0], bias));
+        tensors.push((
+            format!("{prefix}.bias"),
+            [layer.outputs, 0],
+            bias,
+            Order::File,
+        ));
         index += 1;
     });
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
 
     let mut header = String::from(r#"{"__metadata__":{"format":"pt"}"#);
     let mut offset = 0;
-    for (name, shape, values) in &tensors {
+    for (name, shape, values, _) in &tensors {
         let end = offset + values.len() * size;
         let shape: Vec<String> = shape
             .iter()
@@ -837,15 +874,28 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(8 + header.len() + offset);
     bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
-    for (_, _, values) in &tensors {
-        for value in *values {
-            let value = value.to_f64();
-            if wide {
-                bytes.extend_from_slice(&value.to_le_bytes());
-            } else {
-                // Exact: the value is an `f32` widened to `f64`.
-                #[allow(clippy::cast_possible_truncation)]
-                bytes.extend_from_slice(&(value as f32).to_le_bytes());
+    let mut write = |value: &N::Scalar| {
+        let value = value.to_f64();
+        if wide {
+            bytes.extend_from_slice(&value.to_le_bytes());
+        } else {
+            // Exact: the value is an `f32` widened to `f64`.
+            #[allow(clippy::cast_possible_truncation)]
+            bytes.extend_from_slice(&(value as f32).to_le_bytes());
+        }
+    };
+    for (_, [outputs, _], values, order) in &tensors {
+        match order {
+            Order::File => values.iter().for_each(&mut write),
+            // Row `o` of `W` (PyTorch's order): every `outputs`-th weight from `o` on.
+            Order::Columns => {
+                for neuron in 0..*outputs {
+                    values
+                        .iter()
+                        .skip(neuron)
+                        .step_by(*outputs)
+                        .for_each(&mut write);
+                }
             }
         }
     }

@@ -98,28 +98,30 @@ struct LayerRef<'a, T> {
     bias: &'a [T],
 }
 
-/// A row-major matrix of `width` columns, written as a list of rows.
-struct Rows<'a, T>(&'a [T], usize);
+/// A weight matrix stored by column (see [`LayerInfo::weight_index`]), written as a list of
+/// rows, one per neuron.
+struct Rows<'a, T>(&'a [T], LayerInfo);
 
-/// A list of values.
-struct Values<'a, T>(&'a [T]);
+/// A list of values: every `step`-th value of a slice, from its first.
+struct Values<'a, T>(&'a [T], usize);
 
 impl<T: Scalar> Serialize for LayerRef<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut state = serializer.serialize_struct("Layer", 3)?;
         state.serialize_field("name", self.info.name)?;
-        state.serialize_field("weights", &Rows(self.weights, self.info.inputs))?;
-        state.serialize_field("bias", &Values(self.bias))?;
+        state.serialize_field("weights", &Rows(self.weights, self.info))?;
+        state.serialize_field("bias", &Values(self.bias, 1))?;
         state.end()
     }
 }
 
 impl<T: Scalar> Serialize for Rows<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let rows = self.0.chunks(self.1.max(1));
-        let mut seq = serializer.serialize_seq(Some(rows.len()))?;
-        for row in rows {
-            seq.serialize_element(&Values(row))?;
+        let Rows(weights, LayerInfo { outputs, .. }) = *self;
+        let mut seq = serializer.serialize_seq(Some(outputs))?;
+        // Row `o` is every `outputs`-th weight from `o` on.
+        for neuron in 0..outputs {
+            seq.serialize_element(&Values(weights.get(neuron..).unwrap_or_default(), outputs))?;
         }
         seq.end()
     }
@@ -127,8 +129,10 @@ impl<T: Scalar> Serialize for Rows<'_, T> {
 
 impl<T: Scalar> Serialize for Values<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for value in self.0 {
+        let Values(values, step) = *self;
+        let values = values.iter().step_by(step.max(1));
+        let mut seq = serializer.serialize_seq(Some(values.len()))?;
+        for value in values {
             seq.serialize_element(&Value(*value))?;
         }
         seq.end()
@@ -291,13 +295,11 @@ impl<'de, T: Scalar> Visitor<'de> for LayerSeed<'_, T> {
                 LayerField::Weights if weights.is_none() => {
                     weights = Some(map.next_value_seed(RowsSeed {
                         out: &mut *self.weights,
-                        columns: self.info.inputs,
+                        info: self.info,
                     })?);
                 }
                 LayerField::Bias if bias.is_none() => {
-                    bias = Some(map.next_value_seed(ValuesSeed {
-                        out: &mut *self.bias,
-                    })?);
+                    bias = Some(map.next_value_seed(ValuesSeed::new(&mut *self.bias))?);
                 }
                 LayerField::Name | LayerField::Weights | LayerField::Bias => {
                     return Err(de::Error::duplicate_field(LAYER_FIELDS[field as usize]));
@@ -320,14 +322,12 @@ impl<'de, T: Scalar> Visitor<'de> for LayerSeed<'_, T> {
             .ok_or_else(|| de::Error::invalid_length(0, &self))?;
         let rows = RowsSeed {
             out: &mut *self.weights,
-            columns: self.info.inputs,
+            info: self.info,
         };
         let weights = seq
             .next_element_seed(rows)?
             .ok_or_else(|| de::Error::invalid_length(1, &self))?;
-        let values = ValuesSeed {
-            out: &mut *self.bias,
-        };
+        let values = ValuesSeed::new(&mut *self.bias);
         let bias = seq
             .next_element_seed(values)?
             .ok_or_else(|| de::Error::invalid_length(2, &self))?;
@@ -448,10 +448,11 @@ struct RowsRead<T> {
     non_finite: Option<(usize, usize, T)>,
 }
 
-/// Reads a list of rows into `out`, row-major with `columns` values a row, as far as it fits.
+/// Reads a list of rows, one per neuron of the layer `info`, into `out`, the layer's weights by
+/// column (row `o`'s value `i` at `i * outputs + o`), as far as it fits.
 struct RowsSeed<'a, T> {
     out: &'a mut [T],
-    columns: usize,
+    info: &'a LayerInfo,
 }
 
 impl<'de, T: Scalar> DeserializeSeed<'de> for RowsSeed<'_, T> {
@@ -477,12 +478,22 @@ impl<'de, T: Scalar> Visitor<'de> for RowsSeed<'_, T> {
             non_finite: None,
         };
         loop {
-            // The row's place in the network, or nothing once the network is full: the values
-            // are still read, to report the shape.
-            let start = rows.rows.saturating_mul(self.columns);
-            let end = start.saturating_add(self.columns);
-            let out = self.out.get_mut(start..end).unwrap_or_default();
-            let Some(row) = seq.next_element_seed(ValuesSeed { out })? else {
+            // The row's place in the network (every `outputs`-th weight from its neuron's on),
+            // or nothing once the layer is full: the values are still read, to report the
+            // shape.
+            let LayerInfo {
+                inputs, outputs, ..
+            } = *self.info;
+            let out = ValuesSeed {
+                out: if rows.rows < outputs {
+                    self.out.get_mut(rows.rows..).unwrap_or_default()
+                } else {
+                    &mut []
+                },
+                step: outputs,
+                len: if rows.rows < outputs { inputs } else { 0 },
+            };
+            let Some(row) = seq.next_element_seed(out)? else {
                 break;
             };
             if rows.rows == 0 {
@@ -505,9 +516,20 @@ struct ValuesRead<T> {
     non_finite: Option<(usize, T)>,
 }
 
-/// Reads a list of values into `out`, as far as it fits.
+/// Reads a list of values into every `step`-th slot of `out` from its first, at most `len`
+/// of them.
 struct ValuesSeed<'a, T> {
     out: &'a mut [T],
+    step: usize,
+    len: usize,
+}
+
+impl<'a, T> ValuesSeed<'a, T> {
+    /// Into `out`, one value a slot, as far as it fits.
+    fn new(out: &'a mut [T]) -> Self {
+        let len = out.len();
+        Self { out, step: 1, len }
+    }
 }
 
 impl<'de, T: Scalar> DeserializeSeed<'de> for ValuesSeed<'_, T> {
@@ -522,7 +544,7 @@ impl<'de, T: Scalar> Visitor<'de> for ValuesSeed<'_, T> {
     type Value = ValuesRead<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a list of {} numbers", self.out.len())
+        write!(f, "a list of {} numbers", self.len)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ValuesRead<T>, A::Error> {
@@ -531,7 +553,9 @@ impl<'de, T: Scalar> Visitor<'de> for ValuesSeed<'_, T> {
             non_finite: None,
         };
         while let Some(Value(value)) = seq.next_element::<Value<T>>()? {
-            if let Some(slot) = self.out.get_mut(values.len) {
+            if values.len < self.len
+                && let Some(slot) = self.out.get_mut(values.len * self.step)
+            {
                 *slot = value;
             }
             if values.non_finite.is_none() && !value.is_finite() {

@@ -13,8 +13,9 @@ pub trait Gradients: ZeroInit + 'static {
     /// Number of layers.
     const LAYERS: usize;
 
-    /// Layer `index`'s weight gradients (`[OUT][IN]` row-major) and bias gradients, in the
-    /// order of [`Network::for_each_layer`]; `None` past the last layer.
+    /// Layer `index`'s weight gradients (by column, `[IN][OUT]`, as the weights of
+    /// [`Network::for_each_layer`]) and bias gradients, in the order of
+    /// [`Network::for_each_layer`]; `None` past the last layer.
     #[allow(clippy::type_complexity)] // a pair of slices, named by the sentence above
     fn layer(&self, index: usize) -> Option<(&[Self::Scalar], &[Self::Scalar])>;
 

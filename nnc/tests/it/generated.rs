@@ -87,8 +87,9 @@ fn the_unrolled_xor_computes_its_formula() {
     let b2 = -0.3;
     net.for_each_layer_mut(|info, weights, bias| {
         if info.name == "hidden" {
-            for (row, w) in weights.chunks_mut(2).zip(w1) {
-                row.copy_from_slice(&w.map(|x: f64| x as f32));
+            // The slice holds the weights by column: `weight_index` places PyTorch's rows.
+            for (k, w) in w1.iter().flatten().enumerate() {
+                weights[info.weight_index(k)] = *w as f32;
             }
             bias.copy_from_slice(&b1.map(|x: f64| x as f32));
         } else {

@@ -230,9 +230,9 @@ impl ::nn::__private::Network for Mnist {
 }
 /// Gradients of a loss with respect to every weight and bias of [`Mnist`], with the same shapes: what `Mnist::accumulate_gradients` adds to and an optimizer reads.
 pub struct MnistGradients {
-    /// Gradients of layer `layer0`: 128 rows of 784 weights, 128 biases.
+    /// Gradients of layer `layer0` (`784 -> 128`): weights by column, as in the layer, and biases.
     pub layer0: ::nn::__private::train::DenseGradients<784, 128, f32>,
-    /// Gradients of layer `layer1`: 10 rows of 128 weights, 10 biases.
+    /// Gradients of layer `layer1` (`128 -> 10`): weights by column, as in the layer, and biases.
     pub layer1: ::nn::__private::train::DenseGradients<128, 10, f32>,
 }
 ::nn::__private::__zero_init!(

@@ -274,13 +274,13 @@ impl ::my_nn::__private::Network for Regressor {
 }
 /// Gradients of a loss with respect to every weight and bias of [`Regressor`], with the same shapes: what `Regressor::accumulate_gradients` adds to and an optimizer reads.
 struct RegressorGradients {
-    /// Gradients of layer `encoder`: 16 rows of 6 weights, 16 biases.
+    /// Gradients of layer `encoder` (`6 -> 16`): weights by column, as in the layer, and biases.
     pub encoder: ::my_nn::__private::train::DenseGradients<6, 16, f64>,
-    /// Gradients of layer `bottleneck`: 8 rows of 16 weights, 8 biases.
+    /// Gradients of layer `bottleneck` (`16 -> 8`): weights by column, as in the layer, and biases.
     pub bottleneck: ::my_nn::__private::train::DenseGradients<16, 8, f64>,
-    /// Gradients of layer `layer2`: 3 rows of 8 weights, 3 biases.
+    /// Gradients of layer `layer2` (`8 -> 3`): weights by column, as in the layer, and biases.
     pub layer2: ::my_nn::__private::train::DenseGradients<8, 3, f64>,
-    /// Gradients of layer `head`: 1 rows of 3 weights, 1 biases.
+    /// Gradients of layer `head` (`3 -> 1`): weights by column, as in the layer, and biases.
     pub head: ::my_nn::__private::train::DenseGradients<3, 1, f64>,
 }
 ::my_nn::__private::__zero_init!(

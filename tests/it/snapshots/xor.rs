@@ -25,19 +25,19 @@ impl Xor {
     pub fn forward(&self, input: &[f32; 2]) -> [f32; 1] {
         let mut layer0: [f32; 2] = {
             let x = input;
-            let w = self.layer0.weights();
+            let w = self.layer0.columns();
             let b = self.layer0.bias();
             [
-                b[0] + w[0][0] * x[0] + w[0][1] * x[1],
-                b[1] + w[1][0] * x[0] + w[1][1] * x[1],
+                b[0] + w[0][0] * x[0] + w[1][0] * x[1],
+                b[1] + w[0][1] * x[0] + w[1][1] * x[1],
             ]
         };
         ::nn::__private::activation::relu(&mut layer0);
         let mut layer1: [f32; 1] = {
             let x = &layer0;
-            let w = self.layer1.weights();
+            let w = self.layer1.columns();
             let b = self.layer1.bias();
-            [b[0] + w[0][0] * x[0] + w[0][1] * x[1]]
+            [b[0] + w[0][0] * x[0] + w[1][0] * x[1]]
         };
         ::nn::__private::activation::sigmoid(&mut layer1);
         layer1
@@ -242,9 +242,9 @@ impl ::nn::__private::Network for Xor {
 }
 /// Gradients of a loss with respect to every weight and bias of [`Xor`], with the same shapes: what `Xor::accumulate_gradients` adds to and an optimizer reads.
 pub(crate) struct XorGradients {
-    /// Gradients of layer `layer0`: 2 rows of 2 weights, 2 biases.
+    /// Gradients of layer `layer0` (`2 -> 2`): weights by column, as in the layer, and biases.
     pub layer0: ::nn::__private::train::DenseGradients<2, 2, f32>,
-    /// Gradients of layer `layer1`: 1 rows of 2 weights, 1 biases.
+    /// Gradients of layer `layer1` (`2 -> 1`): weights by column, as in the layer, and biases.
     pub layer1: ::nn::__private::train::DenseGradients<2, 1, f32>,
 }
 ::nn::__private::__zero_init!(

@@ -3,6 +3,7 @@
 //! (`tests/fixtures/train_step.py`, which wrote `train_step.json`).
 
 use super::{batch_gradients, flat_gradients, parameters};
+use nn::Network;
 use nn::train::{
     Adam, BinaryCrossEntropy, CrossEntropy, Gradients, Loss, Mse, Optimizer, Sgd, Trainable,
 };
@@ -69,6 +70,28 @@ fn flat(values: &[Value]) -> Vec<f64> {
     all
 }
 
+/// The fixture's parameters of `N` (per layer, the weights in PyTorch's row order, then the
+/// biases) in the order of `Network::for_each_layer`, whose weights are by column.
+fn storage_order<N: Network>(values: &[Value]) -> Vec<f64> {
+    let row_major = flat(values);
+    let mut all = Vec::with_capacity(row_major.len());
+    let mut rest = row_major.as_slice();
+    for info in N::LAYERS {
+        let count = info.inputs * info.outputs;
+        let (weights, tail) = rest.split_at(count);
+        let (bias, tail) = tail.split_at(info.outputs);
+        let mut columns = vec![0.0; count];
+        for (k, w) in weights.iter().enumerate() {
+            columns[info.weight_index(k)] = *w;
+        }
+        all.extend(columns);
+        all.extend_from_slice(bias);
+        rest = tail;
+    }
+    assert!(rest.is_empty(), "{}: parameters left over", N::NAME);
+    all
+}
+
 fn assert_close(found: &[f64], expected: &[f64], what: &str) {
     assert_eq!(found.len(), expected.len(), "{what}: lengths");
     for (k, (f, e)) in found.iter().zip(expected).enumerate() {
@@ -103,7 +126,7 @@ where
 {
     let case = case(name);
     let mut net = nn::__private::zeroed_box::<N>();
-    let initial = flat(&case.parameters);
+    let initial = storage_order::<N>(&case.parameters);
     assert_eq!(initial.len(), N::PARAMETERS, "{name}: parameter count");
     let mut values = initial.iter();
     net.for_each_layer_mut(|_, weights, bias| {
@@ -130,7 +153,7 @@ where
     assert_close(&[value], &[case.loss], &format!("{name}: loss"));
     assert_close(
         &gradients,
-        &flat(&case.gradients),
+        &storage_order::<N>(&case.gradients),
         &format!("{name}: gradients"),
     );
 
@@ -172,7 +195,7 @@ where
         }
         assert_close(
             &parameters(&*net),
-            &flat(expected),
+            &storage_order::<N>(expected),
             &format!("{name}: parameters after step {}", step + 1),
         );
     }

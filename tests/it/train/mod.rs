@@ -17,7 +17,7 @@ use nn::train::{Gradients, Loss, Trainable};
 
 pub use crate::generated::Rng;
 
-/// Every weight and bias of `net`, in the `Network::for_each_layer` order.
+/// Every weight and bias of `net`, in the `Network::for_each_layer` order (weights by column).
 pub fn parameters<N: Network>(net: &N) -> Vec<N::Scalar> {
     let mut all = Vec::new();
     net.for_each_layer(|_, weights, bias| {

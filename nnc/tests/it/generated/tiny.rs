@@ -24,21 +24,21 @@ impl Xor {
     pub fn forward(&self, input: &[f32; 2]) -> [f32; 1] {
         let mut hidden: [f32; 4] = {
             let x = input;
-            let w = self.hidden.weights();
+            let w = self.hidden.columns();
             let b = self.hidden.bias();
             [
-                b[0] + w[0][0] * x[0] + w[0][1] * x[1],
-                b[1] + w[1][0] * x[0] + w[1][1] * x[1],
-                b[2] + w[2][0] * x[0] + w[2][1] * x[1],
-                b[3] + w[3][0] * x[0] + w[3][1] * x[1],
+                b[0] + w[0][0] * x[0] + w[1][0] * x[1],
+                b[1] + w[0][1] * x[0] + w[1][1] * x[1],
+                b[2] + w[0][2] * x[0] + w[1][2] * x[1],
+                b[3] + w[0][3] * x[0] + w[1][3] * x[1],
             ]
         };
         ::nn::__private::activation::tanh(&mut hidden);
         let mut output: [f32; 1] = {
             let x = &hidden;
-            let w = self.output.weights();
+            let w = self.output.columns();
             let b = self.output.bias();
-            [b[0] + w[0][0] * x[0] + w[0][1] * x[1] + w[0][2] * x[2] + w[0][3] * x[3]]
+            [b[0] + w[0][0] * x[0] + w[1][0] * x[1] + w[2][0] * x[2] + w[3][0] * x[3]]
         };
         ::nn::__private::activation::sigmoid(&mut output);
         output
@@ -278,9 +278,9 @@ impl ::nn::__private::Network for Xor {
 }
 /// Gradients of a loss with respect to every weight and bias of [`Xor`], with the same shapes: what `Xor::accumulate_gradients` adds to and an optimizer reads.
 pub struct XorGradients {
-    /// Gradients of layer `hidden`: 4 rows of 2 weights, 4 biases.
+    /// Gradients of layer `hidden` (`2 -> 4`): weights by column, as in the layer, and biases.
     pub hidden: ::nn::__private::train::DenseGradients<2, 4, f32>,
-    /// Gradients of layer `output`: 1 rows of 4 weights, 1 biases.
+    /// Gradients of layer `output` (`4 -> 1`): weights by column, as in the layer, and biases.
     pub output: ::nn::__private::train::DenseGradients<4, 1, f32>,
 }
 ::nn::__private::__zero_init!(
@@ -784,11 +784,11 @@ impl ::nn::__private::Network for Iris {
 }
 /// Gradients of a loss with respect to every weight and bias of [`Iris`], with the same shapes: what `Iris::accumulate_gradients` adds to and an optimizer reads.
 pub(crate) struct IrisGradients {
-    /// Gradients of layer `features`: 16 rows of 4 weights, 16 biases.
+    /// Gradients of layer `features` (`4 -> 16`): weights by column, as in the layer, and biases.
     pub features: ::nn::__private::train::DenseGradients<4, 16, f64>,
-    /// Gradients of layer `layer1`: 8 rows of 16 weights, 8 biases.
+    /// Gradients of layer `layer1` (`16 -> 8`): weights by column, as in the layer, and biases.
     pub layer1: ::nn::__private::train::DenseGradients<16, 8, f64>,
-    /// Gradients of layer `layer2`: 3 rows of 8 weights, 3 biases.
+    /// Gradients of layer `layer2` (`8 -> 3`): weights by column, as in the layer, and biases.
     pub layer2: ::nn::__private::train::DenseGradients<8, 3, f64>,
 }
 ::nn::__private::__zero_init!(
@@ -1372,17 +1372,17 @@ impl ::nn::__private::Network for Zoo {
 }
 /// Gradients of a loss with respect to every weight and bias of [`Zoo`], with the same shapes: what `Zoo::accumulate_gradients` adds to and an optimizer reads.
 struct ZooGradients {
-    /// Gradients of layer `layer0`: 5 rows of 3 weights, 5 biases.
+    /// Gradients of layer `layer0` (`3 -> 5`): weights by column, as in the layer, and biases.
     pub layer0: ::nn::__private::train::DenseGradients<3, 5, f32>,
-    /// Gradients of layer `layer1`: 5 rows of 5 weights, 5 biases.
+    /// Gradients of layer `layer1` (`5 -> 5`): weights by column, as in the layer, and biases.
     pub layer1: ::nn::__private::train::DenseGradients<5, 5, f32>,
-    /// Gradients of layer `layer2`: 5 rows of 5 weights, 5 biases.
+    /// Gradients of layer `layer2` (`5 -> 5`): weights by column, as in the layer, and biases.
     pub layer2: ::nn::__private::train::DenseGradients<5, 5, f32>,
-    /// Gradients of layer `layer3`: 4 rows of 5 weights, 4 biases.
+    /// Gradients of layer `layer3` (`5 -> 4`): weights by column, as in the layer, and biases.
     pub layer3: ::nn::__private::train::DenseGradients<5, 4, f32>,
-    /// Gradients of layer `layer4`: 2 rows of 4 weights, 2 biases.
+    /// Gradients of layer `layer4` (`4 -> 2`): weights by column, as in the layer, and biases.
     pub layer4: ::nn::__private::train::DenseGradients<4, 2, f32>,
-    /// Gradients of layer `layer5`: 2 rows of 2 weights, 2 biases.
+    /// Gradients of layer `layer5` (`2 -> 2`): weights by column, as in the layer, and biases.
     pub layer5: ::nn::__private::train::DenseGradients<2, 2, f32>,
 }
 ::nn::__private::__zero_init!(
