@@ -16,16 +16,25 @@
 #![allow(clippy::many_single_char_names)]
 
 use crate::Scalar;
+use core::borrow::Borrow;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod columns;
 pub mod portable;
 
 /// Layers with at most this many weights always use the portable kernel, inlined into the
 /// caller: for a 2 -> 2 layer a call through the dispatcher costs more than the arithmetic.
 pub const SMALL: usize = 256;
+
+/// Layers with at most this many weights (32 KiB of `f32`) accumulate gradients with the
+/// portable kernel, inlined: their gradients stay in the first-level cache anyway, and the
+/// `64 -> 32 -> 10` network trained at 1.6 million samples per second through the dispatched
+/// kernel against 2.2 million inlined.
+pub const ACCUMULATE_SMALL: usize = 8192;
 
 /// An instruction set a kernel can be compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -117,7 +126,8 @@ pub fn level() -> Level {
 /// reaches it through [`Dense`](crate::Dense).
 #[doc(hidden)]
 pub trait Kernel: Sized + Copy {
-    /// `y = W x + b` at `level`, from the columns of `W`,, which the caller has checked is supported.
+    /// `y = W x + b` at `level`, from the columns of `W`, which the caller has checked is
+    /// supported.
     fn matvec<const IN: usize, const OUT: usize>(
         level: Level,
         w: &[[Self; OUT]; IN],
@@ -125,14 +135,23 @@ pub trait Kernel: Sized + Copy {
         x: &[Self; IN],
     ) -> [Self; OUT];
 
-    /// `y[s] = W x[s] + b` for every pair of rows, from the columns of `W`, at `level`, which the caller has checked
-    /// is supported.
+    /// `y[s] = W x[s] + b` for every pair of rows, from the columns of `W`, at `level`, which the
+    /// caller has checked is supported.
     fn matmul<const IN: usize, const OUT: usize>(
         level: Level,
         w: &[[Self; OUT]; IN],
         b: &[Self; OUT],
         x: &[[Self; IN]],
         y: &mut [[Self; OUT]],
+    );
+
+    /// `g[i] += x[s][i] * d[s]` for every pair of rows, sample after sample, at `level`, which
+    /// the caller has checked is supported.
+    fn accumulate<const IN: usize, const OUT: usize, X: Borrow<[Self; IN]>>(
+        level: Level,
+        g: &mut [[Self; OUT]; IN],
+        x: &[X],
+        d: &[[Self; OUT]],
     );
 }
 
@@ -149,11 +168,11 @@ impl Kernel for f32 {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
             #[allow(unsafe_code)]
-            Level::Avx512 => unsafe { avx512::matvec_auto(w, b, x) },
+            Level::Avx512 => unsafe { avx512::matvec(w, b, x) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
             #[allow(unsafe_code)]
-            Level::Avx2 => unsafe { avx2::matvec_auto(w, b, x) },
+            Level::Avx2 => unsafe { avx2::matvec(w, b, x) },
             _ => portable::matvec(w, b, x),
         }
     }
@@ -171,12 +190,33 @@ impl Kernel for f32 {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
             #[allow(unsafe_code)]
-            Level::Avx512 => unsafe { avx512::matmul_auto(w, b, x, y) },
+            Level::Avx512 => unsafe { avx512::matmul(w, b, x, y) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
             #[allow(unsafe_code)]
-            Level::Avx2 => unsafe { avx2::matmul_auto(w, b, x, y) },
+            Level::Avx2 => unsafe { avx2::matmul(w, b, x, y) },
             _ => portable::matmul(w, b, x, y),
+        }
+    }
+
+    #[inline]
+    fn accumulate<const IN: usize, const OUT: usize, X: Borrow<[f32; IN]>>(
+        level: Level,
+        g: &mut [[f32; OUT]; IN],
+        x: &[X],
+        d: &[[f32; OUT]],
+    ) {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::accumulate(g, x, d) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::accumulate(g, x, d) },
+            _ => portable::accumulate(g, x, d),
         }
     }
 }
@@ -224,6 +264,27 @@ impl Kernel for f64 {
             _ => portable::matmul(w, b, x, y),
         }
     }
+
+    #[inline]
+    fn accumulate<const IN: usize, const OUT: usize, X: Borrow<[f64; IN]>>(
+        level: Level,
+        g: &mut [[f64; OUT]; IN],
+        x: &[X],
+        d: &[[f64; OUT]],
+    ) {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::accumulate_auto(g, x, d) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::accumulate_auto(g, x, d) },
+            _ => portable::accumulate(g, x, d),
+        }
+    }
 }
 
 /// `y = W x + b`, from the columns of `W`, with the best kernel for this CPU (the portable one, inlined, for layers of
@@ -241,7 +302,8 @@ pub fn matvec<T: Scalar, const IN: usize, const OUT: usize>(
     }
 }
 
-/// `y[s] = W x[s] + b` for every pair of rows, from the columns of `W`, with the best kernel for this CPU.
+/// `y[s] = W x[s] + b` for every pair of rows, from the columns of `W`, with the best kernel for
+/// this CPU.
 #[inline]
 pub fn matmul<T: Scalar, const IN: usize, const OUT: usize>(
     w: &[[T; OUT]; IN],
@@ -253,6 +315,23 @@ pub fn matmul<T: Scalar, const IN: usize, const OUT: usize>(
         portable::matmul(w, b, x, y);
     } else {
         T::matmul(level(), w, b, x, y);
+    }
+}
+
+/// `g[i] += x[s][i] * d[s]` for each pair of rows in order, skipping the terms whose input is
+/// zero, with the best kernel for this CPU: the gradient of a layer's weights (by column) over
+/// a chunk of samples. One sample at a time or a whole chunk, every gradient gets the same
+/// additions in the same order, so the results agree to the bit.
+#[inline]
+pub fn accumulate<T: Scalar, const IN: usize, const OUT: usize, X: Borrow<[T; IN]>>(
+    g: &mut [[T; OUT]; IN],
+    x: &[X],
+    d: &[[T; OUT]],
+) {
+    if IN * OUT <= ACCUMULATE_SMALL {
+        portable::accumulate(g, x, d);
+    } else {
+        T::accumulate(level(), g, x, d);
     }
 }
 
@@ -329,7 +408,7 @@ mod tests {
                 assert_close(&y, &reference(&layer, x), tolerance, &what);
             }
             // Batches around the tile sizes, so that partial and shifted tiles are covered;
-            // inputs starting on a cache line and off one (the kernels copy those).
+            // inputs starting on a cache line and off one.
             let mut aligned = Box::new(Aligned([[T::ZERO; IN]; 13]));
             let mut shifted = Box::new(Aligned(Shifted {
                 _pad: T::ZERO,
@@ -396,6 +475,60 @@ mod tests {
     #[test]
     fn every_supported_f64_kernel_matches_an_f64_reference() {
         assert!(shapes::<f64>(1e-12) >= 10);
+    }
+
+    /// Gradient accumulation at `level` on a chunk of 13 samples with zero inputs among them:
+    /// within tolerance of an `f64` reference, and identical to the bit to adding the samples
+    /// one at a time.
+    fn check_accumulate<const IN: usize, const OUT: usize, T: Scalar>(level: Level) {
+        let mut inputs = random_rows::<IN, T>(3, 13);
+        for (s, x) in inputs.iter_mut().enumerate() {
+            for (i, x) in x.iter_mut().enumerate() {
+                if (s + i) % 3 == 0 {
+                    *x = T::ZERO;
+                }
+            }
+        }
+        let deltas = random_rows::<OUT, T>(4, 13);
+        let start = random_layer::<IN, OUT, T>(5);
+        let mut chunked = start.clone();
+        T::accumulate(level, chunked.columns_mut(), &inputs, &deltas);
+        let mut single = start.clone();
+        for (x, d) in inputs.iter().zip(&deltas) {
+            T::accumulate(
+                level,
+                single.columns_mut(),
+                core::slice::from_ref(x),
+                core::slice::from_ref(d),
+            );
+        }
+        assert!(
+            chunked == single,
+            "{IN} -> {OUT} at {level:?}: chunk and single differ"
+        );
+        for i in 0..IN {
+            let expected: std::vec::Vec<f64> = (0..OUT)
+                .map(|o| {
+                    inputs
+                        .iter()
+                        .zip(&deltas)
+                        .fold(start.weight(o, i).to_f64(), |g, (x, d)| {
+                            g + x[i].to_f64() * d[o].to_f64()
+                        })
+                })
+                .collect();
+            assert_close(&chunked.columns()[i], &expected, 1e-5, "accumulate");
+        }
+    }
+
+    #[test]
+    fn every_supported_accumulate_kernel_matches_a_reference_and_itself_one_sample_at_a_time() {
+        for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+            check_accumulate::<100, 100, f32>(level);
+            check_accumulate::<33, 17, f32>(level);
+            check_accumulate::<9, 300, f32>(level);
+            check_accumulate::<31, 5, f64>(level);
+        }
     }
 
     #[test]

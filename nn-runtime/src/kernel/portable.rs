@@ -11,6 +11,7 @@
 #![allow(clippy::inline_always)]
 
 use crate::Scalar;
+use core::borrow::Borrow;
 
 /// Independent partial sums per dot product: enough for LLVM to keep a full AVX-512 register
 /// of `f32` (or two of `f64`) busy.
@@ -48,77 +49,80 @@ pub fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
     partial[0]
 }
 
+/// Columns per block: every kernel sums a block's products from zero, then adds the block's sum
+/// to the output. Each output is then a sum of at most `BLOCK` products plus `IN / BLOCK` block
+/// sums, rather than one chain of `IN` roundings: a plain running sum over the 784 inputs of
+/// MNIST's first layer missed an `f64` reference by more than 1e-5.
+pub const BLOCK: usize = 128;
+
+/// Outputs per panel of the portable [`matvec`]: its partial sums live on the stack.
+const PANEL: usize = 64;
+
 /// `W x + b` from the columns of `W` (`w[i]` is column `i`): the outputs plus `x[i]` times
-/// column `i`, for every `i`. The lanes of the outputs are independent, so LLVM vectorises the
-/// inner loop without reordering any sum.
+/// column `i`, for every `i`, a panel of outputs and a [`BLOCK`] of columns at a time. The lanes
+/// of a panel are independent, so LLVM vectorises the inner loop without reordering any sum.
 #[inline(always)]
 pub fn matvec<T: Scalar, const IN: usize, const OUT: usize>(
     w: &[[T; OUT]; IN],
     b: &[T; OUT],
     x: &[T; IN],
 ) -> [T; OUT] {
+    let mut y = *b;
     if OUT == 1 {
-        // One column per input, one value each: the weights are a single row.
-        let mut y = *b;
+        // One value per column: the weights are a single row.
         y[0] += dot(w.as_flattened(), x);
         return y;
     }
-    // Each output sums `IN` products in a chain; narrow layers spread the columns over several
-    // partial outputs so that enough chains run side by side.
-    if OUT < 16 {
-        partial::<T, IN, OUT, 4>(w, b, x)
-    } else if OUT < 32 {
-        partial::<T, IN, OUT, 2>(w, b, x)
-    } else {
-        let mut y = *b;
-        for (column, &x) in w.iter().zip(x) {
-            for (y, &w) in y.iter_mut().zip(column) {
-                *y += x * w;
-            }
+    let mut o0 = 0;
+    while o0 < OUT {
+        let width = PANEL.min(OUT - o0);
+        // A narrow panel has few independent lanes: spread its columns over several partial
+        // sums, so that enough chains of additions run side by side.
+        if width < 16 {
+            panel::<T, IN, OUT, 4>(w, x, o0, &mut y[o0..o0 + width]);
+        } else {
+            panel::<T, IN, OUT, 1>(w, x, o0, &mut y[o0..o0 + width]);
         }
-        y
-    }
-}
-
-/// [`matvec`] with column `i` added to partial output `i % P`; the `P` partials are added
-/// pairwise at the end, then the bias.
-#[inline(always)]
-fn partial<T: Scalar, const IN: usize, const OUT: usize, const P: usize>(
-    w: &[[T; OUT]; IN],
-    b: &[T; OUT],
-    x: &[T; IN],
-) -> [T; OUT] {
-    // `-0.0 + v == v`: partials that no column reaches cost nothing.
-    let mut partials = [[-T::ZERO; OUT]; P];
-    let (columns, rest) = w.as_chunks::<P>();
-    let (xs, x_rest) = x.as_chunks::<P>();
-    for (columns, xs) in columns.iter().zip(xs) {
-        for ((partial, column), &x) in partials.iter_mut().zip(columns).zip(xs) {
-            for (y, &w) in partial.iter_mut().zip(column) {
-                *y += x * w;
-            }
-        }
-    }
-    for ((partial, column), &x) in partials.iter_mut().zip(rest).zip(x_rest) {
-        for (y, &w) in partial.iter_mut().zip(column) {
-            *y += x * w;
-        }
-    }
-    let mut width = P;
-    while width > 1 {
-        width /= 2;
-        for p in 0..width {
-            let (low, high) = partials.split_at_mut(width);
-            for (y, &v) in low[p].iter_mut().zip(&high[p]) {
-                *y += v;
-            }
-        }
-    }
-    let mut y = *b;
-    for (y, &v) in y.iter_mut().zip(&partials[0]) {
-        *y += v;
+        o0 += width;
     }
     y
+}
+
+/// Adds `W x` to the outputs `y` (at most [`PANEL`]) that start at `o0`: within each block,
+/// column `i` goes to partial sum `i % S`; the `S` partials (a power of two) are added pairwise
+/// into the block's sum.
+#[inline(always)]
+fn panel<T: Scalar, const IN: usize, const OUT: usize, const S: usize>(
+    w: &[[T; OUT]; IN],
+    x: &[T; IN],
+    o0: usize,
+    y: &mut [T],
+) {
+    let width = y.len();
+    for (columns, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
+        // `-0.0 + v == v`: partials that no column reaches cost nothing.
+        let mut partials = [[-T::ZERO; PANEL]; S];
+        for (columns, xs) in columns.chunks(S).zip(x.chunks(S)) {
+            for ((partial, column), &x) in partials.iter_mut().zip(columns).zip(xs) {
+                for (p, &w) in partial[..width].iter_mut().zip(&column[o0..o0 + width]) {
+                    *p += x * w;
+                }
+            }
+        }
+        let mut half = S;
+        while half > 1 {
+            half /= 2;
+            let (low, high) = partials.split_at_mut(half);
+            for (low, high) in low.iter_mut().zip(high.iter()) {
+                for (l, &h) in low[..width].iter_mut().zip(&high[..width]) {
+                    *l += h;
+                }
+            }
+        }
+        for (y, &p) in y.iter_mut().zip(&partials[0][..width]) {
+            *y += p;
+        }
+    }
 }
 
 /// `y[s] = W x[s] + b` for every pair of rows.
@@ -131,5 +135,26 @@ pub fn matmul<T: Scalar, const IN: usize, const OUT: usize>(
 ) {
     for (x, y) in x.iter().zip(y) {
         *y = matvec(w, b, x);
+    }
+}
+
+/// `g[i] += x[s][i] * d[s]` for every pair of rows, sample after sample, skipping the terms whose
+/// input is zero (a ReLU that switched off adds nothing).
+#[inline(always)]
+pub fn accumulate<T: Scalar, const IN: usize, const OUT: usize, X: Borrow<[T; IN]>>(
+    g: &mut [[T; OUT]; IN],
+    x: &[X],
+    d: &[[T; OUT]],
+) {
+    for (i, column) in g.iter_mut().enumerate() {
+        for (x, d) in x.iter().zip(d) {
+            let x = x.borrow()[i];
+            if x == T::ZERO {
+                continue;
+            }
+            for (g, &d) in column.iter_mut().zip(d) {
+                *g += x * d;
+            }
+        }
     }
 }

@@ -69,42 +69,23 @@ impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
     /// `delta` is the gradient of the loss with respect to the layer's pre-activations.
     #[inline]
     pub fn accumulate(&mut self, input: &[T; IN], delta: &[T; OUT]) {
-        for (bias, &d) in self.bias.iter_mut().zip(delta) {
-            *bias += d;
-        }
-        for (column, &x) in self.columns.iter_mut().zip(input) {
-            // An input that ReLU switched off adds nothing: skipping it is exact and saves a
-            // pass over its column.
-            if x == T::ZERO {
-                continue;
-            }
-            for (g, &d) in column.iter_mut().zip(delta) {
-                *g += x * d;
-            }
-        }
+        self.accumulate_chunk(core::slice::from_ref(input), core::slice::from_ref(delta));
     }
 
     /// [`DenseGradients::accumulate`] for several samples at once, with the same result to the
-    /// bit: each column of gradients is updated by every sample while it is in cache, instead of
-    /// the whole matrix once per sample.
+    /// bit: each column of gradients is updated by every sample while it is in registers,
+    /// instead of the whole matrix once per sample. Inputs that are zero (a ReLU switched off)
+    /// are skipped, which is exact. Uses the kernel chosen for this CPU, like
+    /// [`Dense::forward`].
     #[inline]
     pub fn accumulate_chunk<X: Borrow<[T; IN]>>(&mut self, inputs: &[X], deltas: &[[T; OUT]]) {
-        for delta in deltas.iter().take(inputs.len()) {
+        let n = inputs.len().min(deltas.len());
+        for delta in &deltas[..n] {
             for (bias, &d) in self.bias.iter_mut().zip(delta) {
                 *bias += d;
             }
         }
-        for (i, column) in self.columns.iter_mut().enumerate() {
-            for (input, delta) in inputs.iter().zip(deltas) {
-                let x = input.borrow()[i];
-                if x == T::ZERO {
-                    continue;
-                }
-                for (g, &d) in column.iter_mut().zip(delta) {
-                    *g += x * d;
-                }
-            }
-        }
+        crate::kernel::accumulate(&mut self.columns, &inputs[..n], &deltas[..n]);
     }
 }
 

@@ -1,0 +1,358 @@
+//! The `f32` kernels of the x86_64 levels, written once for any vector width.
+//!
+//! Both add `x[i]` times column `i` of `W` to the outputs, a vector of outputs at a time: the
+//! lanes are independent, so no horizontal sum is needed, and the only reordering of the sums
+//! is the split of each output's terms over a few interleaved partial sums in `matvec`.
+//!
+//! [`column_kernels!`] expands, inside a module for one instruction set, into `matvec` and
+//! `matmul` compiled with that set's `#[target_feature]`. The module provides the vector type
+//! `V`, the lanes `L`, the shapes below, and the primitives (all `#[inline]` and compiled with
+//! the same features): `zero`, `splat`, `add`, `fmadd` (`a * b + c`), `load` and `store` of
+//! `&[f32; L]`, and `load_tail` / `store_tail` of the first `len < L` lanes of a slice.
+//!
+//! Shapes the module sets:
+//! - `MATVEC_PANEL`: output vectors per panel of `matvec`, and `MATVEC_ACCUMULATORS`: registers
+//!   for their partial sums. Each output vector gets as many independent partial sums
+//!   (streams, over interleaved columns) as fit, so that enough chains of multiply-adds run side
+//!   by side to hide their latency.
+//! - `MATMUL_PANEL`, `MATMUL_SAMPLES`: the register tile of `matmul`, output vectors by samples.
+
+/// Expands into `matvec` and `matmul` for the module's vector type; `$feature` is its
+/// `#[target_feature]` string.
+macro_rules! column_kernels {
+    ($feature:literal) => {
+        /// `W x + b` from the columns of `W`: panels of output vectors, each the sum over `i`
+        /// of `x[i]` times its part of column `i`, in [`streams`] interleaved partial sums.
+        #[target_feature(enable = $feature)]
+        pub fn matvec<const IN: usize, const OUT: usize>(
+            w: &[[f32; OUT]; IN],
+            b: &[f32; OUT],
+            x: &[f32; IN],
+        ) -> [f32; OUT] {
+            let mut y = *b;
+            if OUT == 1 {
+                // One value per column: the weights are one contiguous row.
+                y[0] += portable::dot(w.as_flattened(), x);
+                return y;
+            }
+            let vectors = OUT / L;
+            let mut c = 0;
+            while c + MATVEC_PANEL <= vectors {
+                matvec_panel::<IN, OUT, MATVEC_PANEL, { streams(MATVEC_PANEL) }>(w, x, c, &mut y);
+                c += MATVEC_PANEL;
+            }
+            // Fewer vectors left than a panel: more streams for fewer vectors.
+            match vectors - c {
+                0 => {}
+                1 => matvec_panel::<IN, OUT, 1, { streams(1) }>(w, x, c, &mut y),
+                2 => matvec_panel::<IN, OUT, 2, { streams(2) }>(w, x, c, &mut y),
+                3 => matvec_panel::<IN, OUT, 3, { streams(3) }>(w, x, c, &mut y),
+                4 => matvec_panel::<IN, OUT, 4, { streams(4) }>(w, x, c, &mut y),
+                5 => matvec_panel::<IN, OUT, 5, { streams(5) }>(w, x, c, &mut y),
+                6 => matvec_panel::<IN, OUT, 6, { streams(6) }>(w, x, c, &mut y),
+                _ => matvec_panel::<IN, OUT, 7, { streams(7) }>(w, x, c, &mut y),
+            }
+            if OUT % L != 0 {
+                matvec_tail::<IN, OUT>(w, x, &mut y);
+            }
+            y
+        }
+
+        /// Adds `W x` to output vectors `c0 .. c0 + P` of `y`.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn matvec_panel<const IN: usize, const OUT: usize, const P: usize, const S: usize>(
+            w: &[[f32; OUT]; IN],
+            x: &[f32; IN],
+            c0: usize,
+            y: &mut [f32; OUT],
+        ) {
+            let mut total = [zero(); P];
+            for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
+                let mut acc = [[zero(); P]; S];
+                let (groups, rest) = w.as_chunks::<S>();
+                let (x_groups, x_rest) = x.as_chunks::<S>();
+                for (columns, xs) in groups.iter().zip(x_groups) {
+                    for ((acc, column), &x) in acc.iter_mut().zip(columns).zip(xs) {
+                        let x = splat(x);
+                        let part = &column.as_chunks::<L>().0[c0..c0 + P];
+                        for (acc, w) in acc.iter_mut().zip(part) {
+                            *acc = fmadd(load(w), x, *acc);
+                        }
+                    }
+                }
+                for ((acc, column), &x) in acc.iter_mut().zip(rest).zip(x_rest) {
+                    let x = splat(x);
+                    let part = &column.as_chunks::<L>().0[c0..c0 + P];
+                    for (acc, w) in acc.iter_mut().zip(part) {
+                        *acc = fmadd(load(w), x, *acc);
+                    }
+                }
+                for (total, sum) in total.iter_mut().zip(sum_streams(acc)) {
+                    *total = add(*total, sum);
+                }
+            }
+            let part = &mut y.as_chunks_mut::<L>().0[c0..c0 + P];
+            for (y, total) in part.iter_mut().zip(total) {
+                store(y, add(load(y), total));
+            }
+        }
+
+        /// Adds `W x` to the last `OUT % L` outputs, which do not fill a vector.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn matvec_tail<const IN: usize, const OUT: usize>(
+            w: &[[f32; OUT]; IN],
+            x: &[f32; IN],
+            y: &mut [f32; OUT],
+        ) {
+            const S: usize = streams(1);
+            let at = OUT - OUT % L;
+            let mut total = zero();
+            for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
+                let mut acc = [[zero(); 1]; S];
+                let (groups, rest) = w.as_chunks::<S>();
+                let (x_groups, x_rest) = x.as_chunks::<S>();
+                for (columns, xs) in groups.iter().zip(x_groups) {
+                    for ((acc, column), &x) in acc.iter_mut().zip(columns).zip(xs) {
+                        acc[0] = fmadd(load_tail(&column[at..]), splat(x), acc[0]);
+                    }
+                }
+                for ((acc, column), &x) in acc.iter_mut().zip(rest).zip(x_rest) {
+                    acc[0] = fmadd(load_tail(&column[at..]), splat(x), acc[0]);
+                }
+                let [sum] = sum_streams(acc);
+                total = add(total, sum);
+            }
+            let total = add(load_tail(&y[at..]), total);
+            store_tail(&mut y[at..], total);
+        }
+
+        /// Partial sums per output vector when a panel has `vectors` of them: the largest power of
+        /// two that keeps the panel's accumulators within `MATVEC_ACCUMULATORS`.
+        const fn streams(vectors: usize) -> usize {
+            let mut s = 1;
+            while 2 * s * vectors <= MATVEC_ACCUMULATORS {
+                s *= 2;
+            }
+            s
+        }
+
+        /// The `S` partial sums of each vector added pairwise (`S` is a power of two).
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn sum_streams<const P: usize, const S: usize>(mut acc: [[V; P]; S]) -> [V; P] {
+            let mut width = S;
+            while width > 1 {
+                width /= 2;
+                let (low, high) = acc.split_at_mut(width);
+                for (low, high) in low.iter_mut().zip(high.iter()) {
+                    for (l, h) in low.iter_mut().zip(high) {
+                        *l = add(*l, *h);
+                    }
+                }
+            }
+            acc[0]
+        }
+
+        /// `y[s] = W x[s] + b` for every pair of rows: tiles of `MATMUL_SAMPLES` samples by
+        /// `MATMUL_PANEL` output vectors, whose accumulators stay in registers for a block of
+        /// columns (then they are added to the outputs).
+        /// Each weight vector loaded serves every sample of the tile, and each input value
+        /// (broadcast to a vector) every output vector. The last tile of samples is moved back to
+        /// end at the last sample, recomputing a few rather than running a narrower kernel.
+        #[target_feature(enable = $feature)]
+        pub fn matmul<const IN: usize, const OUT: usize>(
+            w: &[[f32; OUT]; IN],
+            b: &[f32; OUT],
+            x: &[[f32; IN]],
+            y: &mut [[f32; OUT]],
+        ) {
+            let n = x.len().min(y.len());
+            if OUT == 1 || n < MATMUL_SAMPLES {
+                for (x, y) in x.iter().zip(y.iter_mut()) {
+                    *y = matvec(w, b, x);
+                }
+                return;
+            }
+            let mut s = 0;
+            while s < n {
+                let s0 = s.min(n - MATMUL_SAMPLES);
+                let xs: &[[f32; IN]; MATMUL_SAMPLES] = x[s0..s0 + MATMUL_SAMPLES]
+                    .try_into()
+                    .unwrap_or_else(|_| unreachable!());
+                let ys: &mut [[f32; OUT]; MATMUL_SAMPLES] = (&mut y[s0..s0 + MATMUL_SAMPLES])
+                    .try_into()
+                    .unwrap_or_else(|_| unreachable!());
+                matmul_samples(w, b, xs, ys);
+                s += MATMUL_SAMPLES;
+            }
+        }
+
+        /// Every output of one tile of samples.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn matmul_samples<const IN: usize, const OUT: usize>(
+            w: &[[f32; OUT]; IN],
+            b: &[f32; OUT],
+            xs: &[[f32; IN]; MATMUL_SAMPLES],
+            ys: &mut [[f32; OUT]; MATMUL_SAMPLES],
+        ) {
+            let vectors = OUT / L;
+            let mut c = 0;
+            while c + MATMUL_PANEL <= vectors {
+                matmul_tile::<IN, OUT, MATMUL_PANEL>(w, b, xs, ys, c);
+                c += MATMUL_PANEL;
+            }
+            match vectors - c {
+                0 => {}
+                1 => matmul_tile::<IN, OUT, 1>(w, b, xs, ys, c),
+                2 => matmul_tile::<IN, OUT, 2>(w, b, xs, ys, c),
+                _ => matmul_tile::<IN, OUT, 3>(w, b, xs, ys, c),
+            }
+            if OUT % L != 0 {
+                matmul_tail(w, b, xs, ys);
+            }
+        }
+
+        /// Output vectors `c0 .. c0 + P` of a tile of samples.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn matmul_tile<const IN: usize, const OUT: usize, const P: usize>(
+            w: &[[f32; OUT]; IN],
+            b: &[f32; OUT],
+            xs: &[[f32; IN]; MATMUL_SAMPLES],
+            ys: &mut [[f32; OUT]; MATMUL_SAMPLES],
+            c0: usize,
+        ) {
+            let bias = &b.as_chunks::<L>().0[c0..c0 + P];
+            for y in ys.iter_mut() {
+                y.as_chunks_mut::<L>().0[c0..c0 + P].copy_from_slice(bias);
+            }
+            for (block, w) in w.chunks(BLOCK).enumerate() {
+                let mut acc = [[zero(); P]; MATMUL_SAMPLES];
+                for (i, column) in w.iter().enumerate() {
+                    let i = block * BLOCK + i;
+                    let part = &column.as_chunks::<L>().0[c0..c0 + P];
+                    let mut wv = [zero(); P];
+                    for (wv, part) in wv.iter_mut().zip(part) {
+                        *wv = load(part);
+                    }
+                    for (acc, x) in acc.iter_mut().zip(xs) {
+                        let x = splat(x[i]);
+                        for (acc, wv) in acc.iter_mut().zip(&wv) {
+                            *acc = fmadd(*wv, x, *acc);
+                        }
+                    }
+                }
+                for (acc, y) in acc.iter().zip(ys.iter_mut()) {
+                    let part = &mut y.as_chunks_mut::<L>().0[c0..c0 + P];
+                    for (acc, y) in acc.iter().zip(part) {
+                        store(y, add(load(y), *acc));
+                    }
+                }
+            }
+        }
+
+        /// The last `OUT % L` outputs of a tile of samples.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn matmul_tail<const IN: usize, const OUT: usize>(
+            w: &[[f32; OUT]; IN],
+            b: &[f32; OUT],
+            xs: &[[f32; IN]; MATMUL_SAMPLES],
+            ys: &mut [[f32; OUT]; MATMUL_SAMPLES],
+        ) {
+            let at = OUT - OUT % L;
+            for y in ys.iter_mut() {
+                y[at..].copy_from_slice(&b[at..]);
+            }
+            for (block, w) in w.chunks(BLOCK).enumerate() {
+                let mut acc = [zero(); MATMUL_SAMPLES];
+                for (i, column) in w.iter().enumerate() {
+                    let i = block * BLOCK + i;
+                    let wv = load_tail(&column[at..]);
+                    for (acc, x) in acc.iter_mut().zip(xs) {
+                        *acc = fmadd(wv, splat(x[i]), *acc);
+                    }
+                }
+                for (acc, y) in acc.iter().zip(ys.iter_mut()) {
+                    let sum = add(load_tail(&y[at..]), *acc);
+                    store_tail(&mut y[at..], sum);
+                }
+            }
+        }
+
+        /// `g[i] += x[s][i] * d[s]` for every pair of rows, sample after sample, one fused
+        /// multiply-add each, skipping samples whose input `i` is zero: each column of gradients
+        /// stays in registers while every sample of the chunk adds to it.
+        #[target_feature(enable = $feature)]
+        pub fn accumulate<const IN: usize, const OUT: usize, X: Borrow<[f32; IN]>>(
+            g: &mut [[f32; OUT]; IN],
+            x: &[X],
+            d: &[[f32; OUT]],
+        ) {
+            let n = x.len().min(d.len());
+            let (x, d) = (&x[..n], &d[..n]);
+            let at = OUT - OUT % L;
+            for (i, column) in g.iter_mut().enumerate() {
+                let (vectors, tail) = column.as_chunks_mut::<L>();
+                let (panels, rest) = vectors.as_chunks_mut::<ACCUMULATE_PANEL>();
+                let mut c0 = 0;
+                for panel in panels {
+                    accumulate_panel(panel, c0, i, x, d);
+                    c0 += ACCUMULATE_PANEL;
+                }
+                for vector in rest {
+                    accumulate_panel(core::array::from_mut(vector), c0, i, x, d);
+                    c0 += 1;
+                }
+                if !tail.is_empty() {
+                    let mut acc = load_tail(tail);
+                    for (x, d) in x.iter().zip(d) {
+                        let x = x.borrow()[i];
+                        if x == 0.0 {
+                            continue;
+                        }
+                        acc = fmadd(splat(x), load_tail(&d[at..]), acc);
+                    }
+                    store_tail(tail, acc);
+                }
+            }
+        }
+
+        /// [`accumulate`] for `P` vectors of gradient column `i`, from output vector `c0` on.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn accumulate_panel<const IN: usize, const OUT: usize, const P: usize, X>(
+            panel: &mut [[f32; L]; P],
+            c0: usize,
+            i: usize,
+            x: &[X],
+            d: &[[f32; OUT]],
+        ) where
+            X: Borrow<[f32; IN]>,
+        {
+            let mut acc = [zero(); P];
+            for (acc, g) in acc.iter_mut().zip(panel.iter()) {
+                *acc = load(g);
+            }
+            for (x, d) in x.iter().zip(d) {
+                let x = x.borrow()[i];
+                if x == 0.0 {
+                    continue;
+                }
+                let x = splat(x);
+                let d = &d.as_chunks::<L>().0[c0..c0 + P];
+                for (acc, d) in acc.iter_mut().zip(d) {
+                    *acc = fmadd(x, load(d), *acc);
+                }
+            }
+            for (acc, g) in acc.iter().zip(panel.iter_mut()) {
+                store(g, *acc);
+            }
+        }
+    };
+}
+
+pub(super) use column_kernels;
