@@ -31,6 +31,8 @@ const MATMUL_PANEL: usize = 2;
 /// Samples per tile of `matmul`: 12 accumulators, 2 weight vectors and a broadcast input fit
 /// the 16 registers.
 const MATMUL_SAMPLES: usize = 6;
+/// Columns per block of `matmul`: the block's part of a panel of weights fills at most 16 KiB.
+const MATMUL_BLOCK: usize = 128;
 /// Output vectors of a gradient column held in registers by `accumulate`.
 const ACCUMULATE_PANEL: usize = 8;
 

@@ -30,6 +30,8 @@ const MATMUL_PANEL: usize = 4;
 /// Samples per tile of `matmul`: 24 accumulators, 4 weight vectors and a broadcast input fit
 /// the 32 registers. Measured on the 784 -> 128 layer: 200-228 GFLOP/s at 48 and 256 samples.
 const MATMUL_SAMPLES: usize = 6;
+/// Columns per block of `matmul`: the block's part of a panel of weights fills at most 16 KiB.
+const MATMUL_BLOCK: usize = 64;
 /// Output vectors of a gradient column held in registers by `accumulate`.
 const ACCUMULATE_PANEL: usize = 8;
 

@@ -15,7 +15,8 @@
 //!   for their partial sums. Each output vector gets as many independent partial sums
 //!   (streams, over interleaved columns) as fit, so that enough chains of multiply-adds run side
 //!   by side to hide their latency.
-//! - `MATMUL_PANEL`, `MATMUL_SAMPLES`: the register tile of `matmul`, output vectors by samples.
+//! - `MATMUL_PANEL`, `MATMUL_SAMPLES`: the register tile of `matmul`, output vectors by samples;
+//!   `MATMUL_BLOCK`: columns per block of `matmul`, at most [`BLOCK`](super::portable::BLOCK).
 
 /// Expands into `matvec` and `matmul` for the module's vector type; `$feature` is its
 /// `#[target_feature]` string.
@@ -155,12 +156,12 @@ macro_rules! column_kernels {
             acc[0]
         }
 
-        /// `y[s] = W x[s] + b` for every pair of rows: tiles of `MATMUL_SAMPLES` samples by
-        /// `MATMUL_PANEL` output vectors, whose accumulators stay in registers for a block of
-        /// columns (then they are added to the outputs).
-        /// Each weight vector loaded serves every sample of the tile, and each input value
-        /// (broadcast to a vector) every output vector. The last tile of samples is moved back to
-        /// end at the last sample, recomputing a few rather than running a narrower kernel.
+        /// `y[s] = W x[s] + b` for every pair of rows, in register tiles of `MATMUL_SAMPLES`
+        /// samples by `MATMUL_PANEL` output vectors. The columns go in blocks of
+        /// `MATMUL_BLOCK`, each block's part of a panel (16 KiB at most) staying in the
+        /// first-level cache while every tile of samples uses it; a tile sums the block's products
+        /// in registers, then adds them to its outputs. Each weight vector loaded serves every
+        /// sample of a tile, and each input value (broadcast to a vector) every output vector.
         #[target_feature(enable = $feature)]
         pub fn matmul<const IN: usize, const OUT: usize>(
             w: &[[f32; OUT]; IN],
@@ -175,110 +176,95 @@ macro_rules! column_kernels {
                 }
                 return;
             }
-            let mut s = 0;
-            while s < n {
-                let s0 = s.min(n - MATMUL_SAMPLES);
-                let xs: &[[f32; IN]; MATMUL_SAMPLES] = x[s0..s0 + MATMUL_SAMPLES]
-                    .try_into()
-                    .unwrap_or_else(|_| unreachable!());
-                let ys: &mut [[f32; OUT]; MATMUL_SAMPLES] = (&mut y[s0..s0 + MATMUL_SAMPLES])
-                    .try_into()
-                    .unwrap_or_else(|_| unreachable!());
-                matmul_samples(w, b, xs, ys);
-                s += MATMUL_SAMPLES;
+            let (x, y) = (&x[..n], &mut y[..n]);
+            for y in y.iter_mut() {
+                *y = *b;
             }
-        }
-
-        /// Every output of one tile of samples.
-        #[target_feature(enable = $feature)]
-        #[inline]
-        fn matmul_samples<const IN: usize, const OUT: usize>(
-            w: &[[f32; OUT]; IN],
-            b: &[f32; OUT],
-            xs: &[[f32; IN]; MATMUL_SAMPLES],
-            ys: &mut [[f32; OUT]; MATMUL_SAMPLES],
-        ) {
             let vectors = OUT / L;
             let mut c = 0;
             while c + MATMUL_PANEL <= vectors {
-                matmul_tile::<IN, OUT, MATMUL_PANEL>(w, b, xs, ys, c);
+                matmul_panel::<IN, OUT, MATMUL_PANEL>(w, x, y, c);
                 c += MATMUL_PANEL;
             }
             match vectors - c {
                 0 => {}
-                1 => matmul_tile::<IN, OUT, 1>(w, b, xs, ys, c),
-                2 => matmul_tile::<IN, OUT, 2>(w, b, xs, ys, c),
-                _ => matmul_tile::<IN, OUT, 3>(w, b, xs, ys, c),
+                1 => matmul_panel::<IN, OUT, 1>(w, x, y, c),
+                2 => matmul_panel::<IN, OUT, 2>(w, x, y, c),
+                _ => matmul_panel::<IN, OUT, 3>(w, x, y, c),
             }
             if OUT % L != 0 {
-                matmul_tail(w, b, xs, ys);
+                matmul_panel::<IN, OUT, 0>(w, x, y, c);
             }
         }
 
-        /// Output vectors `c0 .. c0 + P` of a tile of samples.
+        /// Adds `W x[s]` to output vectors `c0 .. c0 + P` of every sample, block of columns by
+        /// block; `P = 0` means the last `OUT % L` outputs, which do not fill a vector.
         #[target_feature(enable = $feature)]
         #[inline]
-        fn matmul_tile<const IN: usize, const OUT: usize, const P: usize>(
+        fn matmul_panel<const IN: usize, const OUT: usize, const P: usize>(
             w: &[[f32; OUT]; IN],
-            b: &[f32; OUT],
-            xs: &[[f32; IN]; MATMUL_SAMPLES],
-            ys: &mut [[f32; OUT]; MATMUL_SAMPLES],
+            x: &[[f32; IN]],
+            y: &mut [[f32; OUT]],
             c0: usize,
         ) {
-            let bias = &b.as_chunks::<L>().0[c0..c0 + P];
-            for y in ys.iter_mut() {
-                y.as_chunks_mut::<L>().0[c0..c0 + P].copy_from_slice(bias);
-            }
-            for (block, w) in w.chunks(BLOCK).enumerate() {
-                let mut acc = [[zero(); P]; MATMUL_SAMPLES];
-                for (i, column) in w.iter().enumerate() {
-                    let i = block * BLOCK + i;
-                    let part = &column.as_chunks::<L>().0[c0..c0 + P];
-                    let mut wv = [zero(); P];
-                    for (wv, part) in wv.iter_mut().zip(part) {
-                        *wv = load(part);
-                    }
-                    for (acc, x) in acc.iter_mut().zip(xs) {
-                        let x = splat(x[i]);
-                        for (acc, wv) in acc.iter_mut().zip(&wv) {
-                            *acc = fmadd(*wv, x, *acc);
-                        }
-                    }
+            let (x_tiles, x_rest) = x.as_chunks::<MATMUL_SAMPLES>();
+            let (y_tiles, y_rest) = y.as_chunks_mut::<MATMUL_SAMPLES>();
+            for (block, w) in w.chunks(MATMUL_BLOCK).enumerate() {
+                let i0 = block * MATMUL_BLOCK;
+                for (xs, ys) in x_tiles.iter().zip(y_tiles.iter_mut()) {
+                    matmul_tile::<IN, OUT, P, MATMUL_SAMPLES>(w, i0, xs, ys, c0);
                 }
-                for (acc, y) in acc.iter().zip(ys.iter_mut()) {
-                    let part = &mut y.as_chunks_mut::<L>().0[c0..c0 + P];
-                    for (acc, y) in acc.iter().zip(part) {
-                        store(y, add(load(y), *acc));
-                    }
+                for (x, y) in x_rest.iter().zip(y_rest.iter_mut()) {
+                    let (xs, ys) = (core::array::from_ref(x), core::array::from_mut(y));
+                    matmul_tile::<IN, OUT, P, 1>(w, i0, xs, ys, c0);
                 }
             }
         }
 
-        /// The last `OUT % L` outputs of a tile of samples.
+        /// Adds the products of columns `i0 .. i0 + w.len()` to output vectors `c0 .. c0 + P` of
+        /// `M` samples (`P = 0`: the last `OUT % L` outputs).
         #[target_feature(enable = $feature)]
         #[inline]
-        fn matmul_tail<const IN: usize, const OUT: usize>(
-            w: &[[f32; OUT]; IN],
-            b: &[f32; OUT],
-            xs: &[[f32; IN]; MATMUL_SAMPLES],
-            ys: &mut [[f32; OUT]; MATMUL_SAMPLES],
+        fn matmul_tile<const IN: usize, const OUT: usize, const P: usize, const M: usize>(
+            w: &[[f32; OUT]],
+            i0: usize,
+            xs: &[[f32; IN]; M],
+            ys: &mut [[f32; OUT]; M],
+            c0: usize,
         ) {
-            let at = OUT - OUT % L;
-            for y in ys.iter_mut() {
-                y[at..].copy_from_slice(&b[at..]);
-            }
-            for (block, w) in w.chunks(BLOCK).enumerate() {
-                let mut acc = [zero(); MATMUL_SAMPLES];
+            if P == 0 {
+                let at = OUT - OUT % L;
+                let mut acc = [zero(); M];
                 for (i, column) in w.iter().enumerate() {
-                    let i = block * BLOCK + i;
                     let wv = load_tail(&column[at..]);
                     for (acc, x) in acc.iter_mut().zip(xs) {
-                        *acc = fmadd(wv, splat(x[i]), *acc);
+                        *acc = fmadd(wv, splat(x[i0 + i]), *acc);
                     }
                 }
                 for (acc, y) in acc.iter().zip(ys.iter_mut()) {
                     let sum = add(load_tail(&y[at..]), *acc);
                     store_tail(&mut y[at..], sum);
+                }
+                return;
+            }
+            let mut acc = [[zero(); P]; M];
+            for (i, column) in w.iter().enumerate() {
+                let part = &column.as_chunks::<L>().0[c0..c0 + P];
+                let mut wv = [zero(); P];
+                for (wv, part) in wv.iter_mut().zip(part) {
+                    *wv = load(part);
+                }
+                for (acc, x) in acc.iter_mut().zip(xs) {
+                    let x = splat(x[i0 + i]);
+                    for (acc, wv) in acc.iter_mut().zip(&wv) {
+                        *acc = fmadd(*wv, x, *acc);
+                    }
+                }
+            }
+            for (acc, y) in acc.iter().zip(ys.iter_mut()) {
+                let part = &mut y.as_chunks_mut::<L>().0[c0..c0 + P];
+                for (acc, y) in acc.iter().zip(part) {
+                    store(y, add(load(y), *acc));
                 }
             }
         }
