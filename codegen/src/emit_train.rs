@@ -396,15 +396,23 @@ fn methods(net: &Network) -> TokenStream {
     }
 }
 
-/// Samples per chunk in `accumulate_batch`: 1 when the weights fit in 32 KiB, else up to 16, as
-/// many as keep the chunk's locals (pre-activations, outputs and gradients of every layer)
+/// Samples per chunk in `accumulate_batch`: 1 when every layer is small, else up to 16 (the
+/// gradient kernel keeps a column of gradients in registers while every sample of the chunk adds
+/// to it), as many as keep the chunk's locals (pre-activations, outputs and gradients of every layer)
 /// within 64 KiB of stack and each of them within 16 KiB.
 fn chunk_size(net: &Network) -> usize {
-    let scalar_bytes = net.scalar_bytes();
-    // Weights that fit in the first-level cache gain nothing from being reused across samples.
-    if net.parameters * scalar_bytes <= 32_768 {
+    // Layers of at most this many weights accumulate gradients with the runtime's inlined
+    // portable kernel (`nn_runtime::kernel::ACCUMULATE_SMALL`), which gains nothing from
+    // chunks: networks made only of such layers go one sample at a time.
+    const SMALL_LAYER: usize = 1024;
+    if net
+        .layers
+        .iter()
+        .all(|l| l.inputs * l.outputs <= SMALL_LAYER)
+    {
         return 1;
     }
+    let scalar_bytes = net.scalar_bytes();
     let per_sample: usize = net
         .layers
         .iter()

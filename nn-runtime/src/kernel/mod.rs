@@ -30,11 +30,9 @@ pub mod portable;
 /// caller: for a 2 -> 2 layer a call through the dispatcher costs more than the arithmetic.
 pub const SMALL: usize = 256;
 
-/// Layers with at most this many weights (32 KiB of `f32`) accumulate gradients with the
-/// portable kernel, inlined: their gradients stay in the first-level cache anyway, and the
-/// `64 -> 32 -> 10` network trained at 1.6 million samples per second through the dispatched
-/// kernel against 2.2 million inlined.
-pub const ACCUMULATE_SMALL: usize = 8192;
+/// Layers with at most this many weights accumulate gradients with the portable kernel, inlined
+/// into the caller: for them a call costs more than the arithmetic.
+pub const ACCUMULATE_SMALL: usize = 1024;
 
 /// An instruction set a kernel can be compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

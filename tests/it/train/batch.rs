@@ -127,6 +127,8 @@ fn a_target_missing_is_a_typed_error() {
 
 #[test]
 fn networks_that_fit_in_cache_go_one_sample_at_a_time() {
+    // The code generator's threshold for a small layer is the runtime's.
+    assert_eq!(nn::__private::kernel::ACCUMULATE_SMALL, 1024);
     assert_eq!(Small::TRAINING_CHUNK, 1);
     same_bits(&*Small::random(4), &CrossEntropy, 7, 6);
 }
