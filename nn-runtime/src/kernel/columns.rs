@@ -270,8 +270,9 @@ macro_rules! column_kernels {
         }
 
         /// `g[i] += x[s][i] * d[s]` for every pair of rows, sample after sample, one fused
-        /// multiply-add each, skipping samples whose input `i` is zero: each column of gradients
-        /// stays in registers while every sample of the chunk adds to it.
+        /// multiply-add each: each column of gradients stays in registers while every sample of
+        /// the chunk adds to it. Zero inputs are not skipped: a branch per input and sample
+        /// mispredicts on images (the digits example trained 1.5 times slower with it).
         #[target_feature(enable = $feature)]
         pub fn accumulate<const IN: usize, const OUT: usize, X: Borrow<[f32; IN]>>(
             g: &mut [[f32; OUT]; IN],
@@ -296,11 +297,7 @@ macro_rules! column_kernels {
                 if !tail.is_empty() {
                     let mut acc = load_tail(tail);
                     for (x, d) in x.iter().zip(d) {
-                        let x = x.borrow()[i];
-                        if x == 0.0 {
-                            continue;
-                        }
-                        acc = fmadd(splat(x), load_tail(&d[at..]), acc);
+                        acc = fmadd(splat(x.borrow()[i]), load_tail(&d[at..]), acc);
                     }
                     store_tail(tail, acc);
                 }
@@ -324,11 +321,7 @@ macro_rules! column_kernels {
                 *acc = load(g);
             }
             for (x, d) in x.iter().zip(d) {
-                let x = x.borrow()[i];
-                if x == 0.0 {
-                    continue;
-                }
-                let x = splat(x);
+                let x = splat(x.borrow()[i]);
                 let d = &d.as_chunks::<L>().0[c0..c0 + P];
                 for (acc, d) in acc.iter_mut().zip(d) {
                     *acc = fmadd(x, load(d), *acc);

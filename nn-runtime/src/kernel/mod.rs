@@ -316,8 +316,8 @@ pub fn matmul<T: Scalar, const IN: usize, const OUT: usize>(
     }
 }
 
-/// `g[i] += x[s][i] * d[s]` for each pair of rows in order, skipping the terms whose input is
-/// zero, with the best kernel for this CPU: the gradient of a layer's weights (by column) over
+/// `g[i] += x[s][i] * d[s]` for each pair of rows in order (the portable kernel skips the terms
+/// whose input is zero), with the best kernel for this CPU: the gradient of a layer's weights (by column) over
 /// a chunk of samples. One sample at a time or a whole chunk, every gradient gets the same
 /// additions in the same order, so the results agree to the bit.
 #[inline]

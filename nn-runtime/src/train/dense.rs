@@ -74,8 +74,7 @@ impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
 
     /// [`DenseGradients::accumulate`] for several samples at once, with the same result to the
     /// bit: each column of gradients is updated by every sample while it is in registers,
-    /// instead of the whole matrix once per sample. Inputs that are zero (a ReLU switched off)
-    /// are skipped, which is exact. Uses the kernel chosen for this CPU, like
+    /// instead of the whole matrix once per sample. Uses the kernel chosen for this CPU, like
     /// [`Dense::forward`].
     #[inline]
     pub fn accumulate_chunk<X: Borrow<[T; IN]>>(&mut self, inputs: &[X], deltas: &[[T; OUT]]) {
