@@ -602,7 +602,7 @@ fn chunk_backward(
 }
 
 /// `accumulate_batch`: `accumulate_gradients` over chunks of samples, layer by layer, so that
-/// each weight row is read once per chunk. Same arithmetic in the same order: bit-identical.
+/// each weight gradient is read and written once per chunk. Same arithmetic in the same order: bit-identical.
 fn batch_method(net: &Network) -> TokenStream {
     let Network {
         scalar,
@@ -674,7 +674,7 @@ fn batch_method(net: &Network) -> TokenStream {
 
         /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
         /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
-        /// by layer, so that each weight is read once per chunk; the gradients are the same to
+        /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
         /// the bit as one sample at a time. No heap allocation.
         ///
         /// # Errors

@@ -1,6 +1,7 @@
 //! A dynamic evaluator: runs any checked [`nn_grammar::Network`] on given weights, in `f64`,
-//! written from the definitions in the README and sharing no code with `nn-runtime` (sums run
-//! in plain order; `erf` comes from `libm`, which is not ours).
+//! written from the definitions in the README and sharing no arithmetic with `nn-runtime` (sums
+//! run in plain order; `erf` comes from `libm`, which is not ours; only the weights' storage
+//! order comes from `LayerInfo::weight_index`).
 //!
 //! Generated code is compared against it: same network, same weights, same input.
 

@@ -1,11 +1,11 @@
 //! The `f32` kernels of the x86_64 levels, written once for any vector width.
 //!
-//! Both add `x[i]` times column `i` of `W` to the outputs, a vector of outputs at a time: the
+//! `matvec` and `matmul` add `x[i]` times column `i` of `W` to the outputs, a vector of outputs at a time: the
 //! lanes are independent, so no horizontal sum is needed, and the only reordering of the sums
 //! is the split of each output's terms over a few interleaved partial sums in `matvec`.
 //!
-//! [`column_kernels!`] expands, inside a module for one instruction set, into `matvec` and
-//! `matmul` compiled with that set's `#[target_feature]`. The module provides the vector type
+//! [`column_kernels!`] expands, inside a module for one instruction set, into `matvec`,
+//! `matmul` and `accumulate` (weight gradients) compiled with that set's `#[target_feature]`. The module provides the vector type
 //! `V`, the lanes `L`, the shapes below, and the primitives (all `#[inline]` and compiled with
 //! the same features): `zero`, `splat`, `add`, `fmadd` (`a * b + c`), `load` and `store` of
 //! `&[f32; L]`, and `load_tail` / `store_tail` of the first `len < L` lanes of a slice.
@@ -17,11 +17,16 @@
 //!   by side to hide their latency.
 //! - `MATMUL_PANEL`, `MATMUL_SAMPLES`: the register tile of `matmul`, output vectors by samples;
 //!   `MATMUL_BLOCK`: columns per block of `matmul`, at most [`BLOCK`](super::portable::BLOCK).
+//! - `ACCUMULATE_PANEL`: vectors of a gradient column that `accumulate` holds in registers.
 
 /// Expands into `matvec` and `matmul` for the module's vector type; `$feature` is its
 /// `#[target_feature]` string.
 macro_rules! column_kernels {
     ($feature:literal) => {
+        // The last arms of the remainder matches below cover panels up to these sizes, and
+        // a block of `matmul` must not sum more columns than the accuracy bound allows.
+        const _: () = assert!(MATVEC_PANEL <= 8 && MATMUL_PANEL <= 4);
+        const _: () = assert!(MATMUL_BLOCK <= BLOCK);
         /// `W x + b` from the columns of `W`: panels of output vectors, each the sum over `i`
         /// of `x[i]` times its part of column `i`, in [`streams`] interleaved partial sums.
         #[target_feature(enable = $feature)]
@@ -272,7 +277,7 @@ macro_rules! column_kernels {
         /// `g[i] += x[s][i] * d[s]` for every pair of rows, sample after sample, one fused
         /// multiply-add each: each column of gradients stays in registers while every sample of
         /// the chunk adds to it. Zero inputs are not skipped: a branch per input and sample
-        /// mispredicts on images (the digits example trained 1.5 times slower with it).
+        /// mispredicts on images (the digits example took 2.0 s with it, 1.6 s without).
         #[target_feature(enable = $feature)]
         pub fn accumulate<const IN: usize, const OUT: usize, X: Borrow<[f32; IN]>>(
             g: &mut [[f32; OUT]; IN],

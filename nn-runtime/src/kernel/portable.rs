@@ -17,11 +17,23 @@ use core::borrow::Borrow;
 /// of `f32` (or two of `f64`) busy.
 const LANES: usize = 16;
 
-/// `sum_i a[i] * b[i]`, with 16 independent partial sums added pairwise at the end.
+/// `sum_i a[i] * b[i]`: in blocks of [`BLOCK`] pairs, each summed in 16 independent partial
+/// sums added pairwise, the block sums then added in order.
 ///
 /// The pairs beyond the shorter slice are ignored.
 #[inline(always)]
 pub fn dot<T: Scalar>(a: &[T], b: &[T]) -> T {
+    // `-0.0 + v == v`, so a single block costs no extra addition.
+    let mut total = -T::ZERO;
+    for (a, b) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+        total += dot_block(a, b);
+    }
+    total
+}
+
+/// [`dot`] of at most [`BLOCK`] pairs.
+#[inline(always)]
+fn dot_block<T: Scalar>(a: &[T], b: &[T]) -> T {
     // Cut both to the shorter length, so that the tails below pair the same indices.
     let length = a.len().min(b.len());
     let (a, b) = (&a[..length], &b[..length]);

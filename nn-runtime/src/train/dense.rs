@@ -184,6 +184,41 @@ mod tests {
     }
 
     #[test]
+    fn chunks_match_one_sample_at_a_time_on_a_layer_with_dispatched_kernels() {
+        // 40 * 30 weights: more than `kernel::ACCUMULATE_SMALL`, so `f32` gradients go through
+        // the kernel chosen for this CPU; columns of 30 take `backward_input`'s short sums.
+        let mut rng = crate::init::SplitMix64::new(9);
+        let mut value = || {
+            #[allow(clippy::cast_possible_truncation)]
+            let v = rng.uniform(1.0) as f32;
+            v
+        };
+        let layer = Dense::<40, 30, f32>::from_columns(
+            core::array::from_fn(|_| core::array::from_fn(|_| value())),
+            core::array::from_fn(|_| value()),
+        );
+        let inputs: [[f32; 40]; 5] = core::array::from_fn(|s| {
+            core::array::from_fn(|i| if (s + i) % 4 == 0 { 0.0 } else { value() })
+        });
+        let deltas: [[f32; 30]; 5] = core::array::from_fn(|_| core::array::from_fn(|_| value()));
+        let mut input_deltas = [[0.0; 40]; 5];
+        backward_input_chunk(&layer, &deltas, &mut input_deltas);
+        let mut chunked = DenseGradients::<40, 30, f32>::default();
+        chunked.accumulate_chunk(&inputs.each_ref(), &deltas);
+        let mut single = DenseGradients::<40, 30, f32>::default();
+        for k in 0..5 {
+            assert_eq!(input_deltas[k], backward_input(&layer, &deltas[k]));
+            single.accumulate(&inputs[k], &deltas[k]);
+        }
+        assert!(chunked == single);
+        // And the sums are the right ones.
+        let expected: f64 = (0..5)
+            .map(|k| f64::from(inputs[k][7]) * f64::from(deltas[k][3]))
+            .sum();
+        assert!((f64::from(chunked.weight(3, 7)) - expected).abs() < 1e-5);
+    }
+
+    #[test]
     fn backward_input_is_the_transposed_product() {
         let layer =
             Dense::<3, 2, f64>::from_parts([[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]], [0.5, -0.5]);

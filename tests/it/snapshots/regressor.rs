@@ -336,7 +336,7 @@ impl Regressor {
     pub const TRAINING_CHUNK: usize = 1;
     /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
     /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
-    /// by layer, so that each weight is read once per chunk; the gradients are the same to
+    /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
     /// the bit as one sample at a time. No heap allocation.
     ///
     /// # Errors
