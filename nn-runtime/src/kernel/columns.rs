@@ -19,8 +19,8 @@
 //!   `MATMUL_BLOCK`: columns per block of `matmul`, at most [`BLOCK`](super::portable::BLOCK).
 //! - `ACCUMULATE_PANEL`: vectors of a gradient column that `accumulate` holds in registers.
 
-/// Expands into `matvec` and `matmul` for the module's vector type; `$feature` is its
-/// `#[target_feature]` string.
+/// Expands into `matvec`, `matmul` and `accumulate` for the module's vector type; `$feature` is
+/// its `#[target_feature]` string.
 macro_rules! column_kernels {
     ($feature:literal) => {
         // The last arms of the remainder matches below cover panels up to these sizes, and
@@ -80,19 +80,11 @@ macro_rules! column_kernels {
                 let (x_groups, x_rest) = x.as_chunks::<S>();
                 for (columns, xs) in groups.iter().zip(x_groups) {
                     for ((acc, column), &x) in acc.iter_mut().zip(columns).zip(xs) {
-                        let x = splat(x);
-                        let part = &column.as_chunks::<L>().0[c0..c0 + P];
-                        for (acc, w) in acc.iter_mut().zip(part) {
-                            *acc = fmadd(load(w), x, *acc);
-                        }
+                        add_scaled(acc, column, c0, x);
                     }
                 }
                 for ((acc, column), &x) in acc.iter_mut().zip(rest).zip(x_rest) {
-                    let x = splat(x);
-                    let part = &column.as_chunks::<L>().0[c0..c0 + P];
-                    for (acc, w) in acc.iter_mut().zip(part) {
-                        *acc = fmadd(load(w), x, *acc);
-                    }
+                    add_scaled(acc, column, c0, x);
                 }
                 for (total, sum) in total.iter_mut().zip(sum_streams(acc)) {
                     *total = add(*total, sum);
@@ -101,6 +93,22 @@ macro_rules! column_kernels {
             let part = &mut y.as_chunks_mut::<L>().0[c0..c0 + P];
             for (y, total) in part.iter_mut().zip(total) {
                 store(y, add(load(y), total));
+            }
+        }
+
+        /// `acc[p] += x * column[c0 + p]` for the `P` vectors of a panel.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn add_scaled<const OUT: usize, const P: usize>(
+            acc: &mut [V; P],
+            column: &[f32; OUT],
+            c0: usize,
+            x: f32,
+        ) {
+            let x = splat(x);
+            let part = &column.as_chunks::<L>().0[c0..c0 + P];
+            for (acc, w) in acc.iter_mut().zip(part) {
+                *acc = fmadd(load(w), x, *acc);
             }
         }
 
