@@ -170,7 +170,8 @@ macro_rules! column_kernels {
         }
 
         /// `y[s] = W x[s] + b` for every pair of rows, in register tiles of `MATMUL_SAMPLES`
-        /// samples by `MATMUL_PANEL` output vectors. The columns go in blocks of
+        /// samples by `MATMUL_PANEL` output vectors (twice the samples for a panel of a single
+        /// vector, or of the last outputs that do not fill one). The columns go in blocks of
         /// `MATMUL_BLOCK`, each block's part of a panel (16 KiB at most) staying in the
         /// first-level cache while every tile of samples uses it; a tile sums the block's products
         /// in registers, then adds them to its outputs. Each weight vector loaded serves every
@@ -196,38 +197,48 @@ macro_rules! column_kernels {
             let vectors = OUT / L;
             let mut c = 0;
             while c + MATMUL_PANEL <= vectors {
-                matmul_panel::<IN, OUT, MATMUL_PANEL>(w, x, y, c);
+                matmul_panel::<IN, OUT, MATMUL_PANEL, MATMUL_SAMPLES>(w, x, y, c);
                 c += MATMUL_PANEL;
             }
+            // A panel of one vector takes twice the samples, so that enough independent chains
+            // of multiply-adds hide their latency.
             match vectors - c {
                 0 => {}
-                1 => matmul_panel::<IN, OUT, 1>(w, x, y, c),
-                2 => matmul_panel::<IN, OUT, 2>(w, x, y, c),
-                _ => matmul_panel::<IN, OUT, 3>(w, x, y, c),
+                1 => matmul_panel::<IN, OUT, 1, { 2 * MATMUL_SAMPLES }>(w, x, y, c),
+                2 => matmul_panel::<IN, OUT, 2, MATMUL_SAMPLES>(w, x, y, c),
+                _ => matmul_panel::<IN, OUT, 3, MATMUL_SAMPLES>(w, x, y, c),
             }
             if OUT % L != 0 {
-                matmul_panel::<IN, OUT, 0>(w, x, y, c);
+                matmul_panel::<IN, OUT, 0, { 2 * MATMUL_SAMPLES }>(w, x, y, c);
             }
         }
 
         /// Adds `W x[s]` to output vectors `c0 .. c0 + P` of every sample, block of columns by
-        /// block; `P = 0` means the last `OUT % L` outputs, which do not fill a vector.
+        /// block, in tiles of `M` samples, then of two, then one; `P = 0` means the last
+        /// `OUT % L` outputs, which do not fill a vector.
         #[target_feature(enable = $feature)]
         #[inline]
-        fn matmul_panel<const IN: usize, const OUT: usize, const P: usize>(
+        fn matmul_panel<const IN: usize, const OUT: usize, const P: usize, const M: usize>(
             w: &[[f32; OUT]; IN],
             x: &[[f32; IN]],
             y: &mut [[f32; OUT]],
             c0: usize,
         ) {
-            let (x_tiles, x_rest) = x.as_chunks::<MATMUL_SAMPLES>();
-            let (y_tiles, y_rest) = y.as_chunks_mut::<MATMUL_SAMPLES>();
+            let (x_tiles, x_rest) = x.as_chunks::<M>();
+            let (y_tiles, y_rest) = y.as_chunks_mut::<M>();
+            // The samples left over (fewer than `M`) go in pairs: one sample alone has too few
+            // chains of multiply-adds to hide their latency.
+            let (x_pairs, x_last) = x_rest.as_chunks::<2>();
+            let (y_pairs, y_last) = y_rest.as_chunks_mut::<2>();
             for (block, w) in w.chunks(MATMUL_BLOCK).enumerate() {
                 let i0 = block * MATMUL_BLOCK;
                 for (xs, ys) in x_tiles.iter().zip(y_tiles.iter_mut()) {
-                    matmul_tile::<IN, OUT, P, MATMUL_SAMPLES>(w, i0, xs, ys, c0);
+                    matmul_tile::<IN, OUT, P, M>(w, i0, xs, ys, c0);
                 }
-                for (x, y) in x_rest.iter().zip(y_rest.iter_mut()) {
+                for (xs, ys) in x_pairs.iter().zip(y_pairs.iter_mut()) {
+                    matmul_tile::<IN, OUT, P, 2>(w, i0, xs, ys, c0);
+                }
+                for (x, y) in x_last.iter().zip(y_last.iter_mut()) {
                     let (xs, ys) = (core::array::from_ref(x), core::array::from_mut(y));
                     matmul_tile::<IN, OUT, P, 1>(w, i0, xs, ys, c0);
                 }

@@ -364,7 +364,7 @@ mod tests {
     #[repr(C)]
     struct Shifted<T, const IN: usize> {
         _pad: T,
-        rows: [[T; IN]; 13],
+        rows: [[T; IN]; ROWS],
     }
 
     fn random_rows<const IN: usize, T: Scalar>(seed: u64, n: usize) -> Vec<[T; IN]> {
@@ -396,9 +396,12 @@ mod tests {
         }
     }
 
+    /// Input rows per shape: two tiles of 12 samples, a pair and one more.
+    const ROWS: usize = 27;
+
     fn check<const IN: usize, const OUT: usize, T: Scalar>(tolerance: f64) -> usize {
         let layer = random_layer::<IN, OUT, T>(IN as u64 * 1000 + OUT as u64);
-        let inputs = random_rows::<IN, T>(7, 13);
+        let inputs = random_rows::<IN, T>(7, ROWS);
         let mut checked = 0;
         for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
             let what = std::format!("{IN} -> {OUT} {} at {level:?}", T::NAME);
@@ -406,17 +409,18 @@ mod tests {
                 let y = layer.forward_at(level, x).expect("supported level");
                 assert_close(&y, &reference(&layer, x), tolerance, &what);
             }
-            // Batches around the tile sizes, so that partial tiles are covered;
-            // inputs starting on a cache line and off one.
-            let mut aligned = Box::new(Aligned([[T::ZERO; IN]; 13]));
+            // Batches around the tile sizes (6 samples, 12 for the narrowest panels, then pairs,
+            // then one), so that every kind of partial tile is covered; inputs starting on a
+            // cache line and off one.
+            let mut aligned = Box::new(Aligned([[T::ZERO; IN]; ROWS]));
             let mut shifted = Box::new(Aligned(Shifted {
                 _pad: T::ZERO,
-                rows: [[T::ZERO; IN]; 13],
+                rows: [[T::ZERO; IN]; ROWS],
             }));
             aligned.0.copy_from_slice(&inputs);
             shifted.0.rows.copy_from_slice(&inputs);
             for rows in [&inputs[..], &aligned.0[..], &shifted.0.rows[..]] {
-                for n in [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13] {
+                for n in [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 23, 25, 27] {
                     let mut outputs = std::vec![[T::ZERO; OUT]; n];
                     assert!(layer.forward_batch_at(level, &rows[..n], &mut outputs));
                     for (x, y) in rows.iter().zip(&outputs) {
