@@ -272,23 +272,44 @@ macro_rules! column_kernels {
                 return;
             }
             let mut acc = [[zero(); P]; M];
-            for (i, column) in w.iter().enumerate() {
-                let part = &column.as_chunks::<L>().0[c0..c0 + P];
-                let mut wv = [zero(); P];
-                for (wv, part) in wv.iter_mut().zip(part) {
-                    *wv = load(part);
-                }
-                for (acc, x) in acc.iter_mut().zip(xs) {
-                    let x = splat(x[i0 + i]);
-                    for (acc, wv) in acc.iter_mut().zip(&wv) {
-                        *acc = fmadd(*wv, x, *acc);
-                    }
-                }
+            // Two columns per iteration: the loop's own instructions share ports with the
+            // multiply-adds.
+            let (pairs, last) = w.as_chunks::<2>();
+            for (k, [first, second]) in pairs.iter().enumerate() {
+                let i = i0 + 2 * k;
+                tile_step(&mut acc, first, c0, xs, i);
+                tile_step(&mut acc, second, c0, xs, i + 1);
+            }
+            for column in last {
+                tile_step(&mut acc, column, c0, xs, i0 + w.len() - 1);
             }
             for (acc, y) in acc.iter().zip(ys.iter_mut()) {
                 let part = &mut y.as_chunks_mut::<L>().0[c0..c0 + P];
                 for (acc, y) in acc.iter().zip(part) {
                     store(y, add(load(y), *acc));
+                }
+            }
+        }
+
+        /// `acc[s][p] += x[s][i] * column[c0 + p]` for the `M` samples and `P` vectors of a tile.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn tile_step<const IN: usize, const OUT: usize, const P: usize, const M: usize>(
+            acc: &mut [[V; P]; M],
+            column: &[f32; OUT],
+            c0: usize,
+            xs: &[[f32; IN]; M],
+            i: usize,
+        ) {
+            let part = &column.as_chunks::<L>().0[c0..c0 + P];
+            let mut wv = [zero(); P];
+            for (wv, part) in wv.iter_mut().zip(part) {
+                *wv = load(part);
+            }
+            for (acc, x) in acc.iter_mut().zip(xs) {
+                let x = splat(x[i]);
+                for (acc, wv) in acc.iter_mut().zip(&wv) {
+                    *acc = fmadd(*wv, x, *acc);
                 }
             }
         }
