@@ -172,9 +172,19 @@ pub fn softplus_one<T: Scalar>(v: T) -> T {
 }
 
 fn max_of<T: Scalar>(x: &[T]) -> T {
-    x.iter()
-        .copied()
-        .fold(x[0], |m, v| if v > m { v } else { m })
+    let larger = |m: T, v: T| if v > m { v } else { m };
+    // Four running maxima, so that the comparisons do not wait on each other.
+    let (quads, rest) = x.as_chunks::<4>();
+    let mut maxima = [x[0]; 4];
+    for quad in quads {
+        for (m, &v) in maxima.iter_mut().zip(quad) {
+            *m = larger(*m, v);
+        }
+    }
+    for (m, &v) in maxima.iter_mut().zip(rest) {
+        *m = larger(*m, v);
+    }
+    larger(larger(maxima[0], maxima[1]), larger(maxima[2], maxima[3]))
 }
 
 /// `exp(x_i) / sum_j exp(x_j)`, shifted by the maximum so no exponential overflows.
@@ -186,11 +196,20 @@ pub fn softmax<T: Scalar>(x: &mut [T]) {
     let max = max_of(x);
     // The sum runs in `f64`: an `f32` running sum of 4096 or more terms drifts by more than
     // 1e-6, and the outputs would no longer sum to 1 within that.
-    let mut sum = 0.0f64;
-    for v in x.iter_mut() {
-        *v = (*v - max).exp();
-        sum += v.to_f64();
+    // Four partial sums, so that the additions do not wait on each other.
+    let mut sums = [0.0f64; 4];
+    let (quads, rest) = x.as_chunks_mut::<4>();
+    for quad in quads {
+        for (v, sum) in quad.iter_mut().zip(&mut sums) {
+            *v = (*v - max).exp();
+            *sum += v.to_f64();
+        }
     }
+    for (v, sum) in rest.iter_mut().zip(&mut sums) {
+        *v = (*v - max).exp();
+        *sum += v.to_f64();
+    }
+    let sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
     // `sum >= 1` because the maximum contributes `exp(0)`, so no output exceeds 1.
     let inverse = T::from_f64(1.0 / sum);
     for v in x {
@@ -235,6 +254,21 @@ mod tests {
         let mut c = [1000.0_f64, 1000.0];
         softmax(&mut c);
         assert_eq!(c, [0.5, 0.5]);
+    }
+
+    #[test]
+    fn the_maximum_is_found_wherever_it_is() {
+        // Lengths around the four running maxima, the largest value at every position.
+        for n in 1..=11 {
+            for at in 0..n {
+                let mut x = [-3.0_f32; 11];
+                for (i, v) in x.iter_mut().enumerate() {
+                    *v -= i as f32;
+                }
+                x[at] = 5.0;
+                assert_eq!(max_of(&x[..n]), 5.0, "{n} values, largest at {at}");
+            }
+        }
     }
 
     #[test]
