@@ -274,7 +274,7 @@ fn forward(net: &Network) -> TokenStream {
 /// Bytes of stack each intermediate of `forward_batch` aims to use for one chunk of samples.
 const CHUNK_BYTES: usize = 32 * 1024;
 
-/// Samples per chunk are a multiple of this, so that the kernels' tiles of 4 or 6 samples divide
+/// Samples per chunk are a multiple of this, so that the kernels' tiles of 6 or 12 samples divide
 /// every full chunk.
 const CHUNK_STEP: usize = 12;
 

@@ -200,8 +200,8 @@ macro_rules! column_kernels {
                 matmul_panel::<IN, OUT, MATMUL_PANEL, MATMUL_SAMPLES>(w, x, y, c);
                 c += MATMUL_PANEL;
             }
-            // A panel of one vector takes twice the samples, so that enough independent chains
-            // of multiply-adds hide their latency.
+            // A panel of one vector, and the last outputs that do not fill one, take twice the
+            // samples, so that enough independent chains of multiply-adds hide their latency.
             match vectors - c {
                 0 => {}
                 1 => matmul_panel::<IN, OUT, 1, { 2 * MATMUL_SAMPLES }>(w, x, y, c),
