@@ -174,15 +174,11 @@ pub fn softplus_one<T: Scalar>(v: T) -> T {
 fn max_of<T: Scalar>(x: &[T]) -> T {
     let larger = |m: T, v: T| if v > m { v } else { m };
     // Four running maxima, so that the comparisons do not wait on each other.
-    let (quads, rest) = x.as_chunks::<4>();
     let mut maxima = [x[0]; 4];
-    for quad in quads {
+    for quad in x.chunks(4) {
         for (m, &v) in maxima.iter_mut().zip(quad) {
             *m = larger(*m, v);
         }
-    }
-    for (m, &v) in maxima.iter_mut().zip(rest) {
-        *m = larger(*m, v);
     }
     larger(larger(maxima[0], maxima[1]), larger(maxima[2], maxima[3]))
 }
@@ -198,16 +194,11 @@ pub fn softmax<T: Scalar>(x: &mut [T]) {
     // 1e-6, and the outputs would no longer sum to 1 within that.
     // Four partial sums, so that the additions do not wait on each other.
     let mut sums = [0.0f64; 4];
-    let (quads, rest) = x.as_chunks_mut::<4>();
-    for quad in quads {
+    for quad in x.chunks_mut(4) {
         for (v, sum) in quad.iter_mut().zip(&mut sums) {
             *v = (*v - max).exp();
             *sum += v.to_f64();
         }
-    }
-    for (v, sum) in rest.iter_mut().zip(&mut sums) {
-        *v = (*v - max).exp();
-        *sum += v.to_f64();
     }
     let sum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
     // `sum >= 1` because the maximum contributes `exp(0)`, so no output exceeds 1.

@@ -1,14 +1,16 @@
 //! The `f32` kernels of the x86_64 levels, written once for any vector width.
 //!
-//! `matvec` and `matmul` add `x[i]` times column `i` of `W` to the outputs, a vector of outputs at a time: the
-//! lanes are independent, so no horizontal sum is needed, and the only reordering of the sums
-//! is the split of each output's terms over a few interleaved partial sums in `matvec`.
+//! `matvec` and `matmul` add `x[i]` times column `i` of `W` to the outputs, a vector of outputs
+//! at a time: the lanes are independent, so no horizontal sum is needed, and the only reordering
+//! of the sums is the split of each output's terms over a few interleaved partial sums in
+//! `matvec`.
 //!
 //! [`column_kernels!`] expands, inside a module for one instruction set, into `matvec`,
-//! `matmul` and `accumulate` (weight gradients) compiled with that set's `#[target_feature]`. The module provides the vector type
-//! `V`, the lanes `L`, the shapes below, and the primitives (all `#[inline]` and compiled with
-//! the same features): `zero`, `splat`, `add`, `fmadd` (`a * b + c`), `load` and `store` of
-//! `&[f32; L]`, and `load_tail` / `store_tail` of the first `len < L` lanes of a slice.
+//! `matmul` and `accumulate` (weight gradients) compiled with that set's `#[target_feature]`.
+//! The module provides the vector type `V`, the lanes `L`, the shapes below, and the primitives
+//! (all `#[inline]` and compiled with the same features): `zero`, `splat`, `add`, `fmadd`
+//! (`a * b + c`), `load` and `store` of `&[f32; L]`, and `load_tail` / `store_tail` of the first
+//! `len < L` lanes of a slice.
 //!
 //! Shapes the module sets:
 //! - `MATVEC_PANEL`: output vectors per panel of `matvec`, and `MATVEC_ACCUMULATORS`: registers
@@ -280,7 +282,7 @@ macro_rules! column_kernels {
                 tile_step(&mut acc, first, c0, xs, i);
                 tile_step(&mut acc, second, c0, xs, i + 1);
             }
-            for column in last {
+            if let [column] = last {
                 tile_step(&mut acc, column, c0, xs, i0 + w.len() - 1);
             }
             for (acc, y) in acc.iter().zip(ys.iter_mut()) {
