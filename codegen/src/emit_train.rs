@@ -397,8 +397,8 @@ fn methods(net: &Network) -> TokenStream {
 }
 
 /// Samples per chunk in `accumulate_batch`: 1 when every layer is small, else up to 16 (the
-/// gradient kernel keeps a column of gradients in registers while every sample of the chunk adds
-/// to it), as many as keep the chunk's locals (pre-activations, outputs and gradients of every layer)
+/// gradient kernel keeps tiles of gradients in registers while every sample of the chunk adds
+/// to them), as many as keep the chunk's locals (pre-activations, outputs and gradients of every layer)
 /// within 64 KiB of stack and each of them within 16 KiB.
 fn chunk_size(net: &Network) -> usize {
     // Layers of at most this many weights accumulate gradients with the runtime's inlined

@@ -33,8 +33,11 @@ const MATMUL_PANEL: usize = 2;
 const MATMUL_SAMPLES: usize = 6;
 /// Columns per block of `matmul`: the block's part of a panel of weights fills at most 16 KiB.
 const MATMUL_BLOCK: usize = 128;
-/// Output vectors of a gradient column held in registers by `accumulate`.
-const ACCUMULATE_PANEL: usize = 8;
+/// Vectors of a gradient column per tile of `accumulate`.
+const ACCUMULATE_PANEL: usize = 2;
+/// Gradient columns per tile of `accumulate`: 12 accumulators, 2 vectors of `d` and a broadcast
+/// input fit the 16 registers, as in `matmul`.
+const ACCUMULATE_COLUMNS: usize = 6;
 
 #[target_feature(enable = "avx2,fma")]
 #[inline]

@@ -34,8 +34,11 @@ const MATMUL_PANEL: usize = 4;
 const MATMUL_SAMPLES: usize = 6;
 /// Columns per block of `matmul`: the block's part of a panel of weights fills at most 16 KiB.
 const MATMUL_BLOCK: usize = 64;
-/// Output vectors of a gradient column held in registers by `accumulate`.
-const ACCUMULATE_PANEL: usize = 8;
+/// Vectors of a gradient column per tile of `accumulate`.
+const ACCUMULATE_PANEL: usize = 4;
+/// Gradient columns per tile of `accumulate`: 24 accumulators, 4 vectors of `d` and a broadcast
+/// input fit the 32 registers, as in `matmul`.
+const ACCUMULATE_COLUMNS: usize = 6;
 
 #[target_feature(enable = "avx512f")]
 #[inline]

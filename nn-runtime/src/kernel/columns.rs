@@ -19,7 +19,8 @@
 //!   by side to hide their latency.
 //! - `MATMUL_PANEL`, `MATMUL_SAMPLES`: the register tile of `matmul`, output vectors by samples;
 //!   `MATMUL_BLOCK`: columns per block of `matmul`, at most [`BLOCK`](super::portable::BLOCK).
-//! - `ACCUMULATE_PANEL`: vectors of a gradient column that `accumulate` holds in registers.
+//! - `ACCUMULATE_PANEL`, `ACCUMULATE_COLUMNS`: the register tile of `accumulate`, vectors of a
+//!   gradient column by columns.
 
 /// Expands into `matvec`, `matmul` and `accumulate` for the module's vector type; `$feature` is
 /// its `#[target_feature]` string.
@@ -27,7 +28,7 @@ macro_rules! column_kernels {
     ($feature:literal) => {
         // The last arms of the remainder matches below cover panels up to these sizes, and
         // a block of `matmul` must not sum more columns than the accuracy bound allows.
-        const _: () = assert!(MATVEC_PANEL <= 8 && MATMUL_PANEL <= 4);
+        const _: () = assert!(MATVEC_PANEL <= 8 && MATMUL_PANEL <= 4 && ACCUMULATE_PANEL <= 4);
         const _: () = assert!(MATMUL_BLOCK <= BLOCK);
         /// `W x + b` from the columns of `W`: panels of output vectors, each the sum over `i`
         /// of `x[i]` times its part of column `i`, in [`streams`] interleaved partial sums.
@@ -317,9 +318,13 @@ macro_rules! column_kernels {
         }
 
         /// `g[i] += x[s][i] * d[s]` for every pair of rows, sample after sample, one fused
-        /// multiply-add each: each column of gradients stays in registers while every sample of
-        /// the chunk adds to it. Zero inputs are not skipped: a branch per input and sample
-        /// mispredicts on images (the digits example took 2.0 s with it, 1.6 s without).
+        /// multiply-add each: register tiles of `ACCUMULATE_COLUMNS` gradient columns by
+        /// `ACCUMULATE_PANEL` vectors stay in registers while every sample of the chunk adds to
+        /// them (each vector of `d` loaded serves every column of the tile, each input broadcast
+        /// every vector). Every gradient still gets its samples' products in sample order, so the
+        /// result is the same to the bit whatever the tiles and however many samples a call
+        /// gets. Zero inputs are not skipped: a branch per input and sample mispredicts on
+        /// images (the digits example took 2.0 s with it, 1.6 s without).
         #[target_feature(enable = $feature)]
         pub fn accumulate<const IN: usize, const OUT: usize, X: Borrow<[f32; IN]>>(
             g: &mut [[f32; OUT]; IN],
@@ -328,54 +333,102 @@ macro_rules! column_kernels {
         ) {
             let n = x.len().min(d.len());
             let (x, d) = (&x[..n], &d[..n]);
-            let at = OUT - OUT % L;
-            for (i, column) in g.iter_mut().enumerate() {
-                let (vectors, tail) = column.as_chunks_mut::<L>();
-                let (panels, rest) = vectors.as_chunks_mut::<ACCUMULATE_PANEL>();
-                let mut c0 = 0;
-                for panel in panels {
-                    accumulate_panel(panel, c0, i, x, d);
-                    c0 += ACCUMULATE_PANEL;
-                }
-                for vector in rest {
-                    accumulate_panel(core::array::from_mut(vector), c0, i, x, d);
-                    c0 += 1;
-                }
-                if !tail.is_empty() {
-                    let mut acc = load_tail(tail);
-                    for (x, d) in x.iter().zip(d) {
-                        acc = fmadd(splat(x.borrow()[i]), load_tail(&d[at..]), acc);
-                    }
-                    store_tail(tail, acc);
-                }
+            let (groups, rest) = g.as_chunks_mut::<ACCUMULATE_COLUMNS>();
+            for (k, group) in groups.iter_mut().enumerate() {
+                accumulate_columns(group, k * ACCUMULATE_COLUMNS, x, d);
+            }
+            let i0 = IN - rest.len();
+            for (k, column) in rest.iter_mut().enumerate() {
+                accumulate_columns(core::array::from_mut(column), i0 + k, x, d);
             }
         }
 
-        /// [`accumulate`] for `P` vectors of gradient column `i`, from output vector `c0` on.
+        /// [`accumulate`] for the `M` gradient columns from `i0` on, a panel of vectors at a
+        /// time, then the last `OUT % L` outputs, which do not fill a vector.
         #[target_feature(enable = $feature)]
         #[inline]
-        fn accumulate_panel<const IN: usize, const OUT: usize, const P: usize, X>(
-            panel: &mut [[f32; L]; P],
-            c0: usize,
-            i: usize,
+        fn accumulate_columns<const IN: usize, const OUT: usize, const M: usize, X>(
+            g: &mut [[f32; OUT]; M],
+            i0: usize,
             x: &[X],
             d: &[[f32; OUT]],
         ) where
             X: Borrow<[f32; IN]>,
         {
-            let mut acc = [zero(); P];
-            for (acc, g) in acc.iter_mut().zip(panel.iter()) {
-                *acc = load(g);
+            let vectors = OUT / L;
+            let mut c = 0;
+            while c + ACCUMULATE_PANEL <= vectors {
+                accumulate_tile::<IN, OUT, ACCUMULATE_PANEL, M, X>(g, c, i0, x, d);
+                c += ACCUMULATE_PANEL;
             }
-            for (x, d) in x.iter().zip(d) {
-                let x = splat(x.borrow()[i]);
-                let d = &d.as_chunks::<L>().0[c0..c0 + P];
-                for (acc, d) in acc.iter_mut().zip(d) {
-                    *acc = fmadd(x, load(d), *acc);
+            match vectors - c {
+                0 => {}
+                1 => accumulate_tile::<IN, OUT, 1, M, X>(g, c, i0, x, d),
+                2 => accumulate_tile::<IN, OUT, 2, M, X>(g, c, i0, x, d),
+                _ => accumulate_tile::<IN, OUT, 3, M, X>(g, c, i0, x, d),
+            }
+            if OUT % L != 0 {
+                accumulate_tile::<IN, OUT, 0, M, X>(g, c, i0, x, d);
+            }
+        }
+
+        /// Adds `x[s][i0 + m] * d[s]` to vectors `c0 .. c0 + P` of gradient column `m`, for the
+        /// `M` columns of `g` and every sample in order (`P = 0`: the last `OUT % L` outputs).
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn accumulate_tile<const IN: usize, const OUT: usize, const P: usize, const M: usize, X>(
+            g: &mut [[f32; OUT]; M],
+            c0: usize,
+            i0: usize,
+            x: &[X],
+            d: &[[f32; OUT]],
+        ) where
+            X: Borrow<[f32; IN]>,
+        {
+            if P == 0 {
+                let at = OUT - OUT % L;
+                let mut acc = [zero(); M];
+                for (acc, g) in acc.iter_mut().zip(g.iter()) {
+                    *acc = load_tail(&g[at..]);
+                }
+                for (x, d) in x.iter().zip(d) {
+                    let dv = load_tail(&d[at..]);
+                    let xs = &x.borrow()[i0..i0 + M];
+                    for (acc, &x) in acc.iter_mut().zip(xs) {
+                        *acc = fmadd(splat(x), dv, *acc);
+                    }
+                }
+                for (acc, g) in acc.iter().zip(g.iter_mut()) {
+                    store_tail(&mut g[at..], *acc);
+                }
+                return;
+            }
+            let mut acc = [[zero(); P]; M];
+            for (acc, g) in acc.iter_mut().zip(g.iter()) {
+                let part = &g.as_chunks::<L>().0[c0..c0 + P];
+                for (acc, g) in acc.iter_mut().zip(part) {
+                    *acc = load(g);
                 }
             }
-            for (acc, g) in acc.iter().zip(panel.iter_mut()) {
-                store(g, *acc);
+            for (x, d) in x.iter().zip(d) {
+                let part = &d.as_chunks::<L>().0[c0..c0 + P];
+                let mut dv = [zero(); P];
+                for (dv, part) in dv.iter_mut().zip(part) {
+                    *dv = load(part);
+                }
+                let xs = &x.borrow()[i0..i0 + M];
+                for (acc, &x) in acc.iter_mut().zip(xs) {
+                    let x = splat(x);
+                    for (acc, dv) in acc.iter_mut().zip(&dv) {
+                        *acc = fmadd(x, *dv, *acc);
+                    }
+                }
+            }
+            for (acc, g) in acc.iter().zip(g.iter_mut()) {
+                let part = &mut g.as_chunks_mut::<L>().0[c0..c0 + P];
+                for (acc, g) in acc.iter().zip(part) {
+                    store(g, *acc);
+                }
             }
         }
     };

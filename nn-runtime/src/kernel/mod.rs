@@ -537,6 +537,7 @@ mod tests {
             check_accumulate::<100, 100, f32>(level);
             check_accumulate::<33, 17, f32>(level);
             check_accumulate::<9, 300, f32>(level);
+            check_accumulate::<13, 117, f32>(level);
             check_accumulate::<31, 5, f64>(level);
         }
     }
