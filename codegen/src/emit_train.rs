@@ -167,8 +167,10 @@ struct Locals {
     out: Ident,
 }
 
-/// The forward pass into named locals, keeping each layer's pre-activations.
-fn forward_keeping(net: &Network, input: &Ident) -> (TokenStream, Vec<Locals>) {
+/// The forward pass into named locals, keeping each layer's pre-activations. `stable`: each
+/// layer through `train::forward_one`, which gives the same bits as a sample's row in
+/// `accumulate_batch`'s chunks; otherwise through `forward`, as inference does.
+fn forward_keeping(net: &Network, input: &Ident, stable: bool) -> (TokenStream, Vec<Locals>) {
     let Network {
         scalar, runtime, ..
     } = net;
@@ -185,9 +187,14 @@ fn forward_keeping(net: &Network, input: &Ident) -> (TokenStream, Vec<Locals>) {
                 quote!(&#previous)
             }
         };
+        let product = if stable {
+            quote_spanned!(layer.span=> #runtime::train::forward_one(&self.#field, #argument))
+        } else {
+            quote_spanned!(layer.span=> self.#field.forward(#argument))
+        };
         let pre = if layer.activation == Activation::Linear {
             body.extend(quote_spanned! {layer.span=>
-                let #out: [#scalar; #width] = self.#field.forward(#argument);
+                let #out: [#scalar; #width] = #product;
             });
             out.clone()
         } else {
@@ -195,7 +202,7 @@ fn forward_keeping(net: &Network, input: &Ident) -> (TokenStream, Vec<Locals>) {
             let function = format_ident!("{}", layer.activation.name());
             let alpha = alpha(net, layer.activation).map(|a| quote!(, #a));
             body.extend(quote_spanned! {layer.span=>
-                let #pre: [#scalar; #width] = self.#field.forward(#argument);
+                let #pre: [#scalar; #width] = #product;
                 let mut #out: [#scalar; #width] = #pre;
                 #runtime::activation::#function(&mut #out #alpha);
             });
@@ -337,11 +344,12 @@ fn methods(net: &Network) -> TokenStream {
     } = &names;
     let last_index = net.layers.len() - 1;
 
-    let (forward, locals) = forward_keeping(net, input);
+    // With chunks, `accumulate_gradients` must give the same bits as a sample of a chunk.
+    let (forward, locals) = forward_keeping(net, input, chunk_size(net) > 1);
     let backward = backward(net, &locals, &names);
     let last_out = &locals[last_index].out;
 
-    let (evaluate_forward, evaluate_locals) = forward_keeping(net, input);
+    let (evaluate_forward, evaluate_locals) = forward_keeping(net, input, false);
     let Locals {
         pre: evaluate_pre,
         out: evaluate_out,

@@ -6,7 +6,8 @@
 //! `matvec`.
 //!
 //! [`column_kernels!`] expands, inside a module for one instruction set, into `matvec`,
-//! `matmul` and `accumulate` (weight gradients) compiled with that set's `#[target_feature]`.
+//! `matmul`, `matmul_stable` and `accumulate` (weight gradients) compiled with that set's
+//! `#[target_feature]`.
 //! The module provides the vector type `V`, the lanes `L`, the shapes below, and the primitives
 //! (all `#[inline]` and compiled with the same features): `zero`, `splat`, `add`, `fmadd`
 //! (`a * b + c`), `load` and `store` of `&[f32; L]`, and `load_tail` / `store_tail` of the first
@@ -22,8 +23,8 @@
 //! - `ACCUMULATE_PANEL`, `ACCUMULATE_COLUMNS`: the register tile of `accumulate`, vectors of a
 //!   gradient column by columns.
 
-/// Expands into `matvec`, `matmul` and `accumulate` for the module's vector type; `$feature` is
-/// its `#[target_feature]` string.
+/// Expands into `matvec`, `matmul`, `matmul_stable` and `accumulate` for the module's vector
+/// type; `$feature` is its `#[target_feature]` string.
 macro_rules! column_kernels {
     ($feature:literal) => {
         // The last arms of the remainder matches below cover panels up to these sizes, and
@@ -172,13 +173,10 @@ macro_rules! column_kernels {
             acc[0]
         }
 
-        /// `y[s] = W x[s] + b` for every pair of rows, in register tiles of `MATMUL_SAMPLES`
-        /// samples by `MATMUL_PANEL` output vectors (twice the samples for a panel of a single
-        /// vector, or of the last outputs that do not fill one). The columns go in blocks of
-        /// `MATMUL_BLOCK`, each block's part of a panel (16 KiB at most) staying in the
-        /// first-level cache while every tile of samples uses it; a tile sums the block's products
-        /// in registers, then adds them to its outputs. Each weight vector loaded serves every
-        /// sample of a tile, and each input value (broadcast to a vector) every output vector.
+        /// `y[s] = W x[s] + b` for every pair of rows: [`matmul_stable`], or [`matvec`] on each
+        /// row when there are fewer rows than a tile holds (a row alone has too few independent
+        /// chains of multiply-adds to hide their latency, and `matvec` spreads its columns over
+        /// several partial sums instead).
         #[target_feature(enable = $feature)]
         pub fn matmul<const IN: usize, const OUT: usize>(
             w: &[[f32; OUT]; IN],
@@ -186,10 +184,35 @@ macro_rules! column_kernels {
             x: &[[f32; IN]],
             y: &mut [[f32; OUT]],
         ) {
-            let n = x.len().min(y.len());
-            if OUT == 1 || n < MATMUL_SAMPLES {
+            if x.len().min(y.len()) < MATMUL_SAMPLES {
                 for (x, y) in x.iter().zip(y.iter_mut()) {
                     *y = matvec(w, b, x);
+                }
+                return;
+            }
+            matmul_stable(w, b, x, y);
+        }
+
+        /// `y[s] = W x[s] + b` for every pair of rows, each row summed in the same order whatever
+        /// the other rows (training relies on it: a chunk of samples must give the same bits as
+        /// one sample at a time). Register tiles of `MATMUL_SAMPLES` samples by `MATMUL_PANEL`
+        /// output vectors (twice the samples for a panel of a single vector, or of the last
+        /// outputs that do not fill one). The columns go in blocks of `MATMUL_BLOCK`, each
+        /// block's part of a panel (16 KiB at most) staying in the first-level cache while every
+        /// tile of samples uses it; a tile sums the block's products in registers, then adds them
+        /// to its outputs. Each weight vector loaded serves every sample of a tile, and each
+        /// input value (broadcast to a vector) every output vector.
+        #[target_feature(enable = $feature)]
+        pub fn matmul_stable<const IN: usize, const OUT: usize, X: Borrow<[f32; IN]>>(
+            w: &[[f32; OUT]; IN],
+            b: &[f32; OUT],
+            x: &[X],
+            y: &mut [[f32; OUT]],
+        ) {
+            let n = x.len().min(y.len());
+            if OUT == 1 {
+                for (x, y) in x.iter().zip(y.iter_mut()) {
+                    *y = matvec(w, b, x.borrow());
                 }
                 return;
             }
@@ -200,19 +223,19 @@ macro_rules! column_kernels {
             let vectors = OUT / L;
             let mut c = 0;
             while c + MATMUL_PANEL <= vectors {
-                matmul_panel::<IN, OUT, MATMUL_PANEL, MATMUL_SAMPLES>(w, x, y, c);
+                matmul_panel::<IN, OUT, MATMUL_PANEL, MATMUL_SAMPLES, X>(w, x, y, c);
                 c += MATMUL_PANEL;
             }
             // A panel of one vector, and the last outputs that do not fill one, take twice the
             // samples, so that enough independent chains of multiply-adds hide their latency.
             match vectors - c {
                 0 => {}
-                1 => matmul_panel::<IN, OUT, 1, { 2 * MATMUL_SAMPLES }>(w, x, y, c),
-                2 => matmul_panel::<IN, OUT, 2, MATMUL_SAMPLES>(w, x, y, c),
-                _ => matmul_panel::<IN, OUT, 3, MATMUL_SAMPLES>(w, x, y, c),
+                1 => matmul_panel::<IN, OUT, 1, { 2 * MATMUL_SAMPLES }, X>(w, x, y, c),
+                2 => matmul_panel::<IN, OUT, 2, MATMUL_SAMPLES, X>(w, x, y, c),
+                _ => matmul_panel::<IN, OUT, 3, MATMUL_SAMPLES, X>(w, x, y, c),
             }
             if OUT % L != 0 {
-                matmul_panel::<IN, OUT, 0, { 2 * MATMUL_SAMPLES }>(w, x, y, c);
+                matmul_panel::<IN, OUT, 0, { 2 * MATMUL_SAMPLES }, X>(w, x, y, c);
             }
         }
 
@@ -221,12 +244,14 @@ macro_rules! column_kernels {
         /// `OUT % L` outputs, which do not fill a vector.
         #[target_feature(enable = $feature)]
         #[inline]
-        fn matmul_panel<const IN: usize, const OUT: usize, const P: usize, const M: usize>(
+        fn matmul_panel<const IN: usize, const OUT: usize, const P: usize, const M: usize, X>(
             w: &[[f32; OUT]; IN],
-            x: &[[f32; IN]],
+            x: &[X],
             y: &mut [[f32; OUT]],
             c0: usize,
-        ) {
+        ) where
+            X: Borrow<[f32; IN]>,
+        {
             let (x_tiles, x_rest) = x.as_chunks::<M>();
             let (y_tiles, y_rest) = y.as_chunks_mut::<M>();
             // The samples left over (fewer than `M`) go in pairs: one sample alone has too few
@@ -236,14 +261,14 @@ macro_rules! column_kernels {
             for (block, w) in w.chunks(MATMUL_BLOCK).enumerate() {
                 let i0 = block * MATMUL_BLOCK;
                 for (xs, ys) in x_tiles.iter().zip(y_tiles.iter_mut()) {
-                    matmul_tile::<IN, OUT, P, M>(w, i0, xs, ys, c0);
+                    matmul_tile::<IN, OUT, P, M, X>(w, i0, xs, ys, c0);
                 }
                 for (xs, ys) in x_pairs.iter().zip(y_pairs.iter_mut()) {
-                    matmul_tile::<IN, OUT, P, 2>(w, i0, xs, ys, c0);
+                    matmul_tile::<IN, OUT, P, 2, X>(w, i0, xs, ys, c0);
                 }
                 for (x, y) in x_last.iter().zip(y_last.iter_mut()) {
                     let (xs, ys) = (core::array::from_ref(x), core::array::from_mut(y));
-                    matmul_tile::<IN, OUT, P, 1>(w, i0, xs, ys, c0);
+                    matmul_tile::<IN, OUT, P, 1, X>(w, i0, xs, ys, c0);
                 }
             }
         }
@@ -252,20 +277,22 @@ macro_rules! column_kernels {
         /// `M` samples (`P = 0`: the last `OUT % L` outputs).
         #[target_feature(enable = $feature)]
         #[inline]
-        fn matmul_tile<const IN: usize, const OUT: usize, const P: usize, const M: usize>(
+        fn matmul_tile<const IN: usize, const OUT: usize, const P: usize, const M: usize, X>(
             w: &[[f32; OUT]],
             i0: usize,
-            xs: &[[f32; IN]; M],
+            xs: &[X; M],
             ys: &mut [[f32; OUT]; M],
             c0: usize,
-        ) {
+        ) where
+            X: Borrow<[f32; IN]>,
+        {
             if P == 0 {
                 let at = OUT - OUT % L;
                 let mut acc = [zero(); M];
                 for (i, column) in w.iter().enumerate() {
                     let wv = load_tail(&column[at..]);
                     for (acc, x) in acc.iter_mut().zip(xs) {
-                        *acc = fmadd(wv, splat(x[i0 + i]), *acc);
+                        *acc = fmadd(wv, splat(x.borrow()[i0 + i]), *acc);
                     }
                 }
                 for (acc, y) in acc.iter().zip(ys.iter_mut()) {
@@ -280,11 +307,11 @@ macro_rules! column_kernels {
             let (pairs, last) = w.as_chunks::<2>();
             for (k, [first, second]) in pairs.iter().enumerate() {
                 let i = i0 + 2 * k;
-                tile_step(&mut acc, first, c0, xs, i);
-                tile_step(&mut acc, second, c0, xs, i + 1);
+                tile_step::<IN, OUT, P, M, X>(&mut acc, first, c0, xs, i);
+                tile_step::<IN, OUT, P, M, X>(&mut acc, second, c0, xs, i + 1);
             }
             if let [column] = last {
-                tile_step(&mut acc, column, c0, xs, i0 + w.len() - 1);
+                tile_step::<IN, OUT, P, M, X>(&mut acc, column, c0, xs, i0 + w.len() - 1);
             }
             for (acc, y) in acc.iter().zip(ys.iter_mut()) {
                 let part = &mut y.as_chunks_mut::<L>().0[c0..c0 + P];
@@ -297,20 +324,22 @@ macro_rules! column_kernels {
         /// `acc[s][p] += x[s][i] * column[c0 + p]` for the `M` samples and `P` vectors of a tile.
         #[target_feature(enable = $feature)]
         #[inline]
-        fn tile_step<const IN: usize, const OUT: usize, const P: usize, const M: usize>(
+        fn tile_step<const IN: usize, const OUT: usize, const P: usize, const M: usize, X>(
             acc: &mut [[V; P]; M],
             column: &[f32; OUT],
             c0: usize,
-            xs: &[[f32; IN]; M],
+            xs: &[X; M],
             i: usize,
-        ) {
+        ) where
+            X: Borrow<[f32; IN]>,
+        {
             let part = &column.as_chunks::<L>().0[c0..c0 + P];
             let mut wv = [zero(); P];
             for (wv, part) in wv.iter_mut().zip(part) {
                 *wv = load(part);
             }
             for (acc, x) in acc.iter_mut().zip(xs) {
-                let x = splat(x[i]);
+                let x = splat(x.borrow()[i]);
                 for (acc, wv) in acc.iter_mut().zip(&wv) {
                     *acc = fmadd(*wv, x, *acc);
                 }

@@ -151,6 +151,22 @@ pub trait Kernel: Sized + Copy {
         x: &[X],
         d: &[[Self; OUT]],
     );
+
+    /// [`Kernel::matmul`] with each row summed in the same order whatever the other rows, so
+    /// that a row gives the same bits alone or among others; by default [`Kernel::matvec`] on
+    /// each row.
+    #[inline]
+    fn matmul_stable<const IN: usize, const OUT: usize, X: Borrow<[Self; IN]>>(
+        level: Level,
+        w: &[[Self; OUT]; IN],
+        b: &[Self; OUT],
+        x: &[X],
+        y: &mut [[Self; OUT]],
+    ) {
+        for (x, y) in x.iter().zip(y) {
+            *y = Self::matvec(level, w, b, x.borrow());
+        }
+    }
 }
 
 impl Kernel for f32 {
@@ -215,6 +231,32 @@ impl Kernel for f32 {
             #[allow(unsafe_code)]
             Level::Avx2 => unsafe { avx2::accumulate(g, x, d) },
             _ => portable::accumulate(g, x, d),
+        }
+    }
+
+    #[inline]
+    fn matmul_stable<const IN: usize, const OUT: usize, X: Borrow<[f32; IN]>>(
+        level: Level,
+        w: &[[f32; OUT]; IN],
+        b: &[f32; OUT],
+        x: &[X],
+        y: &mut [[f32; OUT]],
+    ) {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::matmul_stable(w, b, x, y) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::matmul_stable(w, b, x, y) },
+            _ => {
+                for (x, y) in x.iter().zip(y) {
+                    *y = portable::matvec(w, b, x.borrow());
+                }
+            }
         }
     }
 }
@@ -313,6 +355,26 @@ pub fn matmul<T: Scalar, const IN: usize, const OUT: usize>(
         portable::matmul(w, b, x, y);
     } else {
         T::matmul(level(), w, b, x, y);
+    }
+}
+
+/// `y[s] = W x[s] + b` for every pair of rows, each row summed in the same order whatever the
+/// other rows: a chunk of samples gives the same bits as one sample at a time (training relies
+/// on it), with the best kernel for this CPU. Slower than [`matmul`] on fewer rows than a
+/// register tile holds.
+#[inline]
+pub fn matmul_stable<T: Scalar, const IN: usize, const OUT: usize, X: Borrow<[T; IN]>>(
+    w: &[[T; OUT]; IN],
+    b: &[T; OUT],
+    x: &[X],
+    y: &mut [[T; OUT]],
+) {
+    if IN * OUT <= SMALL {
+        for (x, y) in x.iter().zip(y) {
+            *y = portable::matvec(w, b, x.borrow());
+        }
+    } else {
+        T::matmul_stable(level(), w, b, x, y);
     }
 }
 
@@ -427,6 +489,34 @@ mod tests {
                         assert_close(y, &reference(&layer, x), tolerance, &what);
                     }
                 }
+            }
+            // The stable product (training's): each row the same bits among others as alone,
+            // in every kind of tile, with rows borrowed rather than contiguous.
+            let alone: Vec<[T; OUT]> = inputs
+                .iter()
+                .map(|x| {
+                    let mut y = [[T::ZERO; OUT]];
+                    T::matmul_stable(level, layer.columns(), layer.bias(), &[x], &mut y);
+                    y[0]
+                })
+                .collect();
+            for (x, y) in inputs.iter().zip(&alone) {
+                assert_close(y, &reference(&layer, x), tolerance, &what);
+            }
+            let borrowed: Vec<&[T; IN]> = inputs.iter().collect();
+            for n in [2, 5, 6, 7, 13, 27] {
+                let mut outputs = std::vec![[T::ZERO; OUT]; n];
+                T::matmul_stable(
+                    level,
+                    layer.columns(),
+                    layer.bias(),
+                    &borrowed[..n],
+                    &mut outputs,
+                );
+                assert!(
+                    outputs[..] == alone[..n],
+                    "{what}: {n} rows differ from each alone"
+                );
             }
             checked += 1;
         }

@@ -118,19 +118,30 @@ pub fn backward_input<const IN: usize, const OUT: usize, T: Scalar>(
     input
 }
 
-/// [`Dense::forward`] for several samples, with the same result to the bit: it runs the same
-/// kernel (chosen for this CPU) on each sample. The batched kernels of `Dense::forward_batch`
-/// sum in another order, and chunked training must give the same bits as training one sample at
-/// a time, so it does not use them.
+/// [`Dense::forward`] of one sample as training computes it: the same result to the bit as the
+/// sample's row in [`forward_chunk`], whatever the other samples of the chunk. May differ from
+/// `Dense::forward` in the last bits (the sums go in another order).
+#[inline]
+pub fn forward_one<const IN: usize, const OUT: usize, T: Scalar>(
+    layer: &Dense<IN, OUT, T>,
+    input: &[T; IN],
+) -> [T; OUT] {
+    let mut output = [[T::ZERO; OUT]];
+    forward_chunk(layer, core::slice::from_ref(input), &mut output);
+    output[0]
+}
+
+/// [`Dense::forward`] for several samples, in the batched kernels (each weight loaded serves
+/// several samples), with each sample's sums in the same order whatever the others: the same
+/// result to the bit as [`forward_one`] on each sample, so that chunked training gives the same
+/// bits as training one sample at a time.
 #[inline]
 pub fn forward_chunk<const IN: usize, const OUT: usize, T: Scalar, X: Borrow<[T; IN]>>(
     layer: &Dense<IN, OUT, T>,
     inputs: &[X],
     outputs: &mut [[T; OUT]],
 ) {
-    for (input, output) in inputs.iter().zip(outputs.iter_mut()) {
-        *output = layer.forward(input.borrow());
-    }
+    crate::kernel::matmul_stable(layer.columns(), layer.bias(), inputs, outputs);
 }
 
 /// [`backward_input`] for several samples at once, with the same result to the bit.
@@ -176,7 +187,7 @@ mod tests {
         chunked.accumulate_chunk(&inputs.each_ref(), &deltas);
         let mut single = DenseGradients::<3, 2, f64>::default();
         for k in 0..3 {
-            assert_eq!(outputs[k], layer.forward(&inputs[k]));
+            assert_eq!(outputs[k], forward_one(&layer, &inputs[k]));
             assert_eq!(input_deltas[k], backward_input(&layer, &deltas[k]));
             single.accumulate(&inputs[k], &deltas[k]);
         }
@@ -197,22 +208,30 @@ mod tests {
             core::array::from_fn(|_| core::array::from_fn(|_| value())),
             core::array::from_fn(|_| value()),
         );
-        let inputs: [[f32; 40]; 5] = core::array::from_fn(|s| {
+        let inputs: [[f32; 40]; 15] = core::array::from_fn(|s| {
             core::array::from_fn(|i| if (s + i) % 4 == 0 { 0.0 } else { value() })
         });
-        let deltas: [[f32; 30]; 5] = core::array::from_fn(|_| core::array::from_fn(|_| value()));
-        let mut input_deltas = [[0.0; 40]; 5];
+        let deltas: [[f32; 30]; 15] = core::array::from_fn(|_| core::array::from_fn(|_| value()));
+        let mut input_deltas = [[0.0; 40]; 15];
         backward_input_chunk(&layer, &deltas, &mut input_deltas);
         let mut chunked = DenseGradients::<40, 30, f32>::default();
         chunked.accumulate_chunk(&inputs.each_ref(), &deltas);
         let mut single = DenseGradients::<40, 30, f32>::default();
-        for k in 0..5 {
+        // 15 samples: full register tiles, a pair and one alone, each the same as alone, and
+        // within rounding of `Dense::forward`.
+        let mut outputs = [[0.0; 30]; 15];
+        forward_chunk(&layer, &inputs, &mut outputs);
+        for k in 0..15 {
+            assert_eq!(outputs[k], forward_one(&layer, &inputs[k]));
+            for (chunked, alone) in outputs[k].iter().zip(layer.forward(&inputs[k])) {
+                assert!((chunked - alone).abs() <= 1e-5, "{chunked} against {alone}");
+            }
             assert_eq!(input_deltas[k], backward_input(&layer, &deltas[k]));
             single.accumulate(&inputs[k], &deltas[k]);
         }
         assert!(chunked == single);
         // And the sums are the right ones.
-        let expected: f64 = (0..5)
+        let expected: f64 = (0..15)
             .map(|k| f64::from(inputs[k][7]) * f64::from(deltas[k][3]))
             .sum();
         assert!((f64::from(chunked.weight(3, 7)) - expected).abs() < 1e-5);

@@ -21,7 +21,7 @@ mod optim;
 #[cfg(feature = "alloc")]
 mod trainer;
 
-pub use dense::{DenseGradients, backward_input, backward_input_chunk, forward_chunk};
+pub use dense::{DenseGradients, backward_input, backward_input_chunk, forward_chunk, forward_one};
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Loss, Mse};
 pub use output::OutputActivation;
 pub use trainable::{Gradients, Outcome, Trainable};

@@ -384,10 +384,16 @@ impl Mnist {
         scale: f32,
         gradients: &mut MnistGradients,
     ) -> ::nn::__private::train::Outcome<f32, [f32; 10]> {
-        let layer0_pre: [f32; 128] = self.layer0.forward(input);
+        let layer0_pre: [f32; 128] = ::nn::__private::train::forward_one(
+            &self.layer0,
+            input,
+        );
         let mut layer0: [f32; 128] = layer0_pre;
         ::nn::__private::activation::relu(&mut layer0);
-        let layer1_pre: [f32; 10] = self.layer1.forward(&layer0);
+        let layer1_pre: [f32; 10] = ::nn::__private::train::forward_one(
+            &self.layer1,
+            &layer0,
+        );
         let mut layer1: [f32; 10] = layer1_pre;
         ::nn::__private::activation::softmax(&mut layer1);
         let mut layer1_delta: [f32; 10] = [0f32; 10];
