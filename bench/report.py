@@ -82,6 +82,34 @@ def main():
     if peak:
         w(f"at batch 256 it is the FMA peak, {fmt_ns(2 * MNIST_MACS / peak)} per sample.\n")
 
+    # The same ratios, floor and nn in alternating rounds (bench/benches/paired.rs).
+    paired = {g: (fname, float(f), float(n), float(m), int(r)) for g, fname, f, n, m, r in re.findall(
+        r"^paired (\S+) (\S+) (\S+) nn (\S+) median_ratio (\S+) rounds (\d+)$", log, re.M)}
+    paired_macs = dict(re.findall(r"^paired_macs (\S+) (\d+)$", log, re.M))
+    if paired:
+        w("## The goals' ratios, measured in alternation\n")
+        w("Criterion runs one benchmark after another, and this shared machine's speed drifts between")
+        w("them (the floors themselves moved by up to a quarter from one run to the next), so")
+        w("`bench/benches/paired.rs` measures each goal's ratio again: rounds of about 20 ms of the")
+        w("floor kernel, then of `nn`, alternating. Best round of each, and the median of the")
+        w("per-round ratios.\n")
+        w("| measurement | floor (best round) | nn (best round) | nn / floor, best rounds | nn / floor, median round | rounds |")
+        w("|---|---|---|---|---|---|")
+        labels = {
+            "mnist_b1": "MNIST batch 1 against reading its weights from L2 (goal: within 1.2x)",
+            "mnist_b256": "MNIST batch 256, one thread, against the FMA peak (goal: at least 180 GFLOP/s)",
+        }
+        for group, (fname, floor_s, nn_s, median, rounds) in paired.items():
+            label = labels.get(group, group)
+            nn_txt = fmt_ns(nn_s * 1e9)
+            if group in paired_macs:
+                nn_txt += f" ({2 * int(paired_macs[group]) / nn_s / 1e9:.1f} GFLOP/s)"
+                floor_txt = f"{fmt_ns(floor_s * 1e9)} ({2 * int(paired_macs[group]) / floor_s / 1e9:.1f} GFLOP/s)"
+            else:
+                floor_txt = fmt_ns(floor_s * 1e9)
+            w(f"| {label} | {floor_txt} | {nn_txt} | {nn_s / floor_s:.2f} | {median:.2f} | {rounds} |")
+        w("")
+
     def table(group, batch, names, floor_ns, macs):
         nn = result(group, "nn")
         w("| approach | median / sample | best / sample | GFLOP/s | time / floor | time / nn's | max error |")
@@ -179,6 +207,7 @@ def main():
     w("```sh")
     w("bench/run.sh   # all of the below, then bench/report.py > BENCHMARKS.md")
     w("RAYON_NUM_THREADS=1 cargo bench -p nn-bench --features baselines,rayon --bench forward")
+    w("cargo bench -p nn-bench --bench paired")
     w("bench/compile_cost.sh")
     w("```")
     # Training throughput is measured by its own bench in the root package, and kept by hand.

@@ -19,6 +19,8 @@ rm -rf target/criterion
 # `nn_rayon` benchmark builds its own pool of two.
 RAYON_NUM_THREADS=1 cargo bench -p nn-bench --features baselines,rayon --bench forward \
     | tee "$out/bench.log"
+# The ratios to the floors again, floor and nn in alternating rounds.
+cargo bench -p nn-bench --bench paired | tee -a "$out/bench.log"
 bench/compile_cost.sh | tee "$out/compile.txt"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 
