@@ -33,7 +33,7 @@ fn per_call(calls: usize, f: &mut impl FnMut()) -> f64 {
 
 /// Calls of `f` that fill about one round (after a warm-up round).
 fn calls_per_round(f: &mut impl FnMut()) -> usize {
-    let mut calls = 1;
+    let mut calls = 1_usize;
     loop {
         let start = Instant::now();
         for _ in 0..calls {
