@@ -39,9 +39,10 @@ fn calls_per_round(f: &mut impl FnMut()) -> usize {
         for _ in 0..calls {
             f();
         }
-        if start.elapsed() >= ROUND / 4 {
-            let per = start.elapsed().as_secs_f64() / calls as f64;
-            return ((ROUND.as_secs_f64() / per) as usize).max(1);
+        let elapsed = start.elapsed();
+        if elapsed >= ROUND / 4 {
+            let fit = ROUND.as_nanos() * calls as u128 / elapsed.as_nanos();
+            return usize::try_from(fit).unwrap_or(usize::MAX).max(1);
         }
         calls *= 2;
     }
