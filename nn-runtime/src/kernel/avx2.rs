@@ -155,3 +155,9 @@ pub fn accumulate_auto<T: Scalar, const IN: usize, const OUT: usize, X: Borrow<[
 ) {
     portable::accumulate(g, x, d);
 }
+
+/// Calls `f` compiled with AVX2 and FMA, for [`super::with_widest`].
+#[target_feature(enable = "avx2,fma")]
+pub fn run<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}

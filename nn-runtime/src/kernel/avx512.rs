@@ -151,3 +151,9 @@ pub fn accumulate_auto<T: Scalar, const IN: usize, const OUT: usize, X: Borrow<[
 ) {
     portable::accumulate(g, x, d);
 }
+
+/// Calls `f` compiled with AVX-512F, for [`super::with_widest`].
+#[target_feature(enable = "avx512f")]
+pub fn run<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}

@@ -378,6 +378,27 @@ pub fn matmul_stable<T: Scalar, const IN: usize, const OUT: usize, X: Borrow<[T;
     }
 }
 
+/// Runs `f` inside a function compiled for the best level this CPU has, so that the loops `f`
+/// inlines are vectorised for its widest registers (LLVM may inline a function compiled for fewer
+/// features into one compiled for more; give `f` one call site and `#[inline(always)]` helpers).
+/// For element-wise loops such as the optimizers' updates: each element gets the same scalar
+/// operations (Rust never fuses a multiply and an add), so the results are the same to the bit at
+/// every level.
+#[inline]
+pub fn with_widest<R>(f: impl FnOnce() -> R) -> R {
+    match level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `level` found AVX-512F (and AVX2 and FMA) on this CPU.
+        #[allow(unsafe_code)]
+        Level::Avx512 => unsafe { avx512::run(f) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `level` found AVX2 and FMA on this CPU.
+        #[allow(unsafe_code)]
+        Level::Avx2 => unsafe { avx2::run(f) },
+        _ => f(),
+    }
+}
+
 /// `g[i] += x[s][i] * d[s]` for each pair of rows in order (the portable kernel skips the terms
 /// whose input is zero, the others do not: with an infinite `d`, `0 * inf` makes NaN only in
 /// the latter), with the best kernel for this CPU: the gradient of a layer's weights (by column) over
@@ -630,6 +651,24 @@ mod tests {
             check_accumulate::<13, 117, f32>(level);
             check_accumulate::<31, 5, f64>(level);
         }
+    }
+
+    #[test]
+    fn with_widest_gives_the_same_bits_as_plain_code() {
+        // Products then sums, where a fused multiply-add would round differently, and a
+        // division: the same operations whatever the vector width.
+        // Inlined into both callers, so that `with_widest` compiles it for the widest vectors.
+        #[inline(always)]
+        #[allow(clippy::inline_always)]
+        fn update(a: &[f32; 1000], b: &[f32; 1000]) -> Vec<u32> {
+            a.iter()
+                .zip(b)
+                .map(|(&x, &y)| (x * 0.3 + y * y - x / (y + 2.0)).to_bits())
+                .collect()
+        }
+        let a = random_rows::<1000, f32>(11, 1)[0];
+        let b = random_rows::<1000, f32>(12, 1)[0];
+        assert_eq!(super::with_widest(|| update(&a, &b)), update(&a, &b));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use super::{Gradients, Trainable};
 use crate::Scalar;
+use crate::kernel::with_widest;
 use alloc::vec::Vec;
 
 /// Updates a network's weights and biases from their gradients.
@@ -134,20 +135,25 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
         if with_momentum {
             state(velocity, N::PARAMETERS);
         }
+        // Each loop runs compiled for the CPU's widest vectors (same results at every width).
         for_each_parameter(net, gradients, |offset, parameters, gradients| {
             if with_momentum {
                 let velocity = &mut velocity[offset..offset + parameters.len()];
-                for ((p, &g), v) in parameters.iter_mut().zip(gradients).zip(velocity) {
-                    let g = g + decay * *p;
-                    *v = flush(momentum * *v + g, smallest);
-                    let step = if nesterov { g + momentum * *v } else { *v };
-                    *p = flush(*p - rate * step, smallest);
-                }
+                with_widest(|| {
+                    for ((p, &g), v) in parameters.iter_mut().zip(gradients).zip(velocity) {
+                        let g = g + decay * *p;
+                        *v = flush(momentum * *v + g, smallest);
+                        let step = if nesterov { g + momentum * *v } else { *v };
+                        *p = flush(*p - rate * step, smallest);
+                    }
+                });
             } else {
-                for (p, &g) in parameters.iter_mut().zip(gradients) {
-                    let g = g + decay * *p;
-                    *p = flush(*p - rate * g, smallest);
-                }
+                with_widest(|| {
+                    for (p, &g) in parameters.iter_mut().zip(gradients) {
+                        let g = g + decay * *p;
+                        *p = flush(*p - rate * g, smallest);
+                    }
+                });
             }
         });
     }
@@ -258,18 +264,24 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
             let root = &mut root[range];
             // Three passes: `sqrt` is an instruction that the compiler does not vectorise, so
             // the arithmetic around it goes in loops of its own, which it does.
-            for (((p, &g), m), v) in parameters.iter().zip(gradients).zip(&mut *m).zip(&mut *v) {
-                let g = g + decay * *p;
-                *m = flush(beta1 * *m + (T::ONE - beta1) * g, smallest);
-                *v = flush(beta2 * *v + (T::ONE - beta2) * g * g, smallest);
-            }
+            // The two arithmetic passes run compiled for the CPU's widest vectors.
+            with_widest(|| {
+                let moments = parameters.iter().zip(gradients).zip(&mut *m).zip(&mut *v);
+                for (((p, &g), m), v) in moments {
+                    let g = g + decay * *p;
+                    *m = flush(beta1 * *m + (T::ONE - beta1) * g, smallest);
+                    *v = flush(beta2 * *v + (T::ONE - beta2) * g * g, smallest);
+                }
+            });
             for (root, v) in root.iter_mut().zip(&*v) {
                 *root = v.sqrt();
             }
-            for ((p, m), root) in parameters.iter_mut().zip(&*m).zip(&*root) {
-                let denominator = *root / root_correction2 + epsilon;
-                *p = flush(*p - step_size * *m / denominator, smallest);
-            }
+            with_widest(|| {
+                for ((p, m), root) in parameters.iter_mut().zip(&*m).zip(&*root) {
+                    let denominator = *root / root_correction2 + epsilon;
+                    *p = flush(*p - step_size * *m / denominator, smallest);
+                }
+            });
         });
     }
     fn learning_rate(&self) -> T {
