@@ -151,8 +151,16 @@ pub fn backward_input_chunk<const IN: usize, const OUT: usize, T: Scalar>(
     deltas: &[[T; OUT]],
     input_deltas: &mut [[T; IN]],
 ) {
-    for (delta, input_delta) in deltas.iter().zip(input_deltas.iter_mut()) {
-        *input_delta = backward_input(layer, delta);
+    let mut chunk = || {
+        for (delta, input_delta) in deltas.iter().zip(input_deltas.iter_mut()) {
+            *input_delta = backward_input(layer, delta);
+        }
+    };
+    if IN * OUT <= crate::kernel::SMALL {
+        chunk();
+    } else {
+        // Compiled for the CPU's widest vectors: the same operations, so the same bits.
+        crate::kernel::with_widest(chunk);
     }
 }
 
