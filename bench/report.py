@@ -93,6 +93,7 @@ def main():
         w("`bench/benches/paired.rs` measures each goal's ratio again: rounds of about 20 ms of the")
         w("floor kernel, then of `nn`, alternating. Best round of each, and the median of the")
         w("per-round ratios.\n")
+        w("Times are per call: one sample at batch 1, the whole batch of 256 at batch 256.\n")
         w("| measurement | floor (best round) | nn (best round) | nn / floor, best rounds | nn / floor, median round | rounds |")
         w("|---|---|---|---|---|---|")
         labels = {

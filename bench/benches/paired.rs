@@ -2,8 +2,8 @@
 //! floor kernel, then 20 ms of `nn`, forty times over, so that both see the same state of a
 //! shared machine (criterion measures one benchmark after another, minutes apart, and this
 //! machine's speed drifts by up to a quarter over minutes). Prints one `paired` line per
-//! measurement for `bench/report.py`: the best round of each and the median of the forty
-//! per-round ratios.
+//! measurement for `bench/report.py`: the best round of each (seconds per call: one sample, or
+//! a batch of 256) and the median of the forty per-round ratios.
 //!
 //! ```sh
 //! cargo bench -p nn-bench --bench paired
@@ -31,7 +31,8 @@ fn per_call(calls: usize, f: &mut impl FnMut()) -> f64 {
     start.elapsed().as_secs_f64() / calls as f64
 }
 
-/// Calls of `f` that fill about one round (after a warm-up round).
+/// Calls of `f` that fill about one round, doubling from one until a quarter of a round is
+/// filled (which also warms up caches and clocks).
 fn calls_per_round(f: &mut impl FnMut()) -> usize {
     let mut calls = 1_usize;
     loop {
@@ -64,12 +65,14 @@ fn paired(group: &str, floor_name: &str, mut floor: impl FnMut(), mut nn: impl F
         .map(|(nn, floor)| nn / floor)
         .collect();
     ratios.sort_by(f64::total_cmp);
+    // An even number of rounds: the mean of the two middle ratios.
+    let median = f64::midpoint(ratios[ROUNDS / 2 - 1], ratios[ROUNDS / 2]);
     let best = |times: &[f64]| times.iter().copied().fold(f64::INFINITY, f64::min);
     println!(
         "paired {group} {floor_name} {:.6e} nn {:.6e} median_ratio {:.4} rounds {ROUNDS}",
         best(&floor_times),
         best(&nn_times),
-        ratios[ROUNDS / 2],
+        median,
     );
 }
 

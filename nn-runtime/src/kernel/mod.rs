@@ -11,6 +11,7 @@
 //!   `#[target_feature]` so that a default build (no `-C target-cpu`) still uses AVX-512 or
 //!   AVX2+FMA where the CPU has them. [`level`] detects the CPU once, with `std`; without `std`
 //!   only the features the build enables at compile time are used.
+//! - [`with_widest`]: any element-wise loop (the optimizers' updates) compiled for the same level.
 
 // `w`, `b`, `x`, `y`: the notation of `y = w * x + b`.
 #![allow(clippy::many_single_char_names)]
@@ -469,6 +470,12 @@ mod tests {
         })
     }
 
+    /// The bits of every value (as `f64`, which keeps the sign of zero), for comparisons to the
+    /// bit.
+    fn bits<T: Scalar>(values: &[T]) -> Vec<u64> {
+        values.iter().map(|v| v.to_f64().to_bits()).collect()
+    }
+
     fn assert_close<T: Scalar>(found: &[T], expected: &[f64], tolerance: f64, what: &str) {
         for (o, (f, e)) in found.iter().zip(expected).enumerate() {
             let error = (f.to_f64() - e).abs();
@@ -535,7 +542,7 @@ mod tests {
                     &mut outputs,
                 );
                 assert!(
-                    outputs[..] == alone[..n],
+                    bits(outputs.as_flattened()) == bits(alone[..n].as_flattened()),
                     "{what}: {n} rows differ from each alone"
                 );
             }
@@ -624,7 +631,7 @@ mod tests {
             );
         }
         assert!(
-            chunked == single,
+            bits(chunked.parts().0) == bits(single.parts().0),
             "{IN} -> {OUT} at {level:?}: chunk and single differ"
         );
         for i in 0..IN {
@@ -653,10 +660,12 @@ mod tests {
         }
     }
 
+    /// Products then sums, where a fused multiply-add would round differently, and a division:
+    /// the same operations whatever the vector width. Only optimised builds vectorise (CI also
+    /// runs these tests with `--release`), where this compares the widest vectors with plain
+    /// code.
     #[test]
     fn with_widest_gives_the_same_bits_as_plain_code() {
-        // Products then sums, where a fused multiply-add would round differently, and a
-        // division: the same operations whatever the vector width.
         // Inlined into both callers, so that `with_widest` compiles it for the widest vectors.
         #[inline(always)]
         #[allow(clippy::inline_always)]
