@@ -404,9 +404,10 @@ fn methods(net: &Network) -> TokenStream {
     }
 }
 
-/// Samples per chunk in `accumulate_batch`: 1 when every layer is small, else up to 16 (the
+/// Samples per chunk in `accumulate_batch`: 1 when every layer is small, else up to 32 (the
 /// gradient kernel keeps tiles of gradients in registers while every sample of the chunk adds
-/// to them), as many as keep the chunk's locals (pre-activations, outputs and gradients of every layer)
+/// to them, and the forward pass reads each weight once per tile of samples; 32 instead of 16
+/// made MNIST's training 5 to 10 percent faster, the digits network's within noise), as many as keep the chunk's locals (pre-activations, outputs and gradients of every layer)
 /// within 64 KiB of stack and each of them within 16 KiB.
 fn chunk_size(net: &Network) -> usize {
     // Layers of at most this many weights accumulate gradients with the runtime's inlined
@@ -431,7 +432,7 @@ fn chunk_size(net: &Network) -> usize {
     let widest = net.layers.iter().map(|l| l.outputs).max().unwrap_or(1) * scalar_bytes;
     (65_536 / per_sample.max(1))
         .min(16_384 / widest)
-        .clamp(1, 16)
+        .clamp(1, 32)
 }
 
 /// The locals of `accumulate_batch`'s chunked loop, hygienic.

@@ -275,7 +275,7 @@ impl ::nn::__private::train::Gradients for MnistGradients {
 }
 impl Mnist {
     /// Samples per chunk in `accumulate_batch`.
-    pub const TRAINING_CHUNK: usize = 16;
+    pub const TRAINING_CHUNK: usize = 32;
     /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
     /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
     /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
@@ -310,10 +310,10 @@ impl Mnist {
                 found: targets.len(),
             });
         }
-        let chunks = inputs.chunks(16).zip(targets.chunks(16));
+        let chunks = inputs.chunks(32).zip(targets.chunks(32));
         for (index, (chunk_inputs, chunk_targets)) in chunks.enumerate() {
             let n = chunk_inputs.len();
-            let mut layer0_pre = [[0f32; 128]; 16];
+            let mut layer0_pre = [[0f32; 128]; 32];
             ::nn::__private::train::forward_chunk(
                 &self.layer0,
                 chunk_inputs,
@@ -323,7 +323,7 @@ impl Mnist {
             for sample in &mut layer0[..n] {
                 ::nn::__private::activation::relu(sample);
             }
-            let mut layer1_pre = [[0f32; 10]; 16];
+            let mut layer1_pre = [[0f32; 10]; 32];
             ::nn::__private::train::forward_chunk(
                 &self.layer1,
                 &layer0[..n],
@@ -333,7 +333,7 @@ impl Mnist {
             for sample in &mut layer1[..n] {
                 ::nn::__private::activation::softmax(sample);
             }
-            let mut layer1_delta = [[0f32; 10]; 16];
+            let mut layer1_delta = [[0f32; 10]; 32];
             for k in 0..n {
                 let value = <L as ::nn::__private::train::Loss<
                     ::nn::__private::train::output::Softmax,
@@ -347,11 +347,11 @@ impl Mnist {
                     &mut layer1_delta[k],
                 );
                 observe(
-                    index * 16 + k,
+                    index * 32 + k,
                     ::nn::__private::train::Outcome::new(value, layer1[k]),
                 );
             }
-            let mut layer0_delta = [[0f32; 128]; 16];
+            let mut layer0_delta = [[0f32; 128]; 32];
             ::nn::__private::train::backward_input_chunk(
                 &self.layer1,
                 &layer1_delta[..n],

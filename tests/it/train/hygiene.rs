@@ -35,7 +35,7 @@ nn::network! {
 fn layer_names_do_not_capture_generated_locals() {
     use nn::Network;
     // Large enough for the chunked path, whose locals are named `k` and `n`.
-    assert_eq!(shadowing::Tricky::TRAINING_CHUNK, 16);
+    assert_eq!(shadowing::Tricky::TRAINING_CHUNK, 19);
     let mut tricky = shadowing::Tricky::zeroed();
     let plain = Plain::random(9);
     // Same weights in both.
