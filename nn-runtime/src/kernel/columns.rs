@@ -211,6 +211,7 @@ macro_rules! column_kernels {
         ) {
             let n = x.len().min(y.len());
             if OUT == 1 {
+                // One output: `matvec`'s dot product, row by row (each row on its own).
                 for (x, y) in x.iter().zip(y.iter_mut()) {
                     *y = matvec(w, b, x.borrow());
                 }
