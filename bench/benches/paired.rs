@@ -22,13 +22,18 @@ const ROUND: Duration = Duration::from_millis(20);
 /// Multiply-adds of one MNIST sample.
 const MNIST_MACS: usize = 784 * 128 + 128 * 10;
 
-/// Seconds per call of `f`, over `calls` calls.
-fn per_call(calls: usize, f: &mut impl FnMut()) -> f64 {
+/// Time taken by `calls` calls of `f`.
+fn time(calls: usize, f: &mut impl FnMut()) -> Duration {
     let start = Instant::now();
     for _ in 0..calls {
         f();
     }
-    start.elapsed().as_secs_f64() / calls as f64
+    start.elapsed()
+}
+
+/// Seconds per call of `f`, over `calls` calls.
+fn per_call(calls: usize, f: &mut impl FnMut()) -> f64 {
+    time(calls, f).as_secs_f64() / calls as f64
 }
 
 /// Calls of `f` that fill about one round, doubling from one until a quarter of a round is
@@ -36,11 +41,7 @@ fn per_call(calls: usize, f: &mut impl FnMut()) -> f64 {
 fn calls_per_round(f: &mut impl FnMut()) -> usize {
     let mut calls = 1_usize;
     loop {
-        let start = Instant::now();
-        for _ in 0..calls {
-            f();
-        }
-        let elapsed = start.elapsed();
+        let elapsed = time(calls, f);
         if elapsed >= ROUND / 4 {
             let fit = ROUND.as_nanos() * calls as u128 / elapsed.as_nanos();
             return usize::try_from(fit).unwrap_or(usize::MAX).max(1);

@@ -253,11 +253,7 @@ impl Kernel for f32 {
             // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
             #[allow(unsafe_code)]
             Level::Avx2 => unsafe { avx2::matmul_stable(w, b, x, y) },
-            _ => {
-                for (x, y) in x.iter().zip(y) {
-                    *y = portable::matvec(w, b, x.borrow());
-                }
-            }
+            _ => portable::matmul(w, b, x, y),
         }
     }
 }
@@ -371,9 +367,7 @@ pub fn matmul_stable<T: Scalar, const IN: usize, const OUT: usize, X: Borrow<[T;
     y: &mut [[T; OUT]],
 ) {
     if IN * OUT <= SMALL {
-        for (x, y) in x.iter().zip(y) {
-            *y = portable::matvec(w, b, x.borrow());
-        }
+        portable::matmul(w, b, x, y);
     } else {
         T::matmul_stable(level(), w, b, x, y);
     }

@@ -137,16 +137,17 @@ fn panel<T: Scalar, const IN: usize, const OUT: usize, const S: usize>(
     }
 }
 
-/// `y[s] = W x[s] + b` for every pair of rows.
+/// `y[s] = W x[s] + b` for every pair of rows: [`matvec`] on each, so a row gives the same
+/// bits alone or among others.
 #[inline(always)]
-pub fn matmul<T: Scalar, const IN: usize, const OUT: usize>(
+pub fn matmul<T: Scalar, const IN: usize, const OUT: usize, X: Borrow<[T; IN]>>(
     w: &[[T; OUT]; IN],
     b: &[T; OUT],
-    x: &[[T; IN]],
+    x: &[X],
     y: &mut [[T; OUT]],
 ) {
     for (x, y) in x.iter().zip(y) {
-        *y = matvec(w, b, x);
+        *y = matvec(w, b, x.borrow());
     }
 }
 
