@@ -1,16 +1,17 @@
-//! The README shows real output: each command shown, run again, prints what the README says.
+//! The `nnc` guide (`docs/nnc.md`) shows real output: each command shown, run again, prints what
+//! the guide says.
 
 use crate::{nnc, root};
 
 fn readme() -> String {
-    std::fs::read_to_string(root().join("README.md")).expect("README.md")
+    std::fs::read_to_string(root().join("docs/nnc.md")).expect("docs/nnc.md")
 }
 
-/// The README's fenced block right after the line holding `` `command`: ``.
+/// The guide's fenced block right after the line holding `` `command`: ``.
 fn block_after(readme: &str, command: &str) -> String {
     let at = readme
         .find(&format!("`{command}`:\n"))
-        .unwrap_or_else(|| panic!("the README shows `{command}`"));
+        .unwrap_or_else(|| panic!("docs/nnc.md shows `{command}`"));
     let rest = &readme[at..];
     let start = rest.find("```text\n").expect("a text block") + "```text\n".len();
     let end = rest[start..].find("```").expect("a closed block");

@@ -4,7 +4,7 @@
 //! SGD. The two end with the same weights (the maximum difference is printed).
 //!
 //! ```sh
-//! cargo bench --bench train_throughput
+//! cargo bench -p nn-bench --bench train_throughput
 //! ```
 
 use ndarray::{Array1, Array2, Axis};
