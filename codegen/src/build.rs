@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use std::{env, fs, io};
 
 /// Why a `.nn` file could not be compiled.
-#[derive(Debug)]
+///
+/// `{:?}` prints the message, as `Display` does, and `{:#?}` the variant and its fields, as
+/// `nn::Error` does: a build script's `fn main() -> Result<(), Error>` (or `unwrap`) shows the
+/// problems as `file:line:col: message` lines, not as a `Vec` of strings.
 #[non_exhaustive]
 pub enum Error {
     /// An environment variable Cargo sets for build scripts is missing.
@@ -71,6 +74,33 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    /// The message with `{:?}`, the variant and its fields with `{:#?}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return fmt::Display::fmt(self, f);
+        }
+        match self {
+            Self::Env { name } => f.debug_struct("Env").field("name", name).finish(),
+            Self::Read { path, source } => f
+                .debug_struct("Read")
+                .field("path", path)
+                .field("source", source)
+                .finish(),
+            Self::Write { path, source } => f
+                .debug_struct("Write")
+                .field("path", path)
+                .field("source", source)
+                .finish(),
+            Self::Compile { path, problems } => f
+                .debug_struct("Compile")
+                .field("path", path)
+                .field("problems", problems)
+                .finish(),
         }
     }
 }
@@ -185,6 +215,14 @@ mod tests {
             )
         );
         assert!(!output.exists());
+        // What a build script's `main` returning the error prints: the message.
+        assert_eq!(format!("{error:?}"), error.to_string());
+        let fields = format!("{error:#?}");
+        assert!(fields.starts_with("Compile {\n    path: "), "{fields}");
+        assert!(
+            fields.contains("    problems: [\n        \"2:17: a layer width"),
+            "{fields}"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -7,7 +7,22 @@ use alloc::{string::String, vec::Vec};
 ///
 /// Weight files (safetensors, JSON) add the variants that need an allocator: a bad file is
 /// always one of these values, never a panic and never a silently truncated network.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+///
+/// # Debug
+///
+/// `{:?}` prints the message, as `Display` does, and `{:#?}` the variant and its fields. A
+/// `fn main() -> Result<(), nn::Error>` prints its error with `{:?}` (so do `unwrap` and
+/// `expect`), and the message, with its hint, is what whoever runs the program needs to read;
+/// a derived `Debug` would print `Shape { layer: "layer0", ... }` and drop the hint. This is
+/// what `anyhow::Error` does. Code that wants the fields matches on the variant, or logs with
+/// `{:#?}`:
+///
+/// ```
+/// let error = nn_runtime::Error::Batch { layer: "output", expected: 3, found: 2 };
+/// assert_eq!(format!("{error:?}"), error.to_string());
+/// assert!(format!("{error:#?}").starts_with("Batch {\n    layer: \"output\","));
+/// ```
+#[derive(Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An input had the wrong number of values.
@@ -214,6 +229,50 @@ pub enum Error {
     },
 }
 
+/// The variant and its fields, for `{:#?}`: `Name { field: value, ... }`, as a derived `Debug`.
+macro_rules! structured {
+    ($self:ident, $f:ident; $($(#[$cfg:meta])* $variant:ident { $($field:ident),* }),* $(,)?) => {
+        match $self {
+            $(
+                $(#[$cfg])*
+                Self::$variant { $($field),* } => $f
+                    .debug_struct(stringify!($variant))
+                    $(.field(stringify!($field), $field))*
+                    .finish(),
+            )*
+        }
+    };
+}
+
+impl core::fmt::Debug for Error {
+    /// The message with `{:?}`, the variant and its fields with `{:#?}`: see [`Error`].
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if !f.alternate() {
+            return core::fmt::Display::fmt(self, f);
+        }
+        structured!(self, f;
+            Input { layer, expected, found },
+            Output { layer, expected, found },
+            Batch { layer, expected, found },
+            Columns { layer, expected, found },
+            TooShort { found },
+            HeaderTooLarge { length, limit },
+            HeaderTruncated { length, found },
+            Truncated { expected, found },
+            #[cfg(feature = "alloc")] Format { reason },
+            #[cfg(feature = "alloc")] MissingLayer { layer, index, count, tensors },
+            #[cfg(feature = "alloc")] MissingTensor { layer, tensor, found },
+            #[cfg(feature = "alloc")] UnexpectedTensor { tensor, layers },
+            #[cfg(feature = "alloc")] Shape { layer, tensor, expected, found },
+            #[cfg(feature = "alloc")] Dtype { layer, tensor, found },
+            #[cfg(feature = "alloc")] NonFinite { layer, tensor, at, value, scalar },
+            #[cfg(feature = "alloc")] LayerName { index, expected, found },
+            LayerCount { expected, found },
+            #[cfg(feature = "std")] Io { operation, path, kind, message },
+        )
+    }
+}
+
 /// `: transpose it ...` when `found` is `expected` transposed.
 #[cfg(feature = "alloc")]
 fn shape_hint(expected: &[usize], found: &[usize]) -> &'static str {
@@ -241,5 +300,75 @@ impl Error {
             kind: error.kind(),
             message: error.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+    use std::format;
+    use std::string::ToString;
+
+    #[test]
+    fn debug_is_the_message_and_alternate_debug_the_fields() {
+        let error = Error::Input {
+            layer: "hidden",
+            expected: 784,
+            found: 783,
+        };
+        assert_eq!(
+            format!("{error:?}"),
+            "layer `hidden`: expected 784 inputs, found 783"
+        );
+        assert_eq!(
+            format!("{error:#?}"),
+            "Input {\n    layer: \"hidden\",\n    expected: 784,\n    found: 783,\n}"
+        );
+        // What `fn main() -> Result<(), Error>` prints, and what `unwrap` shows.
+        let result: Result<(), Error> = Err(error);
+        assert_eq!(
+            format!("{result:?}"),
+            "Err(layer `hidden`: expected 784 inputs, found 783)"
+        );
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn debug_keeps_the_hint() {
+        use std::vec;
+        let error = Error::Shape {
+            layer: "layer0",
+            tensor: "0.weight".to_string(),
+            expected: vec![128, 784],
+            found: vec![784, 128],
+        };
+        let debug = format!("{error:?}");
+        assert_eq!(debug, error.to_string());
+        assert!(debug.contains("the tensor is transposed"), "{debug}");
+        assert_eq!(
+            format!("{error:#?}"),
+            "Shape {\n    layer: \"layer0\",\n    tensor: \"0.weight\",\n    expected: [\n        128,\n        784,\n    ],\n    found: [\n        784,\n        128,\n    ],\n}"
+        );
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn every_field_of_an_io_error_is_in_the_alternate_form() {
+        let error = Error::Io {
+            operation: "read",
+            path: "mnist.safetensors".to_string(),
+            kind: std::io::ErrorKind::NotFound,
+            message: "No such file or directory (os error 2)".to_string(),
+        };
+        assert_eq!(
+            format!("{error:?}"),
+            "cannot read `mnist.safetensors`: No such file or directory (os error 2)"
+        );
+        let fields = format!("{error:#?}");
+        assert!(
+            fields.starts_with("Io {\n    operation: \"read\",\n"),
+            "{fields}"
+        );
+        assert!(fields.contains("    kind: NotFound,\n"), "{fields}");
     }
 }

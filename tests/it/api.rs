@@ -257,6 +257,13 @@ fn forward_batch_reports_a_row_count_mismatch() {
     expect!["layer `output`: expected 4 output rows, one per input, found 3"]
         .assert_eq(&error.to_string());
     assert!(outputs.iter().flatten().all(|y| *y == 0.0));
+    // What `fn main() -> Result<(), nn::Error>` prints after `Error: `: the message, not the
+    // variant's fields, which `{:#?}` shows.
+    assert_eq!(format!("{error:?}"), error.to_string());
+    assert_eq!(
+        format!("{error:#?}"),
+        "Batch {\n    layer: \"output\",\n    expected: 4,\n    found: 3,\n}"
+    );
     // `Error` is a `std::error::Error` with the `std` feature.
     let boxed: Box<dyn std::error::Error> = Box::new(error);
     assert!(boxed.to_string().starts_with("layer `output`"));

@@ -7,7 +7,10 @@ use alloc::vec::Vec;
 use core::ops::ControlFlow;
 
 /// Why training could not start or had to stop.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+///
+/// As [`Error`](crate::Error), `{:?}` prints the message (what `fn main() -> Result<(),
+/// TrainError>` and `unwrap` show) and `{:#?}` the variant and its fields.
+#[derive(Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrainError {
     /// Inputs and targets differ in number.
@@ -45,6 +48,40 @@ pub enum TrainError {
         /// The mean loss of the batch that diverged.
         loss: f64,
     },
+}
+
+impl core::fmt::Debug for TrainError {
+    /// The message with `{:?}`, the variant and its fields with `{:#?}`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if !f.alternate() {
+            return core::fmt::Display::fmt(self, f);
+        }
+        match self {
+            Self::Samples { inputs, targets } => f
+                .debug_struct("Samples")
+                .field("inputs", inputs)
+                .field("targets", targets)
+                .finish(),
+            Self::Empty {
+                samples,
+                validation,
+            } => f
+                .debug_struct("Empty")
+                .field("samples", samples)
+                .field("validation", validation)
+                .finish(),
+            Self::BatchSize => f.write_str("BatchSize"),
+            Self::ValidationSplit { split } => f
+                .debug_struct("ValidationSplit")
+                .field("split", split)
+                .finish(),
+            Self::Diverged { epoch, loss } => f
+                .debug_struct("Diverged")
+                .field("epoch", epoch)
+                .field("loss", loss)
+                .finish(),
+        }
+    }
 }
 
 /// How the learning rate changes from epoch to epoch, as a factor of the optimizer's rate when
@@ -467,5 +504,44 @@ mod tests {
         let mut sorted = a.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn debug_is_the_message_and_alternate_debug_the_fields() {
+        use alloc::string::ToString;
+        use std::format;
+        let error = TrainError::Diverged {
+            epoch: 3,
+            loss: f64::INFINITY,
+        };
+        assert_eq!(
+            format!("{error:?}"),
+            "the loss diverged in epoch 3: found inf"
+        );
+        assert_eq!(
+            format!("{error:#?}"),
+            "Diverged {\n    epoch: 3,\n    loss: inf,\n}"
+        );
+        assert_eq!(
+            format!("{:?}", TrainError::BatchSize),
+            "expected a batch size of at least 1, found 0"
+        );
+        assert_eq!(format!("{:#?}", TrainError::BatchSize), "BatchSize");
+        let split = TrainError::ValidationSplit { split: 1.0 };
+        assert_eq!(
+            format!("{split:#?}"),
+            "ValidationSplit {\n    split: 1.0,\n}"
+        );
+        let samples = TrainError::Samples {
+            inputs: 4,
+            targets: 3,
+        };
+        assert_eq!(format!("{samples:?}"), samples.to_string());
+        assert!(format!("{samples:#?}").starts_with("Samples {\n    inputs: 4,"));
+        let empty = TrainError::Empty {
+            samples: 0,
+            validation: 0,
+        };
+        assert!(format!("{empty:#?}").contains("validation: 0,"));
     }
 }
