@@ -273,12 +273,15 @@ impl core::fmt::Debug for Error {
     }
 }
 
-/// `: transpose it ...` when `found` is `expected` transposed.
+/// The layout a weight must have and, when `found` is `expected` transposed, how to save it
+/// transposed: as a contiguous copy. `safetensors.numpy` writes a transposed view (`coefs_[k].T`)
+/// in its untransposed order under the transposed shape, so that the file loads and is
+/// silently wrong; `safetensors.torch` refuses a non-contiguous tensor.
 #[cfg(feature = "alloc")]
 fn shape_hint(expected: &[usize], found: &[usize]) -> &'static str {
     match (expected, found) {
         ([o, i], [a, b]) if o == b && i == a && o != i => {
-            " ([outputs, inputs], the layout of PyTorch's `Linear.weight`): the tensor is transposed, write `weight.T` (or `coefs_[k].T` from scikit-learn)"
+            " ([outputs, inputs], the layout of PyTorch's `Linear.weight`): the tensor is transposed, save `np.ascontiguousarray(coefs_[k].T)` from scikit-learn or `weight.T.contiguous()` from PyTorch (a bare `.T` is a view, which `safetensors.numpy` writes untransposed)"
         }
         ([_, _], _) => " ([outputs, inputs], the layout of PyTorch's `Linear.weight`)",
         _ => "",

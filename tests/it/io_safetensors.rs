@@ -275,8 +275,9 @@ fn a_transposed_weight_names_both_shapes_and_hints_at_the_transpose() {
     assert_eq!(
         error.to_string(),
         "layer `layer0`: tensor `0.weight` has shape [5, 4], expected [4, 5] ([outputs, inputs], \
-         the layout of PyTorch's `Linear.weight`): the tensor is transposed, write `weight.T` \
-         (or `coefs_[k].T` from scikit-learn)"
+         the layout of PyTorch's `Linear.weight`): the tensor is transposed, save \
+         `np.ascontiguousarray(coefs_[k].T)` from scikit-learn or `weight.T.contiguous()` from \
+         PyTorch (a bare `.T` is a view, which `safetensors.numpy` writes untransposed)"
     );
 }
 
