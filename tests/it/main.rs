@@ -11,6 +11,7 @@ mod baked;
 mod big;
 mod cases;
 mod digits;
+mod embedded;
 mod evaluator;
 mod expand;
 mod fixtures;
