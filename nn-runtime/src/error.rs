@@ -1,5 +1,6 @@
 //! Run-time errors: values that name the layer, what was expected and what was found.
 
+use crate::network::Plural;
 #[cfg(feature = "alloc")]
 use alloc::{string::String, vec::Vec};
 
@@ -26,7 +27,7 @@ use alloc::{string::String, vec::Vec};
 #[non_exhaustive]
 pub enum Error {
     /// An input had the wrong number of values.
-    #[error("layer `{layer}`: expected {expected} inputs, found {found}")]
+    #[error("layer `{layer}`: expected {}, found {found}", Plural(*.expected, "input"))]
     Input {
         /// The layer that reads the input.
         layer: &'static str,
@@ -36,7 +37,7 @@ pub enum Error {
         found: usize,
     },
     /// An output buffer had the wrong number of values.
-    #[error("layer `{layer}`: expected room for {expected} outputs, found {found}")]
+    #[error("layer `{layer}`: expected room for {}, found {found}", Plural(*.expected, "output"))]
     Output {
         /// The layer that writes the output.
         layer: &'static str,
@@ -46,7 +47,7 @@ pub enum Error {
         found: usize,
     },
     /// A batch's output buffer did not have one row per input.
-    #[error("layer `{layer}`: expected {expected} output rows, one per input, found {found}")]
+    #[error("layer `{layer}`: expected {}, one per input, found {found}", Plural(*.expected, "output row"))]
     Batch {
         /// The layer that writes the output.
         layer: &'static str,
@@ -56,7 +57,7 @@ pub enum Error {
         found: usize,
     },
     /// A matrix of samples (one per row) had the wrong number of columns.
-    #[error("layer `{layer}`: expected {expected} columns, one per input, found {found}")]
+    #[error("layer `{layer}`: expected {}, one per input, found {found}", Plural(*.expected, "column"))]
     Columns {
         /// The layer that reads the input.
         layer: &'static str,
@@ -141,7 +142,8 @@ pub enum Error {
     /// another kind of layer.
     #[cfg(feature = "alloc")]
     #[error(
-        "unexpected tensor `{tensor}`: every one of the {layers} dense layers already has its weights and bias"
+        "unexpected tensor `{tensor}`: {} already has its weights and bias",
+        EveryLayer(*.layers)
     )]
     UnexpectedTensor {
         /// The tensor's name.
@@ -207,7 +209,7 @@ pub enum Error {
         found: String,
     },
     /// A serialised network (JSON) has the wrong number of layers.
-    #[error("expected {expected} layers, found {found}")]
+    #[error("expected {}, found {found}", Plural(*.expected, "layer"))]
     LayerCount {
         /// Dense layers in the network.
         expected: usize,
@@ -273,6 +275,20 @@ impl core::fmt::Debug for Error {
     }
 }
 
+/// `the one dense layer` or `every one of the 3 dense layers`.
+#[cfg(feature = "alloc")]
+struct EveryLayer(usize);
+
+#[cfg(feature = "alloc")]
+impl core::fmt::Display for EveryLayer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            1 => f.write_str("the one dense layer"),
+            n => write!(f, "every one of the {n} dense layers"),
+        }
+    }
+}
+
 /// The layout a weight must have and, when `found` is `expected` transposed, how to save it
 /// transposed: as a contiguous copy. `safetensors.numpy` writes a transposed view (`coefs_[k].T`)
 /// in its untransposed order under the transposed shape, so that the file loads and is
@@ -332,6 +348,72 @@ mod tests {
         assert_eq!(
             format!("{result:?}"),
             "Err(layer `hidden`: expected 784 inputs, found 783)"
+        );
+    }
+
+    #[test]
+    fn counts_of_one_are_singular() {
+        let one = |expected| Error::Input {
+            layer: "layer0",
+            expected,
+            found: 2,
+        };
+        assert_eq!(
+            one(1).to_string(),
+            "layer `layer0`: expected 1 input, found 2"
+        );
+        assert_eq!(
+            one(3).to_string(),
+            "layer `layer0`: expected 3 inputs, found 2"
+        );
+        let output = Error::Output {
+            layer: "layer0",
+            expected: 1,
+            found: 0,
+        };
+        assert_eq!(
+            output.to_string(),
+            "layer `layer0`: expected room for 1 output, found 0"
+        );
+        let batch = Error::Batch {
+            layer: "layer0",
+            expected: 1,
+            found: 2,
+        };
+        assert_eq!(
+            batch.to_string(),
+            "layer `layer0`: expected 1 output row, one per input, found 2"
+        );
+        let columns = Error::Columns {
+            layer: "layer0",
+            expected: 1,
+            found: 2,
+        };
+        assert_eq!(
+            columns.to_string(),
+            "layer `layer0`: expected 1 column, one per input, found 2"
+        );
+        let layers = Error::LayerCount {
+            expected: 1,
+            found: 2,
+        };
+        assert_eq!(layers.to_string(), "expected 1 layer, found 2");
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn an_unexpected_tensor_counts_the_layers() {
+        let unexpected = |layers| Error::UnexpectedTensor {
+            tensor: "1.weight".to_string(),
+            layers,
+        };
+        assert_eq!(
+            unexpected(1).to_string(),
+            "unexpected tensor `1.weight`: the one dense layer already has its weights and bias"
+        );
+        assert_eq!(
+            unexpected(2).to_string(),
+            "unexpected tensor `1.weight`: every one of the 2 dense layers already has its weights and bias"
         );
     }
 

@@ -137,7 +137,13 @@ impl fmt::Display for Summary {
             "-------------------------------------------------------------------------";
         const DOUBLE: &str =
             "=========================================================================";
-        writeln!(f, "{} ({}, {} inputs)", self.name, self.scalar, self.inputs)?;
+        writeln!(
+            f,
+            "{} ({}, {})",
+            self.name,
+            self.scalar,
+            Plural(self.inputs, "input")
+        )?;
         writeln!(f, "{RULE}")?;
         writeln!(
             f,
@@ -174,6 +180,16 @@ impl fmt::Display for Summary {
             )?;
         }
         write!(f, "{RULE}")
+    }
+}
+
+/// `1 input`, `784 inputs`: a number and its noun, plural unless the number is 1.
+pub(crate) struct Plural(pub usize, pub &'static str);
+
+impl fmt::Display for Plural {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self(n, noun) = *self;
+        write!(f, "{n} {noun}{}", if n == 1 { "" } else { "s" })
     }
 }
 
@@ -223,4 +239,43 @@ fn heapless_name(name: &str) -> Small {
     let mut small = Small::default();
     small.push_str(name);
     small
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Activation;
+    use std::format;
+    use std::string::ToString;
+
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(Plural(1, "input").to_string(), "1 input");
+        assert_eq!(Plural(0, "input").to_string(), "0 inputs");
+        assert_eq!(Plural(784, "output row").to_string(), "784 output rows");
+    }
+
+    #[test]
+    fn a_summary_of_one_input_says_input() {
+        static LAYERS: [LayerInfo; 1] = [LayerInfo {
+            name: "layer0",
+            named: false,
+            inputs: 1,
+            outputs: 1,
+            activation: Activation::Sigmoid,
+        }];
+        let summary = Summary {
+            name: "Unit",
+            scalar: "f32",
+            inputs: 1,
+            layers: &LAYERS,
+        };
+        let text = format!("{summary}");
+        assert!(text.starts_with("Unit (f32, 1 input)\n"), "{text}");
+        let two = Summary {
+            inputs: 2,
+            ..summary
+        };
+        assert!(format!("{two}").starts_with("Unit (f32, 2 inputs)\n"));
+    }
 }

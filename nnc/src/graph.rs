@@ -193,10 +193,10 @@ fn network(out: &mut String, net: &Network, index: usize, top: f64) {
     );
     let _ = writeln!(
         out,
-        r##"<text x="20" y="{}" font-size="12" fill="#555555">{} parameters, {} multiply-adds, {}</text>"##,
+        r##"<text x="20" y="{}" font-size="12" fill="#555555">{}, {}, {}</text>"##,
         top + 46.0,
-        grouped(net.parameters()),
-        grouped(net.multiply_adds()),
+        count(net.parameters(), "parameter"),
+        count(net.multiply_adds(), "multiply-add"),
         net.scalar.name()
     );
     // Edges first, so that neurons are drawn over them.
@@ -255,13 +255,12 @@ fn column(
     );
     let _ = writeln!(
         out,
-        "<title>{}: {} {}</title>",
+        "<title>{}: {}</title>",
         escape(layer.name),
-        layer.width,
         if layer.activation.is_some() {
-            format!("neurons, {activation}")
+            format!("{}, {}", count(layer.width, "neuron"), escape(&activation))
         } else {
-            "inputs".to_owned()
+            count(layer.width, "input")
         }
     );
     let _ = writeln!(
@@ -426,9 +425,9 @@ pub fn dot(networks: &[Network]) -> String {
         for (column, layer) in net.layers.iter().enumerate() {
             let _ = writeln!(
                 out,
-                r#"        n{index}_l{column} -> n{index}_l{} [label="{} weights"];"#,
+                r#"        n{index}_l{column} -> n{index}_l{} [label="{}"];"#,
                 column + 1,
-                grouped(layer.inputs * layer.outputs)
+                count(layer.inputs * layer.outputs, "weight")
             );
         }
         out.push_str("    }\n");

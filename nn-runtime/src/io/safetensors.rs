@@ -35,6 +35,7 @@
 //! Softmax(1))`). Tensors have the network's scalar type (`F32` or `F64`); the header's metadata
 //! is `{"format": "pt"}`, as `safetensors.torch` writes it.
 
+use crate::network::Plural;
 use crate::zeroed::zeroed_box;
 use crate::{Error, LayerInfo, Network, Scalar};
 use ::safetensors::tensor::Dtype;
@@ -641,10 +642,10 @@ fn read<T: Scalar>(
         || (order == Order::Columns && out.len() != layer.inputs * layer.outputs)
     {
         return Err(format(format!(
-            "tensor `{}` has {} bytes, expected {} values",
+            "tensor `{}` has {}, expected {}",
             tensor.name,
-            data.len(),
-            out.len()
+            Plural(data.len(), "byte"),
+            Plural(out.len(), "value")
         )));
     }
     let width = tensor.shape.get(1).copied().unwrap_or(1).max(1);

@@ -219,7 +219,11 @@ impl<'de, N: Network> Visitor<'de> for LayersSeed<'_, N> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a list of {} layers", N::LAYERS.len())
+        write!(
+            f,
+            "a list of {}",
+            crate::network::Plural(N::LAYERS.len(), "layer")
+        )
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {

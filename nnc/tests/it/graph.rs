@@ -171,3 +171,45 @@ fn dot_for_graphviz() {
     "##]]
     .assert_eq(&from_extension);
 }
+
+#[test]
+fn counts_of_one_are_singular() {
+    let dir = crate::with_model("struct Unit = 1 -> 1 sigmoid;\n");
+    let run = nnc(&dir, &["graph", "model.nn"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let document = roxmltree::Document::parse(&run.stdout).expect("well-formed XML");
+    let titles: Vec<&str> = with_class(document.root_element(), "layer")
+        .filter_map(|g| g.children().find(|c| c.has_tag_name("title")))
+        .filter_map(|t| t.text())
+        .collect();
+    assert_eq!(titles, ["input: 1 input", "layer0: 1 neuron, sigmoid"]);
+    let texts: Vec<&str> = document
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|t| t.text())
+        .collect();
+    for expected in ["2 parameters, 1 multiply-add, f32", "1 input", "1 neuron"] {
+        assert!(texts.contains(&expected), "{expected} in {texts:?}");
+    }
+    for plural in ["1 inputs", "1 neurons", "1 multiply-adds", "1 weights"] {
+        assert!(!run.stdout.contains(plural), "{plural}:\n{}", run.stdout);
+    }
+
+    let dot = nnc(&dir, &["graph", "model.nn", "--format", "dot"]);
+    assert_eq!(dot.code, 0, "{dot:?}");
+    assert!(
+        dot.stdout.contains(r#"[label="input\n1 input""#),
+        "{}",
+        dot.stdout
+    );
+    assert!(
+        dot.stdout.contains(r#"[label="layer0\n1 neuron\nsigmoid""#),
+        "{}",
+        dot.stdout
+    );
+    assert!(
+        dot.stdout.contains(r#"n0_l0 -> n0_l1 [label="1 weight"];"#),
+        "{}",
+        dot.stdout
+    );
+}
