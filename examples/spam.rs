@@ -4,6 +4,8 @@
 //! trained weights; what is real is the feature pipeline, the batch API and the types: a
 //! message becomes exactly `[f32; 50]`, and a batch of scores is computed in one call.
 
+use std::process::ExitCode;
+
 nn::network! {
     /// Scores a message: near 1 is spam, near 0 is not.
     pub struct Spam = 50 -> 64 relu as hidden -> 1 sigmoid as score;
@@ -33,7 +35,17 @@ fn features(message: &str) -> [f32; Spam::INPUTS] {
     counts.map(|c| c * scale)
 }
 
-fn main() -> Result<(), nn::Error> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), nn::Error> {
     let messages = [
         "WIN a FREE cruise!!! Click now to claim your prize",
         "Are we still meeting for lunch tomorrow?",

@@ -6,6 +6,7 @@
 
 use nn::train::{Adam, BinaryCrossEntropy, Trainer, evaluate};
 use std::ops::ControlFlow;
+use std::process::ExitCode;
 
 nn::network! {
     /// Two inputs, four tanh neurons, one sigmoid output: the probability that exactly one
@@ -16,7 +17,17 @@ nn::network! {
 const INPUTS: [[f32; 2]; 4] = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
 const TARGETS: [[f32; 1]; 4] = [[0.0], [1.0], [1.0], [0.0]];
 
-fn main() -> Result<(), nn::train::TrainError> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), nn::train::TrainError> {
     let mut net = Xor::random(3);
     let before = evaluate(&*net, &BinaryCrossEntropy, &INPUTS, &TARGETS)?;
     println!(

@@ -9,8 +9,19 @@ mod iris {
 }
 
 use iris::Iris;
+use std::process::ExitCode;
 
-fn main() -> Result<(), nn::Error> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), nn::Error> {
     println!("{}", Iris::summary());
     // Random weights: the species are meaningless until trained weights are loaded, but the
     // shapes and the arithmetic are real.
