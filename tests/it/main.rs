@@ -26,5 +26,6 @@ mod limits;
 mod nn_file;
 mod numerics;
 mod readme;
+mod sklearn;
 mod train;
 mod ui;
