@@ -1,17 +1,35 @@
 #!/usr/bin/env python3
-"""Writes BENCHMARKS.md from one run of bench/run.sh: criterion's results in target/criterion,
-the benchmark's log (accuracy and floor lines), the compile-cost lines and the machine facts.
+"""Writes BENCHMARKS.md from one run of bench/run.sh: criterion's results in
+<target directory>/criterion (Cargo's target directory, as `cargo metadata` reports it, so that
+CARGO_TARGET_DIR is followed as criterion follows it), the benchmark's log (accuracy and floor
+lines), the compile-cost lines and the machine facts.
 
 Usage: bench/report.py LOG COMPILE MACHINE > BENCHMARKS.md
 """
 
 import json
+import os
 import pathlib
 import re
+import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-CRITERION = ROOT / "target" / "criterion"
+
+
+def criterion_dir():
+    """Where criterion keeps its results: $CRITERION_HOME, else `criterion` in Cargo's target
+    directory (target/ in the checkout unless CARGO_TARGET_DIR or a Cargo config moves it)."""
+    if os.environ.get("CRITERION_HOME"):
+        return pathlib.Path(os.environ["CRITERION_HOME"])
+    metadata = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout
+    return pathlib.Path(json.loads(metadata)["target_directory"]) / "criterion"
+
+
+CRITERION = criterion_dir()
 MNIST_MACS = 784 * 128 + 128 * 10
 SMALL_MACS = 50 * 64 + 64
 
