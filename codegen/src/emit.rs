@@ -111,10 +111,15 @@ fn items(net: &Network) -> TokenStream {
     let (inputs, outputs, parameters) = (*inputs, *outputs, *parameters);
     quote! {
         #attributes
+        // Every generated item allows `dead_code`: a crate uses the part of the API it needs,
+        // and the rest must not warn where `nnc build`'s file is `include!`d (the macro's
+        // expansion never warns).
+        #[allow(dead_code)]
         #visibility struct #name {
             #(#fields,)*
         }
 
+        #[allow(dead_code)]
         impl #name {
             #[doc = #inputs_doc]
             pub const INPUTS: usize = #inputs;
@@ -137,7 +142,7 @@ fn items(net: &Network) -> TokenStream {
         #runtime::__with_alloc! {
             // Every network is boxed, whatever its size, so that the API is one; clippy's
             // pedantic `unnecessary_box_returns` would flag small private ones in user code.
-            #[allow(clippy::unnecessary_box_returns)]
+            #[allow(dead_code, clippy::unnecessary_box_returns)]
             impl #name {
                 /// A network with random weights from `seed` (He initialisation for the `relu`
                 /// family, Xavier for the rest) and zero biases, built directly on the heap.
@@ -156,7 +161,7 @@ fn items(net: &Network) -> TokenStream {
             }
         }
 
-        #runtime::__zero_init!(#name { #(#field_names: #field_types),* });
+        #runtime::__zero_init!(#runtime::ZeroInit, #name { #(#field_names: #field_types),* });
 
         #network_impl
 

@@ -111,15 +111,16 @@ fn gradients_struct(net: &Network) -> TokenStream {
     });
     quote! {
         #[doc = #doc]
+        #[allow(dead_code)]
         #visibility struct #gradients {
             #(#fields,)*
         }
 
-        #runtime::__zero_init!(#gradients { #(#field_names: #field_types),* });
+        #runtime::__zero_init!(#runtime::ZeroInit, #gradients { #(#field_names: #field_types),* });
 
         #runtime::__with_alloc! {
             // Gradients are as large as the network: built on the heap, never on the stack.
-            #[allow(clippy::unnecessary_box_returns)]
+            #[allow(dead_code, clippy::unnecessary_box_returns)]
             impl #gradients {
                 /// All gradients zero, built directly on the heap.
                 pub fn zeroed() -> #runtime::Box<Self> {
@@ -128,6 +129,7 @@ fn gradients_struct(net: &Network) -> TokenStream {
             }
         }
 
+        #[allow(dead_code)]
         impl #gradients {
             /// Sets every gradient to zero (before each mini-batch).
             pub fn zero(&mut self) {
@@ -364,6 +366,7 @@ fn methods(net: &Network) -> TokenStream {
     );
     let batch = batch_method(net);
     quote! {
+        #[allow(dead_code)]
         impl #name {
             #batch
 

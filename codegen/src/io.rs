@@ -39,6 +39,7 @@ pub(crate) fn methods(net: &Network) -> TokenStream {
     let file_doc = format!(" Loads a `{name_text}` from a safetensors file, directly on the heap.");
     quote! {
         #runtime::__with_safetensors! {
+            #[allow(dead_code)]
             impl #name {
                 #[doc = #from_doc]
                 ///
@@ -72,6 +73,7 @@ pub(crate) fn methods(net: &Network) -> TokenStream {
             }
 
             #runtime::__with_std! {
+                #[allow(dead_code)]
                 impl #name {
                     #[doc = #file_doc]
                     ///
@@ -127,6 +129,7 @@ pub(crate) fn methods(net: &Network) -> TokenStream {
         }
 
         #runtime::__with_ndarray! {
+            #[allow(dead_code)]
             impl #name {
                 /// Runs the network on every row of `input` (one sample a row) and returns one
                 /// row of outputs per sample, through `forward_batch`.
@@ -197,6 +200,7 @@ pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStrea
     });
     let Some(weights) = weights else {
         return quote! {
+            #[allow(dead_code)]
             impl #name {
                 /// Zeros: the weights file could not be read.
                 pub const BAKED: Self = Self { #(#fields),* };
@@ -210,6 +214,7 @@ pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStrea
     );
     let path = Literal::string(&weights.path);
     quote! {
+        #[allow(dead_code)]
         impl #name {
             #[doc = #doc]
             ///

@@ -9,33 +9,30 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Formats generated items with prettyplease.
 ///
-/// prettyplease leaves macro bodies on long lines; an item macro whose body is itself items
-/// (the runtime's `__with_alloc! { impl ... }`) is formatted as items, indented. Tokens that do
-/// not parse as a Rust file (never the case for generated code) are returned unformatted rather
-/// than lost.
+/// prettyplease leaves macro bodies on long lines. An item macro whose body is itself items (the
+/// runtime's `__with_alloc! { impl ... }`) is formatted as items, indented, and so are the
+/// wrappers inside it (`__with_std! { ... }` within `__with_safetensors! { ... }`); the
+/// runtime's `__zero_init!(path, Name { field: Type, ... })` gets one field a line. Tokens that
+/// do not parse as a Rust file (never the case for generated code) are returned unformatted
+/// rather than lost.
 pub fn format(tokens: &TokenStream) -> String {
     let Ok(file) = syn::parse2::<syn::File>(tokens.clone()) else {
         return tokens.to_string();
     };
     let mut out = String::new();
-    for item in file.items {
-        if let syn::Item::Macro(wrapper) = &item
-            && matches!(wrapper.mac.delimiter, syn::MacroDelimiter::Brace(_))
-            && wrapper.attrs.is_empty()
-            && wrapper.ident.is_none()
-            && let Ok(inner) = syn::parse2::<syn::File>(wrapper.mac.tokens.clone())
-            && !inner.items.is_empty()
-        {
-            let path = &wrapper.mac.path;
-            let mut name = String::new();
-            if path.leading_colon.is_some() {
-                name.push_str("::");
-            }
-            let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
-            name.push_str(&segments.join("::"));
+    format_items(file.items, &mut out);
+    out
+}
+
+/// Each item in turn, wrappers recursively.
+fn format_items(items: Vec<syn::Item>, out: &mut String) {
+    for item in items {
+        if let Some((name, inner)) = wrapper(&item) {
             out.push_str(&name);
             out.push_str("! {\n");
-            for line in prettyplease::unparse(&inner).lines() {
+            let mut body = String::new();
+            format_items(inner, &mut body);
+            for line in body.lines() {
                 if !line.is_empty() {
                     out.push_str("    ");
                 }
@@ -43,6 +40,8 @@ pub fn format(tokens: &TokenStream) -> String {
                 out.push('\n');
             }
             out.push_str("}\n");
+        } else if let Some(text) = zero_init(&item) {
+            out.push_str(&text);
         } else {
             out.push_str(&prettyplease::unparse(&syn::File {
                 shebang: None,
@@ -51,7 +50,84 @@ pub fn format(tokens: &TokenStream) -> String {
             }));
         }
     }
-    out
+}
+
+/// `path! { items }`: the macro's path as written and the items of its body.
+fn wrapper(item: &syn::Item) -> Option<(String, Vec<syn::Item>)> {
+    let syn::Item::Macro(call) = item else {
+        return None;
+    };
+    if !matches!(call.mac.delimiter, syn::MacroDelimiter::Brace(_))
+        || !call.attrs.is_empty()
+        || call.ident.is_some()
+    {
+        return None;
+    }
+    let inner = syn::parse2::<syn::File>(call.mac.tokens.clone()).ok()?;
+    if inner.items.is_empty() {
+        return None;
+    }
+    Some((macro_path(&call.mac.path), inner.items))
+}
+
+/// `::nn::__private::__zero_init`, without the spaces of a token stream.
+fn macro_path(path: &syn::Path) -> String {
+    let mut name = String::new();
+    if path.leading_colon.is_some() {
+        name.push_str("::");
+    }
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    name.push_str(&segments.join("::"));
+    name
+}
+
+/// `__zero_init!(path, Name { field: Type, ... });` with its path and each field on a line.
+fn zero_init(item: &syn::Item) -> Option<String> {
+    let syn::Item::Macro(call) = item else {
+        return None;
+    };
+    if !call.attrs.is_empty()
+        || call.mac.path.segments.last()?.ident != "__zero_init"
+        || !matches!(call.mac.delimiter, syn::MacroDelimiter::Paren(_))
+    {
+        return None;
+    }
+    let parser = |input: syn::parse::ParseStream<'_>| {
+        let path: syn::Path = input.parse()?;
+        input.parse::<syn::Token![,]>()?;
+        let name: syn::Ident = input.parse()?;
+        let fields: syn::FieldsNamed = input.parse()?;
+        Ok((path, name, fields))
+    };
+    let (path, name, fields) = syn::parse::Parser::parse2(parser, call.mac.tokens.clone()).ok()?;
+    let trait_path = syn::Type::Path(syn::TypePath { qself: None, path });
+    let mut out = format!(
+        "{}!(\n    {},\n    {name} {{\n",
+        macro_path(&call.mac.path),
+        type_text(&trait_path)?
+    );
+    for field in &fields.named {
+        let field_name = field.ident.as_ref()?;
+        out.push_str("        ");
+        out.push_str(&field_name.to_string());
+        out.push_str(": ");
+        out.push_str(&type_text(&field.ty)?);
+        out.push_str(",\n");
+    }
+    out.push_str("    }\n);\n");
+    Some(out)
+}
+
+/// A type as prettyplease writes it, if it fits on one line.
+fn type_text(ty: &syn::Type) -> Option<String> {
+    let alias: syn::Item = syn::parse_quote!(type T = #ty;);
+    let text = prettyplease::unparse(&syn::File {
+        shebang: None,
+        attrs: Vec::new(),
+        items: vec![alias],
+    });
+    let text = text.strip_prefix("type T = ")?.strip_suffix(";\n")?;
+    (!text.contains('\n')).then(|| text.to_owned())
 }
 
 /// The comment above a generated file, naming its source and the version of nn.
@@ -80,4 +156,64 @@ pub fn header(source: &str) -> String {
 pub fn render_file(text: &str, source: &str) -> Result<String, Vec<Diagnostic>> {
     let tokens = crate::expand_file(text, Span::call_site())?;
     Ok(header(source) + &format(&tokens))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrappers_are_formatted_at_every_depth() {
+        let rust = render_file("struct Net = 3 -> 2 relu -> 1;", "net.nn").unwrap();
+        // `__with_std!` sits inside `__with_safetensors!`: its body is items too.
+        let std = rust
+            .split("::nn::__private::__with_std! {\n")
+            .nth(1)
+            .expect("a nested wrapper");
+        assert!(
+            std.starts_with(
+                "        #[allow(dead_code)]\n        impl Net {\n            /// Loads a `Net` from a safetensors file"
+            ),
+            "{std}"
+        );
+        assert!(
+            std.contains("\n            pub fn from_safetensors_file(\n"),
+            "{std}"
+        );
+        // Nothing is left as a token stream: no `#[doc = ...]`, no `< ... >` with spaces.
+        assert!(!rust.contains("#[doc"), "{rust}");
+        assert!(!rust.contains(" < "), "{rust}");
+        // Every line of a wrapper is indented under it.
+        for block in rust.split("__with_").skip(1) {
+            let body = block.split_once("! {\n").map_or("", |(_, body)| body);
+            let first = body.lines().next().unwrap_or_default();
+            assert!(first.starts_with("    "), "{block}");
+        }
+    }
+
+    #[test]
+    fn the_zero_init_proof_lists_one_field_a_line() {
+        let rust = render_file("struct Net = 3 -> 2 relu as hidden -> 1;", "net.nn").unwrap();
+        assert!(
+            rust.contains(
+                "::nn::__private::__zero_init!(\n    ::nn::__private::ZeroInit,\n    Net {\n        \
+                 hidden: ::nn::__private::Dense<3, 2, f32>,\n        \
+                 layer1: ::nn::__private::Dense<2, 1, f32>,\n    }\n);\n"
+            ),
+            "{rust}"
+        );
+        assert!(
+            rust.contains("    NetGradients {\n        hidden: ::nn::__private::train::DenseGradients<3, 2, f32>,\n"),
+            "{rust}"
+        );
+    }
+
+    #[test]
+    fn unexpected_macros_are_left_to_prettyplease() {
+        let tokens: TokenStream = "other!(a, b); ::x::__zero_init!(not a proof);"
+            .parse()
+            .unwrap();
+        let text = format(&tokens);
+        assert_eq!(text, "other!(a, b);\n::x::__zero_init!(not a proof);\n");
+    }
 }

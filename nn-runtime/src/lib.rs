@@ -64,24 +64,31 @@ pub use zeroed::zeroed_box;
 /// Generated networks and gradients types use it, so that the `unsafe impl` is written here: in
 /// the expansion of another crate's macro the `unsafe_code` lint does not apply, so networks
 /// compile in crates that `forbid(unsafe_code)`, from `network!` and from `nnc`'s files alike.
+///
+/// The caller passes the path of the trait, `::nn::__private::ZeroInit` (or the path set with
+/// `crate = ...`): the expansion names only what it is given, never `$crate`, which would be
+/// `::nn_runtime`, a crate the user does not depend on, in code that `cargo expand` shows and a
+/// user may paste back. No exported macro of this crate names `$crate` (a test checks).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __zero_init {
-    ($name:ident { $($field:ident : $type:ty),+ $(,)? }) => {
+    ($zero_init:path, $name:ident { $($field:ident : $type:ty),+ $(,)? }) => {
+        // The functions are never called: they are proofs, checked by compiling them.
+        #[allow(dead_code)]
         const _: () = {
             // The pattern has no `..`: it compiles only if these are all the fields.
             fn exactly_these_fields(value: &$name) {
                 let $name { $($field),+ } = value;
                 $(let _: &$type = $field;)+
             }
-            fn zero_init<T: $crate::ZeroInit>() {}
+            fn zero_init<T: $zero_init>() {}
             fn every_field_is_zero_init() {
                 $(zero_init::<$type>();)+
             }
         };
         // SAFETY: proven above: every field of `$name` is `ZeroInit`, so all-zero bytes are a
         // valid value of each field, and so of the struct.
-        unsafe impl $crate::ZeroInit for $name {}
+        unsafe impl $zero_init for $name {}
     };
 }
 

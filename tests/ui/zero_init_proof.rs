@@ -5,6 +5,6 @@ pub struct Sneaky {
     pub name: &'static str,
 }
 
-nn::__private::__zero_init!(Sneaky { layer: nn::Dense<2, 1> });
+nn::__private::__zero_init!(nn::__private::ZeroInit, Sneaky { layer: nn::Dense<2, 1> });
 
 fn main() {}

@@ -152,7 +152,9 @@ fn docs_and_comments_mean_the_same_in_both() {
     let expected = header + &macro_expansion(text);
     assert_eq!(built, expected);
     assert!(
-        built.contains("/// First line.\n///\n/// Third line.\npub(crate) struct Net {"),
+        built.contains(
+            "/// First line.\n///\n/// Third line.\n#[allow(dead_code)]\npub(crate) struct Net {"
+        ),
         "{built}"
     );
 }

@@ -10,6 +10,7 @@ mod equivalence;
 mod generated;
 mod graph;
 mod readme;
+mod standalone;
 mod summary;
 
 use std::path::{Path, PathBuf};

@@ -2,12 +2,14 @@
 // Regenerate with `nnc build models/tiny.nn`.
 
 /// Learns XOR: two inputs, one probability.
+#[allow(dead_code)]
 pub struct Xor {
     /// Dense layer `hidden`: 2 inputs, 4 neurons, `tanh`.
     pub hidden: ::nn::__private::Dense<2, 4, f32>,
     /// Dense layer `output`: 4 inputs, 1 neuron, `sigmoid`.
     pub output: ::nn::__private::Dense<4, 1, f32>,
 }
+#[allow(dead_code)]
 impl Xor {
     /// Width of the input: 2.
     pub const INPUTS: usize = 2;
@@ -92,7 +94,7 @@ impl Xor {
     }
 }
 ::nn::__private::__with_alloc! {
-    #[allow(clippy::unnecessary_box_returns)]
+    #[allow(dead_code, clippy::unnecessary_box_returns)]
     impl Xor {
         /// A network with random weights from `seed` (He initialisation for the `relu`
         /// family, Xavier for the rest) and zero biases, built directly on the heap.
@@ -110,8 +112,11 @@ impl Xor {
     }
 }
 ::nn::__private::__zero_init!(
-    Xor { hidden : ::nn::__private::Dense < 2, 4, f32 >, output : ::nn::__private::Dense
-    < 4, 1, f32 > }
+    ::nn::__private::ZeroInit,
+    Xor {
+        hidden: ::nn::__private::Dense<2, 4, f32>,
+        output: ::nn::__private::Dense<4, 1, f32>,
+    }
 );
 impl ::nn::__private::Network for Xor {
     type Scalar = f32;
@@ -180,6 +185,7 @@ impl ::nn::__private::Network for Xor {
     }
 }
 ::nn::__private::__with_safetensors! {
+    #[allow(dead_code)]
     impl Xor {
         /// Loads a `Xor` from the bytes of a safetensors file, directly on the heap.
         ///
@@ -211,18 +217,33 @@ impl ::nn::__private::Network for Xor {
         }
     }
     ::nn::__private::__with_std! {
-        impl Xor { #[doc = " Loads a `Xor` from a safetensors file, directly on the heap."]
-        #[doc = r""] #[doc = r" # Errors"] #[doc = r""] #[doc =
-        r" `Error::Io` when the file cannot be read, else as `from_safetensors`."] pub fn
-        from_safetensors_file(path : impl ::core::convert::AsRef < ::nn::__private::io::Path
-        >,) -> ::core::result::Result < ::nn::__private::Box < Self >, ::nn::__private::Error
-        > { ::nn::__private::io::safetensors::load_file(path,
-        ::nn::__private::io::safetensors::LoadOptions::new(),) } #[doc =
-        r" Writes `to_safetensors` to a file."] #[doc = r""] #[doc = r" # Errors"] #[doc =
-        r""] #[doc = r" `Error::Io` when the file cannot be written."] pub fn
-        save_safetensors(& self, path : impl ::core::convert::AsRef <
-        ::nn::__private::io::Path >,) -> ::core::result::Result < (), ::nn::__private::Error
-        > { ::nn::__private::io::safetensors::save_file(self, path) } }
+        #[allow(dead_code)]
+        impl Xor {
+            /// Loads a `Xor` from a safetensors file, directly on the heap.
+            ///
+            /// # Errors
+            ///
+            /// `Error::Io` when the file cannot be read, else as `from_safetensors`.
+            pub fn from_safetensors_file(
+                path: impl ::core::convert::AsRef<::nn::__private::io::Path>,
+            ) -> ::core::result::Result<::nn::__private::Box<Self>, ::nn::__private::Error> {
+                ::nn::__private::io::safetensors::load_file(
+                    path,
+                    ::nn::__private::io::safetensors::LoadOptions::new(),
+                )
+            }
+            /// Writes `to_safetensors` to a file.
+            ///
+            /// # Errors
+            ///
+            /// `Error::Io` when the file cannot be written.
+            pub fn save_safetensors(
+                &self,
+                path: impl ::core::convert::AsRef<::nn::__private::io::Path>,
+            ) -> ::core::result::Result<(), ::nn::__private::Error> {
+                ::nn::__private::io::safetensors::save_file(self, path)
+            }
+        }
     }
 }
 ::nn::__private::__with_serde! {
@@ -248,6 +269,7 @@ impl ::nn::__private::Network for Xor {
     }
 }
 ::nn::__private::__with_ndarray! {
+    #[allow(dead_code)]
     impl Xor {
         /// Runs the network on every row of `input` (one sample a row) and returns one
         /// row of outputs per sample, through `forward_batch`.
@@ -277,6 +299,7 @@ impl ::nn::__private::Network for Xor {
     }
 }
 /// Gradients of a loss with respect to every weight and bias of [`Xor`], with the same shapes: what `Xor::accumulate_gradients` adds to and an optimizer reads.
+#[allow(dead_code)]
 pub struct XorGradients {
     /// Gradients of layer `hidden` (`2 -> 4`): weights by column, as in the layer, and biases.
     pub hidden: ::nn::__private::train::DenseGradients<2, 4, f32>,
@@ -284,11 +307,14 @@ pub struct XorGradients {
     pub output: ::nn::__private::train::DenseGradients<4, 1, f32>,
 }
 ::nn::__private::__zero_init!(
-    XorGradients { hidden : ::nn::__private::train::DenseGradients < 2, 4, f32 >, output
-    : ::nn::__private::train::DenseGradients < 4, 1, f32 > }
+    ::nn::__private::ZeroInit,
+    XorGradients {
+        hidden: ::nn::__private::train::DenseGradients<2, 4, f32>,
+        output: ::nn::__private::train::DenseGradients<4, 1, f32>,
+    }
 );
 ::nn::__private::__with_alloc! {
-    #[allow(clippy::unnecessary_box_returns)]
+    #[allow(dead_code, clippy::unnecessary_box_returns)]
     impl XorGradients {
         /// All gradients zero, built directly on the heap.
         pub fn zeroed() -> ::nn::__private::Box<Self> {
@@ -296,6 +322,7 @@ pub struct XorGradients {
         }
     }
 }
+#[allow(dead_code)]
 impl XorGradients {
     /// Sets every gradient to zero (before each mini-batch).
     pub fn zero(&mut self) {
@@ -323,6 +350,7 @@ impl ::nn::__private::train::Gradients for XorGradients {
         f(weights, bias);
     }
 }
+#[allow(dead_code)]
 impl Xor {
     /// Samples per chunk in `accumulate_batch`.
     pub const TRAINING_CHUNK: usize = 1;
@@ -500,6 +528,7 @@ impl ::nn::__private::train::Trainable for Xor {
 /// Classifies iris flowers.
 ///
 /// Outputs log-probabilities of the three species.
+#[allow(dead_code)]
 pub(crate) struct Iris {
     /// Dense layer `features`: 4 inputs, 16 neurons, `leaky_relu(0.1)`.
     pub features: ::nn::__private::Dense<4, 16, f64>,
@@ -508,6 +537,7 @@ pub(crate) struct Iris {
     /// Dense layer `layer2`: 8 inputs, 3 neurons, `log_softmax`.
     pub layer2: ::nn::__private::Dense<8, 3, f64>,
 }
+#[allow(dead_code)]
 impl Iris {
     /// Width of the input: 4.
     pub const INPUTS: usize = 4;
@@ -586,7 +616,7 @@ impl Iris {
     }
 }
 ::nn::__private::__with_alloc! {
-    #[allow(clippy::unnecessary_box_returns)]
+    #[allow(dead_code, clippy::unnecessary_box_returns)]
     impl Iris {
         /// A network with random weights from `seed` (He initialisation for the `relu`
         /// family, Xavier for the rest) and zero biases, built directly on the heap.
@@ -604,8 +634,11 @@ impl Iris {
     }
 }
 ::nn::__private::__zero_init!(
-    Iris { features : ::nn::__private::Dense < 4, 16, f64 >, layer1 :
-    ::nn::__private::Dense < 16, 8, f64 >, layer2 : ::nn::__private::Dense < 8, 3, f64 >
+    ::nn::__private::ZeroInit,
+    Iris {
+        features: ::nn::__private::Dense<4, 16, f64>,
+        layer1: ::nn::__private::Dense<16, 8, f64>,
+        layer2: ::nn::__private::Dense<8, 3, f64>,
     }
 );
 impl ::nn::__private::Network for Iris {
@@ -686,6 +719,7 @@ impl ::nn::__private::Network for Iris {
     }
 }
 ::nn::__private::__with_safetensors! {
+    #[allow(dead_code)]
     impl Iris {
         /// Loads a `Iris` from the bytes of a safetensors file, directly on the heap.
         ///
@@ -717,18 +751,33 @@ impl ::nn::__private::Network for Iris {
         }
     }
     ::nn::__private::__with_std! {
-        impl Iris { #[doc = " Loads a `Iris` from a safetensors file, directly on the heap."]
-        #[doc = r""] #[doc = r" # Errors"] #[doc = r""] #[doc =
-        r" `Error::Io` when the file cannot be read, else as `from_safetensors`."] pub fn
-        from_safetensors_file(path : impl ::core::convert::AsRef < ::nn::__private::io::Path
-        >,) -> ::core::result::Result < ::nn::__private::Box < Self >, ::nn::__private::Error
-        > { ::nn::__private::io::safetensors::load_file(path,
-        ::nn::__private::io::safetensors::LoadOptions::new(),) } #[doc =
-        r" Writes `to_safetensors` to a file."] #[doc = r""] #[doc = r" # Errors"] #[doc =
-        r""] #[doc = r" `Error::Io` when the file cannot be written."] pub fn
-        save_safetensors(& self, path : impl ::core::convert::AsRef <
-        ::nn::__private::io::Path >,) -> ::core::result::Result < (), ::nn::__private::Error
-        > { ::nn::__private::io::safetensors::save_file(self, path) } }
+        #[allow(dead_code)]
+        impl Iris {
+            /// Loads a `Iris` from a safetensors file, directly on the heap.
+            ///
+            /// # Errors
+            ///
+            /// `Error::Io` when the file cannot be read, else as `from_safetensors`.
+            pub fn from_safetensors_file(
+                path: impl ::core::convert::AsRef<::nn::__private::io::Path>,
+            ) -> ::core::result::Result<::nn::__private::Box<Self>, ::nn::__private::Error> {
+                ::nn::__private::io::safetensors::load_file(
+                    path,
+                    ::nn::__private::io::safetensors::LoadOptions::new(),
+                )
+            }
+            /// Writes `to_safetensors` to a file.
+            ///
+            /// # Errors
+            ///
+            /// `Error::Io` when the file cannot be written.
+            pub fn save_safetensors(
+                &self,
+                path: impl ::core::convert::AsRef<::nn::__private::io::Path>,
+            ) -> ::core::result::Result<(), ::nn::__private::Error> {
+                ::nn::__private::io::safetensors::save_file(self, path)
+            }
+        }
     }
 }
 ::nn::__private::__with_serde! {
@@ -754,6 +803,7 @@ impl ::nn::__private::Network for Iris {
     }
 }
 ::nn::__private::__with_ndarray! {
+    #[allow(dead_code)]
     impl Iris {
         /// Runs the network on every row of `input` (one sample a row) and returns one
         /// row of outputs per sample, through `forward_batch`.
@@ -783,6 +833,7 @@ impl ::nn::__private::Network for Iris {
     }
 }
 /// Gradients of a loss with respect to every weight and bias of [`Iris`], with the same shapes: what `Iris::accumulate_gradients` adds to and an optimizer reads.
+#[allow(dead_code)]
 pub(crate) struct IrisGradients {
     /// Gradients of layer `features` (`4 -> 16`): weights by column, as in the layer, and biases.
     pub features: ::nn::__private::train::DenseGradients<4, 16, f64>,
@@ -792,12 +843,15 @@ pub(crate) struct IrisGradients {
     pub layer2: ::nn::__private::train::DenseGradients<8, 3, f64>,
 }
 ::nn::__private::__zero_init!(
-    IrisGradients { features : ::nn::__private::train::DenseGradients < 4, 16, f64 >,
-    layer1 : ::nn::__private::train::DenseGradients < 16, 8, f64 >, layer2 :
-    ::nn::__private::train::DenseGradients < 8, 3, f64 > }
+    ::nn::__private::ZeroInit,
+    IrisGradients {
+        features: ::nn::__private::train::DenseGradients<4, 16, f64>,
+        layer1: ::nn::__private::train::DenseGradients<16, 8, f64>,
+        layer2: ::nn::__private::train::DenseGradients<8, 3, f64>,
+    }
 );
 ::nn::__private::__with_alloc! {
-    #[allow(clippy::unnecessary_box_returns)]
+    #[allow(dead_code, clippy::unnecessary_box_returns)]
     impl IrisGradients {
         /// All gradients zero, built directly on the heap.
         pub fn zeroed() -> ::nn::__private::Box<Self> {
@@ -805,6 +859,7 @@ pub(crate) struct IrisGradients {
         }
     }
 }
+#[allow(dead_code)]
 impl IrisGradients {
     /// Sets every gradient to zero (before each mini-batch).
     pub fn zero(&mut self) {
@@ -836,6 +891,7 @@ impl ::nn::__private::train::Gradients for IrisGradients {
         f(weights, bias);
     }
 }
+#[allow(dead_code)]
 impl Iris {
     /// Samples per chunk in `accumulate_batch`.
     pub const TRAINING_CHUNK: usize = 1;
@@ -1029,6 +1085,7 @@ impl ::nn::__private::train::Trainable for Iris {
     }
 }
 /// Every other activation once; no visibility, so private to the module.
+#[allow(dead_code)]
 struct Zoo {
     /// Dense layer `layer0`: 3 inputs, 5 neurons, `gelu`.
     pub layer0: ::nn::__private::Dense<3, 5, f32>,
@@ -1043,6 +1100,7 @@ struct Zoo {
     /// Dense layer `layer5`: 2 inputs, 2 neurons, `linear`.
     pub layer5: ::nn::__private::Dense<2, 2, f32>,
 }
+#[allow(dead_code)]
 impl Zoo {
     /// Width of the input: 3.
     pub const INPUTS: usize = 3;
@@ -1140,7 +1198,7 @@ impl Zoo {
     }
 }
 ::nn::__private::__with_alloc! {
-    #[allow(clippy::unnecessary_box_returns)]
+    #[allow(dead_code, clippy::unnecessary_box_returns)]
     impl Zoo {
         /// A network with random weights from `seed` (He initialisation for the `relu`
         /// family, Xavier for the rest) and zero biases, built directly on the heap.
@@ -1158,10 +1216,15 @@ impl Zoo {
     }
 }
 ::nn::__private::__zero_init!(
-    Zoo { layer0 : ::nn::__private::Dense < 3, 5, f32 >, layer1 : ::nn::__private::Dense
-    < 5, 5, f32 >, layer2 : ::nn::__private::Dense < 5, 5, f32 >, layer3 :
-    ::nn::__private::Dense < 5, 4, f32 >, layer4 : ::nn::__private::Dense < 4, 2, f32 >,
-    layer5 : ::nn::__private::Dense < 2, 2, f32 > }
+    ::nn::__private::ZeroInit,
+    Zoo {
+        layer0: ::nn::__private::Dense<3, 5, f32>,
+        layer1: ::nn::__private::Dense<5, 5, f32>,
+        layer2: ::nn::__private::Dense<5, 5, f32>,
+        layer3: ::nn::__private::Dense<5, 4, f32>,
+        layer4: ::nn::__private::Dense<4, 2, f32>,
+        layer5: ::nn::__private::Dense<2, 2, f32>,
+    }
 );
 impl ::nn::__private::Network for Zoo {
     type Scalar = f32;
@@ -1274,6 +1337,7 @@ impl ::nn::__private::Network for Zoo {
     }
 }
 ::nn::__private::__with_safetensors! {
+    #[allow(dead_code)]
     impl Zoo {
         /// Loads a `Zoo` from the bytes of a safetensors file, directly on the heap.
         ///
@@ -1305,18 +1369,33 @@ impl ::nn::__private::Network for Zoo {
         }
     }
     ::nn::__private::__with_std! {
-        impl Zoo { #[doc = " Loads a `Zoo` from a safetensors file, directly on the heap."]
-        #[doc = r""] #[doc = r" # Errors"] #[doc = r""] #[doc =
-        r" `Error::Io` when the file cannot be read, else as `from_safetensors`."] pub fn
-        from_safetensors_file(path : impl ::core::convert::AsRef < ::nn::__private::io::Path
-        >,) -> ::core::result::Result < ::nn::__private::Box < Self >, ::nn::__private::Error
-        > { ::nn::__private::io::safetensors::load_file(path,
-        ::nn::__private::io::safetensors::LoadOptions::new(),) } #[doc =
-        r" Writes `to_safetensors` to a file."] #[doc = r""] #[doc = r" # Errors"] #[doc =
-        r""] #[doc = r" `Error::Io` when the file cannot be written."] pub fn
-        save_safetensors(& self, path : impl ::core::convert::AsRef <
-        ::nn::__private::io::Path >,) -> ::core::result::Result < (), ::nn::__private::Error
-        > { ::nn::__private::io::safetensors::save_file(self, path) } }
+        #[allow(dead_code)]
+        impl Zoo {
+            /// Loads a `Zoo` from a safetensors file, directly on the heap.
+            ///
+            /// # Errors
+            ///
+            /// `Error::Io` when the file cannot be read, else as `from_safetensors`.
+            pub fn from_safetensors_file(
+                path: impl ::core::convert::AsRef<::nn::__private::io::Path>,
+            ) -> ::core::result::Result<::nn::__private::Box<Self>, ::nn::__private::Error> {
+                ::nn::__private::io::safetensors::load_file(
+                    path,
+                    ::nn::__private::io::safetensors::LoadOptions::new(),
+                )
+            }
+            /// Writes `to_safetensors` to a file.
+            ///
+            /// # Errors
+            ///
+            /// `Error::Io` when the file cannot be written.
+            pub fn save_safetensors(
+                &self,
+                path: impl ::core::convert::AsRef<::nn::__private::io::Path>,
+            ) -> ::core::result::Result<(), ::nn::__private::Error> {
+                ::nn::__private::io::safetensors::save_file(self, path)
+            }
+        }
     }
 }
 ::nn::__private::__with_serde! {
@@ -1342,6 +1421,7 @@ impl ::nn::__private::Network for Zoo {
     }
 }
 ::nn::__private::__with_ndarray! {
+    #[allow(dead_code)]
     impl Zoo {
         /// Runs the network on every row of `input` (one sample a row) and returns one
         /// row of outputs per sample, through `forward_batch`.
@@ -1371,6 +1451,7 @@ impl ::nn::__private::Network for Zoo {
     }
 }
 /// Gradients of a loss with respect to every weight and bias of [`Zoo`], with the same shapes: what `Zoo::accumulate_gradients` adds to and an optimizer reads.
+#[allow(dead_code)]
 struct ZooGradients {
     /// Gradients of layer `layer0` (`3 -> 5`): weights by column, as in the layer, and biases.
     pub layer0: ::nn::__private::train::DenseGradients<3, 5, f32>,
@@ -1386,15 +1467,18 @@ struct ZooGradients {
     pub layer5: ::nn::__private::train::DenseGradients<2, 2, f32>,
 }
 ::nn::__private::__zero_init!(
-    ZooGradients { layer0 : ::nn::__private::train::DenseGradients < 3, 5, f32 >, layer1
-    : ::nn::__private::train::DenseGradients < 5, 5, f32 >, layer2 :
-    ::nn::__private::train::DenseGradients < 5, 5, f32 >, layer3 :
-    ::nn::__private::train::DenseGradients < 5, 4, f32 >, layer4 :
-    ::nn::__private::train::DenseGradients < 4, 2, f32 >, layer5 :
-    ::nn::__private::train::DenseGradients < 2, 2, f32 > }
+    ::nn::__private::ZeroInit,
+    ZooGradients {
+        layer0: ::nn::__private::train::DenseGradients<3, 5, f32>,
+        layer1: ::nn::__private::train::DenseGradients<5, 5, f32>,
+        layer2: ::nn::__private::train::DenseGradients<5, 5, f32>,
+        layer3: ::nn::__private::train::DenseGradients<5, 4, f32>,
+        layer4: ::nn::__private::train::DenseGradients<4, 2, f32>,
+        layer5: ::nn::__private::train::DenseGradients<2, 2, f32>,
+    }
 );
 ::nn::__private::__with_alloc! {
-    #[allow(clippy::unnecessary_box_returns)]
+    #[allow(dead_code, clippy::unnecessary_box_returns)]
     impl ZooGradients {
         /// All gradients zero, built directly on the heap.
         pub fn zeroed() -> ::nn::__private::Box<Self> {
@@ -1402,6 +1486,7 @@ struct ZooGradients {
         }
     }
 }
+#[allow(dead_code)]
 impl ZooGradients {
     /// Sets every gradient to zero (before each mini-batch).
     pub fn zero(&mut self) {
@@ -1445,6 +1530,7 @@ impl ::nn::__private::train::Gradients for ZooGradients {
         f(weights, bias);
     }
 }
+#[allow(dead_code)]
 impl Zoo {
     /// Samples per chunk in `accumulate_batch`.
     pub const TRAINING_CHUNK: usize = 1;
