@@ -14,11 +14,13 @@ pub mod ir;
 mod lower;
 #[cfg(feature = "pretty")]
 pub mod pretty;
+mod stub;
 
 pub use io::BakedWeights;
 pub use lower::lower;
 use nn_grammar::{Diagnostic, Network, TextRange};
 use proc_macro2::{Span, TokenStream};
+pub use stub::{Stub, stub};
 
 /// The Rust items for `net`: the struct, its inherent impl and its `Network` impl.
 ///

@@ -25,6 +25,39 @@ const RUST_KEYWORDS: [&str; 51] = [
 ///
 /// Every problem found, each located on the token it is about.
 pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
+    let Recovered {
+        network, problems, ..
+    } = check_recovering(item);
+    match network {
+        Some(net) if problems.is_empty() => Ok(net),
+        _ => Err(problems),
+    }
+}
+
+/// What [`check_recovering`] found: every problem, and the network the declaration most
+/// plausibly meant, for code generation to go on with while the problems are reported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recovered {
+    /// The network with each problem replaced by something neutral: an unknown or misplaced
+    /// activation by `linear`, a bad argument by the default, a bad option by its default, a
+    /// reserved or repeated layer name by a fresh one, a bad hidden width by 1, an alpha that
+    /// `f32` cannot hold by the default, `unroll = full` beyond its limit by `loops`. `None`
+    /// when what user code sees cannot be known or generated: a bad input or output width, no
+    /// layers, a struct name Rust rejects, more layers or parameters than the limits.
+    pub network: Option<Network>,
+    /// Every problem, sorted by position; empty exactly when the declaration is correct.
+    pub problems: Vec<Diagnostic>,
+    /// The input width, when it is valid (even if `network` is `None`).
+    pub inputs: Option<usize>,
+    /// The last layer's width, when it is valid.
+    pub outputs: Option<usize>,
+    /// The scalar type, `f32` unless a valid `scalar = f64` says otherwise.
+    pub scalar: Scalar,
+}
+
+/// Checks a parsed declaration, and recovers from its problems where it can: see
+/// [`Recovered`]. Never panics; `check` is this with the network only when nothing is wrong.
+pub fn check_recovering(item: &ast::Item) -> Recovered {
     let mut problems = Vec::new();
 
     let inputs = width(&item.input, &mut problems);
@@ -56,26 +89,84 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
         ));
     }
 
+    let (mut layers, last_width) = check_layers(item, inputs, &mut problems);
+    let renamed = check_names(item, &layers, &mut problems);
+    rename(&mut layers, &renamed);
+
+    let within_limits = check_parameters(item, &layers, &mut problems);
+    let mut settings = settings(&item.settings, &mut problems);
+    if !check_unroll(&settings, &layers, &mut problems) {
+        settings.unroll = Unroll::Loops;
+    }
+    let rust_names = check_rust(item, &mut layers, settings.scalar, &mut problems);
+
+    problems.sort_by_key(|d| d.range.start);
+    let recoverable = inputs.is_some()
+        && last_width.is_some()
+        && !layers.is_empty()
+        && item.layers.len() <= MAX_LAYERS
+        && within_limits
+        && rust_names
+        && !not_an_identifier(&item.name.text);
+    let network = recoverable.then(|| Network {
+        docs: item.docs.clone(),
+        visibility: item
+            .visibility
+            .as_ref()
+            .map(|v| v.text.clone())
+            .unwrap_or_default(),
+        name: item.name.text.clone(),
+        name_range: item.name.range,
+        inputs: inputs.unwrap_or(1),
+        input_range: item.input.range,
+        layers,
+        scalar: settings.scalar,
+        unroll: settings.unroll,
+        runtime: settings.runtime,
+        weights: settings.weights,
+        range: item.range,
+    });
+    Recovered {
+        network,
+        problems,
+        inputs,
+        outputs: last_width,
+        scalar: settings.scalar,
+    }
+}
+
+/// Each layer's width and activation; a bad width is recovered as 1, a misplaced or unknown
+/// activation as `linear`. Also the last layer's width, if it is valid.
+fn check_layers(
+    item: &ast::Item,
+    inputs: Option<usize>,
+    problems: &mut Vec<Diagnostic>,
+) -> (Vec<Layer>, Option<usize>) {
     let mut layers = Vec::with_capacity(item.layers.len());
     let mut previous = inputs;
+    let mut last_width = None;
     let count = item.layers.len();
     for (index, layer) in item.layers.iter().enumerate() {
-        let outputs = width(&layer.width, &mut problems);
-        let activation = layer
+        let outputs = width(&layer.width, problems);
+        last_width = outputs;
+        let mut activation = layer
             .activation
             .as_ref()
-            .and_then(|a| activation(a, &mut problems))
+            .and_then(|a| activation(a, problems))
             .unwrap_or(Activation::Linear);
         if activation.is_normalising()
             && index + 1 < count
             && let Some(written) = &layer.activation
         {
+            // Recovered as `linear`: the layers after it see its raw outputs.
+            let found = activation;
+            activation = Activation::Linear;
             let after = count - index - 1;
             problems.push(Diagnostic::new(
                 written.name.range,
                 format!(
                     "`{}` is only allowed on the last layer, where it normalises the network's outputs, found it with {after} {} after it",
-                    activation.name(),
+                    found.name(),
                     if after == 1 { "layer" } else { "layers" }
                 ),
             ));
@@ -94,39 +185,29 @@ pub fn check(item: &ast::Item) -> Result<Network, Vec<Diagnostic>> {
         });
         previous = outputs;
     }
-    check_names(item, &layers, &mut problems);
-
-    check_parameters(item, &layers, &mut problems);
-    let settings = settings(&item.settings, &mut problems);
-    check_unroll(&settings, &layers, &mut problems);
-    check_rust(item, &layers, settings.scalar, &mut problems);
-
-    if !problems.is_empty() {
-        problems.sort_by_key(|d| d.range.start);
-        return Err(problems);
-    }
-    Ok(Network {
-        docs: item.docs.clone(),
-        visibility: item
-            .visibility
-            .as_ref()
-            .map(|v| v.text.clone())
-            .unwrap_or_default(),
-        name: item.name.text.clone(),
-        name_range: item.name.range,
-        inputs: inputs.unwrap_or(1),
-        input_range: item.input.range,
-        layers,
-        scalar: settings.scalar,
-        unroll: settings.unroll,
-        runtime: settings.runtime,
-        weights: settings.weights,
-        range: item.range,
-    })
+    (layers, last_width)
 }
 
-/// At most [`MAX_PARAMETERS`] weights and biases in all.
-fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+/// Gives each layer in `renamed` a fresh name: `layer{index}`, or with `_` appended until no
+/// other layer has it.
+fn rename(layers: &mut [Layer], renamed: &[usize]) {
+    for &index in renamed {
+        let mut name = format!("layer{index}");
+        while layers
+            .iter()
+            .enumerate()
+            .any(|(other, l)| other != index && l.name == name)
+        {
+            name.push('_');
+        }
+        // Unnamed when the fresh name is the default one, so that it prints as written.
+        layers[index].named = name != format!("layer{index}");
+        layers[index].name = name;
+    }
+}
+
+/// At most [`MAX_PARAMETERS`] weights and biases in all; whether that holds.
+fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) -> bool {
     // Point at the width of the layer that takes the count over the limit: that is the number
     // to make smaller. Widths are at most 2^20, so one layer's count cannot overflow a u64.
     let mut parameters: u64 = 0;
@@ -141,13 +222,15 @@ fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagn
                     item.name.text
                 ),
             ));
-            return;
+            return false;
         }
     }
+    true
 }
 
-/// `unroll = full` only for networks of at most [`MAX_FULL_UNROLL`] multiply-adds.
-fn check_unroll(settings: &Settings, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+/// `unroll = full` only for networks of at most [`MAX_FULL_UNROLL`] multiply-adds; whether the
+/// unroll setting is fine.
+fn check_unroll(settings: &Settings, layers: &[Layer], problems: &mut Vec<Diagnostic>) -> bool {
     if let (Unroll::Full, Some(range)) = (settings.unroll, settings.unroll_range) {
         let macs: usize = layers
             .iter()
@@ -160,8 +243,10 @@ fn check_unroll(settings: &Settings, layers: &[Layer], problems: &mut Vec<Diagno
                     "`unroll = full` writes one statement per multiply-add and is limited to {MAX_FULL_UNROLL}, this network has {macs}: use `unroll = loops`"
                 ),
             ));
+            return false;
         }
     }
+    true
 }
 
 /// Primitive types, which a struct name would hide from the generated code (`f32`, `usize`).
@@ -171,9 +256,16 @@ const PRIMITIVE_TYPES: [&str; 17] = [
 ];
 
 /// What the grammar accepts but the generated Rust could not hold: a struct named like a
-/// primitive type, an alpha that overflows (or, for `elu`, vanishes in) an `f32` literal.
-fn check_rust(item: &ast::Item, layers: &[Layer], scalar: Scalar, problems: &mut Vec<Diagnostic>) {
-    if PRIMITIVE_TYPES.contains(&item.name.text.as_str()) {
+/// primitive type, an alpha that overflows (or, for `elu`, vanishes in) an `f32` literal
+/// (recovered as the default alpha). Whether the struct name can be generated.
+fn check_rust(
+    item: &ast::Item,
+    layers: &mut [Layer],
+    scalar: Scalar,
+    problems: &mut Vec<Diagnostic>,
+) -> bool {
+    let primitive = PRIMITIVE_TYPES.contains(&item.name.text.as_str());
+    if primitive {
         problems.push(Diagnostic::new(
             item.name.range,
             format!(
@@ -183,9 +275,9 @@ fn check_rust(item: &ast::Item, layers: &[Layer], scalar: Scalar, problems: &mut
         ));
     }
     if scalar != Scalar::F32 {
-        return;
+        return !primitive;
     }
-    for (written, layer) in item.layers.iter().zip(layers) {
+    for (written, layer) in item.layers.iter().zip(layers.iter_mut()) {
         let (Activation::LeakyRelu { alpha } | Activation::Elu { alpha }) = layer.activation else {
             continue;
         };
@@ -200,7 +292,12 @@ fn check_rust(item: &ast::Item, layers: &[Layer], scalar: Scalar, problems: &mut
         #[allow(clippy::cast_possible_truncation)] // the rounding is what is being checked
         let rounded = alpha as f32;
         let name = layer.activation.name();
+        let default = match layer.activation {
+            Activation::LeakyRelu { .. } => Activation::LeakyRelu { alpha: 0.01 },
+            _ => Activation::Elu { alpha: 1.0 },
+        };
         if rounded.is_infinite() {
+            layer.activation = default;
             problems.push(Diagnostic::new(
                 argument.range,
                 format!(
@@ -210,6 +307,7 @@ fn check_rust(item: &ast::Item, layers: &[Layer], scalar: Scalar, problems: &mut
                 ),
             ));
         } else if matches!(layer.activation, Activation::Elu { .. }) && rounded == 0.0 {
+            layer.activation = default;
             problems.push(Diagnostic::new(
                 argument.range,
                 format!(
@@ -219,6 +317,7 @@ fn check_rust(item: &ast::Item, layers: &[Layer], scalar: Scalar, problems: &mut
             ));
         }
     }
+    !primitive
 }
 
 /// A width: a whole number from 1 to [`MAX_WIDTH`].
@@ -276,30 +375,31 @@ fn activation(written: &ast::Activation, problems: &mut Vec<Diagnostic>) -> Opti
     };
     let alpha = match (parameter_default, arguments) {
         (_, None) => parameter_default,
+        // A bad argument is reported, and recovered as the default.
         (Some(_), Some([])) => {
             problems.push(Diagnostic::new(
                 written.range,
                 format!("`{name}()` needs a value, as in `{name}(0.1)`, or no parentheses for the default"),
             ));
-            return None;
+            parameter_default
         }
-        (Some(_), Some([argument])) => {
-            let alpha = real(argument, problems)?;
-            if name == "elu" && alpha <= 0.0 {
+        (Some(_), Some([argument])) => match real(argument, problems) {
+            Some(alpha) if name == "elu" && alpha <= 0.0 => {
                 problems.push(Diagnostic::new(
                     argument.range,
                     format!("`elu` needs a positive alpha, found `{}`", argument.text),
                 ));
-                return None;
+                parameter_default
             }
-            Some(alpha)
-        }
-        (Some(_), Some([_, extra, ..])) => {
+            Some(alpha) => Some(alpha),
+            None => parameter_default,
+        },
+        (Some(_), Some(all @ [_, extra, ..])) => {
             problems.push(Diagnostic::new(
                 extra.range,
-                format!("`{name}` takes one argument, found {}", arguments?.len()),
+                format!("`{name}` takes one argument, found {}", all.len()),
             ));
-            return None;
+            parameter_default
         }
         (None, Some(args)) => {
             if Activation::NAMES.contains(&name) {
@@ -311,7 +411,6 @@ fn activation(written: &ast::Activation, problems: &mut Vec<Diagnostic>) -> Opti
                         &written.range_text()
                     ),
                 ));
-                return None;
             }
             None
         }
@@ -389,7 +488,9 @@ fn not_an_identifier(word: &str) -> bool {
     word == "_" || RUST_KEYWORDS.contains(&word)
 }
 
-fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) {
+/// The rules on names; returns the indices of the layers whose name must be replaced.
+fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) -> Vec<usize> {
+    let mut renamed = Vec::new();
     if not_an_identifier(&item.name.text) {
         problems.push(Diagnostic::new(
             item.name.range,
@@ -402,6 +503,7 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
     for (index, (written, layer)) in item.layers.iter().zip(layers).enumerate() {
         let Some(name) = &written.name else { continue };
         if not_an_identifier(&name.text) {
+            renamed.push(index);
             problems.push(Diagnostic::new(
                 name.range,
                 format!(
@@ -410,6 +512,7 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
                 ),
             ));
         } else if let Some(first) = layers[..index].iter().position(|l| l.name == layer.name) {
+            renamed.push(index);
             problems.push(Diagnostic::new(
                 name.range,
                 format!(
@@ -419,6 +522,7 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
                 ),
             ));
         } else if let Some(other) = layers.iter().position(|l| !l.named && l.name == layer.name) {
+            renamed.push(index);
             problems.push(Diagnostic::new(
                 name.range,
                 format!(
@@ -429,6 +533,7 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
             ));
         }
     }
+    renamed
 }
 
 /// Options with their defaults applied.

@@ -26,7 +26,7 @@ mod parse;
 mod print;
 
 pub use ast::TextRange;
-pub use check::{SETTINGS, check};
+pub use check::{Recovered, SETTINGS, check, check_recovering};
 pub use diag::{Diagnostic, line_col};
 pub use network::{Activation, Layer, Network, Scalar, Unroll};
 pub use parse::{parse_file, parse_item};
@@ -38,6 +38,85 @@ pub use parse::{parse_file, parse_item};
 /// The syntax error, or every semantic problem.
 pub fn compile_item(text: &str) -> Result<Network, Vec<Diagnostic>> {
     check(&parse_item(text)?)
+}
+
+/// Parses and checks one declaration, recovering from its problems where it can: what the macro
+/// generates code from when the declaration is wrong, so that the uses of the network report
+/// nothing more than the declaration's own errors.
+///
+/// A syntax error is reported alone, as [`parse_item`] reports it; the network is then the one
+/// a single small edit at the error makes correct (a missing `;` or `->` added, a stray token
+/// removed), if one does. Otherwise as [`check_recovering`].
+///
+/// ```
+/// let recovered = nn_grammar::compile_item_recovering("struct Net = 4 -> 8 rleu -> 2 softmax;");
+/// assert_eq!(recovered.problems.len(), 1);
+/// let net = recovered.network.unwrap();
+/// assert_eq!((net.inputs, net.outputs()), (4, 2));
+/// assert_eq!(net.layers[0].activation, nn_grammar::Activation::Linear);
+///
+/// let recovered = nn_grammar::compile_item_recovering("struct Net = 4 -> 8 relu 2 softmax;");
+/// assert!(recovered.problems[0].message.starts_with("expected"));
+/// assert_eq!(recovered.network.unwrap().to_string(), "struct Net = 4 -> 8 relu -> 2 softmax;");
+/// ```
+pub fn compile_item_recovering(text: &str) -> Recovered {
+    match parse_item(text) {
+        Ok(item) => check_recovering(&item),
+        Err(problems) => {
+            let network = problems.first().and_then(|error| repair(text, error));
+            Recovered {
+                inputs: network.as_ref().map(|n| n.inputs),
+                outputs: network.as_ref().map(Network::outputs),
+                scalar: network.as_ref().map_or(Scalar::F32, |n| n.scalar),
+                network,
+                problems,
+            }
+        }
+    }
+}
+
+/// The network that one small edit at a syntax error makes correct, if one does.
+fn repair(text: &str, error: &Diagnostic) -> Option<Network> {
+    edits(text, error).iter().find_map(|candidate| {
+        let recovered = check_recovering(&parse_item(candidate).ok()?);
+        if recovered.problems.is_empty() {
+            recovered.network
+        } else {
+            None
+        }
+    })
+}
+
+/// The declarations of a `.nn` file with a syntax error after the one small edit at the error
+/// that makes every declaration of the file correct, if one does (see
+/// [`compile_item_recovering`]): for `network_file!` to generate them while it reports the
+/// error. Their ranges are in the edited text.
+pub fn repair_file(text: &str, error: &Diagnostic) -> Option<Vec<ast::Item>> {
+    edits(text, error).into_iter().find_map(|candidate| {
+        let items = parse_file(&candidate).ok()?;
+        items
+            .iter()
+            .all(|item| check(item).is_ok())
+            .then_some(items)
+    })
+}
+
+/// The texts that one small edit at a syntax error gives: `;` added at the end, the token at the
+/// error removed, `->` inserted before it.
+fn edits(text: &str, error: &Diagnostic) -> Vec<String> {
+    let at = error.range.start.min(text.len());
+    if !text.is_char_boundary(at) {
+        return Vec::new();
+    }
+    // The token at the error: up to the next space, or the end.
+    let end = text[at..]
+        .find(char::is_whitespace)
+        .map_or(text.len(), |length| at + length);
+    vec![
+        format!("{};", text.trim_end()),
+        format!("{}{}", &text[..at], &text[end..]),
+        format!("{}-> {}", &text[..at], &text[at..]),
+    ]
 }
 
 /// Parses and checks every declaration of a `.nn` file, reporting the problems of all of them.

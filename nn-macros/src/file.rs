@@ -53,37 +53,73 @@ pub(crate) fn expand_in(path: &syn::LitStr, manifest_dir: &Path) -> TokenStream 
     let items = match nn_grammar::parse_file(&text) {
         Ok(items) => items,
         Err(diagnostics) => {
+            // As `network!` does: the error alone, and the networks as one small edit at the
+            // error makes them correct, if one does, so that their uses add no errors.
             let errors = errors(&relative, &text, &diagnostics, span);
-            return quote!(#errors #track);
+            let repaired: TokenStream = diagnostics
+                .first()
+                .and_then(|error| nn_grammar::repair_file(&text, error))
+                .iter()
+                .flatten()
+                .filter_map(|item| nn_grammar::check(item).ok())
+                .map(|net| nn_codegen::expand(&net, TokenStream::new(), &|_| span))
+                .collect();
+            return quote!(#errors #track #repaired);
         }
     };
     let mut out = track;
     for item in &items {
-        let checked = nn_grammar::check(item).and_then(|net| match nn_codegen::unsupported(&net) {
-            Some(problem) => Err(vec![problem]),
-            None => Ok(net),
-        });
-        match checked {
-            Ok(net) => out.extend(nn_codegen::expand(&net, TokenStream::new(), &|_| span)),
-            Err(diagnostics) => {
-                out.extend(errors(&relative, &text, &diagnostics, span));
-                // As `network!` does: a bare struct, so that uses of it do not cascade.
-                let visibility: TokenStream = item
-                    .visibility
-                    .as_ref()
-                    .and_then(|v| v.text.parse().ok())
-                    .unwrap_or_default();
-                let name = syn::parse_str::<syn::Ident>(&item.name.text)
-                    .map(|mut name| {
-                        name.set_span(span);
-                        quote!(#[allow(dead_code)] #visibility struct #name;)
-                    })
-                    .unwrap_or_default();
-                out.extend(name);
+        let mut recovered = nn_grammar::check_recovering(item);
+        if let Some(problem) = recovered.network.as_ref().and_then(nn_codegen::unsupported) {
+            recovered.problems.push(problem);
+        }
+        if let Some(net) = &mut recovered.network {
+            // Files cannot bake weights: the option is reported above, and dropped.
+            net.weights = None;
+        }
+        if recovered.problems.is_empty() {
+            if let Some(net) = &recovered.network {
+                out.extend(nn_codegen::expand(net, TokenStream::new(), &|_| span));
             }
+            continue;
+        }
+        out.extend(errors(&relative, &text, &recovered.problems, span));
+        // As `network!` does: the network as recovered, else a stub with the whole API, so
+        // that its uses report nothing more.
+        match &recovered.network {
+            Some(net) => out.extend(nn_codegen::expand(net, TokenStream::new(), &|_| span)),
+            None => out.extend(stub(item, &recovered, span)),
         }
     }
     out
+}
+
+/// The stand-in for a declaration that cannot be generated, if its name is a usable identifier.
+fn stub(
+    item: &nn_grammar::ast::Item,
+    recovered: &nn_grammar::Recovered,
+    span: Span,
+) -> TokenStream {
+    let visibility: TokenStream = item
+        .visibility
+        .as_ref()
+        .and_then(|v| v.text.parse().ok())
+        .unwrap_or_default();
+    let Ok(mut name) = syn::parse_str::<syn::Ident>(&item.name.text) else {
+        return TokenStream::new();
+    };
+    if crate::PRIMITIVE_TYPES.contains(&item.name.text.as_str()) {
+        return TokenStream::new();
+    }
+    name.set_span(span);
+    nn_codegen::stub(nn_codegen::Stub {
+        name,
+        visibility,
+        attributes: TokenStream::new(),
+        inputs: recovered.inputs,
+        outputs: recovered.outputs,
+        scalar: recovered.scalar,
+    })
 }
 
 /// One `compile_error!` per diagnostic, on the path, with `file:line:col` in the message.
@@ -147,12 +183,45 @@ mod tests {
             out.contains("models/net.nn:3:38: a layer width must be at least 1, found `0`"),
             "{out}"
         );
-        // The good network is still generated, the bad one is a stub.
+        // The good network is still generated, the bad one too: its output width is wrong,
+        // so as a stub with the whole API.
         assert!(out.contains("pub struct A {"), "{out}");
         assert!(
             out.contains("# [allow (dead_code)] pub (crate) struct B ;"),
             "{out}"
         );
+        assert!(out.contains("pub fn forward < O ,"), "{out}");
+        assert!(out.contains("input : & [f32 ; 3]"), "{out}");
+        assert!(out.contains("pub (crate) struct BGradients ;"), "{out}");
+    }
+
+    #[test]
+    fn a_recoverable_problem_still_generates_the_network() {
+        let out = expand_text(
+            "recovered",
+            "struct A = 3 -> 2 rleu as fn -> 1 sigmoid with unroll = everything;\n",
+        );
+        assert_eq!(out.matches("compile_error").count(), 3, "{out}");
+        // `rleu` as `linear`, `fn` renamed, the option at its default: the whole network.
+        assert!(out.contains("struct A {"), "{out}");
+        assert!(out.contains("pub layer0 :"), "{out}");
+        assert!(out.contains("fn accumulate_gradients"), "{out}");
+    }
+
+    #[test]
+    fn a_syntax_error_one_edit_repairs_still_generates_the_networks() {
+        let out = expand_text(
+            "repaired",
+            "struct A = 2 -> 1;\nstruct B = 3 -> 2 relu 1 sigmoid;\n",
+        );
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+        assert!(out.contains("models/net.nn:2:24: expected"), "{out}");
+        assert!(out.contains("struct A {"), "{out}");
+        assert!(out.contains("struct B {"), "{out}");
+        // Beyond repair: the error alone.
+        let out = expand_text("unrepaired", "struct A = 2 -> -> relu 1;\n");
+        assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+        assert!(!out.contains("struct A"), "{out}");
     }
 
     #[test]

@@ -110,54 +110,74 @@ fn expand(input: TokenStream) -> TokenStream {
 }
 
 fn expand_item(item: RawItem) -> TokenStream {
-    let fallback = fallback_struct(&item.body);
+    let names = fallback_names(&item.body);
     let map = SourceMap::new(item.body, item.end);
-    match nn_grammar::compile_item(map.text()) {
-        Ok(net) => {
-            let span_of = |range: nn_grammar::TextRange| map.span_at(range.start);
-            let Some((file, range)) = &net.weights else {
-                return nn_codegen::expand(&net, item.attributes, &span_of);
-            };
-            match bake::read(&net, file) {
-                Ok(weights) => {
-                    nn_codegen::expand_baked(&net, item.attributes, &span_of, Some(&weights))
-                }
-                Err(message) => {
-                    let error = map
-                        .error(&nn_grammar::Diagnostic::new(*range, message))
-                        .into_compile_error();
-                    let items = nn_codegen::expand_baked(&net, item.attributes, &span_of, None);
-                    quote!(#error #items)
-                }
+    let recovered = nn_grammar::compile_item_recovering(map.text());
+    let span_of = |range: nn_grammar::TextRange| map.span_at(range.start);
+    if recovered.problems.is_empty()
+        && let Some(net) = &recovered.network
+    {
+        let Some((file, range)) = &net.weights else {
+            return nn_codegen::expand(net, item.attributes, &span_of);
+        };
+        return match bake::read(net, file) {
+            Ok(weights) => nn_codegen::expand_baked(net, item.attributes, &span_of, Some(&weights)),
+            Err(message) => {
+                let error = map
+                    .error(&nn_grammar::Diagnostic::new(*range, message))
+                    .into_compile_error();
+                let items = nn_codegen::expand_baked(net, item.attributes, &span_of, None);
+                quote!(#error #items)
             }
-        }
-        Err(diagnostics) => {
-            let errors = map.errors(&diagnostics).into_compile_error();
-            quote!(#errors #fallback)
-        }
+        };
     }
+    let errors = map.errors(&recovered.problems).into_compile_error();
+    // The declaration's errors, and code that keeps every use of the network from adding its
+    // own: the network as recovered (the weights file is not read: `BAKED` is zeros), else a
+    // stub with the whole API.
+    let code = match &recovered.network {
+        Some(net) if net.weights.is_some() => {
+            nn_codegen::expand_baked(net, item.attributes, &span_of, None)
+        }
+        Some(net) => nn_codegen::expand(net, item.attributes, &span_of),
+        None => names.map_or_else(TokenStream::new, |(name, visibility)| {
+            nn_codegen::stub(nn_codegen::Stub {
+                name,
+                visibility,
+                attributes: item.attributes,
+                inputs: recovered.inputs,
+                outputs: recovered.outputs,
+                scalar: recovered.scalar,
+            })
+        }),
+    };
+    quote!(#errors #code)
 }
 
-/// `pub struct Name;`, so that code using a network with a broken declaration reports the
-/// declaration's errors instead of a cascade of "cannot find type".
-fn fallback_struct(body: &TokenStream) -> TokenStream {
+/// The name and visibility of a broken declaration, read from its tokens, for the stub that
+/// stands in for it; `None` when there is no usable name.
+fn fallback_names(body: &TokenStream) -> Option<(proc_macro2::Ident, TokenStream)> {
     let tokens: Vec<TokenTree> = body.clone().into_iter().collect();
-    let struct_at = tokens
+    let at = tokens
         .iter()
-        .position(|t| matches!(t, TokenTree::Ident(i) if i == "struct"));
-    let Some(at) = struct_at else {
-        return TokenStream::new();
-    };
+        .position(|t| matches!(t, TokenTree::Ident(i) if i == "struct"))?;
     let Some(TokenTree::Ident(name)) = tokens.get(at + 1) else {
-        return TokenStream::new();
+        return None;
     };
     // A keyword or `_` cannot name a struct: the grammar reports it, the fallback must not.
-    if syn::parse2::<syn::Ident>(TokenTree::Ident(name.clone()).into()).is_err() {
-        return TokenStream::new();
+    syn::parse2::<syn::Ident>(TokenTree::Ident(name.clone()).into()).ok()?;
+    // Nor can a primitive type: code naming it means the primitive.
+    if PRIMITIVE_TYPES.contains(&name.to_string().as_str()) {
+        return None;
     }
-    let visibility = fallback_visibility(&tokens[..at]);
-    quote!(#[allow(dead_code)] #visibility struct #name;)
+    Some((name.clone(), fallback_visibility(&tokens[..at])))
 }
+
+/// Primitive types, which a stub struct must not shadow.
+const PRIMITIVE_TYPES: [&str; 17] = [
+    "bool", "char", "str", "f32", "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16",
+    "u32", "u64", "u128", "usize",
+];
 
 /// The written visibility if it is certainly valid Rust, else `pub` if it starts so, else none:
 /// the fallback must not add errors of its own.

@@ -9,6 +9,7 @@ mod diagnostics;
 mod files;
 mod generators;
 mod properties;
+mod recovery;
 
 use nn_grammar::{Diagnostic, Network};
 use std::fmt::Write as _;

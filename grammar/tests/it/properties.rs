@@ -8,7 +8,10 @@ use crate::generators::{
     apply, config, edits, syntactic_item, token_soup, unranged_item, unranged_network, valid,
 };
 use nn_grammar::ast::{Item, TextRange, Word};
-use nn_grammar::{Diagnostic, check, compile_file, compile_item, line_col, parse_file, parse_item};
+use nn_grammar::{
+    Diagnostic, check, compile_file, compile_item, compile_item_recovering, line_col, parse_file,
+    parse_item, repair_file,
+};
 use proptest::prelude::*;
 
 /// Whether `range` lies inside `text` and on character boundaries.
@@ -104,13 +107,34 @@ fn assert_sound(text: &str) {
         Ok(_) => {}
         Err(ds) => assert_located(text, &ds),
     }
+    // Recovery reports exactly what compiling reports, and what it recovers is a network that
+    // compiles: what the macro generates code from.
+    let recovered = compile_item_recovering(text);
+    assert_eq!(
+        recovered.problems,
+        compile_item(text).err().unwrap_or_default()
+    );
+    assert!(recovered.network.is_some() || !recovered.problems.is_empty());
+    if let Some(net) = &recovered.network {
+        let printed = net.to_string();
+        compile_item(&printed).unwrap_or_else(|ds| {
+            panic!("recovered {printed:?} (from {text:?}) does not compile: {ds:?}")
+        });
+        assert_eq!(Some(net.inputs), recovered.inputs);
+        assert_eq!(Some(net.outputs()), recovered.outputs);
+    }
     match parse_file(text) {
         Ok(items) => {
             for item in &items {
                 assert_ranges(text, item);
             }
         }
-        Err(ds) => assert_located(text, &ds),
+        Err(ds) => {
+            assert_located(text, &ds);
+            for item in repair_file(text, &ds[0]).unwrap_or_default() {
+                assert!(check(&item).is_ok());
+            }
+        }
     }
     match compile_file(text) {
         Ok(_) => {}
