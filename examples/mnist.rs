@@ -8,11 +8,13 @@
 //!   multiply-adds per sample. The floor: that many at the CPU's peak rate of fused
 //!   multiply-adds.
 //!
-//! The floors run plain Rust loops compiled for the widest vectors this CPU has (AVX-512F, or
-//! AVX2 and FMA), the instructions nn's kernels pick at run time. They are what simple loops
-//! reach, not theoretical limits: a ratio a little under 1 is noise. Every figure is the best of
-//! 15 rounds of about 5 ms each, on one thread, network and floor in alternating rounds: the
-//! least disturbed round on a busy machine.
+//! The floors run plain Rust loops compiled, through `#[target_feature]`, for each vector width
+//! this CPU has (AVX-512F, AVX2 with FMA), the instructions nn's kernels pick from at run time;
+//! the fastest counts (on AMD's Zen 4, 256-bit loads read faster than 512-bit ones). They are
+//! what simple loops reach, not theoretical limits: a ratio a little under 1 is noise. Off
+//! x86_64 there are no floors, only times. Every figure is the best of 15 rounds of about 5 ms
+//! each, on one thread, the network's rounds alternating with the floors': the least disturbed
+//! round on a busy machine.
 //!
 //! ```sh
 //! cargo run --release --example mnist
@@ -57,52 +59,61 @@ fn run() -> Result<(), nn::Error> {
     if cfg!(debug_assertions) {
         println!("(a debug build: run with --release for meaningful times)");
     }
-    let Some(level) = floors::level() else {
-        println!("no floors on this CPU: it has neither AVX-512F nor AVX2 with FMA");
-        return Ok(());
-    };
 
+    let levels = floors::levels();
     // As many ones as the network has weights, starting on a cache line as its weights do.
     let buffer = vec![1.0_f32; Mnist::PARAMETERS + 16];
     let start = buffer.as_ptr().align_offset(64).min(16);
     let weights = &buffer[start..][..Mnist::PARAMETERS];
-    // Network and floor in alternating rounds, so that both see the same machine.
     let (one, read) = best_times(
         || net.forward(black_box(&inputs[0])),
-        || floors::read(level, black_box(weights)),
+        levels
+            .iter()
+            .map(|&level| move || floors::read(level, black_box(weights)))
+            .collect(),
     );
-    let rounds = 10_000;
+    // The same number of multiply-adds at every level: a multiple of each one's chains.
+    let multiply_adds = 256 * 96 * 100;
     let (batch, fma) = best_times(
         || net.forward_batch(black_box(&inputs), black_box(&mut outputs)),
-        || floors::fma(level, black_box(rounds)),
+        levels
+            .iter()
+            .map(|&level| move || floors::fma(level, black_box(multiply_adds)))
+            .collect(),
     );
     let batch = batch / BATCH as f64;
-    let peak = (level.chains() * rounds) as f64 / fma;
     let macs = f64::from(784 * 128 + 128 * 10);
-    let arithmetic = macs / peak;
 
-    println!("time per sample, one thread, against a floor measured in the same run:");
+    let ms = ROUND.as_millis();
+    println!("time per sample, one thread (the best of {ROUNDS} rounds of about {ms} ms):");
+    let (Some(read), Some(fma)) = (read, fma) else {
+        println!("  batch 1:   {:7.1} ns", one * 1e9);
+        println!("  batch {BATCH}: {:7.1} ns", batch * 1e9);
+        println!("no floors: this demo measures them on x86_64 CPUs with AVX2+FMA or AVX-512F");
+        return Ok(());
+    };
+    let peak = multiply_adds as f64 / fma;
+    let arithmetic = macs / peak;
     println!(
-        "  batch 1:   {:7.1} ns, {:.2}x the floor ({:.1} ns: reading the {} weights once)",
+        "  batch 1:   {:7.1} ns, {:.2}x the floor: {:.1} ns to read the {} weights once",
         one * 1e9,
         one / read,
         read * 1e9,
         Mnist::PARAMETERS,
     );
     println!(
-        "  batch {BATCH}: {:7.1} ns, {:.2}x the floor ({:.1} ns: {macs} multiply-adds at the peak \
-         rate, {:.1} G/s; nn: {:.1} G/s)",
+        "  batch {BATCH}: {:7.1} ns, {:.2}x the floor: {:.1} ns for {macs} multiply-adds at the \
+         peak rate ({:.1} G/s; nn: {:.1} G/s)",
         batch * 1e9,
         batch / arithmetic,
         arithmetic * 1e9,
         peak / 1e9,
         macs / batch / 1e9
     );
+    let names: Vec<&str> = levels.iter().map(|level| level.name()).collect();
     println!(
-        "each time the best of {ROUNDS} rounds of about {} ms, alternating with the floor's; \
-         floors by plain loops compiled for {}",
-        ROUND.as_millis(),
-        level.name()
+        "floors: the fastest of plain loops for {}, in rounds alternating with nn's",
+        names.join(", ")
     );
     Ok(())
 }
@@ -115,16 +126,25 @@ fn random(state: &mut u32) -> f32 {
     (*state >> 8) as f32 / (1 << 24) as f32
 }
 
-/// Seconds per call of `a` and of `b`, in alternating rounds: the best of [`ROUNDS`] each, the
-/// least disturbed on a busy machine.
-fn best_times<A, B>(mut a: impl FnMut() -> A, mut b: impl FnMut() -> B) -> (f64, f64) {
-    let (calls_a, calls_b) = (calls_per_round(&mut a), calls_per_round(&mut b));
-    let (mut best_a, mut best_b) = (f64::INFINITY, f64::INFINITY);
+/// Seconds per call of `nn`, and of the fastest of `floors` (`None` without floors), measured
+/// in rounds that alternate between them so that all see the same machine: the best of
+/// [`ROUNDS`] rounds each, the least disturbed on a busy machine.
+fn best_times<A, B>(
+    mut nn: impl FnMut() -> A,
+    mut floors: Vec<impl FnMut() -> B>,
+) -> (f64, Option<f64>) {
+    let calls = calls_per_round(&mut nn);
+    let floor_calls: Vec<u32> = floors.iter_mut().map(calls_per_round).collect();
+    let mut best = f64::INFINITY;
+    let mut best_floor: Option<f64> = None;
     for _ in 0..ROUNDS {
-        best_a = best_a.min(time(&mut a, calls_a));
-        best_b = best_b.min(time(&mut b, calls_b));
+        best = best.min(time(&mut nn, calls));
+        for (floor, &calls) in floors.iter_mut().zip(&floor_calls) {
+            let t = time(floor, calls);
+            best_floor = Some(best_floor.map_or(t, |best| best.min(t)));
+        }
     }
-    (best_a, best_b)
+    (best, best_floor)
 }
 
 /// How many calls of `f` take about [`ROUND`] (which also warms the caches).
@@ -146,10 +166,11 @@ fn time<R>(f: &mut impl FnMut() -> R, calls: u32) -> f64 {
     start.elapsed().as_secs_f64() / f64::from(calls)
 }
 
-/// The machine's floors: plain loops compiled, through `#[target_feature]`, for the widest
-/// vectors this CPU has, as nn's kernels are.
+/// The machine's floors: plain loops compiled, through `#[target_feature]`, for each vector
+/// width this CPU has, as nn's kernels are.
+#[cfg(target_arch = "x86_64")]
 mod floors {
-    /// The instructions the floors use: those nn's kernels pick at run time.
+    /// The instructions a floor uses: those nn's kernels pick from at run time.
     #[derive(Clone, Copy, Debug)]
     pub enum Level {
         Avx512,
@@ -160,7 +181,7 @@ mod floors {
         pub fn name(self) -> &'static str {
             match self {
                 Level::Avx512 => "AVX-512F",
-                Level::Avx2 => "AVX2 and FMA",
+                Level::Avx2 => "AVX2+FMA",
             }
         }
 
@@ -174,84 +195,73 @@ mod floors {
         }
     }
 
-    /// AVX-512F, or else AVX2 with FMA; `None` on a CPU without either.
-    pub fn level() -> Option<Level> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512f") {
-                return Some(Level::Avx512);
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Some(Level::Avx2);
-            }
-        }
-        None
+    /// The levels this CPU has: AVX-512F (with AVX2 and FMA) and AVX2 with FMA, or only the
+    /// latter, or neither. Both are measured where both exist: the narrower loads are the faster
+    /// on some CPUs (AMD's Zen 4 splits 512-bit operations in two).
+    pub fn levels() -> Vec<Level> {
+        let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+        let avx512 = avx2 && is_x86_feature_detected!("avx512f");
+        [(avx512, Level::Avx512), (avx2, Level::Avx2)]
+            .into_iter()
+            .filter_map(|(has, level)| has.then_some(level))
+            .collect()
     }
 
     /// Reads every value of `data` once (their sum).
     pub fn read(level: Level, data: &[f32]) -> f32 {
-        // SAFETY: `level` found the features that each function enables.
+        // SAFETY: `levels` found the features that each function enables.
         #[allow(unsafe_code)]
         match level {
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx512 => unsafe { x86::read_avx512(data) },
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx2 => unsafe { x86::read_avx2(data) },
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => unreachable!(),
+            Level::Avx512 => unsafe { read_avx512(data) },
+            Level::Avx2 => unsafe { read_avx2(data) },
         }
     }
 
-    /// `rounds` rounds of `level.chains()` independent multiply-adds.
-    pub fn fma(level: Level, rounds: usize) -> f32 {
-        // SAFETY: `level` found the features that each function enables.
+    /// `multiply_adds` independent fused multiply-adds (rounded down to whole rounds).
+    pub fn fma(level: Level, multiply_adds: usize) -> f32 {
+        let rounds = multiply_adds / level.chains();
+        // SAFETY: `levels` found the features that each function enables.
         #[allow(unsafe_code)]
         match level {
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx512 => unsafe { x86::fma_avx512(rounds) },
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx2 => unsafe { x86::fma_avx2(rounds) },
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => unreachable!(),
+            Level::Avx512 => unsafe { fma_avx512(rounds) },
+            Level::Avx2 => unsafe { fma_avx2(rounds) },
         }
     }
 
-    #[cfg(target_arch = "x86_64")]
-    mod x86 {
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        pub fn read_avx512(data: &[f32]) -> f32 {
-            super::sum(data)
-        }
-
-        #[target_feature(enable = "avx512f,avx2,fma")]
-        pub fn fma_avx512(rounds: usize) -> f32 {
-            super::multiply_add::<256>(rounds)
-        }
-
-        #[target_feature(enable = "avx2,fma")]
-        pub fn read_avx2(data: &[f32]) -> f32 {
-            super::sum(data)
-        }
-
-        #[target_feature(enable = "avx2,fma")]
-        pub fn fma_avx2(rounds: usize) -> f32 {
-            super::multiply_add::<96>(rounds)
-        }
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn read_avx512(data: &[f32]) -> f32 {
+        sum::<128>(data)
     }
 
-    /// The sum of `data` in 128 independent running sums: each add waits for a load, not for
-    /// the previous add. Inlined into the `#[target_feature]` functions, which vectorise it.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn fma_avx512(rounds: usize) -> f32 {
+        multiply_add::<256>(rounds)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    fn read_avx2(data: &[f32]) -> f32 {
+        sum::<64>(data)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    fn fma_avx2(rounds: usize) -> f32 {
+        multiply_add::<96>(rounds)
+    }
+
+    /// The sum of `data` in `N` independent running sums (8 registers), as nn's kernels keep
+    /// several sums: each add waits for a load, not for the previous add. Inlined into the
+    /// `#[target_feature]` functions, which vectorise it.
     #[allow(clippy::inline_always)]
     #[inline(always)]
-    fn sum(data: &[f32]) -> f32 {
-        let mut sums = [0.0; 128];
-        let (blocks, rest) = data.as_chunks::<128>();
+    fn sum<const N: usize>(data: &[f32]) -> f32 {
+        let mut sums = [0.0; N];
+        let (blocks, rest) = data.as_chunks::<N>();
         for block in blocks {
             for (sum, x) in sums.iter_mut().zip(block) {
                 *sum += x;
             }
         }
-        sums.iter().sum::<f32>() + rest.iter().sum::<f32>()
+        total(sums) + rest.iter().sum::<f32>()
     }
 
     /// `rounds` fused multiply-adds on each of `N` independent values.
@@ -264,6 +274,47 @@ mod floors {
                 *v = v.mul_add(0.999, 0.001);
             }
         }
-        values.iter().sum()
+        total(values)
+    }
+
+    /// The sum of `values`, halving them with vector adds (one add after another would take
+    /// longer than a floor may).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn total<const N: usize>(mut values: [f32; N]) -> f32 {
+        let mut n = N;
+        while n > 16 {
+            n /= 2;
+            for i in 0..n {
+                values[i] += values[i + n];
+            }
+        }
+        values[..n].iter().sum()
+    }
+}
+
+/// Elsewhere, no floors: [`floors::levels`] finds no instructions to measure them with.
+#[cfg(not(target_arch = "x86_64"))]
+mod floors {
+    /// No value: there is nothing to measure with.
+    #[derive(Clone, Copy, Debug)]
+    pub enum Level {}
+
+    impl Level {
+        pub fn name(self) -> &'static str {
+            match self {}
+        }
+    }
+
+    pub fn levels() -> Vec<Level> {
+        Vec::new()
+    }
+
+    pub fn read(level: Level, _: &[f32]) -> f32 {
+        match level {}
+    }
+
+    pub fn fma(level: Level, _: usize) -> f32 {
+        match level {}
     }
 }
