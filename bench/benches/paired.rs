@@ -1,9 +1,9 @@
 //! The goals that are ratios to a floor, measured in alternation: rounds of about 20 ms of the
 //! floor kernel, then 20 ms of `nn`, forty times over, so that both see the same state of a
-//! shared machine (criterion measures one benchmark after another, minutes apart, and this
-//! machine's speed drifts by up to a quarter over minutes). Prints one `paired` line per
-//! measurement for `bench/report.py`: the best round of each (seconds per call: one sample, or
-//! a batch of 256) and the median of the forty per-round ratios.
+//! shared machine (criterion measures one benchmark after another, minutes apart, and such a
+//! machine's speed drifts over minutes: the history in BENCHMARKS.md). Prints one `paired` line
+//! per measurement for `bench/report.py`: the best round of each (seconds per call: one sample,
+//! or a batch of 256) and the median of the forty per-round ratios.
 //!
 //! ```sh
 //! cargo bench -p nn-bench --bench paired

@@ -409,10 +409,9 @@ fn methods(net: &Network) -> TokenStream {
 
 /// Samples per chunk in `accumulate_batch`: 1 when every layer is small, else up to 32 (the
 /// gradient kernel keeps tiles of gradients in registers while every sample of the chunk adds
-/// to them, and the forward pass reads each weight once per tile of samples; 32 instead of 16
-/// made MNIST's training 5 to 10 percent faster, the digits network's within noise), as many as
-/// keep the chunk's locals (pre-activations, outputs and gradients of every layer) within 64 KiB
-/// of stack and each of them within 16 KiB.
+/// to them, and the forward pass reads each weight once per tile of samples; 32 rather than 16:
+/// bench/benches/train_throughput.rs), as many as keep the chunk's locals (pre-activations,
+/// outputs and gradients of every layer) within 64 KiB of stack and each of them within 16 KiB.
 fn chunk_size(net: &Network) -> usize {
     // Layers of at most this many weights accumulate gradients with the runtime's inlined
     // portable kernel (`nn_runtime::kernel::ACCUMULATE_SMALL`), which gains nothing from
@@ -615,7 +614,8 @@ fn chunk_backward(
 }
 
 /// `accumulate_batch`: `accumulate_gradients` over chunks of samples, layer by layer, so that
-/// each weight gradient is read and written once per chunk. Same arithmetic in the same order: bit-identical.
+/// each weight gradient is read and written once per chunk. Same arithmetic in the same order:
+/// bit-identical.
 fn batch_method(net: &Network) -> TokenStream {
     let Network {
         scalar,

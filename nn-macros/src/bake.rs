@@ -25,9 +25,9 @@ fn activation(activation: Activation) -> nn_runtime::Activation {
     }
 }
 
-/// Most parameters `weights = "file"` bakes in. Each becomes a literal token: measured here,
-/// 1,059,850 of them cost rustc 15 s and 860 MB, growing linearly, so larger networks should load
-/// their file at run time.
+/// Most parameters `weights = "file"` bakes in. Each becomes a literal token, and rustc's time
+/// and memory grow linearly with them ("Baked weights" in BENCHMARKS.md), so larger networks
+/// load their file at run time.
 pub(crate) const MAX_BAKED: usize = 1 << 21;
 
 /// Reads `file` (relative to the crate being compiled) for `net`, or says why it cannot be

@@ -89,8 +89,8 @@ impl core::fmt::Display for Activation {
 /// `max(x, 0)`.
 #[inline]
 pub fn relu<T: Scalar>(x: &mut [T]) {
-    // An unconditional store of a select vectorises; a conditional store stays scalar (about
-    // 40 ns instead of 3 for 64 values). NaN stays NaN either way.
+    // An unconditional store of a select vectorises; a conditional store stays scalar
+    // (`small_b1` in bench/benches/forward.rs: a relu over 64 values). NaN stays NaN either way.
     for v in x {
         *v = if *v < T::ZERO { T::ZERO } else { *v };
     }

@@ -7,7 +7,8 @@
 pub struct Aligned<T>(pub T);
 
 /// Batches with at least this many multiply-adds in total are split across rayon's threads
-/// (feature `rayon`): waking the pool costs a few microseconds, about 1M multiply-adds here.
+/// (feature `rayon`): a few times what waking the pool costs, so that smaller batches stay on
+/// this thread. Split batches: `nn_rayon` in `mnist_b256` (bench/benches/forward.rs).
 pub const PARALLEL_WORK: usize = 1 << 22;
 
 /// Calls `f` on successive chunks of `chunk` input rows and the matching output rows.
@@ -16,8 +17,8 @@ pub const PARALLEL_WORK: usize = 1 << 22;
 /// (`inputs.len() * work_per_row`) and more than one chunk run their chunks in parallel on
 /// rayon's current pool, if it has more than one thread; otherwise, and without the feature,
 /// they run in order on this thread. (Handing a batch to a pool of one thread only adds the
-/// cost of waking it and waiting: MNIST at batch 256 took 387 us that way against 290 us
-/// here.)
+/// cost of waking it and waiting: `nn` in `mnist_b256`, bench/benches/forward.rs, which
+/// `bench/run.sh` runs with the feature on a pool of one thread.)
 /// The bounds on `f` are the same either way, so that generated code does not depend on the
 /// feature. Pairs beyond the shorter of the two slices are not visited.
 #[inline]

@@ -9,8 +9,8 @@ use crate::zeroed::ZeroInit;
 /// The weight matrix `W` (`OUT` rows, one per neuron, as in PyTorch's `Linear.weight`) is
 /// stored by columns, `[IN][OUT]`: column `i` holds the weights from input `i` to every neuron,
 /// the layout of a Keras `Dense` kernel. The forward pass then adds `x[i]` times a whole
-/// column to the outputs, lanes side by side, which needs no horizontal sums; storing rows made
-/// the `50 -> 64` layer take 108 ns against 49 ns (AVX-512, one call). Build a layer from
+/// column to the outputs, lanes side by side, which needs no horizontal sums. Columns rather
+/// than rows: `small_b1` in bench/benches/forward.rs (its `50 -> 64` layer). Build a layer from
 /// PyTorch-ordered rows with [`Dense::from_parts`], read one weight with [`Dense::weight`]; the
 /// loaders and savers convert to and from `[OUT][IN]` files.
 ///
@@ -42,8 +42,8 @@ impl<const IN: usize, const OUT: usize, T: Scalar> Dense<IN, OUT, T> {
     /// neuron `o`), and biases.
     ///
     /// `const`, so that weights known at compile time can make a `static` network. It transposes
-    /// the rows into columns, which compile-time evaluation does at about a million weights per
-    /// second; [`Dense::from_columns`] takes them already transposed.
+    /// the rows into columns, which compile-time evaluation does slowly, one weight at a time;
+    /// [`Dense::from_columns`] takes them already transposed.
     pub const fn from_parts(rows: [[T; IN]; OUT], bias: [T; OUT]) -> Self {
         let () = Self::NOT_EMPTY;
         let mut columns = [[T::ZERO; OUT]; IN];

@@ -10,10 +10,9 @@
 //! once.
 //!
 //! The result is kept as a sum `s + q` (`s = 2^(k / 256)`, `q = s (e^t - 1)`) until the end, so
-//! the logistic function `1 / ((1 + s) + q)` need not wait for `q` to add 1. XOR 2-2-1 (three
-//! sigmoids, the criterion benchmark `xor_b1`) takes 11.8 ns with `libm::expf`, 10.7 ns with a
-//! table of 32 and a polynomial of degree 3 multiplied out, and 9.1-9.3 ns with this (same
-//! machine, same binary, one after the other).
+//! the logistic function `1 / ((1 + s) + q)` need not wait for `q` to add 1. A table of 256 and
+//! a quadratic rather than `libm::expf`, or a smaller table and a cubic: `xor_b1` in
+//! bench/benches/forward.rs (three sigmoids a call).
 
 /// `2^(i / 256)`, correctly rounded to `f64`, minus `i << 44` so that adding `k << 44` for any
 /// `k` congruent to `i` modulo 256 adds `k / 256` (rounded down) to the exponent. Computed with

@@ -28,9 +28,8 @@ const MATVEC_ACCUMULATORS: usize = 16;
 /// Output vectors per tile of `matmul`: 64 outputs.
 const MATMUL_PANEL: usize = 4;
 /// Samples per tile of `matmul`: 24 accumulators, 4 weight vectors and a broadcast input fit
-/// the 32 registers. Measured on the 784 -> 128 layer at 48 samples, timed in a loop against the
-/// previous build: 190-201 GFLOP/s with two columns per iteration, 184-191 with one (221-226
-/// later, with the machine quiet).
+/// the 32 registers, and each weight vector loaded serves 6 samples (`mnist_b256` in
+/// bench/benches/forward.rs).
 const MATMUL_SAMPLES: usize = 6;
 /// Columns per block of `matmul`: the block's part of a panel of weights fills at most 16 KiB.
 const MATMUL_BLOCK: usize = 64;

@@ -50,8 +50,9 @@ fn smallest_normal<T: Scalar>() -> T {
 
 /// `x`, or zero if it is subnormal. Weights that weight decay drives towards zero, and Adam's
 /// moments of gradients that are zero, end up subnormal, and arithmetic on subnormal numbers is
-/// about a hundred times slower on x86: training the digits example slowed threefold. Values
-/// below `1e-38` (`f32`) or `1e-308` (`f64`) change no result that matters.
+/// far slower on x86 (the training rate that `examples/train_digits.rs` prints, with Adam and
+/// weight decay). Values below `1e-38` (`f32`) or `1e-308` (`f64`) change no result that
+/// matters.
 #[inline]
 fn flush<T: Scalar>(x: T, smallest: T) -> T {
     if x < smallest && -x < smallest {
@@ -170,7 +171,7 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
 /// its square, bias-corrected, and `p -= learning_rate * m_hat / (sqrt(v_hat) + epsilon)`.
 ///
 /// Unlike PyTorch's, both optimizers flush subnormal parameters and state to zero: arithmetic
-/// on subnormal numbers is about a hundred times slower on x86, and weight decay produces them.
+/// on subnormal numbers is far slower on x86, and weight decay produces them.
 ///
 /// ```
 /// use nn_runtime::train::Adam;
