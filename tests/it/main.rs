@@ -25,6 +25,7 @@ mod io_serde;
 mod limits;
 mod nn_file;
 mod numerics;
+mod pinned;
 mod readme;
 mod sklearn;
 mod train;
