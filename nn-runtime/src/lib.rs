@@ -28,6 +28,7 @@ pub mod kernel;
 mod math;
 mod network;
 mod scalar;
+mod tensor;
 pub mod train;
 mod zeroed;
 
@@ -54,6 +55,7 @@ pub use scalar::Scalar;
 #[cfg(feature = "serde")]
 #[doc(hidden)]
 pub use serde;
+pub use tensor::{Init, Layout, Role, StorageIndices, TensorInfo, Tensors};
 pub use zeroed::ZeroInit;
 #[cfg(feature = "alloc")]
 pub use zeroed::zeroed_box;
