@@ -9,7 +9,8 @@ pub use nn_macros::network_file;
 /// Training: losses, optimizers, the mini-batch trainer and the traits generated code implements.
 pub use nn_runtime::train;
 pub use nn_runtime::{
-    Activation, Dense, Error, LayerInfo, Network, Scalar, Summary, activation, io,
+    Activation, Dense, Error, Init, LayerInfo, LayerKind, Layout, Network, Role, Scalar, Summary,
+    TensorInfo, Tensors, activation, io,
 };
 
 /// The guides of `docs/`, one module each, so that every Rust block in them is a doctest.

@@ -268,13 +268,14 @@ fn xor(c: &mut Criterion) {
     let mut loops = XorLoops::zeroed();
     let layers = layers(&*full);
     // The same weights in both.
-    let mut copied = layers.iter();
-    nn::Network::for_each_layer_mut(&mut *loops, |info, w, b| {
-        let layer = copied.next().expect("same layers");
-        for (k, weight) in layer.weights.iter().enumerate() {
-            w[info.weight_index(k)] = *weight;
+    let mut copied = layers
+        .iter()
+        .flat_map(|layer| [&layer.weights, &layer.bias]);
+    nn::Network::for_each_tensor_mut(&mut *loops, |_, tensor, values| {
+        let source = copied.next().expect("same layers");
+        for (k, value) in source.iter().enumerate() {
+            values[tensor.storage_index(k)] = *value;
         }
-        b.copy_from_slice(&layer.bias);
     });
     let x = [1.0_f32, 0.0];
     let g = "xor_b1";

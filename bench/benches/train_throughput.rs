@@ -37,14 +37,19 @@ impl Reference {
     /// A copy of `net`'s weights.
     fn from<N: Network<Scalar = f32>>(net: &N) -> Self {
         let mut layers = Vec::new();
-        net.for_each_layer(|info, weights, bias| {
-            // The slice holds the weights by column, `[IN][OUT]`: its transpose is `W`.
-            let w = Array2::from_shape_vec((info.inputs, info.outputs), weights.to_vec())
-                .expect("weights are [IN][OUT]")
-                .reversed_axes()
-                .as_standard_layout()
-                .into_owned();
-            layers.push((w, Array1::from(bias.to_vec())));
+        let mut weight = None;
+        net.for_each_tensor(|_, tensor, values| {
+            if let &[outputs, inputs] = tensor.shape {
+                // The slice holds the weights by column, `[IN][OUT]`: its transpose is `W`.
+                let w = Array2::from_shape_vec((inputs, outputs), values.to_vec())
+                    .expect("weights are [IN][OUT]")
+                    .reversed_axes()
+                    .as_standard_layout()
+                    .into_owned();
+                weight = Some(w);
+            } else if let Some(w) = weight.take() {
+                layers.push((w, Array1::from(values.to_vec())));
+            }
         });
         let (w2, b2) = layers.pop().expect("two layers");
         let (w1, b1) = layers.pop().expect("two layers");
@@ -194,9 +199,8 @@ fn compare<N: Trainable<Scalar = f32>, const IN: usize, const OUT: usize>(
     }
     let mut ours = Vec::new();
     // In `W`'s row order, as `Reference::parameters` lists them.
-    net.for_each_layer(|info, w, b| {
-        ours.extend((0..w.len()).map(|k| w[info.weight_index(k)]));
-        ours.extend_from_slice(b);
+    net.for_each_tensor(|_, tensor, values| {
+        ours.extend((0..values.len()).map(|k| values[tensor.storage_index(k)]));
     });
     let difference = ours
         .iter()

@@ -47,20 +47,29 @@ pub struct Layer {
     pub activation: Activation,
 }
 
-/// The layers of any `f32` network, copied out through [`Network::for_each_layer`] (whose
-/// weights are by column) into PyTorch's row order.
+/// The layers of any `f32` network of dense layers, copied out through
+/// [`Network::for_each_tensor`] (whose weights are by column) into PyTorch's row order.
 pub fn layers<N: Network<Scalar = f32>>(net: &N) -> Vec<Layer> {
-    let mut layers = Vec::new();
-    net.for_each_layer(|info, weights, bias| {
-        layers.push(Layer {
-            inputs: info.inputs,
-            outputs: info.outputs,
-            weights: (0..weights.len())
-                .map(|k| weights[info.weight_index(k)])
-                .collect(),
-            bias: bias.to_vec(),
+    let mut layers: Vec<Layer> = N::LAYERS
+        .iter()
+        .map(|info| Layer {
+            inputs: info.input.iter().product(),
+            outputs: info.output.iter().product(),
+            weights: Vec::new(),
+            bias: Vec::new(),
             activation: info.activation,
-        });
+        })
+        .collect();
+    net.for_each_tensor(|info, tensor, values| {
+        let row_major = (0..values.len()).map(|k| values[tensor.storage_index(k)]);
+        // Layer names are unique in a network.
+        let index = N::LAYERS.iter().position(|l| l.name == info.name);
+        if let Some(layer) = index.and_then(|index| layers.get_mut(index)) {
+            match tensor.name {
+                "weight" => layer.weights.extend(row_major),
+                _ => layer.bias.extend(row_major),
+            }
+        }
     });
     layers
 }

@@ -396,7 +396,7 @@ fn unrolled(layer: &Layer, input: &TokenStream) -> TokenStream {
     }}
 }
 
-/// The `Network` trait: layer descriptions, weight visitors and the slice forward pass.
+/// The `Network` trait: layer descriptions, tensor visitors and the slice forward pass.
 fn network_impl(net: &Network) -> TokenStream {
     let Network {
         name,
@@ -419,13 +419,16 @@ fn network_impl(net: &Network) -> TokenStream {
             }
             _ => quote!(#variant),
         };
+        // The layer type declares its tensors: names, shapes, layouts.
         quote! {
             #runtime::LayerInfo {
                 name: #layer_name,
                 named: #named,
-                inputs: #layer_inputs,
-                outputs: #layer_outputs,
+                kind: #runtime::LayerKind::Dense,
+                input: &[#layer_inputs],
+                output: &[#layer_outputs],
                 activation: #runtime::Activation::#activation,
+                tensors: <#runtime::Dense<#layer_inputs, #layer_outputs, #scalar> as #runtime::Tensors>::TENSORS,
             }
         }
     });
@@ -441,27 +444,32 @@ fn network_impl(net: &Network) -> TokenStream {
             const INPUTS: usize = #inputs;
             const OUTPUTS: usize = #outputs;
             const PARAMETERS: usize = #parameters;
+            // A constant, in static memory: clippy's pedantic `large_stack_arrays` takes the
+            // array of a network of a few hundred layers for a local.
+            #[allow(clippy::large_stack_arrays)]
             const LAYERS: &'static [#runtime::LayerInfo] = &[#(#infos),*];
 
-            fn for_each_layer<'a>(
+            fn for_each_tensor<'a>(
                 &'a self,
-                mut f: impl FnMut(&#runtime::LayerInfo, &'a [#scalar], &'a [#scalar]),
+                mut f: impl FnMut(&'static #runtime::LayerInfo, &'static #runtime::TensorInfo, &'a [#scalar]),
             ) {
                 let layers = <Self as #runtime::Network>::LAYERS;
                 #(
-                    let (weights, bias) = self.#fields.parts();
-                    f(&layers[#indices], weights, bias);
+                    #runtime::Tensors::for_each_tensor(&self.#fields, |tensor, values| {
+                        f(&layers[#indices], tensor, values)
+                    });
                 )*
             }
 
-            fn for_each_layer_mut(
-                &mut self,
-                mut f: impl FnMut(&#runtime::LayerInfo, &mut [#scalar], &mut [#scalar]),
+            fn for_each_tensor_mut<'a>(
+                &'a mut self,
+                mut f: impl FnMut(&'static #runtime::LayerInfo, &'static #runtime::TensorInfo, &'a mut [#scalar]),
             ) {
                 let layers = <Self as #runtime::Network>::LAYERS;
                 #(
-                    let (weights, bias) = self.#fields.parts_mut();
-                    f(&layers[#indices], weights, bias);
+                    #runtime::Tensors::for_each_tensor_mut(&mut self.#fields, |tensor, values| {
+                        f(&layers[#indices], tensor, values)
+                    });
                 )*
             }
 

@@ -102,8 +102,6 @@ fn gradients_struct(net: &Network) -> TokenStream {
         " Gradients of a loss with respect to every weight and bias of [`{name}`], with the same \
          shapes: what `{name}::accumulate_gradients` adds to and an optimizer reads."
     );
-    let count = net.layers.len();
-    let indices: Vec<usize> = (0..count).collect();
     let field_names: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
     let field_types = net.layers.iter().map(|l| {
         let (inputs, outputs) = (l.inputs, l.outputs);
@@ -139,23 +137,19 @@ fn gradients_struct(net: &Network) -> TokenStream {
 
         impl #runtime::train::Gradients for #gradients {
             type Scalar = #scalar;
-            const LAYERS: usize = #count;
 
-            fn layer(
-                &self,
-                index: usize,
-            ) -> ::core::option::Option<(&[#scalar], &[#scalar])> {
-                match index {
-                    #(#indices => ::core::option::Option::Some(self.#field_names.parts()),)*
-                    _ => ::core::option::Option::None,
-                }
+            fn for_each_tensor<'a>(
+                &'a self,
+                mut f: impl ::core::ops::FnMut(&'static #runtime::TensorInfo, &'a [#scalar]),
+            ) {
+                #(#runtime::Tensors::for_each_tensor(&self.#field_names, &mut f);)*
             }
 
-            fn for_each_layer_mut(&mut self, mut f: impl ::core::ops::FnMut(&mut [#scalar], &mut [#scalar])) {
-                #(
-                    let (weights, bias) = self.#field_names.parts_mut();
-                    f(weights, bias);
-                )*
+            fn for_each_tensor_mut<'a>(
+                &'a mut self,
+                mut f: impl ::core::ops::FnMut(&'static #runtime::TensorInfo, &'a mut [#scalar]),
+            ) {
+                #(#runtime::Tensors::for_each_tensor_mut(&mut self.#field_names, &mut f);)*
             }
         }
     }

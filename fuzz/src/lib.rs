@@ -85,11 +85,10 @@ fn assert_bounded<N>(what: &str, len: usize, largest: usize) {
 /// Every weight and bias of `net`, in the file's order (weights in PyTorch's rows), as bits.
 fn bits<N: Network>(net: &N) -> Vec<u64> {
     let mut bits = Vec::new();
-    net.for_each_layer(|info, weights, biases| {
+    net.for_each_tensor(|_, tensor, values| {
         bits.extend(
-            (0..weights.len())
-                .map(|k| &weights[info.weight_index(k)])
-                .chain(biases)
+            (0..values.len())
+                .map(|k| &values[tensor.storage_index(k)])
                 .map(|v| nn::Scalar::to_f64(*v).to_bits()),
         );
     });
@@ -120,7 +119,8 @@ fn safetensors_into<N: Network>(bytes: &[u8]) {
         let net = load::<N>(bytes, LoadOptions::new()).expect("load_layers accepted it");
         let flat: Vec<u64> = layers
             .iter()
-            .flat_map(|(w, b)| w.iter().chain(b))
+            .flatten()
+            .flatten()
             .map(|v| nn::Scalar::to_f64(*v).to_bits())
             .collect();
         assert_eq!(flat, bits(&*net), "{}: load_layers and load", N::NAME);

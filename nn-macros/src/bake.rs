@@ -3,8 +3,8 @@
 
 use nn_codegen::BakedWeights;
 use nn_grammar::{Activation, Network, Scalar};
-use nn_runtime::LayerInfo;
 use nn_runtime::io::safetensors::{LoadOptions, load_layers};
+use nn_runtime::{Dense, LayerInfo, LayerKind, TensorInfo, Tensors};
 use std::path::Path;
 
 /// The runtime's name for an activation.
@@ -54,14 +54,28 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
     let layers: Vec<LayerInfo> = net
         .layers
         .iter()
-        .map(|layer| LayerInfo {
-            // `LayerInfo` holds `'static` names, as generated code does. Leaking a few names
-            // per expansion is the price of reading with the very code the runtime uses.
-            name: Box::leak(layer.name.clone().into_boxed_str()),
-            named: layer.named,
-            inputs: layer.inputs,
-            outputs: layer.outputs,
-            activation: activation(layer.activation),
+        .map(|layer| {
+            // `LayerInfo` holds `'static` names and shapes, as generated code does. Leaking a
+            // few per expansion is the price of reading with the very code the runtime uses.
+            let (inputs, outputs) = (layer.inputs, layer.outputs);
+            let input: &'static [usize] = Box::leak(Box::new([inputs]));
+            let output: &'static [usize] = Box::leak(Box::new([outputs]));
+            let weight: &'static [usize] = Box::leak(Box::new([outputs, inputs]));
+            // A dense layer's tensors as the runtime declares them, with these shapes.
+            let tensors: Vec<TensorInfo> = <Dense<1, 1, f32> as Tensors>::TENSORS
+                .iter()
+                .zip([weight, output])
+                .map(|(tensor, shape)| TensorInfo { shape, ..*tensor })
+                .collect();
+            LayerInfo {
+                name: Box::leak(layer.name.clone().into_boxed_str()),
+                named: layer.named,
+                kind: LayerKind::Dense,
+                input,
+                output,
+                activation: activation(layer.activation),
+                tensors: Box::leak(tensors.into_boxed_slice()),
+            }
         })
         .collect();
     let options = LoadOptions::new();
@@ -70,12 +84,22 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
             let widen = |v: Vec<f32>| v.into_iter().map(f64::from).collect();
             layers
                 .into_iter()
-                .map(|(w, b)| (widen(w), widen(b)))
+                .map(|tensors| tensors.into_iter().map(widen).collect())
                 .collect()
         }),
         Scalar::F64 => load_layers::<f64>(&bytes, &layers, options),
     }
     .map_err(|e| format!("`{file}`: {e}"))?;
+    // Each dense layer's weight (row-major) and bias, in this order.
+    let layers = layers
+        .into_iter()
+        .map(
+            |tensors: Vec<Vec<f64>>| match <[Vec<f64>; 2]>::try_from(tensors) {
+                Ok([weight, bias]) => Ok((weight, bias)),
+                Err(_) => Err(format!("`{file}`: a dense layer has two tensors")),
+            },
+        )
+        .collect::<Result<_, _>>()?;
     Ok(BakedWeights {
         written: file.to_owned(),
         path: absolute,

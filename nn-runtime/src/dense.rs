@@ -2,6 +2,7 @@
 
 use crate::Scalar;
 use crate::kernel::{self, Level};
+use crate::tensor::{Init, Layout, Role, TensorInfo, Tensors};
 use crate::zeroed::ZeroInit;
 
 /// Fully connected layer: `OUT` neurons, each reading `IN` inputs.
@@ -97,8 +98,8 @@ impl<const IN: usize, const OUT: usize, T: Scalar> Dense<IN, OUT, T> {
     }
 
     /// Weights as one slice of `IN * OUT` values, by column (the weight from input `i` to
-    /// neuron `o` at `i * OUT + o`; [`LayerInfo::weight_index`](crate::LayerInfo::weight_index)
-    /// maps PyTorch's order to it), and biases.
+    /// neuron `o` at `i * OUT + o`; [`TensorInfo::storage_index`] maps PyTorch's order to it),
+    /// and biases.
     pub fn parts(&self) -> (&[T], &[T]) {
         (self.columns.as_flattened(), &self.bias)
     }
@@ -154,6 +155,44 @@ impl<const IN: usize, const OUT: usize, T: Scalar> Dense<IN, OUT, T> {
             T::matmul(level, &self.columns, &self.bias, inputs, outputs);
         }
         supported
+    }
+}
+
+/// `weight`, PyTorch's `[OUT, IN]` stored by column ([`Layout::Transposed`]), drawn by
+/// [`Init::Uniform`]; `bias`, `[OUT]`, zero.
+impl<const IN: usize, const OUT: usize, T: Scalar> Tensors for Dense<IN, OUT, T> {
+    type Scalar = T;
+    const TENSORS: &'static [TensorInfo] = &[
+        TensorInfo {
+            name: "weight",
+            shape: &[OUT, IN],
+            role: Role::Parameter,
+            layout: Layout::Transposed,
+            init: Init::Uniform,
+        },
+        TensorInfo {
+            name: "bias",
+            shape: &[OUT],
+            role: Role::Parameter,
+            layout: Layout::Contiguous,
+            init: Init::Zeros,
+        },
+    ];
+
+    fn for_each_tensor<'a>(&'a self, mut f: impl FnMut(&'static TensorInfo, &'a [T])) {
+        let [weight, bias] = Self::TENSORS else {
+            unreachable!("two tensors, above")
+        };
+        f(weight, self.columns.as_flattened());
+        f(bias, &self.bias);
+    }
+
+    fn for_each_tensor_mut<'a>(&'a mut self, mut f: impl FnMut(&'static TensorInfo, &'a mut [T])) {
+        let [weight, bias] = Self::TENSORS else {
+            unreachable!("two tensors, above")
+        };
+        f(weight, self.columns.as_flattened_mut());
+        f(bias, &mut self.bias);
     }
 }
 

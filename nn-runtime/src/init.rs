@@ -1,6 +1,6 @@
 //! Random initialisation: He for the ReLU family, Xavier (Glorot) for the rest.
 
-use crate::{Network, Scalar};
+use crate::{Init, Network, Scalar};
 
 /// SplitMix64: a tiny, fast, well-studied generator. Initialisation needs reproducible,
 /// well-spread numbers, not cryptographic ones, and this keeps `no_std` builds free of
@@ -34,25 +34,31 @@ impl SplitMix64 {
     }
 }
 
-/// Fills every layer of `net` with fresh weights drawn from `seed`, and zero biases.
+/// Fills every tensor of `net` as its [`Init`] says, drawing from `seed`: weights uniform,
+/// biases zero.
 ///
 /// Weights are uniform in `[-b, b)`: `b = sqrt(6 / fan_in)` (He) for the ReLU family, so their
-/// variance is `2 / fan_in`; `b = sqrt(6 / (fan_in + fan_out))` (Xavier) otherwise.
+/// variance is `2 / fan_in`; `b = sqrt(6 / (fan_in + fan_out))` (Xavier) otherwise. They are
+/// drawn in PyTorch's order, whatever the storage order, tensor after tensor in the order of
+/// [`Network::for_each_tensor`].
 pub fn randomize<N: Network>(net: &mut N, seed: u64) {
     let mut rng = SplitMix64::new(seed);
-    net.for_each_layer_mut(|info, weights, bias| {
-        let fan_in = info.inputs as f64;
-        let fan_out = info.outputs as f64;
-        let bound = if info.activation.is_relu_like() {
-            libm::sqrt(6.0 / fan_in)
-        } else {
-            libm::sqrt(6.0 / (fan_in + fan_out))
-        };
-        // Drawn in PyTorch's row order, whatever the storage order.
-        for k in 0..weights.len() {
-            weights[info.weight_index(k)] = N::Scalar::from_f64(rng.uniform(bound));
+    net.for_each_tensor_mut(|layer, tensor, values| match tensor.init {
+        Init::Zeros => values.fill(N::Scalar::ZERO),
+        Init::Uniform => {
+            let (fan_in, fan_out) = tensor.fans();
+            let bound = if layer.activation.is_relu_like() {
+                libm::sqrt(6.0 / fan_in as f64)
+            } else {
+                libm::sqrt(6.0 / (fan_in + fan_out) as f64)
+            };
+            for index in tensor.storage_indices() {
+                let value = N::Scalar::from_f64(rng.uniform(bound));
+                if let Some(slot) = values.get_mut(index) {
+                    *slot = value;
+                }
+            }
         }
-        bias.fill(N::Scalar::ZERO);
     });
 }
 

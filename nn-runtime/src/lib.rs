@@ -2,7 +2,8 @@
 //!
 //! - [`Dense`]: a fully connected layer with its weights inline, sized by const generics.
 //! - [`activation`]: numerically stable activation functions, applied in place.
-//! - [`Network`]: the interface every generated network implements.
+//! - [`Network`]: the interface every generated network implements, over [`LayerInfo`]s and
+//!   their [`TensorInfo`]s.
 //! - [`init`]: seeded He/Xavier initialisation.
 //! - [`io`]: weights in and out (safetensors, serde) and `ndarray` batches, each behind its
 //!   feature.
@@ -49,7 +50,7 @@ pub use kernel::portable::dot;
 #[doc(hidden)]
 pub use ndarray;
 
-pub use network::{LayerInfo, Network, Summary};
+pub use network::{LayerInfo, LayerKind, Network, Summary};
 pub use scalar::Scalar;
 /// Generated `Serialize`/`Deserialize` impls name serde through this.
 #[cfg(feature = "serde")]

@@ -1,37 +1,60 @@
 //! What every generated network implements, and its summary table.
 
+use crate::tensor::{Role, TensorInfo};
 use crate::zeroed::ZeroInit;
 use crate::{Activation, Error, Scalar};
 use core::fmt;
 
-/// One dense layer as declared: its name, shape and activation.
+/// What a layer computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LayerKind {
+    /// Fully connected: [`Dense`](crate::Dense).
+    Dense,
+}
+
+impl fmt::Display for LayerKind {
+    /// The name the summary shows: `Dense`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Dense => "Dense",
+        })
+    }
+}
+
+/// One layer as declared: its name, kind, shapes, activation and tensors.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LayerInfo {
     /// Name as written after `as`, else `layer{index}`.
     pub name: &'static str,
     /// Whether the declaration named the layer (`-> 128 relu as hidden`).
     pub named: bool,
-    /// Inputs of each neuron.
-    pub inputs: usize,
-    /// Neurons.
-    pub outputs: usize,
+    /// What the layer computes.
+    pub kind: LayerKind,
+    /// Shape of one input, in PyTorch's order (`[784]`).
+    pub input: &'static [usize],
+    /// Shape of one output, in PyTorch's order (`[128]`).
+    pub output: &'static [usize],
     /// Applied to the outputs.
     pub activation: Activation,
+    /// The layer's tensors, in the order of [`Network::for_each_tensor`]: for a dense layer,
+    /// `weight` (`[OUT, IN]`, stored by column) and `bias` (`[OUT]`).
+    pub tensors: &'static [TensorInfo],
 }
 
 impl LayerInfo {
-    /// Weights plus biases.
+    /// Values of the trained tensors ([`Role::Parameter`]): weights plus biases for a dense
+    /// layer.
     pub const fn parameters(&self) -> usize {
-        self.inputs * self.outputs + self.outputs
-    }
-
-    /// Where the weight at `row_major` in PyTorch's `[OUT][IN]` order (`o * inputs + i`, the
-    /// order of safetensors and JSON files) sits in the weight slices of
-    /// [`Network::for_each_layer`], which hold them by column (`i * outputs + o`, see
-    /// [`Dense`](crate::Dense)).
-    pub const fn weight_index(&self, row_major: usize) -> usize {
-        let (neuron, input) = (row_major / self.inputs, row_major % self.inputs);
-        input * self.outputs + neuron
+        let mut sum = 0;
+        let mut index = 0;
+        while index < self.tensors.len() {
+            if matches!(self.tensors[index].role, Role::Parameter) {
+                sum += self.tensors[index].len();
+            }
+            index += 1;
+        }
+        sum
     }
 }
 
@@ -46,23 +69,24 @@ pub trait Network: ZeroInit + 'static {
     const INPUTS: usize;
     /// Width of the output.
     const OUTPUTS: usize;
-    /// Weights plus biases over all layers.
+    /// Values of the trained tensors over all layers (weights plus biases).
     const PARAMETERS: usize;
-    /// The dense layers, input to output.
+    /// The layers, input to output.
     const LAYERS: &'static [LayerInfo];
 
-    /// Calls `f` with each layer's description, weights (by column, `[IN][OUT]`: see
-    /// [`LayerInfo::weight_index`]) and biases.
-    fn for_each_layer<'a>(
+    /// Calls `f` with every tensor of every layer: its layer, its description and its values
+    /// in storage order (see [`TensorInfo::storage_index`]), layer by layer in the order of
+    /// [`LAYERS`](Self::LAYERS), each layer's in the order of [`LayerInfo::tensors`].
+    fn for_each_tensor<'a>(
         &'a self,
-        f: impl FnMut(&LayerInfo, &'a [Self::Scalar], &'a [Self::Scalar]),
+        f: impl FnMut(&'static LayerInfo, &'static TensorInfo, &'a [Self::Scalar]),
     );
 
-    /// Calls `f` with each layer's description, weights (by column, `[IN][OUT]`) and biases,
-    /// for writing.
-    fn for_each_layer_mut(
-        &mut self,
-        f: impl FnMut(&LayerInfo, &mut [Self::Scalar], &mut [Self::Scalar]),
+    /// [`Network::for_each_tensor`], for writing. The slices live as long as the borrow of
+    /// `self`, so that a caller may hold several at once.
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        f: impl FnMut(&'static LayerInfo, &'static TensorInfo, &'a mut [Self::Scalar]),
     );
 
     /// The forward pass on slices, for callers whose sizes are only known at run time.
@@ -96,12 +120,12 @@ pub struct Summary {
     pub scalar: &'static str,
     /// Width of the input.
     pub inputs: usize,
-    /// The dense layers, input to output.
+    /// The layers, input to output.
     pub layers: &'static [LayerInfo],
 }
 
 impl Summary {
-    /// Weights plus biases over all layers.
+    /// Values of the trained tensors over all layers.
     pub fn parameters(&self) -> usize {
         self.layers.iter().map(LayerInfo::parameters).sum()
     }
@@ -152,13 +176,20 @@ impl fmt::Display for Summary {
         )?;
         writeln!(f, "{DOUBLE}")?;
         for layer in self.layers {
-            let mut name = heapless_name(layer.name);
-            name.push_str(" (Dense)");
+            let mut name = Small::default();
+            fmt::write(&mut name, format_args!("{} ({})", layer.name, layer.kind))?;
             write!(f, "{:<24}", name.as_str())?;
             let mut activation = Small::default();
             fmt::write(&mut activation, format_args!("{}", layer.activation))?;
             let mut shape = Small::default();
-            fmt::write(&mut shape, format_args!("[{}]", layer.outputs))?;
+            shape.push_str("[");
+            for (axis, size) in layer.output.iter().enumerate() {
+                if axis > 0 {
+                    shape.push_str(", ");
+                }
+                fmt::write(&mut shape, format_args!("{size}"))?;
+            }
+            shape.push_str("]");
             write!(f, "{:<18}{:<16}", activation.as_str(), shape.as_str())?;
             grouped(f, layer.parameters(), 15)?;
             writeln!(f)?;
@@ -235,12 +266,6 @@ impl fmt::Write for Small {
     }
 }
 
-fn heapless_name(name: &str) -> Small {
-    let mut small = Small::default();
-    small.push_str(name);
-    small
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,9 +285,11 @@ mod tests {
         static LAYERS: [LayerInfo; 1] = [LayerInfo {
             name: "layer0",
             named: false,
-            inputs: 1,
-            outputs: 1,
+            kind: LayerKind::Dense,
+            input: &[1],
+            output: &[1],
             activation: Activation::Sigmoid,
+            tensors: &[],
         }];
         let summary = Summary {
             name: "Unit",

@@ -2,7 +2,9 @@
 //! typed errors of the run-time-sized entry points.
 
 use expect_test::expect;
-use nn::{Activation, Error, LayerInfo, Network};
+use nn::{
+    Activation, Error, Init, LayerInfo, LayerKind, Layout, Network, Role, TensorInfo, Tensors,
+};
 
 nn::network! {
     /// The README's network, with named layers.
@@ -16,9 +18,13 @@ nn::network! {
 /// Every weight of `net`, as bits, in layer order.
 fn weight_bits<N: Network>(net: &N) -> Vec<f64> {
     let mut all = Vec::new();
-    net.for_each_layer(|_, weights, bias| {
-        assert!(bias.iter().all(|b| nn::Scalar::to_f64(*b) == 0.0));
-        all.extend(weights.iter().map(|w| nn::Scalar::to_f64(*w)));
+    net.for_each_tensor(|_, tensor, values| {
+        let values = values.iter().map(|v| nn::Scalar::to_f64(*v));
+        if tensor.name == "bias" {
+            assert!(values.clone().all(|b| b == 0.0));
+        } else {
+            all.extend(values);
+        }
     });
     all
 }
@@ -78,16 +84,35 @@ fn layers_describe_the_declaration() {
             LayerInfo {
                 name: "hidden",
                 named: true,
-                inputs: 784,
-                outputs: 128,
+                kind: LayerKind::Dense,
+                input: &[784],
+                output: &[128],
                 activation: Activation::Relu,
+                tensors: &[
+                    TensorInfo {
+                        name: "weight",
+                        shape: &[128, 784],
+                        role: Role::Parameter,
+                        layout: Layout::Transposed,
+                        init: Init::Uniform,
+                    },
+                    TensorInfo {
+                        name: "bias",
+                        shape: &[128],
+                        role: Role::Parameter,
+                        layout: Layout::Contiguous,
+                        init: Init::Zeros,
+                    },
+                ],
             },
             LayerInfo {
                 name: "output",
                 named: true,
-                inputs: 128,
-                outputs: 10,
+                kind: LayerKind::Dense,
+                input: &[128],
+                output: &[10],
                 activation: Activation::Softmax,
+                tensors: <nn::Dense<128, 10> as Tensors>::TENSORS,
             },
         ]
     );
@@ -134,8 +159,14 @@ fn random_is_reproducible_from_its_seed() {
 fn random_uses_he_for_the_relu_family_and_xavier_for_the_rest() {
     fn check<N: Network>(net: &N, he: &[bool]) {
         let mut index = 0;
-        net.for_each_layer(|info, weights, _| {
-            let (fan_in, fan_out) = (info.inputs as f64, info.outputs as f64);
+        net.for_each_tensor(|info, tensor, weights| {
+            if tensor.name != "weight" {
+                return;
+            }
+            let &[outputs, inputs] = tensor.shape else {
+                panic!("a dense weight: {tensor:?}")
+            };
+            let (fan_in, fan_out) = (inputs as f64, outputs as f64);
             let bound = if he[index] {
                 (6.0 / fan_in).sqrt()
             } else {

@@ -1,7 +1,7 @@
 //! A dynamic evaluator: runs any checked [`nn_grammar::Network`] on given weights, in `f64`,
 //! written from the definitions in the README and sharing no arithmetic with `nn-runtime` (sums
 //! run in plain order; `erf` comes from `libm`, which is not ours; only the weights' storage
-//! order comes from `LayerInfo::weight_index`).
+//! order comes from `TensorInfo::storage_index`).
 //!
 //! Generated code is compared against it: same network, same weights, same input.
 
@@ -20,16 +20,21 @@ pub struct LayerWeights {
 /// column) and put in row order.
 pub fn weights_of<N: nn::Network>(net: &N) -> Vec<LayerWeights> {
     use nn::Scalar as _;
-    let mut layers = Vec::new();
-    net.for_each_layer(|info, weights, bias| {
-        layers.push(LayerWeights {
-            weights: (0..weights.len())
-                .map(|k| weights[info.weight_index(k)].to_f64())
-                .collect(),
-            bias: bias.iter().map(|b| b.to_f64()).collect(),
-        });
+    let mut tensors = Vec::new();
+    net.for_each_tensor(|_, tensor, values| {
+        let row_major: Vec<f64> = (0..values.len())
+            .map(|k| values[tensor.storage_index(k)].to_f64())
+            .collect();
+        tensors.push(row_major);
     });
-    layers
+    // Each dense layer's tensors: its weight, then its bias.
+    tensors
+        .chunks_exact(2)
+        .map(|pair| LayerWeights {
+            weights: pair[0].clone(),
+            bias: pair[1].clone(),
+        })
+        .collect()
 }
 
 fn sigmoid(x: f64) -> f64 {

@@ -313,7 +313,11 @@ fn check_description<N: nn::Network>(spec: &nn_grammar::Network) {
     assert_eq!(N::LAYERS.len(), spec.layers.len());
     for (info, layer) in N::LAYERS.iter().zip(&spec.layers) {
         assert_eq!(info.name, layer.name);
-        assert_eq!((info.inputs, info.outputs), (layer.inputs, layer.outputs));
+        assert_eq!(
+            (info.input, info.output),
+            (&[layer.inputs][..], &[layer.outputs][..])
+        );
+        assert_eq!(info.parameters(), layer.parameters());
         assert_eq!(info.activation, runtime_activation(layer.activation));
     }
     assert_eq!(<N::Scalar as Scalar>::NAME, spec.scalar.name());

@@ -55,11 +55,13 @@ fn a_module_that_shadows_the_prelude_still_compiles() {
 
     // Identity weights: the unrolled code must read `x`, not a layer called `w` or `b`.
     let mut unrolled = Unrolled::zeroed();
-    unrolled.for_each_layer_mut(|info, weights, bias| {
-        for o in 0..info.outputs {
-            weights[info.weight_index(o * info.inputs + o.min(info.inputs - 1))] = 1.0;
+    unrolled.for_each_tensor_mut(|_, tensor, values| match tensor.shape {
+        &[outputs, inputs] => {
+            for o in 0..outputs {
+                values[tensor.storage_index(o * inputs + o.min(inputs - 1))] = 1.0;
+            }
         }
-        bias.fill(0.5);
+        _ => values.fill(0.5),
     });
     // x = relu([3, -1] + 0.5) = [3.5, 0]; w = leaky([4, 0.5]) = [4, 0.5]; b = [4.5, 1];
     // output = log_softmax([4.5 + 0.5]) = [0].

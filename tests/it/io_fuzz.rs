@@ -69,9 +69,9 @@ fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
 /// rows), as the bits of an `f64`.
 fn bits<N: Network>(net: &N) -> Vec<u64> {
     let mut bits = Vec::new();
-    net.for_each_layer(|info, weights, biases| {
-        let rows = (0..weights.len()).map(|k| &weights[info.weight_index(k)]);
-        bits.extend(rows.chain(biases).map(|v| v.to_f64().to_bits()));
+    net.for_each_tensor(|_, tensor, values| {
+        let row_major = (0..values.len()).map(|k| &values[tensor.storage_index(k)]);
+        bits.extend(row_major.map(|v| v.to_f64().to_bits()));
     });
     bits
 }
@@ -468,8 +468,8 @@ fn read_independently<N: Network>(file: &[u8]) -> Option<Vec<u64>> {
             numbers.next()?.to_string()
         };
         for (suffix, shape) in [
-            ("weight", vec![layer.outputs, layer.inputs]),
-            ("bias", vec![layer.outputs]),
+            ("weight", vec![layer.output[0], layer.input[0]]),
+            ("bias", vec![layer.output[0]]),
         ] {
             let info = header.get(&format!("{prefix}.{suffix}"))?;
             let found: Vec<usize> = serde_json::from_value(info["shape"].clone()).ok()?;
@@ -485,7 +485,7 @@ fn read_independently<N: Network>(file: &[u8]) -> Option<Vec<u64>> {
                 "F16" | "BF16" => 2,
                 _ => return None,
             };
-            if bytes.len() != size * layer.outputs * shape.get(1).unwrap_or(&1) {
+            if bytes.len() != size * layer.output[0] * shape.get(1).unwrap_or(&1) {
                 return None;
             }
             for chunk in bytes.chunks_exact(size) {
@@ -523,7 +523,8 @@ fn check_safetensors<N: Network>(file: &[u8]) -> bool {
     let flat = layers.map(|layers| {
         layers
             .iter()
-            .flat_map(|(w, b)| w.iter().chain(b))
+            .flatten()
+            .flatten()
             .map(|v| v.to_f64().to_bits())
             .collect::<Vec<_>>()
     });
@@ -837,12 +838,12 @@ fn read_json_independently<N: Network>(text: &[u8]) -> Option<Vec<u64>> {
         }
         let rows = weights.array()?;
         let bias = bias.array()?;
-        if rows.len() != info.outputs || bias.len() != info.outputs {
+        if rows.len() != info.output[0] || bias.len() != info.output[0] {
             return None;
         }
         for row in rows {
             let row = row.array()?;
-            if row.len() != info.inputs {
+            if row.len() != info.input[0] {
                 return None;
             }
             for v in row {

@@ -15,9 +15,13 @@ use nn::io::safetensors::{LoadOptions, load};
 /// The weights (in PyTorch's row order) and biases of every layer, flattened, as `f64`.
 fn parameters<N: nn::Network>(net: &N) -> (Vec<f64>, Vec<f64>) {
     let (mut weights, mut biases) = (Vec::new(), Vec::new());
-    net.for_each_layer(|info, w, b| {
-        weights.extend((0..w.len()).map(|k| nn::Scalar::to_f64(w[info.weight_index(k)])));
-        biases.extend(b.iter().map(|v| nn::Scalar::to_f64(*v)));
+    net.for_each_tensor(|_, tensor, values| {
+        let row_major =
+            (0..values.len()).map(|k| nn::Scalar::to_f64(values[tensor.storage_index(k)]));
+        match tensor.name {
+            "weight" => weights.extend(row_major),
+            _ => biases.extend(row_major),
+        }
     });
     (weights, biases)
 }

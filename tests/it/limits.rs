@@ -75,13 +75,14 @@ network_with_text! {
 /// `[-0.5, 0.5)`, so that every layer's output varies (`random` leaves biases at zero).
 fn fill<N: nn::Network>(net: &mut N, seed: u64) {
     let mut rng = Rng::new(seed);
-    net.for_each_layer_mut(|info, weights, bias| {
-        let bound = (3.0 / info.inputs as f64).sqrt();
-        for w in weights {
-            *w = N::Scalar::from_f64(rng.uniform() * bound);
-        }
-        for b in bias {
-            *b = N::Scalar::from_f64(rng.uniform() * 0.5);
+    net.for_each_tensor_mut(|_, tensor, values| {
+        let bound = if tensor.name == "weight" {
+            (3.0 / tensor.fans().0 as f64).sqrt()
+        } else {
+            0.5
+        };
+        for v in values {
+            *v = N::Scalar::from_f64(rng.uniform() * bound);
         }
     });
 }

@@ -68,9 +68,7 @@ static FIXTURES: LazyLock<BTreeMap<String, Fixture>> = LazyLock::new(|| {
 fn load<N: Network>(fixture: &Fixture, net: &mut N) {
     assert_eq!(N::INPUTS, fixture.inputs);
     assert_eq!(N::LAYERS.len(), fixture.layers.len());
-    let mut index = 0;
-    net.for_each_layer_mut(|info, weights, bias| {
-        let layer = &fixture.layers[index];
+    for (index, (info, layer)) in N::LAYERS.iter().zip(&fixture.layers).enumerate() {
         assert_eq!(info.activation.name(), layer.activation, "layer {index}");
         match info.activation {
             nn::Activation::LeakyRelu(alpha) | nn::Activation::Elu(alpha) => {
@@ -78,20 +76,28 @@ fn load<N: Network>(fixture: &Fixture, net: &mut N) {
             }
             _ => assert_eq!(layer.alpha, None, "layer {index}"),
         }
+        let shapes: Vec<&[usize]> = info.tensors.iter().map(|t| t.shape).collect();
         assert_eq!(
-            (info.outputs, info.inputs),
-            (layer.weights.len(), layer.weights[0].len())
+            shapes,
+            [
+                &[layer.weights.len(), layer.weights[0].len()][..],
+                &[layer.bias.len()]
+            ]
         );
-        assert_eq!(weights.len(), info.outputs * info.inputs);
-        for (k, x) in layer.weights.iter().flatten().enumerate() {
-            weights[info.weight_index(k)] = N::Scalar::from_f64(*x);
+    }
+    // The weights (PyTorch's rows, flattened) and biases, put in storage order.
+    let mut tensors = fixture
+        .layers
+        .iter()
+        .flat_map(|layer| [layer.weights.concat(), layer.bias.clone()]);
+    net.for_each_tensor_mut(|_, tensor, values| {
+        let source = tensors.next().expect("a tensor of the fixture");
+        assert_eq!(values.len(), source.len(), "`{}`", tensor.name);
+        for (k, x) in source.iter().enumerate() {
+            values[tensor.storage_index(k)] = N::Scalar::from_f64(*x);
         }
-        for (b, x) in bias.iter_mut().zip(&layer.bias) {
-            *b = N::Scalar::from_f64(*x);
-        }
-        index += 1;
     });
-    assert_eq!(index, fixture.layers.len());
+    assert!(tensors.next().is_none());
 }
 
 /// Runs every case of fixture `name` through `N` and compares with numpy.

@@ -3,20 +3,23 @@
 //!
 //! # Which tensor goes to which layer
 //!
-//! Each dense layer of the network reads two tensors: `<prefix>.weight` of shape
-//! `[outputs, inputs]` (PyTorch's `Linear.weight`, row `o` being neuron `o`) and `<prefix>.bias`
-//! of shape `[outputs]`. The prefix is found in two steps:
+//! Each layer reads one tensor of the file per tensor of its [`LayerInfo::tensors`], named
+//! `<prefix>.<tensor>` and shaped as PyTorch shapes it: a dense layer reads `<prefix>.weight`
+//! of shape `[outputs, inputs]` (PyTorch's `Linear.weight`, row `o` being neuron `o`) and
+//! `<prefix>.bias` of shape `[outputs]`. The prefix is found in two steps:
 //!
-//! 1. A layer whose name (`-> 128 relu as hidden`, or the default `layer{k}`) has a tensor
-//!    `hidden.weight` or `hidden.bias` takes that name as its prefix, as the `state_dict` of a
-//!    module with attributes `self.hidden = nn.Linear(...)` names it.
-//! 2. The other layers, input to output, take the integer prefixes of the file in ascending
-//!    order: `nn.Sequential(Linear, ReLU, Linear)` writes `0.*` and `2.*`, and the gap left by the
+//! 1. A layer whose name (`-> 128 relu as hidden`, or the default `layer{k}`) has one of its
+//!    tensors in the file (`hidden.weight` or `hidden.bias`) takes that name as its prefix, as
+//!    the `state_dict` of a module with attributes `self.hidden = nn.Linear(...)` names it.
+//! 2. The other layers, input to output, take the integer prefixes of the file (of tensors
+//!    named `<k>.<tensor>`, `<tensor>` a tensor name of the network) in ascending order:
+//!    `nn.Sequential(Linear, ReLU, Linear)` writes `0.*` and `2.*`, and the gap left by the
 //!    ReLU does not matter.
 //!
 //! Every tensor must be taken: a tensor left over (a third `Linear`, a `BatchNorm`'s
 //! `running_mean`) is [`Error::UnexpectedTensor`]. Dtypes `F32`, `F64`, `F16` and `BF16` are
-//! converted to the network's scalar type (rounding to nearest, as numpy's `astype`).
+//! converted to the network's scalar type (rounding to nearest, as numpy's `astype`), and put
+//! in storage order through [`TensorInfo::storage_indices`].
 //!
 //! # Damaged files
 //!
@@ -28,16 +31,17 @@
 //! # What [`save`] writes
 //!
 //! The same layout, so that PyTorch reads it back with `model.load_state_dict(load_file(path))`:
-//! a layer named in the declaration writes `<name>.weight` and `<name>.bias`; an unnamed layer
-//! writes `<k>.weight` and `<k>.bias` with `k` its index in the equivalent `nn.Sequential`, in
-//! which every activation but `linear` is a module of its own (`784 -> 128 relu -> 10 softmax`
-//! writes `0.*` and `2.*`, as `nn.Sequential(Linear(784, 128), ReLU(), Linear(128, 10),
-//! Softmax(1))`). Tensors have the network's scalar type (`F32` or `F64`); the header's metadata
-//! is `{"format": "pt"}`, as `safetensors.torch` writes it.
+//! a layer named in the declaration writes `<name>.<tensor>` for each of its tensors
+//! (`<name>.weight` and `<name>.bias`); an unnamed layer writes `<k>.<tensor>` with `k` its
+//! index in the equivalent `nn.Sequential`, in which every activation but `linear` is a module
+//! of its own (`784 -> 128 relu -> 10 softmax` writes `0.*` and `2.*`, as
+//! `nn.Sequential(Linear(784, 128), ReLU(), Linear(128, 10), Softmax(1))`). Tensors have the
+//! network's scalar type (`F32` or `F64`); the header's metadata is `{"format": "pt"}`, as
+//! `safetensors.torch` writes it.
 
 use crate::network::Plural;
 use crate::zeroed::zeroed_box;
-use crate::{Error, LayerInfo, Network, Scalar};
+use crate::{Error, LayerInfo, Network, Scalar, TensorInfo};
 use ::safetensors::tensor::Dtype;
 use ::serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use ::serde::{Deserialize, Deserializer};
@@ -453,11 +457,12 @@ impl<'de> Visitor<'de> for ShapeSeed {
     }
 }
 
-/// `k` for `<k>.weight` and `<k>.bias`, where `k` is an integer written without leading zeros.
-fn integer_prefix(name: &str) -> Option<usize> {
-    let prefix = name
-        .strip_suffix(".weight")
-        .or_else(|| name.strip_suffix(".bias"))?;
+/// `k` for `<k>.<tensor>`, where `k` is an integer written without leading zeros and
+/// `<tensor>` one of `names` (the names of the network's tensors: `weight`, `bias`).
+fn integer_prefix(name: &str, names: &[&str]) -> Option<usize> {
+    let prefix = names
+        .iter()
+        .find_map(|tensor| name.strip_suffix(tensor)?.strip_suffix('.'))?;
     let canonical = !prefix.is_empty()
         && prefix.bytes().all(|b| b.is_ascii_digit())
         && (prefix == "0" || !prefix.starts_with('0'));
@@ -484,27 +489,33 @@ fn list(tensors: &[Tensor]) -> String {
     text
 }
 
-/// The weight and bias tensors of each layer, in layer order (see the module documentation
-/// for the rules), or the first layer or tensor that does not fit them.
-fn assign<'f>(
-    tensors: &'f [Tensor],
-    layers: &[LayerInfo],
-) -> Result<Vec<(&'f Tensor, &'f Tensor)>, Error> {
+/// The file's tensor for every tensor of `layers`, in their order (layer by layer, each
+/// layer's in the order of [`LayerInfo::tensors`]; see the module documentation for the rules),
+/// or the first layer or tensor that does not fit them.
+fn assign<'f>(tensors: &'f [Tensor], layers: &[LayerInfo]) -> Result<Vec<&'f Tensor>, Error> {
     let find = |name: &str| tensors.iter().position(|t| t.name == name);
     let named = |layer: &LayerInfo| {
-        find(&format!("{}.weight", layer.name)).is_some()
-            || find(&format!("{}.bias", layer.name)).is_some()
+        layer
+            .tensors
+            .iter()
+            .any(|tensor| find(&format!("{}.{}", layer.name, tensor.name)).is_some())
     };
+    let mut suffixes: Vec<&str> = layers
+        .iter()
+        .flat_map(|layer| layer.tensors.iter().map(|tensor| tensor.name))
+        .collect();
+    suffixes.sort_unstable();
+    suffixes.dedup();
     let mut numbers: Vec<usize> = tensors
         .iter()
-        .filter_map(|t| integer_prefix(&t.name))
+        .filter_map(|t| integer_prefix(&t.name, &suffixes))
         .collect();
     numbers.sort_unstable();
     numbers.dedup();
     let mut numbers = numbers.into_iter();
 
     let mut used = vec![false; tensors.len()];
-    let mut pairs = Vec::with_capacity(layers.len());
+    let mut found = Vec::with_capacity(layers.iter().map(|l| l.tensors.len()).sum());
     for (index, layer) in layers.iter().enumerate() {
         let prefix = if named(layer) {
             layer.name.to_string()
@@ -518,27 +529,23 @@ fn assign<'f>(
                 tensors: list(tensors),
             });
         };
-        let (weight, bias) = (format!("{prefix}.weight"), format!("{prefix}.bias"));
-        match (find(&weight), find(&bias)) {
-            (Some(w), Some(b)) => {
-                used[w] = true;
-                used[b] = true;
-                pairs.push((&tensors[w], &tensors[b]));
-            }
-            (Some(_), None) => {
-                return Err(Error::MissingTensor {
-                    layer: layer.name,
-                    tensor: bias,
-                    found: weight,
-                });
-            }
-            (None, _) => {
-                return Err(Error::MissingTensor {
-                    layer: layer.name,
-                    tensor: weight,
-                    found: bias,
-                });
-            }
+        let positions: Vec<Option<usize>> = layer
+            .tensors
+            .iter()
+            .map(|tensor| find(&format!("{prefix}.{}", tensor.name)))
+            .collect();
+        if let Some(missing) = positions.iter().position(Option::is_none) {
+            // The prefix came from one of the layer's tensors, so some sibling is present.
+            let sibling = positions.iter().flatten().next();
+            return Err(Error::MissingTensor {
+                layer: layer.name,
+                tensor: format!("{prefix}.{}", layer.tensors[missing].name),
+                found: sibling.map_or_else(String::new, |&k| tensors[k].name.clone()),
+            });
+        }
+        for position in positions.into_iter().flatten() {
+            used[position] = true;
+            found.push(&tensors[position]);
         }
     }
     let unused = tensors.iter().zip(&used).filter(|(_, used)| !**used);
@@ -548,11 +555,13 @@ fn assign<'f>(
             layers: layers.len(),
         });
     }
-    for ((weight, bias), layer) in pairs.iter().zip(layers) {
-        check(layer, weight, &[layer.outputs, layer.inputs])?;
-        check(layer, bias, &[layer.outputs])?;
+    let expected = layers
+        .iter()
+        .flat_map(|layer| layer.tensors.iter().map(move |tensor| (layer, tensor)));
+    for (tensor, (layer, info)) in found.iter().zip(expected) {
+        check(layer, tensor, info.shape)?;
     }
-    Ok(pairs)
+    Ok(found)
 }
 
 /// Checks a tensor's shape, then its dtype.
@@ -617,17 +626,18 @@ pub fn bf16_to_f64(bits: u16) -> f64 {
 /// Where [`read`] puts the values of a tensor.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Order {
-    /// In the file's order: biases, and the PyTorch-ordered weights of [`load_layers`].
+    /// In the file's order, PyTorch's: what [`load_layers`] returns.
     File,
-    /// A `[outputs, inputs]` weight tensor into the by-column slice of
-    /// [`Network::for_each_layer_mut`]: value `o * inputs + i` at `i * outputs + o`.
-    Columns,
+    /// In storage order, through [`TensorInfo::storage_indices`]: the slices of
+    /// [`Network::for_each_tensor_mut`].
+    Storage,
 }
 
-/// Converts `tensor` (already checked), whose file has the data `data`, into `out` in `order`,
-/// rejecting values that are not finite in `T` unless `options` allow them.
+/// Converts `tensor` (already checked against `info`), whose file has the data `data`, into
+/// `out` in `order`, rejecting values that are not finite in `T` unless `options` allow them.
 fn read<T: Scalar>(
     layer: &LayerInfo,
+    info: &TensorInfo,
     tensor: &Tensor,
     data: &[u8],
     out: &mut [T],
@@ -637,10 +647,7 @@ fn read<T: Scalar>(
     let size = tensor.dtype.bitsize() / 8;
     let format = |reason: String| Error::Format { reason };
     let data = tensor.data(data);
-    if size == 0
-        || data.len() != out.len() * size
-        || (order == Order::Columns && out.len() != layer.inputs * layer.outputs)
-    {
+    if size == 0 || data.len() != out.len() * size || out.len() != info.len() {
         return Err(format(format!(
             "tensor `{}` has {}, expected {}",
             tensor.name,
@@ -648,24 +655,16 @@ fn read<T: Scalar>(
             Plural(out.len(), "value")
         )));
     }
-    let width = tensor.shape.get(1).copied().unwrap_or(1).max(1);
-    // The value at `index` in the file goes to `slot`; by column, the next input of a neuron is
-    // `outputs` further on, and the next neuron starts at its own index.
-    let (mut slot, mut input, mut neuron) = (0, 0, 0);
+    let mut slots = info.storage_indices();
     for (index, bytes) in data.chunks_exact(size).enumerate() {
         let source = decode(tensor.dtype, bytes)
             .ok_or_else(|| format(format!("tensor `{}` is not a float", tensor.name)))?;
         let value = T::from_f64(source);
         if !options.allow_non_finite && !value.is_finite() {
-            let at = if tensor.shape.len() == 2 {
-                vec![index / width, index % width]
-            } else {
-                vec![index]
-            };
             return Err(Error::NonFinite {
                 layer: layer.name,
                 tensor: tensor.name.clone(),
-                at,
+                at: coordinates(index, &tensor.shape),
                 value: if source.is_finite() {
                     format!("{source:e}")
                 } else {
@@ -674,21 +673,31 @@ fn read<T: Scalar>(
                 scalar: T::NAME,
             });
         }
-        // In bounds: `slot` runs over a permutation of `0..out.len()`, checked above.
-        out[slot] = value;
-        match order {
-            Order::File => slot += 1,
-            Order::Columns => {
-                input += 1;
-                slot += layer.outputs;
-                if input == layer.inputs {
-                    (input, neuron) = (0, neuron + 1);
-                    slot = neuron;
-                }
-            }
+        let slot = match order {
+            Order::File => Some(index),
+            Order::Storage => slots.next(),
+        };
+        // In bounds: the slots are a permutation of `0..out.len()`, checked above.
+        if let Some(slot) = slot.and_then(|slot| out.get_mut(slot)) {
+            *slot = value;
         }
     }
     Ok(())
+}
+
+/// The coordinates in `shape` of the value at `index` in row-major order (`[index]` for a
+/// shape of no axes).
+fn coordinates(index: usize, shape: &[usize]) -> Vec<usize> {
+    let mut at = vec![0; shape.len().max(1)];
+    let mut rest = index;
+    for (coordinate, size) in at.iter_mut().zip(shape).rev() {
+        *coordinate = rest % (*size).max(1);
+        rest /= (*size).max(1);
+    }
+    if shape.is_empty() {
+        at[0] = index;
+    }
+    at
 }
 
 /// Loads a network from the bytes of a safetensors file, directly on the heap.
@@ -699,19 +708,18 @@ fn read<T: Scalar>(
 /// expected and what was found: see the module documentation for the rules.
 pub fn load<N: Network>(bytes: &[u8], options: LoadOptions) -> Result<Box<N>, Error> {
     let (tensors, data) = parse(bytes)?;
-    let pairs = assign(&tensors, N::LAYERS)?;
+    let found = assign(&tensors, N::LAYERS)?;
     let mut net = zeroed_box::<N>();
-    let mut pairs = pairs.into_iter();
+    let mut found = found.into_iter();
     let mut result = Ok(());
-    net.for_each_layer_mut(|layer, weights, bias| {
+    net.for_each_tensor_mut(|layer, info, values| {
         if result.is_err() {
             return;
         }
-        result = match pairs.next() {
-            Some((w, b)) => read(layer, w, data, weights, Order::Columns, options)
-                .and_then(|()| read(layer, b, data, bias, Order::File, options)),
+        result = match found.next() {
+            Some(tensor) => read(layer, info, tensor, data, values, Order::Storage, options),
             None => Err(Error::Format {
-                reason: format!("`{}` visits more layers than it declares", N::NAME),
+                reason: format!("`{}` visits more tensors than it declares", N::NAME),
             }),
         };
     });
@@ -733,14 +741,14 @@ pub fn load_file<N: Network>(
     load(&bytes, options)
 }
 
-/// One layer's weights, in the file's order (PyTorch's `[OUT][IN]` row-major, not the by-column
-/// order of [`Network::for_each_layer`]), and biases.
-pub type LayerValues<T> = (Vec<T>, Vec<T>);
+/// One layer's tensors, in the order of [`LayerInfo::tensors`], each in the file's order
+/// (PyTorch's row-major order, not the storage order of [`Network::for_each_tensor`]).
+pub type LayerValues<T> = Vec<Vec<T>>;
 
-/// The weights (in the file's order, `[OUT][IN]` row-major: weight `o * inputs + i` is the one
-/// from input `i` to neuron `o`) and biases of `layers`, read from a file without a network
-/// type: for tools, and for the `weights = "file"` option of `network!`, which bakes them into
-/// the code.
+/// The tensors of `layers` (for a dense layer, its weight `[outputs, inputs]` row-major, weight
+/// `o * inputs + i` being the one from input `i` to neuron `o`, then its bias), read from a
+/// file without a network type: for tools, and for the `weights = "file"` option of
+/// `network!`, which bakes them into the code.
 ///
 /// # Errors
 ///
@@ -751,15 +759,22 @@ pub fn load_layers<T: Scalar>(
     options: LoadOptions,
 ) -> Result<Vec<LayerValues<T>>, Error> {
     let (tensors, data) = parse(bytes)?;
-    assign(&tensors, layers)?
-        .into_iter()
-        .zip(layers)
-        .map(|((w, b), layer)| {
-            let mut weights = vec![T::ZERO; layer.inputs * layer.outputs];
-            let mut bias = vec![T::ZERO; layer.outputs];
-            read(layer, w, data, &mut weights, Order::File, options)?;
-            read(layer, b, data, &mut bias, Order::File, options)?;
-            Ok((weights, bias))
+    let mut found = assign(&tensors, layers)?.into_iter();
+    layers
+        .iter()
+        .map(|layer| {
+            layer
+                .tensors
+                .iter()
+                .map(|info| {
+                    let mut values = vec![T::ZERO; info.len()];
+                    let tensor = found.next().ok_or_else(|| Error::Format {
+                        reason: format!("layer `{}` has fewer tensors than declared", layer.name),
+                    })?;
+                    read(layer, info, tensor, data, &mut values, Order::File, options)?;
+                    Ok(values)
+                })
+                .collect()
         })
         .collect()
 }
@@ -768,15 +783,21 @@ pub fn load_layers<T: Scalar>(
 /// else its index in the equivalent `nn.Sequential`.
 ///
 /// ```
-/// use nn_runtime::{Activation, LayerInfo, io::safetensors::prefixes};
+/// use nn_runtime::{Activation, LayerInfo, LayerKind, io::safetensors::prefixes};
 ///
-/// let layer = |name, named, inputs, outputs, activation| {
-///     LayerInfo { name, named, inputs, outputs, activation }
+/// let layer = |name, named, activation| LayerInfo {
+///     name,
+///     named,
+///     kind: LayerKind::Dense,
+///     input: &[2],
+///     output: &[2],
+///     activation,
+///     tensors: &[],
 /// };
 /// let layers = [
-///     layer("layer0", false, 784, 128, Activation::Relu),
-///     layer("layer1", false, 128, 64, Activation::Linear),
-///     layer("head", true, 64, 10, Activation::Softmax),
+///     layer("layer0", false, Activation::Relu),
+///     layer("layer1", false, Activation::Linear),
+///     layer("head", true, Activation::Softmax),
 /// ];
 /// assert_eq!(prefixes(&layers), ["0", "2", "head"]);
 /// ```
@@ -827,37 +848,28 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
     let wide = core::mem::size_of::<N::Scalar>() == 8;
     let (dtype, size) = if wide { ("F64", 8) } else { ("F32", 4) };
     let prefixes = prefixes(N::LAYERS);
-    // Name, shape and values of each tensor.
+    // The file's name of each tensor, in the order of the visits.
+    let mut names = N::LAYERS.iter().zip(&prefixes).flat_map(|(layer, prefix)| {
+        layer
+            .tensors
+            .iter()
+            .map(move |tensor| format!("{prefix}.{}", tensor.name))
+    });
+    // Name, description and values of each tensor.
     let mut tensors = Vec::new();
-    let mut index = 0;
-    net.for_each_layer(|layer, weights, bias| {
-        let prefix = prefixes.get(index).map_or(layer.name, String::as_str);
-        tensors.push((
-            format!("{prefix}.weight"),
-            [layer.outputs, layer.inputs],
-            weights,
-            Order::Columns,
-        ));
-        // A bias has one dimension; `0` marks the absent second one.
-        tensors.push((
-            format!("{prefix}.bias"),
-            [layer.outputs, 0],
-            bias,
-            Order::File,
-        ));
-        index += 1;
+    net.for_each_tensor(|layer, info, values| {
+        let name = names
+            .next()
+            .unwrap_or_else(|| format!("{}.{}", layer.name, info.name));
+        tensors.push((name, info, values));
     });
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
 
     let mut header = String::from(r#"{"__metadata__":{"format":"pt"}"#);
     let mut offset = 0;
-    for (name, shape, values, _) in &tensors {
-        let end = offset + values.len() * size;
-        let shape: Vec<String> = shape
-            .iter()
-            .filter(|d| **d > 0)
-            .map(ToString::to_string)
-            .collect();
+    for (name, info, _) in &tensors {
+        let end = offset + info.len() * size;
+        let shape: Vec<String> = info.shape.iter().map(ToString::to_string).collect();
         // Writing to a `String` cannot fail.
         let _ = write!(
             header,
@@ -875,28 +887,16 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(8 + header.len() + offset);
     bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
-    let mut write = |value: &N::Scalar| {
-        let value = value.to_f64();
-        if wide {
-            bytes.extend_from_slice(&value.to_le_bytes());
-        } else {
-            // Exact: the value is an `f32` widened to `f64`.
-            #[allow(clippy::cast_possible_truncation)]
-            bytes.extend_from_slice(&(value as f32).to_le_bytes());
-        }
-    };
-    for (_, [outputs, _], values, order) in &tensors {
-        match order {
-            Order::File => values.iter().for_each(&mut write),
-            // Row `o` of `W` (PyTorch's order): every `outputs`-th weight from `o` on.
-            Order::Columns => {
-                for neuron in 0..*outputs {
-                    values
-                        .iter()
-                        .skip(neuron)
-                        .step_by(*outputs)
-                        .for_each(&mut write);
-                }
+    for (_, info, values) in &tensors {
+        // In PyTorch's order, whatever the storage order.
+        for index in info.storage_indices() {
+            let value = values.get(index).map_or(0.0, |v| v.to_f64());
+            if wide {
+                bytes.extend_from_slice(&value.to_le_bytes());
+            } else {
+                // Exact: the value is an `f32` widened to `f64`.
+                #[allow(clippy::cast_possible_truncation)]
+                bytes.extend_from_slice(&(value as f32).to_le_bytes());
             }
         }
     }
@@ -920,12 +920,14 @@ mod tests {
 
     #[test]
     fn integer_prefixes_are_canonical_integers() {
-        assert_eq!(integer_prefix("0.weight"), Some(0));
-        assert_eq!(integer_prefix("12.bias"), Some(12));
-        assert_eq!(integer_prefix("012.bias"), None);
-        assert_eq!(integer_prefix("hidden.weight"), None);
-        assert_eq!(integer_prefix("1.running_mean"), None);
-        assert_eq!(integer_prefix(".weight"), None);
+        let names = ["bias", "weight"];
+        assert_eq!(integer_prefix("0.weight", &names), Some(0));
+        assert_eq!(integer_prefix("12.bias", &names), Some(12));
+        assert_eq!(integer_prefix("012.bias", &names), None);
+        assert_eq!(integer_prefix("hidden.weight", &names), None);
+        assert_eq!(integer_prefix("1.running_mean", &names), None);
+        assert_eq!(integer_prefix(".weight", &names), None);
+        assert_eq!(integer_prefix("3weight", &names), None);
     }
 
     #[test]

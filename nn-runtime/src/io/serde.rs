@@ -8,20 +8,24 @@
 //! ]}
 //! ```
 //!
-//! One entry per dense layer, input to output; `name` is the layer's name in the declaration
-//! (`as hidden`, else `layer{k}`); `weights` has one row per neuron, `[outputs][inputs]` as
-//! PyTorch's `Linear.weight`; `bias` one value per neuron. Values are written in the network's
-//! scalar type, so an `f32` network writes `0.1`, not `0.10000000149011612`.
+//! One entry per layer, input to output: `name` is the layer's name in the declaration (`as
+//! hidden`, else `layer{k}`), then one field per tensor of the layer ([`LayerInfo::tensors`]),
+//! in their order. A field is named as its tensor, except `weight`, written `weights` (the
+//! layout's name from before layers were lists of tensors), and holds the values in PyTorch's
+//! shape as nested lists (a tensor of no axes as a list of one value). A dense layer's
+//! `weights` has one row per neuron, `[outputs][inputs]` as PyTorch's `Linear.weight`; `bias`
+//! one value per neuron. Values are written in the network's scalar type, so an `f32` network
+//! writes `0.1`, not `0.10000000149011612`.
 //!
 //! Deserialising checks everything: the number of layers, each name, each shape (with the same
 //! transpose hint as safetensors files), and that every value is finite. The network is
 //! deserialised into a `Box` built directly on the heap, each value straight into its place:
 //! there is no `Deserialize` for the network by value, which would build it on the stack first,
-//! and nothing else is allocated but the layer names (a list of a million empty rows is
-//! counted, not stored).
+//! and nothing else is allocated but the layer names, a list of the network's tensors and a few
+//! numbers per tensor (a list of a million empty rows is counted, not stored).
 
 use crate::zeroed::zeroed_box;
-use crate::{Error, LayerInfo, Network, Scalar};
+use crate::{Error, LayerInfo, Network, Scalar, TensorInfo};
 use ::serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use ::serde::ser::{SerializeSeq, SerializeStruct};
 use ::serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -29,7 +33,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::fmt;
+use core::fmt::{self, Write};
 
 /// Serialises `net` in the layout of the module documentation; generated `Serialize` impls
 /// call it.
@@ -38,14 +42,17 @@ use core::fmt;
 ///
 /// Whatever `serializer` reports.
 pub fn serialize<N: Network, S: Serializer>(net: &N, serializer: S) -> Result<S::Ok, S::Error> {
-    let mut layers = Vec::with_capacity(N::LAYERS.len());
-    net.for_each_layer(|info, weights, bias| {
-        layers.push(LayerRef {
-            info: *info,
-            weights,
-            bias,
-        });
-    });
+    let mut tensors = Vec::new();
+    net.for_each_tensor(|_, info, values| tensors.push((info, values)));
+    let mut rest = tensors.as_slice();
+    let layers: Vec<LayerRef<'_, N::Scalar>> = N::LAYERS
+        .iter()
+        .map(|info| {
+            let (tensors, tail) = rest.split_at(info.tensors.len().min(rest.len()));
+            rest = tail;
+            LayerRef { info, tensors }
+        })
+        .collect();
     let mut state = serializer.serialize_struct("Network", 1)?;
     state.serialize_field("layers", &layers)?;
     state.end()
@@ -63,6 +70,41 @@ pub fn deserialize<'de, N: Network, D: Deserializer<'de>>(
     let mut net = zeroed_box::<N>();
     deserializer.deserialize_struct("Network", &["layers"], NetworkVisitor { net: &mut *net })?;
     Ok(net)
+}
+
+/// The field of a layer that holds `tensor`: its name, but `weights` for `weight`.
+fn field(tensor: &TensorInfo) -> &'static str {
+    if tensor.name == "weight" {
+        "weights"
+    } else {
+        tensor.name
+    }
+}
+
+/// The shape of a tensor as nested lists: its own, or `[1]` for a tensor of no axes.
+fn nested_shape(tensor: &TensorInfo) -> &'static [usize] {
+    if tensor.shape.is_empty() {
+        &[1]
+    } else {
+        tensor.shape
+    }
+}
+
+/// The product of `sizes`.
+fn product(sizes: &[usize]) -> usize {
+    sizes.iter().product()
+}
+
+/// `deserialize_struct`'s list of a layer's fields. Self-describing formats (JSON) ignore it,
+/// and messages name the fields from the layer itself; formats that write a struct as a
+/// sequence (bincode) read only its length, `name` and one per tensor. `'static` names cannot
+/// be made from the layer's tensors, so beyond the dense layer's names they are placeholders.
+fn fields_hint(info: &LayerInfo) -> &'static [&'static str] {
+    const FIELDS: [&str; 17] = [
+        "name", "weights", "bias", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14",
+        "15", "16",
+    ];
+    &FIELDS[..(1 + info.tensors.len()).min(FIELDS.len())]
 }
 
 /// One value of scalar type `T`, written and read as `T` itself (not through `f64`, which
@@ -91,49 +133,57 @@ impl<'de, T: Scalar> Deserialize<'de> for Value<T> {
     }
 }
 
-/// One layer, borrowed from the network, for writing.
+/// One layer, borrowed from the network, for writing: its tensors' descriptions and values.
 struct LayerRef<'a, T> {
-    info: LayerInfo,
-    weights: &'a [T],
-    bias: &'a [T],
+    info: &'static LayerInfo,
+    tensors: &'a [(&'static TensorInfo, &'a [T])],
 }
-
-/// A weight matrix stored by column (see [`LayerInfo::weight_index`]), written as a list of
-/// rows, one per neuron.
-struct Rows<'a, T>(&'a [T], LayerInfo);
-
-/// A list of values: every `step`-th value of a slice, from its first.
-struct Values<'a, T>(&'a [T], usize);
 
 impl<T: Scalar> Serialize for LayerRef<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut state = serializer.serialize_struct("Layer", 3)?;
+        let mut state = serializer.serialize_struct("Layer", 1 + self.tensors.len())?;
         state.serialize_field("name", self.info.name)?;
-        state.serialize_field("weights", &Rows(self.weights, self.info))?;
-        state.serialize_field("bias", &Values(self.bias, 1))?;
+        for &(info, values) in self.tensors {
+            let nested = Nested {
+                info,
+                values,
+                depth: 0,
+                offset: 0,
+            };
+            state.serialize_field(field(info), &nested)?;
+        }
         state.end()
     }
 }
 
-impl<T: Scalar> Serialize for Rows<'_, T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Rows(weights, LayerInfo { outputs, .. }) = *self;
-        let mut seq = serializer.serialize_seq(Some(outputs))?;
-        // Row `o` is every `outputs`-th weight from `o` on.
-        for neuron in 0..outputs {
-            seq.serialize_element(&Values(weights.get(neuron..).unwrap_or_default(), outputs))?;
-        }
-        seq.end()
-    }
+/// The list at `depth` of a tensor's nested lists whose first value is value `offset` in
+/// PyTorch's order; the values are in storage order (see [`TensorInfo::storage_index`]).
+struct Nested<'a, T> {
+    info: &'static TensorInfo,
+    values: &'a [T],
+    depth: usize,
+    offset: usize,
 }
 
-impl<T: Scalar> Serialize for Values<'_, T> {
+impl<T: Scalar> Serialize for Nested<'_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Values(values, step) = *self;
-        let values = values.iter().step_by(step.max(1));
-        let mut seq = serializer.serialize_seq(Some(values.len()))?;
-        for value in values {
-            seq.serialize_element(&Value(*value))?;
+        let shape = nested_shape(self.info);
+        let len = shape.get(self.depth).copied().unwrap_or(0);
+        let mut seq = serializer.serialize_seq(Some(len))?;
+        if self.depth + 1 >= shape.len() {
+            for index in self.offset..self.offset + len {
+                let value = self.values.get(self.info.storage_index(index));
+                seq.serialize_element(&Value(value.copied().unwrap_or(T::ZERO)))?;
+            }
+        } else {
+            let stride = product(&shape[self.depth + 1..]);
+            for k in 0..len {
+                seq.serialize_element(&Nested {
+                    depth: self.depth + 1,
+                    offset: self.offset + k * stride,
+                    ..*self
+                })?;
+            }
         }
         seq.end()
     }
@@ -228,31 +278,29 @@ impl<'de, N: Network> Visitor<'de> for LayersSeed<'_, N> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let expected = N::LAYERS.len();
-        let mut index = 0;
-        let mut result = Ok(());
         // Each layer is read straight into the network: nothing is held twice, and nothing is
         // allocated in proportion to the input (a list of a million empty rows is counted,
-        // not stored).
-        self.net.for_each_layer_mut(|info, weights, bias| {
-            if result.is_ok() {
-                let layer = LayerSeed {
-                    index,
-                    info,
-                    weights,
-                    bias,
-                };
-                result = match seq.next_element_seed(layer) {
-                    Ok(Some(())) => Ok(()),
-                    Ok(None) => Err(de::Error::custom(Error::LayerCount {
-                        expected,
-                        found: index,
-                    })),
-                    Err(error) => Err(error),
-                };
+        // not stored). A layer's fields come in any order, so all its tensors are at hand.
+        let mut tensors = Vec::new();
+        self.net
+            .for_each_tensor_mut(|_, _, values| tensors.push(values));
+        let mut rest = tensors.as_mut_slice();
+        for (index, info) in N::LAYERS.iter().enumerate() {
+            let count = info.tensors.len().min(rest.len());
+            let (mine, tail) = core::mem::take(&mut rest).split_at_mut(count);
+            rest = tail;
+            let layer = LayerSeed {
+                index,
+                info,
+                tensors: mine,
+            };
+            if seq.next_element_seed(layer)?.is_none() {
+                return Err(de::Error::custom(Error::LayerCount {
+                    expected,
+                    found: index,
+                }));
             }
-            index += 1;
-        });
-        result?;
+        }
         let mut found = expected;
         while seq.next_element::<IgnoredAny>()?.is_some() {
             found += 1;
@@ -265,308 +313,443 @@ impl<'de, N: Network> Visitor<'de> for LayersSeed<'_, N> {
     }
 }
 
-/// Reads layer `index`, described by `info`, into its weights and biases, then checks it
-/// against the declaration.
-struct LayerSeed<'a, T> {
+/// Reads layer `index`, described by `info`, into its tensors, then checks it against the
+/// declaration.
+struct LayerSeed<'s, 'a, T> {
     index: usize,
-    info: &'a LayerInfo,
-    weights: &'a mut [T],
-    bias: &'a mut [T],
+    info: &'static LayerInfo,
+    tensors: &'s mut [&'a mut [T]],
 }
 
-const LAYER_FIELDS: &[&str] = &["name", "weights", "bias"];
+impl<T> LayerSeed<'_, '_, T> {
+    /// Where tensor `k`'s values go: nowhere if the network visited fewer tensors than it
+    /// declares (the values are still read, to check them).
+    fn out(&mut self, k: usize) -> &mut [T] {
+        self.tensors
+            .get_mut(k)
+            .map_or(&mut [], |values| &mut **values)
+    }
+}
 
-impl<'de, T: Scalar> DeserializeSeed<'de> for LayerSeed<'_, T> {
+impl<'de, T: Scalar> DeserializeSeed<'de> for LayerSeed<'_, '_, T> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_struct("Layer", LAYER_FIELDS, self)
+        deserializer.deserialize_struct("Layer", fields_hint(self.info), self)
     }
 }
 
-impl<'de, T: Scalar> Visitor<'de> for LayerSeed<'_, T> {
+impl<'de, T: Scalar> Visitor<'de> for LayerSeed<'_, '_, T> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a layer: {\"name\", \"weights\", \"bias\"}")
+        f.write_str("a layer: {\"name\"")?;
+        for tensor in self.info.tensors {
+            write!(f, ", \"{}\"", field(tensor))?;
+        }
+        f.write_str("}")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let (mut name, mut weights, mut bias) = (None, None, None);
-        while let Some(field) = map.next_key::<LayerField>()? {
-            match field {
-                LayerField::Name if name.is_none() => name = Some(map.next_value::<String>()?),
-                LayerField::Weights if weights.is_none() => {
-                    weights = Some(map.next_value_seed(RowsSeed {
-                        out: &mut *self.weights,
-                        info: self.info,
-                    })?);
-                }
-                LayerField::Bias if bias.is_none() => {
-                    bias = Some(map.next_value_seed(ValuesSeed::new(&mut *self.bias))?);
-                }
-                LayerField::Name | LayerField::Weights | LayerField::Bias => {
-                    return Err(de::Error::duplicate_field(LAYER_FIELDS[field as usize]));
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let info = self.info;
+        let mut name = None;
+        let mut tensors: Vec<Option<TensorRead<T>>> = info.tensors.iter().map(|_| None).collect();
+        while let Some(key) = map.next_key_seed(FieldSeed(info))? {
+            match key {
+                Field::Name if name.is_none() => name = Some(map.next_value::<String>()?),
+                Field::Name => return Err(de::Error::duplicate_field("name")),
+                Field::Tensor(k) => {
+                    let tensor = &info.tensors[k];
+                    if tensors[k].is_some() {
+                        return Err(de::Error::duplicate_field(field(tensor)));
+                    }
+                    let mut reader = Reader::new(tensor, self.out(k));
+                    map.next_value_seed(ListSeed {
+                        reader: &mut reader,
+                        depth: 0,
+                        offset: Some(0),
+                    })?;
+                    tensors[k] = Some(reader.read);
                 }
             }
         }
-        let layer = Layer {
-            name: name.ok_or_else(|| de::Error::missing_field("name"))?,
-            weights: weights.ok_or_else(|| de::Error::missing_field("weights"))?,
-            bias: bias.ok_or_else(|| de::Error::missing_field("bias"))?,
-        };
-        layer
-            .check(self.index, self.info)
-            .map_err(de::Error::custom)
+        let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
+        let tensors = tensors
+            .into_iter()
+            .zip(info.tensors)
+            .map(|(read, tensor)| read.ok_or_else(|| de::Error::missing_field(field(tensor))))
+            .collect::<Result<Vec<_>, _>>()?;
+        check(self.index, info, &name, &tensors).map_err(de::Error::custom)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let info = self.info;
+        let name: String = seq
+            .next_element()?
+            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        let mut tensors = Vec::with_capacity(info.tensors.len());
+        for (k, tensor) in info.tensors.iter().enumerate() {
+            let mut reader = Reader::new(tensor, self.out(k));
+            let list = ListSeed {
+                reader: &mut reader,
+                depth: 0,
+                offset: Some(0),
+            };
+            if seq.next_element_seed(list)?.is_none() {
+                return Err(de::Error::invalid_length(1 + k, &self));
+            }
+            tensors.push(reader.read);
+        }
+        check(self.index, info, &name, &tensors).map_err(de::Error::custom)
+    }
+}
+
+/// A field of a layer: its name, or tensor `k`'s values.
+#[derive(Clone, Copy)]
+enum Field {
+    Name,
+    Tensor(usize),
+}
+
+/// Reads a [`Field`] of the layer without allocating; any other field is an error.
+struct FieldSeed(&'static LayerInfo);
+
+impl<'de> DeserializeSeed<'de> for FieldSeed {
+    type Value = Field;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Field, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for FieldSeed {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("`name`")?;
+        let tensors = self.0.tensors;
+        for (k, tensor) in tensors.iter().enumerate() {
+            let separator = if k + 1 == tensors.len() { " or " } else { ", " };
+            write!(f, "{separator}`{}`", field(tensor))?;
+        }
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Field, E> {
+        if name == "name" {
+            return Ok(Field::Name);
+        }
+        match self.0.tensors.iter().position(|t| field(t) == name) {
+            Some(k) => Ok(Field::Tensor(k)),
+            // serde's `unknown_field` message, which needs its names `'static`.
+            None => Err(de::Error::custom(format_args!(
+                "unknown field `{name}`, expected {}",
+                Fields(self.0)
+            ))),
+        }
+    }
+}
+
+/// The fields of a layer, as serde lists expected fields: `` `name` or `bias` ``, `` one of
+/// `name`, `weights`, `bias` ``.
+struct Fields(&'static LayerInfo);
+
+impl fmt::Display for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tensors = self.0.tensors;
+        match tensors {
+            [] => f.write_str("`name`"),
+            [only] => write!(f, "`name` or `{}`", field(only)),
+            _ => {
+                f.write_str("one of `name`")?;
+                for tensor in tensors {
+                    write!(f, ", `{}`", field(tensor))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What was read of a tensor's nested lists, its values being already in the network.
+struct TensorRead<T> {
+    /// The length of the first list met at each depth: the shape found.
+    shape: Vec<usize>,
+    /// Whether a list has been met at each depth.
+    seen: Vec<bool>,
+    /// The first list, past the first of its depth, of another length: its indices from the
+    /// outermost list, and its length.
+    ragged: Option<(Vec<usize>, usize)>,
+    /// The first value that is not finite: its indices and the value.
+    non_finite: Option<(Vec<usize>, T)>,
+}
+
+/// Reads one tensor's nested lists into its values.
+struct Reader<'a, T> {
+    info: &'static TensorInfo,
+    /// The tensor's values in storage order; each value read lands at
+    /// [`TensorInfo::storage_index`] of its index in PyTorch's order, if the index is in the
+    /// shape.
+    out: &'a mut [T],
+    /// The indices of the list being read, from the outermost.
+    path: Vec<usize>,
+    read: TensorRead<T>,
+}
+
+impl<'a, T> Reader<'a, T> {
+    fn new(info: &'static TensorInfo, out: &'a mut [T]) -> Self {
+        let rank = nested_shape(info).len();
+        Self {
+            info,
+            out,
+            path: Vec::with_capacity(rank),
+            read: TensorRead {
+                shape: vec![0; rank],
+                seen: vec![false; rank],
+                ragged: None,
+                non_finite: None,
+            },
+        }
+    }
+}
+
+/// Reads the list at `depth` of a tensor's nested lists, whose first value is value `offset`
+/// in PyTorch's order, or lies outside the shape (`None`): then its values are read but not
+/// stored, to report the shape.
+struct ListSeed<'r, 'a, T> {
+    reader: &'r mut Reader<'a, T>,
+    depth: usize,
+    offset: Option<usize>,
+}
+
+impl<'de, T: Scalar> DeserializeSeed<'de> for ListSeed<'_, '_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Scalar> Visitor<'de> for ListSeed<'_, '_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shape = nested_shape(self.reader.info);
+        match shape.len() - self.depth.min(shape.len()) {
+            0 | 1 => write!(
+                f,
+                "a list of {} numbers",
+                shape.last().copied().unwrap_or(0)
+            ),
+            2 => f.write_str("a list of rows of numbers"),
+            _ => f.write_str("a list of lists of numbers"),
+        }
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let name = seq
-            .next_element()?
-            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-        let rows = RowsSeed {
-            out: &mut *self.weights,
-            info: self.info,
+        let ListSeed {
+            reader,
+            depth,
+            offset,
+        } = self;
+        let shape = nested_shape(reader.info);
+        let size = shape.get(depth).copied().unwrap_or(0);
+        let innermost = depth + 1 >= shape.len();
+        let stride = if innermost {
+            1
+        } else {
+            product(&shape[depth + 1..])
         };
-        let weights = seq
-            .next_element_seed(rows)?
-            .ok_or_else(|| de::Error::invalid_length(1, &self))?;
-        let values = ValuesSeed::new(&mut *self.bias);
-        let bias = seq
-            .next_element_seed(values)?
-            .ok_or_else(|| de::Error::invalid_length(2, &self))?;
-        let layer = Layer {
-            name,
-            weights,
-            bias,
-        };
-        layer
-            .check(self.index, self.info)
-            .map_err(de::Error::custom)
-    }
-}
-
-/// The fields of a layer, by their index in [`LAYER_FIELDS`].
-#[derive(Clone, Copy)]
-enum LayerField {
-    Name = 0,
-    Weights = 1,
-    Bias = 2,
-}
-
-impl<'de> Deserialize<'de> for LayerField {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_identifier(LayerFieldVisitor)
-    }
-}
-
-/// Reads a [`LayerField`] without allocating.
-struct LayerFieldVisitor;
-
-impl Visitor<'_> for LayerFieldVisitor {
-    type Value = LayerField;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("`name`, `weights` or `bias`")
-    }
-
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<LayerField, E> {
-        match name {
-            "name" => Ok(LayerField::Name),
-            "weights" => Ok(LayerField::Weights),
-            "bias" => Ok(LayerField::Bias),
-            _ => Err(de::Error::unknown_field(name, LAYER_FIELDS)),
+        let mut len = 0;
+        loop {
+            let at = offset.filter(|_| len < size).map(|o| o + len * stride);
+            if innermost {
+                let Some(Value(value)) = seq.next_element::<Value<T>>()? else {
+                    break;
+                };
+                if let Some(slot) =
+                    at.and_then(|k| reader.out.get_mut(reader.info.storage_index(k)))
+                {
+                    *slot = value;
+                }
+                if reader.read.non_finite.is_none() && !value.is_finite() {
+                    let mut indices = reader.path[..depth.min(reader.path.len())].to_vec();
+                    indices.push(len);
+                    reader.read.non_finite = Some((indices, value));
+                }
+            } else {
+                reader.path.truncate(depth);
+                reader.path.push(len);
+                let inner = ListSeed {
+                    reader: &mut *reader,
+                    depth: depth + 1,
+                    offset: at,
+                };
+                if seq.next_element_seed(inner)?.is_none() {
+                    break;
+                }
+            }
+            len += 1;
         }
-    }
-}
-
-/// What was read of a layer, its values being already in the network.
-struct Layer<T> {
-    name: String,
-    weights: RowsRead<T>,
-    bias: ValuesRead<T>,
-}
-
-impl<T: Scalar> Layer<T> {
-    /// The name, the shapes and that every value is finite, in this order.
-    fn check(&self, index: usize, info: &LayerInfo) -> Result<(), Error> {
-        let layer = info.name;
-        if self.name != info.name {
-            return Err(Error::LayerName {
-                index,
-                expected: info.name,
-                found: self.name.clone(),
-            });
-        }
-        if let Some((row, found)) = self.weights.ragged {
-            return Err(Error::Shape {
-                layer,
-                tensor: alloc::format!("weights[{row}]"),
-                expected: vec![info.inputs],
-                found: vec![found],
-            });
-        }
-        if self.weights.rows != info.outputs || self.weights.columns != info.inputs {
-            return Err(Error::Shape {
-                layer,
-                tensor: "weights".into(),
-                expected: vec![info.outputs, info.inputs],
-                found: vec![self.weights.rows, self.weights.columns],
-            });
-        }
-        if self.bias.len != info.outputs {
-            return Err(Error::Shape {
-                layer,
-                tensor: "bias".into(),
-                expected: vec![info.outputs],
-                found: vec![self.bias.len],
-            });
-        }
-        let weights = self
-            .weights
-            .non_finite
-            .map(|(row, column, value)| ("weights", vec![row, column], value));
-        let bias = self
-            .bias
-            .non_finite
-            .map(|(i, value)| ("bias", vec![i], value));
-        if let Some((tensor, at, value)) = weights.or(bias) {
-            return Err(Error::NonFinite {
-                layer,
-                tensor: tensor.into(),
-                at,
-                value: alloc::format!("{value}"),
-                scalar: T::NAME,
-            });
+        let read = &mut reader.read;
+        if let (Some(seen), Some(first)) = (read.seen.get_mut(depth), read.shape.get(depth)) {
+            if !*seen {
+                *seen = true;
+                read.shape[depth] = len;
+            } else if len != *first && read.ragged.is_none() {
+                read.ragged = Some((reader.path[..depth.min(reader.path.len())].to_vec(), len));
+            }
         }
         Ok(())
     }
 }
 
-/// What was read of a list of rows: how many, the length of the first, the first row of
-/// another length, and the first value that is not finite.
-struct RowsRead<T> {
-    rows: usize,
-    columns: usize,
-    ragged: Option<(usize, usize)>,
-    non_finite: Option<(usize, usize, T)>,
-}
-
-/// Reads a list of rows, one per neuron of the layer `info`, into `out`, the layer's weights by
-/// column (row `o`'s value `i` at `i * outputs + o`), as far as it fits.
-struct RowsSeed<'a, T> {
-    out: &'a mut [T],
-    info: &'a LayerInfo,
-}
-
-impl<'de, T: Scalar> DeserializeSeed<'de> for RowsSeed<'_, T> {
-    type Value = RowsRead<T>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RowsRead<T>, D::Error> {
-        deserializer.deserialize_seq(self)
+/// Checks what was read of a layer against its declaration: the name, then each tensor's
+/// shape, then that every value is finite.
+fn check<T: Scalar>(
+    index: usize,
+    info: &LayerInfo,
+    name: &str,
+    tensors: &[TensorRead<T>],
+) -> Result<(), Error> {
+    let layer = info.name;
+    if name != info.name {
+        return Err(Error::LayerName {
+            index,
+            expected: info.name,
+            found: name.into(),
+        });
     }
-}
-
-impl<'de, T: Scalar> Visitor<'de> for RowsSeed<'_, T> {
-    type Value = RowsRead<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of rows of numbers")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RowsRead<T>, A::Error> {
-        let mut rows = RowsRead {
-            rows: 0,
-            columns: 0,
-            ragged: None,
-            non_finite: None,
-        };
-        loop {
-            // The row's place in the network (every `outputs`-th weight from its neuron's on),
-            // or nothing once the layer is full: the values are still read, to report the
-            // shape.
-            let LayerInfo {
-                inputs, outputs, ..
-            } = *self.info;
-            let out = ValuesSeed {
-                out: if rows.rows < outputs {
-                    self.out.get_mut(rows.rows..).unwrap_or_default()
-                } else {
-                    &mut []
-                },
-                step: outputs,
-                len: if rows.rows < outputs { inputs } else { 0 },
-            };
-            let Some(row) = seq.next_element_seed(out)? else {
-                break;
-            };
-            if rows.rows == 0 {
-                rows.columns = row.len;
-            } else if row.len != rows.columns && rows.ragged.is_none() {
-                rows.ragged = Some((rows.rows, row.len));
+    for (tensor, read) in info.tensors.iter().zip(tensors) {
+        let shape = nested_shape(tensor);
+        if let Some((indices, found)) = &read.ragged {
+            let mut name = String::from(field(tensor));
+            for i in indices {
+                // Writing to a `String` cannot fail.
+                let _ = write!(name, "[{i}]");
             }
-            if let (None, Some((column, value))) = (rows.non_finite, row.non_finite) {
-                rows.non_finite = Some((rows.rows, column, value));
-            }
-            rows.rows += 1;
+            return Err(Error::Shape {
+                layer,
+                tensor: name,
+                expected: shape.get(indices.len()..).unwrap_or_default().to_vec(),
+                found: vec![*found],
+            });
         }
-        Ok(rows)
-    }
-}
-
-/// What was read of a list of values: how many, and the first that is not finite.
-struct ValuesRead<T> {
-    len: usize,
-    non_finite: Option<(usize, T)>,
-}
-
-/// Reads a list of values into every `step`-th slot of `out` from its first, at most `len`
-/// of them.
-struct ValuesSeed<'a, T> {
-    out: &'a mut [T],
-    step: usize,
-    len: usize,
-}
-
-impl<'a, T> ValuesSeed<'a, T> {
-    /// Into `out`, one value a slot, as far as it fits.
-    fn new(out: &'a mut [T]) -> Self {
-        let len = out.len();
-        Self { out, step: 1, len }
-    }
-}
-
-impl<'de, T: Scalar> DeserializeSeed<'de> for ValuesSeed<'_, T> {
-    type Value = ValuesRead<T>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<ValuesRead<T>, D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de, T: Scalar> Visitor<'de> for ValuesSeed<'_, T> {
-    type Value = ValuesRead<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a list of {} numbers", self.len)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ValuesRead<T>, A::Error> {
-        let mut values = ValuesRead {
-            len: 0,
-            non_finite: None,
-        };
-        while let Some(Value(value)) = seq.next_element::<Value<T>>()? {
-            if values.len < self.len
-                && let Some(slot) = self.out.get_mut(values.len * self.step)
-            {
-                *slot = value;
-            }
-            if values.non_finite.is_none() && !value.is_finite() {
-                values.non_finite = Some((values.len, value));
-            }
-            values.len += 1;
+        if read.shape != shape {
+            return Err(Error::Shape {
+                layer,
+                tensor: field(tensor).into(),
+                expected: shape.to_vec(),
+                found: read.shape.clone(),
+            });
         }
-        Ok(values)
+    }
+    for (tensor, read) in info.tensors.iter().zip(tensors) {
+        if let Some((at, value)) = &read.non_finite {
+            return Err(Error::NonFinite {
+                layer,
+                tensor: field(tensor).into(),
+                at: at.clone(),
+                value: alloc::format!("{value}"),
+                scalar: T::NAME,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)] // small integers, exact
+mod tests {
+    use super::*;
+    use crate::{Activation, Init, LayerKind, Layout, Role};
+
+    /// A layer of a kind to come: a tensor of three axes, stored with its first axis last.
+    static LAYER: LayerInfo = LayerInfo {
+        name: "conv",
+        named: true,
+        kind: LayerKind::Dense,
+        input: &[2],
+        output: &[2],
+        activation: Activation::Linear,
+        tensors: &[
+            TensorInfo {
+                name: "kernel",
+                shape: &[2, 2, 3],
+                role: Role::Parameter,
+                layout: Layout::Transposed,
+                init: Init::Uniform,
+            },
+            TensorInfo {
+                name: "running_mean",
+                shape: &[2],
+                role: Role::Buffer,
+                layout: Layout::Contiguous,
+                init: Init::Zeros,
+            },
+        ],
+    };
+
+    /// Reads `json` as `LAYER`: its tensors in storage order, or the error's message.
+    fn read(json: &str) -> Result<(Vec<f64>, Vec<f64>), String> {
+        let (mut kernel, mut mean) = (vec![0.0; 12], vec![0.0; 2]);
+        let mut tensors = [&mut kernel[..], &mut mean[..]];
+        let seed = LayerSeed {
+            index: 0,
+            info: &LAYER,
+            tensors: &mut tensors,
+        };
+        seed.deserialize(&mut serde_json::Deserializer::from_str(json))
+            .map_err(|e| std::string::ToString::to_string(&e))?;
+        Ok((kernel, mean))
+    }
+
+    const JSON: &str = r#"{"name":"conv","kernel":[[[0.0,1.0,2.0],[3.0,4.0,5.0]],[[6.0,7.0,8.0],[9.0,10.0,11.0]]],"running_mean":[0.5,-0.5]}"#;
+
+    #[test]
+    fn tensors_of_any_rank_read_and_write_in_pytorchs_shape() {
+        let (kernel, mean) = read(JSON).expect("valid");
+        let info = &LAYER.tensors[0];
+        for k in 0..12 {
+            assert_eq!(kernel[info.storage_index(k)], k as f64);
+        }
+        assert_eq!(mean, [0.5, -0.5]);
+        let tensors = [(info, &kernel[..]), (&LAYER.tensors[1], &mean[..])];
+        let layer = LayerRef {
+            info: &LAYER,
+            tensors: &tensors,
+        };
+        assert_eq!(serde_json::to_string(&layer).expect("serialisable"), JSON);
+    }
+
+    #[test]
+    fn a_tensor_of_any_rank_reports_its_shape() {
+        let ragged = JSON.replacen("3.0,4.0,5.0", "3.0,4.0", 1);
+        assert!(
+            read(&ragged)
+                .unwrap_err()
+                .starts_with("layer `conv`: tensor `kernel[0][1]` has shape [2], expected [3]"),
+            "{ragged}"
+        );
+        let short = JSON.replacen("[6.0,7.0,8.0],", "", 1);
+        let error = read(&short).unwrap_err();
+        assert!(
+            error.starts_with("layer `conv`: tensor `kernel[1]` has shape [1], expected [2, 3]"),
+            "{error}"
+        );
+        let unknown = JSON.replacen("running_mean", "running_var", 1);
+        let error = read(&unknown).unwrap_err();
+        assert!(
+            error.starts_with(
+                "unknown field `running_var`, expected one of `name`, `kernel`, `running_mean`"
+            ),
+            "{error}"
+        );
+        let missing = r#"{"name":"conv","kernel":[]}"#;
+        assert!(
+            read(missing)
+                .unwrap_err()
+                .starts_with("missing field `running_mean`")
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The two kernels of a dense layer's backward pass.
 
+use crate::tensor::{TensorInfo, Tensors};
 use crate::zeroed::ZeroInit;
 use crate::{Dense, Scalar};
 use core::borrow::Borrow;
@@ -85,6 +86,28 @@ impl<const IN: usize, const OUT: usize, T: Scalar> DenseGradients<IN, OUT, T> {
             }
         }
         crate::kernel::accumulate(&mut self.columns, &inputs[..n], &deltas[..n]);
+    }
+}
+
+/// The tensors of [`Dense`], all of them trained, in the same layouts.
+impl<const IN: usize, const OUT: usize, T: Scalar> Tensors for DenseGradients<IN, OUT, T> {
+    type Scalar = T;
+    const TENSORS: &'static [TensorInfo] = <Dense<IN, OUT, T> as Tensors>::TENSORS;
+
+    fn for_each_tensor<'a>(&'a self, mut f: impl FnMut(&'static TensorInfo, &'a [T])) {
+        let [weight, bias] = Self::TENSORS else {
+            unreachable!("the two tensors of `Dense`")
+        };
+        f(weight, self.columns.as_flattened());
+        f(bias, &self.bias);
+    }
+
+    fn for_each_tensor_mut<'a>(&'a mut self, mut f: impl FnMut(&'static TensorInfo, &'a mut [T])) {
+        let [weight, bias] = Self::TENSORS else {
+            unreachable!("the two tensors of `Dense`")
+        };
+        f(weight, self.columns.as_flattened_mut());
+        f(bias, &mut self.bias);
     }
 }
 

@@ -2,8 +2,8 @@
 //! PyTorch's update rules (`torch.optim.SGD`, `torch.optim.Adam`), so hyperparameters carry over.
 
 use super::{Gradients, Trainable};
-use crate::Scalar;
 use crate::kernel::with_widest;
+use crate::{Role, Scalar};
 use alloc::vec::Vec;
 
 /// Updates a network's weights and biases from their gradients.
@@ -18,25 +18,48 @@ pub trait Optimizer<T: Scalar> {
     fn set_learning_rate(&mut self, learning_rate: T);
 }
 
-/// Calls `f(offset, parameters, gradients)` for each layer's weights, then its biases, with
-/// `offset` the position of the first parameter in the network's flat parameter order.
+/// Trained tensors paired with their gradients per round of [`for_each_parameter`]: one round
+/// for networks of up to 32 dense layers.
+const ROUND: usize = 64;
+
+/// Calls `f(offset, parameters, gradients)` for each trained tensor of `net` with its
+/// gradients, `offset` being the position of its first value among the trained values, in the
+/// order of [`Network::for_each_tensor`](crate::Network::for_each_tensor).
+///
+/// Without allocating: the gradients' slices are gathered on the stack, [`ROUND`] at a time,
+/// then the network is visited for writing and its trained tensors paired with them.
 fn for_each_parameter<N: Trainable>(
     net: &mut N,
     gradients: &N::Gradients,
     mut f: impl FnMut(usize, &mut [N::Scalar], &[N::Scalar]),
 ) {
-    let mut index = 0;
-    let mut offset = 0;
-    net.for_each_layer_mut(|_, weights, bias| {
-        // The generated gradients struct has one entry per layer, so `layer` always answers.
-        if let Some((weight_gradients, bias_gradients)) = gradients.layer(index) {
-            f(offset, weights, weight_gradients);
-            offset += weights.len();
-            f(offset, bias, bias_gradients);
-            offset += bias.len();
+    let (mut done, mut offset) = (0_usize, 0);
+    loop {
+        let mut round: [&[N::Scalar]; ROUND] = [&[]; ROUND];
+        let (mut count, mut seen) = (0, 0);
+        gradients.for_each_tensor(|_, values| {
+            if seen >= done && count < ROUND {
+                round[count] = values;
+                count += 1;
+            }
+            seen += 1;
+        });
+        if count == 0 {
+            return;
         }
-        index += 1;
-    });
+        let mut index = 0_usize;
+        net.for_each_tensor_mut(|_, tensor, parameters| {
+            if tensor.role != Role::Parameter {
+                return;
+            }
+            if let Some(gradients) = index.checked_sub(done).and_then(|k| round[..count].get(k)) {
+                f(offset, parameters, gradients);
+                offset += parameters.len();
+            }
+            index += 1;
+        });
+        done += count;
+    }
 }
 
 /// The smallest positive normal value of `T`.

@@ -2,25 +2,27 @@
 
 use super::{Loss, OutputActivation};
 use crate::zeroed::ZeroInit;
-use crate::{Error, Network, Scalar};
+use crate::{Error, Network, Scalar, TensorInfo};
 use core::borrow::Borrow;
 
-/// The gradients of every weight and bias of a network: the `NetGradients` struct generated
+/// The gradients of every trained tensor of a network: the `NetGradients` struct generated
 /// next to each network `Net`, one [`DenseGradients`](super::DenseGradients) per layer.
+///
+/// Its tensors are the network's [`Role::Parameter`](crate::Role::Parameter) tensors, in the
+/// order of [`Network::for_each_tensor`], with the same shapes and layouts: the `k`-th tensor
+/// visited here is the gradient of the `k`-th trained tensor visited there.
 pub trait Gradients: ZeroInit + 'static {
     /// Element type: `f32` or `f64`.
     type Scalar: Scalar;
-    /// Number of layers.
-    const LAYERS: usize;
 
-    /// Layer `index`'s weight gradients (by column, `[IN][OUT]`, as the weights of
-    /// [`Network::for_each_layer`]) and bias gradients, in the order of
-    /// [`Network::for_each_layer`]; `None` past the last layer.
-    #[allow(clippy::type_complexity)] // a pair of slices, named by the sentence above
-    fn layer(&self, index: usize) -> Option<(&[Self::Scalar], &[Self::Scalar])>;
+    /// Calls `f` with each tensor's description and gradients, in storage order.
+    fn for_each_tensor<'a>(&'a self, f: impl FnMut(&'static TensorInfo, &'a [Self::Scalar]));
 
-    /// Calls `f` with each layer's weight and bias gradients, for writing.
-    fn for_each_layer_mut(&mut self, f: impl FnMut(&mut [Self::Scalar], &mut [Self::Scalar]));
+    /// [`Gradients::for_each_tensor`], for writing.
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        f: impl FnMut(&'static TensorInfo, &'a mut [Self::Scalar]),
+    );
 
     /// All gradients zero, built directly on the heap.
     #[cfg(feature = "alloc")]
@@ -30,10 +32,7 @@ pub trait Gradients: ZeroInit + 'static {
 
     /// Sets every gradient to zero.
     fn zero(&mut self) {
-        self.for_each_layer_mut(|weights, bias| {
-            weights.fill(Self::Scalar::ZERO);
-            bias.fill(Self::Scalar::ZERO);
-        });
+        self.for_each_tensor_mut(|_, values| values.fill(Self::Scalar::ZERO));
     }
 }
 

@@ -85,16 +85,16 @@ fn the_unrolled_xor_computes_its_formula() {
     let b1 = [0.1, -0.2, 0.3, 0.0];
     let w2 = [0.7, -1.1, 0.4, 0.9];
     let b2 = -0.3;
-    net.for_each_layer_mut(|info, weights, bias| {
-        if info.name == "hidden" {
-            // The slice holds the weights by column: `weight_index` places PyTorch's rows.
-            for (k, w) in w1.iter().flatten().enumerate() {
-                weights[info.weight_index(k)] = *w as f32;
-            }
-            bias.copy_from_slice(&b1.map(|x: f64| x as f32));
-        } else {
-            weights.copy_from_slice(&w2.map(|x: f64| x as f32));
-            bias[0] = b2 as f32;
+    net.for_each_tensor_mut(|layer, tensor, values| {
+        let source: &[f64] = match (layer.name, tensor.name) {
+            ("hidden", "weight") => w1.as_flattened(),
+            ("hidden", _) => &b1,
+            (_, "weight") => &w2,
+            _ => &[b2],
+        };
+        // The slice holds the weights by column: `storage_index` places PyTorch's rows.
+        for (k, w) in source.iter().enumerate() {
+            values[tensor.storage_index(k)] = *w as f32;
         }
     });
     for x in [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.3, -0.8]] {

@@ -126,63 +126,112 @@ impl ::my_nn::__private::Network for Regressor {
     const INPUTS: usize = 6;
     const OUTPUTS: usize = 1;
     const PARAMETERS: usize = 279;
+    #[allow(clippy::large_stack_arrays)]
     const LAYERS: &'static [::my_nn::__private::LayerInfo] = &[
         ::my_nn::__private::LayerInfo {
             name: "encoder",
             named: true,
-            inputs: 6,
-            outputs: 16,
+            kind: ::my_nn::__private::LayerKind::Dense,
+            input: &[6],
+            output: &[16],
             activation: ::my_nn::__private::Activation::LeakyRelu(0.2f64),
+            tensors: <::my_nn::__private::Dense<
+                6,
+                16,
+                f64,
+            > as ::my_nn::__private::Tensors>::TENSORS,
         },
         ::my_nn::__private::LayerInfo {
             name: "bottleneck",
             named: true,
-            inputs: 16,
-            outputs: 8,
+            kind: ::my_nn::__private::LayerKind::Dense,
+            input: &[16],
+            output: &[8],
             activation: ::my_nn::__private::Activation::Elu(0.5f64),
+            tensors: <::my_nn::__private::Dense<
+                16,
+                8,
+                f64,
+            > as ::my_nn::__private::Tensors>::TENSORS,
         },
         ::my_nn::__private::LayerInfo {
             name: "layer2",
             named: false,
-            inputs: 8,
-            outputs: 3,
+            kind: ::my_nn::__private::LayerKind::Dense,
+            input: &[8],
+            output: &[3],
             activation: ::my_nn::__private::Activation::Tanh,
+            tensors: <::my_nn::__private::Dense<
+                8,
+                3,
+                f64,
+            > as ::my_nn::__private::Tensors>::TENSORS,
         },
         ::my_nn::__private::LayerInfo {
             name: "head",
             named: true,
-            inputs: 3,
-            outputs: 1,
+            kind: ::my_nn::__private::LayerKind::Dense,
+            input: &[3],
+            output: &[1],
             activation: ::my_nn::__private::Activation::Linear,
+            tensors: <::my_nn::__private::Dense<
+                3,
+                1,
+                f64,
+            > as ::my_nn::__private::Tensors>::TENSORS,
         },
     ];
-    fn for_each_layer<'a>(
+    fn for_each_tensor<'a>(
         &'a self,
-        mut f: impl FnMut(&::my_nn::__private::LayerInfo, &'a [f64], &'a [f64]),
+        mut f: impl FnMut(
+            &'static ::my_nn::__private::LayerInfo,
+            &'static ::my_nn::__private::TensorInfo,
+            &'a [f64],
+        ),
     ) {
         let layers = <Self as ::my_nn::__private::Network>::LAYERS;
-        let (weights, bias) = self.encoder.parts();
-        f(&layers[0], weights, bias);
-        let (weights, bias) = self.bottleneck.parts();
-        f(&layers[1], weights, bias);
-        let (weights, bias) = self.layer2.parts();
-        f(&layers[2], weights, bias);
-        let (weights, bias) = self.head.parts();
-        f(&layers[3], weights, bias);
+        ::my_nn::__private::Tensors::for_each_tensor(
+            &self.encoder,
+            |tensor, values| { f(&layers[0], tensor, values) },
+        );
+        ::my_nn::__private::Tensors::for_each_tensor(
+            &self.bottleneck,
+            |tensor, values| { f(&layers[1], tensor, values) },
+        );
+        ::my_nn::__private::Tensors::for_each_tensor(
+            &self.layer2,
+            |tensor, values| { f(&layers[2], tensor, values) },
+        );
+        ::my_nn::__private::Tensors::for_each_tensor(
+            &self.head,
+            |tensor, values| { f(&layers[3], tensor, values) },
+        );
     }
-    fn for_each_layer_mut(
-        &mut self,
-        mut f: impl FnMut(&::my_nn::__private::LayerInfo, &mut [f64], &mut [f64]),
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        mut f: impl FnMut(
+            &'static ::my_nn::__private::LayerInfo,
+            &'static ::my_nn::__private::TensorInfo,
+            &'a mut [f64],
+        ),
     ) {
         let layers = <Self as ::my_nn::__private::Network>::LAYERS;
-        let (weights, bias) = self.encoder.parts_mut();
-        f(&layers[0], weights, bias);
-        let (weights, bias) = self.bottleneck.parts_mut();
-        f(&layers[1], weights, bias);
-        let (weights, bias) = self.layer2.parts_mut();
-        f(&layers[2], weights, bias);
-        let (weights, bias) = self.head.parts_mut();
-        f(&layers[3], weights, bias);
+        ::my_nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.encoder,
+            |tensor, values| { f(&layers[0], tensor, values) },
+        );
+        ::my_nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.bottleneck,
+            |tensor, values| { f(&layers[1], tensor, values) },
+        );
+        ::my_nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.layer2,
+            |tensor, values| { f(&layers[2], tensor, values) },
+        );
+        ::my_nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.head,
+            |tensor, values| { f(&layers[3], tensor, values) },
+        );
     }
     fn forward_slice(
         &self,
@@ -359,28 +408,29 @@ impl RegressorGradients {
 }
 impl ::my_nn::__private::train::Gradients for RegressorGradients {
     type Scalar = f64;
-    const LAYERS: usize = 4;
-    fn layer(&self, index: usize) -> ::core::option::Option<(&[f64], &[f64])> {
-        match index {
-            0 => ::core::option::Option::Some(self.encoder.parts()),
-            1 => ::core::option::Option::Some(self.bottleneck.parts()),
-            2 => ::core::option::Option::Some(self.layer2.parts()),
-            3 => ::core::option::Option::Some(self.head.parts()),
-            _ => ::core::option::Option::None,
-        }
-    }
-    fn for_each_layer_mut(
-        &mut self,
-        mut f: impl ::core::ops::FnMut(&mut [f64], &mut [f64]),
+    fn for_each_tensor<'a>(
+        &'a self,
+        mut f: impl ::core::ops::FnMut(
+            &'static ::my_nn::__private::TensorInfo,
+            &'a [f64],
+        ),
     ) {
-        let (weights, bias) = self.encoder.parts_mut();
-        f(weights, bias);
-        let (weights, bias) = self.bottleneck.parts_mut();
-        f(weights, bias);
-        let (weights, bias) = self.layer2.parts_mut();
-        f(weights, bias);
-        let (weights, bias) = self.head.parts_mut();
-        f(weights, bias);
+        ::my_nn::__private::Tensors::for_each_tensor(&self.encoder, &mut f);
+        ::my_nn::__private::Tensors::for_each_tensor(&self.bottleneck, &mut f);
+        ::my_nn::__private::Tensors::for_each_tensor(&self.layer2, &mut f);
+        ::my_nn::__private::Tensors::for_each_tensor(&self.head, &mut f);
+    }
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        mut f: impl ::core::ops::FnMut(
+            &'static ::my_nn::__private::TensorInfo,
+            &'a mut [f64],
+        ),
+    ) {
+        ::my_nn::__private::Tensors::for_each_tensor_mut(&mut self.encoder, &mut f);
+        ::my_nn::__private::Tensors::for_each_tensor_mut(&mut self.bottleneck, &mut f);
+        ::my_nn::__private::Tensors::for_each_tensor_mut(&mut self.layer2, &mut f);
+        ::my_nn::__private::Tensors::for_each_tensor_mut(&mut self.head, &mut f);
     }
 }
 #[allow(dead_code)]

@@ -118,41 +118,70 @@ impl ::nn::__private::Network for Xor {
     const INPUTS: usize = 2;
     const OUTPUTS: usize = 1;
     const PARAMETERS: usize = 9;
+    #[allow(clippy::large_stack_arrays)]
     const LAYERS: &'static [::nn::__private::LayerInfo] = &[
         ::nn::__private::LayerInfo {
             name: "layer0",
             named: false,
-            inputs: 2,
-            outputs: 2,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[2],
+            output: &[2],
             activation: ::nn::__private::Activation::Relu,
+            tensors: <::nn::__private::Dense<
+                2,
+                2,
+                f32,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
         ::nn::__private::LayerInfo {
             name: "layer1",
             named: false,
-            inputs: 2,
-            outputs: 1,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[2],
+            output: &[1],
             activation: ::nn::__private::Activation::Sigmoid,
+            tensors: <::nn::__private::Dense<
+                2,
+                1,
+                f32,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
     ];
-    fn for_each_layer<'a>(
+    fn for_each_tensor<'a>(
         &'a self,
-        mut f: impl FnMut(&::nn::__private::LayerInfo, &'a [f32], &'a [f32]),
+        mut f: impl FnMut(
+            &'static ::nn::__private::LayerInfo,
+            &'static ::nn::__private::TensorInfo,
+            &'a [f32],
+        ),
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
-        let (weights, bias) = self.layer0.parts();
-        f(&layers[0], weights, bias);
-        let (weights, bias) = self.layer1.parts();
-        f(&layers[1], weights, bias);
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.layer0,
+            |tensor, values| { f(&layers[0], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.layer1,
+            |tensor, values| { f(&layers[1], tensor, values) },
+        );
     }
-    fn for_each_layer_mut(
-        &mut self,
-        mut f: impl FnMut(&::nn::__private::LayerInfo, &mut [f32], &mut [f32]),
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        mut f: impl FnMut(
+            &'static ::nn::__private::LayerInfo,
+            &'static ::nn::__private::TensorInfo,
+            &'a mut [f32],
+        ),
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
-        let (weights, bias) = self.layer0.parts_mut();
-        f(&layers[0], weights, bias);
-        let (weights, bias) = self.layer1.parts_mut();
-        f(&layers[1], weights, bias);
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.layer0,
+            |tensor, values| { f(&layers[0], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.layer1,
+            |tensor, values| { f(&layers[1], tensor, values) },
+        );
     }
     fn forward_slice(
         &self,
@@ -314,22 +343,22 @@ impl XorGradients {
 }
 impl ::nn::__private::train::Gradients for XorGradients {
     type Scalar = f32;
-    const LAYERS: usize = 2;
-    fn layer(&self, index: usize) -> ::core::option::Option<(&[f32], &[f32])> {
-        match index {
-            0 => ::core::option::Option::Some(self.layer0.parts()),
-            1 => ::core::option::Option::Some(self.layer1.parts()),
-            _ => ::core::option::Option::None,
-        }
-    }
-    fn for_each_layer_mut(
-        &mut self,
-        mut f: impl ::core::ops::FnMut(&mut [f32], &mut [f32]),
+    fn for_each_tensor<'a>(
+        &'a self,
+        mut f: impl ::core::ops::FnMut(&'static ::nn::__private::TensorInfo, &'a [f32]),
     ) {
-        let (weights, bias) = self.layer0.parts_mut();
-        f(weights, bias);
-        let (weights, bias) = self.layer1.parts_mut();
-        f(weights, bias);
+        ::nn::__private::Tensors::for_each_tensor(&self.layer0, &mut f);
+        ::nn::__private::Tensors::for_each_tensor(&self.layer1, &mut f);
+    }
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        mut f: impl ::core::ops::FnMut(
+            &'static ::nn::__private::TensorInfo,
+            &'a mut [f32],
+        ),
+    ) {
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer0, &mut f);
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer1, &mut f);
     }
 }
 #[allow(dead_code)]

@@ -71,21 +71,18 @@ fn flat(values: &[Value]) -> Vec<f64> {
 }
 
 /// The fixture's parameters of `N` (per layer, the weights in PyTorch's row order, then the
-/// biases) in the order of `Network::for_each_layer`, whose weights are by column.
+/// biases) in the order of `Network::for_each_tensor`, whose weights are by column.
 fn storage_order<N: Network>(values: &[Value]) -> Vec<f64> {
     let row_major = flat(values);
     let mut all = Vec::with_capacity(row_major.len());
     let mut rest = row_major.as_slice();
-    for info in N::LAYERS {
-        let count = info.inputs * info.outputs;
-        let (weights, tail) = rest.split_at(count);
-        let (bias, tail) = tail.split_at(info.outputs);
-        let mut columns = vec![0.0; count];
-        for (k, w) in weights.iter().enumerate() {
-            columns[info.weight_index(k)] = *w;
+    for tensor in N::LAYERS.iter().flat_map(|layer| layer.tensors) {
+        let (values, tail) = rest.split_at(tensor.len());
+        let mut stored = vec![0.0; values.len()];
+        for (k, v) in values.iter().enumerate() {
+            stored[tensor.storage_index(k)] = *v;
         }
-        all.extend(columns);
-        all.extend_from_slice(bias);
+        all.extend(stored);
         rest = tail;
     }
     assert!(rest.is_empty(), "{}: parameters left over", N::NAME);
@@ -129,8 +126,8 @@ where
     let initial = storage_order::<N>(&case.parameters);
     assert_eq!(initial.len(), N::PARAMETERS, "{name}: parameter count");
     let mut values = initial.iter();
-    net.for_each_layer_mut(|_, weights, bias| {
-        for p in weights.iter_mut().chain(bias.iter_mut()) {
+    net.for_each_tensor_mut(|_, _, parameters| {
+        for p in parameters {
             *p = *values.next().expect("enough parameters");
         }
     });

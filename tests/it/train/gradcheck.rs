@@ -19,8 +19,8 @@ where
     L: Loss<N::OutputActivation>,
 {
     let mut rng = Rng::new(seed);
-    net.for_each_layer_mut(|_, weights, bias| {
-        for p in weights.iter_mut().chain(bias.iter_mut()) {
+    net.for_each_tensor_mut(|_, _, values| {
+        for p in values {
             *p = rng.uniform_in(-1.0, 1.0);
         }
     });

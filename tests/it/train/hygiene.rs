@@ -39,14 +39,10 @@ fn layer_names_do_not_capture_generated_locals() {
     let mut tricky = shadowing::Tricky::zeroed();
     let plain = Plain::random(9);
     // Same weights in both.
-    let mut weights = Vec::new();
-    plain.for_each_layer(|_, w, b| weights.push((w.to_vec(), b.to_vec())));
-    let mut layers = weights.into_iter();
-    tricky.for_each_layer_mut(|_, w, b| {
-        let (pw, pb) = layers.next().unwrap();
-        w.copy_from_slice(&pw);
-        b.copy_from_slice(&pb);
-    });
+    let mut tensors = Vec::new();
+    plain.for_each_tensor(|_, _, values| tensors.push(values.to_vec()));
+    let mut tensors = tensors.into_iter();
+    tricky.for_each_tensor_mut(|_, _, values| values.copy_from_slice(&tensors.next().unwrap()));
     let input = [0.3, -0.8, 1.1];
     let target = [0.25, 0.75];
     let mut a = shadowing::TrickyGradients::zeroed();

@@ -17,33 +17,25 @@ use nn::train::{Gradients, Loss, Trainable};
 
 pub use crate::generated::Rng;
 
-/// Every weight and bias of `net`, in the `Network::for_each_layer` order (weights by column).
+/// Every weight and bias of `net`, in the `Network::for_each_tensor` order (weights by column).
 pub fn parameters<N: Network>(net: &N) -> Vec<N::Scalar> {
     let mut all = Vec::new();
-    net.for_each_layer(|_, weights, bias| {
-        all.extend_from_slice(weights);
-        all.extend_from_slice(bias);
-    });
+    net.for_each_tensor(|_, _, values| all.extend_from_slice(values));
     all
 }
 
 /// Every gradient, in the same order as [`parameters`].
 pub fn flat_gradients<G: Gradients>(gradients: &G) -> Vec<G::Scalar> {
     let mut all = Vec::new();
-    let mut index = 0;
-    while let Some((weights, bias)) = gradients.layer(index) {
-        all.extend_from_slice(weights);
-        all.extend_from_slice(bias);
-        index += 1;
-    }
+    gradients.for_each_tensor(|_, values| all.extend_from_slice(values));
     all
 }
 
 /// Calls `f` on parameter number `k` of `net`.
 pub fn with_parameter<N: Network>(net: &mut N, k: usize, mut f: impl FnMut(&mut N::Scalar)) {
     let mut offset = 0;
-    net.for_each_layer_mut(|_, weights, bias| {
-        for p in weights.iter_mut().chain(bias.iter_mut()) {
+    net.for_each_tensor_mut(|_, _, values| {
+        for p in values {
             if offset == k {
                 f(p);
             }

@@ -266,3 +266,36 @@ fn a_batch_larger_than_the_data_is_the_whole_data() {
     }
     assert_eq!(parameters(&*whole), parameters(&*exact));
 }
+
+nn::network! {
+    /// 40 layers, 80 trained tensors: more than an optimizer pairs with their gradients in one
+    /// round.
+    struct Deep = 2 -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh
+        -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh
+        -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh
+        -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh
+        -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 2 tanh -> 1
+        with scalar = f64;
+}
+
+#[test]
+fn an_optimizer_updates_every_tensor_with_its_own_gradients() {
+    use nn::train::Gradients;
+    let mut net = Deep::random(4);
+    let mut gradients = DeepGradients::zeroed();
+    // Gradients that name their place: value `k` is `k`.
+    let mut k = 0.0;
+    gradients.for_each_tensor_mut(|_, values| {
+        for g in values {
+            *g = k;
+            k += 1.0;
+        }
+    });
+    let before = parameters(&*net);
+    assert_eq!(before.len(), Deep::PARAMETERS);
+    Sgd::new(0.5).step(&mut *net, &gradients);
+    let after = parameters(&*net);
+    for (k, (a, b)) in after.iter().zip(&before).enumerate() {
+        assert_eq!(*a, b - 0.5 * k as f64, "parameter {k}");
+    }
+}

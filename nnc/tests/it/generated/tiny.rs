@@ -124,41 +124,70 @@ impl ::nn::__private::Network for Xor {
     const INPUTS: usize = 2;
     const OUTPUTS: usize = 1;
     const PARAMETERS: usize = 17;
+    #[allow(clippy::large_stack_arrays)]
     const LAYERS: &'static [::nn::__private::LayerInfo] = &[
         ::nn::__private::LayerInfo {
             name: "hidden",
             named: true,
-            inputs: 2,
-            outputs: 4,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[2],
+            output: &[4],
             activation: ::nn::__private::Activation::Tanh,
+            tensors: <::nn::__private::Dense<
+                2,
+                4,
+                f32,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
         ::nn::__private::LayerInfo {
             name: "output",
             named: true,
-            inputs: 4,
-            outputs: 1,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[4],
+            output: &[1],
             activation: ::nn::__private::Activation::Sigmoid,
+            tensors: <::nn::__private::Dense<
+                4,
+                1,
+                f32,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
     ];
-    fn for_each_layer<'a>(
+    fn for_each_tensor<'a>(
         &'a self,
-        mut f: impl FnMut(&::nn::__private::LayerInfo, &'a [f32], &'a [f32]),
+        mut f: impl FnMut(
+            &'static ::nn::__private::LayerInfo,
+            &'static ::nn::__private::TensorInfo,
+            &'a [f32],
+        ),
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
-        let (weights, bias) = self.hidden.parts();
-        f(&layers[0], weights, bias);
-        let (weights, bias) = self.output.parts();
-        f(&layers[1], weights, bias);
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.hidden,
+            |tensor, values| { f(&layers[0], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.output,
+            |tensor, values| { f(&layers[1], tensor, values) },
+        );
     }
-    fn for_each_layer_mut(
-        &mut self,
-        mut f: impl FnMut(&::nn::__private::LayerInfo, &mut [f32], &mut [f32]),
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        mut f: impl FnMut(
+            &'static ::nn::__private::LayerInfo,
+            &'static ::nn::__private::TensorInfo,
+            &'a mut [f32],
+        ),
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
-        let (weights, bias) = self.hidden.parts_mut();
-        f(&layers[0], weights, bias);
-        let (weights, bias) = self.output.parts_mut();
-        f(&layers[1], weights, bias);
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.hidden,
+            |tensor, values| { f(&layers[0], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.output,
+            |tensor, values| { f(&layers[1], tensor, values) },
+        );
     }
     fn forward_slice(
         &self,
@@ -332,22 +361,22 @@ impl XorGradients {
 }
 impl ::nn::__private::train::Gradients for XorGradients {
     type Scalar = f32;
-    const LAYERS: usize = 2;
-    fn layer(&self, index: usize) -> ::core::option::Option<(&[f32], &[f32])> {
-        match index {
-            0 => ::core::option::Option::Some(self.hidden.parts()),
-            1 => ::core::option::Option::Some(self.output.parts()),
-            _ => ::core::option::Option::None,
-        }
-    }
-    fn for_each_layer_mut(
-        &mut self,
-        mut f: impl ::core::ops::FnMut(&mut [f32], &mut [f32]),
+    fn for_each_tensor<'a>(
+        &'a self,
+        mut f: impl ::core::ops::FnMut(&'static ::nn::__private::TensorInfo, &'a [f32]),
     ) {
-        let (weights, bias) = self.hidden.parts_mut();
-        f(weights, bias);
-        let (weights, bias) = self.output.parts_mut();
-        f(weights, bias);
+        ::nn::__private::Tensors::for_each_tensor(&self.hidden, &mut f);
+        ::nn::__private::Tensors::for_each_tensor(&self.output, &mut f);
+    }
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        mut f: impl ::core::ops::FnMut(
+            &'static ::nn::__private::TensorInfo,
+            &'a mut [f32],
+        ),
+    ) {
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.hidden, &mut f);
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.output, &mut f);
     }
 }
 #[allow(dead_code)]
@@ -647,52 +676,91 @@ impl ::nn::__private::Network for Iris {
     const INPUTS: usize = 4;
     const OUTPUTS: usize = 3;
     const PARAMETERS: usize = 243;
+    #[allow(clippy::large_stack_arrays)]
     const LAYERS: &'static [::nn::__private::LayerInfo] = &[
         ::nn::__private::LayerInfo {
             name: "features",
             named: true,
-            inputs: 4,
-            outputs: 16,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[4],
+            output: &[16],
             activation: ::nn::__private::Activation::LeakyRelu(0.1f64),
+            tensors: <::nn::__private::Dense<
+                4,
+                16,
+                f64,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
         ::nn::__private::LayerInfo {
             name: "layer1",
             named: false,
-            inputs: 16,
-            outputs: 8,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[16],
+            output: &[8],
             activation: ::nn::__private::Activation::Elu(1f64),
+            tensors: <::nn::__private::Dense<
+                16,
+                8,
+                f64,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
         ::nn::__private::LayerInfo {
             name: "layer2",
             named: false,
-            inputs: 8,
-            outputs: 3,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[8],
+            output: &[3],
             activation: ::nn::__private::Activation::LogSoftmax,
+            tensors: <::nn::__private::Dense<
+                8,
+                3,
+                f64,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
     ];
-    fn for_each_layer<'a>(
+    fn for_each_tensor<'a>(
         &'a self,
-        mut f: impl FnMut(&::nn::__private::LayerInfo, &'a [f64], &'a [f64]),
+        mut f: impl FnMut(
+            &'static ::nn::__private::LayerInfo,
+            &'static ::nn::__private::TensorInfo,
+            &'a [f64],
+        ),
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
-        let (weights, bias) = self.features.parts();
-        f(&layers[0], weights, bias);
-        let (weights, bias) = self.layer1.parts();
-        f(&layers[1], weights, bias);
-        let (weights, bias) = self.layer2.parts();
-        f(&layers[2], weights, bias);
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.features,
+            |tensor, values| { f(&layers[0], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.layer1,
+            |tensor, values| { f(&layers[1], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.layer2,
+            |tensor, values| { f(&layers[2], tensor, values) },
+        );
     }
-    fn for_each_layer_mut(
-        &mut self,
-        mut f: impl FnMut(&::nn::__private::LayerInfo, &mut [f64], &mut [f64]),
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        mut f: impl FnMut(
+            &'static ::nn::__private::LayerInfo,
+            &'static ::nn::__private::TensorInfo,
+            &'a mut [f64],
+        ),
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
-        let (weights, bias) = self.features.parts_mut();
-        f(&layers[0], weights, bias);
-        let (weights, bias) = self.layer1.parts_mut();
-        f(&layers[1], weights, bias);
-        let (weights, bias) = self.layer2.parts_mut();
-        f(&layers[2], weights, bias);
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.features,
+            |tensor, values| { f(&layers[0], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.layer1,
+            |tensor, values| { f(&layers[1], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.layer2,
+            |tensor, values| { f(&layers[2], tensor, values) },
+        );
     }
     fn forward_slice(
         &self,
@@ -870,25 +938,24 @@ impl IrisGradients {
 }
 impl ::nn::__private::train::Gradients for IrisGradients {
     type Scalar = f64;
-    const LAYERS: usize = 3;
-    fn layer(&self, index: usize) -> ::core::option::Option<(&[f64], &[f64])> {
-        match index {
-            0 => ::core::option::Option::Some(self.features.parts()),
-            1 => ::core::option::Option::Some(self.layer1.parts()),
-            2 => ::core::option::Option::Some(self.layer2.parts()),
-            _ => ::core::option::Option::None,
-        }
-    }
-    fn for_each_layer_mut(
-        &mut self,
-        mut f: impl ::core::ops::FnMut(&mut [f64], &mut [f64]),
+    fn for_each_tensor<'a>(
+        &'a self,
+        mut f: impl ::core::ops::FnMut(&'static ::nn::__private::TensorInfo, &'a [f64]),
     ) {
-        let (weights, bias) = self.features.parts_mut();
-        f(weights, bias);
-        let (weights, bias) = self.layer1.parts_mut();
-        f(weights, bias);
-        let (weights, bias) = self.layer2.parts_mut();
-        f(weights, bias);
+        ::nn::__private::Tensors::for_each_tensor(&self.features, &mut f);
+        ::nn::__private::Tensors::for_each_tensor(&self.layer1, &mut f);
+        ::nn::__private::Tensors::for_each_tensor(&self.layer2, &mut f);
+    }
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        mut f: impl ::core::ops::FnMut(
+            &'static ::nn::__private::TensorInfo,
+            &'a mut [f64],
+        ),
+    ) {
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.features, &mut f);
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer1, &mut f);
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer2, &mut f);
     }
 }
 #[allow(dead_code)]
@@ -1232,85 +1299,154 @@ impl ::nn::__private::Network for Zoo {
     const INPUTS: usize = 3;
     const OUTPUTS: usize = 2;
     const PARAMETERS: usize = 120;
+    #[allow(clippy::large_stack_arrays)]
     const LAYERS: &'static [::nn::__private::LayerInfo] = &[
         ::nn::__private::LayerInfo {
             name: "layer0",
             named: false,
-            inputs: 3,
-            outputs: 5,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[3],
+            output: &[5],
             activation: ::nn::__private::Activation::Gelu,
+            tensors: <::nn::__private::Dense<
+                3,
+                5,
+                f32,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
         ::nn::__private::LayerInfo {
             name: "layer1",
             named: false,
-            inputs: 5,
-            outputs: 5,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[5],
+            output: &[5],
             activation: ::nn::__private::Activation::Silu,
+            tensors: <::nn::__private::Dense<
+                5,
+                5,
+                f32,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
         ::nn::__private::LayerInfo {
             name: "layer2",
             named: false,
-            inputs: 5,
-            outputs: 5,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[5],
+            output: &[5],
             activation: ::nn::__private::Activation::Softplus,
+            tensors: <::nn::__private::Dense<
+                5,
+                5,
+                f32,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
         ::nn::__private::LayerInfo {
             name: "layer3",
             named: false,
-            inputs: 5,
-            outputs: 4,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[5],
+            output: &[4],
             activation: ::nn::__private::Activation::Relu,
+            tensors: <::nn::__private::Dense<
+                5,
+                4,
+                f32,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
         ::nn::__private::LayerInfo {
             name: "layer4",
             named: false,
-            inputs: 4,
-            outputs: 2,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[4],
+            output: &[2],
             activation: ::nn::__private::Activation::Linear,
+            tensors: <::nn::__private::Dense<
+                4,
+                2,
+                f32,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
         ::nn::__private::LayerInfo {
             name: "layer5",
             named: false,
-            inputs: 2,
-            outputs: 2,
+            kind: ::nn::__private::LayerKind::Dense,
+            input: &[2],
+            output: &[2],
             activation: ::nn::__private::Activation::Linear,
+            tensors: <::nn::__private::Dense<
+                2,
+                2,
+                f32,
+            > as ::nn::__private::Tensors>::TENSORS,
         },
     ];
-    fn for_each_layer<'a>(
+    fn for_each_tensor<'a>(
         &'a self,
-        mut f: impl FnMut(&::nn::__private::LayerInfo, &'a [f32], &'a [f32]),
+        mut f: impl FnMut(
+            &'static ::nn::__private::LayerInfo,
+            &'static ::nn::__private::TensorInfo,
+            &'a [f32],
+        ),
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
-        let (weights, bias) = self.layer0.parts();
-        f(&layers[0], weights, bias);
-        let (weights, bias) = self.layer1.parts();
-        f(&layers[1], weights, bias);
-        let (weights, bias) = self.layer2.parts();
-        f(&layers[2], weights, bias);
-        let (weights, bias) = self.layer3.parts();
-        f(&layers[3], weights, bias);
-        let (weights, bias) = self.layer4.parts();
-        f(&layers[4], weights, bias);
-        let (weights, bias) = self.layer5.parts();
-        f(&layers[5], weights, bias);
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.layer0,
+            |tensor, values| { f(&layers[0], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.layer1,
+            |tensor, values| { f(&layers[1], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.layer2,
+            |tensor, values| { f(&layers[2], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.layer3,
+            |tensor, values| { f(&layers[3], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.layer4,
+            |tensor, values| { f(&layers[4], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor(
+            &self.layer5,
+            |tensor, values| { f(&layers[5], tensor, values) },
+        );
     }
-    fn for_each_layer_mut(
-        &mut self,
-        mut f: impl FnMut(&::nn::__private::LayerInfo, &mut [f32], &mut [f32]),
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        mut f: impl FnMut(
+            &'static ::nn::__private::LayerInfo,
+            &'static ::nn::__private::TensorInfo,
+            &'a mut [f32],
+        ),
     ) {
         let layers = <Self as ::nn::__private::Network>::LAYERS;
-        let (weights, bias) = self.layer0.parts_mut();
-        f(&layers[0], weights, bias);
-        let (weights, bias) = self.layer1.parts_mut();
-        f(&layers[1], weights, bias);
-        let (weights, bias) = self.layer2.parts_mut();
-        f(&layers[2], weights, bias);
-        let (weights, bias) = self.layer3.parts_mut();
-        f(&layers[3], weights, bias);
-        let (weights, bias) = self.layer4.parts_mut();
-        f(&layers[4], weights, bias);
-        let (weights, bias) = self.layer5.parts_mut();
-        f(&layers[5], weights, bias);
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.layer0,
+            |tensor, values| { f(&layers[0], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.layer1,
+            |tensor, values| { f(&layers[1], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.layer2,
+            |tensor, values| { f(&layers[2], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.layer3,
+            |tensor, values| { f(&layers[3], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.layer4,
+            |tensor, values| { f(&layers[4], tensor, values) },
+        );
+        ::nn::__private::Tensors::for_each_tensor_mut(
+            &mut self.layer5,
+            |tensor, values| { f(&layers[5], tensor, values) },
+        );
     }
     fn forward_slice(
         &self,
@@ -1500,34 +1636,30 @@ impl ZooGradients {
 }
 impl ::nn::__private::train::Gradients for ZooGradients {
     type Scalar = f32;
-    const LAYERS: usize = 6;
-    fn layer(&self, index: usize) -> ::core::option::Option<(&[f32], &[f32])> {
-        match index {
-            0 => ::core::option::Option::Some(self.layer0.parts()),
-            1 => ::core::option::Option::Some(self.layer1.parts()),
-            2 => ::core::option::Option::Some(self.layer2.parts()),
-            3 => ::core::option::Option::Some(self.layer3.parts()),
-            4 => ::core::option::Option::Some(self.layer4.parts()),
-            5 => ::core::option::Option::Some(self.layer5.parts()),
-            _ => ::core::option::Option::None,
-        }
-    }
-    fn for_each_layer_mut(
-        &mut self,
-        mut f: impl ::core::ops::FnMut(&mut [f32], &mut [f32]),
+    fn for_each_tensor<'a>(
+        &'a self,
+        mut f: impl ::core::ops::FnMut(&'static ::nn::__private::TensorInfo, &'a [f32]),
     ) {
-        let (weights, bias) = self.layer0.parts_mut();
-        f(weights, bias);
-        let (weights, bias) = self.layer1.parts_mut();
-        f(weights, bias);
-        let (weights, bias) = self.layer2.parts_mut();
-        f(weights, bias);
-        let (weights, bias) = self.layer3.parts_mut();
-        f(weights, bias);
-        let (weights, bias) = self.layer4.parts_mut();
-        f(weights, bias);
-        let (weights, bias) = self.layer5.parts_mut();
-        f(weights, bias);
+        ::nn::__private::Tensors::for_each_tensor(&self.layer0, &mut f);
+        ::nn::__private::Tensors::for_each_tensor(&self.layer1, &mut f);
+        ::nn::__private::Tensors::for_each_tensor(&self.layer2, &mut f);
+        ::nn::__private::Tensors::for_each_tensor(&self.layer3, &mut f);
+        ::nn::__private::Tensors::for_each_tensor(&self.layer4, &mut f);
+        ::nn::__private::Tensors::for_each_tensor(&self.layer5, &mut f);
+    }
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        mut f: impl ::core::ops::FnMut(
+            &'static ::nn::__private::TensorInfo,
+            &'a mut [f32],
+        ),
+    ) {
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer0, &mut f);
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer1, &mut f);
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer2, &mut f);
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer3, &mut f);
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer4, &mut f);
+        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer5, &mut f);
     }
 }
 #[allow(dead_code)]
