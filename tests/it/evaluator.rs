@@ -1,5 +1,5 @@
 //! A dynamic evaluator: runs any checked [`nn_grammar::Network`] on given weights, in `f64`,
-//! written from the definitions in the README and sharing no arithmetic with `nn-runtime` (sums
+//! written from the definitions in docs/language.md and sharing no arithmetic with `nn-runtime` (sums
 //! run in plain order; `erf` comes from `libm`, which is not ours; only the weights' storage
 //! order comes from `TensorInfo::storage_index`).
 //!
@@ -76,7 +76,7 @@ pub fn evaluate(net: &Network, weights: &[LayerWeights], input: &[f64]) -> Vec<f
     x
 }
 
-/// Applies `activation` as the README defines it.
+/// Applies `activation` as docs/language.md defines it.
 pub fn activate(activation: Activation, y: &mut [f64]) {
     let max = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let log_sum = y.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
@@ -123,7 +123,7 @@ fn evaluator_matches_closed_forms() {
     let net =
         nn_grammar::compile_item("struct Xor = 2 -> 2 relu as hidden -> 1 sigmoid as output;")
             .unwrap();
-    // The XOR weights of the README: hidden = relu(x + y), relu(x + y - 1); 20 (a - 2b) - 10.
+    // The XOR weights of docs/language.md: hidden = relu(x + y), relu(x + y - 1); 20 (a - 2b) - 10.
     let weights = [
         LayerWeights {
             weights: vec![1.0, 1.0, 1.0, 1.0],

@@ -1,6 +1,6 @@
 //! The documented limits (`nn_grammar::network::MAX_*`). A network exactly at each limit
 //! compiles (in this binary: rustc needs at most about 3 s and 320 MB for any of them, see
-//! README "Guarantees") and computes what the evaluator computes; one past each limit is a
+//! docs/guarantees.md) and computes what the evaluator computes; one past each limit is a
 //! compile error on the offending token (`tests/ui/limit_*.rs`), not a hang or an
 //! out-of-memory in rustc.
 
