@@ -1,7 +1,7 @@
 //! A dynamic evaluator: runs any checked [`nn_grammar::Network`] on given weights, in `f64`,
-//! written from the definitions in docs/language.md and sharing no arithmetic with `nn-runtime` (sums
-//! run in plain order; `erf` comes from `libm`, which is not ours; only the weights' storage
-//! order comes from `TensorInfo::storage_index`).
+//! written from the definitions in docs/language.md and sharing no arithmetic with `nn-runtime`
+//! (sums run in plain order; `erf` comes from `libm`, which is not ours; only the weights'
+//! storage order comes from `TensorInfo::storage_index`).
 //!
 //! Generated code is compared against it: same network, same weights, same input.
 
