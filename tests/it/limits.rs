@@ -1,7 +1,7 @@
 //! The documented limits (`nn_grammar::network::MAX_*`). A network exactly at each limit
 //! compiles (in this binary; rustc's cost for each is in BENCHMARKS.md, "Networks at the
-//! limits") and computes what the evaluator computes; one past each limit is a compile error on the offending token (`tests/ui/limit_*.rs`), not a hang or an
-//! out-of-memory in rustc.
+//! limits") and computes what the evaluator computes; one past each limit is a compile error
+//! on the offending token (`tests/ui/limit_*.rs`), not a hang or an out-of-memory in rustc.
 
 use crate::evaluator::{close, evaluate, weights_of};
 use crate::generated::{Forward, Rng};
