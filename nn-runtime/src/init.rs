@@ -45,6 +45,7 @@ pub fn randomize<N: Network>(net: &mut N, seed: u64) {
     let mut rng = SplitMix64::new(seed);
     net.for_each_tensor_mut(|layer, tensor, values| match tensor.init {
         Init::Zeros => values.fill(N::Scalar::ZERO),
+        Init::Ones => values.fill(N::Scalar::ONE),
         Init::Uniform => {
             let (fan_in, fan_out) = tensor.fans();
             let bound = if layer.activation.is_relu_like() {
