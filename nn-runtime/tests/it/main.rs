@@ -1,3 +1,4 @@
 //! Integration tests of the runtime.
 
+mod layers;
 mod numerics;
