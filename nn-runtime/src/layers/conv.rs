@@ -211,9 +211,10 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usi
 
     /// [`Conv2d::forward`] into `output`.
     ///
-    /// Loop order: for each output channel, input channel and kernel row, each output row
-    /// gains each kernel tap times a run of an input row, with the padding's bounds computed
-    /// once per tap: a contiguous multiply-add over the row when the stride is 1.
+    /// Loop order: for each output channel, input channel and kernel tap, every output row
+    /// that the tap reaches gains the tap's weight times a run of an input row, the padding's
+    /// bounds computed once per tap: a contiguous multiply-add over the row when the stride
+    /// is 1.
     pub fn forward_into<
         const IN: usize,
         const H: usize,
@@ -245,12 +246,12 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usi
             for (channel, kernel) in input[first..first + IN_PER_GROUP].iter().zip(kernels) {
                 for (y, taps) in kernel.iter().enumerate() {
                     let (start, end, first_row) = rows.valid(y, H, OH);
-                    let input_rows = channel[first_row..].iter().step_by(rows.stride);
-                    for (output_row, input_row) in plane[start..end].iter_mut().zip(input_rows) {
-                        for (x, &weight) in taps.iter().enumerate() {
-                            columns.for_each_tap(x, output_row, input_row, |out, value| {
-                                *out += weight * value;
-                            });
+                    for (x, &weight) in taps.iter().enumerate() {
+                        let run = columns.run(x, W, OW);
+                        let input_rows = channel[first_row..].iter().step_by(rows.stride);
+                        for (output_row, input_row) in plane[start..end].iter_mut().zip(input_rows)
+                        {
+                            run.apply(output_row, input_row, |out, value| *out += weight * value);
                         }
                     }
                 }
@@ -464,5 +465,161 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar> cor
     /// Shapes only, as `Dense`'s.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Conv1d<{OUT}, {IN_PER_GROUP}, {K}, {}>", T::NAME)
+    }
+}
+
+#[cfg(test)]
+// The values compared are small integers or sums of them, exact in binary floating point.
+#[allow(clippy::float_cmp)]
+mod tests {
+    use super::*;
+    use crate::Dense;
+
+    /// A 1x1 convolution is a dense layer applied at every position.
+    #[test]
+    fn one_by_one_is_dense_at_every_pixel() {
+        let weight: [[[[f64; 1]; 1]; 4]; 3] =
+            core::array::from_fn(|o| core::array::from_fn(|i| [[(o * 4 + i) as f64 * 0.25 - 1.0]]));
+        let bias = [0.5, -1.0, 2.0];
+        let conv = Conv2d::from_parts(weight, bias);
+        let dense = Dense::<4, 3, f64>::from_parts(
+            core::array::from_fn(|o| core::array::from_fn(|i| weight[o][i][0][0])),
+            bias,
+        );
+        let input: [[[f64; 5]; 3]; 4] = core::array::from_fn(|c| {
+            core::array::from_fn(|y| core::array::from_fn(|x| (c * 15 + y * 5 + x) as f64 - 20.0))
+        });
+        let output: [[[f64; 5]; 3]; 3] = conv.forward(&input, Conv2dGeometry::DEFAULT);
+        for y in 0..3 {
+            for x in 0..5 {
+                let pixel = core::array::from_fn(|c| input[c][y][x]);
+                let expected = dense.forward(&pixel);
+                for o in 0..3 {
+                    assert_eq!(output[o][y][x], expected[o], "[{o}, {y}, {x}]");
+                }
+            }
+        }
+    }
+
+    /// With groups, output channel `o` sees only its group's inputs: a block-diagonal dense
+    /// layer at every position.
+    #[test]
+    fn groups_are_block_diagonal() {
+        // 4 inputs in 2 groups of 2, 4 outputs (2 per group).
+        let conv = Conv2d::<4, 2, 1, 1, f32>::from_parts(
+            [
+                [[[1.0]], [[2.0]]],
+                [[[3.0]], [[4.0]]],
+                [[[5.0]], [[6.0]]],
+                [[[7.0]], [[8.0]]],
+            ],
+            [0.0; 4],
+        );
+        let input = [[[1.0f32]], [[10.0]], [[100.0]], [[1000.0]]];
+        let output: [[[f32; 1]; 1]; 4] = conv.forward(&input, Conv2dGeometry::DEFAULT);
+        assert_eq!(
+            output.map(|plane| plane[0][0]),
+            [21.0, 43.0, 6500.0, 8700.0]
+        );
+    }
+
+    /// A kernel of ones over ones counts the window's values inside the input: padding is zero.
+    #[test]
+    fn padding_is_zero() {
+        let conv = Conv2d::<1, 1, 3, 3, f64>::from_parts([[[[1.0; 3]; 3]]], [0.0]);
+        let geometry = Conv2dGeometry {
+            padding: [1, 1],
+            ..Conv2dGeometry::DEFAULT
+        };
+        let output: [[[f64; 4]; 3]; 1] = conv.forward(&[[[1.0; 4]; 3]], geometry);
+        assert_eq!(
+            output,
+            [[
+                [4.0, 6.0, 6.0, 4.0],
+                [6.0, 9.0, 9.0, 6.0],
+                [4.0, 6.0, 6.0, 4.0]
+            ]]
+        );
+    }
+
+    /// Stride larger than the kernel skips inputs; dilation spreads the taps.
+    #[test]
+    fn stride_beyond_the_kernel_and_dilation() {
+        let conv = Conv1d::<1, 1, 2, f64>::from_parts([[[1.0, 10.0]]], [0.0]);
+        let input = [core::array::from_fn::<f64, 8, _>(|i| i as f64)];
+        let strided: [[f64; 3]; 1] = conv.forward(
+            &input,
+            Conv1dGeometry {
+                stride: 3,
+                ..Conv1dGeometry::DEFAULT
+            },
+        );
+        // Windows [0, 1], [3, 4], [6, 7].
+        assert_eq!(strided, [[10.0, 43.0, 76.0]]);
+        let dilated: [[f64; 5]; 1] = conv.forward(
+            &input,
+            Conv1dGeometry {
+                dilation: 3,
+                ..Conv1dGeometry::DEFAULT
+            },
+        );
+        // Windows [i, i + 3].
+        assert_eq!(dilated, [[30.0, 41.0, 52.0, 63.0, 74.0]]);
+    }
+
+    #[test]
+    fn output_sizes_are_pytorchs() {
+        let geometry = Conv2dGeometry {
+            stride: [2, 3],
+            padding: [1, 2],
+            dilation: [2, 1],
+        };
+        assert_eq!(geometry.output_size([11, 13], [3, 2]), Some([5, 6]));
+        assert_eq!(Conv2dGeometry::DEFAULT.output_size([2, 5], [3, 3]), None);
+        assert_eq!(Conv1dGeometry::DEFAULT.output_size(10, 3), Some(8));
+    }
+
+    #[test]
+    fn tensors_are_pytorchs() {
+        type Layer = Conv2d<6, 2, 3, 5, f32>;
+        let [weight, bias] = Layer::TENSORS else {
+            panic!("two tensors")
+        };
+        assert_eq!((weight.name, weight.shape), ("weight", &[6, 2, 3, 5][..]));
+        assert_eq!(weight.fans(), (30, 90));
+        assert_eq!(
+            (bias.name, bias.shape, bias.init),
+            ("bias", &[6][..], Init::Zeros)
+        );
+        let mut layer = Layer::from_parts([[[[0.0; 5]; 3]; 2]; 6], [0.0; 6]);
+        layer.weight_mut()[1][0][2][4] = 1.0;
+        layer.bias_mut()[5] = 2.0;
+        let mut seen = std::vec::Vec::new();
+        layer.for_each_tensor(|info, values| {
+            assert_eq!(values.len(), info.len());
+            seen.push(values.iter().position(|v| *v != 0.0));
+        });
+        // PyTorch's row-major index of weight[1, 0, 2, 4].
+        assert_eq!(seen, [Some(30 + 2 * 5 + 4), Some(5)]);
+        let [weight, _] = Conv1d::<4, 1, 3, f64>::TENSORS else {
+            panic!("two tensors")
+        };
+        assert_eq!(weight.shape, &[4, 1, 3]);
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn zeroed_layers_are_zero() {
+        let layer = crate::zeroed_box::<Conv2d<8, 4, 3, 3, f64>>();
+        assert!(
+            layer
+                .weight()
+                .as_flattened()
+                .as_flattened()
+                .as_flattened()
+                .iter()
+                .all(|w| *w == 0.0)
+        );
+        assert_eq!(layer.bias(), &[0.0; 8]);
     }
 }

@@ -277,3 +277,77 @@ impl<S: Shaped> core::fmt::Debug for LayerNorm<S> {
         write!(f, "LayerNorm<{:?}, {}>", S::SHAPE, S::Scalar::NAME)
     }
 }
+
+#[cfg(test)]
+// The values compared are exact in binary floating point, or compared with a tolerance.
+#[allow(clippy::float_cmp)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batchnorm_normalises_each_channel() {
+        // Channel 0: mean 1, variance 4 - eps, so that sqrt(var + eps) = 2.
+        let layer = BatchNorm::<2, f64>::from_parts(
+            [3.0, 1.0],
+            [0.5, 0.0],
+            [1.0, -2.0],
+            [4.0 - DEFAULT_EPS, 1.0 - DEFAULT_EPS],
+        );
+        let features = layer.forward(&[5.0, 0.0], DEFAULT_EPS);
+        assert_eq!(features, [6.5, 2.0]);
+        let rows = layer.forward(&[[1.0, 3.0], [-2.0, -1.0]], DEFAULT_EPS);
+        assert_eq!(rows, [[0.5, 3.5], [0.0, 1.0]]);
+    }
+
+    #[test]
+    fn layernorm_normalises_the_whole_sample() {
+        let layer = LayerNorm::<[[f64; 2]; 2]>::from_parts(
+            [[1.0, 2.0], [1.0, 1.0]],
+            [[0.0; 2], [0.0, 10.0]],
+        );
+        // Mean 2.5, variance 1.25.
+        let output = layer.forward(&[[1.0, 2.0], [3.0, 4.0]], 0.0);
+        let s = libm::sqrt(1.25);
+        let expected = [[-1.5 / s, -1.0 / s], [0.5 / s, 10.0 + 1.5 / s]];
+        for (got, expected) in output.as_flattened().iter().zip(expected.as_flattened()) {
+            assert!((got - expected).abs() < 1e-15, "{got} {expected}");
+        }
+        // A constant sample: zero variance, then eps keeps it finite; the output is the bias.
+        let constant =
+            LayerNorm::<[f32; 3]>::from_parts([1.0; 3], [0.25; 3]).forward(&[7.0; 3], DEFAULT_EPS);
+        assert_eq!(constant, [0.25; 3]);
+        // A large mean: the variance comes from centred values, without cancellation.
+        let large = LayerNorm::<[f32; 2]>::from_parts([1.0; 2], [0.0; 2])
+            .forward(&[1e4 - 1.0, 1e4 + 1.0], 0.0);
+        assert_eq!(large, [-1.0, 1.0]);
+    }
+
+    #[test]
+    fn tensors_are_pytorchs() {
+        type Norm = LayerNorm<[[[f64; 5]; 4]; 3]>;
+        let names: std::vec::Vec<_> = BatchNorm::<3, f32>::TENSORS
+            .iter()
+            .map(|t| (t.name, t.shape, t.role, t.init))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("weight", &[3][..], Role::Parameter, Init::Ones),
+                ("bias", &[3][..], Role::Parameter, Init::Zeros),
+                ("running_mean", &[3][..], Role::Buffer, Init::Zeros),
+                ("running_var", &[3][..], Role::Buffer, Init::Ones),
+            ]
+        );
+        assert_eq!(Norm::TENSORS[0].shape, &[3, 4, 5]);
+        assert_eq!(Norm::TENSORS[1].name, "bias");
+        assert_eq!(Norm::PARAMETERS, 120);
+        let mut layer = Norm::from_parts(Shaped::ZERO, Shaped::ZERO);
+        let mut lengths = std::vec::Vec::new();
+        layer.for_each_tensor_mut(|info, values| {
+            values.fill(1.0);
+            lengths.push((info.name, values.len()));
+        });
+        assert_eq!(lengths, [("weight", 60), ("bias", 60)]);
+        assert_eq!(layer.bias()[2][3][4], 1.0);
+    }
+}

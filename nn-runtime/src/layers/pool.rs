@@ -2,7 +2,7 @@
 //! `ceil_mode=False`) and global average and maximum pooling
 //! (`nn.AdaptiveAvgPool2d(1)`/`AdaptiveMaxPool2d(1)` flattened: one value per channel).
 
-use super::window::Axis;
+use super::window::{Axis, Run};
 use super::{Shaped, exact, sum};
 use crate::Scalar;
 
@@ -119,7 +119,7 @@ fn negative_infinity<T: Scalar>() -> T {
 }
 
 /// Visits, for one channel, every output row with every input row and kernel column of its
-/// window (padding excluded): `f(output_row, input_row, kernel_column)`.
+/// window (padding excluded), with the run of a kernel column: `f(output_row, input_row, run)`.
 fn for_each_window_row<
     T: Scalar,
     const H: usize,
@@ -130,15 +130,16 @@ fn for_each_window_row<
     plane: &mut [[T; OW]; OH],
     channel: &[[T; W]; H],
     geometry: Pool2dGeometry,
-    mut f: impl FnMut(&mut [T; OW], &[T; W], usize),
+    mut f: impl FnMut(&mut [T; OW], &[T; W], Run),
 ) {
-    let [rows, _] = geometry.axes();
+    let [rows, columns] = geometry.axes();
     for y in 0..geometry.kernel[0] {
         let (start, end, first_row) = rows.valid(y, H, OH);
-        let input_rows = channel[first_row..].iter().step_by(rows.stride);
-        for (output_row, input_row) in plane[start..end].iter_mut().zip(input_rows) {
-            for x in 0..geometry.kernel[1] {
-                f(output_row, input_row, x);
+        for x in 0..geometry.kernel[1] {
+            let run = columns.run(x, W, OW);
+            let input_rows = channel[first_row..].iter().step_by(rows.stride);
+            for (output_row, input_row) in plane[start..end].iter_mut().zip(input_rows) {
+                f(output_row, input_row, run);
             }
         }
     }
@@ -159,11 +160,10 @@ pub fn maxpool2d<
     geometry: Pool2dGeometry,
 ) -> [[[T; OW]; OH]; C] {
     debug_assert_eq!(geometry.output_size([H, W]), Some([OH, OW]), "{geometry:?}");
-    let [_, columns] = geometry.axes();
     let mut output = [[[negative_infinity(); OW]; OH]; C];
     for (plane, channel) in output.iter_mut().zip(input) {
-        for_each_window_row(plane, channel, geometry, |output_row, input_row, x| {
-            columns.for_each_tap(x, output_row, input_row, take_max);
+        for_each_window_row(plane, channel, geometry, |output_row, input_row, run| {
+            run.apply(output_row, input_row, take_max);
         });
     }
     output
@@ -184,12 +184,11 @@ pub fn avgpool2d<
     geometry: Pool2dGeometry,
 ) -> [[[T; OW]; OH]; C] {
     debug_assert_eq!(geometry.output_size([H, W]), Some([OH, OW]), "{geometry:?}");
-    let [_, columns] = geometry.axes();
     let area = T::from_f64(exact(geometry.kernel[0] * geometry.kernel[1]));
     let mut output = [[[T::ZERO; OW]; OH]; C];
     for (plane, channel) in output.iter_mut().zip(input) {
-        for_each_window_row(plane, channel, geometry, |output_row, input_row, x| {
-            columns.for_each_tap(x, output_row, input_row, |sum, value| *sum += value);
+        for_each_window_row(plane, channel, geometry, |output_row, input_row, run| {
+            run.apply(output_row, input_row, |sum, value| *sum += value);
         });
         for value in plane.as_flattened_mut() {
             *value = *value / area;
@@ -253,4 +252,98 @@ pub fn global_maxpool<S: Shaped, const C: usize>(input: &[S; C]) -> [S::Scalar; 
         }
         max
     })
+}
+
+#[cfg(test)]
+// The values compared are small integers and halves, exact in binary floating point.
+#[allow(clippy::float_cmp)]
+mod tests {
+    use super::*;
+
+    /// Windows reach into the padding: a maximum ignores it (`-inf`), an average counts it as
+    /// zeros, dividing by the whole kernel.
+    #[test]
+    fn windows_over_the_padding() {
+        let geometry = Pool1dGeometry {
+            kernel: 3,
+            stride: 1,
+            padding: 1,
+        };
+        let input = [[1.0, 2.0, 3.0]];
+        assert_eq!(
+            maxpool1d::<f64, 1, 3, 3>(&input, geometry),
+            [[2.0, 3.0, 3.0]]
+        );
+        let average: [[f64; 3]; 1] = avgpool1d(&input, geometry);
+        assert_eq!(average, [[1.0, 2.0, 5.0 / 3.0]]);
+        // Negative values: a maximum never sees a padded zero.
+        let negative = [[[-5.0f32, -6.0], [-7.0, -8.0]]];
+        let geometry = Pool2dGeometry {
+            kernel: [2, 2],
+            stride: [1, 1],
+            padding: [1, 1],
+        };
+        let max: [[[f32; 3]; 3]; 1] = maxpool2d(&negative, geometry);
+        assert_eq!(
+            max,
+            [[[-5.0, -5.0, -6.0], [-5.0, -5.0, -6.0], [-7.0, -7.0, -8.0]]]
+        );
+        let average: [[[f32; 3]; 3]; 1] = avgpool2d(&negative, geometry);
+        assert_eq!(average[0][0], [-1.25, -2.75, -1.5]);
+        assert_eq!(average[0][1][1], -6.5);
+    }
+
+    /// A stride larger than the kernel skips values; the last incomplete window is dropped.
+    #[test]
+    fn stride_beyond_the_kernel() {
+        let geometry = Pool1dGeometry {
+            kernel: 2,
+            stride: 3,
+            padding: 0,
+        };
+        let input = [core::array::from_fn::<f64, 9, _>(|i| i as f64)];
+        assert_eq!(geometry.output_size(9), Some(3));
+        assert_eq!(
+            maxpool1d::<f64, 1, 9, 3>(&input, geometry),
+            [[1.0, 4.0, 7.0]]
+        );
+        assert_eq!(
+            avgpool1d::<f64, 1, 9, 3>(&input, geometry),
+            [[0.5, 3.5, 6.5]]
+        );
+    }
+
+    #[test]
+    fn maxima_propagate_nan() {
+        let input = [[1.0, f64::NAN, 3.0, 4.0]];
+        let max: [[f64; 2]; 1] = maxpool1d(&input, Pool1dGeometry::new(2));
+        assert!(max[0][0].is_nan());
+        assert_eq!(max[0][1], 4.0);
+        assert!(global_maxpool(&input)[0].is_nan());
+        assert!(global_maxpool(&[[f64::NAN, 1.0]])[0].is_nan());
+    }
+
+    #[test]
+    fn output_sizes_follow_pytorchs_rules() {
+        assert_eq!(
+            Pool2dGeometry::new([2, 2]).output_size([7, 8]),
+            Some([3, 4])
+        );
+        // PyTorch refuses a padding above half the kernel.
+        let geometry = Pool1dGeometry {
+            padding: 2,
+            ..Pool1dGeometry::new(3)
+        };
+        assert_eq!(geometry.output_size(10), None);
+        assert_eq!(Pool1dGeometry::new(4).output_size(3), None);
+    }
+
+    #[test]
+    fn global_pools_reduce_each_channel() {
+        let input: [[[f64; 3]; 2]; 2] = [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], [[-1.0; 3]; 2]];
+        assert_eq!(global_avgpool(&input), [3.5, -1.0]);
+        assert_eq!(global_maxpool(&input), [6.0, -1.0]);
+        let long = [[0.5f32; 1000]];
+        assert_eq!(global_avgpool(&long), [0.5]);
+    }
 }

@@ -23,3 +23,21 @@ pub fn flatten<S: Shaped, const N: usize>(input: &S) -> [S::Scalar; N] {
 pub fn dropout<S: Shaped>(input: &S) -> S {
     *input
 }
+
+#[cfg(test)]
+// The values compared are copies.
+#[allow(clippy::float_cmp)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flatten_is_row_major() {
+        let sample: [[[f32; 3]; 2]; 2] = core::array::from_fn(|c| {
+            core::array::from_fn(|y| core::array::from_fn(|x| (c * 100 + y * 10 + x) as f32))
+        });
+        let flat: [f32; 12] = flatten(&sample);
+        assert_eq!(flat[..4], [0.0, 1.0, 2.0, 10.0]);
+        assert_eq!(flat[11], 112.0);
+        assert_eq!(dropout(&sample), sample);
+    }
+}

@@ -50,27 +50,59 @@ impl Axis {
         (start, end, start * self.stride + offset - self.padding)
     }
 
-    /// Calls `f(output, input)` for each output of `outputs` whose tap `tap` reads a value of
-    /// `inputs`, with that value: a zip of two contiguous slices when the stride is 1, which
-    /// LLVM vectorises.
+    /// The run of outputs that tap `tap` reaches inside the input: see [`Run::apply`].
+    #[inline]
+    pub fn run(self, tap: usize, input: usize, output: usize) -> Run {
+        let (start, end, first) = self.valid(tap, input, output);
+        Run {
+            start,
+            end,
+            first,
+            stride: self.stride,
+        }
+    }
+
+    /// [`Run::apply`] for tap `tap` of `outputs` over `inputs`.
     #[inline]
     pub fn for_each_tap<T: Scalar>(
         self,
         tap: usize,
         outputs: &mut [T],
         inputs: &[T],
-        mut f: impl FnMut(&mut T, T),
+        f: impl FnMut(&mut T, T),
     ) {
-        let (start, end, first) = self.valid(tap, inputs.len(), outputs.len());
-        let (Some(outputs), Some(inputs)) = (outputs.get_mut(start..end), inputs.get(first..))
-        else {
+        self.run(tap, inputs.len(), outputs.len())
+            .apply(outputs, inputs, f);
+    }
+}
+
+/// The outputs `start..end` that one tap of a window reaches inside the input, reading from
+/// input `first` on, `stride` apart: computed once per tap, applied to every row.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Run {
+    start: usize,
+    end: usize,
+    first: usize,
+    stride: usize,
+}
+
+impl Run {
+    /// Calls `f(output, input)` for each output of the run with the input it reads: a zip of
+    /// two contiguous slices of equal length when the stride is 1, which LLVM vectorises.
+    /// Outputs or inputs out of range are skipped, never a panic.
+    #[inline]
+    pub fn apply<T: Scalar>(self, outputs: &mut [T], inputs: &[T], mut f: impl FnMut(&mut T, T)) {
+        let Some(outputs) = outputs.get_mut(self.start..self.end) else {
             return;
         };
         if self.stride == 1 {
+            let Some(inputs) = inputs.get(self.first..self.first + outputs.len()) else {
+                return;
+            };
             for (y, x) in outputs.iter_mut().zip(inputs) {
                 f(y, *x);
             }
-        } else {
+        } else if let Some(inputs) = inputs.get(self.first..) {
             for (y, x) in outputs.iter_mut().zip(inputs.iter().step_by(self.stride)) {
                 f(y, *x);
             }
