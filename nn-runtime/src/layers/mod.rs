@@ -10,6 +10,32 @@
 //! value that generated code passes as literals, so that the compiler folds it, and whose
 //! `output_size` is a `const fn` for the code generator. No allocation, no `unsafe` but the
 //! [`ZeroInit`](crate::ZeroInit) impls.
+//!
+//! ```
+//! use nn_runtime::layers::{Conv2d, Conv2dGeometry, Pool2dGeometry, flatten, maxpool2d};
+//!
+//! // Two 3x3 kernels, inline: a network of them can be a `static`.
+//! static CONV: Conv2d<2, 1, 3, 3> = Conv2d::from_parts(
+//!     [
+//!         [[[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]], // identity
+//!         [[[1.0; 3]; 3]],                                       // sum of the window
+//!     ],
+//!     [0.0, 0.5],
+//! );
+//! const SAME: Conv2dGeometry = Conv2dGeometry { padding: [1, 1], ..Conv2dGeometry::DEFAULT };
+//! // What a code generator computes at compile time (and rejects when `None`).
+//! const SIZE: [usize; 2] = match SAME.output_size([6, 6], [3, 3]) {
+//!     Some(size) => size,
+//!     None => panic!("the kernel does not fit"),
+//! };
+//!
+//! let image = [[[1.0f32; 6]; 6]]; // [C, H, W] = [1, 6, 6]
+//! let features: [[[f32; SIZE[1]]; SIZE[0]]; 2] = CONV.forward(&image, SAME);
+//! let pooled: [[[f32; 3]; 3]; 2] = maxpool2d(&features, Pool2dGeometry::new([2, 2]));
+//! let flat: [f32; 18] = flatten(&pooled); // torch.flatten(x, 1)'s order
+//! assert_eq!(flat[0], 1.0);
+//! assert_eq!(flat[9], 9.5); // channel 1, window [0..2, 0..2]: at [1, 1], 9 ones + 0.5
+//! ```
 
 mod conv;
 mod norm;

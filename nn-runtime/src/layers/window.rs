@@ -30,9 +30,13 @@ impl Axis {
     /// `0..input` rather than padding, and the input the first of them reads.
     ///
     /// Output `o` reads input `o * stride + tap * dilation - padding`; computing the range once
-    /// keeps the padding tests out of the inner loops.
+    /// keeps the padding tests out of the inner loops. A stride of 0, which
+    /// [`output_size`](Self::output_size) refuses, reaches nothing rather than dividing by 0.
     #[inline]
     pub fn valid(self, tap: usize, input: usize, output: usize) -> (usize, usize, usize) {
+        if self.stride == 0 {
+            return (0, 0, 0);
+        }
         let offset = tap * self.dilation;
         let start = if offset >= self.padding {
             0
