@@ -35,7 +35,7 @@ impl SplitMix64 {
 }
 
 /// Fills every tensor of `net` as its [`Init`] says, drawing from `seed`: weights uniform,
-/// biases zero.
+/// biases zero, normalisations' scales and running variances one.
 ///
 /// Weights are uniform in `[-b, b)`: `b = sqrt(6 / fan_in)` (He) for the ReLU family, so their
 /// variance is `2 / fan_in`; `b = sqrt(6 / (fan_in + fan_out))` (Xavier) otherwise. They are
