@@ -35,7 +35,7 @@ impl SplitMix64 {
 }
 
 /// Fills every tensor of `net` as its [`Init`] says, drawing from `seed`: weights uniform,
-/// biases zero.
+/// biases zero, normalisations' scales and running variances one.
 ///
 /// Weights are uniform in `[-b, b)`: `b = sqrt(6 / fan_in)` (He) for the ReLU family, so their
 /// variance is `2 / fan_in`; `b = sqrt(6 / (fan_in + fan_out))` (Xavier) otherwise. They are
@@ -45,6 +45,7 @@ pub fn randomize<N: Network>(net: &mut N, seed: u64) {
     let mut rng = SplitMix64::new(seed);
     net.for_each_tensor_mut(|layer, tensor, values| match tensor.init {
         Init::Zeros => values.fill(N::Scalar::ZERO),
+        Init::Ones => values.fill(N::Scalar::ONE),
         Init::Uniform => {
             let (fan_in, fan_out) = tensor.fans();
             let bound = if layer.activation.is_relu_like() {

@@ -26,6 +26,7 @@ pub mod init;
 pub mod io;
 #[doc(hidden)]
 pub mod kernel;
+pub mod layers;
 mod math;
 mod network;
 mod scalar;

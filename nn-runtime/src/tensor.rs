@@ -40,6 +40,8 @@ pub enum Init {
     /// layer's activation is in the ReLU family (variance `2 / fan_in`); Xavier (Glorot),
     /// `b = sqrt(6 / (fan_in + fan_out))`, otherwise. Fans as [`TensorInfo::fans`].
     Uniform,
+    /// Ones (a normalisation's scale, batchnorm's running variance), as PyTorch.
+    Ones,
 }
 
 /// One tensor of a layer: its name and shape as PyTorch's `state_dict` has them, its role, how

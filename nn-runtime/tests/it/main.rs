@@ -1,3 +1,5 @@
 //! Integration tests of the runtime.
 
+mod layer_network;
+mod layers;
 mod numerics;

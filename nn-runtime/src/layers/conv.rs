@@ -1,0 +1,625 @@
+//! Convolutions, as PyTorch's `nn.Conv1d` and `nn.Conv2d` (cross-correlation, zero padding on
+//! both ends of each axis, dilation, groups).
+
+use super::window::Axis;
+use crate::Scalar;
+use crate::tensor::{Init, Layout, Role, TensorInfo, Tensors};
+use crate::zeroed::ZeroInit;
+
+/// Stride, padding and dilation of a [`Conv2d`], each `[height, width]`, with the meaning of
+/// `nn.Conv2d`'s arguments.
+///
+/// A plain value rather than const parameters: generated code passes literals, which the
+/// compiler folds into the loops. Groups are not part of it: they are the layer's
+/// `IN / IN_PER_GROUP`, so they cannot disagree with its weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dGeometry {
+    /// Step between windows.
+    pub stride: [usize; 2],
+    /// Zeros added before the first and after the last value.
+    pub padding: [usize; 2],
+    /// Step between the taps of a window.
+    pub dilation: [usize; 2],
+}
+
+impl Conv2dGeometry {
+    /// PyTorch's defaults: stride 1, no padding, no dilation.
+    pub const DEFAULT: Self = Self {
+        stride: [1, 1],
+        padding: [0, 0],
+        dilation: [1, 1],
+    };
+
+    /// The output's `[height, width]` for an input of `input` and a kernel of `kernel`, as
+    /// PyTorch computes it, or `None` when a stride or dilation is 0, the kernel is empty, or
+    /// the window does not fit the padded input. `const`, for code generators.
+    pub const fn output_size(self, input: [usize; 2], kernel: [usize; 2]) -> Option<[usize; 2]> {
+        let [rows, columns] = self.axes();
+        match (
+            rows.output_size(input[0], kernel[0]),
+            columns.output_size(input[1], kernel[1]),
+        ) {
+            (Some(height), Some(width)) => Some([height, width]),
+            _ => None,
+        }
+    }
+
+    const fn axes(self) -> [Axis; 2] {
+        [
+            Axis {
+                stride: self.stride[0],
+                padding: self.padding[0],
+                dilation: self.dilation[0],
+            },
+            Axis {
+                stride: self.stride[1],
+                padding: self.padding[1],
+                dilation: self.dilation[1],
+            },
+        ]
+    }
+}
+
+impl Default for Conv2dGeometry {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Stride, padding and dilation of a [`Conv1d`], with the meaning of `nn.Conv1d`'s arguments;
+/// see [`Conv2dGeometry`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv1dGeometry {
+    /// Step between windows.
+    pub stride: usize,
+    /// Zeros added before the first and after the last value.
+    pub padding: usize,
+    /// Step between the taps of a window.
+    pub dilation: usize,
+}
+
+impl Conv1dGeometry {
+    /// PyTorch's defaults: stride 1, no padding, no dilation.
+    pub const DEFAULT: Self = Self {
+        stride: 1,
+        padding: 0,
+        dilation: 1,
+    };
+
+    /// The output's length for an input of `input` values and a kernel of `kernel` taps, or
+    /// `None` as [`Conv2dGeometry::output_size`].
+    pub const fn output_size(self, input: usize, kernel: usize) -> Option<usize> {
+        self.axis().output_size(input, kernel)
+    }
+
+    const fn axis(self) -> Axis {
+        Axis {
+            stride: self.stride,
+            padding: self.padding,
+            dilation: self.dilation,
+        }
+    }
+}
+
+impl Default for Conv1dGeometry {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Checks at compile time that `IN` input channels split into groups of `IN_PER_GROUP` and
+/// that the groups split `OUT` evenly: then every index of the forward pass is in bounds.
+const fn check_groups(inputs: usize, in_per_group: usize, outputs: usize) {
+    assert!(
+        inputs > 0 && in_per_group > 0 && inputs.is_multiple_of(in_per_group),
+        "the input channels must be a multiple of the weight's `IN_PER_GROUP`"
+    );
+    assert!(
+        outputs.is_multiple_of(inputs / in_per_group),
+        "the output channels must be a multiple of the groups, `IN / IN_PER_GROUP`"
+    );
+}
+
+/// 2-D convolution, as `nn.Conv2d`: `OUT` output channels, each reading `IN_PER_GROUP` input
+/// channels (the input's `IN` channels are `IN / IN_PER_GROUP` groups, output channel `o`
+/// reading group `o / (OUT / groups)`) through a `KH` by `KW` kernel, plus a bias.
+///
+/// The weight is stored in PyTorch's order and shape, `[OUT][IN_PER_GROUP][KH][KW]`, inline, so
+/// that a network with baked weights can be a `static`.
+#[derive(Clone, PartialEq)]
+pub struct Conv2d<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const KH: usize,
+    const KW: usize,
+    T: Scalar = f32,
+> {
+    weight: [[[[T; KW]; KH]; IN_PER_GROUP]; OUT],
+    bias: [T; OUT],
+}
+
+// SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are `0.0`, and
+// `Conv2d` holds nothing but arrays of `T`.
+#[allow(unsafe_code)]
+unsafe impl<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const KH: usize,
+    const KW: usize,
+    T: Scalar,
+> ZeroInit for Conv2d<OUT, IN_PER_GROUP, KH, KW, T>
+{
+}
+
+impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usize, T: Scalar>
+    Conv2d<OUT, IN_PER_GROUP, KH, KW, T>
+{
+    const NOT_EMPTY: () = assert!(
+        OUT > 0 && IN_PER_GROUP > 0 && KH > 0 && KW > 0,
+        "a Conv2d layer needs channels and a kernel"
+    );
+
+    /// Weights plus biases.
+    pub const PARAMETERS: usize = OUT * IN_PER_GROUP * KH * KW + OUT;
+
+    /// A layer from PyTorch's `weight` (`[OUT][IN_PER_GROUP][KH][KW]`) and `bias`. `const`, so
+    /// that weights known at compile time can make a `static` network.
+    pub const fn from_parts(weight: [[[[T; KW]; KH]; IN_PER_GROUP]; OUT], bias: [T; OUT]) -> Self {
+        let () = Self::NOT_EMPTY;
+        Self { weight, bias }
+    }
+
+    /// The weights, `weight()[o][i][y][x]` as PyTorch's `weight[o, i, y, x]`.
+    pub fn weight(&self) -> &[[[[T; KW]; KH]; IN_PER_GROUP]; OUT] {
+        &self.weight
+    }
+
+    /// The weights, for writing.
+    pub fn weight_mut(&mut self) -> &mut [[[[T; KW]; KH]; IN_PER_GROUP]; OUT] {
+        &mut self.weight
+    }
+
+    /// One bias per output channel.
+    pub fn bias(&self) -> &[T; OUT] {
+        &self.bias
+    }
+
+    /// One bias per output channel, for writing.
+    pub fn bias_mut(&mut self) -> &mut [T; OUT] {
+        &mut self.bias
+    }
+
+    /// The convolution of one sample of `IN` channels of `H` by `W`, giving `OUT` channels of
+    /// `OH` by `OW`. `OH` and `OW` must be [`Conv2dGeometry::output_size`]'s (checked in debug
+    /// builds; in release, wrong sizes give wrong values, never a panic).
+    #[inline]
+    pub fn forward<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        input: &[[[T; W]; H]; IN],
+        geometry: Conv2dGeometry,
+    ) -> [[[T; OW]; OH]; OUT] {
+        let mut output = [[[T::ZERO; OW]; OH]; OUT];
+        self.forward_into(input, geometry, &mut output);
+        output
+    }
+
+    /// [`Conv2d::forward`] into `output`.
+    ///
+    /// Loop order: for each output channel, input channel and kernel tap, every output row
+    /// that the tap reaches gains the tap's weight times a run of an input row, the padding's
+    /// bounds computed once per tap: a contiguous multiply-add over the row when the stride
+    /// is 1.
+    pub fn forward_into<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        input: &[[[T; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        output: &mut [[[T; OW]; OH]; OUT],
+    ) {
+        let () = Self::NOT_EMPTY;
+        const { check_groups(IN, IN_PER_GROUP, OUT) };
+        debug_assert_eq!(
+            geometry.output_size([H, W], [KH, KW]),
+            Some([OH, OW]),
+            "output size of {geometry:?}"
+        );
+        let [rows, columns] = geometry.axes();
+        let out_per_group = OUT / (IN / IN_PER_GROUP);
+        for (o, (plane, (kernels, bias))) in output
+            .iter_mut()
+            .zip(self.weight.iter().zip(&self.bias))
+            .enumerate()
+        {
+            *plane = [[*bias; OW]; OH];
+            let first = o / out_per_group * IN_PER_GROUP;
+            for (channel, kernel) in input[first..first + IN_PER_GROUP].iter().zip(kernels) {
+                for (y, taps) in kernel.iter().enumerate() {
+                    let (start, end, first_row) = rows.valid(y, H, OH);
+                    for (x, &weight) in taps.iter().enumerate() {
+                        let run = columns.run(x, W, OW);
+                        let input_rows = channel[first_row..].iter().step_by(rows.stride);
+                        for (output_row, input_row) in plane[start..end].iter_mut().zip(input_rows)
+                        {
+                            run.apply(output_row, input_row, |out, value| *out += weight * value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `weight`, `[OUT, IN_PER_GROUP, KH, KW]` in PyTorch's order, drawn by [`Init::Uniform`]
+/// (fans as PyTorch's, the kernel's area times the channels); `bias`, `[OUT]`, zero.
+impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usize, T: Scalar>
+    Tensors for Conv2d<OUT, IN_PER_GROUP, KH, KW, T>
+{
+    type Scalar = T;
+    const TENSORS: &'static [TensorInfo] = &[
+        TensorInfo {
+            name: "weight",
+            shape: &[OUT, IN_PER_GROUP, KH, KW],
+            role: Role::Parameter,
+            layout: Layout::Contiguous,
+            init: Init::Uniform,
+        },
+        TensorInfo {
+            name: "bias",
+            shape: &[OUT],
+            role: Role::Parameter,
+            layout: Layout::Contiguous,
+            init: Init::Zeros,
+        },
+    ];
+
+    fn for_each_tensor<'a>(&'a self, mut f: impl FnMut(&'static TensorInfo, &'a [T])) {
+        let [weight, bias] = Self::TENSORS else {
+            unreachable!("two tensors, above")
+        };
+        f(
+            weight,
+            self.weight.as_flattened().as_flattened().as_flattened(),
+        );
+        f(bias, &self.bias);
+    }
+
+    fn for_each_tensor_mut<'a>(&'a mut self, mut f: impl FnMut(&'static TensorInfo, &'a mut [T])) {
+        let [weight, bias] = Self::TENSORS else {
+            unreachable!("two tensors, above")
+        };
+        f(
+            weight,
+            self.weight
+                .as_flattened_mut()
+                .as_flattened_mut()
+                .as_flattened_mut(),
+        );
+        f(bias, &mut self.bias);
+    }
+}
+
+impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usize, T: Scalar>
+    core::fmt::Debug for Conv2d<OUT, IN_PER_GROUP, KH, KW, T>
+{
+    /// Shapes only, as `Dense`'s.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Conv2d<{OUT}, {IN_PER_GROUP}, {KH}, {KW}, {}>", T::NAME)
+    }
+}
+
+/// 1-D convolution, as `nn.Conv1d`: `OUT` output channels, each reading `IN_PER_GROUP` input
+/// channels through a kernel of `K` taps, plus a bias; groups as in [`Conv2d`].
+///
+/// The weight is stored in PyTorch's order and shape, `[OUT][IN_PER_GROUP][K]`, inline.
+#[derive(Clone, PartialEq)]
+pub struct Conv1d<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar = f32> {
+    weight: [[[T; K]; IN_PER_GROUP]; OUT],
+    bias: [T; OUT],
+}
+
+// SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are `0.0`, and
+// `Conv1d` holds nothing but arrays of `T`.
+#[allow(unsafe_code)]
+unsafe impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar> ZeroInit
+    for Conv1d<OUT, IN_PER_GROUP, K, T>
+{
+}
+
+impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
+    Conv1d<OUT, IN_PER_GROUP, K, T>
+{
+    const NOT_EMPTY: () = assert!(
+        OUT > 0 && IN_PER_GROUP > 0 && K > 0,
+        "a Conv1d layer needs channels and a kernel"
+    );
+
+    /// Weights plus biases.
+    pub const PARAMETERS: usize = OUT * IN_PER_GROUP * K + OUT;
+
+    /// A layer from PyTorch's `weight` (`[OUT][IN_PER_GROUP][K]`) and `bias`. `const`, so that
+    /// weights known at compile time can make a `static` network.
+    pub const fn from_parts(weight: [[[T; K]; IN_PER_GROUP]; OUT], bias: [T; OUT]) -> Self {
+        let () = Self::NOT_EMPTY;
+        Self { weight, bias }
+    }
+
+    /// The weights, `weight()[o][i][k]` as PyTorch's `weight[o, i, k]`.
+    pub fn weight(&self) -> &[[[T; K]; IN_PER_GROUP]; OUT] {
+        &self.weight
+    }
+
+    /// The weights, for writing.
+    pub fn weight_mut(&mut self) -> &mut [[[T; K]; IN_PER_GROUP]; OUT] {
+        &mut self.weight
+    }
+
+    /// One bias per output channel.
+    pub fn bias(&self) -> &[T; OUT] {
+        &self.bias
+    }
+
+    /// One bias per output channel, for writing.
+    pub fn bias_mut(&mut self) -> &mut [T; OUT] {
+        &mut self.bias
+    }
+
+    /// The convolution of one sample of `IN` channels of `L` values, giving `OUT` channels of
+    /// `OL`. `OL` must be [`Conv1dGeometry::output_size`]'s (checked in debug builds).
+    #[inline]
+    pub fn forward<const IN: usize, const L: usize, const OL: usize>(
+        &self,
+        input: &[[T; L]; IN],
+        geometry: Conv1dGeometry,
+    ) -> [[T; OL]; OUT] {
+        let mut output = [[T::ZERO; OL]; OUT];
+        self.forward_into(input, geometry, &mut output);
+        output
+    }
+
+    /// [`Conv1d::forward`] into `output`, in the loop order of [`Conv2d::forward_into`].
+    pub fn forward_into<const IN: usize, const L: usize, const OL: usize>(
+        &self,
+        input: &[[T; L]; IN],
+        geometry: Conv1dGeometry,
+        output: &mut [[T; OL]; OUT],
+    ) {
+        let () = Self::NOT_EMPTY;
+        const { check_groups(IN, IN_PER_GROUP, OUT) };
+        debug_assert_eq!(
+            geometry.output_size(L, K),
+            Some(OL),
+            "output size of {geometry:?}"
+        );
+        let axis = geometry.axis();
+        let out_per_group = OUT / (IN / IN_PER_GROUP);
+        for (o, (row, (kernels, bias))) in output
+            .iter_mut()
+            .zip(self.weight.iter().zip(&self.bias))
+            .enumerate()
+        {
+            *row = [*bias; OL];
+            let first = o / out_per_group * IN_PER_GROUP;
+            for (channel, taps) in input[first..first + IN_PER_GROUP].iter().zip(kernels) {
+                for (k, &weight) in taps.iter().enumerate() {
+                    axis.for_each_tap(k, row, channel, |out, value| *out += weight * value);
+                }
+            }
+        }
+    }
+}
+
+/// `weight`, `[OUT, IN_PER_GROUP, K]` in PyTorch's order, drawn by [`Init::Uniform`]; `bias`,
+/// `[OUT]`, zero.
+impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar> Tensors
+    for Conv1d<OUT, IN_PER_GROUP, K, T>
+{
+    type Scalar = T;
+    const TENSORS: &'static [TensorInfo] = &[
+        TensorInfo {
+            name: "weight",
+            shape: &[OUT, IN_PER_GROUP, K],
+            role: Role::Parameter,
+            layout: Layout::Contiguous,
+            init: Init::Uniform,
+        },
+        TensorInfo {
+            name: "bias",
+            shape: &[OUT],
+            role: Role::Parameter,
+            layout: Layout::Contiguous,
+            init: Init::Zeros,
+        },
+    ];
+
+    fn for_each_tensor<'a>(&'a self, mut f: impl FnMut(&'static TensorInfo, &'a [T])) {
+        let [weight, bias] = Self::TENSORS else {
+            unreachable!("two tensors, above")
+        };
+        f(weight, self.weight.as_flattened().as_flattened());
+        f(bias, &self.bias);
+    }
+
+    fn for_each_tensor_mut<'a>(&'a mut self, mut f: impl FnMut(&'static TensorInfo, &'a mut [T])) {
+        let [weight, bias] = Self::TENSORS else {
+            unreachable!("two tensors, above")
+        };
+        f(weight, self.weight.as_flattened_mut().as_flattened_mut());
+        f(bias, &mut self.bias);
+    }
+}
+
+impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar> core::fmt::Debug
+    for Conv1d<OUT, IN_PER_GROUP, K, T>
+{
+    /// Shapes only, as `Dense`'s.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Conv1d<{OUT}, {IN_PER_GROUP}, {K}, {}>", T::NAME)
+    }
+}
+
+#[cfg(test)]
+// The values compared are small integers or sums of them, exact in binary floating point.
+#[allow(clippy::float_cmp)]
+mod tests {
+    use super::*;
+    use crate::Dense;
+
+    /// A 1x1 convolution is a dense layer applied at every position.
+    #[test]
+    fn one_by_one_is_dense_at_every_pixel() {
+        let weight: [[[[f64; 1]; 1]; 4]; 3] =
+            core::array::from_fn(|o| core::array::from_fn(|i| [[(o * 4 + i) as f64 * 0.25 - 1.0]]));
+        let bias = [0.5, -1.0, 2.0];
+        let conv = Conv2d::from_parts(weight, bias);
+        let dense = Dense::<4, 3, f64>::from_parts(
+            core::array::from_fn(|o| core::array::from_fn(|i| weight[o][i][0][0])),
+            bias,
+        );
+        let input: [[[f64; 5]; 3]; 4] = core::array::from_fn(|c| {
+            core::array::from_fn(|y| core::array::from_fn(|x| (c * 15 + y * 5 + x) as f64 - 20.0))
+        });
+        let output: [[[f64; 5]; 3]; 3] = conv.forward(&input, Conv2dGeometry::DEFAULT);
+        for y in 0..3 {
+            for x in 0..5 {
+                let pixel = core::array::from_fn(|c| input[c][y][x]);
+                let expected = dense.forward(&pixel);
+                for o in 0..3 {
+                    assert_eq!(output[o][y][x], expected[o], "[{o}, {y}, {x}]");
+                }
+            }
+        }
+    }
+
+    /// With groups, output channel `o` sees only its group's inputs: a block-diagonal dense
+    /// layer at every position.
+    #[test]
+    fn groups_are_block_diagonal() {
+        // 4 inputs in 2 groups of 2, 4 outputs (2 per group).
+        let conv = Conv2d::<4, 2, 1, 1, f32>::from_parts(
+            [
+                [[[1.0]], [[2.0]]],
+                [[[3.0]], [[4.0]]],
+                [[[5.0]], [[6.0]]],
+                [[[7.0]], [[8.0]]],
+            ],
+            [0.0; 4],
+        );
+        let input = [[[1.0f32]], [[10.0]], [[100.0]], [[1000.0]]];
+        let output: [[[f32; 1]; 1]; 4] = conv.forward(&input, Conv2dGeometry::DEFAULT);
+        assert_eq!(
+            output.map(|plane| plane[0][0]),
+            [21.0, 43.0, 6500.0, 8700.0]
+        );
+    }
+
+    /// A kernel of ones over ones counts the window's values inside the input: padding is zero.
+    #[test]
+    fn padding_is_zero() {
+        let conv = Conv2d::<1, 1, 3, 3, f64>::from_parts([[[[1.0; 3]; 3]]], [0.0]);
+        let geometry = Conv2dGeometry {
+            padding: [1, 1],
+            ..Conv2dGeometry::DEFAULT
+        };
+        let output: [[[f64; 4]; 3]; 1] = conv.forward(&[[[1.0; 4]; 3]], geometry);
+        assert_eq!(
+            output,
+            [[
+                [4.0, 6.0, 6.0, 4.0],
+                [6.0, 9.0, 9.0, 6.0],
+                [4.0, 6.0, 6.0, 4.0]
+            ]]
+        );
+    }
+
+    /// Stride larger than the kernel skips inputs; dilation spreads the taps.
+    #[test]
+    fn stride_beyond_the_kernel_and_dilation() {
+        let conv = Conv1d::<1, 1, 2, f64>::from_parts([[[1.0, 10.0]]], [0.0]);
+        let input = [core::array::from_fn::<f64, 8, _>(|i| i as f64)];
+        let strided: [[f64; 3]; 1] = conv.forward(
+            &input,
+            Conv1dGeometry {
+                stride: 3,
+                ..Conv1dGeometry::DEFAULT
+            },
+        );
+        // Windows [0, 1], [3, 4], [6, 7].
+        assert_eq!(strided, [[10.0, 43.0, 76.0]]);
+        let dilated: [[f64; 5]; 1] = conv.forward(
+            &input,
+            Conv1dGeometry {
+                dilation: 3,
+                ..Conv1dGeometry::DEFAULT
+            },
+        );
+        // Windows [i, i + 3].
+        assert_eq!(dilated, [[30.0, 41.0, 52.0, 63.0, 74.0]]);
+    }
+
+    #[test]
+    fn output_sizes_are_pytorchs() {
+        let geometry = Conv2dGeometry {
+            stride: [2, 3],
+            padding: [1, 2],
+            dilation: [2, 1],
+        };
+        assert_eq!(geometry.output_size([11, 13], [3, 2]), Some([5, 6]));
+        assert_eq!(Conv2dGeometry::DEFAULT.output_size([2, 5], [3, 3]), None);
+        assert_eq!(Conv1dGeometry::DEFAULT.output_size(10, 3), Some(8));
+    }
+
+    #[test]
+    fn tensors_are_pytorchs() {
+        type Layer = Conv2d<6, 2, 3, 5, f32>;
+        let [weight, bias] = Layer::TENSORS else {
+            panic!("two tensors")
+        };
+        assert_eq!((weight.name, weight.shape), ("weight", &[6, 2, 3, 5][..]));
+        assert_eq!(weight.fans(), (30, 90));
+        assert_eq!(
+            (bias.name, bias.shape, bias.init),
+            ("bias", &[6][..], Init::Zeros)
+        );
+        let mut layer = Layer::from_parts([[[[0.0; 5]; 3]; 2]; 6], [0.0; 6]);
+        layer.weight_mut()[1][0][2][4] = 1.0;
+        layer.bias_mut()[5] = 2.0;
+        let mut seen = std::vec::Vec::new();
+        layer.for_each_tensor(|info, values| {
+            assert_eq!(values.len(), info.len());
+            seen.push(values.iter().position(|v| *v != 0.0));
+        });
+        // PyTorch's row-major index of weight[1, 0, 2, 4].
+        assert_eq!(seen, [Some(30 + 2 * 5 + 4), Some(5)]);
+        let [weight, _] = Conv1d::<4, 1, 3, f64>::TENSORS else {
+            panic!("two tensors")
+        };
+        assert_eq!(weight.shape, &[4, 1, 3]);
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn zeroed_layers_are_zero() {
+        let layer = crate::zeroed_box::<Conv2d<8, 4, 3, 3, f64>>();
+        assert!(
+            layer
+                .weight()
+                .as_flattened()
+                .as_flattened()
+                .as_flattened()
+                .iter()
+                .all(|w| *w == 0.0)
+        );
+        assert_eq!(layer.bias(), &[0.0; 8]);
+    }
+}
