@@ -4,15 +4,19 @@
 //! Locals that the macro invents (pre-activations, gradients, the method's parameters) get
 //! `Span::mixed_site()`, so they can never capture or shadow a layer's output local, which
 //! carries the layer's own span and name.
+//!
+//! Each layer's own tokens come from its kind (`layer::kind`); this module depends on
+//! `shared` and `layer`, not on `emit`.
 
-use crate::emit::float;
 use crate::ir::{Layer, Network};
+use crate::layer::kind;
+use crate::shared::{alpha, array_type, flat, local, respan, zeros};
 use nn_grammar::Activation;
-use proc_macro2::{Group, Ident, Literal, Span, TokenStream, TokenTree};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
 /// The gradients struct, its impls, `accumulate_gradients`, `evaluate` and `Trainable`.
-pub fn emit(net: &Network) -> TokenStream {
+pub(crate) fn emit(net: &Network) -> TokenStream {
     let gradients = gradients_struct(net);
     let methods = methods(net);
     let trainable = trainable_impl(net);
@@ -28,11 +32,6 @@ fn gradients_name(net: &Network) -> Ident {
     format_ident!("{}Gradients", net.name)
 }
 
-/// A local invented by the macro, hygienic so it cannot collide with a layer's output local.
-fn local(name: &str) -> Ident {
-    Ident::new(name, Span::mixed_site())
-}
-
 /// The marker type of `activation` in `train::output`.
 fn marker(net: &Network, activation: Activation) -> TokenStream {
     let runtime = &net.runtime;
@@ -40,38 +39,13 @@ fn marker(net: &Network, activation: Activation) -> TokenStream {
     quote!(#runtime::train::output::#name)
 }
 
-/// `tokens`, every one of them (groups included) carrying `span`.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut token| {
-            if let TokenTree::Group(group) = &token {
-                let mut inner = Group::new(group.delimiter(), respan(group.stream(), span));
-                inner.set_span(span);
-                token = TokenTree::Group(inner);
-            }
-            token.set_span(span);
-            token
-        })
-        .collect()
-}
-
 /// The output activation's marker type.
 fn output_marker(net: &Network) -> TokenStream {
     marker(net, net.last_layer().activation)
 }
 
-/// The alpha argument of `leaky_relu` and `elu`, if any.
-fn alpha(net: &Network, activation: Activation) -> Option<Literal> {
-    match activation {
-        Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => {
-            Some(float(&net.scalar, alpha))
-        }
-        _ => None,
-    }
-}
-
-/// The struct with one `DenseGradients` per layer, and its impls.
+/// The struct with one gradients field per layer (`DenseGradients` for a dense layer), and its
+/// impls.
 fn gradients_struct(net: &Network) -> TokenStream {
     let Network {
         name,
@@ -82,20 +56,12 @@ fn gradients_struct(net: &Network) -> TokenStream {
     } = net;
     let gradients = gradients_name(net);
     let fields = net.layers.iter().map(|layer| {
-        let Layer {
-            field,
-            inputs,
-            outputs,
-            ..
-        } = layer;
-        let doc = format!(
-            " Gradients of layer `{}` (`{inputs} -> {outputs}`): weights by column, as in the \
-             layer, and biases.",
-            layer.name
-        );
+        let field = &layer.field;
+        let doc = kind(layer).gradients_doc(layer);
+        let field_type = kind(layer).gradients_type(net);
         quote_spanned! {layer.span=>
             #[doc = #doc]
-            pub #field: #runtime::train::DenseGradients<#inputs, #outputs, #scalar>
+            pub #field: #field_type
         }
     });
     let doc = format!(
@@ -103,10 +69,7 @@ fn gradients_struct(net: &Network) -> TokenStream {
          shapes: what `{name}::accumulate_gradients` adds to and an optimizer reads."
     );
     let field_names: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
-    let field_types = net.layers.iter().map(|l| {
-        let (inputs, outputs) = (l.inputs, l.outputs);
-        quote!(#runtime::train::DenseGradients<#inputs, #outputs, #scalar>)
-    });
+    let field_types = net.layers.iter().map(|l| kind(l).gradients_type(net));
     quote! {
         #[doc = #doc]
         #[allow(dead_code)]
@@ -174,8 +137,7 @@ fn forward_keeping(net: &Network, input: &Ident, stable: bool) -> (TokenStream, 
     let mut locals: Vec<Locals> = Vec::new();
     for layer in &net.layers {
         let out = layer.field.clone();
-        let field = &layer.field;
-        let width = layer.outputs;
+        let out_type = array_type(scalar, &layer.output);
         let argument = match locals.last() {
             None => quote!(#input),
             Some(previous) => {
@@ -183,24 +145,21 @@ fn forward_keeping(net: &Network, input: &Ident, stable: bool) -> (TokenStream, 
                 quote!(&#previous)
             }
         };
-        let product = if stable {
-            quote_spanned!(layer.span=> #runtime::train::forward_one(&self.#field, #argument))
-        } else {
-            quote_spanned!(layer.span=> self.#field.forward(#argument))
-        };
+        let product = kind(layer).forward_train(net, layer, &argument, stable);
         let pre = if layer.activation == Activation::Linear {
             body.extend(quote_spanned! {layer.span=>
-                let #out: [#scalar; #width] = #product;
+                let #out: #out_type = #product;
             });
             out.clone()
         } else {
             let pre = local(&format!("{}_pre", layer.name));
             let function = format_ident!("{}", layer.activation.name());
-            let alpha = alpha(net, layer.activation).map(|a| quote!(, #a));
+            let alpha = alpha(scalar, layer.activation).map(|a| quote!(, #a));
+            let target = flat(&layer.output, &quote!(#out), true);
             body.extend(quote_spanned! {layer.span=>
-                let #pre: [#scalar; #width] = #product;
-                let mut #out: [#scalar; #width] = #pre;
-                #runtime::activation::#function(&mut #out #alpha);
+                let #pre: #out_type = #product;
+                let mut #out: #out_type = #pre;
+                #runtime::activation::#function(#target #alpha);
             });
             pre
         };
@@ -243,10 +202,7 @@ fn output_activation(net: &Network) -> TokenStream {
 /// accumulating its gradients and passing the gradient down through the activation below.
 fn backward(net: &Network, locals: &[Locals], names: &Names) -> TokenStream {
     let Network {
-        scalar,
-        runtime,
-        outputs,
-        ..
+        scalar, runtime, ..
     } = net;
     let Names {
         input,
@@ -269,15 +225,14 @@ fn backward(net: &Network, locals: &[Locals], names: &Names) -> TokenStream {
         .map(|layer| local(&format!("{}_delta", layer.name)))
         .collect();
     let last_delta = &deltas[last_index];
-    let zero = float(scalar, 0.0);
+    let (output_type, output_zeros) = (array_type(scalar, &net.output), zeros(scalar, &net.output));
     let mut backward = quote! {
-        let mut #last_delta: [#scalar; #outputs] = [#zero; #outputs];
+        let mut #last_delta: #output_type = #output_zeros;
         let #value = <L as #runtime::train::Loss<#marker>>::gradient(
             #loss, #activation, &#last_pre, &#last_out, #target, #scale, &mut #last_delta,
         );
     };
     for (index, layer) in net.layers.iter().enumerate().rev() {
-        let field = &layer.field;
         let delta = &deltas[index];
         let layer_input = if index == 0 {
             quote!(#input)
@@ -288,28 +243,62 @@ fn backward(net: &Network, locals: &[Locals], names: &Names) -> TokenStream {
         if index > 0 {
             let below = &net.layers[index - 1];
             let below_delta = &deltas[index - 1];
-            let width = below.outputs;
+            let below_type = array_type(scalar, &below.output);
+            let gradient = kind(layer).backward_input(net, layer, &quote!(#delta));
             if below.activation == Activation::Linear {
                 backward.extend(quote_spanned! {layer.span=>
-                    let #below_delta: [#scalar; #width] =
-                        #runtime::train::backward_input(&self.#field, &#delta);
+                    let #below_delta: #below_type =
+                        #gradient;
                 });
             } else {
                 let Locals { pre, out } = &locals[index - 1];
-                let function = format_ident!("{}", below.activation.name());
-                let alpha = alpha(net, below.activation).map(|a| quote!(, #a));
+                let call = derivative(
+                    net,
+                    below,
+                    layer.span,
+                    [&quote!(#pre), &quote!(#out), &quote!(#below_delta)],
+                );
                 backward.extend(quote_spanned! {layer.span=>
-                    let mut #below_delta: [#scalar; #width] =
-                        #runtime::train::backward_input(&self.#field, &#delta);
-                    #runtime::train::derivative::#function(&#pre, &#out, &mut #below_delta #alpha);
+                    let mut #below_delta: #below_type =
+                        #gradient;
+                    #call
                 });
             }
         }
-        backward.extend(quote_spanned! {layer.span=>
-            #gradients.#field.accumulate(#layer_input, &#delta);
-        });
+        backward.extend(kind(layer).accumulate(
+            layer,
+            &quote!(#gradients),
+            &layer_input,
+            &quote!(#delta),
+        ));
     }
     backward
+}
+
+/// The statement that multiplies `delta` by the derivative of `layer`'s activation, given its
+/// pre-activations and outputs (`[pre, out, delta]`, places of the layer's output type); `None`
+/// for `linear`.
+fn derivative(
+    net: &Network,
+    layer: &Layer,
+    span: Span,
+    [pre, out, delta]: [&TokenStream; 3],
+) -> Option<TokenStream> {
+    if layer.activation == Activation::Linear {
+        return None;
+    }
+    let runtime = &net.runtime;
+    let function = format_ident!("{}", layer.activation.name());
+    let alpha = alpha(&net.scalar, layer.activation).map(|a| quote!(, #a));
+    let shape = &layer.output;
+    let (pre, out, delta) = (
+        flat(shape, pre, false),
+        flat(shape, out, false),
+        flat(shape, delta, true),
+    );
+    Some(quote_spanned! {span=>
+        #runtime::train::derivative::#function(#pre, #out, #delta #alpha);
+    })
 }
 
 /// `accumulate_gradients` and `evaluate`, as inherent methods.
@@ -318,10 +307,12 @@ fn methods(net: &Network) -> TokenStream {
         name,
         scalar,
         runtime,
-        inputs,
-        outputs,
         ..
     } = net;
+    let (input_type, output_type) = (
+        array_type(scalar, &net.input),
+        array_type(scalar, &net.output),
+    );
     let gradients_type = gradients_name(net);
     // The loss bound carries the output layer's span: a loss that does not fit points there.
     let marker = output_marker(net);
@@ -341,7 +332,7 @@ fn methods(net: &Network) -> TokenStream {
     let last_index = net.layers.len() - 1;
 
     // With chunks, `accumulate_gradients` must give the same bits as a sample of a chunk.
-    let (forward, locals) = forward_keeping(net, input, chunk_size(net) > 1);
+    let (forward, locals) = forward_keeping(net, input, net.training_chunk > 1);
     let backward = backward(net, &locals, &names);
     let last_out = &locals[last_index].out;
 
@@ -372,12 +363,12 @@ fn methods(net: &Network) -> TokenStream {
             #[allow(clippy::trivially_copy_pass_by_ref)]
             pub fn accumulate_gradients<#bound>(
                 &self,
-                #input: &[#scalar; #inputs],
-                #target: &[#scalar; #outputs],
+                #input: &#input_type,
+                #target: &#output_type,
                 #loss: &L,
                 #scale: #scalar,
                 #gradients: &mut #gradients_type,
-            ) -> #runtime::train::Outcome<#scalar, [#scalar; #outputs]> {
+            ) -> #runtime::train::Outcome<#scalar, #output_type> {
                 #forward
                 #backward
                 #runtime::train::Outcome::new(#value, #last_out)
@@ -387,10 +378,10 @@ fn methods(net: &Network) -> TokenStream {
             #[allow(clippy::trivially_copy_pass_by_ref)]
             pub fn evaluate<#bound>(
                 &self,
-                #input: &[#scalar; #inputs],
-                #target: &[#scalar; #outputs],
+                #input: &#input_type,
+                #target: &#output_type,
                 #loss: &L,
-            ) -> #runtime::train::Outcome<#scalar, [#scalar; #outputs]> {
+            ) -> #runtime::train::Outcome<#scalar, #output_type> {
                 #evaluate_forward
                 let #value = <L as #runtime::train::Loss<#marker>>::value(
                     #loss, #activation, &#evaluate_pre, &#evaluate_out, #target,
@@ -399,37 +390,6 @@ fn methods(net: &Network) -> TokenStream {
             }
         }
     }
-}
-
-/// Samples per chunk in `accumulate_batch`: 1 when every layer is small, else up to 32 (the
-/// gradient kernel keeps tiles of gradients in registers while every sample of the chunk adds
-/// to them, and the forward pass reads each weight once per tile of samples; 32 rather than 16:
-/// bench/benches/train_throughput.rs), as many as keep the chunk's locals (pre-activations,
-/// outputs and gradients of every layer) within 64 KiB of stack and each of them within 16 KiB.
-fn chunk_size(net: &Network) -> usize {
-    // Layers of at most this many weights accumulate gradients with the runtime's inlined
-    // portable kernel (`nn_runtime::kernel::ACCUMULATE_SMALL`), which gains nothing from
-    // chunks: networks made only of such layers go one sample at a time.
-    const SMALL_LAYER: usize = 1024;
-    if net
-        .layers
-        .iter()
-        .all(|l| l.inputs * l.outputs <= SMALL_LAYER)
-    {
-        return 1;
-    }
-    let scalar_bytes = net.scalar_bytes();
-    let per_sample: usize = net
-        .layers
-        .iter()
-        .map(|l| 3 * l.outputs * scalar_bytes)
-        .sum();
-    // Each local array of a chunk also stays within clippy's `large_stack_arrays` limit, 16 KiB,
-    // so that generated code is clean in users' crates.
-    let widest = net.layers.iter().map(|l| l.outputs).max().unwrap_or(1) * scalar_bytes;
-    (65_536 / per_sample.max(1))
-        .min(16_384 / widest)
-        .clamp(1, 32)
 }
 
 /// The locals of `accumulate_batch`'s chunked loop, hygienic.
@@ -468,30 +428,31 @@ fn chunk_forward(net: &Network, chunk: usize, c: &ChunkNames) -> (TokenStream, V
         sample,
         ..
     } = c;
-    let zero = float(scalar, 0.0);
     let mut body = TokenStream::new();
     let mut previous = quote!(#chunk_inputs);
     let mut locals: Vec<Locals> = Vec::new();
     for layer in &net.layers {
-        let field = &layer.field;
-        let width = layer.outputs;
+        let zeros = zeros(scalar, &layer.output);
         let out = layer.field.clone();
         let pre = if layer.activation == Activation::Linear {
+            let run = kind(layer).forward_chunk(net, layer, &previous, &quote!(&mut #out[..#n]));
             body.extend(quote_spanned! {layer.span=>
-                let mut #out = [[#zero; #width]; #chunk];
-                #runtime::train::forward_chunk(&self.#field, #previous, &mut #out[..#n]);
+                let mut #out = [#zeros; #chunk];
+                #run
             });
             out.clone()
         } else {
             let pre = local(&format!("{}_pre", layer.name));
             let function = format_ident!("{}", layer.activation.name());
-            let alpha = alpha(net, layer.activation).map(|a| quote!(, #a));
+            let alpha = alpha(scalar, layer.activation).map(|a| quote!(, #a));
+            let run = kind(layer).forward_chunk(net, layer, &previous, &quote!(&mut #pre[..#n]));
+            let target = row(&layer.output, sample, true);
             body.extend(quote_spanned! {layer.span=>
-                let mut #pre = [[#zero; #width]; #chunk];
-                #runtime::train::forward_chunk(&self.#field, #previous, &mut #pre[..#n]);
+                let mut #pre = [#zeros; #chunk];
+                #run
                 let mut #out = #pre;
                 for #sample in &mut #out[..#n] {
-                    #runtime::activation::#function(#sample #alpha);
+                    #runtime::activation::#function(#target #alpha);
                 }
             });
             pre
@@ -512,10 +473,7 @@ fn chunk_backward(
     locals: &[Locals],
 ) -> TokenStream {
     let Network {
-        scalar,
-        runtime,
-        outputs,
-        ..
+        scalar, runtime, ..
     } = net;
     let ChunkNames {
         observe,
@@ -533,7 +491,6 @@ fn chunk_backward(
         value,
         ..
     } = names;
-    let zero = float(scalar, 0.0);
     let marker = output_marker(net);
     let activation = output_activation(net);
     let mut body = TokenStream::new();
@@ -548,8 +505,9 @@ fn chunk_backward(
         out: last_out,
     } = &locals[last_index];
     let last_delta = &deltas[last_index];
+    let output_zeros = zeros(scalar, &net.output);
     body.extend(quote! {
-        let mut #last_delta = [[#zero; #outputs]; #chunk];
+        let mut #last_delta = [#output_zeros; #chunk];
         for #k in 0..#n {
             let #value = <L as #runtime::train::Loss<#marker>>::gradient(
                 #loss,
@@ -567,29 +525,35 @@ fn chunk_backward(
         }
     });
     for (position, layer) in net.layers.iter().enumerate().rev() {
-        let field = &layer.field;
         let delta = &deltas[position];
         if position > 0 {
             let below = &net.layers[position - 1];
             let below_delta = &deltas[position - 1];
-            let width = below.outputs;
+            let below_zeros = zeros(scalar, &below.output);
+            let run = kind(layer).backward_input_chunk(
+                net,
+                layer,
+                &quote!(&#delta[..#n]),
+                &quote!(&mut #below_delta[..#n]),
+            );
             body.extend(quote_spanned! {layer.span=>
-                let mut #below_delta = [[#zero; #width]; #chunk];
-                #runtime::train::backward_input_chunk(
-                    &self.#field,
-                    &#delta[..#n],
-                    &mut #below_delta[..#n],
-                );
+                let mut #below_delta = [#below_zeros; #chunk];
+                #run
             });
-            if below.activation != Activation::Linear {
-                let Locals { pre, out } = &locals[position - 1];
-                let function = format_ident!("{}", below.activation.name());
-                let alpha = alpha(net, below.activation).map(|a| quote!(, #a));
+            let Locals { pre, out } = &locals[position - 1];
+            if let Some(call) = derivative(
+                net,
+                below,
+                layer.span,
+                [
+                    &quote!(#pre[#k]),
+                    &quote!(#out[#k]),
+                    &quote!(#below_delta[#k]),
+                ],
+            ) {
                 body.extend(quote_spanned! {layer.span=>
                     for #k in 0..#n {
-                        #runtime::train::derivative::#function(
-                            &#pre[#k], &#out[#k], &mut #below_delta[#k] #alpha
-                        );
+                        #call
                     }
                 });
             }
@@ -600,9 +564,12 @@ fn chunk_backward(
             let below_out = &locals[position - 1].out;
             quote!(&#below_out[..#n])
         };
-        body.extend(quote_spanned! {layer.span=>
-            #gradients.#field.accumulate_chunk(#layer_inputs, &#delta[..#n]);
-        });
+        body.extend(kind(layer).accumulate_chunk(
+            layer,
+            &quote!(#gradients),
+            &layer_inputs,
+            &quote!(&#delta[..#n]),
+        ));
     }
     body
 }
@@ -614,17 +581,20 @@ fn batch_method(net: &Network) -> TokenStream {
     let Network {
         scalar,
         runtime,
-        inputs,
-        outputs,
+        training_chunk: chunk,
         ..
     } = net;
+    let chunk = *chunk;
+    let (input_type, output_type) = (
+        array_type(scalar, &net.input),
+        array_type(scalar, &net.output),
+    );
     let gradients_type = gradients_name(net);
     let marker = output_marker(net);
     let bound = respan(
         quote!(L: #runtime::train::Loss<#marker>),
         net.last_layer().span,
     );
-    let chunk = chunk_size(net);
     let names = Names::new();
     let Names {
         input,
@@ -697,9 +667,9 @@ fn batch_method(net: &Network) -> TokenStream {
             mut #observe: F,
         ) -> ::core::result::Result<(), #runtime::Error>
         where
-            X: ::core::borrow::Borrow<[#scalar; #inputs]>,
-            Y: ::core::borrow::Borrow<[#scalar; #outputs]>,
-            F: ::core::ops::FnMut(usize, #runtime::train::Outcome<#scalar, [#scalar; #outputs]>),
+            X: ::core::borrow::Borrow<#input_type>,
+            Y: ::core::borrow::Borrow<#output_type>,
+            F: ::core::ops::FnMut(usize, #runtime::train::Outcome<#scalar, #output_type>),
         {
             if inputs.len() != targets.len() {
                 return ::core::result::Result::Err(#runtime::Error::Batch {
@@ -720,16 +690,18 @@ fn trainable_impl(net: &Network) -> TokenStream {
         name,
         scalar,
         runtime,
-        inputs,
-        outputs,
         ..
     } = net;
+    let (input_type, output_type) = (
+        array_type(scalar, &net.input),
+        array_type(scalar, &net.output),
+    );
     let gradients_type = gradients_name(net);
     let marker = output_marker(net);
     quote! {
         impl #runtime::train::Trainable for #name {
-            type Input = [#scalar; #inputs];
-            type Output = [#scalar; #outputs];
+            type Input = #input_type;
+            type Output = #output_type;
             type OutputActivation = #marker;
             type Gradients = #gradients_type;
 
@@ -775,5 +747,15 @@ fn trainable_impl(net: &Network) -> TokenStream {
                 Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
             }
         }
+    }
+}
+
+/// `sample` (a `&mut` of `shape`'s array type, one row of a chunk) as a `&mut [T]`: a vector's
+/// coerces as it is.
+fn row(shape: &nn_grammar::Shape, sample: &Ident, mutable: bool) -> TokenStream {
+    if shape.rank() == 1 {
+        quote!(#sample)
+    } else {
+        flat(shape, &quote!(#sample), mutable)
     }
 }

@@ -3,6 +3,7 @@
 //! constant of the `weights = "file"` option.
 
 use crate::ir::Network;
+use crate::layer::kind;
 use proc_macro2::{Literal, TokenStream};
 use quote::{quote, quote_spanned};
 
@@ -14,10 +15,11 @@ pub struct BakedWeights {
     /// The file's absolute path: emitted in an `include_bytes!`, so that editing the file
     /// rebuilds the crate.
     pub path: String,
-    /// Per dense layer, input to output: weights in the file's order (`[outputs][inputs]`,
-    /// row-major, as `nn_runtime::io::safetensors::load_layers` returns them) and biases,
-    /// already rounded to the network's scalar type.
-    pub layers: Vec<(Vec<f64>, Vec<f64>)>,
+    /// Per layer, input to output: its tensors in the order of its `Tensors::TENSORS` (a dense
+    /// layer's weights then biases), each in PyTorch's order and shape, flattened (weights
+    /// `[outputs][inputs]`, row-major, as `nn_runtime::io::safetensors::load_layers` returns
+    /// them), already rounded to the network's scalar type.
+    pub layers: Vec<Vec<Vec<f64>>>,
 }
 
 /// `from_safetensors`, `to_safetensors`, the file variants, serde impls and `forward_ndarray`.
@@ -26,10 +28,10 @@ pub(crate) fn methods(net: &Network) -> TokenStream {
         name,
         scalar,
         runtime,
-        inputs,
-        outputs,
         ..
     } = net;
+    // `ndarray` batches are matrices: one vector a row.
+    let (inputs, outputs) = (net.input.elements(), net.output.elements());
     let first = &net.first_layer().name;
     let last = &net.last_layer().name;
     let name_text = name.to_string();
@@ -155,47 +157,20 @@ pub(crate) fn methods(net: &Network) -> TokenStream {
     }
 }
 
-/// A float literal without suffix, so that its type comes from the `Dense` it fills, rounded
-/// as the network's scalar type prints it (the shortest text that reads back exactly).
-fn literal(net: &Network, value: f64) -> Literal {
-    if net.scalar == "f32" {
-        // The value was rounded to `f32` when the file was read: this is exact.
-        #[allow(clippy::cast_possible_truncation)]
-        Literal::f32_unsuffixed(value as f32)
-    } else {
-        Literal::f64_unsuffixed(value)
-    }
-}
-
-/// `pub const BAKED: Self`, every layer built with the const `Dense::from_columns` from the
-/// transposed weights (so that compile-time evaluation need not transpose them), and an
-/// `include_bytes!` of the file so that editing it rebuilds the crate.
+/// `pub const BAKED: Self`, every layer built by a const expression its kind writes (for a dense
+/// layer, `Dense::from_columns`), and an `include_bytes!` of the file so that editing it
+/// rebuilds the crate.
 ///
 /// Without weights (the file could not be used, and the caller reports why), `BAKED` is all
 /// zeros and nothing is included, so that uses of `BAKED` add no errors of their own.
 pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStream {
-    let Network {
-        name,
-        runtime,
-        scalar,
-        ..
-    } = net;
+    let name = &net.name;
     let fields = net.layers.iter().enumerate().map(|(index, layer)| {
         let field = &layer.field;
-        let (inputs, outputs) = (layer.inputs, layer.outputs);
-        let parts = if let Some((w, b)) = weights.and_then(|w| w.layers.get(index)) {
-            // Column `i` of the row-major `w`: every `inputs`-th weight from `i` on.
-            let columns = (0..inputs).map(|i| {
-                let column = w.iter().skip(i).step_by(inputs).map(|v| literal(net, *v));
-                quote!([#(#column),*])
-            });
-            let bias = b.iter().map(|v| literal(net, *v));
-            quote!([#(#columns),*], [#(#bias),*])
-        } else {
-            quote!([[0.0 as #scalar; #outputs]; #inputs], [0.0 as #scalar; #outputs])
-        };
+        let tensors = weights.and_then(|w| w.layers.get(index)).map(Vec::as_slice);
+        let value = kind(layer).baked(net, tensors);
         quote_spanned! {layer.span=>
-            #field: #runtime::Dense::from_columns(#parts)
+            #field: #value
         }
     });
     let Some(weights) = weights else {

@@ -1,8 +1,10 @@
 //! The lowered network: names resolved to Rust identifiers and paths, sizes computed, spans
-//! attached. Emitting code from it needs no further decisions.
+//! attached, and every choice made (the scalar type's literals and size, each layer's kernel,
+//! the chunk sizes of the batched methods). Emitting code from it needs no further decisions.
 
-use nn_grammar::{Activation, Unroll};
-use proc_macro2::{Ident, Span, TokenStream};
+pub use nn_grammar::{Activation, Shape};
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::ToTokens;
 
 /// A network ready to be emitted.
 pub struct Network {
@@ -12,20 +14,25 @@ pub struct Network {
     pub visibility: TokenStream,
     /// Outer attributes to put on the struct (docs included).
     pub attributes: TokenStream,
-    /// The scalar type, `f32` or `f64`.
-    pub scalar: Ident,
+    /// The scalar type.
+    pub scalar: Scalar,
     /// Path to the runtime's `__private` module.
     pub runtime: TokenStream,
-    /// Number of inputs.
-    pub inputs: usize,
-    /// Number of outputs.
-    pub outputs: usize,
-    /// Weights plus biases.
+    /// The input's shape.
+    pub input: Shape,
+    /// The output's shape.
+    pub output: Shape,
+    /// Trained values over all layers.
     pub parameters: usize,
-    /// Dense layers, input to output.
+    /// Multiply-adds of one forward pass (how `forward_batch` judges a batch worth threads).
+    pub multiply_adds: usize,
+    /// The layers, input to output; never empty.
     pub layers: Vec<Layer>,
-    /// How dense layers become code.
-    pub unroll: Unroll,
+    /// Samples per chunk in `forward_batch`.
+    pub batch_chunk: usize,
+    /// Samples per chunk in `accumulate_batch`; 1 goes one sample at a time, through
+    /// `accumulate_gradients`.
+    pub training_chunk: usize,
     /// Span of the whole declaration.
     pub span: Span,
 }
@@ -40,14 +47,49 @@ impl Network {
     pub fn last_layer(&self) -> &Layer {
         &self.layers[self.layers.len() - 1]
     }
+}
 
-    /// Bytes of one value of the scalar type.
-    pub fn scalar_bytes(&self) -> usize {
-        if self.scalar == "f32" { 4 } else { 8 }
+/// The scalar type: its identifier (spanned on the declaration) and what emitting needs to
+/// know of it. Quotes as its identifier.
+pub struct Scalar {
+    /// `f32` or `f64`.
+    pub ident: Ident,
+    /// Bytes of one value.
+    pub bytes: usize,
+    /// Which of the two.
+    pub kind: nn_grammar::Scalar,
+}
+
+impl Scalar {
+    /// `value` as a literal of this type, suffixed (`0f32`).
+    pub fn literal(&self, value: f64) -> Literal {
+        match self.kind {
+            // The user asked for an `f32` network: rounding is the point.
+            #[allow(clippy::cast_possible_truncation)]
+            nn_grammar::Scalar::F32 => Literal::f32_suffixed(value as f32),
+            nn_grammar::Scalar::F64 => Literal::f64_suffixed(value),
+        }
+    }
+
+    /// `value` as a literal without suffix, its type given by where it goes, printed as this
+    /// type prints it (the shortest text that reads back exactly).
+    pub fn unsuffixed(&self, value: f64) -> Literal {
+        match self.kind {
+            // Values baked in were rounded to `f32` when the file was read: this is exact.
+            #[allow(clippy::cast_possible_truncation)]
+            nn_grammar::Scalar::F32 => Literal::f32_unsuffixed(value as f32),
+            nn_grammar::Scalar::F64 => Literal::f64_unsuffixed(value),
+        }
     }
 }
 
-/// One dense layer.
+impl ToTokens for Scalar {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        self.ident.to_tokens(tokens);
+    }
+}
+
+/// One layer.
 pub struct Layer {
     /// Field and local variable name.
     pub field: Ident,
@@ -55,12 +97,40 @@ pub struct Layer {
     pub name: String,
     /// Whether the declaration named the layer with `as`.
     pub named: bool,
-    /// Inputs of each neuron.
-    pub inputs: usize,
-    /// Neurons.
-    pub outputs: usize,
+    /// What the layer computes, with the choices made for it.
+    pub kind: LayerKind,
+    /// The shape it reads.
+    pub input: Shape,
+    /// The shape it writes.
+    pub output: Shape,
     /// Applied to the outputs.
     pub activation: Activation,
     /// Span of the layer in the declaration.
     pub span: Span,
+}
+
+/// What a layer computes. Each kind is emitted by its module of `layer/`, which
+/// `layer::kind` picks: the one place that dispatches on this.
+pub enum LayerKind {
+    /// A fully connected layer.
+    Dense(Dense),
+}
+
+/// A fully connected layer, `Dense<IN, OUT, T>` in the runtime.
+pub struct Dense {
+    /// Inputs of each neuron.
+    pub inputs: usize,
+    /// Neurons.
+    pub outputs: usize,
+    /// How `forward` computes it.
+    pub forward: DenseForward,
+}
+
+/// How a dense layer's `forward` is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenseForward {
+    /// The runtime's kernels (`unroll = loops`).
+    Kernel,
+    /// One multiply-add per term, written out in the generated code (`unroll = full`).
+    Unrolled,
 }

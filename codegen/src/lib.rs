@@ -11,9 +11,11 @@ mod emit;
 mod emit_train;
 mod io;
 pub mod ir;
+mod layer;
 mod lower;
 #[cfg(feature = "pretty")]
 pub mod pretty;
+mod shared;
 mod stub;
 
 pub use io::BakedWeights;
@@ -31,7 +33,16 @@ pub fn expand(
     attributes: TokenStream,
     span_of: &dyn Fn(TextRange) -> Span,
 ) -> TokenStream {
-    emit::emit(&lower(net, attributes, span_of))
+    items(&lower(net, attributes, span_of))
+}
+
+/// Everything generated for a lowered network, with plain sizes: inference (`emit`), weight
+/// I/O (`io`), then training (`emit_train`), each composing the layers' kinds (`layer`).
+fn items(net: &ir::Network) -> TokenStream {
+    let mut tokens = emit::emit(net);
+    tokens.extend(io::methods(net));
+    tokens.extend(emit_train::emit(net));
+    shared::plain_sizes(tokens)
 }
 
 /// What `.nn` files cannot do that `network!` can, located on the option: baking weights in
@@ -108,7 +119,7 @@ pub fn expand_baked(
     weights: Option<&BakedWeights>,
 ) -> TokenStream {
     let net = lower(net, attributes, span_of);
-    let mut tokens = emit::emit(&net);
-    tokens.extend(emit::plain_sizes(io::baked(&net, weights)));
+    let mut tokens = items(&net);
+    tokens.extend(shared::plain_sizes(io::baked(&net, weights)));
     tokens
 }

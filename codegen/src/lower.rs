@@ -1,7 +1,9 @@
-//! [`nn_grammar::Network`] to [`ir::Network`](crate::ir::Network).
+//! [`nn_grammar::Network`] to [`ir::Network`](crate::ir::Network): identifiers, paths and
+//! spans, and every decision emitting would otherwise take (the scalar type's size, each
+//! layer's kernel, the chunk sizes of `forward_batch` and `accumulate_batch`).
 
 use crate::ir;
-use nn_grammar::{Network, Scalar, TextRange};
+use nn_grammar::{LayerKind, Network, Scalar, TextRange, Unroll};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
@@ -19,20 +21,27 @@ pub fn lower(
     let path = net.runtime.as_deref().unwrap_or("::nn");
     let path: TokenStream = path.parse().unwrap_or_else(|_| quote!(::nn));
     let runtime = quote!(#path::__private);
-    let scalar = match net.scalar {
-        Scalar::F32 => "f32",
-        Scalar::F64 => "f64",
+    let scalar = ir::Scalar {
+        ident: Ident::new(net.scalar.name(), span_of(net.range)),
+        bytes: match net.scalar {
+            Scalar::F32 => 4,
+            Scalar::F64 => 8,
+        },
+        kind: net.scalar,
     };
     ir::Network {
         name: Ident::new(&net.name, span_of(net.name_range)),
         // The checker only lets through `pub`, `pub(crate)`, `pub(super)` and `pub(self)`.
         visibility: net.visibility.parse().unwrap_or_default(),
         attributes: all_attributes,
-        scalar: Ident::new(scalar, span_of(net.range)),
+        batch_chunk: batch_chunk(net, scalar.bytes),
+        training_chunk: training_chunk(net, scalar.bytes),
+        scalar,
         runtime,
-        inputs: net.inputs,
-        outputs: net.outputs(),
+        input: net.input,
+        output: net.output(),
         parameters: net.parameters(),
+        multiply_adds: net.multiply_adds(),
         layers: net
             .layers
             .iter()
@@ -40,8 +49,9 @@ pub fn lower(
                 field: Ident::new(&layer.name, span_of(layer.range)),
                 name: layer.name.clone(),
                 named: layer.named,
-                inputs: layer.inputs,
-                outputs: layer.outputs,
+                kind: kind(net, layer),
+                input: layer.input,
+                output: layer.output,
                 activation: layer.activation,
                 // Where the layer was written, but resolving names like the rest of the
                 // expansion: `self` and the locals the code binds must mean the same thing in
@@ -50,7 +60,72 @@ pub fn lower(
                 span: Span::call_site().located_at(span_of(layer.range)),
             })
             .collect(),
-        unroll: net.unroll,
         span: span_of(net.range),
     }
+}
+
+/// The layer's kind with the choices made for it.
+fn kind(net: &Network, layer: &nn_grammar::Layer) -> ir::LayerKind {
+    match layer.kind {
+        LayerKind::Dense => ir::LayerKind::Dense(ir::Dense {
+            inputs: layer.input.elements(),
+            outputs: layer.output.elements(),
+            forward: match net.unroll {
+                Unroll::Loops => ir::DenseForward::Kernel,
+                Unroll::Full => ir::DenseForward::Unrolled,
+            },
+        }),
+    }
+}
+
+/// Bytes of stack each intermediate of `forward_batch` aims to use for one chunk of samples.
+const CHUNK_BYTES: usize = 32 * 1024;
+
+/// Samples per chunk are a multiple of this, so that the kernels' tiles of 6 or 12 samples divide
+/// every full chunk.
+const CHUNK_STEP: usize = 12;
+
+/// Samples per chunk in `forward_batch`: as many as fit the widest intermediate in
+/// `CHUNK_BYTES`, in steps of `CHUNK_STEP`, from one step to four.
+fn batch_chunk(net: &Network, scalar_bytes: usize) -> usize {
+    let last_index = net.layers.len().saturating_sub(1);
+    let widest = net.layers[..last_index]
+        .iter()
+        .map(|layer| layer.output.elements())
+        .max()
+        .unwrap_or(1);
+    let steps = CHUNK_BYTES / (widest * scalar_bytes * CHUNK_STEP);
+    steps.clamp(1, 4) * CHUNK_STEP
+}
+
+/// Samples per chunk in `accumulate_batch`: 1 when every layer is small, else up to 32 (the
+/// gradient kernel keeps tiles of gradients in registers while every sample of the chunk adds
+/// to them, and the forward pass reads each weight once per tile of samples; 32 rather than 16:
+/// bench/benches/train_throughput.rs), as many as keep the chunk's locals (pre-activations,
+/// outputs and gradients of every layer) within 64 KiB of stack and each of them within 16 KiB.
+fn training_chunk(net: &Network, scalar_bytes: usize) -> usize {
+    // Layers of at most this many weights accumulate gradients with the runtime's inlined
+    // portable kernel (`nn_runtime::kernel::ACCUMULATE_SMALL`), which gains nothing from
+    // chunks: networks made only of such layers go one sample at a time.
+    const SMALL_LAYER: usize = 1024;
+    if net.layers.iter().all(|l| l.multiply_adds() <= SMALL_LAYER) {
+        return 1;
+    }
+    let per_sample: usize = net
+        .layers
+        .iter()
+        .map(|l| 3 * l.output.elements() * scalar_bytes)
+        .sum();
+    // Each local array of a chunk also stays within clippy's `large_stack_arrays` limit, 16 KiB,
+    // so that generated code is clean in users' crates.
+    let widest = net
+        .layers
+        .iter()
+        .map(|l| l.output.elements())
+        .max()
+        .unwrap_or(1)
+        * scalar_bytes;
+    (65_536 / per_sample.max(1))
+        .min(16_384 / widest)
+        .clamp(1, 32)
 }

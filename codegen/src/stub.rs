@@ -56,7 +56,7 @@ pub fn stub(stub: Stub) -> TokenStream {
     };
     let (inputs, outputs) = (inputs.unwrap_or(0), outputs.unwrap_or(0));
     let body = quote!(::core::unreachable!("`network!` failed: see its errors"));
-    crate::emit::plain_sizes(quote! {
+    crate::shared::plain_sizes(quote! {
         #attributes
         #[allow(dead_code)]
         #visibility struct #name;

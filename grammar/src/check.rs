@@ -4,7 +4,7 @@ use crate::ast::{self, TextRange, Word};
 use crate::diag::{Diagnostic, closest, one_of};
 use crate::network::{
     Activation, Layer, MAX_FULL_UNROLL, MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, Network, Scalar,
-    Unroll,
+    Shape, Unroll,
 };
 
 /// Options a declaration may set after `with`.
@@ -117,7 +117,7 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
             .unwrap_or_default(),
         name: item.name.text.clone(),
         name_range: item.name.range,
-        inputs: inputs.unwrap_or(1),
+        input: Shape::vector(inputs.unwrap_or(1)),
         input_range: item.input.range,
         layers,
         scalar: settings.scalar,
@@ -175,14 +175,14 @@ fn check_layers(
             Some(name) => (name.text.clone(), true),
             None => (format!("layer{index}"), false),
         };
-        layers.push(Layer {
+        layers.push(Layer::dense(
             name,
             named,
-            inputs: previous.unwrap_or(1),
-            outputs: outputs.unwrap_or(1),
+            previous.unwrap_or(1),
+            outputs.unwrap_or(1),
             activation,
-            range: layer.range,
-        });
+            layer.range,
+        ));
         previous = outputs;
     }
     (layers, last_width)
@@ -212,8 +212,8 @@ fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagn
     // to make smaller. Widths are at most 2^20, so one layer's count cannot overflow a u64.
     let mut parameters: u64 = 0;
     for (written, layer) in item.layers.iter().zip(layers) {
-        let (inputs, outputs) = (layer.inputs as u64, layer.outputs as u64);
-        parameters = parameters.saturating_add(inputs * outputs + outputs);
+        // Each layer's count is below 2^41 (widths are at most 2^20): exact in a u64.
+        parameters = parameters.saturating_add(layer.parameters() as u64);
         if parameters > MAX_PARAMETERS as u64 {
             problems.push(Diagnostic::new(
                 written.width.range,
@@ -234,7 +234,7 @@ fn check_unroll(settings: &Settings, layers: &[Layer], problems: &mut Vec<Diagno
     if let (Unroll::Full, Some(range)) = (settings.unroll, settings.unroll_range) {
         let macs: usize = layers
             .iter()
-            .map(|l| l.inputs.saturating_mul(l.outputs))
+            .map(Layer::multiply_adds)
             .fold(0, usize::saturating_add);
         if macs > MAX_FULL_UNROLL {
             problems.push(Diagnostic::new(

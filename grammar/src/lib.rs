@@ -4,7 +4,7 @@
 //! ```
 //! let item = nn_grammar::parse_item("pub struct Xor = 2 -> 2 relu -> 1 sigmoid;").unwrap();
 //! let net = nn_grammar::check(&item).unwrap();
-//! assert_eq!((net.inputs, net.outputs(), net.parameters()), (2, 1, 9));
+//! assert_eq!((net.input.elements(), net.output().elements(), net.parameters()), (2, 1, 9));
 //! ```
 //!
 //! Both `ast::Item` and [`Network`] print as canonical `.nn` text with `Display`; parsing that
@@ -28,7 +28,7 @@ mod print;
 pub use ast::TextRange;
 pub use check::{Recovered, SETTINGS, check, check_recovering};
 pub use diag::{Diagnostic, line_col};
-pub use network::{Activation, Layer, Network, Scalar, Unroll};
+pub use network::{Activation, Layer, LayerKind, Network, Scalar, Shape, Unroll};
 pub use parse::{parse_file, parse_item};
 
 /// Parses and checks one declaration (the macro's path).
@@ -52,7 +52,7 @@ pub fn compile_item(text: &str) -> Result<Network, Vec<Diagnostic>> {
 /// let recovered = nn_grammar::compile_item_recovering("struct Net = 4 -> 8 rleu -> 2 softmax;");
 /// assert_eq!(recovered.problems.len(), 1);
 /// let net = recovered.network.unwrap();
-/// assert_eq!((net.inputs, net.outputs()), (4, 2));
+/// assert_eq!((net.input.width(), net.output().width()), (Some(4), Some(2)));
 /// assert_eq!(net.layers[0].activation, nn_grammar::Activation::Linear);
 ///
 /// let recovered = nn_grammar::compile_item_recovering("struct Net = 4 -> 8 relu 2 softmax;");
@@ -65,8 +65,8 @@ pub fn compile_item_recovering(text: &str) -> Recovered {
         Err(problems) => {
             let network = problems.first().and_then(|error| repair(text, error));
             Recovered {
-                inputs: network.as_ref().map(|n| n.inputs),
-                outputs: network.as_ref().map(Network::outputs),
+                inputs: network.as_ref().and_then(|n| n.input.width()),
+                outputs: network.as_ref().and_then(|n| n.output().width()),
                 scalar: network.as_ref().map_or(Scalar::F32, |n| n.scalar),
                 network,
                 problems,

@@ -2,6 +2,7 @@
 //! understood. This is what code generation consumes.
 
 use crate::ast::TextRange;
+use core::fmt;
 
 /// Largest width a layer (or the input) may have.
 pub const MAX_WIDTH: usize = 1 << 20;
@@ -23,8 +24,8 @@ pub struct Network {
     pub name: String,
     /// Where the name was written.
     pub name_range: TextRange,
-    /// Number of inputs.
-    pub inputs: usize,
+    /// The input's shape.
+    pub input: Shape,
     /// Where the input width was written.
     pub input_range: TextRange,
     /// Dense layers, input to output; never empty.
@@ -42,9 +43,9 @@ pub struct Network {
 }
 
 impl Network {
-    /// Number of outputs (the last layer's width).
-    pub fn outputs(&self) -> usize {
-        self.layers.last().map_or(self.inputs, |l| l.outputs)
+    /// The output's shape (the last layer's).
+    pub fn output(&self) -> Shape {
+        self.layers.last().map_or(self.input, |l| l.output)
     }
 
     /// Weights plus biases over all layers.
@@ -54,21 +55,122 @@ impl Network {
 
     /// Multiply-adds in one forward pass.
     pub fn multiply_adds(&self) -> usize {
-        self.layers.iter().map(|l| l.inputs * l.outputs).sum()
+        self.layers.iter().map(Layer::multiply_adds).sum()
     }
 }
 
-/// One dense layer.
+/// The shape of a layer's input or output: rank 1 to 3, in PyTorch's channel-first order
+/// (`[C]`, `[C, L]`, `[C, H, W]`). Generated code holds it as nested arrays, outermost first
+/// (`[[[T; W]; H]; C]`).
+///
+/// ```
+/// use nn_grammar::Shape;
+/// let image = Shape::new(&[3, 32, 28]).unwrap();
+/// assert_eq!((image.rank(), image.elements()), (3, 2688));
+/// assert_eq!(image.to_string(), "[3, 32, 28]");
+/// assert_eq!((image.width(), Shape::vector(10).width()), (None, Some(10)));
+/// assert_eq!(Shape::new(&[]), None);
+/// assert_eq!(Shape::new(&[1, 2, 3, 4]), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Shape {
+    /// The sizes, outermost first; the first `rank` are used, the rest are 1.
+    dims: [usize; 3],
+    /// How many sizes there are, 1 to 3.
+    rank: usize,
+}
+
+impl Shape {
+    /// Highest rank a shape may have.
+    pub const MAX_RANK: usize = 3;
+
+    /// The shape `[width]`: a vector, what dense layers read and write.
+    pub fn vector(width: usize) -> Self {
+        Self {
+            dims: [width, 1, 1],
+            rank: 1,
+        }
+    }
+
+    /// The shape with these sizes, outermost first; `None` unless there are 1 to 3 of them.
+    pub fn new(dims: &[usize]) -> Option<Self> {
+        if dims.is_empty() || dims.len() > Self::MAX_RANK {
+            return None;
+        }
+        let mut all = [1; 3];
+        all[..dims.len()].copy_from_slice(dims);
+        Some(Self {
+            dims: all,
+            rank: dims.len(),
+        })
+    }
+
+    /// The sizes, outermost first.
+    pub fn dims(&self) -> &[usize] {
+        &self.dims[..self.rank]
+    }
+
+    /// How many sizes: 1 to 3.
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+
+    /// Number of values: the product of the sizes.
+    pub fn elements(&self) -> usize {
+        self.dims().iter().product()
+    }
+
+    /// The size of a vector (rank 1), `None` for a higher rank.
+    pub fn width(&self) -> Option<usize> {
+        (self.rank == 1).then_some(self.dims[0])
+    }
+}
+
+/// `[784]`, `[3, 32, 32]`: as PyTorch prints a shape's sizes.
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[")?;
+        for (index, size) in self.dims().iter().enumerate() {
+            if index > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{size}")?;
+        }
+        write!(f, "]")
+    }
+}
+
+/// What a layer computes, with what the kind alone needs; its input and output shapes are on
+/// the [`Layer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    /// Fully connected: every output reads every input (`Linear` in PyTorch). Input and output
+    /// are vectors.
+    Dense,
+}
+
+impl LayerKind {
+    /// The name of the kind, as summaries print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Dense => "dense",
+        }
+    }
+}
+
+/// One layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layer {
     /// The name after `as`, else `layer{index}`; a Rust field name and the weight-file key.
     pub name: String,
     /// Whether the user wrote the name.
     pub named: bool,
-    /// Inputs of each neuron (the previous width).
-    pub inputs: usize,
-    /// Neurons.
-    pub outputs: usize,
+    /// What the layer computes.
+    pub kind: LayerKind,
+    /// The shape it reads (the previous layer's output, or the network's input).
+    pub input: Shape,
+    /// The shape it writes.
+    pub output: Shape,
     /// Applied to the layer's outputs.
     pub activation: Activation,
     /// The whole layer, `-> 128 relu as hidden`.
@@ -76,9 +178,40 @@ pub struct Layer {
 }
 
 impl Layer {
-    /// Weights plus biases.
+    /// A dense layer from `inputs` to `outputs` neurons.
+    pub fn dense(
+        name: String,
+        named: bool,
+        inputs: usize,
+        outputs: usize,
+        activation: Activation,
+        range: TextRange,
+    ) -> Self {
+        Self {
+            name,
+            named,
+            kind: LayerKind::Dense,
+            input: Shape::vector(inputs),
+            output: Shape::vector(outputs),
+            activation,
+            range,
+        }
+    }
+
+    /// Trained values: for a dense layer, weights plus biases.
     pub fn parameters(&self) -> usize {
-        self.inputs * self.outputs + self.outputs
+        match self.kind {
+            LayerKind::Dense => {
+                self.input.elements() * self.output.elements() + self.output.elements()
+            }
+        }
+    }
+
+    /// Multiply-adds in one forward pass; for a dense layer, its number of weights.
+    pub fn multiply_adds(&self) -> usize {
+        match self.kind {
+            LayerKind::Dense => self.input.elements() * self.output.elements(),
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! this round trip on random declarations.
 
 use crate::ast;
-use crate::network::{Activation, Network, Scalar, Unroll};
+use crate::network::{Activation, LayerKind, Network, Scalar, Shape, Unroll};
 use core::fmt;
 
 impl fmt::Display for ast::Item {
@@ -98,9 +98,12 @@ impl fmt::Display for Network {
         if !self.visibility.is_empty() {
             write!(f, "{} ", self.visibility)?;
         }
-        write!(f, "struct {} = {}", self.name, self.inputs)?;
+        write!(f, "struct {} = {}", self.name, Size(self.input))?;
         for layer in &self.layers {
-            write!(f, " -> {}", layer.outputs)?;
+            // The language writes a dense layer as its output width.
+            match layer.kind {
+                LayerKind::Dense => write!(f, " -> {}", Size(layer.output))?,
+            }
             if layer.activation != Activation::Linear {
                 write!(f, " {}", layer.activation)?;
             }
@@ -138,6 +141,19 @@ impl fmt::Display for Activation {
             f.write_str(")")?;
         }
         Ok(())
+    }
+}
+
+/// A vector's shape as the language writes it, its width (`784`); a higher rank, which the
+/// language does not write yet, as its sizes (`[3, 32, 32]`).
+struct Size(Shape);
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.width() {
+            Some(width) => write!(f, "{width}"),
+            None => write!(f, "{}", self.0),
+        }
     }
 }
 

@@ -57,20 +57,25 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
         .map(|layer| {
             // `LayerInfo` holds `'static` names and shapes, as generated code does. Leaking a
             // few per expansion is the price of reading with the very code the runtime uses.
-            let (inputs, outputs) = (layer.inputs, layer.outputs);
-            let input: &'static [usize] = Box::leak(Box::new([inputs]));
-            let output: &'static [usize] = Box::leak(Box::new([outputs]));
-            let weight: &'static [usize] = Box::leak(Box::new([outputs, inputs]));
-            // A dense layer's tensors as the runtime declares them, with these shapes.
-            let tensors: Vec<TensorInfo> = <Dense<1, 1, f32> as Tensors>::TENSORS
-                .iter()
-                .zip([weight, output])
-                .map(|(tensor, shape)| TensorInfo { shape, ..*tensor })
-                .collect();
+            let input: &'static [usize] = Box::leak(layer.input.dims().into());
+            let output: &'static [usize] = Box::leak(layer.output.dims().into());
+            let (kind, tensors) = match layer.kind {
+                nn_grammar::LayerKind::Dense => {
+                    let (inputs, outputs) = (layer.input.elements(), layer.output.elements());
+                    let weight: &'static [usize] = Box::leak(Box::new([outputs, inputs]));
+                    // A dense layer's tensors as the runtime declares them, with these shapes.
+                    let tensors: Vec<TensorInfo> = <Dense<1, 1, f32> as Tensors>::TENSORS
+                        .iter()
+                        .zip([weight, output])
+                        .map(|(tensor, shape)| TensorInfo { shape, ..*tensor })
+                        .collect();
+                    (LayerKind::Dense, tensors)
+                }
+            };
             LayerInfo {
                 name: Box::leak(layer.name.clone().into_boxed_str()),
                 named: layer.named,
-                kind: LayerKind::Dense,
+                kind,
                 input,
                 output,
                 activation: activation(layer.activation),
@@ -90,16 +95,6 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
         Scalar::F64 => load_layers::<f64>(&bytes, &layers, options),
     }
     .map_err(|e| format!("`{file}`: {e}"))?;
-    // Each dense layer's weight (row-major) and bias, in this order.
-    let layers = layers
-        .into_iter()
-        .map(
-            |tensors: Vec<Vec<f64>>| match <[Vec<f64>; 2]>::try_from(tensors) {
-                Ok([weight, bias]) => Ok((weight, bias)),
-                Err(_) => Err(format!("`{file}`: a dense layer has two tensors")),
-            },
-        )
-        .collect::<Result<_, _>>()?;
     Ok(BakedWeights {
         written: file.to_owned(),
         path: absolute,

@@ -6,7 +6,7 @@
 //! stays readable at any width.
 
 use crate::summary::{activation as describe, grouped};
-use nn_grammar::{Activation, Network};
+use nn_grammar::{Activation, Network, Shape};
 use std::fmt::Write as _;
 
 /// Widest layer drawn in full.
@@ -66,13 +66,13 @@ struct Column<'a> {
 fn columns(net: &Network) -> Vec<Column<'_>> {
     let input = Column {
         name: "input",
-        width: net.inputs,
+        width: net.input.elements(),
         activation: None,
     };
     std::iter::once(input)
         .chain(net.layers.iter().map(|l| Column {
             name: &l.name,
-            width: l.outputs,
+            width: l.output.elements(),
             activation: Some(l.activation),
         }))
         .collect()
@@ -80,14 +80,21 @@ fn columns(net: &Network) -> Vec<Column<'_>> {
 
 /// `784 -> 128 relu -> 10 softmax`
 fn chain(net: &Network) -> String {
-    let mut text = net.inputs.to_string();
+    let mut text = written(net.input);
     for layer in &net.layers {
-        let _ = write!(text, " \u{2192} {}", layer.outputs);
+        let _ = write!(text, " \u{2192} {}", written(layer.output));
         if layer.activation != Activation::Linear {
             let _ = write!(text, " {}", describe(layer.activation));
         }
     }
     text
+}
+
+/// A vector's shape as the language writes it (`784`), a higher rank as its sizes.
+fn written(shape: Shape) -> String {
+    shape
+        .width()
+        .map_or_else(|| shape.to_string(), |width| width.to_string())
 }
 
 /// `1 neuron`, `1,024 neurons`.
@@ -427,7 +434,7 @@ pub fn dot(networks: &[Network]) -> String {
                 out,
                 r#"        n{index}_l{column} -> n{index}_l{} [label="{}"];"#,
                 column + 1,
-                count(layer.inputs * layer.outputs, "weight")
+                count(layer.multiply_adds(), "weight")
             );
         }
         out.push_str("    }\n");

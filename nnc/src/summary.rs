@@ -26,7 +26,7 @@ pub fn table(net: &Network) -> String {
         [
             "input".to_owned(),
             String::new(),
-            format!("[{}]", net.inputs),
+            net.input.to_string(),
             String::new(),
             String::new(),
             String::new(),
@@ -36,9 +36,9 @@ pub fn table(net: &Network) -> String {
         rows.push([
             layer.name.clone(),
             activation(layer.activation),
-            format!("[{}]", layer.outputs),
+            layer.output.to_string(),
             grouped(layer.parameters()),
-            grouped(layer.inputs * layer.outputs),
+            grouped(layer.multiply_adds()),
             bytes(layer.parameters() * size),
         ]);
     }
@@ -77,8 +77,8 @@ pub fn table(net: &Network) -> String {
         "{} ({}, unroll = {unroll}): {}, {}\n",
         net.name,
         net.scalar.name(),
-        plural(net.inputs, "input"),
-        plural(net.outputs(), "output")
+        plural(net.input.elements(), "input"),
+        plural(net.output().elements(), "output")
     );
     out.push_str(&line(&rows[0]));
     out.push_str(&rule);

@@ -47,7 +47,12 @@ fn sigmoid(x: f64) -> f64 {
 ///
 /// If the weights or the input do not have the shapes `net` declares: a test failure.
 pub fn evaluate(net: &Network, weights: &[LayerWeights], input: &[f64]) -> Vec<f64> {
-    assert_eq!(input.len(), net.inputs, "input width of `{}`", net.name);
+    assert_eq!(
+        input.len(),
+        net.input.elements(),
+        "input width of `{}`",
+        net.name
+    );
     assert_eq!(
         weights.len(),
         net.layers.len(),
@@ -58,15 +63,15 @@ pub fn evaluate(net: &Network, weights: &[LayerWeights], input: &[f64]) -> Vec<f
     for (layer, w) in net.layers.iter().zip(weights) {
         assert_eq!(
             w.weights.len(),
-            layer.inputs * layer.outputs,
+            layer.input.elements() * layer.output.elements(),
             "`{}`",
             layer.name
         );
-        assert_eq!(w.bias.len(), layer.outputs, "`{}`", layer.name);
-        assert_eq!(x.len(), layer.inputs, "`{}`", layer.name);
-        let mut y: Vec<f64> = (0..layer.outputs)
+        assert_eq!(w.bias.len(), layer.output.elements(), "`{}`", layer.name);
+        assert_eq!(x.len(), layer.input.elements(), "`{}`", layer.name);
+        let mut y: Vec<f64> = (0..layer.output.elements())
             .map(|o| {
-                let row = &w.weights[o * layer.inputs..(o + 1) * layer.inputs];
+                let row = &w.weights[o * layer.input.elements()..(o + 1) * layer.input.elements()];
                 w.bias[o] + row.iter().zip(&x).map(|(w, x)| w * x).sum::<f64>()
             })
             .collect();

@@ -267,7 +267,7 @@ impl Visit for Compare {
         let spec = nn_grammar::compile_item(declaration)
             .unwrap_or_else(|ds| panic!("{declaration}: {ds:?}"));
         check_description::<N>(&spec);
-        assert_eq!((IN, OUT), (spec.inputs, spec.outputs()));
+        assert_eq!((IN, OUT), (spec.input.elements(), spec.output().elements()));
         let is_f64 = N::Scalar::NAME == "f64";
         self.counts[usize::from(is_f64)] += 1;
         if spec.unroll == nn_grammar::Unroll::Full {
@@ -307,15 +307,15 @@ impl Visit for Compare {
 /// The network's self-description (`nn::Network`) matches what the grammar checked.
 fn check_description<N: nn::Network>(spec: &nn_grammar::Network) {
     assert_eq!(N::NAME, spec.name);
-    assert_eq!(N::INPUTS, spec.inputs);
-    assert_eq!(N::OUTPUTS, spec.outputs());
+    assert_eq!(N::INPUTS, spec.input.elements());
+    assert_eq!(N::OUTPUTS, spec.output().elements());
     assert_eq!(N::PARAMETERS, spec.parameters());
     assert_eq!(N::LAYERS.len(), spec.layers.len());
     for (info, layer) in N::LAYERS.iter().zip(&spec.layers) {
         assert_eq!(info.name, layer.name);
         assert_eq!(
             (info.input, info.output),
-            (&[layer.inputs][..], &[layer.outputs][..])
+            (layer.input.dims(), layer.output.dims())
         );
         assert_eq!(info.parameters(), layer.parameters());
         assert_eq!(info.activation, runtime_activation(layer.activation));

@@ -401,14 +401,14 @@ fn layers_of(inputs: usize, plan: &[LayerPlan]) -> Vec<nn_grammar::Layer> {
     plan.iter()
         .enumerate()
         .map(|(index, step)| {
-            let layer = nn_grammar::Layer {
-                name: step.name.clone().unwrap_or_else(|| format!("layer{index}")),
-                named: step.name.is_some(),
-                inputs: previous,
-                outputs: step.outputs,
-                activation: step.activation,
-                range: TextRange::default(),
-            };
+            let layer = nn_grammar::Layer::dense(
+                step.name.clone().unwrap_or_else(|| format!("layer{index}")),
+                step.name.is_some(),
+                previous,
+                step.outputs,
+                step.activation,
+                TextRange::default(),
+            );
             previous = step.outputs;
             layer
         })
@@ -433,7 +433,7 @@ fn render(network: &Network, plan: &[LayerPlan], options: &OptionsPlan, noise: &
         text.push_str(piece);
         text.push_str(gap(next()));
     }
-    text.push_str(&write_width(network.inputs, next()));
+    text.push_str(&write_width(network.input.elements(), next()));
     for step in plan {
         text.push_str(gap(next()));
         text.push_str("->");
@@ -499,7 +499,7 @@ pub fn valid() -> impl Strategy<Value = Valid> {
         .prop_map(
             |(docs, visibility, name, inputs, plan, mut options, noise)| {
                 let layers = layers_of(inputs, &plan);
-                let macs: usize = layers.iter().map(|l| l.inputs * l.outputs).sum();
+                let macs: usize = layers.iter().map(nn_grammar::Layer::multiply_adds).sum();
                 // `unroll = full` only where it is allowed.
                 if macs > nn_grammar::network::MAX_FULL_UNROLL && options.full == Some(true) {
                     options.full = None;
@@ -509,7 +509,7 @@ pub fn valid() -> impl Strategy<Value = Valid> {
                     visibility: visibility.unwrap_or_default().to_owned(),
                     name,
                     name_range: TextRange::default(),
-                    inputs,
+                    input: nn_grammar::Shape::vector(inputs),
                     input_range: TextRange::default(),
                     layers,
                     scalar: if options.f64_scalar == Some(true) {

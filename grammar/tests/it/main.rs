@@ -44,8 +44,8 @@ fn describe(net: &Network) -> String {
         net.name,
         net.scalar,
         net.unroll,
-        net.inputs,
-        net.outputs(),
+        net.input.elements(),
+        net.output().elements(),
         net.parameters()
     );
     for layer in &net.layers {
@@ -54,8 +54,8 @@ fn describe(net: &Network) -> String {
             "  {}{}: {} -> {} {:?}",
             layer.name,
             if layer.named { "" } else { " (default name)" },
-            layer.inputs,
-            layer.outputs,
+            layer.input.elements(),
+            layer.output.elements(),
             layer.activation
         );
     }

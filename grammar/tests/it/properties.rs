@@ -120,8 +120,8 @@ fn assert_sound(text: &str) {
         compile_item(&printed).unwrap_or_else(|ds| {
             panic!("recovered {printed:?} (from {text:?}) does not compile: {ds:?}")
         });
-        assert_eq!(Some(net.inputs), recovered.inputs);
-        assert_eq!(Some(net.outputs()), recovered.outputs);
+        assert_eq!(net.input.width(), recovered.inputs);
+        assert_eq!(net.output().width(), recovered.outputs);
     }
     match parse_file(text) {
         Ok(items) => {

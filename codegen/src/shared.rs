@@ -1,0 +1,214 @@
+//! Pieces every part of the generated code uses: array types of shapes, activations, hygienic
+//! locals, plain size literals. `emit`, `emit_train`, `io` and the layer kinds depend on this
+//! module, and it on none of them.
+
+use crate::ir::{Layer, Network, Scalar, Shape};
+use nn_grammar::Activation;
+use proc_macro2::{Group, Ident, Literal, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned};
+
+/// The Rust type of a value of `shape`: nested arrays, outermost size outside
+/// (`[[[T; W]; H]; C]` for `[C, H, W]`, `[T; N]` for `[N]`).
+pub(crate) fn array_type(scalar: &Scalar, shape: &Shape) -> TokenStream {
+    shape
+        .dims()
+        .iter()
+        .rev()
+        .fold(quote!(#scalar), |inner, size| quote!([#inner; #size]))
+}
+
+/// The all-zero value of `shape`, as an array expression (`[[0f32; W]; H]`).
+pub(crate) fn zeros(scalar: &Scalar, shape: &Shape) -> TokenStream {
+    let zero = scalar.literal(0.0);
+    shape
+        .dims()
+        .iter()
+        .rev()
+        .fold(quote!(#zero), |inner, size| quote!([#inner; #size]))
+}
+
+/// `value` (a place of `shape`'s array type) as a flat slice of scalars, borrowed mutably or
+/// not: `&mut x` for a vector, `x.as_flattened_mut().as_flattened_mut()` for rank 3.
+pub(crate) fn flat(shape: &Shape, value: &TokenStream, mutable: bool) -> TokenStream {
+    match (shape.rank(), mutable) {
+        (1, true) => quote!(&mut #value),
+        (1, false) => quote!(&#value),
+        (rank, true) => {
+            let calls = (1..rank).map(|_| quote!(.as_flattened_mut()));
+            quote!(#value #(#calls)*)
+        }
+        (rank, false) => {
+            let calls = (1..rank).map(|_| quote!(.as_flattened()));
+            quote!(#value #(#calls)*)
+        }
+    }
+}
+
+/// `1 neuron`, `128 neurons`.
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// `relu`, `leaky_relu(0.1)`: the activation as the language writes it.
+pub(crate) fn describe(activation: Activation) -> String {
+    match activation {
+        Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => {
+            format!("{}({alpha})", activation.name())
+        }
+        _ => activation.name().to_owned(),
+    }
+}
+
+/// The alpha argument of `leaky_relu` and `elu`, if any, as a literal of the scalar type.
+pub(crate) fn alpha(scalar: &Scalar, activation: Activation) -> Option<Literal> {
+    match activation {
+        Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => Some(scalar.literal(alpha)),
+        _ => None,
+    }
+}
+
+/// The call that applies the layer's activation in place to `target` (a `&mut [T]`), if any.
+pub(crate) fn apply_activation(
+    net: &Network,
+    layer: &Layer,
+    target: &TokenStream,
+) -> Option<TokenStream> {
+    let runtime = &net.runtime;
+    if layer.activation == Activation::Linear {
+        return None;
+    }
+    let function = format_ident!("{}", layer.activation.name());
+    let alpha = alpha(&net.scalar, layer.activation).map(|alpha| quote!(, #alpha));
+    Some(quote_spanned! {layer.span=>
+        #runtime::activation::#function(#target #alpha);
+    })
+}
+
+/// A local invented by the macro, hygienic so it cannot collide with a layer's output local.
+pub(crate) fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// `tokens`, every one of them (groups included) carrying `span`.
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            }
+            token.set_span(span);
+            token
+        })
+        .collect()
+}
+
+/// `784usize` as `784`, and `101770usize` as `101_770`: every size in generated code is a
+/// `usize` by its context, and the suffix `quote` gives a `usize` is noise to whoever reads the
+/// code (`cargo expand`, `nnc build`); clippy's `unreadable_literal` asks for the `_`.
+pub(crate) fn plain_sizes(tokens: TokenStream) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut plain = Group::new(group.delimiter(), plain_sizes(group.stream()));
+                plain.set_span(group.span());
+                TokenTree::Group(plain)
+            }
+            TokenTree::Literal(literal) => {
+                match literal
+                    .to_string()
+                    .strip_suffix("usize")
+                    .map(str::parse::<usize>)
+                {
+                    Some(Ok(n)) => {
+                        let mut plain = grouped(n);
+                        plain.set_span(literal.span());
+                        TokenTree::Literal(plain)
+                    }
+                    _ => TokenTree::Literal(literal),
+                }
+            }
+            other => other,
+        })
+        .collect()
+}
+
+/// `101770` as `101_770`; numbers under five digits as they are.
+fn grouped(n: usize) -> Literal {
+    let digits = n.to_string();
+    if digits.len() < 5 {
+        return Literal::usize_unsuffixed(n);
+    }
+    let mut text = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            text.push('_');
+        }
+        text.push(digit);
+    }
+    text.parse()
+        .unwrap_or_else(|_| Literal::usize_unsuffixed(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{array_type, flat, zeros};
+    use crate::ir::{Scalar, Shape};
+    use proc_macro2::{Ident, Span};
+    use quote::quote;
+
+    fn f32() -> Scalar {
+        Scalar {
+            ident: Ident::new("f32", Span::call_site()),
+            bytes: 4,
+            kind: nn_grammar::Scalar::F32,
+        }
+    }
+
+    fn shape(dims: &[usize]) -> Shape {
+        Shape::new(dims).unwrap()
+    }
+
+    #[test]
+    fn shapes_are_nested_arrays_outermost_first() {
+        let cases = [
+            (&[784][..], "[f32 ; 784usize]", "[0f32 ; 784usize]"),
+            (
+                &[16, 100],
+                "[[f32 ; 100usize] ; 16usize]",
+                "[[0f32 ; 100usize] ; 16usize]",
+            ),
+            (
+                &[3, 32, 28],
+                "[[[f32 ; 28usize] ; 32usize] ; 3usize]",
+                "[[[0f32 ; 28usize] ; 32usize] ; 3usize]",
+            ),
+        ];
+        for (dims, ty, value) in cases {
+            assert_eq!(array_type(&f32(), &shape(dims)).to_string(), ty);
+            assert_eq!(zeros(&f32(), &shape(dims)).to_string(), value);
+        }
+    }
+
+    #[test]
+    fn places_flatten_to_slices() {
+        let x = quote!(x);
+        assert_eq!(flat(&shape(&[4]), &x, true).to_string(), "& mut x");
+        assert_eq!(flat(&shape(&[4]), &x, false).to_string(), "& x");
+        assert_eq!(
+            flat(&shape(&[2, 3, 4]), &x, true).to_string(),
+            "x . as_flattened_mut () . as_flattened_mut ()"
+        );
+        assert_eq!(
+            flat(&shape(&[2, 3]), &x, false).to_string(),
+            "x . as_flattened ()"
+        );
+    }
+}
