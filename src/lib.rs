@@ -7,6 +7,7 @@ pub use nn_macros::network;
 /// [`nnc` guide](guide::nnc).
 pub use nn_macros::network_file;
 /// Training: losses, optimizers, the mini-batch trainer and the traits generated code implements.
+#[cfg(feature = "train")]
 pub use nn_runtime::train;
 pub use nn_runtime::{
     Activation, Dense, Error, Init, LayerInfo, LayerKind, Layout, Network, Role, Scalar, Summary,

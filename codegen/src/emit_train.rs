@@ -5,7 +5,8 @@
 //! `Span::mixed_site()`, so they can never capture or shadow a layer's output local, which
 //! carries the layer's own span and name.
 //!
-//! Each layer's own tokens come from its kind (`layer::kind`); this module depends on
+//! It all sits in the runtime's `__with_train!`, so that the runtime's `train` feature decides
+//! whether it exists. Each layer's own tokens come from its kind (`layer::kind`); this module depends on
 //! `shared` and `layer`, not on `emit`.
 
 use crate::ir::{Layer, Network};
@@ -15,15 +16,19 @@ use nn_grammar::Activation;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
-/// The gradients struct, its impls, `accumulate_gradients`, `evaluate` and `Trainable`.
+/// The gradients struct, its impls, `accumulate_gradients`, `evaluate` and `Trainable`, in
+/// `__with_train!`.
 pub(crate) fn emit(net: &Network) -> TokenStream {
+    let runtime = &net.runtime;
     let gradients = gradients_struct(net);
     let methods = methods(net);
     let trainable = trainable_impl(net);
     quote! {
-        #gradients
-        #methods
-        #trainable
+        #runtime::__with_train! {
+            #gradients
+            #methods
+            #trainable
+        }
     }
 }
 

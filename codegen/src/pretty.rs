@@ -203,7 +203,8 @@ mod tests {
             "{rust}"
         );
         assert!(
-            rust.contains("    NetGradients {\n        hidden: ::nn::__private::train::DenseGradients<3, 2, f32>,\n"),
+            // Inside `__with_train! { ... }`, one level deeper.
+            rust.contains("        NetGradients {\n            hidden: ::nn::__private::train::DenseGradients<3, 2, f32>,\n"),
             "{rust}"
         );
     }

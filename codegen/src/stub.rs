@@ -66,7 +66,6 @@ pub fn stub(stub: Stub) -> TokenStream {
             pub const INPUTS: usize = #inputs;
             pub const OUTPUTS: usize = #outputs;
             pub const PARAMETERS: usize = 0;
-            pub const TRAINING_CHUNK: usize = 1;
             pub const BAKED: Self = Self;
 
             pub fn forward<#input_generic #output_generic>(&self, input: #input_type) -> #output_type {
@@ -89,38 +88,6 @@ pub fn stub(stub: Stub) -> TokenStream {
                     layers: &[],
                 }
             }
-
-            pub fn accumulate_gradients<#input_generic T, L, #output_generic>(
-                &self,
-                input: #input_type,
-                target: T,
-                loss: &L,
-                scale: #scalar,
-                gradients: &mut #gradients,
-            ) -> #runtime::train::Outcome<#scalar, #output_type> {
-                #body
-            }
-
-            pub fn accumulate_batch<X, Y, L, F>(
-                &self,
-                inputs: &[X],
-                targets: &[Y],
-                loss: &L,
-                scale: #scalar,
-                gradients: &mut #gradients,
-                observe: F,
-            ) -> ::core::result::Result<(), #runtime::Error> {
-                #body
-            }
-
-            pub fn evaluate<#input_generic T, L, #output_generic>(
-                &self,
-                input: #input_type,
-                target: T,
-                loss: &L,
-            ) -> #runtime::train::Outcome<#scalar, #output_type> {
-                #body
-            }
         }
 
         #runtime::__with_alloc! {
@@ -130,13 +97,6 @@ pub fn stub(stub: Stub) -> TokenStream {
                     #runtime::Box::new(Self)
                 }
 
-                pub fn zeroed() -> #runtime::Box<Self> {
-                    #runtime::Box::new(Self)
-                }
-            }
-
-            #[allow(dead_code, clippy::all, clippy::pedantic)]
-            impl #gradients {
                 pub fn zeroed() -> #runtime::Box<Self> {
                     #runtime::Box::new(Self)
                 }
@@ -188,12 +148,61 @@ pub fn stub(stub: Stub) -> TokenStream {
             }
         }
 
-        #[allow(dead_code)]
-        #visibility struct #gradients;
+        // The training half, as in generated code: only with the runtime's `train` feature.
+        #runtime::__with_train! {
+            #[allow(dead_code, unused_variables, clippy::all, clippy::pedantic)]
+            impl #name {
+                pub const TRAINING_CHUNK: usize = 1;
 
-        #[allow(dead_code, clippy::all, clippy::pedantic)]
-        impl #gradients {
-            pub fn zero(&mut self) {}
+                pub fn accumulate_gradients<#input_generic T, L, #output_generic>(
+                    &self,
+                    input: #input_type,
+                    target: T,
+                    loss: &L,
+                    scale: #scalar,
+                    gradients: &mut #gradients,
+                ) -> #runtime::train::Outcome<#scalar, #output_type> {
+                    #body
+                }
+
+                pub fn accumulate_batch<X, Y, L, F>(
+                    &self,
+                    inputs: &[X],
+                    targets: &[Y],
+                    loss: &L,
+                    scale: #scalar,
+                    gradients: &mut #gradients,
+                    observe: F,
+                ) -> ::core::result::Result<(), #runtime::Error> {
+                    #body
+                }
+
+                pub fn evaluate<#input_generic T, L, #output_generic>(
+                    &self,
+                    input: #input_type,
+                    target: T,
+                    loss: &L,
+                ) -> #runtime::train::Outcome<#scalar, #output_type> {
+                    #body
+                }
+            }
+
+            #[allow(dead_code)]
+            #visibility struct #gradients;
+
+            #[allow(dead_code, clippy::all, clippy::pedantic)]
+            impl #gradients {
+                pub fn zero(&mut self) {}
+            }
+
+            #runtime::__with_alloc! {
+                #[allow(dead_code, clippy::all, clippy::pedantic)]
+                impl #gradients {
+                    pub fn zeroed() -> #runtime::Box<Self> {
+                        #runtime::Box::new(Self)
+                    }
+                }
+            }
         }
     })
 }

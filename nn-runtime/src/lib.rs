@@ -7,8 +7,10 @@
 //! - [`init`]: seeded He/Xavier initialisation.
 //! - [`io`]: weights in and out (safetensors, serde) and `ndarray` batches, each behind its
 //!   feature.
+//! - `train` (feature `train`, on by default): gradients, losses, optimizers and the trainer.
 //!
-//! `#![no_std]`: the `alloc` feature adds heap constructors, `std` adds file loading.
+//! `#![no_std]`: the `alloc` feature adds heap constructors, `std` adds file loading; `train`
+//! needs neither (its optimizers and trainer need `alloc`).
 
 #![no_std]
 
@@ -31,6 +33,7 @@ mod math;
 mod network;
 mod scalar;
 mod tensor;
+#[cfg(feature = "train")]
 pub mod train;
 mod zeroed;
 
@@ -112,6 +115,25 @@ macro_rules! __with_alloc {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __with_alloc {
+    ($($item:tt)*) => {};
+}
+
+/// Expands to its input when the `train` feature is on, to nothing otherwise: generated code
+/// wraps its training half (`<Name>Gradients`, `accumulate_gradients`, `accumulate_batch`,
+/// `evaluate`, `impl Trainable`) in it, as in [`__with_alloc!`], so that inference-only builds
+/// do not compile the backward pass.
+#[cfg(feature = "train")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_train {
+    ($($item:tt)*) => { $($item)* };
+}
+
+/// Expands to its input when the `train` feature is on, to nothing otherwise.
+#[cfg(not(feature = "train"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_train {
     ($($item:tt)*) => {};
 }
 

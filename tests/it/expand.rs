@@ -25,7 +25,8 @@ fn expand(declaration: &str, attributes: TokenStream) -> String {
             "__with_ndarray",
             "__with_safetensors",
             "__with_serde",
-            "__with_std"
+            "__with_std",
+            "__with_train"
         ],
         "the wrappers of the feature-gated items"
     );
@@ -161,6 +162,7 @@ fn the_runtime_macros_name_only_what_they_are_given() {
         "__with_alloc",
         "__with_std",
         "__with_safetensors",
+        "__with_train",
     ] {
         assert!(
             exported.iter().any(|name| name == used),

@@ -327,231 +327,233 @@ impl ::nn::__private::Network for Xor {
         }
     }
 }
-/// Gradients of a loss with respect to every weight and bias of [`Xor`], with the same shapes: what `Xor::accumulate_gradients` adds to and an optimizer reads.
-#[allow(dead_code)]
-pub struct XorGradients {
-    /// Gradients of layer `hidden` (`2 -> 4`): weights by column, as in the layer, and biases.
-    pub hidden: ::nn::__private::train::DenseGradients<2, 4, f32>,
-    /// Gradients of layer `output` (`4 -> 1`): weights by column, as in the layer, and biases.
-    pub output: ::nn::__private::train::DenseGradients<4, 1, f32>,
-}
-::nn::__private::__zero_init!(
-    ::nn::__private::ZeroInit,
-    XorGradients {
-        hidden: ::nn::__private::train::DenseGradients<2, 4, f32>,
-        output: ::nn::__private::train::DenseGradients<4, 1, f32>,
+::nn::__private::__with_train! {
+    /// Gradients of a loss with respect to every weight and bias of [`Xor`], with the same shapes: what `Xor::accumulate_gradients` adds to and an optimizer reads.
+    #[allow(dead_code)]
+    pub struct XorGradients {
+        /// Gradients of layer `hidden` (`2 -> 4`): weights by column, as in the layer, and biases.
+        pub hidden: ::nn::__private::train::DenseGradients<2, 4, f32>,
+        /// Gradients of layer `output` (`4 -> 1`): weights by column, as in the layer, and biases.
+        pub output: ::nn::__private::train::DenseGradients<4, 1, f32>,
     }
-);
-::nn::__private::__with_alloc! {
-    #[allow(dead_code, clippy::unnecessary_box_returns)]
+    ::nn::__private::__zero_init!(
+        ::nn::__private::ZeroInit,
+        XorGradients {
+            hidden: ::nn::__private::train::DenseGradients<2, 4, f32>,
+            output: ::nn::__private::train::DenseGradients<4, 1, f32>,
+        }
+    );
+    ::nn::__private::__with_alloc! {
+        #[allow(dead_code, clippy::unnecessary_box_returns)]
+        impl XorGradients {
+            /// All gradients zero, built directly on the heap.
+            pub fn zeroed() -> ::nn::__private::Box<Self> {
+                ::nn::__private::zeroed_box()
+            }
+        }
+    }
+    #[allow(dead_code)]
     impl XorGradients {
-        /// All gradients zero, built directly on the heap.
-        pub fn zeroed() -> ::nn::__private::Box<Self> {
-            ::nn::__private::zeroed_box()
+        /// Sets every gradient to zero (before each mini-batch).
+        pub fn zero(&mut self) {
+            self.hidden.zero();
+            self.output.zero();
         }
     }
-}
-#[allow(dead_code)]
-impl XorGradients {
-    /// Sets every gradient to zero (before each mini-batch).
-    pub fn zero(&mut self) {
-        self.hidden.zero();
-        self.output.zero();
-    }
-}
-impl ::nn::__private::train::Gradients for XorGradients {
-    type Scalar = f32;
-    fn for_each_tensor<'a>(
-        &'a self,
-        mut f: impl ::core::ops::FnMut(&'static ::nn::__private::TensorInfo, &'a [f32]),
-    ) {
-        ::nn::__private::Tensors::for_each_tensor(&self.hidden, &mut f);
-        ::nn::__private::Tensors::for_each_tensor(&self.output, &mut f);
-    }
-    fn for_each_tensor_mut<'a>(
-        &'a mut self,
-        mut f: impl ::core::ops::FnMut(
-            &'static ::nn::__private::TensorInfo,
-            &'a mut [f32],
-        ),
-    ) {
-        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.hidden, &mut f);
-        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.output, &mut f);
-    }
-}
-#[allow(dead_code)]
-impl Xor {
-    /// Samples per chunk in `accumulate_batch`.
-    pub const TRAINING_CHUNK: usize = 1;
-    /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
-    /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
-    /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
-    /// the bit as one sample at a time. No heap allocation.
-    ///
-    /// # Errors
-    ///
-    /// `Error::Batch` when `targets` does not have one row per input.
-    pub fn accumulate_batch<
-        X,
-        Y,
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
-        F,
-    >(
-        &self,
-        inputs: &[X],
-        targets: &[Y],
-        loss: &L,
-        scale: f32,
-        gradients: &mut XorGradients,
-        mut observe: F,
-    ) -> ::core::result::Result<(), ::nn::__private::Error>
-    where
-        X: ::core::borrow::Borrow<[f32; 2]>,
-        Y: ::core::borrow::Borrow<[f32; 1]>,
-        F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, [f32; 1]>),
-    {
-        if inputs.len() != targets.len() {
-            return ::core::result::Result::Err(::nn::__private::Error::Batch {
-                layer: "output",
-                expected: inputs.len(),
-                found: targets.len(),
-            });
+    impl ::nn::__private::train::Gradients for XorGradients {
+        type Scalar = f32;
+        fn for_each_tensor<'a>(
+            &'a self,
+            mut f: impl ::core::ops::FnMut(&'static ::nn::__private::TensorInfo, &'a [f32]),
+        ) {
+            ::nn::__private::Tensors::for_each_tensor(&self.hidden, &mut f);
+            ::nn::__private::Tensors::for_each_tensor(&self.output, &mut f);
         }
-        for (index, (input, target)) in inputs.iter().zip(targets).enumerate() {
-            observe(
-                index,
-                self
-                    .accumulate_gradients(
-                        ::core::borrow::Borrow::borrow(input),
-                        ::core::borrow::Borrow::borrow(target),
-                        loss,
-                        scale,
-                        gradients,
-                    ),
+        fn for_each_tensor_mut<'a>(
+            &'a mut self,
+            mut f: impl ::core::ops::FnMut(
+                &'static ::nn::__private::TensorInfo,
+                &'a mut [f32],
+            ),
+        ) {
+            ::nn::__private::Tensors::for_each_tensor_mut(&mut self.hidden, &mut f);
+            ::nn::__private::Tensors::for_each_tensor_mut(&mut self.output, &mut f);
+        }
+    }
+    #[allow(dead_code)]
+    impl Xor {
+        /// Samples per chunk in `accumulate_batch`.
+        pub const TRAINING_CHUNK: usize = 1;
+        /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
+        /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
+        /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
+        /// the bit as one sample at a time. No heap allocation.
+        ///
+        /// # Errors
+        ///
+        /// `Error::Batch` when `targets` does not have one row per input.
+        pub fn accumulate_batch<
+            X,
+            Y,
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
+            F,
+        >(
+            &self,
+            inputs: &[X],
+            targets: &[Y],
+            loss: &L,
+            scale: f32,
+            gradients: &mut XorGradients,
+            mut observe: F,
+        ) -> ::core::result::Result<(), ::nn::__private::Error>
+        where
+            X: ::core::borrow::Borrow<[f32; 2]>,
+            Y: ::core::borrow::Borrow<[f32; 1]>,
+            F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, [f32; 1]>),
+        {
+            if inputs.len() != targets.len() {
+                return ::core::result::Result::Err(::nn::__private::Error::Batch {
+                    layer: "output",
+                    expected: inputs.len(),
+                    found: targets.len(),
+                });
+            }
+            for (index, (input, target)) in inputs.iter().zip(targets).enumerate() {
+                observe(
+                    index,
+                    self
+                        .accumulate_gradients(
+                            ::core::borrow::Borrow::borrow(input),
+                            ::core::borrow::Borrow::borrow(target),
+                            loss,
+                            scale,
+                            gradients,
+                        ),
+                );
+            }
+            ::core::result::Result::Ok(())
+        }
+        /// Runs `Xor` on `input` keeping every layer's pre-activations, then backpropagates the loss against `target`: adds `scale` times the gradient of every weight and bias to `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss and the output.
+        ///
+        /// Statically sized locals only: no heap allocation. The loss must fit the output
+        /// activation, or this does not compile.
+        #[allow(clippy::trivially_copy_pass_by_ref)]
+        pub fn accumulate_gradients<
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
+        >(
+            &self,
+            input: &[f32; 2],
+            target: &[f32; 1],
+            loss: &L,
+            scale: f32,
+            gradients: &mut XorGradients,
+        ) -> ::nn::__private::train::Outcome<f32, [f32; 1]> {
+            let hidden_pre: [f32; 4] = self.hidden.forward(input);
+            let mut hidden: [f32; 4] = hidden_pre;
+            ::nn::__private::activation::tanh(&mut hidden);
+            let output_pre: [f32; 1] = self.output.forward(&hidden);
+            let mut output: [f32; 1] = output_pre;
+            ::nn::__private::activation::sigmoid(&mut output);
+            let mut output_delta: [f32; 1] = [0f32; 1];
+            let value = <L as ::nn::__private::train::Loss<
+                ::nn::__private::train::output::Sigmoid,
+            >>::gradient(
+                loss,
+                <Self as ::nn::__private::Network>::LAYERS[1].activation,
+                &output_pre,
+                &output,
+                target,
+                scale,
+                &mut output_delta,
             );
+            let mut hidden_delta: [f32; 4] = ::nn::__private::train::backward_input(
+                &self.output,
+                &output_delta,
+            );
+            ::nn::__private::train::derivative::tanh(
+                &hidden_pre,
+                &hidden,
+                &mut hidden_delta,
+            );
+            gradients.output.accumulate(&hidden, &output_delta);
+            gradients.hidden.accumulate(input, &hidden_delta);
+            ::nn::__private::train::Outcome::new(value, output)
         }
-        ::core::result::Result::Ok(())
+        /// Runs the network on `input` and returns the loss against `target` and the output.
+        #[allow(clippy::trivially_copy_pass_by_ref)]
+        pub fn evaluate<
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
+        >(
+            &self,
+            input: &[f32; 2],
+            target: &[f32; 1],
+            loss: &L,
+        ) -> ::nn::__private::train::Outcome<f32, [f32; 1]> {
+            let hidden_pre: [f32; 4] = self.hidden.forward(input);
+            let mut hidden: [f32; 4] = hidden_pre;
+            ::nn::__private::activation::tanh(&mut hidden);
+            let output_pre: [f32; 1] = self.output.forward(&hidden);
+            let mut output: [f32; 1] = output_pre;
+            ::nn::__private::activation::sigmoid(&mut output);
+            let value = <L as ::nn::__private::train::Loss<
+                ::nn::__private::train::output::Sigmoid,
+            >>::value(
+                loss,
+                <Self as ::nn::__private::Network>::LAYERS[1].activation,
+                &output_pre,
+                &output,
+                target,
+            );
+            ::nn::__private::train::Outcome::new(value, output)
+        }
     }
-    /// Runs `Xor` on `input` keeping every layer's pre-activations, then backpropagates the loss against `target`: adds `scale` times the gradient of every weight and bias to `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss and the output.
-    ///
-    /// Statically sized locals only: no heap allocation. The loss must fit the output
-    /// activation, or this does not compile.
-    #[allow(clippy::trivially_copy_pass_by_ref)]
-    pub fn accumulate_gradients<
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
-    >(
-        &self,
-        input: &[f32; 2],
-        target: &[f32; 1],
-        loss: &L,
-        scale: f32,
-        gradients: &mut XorGradients,
-    ) -> ::nn::__private::train::Outcome<f32, [f32; 1]> {
-        let hidden_pre: [f32; 4] = self.hidden.forward(input);
-        let mut hidden: [f32; 4] = hidden_pre;
-        ::nn::__private::activation::tanh(&mut hidden);
-        let output_pre: [f32; 1] = self.output.forward(&hidden);
-        let mut output: [f32; 1] = output_pre;
-        ::nn::__private::activation::sigmoid(&mut output);
-        let mut output_delta: [f32; 1] = [0f32; 1];
-        let value = <L as ::nn::__private::train::Loss<
-            ::nn::__private::train::output::Sigmoid,
-        >>::gradient(
-            loss,
-            <Self as ::nn::__private::Network>::LAYERS[1].activation,
-            &output_pre,
-            &output,
-            target,
-            scale,
-            &mut output_delta,
-        );
-        let mut hidden_delta: [f32; 4] = ::nn::__private::train::backward_input(
-            &self.output,
-            &output_delta,
-        );
-        ::nn::__private::train::derivative::tanh(
-            &hidden_pre,
-            &hidden,
-            &mut hidden_delta,
-        );
-        gradients.output.accumulate(&hidden, &output_delta);
-        gradients.hidden.accumulate(input, &hidden_delta);
-        ::nn::__private::train::Outcome::new(value, output)
-    }
-    /// Runs the network on `input` and returns the loss against `target` and the output.
-    #[allow(clippy::trivially_copy_pass_by_ref)]
-    pub fn evaluate<
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
-    >(
-        &self,
-        input: &[f32; 2],
-        target: &[f32; 1],
-        loss: &L,
-    ) -> ::nn::__private::train::Outcome<f32, [f32; 1]> {
-        let hidden_pre: [f32; 4] = self.hidden.forward(input);
-        let mut hidden: [f32; 4] = hidden_pre;
-        ::nn::__private::activation::tanh(&mut hidden);
-        let output_pre: [f32; 1] = self.output.forward(&hidden);
-        let mut output: [f32; 1] = output_pre;
-        ::nn::__private::activation::sigmoid(&mut output);
-        let value = <L as ::nn::__private::train::Loss<
-            ::nn::__private::train::output::Sigmoid,
-        >>::value(
-            loss,
-            <Self as ::nn::__private::Network>::LAYERS[1].activation,
-            &output_pre,
-            &output,
-            target,
-        );
-        ::nn::__private::train::Outcome::new(value, output)
-    }
-}
-impl ::nn::__private::train::Trainable for Xor {
-    type Input = [f32; 2];
-    type Output = [f32; 1];
-    type OutputActivation = ::nn::__private::train::output::Sigmoid;
-    type Gradients = XorGradients;
-    fn predict(&self, input: &Self::Input) -> Self::Output {
-        self.forward(input)
-    }
-    fn evaluate<
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
-    >(
-        &self,
-        input: &Self::Input,
-        target: &Self::Output,
-        loss: &L,
-    ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
-        Self::evaluate(self, input, target, loss)
-    }
-    fn accumulate_gradients<
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
-    >(
-        &self,
-        input: &Self::Input,
-        target: &Self::Output,
-        loss: &L,
-        scale: f32,
-        gradients: &mut XorGradients,
-    ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
-        Self::accumulate_gradients(self, input, target, loss, scale, gradients)
-    }
-    fn accumulate_batch<X, Y, L, F>(
-        &self,
-        inputs: &[X],
-        targets: &[Y],
-        loss: &L,
-        scale: f32,
-        gradients: &mut XorGradients,
-        observe: F,
-    ) -> ::core::result::Result<(), ::nn::__private::Error>
-    where
-        X: ::core::borrow::Borrow<Self::Input>,
-        Y: ::core::borrow::Borrow<Self::Output>,
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
-        F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, Self::Output>),
-    {
-        Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+    impl ::nn::__private::train::Trainable for Xor {
+        type Input = [f32; 2];
+        type Output = [f32; 1];
+        type OutputActivation = ::nn::__private::train::output::Sigmoid;
+        type Gradients = XorGradients;
+        fn predict(&self, input: &Self::Input) -> Self::Output {
+            self.forward(input)
+        }
+        fn evaluate<
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
+        >(
+            &self,
+            input: &Self::Input,
+            target: &Self::Output,
+            loss: &L,
+        ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
+            Self::evaluate(self, input, target, loss)
+        }
+        fn accumulate_gradients<
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
+        >(
+            &self,
+            input: &Self::Input,
+            target: &Self::Output,
+            loss: &L,
+            scale: f32,
+            gradients: &mut XorGradients,
+        ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
+            Self::accumulate_gradients(self, input, target, loss, scale, gradients)
+        }
+        fn accumulate_batch<X, Y, L, F>(
+            &self,
+            inputs: &[X],
+            targets: &[Y],
+            loss: &L,
+            scale: f32,
+            gradients: &mut XorGradients,
+            observe: F,
+        ) -> ::core::result::Result<(), ::nn::__private::Error>
+        where
+            X: ::core::borrow::Borrow<Self::Input>,
+            Y: ::core::borrow::Borrow<Self::Output>,
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
+            F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, Self::Output>),
+        {
+            Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+        }
     }
 }
 /// Classifies iris flowers.
@@ -900,255 +902,257 @@ impl ::nn::__private::Network for Iris {
         }
     }
 }
-/// Gradients of a loss with respect to every weight and bias of [`Iris`], with the same shapes: what `Iris::accumulate_gradients` adds to and an optimizer reads.
-#[allow(dead_code)]
-pub(crate) struct IrisGradients {
-    /// Gradients of layer `features` (`4 -> 16`): weights by column, as in the layer, and biases.
-    pub features: ::nn::__private::train::DenseGradients<4, 16, f64>,
-    /// Gradients of layer `layer1` (`16 -> 8`): weights by column, as in the layer, and biases.
-    pub layer1: ::nn::__private::train::DenseGradients<16, 8, f64>,
-    /// Gradients of layer `layer2` (`8 -> 3`): weights by column, as in the layer, and biases.
-    pub layer2: ::nn::__private::train::DenseGradients<8, 3, f64>,
-}
-::nn::__private::__zero_init!(
-    ::nn::__private::ZeroInit,
-    IrisGradients {
-        features: ::nn::__private::train::DenseGradients<4, 16, f64>,
-        layer1: ::nn::__private::train::DenseGradients<16, 8, f64>,
-        layer2: ::nn::__private::train::DenseGradients<8, 3, f64>,
+::nn::__private::__with_train! {
+    /// Gradients of a loss with respect to every weight and bias of [`Iris`], with the same shapes: what `Iris::accumulate_gradients` adds to and an optimizer reads.
+    #[allow(dead_code)]
+    pub(crate) struct IrisGradients {
+        /// Gradients of layer `features` (`4 -> 16`): weights by column, as in the layer, and biases.
+        pub features: ::nn::__private::train::DenseGradients<4, 16, f64>,
+        /// Gradients of layer `layer1` (`16 -> 8`): weights by column, as in the layer, and biases.
+        pub layer1: ::nn::__private::train::DenseGradients<16, 8, f64>,
+        /// Gradients of layer `layer2` (`8 -> 3`): weights by column, as in the layer, and biases.
+        pub layer2: ::nn::__private::train::DenseGradients<8, 3, f64>,
     }
-);
-::nn::__private::__with_alloc! {
-    #[allow(dead_code, clippy::unnecessary_box_returns)]
+    ::nn::__private::__zero_init!(
+        ::nn::__private::ZeroInit,
+        IrisGradients {
+            features: ::nn::__private::train::DenseGradients<4, 16, f64>,
+            layer1: ::nn::__private::train::DenseGradients<16, 8, f64>,
+            layer2: ::nn::__private::train::DenseGradients<8, 3, f64>,
+        }
+    );
+    ::nn::__private::__with_alloc! {
+        #[allow(dead_code, clippy::unnecessary_box_returns)]
+        impl IrisGradients {
+            /// All gradients zero, built directly on the heap.
+            pub fn zeroed() -> ::nn::__private::Box<Self> {
+                ::nn::__private::zeroed_box()
+            }
+        }
+    }
+    #[allow(dead_code)]
     impl IrisGradients {
-        /// All gradients zero, built directly on the heap.
-        pub fn zeroed() -> ::nn::__private::Box<Self> {
-            ::nn::__private::zeroed_box()
+        /// Sets every gradient to zero (before each mini-batch).
+        pub fn zero(&mut self) {
+            self.features.zero();
+            self.layer1.zero();
+            self.layer2.zero();
         }
     }
-}
-#[allow(dead_code)]
-impl IrisGradients {
-    /// Sets every gradient to zero (before each mini-batch).
-    pub fn zero(&mut self) {
-        self.features.zero();
-        self.layer1.zero();
-        self.layer2.zero();
-    }
-}
-impl ::nn::__private::train::Gradients for IrisGradients {
-    type Scalar = f64;
-    fn for_each_tensor<'a>(
-        &'a self,
-        mut f: impl ::core::ops::FnMut(&'static ::nn::__private::TensorInfo, &'a [f64]),
-    ) {
-        ::nn::__private::Tensors::for_each_tensor(&self.features, &mut f);
-        ::nn::__private::Tensors::for_each_tensor(&self.layer1, &mut f);
-        ::nn::__private::Tensors::for_each_tensor(&self.layer2, &mut f);
-    }
-    fn for_each_tensor_mut<'a>(
-        &'a mut self,
-        mut f: impl ::core::ops::FnMut(
-            &'static ::nn::__private::TensorInfo,
-            &'a mut [f64],
-        ),
-    ) {
-        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.features, &mut f);
-        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer1, &mut f);
-        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer2, &mut f);
-    }
-}
-#[allow(dead_code)]
-impl Iris {
-    /// Samples per chunk in `accumulate_batch`.
-    pub const TRAINING_CHUNK: usize = 1;
-    /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
-    /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
-    /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
-    /// the bit as one sample at a time. No heap allocation.
-    ///
-    /// # Errors
-    ///
-    /// `Error::Batch` when `targets` does not have one row per input.
-    pub fn accumulate_batch<
-        X,
-        Y,
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
-        F,
-    >(
-        &self,
-        inputs: &[X],
-        targets: &[Y],
-        loss: &L,
-        scale: f64,
-        gradients: &mut IrisGradients,
-        mut observe: F,
-    ) -> ::core::result::Result<(), ::nn::__private::Error>
-    where
-        X: ::core::borrow::Borrow<[f64; 4]>,
-        Y: ::core::borrow::Borrow<[f64; 3]>,
-        F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f64, [f64; 3]>),
-    {
-        if inputs.len() != targets.len() {
-            return ::core::result::Result::Err(::nn::__private::Error::Batch {
-                layer: "layer2",
-                expected: inputs.len(),
-                found: targets.len(),
-            });
+    impl ::nn::__private::train::Gradients for IrisGradients {
+        type Scalar = f64;
+        fn for_each_tensor<'a>(
+            &'a self,
+            mut f: impl ::core::ops::FnMut(&'static ::nn::__private::TensorInfo, &'a [f64]),
+        ) {
+            ::nn::__private::Tensors::for_each_tensor(&self.features, &mut f);
+            ::nn::__private::Tensors::for_each_tensor(&self.layer1, &mut f);
+            ::nn::__private::Tensors::for_each_tensor(&self.layer2, &mut f);
         }
-        for (index, (input, target)) in inputs.iter().zip(targets).enumerate() {
-            observe(
-                index,
-                self
-                    .accumulate_gradients(
-                        ::core::borrow::Borrow::borrow(input),
-                        ::core::borrow::Borrow::borrow(target),
-                        loss,
-                        scale,
-                        gradients,
-                    ),
+        fn for_each_tensor_mut<'a>(
+            &'a mut self,
+            mut f: impl ::core::ops::FnMut(
+                &'static ::nn::__private::TensorInfo,
+                &'a mut [f64],
+            ),
+        ) {
+            ::nn::__private::Tensors::for_each_tensor_mut(&mut self.features, &mut f);
+            ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer1, &mut f);
+            ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer2, &mut f);
+        }
+    }
+    #[allow(dead_code)]
+    impl Iris {
+        /// Samples per chunk in `accumulate_batch`.
+        pub const TRAINING_CHUNK: usize = 1;
+        /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
+        /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
+        /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
+        /// the bit as one sample at a time. No heap allocation.
+        ///
+        /// # Errors
+        ///
+        /// `Error::Batch` when `targets` does not have one row per input.
+        pub fn accumulate_batch<
+            X,
+            Y,
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
+            F,
+        >(
+            &self,
+            inputs: &[X],
+            targets: &[Y],
+            loss: &L,
+            scale: f64,
+            gradients: &mut IrisGradients,
+            mut observe: F,
+        ) -> ::core::result::Result<(), ::nn::__private::Error>
+        where
+            X: ::core::borrow::Borrow<[f64; 4]>,
+            Y: ::core::borrow::Borrow<[f64; 3]>,
+            F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f64, [f64; 3]>),
+        {
+            if inputs.len() != targets.len() {
+                return ::core::result::Result::Err(::nn::__private::Error::Batch {
+                    layer: "layer2",
+                    expected: inputs.len(),
+                    found: targets.len(),
+                });
+            }
+            for (index, (input, target)) in inputs.iter().zip(targets).enumerate() {
+                observe(
+                    index,
+                    self
+                        .accumulate_gradients(
+                            ::core::borrow::Borrow::borrow(input),
+                            ::core::borrow::Borrow::borrow(target),
+                            loss,
+                            scale,
+                            gradients,
+                        ),
+                );
+            }
+            ::core::result::Result::Ok(())
+        }
+        /// Runs `Iris` on `input` keeping every layer's pre-activations, then backpropagates the loss against `target`: adds `scale` times the gradient of every weight and bias to `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss and the output.
+        ///
+        /// Statically sized locals only: no heap allocation. The loss must fit the output
+        /// activation, or this does not compile.
+        #[allow(clippy::trivially_copy_pass_by_ref)]
+        pub fn accumulate_gradients<
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
+        >(
+            &self,
+            input: &[f64; 4],
+            target: &[f64; 3],
+            loss: &L,
+            scale: f64,
+            gradients: &mut IrisGradients,
+        ) -> ::nn::__private::train::Outcome<f64, [f64; 3]> {
+            let features_pre: [f64; 16] = self.features.forward(input);
+            let mut features: [f64; 16] = features_pre;
+            ::nn::__private::activation::leaky_relu(&mut features, 0.1f64);
+            let layer1_pre: [f64; 8] = self.layer1.forward(&features);
+            let mut layer1: [f64; 8] = layer1_pre;
+            ::nn::__private::activation::elu(&mut layer1, 1f64);
+            let layer2_pre: [f64; 3] = self.layer2.forward(&layer1);
+            let mut layer2: [f64; 3] = layer2_pre;
+            ::nn::__private::activation::log_softmax(&mut layer2);
+            let mut layer2_delta: [f64; 3] = [0f64; 3];
+            let value = <L as ::nn::__private::train::Loss<
+                ::nn::__private::train::output::LogSoftmax,
+            >>::gradient(
+                loss,
+                <Self as ::nn::__private::Network>::LAYERS[2].activation,
+                &layer2_pre,
+                &layer2,
+                target,
+                scale,
+                &mut layer2_delta,
             );
+            let mut layer1_delta: [f64; 8] = ::nn::__private::train::backward_input(
+                &self.layer2,
+                &layer2_delta,
+            );
+            ::nn::__private::train::derivative::elu(
+                &layer1_pre,
+                &layer1,
+                &mut layer1_delta,
+                1f64,
+            );
+            gradients.layer2.accumulate(&layer1, &layer2_delta);
+            let mut features_delta: [f64; 16] = ::nn::__private::train::backward_input(
+                &self.layer1,
+                &layer1_delta,
+            );
+            ::nn::__private::train::derivative::leaky_relu(
+                &features_pre,
+                &features,
+                &mut features_delta,
+                0.1f64,
+            );
+            gradients.layer1.accumulate(&features, &layer1_delta);
+            gradients.features.accumulate(input, &features_delta);
+            ::nn::__private::train::Outcome::new(value, layer2)
         }
-        ::core::result::Result::Ok(())
+        /// Runs the network on `input` and returns the loss against `target` and the output.
+        #[allow(clippy::trivially_copy_pass_by_ref)]
+        pub fn evaluate<
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
+        >(
+            &self,
+            input: &[f64; 4],
+            target: &[f64; 3],
+            loss: &L,
+        ) -> ::nn::__private::train::Outcome<f64, [f64; 3]> {
+            let features_pre: [f64; 16] = self.features.forward(input);
+            let mut features: [f64; 16] = features_pre;
+            ::nn::__private::activation::leaky_relu(&mut features, 0.1f64);
+            let layer1_pre: [f64; 8] = self.layer1.forward(&features);
+            let mut layer1: [f64; 8] = layer1_pre;
+            ::nn::__private::activation::elu(&mut layer1, 1f64);
+            let layer2_pre: [f64; 3] = self.layer2.forward(&layer1);
+            let mut layer2: [f64; 3] = layer2_pre;
+            ::nn::__private::activation::log_softmax(&mut layer2);
+            let value = <L as ::nn::__private::train::Loss<
+                ::nn::__private::train::output::LogSoftmax,
+            >>::value(
+                loss,
+                <Self as ::nn::__private::Network>::LAYERS[2].activation,
+                &layer2_pre,
+                &layer2,
+                target,
+            );
+            ::nn::__private::train::Outcome::new(value, layer2)
+        }
     }
-    /// Runs `Iris` on `input` keeping every layer's pre-activations, then backpropagates the loss against `target`: adds `scale` times the gradient of every weight and bias to `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss and the output.
-    ///
-    /// Statically sized locals only: no heap allocation. The loss must fit the output
-    /// activation, or this does not compile.
-    #[allow(clippy::trivially_copy_pass_by_ref)]
-    pub fn accumulate_gradients<
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
-    >(
-        &self,
-        input: &[f64; 4],
-        target: &[f64; 3],
-        loss: &L,
-        scale: f64,
-        gradients: &mut IrisGradients,
-    ) -> ::nn::__private::train::Outcome<f64, [f64; 3]> {
-        let features_pre: [f64; 16] = self.features.forward(input);
-        let mut features: [f64; 16] = features_pre;
-        ::nn::__private::activation::leaky_relu(&mut features, 0.1f64);
-        let layer1_pre: [f64; 8] = self.layer1.forward(&features);
-        let mut layer1: [f64; 8] = layer1_pre;
-        ::nn::__private::activation::elu(&mut layer1, 1f64);
-        let layer2_pre: [f64; 3] = self.layer2.forward(&layer1);
-        let mut layer2: [f64; 3] = layer2_pre;
-        ::nn::__private::activation::log_softmax(&mut layer2);
-        let mut layer2_delta: [f64; 3] = [0f64; 3];
-        let value = <L as ::nn::__private::train::Loss<
-            ::nn::__private::train::output::LogSoftmax,
-        >>::gradient(
-            loss,
-            <Self as ::nn::__private::Network>::LAYERS[2].activation,
-            &layer2_pre,
-            &layer2,
-            target,
-            scale,
-            &mut layer2_delta,
-        );
-        let mut layer1_delta: [f64; 8] = ::nn::__private::train::backward_input(
-            &self.layer2,
-            &layer2_delta,
-        );
-        ::nn::__private::train::derivative::elu(
-            &layer1_pre,
-            &layer1,
-            &mut layer1_delta,
-            1f64,
-        );
-        gradients.layer2.accumulate(&layer1, &layer2_delta);
-        let mut features_delta: [f64; 16] = ::nn::__private::train::backward_input(
-            &self.layer1,
-            &layer1_delta,
-        );
-        ::nn::__private::train::derivative::leaky_relu(
-            &features_pre,
-            &features,
-            &mut features_delta,
-            0.1f64,
-        );
-        gradients.layer1.accumulate(&features, &layer1_delta);
-        gradients.features.accumulate(input, &features_delta);
-        ::nn::__private::train::Outcome::new(value, layer2)
-    }
-    /// Runs the network on `input` and returns the loss against `target` and the output.
-    #[allow(clippy::trivially_copy_pass_by_ref)]
-    pub fn evaluate<
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
-    >(
-        &self,
-        input: &[f64; 4],
-        target: &[f64; 3],
-        loss: &L,
-    ) -> ::nn::__private::train::Outcome<f64, [f64; 3]> {
-        let features_pre: [f64; 16] = self.features.forward(input);
-        let mut features: [f64; 16] = features_pre;
-        ::nn::__private::activation::leaky_relu(&mut features, 0.1f64);
-        let layer1_pre: [f64; 8] = self.layer1.forward(&features);
-        let mut layer1: [f64; 8] = layer1_pre;
-        ::nn::__private::activation::elu(&mut layer1, 1f64);
-        let layer2_pre: [f64; 3] = self.layer2.forward(&layer1);
-        let mut layer2: [f64; 3] = layer2_pre;
-        ::nn::__private::activation::log_softmax(&mut layer2);
-        let value = <L as ::nn::__private::train::Loss<
-            ::nn::__private::train::output::LogSoftmax,
-        >>::value(
-            loss,
-            <Self as ::nn::__private::Network>::LAYERS[2].activation,
-            &layer2_pre,
-            &layer2,
-            target,
-        );
-        ::nn::__private::train::Outcome::new(value, layer2)
-    }
-}
-impl ::nn::__private::train::Trainable for Iris {
-    type Input = [f64; 4];
-    type Output = [f64; 3];
-    type OutputActivation = ::nn::__private::train::output::LogSoftmax;
-    type Gradients = IrisGradients;
-    fn predict(&self, input: &Self::Input) -> Self::Output {
-        self.forward(input)
-    }
-    fn evaluate<
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
-    >(
-        &self,
-        input: &Self::Input,
-        target: &Self::Output,
-        loss: &L,
-    ) -> ::nn::__private::train::Outcome<f64, Self::Output> {
-        Self::evaluate(self, input, target, loss)
-    }
-    fn accumulate_gradients<
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
-    >(
-        &self,
-        input: &Self::Input,
-        target: &Self::Output,
-        loss: &L,
-        scale: f64,
-        gradients: &mut IrisGradients,
-    ) -> ::nn::__private::train::Outcome<f64, Self::Output> {
-        Self::accumulate_gradients(self, input, target, loss, scale, gradients)
-    }
-    fn accumulate_batch<X, Y, L, F>(
-        &self,
-        inputs: &[X],
-        targets: &[Y],
-        loss: &L,
-        scale: f64,
-        gradients: &mut IrisGradients,
-        observe: F,
-    ) -> ::core::result::Result<(), ::nn::__private::Error>
-    where
-        X: ::core::borrow::Borrow<Self::Input>,
-        Y: ::core::borrow::Borrow<Self::Output>,
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
-        F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f64, Self::Output>),
-    {
-        Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+    impl ::nn::__private::train::Trainable for Iris {
+        type Input = [f64; 4];
+        type Output = [f64; 3];
+        type OutputActivation = ::nn::__private::train::output::LogSoftmax;
+        type Gradients = IrisGradients;
+        fn predict(&self, input: &Self::Input) -> Self::Output {
+            self.forward(input)
+        }
+        fn evaluate<
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
+        >(
+            &self,
+            input: &Self::Input,
+            target: &Self::Output,
+            loss: &L,
+        ) -> ::nn::__private::train::Outcome<f64, Self::Output> {
+            Self::evaluate(self, input, target, loss)
+        }
+        fn accumulate_gradients<
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
+        >(
+            &self,
+            input: &Self::Input,
+            target: &Self::Output,
+            loss: &L,
+            scale: f64,
+            gradients: &mut IrisGradients,
+        ) -> ::nn::__private::train::Outcome<f64, Self::Output> {
+            Self::accumulate_gradients(self, input, target, loss, scale, gradients)
+        }
+        fn accumulate_batch<X, Y, L, F>(
+            &self,
+            inputs: &[X],
+            targets: &[Y],
+            loss: &L,
+            scale: f64,
+            gradients: &mut IrisGradients,
+            observe: F,
+        ) -> ::core::result::Result<(), ::nn::__private::Error>
+        where
+            X: ::core::borrow::Borrow<Self::Input>,
+            Y: ::core::borrow::Borrow<Self::Output>,
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
+            F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f64, Self::Output>),
+        {
+            Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+        }
     }
 }
 /// Every other activation once; no visibility, so private to the module.
@@ -1586,303 +1590,305 @@ impl ::nn::__private::Network for Zoo {
         }
     }
 }
-/// Gradients of a loss with respect to every weight and bias of [`Zoo`], with the same shapes: what `Zoo::accumulate_gradients` adds to and an optimizer reads.
-#[allow(dead_code)]
-struct ZooGradients {
-    /// Gradients of layer `layer0` (`3 -> 5`): weights by column, as in the layer, and biases.
-    pub layer0: ::nn::__private::train::DenseGradients<3, 5, f32>,
-    /// Gradients of layer `layer1` (`5 -> 5`): weights by column, as in the layer, and biases.
-    pub layer1: ::nn::__private::train::DenseGradients<5, 5, f32>,
-    /// Gradients of layer `layer2` (`5 -> 5`): weights by column, as in the layer, and biases.
-    pub layer2: ::nn::__private::train::DenseGradients<5, 5, f32>,
-    /// Gradients of layer `layer3` (`5 -> 4`): weights by column, as in the layer, and biases.
-    pub layer3: ::nn::__private::train::DenseGradients<5, 4, f32>,
-    /// Gradients of layer `layer4` (`4 -> 2`): weights by column, as in the layer, and biases.
-    pub layer4: ::nn::__private::train::DenseGradients<4, 2, f32>,
-    /// Gradients of layer `layer5` (`2 -> 2`): weights by column, as in the layer, and biases.
-    pub layer5: ::nn::__private::train::DenseGradients<2, 2, f32>,
-}
-::nn::__private::__zero_init!(
-    ::nn::__private::ZeroInit,
-    ZooGradients {
-        layer0: ::nn::__private::train::DenseGradients<3, 5, f32>,
-        layer1: ::nn::__private::train::DenseGradients<5, 5, f32>,
-        layer2: ::nn::__private::train::DenseGradients<5, 5, f32>,
-        layer3: ::nn::__private::train::DenseGradients<5, 4, f32>,
-        layer4: ::nn::__private::train::DenseGradients<4, 2, f32>,
-        layer5: ::nn::__private::train::DenseGradients<2, 2, f32>,
+::nn::__private::__with_train! {
+    /// Gradients of a loss with respect to every weight and bias of [`Zoo`], with the same shapes: what `Zoo::accumulate_gradients` adds to and an optimizer reads.
+    #[allow(dead_code)]
+    struct ZooGradients {
+        /// Gradients of layer `layer0` (`3 -> 5`): weights by column, as in the layer, and biases.
+        pub layer0: ::nn::__private::train::DenseGradients<3, 5, f32>,
+        /// Gradients of layer `layer1` (`5 -> 5`): weights by column, as in the layer, and biases.
+        pub layer1: ::nn::__private::train::DenseGradients<5, 5, f32>,
+        /// Gradients of layer `layer2` (`5 -> 5`): weights by column, as in the layer, and biases.
+        pub layer2: ::nn::__private::train::DenseGradients<5, 5, f32>,
+        /// Gradients of layer `layer3` (`5 -> 4`): weights by column, as in the layer, and biases.
+        pub layer3: ::nn::__private::train::DenseGradients<5, 4, f32>,
+        /// Gradients of layer `layer4` (`4 -> 2`): weights by column, as in the layer, and biases.
+        pub layer4: ::nn::__private::train::DenseGradients<4, 2, f32>,
+        /// Gradients of layer `layer5` (`2 -> 2`): weights by column, as in the layer, and biases.
+        pub layer5: ::nn::__private::train::DenseGradients<2, 2, f32>,
     }
-);
-::nn::__private::__with_alloc! {
-    #[allow(dead_code, clippy::unnecessary_box_returns)]
+    ::nn::__private::__zero_init!(
+        ::nn::__private::ZeroInit,
+        ZooGradients {
+            layer0: ::nn::__private::train::DenseGradients<3, 5, f32>,
+            layer1: ::nn::__private::train::DenseGradients<5, 5, f32>,
+            layer2: ::nn::__private::train::DenseGradients<5, 5, f32>,
+            layer3: ::nn::__private::train::DenseGradients<5, 4, f32>,
+            layer4: ::nn::__private::train::DenseGradients<4, 2, f32>,
+            layer5: ::nn::__private::train::DenseGradients<2, 2, f32>,
+        }
+    );
+    ::nn::__private::__with_alloc! {
+        #[allow(dead_code, clippy::unnecessary_box_returns)]
+        impl ZooGradients {
+            /// All gradients zero, built directly on the heap.
+            pub fn zeroed() -> ::nn::__private::Box<Self> {
+                ::nn::__private::zeroed_box()
+            }
+        }
+    }
+    #[allow(dead_code)]
     impl ZooGradients {
-        /// All gradients zero, built directly on the heap.
-        pub fn zeroed() -> ::nn::__private::Box<Self> {
-            ::nn::__private::zeroed_box()
+        /// Sets every gradient to zero (before each mini-batch).
+        pub fn zero(&mut self) {
+            self.layer0.zero();
+            self.layer1.zero();
+            self.layer2.zero();
+            self.layer3.zero();
+            self.layer4.zero();
+            self.layer5.zero();
         }
     }
-}
-#[allow(dead_code)]
-impl ZooGradients {
-    /// Sets every gradient to zero (before each mini-batch).
-    pub fn zero(&mut self) {
-        self.layer0.zero();
-        self.layer1.zero();
-        self.layer2.zero();
-        self.layer3.zero();
-        self.layer4.zero();
-        self.layer5.zero();
-    }
-}
-impl ::nn::__private::train::Gradients for ZooGradients {
-    type Scalar = f32;
-    fn for_each_tensor<'a>(
-        &'a self,
-        mut f: impl ::core::ops::FnMut(&'static ::nn::__private::TensorInfo, &'a [f32]),
-    ) {
-        ::nn::__private::Tensors::for_each_tensor(&self.layer0, &mut f);
-        ::nn::__private::Tensors::for_each_tensor(&self.layer1, &mut f);
-        ::nn::__private::Tensors::for_each_tensor(&self.layer2, &mut f);
-        ::nn::__private::Tensors::for_each_tensor(&self.layer3, &mut f);
-        ::nn::__private::Tensors::for_each_tensor(&self.layer4, &mut f);
-        ::nn::__private::Tensors::for_each_tensor(&self.layer5, &mut f);
-    }
-    fn for_each_tensor_mut<'a>(
-        &'a mut self,
-        mut f: impl ::core::ops::FnMut(
-            &'static ::nn::__private::TensorInfo,
-            &'a mut [f32],
-        ),
-    ) {
-        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer0, &mut f);
-        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer1, &mut f);
-        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer2, &mut f);
-        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer3, &mut f);
-        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer4, &mut f);
-        ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer5, &mut f);
-    }
-}
-#[allow(dead_code)]
-impl Zoo {
-    /// Samples per chunk in `accumulate_batch`.
-    pub const TRAINING_CHUNK: usize = 1;
-    /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
-    /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
-    /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
-    /// the bit as one sample at a time. No heap allocation.
-    ///
-    /// # Errors
-    ///
-    /// `Error::Batch` when `targets` does not have one row per input.
-    pub fn accumulate_batch<
-        X,
-        Y,
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
-        F,
-    >(
-        &self,
-        inputs: &[X],
-        targets: &[Y],
-        loss: &L,
-        scale: f32,
-        gradients: &mut ZooGradients,
-        mut observe: F,
-    ) -> ::core::result::Result<(), ::nn::__private::Error>
-    where
-        X: ::core::borrow::Borrow<[f32; 3]>,
-        Y: ::core::borrow::Borrow<[f32; 2]>,
-        F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, [f32; 2]>),
-    {
-        if inputs.len() != targets.len() {
-            return ::core::result::Result::Err(::nn::__private::Error::Batch {
-                layer: "layer5",
-                expected: inputs.len(),
-                found: targets.len(),
-            });
+    impl ::nn::__private::train::Gradients for ZooGradients {
+        type Scalar = f32;
+        fn for_each_tensor<'a>(
+            &'a self,
+            mut f: impl ::core::ops::FnMut(&'static ::nn::__private::TensorInfo, &'a [f32]),
+        ) {
+            ::nn::__private::Tensors::for_each_tensor(&self.layer0, &mut f);
+            ::nn::__private::Tensors::for_each_tensor(&self.layer1, &mut f);
+            ::nn::__private::Tensors::for_each_tensor(&self.layer2, &mut f);
+            ::nn::__private::Tensors::for_each_tensor(&self.layer3, &mut f);
+            ::nn::__private::Tensors::for_each_tensor(&self.layer4, &mut f);
+            ::nn::__private::Tensors::for_each_tensor(&self.layer5, &mut f);
         }
-        for (index, (input, target)) in inputs.iter().zip(targets).enumerate() {
-            observe(
-                index,
-                self
-                    .accumulate_gradients(
-                        ::core::borrow::Borrow::borrow(input),
-                        ::core::borrow::Borrow::borrow(target),
-                        loss,
-                        scale,
-                        gradients,
-                    ),
+        fn for_each_tensor_mut<'a>(
+            &'a mut self,
+            mut f: impl ::core::ops::FnMut(
+                &'static ::nn::__private::TensorInfo,
+                &'a mut [f32],
+            ),
+        ) {
+            ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer0, &mut f);
+            ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer1, &mut f);
+            ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer2, &mut f);
+            ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer3, &mut f);
+            ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer4, &mut f);
+            ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer5, &mut f);
+        }
+    }
+    #[allow(dead_code)]
+    impl Zoo {
+        /// Samples per chunk in `accumulate_batch`.
+        pub const TRAINING_CHUNK: usize = 1;
+        /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
+        /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
+        /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
+        /// the bit as one sample at a time. No heap allocation.
+        ///
+        /// # Errors
+        ///
+        /// `Error::Batch` when `targets` does not have one row per input.
+        pub fn accumulate_batch<
+            X,
+            Y,
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
+            F,
+        >(
+            &self,
+            inputs: &[X],
+            targets: &[Y],
+            loss: &L,
+            scale: f32,
+            gradients: &mut ZooGradients,
+            mut observe: F,
+        ) -> ::core::result::Result<(), ::nn::__private::Error>
+        where
+            X: ::core::borrow::Borrow<[f32; 3]>,
+            Y: ::core::borrow::Borrow<[f32; 2]>,
+            F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, [f32; 2]>),
+        {
+            if inputs.len() != targets.len() {
+                return ::core::result::Result::Err(::nn::__private::Error::Batch {
+                    layer: "layer5",
+                    expected: inputs.len(),
+                    found: targets.len(),
+                });
+            }
+            for (index, (input, target)) in inputs.iter().zip(targets).enumerate() {
+                observe(
+                    index,
+                    self
+                        .accumulate_gradients(
+                            ::core::borrow::Borrow::borrow(input),
+                            ::core::borrow::Borrow::borrow(target),
+                            loss,
+                            scale,
+                            gradients,
+                        ),
+                );
+            }
+            ::core::result::Result::Ok(())
+        }
+        /// Runs `Zoo` on `input` keeping every layer's pre-activations, then backpropagates the loss against `target`: adds `scale` times the gradient of every weight and bias to `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss and the output.
+        ///
+        /// Statically sized locals only: no heap allocation. The loss must fit the output
+        /// activation, or this does not compile.
+        #[allow(clippy::trivially_copy_pass_by_ref)]
+        pub fn accumulate_gradients<
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
+        >(
+            &self,
+            input: &[f32; 3],
+            target: &[f32; 2],
+            loss: &L,
+            scale: f32,
+            gradients: &mut ZooGradients,
+        ) -> ::nn::__private::train::Outcome<f32, [f32; 2]> {
+            let layer0_pre: [f32; 5] = self.layer0.forward(input);
+            let mut layer0: [f32; 5] = layer0_pre;
+            ::nn::__private::activation::gelu(&mut layer0);
+            let layer1_pre: [f32; 5] = self.layer1.forward(&layer0);
+            let mut layer1: [f32; 5] = layer1_pre;
+            ::nn::__private::activation::silu(&mut layer1);
+            let layer2_pre: [f32; 5] = self.layer2.forward(&layer1);
+            let mut layer2: [f32; 5] = layer2_pre;
+            ::nn::__private::activation::softplus(&mut layer2);
+            let layer3_pre: [f32; 4] = self.layer3.forward(&layer2);
+            let mut layer3: [f32; 4] = layer3_pre;
+            ::nn::__private::activation::relu(&mut layer3);
+            let layer4: [f32; 2] = self.layer4.forward(&layer3);
+            let layer5: [f32; 2] = self.layer5.forward(&layer4);
+            let mut layer5_delta: [f32; 2] = [0f32; 2];
+            let value = <L as ::nn::__private::train::Loss<
+                ::nn::__private::train::output::Linear,
+            >>::gradient(
+                loss,
+                <Self as ::nn::__private::Network>::LAYERS[5].activation,
+                &layer5,
+                &layer5,
+                target,
+                scale,
+                &mut layer5_delta,
             );
+            let layer4_delta: [f32; 2] = ::nn::__private::train::backward_input(
+                &self.layer5,
+                &layer5_delta,
+            );
+            gradients.layer5.accumulate(&layer4, &layer5_delta);
+            let mut layer3_delta: [f32; 4] = ::nn::__private::train::backward_input(
+                &self.layer4,
+                &layer4_delta,
+            );
+            ::nn::__private::train::derivative::relu(
+                &layer3_pre,
+                &layer3,
+                &mut layer3_delta,
+            );
+            gradients.layer4.accumulate(&layer3, &layer4_delta);
+            let mut layer2_delta: [f32; 5] = ::nn::__private::train::backward_input(
+                &self.layer3,
+                &layer3_delta,
+            );
+            ::nn::__private::train::derivative::softplus(
+                &layer2_pre,
+                &layer2,
+                &mut layer2_delta,
+            );
+            gradients.layer3.accumulate(&layer2, &layer3_delta);
+            let mut layer1_delta: [f32; 5] = ::nn::__private::train::backward_input(
+                &self.layer2,
+                &layer2_delta,
+            );
+            ::nn::__private::train::derivative::silu(
+                &layer1_pre,
+                &layer1,
+                &mut layer1_delta,
+            );
+            gradients.layer2.accumulate(&layer1, &layer2_delta);
+            let mut layer0_delta: [f32; 5] = ::nn::__private::train::backward_input(
+                &self.layer1,
+                &layer1_delta,
+            );
+            ::nn::__private::train::derivative::gelu(
+                &layer0_pre,
+                &layer0,
+                &mut layer0_delta,
+            );
+            gradients.layer1.accumulate(&layer0, &layer1_delta);
+            gradients.layer0.accumulate(input, &layer0_delta);
+            ::nn::__private::train::Outcome::new(value, layer5)
         }
-        ::core::result::Result::Ok(())
+        /// Runs the network on `input` and returns the loss against `target` and the output.
+        #[allow(clippy::trivially_copy_pass_by_ref)]
+        pub fn evaluate<
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
+        >(
+            &self,
+            input: &[f32; 3],
+            target: &[f32; 2],
+            loss: &L,
+        ) -> ::nn::__private::train::Outcome<f32, [f32; 2]> {
+            let layer0_pre: [f32; 5] = self.layer0.forward(input);
+            let mut layer0: [f32; 5] = layer0_pre;
+            ::nn::__private::activation::gelu(&mut layer0);
+            let layer1_pre: [f32; 5] = self.layer1.forward(&layer0);
+            let mut layer1: [f32; 5] = layer1_pre;
+            ::nn::__private::activation::silu(&mut layer1);
+            let layer2_pre: [f32; 5] = self.layer2.forward(&layer1);
+            let mut layer2: [f32; 5] = layer2_pre;
+            ::nn::__private::activation::softplus(&mut layer2);
+            let layer3_pre: [f32; 4] = self.layer3.forward(&layer2);
+            let mut layer3: [f32; 4] = layer3_pre;
+            ::nn::__private::activation::relu(&mut layer3);
+            let layer4: [f32; 2] = self.layer4.forward(&layer3);
+            let layer5: [f32; 2] = self.layer5.forward(&layer4);
+            let value = <L as ::nn::__private::train::Loss<
+                ::nn::__private::train::output::Linear,
+            >>::value(
+                loss,
+                <Self as ::nn::__private::Network>::LAYERS[5].activation,
+                &layer5,
+                &layer5,
+                target,
+            );
+            ::nn::__private::train::Outcome::new(value, layer5)
+        }
     }
-    /// Runs `Zoo` on `input` keeping every layer's pre-activations, then backpropagates the loss against `target`: adds `scale` times the gradient of every weight and bias to `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss and the output.
-    ///
-    /// Statically sized locals only: no heap allocation. The loss must fit the output
-    /// activation, or this does not compile.
-    #[allow(clippy::trivially_copy_pass_by_ref)]
-    pub fn accumulate_gradients<
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
-    >(
-        &self,
-        input: &[f32; 3],
-        target: &[f32; 2],
-        loss: &L,
-        scale: f32,
-        gradients: &mut ZooGradients,
-    ) -> ::nn::__private::train::Outcome<f32, [f32; 2]> {
-        let layer0_pre: [f32; 5] = self.layer0.forward(input);
-        let mut layer0: [f32; 5] = layer0_pre;
-        ::nn::__private::activation::gelu(&mut layer0);
-        let layer1_pre: [f32; 5] = self.layer1.forward(&layer0);
-        let mut layer1: [f32; 5] = layer1_pre;
-        ::nn::__private::activation::silu(&mut layer1);
-        let layer2_pre: [f32; 5] = self.layer2.forward(&layer1);
-        let mut layer2: [f32; 5] = layer2_pre;
-        ::nn::__private::activation::softplus(&mut layer2);
-        let layer3_pre: [f32; 4] = self.layer3.forward(&layer2);
-        let mut layer3: [f32; 4] = layer3_pre;
-        ::nn::__private::activation::relu(&mut layer3);
-        let layer4: [f32; 2] = self.layer4.forward(&layer3);
-        let layer5: [f32; 2] = self.layer5.forward(&layer4);
-        let mut layer5_delta: [f32; 2] = [0f32; 2];
-        let value = <L as ::nn::__private::train::Loss<
-            ::nn::__private::train::output::Linear,
-        >>::gradient(
-            loss,
-            <Self as ::nn::__private::Network>::LAYERS[5].activation,
-            &layer5,
-            &layer5,
-            target,
-            scale,
-            &mut layer5_delta,
-        );
-        let layer4_delta: [f32; 2] = ::nn::__private::train::backward_input(
-            &self.layer5,
-            &layer5_delta,
-        );
-        gradients.layer5.accumulate(&layer4, &layer5_delta);
-        let mut layer3_delta: [f32; 4] = ::nn::__private::train::backward_input(
-            &self.layer4,
-            &layer4_delta,
-        );
-        ::nn::__private::train::derivative::relu(
-            &layer3_pre,
-            &layer3,
-            &mut layer3_delta,
-        );
-        gradients.layer4.accumulate(&layer3, &layer4_delta);
-        let mut layer2_delta: [f32; 5] = ::nn::__private::train::backward_input(
-            &self.layer3,
-            &layer3_delta,
-        );
-        ::nn::__private::train::derivative::softplus(
-            &layer2_pre,
-            &layer2,
-            &mut layer2_delta,
-        );
-        gradients.layer3.accumulate(&layer2, &layer3_delta);
-        let mut layer1_delta: [f32; 5] = ::nn::__private::train::backward_input(
-            &self.layer2,
-            &layer2_delta,
-        );
-        ::nn::__private::train::derivative::silu(
-            &layer1_pre,
-            &layer1,
-            &mut layer1_delta,
-        );
-        gradients.layer2.accumulate(&layer1, &layer2_delta);
-        let mut layer0_delta: [f32; 5] = ::nn::__private::train::backward_input(
-            &self.layer1,
-            &layer1_delta,
-        );
-        ::nn::__private::train::derivative::gelu(
-            &layer0_pre,
-            &layer0,
-            &mut layer0_delta,
-        );
-        gradients.layer1.accumulate(&layer0, &layer1_delta);
-        gradients.layer0.accumulate(input, &layer0_delta);
-        ::nn::__private::train::Outcome::new(value, layer5)
-    }
-    /// Runs the network on `input` and returns the loss against `target` and the output.
-    #[allow(clippy::trivially_copy_pass_by_ref)]
-    pub fn evaluate<
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
-    >(
-        &self,
-        input: &[f32; 3],
-        target: &[f32; 2],
-        loss: &L,
-    ) -> ::nn::__private::train::Outcome<f32, [f32; 2]> {
-        let layer0_pre: [f32; 5] = self.layer0.forward(input);
-        let mut layer0: [f32; 5] = layer0_pre;
-        ::nn::__private::activation::gelu(&mut layer0);
-        let layer1_pre: [f32; 5] = self.layer1.forward(&layer0);
-        let mut layer1: [f32; 5] = layer1_pre;
-        ::nn::__private::activation::silu(&mut layer1);
-        let layer2_pre: [f32; 5] = self.layer2.forward(&layer1);
-        let mut layer2: [f32; 5] = layer2_pre;
-        ::nn::__private::activation::softplus(&mut layer2);
-        let layer3_pre: [f32; 4] = self.layer3.forward(&layer2);
-        let mut layer3: [f32; 4] = layer3_pre;
-        ::nn::__private::activation::relu(&mut layer3);
-        let layer4: [f32; 2] = self.layer4.forward(&layer3);
-        let layer5: [f32; 2] = self.layer5.forward(&layer4);
-        let value = <L as ::nn::__private::train::Loss<
-            ::nn::__private::train::output::Linear,
-        >>::value(
-            loss,
-            <Self as ::nn::__private::Network>::LAYERS[5].activation,
-            &layer5,
-            &layer5,
-            target,
-        );
-        ::nn::__private::train::Outcome::new(value, layer5)
-    }
-}
-impl ::nn::__private::train::Trainable for Zoo {
-    type Input = [f32; 3];
-    type Output = [f32; 2];
-    type OutputActivation = ::nn::__private::train::output::Linear;
-    type Gradients = ZooGradients;
-    fn predict(&self, input: &Self::Input) -> Self::Output {
-        self.forward(input)
-    }
-    fn evaluate<L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>>(
-        &self,
-        input: &Self::Input,
-        target: &Self::Output,
-        loss: &L,
-    ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
-        Self::evaluate(self, input, target, loss)
-    }
-    fn accumulate_gradients<
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
-    >(
-        &self,
-        input: &Self::Input,
-        target: &Self::Output,
-        loss: &L,
-        scale: f32,
-        gradients: &mut ZooGradients,
-    ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
-        Self::accumulate_gradients(self, input, target, loss, scale, gradients)
-    }
-    fn accumulate_batch<X, Y, L, F>(
-        &self,
-        inputs: &[X],
-        targets: &[Y],
-        loss: &L,
-        scale: f32,
-        gradients: &mut ZooGradients,
-        observe: F,
-    ) -> ::core::result::Result<(), ::nn::__private::Error>
-    where
-        X: ::core::borrow::Borrow<Self::Input>,
-        Y: ::core::borrow::Borrow<Self::Output>,
-        L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
-        F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, Self::Output>),
-    {
-        Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+    impl ::nn::__private::train::Trainable for Zoo {
+        type Input = [f32; 3];
+        type Output = [f32; 2];
+        type OutputActivation = ::nn::__private::train::output::Linear;
+        type Gradients = ZooGradients;
+        fn predict(&self, input: &Self::Input) -> Self::Output {
+            self.forward(input)
+        }
+        fn evaluate<L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>>(
+            &self,
+            input: &Self::Input,
+            target: &Self::Output,
+            loss: &L,
+        ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
+            Self::evaluate(self, input, target, loss)
+        }
+        fn accumulate_gradients<
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
+        >(
+            &self,
+            input: &Self::Input,
+            target: &Self::Output,
+            loss: &L,
+            scale: f32,
+            gradients: &mut ZooGradients,
+        ) -> ::nn::__private::train::Outcome<f32, Self::Output> {
+            Self::accumulate_gradients(self, input, target, loss, scale, gradients)
+        }
+        fn accumulate_batch<X, Y, L, F>(
+            &self,
+            inputs: &[X],
+            targets: &[Y],
+            loss: &L,
+            scale: f32,
+            gradients: &mut ZooGradients,
+            observe: F,
+        ) -> ::core::result::Result<(), ::nn::__private::Error>
+        where
+            X: ::core::borrow::Borrow<Self::Input>,
+            Y: ::core::borrow::Borrow<Self::Output>,
+            L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
+            F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, Self::Output>),
+        {
+            Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
+        }
     }
 }
