@@ -2,6 +2,8 @@
 
 use crate::network::Plural;
 #[cfg(feature = "alloc")]
+use crate::tensor::TensorInfo;
+#[cfg(feature = "alloc")]
 use alloc::{string::String, vec::Vec};
 
 /// Everything that can go wrong at run time.
@@ -115,19 +117,24 @@ pub enum Error {
     /// No tensor in the file belongs to a layer.
     #[cfg(feature = "alloc")]
     #[error(
-        "no tensors for layer `{layer}` (dense layer {index} of {count}): expected `<k>.weight` and `<k>.bias` for an integer `k`, as `nn.Sequential` names them, or `{layer}.weight` and `{layer}.bias`; the file has {tensors}"
+        "no tensors for layer `{layer}` (layer {index} of {count}): expected {} for an integer `k`, as `nn.Sequential` names them, or {}; the file has {tensors}",
+        Names("<k>", .expected),
+        Names(.layer, .expected)
     )]
     MissingLayer {
         /// The layer without tensors.
         layer: &'static str,
-        /// Its position among the dense layers, from 0.
+        /// Its position among the layers, from 0.
         index: usize,
-        /// Dense layers in the network.
+        /// Layers in the network.
         count: usize,
+        /// The layer's tensors, as its `LayerInfo::tensors` lists them.
+        expected: &'static [TensorInfo],
         /// The tensors the file has, quoted and comma-separated (at most 8, then `...`).
         tensors: String,
     },
-    /// A layer's weight was found but not its bias, or the other way around.
+    /// Some of a layer's tensors were found but not this one (a dense layer's weight without its
+    /// bias, or the other way around).
     #[cfg(feature = "alloc")]
     #[error("layer `{layer}`: missing tensor `{tensor}` (the file has `{found}`)")]
     MissingTensor {
@@ -135,34 +142,35 @@ pub enum Error {
         layer: &'static str,
         /// The tensor that is missing.
         tensor: String,
-        /// Its sibling, which is present.
+        /// A sibling, which is present.
         found: String,
     },
     /// The file has a tensor that no layer takes: more layers than the network, or a tensor of
     /// another kind of layer.
     #[cfg(feature = "alloc")]
     #[error(
-        "unexpected tensor `{tensor}`: {} already has its weights and bias",
+        "unexpected tensor `{tensor}`: {} already has its tensors",
         EveryLayer(*.layers)
     )]
     UnexpectedTensor {
         /// The tensor's name.
         tensor: String,
-        /// Dense layers in the network.
+        /// Layers in the network.
         layers: usize,
     },
     /// A tensor has the wrong shape.
     #[cfg(feature = "alloc")]
     #[error(
         "layer `{layer}`: tensor `{tensor}` has shape {found:?}, expected {expected:?}{hint}",
-        hint = shape_hint(.expected, .found)
+        hint = shape_hint(.tensor, .expected, .found)
     )]
     Shape {
         /// The layer.
         layer: &'static str,
         /// The tensor's name.
         tensor: String,
-        /// `[outputs, inputs]` for weights (PyTorch's `Linear.weight`), `[outputs]` for biases.
+        /// PyTorch's shape of the tensor (`[outputs, inputs]` for a dense layer's weight, as
+        /// `Linear.weight`).
         expected: Vec<usize>,
         /// The shape in the file.
         found: Vec<usize>,
@@ -180,7 +188,7 @@ pub enum Error {
         /// The dtype in the file, as safetensors writes it (`I64`, `U8`, ...).
         found: String,
     },
-    /// A weight or bias is NaN or infinite (or too large for the network's scalar type).
+    /// A value of a tensor is NaN or infinite (or too large for the network's scalar type).
     #[cfg(feature = "alloc")]
     #[error(
         "layer `{layer}`: tensor `{tensor}` holds {value} at {at:?}, expected finite {scalar} values (opt in with `LoadOptions::allow_non_finite` to load it anyway)"
@@ -190,7 +198,8 @@ pub enum Error {
         layer: &'static str,
         /// The tensor's name.
         tensor: String,
-        /// Index of the value: `[row, column]` for weights, `[row]` for biases.
+        /// Index of the value in PyTorch's shape of the tensor (`[row, column]` for a dense
+        /// layer's weight, `[row]` for its bias).
         at: Vec<usize>,
         /// The value in the file.
         value: String,
@@ -211,7 +220,7 @@ pub enum Error {
     /// A serialised network (JSON) has the wrong number of layers.
     #[error("expected {}, found {found}", Plural(*.expected, "layer"))]
     LayerCount {
-        /// Dense layers in the network.
+        /// Layers in the network.
         expected: usize,
         /// Layers in the data.
         found: usize,
@@ -262,7 +271,7 @@ impl core::fmt::Debug for Error {
             HeaderTruncated { length, found },
             Truncated { expected, found },
             #[cfg(feature = "alloc")] Format { reason },
-            #[cfg(feature = "alloc")] MissingLayer { layer, index, count, tensors },
+            #[cfg(feature = "alloc")] MissingLayer { layer, index, count, expected, tensors },
             #[cfg(feature = "alloc")] MissingTensor { layer, tensor, found },
             #[cfg(feature = "alloc")] UnexpectedTensor { tensor, layers },
             #[cfg(feature = "alloc")] Shape { layer, tensor, expected, found },
@@ -275,7 +284,7 @@ impl core::fmt::Debug for Error {
     }
 }
 
-/// `the one dense layer` or `every one of the 3 dense layers`.
+/// `the one layer` or `every one of the 3 layers`.
 #[cfg(feature = "alloc")]
 struct EveryLayer(usize);
 
@@ -283,18 +292,46 @@ struct EveryLayer(usize);
 impl core::fmt::Display for EveryLayer {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self.0 {
-            1 => f.write_str("the one dense layer"),
-            n => write!(f, "every one of the {n} dense layers"),
+            1 => f.write_str("the one layer"),
+            n => write!(f, "every one of the {n} layers"),
         }
     }
 }
 
-/// The layout a weight must have and, when `found` is `expected` transposed, how to save it
-/// transposed: as a contiguous copy. `safetensors.numpy` writes a transposed view (`coefs_[k].T`)
-/// in its untransposed order under the transposed shape, so that the file loads and is
-/// silently wrong; `safetensors.torch` refuses a non-contiguous tensor.
+/// A layer's tensors under a prefix: `` `<k>.weight` and `<k>.bias` ``, `` `a`, `b` and `c` ``.
 #[cfg(feature = "alloc")]
-fn shape_hint(expected: &[usize], found: &[usize]) -> &'static str {
+struct Names<'a>(&'a str, &'a [TensorInfo]);
+
+#[cfg(feature = "alloc")]
+impl core::fmt::Display for Names<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let Self(prefix, tensors) = *self;
+        for (index, tensor) in tensors.iter().enumerate() {
+            if index > 0 {
+                f.write_str(if index + 1 == tensors.len() {
+                    " and "
+                } else {
+                    ", "
+                })?;
+            }
+            write!(f, "`{prefix}.{}`", tensor.name)?;
+        }
+        Ok(())
+    }
+}
+
+/// For a dense layer's weight (`<k>.weight` in a file, `weights` in JSON: the only matrix the
+/// runtime's layers have), the layout it must have and, when `found` is `expected` transposed,
+/// how to save it transposed: as a contiguous copy. `safetensors.numpy` writes a transposed view
+/// (`coefs_[k].T`) in its untransposed order under the transposed shape, so that the file loads
+/// and is silently wrong; `safetensors.torch` refuses a non-contiguous tensor. Other tensors
+/// get no hint.
+#[cfg(feature = "alloc")]
+fn shape_hint(tensor: &str, expected: &[usize], found: &[usize]) -> &'static str {
+    let dense_weight = tensor == "weights" || tensor == "weight" || tensor.ends_with(".weight");
+    if !dense_weight {
+        return "";
+    }
     match (expected, found) {
         ([o, i], [a, b]) if o == b && i == a && o != i => {
             " ([outputs, inputs], the layout of PyTorch's `Linear.weight`): the tensor is transposed, save `np.ascontiguousarray(coefs_[k].T)` from scikit-learn or `weight.T.contiguous()` from PyTorch (a bare `.T` is a view, which `safetensors.numpy` writes untransposed)"
@@ -409,11 +446,62 @@ mod tests {
         };
         assert_eq!(
             unexpected(1).to_string(),
-            "unexpected tensor `1.weight`: the one dense layer already has its weights and bias"
+            "unexpected tensor `1.weight`: the one layer already has its tensors"
         );
         assert_eq!(
             unexpected(2).to_string(),
-            "unexpected tensor `1.weight`: every one of the 2 dense layers already has its weights and bias"
+            "unexpected tensor `1.weight`: every one of the 2 layers already has its tensors"
+        );
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn a_missing_layer_names_its_tensors() {
+        use crate::{Dense, Tensors};
+        let missing = |expected| Error::MissingLayer {
+            layer: "hidden",
+            index: 1,
+            count: 3,
+            expected,
+            tensors: "`0.weight`".to_string(),
+        };
+        assert_eq!(
+            missing(<Dense<2, 3, f32> as Tensors>::TENSORS).to_string(),
+            "no tensors for layer `hidden` (layer 1 of 3): expected `<k>.weight` and `<k>.bias` \
+             for an integer `k`, as `nn.Sequential` names them, or `hidden.weight` and \
+             `hidden.bias`; the file has `0.weight`"
+        );
+        let three = [Dense::<2, 3, f32>::TENSORS[0]; 3];
+        let three: &'static [crate::TensorInfo] =
+            std::boxed::Box::leak(std::boxed::Box::new(three));
+        assert!(
+            missing(three)
+                .to_string()
+                .contains("or `hidden.weight`, `hidden.weight` and `hidden.weight`;")
+        );
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn only_a_dense_weight_gets_the_transpose_hint() {
+        use std::vec;
+        let shape = |tensor: &str, expected: [usize; 2]| Error::Shape {
+            layer: "layer0",
+            tensor: tensor.to_string(),
+            expected: vec![expected[0], expected[1]],
+            found: vec![expected[1], expected[0]],
+        };
+        for weight in ["0.weight", "hidden.weight", "weights"] {
+            assert!(
+                shape(weight, [3, 2])
+                    .to_string()
+                    .contains("the tensor is transposed")
+            );
+        }
+        // A matrix of another kind of tensor is not a `Linear.weight`.
+        assert_eq!(
+            shape("0.other", [3, 2]).to_string(),
+            "layer `layer0`: tensor `0.other` has shape [2, 3], expected [3, 2]"
         );
     }
 

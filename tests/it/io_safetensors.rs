@@ -84,6 +84,7 @@ fn named_layers_take_their_names_and_fall_back_to_integer_keys() {
             layer: "layer0",
             index: 0,
             count: 2,
+            expected: <nn::Dense<5, 4, f32> as nn::Tensors>::TENSORS,
             tensors: "`hidden.bias`, `hidden.weight`, `output.bias`, `output.weight`".into(),
         })
     );
@@ -240,7 +241,7 @@ fn a_missing_layer_lists_what_the_file_has() {
     let error = tiny_error(&bytes("missing_layer"));
     assert_eq!(
         error.to_string(),
-        "no tensors for layer `layer1` (dense layer 1 of 2): expected `<k>.weight` and `<k>.bias` \
+        "no tensors for layer `layer1` (layer 1 of 2): expected `<k>.weight` and `<k>.bias` \
          for an integer `k`, as `nn.Sequential` names them, or `layer1.weight` and \
          `layer1.bias`; the file has `0.bias`, `0.weight`"
     );
@@ -259,8 +260,7 @@ fn an_extra_tensor_is_rejected() {
     let error = tiny_error(&bytes("batchnorm"));
     assert_eq!(
         error.to_string(),
-        "unexpected tensor `1.running_mean`: every one of the 2 dense layers already has its \
-         weights and bias"
+        "unexpected tensor `1.running_mean`: every one of the 2 layers already has its tensors"
     );
 }
 

@@ -526,6 +526,7 @@ fn assign<'f>(tensors: &'f [Tensor], layers: &[LayerInfo]) -> Result<Vec<&'f Ten
                 layer: layer.name,
                 index,
                 count: layers.len(),
+                expected: layer.tensors,
                 tensors: list(tensors),
             });
         };
