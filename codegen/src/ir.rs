@@ -61,6 +61,18 @@ pub struct Scalar {
 }
 
 impl Scalar {
+    /// The scalar type `kind`, its identifier spanned at `span`.
+    pub fn new(kind: nn_grammar::Scalar, span: Span) -> Self {
+        Self {
+            ident: Ident::new(kind.name(), span),
+            bytes: match kind {
+                nn_grammar::Scalar::F32 => 4,
+                nn_grammar::Scalar::F64 => 8,
+            },
+            kind,
+        }
+    }
+
     /// `value` as a literal of this type, suffixed (`0f32`).
     pub fn literal(&self, value: f64) -> Literal {
         match self.kind {

@@ -3,7 +3,7 @@
 //! layer's kernel, the chunk sizes of `forward_batch` and `accumulate_batch`).
 
 use crate::ir;
-use nn_grammar::{LayerKind, Network, Scalar, TextRange, Unroll};
+use nn_grammar::{LayerKind, Network, TextRange, Unroll};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
@@ -21,14 +21,7 @@ pub fn lower(
     let path = net.runtime.as_deref().unwrap_or("::nn");
     let path: TokenStream = path.parse().unwrap_or_else(|_| quote!(::nn));
     let runtime = quote!(#path::__private);
-    let scalar = ir::Scalar {
-        ident: Ident::new(net.scalar.name(), span_of(net.range)),
-        bytes: match net.scalar {
-            Scalar::F32 => 4,
-            Scalar::F64 => 8,
-        },
-        kind: net.scalar,
-    };
+    let scalar = ir::Scalar::new(net.scalar, span_of(net.range));
     ir::Network {
         name: Ident::new(&net.name, span_of(net.name_range)),
         // The checker only lets through `pub`, `pub(crate)`, `pub(super)` and `pub(self)`.

@@ -161,15 +161,11 @@ fn grouped(n: usize) -> Literal {
 mod tests {
     use super::{array_type, flat, zeros};
     use crate::ir::{Scalar, Shape};
-    use proc_macro2::{Ident, Span};
+    use proc_macro2::Span;
     use quote::quote;
 
     fn f32() -> Scalar {
-        Scalar {
-            ident: Ident::new("f32", Span::call_site()),
-            bytes: 4,
-            kind: nn_grammar::Scalar::F32,
-        }
+        Scalar::new(nn_grammar::Scalar::F32, Span::call_site())
     }
 
     fn shape(dims: &[usize]) -> Shape {

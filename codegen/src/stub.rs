@@ -2,8 +2,9 @@
 //! whole inherent API, with signatures loose enough that the uses of the network type-check, so
 //! that the declaration's own errors are the only ones reported.
 
-use nn_grammar::Scalar;
-use proc_macro2::{Ident, TokenStream};
+use crate::shared::array_type;
+use nn_grammar::{Scalar, Shape};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 
 /// What is known of a broken declaration.
@@ -14,10 +15,10 @@ pub struct Stub {
     pub visibility: TokenStream,
     /// Outer attributes to put on the struct (docs, derives).
     pub attributes: TokenStream,
-    /// The input width, if it was valid.
-    pub inputs: Option<usize>,
-    /// The output width, if it was valid.
-    pub outputs: Option<usize>,
+    /// The input's shape, if it was valid.
+    pub input: Option<Shape>,
+    /// The output's shape, if it was valid.
+    pub output: Option<Shape>,
     /// The scalar type (`f32` unless a valid `scalar = f64` said otherwise).
     pub scalar: Scalar,
 }
@@ -37,24 +38,28 @@ pub fn stub(stub: Stub) -> TokenStream {
         name,
         visibility,
         attributes,
-        inputs,
-        outputs,
+        input,
+        output,
         scalar,
     } = stub;
     let runtime = quote!(::nn::__private);
-    let scalar = format_ident!("{}", scalar.name());
+    let scalar = crate::ir::Scalar::new(scalar, Span::call_site());
     let gradients = format_ident!("{}Gradients", name);
     let name_text = name.to_string();
-    // The input: `&[f32; N]` when known, else any type.
-    let (input_generic, input_type) = match inputs {
-        Some(n) => (None, quote!(&[#scalar; #n])),
+    // The input: `&[f32; N]` (nested arrays for a higher rank) when known, else any type.
+    let (input_generic, input_type) = match &input {
+        Some(shape) => {
+            let array = array_type(&scalar, shape);
+            (None, quote!(&#array))
+        }
         None => (Some(quote!(I,)), quote!(I)),
     };
-    let (output_generic, output_type) = match outputs {
-        Some(n) => (None, quote!([#scalar; #n])),
+    let (output_generic, output_type) = match &output {
+        Some(shape) => (None, array_type(&scalar, shape)),
         None => (Some(quote!(O,)), quote!(O)),
     };
-    let (inputs, outputs) = (inputs.unwrap_or(0), outputs.unwrap_or(0));
+    let inputs = input.as_ref().map_or(0, Shape::elements);
+    let outputs = output.as_ref().map_or(0, Shape::elements);
     let body = quote!(::core::unreachable!("`network!` failed: see its errors"));
     crate::shared::plain_sizes(quote! {
         #attributes

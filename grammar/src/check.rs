@@ -47,10 +47,10 @@ pub struct Recovered {
     pub network: Option<Network>,
     /// Every problem, sorted by position; empty exactly when the declaration is correct.
     pub problems: Vec<Diagnostic>,
-    /// The input width, when it is valid (even if `network` is `None`).
-    pub inputs: Option<usize>,
-    /// The last layer's width, when it is valid.
-    pub outputs: Option<usize>,
+    /// The input's shape, when it is valid (even if `network` is `None`).
+    pub input: Option<Shape>,
+    /// The last layer's output shape, when it is valid.
+    pub output: Option<Shape>,
     /// The scalar type, `f32` unless a valid `scalar = f64` says otherwise.
     pub scalar: Scalar,
 }
@@ -129,8 +129,8 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
     Recovered {
         network,
         problems,
-        inputs,
-        outputs: last_width,
+        input: inputs.map(Shape::vector),
+        output: last_width.map(Shape::vector),
         scalar: settings.scalar,
     }
 }

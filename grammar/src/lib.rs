@@ -65,8 +65,8 @@ pub fn compile_item_recovering(text: &str) -> Recovered {
         Err(problems) => {
             let network = problems.first().and_then(|error| repair(text, error));
             Recovered {
-                inputs: network.as_ref().and_then(|n| n.input.width()),
-                outputs: network.as_ref().and_then(|n| n.output().width()),
+                input: network.as_ref().map(|n| n.input),
+                output: network.as_ref().map(Network::output),
                 scalar: network.as_ref().map_or(Scalar::F32, |n| n.scalar),
                 network,
                 problems,

@@ -116,8 +116,8 @@ fn stub(
         name,
         visibility,
         attributes: TokenStream::new(),
-        inputs: recovered.inputs,
-        outputs: recovered.outputs,
+        input: recovered.input,
+        output: recovered.output,
         scalar: recovered.scalar,
     })
 }

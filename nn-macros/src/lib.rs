@@ -145,8 +145,8 @@ fn expand_item(item: RawItem) -> TokenStream {
                 name,
                 visibility,
                 attributes: item.attributes,
-                inputs: recovered.inputs,
-                outputs: recovered.outputs,
+                input: recovered.input,
+                output: recovered.output,
                 scalar: recovered.scalar,
             })
         }),

@@ -120,8 +120,8 @@ fn assert_sound(text: &str) {
         compile_item(&printed).unwrap_or_else(|ds| {
             panic!("recovered {printed:?} (from {text:?}) does not compile: {ds:?}")
         });
-        assert_eq!(net.input.width(), recovered.inputs);
-        assert_eq!(net.output().width(), recovered.outputs);
+        assert_eq!(Some(net.input), recovered.input);
+        assert_eq!(Some(net.output()), recovered.output);
     }
     match parse_file(text) {
         Ok(items) => {
