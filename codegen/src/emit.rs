@@ -290,8 +290,8 @@ fn network_impl(net: &Network) -> TokenStream {
     let first = &net.first_layer().name;
     let last = &net.last_layer().name;
     let (inputs, outputs, parameters) = (net.input.elements(), net.output.elements(), *parameters);
-    // A slice converts to a vector; inputs and outputs of a higher rank would go through
-    // `as_flattened`.
+    // `forward_slice` converts the flat slices with `try_into`, which gives a vector's array:
+    // an input or output of a higher rank will need its rows cut first (`as_chunks`).
     let (input_type, output_type) = (
         array_type(scalar, &net.input),
         array_type(scalar, &net.output),
