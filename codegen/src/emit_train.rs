@@ -6,8 +6,8 @@
 //! carries the layer's own span and name.
 //!
 //! It all sits in the runtime's `__with_train!`, so that the runtime's `train` feature decides
-//! whether it exists. Each layer's own tokens come from its kind (`layer::kind`); this module depends on
-//! `shared` and `layer`, not on `emit`.
+//! whether it exists. Each layer's own tokens come from its kind (`layer::kind`); this module
+//! depends on `shared` and `layer`, not on `emit`.
 
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
