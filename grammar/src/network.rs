@@ -28,7 +28,7 @@ pub struct Network {
     pub input: Shape,
     /// Where the input width was written.
     pub input_range: TextRange,
-    /// Dense layers, input to output; never empty.
+    /// The layers, input to output; never empty.
     pub layers: Vec<Layer>,
     /// Element type of weights, inputs and outputs.
     pub scalar: Scalar,
