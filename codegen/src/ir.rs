@@ -33,6 +33,8 @@ pub struct Network {
     /// Samples per chunk in `accumulate_batch`; 1 goes one sample at a time, through
     /// `accumulate_gradients`.
     pub training_chunk: usize,
+    /// Whether every layer's kind has a backward pass: otherwise no training code is emitted.
+    pub trains: bool,
     /// Span of the whole declaration.
     pub span: Span,
 }
@@ -126,7 +128,43 @@ pub struct Layer {
 pub enum LayerKind {
     /// A fully connected layer.
     Dense(Dense),
+    /// A 2-D convolution.
+    Conv2d(Conv2d),
+    /// 2-D maximum pooling.
+    MaxPool2d(Pool2d),
+    /// A sample as one vector.
+    Flatten(Flatten),
 }
+
+/// A 2-D convolution, `Conv2d<OUT, IN_PER_GROUP, KH, KW, T>` in the runtime, its geometry
+/// passed as a value (`Conv2dGeometry`).
+pub struct Conv2d {
+    /// Output channels.
+    pub out_channels: usize,
+    /// Input channels each output channel reads (the input's channels over the groups).
+    pub in_per_group: usize,
+    /// `[height, width]` of the kernel.
+    pub kernel: [usize; 2],
+    /// Step between windows.
+    pub stride: [usize; 2],
+    /// Zeros before the first and after the last value.
+    pub padding: [usize; 2],
+    /// Step between the taps of a window.
+    pub dilation: [usize; 2],
+}
+
+/// A 2-D pool's geometry, `Pool2dGeometry` in the runtime.
+pub struct Pool2d {
+    /// Window size.
+    pub kernel: [usize; 2],
+    /// Step between windows.
+    pub stride: [usize; 2],
+    /// Padding before the first and after the last value.
+    pub padding: [usize; 2],
+}
+
+/// `flatten`: the runtime's function, no field.
+pub struct Flatten;
 
 /// A fully connected layer, `Dense<IN, OUT, T>` in the runtime.
 pub struct Dense {

@@ -29,6 +29,7 @@ pub fn lower(
         attributes: all_attributes,
         batch_chunk: batch_chunk(net, scalar.bytes),
         training_chunk: training_chunk(net, scalar.bytes),
+        trains: net.layers.iter().all(|layer| layer.kind.trains()),
         scalar,
         runtime,
         input: net.input,
@@ -68,6 +69,20 @@ fn kind(net: &Network, layer: &nn_grammar::Layer) -> ir::LayerKind {
                 Unroll::Full => ir::DenseForward::Unrolled,
             },
         }),
+        LayerKind::Conv2d(conv) => ir::LayerKind::Conv2d(ir::Conv2d {
+            out_channels: conv.out_channels,
+            in_per_group: layer.input.dims()[0] / conv.groups.max(1),
+            kernel: conv.kernel,
+            stride: conv.stride,
+            padding: conv.padding,
+            dilation: conv.dilation,
+        }),
+        LayerKind::MaxPool2d(pool) => ir::LayerKind::MaxPool2d(ir::Pool2d {
+            kernel: pool.kernel,
+            stride: pool.stride,
+            padding: pool.padding,
+        }),
+        LayerKind::Flatten => ir::LayerKind::Flatten(ir::Flatten),
     }
 }
 

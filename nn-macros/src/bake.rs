@@ -4,6 +4,7 @@
 use nn_codegen::BakedWeights;
 use nn_grammar::{Activation, Network, Scalar};
 use nn_runtime::io::safetensors::{LoadOptions, load_layers};
+use nn_runtime::layers::Conv2d;
 use nn_runtime::{Dense, LayerInfo, LayerKind, TensorInfo, Tensors};
 use std::path::Path;
 
@@ -71,6 +72,21 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
                         .collect();
                     (LayerKind::Dense, tensors)
                 }
+                nn_grammar::LayerKind::Conv2d(conv) => {
+                    let in_per_group = layer.input.dims()[0] / conv.groups.max(1);
+                    let [kh, kw] = conv.kernel;
+                    let weight: &'static [usize] =
+                        Box::leak(Box::new([conv.out_channels, in_per_group, kh, kw]));
+                    let bias: &'static [usize] = Box::leak(Box::new([conv.out_channels]));
+                    let tensors: Vec<TensorInfo> = <Conv2d<1, 1, 1, 1, f32> as Tensors>::TENSORS
+                        .iter()
+                        .zip([weight, bias])
+                        .map(|(tensor, shape)| TensorInfo { shape, ..*tensor })
+                        .collect();
+                    (LayerKind::Conv2d, tensors)
+                }
+                nn_grammar::LayerKind::MaxPool2d(_) => (LayerKind::MaxPool2d, Vec::new()),
+                nn_grammar::LayerKind::Flatten => (LayerKind::Flatten, Vec::new()),
             };
             LayerInfo {
                 name: Box::leak(layer.name.clone().into_boxed_str()),
