@@ -40,7 +40,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         quote! {
             ///
             /// Inference only: nn generates no backward pass (no gradients type, no
-            /// `Trainable`) for a network with convolutions, pools or `flatten` yet.
+            /// `Trainable`) for a network with layers other than dense yet.
         }
     });
     let forward = forward(net);

@@ -77,12 +77,29 @@ fn kind(net: &Network, layer: &nn_grammar::Layer) -> ir::LayerKind {
             padding: conv.padding,
             dilation: conv.dilation,
         }),
-        LayerKind::MaxPool2d(pool) => ir::LayerKind::MaxPool2d(ir::Pool2d {
-            kernel: pool.kernel,
-            stride: pool.stride,
-            padding: pool.padding,
+        LayerKind::Conv1d(conv) => ir::LayerKind::Conv1d(ir::Conv1d {
+            out_channels: conv.out_channels,
+            in_per_group: layer.input.dims()[0] / conv.groups.max(1),
+            kernel: conv.kernel,
+            stride: conv.stride,
+            padding: conv.padding,
+            dilation: conv.dilation,
         }),
+        LayerKind::MaxPool2d(pool) | LayerKind::AvgPool2d(pool) => ir::LayerKind::Pool(ir::Pool {
+            function: layer.kind.name(),
+            geometry: ir::PoolGeometry::Two(pool.kernel, pool.stride, pool.padding),
+        }),
+        LayerKind::MaxPool1d(pool) | LayerKind::AvgPool1d(pool) => ir::LayerKind::Pool(ir::Pool {
+            function: layer.kind.name(),
+            geometry: ir::PoolGeometry::One(pool.kernel, pool.stride, pool.padding),
+        }),
+        LayerKind::GlobalAvgPool | LayerKind::GlobalMaxPool => {
+            ir::LayerKind::GlobalPool(ir::GlobalPool {
+                function: layer.kind.name(),
+            })
+        }
         LayerKind::Flatten => ir::LayerKind::Flatten(ir::Flatten),
+        LayerKind::Dropout { .. } => ir::LayerKind::Dropout(ir::Dropout),
     }
 }
 

@@ -3,10 +3,21 @@
 
 use crate::ast::{self, Value, Word};
 use crate::diag::{Diagnostic, closest, one_of};
-use crate::network::{Activation, Conv2d, LayerKind, MAX_WIDTH, Pool2d, Shape};
+use crate::network::{Activation, Conv1d, Conv2d, LayerKind, MAX_WIDTH, Pool1d, Pool2d, Shape};
 
 /// Every layer kind written by name (a dense layer is written as its width).
-pub const KINDS: [&str; 3] = ["conv2d", "maxpool2d", "flatten"];
+pub const KINDS: [&str; 10] = [
+    "conv2d",
+    "conv1d",
+    "maxpool2d",
+    "avgpool2d",
+    "maxpool1d",
+    "avgpool1d",
+    "global_avgpool",
+    "global_maxpool",
+    "flatten",
+    "dropout",
+];
 
 /// The kind and output shape of the layer `written`, reading `input`; `None` after reporting
 /// what is wrong (or when `input` is unknown).
@@ -18,10 +29,37 @@ pub(crate) fn kind(
     let name = &written.width;
     match name.text.as_str() {
         "conv2d" => conv2d(written, input, problems),
-        "maxpool2d" => maxpool2d(written, input, problems),
+        "conv1d" => conv1d(written, input, problems),
+        "maxpool2d" | "avgpool2d" => pool2d(written, input, problems),
+        "maxpool1d" | "avgpool1d" => pool1d(written, input, problems),
         "flatten" => {
             let [] = arguments(written, &[], 0, "flatten", problems)?;
             Some((LayerKind::Flatten, Shape::vector(input?.elements())))
+        }
+        "global_avgpool" | "global_maxpool" => {
+            let [] = arguments(written, &[], 0, &name.text, problems)?;
+            let input = input?;
+            if input.rank() == 1 {
+                problems.push(Diagnostic::new(
+                    name.range,
+                    format!(
+                        "`{}` reads channels, `[channels, length]` or `[channels, height, width]`, found the vector `{input}`",
+                        name.text
+                    ),
+                ));
+                return None;
+            }
+            let kind = if name.text == "global_avgpool" {
+                LayerKind::GlobalAvgPool
+            } else {
+                LayerKind::GlobalMaxPool
+            };
+            Some((kind, Shape::vector(input.dims()[0])))
+        }
+        "dropout" => {
+            let [p] = arguments(written, &["p"], 1, "dropout(0.5)", problems)?;
+            let p = probability(p?, problems)?;
+            Some((LayerKind::Dropout { p }, input?))
         }
         unknown => {
             let message = if Activation::NAMES.contains(&unknown) {
@@ -115,8 +153,8 @@ fn conv2d(
     Some((LayerKind::Conv2d(conv), output))
 }
 
-/// `maxpool2d(kernel, stride = kernel, padding = 0)`.
-fn maxpool2d(
+/// `maxpool2d(kernel, stride = kernel, padding = 0)`, and `avgpool2d` with the same arguments.
+fn pool2d(
     written: &ast::Layer,
     input: Option<Shape>,
     problems: &mut Vec<Diagnostic>,
@@ -126,7 +164,7 @@ fn maxpool2d(
         written,
         &["kernel", "stride", "padding"],
         1,
-        "maxpool2d(2)",
+        &format!("{}(2)", name.text),
         problems,
     )?;
     let kernel = pair(kernel?, "kernel", 1, problems);
@@ -141,8 +179,8 @@ fn maxpool2d(
         problems.push(Diagnostic::new(
                 name.range,
                 format!(
-                    "the padding of `maxpool2d` must be at most half its kernel, found padding {:?} for a kernel of {:?}",
-                    pool.padding, pool.kernel
+                    "the padding of `{}` must be at most half its kernel, found padding {:?} for a kernel of {:?}",
+                    name.text, pool.padding, pool.kernel
                 ),
             ));
         return None;
@@ -152,13 +190,166 @@ fn maxpool2d(
         problems.push(Diagnostic::new(
                 name.range,
                 format!(
-                    "`maxpool2d` leaves nothing: its window of {}x{} is larger than its input, `[{height}, {width}]` padded by {:?}",
-                    pool.kernel[0], pool.kernel[1], pool.padding
+                    "`{}` leaves nothing: its window of {}x{} is larger than its input, `[{height}, {width}]` padded by {:?}",
+                    name.text, pool.kernel[0], pool.kernel[1], pool.padding
                 ),
             ));
         return None;
     };
-    Some((LayerKind::MaxPool2d(pool), Shape::new(&[channels, oh, ow])?))
+    let kind = if name.text == "maxpool2d" {
+        LayerKind::MaxPool2d(pool)
+    } else {
+        LayerKind::AvgPool2d(pool)
+    };
+    Some((kind, Shape::new(&[channels, oh, ow])?))
+}
+
+/// `maxpool1d(kernel, stride = kernel, padding = 0)`, and `avgpool1d` with the same arguments.
+fn pool1d(
+    written: &ast::Layer,
+    input: Option<Shape>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<(LayerKind, Shape)> {
+    let name = &written.width;
+    let [kernel, stride, padding] = arguments(
+        written,
+        &["kernel", "stride", "padding"],
+        1,
+        &format!("{}(2)", name.text),
+        problems,
+    )?;
+    let kernel = count(kernel?, "kernel", 1, problems);
+    let stride = stride.map_or(kernel, |v| count(v, "stride", 1, problems));
+    let padding = padding.map_or(Some(0), |v| count(v, "padding", 0, problems));
+    let pool = Pool1d {
+        kernel: kernel?,
+        stride: stride?,
+        padding: padding?,
+    };
+    if pool.padding * 2 > pool.kernel {
+        problems.push(Diagnostic::new(
+            name.range,
+            format!(
+                "the padding of `{}` must be at most half its kernel, found padding {} for a kernel of {}",
+                name.text, pool.padding, pool.kernel
+            ),
+        ));
+        return None;
+    }
+    let [channels, length] = sequence(name, input?, problems)?;
+    let Some(out) = pool.output_size(length) else {
+        problems.push(Diagnostic::new(
+            name.range,
+            format!(
+                "`{}` leaves nothing: its window of {} is longer than its input, {length} padded by {}",
+                name.text, pool.kernel, pool.padding
+            ),
+        ));
+        return None;
+    };
+    let kind = if name.text == "maxpool1d" {
+        LayerKind::MaxPool1d(pool)
+    } else {
+        LayerKind::AvgPool1d(pool)
+    };
+    Some((kind, Shape::new(&[channels, out])?))
+}
+
+/// `conv1d(out_channels, kernel, stride = 1, padding = 0, dilation = 1, groups = 1)`.
+fn conv1d(
+    written: &ast::Layer,
+    input: Option<Shape>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<(LayerKind, Shape)> {
+    let name = &written.width;
+    let [out, kernel, stride, padding, dilation, groups] = arguments(
+        written,
+        &[
+            "out_channels",
+            "kernel",
+            "stride",
+            "padding",
+            "dilation",
+            "groups",
+        ],
+        2,
+        "conv1d(16, 5)",
+        problems,
+    )?;
+    let out_channels = count(out?, "out_channels", 1, problems);
+    let kernel = count(kernel?, "kernel", 1, problems);
+    let stride = stride.map_or(Some(1), |v| count(v, "stride", 1, problems));
+    let dilation = dilation.map_or(Some(1), |v| count(v, "dilation", 1, problems));
+    let groups = groups.map_or(Some(1), |v| count(v, "groups", 1, problems));
+    let padding = match padding {
+        None => Some(0),
+        Some(Value::Symbol(word)) if word.text == "same" => same(
+            word,
+            kernel.map(|k| [k, 1]),
+            stride.map(|s| [s, 1]),
+            dilation.map(|d| [d, 1]),
+            problems,
+        )
+        .map(|[p, _]| p),
+        Some(value) => count(value, "padding", 0, problems),
+    };
+    let conv = Conv1d {
+        out_channels: out_channels?,
+        kernel: kernel?,
+        stride: stride?,
+        padding: padding?,
+        dilation: dilation?,
+        groups: groups?,
+    };
+    let [channels, length] = sequence(name, input?, problems)?;
+    if !channels.is_multiple_of(conv.groups) || !conv.out_channels.is_multiple_of(conv.groups) {
+        problems.push(Diagnostic::new(
+            name.range,
+            format!(
+                "`conv1d` with {} groups needs input and output channels divisible by {}, found {channels} input and {} output channels",
+                conv.groups, conv.groups, conv.out_channels
+            ),
+        ));
+        return None;
+    }
+    let Some(out) = conv.output_size(length) else {
+        problems.push(Diagnostic::new(
+            name.range,
+            format!(
+                "the kernel of `conv1d` spans {} but its input, {length} padded by {}, is only {}: use a smaller kernel or dilation, or more padding",
+                conv.dilation * (conv.kernel - 1) + 1,
+                conv.padding,
+                length + 2 * conv.padding,
+            ),
+        ));
+        return None;
+    };
+    let output = shape(name, &[conv.out_channels, out], problems)?;
+    Some((LayerKind::Conv1d(conv), output))
+}
+
+/// `dropout`'s `p`: a number from 0 (included) to 1 (excluded).
+fn probability(value: &Value, problems: &mut Vec<Diagnostic>) -> Option<f64> {
+    let Value::Number(word) = value else {
+        problems.push(Diagnostic::new(
+            value.range(),
+            "expected a probability such as `0.5` for `p`",
+        ));
+        return None;
+    };
+    match word.text.replace('_', "").parse::<f64>() {
+        Ok(p) if (0.0..1.0).contains(&p) => Some(p),
+        _ => {
+            problems.push(Diagnostic::new(
+                word.range,
+                format!(
+                    "`dropout` needs a probability `p` with 0 <= p < 1, found `{}`",
+                    word.text
+                ),
+            ));
+            None
+        }
+    }
 }
 
 /// The arguments of `written` by parameter: positional ones in the order of `names`, then named
@@ -355,6 +546,21 @@ fn image(name: &Word, input: Shape, problems: &mut Vec<Diagnostic>) -> Option<[u
         name.range,
         format!(
             "`{}` reads images of shape `[channels, height, width]`, found `{input}`{hint}",
+            name.text
+        ),
+    ));
+    None
+}
+
+/// The `[channels, length]` of an input that must be a sequence.
+fn sequence(name: &Word, input: Shape, problems: &mut Vec<Diagnostic>) -> Option<[usize; 2]> {
+    if let [c, l] = *input.dims() {
+        return Some([c, l]);
+    }
+    problems.push(Diagnostic::new(
+        name.range,
+        format!(
+            "`{}` reads sequences of shape `[channels, length]`, found `{input}`",
             name.text
         ),
     ));

@@ -30,7 +30,9 @@ pub use ast::TextRange;
 pub use check::{Recovered, SETTINGS, check, check_recovering};
 pub use diag::{Diagnostic, line_col};
 pub use kinds::KINDS;
-pub use network::{Activation, Conv2d, Layer, LayerKind, Network, Pool2d, Scalar, Shape, Unroll};
+pub use network::{
+    Activation, Conv1d, Conv2d, Layer, LayerKind, Network, Pool1d, Pool2d, Scalar, Shape, Unroll,
+};
 pub use parse::{parse_file, parse_item};
 
 /// Parses and checks one declaration (the macro's path).

@@ -139,8 +139,8 @@ impl fmt::Display for Network {
                     }
                     f.write_str(")")?;
                 }
-                LayerKind::MaxPool2d(pool) => {
-                    write!(f, " -> maxpool2d({}", Pair(pool.kernel))?;
+                LayerKind::MaxPool2d(pool) | LayerKind::AvgPool2d(pool) => {
+                    write!(f, " -> {}({}", layer.kind.name(), Pair(pool.kernel))?;
                     if pool.stride != pool.kernel {
                         write!(f, ", stride = {}", Pair(pool.stride))?;
                     }
@@ -149,7 +149,40 @@ impl fmt::Display for Network {
                     }
                     f.write_str(")")?;
                 }
-                LayerKind::Flatten => f.write_str(" -> flatten")?,
+                LayerKind::MaxPool1d(pool) | LayerKind::AvgPool1d(pool) => {
+                    write!(f, " -> {}({}", layer.kind.name(), pool.kernel)?;
+                    if pool.stride != pool.kernel {
+                        write!(f, ", stride = {}", pool.stride)?;
+                    }
+                    if pool.padding != 0 {
+                        write!(f, ", padding = {}", pool.padding)?;
+                    }
+                    f.write_str(")")?;
+                }
+                LayerKind::Conv1d(conv) => {
+                    write!(f, " -> conv1d({}, {}", conv.out_channels, conv.kernel)?;
+                    if conv.stride != 1 {
+                        write!(f, ", stride = {}", conv.stride)?;
+                    }
+                    if conv.padding != 0 {
+                        write!(f, ", padding = {}", conv.padding)?;
+                    }
+                    if conv.dilation != 1 {
+                        write!(f, ", dilation = {}", conv.dilation)?;
+                    }
+                    if conv.groups != 1 {
+                        write!(f, ", groups = {}", conv.groups)?;
+                    }
+                    f.write_str(")")?;
+                }
+                LayerKind::Dropout { p } => {
+                    f.write_str(" -> dropout(")?;
+                    real(f, p)?;
+                    f.write_str(")")?;
+                }
+                LayerKind::GlobalAvgPool | LayerKind::GlobalMaxPool | LayerKind::Flatten => {
+                    write!(f, " -> {}", layer.kind.name())?;
+                }
             }
             if layer.activation != Activation::Linear {
                 write!(f, " {}", layer.activation)?;

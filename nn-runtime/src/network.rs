@@ -13,10 +13,24 @@ pub enum LayerKind {
     Dense,
     /// 2-D convolution: [`Conv2d`](crate::layers::Conv2d).
     Conv2d,
+    /// 1-D convolution: [`Conv1d`](crate::layers::Conv1d).
+    Conv1d,
     /// 2-D maximum pooling: [`maxpool2d`](crate::layers::maxpool2d).
     MaxPool2d,
+    /// 2-D average pooling: [`avgpool2d`](crate::layers::avgpool2d).
+    AvgPool2d,
+    /// 1-D maximum pooling: [`maxpool1d`](crate::layers::maxpool1d).
+    MaxPool1d,
+    /// 1-D average pooling: [`avgpool1d`](crate::layers::avgpool1d).
+    AvgPool1d,
+    /// The mean of each channel: [`global_avgpool`](crate::layers::global_avgpool).
+    GlobalAvgPool,
+    /// The maximum of each channel: [`global_maxpool`](crate::layers::global_maxpool).
+    GlobalMaxPool,
     /// A sample as one vector: [`flatten`](crate::layers::flatten).
     Flatten,
+    /// Dropout, the identity at inference: [`dropout`](crate::layers::dropout).
+    Dropout,
 }
 
 impl fmt::Display for LayerKind {
@@ -25,8 +39,15 @@ impl fmt::Display for LayerKind {
         f.write_str(match self {
             Self::Dense => "Dense",
             Self::Conv2d => "Conv2d",
+            Self::Conv1d => "Conv1d",
             Self::MaxPool2d => "MaxPool2d",
+            Self::AvgPool2d => "AvgPool2d",
+            Self::MaxPool1d => "MaxPool1d",
+            Self::AvgPool1d => "AvgPool1d",
+            Self::GlobalAvgPool => "GlobalAvgPool",
+            Self::GlobalMaxPool => "GlobalMaxPool",
             Self::Flatten => "Flatten",
+            Self::Dropout => "Dropout",
         })
     }
 }

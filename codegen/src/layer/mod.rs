@@ -8,10 +8,13 @@
 //! `ir::LayerKind` and its case in `lower`, a module here and its case in [`kind`], and the
 //! runtime's type (implementing `Tensors`), gradients type and kernels.
 
+mod conv1d;
 mod conv2d;
 mod dense;
+mod dropout;
 mod flatten;
-mod pool2d;
+mod global_pool;
+mod pool;
 
 use crate::ir::{self, Layer, Network};
 use proc_macro2::{Ident, Span, TokenStream};
@@ -139,8 +142,11 @@ pub(crate) fn kind(layer: &Layer) -> &dyn Kind {
     match &layer.kind {
         ir::LayerKind::Dense(dense) => dense,
         ir::LayerKind::Conv2d(conv) => conv,
-        ir::LayerKind::MaxPool2d(pool) => pool,
+        ir::LayerKind::Conv1d(conv) => conv,
+        ir::LayerKind::Pool(pool) => pool,
+        ir::LayerKind::GlobalPool(pool) => pool,
         ir::LayerKind::Flatten(flatten) => flatten,
+        ir::LayerKind::Dropout(dropout) => dropout,
     }
 }
 

@@ -121,7 +121,7 @@ fn unknown_kind() {
     check(
         "struct A = [1, 8, 8] -> conv2 (2, 3) -> flatten -> 2;",
         &expect![[r#"
-            1:25: unknown layer kind `conv2`, did you mean `conv2d`? expected a width such as `128` or one of `conv2d`, `maxpool2d` or `flatten`
+            1:25: unknown layer kind `conv2`, did you mean `conv2d`? expected a width such as `128` or one of `conv2d`, `conv1d`, `maxpool2d`, `avgpool2d`, `maxpool1d`, `avgpool1d`, `global_avgpool`, `global_maxpool`, `flatten` or `dropout`
               struct A = [1, 8, 8] -> conv2 (2, 3) -> flatten -> 2;
                                       ^^^^^
         "#]],
@@ -188,5 +188,74 @@ fn conv_on_a_vector() {
           struct A = 64 -> conv2d(2, 3) -> flatten -> 2;
                            ^^^^^^
     "#]],
+    );
+}
+
+#[test]
+fn sequences_pools_and_dropout() {
+    check(
+        "struct A = [8, 128] -> conv1d(16, 5, padding = 2) relu -> maxpool1d(2) -> avgpool1d(3, stride = 1, padding = 1) \
+         -> dropout(0.25) -> conv1d(16, 5, padding = same, groups = 4) relu -> global_avgpool -> 4 softmax;",
+        &expect![[r#"
+            [8, 128] parameters=1060
+              layer0 conv1d: [8, 128] -> [16, 128] relu parameters=656 multiply_adds=81920
+              layer1 maxpool1d: [16, 128] -> [16, 64] linear parameters=0 multiply_adds=0
+              layer2 avgpool1d: [16, 64] -> [16, 64] linear parameters=0 multiply_adds=0
+              layer3 dropout: [16, 64] -> [16, 64] linear parameters=0 multiply_adds=0
+              layer4 conv1d: [16, 64] -> [16, 64] relu parameters=336 multiply_adds=20480
+              layer5 global_avgpool: [16, 64] -> [16] linear parameters=0 multiply_adds=0
+              layer6 dense: [16] -> [4] softmax parameters=68 multiply_adds=64
+              struct A = [8, 128] -> conv1d(16, 5, padding = 2) relu -> maxpool1d(2) -> avgpool1d(3, stride = 1, padding = 1) -> dropout(0.25) -> conv1d(16, 5, padding = 2, groups = 4) relu -> global_avgpool -> 4 softmax;
+        "#]],
+    );
+    check(
+        "struct A = [3, 16, 16] -> avgpool2d(2) -> global_maxpool -> dropout(0) -> 2;",
+        &expect![[r#"
+            [3, 16, 16] parameters=8
+              layer0 avgpool2d: [3, 16, 16] -> [3, 8, 8] linear parameters=0 multiply_adds=0
+              layer1 global_maxpool: [3, 8, 8] -> [3] linear parameters=0 multiply_adds=0
+              layer2 dropout: [3] -> [3] linear parameters=0 multiply_adds=0
+              layer3 dense: [3] -> [2] linear parameters=8 multiply_adds=6
+              struct A = [3, 16, 16] -> avgpool2d(2) -> global_maxpool -> dropout(0) -> 2;
+        "#]],
+    );
+}
+
+#[test]
+fn mistakes_of_the_other_kinds() {
+    check(
+        "struct A = [1, 8, 8] -> conv1d(2, 3) -> global_avgpool -> dropout(1) -> 2;",
+        &expect![[r#"
+            1:25: `conv1d` reads sequences of shape `[channels, length]`, found `[1, 8, 8]`
+              struct A = [1, 8, 8] -> conv1d(2, 3) -> global_avgpool -> dropout(1) -> 2;
+                                      ^^^^^^
+            1:67: `dropout` needs a probability `p` with 0 <= p < 1, found `1`
+              struct A = [1, 8, 8] -> conv1d(2, 3) -> global_avgpool -> dropout(1) -> 2;
+                                                                                ^
+        "#]],
+    );
+    check(
+        "struct A = 16 -> global_maxpool -> 2;",
+        &expect![[r#"
+            1:18: `global_maxpool` reads channels, `[channels, length]` or `[channels, height, width]`, found the vector `[16]`
+              struct A = 16 -> global_maxpool -> 2;
+                               ^^^^^^^^^^^^^^
+        "#]],
+    );
+    check(
+        "struct A = [2, 4] -> maxpool1d(3, padding = 2) -> flatten -> 2;",
+        &expect![[r#"
+            1:22: the padding of `maxpool1d` must be at most half its kernel, found padding 2 for a kernel of 3
+              struct A = [2, 4] -> maxpool1d(3, padding = 2) -> flatten -> 2;
+                                   ^^^^^^^^^
+        "#]],
+    );
+    check(
+        "struct A = [2, 4] -> avgpool1d(5) -> flatten -> 2;",
+        &expect![[r#"
+            1:22: `avgpool1d` leaves nothing: its window of 5 is longer than its input, 4 padded by 0
+              struct A = [2, 4] -> avgpool1d(5) -> flatten -> 2;
+                                   ^^^^^^^^^
+        "#]],
     );
 }
