@@ -337,6 +337,8 @@ fn network_impl(net: &Network) -> TokenStream {
         .unzip();
     let (inputs, outputs, parameters) = (net.input.elements(), net.output.elements(), *parameters);
     let forward_slice = forward_slice(net);
+    // A network of layers without tensors visits nothing.
+    let unused = fields.is_empty().then(|| quote!(let _ = (&mut f, layers);));
     quote! {
         impl #runtime::Network for #name {
             type Scalar = #scalar;
@@ -354,6 +356,7 @@ fn network_impl(net: &Network) -> TokenStream {
                 mut f: impl FnMut(&'static #runtime::LayerInfo, &'static #runtime::TensorInfo, &'a [#scalar]),
             ) {
                 let layers = <Self as #runtime::Network>::LAYERS;
+                #unused
                 #(
                     #runtime::Tensors::for_each_tensor(&self.#fields, |tensor, values| {
                         f(&layers[#indices], tensor, values)
@@ -366,6 +369,7 @@ fn network_impl(net: &Network) -> TokenStream {
                 mut f: impl FnMut(&'static #runtime::LayerInfo, &'static #runtime::TensorInfo, &'a mut [#scalar]),
             ) {
                 let layers = <Self as #runtime::Network>::LAYERS;
+                #unused
                 #(
                     #runtime::Tensors::for_each_tensor_mut(&mut self.#fields, |tensor, values| {
                         f(&layers[#indices], tensor, values)

@@ -17,6 +17,9 @@ nn::network! {
     pub struct Image = [2, 9, 9] -> avgpool2d(3, stride = 2, padding = 1) -> global_maxpool
         -> 2 tanh;
 
+    /// No layer with tensors at all: a struct without fields.
+    pub struct Reshape = [2, 3] -> flatten -> dropout(0.1);
+
     /// Grouped, strided and dilated 1-D convolutions, ending on a shaped output.
     pub struct Grouped = [4, 16] -> conv1d(8, 3, stride = 2, dilation = 2, groups = 2)
         -> conv1d(2, 1, padding = same) sigmoid;
@@ -117,6 +120,19 @@ fn grouped_convolutions_end_on_a_shaped_output() {
     let mut output = [0.0; 12];
     nn::Network::forward_slice(&*net, &flat, &mut output).expect("sizes match");
     assert_eq!(output, *b.as_flattened());
+}
+
+#[test]
+fn a_network_without_tensors() {
+    let net = Reshape::zeroed();
+    assert_eq!(
+        net.forward(&[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    );
+    assert_eq!(Reshape::PARAMETERS, 0);
+    let mut visited = 0;
+    nn::Network::for_each_tensor(&*net, |_, _, _| visited += 1);
+    assert_eq!(visited, 0);
 }
 
 #[test]
