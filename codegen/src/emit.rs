@@ -5,7 +5,7 @@
 use crate::ir::Network;
 use crate::layer::kind;
 use crate::shared::{apply_activation, array_type, count, flat, zeros};
-use nn_grammar::Activation;
+use nn_grammar::{Activation, Shape};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
@@ -20,18 +20,29 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         parameters,
         ..
     } = net;
-    let fields = net.layers.iter().map(|layer| {
+    // Layers of kinds without tensors (pools, `flatten`) have no field.
+    let fields = net.layers.iter().filter_map(|layer| {
         let kind = kind(layer);
         let field = &layer.field;
         let doc = kind.field_doc(layer);
-        let field_type = kind.field_type(net);
-        quote_spanned! {layer.span=>
+        let field_type = kind.field_type(net)?;
+        Some(quote_spanned! {layer.span=>
             #[doc = #doc]
             pub #field: #field_type
+        })
+    });
+    let (field_names, field_types): (Vec<&Ident>, Vec<TokenStream>) = net
+        .layers
+        .iter()
+        .filter_map(|l| Some((&l.field, kind(l).field_type(net)?)))
+        .unzip();
+    let training_doc = (!net.trains).then(|| {
+        quote! {
+            ///
+            /// Inference only: nn generates no backward pass (no gradients type, no
+            /// `Trainable`) for a network with layers other than dense yet.
         }
     });
-    let field_names: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
-    let field_types = net.layers.iter().map(|l| kind(l).field_type(net));
     let forward = forward(net);
     let network_impl = network_impl(net);
     let forward_batch = forward_batch(net);
@@ -46,6 +57,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
     let parameters = *parameters;
     quote! {
         #attributes
+        #training_doc
         // Every generated item allows `dead_code`: a crate uses the part of the API it needs,
         // and the rest must not warn where `nnc build`'s file is `include!`d (the macro's
         // expansion never warns).
@@ -249,6 +261,33 @@ fn forward_batch(net: &Network) -> TokenStream {
     }
 }
 
+/// Statement: `value`, a reference to a vector of `shape`'s length, rebound as a reference to
+/// `shape`'s nested array (rows cut with `as_chunks`, innermost first); nothing for a vector.
+/// The lengths agree, so `error` is never returned: it only spares a panic path.
+fn nested(
+    net: &Network,
+    shape: &Shape,
+    value: &Ident,
+    error: &TokenStream,
+    mutable: bool,
+) -> TokenStream {
+    if shape.rank() == 1 {
+        return TokenStream::new();
+    }
+    let ty = array_type(&net.scalar, shape);
+    let cuts = shape.dims()[1..].iter().rev().map(|size| {
+        if mutable {
+            quote!(.as_chunks_mut::<#size>().0)
+        } else {
+            quote!(.as_chunks::<#size>().0)
+        }
+    });
+    let reference = if mutable { quote!(&mut) } else { quote!(&) };
+    quote! {
+        let #value: #reference #ty = #value #(#cuts)* .try_into().map_err(|_| #error)?;
+    }
+}
+
 /// The `Network` trait: layer descriptions, tensor visitors and the slice forward pass.
 fn network_impl(net: &Network) -> TokenStream {
     let Network {
@@ -262,7 +301,11 @@ fn network_impl(net: &Network) -> TokenStream {
     let infos = net.layers.iter().map(|layer| {
         let (layer_name, named) = (&layer.name, layer.named);
         let kind = kind(layer);
-        let (layer_kind, layer_type) = (kind.runtime_kind(net), kind.field_type(net));
+        let layer_kind = kind.runtime_kind(net);
+        let tensors = kind.field_type(net).map_or_else(
+            || quote!(&[]),
+            |layer_type| quote!(<#layer_type as #runtime::Tensors>::TENSORS),
+        );
         let (input, output) = (layer.input.dims(), layer.output.dims());
         let variant = Ident::new(layer.activation.type_name(), Span::call_site());
         let activation = match layer.activation {
@@ -281,21 +324,21 @@ fn network_impl(net: &Network) -> TokenStream {
                 input: &[#(#input),*],
                 output: &[#(#output),*],
                 activation: #runtime::Activation::#activation,
-                tensors: <#layer_type as #runtime::Tensors>::TENSORS,
+                tensors: #tensors,
             }
         }
     });
-    let indices: Vec<usize> = (0..net.layers.len()).collect();
-    let fields: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
-    let first = &net.first_layer().name;
-    let last = &net.last_layer().name;
+    let (indices, fields): (Vec<usize>, Vec<&Ident>) = net
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| kind(l).field_type(net).is_some())
+        .map(|(index, l)| (index, &l.field))
+        .unzip();
     let (inputs, outputs, parameters) = (net.input.elements(), net.output.elements(), *parameters);
-    // `forward_slice` converts the flat slices with `try_into`, which gives a vector's array:
-    // an input or output of a higher rank will need its rows cut first (`as_chunks`).
-    let (input_type, output_type) = (
-        array_type(scalar, &net.input),
-        array_type(scalar, &net.output),
-    );
+    let forward_slice = forward_slice(net);
+    // A network of layers without tensors visits nothing.
+    let unused = fields.is_empty().then(|| quote!(let _ = (&mut f, layers);));
     quote! {
         impl #runtime::Network for #name {
             type Scalar = #scalar;
@@ -313,6 +356,7 @@ fn network_impl(net: &Network) -> TokenStream {
                 mut f: impl FnMut(&'static #runtime::LayerInfo, &'static #runtime::TensorInfo, &'a [#scalar]),
             ) {
                 let layers = <Self as #runtime::Network>::LAYERS;
+                #unused
                 #(
                     #runtime::Tensors::for_each_tensor(&self.#fields, |tensor, values| {
                         f(&layers[#indices], tensor, values)
@@ -325,6 +369,7 @@ fn network_impl(net: &Network) -> TokenStream {
                 mut f: impl FnMut(&'static #runtime::LayerInfo, &'static #runtime::TensorInfo, &'a mut [#scalar]),
             ) {
                 let layers = <Self as #runtime::Network>::LAYERS;
+                #unused
                 #(
                     #runtime::Tensors::for_each_tensor_mut(&mut self.#fields, |tensor, values| {
                         f(&layers[#indices], tensor, values)
@@ -332,27 +377,66 @@ fn network_impl(net: &Network) -> TokenStream {
                 )*
             }
 
-            fn forward_slice(
-                &self,
-                input: &[#scalar],
-                output: &mut [#scalar],
-            ) -> ::core::result::Result<(), #runtime::Error> {
-                let input: &#input_type =
-                    input.try_into().map_err(|_| #runtime::Error::Input {
-                        layer: #first,
-                        expected: #inputs,
-                        found: input.len(),
-                    })?;
-                let found = output.len();
-                let output: &mut #output_type =
-                    output.try_into().map_err(|_| #runtime::Error::Output {
-                        layer: #last,
-                        expected: #outputs,
-                        found,
-                    })?;
-                *output = self.forward(input);
-                ::core::result::Result::Ok(())
-            }
+            #forward_slice
+        }
+    }
+}
+
+/// `Network::forward_slice`: the flat slices as the input's and output's arrays, then `forward`.
+fn forward_slice(net: &Network) -> TokenStream {
+    let Network {
+        scalar, runtime, ..
+    } = net;
+    let first = &net.first_layer().name;
+    let last = &net.last_layer().name;
+    let (inputs, outputs) = (net.input.elements(), net.output.elements());
+    // `forward_slice` converts the flat slices with `try_into`, which gives a vector's array;
+    // an input or output of a higher rank then has its rows cut (`as_chunks`), no copy.
+    let (input_type, output_type) = (
+        array_type(scalar, &Shape::vector(inputs)),
+        array_type(scalar, &Shape::vector(outputs)),
+    );
+    let input_error = quote! {
+        #runtime::Error::Input {
+            layer: #first,
+            expected: #inputs,
+            found: input.len(),
+        }
+    };
+    let output_error = quote! {
+        #runtime::Error::Output {
+            layer: #last,
+            expected: #outputs,
+            found,
+        }
+    };
+    let nested_input = nested(
+        net,
+        &net.input,
+        &format_ident!("input"),
+        &input_error,
+        false,
+    );
+    let nested_output = nested(
+        net,
+        &net.output,
+        &format_ident!("output"),
+        &output_error,
+        true,
+    );
+    quote! {
+        fn forward_slice(
+            &self,
+            input: &[#scalar],
+            output: &mut [#scalar],
+        ) -> ::core::result::Result<(), #runtime::Error> {
+            let input: &#input_type = input.try_into().map_err(|_| #input_error)?;
+            #nested_input
+            let found = output.len();
+            let output: &mut #output_type = output.try_into().map_err(|_| #output_error)?;
+            #nested_output
+            *output = self.forward(input);
+            ::core::result::Result::Ok(())
         }
     }
 }

@@ -18,7 +18,11 @@ use quote::{format_ident, quote, quote_spanned};
 
 /// The gradients struct, its impls, `accumulate_gradients`, `evaluate` and `Trainable`, in
 /// `__with_train!`.
+/// Nothing for a network with a layer whose kind has no backward pass yet (`Network::trains`).
 pub(crate) fn emit(net: &Network) -> TokenStream {
+    if !net.trains {
+        return TokenStream::new();
+    }
     let runtime = &net.runtime;
     let gradients = gradients_struct(net);
     let methods = methods(net);
@@ -63,7 +67,8 @@ fn gradients_struct(net: &Network) -> TokenStream {
     let fields = net.layers.iter().map(|layer| {
         let field = &layer.field;
         let doc = kind(layer).gradients_doc(layer);
-        let field_type = kind(layer).gradients_type(net);
+        // Every layer has a gradients type: the network trains.
+        let field_type = kind(layer).gradients_type(net).unwrap_or_default();
         quote_spanned! {layer.span=>
             #[doc = #doc]
             pub #field: #field_type
@@ -74,7 +79,10 @@ fn gradients_struct(net: &Network) -> TokenStream {
          shapes: what `{name}::accumulate_gradients` adds to and an optimizer reads."
     );
     let field_names: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
-    let field_types = net.layers.iter().map(|l| kind(l).gradients_type(net));
+    let field_types = net
+        .layers
+        .iter()
+        .map(|l| kind(l).gradients_type(net).unwrap_or_default());
     quote! {
         #[doc = #doc]
         #[allow(dead_code)]

@@ -24,21 +24,13 @@ pub struct BakedWeights {
 
 /// `from_safetensors`, `to_safetensors`, the file variants, serde impls and `forward_ndarray`.
 pub(crate) fn methods(net: &Network) -> TokenStream {
-    let Network {
-        name,
-        scalar,
-        runtime,
-        ..
-    } = net;
-    // `ndarray` batches are matrices: one vector a row.
-    let (inputs, outputs) = (net.input.elements(), net.output.elements());
-    let first = &net.first_layer().name;
-    let last = &net.last_layer().name;
+    let Network { name, runtime, .. } = net;
     let name_text = name.to_string();
     let from_doc = format!(
         " Loads a `{name_text}` from the bytes of a safetensors file, directly on the heap."
     );
     let file_doc = format!(" Loads a `{name_text}` from a safetensors file, directly on the heap.");
+    let ndarray = ndarray(net);
     quote! {
         #runtime::__with_safetensors! {
             #[allow(dead_code)]
@@ -130,6 +122,26 @@ pub(crate) fn methods(net: &Network) -> TokenStream {
             }
         }
 
+        #ndarray
+    }
+}
+
+/// `forward_ndarray`, for networks whose input and output are vectors (a matrix holds one a
+/// row); nothing for other shapes.
+fn ndarray(net: &Network) -> TokenStream {
+    let Network {
+        name,
+        scalar,
+        runtime,
+        ..
+    } = net;
+    if net.input.rank() > 1 || net.output.rank() > 1 {
+        return TokenStream::new();
+    }
+    let (inputs, outputs) = (net.input.elements(), net.output.elements());
+    let first = &net.first_layer().name;
+    let last = &net.last_layer().name;
+    quote! {
         #runtime::__with_ndarray! {
             #[allow(dead_code)]
             impl #name {
@@ -165,13 +177,14 @@ pub(crate) fn methods(net: &Network) -> TokenStream {
 /// zeros and nothing is included, so that uses of `BAKED` add no errors of their own.
 pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStream {
     let name = &net.name;
-    let fields = net.layers.iter().enumerate().map(|(index, layer)| {
+    let fields = net.layers.iter().enumerate().filter_map(|(index, layer)| {
+        kind(layer).field_type(net)?;
         let field = &layer.field;
         let tensors = weights.and_then(|w| w.layers.get(index)).map(Vec::as_slice);
         let value = kind(layer).baked(net, tensors);
-        quote_spanned! {layer.span=>
+        Some(quote_spanned! {layer.span=>
             #field: #value
-        }
+        })
     });
     let Some(weights) = weights else {
         return quote! {

@@ -33,6 +33,8 @@ pub struct Network {
     /// Samples per chunk in `accumulate_batch`; 1 goes one sample at a time, through
     /// `accumulate_gradients`.
     pub training_chunk: usize,
+    /// Whether every layer's kind has a backward pass: otherwise no training code is emitted.
+    pub trains: bool,
     /// Span of the whole declaration.
     pub span: Span,
 }
@@ -126,7 +128,81 @@ pub struct Layer {
 pub enum LayerKind {
     /// A fully connected layer.
     Dense(Dense),
+    /// A 2-D convolution.
+    Conv2d(Conv2d),
+    /// A 1-D convolution.
+    Conv1d(Conv1d),
+    /// A pool, maximum or average, 1-D or 2-D.
+    Pool(Pool),
+    /// The maximum or mean of each channel.
+    GlobalPool(GlobalPool),
+    /// A sample as one vector.
+    Flatten(Flatten),
+    /// Dropout: the identity at inference.
+    Dropout(Dropout),
 }
+
+/// A 1-D convolution, `Conv1d<OUT, IN_PER_GROUP, K, T>` in the runtime, its geometry a
+/// `Conv1dGeometry`.
+pub struct Conv1d {
+    /// Output channels.
+    pub out_channels: usize,
+    /// Input channels each output channel reads.
+    pub in_per_group: usize,
+    /// Taps of the kernel.
+    pub kernel: usize,
+    /// Step between windows.
+    pub stride: usize,
+    /// Zeros before the first and after the last value.
+    pub padding: usize,
+    /// Step between the taps of a window.
+    pub dilation: usize,
+}
+
+/// A 1-D or 2-D pool: the runtime's `maxpool2d`, `avgpool2d`, `maxpool1d` or `avgpool1d`.
+pub struct Pool {
+    /// The runtime function's name, as the language's (`maxpool2d`).
+    pub function: &'static str,
+    /// The geometry: `[height, width]` for 2-D, `[length]` for 1-D.
+    pub geometry: PoolGeometry,
+}
+
+/// A pool's geometry, as `Pool2dGeometry` or `Pool1dGeometry`.
+pub enum PoolGeometry {
+    /// Kernel, stride and padding, each `[height, width]`.
+    Two([usize; 2], [usize; 2], [usize; 2]),
+    /// Kernel, stride and padding.
+    One(usize, usize, usize),
+}
+
+/// `global_avgpool` or `global_maxpool`: the runtime's function of that name.
+pub struct GlobalPool {
+    /// The runtime function's name.
+    pub function: &'static str,
+}
+
+/// `dropout(p)`: the runtime's `dropout`, the identity.
+pub struct Dropout;
+
+/// A 2-D convolution, `Conv2d<OUT, IN_PER_GROUP, KH, KW, T>` in the runtime, its geometry
+/// passed as a value (`Conv2dGeometry`).
+pub struct Conv2d {
+    /// Output channels.
+    pub out_channels: usize,
+    /// Input channels each output channel reads (the input's channels over the groups).
+    pub in_per_group: usize,
+    /// `[height, width]` of the kernel.
+    pub kernel: [usize; 2],
+    /// Step between windows.
+    pub stride: [usize; 2],
+    /// Zeros before the first and after the last value.
+    pub padding: [usize; 2],
+    /// Step between the taps of a window.
+    pub dilation: [usize; 2],
+}
+
+/// `flatten`: the runtime's function, no field.
+pub struct Flatten;
 
 /// A fully connected layer, `Dense<IN, OUT, T>` in the runtime.
 pub struct Dense {

@@ -29,6 +29,7 @@ pub fn lower(
         attributes: all_attributes,
         batch_chunk: batch_chunk(net, scalar.bytes),
         training_chunk: training_chunk(net, scalar.bytes),
+        trains: net.layers.iter().all(|layer| layer.kind.trains()),
         scalar,
         runtime,
         input: net.input,
@@ -68,6 +69,37 @@ fn kind(net: &Network, layer: &nn_grammar::Layer) -> ir::LayerKind {
                 Unroll::Full => ir::DenseForward::Unrolled,
             },
         }),
+        LayerKind::Conv2d(conv) => ir::LayerKind::Conv2d(ir::Conv2d {
+            out_channels: conv.out_channels,
+            in_per_group: layer.input.dims()[0] / conv.groups.max(1),
+            kernel: conv.kernel,
+            stride: conv.stride,
+            padding: conv.padding,
+            dilation: conv.dilation,
+        }),
+        LayerKind::Conv1d(conv) => ir::LayerKind::Conv1d(ir::Conv1d {
+            out_channels: conv.out_channels,
+            in_per_group: layer.input.dims()[0] / conv.groups.max(1),
+            kernel: conv.kernel,
+            stride: conv.stride,
+            padding: conv.padding,
+            dilation: conv.dilation,
+        }),
+        LayerKind::MaxPool2d(pool) | LayerKind::AvgPool2d(pool) => ir::LayerKind::Pool(ir::Pool {
+            function: layer.kind.name(),
+            geometry: ir::PoolGeometry::Two(pool.kernel, pool.stride, pool.padding),
+        }),
+        LayerKind::MaxPool1d(pool) | LayerKind::AvgPool1d(pool) => ir::LayerKind::Pool(ir::Pool {
+            function: layer.kind.name(),
+            geometry: ir::PoolGeometry::One(pool.kernel, pool.stride, pool.padding),
+        }),
+        LayerKind::GlobalAvgPool | LayerKind::GlobalMaxPool => {
+            ir::LayerKind::GlobalPool(ir::GlobalPool {
+                function: layer.kind.name(),
+            })
+        }
+        LayerKind::Flatten => ir::LayerKind::Flatten(ir::Flatten),
+        LayerKind::Dropout { .. } => ir::LayerKind::Dropout(ir::Dropout),
     }
 }
 

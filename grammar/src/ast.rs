@@ -43,8 +43,11 @@ pub struct Item {
     pub visibility: Option<Word>,
     /// The struct's name.
     pub name: Word,
-    /// The input width, as written.
+    /// The input as written: a width (`784`) or a shape (`[1, 28, 28]`, its text normalised to
+    /// single spaces after commas).
     pub input: Word,
+    /// The sizes of an input written as a shape, `None` for a bare width.
+    pub input_shape: Option<Vec<Word>>,
     /// An activation written on the input (always an error, kept to point at it).
     pub input_activation: Option<Activation>,
     /// The layers, in order.
@@ -60,14 +63,50 @@ pub struct Item {
 pub struct Layer {
     /// The `->` token.
     pub arrow: TextRange,
-    /// The number of neurons, as written.
+    /// The number of neurons of a dense layer (`128`), or the name of another kind (`conv2d`,
+    /// `flatten`), as written.
     pub width: Word,
+    /// A kind's arguments in parentheses (`conv2d(6, 5, padding = 2)`); `None` without
+    /// parentheses.
+    pub arguments: Option<Vec<Argument>>,
     /// The activation, if any (none means linear).
     pub activation: Option<Activation>,
     /// The name after `as`, if any.
     pub name: Option<Word>,
     /// The whole layer.
     pub range: TextRange,
+}
+
+/// `5`, `(3, 5)`, `padding = 2`, `padding = same`: one argument of a layer kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Argument {
+    /// The name before `=`, if any.
+    pub name: Option<Word>,
+    /// The value.
+    pub value: Value,
+    /// The whole argument.
+    pub range: TextRange,
+}
+
+/// The value of a layer kind's argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// `5`, `-0.5`, `1e-3`, as written.
+    Number(Word),
+    /// `(3, 5)`: its numbers, and the range of the parentheses.
+    Tuple(Vec<Word>, TextRange),
+    /// A word such as `same`.
+    Symbol(Word),
+}
+
+impl Value {
+    /// Where the value was written.
+    pub fn range(&self) -> TextRange {
+        match self {
+            Self::Number(word) | Self::Symbol(word) => word.range,
+            Self::Tuple(_, range) => *range,
+        }
+    }
 }
 
 /// `relu`, `leaky_relu(0.1)`

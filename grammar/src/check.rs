@@ -2,9 +2,10 @@
 
 use crate::ast::{self, TextRange, Word};
 use crate::diag::{Diagnostic, closest, one_of};
+use crate::kinds;
 use crate::network::{
-    Activation, Layer, MAX_FULL_UNROLL, MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, Network, Scalar,
-    Shape, Unroll,
+    Activation, Layer, LayerKind, MAX_FULL_UNROLL, MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, Network,
+    Scalar, Shape, Unroll,
 };
 
 /// Options a declaration may set after `with`.
@@ -43,7 +44,8 @@ pub struct Recovered {
     /// reserved or repeated layer name by a fresh one, a bad hidden width by 1, an alpha that
     /// `f32` cannot hold by the default, `unroll = full` beyond its limit by `loops`. `None`
     /// when what user code sees cannot be known or generated: a bad input or output width, no
-    /// layers, a struct name Rust rejects, more layers or parameters than the limits.
+    /// layers, a struct name Rust rejects, more layers or parameters than the limits, a layer of
+    /// another kind than dense with a problem, a dense layer on a shaped input.
     pub network: Option<Network>,
     /// Every problem, sorted by position; empty exactly when the declaration is correct.
     pub problems: Vec<Diagnostic>,
@@ -60,7 +62,7 @@ pub struct Recovered {
 pub fn check_recovering(item: &ast::Item) -> Recovered {
     let mut problems = Vec::new();
 
-    let inputs = width(&item.input, &mut problems);
+    let inputs = input_shape(item, &mut problems);
     if let Some(activation) = &item.input_activation {
         problems.push(Diagnostic::new(
             activation.name.range,
@@ -89,7 +91,7 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
         ));
     }
 
-    let (mut layers, last_width) = check_layers(item, inputs, &mut problems);
+    let (mut layers, last_width, complete) = check_layers(item, inputs, &mut problems);
     let renamed = check_names(item, &layers, &mut problems);
     rename(&mut layers, &renamed);
 
@@ -103,6 +105,7 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
     problems.sort_by_key(|d| d.range.start);
     let recoverable = inputs.is_some()
         && last_width.is_some()
+        && complete
         && !layers.is_empty()
         && item.layers.len() <= MAX_LAYERS
         && within_limits
@@ -117,7 +120,7 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
             .unwrap_or_default(),
         name: item.name.text.clone(),
         name_range: item.name.range,
-        input: Shape::vector(inputs.unwrap_or(1)),
+        input: inputs.unwrap_or(Shape::vector(1)),
         input_range: item.input.range,
         layers,
         scalar: settings.scalar,
@@ -129,25 +132,85 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
     Recovered {
         network,
         problems,
-        input: inputs.map(Shape::vector),
-        output: last_width.map(Shape::vector),
+        input: inputs,
+        output: last_width,
         scalar: settings.scalar,
     }
 }
 
-/// Each layer's width and activation; a bad width is recovered as 1, a misplaced or unknown
-/// activation as `linear`. Also the last layer's width, if it is valid.
+/// The input's shape: a width, or sizes in brackets (rank 1 to 3, at most [`MAX_WIDTH`]
+/// values).
+fn input_shape(item: &ast::Item, problems: &mut Vec<Diagnostic>) -> Option<Shape> {
+    let Some(sizes) = &item.input_shape else {
+        return width(&item.input, problems).map(Shape::vector);
+    };
+    let dims: Vec<Option<usize>> = sizes.iter().map(|s| width(s, problems)).collect();
+    if sizes.len() > Shape::MAX_RANK {
+        problems.push(Diagnostic::new(
+            item.input.range,
+            format!(
+                "an input shape has at most {} sizes, `[channels, height, width]`, found {}",
+                Shape::MAX_RANK,
+                sizes.len()
+            ),
+        ));
+        return None;
+    }
+    let dims: Vec<usize> = dims.into_iter().collect::<Option<_>>()?;
+    let shape = Shape::new(&dims)?;
+    if shape.elements() > MAX_WIDTH {
+        problems.push(Diagnostic::new(
+            item.input.range,
+            format!(
+                "the input `{shape}` has {} values, the limit is {MAX_WIDTH}",
+                shape.elements()
+            ),
+        ));
+        return None;
+    }
+    Some(shape)
+}
+
+/// Each layer's kind, shapes and activation; a bad width is recovered as 1, a misplaced or
+/// unknown activation as `linear`. Also the last layer's output shape, if it is valid, and
+/// whether every layer could be built (a layer of another kind with a problem cannot).
 fn check_layers(
     item: &ast::Item,
-    inputs: Option<usize>,
+    inputs: Option<Shape>,
     problems: &mut Vec<Diagnostic>,
-) -> (Vec<Layer>, Option<usize>) {
+) -> (Vec<Layer>, Option<Shape>, bool) {
     let mut layers = Vec::with_capacity(item.layers.len());
     let mut previous = inputs;
     let mut last_width = None;
+    let mut complete = true;
     let count = item.layers.len();
     for (index, layer) in item.layers.iter().enumerate() {
-        let outputs = width(&layer.width, problems);
+        let dense = layer.width.text.starts_with(|c: char| c.is_ascii_digit());
+        let (kind, input, outputs) = if dense {
+            let outputs = width(&layer.width, problems).map(Shape::vector);
+            let input = match previous {
+                Some(shape) if shape.rank() > 1 => {
+                    // Not recovered: the generated layer could not read the shaped output.
+                    complete = false;
+                    problems.push(Diagnostic::new(
+                        layer.width.range,
+                        format!(
+                            "a dense layer reads a vector, found `{shape}`: insert `-> flatten` before `-> {}`",
+                            layer.width.text
+                        ),
+                    ));
+                    Shape::vector(shape.elements())
+                }
+                Some(shape) => shape,
+                None => Shape::vector(1),
+            };
+            (LayerKind::Dense, input, outputs)
+        } else if let Some((kind, output)) = kinds::kind(layer, previous, problems) {
+            (kind, previous.unwrap_or(Shape::vector(1)), Some(output))
+        } else {
+            complete = false;
+            (LayerKind::Flatten, Shape::vector(1), None)
+        };
         last_width = outputs;
         let mut activation = layer
             .activation
@@ -170,22 +233,37 @@ fn check_layers(
                     if after == 1 { "layer" } else { "layers" }
                 ),
             ));
+        } else if activation.is_normalising()
+            && let Some(shape) = outputs.filter(|s| s.rank() > 1)
+            && let Some(written) = &layer.activation
+        {
+            let found = activation;
+            activation = Activation::Linear;
+            problems.push(Diagnostic::new(
+                written.name.range,
+                format!(
+                    "`{}` normalises a vector of scores, found an output of shape `{shape}`: end with `-> flatten -> 10 {}` (a dense layer of one output per class)",
+                    found.name(),
+                    found.name()
+                ),
+            ));
         }
         let (name, named) = match &layer.name {
             Some(name) => (name.text.clone(), true),
             None => (format!("layer{index}"), false),
         };
-        layers.push(Layer::dense(
+        layers.push(Layer {
             name,
             named,
-            previous.unwrap_or(1),
-            outputs.unwrap_or(1),
+            kind,
+            input,
+            output: outputs.unwrap_or(Shape::vector(1)),
             activation,
-            layer.range,
-        ));
+            range: layer.range,
+        });
         previous = outputs;
     }
-    (layers, last_width)
+    (layers, last_width, complete)
 }
 
 /// Gives each layer in `renamed` a fresh name: `layer{index}`, or with `_` appended until no

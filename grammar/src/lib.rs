@@ -21,6 +21,7 @@
 pub mod ast;
 mod check;
 mod diag;
+mod kinds;
 pub mod network;
 mod parse;
 mod print;
@@ -28,7 +29,10 @@ mod print;
 pub use ast::TextRange;
 pub use check::{Recovered, SETTINGS, check, check_recovering};
 pub use diag::{Diagnostic, line_col};
-pub use network::{Activation, Layer, LayerKind, Network, Scalar, Shape, Unroll};
+pub use kinds::KINDS;
+pub use network::{
+    Activation, Conv1d, Conv2d, Layer, LayerKind, Network, Pool1d, Pool2d, Scalar, Shape, Unroll,
+};
 pub use parse::{parse_file, parse_item};
 
 /// Parses and checks one declaration (the macro's path).

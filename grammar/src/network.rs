@@ -142,20 +142,181 @@ impl fmt::Display for Shape {
 
 /// What a layer computes, with what the kind alone needs; its input and output shapes are on
 /// the [`Layer`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LayerKind {
     /// Fully connected: every output reads every input (`Linear` in PyTorch). Input and output
     /// are vectors.
     Dense,
+    /// 2-D convolution, as `nn.Conv2d`: `[C, H, W]` to `[out_channels, OH, OW]`.
+    Conv2d(Conv2d),
+    /// 1-D convolution, as `nn.Conv1d`: `[C, L]` to `[out_channels, OL]`.
+    Conv1d(Conv1d),
+    /// 2-D maximum pooling, as `nn.MaxPool2d`: each channel separately.
+    MaxPool2d(Pool2d),
+    /// 2-D average pooling, as `nn.AvgPool2d` (`count_include_pad`).
+    AvgPool2d(Pool2d),
+    /// 1-D maximum pooling, as `nn.MaxPool1d`.
+    MaxPool1d(Pool1d),
+    /// 1-D average pooling, as `nn.AvgPool1d` (`count_include_pad`).
+    AvgPool1d(Pool1d),
+    /// The mean of each channel: `[C, ...]` to `[C]`.
+    GlobalAvgPool,
+    /// The maximum of each channel: `[C, ...]` to `[C]`.
+    GlobalMaxPool,
+    /// A sample as one vector, in `torch.flatten(x, 1)`'s order.
+    Flatten,
+    /// `nn.Dropout(p)`: the identity at inference.
+    Dropout {
+        /// The probability of zeroing a value in training, `0 <= p < 1`.
+        p: f64,
+    },
 }
 
 impl LayerKind {
-    /// The name of the kind, as summaries print it.
+    /// The name of the kind, as the language writes it.
     pub fn name(self) -> &'static str {
         match self {
             Self::Dense => "dense",
+            Self::Conv2d(_) => "conv2d",
+            Self::Conv1d(_) => "conv1d",
+            Self::MaxPool2d(_) => "maxpool2d",
+            Self::AvgPool2d(_) => "avgpool2d",
+            Self::MaxPool1d(_) => "maxpool1d",
+            Self::AvgPool1d(_) => "avgpool1d",
+            Self::GlobalAvgPool => "global_avgpool",
+            Self::GlobalMaxPool => "global_maxpool",
+            Self::Flatten => "flatten",
+            Self::Dropout { .. } => "dropout",
         }
     }
+
+    /// Whether the generated backward pass supports it (dense layers only, so far).
+    pub fn trains(self) -> bool {
+        matches!(self, Self::Dense)
+    }
+}
+
+/// The arguments of a 2-D convolution, each `[height, width]`, with `nn.Conv2d`'s meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2d {
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel size.
+    pub kernel: [usize; 2],
+    /// Step between windows.
+    pub stride: [usize; 2],
+    /// Zeros before the first and after the last value.
+    pub padding: [usize; 2],
+    /// Step between the taps of a window.
+    pub dilation: [usize; 2],
+    /// Input and output channels split into this many independent groups.
+    pub groups: usize,
+}
+
+impl Conv2d {
+    /// The output's `[height, width]` for an input of `[height, width]`, as PyTorch computes
+    /// it, or `None` when the (dilated) kernel is larger than the padded input or a stride or
+    /// dilation is 0.
+    pub fn output_size(&self, input: [usize; 2]) -> Option<[usize; 2]> {
+        let axis = |i: usize| {
+            window(
+                input[i],
+                self.kernel[i],
+                self.stride[i],
+                self.padding[i],
+                self.dilation[i],
+            )
+        };
+        Some([axis(0)?, axis(1)?])
+    }
+}
+
+/// The arguments of a 1-D convolution, with `nn.Conv1d`'s meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv1d {
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel size.
+    pub kernel: usize,
+    /// Step between windows.
+    pub stride: usize,
+    /// Zeros before the first and after the last value.
+    pub padding: usize,
+    /// Step between the taps of a window.
+    pub dilation: usize,
+    /// Input and output channels split into this many independent groups.
+    pub groups: usize,
+}
+
+impl Conv1d {
+    /// The output's length, or `None` as [`Conv2d::output_size`].
+    pub fn output_size(&self, input: usize) -> Option<usize> {
+        window(input, self.kernel, self.stride, self.padding, self.dilation)
+    }
+}
+
+/// The arguments of a 1-D pool, with `nn.MaxPool1d`'s meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool1d {
+    /// Window size.
+    pub kernel: usize,
+    /// Step between windows (the kernel by default).
+    pub stride: usize,
+    /// Padding before the first and after the last value (at most half the kernel).
+    pub padding: usize,
+}
+
+impl Pool1d {
+    /// The output's length, or `None` as [`Pool2d::output_size`].
+    pub fn output_size(&self, input: usize) -> Option<usize> {
+        if self.padding * 2 > self.kernel {
+            return None;
+        }
+        window(input, self.kernel, self.stride, self.padding, 1)
+    }
+}
+
+/// The arguments of a 2-D pool, each `[height, width]`, with `nn.MaxPool2d`'s meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2d {
+    /// Window size.
+    pub kernel: [usize; 2],
+    /// Step between windows (the kernel by default).
+    pub stride: [usize; 2],
+    /// Padding before the first and after the last value (at most half the kernel).
+    pub padding: [usize; 2],
+}
+
+impl Pool2d {
+    /// The output's `[height, width]`, or `None` when the window is larger than the padded
+    /// input, a size or stride is 0, or a padding is more than half the kernel.
+    pub fn output_size(&self, input: [usize; 2]) -> Option<[usize; 2]> {
+        let axis = |i: usize| {
+            if self.padding[i] * 2 > self.kernel[i] {
+                return None;
+            }
+            window(input[i], self.kernel[i], self.stride[i], self.padding[i], 1)
+        };
+        Some([axis(0)?, axis(1)?])
+    }
+}
+
+/// `(input + 2 padding - dilation (kernel - 1) - 1) / stride + 1`, PyTorch's output size, or
+/// `None` when it is not at least 1 or an argument is 0.
+fn window(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+) -> Option<usize> {
+    if kernel == 0 || stride == 0 || dilation == 0 {
+        return None;
+    }
+    let padded = input.checked_add(padding.checked_mul(2)?)?;
+    let span = dilation.checked_mul(kernel - 1)?.checked_add(1)?;
+    let room = padded.checked_sub(span)?;
+    Some(room / stride + 1)
 }
 
 /// One layer.
@@ -198,20 +359,58 @@ impl Layer {
         }
     }
 
-    /// Trained values: for a dense layer, weights plus biases.
+    /// Trained values: for a dense layer, weights plus biases; for a convolution, its kernels
+    /// plus biases; none for pools, `flatten` and `dropout`.
     pub fn parameters(&self) -> usize {
         match self.kind {
             LayerKind::Dense => {
                 self.input.elements() * self.output.elements() + self.output.elements()
             }
+            LayerKind::Conv2d(conv) => self
+                .conv_weights(
+                    conv.out_channels,
+                    conv.groups,
+                    conv.kernel[0] * conv.kernel[1],
+                )
+                .saturating_add(conv.out_channels),
+            LayerKind::Conv1d(conv) => self
+                .conv_weights(conv.out_channels, conv.groups, conv.kernel)
+                .saturating_add(conv.out_channels),
+            _ => 0,
         }
     }
 
-    /// Multiply-adds in one forward pass; for a dense layer, its number of weights.
+    /// Multiply-adds in one forward pass: for a dense layer, its number of weights; for a
+    /// convolution, its kernels' taps times the output's positions; none for pools, `flatten`
+    /// and `dropout`.
     pub fn multiply_adds(&self) -> usize {
         match self.kind {
             LayerKind::Dense => self.input.elements() * self.output.elements(),
+            LayerKind::Conv2d(conv) => {
+                let positions = self.output.elements() / conv.out_channels.max(1);
+                self.conv_weights(
+                    conv.out_channels,
+                    conv.groups,
+                    conv.kernel[0] * conv.kernel[1],
+                )
+                .saturating_mul(positions)
+            }
+            LayerKind::Conv1d(conv) => {
+                let positions = self.output.elements() / conv.out_channels.max(1);
+                self.conv_weights(conv.out_channels, conv.groups, conv.kernel)
+                    .saturating_mul(positions)
+            }
+            _ => 0,
         }
+    }
+
+    /// A convolution's weights: out channels times input channels per group times the
+    /// kernel's taps.
+    fn conv_weights(&self, out_channels: usize, groups: usize, taps: usize) -> usize {
+        let in_per_group = self.input.dims()[0] / groups.max(1);
+        out_channels
+            .saturating_mul(in_per_group)
+            .saturating_mul(taps)
     }
 }
 

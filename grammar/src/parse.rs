@@ -1,6 +1,6 @@
 //! Text to [`ast`](crate::ast), with pest.
 
-use crate::ast::{Activation, Item, Layer, Setting, TextRange, Word};
+use crate::ast::{Activation, Argument, Item, Layer, Setting, TextRange, Value, Word};
 use crate::diag::{Diagnostic, one_of};
 use pest::Parser as _;
 use pest::iterators::Pair;
@@ -104,7 +104,25 @@ fn build_item(item: Pair<'_, Rule>) -> Item {
         }
     }
     let mut chain = chain.expect("the grammar requires a chain").into_inner();
-    let input = word(&chain.next().expect("a chain starts with a width"));
+    let first = chain
+        .next()
+        .expect("a chain starts with a width or a shape");
+    let (input, input_shape) = if first.as_rule() == Rule::shape {
+        let sizes: Vec<Word> = first
+            .clone()
+            .into_inner()
+            .filter(|p| p.as_rule() == Rule::width)
+            .map(|p| word(&p))
+            .collect();
+        let text: Vec<&str> = sizes.iter().map(|w| w.text.as_str()).collect();
+        let input = Word {
+            text: format!("[{}]", text.join(", ")),
+            range: range(&first),
+        };
+        (input, Some(sizes))
+    } else {
+        (word(&first), None)
+    };
     let mut input_activation = None;
     let mut layers = Vec::new();
     for part in chain {
@@ -119,6 +137,7 @@ fn build_item(item: Pair<'_, Rule>) -> Item {
         visibility,
         name: name.expect("the grammar requires a name"),
         input,
+        input_shape,
         input_activation,
         layers,
         settings,
@@ -130,12 +149,21 @@ fn build_layer(layer: Pair<'_, Rule>) -> Layer {
     let whole = range(&layer);
     let mut arrow = whole;
     let mut width = None;
+    let mut arguments = None;
     let mut activation = None;
     let mut name = None;
     for part in layer.into_inner() {
         match part.as_rule() {
             Rule::arrow => arrow = range(&part),
-            Rule::width => width = Some(word(&part)),
+            Rule::width | Rule::kind_name => width = Some(word(&part)),
+            Rule::kind_arguments => {
+                arguments = Some(
+                    part.into_inner()
+                        .filter(|p| p.as_rule() == Rule::kind_argument)
+                        .map(build_argument)
+                        .collect(),
+                );
+            }
             Rule::activation => activation = Some(build_activation(part)),
             Rule::name => name = Some(word(&part)),
             _ => {}
@@ -143,9 +171,50 @@ fn build_layer(layer: Pair<'_, Rule>) -> Layer {
     }
     Layer {
         arrow,
-        width: width.expect("the grammar requires a width"),
+        width: width.expect("the grammar requires a width or a kind"),
+        arguments,
         activation,
         name,
+        range: whole,
+    }
+}
+
+/// `- 0.5` (as the macro renders tokens) as `-0.5`.
+fn number(pair: &Pair<'_, Rule>) -> Word {
+    let mut text = String::new();
+    for token in pair.clone().into_inner() {
+        text.push_str(token.as_str());
+    }
+    Word {
+        text,
+        range: range(pair),
+    }
+}
+
+fn build_argument(argument: Pair<'_, Rule>) -> Argument {
+    let whole = range(&argument);
+    let mut name = None;
+    let mut value = None;
+    for part in argument.into_inner() {
+        match part.as_rule() {
+            Rule::name => name = Some(word(&part)),
+            Rule::argument => value = Some(Value::Number(number(&part))),
+            Rule::symbol => value = Some(Value::Symbol(word(&part))),
+            Rule::tuple => {
+                let numbers = part
+                    .clone()
+                    .into_inner()
+                    .filter(|p| p.as_rule() == Rule::argument)
+                    .map(|p| number(&p))
+                    .collect();
+                value = Some(Value::Tuple(numbers, range(&part)));
+            }
+            _ => {}
+        }
+    }
+    Argument {
+        name,
+        value: value.expect("the grammar requires a value"),
         range: whole,
     }
 }
@@ -214,6 +283,11 @@ fn build_setting(setting: Pair<'_, Rule>) -> Setting {
 fn describe(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::width => "a layer width such as `128`",
+        Rule::shape | Rule::open_bracket => "an input shape such as `[1, 28, 28]`",
+        Rule::close_bracket => "`]`",
+        Rule::kind_argument | Rule::tuple | Rule::symbol => {
+            "an argument such as `3`, `(3, 5)` or `stride = 2`"
+        }
         Rule::number | Rule::minus | Rule::argument => "a number",
         Rule::arrow => "`->`",
         Rule::activation | Rule::activation_name => "an activation such as `relu`",

@@ -38,6 +38,26 @@ impl fmt::Display for ast::Layer {
     /// `-> 128 relu as hidden`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "-> {}", self.width.text)?;
+        if let Some(arguments) = &self.arguments {
+            f.write_str("(")?;
+            for (index, argument) in arguments.iter().enumerate() {
+                let separator = if index == 0 { "" } else { ", " };
+                f.write_str(separator)?;
+                if let Some(name) = &argument.name {
+                    write!(f, "{} = ", name.text)?;
+                }
+                match &argument.value {
+                    ast::Value::Number(word) | ast::Value::Symbol(word) => {
+                        f.write_str(&word.text)?;
+                    }
+                    ast::Value::Tuple(words, _) => {
+                        let words: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+                        write!(f, "({})", words.join(", "))?;
+                    }
+                }
+            }
+            f.write_str(")")?;
+        }
         if let Some(activation) = &self.activation {
             write!(f, " {activation}")?;
         }
@@ -103,6 +123,66 @@ impl fmt::Display for Network {
             // The language writes a dense layer as its output width.
             match layer.kind {
                 LayerKind::Dense => write!(f, " -> {}", Size(layer.output))?,
+                LayerKind::Conv2d(conv) => {
+                    write!(f, " -> conv2d({}, {}", conv.out_channels, Pair(conv.kernel))?;
+                    if conv.stride != [1, 1] {
+                        write!(f, ", stride = {}", Pair(conv.stride))?;
+                    }
+                    if conv.padding != [0, 0] {
+                        write!(f, ", padding = {}", Pair(conv.padding))?;
+                    }
+                    if conv.dilation != [1, 1] {
+                        write!(f, ", dilation = {}", Pair(conv.dilation))?;
+                    }
+                    if conv.groups != 1 {
+                        write!(f, ", groups = {}", conv.groups)?;
+                    }
+                    f.write_str(")")?;
+                }
+                LayerKind::MaxPool2d(pool) | LayerKind::AvgPool2d(pool) => {
+                    write!(f, " -> {}({}", layer.kind.name(), Pair(pool.kernel))?;
+                    if pool.stride != pool.kernel {
+                        write!(f, ", stride = {}", Pair(pool.stride))?;
+                    }
+                    if pool.padding != [0, 0] {
+                        write!(f, ", padding = {}", Pair(pool.padding))?;
+                    }
+                    f.write_str(")")?;
+                }
+                LayerKind::MaxPool1d(pool) | LayerKind::AvgPool1d(pool) => {
+                    write!(f, " -> {}({}", layer.kind.name(), pool.kernel)?;
+                    if pool.stride != pool.kernel {
+                        write!(f, ", stride = {}", pool.stride)?;
+                    }
+                    if pool.padding != 0 {
+                        write!(f, ", padding = {}", pool.padding)?;
+                    }
+                    f.write_str(")")?;
+                }
+                LayerKind::Conv1d(conv) => {
+                    write!(f, " -> conv1d({}, {}", conv.out_channels, conv.kernel)?;
+                    if conv.stride != 1 {
+                        write!(f, ", stride = {}", conv.stride)?;
+                    }
+                    if conv.padding != 0 {
+                        write!(f, ", padding = {}", conv.padding)?;
+                    }
+                    if conv.dilation != 1 {
+                        write!(f, ", dilation = {}", conv.dilation)?;
+                    }
+                    if conv.groups != 1 {
+                        write!(f, ", groups = {}", conv.groups)?;
+                    }
+                    f.write_str(")")?;
+                }
+                LayerKind::Dropout { p } => {
+                    f.write_str(" -> dropout(")?;
+                    real(f, p)?;
+                    f.write_str(")")?;
+                }
+                LayerKind::GlobalAvgPool | LayerKind::GlobalMaxPool | LayerKind::Flatten => {
+                    write!(f, " -> {}", layer.kind.name())?;
+                }
             }
             if layer.activation != Activation::Linear {
                 write!(f, " {}", layer.activation)?;
@@ -144,8 +224,8 @@ impl fmt::Display for Activation {
     }
 }
 
-/// A vector's shape as the language writes it, its width (`784`); a higher rank, which the
-/// language does not write yet, as its sizes (`[3, 32, 32]`).
+/// A vector's shape as the language writes it, its width (`784`); a higher rank as its sizes
+/// (`[3, 32, 32]`).
 struct Size(Shape);
 
 impl fmt::Display for Size {
@@ -153,6 +233,19 @@ impl fmt::Display for Size {
         match self.0.width() {
             Some(width) => write!(f, "{width}"),
             None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// `3` for `[3, 3]`, `(3, 5)` for `[3, 5]`: a kernel, stride or padding as the language writes
+/// it.
+struct Pair([usize; 2]);
+
+impl fmt::Display for Pair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            [a, b] if a == b => write!(f, "{a}"),
+            [a, b] => write!(f, "({a}, {b})"),
         }
     }
 }

@@ -4,6 +4,7 @@
 use nn_codegen::BakedWeights;
 use nn_grammar::{Activation, Network, Scalar};
 use nn_runtime::io::safetensors::{LoadOptions, load_layers};
+use nn_runtime::layers::{Conv1d, Conv2d};
 use nn_runtime::{Dense, LayerInfo, LayerKind, TensorInfo, Tensors};
 use std::path::Path;
 
@@ -71,6 +72,40 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
                         .collect();
                     (LayerKind::Dense, tensors)
                 }
+                nn_grammar::LayerKind::Conv2d(conv) => {
+                    let in_per_group = layer.input.dims()[0] / conv.groups.max(1);
+                    let [kh, kw] = conv.kernel;
+                    let weight: &'static [usize] =
+                        Box::leak(Box::new([conv.out_channels, in_per_group, kh, kw]));
+                    let bias: &'static [usize] = Box::leak(Box::new([conv.out_channels]));
+                    let tensors: Vec<TensorInfo> = <Conv2d<1, 1, 1, 1, f32> as Tensors>::TENSORS
+                        .iter()
+                        .zip([weight, bias])
+                        .map(|(tensor, shape)| TensorInfo { shape, ..*tensor })
+                        .collect();
+                    (LayerKind::Conv2d, tensors)
+                }
+                nn_grammar::LayerKind::Conv1d(conv) => {
+                    let in_per_group = layer.input.dims()[0] / conv.groups.max(1);
+                    let weight: &'static [usize] =
+                        Box::leak(Box::new([conv.out_channels, in_per_group, conv.kernel]));
+                    let bias: &'static [usize] = Box::leak(Box::new([conv.out_channels]));
+                    let tensors: Vec<TensorInfo> = <Conv1d<1, 1, 1, f32> as Tensors>::TENSORS
+                        .iter()
+                        .zip([weight, bias])
+                        .map(|(tensor, shape)| TensorInfo { shape, ..*tensor })
+                        .collect();
+                    (LayerKind::Conv1d, tensors)
+                }
+                // Layers without tensors read nothing from the file.
+                nn_grammar::LayerKind::MaxPool2d(_) => (LayerKind::MaxPool2d, Vec::new()),
+                nn_grammar::LayerKind::AvgPool2d(_) => (LayerKind::AvgPool2d, Vec::new()),
+                nn_grammar::LayerKind::MaxPool1d(_) => (LayerKind::MaxPool1d, Vec::new()),
+                nn_grammar::LayerKind::AvgPool1d(_) => (LayerKind::AvgPool1d, Vec::new()),
+                nn_grammar::LayerKind::GlobalAvgPool => (LayerKind::GlobalAvgPool, Vec::new()),
+                nn_grammar::LayerKind::GlobalMaxPool => (LayerKind::GlobalMaxPool, Vec::new()),
+                nn_grammar::LayerKind::Flatten => (LayerKind::Flatten, Vec::new()),
+                nn_grammar::LayerKind::Dropout { .. } => (LayerKind::Dropout, Vec::new()),
             };
             LayerInfo {
                 name: Box::leak(layer.name.clone().into_boxed_str()),

@@ -79,18 +79,18 @@ pub use zeroed::zeroed_box;
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __zero_init {
-    ($zero_init:path, $name:ident { $($field:ident : $type:ty),+ $(,)? }) => {
+    ($zero_init:path, $name:ident { $($field:ident : $type:ty),* $(,)? }) => {
         // The functions are never called: they are proofs, checked by compiling them.
         #[allow(dead_code)]
         const _: () = {
             // The pattern has no `..`: it compiles only if these are all the fields.
             fn exactly_these_fields(value: &$name) {
-                let $name { $($field),+ } = value;
-                $(let _: &$type = $field;)+
+                let $name { $($field),* } = value;
+                $(let _: &$type = $field;)*
             }
             fn zero_init<T: $zero_init>() {}
             fn every_field_is_zero_init() {
-                $(zero_init::<$type>();)+
+                $(zero_init::<$type>();)*
             }
         };
         // SAFETY: proven above: every field of `$name` is `ZeroInit`, so all-zero bytes are a

@@ -11,13 +11,43 @@ use core::fmt;
 pub enum LayerKind {
     /// Fully connected: [`Dense`](crate::Dense).
     Dense,
+    /// 2-D convolution: [`Conv2d`](crate::layers::Conv2d).
+    Conv2d,
+    /// 1-D convolution: [`Conv1d`](crate::layers::Conv1d).
+    Conv1d,
+    /// 2-D maximum pooling: [`maxpool2d`](crate::layers::maxpool2d).
+    MaxPool2d,
+    /// 2-D average pooling: [`avgpool2d`](crate::layers::avgpool2d).
+    AvgPool2d,
+    /// 1-D maximum pooling: [`maxpool1d`](crate::layers::maxpool1d).
+    MaxPool1d,
+    /// 1-D average pooling: [`avgpool1d`](crate::layers::avgpool1d).
+    AvgPool1d,
+    /// The mean of each channel: [`global_avgpool`](crate::layers::global_avgpool).
+    GlobalAvgPool,
+    /// The maximum of each channel: [`global_maxpool`](crate::layers::global_maxpool).
+    GlobalMaxPool,
+    /// A sample as one vector: [`flatten`](crate::layers::flatten).
+    Flatten,
+    /// Dropout, the identity at inference: [`dropout`](crate::layers::dropout).
+    Dropout,
 }
 
 impl fmt::Display for LayerKind {
-    /// The name the summary shows: `Dense`.
+    /// The name the summary shows, PyTorch's module name: `Dense`, `Conv2d`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Dense => "Dense",
+            Self::Conv2d => "Conv2d",
+            Self::Conv1d => "Conv1d",
+            Self::MaxPool2d => "MaxPool2d",
+            Self::AvgPool2d => "AvgPool2d",
+            Self::MaxPool1d => "MaxPool1d",
+            Self::AvgPool1d => "AvgPool1d",
+            Self::GlobalAvgPool => "GlobalAvgPool",
+            Self::GlobalMaxPool => "GlobalMaxPool",
+            Self::Flatten => "Flatten",
+            Self::Dropout => "Dropout",
         })
     }
 }
@@ -161,13 +191,19 @@ impl fmt::Display for Summary {
             "-------------------------------------------------------------------------";
         const DOUBLE: &str =
             "=========================================================================";
-        writeln!(
-            f,
-            "{} ({}, {})",
-            self.name,
-            self.scalar,
-            Plural(self.inputs, "input")
-        )?;
+        match self.layers.first().map(|layer| layer.input) {
+            // A shaped input (an image) by its shape: `LeNet (f32, input [1, 28, 28])`.
+            Some(input) if input.len() > 1 => {
+                writeln!(f, "{} ({}, input {})", self.name, self.scalar, Dims(input))?;
+            }
+            _ => writeln!(
+                f,
+                "{} ({}, {})",
+                self.name,
+                self.scalar,
+                Plural(self.inputs, "input")
+            )?,
+        }
         writeln!(f, "{RULE}")?;
         writeln!(
             f,
@@ -182,14 +218,7 @@ impl fmt::Display for Summary {
             let mut activation = Small::default();
             fmt::write(&mut activation, format_args!("{}", layer.activation))?;
             let mut shape = Small::default();
-            shape.push_str("[");
-            for (axis, size) in layer.output.iter().enumerate() {
-                if axis > 0 {
-                    shape.push_str(", ");
-                }
-                fmt::write(&mut shape, format_args!("{size}"))?;
-            }
-            shape.push_str("]");
+            fmt::write(&mut shape, format_args!("{}", Dims(layer.output)))?;
             write!(f, "{:<18}{:<16}", activation.as_str(), shape.as_str())?;
             grouped(f, layer.parameters(), 15)?;
             writeln!(f)?;
@@ -211,6 +240,22 @@ impl fmt::Display for Summary {
             )?;
         }
         write!(f, "{RULE}")
+    }
+}
+
+/// `[6, 28, 28]`: a shape as PyTorch prints its sizes.
+struct Dims(&'static [usize]);
+
+impl fmt::Display for Dims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (axis, size) in self.0.iter().enumerate() {
+            if axis > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{size}")?;
+        }
+        f.write_str("]")
     }
 }
 
@@ -240,10 +285,6 @@ impl Default for Small {
 }
 
 impl Small {
-    fn push_str(&mut self, s: &str) {
-        let _ = fmt::Write::write_str(self, s);
-    }
-
     fn as_str(&self) -> &str {
         core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("?")
     }

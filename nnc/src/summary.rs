@@ -33,8 +33,13 @@ pub fn table(net: &Network) -> String {
         ],
     ];
     for layer in &net.layers {
+        // Dense layers by name alone, as before other kinds existed; the others with their kind.
+        let name = match layer.kind {
+            nn_grammar::LayerKind::Dense => layer.name.clone(),
+            kind => format!("{} ({})", layer.name, kind.name()),
+        };
         rows.push([
-            layer.name.clone(),
+            name,
             activation(layer.activation),
             layer.output.to_string(),
             grouped(layer.parameters()),

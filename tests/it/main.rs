@@ -22,6 +22,8 @@ mod io_fuzz;
 mod io_ndarray;
 mod io_safetensors;
 mod io_serde;
+mod kinds;
+mod lenet;
 mod limits;
 mod nn_file;
 mod numerics;

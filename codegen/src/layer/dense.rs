@@ -8,14 +8,14 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 impl Kind for Dense {
-    fn field_type(&self, net: &Network) -> TokenStream {
+    fn field_type(&self, net: &Network) -> Option<TokenStream> {
         let Network {
             scalar, runtime, ..
         } = net;
         let Self {
             inputs, outputs, ..
         } = *self;
-        quote!(#runtime::Dense<#inputs, #outputs, #scalar>)
+        Some(quote!(#runtime::Dense<#inputs, #outputs, #scalar>))
     }
 
     fn field_doc(&self, layer: &Layer) -> String {
@@ -52,14 +52,14 @@ impl Kind for Dense {
         quote_spanned!(layer.span=> self.#field.forward_batch(#input, #output);)
     }
 
-    fn gradients_type(&self, net: &Network) -> TokenStream {
+    fn gradients_type(&self, net: &Network) -> Option<TokenStream> {
         let Network {
             scalar, runtime, ..
         } = net;
         let Self {
             inputs, outputs, ..
         } = *self;
-        quote!(#runtime::train::DenseGradients<#inputs, #outputs, #scalar>)
+        Some(quote!(#runtime::train::DenseGradients<#inputs, #outputs, #scalar>))
     }
 
     fn gradients_doc(&self, layer: &Layer) -> String {
@@ -210,11 +210,11 @@ mod tests {
         let net = lowered("struct Net = 3 -> 2 relu;");
         let dense = kind(&net.layers[0]);
         assert_eq!(
-            dense.field_type(&net).to_string(),
+            dense.field_type(&net).unwrap().to_string(),
             ":: nn :: __private :: Dense < 3usize , 2usize , f32 >"
         );
         assert_eq!(
-            dense.gradients_type(&net).to_string(),
+            dense.gradients_type(&net).unwrap().to_string(),
             ":: nn :: __private :: train :: DenseGradients < 3usize , 2usize , f32 >"
         );
         assert_eq!(

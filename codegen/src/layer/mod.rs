@@ -8,20 +8,31 @@
 //! `ir::LayerKind` and its case in `lower`, a module here and its case in [`kind`], and the
 //! runtime's type (implementing `Tensors`), gradients type and kernels.
 
+mod conv1d;
+mod conv2d;
 mod dense;
+mod dropout;
+mod flatten;
+mod global_pool;
+mod pool;
 
 use crate::ir::{self, Layer, Network};
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{quote, quote_spanned};
 
 /// What generated code needs from one layer kind. `layer` is always the layer whose kind is
 /// `self`; the methods that return statements end them with `;`, the others return
 /// expressions. Every piece is spanned on the layer, so that type errors point at it.
 pub(crate) trait Kind {
-    /// The type of the layer's field in the network struct (`Dense<784, 128, f32>`).
-    fn field_type(&self, net: &Network) -> TokenStream;
+    /// The type of the layer's field in the network struct (`Dense<784, 128, f32>`); `None`
+    /// for a kind without tensors (a pool, `flatten`), which has no field: `emit` and `io`
+    /// skip it, and its forward pass calls a runtime function.
+    fn field_type(&self, net: &Network) -> Option<TokenStream>;
 
-    /// The field's documentation, one sentence with a leading space.
-    fn field_doc(&self, layer: &Layer) -> String;
+    /// The field's documentation, one sentence with a leading space (kinds with a field).
+    fn field_doc(&self, _layer: &Layer) -> String {
+        String::new()
+    }
 
     /// The runtime's `LayerKind` value for `LayerInfo`.
     fn runtime_kind(&self, net: &Network) -> TokenStream;
@@ -40,74 +51,119 @@ pub(crate) trait Kind {
         output: &TokenStream,
     ) -> TokenStream;
 
-    /// The type of the layer's field in the gradients struct.
-    fn gradients_type(&self, net: &Network) -> TokenStream;
+    /// The type of the layer's field in the gradients struct; `None` for a kind without a
+    /// backward pass (yet): a network with such a layer has no training half at all
+    /// (`ir::Network::trains`), and the training methods below keep their empty defaults.
+    fn gradients_type(&self, _net: &Network) -> Option<TokenStream> {
+        None
+    }
 
     /// The gradients field's documentation, one sentence with a leading space.
-    fn gradients_doc(&self, layer: &Layer) -> String;
+    fn gradients_doc(&self, _layer: &Layer) -> String {
+        String::new()
+    }
 
     /// The layer's output before its activation, for one sample in training: `stable`, the
     /// bits of the same sample in [`Kind::forward_chunk`] (training with chunks); otherwise
     /// through the runtime's kernel, as inference's `forward` by default (never unrolled).
     fn forward_train(
         &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        stable: bool,
-    ) -> TokenStream;
+        _net: &Network,
+        _layer: &Layer,
+        _input: &TokenStream,
+        _stable: bool,
+    ) -> TokenStream {
+        TokenStream::new()
+    }
 
     /// Statement: as [`Kind::forward_batch`], giving each sample the bits of
     /// [`Kind::forward_train`] when `stable`.
     fn forward_chunk(
         &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        output: &TokenStream,
-    ) -> TokenStream;
+        _net: &Network,
+        _layer: &Layer,
+        _input: &TokenStream,
+        _output: &TokenStream,
+    ) -> TokenStream {
+        TokenStream::new()
+    }
 
     /// The gradient of the loss with respect to the layer's input, given `delta`, the gradient
     /// with respect to its output before the activation (a place of the output's type).
-    fn backward_input(&self, net: &Network, layer: &Layer, delta: &TokenStream) -> TokenStream;
+    fn backward_input(&self, _net: &Network, _layer: &Layer, _delta: &TokenStream) -> TokenStream {
+        TokenStream::new()
+    }
 
     /// Statement: [`Kind::backward_input`] for a chunk, `delta` a `&[Out]` into `below`, a
     /// `&mut [In]`.
     fn backward_input_chunk(
         &self,
-        net: &Network,
-        layer: &Layer,
-        delta: &TokenStream,
-        below: &TokenStream,
-    ) -> TokenStream;
+        _net: &Network,
+        _layer: &Layer,
+        _delta: &TokenStream,
+        _below: &TokenStream,
+    ) -> TokenStream {
+        TokenStream::new()
+    }
 
     /// Statement: adds the gradients of the layer's parameters for one sample to
     /// `gradients.<field>`, `input` being a reference to the layer's input.
     fn accumulate(
         &self,
-        layer: &Layer,
-        gradients: &TokenStream,
-        input: &TokenStream,
-        delta: &TokenStream,
-    ) -> TokenStream;
+        _layer: &Layer,
+        _gradients: &TokenStream,
+        _input: &TokenStream,
+        _delta: &TokenStream,
+    ) -> TokenStream {
+        TokenStream::new()
+    }
 
     /// Statement: [`Kind::accumulate`] for a chunk, `input` a `&[In]` and `delta` a `&[Out]`.
     fn accumulate_chunk(
         &self,
-        layer: &Layer,
-        gradients: &TokenStream,
-        input: &TokenStream,
-        delta: &TokenStream,
-    ) -> TokenStream;
+        _layer: &Layer,
+        _gradients: &TokenStream,
+        _input: &TokenStream,
+        _delta: &TokenStream,
+    ) -> TokenStream {
+        TokenStream::new()
+    }
 
     /// A const expression of the layer's field holding `tensors` (its tensors in the order of
-    /// its `Tensors::TENSORS`, each in PyTorch's order and shape, flattened), or zeros.
-    fn baked(&self, net: &Network, tensors: Option<&[Vec<f64>]>) -> TokenStream;
+    /// its `Tensors::TENSORS`, each in PyTorch's order and shape, flattened), or zeros (kinds
+    /// with a field).
+    fn baked(&self, _net: &Network, _tensors: Option<&[Vec<f64>]>) -> TokenStream {
+        TokenStream::new()
+    }
 }
 
 /// The module that emits `layer`'s kind.
 pub(crate) fn kind(layer: &Layer) -> &dyn Kind {
     match &layer.kind {
         ir::LayerKind::Dense(dense) => dense,
+        ir::LayerKind::Conv2d(conv) => conv,
+        ir::LayerKind::Conv1d(conv) => conv,
+        ir::LayerKind::Pool(pool) => pool,
+        ir::LayerKind::GlobalPool(pool) => pool,
+        ir::LayerKind::Flatten(flatten) => flatten,
+        ir::LayerKind::Dropout(dropout) => dropout,
+    }
+}
+
+/// Statement: `forward` on each sample of a chunk, for the kinds without a batched kernel:
+/// `input` a `&[In]`, `output` a `&mut [Out]` of as many rows.
+fn per_sample(
+    net: &Network,
+    layer: &Layer,
+    input: &TokenStream,
+    output: &TokenStream,
+) -> TokenStream {
+    let sample = Ident::new("sample", Span::mixed_site());
+    let row = Ident::new("row", Span::mixed_site());
+    let forward = kind(layer).forward(net, layer, &quote!(#sample));
+    quote_spanned! {layer.span=>
+        for (#sample, #row) in #input.iter().zip(#output.iter_mut()) {
+            *#row = #forward;
+        }
     }
 }

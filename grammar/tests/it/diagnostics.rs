@@ -130,7 +130,7 @@ fn missing_width() {
     check(
         "struct A = 784 -> relu -> 10;",
         &expect![[r#"
-        1:19: expected a layer width such as `128`, found `relu`
+        1:19: `relu` is an activation, not a layer: write it after a layer, as in `-> 128 relu`
           struct A = 784 -> relu -> 10;
                             ^^^^
     "#]],

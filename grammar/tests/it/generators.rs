@@ -91,15 +91,41 @@ fn syntactic_activation() -> impl Strategy<Value = ast::Activation> {
         })
 }
 
+/// `5`, `(3, 5)`, `same`, each possibly named: an argument of a layer kind.
+fn syntactic_argument() -> impl Strategy<Value = ast::Argument> {
+    let value = prop_oneof![
+        numeral().prop_map(|n| ast::Value::Number(word(n))),
+        prop::collection::vec(numeral(), 0..3).prop_map(|ns| ast::Value::Tuple(
+            ns.into_iter().map(word).collect(),
+            TextRange::default()
+        )),
+        ident().prop_map(|i| ast::Value::Symbol(word(i))),
+    ];
+    (prop::option::of(grammar_name()), value).prop_map(|(name, value)| ast::Argument {
+        name: name.map(word),
+        value,
+        range: TextRange::default(),
+    })
+}
+
 fn syntactic_layer() -> impl Strategy<Value = ast::Layer> {
+    // A width, or a kind's name with arguments in parentheses or none.
+    let body = prop_oneof![
+        3 => numeral().prop_map(|width| (width, None)),
+        1 => (
+            grammar_name(),
+            prop::option::of(prop::collection::vec(syntactic_argument(), 0..4))
+        ),
+    ];
     (
-        numeral(),
+        body,
         prop::option::of(syntactic_activation()),
         prop::option::of(grammar_name()),
     )
-        .prop_map(|(width, activation, name)| ast::Layer {
+        .prop_map(|((width, arguments), activation, name)| ast::Layer {
             arrow: TextRange::default(),
             width: word(width),
+            arguments,
             activation,
             name: name.map(word),
             range: TextRange::default(),
@@ -134,7 +160,13 @@ pub fn syntactic_item() -> impl Strategy<Value = ast::Item> {
         prop::collection::vec(doc(), 0..3),
         visibility,
         grammar_name(),
-        numeral(),
+        prop_oneof![
+            3 => numeral().prop_map(|n| (n, None)),
+            1 => prop::collection::vec(numeral(), 1..5).prop_map(|sizes| (
+                format!("[{}]", sizes.join(", ")),
+                Some(sizes.into_iter().map(word).collect())
+            )),
+        ],
         prop::option::weighted(0.1, syntactic_activation()),
         prop::collection::vec(syntactic_layer(), 0..5),
         prop::collection::vec(setting, 0..4),
@@ -144,7 +176,8 @@ pub fn syntactic_item() -> impl Strategy<Value = ast::Item> {
                 docs,
                 visibility: visibility.map(|v| word(v.to_owned())),
                 name: word(name),
-                input: word(input),
+                input: word(input.0),
+                input_shape: input.1,
                 input_activation,
                 layers,
                 settings,
@@ -176,6 +209,10 @@ pub fn unranged_item(item: &ast::Item) -> ast::Item {
         visibility: item.visibility.as_ref().map(w),
         name: w(&item.name),
         input: w(&item.input),
+        input_shape: item
+            .input_shape
+            .as_ref()
+            .map(|sizes| sizes.iter().map(w).collect()),
         input_activation: item.input_activation.as_ref().map(a),
         layers: item
             .layers
@@ -183,6 +220,23 @@ pub fn unranged_item(item: &ast::Item) -> ast::Item {
             .map(|l| ast::Layer {
                 arrow: TextRange::default(),
                 width: w(&l.width),
+                arguments: l.arguments.as_ref().map(|arguments| {
+                    arguments
+                        .iter()
+                        .map(|argument| ast::Argument {
+                            name: argument.name.as_ref().map(w),
+                            value: match &argument.value {
+                                ast::Value::Number(n) => ast::Value::Number(w(n)),
+                                ast::Value::Symbol(n) => ast::Value::Symbol(w(n)),
+                                ast::Value::Tuple(ns, _) => ast::Value::Tuple(
+                                    ns.iter().map(w).collect(),
+                                    TextRange::default(),
+                                ),
+                            },
+                            range: TextRange::default(),
+                        })
+                        .collect()
+                }),
                 activation: l.activation.as_ref().map(a),
                 name: l.name.as_ref().map(w),
                 range: TextRange::default(),

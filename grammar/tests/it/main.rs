@@ -8,6 +8,7 @@
 mod diagnostics;
 mod files;
 mod generators;
+mod kinds;
 mod properties;
 mod recovery;
 

@@ -14,7 +14,9 @@
 //! 2. The other layers, input to output, take the integer prefixes of the file (of tensors
 //!    named `<k>.<tensor>`, `<tensor>` a tensor name of the network) in ascending order:
 //!    `nn.Sequential(Linear, ReLU, Linear)` writes `0.*` and `2.*`, and the gap left by the
-//!    ReLU does not matter.
+//!    ReLU does not matter. Layers without tensors (pools, `flatten`) take no prefix: the gaps
+//!    they leave (`Sequential(Conv2d, ReLU, MaxPool2d, Flatten, Linear)` writes `0.*` and
+//!    `4.*`) do not matter either.
 //!
 //! Every tensor must be taken: a tensor left over (a third `Linear`, a `BatchNorm`'s
 //! `running_mean`) is [`Error::UnexpectedTensor`]. Dtypes `F32`, `F64`, `F16` and `BF16` are
@@ -35,7 +37,8 @@
 //! (`<name>.weight` and `<name>.bias`); an unnamed layer writes `<k>.<tensor>` with `k` its
 //! index in the equivalent `nn.Sequential`, in which every activation but `linear` is a module
 //! of its own (`784 -> 128 relu -> 10 softmax` writes `0.*` and `2.*`, as
-//! `nn.Sequential(Linear(784, 128), ReLU(), Linear(128, 10), Softmax(1))`). Tensors have the
+//! `nn.Sequential(Linear(784, 128), ReLU(), Linear(128, 10), Softmax(1))`), and so is every
+//! layer without tensors (a pool, `flatten`), which writes nothing. Tensors have the
 //! network's scalar type (`F32` or `F64`); the header's metadata is `{"format": "pt"}`, as
 //! `safetensors.torch` writes it.
 
@@ -517,6 +520,11 @@ fn assign<'f>(tensors: &'f [Tensor], layers: &[LayerInfo]) -> Result<Vec<&'f Ten
     let mut used = vec![false; tensors.len()];
     let mut found = Vec::with_capacity(layers.iter().map(|l| l.tensors.len()).sum());
     for (index, layer) in layers.iter().enumerate() {
+        // A layer without tensors (a pool, `flatten`) reads nothing; in a Sequential it only
+        // leaves a gap in the numbering.
+        if layer.tensors.is_empty() {
+            continue;
+        }
         let prefix = if named(layer) {
             layer.name.to_string()
         } else if let Some(k) = numbers.next() {

@@ -1,0 +1,101 @@
+//! 1-D convolutions: `Conv1d<OUT, IN_PER_GROUP, K, T>` in the runtime, the geometry a literal
+//! `Conv1dGeometry`. Inference only: no backward pass yet.
+
+use super::{Kind, per_sample};
+use crate::ir::{Conv1d, Layer, Network};
+use crate::shared::{count, describe};
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+impl Kind for Conv1d {
+    fn field_type(&self, net: &Network) -> Option<TokenStream> {
+        let Network {
+            scalar, runtime, ..
+        } = net;
+        let Self {
+            out_channels,
+            in_per_group,
+            kernel,
+            ..
+        } = *self;
+        Some(quote!(#runtime::layers::Conv1d<#out_channels, #in_per_group, #kernel, #scalar>))
+    }
+
+    fn field_doc(&self, layer: &Layer) -> String {
+        format!(
+            " Convolution `{}`: {}, kernels of {} over {}, `{}`.",
+            layer.name,
+            count(self.out_channels, "output channel"),
+            count(self.kernel, "tap"),
+            count(self.in_per_group, "input channel"),
+            describe(layer.activation)
+        )
+    }
+
+    fn runtime_kind(&self, net: &Network) -> TokenStream {
+        let runtime = &net.runtime;
+        quote!(#runtime::LayerKind::Conv1d)
+    }
+
+    fn forward(&self, net: &Network, layer: &Layer, input: &TokenStream) -> TokenStream {
+        let (runtime, field) = (&net.runtime, &layer.field);
+        let Self {
+            stride,
+            padding,
+            dilation,
+            ..
+        } = *self;
+        quote_spanned! {layer.span=>
+            self.#field.forward(#input, #runtime::layers::Conv1dGeometry {
+                stride: #stride,
+                padding: #padding,
+                dilation: #dilation,
+            })
+        }
+    }
+
+    fn forward_batch(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        output: &TokenStream,
+    ) -> TokenStream {
+        per_sample(net, layer, input, output)
+    }
+
+    /// `Conv1d::from_parts` of the weight, nested as PyTorch's `[OUT, IN_PER_GROUP, K]`, and
+    /// the bias.
+    fn baked(&self, net: &Network, tensors: Option<&[Vec<f64>]>) -> TokenStream {
+        let Network {
+            scalar, runtime, ..
+        } = net;
+        let Self {
+            out_channels,
+            in_per_group,
+            kernel,
+            ..
+        } = *self;
+        let parts = if let Some([weight, bias]) = tensors {
+            let value = |v: &f64| scalar.unsuffixed(*v);
+            let kernels: Vec<TokenStream> = weight
+                .chunks(kernel.max(1))
+                .map(|taps| {
+                    let taps = taps.iter().map(value);
+                    quote!([#(#taps),*])
+                })
+                .collect();
+            let filters = kernels
+                .chunks(in_per_group.max(1))
+                .map(|filter| quote!([#(#filter),*]));
+            let bias = bias.iter().map(value);
+            quote!([#(#filters),*], [#(#bias),*])
+        } else {
+            quote!(
+                [[[0.0 as #scalar; #kernel]; #in_per_group]; #out_channels],
+                [0.0 as #scalar; #out_channels]
+            )
+        };
+        quote!(#runtime::layers::Conv1d::from_parts(#parts))
+    }
+}

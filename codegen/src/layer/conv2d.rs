@@ -1,0 +1,136 @@
+//! 2-D convolutions: `Conv2d<OUT, IN_PER_GROUP, KH, KW, T>` in the runtime, the geometry
+//! (stride, padding, dilation) passed as a literal `Conv2dGeometry` that the compiler folds.
+//! Inference only: no backward pass yet.
+
+use super::{Kind, per_sample};
+use crate::ir::{Conv2d, Layer, Network};
+use crate::shared::{count, describe};
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+impl Kind for Conv2d {
+    fn field_type(&self, net: &Network) -> Option<TokenStream> {
+        let Network {
+            scalar, runtime, ..
+        } = net;
+        let Self {
+            out_channels,
+            in_per_group,
+            kernel: [kh, kw],
+            ..
+        } = *self;
+        Some(quote!(#runtime::layers::Conv2d<#out_channels, #in_per_group, #kh, #kw, #scalar>))
+    }
+
+    fn field_doc(&self, layer: &Layer) -> String {
+        let [kh, kw] = self.kernel;
+        format!(
+            " Convolution `{}`: {}, kernels of {kh}x{kw} over {}, `{}`.",
+            layer.name,
+            count(self.out_channels, "output channel"),
+            count(self.in_per_group, "input channel"),
+            describe(layer.activation)
+        )
+    }
+
+    fn runtime_kind(&self, net: &Network) -> TokenStream {
+        let runtime = &net.runtime;
+        quote!(#runtime::LayerKind::Conv2d)
+    }
+
+    fn forward(&self, net: &Network, layer: &Layer, input: &TokenStream) -> TokenStream {
+        let (runtime, field) = (&net.runtime, &layer.field);
+        let Self {
+            stride: [sh, sw],
+            padding: [ph, pw],
+            dilation: [dh, dw],
+            ..
+        } = *self;
+        quote_spanned! {layer.span=>
+            self.#field.forward(#input, #runtime::layers::Conv2dGeometry {
+                stride: [#sh, #sw],
+                padding: [#ph, #pw],
+                dilation: [#dh, #dw],
+            })
+        }
+    }
+
+    fn forward_batch(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        output: &TokenStream,
+    ) -> TokenStream {
+        per_sample(net, layer, input, output)
+    }
+
+    /// `Conv2d::from_parts` of the weight, nested as PyTorch's `[OUT, IN_PER_GROUP, KH, KW]`,
+    /// and the bias.
+    fn baked(&self, net: &Network, tensors: Option<&[Vec<f64>]>) -> TokenStream {
+        let Network {
+            scalar, runtime, ..
+        } = net;
+        let Self {
+            out_channels,
+            in_per_group,
+            kernel: [kh, kw],
+            ..
+        } = *self;
+        let parts = if let Some([weight, bias]) = tensors {
+            let value = |v: &f64| scalar.unsuffixed(*v);
+            let rows = weight.chunks(kw.max(1)).map(|row| {
+                let row = row.iter().map(value);
+                quote!([#(#row),*])
+            });
+            let rows: Vec<TokenStream> = rows.collect();
+            let kernels: Vec<TokenStream> = rows
+                .chunks(kh.max(1))
+                .map(|kernel| quote!([#(#kernel),*]))
+                .collect();
+            let filters = kernels
+                .chunks(in_per_group.max(1))
+                .map(|filter| quote!([#(#filter),*]));
+            let bias = bias.iter().map(value);
+            quote!([#(#filters),*], [#(#bias),*])
+        } else {
+            quote!(
+                [[[[0.0 as #scalar; #kw]; #kh]; #in_per_group]; #out_channels],
+                [0.0 as #scalar; #out_channels]
+            )
+        };
+        quote!(#runtime::layers::Conv2d::from_parts(#parts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::layer::kind;
+    use crate::lower;
+    use proc_macro2::{Span, TokenStream};
+    use quote::quote;
+
+    #[test]
+    fn field_type_and_forward() {
+        let net = nn_grammar::compile_item(
+            "struct Net = [4, 8, 8] -> conv2d(6, (3, 5), stride = 2, padding = (1, 2), groups = 2) -> flatten -> 2;",
+        )
+        .unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        let layer = &net.layers[0];
+        let conv = kind(layer);
+        assert_eq!(
+            conv.field_type(&net).unwrap().to_string(),
+            ":: nn :: __private :: layers :: Conv2d < 6usize , 2usize , 3usize , 5usize , f32 >"
+        );
+        assert_eq!(
+            conv.forward(&net, layer, &quote!(input)).to_string(),
+            "self . layer0 . forward (input , :: nn :: __private :: layers :: Conv2dGeometry { \
+             stride : [2usize , 2usize] , padding : [1usize , 2usize] , dilation : [1usize , 1usize] , })"
+        );
+        assert_eq!(
+            conv.field_doc(layer),
+            " Convolution `layer0`: 6 output channels, kernels of 3x5 over 2 input channels, `linear`."
+        );
+    }
+}

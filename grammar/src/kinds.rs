@@ -1,0 +1,585 @@
+//! The layer kinds other than dense: their arguments (positional in a fixed order, or named,
+//! with PyTorch's defaults), the rules on them and the output shape each computes.
+
+use crate::ast::{self, Value, Word};
+use crate::diag::{Diagnostic, closest, one_of};
+use crate::network::{Activation, Conv1d, Conv2d, LayerKind, MAX_WIDTH, Pool1d, Pool2d, Shape};
+
+/// Every layer kind written by name (a dense layer is written as its width).
+pub const KINDS: [&str; 10] = [
+    "conv2d",
+    "conv1d",
+    "maxpool2d",
+    "avgpool2d",
+    "maxpool1d",
+    "avgpool1d",
+    "global_avgpool",
+    "global_maxpool",
+    "flatten",
+    "dropout",
+];
+
+/// The kind and output shape of the layer `written`, reading `input`; `None` after reporting
+/// what is wrong (or when `input` is unknown).
+pub(crate) fn kind(
+    written: &ast::Layer,
+    input: Option<Shape>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<(LayerKind, Shape)> {
+    let name = &written.width;
+    match name.text.as_str() {
+        "conv2d" => conv2d(written, input, problems),
+        "conv1d" => conv1d(written, input, problems),
+        "maxpool2d" | "avgpool2d" => pool2d(written, input, problems),
+        "maxpool1d" | "avgpool1d" => pool1d(written, input, problems),
+        "flatten" => {
+            let [] = arguments(written, &[], 0, "flatten", problems)?;
+            Some((LayerKind::Flatten, Shape::vector(input?.elements())))
+        }
+        "global_avgpool" | "global_maxpool" => {
+            let [] = arguments(written, &[], 0, &name.text, problems)?;
+            let input = input?;
+            if input.rank() == 1 {
+                problems.push(Diagnostic::new(
+                    name.range,
+                    format!(
+                        "`{}` reads channels, `[channels, length]` or `[channels, height, width]`, found the vector `{input}`",
+                        name.text
+                    ),
+                ));
+                return None;
+            }
+            let kind = if name.text == "global_avgpool" {
+                LayerKind::GlobalAvgPool
+            } else {
+                LayerKind::GlobalMaxPool
+            };
+            Some((kind, Shape::vector(input.dims()[0])))
+        }
+        "dropout" => {
+            let [p] = arguments(written, &["p"], 1, "dropout(0.5)", problems)?;
+            let p = probability(p?, problems)?;
+            Some((LayerKind::Dropout { p }, input?))
+        }
+        unknown => {
+            let message = if Activation::NAMES.contains(&unknown) {
+                format!(
+                    "`{unknown}` is an activation, not a layer: write it after a layer, as in `-> 128 {unknown}`"
+                )
+            } else {
+                let expected: Vec<String> = KINDS.iter().map(|k| format!("`{k}`")).collect();
+                let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+                let hint = closest(unknown, &KINDS)
+                    .map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+                format!(
+                    "unknown layer kind `{unknown}`, {hint}expected a width such as `128` or one of {}",
+                    one_of(&expected)
+                )
+            };
+            problems.push(Diagnostic::new(name.range, message));
+            None
+        }
+    }
+}
+
+/// `conv2d(out_channels, kernel, stride = 1, padding = 0, dilation = 1, groups = 1)`.
+fn conv2d(
+    written: &ast::Layer,
+    input: Option<Shape>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<(LayerKind, Shape)> {
+    let name = &written.width;
+    let [out, kernel, stride, padding, dilation, groups] = arguments(
+        written,
+        &[
+            "out_channels",
+            "kernel",
+            "stride",
+            "padding",
+            "dilation",
+            "groups",
+        ],
+        2,
+        "conv2d(6, 5)",
+        problems,
+    )?;
+    let out_channels = count(out?, "out_channels", 1, problems);
+    let kernel = pair(kernel?, "kernel", 1, problems);
+    let stride = stride.map_or(Some([1, 1]), |v| pair(v, "stride", 1, problems));
+    let dilation = dilation.map_or(Some([1, 1]), |v| pair(v, "dilation", 1, problems));
+    let groups = groups.map_or(Some(1), |v| count(v, "groups", 1, problems));
+    let padding = match padding {
+        None => Some([0, 0]),
+        Some(Value::Symbol(word)) if word.text == "same" => {
+            same(word, kernel, stride, dilation, problems)
+        }
+        Some(value) => pair(value, "padding", 0, problems),
+    };
+    let conv = Conv2d {
+        out_channels: out_channels?,
+        kernel: kernel?,
+        stride: stride?,
+        padding: padding?,
+        dilation: dilation?,
+        groups: groups?,
+    };
+    let [channels, height, width] = image(name, input?, problems)?;
+    if !channels.is_multiple_of(conv.groups) || !conv.out_channels.is_multiple_of(conv.groups) {
+        problems.push(Diagnostic::new(
+                name.range,
+                format!(
+                    "`conv2d` with {} groups needs input and output channels divisible by {}, found {channels} input and {} output channels",
+                    conv.groups, conv.groups, conv.out_channels
+                ),
+            ));
+        return None;
+    }
+    let Some([oh, ow]) = conv.output_size([height, width]) else {
+        let span = |i: usize| conv.dilation[i] * (conv.kernel[i] - 1) + 1;
+        problems.push(Diagnostic::new(
+                name.range,
+                format!(
+                    "the kernel of `conv2d` spans {}x{} but its input, `[{height}, {width}]` padded by {:?}, is only {}x{}: use a smaller kernel or dilation, or more padding",
+                    span(0),
+                    span(1),
+                    conv.padding,
+                    height + 2 * conv.padding[0],
+                    width + 2 * conv.padding[1],
+                ),
+            ));
+        return None;
+    };
+    let output = shape(name, &[conv.out_channels, oh, ow], problems)?;
+    Some((LayerKind::Conv2d(conv), output))
+}
+
+/// `maxpool2d(kernel, stride = kernel, padding = 0)`, and `avgpool2d` with the same arguments.
+fn pool2d(
+    written: &ast::Layer,
+    input: Option<Shape>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<(LayerKind, Shape)> {
+    let name = &written.width;
+    let [kernel, stride, padding] = arguments(
+        written,
+        &["kernel", "stride", "padding"],
+        1,
+        &format!("{}(2)", name.text),
+        problems,
+    )?;
+    let kernel = pair(kernel?, "kernel", 1, problems);
+    let stride = stride.map_or(kernel, |v| pair(v, "stride", 1, problems));
+    let padding = padding.map_or(Some([0, 0]), |v| pair(v, "padding", 0, problems));
+    let pool = Pool2d {
+        kernel: kernel?,
+        stride: stride?,
+        padding: padding?,
+    };
+    if pool.padding[0] * 2 > pool.kernel[0] || pool.padding[1] * 2 > pool.kernel[1] {
+        problems.push(Diagnostic::new(
+                name.range,
+                format!(
+                    "the padding of `{}` must be at most half its kernel, found padding {:?} for a kernel of {:?}",
+                    name.text, pool.padding, pool.kernel
+                ),
+            ));
+        return None;
+    }
+    let [channels, height, width] = image(name, input?, problems)?;
+    let Some([oh, ow]) = pool.output_size([height, width]) else {
+        problems.push(Diagnostic::new(
+                name.range,
+                format!(
+                    "`{}` leaves nothing: its window of {}x{} is larger than its input, `[{height}, {width}]` padded by {:?}",
+                    name.text, pool.kernel[0], pool.kernel[1], pool.padding
+                ),
+            ));
+        return None;
+    };
+    let kind = if name.text == "maxpool2d" {
+        LayerKind::MaxPool2d(pool)
+    } else {
+        LayerKind::AvgPool2d(pool)
+    };
+    Some((kind, Shape::new(&[channels, oh, ow])?))
+}
+
+/// `maxpool1d(kernel, stride = kernel, padding = 0)`, and `avgpool1d` with the same arguments.
+fn pool1d(
+    written: &ast::Layer,
+    input: Option<Shape>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<(LayerKind, Shape)> {
+    let name = &written.width;
+    let [kernel, stride, padding] = arguments(
+        written,
+        &["kernel", "stride", "padding"],
+        1,
+        &format!("{}(2)", name.text),
+        problems,
+    )?;
+    let kernel = count(kernel?, "kernel", 1, problems);
+    let stride = stride.map_or(kernel, |v| count(v, "stride", 1, problems));
+    let padding = padding.map_or(Some(0), |v| count(v, "padding", 0, problems));
+    let pool = Pool1d {
+        kernel: kernel?,
+        stride: stride?,
+        padding: padding?,
+    };
+    if pool.padding * 2 > pool.kernel {
+        problems.push(Diagnostic::new(
+            name.range,
+            format!(
+                "the padding of `{}` must be at most half its kernel, found padding {} for a kernel of {}",
+                name.text, pool.padding, pool.kernel
+            ),
+        ));
+        return None;
+    }
+    let [channels, length] = sequence(name, input?, problems)?;
+    let Some(out) = pool.output_size(length) else {
+        problems.push(Diagnostic::new(
+            name.range,
+            format!(
+                "`{}` leaves nothing: its window of {} is longer than its input, {length} padded by {}",
+                name.text, pool.kernel, pool.padding
+            ),
+        ));
+        return None;
+    };
+    let kind = if name.text == "maxpool1d" {
+        LayerKind::MaxPool1d(pool)
+    } else {
+        LayerKind::AvgPool1d(pool)
+    };
+    Some((kind, Shape::new(&[channels, out])?))
+}
+
+/// `conv1d(out_channels, kernel, stride = 1, padding = 0, dilation = 1, groups = 1)`.
+fn conv1d(
+    written: &ast::Layer,
+    input: Option<Shape>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<(LayerKind, Shape)> {
+    let name = &written.width;
+    let [out, kernel, stride, padding, dilation, groups] = arguments(
+        written,
+        &[
+            "out_channels",
+            "kernel",
+            "stride",
+            "padding",
+            "dilation",
+            "groups",
+        ],
+        2,
+        "conv1d(16, 5)",
+        problems,
+    )?;
+    let out_channels = count(out?, "out_channels", 1, problems);
+    let kernel = count(kernel?, "kernel", 1, problems);
+    let stride = stride.map_or(Some(1), |v| count(v, "stride", 1, problems));
+    let dilation = dilation.map_or(Some(1), |v| count(v, "dilation", 1, problems));
+    let groups = groups.map_or(Some(1), |v| count(v, "groups", 1, problems));
+    let padding = match padding {
+        None => Some(0),
+        Some(Value::Symbol(word)) if word.text == "same" => same(
+            word,
+            kernel.map(|k| [k, 1]),
+            stride.map(|s| [s, 1]),
+            dilation.map(|d| [d, 1]),
+            problems,
+        )
+        .map(|[p, _]| p),
+        Some(value) => count(value, "padding", 0, problems),
+    };
+    let conv = Conv1d {
+        out_channels: out_channels?,
+        kernel: kernel?,
+        stride: stride?,
+        padding: padding?,
+        dilation: dilation?,
+        groups: groups?,
+    };
+    let [channels, length] = sequence(name, input?, problems)?;
+    if !channels.is_multiple_of(conv.groups) || !conv.out_channels.is_multiple_of(conv.groups) {
+        problems.push(Diagnostic::new(
+            name.range,
+            format!(
+                "`conv1d` with {} groups needs input and output channels divisible by {}, found {channels} input and {} output channels",
+                conv.groups, conv.groups, conv.out_channels
+            ),
+        ));
+        return None;
+    }
+    let Some(out) = conv.output_size(length) else {
+        problems.push(Diagnostic::new(
+            name.range,
+            format!(
+                "the kernel of `conv1d` spans {} but its input, {length} padded by {}, is only {}: use a smaller kernel or dilation, or more padding",
+                conv.dilation * (conv.kernel - 1) + 1,
+                conv.padding,
+                length + 2 * conv.padding,
+            ),
+        ));
+        return None;
+    };
+    let output = shape(name, &[conv.out_channels, out], problems)?;
+    Some((LayerKind::Conv1d(conv), output))
+}
+
+/// `dropout`'s `p`: a number from 0 (included) to 1 (excluded).
+fn probability(value: &Value, problems: &mut Vec<Diagnostic>) -> Option<f64> {
+    let Value::Number(word) = value else {
+        problems.push(Diagnostic::new(
+            value.range(),
+            "expected a probability such as `0.5` for `p`",
+        ));
+        return None;
+    };
+    match word.text.replace('_', "").parse::<f64>() {
+        Ok(p) if (0.0..1.0).contains(&p) => Some(p),
+        _ => {
+            problems.push(Diagnostic::new(
+                word.range,
+                format!(
+                    "`dropout` needs a probability `p` with 0 <= p < 1, found `{}`",
+                    word.text
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// The arguments of `written` by parameter: positional ones in the order of `names`, then named
+/// ones; the first `required` must be given. `None` after reporting a problem with them.
+fn arguments<'a, const N: usize>(
+    written: &'a ast::Layer,
+    names: &[&'static str; N],
+    required: usize,
+    example: &str,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<[Option<&'a Value>; N]> {
+    let kind = &written.width.text;
+    let mut values: [Option<&Value>; N] = [None; N];
+    let mut ok = true;
+    let mut named_seen = false;
+    for (index, argument) in written.arguments.iter().flatten().enumerate() {
+        let slot = if let Some(name) = &argument.name {
+            named_seen = true;
+            let Some(slot) = names.iter().position(|n| *n == name.text) else {
+                let hint = closest(&name.text, names)
+                    .map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+                let expected: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+                let message = if names.is_empty() {
+                    format!("`{kind}` takes no arguments, found `{}`", name.text)
+                } else {
+                    format!(
+                        "unknown argument `{}` of `{kind}`, {hint}expected one of {}",
+                        name.text,
+                        one_of(&expected)
+                    )
+                };
+                problems.push(Diagnostic::new(name.range, message));
+                ok = false;
+                continue;
+            };
+            slot
+        } else if named_seen {
+            problems.push(Diagnostic::new(
+                argument.range,
+                format!(
+                    "a positional argument of `{kind}` cannot follow a named one: name it, as in `stride = 2`"
+                ),
+            ));
+            ok = false;
+            continue;
+        } else if index < N {
+            index
+        } else {
+            problems.push(Diagnostic::new(
+                argument.range,
+                if N == 0 {
+                    format!("`{kind}` takes no arguments")
+                } else {
+                    format!("`{kind}` takes at most {N} arguments, found {}", index + 1)
+                },
+            ));
+            ok = false;
+            continue;
+        };
+        if values[slot].is_some() {
+            problems.push(Diagnostic::new(
+                argument.range,
+                format!("argument `{}` of `{kind}` is given twice", names[slot]),
+            ));
+            ok = false;
+            continue;
+        }
+        values[slot] = Some(&argument.value);
+    }
+    let missing: Vec<String> = (0..required)
+        .filter(|&i| values[i].is_none())
+        .map(|i| format!("`{}`", names[i]))
+        .collect();
+    if !missing.is_empty() {
+        let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+        problems.push(Diagnostic::new(
+            written.width.range,
+            format!(
+                "`{kind}` needs {}, as in `{example}`",
+                one_of(&missing).replace(" or ", " and ")
+            ),
+        ));
+        ok = false;
+    }
+    ok.then_some(values)
+}
+
+/// A whole number from `min` to [`MAX_WIDTH`].
+fn number(word: &Word, what: &str, min: usize, problems: &mut Vec<Diagnostic>) -> Option<usize> {
+    let text = word.text.replace('_', "");
+    match text.parse::<usize>() {
+        Ok(n) if (min..=MAX_WIDTH).contains(&n) => Some(n),
+        Ok(n) if n < min => {
+            problems.push(Diagnostic::new(
+                word.range,
+                format!("`{what}` must be at least {min}, found `{}`", word.text),
+            ));
+            None
+        }
+        _ => {
+            problems.push(Diagnostic::new(
+                word.range,
+                format!(
+                    "expected a whole number from {min} to {MAX_WIDTH} for `{what}`, found `{}`",
+                    word.text
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// A number, not a pair.
+fn count(value: &Value, what: &str, min: usize, problems: &mut Vec<Diagnostic>) -> Option<usize> {
+    if let Value::Number(word) = value {
+        number(word, what, min, problems)
+    } else {
+        problems.push(Diagnostic::new(
+            value.range(),
+            format!("expected a whole number for `{what}`"),
+        ));
+        None
+    }
+}
+
+/// `3` as `[3, 3]`, or `(3, 5)` as `[3, 5]` (height, width).
+fn pair(
+    value: &Value,
+    what: &str,
+    min: usize,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<[usize; 2]> {
+    match value {
+        Value::Number(word) => number(word, what, min, problems).map(|n| [n, n]),
+        Value::Tuple(words, _) if words.len() == 2 => {
+            let height = number(&words[0], what, min, problems);
+            let width = number(&words[1], what, min, problems);
+            Some([height?, width?])
+        }
+        _ => {
+            problems.push(Diagnostic::new(
+                value.range(),
+                format!(
+                    "expected a number or a pair `(height, width)` for `{what}`, such as `3` or `(3, 5)`"
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// `padding = same`: the padding that keeps the size with stride 1, when it is the same on both
+/// ends of each axis (an even `dilation * (kernel - 1)`).
+fn same(
+    word: &Word,
+    kernel: Option<[usize; 2]>,
+    stride: Option<[usize; 2]>,
+    dilation: Option<[usize; 2]>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<[usize; 2]> {
+    let (kernel, stride, dilation) = (kernel?, stride?, dilation?);
+    if stride != [1, 1] {
+        problems.push(Diagnostic::new(
+            word.range,
+            "`padding = same` needs a stride of 1, as in PyTorch",
+        ));
+        return None;
+    }
+    let total = [dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)];
+    if total[0] % 2 == 1 || total[1] % 2 == 1 {
+        problems.push(Diagnostic::new(
+            word.range,
+            format!(
+                "`padding = same` with a kernel of {kernel:?} would pad one end more than the other, which nn does not support: use an odd kernel"
+            ),
+        ));
+        return None;
+    }
+    Some([total[0] / 2, total[1] / 2])
+}
+
+/// The `[channels, height, width]` of an input that must be an image.
+fn image(name: &Word, input: Shape, problems: &mut Vec<Diagnostic>) -> Option<[usize; 3]> {
+    if let [c, h, w] = *input.dims() {
+        return Some([c, h, w]);
+    }
+    let hint = if input.rank() == 1 {
+        ": declare the input as a shape such as `[1, 28, 28]`"
+    } else {
+        ""
+    };
+    problems.push(Diagnostic::new(
+        name.range,
+        format!(
+            "`{}` reads images of shape `[channels, height, width]`, found `{input}`{hint}",
+            name.text
+        ),
+    ));
+    None
+}
+
+/// The `[channels, length]` of an input that must be a sequence.
+fn sequence(name: &Word, input: Shape, problems: &mut Vec<Diagnostic>) -> Option<[usize; 2]> {
+    if let [c, l] = *input.dims() {
+        return Some([c, l]);
+    }
+    problems.push(Diagnostic::new(
+        name.range,
+        format!(
+            "`{}` reads sequences of shape `[channels, length]`, found `{input}`",
+            name.text
+        ),
+    ));
+    None
+}
+
+/// A layer's output shape, within [`MAX_WIDTH`] values.
+fn shape(name: &Word, dims: &[usize], problems: &mut Vec<Diagnostic>) -> Option<Shape> {
+    let shape = Shape::new(dims)?;
+    let elements = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+    if elements.is_none_or(|n| n > MAX_WIDTH) {
+        problems.push(Diagnostic::new(
+            name.range,
+            format!(
+                "the output of `{}`, `{shape}`, is too large: a layer's output may hold at most {MAX_WIDTH} values",
+                name.text
+            ),
+        ));
+        return None;
+    }
+    Some(shape)
+}

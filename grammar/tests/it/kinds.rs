@@ -1,0 +1,261 @@
+//! Layer kinds other than dense: shapes through a network, and each class of mistake.
+
+use super::render;
+use expect_test::{Expect, expect};
+use std::fmt::Write as _;
+
+/// The checked network's shapes and kinds, or the diagnostics.
+#[track_caller]
+fn check(text: &str, expected: &Expect) {
+    let actual = match nn_grammar::compile_item(text) {
+        Ok(net) => {
+            let mut out = format!("{} parameters={}\n", net.input, net.parameters());
+            for layer in &net.layers {
+                let _ = writeln!(
+                    out,
+                    "  {} {}: {} -> {} {} parameters={} multiply_adds={}",
+                    layer.name,
+                    layer.kind.name(),
+                    layer.input,
+                    layer.output,
+                    layer.activation,
+                    layer.parameters(),
+                    layer.multiply_adds()
+                );
+            }
+            let _ = writeln!(out, "  {net}");
+            out
+        }
+        Err(diagnostics) => render(text, &diagnostics),
+    };
+    expected.assert_eq(&actual);
+}
+
+#[test]
+fn lenet() {
+    check(
+        "pub struct LeNet = [1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2) \
+         -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax;",
+        &expect![[r#"
+            [1, 28, 28] parameters=61706
+              layer0 conv2d: [1, 28, 28] -> [6, 28, 28] relu parameters=156 multiply_adds=117600
+              layer1 maxpool2d: [6, 28, 28] -> [6, 14, 14] linear parameters=0 multiply_adds=0
+              layer2 conv2d: [6, 14, 14] -> [16, 10, 10] relu parameters=2416 multiply_adds=240000
+              layer3 maxpool2d: [16, 10, 10] -> [16, 5, 5] linear parameters=0 multiply_adds=0
+              layer4 flatten: [16, 5, 5] -> [400] linear parameters=0 multiply_adds=0
+              layer5 dense: [400] -> [120] relu parameters=48120 multiply_adds=48000
+              layer6 dense: [120] -> [84] relu parameters=10164 multiply_adds=10080
+              layer7 dense: [84] -> [10] softmax parameters=850 multiply_adds=840
+              pub struct LeNet = [1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2) -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax;
+        "#]],
+    );
+}
+
+#[test]
+fn arguments_as_pairs_named_and_same() {
+    check(
+        "struct A = [4, 9, 10] -> conv2d(out_channels = 8, kernel = (3, 5), stride = (2, 1), padding = (1, 2), groups = 2) \
+         -> maxpool2d((2, 3), stride = 1, padding = 1) -> conv2d(2, 3, padding = same, dilation = 2) -> flatten -> 3;",
+        &expect![[r#"
+            [4, 9, 10] parameters=757
+              layer0 conv2d: [4, 9, 10] -> [8, 5, 10] linear parameters=248 multiply_adds=12000
+              layer1 maxpool2d: [8, 5, 10] -> [8, 6, 10] linear parameters=0 multiply_adds=0
+              layer2 conv2d: [8, 6, 10] -> [2, 6, 10] linear parameters=146 multiply_adds=8640
+              layer3 flatten: [2, 6, 10] -> [120] linear parameters=0 multiply_adds=0
+              layer4 dense: [120] -> [3] linear parameters=363 multiply_adds=360
+              struct A = [4, 9, 10] -> conv2d(8, (3, 5), stride = (2, 1), padding = (1, 2), groups = 2) -> maxpool2d((2, 3), stride = 1, padding = 1) -> conv2d(2, 3, padding = 2, dilation = 2) -> flatten -> 3;
+        "#]],
+    );
+}
+
+#[test]
+fn kernel_larger_than_padded_input() {
+    check(
+        "struct A = [1, 4, 4] -> conv2d(2, 5) -> flatten -> 2;",
+        &expect![[r#"
+            1:25: the kernel of `conv2d` spans 5x5 but its input, `[4, 4]` padded by [0, 0], is only 4x4: use a smaller kernel or dilation, or more padding
+              struct A = [1, 4, 4] -> conv2d(2, 5) -> flatten -> 2;
+                                      ^^^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn stride_zero() {
+    check(
+        "struct A = [1, 8, 8] -> conv2d(2, 3, stride = 0) -> flatten -> 2;",
+        &expect![[r#"
+            1:47: `stride` must be at least 1, found `0`
+              struct A = [1, 8, 8] -> conv2d(2, 3, stride = 0) -> flatten -> 2;
+                                                            ^
+        "#]],
+    );
+}
+
+#[test]
+fn groups_not_dividing_channels() {
+    check(
+        "struct A = [3, 8, 8] -> conv2d(4, 3, groups = 2) -> flatten -> 2;",
+        &expect![[r#"
+            1:25: `conv2d` with 2 groups needs input and output channels divisible by 2, found 3 input and 4 output channels
+              struct A = [3, 8, 8] -> conv2d(4, 3, groups = 2) -> flatten -> 2;
+                                      ^^^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn pool_leaves_nothing() {
+    check(
+        "struct A = [1, 3, 3] -> maxpool2d(4) -> flatten -> 2;",
+        &expect![[r#"
+            1:25: `maxpool2d` leaves nothing: its window of 4x4 is larger than its input, `[3, 3]` padded by [0, 0]
+              struct A = [1, 3, 3] -> maxpool2d(4) -> flatten -> 2;
+                                      ^^^^^^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_kind() {
+    check(
+        "struct A = [1, 8, 8] -> conv2 (2, 3) -> flatten -> 2;",
+        &expect![[r#"
+            1:25: unknown layer kind `conv2`, did you mean `conv2d`? expected a width such as `128` or one of `conv2d`, `conv1d`, `maxpool2d`, `avgpool2d`, `maxpool1d`, `avgpool1d`, `global_avgpool`, `global_maxpool`, `flatten` or `dropout`
+              struct A = [1, 8, 8] -> conv2 (2, 3) -> flatten -> 2;
+                                      ^^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn missing_and_unknown_arguments() {
+    check(
+        "struct A = [1, 8, 8] -> conv2d(2) -> maxpool2d(2, strid = 1) -> flatten -> 2;",
+        &expect![[r#"
+            1:25: `conv2d` needs `kernel`, as in `conv2d(6, 5)`
+              struct A = [1, 8, 8] -> conv2d(2) -> maxpool2d(2, strid = 1) -> flatten -> 2;
+                                      ^^^^^^
+            1:51: unknown argument `strid` of `maxpool2d`, did you mean `stride`? expected one of `kernel`, `stride` or `padding`
+              struct A = [1, 8, 8] -> conv2d(2) -> maxpool2d(2, strid = 1) -> flatten -> 2;
+                                                                ^^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn dense_on_a_shaped_input() {
+    check(
+        "struct A = [1, 8, 8] -> conv2d(2, 3) -> 10 softmax;",
+        &expect![[r#"
+            1:41: a dense layer reads a vector, found `[2, 6, 6]`: insert `-> flatten` before `-> 10`
+              struct A = [1, 8, 8] -> conv2d(2, 3) -> 10 softmax;
+                                                      ^^
+        "#]],
+    );
+}
+
+#[test]
+fn softmax_on_a_shaped_output() {
+    check(
+        "struct A = [1, 8, 8] -> conv2d(2, 3) softmax;",
+        &expect![[r#"
+            1:38: `softmax` normalises a vector of scores, found an output of shape `[2, 6, 6]`: end with `-> flatten -> 10 softmax` (a dense layer of one output per class)
+              struct A = [1, 8, 8] -> conv2d(2, 3) softmax;
+                                                   ^^^^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn input_of_rank_four() {
+    check(
+        "struct A = [1, 2, 8, 8] -> flatten -> 2;",
+        &expect![[r#"
+        1:12: an input shape has at most 3 sizes, `[channels, height, width]`, found 4
+          struct A = [1, 2, 8, 8] -> flatten -> 2;
+                     ^^^^^^^^^^^^
+    "#]],
+    );
+}
+
+#[test]
+fn conv_on_a_vector() {
+    check(
+        "struct A = 64 -> conv2d(2, 3) -> flatten -> 2;",
+        &expect![[r#"
+        1:18: `conv2d` reads images of shape `[channels, height, width]`, found `[64]`: declare the input as a shape such as `[1, 28, 28]`
+          struct A = 64 -> conv2d(2, 3) -> flatten -> 2;
+                           ^^^^^^
+    "#]],
+    );
+}
+
+#[test]
+fn sequences_pools_and_dropout() {
+    check(
+        "struct A = [8, 128] -> conv1d(16, 5, padding = 2) relu -> maxpool1d(2) -> avgpool1d(3, stride = 1, padding = 1) \
+         -> dropout(0.25) -> conv1d(16, 5, padding = same, groups = 4) relu -> global_avgpool -> 4 softmax;",
+        &expect![[r#"
+            [8, 128] parameters=1060
+              layer0 conv1d: [8, 128] -> [16, 128] relu parameters=656 multiply_adds=81920
+              layer1 maxpool1d: [16, 128] -> [16, 64] linear parameters=0 multiply_adds=0
+              layer2 avgpool1d: [16, 64] -> [16, 64] linear parameters=0 multiply_adds=0
+              layer3 dropout: [16, 64] -> [16, 64] linear parameters=0 multiply_adds=0
+              layer4 conv1d: [16, 64] -> [16, 64] relu parameters=336 multiply_adds=20480
+              layer5 global_avgpool: [16, 64] -> [16] linear parameters=0 multiply_adds=0
+              layer6 dense: [16] -> [4] softmax parameters=68 multiply_adds=64
+              struct A = [8, 128] -> conv1d(16, 5, padding = 2) relu -> maxpool1d(2) -> avgpool1d(3, stride = 1, padding = 1) -> dropout(0.25) -> conv1d(16, 5, padding = 2, groups = 4) relu -> global_avgpool -> 4 softmax;
+        "#]],
+    );
+    check(
+        "struct A = [3, 16, 16] -> avgpool2d(2) -> global_maxpool -> dropout(0) -> 2;",
+        &expect![[r#"
+            [3, 16, 16] parameters=8
+              layer0 avgpool2d: [3, 16, 16] -> [3, 8, 8] linear parameters=0 multiply_adds=0
+              layer1 global_maxpool: [3, 8, 8] -> [3] linear parameters=0 multiply_adds=0
+              layer2 dropout: [3] -> [3] linear parameters=0 multiply_adds=0
+              layer3 dense: [3] -> [2] linear parameters=8 multiply_adds=6
+              struct A = [3, 16, 16] -> avgpool2d(2) -> global_maxpool -> dropout(0) -> 2;
+        "#]],
+    );
+}
+
+#[test]
+fn mistakes_of_the_other_kinds() {
+    check(
+        "struct A = [1, 8, 8] -> conv1d(2, 3) -> global_avgpool -> dropout(1) -> 2;",
+        &expect![[r#"
+            1:25: `conv1d` reads sequences of shape `[channels, length]`, found `[1, 8, 8]`
+              struct A = [1, 8, 8] -> conv1d(2, 3) -> global_avgpool -> dropout(1) -> 2;
+                                      ^^^^^^
+            1:67: `dropout` needs a probability `p` with 0 <= p < 1, found `1`
+              struct A = [1, 8, 8] -> conv1d(2, 3) -> global_avgpool -> dropout(1) -> 2;
+                                                                                ^
+        "#]],
+    );
+    check(
+        "struct A = 16 -> global_maxpool -> 2;",
+        &expect![[r#"
+            1:18: `global_maxpool` reads channels, `[channels, length]` or `[channels, height, width]`, found the vector `[16]`
+              struct A = 16 -> global_maxpool -> 2;
+                               ^^^^^^^^^^^^^^
+        "#]],
+    );
+    check(
+        "struct A = [2, 4] -> maxpool1d(3, padding = 2) -> flatten -> 2;",
+        &expect![[r#"
+            1:22: the padding of `maxpool1d` must be at most half its kernel, found padding 2 for a kernel of 3
+              struct A = [2, 4] -> maxpool1d(3, padding = 2) -> flatten -> 2;
+                                   ^^^^^^^^^
+        "#]],
+    );
+    check(
+        "struct A = [2, 4] -> avgpool1d(5) -> flatten -> 2;",
+        &expect![[r#"
+            1:22: `avgpool1d` leaves nothing: its window of 5 is longer than its input, 4 padded by 0
+              struct A = [2, 4] -> avgpool1d(5) -> flatten -> 2;
+                                   ^^^^^^^^^
+        "#]],
+    );
+}
