@@ -27,6 +27,21 @@ pub(crate) fn zeros(scalar: &Scalar, shape: &Shape) -> TokenStream {
         .fold(quote!(#zero), |inner, size| quote!([#inner; #size]))
 }
 
+/// `values`, in PyTorch's row-major order, as a nested array literal of `dims`
+/// (`[[1.0, 2.0], [3.0, 4.0]]` for `[2, 2]`): baked weights of any rank.
+pub(crate) fn literal(scalar: &Scalar, values: &[f64], dims: &[usize]) -> TokenStream {
+    if let [_, inner @ ..] = dims
+        && !inner.is_empty()
+    {
+        let size = inner.iter().product::<usize>().max(1);
+        let parts = values.chunks(size).map(|part| literal(scalar, part, inner));
+        quote!([#(#parts),*])
+    } else {
+        let values = values.iter().map(|v| scalar.unsuffixed(*v));
+        quote!([#(#values),*])
+    }
+}
+
 /// `value` (a place of `shape`'s array type) as a flat slice of scalars, borrowed mutably or
 /// not: `&mut x` for a vector, `x.as_flattened_mut().as_flattened_mut()` for rank 3.
 pub(crate) fn flat(shape: &Shape, value: &TokenStream, mutable: bool) -> TokenStream {
@@ -159,7 +174,7 @@ fn grouped(n: usize) -> Literal {
 
 #[cfg(test)]
 mod tests {
-    use super::{array_type, flat, zeros};
+    use super::{array_type, flat, literal, zeros};
     use crate::ir::{Scalar, Shape};
     use proc_macro2::Span;
     use quote::quote;
@@ -205,6 +220,20 @@ mod tests {
         assert_eq!(
             flat(&shape(&[2, 3]), &x, false).to_string(),
             "x . as_flattened ()"
+        );
+    }
+
+    #[test]
+    fn literals_nest_row_major_values() {
+        let scalar = f32();
+        let values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        assert_eq!(
+            literal(&scalar, &values, &[2, 1, 3]).to_string(),
+            "[[[1.0 , 2.0 , 3.0]] , [[4.0 , 5.0 , 6.0]]]"
+        );
+        assert_eq!(
+            literal(&scalar, &values, &[6]).to_string(),
+            "[1.0 , 2.0 , 3.0 , 4.0 , 5.0 , 6.0]"
         );
     }
 }

@@ -82,6 +82,37 @@ pub(crate) fn kind(
     }
 }
 
+/// The arguments of `conv1d` and `conv2d`, in PyTorch's order.
+const CONV_ARGUMENTS: [&str; 6] = [
+    "out_channels",
+    "kernel",
+    "stride",
+    "padding",
+    "dilation",
+    "groups",
+];
+
+/// `Some(())` when `groups` divides both channel counts of a convolution, else the problem.
+fn groups_divide(
+    name: &Word,
+    channels: usize,
+    out_channels: usize,
+    groups: usize,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<()> {
+    if channels.is_multiple_of(groups) && out_channels.is_multiple_of(groups) {
+        return Some(());
+    }
+    problems.push(Diagnostic::new(
+        name.range,
+        format!(
+            "`{}` with {groups} groups needs input and output channels divisible by {groups}, found {channels} input and {out_channels} output channels",
+            name.text
+        ),
+    ));
+    None
+}
+
 /// `conv2d(out_channels, kernel, stride = 1, padding = 0, dilation = 1, groups = 1)`.
 fn conv2d(
     written: &ast::Layer,
@@ -89,20 +120,8 @@ fn conv2d(
     problems: &mut Vec<Diagnostic>,
 ) -> Option<(LayerKind, Shape)> {
     let name = &written.width;
-    let [out, kernel, stride, padding, dilation, groups] = arguments(
-        written,
-        &[
-            "out_channels",
-            "kernel",
-            "stride",
-            "padding",
-            "dilation",
-            "groups",
-        ],
-        2,
-        "conv2d(6, 5)",
-        problems,
-    )?;
+    let [out, kernel, stride, padding, dilation, groups] =
+        arguments(written, &CONV_ARGUMENTS, 2, "conv2d(6, 5)", problems)?;
     let out_channels = count(out?, "out_channels", 1, problems);
     let kernel = pair(kernel?, "kernel", 1, problems);
     let stride = stride.map_or(Some([1, 1]), |v| pair(v, "stride", 1, problems));
@@ -124,16 +143,7 @@ fn conv2d(
         groups: groups?,
     };
     let [channels, height, width] = image(name, input?, problems)?;
-    if !channels.is_multiple_of(conv.groups) || !conv.out_channels.is_multiple_of(conv.groups) {
-        problems.push(Diagnostic::new(
-                name.range,
-                format!(
-                    "`conv2d` with {} groups needs input and output channels divisible by {}, found {channels} input and {} output channels",
-                    conv.groups, conv.groups, conv.out_channels
-                ),
-            ));
-        return None;
-    }
+    groups_divide(name, channels, conv.out_channels, conv.groups, problems)?;
     let Some([oh, ow]) = conv.output_size([height, width]) else {
         let span = |i: usize| conv.dilation[i] * (conv.kernel[i] - 1) + 1;
         problems.push(Diagnostic::new(
@@ -262,20 +272,8 @@ fn conv1d(
     problems: &mut Vec<Diagnostic>,
 ) -> Option<(LayerKind, Shape)> {
     let name = &written.width;
-    let [out, kernel, stride, padding, dilation, groups] = arguments(
-        written,
-        &[
-            "out_channels",
-            "kernel",
-            "stride",
-            "padding",
-            "dilation",
-            "groups",
-        ],
-        2,
-        "conv1d(16, 5)",
-        problems,
-    )?;
+    let [out, kernel, stride, padding, dilation, groups] =
+        arguments(written, &CONV_ARGUMENTS, 2, "conv1d(16, 5)", problems)?;
     let out_channels = count(out?, "out_channels", 1, problems);
     let kernel = count(kernel?, "kernel", 1, problems);
     let stride = stride.map_or(Some(1), |v| count(v, "stride", 1, problems));
@@ -302,16 +300,7 @@ fn conv1d(
         groups: groups?,
     };
     let [channels, length] = sequence(name, input?, problems)?;
-    if !channels.is_multiple_of(conv.groups) || !conv.out_channels.is_multiple_of(conv.groups) {
-        problems.push(Diagnostic::new(
-            name.range,
-            format!(
-                "`conv1d` with {} groups needs input and output channels divisible by {}, found {channels} input and {} output channels",
-                conv.groups, conv.groups, conv.out_channels
-            ),
-        ));
-        return None;
-    }
+    groups_divide(name, channels, conv.out_channels, conv.groups, problems)?;
     let Some(out) = conv.output_size(length) else {
         problems.push(Diagnostic::new(
             name.range,

@@ -100,3 +100,28 @@ fn summary_shows_shapes_and_kinds() {
     assert_eq!(<LeNet as nn::Network>::LAYERS[1].tensors, &[]);
     assert_eq!(LeNet::PARAMETERS, 61_706);
 }
+
+nn::network! {
+    /// The same network with the fixture's weights baked in at compile time.
+    pub struct BakedLeNet = [1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2)
+        -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax
+        with weights = "tests/fixtures/lenet.safetensors";
+}
+
+static BAKED: BakedLeNet = BakedLeNet::BAKED;
+
+#[test]
+fn baked_weights_are_the_file_s() {
+    let loaded =
+        LeNet::from_safetensors_file(path("lenet.safetensors")).expect("the fixture loads");
+    let (images, outputs) = expected();
+    for (sample, (image, expected)) in images.iter().zip(&outputs).enumerate() {
+        let baked = BAKED.forward(image);
+        assert_eq!(
+            baked.map(f32::to_bits),
+            loaded.forward(image).map(f32::to_bits),
+            "sample {sample}"
+        );
+        assert_close(&baked, expected, &format!("baked, sample {sample}"));
+    }
+}

@@ -3,7 +3,7 @@
 
 use super::{Kind, per_sample};
 use crate::ir::{Conv1d, Layer, Network};
-use crate::shared::{count, describe};
+use crate::shared::{count, describe, literal};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
@@ -77,19 +77,9 @@ impl Kind for Conv1d {
             ..
         } = *self;
         let parts = if let Some([weight, bias]) = tensors {
-            let value = |v: &f64| scalar.unsuffixed(*v);
-            let kernels: Vec<TokenStream> = weight
-                .chunks(kernel.max(1))
-                .map(|taps| {
-                    let taps = taps.iter().map(value);
-                    quote!([#(#taps),*])
-                })
-                .collect();
-            let filters = kernels
-                .chunks(in_per_group.max(1))
-                .map(|filter| quote!([#(#filter),*]));
-            let bias = bias.iter().map(value);
-            quote!([#(#filters),*], [#(#bias),*])
+            let weight = literal(scalar, weight, &[out_channels, in_per_group, kernel]);
+            let bias = literal(scalar, bias, &[out_channels]);
+            quote!(#weight, #bias)
         } else {
             quote!(
                 [[[0.0 as #scalar; #kernel]; #in_per_group]; #out_channels],

@@ -4,7 +4,7 @@
 
 use super::{Kind, per_sample};
 use crate::ir::{Conv2d, Layer, Network};
-use crate::shared::{count, describe};
+use crate::shared::{count, describe, literal};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
@@ -78,21 +78,9 @@ impl Kind for Conv2d {
             ..
         } = *self;
         let parts = if let Some([weight, bias]) = tensors {
-            let value = |v: &f64| scalar.unsuffixed(*v);
-            let rows = weight.chunks(kw.max(1)).map(|row| {
-                let row = row.iter().map(value);
-                quote!([#(#row),*])
-            });
-            let rows: Vec<TokenStream> = rows.collect();
-            let kernels: Vec<TokenStream> = rows
-                .chunks(kh.max(1))
-                .map(|kernel| quote!([#(#kernel),*]))
-                .collect();
-            let filters = kernels
-                .chunks(in_per_group.max(1))
-                .map(|filter| quote!([#(#filter),*]));
-            let bias = bias.iter().map(value);
-            quote!([#(#filters),*], [#(#bias),*])
+            let weight = literal(scalar, weight, &[out_channels, in_per_group, kh, kw]);
+            let bias = literal(scalar, bias, &[out_channels]);
+            quote!(#weight, #bias)
         } else {
             quote!(
                 [[[[0.0 as #scalar; #kw]; #kh]; #in_per_group]; #out_channels],
