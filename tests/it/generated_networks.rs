@@ -123,127 +123,104 @@ nn::network! {
     struct Gen23 = 15 -> 36 elu -> 48 tanh -> 32 silu with scalar = f64;
 }
 
+nn::network! {
+    /// Random network 24.
+    struct Gen24 = [3, 9, 8] -> maxpool2d(2, stride = 1) -> conv2d(1, 2, stride = (1, 2), padding = (0, 1), dilation = (1, 2)) tanh -> maxpool2d(3, stride = 1) leaky_relu -> global_avgpool -> 14;
+}
+
+nn::network! {
+    /// Random network 25.
+    struct Gen25 = [2, 7, 6] -> conv2d(2, 2, padding = (0, 1)) sigmoid -> global_avgpool -> 5 relu -> 15 tanh;
+}
+
+nn::network! {
+    /// Random network 26.
+    struct Gen26 = [1, 9] -> conv1d(2, 2, padding = 1, dilation = 2) -> conv1d(2, 1, stride = 2, dilation = 2, groups = 2) -> conv1d(2, 3, dilation = 2) softplus -> flatten -> 14 leaky_relu -> 4 elu;
+}
+
+nn::network! {
+    /// Random network 27.
+    struct Gen27 = [1, 17] -> maxpool1d(3, stride = 2) relu -> conv1d(3, 2, stride = 2, dilation = 2) softplus -> avgpool1d(3, stride = 1) silu -> global_avgpool -> 10 relu -> 6 log_softmax with scalar = f64;
+}
+
+nn::network! {
+    /// Random network 28.
+    struct Gen28 = [3, 3, 3] -> conv2d(3, 3, stride = (1, 2), padding = (0, 1)) silu -> conv2d(6, (1, 3), stride = 2, padding = (0, 1), groups = 3) leaky_relu -> conv2d(2, (3, 1), stride = 2, padding = (1, 0)) softplus -> global_maxpool -> 1 softmax;
+}
+
+nn::network! {
+    /// Random network 29.
+    struct Gen29 = [4, 16] -> conv1d(3, 2, dilation = 2) leaky_relu -> conv1d(3, 1, stride = 2, dilation = 2) leaky_relu -> conv1d(3, 3, padding = 1, dilation = 2, groups = 3) relu -> global_avgpool -> 2 silu;
+}
+
+nn::network! {
+    /// Random network 30.
+    struct Gen30 = [4, 6, 9] -> dropout(0.25) softplus -> global_maxpool -> 7 elu -> 16;
+}
+
+nn::network! {
+    /// Random network 31.
+    struct Gen31 = [2, 3, 10] -> conv2d(3, (1, 2), stride = (2, 1), dilation = (2, 1)) softplus -> global_maxpool -> 11 leaky_relu with scalar = f64;
+}
+
+nn::network! {
+    /// Random network 32.
+    struct Gen32 = [2, 7] -> conv1d(3, 2, stride = 2) -> flatten -> 10 silu -> 16 sigmoid;
+}
+
+nn::network! {
+    /// Random network 33.
+    struct Gen33 = [2, 5] -> conv1d(2, 3, padding = 1, groups = 2) silu -> conv1d(2, 2, stride = 2, padding = 1) leaky_relu -> global_maxpool -> 4 softplus -> 7;
+}
+
+nn::network! {
+    /// Random network 34.
+    struct Gen34 = [2, 9, 4] -> avgpool2d(3) silu -> flatten -> 9 leaky_relu;
+}
+
+nn::network! {
+    /// Random network 35.
+    struct Gen35 = [1, 4] -> dropout(0.25) -> conv1d(3, 2) gelu -> flatten -> 14 sigmoid with scalar = f64;
+}
+
 /// Calls `visit` with every network above.
 #[allow(clippy::too_many_lines)] // one call per network
+#[rustfmt::skip] // one line per network, however long
 pub fn visit_all(visit: &mut impl Visit) {
-    visit.network(
-        "pub struct Gen00 = 9 -> 10 gelu as weights -> 6 gelu as y -> 6 tanh with unroll = full;",
-        Gen00::random,
-        Gen00::forward,
-    );
-    visit.network(
-        "struct Gen01 = 26 -> 12 softplus -> 13 linear as encoder -> 49 silu -> 37 softplus -> 63 sigmoid -> 11 softmax as y;",
-        Gen01::random,
-        Gen01::forward,
-    );
-    visit.network(
-        "pub struct Gen02 = 42 -> 38 silu as forward -> 28 sigmoid -> 50 relu -> 10 tanh -> 21 log_softmax as core;",
-        Gen02::random,
-        Gen02::forward,
-    );
-    visit.network(
-        "pub struct Gen03 = 37 -> 40 tanh with scalar = f64;",
-        Gen03::random,
-        Gen03::forward,
-    );
-    visit.network(
-        "pub struct Gen04 = 25 -> 39 elu(0.349) as layers -> 35 elu(1.744) as f -> 7 -> 10 softplus;",
-        Gen04::random,
-        Gen04::forward,
-    );
-    visit.network(
-        "struct Gen05 = 3 -> 1 gelu as random with unroll = full;",
-        Gen05::random,
-        Gen05::forward,
-    );
-    visit.network(
-        "pub struct Gen06 = 12 -> 19 gelu -> 42 sigmoid -> 40 silu;",
-        Gen06::random,
-        Gen06::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen07 = 44 -> 34 softplus as output -> 26 gelu with scalar = f64, crate = ::nn;",
-        Gen07::random,
-        Gen07::forward,
-    );
-    visit.network(
-        "struct Gen08 = 42 -> 37 sigmoid;",
-        Gen08::random,
-        Gen08::forward,
-    );
-    visit.network(
-        "struct Gen09 = 16 -> 35 elu(0.09) as inputs -> 35 sigmoid as nn -> 63 sigmoid -> 18 softmax as outputs;",
-        Gen09::random,
-        Gen09::forward,
-    );
-    visit.network(
-        "struct Gen10 = 5 -> 11 elu(0.852) as forward -> 2 gelu as inputs -> 7 sigmoid with unroll = full;",
-        Gen10::random,
-        Gen10::forward,
-    );
-    visit.network(
-        "pub struct Gen11 = 43 -> 57 silu -> 57 elu(1.657) -> 16 with scalar = f64;",
-        Gen11::random,
-        Gen11::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen12 = 18 -> 42 softplus as outputs -> 37 relu -> 11 softmax as layers;",
-        Gen12::random,
-        Gen12::forward,
-    );
-    visit.network(
-        "struct Gen13 = 31 -> 29 gelu as bias -> 57 elu(2.099) -> 44 softplus -> 5 linear -> 32 softplus -> 55 log_softmax;",
-        Gen13::random,
-        Gen13::forward,
-    );
-    visit.network(
-        "struct Gen14 = 25 -> 7 relu -> 23 softplus -> 30 relu as weights with crate = ::nn;",
-        Gen14::random,
-        Gen14::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen15 = 7 -> 10 linear -> 6 leaky_relu(-2.981) with scalar = f64, unroll = full;",
-        Gen15::random,
-        Gen15::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen16 = 57 -> 22 elu(1.293) -> 24 relu as y -> 46 sigmoid with crate = ::nn;",
-        Gen16::random,
-        Gen16::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen17 = 52 -> 57 linear -> 59 elu(1.732) as b -> 40 sigmoid as net -> 30 silu -> 40 softmax as w;",
-        Gen17::random,
-        Gen17::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen18 = 28 -> 30 leaky_relu(2.069) as inputs;",
-        Gen18::random,
-        Gen18::forward,
-    );
-    visit.network(
-        "struct Gen19 = 13 -> 16 tanh as inputs -> 12 softplus with scalar = f64;",
-        Gen19::random,
-        Gen19::forward,
-    );
-    visit.network(
-        "struct Gen20 = 5 -> 8 silu -> 4 sigmoid with unroll = full;",
-        Gen20::random,
-        Gen20::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen21 = 57 -> 39 leaky_relu(2.76) as hidden -> 19 relu;",
-        Gen21::random,
-        Gen21::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen22 = 55 -> 58 softplus -> 29 linear as zeroed;",
-        Gen22::random,
-        Gen22::forward,
-    );
-    visit.network(
-        "struct Gen23 = 15 -> 36 elu -> 48 tanh -> 32 silu with scalar = f64;",
-        Gen23::random,
-        Gen23::forward,
-    );
+    visit.network("pub struct Gen00 = 9 -> 10 gelu as weights -> 6 gelu as y -> 6 tanh with unroll = full;", Gen00::random);
+    visit.network("struct Gen01 = 26 -> 12 softplus -> 13 linear as encoder -> 49 silu -> 37 softplus -> 63 sigmoid -> 11 softmax as y;", Gen01::random);
+    visit.network("pub struct Gen02 = 42 -> 38 silu as forward -> 28 sigmoid -> 50 relu -> 10 tanh -> 21 log_softmax as core;", Gen02::random);
+    visit.network("pub struct Gen03 = 37 -> 40 tanh with scalar = f64;", Gen03::random);
+    visit.network("pub struct Gen04 = 25 -> 39 elu(0.349) as layers -> 35 elu(1.744) as f -> 7 -> 10 softplus;", Gen04::random);
+    visit.network("struct Gen05 = 3 -> 1 gelu as random with unroll = full;", Gen05::random);
+    visit.network("pub struct Gen06 = 12 -> 19 gelu -> 42 sigmoid -> 40 silu;", Gen06::random);
+    visit.network("pub(crate) struct Gen07 = 44 -> 34 softplus as output -> 26 gelu with scalar = f64, crate = ::nn;", Gen07::random);
+    visit.network("struct Gen08 = 42 -> 37 sigmoid;", Gen08::random);
+    visit.network("struct Gen09 = 16 -> 35 elu(0.09) as inputs -> 35 sigmoid as nn -> 63 sigmoid -> 18 softmax as outputs;", Gen09::random);
+    visit.network("struct Gen10 = 5 -> 11 elu(0.852) as forward -> 2 gelu as inputs -> 7 sigmoid with unroll = full;", Gen10::random);
+    visit.network("pub struct Gen11 = 43 -> 57 silu -> 57 elu(1.657) -> 16 with scalar = f64;", Gen11::random);
+    visit.network("pub(crate) struct Gen12 = 18 -> 42 softplus as outputs -> 37 relu -> 11 softmax as layers;", Gen12::random);
+    visit.network("struct Gen13 = 31 -> 29 gelu as bias -> 57 elu(2.099) -> 44 softplus -> 5 linear -> 32 softplus -> 55 log_softmax;", Gen13::random);
+    visit.network("struct Gen14 = 25 -> 7 relu -> 23 softplus -> 30 relu as weights with crate = ::nn;", Gen14::random);
+    visit.network("pub(crate) struct Gen15 = 7 -> 10 linear -> 6 leaky_relu(-2.981) with scalar = f64, unroll = full;", Gen15::random);
+    visit.network("pub(crate) struct Gen16 = 57 -> 22 elu(1.293) -> 24 relu as y -> 46 sigmoid with crate = ::nn;", Gen16::random);
+    visit.network("pub(crate) struct Gen17 = 52 -> 57 linear -> 59 elu(1.732) as b -> 40 sigmoid as net -> 30 silu -> 40 softmax as w;", Gen17::random);
+    visit.network("pub(crate) struct Gen18 = 28 -> 30 leaky_relu(2.069) as inputs;", Gen18::random);
+    visit.network("struct Gen19 = 13 -> 16 tanh as inputs -> 12 softplus with scalar = f64;", Gen19::random);
+    visit.network("struct Gen20 = 5 -> 8 silu -> 4 sigmoid with unroll = full;", Gen20::random);
+    visit.network("pub(crate) struct Gen21 = 57 -> 39 leaky_relu(2.76) as hidden -> 19 relu;", Gen21::random);
+    visit.network("pub(crate) struct Gen22 = 55 -> 58 softplus -> 29 linear as zeroed;", Gen22::random);
+    visit.network("struct Gen23 = 15 -> 36 elu -> 48 tanh -> 32 silu with scalar = f64;", Gen23::random);
+    visit.network("struct Gen24 = [3, 9, 8] -> maxpool2d(2, stride = 1) -> conv2d(1, 2, stride = (1, 2), padding = (0, 1), dilation = (1, 2)) tanh -> maxpool2d(3, stride = 1) leaky_relu -> global_avgpool -> 14;", Gen24::random);
+    visit.network("struct Gen25 = [2, 7, 6] -> conv2d(2, 2, padding = (0, 1)) sigmoid -> global_avgpool -> 5 relu -> 15 tanh;", Gen25::random);
+    visit.network("struct Gen26 = [1, 9] -> conv1d(2, 2, padding = 1, dilation = 2) -> conv1d(2, 1, stride = 2, dilation = 2, groups = 2) -> conv1d(2, 3, dilation = 2) softplus -> flatten -> 14 leaky_relu -> 4 elu;", Gen26::random);
+    visit.network("struct Gen27 = [1, 17] -> maxpool1d(3, stride = 2) relu -> conv1d(3, 2, stride = 2, dilation = 2) softplus -> avgpool1d(3, stride = 1) silu -> global_avgpool -> 10 relu -> 6 log_softmax with scalar = f64;", Gen27::random);
+    visit.network("struct Gen28 = [3, 3, 3] -> conv2d(3, 3, stride = (1, 2), padding = (0, 1)) silu -> conv2d(6, (1, 3), stride = 2, padding = (0, 1), groups = 3) leaky_relu -> conv2d(2, (3, 1), stride = 2, padding = (1, 0)) softplus -> global_maxpool -> 1 softmax;", Gen28::random);
+    visit.network("struct Gen29 = [4, 16] -> conv1d(3, 2, dilation = 2) leaky_relu -> conv1d(3, 1, stride = 2, dilation = 2) leaky_relu -> conv1d(3, 3, padding = 1, dilation = 2, groups = 3) relu -> global_avgpool -> 2 silu;", Gen29::random);
+    visit.network("struct Gen30 = [4, 6, 9] -> dropout(0.25) softplus -> global_maxpool -> 7 elu -> 16;", Gen30::random);
+    visit.network("struct Gen31 = [2, 3, 10] -> conv2d(3, (1, 2), stride = (2, 1), dilation = (2, 1)) softplus -> global_maxpool -> 11 leaky_relu with scalar = f64;", Gen31::random);
+    visit.network("struct Gen32 = [2, 7] -> conv1d(3, 2, stride = 2) -> flatten -> 10 silu -> 16 sigmoid;", Gen32::random);
+    visit.network("struct Gen33 = [2, 5] -> conv1d(2, 3, padding = 1, groups = 2) silu -> conv1d(2, 2, stride = 2, padding = 1) leaky_relu -> global_maxpool -> 4 softplus -> 7;", Gen33::random);
+    visit.network("struct Gen34 = [2, 9, 4] -> avgpool2d(3) silu -> flatten -> 9 leaky_relu;", Gen34::random);
+    visit.network("struct Gen35 = [1, 4] -> dropout(0.25) -> conv1d(3, 2) gelu -> flatten -> 14 sigmoid with scalar = f64;", Gen35::random);
 }
