@@ -6,6 +6,7 @@
 //! this round trip on random declarations.
 
 use crate::ast;
+use crate::kinds::{DEFAULT_EPS, DEFAULT_MOMENTUM};
 use crate::network::{Activation, LayerKind, Network, Scalar, Shape, Unroll};
 use core::fmt;
 
@@ -183,6 +184,7 @@ impl fmt::Display for Network {
                 LayerKind::GlobalAvgPool | LayerKind::GlobalMaxPool | LayerKind::Flatten => {
                     write!(f, " -> {}", layer.kind.name())?;
                 }
+                LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. } => norm(f, layer.kind)?,
             }
             if layer.activation != Activation::Linear {
                 write!(f, " {}", layer.activation)?;
@@ -248,6 +250,32 @@ impl fmt::Display for Pair {
             [a, b] => write!(f, "({a}, {b})"),
         }
     }
+}
+
+/// ` -> batchnorm(eps = 0.001)`: a normalisation with the arguments that differ from PyTorch's
+/// defaults, by name (`momentum` for a batchnorm only).
+fn norm(f: &mut fmt::Formatter<'_>, kind: LayerKind) -> fmt::Result {
+    let (eps, momentum) = match kind {
+        LayerKind::BatchNorm { eps, momentum } => (eps, Some(momentum)),
+        LayerKind::LayerNorm { eps } => (eps, None),
+        _ => return Ok(()),
+    };
+    write!(f, " -> {}", kind.name())?;
+    let mut separator = "(";
+    if eps != DEFAULT_EPS {
+        write!(f, "{separator}eps = ")?;
+        real(f, eps)?;
+        separator = ", ";
+    }
+    if let Some(momentum) = momentum.filter(|m| *m != DEFAULT_MOMENTUM) {
+        write!(f, "{separator}momentum = ")?;
+        real(f, momentum)?;
+        separator = ", ";
+    }
+    if separator == ", " {
+        f.write_str(")")?;
+    }
+    Ok(())
 }
 
 /// `0.01`, `-2.5`, and `1e-300` rather than three hundred zeros: always the shortest text that
