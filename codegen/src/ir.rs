@@ -140,6 +140,29 @@ pub enum LayerKind {
     Flatten(Flatten),
     /// Dropout: the identity at inference.
     Dropout(Dropout),
+    /// Batch normalisation with running statistics.
+    BatchNorm(BatchNorm),
+    /// Layer normalisation over a whole sample.
+    LayerNorm(LayerNorm),
+}
+
+/// `batchnorm`: `BatchNorm<C, T>` in the runtime (eval mode), on `[C]`, `[C, L]` or
+/// `[C, H, W]`.
+pub struct BatchNorm {
+    /// Channels: the input's first size.
+    pub channels: usize,
+    /// Added to the running variance.
+    pub eps: f64,
+    /// Whether the input is an image (`nn.BatchNorm2d`), else `nn.BatchNorm1d`.
+    pub image: bool,
+}
+
+/// `layernorm`: `LayerNorm<S>` in the runtime, `S` the sample's array type.
+pub struct LayerNorm {
+    /// The sample's shape, which the weight and bias have too.
+    pub shape: Shape,
+    /// Added to the variance.
+    pub eps: f64,
 }
 
 /// A 1-D convolution, `Conv1d<OUT, IN_PER_GROUP, K, T>` in the runtime, its geometry a

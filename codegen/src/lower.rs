@@ -100,6 +100,15 @@ fn kind(net: &Network, layer: &nn_grammar::Layer) -> ir::LayerKind {
         }
         LayerKind::Flatten => ir::LayerKind::Flatten(ir::Flatten),
         LayerKind::Dropout { .. } => ir::LayerKind::Dropout(ir::Dropout),
+        LayerKind::BatchNorm { eps, .. } => ir::LayerKind::BatchNorm(ir::BatchNorm {
+            channels: layer.input.dims()[0],
+            eps,
+            image: layer.input.rank() == 3,
+        }),
+        LayerKind::LayerNorm { eps } => ir::LayerKind::LayerNorm(ir::LayerNorm {
+            shape: layer.input,
+            eps,
+        }),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::diag::{Diagnostic, closest, one_of};
 use crate::network::{Activation, Conv1d, Conv2d, LayerKind, MAX_WIDTH, Pool1d, Pool2d, Shape};
 
 /// Every layer kind written by name (a dense layer is written as its width).
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 12] = [
     "conv2d",
     "conv1d",
     "maxpool2d",
@@ -17,6 +17,8 @@ pub const KINDS: [&str; 10] = [
     "global_maxpool",
     "flatten",
     "dropout",
+    "batchnorm",
+    "layernorm",
 ];
 
 /// The kind and output shape of the layer `written`, reading `input`; `None` after reporting
@@ -60,6 +62,27 @@ pub(crate) fn kind(
             let [p] = arguments(written, &["p"], 1, "dropout(0.5)", problems)?;
             let p = probability(p?, problems)?;
             Some((LayerKind::Dropout { p }, input?))
+        }
+        "batchnorm" => {
+            let [eps, momentum] = arguments(
+                written,
+                &["eps", "momentum"],
+                0,
+                "batchnorm(eps = 1e-3)",
+                problems,
+            )?;
+            let eps = eps.map_or(Some(DEFAULT_EPS), |v| epsilon(v, name, problems));
+            let momentum = momentum.map_or(Some(DEFAULT_MOMENTUM), |v| fraction(v, problems));
+            let kind = LayerKind::BatchNorm {
+                eps: eps?,
+                momentum: momentum?,
+            };
+            Some((kind, input?))
+        }
+        "layernorm" => {
+            let [eps] = arguments(written, &["eps"], 0, "layernorm(eps = 1e-3)", problems)?;
+            let eps = eps.map_or(Some(DEFAULT_EPS), |v| epsilon(v, name, problems))?;
+            Some((LayerKind::LayerNorm { eps }, input?))
         }
         unknown => {
             let message = if Activation::NAMES.contains(&unknown) {
@@ -317,6 +340,87 @@ fn conv1d(
     Some((LayerKind::Conv1d(conv), output))
 }
 
+/// The `eps` of `batchnorm` and `layernorm` when none is written: PyTorch's.
+pub(crate) const DEFAULT_EPS: f64 = 1e-5;
+
+/// The `momentum` of `batchnorm` when none is written: PyTorch's.
+pub(crate) const DEFAULT_MOMENTUM: f64 = 0.1;
+
+/// The `eps` of a normalisation: a positive number that stays positive and finite as an `f32`
+/// (it is added to a variance in the network's scalar type, and 0 would divide by 0).
+fn epsilon(value: &Value, kind: &Word, problems: &mut Vec<Diagnostic>) -> Option<f64> {
+    let Value::Number(word) = value else {
+        problems.push(Diagnostic::new(
+            value.range(),
+            "expected a number such as `1e-5` for `eps`",
+        ));
+        return None;
+    };
+    let eps = word.text.replace('_', "").parse::<f64>().ok();
+    // The rounding is what is being checked.
+    #[allow(clippy::cast_possible_truncation)]
+    match eps {
+        Some(eps) if eps > 0.0 && (eps as f32) > 0.0 && (eps as f32).is_finite() => Some(eps),
+        Some(eps) if eps > 0.0 => {
+            problems.push(Diagnostic::new(
+                word.range,
+                format!(
+                    "`eps` of `{}` must be a positive number that an `f32` holds, from {:e} to {:e}, found `{}`",
+                    kind.text,
+                    f32::from_bits(1),
+                    f32::MAX,
+                    word.text
+                ),
+            ));
+            None
+        }
+        Some(_) => {
+            problems.push(Diagnostic::new(
+                word.range,
+                format!(
+                    "`eps` of `{}` must be positive (it keeps the division by the standard deviation finite), found `{}`",
+                    kind.text, word.text
+                ),
+            ));
+            None
+        }
+        None => {
+            problems.push(Diagnostic::new(
+                word.range,
+                format!(
+                    "expected a number such as `1e-5` for `eps`, found `{}`",
+                    word.text
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// `batchnorm`'s `momentum`: a number from 0 to 1, both included.
+fn fraction(value: &Value, problems: &mut Vec<Diagnostic>) -> Option<f64> {
+    let Value::Number(word) = value else {
+        problems.push(Diagnostic::new(
+            value.range(),
+            "expected a number from 0 to 1 such as `0.1` for `momentum`",
+        ));
+        return None;
+    };
+    match word.text.replace('_', "").parse::<f64>() {
+        Ok(m) if (0.0..=1.0).contains(&m) => Some(m),
+        _ => {
+            problems.push(Diagnostic::new(
+                word.range,
+                format!(
+                    "`batchnorm` needs a `momentum` from 0 to 1, found `{}`",
+                    word.text
+                ),
+            ));
+            None
+        }
+    }
+}
+
 /// `dropout`'s `p`: a number from 0 (included) to 1 (excluded).
 fn probability(value: &Value, problems: &mut Vec<Diagnostic>) -> Option<f64> {
     let Value::Number(word) = value else {
@@ -393,7 +497,8 @@ fn arguments<'a, const N: usize>(
                 if N == 0 {
                     format!("`{kind}` takes no arguments")
                 } else {
-                    format!("`{kind}` takes at most {N} arguments, found {}", index + 1)
+                    let noun = if N == 1 { "argument" } else { "arguments" };
+                    format!("`{kind}` takes at most {N} {noun}, found {}", index + 1)
                 },
             ));
             ok = false;

@@ -170,6 +170,21 @@ pub enum LayerKind {
         /// The probability of zeroing a value in training, `0 <= p < 1`.
         p: f64,
     },
+    /// Batch normalisation with running statistics (eval mode), as `nn.BatchNorm1d(C)` on `[C]`
+    /// or `[C, L]` and `nn.BatchNorm2d(C)` on `[C, H, W]`: the shape is kept.
+    BatchNorm {
+        /// Added to the running variance, `> 0` (PyTorch's default `1e-5`).
+        eps: f64,
+        /// How much one training batch moves the running statistics, `0..=1` (PyTorch's default
+        /// 0.1); inference does not read it.
+        momentum: f64,
+    },
+    /// Layer normalisation over all of a sample's values, as `nn.LayerNorm(shape)` with an
+    /// elementwise weight and bias of the sample's shape: the shape is kept.
+    LayerNorm {
+        /// Added to the variance, `> 0` (PyTorch's default `1e-5`).
+        eps: f64,
+    },
 }
 
 impl LayerKind {
@@ -187,6 +202,8 @@ impl LayerKind {
             Self::GlobalMaxPool => "global_maxpool",
             Self::Flatten => "flatten",
             Self::Dropout { .. } => "dropout",
+            Self::BatchNorm { .. } => "batchnorm",
+            Self::LayerNorm { .. } => "layernorm",
         }
     }
 
@@ -360,7 +377,9 @@ impl Layer {
     }
 
     /// Trained values: for a dense layer, weights plus biases; for a convolution, its kernels
-    /// plus biases; none for pools, `flatten` and `dropout`.
+    /// plus biases; for a normalisation, its weight and bias (a batchnorm's running statistics
+    /// are buffers, which PyTorch's `parameters()` leaves out, and so does this count); none
+    /// for pools, `flatten` and `dropout`.
     pub fn parameters(&self) -> usize {
         match self.kind {
             LayerKind::Dense => {
@@ -376,13 +395,16 @@ impl Layer {
             LayerKind::Conv1d(conv) => self
                 .conv_weights(conv.out_channels, conv.groups, conv.kernel)
                 .saturating_add(conv.out_channels),
+            LayerKind::BatchNorm { .. } => 2 * self.input.dims()[0],
+            LayerKind::LayerNorm { .. } => 2 * self.input.elements(),
             _ => 0,
         }
     }
 
     /// Multiply-adds in one forward pass: for a dense layer, its number of weights; for a
-    /// convolution, its kernels' taps times the output's positions; none for pools, `flatten`
-    /// and `dropout`.
+    /// convolution, its kernels' taps times the output's positions; for a batchnorm, one per
+    /// value (its statistics fold into `x * a + b`); for a layernorm, two per value (the
+    /// variance's squares, then the scale); none for pools, `flatten` and `dropout`.
     pub fn multiply_adds(&self) -> usize {
         match self.kind {
             LayerKind::Dense => self.input.elements() * self.output.elements(),
@@ -400,6 +422,8 @@ impl Layer {
                 self.conv_weights(conv.out_channels, conv.groups, conv.kernel)
                     .saturating_mul(positions)
             }
+            LayerKind::BatchNorm { .. } => self.input.elements(),
+            LayerKind::LayerNorm { .. } => 2 * self.input.elements(),
             _ => 0,
         }
     }

@@ -6,6 +6,7 @@
 //! this round trip on random declarations.
 
 use crate::ast;
+use crate::kinds::{DEFAULT_EPS, DEFAULT_MOMENTUM};
 use crate::network::{Activation, LayerKind, Network, Scalar, Shape, Unroll};
 use core::fmt;
 
@@ -219,6 +220,7 @@ impl fmt::Display for LayerKind {
             Self::GlobalAvgPool | Self::GlobalMaxPool | Self::Flatten => {
                 write!(f, "{}", self.name())?;
             }
+            Self::BatchNorm { .. } | Self::LayerNorm { .. } => norm(f, *self)?,
         }
         Ok(())
     }
@@ -261,6 +263,32 @@ impl fmt::Display for Pair {
             [a, b] => write!(f, "({a}, {b})"),
         }
     }
+}
+
+/// `batchnorm(eps = 0.001)`: a normalisation with the arguments that differ from PyTorch's
+/// defaults, by name (`momentum` for a batchnorm only).
+fn norm(f: &mut fmt::Formatter<'_>, kind: LayerKind) -> fmt::Result {
+    let (eps, momentum) = match kind {
+        LayerKind::BatchNorm { eps, momentum } => (eps, Some(momentum)),
+        LayerKind::LayerNorm { eps } => (eps, None),
+        _ => return Ok(()),
+    };
+    f.write_str(kind.name())?;
+    let mut separator = "(";
+    if eps != DEFAULT_EPS {
+        write!(f, "{separator}eps = ")?;
+        real(f, eps)?;
+        separator = ", ";
+    }
+    if let Some(momentum) = momentum.filter(|m| *m != DEFAULT_MOMENTUM) {
+        write!(f, "{separator}momentum = ")?;
+        real(f, momentum)?;
+        separator = ", ";
+    }
+    if separator == ", " {
+        f.write_str(")")?;
+    }
+    Ok(())
 }
 
 /// `0.01`, `-2.5`, and `1e-300` rather than three hundred zeros: always the shortest text that

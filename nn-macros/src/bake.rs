@@ -4,7 +4,7 @@
 use nn_codegen::BakedWeights;
 use nn_grammar::{Activation, Network, Scalar};
 use nn_runtime::io::safetensors::{LoadOptions, load_layers};
-use nn_runtime::layers::{Conv1d, Conv2d};
+use nn_runtime::layers::{BatchNorm, Conv1d, Conv2d, LayerNorm};
 use nn_runtime::{Dense, LayerInfo, LayerKind, TensorInfo, Tensors};
 use std::path::Path;
 
@@ -60,53 +60,7 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
             // few per expansion is the price of reading with the very code the runtime uses.
             let input: &'static [usize] = Box::leak(layer.input.dims().into());
             let output: &'static [usize] = Box::leak(layer.output.dims().into());
-            let (kind, tensors) = match layer.kind {
-                nn_grammar::LayerKind::Dense => {
-                    let (inputs, outputs) = (layer.input.elements(), layer.output.elements());
-                    let weight: &'static [usize] = Box::leak(Box::new([outputs, inputs]));
-                    // A dense layer's tensors as the runtime declares them, with these shapes.
-                    let tensors: Vec<TensorInfo> = <Dense<1, 1, f32> as Tensors>::TENSORS
-                        .iter()
-                        .zip([weight, output])
-                        .map(|(tensor, shape)| TensorInfo { shape, ..*tensor })
-                        .collect();
-                    (LayerKind::Dense, tensors)
-                }
-                nn_grammar::LayerKind::Conv2d(conv) => {
-                    let in_per_group = layer.input.dims()[0] / conv.groups.max(1);
-                    let [kh, kw] = conv.kernel;
-                    let weight: &'static [usize] =
-                        Box::leak(Box::new([conv.out_channels, in_per_group, kh, kw]));
-                    let bias: &'static [usize] = Box::leak(Box::new([conv.out_channels]));
-                    let tensors: Vec<TensorInfo> = <Conv2d<1, 1, 1, 1, f32> as Tensors>::TENSORS
-                        .iter()
-                        .zip([weight, bias])
-                        .map(|(tensor, shape)| TensorInfo { shape, ..*tensor })
-                        .collect();
-                    (LayerKind::Conv2d, tensors)
-                }
-                nn_grammar::LayerKind::Conv1d(conv) => {
-                    let in_per_group = layer.input.dims()[0] / conv.groups.max(1);
-                    let weight: &'static [usize] =
-                        Box::leak(Box::new([conv.out_channels, in_per_group, conv.kernel]));
-                    let bias: &'static [usize] = Box::leak(Box::new([conv.out_channels]));
-                    let tensors: Vec<TensorInfo> = <Conv1d<1, 1, 1, f32> as Tensors>::TENSORS
-                        .iter()
-                        .zip([weight, bias])
-                        .map(|(tensor, shape)| TensorInfo { shape, ..*tensor })
-                        .collect();
-                    (LayerKind::Conv1d, tensors)
-                }
-                // Layers without tensors read nothing from the file.
-                nn_grammar::LayerKind::MaxPool2d(_) => (LayerKind::MaxPool2d, Vec::new()),
-                nn_grammar::LayerKind::AvgPool2d(_) => (LayerKind::AvgPool2d, Vec::new()),
-                nn_grammar::LayerKind::MaxPool1d(_) => (LayerKind::MaxPool1d, Vec::new()),
-                nn_grammar::LayerKind::AvgPool1d(_) => (LayerKind::AvgPool1d, Vec::new()),
-                nn_grammar::LayerKind::GlobalAvgPool => (LayerKind::GlobalAvgPool, Vec::new()),
-                nn_grammar::LayerKind::GlobalMaxPool => (LayerKind::GlobalMaxPool, Vec::new()),
-                nn_grammar::LayerKind::Flatten => (LayerKind::Flatten, Vec::new()),
-                nn_grammar::LayerKind::Dropout { .. } => (LayerKind::Dropout, Vec::new()),
-            };
+            let (kind, tensors) = kind_and_tensors(layer, input, output);
             LayerInfo {
                 name: Box::leak(layer.name.clone().into_boxed_str()),
                 named: layer.named,
@@ -135,4 +89,92 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
         path: absolute,
         layers,
     })
+}
+
+/// The runtime's kind of `layer` and its tensors as the runtime declares them, with the
+/// declaration's shapes (`input` and `output`, leaked as `LayerInfo` needs them).
+fn kind_and_tensors(
+    layer: &nn_grammar::Layer,
+    input: &'static [usize],
+    output: &'static [usize],
+) -> (LayerKind, Vec<TensorInfo>) {
+    match layer.kind {
+        nn_grammar::LayerKind::Dense => {
+            let (inputs, outputs) = (layer.input.elements(), layer.output.elements());
+            let weight: &'static [usize] = Box::leak(Box::new([outputs, inputs]));
+            // A dense layer's tensors as the runtime declares them, with these shapes.
+            let tensors: Vec<TensorInfo> = <Dense<1, 1, f32> as Tensors>::TENSORS
+                .iter()
+                .zip([weight, output])
+                .map(|(tensor, shape)| TensorInfo { shape, ..*tensor })
+                .collect();
+            (LayerKind::Dense, tensors)
+        }
+        nn_grammar::LayerKind::Conv2d(conv) => {
+            let in_per_group = layer.input.dims()[0] / conv.groups.max(1);
+            let [kh, kw] = conv.kernel;
+            let weight: &'static [usize] =
+                Box::leak(Box::new([conv.out_channels, in_per_group, kh, kw]));
+            let bias: &'static [usize] = Box::leak(Box::new([conv.out_channels]));
+            let tensors: Vec<TensorInfo> = <Conv2d<1, 1, 1, 1, f32> as Tensors>::TENSORS
+                .iter()
+                .zip([weight, bias])
+                .map(|(tensor, shape)| TensorInfo { shape, ..*tensor })
+                .collect();
+            (LayerKind::Conv2d, tensors)
+        }
+        nn_grammar::LayerKind::Conv1d(conv) => {
+            let in_per_group = layer.input.dims()[0] / conv.groups.max(1);
+            let weight: &'static [usize] =
+                Box::leak(Box::new([conv.out_channels, in_per_group, conv.kernel]));
+            let bias: &'static [usize] = Box::leak(Box::new([conv.out_channels]));
+            let tensors: Vec<TensorInfo> = <Conv1d<1, 1, 1, f32> as Tensors>::TENSORS
+                .iter()
+                .zip([weight, bias])
+                .map(|(tensor, shape)| TensorInfo { shape, ..*tensor })
+                .collect();
+            (LayerKind::Conv1d, tensors)
+        }
+        // Layers without tensors read nothing from the file.
+        nn_grammar::LayerKind::MaxPool2d(_) => (LayerKind::MaxPool2d, Vec::new()),
+        nn_grammar::LayerKind::AvgPool2d(_) => (LayerKind::AvgPool2d, Vec::new()),
+        nn_grammar::LayerKind::MaxPool1d(_) => (LayerKind::MaxPool1d, Vec::new()),
+        nn_grammar::LayerKind::AvgPool1d(_) => (LayerKind::AvgPool1d, Vec::new()),
+        nn_grammar::LayerKind::GlobalAvgPool => (LayerKind::GlobalAvgPool, Vec::new()),
+        nn_grammar::LayerKind::GlobalMaxPool => (LayerKind::GlobalMaxPool, Vec::new()),
+        nn_grammar::LayerKind::Flatten => (LayerKind::Flatten, Vec::new()),
+        nn_grammar::LayerKind::Dropout { .. } => (LayerKind::Dropout, Vec::new()),
+        nn_grammar::LayerKind::BatchNorm { .. } => {
+            let channels: &'static [usize] = Box::leak(Box::new([layer.input.dims()[0]]));
+            // `[C]` each, but the counter, which has no axes.
+            let tensors: Vec<TensorInfo> = <BatchNorm<1, f32> as Tensors>::TENSORS
+                .iter()
+                .map(|tensor| TensorInfo {
+                    shape: if tensor.shape.is_empty() {
+                        &[]
+                    } else {
+                        channels
+                    },
+                    ..*tensor
+                })
+                .collect();
+            let kind = if layer.input.rank() == 3 {
+                LayerKind::BatchNorm2d
+            } else {
+                LayerKind::BatchNorm1d
+            };
+            (kind, tensors)
+        }
+        nn_grammar::LayerKind::LayerNorm { .. } => {
+            // The weight and bias have the sample's shape.
+            let tensors: Vec<TensorInfo> = <LayerNorm<[f32; 1]> as Tensors>::TENSORS
+                .iter()
+                .map(|tensor| TensorInfo {
+                    shape: input,
+                    ..*tensor
+                })
+                .collect();
+            (LayerKind::LayerNorm, tensors)
+        }
+    }
 }

@@ -188,6 +188,20 @@ pub enum Error {
         /// The dtype in the file, as safetensors writes it (`I64`, `U8`, ...).
         found: String,
     },
+    /// A counter (batchnorm's `num_batches_tracked`, see
+    /// [`Role::Counter`](crate::Role::Counter)) has an element type that is not a number.
+    #[cfg(feature = "alloc")]
+    #[error(
+        "layer `{layer}`: tensor `{tensor}` has dtype {found}, expected a count: an integer (PyTorch writes I64) or a float"
+    )]
+    CounterDtype {
+        /// The layer.
+        layer: &'static str,
+        /// The tensor's name.
+        tensor: String,
+        /// The dtype in the file, as safetensors writes it (`BOOL`, ...).
+        found: String,
+    },
     /// A value of a tensor is NaN or infinite (or too large for the network's scalar type).
     #[cfg(feature = "alloc")]
     #[error(
@@ -276,6 +290,7 @@ impl core::fmt::Debug for Error {
             #[cfg(feature = "alloc")] UnexpectedTensor { tensor, layers },
             #[cfg(feature = "alloc")] Shape { layer, tensor, expected, found },
             #[cfg(feature = "alloc")] Dtype { layer, tensor, found },
+            #[cfg(feature = "alloc")] CounterDtype { layer, tensor, found },
             #[cfg(feature = "alloc")] NonFinite { layer, tensor, at, value, scalar },
             #[cfg(feature = "alloc")] LayerName { index, expected, found },
             LayerCount { expected, found },

@@ -31,6 +31,12 @@ pub enum LayerKind {
     Flatten,
     /// Dropout, the identity at inference: [`dropout`](crate::layers::dropout).
     Dropout,
+    /// Batch normalisation of `[C]` or `[C, L]`: [`BatchNorm`](crate::layers::BatchNorm).
+    BatchNorm1d,
+    /// Batch normalisation of `[C, H, W]`: [`BatchNorm`](crate::layers::BatchNorm).
+    BatchNorm2d,
+    /// Layer normalisation over a whole sample: [`LayerNorm`](crate::layers::LayerNorm).
+    LayerNorm,
 }
 
 impl fmt::Display for LayerKind {
@@ -48,6 +54,9 @@ impl fmt::Display for LayerKind {
             Self::GlobalMaxPool => "GlobalMaxPool",
             Self::Flatten => "Flatten",
             Self::Dropout => "Dropout",
+            Self::BatchNorm1d => "BatchNorm1d",
+            Self::BatchNorm2d => "BatchNorm2d",
+            Self::LayerNorm => "LayerNorm",
         })
     }
 }

@@ -12,6 +12,13 @@ pub enum Role {
     /// Not trained, but saved and loaded with the parameters: state such as batchnorm's
     /// running statistics (PyTorch's `register_buffer`). Gradients have no buffers.
     Buffer,
+    /// A buffer that counts, kept by PyTorch as an `int64` of no axes: batchnorm's
+    /// `num_batches_tracked`. Files hold it as `I64` (the savers write it so, as PyTorch's
+    /// `state_dict` has it, and a strict `load_state_dict` requires it); a loader accepts any
+    /// integer or float dtype and takes a missing one as 0, as PyTorch does for checkpoints
+    /// older than the counter. Stored as the scalar type, so counts above 2^24 (`f32`) or 2^53
+    /// (`f64`) round; inference never reads it. Never trained, never initialised but to 0.
+    Counter,
 }
 
 /// How a tensor's storage order maps to PyTorch's, which is row-major over its

@@ -8,7 +8,8 @@
 use nn_grammar::{Activation, LayerKind, Network, Shape};
 
 /// One layer's tensors, each flat in PyTorch's order and shape (`weight` `[OUT][IN]` for a
-/// dense layer, `[OUT][IN / groups][KH][KW]` for a convolution, then `bias`); empty for a
+/// dense layer, `[OUT][IN / groups][KH][KW]` for a convolution, then `bias`; a batchnorm's
+/// `weight`, `bias`, `running_mean`, `running_var` and `num_batches_tracked`); empty for a
 /// kind without tensors.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerWeights {
@@ -136,6 +137,10 @@ pub fn evaluate(net: &Network, weights: &[LayerWeights], input: &[f64]) -> Vec<f
             (LayerKind::GlobalMaxPool, []) => per_channel(&x, layer.input)
                 .map(|c| c.iter().copied().fold(f64::NEG_INFINITY, f64::max))
                 .collect(),
+            (LayerKind::BatchNorm { eps, .. }, [weight, bias, mean, var, _count]) => {
+                batchnorm(&x, layer.input, eps, [weight, bias, mean, var])
+            }
+            (LayerKind::LayerNorm { eps }, [weight, bias]) => layernorm(&x, eps, weight, bias),
             // Row-major order is `torch.flatten(x, 1)`'s; dropout is the identity at inference.
             (LayerKind::Flatten | LayerKind::Dropout { .. }, []) => x.clone(),
             (kind, tensors) => panic!(
@@ -263,6 +268,35 @@ fn pooling(x: &[f64], input: Shape, output: Shape, max: bool, window: Window) ->
         }
     }
     y
+}
+
+/// `nn.BatchNorm*` in eval mode: each channel by its running statistics.
+fn batchnorm(
+    x: &[f64],
+    shape: Shape,
+    eps: f64,
+    [weight, bias, mean, var]: [&[f64]; 4],
+) -> Vec<f64> {
+    let size = shape.elements() / shape.dims()[0];
+    x.iter()
+        .enumerate()
+        .map(|(k, v)| {
+            let c = k / size;
+            (v - mean[c]) / (var[c] + eps).sqrt() * weight[c] + bias[c]
+        })
+        .collect()
+}
+
+/// `nn.LayerNorm(shape)`: over every value of the sample, the variance biased (divided by the
+/// count), then the elementwise affine.
+fn layernorm(x: &[f64], eps: f64, weight: &[f64], bias: &[f64]) -> Vec<f64> {
+    let count = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / count;
+    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / count;
+    x.iter()
+        .zip(weight.iter().zip(bias))
+        .map(|(v, (w, b))| (v - mean) / (var + eps).sqrt() * w + b)
+        .collect()
 }
 
 /// The values of each channel of a map.
@@ -418,4 +452,37 @@ fn evaluator_convolves_and_pools_by_definition() {
         &[1.0, 2.0, 3.0, 4.0, -1.0, -1.0, -1.0, -5.0],
     );
     assert_eq!(y, [4.0 - 10.0]);
+}
+
+#[test]
+fn evaluator_normalises_by_definition() {
+    let net = nn_grammar::compile_item("struct N = [2, 2] -> batchnorm(eps = 0.5) -> layernorm;")
+        .unwrap();
+    let batchnorm = LayerWeights {
+        // weight, bias, running mean, running variance (+ eps = 4 and 1), count.
+        tensors: vec![
+            vec![2.0, 1.0],
+            vec![1.0, 0.0],
+            vec![1.0, -1.0],
+            vec![3.5, 0.5],
+            vec![7.0],
+        ],
+    };
+    let layernorm = LayerWeights {
+        tensors: vec![vec![1.0; 4], vec![0.0; 4]],
+    };
+    let weights = [batchnorm, layernorm];
+    // Channel 0: (x - 1) / 2 * 2 + 1 = x; channel 1: (x + 1) / 1 = x + 1.
+    let only_batchnorm = evaluate(
+        &nn_grammar::compile_item("struct B = [2, 2] -> batchnorm(eps = 0.5);").unwrap(),
+        &weights[..1],
+        &[3.0, 5.0, 1.0, 2.0],
+    );
+    assert_eq!(only_batchnorm, [3.0, 5.0, 2.0, 3.0]);
+    // Then [3, 5, 2, 3]: mean 3.25, variance (0.0625 + 3.0625 + 1.5625 + 0.0625) / 4 = 1.1875.
+    let y = evaluate(&net, &weights, &[3.0, 5.0, 1.0, 2.0]);
+    let sd = (1.1875f64 + 1e-5).sqrt();
+    for (found, value) in y.iter().zip([3.0, 5.0, 2.0, 3.0]) {
+        assert!((found - (value - 3.25) / sd).abs() < 1e-15, "{y:?}");
+    }
 }

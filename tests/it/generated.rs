@@ -4,7 +4,7 @@
 //! random strides, paddings, dilations and groups):
 //!
 //! - from random seeds, each must compile and expand to tokens that parse as a Rust file;
-//! - from one fixed seed, 24 networks of vectors and 12 shaped ones are committed in
+//! - from fixed seeds, 24 networks of vectors and 16 shaped ones are committed in
 //!   `generated_networks.rs`, compiled into this test binary, and their `forward` must agree
 //!   with the evaluator on random weights and inputs (1e-5 in `f32`, 1e-12 in `f64`). A test
 //!   regenerates the file, so it cannot go stale: bless a change of the generator with
@@ -19,10 +19,12 @@ use std::fmt::Write as _;
 
 /// The seed of the committed networks.
 const SEED: u64 = 0x0067_656e_6e65_7473;
+/// The seed of the committed networks with a shaped input.
+const SHAPED_SEED: u64 = 0x0073_6861_7065_6403;
 /// How many networks of vectors the committed file holds.
 const NETWORKS: usize = 24;
 /// How many networks with a shaped input follow them.
-const SHAPED: usize = 12;
+const SHAPED: usize = 16;
 
 /// SplitMix64, for the test binary's random data. A copy of our own, so that the committed file
 /// and the test data do not change when the runtime's initialisation does.
@@ -164,7 +166,7 @@ pub fn random_declaration(rng: &mut Rng, name: &str, limits: Limits) -> String {
 
 /// A random declaration with a shaped input (`[C, L]` or `[C, H, W]`, small): one to three
 /// layers that keep a feature map (convolutions with any stride, padding, dilation and groups,
-/// the pools, `dropout`), then `flatten` or a global pool, then one or two dense layers. Every
+/// the pools, `dropout`, `batchnorm`, `layernorm`), then `flatten` or a global pool, then one or two dense layers. Every
 /// size is worked out here, so that the declaration compiles.
 pub fn random_shaped_declaration(rng: &mut Rng, name: &str, f64_scalar: bool) -> String {
     let two_d = rng.percent(50);
@@ -177,7 +179,7 @@ pub fn random_shaped_declaration(rng: &mut Rng, name: &str, f64_scalar: bool) ->
     let mut text = format!("struct {name} = [{channels}, {}]", list(&sizes));
     let suffix = if two_d { "2d" } else { "1d" };
     for _ in 0..=rng.below(3) {
-        let choice = rng.below(10);
+        let choice = rng.below(12);
         if choice < 6 {
             random_convolution(rng, &mut text, &mut channels, &mut sizes);
         } else if choice < 9 {
@@ -201,8 +203,16 @@ pub fn random_shaped_declaration(rng: &mut Rng, name: &str, f64_scalar: bool) ->
                 let _ = write!(text, ", padding = {p}");
             }
             text.push(')');
-        } else {
+        } else if choice == 9 {
             text.push_str(" -> dropout(0.25)");
+        } else {
+            let kind = if choice == 10 {
+                "batchnorm"
+            } else {
+                "layernorm"
+            };
+            let eps = ["", "(1e-3)", "(eps = 0.5)"][rng.below(3)];
+            let _ = write!(text, " -> {kind}{eps}");
         }
         let activation = nn_grammar::Activation::NAMES[rng.below(9)];
         if activation != "linear" {
@@ -324,6 +334,8 @@ pub fn generate() -> String {
             random_declaration(&mut rng, &name, committed_limits(index)),
         ));
     }
+    // Their own stream, so that adding kinds leaves the networks of vectors as they are.
+    let mut rng = Rng::new(SHAPED_SEED);
     for index in NETWORKS..NETWORKS + SHAPED {
         let name = format!("Gen{index:02}");
         let f64_scalar = (index + 1).is_multiple_of(4);
@@ -419,7 +431,21 @@ impl Visit for Compare {
         }
         let tolerance = if is_f64 { 1e-12 } else { 1e-5 };
         for seed in 0..2 {
-            let net = random(seed);
+            let mut net = random(seed);
+            // Normalisations start as the identity (ones and zeros), dense biases at zero: give
+            // every such tensor values that test something (a variance stays positive).
+            let mut values_rng = Rng::new(seed ^ 0xba5e);
+            net.for_each_tensor_mut(|_, tensor, values| {
+                if tensor.init != nn::Init::Uniform && tensor.role != nn::Role::Counter {
+                    for value in values {
+                        *value = N::Scalar::from_f64(if tensor.name == "running_var" {
+                            values_rng.uniform_in(0.25, 2.0)
+                        } else {
+                            values_rng.uniform()
+                        });
+                    }
+                }
+            });
             let weights = weights_of(&*net);
             let mut rng = Rng::new(seed ^ 0x5eed);
             for _ in 0..4 {

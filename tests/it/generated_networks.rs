@@ -125,62 +125,82 @@ nn::network! {
 
 nn::network! {
     /// Random network 24.
-    struct Gen24 = [3, 9, 8] -> maxpool2d(2, stride = 1) -> conv2d(1, 2, stride = (1, 2), padding = (0, 1), dilation = (1, 2)) tanh -> maxpool2d(3, stride = 1) leaky_relu -> global_avgpool -> 14;
+    struct Gen24 = [1, 8] -> maxpool1d(3, stride = 2) relu -> batchnorm(eps = 0.5) relu -> global_avgpool -> 8 softmax;
 }
 
 nn::network! {
     /// Random network 25.
-    struct Gen25 = [2, 7, 6] -> conv2d(2, 2, padding = (0, 1)) sigmoid -> global_avgpool -> 5 relu -> 15 tanh;
+    struct Gen25 = [2, 8, 5] -> conv2d(4, (3, 2), stride = (1, 2), groups = 2) sigmoid -> conv2d(2, (2, 1), dilation = (2, 1)) -> flatten -> 9 softmax;
 }
 
 nn::network! {
     /// Random network 26.
-    struct Gen26 = [1, 9] -> conv1d(2, 2, padding = 1, dilation = 2) -> conv1d(2, 1, stride = 2, dilation = 2, groups = 2) -> conv1d(2, 3, dilation = 2) softplus -> flatten -> 14 leaky_relu -> 4 elu;
+    struct Gen26 = [4, 12] -> maxpool1d(3, stride = 1, padding = 1) elu -> global_maxpool -> 3 -> 2;
 }
 
 nn::network! {
     /// Random network 27.
-    struct Gen27 = [1, 17] -> maxpool1d(3, stride = 2) relu -> conv1d(3, 2, stride = 2, dilation = 2) softplus -> avgpool1d(3, stride = 1) silu -> global_avgpool -> 10 relu -> 6 log_softmax with scalar = f64;
+    struct Gen27 = [4, 9, 7] -> maxpool2d(3, stride = 2) softplus -> global_maxpool -> 7 relu -> 9 softplus with scalar = f64;
 }
 
 nn::network! {
     /// Random network 28.
-    struct Gen28 = [3, 3, 3] -> conv2d(3, 3, stride = (1, 2), padding = (0, 1)) silu -> conv2d(6, (1, 3), stride = 2, padding = (0, 1), groups = 3) leaky_relu -> conv2d(2, (3, 1), stride = 2, padding = (1, 0)) softplus -> global_maxpool -> 1 softmax;
+    struct Gen28 = [1, 8] -> conv1d(3, 3, stride = 2) elu -> global_maxpool -> 13 tanh;
 }
 
 nn::network! {
     /// Random network 29.
-    struct Gen29 = [4, 16] -> conv1d(3, 2, dilation = 2) leaky_relu -> conv1d(3, 1, stride = 2, dilation = 2) leaky_relu -> conv1d(3, 3, padding = 1, dilation = 2, groups = 3) relu -> global_avgpool -> 2 silu;
+    struct Gen29 = [3, 16] -> avgpool1d(3, stride = 1) -> maxpool1d(2) elu -> flatten -> 12 log_softmax;
 }
 
 nn::network! {
     /// Random network 30.
-    struct Gen30 = [4, 6, 9] -> dropout(0.25) softplus -> global_maxpool -> 7 elu -> 16;
+    struct Gen30 = [4, 14] -> layernorm(1e-3) elu -> flatten -> 14 log_softmax;
 }
 
 nn::network! {
     /// Random network 31.
-    struct Gen31 = [2, 3, 10] -> conv2d(3, (1, 2), stride = (2, 1), dilation = (2, 1)) softplus -> global_maxpool -> 11 leaky_relu with scalar = f64;
+    struct Gen31 = [3, 4, 5] -> batchnorm elu -> dropout(0.25) elu -> global_maxpool -> 3 sigmoid with scalar = f64;
 }
 
 nn::network! {
     /// Random network 32.
-    struct Gen32 = [2, 7] -> conv1d(3, 2, stride = 2) -> flatten -> 10 silu -> 16 sigmoid;
+    struct Gen32 = [1, 17] -> avgpool1d(3, stride = 1) relu -> maxpool1d(3, stride = 1) -> flatten -> 9;
 }
 
 nn::network! {
     /// Random network 33.
-    struct Gen33 = [2, 5] -> conv1d(2, 3, padding = 1, groups = 2) silu -> conv1d(2, 2, stride = 2, padding = 1) leaky_relu -> global_maxpool -> 4 softplus -> 7;
+    struct Gen33 = [4, 8] -> conv1d(4, 1, groups = 2) elu -> layernorm(eps = 0.5) sigmoid -> global_maxpool -> 9 silu -> 1;
 }
 
 nn::network! {
     /// Random network 34.
-    struct Gen34 = [2, 9, 4] -> avgpool2d(3) silu -> flatten -> 9 leaky_relu;
+    struct Gen34 = [2, 3, 6] -> conv2d(2, (2, 3), stride = (2, 1), padding = (0, 1), dilation = (2, 1)) leaky_relu -> global_avgpool -> 2 relu -> 11 silu;
 }
 
 nn::network! {
     /// Random network 35.
-    struct Gen35 = [1, 4] -> dropout(0.25) -> conv1d(3, 2) gelu -> flatten -> 14 sigmoid with scalar = f64;
+    struct Gen35 = [1, 10] -> dropout(0.25) -> conv1d(1, 3, stride = 2, padding = 1) relu -> conv1d(2, 1) tanh -> global_maxpool -> 12 tanh with scalar = f64;
+}
+
+nn::network! {
+    /// Random network 36.
+    struct Gen36 = [4, 6, 4] -> dropout(0.25) sigmoid -> conv2d(1, (1, 2), stride = 2, dilation = (1, 2)) sigmoid -> avgpool2d(1) silu -> global_maxpool -> 13 gelu;
+}
+
+nn::network! {
+    /// Random network 37.
+    struct Gen37 = [3, 12] -> conv1d(9, 2, groups = 3) elu -> maxpool1d(2) sigmoid -> global_maxpool -> 9 elu;
+}
+
+nn::network! {
+    /// Random network 38.
+    struct Gen38 = [2, 8, 3] -> maxpool2d(2) silu -> flatten -> 3 sigmoid;
+}
+
+nn::network! {
+    /// Random network 39.
+    struct Gen39 = [4, 5] -> conv1d(6, 2, stride = 2, dilation = 2, groups = 2) softplus -> global_maxpool -> 9 tanh with scalar = f64;
 }
 
 /// Calls `visit` with every network above.
@@ -211,16 +231,20 @@ pub fn visit_all(visit: &mut impl Visit) {
     visit.network("pub(crate) struct Gen21 = 57 -> 39 leaky_relu(2.76) as hidden -> 19 relu;", Gen21::random);
     visit.network("pub(crate) struct Gen22 = 55 -> 58 softplus -> 29 linear as zeroed;", Gen22::random);
     visit.network("struct Gen23 = 15 -> 36 elu -> 48 tanh -> 32 silu with scalar = f64;", Gen23::random);
-    visit.network("struct Gen24 = [3, 9, 8] -> maxpool2d(2, stride = 1) -> conv2d(1, 2, stride = (1, 2), padding = (0, 1), dilation = (1, 2)) tanh -> maxpool2d(3, stride = 1) leaky_relu -> global_avgpool -> 14;", Gen24::random);
-    visit.network("struct Gen25 = [2, 7, 6] -> conv2d(2, 2, padding = (0, 1)) sigmoid -> global_avgpool -> 5 relu -> 15 tanh;", Gen25::random);
-    visit.network("struct Gen26 = [1, 9] -> conv1d(2, 2, padding = 1, dilation = 2) -> conv1d(2, 1, stride = 2, dilation = 2, groups = 2) -> conv1d(2, 3, dilation = 2) softplus -> flatten -> 14 leaky_relu -> 4 elu;", Gen26::random);
-    visit.network("struct Gen27 = [1, 17] -> maxpool1d(3, stride = 2) relu -> conv1d(3, 2, stride = 2, dilation = 2) softplus -> avgpool1d(3, stride = 1) silu -> global_avgpool -> 10 relu -> 6 log_softmax with scalar = f64;", Gen27::random);
-    visit.network("struct Gen28 = [3, 3, 3] -> conv2d(3, 3, stride = (1, 2), padding = (0, 1)) silu -> conv2d(6, (1, 3), stride = 2, padding = (0, 1), groups = 3) leaky_relu -> conv2d(2, (3, 1), stride = 2, padding = (1, 0)) softplus -> global_maxpool -> 1 softmax;", Gen28::random);
-    visit.network("struct Gen29 = [4, 16] -> conv1d(3, 2, dilation = 2) leaky_relu -> conv1d(3, 1, stride = 2, dilation = 2) leaky_relu -> conv1d(3, 3, padding = 1, dilation = 2, groups = 3) relu -> global_avgpool -> 2 silu;", Gen29::random);
-    visit.network("struct Gen30 = [4, 6, 9] -> dropout(0.25) softplus -> global_maxpool -> 7 elu -> 16;", Gen30::random);
-    visit.network("struct Gen31 = [2, 3, 10] -> conv2d(3, (1, 2), stride = (2, 1), dilation = (2, 1)) softplus -> global_maxpool -> 11 leaky_relu with scalar = f64;", Gen31::random);
-    visit.network("struct Gen32 = [2, 7] -> conv1d(3, 2, stride = 2) -> flatten -> 10 silu -> 16 sigmoid;", Gen32::random);
-    visit.network("struct Gen33 = [2, 5] -> conv1d(2, 3, padding = 1, groups = 2) silu -> conv1d(2, 2, stride = 2, padding = 1) leaky_relu -> global_maxpool -> 4 softplus -> 7;", Gen33::random);
-    visit.network("struct Gen34 = [2, 9, 4] -> avgpool2d(3) silu -> flatten -> 9 leaky_relu;", Gen34::random);
-    visit.network("struct Gen35 = [1, 4] -> dropout(0.25) -> conv1d(3, 2) gelu -> flatten -> 14 sigmoid with scalar = f64;", Gen35::random);
+    visit.network("struct Gen24 = [1, 8] -> maxpool1d(3, stride = 2) relu -> batchnorm(eps = 0.5) relu -> global_avgpool -> 8 softmax;", Gen24::random);
+    visit.network("struct Gen25 = [2, 8, 5] -> conv2d(4, (3, 2), stride = (1, 2), groups = 2) sigmoid -> conv2d(2, (2, 1), dilation = (2, 1)) -> flatten -> 9 softmax;", Gen25::random);
+    visit.network("struct Gen26 = [4, 12] -> maxpool1d(3, stride = 1, padding = 1) elu -> global_maxpool -> 3 -> 2;", Gen26::random);
+    visit.network("struct Gen27 = [4, 9, 7] -> maxpool2d(3, stride = 2) softplus -> global_maxpool -> 7 relu -> 9 softplus with scalar = f64;", Gen27::random);
+    visit.network("struct Gen28 = [1, 8] -> conv1d(3, 3, stride = 2) elu -> global_maxpool -> 13 tanh;", Gen28::random);
+    visit.network("struct Gen29 = [3, 16] -> avgpool1d(3, stride = 1) -> maxpool1d(2) elu -> flatten -> 12 log_softmax;", Gen29::random);
+    visit.network("struct Gen30 = [4, 14] -> layernorm(1e-3) elu -> flatten -> 14 log_softmax;", Gen30::random);
+    visit.network("struct Gen31 = [3, 4, 5] -> batchnorm elu -> dropout(0.25) elu -> global_maxpool -> 3 sigmoid with scalar = f64;", Gen31::random);
+    visit.network("struct Gen32 = [1, 17] -> avgpool1d(3, stride = 1) relu -> maxpool1d(3, stride = 1) -> flatten -> 9;", Gen32::random);
+    visit.network("struct Gen33 = [4, 8] -> conv1d(4, 1, groups = 2) elu -> layernorm(eps = 0.5) sigmoid -> global_maxpool -> 9 silu -> 1;", Gen33::random);
+    visit.network("struct Gen34 = [2, 3, 6] -> conv2d(2, (2, 3), stride = (2, 1), padding = (0, 1), dilation = (2, 1)) leaky_relu -> global_avgpool -> 2 relu -> 11 silu;", Gen34::random);
+    visit.network("struct Gen35 = [1, 10] -> dropout(0.25) -> conv1d(1, 3, stride = 2, padding = 1) relu -> conv1d(2, 1) tanh -> global_maxpool -> 12 tanh with scalar = f64;", Gen35::random);
+    visit.network("struct Gen36 = [4, 6, 4] -> dropout(0.25) sigmoid -> conv2d(1, (1, 2), stride = 2, dilation = (1, 2)) sigmoid -> avgpool2d(1) silu -> global_maxpool -> 13 gelu;", Gen36::random);
+    visit.network("struct Gen37 = [3, 12] -> conv1d(9, 2, groups = 3) elu -> maxpool1d(2) sigmoid -> global_maxpool -> 9 elu;", Gen37::random);
+    visit.network("struct Gen38 = [2, 8, 3] -> maxpool2d(2) silu -> flatten -> 3 sigmoid;", Gen38::random);
+    visit.network("struct Gen39 = [4, 5] -> conv1d(6, 2, stride = 2, dilation = 2, groups = 2) softplus -> global_maxpool -> 9 tanh with scalar = f64;", Gen39::random);
 }

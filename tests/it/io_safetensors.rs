@@ -256,7 +256,8 @@ fn an_extra_tensor_is_rejected() {
             layers: 2,
         }
     );
-    // The running statistics of a BatchNorm between the layers.
+    // The running statistics of a BatchNorm between the layers, in a network without one (the
+    // network with it loads the file: norm.rs).
     let error = tiny_error(&bytes("batchnorm"));
     assert_eq!(
         error.to_string(),
@@ -297,6 +298,7 @@ fn a_wrong_shape_names_both_shapes() {
 
 #[test]
 fn an_integer_dtype_is_rejected() {
+    // An integer weight: only a counter (`num_batches_tracked`) may be an integer (norm.rs).
     let error = tiny_error(&bytes("int64"));
     assert_eq!(
         error,

@@ -26,6 +26,7 @@ mod kinds;
 mod lenet;
 mod limits;
 mod nn_file;
+mod norm;
 mod numerics;
 mod pinned;
 mod readme;

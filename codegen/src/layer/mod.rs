@@ -8,12 +8,14 @@
 //! `ir::LayerKind` and its case in `lower`, a module here and its case in [`kind`], and the
 //! runtime's type (implementing `Tensors`), gradients type and kernels.
 
+mod batchnorm;
 mod conv1d;
 mod conv2d;
 mod dense;
 mod dropout;
 mod flatten;
 mod global_pool;
+mod layernorm;
 mod pool;
 
 use crate::ir::{self, Layer, Network};
@@ -147,6 +149,8 @@ pub(crate) fn kind(layer: &Layer) -> &dyn Kind {
         ir::LayerKind::GlobalPool(pool) => pool,
         ir::LayerKind::Flatten(flatten) => flatten,
         ir::LayerKind::Dropout(dropout) => dropout,
+        ir::LayerKind::BatchNorm(norm) => norm,
+        ir::LayerKind::LayerNorm(norm) => norm,
     }
 }
 

@@ -121,7 +121,7 @@ fn unknown_kind() {
     check(
         "struct A = [1, 8, 8] -> conv2 (2, 3) -> flatten -> 2;",
         &expect![[r#"
-            1:25: unknown layer kind `conv2`, did you mean `conv2d`? expected a width such as `128` or one of `conv2d`, `conv1d`, `maxpool2d`, `avgpool2d`, `maxpool1d`, `avgpool1d`, `global_avgpool`, `global_maxpool`, `flatten` or `dropout`
+            1:25: unknown layer kind `conv2`, did you mean `conv2d`? expected a width such as `128` or one of `conv2d`, `conv1d`, `maxpool2d`, `avgpool2d`, `maxpool1d`, `avgpool1d`, `global_avgpool`, `global_maxpool`, `flatten`, `dropout`, `batchnorm` or `layernorm`
               struct A = [1, 8, 8] -> conv2 (2, 3) -> flatten -> 2;
                                       ^^^^^
         "#]],
@@ -256,6 +256,87 @@ fn mistakes_of_the_other_kinds() {
             1:22: `avgpool1d` leaves nothing: its window of 5 is longer than its input, 4 padded by 0
               struct A = [2, 4] -> avgpool1d(5) -> flatten -> 2;
                                    ^^^^^^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn normalisations_keep_the_shape() {
+    check(
+        "struct A = [3, 12, 12] -> conv2d(8, 3) -> batchnorm relu -> maxpool2d(2) -> layernorm \
+         -> flatten -> 10 softmax;",
+        &expect![[r#"
+            [3, 12, 12] parameters=2650
+              layer0 conv2d: [3, 12, 12] -> [8, 10, 10] linear parameters=224 multiply_adds=21600
+              layer1 batchnorm: [8, 10, 10] -> [8, 10, 10] relu parameters=16 multiply_adds=800
+              layer2 maxpool2d: [8, 10, 10] -> [8, 5, 5] linear parameters=0 multiply_adds=0
+              layer3 layernorm: [8, 5, 5] -> [8, 5, 5] linear parameters=400 multiply_adds=400
+              layer4 flatten: [8, 5, 5] -> [200] linear parameters=0 multiply_adds=0
+              layer5 dense: [200] -> [10] softmax parameters=2010 multiply_adds=2000
+              struct A = [3, 12, 12] -> conv2d(8, 3) -> batchnorm relu -> maxpool2d(2) -> layernorm -> flatten -> 10 softmax;
+        "#]],
+    );
+    // On sequences and on vectors, with arguments positional and named.
+    check(
+        "struct A = [4, 32] -> batchnorm(1e-3) -> conv1d(8, 3) -> batchnorm(eps = 0.01, momentum = 0.2) \
+         relu -> global_avgpool -> batchnorm(momentum = 0.1) -> layernorm(1e-6) -> 3;",
+        &expect![[r#"
+            [4, 32] parameters=187
+              layer0 batchnorm: [4, 32] -> [4, 32] linear parameters=8 multiply_adds=128
+              layer1 conv1d: [4, 32] -> [8, 30] linear parameters=104 multiply_adds=2880
+              layer2 batchnorm: [8, 30] -> [8, 30] relu parameters=16 multiply_adds=240
+              layer3 global_avgpool: [8, 30] -> [8] linear parameters=0 multiply_adds=0
+              layer4 batchnorm: [8] -> [8] linear parameters=16 multiply_adds=8
+              layer5 layernorm: [8] -> [8] linear parameters=16 multiply_adds=16
+              layer6 dense: [8] -> [3] linear parameters=27 multiply_adds=24
+              struct A = [4, 32] -> batchnorm(eps = 0.001) -> conv1d(8, 3) -> batchnorm(eps = 0.01, momentum = 0.2) relu -> global_avgpool -> batchnorm -> layernorm(eps = 0.000001) -> 3;
+        "#]],
+    );
+    check(
+        "struct A = 6 -> batchnorm(1e-5, 0.5) -> layernorm(eps = 1e-5) tanh;",
+        &expect![[r#"
+        [6] parameters=24
+          layer0 batchnorm: [6] -> [6] linear parameters=12 multiply_adds=6
+          layer1 layernorm: [6] -> [6] tanh parameters=12 multiply_adds=12
+          struct A = 6 -> batchnorm(momentum = 0.5) -> layernorm tanh;
+    "#]],
+    );
+}
+
+#[test]
+fn mistakes_of_the_normalisations() {
+    check(
+        "struct A = [2, 4] -> batchnorm(0) -> layernorm(eps = -1e-3) -> batchnorm(epsilon = 1) \
+         -> layernorm(1e-5, 0.1) -> batchnorm(momentum = 2) -> layernorm(eps = small) \
+         -> batchnorm(1e-50) -> layernorm(eps = 1e400) -> batchnorm((1, 2));",
+        &expect![[r#"
+            1:32: `eps` of `batchnorm` must be positive (it keeps the division by the standard deviation finite), found `0`
+              struct A = [2, 4] -> batchnorm(0) -> layernorm(eps = -1e-3) -> batchnorm(epsilon = 1) -> layernorm(1e-5, 0.1) -> batchnorm(momentum = 2) -> layernorm(eps = small) -> batchnorm(1e-50) -> layernorm(eps = 1e400) -> batchnorm((1, 2));
+                                             ^
+            1:54: `eps` of `layernorm` must be positive (it keeps the division by the standard deviation finite), found `-1e-3`
+              struct A = [2, 4] -> batchnorm(0) -> layernorm(eps = -1e-3) -> batchnorm(epsilon = 1) -> layernorm(1e-5, 0.1) -> batchnorm(momentum = 2) -> layernorm(eps = small) -> batchnorm(1e-50) -> layernorm(eps = 1e400) -> batchnorm((1, 2));
+                                                                   ^^^^^
+            1:74: unknown argument `epsilon` of `batchnorm`, expected one of `eps` or `momentum`
+              struct A = [2, 4] -> batchnorm(0) -> layernorm(eps = -1e-3) -> batchnorm(epsilon = 1) -> layernorm(1e-5, 0.1) -> batchnorm(momentum = 2) -> layernorm(eps = small) -> batchnorm(1e-50) -> layernorm(eps = 1e400) -> batchnorm((1, 2));
+                                                                                       ^^^^^^^
+            1:106: `layernorm` takes at most 1 argument, found 2
+              struct A = [2, 4] -> batchnorm(0) -> layernorm(eps = -1e-3) -> batchnorm(epsilon = 1) -> layernorm(1e-5, 0.1) -> batchnorm(momentum = 2) -> layernorm(eps = small) -> batchnorm(1e-50) -> layernorm(eps = 1e400) -> batchnorm((1, 2));
+                                                                                                                       ^^^
+            1:135: `batchnorm` needs a `momentum` from 0 to 1, found `2`
+              struct A = [2, 4] -> batchnorm(0) -> layernorm(eps = -1e-3) -> batchnorm(epsilon = 1) -> layernorm(1e-5, 0.1) -> batchnorm(momentum = 2) -> layernorm(eps = small) -> batchnorm(1e-50) -> layernorm(eps = 1e400) -> batchnorm((1, 2));
+                                                                                                                                                    ^
+            1:157: expected a number such as `1e-5` for `eps`
+              struct A = [2, 4] -> batchnorm(0) -> layernorm(eps = -1e-3) -> batchnorm(epsilon = 1) -> layernorm(1e-5, 0.1) -> batchnorm(momentum = 2) -> layernorm(eps = small) -> batchnorm(1e-50) -> layernorm(eps = 1e400) -> batchnorm((1, 2));
+                                                                                                                                                                          ^^^^^
+            1:177: `eps` of `batchnorm` must be a positive number that an `f32` holds, from 1e-45 to 3.4028235e38, found `1e-50`
+              struct A = [2, 4] -> batchnorm(0) -> layernorm(eps = -1e-3) -> batchnorm(epsilon = 1) -> layernorm(1e-5, 0.1) -> batchnorm(momentum = 2) -> layernorm(eps = small) -> batchnorm(1e-50) -> layernorm(eps = 1e400) -> batchnorm((1, 2));
+                                                                                                                                                                                              ^^^^^
+            1:203: `eps` of `layernorm` must be a positive number that an `f32` holds, from 1e-45 to 3.4028235e38, found `1e400`
+              struct A = [2, 4] -> batchnorm(0) -> layernorm(eps = -1e-3) -> batchnorm(epsilon = 1) -> layernorm(1e-5, 0.1) -> batchnorm(momentum = 2) -> layernorm(eps = small) -> batchnorm(1e-50) -> layernorm(eps = 1e400) -> batchnorm((1, 2));
+                                                                                                                                                                                                                        ^^^^^
+            1:223: expected a number such as `1e-5` for `eps`
+              struct A = [2, 4] -> batchnorm(0) -> layernorm(eps = -1e-3) -> batchnorm(epsilon = 1) -> layernorm(1e-5, 0.1) -> batchnorm(momentum = 2) -> layernorm(eps = small) -> batchnorm(1e-50) -> layernorm(eps = 1e400) -> batchnorm((1, 2));
+                                                                                                                                                                                                                                            ^^^^^^
         "#]],
     );
 }

@@ -19,9 +19,13 @@
 //!    `4.*`) do not matter either.
 //!
 //! Every tensor must be taken: a tensor left over (a third `Linear`, a `BatchNorm`'s
-//! `running_mean`) is [`Error::UnexpectedTensor`]. Dtypes `F32`, `F64`, `F16` and `BF16` are
-//! converted to the network's scalar type (rounding to nearest, as numpy's `astype`), and put
-//! in storage order through [`TensorInfo::storage_indices`].
+//! `running_mean` in a network without batchnorm) is [`Error::UnexpectedTensor`]. Dtypes `F32`,
+//! `F64`, `F16` and `BF16` are converted to the network's scalar type (rounding to nearest, as
+//! numpy's `astype`), and put in storage order through [`TensorInfo::storage_indices`].
+//!
+//! A counter ([`Role::Counter`]: a batchnorm's `num_batches_tracked`, an `I64` of no axes in
+//! PyTorch's files) may also be of any integer dtype, and may be missing (then it is 0, as
+//! PyTorch loads checkpoints older than the counter); inference never reads it.
 //!
 //! # Damaged files
 //!
@@ -39,12 +43,14 @@
 //! of its own (`784 -> 128 relu -> 10 softmax` writes `0.*` and `2.*`, as
 //! `nn.Sequential(Linear(784, 128), ReLU(), Linear(128, 10), Softmax(1))`), and so is every
 //! layer without tensors (a pool, `flatten`), which writes nothing. Tensors have the
-//! network's scalar type (`F32` or `F64`); the header's metadata is `{"format": "pt"}`, as
+//! network's scalar type (`F32` or `F64`), but counters, which are `I64` as in PyTorch's
+//! `state_dict` (a batchnorm writes `num_batches_tracked`, so that PyTorch's strict
+//! `load_state_dict` accepts the file); the header's metadata is `{"format": "pt"}`, as
 //! `safetensors.torch` writes it.
 
 use crate::network::Plural;
 use crate::zeroed::zeroed_box;
-use crate::{Error, LayerInfo, Network, Scalar, TensorInfo};
+use crate::{Error, LayerInfo, Network, Role, Scalar, TensorInfo};
 use ::safetensors::tensor::Dtype;
 use ::serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use ::serde::{Deserialize, Deserializer};
@@ -493,9 +499,12 @@ fn list(tensors: &[Tensor]) -> String {
 }
 
 /// The file's tensor for every tensor of `layers`, in their order (layer by layer, each
-/// layer's in the order of [`LayerInfo::tensors`]; see the module documentation for the rules),
-/// or the first layer or tensor that does not fit them.
-fn assign<'f>(tensors: &'f [Tensor], layers: &[LayerInfo]) -> Result<Vec<&'f Tensor>, Error> {
+/// layer's in the order of [`LayerInfo::tensors`]; see the module documentation for the rules;
+/// `None` for a missing counter), or the first layer or tensor that does not fit them.
+fn assign<'f>(
+    tensors: &'f [Tensor],
+    layers: &[LayerInfo],
+) -> Result<Vec<Option<&'f Tensor>>, Error> {
     let find = |name: &str| tensors.iter().position(|t| t.name == name);
     let named = |layer: &LayerInfo| {
         layer
@@ -543,7 +552,11 @@ fn assign<'f>(tensors: &'f [Tensor], layers: &[LayerInfo]) -> Result<Vec<&'f Ten
             .iter()
             .map(|tensor| find(&format!("{prefix}.{}", tensor.name)))
             .collect();
-        if let Some(missing) = positions.iter().position(Option::is_none) {
+        let missing = positions
+            .iter()
+            .zip(layer.tensors)
+            .position(|(position, info)| position.is_none() && info.role != Role::Counter);
+        if let Some(missing) = missing {
             // The prefix came from one of the layer's tensors, so some sibling is present.
             let sibling = positions.iter().flatten().next();
             return Err(Error::MissingTensor {
@@ -552,9 +565,11 @@ fn assign<'f>(tensors: &'f [Tensor], layers: &[LayerInfo]) -> Result<Vec<&'f Ten
                 found: sibling.map_or_else(String::new, |&k| tensors[k].name.clone()),
             });
         }
-        for position in positions.into_iter().flatten() {
-            used[position] = true;
-            found.push(&tensors[position]);
+        for position in positions {
+            if let Some(position) = position {
+                used[position] = true;
+            }
+            found.push(position.map(|position| &tensors[position]));
         }
     }
     let unused = tensors.iter().zip(&used).filter(|(_, used)| !**used);
@@ -568,41 +583,72 @@ fn assign<'f>(tensors: &'f [Tensor], layers: &[LayerInfo]) -> Result<Vec<&'f Ten
         .iter()
         .flat_map(|layer| layer.tensors.iter().map(move |tensor| (layer, tensor)));
     for (tensor, (layer, info)) in found.iter().zip(expected) {
-        check(layer, tensor, info.shape)?;
+        if let Some(tensor) = tensor {
+            check(layer, tensor, info)?;
+        }
     }
     Ok(found)
 }
 
-/// Checks a tensor's shape, then its dtype.
-fn check(layer: &LayerInfo, tensor: &Tensor, expected: &[usize]) -> Result<(), Error> {
-    if tensor.shape != expected {
+/// Checks a tensor's shape, then its dtype: a float, or for a counter also an integer.
+fn check(layer: &LayerInfo, tensor: &Tensor, info: &TensorInfo) -> Result<(), Error> {
+    if tensor.shape != info.shape {
         return Err(Error::Shape {
             layer: layer.name,
             tensor: tensor.name.clone(),
-            expected: expected.to_vec(),
+            expected: info.shape.to_vec(),
             found: tensor.shape.clone(),
         });
     }
-    if !matches!(
+    let float = matches!(
         tensor.dtype,
         Dtype::F32 | Dtype::F64 | Dtype::F16 | Dtype::BF16
-    ) {
-        return Err(Error::Dtype {
+    );
+    let integer = matches!(
+        tensor.dtype,
+        Dtype::I8
+            | Dtype::I16
+            | Dtype::I32
+            | Dtype::I64
+            | Dtype::U8
+            | Dtype::U16
+            | Dtype::U32
+            | Dtype::U64
+    );
+    let found = || tensor.dtype.to_string();
+    match info.role {
+        Role::Counter if !float && !integer => Err(Error::CounterDtype {
             layer: layer.name,
             tensor: tensor.name.clone(),
-            found: tensor.dtype.to_string(),
-        });
+            found: found(),
+        }),
+        Role::Parameter | Role::Buffer if !float => Err(Error::Dtype {
+            layer: layer.name,
+            tensor: tensor.name.clone(),
+            found: found(),
+        }),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
-/// Decodes one little-endian value of `dtype` (one of the four float types) to `f64`, exactly.
+/// Decodes one little-endian value of `dtype` (a float type, exactly, or an integer type, to
+/// the nearest `f64`).
+// Counts above 2^53 round, as they do in the network's scalar type anyway.
+#[allow(clippy::cast_precision_loss)]
 fn decode(dtype: Dtype, bytes: &[u8]) -> Option<f64> {
     Some(match dtype {
         Dtype::F32 => f64::from(f32::from_le_bytes(bytes.try_into().ok()?)),
         Dtype::F64 => f64::from_le_bytes(bytes.try_into().ok()?),
         Dtype::F16 => f16_to_f64(u16::from_le_bytes(bytes.try_into().ok()?)),
         Dtype::BF16 => bf16_to_f64(u16::from_le_bytes(bytes.try_into().ok()?)),
+        Dtype::I8 => f64::from(i8::from_le_bytes(bytes.try_into().ok()?)),
+        Dtype::I16 => f64::from(i16::from_le_bytes(bytes.try_into().ok()?)),
+        Dtype::I32 => f64::from(i32::from_le_bytes(bytes.try_into().ok()?)),
+        Dtype::I64 => i64::from_le_bytes(bytes.try_into().ok()?) as f64,
+        Dtype::U8 => f64::from(u8::from_le_bytes(bytes.try_into().ok()?)),
+        Dtype::U16 => f64::from(u16::from_le_bytes(bytes.try_into().ok()?)),
+        Dtype::U32 => f64::from(u32::from_le_bytes(bytes.try_into().ok()?)),
+        Dtype::U64 => u64::from_le_bytes(bytes.try_into().ok()?) as f64,
         _ => return None,
     })
 }
@@ -667,7 +713,7 @@ fn read<T: Scalar>(
     let mut slots = info.storage_indices();
     for (index, bytes) in data.chunks_exact(size).enumerate() {
         let source = decode(tensor.dtype, bytes)
-            .ok_or_else(|| format(format!("tensor `{}` is not a float", tensor.name)))?;
+            .ok_or_else(|| format(format!("tensor `{}` is not a number", tensor.name)))?;
         let value = T::from_f64(source);
         if !options.allow_non_finite && !value.is_finite() {
             return Err(Error::NonFinite {
@@ -726,7 +772,9 @@ pub fn load<N: Network>(bytes: &[u8], options: LoadOptions) -> Result<Box<N>, Er
             return;
         }
         result = match found.next() {
-            Some(tensor) => read(layer, info, tensor, data, values, Order::Storage, options),
+            Some(Some(tensor)) => read(layer, info, tensor, data, values, Order::Storage, options),
+            // A missing counter: the zeros the network was built with.
+            Some(None) => Ok(()),
             None => Err(Error::Format {
                 reason: format!("`{}` visits more tensors than it declares", N::NAME),
             }),
@@ -780,7 +828,10 @@ pub fn load_layers<T: Scalar>(
                     let tensor = found.next().ok_or_else(|| Error::Format {
                         reason: format!("layer `{}` has fewer tensors than declared", layer.name),
                     })?;
-                    read(layer, info, tensor, data, &mut values, Order::File, options)?;
+                    // A missing counter is 0.
+                    if let Some(tensor) = tensor {
+                        read(layer, info, tensor, data, &mut values, Order::File, options)?;
+                    }
                     Ok(values)
                 })
                 .collect()
@@ -851,11 +902,21 @@ fn json_string(text: &str) -> String {
 /// The network as a safetensors file, in the layout described in the module documentation.
 ///
 /// Byte for byte what the reference writer (`safetensors.torch.save_file` with metadata
-/// `{"format": "pt"}`) writes for the same tensors: sorted by name, header padded with spaces to
-/// a multiple of 8 bytes. Infallible: names and shapes come from the declaration.
+/// `{"format": "pt"}`) writes for the same tensors: ordered by dtype, the widest first (a
+/// counter's `I64`, then `F64` or `F32`; the reference writer's order, which keeps every
+/// tensor's data aligned), then by name; header padded with spaces to a multiple of 8 bytes.
+/// Infallible: names and shapes come from the declaration.
 pub fn save<N: Network>(net: &N) -> Vec<u8> {
     let wide = core::mem::size_of::<N::Scalar>() == 8;
     let (dtype, size) = if wide { ("F64", 8) } else { ("F32", 4) };
+    // A counter's dtype and size, and its rank in the reference writer's order (first).
+    let dtype_of = |info: &TensorInfo| {
+        if info.role == Role::Counter {
+            ("I64", 8, 0)
+        } else {
+            (dtype, size, 1)
+        }
+    };
     let prefixes = prefixes(N::LAYERS);
     // The file's name of each tensor, in the order of the visits.
     let mut names = N::LAYERS.iter().zip(&prefixes).flat_map(|(layer, prefix)| {
@@ -872,11 +933,12 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
             .unwrap_or_else(|| format!("{}.{}", layer.name, info.name));
         tensors.push((name, info, values));
     });
-    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    tensors.sort_by(|a, b| (dtype_of(a.1).2, &a.0).cmp(&(dtype_of(b.1).2, &b.0)));
 
     let mut header = String::from(r#"{"__metadata__":{"format":"pt"}"#);
     let mut offset = 0;
     for (name, info, _) in &tensors {
+        let (dtype, size, _) = dtype_of(info);
         let end = offset + info.len() * size;
         let shape: Vec<String> = info.shape.iter().map(ToString::to_string).collect();
         // Writing to a `String` cannot fail.
@@ -900,7 +962,11 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
         // In PyTorch's order, whatever the storage order.
         for index in info.storage_indices() {
             let value = values.get(index).map_or(0.0, |v| v.to_f64());
-            if wide {
+            if info.role == Role::Counter {
+                // A whole number (loaded from an integer, or 0); saturating, as `as` is.
+                #[allow(clippy::cast_possible_truncation)]
+                bytes.extend_from_slice(&(value as i64).to_le_bytes());
+            } else if wide {
                 bytes.extend_from_slice(&value.to_le_bytes());
             } else {
                 // Exact: the value is an `f32` widened to `f64`.

@@ -14,13 +14,16 @@ pub const DEFAULT_EPS: f64 = 1e-5;
 /// weight[c] + bias[c]`.
 ///
 /// The running statistics are buffers: loaded and saved with the parameters, never trained.
-/// PyTorch's `num_batches_tracked` is not stored (inference does not read it).
+/// PyTorch's `num_batches_tracked` is kept too, as a [`Role::Counter`]: inference does not read
+/// it, but a file saved from the layer has every tensor of PyTorch's `state_dict`, so that
+/// `load_state_dict` in strict mode accepts it, and a loaded count is saved back unchanged.
 #[derive(Clone, PartialEq)]
 pub struct BatchNorm<const C: usize, T: Scalar = f32> {
     weight: [T; C],
     bias: [T; C],
     running_mean: [T; C],
     running_var: [T; C],
+    num_batches_tracked: T,
 }
 
 // SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are `0.0`, and
@@ -32,19 +35,33 @@ impl<const C: usize, T: Scalar> BatchNorm<C, T> {
     /// Trained values: weight and bias.
     pub const PARAMETERS: usize = 2 * C;
 
-    /// A layer from PyTorch's `weight`, `bias`, `running_mean` and `running_var`. `const`, so
-    /// that values known at compile time can make a `static` network.
+    /// A layer from PyTorch's `weight`, `bias`, `running_mean` and `running_var`, having
+    /// tracked no batch. `const`, so that values known at compile time can make a `static`
+    /// network.
     pub const fn from_parts(
         weight: [T; C],
         bias: [T; C],
         running_mean: [T; C],
         running_var: [T; C],
     ) -> Self {
+        Self::from_state(weight, bias, running_mean, running_var, T::ZERO)
+    }
+
+    /// [`BatchNorm::from_parts`] with PyTorch's `num_batches_tracked` as well: every tensor of
+    /// the layer's `state_dict`.
+    pub const fn from_state(
+        weight: [T; C],
+        bias: [T; C],
+        running_mean: [T; C],
+        running_var: [T; C],
+        num_batches_tracked: T,
+    ) -> Self {
         Self {
             weight,
             bias,
             running_mean,
             running_var,
+            num_batches_tracked,
         }
     }
 
@@ -66,6 +83,12 @@ impl<const C: usize, T: Scalar> BatchNorm<C, T> {
     /// The variance each channel is divided by (its square root, after adding `eps`).
     pub fn running_var(&self) -> &[T; C] {
         &self.running_var
+    }
+
+    /// How many batches training has folded into the running statistics (PyTorch's
+    /// `num_batches_tracked`), as loaded: inference does not read it.
+    pub fn num_batches_tracked(&self) -> T {
+        self.num_batches_tracked
     }
 
     /// Normalises one sample of `C` channels, each a scalar (`[C]`, `nn.BatchNorm1d` on
@@ -95,7 +118,8 @@ impl<const C: usize, T: Scalar> BatchNorm<C, T> {
 }
 
 /// `weight` (ones) and `bias` (zeros), `[C]`, trained; `running_mean` (zeros) and
-/// `running_var` (ones), `[C]`, buffers: PyTorch's initial values.
+/// `running_var` (ones), `[C]`, buffers; `num_batches_tracked` (zero), of no axes, a counter:
+/// PyTorch's tensors and initial values, in the order of its `state_dict`.
 impl<const C: usize, T: Scalar> Tensors for BatchNorm<C, T> {
     type Scalar = T;
     const TENSORS: &'static [TensorInfo] = &[
@@ -127,26 +151,35 @@ impl<const C: usize, T: Scalar> Tensors for BatchNorm<C, T> {
             layout: Layout::Contiguous,
             init: Init::Ones,
         },
+        TensorInfo {
+            name: "num_batches_tracked",
+            shape: &[],
+            role: Role::Counter,
+            layout: Layout::Contiguous,
+            init: Init::Zeros,
+        },
     ];
 
     fn for_each_tensor<'a>(&'a self, mut f: impl FnMut(&'static TensorInfo, &'a [T])) {
-        let [weight, bias, mean, var] = Self::TENSORS else {
-            unreachable!("four tensors, above")
+        let [weight, bias, mean, var, count] = Self::TENSORS else {
+            unreachable!("five tensors, above")
         };
         f(weight, &self.weight);
         f(bias, &self.bias);
         f(mean, &self.running_mean);
         f(var, &self.running_var);
+        f(count, core::slice::from_ref(&self.num_batches_tracked));
     }
 
     fn for_each_tensor_mut<'a>(&'a mut self, mut f: impl FnMut(&'static TensorInfo, &'a mut [T])) {
-        let [weight, bias, mean, var] = Self::TENSORS else {
-            unreachable!("four tensors, above")
+        let [weight, bias, mean, var, count] = Self::TENSORS else {
+            unreachable!("five tensors, above")
         };
         f(weight, &mut self.weight);
         f(bias, &mut self.bias);
         f(mean, &mut self.running_mean);
         f(var, &mut self.running_var);
+        f(count, core::slice::from_mut(&mut self.num_batches_tracked));
     }
 }
 
@@ -336,6 +369,7 @@ mod tests {
                 ("bias", &[3][..], Role::Parameter, Init::Zeros),
                 ("running_mean", &[3][..], Role::Buffer, Init::Zeros),
                 ("running_var", &[3][..], Role::Buffer, Init::Ones),
+                ("num_batches_tracked", &[][..], Role::Counter, Init::Zeros),
             ]
         );
         assert_eq!(Norm::TENSORS[0].shape, &[3, 4, 5]);
