@@ -233,4 +233,42 @@ mod tests {
             " Convolution `layer0`: 6 output channels, kernels of 3x5 over 2 input channels, `linear`."
         );
     }
+
+    #[test]
+    fn training_tokens() {
+        let net = nn_grammar::compile_item(
+            "struct Net = [2, 6, 6] -> conv2d(4, 3, dilation = 2, groups = 2) -> flatten -> 2 softmax;",
+        )
+        .unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        assert!(net.trains);
+        let layer = &net.layers[0];
+        let conv = kind(layer);
+        assert_eq!(
+            conv.gradients_type(&net).unwrap().to_string(),
+            ":: nn :: __private :: train :: Conv2dGradients < 4usize , 1usize , 3usize , 3usize , f32 >"
+        );
+        let geometry = ":: nn :: __private :: layers :: Conv2dGeometry { stride : [1usize , 1usize] , \
+                        padding : [0usize , 0usize] , dilation : [2usize , 2usize] , }";
+        assert_eq!(
+            conv.backward_input(&net, layer, &quote!(x), &quote!(delta))
+                .to_string(),
+            format!(
+                ":: nn :: __private :: train :: conv2d_backward_input (& self . layer0 , & delta , {geometry})"
+            )
+        );
+        assert_eq!(
+            conv.accumulate(&net, layer, &quote!(g), &quote!(x), &quote!(delta))
+                .to_string(),
+            format!("g . layer0 . accumulate (x , & delta , {geometry}) ;")
+        );
+    }
+
+    /// A network whose output is not a vector has no training half: the losses read vectors.
+    #[test]
+    fn shaped_outputs_do_not_train() {
+        let net = nn_grammar::compile_item("struct Net = [2, 6, 6] -> conv2d(4, 3);").unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        assert!(!net.trains);
+    }
 }

@@ -139,4 +139,23 @@ mod tests {
              kernel : 3usize , stride : 1usize , padding : 0usize , })"
         );
     }
+
+    #[test]
+    fn backward_through_the_runtime_with_the_input() {
+        let net = nn_grammar::compile_item("struct Net = [2, 5] -> avgpool1d(3) -> flatten -> 2;")
+            .unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        let layer = &net.layers[0];
+        assert!(kind(layer).gradients_type(&net).is_none());
+        assert_eq!(
+            kind(layer)
+                .backward_input(&net, layer, &quote!(x), &quote!(delta))
+                .to_string(),
+            ":: nn :: __private :: train :: avgpool1d_backward (x , & delta , \
+             :: nn :: __private :: layers :: Pool1dGeometry { kernel : 3usize , stride : 3usize , padding : 0usize , })"
+        );
+        // A pool has no gradients to accumulate.
+        let accumulate = kind(layer).accumulate(&net, layer, &quote!(g), &quote!(x), &quote!(d));
+        assert!(accumulate.is_empty());
+    }
 }
