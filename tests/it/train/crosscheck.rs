@@ -260,6 +260,20 @@ nn::network! {
     /// `sequence`: a strided 1-D convolution and an average pool.
     struct SequenceCnn = [3, 12] -> conv1d(4, 3, stride = 2, padding = 1) relu -> avgpool1d(2)
         -> flatten -> 3 softmax with scalar = f64;
+
+    /// `pools`: a max pool whose padding never wins, an average pool that counts it, and
+    /// `AdaptiveMaxPool2d(1)` as the global max.
+    struct PoolsCnn = [2, 8, 8] -> conv2d(3, 3, padding = 1) tanh
+        -> maxpool2d(3, stride = 2, padding = 1) -> avgpool2d(2, stride = 1, padding = 1)
+        -> global_maxpool -> 4 softmax with scalar = f64;
+
+    /// `ties`: max-pool windows with equal maxima, the gradient to the first, as PyTorch.
+    struct TiesCnn = [1, 6, 6] -> conv2d(2, 2) -> maxpool2d(2) -> global_avgpool -> 3 softmax
+        with scalar = f64;
+
+    /// `sequence_pools`: a 1-D max pool of stride 1 and `AdaptiveAvgPool1d(1)`.
+    struct SequencePools = [2, 10] -> conv1d(3, 3) relu -> maxpool1d(2, stride = 1)
+        -> global_avgpool -> 2 softmax with scalar = f64;
 }
 
 #[test]
@@ -280,4 +294,19 @@ fn strided_grouped_dilated_cnn_with_adam_against_pytorch() {
 #[test]
 fn one_dimensional_cnn_with_sgd_against_pytorch() {
     run::<SequenceCnn, _>(CNN, "sequence_sgd", &CrossEntropy);
+}
+
+#[test]
+fn padded_max_and_average_pools_and_a_global_max_against_pytorch() {
+    run::<PoolsCnn, _>(CNN, "pools_adam", &CrossEntropy);
+}
+
+#[test]
+fn max_pool_ties_pass_the_gradient_to_the_first_maximum_as_pytorch() {
+    run::<TiesCnn, _>(CNN, "ties_sgd", &CrossEntropy);
+}
+
+#[test]
+fn one_dimensional_max_pool_and_global_average_against_pytorch() {
+    run::<SequencePools, _>(CNN, "sequence_pools_adam", &CrossEntropy);
 }
