@@ -243,3 +243,49 @@ fn tensorless_networks_train() {
     assert_eq!(outcome.loss, 0.5 * (1.0 + 1.0));
     assert!(flat_gradients(&*gradients).is_empty());
 }
+
+/// LeNet-5 trains: its `accumulate_batch` (one sample at a time: its locals are too large for
+/// chunks) runs on the test thread's stack, and a few SGD steps lower the loss on a batch.
+#[test]
+fn lenet_trains() {
+    use crate::lenet::{LeNet, LeNetGradients};
+    use nn::train::Optimizer as _;
+    const { assert!(LeNet::TRAINING_CHUNK == 1) };
+    let mut rng = Rng::new(10);
+    #[allow(clippy::cast_possible_truncation)] // values in [0, 1), as f32
+    let images: Vec<[[[f32; 28]; 28]; 1]> = (0..4)
+        .map(|_| [[[(); 28]; 28]].map(|c| c.map(|r| r.map(|()| rng.uniform() as f32))))
+        .collect();
+    let targets: Vec<[f32; 10]> = (0..4)
+        .map(|k| std::array::from_fn(|i| if i == k { 1.0 } else { 0.0 }))
+        .collect();
+    let mut net = LeNet::random(11);
+    let mut gradients = LeNetGradients::zeroed();
+    let mut sgd = Sgd::new(0.05);
+    let mut losses = Vec::new();
+    for _ in 0..5 {
+        gradients.zero();
+        let mut total = 0.0;
+        net.accumulate_batch(
+            &images,
+            &targets,
+            &CrossEntropy,
+            0.25,
+            &mut gradients,
+            |_, o| {
+                total += o.loss;
+            },
+        )
+        .unwrap();
+        losses.push(total / 4.0);
+        sgd.step(&mut *net, &gradients);
+    }
+    assert!(losses[4] < 0.8 * losses[0], "{losses:?}");
+    // Every tensor of every layer gets gradients.
+    let mut tensors = 0;
+    nn::train::Gradients::for_each_tensor(&*gradients, |info, values| {
+        assert!(values.iter().any(|g| *g != 0.0), "{}", info.name);
+        tensors += 1;
+    });
+    assert_eq!(tensors, 10);
+}
