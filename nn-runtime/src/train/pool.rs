@@ -1,5 +1,5 @@
-//! The backward pass of the layers without tensors: pools, global pools and flatten (dropout
-//! is the identity in training too: see `docs/training.md`).
+//! The backward pass of the layers without tensors: pools, global pools and flatten (dropout's
+//! is in `dropout.rs`).
 //!
 //! Each function takes `delta`, the gradient of the loss with respect to the layer's output
 //! (before its activation), and returns the gradient with respect to its input. A maximum
