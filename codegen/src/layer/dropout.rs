@@ -141,3 +141,38 @@ fn layer_number(name: &str) -> u64 {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::layer::kind;
+    use crate::lower;
+    use proc_macro2::{Span, TokenStream};
+    use quote::quote;
+
+    /// Training masks through `dropout_train` with the layer's number, the identity without a
+    /// key; inference is the runtime's identity.
+    #[test]
+    fn masked_in_training_only() {
+        let net = nn_grammar::compile_item("struct Net = 4 -> dropout(0.25) -> 2;").unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        let layer = &net.layers[0];
+        let dropout = kind(layer);
+        assert!(dropout.draws_masks() && !kind(&net.layers[1]).draws_masks());
+        assert_eq!(
+            dropout.forward(&net, layer, &quote!(x)).to_string(),
+            ":: nn :: __private :: layers :: dropout (x)"
+        );
+        let number = super::layer_number("layer0");
+        assert_ne!(number, super::layer_number("layer1"));
+        assert_eq!(
+            dropout
+                .forward_train(&net, layer, &quote!(x), true)
+                .to_string(),
+            format!(
+                "match dropout_key {{ :: core :: option :: Option :: Some (mask_key) => {{ \
+                 :: nn :: __private :: train :: dropout_train (x , 0.25f64 , {number}u64 , mask_key) }} \
+                 :: core :: option :: Option :: None => * x , }}"
+            )
+        );
+    }
+}
