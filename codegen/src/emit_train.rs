@@ -11,7 +11,7 @@
 
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
-use crate::shared::{alpha, array_type, flat, local, respan, zeros};
+use crate::shared::{alpha, array_type, dropout_key, flat, local, respan, zeros};
 use nn_grammar::Activation;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -82,15 +82,37 @@ fn gradients_struct(net: &Network) -> TokenStream {
          shapes: what `{name}::accumulate_gradients` adds to and an optimizer reads."
     );
     let field_names: Vec<&Ident> = trained.iter().map(|(l, _)| &l.field).collect();
-    let field_types = trained.iter().map(|(_, field_type)| field_type);
+    let masks_name = masks_field();
+    let mut zero_init: Vec<TokenStream> = trained
+        .iter()
+        .map(|(l, field_type)| {
+            let field = &l.field;
+            quote!(#field: #field_type)
+        })
+        .collect();
+    // A network with dropout also holds where its masks come from.
+    let (masks_field, masks_method) = if draws_masks(net) {
+        zero_init.push(quote!(#masks_name: #runtime::train::Masks));
+        (
+            quote!(#masks_name: #runtime::train::Masks,),
+            quote! {
+                fn dropout_masks(&mut self) -> ::core::option::Option<&mut #runtime::train::Masks> {
+                    ::core::option::Option::Some(&mut self.#masks_name)
+                }
+            },
+        )
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
     quote! {
         #[doc = #doc]
         #[allow(dead_code)]
         #visibility struct #gradients {
             #(#fields,)*
+            #masks_field
         }
 
-        #runtime::__zero_init!(#runtime::ZeroInit, #gradients { #(#field_names: #field_types),* });
+        #runtime::__zero_init!(#runtime::ZeroInit, #gradients { #(#zero_init),* });
 
         #runtime::__with_alloc! {
             // Gradients are as large as the network: built on the heap, never on the stack.
@@ -127,6 +149,39 @@ fn gradients_struct(net: &Network) -> TokenStream {
             ) {
                 #(#runtime::Tensors::for_each_tensor_mut(&mut self.#field_names, &mut f);)*
             }
+
+            #masks_method
+        }
+    }
+}
+
+/// Whether a layer draws dropout masks in training: then the gradients struct holds a
+/// `train::Masks` and the training methods bind `shared::dropout_key`.
+fn draws_masks(net: &Network) -> bool {
+    net.layers.iter().any(|layer| kind(layer).draws_masks())
+}
+
+/// The gradients struct's field of `train::Masks`, named so as not to meet a layer's.
+fn masks_field() -> Ident {
+    Ident::new("__dropout_masks", Span::call_site())
+}
+
+/// The statement binding `shared::dropout_key` for `samples` samples (an expression) drawn from
+/// `gradients`, or to `None` (in `evaluate`); nothing for a network without dropout.
+fn bind_dropout_key(net: &Network, draw: Option<(&Ident, TokenStream)>) -> TokenStream {
+    if !draws_masks(net) {
+        return TokenStream::new();
+    }
+    let runtime = &net.runtime;
+    let key = dropout_key();
+    let masks = masks_field();
+    if let Some((gradients, samples)) = draw {
+        quote! {
+            let #key = ::core::option::Option::Some(#gradients.#masks.take(#samples));
+        }
+    } else {
+        quote! {
+            let #key: ::core::option::Option<#runtime::train::MaskKey> = ::core::option::Option::None;
         }
     }
 }
@@ -364,6 +419,8 @@ fn methods(net: &Network) -> TokenStream {
          and the output."
     );
     let batch = batch_method(net);
+    let draw = bind_dropout_key(net, Some((gradients, quote!(1))));
+    let no_draw = bind_dropout_key(net, None);
     quote! {
         #[allow(dead_code)]
         impl #name {
@@ -383,6 +440,7 @@ fn methods(net: &Network) -> TokenStream {
                 #scale: #scalar,
                 #gradients: &mut #gradients_type,
             ) -> #runtime::train::Outcome<#scalar, #output_type> {
+                #draw
                 #forward
                 #backward
                 #runtime::train::Outcome::new(#value, #last_out)
@@ -396,6 +454,7 @@ fn methods(net: &Network) -> TokenStream {
                 #target: &#output_type,
                 #loss: &L,
             ) -> #runtime::train::Outcome<#scalar, #output_type> {
+                #no_draw
                 #evaluate_forward
                 let #value = <L as #runtime::train::Loss<#marker>>::value(
                     #loss, #activation, &#evaluate_pre, &#evaluate_out, #target,
@@ -631,6 +690,7 @@ fn batch_method(net: &Network) -> TokenStream {
 
     // One sample per chunk: the per-sample code, whose locals are all statically sized, is
     // faster than a chunk of one.
+    let draw = bind_dropout_key(net, Some((gradients, quote!(#n))));
     let loop_ = if chunk == 1 {
         quote! {
             for (#index, (#input, #target)) in inputs.iter().zip(targets).enumerate() {
@@ -648,6 +708,7 @@ fn batch_method(net: &Network) -> TokenStream {
             let chunks = inputs.chunks(#chunk).zip(targets.chunks(#chunk));
             for (#index, (#chunk_inputs, #chunk_targets)) in chunks.enumerate() {
                 let #n = #chunk_inputs.len();
+                #draw
                 #body
             }
         }

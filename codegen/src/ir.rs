@@ -205,8 +205,12 @@ pub struct GlobalPool {
     pub function: &'static str,
 }
 
-/// `dropout(p)`: the runtime's `dropout`, the identity.
-pub struct Dropout;
+/// `dropout(p)`: the runtime's `dropout` at inference, the identity; `train::dropout_train` in
+/// training.
+pub struct Dropout {
+    /// The probability of zeroing a value in training.
+    pub p: f64,
+}
 
 /// A 2-D convolution, `Conv2d<OUT, IN_PER_GROUP, KH, KW, T>` in the runtime, its geometry
 /// passed as a value (`Conv2dGeometry`).

@@ -100,7 +100,7 @@ fn kind(net: &Network, layer: &nn_grammar::Layer) -> ir::LayerKind {
             })
         }
         LayerKind::Flatten => ir::LayerKind::Flatten(ir::Flatten),
-        LayerKind::Dropout { .. } => ir::LayerKind::Dropout(ir::Dropout),
+        LayerKind::Dropout { p } => ir::LayerKind::Dropout(ir::Dropout { p }),
         LayerKind::BatchNorm { eps, .. } => ir::LayerKind::BatchNorm(ir::BatchNorm {
             channels: layer.input.dims()[0],
             eps,

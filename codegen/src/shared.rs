@@ -108,6 +108,13 @@ pub(crate) fn local(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
+/// The local holding the dropout masks' key in the training methods, an
+/// `Option<train::MaskKey>` (`None` in `evaluate`): bound by `emit_train`, read by the dropout
+/// kind's tokens.
+pub(crate) fn dropout_key() -> Ident {
+    local("dropout_key")
+}
+
 /// `tokens`, every one of them (groups included) carrying `span`.
 pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens

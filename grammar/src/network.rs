@@ -207,9 +207,8 @@ impl LayerKind {
         }
     }
 
-    /// Whether the generated backward pass supports it: every kind listed here (dropout as
-    /// the identity, as at inference: `docs/training.md`); a kind added later trains once it
-    /// is listed.
+    /// Whether the generated backward pass supports it: every kind listed here; a kind added
+    /// later trains once it is listed.
     pub fn trains(self) -> bool {
         matches!(
             self,

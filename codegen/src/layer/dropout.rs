@@ -1,8 +1,9 @@
-//! `dropout(p)`: the identity at inference and, for now, in training too (`docs/training.md`);
-//! no field.
+//! `dropout(p)`: the identity at inference (the runtime's `dropout`); in training
+//! `train::dropout_train`, a seeded mask scaled by `1 / (1 - p)` (`docs/training.md`); no field.
 
-use super::{Kind, each, per_sample};
+use super::{Kind, per_sample};
 use crate::ir::{Dropout, Layer, Network};
+use crate::shared::{array_type, dropout_key, local};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
@@ -30,6 +31,13 @@ impl Kind for Dropout {
     ) -> TokenStream {
         per_sample(net, layer, input, output)
     }
+
+    fn draws_masks(&self) -> bool {
+        true
+    }
+
+    /// `train::dropout_train` with the layer's number and the sample's key, the identity when
+    /// the key is `None` (in `evaluate`).
     fn forward_train(
         &self,
         net: &Network,
@@ -37,7 +45,8 @@ impl Kind for Dropout {
         input: &TokenStream,
         _stable: bool,
     ) -> TokenStream {
-        self.forward(net, layer, input)
+        let key = dropout_key();
+        self.masked(net, layer, input, &quote!(#key))
     }
 
     fn forward_chunk(
@@ -47,28 +56,123 @@ impl Kind for Dropout {
         input: &TokenStream,
         output: &TokenStream,
     ) -> TokenStream {
-        each::forward(net, layer, input, output)
+        self.each(net, layer, input, output)
     }
 
-    /// The identity, as the forward pass in training (see `docs/training.md`).
+    /// The same map as the forward pass: the mask, scaled.
     fn backward_input(
         &self,
-        _net: &Network,
+        net: &Network,
         layer: &Layer,
         _input: &TokenStream,
         delta: &TokenStream,
     ) -> TokenStream {
-        quote_spanned!(layer.span=> #delta)
+        let key = dropout_key();
+        self.masked(net, layer, &quote!(&#delta), &quote!(#key))
     }
 
     fn backward_input_chunk(
         &self,
         net: &Network,
         layer: &Layer,
-        input: &TokenStream,
+        _input: &TokenStream,
         delta: &TokenStream,
         below: &TokenStream,
     ) -> TokenStream {
-        each::backward_input(net, layer, input, delta, below)
+        self.each(net, layer, delta, below)
+    }
+}
+
+impl Dropout {
+    /// `values` (a reference) through the mask of `key` (an `Option<MaskKey>`).
+    fn masked(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        values: &TokenStream,
+        key: &TokenStream,
+    ) -> TokenStream {
+        let runtime = &net.runtime;
+        let p = self.p;
+        let number = layer_number(&layer.name);
+        let some = local("mask_key");
+        quote_spanned! {layer.span=>
+            match #key {
+                ::core::option::Option::Some(#some) => {
+                    #runtime::train::dropout_train(#values, #p, #number, #some)
+                }
+                ::core::option::Option::None => *#values,
+            }
+        }
+    }
+
+    /// Statement: [`Dropout::masked`] on each sample of `input` (a `&[S]` or `&[X]`) into
+    /// `output` (a `&mut [S]`), sample `k` with the chunk's key `at(k)`.
+    fn each(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        output: &TokenStream,
+    ) -> TokenStream {
+        let (k, sample, row) = (local("k"), local("sample"), local("row"));
+        let some = local("mask_key");
+        let key = dropout_key();
+        let shape = array_type(&net.scalar, &layer.input);
+        let masked = self.masked(
+            net,
+            layer,
+            &quote!(#sample),
+            &quote!(#key.map(|#some| #some.at(#k))),
+        );
+        quote_spanned! {layer.span=>
+            for (#k, (#sample, #row)) in (#input).iter().zip((#output).iter_mut()).enumerate() {
+                let #sample: &#shape = ::core::borrow::Borrow::borrow(#sample);
+                *#row = #masked;
+            }
+        }
+    }
+}
+
+/// The layer's number in the masks' hash: FNV-1a of its name, unique in the network, so that
+/// two dropout layers draw different masks.
+fn layer_number(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::layer::kind;
+    use crate::lower;
+    use proc_macro2::{Span, TokenStream};
+    use quote::quote;
+
+    /// Training masks through `dropout_train` with the layer's number, the identity without a
+    /// key; inference is the runtime's identity.
+    #[test]
+    fn masked_in_training_only() {
+        let net = nn_grammar::compile_item("struct Net = 4 -> dropout(0.25) -> 2;").unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        let layer = &net.layers[0];
+        let dropout = kind(layer);
+        assert!(dropout.draws_masks() && !kind(&net.layers[1]).draws_masks());
+        assert_eq!(
+            dropout.forward(&net, layer, &quote!(x)).to_string(),
+            ":: nn :: __private :: layers :: dropout (x)"
+        );
+        let number = super::layer_number("layer0");
+        assert_ne!(number, super::layer_number("layer1"));
+        assert_eq!(
+            dropout
+                .forward_train(&net, layer, &quote!(x), true)
+                .to_string(),
+            format!(
+                "match dropout_key {{ :: core :: option :: Option :: Some (mask_key) => {{ \
+                 :: nn :: __private :: train :: dropout_train (x , 0.25f64 , {number}u64 , mask_key) }} \
+                 :: core :: option :: Option :: None => * x , }}"
+            )
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! The chunked training methods of the kinds without a batched backward kernel (convolutions,
-//! pools, flatten, dropout): a loop over the chunk's samples running the kind's per-sample
-//! tokens, so that a sample gets the same bits alone (`accumulate_gradients`) or in a chunk
+//! pools, flatten): a loop over the chunk's samples running the kind's per-sample tokens, so
+//! that a sample gets the same bits alone (`accumulate_gradients`) or in a chunk
 //! (`accumulate_batch`), in the same order.
 //!
 //! The chunk's first layer reads `&[X]` with `X: Borrow<Input>`: each sample is borrowed as the

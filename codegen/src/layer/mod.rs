@@ -62,6 +62,12 @@ pub(crate) trait Kind {
         None
     }
 
+    /// Whether the kind draws random masks in training (dropout): the gradients struct then
+    /// holds a `train::Masks`, and the training methods bind `shared::dropout_key`.
+    fn draws_masks(&self) -> bool {
+        false
+    }
+
     /// The gradients field's documentation, one sentence with a leading space.
     fn gradients_doc(&self, _layer: &Layer) -> String {
         String::new()

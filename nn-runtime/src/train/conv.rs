@@ -167,6 +167,7 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usi
         geometry: Conv2dGeometry,
     ) {
         const { check_groups(IN, IN_PER_GROUP, OUT) };
+        debug_assert_eq!(geometry.output_size([H, W], [KH, KW]), Some([OH, OW]));
         let [rows, columns] = axes(geometry);
         let out_per_group = OUT / (IN / IN_PER_GROUP);
         for (o, ((kernels, bias), plane)) in self
@@ -245,7 +246,8 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usi
 
 /// The gradient of the loss with respect to a [`Conv2d`] layer's input, from `delta`, the
 /// gradient with respect to its output before the activation: each weight times the output
-/// gradients of the positions its tap reaches (the transposed convolution).
+/// gradients of the positions its tap reaches (the transposed convolution). Sizes as
+/// [`Conv2dGradients::accumulate`]'s.
 pub fn conv2d_backward_input<
     const OUT: usize,
     const IN_PER_GROUP: usize,
@@ -263,6 +265,7 @@ pub fn conv2d_backward_input<
     geometry: Conv2dGeometry,
 ) -> [[[T; W]; H]; IN] {
     const { check_groups(IN, IN_PER_GROUP, OUT) };
+    debug_assert_eq!(geometry.output_size([H, W], [KH, KW]), Some([OH, OW]));
     let [rows, columns] = axes(geometry);
     let out_per_group = OUT / (IN / IN_PER_GROUP);
     let mut below = [[[T::ZERO; W]; H]; IN];
@@ -347,6 +350,7 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
         geometry: Conv1dGeometry,
     ) {
         const { check_groups(IN, IN_PER_GROUP, OUT) };
+        debug_assert_eq!(geometry.output_size(L, K), Some(OL));
         let axis = axis(geometry);
         let out_per_group = OUT / (IN / IN_PER_GROUP);
         for (o, ((kernels, bias), row)) in self
@@ -420,6 +424,7 @@ pub fn conv1d_backward_input<
     geometry: Conv1dGeometry,
 ) -> [[T; L]; IN] {
     const { check_groups(IN, IN_PER_GROUP, OUT) };
+    debug_assert_eq!(geometry.output_size(L, K), Some(OL));
     let axis = axis(geometry);
     let out_per_group = OUT / (IN / IN_PER_GROUP);
     let mut below = [[T::ZERO; L]; IN];

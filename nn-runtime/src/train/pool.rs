@@ -1,5 +1,5 @@
-//! The backward pass of the layers without tensors: pools, global pools and flatten (dropout
-//! is the identity in training too: see `docs/training.md`).
+//! The backward pass of the layers without tensors: pools, global pools and flatten (dropout's
+//! is in `dropout.rs`).
 //!
 //! Each function takes `delta`, the gradient of the loss with respect to the layer's output
 //! (before its activation), and returns the gradient with respect to its input. A maximum
@@ -46,6 +46,7 @@ pub fn maxpool2d_backward<
         stride: [sh, sw],
         padding: [ph, pw],
     } = geometry;
+    debug_assert_eq!(geometry.output_size([H, W]), Some([OH, OW]), "{geometry:?}");
     let mut below = [[[T::ZERO; W]; H]; C];
     for ((channel, plane), gradients) in input.iter().zip(delta).zip(&mut below) {
         for (oy, row) in plane.iter().enumerate() {
@@ -92,6 +93,7 @@ pub fn avgpool2d_backward<
         stride: [sh, sw],
         padding: [ph, pw],
     } = geometry;
+    debug_assert_eq!(geometry.output_size([H, W]), Some([OH, OW]), "{geometry:?}");
     let area = T::from_f64(count(kh * kw));
     let mut below = [[[T::ZERO; W]; H]; C];
     for (plane, gradients) in delta.iter().zip(&mut below) {
@@ -120,6 +122,7 @@ pub fn maxpool1d_backward<T: Scalar, const C: usize, const L: usize, const OL: u
         stride,
         padding,
     } = geometry;
+    debug_assert_eq!(geometry.output_size(L), Some(OL), "{geometry:?}");
     let mut below = [[T::ZERO; L]; C];
     for ((channel, row), gradients) in input.iter().zip(delta).zip(&mut below) {
         for (o, &d) in row.iter().enumerate() {
@@ -154,6 +157,7 @@ pub fn avgpool1d_backward<T: Scalar, const C: usize, const L: usize, const OL: u
         stride,
         padding,
     } = geometry;
+    debug_assert_eq!(geometry.output_size(L), Some(OL), "{geometry:?}");
     let size = T::from_f64(count(kernel));
     let mut below = [[T::ZERO; L]; C];
     for (row, gradients) in delta.iter().zip(&mut below) {

@@ -5,7 +5,8 @@ use crate::zeroed::ZeroInit;
 use crate::{Error, Network, Scalar, TensorInfo};
 use core::borrow::Borrow;
 
-/// The gradients of every trained tensor of a network: the `NetGradients` struct generated
+/// The gradients of every trained tensor of a network (and, with dropout, where its masks come
+/// from): the `NetGradients` struct generated
 /// next to each network `Net`, one gradients field per layer with tensors
 /// ([`DenseGradients`](super::DenseGradients), [`Conv2dGradients`](super::Conv2dGradients), ...).
 ///
@@ -34,6 +35,12 @@ pub trait Gradients: ZeroInit + 'static {
     /// Sets every gradient to zero.
     fn zero(&mut self) {
         self.for_each_tensor_mut(|_, values| values.fill(Self::Scalar::ZERO));
+    }
+
+    /// Where the network's dropout layers draw their masks in training, `None` for a network
+    /// without dropout.
+    fn dropout_masks(&mut self) -> Option<&mut super::Masks> {
+        None
     }
 }
 

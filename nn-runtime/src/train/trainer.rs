@@ -203,7 +203,7 @@ impl<L, O> Trainer<L, O> {
         self
     }
 
-    /// With this seed for shuffling.
+    /// With this seed for shuffling and for dropout's masks.
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -360,6 +360,9 @@ impl<L, O> Trainer<L, O> {
         let base_rate = self.optimizer.learning_rate().to_f64();
 
         let mut gradients = N::Gradients::zeroed();
+        if let Some(masks) = gradients.dropout_masks() {
+            *masks = super::Masks::new(self.seed);
+        }
         // The batch's samples, by reference: filled for each batch, allocated once.
         // A batch is never larger than the training set, whatever `batch_size` asks for.
         let capacity = self.batch_size.min(training);

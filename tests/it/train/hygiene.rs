@@ -23,7 +23,50 @@ mod shadowing {
     nn::network! {
         pub struct Tricky = 3 -> 64 relu as input -> 64 tanh as input_pre -> 3 elu(1.0) as n
             -> 3 as k -> 3 silu as loss -> 2 softmax as gradients with scalar = f64;
+
+        /// Convolutions and pools, chunked, with layers named like the locals of their
+        /// per-sample loops in chunks.
+        pub struct TrickyCnn = [2, 8, 8] -> conv2d(8, 3) relu as sample -> maxpool2d(2) as row
+            -> conv2d(4, 1) as sample_delta -> flatten as chunk_inputs -> 3 softmax as observe;
     }
+}
+
+nn::network! {
+    struct PlainCnn = [2, 8, 8] -> conv2d(8, 3) relu -> maxpool2d(2) -> conv2d(4, 1) -> flatten
+        -> 3 softmax;
+}
+
+#[test]
+fn cnn_layer_names_do_not_capture_generated_locals() {
+    use nn::Network;
+    const { assert!(shadowing::TrickyCnn::TRAINING_CHUNK > 1) };
+    let mut tricky = shadowing::TrickyCnn::zeroed();
+    let plain = PlainCnn::random(4);
+    let mut tensors = Vec::new();
+    plain.for_each_tensor(|_, _, values| tensors.push(values.to_vec()));
+    let mut tensors = tensors.into_iter();
+    tricky.for_each_tensor_mut(|_, _, values| values.copy_from_slice(&tensors.next().unwrap()));
+    let inputs: Vec<[[[f32; 8]; 8]; 2]> = (0..3u8)
+        .map(|k| [[[f32::from(k) * 0.25 - 0.3; 8]; 8], [[0.5; 8]; 8]])
+        .collect();
+    let targets = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+    let mut a = shadowing::TrickyCnnGradients::zeroed();
+    let mut b = PlainCnnGradients::zeroed();
+    let mut found = Vec::new();
+    let mut expected = Vec::new();
+    tricky
+        .accumulate_batch(&inputs, &targets, &CrossEntropy, 1.0, &mut a, |_, o| {
+            found.push(o);
+        })
+        .unwrap();
+    plain
+        .accumulate_batch(&inputs, &targets, &CrossEntropy, 1.0, &mut b, |_, o| {
+            expected.push(o);
+        })
+        .unwrap();
+    assert_eq!(found, expected);
+    assert_eq!(super::flat_gradients(&*a), super::flat_gradients(&*b));
+    assert!(super::flat_gradients(&*a).iter().any(|g| *g != 0.0));
 }
 
 nn::network! {

@@ -5,7 +5,9 @@
 
 use super::{Rng, batch_gradients, batch_loss, flat_gradients, parameters, with_parameter};
 use nn::layers::Shaped;
-use nn::train::{BinaryCrossEntropy, CrossEntropy, Loss, Mse, Sgd, Trainable, Trainer};
+use nn::train::{
+    BinaryCrossEntropy, CrossEntropy, Gradients as _, Loss, Mse, Sgd, Trainable, Trainer,
+};
 
 /// Step of the fourth-order central differences (see `gradcheck.rs`).
 const H: f64 = 1e-4;
@@ -40,7 +42,16 @@ where
     let targets: Vec<N::Output> = (0..3).map(|_| target(&mut rng)).collect();
 
     let (value, analytic) = batch_gradients(&*net, loss, &inputs, &targets);
-    assert!((value - batch_loss(&*net, loss, &inputs, &targets)).abs() < 1e-15);
+    // Dropout draws its masks in training only: then the loss differs from `evaluate`'s. The
+    // differences below are of the training loss, each batch from fresh gradients, so with the
+    // same masks (seed 0, samples 0 to 2).
+    let dropout = N::LAYERS.iter().any(|l| l.kind == nn::LayerKind::Dropout);
+    let inference = batch_loss(&*net, loss, &inputs, &targets);
+    assert_eq!(
+        (value - inference).abs() < 1e-15,
+        !dropout,
+        "{value} {inference}"
+    );
     assert_eq!(analytic.len(), N::PARAMETERS);
     // Every tensor gets a gradient: no layer is skipped.
     let mut offset = 0;
@@ -60,7 +71,7 @@ where
     for (k, &g) in analytic.iter().enumerate() {
         let mut loss_at = |step: f64| {
             with_parameter(net, k, |p| *p = original[k] + step);
-            batch_loss(&*net, loss, &inputs, &targets)
+            batch_gradients(&*net, loss, &inputs, &targets).0
         };
         let numeric = (loss_at(-2.0 * H) - 8.0 * loss_at(-H) + 8.0 * loss_at(H) - loss_at(2.0 * H))
             / (12.0 * H);
@@ -140,14 +151,22 @@ nn::network! {
         relu -> flatten -> 10 softmax;
 }
 
-/// `accumulate_batch` (chunks, layer by layer) gives the bits of `accumulate_gradients`.
-#[test]
-fn chunks_give_the_bits_of_one_sample_at_a_time() {
-    const { assert!(Small::TRAINING_CHUNK > 1) };
-    let net = Small::random(5);
+nn::network! {
+    /// `Small` with dropout after a pool and before the dense layer.
+    struct SmallDropout = [1, 12, 12] -> conv2d(4, 3) relu -> maxpool2d(2) -> dropout(0.5)
+        -> conv2d(6, 3, padding = 1) relu -> flatten -> dropout(0.25) -> 10 softmax;
+}
+
+/// `accumulate_batch` (chunks, layer by layer) gives the bits of `accumulate_gradients`, dropout
+/// masks included (each sample draws the same masks either way).
+fn chunks_give_the_bits_of_one_sample_at_a_time<N>(net: &N)
+where
+    N: Trainable<Scalar = f32, Input = [[[f32; 12]; 12]; 1], Output = [f32; 10]>,
+    CrossEntropy: Loss<N::OutputActivation>,
+{
     let mut rng = Rng::new(6);
     #[allow(clippy::cast_possible_truncation)] // values in [0, 1), as f32
-    let inputs: Vec<[[[f32; 12]; 12]; 1]> = (0..Small::TRAINING_CHUNK + 3)
+    let inputs: Vec<[[[f32; 12]; 12]; 1]> = (0..35)
         .map(|_| [[[(); 12]; 12]].map(|c| c.map(|r| r.map(|()| rng.uniform() as f32))))
         .collect();
     let targets: Vec<[f32; 10]> = (0..inputs.len())
@@ -156,7 +175,7 @@ fn chunks_give_the_bits_of_one_sample_at_a_time() {
             std::array::from_fn(|i| if i == hot { 1.0 } else { 0.0 })
         })
         .collect();
-    let mut one_by_one = SmallGradients::zeroed();
+    let mut one_by_one = N::Gradients::zeroed();
     let losses: Vec<f32> = inputs
         .iter()
         .zip(&targets)
@@ -165,7 +184,7 @@ fn chunks_give_the_bits_of_one_sample_at_a_time() {
                 .loss
         })
         .collect();
-    let mut batched = SmallGradients::zeroed();
+    let mut batched = N::Gradients::zeroed();
     let mut observed = vec![f32::NAN; inputs.len()];
     net.accumulate_batch(
         &inputs,
@@ -183,6 +202,31 @@ fn chunks_give_the_bits_of_one_sample_at_a_time() {
     let gradients = flat_gradients(&*batched);
     assert_eq!(bits(&gradients), bits(&flat_gradients(&*one_by_one)));
     assert!(gradients.iter().filter(|g| **g != 0.0).count() > gradients.len() / 2);
+    // Both drew one mask per sample.
+    assert_eq!(
+        batched.dropout_masks().map(|m| m.samples()),
+        one_by_one.dropout_masks().map(|m| m.samples())
+    );
+}
+
+#[test]
+fn chunks_give_the_bits_of_one_sample_at_a_time_with_and_without_dropout() {
+    const { assert!(Small::TRAINING_CHUNK > 1 && SmallDropout::TRAINING_CHUNK > 1) };
+    assert!(SmallGradients::zeroed().dropout_masks().is_none());
+    chunks_give_the_bits_of_one_sample_at_a_time(&*Small::random(5));
+    let net = SmallDropout::random(5);
+    chunks_give_the_bits_of_one_sample_at_a_time(&*net);
+    let mut gradients = SmallDropoutGradients::zeroed();
+    let image = [[[0.5; 12]; 12]];
+    let target = [0.1; 10];
+    let first = net.accumulate_gradients(&image, &target, &CrossEntropy, 1.0, &mut gradients);
+    let second = net.accumulate_gradients(&image, &target, &CrossEntropy, 1.0, &mut gradients);
+    assert_eq!(gradients.dropout_masks().map(|m| m.samples()), Some(2));
+    // Another sample, other masks; the same sample number, the same masks.
+    assert_ne!(first.loss, second.loss);
+    let mut again = SmallDropoutGradients::zeroed();
+    let replay = net.accumulate_gradients(&image, &target, &CrossEntropy, 1.0, &mut again);
+    assert_eq!(replay, first);
 }
 
 /// The trainer fits a CNN: a task only the image's layout tells (is the bright bar vertical or
@@ -239,7 +283,90 @@ fn tensorless_networks_train() {
         1.0,
         &mut gradients,
     );
-    assert_eq!(outcome.output, [5.0, -1.0]);
-    assert_eq!(outcome.loss, 0.5 * (1.0 + 1.0));
+    // The maxima 5 and -1, each dropped or doubled by dropout(0.5).
+    let [a, b] = outcome.output;
+    assert!(
+        (a == 0.0 || a == 10.0) && (b == 0.0 || b == -2.0),
+        "{a} {b}"
+    );
+    assert_eq!(outcome.loss, 0.5 * ((a - 4.0) * (a - 4.0) + b * b));
     assert!(flat_gradients(&*gradients).is_empty());
+    // At inference, dropout is the identity.
+    let outcome = net.evaluate(&[[1.0, 5.0, 2.0], [-1.0, -3.0, -2.0]], &[4.0, 0.0], &Mse);
+    assert_eq!(outcome.output, [5.0, -1.0]);
+}
+
+/// LeNet-5 trains: its `accumulate_batch` (one sample at a time: its locals are too large for
+/// chunks) runs on the test thread's stack, and a few SGD steps lower the loss on a batch.
+#[test]
+fn lenet_trains() {
+    use crate::lenet::{LeNet, LeNetGradients};
+    use nn::train::Optimizer as _;
+    const { assert!(LeNet::TRAINING_CHUNK == 1) };
+    let mut rng = Rng::new(10);
+    #[allow(clippy::cast_possible_truncation)] // values in [0, 1), as f32
+    let images: Vec<[[[f32; 28]; 28]; 1]> = (0..4)
+        .map(|_| [[[(); 28]; 28]].map(|c| c.map(|r| r.map(|()| rng.uniform() as f32))))
+        .collect();
+    let targets: Vec<[f32; 10]> = (0..4)
+        .map(|k| std::array::from_fn(|i| if i == k { 1.0 } else { 0.0 }))
+        .collect();
+    let mut net = LeNet::random(11);
+    let mut gradients = LeNetGradients::zeroed();
+    let mut sgd = Sgd::new(0.05);
+    let mut losses = Vec::new();
+    for _ in 0..5 {
+        gradients.zero();
+        let mut total = 0.0;
+        net.accumulate_batch(
+            &images,
+            &targets,
+            &CrossEntropy,
+            0.25,
+            &mut gradients,
+            |_, o| {
+                total += o.loss;
+            },
+        )
+        .unwrap();
+        losses.push(total / 4.0);
+        sgd.step(&mut *net, &gradients);
+    }
+    assert!(losses[4] < 0.8 * losses[0], "{losses:?}");
+    // Every tensor of every layer gets gradients.
+    let mut tensors = 0;
+    nn::train::Gradients::for_each_tensor(&*gradients, |info, values| {
+        assert!(values.iter().any(|g| *g != 0.0), "{}", info.name);
+        tensors += 1;
+    });
+    assert_eq!(tensors, 10);
+}
+
+/// `Trainer` seeds dropout's masks with its seed: without shuffling, only the masks tell two
+/// seeds apart.
+#[test]
+fn the_trainer_seeds_dropout() {
+    let inputs: Vec<[[[f32; 12]; 12]; 1]> = (0..16u8)
+        .map(|k| [[[f32::from(k) / 16.0; 12]; 12]])
+        .collect();
+    let targets: Vec<[f32; 10]> = (0..16)
+        .map(|k| std::array::from_fn(|i| if i == k % 10 { 1.0 } else { 0.0 }))
+        .collect();
+    let train = |seed: u64| {
+        let mut net = SmallDropout::random(1);
+        let mut trainer = Trainer::new(CrossEntropy, Sgd::new(0.1))
+            .epochs(2)
+            .batch_size(8)
+            .shuffle(false)
+            .seed(seed);
+        trainer
+            .fit(&mut *net, &inputs, &targets, |_| {
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+        parameters(&*net)
+    };
+    let first = train(1);
+    assert_eq!(train(1), first);
+    assert_ne!(train(2), first);
 }
