@@ -12,6 +12,7 @@
 
 mod dense;
 pub mod derivative;
+mod layernorm;
 mod loss;
 pub mod output;
 mod trainable;
@@ -22,6 +23,7 @@ mod optim;
 mod trainer;
 
 pub use dense::{DenseGradients, backward_input, backward_input_chunk, forward_chunk, forward_one};
+pub use layernorm::{LayerNormGradients, layernorm_backward_input};
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Loss, Mse};
 pub use output::OutputActivation;
 pub use trainable::{Gradients, Outcome, Trainable};
