@@ -5,36 +5,43 @@
 //!
 //! Generated code is compared against it: same network, same weights, same input.
 
-use nn_grammar::{Activation, Network};
+use nn_grammar::{Activation, Layer, LayerKind, Network};
 
 /// One layer's weights, `[OUT][IN]` row-major as PyTorch holds them, and biases.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LayerWeights {
-    /// `weights[o * inputs + i]` is the weight from input `i` to neuron `o`.
+    /// `weights[o * inputs + i]` is the weight from input `i` to neuron `o`; a normalisation's
+    /// scale (per channel for a batchnorm, per value for a layernorm).
     pub weights: Vec<f64>,
-    /// One per neuron.
+    /// One per neuron; a normalisation's shift.
     pub bias: Vec<f64>,
+    /// A batchnorm's running mean and variance, per channel; empty for other kinds.
+    pub running: Vec<Vec<f64>>,
 }
 
 /// The weights of a generated network, read through `nn::Network` (whose slices hold them by
-/// column) and put in row order.
+/// column) and put in row order: one entry per layer (empty for a layer without tensors).
 pub fn weights_of<N: nn::Network>(net: &N) -> Vec<LayerWeights> {
     use nn::Scalar as _;
-    let mut tensors = Vec::new();
-    net.for_each_tensor(|_, tensor, values| {
+    let mut layers = vec![LayerWeights::default(); N::LAYERS.len()];
+    net.for_each_tensor(|layer, tensor, values| {
         let row_major: Vec<f64> = (0..values.len())
             .map(|k| values[tensor.storage_index(k)].to_f64())
             .collect();
-        tensors.push(row_major);
+        let index = N::LAYERS
+            .iter()
+            .position(|l| l.name == layer.name)
+            .expect("a layer of the network");
+        let weights = &mut layers[index];
+        match tensor.name {
+            "weight" => weights.weights = row_major,
+            "bias" => weights.bias = row_major,
+            "running_mean" | "running_var" => weights.running.push(row_major),
+            // `num_batches_tracked`: not part of the function.
+            _ => {}
+        }
     });
-    // Each dense layer's tensors: its weight, then its bias.
-    tensors
-        .chunks_exact(2)
-        .map(|pair| LayerWeights {
-            weights: pair[0].clone(),
-            bias: pair[1].clone(),
-        })
-        .collect()
+    layers
 }
 
 fn sigmoid(x: f64) -> f64 {
@@ -61,24 +68,64 @@ pub fn evaluate(net: &Network, weights: &[LayerWeights], input: &[f64]) -> Vec<f
     );
     let mut x = input.to_vec();
     for (layer, w) in net.layers.iter().zip(weights) {
-        assert_eq!(
-            w.weights.len(),
-            layer.input.elements() * layer.output.elements(),
-            "`{}`",
-            layer.name
-        );
-        assert_eq!(w.bias.len(), layer.output.elements(), "`{}`", layer.name);
         assert_eq!(x.len(), layer.input.elements(), "`{}`", layer.name);
-        let mut y: Vec<f64> = (0..layer.output.elements())
-            .map(|o| {
-                let row = &w.weights[o * layer.input.elements()..(o + 1) * layer.input.elements()];
-                w.bias[o] + row.iter().zip(&x).map(|(w, x)| w * x).sum::<f64>()
-            })
-            .collect();
+        let mut y = match layer.kind {
+            LayerKind::Dense => dense(layer, w, &x),
+            LayerKind::BatchNorm { eps, .. } => batchnorm(layer, w, &x, eps),
+            LayerKind::LayerNorm { eps } => layernorm(w, &x, eps),
+            other => panic!("the evaluator has no `{}`", other.name()),
+        };
         activate(layer.activation, &mut y);
         x = y;
     }
     x
+}
+
+/// `b[o] + sum_i w[o][i] x[i]`.
+fn dense(layer: &Layer, w: &LayerWeights, x: &[f64]) -> Vec<f64> {
+    assert_eq!(
+        w.weights.len(),
+        layer.input.elements() * layer.output.elements(),
+        "`{}`",
+        layer.name
+    );
+    assert_eq!(w.bias.len(), layer.output.elements(), "`{}`", layer.name);
+    (0..layer.output.elements())
+        .map(|o| {
+            let row = &w.weights[o * layer.input.elements()..(o + 1) * layer.input.elements()];
+            w.bias[o] + row.iter().zip(x).map(|(w, x)| w * x).sum::<f64>()
+        })
+        .collect()
+}
+
+/// `(x - mean[c]) / sqrt(var[c] + eps) * w[c] + b[c]` for every value of channel `c`, the
+/// channels outermost (docs/language.md).
+fn batchnorm(layer: &Layer, w: &LayerWeights, x: &[f64], eps: f64) -> Vec<f64> {
+    let channels = layer.input.dims()[0];
+    let [mean, var] = w.running.as_slice() else {
+        panic!("`{}`: a running mean and variance", layer.name)
+    };
+    let per_channel = x.len() / channels;
+    x.iter()
+        .enumerate()
+        .map(|(k, x)| {
+            let c = k / per_channel;
+            (x - mean[c]) / (var[c] + eps).sqrt() * w.weights[c] + w.bias[c]
+        })
+        .collect()
+}
+
+/// `(x - mean) / sqrt(var + eps) * w + b`, the mean and biased variance over the whole sample.
+fn layernorm(w: &LayerWeights, x: &[f64], eps: f64) -> Vec<f64> {
+    #[allow(clippy::cast_precision_loss)] // a few thousand values at most
+    let n = x.len() as f64;
+    let mean = x.iter().sum::<f64>() / n;
+    let var = x.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+    x.iter()
+        .zip(&w.weights)
+        .zip(&w.bias)
+        .map(|((x, w), b)| (x - mean) / (var + eps).sqrt() * w + b)
+        .collect()
 }
 
 /// Applies `activation` as docs/language.md defines it.
@@ -133,10 +180,12 @@ fn evaluator_matches_closed_forms() {
         LayerWeights {
             weights: vec![1.0, 1.0, 1.0, 1.0],
             bias: vec![0.0, -1.0],
+            running: Vec::new(),
         },
         LayerWeights {
             weights: vec![20.0, -40.0],
             bias: vec![-10.0],
+            running: Vec::new(),
         },
     ];
     let out = |x: f64, y: f64| evaluate(&net, &weights, &[x, y])[0];

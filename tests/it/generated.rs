@@ -1,6 +1,6 @@
 //! Random networks through the whole pipeline. A deterministic generator writes random
 //! declarations (widths up to 64, depth up to 6, every activation, `f32` and `f64`, some with
-//! `unroll = full`):
+//! `unroll = full`, some with `batchnorm` and `layernorm` between dense layers):
 //!
 //! - from random seeds, each must compile and expand to tokens that parse as a Rust file;
 //! - from one fixed seed, 24 of them are committed in `generated_networks.rs`, compiled into
@@ -141,6 +141,14 @@ pub fn random_declaration(rng: &mut Rng, name: &str, limits: Limits) -> String {
                 let _ = write!(text, " as {name}");
             }
         }
+        // Now and then a normalisation of the hidden layer's output, which keeps its width
+        // (not with `unroll = full`, whose limit counts the normalisations' multiply-adds).
+        if !last && !full && rng.percent(30) {
+            let kind = ["batchnorm", "layernorm"][rng.below(2)];
+            let eps = ["", "(eps = 0.001)", "(0.5)"][rng.below(3)];
+            let activation = ["", " relu", " tanh", " gelu"][rng.below(4)];
+            let _ = write!(text, " -> {kind}{eps}{activation}");
+        }
     }
     let mut options = Vec::new();
     if f64_scalar {
@@ -253,6 +261,8 @@ pub struct Compare {
     pub counts: [usize; 3],
     /// Activations seen.
     pub activations: Vec<&'static str>,
+    /// Layer kinds seen.
+    pub kinds: Vec<&'static str>,
     /// Largest relative difference seen, `f32` and `f64`.
     pub worst: [f64; 2],
 }
@@ -277,12 +287,32 @@ impl Visit for Compare {
             if !self.activations.contains(&layer.activation.name()) {
                 self.activations.push(layer.activation.name());
             }
+            if !self.kinds.contains(&layer.kind.name()) {
+                self.kinds.push(layer.kind.name());
+            }
         }
         let tolerance = if is_f64 { 1e-12 } else { 1e-5 };
         for seed in 0..2 {
-            let net = random(seed);
-            let weights = weights_of(&*net);
+            let mut net = random(seed);
             let mut rng = Rng::new(seed ^ 0x5eed);
+            // Normalisations start as PyTorch's (scale 1, shift 0, mean 0, variance 1): draw
+            // every tensor but the counter, so that each part of their function counts.
+            net.for_each_tensor_mut(|layer, tensor, values| {
+                let norm = matches!(
+                    layer.kind,
+                    nn::LayerKind::BatchNorm1d | nn::LayerKind::LayerNorm
+                );
+                for value in values.iter_mut().filter(|_| norm) {
+                    let drawn = match tensor.name {
+                        "running_var" => rng.uniform_in(0.25, 2.0),
+                        "weight" if tensor.init == nn::Init::Ones => rng.uniform_in(0.5, 1.5),
+                        "num_batches_tracked" => continue,
+                        _ => rng.uniform() * 0.5,
+                    };
+                    *value = N::Scalar::from_f64(drawn);
+                }
+            });
+            let weights = weights_of(&*net);
             for _ in 0..4 {
                 let input: [N::Scalar; IN] =
                     std::array::from_fn(|_| N::Scalar::from_f64(rng.uniform()));
@@ -341,6 +371,13 @@ fn generated_networks_match_the_evaluator() {
     let mut all = nn_grammar::Activation::NAMES.to_vec();
     all.sort_unstable();
     assert_eq!(seen, all, "every activation appears");
+    let mut kinds = compare.kinds.clone();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        ["batchnorm", "dense", "layernorm"],
+        "every kind appears"
+    );
     eprintln!(
         "largest relative difference: f32 {:e}, f64 {:e}",
         compare.worst[0], compare.worst[1]
