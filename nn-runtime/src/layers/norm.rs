@@ -233,8 +233,8 @@ impl<S: Shaped> LayerNorm<S> {
         output
     }
 
-    /// [`LayerNorm::forward`] in place: the sample standardised (see [`standardise`]), then
-    /// scaled and shifted elementwise.
+    /// [`LayerNorm::forward`] in place: the sample standardised, `(x - mean) / sqrt(var +
+    /// eps)` (the backward pass standardises alike), then scaled and shifted elementwise.
     pub fn forward_in_place(&self, sample: &mut S, eps: f64) {
         let values = sample.values_mut();
         standardise(values, eps);
