@@ -124,67 +124,7 @@ impl fmt::Display for Network {
             // The language writes a dense layer as its output width.
             match layer.kind {
                 LayerKind::Dense => write!(f, " -> {}", Size(layer.output))?,
-                LayerKind::Conv2d(conv) => {
-                    write!(f, " -> conv2d({}, {}", conv.out_channels, Pair(conv.kernel))?;
-                    if conv.stride != [1, 1] {
-                        write!(f, ", stride = {}", Pair(conv.stride))?;
-                    }
-                    if conv.padding != [0, 0] {
-                        write!(f, ", padding = {}", Pair(conv.padding))?;
-                    }
-                    if conv.dilation != [1, 1] {
-                        write!(f, ", dilation = {}", Pair(conv.dilation))?;
-                    }
-                    if conv.groups != 1 {
-                        write!(f, ", groups = {}", conv.groups)?;
-                    }
-                    f.write_str(")")?;
-                }
-                LayerKind::MaxPool2d(pool) | LayerKind::AvgPool2d(pool) => {
-                    write!(f, " -> {}({}", layer.kind.name(), Pair(pool.kernel))?;
-                    if pool.stride != pool.kernel {
-                        write!(f, ", stride = {}", Pair(pool.stride))?;
-                    }
-                    if pool.padding != [0, 0] {
-                        write!(f, ", padding = {}", Pair(pool.padding))?;
-                    }
-                    f.write_str(")")?;
-                }
-                LayerKind::MaxPool1d(pool) | LayerKind::AvgPool1d(pool) => {
-                    write!(f, " -> {}({}", layer.kind.name(), pool.kernel)?;
-                    if pool.stride != pool.kernel {
-                        write!(f, ", stride = {}", pool.stride)?;
-                    }
-                    if pool.padding != 0 {
-                        write!(f, ", padding = {}", pool.padding)?;
-                    }
-                    f.write_str(")")?;
-                }
-                LayerKind::Conv1d(conv) => {
-                    write!(f, " -> conv1d({}, {}", conv.out_channels, conv.kernel)?;
-                    if conv.stride != 1 {
-                        write!(f, ", stride = {}", conv.stride)?;
-                    }
-                    if conv.padding != 0 {
-                        write!(f, ", padding = {}", conv.padding)?;
-                    }
-                    if conv.dilation != 1 {
-                        write!(f, ", dilation = {}", conv.dilation)?;
-                    }
-                    if conv.groups != 1 {
-                        write!(f, ", groups = {}", conv.groups)?;
-                    }
-                    f.write_str(")")?;
-                }
-                LayerKind::Dropout { p } => {
-                    f.write_str(" -> dropout(")?;
-                    real(f, p)?;
-                    f.write_str(")")?;
-                }
-                LayerKind::GlobalAvgPool | LayerKind::GlobalMaxPool | LayerKind::Flatten => {
-                    write!(f, " -> {}", layer.kind.name())?;
-                }
-                LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. } => norm(f, layer.kind)?,
+                kind => write!(f, " -> {kind}")?,
             }
             if layer.activation != Activation::Linear {
                 write!(f, " {}", layer.activation)?;
@@ -210,6 +150,79 @@ impl fmt::Display for Network {
             write!(f, " with {}", options.join(", "))?;
         }
         f.write_str(";")
+    }
+}
+
+impl fmt::Display for LayerKind {
+    /// The kind with its arguments as the language writes them, those at their defaults left
+    /// out: `conv2d(6, 5, padding = 2)`, `maxpool2d(2)`, `flatten`. A dense layer, which the
+    /// language writes as its width, is `dense`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Dense => f.write_str("dense")?,
+            Self::Conv2d(conv) => {
+                write!(f, "conv2d({}, {}", conv.out_channels, Pair(conv.kernel))?;
+                if conv.stride != [1, 1] {
+                    write!(f, ", stride = {}", Pair(conv.stride))?;
+                }
+                if conv.padding != [0, 0] {
+                    write!(f, ", padding = {}", Pair(conv.padding))?;
+                }
+                if conv.dilation != [1, 1] {
+                    write!(f, ", dilation = {}", Pair(conv.dilation))?;
+                }
+                if conv.groups != 1 {
+                    write!(f, ", groups = {}", conv.groups)?;
+                }
+                f.write_str(")")?;
+            }
+            Self::MaxPool2d(pool) | Self::AvgPool2d(pool) => {
+                write!(f, "{}({}", self.name(), Pair(pool.kernel))?;
+                if pool.stride != pool.kernel {
+                    write!(f, ", stride = {}", Pair(pool.stride))?;
+                }
+                if pool.padding != [0, 0] {
+                    write!(f, ", padding = {}", Pair(pool.padding))?;
+                }
+                f.write_str(")")?;
+            }
+            Self::MaxPool1d(pool) | Self::AvgPool1d(pool) => {
+                write!(f, "{}({}", self.name(), pool.kernel)?;
+                if pool.stride != pool.kernel {
+                    write!(f, ", stride = {}", pool.stride)?;
+                }
+                if pool.padding != 0 {
+                    write!(f, ", padding = {}", pool.padding)?;
+                }
+                f.write_str(")")?;
+            }
+            Self::Conv1d(conv) => {
+                write!(f, "conv1d({}, {}", conv.out_channels, conv.kernel)?;
+                if conv.stride != 1 {
+                    write!(f, ", stride = {}", conv.stride)?;
+                }
+                if conv.padding != 0 {
+                    write!(f, ", padding = {}", conv.padding)?;
+                }
+                if conv.dilation != 1 {
+                    write!(f, ", dilation = {}", conv.dilation)?;
+                }
+                if conv.groups != 1 {
+                    write!(f, ", groups = {}", conv.groups)?;
+                }
+                f.write_str(")")?;
+            }
+            Self::Dropout { p } => {
+                f.write_str("dropout(")?;
+                real(f, p)?;
+                f.write_str(")")?;
+            }
+            Self::GlobalAvgPool | Self::GlobalMaxPool | Self::Flatten => {
+                write!(f, "{}", self.name())?;
+            }
+            Self::BatchNorm { .. } | Self::LayerNorm { .. } => norm(f, *self)?,
+        }
+        Ok(())
     }
 }
 
@@ -252,7 +265,7 @@ impl fmt::Display for Pair {
     }
 }
 
-/// ` -> batchnorm(eps = 0.001)`: a normalisation with the arguments that differ from PyTorch's
+/// `batchnorm(eps = 0.001)`: a normalisation with the arguments that differ from PyTorch's
 /// defaults, by name (`momentum` for a batchnorm only).
 fn norm(f: &mut fmt::Formatter<'_>, kind: LayerKind) -> fmt::Result {
     let (eps, momentum) = match kind {
@@ -260,7 +273,7 @@ fn norm(f: &mut fmt::Formatter<'_>, kind: LayerKind) -> fmt::Result {
         LayerKind::LayerNorm { eps } => (eps, None),
         _ => return Ok(()),
     };
-    write!(f, " -> {}", kind.name())?;
+    f.write_str(kind.name())?;
     let mut separator = "(";
     if eps != DEFAULT_EPS {
         write!(f, "{separator}eps = ")?;

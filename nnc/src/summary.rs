@@ -13,62 +13,103 @@ pub fn table(net: &Network) -> String {
         Unroll::Loops => "loops",
         Unroll::Full => "full",
     };
+    // A network of dense layers only has no kind column: each layer is its width.
+    let kinds = net
+        .layers
+        .iter()
+        .any(|l| l.kind != nn_grammar::LayerKind::Dense);
+    let row = |name: String, kind: String, rest: [String; 5]| -> Vec<String> {
+        let mut row = vec![name];
+        if kinds {
+            row.push(kind);
+        }
+        row.extend(rest);
+        row
+    };
     let mut rows = vec![
-        [
-            "layer",
-            "activation",
-            "output",
-            "parameters",
-            "multiply-adds",
-            "memory",
-        ]
-        .map(String::from),
-        [
+        row(
+            "layer".to_owned(),
+            "kind".to_owned(),
+            [
+                "activation",
+                "output",
+                "parameters",
+                "multiply-adds",
+                "memory",
+            ]
+            .map(String::from),
+        ),
+        row(
             "input".to_owned(),
             String::new(),
-            net.input.to_string(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ],
+            [
+                String::new(),
+                net.input.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+        ),
     ];
     for layer in &net.layers {
-        // Dense layers by name alone, as before other kinds existed; the others with their kind.
-        let name = match layer.kind {
-            nn_grammar::LayerKind::Dense => layer.name.clone(),
-            kind => format!("{} ({})", layer.name, kind.name()),
-        };
-        rows.push([
-            name,
-            activation(layer.activation),
-            layer.output.to_string(),
-            grouped(layer.parameters()),
-            grouped(layer.multiply_adds()),
-            bytes(layer.parameters() * size),
-        ]);
+        rows.push(row(
+            layer.name.clone(),
+            layer.kind.to_string(),
+            [
+                activation(layer.activation),
+                layer.output.to_string(),
+                grouped(layer.parameters()),
+                grouped(layer.multiply_adds()),
+                bytes(layer.parameters() * size),
+            ],
+        ));
     }
-    let total = [
+    let total = row(
         "total".to_owned(),
         String::new(),
-        String::new(),
-        grouped(net.parameters()),
-        grouped(net.multiply_adds()),
-        bytes(net.parameters() * size),
-    ];
-    let mut widths = [0; 6];
-    for row in rows.iter().chain([&total]) {
+        [
+            String::new(),
+            String::new(),
+            grouped(net.parameters()),
+            grouped(net.multiply_adds()),
+            bytes(net.parameters() * size),
+        ],
+    );
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    // A vector as its width, as the language writes it; a shape as PyTorch prints it.
+    let described = |shape: nn_grammar::Shape, noun: &str| match shape.width() {
+        Some(width) => plural(width, noun),
+        None => format!("{noun} {shape} ({})", plural(shape.elements(), "value")),
+    };
+    let mut out = format!(
+        "{} ({}, unroll = {unroll}): {}, {}\n",
+        net.name,
+        net.scalar.name(),
+        described(net.input, "input"),
+        described(net.output(), "output")
+    );
+    out.push_str(&aligned(&rows, &total));
+    out
+}
+
+/// The rows as a table: the header, a rule, the rows, a rule and the total; names and words to
+/// the left, the last three columns (numbers) to the right.
+fn aligned(rows: &[Vec<String>], total: &[String]) -> String {
+    let columns = total.len();
+    let mut widths = vec![0; columns];
+    for row in rows.iter().map(Vec::as_slice).chain([total]) {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    let line = |row: &[String; 6]| {
+    let line = |row: &[String]| {
         let mut text = String::new();
-        for (column, (cell, width)) in row.iter().zip(widths).enumerate() {
+        for (column, (cell, width)) in row.iter().zip(&widths).enumerate() {
+            let width = *width;
             if column > 0 {
                 text.push_str("  ");
             }
-            // Names and words to the left, numbers to the right.
-            if column < 3 {
+            if column + 3 < columns {
                 let _ = write!(text, "{cell:<width$}");
             } else {
                 let _ = write!(text, "{cell:>width$}");
@@ -77,21 +118,13 @@ pub fn table(net: &Network) -> String {
         text.trim_end().to_owned() + "\n"
     };
     let rule = "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)) + "\n";
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    let mut out = format!(
-        "{} ({}, unroll = {unroll}): {}, {}\n",
-        net.name,
-        net.scalar.name(),
-        plural(net.input.elements(), "input"),
-        plural(net.output().elements(), "output")
-    );
-    out.push_str(&line(&rows[0]));
+    let mut out = line(&rows[0]);
     out.push_str(&rule);
     for row in &rows[1..] {
         out.push_str(&line(row));
     }
     out.push_str(&rule);
-    out.push_str(&line(&total));
+    out.push_str(&line(total));
     out
 }
 

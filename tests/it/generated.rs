@@ -1,13 +1,14 @@
 //! Random networks through the whole pipeline. A deterministic generator writes random
 //! declarations (widths up to 64, depth up to 6, every activation, `f32` and `f64`, some with
-//! `unroll = full`, some with `batchnorm` and `layernorm` between dense layers):
+//! `unroll = full`; and networks with a shaped input through every other layer kind, with
+//! random strides, paddings, dilations and groups):
 //!
 //! - from random seeds, each must compile and expand to tokens that parse as a Rust file;
-//! - from one fixed seed, 24 of them are committed in `generated_networks.rs`, compiled into
-//!   this test binary, and their `forward` must agree with the evaluator on random weights and
-//!   inputs (1e-5 in `f32`, 1e-12 in `f64`). A test regenerates the file, so it cannot go
-//!   stale: bless a change of the generator with `UPDATE_EXPECT=1 cargo test --test it
-//!   generated`.
+//! - from fixed seeds, 24 networks of vectors and 16 shaped ones are committed in
+//!   `generated_networks.rs`, compiled into this test binary, and their `forward` must agree
+//!   with the evaluator on random weights and inputs (1e-5 in `f32`, 1e-12 in `f64`). A test
+//!   regenerates the file, so it cannot go stale: bless a change of the generator with
+//!   `UPDATE_EXPECT=1 cargo test --test it generated`.
 
 use crate::evaluator::{close, evaluate, weights_of};
 use nn::Scalar;
@@ -18,8 +19,12 @@ use std::fmt::Write as _;
 
 /// The seed of the committed networks.
 const SEED: u64 = 0x0067_656e_6e65_7473;
-/// How many networks the committed file holds.
+/// The seed of the committed networks with a shaped input.
+const SHAPED_SEED: u64 = 0x0073_6861_7065_6403;
+/// How many networks of vectors the committed file holds.
 const NETWORKS: usize = 24;
+/// How many networks with a shaped input follow them.
+const SHAPED: usize = 16;
 
 /// SplitMix64, for the test binary's random data. A copy of our own, so that the committed file
 /// and the test data do not change when the runtime's initialisation does.
@@ -141,14 +146,6 @@ pub fn random_declaration(rng: &mut Rng, name: &str, limits: Limits) -> String {
                 let _ = write!(text, " as {name}");
             }
         }
-        // Now and then a normalisation of the hidden layer's output, which keeps its width
-        // (not with `unroll = full`, whose limit counts the normalisations' multiply-adds).
-        if !last && !full && rng.percent(30) {
-            let kind = ["batchnorm", "layernorm"][rng.below(2)];
-            let eps = ["", "(eps = 0.001)", "(0.5)"][rng.below(3)];
-            let activation = ["", " relu", " tanh", " gelu"][rng.below(4)];
-            let _ = write!(text, " -> {kind}{eps}{activation}");
-        }
     }
     let mut options = Vec::new();
     if f64_scalar {
@@ -165,6 +162,148 @@ pub fn random_declaration(rng: &mut Rng, name: &str, limits: Limits) -> String {
     }
     text.push(';');
     text
+}
+
+/// A random declaration with a shaped input (`[C, L]` or `[C, H, W]`, small): one to three
+/// layers that keep a feature map (convolutions with any stride, padding, dilation and groups,
+/// the pools, `dropout`, `batchnorm`, `layernorm`), then `flatten` or a global pool, then one or two dense layers. Every
+/// size is worked out here, so that the declaration compiles.
+pub fn random_shaped_declaration(rng: &mut Rng, name: &str, f64_scalar: bool) -> String {
+    let two_d = rng.percent(50);
+    let mut channels = 1 + rng.below(4);
+    let mut sizes: Vec<usize> = if two_d {
+        vec![3 + rng.below(8), 3 + rng.below(8)]
+    } else {
+        vec![4 + rng.below(17)]
+    };
+    let mut text = format!("struct {name} = [{channels}, {}]", list(&sizes));
+    let suffix = if two_d { "2d" } else { "1d" };
+    for _ in 0..=rng.below(3) {
+        let choice = rng.below(12);
+        if choice < 6 {
+            random_convolution(rng, &mut text, &mut channels, &mut sizes);
+        } else if choice < 9 {
+            let kind = if rng.percent(50) { "max" } else { "avg" };
+            let smallest = sizes.iter().copied().min().unwrap_or(1).min(3);
+            let k = if smallest < 2 {
+                1
+            } else {
+                2 + rng.below(smallest - 1)
+            };
+            let p = rng.below(k / 2 + 1);
+            let s = 1 + rng.below(k);
+            for size in &mut sizes {
+                *size = (*size + 2 * p - k) / s + 1;
+            }
+            let _ = write!(text, " -> {kind}pool{suffix}({k}");
+            if s != k {
+                let _ = write!(text, ", stride = {s}");
+            }
+            if p > 0 {
+                let _ = write!(text, ", padding = {p}");
+            }
+            text.push(')');
+        } else if choice == 9 {
+            text.push_str(" -> dropout(0.25)");
+        } else {
+            let kind = if choice == 10 {
+                "batchnorm"
+            } else {
+                "layernorm"
+            };
+            let eps = ["", "(1e-3)", "(eps = 0.5)"][rng.below(3)];
+            let _ = write!(text, " -> {kind}{eps}");
+        }
+        let activation = nn_grammar::Activation::NAMES[rng.below(9)];
+        if activation != "linear" {
+            let _ = write!(text, " {activation}");
+        }
+    }
+    match rng.below(3) {
+        0 => text.push_str(" -> global_avgpool"),
+        1 => text.push_str(" -> global_maxpool"),
+        _ => text.push_str(" -> flatten"),
+    }
+    for _ in 0..=rng.below(2) {
+        let activation = nn_grammar::Activation::NAMES[rng.below(11)];
+        let _ = write!(text, " -> {}", 1 + rng.below(16));
+        if activation.ends_with("softmax") {
+            // Only the last layer may normalise: stop here.
+            let _ = write!(text, " {activation}");
+            break;
+        }
+        if activation != "linear" {
+            let _ = write!(text, " {activation}");
+        }
+    }
+    if f64_scalar {
+        text.push_str(" with scalar = f64");
+    }
+    text.push(';');
+    text
+}
+
+/// `3, 5`.
+fn list(values: &[usize]) -> String {
+    values
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One value for every axis (`3`), or a pair when they differ (`(3, 5)`).
+fn written(values: &[usize]) -> String {
+    if values.iter().all(|&v| v == values[0]) {
+        values[0].to_string()
+    } else {
+        format!("({})", list(values))
+    }
+}
+
+/// Appends a random `conv1d` or `conv2d` (by the rank of `sizes`) to `text`, updating the
+/// channels and sizes of the map.
+fn random_convolution(rng: &mut Rng, text: &mut String, channels: &mut usize, sizes: &mut [usize]) {
+    let suffix = if sizes.len() == 2 { "2d" } else { "1d" };
+    let groups = (1..=*channels)
+        .filter(|g| channels.is_multiple_of(*g))
+        .nth(rng.below(2))
+        .unwrap_or(1);
+    let out = groups * (1 + rng.below(3));
+    let mut kernel = Vec::new();
+    let mut stride = Vec::new();
+    let mut padding = Vec::new();
+    let mut dilation = Vec::new();
+    for size in sizes.iter_mut() {
+        let k = if rng.percent(20) { 1 } else { 2 + rng.below(2) };
+        let p = rng.below(k / 2 + 1);
+        let s = 1 + rng.below(2);
+        let mut d = 1 + rng.below(2);
+        if d * (k - 1) + 1 > *size + 2 * p {
+            d = 1;
+        }
+        let k = if (k - 1) + 1 > *size + 2 * p { 1 } else { k };
+        *size = (*size + 2 * p - (d * (k - 1) + 1)) / s + 1;
+        kernel.push(k);
+        stride.push(s);
+        padding.push(p);
+        dilation.push(d);
+    }
+    let _ = write!(*text, " -> conv{suffix}({out}, {}", written(&kernel));
+    for (option, values, default) in [
+        ("stride", &stride, 1),
+        ("padding", &padding, 0),
+        ("dilation", &dilation, 1),
+    ] {
+        if values.iter().any(|&v| v != default) {
+            let _ = write!(*text, ", {option} = {}", written(values));
+        }
+    }
+    if groups > 1 {
+        let _ = write!(*text, ", groups = {groups}");
+    }
+    text.push(')');
+    *channels = out;
 }
 
 /// The limits of the committed networks: every fourth network is `f64`, and every fifth
@@ -195,6 +334,16 @@ pub fn generate() -> String {
             random_declaration(&mut rng, &name, committed_limits(index)),
         ));
     }
+    // Their own stream, so that adding kinds leaves the networks of vectors as they are.
+    let mut rng = Rng::new(SHAPED_SEED);
+    for index in NETWORKS..NETWORKS + SHAPED {
+        let name = format!("Gen{index:02}");
+        let f64_scalar = (index + 1).is_multiple_of(4);
+        declarations.push((
+            name.clone(),
+            random_shaped_declaration(&mut rng, &name, f64_scalar),
+        ));
+    }
     let mut file = String::from(
         "//! Generated by `generated::generate()` in `generated.rs`: do not edit. Regenerate with\n\
          //! `UPDATE_EXPECT=1 cargo test --test it generated`.\n\n\
@@ -209,31 +358,24 @@ pub fn generate() -> String {
     file.push_str(
         "\n/// Calls `visit` with every network above.\n\
          #[allow(clippy::too_many_lines)] // one call per network\n\
+         #[rustfmt::skip] // one line per network, however long\n\
          pub fn visit_all(visit: &mut impl Visit) {\n",
     );
     for (name, declaration) in &declarations {
-        let _ = write!(
-            file,
-            "    visit.network(\n        {declaration:?},\n        {name}::random,\n        {name}::forward,\n    );\n"
-        );
+        let _ = writeln!(file, "    visit.network({declaration:?}, {name}::random);");
     }
     file.push_str("}\n");
     file
 }
 
-/// A network's `forward`, as a function pointer.
+/// A network's `forward` on vectors, as a function pointer.
 pub type Forward<N, const IN: usize, const OUT: usize> =
     fn(&N, &[<N as nn::Network>::Scalar; IN]) -> [<N as nn::Network>::Scalar; OUT];
 
 /// What `generated_networks.rs` calls for each of its networks.
 pub trait Visit {
-    /// One network: its declaration, its `random` and its `forward`.
-    fn network<N: nn::Network, const IN: usize, const OUT: usize>(
-        &mut self,
-        declaration: &str,
-        random: fn(u64) -> Box<N>,
-        forward: Forward<N, IN, OUT>,
-    );
+    /// One network: its declaration and its `random`.
+    fn network<N: nn::Network>(&mut self, declaration: &str, random: fn(u64) -> Box<N>);
 }
 
 /// The runtime's description of a grammar activation.
@@ -268,55 +410,52 @@ pub struct Compare {
 }
 
 impl Visit for Compare {
-    fn network<N: nn::Network, const IN: usize, const OUT: usize>(
-        &mut self,
-        declaration: &str,
-        random: fn(u64) -> Box<N>,
-        forward: Forward<N, IN, OUT>,
-    ) {
+    fn network<N: nn::Network>(&mut self, declaration: &str, random: fn(u64) -> Box<N>) {
         let spec = nn_grammar::compile_item(declaration)
             .unwrap_or_else(|ds| panic!("{declaration}: {ds:?}"));
         check_description::<N>(&spec);
-        assert_eq!((IN, OUT), (spec.input.elements(), spec.output().elements()));
         let is_f64 = N::Scalar::NAME == "f64";
         self.counts[usize::from(is_f64)] += 1;
         if spec.unroll == nn_grammar::Unroll::Full {
             self.counts[2] += 1;
         }
         for layer in &spec.layers {
-            if !self.activations.contains(&layer.activation.name()) {
-                self.activations.push(layer.activation.name());
-            }
             if !self.kinds.contains(&layer.kind.name()) {
                 self.kinds.push(layer.kind.name());
+            }
+        }
+        for layer in &spec.layers {
+            if !self.activations.contains(&layer.activation.name()) {
+                self.activations.push(layer.activation.name());
             }
         }
         let tolerance = if is_f64 { 1e-12 } else { 1e-5 };
         for seed in 0..2 {
             let mut net = random(seed);
-            let mut rng = Rng::new(seed ^ 0x5eed);
-            // Normalisations start as PyTorch's (scale 1, shift 0, mean 0, variance 1): draw
-            // every tensor but the counter, so that each part of their function counts.
-            net.for_each_tensor_mut(|layer, tensor, values| {
-                let norm = matches!(
-                    layer.kind,
-                    nn::LayerKind::BatchNorm1d | nn::LayerKind::LayerNorm
-                );
-                for value in values.iter_mut().filter(|_| norm) {
-                    let drawn = match tensor.name {
-                        "running_var" => rng.uniform_in(0.25, 2.0),
-                        "weight" if tensor.init == nn::Init::Ones => rng.uniform_in(0.5, 1.5),
-                        "num_batches_tracked" => continue,
-                        _ => rng.uniform() * 0.5,
-                    };
-                    *value = N::Scalar::from_f64(drawn);
+            // Normalisations start as the identity (ones and zeros), dense biases at zero: give
+            // every such tensor values that test something (a variance stays positive).
+            let mut values_rng = Rng::new(seed ^ 0xba5e);
+            net.for_each_tensor_mut(|_, tensor, values| {
+                if tensor.init != nn::Init::Uniform && tensor.role != nn::Role::Counter {
+                    for value in values {
+                        *value = N::Scalar::from_f64(if tensor.name == "running_var" {
+                            values_rng.uniform_in(0.25, 2.0)
+                        } else {
+                            values_rng.uniform()
+                        });
+                    }
                 }
             });
             let weights = weights_of(&*net);
+            let mut rng = Rng::new(seed ^ 0x5eed);
             for _ in 0..4 {
-                let input: [N::Scalar; IN] =
-                    std::array::from_fn(|_| N::Scalar::from_f64(rng.uniform()));
-                let output = forward(&net, &input);
+                let input: Vec<N::Scalar> = (0..N::INPUTS)
+                    .map(|_| N::Scalar::from_f64(rng.uniform()))
+                    .collect();
+                // Through `forward`, its arrays cut from the slices.
+                let mut output = vec![N::Scalar::from_f64(0.0); N::OUTPUTS];
+                net.forward_slice(&input, &mut output)
+                    .unwrap_or_else(|e| panic!("{declaration}: {e}"));
                 let input: Vec<f64> = input.iter().map(|x| x.to_f64()).collect();
                 let expected = evaluate(&spec, &weights, &input);
                 for (o, (found, expected)) in output.iter().zip(&expected).enumerate() {
@@ -364,7 +503,7 @@ fn generated_networks_match_the_evaluator() {
     crate::generated_networks::visit_all(&mut compare);
     // The committed set covers what it claims to.
     let [f32s, f64s, full] = compare.counts;
-    assert_eq!(f32s + f64s, NETWORKS);
+    assert_eq!(f32s + f64s, NETWORKS + SHAPED);
     assert!(f64s >= 5 && full >= 4, "{f64s} f64, {full} fully unrolled");
     let mut seen = compare.activations.clone();
     seen.sort_unstable();
@@ -373,11 +512,10 @@ fn generated_networks_match_the_evaluator() {
     assert_eq!(seen, all, "every activation appears");
     let mut kinds = compare.kinds.clone();
     kinds.sort_unstable();
-    assert_eq!(
-        kinds,
-        ["batchnorm", "dense", "layernorm"],
-        "every kind appears"
-    );
+    let mut expected = nn_grammar::KINDS.to_vec();
+    expected.push("dense");
+    expected.sort_unstable();
+    assert_eq!(kinds, expected, "every layer kind appears");
     eprintln!(
         "largest relative difference: f32 {:e}, f64 {:e}",
         compare.worst[0], compare.worst[1]
@@ -393,7 +531,8 @@ proptest! {
     #![proptest_config(crate::cases::config(128))]
 
     /// Random networks (widths up to 64, depth up to 6, any activation and alpha, options in
-    /// any combination) compile and expand to a Rust file that parses.
+    /// any combination; some with a shaped input and any layer kind) compile and expand to a
+    /// Rust file that parses.
     #[test]
     fn random_networks_expand_to_rust(seed in any::<u64>()) {
         let limits = Limits {
@@ -403,7 +542,13 @@ proptest! {
             full_percent: 50,
             extreme_alphas: true,
         };
-        let declaration = random_declaration(&mut Rng::new(seed), "Net", limits);
+        let mut rng = Rng::new(seed);
+        let declaration = if rng.percent(30) {
+            let f64_scalar = rng.percent(40);
+            random_shaped_declaration(&mut rng, "Net", f64_scalar)
+        } else {
+            random_declaration(&mut rng, "Net", limits)
+        };
         let net = nn_grammar::compile_item(&declaration)
             .unwrap_or_else(|ds| panic!("{declaration}: {ds:?}"));
         let tokens = expand(&net);

@@ -10,240 +10,241 @@ nn::network! {
 
 nn::network! {
     /// Random network 1.
-    struct Gen01 = 26 -> 12 softplus -> 13 gelu as out -> 49 softplus -> batchnorm(eps = 0.001) relu -> 37 relu -> layernorm relu -> 63 softplus -> layernorm gelu -> 11 sigmoid;
+    struct Gen01 = 26 -> 12 softplus -> 13 linear as encoder -> 49 silu -> 37 softplus -> 63 sigmoid -> 11 softmax as y;
 }
 
 nn::network! {
     /// Random network 2.
-    pub struct Gen02 = 61 -> 45 tanh -> 32 softplus;
+    pub struct Gen02 = 42 -> 38 silu as forward -> 28 sigmoid -> 50 relu -> 10 tanh -> 21 log_softmax as core;
 }
 
 nn::network! {
     /// Random network 3.
-    pub(crate) struct Gen03 = 5 -> 62 silu -> layernorm -> 25 softplus -> 39 relu with scalar = f64;
+    pub struct Gen03 = 37 -> 40 tanh with scalar = f64;
 }
 
 nn::network! {
     /// Random network 4.
-    pub struct Gen04 = 22 -> 30 silu -> 27 gelu as inputs -> layernorm(eps = 0.001) tanh -> 64 softplus -> 35 tanh;
+    pub struct Gen04 = 25 -> 39 elu(0.349) as layers -> 35 elu(1.744) as f -> 7 -> 10 softplus;
 }
 
 nn::network! {
     /// Random network 5.
-    pub(crate) struct Gen05 = 2 -> 7 tanh with unroll = full;
+    struct Gen05 = 3 -> 1 gelu as random with unroll = full;
 }
 
 nn::network! {
     /// Random network 6.
-    pub struct Gen06 = 34 -> 26 -> 37 tanh -> 22 -> 63 relu -> batchnorm(eps = 0.001) relu -> 41 tanh as b -> 51 as encoder with crate = ::nn;
+    pub struct Gen06 = 12 -> 19 gelu -> 42 sigmoid -> 40 silu;
 }
 
 nn::network! {
     /// Random network 7.
-    pub(crate) struct Gen07 = 4 -> 19 linear -> 59 elu -> 29 tanh as forward -> layernorm tanh -> 27 leaky_relu(-2.295) -> 63 gelu -> 54 log_softmax with scalar = f64;
+    pub(crate) struct Gen07 = 44 -> 34 softplus as output -> 26 gelu with scalar = f64, crate = ::nn;
 }
 
 nn::network! {
     /// Random network 8.
-    pub(crate) struct Gen08 = 32 -> 17 relu as weights -> 45 tanh;
+    struct Gen08 = 42 -> 37 sigmoid;
 }
 
 nn::network! {
     /// Random network 9.
-    struct Gen09 = 44 -> 61 elu as layers;
+    struct Gen09 = 16 -> 35 elu(0.09) as inputs -> 35 sigmoid as nn -> 63 sigmoid -> 18 softmax as outputs;
 }
 
 nn::network! {
     /// Random network 10.
-    struct Gen10 = 7 -> 5 sigmoid -> 5 relu as bias -> 4 log_softmax with unroll = full;
+    struct Gen10 = 5 -> 11 elu(0.852) as forward -> 2 gelu as inputs -> 7 sigmoid with unroll = full;
 }
 
 nn::network! {
     /// Random network 11.
-    pub struct Gen11 = 14 -> 29 linear with scalar = f64;
+    pub struct Gen11 = 43 -> 57 silu -> 57 elu(1.657) -> 16 with scalar = f64;
 }
 
 nn::network! {
     /// Random network 12.
-    struct Gen12 = 25 -> 7 relu -> 23 leaky_relu as weights -> batchnorm relu -> 30 softplus;
+    pub(crate) struct Gen12 = 18 -> 42 softplus as outputs -> 37 relu -> 11 softmax as layers;
 }
 
 nn::network! {
     /// Random network 13.
-    pub(crate) struct Gen13 = 51 -> 29 silu -> 58 softplus;
+    struct Gen13 = 31 -> 29 gelu as bias -> 57 elu(2.099) -> 44 softplus -> 5 linear -> 32 softplus -> 55 log_softmax;
 }
 
 nn::network! {
     /// Random network 14.
-    struct Gen14 = 46 -> 14 relu as y -> 20 tanh as input -> 35 relu -> layernorm relu -> 42 silu;
+    struct Gen14 = 25 -> 7 relu -> 23 softplus -> 30 relu as weights with crate = ::nn;
 }
 
 nn::network! {
     /// Random network 15.
-    pub(crate) struct Gen15 = 5 -> 12 -> 4 log_softmax with scalar = f64, unroll = full;
+    pub(crate) struct Gen15 = 7 -> 10 linear -> 6 leaky_relu(-2.981) with scalar = f64, unroll = full;
 }
 
 nn::network! {
     /// Random network 16.
-    pub(crate) struct Gen16 = 37 -> 7 leaky_relu(2.069) as inputs -> 28 silu -> 30 log_softmax;
+    pub(crate) struct Gen16 = 57 -> 22 elu(1.293) -> 24 relu as y -> 46 sigmoid with crate = ::nn;
 }
 
 nn::network! {
     /// Random network 17.
-    pub(crate) struct Gen17 = 54 -> 51 silu as input -> batchnorm relu -> 28 sigmoid -> 54 sigmoid -> batchnorm(0.5) tanh -> 11 silu -> 27 softplus -> batchnorm relu -> 52 leaky_relu as summary;
+    pub(crate) struct Gen17 = 52 -> 57 linear -> 59 elu(1.732) as b -> 40 sigmoid as net -> 30 silu -> 40 softmax as w;
 }
 
 nn::network! {
     /// Random network 18.
-    pub(crate) struct Gen18 = 56 -> 25 tanh -> 13 elu(0.452) -> 25 tanh -> layernorm(0.5) gelu -> 22 tanh -> batchnorm(0.5) relu -> 19 softplus -> batchnorm tanh -> 27 relu as net;
+    pub(crate) struct Gen18 = 28 -> 30 leaky_relu(2.069) as inputs;
 }
 
 nn::network! {
     /// Random network 19.
-    struct Gen19 = 23 -> 2 leaky_relu(2.223) as nn -> 13 linear as input -> layernorm tanh -> 52 leaky_relu(2.671) with scalar = f64;
+    struct Gen19 = 13 -> 16 tanh as inputs -> 12 softplus with scalar = f64;
 }
 
 nn::network! {
     /// Random network 20.
-    pub(crate) struct Gen20 = 6 -> 7 softplus -> 4 relu with unroll = full;
+    struct Gen20 = 5 -> 8 silu -> 4 sigmoid with unroll = full;
 }
 
 nn::network! {
     /// Random network 21.
-    pub struct Gen21 = 5 -> 61 elu(1.774) -> 45 softplus as layers -> layernorm relu -> 41 elu as output -> layernorm(0.5) -> 46 linear -> layernorm -> 52 softmax as core;
+    pub(crate) struct Gen21 = 57 -> 39 leaky_relu(2.76) as hidden -> 19 relu;
 }
 
 nn::network! {
     /// Random network 22.
-    struct Gen22 = 31 -> 21 tanh -> layernorm gelu -> 33 silu;
+    pub(crate) struct Gen22 = 55 -> 58 softplus -> 29 linear as zeroed;
 }
 
 nn::network! {
     /// Random network 23.
-    pub(crate) struct Gen23 = 23 -> 45 silu -> batchnorm(eps = 0.001) gelu -> 48 -> batchnorm(eps = 0.001) relu -> 60 gelu with scalar = f64, crate = ::nn;
+    struct Gen23 = 15 -> 36 elu -> 48 tanh -> 32 silu with scalar = f64;
+}
+
+nn::network! {
+    /// Random network 24.
+    struct Gen24 = [1, 8] -> maxpool1d(3, stride = 2) relu -> batchnorm(eps = 0.5) relu -> global_avgpool -> 8 softmax;
+}
+
+nn::network! {
+    /// Random network 25.
+    struct Gen25 = [2, 8, 5] -> conv2d(4, (3, 2), stride = (1, 2), groups = 2) sigmoid -> conv2d(2, (2, 1), dilation = (2, 1)) -> flatten -> 9 softmax;
+}
+
+nn::network! {
+    /// Random network 26.
+    struct Gen26 = [4, 12] -> maxpool1d(3, stride = 1, padding = 1) elu -> global_maxpool -> 3 -> 2;
+}
+
+nn::network! {
+    /// Random network 27.
+    struct Gen27 = [4, 9, 7] -> maxpool2d(3, stride = 2) softplus -> global_maxpool -> 7 relu -> 9 softplus with scalar = f64;
+}
+
+nn::network! {
+    /// Random network 28.
+    struct Gen28 = [1, 8] -> conv1d(3, 3, stride = 2) elu -> global_maxpool -> 13 tanh;
+}
+
+nn::network! {
+    /// Random network 29.
+    struct Gen29 = [3, 16] -> avgpool1d(3, stride = 1) -> maxpool1d(2) elu -> flatten -> 12 log_softmax;
+}
+
+nn::network! {
+    /// Random network 30.
+    struct Gen30 = [4, 14] -> layernorm(1e-3) elu -> flatten -> 14 log_softmax;
+}
+
+nn::network! {
+    /// Random network 31.
+    struct Gen31 = [3, 4, 5] -> batchnorm elu -> dropout(0.25) elu -> global_maxpool -> 3 sigmoid with scalar = f64;
+}
+
+nn::network! {
+    /// Random network 32.
+    struct Gen32 = [1, 17] -> avgpool1d(3, stride = 1) relu -> maxpool1d(3, stride = 1) -> flatten -> 9;
+}
+
+nn::network! {
+    /// Random network 33.
+    struct Gen33 = [4, 8] -> conv1d(4, 1, groups = 2) elu -> layernorm(eps = 0.5) sigmoid -> global_maxpool -> 9 silu -> 1;
+}
+
+nn::network! {
+    /// Random network 34.
+    struct Gen34 = [2, 3, 6] -> conv2d(2, (2, 3), stride = (2, 1), padding = (0, 1), dilation = (2, 1)) leaky_relu -> global_avgpool -> 2 relu -> 11 silu;
+}
+
+nn::network! {
+    /// Random network 35.
+    struct Gen35 = [1, 10] -> dropout(0.25) -> conv1d(1, 3, stride = 2, padding = 1) relu -> conv1d(2, 1) tanh -> global_maxpool -> 12 tanh with scalar = f64;
+}
+
+nn::network! {
+    /// Random network 36.
+    struct Gen36 = [4, 6, 4] -> dropout(0.25) sigmoid -> conv2d(1, (1, 2), stride = 2, dilation = (1, 2)) sigmoid -> avgpool2d(1) silu -> global_maxpool -> 13 gelu;
+}
+
+nn::network! {
+    /// Random network 37.
+    struct Gen37 = [3, 12] -> conv1d(9, 2, groups = 3) elu -> maxpool1d(2) sigmoid -> global_maxpool -> 9 elu;
+}
+
+nn::network! {
+    /// Random network 38.
+    struct Gen38 = [2, 8, 3] -> maxpool2d(2) silu -> flatten -> 3 sigmoid;
+}
+
+nn::network! {
+    /// Random network 39.
+    struct Gen39 = [4, 5] -> conv1d(6, 2, stride = 2, dilation = 2, groups = 2) softplus -> global_maxpool -> 9 tanh with scalar = f64;
 }
 
 /// Calls `visit` with every network above.
 #[allow(clippy::too_many_lines)] // one call per network
+#[rustfmt::skip] // one line per network, however long
 pub fn visit_all(visit: &mut impl Visit) {
-    visit.network(
-        "pub struct Gen00 = 9 -> 10 gelu as weights -> 6 gelu as y -> 6 tanh with unroll = full;",
-        Gen00::random,
-        Gen00::forward,
-    );
-    visit.network(
-        "struct Gen01 = 26 -> 12 softplus -> 13 gelu as out -> 49 softplus -> batchnorm(eps = 0.001) relu -> 37 relu -> layernorm relu -> 63 softplus -> layernorm gelu -> 11 sigmoid;",
-        Gen01::random,
-        Gen01::forward,
-    );
-    visit.network(
-        "pub struct Gen02 = 61 -> 45 tanh -> 32 softplus;",
-        Gen02::random,
-        Gen02::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen03 = 5 -> 62 silu -> layernorm -> 25 softplus -> 39 relu with scalar = f64;",
-        Gen03::random,
-        Gen03::forward,
-    );
-    visit.network(
-        "pub struct Gen04 = 22 -> 30 silu -> 27 gelu as inputs -> layernorm(eps = 0.001) tanh -> 64 softplus -> 35 tanh;",
-        Gen04::random,
-        Gen04::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen05 = 2 -> 7 tanh with unroll = full;",
-        Gen05::random,
-        Gen05::forward,
-    );
-    visit.network(
-        "pub struct Gen06 = 34 -> 26 -> 37 tanh -> 22 -> 63 relu -> batchnorm(eps = 0.001) relu -> 41 tanh as b -> 51 as encoder with crate = ::nn;",
-        Gen06::random,
-        Gen06::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen07 = 4 -> 19 linear -> 59 elu -> 29 tanh as forward -> layernorm tanh -> 27 leaky_relu(-2.295) -> 63 gelu -> 54 log_softmax with scalar = f64;",
-        Gen07::random,
-        Gen07::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen08 = 32 -> 17 relu as weights -> 45 tanh;",
-        Gen08::random,
-        Gen08::forward,
-    );
-    visit.network(
-        "struct Gen09 = 44 -> 61 elu as layers;",
-        Gen09::random,
-        Gen09::forward,
-    );
-    visit.network(
-        "struct Gen10 = 7 -> 5 sigmoid -> 5 relu as bias -> 4 log_softmax with unroll = full;",
-        Gen10::random,
-        Gen10::forward,
-    );
-    visit.network(
-        "pub struct Gen11 = 14 -> 29 linear with scalar = f64;",
-        Gen11::random,
-        Gen11::forward,
-    );
-    visit.network(
-        "struct Gen12 = 25 -> 7 relu -> 23 leaky_relu as weights -> batchnorm relu -> 30 softplus;",
-        Gen12::random,
-        Gen12::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen13 = 51 -> 29 silu -> 58 softplus;",
-        Gen13::random,
-        Gen13::forward,
-    );
-    visit.network(
-        "struct Gen14 = 46 -> 14 relu as y -> 20 tanh as input -> 35 relu -> layernorm relu -> 42 silu;",
-        Gen14::random,
-        Gen14::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen15 = 5 -> 12 -> 4 log_softmax with scalar = f64, unroll = full;",
-        Gen15::random,
-        Gen15::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen16 = 37 -> 7 leaky_relu(2.069) as inputs -> 28 silu -> 30 log_softmax;",
-        Gen16::random,
-        Gen16::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen17 = 54 -> 51 silu as input -> batchnorm relu -> 28 sigmoid -> 54 sigmoid -> batchnorm(0.5) tanh -> 11 silu -> 27 softplus -> batchnorm relu -> 52 leaky_relu as summary;",
-        Gen17::random,
-        Gen17::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen18 = 56 -> 25 tanh -> 13 elu(0.452) -> 25 tanh -> layernorm(0.5) gelu -> 22 tanh -> batchnorm(0.5) relu -> 19 softplus -> batchnorm tanh -> 27 relu as net;",
-        Gen18::random,
-        Gen18::forward,
-    );
-    visit.network(
-        "struct Gen19 = 23 -> 2 leaky_relu(2.223) as nn -> 13 linear as input -> layernorm tanh -> 52 leaky_relu(2.671) with scalar = f64;",
-        Gen19::random,
-        Gen19::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen20 = 6 -> 7 softplus -> 4 relu with unroll = full;",
-        Gen20::random,
-        Gen20::forward,
-    );
-    visit.network(
-        "pub struct Gen21 = 5 -> 61 elu(1.774) -> 45 softplus as layers -> layernorm relu -> 41 elu as output -> layernorm(0.5) -> 46 linear -> layernorm -> 52 softmax as core;",
-        Gen21::random,
-        Gen21::forward,
-    );
-    visit.network(
-        "struct Gen22 = 31 -> 21 tanh -> layernorm gelu -> 33 silu;",
-        Gen22::random,
-        Gen22::forward,
-    );
-    visit.network(
-        "pub(crate) struct Gen23 = 23 -> 45 silu -> batchnorm(eps = 0.001) gelu -> 48 -> batchnorm(eps = 0.001) relu -> 60 gelu with scalar = f64, crate = ::nn;",
-        Gen23::random,
-        Gen23::forward,
-    );
+    visit.network("pub struct Gen00 = 9 -> 10 gelu as weights -> 6 gelu as y -> 6 tanh with unroll = full;", Gen00::random);
+    visit.network("struct Gen01 = 26 -> 12 softplus -> 13 linear as encoder -> 49 silu -> 37 softplus -> 63 sigmoid -> 11 softmax as y;", Gen01::random);
+    visit.network("pub struct Gen02 = 42 -> 38 silu as forward -> 28 sigmoid -> 50 relu -> 10 tanh -> 21 log_softmax as core;", Gen02::random);
+    visit.network("pub struct Gen03 = 37 -> 40 tanh with scalar = f64;", Gen03::random);
+    visit.network("pub struct Gen04 = 25 -> 39 elu(0.349) as layers -> 35 elu(1.744) as f -> 7 -> 10 softplus;", Gen04::random);
+    visit.network("struct Gen05 = 3 -> 1 gelu as random with unroll = full;", Gen05::random);
+    visit.network("pub struct Gen06 = 12 -> 19 gelu -> 42 sigmoid -> 40 silu;", Gen06::random);
+    visit.network("pub(crate) struct Gen07 = 44 -> 34 softplus as output -> 26 gelu with scalar = f64, crate = ::nn;", Gen07::random);
+    visit.network("struct Gen08 = 42 -> 37 sigmoid;", Gen08::random);
+    visit.network("struct Gen09 = 16 -> 35 elu(0.09) as inputs -> 35 sigmoid as nn -> 63 sigmoid -> 18 softmax as outputs;", Gen09::random);
+    visit.network("struct Gen10 = 5 -> 11 elu(0.852) as forward -> 2 gelu as inputs -> 7 sigmoid with unroll = full;", Gen10::random);
+    visit.network("pub struct Gen11 = 43 -> 57 silu -> 57 elu(1.657) -> 16 with scalar = f64;", Gen11::random);
+    visit.network("pub(crate) struct Gen12 = 18 -> 42 softplus as outputs -> 37 relu -> 11 softmax as layers;", Gen12::random);
+    visit.network("struct Gen13 = 31 -> 29 gelu as bias -> 57 elu(2.099) -> 44 softplus -> 5 linear -> 32 softplus -> 55 log_softmax;", Gen13::random);
+    visit.network("struct Gen14 = 25 -> 7 relu -> 23 softplus -> 30 relu as weights with crate = ::nn;", Gen14::random);
+    visit.network("pub(crate) struct Gen15 = 7 -> 10 linear -> 6 leaky_relu(-2.981) with scalar = f64, unroll = full;", Gen15::random);
+    visit.network("pub(crate) struct Gen16 = 57 -> 22 elu(1.293) -> 24 relu as y -> 46 sigmoid with crate = ::nn;", Gen16::random);
+    visit.network("pub(crate) struct Gen17 = 52 -> 57 linear -> 59 elu(1.732) as b -> 40 sigmoid as net -> 30 silu -> 40 softmax as w;", Gen17::random);
+    visit.network("pub(crate) struct Gen18 = 28 -> 30 leaky_relu(2.069) as inputs;", Gen18::random);
+    visit.network("struct Gen19 = 13 -> 16 tanh as inputs -> 12 softplus with scalar = f64;", Gen19::random);
+    visit.network("struct Gen20 = 5 -> 8 silu -> 4 sigmoid with unroll = full;", Gen20::random);
+    visit.network("pub(crate) struct Gen21 = 57 -> 39 leaky_relu(2.76) as hidden -> 19 relu;", Gen21::random);
+    visit.network("pub(crate) struct Gen22 = 55 -> 58 softplus -> 29 linear as zeroed;", Gen22::random);
+    visit.network("struct Gen23 = 15 -> 36 elu -> 48 tanh -> 32 silu with scalar = f64;", Gen23::random);
+    visit.network("struct Gen24 = [1, 8] -> maxpool1d(3, stride = 2) relu -> batchnorm(eps = 0.5) relu -> global_avgpool -> 8 softmax;", Gen24::random);
+    visit.network("struct Gen25 = [2, 8, 5] -> conv2d(4, (3, 2), stride = (1, 2), groups = 2) sigmoid -> conv2d(2, (2, 1), dilation = (2, 1)) -> flatten -> 9 softmax;", Gen25::random);
+    visit.network("struct Gen26 = [4, 12] -> maxpool1d(3, stride = 1, padding = 1) elu -> global_maxpool -> 3 -> 2;", Gen26::random);
+    visit.network("struct Gen27 = [4, 9, 7] -> maxpool2d(3, stride = 2) softplus -> global_maxpool -> 7 relu -> 9 softplus with scalar = f64;", Gen27::random);
+    visit.network("struct Gen28 = [1, 8] -> conv1d(3, 3, stride = 2) elu -> global_maxpool -> 13 tanh;", Gen28::random);
+    visit.network("struct Gen29 = [3, 16] -> avgpool1d(3, stride = 1) -> maxpool1d(2) elu -> flatten -> 12 log_softmax;", Gen29::random);
+    visit.network("struct Gen30 = [4, 14] -> layernorm(1e-3) elu -> flatten -> 14 log_softmax;", Gen30::random);
+    visit.network("struct Gen31 = [3, 4, 5] -> batchnorm elu -> dropout(0.25) elu -> global_maxpool -> 3 sigmoid with scalar = f64;", Gen31::random);
+    visit.network("struct Gen32 = [1, 17] -> avgpool1d(3, stride = 1) relu -> maxpool1d(3, stride = 1) -> flatten -> 9;", Gen32::random);
+    visit.network("struct Gen33 = [4, 8] -> conv1d(4, 1, groups = 2) elu -> layernorm(eps = 0.5) sigmoid -> global_maxpool -> 9 silu -> 1;", Gen33::random);
+    visit.network("struct Gen34 = [2, 3, 6] -> conv2d(2, (2, 3), stride = (2, 1), padding = (0, 1), dilation = (2, 1)) leaky_relu -> global_avgpool -> 2 relu -> 11 silu;", Gen34::random);
+    visit.network("struct Gen35 = [1, 10] -> dropout(0.25) -> conv1d(1, 3, stride = 2, padding = 1) relu -> conv1d(2, 1) tanh -> global_maxpool -> 12 tanh with scalar = f64;", Gen35::random);
+    visit.network("struct Gen36 = [4, 6, 4] -> dropout(0.25) sigmoid -> conv2d(1, (1, 2), stride = 2, dilation = (1, 2)) sigmoid -> avgpool2d(1) silu -> global_maxpool -> 13 gelu;", Gen36::random);
+    visit.network("struct Gen37 = [3, 12] -> conv1d(9, 2, groups = 3) elu -> maxpool1d(2) sigmoid -> global_maxpool -> 9 elu;", Gen37::random);
+    visit.network("struct Gen38 = [2, 8, 3] -> maxpool2d(2) silu -> flatten -> 3 sigmoid;", Gen38::random);
+    visit.network("struct Gen39 = [4, 5] -> conv1d(6, 2, stride = 2, dilation = 2, groups = 2) softplus -> global_maxpool -> 9 tanh with scalar = f64;", Gen39::random);
 }

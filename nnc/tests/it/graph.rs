@@ -114,7 +114,7 @@ fn the_svg_renders() {
     let tree = resvg::usvg::Tree::from_str(&text, &resvg::usvg::Options::default())
         .expect("resvg reads the SVG");
     let size = tree.size().to_int_size();
-    assert_eq!((size.width(), size.height()), (460, 530));
+    assert_eq!((size.width(), size.height()), (460, 546));
     let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).expect("a pixmap");
     resvg::render(
         &tree,
@@ -212,4 +212,129 @@ fn counts_of_one_are_singular() {
         "{}",
         dot.stdout
     );
+}
+
+#[test]
+fn lenet_draws_feature_maps_as_stacks_with_their_windows() {
+    let text = svg("models/lenet.nn");
+    let document = roxmltree::Document::parse(&text).expect("the SVG is well-formed XML");
+    let layers: Vec<_> = with_class(document.root_element(), "layer").collect();
+    let described: Vec<(&str, &str, &str)> = layers
+        .iter()
+        .map(|g| {
+            (
+                g.attribute("data-name").unwrap_or_default(),
+                g.attribute("data-kind").unwrap_or_default(),
+                g.attribute("data-shape").unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        [
+            ("input", "", "[1, 28, 28]"),
+            ("layer0", "conv2d(6, 5, padding = 2)", "[6, 28, 28]"),
+            ("layer1", "maxpool2d(2)", "[6, 14, 14]"),
+            ("layer2", "conv2d(16, 5)", "[16, 10, 10]"),
+            ("layer3", "maxpool2d(2)", "[16, 5, 5]"),
+            ("layer4", "flatten", "[400]"),
+            ("layer5", "dense", "[120]"),
+            ("layer6", "dense", "[84]"),
+            ("layer7", "dense", "[10]"),
+        ]
+    );
+
+    // A plane per channel, at most eight; vectors stay neurons.
+    let planes: Vec<usize> = layers
+        .iter()
+        .map(|g| with_class(*g, "map").count())
+        .collect();
+    assert_eq!(planes, [1, 6, 6, 8, 8, 0, 0, 0, 0]);
+    let neurons: Vec<usize> = layers
+        .iter()
+        .map(|g| with_class(*g, "neuron").count())
+        .collect();
+    assert_eq!(neurons, [0, 0, 0, 0, 0, 7, 7, 7, 10]);
+
+    // Planes are as large as their maps, at one scale: each pool halves its input's picture.
+    let front_width = |layer: usize| -> f64 {
+        with_class(layers[layer], "map")
+            .last()
+            .and_then(|r| r.attribute("width"))
+            .and_then(|w| w.parse().ok())
+            .expect("a plane with a width")
+    };
+    assert!((front_width(1) / front_width(2) - 2.0).abs() < 1e-6);
+    assert!((front_width(3) / front_width(4) - 2.0).abs() < 1e-6);
+    assert!(
+        (front_width(0) - front_width(1)).abs() < 1e-6,
+        "padding 2 keeps 28x28"
+    );
+
+    // Two convolutions and two pools: a window and the value it makes for each, joined.
+    assert_eq!(with_class(document.root_element(), "window").count(), 8);
+    assert_eq!(with_class(document.root_element(), "projection").count(), 4);
+    // A 5x5 window on a 28x28 plane is 5/28 of its side.
+    let first_window: f64 = with_class(document.root_element(), "window")
+        .next()
+        .and_then(|r| r.attribute("width"))
+        .and_then(|w| w.parse().ok())
+        .expect("a window with a width");
+    assert!(
+        (first_window / front_width(0) - 5.0 / 28.0).abs() < 0.01,
+        "{first_window}"
+    );
+
+    let tree = resvg::usvg::Tree::from_str(&text, &resvg::usvg::Options::default())
+        .expect("resvg reads the SVG");
+    let size = tree.size().to_int_size();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height()).expect("a pixmap");
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::default(),
+        &mut pixmap.as_mut(),
+    );
+    // The windows' fill is drawn over the planes, not hidden under them.
+    let amber = pixmap
+        .pixels()
+        .iter()
+        .filter(|p| (p.red(), p.green(), p.blue()) == (0xfc, 0xe8, 0xa6))
+        .count();
+    assert!(amber > 50, "{amber} pixels of window fill");
+    let png = pixmap.encode_png().expect("PNG encoding");
+    std::fs::write(scratch().join("lenet.png"), png).expect("write the PNG");
+}
+
+#[test]
+fn lenet_as_dot_names_kinds_shapes_and_weights() {
+    let run = nnc(&root(), &["graph", "models/lenet.nn", "--format", "dot"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    expect![[r##"
+        digraph nn {
+            rankdir=LR;
+            node [shape=box, style="rounded,filled", fontname="DejaVu Sans, Helvetica, Arial, sans-serif", fontsize=11];
+            edge [fontname="DejaVu Sans, Helvetica, Arial, sans-serif", fontsize=9];
+            subgraph cluster_0 {
+                label="LeNet: [1, 28, 28] → [6, 28, 28] relu → [6, 14, 14] → [16, 10, 10] relu → [16, 5, 5] → 400 → 120 relu → 84 relu → 10 softmax";
+                n0_l0 [label="input\n[1, 28, 28]\ninput", fillcolor="#eceff3"];
+                n0_l1 [label="layer0\n[6, 28, 28]\nconv2d(6, 5, padding = 2)\nrelu", fillcolor="#cfe2f7"];
+                n0_l2 [label="layer1\n[6, 14, 14]\nmaxpool2d(2)", fillcolor="#e4e4e4"];
+                n0_l3 [label="layer2\n[16, 10, 10]\nconv2d(16, 5)\nrelu", fillcolor="#cfe2f7"];
+                n0_l4 [label="layer3\n[16, 5, 5]\nmaxpool2d(2)", fillcolor="#e4e4e4"];
+                n0_l5 [label="layer4\n400 values\nflatten", fillcolor="#e4e4e4"];
+                n0_l6 [label="layer5\n120 neurons\nrelu", fillcolor="#cfe2f7"];
+                n0_l7 [label="layer6\n84 neurons\nrelu", fillcolor="#cfe2f7"];
+                n0_l8 [label="layer7\n10 neurons\nsoftmax", fillcolor="#fadcc2"];
+                n0_l0 -> n0_l1 [label="150 weights"];
+                n0_l1 -> n0_l2;
+                n0_l2 -> n0_l3 [label="2,400 weights"];
+                n0_l3 -> n0_l4;
+                n0_l4 -> n0_l5;
+                n0_l5 -> n0_l6 [label="48,000 weights"];
+                n0_l6 -> n0_l7 [label="10,080 weights"];
+                n0_l7 -> n0_l8 [label="840 weights"];
+            }
+        }
+    "##]]
+    .assert_eq(&run.stdout);
 }

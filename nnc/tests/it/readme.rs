@@ -52,3 +52,24 @@ fn the_picture_is_what_nnc_draws() {
     // The guide sits beside the picture in docs/.
     assert!(readme().contains("](mnist.svg)"));
 }
+
+#[test]
+fn the_lenet_picture_and_summary_in_the_guide_are_what_nnc_makes() {
+    let run = nnc(&root(), &["graph", "models/lenet.nn"]);
+    assert_eq!(run.code, 0);
+    let committed = std::fs::read_to_string(root().join("docs/lenet.svg")).expect("docs/lenet.svg");
+    assert!(
+        run.stdout == committed,
+        "docs/lenet.svg is stale: regenerate it with\n\
+         cargo run -p nnc -- graph models/lenet.nn -o docs/lenet.svg"
+    );
+    let guide = std::fs::read_to_string(root().join("docs/nnc.md")).expect("docs/nnc.md");
+    assert!(guide.contains("`nnc graph models/lenet.nn -o docs/lenet.svg`"));
+    assert!(guide.contains("](lenet.svg)"));
+    let summary = nnc(&root(), &["summary", "models/lenet.nn"]);
+    assert_eq!(summary.code, 0);
+    assert_eq!(
+        summary.stdout,
+        block_after(&guide, "nnc summary models/lenet.nn")
+    );
+}

@@ -66,3 +66,28 @@ fn several_networks_and_one_of_them() {
     assert!(all.stdout.contains(&one.stdout));
     assert!(one.stdout.starts_with("Iris (f64"), "{one:?}");
 }
+
+#[test]
+fn lenet_shows_each_kind_with_its_arguments_and_shapes() {
+    let run = nnc(&root(), &["summary", "models/lenet.nn"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    // conv 6x1x5x5 + 6 = 156 and 16x6x5x5 + 16 = 2,416 parameters; its multiply-adds are
+    // 150 per value of [6, 28, 28] (117,600) and 150 per value of [16, 10, 10] (240,000).
+    expect![[r#"
+        LeNet (f32, unroll = loops): input [1, 28, 28] (784 values), 10 outputs
+        layer   kind                       activation  output        parameters  multiply-adds     memory
+        -------------------------------------------------------------------------------------------------
+        input                                          [1, 28, 28]
+        layer0  conv2d(6, 5, padding = 2)  relu        [6, 28, 28]          156        117,600      624 B
+        layer1  maxpool2d(2)               linear      [6, 14, 14]            0              0        0 B
+        layer2  conv2d(16, 5)              relu        [16, 10, 10]       2,416        240,000    9.4 KiB
+        layer3  maxpool2d(2)               linear      [16, 5, 5]             0              0        0 B
+        layer4  flatten                    linear      [400]                  0              0        0 B
+        layer5  dense                      relu        [120]             48,120         48,000  188.0 KiB
+        layer6  dense                      relu        [84]              10,164         10,080   39.7 KiB
+        layer7  dense                      softmax     [10]                 850            840    3.3 KiB
+        -------------------------------------------------------------------------------------------------
+        total                                                            61,706        416,520  241.0 KiB
+    "#]]
+    .assert_eq(&run.stdout);
+}
