@@ -168,7 +168,7 @@ fn compare<N: Trainable<Scalar = f32>, const IN: usize, const OUT: usize>(
     net: &mut N,
     samples: usize,
 ) where
-    N::Input: From<[f32; IN]>,
+    N::Input: From<[f32; IN]> + AsRef<[f32]>,
     N::Output: From<[f32; OUT]>,
     CrossEntropy: Loss<N::OutputActivation>,
 {

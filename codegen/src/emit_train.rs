@@ -53,8 +53,8 @@ fn output_marker(net: &Network) -> TokenStream {
     marker(net, net.last_layer().activation)
 }
 
-/// The struct with one gradients field per layer (`DenseGradients` for a dense layer), and its
-/// impls.
+/// The struct with one gradients field per layer with tensors (`DenseGradients` for a dense
+/// layer; a pool has none), and its impls.
 fn gradients_struct(net: &Network) -> TokenStream {
     let Network {
         name,
@@ -64,11 +64,14 @@ fn gradients_struct(net: &Network) -> TokenStream {
         ..
     } = net;
     let gradients = gradients_name(net);
-    let fields = net.layers.iter().map(|layer| {
+    let trained: Vec<(&Layer, TokenStream)> = net
+        .layers
+        .iter()
+        .filter_map(|layer| Some((layer, kind(layer).gradients_type(net)?)))
+        .collect();
+    let fields = trained.iter().map(|(layer, field_type)| {
         let field = &layer.field;
         let doc = kind(layer).gradients_doc(layer);
-        // Every layer has a gradients type: the network trains.
-        let field_type = kind(layer).gradients_type(net).unwrap_or_default();
         quote_spanned! {layer.span=>
             #[doc = #doc]
             pub #field: #field_type
@@ -78,11 +81,8 @@ fn gradients_struct(net: &Network) -> TokenStream {
         " Gradients of a loss with respect to every weight and bias of [`{name}`], with the same \
          shapes: what `{name}::accumulate_gradients` adds to and an optimizer reads."
     );
-    let field_names: Vec<&Ident> = net.layers.iter().map(|l| &l.field).collect();
-    let field_types = net
-        .layers
-        .iter()
-        .map(|l| kind(l).gradients_type(net).unwrap_or_default());
+    let field_names: Vec<&Ident> = trained.iter().map(|(l, _)| &l.field).collect();
+    let field_types = trained.iter().map(|(_, field_type)| field_type);
     quote! {
         #[doc = #doc]
         #[allow(dead_code)]
@@ -257,7 +257,7 @@ fn backward(net: &Network, locals: &[Locals], names: &Names) -> TokenStream {
             let below = &net.layers[index - 1];
             let below_delta = &deltas[index - 1];
             let below_type = array_type(scalar, &below.output);
-            let gradient = kind(layer).backward_input(net, layer, &quote!(#delta));
+            let gradient = kind(layer).backward_input(net, layer, &layer_input, &quote!(#delta));
             if below.activation == Activation::Linear {
                 backward.extend(quote_spanned! {layer.span=>
                     let #below_delta: #below_type =
@@ -279,6 +279,7 @@ fn backward(net: &Network, locals: &[Locals], names: &Names) -> TokenStream {
             }
         }
         backward.extend(kind(layer).accumulate(
+            net,
             layer,
             &quote!(#gradients),
             &layer_input,
@@ -539,13 +540,21 @@ fn chunk_backward(
     });
     for (position, layer) in net.layers.iter().enumerate().rev() {
         let delta = &deltas[position];
+        let layer_inputs = if position == 0 {
+            quote!(#chunk_inputs)
+        } else {
+            let below_out = &locals[position - 1].out;
+            quote!(&#below_out[..#n])
+        };
         if position > 0 {
             let below = &net.layers[position - 1];
             let below_delta = &deltas[position - 1];
             let below_zeros = zeros(scalar, &below.output);
+            let Locals { pre, out } = &locals[position - 1];
             let run = kind(layer).backward_input_chunk(
                 net,
                 layer,
+                &layer_inputs,
                 &quote!(&#delta[..#n]),
                 &quote!(&mut #below_delta[..#n]),
             );
@@ -553,17 +562,8 @@ fn chunk_backward(
                 let mut #below_delta = [#below_zeros; #chunk];
                 #run
             });
-            let Locals { pre, out } = &locals[position - 1];
-            if let Some(call) = derivative(
-                net,
-                below,
-                layer.span,
-                [
-                    &quote!(#pre[#k]),
-                    &quote!(#out[#k]),
-                    &quote!(#below_delta[#k]),
-                ],
-            ) {
+            let places = [quote!(#pre[#k]), quote!(#out[#k]), quote!(#below_delta[#k])];
+            if let Some(call) = derivative(net, below, layer.span, places.each_ref()) {
                 body.extend(quote_spanned! {layer.span=>
                     for #k in 0..#n {
                         #call
@@ -571,13 +571,8 @@ fn chunk_backward(
                 });
             }
         }
-        let layer_inputs = if position == 0 {
-            quote!(#chunk_inputs)
-        } else {
-            let below_out = &locals[position - 1].out;
-            quote!(&#below_out[..#n])
-        };
         body.extend(kind(layer).accumulate_chunk(
+            net,
             layer,
             &quote!(#gradients),
             &layer_inputs,

@@ -33,7 +33,8 @@ pub struct Network {
     /// Samples per chunk in `accumulate_batch`; 1 goes one sample at a time, through
     /// `accumulate_gradients`.
     pub training_chunk: usize,
-    /// Whether every layer's kind has a backward pass: otherwise no training code is emitted.
+    /// Whether every layer's kind has a backward pass and the output is a vector (what the
+    /// losses read): otherwise no training code is emitted.
     pub trains: bool,
     /// Span of the whole declaration.
     pub span: Span,

@@ -29,7 +29,8 @@ pub fn lower(
         attributes: all_attributes,
         batch_chunk: batch_chunk(net, scalar.bytes),
         training_chunk: training_chunk(net, scalar.bytes),
-        trains: net.layers.iter().all(|layer| layer.kind.trains()),
+        // The losses read the output as a vector.
+        trains: net.output().rank() == 1 && net.layers.iter().all(|layer| layer.kind.trains()),
         scalar,
         runtime,
         input: net.input,

@@ -207,9 +207,24 @@ impl LayerKind {
         }
     }
 
-    /// Whether the generated backward pass supports it (dense layers only, so far).
+    /// Whether the generated backward pass supports it: every kind listed here (dropout as
+    /// the identity, as at inference: `docs/training.md`); a kind added later trains once it
+    /// is listed.
     pub fn trains(self) -> bool {
-        matches!(self, Self::Dense)
+        matches!(
+            self,
+            Self::Dense
+                | Self::Conv2d(_)
+                | Self::Conv1d(_)
+                | Self::MaxPool2d(_)
+                | Self::AvgPool2d(_)
+                | Self::MaxPool1d(_)
+                | Self::AvgPool1d(_)
+                | Self::GlobalAvgPool
+                | Self::GlobalMaxPool
+                | Self::Flatten
+                | Self::Dropout { .. }
+        )
     }
 }
 

@@ -1,7 +1,8 @@
 //! 1-D convolutions: `Conv1d<OUT, IN_PER_GROUP, K, T>` in the runtime, the geometry a literal
-//! `Conv1dGeometry`. Inference only: no backward pass yet.
+//! `Conv1dGeometry`. Training: `train::Conv1dGradients` and `train::conv1d_backward_input`,
+//! one sample at a time (`each`).
 
-use super::{Kind, per_sample};
+use super::{Kind, each, per_sample};
 use crate::ir::{Conv1d, Layer, Network};
 use crate::shared::{count, describe, literal};
 use proc_macro2::TokenStream;
@@ -87,5 +88,116 @@ impl Kind for Conv1d {
             )
         };
         quote!(#runtime::layers::Conv1d::from_parts(#parts))
+    }
+
+    fn gradients_type(&self, net: &Network) -> Option<TokenStream> {
+        let Network {
+            scalar, runtime, ..
+        } = net;
+        let Self {
+            out_channels,
+            in_per_group,
+            kernel,
+            ..
+        } = *self;
+        Some(quote!(
+            #runtime::train::Conv1dGradients<#out_channels, #in_per_group, #kernel, #scalar>
+        ))
+    }
+
+    fn gradients_doc(&self, layer: &Layer) -> String {
+        format!(
+            " Gradients of convolution `{}`: weights and biases, as in the layer.",
+            layer.name
+        )
+    }
+
+    fn forward_train(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        _stable: bool,
+    ) -> TokenStream {
+        self.forward(net, layer, input)
+    }
+
+    fn forward_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        output: &TokenStream,
+    ) -> TokenStream {
+        each::forward(net, layer, input, output)
+    }
+
+    fn backward_input(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        _input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        let (runtime, field) = (&net.runtime, &layer.field);
+        let geometry = self.geometry(net);
+        quote_spanned! {layer.span=>
+            #runtime::train::conv1d_backward_input(&self.#field, &#delta, #geometry)
+        }
+    }
+
+    fn backward_input_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        delta: &TokenStream,
+        below: &TokenStream,
+    ) -> TokenStream {
+        each::backward_input(net, layer, input, delta, below)
+    }
+
+    fn accumulate(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        gradients: &TokenStream,
+        input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        let field = &layer.field;
+        let geometry = self.geometry(net);
+        quote_spanned!(layer.span=> #gradients.#field.accumulate(#input, &#delta, #geometry);)
+    }
+
+    fn accumulate_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        gradients: &TokenStream,
+        input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        each::accumulate(net, layer, gradients, input, delta)
+    }
+}
+
+impl Conv1d {
+    /// The literal `Conv1dGeometry` of the layer.
+    fn geometry(&self, net: &Network) -> TokenStream {
+        let runtime = &net.runtime;
+        let Self {
+            stride,
+            padding,
+            dilation,
+            ..
+        } = *self;
+        quote! {
+            #runtime::layers::Conv1dGeometry {
+                stride: #stride,
+                padding: #padding,
+                dilation: #dilation,
+            }
+        }
     }
 }

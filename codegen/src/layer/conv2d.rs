@@ -1,8 +1,9 @@
 //! 2-D convolutions: `Conv2d<OUT, IN_PER_GROUP, KH, KW, T>` in the runtime, the geometry
 //! (stride, padding, dilation) passed as a literal `Conv2dGeometry` that the compiler folds.
-//! Inference only: no backward pass yet.
+//! Training: `train::Conv2dGradients` and `train::conv2d_backward_input`, one sample at a time
+//! (`each`).
 
-use super::{Kind, per_sample};
+use super::{Kind, each, per_sample};
 use crate::ir::{Conv2d, Layer, Network};
 use crate::shared::{count, describe, literal};
 use proc_macro2::TokenStream;
@@ -89,6 +90,117 @@ impl Kind for Conv2d {
         };
         quote!(#runtime::layers::Conv2d::from_parts(#parts))
     }
+
+    fn gradients_type(&self, net: &Network) -> Option<TokenStream> {
+        let Network {
+            scalar, runtime, ..
+        } = net;
+        let Self {
+            out_channels,
+            in_per_group,
+            kernel: [kh, kw],
+            ..
+        } = *self;
+        Some(quote!(
+            #runtime::train::Conv2dGradients<#out_channels, #in_per_group, #kh, #kw, #scalar>
+        ))
+    }
+
+    fn gradients_doc(&self, layer: &Layer) -> String {
+        format!(
+            " Gradients of convolution `{}`: weights and biases, as in the layer.",
+            layer.name
+        )
+    }
+
+    fn forward_train(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        _stable: bool,
+    ) -> TokenStream {
+        self.forward(net, layer, input)
+    }
+
+    fn forward_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        output: &TokenStream,
+    ) -> TokenStream {
+        each::forward(net, layer, input, output)
+    }
+
+    fn backward_input(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        _input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        let (runtime, field) = (&net.runtime, &layer.field);
+        let geometry = self.geometry(net);
+        quote_spanned! {layer.span=>
+            #runtime::train::conv2d_backward_input(&self.#field, &#delta, #geometry)
+        }
+    }
+
+    fn backward_input_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        delta: &TokenStream,
+        below: &TokenStream,
+    ) -> TokenStream {
+        each::backward_input(net, layer, input, delta, below)
+    }
+
+    fn accumulate(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        gradients: &TokenStream,
+        input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        let field = &layer.field;
+        let geometry = self.geometry(net);
+        quote_spanned!(layer.span=> #gradients.#field.accumulate(#input, &#delta, #geometry);)
+    }
+
+    fn accumulate_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        gradients: &TokenStream,
+        input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        each::accumulate(net, layer, gradients, input, delta)
+    }
+}
+
+impl Conv2d {
+    /// The literal `Conv2dGeometry` of the layer.
+    fn geometry(&self, net: &Network) -> TokenStream {
+        let runtime = &net.runtime;
+        let Self {
+            stride: [sh, sw],
+            padding: [ph, pw],
+            dilation: [dh, dw],
+            ..
+        } = *self;
+        quote! {
+            #runtime::layers::Conv2dGeometry {
+                stride: [#sh, #sw],
+                padding: [#ph, #pw],
+                dilation: [#dh, #dw],
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -120,5 +232,43 @@ mod tests {
             conv.field_doc(layer),
             " Convolution `layer0`: 6 output channels, kernels of 3x5 over 2 input channels, `linear`."
         );
+    }
+
+    #[test]
+    fn training_tokens() {
+        let net = nn_grammar::compile_item(
+            "struct Net = [2, 6, 6] -> conv2d(4, 3, dilation = 2, groups = 2) -> flatten -> 2 softmax;",
+        )
+        .unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        assert!(net.trains);
+        let layer = &net.layers[0];
+        let conv = kind(layer);
+        assert_eq!(
+            conv.gradients_type(&net).unwrap().to_string(),
+            ":: nn :: __private :: train :: Conv2dGradients < 4usize , 1usize , 3usize , 3usize , f32 >"
+        );
+        let geometry = ":: nn :: __private :: layers :: Conv2dGeometry { stride : [1usize , 1usize] , \
+                        padding : [0usize , 0usize] , dilation : [2usize , 2usize] , }";
+        assert_eq!(
+            conv.backward_input(&net, layer, &quote!(x), &quote!(delta))
+                .to_string(),
+            format!(
+                ":: nn :: __private :: train :: conv2d_backward_input (& self . layer0 , & delta , {geometry})"
+            )
+        );
+        assert_eq!(
+            conv.accumulate(&net, layer, &quote!(g), &quote!(x), &quote!(delta))
+                .to_string(),
+            format!("g . layer0 . accumulate (x , & delta , {geometry}) ;")
+        );
+    }
+
+    /// A network whose output is not a vector has no training half: the losses read vectors.
+    #[test]
+    fn shaped_outputs_do_not_train() {
+        let net = nn_grammar::compile_item("struct Net = [2, 6, 6] -> conv2d(4, 3);").unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        assert!(!net.trains);
     }
 }

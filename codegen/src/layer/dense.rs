@@ -99,7 +99,13 @@ impl Kind for Dense {
         quote_spanned!(layer.span=> #runtime::train::forward_chunk(&self.#field, #input, #output);)
     }
 
-    fn backward_input(&self, net: &Network, layer: &Layer, delta: &TokenStream) -> TokenStream {
+    fn backward_input(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        _input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
         let (runtime, field) = (&net.runtime, &layer.field);
         quote_spanned!(layer.span=> #runtime::train::backward_input(&self.#field, &#delta))
     }
@@ -108,6 +114,7 @@ impl Kind for Dense {
         &self,
         net: &Network,
         layer: &Layer,
+        _input: &TokenStream,
         delta: &TokenStream,
         below: &TokenStream,
     ) -> TokenStream {
@@ -123,6 +130,7 @@ impl Kind for Dense {
 
     fn accumulate(
         &self,
+        _net: &Network,
         layer: &Layer,
         gradients: &TokenStream,
         input: &TokenStream,
@@ -134,6 +142,7 @@ impl Kind for Dense {
 
     fn accumulate_chunk(
         &self,
+        _net: &Network,
         layer: &Layer,
         gradients: &TokenStream,
         input: &TokenStream,

@@ -1,10 +1,10 @@
 //! `global_avgpool` and `global_maxpool`: the runtime's functions of those names, `[C, ...]` to
-//! `[C]`; no field. Inference only.
+//! `[C]`; no field. Training: the runtime's `train::<function>_backward`, one sample at a time.
 
-use super::{Kind, per_sample};
+use super::{Kind, each, per_sample};
 use crate::ir::{GlobalPool, Layer, Network};
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 
 impl Kind for GlobalPool {
     fn field_type(&self, _net: &Network) -> Option<TokenStream> {
@@ -34,5 +34,48 @@ impl Kind for GlobalPool {
         output: &TokenStream,
     ) -> TokenStream {
         per_sample(net, layer, input, output)
+    }
+    fn forward_train(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        _stable: bool,
+    ) -> TokenStream {
+        self.forward(net, layer, input)
+    }
+
+    fn forward_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        output: &TokenStream,
+    ) -> TokenStream {
+        each::forward(net, layer, input, output)
+    }
+
+    /// `train::<function>_backward(input, &delta)`: both global pools' have this signature.
+    fn backward_input(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        let runtime = &net.runtime;
+        let function = format_ident!("{}_backward", self.function);
+        quote_spanned!(layer.span=> #runtime::train::#function(#input, &#delta))
+    }
+
+    fn backward_input_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        delta: &TokenStream,
+        below: &TokenStream,
+    ) -> TokenStream {
+        each::backward_input(net, layer, input, delta, below)
     }
 }

@@ -13,6 +13,7 @@ mod conv1d;
 mod conv2d;
 mod dense;
 mod dropout;
+mod each;
 mod flatten;
 mod global_pool;
 mod layernorm;
@@ -53,9 +54,10 @@ pub(crate) trait Kind {
         output: &TokenStream,
     ) -> TokenStream;
 
-    /// The type of the layer's field in the gradients struct; `None` for a kind without a
-    /// backward pass (yet): a network with such a layer has no training half at all
-    /// (`ir::Network::trains`), and the training methods below keep their empty defaults.
+    /// The type of the layer's field in the gradients struct; `None` for a kind without
+    /// tensors, which has no such field. Whether a kind has a backward pass is the grammar's
+    /// `LayerKind::trains` (`ir::Network::trains`): a network with a kind that does not train
+    /// has no training half at all, and the training methods below keep their empty defaults.
     fn gradients_type(&self, _net: &Network) -> Option<TokenStream> {
         None
     }
@@ -90,18 +92,26 @@ pub(crate) trait Kind {
         TokenStream::new()
     }
 
-    /// The gradient of the loss with respect to the layer's input, given `delta`, the gradient
-    /// with respect to its output before the activation (a place of the output's type).
-    fn backward_input(&self, _net: &Network, _layer: &Layer, _delta: &TokenStream) -> TokenStream {
+    /// The gradient of the loss with respect to the layer's input, given `input`, a reference
+    /// to the layer's input (what a maximum needs), and `delta`, the gradient with respect to
+    /// its output before the activation (a place of the output's type).
+    fn backward_input(
+        &self,
+        _net: &Network,
+        _layer: &Layer,
+        _input: &TokenStream,
+        _delta: &TokenStream,
+    ) -> TokenStream {
         TokenStream::new()
     }
 
-    /// Statement: [`Kind::backward_input`] for a chunk, `delta` a `&[Out]` into `below`, a
-    /// `&mut [In]`.
+    /// Statement: [`Kind::backward_input`] for a chunk, `input` a `&[In]` and `delta` a
+    /// `&[Out]`, into `below`, a `&mut [In]`.
     fn backward_input_chunk(
         &self,
         _net: &Network,
         _layer: &Layer,
+        _input: &TokenStream,
         _delta: &TokenStream,
         _below: &TokenStream,
     ) -> TokenStream {
@@ -112,6 +122,7 @@ pub(crate) trait Kind {
     /// `gradients.<field>`, `input` being a reference to the layer's input.
     fn accumulate(
         &self,
+        _net: &Network,
         _layer: &Layer,
         _gradients: &TokenStream,
         _input: &TokenStream,
@@ -123,6 +134,7 @@ pub(crate) trait Kind {
     /// Statement: [`Kind::accumulate`] for a chunk, `input` a `&[In]` and `delta` a `&[Out]`.
     fn accumulate_chunk(
         &self,
+        _net: &Network,
         _layer: &Layer,
         _gradients: &TokenStream,
         _input: &TokenStream,

@@ -1,11 +1,11 @@
 //! Pools: the runtime's `maxpool2d`, `avgpool2d`, `maxpool1d` and `avgpool1d` functions, the
-//! geometry a literal `Pool2dGeometry` or `Pool1dGeometry`; no field, no tensors. Inference
-//! only.
+//! geometry a literal `Pool2dGeometry` or `Pool1dGeometry`; no field, no tensors. Training:
+//! the runtime's `train::<function>_backward`, one sample at a time (`each`).
 
-use super::{Kind, per_sample};
+use super::{Kind, each, per_sample};
 use crate::ir::{Layer, Network, Pool, PoolGeometry};
 use proc_macro2::{Ident, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 
 impl Kind for Pool {
     fn field_type(&self, _net: &Network) -> Option<TokenStream> {
@@ -29,7 +29,70 @@ impl Kind for Pool {
     fn forward(&self, net: &Network, layer: &Layer, input: &TokenStream) -> TokenStream {
         let runtime = &net.runtime;
         let function = Ident::new(self.function, Span::call_site());
-        let geometry = match self.geometry {
+        let geometry = self.geometry(net);
+        quote_spanned!(layer.span=> #runtime::layers::#function(#input, #geometry))
+    }
+
+    fn forward_batch(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        output: &TokenStream,
+    ) -> TokenStream {
+        per_sample(net, layer, input, output)
+    }
+    fn forward_train(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        _stable: bool,
+    ) -> TokenStream {
+        self.forward(net, layer, input)
+    }
+
+    fn forward_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        output: &TokenStream,
+    ) -> TokenStream {
+        each::forward(net, layer, input, output)
+    }
+
+    /// `train::<function>_backward(input, &delta, geometry)`: every pool's has this signature.
+    fn backward_input(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        let runtime = &net.runtime;
+        let function = format_ident!("{}_backward", self.function);
+        let geometry = self.geometry(net);
+        quote_spanned!(layer.span=> #runtime::train::#function(#input, &#delta, #geometry))
+    }
+
+    fn backward_input_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        delta: &TokenStream,
+        below: &TokenStream,
+    ) -> TokenStream {
+        each::backward_input(net, layer, input, delta, below)
+    }
+}
+
+impl Pool {
+    /// The literal `Pool2dGeometry` or `Pool1dGeometry` of the layer.
+    fn geometry(&self, net: &Network) -> TokenStream {
+        let runtime = &net.runtime;
+        match self.geometry {
             PoolGeometry::Two([kh, kw], [sh, sw], [ph, pw]) => quote! {
                 #runtime::layers::Pool2dGeometry {
                     kernel: [#kh, #kw],
@@ -44,18 +107,7 @@ impl Kind for Pool {
                     padding: #padding,
                 }
             },
-        };
-        quote_spanned!(layer.span=> #runtime::layers::#function(#input, #geometry))
-    }
-
-    fn forward_batch(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        output: &TokenStream,
-    ) -> TokenStream {
-        per_sample(net, layer, input, output)
+        }
     }
 }
 
@@ -86,5 +138,24 @@ mod tests {
             ":: nn :: __private :: layers :: avgpool1d (input , :: nn :: __private :: layers :: Pool1dGeometry { \
              kernel : 3usize , stride : 1usize , padding : 0usize , })"
         );
+    }
+
+    #[test]
+    fn backward_through_the_runtime_with_the_input() {
+        let net = nn_grammar::compile_item("struct Net = [2, 5] -> avgpool1d(3) -> flatten -> 2;")
+            .unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        let layer = &net.layers[0];
+        assert!(kind(layer).gradients_type(&net).is_none());
+        assert_eq!(
+            kind(layer)
+                .backward_input(&net, layer, &quote!(x), &quote!(delta))
+                .to_string(),
+            ":: nn :: __private :: train :: avgpool1d_backward (x , & delta , \
+             :: nn :: __private :: layers :: Pool1dGeometry { kernel : 3usize , stride : 3usize , padding : 0usize , })"
+        );
+        // A pool has no gradients to accumulate.
+        let accumulate = kind(layer).accumulate(&net, layer, &quote!(g), &quote!(x), &quote!(d));
+        assert!(accumulate.is_empty());
     }
 }

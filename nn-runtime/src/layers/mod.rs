@@ -54,6 +54,9 @@ pub use pool::{
 };
 pub use reshape::{dropout, flatten};
 pub use shape::Shaped;
+// The window arithmetic, for the backward passes in `train`.
+#[cfg(feature = "train")]
+pub(crate) use window::Axis;
 
 use crate::Scalar;
 

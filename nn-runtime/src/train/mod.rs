@@ -10,11 +10,13 @@
 //! `net.accumulate_gradients(.., &BinaryCrossEntropy, ..)` on a `softmax` network is a compile
 //! error that names the mismatch.
 
+mod conv;
 mod dense;
 pub mod derivative;
 mod layernorm;
 mod loss;
 pub mod output;
+mod pool;
 mod trainable;
 
 #[cfg(feature = "alloc")]
@@ -22,10 +24,15 @@ mod optim;
 #[cfg(feature = "alloc")]
 mod trainer;
 
+pub use conv::{Conv1dGradients, Conv2dGradients, conv1d_backward_input, conv2d_backward_input};
 pub use dense::{DenseGradients, backward_input, backward_input_chunk, forward_chunk, forward_one};
 pub use layernorm::{LayerNormGradients, layernorm_backward_input};
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Loss, Mse};
 pub use output::OutputActivation;
+pub use pool::{
+    avgpool1d_backward, avgpool2d_backward, flatten_backward, global_avgpool_backward,
+    global_maxpool_backward, maxpool1d_backward, maxpool2d_backward,
+};
 pub use trainable::{Gradients, Outcome, Trainable};
 
 #[cfg(feature = "alloc")]

@@ -6,7 +6,8 @@ use crate::{Error, Network, Scalar, TensorInfo};
 use core::borrow::Borrow;
 
 /// The gradients of every trained tensor of a network: the `NetGradients` struct generated
-/// next to each network `Net`, one [`DenseGradients`](super::DenseGradients) per layer.
+/// next to each network `Net`, one gradients field per layer with tensors
+/// ([`DenseGradients`](super::DenseGradients), [`Conv2dGradients`](super::Conv2dGradients), ...).
 ///
 /// Its tensors are the network's [`Role::Parameter`](crate::Role::Parameter) tensors, in the
 /// order of [`Network::for_each_tensor`], with the same shapes and layouts: the `k`-th tensor
@@ -54,9 +55,10 @@ impl<T, O> Outcome<T, O> {
 
 /// A network that can be trained: implemented by every network `network!` generates.
 pub trait Trainable: Network {
-    /// One input, `[T; INPUTS]`.
-    type Input: Copy + AsRef<[Self::Scalar]> + 'static;
-    /// One output or target, `[T; OUTPUTS]`.
+    /// One input: `[T; INPUTS]`, or a nested array for a shaped input (`[[[T; W]; H]; C]`).
+    type Input: Copy + 'static;
+    /// One output or target, `[T; OUTPUTS]` (a network trains only when its output is a
+    /// vector, which is what the losses read).
     type Output: Copy + AsRef<[Self::Scalar]> + 'static;
     /// The last layer's activation, as a type: it decides which losses fit.
     type OutputActivation: OutputActivation;

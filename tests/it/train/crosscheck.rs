@@ -1,9 +1,11 @@
-//! One training step on a fixed batch against an independent implementation: numpy networks
+//! Training steps on a fixed batch against independent implementations: numpy networks
 //! differentiated by autograd, optimizer formulas from PyTorch's documentation
-//! (`tests/fixtures/train_step.py`, which wrote `train_step.json`).
+//! (`tests/fixtures/train_step.py`, which wrote `train_step.json`), and small CNNs in PyTorch
+//! itself, its layers, autograd and optimizers (`train_cnn_step.py`, `train_cnn_step.json`).
 
 use super::{batch_gradients, flat_gradients, parameters};
 use nn::Network;
+use nn::layers::Shaped;
 use nn::train::{
     Adam, BinaryCrossEntropy, CrossEntropy, Gradients, Loss, Mse, Optimizer, Sgd, Trainable,
 };
@@ -99,8 +101,13 @@ fn assert_close(found: &[f64], expected: &[f64], what: &str) {
     }
 }
 
-fn case(name: &str) -> Case {
-    let text = include_str!("../../fixtures/train_step.json");
+/// The dense networks' fixture.
+const DENSE: &str = include_str!("../../fixtures/train_step.json");
+
+/// The CNNs' fixture.
+const CNN: &str = include_str!("../../fixtures/train_cnn_step.json");
+
+fn case(text: &str, name: &str) -> Case {
     let fixture: Fixture = serde_json::from_str(text).expect("the fixture parses");
     fixture
         .cases
@@ -114,14 +121,22 @@ enum AnyOptimizer {
     Adam(Adam<f64>),
 }
 
-fn run<N, L>(name: &str, loss: &L)
+/// A sample of any shape from its values in row-major order.
+fn shaped<S: Shaped<Scalar = f64>>(values: &[f64]) -> S {
+    let mut sample = S::ZERO;
+    assert_eq!(values.len(), S::LEN, "sample size");
+    sample.values_mut().copy_from_slice(values);
+    sample
+}
+
+fn run<N, L>(fixture: &str, name: &str, loss: &L)
 where
     N: Trainable<Scalar = f64>,
-    N::Input: for<'a> TryFrom<&'a [f64]>,
-    N::Output: for<'a> TryFrom<&'a [f64]>,
+    N::Input: Shaped<Scalar = f64>,
+    N::Output: Shaped<Scalar = f64>,
     L: Loss<N::OutputActivation>,
 {
-    let case = case(name);
+    let case = case(fixture, name);
     let mut net = nn::__private::zeroed_box::<N>();
     let initial = storage_order::<N>(&case.parameters);
     assert_eq!(initial.len(), N::PARAMETERS, "{name}: parameter count");
@@ -131,20 +146,8 @@ where
             *p = *values.next().expect("enough parameters");
         }
     });
-    let inputs: Vec<N::Input> = case
-        .inputs
-        .iter()
-        .map(|x| N::Input::try_from(x.as_slice()).ok().expect("input width"))
-        .collect();
-    let targets: Vec<N::Output> = case
-        .targets
-        .iter()
-        .map(|y| {
-            N::Output::try_from(y.as_slice())
-                .ok()
-                .expect("output width")
-        })
-        .collect();
+    let inputs: Vec<N::Input> = case.inputs.iter().map(|x| shaped(x)).collect();
+    let targets: Vec<N::Output> = case.targets.iter().map(|y| shaped(y)).collect();
 
     let (value, gradients) = batch_gradients(&*net, loss, &inputs, &targets);
     assert_close(&[value], &[case.loss], &format!("{name}: loss"));
@@ -221,25 +224,60 @@ nn::network! {
 
 #[test]
 fn cross_entropy_on_softmax_with_sgd_momentum_and_weight_decay() {
-    run::<Classifier, _>("classifier", &CrossEntropy);
+    run::<Classifier, _>(DENSE, "classifier", &CrossEntropy);
 }
 
 #[test]
 fn binary_cross_entropy_on_sigmoid_with_adam() {
-    run::<Binary, _>("binary", &BinaryCrossEntropy);
+    run::<Binary, _>(DENSE, "binary", &BinaryCrossEntropy);
 }
 
 #[test]
 fn mse_on_a_linear_output_with_nesterov() {
-    run::<Regression, _>("regression", &Mse);
+    run::<Regression, _>(DENSE, "regression", &Mse);
 }
 
 #[test]
 fn cross_entropy_on_log_softmax_with_soft_labels_and_adam() {
-    run::<SoftLabels, _>("soft_labels", &CrossEntropy);
+    run::<SoftLabels, _>(DENSE, "soft_labels", &CrossEntropy);
 }
 
 #[test]
 fn mse_on_softmax_with_sgd() {
-    run::<SoftmaxMse, _>("softmax_mse", &Mse);
+    run::<SoftmaxMse, _>(DENSE, "softmax_mse", &Mse);
+}
+
+nn::network! {
+    /// `lenet_like` in the fixture's script.
+    struct SmallCnn = [2, 7, 7] -> conv2d(4, 3, padding = 1) relu -> maxpool2d(2) -> flatten
+        -> 5 softmax with scalar = f64;
+
+    /// `strided`: stride, padding and groups, then dilation, and a pool of stride 1.
+    struct StridedCnn = [4, 9, 8] -> conv2d(6, 3, stride = 2, padding = 1, groups = 2) tanh
+        -> conv2d(4, 2, dilation = 2) relu -> maxpool2d(2, stride = 1) -> flatten -> 3 softmax
+        with scalar = f64;
+
+    /// `sequence`: a strided 1-D convolution and an average pool.
+    struct SequenceCnn = [3, 12] -> conv1d(4, 3, stride = 2, padding = 1) relu -> avgpool1d(2)
+        -> flatten -> 3 softmax with scalar = f64;
+}
+
+#[test]
+fn cnn_with_sgd_momentum_and_weight_decay_against_pytorch() {
+    run::<SmallCnn, _>(CNN, "cnn_sgd", &CrossEntropy);
+}
+
+#[test]
+fn cnn_with_adam_against_pytorch() {
+    run::<SmallCnn, _>(CNN, "cnn_adam", &CrossEntropy);
+}
+
+#[test]
+fn strided_grouped_dilated_cnn_with_adam_against_pytorch() {
+    run::<StridedCnn, _>(CNN, "strided_cnn_adam", &CrossEntropy);
+}
+
+#[test]
+fn one_dimensional_cnn_with_sgd_against_pytorch() {
+    run::<SequenceCnn, _>(CNN, "sequence_sgd", &CrossEntropy);
 }

@@ -10,6 +10,7 @@ mod batch;
 mod crosscheck;
 mod gradcheck;
 mod hygiene;
+mod kinds;
 mod trainer;
 
 use nn::Network;

@@ -1,0 +1,79 @@
+//! The chunked training methods of the kinds without a batched backward kernel (convolutions,
+//! pools, flatten, dropout): a loop over the chunk's samples running the kind's per-sample
+//! tokens, so that a sample gets the same bits alone (`accumulate_gradients`) or in a chunk
+//! (`accumulate_batch`), in the same order.
+//!
+//! The chunk's first layer reads `&[X]` with `X: Borrow<Input>`: each sample is borrowed as the
+//! layer's input type, named, so that inference never has to choose between `Borrow` impls.
+
+use super::kind;
+use crate::ir::{Layer, Network};
+use crate::shared::{array_type, local};
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+/// Statement: [`super::Kind::forward_train`] for each sample of `input` (a `&[In]` or `&[X]`)
+/// into `output` (a `&mut [Out]`).
+pub(super) fn forward(
+    net: &Network,
+    layer: &Layer,
+    input: &TokenStream,
+    output: &TokenStream,
+) -> TokenStream {
+    let (sample, row) = (local("sample"), local("row"));
+    let input_type = array_type(&net.scalar, &layer.input);
+    let forward = kind(layer).forward_train(net, layer, &quote!(#sample), true);
+    quote_spanned! {layer.span=>
+        for (#sample, #row) in (#input).iter().zip((#output).iter_mut()) {
+            let #sample: &#input_type = ::core::borrow::Borrow::borrow(#sample);
+            *#row = #forward;
+        }
+    }
+}
+
+/// Statement: [`super::Kind::backward_input`] for each sample, `input` a `&[In]`, `delta` a
+/// `&[Out]`, into `below`, a `&mut [In]`.
+pub(super) fn backward_input(
+    net: &Network,
+    layer: &Layer,
+    input: &TokenStream,
+    delta: &TokenStream,
+    below: &TokenStream,
+) -> TokenStream {
+    let (sample, sample_delta, row) = (local("sample"), local("sample_delta"), local("row"));
+    let input_type = array_type(&net.scalar, &layer.input);
+    let gradient =
+        kind(layer).backward_input(net, layer, &quote!(#sample), &quote!((*#sample_delta)));
+    quote_spanned! {layer.span=>
+        for ((#sample, #sample_delta), #row) in (#input).iter().zip(#delta).zip((#below).iter_mut()) {
+            let #sample: &#input_type = ::core::borrow::Borrow::borrow(#sample);
+            *#row = #gradient;
+        }
+    }
+}
+
+/// Statement: [`super::Kind::accumulate`] for each sample, in order, `input` a `&[In]` or
+/// `&[X]` and `delta` a `&[Out]`.
+pub(super) fn accumulate(
+    net: &Network,
+    layer: &Layer,
+    gradients: &TokenStream,
+    input: &TokenStream,
+    delta: &TokenStream,
+) -> TokenStream {
+    let (sample, sample_delta) = (local("sample"), local("sample_delta"));
+    let input_type = array_type(&net.scalar, &layer.input);
+    let add = kind(layer).accumulate(
+        net,
+        layer,
+        gradients,
+        &quote!(#sample),
+        &quote!((*#sample_delta)),
+    );
+    quote_spanned! {layer.span=>
+        for (#sample, #sample_delta) in (#input).iter().zip(#delta) {
+            let #sample: &#input_type = ::core::borrow::Borrow::borrow(#sample);
+            #add
+        }
+    }
+}
