@@ -224,6 +224,7 @@ impl LayerKind {
                 | Self::GlobalMaxPool
                 | Self::Flatten
                 | Self::Dropout { .. }
+                | Self::LayerNorm { .. }
         )
     }
 }
