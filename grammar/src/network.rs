@@ -223,6 +223,7 @@ impl LayerKind {
                 | Self::GlobalMaxPool
                 | Self::Flatten
                 | Self::Dropout { .. }
+                | Self::LayerNorm { .. }
         )
     }
 }

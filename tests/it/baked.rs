@@ -59,7 +59,7 @@ fn ui() {
         .expect("the target directory");
     let project = target.join("tests/trybuild/nn/weights-fixtures");
     std::fs::create_dir_all(&project).expect("writable target directory");
-    for name in ["transposed", "int64", "tiny_f32"] {
+    for name in ["transposed", "int64", "tiny_f32", "norm_features"] {
         std::fs::copy(
             crate::fixtures::path(&format!("{name}.safetensors")),
             project.join(format!("{name}.safetensors")),

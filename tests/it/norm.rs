@@ -25,6 +25,10 @@ nn::network! {
         -> layernorm -> flatten -> 10 softmax
         with weights = "tests/fixtures/norm_image.safetensors";
 
+    /// [`Image`] in `f64`.
+    pub struct ImageF64 = [3, 12, 12] -> conv2d(8, 3) -> batchnorm relu -> maxpool2d(2)
+        -> layernorm -> flatten -> 10 softmax with scalar = f64;
+
     /// The network of `batchnorm.safetensors`: a BatchNorm1d between two Linear layers, saved
     /// without `num_batches_tracked`, as PyTorch before 0.4.1 saved it.
     pub struct Between = 5 -> 4 -> batchnorm relu -> 3 softmax;
@@ -352,4 +356,32 @@ fn random_networks_start_as_pytorch_does() {
     assert_eq!(net.layer1.running_var(), &[1.0; 8]);
     assert_eq!(net.layer3.weight(), &[[[1.0; 5]; 5]; 8]);
     assert_eq!(net.layer3.bias(), &[[[0.0; 5]; 5]; 8]);
+}
+
+#[test]
+fn f64_networks_read_f32_files_and_write_f64() {
+    let net = ImageF64::from_safetensors(&bytes("norm_image")).expect("loads, widened");
+    let (inputs, outputs) = expected("image");
+    for (index, (input, expected)) in inputs.iter().zip(&outputs).enumerate() {
+        let input: Vec<f64> = input.iter().copied().map(f64::from).collect();
+        let mut output = [0.0; 10];
+        nn::Network::forward_slice(&*net, &input, &mut output).expect("sizes match");
+        // onnxruntime computed in `f32`: the difference is its rounding.
+        #[allow(clippy::cast_possible_truncation)]
+        let output: Vec<f32> = output.iter().map(|&v| v as f32).collect();
+        assert_close(&output, expected, &format!("f64, sample {index}"));
+    }
+    let saved = net.to_safetensors();
+    let file = safetensors::SafeTensors::deserialize(&saved).expect("a valid file");
+    assert_eq!(
+        file.tensor("1.running_var").expect("written").dtype(),
+        Dtype::F64
+    );
+    let counter = file.tensor("1.num_batches_tracked").expect("written");
+    assert_eq!(
+        (counter.dtype(), counter.data()),
+        (Dtype::I64, &1200_i64.to_le_bytes()[..])
+    );
+    let again = ImageF64::from_safetensors(&saved).expect("reloads");
+    assert_eq!(again.to_safetensors(), saved);
 }

@@ -1,7 +1,8 @@
 //! `layernorm`: `LayerNorm<S>` in the runtime, `S` the sample's nested array type, `eps` a
-//! literal. Inference only: no backward pass yet.
+//! literal; `LayerNormGradients<S>` in training, one sample at a time (its statistics are the
+//! sample's own), chunks looping over their samples (`each`).
 
-use super::{Kind, per_sample};
+use super::{Kind, each, per_sample};
 use crate::ir::{Layer, LayerNorm, Network};
 use crate::shared::{array_type, count, describe, literal, zeros};
 use proc_macro2::{Literal, TokenStream};
@@ -44,6 +45,88 @@ impl Kind for LayerNorm {
         output: &TokenStream,
     ) -> TokenStream {
         per_sample(net, layer, input, output)
+    }
+
+    fn gradients_type(&self, net: &Network) -> Option<TokenStream> {
+        let runtime = &net.runtime;
+        let sample = array_type(&net.scalar, &self.shape);
+        Some(quote!(#runtime::train::LayerNormGradients<#sample>))
+    }
+
+    fn gradients_doc(&self, layer: &Layer) -> String {
+        format!(
+            " Gradients of layer normalisation `{}`: weight and bias, of the sample's shape.",
+            layer.name
+        )
+    }
+
+    fn forward_train(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        _stable: bool,
+    ) -> TokenStream {
+        self.forward(net, layer, input)
+    }
+
+    fn forward_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        output: &TokenStream,
+    ) -> TokenStream {
+        each::forward(net, layer, input, output)
+    }
+
+    fn backward_input(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        let (runtime, field) = (&net.runtime, &layer.field);
+        let eps = Literal::f64_suffixed(self.eps);
+        quote_spanned! {layer.span=>
+            #runtime::train::layernorm_backward_input(&self.#field, #input, &#delta, #eps)
+        }
+    }
+
+    fn backward_input_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        delta: &TokenStream,
+        below: &TokenStream,
+    ) -> TokenStream {
+        each::backward_input(net, layer, input, delta, below)
+    }
+
+    fn accumulate(
+        &self,
+        _net: &Network,
+        layer: &Layer,
+        gradients: &TokenStream,
+        input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        let field = &layer.field;
+        let eps = Literal::f64_suffixed(self.eps);
+        quote_spanned!(layer.span=> #gradients.#field.accumulate(#input, &#delta, #eps);)
+    }
+
+    fn accumulate_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        gradients: &TokenStream,
+        input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        each::accumulate(net, layer, gradients, input, delta)
     }
 
     /// `LayerNorm::from_parts` of the weight and bias, each nested in the sample's shape.
@@ -94,6 +177,20 @@ mod tests {
         assert_eq!(
             norm.field_doc(layer),
             " Layer normalisation `layer0`: over 6 values of shape `[2, 3]`, eps 1e-6, `gelu`."
+        );
+        assert_eq!(
+            norm.gradients_type(&net).unwrap().to_string(),
+            ":: nn :: __private :: train :: LayerNormGradients < [[f32 ; 3usize] ; 2usize] >"
+        );
+        assert_eq!(
+            norm.backward_input(&net, layer, &quote!(x), &quote!(d))
+                .to_string(),
+            ":: nn :: __private :: train :: layernorm_backward_input (& self . layer0 , x , & d , 0.000001f64)"
+        );
+        assert_eq!(
+            norm.accumulate(&net, layer, &quote!(g), &quote!(x), &quote!(d))
+                .to_string(),
+            "g . layer0 . accumulate (x , & d , 0.000001f64) ;"
         );
         let tensors = [vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![0.0; 6]];
         assert_eq!(

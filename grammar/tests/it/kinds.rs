@@ -340,3 +340,41 @@ fn mistakes_of_the_normalisations() {
         "#]],
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(crate::generators::config(256))]
+
+    /// Any valid `eps` and `momentum`, written positionally or by name in any numeral form,
+    /// compile to their values, and the canonical text compiles to the same network.
+    #[test]
+    fn normalisation_arguments_round_trip(
+        mantissa in 1u32..10_000,
+        exponent in -40i32..30,
+        momentum in 0.0..=1.0f64,
+        positional in proptest::bool::ANY,
+        channels in 1usize..5,
+    ) {
+        let eps_text = format!("{mantissa}e{exponent}");
+        let eps: f64 = eps_text.parse().expect("a numeral");
+        let arguments = if positional {
+            format!("{eps_text}, {momentum}")
+        } else {
+            format!("momentum = {momentum}, eps = {eps_text}")
+        };
+        let text = format!(
+            "struct A = [{channels}, 3] -> batchnorm({arguments}) relu -> layernorm(eps = {eps_text}) -> flatten -> 2;"
+        );
+        let net = nn_grammar::compile_item(&text).unwrap_or_else(|ds| panic!("{text}: {ds:?}"));
+        proptest::prop_assert_eq!(
+            net.layers[0].kind,
+            nn_grammar::LayerKind::BatchNorm { eps, momentum }
+        );
+        proptest::prop_assert_eq!(net.layers[1].kind, nn_grammar::LayerKind::LayerNorm { eps });
+        let printed = net.to_string();
+        let again = nn_grammar::compile_item(&printed).unwrap_or_else(|ds| panic!("{printed}: {ds:?}"));
+        proptest::prop_assert_eq!(
+            crate::generators::unranged_network(&again),
+            crate::generators::unranged_network(&net)
+        );
+    }
+}

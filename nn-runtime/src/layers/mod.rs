@@ -45,6 +45,8 @@ mod shape;
 mod window;
 
 pub use conv::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry};
+#[cfg(feature = "train")]
+pub(crate) use norm::standardise;
 pub use norm::{BatchNorm, DEFAULT_EPS, LayerNorm};
 pub use pool::{
     Pool1dGeometry, Pool2dGeometry, avgpool1d, avgpool2d, global_avgpool, global_maxpool,
@@ -79,6 +81,6 @@ fn sum<T: Scalar>(values: &[T]) -> T {
 
 /// A count as a float: exact, since counts of a sample's values are far below `2^53`.
 #[allow(clippy::cast_precision_loss)]
-const fn exact(count: usize) -> f64 {
+pub(crate) const fn exact(count: usize) -> f64 {
     count as f64
 }

@@ -233,35 +233,48 @@ impl<S: Shaped> LayerNorm<S> {
         output
     }
 
-    /// [`LayerNorm::forward`] in place. Two passes, the variance from the centred values, as
-    /// PyTorch's CPU kernel: no cancellation when the mean is large.
+    /// [`LayerNorm::forward`] in place: the sample standardised, `(x - mean) / sqrt(var +
+    /// eps)` (the backward pass standardises alike), then scaled and shifted elementwise.
     pub fn forward_in_place(&self, sample: &mut S, eps: f64) {
         let values = sample.values_mut();
-        let count = S::Scalar::from_f64(exact(S::LEN));
-        let mean = sum(values) / count;
-        for value in values.iter_mut() {
-            *value = *value - mean;
-        }
-        let mut squares = [S::Scalar::ZERO; super::LANES];
-        let mut chunks = values.chunks_exact(super::LANES);
-        for chunk in &mut chunks {
-            for (square, value) in squares.iter_mut().zip(chunk) {
-                *square += *value * *value;
-            }
-        }
-        for (square, value) in squares.iter_mut().zip(chunks.remainder()) {
-            *square += *value * *value;
-        }
-        let variance = sum(&squares) / count;
-        let inverse = S::Scalar::ONE / (variance + S::Scalar::from_f64(eps)).sqrt();
+        standardise(values, eps);
         for ((value, weight), bias) in values
             .iter_mut()
             .zip(self.weight.values())
             .zip(self.bias.values())
         {
-            *value = *value * inverse * *weight + *bias;
+            *value = *value * *weight + *bias;
         }
     }
+}
+
+/// Replaces `values` by `(x - mean) / sqrt(var + eps)`, the mean and the biased variance taken
+/// over all of them, and returns `1 / sqrt(var + eps)`: layernorm's forward pass and its
+/// backward pass (which needs the standardised values again) compute them alike. Two passes,
+/// the variance from the centred values, as PyTorch's CPU kernel: no cancellation when the
+/// mean is large.
+pub(crate) fn standardise<T: Scalar>(values: &mut [T], eps: f64) -> T {
+    let count = T::from_f64(exact(values.len()));
+    let mean = sum(values) / count;
+    for value in values.iter_mut() {
+        *value = *value - mean;
+    }
+    let mut squares = [T::ZERO; super::LANES];
+    let mut chunks = values.chunks_exact(super::LANES);
+    for chunk in &mut chunks {
+        for (square, value) in squares.iter_mut().zip(chunk) {
+            *square += *value * *value;
+        }
+    }
+    for (square, value) in squares.iter_mut().zip(chunks.remainder()) {
+        *square += *value * *value;
+    }
+    let variance = sum(&squares) / count;
+    let inverse = T::ONE / (variance + T::from_f64(eps)).sqrt();
+    for value in values.iter_mut() {
+        *value *= inverse;
+    }
+    inverse
 }
 
 /// `weight` (ones) and `bias` (zeros), each of the sample's shape, trained.

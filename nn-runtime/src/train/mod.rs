@@ -14,6 +14,7 @@ mod conv;
 mod dense;
 pub mod derivative;
 mod dropout;
+mod layernorm;
 mod loss;
 pub mod output;
 mod pool;
@@ -27,6 +28,7 @@ mod trainer;
 pub use conv::{Conv1dGradients, Conv2dGradients, conv1d_backward_input, conv2d_backward_input};
 pub use dense::{DenseGradients, backward_input, backward_input_chunk, forward_chunk, forward_one};
 pub use dropout::{MaskKey, Masks, dropout_train};
+pub use layernorm::{LayerNormGradients, layernorm_backward_input};
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Loss, Mse};
 pub use output::OutputActivation;
 pub use pool::{

@@ -16,7 +16,7 @@ const H: f64 = 1e-4;
 const TOLERANCE: f64 = 1e-6;
 
 /// A value of any shape, uniform in `[lo, hi)`.
-fn random<S: Shaped<Scalar = f64>>(rng: &mut Rng, lo: f64, hi: f64) -> S {
+pub(super) fn random<S: Shaped<Scalar = f64>>(rng: &mut Rng, lo: f64, hi: f64) -> S {
     let mut value = S::ZERO;
     for v in value.values_mut() {
         *v = rng.uniform_in(lo, hi);
@@ -26,7 +26,7 @@ fn random<S: Shaped<Scalar = f64>>(rng: &mut Rng, lo: f64, hi: f64) -> S {
 
 /// Checks every parameter of `net` (set from `seed`, uniform in `[-1, 1)`) on a batch of three
 /// inputs; `target` makes each target.
-fn check<N, L>(net: &mut N, loss: &L, seed: u64, target: impl Fn(&mut Rng) -> N::Output)
+pub(super) fn check<N, L>(net: &mut N, loss: &L, seed: u64, target: impl Fn(&mut Rng) -> N::Output)
 where
     N: Trainable<Scalar = f64>,
     N::Input: Shaped<Scalar = f64>,
@@ -90,7 +90,7 @@ where
     }
 }
 
-fn one_hot<const N: usize>(rng: &mut Rng) -> [f64; N] {
+pub(super) fn one_hot<const N: usize>(rng: &mut Rng) -> [f64; N] {
     let hot = rng.below(N);
     std::array::from_fn(|i| if i == hot { 1.0 } else { 0.0 })
 }

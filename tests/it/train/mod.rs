@@ -11,6 +11,7 @@ mod crosscheck;
 mod gradcheck;
 mod hygiene;
 mod kinds;
+mod layernorm;
 mod trainer;
 
 use nn::Network;
