@@ -589,6 +589,15 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
                     name.text
                 ),
             ));
+        } else if name.text.starts_with("__") {
+            renamed.push(index);
+            problems.push(Diagnostic::new(
+                name.range,
+                format!(
+                    "expected a layer name such as `hidden`, found `{}`: names that start with `__` are reserved for the fields nn adds (such as `__dropout_masks`)",
+                    name.text
+                ),
+            ));
         } else if let Some(first) = layers[..index].iter().position(|l| l.name == layer.name) {
             renamed.push(index);
             problems.push(Diagnostic::new(

@@ -450,6 +450,18 @@ fn keyword_name() {
 }
 
 #[test]
+fn names_of_generated_fields_are_reserved() {
+    check(
+        "struct A = [1, 4] -> dropout(0.5) -> flatten -> 2 as __dropout_masks;",
+        &expect![[r#"
+            1:54: expected a layer name such as `hidden`, found `__dropout_masks`: names that start with `__` are reserved for the fields nn adds (such as `__dropout_masks`)
+              struct A = [1, 4] -> dropout(0.5) -> flatten -> 2 as __dropout_masks;
+                                                                   ^^^^^^^^^^^^^^^
+        "#]],
+    );
+}
+
+#[test]
 fn default_name_clash() {
     check(
         "struct A = 784 -> 128 as layer1 -> 10;",

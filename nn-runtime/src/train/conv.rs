@@ -152,8 +152,8 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usi
 
     /// Adds one sample's gradients, given the layer's `input` and `delta`, the gradient of the
     /// loss with respect to the layer's output before its activation. `OH` and `OW` must be
-    /// [`Conv2dGeometry::output_size`]'s, as for [`Conv2d::forward`] (wrong sizes give wrong
-    /// values, never a panic).
+    /// [`Conv2dGeometry::output_size`]'s, as for [`Conv2d::forward`] (checked in debug builds;
+    /// in release, wrong sizes give wrong values, never a panic).
     pub fn accumulate<
         const IN: usize,
         const H: usize,

@@ -6,7 +6,9 @@
 //! passes each output's gradient to the input it took, the first maximum in window order (rows,
 //! then columns), as PyTorch's CPU kernels; a NaN in the window takes it, as in the forward
 //! pass. An average spreads it evenly over the kernel, padding included
-//! (`count_include_pad=True`): the padding's share goes nowhere.
+//! (`count_include_pad=True`): the padding's share goes nowhere. Output sizes must be the
+//! geometry's, as for the forward pass (checked in debug builds; in release, wrong sizes give
+//! wrong values, never a panic).
 
 use crate::Scalar;
 use crate::layers::{Pool1dGeometry, Pool2dGeometry, Shaped};

@@ -42,6 +42,30 @@ where
     let targets: Vec<N::Output> = (0..3).map(|_| target(&mut rng)).collect();
 
     let (value, analytic) = batch_gradients(&*net, loss, &inputs, &targets);
+    // The chunked path (`accumulate_batch`, whatever `TRAINING_CHUNK` is) gives the same bits
+    // as one sample at a time, loss and gradients, dropout's masks included.
+    let mut chunked = N::Gradients::zeroed();
+    let mut chunked_loss = 0.0;
+    let scale = 1.0 / inputs.len() as f64;
+    net.accumulate_batch(&inputs, &targets, loss, scale, &mut chunked, |_, o| {
+        chunked_loss += o.loss;
+    })
+    .expect("one target per input");
+    assert_eq!(
+        (chunked_loss * scale).to_bits(),
+        value.to_bits(),
+        "{}",
+        N::NAME
+    );
+    let chunked = flat_gradients(&*chunked);
+    assert!(
+        chunked
+            .iter()
+            .zip(&analytic)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "{}: accumulate_batch differs from accumulate_gradients",
+        N::NAME
+    );
     // Dropout draws its masks in training only: then the loss differs from `evaluate`'s. The
     // differences below are of the training loss, each batch from fresh gradients, so with the
     // same masks (seed 0, samples 0 to 2).
