@@ -27,6 +27,7 @@ mod lenet;
 mod limits;
 mod nn_file;
 mod numerics;
+mod onnx;
 mod pinned;
 mod readme;
 mod sklearn;
