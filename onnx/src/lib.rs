@@ -12,8 +12,8 @@
 //! and compiled again by `nn_grammar`, so an imported network is exactly what its `.nn` text
 //! says, and goes through the one code generator. The pipeline, one module per step:
 //! `proto` (decode) -> `inline` (local functions) -> `fuse` (`x * Sigmoid(x)`, the `Erf` form
-//! of GELU) -> `lower` (fold constants, nodes to layers, every problem) -> `emit` (declaration
-//! and tensors). The guide is `nn::guide::onnx` (`docs/onnx.md`).
+//! of GELU) -> `select` (the output and the nodes it needs) -> `lower` (fold constants, nodes to
+//! layers, every problem) -> `emit` (declaration and tensors). The guide is `nn::guide::onnx` (`docs/onnx.md`).
 //!
 //! **Why prost.** An ONNX file is a protobuf message. Of the pure-Rust decoders on crates.io,
 //! `prost` is the most used and maintained (tokio's), its decoder is fuzzed upstream, checks
@@ -42,6 +42,7 @@ mod fuse;
 mod inline;
 mod lower;
 mod proto;
+mod select;
 
 pub use emit::Tensor;
 pub use error::{Error, NodeAt, Problem};
@@ -125,7 +126,19 @@ pub fn import(bytes: &[u8], options: &Options) -> Result<Import, Error> {
         let lookup = |name: &str| scalars(name);
         fuse::fuse(nodes.clone(), &lookup)
     };
-    let lowered = lower::lower(graph, &nodes, opset, dir, problems).map_err(Error::Unsupported)?;
+    let output = match select::output(graph) {
+        Ok(output) => output,
+        Err(message) => {
+            problems.push(Problem {
+                node: None,
+                message,
+            });
+            ""
+        }
+    };
+    let nodes = select::needed(nodes, output);
+    let lowered =
+        lower::lower(graph, &nodes, output, opset, dir, problems).map_err(Error::Unsupported)?;
     let scalar = lowered.scalar;
     let name = if options.name.is_empty() {
         "Net"

@@ -61,7 +61,8 @@ enum Value {
 }
 
 /// Operators understood on the flow from the input.
-const LOWERED: [&str; 24] = [
+const LOWERED: [&str; 25] = [
+    "Cast",
     "Gemm",
     "MatMul",
     "Add",
@@ -120,6 +121,8 @@ struct Walk<'a> {
     opset: i64,
     /// The input's batch size when the model fixes it.
     batch: Option<i64>,
+    /// The input's element type (`TensorProto.DataType`).
+    elem_type: i32,
     values: HashMap<String, Value>,
     layers: Vec<Layer>,
     names: HashSet<String>,
@@ -131,10 +134,11 @@ struct Walk<'a> {
     dir: Option<&'a Path>,
 }
 
-/// Lowers a graph whose functions are inlined and patterns fused.
+/// Lowers a graph whose functions are inlined and patterns fused, up to its value `output`.
 pub(crate) fn lower(
     graph: &proto::Graph,
     nodes: &[Node],
+    output: &str,
     opset: i64,
     dir: Option<&Path>,
     mut problems: Vec<Problem>,
@@ -142,6 +146,7 @@ pub(crate) fn lower(
     let mut walk = Walk {
         opset,
         batch: None,
+        elem_type: proto::data_type::FLOAT,
         values: HashMap::new(),
         layers: Vec::new(),
         names: HashSet::new(),
@@ -183,7 +188,8 @@ pub(crate) fn lower(
     for (index, node) in nodes.iter().enumerate() {
         walk.node(index, node);
     }
-    let output = walk.output(graph, &mut problems);
+    // An empty name: choosing the output was a problem already.
+    let output = !output.is_empty() && walk.output(output, &mut problems);
     problems.append(&mut walk.problems);
     if !problems.is_empty() {
         return Err(problems);
@@ -245,6 +251,7 @@ impl Walk<'_> {
         let Some(tensor) = input.r#type.as_ref().and_then(|t| t.tensor_type.as_ref()) else {
             return fail(format!("input `{name}` is not a tensor"));
         };
+        self.elem_type = tensor.elem_type;
         let scalar = match tensor.elem_type {
             proto::data_type::FLOAT => Scalar::F32,
             proto::data_type::DOUBLE => Scalar::F64,
@@ -296,29 +303,9 @@ impl Walk<'_> {
         Some((nn, scalar))
     }
 
-    /// Whether the graph's one output is the last layer's.
-    fn output(&self, graph: &proto::Graph, problems: &mut Vec<Problem>) -> bool {
-        let [output] = graph.output.as_slice() else {
-            let names: Vec<String> = graph
-                .output
-                .iter()
-                .map(|o| format!("`{}`", o.name))
-                .collect();
-            problems.push(Problem {
-                node: None,
-                message: format!(
-                    "expected one output, found {}{}",
-                    graph.output.len(),
-                    if names.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", names.join(", "))
-                    }
-                ),
-            });
-            return false;
-        };
-        match self.values.get(&output.name) {
+    /// Whether the chosen output is the last layer's.
+    fn output(&self, output: &str, problems: &mut Vec<Problem>) -> bool {
+        match self.values.get(output) {
             Some(Value::Flow(flow))
                 if flow.layer.is_some() && flow.layer == self.layers.len().checked_sub(1) =>
             {
@@ -327,10 +314,7 @@ impl Walk<'_> {
             Some(Value::Flow(flow)) if flow.layer.is_none() && self.layers.is_empty() => {
                 problems.push(Problem {
                     node: None,
-                    message: format!(
-                        "output `{}` is the input: the model has no layers",
-                        output.name
-                    ),
+                    message: format!("output `{output}` is the input: the model has no layers"),
                 });
                 false
             }
@@ -339,8 +323,7 @@ impl Walk<'_> {
                 problems.push(Problem {
                     node: None,
                     message: format!(
-                        "output `{}` is not the last layer's output: only chains of layers can be imported",
-                        output.name
+                        "output `{output}` is not the last layer's output: only chains of layers can be imported",
                     ),
                 });
                 false
@@ -348,14 +331,14 @@ impl Walk<'_> {
             Some(Value::Const(_)) => {
                 problems.push(Problem {
                     node: None,
-                    message: format!("output `{}` does not depend on the input", output.name),
+                    message: format!("output `{output}` does not depend on the input"),
                 });
                 false
             }
             None => {
                 problems.push(Problem {
                     node: None,
-                    message: format!("output `{}` is made by no node", output.name),
+                    message: format!("output `{output}` is made by no node"),
                 });
                 false
             }
@@ -529,6 +512,18 @@ impl Walk<'_> {
     ) -> Result<Vec<Value>, String> {
         match node.op_type.as_str() {
             "Identity" => Ok(vec![Value::Flow(flow)]),
+            "Cast" => {
+                // skl2onnx casts its input to float first.
+                let to = i32::try_from(int(node, "to", 0)).unwrap_or(0);
+                if to == self.elem_type {
+                    Ok(vec![Value::Flow(flow)])
+                } else {
+                    Err(format!(
+                        "casts the input's flow to {}",
+                        constant::type_name(to)
+                    ))
+                }
+            }
             "Dropout" => {
                 if node
                     .output

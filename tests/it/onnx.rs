@@ -65,6 +65,8 @@ imported! {
     conv1d_grouped_and_global_max_pool: conv1d::Conv1d from "conv1d", "onnx/tests/fixtures/conv1d.nn";
     opset_20_gelu: gelu20::Gelu20 from "gelu20", "onnx/tests/fixtures/gelu20.nn";
     local_functions: function::Function from "function", "onnx/tests/fixtures/function.nn";
+    opset_9_flatten_and_batchnorm: opset9::Opset9 from "opset9", "onnx/tests/fixtures/opset9.nn";
+    sklearn_mlp_classifier: sklearn_mlp::SklearnMlp from "sklearn_mlp", "onnx/tests/fixtures/sklearn_mlp.nn";
     torch_lenet_with_view_silu_gelu_batchnorm: torch_lenet::TorchLenet from "torch_lenet", "onnx/tests/fixtures/torch_lenet.nn";
     torch_modules_as_functions: torch_functions::TorchFunctions from "torch_functions", "onnx/tests/fixtures/torch_functions.nn";
 }

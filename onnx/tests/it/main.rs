@@ -20,12 +20,14 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The models import must take, by file stem.
-const MODELS: [&str; 7] = [
+const MODELS: [&str; 9] = [
     "mlp",
     "conv",
     "conv1d",
     "gelu20",
     "function",
+    "opset9",
+    "sklearn_mlp",
     "torch_lenet",
     "torch_functions",
 ];
