@@ -43,6 +43,8 @@ mod inline;
 mod lower;
 mod proto;
 mod select;
+#[cfg(test)]
+mod tests;
 
 pub use emit::Tensor;
 pub use error::{Error, NodeAt, Problem};
