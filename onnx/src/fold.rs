@@ -74,8 +74,26 @@ pub(crate) fn constant_node(node: &Node, dir: Option<&Path>) -> Result<Const, St
     }
 }
 
-/// Evaluates a node whose inputs are all constants (`None` for an omitted optional input).
+/// Evaluates a node whose inputs are all constants (`None` for an omitted optional input). The
+/// result holds as many elements as its sizes say, which lowering relies on.
 pub(crate) fn fold(node: &Node, inputs: &[Option<Const>], opset: i64) -> Result<Const, String> {
+    let folded = evaluate(node, inputs, opset)?;
+    let elements = folded
+        .dims
+        .iter()
+        .try_fold(1usize, |all, &d| all.checked_mul(d));
+    if elements == Some(folded.len()) {
+        Ok(folded)
+    } else {
+        Err(format!(
+            "makes {} values for the shape {:?}",
+            folded.len(),
+            folded.dims
+        ))
+    }
+}
+
+fn evaluate(node: &Node, inputs: &[Option<Const>], opset: i64) -> Result<Const, String> {
     let input = |i: usize| -> Result<&Const, String> {
         inputs
             .get(i)
@@ -198,6 +216,9 @@ fn squeeze(dims: &[usize], axes: &[i64]) -> Result<Vec<usize>, String> {
         .map(|&a| wrap(a, dims.len()))
         .collect::<Option<_>>()
         .ok_or("an axis out of range")?;
+    if let Some(&axis) = axes.iter().find(|&&a| dims[a] != 1) {
+        return Err(format!("squeezes axis {axis} of size {}", dims[axis]));
+    }
     Ok(dims
         .iter()
         .enumerate()
@@ -367,7 +388,8 @@ fn elementwise(op: &str, left: &Const, right: &Const) -> Result<Const, String> {
     } else {
         left.dims.clone()
     };
-    let count = left.len().max(right.len());
+    // A single value meets every value of the other side, none if it is empty.
+    let count = if one_left { right.len() } else { left.len() };
     let pick = |one: bool, i: usize| if one { 0 } else { i };
     let data = match (&left.data, &right.data) {
         (Data::Float(xs), Data::Float(ys)) => Data::Float(
@@ -502,8 +524,27 @@ mod tests {
         assert_eq!(squeeze(&[1, 3, 1], &[]).unwrap(), [3]);
         assert_eq!(squeeze(&[1, 3, 1], &[-1]).unwrap(), [1, 3]);
         assert!(squeeze(&[1, 3], &[2]).is_err());
+        assert!(squeeze(&[1, 3], &[1]).is_err());
         assert_eq!(unsqueeze(&[3], &[0, -1]).unwrap(), [1, 3, 1]);
         assert!(unsqueeze(&[3], &[5]).is_err());
+    }
+
+    #[test]
+    fn a_single_value_against_an_empty_tensor_makes_an_empty_tensor() {
+        let empty = Const {
+            dims: vec![0],
+            data: Data::Float(Vec::new()),
+        };
+        let one = Const {
+            dims: Vec::new(),
+            data: Data::Float(vec![2.0]),
+        };
+        for (left, right) in [(&one, &empty), (&empty, &one)] {
+            let product = elementwise("Mul", left, right).unwrap();
+            assert_eq!((product.len(), product.dims), (0, vec![0]));
+        }
+        let both = elementwise("Add", &one, &one).unwrap();
+        assert_eq!(both.floats().unwrap(), [4.0]);
     }
 
     #[test]

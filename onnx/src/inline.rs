@@ -3,17 +3,35 @@
 //! references, and its own values renamed under the call's name so that calls do not clash.
 
 use crate::proto::{Attribute, Function, Node};
+use prost::Message as _;
 
 /// How deeply functions may call functions; deeper (or recursive) calls are a problem.
 const MAX_DEPTH: usize = 16;
 
+/// What the nodes that inlining adds may weigh, encoded (plus [`NODE_WEIGHT`] each), for each
+/// byte of the model, and whatever the model: calls of calls multiply, and a budget keeps
+/// memory within a fixed multiple of the file.
+const BYTES_PER_BYTE: usize = 4;
+/// See [`BYTES_PER_BYTE`].
+const BUDGET_BYTES: usize = 1 << 16;
+/// The weight of a node besides its encoding (its decoded size).
+const NODE_WEIGHT: usize = 256;
+
 /// The graph's nodes with every call of a local function replaced by its body, and the
-/// problems met (a call nested too deeply).
-pub(crate) fn inline(nodes: Vec<Node>, functions: &[Function]) -> (Vec<Node>, Vec<String>) {
+/// problems met (a call nested too deeply, bodies that add more than the budget for a model of
+/// `size` bytes).
+pub(crate) fn inline(
+    nodes: Vec<Node>,
+    functions: &[Function],
+    size: usize,
+) -> (Vec<Node>, Vec<String>) {
     let mut out = Vec::with_capacity(nodes.len());
     let mut problems = Vec::new();
+    let mut budget = size
+        .saturating_mul(BYTES_PER_BYTE)
+        .saturating_add(BUDGET_BYTES);
     for node in nodes {
-        expand(node, functions, 0, &mut out, &mut problems);
+        expand(node, functions, 0, &mut out, &mut problems, &mut budget);
     }
     (out, problems)
 }
@@ -31,6 +49,7 @@ fn expand(
     depth: usize,
     out: &mut Vec<Node>,
     problems: &mut Vec<String>,
+    budget: &mut usize,
 ) {
     let Some(function) = callee(&node, functions) else {
         out.push(node);
@@ -63,6 +82,18 @@ fn expand(
         format!("{scope}/{value}")
     };
     for inner in &function.node {
+        let weight = inner.encoded_len().saturating_add(NODE_WEIGHT);
+        if weight > *budget {
+            if *budget > 0 {
+                problems.push(format!(
+                    "inlining the calls of local functions makes more nodes than a model of this size may (function `{}`)",
+                    function.name
+                ));
+            }
+            *budget = 0;
+            return;
+        }
+        *budget -= weight;
         let attribute = inner
             .attribute
             .iter()
@@ -77,7 +108,7 @@ fn expand(
             overload: inner.overload.clone(),
             attribute,
         };
-        expand(call, functions, depth + 1, out, problems);
+        expand(call, functions, depth + 1, out, problems, budget);
     }
 }
 

@@ -29,8 +29,9 @@
 //! **Bounds.** No single allocation is larger than a fixed multiple of the input (256 bytes per
 //! byte, checked by `tests/it/allocations.rs` and the fuzz target): prost allocates a string, a
 //! byte field or a packed array only after checking that the input holds it (a decoded message
-//! is larger than its encoding, an empty node being two bytes), and tensors are converted only
-//! after their element count is checked against their data. Import never panics on any bytes
+//! is larger than its encoding, an empty node being two bytes), tensors are converted only
+//! after their element count is checked against their data, and inlining local functions (whose
+//! calls of calls multiply) stops at a budget proportional to the file. Import never panics on any bytes
 //! (proptest edits of the fixtures in the tests, and the `onnx` cargo-fuzz target).
 
 mod attribute;
@@ -117,7 +118,7 @@ pub fn import(bytes: &[u8], options: &Options) -> Result<Import, Error> {
     let Some(graph) = model.graph.as_ref() else {
         return Err(Error::Decode("the model has no graph".to_owned()));
     };
-    let (nodes, recursive) = inline::inline(graph.node.clone(), &model.functions);
+    let (nodes, recursive) = inline::inline(graph.node.clone(), &model.functions, bytes.len());
     problems.extend(recursive.into_iter().map(|message| Problem {
         node: None,
         message,

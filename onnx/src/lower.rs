@@ -958,17 +958,14 @@ impl Walk<'_> {
                 weight.dims
             ));
         }
-        let kernel = weight.dims[2..].to_vec();
-        if let Some(written) = ints(node, "kernel_shape")
-            && written
-                .iter()
-                .map(|&k| usize::try_from(k).unwrap_or(0))
-                .ne(kernel.iter().copied())
-        {
+        if weight.dims.contains(&0) {
             return Err(format!(
-                "its `kernel_shape` {written:?} differs from its weights' {kernel:?}"
+                "has weights of shape {:?}, with no values",
+                weight.dims
             ));
         }
+        let kernel = weight.dims[2..].to_vec();
+        same_kernel(node, &kernel)?;
         let geometry = Geometry::read(node, spatial, &kernel, true)?;
         let out_channels = weight.dims[0];
         let groups = usize::try_from(int(node, "group", 1))
@@ -992,12 +989,12 @@ impl Walk<'_> {
             ));
         }
         let channels = flow.nn.dims()[0];
-        if channels != weight.dims[1] * groups {
+        let reads = weight.dims[1].saturating_mul(groups);
+        if channels != reads {
             return Err(format!(
-                "reads {channels} channels, but its weights {:?} with {groups} group{} read {}",
+                "reads {channels} channels, but its weights {:?} with {groups} group{} read {reads}",
                 weight.dims,
                 if groups == 1 { "" } else { "s" },
-                weight.dims[1] * groups
             ));
         }
         let (kind, output) = if spatial == 2 {
@@ -1079,7 +1076,12 @@ impl Walk<'_> {
         } else if int(node, "count_include_pad", 0) == 0 && geometry.pads.iter().any(|&p| p > 0) {
             return Err("averages without counting the padding (`count_include_pad = 0`): nn's avgpool counts it, as PyTorch's default".to_owned());
         }
-        if geometry.pads.iter().zip(&kernel).any(|(&p, &k)| p * 2 > k) {
+        if geometry
+            .pads
+            .iter()
+            .zip(&kernel)
+            .any(|(&p, &k)| p.saturating_mul(2) > k)
+        {
             return Err(format!(
                 "pads {:?} with a kernel of {kernel:?}: at most half the kernel can be imported",
                 geometry.pads
@@ -1205,6 +1207,23 @@ impl Walk<'_> {
     }
 }
 
+/// Whether a convolution's `kernel_shape`, if written, is its weights'.
+fn same_kernel(node: &Node, kernel: &[usize]) -> Result<(), String> {
+    match ints(node, "kernel_shape") {
+        Some(written)
+            if written
+                .iter()
+                .map(|&k| usize::try_from(k).unwrap_or(0))
+                .ne(kernel.iter().copied()) =>
+        {
+            Err(format!(
+                "its `kernel_shape` {written:?} differs from its weights' {kernel:?}"
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A convolution's or pool's strides, symmetric padding and dilations from its attributes.
 struct Geometry {
     strides: Vec<usize>,
@@ -1263,7 +1282,7 @@ impl Geometry {
                 let spans: Vec<usize> = kernel
                     .iter()
                     .zip(&dilations)
-                    .map(|(k, d)| d * (k - 1))
+                    .map(|(k, d)| d.saturating_mul(k.saturating_sub(1)))
                     .collect();
                 if strides.iter().any(|&s| s != 1) || spans.iter().any(|s| s % 2 != 0) {
                     return Err(format!(

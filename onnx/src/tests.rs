@@ -279,3 +279,51 @@ fn each_mistake_is_named_on_its_node() {
         input `x` has shape [batch, 2, 3, 4, 5], expected [batch, C], [batch, C, L] or [batch, C, H, W]
         not an ONNX model: failed to decode Protobuf message: invalid wire type value: 6"#]].assert_eq(&report.join("\n"));
 }
+
+#[test]
+fn calls_of_calls_stop_at_the_budget() {
+    // `f0` calls `f1` ten times, `f1` calls `f2` ten times, ...: 10^8 nodes once inlined.
+    let call = |function: usize, index: usize| Node {
+        input: vec!["x".to_owned()],
+        output: vec![format!("y{index}")],
+        name: format!("call{index}"),
+        op_type: format!("f{function}"),
+        domain: "local".to_owned(),
+        ..Node::default()
+    };
+    let functions = (0..8)
+        .map(|level| crate::proto::Function {
+            name: format!("f{level}"),
+            input: vec!["x".to_owned()],
+            output: vec!["y9".to_owned()],
+            node: (0..10).map(|index| call(level + 1, index)).collect(),
+            domain: "local".to_owned(),
+            ..crate::proto::Function::default()
+        })
+        .collect();
+    let bytes = Model {
+        opset_import: vec![OperatorSetId {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph: Some(Graph {
+            node: vec![Node {
+                output: vec!["y".to_owned()],
+                ..call(0, 0)
+            }],
+            input: vec![value("x", &[4])],
+            output: vec![value("y", &[])],
+            ..Graph::default()
+        }),
+        functions,
+        ..Model::default()
+    }
+    .encode_to_vec();
+    let report = problems(&bytes);
+    assert!(
+        report.starts_with(
+            "inlining the calls of local functions makes more nodes than a model of this size may"
+        ),
+        "{report}"
+    );
+}
