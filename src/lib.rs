@@ -24,6 +24,8 @@ pub mod guide {
     pub mod training {}
     #[doc = include_str!("../docs/nnc.md")]
     pub mod nnc {}
+    #[doc = include_str!("../docs/onnx.md")]
+    pub mod onnx {}
     #[doc = include_str!("../docs/embedded.md")]
     pub mod embedded {}
     #[doc = include_str!("../docs/performance.md")]

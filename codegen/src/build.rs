@@ -9,6 +9,10 @@
 //!
 //! and in the crate, `include!(concat!(env!("OUT_DIR"), "/iris.rs"));`. The file is what
 //! `nnc build models/iris.nn` prints.
+//!
+//! With the feature `onnx`, [`import_onnx`] does the same for an ONNX model, so that a project
+//! keeps only the `.onnx` file under version control: it writes the declaration `nnc import`
+//! writes, its Rust, and the weights.
 
 use core::fmt;
 use nn_grammar::line_col;
@@ -48,6 +52,14 @@ pub enum Error {
         /// Every problem, as `line:col: message`.
         problems: Vec<String>,
     },
+    /// The ONNX model cannot be imported.
+    #[cfg(feature = "onnx")]
+    Import {
+        /// The model.
+        path: PathBuf,
+        /// Why, with every problem.
+        source: nn_onnx::Error,
+    },
 }
 
 impl fmt::Display for Error {
@@ -74,6 +86,8 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            #[cfg(feature = "onnx")]
+            Self::Import { path, source } => write!(f, "`{}`: {source}", path.display()),
         }
     }
 }
@@ -101,6 +115,12 @@ impl fmt::Debug for Error {
                 .field("path", path)
                 .field("problems", problems)
                 .finish(),
+            #[cfg(feature = "onnx")]
+            Self::Import { path, source } => f
+                .debug_struct("Import")
+                .field("path", path)
+                .field("source", source)
+                .finish(),
         }
     }
 }
@@ -109,6 +129,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Read { source, .. } | Self::Write { source, .. } => Some(source),
+            #[cfg(feature = "onnx")]
+            Self::Import { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -145,6 +167,92 @@ pub fn compile(path: impl AsRef<Path>) -> Result<PathBuf, Error> {
 /// [`Error::Read`] and [`Error::Write`] for I/O, [`Error::Compile`] with every problem.
 pub fn compile_to(input: &Path, output: &Path) -> Result<(), Error> {
     compile_named(input, input, output)
+}
+
+/// The files [`import_onnx`] writes.
+#[cfg(feature = "onnx")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Imported {
+    /// The declaration, `<stem>.nn`, as `nnc import` writes it.
+    pub declaration: PathBuf,
+    /// Its Rust, `<stem>.rs`, as `nnc build` writes it: `include!` it.
+    pub rust: PathBuf,
+    /// The weights, `<stem>.safetensors`: load them with `from_safetensors_file`, or
+    /// `from_safetensors(include_bytes!(...))`.
+    pub weights: PathBuf,
+}
+
+/// Imports the ONNX model `path` (relative to `CARGO_MANIFEST_DIR`) into `$OUT_DIR`: the
+/// declaration `<stem>.nn`, its Rust `<stem>.rs` and the weights `<stem>.safetensors`, the
+/// struct named after the file (`lenet_5.onnx` as `Lenet5`); tells Cargo to rerun the build
+/// script when the model changes.
+///
+/// ```no_run
+/// // build.rs
+/// nn_codegen::build::import_onnx("models/mlp.onnx").unwrap_or_else(|e| panic!("{e}"));
+/// ```
+///
+/// and in the crate:
+///
+/// ```text
+/// mod mlp {
+///     include!(concat!(env!("OUT_DIR"), "/mlp.rs"));
+/// }
+/// let net = mlp::Mlp::from_safetensors(include_bytes!(concat!(env!("OUT_DIR"), "/mlp.safetensors")))?;
+/// ```
+///
+/// # Errors
+///
+/// [`Error::Env`] outside a build script, [`Error::Import`] with every reason the model cannot
+/// be imported, [`Error::Write`] for I/O.
+#[cfg(feature = "onnx")]
+pub fn import_onnx(path: impl AsRef<Path>) -> Result<Imported, Error> {
+    let path = path.as_ref();
+    let var = |name| {
+        env::var_os(name)
+            .map(PathBuf::from)
+            .ok_or(Error::Env { name })
+    };
+    let manifest_dir = var("CARGO_MANIFEST_DIR")?;
+    let out_dir = var("OUT_DIR")?;
+    println!("cargo:rerun-if-changed={}", path.display());
+    import_onnx_to(&manifest_dir.join(path), &out_dir)
+}
+
+/// Imports the ONNX model `model` into `out_dir`, as [`import_onnx`] does; writes only the
+/// files whose content changes.
+///
+/// # Errors
+///
+/// [`Error::Import`] with every reason the model cannot be imported, [`Error::Write`] for I/O.
+#[cfg(feature = "onnx")]
+pub fn import_onnx_to(model: &Path, out_dir: &Path) -> Result<Imported, Error> {
+    let import = nn_onnx::import_file(model, None).map_err(|source| Error::Import {
+        path: model.to_owned(),
+        source,
+    })?;
+    let stem = model.file_stem().unwrap_or(model.as_os_str());
+    let files = Imported {
+        declaration: out_dir.join(stem).with_extension("nn"),
+        rust: out_dir.join(stem).with_extension("rs"),
+        weights: out_dir.join(stem).with_extension("safetensors"),
+    };
+    write_if_changed(&files.declaration, import.text().as_bytes())?;
+    write_if_changed(&files.weights, &import.safetensors)?;
+    compile_named(&files.declaration, &files.declaration, &files.rust)?;
+    Ok(files)
+}
+
+/// Writes `bytes` to `path` unless the file holds them already.
+#[cfg(feature = "onnx")]
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    if fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    fs::write(path, bytes).map_err(|source| Error::Write {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn compile_named(input: &Path, name: &Path, output: &Path) -> Result<(), Error> {
@@ -222,6 +330,49 @@ mod tests {
         assert!(
             fields.contains("    problems: [\n        \"2:17: a layer width"),
             "{fields}"
+        );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// An ONNX fixture of nn-onnx's tests.
+    #[cfg(feature = "onnx")]
+    fn onnx_fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../onnx/tests/fixtures")
+            .join(name)
+    }
+
+    #[cfg(feature = "onnx")]
+    #[test]
+    fn import_onnx_writes_what_nnc_import_and_build_write() {
+        let dir = scratch("onnx");
+        let model = onnx_fixture("mlp.onnx");
+        let files = import_onnx_to(&model, &dir).unwrap();
+        let import = nn_onnx::import_file(&model, None).unwrap();
+        let declaration = fs::read_to_string(&files.declaration).unwrap();
+        assert_eq!(declaration, import.text());
+        assert_eq!(fs::read(&files.weights).unwrap(), import.safetensors);
+        let shown = files.declaration.to_string_lossy().replace('\\', "/");
+        let rust = crate::pretty::render_file(&declaration, &shown).unwrap();
+        assert_eq!(fs::read_to_string(&files.rust).unwrap(), rust);
+        assert!(rust.contains("pub struct Mlp {"), "{rust}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(feature = "onnx")]
+    #[test]
+    fn import_onnx_lists_every_problem() {
+        let dir = scratch("onnx-bad");
+        let model = onnx_fixture("unsupported.onnx");
+        let error = import_onnx_to(&model, &dir).unwrap_err();
+        assert!(matches!(error, Error::Import { .. }), "{error}");
+        let message = error.to_string();
+        assert!(message.contains("5 problems"), "{message}");
+        assert!(message.contains("node 3 `/abs/Abs` (Abs"), "{message}");
+        assert!(std::error::Error::source(&error).is_some());
+        assert!(
+            fs::read_dir(&dir).unwrap().next().is_none(),
+            "nothing written"
         );
         fs::remove_dir_all(dir).unwrap();
     }

@@ -28,6 +28,11 @@ nn::network! {
 /// Bytes of allocation allowed per input byte.
 pub const SLACK: usize = 4;
 
+/// Bytes of allocation allowed per byte of an ONNX model: the decoded messages are larger than
+/// their encoding (an empty node is 2 bytes of file and one `Node` of memory, and a `Vec` of
+/// them grows by doubling).
+pub const ONNX_SLACK: usize = 256;
+
 /// Bytes of allocation allowed whatever the input (error messages, small tables).
 pub const SLACK_BYTES: usize = 4096;
 
@@ -188,4 +193,28 @@ pub fn json(bytes: &[u8]) {
     json_into::<TinyF64>(bytes);
     json_into::<TinyNamed>(bytes);
     json_into::<Mixed>(bytes);
+}
+
+/// Any bytes as an ONNX model: import returns (never panics), within [`ONNX_SLACK`] bytes per
+/// input byte (plus [`SLACK_BYTES`]) for any single allocation; a refused model is an error with
+/// a message, and an accepted one is a declaration that compiles again, with a tensor for each
+/// parameter.
+pub fn onnx(bytes: &[u8]) {
+    let (result, largest) =
+        largest_allocation(|| nn_onnx::import(bytes, &nn_onnx::Options::default()));
+    let limit = ONNX_SLACK * bytes.len() + SLACK_BYTES;
+    assert!(
+        largest <= limit,
+        "onnx: a {}-byte model made a {largest}-byte allocation (limit {limit})",
+        bytes.len()
+    );
+    match result {
+        Ok(import) => {
+            let network = nn_grammar::compile_item(&import.text()).expect("the text compiles");
+            assert_eq!(network, import.network);
+            let parameters: usize = import.tensors.iter().map(|t| t.values.len()).sum();
+            assert_eq!(parameters, import.network.parameters());
+        }
+        Err(error) => assert!(!error.to_string().is_empty()),
+    }
 }

@@ -63,6 +63,25 @@ enum Command {
         #[arg(short, long, value_name = "NAME")]
         network: Option<String>,
     },
+    /// Import an ONNX model: a `.nn` declaration and its weights as safetensors.
+    Import {
+        /// The `.onnx` file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Write the declaration here [default: the model's path with `.nn`; `-` for standard
+        /// output].
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Write the weights here [default: the declaration's path with `.safetensors`].
+        #[arg(short, long, value_name = "FILE")]
+        weights: Option<PathBuf>,
+        /// The struct's name [default: the file's name in UpperCamelCase].
+        #[arg(short, long, value_name = "NAME")]
+        name: Option<String>,
+        /// Write nothing: show what would be imported, or every reason it cannot be.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Args)]
@@ -140,7 +159,69 @@ fn run(command: Command, color: bool) -> Result<(), Failed> {
             };
             write(output.as_deref(), &picture, color)
         }
+        Command::Import {
+            file,
+            output,
+            weights,
+            name,
+            check,
+        } => import(&file, output, weights, name.as_deref(), check, color),
     }
+}
+
+/// `nnc import`: the declaration and the weights, or with `check` what they would be.
+fn import(
+    file: &Path,
+    output: Option<PathBuf>,
+    weights: Option<PathBuf>,
+    name: Option<&str>,
+    check: bool,
+    color: bool,
+) -> Result<(), Failed> {
+    let shown = file.to_string_lossy().replace('\\', "/");
+    let import = nn_onnx::import_file(file, name).map_err(|e| {
+        let message = match e {
+            nn_onnx::Error::Read { .. } => e.to_string(),
+            _ => format!("`{shown}`: {e}"),
+        };
+        diagnostics::error(&message, color);
+        Failed
+    })?;
+    let network = &import.network;
+    if check {
+        let text = format!(
+            "{shown}: ok, {} tensors\n{}\n{}",
+            import.tensors.len(),
+            import.text(),
+            summary::table(network)
+        );
+        return write(None, &text, color);
+    }
+    let output = output.unwrap_or_else(|| file.with_extension("nn"));
+    let to_stdout = output == Path::new("-");
+    let weights = weights.unwrap_or_else(|| {
+        if to_stdout {
+            file.with_extension("safetensors")
+        } else {
+            output.with_extension("safetensors")
+        }
+    });
+    std::fs::write(&weights, &import.safetensors).map_err(|e| {
+        diagnostics::error(&format!("cannot write `{}`: {e}", weights.display()), color);
+        Failed
+    })?;
+    if to_stdout {
+        return write(None, &import.text(), color);
+    }
+    write(Some(&output), &import.text(), color)?;
+    eprintln!(
+        "{shown}: wrote `{}` ({}, {} layers) and `{}`",
+        output.display(),
+        network.name,
+        network.layers.len(),
+        weights.display()
+    );
+    Ok(())
 }
 
 /// Reads the file (or standard input for `-`).

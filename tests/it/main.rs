@@ -28,6 +28,7 @@ mod limits;
 mod nn_file;
 mod norm;
 mod numerics;
+mod onnx;
 mod pinned;
 mod readme;
 mod sklearn;

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 #[test]
 fn every_subcommand_has_help() {
-    for command in ["build", "check", "summary", "graph"] {
+    for command in ["build", "check", "summary", "graph", "import"] {
         let run = nnc(&root(), &[command, "--help"]);
         assert_eq!(run.code, 0, "{run:?}");
         assert!(
@@ -17,7 +17,7 @@ fn every_subcommand_has_help() {
     }
     let run = nnc(&root(), &["--help"]);
     assert_eq!(run.code, 0);
-    for command in ["build", "check", "summary", "graph"] {
+    for command in ["build", "check", "summary", "graph", "import"] {
         assert!(run.stdout.contains(&format!("  {command} ")), "{run:?}");
     }
 }

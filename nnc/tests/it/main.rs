@@ -9,6 +9,7 @@ mod cli;
 mod equivalence;
 mod generated;
 mod graph;
+mod import;
 mod readme;
 mod standalone;
 mod summary;

@@ -1,0 +1,146 @@
+//! `nnc import`: an ONNX model to a `.nn` file that `nnc check` accepts and its weights, the
+//! guide's output, and the error that lists every problem.
+
+use crate::{nnc, root, scratch};
+use expect_test::expect;
+use std::path::PathBuf;
+
+/// `onnx/tests/fixtures/<name>`.
+fn fixture(name: &str) -> PathBuf {
+    root().join("onnx/tests/fixtures").join(name)
+}
+
+/// The ONNX guide's first text block after the line that mentions `command`.
+fn guide_block_after(command: &str) -> String {
+    let guide = std::fs::read_to_string(root().join("docs/onnx.md")).expect("docs/onnx.md");
+    let at = guide
+        .find(&format!("`{command}`"))
+        .unwrap_or_else(|| panic!("docs/onnx.md shows `{command}`"));
+    let rest = &guide[at..];
+    let start = rest.find("```text\n").expect("a text block") + "```text\n".len();
+    let end = rest[start..].find("```").expect("a closed block");
+    rest[start..start + end].to_owned()
+}
+
+#[test]
+fn import_writes_a_declaration_that_nnc_checks_and_the_weights() {
+    let dir = scratch();
+    std::fs::copy(fixture("mlp.onnx"), dir.join("mlp.onnx")).unwrap();
+    let run = nnc(&dir, &["import", "mlp.onnx"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "mlp.onnx: wrote `mlp.nn` (Mlp, 6 layers) and `mlp.safetensors`\n"
+    );
+    // What nn-onnx's tests check is the import, and tests/it/onnx.rs runs against onnxruntime.
+    let text = std::fs::read_to_string(dir.join("mlp.nn")).unwrap();
+    assert_eq!(text, std::fs::read_to_string(fixture("mlp.nn")).unwrap());
+    let weights = std::fs::read(dir.join("mlp.safetensors")).unwrap();
+    assert!(weights == std::fs::read(fixture("mlp.safetensors")).unwrap());
+    let check = nnc(&dir, &["check", "mlp.nn"]);
+    assert_eq!(
+        (check.code, check.stdout.as_str()),
+        (0, "mlp.nn: ok, 1 network: Mlp\n")
+    );
+    // The same again: the same bytes.
+    assert_eq!(nnc(&dir, &["import", "mlp.onnx"]).code, 0);
+    assert_eq!(std::fs::read_to_string(dir.join("mlp.nn")).unwrap(), text);
+    assert!(std::fs::read(dir.join("mlp.safetensors")).unwrap() == weights);
+}
+
+#[test]
+fn output_weights_and_name_can_be_chosen() {
+    let dir = scratch();
+    let model = fixture("function.onnx");
+    let model = model.to_str().unwrap();
+    let run = nnc(
+        &dir,
+        &[
+            "import",
+            model,
+            "-o",
+            "net.nn",
+            "--weights",
+            "w.safetensors",
+            "--name",
+            "Tiny",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let text = std::fs::read_to_string(dir.join("net.nn")).unwrap();
+    assert!(
+        text.contains("pub struct Tiny = 4 -> 6 leaky_relu(0.1) as first"),
+        "{text}"
+    );
+    assert!(dir.join("w.safetensors").exists());
+    let printed = nnc(
+        &dir,
+        &["import", model, "-o", "-", "--weights", "w2.safetensors"],
+    );
+    assert_eq!(printed.code, 0, "{printed:?}");
+    assert!(
+        printed
+            .stdout
+            .starts_with("/// Imported from ONNX `function.onnx`"),
+        "{printed:?}"
+    );
+    assert!(dir.join("w2.safetensors").exists());
+}
+
+#[test]
+fn check_shows_what_would_be_imported_as_the_guide_does() {
+    let dir = scratch();
+    let run = nnc(
+        &root(),
+        &["import", "--check", "onnx/tests/fixtures/torch_lenet.onnx"],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        guide_block_after("nnc import --check onnx/tests/fixtures/torch_lenet.onnx")
+    );
+    // Nothing is written.
+    let copy = dir.join("torch_lenet.onnx");
+    std::fs::copy(fixture("torch_lenet.onnx"), &copy).unwrap();
+    assert_eq!(
+        nnc(&dir, &["import", "--check", "torch_lenet.onnx"]).code,
+        0
+    );
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+}
+
+#[test]
+fn every_problem_is_listed_and_nothing_is_written() {
+    let dir = scratch();
+    std::fs::copy(fixture("unsupported.onnx"), dir.join("unsupported.onnx")).unwrap();
+    let run = nnc(&dir, &["import", "unsupported.onnx"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.stdout, "");
+    expect![[r#"
+        error: `unsupported.onnx`: the model cannot be imported, 5 problems:
+          node 0 `/conv/Conv` (Conv, reads `x`, `w1`): pads [0, 0, 1, 1] unevenly (begins, then ends): nn pads both sides alike
+          node 2 `/scale/Mul` (Mul, reads `r1`, `k`): operator `Mul` is understood on constants only, not on the input's flow
+          node 3 `/abs/Abs` (Abs, reads `m`): operator `Abs` is not supported
+          node 4 `/custom/Custom` (com.example.Custom, reads `a`): operator `Custom` of domain `com.example` is not supported
+          node 8 `/residual/Add` (Add, reads `g`, `f`): joins 2 values computed from the input (a residual or a concatenation): only chains of layers can be imported
+
+    "#]].assert_eq(&run.stderr);
+    assert_eq!(
+        format!("{}\n", run.stderr.trim_end()),
+        guide_block_after("onnx/tests/fixtures/unsupported.onnx")
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        1,
+        "nothing written"
+    );
+    let missing = nnc(&dir, &["import", "missing.onnx"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing
+            .stderr
+            .starts_with("error: cannot read `missing.onnx`: "),
+        "{missing:?}"
+    );
+}

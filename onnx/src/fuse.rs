@@ -1,0 +1,176 @@
+//! The activations exporters write as several nodes, each replaced by one node before lowering:
+//! `x * Sigmoid(x)` becomes `Silu(x)` (nn's `silu`), and the exact GELU in its `Erf` form,
+//! `0.5 * x * (1 + Erf(x / sqrt(2)))` (PyTorch's export of `nn.GELU()` before opset 20), becomes
+//! `Gelu(x)`. A pattern is replaced only when its inner values feed nothing else.
+
+use crate::proto::Node;
+use std::collections::HashMap;
+
+/// How far a constant may be from `sqrt(2)`, `1` or `0.5` (relative): exporters write `f32`s.
+const TOLERANCE: f64 = 1e-6;
+
+/// The nodes with every pattern replaced; `constant` gives a one-element float constant's
+/// value by name.
+pub(crate) fn fuse(nodes: Vec<Node>, constant: &dyn Fn(&str) -> Option<f64>) -> Vec<Node> {
+    let mut uses: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut maker: HashMap<&str, usize> = HashMap::new();
+    for (index, node) in nodes.iter().enumerate() {
+        for input in &node.input {
+            uses.entry(input).or_default().push(index);
+        }
+        for output in &node.output {
+            maker.entry(output).or_insert(index);
+        }
+    }
+    let finder = Finder {
+        nodes: &nodes,
+        uses: &uses,
+        maker: &maker,
+        constant,
+    };
+    let mut removed = vec![false; nodes.len()];
+    let mut replaced: HashMap<usize, Node> = HashMap::new();
+    for (index, node) in nodes.iter().enumerate() {
+        if removed[index] || !node.domain.is_empty() {
+            continue;
+        }
+        let found = match node.op_type.as_str() {
+            "Sigmoid" => finder.silu(index).map(|(y, all)| ("Silu", y, all)),
+            "Erf" => finder.gelu(index).map(|(x, y, all)| ("Gelu", (x, y), all)),
+            _ => None,
+        };
+        let Some((op, (x, y), all)) = found else {
+            continue;
+        };
+        if all.iter().any(|&i| removed[i]) {
+            continue;
+        }
+        let first = all.iter().copied().min().unwrap_or(index);
+        for &i in &all {
+            removed[i] = true;
+        }
+        replaced.insert(
+            first,
+            Node {
+                input: vec![x],
+                output: vec![y],
+                name: nodes[first].name.clone(),
+                op_type: op.to_owned(),
+                ..Node::default()
+            },
+        );
+    }
+    nodes
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, node)| match replaced.remove(&index) {
+            Some(fused) => Some(fused),
+            None => (!removed[index]).then_some(node),
+        })
+        .collect()
+}
+
+/// Looks for the patterns around one node.
+struct Finder<'a> {
+    nodes: &'a [Node],
+    uses: &'a HashMap<&'a str, Vec<usize>>,
+    maker: &'a HashMap<&'a str, usize>,
+    constant: &'a dyn Fn(&str) -> Option<f64>,
+}
+
+impl Finder<'_> {
+    /// The one node that reads `value`, if exactly one does.
+    fn only_user(&self, value: &str) -> Option<usize> {
+        match self.uses.get(value).map(Vec::as_slice) {
+            Some(&[user]) => Some(user),
+            _ => None,
+        }
+    }
+
+    /// The node, if it is `op` in the default domain with one output.
+    fn op(&self, index: usize, op: &str) -> Option<&Node> {
+        let node = &self.nodes[index];
+        (node.op_type == op && node.domain.is_empty() && node.output.len() == 1).then_some(node)
+    }
+
+    /// The other input of a binary node, given one of them.
+    fn other<'n>(node: &'n Node, one: &str) -> Option<&'n str> {
+        match node.input.as_slice() {
+            [a, b] if a == one => Some(b),
+            [a, b] if b == one => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Whether `value` is a constant within [`TOLERANCE`] of `expected`.
+    fn is(&self, value: &str, expected: f64) -> bool {
+        (self.constant)(value).is_some_and(|v| (v - expected).abs() <= TOLERANCE * expected.abs())
+    }
+
+    /// `Sigmoid(x)` read only by `Mul(x, it)`: the output and the two nodes.
+    fn silu(&self, sigmoid: usize) -> Option<((String, String), Vec<usize>)> {
+        let node = self.op(sigmoid, "Sigmoid")?;
+        let x = node.input.first()?;
+        let mul_index = self.only_user(&node.output[0])?;
+        let mul = self.op(mul_index, "Mul")?;
+        (Self::other(mul, &node.output[0])? == x)
+            .then(|| ((x.clone(), mul.output[0].clone()), vec![sigmoid, mul_index]))
+    }
+
+    /// `0.5 * x * (1 + Erf(x / sqrt(2)))` around the `Erf`, in the orders exporters write it:
+    /// `x`, the output, and every node of the pattern.
+    fn gelu(&self, erf: usize) -> Option<(String, String, Vec<usize>)> {
+        let node = self.op(erf, "Erf")?;
+        let scaled = node.input.first()?;
+        let scale_index = *self.maker.get(scaled.as_str())?;
+        if self.only_user(scaled)? != erf {
+            return None;
+        }
+        let scale = &self.nodes[scale_index];
+        let x = match scale.op_type.as_str() {
+            "Div" if scale.input.len() == 2 && self.is(&scale.input[1], 2f64.sqrt()) => {
+                scale.input[0].clone()
+            }
+            "Mul" => {
+                let [a, b] = scale.input.as_slice() else {
+                    return None;
+                };
+                if self.is(b, 0.5f64.sqrt()) {
+                    a.clone()
+                } else if self.is(a, 0.5f64.sqrt()) {
+                    b.clone()
+                } else {
+                    return None;
+                }
+            }
+            _ => return None,
+        };
+        let add_index = self.only_user(&node.output[0])?;
+        let add = self.op(add_index, "Add")?;
+        if !self.is(Self::other(add, &node.output[0])?, 1.0) {
+            return None;
+        }
+        let times_index = self.only_user(&add.output[0])?;
+        let times = self.op(times_index, "Mul")?;
+        let factor = Self::other(times, &add.output[0])?;
+        let mut all = vec![scale_index, erf, add_index, times_index];
+        if factor == x {
+            // `(x * (1 + erf)) * 0.5`
+            let half_index = self.only_user(&times.output[0])?;
+            let half = self.op(half_index, "Mul")?;
+            if !self.is(Self::other(half, &times.output[0])?, 0.5) {
+                return None;
+            }
+            all.push(half_index);
+            return Some((x, half.output[0].clone(), all));
+        }
+        // `(x * 0.5) * (1 + erf)`
+        let half_index = *self.maker.get(factor)?;
+        let half = self.op(half_index, "Mul")?;
+        if self.only_user(factor)? != times_index || !self.is(Self::other(half, &x)?, 0.5) {
+            return None;
+        }
+        all.push(half_index);
+        Some((x, times.output[0].clone(), all))
+    }
+}

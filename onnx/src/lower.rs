@@ -1,0 +1,1392 @@
+//! The graph, node by node in its (topological) order, to a chain of nn layers with their
+//! weights: constants are folded (the `Shape`/`Gather`/`Concat`/`Unsqueeze` chains exporters
+//! write to compute a `Reshape`'s target become constants, the batch size a symbol), every node
+//! that reads the input's flow becomes a layer or joins the layer before (an activation, a bias
+//! `Add`, a `BatchNormalization` folded into the weights), and every node that cannot is a
+//! [`Problem`]: the walk goes on past it, so that one error lists them all.
+
+use crate::attribute::{float, float32, int, ints, string};
+use crate::constant::{self, Const, Data, Int};
+use crate::error::{NodeAt, Problem};
+use crate::fold::{self, signed};
+use crate::proto::{self, Node};
+use nn_grammar::{Activation, Conv1d, Conv2d, LayerKind, Pool1d, Pool2d, Scalar, Shape};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// A layer of the imported network, with its weights in PyTorch's layout.
+#[derive(Clone, Debug)]
+pub(crate) struct Layer {
+    /// Its name: an identifier made from the node's name.
+    pub name: String,
+    /// What it computes.
+    pub kind: LayerKind,
+    /// The shape it reads.
+    pub input: Shape,
+    /// The shape it writes.
+    pub output: Shape,
+    /// Its activation.
+    pub activation: Activation,
+    /// `weight` (PyTorch's shape and its elements), for dense layers and convolutions.
+    pub weight: Option<(Vec<usize>, Vec<f64>)>,
+    /// `bias`, one per output channel.
+    pub bias: Option<Vec<f64>>,
+}
+
+/// What the walk found: the network's input and scalar type, and its layers.
+pub(crate) struct Lowered {
+    pub input: Shape,
+    pub scalar: Scalar,
+    pub layers: Vec<Layer>,
+}
+
+/// A value flowing from the network's input: its shape without the batch axis (ONNX's, and
+/// nn's, which differ after a global pool: `[C, 1, 1]` and `[C]`), and the layer it is the
+/// output of, if it is one's output (through no-op nodes).
+#[derive(Clone, Debug)]
+struct Flow {
+    shape: Vec<usize>,
+    nn: Shape,
+    layer: Option<usize>,
+}
+
+/// A value of the graph.
+#[derive(Clone, Debug)]
+enum Value {
+    Const(Const),
+    Flow(Flow),
+    /// Made by a node that cannot be imported (already reported), computed from the input
+    /// (`true`) or not: nodes reading it are checked for what does not depend on it.
+    Unknown(bool),
+}
+
+/// Operators understood on the flow from the input.
+const LOWERED: [&str; 25] = [
+    "Cast",
+    "Gemm",
+    "MatMul",
+    "Add",
+    "Conv",
+    "BatchNormalization",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "Flatten",
+    "Reshape",
+    "Relu",
+    "LeakyRelu",
+    "Elu",
+    "Sigmoid",
+    "Tanh",
+    "Softmax",
+    "LogSoftmax",
+    "Softplus",
+    "Gelu",
+    "Silu",
+    "Dropout",
+    "Identity",
+    "Shape",
+];
+
+impl Value {
+    /// Whether it is computed from the network's input.
+    fn is_from_input(&self) -> bool {
+        matches!(self, Self::Flow(_) | Self::Unknown(true))
+    }
+}
+
+/// The checks of a node's attributes that need no shapes, for a node after a problem.
+fn check_attributes(node: &Node) -> Result<(), String> {
+    match node.op_type.as_str() {
+        "Conv" => {
+            let spatial = ints(node, "kernel_shape").map_or(2, |k| k.len());
+            Geometry::read(node, spatial, &vec![1; spatial], true).map(|_| ())
+        }
+        "MaxPool" | "AveragePool" => {
+            let spatial = ints(node, "kernel_shape").map_or(2, |k| k.len());
+            Geometry::read(node, spatial, &vec![1; spatial], node.op_type == "MaxPool").map(|_| ())
+        }
+        "Gemm" if int(node, "transA", 0) != 0 => Err(
+            "transposes the input (`transA = 1`): the batch axis would mix with the features"
+                .to_owned(),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The walk's state.
+struct Walk<'a> {
+    /// The default domain's opset version.
+    opset: i64,
+    /// The input's batch size when the model fixes it.
+    batch: Option<i64>,
+    /// The input's element type (`TensorProto.DataType`).
+    elem_type: i32,
+    values: HashMap<String, Value>,
+    layers: Vec<Layer>,
+    names: HashSet<String>,
+    problems: Vec<Problem>,
+    /// For each value, the nodes that read it, `Shape` nodes left out (they read only its
+    /// shape, so they do not make the graph branch).
+    uses: HashMap<String, Vec<usize>>,
+    nodes: &'a [Node],
+    dir: Option<&'a Path>,
+}
+
+/// Lowers a graph whose functions are inlined and patterns fused, up to its value `output`.
+pub(crate) fn lower(
+    graph: &proto::Graph,
+    nodes: &[Node],
+    output: &str,
+    opset: i64,
+    dir: Option<&Path>,
+    mut problems: Vec<Problem>,
+) -> Result<Lowered, Vec<Problem>> {
+    let mut walk = Walk {
+        opset,
+        batch: None,
+        elem_type: proto::data_type::FLOAT,
+        values: HashMap::new(),
+        layers: Vec::new(),
+        names: HashSet::new(),
+        problems: Vec::new(),
+        uses: HashMap::new(),
+        nodes,
+        dir,
+    };
+    for (index, node) in nodes.iter().enumerate() {
+        if node.op_type == "Shape" {
+            continue;
+        }
+        for input in node.input.iter().filter(|i| !i.is_empty()) {
+            walk.uses.entry(input.clone()).or_default().push(index);
+        }
+    }
+    for tensor in &graph.initializer {
+        match constant::read(tensor, dir) {
+            Ok(value) => walk.values.insert(tensor.name.clone(), Value::Const(value)),
+            Err(message) => {
+                problems.push(Problem {
+                    node: None,
+                    message,
+                });
+                walk.values
+                    .insert(tensor.name.clone(), Value::Unknown(false))
+            }
+        };
+    }
+    for sparse in &graph.sparse_initializer {
+        let name = sparse.values.as_ref().map_or("", |v| v.name.as_str());
+        problems.push(Problem {
+            node: None,
+            message: format!("sparse initializer `{name}` is not supported"),
+        });
+        walk.values.insert(name.to_owned(), Value::Unknown(false));
+    }
+    let input = walk.input(graph, &mut problems);
+    for (index, node) in nodes.iter().enumerate() {
+        walk.node(index, node);
+    }
+    // An empty name: choosing the output was a problem already.
+    let output = !output.is_empty() && walk.output(output, &mut problems);
+    problems.append(&mut walk.problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    match (input, output) {
+        (Some((input, scalar)), true) => Ok(Lowered {
+            input,
+            scalar,
+            layers: walk.layers,
+        }),
+        _ => Err(vec![Problem {
+            node: None,
+            message: "the model has no input or no output".to_owned(),
+        }]),
+    }
+}
+
+impl Walk<'_> {
+    /// The graph's one real input (not an initializer): its shape without the batch axis and
+    /// its scalar type.
+    fn input(
+        &mut self,
+        graph: &proto::Graph,
+        problems: &mut Vec<Problem>,
+    ) -> Option<(Shape, Scalar)> {
+        let inputs: Vec<&proto::ValueInfo> = graph
+            .input
+            .iter()
+            .filter(|i| !self.values.contains_key(&i.name))
+            .collect();
+        let [input] = inputs.as_slice() else {
+            let names: Vec<String> = inputs.iter().map(|i| format!("`{}`", i.name)).collect();
+            problems.push(Problem {
+                node: None,
+                message: format!(
+                    "expected one input, found {}{}",
+                    inputs.len(),
+                    if names.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", names.join(", "))
+                    }
+                ),
+            });
+            for other in inputs {
+                self.values.insert(other.name.clone(), Value::Unknown(true));
+            }
+            return None;
+        };
+        self.values.insert(input.name.clone(), Value::Unknown(true));
+        let name = &input.name;
+        let mut fail = |message: String| {
+            problems.push(Problem {
+                node: None,
+                message,
+            });
+            None
+        };
+        let Some(tensor) = input.r#type.as_ref().and_then(|t| t.tensor_type.as_ref()) else {
+            return fail(format!("input `{name}` is not a tensor"));
+        };
+        self.elem_type = tensor.elem_type;
+        let scalar = match tensor.elem_type {
+            proto::data_type::FLOAT => Scalar::F32,
+            proto::data_type::DOUBLE => Scalar::F64,
+            other => {
+                return fail(format!(
+                    "input `{name}` has element type {}, expected float or double",
+                    constant::type_name(other)
+                ));
+            }
+        };
+        let Some(shape) = &tensor.shape else {
+            return fail(format!(
+                "input `{name}` has no shape: export the model with its input's sizes"
+            ));
+        };
+        let Some((batch, rest)) = shape.dim.split_first() else {
+            return fail(format!(
+                "input `{name}` is a scalar, expected a batch of vectors or feature maps"
+            ));
+        };
+        self.batch = batch.dim_value.filter(|_| batch.dim_param.is_none());
+        let dims = match sizes(name, rest) {
+            Ok(dims) => dims,
+            Err(bad) => {
+                problems.extend(bad.into_iter().map(|message| Problem {
+                    node: None,
+                    message,
+                }));
+                return None;
+            }
+        };
+        let Some(nn) = Shape::new(&dims) else {
+            return fail(format!(
+                "input `{name}` has shape [batch{}], expected [batch, C], [batch, C, L] or [batch, C, H, W]",
+                dims.iter()
+                    .map(|d| format!(", {d}"))
+                    .collect::<Vec<_>>()
+                    .concat()
+            ));
+        };
+        self.values.insert(
+            input.name.clone(),
+            Value::Flow(Flow {
+                shape: dims,
+                nn,
+                layer: None,
+            }),
+        );
+        Some((nn, scalar))
+    }
+
+    /// Whether the chosen output is the last layer's.
+    fn output(&self, output: &str, problems: &mut Vec<Problem>) -> bool {
+        match self.values.get(output) {
+            Some(Value::Flow(flow))
+                if flow.layer.is_some() && flow.layer == self.layers.len().checked_sub(1) =>
+            {
+                true
+            }
+            Some(Value::Flow(flow)) if flow.layer.is_none() && self.layers.is_empty() => {
+                problems.push(Problem {
+                    node: None,
+                    message: format!("output `{output}` is the input: the model has no layers"),
+                });
+                false
+            }
+            Some(Value::Unknown(_)) => false,
+            Some(Value::Flow(_)) => {
+                problems.push(Problem {
+                    node: None,
+                    message: format!(
+                        "output `{output}` is not the last layer's output: only chains of layers can be imported",
+                    ),
+                });
+                false
+            }
+            Some(Value::Const(_)) => {
+                problems.push(Problem {
+                    node: None,
+                    message: format!("output `{output}` does not depend on the input"),
+                });
+                false
+            }
+            None => {
+                problems.push(Problem {
+                    node: None,
+                    message: format!("output `{output}` is made by no node"),
+                });
+                false
+            }
+        }
+    }
+
+    /// Lowers one node, or records why it cannot be.
+    fn node(&mut self, index: usize, node: &Node) {
+        let from_input = node
+            .input
+            .iter()
+            .any(|i| self.values.get(i).is_some_and(Value::is_from_input));
+        let outputs = match self.evaluate(index, node) {
+            Ok(outputs) => outputs,
+            Err(message) => {
+                self.problems.push(Problem {
+                    node: Some(self.at(index)),
+                    message,
+                });
+                Vec::new()
+            }
+        };
+        let mut outputs = outputs.into_iter();
+        for name in &node.output {
+            let value = outputs.next().unwrap_or(Value::Unknown(from_input));
+            if !name.is_empty() {
+                self.values.insert(name.clone(), value);
+            }
+        }
+    }
+
+    /// Where node `index` sits, for a problem.
+    fn at(&self, index: usize) -> NodeAt {
+        let node = &self.nodes[index];
+        NodeAt {
+            index,
+            name: node.name.clone(),
+            op_type: if node.domain.is_empty() || node.domain == "ai.onnx" {
+                node.op_type.clone()
+            } else {
+                format!("{}.{}", node.domain, node.op_type)
+            },
+            inputs: node.input.clone(),
+        }
+    }
+
+    /// The values a node reads, `None` for an omitted optional one.
+    fn inputs(&self, node: &Node) -> Result<Vec<Option<Value>>, String> {
+        node.input
+            .iter()
+            .map(|name| {
+                if name.is_empty() {
+                    return Ok(None);
+                }
+                self.values.get(name).cloned().map(Some).ok_or_else(|| {
+                    format!(
+                        "reads `{name}`, which neither an initializer nor an earlier node makes"
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The node's output values.
+    fn evaluate(&mut self, index: usize, node: &Node) -> Result<Vec<Value>, String> {
+        if !(node.domain.is_empty() || node.domain == "ai.onnx") {
+            return Err(format!(
+                "operator `{}` of domain `{}` is not supported",
+                node.op_type, node.domain
+            ));
+        }
+        let op = node.op_type.as_str();
+        let known = fold::FOLDED.contains(&op) || LOWERED.contains(&op);
+        if !known {
+            return Err(format!("operator `{op}` is not supported"));
+        }
+        let inputs = self.inputs(node)?;
+        if op == "Constant" {
+            return Ok(vec![Value::Const(fold::constant_node(node, self.dir)?)]);
+        }
+        let flows: Vec<usize> = inputs
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.as_ref().is_some_and(Value::is_from_input))
+            .map(|(i, _)| i)
+            .collect();
+        if flows.len() < 2
+            && inputs
+                .iter()
+                .flatten()
+                .any(|v| matches!(v, Value::Unknown(_)))
+        {
+            // What can be checked without the values an earlier problem left unknown.
+            if !flows.is_empty() {
+                if !LOWERED.contains(&op) {
+                    return Err(format!(
+                        "operator `{op}` is understood on constants only, not on the input's flow"
+                    ));
+                }
+                check_attributes(node)?;
+            }
+            return Ok(Vec::new());
+        }
+        match flows.as_slice() {
+            [] => {
+                if !fold::FOLDED.contains(&op) {
+                    return Err(format!(
+                        "operator `{op}` on constants only is not supported (it does not depend on the input)"
+                    ));
+                }
+                let consts: Vec<Option<Const>> = inputs
+                    .into_iter()
+                    .map(|v| match v {
+                        Some(Value::Const(c)) => Some(c),
+                        _ => None,
+                    })
+                    .collect();
+                Ok(vec![Value::Const(fold::fold(node, &consts, self.opset)?)])
+            }
+            [at] => {
+                let at = *at;
+                let Some(Some(Value::Flow(flow))) = inputs.get(at).cloned() else {
+                    return Ok(Vec::new());
+                };
+                if op == "Shape" {
+                    return Ok(vec![Value::Const(shape_of(node, &flow.shape, self.opset))]);
+                }
+                if let Some(users) = self.uses.get(&node.input[at])
+                    && users.len() > 1
+                {
+                    let others: Vec<String> = users
+                        .iter()
+                        .filter(|&&u| u != index)
+                        .map(|&u| format!("node {u} ({})", self.nodes[u].op_type))
+                        .collect();
+                    return Err(format!(
+                        "the graph branches: `{}` also feeds {}; only chains of layers can be imported",
+                        node.input[at],
+                        others.join(", ")
+                    ));
+                }
+                if !LOWERED.contains(&op) {
+                    return Err(format!(
+                        "operator `{op}` is understood on constants only, not on the input's flow"
+                    ));
+                }
+                let consts: Vec<Option<Const>> = inputs
+                    .into_iter()
+                    .map(|v| match v {
+                        Some(Value::Const(c)) => Some(c),
+                        _ => None,
+                    })
+                    .collect();
+                self.flow(index, node, at, flow, &consts)
+            }
+            _ => Err(format!(
+                "joins {} values computed from the input (a residual or a concatenation): only chains of layers can be imported",
+                flows.len()
+            )),
+        }
+    }
+
+    /// Lowers a node that reads the flow (input `at`) and constants.
+    fn flow(
+        &mut self,
+        index: usize,
+        node: &Node,
+        at: usize,
+        flow: Flow,
+        consts: &[Option<Const>],
+    ) -> Result<Vec<Value>, String> {
+        match node.op_type.as_str() {
+            "Identity" => Ok(vec![Value::Flow(flow)]),
+            "Cast" => {
+                // skl2onnx casts its input to float first.
+                let to = i32::try_from(int(node, "to", 0)).unwrap_or(0);
+                if to == self.elem_type {
+                    Ok(vec![Value::Flow(flow)])
+                } else {
+                    Err(format!(
+                        "casts the input's flow to {}",
+                        constant::type_name(to)
+                    ))
+                }
+            }
+            "Dropout" => {
+                if node
+                    .output
+                    .get(1)
+                    .is_some_and(|mask| self.uses.contains_key(mask))
+                {
+                    return Err("its mask output is used: only inference, where dropout is the identity, can be imported".to_owned());
+                }
+                Ok(vec![Value::Flow(flow)])
+            }
+            "Relu" | "LeakyRelu" | "Elu" | "Sigmoid" | "Tanh" | "Softplus" | "Gelu" | "Silu"
+            | "Softmax" | "LogSoftmax" => self.activate(node, flow),
+            "Gemm" | "MatMul" => self.dense(index, node, at, &flow, consts),
+            "Add" => self.bias(at, flow, consts),
+            "BatchNormalization" => self.batchnorm(node, flow, consts),
+            "Conv" => self.conv(index, node, &flow, consts),
+            "MaxPool" | "AveragePool" => self.pool(index, node, &flow),
+            "GlobalAveragePool" | "GlobalMaxPool" => self.global_pool(index, node, &flow),
+            "Flatten" => self.flatten_node(index, node, &flow),
+            "Reshape" => self.reshape(index, node, flow, consts),
+            op => Err(format!(
+                "operator `{op}` is not supported on the input's flow"
+            )),
+        }
+    }
+
+    /// Activates the layer the flow comes from.
+    fn activate(&mut self, node: &Node, flow: Flow) -> Result<Vec<Value>, String> {
+        let activation = self.activation(node, &flow)?;
+        let Some(layer) = flow.layer else {
+            return Err(format!(
+                "applies `{}` to the input: nn applies activations to layers",
+                activation.name()
+            ));
+        };
+        let current = self.layers[layer].activation;
+        if current != Activation::Linear {
+            return Err(format!(
+                "applies `{}` after `{}` on layer `{}`: nn applies one activation per layer",
+                activation.name(),
+                current.name(),
+                self.layers[layer].name
+            ));
+        }
+        self.layers[layer].activation = activation;
+        Ok(vec![Value::Flow(flow)])
+    }
+
+    /// `Gemm` or `MatMul` by a constant matrix: a dense layer.
+    fn dense(
+        &mut self,
+        index: usize,
+        node: &Node,
+        at: usize,
+        flow: &Flow,
+        consts: &[Option<Const>],
+    ) -> Result<Vec<Value>, String> {
+        let op = node.op_type.as_str();
+        if at != 0 {
+            return Err("multiplies constants by the input's flow from the left: expected the flow as the first input".to_owned());
+        }
+        let weights = consts
+            .get(1)
+            .and_then(Option::as_ref)
+            .ok_or("expected constant weights as the second input")?;
+        let values = weights.floats().ok_or("the weights are not floats")?;
+        let [rows, columns] = weights.dims.as_slice() else {
+            return Err(format!(
+                "expected a weight matrix, found shape {:?}",
+                weights.dims
+            ));
+        };
+        let (rows, columns) = (*rows, *columns);
+        let trans_b = op == "Gemm" && int(node, "transB", 0) != 0;
+        if op == "Gemm" && int(node, "transA", 0) != 0 {
+            return Err(
+                "transposes the input (`transA = 1`): the batch axis would mix with the features"
+                    .to_owned(),
+            );
+        }
+        let alpha = if op == "Gemm" {
+            float(node, "alpha", 1.0)
+        } else {
+            1.0
+        };
+        let beta = if op == "Gemm" {
+            float(node, "beta", 1.0)
+        } else {
+            1.0
+        };
+        let (inputs, outputs) = if trans_b {
+            (columns, rows)
+        } else {
+            (rows, columns)
+        };
+        let Some(width) = flow.nn.width() else {
+            return Err(format!(
+                "multiplies a feature map of shape {}: insert a `Flatten` first",
+                flow.nn
+            ));
+        };
+        if width != inputs || flow.shape.len() != 1 {
+            return Err(format!(
+                "multiplies {width} values by a {rows}x{columns} matrix{}",
+                if trans_b { " (transposed)" } else { "" }
+            ));
+        }
+        let mut weight = Vec::with_capacity(values.len());
+        for o in 0..outputs {
+            for i in 0..inputs {
+                let v = if trans_b {
+                    values[o * inputs + i]
+                } else {
+                    values[i * outputs + o]
+                };
+                weight.push(alpha * v);
+            }
+        }
+        let mut bias = vec![0.0; outputs];
+        if let Some(c) = consts.get(2).and_then(Option::as_ref) {
+            let c = per_channel(c, outputs, 0)
+                .ok_or_else(|| format!("adds a bias of shape {:?} to {outputs} outputs", c.dims))?;
+            for (b, c) in bias.iter_mut().zip(c) {
+                *b = beta * c;
+            }
+        }
+        let output = Shape::vector(outputs);
+        Ok(self.push(
+            index,
+            node,
+            LayerKind::Dense,
+            flow.nn,
+            output,
+            Some((vec![outputs, inputs], weight)),
+            Some(bias),
+        ))
+    }
+
+    /// `Add` of a constant: the bias of the layer before.
+    fn bias(
+        &mut self,
+        at: usize,
+        flow: Flow,
+        consts: &[Option<Const>],
+    ) -> Result<Vec<Value>, String> {
+        let constant = consts
+            .get(1 - at.min(1))
+            .and_then(Option::as_ref)
+            .ok_or("expected a constant to add")?;
+        let layer = flow.layer.filter(|&l| {
+            matches!(
+                self.layers[l].kind,
+                LayerKind::Dense | LayerKind::Conv1d(_) | LayerKind::Conv2d(_)
+            ) && self.layers[l].activation == Activation::Linear
+        });
+        let Some(layer) = layer else {
+            return Err("adds a constant to something other than a dense layer's or a convolution's output (before its activation): only biases can be imported".to_owned());
+        };
+        let channels = self.layers[layer].output.dims()[0];
+        let spatial = self.layers[layer].output.rank() - 1;
+        let values = per_channel(constant, channels, spatial)
+            .ok_or_else(|| format!("adds a constant of shape {:?} to layer `{}`'s output {}: expected one value per channel", constant.dims, self.layers[layer].name, self.layers[layer].output))?;
+        if let Some(bias) = &mut self.layers[layer].bias {
+            for (b, v) in bias.iter_mut().zip(values) {
+                *b += v;
+            }
+        }
+        Ok(vec![Value::Flow(flow)])
+    }
+
+    /// `BatchNormalization`, folded into the layer before.
+    fn batchnorm(
+        &mut self,
+        node: &Node,
+        flow: Flow,
+        consts: &[Option<Const>],
+    ) -> Result<Vec<Value>, String> {
+        if int(node, "training_mode", 0) != 0 {
+            return Err("runs in training mode".to_owned());
+        }
+        if node
+            .output
+            .iter()
+            .skip(1)
+            .any(|o| self.uses.contains_key(o))
+        {
+            return Err(
+                "its running statistics outputs are used: only inference can be imported"
+                    .to_owned(),
+            );
+        }
+        let epsilon = float(node, "epsilon", 1e-5);
+        let layer = flow.layer.filter(|&l| {
+            matches!(
+                self.layers[l].kind,
+                LayerKind::Dense | LayerKind::Conv1d(_) | LayerKind::Conv2d(_)
+            ) && self.layers[l].activation == Activation::Linear
+        });
+        let Some(layer) = layer else {
+            return Err("normalises something other than a dense layer's or a convolution's output (before its activation): nn has no `batchnorm` layer yet, so it is folded into the layer before, and there is none".to_owned());
+        };
+        let channels = self.layers[layer].output.dims()[0];
+        let vector = |i: usize, what: &str| -> Result<Vec<f64>, String> {
+            let c = consts
+                .get(i)
+                .and_then(Option::as_ref)
+                .ok_or_else(|| format!("expected a constant {what}"))?;
+            match (c.floats(), c.dims.as_slice()) {
+                (Some(values), [n]) if *n == channels => Ok(values.to_vec()),
+                _ => Err(format!(
+                    "its {what} has shape {:?}, expected [{channels}]",
+                    c.dims
+                )),
+            }
+        };
+        let (scale, shift, mean, variance) = (
+            vector(1, "scale")?,
+            vector(2, "bias")?,
+            vector(3, "mean")?,
+            vector(4, "variance")?,
+        );
+        let target = &mut self.layers[layer];
+        if let (Some((_, weight)), Some(bias)) = (&mut target.weight, &mut target.bias) {
+            let per = weight.len() / channels.max(1);
+            for o in 0..channels {
+                let s = scale[o] / (variance[o] + epsilon).sqrt();
+                for w in &mut weight[o * per..(o + 1) * per] {
+                    *w *= s;
+                }
+                bias[o] = (bias[o] - mean[o]) * s + shift[o];
+            }
+        }
+        Ok(vec![Value::Flow(flow)])
+    }
+
+    /// `GlobalAveragePool` or `GlobalMaxPool`.
+    fn global_pool(
+        &mut self,
+        index: usize,
+        node: &Node,
+        flow: &Flow,
+    ) -> Result<Vec<Value>, String> {
+        let op = node.op_type.as_str();
+        if flow.nn.rank() < 2 || flow.shape.len() < 2 {
+            return Err(format!(
+                "pools a vector ({}), expected a feature map",
+                flow.nn
+            ));
+        }
+        let channels = flow.nn.dims()[0];
+        let kind = if op == "GlobalAveragePool" {
+            LayerKind::GlobalAvgPool
+        } else {
+            LayerKind::GlobalMaxPool
+        };
+        let mut values = self.push(
+            index,
+            node,
+            kind,
+            flow.nn,
+            Shape::vector(channels),
+            None,
+            None,
+        );
+        if let Some(Value::Flow(out)) = values.first_mut() {
+            // ONNX keeps the spatial axes, as ones; nn's value is the vector.
+            out.shape = std::iter::once(channels)
+                .chain(flow.shape[1..].iter().map(|_| 1))
+                .collect();
+        }
+        Ok(values)
+    }
+
+    /// `Flatten`.
+    fn flatten_node(
+        &mut self,
+        index: usize,
+        node: &Node,
+        flow: &Flow,
+    ) -> Result<Vec<Value>, String> {
+        let axis = int(node, "axis", 1);
+        if axis != 1 && axis != -signed(flow.shape.len()) {
+            return Err(format!(
+                "flattens from axis {axis}: only `axis = 1` (each sample to a vector) can be imported"
+            ));
+        }
+        Ok(self.flatten(index, node, flow))
+    }
+
+    /// `Reshape` of the flow: to a vector per sample (a `flatten`), or to its own shape.
+    fn reshape(
+        &mut self,
+        index: usize,
+        node: &Node,
+        flow: Flow,
+        consts: &[Option<Const>],
+    ) -> Result<Vec<Value>, String> {
+        let target = consts
+            .get(1)
+            .and_then(Option::as_ref)
+            .ok_or("expected a constant shape (or one computed from `Shape`)")?;
+        let Data::Int(target) = &target.data else {
+            return Err("reshapes to a shape that is not integers".to_owned());
+        };
+        let elements = signed(flow.shape.iter().product::<usize>());
+        let batch = |v: &Int| {
+            matches!(v, Int::Batch | Int::Known(0))
+                || matches!(v, Int::Known(b) if Some(*b) == self.batch)
+        };
+        let flat = match target.as_slice() {
+            [first, Int::Known(n)] if batch(first) && (*n == -1 || *n == elements) => true,
+            [Int::Known(-1), Int::Known(n)] if *n == elements => true,
+            _ => false,
+        };
+        let same = target.len() == flow.shape.len() + 1
+            && batch(&target[0])
+            && target[1..]
+                .iter()
+                .zip(&flow.shape)
+                .all(|(t, &d)| *t == Int::Known(signed(d)));
+        if flat {
+            Ok(self.flatten(index, node, &flow))
+        } else if same {
+            Ok(vec![Value::Flow(flow)])
+        } else {
+            let shown: Vec<String> = target
+                .iter()
+                .map(|t| match t {
+                    Int::Known(n) => n.to_string(),
+                    Int::Batch => "batch".to_owned(),
+                })
+                .collect();
+            Err(format!(
+                "reshapes [batch, {}] to [{}]: only reshapes of each sample to a vector ([batch, -1]) can be imported",
+                join(&flow.shape),
+                shown.join(", ")
+            ))
+        }
+    }
+
+    /// The activation a node applies.
+    fn activation(&self, node: &Node, flow: &Flow) -> Result<Activation, String> {
+        Ok(match node.op_type.as_str() {
+            "Relu" => Activation::Relu,
+            "LeakyRelu" => Activation::LeakyRelu {
+                alpha: shortest(float32(node, "alpha", 0.01)),
+            },
+            "Elu" => Activation::Elu {
+                alpha: shortest(float32(node, "alpha", 1.0)),
+            },
+            "Sigmoid" => Activation::Sigmoid,
+            "Tanh" => Activation::Tanh,
+            "Softplus" => Activation::Softplus,
+            "Silu" => Activation::Silu,
+            "Gelu" => {
+                let approximate = string(node, "approximate").unwrap_or_default();
+                if !(approximate.is_empty() || approximate == "none") {
+                    return Err(format!(
+                        "approximates GELU with `{approximate}`: nn's `gelu` is the exact form"
+                    ));
+                }
+                Activation::Gelu
+            }
+            op => {
+                // Softmax and LogSoftmax: over the features of a vector, the axis after the batch.
+                let axis = int(node, "axis", if self.opset >= 13 { -1 } else { 1 });
+                if flow.nn.rank() != 1 || flow.shape.len() != 1 {
+                    return Err(format!(
+                        "normalises a feature map ({}): nn's `{}` normalises a vector",
+                        flow.nn,
+                        if op == "Softmax" {
+                            "softmax"
+                        } else {
+                            "log_softmax"
+                        }
+                    ));
+                }
+                if axis != 1 && axis != -1 {
+                    return Err(format!(
+                        "normalises along axis {axis}: only the features' axis (1 or -1) can be imported"
+                    ));
+                }
+                if op == "Softmax" {
+                    Activation::Softmax
+                } else {
+                    Activation::LogSoftmax
+                }
+            }
+        })
+    }
+
+    /// A `flatten` layer, or nothing when the flow is a vector already.
+    fn flatten(&mut self, index: usize, node: &Node, flow: &Flow) -> Vec<Value> {
+        let elements = flow.nn.elements();
+        if flow.nn.rank() == 1 {
+            return vec![Value::Flow(Flow {
+                shape: vec![elements],
+                ..flow.clone()
+            })];
+        }
+        self.push(
+            index,
+            node,
+            LayerKind::Flatten,
+            flow.nn,
+            Shape::vector(elements),
+            None,
+            None,
+        )
+    }
+
+    /// A `Conv` node: `conv1d` or `conv2d`.
+    fn conv(
+        &mut self,
+        index: usize,
+        node: &Node,
+        flow: &Flow,
+        consts: &[Option<Const>],
+    ) -> Result<Vec<Value>, String> {
+        let weight = consts
+            .get(1)
+            .and_then(Option::as_ref)
+            .ok_or("expected constant weights as the second input")?;
+        let values = weight
+            .floats()
+            .ok_or("the weights are not floats")?
+            .to_vec();
+        let spatial = weight.dims.len().saturating_sub(2);
+        if !(1..=2).contains(&spatial) {
+            return Err(format!(
+                "has weights of shape {:?}: only 1-D and 2-D convolutions can be imported",
+                weight.dims
+            ));
+        }
+        if weight.dims.contains(&0) {
+            return Err(format!(
+                "has weights of shape {:?}, with no values",
+                weight.dims
+            ));
+        }
+        let kernel = weight.dims[2..].to_vec();
+        same_kernel(node, &kernel)?;
+        let geometry = Geometry::read(node, spatial, &kernel, true)?;
+        let out_channels = weight.dims[0];
+        let groups = usize::try_from(int(node, "group", 1))
+            .ok()
+            .filter(|&g| g > 0)
+            .ok_or("has a group count below 1")?;
+        let bias = match consts.get(2).and_then(Option::as_ref) {
+            Some(b) => per_channel(b, out_channels, 0).ok_or_else(|| {
+                format!(
+                    "has a bias of shape {:?} for {out_channels} channels",
+                    b.dims
+                )
+            })?,
+            None => vec![0.0; out_channels],
+        };
+        if flow.nn.rank() != spatial + 1 || flow.shape.len() != spatial + 1 {
+            return Err(format!(
+                "convolves {} in {spatial} dimension{}",
+                flow.nn,
+                if spatial == 1 { "" } else { "s" }
+            ));
+        }
+        let channels = flow.nn.dims()[0];
+        let reads = weight.dims[1].saturating_mul(groups);
+        if channels != reads {
+            return Err(format!(
+                "reads {channels} channels, but its weights {:?} with {groups} group{} read {reads}",
+                weight.dims,
+                if groups == 1 { "" } else { "s" },
+            ));
+        }
+        let (kind, output) = if spatial == 2 {
+            let conv = Conv2d {
+                out_channels,
+                kernel: [kernel[0], kernel[1]],
+                stride: [geometry.strides[0], geometry.strides[1]],
+                padding: [geometry.pads[0], geometry.pads[1]],
+                dilation: [geometry.dilations[0], geometry.dilations[1]],
+                groups,
+            };
+            let dims = flow.nn.dims();
+            let size = conv
+                .output_size([dims[1], dims[2]])
+                .ok_or("its window is larger than the padded input")?;
+            (
+                LayerKind::Conv2d(conv),
+                Shape::new(&[out_channels, size[0], size[1]]),
+            )
+        } else {
+            let conv = Conv1d {
+                out_channels,
+                kernel: kernel[0],
+                stride: geometry.strides[0],
+                padding: geometry.pads[0],
+                dilation: geometry.dilations[0],
+                groups,
+            };
+            let size = conv
+                .output_size(flow.nn.dims()[1])
+                .ok_or("its window is larger than the padded input")?;
+            (LayerKind::Conv1d(conv), Shape::new(&[out_channels, size]))
+        };
+        let output = output.ok_or("its output has no valid shape")?;
+        Ok(self.push(
+            index,
+            node,
+            kind,
+            flow.nn,
+            output,
+            Some((weight.dims.clone(), values)),
+            Some(bias),
+        ))
+    }
+
+    /// A `MaxPool` or `AveragePool` node.
+    fn pool(&mut self, index: usize, node: &Node, flow: &Flow) -> Result<Vec<Value>, String> {
+        let max = node.op_type == "MaxPool";
+        let kernel: Vec<usize> = ints(node, "kernel_shape")
+            .ok_or("has no `kernel_shape`")?
+            .iter()
+            .map(|&k| usize::try_from(k).ok().filter(|&k| k > 0))
+            .collect::<Option<_>>()
+            .ok_or("has a kernel size below 1")?;
+        let spatial = kernel.len();
+        if !(1..=2).contains(&spatial) {
+            return Err(format!(
+                "pools in {spatial} dimensions: only 1-D and 2-D pools can be imported"
+            ));
+        }
+        let geometry = Geometry::read(node, spatial, &kernel, max)?;
+        if int(node, "ceil_mode", 0) != 0 {
+            return Err(
+                "rounds its output size up (`ceil_mode = 1`): nn rounds down, as PyTorch's default"
+                    .to_owned(),
+            );
+        }
+        if max {
+            if node
+                .output
+                .get(1)
+                .is_some_and(|o| self.uses.contains_key(o))
+            {
+                return Err("its indices output is used".to_owned());
+            }
+            if int(node, "storage_order", 0) != 0 {
+                return Err("has `storage_order = 1`".to_owned());
+            }
+        } else if int(node, "count_include_pad", 0) == 0 && geometry.pads.iter().any(|&p| p > 0) {
+            return Err("averages without counting the padding (`count_include_pad = 0`): nn's avgpool counts it, as PyTorch's default".to_owned());
+        }
+        if geometry
+            .pads
+            .iter()
+            .zip(&kernel)
+            .any(|(&p, &k)| p.saturating_mul(2) > k)
+        {
+            return Err(format!(
+                "pads {:?} with a kernel of {kernel:?}: at most half the kernel can be imported",
+                geometry.pads
+            ));
+        }
+        if flow.nn.rank() != spatial + 1 || flow.shape.len() != spatial + 1 {
+            return Err(format!(
+                "pools {} in {spatial} dimension{}",
+                flow.nn,
+                if spatial == 1 { "" } else { "s" }
+            ));
+        }
+        let dims = flow.nn.dims();
+        let (kind, output) = if spatial == 2 {
+            let pool = Pool2d {
+                kernel: [kernel[0], kernel[1]],
+                stride: [geometry.strides[0], geometry.strides[1]],
+                padding: [geometry.pads[0], geometry.pads[1]],
+            };
+            let size = pool
+                .output_size([dims[1], dims[2]])
+                .ok_or("its window is larger than the padded input")?;
+            let kind = if max {
+                LayerKind::MaxPool2d(pool)
+            } else {
+                LayerKind::AvgPool2d(pool)
+            };
+            (kind, Shape::new(&[dims[0], size[0], size[1]]))
+        } else {
+            let pool = Pool1d {
+                kernel: kernel[0],
+                stride: geometry.strides[0],
+                padding: geometry.pads[0],
+            };
+            let size = pool
+                .output_size(dims[1])
+                .ok_or("its window is larger than the padded input")?;
+            let kind = if max {
+                LayerKind::MaxPool1d(pool)
+            } else {
+                LayerKind::AvgPool1d(pool)
+            };
+            (kind, Shape::new(&[dims[0], size]))
+        };
+        let output = output.ok_or("its output has no valid shape")?;
+        Ok(self.push(index, node, kind, flow.nn, output, None, None))
+    }
+
+    /// Appends a layer made by node `index` and returns its output's flow.
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        index: usize,
+        node: &Node,
+        kind: LayerKind,
+        input: Shape,
+        output: Shape,
+        weight: Option<(Vec<usize>, Vec<f64>)>,
+        bias: Option<Vec<f64>>,
+    ) -> Vec<Value> {
+        let name = self.name(node, index);
+        self.layers.push(Layer {
+            name,
+            kind,
+            input,
+            output,
+            activation: Activation::Linear,
+            weight,
+            bias,
+        });
+        vec![Value::Flow(Flow {
+            shape: output.dims().to_vec(),
+            nn: output,
+            layer: Some(self.layers.len() - 1),
+        })]
+    }
+
+    /// A fresh layer name from the node's: its words in lowercase joined by `_`, leaving out
+    /// a word that repeats the one before and the operator's name at the end (`Gemm` or
+    /// `Gemm_0`), with leading numbers moved to the end (`/0/Conv` as `conv_0`, the operator
+    /// standing in when nothing else is left), `_2`, `_3`, ... when taken.
+    fn name(&mut self, node: &Node, index: usize) -> String {
+        let op = snake(&node.op_type);
+        let mut words: Vec<String> = Vec::new();
+        for word in node
+            .name
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            let word = snake(word);
+            if words.last() != Some(&word) {
+                words.push(word);
+            }
+        }
+        let numeric = |w: &String| w.chars().all(|c| c.is_ascii_digit());
+        // `MatMul` written `matmul` or `mat_mul`.
+        let is_op = |w: &String| w.replace('_', "") == node.op_type.to_ascii_lowercase();
+        if words.len() > 2 && numeric(&words[words.len() - 1]) && is_op(&words[words.len() - 2]) {
+            words.truncate(words.len() - 2);
+        } else if words.len() > 1 && words.last().is_some_and(is_op) {
+            words.pop();
+        }
+        let leading = words.iter().take_while(|w| numeric(w)).count();
+        words.rotate_left(leading);
+        if leading == words.len() {
+            words.insert(0, op.clone());
+        }
+        let mut base = words.join("_");
+        if words.is_empty() || node.name.is_empty() {
+            base = format!("{op}{index}");
+        }
+        if base.starts_with(|c: char| c.is_ascii_digit()) || is_keyword(&base) {
+            base = format!("{op}_{base}");
+        }
+        let mut name = base.clone();
+        let mut n = 2;
+        while self.names.contains(&name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        self.names.insert(name.clone());
+        name
+    }
+}
+
+/// Whether a convolution's `kernel_shape`, if written, is its weights'.
+fn same_kernel(node: &Node, kernel: &[usize]) -> Result<(), String> {
+    match ints(node, "kernel_shape") {
+        Some(written)
+            if written
+                .iter()
+                .map(|&k| usize::try_from(k).unwrap_or(0))
+                .ne(kernel.iter().copied()) =>
+        {
+            Err(format!(
+                "its `kernel_shape` {written:?} differs from its weights' {kernel:?}"
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A convolution's or pool's strides, symmetric padding and dilations from its attributes.
+struct Geometry {
+    strides: Vec<usize>,
+    pads: Vec<usize>,
+    dilations: Vec<usize>,
+}
+
+impl Geometry {
+    fn read(node: &Node, spatial: usize, kernel: &[usize], dilated: bool) -> Result<Self, String> {
+        let positive = |name: &str| -> Result<Vec<usize>, String> {
+            match ints(node, name) {
+                None => Ok(vec![1; spatial]),
+                Some(values) if values.len() == spatial => values
+                    .iter()
+                    .map(|&v| usize::try_from(v).ok().filter(|&v| v > 0))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| format!("has `{name}` {values:?}, expected positive sizes")),
+                Some(values) => Err(format!(
+                    "has `{name}` {values:?}, expected {spatial} values"
+                )),
+            }
+        };
+        let strides = positive("strides")?;
+        let dilations = positive("dilations")?;
+        if !dilated && dilations.iter().any(|&d| d != 1) {
+            return Err(format!(
+                "has `dilations` {dilations:?}: nn's pools are not dilated"
+            ));
+        }
+        let auto_pad = string(node, "auto_pad").unwrap_or_default();
+        let pads = match auto_pad.as_str() {
+            "" | "NOTSET" => match ints(node, "pads") {
+                None => vec![0; spatial],
+                Some(pads) if pads.len() == 2 * spatial => {
+                    let (begin, end) = pads.split_at(spatial);
+                    if begin != end {
+                        return Err(format!(
+                            "pads {pads:?} unevenly (begins, then ends): nn pads both sides alike"
+                        ));
+                    }
+                    begin
+                        .iter()
+                        .map(|&p| usize::try_from(p).ok())
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| format!("has negative `pads` {pads:?}"))?
+                }
+                Some(pads) => {
+                    return Err(format!(
+                        "has `pads` {pads:?}, expected {} values",
+                        2 * spatial
+                    ));
+                }
+            },
+            "VALID" => vec![0; spatial],
+            "SAME_UPPER" | "SAME_LOWER" => {
+                let spans: Vec<usize> = kernel
+                    .iter()
+                    .zip(&dilations)
+                    .map(|(k, d)| d.saturating_mul(k.saturating_sub(1)))
+                    .collect();
+                if strides.iter().any(|&s| s != 1) || spans.iter().any(|s| s % 2 != 0) {
+                    return Err(format!(
+                        "pads with `auto_pad = {auto_pad}` with a stride or an even kernel: nn pads both sides alike"
+                    ));
+                }
+                spans.iter().map(|s| s / 2).collect()
+            }
+            other => return Err(format!("has `auto_pad = {other}`")),
+        };
+        Ok(Self {
+            strides,
+            pads,
+            dilations,
+        })
+    }
+}
+
+/// The input's sizes after the batch axis, or a message for each that is not a fixed size.
+fn sizes(name: &str, dims: &[proto::Dimension]) -> Result<Vec<usize>, Vec<String>> {
+    let mut sizes = Vec::new();
+    let mut bad = Vec::new();
+    for (axis, dim) in dims.iter().enumerate() {
+        let axis = axis + 1;
+        match (dim.dim_value, &dim.dim_param) {
+            (Some(size), None) if size > 0 => sizes.push(usize::try_from(size).unwrap_or(0)),
+            (_, Some(param)) => bad.push(format!(
+                "axis {axis} of input `{name}` is dynamic (`{param}`): only the batch axis may be, export with a fixed size"
+            )),
+            (Some(size), None) => bad.push(format!(
+                "axis {axis} of input `{name}` has size {size}, expected at least 1"
+            )),
+            (None, None) => bad.push(format!(
+                "axis {axis} of input `{name}` has no size: only the batch axis may be dynamic"
+            )),
+        }
+    }
+    if bad.is_empty() { Ok(sizes) } else { Err(bad) }
+}
+
+/// A `Shape` node's value for a flow: the batch size, then the sizes.
+fn shape_of(node: &Node, shape: &[usize], opset: i64) -> Const {
+    let dims = std::iter::once(Int::Batch)
+        .chain(shape.iter().map(|&d| Int::Known(signed(d))))
+        .collect();
+    fold::shape(node, dims, opset)
+}
+
+/// The values of a constant that holds one value per channel (or one for all), in any of the
+/// shapes that broadcast that way against `[batch, channels, spatial...]`: `[C]` for a
+/// vector, `[C, 1, 1]` or `[1, C, 1, 1]` for a 2-D map.
+fn per_channel(constant: &Const, channels: usize, spatial: usize) -> Option<Vec<f64>> {
+    let values = constant.floats()?;
+    if values.len() == 1 {
+        return Some(vec![values[0]; channels]);
+    }
+    if values.len() != channels {
+        return None;
+    }
+    let mut dims: &[usize] = &constant.dims;
+    while dims.len() > spatial + 1 && dims[0] == 1 {
+        dims = &dims[1..];
+    }
+    let fits =
+        dims.len() == spatial + 1 && dims[0] == channels && dims[1..].iter().all(|&d| d == 1);
+    fits.then(|| values.to_vec())
+}
+
+/// An `f32` attribute as the `f64` of its shortest decimal form (`0.01f32` as `0.01`), so that
+/// the `.nn` text reads as the exporter's source did and rounds back to the same `f32`.
+fn shortest(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(f64::from(value))
+}
+
+/// `LeakyRelu` as `leaky_relu`, `MatMul` as `mat_mul`.
+fn snake(word: &str) -> String {
+    let mut out = String::with_capacity(word.len() + 4);
+    let mut previous_lower = false;
+    for c in word.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            out.push('_');
+        }
+        previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// Whether a word is one the language rejects as a layer name.
+fn is_keyword(word: &str) -> bool {
+    const KEYWORDS: [&str; 51] = [
+        "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+        "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+        "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub",
+        "ref", "return", "self", "Self", "static", "struct", "super", "trait", "true", "try",
+        "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while",
+    ];
+    KEYWORDS.contains(&word)
+}
+
+fn join(values: &[usize]) -> String {
+    values
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,329 @@
+//! Models built here, one mistake each, and the exact problem import reports for it.
+
+// expect-test writes its snapshots as `r#"..."#`, whether or not they contain a quote.
+#![allow(clippy::needless_raw_string_hashes)]
+
+use crate::proto::{
+    Attribute, Dimension, Graph, Model, Node, OperatorSetId, Tensor, TensorShape, TensorType, Type,
+    ValueInfo, attribute_type, data_type,
+};
+use crate::{Error, Options, import};
+use expect_test::expect;
+use prost::Message as _;
+
+fn int(name: &str, i: i64) -> Attribute {
+    Attribute {
+        name: name.to_owned(),
+        r#type: 2,
+        i,
+        ..Attribute::default()
+    }
+}
+
+fn ints(name: &str, values: &[i64]) -> Attribute {
+    Attribute {
+        name: name.to_owned(),
+        r#type: attribute_type::INTS,
+        ints: values.to_vec(),
+        ..Attribute::default()
+    }
+}
+
+fn string(name: &str, value: &str) -> Attribute {
+    Attribute {
+        name: name.to_owned(),
+        r#type: attribute_type::STRING,
+        s: value.as_bytes().to_vec(),
+        ..Attribute::default()
+    }
+}
+
+fn node(op: &str, inputs: &[&str], output: &str, attributes: Vec<Attribute>) -> Node {
+    Node {
+        input: inputs.iter().map(|&i| i.to_owned()).collect(),
+        output: vec![output.to_owned()],
+        name: format!("/{output}/{op}"),
+        op_type: op.to_owned(),
+        attribute: attributes,
+        ..Node::default()
+    }
+}
+
+/// A float tensor of the given shape, every value `0.5`.
+fn weights(name: &str, dims: &[i64]) -> Tensor {
+    let count = dims.iter().product::<i64>();
+    Tensor {
+        dims: dims.to_vec(),
+        data_type: data_type::FLOAT,
+        float_data: vec![0.5; usize::try_from(count).unwrap()],
+        name: name.to_owned(),
+        ..Tensor::default()
+    }
+}
+
+fn value(name: &str, dims: &[i64]) -> ValueInfo {
+    let batch = Dimension {
+        dim_param: Some("batch".to_owned()),
+        ..Dimension::default()
+    };
+    let rest = dims.iter().map(|&d| Dimension {
+        dim_value: Some(d),
+        ..Dimension::default()
+    });
+    ValueInfo {
+        name: name.to_owned(),
+        r#type: Some(Type {
+            tensor_type: Some(TensorType {
+                elem_type: data_type::FLOAT,
+                shape: Some(TensorShape {
+                    dim: std::iter::once(batch).chain(rest).collect(),
+                }),
+            }),
+        }),
+    }
+}
+
+/// A model reading `x` of shape `[batch, input...]`, writing `y`.
+fn model(opset: i64, input: &[i64], nodes: Vec<Node>, initializer: Vec<Tensor>) -> Vec<u8> {
+    Model {
+        ir_version: 8,
+        opset_import: vec![OperatorSetId {
+            domain: String::new(),
+            version: opset,
+        }],
+        graph: Some(Graph {
+            node: nodes,
+            name: "test".to_owned(),
+            initializer,
+            input: vec![value("x", input)],
+            output: vec![value("y", &[])],
+            ..Graph::default()
+        }),
+        ..Model::default()
+    }
+    .encode_to_vec()
+}
+
+/// The problems import reports, one per line.
+fn problems(bytes: &[u8]) -> String {
+    match import(bytes, &Options::default()) {
+        Ok(import) => format!("imported: {}", import.network),
+        Err(Error::Unsupported(problems)) => problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(other) => other.to_string(),
+    }
+}
+
+// One model per case, read top to bottom beside the report.
+#[allow(clippy::too_many_lines)]
+#[test]
+fn each_mistake_is_named_on_its_node() {
+    let dense = || node("Gemm", &["x", "w"], "h", vec![int("transB", 1)]);
+    let w = || weights("w", &[4, 4]);
+    let cases = [
+        model(13, &[4], vec![node("Relu", &["x"], "y", vec![])], vec![]),
+        model(
+            13,
+            &[4],
+            vec![
+                dense(),
+                node("Relu", &["h"], "r", vec![]),
+                node("Sigmoid", &["r"], "y", vec![]),
+            ],
+            vec![w()],
+        ),
+        model(
+            13,
+            &[4],
+            vec![
+                dense(),
+                node("Relu", &["h"], "r", vec![]),
+                node(
+                    "BatchNormalization",
+                    &["r", "s", "s", "s", "s"],
+                    "y",
+                    vec![],
+                ),
+            ],
+            vec![w(), weights("s", &[4])],
+        ),
+        model(
+            20,
+            &[4],
+            vec![
+                dense(),
+                node("Gelu", &["h"], "y", vec![string("approximate", "tanh")]),
+            ],
+            vec![w()],
+        ),
+        model(
+            13,
+            &[1, 4, 4],
+            vec![node(
+                "MaxPool",
+                &["x"],
+                "y",
+                vec![ints("kernel_shape", &[3, 3]), int("ceil_mode", 1)],
+            )],
+            vec![],
+        ),
+        model(
+            13,
+            &[1, 4, 4],
+            vec![node(
+                "AveragePool",
+                &["x"],
+                "y",
+                vec![ints("kernel_shape", &[2, 2]), ints("pads", &[1, 1, 1, 1])],
+            )],
+            vec![],
+        ),
+        model(
+            13,
+            &[4],
+            vec![node("Gemm", &["x", "w"], "y", vec![int("transA", 1)])],
+            vec![w()],
+        ),
+        model(
+            13,
+            &[16],
+            vec![node("Reshape", &["x", "shape"], "y", vec![])],
+            vec![Tensor {
+                dims: vec![3],
+                data_type: data_type::INT64,
+                int64_data: vec![0, 2, 8],
+                name: "shape".to_owned(),
+                ..Tensor::default()
+            }],
+        ),
+        model(
+            13,
+            &[4],
+            vec![
+                dense(),
+                node("Gemm", &["h", "w"], "a", vec![]),
+                node("Gemm", &["h", "w"], "b", vec![]),
+                node("Add", &["a", "b"], "y", vec![]),
+            ],
+            vec![w()],
+        ),
+        model(
+            13,
+            &[1, 4, 4],
+            vec![
+                node("Conv", &["x", "k"], "c", vec![]),
+                node("Softmax", &["c"], "y", vec![int("axis", 1)]),
+            ],
+            vec![weights("k", &[2, 1, 3, 3])],
+        ),
+        model(
+            13,
+            &[1, 4, 4],
+            vec![node(
+                "Conv",
+                &["x", "k"],
+                "y",
+                vec![string("auto_pad", "SAME_UPPER"), ints("strides", &[2, 2])],
+            )],
+            vec![weights("k", &[2, 1, 3, 3])],
+        ),
+        model(
+            13,
+            &[4],
+            vec![node("MatMul", &["w", "x"], "y", vec![])],
+            vec![w()],
+        ),
+        model(
+            13,
+            &[4],
+            vec![dense(), node("Add", &["h", "b"], "y", vec![])],
+            vec![w(), weights("b", &[2, 2])],
+        ),
+        model(
+            13,
+            &[4],
+            vec![dense(), node("Gemm", &["h", "w5"], "y", vec![])],
+            vec![w(), weights("w5", &[5, 3])],
+        ),
+        model(13, &[], vec![node("Relu", &["x"], "y", vec![])], vec![]),
+        model(
+            13,
+            &[2, 3, 4, 5],
+            vec![node("Relu", &["x"], "y", vec![])],
+            vec![],
+        ),
+        b"not a model".to_vec(),
+    ];
+    let report: Vec<String> = cases.iter().map(|bytes| problems(bytes)).collect();
+    expect![[r#"
+        node 0 `/y/Relu` (Relu, reads `x`): applies `relu` to the input: nn applies activations to layers
+        node 2 `/y/Sigmoid` (Sigmoid, reads `r`): applies `sigmoid` after `relu` on layer `h`: nn applies one activation per layer
+        node 2 `/y/BatchNormalization` (BatchNormalization, reads `r`, `s`, `s`, `s`, `s`): normalises something other than a dense layer's or a convolution's output (before its activation): nn has no `batchnorm` layer yet, so it is folded into the layer before, and there is none
+        node 1 `/y/Gelu` (Gelu, reads `h`): approximates GELU with `tanh`: nn's `gelu` is the exact form
+        node 0 `/y/MaxPool` (MaxPool, reads `x`): rounds its output size up (`ceil_mode = 1`): nn rounds down, as PyTorch's default
+        node 0 `/y/AveragePool` (AveragePool, reads `x`): averages without counting the padding (`count_include_pad = 0`): nn's avgpool counts it, as PyTorch's default
+        node 0 `/y/Gemm` (Gemm, reads `x`, `w`): transposes the input (`transA = 1`): the batch axis would mix with the features
+        node 0 `/y/Reshape` (Reshape, reads `x`, `shape`): reshapes [batch, 16] to [0, 2, 8]: only reshapes of each sample to a vector ([batch, -1]) can be imported
+        node 1 `/a/Gemm` (Gemm, reads `h`, `w`): the graph branches: `h` also feeds node 2 (Gemm); only chains of layers can be imported
+        node 2 `/b/Gemm` (Gemm, reads `h`, `w`): the graph branches: `h` also feeds node 1 (Gemm); only chains of layers can be imported
+        node 3 `/y/Add` (Add, reads `a`, `b`): joins 2 values computed from the input (a residual or a concatenation): only chains of layers can be imported
+        node 1 `/y/Softmax` (Softmax, reads `c`): normalises a feature map ([2, 2, 2]): nn's `softmax` normalises a vector
+        node 0 `/y/Conv` (Conv, reads `x`, `k`): pads with `auto_pad = SAME_UPPER` with a stride or an even kernel: nn pads both sides alike
+        node 0 `/y/MatMul` (MatMul, reads `w`, `x`): multiplies constants by the input's flow from the left: expected the flow as the first input
+        node 1 `/y/Add` (Add, reads `h`, `b`): adds a constant of shape [2, 2] to layer `h`'s output [4]: expected one value per channel
+        node 1 `/y/Gemm` (Gemm, reads `h`, `w5`): multiplies 4 values by a 5x3 matrix
+        input `x` has shape [batch], expected [batch, C], [batch, C, L] or [batch, C, H, W]
+        input `x` has shape [batch, 2, 3, 4, 5], expected [batch, C], [batch, C, L] or [batch, C, H, W]
+        not an ONNX model: failed to decode Protobuf message: invalid wire type value: 6"#]].assert_eq(&report.join("\n"));
+}
+
+#[test]
+fn calls_of_calls_stop_at_the_budget() {
+    // `f0` calls `f1` ten times, `f1` calls `f2` ten times, ...: 10^8 nodes once inlined.
+    let call = |function: usize, index: usize| Node {
+        input: vec!["x".to_owned()],
+        output: vec![format!("y{index}")],
+        name: format!("call{index}"),
+        op_type: format!("f{function}"),
+        domain: "local".to_owned(),
+        ..Node::default()
+    };
+    let functions = (0..8)
+        .map(|level| crate::proto::Function {
+            name: format!("f{level}"),
+            input: vec!["x".to_owned()],
+            output: vec!["y9".to_owned()],
+            node: (0..10).map(|index| call(level + 1, index)).collect(),
+            domain: "local".to_owned(),
+            ..crate::proto::Function::default()
+        })
+        .collect();
+    let bytes = Model {
+        opset_import: vec![OperatorSetId {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph: Some(Graph {
+            node: vec![Node {
+                output: vec!["y".to_owned()],
+                ..call(0, 0)
+            }],
+            input: vec![value("x", &[4])],
+            output: vec![value("y", &[])],
+            ..Graph::default()
+        }),
+        functions,
+        ..Model::default()
+    }
+    .encode_to_vec();
+    let report = problems(&bytes);
+    assert!(
+        report.starts_with(
+            "inlining the calls of local functions makes more nodes than a model of this size may"
+        ),
+        "{report}"
+    );
+}

@@ -1,0 +1,34 @@
+//! Models that cannot be imported: one error listing every problem.
+
+use crate::fixture;
+use expect_test::{Expect, expect};
+
+fn check(stem: &str, expected: &Expect) {
+    let error = nn_onnx::import_file(&fixture(&format!("{stem}.onnx")), None).unwrap_err();
+    expected.assert_eq(&error.to_string());
+}
+
+#[test]
+fn every_node_that_cannot_be_imported_is_listed() {
+    check(
+        "unsupported",
+        &expect![[r#"
+            the model cannot be imported, 5 problems:
+              node 0 `/conv/Conv` (Conv, reads `x`, `w1`): pads [0, 0, 1, 1] unevenly (begins, then ends): nn pads both sides alike
+              node 2 `/scale/Mul` (Mul, reads `r1`, `k`): operator `Mul` is understood on constants only, not on the input's flow
+              node 3 `/abs/Abs` (Abs, reads `m`): operator `Abs` is not supported
+              node 4 `/custom/Custom` (com.example.Custom, reads `a`): operator `Custom` of domain `com.example` is not supported
+              node 8 `/residual/Add` (Add, reads `g`, `f`): joins 2 values computed from the input (a residual or a concatenation): only chains of layers can be imported"#]],
+    );
+}
+
+#[test]
+fn a_dynamic_axis_and_an_old_opset_are_named() {
+    check(
+        "dynamic",
+        &expect![[r#"
+            the model cannot be imported, 2 problems:
+              the model uses opset 7, expected 9 or later: convert it with `onnx.version_converter`
+              axis 2 of input `x` is dynamic (`height`): only the batch axis may be, export with a fixed size"#]],
+    );
+}

@@ -1,0 +1,33 @@
+//! Tests of nn-onnx: every fixture's import against the committed declaration and weights,
+//! the error lists, round trips through the language, and damaged files.
+
+// expect-test writes its snapshots as `r#"..."#`, whether or not they contain a quote.
+#![allow(clippy::needless_raw_string_hashes)]
+
+mod allocations;
+mod damaged;
+mod errors;
+mod external;
+mod fixtures;
+
+use std::path::{Path, PathBuf};
+
+/// A fixture's path.
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The models import must take, by file stem.
+const MODELS: [&str; 9] = [
+    "mlp",
+    "conv",
+    "conv1d",
+    "gelu20",
+    "function",
+    "opset9",
+    "sklearn_mlp",
+    "torch_lenet",
+    "torch_functions",
+];

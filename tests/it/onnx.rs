@@ -1,0 +1,72 @@
+//! Imported ONNX models against onnxruntime: each declaration `nn-onnx` wrote
+//! (`onnx/tests/fixtures/<model>.nn`, which nn-onnx's tests check is what import writes today)
+//! compiled with `network_file!`, loaded with the weights it wrote, and run on the inputs of
+//! `onnx/tests/fixtures/expected.json` (made by `make_fixtures.py` with onnxruntime).
+
+use crate::fixtures::floats;
+use nn::Network;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// `onnx/tests/fixtures/<name>`.
+fn path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("onnx/tests/fixtures")
+        .join(name)
+}
+
+/// Runs `N` on the model's inputs and compares with onnxruntime's outputs within 1e-5 relative
+/// to `max(1, |y|)`.
+fn check<N: Network<Scalar = f32>>(net: &N, model: &str) {
+    let text = std::fs::read_to_string(path("expected.json")).expect("expected.json");
+    let json: Value = serde_json::from_str(&text).expect("valid JSON");
+    let case = &json[format!("{model}.onnx")];
+    let (inputs, outputs) = (case["inputs"].as_array(), case["outputs"].as_array());
+    let (inputs, outputs) = (inputs.expect("inputs"), outputs.expect("outputs"));
+    assert!(!inputs.is_empty());
+    for (sample, (input, expected)) in inputs.iter().zip(outputs).enumerate() {
+        #[allow(clippy::cast_possible_truncation)] // the values are `f32`s written exactly
+        let input: Vec<f32> = floats(input).into_iter().map(|v| v as f32).collect();
+        let expected = floats(expected);
+        let mut output = vec![0.0; expected.len()];
+        net.forward_slice(&input, &mut output)
+            .unwrap_or_else(|e| panic!("{model}: {e}"));
+        for (i, (a, e)) in output.iter().zip(&expected).enumerate() {
+            let tolerance = 1e-5 * e.abs().max(1.0);
+            assert!(
+                (f64::from(*a) - e).abs() <= tolerance,
+                "{model}, sample {sample}, output {i}: {a} vs onnxruntime's {e}"
+            );
+        }
+    }
+}
+
+macro_rules! imported {
+    ($($test:ident: $module:ident::$name:ident from $model:literal, $file:literal;)*) => {
+        $(
+            mod $module {
+                nn::network_file!($file);
+            }
+
+            #[test]
+            fn $test() {
+                let file = path(concat!($model, ".safetensors"));
+                let net = $module::$name::from_safetensors_file(&file)
+                    .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+                check(&*net, $model);
+            }
+        )*
+    };
+}
+
+imported! {
+    gemm_matmul_and_vector_activations: mlp::Mlp from "mlp", "onnx/tests/fixtures/mlp.nn";
+    conv_batchnorm_pools_and_erf_gelu: conv::Conv from "conv", "onnx/tests/fixtures/conv.nn";
+    conv1d_grouped_and_global_max_pool: conv1d::Conv1d from "conv1d", "onnx/tests/fixtures/conv1d.nn";
+    opset_20_gelu: gelu20::Gelu20 from "gelu20", "onnx/tests/fixtures/gelu20.nn";
+    local_functions: function::Function from "function", "onnx/tests/fixtures/function.nn";
+    opset_9_flatten_and_batchnorm: opset9::Opset9 from "opset9", "onnx/tests/fixtures/opset9.nn";
+    sklearn_mlp_classifier: sklearn_mlp::SklearnMlp from "sklearn_mlp", "onnx/tests/fixtures/sklearn_mlp.nn";
+    torch_lenet_with_view_silu_gelu_batchnorm: torch_lenet::TorchLenet from "torch_lenet", "onnx/tests/fixtures/torch_lenet.nn";
+    torch_modules_as_functions: torch_functions::TorchFunctions from "torch_functions", "onnx/tests/fixtures/torch_functions.nn";
+}
