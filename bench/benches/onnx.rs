@@ -110,8 +110,8 @@ fn tract(model: &str, shape: &[usize]) -> Plan {
     tract_onnx::onnx()
         .model_for_read(&mut &bytes[..])
         .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
-        .and_then(|m| m.into_optimized())
-        .and_then(|m| m.into_runnable())
+        .and_then(InferenceModelExt::into_optimized)
+        .and_then(IntoRunnable::into_runnable)
         .expect("tract loads the model")
 }
 
@@ -147,6 +147,8 @@ fn fma_floor(macs: usize) -> impl FnMut() {
 
 type Image = [[[f32; 28]; 28]; 1];
 
+// `vec!` of 18 KiB images: the element is built on the stack once, then copied to the heap.
+#[allow(clippy::large_stack_arrays)]
 fn lenet() {
     let net = LeNet::from_safetensors_file(fixture("tests/fixtures/lenet.safetensors"))
         .expect("the LeNet fixture");

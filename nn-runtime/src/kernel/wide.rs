@@ -8,7 +8,7 @@
 //! `q` plus the tap's offset `c plane + ky dh Wp + kx dw`: a vector of consecutive positions is
 //! one unaligned load, whatever row it starts in. The positions `x >= OW` of each row are
 //! computed and thrown away (the "wide" rows): that costs `Wp / OW` more multiply-adds, and saves
-//! building an im2col matrix (`conv_b64` in bench/benches/onnx.rs).
+//! building an im2col matrix (`lenet_conv_b64` in bench/benches/onnx.rs).
 //!
 //! [`wide_kernels!`] expands, inside a module for one instruction set, into `conv_wide`: register
 //! tiles of `MR` output channels by `NR` vectors of positions; per tap, `NR` loads of the input
