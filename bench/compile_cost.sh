@@ -12,6 +12,8 @@ export CARGO_TARGET_DIR="$work/target"
 
 crate() {
     local name=$1 decl=$2
+    # The input: a vector, or (a third argument) the nested array of a higher rank.
+    local input=${3:-"[0.5_f32; Net::INPUTS]"}
     mkdir -p "$work/$name/src"
     cat > "$work/$name/Cargo.toml" <<TOML
 [package]
@@ -33,7 +35,7 @@ nn::network! {
 
 fn main() {
     let net = Net::zeroed();
-    let input = [0.5_f32; Net::INPUTS];
+    let input = $input;
     println!("{}", std::hint::black_box(net.forward(&input))[0]);
 }
 RUST
@@ -42,6 +44,8 @@ RUST
 crate tiny "2 -> 1"
 crate mnist "784 -> 128 relu -> 10 softmax"
 crate wide "1024 -> 1024 relu -> 1024 relu -> 10"
+crate lenet "[1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2) -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax" \
+    "[[[0.5_f32; 28]; 28]; 1]"
 
 # rustc itself, timed for the measured crate only (cargo's own memory is not the network's).
 cat > "$work/rustc-timed" <<'SH'
@@ -58,7 +62,7 @@ export RUSTC_WRAPPER="$work/rustc-timed"
 
 # Build the dependencies once, so that each measurement below compiles only the crate itself.
 (cd "$work/tiny" && cargo build --release -q)
-for name in tiny mnist wide; do
+for name in tiny mnist wide lenet; do
     cd "$work/$name"
     cargo build --release -q
     touch src/main.rs

@@ -212,6 +212,7 @@ def main():
         "tiny": "`2 -> 1` (baseline)",
         "mnist": "`784 -> 128 relu -> 10 softmax`",
         "wide": "`1024 -> 1024 relu -> 1024 relu -> 10`",
+        "lenet": "LeNet-5 (`examples/lenet.rs`)",
     }
     w("| network | build time | added | peak memory | added |")
     w("|---|---|---|---|---|")
@@ -230,8 +231,9 @@ def main():
     w("cargo bench -p nn-bench --bench paired")
     w("bench/compile_cost.sh")
     w("```")
-    # Training throughput (its own bench) and the history of runs are kept by hand.
-    for kept in ("training.md", "history.md"):
+    # The convolution goals (bench/onnx/compare.sh), training throughput (its own bench) and the
+    # history of runs come from their own files.
+    for kept in ("convolutions.md", "training.md", "history.md"):
         path = pathlib.Path(__file__).with_name(kept)
         if path.exists():
             w("")

@@ -32,6 +32,25 @@ nn::network! {
     pub struct XorLoops = 2 -> 2 sigmoid as hidden -> 1 sigmoid as output;
 }
 
+nn::network! {
+    /// LeNet-5, as in examples/lenet.rs (the weights of tests/fixtures/lenet.safetensors).
+    pub struct LeNet = [1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2)
+        -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax;
+}
+
+nn::network! {
+    /// The 1-D convolutional network of the convolution goals (bench/onnx/conv1d.safetensors).
+    pub struct Conv1dNet = [8, 128] -> conv1d(16, 5, padding = 2) relu as c1
+        -> conv1d(16, 5, padding = 2) relu as c2 -> global_avgpool -> 4 softmax as out;
+}
+
+/// A file of the benchmarks' fixtures, from the workspace's root.
+pub fn fixture(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+}
+
 /// One dense layer as plain vectors: what the baselines are built from.
 #[derive(Clone, Debug)]
 pub struct Layer {

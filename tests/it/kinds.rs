@@ -36,6 +36,11 @@ fn values<const N: usize>(seed: u32) -> [f32; N] {
     })
 }
 
+/// A scratch for a convolution's `forward_with`, longer than any here needs.
+fn scratch() -> Vec<f32> {
+    vec![0.0; 1 << 14]
+}
+
 #[test]
 fn sequence_is_the_composition_of_its_layers() {
     let net = Sequence::random(3);
@@ -43,12 +48,14 @@ fn sequence_is_the_composition_of_its_layers() {
     let mut input = [[0.0_f32; 20]; 4];
     input.as_flattened_mut().copy_from_slice(&flat);
 
-    let mut conv: [[f32; 20]; 6] = net.layer0.forward(
+    // `forward_with`, as generated code calls it (the sums in the kernel's order).
+    let mut conv: [[f32; 20]; 6] = net.layer0.forward_with(
         &input,
         Conv1dGeometry {
             padding: 1,
             ..Conv1dGeometry::DEFAULT
         },
+        &mut scratch(),
     );
     for v in conv.as_flattened_mut() {
         *v = v.max(0.0);
@@ -105,15 +112,18 @@ fn grouped_convolutions_end_on_a_shaped_output() {
     let flat: [f32; 64] = values(3);
     let mut x = [[0.0_f32; 16]; 4];
     x.as_flattened_mut().copy_from_slice(&flat);
-    let a: [[f32; 6]; 8] = net.layer0.forward(
+    let a: [[f32; 6]; 8] = net.layer0.forward_with(
         &x,
         Conv1dGeometry {
             stride: 2,
             padding: 0,
             dilation: 2,
         },
+        &mut scratch(),
     );
-    let mut b: [[f32; 6]; 2] = net.layer1.forward(&a, Conv1dGeometry::DEFAULT);
+    let mut b: [[f32; 6]; 2] = net
+        .layer1
+        .forward_with(&a, Conv1dGeometry::DEFAULT, &mut scratch());
     nn::Activation::Sigmoid.apply(b.as_flattened_mut());
     assert_eq!(net.forward(&x), b);
     // The flat output slice is cut into the output's rows.

@@ -2,14 +2,15 @@
 //! `Conv1dGeometry`. Training: `train::Conv1dGradients` and `train::conv1d_backward_input`,
 //! one sample at a time (`each`).
 
-use super::{Kind, each, per_sample};
+use super::{Kind, convolution, each};
 use crate::ir::{Conv1d, Layer, Network};
 use crate::shared::{count, describe, literal};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
-impl Kind for Conv1d {
-    fn field_type(&self, net: &Network) -> Option<TokenStream> {
+impl Conv1d {
+    /// `Conv1d<OUT, IN_PER_GROUP, K, T>`.
+    fn runtime_type(&self, net: &Network) -> TokenStream {
         let Network {
             scalar, runtime, ..
         } = net;
@@ -19,7 +20,31 @@ impl Kind for Conv1d {
             kernel,
             ..
         } = *self;
-        Some(quote!(#runtime::layers::Conv1d<#out_channels, #in_per_group, #kernel, #scalar>))
+        quote!(#runtime::layers::Conv1d<#out_channels, #in_per_group, #kernel, #scalar>)
+    }
+
+    /// The geometry, a `Conv1dGeometry` literal.
+    fn geometry(&self, net: &Network) -> TokenStream {
+        let runtime = &net.runtime;
+        let Self {
+            stride,
+            padding,
+            dilation,
+            ..
+        } = *self;
+        quote! {
+            #runtime::layers::Conv1dGeometry {
+                stride: #stride,
+                padding: #padding,
+                dilation: #dilation,
+            }
+        }
+    }
+}
+
+impl Kind for Conv1d {
+    fn field_type(&self, net: &Network) -> Option<TokenStream> {
+        Some(self.runtime_type(net))
     }
 
     fn field_doc(&self, layer: &Layer) -> String {
@@ -38,23 +63,13 @@ impl Kind for Conv1d {
         quote!(#runtime::LayerKind::Conv1d)
     }
 
+    /// Through `forward_with` and a stack scratch, as a 2-D convolution's.
     fn forward(&self, net: &Network, layer: &Layer, input: &TokenStream) -> TokenStream {
-        let (runtime, field) = (&net.runtime, &layer.field);
-        let Self {
-            stride,
-            padding,
-            dilation,
-            ..
-        } = *self;
-        quote_spanned! {layer.span=>
-            self.#field.forward(#input, #runtime::layers::Conv1dGeometry {
-                stride: #stride,
-                padding: #padding,
-                dilation: #dilation,
-            })
-        }
+        let ty = self.runtime_type(net);
+        convolution(net, layer, &ty, &self.geometry(net), input, None)
     }
 
+    /// The chunk through `forward_batch_with`, one scratch for the chunk.
     fn forward_batch(
         &self,
         net: &Network,
@@ -62,7 +77,8 @@ impl Kind for Conv1d {
         input: &TokenStream,
         output: &TokenStream,
     ) -> TokenStream {
-        per_sample(net, layer, input, output)
+        let ty = self.runtime_type(net);
+        convolution(net, layer, &ty, &self.geometry(net), input, Some(output))
     }
 
     /// `Conv1d::from_parts` of the weight, nested as PyTorch's `[OUT, IN_PER_GROUP, K]`, and
@@ -179,25 +195,5 @@ impl Kind for Conv1d {
         delta: &TokenStream,
     ) -> TokenStream {
         each::accumulate(net, layer, gradients, input, delta)
-    }
-}
-
-impl Conv1d {
-    /// The literal `Conv1dGeometry` of the layer.
-    fn geometry(&self, net: &Network) -> TokenStream {
-        let runtime = &net.runtime;
-        let Self {
-            stride,
-            padding,
-            dilation,
-            ..
-        } = *self;
-        quote! {
-            #runtime::layers::Conv1dGeometry {
-                stride: #stride,
-                padding: #padding,
-                dilation: #dilation,
-            }
-        }
     }
 }

@@ -3,14 +3,15 @@
 //! Training: `train::Conv2dGradients` and `train::conv2d_backward_input`, one sample at a time
 //! (`each`).
 
-use super::{Kind, each, per_sample};
+use super::{Kind, convolution, each};
 use crate::ir::{Conv2d, Layer, Network};
 use crate::shared::{count, describe, literal};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
-impl Kind for Conv2d {
-    fn field_type(&self, net: &Network) -> Option<TokenStream> {
+impl Conv2d {
+    /// `Conv2d<OUT, IN_PER_GROUP, KH, KW, T>`.
+    fn runtime_type(&self, net: &Network) -> TokenStream {
         let Network {
             scalar, runtime, ..
         } = net;
@@ -20,7 +21,31 @@ impl Kind for Conv2d {
             kernel: [kh, kw],
             ..
         } = *self;
-        Some(quote!(#runtime::layers::Conv2d<#out_channels, #in_per_group, #kh, #kw, #scalar>))
+        quote!(#runtime::layers::Conv2d<#out_channels, #in_per_group, #kh, #kw, #scalar>)
+    }
+
+    /// The geometry, a `Conv2dGeometry` literal.
+    fn geometry(&self, net: &Network) -> TokenStream {
+        let runtime = &net.runtime;
+        let Self {
+            stride: [sh, sw],
+            padding: [ph, pw],
+            dilation: [dh, dw],
+            ..
+        } = *self;
+        quote! {
+            #runtime::layers::Conv2dGeometry {
+                stride: [#sh, #sw],
+                padding: [#ph, #pw],
+                dilation: [#dh, #dw],
+            }
+        }
+    }
+}
+
+impl Kind for Conv2d {
+    fn field_type(&self, net: &Network) -> Option<TokenStream> {
+        Some(self.runtime_type(net))
     }
 
     fn field_doc(&self, layer: &Layer) -> String {
@@ -39,23 +64,14 @@ impl Kind for Conv2d {
         quote!(#runtime::LayerKind::Conv2d)
     }
 
+    /// Through `forward_with` and a stack scratch (the matrix product of `kernel::conv_wide`
+    /// where the stride is 1).
     fn forward(&self, net: &Network, layer: &Layer, input: &TokenStream) -> TokenStream {
-        let (runtime, field) = (&net.runtime, &layer.field);
-        let Self {
-            stride: [sh, sw],
-            padding: [ph, pw],
-            dilation: [dh, dw],
-            ..
-        } = *self;
-        quote_spanned! {layer.span=>
-            self.#field.forward(#input, #runtime::layers::Conv2dGeometry {
-                stride: [#sh, #sw],
-                padding: [#ph, #pw],
-                dilation: [#dh, #dw],
-            })
-        }
+        let ty = self.runtime_type(net);
+        convolution(net, layer, &ty, &self.geometry(net), input, None)
     }
 
+    /// The chunk through `forward_batch_with`, one scratch for the chunk.
     fn forward_batch(
         &self,
         net: &Network,
@@ -63,7 +79,8 @@ impl Kind for Conv2d {
         input: &TokenStream,
         output: &TokenStream,
     ) -> TokenStream {
-        per_sample(net, layer, input, output)
+        let ty = self.runtime_type(net);
+        convolution(net, layer, &ty, &self.geometry(net), input, Some(output))
     }
 
     /// `Conv2d::from_parts` of the weight, nested as PyTorch's `[OUT, IN_PER_GROUP, KH, KW]`,
@@ -183,26 +200,6 @@ impl Kind for Conv2d {
     }
 }
 
-impl Conv2d {
-    /// The literal `Conv2dGeometry` of the layer.
-    fn geometry(&self, net: &Network) -> TokenStream {
-        let runtime = &net.runtime;
-        let Self {
-            stride: [sh, sw],
-            padding: [ph, pw],
-            dilation: [dh, dw],
-            ..
-        } = *self;
-        quote! {
-            #runtime::layers::Conv2dGeometry {
-                stride: [#sh, #sw],
-                padding: [#ph, #pw],
-                dilation: [#dh, #dw],
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::layer::kind;
@@ -225,8 +222,11 @@ mod tests {
         );
         assert_eq!(
             conv.forward(&net, layer, &quote!(input)).to_string(),
-            "self . layer0 . forward (input , :: nn :: __private :: layers :: Conv2dGeometry { \
-             stride : [2usize , 2usize] , padding : [1usize , 2usize] , dilation : [1usize , 1usize] , })"
+            "{ # [allow (clippy :: large_stack_arrays)] let mut scratch = [0f32 ; < :: nn :: __private :: layers :: Conv2d < 6usize , 2usize , 3usize , 5usize , f32 > > \
+             :: scratch_len ([4usize , 8usize , 8usize] , :: nn :: __private :: layers :: Conv2dGeometry { \
+             stride : [2usize , 2usize] , padding : [1usize , 2usize] , dilation : [1usize , 1usize] , })] ; \
+             self . layer0 . forward_with (input , :: nn :: __private :: layers :: Conv2dGeometry { \
+             stride : [2usize , 2usize] , padding : [1usize , 2usize] , dilation : [1usize , 1usize] , } , & mut scratch) }"
         );
         assert_eq!(
             conv.field_doc(layer),

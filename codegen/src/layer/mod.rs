@@ -172,6 +172,40 @@ pub(crate) fn kind(layer: &Layer) -> &dyn Kind {
     }
 }
 
+/// A convolution's forward pass through its runtime type's `forward_with`: a stack scratch of
+/// `scratch_len` values (a const expression of the layer's shapes and `geometry`), given to one
+/// sample (`input` some `&In`; an expression) or to a chunk through `forward_batch_with`
+/// (`input` a `&[In]`, `output` a `&mut [Out]`; a statement), one scratch for the chunk.
+fn convolution(
+    net: &Network,
+    layer: &Layer,
+    field_type: &TokenStream,
+    geometry: &TokenStream,
+    input: &TokenStream,
+    output: Option<&TokenStream>,
+) -> TokenStream {
+    let field = &layer.field;
+    let scratch = Ident::new("scratch", Span::mixed_site());
+    let zero = net.scalar.literal(0.0);
+    let dims = layer.input.dims();
+    let declare = quote_spanned! {layer.span=>
+        // The padded input and the product of one sample: about the size of the layer's input
+        // and output, which `forward` holds as locals anyway.
+        #[allow(clippy::large_stack_arrays)]
+        let mut #scratch = [#zero; <#field_type>::scratch_len([#(#dims),*], #geometry)];
+    };
+    let Some(output) = output else {
+        return quote_spanned! {layer.span=> {
+            #declare
+            self.#field.forward_with(#input, #geometry, &mut #scratch)
+        }};
+    };
+    quote_spanned! {layer.span=>
+        #declare
+        self.#field.forward_batch_with(#input, #geometry, #output, &mut #scratch);
+    }
+}
+
 /// Statement: `forward` on each sample of a chunk, for the kinds without a batched kernel:
 /// `input` a `&[In]`, `output` a `&mut [Out]` of as many rows.
 fn per_sample(

@@ -3,13 +3,16 @@
 //! Every function has `#[target_feature(enable = "avx2,fma")]`: calling one is sound only on a
 //! CPU with both, which [`super::Kernel`] checks through [`super::level`]. Inside, the arithmetic
 //! intrinsics are safe; only loads and stores through pointers need `unsafe`, and they are
-//! confined to [`load`], [`store`], [`load_tail`] and [`store_tail`].
+//! confined to [`load`], [`store`], [`load_tail`] and [`store_tail`],
+//! and to [`load_ptr`] and [`store_ptr`] for the convolution kernel (`super::wide`), which
+//! checks its bounds once per call.
 
 // `w`, `b`, `x`, `y`: the notation of `y = W x + b`.
 #![allow(clippy::many_single_char_names)]
 
 use super::columns::column_kernels;
 use super::portable::{self, BLOCK};
+use super::wide::wide_kernels;
 use crate::Scalar;
 use core::arch::x86_64::{
     __m256, __m256i, _mm256_add_ps, _mm256_cmpgt_epi32, _mm256_fmadd_ps, _mm256_loadu_ps,
@@ -121,7 +124,34 @@ fn store_tail(dst: &mut [f32], v: V) {
     }
 }
 
+/// The 8 values from `p` on.
+///
+/// # Safety
+///
+/// `p` must be readable for 8 `f32`s (any alignment: `loadu`).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unsafe_code)]
+unsafe fn load_ptr(p: *const f32) -> V {
+    // SAFETY: the caller's contract.
+    unsafe { _mm256_loadu_ps(p) }
+}
+
+/// Writes `v` to the 8 values from `p` on.
+///
+/// # Safety
+///
+/// `p` must be writable for 8 `f32`s (any alignment: `storeu`).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unsafe_code)]
+unsafe fn store_ptr(p: *mut f32, v: V) {
+    // SAFETY: the caller's contract.
+    unsafe { _mm256_storeu_ps(p, v) }
+}
+
 column_kernels!("avx2,fma");
+wide_kernels!("avx2,fma");
 
 /// `W x + b` in `f64` (or any scalar): the portable kernel, vectorised by LLVM for these
 /// features.

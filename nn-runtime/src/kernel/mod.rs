@@ -11,6 +11,8 @@
 //!   `#[target_feature]` so that a default build (no `-C target-cpu`) still uses AVX-512 or
 //!   AVX2+FMA where the CPU has them. [`level`] detects the CPU once, with `std`; without `std`
 //!   only the features the build enables at compile time are used.
+//! - [`conv_wide`]: the convolutions' kernel (stride 1), `f32` on the x86_64 levels, a matrix
+//!   product over the padded input (`wide.rs`).
 //! - [`with_widest`]: any element-wise loop (the optimizers' updates) compiled for the same level.
 
 // `w`, `b`, `x`, `y`: the notation of `y = w * x + b`.
@@ -26,6 +28,8 @@ mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod columns;
 pub mod portable;
+#[cfg(target_arch = "x86_64")]
+mod wide;
 
 /// Layers with at most this many weights always use the portable kernel, inlined into the
 /// caller: for a 2 -> 2 layer a call through the dispatcher costs more than the arithmetic
@@ -126,6 +130,9 @@ pub fn level() -> Level {
 /// reaches it through [`Dense`](crate::Dense).
 #[doc(hidden)]
 pub trait Kernel: Sized + Copy {
+    /// Whether [`Kernel::conv_wide`] has vector kernels (at the x86_64 levels): `f32` only.
+    const WIDE: bool = false;
+
     /// `y = W x + b` at `level`, from the columns of `W`, which the caller has checked is
     /// supported.
     fn matvec<const IN: usize, const OUT: usize>(
@@ -154,6 +161,22 @@ pub trait Kernel: Sized + Copy {
         d: &[[Self; OUT]],
     );
 
+    /// [`conv_wide`] at `level`, which the caller has checked is supported; `false` (and nothing
+    /// written) where there is no vector kernel: `f64`, and the portable level.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn conv_wide(
+        _level: Level,
+        _weights: &[Self],
+        _bias: &[Self],
+        _taps: Taps,
+        _x: &[Self],
+        _y: &mut [Self],
+        _ldy: usize,
+    ) -> bool {
+        false
+    }
+
     /// [`Kernel::matmul`] with each row summed in the same order whatever the other rows, so
     /// that a row gives the same bits alone or among others; by default [`Kernel::matvec`] on
     /// each row.
@@ -172,6 +195,51 @@ pub trait Kernel: Sized + Copy {
 }
 
 impl Kernel for f32 {
+    const WIDE: bool = cfg!(target_arch = "x86_64");
+
+    #[inline]
+    fn conv_wide(
+        level: Level,
+        weights: &[f32],
+        bias: &[f32],
+        taps: Taps,
+        x: &[f32],
+        y: &mut [f32],
+        ldy: usize,
+    ) -> bool {
+        debug_assert!(level.is_supported());
+        let rows = bias.len();
+        match level {
+            // Tiles of 8 channels by 3 vectors, or 6 by 4 (fewer channels computed in vain when
+            // the channels are not a multiple of 8): 24 accumulators, the input's vectors and a
+            // broadcast weight fit the 32 registers.
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe {
+                if rows.is_multiple_of(8) {
+                    avx512::conv_wide::<8, 3>(weights, bias, taps, x, y, ldy);
+                } else {
+                    avx512::conv_wide::<6, 4>(weights, bias, taps, x, y, ldy);
+                }
+                true
+            },
+            // Tiles of 4 channels by 3 vectors, or 6 by 2: 12 accumulators in 16 registers.
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe {
+                if rows.is_multiple_of(4) {
+                    avx2::conv_wide::<4, 3>(weights, bias, taps, x, y, ldy);
+                } else {
+                    avx2::conv_wide::<6, 2>(weights, bias, taps, x, y, ldy);
+                }
+                true
+            },
+            _ => false,
+        }
+    }
+
     #[inline]
     fn matvec<const IN: usize, const OUT: usize>(
         level: Level,
@@ -372,6 +440,80 @@ pub fn matmul_stable<T: Scalar, const IN: usize, const OUT: usize, X: Borrow<[T;
     } else {
         T::matmul_stable(level(), w, b, x, y);
     }
+}
+
+/// The taps of a convolution as offsets into its padded input, for [`conv_wide`]: tap
+/// `(c, ky, kx)` reads `c plane + ky row_step + kx column_step` values after the position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Taps {
+    /// Input channels read.
+    pub channels: usize,
+    /// Distance between two channels.
+    pub plane: usize,
+    /// Taps along the height (1 for a 1-D convolution).
+    pub rows: usize,
+    /// Distance between two rows of taps: the padded width times the dilation.
+    pub row_step: usize,
+    /// Taps along the width (or the length).
+    pub columns: usize,
+    /// Distance between two taps of a row: the dilation.
+    pub column_step: usize,
+}
+
+impl Taps {
+    /// Taps per output channel: the weights of one.
+    pub const fn len(self) -> usize {
+        self.channels * self.rows * self.columns
+    }
+
+    /// Whether there are no taps.
+    pub const fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// The offset of the last tap (0 when there are none).
+    pub const fn reach(self) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
+        (self.channels - 1) * self.plane
+            + (self.rows - 1) * self.row_step
+            + (self.columns - 1) * self.column_step
+    }
+}
+
+/// Whether [`conv_wide`] has a kernel for `T` on this CPU.
+#[inline]
+pub fn has_conv_wide<T: Scalar>() -> bool {
+    T::WIDE && level() > Level::Portable
+}
+
+/// A stride-1 convolution as a matrix product over its padded input `x`, with the best kernel
+/// for this CPU: for the `rows = bias.len()` output channels and every position `q < ldy`,
+/// `y[m ldy + q] = bias[m] + sum over taps t of weights[m taps.len() + t] x[q + offset(t)]`
+/// (`weights` in PyTorch's order, `[OUT][IN_PER_GROUP][KH][KW]`, the taps in the same order;
+/// offsets as [`Taps`] says). `ldy` is a multiple of 16; `x` holds at least
+/// `taps.reach() + ldy` values and `y` `rows ldy`. Returns `false`, writing nothing, when this
+/// CPU or `T` has no such kernel (the caller then loops directly).
+///
+/// # Panics
+///
+/// If a slice is shorter than that.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub fn conv_wide<T: Scalar>(
+    weights: &[T],
+    bias: &[T],
+    taps: Taps,
+    x: &[T],
+    y: &mut [T],
+    ldy: usize,
+) -> bool {
+    assert!(
+        weights.len() >= bias.len() * taps.len() && ldy.is_multiple_of(16),
+        "conv_wide: slices shorter than the shapes"
+    );
+    T::conv_wide(level(), weights, bias, taps, x, y, ldy)
 }
 
 /// Runs `f` inside a function compiled for the best level this CPU has, so that the loops `f`

@@ -3,6 +3,7 @@
 
 use super::window::Axis;
 use crate::Scalar;
+use crate::kernel::{self, Taps};
 use crate::tensor::{Init, Layout, Role, TensorInfo, Tensors};
 use crate::zeroed::ZeroInit;
 
@@ -107,6 +108,197 @@ impl Default for Conv1dGeometry {
     }
 }
 
+/// A convolution of stride 1 through [`kernel::conv_wide`], all sizes plain values: `input` and
+/// `output` as `[channels, height, width]` (height 1 for 1-D), `kernel`, `padding` and
+/// `dilation` as `[height, width]`.
+///
+/// The input is copied into the scratch with its padding (so that every tap of every position
+/// is a plain load), the product writes the "wide" rows of the padded width into the scratch,
+/// and their first `OW` values of each row are copied out: the kernel then needs no test for
+/// the padding, nor an im2col matrix (`lenet_b1`, `lenet_b64` and `conv1d_b64` in
+/// bench/benches/onnx.rs).
+#[derive(Clone, Copy, Debug)]
+struct Wide {
+    input: [usize; 3],
+    output: [usize; 3],
+    in_per_group: usize,
+    kernel: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+}
+
+impl Wide {
+    /// The padded input's `[height, width]`.
+    const fn padded(self) -> [usize; 2] {
+        [
+            self.input[1] + 2 * self.padding[0],
+            self.input[2] + 2 * self.padding[1],
+        ]
+    }
+
+    /// Whether the input is copied once per kernel column, shifted by it and cut to the
+    /// output's width (`block`), rather than padded once: then the output's positions are
+    /// numbered `y OW + x`, none thrown away, at the cost of `KW` copies of the input. Chosen
+    /// when the multiply-adds saved (about 32 a cycle) outweigh the copies (about 8 values a
+    /// cycle): LeNet's second convolution (`lenet_conv_b64` in bench/benches/onnx.rs).
+    const fn shifted(self) -> bool {
+        let [height, width] = self.padded();
+        let [out_channels, out_height, out_width] = self.output;
+        let k = self.in_per_group * self.kernel[0] * self.kernel[1];
+        let wide = ((out_height - 1) * width + out_width).next_multiple_of(16);
+        let compact = (out_height * out_width).next_multiple_of(16);
+        let saved = out_channels * (wide - compact) * k / 32;
+        let copies = self.kernel[1] * self.input[0] * height * out_width / 8;
+        saved > copies
+    }
+
+    /// Distance between two rows of the output in the product's rows.
+    const fn line(self) -> usize {
+        if self.shifted() {
+            self.output[2]
+        } else {
+            self.padded()[1]
+        }
+    }
+
+    /// One copy of the input as the kernel reads it: all channels, padded rows of
+    /// [`Wide::line`] values.
+    const fn block(self) -> usize {
+        self.input[0] * self.padded()[0] * self.line()
+    }
+
+    /// Taps of one output channel.
+    const fn taps(self) -> Taps {
+        let [height, _] = self.padded();
+        let line = self.line();
+        Taps {
+            channels: self.in_per_group,
+            plane: height * line,
+            rows: self.kernel[0],
+            row_step: line * self.dilation[0],
+            columns: self.kernel[1],
+            column_step: if self.shifted() {
+                self.block()
+            } else {
+                self.dilation[1]
+            },
+        }
+    }
+
+    /// Output channels per group.
+    const fn out_per_group(self) -> usize {
+        self.output[0] / (self.input[0] / self.in_per_group)
+    }
+
+    /// The length of a row of the product, a multiple of 16 values: the output's positions
+    /// `y line + x`.
+    const fn row(self) -> usize {
+        ((self.output[1] - 1) * self.line() + self.output[2]).next_multiple_of(16)
+    }
+
+    /// The input as the kernel reads it (and the slack the last vectors read past it), in
+    /// values.
+    const fn input_len(self) -> usize {
+        let copies = if self.shifted() { self.kernel[1] } else { 1 };
+        copies * self.block() + self.row()
+    }
+
+    /// Scratch values [`Wide::run`] needs: the input as the kernel reads it, and the product.
+    const fn scratch_len(self) -> usize {
+        self.input_len() + self.output[0] * self.row()
+    }
+
+    /// The convolution of `input` (flat, channel-first) into `output` (flat), or `false` when
+    /// this CPU or `T` has no kernel or the scratch is too short (nothing written then).
+    fn run<T: Scalar>(
+        self,
+        weight: &[T],
+        bias: &[T],
+        input: &[T],
+        scratch: &mut [T],
+        output: &mut [T],
+    ) -> bool {
+        if !kernel::has_conv_wide::<T>() || scratch.len() < self.scratch_len() {
+            return false;
+        }
+        let [channels, height, width] = self.input;
+        let [out_channels, out_height, out_width] = self.output;
+        let [_, padded_width] = self.padded();
+        let taps = self.taps();
+        let row = self.row();
+        let groups = channels / self.in_per_group;
+        let (x, rest) = scratch.split_at_mut(self.input_len());
+        let y = &mut rest[..out_channels * row];
+        // The input as the kernel reads it, every value the valid outputs read written (so the
+        // scratch may hold anything; the slack after it only reaches positions thrown away).
+        let [top, left] = self.padding;
+        let line = self.line();
+        let padded_height = height + 2 * top;
+        if self.shifted() {
+            let rows = channels * padded_height;
+            for (kx, copy) in x
+                .chunks_exact_mut(self.block())
+                .take(self.kernel[1])
+                .enumerate()
+            {
+                // Output `x` reads input column `x + shift - left`: the valid run of outputs.
+                let shift = kx * self.dilation[1];
+                let first = left.saturating_sub(shift).min(out_width);
+                let end = (width + left).saturating_sub(shift).clamp(first, out_width);
+                for (r, to) in copy.chunks_exact_mut(line).take(rows).enumerate() {
+                    let (c, y) = (r / padded_height, r % padded_height);
+                    if y < top || y >= top + height {
+                        to.fill(T::ZERO);
+                        continue;
+                    }
+                    let from = (c * height + y - top) * width + first + shift - left;
+                    to[..first].fill(T::ZERO);
+                    to[first..end].copy_from_slice(&input[from..from + end - first]);
+                    to[end..].fill(T::ZERO);
+                }
+            }
+        } else {
+            let rows = x
+                .chunks_exact_mut(padded_width)
+                .take(channels * padded_height);
+            for (r, to) in rows.enumerate() {
+                let (c, y) = (r / padded_height, r % padded_height);
+                if y < top || y >= top + height {
+                    to.fill(T::ZERO);
+                    continue;
+                }
+                let from = (c * height + y - top) * width;
+                to[..left].fill(T::ZERO);
+                to[left..left + width].copy_from_slice(&input[from..from + width]);
+                to[left + width..].fill(T::ZERO);
+            }
+        }
+        let out_per_group = self.out_per_group();
+        let k = taps.len();
+        for g in 0..groups {
+            let rows = g * out_per_group..(g + 1) * out_per_group;
+            let done = kernel::conv_wide(
+                &weight[rows.start * k..rows.end * k],
+                &bias[rows.clone()],
+                taps,
+                &x[g * self.in_per_group * taps.plane..],
+                &mut y[rows.start * row..rows.end * row],
+                row,
+            );
+            debug_assert!(done, "has_conv_wide said there is a kernel");
+        }
+        for (plane, wide) in output
+            .chunks_exact_mut(out_height * out_width)
+            .zip(y.chunks_exact(row))
+        {
+            for (to, from) in plane.chunks_exact_mut(out_width).zip(wide.chunks(line)) {
+                to.copy_from_slice(&from[..out_width]);
+            }
+        }
+        true
+    }
+}
+
 /// Checks at compile time that `IN` input channels split into groups of `IN_PER_GROUP` and
 /// that the groups split `OUT` evenly: then every index of the forward pass is in bounds.
 const fn check_groups(inputs: usize, in_per_group: usize, outputs: usize) {
@@ -207,6 +399,128 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usi
         let mut output = [[[T::ZERO; OW]; OH]; OUT];
         self.forward_into(input, geometry, &mut output);
         output
+    }
+
+    /// The shape of the convolution through [`kernel::conv_wide`] for an input of `input`
+    /// (`[IN, H, W]`), or `None` when it does not apply: a stride other than 1, a geometry that
+    /// does not fit, or a scalar without the kernel (`f64`).
+    const fn wide(input: [usize; 3], geometry: Conv2dGeometry) -> Option<Wide> {
+        let kernel = [KH, KW];
+        if !T::WIDE || geometry.stride[0] != 1 || geometry.stride[1] != 1 {
+            return None;
+        }
+        match geometry.output_size([input[1], input[2]], kernel) {
+            Some([height, width]) => Some(Wide {
+                input,
+                output: [OUT, height, width],
+                in_per_group: IN_PER_GROUP,
+                kernel,
+                padding: geometry.padding,
+                dilation: geometry.dilation,
+            }),
+            None => None,
+        }
+    }
+
+    /// The scratch values [`Conv2d::forward_with`] uses for an input of `input` (`[IN, H, W]`):
+    /// 0 where it computes as [`Conv2d::forward`] does. `const`, so that generated code sizes
+    /// a stack array with it.
+    pub const fn scratch_len(input: [usize; 3], geometry: Conv2dGeometry) -> usize {
+        match Self::wide(input, geometry) {
+            Some(wide) => wide.scratch_len(),
+            None => 0,
+        }
+    }
+
+    /// [`Conv2d::forward`], faster with `scratch` of at least
+    /// [`scratch_len`](Self::scratch_len) values (whatever they hold): with a stride of 1,
+    /// `f32` and AVX2 or AVX-512, a matrix product over the padded input
+    /// ([`kernel::conv_wide`]); otherwise, or with a shorter scratch, as `forward`. The result
+    /// is the same but for the order of the sums (within the tolerance of the layer tests).
+    #[inline]
+    pub fn forward_with<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        input: &[[[T; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        scratch: &mut [T],
+    ) -> [[[T; OW]; OH]; OUT] {
+        let mut output = [[[T::ZERO; OW]; OH]; OUT];
+        self.forward_into_with(input, geometry, &mut output, scratch);
+        output
+    }
+
+    /// [`Conv2d::forward_with`] into `output`.
+    pub fn forward_into_with<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        input: &[[[T; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        output: &mut [[[T; OW]; OH]; OUT],
+        scratch: &mut [T],
+    ) {
+        let () = Self::NOT_EMPTY;
+        const { check_groups(IN, IN_PER_GROUP, OUT) };
+        let done = match Self::wide([IN, H, W], geometry) {
+            Some(wide) if wide.output == [OUT, OH, OW] => wide.run(
+                self.weight.as_flattened().as_flattened().as_flattened(),
+                &self.bias,
+                input.as_flattened().as_flattened(),
+                scratch,
+                output.as_flattened_mut().as_flattened_mut(),
+            ),
+            _ => false,
+        };
+        if !done {
+            self.forward_into(input, geometry, output);
+        }
+    }
+
+    /// [`Conv2d::forward_into_with`] for each pair of samples, with one scratch (the geometry's
+    /// tests once for all of them).
+    pub fn forward_batch_with<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        inputs: &[[[[T; W]; H]; IN]],
+        geometry: Conv2dGeometry,
+        outputs: &mut [[[[T; OW]; OH]; OUT]],
+        scratch: &mut [T],
+    ) {
+        let () = Self::NOT_EMPTY;
+        const { check_groups(IN, IN_PER_GROUP, OUT) };
+        let wide = match Self::wide([IN, H, W], geometry) {
+            Some(wide) if wide.output == [OUT, OH, OW] => Some(wide),
+            _ => None,
+        };
+        for (input, output) in inputs.iter().zip(outputs.iter_mut()) {
+            let done = wide.is_some_and(|wide| {
+                wide.run(
+                    self.weight.as_flattened().as_flattened().as_flattened(),
+                    &self.bias,
+                    input.as_flattened().as_flattened(),
+                    scratch,
+                    output.as_flattened_mut().as_flattened_mut(),
+                )
+            });
+            if !done {
+                self.forward_into(input, geometry, output);
+            }
+        }
     }
 
     /// [`Conv2d::forward`] into `output`.
@@ -385,6 +699,101 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
         let mut output = [[T::ZERO; OL]; OUT];
         self.forward_into(input, geometry, &mut output);
         output
+    }
+
+    /// As [`Conv2d::wide`], for an input of `IN` channels of `length`.
+    const fn wide(channels: usize, length: usize, geometry: Conv1dGeometry) -> Option<Wide> {
+        if !T::WIDE || geometry.stride != 1 {
+            return None;
+        }
+        match geometry.output_size(length, K) {
+            Some(out) => Some(Wide {
+                input: [channels, 1, length],
+                output: [OUT, 1, out],
+                in_per_group: IN_PER_GROUP,
+                kernel: [1, K],
+                padding: [0, geometry.padding],
+                dilation: [1, geometry.dilation],
+            }),
+            None => None,
+        }
+    }
+
+    /// The scratch values [`Conv1d::forward_with`] uses for an input of `input` (`[IN, L]`),
+    /// as [`Conv2d::scratch_len`].
+    pub const fn scratch_len(input: [usize; 2], geometry: Conv1dGeometry) -> usize {
+        match Self::wide(input[0], input[1], geometry) {
+            Some(wide) => wide.scratch_len(),
+            None => 0,
+        }
+    }
+
+    /// [`Conv1d::forward`], faster with a scratch, as [`Conv2d::forward_with`].
+    #[inline]
+    pub fn forward_with<const IN: usize, const L: usize, const OL: usize>(
+        &self,
+        input: &[[T; L]; IN],
+        geometry: Conv1dGeometry,
+        scratch: &mut [T],
+    ) -> [[T; OL]; OUT] {
+        let mut output = [[T::ZERO; OL]; OUT];
+        self.forward_into_with(input, geometry, &mut output, scratch);
+        output
+    }
+
+    /// [`Conv1d::forward_with`] into `output`.
+    pub fn forward_into_with<const IN: usize, const L: usize, const OL: usize>(
+        &self,
+        input: &[[T; L]; IN],
+        geometry: Conv1dGeometry,
+        output: &mut [[T; OL]; OUT],
+        scratch: &mut [T],
+    ) {
+        let () = Self::NOT_EMPTY;
+        const { check_groups(IN, IN_PER_GROUP, OUT) };
+        let done = match Self::wide(IN, L, geometry) {
+            Some(wide) if wide.output == [OUT, 1, OL] => wide.run(
+                self.weight.as_flattened().as_flattened(),
+                &self.bias,
+                input.as_flattened(),
+                scratch,
+                output.as_flattened_mut(),
+            ),
+            _ => false,
+        };
+        if !done {
+            self.forward_into(input, geometry, output);
+        }
+    }
+
+    /// [`Conv1d::forward_into_with`] for each pair of samples, with one scratch.
+    pub fn forward_batch_with<const IN: usize, const L: usize, const OL: usize>(
+        &self,
+        inputs: &[[[T; L]; IN]],
+        geometry: Conv1dGeometry,
+        outputs: &mut [[[T; OL]; OUT]],
+        scratch: &mut [T],
+    ) {
+        let () = Self::NOT_EMPTY;
+        const { check_groups(IN, IN_PER_GROUP, OUT) };
+        let wide = match Self::wide(IN, L, geometry) {
+            Some(wide) if wide.output == [OUT, 1, OL] => Some(wide),
+            _ => None,
+        };
+        for (input, output) in inputs.iter().zip(outputs.iter_mut()) {
+            let done = wide.is_some_and(|wide| {
+                wide.run(
+                    self.weight.as_flattened().as_flattened(),
+                    &self.bias,
+                    input.as_flattened(),
+                    scratch,
+                    output.as_flattened_mut(),
+                )
+            });
+            if !done {
+                self.forward_into(input, geometry, output);
+            }
+        }
     }
 
     /// [`Conv1d::forward`] into `output`, in the loop order of [`Conv2d::forward_into`].

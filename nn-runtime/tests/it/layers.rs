@@ -91,6 +91,32 @@ fn check<T: Fixture>(case: &str, got: &[T]) {
     }
 }
 
+/// Checks a convolution's `forward_with` (`with`, given a scratch) against the fixture: with a
+/// scratch of `len` values, the same output whatever the scratch held (zeros or NaNs) and
+/// within the tolerance; `len` is not 0 for `f32` at stride 1 (`wide`), so that the kernel is
+/// exercised; a scratch too short gives `forward`'s result.
+fn check_with<T: Fixture, S: Shaped<Scalar = T> + PartialEq + std::fmt::Debug>(
+    case: &str,
+    len: usize,
+    with: impl Fn(&mut [T]) -> S,
+    wide: bool,
+) {
+    let kernel = cfg!(target_arch = "x86_64") && T::DTYPE == "f32";
+    assert_eq!(len > 0, wide && kernel, "scratch of `{case}`");
+    let zeros = with(&mut vec![<T as Scalar>::ZERO; len]);
+    let nans = with(&mut vec![T::from_f64(f64::NAN); len]);
+    assert_eq!(
+        zeros.values(),
+        nans.values(),
+        "`{case}`: the scratch's values leak"
+    );
+    check::<T>(case, zeros.values());
+    check::<T>(
+        case,
+        with(&mut vec![<T as Scalar>::ZERO; len.saturating_sub(1)]).values(),
+    );
+}
+
 /// The nested array type of a shape: `nested!(T; [2, 3])` is `[[T; 3]; 2]`.
 macro_rules! nested {
     ($t:ty; []) => { $t };
@@ -136,6 +162,18 @@ macro_rules! conv2d {
             );
             let input: nested!(T; [$in, $h, $w]) = sample(case, "input");
             let output: [[[T; OUT[1]]; OUT[0]]; $out] = layer.forward(&input, GEOMETRY);
+            let scratch_len =
+                Conv2d::<$out, { $in / $groups }, $kh, $kw, T>::scratch_len([$in, $h, $w], GEOMETRY);
+            let with = |scratch: &mut [T]| -> [[[T; OUT[1]]; OUT[0]]; $out] {
+                layer.forward_with(&input, GEOMETRY, scratch)
+            };
+            check_with(case, scratch_len, with, $stride == [1, 1]);
+            // A batch (the weights packed once) gives each sample the bits it gets alone.
+            let mut batch = [[[[<T as Scalar>::ZERO; OUT[1]]; OUT[0]]; $out]; 3];
+            let mut scratch = vec![<T as Scalar>::ZERO; scratch_len];
+            layer.forward_batch_with(&[input; 3], GEOMETRY, &mut batch, &mut scratch);
+            let alone = layer.forward_with(&input, GEOMETRY, &mut scratch);
+            assert_eq!(batch, [alone; 3], "`{case}` in a batch");
             output
         });
     };
@@ -154,6 +192,17 @@ macro_rules! conv1d {
             );
             let input: nested!(T; [$in, $l]) = sample(case, "input");
             let output: [[T; OUT]; $out] = layer.forward(&input, GEOMETRY);
+            let scratch_len =
+                Conv1d::<$out, { $in / $groups }, $k, T>::scratch_len([$in, $l], GEOMETRY);
+            let with = |scratch: &mut [T]| -> [[T; OUT]; $out] {
+                layer.forward_with(&input, GEOMETRY, scratch)
+            };
+            check_with(case, scratch_len, with, $stride == 1);
+            let mut batch = [[[<T as Scalar>::ZERO; OUT]; $out]; 3];
+            let mut scratch = vec![<T as Scalar>::ZERO; scratch_len];
+            layer.forward_batch_with(&[input; 3], GEOMETRY, &mut batch, &mut scratch);
+            let alone = layer.forward_with(&input, GEOMETRY, &mut scratch);
+            assert_eq!(batch, [alone; 3], "`{case}` in a batch");
             output
         });
     };

@@ -1,0 +1,104 @@
+"""onnxruntime on the models of make_models.py, one thread, for BENCHMARKS.md.
+
+For each model and batch size: rounds of about 20 ms of `session.run` on the model, alternating
+with rounds of an Identity graph on an input of the same shape (the cost of calling onnxruntime
+from Python: argument conversion, the output's allocation, the copy), forty of each. Prints one
+line per measurement, times in seconds per call:
+
+    ort <model> <batch> model <best> identity <best> net <best model - best identity> median_net <median of per-round differences>
+
+`net` is what bench/benches/onnx.rs compares with `nn`: onnxruntime's own time, its Python call
+overhead subtracted (an estimate: the Identity graph also copies its input once).
+
+    /tmp/onnxenv/bin/python bench/onnx/ort_bench.py
+"""
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+HERE = Path(__file__).parent
+ROUNDS = 40
+ROUND = 0.02
+
+MODELS = {
+    "lenet": ([1, 28, 28], [1, 64]),
+    "conv1d": ([8, 128], [1, 64]),
+    "mnist": ([784], [1, 256]),
+}
+
+
+def options():
+    o = ort.SessionOptions()
+    o.intra_op_num_threads = 1
+    o.inter_op_num_threads = 1
+    o.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    o.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return o
+
+
+def session(data):
+    return ort.InferenceSession(data, options(), providers=["CPUExecutionProvider"])
+
+
+def identity(shape):
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "identity",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *shape])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", *shape])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return session(model.SerializeToString())
+
+
+def calls_per_round(f):
+    calls = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(calls):
+            f()
+        elapsed = time.perf_counter() - start
+        if elapsed >= ROUND / 4:
+            return max(1, int(ROUND * calls / elapsed))
+        calls *= 2
+
+
+def per_call(f, calls):
+    start = time.perf_counter()
+    for _ in range(calls):
+        f()
+    return (time.perf_counter() - start) / calls
+
+
+def main():
+    print(f"# onnxruntime {ort.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
+    rng = np.random.default_rng(1)
+    for name, (shape, batches) in MODELS.items():
+        model = session((HERE / f"{name}.onnx").read_bytes())
+        ident = identity(shape)
+        for batch in batches:
+            x = rng.uniform(0, 1, size=(batch, *shape)).astype(np.float32)
+            feed = {"x": x}
+            run_model = lambda: model.run(None, feed)  # noqa: E731
+            run_ident = lambda: ident.run(None, feed)  # noqa: E731
+            m_calls, i_calls = calls_per_round(run_model), calls_per_round(run_ident)
+            m_times, i_times = [], []
+            for _ in range(ROUNDS):
+                m_times.append(per_call(run_model, m_calls))
+                i_times.append(per_call(run_ident, i_calls))
+            diffs = sorted(m - i for m, i in zip(m_times, i_times))
+            median = (diffs[ROUNDS // 2 - 1] + diffs[ROUNDS // 2]) / 2
+            best_m, best_i = min(m_times), min(i_times)
+            print(f"ort {name} {batch} model {best_m:.6e} identity {best_i:.6e} "
+                  f"net {best_m - best_i:.6e} median_net {median:.6e}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

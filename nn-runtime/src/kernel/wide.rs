@@ -1,0 +1,156 @@
+//! The `f32` convolution kernel of the x86_64 levels, written once for any vector width: a
+//! matrix product whose columns are the positions of a "wide" output, read straight from the
+//! padded input (an implicit im2col).
+//!
+//! With stride 1, output position `(y, x)` of a kernel tap `(c, ky, kx)` reads input
+//! `(c, y + ky dh, x + kx dw)` of the padded input. Numbering the output's positions as the
+//! padded input's, `q = y Wp + x` (`Wp` the padded width), every tap reads the padded input at
+//! `q` plus the tap's offset `c plane + ky dh Wp + kx dw`: a vector of consecutive positions is
+//! one unaligned load, whatever row it starts in. The positions `x >= OW` of each row are
+//! computed and thrown away (the "wide" rows): that costs `Wp / OW` more multiply-adds, and saves
+//! building an im2col matrix (`lenet_conv_b64` in bench/benches/onnx.rs).
+//!
+//! [`wide_kernels!`] expands, inside a module for one instruction set, into `conv_wide`: register
+//! tiles of `MR` output channels by `NR` vectors of positions; per tap, `NR` loads of the input
+//! serve every channel of the tile, and each channel's weight is broadcast straight from its row
+//! of the weights in PyTorch's order (`MR` rows read side by side), so that no call packs the
+//! weights first: at batch 1 that would be a second pass over every weight (`lenet_b1`). The module provides `V`, `L`, `zero`, `splat`,
+//! `fmadd` and the pointer primitives `load_ptr` and `store_ptr`.
+
+/// Expands into `conv_wide` for the module's vector type; `$feature` is its `#[target_feature]`
+/// string.
+macro_rules! wide_kernels {
+    ($feature:literal) => {
+        /// `y[m ldy + q] = bias[m] + sum over taps t of weights[m k + t] x[offset(t) + q]`, for
+        /// the `rows = bias.len()` output channels, their `k = taps.len()` weights each, and the
+        /// positions `q < ldy`.
+        ///
+        /// # Panics
+        ///
+        /// If a slice is shorter than the shapes say (a bug in the caller): the bounds are checked
+        /// once here, so that the tiles can read and write without further checks.
+        #[target_feature(enable = $feature)]
+        pub fn conv_wide<const MR: usize, const NR: usize>(
+            weights: &[f32],
+            bias: &[f32],
+            taps: super::Taps,
+            x: &[f32],
+            y: &mut [f32],
+            ldy: usize,
+        ) {
+            let k = taps.len();
+            let rows = bias.len();
+            let panels = rows.div_ceil(MR);
+            assert!(
+                NR <= 4
+                    && ldy.is_multiple_of(L)
+                    && weights.len() >= rows * k
+                    && y.len() >= rows * ldy
+                    && x.len() >= taps.reach() + ldy,
+                "conv_wide: slices shorter than the shapes"
+            );
+            let vectors = ldy / L;
+            for panel in 0..panels {
+                let m0 = panel * MR;
+                let live = (rows - m0).min(MR);
+                let a = &weights[m0 * k..(m0 + live) * k];
+                let bias = &bias[m0..m0 + live];
+                let mut v = 0;
+                while v + NR <= vectors {
+                    // SAFETY: checked above: the tile reads `x` below `taps.reach() + (v + NR) L
+                    // <= taps.reach() + ldy <= x.len()`, `a` has the `k` weights of its `live`
+                    // channels, and it writes rows `m0 .. m0 + live` of `y` below
+                    // `(v + NR) L <= ldy`.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        wide_tile::<MR, NR>(
+                            a,
+                            bias,
+                            taps,
+                            x.as_ptr().add(v * L),
+                            y.as_mut_ptr().add(m0 * ldy + v * L),
+                            ldy,
+                        );
+                    }
+                    v += NR;
+                }
+                // SAFETY: as above, with fewer vectors.
+                #[allow(unsafe_code)]
+                unsafe {
+                    let (xv, yv) = (x.as_ptr().add(v * L), y.as_mut_ptr().add(m0 * ldy + v * L));
+                    match vectors - v {
+                        0 => {}
+                        1 => wide_tile::<MR, 1>(a, bias, taps, xv, yv, ldy),
+                        2 => wide_tile::<MR, 2>(a, bias, taps, xv, yv, ldy),
+                        _ => wide_tile::<MR, 3>(a, bias, taps, xv, yv, ldy),
+                    }
+                }
+            }
+        }
+
+        /// One tile: the `live = bias.len()` channels whose weights are the rows of `a` (at most
+        /// `MR`; the others compute the last channel again and store nothing) by `NR` vectors of
+        /// positions from `x` and `y` on.
+        ///
+        /// # Safety
+        ///
+        /// `a` holds `live` rows of `taps.len()` weights, `0 < live <= MR`; `x` is readable for
+        /// `taps.reach() + NR L` values and `y` writable at `m ldy + j` for `m < live`,
+        /// `j < NR L`.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        #[allow(unsafe_code)]
+        unsafe fn wide_tile<const MR: usize, const NR: usize>(
+            a: &[f32],
+            bias: &[f32],
+            taps: super::Taps,
+            x: *const f32,
+            y: *mut f32,
+            ldy: usize,
+        ) {
+            let mut acc = [[zero(); NR]; MR];
+            for (acc, &b) in acc.iter_mut().zip(bias) {
+                *acc = [splat(b); NR];
+            }
+            let k = taps.len();
+            let live = bias.len();
+            debug_assert!(live > 0 && live <= MR && a.len() >= live * k);
+            let rows: [*const f32; MR] =
+                core::array::from_fn(|m| a[m.min(live - 1) * k..].as_ptr());
+            let mut t = 0;
+            for c in 0..taps.channels {
+                for ky in 0..taps.rows {
+                    let row = c * taps.plane + ky * taps.row_step;
+                    for kx in 0..taps.columns {
+                        // SAFETY: `row + kx column_step <= taps.reach()`, and the caller makes
+                        // `taps.reach() + NR L` values readable from `x`.
+                        let xk = unsafe { x.add(row + kx * taps.column_step) };
+                        let mut bv = [zero(); NR];
+                        for (j, bv) in bv.iter_mut().enumerate() {
+                            // SAFETY: as above: `j L + L <= NR L`.
+                            *bv = unsafe { load_ptr(xk.add(j * L)) };
+                        }
+                        for (acc, row) in acc.iter_mut().zip(&rows) {
+                            // SAFETY: `t < k`, and every row pointer starts a row of `k` weights
+                            // of `a`.
+                            let w = splat(unsafe { *row.add(t) });
+                            for (acc, bv) in acc.iter_mut().zip(&bv) {
+                                *acc = fmadd(*bv, w, *acc);
+                            }
+                        }
+                        t += 1;
+                    }
+                }
+            }
+            for (m, acc) in acc.iter().enumerate().take(bias.len()) {
+                for (j, acc) in acc.iter().enumerate() {
+                    // SAFETY: `m < bias.len()` and `j L + L <= NR L`: the caller makes these
+                    // writable.
+                    unsafe { store_ptr(y.add(m * ldy + j * L), *acc) };
+                }
+            }
+        }
+    };
+}
+
+pub(super) use wide_kernels;
