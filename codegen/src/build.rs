@@ -227,7 +227,7 @@ pub fn import_onnx(path: impl AsRef<Path>) -> Result<Imported, Error> {
 /// [`Error::Import`] with every reason the model cannot be imported, [`Error::Write`] for I/O.
 #[cfg(feature = "onnx")]
 pub fn import_onnx_to(model: &Path, out_dir: &Path) -> Result<Imported, Error> {
-    let import = nn_onnx::import_file(model, None).map_err(|source| Error::Import {
+    let import = nn_onnx::import_file(model, None, false).map_err(|source| Error::Import {
         path: model.to_owned(),
         source,
     })?;
@@ -348,7 +348,7 @@ mod tests {
         let dir = scratch("onnx");
         let model = onnx_fixture("mlp.onnx");
         let files = import_onnx_to(&model, &dir).unwrap();
-        let import = nn_onnx::import_file(&model, None).unwrap();
+        let import = nn_onnx::import_file(&model, None, false).unwrap();
         let declaration = fs::read_to_string(&files.declaration).unwrap();
         assert_eq!(declaration, import.text());
         assert_eq!(fs::read(&files.weights).unwrap(), import.safetensors);

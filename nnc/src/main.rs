@@ -81,6 +81,10 @@ enum Command {
         /// Write nothing: show what would be imported, or every reason it cannot be.
         #[arg(long)]
         check: bool,
+        /// Fold each BatchNormalization into the dense layer or convolution before it instead
+        /// of importing it as a `batchnorm` layer.
+        #[arg(long)]
+        fold_batchnorm: bool,
     },
 }
 
@@ -165,7 +169,15 @@ fn run(command: Command, color: bool) -> Result<(), Failed> {
             weights,
             name,
             check,
-        } => import(&file, output, weights, name.as_deref(), check, color),
+            fold_batchnorm,
+        } => import(
+            &file,
+            output,
+            weights,
+            name.as_deref(),
+            (check, fold_batchnorm),
+            color,
+        ),
     }
 }
 
@@ -175,11 +187,11 @@ fn import(
     output: Option<PathBuf>,
     weights: Option<PathBuf>,
     name: Option<&str>,
-    check: bool,
+    (check, fold_batchnorm): (bool, bool),
     color: bool,
 ) -> Result<(), Failed> {
     let shown = file.to_string_lossy().replace('\\', "/");
-    let import = nn_onnx::import_file(file, name).map_err(|e| {
+    let import = nn_onnx::import_file(file, name, fold_batchnorm).map_err(|e| {
         let message = match e {
             nn_onnx::Error::Read { .. } => e.to_string(),
             _ => format!("`{shown}`: {e}"),

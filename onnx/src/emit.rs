@@ -10,7 +10,8 @@ use std::collections::HashMap;
 /// A tensor of the imported weights, in PyTorch's layout.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
-    /// `<layer>.weight` or `<layer>.bias`.
+    /// `<layer>.weight`, `<layer>.bias`, or a batchnorm's `<layer>.running_mean` and
+    /// `<layer>.running_var`.
     pub name: String,
     /// PyTorch's shape: `[outputs, inputs]` for a dense layer, `[out_channels, in_channels /
     /// groups, kernel...]` for a convolution, `[outputs]` for a bias.
@@ -42,6 +43,16 @@ pub(crate) fn network(
                 shape: vec![values.len()],
                 values,
             });
+        }
+        // A batchnorm's counter (`num_batches_tracked`) is left out: loading takes it as 0.
+        if let Some((mean, variance)) = layer.statistics {
+            for (tensor, values) in [("running_mean", mean), ("running_var", variance)] {
+                tensors.push(Tensor {
+                    name: format!("{}.{tensor}", layer.name),
+                    shape: vec![values.len()],
+                    values,
+                });
+            }
         }
         layers.push(Layer {
             name: layer.name,

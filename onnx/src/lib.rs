@@ -2,7 +2,7 @@
 //! `Display`) and its weights as named tensors in the layout `from_safetensors_file` reads.
 //!
 //! ```no_run
-//! let import = nn_onnx::import_file("model.onnx".as_ref(), None)?;
+//! let import = nn_onnx::import_file("model.onnx".as_ref(), None, false)?;
 //! std::fs::write("model.nn", import.text())?;
 //! std::fs::write("model.safetensors", &import.safetensors)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -66,6 +66,10 @@ pub struct Options {
     /// The model's directory, where tensors with external data (`location`) are read from;
     /// without it such tensors are a problem.
     pub dir: Option<PathBuf>,
+    /// Fold each `BatchNormalization` into the dense layer or convolution before it (its
+    /// weights and bias scaled and shifted: one layer less at run time) instead of importing it
+    /// as a `batchnorm` layer; one that follows no such layer stays a `batchnorm`.
+    pub fold_batchnorm: bool,
 }
 
 /// An imported model.
@@ -140,8 +144,16 @@ pub fn import(bytes: &[u8], options: &Options) -> Result<Import, Error> {
         }
     };
     let nodes = select::needed(nodes, output);
-    let lowered =
-        lower::lower(graph, &nodes, output, opset, dir, problems).map_err(Error::Unsupported)?;
+    let lowered = lower::lower(
+        graph,
+        &nodes,
+        output,
+        opset,
+        dir,
+        options.fold_batchnorm,
+        problems,
+    )
+    .map_err(Error::Unsupported)?;
     let scalar = lowered.scalar;
     let name = if options.name.is_empty() {
         "Net"
@@ -164,12 +176,13 @@ pub fn import(bytes: &[u8], options: &Options) -> Result<Import, Error> {
 }
 
 /// Imports the model in `path`, named `name` or after the file (`lenet_5.onnx` as `Lenet5`);
-/// external data is read from the model's directory.
+/// external data is read from the model's directory; `fold_batchnorm` as
+/// [`Options::fold_batchnorm`].
 ///
 /// # Errors
 ///
 /// [`Error::Read`] when the file cannot be read, else as [`import`].
-pub fn import_file(path: &Path, name: Option<&str>) -> Result<Import, Error> {
+pub fn import_file(path: &Path, name: Option<&str>, fold_batchnorm: bool) -> Result<Import, Error> {
     let bytes = std::fs::read(path).map_err(|source| Error::Read {
         path: path.to_owned(),
         source,
@@ -185,6 +198,7 @@ pub fn import_file(path: &Path, name: Option<&str>) -> Result<Import, Error> {
             path.parent()
                 .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         ),
+        fold_batchnorm,
     };
     import(&bytes, &options)
 }

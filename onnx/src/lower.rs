@@ -31,6 +31,8 @@ pub(crate) struct Layer {
     pub weight: Option<(Vec<usize>, Vec<f64>)>,
     /// `bias`, one per output channel.
     pub bias: Option<Vec<f64>>,
+    /// A batchnorm's `running_mean` and `running_var`.
+    pub statistics: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 /// What the walk found: the network's input and scalar type, and its layers.
@@ -132,6 +134,8 @@ struct Walk<'a> {
     uses: HashMap<String, Vec<usize>>,
     nodes: &'a [Node],
     dir: Option<&'a Path>,
+    /// Whether a `BatchNormalization` is folded into the layer before it, when there is one.
+    fold_batchnorm: bool,
 }
 
 /// Lowers a graph whose functions are inlined and patterns fused, up to its value `output`.
@@ -141,6 +145,7 @@ pub(crate) fn lower(
     output: &str,
     opset: i64,
     dir: Option<&Path>,
+    fold_batchnorm: bool,
     mut problems: Vec<Problem>,
 ) -> Result<Lowered, Vec<Problem>> {
     let mut walk = Walk {
@@ -154,6 +159,7 @@ pub(crate) fn lower(
         uses: HashMap::new(),
         nodes,
         dir,
+        fold_batchnorm,
     };
     for (index, node) in nodes.iter().enumerate() {
         if node.op_type == "Shape" {
@@ -538,7 +544,7 @@ impl Walk<'_> {
             | "Softmax" | "LogSoftmax" => self.activate(node, flow),
             "Gemm" | "MatMul" => self.dense(index, node, at, &flow, consts),
             "Add" => self.bias(at, flow, consts),
-            "BatchNormalization" => self.batchnorm(node, flow, consts),
+            "BatchNormalization" => self.batchnorm(index, node, flow, consts),
             "Conv" => self.conv(index, node, &flow, consts),
             "MaxPool" | "AveragePool" => self.pool(index, node, &flow),
             "GlobalAveragePool" | "GlobalMaxPool" => self.global_pool(index, node, &flow),
@@ -694,9 +700,12 @@ impl Walk<'_> {
         Ok(vec![Value::Flow(flow)])
     }
 
-    /// `BatchNormalization`, folded into the layer before.
+    /// `BatchNormalization`: a `batchnorm` layer, or on request (`fold_batchnorm`) folded into
+    /// the dense layer or convolution before it when it normalises that layer's output before
+    /// any activation.
     fn batchnorm(
         &mut self,
+        index: usize,
         node: &Node,
         flow: Flow,
         consts: &[Option<Const>],
@@ -715,17 +724,16 @@ impl Walk<'_> {
                     .to_owned(),
             );
         }
-        let epsilon = float(node, "epsilon", 1e-5);
-        let layer = flow.layer.filter(|&l| {
-            matches!(
-                self.layers[l].kind,
-                LayerKind::Dense | LayerKind::Conv1d(_) | LayerKind::Conv2d(_)
-            ) && self.layers[l].activation == Activation::Linear
-        });
-        let Some(layer) = layer else {
-            return Err("normalises something other than a dense layer's or a convolution's output (before its activation): nn has no `batchnorm` layer yet, so it is folded into the layer before, and there is none".to_owned());
+        // Attributes are `f32`: kept as their shortest decimal (`1e-3`, not 0.0010000000474974513).
+        let decimal = |value: f64| {
+            #[allow(clippy::cast_possible_truncation)]
+            let single = value as f32;
+            single.to_string().parse::<f64>().unwrap_or(value)
         };
-        let channels = self.layers[layer].output.dims()[0];
+        let epsilon = float(node, "epsilon", 1e-5);
+        // ONNX's momentum weighs the running statistics, PyTorch's (and nn's) the batch's.
+        let momentum = decimal(1.0 - decimal(float(node, "momentum", 0.9)));
+        let channels = flow.nn.dims()[0];
         let vector = |i: usize, what: &str| -> Result<Vec<f64>, String> {
             let c = consts
                 .get(i)
@@ -745,6 +753,41 @@ impl Walk<'_> {
             vector(3, "mean")?,
             vector(4, "variance")?,
         );
+        let folded_into = flow.layer.filter(|&l| {
+            self.fold_batchnorm
+                && matches!(
+                    self.layers[l].kind,
+                    LayerKind::Dense | LayerKind::Conv1d(_) | LayerKind::Conv2d(_)
+                )
+                && self.layers[l].activation == Activation::Linear
+        });
+        let Some(layer) = folded_into else {
+            if !(epsilon > 0.0 && (0.0..=1.0).contains(&momentum)) {
+                return Err(format!(
+                    "has epsilon {epsilon} and momentum {}: nn's batchnorm needs a positive epsilon and a momentum from 0 to 1",
+                    1.0 - momentum
+                ));
+            }
+            let mut values = self.push(
+                index,
+                node,
+                LayerKind::BatchNorm {
+                    eps: decimal(epsilon),
+                    momentum,
+                },
+                flow.nn,
+                flow.nn,
+                Some((vec![channels], scale)),
+                Some(shift),
+            );
+            if let Some(layer) = self.layers.last_mut() {
+                layer.statistics = Some((mean, variance));
+            }
+            if let Some(Value::Flow(out)) = values.first_mut() {
+                out.shape.clone_from(&flow.shape);
+            }
+            return Ok(values);
+        };
         let target = &mut self.layers[layer];
         if let (Some((_, weight)), Some(bias)) = (&mut target.weight, &mut target.bias) {
             let per = weight.len() / channels.max(1);
@@ -1151,6 +1194,7 @@ impl Walk<'_> {
             activation: Activation::Linear,
             weight,
             bias,
+            statistics: None,
         });
         vec![Value::Flow(Flow {
             shape: output.dims().to_vec(),

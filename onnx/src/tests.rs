@@ -145,7 +145,7 @@ fn each_mistake_is_named_on_its_node() {
                     "BatchNormalization",
                     &["r", "s", "s", "s", "s"],
                     "y",
-                    vec![],
+                    vec![int("training_mode", 1)],
                 ),
             ],
             vec![w(), weights("s", &[4])],
@@ -261,7 +261,7 @@ fn each_mistake_is_named_on_its_node() {
     expect![[r#"
         node 0 `/y/Relu` (Relu, reads `x`): applies `relu` to the input: nn applies activations to layers
         node 2 `/y/Sigmoid` (Sigmoid, reads `r`): applies `sigmoid` after `relu` on layer `h`: nn applies one activation per layer
-        node 2 `/y/BatchNormalization` (BatchNormalization, reads `r`, `s`, `s`, `s`, `s`): normalises something other than a dense layer's or a convolution's output (before its activation): nn has no `batchnorm` layer yet, so it is folded into the layer before, and there is none
+        node 2 `/y/BatchNormalization` (BatchNormalization, reads `r`, `s`, `s`, `s`, `s`): runs in training mode
         node 1 `/y/Gelu` (Gelu, reads `h`): approximates GELU with `tanh`: nn's `gelu` is the exact form
         node 0 `/y/MaxPool` (MaxPool, reads `x`): rounds its output size up (`ceil_mode = 1`): nn rounds down, as PyTorch's default
         node 0 `/y/AveragePool` (AveragePool, reads `x`): averages without counting the padding (`count_include_pad = 0`): nn's avgpool counts it, as PyTorch's default

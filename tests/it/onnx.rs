@@ -70,3 +70,52 @@ imported! {
     torch_lenet_with_view_silu_gelu_batchnorm: torch_lenet::TorchLenet from "torch_lenet", "onnx/tests/fixtures/torch_lenet.nn";
     torch_modules_as_functions: torch_functions::TorchFunctions from "torch_functions", "onnx/tests/fixtures/torch_functions.nn";
 }
+
+/// A model with two `BatchNormalization`s (after a convolution and after a `Gemm`), imported
+/// with each folded into the layer before (`--fold-batchnorm`): two layers fewer, the same
+/// outputs as onnxruntime, computed by the independent evaluator from the folded weights.
+#[test]
+fn folded_batchnorms_give_onnxruntimes_outputs() {
+    let kept = nn_onnx::import_file(&path("conv.onnx"), None, false).expect("conv.onnx imports");
+    let folded = nn_onnx::import_file(&path("conv.onnx"), None, true).expect("conv.onnx folds");
+    let batchnorms = |import: &nn_onnx::Import| {
+        let layers = &import.network.layers;
+        layers
+            .iter()
+            .filter(|l| l.kind.name() == "batchnorm")
+            .count()
+    };
+    assert_eq!((batchnorms(&kept), batchnorms(&folded)), (2, 0));
+    assert_eq!(folded.network.layers.len() + 2, kept.network.layers.len());
+
+    let weights: Vec<crate::evaluator::LayerWeights> = folded
+        .network
+        .layers
+        .iter()
+        .map(|layer| crate::evaluator::LayerWeights {
+            tensors: ["weight", "bias"]
+                .iter()
+                .filter_map(|tensor| {
+                    let name = format!("{}.{tensor}", layer.name);
+                    folded.tensors.iter().find(|t| t.name == name)
+                })
+                .map(|t| t.values.clone())
+                .collect(),
+        })
+        .collect();
+    let text = std::fs::read_to_string(path("expected.json")).expect("expected.json");
+    let json: Value = serde_json::from_str(&text).expect("valid JSON");
+    let case = &json["conv.onnx"];
+    let inputs = case["inputs"].as_array().expect("inputs");
+    let outputs = case["outputs"].as_array().expect("outputs");
+    assert!(!inputs.is_empty());
+    for (input, expected) in inputs.iter().zip(outputs) {
+        let found = crate::evaluator::evaluate(&folded.network, &weights, &floats(input));
+        for (a, e) in found.iter().zip(floats(expected)) {
+            assert!(
+                (a - e).abs() <= 1e-5 * e.abs().max(1.0),
+                "{a} vs onnxruntime's {e}"
+            );
+        }
+    }
+}

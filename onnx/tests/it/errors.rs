@@ -4,7 +4,7 @@ use crate::fixture;
 use expect_test::{Expect, expect};
 
 fn check(stem: &str, expected: &Expect) {
-    let error = nn_onnx::import_file(&fixture(&format!("{stem}.onnx")), None).unwrap_err();
+    let error = nn_onnx::import_file(&fixture(&format!("{stem}.onnx")), None, false).unwrap_err();
     expected.assert_eq(&error.to_string());
 }
 

@@ -5,8 +5,8 @@ use nn_onnx::{Error, Options, import, import_file};
 
 #[test]
 fn external_data_is_read_from_beside_the_model() {
-    let inline = import_file(&fixture("mlp.onnx"), None).unwrap();
-    let external = import_file(&fixture("external/mlp_external.onnx"), Some("Mlp")).unwrap();
+    let inline = import_file(&fixture("mlp.onnx"), None, false).unwrap();
+    let external = import_file(&fixture("external/mlp_external.onnx"), Some("Mlp"), false).unwrap();
     // The same declaration but for the doc line, which names the file.
     let body = |text: &str| text.split_once('\n').map(|(_, rest)| rest.to_owned());
     assert_eq!(body(&external.text()), body(&inline.text()));
@@ -26,7 +26,7 @@ fn external_data_without_a_directory_or_past_the_end_is_refused() {
         "tensor `w1` keeps its data in the external file `mlp_data.bin`: import the model from its \
          file, not from bytes, so that `mlp_data.bin` can be found beside it"
     );
-    let error = import_file(&fixture("external/mlp_past_the_end.onnx"), None).unwrap_err();
+    let error = import_file(&fixture("external/mlp_past_the_end.onnx"), None, false).unwrap_err();
     let message = error.to_string();
     assert!(
         message.contains("tensor `w1`: `")

@@ -7,7 +7,7 @@ use crate::{MODELS, fixture};
 use nn_onnx::{Import, import_file};
 
 fn imported(stem: &str) -> Import {
-    import_file(&fixture(&format!("{stem}.onnx")), None)
+    import_file(&fixture(&format!("{stem}.onnx")), None, false)
         .unwrap_or_else(|e| panic!("{stem}.onnx: {e}"))
 }
 
@@ -57,14 +57,20 @@ fn the_declaration_compiles_to_the_imported_network() {
                 tensor.name
             );
             assert!(
-                kind == "weight" || kind == "bias",
+                ["weight", "bias", "running_mean", "running_var"].contains(&kind),
                 "{stem}: {}",
                 tensor.name
             );
             let elements: usize = tensor.shape.iter().product();
             assert_eq!(elements, tensor.values.len(), "{stem}: {}", tensor.name);
         }
-        let parameters: usize = import.tensors.iter().map(|t| t.values.len()).sum();
+        // Running statistics are buffers, not parameters (as PyTorch's `parameters()`).
+        let parameters: usize = import
+            .tensors
+            .iter()
+            .filter(|t| !t.name.contains(".running_"))
+            .map(|t| t.values.len())
+            .sum();
         assert_eq!(parameters, import.network.parameters(), "{stem}");
     }
 }
@@ -82,6 +88,7 @@ fn import_is_idempotent() {
             name: first.network.name.clone(),
             source: Some(format!("{stem}.onnx")),
             dir: None,
+            fold_batchnorm: false,
         };
         let from_bytes = nn_onnx::import(&bytes, &options).unwrap();
         assert_eq!(from_bytes.text(), first.text(), "{stem}");
@@ -102,7 +109,7 @@ fn names_come_from_the_file_and_the_nodes() {
         names,
         ["conv1", "pool1", "conv2", "pool2", "reshape", "fc1", "fc2"]
     );
-    let renamed = import_file(&fixture("mlp.onnx"), Some("Classifier")).unwrap();
+    let renamed = import_file(&fixture("mlp.onnx"), Some("Classifier"), false).unwrap();
     assert!(
         renamed
             .text()
