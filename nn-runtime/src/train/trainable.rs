@@ -32,7 +32,8 @@ pub trait Gradients: ZeroInit + 'static {
         crate::zeroed::zeroed_box()
     }
 
-    /// Sets every gradient to zero.
+    /// Sets every gradient to zero. A generated struct of a network with batchnorm overrides it
+    /// to forget the batches' running statistics as well (see [`Trainable::update_buffers`]).
     fn zero(&mut self) {
         self.for_each_tensor_mut(|_, values| values.fill(Self::Scalar::ZERO));
     }
