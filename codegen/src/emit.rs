@@ -40,7 +40,8 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         quote! {
             ///
             /// Inference only: nn generates no backward pass (no gradients type, no
-            /// `Trainable`) for a network with layers other than dense yet.
+            /// `Trainable`) for a network whose output is not a vector (the losses read
+            /// vectors).
         }
     });
     let forward = forward(net);

@@ -104,6 +104,16 @@ fn gradients_struct(net: &Network) -> TokenStream {
     } else {
         (TokenStream::new(), TokenStream::new())
     };
+    // Batchnorm's gradients also hold the batches' statistics, which `zero` forgets too.
+    let zero_method = if batch_statistics(net) {
+        quote! {
+            fn zero(&mut self) {
+                #gradients::zero(self);
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
     quote! {
         #[doc = #doc]
         #[allow(dead_code)]
@@ -151,6 +161,7 @@ fn gradients_struct(net: &Network) -> TokenStream {
             }
 
             #masks_method
+            #zero_method
         }
     }
 }
@@ -159,6 +170,14 @@ fn gradients_struct(net: &Network) -> TokenStream {
 /// `train::Masks` and the training methods bind `shared::dropout_key`.
 fn draws_masks(net: &Network) -> bool {
     net.layers.iter().any(|layer| kind(layer).draws_masks())
+}
+
+/// Whether a layer normalises with the batch's statistics in training (batchnorm): then
+/// `accumulate_batch` requires the batch to fit in one chunk.
+fn batch_statistics(net: &Network) -> bool {
+    net.layers
+        .iter()
+        .any(|layer| kind(layer).batch_statistics())
 }
 
 /// The gradients struct's field of `train::Masks`, named so as not to meet a layer's.
@@ -418,6 +437,16 @@ fn methods(net: &Network) -> TokenStream {
          `gradients` (`scale = 1 / batch size` makes a mini-batch mean), and returns the loss \
          and the output."
     );
+    let one_doc = if batch_statistics(net) {
+        quote! {
+            ///
+            /// Batchnorm normalises with the statistics of this one sample, a batch of one
+            /// (over its positions); with one value per channel, the normalised value is zero
+            /// and the running statistics do not move (PyTorch raises).
+        }
+    } else {
+        TokenStream::new()
+    };
     let batch = batch_method(net);
     let draw = bind_dropout_key(net, Some((gradients, quote!(1))));
     let no_draw = bind_dropout_key(net, None);
@@ -427,6 +456,7 @@ fn methods(net: &Network) -> TokenStream {
             #batch
 
             #[doc = #accumulate_doc]
+            #one_doc
             ///
             /// Statically sized locals only: no heap allocation. The loss must fit the output
             /// activation, or this does not compile.
@@ -714,6 +744,7 @@ fn batch_method(net: &Network) -> TokenStream {
         }
     };
 
+    let (fits, fits_doc) = batch_fits(net, chunk);
     quote! {
         /// Samples per chunk in `accumulate_batch`.
         pub const TRAINING_CHUNK: usize = #chunk;
@@ -726,6 +757,7 @@ fn batch_method(net: &Network) -> TokenStream {
         /// # Errors
         ///
         /// `Error::Batch` when `targets` does not have one row per input.
+        #fits_doc
         pub fn accumulate_batch<X, Y, #bound, F>(
             &self,
             inputs: &[X],
@@ -747,9 +779,40 @@ fn batch_method(net: &Network) -> TokenStream {
                     found: targets.len(),
                 });
             }
+            #fits
             #loop_
             ::core::result::Result::Ok(())
         }
+    }
+}
+
+/// `accumulate_batch`'s check that the batch fits in one chunk, and its line of doc, for a
+/// network with batchnorm (its training statistics are those of the chunk); nothing otherwise.
+fn batch_fits(net: &Network, chunk: usize) -> (TokenStream, TokenStream) {
+    let runtime = &net.runtime;
+    match net.layers.iter().find(|l| kind(l).batch_statistics()) {
+        Some(first) => {
+            let name = &first.name;
+            (
+                quote! {
+                    if inputs.len() > #chunk {
+                        return ::core::result::Result::Err(#runtime::Error::BatchTooLarge {
+                            layer: #name,
+                            batch: inputs.len(),
+                            chunk: #chunk,
+                        });
+                    }
+                },
+                quote! {
+                    ///
+                    /// `Error::BatchTooLarge` when the batch has more than `TRAINING_CHUNK`
+                    /// samples: batchnorm normalises with the statistics of the batch in
+                    /// training, which is one chunk (so a sample's gradients are not those of
+                    /// `accumulate_gradients`, a batch of one).
+                },
+            )
+        }
+        None => (TokenStream::new(), TokenStream::new()),
     }
 }
 
@@ -767,6 +830,21 @@ fn trainable_impl(net: &Network) -> TokenStream {
     );
     let gradients_type = gradients_name(net);
     let marker = output_marker(net);
+    let gradients = local("gradients");
+    let updates: TokenStream = net
+        .layers
+        .iter()
+        .map(|layer| kind(layer).update_buffers(net, layer, &quote!(#gradients)))
+        .collect();
+    let update_buffers = if updates.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! {
+            fn update_buffers(&mut self, #gradients: &#gradients_type) {
+                #updates
+            }
+        }
+    };
     quote! {
         impl #runtime::train::Trainable for #name {
             type Input = #input_type;
@@ -815,6 +893,8 @@ fn trainable_impl(net: &Network) -> TokenStream {
             {
                 Self::accumulate_batch(self, inputs, targets, loss, scale, gradients, observe)
             }
+
+            #update_buffers
         }
     }
 }

@@ -147,13 +147,16 @@ pub enum LayerKind {
     LayerNorm(LayerNorm),
 }
 
-/// `batchnorm`: `BatchNorm<C, T>` in the runtime (eval mode), on `[C]`, `[C, L]` or
+/// `batchnorm`: `BatchNorm<C, T>` in the runtime (eval mode at inference, the batch's
+/// statistics in training), on `[C]`, `[C, L]` or
 /// `[C, H, W]`.
 pub struct BatchNorm {
     /// Channels: the input's first size.
     pub channels: usize,
     /// Added to the running variance.
     pub eps: f64,
+    /// How much one training batch moves the running statistics.
+    pub momentum: f64,
     /// Whether the input is an image (`nn.BatchNorm2d`), else `nn.BatchNorm1d`.
     pub image: bool,
 }

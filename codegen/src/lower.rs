@@ -101,9 +101,10 @@ fn kind(net: &Network, layer: &nn_grammar::Layer) -> ir::LayerKind {
         }
         LayerKind::Flatten => ir::LayerKind::Flatten(ir::Flatten),
         LayerKind::Dropout { p } => ir::LayerKind::Dropout(ir::Dropout { p }),
-        LayerKind::BatchNorm { eps, .. } => ir::LayerKind::BatchNorm(ir::BatchNorm {
+        LayerKind::BatchNorm { eps, momentum } => ir::LayerKind::BatchNorm(ir::BatchNorm {
             channels: layer.input.dims()[0],
             eps,
+            momentum,
             image: layer.input.rank() == 3,
         }),
         LayerKind::LayerNorm { eps } => ir::LayerKind::LayerNorm(ir::LayerNorm {
@@ -143,7 +144,13 @@ fn training_chunk(net: &Network, scalar_bytes: usize) -> usize {
     // portable kernel (`nn_runtime::kernel::ACCUMULATE_SMALL`), which gains nothing from
     // chunks: networks made only of such layers go one sample at a time.
     const SMALL_LAYER: usize = 1024;
-    if net.layers.iter().all(|l| l.multiply_adds() <= SMALL_LAYER) {
+    // Batchnorm normalises with the statistics of the chunk, which must hold the whole batch:
+    // such networks always go in chunks, of at least two samples and up to 64.
+    let batch_statistics = net
+        .layers
+        .iter()
+        .any(|l| matches!(l.kind, LayerKind::BatchNorm { .. }));
+    if !batch_statistics && net.layers.iter().all(|l| l.multiply_adds() <= SMALL_LAYER) {
         return 1;
     }
     let per_sample: usize = net
@@ -160,7 +167,10 @@ fn training_chunk(net: &Network, scalar_bytes: usize) -> usize {
         .max()
         .unwrap_or(1)
         * scalar_bytes;
-    (65_536 / per_sample.max(1))
-        .min(16_384 / widest)
-        .clamp(1, 32)
+    let chunk = (65_536 / per_sample.max(1)).min(16_384 / widest);
+    if batch_statistics {
+        chunk.clamp(2, 64)
+    } else {
+        chunk.clamp(1, 32)
+    }
 }

@@ -170,7 +170,7 @@ pub enum LayerKind {
         /// The probability of zeroing a value in training, `0 <= p < 1`.
         p: f64,
     },
-    /// Batch normalisation with running statistics (eval mode), as `nn.BatchNorm1d(C)` on `[C]`
+    /// Batch normalisation, as `nn.BatchNorm1d(C)` on `[C]`
     /// or `[C, L]` and `nn.BatchNorm2d(C)` on `[C, H, W]`: the shape is kept.
     BatchNorm {
         /// Added to the running variance, `> 0` (PyTorch's default `1e-5`).
@@ -224,6 +224,7 @@ impl LayerKind {
                 | Self::Flatten
                 | Self::Dropout { .. }
                 | Self::LayerNorm { .. }
+                | Self::BatchNorm { .. }
         )
     }
 }

@@ -58,6 +58,21 @@ pub enum Error {
         /// Output rows given.
         found: usize,
     },
+    /// A training batch of a network with batchnorm did not fit in one chunk of
+    /// `accumulate_batch`: batch normalisation in training needs the statistics of the whole
+    /// batch, which are those of the chunk.
+    #[error(
+        "layer `{layer}`: batch normalisation in training needs the whole batch in one chunk: \
+         found {batch} samples, at most {chunk} (the network's `TRAINING_CHUNK`)"
+    )]
+    BatchTooLarge {
+        /// The first batchnorm layer.
+        layer: &'static str,
+        /// Samples given.
+        batch: usize,
+        /// The network's `TRAINING_CHUNK`.
+        chunk: usize,
+    },
     /// A matrix of samples (one per row) had the wrong number of columns.
     #[error("layer `{layer}`: expected {}, one per input, found {found}", Plural(*.expected, "column"))]
     Columns {
@@ -280,6 +295,7 @@ impl core::fmt::Debug for Error {
             Output { layer, expected, found },
             Batch { layer, expected, found },
             Columns { layer, expected, found },
+            BatchTooLarge { layer, batch, chunk },
             TooShort { found },
             HeaderTooLarge { length, limit },
             HeaderTruncated { length, found },

@@ -1,5 +1,8 @@
-//! `batchnorm`: `BatchNorm<C, T>` in the runtime, in eval mode (the running statistics), `eps`
-//! a literal. Inference only: no backward pass yet.
+//! `batchnorm`: `BatchNorm<C, T>` in the runtime, in eval mode (the running statistics) at
+//! inference, `eps` a literal. In training, PyTorch's training mode: the statistics of the
+//! chunk (`accumulate_batch` requires the batch to fit in one) or of the one sample
+//! (`accumulate_gradients`), through the runtime's `train::batchnorm_*`; `BatchNormGradients`
+//! also carries the running statistics' update, which `Trainable::update_buffers` applies.
 
 use super::{Kind, per_sample};
 use crate::ir::{BatchNorm, Layer, Network};
@@ -50,6 +53,132 @@ impl Kind for BatchNorm {
         output: &TokenStream,
     ) -> TokenStream {
         per_sample(net, layer, input, output)
+    }
+
+    fn gradients_type(&self, net: &Network) -> Option<TokenStream> {
+        let Network {
+            scalar, runtime, ..
+        } = net;
+        let channels = self.channels;
+        Some(quote!(#runtime::train::BatchNormGradients<#channels, #scalar>))
+    }
+
+    fn gradients_doc(&self, layer: &Layer) -> String {
+        format!(
+            " Gradients of batch normalisation `{}`: weight and bias, and the batches' running \
+             statistics.",
+            layer.name
+        )
+    }
+
+    fn batch_statistics(&self) -> bool {
+        true
+    }
+
+    fn forward_train(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        _stable: bool,
+    ) -> TokenStream {
+        let (runtime, field) = (&net.runtime, &layer.field);
+        let eps = Literal::f64_suffixed(self.eps);
+        quote_spanned!(layer.span=> #runtime::train::batchnorm_train_one(&self.#field, #input, #eps))
+    }
+
+    fn forward_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        output: &TokenStream,
+    ) -> TokenStream {
+        let (runtime, field) = (&net.runtime, &layer.field);
+        let eps = Literal::f64_suffixed(self.eps);
+        quote_spanned! {layer.span=>
+            #runtime::train::batchnorm_train(&self.#field, #input, #output, #eps);
+        }
+    }
+
+    fn backward_input(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        let (runtime, field) = (&net.runtime, &layer.field);
+        let eps = Literal::f64_suffixed(self.eps);
+        quote_spanned! {layer.span=>
+            #runtime::train::batchnorm_backward_one(&self.#field, #input, &#delta, #eps)
+        }
+    }
+
+    fn backward_input_chunk(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        delta: &TokenStream,
+        below: &TokenStream,
+    ) -> TokenStream {
+        let (runtime, field) = (&net.runtime, &layer.field);
+        let eps = Literal::f64_suffixed(self.eps);
+        quote_spanned! {layer.span=>
+            #runtime::train::batchnorm_backward_input(&self.#field, #input, #delta, #below, #eps);
+        }
+    }
+
+    fn accumulate(
+        &self,
+        _net: &Network,
+        layer: &Layer,
+        gradients: &TokenStream,
+        input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        let field = &layer.field;
+        let (eps, momentum) = (
+            Literal::f64_suffixed(self.eps),
+            Literal::f64_suffixed(self.momentum),
+        );
+        quote_spanned! {layer.span=>
+            #gradients.#field.accumulate(
+                ::core::slice::from_ref(#input),
+                ::core::slice::from_ref(&#delta),
+                #eps,
+                #momentum,
+            );
+        }
+    }
+
+    fn accumulate_chunk(
+        &self,
+        _net: &Network,
+        layer: &Layer,
+        gradients: &TokenStream,
+        input: &TokenStream,
+        delta: &TokenStream,
+    ) -> TokenStream {
+        let field = &layer.field;
+        let (eps, momentum) = (
+            Literal::f64_suffixed(self.eps),
+            Literal::f64_suffixed(self.momentum),
+        );
+        quote_spanned! {layer.span=>
+            #gradients.#field.accumulate(#input, #delta, #eps, #momentum);
+        }
+    }
+
+    fn update_buffers(
+        &self,
+        _net: &Network,
+        layer: &Layer,
+        gradients: &TokenStream,
+    ) -> TokenStream {
+        let field = &layer.field;
+        quote_spanned!(layer.span=> #gradients.#field.update_buffers(&mut self.#field);)
     }
 
     /// `BatchNorm::from_state` of the weight, bias, running mean and variance, each `[C]`, and
@@ -110,6 +239,24 @@ mod tests {
         assert_eq!(
             kind(image).field_doc(image),
             " Batch normalisation `layer0`: 4 channels, running statistics, eps 1e-3, `relu`."
+        );
+        assert_eq!(
+            kind(image).gradients_type(&net).unwrap().to_string(),
+            ":: nn :: __private :: train :: BatchNormGradients < 4usize , f32 >"
+        );
+        assert!(kind(image).batch_statistics() && !kind(&net.layers[1]).batch_statistics());
+        assert_eq!(
+            kind(vector)
+                .accumulate(&net, vector, &quote!(g), &quote!(x), &quote!(d))
+                .to_string(),
+            "g . layer2 . accumulate (:: core :: slice :: from_ref (x) , :: core :: slice :: \
+             from_ref (& d) , 0.00001f64 , 0.1f64 ,) ;"
+        );
+        assert_eq!(
+            kind(image)
+                .update_buffers(&net, image, &quote!(g))
+                .to_string(),
+            "g . layer0 . update_buffers (& mut self . layer0) ;"
         );
         let baked = [
             vec![1.0, 2.0],

@@ -68,6 +68,23 @@ pub(crate) trait Kind {
         false
     }
 
+    /// Whether the kind normalises with the statistics of the batch in training (batchnorm):
+    /// `accumulate_batch` then requires the batch to fit in one chunk.
+    fn batch_statistics(&self) -> bool {
+        false
+    }
+
+    /// Statements of `Trainable::update_buffers`: folds what `gradients.<field>` holds besides
+    /// gradients into the layer's buffers (batchnorm's running statistics).
+    fn update_buffers(
+        &self,
+        _net: &Network,
+        _layer: &Layer,
+        _gradients: &TokenStream,
+    ) -> TokenStream {
+        TokenStream::new()
+    }
+
     /// The gradients field's documentation, one sentence with a leading space.
     fn gradients_doc(&self, _layer: &Layer) -> String {
         String::new()

@@ -13,7 +13,8 @@ pub const DEFAULT_EPS: f64 = 1e-5;
 /// value of channel `c` becomes `(x - running_mean[c]) / sqrt(running_var[c] + eps) *
 /// weight[c] + bias[c]`.
 ///
-/// The running statistics are buffers: loaded and saved with the parameters, never trained.
+/// The running statistics are buffers: loaded and saved with the parameters, never touched by
+/// an optimizer; training moves them (`train::BatchNormGradients::update_buffers`).
 /// PyTorch's `num_batches_tracked` is kept too, as a [`Role::Counter`]: inference does not read
 /// it, but a file saved from the layer has every tensor of PyTorch's `state_dict`, so that
 /// `load_state_dict` in strict mode accepts it, and a loaded count is saved back unchanged.
@@ -89,6 +90,16 @@ impl<const C: usize, T: Scalar> BatchNorm<C, T> {
     /// `num_batches_tracked`), as loaded: inference does not read it.
     pub fn num_batches_tracked(&self) -> T {
         self.num_batches_tracked
+    }
+
+    /// Training's update of the running statistics: `running = kept * running + moved` for the
+    /// mean and the variance, and `batches` more batches tracked.
+    pub(crate) fn fold_statistics(&mut self, kept: T, mean: &[T; C], var: &[T; C], batches: T) {
+        for c in 0..C {
+            self.running_mean[c] = kept * self.running_mean[c] + mean[c];
+            self.running_var[c] = kept * self.running_var[c] + var[c];
+        }
+        self.num_batches_tracked += batches;
     }
 
     /// Normalises one sample of `C` channels, each a scalar (`[C]`, `nn.BatchNorm1d` on

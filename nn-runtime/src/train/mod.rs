@@ -10,6 +10,7 @@
 //! `net.accumulate_gradients(.., &BinaryCrossEntropy, ..)` on a `softmax` network is a compile
 //! error that names the mismatch.
 
+mod batchnorm;
 mod conv;
 mod dense;
 pub mod derivative;
@@ -25,6 +26,10 @@ mod optim;
 #[cfg(feature = "alloc")]
 mod trainer;
 
+pub use batchnorm::{
+    BatchNormGradients, batchnorm_backward_input, batchnorm_backward_one, batchnorm_train,
+    batchnorm_train_one,
+};
 pub use conv::{Conv1dGradients, Conv2dGradients, conv1d_backward_input, conv2d_backward_input};
 pub use dense::{DenseGradients, backward_input, backward_input_chunk, forward_chunk, forward_one};
 pub use dropout::{MaskKey, Masks, dropout_train};

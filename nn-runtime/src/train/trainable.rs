@@ -32,7 +32,8 @@ pub trait Gradients: ZeroInit + 'static {
         crate::zeroed::zeroed_box()
     }
 
-    /// Sets every gradient to zero.
+    /// Sets every gradient to zero. A generated struct of a network with batchnorm overrides it
+    /// to forget the batches' running statistics as well (see [`Trainable::update_buffers`]).
     fn zero(&mut self) {
         self.for_each_tensor_mut(|_, values| values.fill(Self::Scalar::ZERO));
     }
@@ -96,11 +97,14 @@ pub trait Trainable: Network {
 
     /// [`Trainable::accumulate_gradients`] for every sample of a batch, calling `observe` with
     /// each sample's index and outcome; in chunks, layer by layer, for speed, with the same
-    /// gradients to the bit. No heap allocation.
+    /// gradients to the bit (but with batchnorm, which normalises with the batch's statistics:
+    /// the batch is then one chunk). No heap allocation.
     ///
     /// # Errors
     ///
-    /// [`Error::Batch`] when `targets` does not have one row per input.
+    /// [`Error::Batch`] when `targets` does not have one row per input;
+    /// [`Error::BatchTooLarge`] when the network has batchnorm and the batch does not fit in
+    /// one chunk.
     fn accumulate_batch<X, Y, L, F>(
         &self,
         inputs: &[X],
@@ -115,4 +119,13 @@ pub trait Trainable: Network {
         Y: Borrow<Self::Output>,
         L: Loss<Self::OutputActivation>,
         F: FnMut(usize, Outcome<Self::Scalar, Self::Output>);
+
+    /// Folds what training moved besides the parameters into the network's buffers: the
+    /// running statistics of each batchnorm layer, from the batches accumulated into
+    /// `gradients` since its last `zero` (nothing for a network without batchnorm). Call it
+    /// once per step, after the optimizer's `step` and before `gradients.zero()`, as
+    /// [`Trainer`](super::Trainer) does.
+    fn update_buffers(&mut self, gradients: &Self::Gradients) {
+        let _ = gradients;
+    }
 }

@@ -40,6 +40,14 @@ pub enum TrainError {
         /// The fraction given.
         split: f64,
     },
+    /// The network refused a batch: [`Error::BatchTooLarge`](crate::Error::BatchTooLarge) when
+    /// a network with batchnorm gets a batch larger than its `TRAINING_CHUNK` (its batch
+    /// statistics are those of one chunk): use a batch size of at most `TRAINING_CHUNK`.
+    #[error("{error}")]
+    Batch {
+        /// The network's error.
+        error: crate::Error,
+    },
     /// The loss became infinite or NaN (a learning rate too high, usually).
     #[error("the loss diverged in epoch {epoch}: found {loss}")]
     Diverged {
@@ -71,6 +79,7 @@ impl core::fmt::Debug for TrainError {
                 .field("validation", validation)
                 .finish(),
             Self::BatchSize => f.write_str("BatchSize"),
+            Self::Batch { error } => f.debug_struct("Batch").field("error", error).finish(),
             Self::ValidationSplit { split } => f
                 .debug_struct("ValidationSplit")
                 .field("split", split)
@@ -404,9 +413,12 @@ impl<L, O> Trainer<L, O> {
                         }
                     },
                 )
-                .map_err(|_| TrainError::Samples {
-                    inputs: batch_inputs.len(),
-                    targets: batch_targets.len(),
+                .map_err(|error| match error {
+                    crate::Error::BatchTooLarge { .. } => TrainError::Batch { error },
+                    _ => TrainError::Samples {
+                        inputs: batch_inputs.len(),
+                        targets: batch_targets.len(),
+                    },
                 })?;
                 if !batch_loss.is_finite() {
                     return Err(TrainError::Diverged {
@@ -416,6 +428,7 @@ impl<L, O> Trainer<L, O> {
                 }
                 loss_sum += batch_loss;
                 self.optimizer.step(net, &gradients);
+                net.update_buffers(&gradients);
             }
             let report = Epoch {
                 epoch,

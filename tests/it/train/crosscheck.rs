@@ -31,6 +31,12 @@ struct Case {
     gradients: Vec<Value>,
     optimizer: OptimizerSettings,
     after: Vec<Vec<Value>>,
+    /// Batchnorm's cases: the loss before each step (training mode).
+    #[serde(default)]
+    losses: Vec<f64>,
+    /// Batchnorm's cases: the outputs in eval mode after the last step.
+    #[serde(default)]
+    eval_outputs: Vec<Vec<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +94,25 @@ fn storage_order<N: Network>(values: &[Value]) -> Vec<f64> {
         rest = tail;
     }
     assert!(rest.is_empty(), "{}: parameters left over", N::NAME);
+    all
+}
+
+/// The fixture's gradients of `N`'s trained tensors (buffers have none), in storage order.
+fn trained_order<N: Network>(values: &[Value]) -> Vec<f64> {
+    let row_major = flat(values);
+    let mut all = Vec::with_capacity(row_major.len());
+    let mut rest = row_major.as_slice();
+    let trained = N::LAYERS.iter().flat_map(|layer| layer.tensors);
+    for tensor in trained.filter(|t| t.role == nn::Role::Parameter) {
+        let (values, tail) = rest.split_at(tensor.len());
+        let mut stored = vec![0.0; values.len()];
+        for (k, v) in values.iter().enumerate() {
+            stored[tensor.storage_index(k)] = *v;
+        }
+        all.extend(stored);
+        rest = tail;
+    }
+    assert!(rest.is_empty(), "{}: gradients left over", N::NAME);
     all
 }
 
@@ -157,7 +182,35 @@ where
         &format!("{name}: gradients"),
     );
 
-    let mut optimizer = match case.optimizer {
+    let mut optimizer = optimizer(&case.optimizer);
+    let mut accumulated = N::Gradients::zeroed();
+    for (step, expected) in case.after.iter().enumerate() {
+        accumulated.zero();
+        let scale = 1.0 / inputs.len() as f64;
+        for (x, y) in inputs.iter().zip(&targets) {
+            net.accumulate_gradients(x, y, loss, scale, &mut accumulated);
+        }
+        optimizer.step(&mut *net, &accumulated);
+        assert_close(
+            &parameters(&*net),
+            &storage_order::<N>(expected),
+            &format!("{name}: parameters after step {}", step + 1),
+        );
+    }
+    assert!(!flat_gradients(&*accumulated).iter().all(|g| *g == 0.0));
+}
+
+impl AnyOptimizer {
+    fn step<N: Trainable<Scalar = f64>>(&mut self, net: &mut N, gradients: &N::Gradients) {
+        match self {
+            AnyOptimizer::Sgd(sgd) => sgd.step(net, gradients),
+            AnyOptimizer::Adam(adam) => adam.step(net, gradients),
+        }
+    }
+}
+
+fn optimizer(settings: &OptimizerSettings) -> AnyOptimizer {
+    match *settings {
         OptimizerSettings::Sgd {
             lr,
             momentum,
@@ -181,25 +234,77 @@ where
                 .epsilon(eps)
                 .weight_decay(weight_decay),
         ),
-    };
-    let mut accumulated = N::Gradients::zeroed();
+    }
+}
+
+/// A network with batchnorm in training mode: each step one `accumulate_batch` over the batch
+/// (its statistics), the optimizer's step, then `update_buffers`; the whole state (running
+/// statistics and `num_batches_tracked` included) against PyTorch's after every step, then
+/// eval mode's outputs, which read the running statistics.
+fn run_batchnorm<N>(name: &str)
+where
+    N: Trainable<Scalar = f64>,
+    N::Input: Shaped<Scalar = f64>,
+    N::Output: Shaped<Scalar = f64>,
+    CrossEntropy: Loss<N::OutputActivation>,
+{
+    let case = case(CNN, name);
+    let mut net = nn::__private::zeroed_box::<N>();
+    let state = storage_order::<N>(&case.parameters);
+    let mut values = state.iter();
+    net.for_each_tensor_mut(|_, _, tensor| {
+        for p in tensor {
+            *p = *values.next().expect("the whole state");
+        }
+    });
+    let inputs: Vec<N::Input> = case.inputs.iter().map(|x| shaped(x)).collect();
+    let targets: Vec<N::Output> = case.targets.iter().map(|y| shaped(y)).collect();
+    let scale = 1.0 / inputs.len() as f64;
+    let mut optimizer = optimizer(&case.optimizer);
+    let mut gradients = N::Gradients::zeroed();
     for (step, expected) in case.after.iter().enumerate() {
-        accumulated.zero();
-        let scale = 1.0 / inputs.len() as f64;
-        for (x, y) in inputs.iter().zip(&targets) {
-            net.accumulate_gradients(x, y, loss, scale, &mut accumulated);
+        gradients.zero();
+        let mut total = 0.0;
+        net.accumulate_batch(
+            &inputs,
+            &targets,
+            &CrossEntropy,
+            scale,
+            &mut gradients,
+            |_, o| {
+                total += o.loss;
+            },
+        )
+        .expect("the batch fits in one chunk");
+        assert_close(
+            &[total * scale],
+            &[case.losses[step]],
+            &format!("{name}: loss {step}"),
+        );
+        if step == 0 {
+            assert_close(&[total * scale], &[case.loss], &format!("{name}: loss"));
+            assert_close(
+                &flat_gradients(&*gradients),
+                &trained_order::<N>(&case.gradients),
+                &format!("{name}: gradients"),
+            );
         }
-        match &mut optimizer {
-            AnyOptimizer::Sgd(sgd) => sgd.step(&mut *net, &accumulated),
-            AnyOptimizer::Adam(adam) => adam.step(&mut *net, &accumulated),
-        }
+        optimizer.step(&mut *net, &gradients);
+        net.update_buffers(&gradients);
         assert_close(
             &parameters(&*net),
             &storage_order::<N>(expected),
-            &format!("{name}: parameters after step {}", step + 1),
+            &format!("{name}: state after step {}", step + 1),
         );
     }
-    assert!(!flat_gradients(&*accumulated).iter().all(|g| *g == 0.0));
+    assert_eq!(case.eval_outputs.len(), inputs.len());
+    for (x, expected) in inputs.iter().zip(&case.eval_outputs) {
+        assert_close(
+            net.predict(x).values(),
+            expected,
+            &format!("{name}: eval outputs"),
+        );
+    }
 }
 
 nn::network! {
@@ -309,4 +414,23 @@ fn max_pool_ties_pass_the_gradient_to_the_first_maximum_as_pytorch() {
 #[test]
 fn one_dimensional_max_pool_and_global_average_against_pytorch() {
     run::<SequencePools, _>(CNN, "sequence_pools_adam", &CrossEntropy);
+}
+
+nn::network! {
+    struct BatchNormCnn = [2, 6, 6] -> conv2d(4, 3, padding = 1) -> batchnorm relu
+        -> maxpool2d(2) -> flatten -> 6 -> batchnorm(eps = 0.001) tanh -> 3 softmax
+        with scalar = f64;
+
+    struct BatchNormSequence = [2, 8] -> conv1d(3, 3) -> batchnorm(momentum = 0.3) relu
+        -> flatten -> 3 softmax with scalar = f64;
+}
+
+#[test]
+fn batchnorm_cnn_in_training_mode_with_sgd_against_pytorch() {
+    run_batchnorm::<BatchNormCnn>("batchnorm_cnn_sgd");
+}
+
+#[test]
+fn batchnorm_on_a_sequence_with_momentum_and_adam_against_pytorch() {
+    run_batchnorm::<BatchNormSequence>("batchnorm_sequence_adam");
 }

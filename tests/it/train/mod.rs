@@ -7,6 +7,7 @@
 
 mod alloc_free;
 mod batch;
+mod batchnorm;
 mod crosscheck;
 mod gradcheck;
 mod hygiene;
