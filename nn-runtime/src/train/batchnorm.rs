@@ -12,8 +12,8 @@ use crate::zeroed::ZeroInit;
 use core::borrow::Borrow;
 
 /// Gradients of a loss with respect to one [`BatchNorm`]'s weight and bias, `[C]` each, and
-/// the update of its running statistics that the batches since the last [`zero`]
-/// (BatchNormGradients::zero) make: `running = running * (1 - forgotten) + moved`, as
+/// the update of its running statistics that the batches since the last
+/// [`zero`](BatchNormGradients::zero) make: `running = running * (1 - forgotten) + moved`, as
 /// PyTorch's `running = (1 - momentum) running + momentum statistic` applied once per batch.
 /// All zero (as built by `zeroed`) is no update.
 #[derive(Clone, PartialEq)]
