@@ -128,26 +128,6 @@ impl Kind for Conv1d {
         )
     }
 
-    fn forward_train(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        _stable: bool,
-    ) -> TokenStream {
-        self.forward(net, layer, input)
-    }
-
-    fn forward_chunk(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        output: &TokenStream,
-    ) -> TokenStream {
-        each::forward(net, layer, input, output)
-    }
-
     fn backward_input(
         &self,
         net: &Network,
@@ -160,17 +140,6 @@ impl Kind for Conv1d {
         quote_spanned! {layer.span=>
             #runtime::train::conv1d_backward_input(&self.#field, &#delta, #geometry)
         }
-    }
-
-    fn backward_input_chunk(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        delta: &TokenStream,
-        below: &TokenStream,
-    ) -> TokenStream {
-        each::backward_input(net, layer, input, delta, below)
     }
 
     fn accumulate(

@@ -1,6 +1,6 @@
 //! `flatten`: the runtime's `flatten` function, `torch.flatten(x, 1)`'s order; no field.
 
-use super::{Kind, each, per_sample};
+use super::{Kind, per_sample};
 use crate::ir::{Flatten, Layer, Network};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -29,25 +29,6 @@ impl Kind for Flatten {
     ) -> TokenStream {
         per_sample(net, layer, input, output)
     }
-    fn forward_train(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        _stable: bool,
-    ) -> TokenStream {
-        self.forward(net, layer, input)
-    }
-
-    fn forward_chunk(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        output: &TokenStream,
-    ) -> TokenStream {
-        each::forward(net, layer, input, output)
-    }
 
     fn backward_input(
         &self,
@@ -58,16 +39,5 @@ impl Kind for Flatten {
     ) -> TokenStream {
         let runtime = &net.runtime;
         quote_spanned!(layer.span=> #runtime::train::flatten_backward(&#delta))
-    }
-
-    fn backward_input_chunk(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        delta: &TokenStream,
-        below: &TokenStream,
-    ) -> TokenStream {
-        each::backward_input(net, layer, input, delta, below)
     }
 }

@@ -1,7 +1,7 @@
 //! `global_avgpool` and `global_maxpool`: the runtime's functions of those names, `[C, ...]` to
 //! `[C]`; no field. Training: the runtime's `train::<function>_backward`, one sample at a time.
 
-use super::{Kind, each, per_sample};
+use super::{Kind, per_sample};
 use crate::ir::{GlobalPool, Layer, Network};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -35,25 +35,6 @@ impl Kind for GlobalPool {
     ) -> TokenStream {
         per_sample(net, layer, input, output)
     }
-    fn forward_train(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        _stable: bool,
-    ) -> TokenStream {
-        self.forward(net, layer, input)
-    }
-
-    fn forward_chunk(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        output: &TokenStream,
-    ) -> TokenStream {
-        each::forward(net, layer, input, output)
-    }
 
     /// `train::<function>_backward(input, &delta)`: both global pools' have this signature.
     fn backward_input(
@@ -66,16 +47,5 @@ impl Kind for GlobalPool {
         let runtime = &net.runtime;
         let function = format_ident!("{}_backward", self.function);
         quote_spanned!(layer.span=> #runtime::train::#function(#input, &#delta))
-    }
-
-    fn backward_input_chunk(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        delta: &TokenStream,
-        below: &TokenStream,
-    ) -> TokenStream {
-        each::backward_input(net, layer, input, delta, below)
     }
 }

@@ -60,26 +60,6 @@ impl Kind for LayerNorm {
         )
     }
 
-    fn forward_train(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        _stable: bool,
-    ) -> TokenStream {
-        self.forward(net, layer, input)
-    }
-
-    fn forward_chunk(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        output: &TokenStream,
-    ) -> TokenStream {
-        each::forward(net, layer, input, output)
-    }
-
     fn backward_input(
         &self,
         net: &Network,
@@ -92,17 +72,6 @@ impl Kind for LayerNorm {
         quote_spanned! {layer.span=>
             #runtime::train::layernorm_backward_input(&self.#field, #input, &#delta, #eps)
         }
-    }
-
-    fn backward_input_chunk(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        delta: &TokenStream,
-        below: &TokenStream,
-    ) -> TokenStream {
-        each::backward_input(net, layer, input, delta, below)
     }
 
     fn accumulate(

@@ -92,27 +92,29 @@ pub(crate) trait Kind {
 
     /// The layer's output before its activation, for one sample in training: `stable`, the
     /// bits of the same sample in [`Kind::forward_chunk`] (training with chunks); otherwise
-    /// through the runtime's kernel, as inference's `forward` by default (never unrolled).
+    /// through the runtime's kernel. By default inference's [`Kind::forward`], which gives a
+    /// sample the same bits wherever it is.
     fn forward_train(
         &self,
-        _net: &Network,
-        _layer: &Layer,
-        _input: &TokenStream,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
         _stable: bool,
     ) -> TokenStream {
-        TokenStream::new()
+        self.forward(net, layer, input)
     }
 
     /// Statement: as [`Kind::forward_batch`], giving each sample the bits of
-    /// [`Kind::forward_train`] when `stable`.
+    /// [`Kind::forward_train`] when `stable`. By default a loop over the chunk's samples
+    /// (`each`), for the kinds without a batched training kernel.
     fn forward_chunk(
         &self,
-        _net: &Network,
-        _layer: &Layer,
-        _input: &TokenStream,
-        _output: &TokenStream,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        output: &TokenStream,
     ) -> TokenStream {
-        TokenStream::new()
+        each::forward(net, layer, input, output)
     }
 
     /// The gradient of the loss with respect to the layer's input, given `input`, a reference
@@ -129,16 +131,16 @@ pub(crate) trait Kind {
     }
 
     /// Statement: [`Kind::backward_input`] for a chunk, `input` a `&[In]` and `delta` a
-    /// `&[Out]`, into `below`, a `&mut [In]`.
+    /// `&[Out]`, into `below`, a `&mut [In]`; by default a loop over the chunk's samples.
     fn backward_input_chunk(
         &self,
-        _net: &Network,
-        _layer: &Layer,
-        _input: &TokenStream,
-        _delta: &TokenStream,
-        _below: &TokenStream,
+        net: &Network,
+        layer: &Layer,
+        input: &TokenStream,
+        delta: &TokenStream,
+        below: &TokenStream,
     ) -> TokenStream {
-        TokenStream::new()
+        each::backward_input(net, layer, input, delta, below)
     }
 
     /// Statement: adds the gradients of the layer's parameters for one sample to

@@ -2,7 +2,7 @@
 //! geometry a literal `Pool2dGeometry` or `Pool1dGeometry`; no field, no tensors. Training:
 //! the runtime's `train::<function>_backward`, one sample at a time (`each`).
 
-use super::{Kind, each, per_sample};
+use super::{Kind, per_sample};
 use crate::ir::{Layer, Network, Pool, PoolGeometry};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -42,25 +42,6 @@ impl Kind for Pool {
     ) -> TokenStream {
         per_sample(net, layer, input, output)
     }
-    fn forward_train(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        _stable: bool,
-    ) -> TokenStream {
-        self.forward(net, layer, input)
-    }
-
-    fn forward_chunk(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        output: &TokenStream,
-    ) -> TokenStream {
-        each::forward(net, layer, input, output)
-    }
 
     /// `train::<function>_backward(input, &delta, geometry)`: every pool's has this signature.
     fn backward_input(
@@ -74,17 +55,6 @@ impl Kind for Pool {
         let function = format_ident!("{}_backward", self.function);
         let geometry = self.geometry(net);
         quote_spanned!(layer.span=> #runtime::train::#function(#input, &#delta, #geometry))
-    }
-
-    fn backward_input_chunk(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        input: &TokenStream,
-        delta: &TokenStream,
-        below: &TokenStream,
-    ) -> TokenStream {
-        each::backward_input(net, layer, input, delta, below)
     }
 }
 
