@@ -94,6 +94,7 @@ impl<const C: usize, T: Scalar> BatchNorm<C, T> {
 
     /// Training's update of the running statistics: `running = kept * running + moved` for the
     /// mean and the variance, and `batches` more batches tracked.
+    #[cfg(feature = "train")]
     pub(crate) fn fold_statistics(&mut self, kept: T, mean: &[T; C], var: &[T; C], batches: T) {
         for c in 0..C {
             self.running_mean[c] = kept * self.running_mean[c] + mean[c];
