@@ -60,48 +60,108 @@ struct Rng
     }
 };
 
-static std::vector<std::vector<float>> mat(Rng& r, int rows, int cols)
+// Optional JSON dump of every weight drawn (--dump-weights FILE), so another implementation
+// can load the very same models. Layout: {"<model>": {"<layer>": {"<tensor>": [...]}}}.
+static std::string g_json;
+static bool g_dump = false;
+
+static void json_key(const char* model, const char* layer, const char* tensor)
 {
-    std::vector<std::vector<float>> m((size_t)rows, std::vector<float>((size_t)cols));
-    for(auto& row : m)
-        for(auto& x : row)
-            x = r.uniform(0.3f);
-    return m;
+    // called in order model -> layer -> tensor; opens and closes objects as the names change
+    static std::string cur_model, cur_layer;
+    if(cur_model != model)
+    {
+        if(!cur_model.empty())
+            g_json += "}},\n";
+        g_json += "\"" + std::string(model) + "\": {";
+        cur_model = model;
+        cur_layer.clear();
+    }
+    if(cur_layer != layer)
+    {
+        if(!cur_layer.empty())
+            g_json += "},";
+        g_json += "\n  \"" + std::string(layer) + "\": {";
+        cur_layer = layer;
+    }
+    else
+        g_json += ",";
+    g_json += "\n    \"" + std::string(tensor) + "\": ";
 }
 
-static std::vector<float> vec(Rng& r, int n)
+static void json_row(const std::vector<float>& v)
+{
+    char buf[32];
+    g_json += "[";
+    for(size_t i = 0; i < v.size(); ++i)
+    {
+        std::snprintf(buf, sizeof buf, "%s%.9g", i ? ", " : "", (double)v[i]);
+        g_json += buf;
+    }
+    g_json += "]";
+}
+
+static std::vector<float> vec(Rng& r, int n, const char* model = nullptr, const char* layer = nullptr,
+                              const char* tensor = nullptr)
 {
     std::vector<float> v((size_t)n);
     for(auto& x : v)
         x = r.uniform(0.3f);
+    if(g_dump && model)
+    {
+        json_key(model, layer, tensor);
+        json_row(v);
+    }
     return v;
 }
 
-// Keras layouts, as RTNeural's set*Vals take them:
+static std::vector<std::vector<float>> mat(Rng& r, int rows, int cols, const char* model, const char* layer,
+                                           const char* tensor)
+{
+    std::vector<std::vector<float>> m((size_t)rows);
+    for(auto& row : m)
+        row = vec(r, cols);
+    if(g_dump)
+    {
+        json_key(model, layer, tensor);
+        g_json += "[";
+        for(size_t i = 0; i < m.size(); ++i)
+        {
+            g_json += i ? ",\n      " : "\n      ";
+            json_row(m[i]);
+        }
+        g_json += "]";
+    }
+    return m;
+}
+
+// Keras layouts, as RTNeural's set*Vals take them (also the dumped shapes):
 //   LSTM  W [in][4*hid] (gates i,f,c,o), U [hid][4*hid], b [4*hid]
-//   GRU   W [in][3*hid] (gates z,r,h),   U [hid][3*hid], b [2][3*hid]
+//   GRU   W [in][3*hid] (gates z,r,h),   U [hid][3*hid], b [2][3*hid] (input and recurrent biases)
 //   Dense W [out][in], b [out]
+// Draw order: W, U, b of the recurrent layer, then W, b of each dense layer; one generator per
+// model, seeded 1 (lstm32), 2 (gru32), 3 (lstm64), 4 (mlp).
 template <typename Layer>
-static void init_lstm(Layer& l, Rng& r, int in, int hid)
+static void init_lstm(Layer& l, Rng& r, const char* model, int in, int hid)
 {
-    l.setWVals(mat(r, in, 4 * hid));
-    l.setUVals(mat(r, hid, 4 * hid));
-    l.setBVals(vec(r, 4 * hid));
+    l.setWVals(mat(r, in, 4 * hid, model, "lstm", "W"));
+    l.setUVals(mat(r, hid, 4 * hid, model, "lstm", "U"));
+    l.setBVals(vec(r, 4 * hid, model, "lstm", "b"));
 }
 
 template <typename Layer>
-static void init_gru(Layer& l, Rng& r, int in, int hid)
+static void init_gru(Layer& l, Rng& r, const char* model, int in, int hid)
 {
-    l.setWVals(mat(r, in, 3 * hid));
-    l.setUVals(mat(r, hid, 3 * hid));
-    l.setBVals(mat(r, 2, 3 * hid));
+    l.setWVals(mat(r, in, 3 * hid, model, "gru", "W"));
+    l.setUVals(mat(r, hid, 3 * hid, model, "gru", "U"));
+    l.setBVals(mat(r, 2, 3 * hid, model, "gru", "b"));
 }
 
 template <typename Layer>
-static void init_dense(Layer& l, Rng& r, int in, int out)
+static void init_dense(Layer& l, Rng& r, const char* model, const char* layer, int in, int out)
 {
-    l.setWeights(mat(r, out, in));
-    auto b = vec(r, out);
+    l.setWeights(mat(r, out, in, model, layer, "W"));
+    auto b = vec(r, out, model, layer, "b");
     l.setBias(b.data());
 }
 
@@ -176,8 +236,8 @@ static void bench_mlp()
                                    RTNeural::SoftmaxActivationT<float, 10>>;
     auto* model = new Model(); // heap: ModelT can be large and over-aligned
     Rng r(4);
-    init_dense(model->template get<0>(), r, 64, 32);
-    init_dense(model->template get<2>(), r, 32, 10);
+    init_dense(model->template get<0>(), r, "mlp", "dense1", 64, 32);
+    init_dense(model->template get<2>(), r, "mlp", "dense2", 32, 10);
 
     // 256 different input vectors of 64 values in [-1, 1], 64-byte aligned rows
     // (the xsimd backend loads the input with aligned loads).
@@ -227,7 +287,19 @@ int main(int argc, char** argv)
         SAMPLES = std::max(1, std::atoi(s));
     if(const char* s = std::getenv("BENCH_REPS"))
         REPS = std::max(1, std::atoi(s));
-    std::string only = argc > 1 ? argv[1] : "";
+    // usage: bench_rtneural [--dump-weights FILE] [MODEL]
+    std::string only, dump_path;
+    for(int i = 1; i < argc; ++i)
+    {
+        const std::string a = argv[i];
+        if(a == "--dump-weights" && i + 1 < argc)
+            dump_path = argv[++i];
+        else
+            only = a;
+    }
+    g_dump = !dump_path.empty();
+    if(g_dump)
+        g_json = "{\n";
     auto want = [&](const char* m) { return only.empty() || only == m; };
 
 #if RTNEURAL_USE_XSIMD
@@ -248,8 +320,8 @@ int main(int argc, char** argv)
         using M = RTNeural::ModelT<float, 1, 1, RTNeural::LSTMLayerT<float, 1, 32>, RTNeural::DenseT<float, 32, 1>>;
         auto* m = new M();
         Rng r(1);
-        init_lstm(m->template get<0>(), r, 1, 32);
-        init_dense(m->template get<1>(), r, 32, 1);
+        init_lstm(m->template get<0>(), r, "lstm32", 1, 32);
+        init_dense(m->template get<1>(), r, "lstm32", "dense", 32, 1);
         bench_recurrent("lstm32", *m, x);
         delete m;
     }
@@ -258,8 +330,8 @@ int main(int argc, char** argv)
         using M = RTNeural::ModelT<float, 1, 1, RTNeural::GRULayerT<float, 1, 32>, RTNeural::DenseT<float, 32, 1>>;
         auto* m = new M();
         Rng r(2);
-        init_gru(m->template get<0>(), r, 1, 32);
-        init_dense(m->template get<1>(), r, 32, 1);
+        init_gru(m->template get<0>(), r, "gru32", 1, 32);
+        init_dense(m->template get<1>(), r, "gru32", "dense", 32, 1);
         bench_recurrent("gru32", *m, x);
         delete m;
     }
@@ -268,12 +340,24 @@ int main(int argc, char** argv)
         using M = RTNeural::ModelT<float, 1, 1, RTNeural::LSTMLayerT<float, 1, 64>, RTNeural::DenseT<float, 64, 1>>;
         auto* m = new M();
         Rng r(3);
-        init_lstm(m->template get<0>(), r, 1, 64);
-        init_dense(m->template get<1>(), r, 64, 1);
+        init_lstm(m->template get<0>(), r, "lstm64", 1, 64);
+        init_dense(m->template get<1>(), r, "lstm64", "dense", 64, 1);
         bench_recurrent("lstm64", *m, x);
         delete m;
     }
     if(want("mlp"))
         bench_mlp();
+
+    if(g_dump)
+    {
+        g_json += "}}\n}\n";
+        FILE* f = std::fopen(dump_path.c_str(), "w");
+        if(!f || std::fputs(g_json.c_str(), f) < 0 || std::fclose(f) != 0)
+        {
+            std::fprintf(stderr, "cannot write %s\n", dump_path.c_str());
+            return 1;
+        }
+        std::printf("# weights written to %s\n", dump_path.c_str());
+    }
     return 0;
 }
