@@ -35,7 +35,8 @@ impl SplitMix64 {
 }
 
 /// Fills every tensor of `net` as its [`Init`] says, drawing from `seed`: weights uniform,
-/// biases zero, normalisations' scales and running variances one.
+/// biases zero, normalisations' scales and running variances one; a recurrent layer's tensors
+/// uniform in `[-1 / sqrt(H), 1 / sqrt(H))`, as PyTorch's.
 ///
 /// Weights are uniform in `[-b, b)`: `b = sqrt(6 / fan_in)` (He) for the ReLU family, so their
 /// variance is `2 / fan_in`; `b = sqrt(6 / (fan_in + fan_out))` (Xavier) otherwise. They are
@@ -53,6 +54,15 @@ pub fn randomize<N: Network>(net: &mut N, seed: u64) {
             } else {
                 libm::sqrt(6.0 / (fan_in + fan_out) as f64)
             };
+            for index in tensor.storage_indices() {
+                let value = N::Scalar::from_f64(rng.uniform(bound));
+                if let Some(slot) = values.get_mut(index) {
+                    *slot = value;
+                }
+            }
+        }
+        Init::UniformHidden { hidden } => {
+            let bound = 1.0 / libm::sqrt(hidden.max(1) as f64);
             for index in tensor.storage_indices() {
                 let value = N::Scalar::from_f64(rng.uniform(bound));
                 if let Some(slot) = values.get_mut(index) {

@@ -37,6 +37,12 @@ pub enum LayerKind {
     BatchNorm2d,
     /// Layer normalisation over a whole sample: [`LayerNorm`](crate::layers::LayerNorm).
     LayerNorm,
+    /// Long short-term memory: [`Lstm`](crate::layers::Lstm).
+    Lstm,
+    /// Gated recurrent unit: [`Gru`](crate::layers::Gru).
+    Gru,
+    /// Plain recurrent layer, tanh or ReLU: [`Rnn`](crate::layers::Rnn).
+    Rnn,
 }
 
 impl fmt::Display for LayerKind {
@@ -57,6 +63,9 @@ impl fmt::Display for LayerKind {
             Self::BatchNorm1d => "BatchNorm1d",
             Self::BatchNorm2d => "BatchNorm2d",
             Self::LayerNorm => "LayerNorm",
+            Self::Lstm => "LSTM",
+            Self::Gru => "GRU",
+            Self::Rnn => "RNN",
         })
     }
 }

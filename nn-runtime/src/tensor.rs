@@ -49,6 +49,13 @@ pub enum Init {
     Uniform,
     /// Ones (a normalisation's scale, batchnorm's running variance), as PyTorch.
     Ones,
+    /// Uniform in `[-b, b)` with `b = 1 / sqrt(hidden)`, drawn in PyTorch's order: every tensor
+    /// of a recurrent layer of `hidden` units, as PyTorch's `nn.LSTM`, `nn.GRU` and `nn.RNN`
+    /// draw them (weights and biases alike, whatever the activation).
+    UniformHidden {
+        /// The layer's hidden size `H`.
+        hidden: usize,
+    },
 }
 
 /// One tensor of a layer: its name and shape as PyTorch's `state_dict` has them, its role, how

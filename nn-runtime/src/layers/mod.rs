@@ -1,7 +1,8 @@
 //! Layer kinds beyond [`Dense`](crate::Dense), with PyTorch's semantics and defaults, at
 //! inference: [`Conv2d`], [`Conv1d`], pools ([`maxpool2d`], [`avgpool2d`], [`maxpool1d`],
 //! [`avgpool1d`], [`global_avgpool`], [`global_maxpool`]), [`flatten`], [`BatchNorm`],
-//! [`LayerNorm`] and [`dropout`].
+//! [`LayerNorm`], [`dropout`], and the recurrent [`Lstm`], [`Gru`] and [`Rnn`] (each stream's
+//! state a separate [`LstmState`] or [`HiddenState`]).
 //!
 //! A sample is a nested array in PyTorch's channel-first order: `[[T; L]; C]` for `[C, L]`,
 //! `[[[T; W]; H]; C]` for `[C, H, W]`. Layers with tensors store them inline in PyTorch's order
@@ -40,6 +41,7 @@
 mod conv;
 mod norm;
 mod pool;
+mod recurrent;
 mod reshape;
 mod shape;
 mod window;
@@ -52,6 +54,7 @@ pub use pool::{
     Pool1dGeometry, Pool2dGeometry, avgpool1d, avgpool2d, global_avgpool, global_maxpool,
     maxpool1d, maxpool2d,
 };
+pub use recurrent::{Gru, HiddenState, Lstm, LstmState, MAX_LEVELS, Recurrent, Rnn};
 pub use reshape::{dropout, flatten};
 pub use shape::Shaped;
 // The window arithmetic, for the backward passes in `train`.

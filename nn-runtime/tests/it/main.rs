@@ -3,3 +3,4 @@
 mod layer_network;
 mod layers;
 mod numerics;
+mod recurrent;

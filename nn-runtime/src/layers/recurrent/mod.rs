@@ -1,0 +1,504 @@
+//! Recurrent layers at inference, as PyTorch's `nn.LSTM`, `nn.GRU` and `nn.RNN` (`batch_first`,
+//! biases on, one direction): [`Lstm`], [`Gru`], [`Rnn`], stacked `DEEPER + 1` levels deep
+//! (PyTorch's `num_layers`).
+//!
+//! The weights are the layer; the state of a stream (its `h`, and an LSTM's `c`, at every
+//! level) is a separate plain value, [`LstmState`] or [`HiddenState`], so that one layer serves
+//! any number of streams. Each level's matrices are stored by column, `[in][G * H]` (`G` gates
+//! of `H` values, in PyTorch's gate order), as [`Dense`](crate::Dense) stores its weight, and
+//! read as [`Layout::Transposed`]; the tensors are PyTorch's `state_dict`, level by level.
+//!
+//! `step`, `forward_sequence` and `step_streams` give the same bits for the same stream: every
+//! product sums its columns in one order, whatever the number of steps or streams computed
+//! together. No allocation: a sequence goes through stack buffers of [`CHUNK`] steps.
+
+mod gru;
+mod lstm;
+mod rnn;
+
+pub use gru::Gru;
+pub use lstm::Lstm;
+pub use rnn::Rnn;
+
+use crate::Scalar;
+use crate::tensor::{Init, Layout, Role, TensorInfo};
+use core::fmt;
+
+/// Levels a recurrent layer may stack (PyTorch's `num_layers`): `DEEPER` is at most
+/// `MAX_LEVELS - 1`, checked at compile time.
+///
+/// ```compile_fail
+/// // Nine levels: "a recurrent layer has at most 8 levels".
+/// let layer = nn_runtime::layers::Lstm::<1, 4, f32, 8>::zeroed();
+/// ```
+pub const MAX_LEVELS: usize = 8;
+
+/// Time steps per stack buffer of `forward_sequence`: their input projections are computed
+/// before their recurrence.
+const CHUNK: usize = 16;
+
+/// Columns summed from zero before their sum joins the output, as the dense kernels do: the
+/// error of a long product then grows with `in / BLOCK`, not `in`.
+const BLOCK: usize = crate::kernel::portable::BLOCK;
+
+/// What the three recurrent layer types share, for code that names their state:
+/// `<Lstm<1, 32, f32> as Recurrent>::State` is [`LstmState<32, f32>`].
+pub trait Recurrent {
+    /// The state of one stream at every level, zeros by default.
+    type State: Copy + Default + PartialEq + fmt::Debug;
+}
+
+/// The state of one stream of an [`Lstm`]: the hidden state `h` and the cell state `c` of
+/// every level, level 0 first (PyTorch's `h_n[k]` and `c_n[k]`). Read and write a level's
+/// with [`hidden`](Self::hidden) and [`cell`](Self::cell) (`_mut` to write); zeros by default.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LstmState<const H: usize, T: Scalar, const DEEPER: usize = 0> {
+    first: LstmLevel<H, T>,
+    deeper: [LstmLevel<H, T>; DEEPER],
+}
+
+/// One level's `h` and `c`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct LstmLevel<const H: usize, T: Scalar> {
+    pub(crate) h: [T; H],
+    pub(crate) c: [T; H],
+}
+
+impl<const H: usize, T: Scalar> LstmLevel<H, T> {
+    const ZERO: Self = Self {
+        h: [T::ZERO; H],
+        c: [T::ZERO; H],
+    };
+}
+
+impl<const H: usize, T: Scalar, const DEEPER: usize> LstmState<H, T, DEEPER> {
+    /// Every `h` and `c` zero: PyTorch's state when none is given.
+    pub const ZERO: Self = Self {
+        first: LstmLevel::ZERO,
+        deeper: [LstmLevel::ZERO; DEEPER],
+    };
+    /// Levels: `DEEPER + 1`.
+    pub const LEVELS: usize = levels(DEEPER);
+
+    /// The hidden state `h` of `level` (0 reads the input).
+    ///
+    /// # Panics
+    ///
+    /// When `level > DEEPER`.
+    pub fn hidden(&self, level: usize) -> &[T; H] {
+        &self.level(level).h
+    }
+
+    /// The hidden state `h` of `level`, for writing.
+    ///
+    /// # Panics
+    ///
+    /// When `level > DEEPER`.
+    pub fn hidden_mut(&mut self, level: usize) -> &mut [T; H] {
+        &mut self.level_mut(level).h
+    }
+
+    /// The cell state `c` of `level`.
+    ///
+    /// # Panics
+    ///
+    /// When `level > DEEPER`.
+    pub fn cell(&self, level: usize) -> &[T; H] {
+        &self.level(level).c
+    }
+
+    /// The cell state `c` of `level`, for writing.
+    ///
+    /// # Panics
+    ///
+    /// When `level > DEEPER`.
+    pub fn cell_mut(&mut self, level: usize) -> &mut [T; H] {
+        &mut self.level_mut(level).c
+    }
+
+    pub(crate) fn level(&self, level: usize) -> &LstmLevel<H, T> {
+        match level {
+            0 => &self.first,
+            _ => &self.deeper[level - 1],
+        }
+    }
+
+    pub(crate) fn level_mut(&mut self, level: usize) -> &mut LstmLevel<H, T> {
+        match level {
+            0 => &mut self.first,
+            _ => &mut self.deeper[level - 1],
+        }
+    }
+}
+
+impl<const H: usize, T: Scalar, const DEEPER: usize> Default for LstmState<H, T, DEEPER> {
+    fn default() -> Self {
+        Self::ZERO
+    }
+}
+
+/// The state of one stream of a [`Gru`] or an [`Rnn`]: the hidden state `h` of every level,
+/// level 0 first (PyTorch's `h_n[k]`). Read and write a level's with
+/// [`hidden`](Self::hidden) and [`hidden_mut`](Self::hidden_mut); zeros by default.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HiddenState<const H: usize, T: Scalar, const DEEPER: usize = 0> {
+    first: [T; H],
+    deeper: [[T; H]; DEEPER],
+}
+
+impl<const H: usize, T: Scalar, const DEEPER: usize> HiddenState<H, T, DEEPER> {
+    /// Every `h` zero: PyTorch's state when none is given.
+    pub const ZERO: Self = Self {
+        first: [T::ZERO; H],
+        deeper: [[T::ZERO; H]; DEEPER],
+    };
+    /// Levels: `DEEPER + 1`.
+    pub const LEVELS: usize = levels(DEEPER);
+
+    /// The hidden state `h` of `level` (0 reads the input).
+    ///
+    /// # Panics
+    ///
+    /// When `level > DEEPER`.
+    pub fn hidden(&self, level: usize) -> &[T; H] {
+        match level {
+            0 => &self.first,
+            _ => &self.deeper[level - 1],
+        }
+    }
+
+    /// The hidden state `h` of `level`, for writing.
+    ///
+    /// # Panics
+    ///
+    /// When `level > DEEPER`.
+    pub fn hidden_mut(&mut self, level: usize) -> &mut [T; H] {
+        match level {
+            0 => &mut self.first,
+            _ => &mut self.deeper[level - 1],
+        }
+    }
+}
+
+impl<const H: usize, T: Scalar, const DEEPER: usize> Default for HiddenState<H, T, DEEPER> {
+    fn default() -> Self {
+        Self::ZERO
+    }
+}
+
+/// `deeper + 1`, or a compile-time error past [`MAX_LEVELS`].
+const fn levels(deeper: usize) -> usize {
+    assert!(
+        deeper < MAX_LEVELS,
+        "a recurrent layer has at most 8 levels: `DEEPER` at most 7"
+    );
+    deeper + 1
+}
+
+/// A level's hidden state, which its recurrent product reads.
+pub(crate) trait LevelState<const H: usize, T> {
+    fn h(&self) -> &[T; H];
+}
+
+impl<const H: usize, T: Scalar> LevelState<H, T> for [T; H] {
+    #[inline]
+    fn h(&self) -> &[T; H] {
+        self
+    }
+}
+
+impl<const H: usize, T: Scalar> LevelState<H, T> for LstmLevel<H, T> {
+    #[inline]
+    fn h(&self) -> &[T; H] {
+        &self.h
+    }
+}
+
+/// One level's tensors: `G` gates of `H` values reading `IN` inputs, both matrices by column
+/// (`weight_ih[i]` is column `i`, PyTorch's `weight_ih[.., i]`, gate by gate).
+#[derive(Clone, PartialEq)]
+pub(crate) struct Cell<const IN: usize, const G: usize, const H: usize, T: Scalar> {
+    weight_ih: [[[T; H]; G]; IN],
+    weight_hh: [[[T; H]; G]; H],
+    bias_ih: [[T; H]; G],
+    bias_hh: [[T; H]; G],
+}
+
+impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, T> {
+    const ZERO: Self = Self {
+        weight_ih: [[[T::ZERO; H]; G]; IN],
+        weight_hh: [[[T::ZERO; H]; G]; H],
+        bias_ih: [[T::ZERO; H]; G],
+        bias_hh: [[T::ZERO; H]; G],
+    };
+
+    /// `W_ih x + b_ih`.
+    #[inline]
+    pub(crate) fn input(&self, x: &[T; IN]) -> [[T; H]; G] {
+        project(&self.weight_ih, &self.bias_ih, x)
+    }
+
+    /// `W_ih x + b_ih` for each step of `xs` into `ys`.
+    #[inline]
+    pub(crate) fn inputs(&self, xs: &[[T; IN]], ys: &mut [[[T; H]; G]]) {
+        for (x, y) in xs.iter().zip(ys) {
+            *y = self.input(x);
+        }
+    }
+
+    /// `W_hh h + b_hh`.
+    #[inline]
+    pub(crate) fn hidden(&self, h: &[T; H]) -> [[T; H]; G] {
+        project(&self.weight_hh, &self.bias_hh, h)
+    }
+
+    /// The four tensors in PyTorch's order, by column, with `infos` (theirs, in order).
+    fn for_each<'a>(
+        &'a self,
+        infos: &'static [TensorInfo],
+        f: &mut impl FnMut(&'static TensorInfo, &'a [T]),
+    ) {
+        let [ih, hh, bih, bhh] = infos else {
+            unreachable!("four tensors a level")
+        };
+        f(ih, self.weight_ih.as_flattened().as_flattened());
+        f(hh, self.weight_hh.as_flattened().as_flattened());
+        f(bih, self.bias_ih.as_flattened());
+        f(bhh, self.bias_hh.as_flattened());
+    }
+
+    fn for_each_mut<'a>(
+        &'a mut self,
+        infos: &'static [TensorInfo],
+        f: &mut impl FnMut(&'static TensorInfo, &'a mut [T]),
+    ) {
+        let [ih, hh, bih, bhh] = infos else {
+            unreachable!("four tensors a level")
+        };
+        f(ih, self.weight_ih.as_flattened_mut().as_flattened_mut());
+        f(hh, self.weight_hh.as_flattened_mut().as_flattened_mut());
+        f(bih, self.bias_ih.as_flattened_mut());
+        f(bhh, self.bias_hh.as_flattened_mut());
+    }
+}
+
+/// `W x + b`, `W` by column: the outputs plus `x[i]` times column `i`, in order, a [`BLOCK`] of
+/// columns summed from `-0.0` before joining the outputs.
+#[inline]
+fn project<const IN: usize, const G: usize, const H: usize, T: Scalar>(
+    w: &[[[T; H]; G]; IN],
+    b: &[[T; H]; G],
+    x: &[T; IN],
+) -> [[T; H]; G] {
+    let mut y = *b;
+    for (columns, xs) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
+        // `-0.0 + v == v`: the first column's products enter exactly.
+        let mut sum = [[-T::ZERO; H]; G];
+        for (column, &x) in columns.iter().zip(xs) {
+            for (s, &w) in sum.as_flattened_mut().iter_mut().zip(column.as_flattened()) {
+                *s += x * w;
+            }
+        }
+        for (y, &s) in y.as_flattened_mut().iter_mut().zip(sum.as_flattened()) {
+            *y += s;
+        }
+    }
+    y
+}
+
+/// Every level's tensors: level 0 reads `I` inputs, the `DEEPER` others the `H` of the level
+/// below.
+#[derive(Clone, PartialEq)]
+pub(crate) struct Stack<
+    const I: usize,
+    const G: usize,
+    const H: usize,
+    T: Scalar,
+    const DEEPER: usize,
+> {
+    pub(crate) first: Cell<I, G, H, T>,
+    pub(crate) deeper: [Cell<H, G, H, T>; DEEPER],
+}
+
+impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: usize>
+    Stack<I, G, H, T, DEEPER>
+{
+    pub(crate) const ZERO: Self = Self {
+        first: Cell::ZERO,
+        deeper: [Cell::ZERO; DEEPER],
+    };
+    /// `G * H` and `in` of level 0 and of the others, `H` and `G * H` as shapes.
+    const SHAPE_IH0: &'static [usize] = &[G * H, I];
+    const SHAPE_IH: &'static [usize] = &[G * H, H];
+    const SHAPE_BIAS: &'static [usize] = &[G * H];
+    const ALL: [TensorInfo; 4 * MAX_LEVELS] =
+        table(Self::SHAPE_IH0, Self::SHAPE_IH, Self::SHAPE_BIAS, H);
+
+    /// The tensors of `DEEPER + 1` levels.
+    pub(crate) const TENSORS: &'static [TensorInfo] = {
+        let all: &'static [TensorInfo; 4 * MAX_LEVELS] = &Self::ALL;
+        all.split_at(4 * levels(DEEPER)).0
+    };
+
+    pub(crate) fn for_each_tensor<'a>(&'a self, mut f: impl FnMut(&'static TensorInfo, &'a [T])) {
+        let (infos, rest) = Self::TENSORS.split_at(4);
+        self.first.for_each(infos, &mut f);
+        for (cell, infos) in self.deeper.iter().zip(rest.chunks_exact(4)) {
+            cell.for_each(infos, &mut f);
+        }
+    }
+
+    pub(crate) fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        mut f: impl FnMut(&'static TensorInfo, &'a mut [T]),
+    ) {
+        let (infos, rest) = Self::TENSORS.split_at(4);
+        self.first.for_each_mut(infos, &mut f);
+        for (cell, infos) in self.deeper.iter_mut().zip(rest.chunks_exact(4)) {
+            cell.for_each_mut(infos, &mut f);
+        }
+    }
+
+    /// One step of every level: `update` turns a level's input and recurrent projections into
+    /// its new state; returns the last level's new `h`.
+    #[inline]
+    pub(crate) fn step<S: LevelState<H, T>>(
+        &self,
+        state: (&mut S, &mut [S; DEEPER]),
+        input: &[T; I],
+        update: impl Fn(&[[T; H]; G], &[[T; H]; G], &mut S),
+    ) -> [T; H] {
+        let (first, deeper) = state;
+        let x = self.first.input(input);
+        update(&x, &self.first.hidden(first.h()), first);
+        let mut h = *first.h();
+        for (cell, state) in self.deeper.iter().zip(deeper) {
+            let x = cell.input(&h);
+            update(&x, &cell.hidden(state.h()), state);
+            h = *state.h();
+        }
+        h
+    }
+
+    /// Consecutive steps of one stream, [`CHUNK`] at a time: each level's input projections of
+    /// a chunk first (the levels above read the outputs of the level below, in `outputs`), then
+    /// its recurrence.
+    #[inline]
+    pub(crate) fn sequence<S: LevelState<H, T>>(
+        &self,
+        state: (&mut S, &mut [S; DEEPER]),
+        inputs: &[[T; I]],
+        outputs: &mut [[T; H]],
+        update: impl Fn(&[[T; H]; G], &[[T; H]; G], &mut S),
+    ) {
+        let (first, deeper) = state;
+        let mut projected = [[[T::ZERO; H]; G]; CHUNK];
+        for (inputs, outputs) in inputs.chunks(CHUNK).zip(outputs.chunks_mut(CHUNK)) {
+            let projected = &mut projected[..inputs.len()];
+            self.first.inputs(inputs, projected);
+            recur(&self.first, first, projected, outputs, &update);
+            for (cell, state) in self.deeper.iter().zip(deeper.iter_mut()) {
+                cell.inputs(outputs, projected);
+                recur(cell, state, projected, outputs, &update);
+            }
+        }
+    }
+}
+
+/// The recurrence of one level over steps whose input projections are known, writing each new
+/// `h` into `outputs`.
+#[inline]
+fn recur<const IN: usize, const G: usize, const H: usize, T: Scalar, S: LevelState<H, T>>(
+    cell: &Cell<IN, G, H, T>,
+    state: &mut S,
+    projected: &[[[T; H]; G]],
+    outputs: &mut [[T; H]],
+    update: &impl Fn(&[[T; H]; G], &[[T; H]; G], &mut S),
+) {
+    for (x, output) in projected.iter().zip(outputs) {
+        update(x, &cell.hidden(state.h()), state);
+        *output = *state.h();
+    }
+}
+
+/// PyTorch's names of the tensors of [`MAX_LEVELS`] levels, in the order of its `state_dict`.
+const NAMES: [&str; 4 * MAX_LEVELS] = [
+    "weight_ih_l0",
+    "weight_hh_l0",
+    "bias_ih_l0",
+    "bias_hh_l0",
+    "weight_ih_l1",
+    "weight_hh_l1",
+    "bias_ih_l1",
+    "bias_hh_l1",
+    "weight_ih_l2",
+    "weight_hh_l2",
+    "bias_ih_l2",
+    "bias_hh_l2",
+    "weight_ih_l3",
+    "weight_hh_l3",
+    "bias_ih_l3",
+    "bias_hh_l3",
+    "weight_ih_l4",
+    "weight_hh_l4",
+    "bias_ih_l4",
+    "bias_hh_l4",
+    "weight_ih_l5",
+    "weight_hh_l5",
+    "bias_ih_l5",
+    "bias_hh_l5",
+    "weight_ih_l6",
+    "weight_hh_l6",
+    "bias_ih_l6",
+    "bias_hh_l6",
+    "weight_ih_l7",
+    "weight_hh_l7",
+    "bias_ih_l7",
+    "bias_hh_l7",
+];
+
+/// The tensors of [`MAX_LEVELS`] levels: weights by column ([`Layout::Transposed`]), all
+/// trained, all drawn as PyTorch draws them ([`Init::UniformHidden`]).
+const fn table(
+    ih0: &'static [usize],
+    hh: &'static [usize],
+    bias: &'static [usize],
+    hidden: usize,
+) -> [TensorInfo; 4 * MAX_LEVELS] {
+    let init = Init::UniformHidden { hidden };
+    let mut all = [TensorInfo {
+        name: "",
+        shape: &[],
+        role: Role::Parameter,
+        layout: Layout::Contiguous,
+        init,
+    }; 4 * MAX_LEVELS];
+    let mut k = 0;
+    while k < 4 * MAX_LEVELS {
+        let (shape, layout) = match k % 4 {
+            0 if k == 0 => (ih0, Layout::Transposed),
+            0 | 1 => (hh, Layout::Transposed),
+            _ => (bias, Layout::Contiguous),
+        };
+        all[k] = TensorInfo {
+            name: NAMES[k],
+            shape,
+            role: Role::Parameter,
+            layout,
+            init,
+        };
+        k += 1;
+    }
+    all
+}
+
+/// The same type's debug text for the three layers: shapes only, as `Dense`'s.
+pub(crate) fn debug<T: Scalar>(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    input: usize,
+    hidden: usize,
+    deeper: usize,
+) -> fmt::Result {
+    write!(f, "{name}<{input}, {hidden}, {}, {deeper}>", T::NAME)
+}

@@ -1,0 +1,165 @@
+//! The plain recurrent layer, PyTorch's `nn.RNN`.
+
+use super::{HiddenState, Recurrent, Stack, debug, levels};
+use crate::Scalar;
+use crate::tensor::{TensorInfo, Tensors};
+use crate::zeroed::ZeroInit;
+
+/// A plain recurrent layer, as `nn.RNN(I, H, num_layers = DEEPER + 1, nonlinearity = 'tanh'`
+/// (or `'relu'` when `RELU`)`, batch_first = True)`: at each step, for each level, `h' =
+/// tanh(W_ih x + b_ih + W_hh h + b_hh)` (or its ReLU); level 0 reads the input `x`, each level
+/// above the new `h` of the level below.
+///
+/// Tensors: `weight_ih_l{k}` (`[H, in]`, `in` = `I` at level 0, else `H`), `weight_hh_l{k}`
+/// (`[H, H]`), `bias_ih_l{k}`, `bias_hh_l{k}` (`[H]`), level by level; the weights stored by
+/// column. The state of a stream is a [`HiddenState`].
+#[derive(Clone, PartialEq)]
+pub struct Rnn<
+    const I: usize,
+    const H: usize,
+    T: Scalar,
+    const DEEPER: usize = 0,
+    const RELU: bool = false,
+> {
+    stack: Stack<I, 1, H, T, DEEPER>,
+}
+
+// SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are `0.0`, and
+// `Rnn` holds nothing but arrays of `T`.
+#[allow(unsafe_code)]
+unsafe impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU: bool>
+    ZeroInit for Rnn<I, H, T, DEEPER, RELU>
+{
+}
+
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU: bool> Recurrent
+    for Rnn<I, H, T, DEEPER, RELU>
+{
+    type State = HiddenState<H, T, DEEPER>;
+}
+
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU: bool>
+    Rnn<I, H, T, DEEPER, RELU>
+{
+    /// Levels: `DEEPER + 1` (a compile-time error past [`MAX_LEVELS`](super::MAX_LEVELS)).
+    pub const LEVELS: usize = levels(DEEPER);
+    /// Trained values: every tensor's.
+    pub const PARAMETERS: usize = H * (I + H + 2) + DEEPER * H * (2 * H + 2);
+
+    /// A layer whose tensors are all zero, to be filled through
+    /// [`Tensors::for_each_tensor_mut`]. [`zeroed_box`](crate::zeroed_box) builds a large one
+    /// on the heap.
+    pub const fn zeroed() -> Self {
+        let () = Self::CHECK;
+        Self { stack: Stack::ZERO }
+    }
+
+    /// One time step of one stream: updates every level of `state`, returns the last level's
+    /// new `h`.
+    #[inline]
+    pub fn step(&self, state: &mut HiddenState<H, T, DEEPER>, input: &[T; I]) -> [T; H] {
+        let () = Self::CHECK;
+        self.stack.step(
+            (&mut state.first, &mut state.deeper),
+            input,
+            update::<H, T, RELU>,
+        )
+    }
+
+    /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
+    /// `inputs[t]`: the same bits as [`step`](Self::step) on each, faster.
+    ///
+    /// # Panics
+    ///
+    /// When `inputs` and `outputs` have different lengths.
+    #[inline]
+    pub fn forward_sequence(
+        &self,
+        state: &mut HiddenState<H, T, DEEPER>,
+        inputs: &[[T; I]],
+        outputs: &mut [[T; H]],
+    ) {
+        let () = Self::CHECK;
+        assert_eq!(
+            inputs.len(),
+            outputs.len(),
+            "forward_sequence: as many outputs as inputs"
+        );
+        self.stack.sequence(
+            (&mut state.first, &mut state.deeper),
+            inputs,
+            outputs,
+            update::<H, T, RELU>,
+        );
+    }
+
+    /// One time step of independent streams, `states[s]` reading `inputs[s]` into
+    /// `outputs[s]`: the same bits as [`step`](Self::step) on each.
+    ///
+    /// # Panics
+    ///
+    /// When the three slices have different lengths.
+    #[inline]
+    pub fn step_streams(
+        &self,
+        states: &mut [HiddenState<H, T, DEEPER>],
+        inputs: &[[T; I]],
+        outputs: &mut [[T; H]],
+    ) {
+        assert!(
+            states.len() == inputs.len() && inputs.len() == outputs.len(),
+            "step_streams: as many states, inputs and outputs"
+        );
+        for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
+            *output = self.step(state, input);
+        }
+    }
+
+    /// A compile-time error for a layer of more than [`MAX_LEVELS`](super::MAX_LEVELS).
+    const CHECK: () = {
+        levels(DEEPER);
+    };
+}
+
+/// The update of one level from its input projection `x` and recurrent projection `r`.
+#[inline]
+fn update<const H: usize, T: Scalar, const RELU: bool>(
+    x: &[[T; H]; 1],
+    r: &[[T; H]; 1],
+    h: &mut [T; H],
+) {
+    for j in 0..H {
+        let sum = x[0][j] + r[0][j];
+        h[j] = if RELU {
+            // `max` would turn NaN into 0; PyTorch's ReLU keeps it.
+            if sum < T::ZERO { T::ZERO } else { sum }
+        } else {
+            sum.tanh()
+        };
+    }
+}
+
+/// PyTorch's `state_dict` of `nn.RNN`, level by level.
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU: bool> Tensors
+    for Rnn<I, H, T, DEEPER, RELU>
+{
+    type Scalar = T;
+    const TENSORS: &'static [TensorInfo] = Stack::<I, 1, H, T, DEEPER>::TENSORS;
+
+    fn for_each_tensor<'a>(&'a self, f: impl FnMut(&'static TensorInfo, &'a [T])) {
+        self.stack.for_each_tensor(f);
+    }
+
+    fn for_each_tensor_mut<'a>(&'a mut self, f: impl FnMut(&'static TensorInfo, &'a mut [T])) {
+        self.stack.for_each_tensor_mut(f);
+    }
+}
+
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU: bool>
+    core::fmt::Debug for Rnn<I, H, T, DEEPER, RELU>
+{
+    /// Shapes only, as `Dense`'s.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        debug::<T>(f, if RELU { "Rnn(relu)" } else { "Rnn" }, I, H, DEEPER)
+    }
+}
