@@ -22,6 +22,8 @@ pub mod guide {
     pub mod weights {}
     #[doc = include_str!("../docs/training.md")]
     pub mod training {}
+    #[doc = include_str!("../docs/sequences.md")]
+    pub mod sequences {}
     #[doc = include_str!("../docs/nnc.md")]
     pub mod nnc {}
     #[doc = include_str!("../docs/onnx.md")]

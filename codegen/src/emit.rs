@@ -2,6 +2,7 @@
 //! struct, its inherent consts, `forward`, `forward_batch`, the summary, the heap constructors
 //! and the `Network` impl. Each layer's own tokens come from its kind (`layer::kind`).
 
+use crate::emit_sequence;
 use crate::ir::Network;
 use crate::layer::kind;
 use crate::shared::{apply_activation, array_type, count, flat, zeros};
@@ -44,9 +45,14 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
             /// vectors).
         }
     });
-    let forward = forward(net);
     let network_impl = network_impl(net);
-    let forward_batch = forward_batch(net);
+    // A sequence network runs time steps with a state instead.
+    let (state, forward, forward_batch) = if net.sequence.is_some() {
+        let (state, methods) = emit_sequence::emit(net);
+        (state, methods, TokenStream::new())
+    } else {
+        (TokenStream::new(), forward(net), forward_batch(net))
+    };
     let name_text = name.to_string();
     let summary_doc = format!(
         " The layers of `{name_text}` as a table: names, activations, output shapes and parameters."
@@ -112,6 +118,8 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         #runtime::__zero_init!(#runtime::ZeroInit, #name { #(#field_names: #field_types),* });
 
         #network_impl
+
+        #state
     }
 }
 
@@ -337,7 +345,11 @@ fn network_impl(net: &Network) -> TokenStream {
         .map(|(index, l)| (index, &l.field))
         .unzip();
     let (inputs, outputs, parameters) = (net.input.elements(), net.output.elements(), *parameters);
-    let forward_slice = forward_slice(net);
+    let forward_slice = if net.sequence.is_some() {
+        emit_sequence::forward_slice(net)
+    } else {
+        forward_slice(net)
+    };
     // A network of layers without tensors visits nothing.
     let unused = fields.is_empty().then(|| quote!(let _ = (&mut f, layers);));
     quote! {

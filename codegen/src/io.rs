@@ -127,7 +127,8 @@ pub(crate) fn methods(net: &Network) -> TokenStream {
 }
 
 /// `forward_ndarray`, for networks whose input and output are vectors (a matrix holds one a
-/// row); nothing for other shapes.
+/// row); nothing for other shapes, nor for sequence networks (whose rows would be time steps
+/// of a stream with a state).
 fn ndarray(net: &Network) -> TokenStream {
     let Network {
         name,
@@ -135,7 +136,7 @@ fn ndarray(net: &Network) -> TokenStream {
         runtime,
         ..
     } = net;
-    if net.input.rank() > 1 || net.output.rank() > 1 {
+    if net.input.rank() > 1 || net.output.rank() > 1 || net.sequence.is_some() {
         return TokenStream::new();
     }
     let (inputs, outputs) = (net.input.elements(), net.output.elements());

@@ -36,6 +36,10 @@ pub struct Network {
     /// Whether every layer's kind has a backward pass and the output is a vector (what the
     /// losses read): otherwise no training code is emitted.
     pub trains: bool,
+    /// For a sequence network (one with a recurrent layer), the time steps of one chunk of
+    /// `forward_sequence` and the streams of one chunk of `step_streams`; such a network has
+    /// `step` and a state type instead of `forward` and `forward_batch`.
+    pub sequence: Option<usize>,
     /// Span of the whole declaration.
     pub span: Span,
 }
@@ -145,6 +149,22 @@ pub enum LayerKind {
     BatchNorm(BatchNorm),
     /// Layer normalisation over a whole sample.
     LayerNorm(LayerNorm),
+    /// An LSTM, GRU or RNN, with state between time steps.
+    Recurrent(Recurrent),
+}
+
+/// `lstm`, `gru` or `rnn`: `Lstm<I, H, T, DEEPER>`, `Gru<I, H, T, DEEPER>` or
+/// `Rnn<I, H, T, DEEPER, RELU>` in the runtime, its state `LstmState<H, T, DEEPER>` or
+/// `HiddenState<H, T, DEEPER>`.
+pub struct Recurrent {
+    /// What each level computes.
+    pub cell: nn_grammar::Cell,
+    /// Values read at each step.
+    pub inputs: usize,
+    /// Values of the hidden state, the output's width.
+    pub hidden: usize,
+    /// Levels stacked above the first (PyTorch's `num_layers - 1`).
+    pub deeper: usize,
 }
 
 /// `batchnorm`: `BatchNorm<C, T>` in the runtime (eval mode at inference, the batch's

@@ -8,6 +8,7 @@
 #[cfg(feature = "pretty")]
 pub mod build;
 mod emit;
+mod emit_sequence;
 mod emit_train;
 mod io;
 pub mod ir;

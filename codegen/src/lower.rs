@@ -31,6 +31,7 @@ pub fn lower(
         training_chunk: training_chunk(net, scalar.bytes),
         // The losses read the output as a vector.
         trains: net.output().rank() == 1 && net.layers.iter().all(|layer| layer.kind.trains()),
+        sequence: net.is_sequence().then(|| sequence_chunk(net, scalar.bytes)),
         scalar,
         runtime,
         input: net.input,
@@ -111,7 +112,41 @@ fn kind(net: &Network, layer: &nn_grammar::Layer) -> ir::LayerKind {
             shape: layer.input,
             eps,
         }),
+        LayerKind::Recurrent(recurrent) => ir::LayerKind::Recurrent(ir::Recurrent {
+            cell: recurrent.cell,
+            inputs: layer.input.elements(),
+            hidden: recurrent.hidden,
+            deeper: recurrent.layers - 1,
+        }),
     }
+}
+
+/// Time steps (or streams) per chunk of a sequence network's `forward_sequence` (and
+/// `step_streams`): as many as keep each layer's buffer of outputs, and each recurrent layer's
+/// gathered states of a chunk of streams, within clippy's `large_stack_arrays` limit (16 KiB),
+/// at most 128. The runtime's recurrent layers take their input projections in chunks of their
+/// own, so a longer chunk would gain little.
+fn sequence_chunk(net: &Network, scalar_bytes: usize) -> usize {
+    let row = net
+        .layers
+        .iter()
+        .map(|layer| {
+            let state = match layer.kind {
+                LayerKind::Recurrent(recurrent) => {
+                    let per_level = if recurrent.cell == nn_grammar::Cell::Lstm {
+                        2
+                    } else {
+                        1
+                    };
+                    per_level * recurrent.hidden * recurrent.layers
+                }
+                _ => 0,
+            };
+            layer.output.elements().max(state) * scalar_bytes
+        })
+        .max()
+        .unwrap_or(1);
+    (16_384 / row).clamp(1, 128)
 }
 
 /// Bytes of stack each intermediate of `forward_batch` aims to use for one chunk of samples.

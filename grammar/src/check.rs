@@ -92,6 +92,7 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
     }
 
     let (mut layers, last_width, complete) = check_layers(item, inputs, &mut problems);
+    let per_step = check_sequence(item, &layers, &mut problems);
     let renamed = check_names(item, &layers, &mut problems);
     rename(&mut layers, &renamed);
 
@@ -106,6 +107,7 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
     let recoverable = inputs.is_some()
         && last_width.is_some()
         && complete
+        && per_step
         && !layers.is_empty()
         && item.layers.len() <= MAX_LAYERS
         && within_limits
@@ -264,6 +266,40 @@ fn check_layers(
         previous = outputs;
     }
     (layers, last_width, complete)
+}
+
+/// In a sequence network (one with a recurrent layer), every layer runs once per time step on
+/// a vector: only dense layers, the recurrent kinds, `dropout` and `layernorm` do. Whether that
+/// holds; a layer of another kind is reported on its kind's name.
+fn check_sequence(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) -> bool {
+    let Some(recurrent) = layers
+        .iter()
+        .find(|l| matches!(l.kind, LayerKind::Recurrent(_)))
+    else {
+        return true;
+    };
+    let mut per_step = true;
+    for (written, layer) in item.layers.iter().zip(layers) {
+        if matches!(
+            layer.kind,
+            LayerKind::Dense
+                | LayerKind::Recurrent(_)
+                | LayerKind::Dropout { .. }
+                | LayerKind::LayerNorm { .. }
+        ) {
+            continue;
+        }
+        per_step = false;
+        problems.push(Diagnostic::new(
+            written.width.range,
+            format!(
+                "`{}` cannot be part of a network with `{}`: such a network runs one time step at a time on vectors, and only dense layers, `lstm`, `gru`, `rnn`, `dropout` and `layernorm` run per step",
+                written.width.text,
+                recurrent.kind.name()
+            ),
+        ));
+    }
+    per_step
 }
 
 /// Gives each layer in `renamed` a fresh name: `layer{index}`, or with `_` appended until no

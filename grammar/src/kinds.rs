@@ -3,10 +3,13 @@
 
 use crate::ast::{self, Value, Word};
 use crate::diag::{Diagnostic, closest, one_of};
-use crate::network::{Activation, Conv1d, Conv2d, LayerKind, MAX_WIDTH, Pool1d, Pool2d, Shape};
+use crate::network::{
+    Activation, Cell, Conv1d, Conv2d, LayerKind, MAX_RECURRENT_LEVELS, MAX_WIDTH, Pool1d, Pool2d,
+    Recurrent, Shape,
+};
 
 /// Every layer kind written by name (a dense layer is written as its width).
-pub const KINDS: [&str; 12] = [
+pub const KINDS: [&str; 15] = [
     "conv2d",
     "conv1d",
     "maxpool2d",
@@ -19,6 +22,9 @@ pub const KINDS: [&str; 12] = [
     "dropout",
     "batchnorm",
     "layernorm",
+    "lstm",
+    "gru",
+    "rnn",
 ];
 
 /// The kind and output shape of the layer `written`, reading `input`; `None` after reporting
@@ -79,6 +85,7 @@ pub(crate) fn kind(
             };
             Some((kind, input?))
         }
+        "lstm" | "gru" | "rnn" => recurrent(written, input, problems),
         "layernorm" => {
             let [eps] = arguments(written, &["eps"], 0, "layernorm(eps = 1e-3)", problems)?;
             let eps = eps.map_or(Some(DEFAULT_EPS), |v| epsilon(v, name, problems))?;
@@ -103,6 +110,84 @@ pub(crate) fn kind(
             None
         }
     }
+}
+
+/// `lstm(hidden, layers = 1)`, `gru(hidden, layers = 1)` and `rnn(hidden, nonlinearity = tanh,
+/// layers = 1)`, on a vector: one time step's features.
+fn recurrent(
+    written: &ast::Layer,
+    input: Option<Shape>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<(LayerKind, Shape)> {
+    let name = &written.width;
+    let (hidden, nonlinearity, layers) = if name.text == "rnn" {
+        let [hidden, nonlinearity, layers] = arguments(
+            written,
+            &["hidden", "nonlinearity", "layers"],
+            1,
+            "rnn(32)",
+            problems,
+        )?;
+        (hidden, nonlinearity, layers)
+    } else {
+        let example = format!("{}(32)", name.text);
+        let [hidden, layers] = arguments(written, &["hidden", "layers"], 1, &example, problems)?;
+        (hidden, None, layers)
+    };
+    let hidden = count(hidden?, "hidden", 1, problems);
+    let layers = layers.map_or(Some(1), |v| levels(v, problems));
+    let cell = match (name.text.as_str(), nonlinearity) {
+        ("lstm", _) => Some(Cell::Lstm),
+        ("gru", _) => Some(Cell::Gru),
+        (_, None) => Some(Cell::Rnn { relu: false }),
+        (_, Some(Value::Symbol(word))) if word.text == "tanh" || word.text == "relu" => {
+            Some(Cell::Rnn {
+                relu: word.text == "relu",
+            })
+        }
+        (_, Some(value)) => {
+            problems.push(Diagnostic::new(
+                value.range(),
+                "expected `tanh` or `relu` for the `nonlinearity` of `rnn`, as PyTorch's `nn.RNN`",
+            ));
+            None
+        }
+    };
+    let recurrent = Recurrent {
+        cell: cell?,
+        hidden: hidden?,
+        layers: layers?,
+    };
+    let input = input?;
+    if input.rank() > 1 {
+        problems.push(Diagnostic::new(
+            name.range,
+            format!(
+                "`{}` reads a vector of features at each time step, found `{input}`",
+                name.text
+            ),
+        ));
+        return None;
+    }
+    Some((
+        LayerKind::Recurrent(recurrent),
+        Shape::vector(recurrent.hidden),
+    ))
+}
+
+/// A recurrent layer's `layers`: 1 to [`MAX_RECURRENT_LEVELS`].
+fn levels(value: &Value, problems: &mut Vec<Diagnostic>) -> Option<usize> {
+    let layers = count(value, "layers", 1, problems)?;
+    if layers > MAX_RECURRENT_LEVELS {
+        problems.push(Diagnostic::new(
+            value.range(),
+            format!(
+                "a recurrent layer has at most {MAX_RECURRENT_LEVELS} stacked `layers`, found {layers}"
+            ),
+        ));
+        return None;
+    }
+    Some(layers)
 }
 
 /// The arguments of `conv1d` and `conv2d`, in PyTorch's order.

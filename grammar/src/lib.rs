@@ -31,7 +31,8 @@ pub use check::{Recovered, SETTINGS, check, check_recovering};
 pub use diag::{Diagnostic, line_col};
 pub use kinds::KINDS;
 pub use network::{
-    Activation, Conv1d, Conv2d, Layer, LayerKind, Network, Pool1d, Pool2d, Scalar, Shape, Unroll,
+    Activation, Cell, Conv1d, Conv2d, Layer, LayerKind, MAX_RECURRENT_LEVELS, Network, Pool1d,
+    Pool2d, Recurrent, Scalar, Shape, Unroll,
 };
 pub use parse::{parse_file, parse_item};
 

@@ -12,6 +12,9 @@ pub const MAX_LAYERS: usize = 256;
 pub const MAX_PARAMETERS: usize = 1 << 27;
 /// Most multiply-adds a network may have with `unroll = full` (one statement each).
 pub const MAX_FULL_UNROLL: usize = 4096;
+/// Most stacked levels a recurrent layer may have (`lstm(32, layers = 8)`), as the runtime's
+/// `layers::MAX_LEVELS`.
+pub const MAX_RECURRENT_LEVELS: usize = 8;
 
 /// A network that passed every check.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,9 +56,17 @@ impl Network {
         self.layers.iter().map(Layer::parameters).sum()
     }
 
-    /// Multiply-adds in one forward pass.
+    /// Multiply-adds in one forward pass (one time step, for a sequence network).
     pub fn multiply_adds(&self) -> usize {
         self.layers.iter().map(Layer::multiply_adds).sum()
+    }
+
+    /// Whether the network runs over time steps with state between them: it has a recurrent
+    /// layer. Its input and output are then one time step's.
+    pub fn is_sequence(&self) -> bool {
+        self.layers
+            .iter()
+            .any(|l| matches!(l.kind, LayerKind::Recurrent(_)))
     }
 }
 
@@ -185,6 +196,10 @@ pub enum LayerKind {
         /// Added to the variance, `> 0` (PyTorch's default `1e-5`).
         eps: f64,
     },
+    /// A recurrent layer, as `nn.LSTM`, `nn.GRU` or `nn.RNN` with `batch_first = True`: reads
+    /// a vector at each time step and writes its last level's hidden state, `[hidden]`,
+    /// keeping state from one step to the next.
+    Recurrent(Recurrent),
 }
 
 impl LayerKind {
@@ -204,6 +219,7 @@ impl LayerKind {
             Self::Dropout { .. } => "dropout",
             Self::BatchNorm { .. } => "batchnorm",
             Self::LayerNorm { .. } => "layernorm",
+            Self::Recurrent(recurrent) => recurrent.cell.name(),
         }
     }
 
@@ -226,6 +242,78 @@ impl LayerKind {
                 | Self::LayerNorm { .. }
                 | Self::BatchNorm { .. }
         )
+    }
+}
+
+/// The arguments of a recurrent layer, with the meaning of PyTorch's `nn.LSTM(input_size,
+/// hidden_size, num_layers)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recurrent {
+    /// The cell each level computes.
+    pub cell: Cell,
+    /// Values of the hidden state (`hidden_size`), the layer's output width.
+    pub hidden: usize,
+    /// Stacked levels (`num_layers`), 1 to [`MAX_RECURRENT_LEVELS`]: each level after the
+    /// first reads the one below's hidden state.
+    pub layers: usize,
+}
+
+impl Recurrent {
+    /// Trained values of a layer reading `inputs` values a step: per level, `gates * hidden`
+    /// rows of input and hidden weights and two biases (`bias_ih`, `bias_hh`), as PyTorch.
+    pub fn parameters(&self, inputs: usize) -> usize {
+        let rows = self.cell.gates().saturating_mul(self.hidden);
+        (0..self.layers)
+            .map(|level| {
+                let reads = if level == 0 { inputs } else { self.hidden };
+                rows.saturating_mul(reads.saturating_add(self.hidden).saturating_add(2))
+            })
+            .fold(0, usize::saturating_add)
+    }
+
+    /// Multiply-adds of one time step: every weight once.
+    pub fn multiply_adds(&self, inputs: usize) -> usize {
+        let rows = self.cell.gates().saturating_mul(self.hidden);
+        (0..self.layers)
+            .map(|level| {
+                let reads = if level == 0 { inputs } else { self.hidden };
+                rows.saturating_mul(reads.saturating_add(self.hidden))
+            })
+            .fold(0, usize::saturating_add)
+    }
+}
+
+/// What a recurrent layer computes at each step, with PyTorch's formulas and gate orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    /// `nn.LSTM`: gates i, f, g, o; hidden and cell state.
+    Lstm,
+    /// `nn.GRU`: gates r, z, n, the candidate `tanh(W_in x + b_in + r * (W_hn h + b_hn))`.
+    Gru,
+    /// `nn.RNN`: `h' = tanh(W_ih x + b_ih + W_hh h + b_hh)`, or `relu` of it.
+    Rnn {
+        /// `nonlinearity = 'relu'` rather than PyTorch's default `tanh`.
+        relu: bool,
+    },
+}
+
+impl Cell {
+    /// The kind's name in the language: `lstm`, `gru`, `rnn`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Lstm => "lstm",
+            Self::Gru => "gru",
+            Self::Rnn { .. } => "rnn",
+        }
+    }
+
+    /// Rows of the weights per hidden value: 4 for an LSTM, 3 for a GRU, 1 for an RNN.
+    pub fn gates(self) -> usize {
+        match self {
+            Self::Lstm => 4,
+            Self::Gru => 3,
+            Self::Rnn { .. } => 1,
+        }
     }
 }
 
@@ -413,6 +501,7 @@ impl Layer {
                 .saturating_add(conv.out_channels),
             LayerKind::BatchNorm { .. } => 2 * self.input.dims()[0],
             LayerKind::LayerNorm { .. } => 2 * self.input.elements(),
+            LayerKind::Recurrent(recurrent) => recurrent.parameters(self.input.elements()),
             _ => 0,
         }
     }
@@ -420,7 +509,8 @@ impl Layer {
     /// Multiply-adds in one forward pass: for a dense layer, its number of weights; for a
     /// convolution, its kernels' taps times the output's positions; for a batchnorm, one per
     /// value (its statistics fold into `x * a + b`); for a layernorm, two per value (the
-    /// variance's squares, then the scale); none for pools, `flatten` and `dropout`.
+    /// variance's squares, then the scale); for a recurrent layer, its weights (one time
+    /// step); none for pools, `flatten` and `dropout`.
     pub fn multiply_adds(&self) -> usize {
         match self.kind {
             LayerKind::Dense => self.input.elements() * self.output.elements(),
@@ -440,6 +530,7 @@ impl Layer {
             }
             LayerKind::BatchNorm { .. } => self.input.elements(),
             LayerKind::LayerNorm { .. } => 2 * self.input.elements(),
+            LayerKind::Recurrent(recurrent) => recurrent.multiply_adds(self.input.elements()),
             _ => 0,
         }
     }

@@ -7,7 +7,7 @@
 
 use crate::ast;
 use crate::kinds::{DEFAULT_EPS, DEFAULT_MOMENTUM};
-use crate::network::{Activation, LayerKind, Network, Scalar, Shape, Unroll};
+use crate::network::{Activation, Cell, LayerKind, Network, Scalar, Shape, Unroll};
 use core::fmt;
 
 impl fmt::Display for ast::Item {
@@ -221,6 +221,16 @@ impl fmt::Display for LayerKind {
                 write!(f, "{}", self.name())?;
             }
             Self::BatchNorm { .. } | Self::LayerNorm { .. } => norm(f, *self)?,
+            Self::Recurrent(recurrent) => {
+                write!(f, "{}({}", self.name(), recurrent.hidden)?;
+                if recurrent.cell == (Cell::Rnn { relu: true }) {
+                    f.write_str(", relu")?;
+                }
+                if recurrent.layers != 1 {
+                    write!(f, ", layers = {}", recurrent.layers)?;
+                }
+                f.write_str(")")?;
+            }
         }
         Ok(())
     }

@@ -2,9 +2,9 @@
 //! own reader, so that a file loads the same way at compile time and at run time.
 
 use nn_codegen::BakedWeights;
-use nn_grammar::{Activation, Network, Scalar};
+use nn_grammar::{Activation, Cell, Network, Scalar};
 use nn_runtime::io::safetensors::{LoadOptions, load_layers};
-use nn_runtime::layers::{BatchNorm, Conv1d, Conv2d, LayerNorm};
+use nn_runtime::layers::{BatchNorm, Conv1d, Conv2d, Gru, LayerNorm, Lstm, Rnn};
 use nn_runtime::{Dense, LayerInfo, LayerKind, TensorInfo, Tensors};
 use std::path::Path;
 
@@ -176,5 +176,39 @@ fn kind_and_tensors(
                 .collect();
             (LayerKind::LayerNorm, tensors)
         }
+        nn_grammar::LayerKind::Recurrent(recurrent) => recurrent_tensors(layer, recurrent),
     }
+}
+
+/// A recurrent layer's kind and tensors: the deepest stack's tensors as the runtime declares
+/// them, as many levels as declared, with the declaration's shapes.
+fn recurrent_tensors(
+    layer: &nn_grammar::Layer,
+    recurrent: nn_grammar::Recurrent,
+) -> (LayerKind, Vec<TensorInfo>) {
+    let (kind, all) = match recurrent.cell {
+        Cell::Lstm => (LayerKind::Lstm, <Lstm<1, 1, f32, 7> as Tensors>::TENSORS),
+        Cell::Gru => (LayerKind::Gru, <Gru<1, 1, f32, 7> as Tensors>::TENSORS),
+        Cell::Rnn { .. } => (LayerKind::Rnn, <Rnn<1, 1, f32, 7> as Tensors>::TENSORS),
+    };
+    let (rows, hidden) = (recurrent.cell.gates() * recurrent.hidden, recurrent.hidden);
+    let tensors = all
+        .iter()
+        .take(4 * recurrent.layers)
+        .enumerate()
+        .map(|(index, tensor)| {
+            let reads = if index < 4 {
+                layer.input.elements()
+            } else {
+                hidden
+            };
+            let shape: &'static [usize] = match index % 4 {
+                0 => Box::leak(Box::new([rows, reads])),
+                1 => Box::leak(Box::new([rows, hidden])),
+                _ => Box::leak(Box::new([rows])),
+            };
+            TensorInfo { shape, ..*tensor }
+        })
+        .collect();
+    (kind, tensors)
 }

@@ -58,6 +58,28 @@ pub enum Error {
         /// Output rows given.
         found: usize,
     },
+    /// A sequence network's `step_streams` was given a different number of input rows than of
+    /// stream states.
+    #[error("layer `{layer}`: expected {}, one per stream state, found {found}", Plural(*.expected, "input row"))]
+    Streams {
+        /// The layer that reads the input.
+        layer: &'static str,
+        /// Stream states given.
+        expected: usize,
+        /// Input rows given.
+        found: usize,
+    },
+    /// A sequence network's `forward_slice` was given an input that is not a whole number of
+    /// time steps.
+    #[error("layer `{layer}`: expected whole time steps of {}, found {found} values", Plural(*.width, "input"))]
+    Steps {
+        /// The layer that reads the input.
+        layer: &'static str,
+        /// Values of one time step.
+        width: usize,
+        /// Values given.
+        found: usize,
+    },
     /// A training batch of a network with batchnorm did not fit in one chunk of
     /// `accumulate_batch`: batch normalisation in training needs the statistics of the whole
     /// batch, which are those of the chunk.
@@ -294,6 +316,8 @@ impl core::fmt::Debug for Error {
             Input { layer, expected, found },
             Output { layer, expected, found },
             Batch { layer, expected, found },
+            Streams { layer, expected, found },
+            Steps { layer, width, found },
             Columns { layer, expected, found },
             BatchTooLarge { layer, batch, chunk },
             TooShort { found },

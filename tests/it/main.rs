@@ -31,6 +31,7 @@ mod numerics;
 mod onnx;
 mod pinned;
 mod readme;
+mod recurrent;
 mod sklearn;
 mod train;
 mod ui;

@@ -18,6 +18,7 @@ mod flatten;
 mod global_pool;
 mod layernorm;
 mod pool;
+mod recurrent;
 
 use crate::ir::{self, Layer, Network};
 use proc_macro2::{Ident, Span, TokenStream};
@@ -53,6 +54,57 @@ pub(crate) trait Kind {
         input: &TokenStream,
         output: &TokenStream,
     ) -> TokenStream;
+
+    /// The type of the layer's part of a stream's state in a sequence network (`None`: the kind
+    /// keeps no state between time steps).
+    fn state_type(&self, _net: &Network) -> Option<TokenStream> {
+        None
+    }
+
+    /// A const expression of [`Kind::state_type`]'s fresh state (zeros).
+    fn fresh_state(&self, _net: &Network) -> TokenStream {
+        TokenStream::new()
+    }
+
+    /// The layer's output before its activation at one time step of a sequence network,
+    /// `state` a `&mut` of its state (kinds with a state); by default [`Kind::forward`].
+    fn step(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        _state: &TokenStream,
+        input: &TokenStream,
+    ) -> TokenStream {
+        self.forward(net, layer, input)
+    }
+
+    /// Statement: consecutive time steps of one stream, `input` a `&[In]` and `output` a
+    /// `&mut [Out]` of as many rows, before the activation, with each step's bits those of
+    /// [`Kind::step`]; by default [`Kind::forward`] on each step.
+    fn steps(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        _state: &TokenStream,
+        input: &TokenStream,
+        output: &TokenStream,
+    ) -> TokenStream {
+        per_sample(net, layer, input, output)
+    }
+
+    /// Statement: one time step of several streams, `states` a `&mut [<Net>State]` (the
+    /// layer's part is its field) and `input`, `output` as in [`Kind::steps`], with each
+    /// stream's bits those of [`Kind::step`]; by default [`Kind::forward`] on each stream.
+    fn step_streams(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        _states: &TokenStream,
+        input: &TokenStream,
+        output: &TokenStream,
+    ) -> TokenStream {
+        per_sample(net, layer, input, output)
+    }
 
     /// The type of the layer's field in the gradients struct; `None` for a kind without
     /// tensors, which has no such field. Whether a kind has a backward pass is the grammar's
@@ -188,6 +240,7 @@ pub(crate) fn kind(layer: &Layer) -> &dyn Kind {
         ir::LayerKind::Dropout(dropout) => dropout,
         ir::LayerKind::BatchNorm(norm) => norm,
         ir::LayerKind::LayerNorm(norm) => norm,
+        ir::LayerKind::Recurrent(recurrent) => recurrent,
     }
 }
 

@@ -121,7 +121,7 @@ fn unknown_kind() {
     check(
         "struct A = [1, 8, 8] -> conv2 (2, 3) -> flatten -> 2;",
         &expect![[r#"
-            1:25: unknown layer kind `conv2`, did you mean `conv2d`? expected a width such as `128` or one of `conv2d`, `conv1d`, `maxpool2d`, `avgpool2d`, `maxpool1d`, `avgpool1d`, `global_avgpool`, `global_maxpool`, `flatten`, `dropout`, `batchnorm` or `layernorm`
+            1:25: unknown layer kind `conv2`, did you mean `conv2d`? expected a width such as `128` or one of `conv2d`, `conv1d`, `maxpool2d`, `avgpool2d`, `maxpool1d`, `avgpool1d`, `global_avgpool`, `global_maxpool`, `flatten`, `dropout`, `batchnorm`, `layernorm`, `lstm`, `gru` or `rnn`
               struct A = [1, 8, 8] -> conv2 (2, 3) -> flatten -> 2;
                                       ^^^^^
         "#]],
@@ -377,4 +377,77 @@ proptest::proptest! {
             crate::generators::unranged_network(&net)
         );
     }
+}
+
+#[test]
+fn recurrent_layers_and_their_parameters() {
+    // As PyTorch counts them: nn.LSTM(1, 32) has 4*32*(1+32) + 2*4*32 = 4480 parameters,
+    // nn.GRU(8, 16, num_layers=2) 3*16*(8+16+2) + 3*16*(16+16+2) = 2880, nn.RNN(16, 5)
+    // 5*(16+5+2) = 115.
+    check(
+        "pub struct Amp = 1 -> lstm(32) -> 1;",
+        &expect![[r#"
+            [1] parameters=4513
+              layer0 lstm: [1] -> [32] linear parameters=4480 multiply_adds=4224
+              layer1 dense: [32] -> [1] linear parameters=33 multiply_adds=32
+              pub struct Amp = 1 -> lstm(32) -> 1;
+        "#]],
+    );
+    check(
+        "struct S = 8 -> gru(16, layers = 2) as gru -> rnn(5, relu) -> rnn(hidden = 4, nonlinearity = tanh) \
+         -> dropout(0.1) -> layernorm -> 3 softmax;",
+        &expect![[r#"
+            [8] parameters=3062
+              gru gru: [8] -> [16] linear parameters=2880 multiply_adds=2688
+              layer1 rnn: [16] -> [5] linear parameters=115 multiply_adds=105
+              layer2 rnn: [5] -> [4] linear parameters=44 multiply_adds=36
+              layer3 dropout: [4] -> [4] linear parameters=0 multiply_adds=0
+              layer4 layernorm: [4] -> [4] linear parameters=8 multiply_adds=8
+              layer5 dense: [4] -> [3] softmax parameters=15 multiply_adds=12
+              struct S = 8 -> gru(16, layers = 2) as gru -> rnn(5, relu) -> rnn(4) -> dropout(0.1) -> layernorm -> 3 softmax;
+        "#]],
+    );
+}
+
+#[test]
+fn recurrent_mistakes() {
+    check(
+        "struct A = 4 -> lstm -> gru(0) -> rnn(4, sigmoid) -> lstm(4, layers = 9) -> gru(2, 3, 4);",
+        &expect![[r#"
+            1:17: `lstm` needs `hidden`, as in `lstm(32)`
+              struct A = 4 -> lstm -> gru(0) -> rnn(4, sigmoid) -> lstm(4, layers = 9) -> gru(2, 3, 4);
+                              ^^^^
+            1:29: `hidden` must be at least 1, found `0`
+              struct A = 4 -> lstm -> gru(0) -> rnn(4, sigmoid) -> lstm(4, layers = 9) -> gru(2, 3, 4);
+                                          ^
+            1:42: expected `tanh` or `relu` for the `nonlinearity` of `rnn`, as PyTorch's `nn.RNN`
+              struct A = 4 -> lstm -> gru(0) -> rnn(4, sigmoid) -> lstm(4, layers = 9) -> gru(2, 3, 4);
+                                                       ^^^^^^^
+            1:71: a recurrent layer has at most 8 stacked `layers`, found 9
+              struct A = 4 -> lstm -> gru(0) -> rnn(4, sigmoid) -> lstm(4, layers = 9) -> gru(2, 3, 4);
+                                                                                    ^
+            1:87: `gru` takes at most 2 arguments, found 3
+              struct A = 4 -> lstm -> gru(0) -> rnn(4, sigmoid) -> lstm(4, layers = 9) -> gru(2, 3, 4);
+                                                                                                    ^
+        "#]],
+    );
+    check(
+        "struct A = [1, 8, 8] -> lstm(4) -> 2;",
+        &expect![[r#"
+            1:25: `lstm` reads a vector of features at each time step, found `[1, 8, 8]`
+              struct A = [1, 8, 8] -> lstm(4) -> 2;
+                                      ^^^^
+        "#]],
+    );
+    check(
+        "struct A = [1, 8] -> conv1d(4, 3) -> flatten -> lstm(4) -> 2;",
+        &expect![[r#"
+            1:22: `conv1d` cannot be part of a network with `lstm`: such a network runs one time step at a time on vectors, and only dense layers, `lstm`, `gru`, `rnn`, `dropout` and `layernorm` run per step
+              struct A = [1, 8] -> conv1d(4, 3) -> flatten -> lstm(4) -> 2;
+                                   ^^^^^^
+            1:38: `flatten` cannot be part of a network with `lstm`: such a network runs one time step at a time on vectors, and only dense layers, `lstm`, `gru`, `rnn`, `dropout` and `layernorm` run per step
+              struct A = [1, 8] -> conv1d(4, 3) -> flatten -> lstm(4) -> 2;
+                                                   ^^^^^^^
+        "#]],
+    );
 }

@@ -54,7 +54,9 @@ pub use pool::{
     Pool1dGeometry, Pool2dGeometry, avgpool1d, avgpool2d, global_avgpool, global_maxpool,
     maxpool1d, maxpool2d,
 };
-pub use recurrent::{Gru, HiddenState, Lstm, LstmState, MAX_LEVELS, Recurrent, Rnn};
+pub use recurrent::{
+    Cell as RecurrentLevel, Gru, HiddenState, Lstm, LstmState, MAX_LEVELS, Recurrent, Rnn,
+};
 pub use reshape::{dropout, flatten};
 pub use shape::Shaped;
 // The window arithmetic, for the backward passes in `train`.

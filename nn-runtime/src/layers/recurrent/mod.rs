@@ -215,9 +215,11 @@ impl<const H: usize, T: Scalar> LevelState<H, T> for LstmLevel<H, T> {
 }
 
 /// One level's tensors: `G` gates of `H` values reading `IN` inputs, both matrices by column
-/// (`weight_ih[i]` is column `i`, PyTorch's `weight_ih[.., i]`, gate by gate).
+/// (`weight_ih[i]` is column `i`, PyTorch's `weight_ih[.., i]`, gate by gate). Built with
+/// [`from_columns`](Self::from_columns) for a layer's const constructor (`from_levels`), which
+/// baked weights use.
 #[derive(Clone, PartialEq)]
-pub(crate) struct Cell<const IN: usize, const G: usize, const H: usize, T: Scalar> {
+pub struct Cell<const IN: usize, const G: usize, const H: usize, T: Scalar> {
     weight_ih: [[[T; H]; G]; IN],
     weight_hh: [[[T; H]; G]; H],
     bias_ih: [[T; H]; G],
@@ -225,6 +227,24 @@ pub(crate) struct Cell<const IN: usize, const G: usize, const H: usize, T: Scala
 }
 
 impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, T> {
+    /// A level from its tensors by column: `weight_ih[i][g][h]` is PyTorch's
+    /// `weight_ih[g * H + h][i]`, `weight_hh` likewise, and the biases' `[g][h]` their
+    /// `[g * H + h]`.
+    #[allow(clippy::similar_names)] // PyTorch's names
+    pub const fn from_columns(
+        weight_ih: [[[T; H]; G]; IN],
+        weight_hh: [[[T; H]; G]; H],
+        bias_ih: [[T; H]; G],
+        bias_hh: [[T; H]; G],
+    ) -> Self {
+        Self {
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
+        }
+    }
+
     const ZERO: Self = Self {
         weight_ih: [[[T::ZERO; H]; G]; IN],
         weight_hh: [[[T::ZERO; H]; G]; H],

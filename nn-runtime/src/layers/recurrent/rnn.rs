@@ -54,6 +54,20 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
         Self { stack: Stack::ZERO }
     }
 
+    /// A layer from its levels' tensors by column (see [`RecurrentLevel::from_columns`]),
+    /// level 0 first: the const constructor of baked weights.
+    ///
+    /// [`RecurrentLevel::from_columns`]: super::Cell::from_columns
+    pub const fn from_levels(
+        first: super::Cell<I, 1, H, T>,
+        deeper: [super::Cell<H, 1, H, T>; DEEPER],
+    ) -> Self {
+        let () = Self::CHECK;
+        Self {
+            stack: Stack { first, deeper },
+        }
+    }
+
     /// One time step of one stream: updates every level of `state`, returns the last level's
     /// new `h`.
     #[inline]

@@ -1,0 +1,347 @@
+//! The inference half of a sequence network (one with a recurrent layer), in place of
+//! `forward` and `forward_batch`: the state struct (`<Name>State`: every recurrent layer's
+//! state, plain data separate from the weights, so that one network serves any number of
+//! streams), `step` (one time step), `forward_sequence` (a block of steps of one stream, each
+//! layer on the whole chunk of steps: the recurrent layers' input projections as one product)
+//! and `step_streams` (one step of several streams). The three give a step the same bits.
+
+use crate::ir::{Layer, Network};
+use crate::layer::kind;
+use crate::shared::{apply_activation, array_type, count, flat, zeros};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+/// The state struct's identifier: `<Name>State`, spanned on the name.
+pub(crate) fn state_name(net: &Network) -> Ident {
+    format_ident!("{}State", net.name)
+}
+
+/// The state struct, and the methods of the network that run time steps.
+pub(crate) fn emit(net: &Network) -> (TokenStream, TokenStream) {
+    (state(net), methods(net))
+}
+
+/// `<Name>State`: one field per recurrent layer, named as the layer.
+fn state(net: &Network) -> TokenStream {
+    let Network { visibility, .. } = net;
+    let state = state_name(net);
+    let name = net.name.to_string();
+    let stateful: Vec<&Layer> = net
+        .layers
+        .iter()
+        .filter(|l| kind(l).state_type(net).is_some())
+        .collect();
+    let fields = stateful.iter().map(|layer| {
+        let field = &layer.field;
+        let ty = kind(layer).state_type(net);
+        let doc = format!(" The state of layer `{}`.", layer.name);
+        quote_spanned! {layer.span=>
+            #[doc = #doc]
+            pub #field: #ty
+        }
+    });
+    let fresh = stateful.iter().map(|layer| {
+        let field = &layer.field;
+        let value = kind(layer).fresh_state(net);
+        quote!(#field: #value)
+    });
+    let doc = format!(
+        " One stream's state of [`{name}`]: the hidden (and cell) state of every recurrent \
+         layer, carried from one time step to the next."
+    );
+    quote! {
+        #[doc = #doc]
+        ///
+        /// Plain data, separate from the weights: one network serves any number of streams,
+        /// each with its state. Copy it to fork a stream; a fresh stream starts from
+        /// [`ZERO`](Self::ZERO) (also `Default`), as PyTorch's default initial state.
+        #[derive(Clone, Copy, Debug, PartialEq, Default)]
+        #[allow(dead_code)]
+        #visibility struct #state {
+            #(#fields,)*
+        }
+
+        #[allow(dead_code)]
+        impl #state {
+            /// A fresh stream: every state zero.
+            pub const ZERO: Self = Self { #(#fresh),* };
+
+            /// Starts the stream afresh: every state zero.
+            pub fn reset(&mut self) {
+                *self = Self::ZERO;
+            }
+        }
+    }
+}
+
+/// `step`, `forward_sequence` and `step_streams`.
+fn methods(net: &Network) -> TokenStream {
+    let mut tokens = step(net);
+    tokens.extend(forward_sequence(net));
+    tokens.extend(step_streams(net));
+    tokens
+}
+
+/// `step`: one statement (or two, with an activation) per layer, as `forward`, the recurrent
+/// layers reading and updating their state.
+fn step(net: &Network) -> TokenStream {
+    let scalar = &net.scalar;
+    let input = format_ident!("input");
+    let state = Ident::new("state", Span::mixed_site());
+    let mut previous = input.clone();
+    let mut body = TokenStream::new();
+    for (index, layer) in net.layers.iter().enumerate() {
+        let out = &layer.field;
+        let out_type = array_type(scalar, &layer.output);
+        let activation = apply_activation(net, layer, &flat(&layer.output, &quote!(#out), true));
+        let binding = if activation.is_some() {
+            quote!(mut #out)
+        } else {
+            quote!(#out)
+        };
+        let argument = if index == 0 {
+            quote!(#previous)
+        } else {
+            quote!(&#previous)
+        };
+        let value = kind(layer).step(net, layer, &quote!(&mut #state.#out), &argument);
+        body.extend(quote_spanned! {layer.span=>
+            let #binding: #out_type = #value;
+            #activation
+        });
+        previous = out.clone();
+    }
+    let doc = format!(
+        " Runs one time step: reads {} and the stream's state, updates the state and returns \
+         the step's {}.",
+        count(net.input.elements(), "value"),
+        count(net.output.elements(), "output")
+    );
+    let state_type = state_name(net);
+    let (input_type, output_type) = (
+        array_type(scalar, &net.input),
+        array_type(scalar, &net.output),
+    );
+    quote! {
+        #[doc = #doc]
+        ///
+        /// Straight-line code through statically sized locals: no heap, no shape checks.
+        #[inline]
+        #[must_use]
+        #[allow(clippy::trivially_copy_pass_by_ref)]
+        pub fn step(&self, #state: &mut #state_type, #input: &#input_type) -> #output_type {
+            #body
+            #previous
+        }
+    }
+}
+
+/// The body of a chunk (of time steps or of streams): each layer on all of the chunk's rows
+/// into one stack buffer per layer, the last into `outputs`; `run` gives a layer's statement.
+fn chunk_body(
+    net: &Network,
+    inputs: &Ident,
+    outputs: &Ident,
+    run: impl Fn(&Layer, &TokenStream, &TokenStream) -> TokenStream,
+) -> TokenStream {
+    let Network {
+        scalar, runtime, ..
+    } = net;
+    let chunk = net.sequence.unwrap_or(1);
+    let last_index = net.layers.len() - 1;
+    let mut previous = quote!(#inputs);
+    let mut body = TokenStream::new();
+    for (index, layer) in net.layers.iter().enumerate() {
+        let field = &layer.field;
+        let row = Ident::new("row", Span::mixed_site());
+        let apply = apply_activation(net, layer, &quote!(#row));
+        let target = if index == last_index {
+            quote!(#outputs)
+        } else {
+            quote!(#field)
+        };
+        let activation = apply.map(|apply| {
+            quote_spanned! {layer.span=>
+                for #row in #target.iter_mut() {
+                    #apply
+                }
+            }
+        });
+        let statement = run(layer, &previous, &target);
+        if index != last_index {
+            let zeros = zeros(scalar, &layer.output);
+            body.extend(quote_spanned! {layer.span=>
+                #[allow(clippy::large_stack_arrays)]
+                let mut #field = #runtime::batch::Aligned([#zeros; #chunk]);
+                let #field = &mut #field.0[..#inputs.len()];
+            });
+        }
+        body.extend(quote_spanned! {layer.span=>
+            #statement
+            #activation
+        });
+        previous = quote!(#field);
+    }
+    body
+}
+
+/// `forward_sequence`: the block in chunks of time steps, each layer on a whole chunk.
+fn forward_sequence(net: &Network) -> TokenStream {
+    let Network {
+        scalar, runtime, ..
+    } = net;
+    let chunk = net.sequence.unwrap_or(1);
+    let state = Ident::new("state", Span::mixed_site());
+    let (inputs, outputs) = (
+        Ident::new("inputs", Span::mixed_site()),
+        Ident::new("outputs", Span::mixed_site()),
+    );
+    let body = chunk_body(net, &inputs, &outputs, |layer, input, output| {
+        let field = &layer.field;
+        kind(layer).steps(net, layer, &quote!(&mut #state.#field), input, output)
+    });
+    let last = &net.last_layer().name;
+    let state_type = state_name(net);
+    let (input_type, output_type) = (
+        array_type(scalar, &net.input),
+        array_type(scalar, &net.output),
+    );
+    quote! {
+        /// Runs consecutive time steps of one stream (an audio buffer, a sensor window),
+        /// writing one output per input and carrying the state across: exactly the bits of
+        /// [`step`](Self::step) on each input in turn, and faster (each layer runs on a chunk
+        /// of steps at once; a recurrent layer's input projections are one matrix product).
+        /// Blocks of any lengths, one after another, give the bits of one long block.
+        ///
+        /// # Errors
+        ///
+        /// `Error::Batch` when `outputs` does not have one row per input (nothing is run).
+        pub fn forward_sequence(
+            &self,
+            #state: &mut #state_type,
+            #inputs: &[#input_type],
+            #outputs: &mut [#output_type],
+        ) -> ::core::result::Result<(), #runtime::Error> {
+            if #inputs.len() != #outputs.len() {
+                return ::core::result::Result::Err(#runtime::Error::Batch {
+                    layer: #last,
+                    expected: #inputs.len(),
+                    found: #outputs.len(),
+                });
+            }
+            for (#inputs, #outputs) in #inputs.chunks(#chunk).zip(#outputs.chunks_mut(#chunk)) {
+                #body
+            }
+            ::core::result::Result::Ok(())
+        }
+    }
+}
+
+/// `step_streams`: one time step of several streams, in chunks of streams, each layer on a
+/// whole chunk.
+fn step_streams(net: &Network) -> TokenStream {
+    let Network {
+        scalar, runtime, ..
+    } = net;
+    let chunk = net.sequence.unwrap_or(1);
+    let states = Ident::new("states", Span::mixed_site());
+    let (inputs, outputs) = (
+        Ident::new("inputs", Span::mixed_site()),
+        Ident::new("outputs", Span::mixed_site()),
+    );
+    let body = chunk_body(net, &inputs, &outputs, |layer, input, output| {
+        kind(layer).step_streams(net, layer, &quote!(#states), input, output)
+    });
+    let first = &net.first_layer().name;
+    let last = &net.last_layer().name;
+    let state_type = state_name(net);
+    let (input_type, output_type) = (
+        array_type(scalar, &net.input),
+        array_type(scalar, &net.output),
+    );
+    quote! {
+        /// Runs one time step of several independent streams (voices, channels, sequences of
+        /// a batch), `inputs[i]` with `states[i]` into `outputs[i]`: exactly the bits of
+        /// [`step`](Self::step) on each stream, and faster (each layer runs on a chunk of
+        /// streams at once).
+        ///
+        /// # Errors
+        ///
+        /// `Error::Streams` when `inputs` does not have one row per state, `Error::Batch` when
+        /// `outputs` does not have one row per input (nothing is run).
+        pub fn step_streams(
+            &self,
+            #states: &mut [#state_type],
+            #inputs: &[#input_type],
+            #outputs: &mut [#output_type],
+        ) -> ::core::result::Result<(), #runtime::Error> {
+            if #inputs.len() != #states.len() {
+                return ::core::result::Result::Err(#runtime::Error::Streams {
+                    layer: #first,
+                    expected: #states.len(),
+                    found: #inputs.len(),
+                });
+            }
+            if #inputs.len() != #outputs.len() {
+                return ::core::result::Result::Err(#runtime::Error::Batch {
+                    layer: #last,
+                    expected: #inputs.len(),
+                    found: #outputs.len(),
+                });
+            }
+            for ((#states, #inputs), #outputs) in #states
+                .chunks_mut(#chunk)
+                .zip(#inputs.chunks(#chunk))
+                .zip(#outputs.chunks_mut(#chunk))
+            {
+                #body
+            }
+            ::core::result::Result::Ok(())
+        }
+    }
+}
+
+/// `Network::forward_slice` of a sequence network: the input as consecutive time steps of a
+/// fresh stream (`INPUTS` values each), the output one row of `OUTPUTS` values per step.
+pub(crate) fn forward_slice(net: &Network) -> TokenStream {
+    let Network {
+        scalar, runtime, ..
+    } = net;
+    let first = &net.first_layer().name;
+    let last = &net.last_layer().name;
+    let (inputs, outputs) = (net.input.elements(), net.output.elements());
+    let state_type = state_name(net);
+    quote! {
+        /// The input as consecutive time steps of a fresh stream, `INPUTS` values each; the
+        /// output one row of `OUTPUTS` values per step.
+        fn forward_slice(
+            &self,
+            input: &[#scalar],
+            output: &mut [#scalar],
+        ) -> ::core::result::Result<(), #runtime::Error> {
+            let (steps, []) = input.as_chunks::<#inputs>() else {
+                return ::core::result::Result::Err(#runtime::Error::Steps {
+                    layer: #first,
+                    width: #inputs,
+                    found: input.len(),
+                });
+            };
+            let found = output.len();
+            let (rows, []) = output.as_chunks_mut::<#outputs>() else {
+                return ::core::result::Result::Err(#runtime::Error::Output {
+                    layer: #last,
+                    expected: steps.len() * #outputs,
+                    found,
+                });
+            };
+            if rows.len() != steps.len() {
+                return ::core::result::Result::Err(#runtime::Error::Output {
+                    layer: #last,
+                    expected: steps.len() * #outputs,
+                    found,
+                });
+            }
+            self.forward_sequence(&mut #state_type::ZERO, steps, rows)
+        }
+    }
+}
