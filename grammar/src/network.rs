@@ -68,6 +68,18 @@ impl Network {
             .iter()
             .any(|l| matches!(l.kind, LayerKind::Recurrent(_)))
     }
+
+    /// Values of one stream's state: the hidden state (and an LSTM's cell state) of every
+    /// level of every recurrent layer; 0 for a network that is not a sequence network.
+    pub fn state_values(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|layer| match layer.kind {
+                LayerKind::Recurrent(recurrent) => recurrent.state_values(),
+                _ => 0,
+            })
+            .sum()
+    }
 }
 
 /// The shape of a layer's input or output: rank 1 to 3, in PyTorch's channel-first order
@@ -269,6 +281,12 @@ impl Recurrent {
                 rows.saturating_mul(reads.saturating_add(self.hidden).saturating_add(2))
             })
             .fold(0, usize::saturating_add)
+    }
+
+    /// Values of one stream's state: `hidden` per level, twice for an LSTM (`h` and `c`).
+    pub fn state_values(&self) -> usize {
+        let per_level = if self.cell == Cell::Lstm { 2 } else { 1 };
+        per_level * self.hidden * self.layers
     }
 
     /// Multiply-adds of one time step: every weight once.

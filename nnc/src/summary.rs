@@ -89,6 +89,15 @@ pub fn table(net: &Network) -> String {
         described(net.output(), "output")
     );
     out.push_str(&aligned(&rows, &total));
+    if net.is_sequence() {
+        let state = net.state_values();
+        let _ = writeln!(
+            out,
+            "a sequence network: input, output and multiply-adds are one time step's; a stream's state holds {} ({})",
+            plural(state, "value"),
+            bytes(state * size)
+        );
+    }
     out
 }
 

@@ -28,3 +28,21 @@ pub fn classify(pixels: &[f32; 64]) -> usize {
     }
     best
 }
+
+nn::network! {
+    /// An effect pedal: a PyTorch LSTM (`self.lstm = nn.LSTM(1, 32)`, `self.head =
+    /// nn.Linear(32, 1)`) run on each audio sample, its weights baked in.
+    pub struct Pedal = 1 -> lstm(32) as lstm -> 1 as head
+        with weights = "../../tests/fixtures/recurrent_amp.safetensors";
+}
+
+/// The pedal's weights, in flash; each stream's state is the caller's value (`PedalState`,
+/// 256 bytes).
+pub static PEDAL: Pedal = Pedal::BAKED;
+
+/// Processes one audio buffer in place, carrying `state` from the previous buffer.
+pub fn process(state: &mut PedalState, buffer: &mut [[f32; 1]; 64]) {
+    let input = *buffer;
+    // The lengths are equal by type: this cannot fail.
+    let _ = PEDAL.forward_sequence(state, &input, buffer);
+}

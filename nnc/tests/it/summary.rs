@@ -91,3 +91,23 @@ fn lenet_shows_each_kind_with_its_arguments_and_shapes() {
     "#]]
     .assert_eq(&run.stdout);
 }
+
+#[test]
+fn a_sequence_network_counts_one_time_step_and_its_state() {
+    let run = nnc(&root(), &["summary", "models/amp.nn"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    // nn.LSTM(1, 32): 4 * 32 * (1 + 32) weights and 2 * 4 * 32 biases = 4,480 parameters,
+    // 4,224 multiply-adds a step; its state is h and c, 2 * 32 values of 4 bytes.
+    expect![[r#"
+        Amp (f32, unroll = loops): 1 input, 1 output
+        layer  kind      activation  output  parameters  multiply-adds    memory
+        ------------------------------------------------------------------------
+        input                        [1]
+        lstm   lstm(32)  linear      [32]         4,480          4,224  17.5 KiB
+        head   dense     linear      [1]             33             32     132 B
+        ------------------------------------------------------------------------
+        total                                     4,513          4,256  17.6 KiB
+        a sequence network: input, output and multiply-adds are one time step's; a stream's state holds 64 values (256 B)
+    "#]]
+    .assert_eq(&run.stdout);
+}
