@@ -21,6 +21,9 @@ pub struct Stub {
     pub output: Option<Shape>,
     /// The scalar type (`f32` unless a valid `scalar = f64` said otherwise).
     pub scalar: Scalar,
+    /// Whether the declaration is a sequence network's: the stub then has `<Name>State`,
+    /// `step`, `forward_sequence` and `step_streams`.
+    pub sequence: bool,
 }
 
 /// The struct `Name` and `NameGradients`, unit structs, with every inherent item that generated
@@ -41,6 +44,7 @@ pub fn stub(stub: Stub) -> TokenStream {
         input,
         output,
         scalar,
+        sequence,
     } = stub;
     let runtime = quote!(::nn::__private);
     let scalar = crate::ir::Scalar::new(scalar, Span::call_site());
@@ -61,10 +65,51 @@ pub fn stub(stub: Stub) -> TokenStream {
     let inputs = input.as_ref().map_or(0, Shape::elements);
     let outputs = output.as_ref().map_or(0, Shape::elements);
     let body = quote!(::core::unreachable!("`network!` failed: see its errors"));
+    let sequence = sequence.then(|| {
+        let state = format_ident!("{}State", name);
+        quote! {
+            #[derive(Clone, Copy, Debug, PartialEq, Default)]
+            #[allow(dead_code)]
+            #visibility struct #state;
+
+            #[allow(dead_code, unused_variables, clippy::all, clippy::pedantic)]
+            impl #state {
+                pub const ZERO: Self = Self;
+                pub fn reset(&mut self) {}
+            }
+
+            #[allow(dead_code, unused_variables, clippy::all, clippy::pedantic)]
+            impl #name {
+                pub fn step<S, #input_generic #output_generic>(&self, state: S, input: #input_type) -> #output_type {
+                    #body
+                }
+
+                pub fn forward_sequence<S, X, Y>(
+                    &self,
+                    state: S,
+                    inputs: X,
+                    outputs: Y,
+                ) -> ::core::result::Result<(), #runtime::Error> {
+                    #body
+                }
+
+                pub fn step_streams<S, X, Y>(
+                    &self,
+                    states: S,
+                    inputs: X,
+                    outputs: Y,
+                ) -> ::core::result::Result<(), #runtime::Error> {
+                    #body
+                }
+            }
+        }
+    });
     crate::shared::plain_sizes(quote! {
         #attributes
         #[allow(dead_code)]
         #visibility struct #name;
+
+        #sequence
 
         #[allow(dead_code, unused_variables, clippy::all, clippy::pedantic)]
         impl #name {

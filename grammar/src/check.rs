@@ -55,6 +55,9 @@ pub struct Recovered {
     pub output: Option<Shape>,
     /// The scalar type, `f32` unless a valid `scalar = f64` says otherwise.
     pub scalar: Scalar,
+    /// Whether a layer is written as a recurrent kind (`lstm`, `gru`, `rnn`): a stand-in for a
+    /// network that cannot be generated then has a sequence network's API.
+    pub sequence: bool,
 }
 
 /// Checks a parsed declaration, and recovers from its problems where it can: see
@@ -137,6 +140,10 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
         input: inputs,
         output: last_width,
         scalar: settings.scalar,
+        sequence: item
+            .layers
+            .iter()
+            .any(|layer| RECURRENT.contains(&layer.width.text.as_str())),
     }
 }
 
@@ -267,6 +274,9 @@ fn check_layers(
     }
     (layers, last_width, complete)
 }
+
+/// The recurrent kinds' names.
+pub(crate) const RECURRENT: [&str; 3] = ["lstm", "gru", "rnn"];
 
 /// In a sequence network (one with a recurrent layer), every layer runs once per time step on
 /// a vector: only dense layers, the recurrent kinds, `dropout` and `layernorm` do. Whether that

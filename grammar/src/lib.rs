@@ -69,12 +69,22 @@ pub fn compile_item_recovering(text: &str) -> Recovered {
         Ok(item) => check_recovering(&item),
         Err(problems) => {
             let network = problems.first().and_then(|error| repair(text, error));
+            // Without a network, any word that names a recurrent kind makes one a sequence
+            // network.
+            let sequence = network.as_ref().map_or_else(
+                || {
+                    text.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                        .any(|word| check::RECURRENT.contains(&word))
+                },
+                Network::is_sequence,
+            );
             Recovered {
                 input: network.as_ref().map(|n| n.input),
                 output: network.as_ref().map(Network::output),
                 scalar: network.as_ref().map_or(Scalar::F32, |n| n.scalar),
                 network,
                 problems,
+                sequence,
             }
         }
     }

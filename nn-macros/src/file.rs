@@ -119,6 +119,7 @@ fn stub(
         input: recovered.input,
         output: recovered.output,
         scalar: recovered.scalar,
+        sequence: recovered.sequence,
     })
 }
 

@@ -148,6 +148,7 @@ fn expand_item(item: RawItem) -> TokenStream {
                 input: recovered.input,
                 output: recovered.output,
                 scalar: recovered.scalar,
+                sequence: recovered.sequence,
             })
         }),
     };
