@@ -151,6 +151,19 @@ pub enum LayerKind {
     LayerNorm(LayerNorm),
     /// An LSTM, GRU or RNN, with state between time steps.
     Recurrent(Recurrent),
+    /// A 1-D convolution over time steps, keeping the last inputs.
+    CausalConv1d(CausalConv1d),
+}
+
+/// `conv1d(..., causal)`: `Conv1d<OUT, IN_PER_GROUP, K, T>` in the runtime, stepped by
+/// `step_causal` with a `ConvHistory<C, FRAMES, T>` per stream.
+pub struct CausalConv1d {
+    /// The layer's weights, as a 1-D convolution's (stride 1, no padding).
+    pub conv: Conv1d,
+    /// Channels read at each step.
+    pub channels: usize,
+    /// Inputs kept: `(kernel - 1) * dilation`.
+    pub frames: usize,
 }
 
 /// `lstm`, `gru` or `rnn`: `Lstm<I, H, T, DEEPER>`, `Gru<I, H, T, DEEPER>` or

@@ -112,6 +112,18 @@ fn kind(net: &Network, layer: &nn_grammar::Layer) -> ir::LayerKind {
             shape: layer.input,
             eps,
         }),
+        LayerKind::CausalConv1d(conv) => ir::LayerKind::CausalConv1d(ir::CausalConv1d {
+            conv: ir::Conv1d {
+                out_channels: conv.out_channels,
+                in_per_group: layer.input.elements() / conv.groups.max(1),
+                kernel: conv.kernel,
+                stride: 1,
+                padding: 0,
+                dilation: conv.dilation,
+            },
+            channels: layer.input.elements(),
+            frames: (conv.kernel - 1) * conv.dilation,
+        }),
         LayerKind::Recurrent(recurrent) => ir::LayerKind::Recurrent(ir::Recurrent {
             cell: recurrent.cell,
             inputs: layer.input.elements(),

@@ -140,10 +140,13 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
         input: inputs,
         output: last_width,
         scalar: settings.scalar,
-        sequence: item
-            .layers
-            .iter()
-            .any(|layer| RECURRENT.contains(&layer.width.text.as_str())),
+        sequence: item.layers.iter().any(|layer| {
+            RECURRENT.contains(&layer.width.text.as_str())
+                || layer.arguments.iter().flatten().any(|a| {
+                    a.name.is_none()
+                        && matches!(&a.value, ast::Value::Symbol(w) if w.text == "causal")
+                })
+        }),
     }
 }
 
@@ -275,17 +278,16 @@ fn check_layers(
     (layers, last_width, complete)
 }
 
-/// The recurrent kinds' names.
-pub(crate) const RECURRENT: [&str; 3] = ["lstm", "gru", "rnn"];
+/// The recurrent kinds' names, and the word that makes a convolution causal: any of them
+/// makes a sequence network.
+pub(crate) const RECURRENT: [&str; 4] = ["lstm", "gru", "rnn", "causal"];
 
-/// In a sequence network (one with a recurrent layer), every layer runs once per time step on
-/// a vector: only dense layers, the recurrent kinds, `dropout` and `layernorm` do. Whether that
+/// In a sequence network (one with a recurrent layer or a causal convolution), every layer
+/// runs once per time step on a vector: only dense layers, the recurrent kinds, causal
+/// convolutions, `dropout` and `layernorm` do. Whether that
 /// holds; a layer of another kind is reported on its kind's name.
 fn check_sequence(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) -> bool {
-    let Some(recurrent) = layers
-        .iter()
-        .find(|l| matches!(l.kind, LayerKind::Recurrent(_)))
-    else {
+    let Some(stateful) = layers.iter().find(|l| l.kind.is_stateful()) else {
         return true;
     };
     let mut per_step = true;
@@ -294,18 +296,31 @@ fn check_sequence(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnos
             layer.kind,
             LayerKind::Dense
                 | LayerKind::Recurrent(_)
+                | LayerKind::CausalConv1d(_)
                 | LayerKind::Dropout { .. }
                 | LayerKind::LayerNorm { .. }
         ) {
             continue;
         }
         per_step = false;
+        if problems.iter().any(|p| p.range == written.width.range) {
+            // Already reported on its name (a kind that could not be built).
+            continue;
+        }
+        let hint = if matches!(layer.kind, LayerKind::Conv1d(_)) {
+            "; a convolution over time steps is written `causal`, as in `conv1d(16, 3, causal)`"
+        } else {
+            ""
+        };
+        let stateful = match stateful.kind {
+            LayerKind::CausalConv1d(_) => "a causal `conv1d`".to_owned(),
+            kind => format!("`{}`", kind.name()),
+        };
         problems.push(Diagnostic::new(
             written.width.range,
             format!(
-                "`{}` cannot be part of a network with `{}`: such a network runs one time step at a time on vectors, and only dense layers, `lstm`, `gru`, `rnn`, `dropout` and `layernorm` run per step",
+                "`{}` cannot be part of a network with {stateful}: such a network runs one time step at a time on vectors, and only dense layers, `lstm`, `gru`, `rnn`, causal `conv1d`, `dropout` and `layernorm` run per step{hint}",
                 written.width.text,
-                recurrent.kind.name()
             ),
         ));
     }

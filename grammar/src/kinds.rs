@@ -373,20 +373,74 @@ fn pool1d(
     Some((kind, Shape::new(&[channels, out])?))
 }
 
-/// `conv1d(out_channels, kernel, stride = 1, padding = 0, dilation = 1, groups = 1)`.
+/// `conv1d(out_channels, kernel, stride = 1, padding = 0, dilation = 1, groups = 1)`, or with
+/// the word `causal` among its arguments a causal convolution over time steps.
 fn conv1d(
     written: &ast::Layer,
     input: Option<Shape>,
     problems: &mut Vec<Diagnostic>,
 ) -> Option<(LayerKind, Shape)> {
     let name = &written.width;
-    let [out, kernel, stride, padding, dilation, groups] =
-        arguments(written, &CONV_ARGUMENTS, 2, "conv1d(16, 5)", problems)?;
+    let causal = written.arguments.iter().flatten().find(|argument| {
+        argument.name.is_none() && matches!(&argument.value, Value::Symbol(w) if w.text == "causal")
+    });
+    let mut without_causal;
+    let read = if causal.is_some() {
+        without_causal = written.clone();
+        if let Some(arguments) = &mut without_causal.arguments {
+            arguments.retain(|a| {
+                !(a.name.is_none() && matches!(&a.value, Value::Symbol(w) if w.text == "causal"))
+            });
+        }
+        &without_causal
+    } else {
+        written
+    };
+    let [out, kernel, written_stride, padding, dilation, groups] =
+        arguments(read, &CONV_ARGUMENTS, 2, "conv1d(16, 5)", problems)?;
     let out_channels = count(out?, "out_channels", 1, problems);
     let kernel = count(kernel?, "kernel", 1, problems);
-    let stride = stride.map_or(Some(1), |v| count(v, "stride", 1, problems));
+    let stride = written_stride.map_or(Some(1), |v| count(v, "stride", 1, problems));
     let dilation = dilation.map_or(Some(1), |v| count(v, "dilation", 1, problems));
     let groups = groups.map_or(Some(1), |v| count(v, "groups", 1, problems));
+    if causal.is_some() {
+        // A causal convolution pads by itself, and steps one time step at a time.
+        let mut fits = true;
+        for (value, what) in [(padding, "padding"), (written_stride, "stride")] {
+            let Some(value) = value else { continue };
+            if what == "stride" && stride == Some(1) {
+                continue;
+            }
+            fits = false;
+            problems.push(Diagnostic::new(
+                value.range(),
+                format!(
+                    "a `causal` convolution takes no `{what}`: it reads one time step at a time, after `(kernel - 1) * dilation` steps of zeros"
+                ),
+            ));
+        }
+        let conv = Conv1d {
+            out_channels: out_channels?,
+            kernel: kernel?,
+            stride: 1,
+            padding: 0,
+            dilation: dilation?,
+            groups: groups?,
+        };
+        let input = input?;
+        let Some(channels) = input.width() else {
+            problems.push(Diagnostic::new(
+                name.range,
+                format!(
+                    "a `causal` `conv1d` reads a vector of channels at each time step, found `{input}`"
+                ),
+            ));
+            return None;
+        };
+        groups_divide(name, channels, conv.out_channels, conv.groups, problems)?;
+        let output = shape(name, &[conv.out_channels], problems)?;
+        return fits.then_some((LayerKind::CausalConv1d(conv), output));
+    }
     let padding = match padding {
         None => Some(0),
         Some(Value::Symbol(word)) if word.text == "same" => same(
@@ -736,10 +790,15 @@ fn sequence(name: &Word, input: Shape, problems: &mut Vec<Diagnostic>) -> Option
     if let [c, l] = *input.dims() {
         return Some([c, l]);
     }
+    let hint = if input.rank() == 1 && name.text == "conv1d" {
+        ": to convolve over time steps, one vector a step, write `causal`, as in `conv1d(16, 3, causal)`"
+    } else {
+        ""
+    };
     problems.push(Diagnostic::new(
         name.range,
         format!(
-            "`{}` reads sequences of shape `[channels, length]`, found `{input}`",
+            "`{}` reads sequences of shape `[channels, length]`, found `{input}`{hint}",
             name.text
         ),
     ));

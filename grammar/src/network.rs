@@ -62,23 +62,16 @@ impl Network {
     }
 
     /// Whether the network runs over time steps with state between them: it has a recurrent
-    /// layer. Its input and output are then one time step's.
+    /// layer or a causal convolution. Its input and output are then one time step's.
     pub fn is_sequence(&self) -> bool {
-        self.layers
-            .iter()
-            .any(|l| matches!(l.kind, LayerKind::Recurrent(_)))
+        self.layers.iter().any(|l| l.kind.is_stateful())
     }
 
     /// Values of one stream's state: the hidden state (and an LSTM's cell state) of every
-    /// level of every recurrent layer; 0 for a network that is not a sequence network.
+    /// level of every recurrent layer, and the inputs each causal convolution keeps; 0 for a
+    /// network that is not a sequence network.
     pub fn state_values(&self) -> usize {
-        self.layers
-            .iter()
-            .map(|layer| match layer.kind {
-                LayerKind::Recurrent(recurrent) => recurrent.state_values(),
-                _ => 0,
-            })
-            .sum()
+        self.layers.iter().map(Layer::state_values).sum()
     }
 }
 
@@ -212,6 +205,11 @@ pub enum LayerKind {
     /// a vector at each time step and writes its last level's hidden state, `[hidden]`,
     /// keeping state from one step to the next.
     Recurrent(Recurrent),
+    /// A causal 1-D convolution over time steps (`conv1d(..., causal)`), as `nn.Conv1d` with
+    /// `(kernel - 1) * dilation` zeros of padding before the first step only: reads a vector
+    /// at each step (the channels) and writes `[out_channels]`, keeping the last
+    /// `(kernel - 1) * dilation` inputs. Stride 1, no other padding.
+    CausalConv1d(Conv1d),
 }
 
 impl LayerKind {
@@ -220,7 +218,7 @@ impl LayerKind {
         match self {
             Self::Dense => "dense",
             Self::Conv2d(_) => "conv2d",
-            Self::Conv1d(_) => "conv1d",
+            Self::Conv1d(_) | Self::CausalConv1d(_) => "conv1d",
             Self::MaxPool2d(_) => "maxpool2d",
             Self::AvgPool2d(_) => "avgpool2d",
             Self::MaxPool1d(_) => "maxpool1d",
@@ -233,6 +231,12 @@ impl LayerKind {
             Self::LayerNorm { .. } => "layernorm",
             Self::Recurrent(recurrent) => recurrent.cell.name(),
         }
+    }
+
+    /// Whether the kind keeps state from one time step to the next: it makes a sequence
+    /// network.
+    pub fn is_stateful(self) -> bool {
+        matches!(self, Self::Recurrent(_) | Self::CausalConv1d(_))
     }
 
     /// Whether the generated backward pass supports it: every kind listed here; a kind added
@@ -514,7 +518,7 @@ impl Layer {
                     conv.kernel[0] * conv.kernel[1],
                 )
                 .saturating_add(conv.out_channels),
-            LayerKind::Conv1d(conv) => self
+            LayerKind::Conv1d(conv) | LayerKind::CausalConv1d(conv) => self
                 .conv_weights(conv.out_channels, conv.groups, conv.kernel)
                 .saturating_add(conv.out_channels),
             LayerKind::BatchNorm { .. } => 2 * self.input.dims()[0],
@@ -549,6 +553,21 @@ impl Layer {
             LayerKind::BatchNorm { .. } => self.input.elements(),
             LayerKind::LayerNorm { .. } => 2 * self.input.elements(),
             LayerKind::Recurrent(recurrent) => recurrent.multiply_adds(self.input.elements()),
+            LayerKind::CausalConv1d(conv) => {
+                self.conv_weights(conv.out_channels, conv.groups, conv.kernel)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Values of one stream's state this layer keeps: a recurrent layer's hidden (and cell)
+    /// states, a causal convolution's last `(kernel - 1) * dilation` inputs; 0 for the others.
+    pub fn state_values(&self) -> usize {
+        match self.kind {
+            LayerKind::Recurrent(recurrent) => recurrent.state_values(),
+            LayerKind::CausalConv1d(conv) => {
+                (conv.kernel - 1) * conv.dilation * self.input.elements()
+            }
             _ => 0,
         }
     }

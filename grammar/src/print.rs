@@ -196,7 +196,7 @@ impl fmt::Display for LayerKind {
                 }
                 f.write_str(")")?;
             }
-            Self::Conv1d(conv) => {
+            Self::Conv1d(conv) | Self::CausalConv1d(conv) => {
                 write!(f, "conv1d({}, {}", conv.out_channels, conv.kernel)?;
                 if conv.stride != 1 {
                     write!(f, ", stride = {}", conv.stride)?;
@@ -209,6 +209,9 @@ impl fmt::Display for LayerKind {
                 }
                 if conv.groups != 1 {
                     write!(f, ", groups = {}", conv.groups)?;
+                }
+                if matches!(self, Self::CausalConv1d(_)) {
+                    f.write_str(", causal")?;
                 }
                 f.write_str(")")?;
             }

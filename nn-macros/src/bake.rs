@@ -123,7 +123,7 @@ fn kind_and_tensors(
                 .collect();
             (LayerKind::Conv2d, tensors)
         }
-        nn_grammar::LayerKind::Conv1d(conv) => {
+        nn_grammar::LayerKind::Conv1d(conv) | nn_grammar::LayerKind::CausalConv1d(conv) => {
             let in_per_group = layer.input.dims()[0] / conv.groups.max(1);
             let weight: &'static [usize] =
                 Box::leak(Box::new([conv.out_channels, in_per_group, conv.kernel]));

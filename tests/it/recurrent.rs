@@ -24,6 +24,14 @@ nn::network! {
     pub struct BakedAmp = 1 -> lstm(32) as lstm -> 1 as head
         with weights = "tests/fixtures/recurrent_amp.safetensors";
 
+    /// Causal convolutions (a TCN) before a GRU.
+    pub struct Tcn = 2 -> conv1d(8, 3, dilation = 2, causal) tanh as conv1
+        -> conv1d(8, 2, dilation = 4, groups = 2, causal) as conv2 -> gru(6) as gru -> 1 as head;
+
+    /// Only causal convolutions: a sequence network without a recurrent layer.
+    pub struct Wavenet = 1 -> conv1d(4, 2, causal) tanh -> conv1d(4, 2, dilation = 2, causal) tanh
+        -> conv1d(4, 2, dilation = 4, causal) -> 1;
+
     /// [`Stacked`] in `f64`, for the bit-identity checks in both scalar types.
     pub struct StackedF64 = 4 -> gru(16, layers = 2) as gru -> 8 relu as fc -> 3 softmax as out
         with scalar = f64;
@@ -133,6 +141,48 @@ fn three_lstm_levels_in_f64_match_pytorch_within_1e_12() {
         .unwrap();
     let error = largest_error(&actual, &outputs);
     assert!(error <= 1e-12, "largest error {error:e}");
+}
+
+#[test]
+fn causal_convolutions_and_a_gru_match_pytorch() {
+    let (inputs, outputs) = expected("tcn");
+    let net = Tcn::from_safetensors_file(path("recurrent_tcn.safetensors")).expect("loads");
+    let inputs = rows_f32::<2>(&inputs);
+    let mut state = TcnState::ZERO;
+    let mut actual = vec![[0.0; 1]; inputs.len()];
+    // Two blocks: the convolutions' history carries across.
+    net.forward_sequence(&mut state, &inputs[..77], &mut actual[..77])
+        .unwrap();
+    net.forward_sequence(&mut state, &inputs[77..], &mut actual[77..])
+        .unwrap();
+    let error = largest_error(&actual, &outputs);
+    assert!(error <= 1e-5, "largest error {error:e}");
+}
+
+#[test]
+fn causal_convolutions_alone_step_block_and_stream_alike() {
+    let net = Wavenet::random(8);
+    let inputs = noise::<1>(4, 300);
+    let mut state = WavenetState::ZERO;
+    let stepped: Vec<[f32; 1]> = inputs.iter().map(|x| net.step(&mut state, x)).collect();
+    let mut blocked = vec![[0.0; 1]; inputs.len()];
+    let mut again = WavenetState::default();
+    net.forward_sequence(&mut again, &inputs[..5], &mut blocked[..5])
+        .unwrap();
+    net.forward_sequence(&mut again, &inputs[5..], &mut blocked[5..])
+        .unwrap();
+    assert_eq!(blocked, stepped);
+    assert_eq!(again, state);
+    // Three streams, the first the one above.
+    let mut states = [WavenetState::ZERO; 3];
+    let mut outputs = [[0.0; 1]; 3];
+    for (t, x) in inputs.iter().enumerate() {
+        net.step_streams(&mut states, &[*x, [0.5], [-0.5]], &mut outputs)
+            .unwrap();
+        assert_eq!(outputs[0], stepped[t]);
+    }
+    assert_eq!(states[0], state);
+    assert_ne!(states[1], states[2]);
 }
 
 /// Random inputs of `I` values for `steps` steps, from `seed`.

@@ -9,6 +9,7 @@
 //! runtime's type (implementing `Tensors`), gradients type and kernels.
 
 mod batchnorm;
+mod causal;
 mod conv1d;
 mod conv2d;
 mod dense;
@@ -241,6 +242,7 @@ pub(crate) fn kind(layer: &Layer) -> &dyn Kind {
         ir::LayerKind::BatchNorm(norm) => norm,
         ir::LayerKind::LayerNorm(norm) => norm,
         ir::LayerKind::Recurrent(recurrent) => recurrent,
+        ir::LayerKind::CausalConv1d(conv) => conv,
     }
 }
 

@@ -442,12 +442,58 @@ fn recurrent_mistakes() {
     check(
         "struct A = [1, 8] -> conv1d(4, 3) -> flatten -> lstm(4) -> 2;",
         &expect![[r#"
-            1:22: `conv1d` cannot be part of a network with `lstm`: such a network runs one time step at a time on vectors, and only dense layers, `lstm`, `gru`, `rnn`, `dropout` and `layernorm` run per step
+            1:22: `conv1d` cannot be part of a network with `lstm`: such a network runs one time step at a time on vectors, and only dense layers, `lstm`, `gru`, `rnn`, causal `conv1d`, `dropout` and `layernorm` run per step; a convolution over time steps is written `causal`, as in `conv1d(16, 3, causal)`
               struct A = [1, 8] -> conv1d(4, 3) -> flatten -> lstm(4) -> 2;
                                    ^^^^^^
-            1:38: `flatten` cannot be part of a network with `lstm`: such a network runs one time step at a time on vectors, and only dense layers, `lstm`, `gru`, `rnn`, `dropout` and `layernorm` run per step
+            1:38: `flatten` cannot be part of a network with `lstm`: such a network runs one time step at a time on vectors, and only dense layers, `lstm`, `gru`, `rnn`, causal `conv1d`, `dropout` and `layernorm` run per step
               struct A = [1, 8] -> conv1d(4, 3) -> flatten -> lstm(4) -> 2;
                                                    ^^^^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn causal_convolutions_make_a_sequence_network() {
+    // nn.Conv1d(2, 8, 3, dilation=2): 8 * 2 * 3 + 8 = 56 parameters; it keeps (3 - 1) * 2 = 4
+    // inputs of 2 channels.
+    check(
+        "struct Tcn = 2 -> conv1d(8, 3, dilation = 2, causal) tanh -> conv1d(8, kernel = 2, causal, groups = 2) -> 1;",
+        &expect![[r#"
+            [2] parameters=137
+              layer0 conv1d: [2] -> [8] tanh parameters=56 multiply_adds=48
+              layer1 conv1d: [8] -> [8] linear parameters=72 multiply_adds=64
+              layer2 dense: [8] -> [1] linear parameters=9 multiply_adds=8
+              struct Tcn = 2 -> conv1d(8, 3, dilation = 2, causal) tanh -> conv1d(8, 2, groups = 2, causal) -> 1;
+        "#]],
+    );
+    check(
+        "struct A = 2 -> conv1d(8, 3, stride = 2, causal) -> conv1d(4, 3, padding = 1, causal) -> 1;",
+        &expect![[r#"
+            1:39: a `causal` convolution takes no `stride`: it reads one time step at a time, after `(kernel - 1) * dilation` steps of zeros
+              struct A = 2 -> conv1d(8, 3, stride = 2, causal) -> conv1d(4, 3, padding = 1, causal) -> 1;
+                                                    ^
+            1:76: a `causal` convolution takes no `padding`: it reads one time step at a time, after `(kernel - 1) * dilation` steps of zeros
+              struct A = 2 -> conv1d(8, 3, stride = 2, causal) -> conv1d(4, 3, padding = 1, causal) -> 1;
+                                                                                         ^
+        "#]],
+    );
+    check(
+        "struct A = [2, 16] -> conv1d(8, 3, causal) -> 1;",
+        &expect![[r#"
+        1:23: a `causal` `conv1d` reads a vector of channels at each time step, found `[2, 16]`
+          struct A = [2, 16] -> conv1d(8, 3, causal) -> 1;
+                                ^^^^^^
+    "#]],
+    );
+    check(
+        "struct A = [2, 16] -> conv1d(8, 3) -> flatten -> lstm(4) -> 1;",
+        &expect![[r#"
+            1:23: `conv1d` cannot be part of a network with `lstm`: such a network runs one time step at a time on vectors, and only dense layers, `lstm`, `gru`, `rnn`, causal `conv1d`, `dropout` and `layernorm` run per step; a convolution over time steps is written `causal`, as in `conv1d(16, 3, causal)`
+              struct A = [2, 16] -> conv1d(8, 3) -> flatten -> lstm(4) -> 1;
+                                    ^^^^^^
+            1:39: `flatten` cannot be part of a network with `lstm`: such a network runs one time step at a time on vectors, and only dense layers, `lstm`, `gru`, `rnn`, causal `conv1d`, `dropout` and `layernorm` run per step
+              struct A = [2, 16] -> conv1d(8, 3) -> flatten -> lstm(4) -> 1;
+                                                    ^^^^^^^
         "#]],
     );
 }

@@ -38,6 +38,7 @@
 //! assert_eq!(flat[9], 9.5); // channel 1, window [0..2, 0..2]: at [1, 1], 9 ones + 0.5
 //! ```
 
+mod causal;
 mod conv;
 mod norm;
 mod pool;
@@ -46,6 +47,7 @@ mod reshape;
 mod shape;
 mod window;
 
+pub use causal::ConvHistory;
 pub use conv::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry};
 #[cfg(feature = "train")]
 pub(crate) use norm::standardise;

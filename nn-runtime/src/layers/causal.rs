@@ -1,0 +1,151 @@
+//! A [`Conv1d`] run over time steps: `conv1d(..., causal)` in a sequence network. The output
+//! at step `t` is PyTorch's `nn.Conv1d` over the stream padded with `(K - 1) * dilation` steps
+//! of zeros before its first: tap `k` reads the input of step `t - (K - 1 - k) * dilation`. The
+//! stream's last `(K - 1) * dilation` inputs are its state, a [`ConvHistory`], apart from the
+//! weights as a recurrent layer's.
+
+use super::Conv1d;
+use crate::Scalar;
+
+/// The last `FRAMES` inputs of `C` channels of one stream of a causal [`Conv1d`]
+/// (`FRAMES = (K - 1) * dilation`), zeros when the stream starts, as PyTorch's padding.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConvHistory<const C: usize, const FRAMES: usize, T: Scalar> {
+    /// A ring: `frames[next]` is the oldest input, `frames[next - 1]` the newest.
+    frames: [[T; C]; FRAMES],
+    next: usize,
+}
+
+impl<const C: usize, const FRAMES: usize, T: Scalar> ConvHistory<C, FRAMES, T> {
+    /// A fresh stream: the padding's zeros.
+    pub const ZERO: Self = Self {
+        frames: [[T::ZERO; C]; FRAMES],
+        next: 0,
+    };
+
+    /// The input of `lag` steps ago (`1..=FRAMES`).
+    #[inline]
+    fn ago(&self, lag: usize) -> &[T; C] {
+        &self.frames[(self.next + FRAMES - lag) % FRAMES]
+    }
+
+    /// Keeps `input` as the newest, forgetting the oldest.
+    #[inline]
+    fn push(&mut self, input: &[T; C]) {
+        if FRAMES > 0 {
+            self.frames[self.next] = *input;
+            self.next = (self.next + 1) % FRAMES;
+        }
+    }
+}
+
+impl<const C: usize, const FRAMES: usize, T: Scalar> Default for ConvHistory<C, FRAMES, T> {
+    fn default() -> Self {
+        Self::ZERO
+    }
+}
+
+impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
+    Conv1d<OUT, IN_PER_GROUP, K, T>
+{
+    /// One time step of the convolution as a causal one over a stream: reads `input` (the
+    /// step's `C` channels) and the stream's `history` of its last `FRAMES = (K - 1) *
+    /// dilation` inputs, then keeps `input` in it. Groups as in `forward`: `C / IN_PER_GROUP`
+    /// of them. `FRAMES` must be `(K - 1) * dilation` and `C` a multiple of `IN_PER_GROUP`
+    /// (checked in debug builds; generated code writes them so).
+    #[inline]
+    pub fn step_causal<const C: usize, const FRAMES: usize>(
+        &self,
+        history: &mut ConvHistory<C, FRAMES, T>,
+        dilation: usize,
+        input: &[T; C],
+    ) -> [T; OUT] {
+        debug_assert_eq!(FRAMES, (K - 1) * dilation, "the history of a causal Conv1d");
+        debug_assert_eq!(C % IN_PER_GROUP, 0, "the channels of a grouped Conv1d");
+        let groups = C / IN_PER_GROUP;
+        let per_group = OUT / groups.max(1);
+        let mut output = *self.bias();
+        for (o, (out, kernels)) in output.iter_mut().zip(self.weight()).enumerate() {
+            let first = (o / per_group.max(1)) * IN_PER_GROUP;
+            let mut sum = T::ZERO;
+            for (c, taps) in kernels.iter().enumerate() {
+                for (k, &w) in taps.iter().enumerate() {
+                    let lag = (K - 1 - k) * dilation;
+                    let x = if lag == 0 {
+                        input[first + c]
+                    } else {
+                        history.ago(lag)[first + c]
+                    };
+                    sum += w * x;
+                }
+            }
+            *out += sum;
+        }
+        history.push(input);
+        output
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    extern crate std;
+    use std::vec::Vec;
+
+    /// The direct definition: the whole stream padded with zeros, then each output's taps.
+    fn reference<const OUT: usize, const IPG: usize, const K: usize, const C: usize>(
+        layer: &Conv1d<OUT, IPG, K, f64>,
+        dilation: usize,
+        stream: &[[f64; C]],
+    ) -> Vec<[f64; OUT]> {
+        let pad = (K - 1) * dilation;
+        let per_group = OUT / (C / IPG);
+        (0..stream.len())
+            .map(|t| {
+                core::array::from_fn(|o| {
+                    let first = (o / per_group) * IPG;
+                    let mut y = layer.bias()[o];
+                    for c in 0..IPG {
+                        for k in 0..K {
+                            let at = (t + k * dilation).checked_sub(pad);
+                            let x = at.map_or(0.0, |at| stream[at][first + c]);
+                            y += layer.weight()[o][c][k] * x;
+                        }
+                    }
+                    y
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn steps_are_the_padded_convolution() {
+        let mut layer =
+            Conv1d::<4, 3, 3, f64>::from_parts([[[0.0; 3]; 3]; 4], [0.1, -0.2, 0.3, 0.0]);
+        for (i, w) in layer
+            .weight_mut()
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .iter_mut()
+            .enumerate()
+        {
+            *w = ((i * 7 % 11) as f64 - 5.0) / 8.0;
+        }
+        let stream: Vec<[f64; 6]> = (0..40)
+            .map(|t| core::array::from_fn(|c| ((t * 6 + c) as f64 * 0.37).sin()))
+            .collect();
+        let expected = reference(&layer, 2, &stream);
+        let mut history = ConvHistory::<6, 4, f64>::ZERO;
+        for (input, expected) in stream.iter().zip(&expected) {
+            let output = layer.step_causal(&mut history, 2, input);
+            for (a, e) in output.iter().zip(expected) {
+                assert!((a - e).abs() < 1e-14, "{a} vs {e}");
+            }
+        }
+        // A kernel of one tap keeps nothing.
+        let one = Conv1d::<2, 2, 1, f64>::from_parts([[[1.0], [2.0]], [[3.0], [4.0]]], [0.0; 2]);
+        let mut none = ConvHistory::<2, 0, f64>::ZERO;
+        let output = one.step_causal(&mut none, 5, &[1.0, 1.0]);
+        assert_eq!(output.map(f64::to_bits), [3.0, 7.0].map(f64::to_bits));
+    }
+}
