@@ -7,7 +7,8 @@
 # Output (stdout), one line per model and backend, space-separated:
 #     <model> <backend> <ns_per_sample>
 # models:   lstm32 gru32 lstm64 mlp      (see README.md)
-# backends: rtneural-xsimd rtneural-eigen rtneural-stl   (nn's own lines: "nn", see the end)
+# backends: rtneural-xsimd rtneural-eigen rtneural-stl, and nn's: nn-step nn-block512
+#           nn-streams64 (recurrent models), nn (mlp); then "# <model>: ... faster" ratios
 # Lines starting with '#' are comments (configuration, output checks, softmax sums).
 # Progress and compiler messages go to stderr.
 #
@@ -62,6 +63,9 @@ FLAGS=(-O3 -march=native -std=c++17 "-DRTNEURAL_DEFAULT_ALIGNMENT=$ALIGN" -I"$RT
 echo "# $CXX $("$CXX" -dumpfullversion 2>/dev/null || true): ${FLAGS[*]} ${EXTRA_CXXFLAGS:-}"
 echo "# CPU: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs; $(date -u +%Y-%m-%dT%H:%MZ)"
 
+# Build every binary first (RTNeural per backend, nn's bench), then run them in alternation,
+# RUNS rounds, so that both see the same state of a shared machine; the minimum per line.
+bins=()
 for b in $BACKENDS; do
     case "$b" in
         xsimd)
@@ -78,22 +82,38 @@ for b in $BACKENDS; do
     echo "building rtneural-$b" >&2
     # shellcheck disable=SC2086
     "$CXX" "${FLAGS[@]}" "${DEFS[@]}" ${EXTRA_CXXFLAGS:-} -o "$bin" "$HERE/bench_rtneural.cpp"
-    out="$BUILD_DIR/out_$b.txt"
-    : >"$out"
-    for ((r = 1; r <= RUNS; r++)); do
-        echo "running rtneural-$b ($r/$RUNS)" >&2
+    bins+=("$bin")
+done
+# nn's side: bench/benches/rtneural.rs, the same models timed the same way (backends nn-step,
+# nn-block512, nn-streams64; `mlp nn`).
+echo "building nn's bench" >&2
+(cd "$HERE/../.." && cargo bench -q -p nn-bench --bench rtneural --no-run >&2)
+out="$BUILD_DIR/out.txt"
+: >"$out"
+for ((r = 1; r <= RUNS; r++)); do
+    for bin in "${bins[@]}"; do
+        echo "running $(basename "$bin") ($r/$RUNS)" >&2
         "$bin" >>"$out"
     done
-    # comments of the first run, then the minimum over runs per model
-    awk '/^#/ { if (!seen[$0]++ && n < 100) print; next }
-         NF == 3 { k = $1 " " $2; if (!(k in best)) order[++n] = k; if (!(k in best) || $3 + 0 < best[k]) best[k] = $3 + 0 }
-         END { for (i = 1; i <= n; i++) printf "%s %.1f\n", order[i], best[order[i]] }' "$out"
+    echo "running nn ($r/$RUNS)" >&2
+    (cd "$HERE/../.." && cargo bench -q -p nn-bench --bench rtneural) >>"$out"
 done
-
-# ---------------------------------------------------------------------------
-# nn's side goes here: print the same models in the same format with backend "nn",
-#     lstm32 nn <ns_per_sample>
-#     gru32 nn <ns_per_sample>
-#     lstm64 nn <ns_per_sample>
-#     mlp nn <ns_per_sample>
-# (e.g. from a Rust bench in this repository's bench/ crate). Not written yet.
+# Comments of the first round, then the minimum over rounds per model and backend, then each
+# model's ratios: RTNeural's best backend (for mlp the best with a correct softmax: xsimd's
+# sums its padding lanes, README.md) over each of nn's ways.
+awk '/^#/ { if (!seen[$0]++ && n < 200) print; next }
+     NF == 3 { k = $1 " " $2; if (!(k in best)) order[++n] = k; if (!(k in best) || $3 + 0 < best[k]) best[k] = $3 + 0 }
+     END {
+         for (i = 1; i <= n; i++) printf "%s %.1f\n", order[i], best[order[i]]
+         for (i = 1; i <= n; i++) {
+             split(order[i], p, " "); model = p[1]; backend = p[2]
+             if (backend ~ /^rtneural-/ && !(model == "mlp" && backend == "rtneural-xsimd")) {
+                 if (!(model in rt) || best[order[i]] < rt[model]) { rt[model] = best[order[i]]; rtb[model] = backend }
+             }
+         }
+         for (i = 1; i <= n; i++) {
+             split(order[i], p, " "); model = p[1]; backend = p[2]
+             if (backend ~ /^nn/ && (model in rt))
+                 printf "# %s: %s %.1f ns against %s %.1f ns: %.2fx faster\n", model, backend, best[order[i]], rtb[model], rt[model], rt[model] / best[order[i]]
+         }
+     }' "$out"
