@@ -32,6 +32,12 @@ nn::network! {
     pub struct Wavenet = 1 -> conv1d(4, 2, causal) tanh -> conv1d(4, 2, dilation = 2, causal) tanh
         -> conv1d(4, 2, dilation = 4, causal) -> 1;
 
+    /// [`Amp`] with a smaller LSTM: the file's tensors do not fit it.
+    pub struct SmallAmp = 1 -> lstm(16) as lstm -> 1 as head;
+
+    /// [`Amp`] with two levels: the file has no `_l1` tensors.
+    pub struct DeepAmp = 1 -> lstm(32, layers = 2) as lstm -> 1 as head;
+
     /// [`Stacked`] in `f64`, for the bit-identity checks in both scalar types.
     pub struct StackedF64 = 4 -> gru(16, layers = 2) as gru -> 8 relu as fc -> 3 softmax as out
         with scalar = f64;
@@ -336,6 +342,25 @@ fn mismatched_lengths_are_typed_errors_and_run_nothing() {
             found: 6
         }
     );
+}
+
+#[test]
+fn files_that_do_not_fit_are_typed_errors_naming_the_tensor() {
+    let bytes = std::fs::read(path("recurrent_amp.safetensors")).unwrap();
+    match SmallAmp::from_safetensors(&bytes).map(|_| ()).unwrap_err() {
+        Error::Shape {
+            layer,
+            tensor,
+            expected,
+            found,
+        } => assert_eq!(
+            (layer, tensor.as_str(), expected, found),
+            ("lstm", "lstm.weight_ih_l0", vec![64, 1], vec![128, 1])
+        ),
+        other => panic!("expected a shape error, found {other}"),
+    }
+    let error = DeepAmp::from_safetensors(&bytes).map(|_| ()).unwrap_err();
+    assert!(error.to_string().contains("lstm.weight_ih_l1"), "{error}");
 }
 
 #[test]
