@@ -10,7 +10,11 @@
 //! - `examples/cortex-m/data/host_predictions.bin`: one byte a row, the class predicted from
 //!   those bytes (pixels k/16 in `f32`, the first of the largest probabilities).
 //!
-//! The test fails when either file differs from what it computes; bless a change with
+//! - `examples/cortex-m/data/pedal_signal.bin`: the amplifier LSTM's 300 input samples and
+//!   PyTorch's float64 outputs (`tests/fixtures/recurrent_expected.json`, model `amp`), as
+//!   little-endian `f32` inputs then `f64` outputs, for the firmware's effect pedal.
+//!
+//! The test fails when any file differs from what it computes; bless a change with
 //! `UPDATE_EXPECT=1 cargo test --test it embedded`. It also checks that the host predicts the
 //! class scikit-learn predicted (`examples/data/digits_predictions.csv`) for every test row.
 
@@ -119,6 +123,38 @@ fn firmware_data_is_current() {
     let predictions = host_predictions(&rows);
     assert_file(&data_dir().join("test_rows.bin"), &rows);
     assert_file(&data_dir().join("host_predictions.bin"), &predictions);
+}
+
+/// The pedal's signal: the inputs as `f32` bytes, then PyTorch's outputs as `f64` bytes.
+fn pedal_signal() -> Vec<u8> {
+    let text = std::fs::read_to_string(root().join("tests/fixtures/recurrent_expected.json"))
+        .expect("fixture");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let column = |key: &str| -> Vec<f64> {
+        json["amp"][key]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|row| row[0].as_f64().expect("a number"))
+            .collect()
+    };
+    let (inputs, outputs) = (column("inputs"), column("outputs"));
+    assert_eq!((inputs.len(), outputs.len()), (300, 300));
+    let mut bytes = Vec::new();
+    for x in inputs {
+        // The inputs are `f32` values, written exactly.
+        #[allow(clippy::cast_possible_truncation)]
+        bytes.extend((x as f32).to_le_bytes());
+    }
+    for y in outputs {
+        bytes.extend(y.to_le_bytes());
+    }
+    bytes
+}
+
+#[test]
+fn pedal_data_is_current() {
+    assert_file(&data_dir().join("pedal_signal.bin"), &pedal_signal());
 }
 
 #[test]

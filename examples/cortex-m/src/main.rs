@@ -8,6 +8,11 @@
 //! whether each prediction equals the host's through semihosting, and exits with a failure
 //! status if any does not, so that `cargo run --release` fails.
 //!
+//! Then an effect pedal: a PyTorch LSTM (`1 -> lstm(32) -> 1`, an amplifier model) baked in
+//! the same way processes 300 samples in buffers of 32, its state carried from buffer to
+//! buffer, and every output must be within 1e-5 of PyTorch's float64 output
+//! (`data/pedal_signal.bin`, also written by the test `embedded`).
+//!
 //! Run with `cd examples/cortex-m && cargo run --release` (needs `qemu-system-arm` and
 //! `rustup target add thumbv7em-none-eabihf`).
 
@@ -26,6 +31,50 @@ nn::network! {
 
 /// The network, initialised at compile time: a `static` in flash.
 static NET: Digits = Digits::BAKED;
+
+nn::network! {
+    /// An amplifier model: one audio sample in, one out, with a state per stream.
+    pub struct Pedal = 1 -> lstm(32) as lstm -> 1 as head
+        with weights = "../../tests/fixtures/recurrent_amp.safetensors";
+}
+
+/// The pedal's weights, in flash.
+static PEDAL: Pedal = Pedal::BAKED;
+
+/// The pedal's 300 input samples (`f32`), then PyTorch's outputs for them (`f64`).
+static SIGNAL: &[u8] = include_bytes!("../data/pedal_signal.bin");
+
+/// Samples of the signal.
+const SAMPLES: usize = 300;
+
+/// Samples per buffer, as an audio callback gets them.
+const BUFFER: usize = 32;
+
+/// The largest difference, over the signal, between the pedal's outputs and PyTorch's, or
+/// `None` if the signal's file does not hold 300 samples.
+fn pedal_error() -> Option<f64> {
+    if SIGNAL.len() != SAMPLES * 12 {
+        return None;
+    }
+    let (inputs, expected) = SIGNAL.split_at(SAMPLES * 4);
+    let (samples, []) = inputs.as_chunks::<4>() else {
+        return None;
+    };
+    let inputs: [[f32; 1]; SAMPLES] = core::array::from_fn(|i| [f32::from_le_bytes(samples[i])]);
+    let mut state = PedalState::ZERO;
+    let mut largest = 0.0f64;
+    let mut outputs = [[0.0f32; 1]; BUFFER];
+    for (block, buffer) in inputs.chunks(BUFFER).enumerate() {
+        let outputs = &mut outputs[..buffer.len()];
+        PEDAL.forward_sequence(&mut state, buffer, outputs).ok()?;
+        for (i, output) in outputs.iter().enumerate() {
+            let reference =
+                f64::from_le_bytes(*expected.as_chunks::<8>().0.get(block * BUFFER + i)?);
+            largest = largest.max((f64::from(output[0]) - reference).abs());
+        }
+    }
+    Some(largest)
+}
 
 /// Bytes per test row: 64 pixels (each 0..=16, the original integer before scaling) and the
 /// label.
@@ -76,7 +125,7 @@ fn main() -> ! {
         }
     }
 
-    let ok = rows == 297 && HOST.len() == rows && ROWS.len() == rows * ROW && differ == 0;
+    let digits_ok = rows == 297 && HOST.len() == rows && ROWS.len() == rows * ROW && differ == 0;
     // Accuracy in hundredths of a percent, rounded, without float formatting.
     let basis_points = (correct * 10_000 + rows / 2) / rows.max(1);
     hprintln!(
@@ -86,7 +135,7 @@ fn main() -> ! {
         basis_points / 100,
         basis_points % 100
     );
-    if ok {
+    if digits_ok {
         hprintln!("every prediction equals the host's");
     } else {
         hprintln!(
@@ -97,7 +146,23 @@ fn main() -> ! {
             ROWS.len()
         );
     }
-    exit(ok)
+    let pedal = pedal_error();
+    let pedal_ok = pedal.is_some_and(|e| e <= 1e-5);
+    // In billionths, without float formatting.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let billionths = pedal.map_or(u64::MAX, |e| (e * 1e9) as u64);
+    hprintln!(
+        "effect pedal (lstm(32)): {} samples in buffers of {}, largest difference from PyTorch {} / 10^9: {}",
+        SAMPLES,
+        BUFFER,
+        billionths,
+        if pedal_ok {
+            "ok"
+        } else {
+            "FAILED (limit 1e-5)"
+        }
+    );
+    exit(digits_ok && pedal_ok)
 }
 
 /// Ends QEMU through semihosting, with a failure status unless `ok`.
