@@ -54,6 +54,13 @@ pub(crate) fn network(
                 });
             }
         }
+        for (tensor, shape, values) in layer.tensors {
+            tensors.push(Tensor {
+                name: format!("{}.{tensor}", layer.name),
+                shape,
+                values,
+            });
+        }
         layers.push(Layer {
             name: layer.name,
             named: true,

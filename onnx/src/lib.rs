@@ -43,6 +43,7 @@ mod fuse;
 mod inline;
 mod lower;
 mod proto;
+mod recurrent;
 mod select;
 #[cfg(test)]
 mod tests;

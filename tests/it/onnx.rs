@@ -69,6 +69,9 @@ imported! {
     sklearn_mlp_classifier: sklearn_mlp::SklearnMlp from "sklearn_mlp", "onnx/tests/fixtures/sklearn_mlp.nn";
     torch_lenet_with_view_silu_gelu_batchnorm: torch_lenet::TorchLenet from "torch_lenet", "onnx/tests/fixtures/torch_lenet.nn";
     torch_modules_as_functions: torch_functions::TorchFunctions from "torch_functions", "onnx/tests/fixtures/torch_functions.nn";
+    torch_lstm_batch_first_then_linear_per_step: torch_lstm::TorchLstm from "torch_lstm", "onnx/tests/fixtures/torch_lstm.nn";
+    torch_gru_two_levels_as_one_layer: torch_gru::TorchGru from "torch_gru", "onnx/tests/fixtures/torch_gru.nn";
+    torch_relu_rnn_steps_first_fixed_sizes: torch_rnn::TorchRnn from "torch_rnn", "onnx/tests/fixtures/torch_rnn.nn";
 }
 
 /// A model with two `BatchNormalization`s (after a convolution and after a `Gemm`), imported

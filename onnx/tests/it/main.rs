@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The models import must take, by file stem.
-const MODELS: [&str; 9] = [
+const MODELS: [&str; 12] = [
     "mlp",
     "conv",
     "conv1d",
@@ -30,4 +30,7 @@ const MODELS: [&str; 9] = [
     "sklearn_mlp",
     "torch_lenet",
     "torch_functions",
+    "torch_lstm",
+    "torch_gru",
+    "torch_rnn",
 ];
