@@ -69,6 +69,11 @@ enum Axis {
     /// A recurrent node's `num_directions` (1).
     Directions,
     Features,
+    /// Batch and time merged into one axis by a `Reshape` (for a `Gemm`), in this order or
+    /// time first.
+    Rows {
+        batch_first: bool,
+    },
 }
 
 impl Axis {
@@ -78,6 +83,8 @@ impl Axis {
             Self::Time => "steps",
             Self::Directions => "directions",
             Self::Features => "features",
+            Self::Rows { batch_first: true } => "batch * steps",
+            Self::Rows { batch_first: false } => "steps * batch",
         }
     }
 }
@@ -139,7 +146,7 @@ const LOWERED: [&str; 30] = [
 const FILLS: [&str; 2] = ["ConstantOfShape", "Expand"];
 
 /// Operators understood on a sequence: per time step, or the recurrent nodes.
-const PER_STEP: [&str; 21] = [
+const PER_STEP: [&str; 23] = [
     "Identity",
     "Cast",
     "Dropout",
@@ -154,6 +161,8 @@ const PER_STEP: [&str; 21] = [
     "Softmax",
     "LogSoftmax",
     "MatMul",
+    "Gemm",
+    "Reshape",
     "Add",
     "Transpose",
     "Squeeze",
@@ -212,6 +221,8 @@ struct Walk<'a> {
     /// For a sequence model, whether its input is `[batch, steps, features]` (`1`, the time
     /// axis) or `[steps, batch, features]` (`0`).
     time: Option<usize>,
+    /// The input's number of time steps when the model fixes it.
+    steps: Option<i64>,
 }
 
 /// Lowers a graph whose functions are inlined and patterns fused, up to its value `output`.
@@ -237,6 +248,7 @@ pub(crate) fn lower(
         dir,
         fold_batchnorm,
         time: None,
+        steps: None,
     };
     for (index, node) in nodes.iter().enumerate() {
         if node.op_type == "Shape" {
@@ -430,6 +442,8 @@ impl Walk<'_> {
         self.time = Some(time);
         let batch = &dims[1 - time];
         self.batch = batch.dim_value.filter(|_| batch.dim_param.is_none());
+        let steps = &dims[time];
+        self.steps = steps.dim_value.filter(|_| steps.dim_param.is_none());
         let mut axes = vec![Axis::Batch, Axis::Time, Axis::Features];
         if time == 0 {
             axes.swap(0, 1);
@@ -642,7 +656,7 @@ impl Walk<'_> {
                     return Ok(Vec::new());
                 };
                 if op == "Shape" {
-                    return Ok(vec![Value::Const(shape_of(node, &flow, self.opset))]);
+                    return self.shape_of(node, &flow).map(|c| vec![Value::Const(c)]);
                 }
                 if let Some(users) = self.uses.get(&node.input[at])
                     && users.len() > 1
@@ -802,6 +816,14 @@ impl Walk<'_> {
         } else {
             (rows, columns)
         };
+        if op == "Gemm"
+            && let Some(axes) = flow.steps.as_ref().filter(|a| a.len() != 2)
+        {
+            return Err(format!(
+                "multiplies the sequence {}: `Gemm` reads a matrix, reshape to [-1, features] first",
+                axes_text(axes)
+            ));
+        }
         let Some(width) = flow.nn.width() else {
             return Err(format!(
                 "multiplies a feature map of shape {}: insert a `Flatten` first",
@@ -1270,6 +1292,9 @@ impl Walk<'_> {
         let Data::Int(target) = &target.data else {
             return Err("reshapes to a shape that is not integers".to_owned());
         };
+        if flow.steps.is_some() {
+            return self.sequence_reshape(flow, target);
+        }
         let elements = signed(flow.shape.iter().product::<usize>());
         let batch = |v: &Int| {
             matches!(v, Int::Batch | Int::Known(0))
@@ -1291,20 +1316,84 @@ impl Walk<'_> {
         } else if same {
             Ok(vec![Value::Flow(flow)])
         } else {
-            let shown: Vec<String> = target
-                .iter()
-                .map(|t| match t {
-                    Int::Known(n) => n.to_string(),
-                    Int::Batch => "batch".to_owned(),
-                    Int::Steps => "steps".to_owned(),
-                })
-                .collect();
             Err(format!(
                 "reshapes [batch, {}] to [{}]: only reshapes of each sample to a vector ([batch, -1]) can be imported",
                 join(&flow.shape),
-                shown.join(", ")
+                ints_text(target)
             ))
         }
+    }
+
+    /// A `Shape` node's value for a flow (`shape_of`).
+    fn shape_of(&self, node: &Node, flow: &Flow) -> Result<Const, String> {
+        shape_of(node, flow, (self.batch, self.steps), self.opset)
+    }
+
+    /// `Reshape` of a sequence that keeps each step's features: the directions axis left out,
+    /// batch and time merged into rows (for a `Gemm`), or rows split back into them.
+    fn sequence_reshape(&self, flow: Flow, target: &[Int]) -> Result<Vec<Value>, String> {
+        let axes = flow.steps.clone().unwrap_or_default();
+        let features = signed(flow.nn.elements());
+        let fits = |entry: Int, axis: Axis, at: usize| match (entry, axis) {
+            // ONNX's `0`: the input's size on that axis.
+            (Int::Known(0), _) => axes.get(at) == Some(&axis),
+            (Int::Known(-1), _)
+            | (Int::Batch, Axis::Batch)
+            | (Int::Steps, Axis::Time)
+            | (Int::Known(1), Axis::Directions) => true,
+            (Int::Known(n), Axis::Batch) => self.batch == Some(n),
+            (Int::Known(n), Axis::Time) => self.steps == Some(n),
+            (Int::Known(n), Axis::Features) => n == features,
+            (Int::Known(n), Axis::Rows { .. }) => {
+                self.batch.zip(self.steps).map(|(b, t)| b.saturating_mul(t)) == Some(n)
+            }
+            _ => false,
+        };
+        let kept: Vec<Axis> = axes
+            .iter()
+            .copied()
+            .filter(|&a| a != Axis::Directions)
+            .collect();
+        let merged: Vec<Axis> = match kept.as_slice() {
+            [Axis::Batch, Axis::Time, Axis::Features] => {
+                vec![Axis::Rows { batch_first: true }, Axis::Features]
+            }
+            [Axis::Time, Axis::Batch, Axis::Features] => {
+                vec![Axis::Rows { batch_first: false }, Axis::Features]
+            }
+            _ => Vec::new(),
+        };
+        let split: Vec<Axis> = kept
+            .iter()
+            .flat_map(|&a| match a {
+                Axis::Rows { batch_first: true } => vec![Axis::Batch, Axis::Time],
+                Axis::Rows { batch_first: false } => vec![Axis::Time, Axis::Batch],
+                other => vec![other],
+            })
+            .collect();
+        let inferred = target.iter().filter(|&&t| t == Int::Known(-1)).count();
+        let fitting = [axes.clone(), kept, merged, split]
+            .into_iter()
+            .find(|candidate| {
+                inferred <= 1
+                    && candidate.len() == target.len()
+                    && candidate
+                        .iter()
+                        .zip(target)
+                        .enumerate()
+                        .all(|(at, (&axis, &entry))| fits(entry, axis, at))
+            });
+        let steps = fitting.ok_or_else(|| {
+            format!(
+                "reshapes the sequence {} to [{}]: only reshapes that keep each step's features can be imported",
+                axes_text(&axes),
+                ints_text(target)
+            )
+        })?;
+        Ok(vec![Value::Flow(Flow {
+            steps: Some(steps),
+            ..flow
+        })])
     }
 
     /// The activation a node applies.
@@ -1771,23 +1860,36 @@ fn sizes(name: &str, dims: &[proto::Dimension]) -> Result<Vec<usize>, Vec<String
 }
 
 /// A `Shape` node's value for a flow: the batch size, then the sizes; for a sequence, each
-/// axis's (the batch size and the number of steps as symbols).
-fn shape_of(node: &Node, flow: &Flow, opset: i64) -> Const {
+/// axis's (the batch size and the number of steps as symbols; rows only when both are fixed,
+/// `sizes`).
+fn shape_of(
+    node: &Node,
+    flow: &Flow,
+    sizes: (Option<i64>, Option<i64>),
+    opset: i64,
+) -> Result<Const, String> {
     let dims = match &flow.steps {
         Some(axes) => axes
             .iter()
             .map(|axis| match axis {
-                Axis::Batch => Int::Batch,
-                Axis::Time => Int::Steps,
-                Axis::Directions => Int::Known(1),
-                Axis::Features => Int::Known(signed(flow.nn.elements())),
+                Axis::Batch => Ok(Int::Batch),
+                Axis::Time => Ok(Int::Steps),
+                Axis::Directions => Ok(Int::Known(1)),
+                Axis::Features => Ok(Int::Known(signed(flow.nn.elements()))),
+                Axis::Rows { .. } => match sizes {
+                    (Some(batch), Some(steps)) => Ok(Int::Known(batch.saturating_mul(steps))),
+                    _ => Err(format!(
+                        "reads the shape of {}, whose rows are batch and steps together",
+                        axes_text(axes)
+                    )),
+                },
             })
-            .collect(),
+            .collect::<Result<_, _>>()?,
         None => std::iter::once(Int::Batch)
             .chain(flow.shape.iter().map(|&d| Int::Known(signed(d))))
             .collect(),
     };
-    fold::shape(node, dims, opset)
+    Ok(fold::shape(node, dims, opset))
 }
 
 /// The values of a node reading a tensor of one repeated value (`Expand` of a constant, or a
@@ -1926,6 +2028,19 @@ fn is_keyword(word: &str) -> bool {
         "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while",
     ];
     KEYWORDS.contains(&word)
+}
+
+/// A shape's sizes as `batch, 6, -1`.
+fn ints_text(target: &[Int]) -> String {
+    let shown: Vec<String> = target
+        .iter()
+        .map(|t| match t {
+            Int::Known(n) => n.to_string(),
+            Int::Batch => "batch".to_owned(),
+            Int::Steps => "steps".to_owned(),
+        })
+        .collect();
+    shown.join(", ")
 }
 
 fn join(values: &[usize]) -> String {

@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The models import must take, by file stem.
-const MODELS: [&str; 12] = [
+const MODELS: [&str; 14] = [
     "mlp",
     "conv",
     "conv1d",
@@ -33,4 +33,6 @@ const MODELS: [&str; 12] = [
     "torch_lstm",
     "torch_gru",
     "torch_rnn",
+    "torch_lstm_rows",
+    "dynamo_gru",
 ];
