@@ -223,6 +223,8 @@ struct Walk<'a> {
     time: Option<usize>,
     /// The input's number of time steps when the model fixes it.
     steps: Option<i64>,
+    /// The graph's output.
+    output: &'a str,
 }
 
 /// Lowers a graph whose functions are inlined and patterns fused, up to its value `output`.
@@ -249,6 +251,7 @@ pub(crate) fn lower(
         fold_batchnorm,
         time: None,
         steps: None,
+        output,
     };
     for (index, node) in nodes.iter().enumerate() {
         if node.op_type == "Shape" {
@@ -1155,7 +1158,7 @@ impl Walk<'_> {
         }
         for (i, what) in [(1, "Y_h"), (2, "Y_c")] {
             if let Some(name) = node.output.get(i).filter(|o| !o.is_empty())
-                && self.uses.contains_key(name)
+                && (self.uses.contains_key(name) || name == self.output)
             {
                 return Err(format!(
                     "its last step's state `{what}` (`{name}`) is used: a sequence network gives each step's output, `Y`, and keeps its state itself"

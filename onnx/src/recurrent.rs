@@ -57,17 +57,14 @@ impl Spec {
                     .to_owned(),
             );
         }
-        let activations: Vec<String> = strings(node, "activations")
-            .unwrap_or_default()
-            .iter()
-            .map(|a| a.to_ascii_lowercase())
-            .collect();
-        let activations: Vec<&str> = activations.iter().map(String::as_str).collect();
+        let written = strings(node, "activations").unwrap_or_default();
+        let lowercase: Vec<String> = written.iter().map(|a| a.to_ascii_lowercase()).collect();
+        let activations: Vec<&str> = lowercase.iter().map(String::as_str).collect();
         let cell = match op {
             "LSTM" => {
                 if !matches!(activations.as_slice(), [] | ["sigmoid", "tanh", "tanh"]) {
                     return Err(format!(
-                        "has activations {activations:?}: nn's `lstm` is PyTorch's, with `[\"Sigmoid\", \"Tanh\", \"Tanh\"]`"
+                        "has activations {written:?}: nn's `lstm` is PyTorch's, with `[\"Sigmoid\", \"Tanh\", \"Tanh\"]`"
                     ));
                 }
                 if int(node, "input_forget", 0) != 0 {
@@ -81,7 +78,7 @@ impl Spec {
             "GRU" => {
                 if !matches!(activations.as_slice(), [] | ["sigmoid", "tanh"]) {
                     return Err(format!(
-                        "has activations {activations:?}: nn's `gru` is PyTorch's, with `[\"Sigmoid\", \"Tanh\"]`"
+                        "has activations {written:?}: nn's `gru` is PyTorch's, with `[\"Sigmoid\", \"Tanh\"]`"
                     ));
                 }
                 if int(node, "linear_before_reset", 0) != 1 {
@@ -95,9 +92,9 @@ impl Spec {
             _ => match activations.as_slice() {
                 [] | ["tanh"] => Cell::Rnn { relu: false },
                 ["relu"] => Cell::Rnn { relu: true },
-                other => {
+                _ => {
                     return Err(format!(
-                        "has activations {other:?}: nn's `rnn` computes `[\"Tanh\"]` or `[\"Relu\"]`"
+                        "has activations {written:?}: nn's `rnn` computes `[\"Tanh\"]` or `[\"Relu\"]`"
                     ));
                 }
             },
