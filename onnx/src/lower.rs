@@ -3,7 +3,10 @@
 //! write to compute a `Reshape`'s target become constants, the batch size a symbol), every node
 //! that reads the input's flow becomes a layer or joins the layer before (an activation, a bias
 //! `Add`, a `BatchNormalization` folded into the weights), and every node that cannot is a
-//! [`Problem`]: the walk goes on past it, so that one error lists them all.
+//! [`Problem`]: the walk goes on past it, so that one error lists them all. A model with a
+//! recurrent node is a sequence model: its input is `[batch, steps, features]` or `[steps,
+//! batch, features]`, each flow carries its ONNX axes ([`Axis`]), and the network is one time
+//! step's (the recurrent nodes through `recurrent`, every other node per step or a problem).
 
 use crate::attribute::{float, float32, int, ints, string};
 use crate::constant::{self, Const, Data, Int};
