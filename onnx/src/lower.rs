@@ -221,9 +221,6 @@ struct Walk<'a> {
     dir: Option<&'a Path>,
     /// Whether a `BatchNormalization` is folded into the layer before it, when there is one.
     fold_batchnorm: bool,
-    /// For a sequence model, whether its input is `[batch, steps, features]` (`1`, the time
-    /// axis) or `[steps, batch, features]` (`0`).
-    time: Option<usize>,
     /// The input's number of time steps when the model fixes it.
     steps: Option<i64>,
     /// The graph's output.
@@ -252,7 +249,6 @@ pub(crate) fn lower(
         nodes,
         dir,
         fold_batchnorm,
-        time: None,
         steps: None,
         output,
     };
@@ -445,7 +441,6 @@ impl Walk<'_> {
             }
         };
         let time = self.time_axis(name).unwrap_or(1);
-        self.time = Some(time);
         let batch = &dims[1 - time];
         self.batch = batch.dim_value.filter(|_| batch.dim_param.is_none());
         let steps = &dims[time];
