@@ -34,3 +34,25 @@ pub(crate) fn string(node: &Node, name: &str) -> Option<String> {
         .filter(|a| a.r#type == attribute_type::STRING || !a.s.is_empty())
         .map(|a| String::from_utf8_lossy(&a.s).into_owned())
 }
+
+/// A `floats` attribute, empty when the node does not have it.
+pub(crate) fn floats(node: &Node, name: &str) -> Vec<f32> {
+    find(node, name)
+        .map(|a| a.floats.clone())
+        .unwrap_or_default()
+}
+
+/// A `strings` attribute, if the node has it.
+pub(crate) fn strings(node: &Node, name: &str) -> Option<Vec<String>> {
+    find(node, name).map(|a| {
+        a.strings
+            .iter()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect()
+    })
+}
+
+/// Whether the node has the attribute at all.
+pub(crate) fn has(node: &Node, name: &str) -> bool {
+    find(node, name).is_some()
+}

@@ -14,6 +14,8 @@ pub(crate) enum Int {
     Known(i64),
     /// The batch size.
     Batch,
+    /// The number of time steps of a sequence model's input, which the model may leave open.
+    Steps,
 }
 
 /// The elements of a constant, in row-major order.
@@ -58,7 +60,7 @@ impl Const {
                 .iter()
                 .map(|v| match v {
                     Int::Known(n) => Some(*n),
-                    Int::Batch => None,
+                    Int::Batch | Int::Steps => None,
                 })
                 .collect(),
             Data::Float(_) => None,

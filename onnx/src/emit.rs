@@ -10,8 +10,9 @@ use std::collections::HashMap;
 /// A tensor of the imported weights, in PyTorch's layout.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
-    /// `<layer>.weight`, `<layer>.bias`, or a batchnorm's `<layer>.running_mean` and
-    /// `<layer>.running_var`.
+    /// `<layer>.weight`, `<layer>.bias`, a batchnorm's `<layer>.running_mean` and
+    /// `<layer>.running_var`, or a recurrent layer's `<layer>.weight_ih_l0`, `weight_hh_l0`,
+    /// `bias_ih_l0`, `bias_hh_l0` (then `_l1`, ...).
     pub name: String,
     /// PyTorch's shape: `[outputs, inputs]` for a dense layer, `[out_channels, in_channels /
     /// groups, kernel...]` for a convolution, `[outputs]` for a bias.
@@ -53,6 +54,13 @@ pub(crate) fn network(
                     values,
                 });
             }
+        }
+        for (tensor, shape, values) in layer.tensors {
+            tensors.push(Tensor {
+                name: format!("{}.{tensor}", layer.name),
+                shape,
+                values,
+            });
         }
         layers.push(Layer {
             name: layer.name,

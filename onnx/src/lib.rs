@@ -13,7 +13,8 @@
 //! says, and goes through the one code generator. The pipeline, one module per step:
 //! `proto` (decode) -> `inline` (local functions) -> `fuse` (`x * Sigmoid(x)`, the `Erf` form
 //! of GELU) -> `select` (the output and the nodes it needs) -> `lower` (fold constants, nodes to
-//! layers, every problem) -> `emit` (declaration and tensors). The guide is `nn::guide::onnx` (`docs/onnx.md`).
+//! layers, every problem; `recurrent` for `LSTM`, `GRU` and `RNN` nodes) -> `emit` (declaration
+//! and tensors). The guide is `nn::guide::onnx` (`docs/onnx.md`).
 //!
 //! **Why prost.** An ONNX file is a protobuf message. Of the pure-Rust decoders on crates.io,
 //! `prost` is the most used and maintained (tokio's), its decoder is fuzzed upstream, checks
@@ -43,6 +44,7 @@ mod fuse;
 mod inline;
 mod lower;
 mod proto;
+mod recurrent;
 mod select;
 #[cfg(test)]
 mod tests;
@@ -77,7 +79,8 @@ pub struct Options {
 pub struct Import {
     /// The declaration, checked by `nn_grammar`; every layer named after its ONNX node.
     pub network: Network,
-    /// Every layer's tensors, `<layer>.weight` and `<layer>.bias`, in PyTorch's shapes.
+    /// Every layer's tensors, `<layer>.weight` and `<layer>.bias` (a recurrent layer's
+    /// `<layer>.weight_ih_l0`, ...), in PyTorch's shapes.
     pub tensors: Vec<Tensor>,
     /// The tensors as a safetensors file, which `from_safetensors_file` reads.
     pub safetensors: Vec<u8>,

@@ -3,14 +3,21 @@
 //! write to compute a `Reshape`'s target become constants, the batch size a symbol), every node
 //! that reads the input's flow becomes a layer or joins the layer before (an activation, a bias
 //! `Add`, a `BatchNormalization` folded into the weights), and every node that cannot is a
-//! [`Problem`]: the walk goes on past it, so that one error lists them all.
+//! [`Problem`]: the walk goes on past it, so that one error lists them all. A model with a
+//! recurrent node is a sequence model: its input is `[batch, steps, features]` or `[steps,
+//! batch, features]`, each flow carries its ONNX axes ([`Axis`]), and the network is one time
+//! step's (the recurrent nodes through `recurrent`, every other node per step or a problem).
 
 use crate::attribute::{float, float32, int, ints, string};
 use crate::constant::{self, Const, Data, Int};
 use crate::error::{NodeAt, Problem};
 use crate::fold::{self, signed};
 use crate::proto::{self, Node};
-use nn_grammar::{Activation, Conv1d, Conv2d, LayerKind, Pool1d, Pool2d, Scalar, Shape};
+use crate::recurrent::{self, RECURRENT, Spec};
+use nn_grammar::{
+    Activation, Conv1d, Conv2d, LayerKind, MAX_RECURRENT_LEVELS, Pool1d, Pool2d, Recurrent, Scalar,
+    Shape,
+};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
@@ -33,6 +40,8 @@ pub(crate) struct Layer {
     pub bias: Option<Vec<f64>>,
     /// A batchnorm's `running_mean` and `running_var`.
     pub statistics: Option<(Vec<f64>, Vec<f64>)>,
+    /// Other tensors by name, shape and values: a recurrent layer's `weight_ih_l0`, ...
+    pub tensors: Vec<(String, Vec<usize>, Vec<f64>)>,
 }
 
 /// What the walk found: the network's input and scalar type, and its layers.
@@ -50,6 +59,43 @@ struct Flow {
     shape: Vec<usize>,
     nn: Shape,
     layer: Option<usize>,
+    /// For a sequence model (one with a recurrent node), the value's ONNX axes, the features
+    /// last; `shape` is then one time step's.
+    steps: Option<Vec<Axis>>,
+}
+
+/// An axis of a value of a sequence model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Axis {
+    Batch,
+    Time,
+    /// A recurrent node's `num_directions` (1).
+    Directions,
+    Features,
+    /// Batch and time merged into one axis by a `Reshape` (for a `Gemm`), in this order or
+    /// time first.
+    Rows {
+        batch_first: bool,
+    },
+}
+
+impl Axis {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Batch => "batch",
+            Self::Time => "steps",
+            Self::Directions => "directions",
+            Self::Features => "features",
+            Self::Rows { batch_first: true } => "batch * steps",
+            Self::Rows { batch_first: false } => "steps * batch",
+        }
+    }
+}
+
+/// `[batch, steps, features]`.
+fn axes_text(axes: &[Axis]) -> String {
+    let names: Vec<&str> = axes.iter().map(|a| a.name()).collect();
+    format!("[{}]", names.join(", "))
 }
 
 /// A value of the graph.
@@ -57,13 +103,16 @@ struct Flow {
 enum Value {
     Const(Const),
     Flow(Flow),
+    /// A tensor of one repeated value whose shape may depend on the batch size
+    /// (`ConstantOfShape`), understood as a recurrent node's initial state.
+    Fill(f64),
     /// Made by a node that cannot be imported (already reported), computed from the input
     /// (`true`) or not: nodes reading it are checked for what does not depend on it.
     Unknown(bool),
 }
 
 /// Operators understood on the flow from the input.
-const LOWERED: [&str; 25] = [
+const LOWERED: [&str; 30] = [
     "Cast",
     "Gemm",
     "MatMul",
@@ -89,6 +138,41 @@ const LOWERED: [&str; 25] = [
     "Dropout",
     "Identity",
     "Shape",
+    "Transpose",
+    "Squeeze",
+    "LSTM",
+    "GRU",
+    "RNN",
+];
+
+/// Operators that make a tensor of one repeated value (a recurrent node's initial state).
+const FILLS: [&str; 2] = ["ConstantOfShape", "Expand"];
+
+/// Operators understood on a sequence: per time step, or the recurrent nodes.
+const PER_STEP: [&str; 23] = [
+    "Identity",
+    "Cast",
+    "Dropout",
+    "Relu",
+    "LeakyRelu",
+    "Elu",
+    "Sigmoid",
+    "Tanh",
+    "Softplus",
+    "Gelu",
+    "Silu",
+    "Softmax",
+    "LogSoftmax",
+    "MatMul",
+    "Gemm",
+    "Reshape",
+    "Add",
+    "Transpose",
+    "Squeeze",
+    "LSTM",
+    "GRU",
+    "RNN",
+    "Shape",
 ];
 
 impl Value {
@@ -109,6 +193,7 @@ fn check_attributes(node: &Node) -> Result<(), String> {
             let spatial = ints(node, "kernel_shape").map_or(2, |k| k.len());
             Geometry::read(node, spatial, &vec![1; spatial], node.op_type == "MaxPool").map(|_| ())
         }
+        "LSTM" | "GRU" | "RNN" => Spec::read(node).map(|_| ()),
         "Gemm" if int(node, "transA", 0) != 0 => Err(
             "transposes the input (`transA = 1`): the batch axis would mix with the features"
                 .to_owned(),
@@ -136,6 +221,10 @@ struct Walk<'a> {
     dir: Option<&'a Path>,
     /// Whether a `BatchNormalization` is folded into the layer before it, when there is one.
     fold_batchnorm: bool,
+    /// The input's number of time steps when the model fixes it.
+    steps: Option<i64>,
+    /// The graph's output.
+    output: &'a str,
 }
 
 /// Lowers a graph whose functions are inlined and patterns fused, up to its value `output`.
@@ -160,6 +249,8 @@ pub(crate) fn lower(
         nodes,
         dir,
         fold_batchnorm,
+        steps: None,
+        output,
     };
     for (index, node) in nodes.iter().enumerate() {
         if node.op_type == "Shape" {
@@ -273,6 +364,13 @@ impl Walk<'_> {
                 "input `{name}` has no shape: export the model with its input's sizes"
             ));
         };
+        if self
+            .nodes
+            .iter()
+            .any(|n| RECURRENT.contains(&n.op_type.as_str()))
+        {
+            return self.sequence_input(input, &shape.dim, scalar, problems);
+        }
         let Some((batch, rest)) = shape.dim.split_first() else {
             return fail(format!(
                 "input `{name}` is a scalar, expected a batch of vectors or feature maps"
@@ -304,9 +402,95 @@ impl Walk<'_> {
                 shape: dims,
                 nn,
                 layer: None,
+                steps: None,
             }),
         );
         Some((nn, scalar))
+    }
+
+    /// The input of a model with a recurrent node: `[batch, steps, features]` or `[steps,
+    /// batch, features]`, whichever the first recurrent node reads as its steps, batch and
+    /// steps fixed or not; the network's input is one step's features.
+    fn sequence_input(
+        &mut self,
+        input: &proto::ValueInfo,
+        dims: &[proto::Dimension],
+        scalar: Scalar,
+        problems: &mut Vec<Problem>,
+    ) -> Option<(Shape, Scalar)> {
+        let name = &input.name;
+        let features = match dims {
+            [_, _, features] => sizes(name, std::slice::from_ref(features))
+                .map_err(|_| {
+                    format!("axis 2 of input `{name}` (the features) is dynamic: export with a fixed size")
+                })
+                .and_then(|f| Shape::new(&f).ok_or_else(|| format!("input `{name}` has no features"))),
+            _ => Err(format!(
+                "input `{name}` has {} axes: a model with a recurrent node reads [batch, steps, features] or [steps, batch, features]",
+                dims.len()
+            )),
+        };
+        let nn = match features {
+            Ok(nn) => nn,
+            Err(message) => {
+                problems.push(Problem {
+                    node: None,
+                    message,
+                });
+                return None;
+            }
+        };
+        let time = self.time_axis(name).unwrap_or(1);
+        let batch = &dims[1 - time];
+        self.batch = batch.dim_value.filter(|_| batch.dim_param.is_none());
+        let steps = &dims[time];
+        self.steps = steps.dim_value.filter(|_| steps.dim_param.is_none());
+        let mut axes = vec![Axis::Batch, Axis::Time, Axis::Features];
+        if time == 0 {
+            axes.swap(0, 1);
+        }
+        self.values.insert(
+            name.clone(),
+            Value::Flow(Flow {
+                shape: nn.dims().to_vec(),
+                nn,
+                layer: None,
+                steps: Some(axes),
+            }),
+        );
+        Some((nn, scalar))
+    }
+
+    /// Which of the input's first two axes the first recurrent node reads as its steps (axis
+    /// 0 of its `X`, or 1 with `layout = 1`), traced back through the nodes before it
+    /// (`Transpose`s move it, others keep it); `None` when the trace fails.
+    fn time_axis(&self, input: &str) -> Option<usize> {
+        let first = self
+            .nodes
+            .iter()
+            .find(|n| RECURRENT.contains(&n.op_type.as_str()))?;
+        let mut axis = usize::from(int(first, "layout", 0) == 1);
+        let mut value = first.input.first()?;
+        // Each step goes to an earlier node: at most as many steps as nodes.
+        for _ in 0..=self.nodes.len() {
+            if value == input {
+                return (axis < 2).then_some(axis);
+            }
+            let producer = self.nodes.iter().find(|n| n.output.contains(value))?;
+            if producer.op_type == "Transpose" {
+                let perm = ints(producer, "perm").unwrap_or_else(|| vec![2, 1, 0]);
+                axis = usize::try_from(*perm.get(axis)?).ok()?;
+            }
+            value = producer.input.iter().find(|i| {
+                !i.is_empty()
+                    && (*i == input || !self.values.contains_key(*i))
+                    && !self
+                        .nodes
+                        .iter()
+                        .any(|n| n.op_type == "Constant" && n.output.contains(i))
+            })?;
+        }
+        None
     }
 
     /// Whether the chosen output is the last layer's.
@@ -334,7 +518,7 @@ impl Walk<'_> {
                 });
                 false
             }
-            Some(Value::Const(_)) => {
+            Some(Value::Const(_) | Value::Fill(_)) => {
                 problems.push(Problem {
                     node: None,
                     message: format!("output `{output}` does not depend on the input"),
@@ -417,13 +601,16 @@ impl Walk<'_> {
             ));
         }
         let op = node.op_type.as_str();
-        let known = fold::FOLDED.contains(&op) || LOWERED.contains(&op);
+        let known = fold::FOLDED.contains(&op) || LOWERED.contains(&op) || FILLS.contains(&op);
         if !known {
             return Err(format!("operator `{op}` is not supported"));
         }
         let inputs = self.inputs(node)?;
         if op == "Constant" {
             return Ok(vec![Value::Const(fold::constant_node(node, self.dir)?)]);
+        }
+        if let Some(values) = filled(node, &inputs, self.dir) {
+            return values;
         }
         let flows: Vec<usize> = inputs
             .iter()
@@ -470,7 +657,7 @@ impl Walk<'_> {
                     return Ok(Vec::new());
                 };
                 if op == "Shape" {
-                    return Ok(vec![Value::Const(shape_of(node, &flow.shape, self.opset))]);
+                    return self.shape_of(node, &flow).map(|c| vec![Value::Const(c)]);
                 }
                 if let Some(users) = self.uses.get(&node.input[at])
                     && users.len() > 1
@@ -485,6 +672,9 @@ impl Walk<'_> {
                         node.input[at],
                         others.join(", ")
                     ));
+                }
+                if let Some(values) = self.sequence_node(index, node, at, &flow, &inputs) {
+                    return values;
                 }
                 if !LOWERED.contains(&op) {
                     return Err(format!(
@@ -550,6 +740,8 @@ impl Walk<'_> {
             "GlobalAveragePool" | "GlobalMaxPool" => self.global_pool(index, node, &flow),
             "Flatten" => self.flatten_node(index, node, &flow),
             "Reshape" => self.reshape(index, node, flow, consts),
+            "Transpose" => transpose(node, flow),
+            "Squeeze" => self.squeeze(node, flow, consts),
             op => Err(format!(
                 "operator `{op}` is not supported on the input's flow"
             )),
@@ -625,6 +817,14 @@ impl Walk<'_> {
         } else {
             (rows, columns)
         };
+        if op == "Gemm"
+            && let Some(axes) = flow.steps.as_ref().filter(|a| a.len() != 2)
+        {
+            return Err(format!(
+                "multiplies the sequence {}: `Gemm` reads a matrix, reshape to [-1, features] first",
+                axes_text(axes)
+            ));
+        }
         let Some(width) = flow.nn.width() else {
             return Err(format!(
                 "multiplies a feature map of shape {}: insert a `Flatten` first",
@@ -657,7 +857,7 @@ impl Walk<'_> {
             }
         }
         let output = Shape::vector(outputs);
-        Ok(self.push(
+        let mut values = self.push(
             index,
             node,
             LayerKind::Dense,
@@ -665,7 +865,11 @@ impl Walk<'_> {
             output,
             Some((vec![outputs, inputs], weight)),
             Some(bias),
-        ))
+        );
+        if let Some(Value::Flow(out)) = values.first_mut() {
+            out.steps.clone_from(&flow.steps);
+        }
+        Ok(values)
     }
 
     /// `Add` of a constant: the bias of the layer before.
@@ -840,6 +1044,224 @@ impl Walk<'_> {
         Ok(values)
     }
 
+    /// `Squeeze` of a sequence's `directions` axis (a recurrent node's `Y`).
+    fn squeeze(
+        &self,
+        node: &Node,
+        flow: Flow,
+        consts: &[Option<Const>],
+    ) -> Result<Vec<Value>, String> {
+        let Some(axes) = &flow.steps else {
+            return Err(
+                "operator `Squeeze` is understood on constants only, not on the input's flow"
+                    .to_owned(),
+            );
+        };
+        let written = if self.opset >= 13 {
+            match consts.get(1).and_then(Option::as_ref) {
+                Some(c) => c.known_ints().ok_or("its axes are not integers")?,
+                None => Vec::new(),
+            }
+        } else {
+            ints(node, "axes").unwrap_or_default()
+        };
+        let squeezed: Vec<usize> = if written.is_empty() {
+            (0..axes.len())
+                .filter(|&a| axes[a] == Axis::Directions)
+                .collect()
+        } else {
+            written
+                .iter()
+                .map(|&a| {
+                    let a = if a < 0 { a + signed(axes.len()) } else { a };
+                    usize::try_from(a).ok().filter(|&a| a < axes.len())
+                })
+                .collect::<Option<_>>()
+                .ok_or_else(|| format!("squeezes axes {written:?} of {}", axes_text(axes)))?
+        };
+        if let Some(&bad) = squeezed.iter().find(|&&a| axes[a] != Axis::Directions) {
+            return Err(format!(
+                "squeezes the {} axis of {}: only a recurrent node's directions axis can be removed",
+                axes[bad].name(),
+                axes_text(axes)
+            ));
+        }
+        let kept = (0..axes.len())
+            .filter(|a| !squeezed.contains(a))
+            .map(|a| axes[a])
+            .collect();
+        Ok(vec![Value::Flow(Flow {
+            steps: Some(kept),
+            ..flow
+        })])
+    }
+
+    /// A node on a sequence that is not per time step (an error), or a recurrent node; `None`
+    /// for every other node.
+    fn sequence_node(
+        &mut self,
+        index: usize,
+        node: &Node,
+        at: usize,
+        flow: &Flow,
+        inputs: &[Option<Value>],
+    ) -> Option<Result<Vec<Value>, String>> {
+        let op = node.op_type.as_str();
+        if let Some(axes) = &flow.steps
+            && !PER_STEP.contains(&op)
+        {
+            return Some(Err(format!(
+                "operator `{op}` on a sequence ({}): a sequence network runs one time step at a time, and only `LSTM`, `GRU` and `RNN` nodes read across steps",
+                axes_text(axes)
+            )));
+        }
+        RECURRENT
+            .contains(&op)
+            .then(|| self.recurrent(index, node, at, flow, inputs))
+    }
+
+    /// A recurrent node's optional inputs and outputs that nn has no counterpart of: lengths,
+    /// a non-zero initial state, peepholes, the last step's state used.
+    fn recurrent_extras(
+        &self,
+        node: &Node,
+        spec: &Spec,
+        inputs: &[Option<Value>],
+    ) -> Result<(), String> {
+        if matches!(inputs.get(4), Some(Some(_))) {
+            return Err("has `sequence_lens`: nn's sequences are as long as they are given, export without lengths".to_owned());
+        }
+        let states: &[(usize, &str)] = if spec.cell == nn_grammar::Cell::Lstm {
+            &[(5, "initial_h"), (6, "initial_c")]
+        } else {
+            &[(5, "initial_h")]
+        };
+        for &(i, what) in states {
+            let zero = match inputs.get(i) {
+                None | Some(None) => true,
+                Some(Some(Value::Fill(v))) => *v == 0.0,
+                Some(Some(Value::Const(c))) => {
+                    c.floats().is_some_and(|v| v.iter().all(|&v| v == 0.0))
+                }
+                Some(Some(_)) => false,
+            };
+            if !zero {
+                return Err(format!(
+                    "starts from an initial state `{what}` that is not zeros: nn's streams start from zeros (`State::ZERO`)"
+                ));
+            }
+        }
+        if matches!(inputs.get(7), Some(Some(_))) {
+            return Err("has peepholes (`P`): nn's `lstm` is PyTorch's, which has none".to_owned());
+        }
+        for (i, what) in [(1, "Y_h"), (2, "Y_c")] {
+            if let Some(name) = node.output.get(i).filter(|o| !o.is_empty())
+                && (self.uses.contains_key(name) || name == self.output)
+            {
+                return Err(format!(
+                    "its last step's state `{what}` (`{name}`) is used: a sequence network gives each step's output, `Y`, and keeps its state itself"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// An `LSTM`, `GRU` or `RNN` node reading the sequence `flow`: an `lstm`, `gru` or `rnn`
+    /// layer, or one more level of the layer before when that is of the same kind and size
+    /// (`num_layers = 2` is exported as two nodes); its output `Y` is every step's hidden state.
+    fn recurrent(
+        &mut self,
+        index: usize,
+        node: &Node,
+        at: usize,
+        flow: &Flow,
+        inputs: &[Option<Value>],
+    ) -> Result<Vec<Value>, String> {
+        let spec = Spec::read(node)?;
+        let Some(axes) = flow.steps.as_deref().filter(|_| at == 0) else {
+            return Err("reads the input's flow other than as its sequence `X`".to_owned());
+        };
+        let expected = if spec.batch_first {
+            [Axis::Batch, Axis::Time, Axis::Features]
+        } else {
+            [Axis::Time, Axis::Batch, Axis::Features]
+        };
+        if axes != expected {
+            return Err(format!(
+                "reads {} as {}{}",
+                axes_text(axes),
+                axes_text(&expected),
+                if spec.batch_first {
+                    " (`layout = 1`)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        let constant = |i: usize, what: &str| -> Result<Option<&Const>, String> {
+            match inputs.get(i) {
+                None | Some(None) => Ok(None),
+                Some(Some(Value::Const(c))) => Ok(Some(c)),
+                Some(Some(_)) => Err(format!("its {what} is not a constant")),
+            }
+        };
+        let w = constant(1, "weights `W`")?.ok_or("has no weights `W`")?;
+        let r = constant(2, "weights `R`")?.ok_or("has no weights `R`")?;
+        let b = constant(3, "bias `B`")?;
+        self.recurrent_extras(node, &spec, inputs)?;
+        let level = recurrent::level(&spec, flow.nn.elements(), w, r, b)?;
+        let hidden = level.hidden;
+        let stacked = flow.layer.filter(|&l| {
+            let below = &self.layers[l];
+            matches!(below.kind, LayerKind::Recurrent(k) if k.cell == spec.cell && k.hidden == hidden && k.layers < MAX_RECURRENT_LEVELS)
+                && below.activation == Activation::Linear
+        });
+        let output = Shape::vector(hidden);
+        let layer = if let Some(l) = stacked {
+            let below = &mut self.layers[l];
+            if let LayerKind::Recurrent(k) = &mut below.kind {
+                k.layers += 1;
+            }
+            let n = below.tensors.len() / 4;
+            below.tensors.extend(
+                level
+                    .tensors
+                    .into_iter()
+                    .map(|(name, shape, values)| (format!("{name}_l{n}"), shape, values)),
+            );
+            l
+        } else {
+            let kind = LayerKind::Recurrent(Recurrent {
+                cell: spec.cell,
+                hidden,
+                layers: 1,
+            });
+            self.push(index, node, kind, flow.nn, output, None, None);
+            let pushed = self.layers.len() - 1;
+            self.layers[pushed].tensors = level
+                .tensors
+                .into_iter()
+                .map(|(name, shape, values)| (format!("{name}_l0"), shape, values))
+                .collect();
+            pushed
+        };
+        let y = if spec.batch_first {
+            vec![Axis::Batch, Axis::Time, Axis::Directions, Axis::Features]
+        } else {
+            vec![Axis::Time, Axis::Directions, Axis::Batch, Axis::Features]
+        };
+        Ok(vec![
+            Value::Flow(Flow {
+                shape: vec![hidden],
+                nn: output,
+                layer: Some(layer),
+                steps: Some(y),
+            }),
+            Value::Unknown(true),
+            Value::Unknown(true),
+        ])
+    }
+
     /// `Flatten`.
     fn flatten_node(
         &mut self,
@@ -871,6 +1293,9 @@ impl Walk<'_> {
         let Data::Int(target) = &target.data else {
             return Err("reshapes to a shape that is not integers".to_owned());
         };
+        if flow.steps.is_some() {
+            return self.sequence_reshape(flow, target);
+        }
         let elements = signed(flow.shape.iter().product::<usize>());
         let batch = |v: &Int| {
             matches!(v, Int::Batch | Int::Known(0))
@@ -892,19 +1317,84 @@ impl Walk<'_> {
         } else if same {
             Ok(vec![Value::Flow(flow)])
         } else {
-            let shown: Vec<String> = target
-                .iter()
-                .map(|t| match t {
-                    Int::Known(n) => n.to_string(),
-                    Int::Batch => "batch".to_owned(),
-                })
-                .collect();
             Err(format!(
                 "reshapes [batch, {}] to [{}]: only reshapes of each sample to a vector ([batch, -1]) can be imported",
                 join(&flow.shape),
-                shown.join(", ")
+                ints_text(target)
             ))
         }
+    }
+
+    /// A `Shape` node's value for a flow (`shape_of`).
+    fn shape_of(&self, node: &Node, flow: &Flow) -> Result<Const, String> {
+        shape_of(node, flow, (self.batch, self.steps), self.opset)
+    }
+
+    /// `Reshape` of a sequence that keeps each step's features: the directions axis left out,
+    /// batch and time merged into rows (for a `Gemm`), or rows split back into them.
+    fn sequence_reshape(&self, flow: Flow, target: &[Int]) -> Result<Vec<Value>, String> {
+        let axes = flow.steps.clone().unwrap_or_default();
+        let features = signed(flow.nn.elements());
+        let fits = |entry: Int, axis: Axis, at: usize| match (entry, axis) {
+            // ONNX's `0`: the input's size on that axis.
+            (Int::Known(0), _) => axes.get(at) == Some(&axis),
+            (Int::Known(-1), _)
+            | (Int::Batch, Axis::Batch)
+            | (Int::Steps, Axis::Time)
+            | (Int::Known(1), Axis::Directions) => true,
+            (Int::Known(n), Axis::Batch) => self.batch == Some(n),
+            (Int::Known(n), Axis::Time) => self.steps == Some(n),
+            (Int::Known(n), Axis::Features) => n == features,
+            (Int::Known(n), Axis::Rows { .. }) => {
+                self.batch.zip(self.steps).map(|(b, t)| b.saturating_mul(t)) == Some(n)
+            }
+            _ => false,
+        };
+        let kept: Vec<Axis> = axes
+            .iter()
+            .copied()
+            .filter(|&a| a != Axis::Directions)
+            .collect();
+        let merged: Vec<Axis> = match kept.as_slice() {
+            [Axis::Batch, Axis::Time, Axis::Features] => {
+                vec![Axis::Rows { batch_first: true }, Axis::Features]
+            }
+            [Axis::Time, Axis::Batch, Axis::Features] => {
+                vec![Axis::Rows { batch_first: false }, Axis::Features]
+            }
+            _ => Vec::new(),
+        };
+        let split: Vec<Axis> = kept
+            .iter()
+            .flat_map(|&a| match a {
+                Axis::Rows { batch_first: true } => vec![Axis::Batch, Axis::Time],
+                Axis::Rows { batch_first: false } => vec![Axis::Time, Axis::Batch],
+                other => vec![other],
+            })
+            .collect();
+        let inferred = target.iter().filter(|&&t| t == Int::Known(-1)).count();
+        let fitting = [axes.clone(), kept, merged, split]
+            .into_iter()
+            .find(|candidate| {
+                inferred <= 1
+                    && candidate.len() == target.len()
+                    && candidate
+                        .iter()
+                        .zip(target)
+                        .enumerate()
+                        .all(|(at, (&axis, &entry))| fits(entry, axis, at))
+            });
+        let steps = fitting.ok_or_else(|| {
+            format!(
+                "reshapes the sequence {} to [{}]: only reshapes that keep each step's features can be imported",
+                axes_text(&axes),
+                ints_text(target)
+            )
+        })?;
+        Ok(vec![Value::Flow(Flow {
+            steps: Some(steps),
+            ..flow
+        })])
     }
 
     /// The activation a node applies.
@@ -944,9 +1434,10 @@ impl Walk<'_> {
                         }
                     ));
                 }
-                if axis != 1 && axis != -1 {
+                let features = flow.steps.as_ref().map_or(1, |axes| signed(axes.len()) - 1);
+                if axis != features && axis != -1 {
                     return Err(format!(
-                        "normalises along axis {axis}: only the features' axis (1 or -1) can be imported"
+                        "normalises along axis {axis}: only the features' axis ({features} or -1) can be imported"
                     ));
                 }
                 if op == "Softmax" {
@@ -1195,11 +1686,13 @@ impl Walk<'_> {
             weight,
             bias,
             statistics: None,
+            tensors: Vec::new(),
         });
         vec![Value::Flow(Flow {
             shape: output.dims().to_vec(),
             nn: output,
             layer: Some(self.layers.len() - 1),
+            steps: None,
         })]
     }
 
@@ -1367,12 +1860,123 @@ fn sizes(name: &str, dims: &[proto::Dimension]) -> Result<Vec<usize>, Vec<String
     if bad.is_empty() { Ok(sizes) } else { Err(bad) }
 }
 
-/// A `Shape` node's value for a flow: the batch size, then the sizes.
-fn shape_of(node: &Node, shape: &[usize], opset: i64) -> Const {
-    let dims = std::iter::once(Int::Batch)
-        .chain(shape.iter().map(|&d| Int::Known(signed(d))))
-        .collect();
-    fold::shape(node, dims, opset)
+/// A `Shape` node's value for a flow: the batch size, then the sizes; for a sequence, each
+/// axis's (the batch size and the number of steps as symbols; rows only when both are fixed,
+/// `sizes`).
+fn shape_of(
+    node: &Node,
+    flow: &Flow,
+    sizes: (Option<i64>, Option<i64>),
+    opset: i64,
+) -> Result<Const, String> {
+    let dims = match &flow.steps {
+        Some(axes) => axes
+            .iter()
+            .map(|axis| match axis {
+                Axis::Batch => Ok(Int::Batch),
+                Axis::Time => Ok(Int::Steps),
+                Axis::Directions => Ok(Int::Known(1)),
+                Axis::Features => Ok(Int::Known(signed(flow.nn.elements()))),
+                Axis::Rows { .. } => match sizes {
+                    (Some(batch), Some(steps)) => Ok(Int::Known(batch.saturating_mul(steps))),
+                    _ => Err(format!(
+                        "reads the shape of {}, whose rows are batch and steps together",
+                        axes_text(axes)
+                    )),
+                },
+            })
+            .collect::<Result<_, _>>()?,
+        None => std::iter::once(Int::Batch)
+            .chain(flow.shape.iter().map(|&d| Int::Known(signed(d))))
+            .collect(),
+    };
+    Ok(fold::shape(node, dims, opset))
+}
+
+/// The values of a node reading a tensor of one repeated value (`Expand` of a constant, or a
+/// `ConstantOfShape`'s tensor): what exporters do to a recurrent node's initial state before it
+/// reads it keeps it a `Fill`; `None` when the node reads no such tensor.
+fn filled(
+    node: &Node,
+    inputs: &[Option<Value>],
+    dir: Option<&Path>,
+) -> Option<Result<Vec<Value>, String>> {
+    let op = node.op_type.as_str();
+    if op == "ConstantOfShape" {
+        return Some(fill(node, dir).map(|v| vec![Value::Fill(v)]));
+    }
+    let first = inputs.first().cloned().flatten();
+    if op == "Expand" {
+        return Some(match first {
+            Some(Value::Const(c)) => match c.floats() {
+                // Exactly one value, repeated.
+                #[allow(clippy::float_cmp)]
+                Some([first, rest @ ..]) if rest.iter().all(|v| v == first) => {
+                    Ok(vec![Value::Fill(*first)])
+                }
+                _ => Err("expands a constant that is not one float repeated: only a recurrent node's initial state can be imported".to_owned()),
+            },
+            Some(Value::Fill(v)) => Ok(vec![Value::Fill(v)]),
+            _ => Err("operator `Expand` is understood only on one value (a recurrent node's initial state)".to_owned()),
+        });
+    }
+    if RECURRENT.contains(&op) || !inputs.iter().flatten().any(|v| matches!(v, Value::Fill(_))) {
+        return None;
+    }
+    let keeps = ["Identity", "Slice", "Squeeze", "Unsqueeze", "Reshape"];
+    Some(match first {
+        Some(Value::Fill(v)) if keeps.contains(&op) => Ok(vec![Value::Fill(v)]),
+        _ => Err(format!(
+            "operator `{op}` reads a tensor filled by `ConstantOfShape` or `Expand`, which is understood only as a recurrent node's initial state"
+        )),
+    })
+}
+
+/// A `ConstantOfShape`'s value (`0.0` unless its `value` says otherwise).
+fn fill(node: &Node, dir: Option<&Path>) -> Result<f64, String> {
+    let Some(value) = node.attribute.iter().find(|a| a.name == "value") else {
+        return Ok(0.0);
+    };
+    let tensor = value.t.as_ref().ok_or("its `value` holds no tensor")?;
+    constant::read(tensor, dir)?
+        .scalar()
+        .ok_or_else(|| "fills with a value that is not one float".to_owned())
+}
+
+/// `Transpose` of a sequence: its batch, time and directions axes move, its features stay last.
+fn transpose(node: &Node, flow: Flow) -> Result<Vec<Value>, String> {
+    let Some(axes) = &flow.steps else {
+        return Err(
+            "transposes the input's flow: only a sequence's batch and time axes can move"
+                .to_owned(),
+        );
+    };
+    let perm = ints(node, "perm").unwrap_or_else(|| (0..signed(axes.len())).rev().collect());
+    let moved: Option<Vec<Axis>> = if perm.len() == axes.len() {
+        perm.iter()
+            .map(|&p| usize::try_from(p).ok().and_then(|p| axes.get(p).copied()))
+            .collect()
+    } else {
+        None
+    };
+    match moved {
+        Some(moved)
+            if moved.last() == Some(&Axis::Features) && {
+                let mut sorted = perm.clone();
+                sorted.sort_unstable();
+                sorted.iter().copied().eq(0..signed(axes.len()))
+            } =>
+        {
+            Ok(vec![Value::Flow(Flow {
+                steps: Some(moved),
+                ..flow
+            })])
+        }
+        _ => Err(format!(
+            "transposes {} with `perm` {perm:?}: the features must stay the last axis",
+            axes_text(axes)
+        )),
+    }
 }
 
 /// The values of a constant that holds one value per channel (or one for all), in any of the
@@ -1425,6 +2029,19 @@ fn is_keyword(word: &str) -> bool {
         "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while",
     ];
     KEYWORDS.contains(&word)
+}
+
+/// A shape's sizes as `batch, 6, -1`.
+fn ints_text(target: &[Int]) -> String {
+    let shown: Vec<String> = target
+        .iter()
+        .map(|t| match t {
+            Int::Known(n) => n.to_string(),
+            Int::Batch => "batch".to_owned(),
+            Int::Steps => "steps".to_owned(),
+        })
+        .collect();
+    shown.join(", ")
 }
 
 fn join(values: &[usize]) -> String {

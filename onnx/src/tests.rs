@@ -280,6 +280,110 @@ fn each_mistake_is_named_on_its_node() {
         not an ONNX model: failed to decode Protobuf message: invalid wire type value: 6"#]].assert_eq(&report.join("\n"));
 }
 
+fn strings(name: &str, values: &[&str]) -> Attribute {
+    Attribute {
+        name: name.to_owned(),
+        r#type: 8,
+        strings: values.iter().map(|v| v.as_bytes().to_vec()).collect(),
+        ..Attribute::default()
+    }
+}
+
+/// A recurrent node reading `inputs`, writing `outputs`.
+fn recurrent(op: &str, inputs: &[&str], outputs: &[&str], attributes: Vec<Attribute>) -> Node {
+    Node {
+        output: outputs.iter().map(|&o| o.to_owned()).collect(),
+        ..node(op, inputs, outputs[0], attributes)
+    }
+}
+
+// One model per case, as `each_mistake_is_named_on_its_node`: an LSTM of 3 hidden values
+// reading 2 features a step of `x`, `[batch, 5 steps, 2]` (`layout = 1`).
+#[test]
+fn recurrent_mistakes_are_named_on_their_node() {
+    let lstm = |inputs: &[&str], outputs: &[&str], mut attributes: Vec<Attribute>| {
+        attributes.extend([int("hidden_size", 3), int("layout", 1)]);
+        recurrent("LSTM", inputs, outputs, attributes)
+    };
+    let tensors = || {
+        vec![
+            weights("w", &[1, 12, 2]),
+            weights("r", &[1, 12, 3]),
+            weights("b", &[1, 24]),
+            weights("half", &[1, 1, 3]),
+            weights("p", &[1, 9]),
+            Tensor {
+                dims: vec![1],
+                data_type: data_type::INT64,
+                int64_data: vec![-1],
+                name: "flat".to_owned(),
+                ..Tensor::default()
+            },
+        ]
+    };
+    let one = |nodes: Vec<Node>| model(14, &[5, 2], nodes, tensors());
+    let cases = [
+        one(vec![lstm(&["x", "w", "r", "b"], &["y"], vec![])]),
+        one(vec![lstm(
+            &["x", "w", "r", "b", "", "half"],
+            &["y"],
+            vec![],
+        )]),
+        one(vec![lstm(&["x", "w", "r", "b", "flat"], &["y"], vec![])]),
+        one(vec![lstm(
+            &["x", "w", "r", "b", "", "", "", "p"],
+            &["y"],
+            vec![],
+        )]),
+        one(vec![lstm(&["x", "w", "r", "b"], &["all", "y"], vec![])]),
+        one(vec![lstm(
+            &["x", "w", "r"],
+            &["y"],
+            vec![Attribute {
+                name: "clip".to_owned(),
+                f: 3.0,
+                ..Attribute::default()
+            }],
+        )]),
+        one(vec![
+            lstm(&["x", "w", "r", "b"], &["h"], vec![]),
+            node("Reshape", &["h", "flat"], "y", vec![]),
+        ]),
+        one(vec![
+            lstm(&["x", "w", "r", "b"], &["h"], vec![]),
+            node("Softmax", &["h"], "y", vec![int("axis", 1)]),
+        ]),
+        one(vec![
+            node("Transpose", &["x"], "t", vec![ints("perm", &[2, 1, 0])]),
+            lstm(&["t", "w", "r"], &["y"], vec![]),
+        ]),
+        model(
+            14,
+            &[5, 2],
+            vec![recurrent(
+                "RNN",
+                &["x", "w", "r"],
+                &["y"],
+                vec![strings("activations", &["Sigmoid"])],
+            )],
+            vec![weights("w", &[1, 3, 2]), weights("r", &[1, 3, 3])],
+        ),
+    ];
+    let report: Vec<String> = cases.iter().map(|bytes| problems(bytes)).collect();
+    expect![[r#"
+        imported: /// Imported from ONNX (opset 14).
+        pub struct Net = 2 -> lstm(3) as y;
+        node 0 `/y/LSTM` (LSTM, reads `x`, `w`, `r`, `b`, `half`): starts from an initial state `initial_h` that is not zeros: nn's streams start from zeros (`State::ZERO`)
+        node 0 `/y/LSTM` (LSTM, reads `x`, `w`, `r`, `b`, `flat`): has `sequence_lens`: nn's sequences are as long as they are given, export without lengths
+        node 0 `/y/LSTM` (LSTM, reads `x`, `w`, `r`, `b`, `p`): has peepholes (`P`): nn's `lstm` is PyTorch's, which has none
+        node 0 `/all/LSTM` (LSTM, reads `x`, `w`, `r`, `b`): its last step's state `Y_h` (`y`) is used: a sequence network gives each step's output, `Y`, and keeps its state itself
+        node 0 `/y/LSTM` (LSTM, reads `x`, `w`, `r`): clips its cells' inputs (`clip`): nn's recurrent layers do not clip
+        node 1 `/y/Reshape` (Reshape, reads `h`, `flat`): reshapes the sequence [batch, steps, directions, features] to [-1]: only reshapes that keep each step's features can be imported
+        node 1 `/y/Softmax` (Softmax, reads `h`): normalises along axis 1: only the features' axis (3 or -1) can be imported
+        node 0 `/t/Transpose` (Transpose, reads `x`): transposes [batch, steps, features] with `perm` [2, 1, 0]: the features must stay the last axis
+        node 0 `/y/RNN` (RNN, reads `x`, `w`, `r`): has activations ["Sigmoid"]: nn's `rnn` computes `["Tanh"]` or `["Relu"]`"#]].assert_eq(&report.join("\n"));
+}
+
 #[test]
 fn calls_of_calls_stop_at_the_budget() {
     // `f0` calls `f1` ten times, `f1` calls `f2` ten times, ...: 10^8 nodes once inlined.

@@ -1,7 +1,9 @@
 //! Imported ONNX models against onnxruntime: each declaration `nn-onnx` wrote
 //! (`onnx/tests/fixtures/<model>.nn`, which nn-onnx's tests check is what import writes today)
 //! compiled with `network_file!`, loaded with the weights it wrote, and run on the inputs of
-//! `onnx/tests/fixtures/expected.json` (made by `make_fixtures.py` with onnxruntime).
+//! `onnx/tests/fixtures/expected.json` (made by `make_fixtures.py` and
+//! `make_recurrent_fixtures.py` with onnxruntime). A sequence model's entry holds streams of
+//! steps, which `forward_slice` runs as consecutive steps of a fresh stream.
 
 use crate::fixtures::floats;
 use nn::Network;
@@ -69,6 +71,11 @@ imported! {
     sklearn_mlp_classifier: sklearn_mlp::SklearnMlp from "sklearn_mlp", "onnx/tests/fixtures/sklearn_mlp.nn";
     torch_lenet_with_view_silu_gelu_batchnorm: torch_lenet::TorchLenet from "torch_lenet", "onnx/tests/fixtures/torch_lenet.nn";
     torch_modules_as_functions: torch_functions::TorchFunctions from "torch_functions", "onnx/tests/fixtures/torch_functions.nn";
+    torch_lstm_batch_first_then_linear_per_step: torch_lstm::TorchLstm from "torch_lstm", "onnx/tests/fixtures/torch_lstm.nn";
+    torch_gru_two_levels_as_one_layer: torch_gru::TorchGru from "torch_gru", "onnx/tests/fixtures/torch_gru.nn";
+    torch_relu_rnn_steps_first_fixed_sizes: torch_rnn::TorchRnn from "torch_rnn", "onnx/tests/fixtures/torch_rnn.nn";
+    torch_lstm_steps_as_rows_for_gemm: torch_lstm_rows::TorchLstmRows from "torch_lstm_rows", "onnx/tests/fixtures/torch_lstm_rows.nn";
+    default_exporter_gru_with_reshapes: dynamo_gru::DynamoGru from "dynamo_gru", "onnx/tests/fixtures/dynamo_gru.nn";
 }
 
 /// A model with two `BatchNormalization`s (after a convolution and after a `Gemm`), imported

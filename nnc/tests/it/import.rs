@@ -111,6 +111,31 @@ fn check_shows_what_would_be_imported_as_the_guide_does() {
 }
 
 #[test]
+fn a_recurrent_model_imports_and_a_last_step_is_refused_as_the_guide_shows() {
+    let run = nnc(
+        &root(),
+        &["import", "--check", "onnx/tests/fixtures/torch_gru.onnx"],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout,
+        guide_block_after("nnc import --check onnx/tests/fixtures/torch_gru.onnx")
+    );
+    let dir = scratch();
+    std::fs::copy(
+        fixture("lstm_last_step.onnx"),
+        dir.join("lstm_last_step.onnx"),
+    )
+    .unwrap();
+    let run = nnc(&dir, &["import", "--check", "lstm_last_step.onnx"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        format!("{}\n", run.stderr.trim_end()),
+        guide_block_after("nnc import --check lstm_last_step.onnx")
+    );
+}
+
+#[test]
 fn every_problem_is_listed_and_nothing_is_written() {
     let dir = scratch();
     std::fs::copy(fixture("unsupported.onnx"), dir.join("unsupported.onnx")).unwrap();

@@ -32,3 +32,25 @@ fn a_dynamic_axis_and_an_old_opset_are_named() {
               axis 2 of input `x` is dynamic (`height`): only the batch axis may be, export with a fixed size"#]],
     );
 }
+
+#[test]
+fn recurrent_nodes_nn_cannot_compute_are_named() {
+    check(
+        "gru_before_reset",
+        &expect![[r#"
+            the model cannot be imported, 1 problem:
+              node 0 `/gru/GRU` (GRU, reads `x`, `w`, `r`, `b`): applies its reset gate before the hidden state's linear transformation (`linear_before_reset = 0`): nn's `gru` is PyTorch's GRU, which applies it after (`linear_before_reset = 1`)"#]],
+    );
+    check(
+        "lstm_bidirectional",
+        &expect![[r#"
+            the model cannot be imported, 1 problem:
+              node 10 `/rnn/LSTM` (LSTM, reads `/rnn/Transpose_output_0`, `onnx::LSTM_200`, `onnx::LSTM_201`, `onnx::LSTM_199`, `/rnn/ConstantOfShape_output_0`, `/rnn/ConstantOfShape_output_0`): runs in both directions (`direction = bidirectional`): nn's recurrent layers run forward in time only"#]],
+    );
+    check(
+        "lstm_last_step",
+        &expect![[r#"
+            the model cannot be imported, 1 problem:
+              node 15 `/Gather` (Gather, reads `/rnn/Transpose_1_output_0`, `/Constant_output_0`): operator `Gather` on a sequence ([batch, steps, features]): a sequence network runs one time step at a time, and only `LSTM`, `GRU` and `RNN` nodes read across steps"#]],
+    );
+}

@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The models import must take, by file stem.
-const MODELS: [&str; 9] = [
+const MODELS: [&str; 14] = [
     "mlp",
     "conv",
     "conv1d",
@@ -30,4 +30,9 @@ const MODELS: [&str; 9] = [
     "sklearn_mlp",
     "torch_lenet",
     "torch_functions",
+    "torch_lstm",
+    "torch_gru",
+    "torch_rnn",
+    "torch_lstm_rows",
+    "dynamo_gru",
 ];
