@@ -223,8 +223,8 @@ impl LayerKind {
         }
     }
 
-    /// Whether the generated backward pass supports it: every kind listed here; a kind added
-    /// later trains once it is listed.
+    /// Whether the generated backward pass supports it: every kind listed here (a recurrent
+    /// layer through `accumulate_sequence`); a kind added later trains once it is listed.
     pub fn trains(self) -> bool {
         matches!(
             self,
@@ -241,6 +241,7 @@ impl LayerKind {
                 | Self::Dropout { .. }
                 | Self::LayerNorm { .. }
                 | Self::BatchNorm { .. }
+                | Self::Recurrent(_)
         )
     }
 }

@@ -37,9 +37,23 @@ macro_rules! gradients {
         // SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are
         // `0.0`, and the struct holds nothing but arrays of `T`.
         #[allow(unsafe_code)]
-        unsafe impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $relu: bool)?>
-            ZeroInit for $name<I, H, T, DEEPER $(, $relu)?>
+        unsafe impl<
+            const I: usize,
+            const H: usize,
+            T: Scalar,
+            const DEEPER: usize
+            $(, const $relu: bool)?
+        > ZeroInit for $name<I, H, T, DEEPER $(, $relu)?>
         {
+        }
+
+        impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $relu: bool)?>
+            $name<I, H, T, DEEPER $(, $relu)?>
+        {
+            /// Sets every gradient to zero.
+            pub fn zero(&mut self) {
+                Tensors::for_each_tensor_mut(self, |_, values| values.fill(T::ZERO));
+            }
         }
 
         impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $relu: bool)?>
@@ -524,7 +538,10 @@ fn backward_stack<
 
 /// Writes a layer's `backward_sequence`.
 macro_rules! backward_sequence {
-    ($layer:ident, $gradients:ident, $state:ident, $gates:literal, $update:ty $(, $relu:ident)?) => {
+    (
+        $layer:ident, $gradients:ident, $state:ident, $gates:literal, $update:ty
+        $(, $relu:ident)?
+    ) => {
         #[cfg(feature = "alloc")]
         impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $relu: bool)?>
             $layer<I, H, T, DEEPER $(, $relu)?>
