@@ -33,6 +33,7 @@ trait Sequence: Network<Scalar = f64> {
     type State: Copy + PartialEq + std::fmt::Debug;
     type Gradients: Gradients<Scalar = f64>;
     fn zero_state() -> Self::State;
+    #[allow(clippy::unnecessary_box_returns)] // as the generated `zeroed`
     fn gradients() -> Box<Self::Gradients>;
     fn accumulate(
         &self,
@@ -231,6 +232,7 @@ fn dropout_draws_a_mask_per_step() {
 #[test]
 fn adam_learns_a_delay() {
     // The target is the input one step before.
+    #[allow(clippy::cast_possible_truncation)] // rounded to the nearest f32, as meant
     let signal: Vec<f32> = values(9, 41).into_iter().map(|v| v as f32).collect();
     let inputs: Vec<[f32; 1]> = signal[1..].iter().map(|&v| [v]).collect();
     let targets: Vec<[f32; 1]> = signal[..40].iter().map(|&v| [v]).collect();
