@@ -38,16 +38,11 @@ fn recurrent(net: &Network, layer: &Layer) -> bool {
     kind(layer).state_type(net).is_some()
 }
 
-/// `vec![zeros; steps]` of `layer`'s output type, through the runtime's `Vec`.
+/// `vec![zeros; steps]` of `shape`'s array type, as the runtime's `Vec`.
 fn buffer(net: &Network, shape: &nn_grammar::Shape, steps: &Ident) -> TokenStream {
     let runtime = &net.runtime;
     let zeros = zeros(&net.scalar, shape);
-    let buffer = local("buffer");
-    quote! {{
-        let mut #buffer = #runtime::Vec::new();
-        #buffer.resize(#steps, #zeros);
-        #buffer
-    }}
+    quote!(::core::iter::repeat_n(#zeros, #steps).collect::<#runtime::Vec<_>>())
 }
 
 /// The locals of one layer over the window.
@@ -154,6 +149,7 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
             });
         } else {
             let product = kind(layer).forward_train(net, layer, &quote!(&#below[#t]), false);
+            let step_key = kind(layer).draws_masks().then_some(&step_key);
             forward.extend(quote_spanned! {layer.span=>
                 let mut #pre = #pre_buffer;
                 for #t in 0..#steps {
@@ -268,6 +264,7 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
                 )
             });
             let (declare, pass) = pass_down.unzip();
+            let step_key = kind(layer).draws_masks().then_some(&step_key);
             backward.extend(quote_spanned! {layer.span=>
                 #declare
                 for #t in 0..#steps {
@@ -294,7 +291,7 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
             /// # Errors
             ///
             /// `Error::Batch` when `targets` does not have one row per input (nothing is run).
-            #[allow(clippy::too_many_lines, clippy::similar_names, unused_mut, unused_variables)]
+            #[allow(clippy::too_many_lines, clippy::similar_names, unused_mut)]
             pub fn accumulate_sequence<#bound>(
                 &self,
                 #state: &mut #state_type,
