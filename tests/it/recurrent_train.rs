@@ -1,11 +1,14 @@
 //! Training sequence networks: `accumulate_sequence` (truncated backpropagation through time
 //! over a window, per-step layers and recurrent layers) against central finite differences of
 //! its own summed loss, in `f64`, from a non-zero state; the state it leaves is
-//! `forward_sequence`'s; lengths that do not match are typed errors; and `Adam` through
-//! `Parameters` learns a delay.
+//! `forward_sequence`'s; lengths that do not match are typed errors; against torch's autograd
+//! and Adam (`tests/fixtures/make_sequence_training.py`); and `Adam` through `Parameters` learns
+//! a delay.
 
+use crate::fixtures::{floats, path};
 use nn::train::{Adam, Gradients, Mse, Optimizer};
 use nn::{Error, Network, Role};
+use serde_json::Value;
 
 nn::network! {
     /// The brief's first case.
@@ -21,6 +24,10 @@ nn::network! {
 
     /// Dropout between steps: compiles and runs.
     pub struct Dropped = 2 -> lstm(6) -> dropout(0.5) -> 1 with scalar = f64;
+
+    /// The network of `make_sequence_training.py`.
+    pub struct Torch = 3 -> gru(5, layers = 2) as gru -> 4 relu as fc -> 2 as out
+        with scalar = f64;
 
     /// The learning test's network.
     pub struct Delay = 1 -> lstm(8) -> 1;
@@ -186,6 +193,7 @@ fn gradients_are_finite_differences() {
 }
 
 #[test]
+#[allow(clippy::float_cmp)] // exact zeros
 fn lengths_that_do_not_match_are_errors() {
     let net = Lone::random(1);
     let mut gradients = LoneGradients::zeroed();
@@ -207,6 +215,15 @@ fn lengths_that_do_not_match_are_errors() {
         })
     ));
     assert_eq!(state, LoneState::ZERO);
+    // An empty window: no loss, no gradient, the same state.
+    let mut state = LoneState::ZERO;
+    *state.layer0.hidden_mut(0) = [0.5; 4];
+    let before = state;
+    let loss = net
+        .accumulate_sequence(&mut state, &[], &[], &Mse, 1.0, &mut gradients)
+        .expect("no steps, no targets");
+    assert!(loss == 0.0 && state == before);
+    gradients.for_each_tensor(|_, values| assert!(values.iter().all(|&g| g == 0.0)));
 }
 
 #[test]
@@ -259,4 +276,100 @@ fn adam_learns_a_delay() {
     let (first, last) = (losses[0], losses[99]);
     eprintln!("delay: mean loss {first:.4} -> {last:.4} over 100 Adam steps");
     assert!(last < 0.2 * first, "{first} -> {last}");
+}
+
+/// Agreement with torch, relative (absolute below 1).
+fn disagreement(ours: f64, torch: f64) -> f64 {
+    (ours - torch).abs() / torch.abs().max(1.0)
+}
+
+/// The largest disagreement of `values` (visited in the order of the network's trained
+/// tensors, in storage order) with torch's tensors by `state_dict` name.
+fn against_torch(net: &Torch, values: &[f64], tensors: &Value) -> f64 {
+    let mut worst = 0.0_f64;
+    let mut offset = 0;
+    net.for_each_tensor(|layer, info, stored| {
+        if info.role != Role::Parameter {
+            return;
+        }
+        let torch = floats(&tensors[format!("{}.{}", layer.name, info.name)]);
+        assert_eq!(torch.len(), stored.len());
+        let ours = &values[offset..offset + stored.len()];
+        for (k, t) in torch.into_iter().enumerate() {
+            worst = worst.max(disagreement(ours[info.storage_index(k)], t));
+        }
+        offset += stored.len();
+    });
+    assert_eq!(offset, values.len());
+    worst
+}
+
+#[test]
+fn gradients_and_adam_are_torchs() {
+    let text = std::fs::read_to_string(path("sequence_training.json")).expect("the fixture");
+    let fixture: Value = serde_json::from_str(&text).expect("valid JSON");
+    let mut net = Torch::zeroed();
+    net.for_each_tensor_mut(|layer, info, values| {
+        let torch = floats(&fixture["tensors"][format!("{}.{}", layer.name, info.name)]);
+        assert_eq!(torch.len(), values.len(), "{}.{}", layer.name, info.name);
+        for (k, v) in torch.into_iter().enumerate() {
+            values[info.storage_index(k)] = v;
+        }
+    });
+    let mut start = TorchState::ZERO;
+    let h0 = floats(&fixture["h0"]);
+    for level in 0..2 {
+        start
+            .gru
+            .hidden_mut(level)
+            .copy_from_slice(&h0[level * 5..][..5]);
+    }
+    let inputs: Vec<[f64; 3]> = floats(&fixture["inputs"])
+        .chunks(3)
+        .map(|row| row.try_into().expect("3"))
+        .collect();
+    let targets: Vec<[f64; 2]> = floats(&fixture["targets"])
+        .chunks(2)
+        .map(|row| row.try_into().expect("2"))
+        .collect();
+    let gradients_at = |net: &Torch| {
+        let mut gradients = TorchGradients::zeroed();
+        let loss = net
+            .accumulate_sequence(
+                &mut start.clone(),
+                &inputs,
+                &targets,
+                &Mse,
+                1.0,
+                &mut gradients,
+            )
+            .expect("lengths match");
+        let mut values = Vec::new();
+        gradients.for_each_tensor(|_, v| values.extend_from_slice(v));
+        (loss, gradients, values)
+    };
+
+    let (loss, _, gradients) = gradients_at(&net);
+    let worst_loss = disagreement(loss, fixture["loss"].as_f64().expect("a number"));
+    let worst_gradient = against_torch(&net, &gradients, &fixture["gradients"]);
+
+    let mut adam = Adam::new(0.01);
+    for _ in 0..2 {
+        let (_, gradients, _) = gradients_at(&net);
+        adam.step(&mut *net, &gradients);
+    }
+    let mut stepped = Vec::new();
+    net.for_each_tensor(|_, info, values| {
+        if info.role == Role::Parameter {
+            stepped.extend_from_slice(values);
+        }
+    });
+    let worst_adam = against_torch(&net, &stepped, &fixture["adam"]);
+    eprintln!(
+        "sequence network against torch: loss {worst_loss:.1e}, gradients \
+         {worst_gradient:.1e}, adam {worst_adam:.1e}"
+    );
+    assert!(worst_loss < 1e-12, "loss {worst_loss:e}");
+    assert!(worst_gradient < 1e-10, "gradients {worst_gradient:e}");
+    assert!(worst_adam < 1e-10, "adam {worst_adam:e}");
 }
