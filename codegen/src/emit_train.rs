@@ -16,6 +16,8 @@ use nn_grammar::Activation;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
+mod sequence;
+
 /// The gradients struct, its impls, `accumulate_gradients`, `evaluate` and `Trainable`, in
 /// `__with_train!`.
 /// Nothing for a network with a layer whose kind has no backward pass yet (`Network::trains`).
@@ -23,8 +25,11 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
     if !net.trains {
         return TokenStream::new();
     }
+    if net.sequence.is_some() {
+        return sequence::emit(net);
+    }
     let runtime = &net.runtime;
-    let gradients = gradients_struct(net);
+    let gradients = gradients_struct(net, "accumulate_gradients");
     let methods = methods(net);
     let trainable = trainable_impl(net);
     quote! {
@@ -54,8 +59,8 @@ fn output_marker(net: &Network) -> TokenStream {
 }
 
 /// The struct with one gradients field per layer with tensors (`DenseGradients` for a dense
-/// layer; a pool has none), and its impls.
-fn gradients_struct(net: &Network) -> TokenStream {
+/// layer; a pool has none), and its impls; `method` is what adds to it.
+fn gradients_struct(net: &Network, method: &str) -> TokenStream {
     let Network {
         name,
         visibility,
@@ -79,7 +84,7 @@ fn gradients_struct(net: &Network) -> TokenStream {
     });
     let doc = format!(
         " Gradients of a loss with respect to every weight and bias of [`{name}`], with the same \
-         shapes: what `{name}::accumulate_gradients` adds to and an optimizer reads."
+         shapes: what `{name}::{method}` adds to and an optimizer reads."
     );
     let field_names: Vec<&Ident> = trained.iter().map(|(l, _)| &l.field).collect();
     let masks_name = masks_field();

@@ -32,6 +32,7 @@ mod onnx;
 mod pinned;
 mod readme;
 mod recurrent;
+mod recurrent_train;
 mod sklearn;
 mod train;
 mod ui;

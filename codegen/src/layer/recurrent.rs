@@ -58,6 +58,26 @@ impl Kind for Recurrent {
         )
     }
 
+    fn gradients_type(&self, net: &Network) -> Option<TokenStream> {
+        let Network {
+            runtime, scalar, ..
+        } = net;
+        let (inputs, hidden, deeper) = (self.inputs, self.hidden, self.deeper);
+        let name = Ident::new(&format!("{}Gradients", self.type_name()), Span::call_site());
+        Some(if let Cell::Rnn { relu } = self.cell {
+            quote!(#runtime::train::RnnGradients<#inputs, #hidden, #scalar, #deeper, #relu>)
+        } else {
+            quote!(#runtime::train::#name<#inputs, #hidden, #scalar, #deeper>)
+        })
+    }
+
+    fn gradients_doc(&self, layer: &Layer) -> String {
+        format!(
+            " Gradients of recurrent layer `{}`: every level's tensors, as the layer stores them.",
+            layer.name
+        )
+    }
+
     fn runtime_kind(&self, net: &Network) -> TokenStream {
         let runtime = &net.runtime;
         let name = Ident::new(self.type_name(), Span::call_site());

@@ -56,9 +56,13 @@ pub use pool::{
     Pool1dGeometry, Pool2dGeometry, avgpool1d, avgpool2d, global_avgpool, global_maxpool,
     maxpool1d, maxpool2d,
 };
+#[cfg(feature = "train")]
+pub(crate) use recurrent::Stack;
 pub use recurrent::{
     Cell as RecurrentLevel, Gru, HiddenState, Lstm, LstmState, MAX_LEVELS, Recurrent, Rnn,
 };
+#[cfg(all(feature = "train", feature = "alloc"))]
+pub(crate) use recurrent::{LevelState, LstmLevel};
 pub use reshape::{dropout, flatten};
 pub use shape::Shaped;
 // The window arithmetic, for the backward passes in `train`.

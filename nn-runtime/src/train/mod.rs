@@ -19,6 +19,7 @@ mod layernorm;
 mod loss;
 pub mod output;
 mod pool;
+mod recurrent;
 mod trainable;
 
 #[cfg(feature = "alloc")]
@@ -40,7 +41,8 @@ pub use pool::{
     avgpool1d_backward, avgpool2d_backward, flatten_backward, global_avgpool_backward,
     global_maxpool_backward, maxpool1d_backward, maxpool2d_backward,
 };
-pub use trainable::{Gradients, Outcome, Trainable};
+pub use recurrent::{GruGradients, LstmGradients, RnnGradients};
+pub use trainable::{Gradients, Outcome, Parameters, Trainable};
 
 #[cfg(feature = "alloc")]
 pub use optim::{Adam, Optimizer, Sgd};

@@ -1,15 +1,16 @@
 //! Optimizers: stochastic gradient descent with momentum and weight decay, and Adam. Both follow
 //! PyTorch's update rules (`torch.optim.SGD`, `torch.optim.Adam`), so hyperparameters carry over.
 
-use super::{Gradients, Trainable};
+use super::{Gradients, Parameters};
+use crate::Scalar;
 use crate::kernel::with_widest;
-use crate::{Role, Scalar};
 use alloc::vec::Vec;
 
 /// Updates a network's weights and biases from their gradients.
 pub trait Optimizer<T: Scalar> {
-    /// One update of every parameter of `net` from `gradients` (usually a mini-batch mean).
-    fn step<N: Trainable<Scalar = T>>(&mut self, net: &mut N, gradients: &N::Gradients);
+    /// One update of every parameter of `net` (a network, or a bare recurrent layer) from
+    /// `gradients` (usually a mini-batch mean).
+    fn step<N: Parameters<Scalar = T>>(&mut self, net: &mut N, gradients: &N::Gradients);
 
     /// The step size.
     fn learning_rate(&self) -> T;
@@ -24,11 +25,11 @@ const ROUND: usize = 64;
 
 /// Calls `f(offset, parameters, gradients)` for each trained tensor of `net` with its
 /// gradients, `offset` being the position of its first value among the trained values, in the
-/// order of [`Network::for_each_tensor`](crate::Network::for_each_tensor).
+/// order of [`Parameters::for_each_parameter_mut`].
 ///
 /// Without allocating: the gradients' slices are gathered on the stack, [`ROUND`] at a time,
 /// then the network is visited for writing and its trained tensors paired with them.
-fn for_each_parameter<N: Trainable>(
+fn for_each_parameter<N: Parameters>(
     net: &mut N,
     gradients: &N::Gradients,
     mut f: impl FnMut(usize, &mut [N::Scalar], &[N::Scalar]),
@@ -48,10 +49,7 @@ fn for_each_parameter<N: Trainable>(
             return;
         }
         let mut index = 0_usize;
-        net.for_each_tensor_mut(|_, tensor, parameters| {
-            if tensor.role != Role::Parameter {
-                return;
-            }
+        net.for_each_parameter_mut(|_, parameters| {
             if let Some(gradients) = index.checked_sub(done).and_then(|k| round[..count].get(k)) {
                 f(offset, parameters, gradients);
                 offset += parameters.len();
@@ -145,7 +143,7 @@ impl<T: Scalar> Sgd<T> {
 }
 
 impl<T: Scalar> Optimizer<T> for Sgd<T> {
-    fn step<N: Trainable<Scalar = T>>(&mut self, net: &mut N, gradients: &N::Gradients) {
+    fn step<N: Parameters<Scalar = T>>(&mut self, net: &mut N, gradients: &N::Gradients) {
         let Self {
             learning_rate: rate,
             momentum,
@@ -260,7 +258,7 @@ impl<T: Scalar> Adam<T> {
 }
 
 impl<T: Scalar> Optimizer<T> for Adam<T> {
-    fn step<N: Trainable<Scalar = T>>(&mut self, net: &mut N, gradients: &N::Gradients) {
+    fn step<N: Parameters<Scalar = T>>(&mut self, net: &mut N, gradients: &N::Gradients) {
         state(&mut self.m, N::PARAMETERS);
         state(&mut self.v, N::PARAMETERS);
         state(&mut self.root, N::PARAMETERS);

@@ -2,7 +2,7 @@
 
 use super::{Loss, OutputActivation};
 use crate::zeroed::ZeroInit;
-use crate::{Error, Network, Scalar, TensorInfo};
+use crate::{Error, Network, Role, Scalar, TensorInfo};
 use core::borrow::Borrow;
 
 /// The gradients of every trained tensor of a network (and, with dropout, where its masks come
@@ -127,5 +127,41 @@ pub trait Trainable: Network {
     /// [`Trainer`](super::Trainer) does.
     fn update_buffers(&mut self, gradients: &Self::Gradients) {
         let _ = gradients;
+    }
+}
+
+/// What an optimizer updates: trained tensors, and the type of their gradients. Every
+/// [`Trainable`] network is (the tensors of [`Role::Parameter`], in the order of
+/// [`Network::for_each_tensor`]), and so is each recurrent layer, with its gradients type
+/// ([`LstmGradients`](super::LstmGradients), ...).
+pub trait Parameters {
+    /// Element type: `f32` or `f64`.
+    type Scalar: Scalar;
+    /// The gradients of the trained tensors, visited in the same order.
+    type Gradients: Gradients<Scalar = Self::Scalar>;
+    /// Values of the trained tensors.
+    const PARAMETERS: usize;
+
+    /// Calls `f` with each trained tensor's description and values, in storage order.
+    fn for_each_parameter_mut<'a>(
+        &'a mut self,
+        f: impl FnMut(&'static TensorInfo, &'a mut [Self::Scalar]),
+    );
+}
+
+impl<N: Trainable> Parameters for N {
+    type Scalar = <N as Network>::Scalar;
+    type Gradients = <N as Trainable>::Gradients;
+    const PARAMETERS: usize = <N as Network>::PARAMETERS;
+
+    fn for_each_parameter_mut<'a>(
+        &'a mut self,
+        mut f: impl FnMut(&'static TensorInfo, &'a mut [Self::Scalar]),
+    ) {
+        self.for_each_tensor_mut(|_, info, values| {
+            if info.role == Role::Parameter {
+                f(info, values);
+            }
+        });
     }
 }

@@ -4,3 +4,4 @@ mod layer_network;
 mod layers;
 mod numerics;
 mod recurrent;
+mod recurrent_train;

@@ -28,6 +28,11 @@ mod shadowing {
         /// per-sample loops in chunks.
         pub struct TrickyCnn = [2, 8, 8] -> conv2d(8, 3) relu as sample -> maxpool2d(2) as row
             -> conv2d(4, 1) as sample_delta -> flatten as chunk_inputs -> 3 softmax as observe;
+
+        /// A sequence network with layers named like the locals of `accumulate_sequence`.
+        pub struct TrickySequence = 3 -> 4 tanh as steps -> lstm(4) as t -> layernorm as total
+            -> dropout(0.1) as copy -> gru(3) as window_key -> 2 softmax as state
+            with scalar = f64;
     }
 }
 
@@ -112,4 +117,22 @@ fn layer_names_do_not_capture_generated_locals() {
         <shadowing::Tricky as Trainable>::predict(&tricky, &input),
         expected.output
     );
+}
+
+#[test]
+fn sequence_layer_names_do_not_capture_generated_locals() {
+    let net = shadowing::TrickySequence::random(1);
+    let mut gradients = shadowing::TrickySequenceGradients::zeroed();
+    let mut state = shadowing::TrickySequenceState::ZERO;
+    let loss = net
+        .accumulate_sequence(
+            &mut state,
+            &[[0.5, -0.5, 1.0]; 4],
+            &[[1.0, 0.0]; 4],
+            &CrossEntropy,
+            0.25,
+            &mut gradients,
+        )
+        .expect("as many targets as inputs");
+    assert!(loss.is_finite() && loss > 0.0);
 }

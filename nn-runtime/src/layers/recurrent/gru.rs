@@ -119,6 +119,12 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
         }
     }
 
+    /// Every level's tensors, for training.
+    #[cfg(all(feature = "train", feature = "alloc"))]
+    pub(crate) fn stack(&self) -> &Stack<I, 3, H, T, DEEPER> {
+        &self.stack
+    }
+
     /// A compile-time error for a layer of more than [`MAX_LEVELS`](super::MAX_LEVELS).
     const CHECK: () = {
         levels(DEEPER);

@@ -252,6 +252,44 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, 
         bias_hh: [[T::ZERO; H]; G],
     };
 
+    /// The four tensors by column: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
+    #[cfg(all(feature = "train", feature = "alloc"))]
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn parts(
+        &self,
+    ) -> (
+        &[[[T; H]; G]; IN],
+        &[[[T; H]; G]; H],
+        &[[T; H]; G],
+        &[[T; H]; G],
+    ) {
+        (
+            &self.weight_ih,
+            &self.weight_hh,
+            &self.bias_ih,
+            &self.bias_hh,
+        )
+    }
+
+    /// [`parts`](Self::parts), for writing.
+    #[cfg(all(feature = "train", feature = "alloc"))]
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn parts_mut(
+        &mut self,
+    ) -> (
+        &mut [[[T; H]; G]; IN],
+        &mut [[[T; H]; G]; H],
+        &mut [[T; H]; G],
+        &mut [[T; H]; G],
+    ) {
+        (
+            &mut self.weight_ih,
+            &mut self.weight_hh,
+            &mut self.bias_ih,
+            &mut self.bias_hh,
+        )
+    }
+
     /// `W_ih x + b_ih`.
     #[inline]
     pub(crate) fn input(&self, x: &[T; IN]) -> [[T; H]; G] {

@@ -129,6 +129,12 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
         }
     }
 
+    /// Every level's tensors, for training.
+    #[cfg(all(feature = "train", feature = "alloc"))]
+    pub(crate) fn stack(&self) -> &Stack<I, 1, H, T, DEEPER> {
+        &self.stack
+    }
+
     /// A compile-time error for a layer of more than [`MAX_LEVELS`](super::MAX_LEVELS).
     const CHECK: () = {
         levels(DEEPER);
