@@ -11,6 +11,7 @@
 #![allow(clippy::many_single_char_names)]
 
 use super::columns::column_kernels;
+use super::gates::gate_kernels;
 use super::portable::{self, BLOCK};
 use super::wide::wide_kernels;
 use crate::Scalar;
@@ -29,6 +30,8 @@ const L: usize = 8;
 const MATVEC_PANEL: usize = 4;
 /// Registers for `matvec`'s partial sums, half of the 16.
 const MATVEC_ACCUMULATORS: usize = 8;
+/// Output vectors per panel of `gates`: 32 outputs, in two partial sums each.
+const GATES_PANEL: usize = 4;
 /// Output vectors per tile of `matmul`: 16 outputs.
 const MATMUL_PANEL: usize = 2;
 /// Samples per tile of `matmul`: 12 accumulators, 2 weight vectors and a broadcast input fit
@@ -151,6 +154,7 @@ unsafe fn store_ptr(p: *mut f32, v: V) {
 }
 
 column_kernels!("avx2,fma");
+gate_kernels!("avx2,fma");
 wide_kernels!("avx2,fma");
 
 /// `W x + b` in `f64` (or any scalar): the portable kernel, vectorised by LLVM for these

@@ -11,6 +11,7 @@
 #![allow(clippy::many_single_char_names)]
 
 use super::columns::column_kernels;
+use super::gates::gate_kernels;
 use super::portable::{self, BLOCK};
 use super::wide::wide_kernels;
 use crate::Scalar;
@@ -28,6 +29,8 @@ const L: usize = 16;
 const MATVEC_PANEL: usize = 8;
 /// Registers for `matvec`'s partial sums, half of the 32.
 const MATVEC_ACCUMULATORS: usize = 16;
+/// Output vectors per panel of `gates`: 128 outputs, in two partial sums each.
+const GATES_PANEL: usize = 8;
 /// Output vectors per tile of `matmul`: 64 outputs.
 const MATMUL_PANEL: usize = 4;
 /// Samples per tile of `matmul`: 24 accumulators, 4 weight vectors and a broadcast input fit
@@ -146,6 +149,7 @@ unsafe fn store_ptr(p: *mut f32, v: V) {
 }
 
 column_kernels!("avx512f");
+gate_kernels!("avx512f");
 wide_kernels!("avx512f");
 
 /// `W x + b` in `f64` (or any scalar): the portable kernel, vectorised by LLVM for these

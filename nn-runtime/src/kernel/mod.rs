@@ -17,6 +17,9 @@
 
 // `w`, `b`, `x`, `y`: the notation of `y = w * x + b`.
 #![allow(clippy::many_single_char_names)]
+// The recurrent layers' helpers are `#[inline(always)]`, so that `with_widest` compiles them for
+// its level (see its doc).
+#![allow(clippy::inline_always)]
 
 use crate::Scalar;
 use core::borrow::Borrow;
@@ -27,6 +30,8 @@ mod avx2;
 mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod columns;
+#[cfg(target_arch = "x86_64")]
+mod gates;
 pub mod portable;
 #[cfg(target_arch = "x86_64")]
 mod wide;
@@ -177,6 +182,31 @@ pub trait Kernel: Sized + Copy {
         false
     }
 
+    /// A recurrent layer's gates, `W x + b` with `W` by column (`w[i]` is column `i`), at
+    /// `level`, which the caller has checked is supported; by default the portable kernel.
+    #[inline(always)]
+    fn gates<const IN: usize, const G: usize, const H: usize>(
+        _level: Level,
+        w: &[[[Self; H]; G]; IN],
+        b: &[[Self; H]; G],
+        x: &[Self; IN],
+    ) -> [[Self; H]; G]
+    where
+        Self: Scalar,
+    {
+        portable::gates(w, b, x)
+    }
+
+    /// The logistic function for the recurrent layers' gates: `f32`'s is the vectorisable
+    /// `math::sigmoid_fast`, within 4 ulps; `f64`'s is [`Scalar::sigmoid`].
+    #[must_use]
+    fn gate_sigmoid(self) -> Self;
+
+    /// The hyperbolic tangent for the recurrent layers: `f32`'s is the vectorisable
+    /// `math::tanh_fast`, within 4 ulps; `f64`'s is [`Scalar::tanh`] (`libm`).
+    #[must_use]
+    fn gate_tanh(self) -> Self;
+
     /// [`Kernel::matmul`] with each row summed in the same order whatever the other rows, so
     /// that a row gives the same bits alone or among others; by default [`Kernel::matvec`] on
     /// each row.
@@ -196,6 +226,37 @@ pub trait Kernel: Sized + Copy {
 
 impl Kernel for f32 {
     const WIDE: bool = cfg!(target_arch = "x86_64");
+
+    #[inline(always)]
+    fn gate_sigmoid(self) -> Self {
+        crate::math::sigmoid_fast(self)
+    }
+
+    #[inline(always)]
+    fn gate_tanh(self) -> Self {
+        crate::math::tanh_fast(self)
+    }
+
+    #[inline]
+    fn gates<const IN: usize, const G: usize, const H: usize>(
+        level: Level,
+        w: &[[[f32; H]; G]; IN],
+        b: &[[f32; H]; G],
+        x: &[f32; IN],
+    ) -> [[f32; H]; G] {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::gates(w, b, x) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::gates(w, b, x) },
+            _ => portable::gates(w, b, x),
+        }
+    }
 
     #[inline]
     fn conv_wide(
@@ -331,6 +392,16 @@ impl Kernel for f32 {
 }
 
 impl Kernel for f64 {
+    #[inline(always)]
+    fn gate_sigmoid(self) -> Self {
+        Scalar::sigmoid(self)
+    }
+
+    #[inline(always)]
+    fn gate_tanh(self) -> Self {
+        Scalar::tanh(self)
+    }
+
     #[inline]
     fn matvec<const IN: usize, const OUT: usize>(
         level: Level,
@@ -408,6 +479,22 @@ pub fn matvec<T: Scalar, const IN: usize, const OUT: usize>(
         portable::matvec(w, b, x)
     } else {
         T::matvec(level(), w, b, x)
+    }
+}
+
+/// A recurrent layer's gates, `W x + b` for `G` gates of `H` values, `W` by column (`w[i]` is
+/// column `i`), with the best kernel for this CPU (the portable one, inlined, for layers of at
+/// most [`SMALL`] weights). The sums' order depends only on the shapes and the CPU.
+#[inline(always)]
+pub fn gates<T: Scalar, const IN: usize, const G: usize, const H: usize>(
+    w: &[[[T; H]; G]; IN],
+    b: &[[T; H]; G],
+    x: &[T; IN],
+) -> [[T; H]; G] {
+    if IN * G * H <= SMALL {
+        portable::gates(w, b, x)
+    } else {
+        T::gates(level(), w, b, x)
     }
 }
 

@@ -1,7 +1,11 @@
 //! The gated recurrent unit layer, PyTorch's `nn.GRU`.
 
+// `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
+#![allow(clippy::inline_always)]
+
 use super::{HiddenState, Recurrent, Stack, debug, levels};
 use crate::Scalar;
+use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
 use crate::zeroed::ZeroInit;
 
@@ -52,8 +56,10 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
     #[inline]
     pub fn step(&self, state: &mut HiddenState<H, T, DEEPER>, input: &[T; I]) -> [T; H] {
         let () = Self::CHECK;
-        self.stack
-            .step((&mut state.first, &mut state.deeper), input, update)
+        kernel::with_widest(|| {
+            self.stack
+                .step((&mut state.first, &mut state.deeper), input, update)
+        })
     }
 
     /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
@@ -100,9 +106,13 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
             states.len() == inputs.len() && inputs.len() == outputs.len(),
             "step_streams: as many states, inputs and outputs"
         );
-        for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
-            *output = self.step(state, input);
-        }
+        kernel::with_widest(|| {
+            for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
+                *output = self
+                    .stack
+                    .step((&mut state.first, &mut state.deeper), input, update);
+            }
+        });
     }
 
     /// A compile-time error for a layer of more than [`MAX_LEVELS`](super::MAX_LEVELS).
@@ -112,12 +122,12 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
 }
 
 /// The update of one level from its gates' input projection `x` and recurrent projection `r`.
-#[inline]
+#[inline(always)]
 fn update<const H: usize, T: Scalar>(x: &[[T; H]; 3], r: &[[T; H]; 3], h: &mut [T; H]) {
     for j in 0..H {
-        let reset = (x[0][j] + r[0][j]).sigmoid();
-        let keep = (x[1][j] + r[1][j]).sigmoid();
-        let new = (x[2][j] + reset * r[2][j]).tanh();
+        let reset = (x[0][j] + r[0][j]).gate_sigmoid();
+        let keep = (x[1][j] + r[1][j]).gate_sigmoid();
+        let new = (x[2][j] + reset * r[2][j]).gate_tanh();
         h[j] = new + keep * (h[j] - new);
     }
 }

@@ -1,7 +1,11 @@
 //! The long short-term memory layer, PyTorch's `nn.LSTM`.
 
+// `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
+#![allow(clippy::inline_always)]
+
 use super::{LstmLevel, LstmState, Recurrent, Stack, debug, levels};
 use crate::Scalar;
+use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
 use crate::zeroed::ZeroInit;
 
@@ -71,8 +75,10 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
     #[inline]
     pub fn step(&self, state: &mut LstmState<H, T, DEEPER>, input: &[T; I]) -> [T; H] {
         let () = Self::CHECK;
-        self.stack
-            .step((&mut state.first, &mut state.deeper), input, update)
+        kernel::with_widest(|| {
+            self.stack
+                .step((&mut state.first, &mut state.deeper), input, update)
+        })
     }
 
     /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
@@ -119,9 +125,13 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
             states.len() == inputs.len() && inputs.len() == outputs.len(),
             "step_streams: as many states, inputs and outputs"
         );
-        for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
-            *output = self.step(state, input);
-        }
+        kernel::with_widest(|| {
+            for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
+                *output = self
+                    .stack
+                    .step((&mut state.first, &mut state.deeper), input, update);
+            }
+        });
     }
 
     /// A compile-time error for a layer of more than [`MAX_LEVELS`](super::MAX_LEVELS).
@@ -133,20 +143,20 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
 /// The update of one level from its gates' input projection `x` and recurrent projection `r`.
 // The gates' names are PyTorch's.
 #[allow(clippy::many_single_char_names)]
-#[inline]
+#[inline(always)]
 fn update<const H: usize, T: Scalar>(
     x: &[[T; H]; 4],
     r: &[[T; H]; 4],
     state: &mut LstmLevel<H, T>,
 ) {
     for j in 0..H {
-        let i = (x[0][j] + r[0][j]).sigmoid();
-        let f = (x[1][j] + r[1][j]).sigmoid();
-        let g = (x[2][j] + r[2][j]).tanh();
-        let o = (x[3][j] + r[3][j]).sigmoid();
+        let i = (x[0][j] + r[0][j]).gate_sigmoid();
+        let f = (x[1][j] + r[1][j]).gate_sigmoid();
+        let g = (x[2][j] + r[2][j]).gate_tanh();
+        let o = (x[3][j] + r[3][j]).gate_sigmoid();
         let c = f * state.c[j] + i * g;
         state.c[j] = c;
-        state.h[j] = o * c.tanh();
+        state.h[j] = o * c.gate_tanh();
     }
 }
 

@@ -11,6 +11,14 @@
 //! `step`, `forward_sequence` and `step_streams` give the same bits for the same stream: every
 //! product sums its columns in one order, whatever the number of steps or streams computed
 //! together. No allocation: a sequence goes through stack buffers of [`CHUNK`] steps.
+//!
+//! Speed (`step` in bench/benches/recurrent.rs): the products are `kernel::gates` (fused
+//! multiply-adds, AVX-512 or AVX2 where the CPU has them); each call runs inside
+//! `kernel::with_widest`, so that the element-wise updates, with `f32`'s vectorisable sigmoid
+//! and tanh (within 4 ulps; `f64` keeps `libm`'s), run on the widest vectors. The helpers are
+//! `#[inline(always)]` to be compiled there.
+// `#[inline(always)]` is the point: see above.
+#![allow(clippy::inline_always)]
 
 mod gru;
 mod lstm;
@@ -21,6 +29,7 @@ pub use lstm::Lstm;
 pub use rnn::Rnn;
 
 use crate::Scalar;
+use crate::kernel;
 use crate::tensor::{Init, Layout, Role, TensorInfo};
 use core::fmt;
 
@@ -36,10 +45,6 @@ pub const MAX_LEVELS: usize = 8;
 /// Time steps per stack buffer of `forward_sequence`: their input projections are computed
 /// before their recurrence.
 const CHUNK: usize = 16;
-
-/// Columns summed from zero before their sum joins the output, as the dense kernels do: the
-/// error of a long product then grows with `in / BLOCK`, not `in`.
-const BLOCK: usize = crate::kernel::portable::BLOCK;
 
 /// What the three recurrent layer types share, for code that names their state:
 /// `<Lstm<1, 32, f32> as Recurrent>::State` is [`LstmState<32, f32>`].
@@ -201,14 +206,14 @@ pub(crate) trait LevelState<const H: usize, T> {
 }
 
 impl<const H: usize, T: Scalar> LevelState<H, T> for [T; H] {
-    #[inline]
+    #[inline(always)]
     fn h(&self) -> &[T; H] {
         self
     }
 }
 
 impl<const H: usize, T: Scalar> LevelState<H, T> for LstmLevel<H, T> {
-    #[inline]
+    #[inline(always)]
     fn h(&self) -> &[T; H] {
         &self.h
     }
@@ -233,13 +238,13 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, 
     };
 
     /// `W_ih x + b_ih`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn input(&self, x: &[T; IN]) -> [[T; H]; G] {
-        project(&self.weight_ih, &self.bias_ih, x)
+        kernel::gates(&self.weight_ih, &self.bias_ih, x)
     }
 
     /// `W_ih x + b_ih` for each step of `xs` into `ys`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn inputs(&self, xs: &[[T; IN]], ys: &mut [[[T; H]; G]]) {
         for (x, y) in xs.iter().zip(ys) {
             *y = self.input(x);
@@ -247,9 +252,9 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, 
     }
 
     /// `W_hh h + b_hh`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn hidden(&self, h: &[T; H]) -> [[T; H]; G] {
-        project(&self.weight_hh, &self.bias_hh, h)
+        kernel::gates(&self.weight_hh, &self.bias_hh, h)
     }
 
     /// The four tensors in PyTorch's order, by column, with `infos` (theirs, in order).
@@ -280,30 +285,6 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, 
         f(bih, self.bias_ih.as_flattened_mut());
         f(bhh, self.bias_hh.as_flattened_mut());
     }
-}
-
-/// `W x + b`, `W` by column: the outputs plus `x[i]` times column `i`, in order, a [`BLOCK`] of
-/// columns summed from `-0.0` before joining the outputs.
-#[inline]
-fn project<const IN: usize, const G: usize, const H: usize, T: Scalar>(
-    w: &[[[T; H]; G]; IN],
-    b: &[[T; H]; G],
-    x: &[T; IN],
-) -> [[T; H]; G] {
-    let mut y = *b;
-    for (columns, xs) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
-        // `-0.0 + v == v`: the first column's products enter exactly.
-        let mut sum = [[-T::ZERO; H]; G];
-        for (column, &x) in columns.iter().zip(xs) {
-            for (s, &w) in sum.as_flattened_mut().iter_mut().zip(column.as_flattened()) {
-                *s += x * w;
-            }
-        }
-        for (y, &s) in y.as_flattened_mut().iter_mut().zip(sum.as_flattened()) {
-            *y += s;
-        }
-    }
-    y
 }
 
 /// Every level's tensors: level 0 reads `I` inputs, the `DEEPER` others the `H` of the level
@@ -361,7 +342,7 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
 
     /// One step of every level: `update` turns a level's input and recurrent projections into
     /// its new state; returns the last level's new `h`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn step<S: LevelState<H, T>>(
         &self,
         state: (&mut S, &mut [S; DEEPER]),
@@ -383,7 +364,7 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
     /// Consecutive steps of one stream, [`CHUNK`] at a time: each level's input projections of
     /// a chunk first (the levels above read the outputs of the level below, in `outputs`), then
     /// its recurrence.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sequence<S: LevelState<H, T>>(
         &self,
         state: (&mut S, &mut [S; DEEPER]),
@@ -407,7 +388,7 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
 
 /// The recurrence of one level over steps whose input projections are known, writing each new
 /// `h` into `outputs`.
-#[inline]
+#[inline(always)]
 fn recur<const IN: usize, const G: usize, const H: usize, T: Scalar, S: LevelState<H, T>>(
     cell: &Cell<IN, G, H, T>,
     state: &mut S,

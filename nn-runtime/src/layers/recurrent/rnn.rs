@@ -1,7 +1,11 @@
 //! The plain recurrent layer, PyTorch's `nn.RNN`.
 
+// `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
+#![allow(clippy::inline_always)]
+
 use super::{HiddenState, Recurrent, Stack, debug, levels};
 use crate::Scalar;
+use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
 use crate::zeroed::ZeroInit;
 
@@ -110,9 +114,15 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
             states.len() == inputs.len() && inputs.len() == outputs.len(),
             "step_streams: as many states, inputs and outputs"
         );
-        for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
-            *output = self.step(state, input);
-        }
+        kernel::with_widest(|| {
+            for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
+                *output = self.stack.step(
+                    (&mut state.first, &mut state.deeper),
+                    input,
+                    update::<H, T, RELU>,
+                );
+            }
+        });
     }
 
     /// A compile-time error for a layer of more than [`MAX_LEVELS`](super::MAX_LEVELS).
@@ -122,7 +132,7 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
 }
 
 /// The update of one level from its input projection `x` and recurrent projection `r`.
-#[inline]
+#[inline(always)]
 fn update<const H: usize, T: Scalar, const RELU: bool>(
     x: &[[T; H]; 1],
     r: &[[T; H]; 1],
@@ -134,7 +144,7 @@ fn update<const H: usize, T: Scalar, const RELU: bool>(
             // `max` would turn NaN into 0; PyTorch's ReLU keeps it.
             if sum < T::ZERO { T::ZERO } else { sum }
         } else {
-            sum.tanh()
+            sum.gate_tanh()
         };
     }
 }
