@@ -3,7 +3,7 @@
 // `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
 #![allow(clippy::inline_always)]
 
-use super::{HiddenState, Recurrent, Stack, debug, levels};
+use super::{HiddenState, Recurrent, Stack, Update, debug, levels};
 use crate::Scalar;
 use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
@@ -56,10 +56,14 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
     #[inline]
     pub fn step(&self, state: &mut HiddenState<H, T, DEEPER>, input: &[T; I]) -> [T; H] {
         let () = Self::CHECK;
-        kernel::with_widest(|| {
-            self.stack
-                .step((&mut state.first, &mut state.deeper), input, update)
-        })
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                self.stack
+                    .step::<Self>((&mut state.first, &mut state.deeper), input)
+            },
+        )
     }
 
     /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
@@ -81,12 +85,8 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
             outputs.len(),
             "forward_sequence: as many outputs as inputs"
         );
-        self.stack.sequence(
-            (&mut state.first, &mut state.deeper),
-            inputs,
-            outputs,
-            update,
-        );
+        self.stack
+            .sequence::<Self>((&mut state.first, &mut state.deeper), inputs, outputs);
     }
 
     /// One time step of independent streams, `states[s]` reading `inputs[s]` into
@@ -106,13 +106,17 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
             states.len() == inputs.len() && inputs.len() == outputs.len(),
             "step_streams: as many states, inputs and outputs"
         );
-        kernel::with_widest(|| {
-            for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
-                *output = self
-                    .stack
-                    .step((&mut state.first, &mut state.deeper), input, update);
-            }
-        });
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
+                    *output = self
+                        .stack
+                        .step::<Self>((&mut state.first, &mut state.deeper), input);
+                }
+            },
+        );
     }
 
     /// A compile-time error for a layer of more than [`MAX_LEVELS`](super::MAX_LEVELS).
@@ -129,6 +133,17 @@ fn update<const H: usize, T: Scalar>(x: &[[T; H]; 3], r: &[[T; H]; 3], h: &mut [
         let keep = (x[1][j] + r[1][j]).gate_sigmoid();
         let new = (x[2][j] + reset * r[2][j]).gate_tanh();
         h[j] = new + keep * (h[j] - new);
+    }
+}
+
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<3, H, T>
+    for Gru<I, H, T, DEEPER>
+{
+    type Level = [T; H];
+
+    #[inline(always)]
+    fn update(x: &[[T; H]; 3], r: &[[T; H]; 3], state: &mut [T; H]) {
+        update(x, r, state);
     }
 }
 

@@ -3,7 +3,7 @@
 // `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
 #![allow(clippy::inline_always)]
 
-use super::{LstmLevel, LstmState, Recurrent, Stack, debug, levels};
+use super::{LstmLevel, LstmState, Recurrent, Stack, Update, debug, levels};
 use crate::Scalar;
 use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
@@ -75,10 +75,14 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
     #[inline]
     pub fn step(&self, state: &mut LstmState<H, T, DEEPER>, input: &[T; I]) -> [T; H] {
         let () = Self::CHECK;
-        kernel::with_widest(|| {
-            self.stack
-                .step((&mut state.first, &mut state.deeper), input, update)
-        })
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                self.stack
+                    .step::<Self>((&mut state.first, &mut state.deeper), input)
+            },
+        )
     }
 
     /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
@@ -100,12 +104,8 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
             outputs.len(),
             "forward_sequence: as many outputs as inputs"
         );
-        self.stack.sequence(
-            (&mut state.first, &mut state.deeper),
-            inputs,
-            outputs,
-            update,
-        );
+        self.stack
+            .sequence::<Self>((&mut state.first, &mut state.deeper), inputs, outputs);
     }
 
     /// One time step of independent streams, `states[s]` reading `inputs[s]` into
@@ -125,13 +125,17 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
             states.len() == inputs.len() && inputs.len() == outputs.len(),
             "step_streams: as many states, inputs and outputs"
         );
-        kernel::with_widest(|| {
-            for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
-                *output = self
-                    .stack
-                    .step((&mut state.first, &mut state.deeper), input, update);
-            }
-        });
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
+                    *output = self
+                        .stack
+                        .step::<Self>((&mut state.first, &mut state.deeper), input);
+                }
+            },
+        );
     }
 
     /// A compile-time error for a layer of more than [`MAX_LEVELS`](super::MAX_LEVELS).
@@ -157,6 +161,17 @@ fn update<const H: usize, T: Scalar>(
         let c = f * state.c[j] + i * g;
         state.c[j] = c;
         state.h[j] = o * c.gate_tanh();
+    }
+}
+
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<4, H, T>
+    for Lstm<I, H, T, DEEPER>
+{
+    type Level = LstmLevel<H, T>;
+
+    #[inline(always)]
+    fn update(x: &[[T; H]; 4], r: &[[T; H]; 4], state: &mut LstmLevel<H, T>) {
+        update(x, r, state);
     }
 }
 

@@ -200,6 +200,15 @@ const fn levels(deeper: usize) -> usize {
     deeper + 1
 }
 
+/// How one level's state moves from its input projection `x` and recurrent projection `r`: one
+/// implementation per layer type, a static call that inlines (a function passed as a value
+/// did not, and then ran on narrow vectors).
+pub(crate) trait Update<const G: usize, const H: usize, T: Scalar> {
+    /// The state of one level.
+    type Level: LevelState<H, T>;
+    fn update(x: &[[T; H]; G], r: &[[T; H]; G], state: &mut Self::Level);
+}
+
 /// A level's hidden state, which its recurrent product reads.
 pub(crate) trait LevelState<const H: usize, T> {
     fn h(&self) -> &[T; H];
@@ -340,22 +349,21 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
         }
     }
 
-    /// One step of every level: `update` turns a level's input and recurrent projections into
-    /// its new state; returns the last level's new `h`.
+    /// One step of every level, `U` turning a level's input and recurrent projections into its
+    /// new state; returns the last level's new `h`.
     #[inline(always)]
-    pub(crate) fn step<S: LevelState<H, T>>(
+    pub(crate) fn step<U: Update<G, H, T>>(
         &self,
-        state: (&mut S, &mut [S; DEEPER]),
+        state: (&mut U::Level, &mut [U::Level; DEEPER]),
         input: &[T; I],
-        update: impl Fn(&[[T; H]; G], &[[T; H]; G], &mut S),
     ) -> [T; H] {
         let (first, deeper) = state;
         let x = self.first.input(input);
-        update(&x, &self.first.hidden(first.h()), first);
+        U::update(&x, &self.first.hidden(first.h()), first);
         let mut h = *first.h();
         for (cell, state) in self.deeper.iter().zip(deeper) {
             let x = cell.input(&h);
-            update(&x, &cell.hidden(state.h()), state);
+            U::update(&x, &cell.hidden(state.h()), state);
             h = *state.h();
         }
         h
@@ -365,22 +373,21 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
     /// a chunk first (the levels above read the outputs of the level below, in `outputs`), then
     /// its recurrence.
     #[inline(always)]
-    pub(crate) fn sequence<S: LevelState<H, T>>(
+    pub(crate) fn sequence<U: Update<G, H, T>>(
         &self,
-        state: (&mut S, &mut [S; DEEPER]),
+        state: (&mut U::Level, &mut [U::Level; DEEPER]),
         inputs: &[[T; I]],
         outputs: &mut [[T; H]],
-        update: impl Fn(&[[T; H]; G], &[[T; H]; G], &mut S),
     ) {
         let (first, deeper) = state;
         let mut projected = [[[T::ZERO; H]; G]; CHUNK];
         for (inputs, outputs) in inputs.chunks(CHUNK).zip(outputs.chunks_mut(CHUNK)) {
             let projected = &mut projected[..inputs.len()];
             self.first.inputs(inputs, projected);
-            recur(&self.first, first, projected, outputs, &update);
+            recur::<I, G, H, T, U>(&self.first, first, projected, outputs);
             for (cell, state) in self.deeper.iter().zip(deeper.iter_mut()) {
                 cell.inputs(outputs, projected);
-                recur(cell, state, projected, outputs, &update);
+                recur::<H, G, H, T, U>(cell, state, projected, outputs);
             }
         }
     }
@@ -389,15 +396,14 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
 /// The recurrence of one level over steps whose input projections are known, writing each new
 /// `h` into `outputs`.
 #[inline(always)]
-fn recur<const IN: usize, const G: usize, const H: usize, T: Scalar, S: LevelState<H, T>>(
+fn recur<const IN: usize, const G: usize, const H: usize, T: Scalar, U: Update<G, H, T>>(
     cell: &Cell<IN, G, H, T>,
-    state: &mut S,
+    state: &mut U::Level,
     projected: &[[[T; H]; G]],
     outputs: &mut [[T; H]],
-    update: &impl Fn(&[[T; H]; G], &[[T; H]; G], &mut S),
 ) {
     for (x, output) in projected.iter().zip(outputs) {
-        update(x, &cell.hidden(state.h()), state);
+        U::update(x, &cell.hidden(state.h()), state);
         *output = *state.h();
     }
 }

@@ -3,7 +3,7 @@
 // `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
 #![allow(clippy::inline_always)]
 
-use super::{HiddenState, Recurrent, Stack, debug, levels};
+use super::{HiddenState, Recurrent, Stack, Update, debug, levels};
 use crate::Scalar;
 use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
@@ -63,11 +63,8 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
     #[inline]
     pub fn step(&self, state: &mut HiddenState<H, T, DEEPER>, input: &[T; I]) -> [T; H] {
         let () = Self::CHECK;
-        self.stack.step(
-            (&mut state.first, &mut state.deeper),
-            input,
-            update::<H, T, RELU>,
-        )
+        self.stack
+            .step::<Self>((&mut state.first, &mut state.deeper), input)
     }
 
     /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
@@ -89,12 +86,8 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
             outputs.len(),
             "forward_sequence: as many outputs as inputs"
         );
-        self.stack.sequence(
-            (&mut state.first, &mut state.deeper),
-            inputs,
-            outputs,
-            update::<H, T, RELU>,
-        );
+        self.stack
+            .sequence::<Self>((&mut state.first, &mut state.deeper), inputs, outputs);
     }
 
     /// One time step of independent streams, `states[s]` reading `inputs[s]` into
@@ -114,15 +107,17 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
             states.len() == inputs.len() && inputs.len() == outputs.len(),
             "step_streams: as many states, inputs and outputs"
         );
-        kernel::with_widest(|| {
-            for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
-                *output = self.stack.step(
-                    (&mut state.first, &mut state.deeper),
-                    input,
-                    update::<H, T, RELU>,
-                );
-            }
-        });
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
+                    *output = self
+                        .stack
+                        .step::<Self>((&mut state.first, &mut state.deeper), input);
+                }
+            },
+        );
     }
 
     /// A compile-time error for a layer of more than [`MAX_LEVELS`](super::MAX_LEVELS).
@@ -146,6 +141,17 @@ fn update<const H: usize, T: Scalar, const RELU: bool>(
         } else {
             sum.gate_tanh()
         };
+    }
+}
+
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU: bool>
+    Update<1, H, T> for Rnn<I, H, T, DEEPER, RELU>
+{
+    type Level = [T; H];
+
+    #[inline(always)]
+    fn update(x: &[[T; H]; 1], r: &[[T; H]; 1], state: &mut [T; H]) {
+        update::<H, T, RELU>(x, r, state);
     }
 }
 
