@@ -30,7 +30,8 @@ const L: usize = 8;
 const MATVEC_PANEL: usize = 4;
 /// Registers for `matvec`'s partial sums, half of the 16.
 const MATVEC_ACCUMULATORS: usize = 8;
-/// Output vectors per panel of `gates`: 32 outputs, in two partial sums each.
+/// Half the output vectors of `gates`' widest panel (8 vectors, 64 outputs): its accumulators
+/// fill half of the 16 registers.
 const GATES_PANEL: usize = 4;
 /// Output vectors per tile of `matmul`: 16 outputs.
 const MATMUL_PANEL: usize = 2;

@@ -29,7 +29,8 @@ const L: usize = 16;
 const MATVEC_PANEL: usize = 8;
 /// Registers for `matvec`'s partial sums, half of the 32.
 const MATVEC_ACCUMULATORS: usize = 16;
-/// Output vectors per panel of `gates`: 128 outputs, in two partial sums each.
+/// Half the output vectors of `gates`' widest panel (16 vectors, 256 outputs, one partial sum
+/// each; 8 vectors with two each): its accumulators fill half of the 32 registers.
 const GATES_PANEL: usize = 8;
 /// Output vectors per tile of `matmul`: 64 outputs.
 const MATMUL_PANEL: usize = 4;

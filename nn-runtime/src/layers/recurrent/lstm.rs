@@ -104,8 +104,14 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
             outputs.len(),
             "forward_sequence: as many outputs as inputs"
         );
-        self.stack
-            .sequence::<Self>((&mut state.first, &mut state.deeper), inputs, outputs);
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                self.stack
+                    .sequence::<Self>((&mut state.first, &mut state.deeper), inputs, outputs);
+            },
+        );
     }
 
     /// One time step of independent streams, `states[s]` reading `inputs[s]` into
