@@ -1,5 +1,6 @@
 //! The recurrent layers, one stream of `f32`: `step` (one call per sample) and
-//! `forward_sequence` over blocks of 512 steps (time per step), for `1 -> lstm(32) -> 1`'s
+//! `forward_sequence` over blocks of 512 steps (time per step), `step_streams` over 8 streams
+//! (time per stream), for `1 -> lstm(32) -> 1`'s
 //! LSTM, `gru(32)` and `lstm(64)`, the sizes RTNeural's users compare. Best of several rounds,
 //! nanoseconds per step; no criterion, so that it builds without the `baselines` feature.
 //!
@@ -21,6 +22,8 @@ const ROUNDS: usize = 15;
 const ROUND: Duration = Duration::from_millis(40);
 /// Steps per `forward_sequence` call.
 const BLOCK: usize = 512;
+/// Streams per `step_streams` call.
+const STREAMS: usize = 8;
 
 /// Nanoseconds per call of `f`, the best of [`ROUNDS`] rounds.
 fn best_ns(mut f: impl FnMut()) -> f64 {
@@ -75,8 +78,15 @@ macro_rules! measure {
             layer.forward_sequence(&mut state, black_box(&inputs), &mut outputs);
             black_box(&outputs);
         }) / BLOCK as f64;
+        let mut states = [<$layer as Recurrent>::State::default(); STREAMS];
+        let mut voices = [[0.0f32; $h]; STREAMS];
+        let streams = best_ns(|| {
+            layer.step_streams(&mut states, black_box(&inputs[..STREAMS]), &mut voices);
+            black_box(&voices);
+        }) / STREAMS as f64;
         println!(
-            "recurrent {:<10} step {step:7.1} ns   forward_sequence({BLOCK}) {sequence:7.1} ns/step",
+            "recurrent {:<10} step {step:7.1} ns   forward_sequence({BLOCK}) {sequence:7.1} ns/step   \
+             step_streams({STREAMS}) {streams:7.1} ns/stream",
             $name
         );
     }};

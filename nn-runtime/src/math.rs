@@ -361,13 +361,13 @@ fn exp_parts_fast(x: f32) -> (f32, f32) {
             .wrapping_add(127)
             << 23,
     );
-    let p = r
-        * (1.0
-            + r * (1.0 / 2.0
-                + r * (1.0 / 6.0
-                    + r * (1.0 / 24.0
-                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    (p, power)
+    // Estrin's scheme rather than Horner's: a shorter chain of dependent operations, which a
+    // recurrent step waits for.
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let low = (1.0 + r * (1.0 / 2.0)) + r2 * (1.0 / 6.0 + r * (1.0 / 24.0));
+    let high = (1.0 / 120.0 + r * (1.0 / 720.0)) + r2 * (1.0 / 5040.0);
+    (r * (low + r4 * high), power)
 }
 
 /// `|x|` and the sign bit of `x`.

@@ -907,6 +907,46 @@ mod tests {
         assert_eq!(super::with_widest(|| update(&a, &b)), update(&a, &b));
     }
 
+    /// The recurrent layers' gates at every supported level against an `f64` reference, on
+    /// shapes with every panel width, a tail of outputs that fills no vector, and two blocks of
+    /// columns.
+    fn check_gates<const IN: usize, const G: usize, const H: usize>() {
+        let mut rng = SplitMix64::new((IN * 100 + G * 10 + H) as u64);
+        let mut w = Box::new([[[0.0f32; H]; G]; IN]);
+        for v in w.as_flattened_mut().as_flattened_mut() {
+            *v = rng.uniform(1.0) as f32;
+        }
+        let b: [[f32; H]; G] =
+            core::array::from_fn(|_| core::array::from_fn(|_| rng.uniform(1.0) as f32));
+        let x: [f32; IN] = core::array::from_fn(|_| rng.uniform(1.0) as f32);
+        let expected: std::vec::Vec<f64> = (0..G * H)
+            .map(|o| {
+                (0..IN).fold(f64::from(b.as_flattened()[o]), |s, i| {
+                    s + f64::from(w[i].as_flattened()[o]) * f64::from(x[i])
+                })
+            })
+            .collect();
+        for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+            let y = <f32 as super::Kernel>::gates(level, &w, &b, &x);
+            let what = std::format!("gates {IN} x {G} x {H} at {level:?}");
+            assert_close(y.as_flattened(), &expected, 1e-5, &what);
+        }
+    }
+
+    #[test]
+    fn every_supported_gates_kernel_matches_an_f64_reference() {
+        check_gates::<1, 4, 32>();
+        check_gates::<32, 4, 32>();
+        check_gates::<64, 4, 64>();
+        check_gates::<17, 3, 17>();
+        check_gates::<33, 3, 64>();
+        check_gates::<5, 1, 70>();
+        check_gates::<130, 4, 20>();
+        check_gates::<3, 3, 5>();
+        check_gates::<9, 2, 56>();
+        check_gates::<7, 1, 120>();
+    }
+
     #[test]
     fn level_is_stable_and_ordered() {
         let first = super::level();

@@ -230,18 +230,23 @@ impl<const H: usize, T: Scalar> LevelState<H, T> for LstmLevel<H, T> {
 
 /// One level's tensors: `G` gates of `H` values reading `IN` inputs, both matrices by column
 /// (`weight_ih[i]` is column `i`, PyTorch's `weight_ih[.., i]`, gate by gate).
+///
+/// Aligned to a cache line, the recurrent matrix first, as `Dense`: then when `G H` is a
+/// multiple of 16 every column starts a line and no vector load straddles two (`step` in
+/// bench/benches/recurrent.rs).
 #[derive(Clone, PartialEq)]
+#[repr(C, align(64))]
 pub(crate) struct Cell<const IN: usize, const G: usize, const H: usize, T: Scalar> {
-    weight_ih: [[[T; H]; G]; IN],
     weight_hh: [[[T; H]; G]; H],
+    weight_ih: [[[T; H]; G]; IN],
     bias_ih: [[T; H]; G],
     bias_hh: [[T; H]; G],
 }
 
 impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, T> {
     const ZERO: Self = Self {
-        weight_ih: [[[T::ZERO; H]; G]; IN],
         weight_hh: [[[T::ZERO; H]; G]; H],
+        weight_ih: [[[T::ZERO; H]; G]; IN],
         bias_ih: [[T::ZERO; H]; G],
         bias_hh: [[T::ZERO; H]; G],
     };
