@@ -914,11 +914,11 @@ mod tests {
         let mut rng = SplitMix64::new((IN * 100 + G * 10 + H) as u64);
         let mut w = Box::new([[[0.0f32; H]; G]; IN]);
         for v in w.as_flattened_mut().as_flattened_mut() {
-            *v = rng.uniform(1.0) as f32;
+            *v = f32::from_f64(rng.uniform(1.0));
         }
         let b: [[f32; H]; G] =
-            core::array::from_fn(|_| core::array::from_fn(|_| rng.uniform(1.0) as f32));
-        let x: [f32; IN] = core::array::from_fn(|_| rng.uniform(1.0) as f32);
+            core::array::from_fn(|_| core::array::from_fn(|_| f32::from_f64(rng.uniform(1.0))));
+        let x: [f32; IN] = core::array::from_fn(|_| f32::from_f64(rng.uniform(1.0)));
         let expected: std::vec::Vec<f64> = (0..G * H)
             .map(|o| {
                 (0..IN).fold(f64::from(b.as_flattened()[o]), |s, i| {
