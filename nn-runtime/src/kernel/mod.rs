@@ -198,12 +198,12 @@ pub trait Kernel: Sized + Copy {
     }
 
     /// The logistic function for the recurrent layers' gates: `f32`'s is the vectorisable
-    /// `math::sigmoid_fast`, within 4 ulps; `f64`'s is [`Scalar::sigmoid`].
+    /// `math::sigmoid_fast`, within 5 ulps; `f64`'s is [`Scalar::sigmoid`].
     #[must_use]
     fn gate_sigmoid(self) -> Self;
 
     /// The hyperbolic tangent for the recurrent layers: `f32`'s is the vectorisable
-    /// `math::tanh_fast`, within 4 ulps; `f64`'s is [`Scalar::tanh`] (`libm`).
+    /// `math::tanh_fast`, within 5 ulps; `f64`'s is [`Scalar::tanh`] (`libm`).
     #[must_use]
     fn gate_tanh(self) -> Self;
 

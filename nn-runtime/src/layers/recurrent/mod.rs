@@ -15,7 +15,7 @@
 //! Speed (`step` in bench/benches/recurrent.rs): the products are `kernel::gates` (fused
 //! multiply-adds, AVX-512 or AVX2 where the CPU has them); each call runs inside
 //! `kernel::with_widest`, so that the element-wise updates, with `f32`'s vectorisable sigmoid
-//! and tanh (within 4 ulps; `f64` keeps `libm`'s), run on the widest vectors. The helpers are
+//! and tanh (within 5 ulps; `f64` keeps `libm`'s), run on the widest vectors. The helpers are
 //! `#[inline(always)]` to be compiled there.
 // `#[inline(always)]` is the point: see above.
 #![allow(clippy::inline_always)]
