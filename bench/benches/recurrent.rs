@@ -16,10 +16,11 @@ use nn::__private::layers::{Gru, Lstm, Recurrent};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// Rounds per measurement; the best is printed.
-const ROUNDS: usize = 15;
+/// Rounds per measurement; the best is printed (short rounds, many: on a shared machine some
+/// fall in quiet moments).
+const ROUNDS: usize = 100;
 /// Length of one round.
-const ROUND: Duration = Duration::from_millis(40);
+const ROUND: Duration = Duration::from_millis(5);
 /// Steps per `forward_sequence` call.
 const BLOCK: usize = 512;
 /// Streams per `step_streams` call.

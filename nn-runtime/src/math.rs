@@ -345,15 +345,15 @@ pub(crate) fn sigmoid(x: f32) -> f32 {
 
 /// `1.5 * 2^23`: adding it rounds a float below `2^22` in magnitude to an integer, which its low
 /// mantissa bits then hold.
-const ROUNDER: f32 = 12_582_912.0;
+pub(crate) const ROUNDER: f32 = 12_582_912.0;
 /// `ln 2` in two parts: the first has 9 significant bits, so that `n * LN2_HIGH` is exact for
 /// `|n| < 2^15`.
-const LN2_HIGH: f32 = 0.693_359_4;
-const LN2_LOW: f32 = -2.121_944_4e-4;
+pub(crate) const LN2_HIGH: f32 = 0.693_359_4;
+pub(crate) const LN2_LOW: f32 = -2.121_944_4e-4;
 
 /// The coefficients of `r`, ..., `r^5` in `q(r) = (e^r - 1) / r` for `|r| <= ln 2 / 2`, fitted in
 /// the script in this module's doc (the constant term is 1).
-const Q: [f32; 5] = [
+pub(crate) const Q: [f32; 5] = [
     0.499_999_97,
     0.166_665_43,
     0.041_667_2,

@@ -25,6 +25,8 @@ use crate::Scalar;
 use core::borrow::Borrow;
 
 #[cfg(target_arch = "x86_64")]
+mod activations;
+#[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
@@ -207,6 +209,24 @@ pub trait Kernel: Sized + Copy {
     #[must_use]
     fn gate_tanh(self) -> Self;
 
+    /// [`Kernel::gate_sigmoid`] of every value, at `level` (checked supported by the caller):
+    /// `f32`'s vector kernels use fused multiply-adds, so their bits differ from the portable
+    /// ones, within the same bound.
+    #[inline(always)]
+    fn sigmoid_lanes<const N: usize>(_level: Level, x: &mut [Self; N]) {
+        for v in x {
+            *v = v.gate_sigmoid();
+        }
+    }
+
+    /// [`Kernel::gate_tanh`] of every value, at `level`, as [`Kernel::sigmoid_lanes`].
+    #[inline(always)]
+    fn tanh_lanes<const N: usize>(_level: Level, x: &mut [Self; N]) {
+        for v in x {
+            *v = v.gate_tanh();
+        }
+    }
+
     /// [`Kernel::matmul`] with each row summed in the same order whatever the other rows, so
     /// that a row gives the same bits alone or among others; by default [`Kernel::matvec`] on
     /// each row.
@@ -235,6 +255,46 @@ impl Kernel for f32 {
     #[inline(always)]
     fn gate_tanh(self) -> Self {
         crate::math::tanh_fast(self)
+    }
+
+    #[inline(always)]
+    fn sigmoid_lanes<const N: usize>(level: Level, x: &mut [f32; N]) {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::sigmoid_lanes(x) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::sigmoid_lanes(x) },
+            _ => {
+                for v in x {
+                    *v = crate::math::sigmoid_fast(*v);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn tanh_lanes<const N: usize>(level: Level, x: &mut [f32; N]) {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::tanh_lanes(x) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::tanh_lanes(x) },
+            _ => {
+                for v in x {
+                    *v = crate::math::tanh_fast(*v);
+                }
+            }
+        }
     }
 
     #[inline]
@@ -496,6 +556,19 @@ pub fn gates<T: Scalar, const IN: usize, const G: usize, const H: usize>(
     } else {
         T::gates(level(), w, b, x)
     }
+}
+
+/// The recurrent layers' logistic function of every value (`f32`: within 5 ulps, vector kernels
+/// with fused multiply-adds where the CPU has them; `f64`: `libm`'s).
+#[inline(always)]
+pub fn sigmoid_lanes<T: Scalar, const N: usize>(x: &mut [T; N]) {
+    T::sigmoid_lanes(level(), x);
+}
+
+/// The recurrent layers' hyperbolic tangent of every value, as [`sigmoid_lanes`].
+#[inline(always)]
+pub fn tanh_lanes<T: Scalar, const N: usize>(x: &mut [T; N]) {
+    T::tanh_lanes(level(), x);
 }
 
 /// `y[s] = W x[s] + b` for every pair of rows, from the columns of `W`, with the best kernel for
@@ -945,6 +1018,62 @@ mod tests {
         check_gates::<3, 3, 5>();
         check_gates::<9, 2, 56>();
         check_gates::<7, 1, 120>();
+    }
+
+    /// The error of `found` against `expected` in units in the last place of the `f32` nearest
+    /// `expected`.
+    #[allow(clippy::float_cmp, clippy::cast_possible_truncation)]
+    fn ulps(found: f32, expected: f64) -> f64 {
+        let rounded = expected as f32;
+        if found == rounded {
+            return 0.0;
+        }
+        let magnitude = rounded.abs().max(f32::MIN_POSITIVE);
+        let ulp = f64::from(f32::from_bits(magnitude.to_bits() + 1) - magnitude);
+        (f64::from(found) - expected).abs() / ulp
+    }
+
+    /// The recurrent layers' sigmoid and tanh at every supported level within the bound their
+    /// docs state (5 ulps) of `libm` in `f64`, over every 991st `f32` from -87 to 87 (most of them
+    /// near zero, as the bit patterns are), in arrays with a tail that fills no vector.
+    #[test]
+    fn every_supported_activation_kernel_is_within_5_ulps() {
+        const N: usize = 1003;
+        let low = (-87.0f32).to_bits();
+        let high = 87.0f32.to_bits();
+        // Negative patterns count down from `-0.0`'s: walk them, then the positive ones.
+        let values: Vec<f32> = (0x8000_0000..=low)
+            .rev()
+            .step_by(991)
+            .chain((0..=high).step_by(991))
+            .map(f32::from_bits)
+            .collect();
+        for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+            let (mut worst_sigmoid, mut worst_tanh) = (0.0f64, 0.0f64);
+            for chunk in values.chunks(N) {
+                let mut sigmoid = [0.0f32; N];
+                sigmoid[..chunk.len()].copy_from_slice(chunk);
+                let mut tanh = sigmoid;
+                <f32 as super::Kernel>::sigmoid_lanes(level, &mut sigmoid);
+                <f32 as super::Kernel>::tanh_lanes(level, &mut tanh);
+                for ((&x, &s), &t) in chunk.iter().zip(&sigmoid).zip(&tanh) {
+                    let v = f64::from(x);
+                    let exact = if v >= 0.0 {
+                        1.0 / (1.0 + libm::exp(-v))
+                    } else {
+                        libm::exp(v) / (1.0 + libm::exp(v))
+                    };
+                    worst_sigmoid = worst_sigmoid.max(ulps(s, exact));
+                    worst_tanh = worst_tanh.max(ulps(t, libm::tanh(v)));
+                }
+            }
+            std::println!("{level:?}: sigmoid {worst_sigmoid:.2} ulps, tanh {worst_tanh:.2} ulps");
+            assert!(
+                worst_sigmoid <= 5.0,
+                "sigmoid at {level:?}: {worst_sigmoid} ulps"
+            );
+            assert!(worst_tanh <= 5.0, "tanh at {level:?}: {worst_tanh} ulps");
+        }
     }
 
     #[test]

@@ -131,14 +131,25 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
     };
 }
 
-/// The update of one level from its gates' input projection `x` and recurrent projection `r`.
+/// The update of one level from its gates' input projection `x` and recurrent projection `r`,
+/// each function over a whole gate (`kernel::sigmoid_lanes`, vector kernels).
 #[inline(always)]
 fn update<const H: usize, T: Scalar>(x: &[[T; H]; 3], r: &[[T; H]; 3], h: &mut [T; H]) {
+    let mut reset = [T::ZERO; H];
+    let mut keep = [T::ZERO; H];
     for j in 0..H {
-        let reset = (x[0][j] + r[0][j]).gate_sigmoid();
-        let keep = (x[1][j] + r[1][j]).gate_sigmoid();
-        let new = (x[2][j] + reset * r[2][j]).gate_tanh();
-        h[j] = new + keep * (h[j] - new);
+        reset[j] = x[0][j] + r[0][j];
+        keep[j] = x[1][j] + r[1][j];
+    }
+    kernel::sigmoid_lanes(&mut reset);
+    kernel::sigmoid_lanes(&mut keep);
+    let mut new = [T::ZERO; H];
+    for j in 0..H {
+        new[j] = x[2][j] + reset[j] * r[2][j];
+    }
+    kernel::tanh_lanes(&mut new);
+    for j in 0..H {
+        h[j] = new[j] + keep[j] * (h[j] - new[j]);
     }
 }
 

@@ -150,23 +150,33 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
     };
 }
 
-/// The update of one level from its gates' input projection `x` and recurrent projection `r`.
-// The gates' names are PyTorch's.
-#[allow(clippy::many_single_char_names)]
+/// The update of one level from its gates' input projection `x` and recurrent projection `r`:
+/// the gates' sums, then each function over a whole gate (`kernel::sigmoid_lanes`, vector
+/// kernels), then the states.
 #[inline(always)]
 fn update<const H: usize, T: Scalar>(
     x: &[[T; H]; 4],
     r: &[[T; H]; 4],
     state: &mut LstmLevel<H, T>,
 ) {
+    let mut gates = *x;
+    for (gate, r) in gates.iter_mut().zip(r) {
+        for (g, &r) in gate.iter_mut().zip(r) {
+            *g += r;
+        }
+    }
+    let [input, forget, cell, output] = &mut gates;
+    kernel::sigmoid_lanes(input);
+    kernel::sigmoid_lanes(forget);
+    kernel::tanh_lanes(cell);
+    kernel::sigmoid_lanes(output);
     for j in 0..H {
-        let i = (x[0][j] + r[0][j]).gate_sigmoid();
-        let f = (x[1][j] + r[1][j]).gate_sigmoid();
-        let g = (x[2][j] + r[2][j]).gate_tanh();
-        let o = (x[3][j] + r[3][j]).gate_sigmoid();
-        let c = f * state.c[j] + i * g;
-        state.c[j] = c;
-        state.h[j] = o * c.gate_tanh();
+        state.c[j] = forget[j] * state.c[j] + input[j] * cell[j];
+    }
+    let mut squashed = state.c;
+    kernel::tanh_lanes(&mut squashed);
+    for j in 0..H {
+        state.h[j] = output[j] * squashed[j];
     }
 }
 

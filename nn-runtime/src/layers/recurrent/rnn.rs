@@ -141,12 +141,11 @@ fn update<const H: usize, T: Scalar, const RELU: bool>(
 ) {
     for j in 0..H {
         let sum = x[0][j] + r[0][j];
-        h[j] = if RELU {
-            // `max` would turn NaN into 0; PyTorch's ReLU keeps it.
-            if sum < T::ZERO { T::ZERO } else { sum }
-        } else {
-            sum.gate_tanh()
-        };
+        // `max` would turn NaN into 0; PyTorch's ReLU keeps it.
+        h[j] = if RELU && sum < T::ZERO { T::ZERO } else { sum };
+    }
+    if !RELU {
+        kernel::tanh_lanes(h);
     }
 }
 
