@@ -5,6 +5,7 @@
 
 use super::{HiddenState, Recurrent, Stack, Update, debug, levels};
 use crate::Scalar;
+use crate::batch::Aligned;
 use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
 use crate::zeroed::ZeroInit;
@@ -134,20 +135,24 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
 /// The update of one level from its gates' input projection `x` and recurrent projection `r`,
 /// each function over a whole gate (`kernel::sigmoid_lanes`, vector kernels).
 #[inline(always)]
-fn update<const H: usize, T: Scalar>(x: &[[T; H]; 3], r: &[[T; H]; 3], h: &mut [T; H]) {
-    let mut reset = [T::ZERO; H];
-    let mut keep = [T::ZERO; H];
+fn update<const H: usize, T: Scalar>(
+    x: &Aligned<[[T; H]; 3]>,
+    r: &Aligned<[[T; H]; 3]>,
+    h: &mut [T; H],
+) {
+    let (x, r) = (&x.0, &r.0);
+    let mut gates = Aligned([[T::ZERO; H]; 3]);
+    let [reset, keep, new] = &mut gates.0;
     for j in 0..H {
         reset[j] = x[0][j] + r[0][j];
         keep[j] = x[1][j] + r[1][j];
     }
-    kernel::sigmoid_lanes(&mut reset);
-    kernel::sigmoid_lanes(&mut keep);
-    let mut new = [T::ZERO; H];
+    kernel::sigmoid_lanes(reset);
+    kernel::sigmoid_lanes(keep);
     for j in 0..H {
         new[j] = x[2][j] + reset[j] * r[2][j];
     }
-    kernel::tanh_lanes(&mut new);
+    kernel::tanh_lanes(new);
     for j in 0..H {
         h[j] = new[j] + keep[j] * (h[j] - new[j]);
     }
@@ -159,7 +164,7 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<3, H
     type Level = [T; H];
 
     #[inline(always)]
-    fn update(x: &[[T; H]; 3], r: &[[T; H]; 3], state: &mut [T; H]) {
+    fn update(x: &Aligned<[[T; H]; 3]>, r: &Aligned<[[T; H]; 3]>, state: &mut [T; H]) {
         update(x, r, state);
     }
 }

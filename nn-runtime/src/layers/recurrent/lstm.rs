@@ -5,6 +5,7 @@
 
 use super::{LstmLevel, LstmState, Recurrent, Stack, Update, debug, levels};
 use crate::Scalar;
+use crate::batch::Aligned;
 use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
 use crate::zeroed::ZeroInit;
@@ -155,17 +156,17 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
 /// kernels), then the states.
 #[inline(always)]
 fn update<const H: usize, T: Scalar>(
-    x: &[[T; H]; 4],
-    r: &[[T; H]; 4],
+    x: &Aligned<[[T; H]; 4]>,
+    r: &Aligned<[[T; H]; 4]>,
     state: &mut LstmLevel<H, T>,
 ) {
     let mut gates = *x;
-    for (gate, r) in gates.iter_mut().zip(r) {
+    for (gate, r) in gates.0.iter_mut().zip(&r.0) {
         for (g, &r) in gate.iter_mut().zip(r) {
             *g += r;
         }
     }
-    let [input, forget, cell, output] = &mut gates;
+    let [input, forget, cell, output] = &mut gates.0;
     kernel::sigmoid_lanes(input);
     kernel::sigmoid_lanes(forget);
     kernel::tanh_lanes(cell);
@@ -173,10 +174,10 @@ fn update<const H: usize, T: Scalar>(
     for j in 0..H {
         state.c[j] = forget[j] * state.c[j] + input[j] * cell[j];
     }
-    let mut squashed = state.c;
-    kernel::tanh_lanes(&mut squashed);
+    let mut squashed = Aligned(state.c);
+    kernel::tanh_lanes(&mut squashed.0);
     for j in 0..H {
-        state.h[j] = output[j] * squashed[j];
+        state.h[j] = output[j] * squashed.0[j];
     }
 }
 
@@ -186,7 +187,7 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<4, H
     type Level = LstmLevel<H, T>;
 
     #[inline(always)]
-    fn update(x: &[[T; H]; 4], r: &[[T; H]; 4], state: &mut LstmLevel<H, T>) {
+    fn update(x: &Aligned<[[T; H]; 4]>, r: &Aligned<[[T; H]; 4]>, state: &mut LstmLevel<H, T>) {
         update(x, r, state);
     }
 }

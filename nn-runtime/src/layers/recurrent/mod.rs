@@ -29,6 +29,7 @@ pub use lstm::Lstm;
 pub use rnn::Rnn;
 
 use crate::Scalar;
+use crate::batch::Aligned;
 use crate::kernel;
 use crate::tensor::{Init, Layout, Role, TensorInfo};
 use core::fmt;
@@ -62,8 +63,10 @@ pub struct LstmState<const H: usize, T: Scalar, const DEEPER: usize = 0> {
     deeper: [LstmLevel<H, T>; DEEPER],
 }
 
-/// One level's `h` and `c`.
+/// One level's `h` and `c`, aligned to a cache line (as the gates' temporaries, so that vector
+/// loads of them neither straddle lines nor miss a store's forwarding).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C, align(64))]
 pub(crate) struct LstmLevel<const H: usize, T: Scalar> {
     pub(crate) h: [T; H],
     pub(crate) c: [T; H],
@@ -146,6 +149,7 @@ impl<const H: usize, T: Scalar, const DEEPER: usize> Default for LstmState<H, T,
 /// level 0 first (PyTorch's `h_n[k]`). Read and write a level's with
 /// [`hidden`](Self::hidden) and [`hidden_mut`](Self::hidden_mut); zeros by default.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C, align(64))]
 pub struct HiddenState<const H: usize, T: Scalar, const DEEPER: usize = 0> {
     first: [T; H],
     deeper: [[T; H]; DEEPER],
@@ -206,7 +210,7 @@ const fn levels(deeper: usize) -> usize {
 pub(crate) trait Update<const G: usize, const H: usize, T: Scalar> {
     /// The state of one level.
     type Level: LevelState<H, T>;
-    fn update(x: &[[T; H]; G], r: &[[T; H]; G], state: &mut Self::Level);
+    fn update(x: &Aligned<[[T; H]; G]>, r: &Aligned<[[T; H]; G]>, state: &mut Self::Level);
 }
 
 /// A level's hidden state, which its recurrent product reads.
@@ -253,13 +257,13 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, 
 
     /// `W_ih x + b_ih`.
     #[inline(always)]
-    pub(crate) fn input(&self, x: &[T; IN]) -> [[T; H]; G] {
-        kernel::gates(&self.weight_ih, &self.bias_ih, x)
+    pub(crate) fn input(&self, x: &[T; IN]) -> Aligned<[[T; H]; G]> {
+        Aligned(kernel::gates(&self.weight_ih, &self.bias_ih, x))
     }
 
     /// `W_ih x + b_ih` for each step of `xs` into `ys`.
     #[inline(always)]
-    pub(crate) fn inputs(&self, xs: &[[T; IN]], ys: &mut [[[T; H]; G]]) {
+    pub(crate) fn inputs(&self, xs: &[[T; IN]], ys: &mut [Aligned<[[T; H]; G]>]) {
         for (x, y) in xs.iter().zip(ys) {
             *y = self.input(x);
         }
@@ -267,8 +271,8 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, 
 
     /// `W_hh h + b_hh`.
     #[inline(always)]
-    pub(crate) fn hidden(&self, h: &[T; H]) -> [[T; H]; G] {
-        kernel::gates(&self.weight_hh, &self.bias_hh, h)
+    pub(crate) fn hidden(&self, h: &[T; H]) -> Aligned<[[T; H]; G]> {
+        Aligned(kernel::gates(&self.weight_hh, &self.bias_hh, h))
     }
 
     /// The four tensors in PyTorch's order, by column, with `infos` (theirs, in order).
@@ -385,7 +389,7 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
         outputs: &mut [[T; H]],
     ) {
         let (first, deeper) = state;
-        let mut projected = [[[T::ZERO; H]; G]; CHUNK];
+        let mut projected = [Aligned([[T::ZERO; H]; G]); CHUNK];
         for (inputs, outputs) in inputs.chunks(CHUNK).zip(outputs.chunks_mut(CHUNK)) {
             let projected = &mut projected[..inputs.len()];
             self.first.inputs(inputs, projected);
@@ -404,7 +408,7 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
 fn recur<const IN: usize, const G: usize, const H: usize, T: Scalar, U: Update<G, H, T>>(
     cell: &Cell<IN, G, H, T>,
     state: &mut U::Level,
-    projected: &[[[T; H]; G]],
+    projected: &[Aligned<[[T; H]; G]>],
     outputs: &mut [[T; H]],
 ) {
     for (x, output) in projected.iter().zip(outputs) {

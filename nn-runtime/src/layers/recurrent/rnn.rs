@@ -5,6 +5,7 @@
 
 use super::{HiddenState, Recurrent, Stack, Update, debug, levels};
 use crate::Scalar;
+use crate::batch::Aligned;
 use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
 use crate::zeroed::ZeroInit;
@@ -135,12 +136,12 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
 /// The update of one level from its input projection `x` and recurrent projection `r`.
 #[inline(always)]
 fn update<const H: usize, T: Scalar, const RELU: bool>(
-    x: &[[T; H]; 1],
-    r: &[[T; H]; 1],
+    x: &Aligned<[[T; H]; 1]>,
+    r: &Aligned<[[T; H]; 1]>,
     h: &mut [T; H],
 ) {
     for j in 0..H {
-        let sum = x[0][j] + r[0][j];
+        let sum = x.0[0][j] + r.0[0][j];
         // `max` would turn NaN into 0; PyTorch's ReLU keeps it.
         h[j] = if RELU && sum < T::ZERO { T::ZERO } else { sum };
     }
@@ -155,7 +156,7 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
     type Level = [T; H];
 
     #[inline(always)]
-    fn update(x: &[[T; H]; 1], r: &[[T; H]; 1], state: &mut [T; H]) {
+    fn update(x: &Aligned<[[T; H]; 1]>, r: &Aligned<[[T; H]; 1]>, state: &mut [T; H]) {
         update::<H, T, RELU>(x, r, state);
     }
 }
