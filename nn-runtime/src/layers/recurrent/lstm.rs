@@ -176,8 +176,8 @@ fn update<const H: usize, T: Scalar>(
     }
     let mut squashed = Aligned(state.c);
     kernel::tanh_lanes(&mut squashed.0);
-    for j in 0..H {
-        state.h[j] = output[j] * squashed.0[j];
+    for ((h, &o), &t) in state.h.iter_mut().zip(&*output).zip(&squashed.0) {
+        *h = o * t;
     }
 }
 

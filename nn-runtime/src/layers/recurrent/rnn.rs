@@ -140,10 +140,10 @@ fn update<const H: usize, T: Scalar, const RELU: bool>(
     r: &Aligned<[[T; H]; 1]>,
     h: &mut [T; H],
 ) {
-    for j in 0..H {
-        let sum = x.0[0][j] + r.0[0][j];
+    for ((h, &x), &r) in h.iter_mut().zip(&x.0[0]).zip(&r.0[0]) {
+        let sum = x + r;
         // `max` would turn NaN into 0; PyTorch's ReLU keeps it.
-        h[j] = if RELU && sum < T::ZERO { T::ZERO } else { sum };
+        *h = if RELU && sum < T::ZERO { T::ZERO } else { sum };
     }
     if !RELU {
         kernel::tanh_lanes(h);
