@@ -10,9 +10,9 @@
 
 #![allow(missing_docs)]
 
-use nn::__private::Tensors;
 use nn::__private::init::SplitMix64;
 use nn::__private::layers::{Gru, Lstm, Recurrent};
+use nn::__private::{Scalar, Tensors};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -56,7 +56,7 @@ fn randomize<L: Tensors<Scalar = f32>>(layer: &mut L, hidden: usize) {
     let bound = 1.0 / (hidden as f64).sqrt();
     layer.for_each_tensor_mut(|_, values| {
         for v in values {
-            *v = rng.uniform(bound) as f32;
+            *v = f32::from_f64(rng.uniform(bound));
         }
     });
 }
@@ -66,7 +66,7 @@ macro_rules! measure {
         let mut layer = <$layer>::zeroed();
         randomize(&mut layer, $h);
         let mut rng = SplitMix64::new(11);
-        let inputs: Vec<[f32; 1]> = (0..BLOCK).map(|_| [rng.uniform(1.0) as f32]).collect();
+        let inputs: Vec<[f32; 1]> = (0..BLOCK).map(|_| [f32::from_f64(rng.uniform(1.0))]).collect();
         let mut state = <$layer as Recurrent>::State::default();
         let mut t = 0;
         let step = best_ns(|| {
