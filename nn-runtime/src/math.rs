@@ -409,7 +409,9 @@ pub(crate) fn sigmoid_fast(x: f32) -> f32 {
 pub(crate) fn tanh_fast(x: f32) -> f32 {
     let (a, sign) = magnitude(x);
     // `tanh 9.1` rounds to 1.
-    let (p, power) = exp_parts_fast(2.0 * a.min(9.1));
+    // Not `min`, which would turn NaN into 9.1.
+    let a = if a > 9.1 { 9.1 } else { a };
+    let (p, power) = exp_parts_fast(2.0 * a);
     // `e^(2|x|) - 1 = 2^n p + (2^n - 1)`: exact cancellation, accurate near zero.
     let e = power * p + (power - 1.0);
     let t = e / (e + 2.0);

@@ -34,7 +34,9 @@ macro_rules! activation_kernels {
         #[target_feature(enable = $feature)]
         #[inline]
         fn sigmoid_v(x: V) -> V {
-            let y = min(max(negate(x), splat(-87.0)), splat(87.0));
+            // The bound first: `max` and `min` return their second operand when either is NaN,
+            // so that NaN goes through, as in `clamp`.
+            let y = min(splat(87.0), max(splat(-87.0), negate(x)));
             let (p, power) = exp_parts(y);
             div(splat(1.0), add(splat(1.0), fmadd(power, p, power)))
         }
@@ -43,7 +45,7 @@ macro_rules! activation_kernels {
         #[target_feature(enable = $feature)]
         #[inline]
         fn tanh_v(x: V) -> V {
-            let a = min(abs(x), splat(9.1));
+            let a = min(splat(9.1), abs(x));
             let (p, power) = exp_parts(add(a, a));
             let e = fmadd(power, p, sub(power, splat(1.0)));
             with_sign(div(e, add(e, splat(2.0))), x)

@@ -1068,6 +1068,15 @@ mod tests {
                 }
             }
             std::println!("{level:?}: sigmoid {worst_sigmoid:.2} ulps, tanh {worst_tanh:.2} ulps");
+            // NaN goes through, in a vector and in the tail.
+            let mut sigmoid = [f32::NAN; 19];
+            let mut tanh = sigmoid;
+            <f32 as super::Kernel>::sigmoid_lanes(level, &mut sigmoid);
+            <f32 as super::Kernel>::tanh_lanes(level, &mut tanh);
+            assert!(
+                sigmoid.iter().chain(&tanh).all(|v| v.is_nan()),
+                "NaN at {level:?}"
+            );
             assert!(
                 worst_sigmoid <= 5.0,
                 "sigmoid at {level:?}: {worst_sigmoid} ulps"
