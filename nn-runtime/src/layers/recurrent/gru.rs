@@ -68,7 +68,8 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
     }
 
     /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
-    /// `inputs[t]`: the same bits as [`step`](Self::step) on each, faster.
+    /// `inputs[t]`: the same bits as [`step`](Self::step) on each; the dispatch is paid once
+    /// per call and each chunk's input projections are computed ahead of its recurrence.
     ///
     /// # Panics
     ///

@@ -12,11 +12,15 @@
 //! product sums its columns in one order, whatever the number of steps or streams computed
 //! together. No allocation: a sequence goes through stack buffers of [`CHUNK`] steps.
 //!
-//! Speed (`step` in bench/benches/recurrent.rs): the products are `kernel::gates` (fused
-//! multiply-adds, AVX-512 or AVX2 where the CPU has them); each call runs inside
-//! `kernel::with_widest`, so that the element-wise updates, with `f32`'s vectorisable sigmoid
-//! and tanh (within 5 ulps; `f64` keeps `libm`'s), run on the widest vectors. The helpers are
-//! `#[inline(always)]` to be compiled there.
+//! Speed (bench/benches/recurrent.rs): the products are `kernel::gates` (fused multiply-adds,
+//! AVX-512 or AVX2 where the CPU has them), the activations `kernel::sigmoid_lanes` and
+//! `tanh_lanes` over whole gates (`f32`: vector kernels within 5 ulps; `f64` keeps `libm`'s);
+//! each call runs inside `kernel::with_widest`, so that the element-wise updates run on the
+//! widest vectors (the helpers are `#[inline(always)]` to be compiled there); weights, states
+//! and temporaries are aligned to cache lines. `forward_sequence` computes a chunk's input
+//! projections ahead of its recurrence, one step at a time through the same kernel (one
+//! product over the chunk would need a kernel that sums each output in the same order; the
+//! recurrent product dominates when the input is narrow).
 // `#[inline(always)]` is the point: see above.
 #![allow(clippy::inline_always)]
 
