@@ -10,14 +10,18 @@
 // `w`, `b`, `x`, `y`: the notation of `y = W x + b`.
 #![allow(clippy::many_single_char_names)]
 
+use super::activations::activation_kernels;
 use super::columns::column_kernels;
+use super::gates::gate_kernels;
 use super::portable::{self, BLOCK};
 use super::wide::wide_kernels;
 use crate::Scalar;
 use core::arch::x86_64::{
-    __m256, __m256i, _mm256_add_ps, _mm256_cmpgt_epi32, _mm256_fmadd_ps, _mm256_loadu_ps,
-    _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32,
-    _mm256_setzero_ps, _mm256_storeu_ps,
+    __m256, __m256i, _mm256_add_epi32, _mm256_add_ps, _mm256_and_ps, _mm256_castps_si256,
+    _mm256_castsi256_ps, _mm256_cmpgt_epi32, _mm256_div_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+    _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_min_ps, _mm256_mul_ps,
+    _mm256_or_ps, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps,
+    _mm256_slli_epi32, _mm256_storeu_ps, _mm256_sub_ps, _mm256_xor_ps,
 };
 use core::borrow::Borrow;
 
@@ -29,6 +33,9 @@ const L: usize = 8;
 const MATVEC_PANEL: usize = 4;
 /// Registers for `matvec`'s partial sums, half of the 16.
 const MATVEC_ACCUMULATORS: usize = 8;
+/// Half the output vectors of `gates`' widest panel (8 vectors, 64 outputs): its accumulators
+/// fill half of the 16 registers.
+const GATES_PANEL: usize = 4;
 /// Output vectors per tile of `matmul`: 16 outputs.
 const MATMUL_PANEL: usize = 2;
 /// Samples per tile of `matmul`: 12 accumulators, 2 weight vectors and a broadcast input fit
@@ -65,6 +72,64 @@ fn add(a: V, b: V) -> V {
 #[inline]
 fn fmadd(a: V, b: V, c: V) -> V {
     _mm256_fmadd_ps(a, b, c)
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn sub(a: V, b: V) -> V {
+    _mm256_sub_ps(a, b)
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn mul(a: V, b: V) -> V {
+    _mm256_mul_ps(a, b)
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn div(a: V, b: V) -> V {
+    _mm256_div_ps(a, b)
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn min(a: V, b: V) -> V {
+    _mm256_min_ps(a, b)
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn max(a: V, b: V) -> V {
+    _mm256_max_ps(a, b)
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn negate(a: V) -> V {
+    _mm256_xor_ps(a, splat(-0.0))
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn abs(a: V) -> V {
+    _mm256_and_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX)))
+}
+
+/// `magnitude` (whose sign bit is clear) with the sign of `sign`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn with_sign(magnitude: V, sign: V) -> V {
+    _mm256_or_ps(magnitude, _mm256_and_ps(sign, splat(-0.0)))
+}
+
+/// `2^n` from `shifted = n + 1.5 * 2^23` (`-126 <= n <= 127`), whose low bits hold `n`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn power_of_two(shifted: V) -> V {
+    let bias = 127 - crate::math::ROUNDER.to_bits().cast_signed();
+    let n = _mm256_add_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(bias));
+    _mm256_castsi256_ps(_mm256_slli_epi32::<23>(n))
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -151,6 +216,8 @@ unsafe fn store_ptr(p: *mut f32, v: V) {
 }
 
 column_kernels!("avx2,fma");
+gate_kernels!("avx2,fma");
+activation_kernels!("avx2,fma");
 wide_kernels!("avx2,fma");
 
 /// `W x + b` in `f64` (or any scalar): the portable kernel, vectorised by LLVM for these

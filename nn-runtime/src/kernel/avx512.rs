@@ -10,13 +10,18 @@
 // `w`, `b`, `x`, `y`: the notation of `y = W x + b`.
 #![allow(clippy::many_single_char_names)]
 
+use super::activations::activation_kernels;
 use super::columns::column_kernels;
+use super::gates::gate_kernels;
 use super::portable::{self, BLOCK};
 use super::wide::wide_kernels;
 use crate::Scalar;
 use core::arch::x86_64::{
-    __m512, __mmask16, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps,
-    _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+    __m512, __m512i, __mmask16, _mm512_add_epi32, _mm512_add_ps, _mm512_and_epi32,
+    _mm512_castps_si512, _mm512_castsi512_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_loadu_ps,
+    _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps,
+    _mm512_or_epi32, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps, _mm512_slli_epi32,
+    _mm512_storeu_ps, _mm512_sub_ps, _mm512_xor_epi32,
 };
 use core::borrow::Borrow;
 
@@ -28,6 +33,9 @@ const L: usize = 16;
 const MATVEC_PANEL: usize = 8;
 /// Registers for `matvec`'s partial sums, half of the 32.
 const MATVEC_ACCUMULATORS: usize = 16;
+/// Half the output vectors of `gates`' widest panel (16 vectors, 256 outputs, one partial sum
+/// each; 8 vectors with two each): its accumulators fill half of the 32 registers.
+const GATES_PANEL: usize = 8;
 /// Output vectors per tile of `matmul`: 64 outputs.
 const MATMUL_PANEL: usize = 4;
 /// Samples per tile of `matmul`: 24 accumulators, 4 weight vectors and a broadcast input fit
@@ -65,6 +73,75 @@ fn add(a: V, b: V) -> V {
 #[inline]
 fn fmadd(a: V, b: V, c: V) -> V {
     _mm512_fmadd_ps(a, b, c)
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn sub(a: V, b: V) -> V {
+    _mm512_sub_ps(a, b)
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn mul(a: V, b: V) -> V {
+    _mm512_mul_ps(a, b)
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn div(a: V, b: V) -> V {
+    _mm512_div_ps(a, b)
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn min(a: V, b: V) -> V {
+    _mm512_min_ps(a, b)
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn max(a: V, b: V) -> V {
+    _mm512_max_ps(a, b)
+}
+
+/// The sign bit of every lane.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn sign_bits() -> __m512i {
+    _mm512_set1_epi32(i32::MIN)
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn negate(a: V) -> V {
+    _mm512_castsi512_ps(_mm512_xor_epi32(_mm512_castps_si512(a), sign_bits()))
+}
+
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn abs(a: V) -> V {
+    _mm512_castsi512_ps(_mm512_and_epi32(
+        _mm512_castps_si512(a),
+        _mm512_set1_epi32(i32::MAX),
+    ))
+}
+
+/// `magnitude` (whose sign bit is clear) with the sign of `sign`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn with_sign(magnitude: V, sign: V) -> V {
+    let sign = _mm512_and_epi32(_mm512_castps_si512(sign), sign_bits());
+    _mm512_castsi512_ps(_mm512_or_epi32(_mm512_castps_si512(magnitude), sign))
+}
+
+/// `2^n` from `shifted = n + 1.5 * 2^23` (`-126 <= n <= 127`), whose low bits hold `n`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn power_of_two(shifted: V) -> V {
+    let bias = 127 - crate::math::ROUNDER.to_bits().cast_signed();
+    let n = _mm512_add_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(bias));
+    _mm512_castsi512_ps(_mm512_slli_epi32::<23>(n))
 }
 
 #[target_feature(enable = "avx512f")]
@@ -146,6 +223,8 @@ unsafe fn store_ptr(p: *mut f32, v: V) {
 }
 
 column_kernels!("avx512f");
+gate_kernels!("avx512f");
+activation_kernels!("avx512f");
 wide_kernels!("avx512f");
 
 /// `W x + b` in `f64` (or any scalar): the portable kernel, vectorised by LLVM for these

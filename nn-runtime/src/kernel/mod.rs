@@ -17,16 +17,23 @@
 
 // `w`, `b`, `x`, `y`: the notation of `y = w * x + b`.
 #![allow(clippy::many_single_char_names)]
+// The recurrent layers' helpers are `#[inline(always)]`, so that `with_widest` compiles them for
+// its level (see its doc).
+#![allow(clippy::inline_always)]
 
 use crate::Scalar;
 use core::borrow::Borrow;
 
+#[cfg(target_arch = "x86_64")]
+mod activations;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod columns;
+#[cfg(target_arch = "x86_64")]
+mod gates;
 pub mod portable;
 #[cfg(target_arch = "x86_64")]
 mod wide;
@@ -177,6 +184,49 @@ pub trait Kernel: Sized + Copy {
         false
     }
 
+    /// A recurrent layer's gates, `W x + b` with `W` by column (`w[i]` is column `i`), at
+    /// `level`, which the caller has checked is supported; by default the portable kernel.
+    #[inline(always)]
+    fn gates<const IN: usize, const G: usize, const H: usize>(
+        _level: Level,
+        w: &[[[Self; H]; G]; IN],
+        b: &[[Self; H]; G],
+        x: &[Self; IN],
+    ) -> [[Self; H]; G]
+    where
+        Self: Scalar,
+    {
+        portable::gates(w, b, x)
+    }
+
+    /// The logistic function for the recurrent layers' gates: `f32`'s is the vectorisable
+    /// `math::sigmoid_fast`, within 5 ulps; `f64`'s is [`Scalar::sigmoid`].
+    #[must_use]
+    fn gate_sigmoid(self) -> Self;
+
+    /// The hyperbolic tangent for the recurrent layers: `f32`'s is the vectorisable
+    /// `math::tanh_fast`, within 5 ulps; `f64`'s is [`Scalar::tanh`] (`libm`).
+    #[must_use]
+    fn gate_tanh(self) -> Self;
+
+    /// [`Kernel::gate_sigmoid`] of every value, at `level` (checked supported by the caller):
+    /// `f32`'s vector kernels use fused multiply-adds, so their bits differ from the portable
+    /// ones, within the same bound.
+    #[inline(always)]
+    fn sigmoid_lanes<const N: usize>(_level: Level, x: &mut [Self; N]) {
+        for v in x {
+            *v = v.gate_sigmoid();
+        }
+    }
+
+    /// [`Kernel::gate_tanh`] of every value, at `level`, as [`Kernel::sigmoid_lanes`].
+    #[inline(always)]
+    fn tanh_lanes<const N: usize>(_level: Level, x: &mut [Self; N]) {
+        for v in x {
+            *v = v.gate_tanh();
+        }
+    }
+
     /// [`Kernel::matmul`] with each row summed in the same order whatever the other rows, so
     /// that a row gives the same bits alone or among others; by default [`Kernel::matvec`] on
     /// each row.
@@ -196,6 +246,77 @@ pub trait Kernel: Sized + Copy {
 
 impl Kernel for f32 {
     const WIDE: bool = cfg!(target_arch = "x86_64");
+
+    #[inline(always)]
+    fn gate_sigmoid(self) -> Self {
+        crate::math::sigmoid_fast(self)
+    }
+
+    #[inline(always)]
+    fn gate_tanh(self) -> Self {
+        crate::math::tanh_fast(self)
+    }
+
+    #[inline(always)]
+    fn sigmoid_lanes<const N: usize>(level: Level, x: &mut [f32; N]) {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::sigmoid_lanes(x) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::sigmoid_lanes(x) },
+            _ => {
+                for v in x {
+                    *v = crate::math::sigmoid_fast(*v);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn tanh_lanes<const N: usize>(level: Level, x: &mut [f32; N]) {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::tanh_lanes(x) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::tanh_lanes(x) },
+            _ => {
+                for v in x {
+                    *v = crate::math::tanh_fast(*v);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn gates<const IN: usize, const G: usize, const H: usize>(
+        level: Level,
+        w: &[[[f32; H]; G]; IN],
+        b: &[[f32; H]; G],
+        x: &[f32; IN],
+    ) -> [[f32; H]; G] {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::gates(w, b, x) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::gates(w, b, x) },
+            _ => portable::gates(w, b, x),
+        }
+    }
 
     #[inline]
     fn conv_wide(
@@ -331,6 +452,16 @@ impl Kernel for f32 {
 }
 
 impl Kernel for f64 {
+    #[inline(always)]
+    fn gate_sigmoid(self) -> Self {
+        Scalar::sigmoid(self)
+    }
+
+    #[inline(always)]
+    fn gate_tanh(self) -> Self {
+        Scalar::tanh(self)
+    }
+
     #[inline]
     fn matvec<const IN: usize, const OUT: usize>(
         level: Level,
@@ -409,6 +540,35 @@ pub fn matvec<T: Scalar, const IN: usize, const OUT: usize>(
     } else {
         T::matvec(level(), w, b, x)
     }
+}
+
+/// A recurrent layer's gates, `W x + b` for `G` gates of `H` values, `W` by column (`w[i]` is
+/// column `i`), with the best kernel for this CPU (the portable one, inlined, for layers of at
+/// most [`SMALL`] weights). The sums' order depends only on the shapes and the CPU.
+#[inline(always)]
+pub fn gates<T: Scalar, const IN: usize, const G: usize, const H: usize>(
+    w: &[[[T; H]; G]; IN],
+    b: &[[T; H]; G],
+    x: &[T; IN],
+) -> [[T; H]; G] {
+    if IN * G * H <= SMALL {
+        portable::gates(w, b, x)
+    } else {
+        T::gates(level(), w, b, x)
+    }
+}
+
+/// The recurrent layers' logistic function of every value (`f32`: within 5 ulps, vector kernels
+/// with fused multiply-adds where the CPU has them; `f64`: `libm`'s).
+#[inline(always)]
+pub fn sigmoid_lanes<T: Scalar, const N: usize>(x: &mut [T; N]) {
+    T::sigmoid_lanes(level(), x);
+}
+
+/// The recurrent layers' hyperbolic tangent of every value, as [`sigmoid_lanes`].
+#[inline(always)]
+pub fn tanh_lanes<T: Scalar, const N: usize>(x: &mut [T; N]) {
+    T::tanh_lanes(level(), x);
 }
 
 /// `y[s] = W x[s] + b` for every pair of rows, from the columns of `W`, with the best kernel for
@@ -818,6 +978,111 @@ mod tests {
         let a = random_rows::<1000, f32>(11, 1)[0];
         let b = random_rows::<1000, f32>(12, 1)[0];
         assert_eq!(super::with_widest(|| update(&a, &b)), update(&a, &b));
+    }
+
+    /// The recurrent layers' gates at every supported level against an `f64` reference, on
+    /// shapes with every panel width, a tail of outputs that fills no vector, and two blocks of
+    /// columns.
+    fn check_gates<const IN: usize, const G: usize, const H: usize>() {
+        let mut rng = SplitMix64::new((IN * 100 + G * 10 + H) as u64);
+        let mut w = Box::new([[[0.0f32; H]; G]; IN]);
+        for v in w.as_flattened_mut().as_flattened_mut() {
+            *v = f32::from_f64(rng.uniform(1.0));
+        }
+        let b: [[f32; H]; G] =
+            core::array::from_fn(|_| core::array::from_fn(|_| f32::from_f64(rng.uniform(1.0))));
+        let x: [f32; IN] = core::array::from_fn(|_| f32::from_f64(rng.uniform(1.0)));
+        let expected: std::vec::Vec<f64> = (0..G * H)
+            .map(|o| {
+                (0..IN).fold(f64::from(b.as_flattened()[o]), |s, i| {
+                    s + f64::from(w[i].as_flattened()[o]) * f64::from(x[i])
+                })
+            })
+            .collect();
+        for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+            let y = <f32 as super::Kernel>::gates(level, &w, &b, &x);
+            let what = std::format!("gates {IN} x {G} x {H} at {level:?}");
+            assert_close(y.as_flattened(), &expected, 1e-5, &what);
+        }
+    }
+
+    #[test]
+    fn every_supported_gates_kernel_matches_an_f64_reference() {
+        check_gates::<1, 4, 32>();
+        check_gates::<32, 4, 32>();
+        check_gates::<64, 4, 64>();
+        check_gates::<17, 3, 17>();
+        check_gates::<33, 3, 64>();
+        check_gates::<5, 1, 70>();
+        check_gates::<130, 4, 20>();
+        check_gates::<3, 3, 5>();
+        check_gates::<9, 2, 56>();
+        check_gates::<7, 1, 120>();
+    }
+
+    /// The error of `found` against `expected` in units in the last place of the `f32` nearest
+    /// `expected`.
+    #[allow(clippy::float_cmp, clippy::cast_possible_truncation)]
+    fn ulps(found: f32, expected: f64) -> f64 {
+        let rounded = expected as f32;
+        if found == rounded {
+            return 0.0;
+        }
+        let magnitude = rounded.abs().max(f32::MIN_POSITIVE);
+        let ulp = f64::from(f32::from_bits(magnitude.to_bits() + 1) - magnitude);
+        (f64::from(found) - expected).abs() / ulp
+    }
+
+    /// The recurrent layers' sigmoid and tanh at every supported level within the bound their
+    /// docs state (5 ulps) of `libm` in `f64`, over every 991st `f32` from -87 to 87 (most of them
+    /// near zero, as the bit patterns are), in arrays with a tail that fills no vector.
+    #[test]
+    fn every_supported_activation_kernel_is_within_5_ulps() {
+        const N: usize = 1003;
+        let low = (-87.0f32).to_bits();
+        let high = 87.0f32.to_bits();
+        // Negative patterns count down from `-0.0`'s: walk them, then the positive ones.
+        let values: Vec<f32> = (0x8000_0000..=low)
+            .rev()
+            .step_by(991)
+            .chain((0..=high).step_by(991))
+            .map(f32::from_bits)
+            .collect();
+        for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+            let (mut worst_sigmoid, mut worst_tanh) = (0.0f64, 0.0f64);
+            for chunk in values.chunks(N) {
+                let mut sigmoid = [0.0f32; N];
+                sigmoid[..chunk.len()].copy_from_slice(chunk);
+                let mut tanh = sigmoid;
+                <f32 as super::Kernel>::sigmoid_lanes(level, &mut sigmoid);
+                <f32 as super::Kernel>::tanh_lanes(level, &mut tanh);
+                for ((&x, &s), &t) in chunk.iter().zip(&sigmoid).zip(&tanh) {
+                    let v = f64::from(x);
+                    let exact = if v >= 0.0 {
+                        1.0 / (1.0 + libm::exp(-v))
+                    } else {
+                        libm::exp(v) / (1.0 + libm::exp(v))
+                    };
+                    worst_sigmoid = worst_sigmoid.max(ulps(s, exact));
+                    worst_tanh = worst_tanh.max(ulps(t, libm::tanh(v)));
+                }
+            }
+            std::println!("{level:?}: sigmoid {worst_sigmoid:.2} ulps, tanh {worst_tanh:.2} ulps");
+            // NaN goes through, in a vector and in the tail.
+            let mut sigmoid = [f32::NAN; 19];
+            let mut tanh = sigmoid;
+            <f32 as super::Kernel>::sigmoid_lanes(level, &mut sigmoid);
+            <f32 as super::Kernel>::tanh_lanes(level, &mut tanh);
+            assert!(
+                sigmoid.iter().chain(&tanh).all(|v| v.is_nan()),
+                "NaN at {level:?}"
+            );
+            assert!(
+                worst_sigmoid <= 5.0,
+                "sigmoid at {level:?}: {worst_sigmoid} ulps"
+            );
+            assert!(worst_tanh <= 5.0, "tanh at {level:?}: {worst_tanh} ulps");
+        }
     }
 
     #[test]

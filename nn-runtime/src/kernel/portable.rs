@@ -137,6 +137,31 @@ fn panel<T: Scalar, const IN: usize, const OUT: usize, const S: usize>(
     }
 }
 
+/// `W x + b` for a recurrent layer's `G` gates of `H` values, `W` by column (`w[i]` is column
+/// `i`): the outputs plus `x[i]` times column `i`, in order, a [`BLOCK`] of columns summed from
+/// `-0.0` before joining the outputs.
+#[inline(always)]
+pub fn gates<T: Scalar, const IN: usize, const G: usize, const H: usize>(
+    w: &[[[T; H]; G]; IN],
+    b: &[[T; H]; G],
+    x: &[T; IN],
+) -> [[T; H]; G] {
+    let mut y = *b;
+    for (columns, xs) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
+        // `-0.0 + v == v`: the first column's products enter exactly.
+        let mut sum = [[-T::ZERO; H]; G];
+        for (column, &x) in columns.iter().zip(xs) {
+            for (s, &w) in sum.as_flattened_mut().iter_mut().zip(column.as_flattened()) {
+                *s += x * w;
+            }
+        }
+        for (y, &s) in y.as_flattened_mut().iter_mut().zip(sum.as_flattened()) {
+            *y += s;
+        }
+    }
+    y
+}
+
 /// `y[s] = W x[s] + b` for every pair of rows: [`matvec`] on each, so a row gives the same
 /// bits alone or among others.
 #[inline(always)]

@@ -397,7 +397,7 @@ fn level_forward<const IN: usize, const G: usize, const H: usize, T: Scalar, U>(
     for (input, output) in inputs.iter().zip(outputs) {
         let x = cell.input(input);
         let r = cell.hidden(level.h());
-        caches.push(U::forward(&x, &r, level));
+        caches.push(U::forward(&x.0, &r.0, level));
         *output = *level.h();
     }
 }

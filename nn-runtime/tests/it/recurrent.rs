@@ -521,3 +521,108 @@ fn lengths_that_differ_panic() {
     });
     assert!(streams.is_err());
 }
+
+/// A network with recurrent layers written by hand as generated code would be (`2 -> lstm(8,
+/// num_layers = 2) -> rnn(3)`, one step from zero states in `forward_slice`), to check that the
+/// shared machinery handles them: `init::randomize` draws every tensor uniform in
+/// `[-1 / sqrt(H), 1 / sqrt(H))` as PyTorch, and the summary names the kinds as PyTorch does.
+struct Voice {
+    lstm: Lstm<2, 8, f32, 1>,
+    rnn: Rnn<8, 3, f32>,
+}
+
+nn_runtime::__zero_init!(ZeroInit, Voice {
+    lstm: Lstm<2, 8, f32, 1>,
+    rnn: Rnn<8, 3, f32>,
+});
+
+impl nn_runtime::Network for Voice {
+    type Scalar = f32;
+    const NAME: &'static str = "Voice";
+    const INPUTS: usize = 2;
+    const OUTPUTS: usize = 3;
+    const PARAMETERS: usize = Lstm::<2, 8, f32, 1>::PARAMETERS + Rnn::<8, 3, f32>::PARAMETERS;
+    const LAYERS: &'static [nn_runtime::LayerInfo] = &[
+        nn_runtime::LayerInfo {
+            name: "lstm",
+            named: true,
+            kind: nn_runtime::LayerKind::Lstm,
+            input: &[2],
+            output: &[8],
+            activation: nn_runtime::Activation::Linear,
+            tensors: Lstm::<2, 8, f32, 1>::TENSORS,
+        },
+        nn_runtime::LayerInfo {
+            name: "rnn",
+            named: true,
+            kind: nn_runtime::LayerKind::Rnn,
+            input: &[8],
+            output: &[3],
+            activation: nn_runtime::Activation::Linear,
+            tensors: Rnn::<8, 3, f32>::TENSORS,
+        },
+    ];
+
+    fn for_each_tensor<'a>(
+        &'a self,
+        mut f: impl FnMut(&'static nn_runtime::LayerInfo, &'static nn_runtime::TensorInfo, &'a [f32]),
+    ) {
+        let layers = Self::LAYERS;
+        self.lstm.for_each_tensor(|t, v| f(&layers[0], t, v));
+        self.rnn.for_each_tensor(|t, v| f(&layers[1], t, v));
+    }
+
+    fn for_each_tensor_mut<'a>(
+        &'a mut self,
+        mut f: impl FnMut(
+            &'static nn_runtime::LayerInfo,
+            &'static nn_runtime::TensorInfo,
+            &'a mut [f32],
+        ),
+    ) {
+        let layers = Self::LAYERS;
+        self.lstm.for_each_tensor_mut(|t, v| f(&layers[0], t, v));
+        self.rnn.for_each_tensor_mut(|t, v| f(&layers[1], t, v));
+    }
+
+    fn forward_slice(&self, input: &[f32], output: &mut [f32]) -> Result<(), nn_runtime::Error> {
+        let input: &[f32; 2] = input.try_into().map_err(|_| nn_runtime::Error::Input {
+            layer: "lstm",
+            expected: 2,
+            found: input.len(),
+        })?;
+        let h = self.lstm.step(&mut LstmState::default(), input);
+        output.copy_from_slice(&self.rnn.step(&mut HiddenState::default(), &h));
+        Ok(())
+    }
+}
+
+#[test]
+fn recurrent_layers_initialise_as_pytorch_and_show_in_the_summary() {
+    use nn_runtime::Network;
+    let mut net = zeroed_box::<Voice>();
+    nn_runtime::init::randomize(&mut *net, 3);
+    let mut seen = 0;
+    net.for_each_tensor(|layer, tensor, values| {
+        let hidden = if layer.name == "lstm" { 8.0 } else { 3.0 };
+        let bound = 1.0 / f32::sqrt(hidden);
+        assert!(
+            values.iter().all(|v| v.abs() <= bound && *v != 0.0),
+            "{}.{}",
+            layer.name,
+            tensor.name
+        );
+        seen += 1;
+    });
+    assert_eq!(seen, 8 + 4);
+    let summary = Voice::summary().to_string();
+    assert!(
+        summary.contains("LSTM") && summary.contains("RNN"),
+        "{summary}"
+    );
+    assert_eq!(Voice::summary().parameters(), Voice::PARAMETERS);
+    let mut output = [0.0; 3];
+    net.forward_slice(&[0.5, -1.0], &mut output)
+        .expect("the right lengths");
+    assert!(output.iter().all(|v| v.abs() < 1.0));
+}

@@ -1,7 +1,12 @@
 //! The gated recurrent unit layer, PyTorch's `nn.GRU`.
 
-use super::{HiddenState, Recurrent, Stack, debug, levels};
+// `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
+#![allow(clippy::inline_always)]
+
+use super::{HiddenState, Recurrent, Stack, Update, debug, levels};
 use crate::Scalar;
+use crate::batch::Aligned;
+use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
 use crate::zeroed::ZeroInit;
 
@@ -66,12 +71,19 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
     #[inline]
     pub fn step(&self, state: &mut HiddenState<H, T, DEEPER>, input: &[T; I]) -> [T; H] {
         let () = Self::CHECK;
-        self.stack
-            .step((&mut state.first, &mut state.deeper), input, update)
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                self.stack
+                    .step::<Self>((&mut state.first, &mut state.deeper), input)
+            },
+        )
     }
 
     /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
-    /// `inputs[t]`: the same bits as [`step`](Self::step) on each, faster.
+    /// `inputs[t]`: the same bits as [`step`](Self::step) on each; the dispatch is paid once
+    /// per call and each chunk's input projections are computed ahead of its recurrence.
     ///
     /// # Panics
     ///
@@ -89,11 +101,13 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
             outputs.len(),
             "forward_sequence: as many outputs as inputs"
         );
-        self.stack.sequence(
-            (&mut state.first, &mut state.deeper),
-            inputs,
-            outputs,
-            update,
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                self.stack
+                    .sequence::<Self>((&mut state.first, &mut state.deeper), inputs, outputs);
+            },
         );
     }
 
@@ -114,9 +128,17 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
             states.len() == inputs.len() && inputs.len() == outputs.len(),
             "step_streams: as many states, inputs and outputs"
         );
-        for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
-            *output = self.step(state, input);
-        }
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
+                    *output = self
+                        .stack
+                        .step::<Self>((&mut state.first, &mut state.deeper), input);
+                }
+            },
+        );
     }
 
     /// Every level's tensors, for training.
@@ -131,14 +153,40 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Gru<I, H, T
     };
 }
 
-/// The update of one level from its gates' input projection `x` and recurrent projection `r`.
-#[inline]
-fn update<const H: usize, T: Scalar>(x: &[[T; H]; 3], r: &[[T; H]; 3], h: &mut [T; H]) {
+/// The update of one level from its gates' input projection `x` and recurrent projection `r`,
+/// each function over a whole gate (`kernel::sigmoid_lanes`, vector kernels).
+#[inline(always)]
+fn update<const H: usize, T: Scalar>(
+    x: &Aligned<[[T; H]; 3]>,
+    r: &Aligned<[[T; H]; 3]>,
+    h: &mut [T; H],
+) {
+    let (x, r) = (&x.0, &r.0);
+    let mut gates = Aligned([[T::ZERO; H]; 3]);
+    let [reset, keep, new] = &mut gates.0;
     for j in 0..H {
-        let reset = (x[0][j] + r[0][j]).sigmoid();
-        let keep = (x[1][j] + r[1][j]).sigmoid();
-        let new = (x[2][j] + reset * r[2][j]).tanh();
-        h[j] = new + keep * (h[j] - new);
+        reset[j] = x[0][j] + r[0][j];
+        keep[j] = x[1][j] + r[1][j];
+    }
+    kernel::sigmoid_lanes(reset);
+    kernel::sigmoid_lanes(keep);
+    for j in 0..H {
+        new[j] = x[2][j] + reset[j] * r[2][j];
+    }
+    kernel::tanh_lanes(new);
+    for j in 0..H {
+        h[j] = new[j] + keep[j] * (h[j] - new[j]);
+    }
+}
+
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<3, H, T>
+    for Gru<I, H, T, DEEPER>
+{
+    type Level = [T; H];
+
+    #[inline(always)]
+    fn update(x: &Aligned<[[T; H]; 3]>, r: &Aligned<[[T; H]; 3]>, state: &mut [T; H]) {
+        update(x, r, state);
     }
 }
 

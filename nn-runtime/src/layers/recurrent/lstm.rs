@@ -1,7 +1,12 @@
 //! The long short-term memory layer, PyTorch's `nn.LSTM`.
 
-use super::{LstmLevel, LstmState, Recurrent, Stack, debug, levels};
+// `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
+#![allow(clippy::inline_always)]
+
+use super::{LstmLevel, LstmState, Recurrent, Stack, Update, debug, levels};
 use crate::Scalar;
+use crate::batch::Aligned;
+use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
 use crate::zeroed::ZeroInit;
 
@@ -85,12 +90,19 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
     #[inline]
     pub fn step(&self, state: &mut LstmState<H, T, DEEPER>, input: &[T; I]) -> [T; H] {
         let () = Self::CHECK;
-        self.stack
-            .step((&mut state.first, &mut state.deeper), input, update)
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                self.stack
+                    .step::<Self>((&mut state.first, &mut state.deeper), input)
+            },
+        )
     }
 
     /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
-    /// `inputs[t]`: the same bits as [`step`](Self::step) on each, faster.
+    /// `inputs[t]`: the same bits as [`step`](Self::step) on each; the dispatch is paid once
+    /// per call and each chunk's input projections are computed ahead of its recurrence.
     ///
     /// # Panics
     ///
@@ -108,11 +120,13 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
             outputs.len(),
             "forward_sequence: as many outputs as inputs"
         );
-        self.stack.sequence(
-            (&mut state.first, &mut state.deeper),
-            inputs,
-            outputs,
-            update,
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                self.stack
+                    .sequence::<Self>((&mut state.first, &mut state.deeper), inputs, outputs);
+            },
         );
     }
 
@@ -133,9 +147,17 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
             states.len() == inputs.len() && inputs.len() == outputs.len(),
             "step_streams: as many states, inputs and outputs"
         );
-        for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
-            *output = self.step(state, input);
-        }
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
+                    *output = self
+                        .stack
+                        .step::<Self>((&mut state.first, &mut state.deeper), input);
+                }
+            },
+        );
     }
 
     /// Every level's tensors, for training.
@@ -150,23 +172,44 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, 
     };
 }
 
-/// The update of one level from its gates' input projection `x` and recurrent projection `r`.
-// The gates' names are PyTorch's.
-#[allow(clippy::many_single_char_names)]
-#[inline]
+/// The update of one level from its gates' input projection `x` and recurrent projection `r`:
+/// the gates' sums, then each function over a whole gate (`kernel::sigmoid_lanes`, vector
+/// kernels), then the states.
+#[inline(always)]
 fn update<const H: usize, T: Scalar>(
-    x: &[[T; H]; 4],
-    r: &[[T; H]; 4],
+    x: &Aligned<[[T; H]; 4]>,
+    r: &Aligned<[[T; H]; 4]>,
     state: &mut LstmLevel<H, T>,
 ) {
+    let mut gates = *x;
+    for (gate, r) in gates.0.iter_mut().zip(&r.0) {
+        for (g, &r) in gate.iter_mut().zip(r) {
+            *g += r;
+        }
+    }
+    let [input, forget, cell, output] = &mut gates.0;
+    kernel::sigmoid_lanes(input);
+    kernel::sigmoid_lanes(forget);
+    kernel::tanh_lanes(cell);
+    kernel::sigmoid_lanes(output);
     for j in 0..H {
-        let i = (x[0][j] + r[0][j]).sigmoid();
-        let f = (x[1][j] + r[1][j]).sigmoid();
-        let g = (x[2][j] + r[2][j]).tanh();
-        let o = (x[3][j] + r[3][j]).sigmoid();
-        let c = f * state.c[j] + i * g;
-        state.c[j] = c;
-        state.h[j] = o * c.tanh();
+        state.c[j] = forget[j] * state.c[j] + input[j] * cell[j];
+    }
+    let mut squashed = Aligned(state.c);
+    kernel::tanh_lanes(&mut squashed.0);
+    for ((h, &o), &t) in state.h.iter_mut().zip(&*output).zip(&squashed.0) {
+        *h = o * t;
+    }
+}
+
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<4, H, T>
+    for Lstm<I, H, T, DEEPER>
+{
+    type Level = LstmLevel<H, T>;
+
+    #[inline(always)]
+    fn update(x: &Aligned<[[T; H]; 4]>, r: &Aligned<[[T; H]; 4]>, state: &mut LstmLevel<H, T>) {
+        update(x, r, state);
     }
 }
 

@@ -11,6 +11,18 @@
 //! `step`, `forward_sequence` and `step_streams` give the same bits for the same stream: every
 //! product sums its columns in one order, whatever the number of steps or streams computed
 //! together. No allocation: a sequence goes through stack buffers of [`CHUNK`] steps.
+//!
+//! Speed (bench/benches/recurrent.rs): the products are `kernel::gates` (fused multiply-adds,
+//! AVX-512 or AVX2 where the CPU has them), the activations `kernel::sigmoid_lanes` and
+//! `tanh_lanes` over whole gates (`f32`: vector kernels within 5 ulps; `f64` keeps `libm`'s);
+//! each call runs inside `kernel::with_widest`, so that the element-wise updates run on the
+//! widest vectors (the helpers are `#[inline(always)]` to be compiled there); weights, states
+//! and temporaries are aligned to cache lines. `forward_sequence` computes a chunk's input
+//! projections ahead of its recurrence, one step at a time through the same kernel (one
+//! product over the chunk would need a kernel that sums each output in the same order; the
+//! recurrent product dominates when the input is narrow).
+// `#[inline(always)]` is the point: see above.
+#![allow(clippy::inline_always)]
 
 mod gru;
 mod lstm;
@@ -21,6 +33,8 @@ pub use lstm::Lstm;
 pub use rnn::Rnn;
 
 use crate::Scalar;
+use crate::batch::Aligned;
+use crate::kernel;
 use crate::tensor::{Init, Layout, Role, TensorInfo};
 use core::fmt;
 
@@ -36,10 +50,6 @@ pub const MAX_LEVELS: usize = 8;
 /// Time steps per stack buffer of `forward_sequence`: their input projections are computed
 /// before their recurrence.
 const CHUNK: usize = 16;
-
-/// Columns summed from zero before their sum joins the output, as the dense kernels do: the
-/// error of a long product then grows with `in / BLOCK`, not `in`.
-const BLOCK: usize = crate::kernel::portable::BLOCK;
 
 /// What the three recurrent layer types share, for code that names their state:
 /// `<Lstm<1, 32, f32> as Recurrent>::State` is [`LstmState<32, f32>`].
@@ -57,8 +67,10 @@ pub struct LstmState<const H: usize, T: Scalar, const DEEPER: usize = 0> {
     deeper: [LstmLevel<H, T>; DEEPER],
 }
 
-/// One level's `h` and `c`.
+/// One level's `h` and `c`, aligned to a cache line (as the gates' temporaries, so that vector
+/// loads of them neither straddle lines nor miss a store's forwarding).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C, align(64))]
 pub(crate) struct LstmLevel<const H: usize, T: Scalar> {
     pub(crate) h: [T; H],
     pub(crate) c: [T; H],
@@ -141,6 +153,7 @@ impl<const H: usize, T: Scalar, const DEEPER: usize> Default for LstmState<H, T,
 /// level 0 first (PyTorch's `h_n[k]`). Read and write a level's with
 /// [`hidden`](Self::hidden) and [`hidden_mut`](Self::hidden_mut); zeros by default.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C, align(64))]
 pub struct HiddenState<const H: usize, T: Scalar, const DEEPER: usize = 0> {
     first: [T; H],
     deeper: [[T; H]; DEEPER],
@@ -195,20 +208,29 @@ const fn levels(deeper: usize) -> usize {
     deeper + 1
 }
 
+/// How one level's state moves from its input projection `x` and recurrent projection `r`: one
+/// implementation per layer type, a static call that inlines (a function passed as a value
+/// did not, and then ran on narrow vectors).
+pub(crate) trait Update<const G: usize, const H: usize, T: Scalar> {
+    /// The state of one level.
+    type Level: LevelState<H, T>;
+    fn update(x: &Aligned<[[T; H]; G]>, r: &Aligned<[[T; H]; G]>, state: &mut Self::Level);
+}
+
 /// A level's hidden state, which its recurrent product reads.
 pub(crate) trait LevelState<const H: usize, T> {
     fn h(&self) -> &[T; H];
 }
 
 impl<const H: usize, T: Scalar> LevelState<H, T> for [T; H] {
-    #[inline]
+    #[inline(always)]
     fn h(&self) -> &[T; H] {
         self
     }
 }
 
 impl<const H: usize, T: Scalar> LevelState<H, T> for LstmLevel<H, T> {
-    #[inline]
+    #[inline(always)]
     fn h(&self) -> &[T; H] {
         &self.h
     }
@@ -218,10 +240,15 @@ impl<const H: usize, T: Scalar> LevelState<H, T> for LstmLevel<H, T> {
 /// (`weight_ih[i]` is column `i`, PyTorch's `weight_ih[.., i]`, gate by gate). Built with
 /// [`from_columns`](Self::from_columns) for a layer's const constructor (`from_levels`), which
 /// baked weights use.
+///
+/// Aligned to a cache line, the recurrent matrix first, as `Dense`: then when `G H` is a
+/// multiple of 16 every column starts a line and no vector load straddles two (`step` in
+/// bench/benches/recurrent.rs).
 #[derive(Clone, PartialEq)]
+#[repr(C, align(64))]
 pub struct Cell<const IN: usize, const G: usize, const H: usize, T: Scalar> {
-    weight_ih: [[[T; H]; G]; IN],
     weight_hh: [[[T; H]; G]; H],
+    weight_ih: [[[T; H]; G]; IN],
     bias_ih: [[T; H]; G],
     bias_hh: [[T; H]; G],
 }
@@ -238,16 +265,16 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, 
         bias_hh: [[T; H]; G],
     ) -> Self {
         Self {
-            weight_ih,
             weight_hh,
+            weight_ih,
             bias_ih,
             bias_hh,
         }
     }
 
     const ZERO: Self = Self {
-        weight_ih: [[[T::ZERO; H]; G]; IN],
         weight_hh: [[[T::ZERO; H]; G]; H],
+        weight_ih: [[[T::ZERO; H]; G]; IN],
         bias_ih: [[T::ZERO; H]; G],
         bias_hh: [[T::ZERO; H]; G],
     };
@@ -291,23 +318,23 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, 
     }
 
     /// `W_ih x + b_ih`.
-    #[inline]
-    pub(crate) fn input(&self, x: &[T; IN]) -> [[T; H]; G] {
-        project(&self.weight_ih, &self.bias_ih, x)
+    #[inline(always)]
+    pub(crate) fn input(&self, x: &[T; IN]) -> Aligned<[[T; H]; G]> {
+        Aligned(kernel::gates(&self.weight_ih, &self.bias_ih, x))
     }
 
     /// `W_ih x + b_ih` for each step of `xs` into `ys`.
-    #[inline]
-    pub(crate) fn inputs(&self, xs: &[[T; IN]], ys: &mut [[[T; H]; G]]) {
+    #[inline(always)]
+    pub(crate) fn inputs(&self, xs: &[[T; IN]], ys: &mut [Aligned<[[T; H]; G]>]) {
         for (x, y) in xs.iter().zip(ys) {
             *y = self.input(x);
         }
     }
 
     /// `W_hh h + b_hh`.
-    #[inline]
-    pub(crate) fn hidden(&self, h: &[T; H]) -> [[T; H]; G] {
-        project(&self.weight_hh, &self.bias_hh, h)
+    #[inline(always)]
+    pub(crate) fn hidden(&self, h: &[T; H]) -> Aligned<[[T; H]; G]> {
+        Aligned(kernel::gates(&self.weight_hh, &self.bias_hh, h))
     }
 
     /// The four tensors in PyTorch's order, by column, with `infos` (theirs, in order).
@@ -338,30 +365,6 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, 
         f(bih, self.bias_ih.as_flattened_mut());
         f(bhh, self.bias_hh.as_flattened_mut());
     }
-}
-
-/// `W x + b`, `W` by column: the outputs plus `x[i]` times column `i`, in order, a [`BLOCK`] of
-/// columns summed from `-0.0` before joining the outputs.
-#[inline]
-fn project<const IN: usize, const G: usize, const H: usize, T: Scalar>(
-    w: &[[[T; H]; G]; IN],
-    b: &[[T; H]; G],
-    x: &[T; IN],
-) -> [[T; H]; G] {
-    let mut y = *b;
-    for (columns, xs) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
-        // `-0.0 + v == v`: the first column's products enter exactly.
-        let mut sum = [[-T::ZERO; H]; G];
-        for (column, &x) in columns.iter().zip(xs) {
-            for (s, &w) in sum.as_flattened_mut().iter_mut().zip(column.as_flattened()) {
-                *s += x * w;
-            }
-        }
-        for (y, &s) in y.as_flattened_mut().iter_mut().zip(sum.as_flattened()) {
-            *y += s;
-        }
-    }
-    y
 }
 
 /// Every level's tensors: level 0 reads `I` inputs, the `DEEPER` others the `H` of the level
@@ -417,22 +420,21 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
         }
     }
 
-    /// One step of every level: `update` turns a level's input and recurrent projections into
-    /// its new state; returns the last level's new `h`.
-    #[inline]
-    pub(crate) fn step<S: LevelState<H, T>>(
+    /// One step of every level, `U` turning a level's input and recurrent projections into its
+    /// new state; returns the last level's new `h`.
+    #[inline(always)]
+    pub(crate) fn step<U: Update<G, H, T>>(
         &self,
-        state: (&mut S, &mut [S; DEEPER]),
+        state: (&mut U::Level, &mut [U::Level; DEEPER]),
         input: &[T; I],
-        update: impl Fn(&[[T; H]; G], &[[T; H]; G], &mut S),
     ) -> [T; H] {
         let (first, deeper) = state;
         let x = self.first.input(input);
-        update(&x, &self.first.hidden(first.h()), first);
+        U::update(&x, &self.first.hidden(first.h()), first);
         let mut h = *first.h();
         for (cell, state) in self.deeper.iter().zip(deeper) {
             let x = cell.input(&h);
-            update(&x, &cell.hidden(state.h()), state);
+            U::update(&x, &cell.hidden(state.h()), state);
             h = *state.h();
         }
         h
@@ -441,23 +443,22 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
     /// Consecutive steps of one stream, [`CHUNK`] at a time: each level's input projections of
     /// a chunk first (the levels above read the outputs of the level below, in `outputs`), then
     /// its recurrence.
-    #[inline]
-    pub(crate) fn sequence<S: LevelState<H, T>>(
+    #[inline(always)]
+    pub(crate) fn sequence<U: Update<G, H, T>>(
         &self,
-        state: (&mut S, &mut [S; DEEPER]),
+        state: (&mut U::Level, &mut [U::Level; DEEPER]),
         inputs: &[[T; I]],
         outputs: &mut [[T; H]],
-        update: impl Fn(&[[T; H]; G], &[[T; H]; G], &mut S),
     ) {
         let (first, deeper) = state;
-        let mut projected = [[[T::ZERO; H]; G]; CHUNK];
+        let mut projected = [Aligned([[T::ZERO; H]; G]); CHUNK];
         for (inputs, outputs) in inputs.chunks(CHUNK).zip(outputs.chunks_mut(CHUNK)) {
             let projected = &mut projected[..inputs.len()];
             self.first.inputs(inputs, projected);
-            recur(&self.first, first, projected, outputs, &update);
+            recur::<I, G, H, T, U>(&self.first, first, projected, outputs);
             for (cell, state) in self.deeper.iter().zip(deeper.iter_mut()) {
                 cell.inputs(outputs, projected);
-                recur(cell, state, projected, outputs, &update);
+                recur::<H, G, H, T, U>(cell, state, projected, outputs);
             }
         }
     }
@@ -465,16 +466,15 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
 
 /// The recurrence of one level over steps whose input projections are known, writing each new
 /// `h` into `outputs`.
-#[inline]
-fn recur<const IN: usize, const G: usize, const H: usize, T: Scalar, S: LevelState<H, T>>(
+#[inline(always)]
+fn recur<const IN: usize, const G: usize, const H: usize, T: Scalar, U: Update<G, H, T>>(
     cell: &Cell<IN, G, H, T>,
-    state: &mut S,
-    projected: &[[[T; H]; G]],
+    state: &mut U::Level,
+    projected: &[Aligned<[[T; H]; G]>],
     outputs: &mut [[T; H]],
-    update: &impl Fn(&[[T; H]; G], &[[T; H]; G], &mut S),
 ) {
     for (x, output) in projected.iter().zip(outputs) {
-        update(x, &cell.hidden(state.h()), state);
+        U::update(x, &cell.hidden(state.h()), state);
         *output = *state.h();
     }
 }

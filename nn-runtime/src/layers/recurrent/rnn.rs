@@ -1,7 +1,12 @@
 //! The plain recurrent layer, PyTorch's `nn.RNN`.
 
-use super::{HiddenState, Recurrent, Stack, debug, levels};
+// `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
+#![allow(clippy::inline_always)]
+
+use super::{HiddenState, Recurrent, Stack, Update, debug, levels};
 use crate::Scalar;
+use crate::batch::Aligned;
+use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
 use crate::zeroed::ZeroInit;
 
@@ -73,15 +78,13 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
     #[inline]
     pub fn step(&self, state: &mut HiddenState<H, T, DEEPER>, input: &[T; I]) -> [T; H] {
         let () = Self::CHECK;
-        self.stack.step(
-            (&mut state.first, &mut state.deeper),
-            input,
-            update::<H, T, RELU>,
-        )
+        self.stack
+            .step::<Self>((&mut state.first, &mut state.deeper), input)
     }
 
     /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
-    /// `inputs[t]`: the same bits as [`step`](Self::step) on each, faster.
+    /// `inputs[t]`: the same bits as [`step`](Self::step) on each; the dispatch is paid once
+    /// per call and each chunk's input projections are computed ahead of its recurrence.
     ///
     /// # Panics
     ///
@@ -99,11 +102,13 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
             outputs.len(),
             "forward_sequence: as many outputs as inputs"
         );
-        self.stack.sequence(
-            (&mut state.first, &mut state.deeper),
-            inputs,
-            outputs,
-            update::<H, T, RELU>,
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                self.stack
+                    .sequence::<Self>((&mut state.first, &mut state.deeper), inputs, outputs);
+            },
         );
     }
 
@@ -124,9 +129,17 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
             states.len() == inputs.len() && inputs.len() == outputs.len(),
             "step_streams: as many states, inputs and outputs"
         );
-        for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
-            *output = self.step(state, input);
-        }
+        kernel::with_widest(
+            // Inlined into `with_widest`'s function for the level, so compiled with its features.
+            #[inline(always)]
+            || {
+                for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
+                    *output = self
+                        .stack
+                        .step::<Self>((&mut state.first, &mut state.deeper), input);
+                }
+            },
+        );
     }
 
     /// Every level's tensors, for training.
@@ -142,20 +155,30 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
 }
 
 /// The update of one level from its input projection `x` and recurrent projection `r`.
-#[inline]
+#[inline(always)]
 fn update<const H: usize, T: Scalar, const RELU: bool>(
-    x: &[[T; H]; 1],
-    r: &[[T; H]; 1],
+    x: &Aligned<[[T; H]; 1]>,
+    r: &Aligned<[[T; H]; 1]>,
     h: &mut [T; H],
 ) {
-    for j in 0..H {
-        let sum = x[0][j] + r[0][j];
-        h[j] = if RELU {
-            // `max` would turn NaN into 0; PyTorch's ReLU keeps it.
-            if sum < T::ZERO { T::ZERO } else { sum }
-        } else {
-            sum.tanh()
-        };
+    for ((h, &x), &r) in h.iter_mut().zip(&x.0[0]).zip(&r.0[0]) {
+        let sum = x + r;
+        // `max` would turn NaN into 0; PyTorch's ReLU keeps it.
+        *h = if RELU && sum < T::ZERO { T::ZERO } else { sum };
+    }
+    if !RELU {
+        kernel::tanh_lanes(h);
+    }
+}
+
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU: bool>
+    Update<1, H, T> for Rnn<I, H, T, DEEPER, RELU>
+{
+    type Level = [T; H];
+
+    #[inline(always)]
+    fn update(x: &Aligned<[[T; H]; 1]>, r: &Aligned<[[T; H]; 1]>, state: &mut [T; H]) {
+        update::<H, T, RELU>(x, r, state);
     }
 }
 

@@ -1,0 +1,84 @@
+//! The recurrent layers' `f32` logistic function and hyperbolic tangent on whole vectors, written
+//! once for any vector width: `math::sigmoid_fast` and `math::tanh_fast`'s method with fused
+//! multiply-adds (fewer operations, so different roundings: within the same bound, tested at
+//! every level in `kernel::tests`).
+//!
+//! [`activation_kernels!`] expands, inside a module for one instruction set (which provides `V`,
+//! `L`, the primitives of `columns.rs` and `sub`, `mul`, `div`, `min`, `max`, `abs`, `negate`,
+//! `with_sign` (the magnitude of one vector with the sign of another) and `power_of_two` (`2^n`
+//! from the bits of `n + 1.5 * 2^23`)), into `sigmoid_lanes` and `tanh_lanes`.
+
+/// Expands into `sigmoid_lanes` and `tanh_lanes`; `$feature` is the module's
+/// `#[target_feature]`.
+macro_rules! activation_kernels {
+    ($feature:literal) => {
+        /// `(e^r - 1, 2^n)` for `y = n ln 2 + r`, `-88 <= y <= 88`: `e^y = 2^n (1 + p)`.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn exp_parts(y: V) -> (V, V) {
+            use crate::math::{LN2_HIGH, LN2_LOW, Q, ROUNDER};
+            let shifted = fmadd(y, splat(core::f32::consts::LOG2_E), splat(ROUNDER));
+            let n = sub(shifted, splat(ROUNDER));
+            let r = fmadd(n, splat(-LN2_HIGH), y);
+            let r = fmadd(n, splat(-LN2_LOW), r);
+            let r2 = mul(r, r);
+            let r4 = mul(r2, r2);
+            let low = fmadd(r, splat(Q[0]), splat(1.0));
+            let middle = fmadd(r, splat(Q[2]), splat(Q[1]));
+            let high = fmadd(r, splat(Q[4]), splat(Q[3]));
+            let q = fmadd(r4, high, fmadd(r2, middle, low));
+            (mul(r, q), power_of_two(shifted))
+        }
+
+        /// `1 / (1 + e^-x)`, as `math::sigmoid_fast`.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn sigmoid_v(x: V) -> V {
+            // The bound first: `max` and `min` return their second operand when either is NaN,
+            // so that NaN goes through, as in `clamp`.
+            let y = min(splat(87.0), max(splat(-87.0), negate(x)));
+            let (p, power) = exp_parts(y);
+            div(splat(1.0), add(splat(1.0), fmadd(power, p, power)))
+        }
+
+        /// `tanh x`, as `math::tanh_fast`.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn tanh_v(x: V) -> V {
+            let a = min(splat(9.1), abs(x));
+            let (p, power) = exp_parts(add(a, a));
+            let e = fmadd(power, p, sub(power, splat(1.0)));
+            with_sign(div(e, add(e, splat(2.0))), x)
+        }
+
+        /// The logistic function of every value.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        pub fn sigmoid_lanes<const N: usize>(x: &mut [f32; N]) {
+            let (vectors, tail) = x.as_chunks_mut::<L>();
+            for v in vectors {
+                store(v, sigmoid_v(load(v)));
+            }
+            if !tail.is_empty() {
+                let v = sigmoid_v(load_tail(tail));
+                store_tail(tail, v);
+            }
+        }
+
+        /// The hyperbolic tangent of every value.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        pub fn tanh_lanes<const N: usize>(x: &mut [f32; N]) {
+            let (vectors, tail) = x.as_chunks_mut::<L>();
+            for v in vectors {
+                store(v, tanh_v(load(v)));
+            }
+            if !tail.is_empty() {
+                let v = tanh_v(load_tail(tail));
+                store_tail(tail, v);
+            }
+        }
+    };
+}
+
+pub(super) use activation_kernels;
