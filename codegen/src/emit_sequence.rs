@@ -2,7 +2,8 @@
 //! `forward` and `forward_batch`: the state struct (`<Name>State`: every recurrent layer's
 //! state, plain data separate from the weights, so that one network serves any number of
 //! streams), `step` (one time step), `forward_sequence` (a block of steps of one stream, each
-//! layer on the whole chunk of steps: the recurrent layers' input projections as one product)
+//! layer on the whole chunk of steps: a recurrent layer computes a chunk's input projections
+//! ahead of its recurrence)
 //! and `step_streams` (one step of several streams). The three give a step the same bits.
 
 use crate::ir::{Layer, Network};
@@ -209,8 +210,9 @@ fn forward_sequence(net: &Network) -> TokenStream {
     quote! {
         /// Runs consecutive time steps of one stream (an audio buffer, a sensor window),
         /// writing one output per input and carrying the state across: exactly the bits of
-        /// [`step`](Self::step) on each input in turn, and faster (each layer runs on a chunk
-        /// of steps at once; a recurrent layer's input projections are one matrix product).
+        /// [`step`](Self::step) on each input in turn, with one call and one length check per
+        /// block (each layer runs on a chunk of steps at once; a recurrent layer computes the
+        /// chunk's input projections ahead of its recurrence).
         /// Blocks of any lengths, one after another, give the bits of one long block.
         ///
         /// # Errors
@@ -262,8 +264,8 @@ fn step_streams(net: &Network) -> TokenStream {
     quote! {
         /// Runs one time step of several independent streams (voices, channels, sequences of
         /// a batch), `inputs[i]` with `states[i]` into `outputs[i]`: exactly the bits of
-        /// [`step`](Self::step) on each stream, and faster (each layer runs on a chunk of
-        /// streams at once).
+        /// [`step`](Self::step) on each stream (each layer runs on a chunk of streams at
+        /// once).
         ///
         /// # Errors
         ///

@@ -5,7 +5,7 @@ use nn_codegen::BakedWeights;
 use nn_grammar::{Activation, Cell, Network, Scalar};
 use nn_runtime::io::safetensors::{LoadOptions, load_layers};
 use nn_runtime::layers::{BatchNorm, Conv1d, Conv2d, Gru, LayerNorm, Lstm, Rnn};
-use nn_runtime::{Dense, LayerInfo, LayerKind, TensorInfo, Tensors};
+use nn_runtime::{Dense, Init, LayerInfo, LayerKind, TensorInfo, Tensors};
 use std::path::Path;
 
 /// The runtime's name for an activation.
@@ -207,7 +207,11 @@ fn recurrent_tensors(
                 1 => Box::leak(Box::new([rows, hidden])),
                 _ => Box::leak(Box::new([rows])),
             };
-            TensorInfo { shape, ..*tensor }
+            TensorInfo {
+                shape,
+                init: Init::UniformHidden { hidden },
+                ..*tensor
+            }
         })
         .collect();
     (kind, tensors)
