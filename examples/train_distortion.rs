@@ -37,33 +37,36 @@ nn::network! {
 }
 
 /// Samples per second.
-const RATE: f64 = 8000.0;
+const RATE: u32 = 8000;
+/// Samples per note: a quarter of a second.
+const NOTE: u32 = RATE / 4;
 /// Samples per training window.
 const WINDOW: usize = 200;
 /// Passes over the training signal.
-const EPOCHS: usize = 40;
+const EPOCHS: usize = 25;
 /// The test ESR the example must reach.
 const GOAL: f64 = 0.02;
 
 /// `seconds` of plucked notes from `seed`: the input and the pedal's output.
-fn signal(seed: u64, seconds: f64) -> (Vec<[f32; 1]>, Vec<[f32; 1]>) {
+fn signal(seed: u64, seconds: u32) -> (Vec<[f32; 1]>, Vec<[f32; 1]>) {
     let mut rng = SplitMix64(seed);
-    let note = (0.25 * RATE) as usize;
-    let samples = (seconds * RATE) as usize;
-    let mut input = Vec::with_capacity(samples);
+    let samples = seconds * RATE;
+    let mut input = Vec::new();
     let (mut pitch, mut amplitude) = (0.0, 0.0);
     for n in 0..samples {
-        if n % note == 0 {
+        if n % NOTE == 0 {
             pitch = 82.0 + 248.0 * (rng.uniform(1.0) + 1.0) / 2.0;
             amplitude = 0.2 + 0.7 * (rng.uniform(1.0) + 1.0) / 2.0;
         }
-        let t = (n % note) as f64 / RATE;
+        let t = f64::from(n % NOTE) / f64::from(RATE);
         let string: f64 = (1..=5)
             .map(|h| (std::f64::consts::TAU * f64::from(h) * pitch * t).sin() / f64::from(h))
             .sum();
         input.push(amplitude * string * (-6.0 * t).exp());
     }
     let mut tone = 0.0;
+    // The signals are `f32`, as audio buffers hold them.
+    #[allow(clippy::cast_possible_truncation)]
     let target = input
         .iter()
         .map(|&x| {
@@ -71,13 +74,16 @@ fn signal(seed: u64, seconds: f64) -> (Vec<[f32; 1]>, Vec<[f32; 1]>) {
             [(0.5 * (4.0 * tone).tanh()) as f32]
         })
         .collect();
-    (input.into_iter().map(|x| [x as f32]).collect(), target)
+    #[allow(clippy::cast_possible_truncation)]
+    let input = input.into_iter().map(|x| [x as f32]).collect();
+    (input, target)
 }
 
 /// The ESR of the pedal run over `inputs` from a fresh state.
 fn esr(net: &Pedal, inputs: &[[f32; 1]], targets: &[[f32; 1]]) -> Result<f64, nn::Error> {
     let mut outputs = vec![[0.0f32; 1]; inputs.len()];
-    net.forward_sequence(&mut PedalState::ZERO, inputs, &mut outputs)?;
+    let mut state = PedalState::ZERO;
+    net.forward_sequence(&mut state, inputs, &mut outputs)?;
     let (error, energy) = outputs
         .iter()
         .zip(targets)
@@ -100,8 +106,8 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<bool, Box<dyn Error>> {
-    let (train_in, train_out) = signal(1, 3.0);
-    let (test_in, test_out) = signal(2, 1.0);
+    let (train_in, train_out) = signal(1, 3);
+    let (test_in, test_out) = signal(2, 1);
     println!("{}", Pedal::summary());
     println!(
         "{} training samples in windows of {WINDOW}, {} test samples, {EPOCHS} epochs",
@@ -129,11 +135,15 @@ fn run() -> Result<bool, Box<dyn Error>> {
             )?);
             adam.step(&mut *net, &gradients);
         }
-        let (train, test) = (esr(&net, &train_in, &train_out)?, esr(&net, &test_in, &test_out)?);
+        let (train, test) = (
+            esr(&net, &train_in, &train_out)?,
+            esr(&net, &test_in, &test_out)?,
+        );
         curve.push((train, test));
         if epoch % 5 == 0 || epoch == 1 {
             println!(
-                "epoch {epoch:2}: summed loss {loss:.4}, ESR train {:.2}%, test {:.2}%",
+                "epoch {epoch:2}: mean squared error {:.2e}, ESR train {:.2}%, test {:.2}%",
+                loss / train_in.len() as f64,
                 100.0 * train,
                 100.0 * test
             );

@@ -8,7 +8,7 @@
 #     <model> <backend> <ns_per_sample>
 # models:   lstm32 gru32 lstm64 mlp      (see README.md)
 # backends: rtneural-xsimd rtneural-eigen rtneural-stl, and nn's: nn-step nn-block512
-#           nn-streams64 (recurrent models), nn (mlp); then "# <model>: ... faster" ratios
+#           nn-streams64 (recurrent models), nn (mlp); then "# <model>: ... RTNeural / nn" ratios
 # Lines starting with '#' are comments (configuration, output checks, softmax sums).
 # Progress and compiler messages go to stderr.
 #

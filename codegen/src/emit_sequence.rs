@@ -343,7 +343,8 @@ pub(crate) fn forward_slice(net: &Network) -> TokenStream {
                     found,
                 });
             }
-            self.forward_sequence(&mut #state_type::ZERO, steps, rows)
+            let mut fresh = #state_type::ZERO;
+            self.forward_sequence(&mut fresh, steps, rows)
         }
     }
 }
