@@ -114,6 +114,6 @@ awk '/^#/ { if (!seen[$0]++ && n < 200) print; next }
          for (i = 1; i <= n; i++) {
              split(order[i], p, " "); model = p[1]; backend = p[2]
              if (backend ~ /^nn/ && (model in rt))
-                 printf "# %s: %s %.1f ns against %s %.1f ns: %.2fx faster\n", model, backend, best[order[i]], rtb[model], rt[model], rt[model] / best[order[i]]
+                 printf "# %s: %s %.1f ns against %s %.1f ns: RTNeural / nn = %.2f (above 1: nn faster)\n", model, backend, best[order[i]], rtb[model], rt[model], rt[model] / best[order[i]]
          }
      }' "$out"
