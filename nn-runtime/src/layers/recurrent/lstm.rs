@@ -197,8 +197,11 @@ fn update<const H: usize, T: Scalar>(
     }
     let mut squashed = Aligned(state.c);
     kernel::tanh_lanes(&mut squashed.0);
-    for ((h, &o), &t) in state.h.iter_mut().zip(&*output).zip(&squashed.0) {
-        *h = o * t;
+    // Indexed, as the cell's update: the zipped iterators were compiled to scalar products,
+    // whose 4-byte stores the next step's vector loads of `h` cannot forward from.
+    #[allow(clippy::needless_range_loop)]
+    for j in 0..H {
+        state.h[j] = output[j] * squashed.0[j];
     }
 }
 
