@@ -17,6 +17,7 @@ macro_rules! gate_kernels {
         /// them from the second-level cache. The order depends only on the shapes, so a stream
         /// gets the same bits however it is called.
         #[target_feature(enable = $feature)]
+        #[inline]
         pub fn gates<const IN: usize, const G: usize, const H: usize>(
             w: &[[[f32; H]; G]; IN],
             b: &[[f32; H]; G],

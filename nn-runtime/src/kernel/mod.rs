@@ -297,7 +297,7 @@ impl Kernel for f32 {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn gates<const IN: usize, const G: usize, const H: usize>(
         level: Level,
         w: &[[[f32; H]; G]; IN],
