@@ -3,12 +3,11 @@
 // `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
 #![allow(clippy::inline_always)]
 
-use super::{LstmLevel, LstmState, Recurrent, Stack, Update, debug, levels};
+use super::{Cell, LstmLevel, LstmState, Stack, Update, debug, levels};
 use crate::Scalar;
 use crate::batch::Aligned;
 use crate::kernel;
 use crate::tensor::{TensorInfo, Tensors};
-use crate::zeroed::ZeroInit;
 
 /// A long short-term memory layer, as `nn.LSTM(I, H, num_layers = DEEPER + 1, batch_first =
 /// True)`: at each step, for each level, the gates `i, f, g, o` (PyTorch's order) are `W_ih x +
@@ -43,134 +42,13 @@ pub struct Lstm<const I: usize, const H: usize, T: Scalar, const DEEPER: usize =
     stack: Stack<I, 4, H, T, DEEPER>,
 }
 
-// SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are `0.0`, and
-// `Lstm` holds nothing but arrays of `T`.
-#[allow(unsafe_code)]
-unsafe impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> ZeroInit
-    for Lstm<I, H, T, DEEPER>
-{
-}
-
-impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Recurrent
-    for Lstm<I, H, T, DEEPER>
-{
-    type State = LstmState<H, T, DEEPER>;
-}
-
-impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Lstm<I, H, T, DEEPER> {
-    /// Levels: `DEEPER + 1` (a compile-time error past [`MAX_LEVELS`](super::MAX_LEVELS)).
-    pub const LEVELS: usize = levels(DEEPER);
-    /// Trained values: every tensor's.
-    pub const PARAMETERS: usize = 4 * H * (I + H + 2) + DEEPER * 4 * H * (2 * H + 2);
-
-    /// A layer whose tensors are all zero, to be filled through
-    /// [`Tensors::for_each_tensor_mut`]. [`zeroed_box`](crate::zeroed_box) builds a large one
-    /// on the heap.
-    pub const fn zeroed() -> Self {
-        let () = Self::CHECK;
-        Self { stack: Stack::ZERO }
-    }
-
-    /// A layer from its levels' tensors by column (see [`RecurrentLevel::from_columns`]),
-    /// level 0 first: the const constructor of baked weights.
-    ///
-    /// [`RecurrentLevel::from_columns`]: super::Cell::from_columns
-    pub const fn from_levels(
-        first: super::Cell<I, 4, H, T>,
-        deeper: [super::Cell<H, 4, H, T>; DEEPER],
-    ) -> Self {
-        let () = Self::CHECK;
-        Self {
-            stack: Stack { first, deeper },
-        }
-    }
-
-    /// One time step of one stream: updates every level of `state`, returns the last level's
-    /// new `h`.
-    #[inline]
-    pub fn step(&self, state: &mut LstmState<H, T, DEEPER>, input: &[T; I]) -> [T; H] {
-        let () = Self::CHECK;
-        kernel::with_widest(
-            // Inlined into `with_widest`'s function for the level, so compiled with its features.
-            #[inline(always)]
-            || {
-                self.stack
-                    .step::<Self>((&mut state.first, &mut state.deeper), input)
-            },
-        )
-    }
-
-    /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
-    /// `inputs[t]`: the same bits as [`step`](Self::step) on each; the dispatch is paid once
-    /// per call and each chunk's input projections are computed ahead of its recurrence.
-    ///
-    /// # Panics
-    ///
-    /// When `inputs` and `outputs` have different lengths.
-    #[inline]
-    pub fn forward_sequence(
-        &self,
-        state: &mut LstmState<H, T, DEEPER>,
-        inputs: &[[T; I]],
-        outputs: &mut [[T; H]],
-    ) {
-        let () = Self::CHECK;
-        assert_eq!(
-            inputs.len(),
-            outputs.len(),
-            "forward_sequence: as many outputs as inputs"
-        );
-        kernel::with_widest(
-            // Inlined into `with_widest`'s function for the level, so compiled with its features.
-            #[inline(always)]
-            || {
-                self.stack
-                    .sequence::<Self>((&mut state.first, &mut state.deeper), inputs, outputs);
-            },
-        );
-    }
-
-    /// One time step of independent streams, `states[s]` reading `inputs[s]` into
-    /// `outputs[s]`: the same bits as [`step`](Self::step) on each.
-    ///
-    /// # Panics
-    ///
-    /// When the three slices have different lengths.
-    #[inline]
-    pub fn step_streams(
-        &self,
-        states: &mut [LstmState<H, T, DEEPER>],
-        inputs: &[[T; I]],
-        outputs: &mut [[T; H]],
-    ) {
-        assert!(
-            states.len() == inputs.len() && inputs.len() == outputs.len(),
-            "step_streams: as many states, inputs and outputs"
-        );
-        kernel::with_widest(
-            // Inlined into `with_widest`'s function for the level, so compiled with its features.
-            #[inline(always)]
-            || {
-                for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
-                    *output = self
-                        .stack
-                        .step::<Self>((&mut state.first, &mut state.deeper), input);
-                }
-            },
-        );
-    }
-
-    /// Every level's tensors, for training.
-    #[cfg(all(feature = "train", feature = "alloc"))]
-    pub(crate) fn stack(&self) -> &Stack<I, 4, H, T, DEEPER> {
-        &self.stack
-    }
-
-    /// A compile-time error for a layer of more than [`MAX_LEVELS`](super::MAX_LEVELS).
-    const CHECK: () = {
-        levels(DEEPER);
-    };
-}
+layer!(
+    Lstm,
+    gates = 4,
+    state = LstmState,
+    generics = [],
+    label = "Lstm"
+);
 
 /// The update of one level from its gates' input projection `x` and recurrent projection `r`:
 /// the gates' sums, then each function over a whole gate (`kernel::sigmoid_lanes`, vector
@@ -216,30 +94,5 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<4, H
     #[inline(always)]
     fn update(x: &Aligned<[[T; H]; 4]>, r: &Aligned<[[T; H]; 4]>, state: &mut LstmLevel<H, T>) {
         update(x, r, state);
-    }
-}
-
-/// PyTorch's `state_dict` of `nn.LSTM`, level by level.
-impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Tensors
-    for Lstm<I, H, T, DEEPER>
-{
-    type Scalar = T;
-    const TENSORS: &'static [TensorInfo] = Stack::<I, 4, H, T, DEEPER>::TENSORS;
-
-    fn for_each_tensor<'a>(&'a self, f: impl FnMut(&'static TensorInfo, &'a [T])) {
-        self.stack.for_each_tensor(f);
-    }
-
-    fn for_each_tensor_mut<'a>(&'a mut self, f: impl FnMut(&'static TensorInfo, &'a mut [T])) {
-        self.stack.for_each_tensor_mut(f);
-    }
-}
-
-impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> core::fmt::Debug
-    for Lstm<I, H, T, DEEPER>
-{
-    /// Shapes only, as `Dense`'s.
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        debug::<T>(f, "Lstm", I, H, DEEPER)
     }
 }

@@ -24,6 +24,187 @@
 // `#[inline(always)]` is the point: see above.
 #![allow(clippy::inline_always)]
 
+/// Everything the three layer types share, written once: `ZeroInit`, `Recurrent`, the inherent
+/// API (`LEVELS`, `PARAMETERS`, `zeroed`, `from_levels`, `step`, `forward_sequence`,
+/// `step_streams`), `Tensors` (PyTorch's `state_dict`, level by level) and `Debug`. `$name`
+/// holds `stack: Stack<I, $gates, H, T, DEEPER>` and implements `Update` (its level's update);
+/// `[$($extra)*]` are its generics after `DEEPER` (the RNN's `RELU`), `$label` the name `Debug`
+/// shows.
+macro_rules! layer {
+    ($name:ident, gates = $gates:literal, state = $state:ident,
+     generics = [$($extra:ident: $extra_type:ty),*], label = $label:expr) => {
+        // SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are
+        // `0.0`, and the layer holds nothing but arrays of `T`.
+        #[allow(unsafe_code)]
+        unsafe impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*>
+            $crate::zeroed::ZeroInit for $name<I, H, T, DEEPER $(, $extra)*>
+        {
+        }
+
+        impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*>
+            $crate::layers::Recurrent for $name<I, H, T, DEEPER $(, $extra)*>
+        {
+            type State = $state<H, T, DEEPER>;
+        }
+
+        // `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
+        #[allow(clippy::inline_always)]
+        impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*>
+            $name<I, H, T, DEEPER $(, $extra)*>
+        {
+            /// Levels: `DEEPER + 1` (a compile-time error past
+            /// [`MAX_LEVELS`](crate::layers::MAX_LEVELS)).
+            pub const LEVELS: usize = levels(DEEPER);
+            /// Trained values: every tensor's.
+            pub const PARAMETERS: usize =
+                $gates * H * (I + H + 2) + DEEPER * $gates * H * (2 * H + 2);
+
+            /// A layer whose tensors are all zero, to be filled through
+            /// [`Tensors::for_each_tensor_mut`]. [`zeroed_box`](crate::zeroed_box) builds a
+            /// large one on the heap.
+            pub const fn zeroed() -> Self {
+                let () = Self::CHECK;
+                Self { stack: Stack::ZERO }
+            }
+
+            /// A layer from its levels' tensors by column (see
+            /// [`RecurrentLevel::from_columns`](crate::layers::RecurrentLevel::from_columns)),
+            /// level 0 first: the const constructor of baked weights.
+            pub const fn from_levels(
+                first: Cell<I, $gates, H, T>,
+                deeper: [Cell<H, $gates, H, T>; DEEPER],
+            ) -> Self {
+                let () = Self::CHECK;
+                Self {
+                    stack: Stack { first, deeper },
+                }
+            }
+
+            /// One time step of one stream: updates every level of `state`, returns the last
+            /// level's new `h`.
+            #[inline]
+            pub fn step(&self, state: &mut $state<H, T, DEEPER>, input: &[T; I]) -> [T; H] {
+                let () = Self::CHECK;
+                kernel::with_widest(
+                    // Inlined into `with_widest`'s function for the level, so compiled with
+                    // its features.
+                    #[inline(always)]
+                    || {
+                        self.stack
+                            .step::<Self>((&mut state.first, &mut state.deeper), input)
+                    },
+                )
+            }
+
+            /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
+            /// `inputs[t]`: the same bits as [`step`](Self::step) on each; the dispatch is paid
+            /// once per call and each chunk's input projections are computed ahead of its
+            /// recurrence.
+            ///
+            /// # Panics
+            ///
+            /// When `inputs` and `outputs` have different lengths.
+            #[inline]
+            pub fn forward_sequence(
+                &self,
+                state: &mut $state<H, T, DEEPER>,
+                inputs: &[[T; I]],
+                outputs: &mut [[T; H]],
+            ) {
+                let () = Self::CHECK;
+                assert_eq!(
+                    inputs.len(),
+                    outputs.len(),
+                    "forward_sequence: as many outputs as inputs"
+                );
+                kernel::with_widest(
+                    // Inlined into `with_widest`'s function for the level, so compiled with
+                    // its features.
+                    #[inline(always)]
+                    || {
+                        self.stack.sequence::<Self>(
+                            (&mut state.first, &mut state.deeper),
+                            inputs,
+                            outputs,
+                        );
+                    },
+                );
+            }
+
+            /// One time step of independent streams, `states[s]` reading `inputs[s]` into
+            /// `outputs[s]`: the same bits as [`step`](Self::step) on each.
+            ///
+            /// # Panics
+            ///
+            /// When the three slices have different lengths.
+            #[inline]
+            pub fn step_streams(
+                &self,
+                states: &mut [$state<H, T, DEEPER>],
+                inputs: &[[T; I]],
+                outputs: &mut [[T; H]],
+            ) {
+                assert!(
+                    states.len() == inputs.len() && inputs.len() == outputs.len(),
+                    "step_streams: as many states, inputs and outputs"
+                );
+                kernel::with_widest(
+                    // Inlined into `with_widest`'s function for the level, so compiled with
+                    // its features.
+                    #[inline(always)]
+                    || {
+                        for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
+                            *output = self
+                                .stack
+                                .step::<Self>((&mut state.first, &mut state.deeper), input);
+                        }
+                    },
+                );
+            }
+
+            /// Every level's tensors, for training.
+            #[cfg(all(feature = "train", feature = "alloc"))]
+            pub(crate) fn stack(&self) -> &Stack<I, $gates, H, T, DEEPER> {
+                &self.stack
+            }
+
+            /// A compile-time error for a layer of more than
+            /// [`MAX_LEVELS`](crate::layers::MAX_LEVELS).
+            const CHECK: () = {
+                levels(DEEPER);
+            };
+        }
+
+        /// PyTorch's `state_dict` of the module, level by level.
+        impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*>
+            Tensors for $name<I, H, T, DEEPER $(, $extra)*>
+        {
+            type Scalar = T;
+            const TENSORS: &'static [TensorInfo] = Stack::<I, $gates, H, T, DEEPER>::TENSORS;
+
+            fn for_each_tensor<'a>(&'a self, f: impl FnMut(&'static TensorInfo, &'a [T])) {
+                self.stack.for_each_tensor(f);
+            }
+
+            fn for_each_tensor_mut<'a>(
+                &'a mut self,
+                f: impl FnMut(&'static TensorInfo, &'a mut [T]),
+            ) {
+                self.stack.for_each_tensor_mut(f);
+            }
+        }
+
+        impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*>
+            core::fmt::Debug for $name<I, H, T, DEEPER $(, $extra)*>
+        {
+            /// Shapes only, as `Dense`'s.
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                debug::<T>(f, $label, I, H, DEEPER)
+            }
+        }
+    };
+}
+
 mod gru;
 mod lstm;
 mod rnn;
