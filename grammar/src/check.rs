@@ -140,13 +140,7 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
         input: inputs,
         output: last_width,
         scalar: settings.scalar,
-        sequence: item.layers.iter().any(|layer| {
-            RECURRENT.contains(&layer.width.text.as_str())
-                || layer.arguments.iter().flatten().any(|a| {
-                    a.name.is_none()
-                        && matches!(&a.value, ast::Value::Symbol(w) if w.text == "causal")
-                })
-        }),
+        sequence: item.layers.iter().any(kinds::is_stateful),
     }
 }
 
@@ -277,10 +271,6 @@ fn check_layers(
     }
     (layers, last_width, complete)
 }
-
-/// The recurrent kinds' names, and the word that makes a convolution causal: any of them
-/// makes a sequence network.
-pub(crate) const RECURRENT: [&str; 4] = ["lstm", "gru", "rnn", "causal"];
 
 /// In a sequence network (one with a recurrent layer or a causal convolution), every layer
 /// runs once per time step on a vector: only dense layers, the recurrent kinds, causal

@@ -175,6 +175,22 @@ fn recurrent(
     ))
 }
 
+/// The recurrent kinds' names, then the word that makes a `conv1d` causal: what makes a
+/// sequence network.
+pub(crate) const STATEFUL_WORDS: [&str; 4] = ["lstm", "gru", "rnn", "causal"];
+
+/// Whether `argument` is the positional word `causal`.
+fn is_causal(argument: &ast::Argument) -> bool {
+    argument.name.is_none() && matches!(&argument.value, Value::Symbol(w) if w.text == "causal")
+}
+
+/// Whether `layer` is written as a kind that keeps state between time steps: a recurrent kind,
+/// or a convolution with the word `causal`.
+pub(crate) fn is_stateful(layer: &ast::Layer) -> bool {
+    STATEFUL_WORDS[..3].contains(&layer.width.text.as_str())
+        || layer.arguments.iter().flatten().any(is_causal)
+}
+
 /// A recurrent layer's `layers`: 1 to [`MAX_RECURRENT_LEVELS`].
 fn levels(value: &Value, problems: &mut Vec<Diagnostic>) -> Option<usize> {
     let layers = count(value, "layers", 1, problems)?;
@@ -381,16 +397,12 @@ fn conv1d(
     problems: &mut Vec<Diagnostic>,
 ) -> Option<(LayerKind, Shape)> {
     let name = &written.width;
-    let causal = written.arguments.iter().flatten().find(|argument| {
-        argument.name.is_none() && matches!(&argument.value, Value::Symbol(w) if w.text == "causal")
-    });
+    let causal = written.arguments.iter().flatten().any(is_causal);
     let mut without_causal;
-    let read = if causal.is_some() {
+    let read = if causal {
         without_causal = written.clone();
         if let Some(arguments) = &mut without_causal.arguments {
-            arguments.retain(|a| {
-                !(a.name.is_none() && matches!(&a.value, Value::Symbol(w) if w.text == "causal"))
-            });
+            arguments.retain(|argument| !is_causal(argument));
         }
         &without_causal
     } else {
@@ -403,7 +415,7 @@ fn conv1d(
     let stride = written_stride.map_or(Some(1), |v| count(v, "stride", 1, problems));
     let dilation = dilation.map_or(Some(1), |v| count(v, "dilation", 1, problems));
     let groups = groups.map_or(Some(1), |v| count(v, "groups", 1, problems));
-    if causal.is_some() {
+    if causal {
         // A causal convolution pads by itself, and steps one time step at a time.
         let mut fits = true;
         for (value, what) in [(padding, "padding"), (written_stride, "stride")] {

@@ -74,7 +74,7 @@ pub fn compile_item_recovering(text: &str) -> Recovered {
             let sequence = network.as_ref().map_or_else(
                 || {
                     text.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-                        .any(|word| check::RECURRENT.contains(&word))
+                        .any(|word| kinds::STATEFUL_WORDS.contains(&word))
                 },
                 Network::is_sequence,
             );
