@@ -8,7 +8,7 @@
 //! `accumulate_sequence` keeps every layer's activations of the window in `Vec`s, so it is in
 //! `__with_alloc!` as well.
 
-use super::{derivative, gradients_struct, output_activation, output_marker};
+use super::{derivative, gradients_name, gradients_struct, output_activation, output_marker};
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
 use crate::shared::{apply_activation, array_type, dropout_key, local, respan, zeros};
@@ -64,7 +64,7 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
         ..
     } = net;
     let state_type = format_ident!("{}State", name);
-    let gradients_type = format_ident!("{}Gradients", name);
+    let gradients_type = gradients_name(net);
     let (input_type, output_type) = (
         array_type(scalar, &net.input),
         array_type(scalar, &net.output),
@@ -327,7 +327,7 @@ fn parameters_impl(net: &Network) -> TokenStream {
         runtime,
         ..
     } = net;
-    let gradients_type = format_ident!("{}Gradients", name);
+    let gradients_type = gradients_name(net);
     quote! {
         impl #runtime::train::Parameters for #name {
             type Scalar = #scalar;

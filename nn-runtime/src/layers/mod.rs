@@ -62,7 +62,7 @@ pub use recurrent::{
     Cell as RecurrentLevel, Gru, HiddenState, Lstm, LstmState, MAX_LEVELS, Recurrent, Rnn,
 };
 #[cfg(all(feature = "train", feature = "alloc"))]
-pub(crate) use recurrent::{LevelState, LstmLevel};
+pub(crate) use recurrent::{LevelState, LstmLevel, gru_update, lstm_update, rnn_update};
 pub use reshape::{dropout, flatten};
 pub use shape::Shaped;
 // The window arithmetic, for the backward passes in `train`.

@@ -11,7 +11,11 @@ use crate::zeroed::ZeroInit;
 use crate::{Role, Scalar};
 #[cfg(feature = "alloc")]
 use {
-    crate::layers::{HiddenState, LevelState, LstmLevel, LstmState, RecurrentLevel as Cell},
+    crate::batch::Aligned,
+    crate::layers::{
+        HiddenState, LevelState, LstmLevel, LstmState, RecurrentLevel as Cell, gru_update,
+        lstm_update, rnn_update,
+    },
     alloc::vec::Vec,
 };
 
@@ -147,8 +151,8 @@ gradients!(
     RnnGradients, Rnn, 1, "RnnGradients", RELU
 );
 
-/// One level's update at one step, as the layer computes it (the same expressions, so the same
-/// bits), keeping what its backward pass reads.
+/// One level's update at one step through the layer's own update (so with inference's bits),
+/// keeping what its backward pass reads.
 #[cfg(feature = "alloc")]
 trait Update<const G: usize, const H: usize, T: Scalar> {
     /// A level's state: its `h` (and an LSTM's `c`).
@@ -157,7 +161,11 @@ trait Update<const G: usize, const H: usize, T: Scalar> {
     type Cache: Copy;
 
     /// The new state from the input projection `x` and the recurrent projection `r`.
-    fn forward(x: &[[T; H]; G], r: &[[T; H]; G], level: &mut Self::Level) -> Self::Cache;
+    fn forward(
+        x: &Aligned<[[T; H]; G]>,
+        r: &Aligned<[[T; H]; G]>,
+        level: &mut Self::Level,
+    ) -> Self::Cache;
 
     /// The `h` the step read.
     fn previous(cache: &Self::Cache) -> &[T; H];
@@ -216,29 +224,19 @@ impl<const H: usize, T: Scalar> Update<4, H, T> for LstmUpdate {
     type Level = LstmLevel<H, T>;
     type Cache = LstmCache<H, T>;
 
-    fn forward(x: &[[T; H]; 4], r: &[[T; H]; 4], level: &mut LstmLevel<H, T>) -> Self::Cache {
-        let mut cache = LstmCache {
-            h: level.h,
-            c: level.c,
-            gates: [[T::ZERO; H]; 4],
-            tanh_c: [T::ZERO; H],
-        };
-        for j in 0..H {
-            let i = (x[0][j] + r[0][j]).sigmoid();
-            let f = (x[1][j] + r[1][j]).sigmoid();
-            let g = (x[2][j] + r[2][j]).tanh();
-            let o = (x[3][j] + r[3][j]).sigmoid();
-            let c = f * level.c[j] + i * g;
-            let tanh_c = c.tanh();
-            level.c[j] = c;
-            level.h[j] = o * tanh_c;
-            cache.gates[0][j] = i;
-            cache.gates[1][j] = f;
-            cache.gates[2][j] = g;
-            cache.gates[3][j] = o;
-            cache.tanh_c[j] = tanh_c;
+    fn forward(
+        x: &Aligned<[[T; H]; 4]>,
+        r: &Aligned<[[T; H]; 4]>,
+        level: &mut LstmLevel<H, T>,
+    ) -> Self::Cache {
+        let (h, c) = (level.h, level.c);
+        let (gates, tanh_c) = lstm_update(x, r, level);
+        LstmCache {
+            h,
+            c,
+            gates: gates.0,
+            tanh_c: tanh_c.0,
         }
-        cache
     }
 
     fn previous(cache: &Self::Cache) -> &[T; H] {
@@ -284,22 +282,14 @@ impl<const H: usize, T: Scalar> Update<3, H, T> for GruUpdate {
     type Level = [T; H];
     type Cache = GruCache<H, T>;
 
-    fn forward(x: &[[T; H]; 3], r: &[[T; H]; 3], h: &mut [T; H]) -> Self::Cache {
-        let mut cache = GruCache {
-            h: *h,
-            gates: [[T::ZERO; H]; 3],
-            hidden_n: r[2],
-        };
-        for j in 0..H {
-            let reset = (x[0][j] + r[0][j]).sigmoid();
-            let keep = (x[1][j] + r[1][j]).sigmoid();
-            let new = (x[2][j] + reset * r[2][j]).tanh();
-            h[j] = new + keep * (h[j] - new);
-            cache.gates[0][j] = reset;
-            cache.gates[1][j] = keep;
-            cache.gates[2][j] = new;
+    fn forward(x: &Aligned<[[T; H]; 3]>, r: &Aligned<[[T; H]; 3]>, h: &mut [T; H]) -> Self::Cache {
+        let previous = *h;
+        let gates = gru_update(x, r, h);
+        GruCache {
+            h: previous,
+            gates: gates.0,
+            hidden_n: r.0[2],
         }
-        cache
     }
 
     fn previous(cache: &Self::Cache) -> &[T; H] {
@@ -345,16 +335,9 @@ impl<const H: usize, T: Scalar, const RELU: bool> Update<1, H, T> for RnnUpdate<
     type Level = [T; H];
     type Cache = RnnCache<H, T>;
 
-    fn forward(x: &[[T; H]; 1], r: &[[T; H]; 1], h: &mut [T; H]) -> Self::Cache {
+    fn forward(x: &Aligned<[[T; H]; 1]>, r: &Aligned<[[T; H]; 1]>, h: &mut [T; H]) -> Self::Cache {
         let previous = *h;
-        for j in 0..H {
-            let sum = x[0][j] + r[0][j];
-            h[j] = if RELU {
-                if sum < T::ZERO { T::ZERO } else { sum }
-            } else {
-                sum.tanh()
-            };
-        }
+        rnn_update::<H, T, RELU>(x, r, h);
         RnnCache {
             h: previous,
             new: *h,
@@ -397,7 +380,7 @@ fn level_forward<const IN: usize, const G: usize, const H: usize, T: Scalar, U>(
     for (input, output) in inputs.iter().zip(outputs) {
         let x = cell.input(input);
         let r = cell.hidden(level.h());
-        caches.push(U::forward(&x.0, &r.0, level));
+        caches.push(U::forward(&x, &r, level));
         *output = *level.h();
     }
 }

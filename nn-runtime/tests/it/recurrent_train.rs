@@ -440,3 +440,71 @@ fn gradients_and_optimizer_steps_are_torchs() {
     torch_case::<Gru<3, 4, f64>>("gru");
     torch_case::<Rnn<3, 4, f64>>("rnn");
 }
+
+/// `backward_sequence` recomputes the window's forward pass; in `f32` too (where inference
+/// computes the gates' activations with vector polynomials), the state it leaves is
+/// `forward_sequence`'s, to the bit.
+#[test]
+fn in_f32_the_state_left_is_forward_sequences() {
+    fn fill_f32(layer: &mut impl Tensors<Scalar = f32>, seed: u64) {
+        let mut random = SplitMix64::new(seed);
+        layer.for_each_tensor_mut(|_, values| {
+            for v in values {
+                #[allow(clippy::cast_possible_truncation)] // draws for an f32 layer
+                {
+                    *v = random.uniform(0.6) as f32;
+                }
+            }
+        });
+    }
+    let inputs: Vec<[f32; 3]> = (0..40)
+        .map(|t| std::array::from_fn(|i| ((t * 3 + i) as f32 * 0.31).sin()))
+        .collect();
+    let zeros = vec![[0.0f32; 7]; inputs.len()];
+    let mut input_gradients = vec![[0.0f32; 3]; inputs.len()];
+
+    let mut lstm = zeroed_box::<Lstm<3, 7, f32, 1>>();
+    fill_f32(&mut *lstm, 1);
+    let (mut forward, mut backward) = (LstmState::ZERO, LstmState::ZERO);
+    lstm.forward_sequence(&mut forward, &inputs, &mut vec![[0.0; 7]; inputs.len()]);
+    let mut gradients = zeroed_box::<LstmGradients<3, 7, f32, 1>>();
+    lstm.backward_sequence(
+        &mut backward,
+        &inputs,
+        &zeros,
+        1.0,
+        &mut gradients,
+        &mut input_gradients,
+    );
+    assert_eq!(backward, forward, "LSTM");
+
+    let mut gru = zeroed_box::<Gru<3, 7, f32>>();
+    fill_f32(&mut *gru, 2);
+    let (mut forward, mut backward) = (HiddenState::ZERO, HiddenState::ZERO);
+    gru.forward_sequence(&mut forward, &inputs, &mut vec![[0.0; 7]; inputs.len()]);
+    let mut gradients = zeroed_box::<GruGradients<3, 7, f32>>();
+    gru.backward_sequence(
+        &mut backward,
+        &inputs,
+        &zeros,
+        1.0,
+        &mut gradients,
+        &mut input_gradients,
+    );
+    assert_eq!(backward, forward, "GRU");
+
+    let mut rnn = zeroed_box::<Rnn<3, 7, f32>>();
+    fill_f32(&mut *rnn, 3);
+    let (mut forward, mut backward) = (HiddenState::ZERO, HiddenState::ZERO);
+    rnn.forward_sequence(&mut forward, &inputs, &mut vec![[0.0; 7]; inputs.len()]);
+    let mut gradients = zeroed_box::<nn_runtime::train::RnnGradients<3, 7, f32>>();
+    rnn.backward_sequence(
+        &mut backward,
+        &inputs,
+        &zeros,
+        1.0,
+        &mut gradients,
+        &mut input_gradients,
+    );
+    assert_eq!(backward, forward, "RNN");
+}

@@ -32,13 +32,14 @@ layer!(
 );
 
 /// The update of one level from its gates' input projection `x` and recurrent projection `r`,
-/// each function over a whole gate (`kernel::sigmoid_lanes`, vector kernels).
+/// each function over a whole gate (`kernel::sigmoid_lanes`, vector kernels). Returns the
+/// activated gates `r, z, n`, which inference drops and training's backward pass reads.
 #[inline(always)]
-fn update<const H: usize, T: Scalar>(
+pub(crate) fn update<const H: usize, T: Scalar>(
     x: &Aligned<[[T; H]; 3]>,
     r: &Aligned<[[T; H]; 3]>,
     h: &mut [T; H],
-) {
+) -> Aligned<[[T; H]; 3]> {
     let (x, r) = (&x.0, &r.0);
     let mut gates = Aligned([[T::ZERO; H]; 3]);
     let [reset, keep, new] = &mut gates.0;
@@ -55,6 +56,7 @@ fn update<const H: usize, T: Scalar>(
     for j in 0..H {
         h[j] = new[j] + keep[j] * (h[j] - new[j]);
     }
+    gates
 }
 
 impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<3, H, T>
@@ -64,6 +66,6 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<3, H
 
     #[inline(always)]
     fn update(x: &Aligned<[[T; H]; 3]>, r: &Aligned<[[T; H]; 3]>, state: &mut [T; H]) {
-        update(x, r, state);
+        let _ = update(x, r, state);
     }
 }

@@ -52,13 +52,15 @@ layer!(
 
 /// The update of one level from its gates' input projection `x` and recurrent projection `r`:
 /// the gates' sums, then each function over a whole gate (`kernel::sigmoid_lanes`, vector
-/// kernels), then the states.
+/// kernels), then the states. Returns the activated gates `σ(i), σ(f), tanh(g), σ(o)` and
+/// `tanh(c')`, which inference drops and training's backward pass reads (so that training
+/// recomputes the forward pass with these very bits).
 #[inline(always)]
-fn update<const H: usize, T: Scalar>(
+pub(crate) fn update<const H: usize, T: Scalar>(
     x: &Aligned<[[T; H]; 4]>,
     r: &Aligned<[[T; H]; 4]>,
     state: &mut LstmLevel<H, T>,
-) {
+) -> (Aligned<[[T; H]; 4]>, Aligned<[T; H]>) {
     let mut gates = *x;
     for (gate, r) in gates.0.iter_mut().zip(&r.0) {
         for (g, &r) in gate.iter_mut().zip(r) {
@@ -84,6 +86,7 @@ fn update<const H: usize, T: Scalar>(
     for j in 0..H {
         state.h[j] = output[j] * squashed.0[j];
     }
+    (gates, squashed)
 }
 
 impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<4, H, T>
@@ -93,6 +96,6 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<4, H
 
     #[inline(always)]
     fn update(x: &Aligned<[[T; H]; 4]>, r: &Aligned<[[T; H]; 4]>, state: &mut LstmLevel<H, T>) {
-        update(x, r, state);
+        let _ = update(x, r, state);
     }
 }

@@ -213,6 +213,12 @@ pub use gru::Gru;
 pub use lstm::Lstm;
 pub use rnn::Rnn;
 
+/// Each level's update, which training's backward pass recomputes with the same bits.
+#[cfg(all(feature = "train", feature = "alloc"))]
+pub(crate) use {
+    gru::update as gru_update, lstm::update as lstm_update, rnn::update as rnn_update,
+};
+
 use crate::Scalar;
 use crate::batch::Aligned;
 use crate::kernel;

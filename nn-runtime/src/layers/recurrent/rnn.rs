@@ -32,7 +32,7 @@ layer!(Rnn, gates = 1, state = HiddenState, generics = [RELU: bool], label = if 
 
 /// The update of one level from its input projection `x` and recurrent projection `r`.
 #[inline(always)]
-fn update<const H: usize, T: Scalar, const RELU: bool>(
+pub(crate) fn update<const H: usize, T: Scalar, const RELU: bool>(
     x: &Aligned<[[T; H]; 1]>,
     r: &Aligned<[[T; H]; 1]>,
     h: &mut [T; H],
