@@ -276,6 +276,39 @@ pub enum Error {
         /// Layers in the data.
         found: usize,
     },
+    /// Calibration of an int8 network could not choose a quantisation: no samples, a value
+    /// that is not finite, or a bad percentile.
+    #[cfg(feature = "alloc")]
+    #[error("cannot calibrate: {reason}")]
+    Calibration {
+        /// What is wrong, naming the tensor.
+        reason: String,
+    },
+    /// A tensor of a quantised weight file has the wrong element type.
+    #[cfg(feature = "alloc")]
+    #[error("layer `{layer}`: tensor `{tensor}` has dtype {found}, expected {expected}")]
+    QuantizedDtype {
+        /// The layer.
+        layer: &'static str,
+        /// The tensor's name.
+        tensor: String,
+        /// The dtype the scheme stores it in (`I8`, `I32`, `F32`, `U8`).
+        expected: &'static str,
+        /// The dtype in the file.
+        found: String,
+    },
+    /// A value of a quantised weight file breaks the scheme: a scale that is not positive and
+    /// finite, or a layer whose input quantisation is not the previous layer's output's.
+    #[cfg(feature = "alloc")]
+    #[error("layer `{layer}`: tensor `{tensor}` {problem}")]
+    QuantizedValue {
+        /// The layer.
+        layer: &'static str,
+        /// The tensor's name.
+        tensor: String,
+        /// What is wrong with its value.
+        problem: String,
+    },
     /// A weight file could not be read or written.
     #[cfg(feature = "std")]
     #[error("cannot {operation} `{path}`: {message}")]
@@ -334,6 +367,9 @@ impl core::fmt::Debug for Error {
             #[cfg(feature = "alloc")] NonFinite { layer, tensor, at, value, scalar },
             #[cfg(feature = "alloc")] LayerName { index, expected, found },
             LayerCount { expected, found },
+            #[cfg(feature = "alloc")] Calibration { reason },
+            #[cfg(feature = "alloc")] QuantizedDtype { layer, tensor, expected, found },
+            #[cfg(feature = "alloc")] QuantizedValue { layer, tensor, problem },
             #[cfg(feature = "std")] Io { operation, path, kind, message },
         )
     }

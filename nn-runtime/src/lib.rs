@@ -31,6 +31,7 @@ pub mod kernel;
 pub mod layers;
 mod math;
 mod network;
+pub mod quant;
 mod scalar;
 mod tensor;
 #[cfg(feature = "train")]

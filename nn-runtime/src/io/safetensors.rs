@@ -98,17 +98,17 @@ impl LoadOptions {
 }
 
 /// One tensor of a parsed file.
-struct Tensor {
-    name: String,
-    dtype: Dtype,
-    shape: Vec<usize>,
+pub(crate) struct Tensor {
+    pub(crate) name: String,
+    pub(crate) dtype: Dtype,
+    pub(crate) shape: Vec<usize>,
     /// Where its data lies in the data of the file (after the header).
     offsets: (usize, usize),
 }
 
 impl Tensor {
     /// The tensor's bytes in `data`, the data of its file, whose length [`parse`] checked.
-    fn data<'a>(&self, data: &'a [u8]) -> &'a [u8] {
+    pub(crate) fn data<'a>(&self, data: &'a [u8]) -> &'a [u8] {
         data.get(self.offsets.0..self.offsets.1).unwrap_or_default()
     }
 }
@@ -116,7 +116,7 @@ impl Tensor {
 /// Splits a file into its tensors, in the order of their data, and its data, checking the
 /// framing: the header length, the header itself, and that the data is exactly as long as the
 /// header says.
-fn parse(bytes: &[u8]) -> Result<(Vec<Tensor>, &[u8]), Error> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<(Vec<Tensor>, &[u8]), Error> {
     let Some((length, rest)) = bytes.split_first_chunk::<8>() else {
         return Err(Error::TooShort { found: bytes.len() });
     };
@@ -479,7 +479,7 @@ fn integer_prefix(name: &str, names: &[&str]) -> Option<usize> {
 }
 
 /// The tensor names of a file, quoted, for an error message.
-fn list(tensors: &[Tensor]) -> String {
+pub(crate) fn list(tensors: &[Tensor]) -> String {
     const SHOWN: usize = 8;
     if tensors.is_empty() {
         return "no tensors".into();
@@ -882,7 +882,7 @@ pub fn prefixes(layers: &[LayerInfo]) -> Vec<String> {
 }
 
 /// `text` as a JSON string literal.
-fn json_string(text: &str) -> String {
+pub(crate) fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

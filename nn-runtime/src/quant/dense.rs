@@ -1,0 +1,350 @@
+//! The int8 fully connected layer.
+
+use super::kernel;
+use super::{Clamp, Quantization, round_even};
+use crate::Dense;
+use crate::zeroed::ZeroInit;
+
+/// An int8 fully connected layer: `OUT` neurons reading `IN` `u8` inputs, with `i8` weights,
+/// one scale per neuron, `i32` biases and the quantisation of its input and output (the scheme
+/// of the [module](super)).
+///
+/// `GROUPS` is `IN.div_ceil(4)` (stable Rust cannot compute it in a type; generated code writes
+/// it out): the weights are stored by groups of four inputs, `[GROUPS][OUT][4]`, the operand
+/// layout of the 4-way `u8 x i8` dot product of VNNI (`vpdpbusd`), so that one broadcast of four
+/// inputs and one load of weights feed 16 neurons at once; the last group is padded with zero
+/// weights.
+#[derive(Clone, PartialEq)]
+#[repr(C, align(64))]
+pub struct QuantizedDense<const IN: usize, const OUT: usize, const GROUPS: usize> {
+    /// `weights[g][o][k]` is the weight from input `4 g + k` to neuron `o`; 0 past `IN`.
+    weights: [[[i8; 4]; OUT]; GROUPS],
+    /// What the kernels start each neuron's sum from: `bias[o] - input.zero_point * sum_i
+    /// W[o][i]`, so that they multiply the inputs' steps as they are.
+    offsets: [i32; OUT],
+    /// The biases, in units of `input.scale * weight_scales[o]`.
+    bias: [i32; OUT],
+    /// One scale per neuron.
+    weight_scales: [f32; OUT],
+    /// `input.scale * weight_scales[o]`: an accumulator's real value per unit.
+    dequantize: [f32; OUT],
+    /// `input.scale * weight_scales[o] / output.scale`: an accumulator's output steps per unit.
+    requantize: [f32; OUT],
+    input: Quantization,
+    output: Quantization,
+}
+
+// SAFETY: integers and floats, for which all-zero bytes are 0, and `Quantization`s (an `f32`
+// and a `u8`).
+#[allow(unsafe_code)]
+unsafe impl<const IN: usize, const OUT: usize, const GROUPS: usize> ZeroInit
+    for QuantizedDense<IN, OUT, GROUPS>
+{
+}
+
+impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, OUT, GROUPS> {
+    const VALID: () = assert!(
+        IN > 0 && OUT > 0 && GROUPS == IN.div_ceil(4),
+        "a QuantizedDense layer needs inputs and outputs, and GROUPS = IN.div_ceil(4)"
+    );
+
+    /// Number of inputs of each neuron.
+    pub const INPUTS: usize = IN;
+    /// Number of neurons.
+    pub const OUTPUTS: usize = OUT;
+    /// Weights plus biases.
+    pub const PARAMETERS: usize = IN * OUT + OUT;
+
+    /// A layer from its quantised parts: weights in PyTorch's layout, `[OUT][IN]`, one scale per
+    /// neuron, biases in units of `input.scale * weight_scales[o]`, and the quantisation of the
+    /// input and the output. `const`, for baked networks.
+    pub const fn from_parts(
+        rows: &[[i8; IN]; OUT],
+        weight_scales: [f32; OUT],
+        bias: [i32; OUT],
+        input: Quantization,
+        output: Quantization,
+    ) -> Self {
+        let () = Self::VALID;
+        let mut weights = [[[0; 4]; OUT]; GROUPS];
+        let mut offsets = bias;
+        let mut dequantize = [0.0; OUT];
+        let mut requantize = [0.0; OUT];
+        let mut o = 0;
+        while o < OUT {
+            let mut sum = 0_i32;
+            let mut i = 0;
+            while i < IN {
+                weights[i / 4][o][i % 4] = rows[o][i];
+                sum += rows[o][i] as i32;
+                i += 1;
+            }
+            offsets[o] = offsets[o].wrapping_sub((input.zero_point as i32).wrapping_mul(sum));
+            dequantize[o] = input.scale * weight_scales[o];
+            requantize[o] = dequantize[o] / output.scale;
+            o += 1;
+        }
+        Self {
+            weights,
+            offsets,
+            bias,
+            weight_scales,
+            dequantize,
+            requantize,
+            input,
+            output,
+        }
+    }
+
+    /// Quantises `dense` into `self`, in place (a layer can be larger than a stack): weights
+    /// symmetric per neuron, biases in the accumulator's units, for an input quantised with
+    /// `input` and an output with `output`.
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn quantize_from(
+        &mut self,
+        dense: &Dense<IN, OUT, f32>,
+        input: Quantization,
+        output: Quantization,
+    ) {
+        let () = Self::VALID;
+        let columns = dense.columns();
+        for o in 0..OUT {
+            let largest = columns.iter().fold(0.0_f32, |m, c| m.max(c[o].abs()));
+            let scale = if largest > 0.0 && largest.is_finite() {
+                largest / 127.0
+            } else {
+                1.0
+            };
+            let mut sum = 0_i32;
+            for (i, column) in columns.iter().enumerate() {
+                // In -127..=127: |w| <= largest. NaN becomes 0 (`as` saturates).
+                let q = round_even(column[o] / scale).clamp(-127.0, 127.0) as i8;
+                self.weights[i / 4][o][i % 4] = q;
+                sum += i32::from(q);
+            }
+            for i in IN..GROUPS * 4 {
+                self.weights[i / 4][o][i % 4] = 0;
+            }
+            self.weight_scales[o] = scale;
+            self.dequantize[o] = input.scale * scale;
+            self.requantize[o] = self.dequantize[o] / output.scale;
+            // `as` saturates a bias beyond the accumulator's range.
+            self.bias[o] = round_even(dense.bias()[o] / self.dequantize[o]) as i32;
+            self.offsets[o] = self.bias[o].wrapping_sub(i32::from(input.zero_point) * sum);
+        }
+        self.input = input;
+        self.output = output;
+    }
+
+    /// Sets the layer from its quantised parts, as [`QuantizedDense::from_parts`] but in place
+    /// and from slices: `rows` is `[OUT][IN]` row-major; values past the slices' ends stay as
+    /// they were (callers check the lengths).
+    pub fn assign(
+        &mut self,
+        rows: &[i8],
+        weight_scales: &[f32],
+        bias: &[i32],
+        input: Quantization,
+        output: Quantization,
+    ) {
+        for (o, row) in rows.chunks_exact(IN).take(OUT).enumerate() {
+            let mut sum = 0_i32;
+            for (i, &w) in row.iter().enumerate() {
+                self.weights[i / 4][o][i % 4] = w;
+                sum += i32::from(w);
+            }
+            self.offsets[o] = bias
+                .get(o)
+                .copied()
+                .unwrap_or(0)
+                .wrapping_sub(i32::from(input.zero_point) * sum);
+        }
+        for o in 0..OUT {
+            self.bias[o] = bias.get(o).copied().unwrap_or(0);
+            self.weight_scales[o] = weight_scales.get(o).copied().unwrap_or(1.0);
+            self.dequantize[o] = input.scale * self.weight_scales[o];
+            self.requantize[o] = self.dequantize[o] / output.scale;
+        }
+        self.input = input;
+        self.output = output;
+    }
+
+    /// The quantised weight from input `input` to neuron `neuron`.
+    ///
+    /// # Panics
+    ///
+    /// When `neuron >= OUT` or `input >= IN`, like indexing an array.
+    pub fn weight(&self, neuron: usize, input: usize) -> i8 {
+        assert!(input < IN, "input {input} of {IN}");
+        self.weights[input / 4][neuron][input % 4]
+    }
+
+    /// One scale per neuron.
+    pub fn weight_scales(&self) -> &[f32; OUT] {
+        &self.weight_scales
+    }
+
+    /// The biases, in units of `input().scale * weight_scales()[o]`.
+    pub fn bias(&self) -> &[i32; OUT] {
+        &self.bias
+    }
+
+    /// The quantisation of the input.
+    pub fn input(&self) -> Quantization {
+        self.input
+    }
+
+    /// The quantisation of the output.
+    pub fn output(&self) -> Quantization {
+        self.output
+    }
+
+    /// Each neuron's exact sum, `sum (x - input.zero_point) * w + bias`.
+    #[inline]
+    pub fn accumulate(&self, x: &[u8; IN]) -> [i32; OUT] {
+        let () = Self::VALID;
+        kernel::accumulate(&self.weights, &self.offsets, x)
+    }
+
+    /// [`QuantizedDense::accumulate`] for each input row into the matching row of `sums`
+    /// (`min` of the two lengths), each weight loaded once for several rows.
+    #[inline]
+    pub fn accumulate_batch(&self, inputs: &[[u8; IN]], sums: &mut [[i32; OUT]]) {
+        let () = Self::VALID;
+        kernel::accumulate_batch(&self.weights, &self.offsets, inputs, sums);
+    }
+
+    /// [`QuantizedDense::accumulate`] with the kernel of `level`, or `None` if this CPU lacks
+    /// it. For tests and benchmarks that compare the kernels.
+    #[doc(hidden)]
+    pub fn accumulate_at(&self, level: kernel::QuantLevel, x: &[u8; IN]) -> Option<[i32; OUT]> {
+        kernel::accumulate_at(level, &self.weights, &self.offsets, x)
+    }
+
+    /// [`QuantizedDense::accumulate_batch`] with the kernel of `level`; `false` (and nothing
+    /// written) if this CPU lacks it.
+    #[doc(hidden)]
+    pub fn accumulate_batch_at(
+        &self,
+        level: kernel::QuantLevel,
+        inputs: &[[u8; IN]],
+        sums: &mut [[i32; OUT]],
+    ) -> bool {
+        kernel::accumulate_batch_at(level, &self.weights, &self.offsets, inputs, sums)
+    }
+
+    /// The output's steps: `saturate(round(sum * m[o]) + output.zero_point)` within `clamp`.
+    #[inline]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    pub fn requantize(&self, sums: &[i32; OUT], clamp: Clamp) -> [u8; OUT] {
+        let zero = f32::from(self.output.zero_point);
+        let (low, high) = (f32::from(clamp.low), f32::from(clamp.high));
+        core::array::from_fn(|o| {
+            let steps = round_even(sums[o] as f32 * self.requantize[o]) + zero;
+            // Within 0..=255 after the clamp; NaN cannot occur (finite multipliers).
+            steps.clamp(low, high) as u8
+        })
+    }
+
+    /// The real values of the sums: `sum * input.scale * weight_scales[o]`.
+    #[inline]
+    #[allow(clippy::cast_precision_loss)]
+    pub fn dequantize(&self, sums: &[i32; OUT]) -> [f32; OUT] {
+        core::array::from_fn(|o| sums[o] as f32 * self.dequantize[o])
+    }
+
+    /// The layer with requantisation: [`QuantizedDense::accumulate`] then
+    /// [`QuantizedDense::requantize`].
+    #[inline]
+    pub fn forward(&self, x: &[u8; IN], clamp: Clamp) -> [u8; OUT] {
+        self.requantize(&self.accumulate(x), clamp)
+    }
+}
+
+impl<const IN: usize, const OUT: usize, const GROUPS: usize> core::fmt::Debug
+    for QuantizedDense<IN, OUT, GROUPS>
+{
+    /// Shapes and quantisation only.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "QuantizedDense<{IN}, {OUT}> {{ input: {:?}, output: {:?} }}",
+            self.input, self.output
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    /// The scheme of the module docs, written out with `i64` sums.
+    fn reference(
+        rows: &[[i8; 5]; 3],
+        bias: &[i32; 3],
+        input: Quantization,
+        x: [u8; 5],
+    ) -> Vec<i32> {
+        rows.iter()
+            .zip(bias)
+            .map(|(row, b)| {
+                let sum: i64 = row
+                    .iter()
+                    .zip(x)
+                    .map(|(w, x)| i64::from(*w) * (i64::from(x) - i64::from(input.zero_point)))
+                    .sum();
+                i32::try_from(sum + i64::from(*b)).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sums_subtract_the_input_zero_point() {
+        let rows = [[1, -2, 3, -4, 127], [-127, 0, 5, 9, 1], [0, 0, 0, 0, 0]];
+        let input = Quantization::new(0.1, 7);
+        let layer = QuantizedDense::<5, 3, 2>::from_parts(
+            &rows,
+            [0.5, 0.25, 1.0],
+            [10, -20, 3],
+            input,
+            Quantization::new(0.2, 3),
+        );
+        for x in [[0_u8, 255, 7, 100, 1], [255; 5], [0; 5]] {
+            assert_eq!(
+                layer.accumulate(&x).to_vec(),
+                reference(&rows, &[10, -20, 3], input, x)
+            );
+        }
+        assert_eq!(layer.weight(0, 4), 127);
+    }
+
+    #[test]
+    fn quantizing_a_dense_layer_keeps_its_values() {
+        let dense = Dense::<5, 2, f32>::from_parts(
+            [[0.5, -1.0, 0.25, 0.0, 1.0], [0.1, 0.2, -0.3, 0.4, -0.5]],
+            [0.3, -0.2],
+        );
+        let input = Quantization::from_range(-1.0, 1.0);
+        let output = Quantization::from_range(-3.0, 3.0);
+        let mut layer = crate::zeroed_box::<QuantizedDense<5, 2, 2>>();
+        layer.quantize_from(&dense, input, output);
+        assert_eq!(layer.weight(0, 4), 127);
+        assert_eq!(layer.weight(1, 4), -127);
+        let x = [0.2_f32, -0.4, 0.6, 0.8, -1.0];
+        let expected = dense.forward(&x);
+        let got = layer.dequantize(&layer.accumulate(&input.quantize_all(&x)));
+        for (e, g) in expected.iter().zip(got) {
+            assert!((e - g).abs() < 0.02, "{e} against {g}");
+        }
+        let steps = layer.requantize(&layer.accumulate(&input.quantize_all(&x)), Clamp::NONE);
+        for (e, s) in expected.iter().zip(steps) {
+            assert!(
+                (e - output.dequantize(s)).abs() < 0.03,
+                "{e} against step {s}"
+            );
+        }
+        let relu = layer.requantize(&[-1_000_000, 0], Clamp::relu(output));
+        assert_eq!(relu[0], output.zero_point);
+    }
+}

@@ -1,0 +1,312 @@
+//! Quantised networks in safetensors files.
+//!
+//! Each dense layer, under the prefix its `f32` network's file would give it (`0`, `2`, or its
+//! name: see [`io::safetensors`](crate::io::safetensors)), writes
+//!
+//! | tensor | dtype | shape |
+//! |---|---|---|
+//! | `<prefix>.weight` | `I8` | `[outputs, inputs]`, PyTorch's `Linear.weight` layout |
+//! | `<prefix>.weight_scale` | `F32` | `[outputs]` |
+//! | `<prefix>.bias` | `I32` | `[outputs]`, in units of `input_scale * weight_scale` |
+//! | `<prefix>.input_scale`, `<prefix>.output_scale` | `F32` | `[]` |
+//! | `<prefix>.input_zero_point`, `<prefix>.output_zero_point` | `U8` | `[]` |
+//!
+//! the parameters of ONNX's `QLinearConv` (`x_scale`, `w_scale`, `B`, `y_scale`, ...). A
+//! layer's input parameters must equal the previous layer's output parameters. Tensors are
+//! ordered as the reference writer orders them (widest dtype first, then by name), with the
+//! metadata `{"format": "nn-int8"}`.
+
+use super::{Quantization, QuantizedDense};
+use crate::Error;
+use crate::io::safetensors::{Tensor, json_string, list, parse};
+use ::safetensors::tensor::Dtype;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+/// A quantised file being read, layer by layer.
+pub struct Reader<'a> {
+    tensors: Vec<Tensor>,
+    data: &'a [u8],
+    taken: Vec<bool>,
+    layers: usize,
+    previous: Option<(Quantization, String)>,
+}
+
+/// One layer's parts, as the file holds them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parts {
+    /// The weights, `[outputs][inputs]` row-major.
+    pub weights: Vec<i8>,
+    /// One scale per neuron.
+    pub weight_scales: Vec<f32>,
+    /// The biases, in units of `input.scale * weight_scales[o]`.
+    pub bias: Vec<i32>,
+    /// The input's quantisation.
+    pub input: Quantization,
+    /// The output's quantisation.
+    pub output: Quantization,
+}
+
+impl<'a> Reader<'a> {
+    /// Parses the file's header.
+    ///
+    /// # Errors
+    ///
+    /// A damaged file, as [`io::safetensors::load`](crate::io::safetensors::load).
+    pub fn new(bytes: &'a [u8]) -> Result<Self, Error> {
+        let (tensors, data) = parse(bytes)?;
+        let taken = alloc::vec![false; tensors.len()];
+        Ok(Self {
+            tensors,
+            data,
+            taken,
+            layers: 0,
+            previous: None,
+        })
+    }
+
+    /// The tensor `<prefix>.<name>` of `dtype` and `shape`, marked as read.
+    fn take(
+        &mut self,
+        layer: &'static str,
+        prefix: &str,
+        name: &str,
+        dtype: Dtype,
+        shape: &[usize],
+    ) -> Result<&'a [u8], Error> {
+        let full = format!("{prefix}.{name}");
+        let Some(index) = self.tensors.iter().position(|t| t.name == full) else {
+            return Err(Error::MissingTensor {
+                layer,
+                tensor: full,
+                found: list(&self.tensors).replace('`', ""),
+            });
+        };
+        let tensor = &self.tensors[index];
+        if tensor.shape != shape {
+            return Err(Error::Shape {
+                layer,
+                tensor: full,
+                expected: shape.to_vec(),
+                found: tensor.shape.clone(),
+            });
+        }
+        if tensor.dtype != dtype {
+            return Err(Error::QuantizedDtype {
+                layer,
+                tensor: full,
+                expected: dtype_name(dtype),
+                found: tensor.dtype.to_string(),
+            });
+        }
+        self.taken[index] = true;
+        Ok(tensor.data(self.data))
+    }
+
+    /// A positive, finite scale `<prefix>.<name>` of shape `[]`.
+    fn scale(&mut self, layer: &'static str, prefix: &str, name: &str) -> Result<f32, Error> {
+        let bytes = self.take(layer, prefix, name, Dtype::F32, &[])?;
+        let scale = f32::from_le_bytes(bytes.try_into().unwrap_or_default());
+        check_scale(layer, &format!("{prefix}.{name}"), scale)?;
+        Ok(scale)
+    }
+
+    /// The parts of a layer of `inputs` and `outputs` under `prefix`.
+    ///
+    /// # Errors
+    ///
+    /// A missing tensor, a wrong shape or dtype, a scale that is not positive and finite, or an
+    /// input quantisation that is not the previous layer's output's, naming `layer` and the
+    /// tensor.
+    pub fn parts(
+        &mut self,
+        layer: &'static str,
+        prefix: &str,
+        inputs: usize,
+        outputs: usize,
+    ) -> Result<Parts, Error> {
+        let weights = self.take(layer, prefix, "weight", Dtype::I8, &[outputs, inputs])?;
+        let weights = weights.iter().map(|&b| b.cast_signed()).collect();
+        let scales = self.take(layer, prefix, "weight_scale", Dtype::F32, &[outputs])?;
+        let weight_scales: Vec<f32> = scales
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        for scale in &weight_scales {
+            check_scale(layer, &format!("{prefix}.weight_scale"), *scale)?;
+        }
+        let bias = self.take(layer, prefix, "bias", Dtype::I32, &[outputs])?;
+        let bias = bias
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let input = Quantization::new(
+            self.scale(layer, prefix, "input_scale")?,
+            self.take(layer, prefix, "input_zero_point", Dtype::U8, &[])?[0],
+        );
+        let output = Quantization::new(
+            self.scale(layer, prefix, "output_scale")?,
+            self.take(layer, prefix, "output_zero_point", Dtype::U8, &[])?[0],
+        );
+        if let Some((previous, name)) = &self.previous {
+            if *previous != input {
+                return Err(Error::QuantizedValue {
+                    layer,
+                    tensor: format!("{prefix}.input_scale"),
+                    problem: format!(
+                        "and its zero point are {input:?}, expected the previous layer's output \
+                         quantisation ({name}: {previous:?})"
+                    ),
+                });
+            }
+        }
+        self.previous = Some((output, format!("`{prefix}.output_scale`")));
+        self.layers += 1;
+        Ok(Parts {
+            weights,
+            weight_scales,
+            bias,
+            input,
+            output,
+        })
+    }
+
+    /// Reads the layer under `prefix` into `into`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reader::parts`].
+    pub fn layer<const IN: usize, const OUT: usize, const G: usize>(
+        &mut self,
+        layer: &'static str,
+        prefix: &str,
+        into: &mut QuantizedDense<IN, OUT, G>,
+    ) -> Result<(), Error> {
+        let parts = self.parts(layer, prefix, IN, OUT)?;
+        into.assign(
+            &parts.weights,
+            &parts.weight_scales,
+            &parts.bias,
+            parts.input,
+            parts.output,
+        );
+        Ok(())
+    }
+
+    /// Checks that every tensor of the file was read.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnexpectedTensor`] for the first (by name) that was not.
+    pub fn finish(self) -> Result<(), Error> {
+        let unused = self.tensors.iter().zip(&self.taken).filter(|(_, t)| !**t);
+        match unused.min_by(|a, b| a.0.name.cmp(&b.0.name)) {
+            Some((extra, _)) => Err(Error::UnexpectedTensor {
+                tensor: extra.name.clone(),
+                layers: self.layers,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+fn check_scale(layer: &'static str, tensor: &str, scale: f32) -> Result<(), Error> {
+    if scale > 0.0 && scale.is_finite() {
+        return Ok(());
+    }
+    Err(Error::QuantizedValue {
+        layer,
+        tensor: tensor.into(),
+        problem: format!("holds {scale}, expected a positive, finite scale"),
+    })
+}
+
+fn dtype_name(dtype: Dtype) -> &'static str {
+    match dtype {
+        Dtype::I8 => "I8",
+        Dtype::U8 => "U8",
+        Dtype::I32 => "I32",
+        _ => "F32",
+    }
+}
+
+/// A quantised file being written, layer by layer.
+#[derive(Default)]
+pub struct Writer {
+    /// Name, dtype, shape and little-endian bytes of each tensor.
+    tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)>,
+}
+
+impl Writer {
+    /// An empty file.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the tensors of `layer` under `prefix`.
+    pub fn layer<const IN: usize, const OUT: usize, const G: usize>(
+        &mut self,
+        prefix: &str,
+        layer: &QuantizedDense<IN, OUT, G>,
+    ) {
+        let mut add = |name: &str, dtype, shape: &[usize], bytes: Vec<u8>| {
+            self.tensors
+                .push((format!("{prefix}.{name}"), dtype, shape.to_vec(), bytes));
+        };
+        let weights = (0..OUT)
+            .flat_map(|o| (0..IN).map(move |i| layer.weight(o, i).cast_unsigned()))
+            .collect();
+        add("weight", Dtype::I8, &[OUT, IN], weights);
+        let scales = layer.weight_scales().iter().flat_map(|s| s.to_le_bytes());
+        add("weight_scale", Dtype::F32, &[OUT], scales.collect());
+        let bias = layer.bias().iter().flat_map(|b| b.to_le_bytes());
+        add("bias", Dtype::I32, &[OUT], bias.collect());
+        for (side, q) in [("input", layer.input()), ("output", layer.output())] {
+            add(
+                &format!("{side}_scale"),
+                Dtype::F32,
+                &[],
+                q.scale.to_le_bytes().to_vec(),
+            );
+            add(
+                &format!("{side}_zero_point"),
+                Dtype::U8,
+                &[],
+                alloc::vec![q.zero_point],
+            );
+        }
+    }
+
+    /// The file's bytes.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.tensors
+            .sort_by(|a, b| (b.1.bitsize(), &a.0).cmp(&(a.1.bitsize(), &b.0)));
+        let mut header = String::from(r#"{"__metadata__":{"format":"nn-int8"}"#);
+        let mut offset = 0;
+        for (name, dtype, shape, bytes) in &self.tensors {
+            let end = offset + bytes.len();
+            let shape: Vec<String> = shape.iter().map(ToString::to_string).collect();
+            let _ = write!(
+                header,
+                r#",{}:{{"dtype":"{}","shape":[{}],"data_offsets":[{offset},{end}]}}"#,
+                json_string(name),
+                dtype_name(*dtype),
+                shape.join(","),
+            );
+            offset = end;
+        }
+        header.push('}');
+        while header.len() % 8 != 0 {
+            header.push(' ');
+        }
+        let mut bytes = Vec::with_capacity(8 + header.len() + offset);
+        bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        for (_, _, _, data) in &self.tensors {
+            bytes.extend_from_slice(data);
+        }
+        bytes
+    }
+}

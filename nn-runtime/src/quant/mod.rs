@@ -1,0 +1,180 @@
+//! int8 networks: the quantisation scheme, the quantised dense layer and its kernels,
+//! calibration, and quantised weight files.
+//!
+//! # The scheme
+//!
+//! The one ONNX's `QLinearConv`/`QLinearMatMul` and TFLite's int8 specification use, with
+//! activations as `u8`:
+//!
+//! - **Activations** (a network's input and every layer's output) are `u8` with one
+//!   [`Quantization`] per tensor, `real = scale * (q - zero_point)`, its range chosen by
+//!   calibration and widened to hold 0 exactly (so that zero padding and ReLU are exact).
+//!   Quantising is `q = saturate(round(x / scale) + zero_point)`, rounding half to even, as
+//!   ONNX's `QuantizeLinear`.
+//! - **Weights** are `i8`, symmetric, one scale per output channel (neuron):
+//!   `scale[o] = max |W[o][..]| / 127`, `q = round(W / scale[o])` in `-127..=127`.
+//! - **Biases** are `i32` in the accumulator's units, `round(b[o] / (input.scale * scale[o]))`.
+//! - **A layer** accumulates `sum (x - x.zero_point) * w + bias` exactly in `i32`, then
+//!   requantises: `y = saturate(round(acc * m[o]) + y.zero_point)` with the `f32` multiplier
+//!   `m[o] = input.scale * scale[o] / output.scale` (in that order), rounding half to even, as
+//!   onnxruntime's requantisation.
+//! - **Activation functions**: ReLU is fused (the saturation starts at the output's zero
+//!   point). Every other one is computed in `f32` at the layer's edge: the accumulator is
+//!   dequantised (`acc * input.scale * scale[o]`), the function applied, and the result
+//!   quantised with the output's parameters. Sigmoid and softmax outputs have the fixed
+//!   parameters `scale = 1 / 256`, `zero_point = 0` and tanh's `1 / 128`, `128`, as in TFLite.
+//! - **The last layer** is dequantised to `f32` and its activation applied in `f32`:
+//!   networks take and return `f32`; `forward_quantized` stays in `u8` at both ends.
+
+mod dense;
+mod kernel;
+
+#[cfg(feature = "alloc")]
+mod calibrate;
+#[cfg(feature = "safetensors")]
+pub mod file;
+
+#[cfg(feature = "alloc")]
+pub use calibrate::{Calibration, Observer};
+pub use dense::QuantizedDense;
+pub use kernel::{QuantLevel, level};
+
+/// The affine map between real values and `u8` steps: `real = scale * (q - zero_point)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Quantization {
+    /// The real value of one step; positive.
+    pub scale: f32,
+    /// The step that stands for 0.
+    pub zero_point: u8,
+}
+
+impl Quantization {
+    /// The parameters of sigmoid and softmax outputs, in `[0, 1)`: `1 / 256` and 0, as TFLite.
+    pub const UNIT: Self = Self::new(1.0 / 256.0, 0);
+    /// The parameters of tanh outputs, in `[-1, 1)`: `1 / 128` and 128, as TFLite.
+    pub const SIGNED_UNIT: Self = Self::new(1.0 / 128.0, 128);
+
+    /// Parameters from their values.
+    pub const fn new(scale: f32, zero_point: u8) -> Self {
+        Self { scale, zero_point }
+    }
+
+    /// The parameters that map `[min, max]`, widened to hold 0, onto the 256 steps:
+    /// `scale = (max - min) / 255`, `zero_point = round(-min / scale)`, as onnxruntime's
+    /// calibration computes them. An empty or single-valued range (all zeros) gets scale 1.
+    pub fn from_range(min: f32, max: f32) -> Self {
+        let (min, max) = (min.min(0.0), max.max(0.0));
+        let scale = (max - min) / 255.0;
+        if !(scale > 0.0 && scale.is_finite()) {
+            return Self::new(1.0, if max > 0.0 { 0 } else { 255 });
+        }
+        Self::new(scale, saturate(round_even(-min / scale)))
+    }
+
+    /// `saturate(round(x / scale) + zero_point)`, rounding half to even: ONNX's
+    /// `QuantizeLinear`. NaN becomes the zero point.
+    #[inline]
+    pub fn quantize(self, x: f32) -> u8 {
+        let steps = round_even(x / self.scale);
+        if steps.is_nan() {
+            return self.zero_point;
+        }
+        saturate(steps + f32::from(self.zero_point))
+    }
+
+    /// `scale * (q - zero_point)`.
+    #[inline]
+    pub fn dequantize(self, q: u8) -> f32 {
+        self.scale * f32::from(i16::from(q) - i16::from(self.zero_point))
+    }
+
+    /// [`Quantization::quantize`] of every value.
+    #[inline]
+    pub fn quantize_all<const N: usize>(self, x: &[f32; N]) -> [u8; N] {
+        core::array::from_fn(|i| self.quantize(x[i]))
+    }
+
+    /// [`Quantization::dequantize`] of every value.
+    #[inline]
+    pub fn dequantize_all<const N: usize>(self, q: &[u8; N]) -> [f32; N] {
+        core::array::from_fn(|i| self.dequantize(q[i]))
+    }
+}
+
+/// `x` rounded to the nearest integer, half to even (the rounding of ONNX and of the vector
+/// kernels' conversions); `x` unchanged beyond 2^23, where every `f32` is an integer.
+#[inline]
+pub(crate) fn round_even(x: f32) -> f32 {
+    // Adding and subtracting 1.5 * 2^23 rounds to an integer in the current (nearest-even) mode.
+    const MAGIC: f32 = 12_582_912.0;
+    if x.abs() < 8_388_608.0 {
+        (x + MAGIC) - MAGIC
+    } else {
+        x
+    }
+}
+
+/// `x` (a whole number, or NaN) clamped to `0..=255`; NaN becomes 0.
+#[inline]
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub(crate) fn saturate(x: f32) -> u8 {
+    // `as` saturates and maps NaN to 0.
+    x as u8
+}
+
+/// What a layer's requantisation may produce: ReLU fused as a lower bound at the output's zero
+/// point, or every step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clamp {
+    /// The lowest step written.
+    pub low: u8,
+    /// The highest step written.
+    pub high: u8,
+}
+
+impl Clamp {
+    /// Every step.
+    pub const NONE: Self = Self { low: 0, high: 255 };
+
+    /// ReLU fused: nothing below the real value 0, the output's zero point.
+    pub const fn relu(output: Quantization) -> Self {
+        Self {
+            low: output.zero_point,
+            high: 255,
+        }
+    }
+}
+
+#[cfg(test)]
+// The values compared are exact in binary floating point.
+#[allow(clippy::float_cmp)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantize_rounds_half_to_even_and_saturates() {
+        let q = Quantization::new(0.5, 10);
+        // 0.25 / 0.5 = 0.5 rounds to 0, 0.75 / 0.5 = 1.5 to 2.
+        assert_eq!(q.quantize(0.25), 10);
+        assert_eq!(q.quantize(0.75), 12);
+        assert_eq!(q.quantize(-0.75), 8);
+        assert_eq!(q.quantize(1000.0), 255);
+        assert_eq!(q.quantize(-1000.0), 0);
+        assert_eq!(q.quantize(f32::NAN), 10);
+        assert_eq!(q.dequantize(12), 1.0);
+        assert_eq!(q.dequantize(0), -5.0);
+    }
+
+    #[test]
+    fn ranges_hold_zero_exactly() {
+        let q = Quantization::from_range(0.5, 2.0);
+        assert_eq!(q.zero_point, 0);
+        assert_eq!(q.dequantize(q.quantize(0.0)), 0.0);
+        let q = Quantization::from_range(-1.0, -0.5);
+        assert_eq!(q.zero_point, 255);
+        let q = Quantization::from_range(-1.0, 3.0);
+        assert_eq!(q.zero_point, 64);
+        assert_eq!(q.dequantize(q.zero_point), 0.0);
+        assert_eq!(Quantization::from_range(0.0, 0.0).scale, 1.0);
+    }
+}
