@@ -40,8 +40,19 @@ pub struct Network {
     /// `forward_sequence` and the streams of one chunk of `step_streams`; such a network has
     /// `step` and a state type instead of `forward` and `forward_batch`.
     pub sequence: Option<usize>,
+    /// The int8 twin to emit beside the network (`quantize = int8`), if any.
+    pub quantized: Option<Quantized>,
     /// Span of the whole declaration.
     pub span: Span,
+}
+
+/// The int8 twin of a network of dense layers (`<Name>Int8`): its name and the chunk size of
+/// its `forward_batch`.
+pub struct Quantized {
+    /// The twin's identifier, spanned on the option's value.
+    pub name: Ident,
+    /// Samples per chunk in `forward_batch`.
+    pub chunk: usize,
 }
 
 impl Network {

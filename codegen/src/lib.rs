@@ -8,6 +8,7 @@
 #[cfg(feature = "pretty")]
 pub mod build;
 mod emit;
+mod emit_quant;
 mod emit_sequence;
 mod emit_train;
 mod io;
@@ -43,6 +44,7 @@ fn items(net: &ir::Network) -> TokenStream {
     let mut tokens = emit::emit(net);
     tokens.extend(io::methods(net));
     tokens.extend(emit_train::emit(net));
+    tokens.extend(emit_quant::emit(net));
     shared::plain_sizes(tokens)
 }
 

@@ -56,8 +56,27 @@ pub fn lower(
                 span: Span::call_site().located_at(span_of(layer.range)),
             })
             .collect(),
+        quantized: net.quantize.map(|(quantize, range)| ir::Quantized {
+            name: Ident::new(
+                &format!("{}{}", net.name, quantize.suffix()),
+                span_of(range),
+            ),
+            chunk: quantized_chunk(net),
+        }),
         span: span_of(net.range),
     }
+}
+
+/// Samples per chunk in an int8 twin's `forward_batch`: as many as keep its largest stack
+/// buffer (a layer's `u8` inputs or its `i32` sums for the chunk) within 32 KiB, at most 64.
+fn quantized_chunk(net: &Network) -> usize {
+    let widest = net
+        .layers
+        .iter()
+        .map(|layer| layer.input.elements().max(4 * layer.output.elements()))
+        .max()
+        .unwrap_or(1);
+    (32 * 1024 / widest.max(1)).clamp(1, 64)
 }
 
 /// The layer's kind with the choices made for it.

@@ -4,12 +4,12 @@ use crate::ast::{self, TextRange, Word};
 use crate::diag::{Diagnostic, closest, one_of};
 use crate::kinds;
 use crate::network::{
-    Activation, Layer, LayerKind, MAX_FULL_UNROLL, MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH, Network,
-    Scalar, Shape, Unroll,
+    Activation, Layer, LayerKind, MAX_FULL_UNROLL, MAX_LAYERS, MAX_PARAMETERS,
+    MAX_QUANTIZED_INPUTS, MAX_WIDTH, Network, Quantize, Scalar, Shape, Unroll,
 };
 
 /// Options a declaration may set after `with`.
-pub const SETTINGS: [&str; 4] = ["scalar", "unroll", "crate", "weights"];
+pub const SETTINGS: [&str; 5] = ["scalar", "unroll", "crate", "weights", "quantize"];
 
 /// Words that cannot name a layer because they are Rust keywords (layer names become fields).
 const RUST_KEYWORDS: [&str; 51] = [
@@ -105,6 +105,9 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
         settings.unroll = Unroll::Loops;
     }
     let rust_names = check_rust(item, &mut layers, settings.scalar, &mut problems);
+    if !check_quantize(item, &settings, &layers, &mut problems) {
+        settings.quantize = None;
+    }
 
     problems.sort_by_key(|d| d.range.start);
     let recoverable = inputs.is_some()
@@ -132,6 +135,7 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
         unroll: settings.unroll,
         runtime: settings.runtime,
         weights: settings.weights,
+        quantize: settings.quantize,
         range: item.range,
     });
     Recovered {
@@ -355,6 +359,57 @@ fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagn
         }
     }
     true
+}
+
+/// `quantize = int8` only for `f32` networks of dense layers (and `dropout`, the identity at
+/// inference) whose inputs fit the `i32` sums; whether the setting can stay.
+fn check_quantize(
+    item: &ast::Item,
+    settings: &Settings,
+    layers: &[Layer],
+    problems: &mut Vec<Diagnostic>,
+) -> bool {
+    let Some((quantize, range)) = settings.quantize else {
+        return true;
+    };
+    let mut fine = true;
+    if settings.scalar != Scalar::F32 {
+        problems.push(Diagnostic::new(
+            range,
+            format!(
+                "`quantize = {}` makes a twin of an `f32` network, this one is `{}`: remove `scalar = {}`",
+                quantize.name(),
+                settings.scalar.name(),
+                settings.scalar.name()
+            ),
+        ));
+        fine = false;
+    }
+    for (written, layer) in item.layers.iter().zip(layers) {
+        if !matches!(layer.kind, LayerKind::Dense | LayerKind::Dropout { .. }) {
+            problems.push(Diagnostic::new(
+                written.width.range,
+                format!(
+                    "`{}` cannot be quantised: `quantize = {}` supports dense layers and `dropout` for now",
+                    written.width.text,
+                    quantize.name()
+                ),
+            ));
+            // The first is the one to act on: later layers (a `flatten` after a convolution)
+            // are often there because of it.
+            return false;
+        } else if layer.input.elements() > MAX_QUANTIZED_INPUTS {
+            problems.push(Diagnostic::new(
+                written.width.range,
+                format!(
+                    "a quantised dense layer reads at most {MAX_QUANTIZED_INPUTS} inputs (more could overflow its `i32` sums), this one reads {}",
+                    layer.input.elements()
+                ),
+            ));
+            fine = false;
+        }
+    }
+    fine
 }
 
 /// `unroll = full` only for networks of at most [`MAX_FULL_UNROLL`] multiply-adds; whether the
@@ -682,6 +737,7 @@ struct Settings {
     unroll_range: Option<TextRange>,
     runtime: Option<String>,
     weights: Option<(String, TextRange)>,
+    quantize: Option<(Quantize, TextRange)>,
 }
 
 fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Settings {
@@ -737,6 +793,10 @@ fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Setting
                     settings.weights = Some((path.to_owned(), value.range));
                 }
                 _ => bad_value("a file path in quotes, such as `\"mnist.safetensors\"`,"),
+            },
+            "quantize" => match value.text.as_str() {
+                "int8" => settings.quantize = Some((Quantize::Int8, value.range)),
+                _ => bad_value("`int8`"),
             },
             unknown => {
                 let expected = SETTINGS.map(|s| format!("`{s}`"));

@@ -31,8 +31,8 @@ pub use check::{Recovered, SETTINGS, check, check_recovering};
 pub use diag::{Diagnostic, line_col};
 pub use kinds::KINDS;
 pub use network::{
-    Activation, Cell, Conv1d, Conv2d, Layer, LayerKind, MAX_RECURRENT_LEVELS, Network, Pool1d,
-    Pool2d, Recurrent, Scalar, Shape, Unroll,
+    Activation, Cell, Conv1d, Conv2d, Layer, LayerKind, MAX_QUANTIZED_INPUTS, MAX_RECURRENT_LEVELS,
+    Network, Pool1d, Pool2d, Quantize, Recurrent, Scalar, Shape, Unroll,
 };
 pub use parse::{parse_file, parse_item};
 

@@ -41,6 +41,9 @@ pub struct Network {
     pub runtime: Option<String>,
     /// A safetensors file (relative to the crate root) to bake in as constants.
     pub weights: Option<(String, TextRange)>,
+    /// The smaller-number twin to generate beside the network (`quantize = int8`), and where
+    /// the option's value was written.
+    pub quantize: Option<(Quantize, TextRange)>,
     /// The whole declaration.
     pub range: TextRange,
 }
@@ -701,6 +704,34 @@ impl Scalar {
         }
     }
 }
+
+/// A smaller-number twin of a network (`with quantize = int8`): a second struct, made from a
+/// trained network, that computes with smaller numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantize {
+    /// `<Name>Int8`: `i8` weights, `u8` activations, `i32` sums.
+    Int8,
+}
+
+impl Quantize {
+    /// The option's value as written.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Int8 => "int8",
+        }
+    }
+
+    /// The twin's name: the network's with this suffix (`MnistInt8`).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Self::Int8 => "Int8",
+        }
+    }
+}
+
+/// Largest input a quantised dense layer may read: beyond it, a sum of `u8` times `i8`
+/// products could overflow its `i32` accumulator.
+pub const MAX_QUANTIZED_INPUTS: usize = 65_536;
 
 /// How dense layers become code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

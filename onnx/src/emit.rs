@@ -84,6 +84,7 @@ pub(crate) fn network(
         unroll: Unroll::Loops,
         runtime: None,
         weights: None,
+        quantize: None,
         range: nowhere,
     };
     let text = layout(&built.to_string());

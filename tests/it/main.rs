@@ -30,6 +30,7 @@ mod norm;
 mod numerics;
 mod onnx;
 mod pinned;
+mod quant;
 mod readme;
 mod recurrent;
 mod recurrent_train;

@@ -478,10 +478,10 @@ fn unknown_option() {
     check(
         "struct A = 784 -> 10 with scaler = f64;",
         &expect![[r#"
-        1:27: unknown option `scaler`, did you mean `scalar`? expected one of `scalar`, `unroll`, `crate` or `weights`
-          struct A = 784 -> 10 with scaler = f64;
-                                    ^^^^^^
-    "#]],
+            1:27: unknown option `scaler`, did you mean `scalar`? expected one of `scalar`, `unroll`, `crate`, `weights` or `quantize`
+              struct A = 784 -> 10 with scaler = f64;
+                                        ^^^^^^
+        "#]],
     );
 }
 
@@ -490,10 +490,10 @@ fn unknown_option_far() {
     check(
         "struct A = 784 -> 10 with colour = red;",
         &expect![[r#"
-        1:27: unknown option `colour`, expected one of `scalar`, `unroll`, `crate` or `weights`
-          struct A = 784 -> 10 with colour = red;
-                                    ^^^^^^
-    "#]],
+            1:27: unknown option `colour`, expected one of `scalar`, `unroll`, `crate`, `weights` or `quantize`
+              struct A = 784 -> 10 with colour = red;
+                                        ^^^^^^
+        "#]],
     );
 }
 
@@ -598,28 +598,28 @@ fn several_problems() {
     check(
         "struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;",
         &expect![[r#"
-        1:16: the input cannot have an activation, found `relu`: activations belong to layers, as in `784 -> 10 relu`
-          struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
-                         ^^^^
-        1:24: a layer width must be at least 1, found `0`
-          struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
-                                 ^
-        1:26: unknown activation `rleu`, did you mean `relu`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `softplus`, `softmax` or `log_softmax`
-          struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
-                                   ^^^^
-        1:34: a layer width must be a whole number of neurons, found `12.5`
-          struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
-                                           ^^^^
-        1:39: `softmax` is only allowed on the last layer, where it normalises the network's outputs, found it with 1 layer after it
-          struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
-                                                ^^^^^^^
-        1:61: duplicate layer name `x`, already used by `-> 12.5 softmax as x`
-          struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
-                                                                      ^
-        1:68: unknown option `scaler`, did you mean `scalar`? expected one of `scalar`, `unroll`, `crate` or `weights`
-          struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
-                                                                             ^^^^^^
-    "#]],
+            1:16: the input cannot have an activation, found `relu`: activations belong to layers, as in `784 -> 10 relu`
+              struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
+                             ^^^^
+            1:24: a layer width must be at least 1, found `0`
+              struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
+                                     ^
+            1:26: unknown activation `rleu`, did you mean `relu`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `softplus`, `softmax` or `log_softmax`
+              struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
+                                       ^^^^
+            1:34: a layer width must be a whole number of neurons, found `12.5`
+              struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
+                                               ^^^^
+            1:39: `softmax` is only allowed on the last layer, where it normalises the network's outputs, found it with 1 layer after it
+              struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
+                                                    ^^^^^^^
+            1:61: duplicate layer name `x`, already used by `-> 12.5 softmax as x`
+              struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
+                                                                          ^
+            1:68: unknown option `scaler`, did you mean `scalar`? expected one of `scalar`, `unroll`, `crate`, `weights` or `quantize`
+              struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
+                                                                                 ^^^^^^
+        "#]],
     );
 }
 

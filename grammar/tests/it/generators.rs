@@ -578,6 +578,7 @@ pub fn valid() -> impl Strategy<Value = Valid> {
                     },
                     runtime: options.runtime.map(str::to_owned),
                     weights: options.weights.clone().map(|w| (w, TextRange::default())),
+                    quantize: None,
                     range: TextRange::default(),
                 };
                 let text = render(&network, &plan, &options, &noise);

@@ -20,3 +20,25 @@ pub mod serde;
 #[cfg(feature = "std")]
 #[doc(hidden)]
 pub use std::path::Path;
+
+/// The bytes of the file at `path`.
+///
+/// # Errors
+///
+/// [`Error::Io`](crate::Error::Io) when it cannot be read.
+#[cfg(all(feature = "std", feature = "safetensors"))]
+#[doc(hidden)]
+pub fn read(path: &Path) -> Result<alloc::vec::Vec<u8>, crate::Error> {
+    std::fs::read(path).map_err(|e| crate::Error::io("read", path, &e))
+}
+
+/// Writes `bytes` to the file at `path`.
+///
+/// # Errors
+///
+/// [`Error::Io`](crate::Error::Io) when it cannot be written.
+#[cfg(all(feature = "std", feature = "safetensors"))]
+#[doc(hidden)]
+pub fn write(path: &Path, bytes: &[u8]) -> Result<(), crate::Error> {
+    std::fs::write(path, bytes).map_err(|e| crate::Error::io("write", path, &e))
+}

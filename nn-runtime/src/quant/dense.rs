@@ -137,8 +137,8 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     }
 
     /// Sets the layer from its quantised parts, as [`QuantizedDense::from_parts`] but in place
-    /// and from slices: `rows` is `[OUT][IN]` row-major; values past the slices' ends stay as
-    /// they were (callers check the lengths).
+    /// and from slices: `rows` is `[OUT][IN]` row-major; weights, scales and biases past the
+    /// slices' ends stay as they were (callers check the lengths).
     pub fn assign(
         &mut self,
         rows: &[i8],
@@ -148,20 +148,23 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         output: Quantization,
     ) {
         for (o, row) in rows.chunks_exact(IN).take(OUT).enumerate() {
-            let mut sum = 0_i32;
             for (i, &w) in row.iter().enumerate() {
                 self.weights[i / 4][o][i % 4] = w;
-                sum += i32::from(w);
             }
-            self.offsets[o] = bias
-                .get(o)
-                .copied()
-                .unwrap_or(0)
-                .wrapping_sub(i32::from(input.zero_point) * sum);
+        }
+        for (to, from) in self.bias.iter_mut().zip(bias) {
+            *to = *from;
+        }
+        for (to, from) in self.weight_scales.iter_mut().zip(weight_scales) {
+            *to = *from;
         }
         for o in 0..OUT {
-            self.bias[o] = bias.get(o).copied().unwrap_or(0);
-            self.weight_scales[o] = weight_scales.get(o).copied().unwrap_or(1.0);
+            let sum: i32 = self
+                .weights
+                .iter()
+                .map(|g| g[o].iter().map(|&w| i32::from(w)).sum::<i32>())
+                .sum();
+            self.offsets[o] = self.bias[o].wrapping_sub(i32::from(input.zero_point) * sum);
             self.dequantize[o] = input.scale * self.weight_scales[o];
             self.requantize[o] = self.dequantize[o] / output.scale;
         }

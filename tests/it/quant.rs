@@ -1,0 +1,237 @@
+//! int8 twins (`with quantize = int8`): the digits network quantised with calibration on its
+//! training rows keeps its accuracy on the test rows; batches, quantised steps and files agree
+//! with `forward`; bad files and bad calibration are typed errors.
+
+use nn::quant::{Calibration, Quantization};
+use std::path::Path;
+
+nn::network! {
+    /// 8x8 digits, as `examples/digits.rs` declares them, with an int8 twin.
+    pub struct Digits = 64 -> 32 relu -> 10 softmax with quantize = int8;
+}
+
+nn::network! {
+    /// Every way a hidden layer can end: fused ReLU, `linear`, and activations in `f32`.
+    pub struct Mixed = 12 -> 9 tanh -> 7 -> 6 sigmoid -> 5 gelu -> dropout(0.5) -> 3 with quantize = int8;
+}
+
+/// `examples/data/digits.csv`: 1797 rows of 64 pixels (0..16) and the digit.
+fn digits() -> Vec<([f32; 64], usize)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/digits.csv");
+    let text = std::fs::read_to_string(path).expect("vendored data");
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let values: Vec<f32> = line
+                .split(',')
+                .map(|v| v.parse().expect("a number"))
+                .collect();
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            (std::array::from_fn(|i| values[i]), values[64] as usize)
+        })
+        .collect()
+}
+
+fn class(output: &[f32]) -> usize {
+    (0..output.len())
+        .max_by(|&a, &b| output[a].total_cmp(&output[b]))
+        .expect("outputs")
+}
+
+fn trained() -> Box<Digits> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/digits.safetensors");
+    Digits::from_safetensors_file(path).expect("trained weights")
+}
+
+/// The trained network, its int8 twin and the digits.
+type Calibrated = (Box<Digits>, Box<DigitsInt8>, Vec<([f32; 64], usize)>);
+
+fn calibrated(method: Calibration) -> Calibrated {
+    let net = trained();
+    let rows = digits();
+    let samples: Vec<[f32; 64]> = rows[..1500].iter().map(|(x, _)| *x).collect();
+    let quantized = DigitsInt8::calibrate(&net, &samples, method).expect("calibration");
+    (net, quantized, rows)
+}
+
+#[test]
+fn int8_digits_keep_their_accuracy_and_classes() {
+    let (net, quantized, rows) = calibrated(Calibration::MinMax);
+    let test = &rows[1500..];
+    let (mut right_f32, mut right_int8, mut agree) = (0, 0, 0);
+    for (pixels, digit) in test {
+        let (f, q) = (
+            class(&net.forward(pixels)),
+            class(&quantized.forward(pixels)),
+        );
+        right_f32 += usize::from(f == *digit);
+        right_int8 += usize::from(q == *digit);
+        agree += usize::from(f == q);
+    }
+    let n = test.len();
+    println!("f32 {right_f32}/{n}, int8 {right_int8}/{n}, same class {agree}/{n}");
+    // The issue's goals: within half a point of f32's accuracy, f32's class on 99% of rows.
+    assert!(
+        2 * right_f32.abs_diff(right_int8) * 100 <= n,
+        "{right_f32} vs {right_int8} of {n}"
+    );
+    assert!(agree * 100 >= 99 * n, "{agree} of {n}");
+}
+
+#[test]
+fn percentile_calibration_clips_the_rare_largest_values() {
+    let (_, minmax, _) = calibrated(Calibration::MinMax);
+    let (net, percentile, rows) = calibrated(Calibration::Percentile(99.0));
+    // The hidden layer's range is narrower than the largest value seen, so its steps finer.
+    assert!(percentile.layer0.output().scale < minmax.layer0.output().scale);
+    let agree = rows[1500..]
+        .iter()
+        .filter(|(x, _)| class(&net.forward(x)) == class(&percentile.forward(x)))
+        .count();
+    assert!(agree * 100 >= 95 * 297, "{agree} of 297");
+}
+
+#[test]
+fn batches_and_quantized_steps_agree_with_forward() {
+    let (_, quantized, rows) = calibrated(Calibration::MinMax);
+    let inputs: Vec<[f32; 64]> = rows.iter().map(|(x, _)| *x).collect();
+    let mut outputs = vec![[0.0; 10]; inputs.len()];
+    quantized.forward_batch(&inputs, &mut outputs).unwrap();
+    let input_q = quantized.input_quantization();
+    let output_q = quantized.output_quantization();
+    assert_eq!(output_q, Quantization::UNIT, "softmax's fixed quantisation");
+    for (x, batched) in inputs.iter().zip(&outputs) {
+        let alone = quantized.forward(x);
+        assert_eq!(alone.map(f32::to_bits), batched.map(f32::to_bits));
+        let steps = quantized.forward_quantized(&input_q.quantize_all(x));
+        assert_eq!(steps, output_q.quantize_all(&alone));
+    }
+    let error = quantized
+        .forward_batch(&inputs[..3], &mut outputs[..2])
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            nn::Error::Batch {
+                expected: 3,
+                found: 2,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn every_activation_path_matches_the_f32_network_closely() {
+    let net = Mixed::random(7);
+    let samples: Vec<[f32; 12]> = (0..200_u16)
+        .map(|s| std::array::from_fn(|i| (f32::from(s) * 0.37 + i as f32 * 1.3).sin()))
+        .collect();
+    let quantized = MixedInt8::calibrate(&net, &samples, Calibration::MinMax).unwrap();
+    assert_eq!(quantized.layer0.output(), Quantization::SIGNED_UNIT);
+    assert_eq!(quantized.layer2.output(), Quantization::UNIT);
+    let mut worst = 0.0_f32;
+    for x in &samples {
+        let (f, q) = (net.forward(x), quantized.forward(x));
+        for (f, q) in f.iter().zip(q) {
+            worst = worst.max((f - q).abs());
+        }
+    }
+    let largest = samples
+        .iter()
+        .flat_map(|x| net.forward(x))
+        .fold(0.0_f32, |m, v| m.max(v.abs()));
+    println!("worst difference {worst} for outputs up to {largest}");
+    assert!(worst <= 0.05 * largest, "{worst} against {largest}");
+    let mut outputs = vec![[0.0; 3]; samples.len()];
+    quantized.forward_batch(&samples, &mut outputs).unwrap();
+    for (x, batched) in samples.iter().zip(&outputs) {
+        assert_eq!(
+            quantized.forward(x).map(f32::to_bits),
+            batched.map(f32::to_bits)
+        );
+    }
+}
+
+#[test]
+fn calibration_errors_are_typed() {
+    let net = trained();
+    let error = DigitsInt8::calibrate(&net, &[], Calibration::MinMax).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "cannot calibrate: no sample reached the input: calibrate with at least one"
+    );
+    let mut bad = [0.0_f32; 64];
+    bad[3] = f32::NAN;
+    let error = DigitsInt8::calibrate(&net, &[bad], Calibration::MinMax).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "cannot calibrate: the input holds NaN on a sample"
+    );
+    let error =
+        DigitsInt8::calibrate(&net, &[[0.0; 64]], Calibration::Percentile(10.0)).unwrap_err();
+    assert!(error.to_string().contains("(50, 100]"), "{error}");
+}
+
+#[test]
+fn files_round_trip_and_name_what_is_wrong() {
+    let (_, quantized, rows) = calibrated(Calibration::MinMax);
+    let bytes = quantized.to_safetensors();
+    let loaded = DigitsInt8::from_safetensors(&bytes).expect("own file");
+    for (x, _) in &rows[1500..] {
+        assert_eq!(
+            quantized.forward(x).map(f32::to_bits),
+            loaded.forward(x).map(f32::to_bits)
+        );
+    }
+    assert_eq!(loaded.to_safetensors(), bytes);
+
+    // The f32 network's file is not a quantised one.
+    let f32_file = trained().to_safetensors();
+    let error = DigitsInt8::from_safetensors(&f32_file).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "layer `layer0`: tensor `0.weight` has dtype F32, expected I8"
+    );
+    // Rewrite one header entry's dtype or name, same length, so the file stays well formed.
+    let edit = |from: &str, to: &str| {
+        let mut edited = bytes.clone();
+        let at = edited
+            .windows(from.len())
+            .position(|w| w == from.as_bytes())
+            .expect("in the header");
+        edited[at..at + to.len()].copy_from_slice(to.as_bytes());
+        edited
+    };
+    let error = DigitsInt8::from_safetensors(&edit(r#""2.bias""#, r#""2.bIas""#)).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("layer `layer1`: missing tensor `2.bias`"),
+        "{error}"
+    );
+    // The second layer's input no longer matches the first layer's output.
+    let mut first = loaded.layer0.clone();
+    let (input, output) = (first.input(), first.output());
+    first.assign(
+        &[],
+        &[],
+        &[],
+        input,
+        Quantization::new(output.scale * 2.0, 0),
+    );
+    let file = {
+        let mut writer = nn::quant::file::Writer::new();
+        writer.layer("0", &first);
+        writer.layer("2", &loaded.layer1);
+        writer.finish()
+    };
+    let error = DigitsInt8::from_safetensors(&file).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("layer `layer1`: tensor `2.input_scale` and its zero point are"),
+        "{error}"
+    );
+}
