@@ -235,3 +235,42 @@ fn files_round_trip_and_name_what_is_wrong() {
         "{error}"
     );
 }
+
+nn::network! {
+    /// The digits twin baked from a quantised file (`files_of_the_calibrated_twin_are_pinned`
+    /// writes it).
+    pub struct BakedDigits = 64 -> 32 relu -> 10 softmax
+        with quantize = int8, weights = "tests/fixtures/digits_int8.safetensors";
+}
+
+/// Baked at compile time: no allocator, no file at run time.
+static BAKED: BakedDigitsInt8 = BakedDigitsInt8::BAKED;
+
+#[test]
+fn files_of_the_calibrated_twin_are_pinned() {
+    // Calibration on the training rows is deterministic: the committed file is its output.
+    // `NN_BLESS=1 cargo test --test it quant` rewrites it after a deliberate change.
+    let (_, quantized, _) = calibrated(Calibration::MinMax);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits_int8.safetensors");
+    let bytes = quantized.to_safetensors();
+    if std::env::var_os("NN_BLESS").is_some() {
+        std::fs::write(&path, &bytes).expect("fixture written");
+    }
+    assert_eq!(
+        std::fs::read(&path).expect("fixture"),
+        bytes,
+        "rerun with NN_BLESS=1"
+    );
+}
+
+#[test]
+fn a_baked_twin_computes_what_its_file_loads() {
+    let (_, quantized, rows) = calibrated(Calibration::MinMax);
+    for (x, _) in &rows {
+        assert_eq!(
+            BAKED.forward(x).map(f32::to_bits),
+            quantized.forward(x).map(f32::to_bits)
+        );
+    }
+    assert_eq!(BAKED.input_quantization(), quantized.input_quantization());
+}
