@@ -221,8 +221,21 @@ pub(super) mod portable {
             let mut partials = [[-0.0f32; PANEL]; S];
             for (columns, xs) in columns.chunks(S).zip(x.chunks(S)) {
                 for ((partial, column), &x) in partials.iter_mut().zip(columns).zip(xs) {
-                    for (p, w) in partial[..width].iter_mut().zip(&column[o0..o0 + width]) {
-                        *p += x * w.to_f32();
+                    let column = &column[o0..o0 + width];
+                    if H::WIDEN_FIRST {
+                        // The same products and sums, the weights widened in a loop of their
+                        // own first.
+                        let mut wide = [0.0f32; PANEL];
+                        for (v, w) in wide[..width].iter_mut().zip(column) {
+                            *v = w.to_f32();
+                        }
+                        for (p, &w) in partial[..width].iter_mut().zip(&wide[..width]) {
+                            *p += x * w;
+                        }
+                    } else {
+                        for (p, w) in partial[..width].iter_mut().zip(column) {
+                            *p += x * w.to_f32();
+                        }
                     }
                 }
             }
