@@ -8,7 +8,7 @@ use crate::io::BakedWeights;
 use crate::ir::{Conv2d, GlobalPool, Layer, LayerKind, Network, Pool, Quantized, Shape};
 use crate::layer::kind;
 use crate::shared::{array_type, count, flat};
-use nn_grammar::Activation;
+use nn_grammar::{Activation, Quantize};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
@@ -90,7 +90,7 @@ fn weighted<'a>(parts: &[Part<'a>]) -> Vec<Part<'a>> {
 /// The twin's struct and impls; nothing without `quantize`.
 #[allow(clippy::too_many_lines)] // one `quote!` of the items, in the order a reader meets them
 pub(crate) fn emit(net: &Network) -> TokenStream {
-    let Some(quantized) = &net.quantized else {
+    let Some(quantized) = net.quantized.as_ref().filter(|q| q.kind == Quantize::Int8) else {
         return TokenStream::new();
     };
     let Network {
@@ -760,6 +760,9 @@ pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStrea
     let (Some(quantized), Some(weights)) = (&net.quantized, weights) else {
         return TokenStream::new();
     };
+    if quantized.kind != Quantize::Int8 {
+        return TokenStream::new();
+    }
     let Some(layers) = &weights.quantized else {
         return TokenStream::new();
     };

@@ -398,7 +398,7 @@ fn check_quantize(
             // The first is the one to act on: later layers (a `flatten` after a convolution)
             // are often there because of it.
             return false;
-        } else if layer.input.elements() > MAX_QUANTIZED_INPUTS {
+        } else if quantize == Quantize::Int8 && layer.input.elements() > MAX_QUANTIZED_INPUTS {
             problems.push(Diagnostic::new(
                 written.width.range,
                 format!(
@@ -796,7 +796,9 @@ fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Setting
             },
             "quantize" => match value.text.as_str() {
                 "int8" => settings.quantize = Some((Quantize::Int8, value.range)),
-                _ => bad_value("`int8`"),
+                "bf16" => settings.quantize = Some((Quantize::Bf16, value.range)),
+                "f16" => settings.quantize = Some((Quantize::F16, value.range)),
+                _ => bad_value("`int8`, `bf16` or `f16`"),
             },
             unknown => {
                 let expected = SETTINGS.map(|s| format!("`{s}`"));
