@@ -213,26 +213,26 @@ fn forward_batch(
     let (last, hidden) = dense.split_last().expect("a network has a layer");
     for (layer, _, width) in hidden {
         let field = &layer.field;
-        let apply = apply_activation(net, layer, &quote!(#row));
+        let apply = apply_activation(net, layer, &quote!(#row)).map(|apply| {
+            quote!(for #row in #field.iter_mut() { #apply })
+        });
         body.extend(quote_spanned! {layer.span=>
             #[allow(clippy::large_stack_arrays)]
             let mut #field = [[0f32; #width]; #chunk];
             let #field = &mut #field[..#chunk_inputs.len()];
             self.#field.forward_batch(#previous, #field);
-            for #row in #field.iter_mut() {
-                #apply
-            }
+            #apply
         });
         previous = quote!(#field);
     }
     let layer = last.0;
     let field = &layer.field;
-    let apply = apply_activation(net, layer, &quote!(#row));
+    let apply = apply_activation(net, layer, &quote!(#row)).map(|apply| {
+        quote!(for #row in #chunk_outputs.iter_mut() { #apply })
+    });
     body.extend(quote_spanned! {layer.span=>
         self.#field.forward_batch(#previous, #chunk_outputs);
-        for #row in #chunk_outputs.iter_mut() {
-            #apply
-        }
+        #apply
     });
     quote! {
         /// Runs the network on every input, writing one output per input, each layer on a

@@ -278,6 +278,11 @@ fn hidden_step(
         let target = flat(&layer.output, &quote!(#field), true);
         quote!(#runtime::quant::relu_steps(#target, #current.zero_point);)
     });
+    let binding = if relu.is_some() {
+        quote!(mut #field)
+    } else {
+        quote!(#field)
+    };
     match part {
         Part::Dense(..) => match layer.activation {
             Activation::Linear | Activation::Relu => {
@@ -310,7 +315,7 @@ fn hidden_step(
                 quote!(#runtime::quant::avgpool2d_u8(#input, #geometry, #current.zero_point))
             };
             quote_spanned! {layer.span=>
-                let mut #field = #call;
+                let #binding = #call;
                 #relu
             }
         }
@@ -321,16 +326,16 @@ fn hidden_step(
                 quote!(#runtime::quant::global_avgpool_u8(#input, #current.zero_point))
             };
             quote_spanned! {layer.span=>
-                let mut #field = #call;
+                let #binding = #call;
                 #relu
             }
         }
         Part::Flatten(_) => quote_spanned! {layer.span=>
-            let mut #field = #runtime::quant::flatten_u8(#input);
+            let #binding = #runtime::quant::flatten_u8(#input);
             #relu
         },
         Part::Dropout(_) => quote_spanned! {layer.span=>
-            let mut #field = *#input;
+            let #binding = *#input;
             #relu
         },
     }
