@@ -569,8 +569,9 @@ macro_rules! half_kernels {
     };
 }
 
-/// The `$H` weights from `flat[start]` on, `L` of them read straight from `flat` when that many
-/// remain, else the `len` of the tail from a copy padded with zeros; `$load` reads `&[$H; L]`.
+/// Expands into `tail_halves` for a level's module (which provides `L`, `Halves` and
+/// `load_halves`): the weights of a tail, `L` of them read straight from `flat` when that many
+/// remain from `start`, else the `len` of the tail from a copy padded with zeros.
 #[cfg(target_arch = "x86_64")]
 macro_rules! tail_halves {
     ($feature:literal) => {

@@ -358,10 +358,11 @@ impl Half for F16 {
 /// layer falls back to the portable kernel, still exact for its own order but no longer the
 /// bits of the `f32` layer at the AVX2 level. `forward_at(Level::Avx2, ..)` then says `None`.
 ///
-/// Speed, MNIST's two layers on one core of an AVX-512 machine (bench/benches/half.rs): one
-/// sample at a time, where the weights' bandwidth counts, half precision takes about 0.73 of
-/// the time of `f32` with AVX-512 and 0.6 (`F16`) to 0.8 (`Bf16`) with AVX2; batches of 256,
-/// bound by the multiply-adds, take the same time within 2%. The portable kernel widens
+/// Speed, MNIST's two layers on one core of an AVX-512 machine (an AMD EPYC, 1 MiB of L2 per
+/// core, so that even the `f32` weights stay in cache; bench/benches/half.rs): one sample at a
+/// time, where the weights' bandwidth counts, half precision takes about 0.73 of the time of
+/// `f32` with AVX-512, and 0.6 (`F16`) and 0.67 (`Bf16`) with AVX2; batches of 256, bound by
+/// the multiply-adds, take the same time within a few percent. The portable kernel widens
 /// `Bf16` for free but `F16` with a few integer and float operations per weight: about 4 times
 /// the time of `f32` there.
 ///
