@@ -343,11 +343,12 @@ impl Half for F16 {
 ///
 /// The weights are stored by columns, `[IN][OUT]`, as in [`Dense`] (`columns[i][o]` is the
 /// weight from input `i` to neuron `o`); the `OUT` biases stay `f32`. The kernels widen each
-/// weight to `f32` as they load it (a shift for bfloat16; `vcvtph2ps` for binary16), then
-/// multiply and add in `f32` exactly as [`Dense`]'s `f32` kernels do, in the same order at
-/// each level: [`HalfDense::forward`] gives the bits of [`Dense::forward`] on a
+/// weight to `f32` as they load it (a shift or a byte shuffle for bfloat16; `vcvtph2ps` for
+/// binary16), then multiply and add in `f32` exactly as [`Dense`]'s `f32` kernels do, in the
+/// same order at each level: [`HalfDense::forward`] gives the bits of [`Dense::forward`] on a
 /// `Dense<IN, OUT, f32>` holding the widened weights and the same biases, on the same CPU (the
-/// tests check it at every level, batches included). The error of a half-precision layer is
+/// tests check it at every level, batches included, with finite weights: a NaN weight gives NaNs
+/// in both, whose payloads were not compared). The error of a half-precision layer is
 /// therefore that of its rounded weights, nothing more; [`HalfDense::assign_from`] rounds each
 /// weight of an `f32` layer to nearest.
 ///
