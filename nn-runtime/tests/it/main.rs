@@ -3,5 +3,6 @@
 mod layer_network;
 mod layers;
 mod numerics;
+mod quant;
 mod recurrent;
 mod recurrent_train;
