@@ -150,17 +150,17 @@ impl<'a> Reader<'a> {
             self.scale(layer, prefix, "output_scale")?,
             self.take(layer, prefix, "output_zero_point", Dtype::U8, &[])?[0],
         );
-        if let Some((previous, name)) = &self.previous {
-            if *previous != input {
-                return Err(Error::QuantizedValue {
-                    layer,
-                    tensor: format!("{prefix}.input_scale"),
-                    problem: format!(
-                        "and its zero point are {input:?}, expected the previous layer's output \
-                         quantisation ({name}: {previous:?})"
-                    ),
-                });
-            }
+        if let Some((previous, name)) = &self.previous
+            && *previous != input
+        {
+            return Err(Error::QuantizedValue {
+                layer,
+                tensor: format!("{prefix}.input_scale"),
+                problem: format!(
+                    "and its zero point are {input:?}, expected the previous layer's output \
+                     quantisation ({name}: {previous:?})"
+                ),
+            });
         }
         self.previous = Some((output, format!("`{prefix}.output_scale`")));
         self.layers += 1;

@@ -29,8 +29,11 @@ pub(crate) mod portable;
 mod vnni;
 
 /// Layers with at most this many weights always use the portable kernel, inlined into the
-/// caller, where a call through the dispatcher costs more than the arithmetic.
-pub const SMALL: usize = 256;
+/// caller, where a call through the dispatcher costs more than the arithmetic. Lower than the
+/// `f32` kernels' 256: the portable int8 kernel is scalar (one multiply-add per cycle), and the
+/// `small` lines of bench/benches/quant.rs put the crossing between 4 -> 4 (portable 5 ns,
+/// AVX-512 VNNI 7.5 ns) and 8 -> 8 (16 ns against 9 ns); 16 -> 16 takes 53 ns against 7.
+pub const SMALL: usize = 32;
 
 /// An instruction set an int8 kernel can be compiled for. The levels are ordered: a CPU at one
 /// level runs the kernels of every level below it.
