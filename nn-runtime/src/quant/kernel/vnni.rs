@@ -35,6 +35,10 @@ const PANEL_512: usize = 8;
 const BATCH_PANEL_512: usize = 4;
 /// Samples per tile of `accumulate_batch_512`.
 const ROWS_512: usize = 4;
+/// Samples per tile of `accumulate_batch_512` for layers of at most 16 neurons (one vector):
+/// 8 independent accumulators instead of 4 (128 -> 10 at batch 256: 6.2 ns a sample with 4
+/// rows, in bench/benches/quant.rs).
+const NARROW_ROWS_512: usize = 8;
 
 /// `i32` lanes of a 256-bit vector.
 const L256: usize = 8;
@@ -45,6 +49,8 @@ const PANEL_256: usize = 8;
 const BATCH_PANEL_256: usize = 2;
 /// Samples per tile of `accumulate_batch_256`.
 const ROWS_256: usize = 4;
+/// Samples per tile of `accumulate_batch_256` for layers of at most 8 neurons (one vector).
+const NARROW_ROWS_256: usize = 8;
 
 /// The mask of the first `min(lanes, 16)` lanes.
 #[inline(always)]
@@ -86,8 +92,8 @@ pub(super) fn accumulate_512<const IN: usize, const OUT: usize, const G: usize>(
 }
 
 /// [`accumulate_512`] of each row: tiles of [`ROWS_512`] samples by [`BATCH_PANEL_512`]
-/// vectors, the weight panels outermost so that a panel stays in cache for every sample; the
-/// last rows one by one.
+/// vectors ([`NARROW_ROWS_512`] by 1 for a layer of one vector), the weight panels outermost so
+/// that a panel stays in cache for every sample; the last rows one by one.
 #[target_feature(enable = "avx512f,avx512vnni")]
 pub(super) fn accumulate_batch_512<const IN: usize, const OUT: usize, const G: usize>(
     w: &[[[i8; 4]; OUT]; G],
@@ -95,24 +101,40 @@ pub(super) fn accumulate_batch_512<const IN: usize, const OUT: usize, const G: u
     xs: &[[u8; IN]],
     sums: &mut [[i32; OUT]],
 ) {
+    if OUT <= L512 {
+        batch_512::<NARROW_ROWS_512, 1, IN, OUT, G>(w, offsets, xs, sums);
+    } else {
+        batch_512::<ROWS_512, BATCH_PANEL_512, IN, OUT, G>(w, offsets, xs, sums);
+    }
+}
+
+/// [`accumulate_batch_512`] with tiles of `R` samples by `P` vectors.
+#[target_feature(enable = "avx512f,avx512vnni")]
+#[inline]
+fn batch_512<const R: usize, const P: usize, const IN: usize, const OUT: usize, const G: usize>(
+    w: &[[[i8; 4]; OUT]; G],
+    offsets: &[i32; OUT],
+    xs: &[[u8; IN]],
+    sums: &mut [[i32; OUT]],
+) {
     let n = xs.len().min(sums.len());
     let (xs, sums) = (&xs[..n], &mut sums[..n]);
-    let (x_tiles, x_rest) = xs.as_chunks::<ROWS_512>();
-    let (s_tiles, s_rest) = sums.as_chunks_mut::<ROWS_512>();
+    let (x_tiles, x_rest) = xs.as_chunks::<R>();
+    let (s_tiles, s_rest) = sums.as_chunks_mut::<R>();
     let mut o = 0;
-    while o + BATCH_PANEL_512 * L512 <= OUT {
+    while o + P * L512 <= OUT {
         for (x, s) in x_tiles.iter().zip(s_tiles.iter_mut()) {
-            tile_512::<ROWS_512, BATCH_PANEL_512, IN, OUT, G>(w, offsets, x, s, o);
+            tile_512::<R, P, IN, OUT, G>(w, offsets, x, s, o);
         }
-        o += BATCH_PANEL_512 * L512;
+        o += P * L512;
     }
     if o < OUT {
         for (x, s) in x_tiles.iter().zip(s_tiles.iter_mut()) {
             match (OUT - o).div_ceil(L512) {
-                1 => tile_512::<ROWS_512, 1, IN, OUT, G>(w, offsets, x, s, o),
-                2 => tile_512::<ROWS_512, 2, IN, OUT, G>(w, offsets, x, s, o),
-                3 => tile_512::<ROWS_512, 3, IN, OUT, G>(w, offsets, x, s, o),
-                _ => tile_512::<ROWS_512, BATCH_PANEL_512, IN, OUT, G>(w, offsets, x, s, o),
+                1 => tile_512::<R, 1, IN, OUT, G>(w, offsets, x, s, o),
+                2 => tile_512::<R, 2, IN, OUT, G>(w, offsets, x, s, o),
+                3 => tile_512::<R, 3, IN, OUT, G>(w, offsets, x, s, o),
+                _ => tile_512::<R, P, IN, OUT, G>(w, offsets, x, s, o),
             }
         }
     }
@@ -219,7 +241,7 @@ pub(super) fn accumulate_256<const IN: usize, const OUT: usize, const G: usize>(
 }
 
 /// [`accumulate_256`] of each row, as [`accumulate_batch_512`] with tiles of [`ROWS_256`]
-/// samples by [`BATCH_PANEL_256`] vectors.
+/// samples by [`BATCH_PANEL_256`] vectors ([`NARROW_ROWS_256`] by 1 for a layer of one vector).
 #[target_feature(enable = "avx2,avxvnni")]
 pub(super) fn accumulate_batch_256<const IN: usize, const OUT: usize, const G: usize>(
     w: &[[[i8; 4]; OUT]; G],
@@ -227,22 +249,38 @@ pub(super) fn accumulate_batch_256<const IN: usize, const OUT: usize, const G: u
     xs: &[[u8; IN]],
     sums: &mut [[i32; OUT]],
 ) {
+    if OUT <= L256 {
+        batch_256::<NARROW_ROWS_256, 1, IN, OUT, G>(w, offsets, xs, sums);
+    } else {
+        batch_256::<ROWS_256, BATCH_PANEL_256, IN, OUT, G>(w, offsets, xs, sums);
+    }
+}
+
+/// [`accumulate_batch_256`] with tiles of `R` samples by `P` vectors.
+#[target_feature(enable = "avx2,avxvnni")]
+#[inline]
+fn batch_256<const R: usize, const P: usize, const IN: usize, const OUT: usize, const G: usize>(
+    w: &[[[i8; 4]; OUT]; G],
+    offsets: &[i32; OUT],
+    xs: &[[u8; IN]],
+    sums: &mut [[i32; OUT]],
+) {
     let n = xs.len().min(sums.len());
     let (xs, sums) = (&xs[..n], &mut sums[..n]);
-    let (x_tiles, x_rest) = xs.as_chunks::<ROWS_256>();
-    let (s_tiles, s_rest) = sums.as_chunks_mut::<ROWS_256>();
+    let (x_tiles, x_rest) = xs.as_chunks::<R>();
+    let (s_tiles, s_rest) = sums.as_chunks_mut::<R>();
     let mut o = 0;
-    while o + BATCH_PANEL_256 * L256 <= OUT {
+    while o + P * L256 <= OUT {
         for (x, s) in x_tiles.iter().zip(s_tiles.iter_mut()) {
-            tile_256::<ROWS_256, BATCH_PANEL_256, IN, OUT, G>(w, offsets, x, s, o);
+            tile_256::<R, P, IN, OUT, G>(w, offsets, x, s, o);
         }
-        o += BATCH_PANEL_256 * L256;
+        o += P * L256;
     }
     if o < OUT {
         for (x, s) in x_tiles.iter().zip(s_tiles.iter_mut()) {
             match (OUT - o).div_ceil(L256) {
-                1 => tile_256::<ROWS_256, 1, IN, OUT, G>(w, offsets, x, s, o),
-                _ => tile_256::<ROWS_256, BATCH_PANEL_256, IN, OUT, G>(w, offsets, x, s, o),
+                1 => tile_256::<R, 1, IN, OUT, G>(w, offsets, x, s, o),
+                _ => tile_256::<R, P, IN, OUT, G>(w, offsets, x, s, o),
             }
         }
     }
