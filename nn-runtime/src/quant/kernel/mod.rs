@@ -10,8 +10,8 @@
 //!   its pairs of products in `i16`, so it would not be exact; the kernel widens the weights to
 //!   `i16` instead and multiplies with `vpmaddwd`, whose pairs are exact in `i32`.
 //! - `vnni` (x86_64): `vpdpbusd`, the 4-way `u8 x i8` dot product accumulated in `i32`, 256 bits
-//!   wide with AVX-VNNI, 512 with AVX-512 VNNI: one broadcast of four inputs and one load of
-//!   weights feed 8 or 16 neurons.
+//!   wide with AVX-VNNI (or AVX-512 VNNI's EVEX encoding with AVX-512VL), 512 with AVX-512
+//!   VNNI: one broadcast of four inputs and one load of weights feed 8 or 16 neurons.
 //!
 //! [`level`] detects the CPU once, with `std`; without `std` only the features the build enables
 //! at compile time are used.
@@ -43,7 +43,8 @@ pub enum QuantLevel {
     Portable,
     /// AVX2, `i16` products (`vpmaddwd`).
     Avx2,
-    /// AVX-VNNI: `vpdpbusd` on 256 bits, 8 neurons per instruction.
+    /// `vpdpbusd` on 256 bits, 8 neurons per instruction: AVX-VNNI, or AVX-512 VNNI with
+    /// AVX-512VL on the CPUs that have those but not AVX-VNNI.
     AvxVnni,
     /// AVX-512 VNNI: `vpdpbusd` on 512 bits, 16 neurons per instruction.
     Avx512Vnni,
@@ -64,41 +65,72 @@ impl QuantLevel {
     }
 }
 
+/// What the build's target features enable, for `no_std` builds and for those compiled for a
+/// CPU (e.g. `-C target-cpu=native`).
+mod compiled {
+    pub const AVX2: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx2"));
+    /// `vpdpbusd` on 256 bits, VEX-encoded (AVX-VNNI).
+    pub const VEX_VNNI: bool = AVX2 && cfg!(target_feature = "avxvnni");
+    /// `vpdpbusd` on 512 and 256 bits, EVEX-encoded (AVX-512 VNNI and VL).
+    pub const EVEX_VNNI: bool = AVX2
+        && cfg!(all(
+            target_feature = "avx512f",
+            target_feature = "avx512vl",
+            target_feature = "avx512vnni"
+        ));
+}
+
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
 mod detect {
     use super::QuantLevel;
     use core::sync::atomic::{AtomicU8, Ordering};
 
-    /// `0` until the first call to [`level`], then `1 + level as u8`.
+    /// `0` until the first call to [`level`], then `1 + level as u8`, plus [`VEX`] if the CPU
+    /// has AVX-VNNI.
     static LEVEL: AtomicU8 = AtomicU8::new(0);
+    /// The bit of [`LEVEL`] that says the CPU has AVX-VNNI.
+    const VEX: u8 = 8;
 
     /// The best level this CPU supports, detected on the first call and cached: later calls
     /// are one relaxed load and a compare.
     #[inline]
     pub fn level() -> QuantLevel {
-        match LEVEL.load(Ordering::Relaxed) {
+        match LEVEL.load(Ordering::Relaxed) & !VEX {
             1 => QuantLevel::Portable,
             2 => QuantLevel::Avx2,
             3 => QuantLevel::AvxVnni,
             4 => QuantLevel::Avx512Vnni,
-            _ => detect(),
+            _ => detect().0,
+        }
+    }
+
+    /// Whether the CPU has AVX-VNNI (the VEX encoding of 256-bit `vpdpbusd`), detected with
+    /// the level.
+    #[inline]
+    pub fn vex_vnni() -> bool {
+        match LEVEL.load(Ordering::Relaxed) {
+            0 => detect().1,
+            bits => bits & VEX != 0,
         }
     }
 
     #[cold]
-    fn detect() -> QuantLevel {
+    fn detect() -> (QuantLevel, bool) {
         // `is_x86_feature_detected!` also checks that the OS saves the wider registers.
-        // The levels are ordered, so each requires the features of those below it: a CPU with
-        // AVX-512 VNNI but not AVX-VNNI (Cascade Lake, Ice Lake, Zen 4) stays at `Avx2`, which
-        // keeps `is_supported` a comparison.
+        // The levels are ordered, so each requires the features of those below it. The
+        // `AvxVnni` level's 256-bit `vpdpbusd` exists in two encodings: AVX-VNNI's (VEX) and
+        // AVX-512 VNNI's with AVX-512VL (EVEX); a CPU with AVX-512 VNNI but not AVX-VNNI
+        // (Cascade Lake, Ice Lake, Zen 4) runs the `AvxVnni` kernels in the EVEX encoding, and
+        // so has both VNNI levels.
         let avx2 = std::is_x86_feature_detected!("avx2");
-        let avx_vnni = avx2 && std::is_x86_feature_detected!("avxvnni");
-        let avx512_vnni = avx_vnni
+        let vex = avx2 && std::is_x86_feature_detected!("avxvnni");
+        let evex = avx2
             && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512vl")
             && std::is_x86_feature_detected!("avx512vnni");
-        let level = if avx512_vnni {
+        let level = if evex {
             QuantLevel::Avx512Vnni
-        } else if avx_vnni {
+        } else if vex {
             QuantLevel::AvxVnni
         } else if avx2 {
             QuantLevel::Avx2
@@ -106,8 +138,11 @@ mod detect {
             QuantLevel::Portable
         };
         // Racing first calls all store the same value.
-        LEVEL.store(level as u8 + 1, Ordering::Relaxed);
-        level
+        LEVEL.store(
+            level as u8 + 1 + if vex { VEX } else { 0 },
+            Ordering::Relaxed,
+        );
+        (level, vex)
     }
 }
 
@@ -115,14 +150,7 @@ mod detect {
 /// the build's target features enable (e.g. `-C target-cpu=native`).
 #[inline]
 pub fn level() -> QuantLevel {
-    const AVX2: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx2"));
-    const AVX_VNNI: bool = AVX2 && cfg!(target_feature = "avxvnni");
-    const AVX512_VNNI: bool = AVX_VNNI
-        && cfg!(all(
-            target_feature = "avx512f",
-            target_feature = "avx512vnni"
-        ));
-    if AVX512_VNNI {
+    if compiled::EVEX_VNNI {
         return QuantLevel::Avx512Vnni;
     }
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
@@ -131,13 +159,31 @@ pub fn level() -> QuantLevel {
     }
     #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
     {
-        if AVX_VNNI {
+        if compiled::VEX_VNNI {
             QuantLevel::AvxVnni
-        } else if AVX2 {
+        } else if compiled::AVX2 {
             QuantLevel::Avx2
         } else {
             QuantLevel::Portable
         }
+    }
+}
+
+/// Whether the `AvxVnni` kernels use AVX-VNNI's encoding (`true`) or AVX-512 VNNI's (`false`;
+/// meaningful only where [`QuantLevel::AvxVnni`] is supported).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn vex_vnni() -> bool {
+    if compiled::VEX_VNNI {
+        return true;
+    }
+    #[cfg(feature = "std")]
+    {
+        detect::vex_vnni()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        false
     }
 }
 
@@ -206,15 +252,22 @@ fn at<const IN: usize, const OUT: usize, const G: usize>(
     debug_assert!(level.is_supported());
     match level {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the caller checked that the CPU supports AVX-512F, AVX-512 VNNI (and the
-        // levels below) (`QuantLevel::Avx512Vnni`).
+        // SAFETY: the caller checked that the CPU supports AVX-512F and AVX-512 VNNI
+        // (`QuantLevel::Avx512Vnni`).
         #[allow(unsafe_code)]
         QuantLevel::Avx512Vnni => unsafe { vnni::accumulate_512(w, offsets, x) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the caller checked that the CPU supports AVX2 and AVX-VNNI
-        // (`QuantLevel::AvxVnni`).
+        // SAFETY: the caller checked that the CPU supports AVX2 and a 256-bit `vpdpbusd`
+        // (`QuantLevel::AvxVnni`): AVX-VNNI where `vex_vnni()` says so, otherwise AVX-512F, VL
+        // and VNNI (see `detect`).
         #[allow(unsafe_code)]
-        QuantLevel::AvxVnni => unsafe { vnni::accumulate_256(w, offsets, x) },
+        QuantLevel::AvxVnni => unsafe {
+            if vex_vnni() {
+                vnni::vex::accumulate_256(w, offsets, x)
+            } else {
+                vnni::evex::accumulate_256(w, offsets, x)
+            }
+        },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller checked that the CPU supports AVX2 (`QuantLevel::Avx2`).
         #[allow(unsafe_code)]
@@ -235,15 +288,22 @@ fn batch_at<const IN: usize, const OUT: usize, const G: usize>(
     debug_assert!(level.is_supported());
     match level {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the caller checked that the CPU supports AVX-512F, AVX-512 VNNI (and the
-        // levels below) (`QuantLevel::Avx512Vnni`).
+        // SAFETY: the caller checked that the CPU supports AVX-512F and AVX-512 VNNI
+        // (`QuantLevel::Avx512Vnni`).
         #[allow(unsafe_code)]
         QuantLevel::Avx512Vnni => unsafe { vnni::accumulate_batch_512(w, offsets, xs, sums) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the caller checked that the CPU supports AVX2 and AVX-VNNI
-        // (`QuantLevel::AvxVnni`).
+        // SAFETY: the caller checked that the CPU supports AVX2 and a 256-bit `vpdpbusd`
+        // (`QuantLevel::AvxVnni`): AVX-VNNI where `vex_vnni()` says so, otherwise AVX-512F, VL
+        // and VNNI (see `detect`).
         #[allow(unsafe_code)]
-        QuantLevel::AvxVnni => unsafe { vnni::accumulate_batch_256(w, offsets, xs, sums) },
+        QuantLevel::AvxVnni => unsafe {
+            if vex_vnni() {
+                vnni::vex::accumulate_batch_256(w, offsets, xs, sums);
+            } else {
+                vnni::evex::accumulate_batch_256(w, offsets, xs, sums);
+            }
+        },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller checked that the CPU supports AVX2 (`QuantLevel::Avx2`).
         #[allow(unsafe_code)]
@@ -331,12 +391,55 @@ mod tests {
             }
             assert_eq!(sums[xs.len()], [7; OUT]);
         }
+        encodings_256(&w, &offsets, &xs, &expected);
         for (x, e) in xs.iter().zip(&expected) {
             assert_eq!(&accumulate(&w, &offsets, x), e);
         }
         let mut sums = vec![[0; OUT]; xs.len()];
         accumulate_batch(&w, &offsets, &xs, &mut sums);
         assert_eq!(sums, expected);
+    }
+
+    /// Both encodings of the 256-bit `vpdpbusd` kernels, where the CPU has them: the dispatch
+    /// picks one per CPU.
+    #[allow(unsafe_code)]
+    fn encodings_256<const IN: usize, const OUT: usize, const G: usize>(
+        w: &[[[i8; 4]; OUT]; G],
+        offsets: &[i32; OUT],
+        xs: &[[u8; IN]],
+        expected: &[[i32; OUT]],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 = std::is_x86_feature_detected!("avx2");
+            let vex = avx2 && std::is_x86_feature_detected!("avxvnni");
+            let evex = avx2
+                && std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512vnni");
+            let mut sums = vec![[0; OUT]; xs.len()];
+            if vex {
+                for (x, e) in xs.iter().zip(expected) {
+                    // SAFETY: the CPU has AVX2 and AVX-VNNI, checked above.
+                    assert_eq!(&unsafe { vnni::vex::accumulate_256(w, offsets, x) }, e);
+                }
+                // SAFETY: as above.
+                unsafe { vnni::vex::accumulate_batch_256(w, offsets, xs, &mut sums) };
+                assert_eq!(sums, expected, "VEX batch");
+            }
+            if evex {
+                for (x, e) in xs.iter().zip(expected) {
+                    // SAFETY: the CPU has AVX2, AVX-512F, VL and VNNI, checked above.
+                    assert_eq!(&unsafe { vnni::evex::accumulate_256(w, offsets, x) }, e);
+                }
+                sums.fill([0; OUT]);
+                // SAFETY: as above.
+                unsafe { vnni::evex::accumulate_batch_256(w, offsets, xs, &mut sums) };
+                assert_eq!(sums, expected, "EVEX batch");
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (w, offsets, xs, expected);
     }
 
     /// Weights, offsets and 1 to 9 input rows for `IN -> OUT`.
