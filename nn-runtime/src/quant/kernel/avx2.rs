@@ -18,9 +18,9 @@ use super::group_word;
 use core::arch::x86_64::{
     __m128i, __m256i, _mm_cmpgt_epi32, _mm_loadu_si128, _mm_maskload_epi32, _mm_set1_epi32,
     _mm_setr_epi32, _mm_setzero_si128, _mm256_add_epi32, _mm256_cmpgt_epi32, _mm256_cvtepi8_epi16,
-    _mm256_cvtepu8_epi16, _mm256_hadd_epi32, _mm256_madd_epi16, _mm256_maskload_epi32,
-    _mm256_maskstore_epi32, _mm256_permute4x64_epi64, _mm256_set1_epi32, _mm256_setr_epi32,
-    _mm256_setzero_si256,
+    _mm256_cvtepu8_epi16, _mm256_hadd_epi32, _mm256_loadu_si256, _mm256_madd_epi16,
+    _mm256_maskload_epi32, _mm256_maskstore_epi32, _mm256_permute4x64_epi64, _mm256_set1_epi32,
+    _mm256_setr_epi32, _mm256_setzero_si256, _mm256_storeu_si256,
 };
 
 /// Neurons per chunk: two vectors of pair sums, paired into one vector of 8 sums at the end.
@@ -75,8 +75,8 @@ pub(super) fn accumulate<const IN: usize, const OUT: usize, const G: usize>(
     sums
 }
 
-/// [`accumulate`] of each row. (Without VNNI the products, not the loads, bound the kernel:
-/// three instructions per 4 neurons and group.)
+/// [`accumulate`] of each row: tiles of [`ROWS`] samples for layers of at least [`TILED`]
+/// neurons, the last rows one by one.
 #[target_feature(enable = "avx2")]
 pub(super) fn accumulate_batch<const IN: usize, const OUT: usize, const G: usize>(
     w: &[[[i8; 4]; OUT]; G],
@@ -84,8 +84,107 @@ pub(super) fn accumulate_batch<const IN: usize, const OUT: usize, const G: usize
     xs: &[[u8; IN]],
     sums: &mut [[i32; OUT]],
 ) {
-    for (x, sum) in xs.iter().zip(sums) {
+    let n = xs.len().min(sums.len());
+    let (xs, sums) = (&xs[..n], &mut sums[..n]);
+    if OUT < TILED {
+        for (x, sum) in xs.iter().zip(sums) {
+            *sum = accumulate(w, offsets, x);
+        }
+        return;
+    }
+    let (x_tiles, x_rest) = xs.as_chunks::<ROWS>();
+    let (s_tiles, s_rest) = sums.as_chunks_mut::<ROWS>();
+    for (x, s) in x_tiles.iter().zip(s_tiles) {
+        tile(w, offsets, x, s);
+    }
+    for (x, sum) in x_rest.iter().zip(s_rest) {
         *sum = accumulate(w, offsets, x);
+    }
+}
+
+/// Samples per tile of [`accumulate_batch`]: 12 accumulators (two per sample), the two
+/// widened weight vectors and a product fill 15 of the 16 registers, and each widened weight
+/// vector serves 6 samples (784 -> 128 at batch 256 in bench/benches/quant.rs: 1,105 ns a
+/// sample, 1,151 with 4 samples a tile; on a busy machine, so about even).
+const ROWS: usize = 6;
+/// Layers of fewer neurons go sample by sample: the inputs widened by [`tile`] serve too few
+/// chunks to pay for their stores (128 -> 10 at batch 256 in bench/benches/quant.rs: 40 ns a
+/// sample tiled, 26 sample by sample; 784 -> 128: 1,150 ns tiled, 1,380 sample by sample).
+const TILED: usize = 32;
+/// Groups per block of [`tile`]: the inputs' widened groups take `6 * 64 * 32` bytes (12 KiB)
+/// of stack.
+const BLOCK: usize = 64;
+
+/// [`accumulate`] of `ROWS` samples: for each block of [`BLOCK`] groups, the samples' inputs
+/// widened once (`x0 x1 x2 x3` repeated, as `i16`), then for each chunk of 8 neurons, each
+/// group's weights widened once for the `ROWS` samples; the block's pair sums are paired and
+/// added to the sums.
+#[target_feature(enable = "avx2")]
+fn tile<const IN: usize, const OUT: usize, const G: usize>(
+    w: &[[[i8; 4]; OUT]; G],
+    offsets: &[i32; OUT],
+    xs: &[[u8; IN]; ROWS],
+    sums: &mut [[i32; OUT]; ROWS],
+) {
+    for sum in sums.iter_mut() {
+        *sum = *offsets;
+    }
+    let mut widened = [[_mm256_setzero_si256(); BLOCK]; ROWS];
+    for (b, block) in w.chunks(BLOCK).enumerate() {
+        for (x, widened) in xs.iter().zip(&mut widened) {
+            for (j, v) in widened.iter_mut().take(block.len()).enumerate() {
+                *v = _mm256_cvtepu8_epi16(_mm_set1_epi32(group_word(x, BLOCK * b + j)));
+            }
+        }
+        for start in (0..OUT).step_by(CHUNK) {
+            // The neurons of each half of the chunk below `OUT`, as in `panel`.
+            let lanes: [usize; 2] =
+                core::array::from_fn(|h| (OUT - start).saturating_sub(4 * h).min(4));
+            let masks = [mask4(lanes[0]), mask4(lanes[1])];
+            let mut acc = [[_mm256_setzero_si256(); 2]; ROWS];
+            for (j, weights) in block.iter().enumerate() {
+                let mut wv = [_mm256_setzero_si256(); 2];
+                for (h, wv) in wv.iter_mut().enumerate() {
+                    let p = weights.as_ptr().wrapping_add(start + 4 * h);
+                    #[allow(unsafe_code)]
+                    let bytes = match lanes[h] {
+                        // SAFETY: neurons `start + 4 h..start + 4 h + 4` are below `OUT`: 16
+                        // bytes of `weights` (`loadu` accepts any alignment).
+                        4 => unsafe { _mm_loadu_si128(p.cast()) },
+                        0 => _mm_setzero_si128(),
+                        // SAFETY: `start + 4 h` is below `OUT` and the mask stops at `OUT`, so
+                        // every lane read lies in `weights`.
+                        _ => unsafe { _mm_maskload_epi32(p.cast(), masks[h]) },
+                    };
+                    *wv = _mm256_cvtepi8_epi16(bytes);
+                }
+                for (acc, widened) in acc.iter_mut().zip(&widened) {
+                    for (acc, wv) in acc.iter_mut().zip(wv) {
+                        *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(wv, widened[j]));
+                    }
+                }
+            }
+            let mask = mask8(OUT - start);
+            let full = OUT - start >= CHUNK;
+            for ([low, high], sum) in acc.into_iter().zip(sums.iter_mut()) {
+                let paired =
+                    _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_hadd_epi32(low, high));
+                // SAFETY: `start` is below `OUT`, and either the 8 neurons from `start` are
+                // (`full`) or the mask stops at `OUT`: every lane read and written lies in
+                // `sum` (`loadu` and `storeu` accept any alignment).
+                #[allow(unsafe_code)]
+                unsafe {
+                    let p = sum.as_mut_ptr().add(start);
+                    if full {
+                        let before = _mm256_loadu_si256(p.cast());
+                        _mm256_storeu_si256(p.cast(), _mm256_add_epi32(before, paired));
+                    } else {
+                        let before = _mm256_maskload_epi32(p, mask);
+                        _mm256_maskstore_epi32(p, mask, _mm256_add_epi32(before, paired));
+                    }
+                }
+            }
+        }
     }
 }
 

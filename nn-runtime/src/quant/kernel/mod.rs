@@ -497,6 +497,7 @@ mod tests {
         s5_127: 5 -> 127,
         s9_60: 9 -> 60,
         s3_255: 3 -> 255,
+        s300_40: 300 -> 40,
     }
 
     /// The largest products: inputs 255 against weights -128 and 127, and the largest offsets.
@@ -516,6 +517,7 @@ mod tests {
         all::<1, 17, 1>();
         all::<129, 33, 33>();
         all::<4096, 20, 1024>();
+        all::<1001, 40, 251>();
     }
 
     #[test]

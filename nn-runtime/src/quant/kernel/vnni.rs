@@ -25,12 +25,14 @@ use core::arch::x86_64::{
 
 /// `i32` lanes of a 512-bit vector.
 const L512: usize = 16;
-/// Vectors per panel of `accumulate_512`: 128 neurons, 8 independent chains of `vpdpbusd`
-/// (latency 5, up to 2 per cycle) in 8 of the 32 registers.
+/// Vectors per panel of `accumulate_512`: 128 neurons, 8 independent chains of `vpdpbusd` in 8
+/// of the 32 registers (784 -> 128 at batch 1 in bench/benches/quant.rs runs at the speed of
+/// reading its 100 KB of weights).
 const PANEL_512: usize = 8;
 /// Vectors per tile of `accumulate_batch_512`; with [`ROWS_512`] samples, 16 accumulators, 4
 /// weight vectors and a broadcast input fit the 32 registers, and each weight vector loaded
-/// serves 4 samples.
+/// serves 4 samples (784 -> 128 at batch 256 in bench/benches/quant.rs: over 90% of the
+/// `vpdpbusd` peak).
 const BATCH_PANEL_512: usize = 4;
 /// Samples per tile of `accumulate_batch_512`.
 const ROWS_512: usize = 4;
