@@ -1,4 +1,5 @@
-//! `vpdpbusd` kernels: AVX-512 VNNI (16 neurons per instruction) and AVX-VNNI (8).
+//! `vpdpbusd` kernels: AVX-512 VNNI (16 neurons per instruction) and 256 bits (8), in AVX-VNNI's
+//! encoding (`vex`) or AVX-512 VNNI's with AVX-512VL (`evex`).
 //!
 //! `vpdpbusd acc, x, w` adds to each `i32` lane of `acc` the dot product of the lane's four
 //! unsigned bytes of `x` with its four signed bytes of `w`, exactly (the products and their sum
@@ -37,8 +38,8 @@ const BATCH_PANEL_512: usize = 4;
 /// Samples per tile of `accumulate_batch_512`.
 const ROWS_512: usize = 4;
 /// Samples per tile of `accumulate_batch_512` for layers of at most 16 neurons (one vector):
-/// 8 independent accumulators instead of 4 (128 -> 10 at batch 256: 6.2 ns a sample with 4
-/// rows, in bench/benches/quant.rs).
+/// 8 independent accumulators instead of 4 (128 -> 10 at batch 256 in bench/benches/quant.rs:
+/// 5.2 ns a sample, 6.2 with 4 samples a tile).
 const NARROW_ROWS_512: usize = 8;
 
 /// `i32` lanes of a 256-bit vector.
@@ -226,158 +227,181 @@ macro_rules! vnni_256 {
                 _mm256_set1_epi32, _mm256_setzero_si256,
             };
 
-        /// `offsets[o] + sum_i x[i] * w[o][i]` with 256-bit `vpdpbusd`, panel by panel of 64
-        /// neurons.
-        #[target_feature(enable = $features)]
-        pub(crate) fn accumulate_256<const IN: usize, const OUT: usize, const G: usize>(
-            w: &[[[i8; 4]; OUT]; G],
-            offsets: &[i32; OUT],
-            x: &[u8; IN],
-        ) -> [i32; OUT] {
-            let mut sums = [0; OUT];
-            let xs = core::slice::from_ref(x);
-            let out = core::slice::from_mut(&mut sums);
-            let mut o = 0;
-            while o + PANEL_256 * L256 <= OUT {
-                tile_256::<1, PANEL_256, IN, OUT, G>(w, offsets, xs, out, o);
-                o += PANEL_256 * L256;
-            }
-            match (OUT - o).div_ceil(L256) {
-                0 => {}
-                1 => tile_256::<1, 1, IN, OUT, G>(w, offsets, xs, out, o),
-                2 => tile_256::<1, 2, IN, OUT, G>(w, offsets, xs, out, o),
-                3 => tile_256::<1, 3, IN, OUT, G>(w, offsets, xs, out, o),
-                4 => tile_256::<1, 4, IN, OUT, G>(w, offsets, xs, out, o),
-                5 => tile_256::<1, 5, IN, OUT, G>(w, offsets, xs, out, o),
-                6 => tile_256::<1, 6, IN, OUT, G>(w, offsets, xs, out, o),
-                7 => tile_256::<1, 7, IN, OUT, G>(w, offsets, xs, out, o),
-                _ => tile_256::<1, PANEL_256, IN, OUT, G>(w, offsets, xs, out, o),
-            }
-            sums
-        }
-
-        /// [`accumulate_256`] of each row, as [`super::accumulate_batch_512`] with tiles of [`ROWS_256`]
-        /// samples by [`BATCH_PANEL_256`] vectors ([`NARROW_ROWS_256`] by 1 for a layer of one vector).
-        #[target_feature(enable = $features)]
-        pub(crate) fn accumulate_batch_256<const IN: usize, const OUT: usize, const G: usize>(
-            w: &[[[i8; 4]; OUT]; G],
-            offsets: &[i32; OUT],
-            xs: &[[u8; IN]],
-            sums: &mut [[i32; OUT]],
-        ) {
-            if OUT <= L256 {
-                batch_256::<NARROW_ROWS_256, 1, IN, OUT, G>(w, offsets, xs, sums);
-            } else {
-                batch_256::<ROWS_256, BATCH_PANEL_256, IN, OUT, G>(w, offsets, xs, sums);
-            }
-        }
-
-        /// [`accumulate_batch_256`] with tiles of `R` samples by `P` vectors.
-        #[target_feature(enable = $features)]
-        #[inline]
-        fn batch_256<const R: usize, const P: usize, const IN: usize, const OUT: usize, const G: usize>(
-            w: &[[[i8; 4]; OUT]; G],
-            offsets: &[i32; OUT],
-            xs: &[[u8; IN]],
-            sums: &mut [[i32; OUT]],
-        ) {
-            let n = xs.len().min(sums.len());
-            let (xs, sums) = (&xs[..n], &mut sums[..n]);
-            let (x_tiles, x_rest) = xs.as_chunks::<R>();
-            let (s_tiles, s_rest) = sums.as_chunks_mut::<R>();
-            let mut o = 0;
-            while o + P * L256 <= OUT {
-                for (x, s) in x_tiles.iter().zip(s_tiles.iter_mut()) {
-                    tile_256::<R, P, IN, OUT, G>(w, offsets, x, s, o);
+            /// `offsets[o] + sum_i x[i] * w[o][i]` with 256-bit `vpdpbusd`, panel by panel of 64
+            /// neurons.
+            #[target_feature(enable = $features)]
+            pub(crate) fn accumulate_256<const IN: usize, const OUT: usize, const G: usize>(
+                w: &[[[i8; 4]; OUT]; G],
+                offsets: &[i32; OUT],
+                x: &[u8; IN],
+            ) -> [i32; OUT] {
+                let mut sums = [0; OUT];
+                let xs = core::slice::from_ref(x);
+                let out = core::slice::from_mut(&mut sums);
+                let mut o = 0;
+                while o + PANEL_256 * L256 <= OUT {
+                    tile_256::<1, PANEL_256, IN, OUT, G>(w, offsets, xs, out, o);
+                    o += PANEL_256 * L256;
                 }
-                o += P * L256;
+                match (OUT - o).div_ceil(L256) {
+                    0 => {}
+                    1 => tile_256::<1, 1, IN, OUT, G>(w, offsets, xs, out, o),
+                    2 => tile_256::<1, 2, IN, OUT, G>(w, offsets, xs, out, o),
+                    3 => tile_256::<1, 3, IN, OUT, G>(w, offsets, xs, out, o),
+                    4 => tile_256::<1, 4, IN, OUT, G>(w, offsets, xs, out, o),
+                    5 => tile_256::<1, 5, IN, OUT, G>(w, offsets, xs, out, o),
+                    6 => tile_256::<1, 6, IN, OUT, G>(w, offsets, xs, out, o),
+                    7 => tile_256::<1, 7, IN, OUT, G>(w, offsets, xs, out, o),
+                    _ => tile_256::<1, PANEL_256, IN, OUT, G>(w, offsets, xs, out, o),
+                }
+                sums
             }
-            if o < OUT {
-                for (x, s) in x_tiles.iter().zip(s_tiles.iter_mut()) {
-                    match (OUT - o).div_ceil(L256) {
-                        1 => tile_256::<R, 1, IN, OUT, G>(w, offsets, x, s, o),
-                        _ => tile_256::<R, P, IN, OUT, G>(w, offsets, x, s, o),
+
+            /// [`accumulate_256`] of each row, as [`super::accumulate_batch_512`] with tiles of
+            /// [`ROWS_256`] samples by [`BATCH_PANEL_256`] vectors ([`NARROW_ROWS_256`] by 1 for a
+            /// layer of one vector).
+            #[target_feature(enable = $features)]
+            pub(crate) fn accumulate_batch_256<
+                const IN: usize,
+                const OUT: usize,
+                const G: usize,
+            >(
+                w: &[[[i8; 4]; OUT]; G],
+                offsets: &[i32; OUT],
+                xs: &[[u8; IN]],
+                sums: &mut [[i32; OUT]],
+            ) {
+                if OUT <= L256 {
+                    batch_256::<NARROW_ROWS_256, 1, IN, OUT, G>(w, offsets, xs, sums);
+                } else {
+                    batch_256::<ROWS_256, BATCH_PANEL_256, IN, OUT, G>(w, offsets, xs, sums);
+                }
+            }
+
+            /// [`accumulate_batch_256`] with tiles of `R` samples by `P` vectors.
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn batch_256<
+                const R: usize,
+                const P: usize,
+                const IN: usize,
+                const OUT: usize,
+                const G: usize,
+            >(
+                w: &[[[i8; 4]; OUT]; G],
+                offsets: &[i32; OUT],
+                xs: &[[u8; IN]],
+                sums: &mut [[i32; OUT]],
+            ) {
+                let n = xs.len().min(sums.len());
+                let (xs, sums) = (&xs[..n], &mut sums[..n]);
+                let (x_tiles, x_rest) = xs.as_chunks::<R>();
+                let (s_tiles, s_rest) = sums.as_chunks_mut::<R>();
+                let mut o = 0;
+                while o + P * L256 <= OUT {
+                    for (x, s) in x_tiles.iter().zip(s_tiles.iter_mut()) {
+                        tile_256::<R, P, IN, OUT, G>(w, offsets, x, s, o);
+                    }
+                    o += P * L256;
+                }
+                if o < OUT {
+                    for (x, s) in x_tiles.iter().zip(s_tiles.iter_mut()) {
+                        match (OUT - o).div_ceil(L256) {
+                            1 => tile_256::<R, 1, IN, OUT, G>(w, offsets, x, s, o),
+                            _ => tile_256::<R, P, IN, OUT, G>(w, offsets, x, s, o),
+                        }
+                    }
+                }
+                for (x, s) in x_rest.iter().zip(s_rest) {
+                    *s = accumulate_256(w, offsets, x);
+                }
+            }
+
+            /// [`super::tile_512`] with 256-bit vectors of 8 neurons.
+            ///
+            /// # Panics
+            ///
+            /// When the panel starts past `OUT` (`o + 8 (V - 1) >= OUT`) or `R` exceeds the rows.
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn tile_256<
+                const R: usize,
+                const V: usize,
+                const IN: usize,
+                const OUT: usize,
+                const G: usize,
+            >(
+                w: &[[[i8; 4]; OUT]; G],
+                offsets: &[i32; OUT],
+                xs: &[[u8; IN]],
+                sums: &mut [[i32; OUT]],
+                o: usize,
+            ) {
+                // Every vector of the panel starts within `OUT`: the pointers below are in bounds,
+                // and each mask (`mask8(OUT - start)`) covers only neurons below `OUT`.
+                assert!(
+                    V > 0 && o + L256 * (V - 1) < OUT,
+                    "a panel within the layer"
+                );
+                let (xs, sums) = (&xs[..R], &mut sums[..R]);
+                let mut masks = [_mm256_setzero_si256(); V];
+                let mut full = [false; V];
+                for (v, (mask, full)) in masks.iter_mut().zip(&mut full).enumerate() {
+                    *mask = mask8(OUT - o - L256 * v);
+                    *full = OUT - o - L256 * v >= L256;
+                }
+                let mut acc = [[_mm256_setzero_si256(); V]; R];
+                for row in &mut acc {
+                    for (v, acc) in row.iter_mut().enumerate() {
+                        // SAFETY: neuron `o + 8 v` is below `OUT` (asserted above) and the mask
+                        // stops at `OUT`, so every lane read lies in `offsets`.
+                        #[allow(unsafe_code)]
+                        let loaded = unsafe {
+                            _mm256_maskload_epi32(offsets.as_ptr().add(o + L256 * v), masks[v])
+                        };
+                        *acc = loaded;
+                    }
+                }
+                for (g, weights) in w.iter().enumerate() {
+                    let mut wv = [_mm256_setzero_si256(); V];
+                    for (v, wv) in wv.iter_mut().enumerate() {
+                        let p = weights.as_ptr().wrapping_add(o + L256 * v);
+                        #[allow(unsafe_code)]
+                        let loaded = if full[v] {
+                            // SAFETY: neurons `o + 8 v..o + 8 v + 8` are below `OUT`: 32 bytes of
+                            // `weights` (`loadu` accepts any alignment).
+                            unsafe { _mm256_loadu_si256(p.cast()) }
+                        } else {
+                            // SAFETY: neuron `o + 8 v` is below `OUT` (asserted above) and the mask
+                            // stops at `OUT`, so every lane read lies in `weights`
+                            // (`OUT` groups of 4 bytes, one `i32` each;
+                            // `vpmaskmovd` accepts any alignment).
+                            unsafe { _mm256_maskload_epi32(p.cast::<i32>(), masks[v]) }
+                        };
+                        *wv = loaded;
+                    }
+                    for (x, acc) in xs.iter().zip(&mut acc) {
+                        let x = _mm256_set1_epi32(group_word(x, g));
+                        for (acc, wv) in acc.iter_mut().zip(wv) {
+                            // Unsigned bytes (the inputs) second, signed (the weights) third.
+                            *acc = $dpbusd(*acc, x, wv);
+                        }
+                    }
+                }
+                for (sum, acc) in sums.iter_mut().zip(acc) {
+                    for (v, acc) in acc.into_iter().enumerate() {
+                        // SAFETY: as for the loads: every lane written lies in `sum`.
+                        #[allow(unsafe_code)]
+                        unsafe {
+                            _mm256_maskstore_epi32(
+                                sum.as_mut_ptr().add(o + L256 * v),
+                                masks[v],
+                                acc,
+                            );
+                        }
                     }
                 }
             }
-            for (x, s) in x_rest.iter().zip(s_rest) {
-                *s = accumulate_256(w, offsets, x);
-            }
-        }
-
-        /// [`super::tile_512`] with 256-bit vectors of 8 neurons.
-        ///
-        /// # Panics
-        ///
-        /// When the panel starts past `OUT` (`o + 8 (V - 1) >= OUT`) or `R` exceeds the rows.
-        #[target_feature(enable = $features)]
-        #[inline]
-        fn tile_256<const R: usize, const V: usize, const IN: usize, const OUT: usize, const G: usize>(
-            w: &[[[i8; 4]; OUT]; G],
-            offsets: &[i32; OUT],
-            xs: &[[u8; IN]],
-            sums: &mut [[i32; OUT]],
-            o: usize,
-        ) {
-            // Every vector of the panel starts within `OUT`: the pointers below are in bounds, and
-            // each mask (`mask8(OUT - start)`) covers only neurons below `OUT`.
-            assert!(
-                V > 0 && o + L256 * (V - 1) < OUT,
-                "a panel within the layer"
-            );
-            let (xs, sums) = (&xs[..R], &mut sums[..R]);
-            let mut masks = [_mm256_setzero_si256(); V];
-            let mut full = [false; V];
-            for (v, (mask, full)) in masks.iter_mut().zip(&mut full).enumerate() {
-                *mask = mask8(OUT - o - L256 * v);
-                *full = OUT - o - L256 * v >= L256;
-            }
-            let mut acc = [[_mm256_setzero_si256(); V]; R];
-            for row in &mut acc {
-                for (v, acc) in row.iter_mut().enumerate() {
-                    // SAFETY: neuron `o + 8 v` is below `OUT` (asserted above) and the mask stops at
-                    // `OUT`, so every lane read lies in `offsets`.
-                    #[allow(unsafe_code)]
-                    let loaded =
-                        unsafe { _mm256_maskload_epi32(offsets.as_ptr().add(o + L256 * v), masks[v]) };
-                    *acc = loaded;
-                }
-            }
-            for (g, weights) in w.iter().enumerate() {
-                let mut wv = [_mm256_setzero_si256(); V];
-                for (v, wv) in wv.iter_mut().enumerate() {
-                    let p = weights.as_ptr().wrapping_add(o + L256 * v);
-                    #[allow(unsafe_code)]
-                    let loaded = if full[v] {
-                        // SAFETY: neurons `o + 8 v..o + 8 v + 8` are below `OUT`: 32 bytes of `weights`
-                        // (`loadu` accepts any alignment).
-                        unsafe { _mm256_loadu_si256(p.cast()) }
-                    } else {
-                        // SAFETY: neuron `o + 8 v` is below `OUT` (asserted above) and the mask stops at
-                        // `OUT`, so every lane read lies in `weights` (`OUT` groups of 4 bytes, one
-                        // `i32` each; `vpmaskmovd` accepts any alignment).
-                        unsafe { _mm256_maskload_epi32(p.cast::<i32>(), masks[v]) }
-                    };
-                    *wv = loaded;
-                }
-                for (x, acc) in xs.iter().zip(&mut acc) {
-                    let x = _mm256_set1_epi32(group_word(x, g));
-                    for (acc, wv) in acc.iter_mut().zip(wv) {
-                        // Unsigned bytes (the inputs) second, signed (the weights) third.
-                        *acc = $dpbusd(*acc, x, wv);
-                    }
-                }
-            }
-            for (sum, acc) in sums.iter_mut().zip(acc) {
-                for (v, acc) in acc.into_iter().enumerate() {
-                    // SAFETY: as for the loads: every lane written lies in `sum`.
-                    #[allow(unsafe_code)]
-                    unsafe {
-                        _mm256_maskstore_epi32(sum.as_mut_ptr().add(o + L256 * v), masks[v], acc);
-                    }
-                }
-            }
-        }
         }
     };
 }
