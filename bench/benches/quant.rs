@@ -4,7 +4,8 @@
 //! level, `Dense::forward` and `forward_batch` at the same batch sizes, and the peak of
 //! `vpdpbusd` (a register-only loop, as `floors::fma` for `f32`). Best of several rounds,
 //! nanoseconds per call; the ratios printed are `f32 time / int8 time` and the fraction of the
-//! int8 peak each kernel reaches (multiply-adds per nanosecond over the peak's).
+//! int8 peak each kernel reaches (multiply-adds per nanosecond over the peak's: the 512-bit
+//! `vpdpbusd` peak for `Avx512Vnni` and the dispatcher, the 256-bit one for the other levels).
 //!
 //! ```sh
 //! cargo bench -p nn-bench --bench quant
@@ -101,24 +102,48 @@ mod peak {
         })
     }
 
-    /// Multiply-adds per nanosecond of the widest `vpdpbusd` this CPU has, and its width.
-    pub fn measure() -> Option<(f64, &'static str)> {
+    /// Multiply-adds per nanosecond of `vpdpbusd` on 512 bits and on 256 bits (AVX-VNNI's
+    /// encoding), where this CPU has them.
+    pub fn measure() -> super::Peaks {
         const ROUNDS: usize = 4096;
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vnni") {
+        let zmm = (std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512vnni"))
+        .then(|| {
             // SAFETY: the CPU has AVX-512F and AVX-512 VNNI, checked just above.
             let ns = super::best_ns(|| {
                 std::hint::black_box(unsafe { dpbusd_512(ROUNDS, 1) });
             });
-            return Some(((ROUNDS * 16 * 64) as f64 / ns, "vpdpbusd zmm"));
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("avxvnni") {
+            (ROUNDS * 16 * 64) as f64 / ns
+        });
+        let ymm = (std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("avxvnni"))
+        .then(|| {
             // SAFETY: the CPU has AVX2 and AVX-VNNI, checked just above.
             let ns = super::best_ns(|| {
                 std::hint::black_box(unsafe { dpbusd_256(ROUNDS, 1) });
             });
-            return Some(((ROUNDS * 12 * 32) as f64 / ns, "vpdpbusd ymm"));
+            (ROUNDS * 12 * 32) as f64 / ns
+        });
+        super::Peaks { zmm, ymm }
+    }
+}
+
+/// The int8 floors: `vpdpbusd`'s multiply-adds per nanosecond on 512 and 256 bits.
+#[derive(Clone, Copy)]
+struct Peaks {
+    zmm: Option<f64>,
+    ymm: Option<f64>,
+}
+
+impl Peaks {
+    /// The peak a level's kernels are measured against: the 512-bit one for `Avx512Vnni` (and
+    /// the dispatcher, which picks it where it exists), the 256-bit one for the others (the
+    /// 512-bit one where the CPU lacks AVX-VNNI).
+    fn of(self, level: Option<QuantLevel>) -> Option<f64> {
+        match level {
+            Some(QuantLevel::Avx512Vnni) | None => self.zmm.or(self.ymm),
+            Some(_) => self.ymm.or(self.zmm),
         }
-        None
     }
 }
 
@@ -139,7 +164,8 @@ fn uniform(rng: &mut SplitMix64, bound: f64) -> f32 {
     v
 }
 
-fn measure<const IN: usize, const OUT: usize, const G: usize>(int8_peak: Option<f64>) {
+/// Times one shape; the report is printed once the peaks are known.
+fn measure<const IN: usize, const OUT: usize, const G: usize>() -> Report {
     let mut rng = SplitMix64::new(7);
     let mut dense = zeroed_box::<Dense<IN, OUT, f32>>();
     let bound = 1.0 / (IN as f64).sqrt();
@@ -170,33 +196,12 @@ fn measure<const IN: usize, const OUT: usize, const G: usize>(int8_peak: Option<
         dense.forward_batch(black_box(&xs), &mut ys);
         black_box(&ys);
     });
-    let shape = format!("{IN}->{OUT}");
     // Batch 1 reads every weight once: the int8 layer's bytes, read with the widest loads.
     let bytes = floors::lines((G * 4 * OUT).div_ceil(4));
     let read = best_ns(|| {
         black_box(floors::read(black_box(&bytes)));
     });
-    println!(
-        "quant {shape:<8} floor: reading the int8 weights ({} B) {read:9.1} ns",
-        G * 4 * OUT
-    );
-    println!(
-        "quant {shape:<8} f32 Dense              b1 {f32_b1:9.1} ns   b{BATCH} {:9.1} ns/sample",
-        f32_batch / BATCH as f64
-    );
-    let macs = (IN * OUT) as f64;
-    let report = |name: &str, b1: f64, batch: f64| {
-        let batch = batch / BATCH as f64;
-        let peak = |ns: f64| int8_peak.map_or(f64::NAN, |p| macs / ns / p * 100.0);
-        println!(
-            "quant {shape:<8} int8 {name:<17} b1 {b1:9.1} ns   b{BATCH} {batch:9.1} ns/sample   \
-             f32/int8 b1 {:5.2}x b{BATCH} {:5.2}x   int8 peak b1 {:5.1}% b{BATCH} {:5.1}%",
-            f32_b1 / b1,
-            f32_batch / BATCH as f64 / batch,
-            peak(b1),
-            peak(batch),
-        );
-    };
+    let mut rows = Vec::new();
     for level in QuantLevel::ALL.into_iter().filter(|l| l.is_supported()) {
         let b1 = best_ns(|| {
             black_box(layer.accumulate_at(level, black_box(&qs[k % BATCH])));
@@ -206,7 +211,7 @@ fn measure<const IN: usize, const OUT: usize, const G: usize>(int8_peak: Option<
             layer.accumulate_batch_at(level, black_box(&qs), &mut sums);
             black_box(&sums);
         });
-        report(&format!("{level:?}"), b1, batch);
+        rows.push((Some(level), b1, batch / BATCH as f64));
     }
     let b1 = best_ns(|| {
         black_box(layer.accumulate(black_box(&qs[k % BATCH])));
@@ -216,7 +221,62 @@ fn measure<const IN: usize, const OUT: usize, const G: usize>(int8_peak: Option<
         layer.accumulate_batch(black_box(&qs), &mut sums);
         black_box(&sums);
     });
-    report("accumulate", b1, batch);
+    rows.push((None, b1, batch / BATCH as f64));
+    Report {
+        inputs: IN,
+        outputs: OUT,
+        bytes: G * 4 * OUT,
+        read,
+        f32_b1,
+        f32_batch: f32_batch / BATCH as f64,
+        rows,
+    }
+}
+
+/// The times of one shape, nanoseconds per call (batches: per sample).
+struct Report {
+    inputs: usize,
+    outputs: usize,
+    /// Bytes of int8 weights.
+    bytes: usize,
+    /// Reading them.
+    read: f64,
+    f32_b1: f64,
+    f32_batch: f64,
+    /// The level (`None`: the dispatching `accumulate`), batch 1, batch 256.
+    rows: Vec<(Option<QuantLevel>, f64, f64)>,
+}
+
+impl Report {
+    fn print(&self, peaks: Peaks) {
+        let shape = format!("{}->{}", self.inputs, self.outputs);
+        println!(
+            "quant {shape:<8} floor: reading the int8 weights ({} B) {:9.1} ns",
+            self.bytes, self.read
+        );
+        println!(
+            "quant {shape:<8} f32 Dense              b1 {:9.1} ns   b{BATCH} {:9.1} ns/sample",
+            self.f32_b1, self.f32_batch
+        );
+        let macs = (self.inputs * self.outputs) as f64;
+        for &(level, b1, batch) in &self.rows {
+            let peak = |ns: f64| peaks.of(level).map_or(f64::NAN, |p| macs / ns / p * 100.0);
+            let name = level.map_or_else(|| "accumulate".to_string(), |l| format!("{l:?}"));
+            let width = if peaks.of(level) == peaks.zmm {
+                "zmm"
+            } else {
+                "ymm"
+            };
+            println!(
+                "quant {shape:<8} int8 {name:<17} b1 {b1:9.1} ns   b{BATCH} {batch:9.1} ns/sample   \
+                 f32/int8 b1 {:5.2}x b{BATCH} {:5.2}x   {width} peak b1 {:5.1}% b{BATCH} {:5.1}%",
+                self.f32_b1 / b1,
+                self.f32_batch / batch,
+                peak(b1),
+                peak(batch),
+            );
+        }
+    }
 }
 
 /// One sample through a small layer: the portable kernel, the best level's and the dispatcher
@@ -255,21 +315,31 @@ fn small<const IN: usize, const OUT: usize, const G: usize>() {
 }
 
 fn main() {
-    #[cfg(target_arch = "x86_64")]
-    let int8 = peak::measure();
-    #[cfg(not(target_arch = "x86_64"))]
-    let int8: Option<(f64, &str)> = None;
-    let fma = fma_peak();
-    match int8 {
-        Some((peak, name)) => println!("quant floor int8 {name} peak {peak:8.1} multiply-adds/ns"),
-        None => println!("quant floor int8: no VNNI on this CPU"),
+    // The peaks before and after the layers, the best of each: on a shared machine a single
+    // measurement may fall in a busy moment.
+    let peaks = measure_peaks();
+    let reports = [measure::<784, 128, 196>(), measure::<128, 10, 32>()];
+    let after = measure_peaks();
+    let best = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let peaks = Peaks {
+        zmm: best(peaks.zmm, after.zmm),
+        ymm: best(peaks.ymm, after.ymm),
+    };
+    for (name, peak) in [("zmm", peaks.zmm), ("ymm", peaks.ymm)] {
+        match peak {
+            Some(p) => println!("quant floor int8 vpdpbusd {name} peak {p:8.1} multiply-adds/ns"),
+            None => println!("quant floor int8 vpdpbusd {name}: not on this CPU"),
+        }
     }
-    if let Some(fma) = fma {
+    if let Some(fma) = fma_peak() {
         println!("quant floor f32 FMA peak {fma:8.1} multiply-adds/ns");
     }
-    let peak = int8.map(|(p, _)| p);
-    measure::<784, 128, 196>(peak);
-    measure::<128, 10, 32>(peak);
+    for report in &reports {
+        report.print(peaks);
+    }
     small::<2, 2, 1>();
     small::<4, 4, 1>();
     small::<8, 8, 2>();
@@ -277,4 +347,19 @@ fn main() {
     small::<16, 16, 4>();
     small::<32, 16, 8>();
     small::<64, 16, 16>();
+}
+
+/// The int8 peaks of this CPU.
+fn measure_peaks() -> Peaks {
+    #[cfg(target_arch = "x86_64")]
+    {
+        peak::measure()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        Peaks {
+            zmm: None,
+            ymm: None,
+        }
+    }
 }
