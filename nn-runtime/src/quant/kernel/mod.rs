@@ -1,9 +1,9 @@
 //! The int8 layers' sums, `offsets[o] + sum_i x[i] * w[o][i]` over `u8` inputs and `i8`
 //! weights, exact in `i32`, chosen once per process for the CPU it runs on.
 //!
-//! Every level gives the same integers (the sums are exact, and wrap on overflow at every level,
-//! which cannot happen below 65,536 inputs: `|x w| <= 255 * 128`), so the choice changes speed
-//! only. The weights are `[groups][OUT][4]` (see [`QuantizedDense`](super::QuantizedDense)):
+//! Every level gives the same integers (the sums are exact, and wrap on overflow at every level;
+//! the products alone cannot overflow below 65,536 inputs, `|x w| <= 255 * 128`), so the choice
+//! changes speed only. The weights are `[groups][OUT][4]` (see [`QuantizedDense`](super::QuantizedDense)):
 //!
 //! - [`portable`]: plain Rust, for every target and for layers too small to be worth a call.
 //! - `avx2` (x86_64): AVX2 without VNNI. `vpmaddubsw`, the obvious `u8 x i8` product, saturates
