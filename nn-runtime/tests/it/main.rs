@@ -4,5 +4,6 @@ mod half;
 mod layer_network;
 mod layers;
 mod numerics;
+mod quant;
 mod recurrent;
 mod recurrent_train;
