@@ -323,6 +323,7 @@ pub(crate) fn group<const IN: usize>(x: &[u8; IN], g: usize) -> [u8; 4] {
 
 /// The four inputs of group `g` as one little-endian `i32`: byte `k` is input `4 g + k`, the
 /// byte of the weights' `[4]` it multiplies.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(crate) fn group_word<const IN: usize>(x: &[u8; IN], g: usize) -> i32 {
     i32::from_le_bytes(group(x, g))
