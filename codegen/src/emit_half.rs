@@ -213,9 +213,8 @@ fn forward_batch(
     let (last, hidden) = dense.split_last().expect("a network has a layer");
     for (layer, _, width) in hidden {
         let field = &layer.field;
-        let apply = apply_activation(net, layer, &quote!(#row)).map(|apply| {
-            quote!(for #row in #field.iter_mut() { #apply })
-        });
+        let apply = apply_activation(net, layer, &quote!(#row))
+            .map(|apply| quote!(for #row in #field.iter_mut() { #apply }));
         body.extend(quote_spanned! {layer.span=>
             #[allow(clippy::large_stack_arrays)]
             let mut #field = [[0f32; #width]; #chunk];
@@ -227,9 +226,8 @@ fn forward_batch(
     }
     let layer = last.0;
     let field = &layer.field;
-    let apply = apply_activation(net, layer, &quote!(#row)).map(|apply| {
-        quote!(for #row in #chunk_outputs.iter_mut() { #apply })
-    });
+    let apply = apply_activation(net, layer, &quote!(#row))
+        .map(|apply| quote!(for #row in #chunk_outputs.iter_mut() { #apply }));
     body.extend(quote_spanned! {layer.span=>
         self.#field.forward_batch(#previous, #chunk_outputs);
         #apply

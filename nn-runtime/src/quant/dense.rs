@@ -1,7 +1,7 @@
 //! The int8 fully connected layer.
 
 use super::kernel;
-use super::{Clamp, Quantization, round_even};
+use super::{Clamp, Quantization, round_even, round_small, to_byte};
 use crate::Dense;
 use crate::zeroed::ZeroInit;
 
@@ -242,18 +242,32 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     pub fn requantize(&self, sums: &[i32; OUT], clamp: Clamp) -> [u8; OUT] {
         let zero = f32::from(self.output.zero_point);
         let (low, high) = (f32::from(clamp.low), f32::from(clamp.high));
-        core::array::from_fn(|o| {
-            let steps = round_even(sums[o] as f32 * self.requantize[o]) + zero;
-            // Within 0..=255 after the clamp; NaN cannot occur (finite multipliers).
-            steps.clamp(low, high) as u8
-        })
+        let mut steps = [0; OUT];
+        // Compiled for the widest vectors this CPU has; the same operations at every level.
+        crate::kernel::with_widest(
+            #[inline(always)]
+            || {
+                for ((step, sum), multiplier) in steps.iter_mut().zip(sums).zip(&self.requantize) {
+                    // Branch-free, so that the loop vectorises: beyond 512 steps every value
+                    // saturates alike, and within them `round_small` is exact. No NaN: the
+                    // multipliers are finite.
+                    let real = (*sum as f32 * multiplier).max(-512.0).min(512.0);
+                    *step = to_byte((round_small(real) + zero).max(low).min(high));
+                }
+            },
+        );
+        steps
     }
 
     /// The real values of the sums: `sum * input.scale * weight_scales[o]`.
     #[inline]
     #[allow(clippy::cast_precision_loss)]
     pub fn dequantize(&self, sums: &[i32; OUT]) -> [f32; OUT] {
-        core::array::from_fn(|o| sums[o] as f32 * self.dequantize[o])
+        let mut real = [0.0; OUT];
+        for ((real, sum), scale) in real.iter_mut().zip(sums).zip(&self.dequantize) {
+            *real = *sum as f32 * scale;
+        }
+        real
     }
 
     /// The layer with requantisation: [`QuantizedDense::accumulate`] then
