@@ -251,7 +251,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
                     // Branch-free, so that the loop vectorises: beyond 512 steps every value
                     // saturates alike, and within them `round_small` is exact. No NaN: the
                     // multipliers are finite.
-                    let real = (*sum as f32 * multiplier).max(-512.0).min(512.0);
+                    let real = (*sum as f32 * multiplier).clamp(-512.0, 512.0);
                     *step = to_byte((round_small(real) + zero).max(low).min(high));
                 }
             },

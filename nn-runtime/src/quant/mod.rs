@@ -81,18 +81,14 @@ impl Quantization {
     pub fn quantize(self, x: f32) -> u8 {
         let steps = x / self.scale;
         // Branch-free, so that loops over it vectorise: beyond 512 steps from the zero point
-        // every value saturates alike, and within them the rounding is exact; NaN (which `max`
-        // and `min` would drop) is selected away first.
+        // every value saturates alike, and within them the rounding is exact; NaN is selected
+        // away first.
         let steps = if steps.is_nan() {
             0.0
         } else {
-            steps.max(-512.0).min(512.0)
+            steps.clamp(-512.0, 512.0)
         };
-        to_byte(
-            (round_small(steps) + f32::from(self.zero_point))
-                .max(0.0)
-                .min(255.0),
-        )
+        to_byte((round_small(steps) + f32::from(self.zero_point)).clamp(0.0, 255.0))
     }
 
     /// `scale * (q - zero_point)`.
