@@ -26,8 +26,10 @@
 //! - **The last layer** is dequantised to `f32` and its activation applied in `f32`:
 //!   networks take and return `f32`; `forward_quantized` stays in `u8` at both ends.
 
+mod conv;
 mod dense;
 mod kernel;
+mod pool;
 
 #[cfg(feature = "alloc")]
 mod calibrate;
@@ -36,8 +38,12 @@ pub mod file;
 
 #[cfg(feature = "alloc")]
 pub use calibrate::{Calibration, Observer};
+pub use conv::QuantizedConv2d;
 pub use dense::QuantizedDense;
 pub use kernel::{QuantLevel, level};
+pub use pool::{
+    Steps, avgpool2d_u8, flatten_u8, global_avgpool_u8, global_maxpool_u8, maxpool2d_u8,
+};
 
 /// The affine map between real values and `u8` steps: `real = scale * (q - zero_point)`.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -3,5 +3,6 @@
 mod layer_network;
 mod layers;
 mod numerics;
+mod quant_conv;
 mod recurrent;
 mod recurrent_train;
