@@ -136,6 +136,57 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         self.output = output;
     }
 
+    /// [`QuantizedDense::quantize_from`] from `f32` weights in PyTorch's layout, `rows` being
+    /// `[OUT][IN]` row-major, and `OUT` biases: the same computation (bit for bit) for layers
+    /// whose weights are not a [`Dense`], such as a convolution's flattened kernels.
+    ///
+    /// # Panics
+    ///
+    /// When `rows` does not hold `IN * OUT` values or `bias` `OUT`.
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn quantize_rows(
+        &mut self,
+        rows: &[f32],
+        bias: &[f32],
+        input: Quantization,
+        output: Quantization,
+    ) {
+        let () = Self::VALID;
+        assert_eq!(
+            rows.len(),
+            IN * OUT,
+            "quantize_rows needs [{OUT}][{IN}] weights"
+        );
+        assert_eq!(bias.len(), OUT, "quantize_rows needs {OUT} biases");
+        for (o, row) in rows.chunks_exact(IN).enumerate() {
+            // The maximum does not depend on the order of the values: `quantize_from`'s.
+            let largest = row.iter().fold(0.0_f32, |m, w| m.max(w.abs()));
+            let scale = if largest > 0.0 && largest.is_finite() {
+                largest / 127.0
+            } else {
+                1.0
+            };
+            let mut sum = 0_i32;
+            for (i, w) in row.iter().enumerate() {
+                // In -127..=127: |w| <= largest. NaN becomes 0 (`as` saturates).
+                let q = round_even(w / scale).clamp(-127.0, 127.0) as i8;
+                self.weights[i / 4][o][i % 4] = q;
+                sum += i32::from(q);
+            }
+            for i in IN..GROUPS * 4 {
+                self.weights[i / 4][o][i % 4] = 0;
+            }
+            self.weight_scales[o] = scale;
+            self.dequantize[o] = input.scale * scale;
+            self.requantize[o] = self.dequantize[o] / output.scale;
+            // `as` saturates a bias beyond the accumulator's range.
+            self.bias[o] = round_even(bias[o] / self.dequantize[o]) as i32;
+            self.offsets[o] = self.bias[o].wrapping_sub(i32::from(input.zero_point) * sum);
+        }
+        self.input = input;
+        self.output = output;
+    }
+
     /// Sets the layer from its quantised parts, as [`QuantizedDense::from_parts`] but in place
     /// and from slices: `rows` is `[OUT][IN]` row-major; weights, scales and biases past the
     /// slices' ends stay as they were (callers check the lengths).

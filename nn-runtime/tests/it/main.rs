@@ -5,5 +5,6 @@ mod layer_network;
 mod layers;
 mod numerics;
 mod quant;
+mod quant_conv;
 mod recurrent;
 mod recurrent_train;
