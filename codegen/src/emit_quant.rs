@@ -278,6 +278,7 @@ fn hidden_step(
         let target = flat(&layer.output, &quote!(#field), true);
         quote!(#runtime::quant::relu_steps(#target, #current.zero_point);)
     });
+    let ty = nested_type(&quote!(u8), &layer.output);
     let binding = if relu.is_some() {
         quote!(mut #field)
     } else {
@@ -288,7 +289,7 @@ fn hidden_step(
             Activation::Linear | Activation::Relu => {
                 let clamp = clamp(net, layer);
                 quote_spanned! {layer.span=>
-                    let #field = self.#field.forward(#input, #clamp);
+                    let #field: #ty = self.#field.forward(#input, #clamp);
                 }
             }
             _ => {
@@ -296,7 +297,7 @@ fn hidden_step(
                 quote_spanned! {layer.span=>
                     let mut #field = self.#field.dequantize(&self.#field.accumulate(#input));
                     #apply
-                    let #field = self.#field.output().quantize_all(&#field);
+                    let #field: #ty = self.#field.output().quantize_all(&#field);
                 }
             }
         },
@@ -304,7 +305,7 @@ fn hidden_step(
             let geometry = conv.geometry(net);
             let clamp = clamp(net, layer);
             quote_spanned! {layer.span=>
-                let #field = self.#field.forward(#input, #geometry, #clamp);
+                let #field: #ty = self.#field.forward(#input, #geometry, #clamp);
             }
         }
         Part::Pool(_, pool) => {
@@ -315,7 +316,7 @@ fn hidden_step(
                 quote!(#runtime::quant::avgpool2d_u8(#input, #geometry, #current.zero_point))
             };
             quote_spanned! {layer.span=>
-                let #binding = #call;
+                let #binding: #ty = #call;
                 #relu
             }
         }
@@ -326,16 +327,16 @@ fn hidden_step(
                 quote!(#runtime::quant::global_avgpool_u8(#input, #current.zero_point))
             };
             quote_spanned! {layer.span=>
-                let #binding = #call;
+                let #binding: #ty = #call;
                 #relu
             }
         }
         Part::Flatten(_) => quote_spanned! {layer.span=>
-            let #binding = #runtime::quant::flatten_u8(#input);
+            let #binding: #ty = #runtime::quant::flatten_u8(#input);
             #relu
         },
         Part::Dropout(_) => quote_spanned! {layer.span=>
-            let #binding = *#input;
+            let #binding: #ty = *#input;
             #relu
         },
     }
@@ -538,9 +539,10 @@ fn observe(net: &Network, parts: &[Part<'_>]) -> TokenStream {
             let values = flat(&layer.output, &quote!(#out), false);
             quote!(observer.observe(#tensor, #values)?;)
         });
+        let out_type = array_type(scalar, &layer.output);
         body.extend(quote_spanned! {layer.span=>
             #[allow(unused_mut)]
-            let mut #out = #value;
+            let mut #out: #out_type = #value;
             #activation
             #observed
         });
