@@ -393,8 +393,12 @@ impl<
         } = geometry;
         // The window's first row and column in padded coordinates.
         let (top, left) = (y * stride[0], x * stride[1]);
-        // The window's columns are all inside the input.
-        let inside = left >= padding[1] && left + dilation[1] * (KW - 1) < W + padding[1];
+        // The window's columns are all inside the input (a dilation of 0, which
+        // `output_size` refuses, takes the tested path rather than panicking).
+        let inside = left >= padding[1]
+            && left + dilation[1] * (KW - 1) < W + padding[1]
+            && dilation[0] > 0
+            && dilation[1] > 0;
         if inside && top >= padding[0] && top + dilation[0] * (KH - 1) < H + padding[0] {
             // The whole window inside: plain copies (the common case).
             let (first_row, first_column) = (top - padding[0], left - padding[1]);
