@@ -449,9 +449,9 @@ fn dense_chunks(
         #[allow(clippy::large_stack_arrays)]
         let mut #steps = [[0u8; #inputs]; #chunk];
         let #steps = &mut #steps[..#chunk_inputs.len()];
-        for (#row, input) in #steps.iter_mut().zip(#chunk_inputs) {
-            *#row = self.#first.input().quantize_all(input);
-        }
+        self.#first
+            .input()
+            .quantize_slice(#chunk_inputs.as_flattened(), #steps.as_flattened_mut());
     };
     let mut previous = quote!(#steps);
     let (last, hidden) = dense.split_last().expect("a network has a layer");
@@ -461,15 +461,17 @@ fn dense_chunks(
             Activation::Linear | Activation::Relu => {
                 let clamp = clamp(net, layer);
                 quote_spanned! {layer.span=>
-                    *out = self.#field.requantize(sum, #clamp);
+                    self.#field.requantize_batch(#sums, #field, #clamp);
                 }
             }
             _ => {
                 let apply = apply(net, layer, &quote!(&mut real));
                 quote_spanned! {layer.span=>
-                    let mut real = self.#field.dequantize(sum);
-                    #apply
-                    *out = self.#field.output().quantize_all(&real);
+                    for (out, sum) in #field.iter_mut().zip(#sums.iter()) {
+                        let mut real = self.#field.dequantize(sum);
+                        #apply
+                        *out = self.#field.output().quantize_all(&real);
+                    }
                 }
             }
         };
@@ -481,9 +483,7 @@ fn dense_chunks(
             #[allow(clippy::large_stack_arrays)]
             let mut #field = [[0u8; #width]; #chunk];
             let #field = &mut #field[..#chunk_inputs.len()];
-            for (out, sum) in #field.iter_mut().zip(#sums.iter()) {
-                #requantize
-            }
+            #requantize
         });
         previous = quote!(#field);
     }

@@ -291,23 +291,39 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     #[inline]
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     pub fn requantize(&self, sums: &[i32; OUT], clamp: Clamp) -> [u8; OUT] {
+        let mut steps = [0; OUT];
+        self.requantize_batch(
+            core::slice::from_ref(sums),
+            core::slice::from_mut(&mut steps),
+            clamp,
+        );
+        steps
+    }
+
+    /// [`QuantizedDense::requantize`] of each row of `sums` into the matching row of `steps`
+    /// (`min` of the lengths), in one pass compiled for the widest vectors this CPU has (the
+    /// same operations at every level, so the same steps).
+    #[inline]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    pub fn requantize_batch(&self, sums: &[[i32; OUT]], steps: &mut [[u8; OUT]], clamp: Clamp) {
         let zero = f32::from(self.output.zero_point);
         let (low, high) = (f32::from(clamp.low), f32::from(clamp.high));
-        let mut steps = [0; OUT];
-        // Compiled for the widest vectors this CPU has; the same operations at every level.
         crate::kernel::with_widest(
             #[inline(always)]
             || {
-                for ((step, sum), multiplier) in steps.iter_mut().zip(sums).zip(&self.requantize) {
-                    // Branch-free, so that the loop vectorises: beyond 512 steps every value
-                    // saturates alike, and within them `round_small` is exact. No NaN: the
-                    // multipliers are finite.
-                    let real = (*sum as f32 * multiplier).clamp(-512.0, 512.0);
-                    *step = to_byte((round_small(real) + zero).max(low).min(high));
+                for (steps, sums) in steps.iter_mut().zip(sums) {
+                    for ((step, sum), multiplier) in
+                        steps.iter_mut().zip(sums).zip(&self.requantize)
+                    {
+                        // Branch-free, so that the loop vectorises: beyond 512 steps every
+                        // value saturates alike, and within them `round_small` is exact. No
+                        // NaN: the multipliers are finite.
+                        let real = (*sum as f32 * multiplier).clamp(-512.0, 512.0);
+                        *step = to_byte((round_small(real) + zero).max(low).min(high));
+                    }
                 }
             },
         );
-        steps
     }
 
     /// The real values of the sums: `sum * input.scale * weight_scales[o]`.
