@@ -1,6 +1,6 @@
 //! The int8 2-D convolution: patches of the input through a [`QuantizedDense`].
 
-use super::{Clamp, Quantization, QuantizedDense, round_even};
+use super::{Clamp, Quantization, QuantizedDense, round_small, to_byte};
 use crate::layers::{Conv2d, Conv2dGeometry};
 use crate::zeroed::ZeroInit;
 
@@ -305,12 +305,18 @@ impl<
         let zero = f32::from(zero_point);
         let (low, high) = (f32::from(clamp.low), f32::from(clamp.high));
         self.for_each_chunk::<IN, H, W, OH, OW>(input, geometry, |first, chunk| {
-            for ((o, plane), m) in output.iter_mut().enumerate().zip(multipliers) {
-                let plane = &mut plane.as_flattened_mut()[first..];
-                for (to, row) in plane.iter_mut().zip(chunk) {
-                    *to = requantize(row[o], m, zero, low, high);
-                }
-            }
+            // Compiled for the widest vectors this CPU has: the same operations at every level.
+            crate::kernel::with_widest(
+                #[inline(always)]
+                || {
+                    for ((o, plane), m) in output.iter_mut().enumerate().zip(multipliers) {
+                        let plane = &mut plane.as_flattened_mut()[first..];
+                        for (to, row) in plane.iter_mut().zip(chunk) {
+                            *to = requantize(row[o], m, zero, low, high);
+                        }
+                    }
+                },
+            );
         });
     }
 
@@ -455,11 +461,14 @@ impl<
 
 /// One step as [`QuantizedDense::requantize`] computes it: `round(sum * m) + zero` within
 /// `low..=high`, rounding half to even.
-#[inline]
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+#[inline(always)]
 fn requantize(sum: i32, m: f32, zero: f32, low: f32, high: f32) -> u8 {
-    // Within 0..=255 after the clamp; NaN cannot occur (finite multipliers).
-    (round_even(sum as f32 * m) + zero).clamp(low, high) as u8
+    // As `QuantizedDense::requantize_batch`, branch-free so that the loops vectorise: beyond 512
+    // steps every value saturates alike, within them `round_small` is exact; NaN cannot occur
+    // (finite multipliers).
+    let real = (sum as f32 * m).clamp(-512.0, 512.0);
+    to_byte((round_small(real) + zero).max(low).min(high))
 }
 
 impl<
