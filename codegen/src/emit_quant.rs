@@ -443,7 +443,6 @@ fn dense_chunks(
     let chunk_outputs = Ident::new("outputs", Span::mixed_site());
     let steps = Ident::new("steps", Span::mixed_site());
     let sums = Ident::new("sums", Span::mixed_site());
-    let row = Ident::new("row", Span::mixed_site());
     let first = &dense[0].0.field;
     let mut body = quote! {
         #[allow(clippy::large_stack_arrays)]
