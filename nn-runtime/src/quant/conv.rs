@@ -9,6 +9,12 @@ use crate::zeroed::ZeroInit;
 const CHUNK_BYTES: usize = 8192;
 /// Sums of a chunk held at once, `rows * OUT`.
 const CHUNK_SUMS: usize = 2048;
+
+/// Bytes of the stack copy of a padded input (the input with its padding at the zero point), so
+/// that every window is gathered by plain copies: the windows of LeNet's first convolution
+/// that touch its padding of 2 are a quarter of them, and tap by tap they took most of its time
+/// (`lenet` in bench/benches/quantized.rs). Larger inputs gather the border tap by tap.
+const PADDED_BYTES: usize = 8192;
 /// The most positions of a chunk: beyond it, the kernels gain nothing more from reading each
 /// weight once for several rows.
 const CHUNK_ROWS: usize = 64;
@@ -362,12 +368,43 @@ impl<
         let mut sums = [0_i32; CHUNK_SUMS];
         let patches = &mut bytes.as_chunks_mut::<PATCH>().0[..Self::ROWS];
         let sums = &mut sums.as_chunks_mut::<OUT>().0[..Self::ROWS];
+        // The padded input, when it is padded, fits the budget and the taps are spread.
+        let padded_size = [H + 2 * geometry.padding[0], W + 2 * geometry.padding[1]];
+        let padded_len = IN * padded_size[0] * padded_size[1];
+        let mut padded = [0_u8; PADDED_BYTES];
+        let use_padded = geometry.padding != [0, 0]
+            && padded_len <= PADDED_BYTES
+            && geometry.dilation[0] > 0
+            && geometry.dilation[1] > 0;
+        if use_padded {
+            let zero = self.dense.input().zero_point;
+            padded[..padded_len].fill(zero);
+            let planes = padded[..padded_len].chunks_exact_mut(padded_size[0] * padded_size[1]);
+            for (plane, channel) in planes.zip(input) {
+                let rows = plane
+                    .chunks_exact_mut(padded_size[1])
+                    .skip(geometry.padding[0]);
+                for (row, source) in rows.zip(channel) {
+                    row[geometry.padding[1]..geometry.padding[1] + W].copy_from_slice(source);
+                }
+            }
+        }
         let mut first = 0;
         while first < positions {
             let rows = Self::ROWS.min(positions - first);
             for (k, patch) in patches[..rows].iter_mut().enumerate() {
                 let p = first + k;
-                self.gather(input, geometry, [p / OW, p % OW], patch);
+                if use_padded {
+                    gather_padded::<KH, KW, PATCH>(
+                        &padded[..padded_len],
+                        padded_size,
+                        geometry,
+                        [p / OW, p % OW],
+                        patch,
+                    );
+                } else {
+                    self.gather(input, geometry, [p / OW, p % OW], patch);
+                }
             }
             self.dense
                 .accumulate_batch(&patches[..rows], &mut sums[..rows]);
@@ -453,6 +490,45 @@ impl<
                             .copied()
                             .unwrap_or(zero);
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The window of output position `[y, x]` from `padded` (the input's channels, each
+/// `size[0]` rows of `size[1]`, padding included), into `patch` in PyTorch's order: plain copies
+/// of each kernel row. Taps past `padded`'s end (which a geometry that `output_size` accepts
+/// never reaches) are left as they were.
+#[inline]
+fn gather_padded<const KH: usize, const KW: usize, const PATCH: usize>(
+    padded: &[u8],
+    size: [usize; 2],
+    geometry: Conv2dGeometry,
+    [y, x]: [usize; 2],
+    patch: &mut [u8; PATCH],
+) {
+    let Conv2dGeometry {
+        stride, dilation, ..
+    } = geometry;
+    let (top, left) = (y * stride[0], x * stride[1]);
+    let planes = padded.chunks_exact(size[0] * size[1]);
+    for (taps, plane) in patch
+        .as_chunks_mut::<KW>()
+        .0
+        .chunks_exact_mut(KH)
+        .zip(planes)
+    {
+        for (ky, row) in taps.iter_mut().enumerate() {
+            let start = (top + ky * dilation[0]) * size[1] + left;
+            if dilation[1] == 1 {
+                if let Some(source) = plane.get(start..start + KW) {
+                    row.copy_from_slice(source);
+                }
+            } else {
+                let columns = plane.iter().skip(start).step_by(dilation[1]);
+                for (tap, value) in row.iter_mut().zip(columns) {
+                    *tap = *value;
                 }
             }
         }
