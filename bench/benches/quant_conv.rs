@@ -183,13 +183,13 @@ fn lenet() {
         f32_batch = f32_batch.min(
             best_us(|| {
                 net.forward_batch(black_box(&batch), &mut outputs)
-                    .expect("rows")
+                    .expect("rows");
             }) / 256.0,
         );
         int8_batch = int8_batch.min(
             best_us(|| {
                 int8.forward_batch(black_box(&batch), &mut outputs)
-                    .expect("rows")
+                    .expect("rows");
             }) / 256.0,
         );
     }
