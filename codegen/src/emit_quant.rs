@@ -4,6 +4,7 @@
 //! quantised weight files. The scheme (and so every decision about activations) is the
 //! runtime's `quant` module's; this module only writes the calls.
 
+use crate::io::BakedWeights;
 use crate::ir::{Layer, LayerKind, Network, Quantized};
 use crate::shared::count;
 use nn_grammar::Activation;
@@ -494,5 +495,64 @@ fn files(net: &Network, dense: &[(&Layer, usize, usize)]) -> TokenStream {
                 }
             }
         }
+    }
+}
+
+/// `<Name>Int8::BAKED`, when the `weights` file is a quantised one: each layer a const
+/// `QuantizedDense::from_parts` of the file's integers and scales, and an `include_bytes!` of
+/// the file so that editing it rebuilds the crate. Nothing otherwise.
+pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStream {
+    let (Some(quantized), Some(weights)) = (&net.quantized, weights) else {
+        return TokenStream::new();
+    };
+    let Some(layers) = &weights.quantized else {
+        return TokenStream::new();
+    };
+    let runtime = &net.runtime;
+    let name = &quantized.name;
+    let quantization = |(scale, zero_point): (f32, u8)| {
+        let scale = Literal::f32_suffixed(scale);
+        quote!(#runtime::quant::Quantization::new(#scale, #zero_point))
+    };
+    let fields = dense_layers(net)
+        .into_iter()
+        .zip(layers)
+        .map(|((layer, inputs, _), parts)| {
+            let field = &layer.field;
+            let rows = parts.weights.chunks(inputs.max(1)).map(|row| {
+                let row = row.iter().map(|w| Literal::i8_unsuffixed(*w));
+                quote!([#(#row),*])
+            });
+            let scales = parts
+                .weight_scales
+                .iter()
+                .map(|s| Literal::f32_unsuffixed(*s));
+            let bias = parts.bias.iter().map(|b| Literal::i32_unsuffixed(*b));
+            let (input, output) = (quantization(parts.input), quantization(parts.output));
+            quote_spanned! {layer.span=>
+                #field: #runtime::quant::QuantizedDense::from_parts(
+                    &[#(#rows),*],
+                    [#(#scales),*],
+                    [#(#bias),*],
+                    #input,
+                    #output,
+                )
+            }
+        });
+    let doc = format!(
+        " The int8 network of `{}`, baked in at compile time: `static NET: {name} = \
+         {name}::BAKED;` needs no allocator.",
+        weights.written
+    );
+    let path = Literal::string(&weights.path);
+    quote! {
+        #[allow(dead_code)]
+        impl #name {
+            #[doc = #doc]
+            #[allow(clippy::large_stack_arrays)]
+            pub const BAKED: Self = Self { #(#fields),* };
+        }
+
+        const _: &[u8] = ::core::include_bytes!(#path);
     }
 }

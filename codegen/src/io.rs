@@ -20,6 +20,25 @@ pub struct BakedWeights {
     /// `[outputs][inputs]`, row-major, as `nn_runtime::io::safetensors::load_layers` returns
     /// them), already rounded to the network's scalar type.
     pub layers: Vec<Vec<Vec<f64>>>,
+    /// For a quantised file (one that an int8 twin's `to_safetensors` wrote), its dense
+    /// layers' parts, input to output, to bake into the twin's `BAKED`; `layers` is then empty
+    /// and the `f32` network gets no `BAKED`.
+    pub quantized: Option<Vec<QuantizedLayer>>,
+}
+
+/// One int8 dense layer as a quantised file holds it (`nn_runtime::quant::file::Parts`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuantizedLayer {
+    /// The weights, `[outputs][inputs]` row-major.
+    pub weights: Vec<i8>,
+    /// One scale per neuron.
+    pub weight_scales: Vec<f32>,
+    /// The biases, in the sums' units.
+    pub bias: Vec<i32>,
+    /// The input's scale and zero point.
+    pub input: (f32, u8),
+    /// The output's scale and zero point.
+    pub output: (f32, u8),
 }
 
 /// `from_safetensors`, `to_safetensors`, the file variants, serde impls and `forward_ndarray`.
@@ -177,6 +196,10 @@ fn ndarray(net: &Network) -> TokenStream {
 /// Without weights (the file could not be used, and the caller reports why), `BAKED` is all
 /// zeros and nothing is included, so that uses of `BAKED` add no errors of their own.
 pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStream {
+    if weights.is_some_and(|w| w.quantized.is_some()) {
+        // A quantised file bakes the int8 twin (`emit_quant::baked`), not this network.
+        return TokenStream::new();
+    }
     let name = &net.name;
     let fields = net.layers.iter().enumerate().filter_map(|(index, layer)| {
         kind(layer).field_type(net)?;

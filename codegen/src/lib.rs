@@ -20,7 +20,7 @@ pub mod pretty;
 mod shared;
 mod stub;
 
-pub use io::BakedWeights;
+pub use io::{BakedWeights, QuantizedLayer};
 pub use lower::lower;
 use nn_grammar::{Diagnostic, Network, TextRange};
 use proc_macro2::{Span, TokenStream};
@@ -124,5 +124,6 @@ pub fn expand_baked(
     let net = lower(net, attributes, span_of);
     let mut tokens = items(&net);
     tokens.extend(shared::plain_sizes(io::baked(&net, weights)));
+    tokens.extend(shared::plain_sizes(emit_quant::baked(&net, weights)));
     tokens
 }

@@ -23,6 +23,8 @@ nn::network! {
     pub struct TinyNamed = 5 -> 4 relu as hidden -> 3 softmax as output;
     /// Unnamed layers with and without activation modules, and a named one.
     pub struct Mixed = 8 -> 6 relu -> 4 as middle -> 3 tanh -> 2 with scalar = f64;
+    /// [`Tiny`] with an int8 twin, for quantised files.
+    pub struct TinyQ = 5 -> 4 relu -> 3 softmax with quantize = int8;
 }
 
 /// Bytes of allocation allowed per input byte.
@@ -161,9 +163,25 @@ fn header_as_the_reference(bytes: &[u8]) {
     }
 }
 
+/// `bytes` as a quantised file of [`TinyQInt8`]: an error with a message, or a network whose
+/// saved file loads back to the same file.
+fn quantized_into(bytes: &[u8]) {
+    let (result, largest) = largest_allocation(|| TinyQInt8::from_safetensors(bytes));
+    assert_bounded::<TinyQInt8>("TinyQInt8", bytes.len(), largest);
+    match result {
+        Ok(net) => {
+            let saved = net.to_safetensors();
+            let back = TinyQInt8::from_safetensors(&saved).expect("a saved file loads");
+            assert_eq!(back.to_safetensors(), saved, "TinyQInt8: save and load");
+        }
+        Err(error) => assert!(!error.to_string().is_empty()),
+    }
+}
+
 /// The safetensors target: `bytes` as a file for each network.
 pub fn safetensors(bytes: &[u8]) {
     header_as_the_reference(bytes);
+    quantized_into(bytes);
     safetensors_into::<Tiny>(bytes);
     safetensors_into::<TinyF64>(bytes);
     safetensors_into::<TinyNamed>(bytes);

@@ -1,10 +1,11 @@
 //! The `weights = "file"` option: reads a safetensors file while compiling, with the runtime's
 //! own reader, so that a file loads the same way at compile time and at run time.
 
-use nn_codegen::BakedWeights;
+use nn_codegen::{BakedWeights, QuantizedLayer};
 use nn_grammar::{Activation, Cell, Network, Scalar};
 use nn_runtime::io::safetensors::{LoadOptions, load_layers};
 use nn_runtime::layers::{BatchNorm, Conv1d, Conv2d, Gru, LayerNorm, Lstm, Rnn};
+use nn_runtime::quant::file::Reader;
 use nn_runtime::{Dense, Init, LayerInfo, LayerKind, TensorInfo, Tensors};
 use std::path::Path;
 
@@ -72,6 +73,14 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
             }
         })
         .collect();
+    if net.quantize.is_some() && is_quantized(&bytes) {
+        return Ok(BakedWeights {
+            written: file.to_owned(),
+            path: absolute,
+            layers: Vec::new(),
+            quantized: Some(quantized(net, &layers, &bytes).map_err(|e| format!("`{file}`: {e}"))?),
+        });
+    }
     let options = LoadOptions::new();
     let layers = match net.scalar {
         Scalar::F32 => load_layers::<f32>(&bytes, &layers, options).map(|layers| {
@@ -88,7 +97,46 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
         written: file.to_owned(),
         path: absolute,
         layers,
+        quantized: None,
     })
+}
+
+/// Whether `bytes` is a quantised file (an int8 twin's `to_safetensors`): its header names an
+/// `I8` tensor. Anything else is read as an `f32` network's file, with that reader's errors.
+fn is_quantized(bytes: &[u8]) -> bool {
+    let header = bytes
+        .get(..8)
+        .and_then(|length| usize::try_from(u64::from_le_bytes(length.try_into().ok()?)).ok())
+        .and_then(|length| bytes.get(8..8usize.checked_add(length)?));
+    let pattern = br#""dtype":"I8""#;
+    header.is_some_and(|h| h.windows(pattern.len()).any(|w| w == pattern))
+}
+
+/// The dense layers' parts from a quantised file, with the runtime's reader.
+fn quantized(
+    net: &Network,
+    layers: &[LayerInfo],
+    bytes: &[u8],
+) -> Result<Vec<QuantizedLayer>, nn_runtime::Error> {
+    let prefixes = nn_runtime::io::safetensors::prefixes(layers);
+    let mut reader = Reader::new(bytes)?;
+    let mut parts = Vec::new();
+    for ((layer, info), prefix) in net.layers.iter().zip(layers).zip(&prefixes) {
+        if layer.kind != nn_grammar::LayerKind::Dense {
+            continue;
+        }
+        let (inputs, outputs) = (layer.input.elements(), layer.output.elements());
+        let read = reader.parts(info.name, prefix, inputs, outputs)?;
+        parts.push(QuantizedLayer {
+            weights: read.weights,
+            weight_scales: read.weight_scales,
+            bias: read.bias,
+            input: (read.input.scale, read.input.zero_point),
+            output: (read.output.scale, read.output.zero_point),
+        });
+    }
+    reader.finish()?;
+    Ok(parts)
 }
 
 /// The runtime's kind of `layer` and its tensors as the runtime declares them, with the

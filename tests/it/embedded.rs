@@ -29,6 +29,15 @@ nn::network! {
 /// Baked at compile time, as on the device.
 static NET: Digits = Digits::BAKED;
 
+nn::network! {
+    /// The int8 twin of `Digits`, as the firmware bakes it.
+    pub struct DigitsQ = 64 -> 32 relu -> 10 softmax
+        with quantize = int8, weights = "tests/fixtures/digits_int8.safetensors";
+}
+
+/// The int8 twin, baked from the file `tests/it/quant.rs` pins.
+static QUANTIZED: DigitsQInt8 = DigitsQInt8::BAKED;
+
 /// The first test row; rows 0..1500 trained the network.
 const FIRST_TEST_ROW: usize = 1500;
 /// Rows in `digits.csv`.
@@ -79,7 +88,11 @@ fn test_rows() -> Vec<u8> {
 
 /// The first of the largest probabilities, as the firmware chooses.
 fn classify(pixels: &[f32; 64]) -> u8 {
-    let probabilities = NET.forward(pixels);
+    best(&NET.forward(pixels))
+}
+
+/// The first of the largest probabilities, as the firmware breaks ties.
+fn best(probabilities: &[f32; 10]) -> u8 {
     let mut best = 0;
     for (digit, p) in probabilities.iter().enumerate() {
         if *p > probabilities[best] {
@@ -93,6 +106,13 @@ fn classify(pixels: &[f32; 64]) -> u8 {
 fn host_predictions(rows: &[u8]) -> Vec<u8> {
     rows.chunks_exact(ROW_BYTES)
         .map(|row| classify(&std::array::from_fn(|i| f32::from(row[i]) / 16.0)))
+        .collect()
+}
+
+/// The int8 twin's class for each row.
+fn host_predictions_int8(rows: &[u8]) -> Vec<u8> {
+    rows.chunks_exact(ROW_BYTES)
+        .map(|row| best(&QUANTIZED.forward(&std::array::from_fn(|i| f32::from(row[i]) / 16.0))))
         .collect()
 }
 
@@ -123,6 +143,17 @@ fn firmware_data_is_current() {
     let predictions = host_predictions(&rows);
     assert_file(&data_dir().join("test_rows.bin"), &rows);
     assert_file(&data_dir().join("host_predictions.bin"), &predictions);
+    let int8 = host_predictions_int8(&rows);
+    let agree = int8
+        .iter()
+        .zip(&predictions)
+        .filter(|(a, b)| a == b)
+        .count();
+    assert!(
+        agree >= 294,
+        "the int8 twin agrees with f32 on {agree} of 297 rows"
+    );
+    assert_file(&data_dir().join("host_predictions_int8.bin"), &int8);
 }
 
 /// The pedal's signal: the inputs as `f32` bytes, then PyTorch's outputs as `f64` bytes.

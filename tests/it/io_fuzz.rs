@@ -24,6 +24,12 @@ nn::network! {
     pub struct Mixed = 8 -> 6 relu -> 4 as middle -> 3 tanh -> 2 with scalar = f64;
 }
 
+nn::network! {
+    /// `Tiny` with an int8 twin, whose quantised files (`seed_tiny_int8.safetensors`) are
+    /// fuzzed too.
+    pub struct TinyQ = 5 -> 4 relu -> 3 softmax with quantize = int8;
+}
+
 /// Bytes a loader may allocate at once per byte of input, beyond the network itself.
 pub const PER_BYTE: usize = 4;
 
@@ -554,6 +560,64 @@ fn check_safetensors<N: Network>(file: &[u8]) -> bool {
     result.is_ok()
 }
 
+/// Loads `file` as a quantised `TinyQInt8`: no panic, bounded allocations, a typed error with a
+/// message, or a network that saves to a file that loads back to the same file; whether it
+/// loaded.
+fn check_quantized(file: &[u8]) -> bool {
+    let (result, largest) = largest_allocation_during(|| TinyQInt8::from_safetensors(file));
+    let limit = allocation_limit::<TinyQInt8>(file.len());
+    assert!(
+        largest <= limit,
+        "TinyQInt8: {largest} bytes allocated (limit {limit})"
+    );
+    match result {
+        Ok(net) => {
+            let saved = net.to_safetensors();
+            let back = TinyQInt8::from_safetensors(&saved).expect("a saved file loads");
+            assert_eq!(back.to_safetensors(), saved, "TinyQInt8: save and load");
+            true
+        }
+        Err(error) => {
+            assert!(!error.to_string().is_empty());
+            false
+        }
+    }
+}
+
+/// `seed_tiny_int8.safetensors`: `Tiny`'s weights quantised, calibrated on fixed inputs.
+#[test]
+fn the_quantized_seed_is_the_calibrated_tiny_network() {
+    let net = Tiny::from_safetensors(
+        &std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny_f32.safetensors"),
+        )
+        .expect("fixture"),
+    )
+    .expect("fixture loads");
+    let samples: Vec<[f32; 5]> = (0..32_u8)
+        .map(|s| std::array::from_fn(|i| f32::from(s) / 8.0 - i as f32 * 0.5))
+        .collect();
+    let mut quantized = TinyQInt8::calibrate(
+        &TinyQ::from_safetensors(&net.to_safetensors()).expect("the same layout"),
+        &samples,
+        nn::quant::Calibration::MinMax,
+    )
+    .expect("calibration");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus/safetensors/seed_tiny_int8.safetensors");
+    let bytes = quantized.to_safetensors();
+    if std::env::var_os("NN_BLESS").is_some() {
+        std::fs::write(&path, &bytes).expect("seed written");
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap_or_default(),
+        bytes,
+        "rerun with NN_BLESS=1"
+    );
+    quantized = TinyQInt8::from_safetensors(&bytes).expect("own file");
+    assert_eq!(quantized.to_safetensors(), bytes);
+}
+
 /// Whether `header` has a name twice at its top level or a shape of more than
 /// [`MAX_DIMENSIONS`]: where the loader rejects what the reference implementation accepts.
 fn stricter_than_the_reference(header: &[u8]) -> bool {
@@ -607,6 +671,7 @@ fn safetensors_into_each(file: &[u8]) -> usize {
         check_safetensors::<TinyF64>(file),
         check_safetensors::<TinyNamed>(file),
         check_safetensors::<Mixed>(file),
+        check_quantized(file),
     ]
     .into_iter()
     .filter(|loaded| *loaded)
@@ -619,7 +684,7 @@ fn the_safetensors_seeds_hold_and_load() {
     // Every fixture, and a file for `Mixed`.
     assert_eq!(
         seeds.len(),
-        17,
+        18,
         "{:?}",
         seeds.iter().map(|s| &s.0).collect::<Vec<_>>()
     );
@@ -637,6 +702,7 @@ fn the_safetensors_seeds_hold_and_load() {
                 | "seed_tiny_named.safetensors"
                 | "seed_f64_overflow.safetensors"
                 | "seed_mixed.safetensors"
+                | "seed_tiny_int8.safetensors"
         );
         assert_eq!(*count > 0, valid, "{name}");
     }

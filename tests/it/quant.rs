@@ -235,3 +235,76 @@ fn files_round_trip_and_name_what_is_wrong() {
         "{error}"
     );
 }
+
+nn::network! {
+    /// The digits twin baked from a quantised file (`files_of_the_calibrated_twin_are_pinned`
+    /// writes it).
+    pub struct BakedDigits = 64 -> 32 relu -> 10 softmax
+        with quantize = int8, weights = "tests/fixtures/digits_int8.safetensors";
+}
+
+/// Baked at compile time: no allocator, no file at run time.
+static BAKED: BakedDigitsInt8 = BakedDigitsInt8::BAKED;
+
+#[test]
+fn files_of_the_calibrated_twin_are_pinned() {
+    // Calibration on the training rows is deterministic: the committed file is its output.
+    // `NN_BLESS=1 cargo test --test it quant` rewrites it after a deliberate change.
+    let (_, quantized, _) = calibrated(Calibration::MinMax);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/digits_int8.safetensors");
+    let bytes = quantized.to_safetensors();
+    if std::env::var_os("NN_BLESS").is_some() {
+        std::fs::write(&path, &bytes).expect("fixture written");
+    }
+    assert_eq!(
+        std::fs::read(&path).expect("fixture"),
+        bytes,
+        "rerun with NN_BLESS=1"
+    );
+}
+
+#[test]
+fn a_baked_twin_computes_what_its_file_loads() {
+    let (_, quantized, rows) = calibrated(Calibration::MinMax);
+    for (x, _) in &rows {
+        assert_eq!(
+            BAKED.forward(x).map(f32::to_bits),
+            quantized.forward(x).map(f32::to_bits)
+        );
+    }
+    assert_eq!(BAKED.input_quantization(), quantized.input_quantization());
+}
+
+#[test]
+fn the_twin_computes_what_numpy_computes_with_the_documented_scheme() {
+    // tests/fixtures/make_quant_reference.py: the scheme of `nn::quant` written in numpy, run
+    // on the pinned file and the 297 test rows.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/quant_reference.json");
+    let text = std::fs::read_to_string(path).expect("fixture");
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&text).expect("JSON");
+    let rows = digits();
+    assert_eq!(cases.len(), 297);
+    let numbers = |value: &serde_json::Value| -> Vec<f64> {
+        value
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|v| v.as_f64().expect("a number"))
+            .collect()
+    };
+    let mut worst = 0.0_f64;
+    for ((x, _), case) in rows[1500..].iter().zip(&cases) {
+        let steps = BAKED.input_quantization().quantize_all(x);
+        let hidden = BAKED
+            .layer0
+            .forward(&steps, nn::quant::Clamp::relu(BAKED.layer0.output()));
+        let expected: Vec<f64> = numbers(&case["hidden"]);
+        assert_eq!(hidden.map(f64::from).to_vec(), expected);
+        let sums = BAKED.layer1.accumulate(&hidden);
+        assert_eq!(sums.map(f64::from).to_vec(), numbers(&case["sums"]));
+        for (p, q) in BAKED.forward(x).iter().zip(numbers(&case["probabilities"])) {
+            worst = worst.max((f64::from(*p) - q).abs());
+        }
+    }
+    assert!(worst <= 1e-6, "probabilities differ by {worst}");
+}

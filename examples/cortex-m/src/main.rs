@@ -33,6 +33,16 @@ nn::network! {
 static NET: Digits = Digits::BAKED;
 
 nn::network! {
+    /// The same network in int8 (`i8` weights, `u8` activations), quantised on the host by
+    /// `DigitsInt8::calibrate` (`tests/it/quant.rs` writes the file).
+    pub struct DigitsQ = 64 -> 32 relu -> 10 softmax
+        with quantize = int8, weights = "../../tests/fixtures/digits_int8.safetensors";
+}
+
+/// The int8 network, in flash.
+static QUANTIZED: DigitsQInt8 = DigitsQInt8::BAKED;
+
+nn::network! {
     /// An amplifier model: one audio sample in, one out, with a state per stream.
     pub struct Pedal = 1 -> lstm(32) as lstm -> 1 as head
         with weights = "../../tests/fixtures/recurrent_amp.safetensors";
@@ -86,10 +96,17 @@ static ROWS: &[u8] = include_bytes!("../data/test_rows.bin");
 /// The class the host predicts for each test row, with the same weights.
 static HOST: &[u8] = include_bytes!("../data/host_predictions.bin");
 
+/// The class the host's int8 network predicts for each test row.
+static HOST_INT8: &[u8] = include_bytes!("../data/host_predictions_int8.bin");
+
 /// The most likely digit: the first of the largest probabilities (the host breaks ties the same
 /// way).
 fn classify(pixels: &[f32; 64]) -> u8 {
-    let probabilities = NET.forward(pixels);
+    best(&NET.forward(pixels))
+}
+
+/// The first of the largest probabilities.
+fn best(probabilities: &[f32; 10]) -> u8 {
     let mut best = 0;
     for (digit, p) in probabilities.iter().enumerate() {
         if *p > probabilities[best] {
@@ -146,6 +163,7 @@ fn main() -> ! {
             ROWS.len()
         );
     }
+    let int8_ok = int8_matches_the_host(rows);
     let pedal = pedal_error();
     let pedal_ok = pedal.is_some_and(|e| e <= 1e-5);
     // In billionths, without float formatting.
@@ -162,7 +180,42 @@ fn main() -> ! {
             "FAILED (limit 1e-5)"
         }
     );
-    exit(digits_ok && pedal_ok)
+    exit(digits_ok && int8_ok && pedal_ok)
+}
+
+/// Classifies the test rows with the int8 network, prints its accuracy and whether every class
+/// equals the host's int8 network's; whether it does.
+fn int8_matches_the_host(rows: usize) -> bool {
+    let mut correct = 0usize;
+    let mut differ = 0usize;
+    for (row, (bytes, &host)) in ROWS.chunks_exact(ROW).zip(HOST_INT8).enumerate() {
+        let pixels: [f32; 64] = core::array::from_fn(|i| f32::from(bytes[i]) / 16.0);
+        let predicted = best(&QUANTIZED.forward(&pixels));
+        correct += usize::from(predicted == bytes[64]);
+        if predicted != host {
+            differ += 1;
+            hprintln!(
+                "row {}: int8 predicted {}, the host's int8 network {}",
+                1500 + row,
+                predicted,
+                host
+            );
+        }
+    }
+    let basis_points = (correct * 10_000 + rows / 2) / rows.max(1);
+    let ok = differ == 0 && HOST_INT8.len() == rows;
+    hprintln!(
+        "int8: {} correct ({}.{:02}%), {}",
+        correct,
+        basis_points / 100,
+        basis_points % 100,
+        if ok {
+            "every prediction equals the host's int8 network's"
+        } else {
+            "FAILED: predictions differ from the host's"
+        }
+    );
+    ok
 }
 
 /// Ends QEMU through semihosting, with a failure status unless `ok`.
