@@ -35,9 +35,9 @@ def main():
                 dict(model=float(words[4]), identity=float(words[6]), net=float(words[8]),
                      median=float(words[10])))
         elif words[0] == "ort_accuracy":
-            ort_accuracy.setdefault(words[1], f"{words[3]}, same class {words[5]}")
+            ort_accuracy.setdefault(words[1], f"{float(words[3]):.2e}, same class {words[5]}")
         elif words[0] == "accuracy":
-            accuracy[words[1]] = f"{words[3]}, same class {words[5]}"
+            accuracy[words[1]] = f"{float(words[3]):.2e}, same class {words[5]}"
         elif words[0] == "goal":
             goals[words[1]] = (float(words[3]), float(words[5]))
         elif words[0] == "floor":
@@ -131,8 +131,8 @@ def main():
     w("with the number of inputs whose class agrees with f32's.\n")
     if "int8_b256_fraction_of_dpbusd_peak" in floors:
         b, m = floors["int8_b256_fraction_of_dpbusd_peak"]
-        w(f"int8 `forward_batch` at batch 256 reaches **{b:.2f}** of the core's int8 multiply-add peak")
-        w(f"(best rounds; median of per-round ratios {m:.2f}), the peak being 64 `u8 x i8`")
+        w(f"int8 `forward_batch` at batch 256 reaches **{b:.3g}** of the core's int8 multiply-add peak")
+        w(f"(best rounds; median of per-round ratios {m:.3g}), the peak being 64 `u8 x i8`")
         w(f"multiply-adds per `vpdpbusd`, 16 independent accumulators, no memory access")
         if "dpbusd_peak_over_fma_peak" in floors:
             pb, _ = floors["dpbusd_peak_over_fma_peak"]
