@@ -24,6 +24,8 @@ pub mod guide {
     pub mod training {}
     #[doc = include_str!("../docs/sequences.md")]
     pub mod sequences {}
+    #[doc = include_str!("../docs/quantization.md")]
+    pub mod quantization {}
     #[doc = include_str!("../docs/nnc.md")]
     pub mod nnc {}
     #[doc = include_str!("../docs/onnx.md")]

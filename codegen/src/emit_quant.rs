@@ -5,13 +5,90 @@
 //! runtime's `quant` module's; this module only writes the calls.
 
 use crate::io::BakedWeights;
-use crate::ir::{Layer, LayerKind, Network, Quantized};
-use crate::shared::count;
+use crate::ir::{Conv2d, GlobalPool, Layer, LayerKind, Network, Pool, Quantized, Shape};
+use crate::layer::kind;
+use crate::shared::{array_type, count, flat};
 use nn_grammar::Activation;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
+/// One layer of the twin: what it computes in integers.
+#[derive(Clone, Copy)]
+enum Part<'a> {
+    /// A `QuantizedDense` field.
+    Dense(&'a Layer, usize, usize),
+    /// A `QuantizedConv2d` field.
+    Conv(&'a Layer, &'a Conv2d),
+    /// A windowed pool on `u8` steps.
+    Pool(&'a Layer, &'a Pool),
+    /// A global pool on `u8` steps.
+    Global(&'a Layer, &'a GlobalPool),
+    /// `flatten` of `u8` steps.
+    Flatten(&'a Layer),
+    /// `dropout`: the identity.
+    Dropout(&'a Layer),
+}
+
+impl<'a> Part<'a> {
+    fn layer(self) -> &'a Layer {
+        match self {
+            Self::Dense(layer, ..)
+            | Self::Conv(layer, _)
+            | Self::Pool(layer, _)
+            | Self::Global(layer, _)
+            | Self::Flatten(layer)
+            | Self::Dropout(layer) => layer,
+        }
+    }
+
+    /// The twin's field type, for the layers with weights.
+    fn field_type(self, runtime: &TokenStream) -> Option<TokenStream> {
+        match self {
+            Self::Dense(_, inputs, outputs) => {
+                let groups = inputs.div_ceil(4);
+                Some(quote!(#runtime::quant::QuantizedDense<#inputs, #outputs, #groups>))
+            }
+            Self::Conv(_, conv) => {
+                let (out, in_per_group) = (conv.out_channels, conv.in_per_group);
+                let [kh, kw] = conv.kernel;
+                let patch = in_per_group * kh * kw;
+                let groups = patch.div_ceil(4);
+                Some(quote!(
+                    #runtime::quant::QuantizedConv2d<#out, #in_per_group, #kh, #kw, #patch, #groups>
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The twin's layers (`check` lets only these kinds into a quantised network).
+fn parts(net: &Network) -> Vec<Part<'_>> {
+    net.layers
+        .iter()
+        .filter_map(|layer| match &layer.kind {
+            LayerKind::Dense(dense) => Some(Part::Dense(layer, dense.inputs, dense.outputs)),
+            LayerKind::Conv2d(conv) => Some(Part::Conv(layer, conv)),
+            LayerKind::Pool(pool) => Some(Part::Pool(layer, pool)),
+            LayerKind::GlobalPool(global) => Some(Part::Global(layer, global)),
+            LayerKind::Flatten(_) => Some(Part::Flatten(layer)),
+            LayerKind::Dropout(_) => Some(Part::Dropout(layer)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The layers with weights, in order: the twin's fields.
+fn weighted<'a>(parts: &[Part<'a>]) -> Vec<Part<'a>> {
+    parts
+        .iter()
+        .copied()
+        .filter(|part| matches!(part, Part::Dense(..) | Part::Conv(..)))
+        .collect()
+}
+
 /// The twin's struct and impls; nothing without `quantize`.
+#[allow(clippy::too_many_lines)] // one `quote!` of the items, in the order a reader meets them
 pub(crate) fn emit(net: &Network) -> TokenStream {
     let Some(quantized) = &net.quantized else {
         return TokenStream::new();
@@ -23,40 +100,52 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         ..
     } = net;
     let name = &quantized.name;
-    let dense = dense_layers(net);
-    let fields = dense.iter().map(|(layer, inputs, outputs)| {
+    let parts = parts(net);
+    let weighted = weighted(&parts);
+    let fields = weighted.iter().map(|part| {
+        let layer = part.layer();
         let field = &layer.field;
-        let groups = inputs.div_ceil(4);
+        let field_type = part.field_type(runtime);
         let doc = format!(
-            " `{}`: {inputs} -> {outputs}{}, int8.",
+            " `{}`: {} -> {}{}, int8.",
             layer.name,
+            layer.input,
+            layer.output,
             activation_text(layer.activation)
         );
         quote_spanned! {layer.span=>
             #[doc = #doc]
-            pub #field: #runtime::quant::QuantizedDense<#inputs, #outputs, #groups>
+            pub #field: #field_type
         }
     });
-    let field_list = dense.iter().map(|(layer, inputs, outputs)| {
-        let field = &layer.field;
-        let groups = inputs.div_ceil(4);
-        quote!(#field: #runtime::quant::QuantizedDense<#inputs, #outputs, #groups>)
+    let field_list = weighted.iter().map(|part| {
+        let field = &part.layer().field;
+        let field_type = part.field_type(runtime);
+        quote!(#field: #field_type)
     });
     let name_text = name.to_string();
-    let field_texts: Vec<String> = dense.iter().map(|(l, _, _)| l.field.to_string()).collect();
-    let field_idents: Vec<&Ident> = dense.iter().map(|(l, _, _)| &l.field).collect();
+    let field_texts: Vec<String> = weighted
+        .iter()
+        .map(|p| p.layer().field.to_string())
+        .collect();
+    let field_idents: Vec<&Ident> = weighted.iter().map(|p| &p.layer().field).collect();
     let (inputs, outputs) = (net.input.elements(), net.output.elements());
-    let first = &dense[0].0.field;
-    let last = &dense[dense.len() - 1].0.field;
+    let first = &weighted[0].layer().field;
+    let last = &weighted[weighted.len() - 1].layer().field;
     let doc = format!(
-        " `{source}` in int8: `i8` weights with one scale per neuron, `u8` activations with a \
-         scale and zero point per layer, `i32` sums (the scheme of `nn::quant`). Made from a \
-         trained `{source}` by `{name}::calibrate`."
+        " `{source}` in int8: `i8` weights with one scale per output channel, `u8` activations \
+         with a scale and zero point per layer, `i32` sums (the scheme of `nn::quant`). Made \
+         from a trained `{source}` by `{name}::calibrate`."
     );
-    let steps = steps(net, &dense);
-    let forward_batch = forward_batch(net, quantized, &dense);
-    let calibrate = calibrate(net, &dense);
-    let files = files(net, &dense);
+    let steps = steps(net, &parts);
+    let forward_batch = forward_batch(net, quantized, &parts);
+    let calibrate = calibrate(net, &weighted);
+    let observe = observe(net, &parts);
+    let files = files(net, &weighted);
+    let (input_type, steps_type) = (
+        array_type(&net.scalar, &net.input),
+        nested_type(&quote!(u8), &net.input),
+    );
     let forward_doc = format!(
         " Runs the network on one input of {} and returns its {}: the input quantised with \
          `input_quantization`, the layers in integers, the last one's sums dequantised and its \
@@ -64,6 +153,9 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         count(inputs, "value"),
         count(outputs, "output")
     );
+    let input_flat = flat(&net.input, &quote!((*input)), false);
+    let steps_flat = flat(&net.input, &quote!(steps), true);
+    let steps_zeros = nested_zeros(&quote!(0u8), &net.input);
     quote! {
         #[doc = #doc]
         #[allow(dead_code)]
@@ -84,7 +176,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
 
         #[allow(dead_code)]
         impl #name {
-            /// Width of the input.
+            /// Values of the input.
             pub const INPUTS: usize = #inputs;
             /// Width of the output.
             pub const OUTPUTS: usize = #outputs;
@@ -105,8 +197,10 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
             #[inline]
             #[must_use]
             #[allow(clippy::trivially_copy_pass_by_ref)]
-            pub fn forward(&self, input: &[f32; #inputs]) -> [f32; #outputs] {
-                self.dequantized_output(&self.#first.input().quantize_all(input))
+            pub fn forward(&self, input: &#input_type) -> [f32; #outputs] {
+                let mut steps = #steps_zeros;
+                self.#first.input().quantize_slice(#input_flat, #steps_flat);
+                self.dequantized_output(&steps)
             }
 
             /// Runs the network on quantised input steps (of `input_quantization`) and returns
@@ -114,7 +208,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
             /// integers.
             #[inline]
             #[must_use]
-            pub fn forward_quantized(&self, input: &[u8; #inputs]) -> [u8; #outputs] {
+            pub fn forward_quantized(&self, input: &#steps_type) -> [u8; #outputs] {
                 self.#last.output().quantize_all(&self.dequantized_output(input))
             }
 
@@ -123,22 +217,12 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
             #forward_batch
         }
 
+        #observe
+
         #calibrate
 
         #files
     }
-}
-
-/// The dense layers, with their widths (`check` lets only dense layers and `dropout` into a
-/// quantised network; dropout is the identity at inference and has no field).
-fn dense_layers(net: &Network) -> Vec<(&Layer, usize, usize)> {
-    net.layers
-        .iter()
-        .filter_map(|layer| match &layer.kind {
-            LayerKind::Dense(dense) => Some((layer, dense.inputs, dense.outputs)),
-            _ => None,
-        })
-        .collect()
 }
 
 /// ` relu`, ` softmax`, or nothing for `linear`.
@@ -166,47 +250,113 @@ fn fixed_output(runtime: &TokenStream, activation: Activation) -> Option<TokenSt
     }
 }
 
-/// Statements computing hidden layer `layer` from `input` (a `&[u8; IN]` expression) into the
-/// `u8` local of the layer's name: ReLU and `linear` fused into the requantisation, other
-/// activations in `f32` at the layer's edge.
-fn hidden_step(net: &Network, layer: &Layer, input: &TokenStream) -> TokenStream {
+/// The clamp of a fused activation: ReLU's at the output's zero point, or none (`check` lets
+/// only `relu` and `linear` onto the layers other than dense ones).
+fn clamp(net: &Network, layer: &Layer) -> TokenStream {
     let runtime = &net.runtime;
     let field = &layer.field;
-    match layer.activation {
-        Activation::Linear => quote_spanned! {layer.span=>
-            let #field = self.#field.forward(#input, #runtime::quant::Clamp::NONE);
+    if layer.activation == Activation::Relu {
+        quote!(#runtime::quant::Clamp::relu(self.#field.output()))
+    } else {
+        quote!(#runtime::quant::Clamp::NONE)
+    }
+}
+
+/// Statements computing hidden layer `part` from `input` (a reference to its input's steps)
+/// into the `u8` local of the layer's name; `current` is the quantisation of those steps.
+fn hidden_step(
+    net: &Network,
+    part: Part<'_>,
+    input: &TokenStream,
+    current: &TokenStream,
+) -> TokenStream {
+    let runtime = &net.runtime;
+    let layer = part.layer();
+    let field = &layer.field;
+    // ReLU on a kind without weights: the steps below the zero point raised to it.
+    let relu = (layer.activation == Activation::Relu).then(|| {
+        let target = flat(&layer.output, &quote!(#field), true);
+        quote!(#runtime::quant::relu_steps(#target, #current.zero_point);)
+    });
+    match part {
+        Part::Dense(..) => match layer.activation {
+            Activation::Linear | Activation::Relu => {
+                let clamp = clamp(net, layer);
+                quote_spanned! {layer.span=>
+                    let #field = self.#field.forward(#input, #clamp);
+                }
+            }
+            _ => {
+                let apply = apply(net, layer, &quote!(&mut #field));
+                quote_spanned! {layer.span=>
+                    let mut #field = self.#field.dequantize(&self.#field.accumulate(#input));
+                    #apply
+                    let #field = self.#field.output().quantize_all(&#field);
+                }
+            }
         },
-        Activation::Relu => quote_spanned! {layer.span=>
-            let #field = self.#field.forward(
-                #input,
-                #runtime::quant::Clamp::relu(self.#field.output()),
-            );
-        },
-        _ => {
-            let apply = apply(net, layer, &quote!(&mut #field));
+        Part::Conv(_, conv) => {
+            let geometry = conv.geometry(net);
+            let clamp = clamp(net, layer);
             quote_spanned! {layer.span=>
-                let mut #field = self.#field.dequantize(&self.#field.accumulate(#input));
-                #apply
-                let #field = self.#field.output().quantize_all(&#field);
+                let #field = self.#field.forward(#input, #geometry, #clamp);
             }
         }
+        Part::Pool(_, pool) => {
+            let geometry = pool.geometry(net);
+            let call = if pool.function == "maxpool2d" {
+                quote!(#runtime::quant::maxpool2d_u8(#input, #geometry))
+            } else {
+                quote!(#runtime::quant::avgpool2d_u8(#input, #geometry, #current.zero_point))
+            };
+            quote_spanned! {layer.span=>
+                let mut #field = #call;
+                #relu
+            }
+        }
+        Part::Global(_, global) => {
+            let call = if global.function == "global_maxpool" {
+                quote!(#runtime::quant::global_maxpool_u8(#input))
+            } else {
+                quote!(#runtime::quant::global_avgpool_u8(#input, #current.zero_point))
+            };
+            quote_spanned! {layer.span=>
+                let mut #field = #call;
+                #relu
+            }
+        }
+        Part::Flatten(_) => quote_spanned! {layer.span=>
+            let mut #field = #runtime::quant::flatten_u8(#input);
+            #relu
+        },
+        Part::Dropout(_) => quote_spanned! {layer.span=>
+            let mut #field = *#input;
+            #relu
+        },
     }
 }
 
 /// `dequantized_output`: the layers from quantised input steps to the last layer's `f32`
-/// output (its activation applied), which `forward` and `forward_quantized` share.
-fn steps(net: &Network, dense: &[(&Layer, usize, usize)]) -> TokenStream {
-    let (inputs, outputs) = (net.input.elements(), net.output.elements());
+/// output (its activation applied), which `forward` and `forward_quantized` share. The last
+/// layer is a dense one (`check`).
+fn steps(net: &Network, parts: &[Part<'_>]) -> TokenStream {
+    let outputs = net.output.elements();
+    let steps_type = nested_type(&quote!(u8), &net.input);
     let input = format_ident!("input");
     let mut previous = quote!(#input);
+    let first = &weighted(parts)[0].layer().field;
+    let mut current = quote!(self.#first.input());
     let mut body = TokenStream::new();
-    let (last, hidden) = dense.split_last().expect("a network has a layer");
-    for (layer, _, _) in hidden {
-        body.extend(hidden_step(net, layer, &previous));
-        let field = &layer.field;
+    let (last, hidden) = parts.split_last().expect("a network has a layer");
+    for part in hidden {
+        body.extend(hidden_step(net, *part, &previous, &current));
+        let field = &part.layer().field;
         previous = quote!(&#field);
+        if matches!(part, Part::Dense(..) | Part::Conv(..)) {
+            current = quote!(self.#field.output());
+        }
     }
-    let layer = last.0;
+    let layer = last.layer();
     let field = &layer.field;
     let apply = apply(net, layer, &quote!(&mut #field));
     body.extend(quote_spanned! {layer.span=>
@@ -216,17 +366,66 @@ fn steps(net: &Network, dense: &[(&Layer, usize, usize)]) -> TokenStream {
     quote! {
         /// The layers from quantised input steps to the last layer's `f32` output.
         #[inline]
-        fn dequantized_output(&self, #input: &[u8; #inputs]) -> [f32; #outputs] {
+        fn dequantized_output(&self, #input: &#steps_type) -> [f32; #outputs] {
             #body
             #field
         }
     }
 }
 
-/// `forward_batch`: chunks of samples, each layer's sums for the whole chunk at once (every
-/// weight loaded serves the chunk), then each row requantised as `forward` does it, so that a
-/// sample gets the same output alone or in a batch.
-fn forward_batch(
+/// `forward_batch`. For a network of dense layers: chunks of samples, each layer's sums for the
+/// whole chunk at once (every weight loaded serves the chunk), then each row requantised as
+/// `forward` does it, so that a sample gets the same output alone or in a batch. Otherwise
+/// (convolutions already run their kernel over many positions at once) sample by sample.
+fn forward_batch(net: &Network, quantized: &Quantized, parts: &[Part<'_>]) -> TokenStream {
+    let runtime = &net.runtime;
+    let outputs = net.output.elements();
+    let input_type = array_type(&net.scalar, &net.input);
+    let last_name = &net.last_layer().name;
+    let dense: Option<Vec<(&Layer, usize, usize)>> = parts
+        .iter()
+        .filter(|part| !matches!(part, Part::Dropout(_)))
+        .map(|part| match part {
+            Part::Dense(layer, inputs, outputs) => Some((*layer, *inputs, *outputs)),
+            _ => None,
+        })
+        .collect();
+    let body = if let Some(dense) = dense {
+        dense_chunks(net, quantized, &dense)
+    } else {
+        quote! {
+            for (input, output) in inputs.iter().zip(outputs.iter_mut()) {
+                *output = self.forward(input);
+            }
+        }
+    };
+    quote! {
+        /// Runs the network on every input, writing one output per input: the same outputs
+        /// as `forward`.
+        ///
+        /// # Errors
+        ///
+        /// `Error::Batch` when `outputs` does not have one row per input.
+        pub fn forward_batch(
+            &self,
+            inputs: &[#input_type],
+            outputs: &mut [[f32; #outputs]],
+        ) -> ::core::result::Result<(), #runtime::Error> {
+            if inputs.len() != outputs.len() {
+                return ::core::result::Result::Err(#runtime::Error::Batch {
+                    layer: #last_name,
+                    expected: inputs.len(),
+                    found: outputs.len(),
+                });
+            }
+            #body
+            ::core::result::Result::Ok(())
+        }
+    }
+}
+
+/// `forward_batch`'s body for a network of dense layers: the chunks.
+fn dense_chunks(
     net: &Network,
     quantized: &Quantized,
     dense: &[(&Layer, usize, usize)],
@@ -234,7 +433,6 @@ fn forward_batch(
     let runtime = &net.runtime;
     let chunk = quantized.chunk;
     let (inputs, outputs) = (net.input.elements(), net.output.elements());
-    let last_name = &net.last_layer().name;
     let chunk_inputs = Ident::new("inputs", Span::mixed_site());
     let chunk_outputs = Ident::new("outputs", Span::mixed_site());
     let steps = Ident::new("steps", Span::mixed_site());
@@ -254,15 +452,12 @@ fn forward_batch(
     for (layer, _, width) in hidden {
         let field = &layer.field;
         let requantize = match layer.activation {
-            Activation::Linear => quote_spanned! {layer.span=>
-                *out = self.#field.requantize(sum, #runtime::quant::Clamp::NONE);
-            },
-            Activation::Relu => quote_spanned! {layer.span=>
-                *out = self.#field.requantize(
-                    sum,
-                    #runtime::quant::Clamp::relu(self.#field.output()),
-                );
-            },
+            Activation::Linear | Activation::Relu => {
+                let clamp = clamp(net, layer);
+                quote_spanned! {layer.span=>
+                    *out = self.#field.requantize(sum, #clamp);
+                }
+            }
             _ => {
                 let apply = apply(net, layer, &quote!(&mut real));
                 quote_spanned! {layer.span=>
@@ -299,67 +494,93 @@ fn forward_batch(
             #apply
         }
     });
+    let _ = runtime;
     quote! {
-        /// Runs the network on every input, writing one output per input: the same outputs
-        /// as `forward`, each layer's sums computed for a chunk of samples at once.
-        ///
-        /// # Errors
-        ///
-        /// `Error::Batch` when `outputs` does not have one row per input.
-        pub fn forward_batch(
-            &self,
-            inputs: &[[f32; #inputs]],
-            outputs: &mut [[f32; #outputs]],
-        ) -> ::core::result::Result<(), #runtime::Error> {
-            if inputs.len() != outputs.len() {
-                return ::core::result::Result::Err(#runtime::Error::Batch {
-                    layer: #last_name,
-                    expected: inputs.len(),
-                    found: outputs.len(),
-                });
-            }
-            for (#chunk_inputs, #chunk_outputs) in inputs.chunks(#chunk).zip(outputs.chunks_mut(#chunk)) {
-                #body
-            }
-            ::core::result::Result::Ok(())
+        for (#chunk_inputs, #chunk_outputs) in inputs.chunks(#chunk).zip(outputs.chunks_mut(#chunk)) {
+            #body
         }
     }
 }
 
-/// `calibrate`: the `f32` network run on the samples, every layer's output observed, then each
-/// layer quantised with the ranges chosen.
-fn calibrate(net: &Network, dense: &[(&Layer, usize, usize)]) -> TokenStream {
+/// A private method of the `f32` network, `__nn_observe_int8`: its forward pass, through the
+/// same tokens as its `forward` (each kind's), recording each layer with weights' output (after
+/// its activation) in a calibration `Observer`, tensor 0 being the input.
+fn observe(net: &Network, parts: &[Part<'_>]) -> TokenStream {
+    let Network {
+        name: source,
+        runtime,
+        scalar,
+        ..
+    } = net;
+    let input_type = array_type(scalar, &net.input);
+    let input = format_ident!("input");
+    let input_flat = flat(&net.input, &quote!((*#input)), false);
+    let mut previous = quote!(#input);
+    let mut body = quote!(observer.observe(0, #input_flat)?;);
+    let mut tensor = 0_usize;
+    for (index, part) in parts.iter().enumerate() {
+        let layer = part.layer();
+        let out = &layer.field;
+        let argument = if index == 0 {
+            quote!(#previous)
+        } else {
+            quote!(&#previous)
+        };
+        let value = kind(layer).forward(net, layer, &argument);
+        let activation = apply(net, layer, &flat(&layer.output, &quote!(#out), true));
+        let observed = matches!(part, Part::Dense(..) | Part::Conv(..)).then(|| {
+            tensor += 1;
+            let values = flat(&layer.output, &quote!(#out), false);
+            quote!(observer.observe(#tensor, #values)?;)
+        });
+        body.extend(quote_spanned! {layer.span=>
+            #[allow(unused_mut)]
+            let mut #out = #value;
+            #activation
+            #observed
+        });
+        previous = quote!(#out);
+    }
+    quote! {
+        #runtime::__with_alloc! {
+            #[allow(dead_code)]
+            impl #source {
+                /// The forward pass, observing what calibrating an int8 twin needs.
+                fn __nn_observe_int8(
+                    &self,
+                    #input: &#input_type,
+                    observer: &mut #runtime::quant::Observer,
+                ) -> ::core::result::Result<(), #runtime::Error> {
+                    #body
+                    let _ = #previous;
+                    ::core::result::Result::Ok(())
+                }
+            }
+        }
+    }
+}
+
+/// `calibrate`: the `f32` network run on the samples (`__nn_observe_int8`), then each layer
+/// with weights quantised with the ranges chosen.
+fn calibrate(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
     let Network {
         name: source,
         runtime,
         ..
     } = net;
     let name = &net.quantized.as_ref().expect("called with a twin").name;
-    let inputs = net.input.elements();
+    let input_type = array_type(&net.scalar, &net.input);
     let mut names = vec![String::from("the input")];
     names.extend(
-        dense
+        weighted
             .iter()
-            .map(|(layer, _, _)| format!("the output of layer `{}`", layer.name)),
+            .map(|part| format!("the output of layer `{}`", part.layer().name)),
     );
-    let sample = format_ident!("sample");
-    let mut observe = TokenStream::new();
-    let mut previous = quote!(#sample);
-    for (index, (layer, _, _)) in dense.iter().enumerate() {
-        let field = &layer.field;
-        let apply = apply(net, layer, &quote!(&mut #field));
-        let tensor = index + 1;
-        observe.extend(quote_spanned! {layer.span=>
-            let mut #field = net.#field.forward(#previous);
-            #apply
-            observer.observe(#tensor, &#field)?;
-        });
-        previous = quote!(&#field);
-    }
     let mut quantize = quote! {
         let mut input = observer.quantization(0)?;
     };
-    for (index, (layer, _, _)) in dense.iter().enumerate() {
+    for (index, part) in weighted.iter().enumerate() {
+        let layer = part.layer();
         let field = &layer.field;
         let tensor = index + 1;
         let output = fixed_output(runtime, layer.activation)
@@ -374,7 +595,7 @@ fn calibrate(net: &Network, dense: &[(&Layer, usize, usize)]) -> TokenStream {
     let doc = format!(
         " An int8 `{name}` from a trained `{source}`: runs it on `samples` (inputs like the ones \
          it will see: a few hundred suffice), chooses each activation's range by `method`, and \
-         quantises each layer's weights (symmetric, one scale per neuron) and biases."
+         quantises each layer's weights (symmetric, one scale per output channel) and biases."
     );
     quote! {
         #runtime::__with_alloc! {
@@ -388,13 +609,12 @@ fn calibrate(net: &Network, dense: &[(&Layer, usize, usize)]) -> TokenStream {
                 /// layer's output, or a percentile outside `(50, 100]`.
                 pub fn calibrate(
                     net: &#source,
-                    samples: &[[f32; #inputs]],
+                    samples: &[#input_type],
                     method: #runtime::quant::Calibration,
                 ) -> ::core::result::Result<#runtime::Box<Self>, #runtime::Error> {
                     let mut observer = #runtime::quant::Observer::new(method, &[#(#names),*])?;
-                    for #sample in samples {
-                        observer.observe(0, #sample)?;
-                        #observe
+                    for sample in samples {
+                        net.__nn_observe_int8(sample, &mut observer)?;
                     }
                     // Built in place: a network can be larger than a stack.
                     let mut quantized = #runtime::zeroed_box::<Self>();
@@ -407,22 +627,61 @@ fn calibrate(net: &Network, dense: &[(&Layer, usize, usize)]) -> TokenStream {
     }
 }
 
+/// `[[[T; W]; H]; C]` of `element` for `shape`.
+fn nested_type(element: &TokenStream, shape: &Shape) -> TokenStream {
+    shape
+        .dims()
+        .iter()
+        .rev()
+        .fold(element.clone(), |inner, size| quote!([#inner; #size]))
+}
+
+/// The array of `shape` filled with `zero`.
+fn nested_zeros(zero: &TokenStream, shape: &Shape) -> TokenStream {
+    shape
+        .dims()
+        .iter()
+        .rev()
+        .fold(zero.clone(), |inner, size| quote!([#inner; #size]))
+}
+
 /// `from_safetensors`, `to_safetensors` and the file variants, in the runtime's
 /// `quant::file` layout, each layer under its `f32` network's prefix.
-fn files(net: &Network, dense: &[(&Layer, usize, usize)]) -> TokenStream {
+fn files(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
     let Network {
         name: source,
         runtime,
         ..
     } = net;
     let name = &net.quantized.as_ref().expect("called with a twin").name;
-    let (indices, fields, names): (Vec<usize>, Vec<&Ident>, Vec<&String>) = net
-        .layers
-        .iter()
-        .enumerate()
-        .filter(|(_, layer)| dense.iter().any(|(d, _, _)| std::ptr::eq(*d, *layer)))
-        .map(|(index, layer)| (index, &layer.field, &layer.name))
-        .collect();
+    let index_of = |layer: &Layer| {
+        net.layers
+            .iter()
+            .position(|l| std::ptr::eq(l, layer))
+            .expect("a layer of the network")
+    };
+    // `Reader::layer`/`Writer::layer` for a dense layer, `conv2d` for a convolution (its weight
+    // has PyTorch's 4-D shape).
+    let read = weighted.iter().map(|part| {
+        let layer = part.layer();
+        let (field, layer_name, index) = (&layer.field, &layer.name, index_of(layer));
+        let method = if let Part::Conv(..) = part {
+            quote!(conv2d)
+        } else {
+            quote!(layer)
+        };
+        quote!(reader.#method(#layer_name, &prefixes[#index], &mut quantized.#field)?;)
+    });
+    let write = weighted.iter().map(|part| {
+        let layer = part.layer();
+        let (field, index) = (&layer.field, index_of(layer));
+        let method = if let Part::Conv(..) = part {
+            quote!(conv2d)
+        } else {
+            quote!(layer)
+        };
+        quote!(writer.#method(&prefixes[#index], &self.#field);)
+    });
     quote! {
         #runtime::__with_safetensors! {
             #[allow(dead_code, clippy::unnecessary_box_returns)]
@@ -442,9 +701,7 @@ fn files(net: &Network, dense: &[(&Layer, usize, usize)]) -> TokenStream {
                     );
                     let mut reader = #runtime::quant::file::Reader::new(bytes)?;
                     let mut quantized = #runtime::zeroed_box::<Self>();
-                    #(
-                        reader.layer(#names, &prefixes[#indices], &mut quantized.#fields)?;
-                    )*
+                    #(#read)*
                     reader.finish()?;
                     ::core::result::Result::Ok(quantized)
                 }
@@ -458,9 +715,7 @@ fn files(net: &Network, dense: &[(&Layer, usize, usize)]) -> TokenStream {
                         <#source as #runtime::Network>::LAYERS,
                     );
                     let mut writer = #runtime::quant::file::Writer::new();
-                    #(
-                        writer.layer(&prefixes[#indices], &self.#fields);
-                    )*
+                    #(#write)*
                     writer.finish()
                 }
             }
@@ -514,23 +769,31 @@ pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStrea
         let scale = Literal::f32_suffixed(scale);
         quote!(#runtime::quant::Quantization::new(#scale, #zero_point))
     };
-    let fields = dense_layers(net)
+    let parts = parts(net);
+    let fields = weighted(&parts)
         .into_iter()
         .zip(layers)
-        .map(|((layer, inputs, _), parts)| {
+        .map(|(part, file)| {
+            let layer = part.layer();
             let field = &layer.field;
-            let rows = parts.weights.chunks(inputs.max(1)).map(|row| {
+            let field_type = part.field_type(runtime);
+            let row_length = match part {
+                Part::Dense(_, inputs, _) => inputs,
+                Part::Conv(_, conv) => conv.in_per_group * conv.kernel[0] * conv.kernel[1],
+                _ => 1,
+            };
+            let rows = file.weights.chunks(row_length.max(1)).map(|row| {
                 let row = row.iter().map(|w| Literal::i8_unsuffixed(*w));
                 quote!([#(#row),*])
             });
-            let scales = parts
+            let scales = file
                 .weight_scales
                 .iter()
                 .map(|s| Literal::f32_unsuffixed(*s));
-            let bias = parts.bias.iter().map(|b| Literal::i32_unsuffixed(*b));
-            let (input, output) = (quantization(parts.input), quantization(parts.output));
+            let bias = file.bias.iter().map(|b| Literal::i32_unsuffixed(*b));
+            let (input, output) = (quantization(file.input), quantization(file.output));
             quote_spanned! {layer.span=>
-                #field: #runtime::quant::QuantizedDense::from_parts(
+                #field: <#field_type>::from_parts(
                     &[#(#rows),*],
                     [#(#scales),*],
                     [#(#bias),*],

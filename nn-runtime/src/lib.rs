@@ -24,6 +24,7 @@ pub mod activation;
 pub mod batch;
 mod dense;
 mod error;
+mod half;
 pub mod init;
 pub mod io;
 #[doc(hidden)]
@@ -49,6 +50,7 @@ pub use alloc::boxed::Box;
 pub use alloc::vec::Vec;
 pub use dense::Dense;
 pub use error::Error;
+pub use half::{Bf16, F16, Half, HalfDense};
 pub use kernel::portable::dot;
 /// Generated `forward_ndarray` names its array types through this.
 #[cfg(feature = "ndarray")]

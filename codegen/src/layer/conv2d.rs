@@ -25,7 +25,7 @@ impl Conv2d {
     }
 
     /// The geometry, a `Conv2dGeometry` literal.
-    fn geometry(&self, net: &Network) -> TokenStream {
+    pub(crate) fn geometry(&self, net: &Network) -> TokenStream {
         let runtime = &net.runtime;
         let Self {
             stride: [sh, sw],

@@ -60,7 +60,7 @@ impl Kind for Pool {
 
 impl Pool {
     /// The literal `Pool2dGeometry` or `Pool1dGeometry` of the layer.
-    fn geometry(&self, net: &Network) -> TokenStream {
+    pub(crate) fn geometry(&self, net: &Network) -> TokenStream {
         let runtime = &net.runtime;
         match self.geometry {
             PoolGeometry::Two([kh, kw], [sh, sw], [ph, pw]) => quote! {

@@ -94,6 +94,15 @@ impl Quantization {
         core::array::from_fn(|i| self.quantize(x[i]))
     }
 
+    /// [`Quantization::quantize`] of every value of `x` into `steps` (`min` of the lengths):
+    /// inputs of any shape, flattened.
+    #[inline]
+    pub fn quantize_slice(self, x: &[f32], steps: &mut [u8]) {
+        for (q, x) in steps.iter_mut().zip(x) {
+            *q = self.quantize(*x);
+        }
+    }
+
     /// [`Quantization::dequantize`] of every value.
     #[inline]
     pub fn dequantize_all<const N: usize>(self, q: &[u8; N]) -> [f32; N] {
@@ -120,6 +129,14 @@ pub(crate) fn round_even(x: f32) -> f32 {
 pub(crate) fn saturate(x: f32) -> u8 {
     // `as` saturates and maps NaN to 0.
     x as u8
+}
+
+/// ReLU on quantised steps: every step below `zero_point` (the real value 0) raised to it.
+#[inline]
+pub fn relu_steps(steps: &mut [u8], zero_point: u8) {
+    for q in steps {
+        *q = (*q).max(zero_point);
+    }
 }
 
 /// What a layer's requantisation may produce: ReLU fused as a lower bound at the output's zero

@@ -1,5 +1,6 @@
 //! Integration tests of the runtime.
 
+mod half;
 mod layer_network;
 mod layers;
 mod numerics;
