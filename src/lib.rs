@@ -10,8 +10,8 @@ pub use nn_macros::network_file;
 #[cfg(feature = "train")]
 pub use nn_runtime::train;
 pub use nn_runtime::{
-    Activation, Dense, Error, Init, LayerInfo, LayerKind, Layout, Network, Role, Scalar, Summary,
-    TensorInfo, Tensors, activation, io, layers, quant,
+    Activation, Bf16, Dense, Error, F16, HalfDense, Init, LayerInfo, LayerKind, Layout, Network,
+    Role, Scalar, Summary, TensorInfo, Tensors, activation, io, layers, quant,
 };
 
 /// The guides of `docs/`, one module each, so that every Rust block in them is a doctest.

@@ -8,7 +8,7 @@ use crate::io::BakedWeights;
 use crate::ir::{Conv2d, GlobalPool, Layer, LayerKind, Network, Pool, Quantized, Shape};
 use crate::layer::kind;
 use crate::shared::{array_type, count, flat};
-use nn_grammar::Activation;
+use nn_grammar::{Activation, Quantize};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
@@ -90,7 +90,7 @@ fn weighted<'a>(parts: &[Part<'a>]) -> Vec<Part<'a>> {
 /// The twin's struct and impls; nothing without `quantize`.
 #[allow(clippy::too_many_lines)] // one `quote!` of the items, in the order a reader meets them
 pub(crate) fn emit(net: &Network) -> TokenStream {
-    let Some(quantized) = &net.quantized else {
+    let Some(quantized) = net.quantized.as_ref().filter(|q| q.kind == Quantize::Int8) else {
         return TokenStream::new();
     };
     let Network {
@@ -278,12 +278,18 @@ fn hidden_step(
         let target = flat(&layer.output, &quote!(#field), true);
         quote!(#runtime::quant::relu_steps(#target, #current.zero_point);)
     });
+    let ty = nested_type(&quote!(u8), &layer.output);
+    let binding = if relu.is_some() {
+        quote!(mut #field)
+    } else {
+        quote!(#field)
+    };
     match part {
         Part::Dense(..) => match layer.activation {
             Activation::Linear | Activation::Relu => {
                 let clamp = clamp(net, layer);
                 quote_spanned! {layer.span=>
-                    let #field = self.#field.forward(#input, #clamp);
+                    let #field: #ty = self.#field.forward(#input, #clamp);
                 }
             }
             _ => {
@@ -291,7 +297,7 @@ fn hidden_step(
                 quote_spanned! {layer.span=>
                     let mut #field = self.#field.dequantize(&self.#field.accumulate(#input));
                     #apply
-                    let #field = self.#field.output().quantize_all(&#field);
+                    let #field: #ty = self.#field.output().quantize_all(&#field);
                 }
             }
         },
@@ -299,7 +305,7 @@ fn hidden_step(
             let geometry = conv.geometry(net);
             let clamp = clamp(net, layer);
             quote_spanned! {layer.span=>
-                let #field = self.#field.forward(#input, #geometry, #clamp);
+                let #field: #ty = self.#field.forward(#input, #geometry, #clamp);
             }
         }
         Part::Pool(_, pool) => {
@@ -310,7 +316,7 @@ fn hidden_step(
                 quote!(#runtime::quant::avgpool2d_u8(#input, #geometry, #current.zero_point))
             };
             quote_spanned! {layer.span=>
-                let mut #field = #call;
+                let #binding: #ty = #call;
                 #relu
             }
         }
@@ -321,16 +327,16 @@ fn hidden_step(
                 quote!(#runtime::quant::global_avgpool_u8(#input, #current.zero_point))
             };
             quote_spanned! {layer.span=>
-                let mut #field = #call;
+                let #binding: #ty = #call;
                 #relu
             }
         }
         Part::Flatten(_) => quote_spanned! {layer.span=>
-            let mut #field = #runtime::quant::flatten_u8(#input);
+            let #binding: #ty = #runtime::quant::flatten_u8(#input);
             #relu
         },
         Part::Dropout(_) => quote_spanned! {layer.span=>
-            let mut #field = *#input;
+            let #binding: #ty = *#input;
             #relu
         },
     }
@@ -437,15 +443,14 @@ fn dense_chunks(
     let chunk_outputs = Ident::new("outputs", Span::mixed_site());
     let steps = Ident::new("steps", Span::mixed_site());
     let sums = Ident::new("sums", Span::mixed_site());
-    let row = Ident::new("row", Span::mixed_site());
     let first = &dense[0].0.field;
     let mut body = quote! {
         #[allow(clippy::large_stack_arrays)]
         let mut #steps = [[0u8; #inputs]; #chunk];
         let #steps = &mut #steps[..#chunk_inputs.len()];
-        for (#row, input) in #steps.iter_mut().zip(#chunk_inputs) {
-            *#row = self.#first.input().quantize_all(input);
-        }
+        self.#first
+            .input()
+            .quantize_slice(#chunk_inputs.as_flattened(), #steps.as_flattened_mut());
     };
     let mut previous = quote!(#steps);
     let (last, hidden) = dense.split_last().expect("a network has a layer");
@@ -455,15 +460,17 @@ fn dense_chunks(
             Activation::Linear | Activation::Relu => {
                 let clamp = clamp(net, layer);
                 quote_spanned! {layer.span=>
-                    *out = self.#field.requantize(sum, #clamp);
+                    self.#field.requantize_batch(#sums, #field, #clamp);
                 }
             }
             _ => {
                 let apply = apply(net, layer, &quote!(&mut real));
                 quote_spanned! {layer.span=>
-                    let mut real = self.#field.dequantize(sum);
-                    #apply
-                    *out = self.#field.output().quantize_all(&real);
+                    for (out, sum) in #field.iter_mut().zip(#sums.iter()) {
+                        let mut real = self.#field.dequantize(sum);
+                        #apply
+                        *out = self.#field.output().quantize_all(&real);
+                    }
                 }
             }
         };
@@ -475,9 +482,7 @@ fn dense_chunks(
             #[allow(clippy::large_stack_arrays)]
             let mut #field = [[0u8; #width]; #chunk];
             let #field = &mut #field[..#chunk_inputs.len()];
-            for (out, sum) in #field.iter_mut().zip(#sums.iter()) {
-                #requantize
-            }
+            #requantize
         });
         previous = quote!(#field);
     }
@@ -533,9 +538,10 @@ fn observe(net: &Network, parts: &[Part<'_>]) -> TokenStream {
             let values = flat(&layer.output, &quote!(#out), false);
             quote!(observer.observe(#tensor, #values)?;)
         });
+        let out_type = array_type(scalar, &layer.output);
         body.extend(quote_spanned! {layer.span=>
             #[allow(unused_mut)]
-            let mut #out = #value;
+            let mut #out: #out_type = #value;
             #activation
             #observed
         });
@@ -760,6 +766,9 @@ pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStrea
     let (Some(quantized), Some(weights)) = (&net.quantized, weights) else {
         return TokenStream::new();
     };
+    if quantized.kind != Quantize::Int8 {
+        return TokenStream::new();
+    }
     let Some(layers) = &weights.quantized else {
         return TokenStream::new();
     };

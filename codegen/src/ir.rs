@@ -46,9 +46,11 @@ pub struct Network {
     pub span: Span,
 }
 
-/// The int8 twin of a network of dense layers (`<Name>Int8`): its name and the chunk size of
-/// its `forward_batch`.
+/// The smaller-number twin of a network (`<Name>Int8`, `<Name>Bf16`, `<Name>F16`): its numbers,
+/// name and the chunk size of its `forward_batch`.
 pub struct Quantized {
+    /// The twin's numbers.
+    pub kind: nn_grammar::Quantize,
     /// The twin's identifier, spanned on the option's value.
     pub name: Ident,
     /// Samples per chunk in `forward_batch`.

@@ -8,6 +8,7 @@
 #[cfg(feature = "pretty")]
 pub mod build;
 mod emit;
+mod emit_half;
 mod emit_quant;
 mod emit_sequence;
 mod emit_train;
@@ -45,6 +46,7 @@ fn items(net: &ir::Network) -> TokenStream {
     tokens.extend(io::methods(net));
     tokens.extend(emit_train::emit(net));
     tokens.extend(emit_quant::emit(net));
+    tokens.extend(emit_half::emit(net));
     shared::plain_sizes(tokens)
 }
 
@@ -125,5 +127,6 @@ pub fn expand_baked(
     let mut tokens = items(&net);
     tokens.extend(shared::plain_sizes(io::baked(&net, weights)));
     tokens.extend(shared::plain_sizes(emit_quant::baked(&net, weights)));
+    tokens.extend(shared::plain_sizes(emit_half::baked(&net, weights)));
     tokens
 }

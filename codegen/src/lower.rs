@@ -57,6 +57,7 @@ pub fn lower(
             })
             .collect(),
         quantized: net.quantize.map(|(quantize, range)| ir::Quantized {
+            kind: quantize,
             name: Ident::new(
                 &format!("{}{}", net.name, quantize.suffix()),
                 span_of(range),

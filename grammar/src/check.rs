@@ -361,8 +361,11 @@ fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagn
     true
 }
 
-/// `quantize = int8` only for `f32` networks of dense layers (and `dropout`, the identity at
-/// inference) whose inputs fit the `i32` sums; whether the setting can stay.
+/// `quantize` only on `f32` networks whose every layer the twin has: for `int8`, dense layers,
+/// 2-D convolutions without groups, 2-D pools, global pools, `flatten` and `dropout`, ending
+/// with a dense layer, activations other than `relu` on dense layers only, and inputs within
+/// the `i32` sums; for `bf16` and `f16`, dense layers and `dropout`. Whether the setting can
+/// stay.
 fn check_quantize(
     item: &ast::Item,
     settings: &Settings,
@@ -385,29 +388,84 @@ fn check_quantize(
         ));
         fine = false;
     }
+    let int8 = quantize == Quantize::Int8;
+    let supported = if int8 {
+        "dense layers, `conv2d` (without groups), the 2-D and global pools, `flatten` and `dropout`"
+    } else {
+        "dense layers and `dropout`"
+    };
     for (written, layer) in item.layers.iter().zip(layers) {
-        if !matches!(layer.kind, LayerKind::Dense | LayerKind::Dropout { .. }) {
+        let kind_fits = match layer.kind {
+            LayerKind::Dense | LayerKind::Dropout { .. } => true,
+            LayerKind::Conv2d(conv) => int8 && conv.groups == 1,
+            LayerKind::MaxPool2d(_)
+            | LayerKind::AvgPool2d(_)
+            | LayerKind::GlobalAvgPool
+            | LayerKind::GlobalMaxPool
+            | LayerKind::Flatten => int8,
+            _ => false,
+        };
+        if !kind_fits {
+            let grouped = matches!(layer.kind, LayerKind::Conv2d(conv) if conv.groups != 1);
+            let what = if grouped && int8 {
+                "a grouped `conv2d` cannot be quantised yet".to_owned()
+            } else {
+                format!("`{}` cannot be quantised", written.width.text)
+            };
             problems.push(Diagnostic::new(
                 written.width.range,
                 format!(
-                    "`{}` cannot be quantised: `quantize = {}` supports dense layers and `dropout` for now",
-                    written.width.text,
+                    "{what}: `quantize = {}` supports {supported} for now",
                     quantize.name()
                 ),
             ));
             // The first is the one to act on: later layers (a `flatten` after a convolution)
             // are often there because of it.
             return false;
-        } else if layer.input.elements() > MAX_QUANTIZED_INPUTS {
+        }
+        let dense = layer.kind == LayerKind::Dense;
+        if int8
+            && !dense
+            && !matches!(layer.activation, Activation::Linear | Activation::Relu)
+            && let Some(activation) = &written.activation
+        {
             problems.push(Diagnostic::new(
-                written.width.range,
+                activation.name.range,
                 format!(
-                    "a quantised dense layer reads at most {MAX_QUANTIZED_INPUTS} inputs (more could overflow its `i32` sums), this one reads {}",
-                    layer.input.elements()
+                    "an int8 `{}` takes `relu` or no activation (others are computed in `f32` after dense layers only), found `{}`",
+                    written.width.text, activation.name.text
                 ),
             ));
             fine = false;
         }
+        // What one output sums: a dense layer's inputs, a convolution's window.
+        let reads = match layer.kind {
+            LayerKind::Dense => layer.input.elements(),
+            LayerKind::Conv2d(conv) => layer.input.dims()[0] * conv.kernel[0] * conv.kernel[1],
+            _ => 0,
+        };
+        if int8 && reads > MAX_QUANTIZED_INPUTS {
+            problems.push(Diagnostic::new(
+                written.width.range,
+                format!(
+                    "a quantised layer's output sums at most {MAX_QUANTIZED_INPUTS} products (more could overflow its `i32` sums), this one sums {reads}"
+                ),
+            ));
+            fine = false;
+        }
+    }
+    if int8
+        && let (Some(written), Some(last)) = (item.layers.last(), layers.last())
+        && last.kind != LayerKind::Dense
+    {
+        problems.push(Diagnostic::new(
+            written.width.range,
+            format!(
+                "an int8 twin ends with a dense layer (its sums are dequantised to `f32`), this network ends with `{}`",
+                written.width.text
+            ),
+        ));
+        fine = false;
     }
     fine
 }
@@ -796,7 +854,9 @@ fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Setting
             },
             "quantize" => match value.text.as_str() {
                 "int8" => settings.quantize = Some((Quantize::Int8, value.range)),
-                _ => bad_value("`int8`"),
+                "bf16" => settings.quantize = Some((Quantize::Bf16, value.range)),
+                "f16" => settings.quantize = Some((Quantize::F16, value.range)),
+                _ => bad_value("`int8`, `bf16` or `f16`"),
             },
             unknown => {
                 let expected = SETTINGS.map(|s| format!("`{s}`"));

@@ -711,6 +711,10 @@ impl Scalar {
 pub enum Quantize {
     /// `<Name>Int8`: `i8` weights, `u8` activations, `i32` sums.
     Int8,
+    /// `<Name>Bf16`: bfloat16 weights, computed in `f32`.
+    Bf16,
+    /// `<Name>F16`: IEEE binary16 weights, computed in `f32`.
+    F16,
 }
 
 impl Quantize {
@@ -718,6 +722,8 @@ impl Quantize {
     pub fn name(self) -> &'static str {
         match self {
             Self::Int8 => "int8",
+            Self::Bf16 => "bf16",
+            Self::F16 => "f16",
         }
     }
 
@@ -725,6 +731,8 @@ impl Quantize {
     pub fn suffix(self) -> &'static str {
         match self {
             Self::Int8 => "Int8",
+            Self::Bf16 => "Bf16",
+            Self::F16 => "F16",
         }
     }
 }

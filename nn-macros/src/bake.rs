@@ -122,11 +122,19 @@ fn quantized(
     let mut reader = Reader::new(bytes)?;
     let mut parts = Vec::new();
     for ((layer, info), prefix) in net.layers.iter().zip(layers).zip(&prefixes) {
-        if layer.kind != nn_grammar::LayerKind::Dense {
-            continue;
-        }
-        let (inputs, outputs) = (layer.input.elements(), layer.output.elements());
-        let read = reader.parts(info.name, prefix, inputs, outputs)?;
+        let read = match layer.kind {
+            nn_grammar::LayerKind::Dense => {
+                let (inputs, outputs) = (layer.input.elements(), layer.output.elements());
+                reader.parts(info.name, prefix, inputs, outputs)?
+            }
+            nn_grammar::LayerKind::Conv2d(conv) => {
+                let in_per_group = layer.input.dims()[0] / conv.groups.max(1);
+                let kernel = [in_per_group, conv.kernel[0], conv.kernel[1]];
+                reader.conv2d_parts(info.name, prefix, conv.out_channels, kernel)?
+            }
+            // Layers without weights.
+            _ => continue,
+        };
         parts.push(QuantizedLayer {
             weights: read.weights,
             weight_scales: read.weight_scales,

@@ -8,7 +8,8 @@ use serde_json::Value;
 nn::network! {
     /// LeNet-5, as in examples/lenet.rs.
     pub struct LeNet = [1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2)
-        -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax;
+        -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax
+        with quantize = int8;
 }
 
 /// One image, `[channels, height, width]`.
@@ -124,4 +125,54 @@ fn baked_weights_are_the_file_s() {
         );
         assert_close(&baked, expected, &format!("baked, sample {sample}"));
     }
+}
+
+/// The fixture's images, each also shifted and scaled: calibration samples.
+fn calibration_images() -> Vec<Image> {
+    let (images, _) = expected();
+    let mut samples = Vec::new();
+    for image in &images {
+        for scale in [0.5_f32, 0.8, 1.0, 1.2] {
+            let mut copy = *image;
+            for v in copy.as_flattened_mut().as_flattened_mut() {
+                *v *= scale;
+            }
+            samples.push(copy);
+        }
+    }
+    samples
+}
+
+#[test]
+fn the_int8_twin_runs_convolutions_and_pools_in_integers() {
+    let net = LeNet::from_safetensors_file(path("lenet.safetensors")).expect("the fixture loads");
+    let samples = calibration_images();
+    let int8 =
+        LeNetInt8::calibrate(&net, &samples, nn::quant::Calibration::MinMax).expect("calibration");
+    // The pools and `flatten` keep their input's quantisation: each layer with weights reads
+    // what the previous one wrote.
+    assert_eq!(int8.layer2.input(), int8.layer0.output());
+    assert_eq!(int8.layer5.input(), int8.layer2.output());
+    let mut worst = 0.0_f32;
+    for image in &samples {
+        let (f, q) = (net.forward(image), int8.forward(image));
+        for (f, q) in f.iter().zip(q) {
+            worst = worst.max((f - q).abs());
+        }
+    }
+    println!("LeNet int8: largest difference from f32 {worst}");
+    assert!(worst <= 0.02, "{worst}");
+    let mut batch = vec![[0.0; 10]; samples.len()];
+    int8.forward_batch(&samples, &mut batch)
+        .expect("one output per image");
+    for (row, image) in batch.iter().zip(&samples) {
+        assert_eq!(row.map(f32::to_bits), int8.forward(image).map(f32::to_bits));
+    }
+    let bytes = int8.to_safetensors();
+    let loaded = LeNetInt8::from_safetensors(&bytes).expect("its own file");
+    assert_eq!(loaded.to_safetensors(), bytes);
+    assert_eq!(
+        loaded.forward(&samples[3]).map(f32::to_bits),
+        int8.forward(&samples[3]).map(f32::to_bits)
+    );
 }

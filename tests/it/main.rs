@@ -17,6 +17,7 @@ mod expand;
 mod fixtures;
 mod generated;
 mod generated_networks;
+mod half;
 mod hygiene;
 mod io_fuzz;
 mod io_ndarray;

@@ -11,7 +11,8 @@
 //! alone. Only the loads differ:
 //!
 //! - bfloat16: 16-bit values zero-extended to 32 bits and shifted left by 16 (`vpmovzxwd`,
-//!   `vpslld`), exact.
+//!   `vpslld`) with AVX-512F; with AVX2, one byte shuffle (`vpshufb`) of the 8 values loaded
+//!   into both halves of a vector, exact.
 //! - binary16: `vcvtph2ps` (AVX-512F, or F16C beside AVX2), exact.
 //! - the last `OUT % L` outputs of each column, which fill no vector: 16-bit elements have no
 //!   masked load in AVX-512F or AVX2, so the vector is read straight from the weights when
@@ -568,8 +569,9 @@ macro_rules! half_kernels {
     };
 }
 
-/// The `$H` weights from `flat[start]` on, `L` of them read straight from `flat` when that many
-/// remain, else the `len` of the tail from a copy padded with zeros; `$load` reads `&[$H; L]`.
+/// Expands into `tail_halves` for a level's module (which provides `L`, `Halves` and
+/// `load_halves`): the weights of a tail, `L` of them read straight from `flat` when that many
+/// remain from `start`, else the `len` of the tail from a copy padded with zeros.
 #[cfg(target_arch = "x86_64")]
 macro_rules! tail_halves {
     ($feature:literal) => {
@@ -771,10 +773,11 @@ mod avx2 {
     use super::super::{Bf16, F16, Half};
     use crate::kernel::portable::BLOCK;
     use core::arch::x86_64::{
-        __m128i, __m256, __m256i, _mm_loadu_si128, _mm256_add_ps, _mm256_castsi256_ps,
-        _mm256_cmpgt_epi32, _mm256_cvtepu16_epi32, _mm256_cvtph_ps, _mm256_fmadd_ps,
-        _mm256_loadu_ps, _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_set1_epi32,
-        _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_slli_epi32, _mm256_storeu_ps,
+        __m128i, __m256, __m256i, _mm_loadu_si128, _mm256_add_ps, _mm256_broadcastsi128_si256,
+        _mm256_castsi256_ps, _mm256_cmpgt_epi32, _mm256_cvtph_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+        _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_set1_epi32, _mm256_set1_ps,
+        _mm256_setr_epi8, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_shuffle_epi8,
+        _mm256_storeu_ps,
     };
 
     /// A vector of `f32`s.
@@ -891,14 +894,27 @@ mod avx2 {
 
     tail_halves!("avx2,fma");
 
-    /// 8 bfloat16 weights as `f32`s: each zero-extended to 32 bits and shifted into the upper
-    /// half.
+    /// 8 bfloat16 values, in both halves of a vector, as `f32`s: each moved into the upper
+    /// half of its lane by one byte shuffle, zeros below.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn bf16_lanes(halves: Halves) -> V {
+        // Bytes `4k + 2` and `4k + 3` of each 128-bit half take value `k` of that half (values
+        // 0-3, then 4-7); -1 (the high bit set) writes a zero.
+        let spread = _mm256_setr_epi8(
+            -1, -1, 0, 1, -1, -1, 2, 3, -1, -1, 4, 5, -1, -1, 6, 7, //
+            -1, -1, 8, 9, -1, -1, 10, 11, -1, -1, 12, 13, -1, -1, 14, 15,
+        );
+        let both = _mm256_broadcastsi128_si256(halves);
+        _mm256_castsi256_ps(_mm256_shuffle_epi8(both, spread))
+    }
+
+    /// 8 bfloat16 weights as `f32`s: a broadcast load (no arithmetic) and a byte shuffle, one
+    /// instruction fewer than zero-extending then shifting.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     fn widen_bf16(w: &[Bf16; L]) -> V {
-        _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(load_halves(
-            w,
-        ))))
+        bf16_lanes(load_halves(w))
     }
 
     /// The `len < 8` bfloat16 weights from `flat[start]` on, as `f32`s in the low lanes (the
@@ -906,8 +922,7 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     fn widen_tail_bf16(flat: &[Bf16], start: usize, len: usize) -> V {
-        let words = _mm256_cvtepu16_epi32(tail_halves(flat, start, len));
-        _mm256_castsi256_ps(_mm256_slli_epi32::<16>(words))
+        bf16_lanes(tail_halves(flat, start, len))
     }
 
     /// 8 binary16 weights as `f32`s (`vcvtph2ps`, exact).

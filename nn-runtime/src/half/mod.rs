@@ -343,11 +343,12 @@ impl Half for F16 {
 ///
 /// The weights are stored by columns, `[IN][OUT]`, as in [`Dense`] (`columns[i][o]` is the
 /// weight from input `i` to neuron `o`); the `OUT` biases stay `f32`. The kernels widen each
-/// weight to `f32` as they load it (a shift for bfloat16; `vcvtph2ps` for binary16), then
-/// multiply and add in `f32` exactly as [`Dense`]'s `f32` kernels do, in the same order at
-/// each level: [`HalfDense::forward`] gives the bits of [`Dense::forward`] on a
+/// weight to `f32` as they load it (a shift or a byte shuffle for bfloat16; `vcvtph2ps` for
+/// binary16), then multiply and add in `f32` exactly as [`Dense`]'s `f32` kernels do, in the
+/// same order at each level: [`HalfDense::forward`] gives the bits of [`Dense::forward`] on a
 /// `Dense<IN, OUT, f32>` holding the widened weights and the same biases, on the same CPU (the
-/// tests check it at every level, batches included). The error of a half-precision layer is
+/// tests check it at every level, batches included, with finite weights: a NaN weight gives NaNs
+/// in both, whose payloads were not compared). The error of a half-precision layer is
 /// therefore that of its rounded weights, nothing more; [`HalfDense::assign_from`] rounds each
 /// weight of an `f32` layer to nearest.
 ///
@@ -358,10 +359,11 @@ impl Half for F16 {
 /// layer falls back to the portable kernel, still exact for its own order but no longer the
 /// bits of the `f32` layer at the AVX2 level. `forward_at(Level::Avx2, ..)` then says `None`.
 ///
-/// Speed, MNIST's two layers on one core of an AVX-512 machine (bench/benches/half.rs): one
-/// sample at a time, where the weights' bandwidth counts, half precision takes about 0.73 of
-/// the time of `f32` with AVX-512 and 0.6 (`F16`) to 0.8 (`Bf16`) with AVX2; batches of 256,
-/// bound by the multiply-adds, take the same time within 2%. The portable kernel widens
+/// Speed, MNIST's two layers on one core of an AVX-512 machine (an AMD EPYC, 1 MiB of L2 per
+/// core, so that even the `f32` weights stay in cache; bench/benches/half.rs): one sample at a
+/// time, where the weights' bandwidth counts, half precision takes about 0.73 of the time of
+/// `f32` with AVX-512, and 0.6 (`F16`) and 0.67 (`Bf16`) with AVX2; batches of 256, bound by
+/// the multiply-adds, take the same time within a few percent. The portable kernel widens
 /// `Bf16` for free but `F16` with a few integer and float operations per weight: about 4 times
 /// the time of `f32` there.
 ///

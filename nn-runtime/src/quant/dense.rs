@@ -1,7 +1,7 @@
 //! The int8 fully connected layer.
 
 use super::kernel;
-use super::{Clamp, Quantization, round_even};
+use super::{Clamp, Quantization, round_even, round_small, to_byte};
 use crate::Dense;
 use crate::zeroed::ZeroInit;
 
@@ -136,6 +136,57 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         self.output = output;
     }
 
+    /// [`QuantizedDense::quantize_from`] from `f32` weights in PyTorch's layout, `rows` being
+    /// `[OUT][IN]` row-major, and `OUT` biases: the same computation (bit for bit) for layers
+    /// whose weights are not a [`Dense`], such as a convolution's flattened kernels.
+    ///
+    /// # Panics
+    ///
+    /// When `rows` does not hold `IN * OUT` values or `bias` `OUT`.
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn quantize_rows(
+        &mut self,
+        rows: &[f32],
+        bias: &[f32],
+        input: Quantization,
+        output: Quantization,
+    ) {
+        let () = Self::VALID;
+        assert_eq!(
+            rows.len(),
+            IN * OUT,
+            "quantize_rows needs [{OUT}][{IN}] weights"
+        );
+        assert_eq!(bias.len(), OUT, "quantize_rows needs {OUT} biases");
+        for (o, row) in rows.chunks_exact(IN).enumerate() {
+            // The maximum does not depend on the order of the values: `quantize_from`'s.
+            let largest = row.iter().fold(0.0_f32, |m, w| m.max(w.abs()));
+            let scale = if largest > 0.0 && largest.is_finite() {
+                largest / 127.0
+            } else {
+                1.0
+            };
+            let mut sum = 0_i32;
+            for (i, w) in row.iter().enumerate() {
+                // In -127..=127: |w| <= largest. NaN becomes 0 (`as` saturates).
+                let q = round_even(w / scale).clamp(-127.0, 127.0) as i8;
+                self.weights[i / 4][o][i % 4] = q;
+                sum += i32::from(q);
+            }
+            for i in IN..GROUPS * 4 {
+                self.weights[i / 4][o][i % 4] = 0;
+            }
+            self.weight_scales[o] = scale;
+            self.dequantize[o] = input.scale * scale;
+            self.requantize[o] = self.dequantize[o] / output.scale;
+            // `as` saturates a bias beyond the accumulator's range.
+            self.bias[o] = round_even(bias[o] / self.dequantize[o]) as i32;
+            self.offsets[o] = self.bias[o].wrapping_sub(i32::from(input.zero_point) * sum);
+        }
+        self.input = input;
+        self.output = output;
+    }
+
     /// Sets the layer from its quantised parts, as [`QuantizedDense::from_parts`] but in place
     /// and from slices: `rows` is `[OUT][IN]` row-major; weights, scales and biases past the
     /// slices' ends stay as they were (callers check the lengths).
@@ -240,20 +291,50 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     #[inline]
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     pub fn requantize(&self, sums: &[i32; OUT], clamp: Clamp) -> [u8; OUT] {
+        let mut steps = [0; OUT];
+        self.requantize_batch(
+            core::slice::from_ref(sums),
+            core::slice::from_mut(&mut steps),
+            clamp,
+        );
+        steps
+    }
+
+    /// [`QuantizedDense::requantize`] of each row of `sums` into the matching row of `steps`
+    /// (`min` of the lengths), in one pass compiled for the widest vectors this CPU has (the
+    /// same operations at every level, so the same steps).
+    #[inline]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    pub fn requantize_batch(&self, sums: &[[i32; OUT]], steps: &mut [[u8; OUT]], clamp: Clamp) {
         let zero = f32::from(self.output.zero_point);
         let (low, high) = (f32::from(clamp.low), f32::from(clamp.high));
-        core::array::from_fn(|o| {
-            let steps = round_even(sums[o] as f32 * self.requantize[o]) + zero;
-            // Within 0..=255 after the clamp; NaN cannot occur (finite multipliers).
-            steps.clamp(low, high) as u8
-        })
+        crate::kernel::with_widest(
+            #[inline(always)]
+            || {
+                for (steps, sums) in steps.iter_mut().zip(sums) {
+                    for ((step, sum), multiplier) in
+                        steps.iter_mut().zip(sums).zip(&self.requantize)
+                    {
+                        // Branch-free, so that the loop vectorises: beyond 512 steps every
+                        // value saturates alike, and within them `round_small` is exact. No
+                        // NaN: the multipliers are finite.
+                        let real = (*sum as f32 * multiplier).clamp(-512.0, 512.0);
+                        *step = to_byte((round_small(real) + zero).max(low).min(high));
+                    }
+                }
+            },
+        );
     }
 
     /// The real values of the sums: `sum * input.scale * weight_scales[o]`.
     #[inline]
     #[allow(clippy::cast_precision_loss)]
     pub fn dequantize(&self, sums: &[i32; OUT]) -> [f32; OUT] {
-        core::array::from_fn(|o| sums[o] as f32 * self.dequantize[o])
+        let mut real = [0.0; OUT];
+        for ((real, sum), scale) in real.iter_mut().zip(sums).zip(&self.dequantize) {
+            *real = *sum as f32 * scale;
+        }
+        real
     }
 
     /// The layer with requantisation: [`QuantizedDense::accumulate`] then

@@ -12,11 +12,13 @@
 //! | `<prefix>.input_zero_point`, `<prefix>.output_zero_point` | `U8` | `[]` |
 //!
 //! the parameters of ONNX's `QLinearConv` (`x_scale`, `w_scale`, `B`, `y_scale`, ...). A
+//! 2-D convolution writes the same tensors, its `weight` of PyTorch's `Conv2d.weight` shape,
+//! `[outputs, in_per_group, kernel_height, kernel_width]` (the rows of its dense layer). A
 //! layer's input parameters must equal the previous layer's output parameters. Tensors are
 //! ordered as the reference writer orders them (widest dtype first, then by name), with the
 //! metadata `{"format": "nn-int8"}`.
 
-use super::{Quantization, QuantizedDense};
+use super::{Quantization, QuantizedConv2d, QuantizedDense};
 use crate::Error;
 use crate::io::safetensors::{Tensor, json_string, list, parse};
 use ::safetensors::tensor::Dtype;
@@ -195,6 +197,67 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// The parts of a 2-D convolution of `outputs` channels under `prefix`, its weight of
+    /// shape `[outputs, kernel[0], kernel[1], kernel[2]]` (`[in_per_group, height, width]`)
+    /// returned as rows of `kernel`'s product, `[outputs][in_per_group * height * width]`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reader::parts`], the weight's expected shape the convolution's.
+    pub fn conv2d_parts(
+        &mut self,
+        layer: &'static str,
+        prefix: &str,
+        outputs: usize,
+        kernel: [usize; 3],
+    ) -> Result<Parts, Error> {
+        let full = format!("{prefix}.weight");
+        let shape = [outputs, kernel[0], kernel[1], kernel[2]];
+        let patch = kernel[0] * kernel[1] * kernel[2];
+        if let Some(tensor) = self.tensors.iter_mut().find(|t| t.name == full) {
+            if tensor.shape != shape {
+                return Err(Error::Shape {
+                    layer,
+                    tensor: full,
+                    expected: shape.to_vec(),
+                    found: tensor.shape.clone(),
+                });
+            }
+            // Read as its flattening, the rows of a dense layer: same bytes.
+            tensor.shape = alloc::vec![outputs, patch];
+        }
+        self.parts(layer, prefix, patch, outputs)
+    }
+
+    /// Reads the 2-D convolution under `prefix` into `into`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reader::conv2d_parts`].
+    pub fn conv2d<
+        const OUT: usize,
+        const IN_PER_GROUP: usize,
+        const KH: usize,
+        const KW: usize,
+        const PATCH: usize,
+        const G: usize,
+    >(
+        &mut self,
+        layer: &'static str,
+        prefix: &str,
+        into: &mut QuantizedConv2d<OUT, IN_PER_GROUP, KH, KW, PATCH, G>,
+    ) -> Result<(), Error> {
+        let parts = self.conv2d_parts(layer, prefix, OUT, [IN_PER_GROUP, KH, KW])?;
+        into.assign(
+            &parts.weights,
+            &parts.weight_scales,
+            &parts.bias,
+            parts.input,
+            parts.output,
+        );
+        Ok(())
+    }
+
     /// Checks that every tensor of the file was read.
     ///
     /// # Errors
@@ -276,6 +339,30 @@ impl Writer {
                 &[],
                 alloc::vec![q.zero_point],
             );
+        }
+    }
+
+    /// Adds the tensors of the 2-D convolution `layer` under `prefix`: those of its dense
+    /// layer, the weight of shape `[OUT, IN_PER_GROUP, KH, KW]`.
+    pub fn conv2d<
+        const OUT: usize,
+        const IN_PER_GROUP: usize,
+        const KH: usize,
+        const KW: usize,
+        const PATCH: usize,
+        const G: usize,
+    >(
+        &mut self,
+        prefix: &str,
+        layer: &QuantizedConv2d<OUT, IN_PER_GROUP, KH, KW, PATCH, G>,
+    ) {
+        let first = self.tensors.len();
+        self.layer(prefix, layer.dense());
+        let weight = format!("{prefix}.weight");
+        for (name, _, shape, _) in &mut self.tensors[first..] {
+            if *name == weight {
+                *shape = alloc::vec![OUT, IN_PER_GROUP, KH, KW];
+            }
         }
     }
 

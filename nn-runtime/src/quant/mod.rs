@@ -26,8 +26,14 @@
 //! - **The last layer** is dequantised to `f32` and its activation applied in `f32`:
 //!   networks take and return `f32`; `forward_quantized` stays in `u8` at both ends.
 
+// The element-wise helpers are `#[inline(always)]`, so that `kernel::with_widest` compiles them
+// for its level.
+#![allow(clippy::inline_always)]
+
+mod conv;
 mod dense;
 mod kernel;
+mod pool;
 
 #[cfg(feature = "alloc")]
 mod calibrate;
@@ -36,8 +42,12 @@ pub mod file;
 
 #[cfg(feature = "alloc")]
 pub use calibrate::{Calibration, Observer};
+pub use conv::QuantizedConv2d;
 pub use dense::QuantizedDense;
 pub use kernel::{QuantLevel, level};
+pub use pool::{
+    Steps, avgpool2d_u8, flatten_u8, global_avgpool_u8, global_maxpool_u8, maxpool2d_u8,
+};
 
 /// The affine map between real values and `u8` steps: `real = scale * (q - zero_point)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -73,13 +83,18 @@ impl Quantization {
 
     /// `saturate(round(x / scale) + zero_point)`, rounding half to even: ONNX's
     /// `QuantizeLinear`. NaN becomes the zero point.
-    #[inline]
+    #[inline(always)]
     pub fn quantize(self, x: f32) -> u8 {
-        let steps = round_even(x / self.scale);
-        if steps.is_nan() {
-            return self.zero_point;
-        }
-        saturate(steps + f32::from(self.zero_point))
+        let steps = x / self.scale;
+        // Branch-free, so that loops over it vectorise: beyond 512 steps from the zero point
+        // every value saturates alike, and within them the rounding is exact; NaN is selected
+        // away first.
+        let steps = if steps.is_nan() {
+            0.0
+        } else {
+            steps.clamp(-512.0, 512.0)
+        };
+        to_byte((round_small(steps) + f32::from(self.zero_point)).clamp(0.0, 255.0))
     }
 
     /// `scale * (q - zero_point)`.
@@ -91,16 +106,31 @@ impl Quantization {
     /// [`Quantization::quantize`] of every value.
     #[inline]
     pub fn quantize_all<const N: usize>(self, x: &[f32; N]) -> [u8; N] {
-        core::array::from_fn(|i| self.quantize(x[i]))
+        self.quantize_array(x)
     }
 
     /// [`Quantization::quantize`] of every value of `x` into `steps` (`min` of the lengths):
     /// inputs of any shape, flattened.
     #[inline]
     pub fn quantize_slice(self, x: &[f32], steps: &mut [u8]) {
-        for (q, x) in steps.iter_mut().zip(x) {
-            *q = self.quantize(*x);
-        }
+        // Compiled for the widest vectors this CPU has: the same scalar operations on every
+        // value, so the same steps at every level.
+        crate::kernel::with_widest(
+            #[inline(always)]
+            || {
+                for (q, x) in steps.iter_mut().zip(x) {
+                    *q = self.quantize(*x);
+                }
+            },
+        );
+    }
+
+    /// [`Quantization::quantize`] of every value, as a loop that vectorises.
+    #[inline]
+    fn quantize_array<const N: usize>(self, x: &[f32; N]) -> [u8; N] {
+        let mut steps = [0; N];
+        self.quantize_slice(x, &mut steps);
+        steps
     }
 
     /// [`Quantization::dequantize`] of every value.
@@ -121,6 +151,24 @@ pub(crate) fn round_even(x: f32) -> f32 {
     } else {
         x
     }
+}
+
+/// `x`, within 2^22 of 0, rounded to the nearest integer, half to even: [`round_even`] without
+/// its branch.
+#[inline(always)]
+pub(crate) fn round_small(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (x + MAGIC) - MAGIC
+}
+
+/// `x`, a whole number in `0..=255`, as a byte: the low bits of `x + 1.5 * 2^23`, which hold
+/// it exactly. Integer operations only, where `as u8` (which saturates and checks for NaN)
+/// keeps quantising loops from vectorising (the digits example's int8 `forward_batch`).
+#[inline(always)]
+#[allow(clippy::cast_possible_truncation)]
+pub(crate) fn to_byte(x: f32) -> u8 {
+    const MAGIC: f32 = 12_582_912.0;
+    (x + MAGIC).to_bits() as u8
 }
 
 /// `x` (a whole number, or NaN) clamped to `0..=255`; NaN becomes 0.

@@ -4,5 +4,7 @@ mod half;
 mod layer_network;
 mod layers;
 mod numerics;
+mod quant;
+mod quant_conv;
 mod recurrent;
 mod recurrent_train;

@@ -224,7 +224,7 @@ fn options() {
         "struct Net = 4 -> 2 with scalr = f32, unroll = fast, scalar = f16, unroll = loops;",
         &expect![[r#"
             exit 1
-            error: unknown option `scalr`, did you mean `scalar`? expected one of `scalar`, `unroll`, `crate` or `weights`
+            error: unknown option `scalr`, did you mean `scalar`? expected one of `scalar`, `unroll`, `crate`, `weights` or `quantize`
               --> model.nn:1:26
               |
             1 | struct Net = 4 -> 2 with scalr = f32, unroll = fast, scalar = f16, unroll = loops;

@@ -94,7 +94,11 @@ fn nnc_output_and_its_expansion_compile_with_nn_alone_and_without_warnings() {
     }
     main.push_str(
         "mod declared {\n    nn::network! {\n        /// Declared in source.\n        \
-         pub struct Declared = 3 -> 4 relu as hidden -> 2 softmax;\n    }\n}\n\nfn main() {}\n",
+         pub struct Declared = 3 -> 4 relu as hidden -> 2 softmax;\n        \
+         /// With an int8 twin.\n        \
+         pub struct Small = 6 -> 8 tanh -> 5 relu -> 3 softmax with quantize = int8;\n        \
+         /// With a bfloat16 twin.\n        \
+         pub struct Half = 6 -> 8 relu -> 3 with quantize = bf16;\n    }\n}\n\nfn main() {}\n",
     );
     crate_in(&included, "included", &main);
     let (ok, _, stderr) = cargo(&included, &target, &["build"]);
@@ -110,6 +114,8 @@ fn nnc_output_and_its_expansion_compile_with_nn_alone_and_without_warnings() {
     );
     assert!(ok, "expansion failed:\n{stderr}");
     assert!(expanded.contains("pub struct Declared {"), "{expanded}");
+    assert!(expanded.contains("pub struct SmallInt8 {"), "{expanded}");
+    assert!(expanded.contains("pub struct HalfBf16 {"), "{expanded}");
     assert!(
         expanded.contains("unsafe impl ::nn::__private::ZeroInit for Mnist {}"),
         "{expanded}"

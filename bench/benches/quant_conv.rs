@@ -1,0 +1,145 @@
+//! LeNet's two convolutions, one sample: int8 (`quant::QuantizedConv2d::forward`, ReLU fused,
+//! and `accumulate`, the sums only) against `f32` (`Conv2d::forward_with`, the wide kernel,
+//! and `Conv2d::forward`). Best of several rounds, microseconds per sample; own timing (no
+//! criterion), so that it builds without the `baselines` feature.
+//!
+//! ```sh
+//! cargo bench -p nn-bench --bench quant_conv
+//! ```
+
+#![allow(missing_docs)]
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
+use nn::__private::init::SplitMix64;
+use nn::__private::layers::{Conv2d, Conv2dGeometry};
+use nn::__private::quant::{self, Clamp, Quantization, QuantizedConv2d};
+use nn::__private::zeroed_box;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Rounds per measurement; the best is printed.
+const ROUNDS: usize = 60;
+/// Length of one round.
+const ROUND: Duration = Duration::from_millis(5);
+
+/// Microseconds per call of `f`, the best of [`ROUNDS`] rounds.
+fn best_us(mut f: impl FnMut()) -> f64 {
+    let mut calls = 1_usize;
+    loop {
+        let start = Instant::now();
+        for _ in 0..calls {
+            f();
+        }
+        if start.elapsed() >= ROUND / 4 {
+            break;
+        }
+        calls *= 2;
+    }
+    calls *= 4;
+    (0..ROUNDS)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..calls {
+                f();
+            }
+            start.elapsed().as_secs_f64() * 1e6 / calls as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+macro_rules! measure {
+    ($name:literal, $geometry:expr, $in:literal, $out:literal, $k:literal, $patch:literal,
+     $groups:literal, $h:literal, $w:literal) => {{
+        const GEOMETRY: Conv2dGeometry = $geometry;
+        const SIZE: [usize; 2] = match GEOMETRY.output_size([$h, $w], [$k, $k]) {
+            Some(size) => size,
+            None => panic!("a geometry that fits"),
+        };
+        let mut rng = SplitMix64::new(1);
+        let bound = 1.0 / f64::from($in * $k * $k).sqrt();
+        let mut conv = zeroed_box::<Conv2d<$out, $in, $k, $k, f32>>();
+        for w in conv
+            .weight_mut()
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .as_flattened_mut()
+        {
+            *w = rng.uniform(bound) as f32;
+        }
+        for b in conv.bias_mut() {
+            *b = rng.uniform(bound) as f32;
+        }
+        let x: [[[f32; $w]; $h]; $in] = core::array::from_fn(|_| {
+            core::array::from_fn(|_| core::array::from_fn(|_| rng.next_f64() as f32))
+        });
+        let input = Quantization::from_range(0.0, 1.0);
+        let output = Quantization::from_range(-2.0, 2.0);
+        let mut layer = zeroed_box::<QuantizedConv2d<$out, $in, $k, $k, $patch, $groups>>();
+        layer.quantize_from(&conv, input, output);
+        let x_q: [[[u8; $w]; $h]; $in] =
+            core::array::from_fn(|c| core::array::from_fn(|y| input.quantize_all(&x[c][y])));
+        let mut scratch =
+            vec![0.0_f32; Conv2d::<$out, $in, $k, $k, f32>::scratch_len([$in, $h, $w], GEOMETRY)];
+
+        let int8 = best_us(|| {
+            let y: [[[u8; SIZE[1]]; SIZE[0]]; $out] =
+                layer.forward(black_box(&x_q), GEOMETRY, Clamp::relu(output));
+            black_box(y);
+        });
+        let sums = best_us(|| {
+            let y: [[[i32; SIZE[1]]; SIZE[0]]; $out] = layer.accumulate(black_box(&x_q), GEOMETRY);
+            black_box(y);
+        });
+        // The dense kernel alone over every position's patch, gathered beforehand: the rest of
+        // `accumulate` is the gathering and the scattering into channels.
+        let positions = SIZE[0] * SIZE[1];
+        let mut patches = vec![[0_u8; $patch]; positions];
+        for (p, patch) in patches.iter_mut().enumerate() {
+            let (y, x) = (p / SIZE[1], p % SIZE[1]);
+            for (i, tap) in patch.iter_mut().enumerate() {
+                let (c, ky, kx) = (i / ($k * $k), i / $k % $k, i % $k);
+                let (iy, ix) = (y + ky, x + kx);
+                let [top, left] = GEOMETRY.padding;
+                *tap = if iy < top || ix < left || iy - top >= $h || ix - left >= $w {
+                    input.zero_point
+                } else {
+                    x_q[c][iy - top][ix - left]
+                };
+            }
+        }
+        let mut rows = vec![[0_i32; $out]; positions];
+        let kernel = best_us(|| {
+            layer
+                .dense()
+                .accumulate_batch(black_box(&patches), &mut rows);
+            black_box(&rows);
+        });
+        let wide = best_us(|| {
+            let y: [[[f32; SIZE[1]]; SIZE[0]]; $out] =
+                conv.forward_with(black_box(&x), GEOMETRY, &mut scratch);
+            black_box(y);
+        });
+        let plain = best_us(|| {
+            let y: [[[f32; SIZE[1]]; SIZE[0]]; $out] = conv.forward(black_box(&x), GEOMETRY);
+            black_box(y);
+        });
+        println!(
+            "{:<32} int8: forward {int8:6.2} us, accumulate {sums:6.2} us (dense kernel alone \
+             {kernel:6.2} us); f32: forward_with {wide:6.2} us, forward {plain:6.2} us",
+            $name,
+        );
+    }};
+}
+
+/// LeNet's first convolution keeps the image's size.
+const PADDED: Conv2dGeometry = Conv2dGeometry {
+    padding: [2, 2],
+    ..Conv2dGeometry::DEFAULT
+};
+
+fn main() {
+    println!("int8 kernels: {:?}", quant::level());
+    // Name, geometry; in, out, kernel, PATCH, GROUPS; H, W.
+    measure! { "lenet conv1 1->6 k5 pad2 28x28", PADDED, 1, 6, 5, 25, 7, 28, 28 }
+    measure! { "lenet conv2 6->16 k5 14x14", Conv2dGeometry::DEFAULT, 6, 16, 5, 150, 38, 14, 14 }
+}

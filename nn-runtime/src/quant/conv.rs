@@ -1,0 +1,568 @@
+//! The int8 2-D convolution: patches of the input through a [`QuantizedDense`].
+
+use super::{Clamp, Quantization, QuantizedDense, round_small, to_byte};
+use crate::layers::{Conv2d, Conv2dGeometry};
+use crate::zeroed::ZeroInit;
+
+/// Bytes of patches gathered at once by [`QuantizedConv2d::accumulate`] (at most
+/// [`CHUNK_ROWS`]): LeNet's second convolution's 150-value patches go 54 at a time.
+const CHUNK_BYTES: usize = 8192;
+/// Sums of a chunk held at once, `rows * OUT`.
+const CHUNK_SUMS: usize = 2048;
+
+/// Bytes of the stack copy of a padded input (the input with its padding at the zero point), so
+/// that every window is gathered by plain copies: the windows of LeNet's first convolution
+/// that touch its padding of 2 are a quarter of them, and tap by tap they took most of its time
+/// (`lenet` in bench/benches/quantized.rs). Larger inputs gather the border tap by tap.
+const PADDED_BYTES: usize = 8192;
+/// The most positions of a chunk: beyond it, the kernels gain nothing more from reading each
+/// weight once for several rows.
+const CHUNK_ROWS: usize = 64;
+
+/// An int8 2-D convolution, as `nn.Conv2d` with `groups = 1` in the scheme of the
+/// [module](super): `OUT` output channels reading `IN_PER_GROUP` `u8` input channels through a
+/// `KH` by `KW` kernel of `i8` weights, one scale per output channel, `i32` biases.
+///
+/// `PATCH` is `IN_PER_GROUP * KH * KW` and `GROUPS` `PATCH.div_ceil(4)` (stable Rust cannot
+/// compute them in a type; generated code writes them out; both checked at compile time). The
+/// layer is a [`QuantizedDense<PATCH, OUT, GROUPS>`] whose row `o` is output channel `o`'s
+/// kernel flattened in PyTorch's order, `[IN_PER_GROUP][KH][KW]`: the forward pass gathers
+/// each output position's patch (im2col, a few dozen positions at a time on the stack) and
+/// runs the dense layer's batch kernels over them, so that the dense kernels serve
+/// convolutions too.
+///
+/// Padding reads the input's zero point, the real value 0, as ONNX's `QLinearConv` pads:
+/// padded taps add exactly nothing to the sums.
+///
+/// Grouped and depthwise convolutions are not supported yet: the input must have
+/// `IN_PER_GROUP` channels (checked at compile time).
+#[derive(Clone, PartialEq)]
+pub struct QuantizedConv2d<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const KH: usize,
+    const KW: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> {
+    dense: QuantizedDense<PATCH, OUT, GROUPS>,
+}
+
+// SAFETY: a `QuantizedDense`, which is `ZeroInit`.
+#[allow(unsafe_code)]
+unsafe impl<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const KH: usize,
+    const KW: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> ZeroInit for QuantizedConv2d<OUT, IN_PER_GROUP, KH, KW, PATCH, GROUPS>
+{
+}
+
+impl<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const KH: usize,
+    const KW: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> QuantizedConv2d<OUT, IN_PER_GROUP, KH, KW, PATCH, GROUPS>
+{
+    const VALID: () = assert!(
+        OUT > 0
+            && IN_PER_GROUP > 0
+            && KH > 0
+            && KW > 0
+            && PATCH == IN_PER_GROUP * KH * KW
+            && GROUPS == PATCH.div_ceil(4),
+        "a QuantizedConv2d layer needs channels and a kernel, PATCH = IN_PER_GROUP * KH * KW \
+         and GROUPS = PATCH.div_ceil(4)"
+    );
+
+    /// Positions gathered at once: as many patches and sums as [`CHUNK_BYTES`] and
+    /// [`CHUNK_SUMS`] hold, at most [`CHUNK_ROWS`]; 0 when not even one fits.
+    const ROWS: usize = {
+        let rows = if CHUNK_BYTES / PATCH < CHUNK_SUMS / OUT {
+            CHUNK_BYTES / PATCH
+        } else {
+            CHUNK_SUMS / OUT
+        };
+        if rows < CHUNK_ROWS { rows } else { CHUNK_ROWS }
+    };
+
+    /// Weights plus biases.
+    pub const PARAMETERS: usize = OUT * PATCH + OUT;
+
+    /// A layer from its quantised parts, as [`QuantizedDense::from_parts`]: `rows[o]` is output
+    /// channel `o`'s kernel flattened in PyTorch's order (`[IN_PER_GROUP][KH][KW]`), one scale
+    /// per output channel, biases in units of `input.scale * weight_scales[o]`, and the
+    /// quantisation of the input and the output. `const`, for baked networks.
+    pub const fn from_parts(
+        rows: &[[i8; PATCH]; OUT],
+        weight_scales: [f32; OUT],
+        bias: [i32; OUT],
+        input: Quantization,
+        output: Quantization,
+    ) -> Self {
+        let () = Self::VALID;
+        Self {
+            dense: QuantizedDense::from_parts(rows, weight_scales, bias, input, output),
+        }
+    }
+
+    /// Quantises `conv` into `self`, in place (a layer can be larger than a stack), as
+    /// [`QuantizedDense::quantize_from`] quantises a dense layer: weights symmetric per output
+    /// channel, biases in the accumulator's units.
+    pub fn quantize_from(
+        &mut self,
+        conv: &Conv2d<OUT, IN_PER_GROUP, KH, KW, f32>,
+        input: Quantization,
+        output: Quantization,
+    ) {
+        let () = Self::VALID;
+        let rows = conv.weight().as_flattened().as_flattened().as_flattened();
+        self.dense.quantize_rows(rows, conv.bias(), input, output);
+    }
+
+    /// Sets the layer from its quantised parts, as [`QuantizedDense::assign`]: `rows` is
+    /// `[OUT][PATCH]` row-major, PyTorch's `[OUT][IN_PER_GROUP][KH][KW]` flattened.
+    pub fn assign(
+        &mut self,
+        rows: &[i8],
+        weight_scales: &[f32],
+        bias: &[i32],
+        input: Quantization,
+        output: Quantization,
+    ) {
+        let () = Self::VALID;
+        self.dense.assign(rows, weight_scales, bias, input, output);
+    }
+
+    /// The layer as a dense layer over patches: row `o` is output channel `o`'s kernel.
+    pub fn dense(&self) -> &QuantizedDense<PATCH, OUT, GROUPS> {
+        &self.dense
+    }
+
+    /// The quantised weight `[out][channel][y][x]`, as PyTorch's `weight[out, channel, y, x]`.
+    ///
+    /// # Panics
+    ///
+    /// When an index is out of its range, like indexing an array.
+    pub fn weight(&self, out: usize, channel: usize, y: usize, x: usize) -> i8 {
+        assert!(
+            channel < IN_PER_GROUP && y < KH && x < KW,
+            "weight [{out}][{channel}][{y}][{x}] of [{OUT}][{IN_PER_GROUP}][{KH}][{KW}]"
+        );
+        self.dense.weight(out, (channel * KH + y) * KW + x)
+    }
+
+    /// One scale per output channel.
+    pub fn weight_scales(&self) -> &[f32; OUT] {
+        self.dense.weight_scales()
+    }
+
+    /// The biases, in units of `input().scale * weight_scales()[o]`.
+    pub fn bias(&self) -> &[i32; OUT] {
+        self.dense.bias()
+    }
+
+    /// The quantisation of the input.
+    pub fn input(&self) -> Quantization {
+        self.dense.input()
+    }
+
+    /// The quantisation of the output.
+    pub fn output(&self) -> Quantization {
+        self.dense.output()
+    }
+
+    /// Each output's exact sum, `sum (x - input.zero_point) * w + bias` over its window
+    /// (padding adding nothing), for one sample of `IN` channels of `H` by `W`. `OH` and `OW`
+    /// must be [`Conv2dGeometry::output_size`]'s (checked in debug builds; in release, wrong
+    /// sizes give wrong values, never a panic).
+    pub fn accumulate<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        input: &[[[u8; W]; H]; IN],
+        geometry: Conv2dGeometry,
+    ) -> [[[i32; OW]; OH]; OUT] {
+        let mut sums = [[[0; OW]; OH]; OUT];
+        self.accumulate_into(input, geometry, &mut sums);
+        sums
+    }
+
+    /// [`QuantizedConv2d::accumulate`] into `sums`.
+    #[inline]
+    pub fn accumulate_into<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        input: &[[[u8; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        sums: &mut [[[i32; OW]; OH]; OUT],
+    ) {
+        self.for_each_chunk::<IN, H, W, OH, OW>(input, geometry, |first, chunk| {
+            // Channel by channel: contiguous writes.
+            for (o, plane) in sums.iter_mut().enumerate() {
+                let plane = &mut plane.as_flattened_mut()[first..];
+                for (to, row) in plane.iter_mut().zip(chunk) {
+                    *to = row[o];
+                }
+            }
+        });
+    }
+
+    /// The output's steps from [`QuantizedConv2d::accumulate`]'s sums, as
+    /// [`QuantizedDense::requantize`] computes them: `saturate(round(sum * m[o]) +
+    /// output.zero_point)` within `clamp`.
+    pub fn requantize<const OH: usize, const OW: usize>(
+        &self,
+        sums: &[[[i32; OW]; OH]; OUT],
+        clamp: Clamp,
+    ) -> [[[u8; OW]; OH]; OUT] {
+        let mut output = [[[0; OW]; OH]; OUT];
+        for p in 0..OH * OW {
+            let (y, x) = (p / OW, p % OW);
+            let steps = self
+                .dense
+                .requantize(&core::array::from_fn(|o| sums[o][y][x]), clamp);
+            for (plane, step) in output.iter_mut().zip(steps) {
+                plane[y][x] = step;
+            }
+        }
+        output
+    }
+
+    /// The real values of the sums, as [`QuantizedDense::dequantize`]: `sum * input.scale *
+    /// weight_scales[o]`. For an activation computed in `f32` at the layer's edge, and for a
+    /// convolution that ends a network.
+    pub fn dequantize<const OH: usize, const OW: usize>(
+        &self,
+        sums: &[[[i32; OW]; OH]; OUT],
+    ) -> [[[f32; OW]; OH]; OUT] {
+        let mut output = [[[0.0; OW]; OH]; OUT];
+        for p in 0..OH * OW {
+            let (y, x) = (p / OW, p % OW);
+            let values = self
+                .dense
+                .dequantize(&core::array::from_fn(|o| sums[o][y][x]));
+            for (plane, value) in output.iter_mut().zip(values) {
+                plane[y][x] = value;
+            }
+        }
+        output
+    }
+
+    /// The layer with requantisation: [`QuantizedConv2d::accumulate`] then
+    /// [`QuantizedConv2d::requantize`], position by position (the sums never stored whole).
+    #[inline]
+    pub fn forward<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        input: &[[[u8; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        clamp: Clamp,
+    ) -> [[[u8; OW]; OH]; OUT] {
+        let mut output = [[[0; OW]; OH]; OUT];
+        self.forward_into(input, geometry, clamp, &mut output);
+        output
+    }
+
+    /// [`QuantizedConv2d::forward`] into `output`.
+    #[inline]
+    pub fn forward_into<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        input: &[[[u8; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        clamp: Clamp,
+        output: &mut [[[u8; OW]; OH]; OUT],
+    ) {
+        let (input_scale, output) = (self.input().scale, &mut *output);
+        let Quantization {
+            scale: output_scale,
+            zero_point,
+        } = self.output();
+        // `QuantizedDense::requantize`'s multipliers, computed as it computes them (the
+        // equivalence tests compare the two).
+        let multipliers: [f32; OUT] =
+            core::array::from_fn(|o| input_scale * self.weight_scales()[o] / output_scale);
+        let zero = f32::from(zero_point);
+        let (low, high) = (f32::from(clamp.low), f32::from(clamp.high));
+        self.for_each_chunk::<IN, H, W, OH, OW>(input, geometry, |first, chunk| {
+            // Compiled for the widest vectors this CPU has: the same operations at every level.
+            crate::kernel::with_widest(
+                #[inline(always)]
+                || {
+                    for ((o, plane), m) in output.iter_mut().enumerate().zip(multipliers) {
+                        let plane = &mut plane.as_flattened_mut()[first..];
+                        for (to, row) in plane.iter_mut().zip(chunk) {
+                            *to = requantize(row[o], m, zero, low, high);
+                        }
+                    }
+                },
+            );
+        });
+    }
+
+    /// Calls `f(first, sums)` for consecutive chunks of the output's positions (numbered
+    /// `y * OW + x`), `sums[k]` being position `first + k`'s, every position once, in order.
+    #[inline]
+    fn for_each_chunk<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        input: &[[[u8; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        mut f: impl FnMut(usize, &[[i32; OUT]]),
+    ) {
+        let () = Self::VALID;
+        const {
+            assert!(
+                IN == IN_PER_GROUP,
+                "QuantizedConv2d supports groups = 1 only: the input must have IN_PER_GROUP \
+                 channels"
+            );
+        };
+        debug_assert_eq!(
+            geometry.output_size([H, W], [KH, KW]),
+            Some([OH, OW]),
+            "output size of {geometry:?}"
+        );
+        let positions = OH * OW;
+        if Self::ROWS == 0 {
+            // Patches or sums too large for the chunk's budget: one position at a time.
+            let mut patch = [[0; PATCH]; 1];
+            for p in 0..positions {
+                self.gather(input, geometry, [p / OW, p % OW], &mut patch[0]);
+                f(p, &[self.dense.accumulate(&patch[0])]);
+            }
+            return;
+        }
+        let mut bytes = [0_u8; CHUNK_BYTES];
+        let mut sums = [0_i32; CHUNK_SUMS];
+        let patches = &mut bytes.as_chunks_mut::<PATCH>().0[..Self::ROWS];
+        let sums = &mut sums.as_chunks_mut::<OUT>().0[..Self::ROWS];
+        // The padded input, when it is padded, fits the budget and the taps are spread.
+        let padded_size = [H + 2 * geometry.padding[0], W + 2 * geometry.padding[1]];
+        let padded_len = IN * padded_size[0] * padded_size[1];
+        let mut padded = [0_u8; PADDED_BYTES];
+        let use_padded = geometry.padding != [0, 0]
+            && padded_len <= PADDED_BYTES
+            && geometry.dilation[0] > 0
+            && geometry.dilation[1] > 0;
+        if use_padded {
+            let zero = self.dense.input().zero_point;
+            padded[..padded_len].fill(zero);
+            let planes = padded[..padded_len].chunks_exact_mut(padded_size[0] * padded_size[1]);
+            for (plane, channel) in planes.zip(input) {
+                let rows = plane
+                    .chunks_exact_mut(padded_size[1])
+                    .skip(geometry.padding[0]);
+                for (row, source) in rows.zip(channel) {
+                    row[geometry.padding[1]..geometry.padding[1] + W].copy_from_slice(source);
+                }
+            }
+        }
+        let mut first = 0;
+        while first < positions {
+            let rows = Self::ROWS.min(positions - first);
+            for (k, patch) in patches[..rows].iter_mut().enumerate() {
+                let p = first + k;
+                if use_padded {
+                    gather_padded::<KH, KW, PATCH>(
+                        &padded[..padded_len],
+                        padded_size,
+                        geometry,
+                        [p / OW, p % OW],
+                        patch,
+                    );
+                } else {
+                    self.gather(input, geometry, [p / OW, p % OW], patch);
+                }
+            }
+            self.dense
+                .accumulate_batch(&patches[..rows], &mut sums[..rows]);
+            f(first, &sums[..rows]);
+            first += rows;
+        }
+    }
+
+    /// The patch of output position `[y, x]`, in PyTorch's order `[IN][KH][KW]`, the input's
+    /// zero point where the window reaches into the padding (or, with sizes that disagree
+    /// with the geometry, past the input).
+    // Inlined into the chunk loop, where a literal geometry folds into it (the branches on the
+    // padding and dilation go): 6.2 us to 3.8 us of LeNet's first convolution's 784 patches and
+    // sums (bench/benches/quant_conv.rs, the kernel left out).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn gather<const IN: usize, const H: usize, const W: usize>(
+        &self,
+        input: &[[[u8; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        [y, x]: [usize; 2],
+        patch: &mut [u8; PATCH],
+    ) {
+        let zero = self.dense.input().zero_point;
+        let Conv2dGeometry {
+            stride,
+            padding,
+            dilation,
+        } = geometry;
+        // The window's first row and column in padded coordinates.
+        let (top, left) = (y * stride[0], x * stride[1]);
+        // The window's columns are all inside the input (a dilation of 0, which
+        // `output_size` refuses, takes the tested path rather than panicking).
+        let inside = left >= padding[1]
+            && left + dilation[1] * (KW - 1) < W + padding[1]
+            && dilation[0] > 0
+            && dilation[1] > 0;
+        if inside && top >= padding[0] && top + dilation[0] * (KH - 1) < H + padding[0] {
+            // The whole window inside: plain copies (the common case).
+            let (first_row, first_column) = (top - padding[0], left - padding[1]);
+            for (taps, channel) in patch
+                .as_chunks_mut::<KW>()
+                .0
+                .chunks_exact_mut(KH)
+                .zip(input)
+            {
+                let rows = channel[first_row..].iter().step_by(dilation[0]);
+                for (row, source) in taps.iter_mut().zip(rows) {
+                    if dilation[1] == 1 {
+                        row.copy_from_slice(&source[first_column..first_column + KW]);
+                    } else {
+                        let columns = source[first_column..].iter().step_by(dilation[1]);
+                        for (tap, value) in row.iter_mut().zip(columns) {
+                            *tap = *value;
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        for (taps, channel) in patch
+            .as_chunks_mut::<KW>()
+            .0
+            .chunks_exact_mut(KH)
+            .zip(input)
+        {
+            for (ky, row) in taps.iter_mut().enumerate() {
+                let Some(source) = (top + ky * dilation[0])
+                    .checked_sub(padding[0])
+                    .and_then(|iy| channel.get(iy))
+                else {
+                    *row = [zero; KW];
+                    continue;
+                };
+                if inside && dilation[1] == 1 {
+                    let start = left - padding[1];
+                    row.copy_from_slice(&source[start..start + KW]);
+                } else {
+                    for (kx, tap) in row.iter_mut().enumerate() {
+                        *tap = (left + kx * dilation[1])
+                            .checked_sub(padding[1])
+                            .and_then(|ix| source.get(ix))
+                            .copied()
+                            .unwrap_or(zero);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The window of output position `[y, x]` from `padded` (the input's channels, each
+/// `size[0]` rows of `size[1]`, padding included), into `patch` in PyTorch's order: plain copies
+/// of each kernel row. Taps past `padded`'s end (which a geometry that `output_size` accepts
+/// never reaches) are left as they were.
+#[inline]
+fn gather_padded<const KH: usize, const KW: usize, const PATCH: usize>(
+    padded: &[u8],
+    size: [usize; 2],
+    geometry: Conv2dGeometry,
+    [y, x]: [usize; 2],
+    patch: &mut [u8; PATCH],
+) {
+    let Conv2dGeometry {
+        stride, dilation, ..
+    } = geometry;
+    let (top, left) = (y * stride[0], x * stride[1]);
+    let planes = padded.chunks_exact(size[0] * size[1]);
+    for (taps, plane) in patch
+        .as_chunks_mut::<KW>()
+        .0
+        .chunks_exact_mut(KH)
+        .zip(planes)
+    {
+        for (ky, row) in taps.iter_mut().enumerate() {
+            let start = (top + ky * dilation[0]) * size[1] + left;
+            if dilation[1] == 1 {
+                if let Some(source) = plane.get(start..start + KW) {
+                    row.copy_from_slice(source);
+                }
+            } else {
+                let columns = plane.iter().skip(start).step_by(dilation[1]);
+                for (tap, value) in row.iter_mut().zip(columns) {
+                    *tap = *value;
+                }
+            }
+        }
+    }
+}
+
+/// One step as [`QuantizedDense::requantize`] computes it: `round(sum * m) + zero` within
+/// `low..=high`, rounding half to even.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+#[inline(always)]
+fn requantize(sum: i32, m: f32, zero: f32, low: f32, high: f32) -> u8 {
+    // As `QuantizedDense::requantize_batch`, branch-free so that the loops vectorise: beyond 512
+    // steps every value saturates alike, within them `round_small` is exact; NaN cannot occur
+    // (finite multipliers).
+    let real = (sum as f32 * m).clamp(-512.0, 512.0);
+    to_byte((round_small(real) + zero).max(low).min(high))
+}
+
+impl<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const KH: usize,
+    const KW: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> core::fmt::Debug for QuantizedConv2d<OUT, IN_PER_GROUP, KH, KW, PATCH, GROUPS>
+{
+    /// Shapes and quantisation only.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "QuantizedConv2d<{OUT}, {IN_PER_GROUP}, {KH}, {KW}> {{ input: {:?}, output: {:?} }}",
+            self.input(),
+            self.output()
+        )
+    }
+}

@@ -1,0 +1,533 @@
+//! The int8 layers' sums, `offsets[o] + sum_i x[i] * w[o][i]` over `u8` inputs and `i8`
+//! weights, exact in `i32`, chosen once per process for the CPU it runs on.
+//!
+//! Every level gives the same integers (the sums are exact, and wrap on overflow at every level;
+//! the products alone cannot overflow below 65,536 inputs, `|x w| <= 255 * 128`), so the choice
+//! changes speed only. The weights are `[groups][OUT][4]` (see [`QuantizedDense`](super::QuantizedDense)):
+//!
+//! - [`portable`]: plain Rust, for every target and for layers too small to be worth a call.
+//! - `avx2` (x86_64): AVX2 without VNNI. `vpmaddubsw`, the obvious `u8 x i8` product, saturates
+//!   its pairs of products in `i16`, so it would not be exact; the kernel widens the weights to
+//!   `i16` instead and multiplies with `vpmaddwd`, whose pairs are exact in `i32`.
+//! - `vnni` (x86_64): `vpdpbusd`, the 4-way `u8 x i8` dot product accumulated in `i32`, 256 bits
+//!   wide with AVX-VNNI (or AVX-512 VNNI's EVEX encoding with AVX-512VL), 512 with AVX-512
+//!   VNNI: one broadcast of four inputs and one load of weights feed 8 or 16 neurons.
+//!
+//! [`level`] detects the CPU once, with `std`; without `std` only the features the build enables
+//! at compile time are used.
+
+// `w`, `x`: the notation of `y = w x + b`.
+#![allow(clippy::many_single_char_names)]
+// The vector kernels' helpers are `#[inline(always)]`, so that they compile for the kernel's
+// target features.
+#![allow(clippy::inline_always)]
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+pub(crate) mod portable;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
+
+/// Layers with at most this many weights always use the portable kernel, inlined into the
+/// caller, where a call through the dispatcher costs more than the arithmetic. Lower than the
+/// `f32` kernels' 256: the portable int8 kernel is scalar (one multiply-add per cycle), and the
+/// `small` lines of bench/benches/quant.rs put the crossing between 4 -> 4 (portable 5 ns,
+/// AVX-512 VNNI 7.5 ns) and 8 -> 8 (16 ns against 9 ns); 16 -> 16 takes 53 ns against 7.
+pub const SMALL: usize = 32;
+
+/// An instruction set an int8 kernel can be compiled for. The levels are ordered: a CPU at one
+/// level runs the kernels of every level below it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum QuantLevel {
+    /// Plain Rust.
+    Portable,
+    /// AVX2, `i16` products (`vpmaddwd`).
+    Avx2,
+    /// `vpdpbusd` on 256 bits, 8 neurons per instruction: AVX-VNNI, or AVX-512 VNNI with
+    /// AVX-512VL on the CPUs that have those but not AVX-VNNI.
+    AvxVnni,
+    /// AVX-512 VNNI: `vpdpbusd` on 512 bits, 16 neurons per instruction.
+    Avx512Vnni,
+}
+
+impl QuantLevel {
+    /// Every level, from the most portable.
+    pub const ALL: [QuantLevel; 4] = [
+        QuantLevel::Portable,
+        QuantLevel::Avx2,
+        QuantLevel::AvxVnni,
+        QuantLevel::Avx512Vnni,
+    ];
+
+    /// Whether this CPU (or, without `std`, this build) supports the level.
+    pub fn is_supported(self) -> bool {
+        self <= level()
+    }
+}
+
+/// What the build's target features enable, for `no_std` builds and for those compiled for a
+/// CPU (e.g. `-C target-cpu=native`).
+mod compiled {
+    pub const AVX2: bool = cfg!(all(target_arch = "x86_64", target_feature = "avx2"));
+    /// `vpdpbusd` on 256 bits, VEX-encoded (AVX-VNNI).
+    pub const VEX_VNNI: bool = AVX2 && cfg!(target_feature = "avxvnni");
+    /// `vpdpbusd` on 512 and 256 bits, EVEX-encoded (AVX-512 VNNI and VL).
+    pub const EVEX_VNNI: bool = AVX2
+        && cfg!(all(
+            target_feature = "avx512f",
+            target_feature = "avx512vl",
+            target_feature = "avx512vnni"
+        ));
+}
+
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+mod detect {
+    use super::QuantLevel;
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    /// `0` until the first call to [`level`], then `1 + level as u8`, plus [`VEX`] if the CPU
+    /// has AVX-VNNI.
+    static LEVEL: AtomicU8 = AtomicU8::new(0);
+    /// The bit of [`LEVEL`] that says the CPU has AVX-VNNI.
+    const VEX: u8 = 8;
+
+    /// The best level this CPU supports, detected on the first call and cached: later calls
+    /// are one relaxed load and a compare.
+    #[inline]
+    pub fn level() -> QuantLevel {
+        match LEVEL.load(Ordering::Relaxed) & !VEX {
+            1 => QuantLevel::Portable,
+            2 => QuantLevel::Avx2,
+            3 => QuantLevel::AvxVnni,
+            4 => QuantLevel::Avx512Vnni,
+            _ => detect().0,
+        }
+    }
+
+    /// Whether the CPU has AVX-VNNI (the VEX encoding of 256-bit `vpdpbusd`), detected with
+    /// the level.
+    #[inline]
+    pub fn vex_vnni() -> bool {
+        match LEVEL.load(Ordering::Relaxed) {
+            0 => detect().1,
+            bits => bits & VEX != 0,
+        }
+    }
+
+    #[cold]
+    fn detect() -> (QuantLevel, bool) {
+        // `is_x86_feature_detected!` also checks that the OS saves the wider registers.
+        // The levels are ordered, so each requires the features of those below it. The
+        // `AvxVnni` level's 256-bit `vpdpbusd` exists in two encodings: AVX-VNNI's (VEX) and
+        // AVX-512 VNNI's with AVX-512VL (EVEX); a CPU with AVX-512 VNNI but not AVX-VNNI
+        // (Cascade Lake, Ice Lake, Zen 4) runs the `AvxVnni` kernels in the EVEX encoding, and
+        // so has both VNNI levels.
+        let avx2 = std::is_x86_feature_detected!("avx2");
+        let vex = avx2 && std::is_x86_feature_detected!("avxvnni");
+        let evex = avx2
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni");
+        let level = if evex {
+            QuantLevel::Avx512Vnni
+        } else if vex {
+            QuantLevel::AvxVnni
+        } else if avx2 {
+            QuantLevel::Avx2
+        } else {
+            QuantLevel::Portable
+        };
+        // Racing first calls all store the same value.
+        LEVEL.store(
+            level as u8 + 1 + if vex { VEX } else { 0 },
+            Ordering::Relaxed,
+        );
+        (level, vex)
+    }
+}
+
+/// The best level available: detected once per process with `std` on x86_64; otherwise what
+/// the build's target features enable (e.g. `-C target-cpu=native`).
+#[inline]
+pub fn level() -> QuantLevel {
+    if compiled::EVEX_VNNI {
+        return QuantLevel::Avx512Vnni;
+    }
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        detect::level()
+    }
+    #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+    {
+        if compiled::VEX_VNNI {
+            QuantLevel::AvxVnni
+        } else if compiled::AVX2 {
+            QuantLevel::Avx2
+        } else {
+            QuantLevel::Portable
+        }
+    }
+}
+
+/// Whether the `AvxVnni` kernels use AVX-VNNI's encoding (`true`) or AVX-512 VNNI's (`false`;
+/// meaningful only where [`QuantLevel::AvxVnni`] is supported).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn vex_vnni() -> bool {
+    if compiled::VEX_VNNI {
+        return true;
+    }
+    #[cfg(feature = "std")]
+    {
+        detect::vex_vnni()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        false
+    }
+}
+
+/// `offsets[o] + sum_i x[i] * w[o][i]` for every neuron, at the best level; layers of at most
+/// [`SMALL`] weights inlined with the portable kernel.
+#[inline]
+pub(crate) fn accumulate<const IN: usize, const OUT: usize, const G: usize>(
+    w: &[[[i8; 4]; OUT]; G],
+    offsets: &[i32; OUT],
+    x: &[u8; IN],
+) -> [i32; OUT] {
+    if IN * OUT <= SMALL {
+        return portable::accumulate(w, offsets, x);
+    }
+    at(level(), w, offsets, x)
+}
+
+/// [`accumulate`] of every input row into the matching row of `sums` (`min` of the lengths).
+#[inline]
+pub(crate) fn accumulate_batch<const IN: usize, const OUT: usize, const G: usize>(
+    w: &[[[i8; 4]; OUT]; G],
+    offsets: &[i32; OUT],
+    xs: &[[u8; IN]],
+    sums: &mut [[i32; OUT]],
+) {
+    if IN * OUT <= SMALL {
+        portable::accumulate_batch(w, offsets, xs, sums);
+    } else {
+        batch_at(level(), w, offsets, xs, sums);
+    }
+}
+
+/// [`accumulate`] at `level`, `None` where unsupported.
+pub(crate) fn accumulate_at<const IN: usize, const OUT: usize, const G: usize>(
+    level: QuantLevel,
+    w: &[[[i8; 4]; OUT]; G],
+    offsets: &[i32; OUT],
+    x: &[u8; IN],
+) -> Option<[i32; OUT]> {
+    level.is_supported().then(|| at(level, w, offsets, x))
+}
+
+/// [`accumulate_batch`] at `level`, `false` (nothing written) where unsupported.
+pub(crate) fn accumulate_batch_at<const IN: usize, const OUT: usize, const G: usize>(
+    level: QuantLevel,
+    w: &[[[i8; 4]; OUT]; G],
+    offsets: &[i32; OUT],
+    xs: &[[u8; IN]],
+    sums: &mut [[i32; OUT]],
+) -> bool {
+    let supported = level.is_supported();
+    if supported {
+        batch_at(level, w, offsets, xs, sums);
+    }
+    supported
+}
+
+/// The kernel of `level`, which the caller has checked is supported.
+#[inline]
+fn at<const IN: usize, const OUT: usize, const G: usize>(
+    level: QuantLevel,
+    w: &[[[i8; 4]; OUT]; G],
+    offsets: &[i32; OUT],
+    x: &[u8; IN],
+) -> [i32; OUT] {
+    debug_assert!(level.is_supported());
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller checked that the CPU supports AVX-512F and AVX-512 VNNI
+        // (`QuantLevel::Avx512Vnni`).
+        #[allow(unsafe_code)]
+        QuantLevel::Avx512Vnni => unsafe { vnni::accumulate_512(w, offsets, x) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller checked that the CPU supports AVX2 and a 256-bit `vpdpbusd`
+        // (`QuantLevel::AvxVnni`): AVX-VNNI where `vex_vnni()` says so, otherwise AVX-512F, VL
+        // and VNNI (see `detect`).
+        #[allow(unsafe_code)]
+        QuantLevel::AvxVnni => unsafe {
+            if vex_vnni() {
+                vnni::vex::accumulate_256(w, offsets, x)
+            } else {
+                vnni::evex::accumulate_256(w, offsets, x)
+            }
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller checked that the CPU supports AVX2 (`QuantLevel::Avx2`).
+        #[allow(unsafe_code)]
+        QuantLevel::Avx2 => unsafe { avx2::accumulate(w, offsets, x) },
+        _ => portable::accumulate(w, offsets, x),
+    }
+}
+
+/// The batch kernel of `level`, which the caller has checked is supported.
+#[inline]
+fn batch_at<const IN: usize, const OUT: usize, const G: usize>(
+    level: QuantLevel,
+    w: &[[[i8; 4]; OUT]; G],
+    offsets: &[i32; OUT],
+    xs: &[[u8; IN]],
+    sums: &mut [[i32; OUT]],
+) {
+    debug_assert!(level.is_supported());
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller checked that the CPU supports AVX-512F and AVX-512 VNNI
+        // (`QuantLevel::Avx512Vnni`).
+        #[allow(unsafe_code)]
+        QuantLevel::Avx512Vnni => unsafe { vnni::accumulate_batch_512(w, offsets, xs, sums) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller checked that the CPU supports AVX2 and a 256-bit `vpdpbusd`
+        // (`QuantLevel::AvxVnni`): AVX-VNNI where `vex_vnni()` says so, otherwise AVX-512F, VL
+        // and VNNI (see `detect`).
+        #[allow(unsafe_code)]
+        QuantLevel::AvxVnni => unsafe {
+            if vex_vnni() {
+                vnni::vex::accumulate_batch_256(w, offsets, xs, sums);
+            } else {
+                vnni::evex::accumulate_batch_256(w, offsets, xs, sums);
+            }
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller checked that the CPU supports AVX2 (`QuantLevel::Avx2`).
+        #[allow(unsafe_code)]
+        QuantLevel::Avx2 => unsafe { avx2::accumulate_batch(w, offsets, xs, sums) },
+        _ => portable::accumulate_batch(w, offsets, xs, sums),
+    }
+}
+
+/// Four inputs of group `g`, zero past `IN`.
+#[inline(always)]
+pub(crate) fn group<const IN: usize>(x: &[u8; IN], g: usize) -> [u8; 4] {
+    match x.get(4 * g..4 * g + 4) {
+        Some(&[a, b, c, d]) => [a, b, c, d],
+        _ => core::array::from_fn(|k| x.get(4 * g + k).copied().unwrap_or(0)),
+    }
+}
+
+/// The four inputs of group `g` as one little-endian `i32`: byte `k` is input `4 g + k`, the
+/// byte of the weights' `[4]` it multiplies.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn group_word<const IN: usize>(x: &[u8; IN], g: usize) -> i32 {
+    i32::from_le_bytes(group(x, g))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// The sums with `i64` arithmetic, from `[OUT][IN]` rows, wrapped to `i32` at the end (the
+    /// kernels' wrapping additions are additions modulo 2^32).
+    #[allow(clippy::cast_possible_truncation)]
+    fn reference<const IN: usize, const OUT: usize, const G: usize>(
+        w: &[[[i8; 4]; OUT]; G],
+        offsets: &[i32; OUT],
+        x: &[u8; IN],
+    ) -> [i32; OUT] {
+        core::array::from_fn(|o| {
+            let sum: i64 = (0..IN)
+                .map(|i| i64::from(x[i]) * i64::from(w[i / 4][o][i % 4]))
+                .sum();
+            (sum + i64::from(offsets[o])) as i32
+        })
+    }
+
+    /// Every supported level, alone and in batches, and the dispatching functions, against
+    /// [`reference`]; the unsupported levels refuse.
+    fn check<const IN: usize, const OUT: usize, const G: usize>(
+        weights: &[i8],
+        offsets: &[i32],
+        inputs: &[u8],
+    ) {
+        let mut w = [[[0_i8; 4]; OUT]; G];
+        for (i, &v) in weights.iter().enumerate().take(IN * OUT) {
+            let (o, i) = (i / IN, i % IN);
+            w[i / 4][o][i % 4] = v;
+        }
+        let offsets: [i32; OUT] = core::array::from_fn(|o| offsets[o]);
+        let xs: Vec<[u8; IN]> = inputs
+            .chunks_exact(IN)
+            .map(|x| x.try_into().unwrap())
+            .collect();
+        let expected: Vec<[i32; OUT]> = xs.iter().map(|x| reference(&w, &offsets, x)).collect();
+        for level in QuantLevel::ALL {
+            for (x, e) in xs.iter().zip(&expected) {
+                let got = accumulate_at(level, &w, &offsets, x);
+                if level.is_supported() {
+                    assert_eq!(got.as_ref(), Some(e), "{level:?} {IN} -> {OUT}");
+                } else {
+                    assert_eq!(got, None);
+                }
+            }
+            // One row more in `sums` than in `xs`: it stays as it was.
+            let mut sums = vec![[7; OUT]; xs.len() + 1];
+            let done = accumulate_batch_at(level, &w, &offsets, &xs, &mut sums);
+            assert_eq!(done, level.is_supported());
+            if done {
+                assert_eq!(
+                    sums[..xs.len()],
+                    expected[..],
+                    "{level:?} {IN} -> {OUT} batch"
+                );
+            }
+            assert_eq!(sums[xs.len()], [7; OUT]);
+        }
+        encodings_256(&w, &offsets, &xs, &expected);
+        for (x, e) in xs.iter().zip(&expected) {
+            assert_eq!(&accumulate(&w, &offsets, x), e);
+        }
+        let mut sums = vec![[0; OUT]; xs.len()];
+        accumulate_batch(&w, &offsets, &xs, &mut sums);
+        assert_eq!(sums, expected);
+    }
+
+    /// Both encodings of the 256-bit `vpdpbusd` kernels, where the CPU has them: the dispatch
+    /// picks one per CPU.
+    #[allow(unsafe_code)]
+    fn encodings_256<const IN: usize, const OUT: usize, const G: usize>(
+        w: &[[[i8; 4]; OUT]; G],
+        offsets: &[i32; OUT],
+        xs: &[[u8; IN]],
+        expected: &[[i32; OUT]],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 = std::is_x86_feature_detected!("avx2");
+            let vex = avx2 && std::is_x86_feature_detected!("avxvnni");
+            let evex = avx2
+                && std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512vnni");
+            let mut sums = vec![[0; OUT]; xs.len()];
+            if vex {
+                for (x, e) in xs.iter().zip(expected) {
+                    // SAFETY: the CPU has AVX2 and AVX-VNNI, checked above.
+                    assert_eq!(&unsafe { vnni::vex::accumulate_256(w, offsets, x) }, e);
+                }
+                // SAFETY: as above.
+                unsafe { vnni::vex::accumulate_batch_256(w, offsets, xs, &mut sums) };
+                assert_eq!(sums, expected, "VEX batch");
+            }
+            if evex {
+                for (x, e) in xs.iter().zip(expected) {
+                    // SAFETY: the CPU has AVX2, AVX-512F, VL and VNNI, checked above.
+                    assert_eq!(&unsafe { vnni::evex::accumulate_256(w, offsets, x) }, e);
+                }
+                sums.fill([0; OUT]);
+                // SAFETY: as above.
+                unsafe { vnni::evex::accumulate_batch_256(w, offsets, xs, &mut sums) };
+                assert_eq!(sums, expected, "EVEX batch");
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (w, offsets, xs, expected);
+    }
+
+    /// Weights, offsets and 1 to 9 input rows for `IN -> OUT`.
+    fn case(inputs: usize, outputs: usize) -> impl Strategy<Value = (Vec<i8>, Vec<i32>, Vec<u8>)> {
+        (1..=9_usize).prop_flat_map(move |rows| {
+            (
+                prop::collection::vec(any::<i8>(), inputs * outputs),
+                prop::collection::vec(any::<i32>(), outputs),
+                prop::collection::vec(any::<u8>(), rows * inputs),
+            )
+        })
+    }
+
+    macro_rules! shapes {
+        ($($name:ident: $in:literal -> $out:literal,)*) => {
+            proptest! {
+                #![proptest_config(ProptestConfig::with_cases(24))]
+                $(
+                    #[test]
+                    fn $name((w, offsets, x) in case($in, $out)) {
+                        check::<$in, $out, { ($in as usize).div_ceil(4) }>(&w, &offsets, &x);
+                    }
+                )*
+            }
+        };
+    }
+
+    shapes! {
+        s1_1: 1 -> 1,
+        s2_3: 2 -> 3,
+        s3_17: 3 -> 17,
+        s4_16: 4 -> 16,
+        s5_8: 5 -> 8,
+        s7_9: 7 -> 9,
+        s8_40: 8 -> 40,
+        s9_5: 9 -> 5,
+        s13_31: 13 -> 31,
+        s16_33: 16 -> 33,
+        s17_15: 17 -> 15,
+        s23_24: 23 -> 24,
+        s31_2: 31 -> 2,
+        s32_32: 32 -> 32,
+        s33_7: 33 -> 7,
+        s47_39: 47 -> 39,
+        s64_10: 64 -> 10,
+        s65_17: 65 -> 17,
+        s69_1: 69 -> 1,
+        s70_40: 70 -> 40,
+        s70_48: 70 -> 48,
+        s37_64: 37 -> 64,
+        s21_100: 21 -> 100,
+        s18_128: 18 -> 128,
+        s11_143: 11 -> 143,
+        s6_200: 6 -> 200,
+        s5_127: 5 -> 127,
+        s9_60: 9 -> 60,
+        s3_255: 3 -> 255,
+        s300_40: 300 -> 40,
+    }
+
+    /// The largest products: inputs 255 against weights -128 and 127, and the largest offsets.
+    #[test]
+    fn extreme_values() {
+        fn all<const IN: usize, const OUT: usize, const G: usize>() {
+            let n = IN * OUT;
+            for (w, b) in [(-128_i8, i32::MAX), (127, i32::MIN), (-128, 0), (127, -1)] {
+                let weights: Vec<i8> = (0..n)
+                    .map(|i| if i % 3 == 0 { w.saturating_neg() } else { w })
+                    .collect();
+                check::<IN, OUT, G>(&vec![w; n], &vec![b; OUT], &vec![255; 9 * IN]);
+                check::<IN, OUT, G>(&weights, &vec![b; OUT], &vec![255; 5 * IN]);
+            }
+        }
+        all::<70, 40, 18>();
+        all::<1, 17, 1>();
+        all::<129, 33, 33>();
+        all::<4096, 20, 1024>();
+        all::<1001, 40, 251>();
+    }
+
+    #[test]
+    fn levels_are_ordered_and_detected_once() {
+        assert_eq!(level(), level());
+        assert!(QuantLevel::Portable.is_supported());
+        for pair in QuantLevel::ALL.windows(2) {
+            assert!(pair[0] < pair[1]);
+            assert!(!pair[1].is_supported() || pair[0].is_supported());
+        }
+    }
+}
