@@ -2,7 +2,8 @@
 //! bench/onnx/mnist.safetensors) in f32 (`Mnist`) against its int8 twin (`MnistInt8`, calibrated
 //! with min/max on `inputs::<784>(256)`), at batch 1 (`forward`) and batch 256 (`forward_batch`),
 //! one thread, in alternating rounds of about 20 ms, forty of each, so that both see the same
-//! state of a shared machine; at batch 256 also the int8 multiply-add peak of this core (a
+//! state of a shared machine; at batch 256 also two parts of int8's time (quantising the inputs,
+//! and the hidden layer's `i32` sums alone), the int8 multiply-add peak of this core (a
 //! register-only loop of AVX-512 VNNI `vpdpbusd`) and the FMA peak, for the same multiply-adds.
 //!
 //! Prints one line per implementation and measurement, seconds per call (one sample, or the
@@ -221,6 +222,31 @@ fn class(y: &[f32]) -> usize {
         .expect("outputs")
 }
 
+/// Checks before timing: a batch gives `forward`'s outputs, and int8 stays close to f32
+/// (printed).
+fn check(net: &Mnist, int8: &MnistInt8, xs: &[[f32; 784]]) {
+    let mut y8 = vec![[0.0_f32; 10]; BATCH];
+    let mut y32 = vec![[0.0_f32; 10]; BATCH];
+    int8.forward_batch(xs, &mut y8).expect("sizes match");
+    net.forward_batch(xs, &mut y32).expect("sizes match");
+    let mut worst = 0.0_f32;
+    let mut same = 0;
+    for ((x, a), b) in xs.iter().zip(&y8).zip(&y32) {
+        assert_eq!(
+            int8.forward(x).map(f32::to_bits),
+            a.map(f32::to_bits),
+            "forward_batch differs from forward"
+        );
+        worst = a
+            .iter()
+            .zip(b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(worst, f32::max);
+        same += usize::from(class(a) == class(b));
+    }
+    println!("accuracy int8_vs_f32 max_difference {worst:.3e} same_class {same}/{BATCH}");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let ort_log = args
@@ -242,27 +268,7 @@ fn main() {
         floors::dpbusd_per_round().is_some()
     );
 
-    // Checks before timing: a batch gives `forward`'s outputs, and int8 stays close to f32.
-    let mut y8 = vec![[0.0_f32; 10]; BATCH];
-    let mut y32 = vec![[0.0_f32; 10]; BATCH];
-    int8.forward_batch(xs, &mut y8).expect("sizes match");
-    net.forward_batch(xs, &mut y32).expect("sizes match");
-    let mut worst = 0.0_f32;
-    let mut same = 0;
-    for ((x, a), b) in xs.iter().zip(&y8).zip(&y32) {
-        assert_eq!(
-            int8.forward(x).map(f32::to_bits),
-            a.map(f32::to_bits),
-            "forward_batch differs from forward"
-        );
-        worst = a
-            .iter()
-            .zip(b)
-            .map(|(a, b)| (a - b).abs())
-            .fold(worst, f32::max);
-        same += usize::from(class(a) == class(b));
-    }
-    println!("accuracy int8_vs_f32 max_difference {worst:.3e} same_class {same}/{BATCH}");
+    check(&net, &int8, xs);
 
     let x = xs[0];
     let steps = int8.input_quantization().quantize_all(&x);
@@ -281,6 +287,11 @@ fn main() {
         ],
     );
 
+    let q = int8.input_quantization();
+    let input_steps: Vec<[u8; 784]> = xs.iter().map(|x| q.quantize_all(x)).collect();
+    let mut batch_steps = input_steps.clone();
+    let mut hidden_sums = vec![[0_i32; 128]; BATCH];
+    let (mut y8, mut y32) = (vec![[0.0_f32; 10]; BATCH], vec![[0.0_f32; 10]; BATCH]);
     let mut b256 = vec![
         timed("f32", BATCH * MACS, || {
             net.forward_batch(black_box(xs), black_box(&mut y32))
@@ -289,6 +300,19 @@ fn main() {
         timed("int8", BATCH * MACS, || {
             int8.forward_batch(black_box(xs), black_box(&mut y8))
                 .expect("sizes match");
+        }),
+        // Parts of int8's time, to see where it goes: quantising the inputs, and the hidden
+        // layer's `i32` sums alone (on steps quantised beforehand).
+        timed("int8_quantize_inputs", 0, || {
+            let q = int8.input_quantization();
+            for (x, steps) in black_box(xs).iter().zip(&mut batch_steps) {
+                *steps = q.quantize_all(x);
+            }
+            black_box(&batch_steps);
+        }),
+        timed("int8_hidden_sums", BATCH * 784 * 128, || {
+            int8.hidden
+                .accumulate_batch(black_box(&input_steps), black_box(&mut hidden_sums));
         }),
     ];
     if let Some(floor) = dpbusd_floor(BATCH * MACS) {
@@ -310,6 +334,14 @@ fn main() {
     if b256.0.contains_key("floor_dpbusd") {
         let (best, median) = b256.ratio("floor_dpbusd", "int8");
         println!("floor int8_b256_fraction_of_dpbusd_peak best {best:.4} median {median:.4}");
+        // The peak's time for the hidden layer's multiply-adds alone.
+        let (best, median) = b256.ratio("floor_dpbusd", "int8_hidden_sums");
+        let share = 784.0 * 128.0 / MACS as f64;
+        println!(
+            "floor hidden_sums_fraction_of_dpbusd_peak best {:.4} median {:.4}",
+            best * share,
+            median * share
+        );
         if b256.0.contains_key("floor_fma") {
             let (best, median) = b256.ratio("floor_fma", "floor_dpbusd");
             println!("floor dpbusd_peak_over_fma_peak best {best:.4} median {median:.4}");

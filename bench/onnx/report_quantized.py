@@ -108,6 +108,8 @@ def main():
         "f32": "nn f32 (`Mnist`)",
         "int8": "**nn int8** (`MnistInt8`, f32 in and out)",
         "int8_u8": "nn int8, `forward_quantized` (u8 in and out)",
+        "int8_quantize_inputs": "part of nn int8: quantising the 256 inputs to `u8` alone",
+        "int8_hidden_sums": "part of nn int8: the hidden layer's `i32` sums alone (`accumulate_batch`)",
         "floor_dpbusd": "floor: int8 peak (`vpdpbusd`, registers only)",
         "floor_fma": "floor: f32 FMA peak",
     }
@@ -115,9 +117,10 @@ def main():
         for (g, name), r in ours.items():
             if g != group:
                 continue
-            diff = accuracy.get("int8_vs_f32", "-") if name.startswith("int8") else "-"
+            diff = accuracy.get("int8_vs_f32", "-") if name in ("int8", "int8_u8") else "-"
+            gops = f"{2 * r['macs'] / r['best'] / 1e9:.1f}" if r["macs"] else "-"
             w(f"| batch {batch}: {labels.get(name, name)} | {fmt(r['best'])} | {fmt(r['median'])} | "
-              f"{fmt(r['best'] / batch)} | {2 * r['macs'] / r['best'] / 1e9:.1f} | {diff} |")
+              f"{fmt(r['best'] / batch)} | {gops} | {diff} |")
         for model in ("mnist", "mnist_int8_dynamic", "mnist_int8_static"):
             for i, r in enumerate(ort.get((model, batch), [])):
                 diff = ort_accuracy.get(model, "-")
@@ -133,12 +136,24 @@ def main():
         b, m = floors["int8_b256_fraction_of_dpbusd_peak"]
         w(f"int8 `forward_batch` at batch 256 reaches **{b:.3g}** of the core's int8 multiply-add peak")
         w(f"(best rounds; median of per-round ratios {m:.3g}), the peak being 64 `u8 x i8`")
-        w(f"multiply-adds per `vpdpbusd`, 16 independent accumulators, no memory access")
+        w("multiply-adds per `vpdpbusd`, 16 independent accumulators, no memory access")
         if "dpbusd_peak_over_fma_peak" in floors:
             pb, _ = floors["dpbusd_peak_over_fma_peak"]
-            w(f"({pb:.2f}x the f32 FMA peak measured in the same rounds).\n")
+            w(f"({pb:.2f}x the f32 FMA peak measured in the same rounds).")
         else:
-            w(".\n")
+            w(".")
+        quantize, sums, whole = (best("mnist_b256", n) for n in
+                                 ("int8_quantize_inputs", "int8_hidden_sums", "int8"))
+        if "hidden_sums_fraction_of_dpbusd_peak" in floors and quantize and sums and whole:
+            hb, hm = floors["hidden_sums_fraction_of_dpbusd_peak"]
+            rest = whole - sums - quantize
+            w("")
+            w("Where int8's time at batch 256 goes, roughly (the parts are timed on their own, in the")
+            w(f"same rounds): the hidden layer's sums, {fmt(sums)} ({sums / whole:.0%}), at **{hb:.2f}** of")
+            w(f"the peak (median {hm:.2f}); quantising the f32 inputs to `u8`, {fmt(quantize)}")
+            w(f"({quantize / whole:.0%}); the rest, {fmt(rest)} ({rest / whole:.0%}): requantising the")
+            w("hidden layer, the output layer, its dequantisation and softmax.")
+        w("")
     w("```sh")
     w("bench/onnx/compare_quantized.sh   # all of the above, then writes bench/quantized.md")
     w("/tmp/qbenv/bin/python bench/onnx/make_quantized.py   # onnxruntime's int8 models")
