@@ -231,10 +231,11 @@ def main():
     w("cargo bench -p nn-bench --bench paired")
     w("bench/compile_cost.sh")
     w("```")
-    # The convolution goals (bench/onnx/compare.sh), the comparison with RTNeural
+    # The convolution goals (bench/onnx/compare.sh), the int8 goals
+    # (bench/onnx/compare_quantized.sh), the comparison with RTNeural
     # (bench/rtneural/run.sh), training throughput (its own bench) and the history of runs come
     # from their own files.
-    for kept in ("convolutions.md", "recurrent.md", "training.md", "history.md"):
+    for kept in ("convolutions.md", "recurrent.md", "quantized.md", "training.md", "history.md"):
         path = pathlib.Path(__file__).with_name(kept)
         if path.exists():
             w("")

@@ -1,4 +1,4 @@
-"""onnxruntime on the models of make_models.py, one thread, for BENCHMARKS.md.
+"""onnxruntime on the models of make_models.py and make_quantized.py, one thread, for BENCHMARKS.md.
 
 For each model and batch size: rounds of about 20 ms of `session.run` on the model, alternating
 with rounds of an Identity graph on an input of the same shape (the cost of calling onnxruntime
@@ -10,7 +10,16 @@ line per measurement, times in seconds per call:
 `net` is what bench/benches/onnx.rs compares with `nn`: onnxruntime's own time, its Python call
 overhead subtracted (an estimate: the Identity graph also copies its input once).
 
+The int8 models of make_quantized.py are also checked against `mnist.onnx` on their batch-256
+input (uniform in [0, 1), not the calibration inputs) before timing:
+
+    ort_accuracy <model> max_difference <largest absolute difference> same_class <n>/<batch>
+
+Without arguments, the f32 models (bench/onnx/compare.sh); arguments select the models whose
+name contains one of them, int8 ones included:
+
     /tmp/onnxenv/bin/python bench/onnx/ort_bench.py
+    /tmp/qbenv/bin/python bench/onnx/ort_bench.py mnist   # bench/onnx/compare_quantized.sh
 """
 
 import sys
@@ -29,6 +38,8 @@ MODELS = {
     "lenet": ([1, 28, 28], [1, 64]),
     "conv1d": ([8, 128], [1, 64]),
     "mnist": ([784], [1, 256]),
+    "mnist_int8_dynamic": ([784], [1, 256]),
+    "mnist_int8_static": ([784], [1, 256]),
 }
 
 
@@ -80,8 +91,19 @@ def per_call(f, calls):
 def main():
     print(f"# onnxruntime {ort.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
     rng = np.random.default_rng(1)
+    only = sys.argv[1:]
     for name, (shape, batches) in MODELS.items():
+        selected = any(o in name for o in only) if only else "int8" not in name
+        if not selected:
+            continue
         model = session((HERE / f"{name}.onnx").read_bytes())
+        if "int8" in name:
+            x = rng.uniform(0, 1, size=(256, *shape)).astype(np.float32)
+            y = model.run(None, {"x": x})[0]
+            f32 = session((HERE / "mnist.onnx").read_bytes()).run(None, {"x": x})[0]
+            same = int((y.argmax(1) == f32.argmax(1)).sum())
+            print(f"ort_accuracy {name} max_difference {np.abs(y - f32).max():.3e} "
+                  f"same_class {same}/{len(y)}", flush=True)
         ident = identity(shape)
         for batch in batches:
             x = rng.uniform(0, 1, size=(batch, *shape)).astype(np.float32)

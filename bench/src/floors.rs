@@ -3,15 +3,18 @@
 //! batches are bound by the FMA units).
 //!
 //! Each kernel exists for AVX-512F and for AVX2+FMA; [`read`] and [`fma`] pick the widest this
-//! CPU has and return `None` on a CPU with neither.
+//! CPU has and return `None` on a CPU with neither. The int8 peak, [`dpbusd`], exists for
+//! AVX-512 VNNI only (`None` elsewhere).
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod x86 {
     use super::Line;
     use std::arch::x86_64::{
-        __m256, __m512, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps,
-        _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_reduce_add_ps, _mm512_set1_ps,
+        __m256, __m512, __m512i, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps,
+        _mm512_add_ps, _mm512_dpbusd_epi32, _mm512_fmadd_ps, _mm512_loadu_ps,
+        _mm512_reduce_add_epi32, _mm512_reduce_add_ps, _mm512_set1_epi8, _mm512_set1_epi32,
+        _mm512_set1_ps,
     };
 
     /// Sums `data` with 8 independent accumulators: one 64-byte load per add.
@@ -45,6 +48,25 @@ mod x86 {
             }
         }
         acc.iter().map(|v| _mm512_reduce_add_ps(*v)).sum()
+    }
+
+    /// `rounds` `vpdpbusd` on each of 16 independent registers: every instruction is 64
+    /// multiply-adds of a `u8` by an `i8` (16 lanes of 4-way dot products into `i32`), all in
+    /// registers. The sums wrap, which does not matter: only the time counts.
+    #[target_feature(enable = "avx512vnni,avx512f")]
+    pub fn dpbusd_avx512(rounds: usize, seed: i8) -> i32 {
+        let mut acc: [__m512i; 16] = [_mm512_set1_epi32(i32::from(seed)); 16];
+        let (a, b) = (
+            _mm512_set1_epi8(seed),
+            _mm512_set1_epi8(seed.wrapping_add(1)),
+        );
+        for _ in 0..rounds {
+            for acc in &mut acc {
+                *acc = _mm512_dpbusd_epi32(*acc, a, b);
+            }
+        }
+        acc.iter()
+            .fold(0_i32, |s, v| s.wrapping_add(_mm512_reduce_add_epi32(*v)))
     }
 
     /// Sums `data` with 8 independent accumulators: one 32-byte load per add.
@@ -95,6 +117,33 @@ pub fn fma_per_round() -> Option<usize> {
             return Some(12 * 8);
         }
     }
+    None
+}
+
+/// `u8 x i8` multiply-adds one [`dpbusd`] call performs per round (16 registers of 16 lanes of
+/// 4-way dot products), or `None` without AVX-512 VNNI.
+pub fn dpbusd_per_round() -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512f") {
+            return Some(16 * 16 * 4);
+        }
+    }
+    None
+}
+
+/// `rounds` rounds of [`dpbusd_per_round`] independent int8 multiply-adds (`vpdpbusd`, AVX-512
+/// VNNI), or `None` on a CPU without it.
+pub fn dpbusd(rounds: usize, seed: i8) -> Option<i32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F and AVX-512 VNNI, checked just above.
+            #[allow(unsafe_code)]
+            return Some(unsafe { x86::dpbusd_avx512(rounds, seed) });
+        }
+    }
+    let _ = (rounds, seed);
     None
 }
 

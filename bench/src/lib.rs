@@ -13,8 +13,9 @@ pub mod baselines;
 pub mod floors;
 
 nn::network! {
-    /// The MNIST classifier of the README.
-    pub struct Mnist = 784 -> 128 relu as hidden -> 10 softmax as output;
+    /// The MNIST classifier of the README, with its int8 twin `MnistInt8`
+    /// (bench/benches/quantized.rs).
+    pub struct Mnist = 784 -> 128 relu as hidden -> 10 softmax as output with quantize = int8;
 }
 
 nn::network! {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The int8 goals: onnxruntime's int8 models (and f32 MNIST) from Python, then MnistInt8 against
+# Mnist and the int8 peak in alternating rounds (bench/benches/quantized.rs, which reads the first
+# onnxruntime run from the log to print its own ratios), then onnxruntime again, so that
+# onnxruntime's best is taken from both sides of the Rust run; then
+# bench/onnx/report_quantized.py writes bench/quantized.md (the section of BENCHMARKS.md that
+# bench/report.py includes).
+# Usage: bench/onnx/compare_quantized.sh [python with onnx, onnxruntime, numpy]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+python=${1:-/tmp/qbenv/bin/python}
+target=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+out="$target/bench-report"
+log="$out/quantized.log"
+mkdir -p "$out"
+# Built before the first onnxruntime run, so that compiling does not sit between the two.
+cargo bench -p nn-bench --bench quantized --no-run
+{
+    echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo ' (with uncommitted changes)')"
+    echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+    echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$log"
+"$python" bench/onnx/ort_bench.py mnist | tee -a "$log"
+cargo bench -p nn-bench --bench quantized -- --ort "$log" | tee -a "$log"
+"$python" bench/onnx/ort_bench.py mnist | tee -a "$log"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$log"
+python3 bench/onnx/report_quantized.py "$log" > bench/quantized.md
+echo "wrote bench/quantized.md (log: $log)"
