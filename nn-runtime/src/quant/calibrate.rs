@@ -111,7 +111,7 @@ impl Observer {
                 let mut sorted = seen.clone();
                 sorted.sort_unstable_by(f32::total_cmp);
                 let last = sorted.len() - 1;
-                let high = ((f64::from(p) / 100.0 * last as f64).round() as usize).min(last);
+                let high = (libm::round(f64::from(p) / 100.0 * last as f64) as usize).min(last);
                 Ok(Quantization::from_range(sorted[last - high], sorted[high]))
             }
         }
