@@ -235,7 +235,14 @@ def main():
     # (bench/onnx/compare_quantized.sh), the comparison with RTNeural
     # (bench/rtneural/run.sh), training throughput (its own bench) and the history of runs come
     # from their own files.
-    for kept in ("convolutions.md", "recurrent.md", "quantized.md", "training.md", "history.md"):
+    for kept in (
+        "convolutions.md",
+        "recurrent.md",
+        "quantized.md",
+        "smaller.md",
+        "training.md",
+        "history.md",
+    ):
         path = pathlib.Path(__file__).with_name(kept)
         if path.exists():
             w("")

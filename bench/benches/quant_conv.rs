@@ -1,6 +1,8 @@
 //! LeNet's two convolutions, one sample: int8 (`quant::QuantizedConv2d::forward`, ReLU fused,
 //! and `accumulate`, the sums only) against `f32` (`Conv2d::forward_with`, the wide kernel,
-//! and `Conv2d::forward`). Best of several rounds, microseconds per sample; own timing (no
+//! and `Conv2d::forward`); then the whole of LeNet (`nn_bench::LeNet`, the weights of
+//! tests/fixtures/lenet.safetensors) against its int8 twin `LeNetInt8` (calibrated with min/max
+//! on 64 images), at batch 1 and 256, in alternating rounds. Best of several rounds, microseconds per sample; own timing (no
 //! criterion), so that it builds without the `baselines` feature.
 //!
 //! ```sh
@@ -142,4 +144,61 @@ fn main() {
     // Name, geometry; in, out, kernel, PATCH, GROUPS; H, W.
     measure! { "lenet conv1 1->6 k5 pad2 28x28", PADDED, 1, 6, 5, 25, 7, 28, 28 }
     measure! { "lenet conv2 6->16 k5 14x14", Conv2dGeometry::DEFAULT, 6, 16, 5, 150, 38, 14, 14 }
+    lenet();
+}
+
+/// Images in [0, 1), deterministic.
+fn images(count: usize) -> Vec<[[[f32; 28]; 28]; 1]> {
+    let mut rng = SplitMix64::new(7);
+    (0..count)
+        .map(|_| {
+            let mut image = [[[0.0; 28]; 28]; 1];
+            for v in image.as_flattened_mut().as_flattened_mut() {
+                *v = rng.next_f64() as f32;
+            }
+            image
+        })
+        .collect()
+}
+
+/// The whole network in `f32` and in int8, alternating rounds of each; microseconds per sample.
+fn lenet() {
+    use nn_bench::{LeNet, LeNetInt8, fixture};
+    let net = LeNet::from_safetensors_file(fixture("tests/fixtures/lenet.safetensors"))
+        .expect("the fixture loads");
+    let calibration = images(64);
+    let int8 =
+        LeNetInt8::calibrate(&net, &calibration, quant::Calibration::MinMax).expect("calibration");
+    let batch = images(256);
+    let mut outputs = vec![[0.0_f32; 10]; batch.len()];
+    let (mut f32_one, mut int8_one, mut f32_batch, mut int8_batch) =
+        (f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY);
+    for _ in 0..5 {
+        f32_one = f32_one.min(best_us(|| {
+            black_box(net.forward(black_box(&batch[3])));
+        }));
+        int8_one = int8_one.min(best_us(|| {
+            black_box(int8.forward(black_box(&batch[3])));
+        }));
+        f32_batch = f32_batch.min(
+            best_us(|| {
+                net.forward_batch(black_box(&batch), &mut outputs)
+                    .expect("rows");
+            }) / 256.0,
+        );
+        int8_batch = int8_batch.min(
+            best_us(|| {
+                int8.forward_batch(black_box(&batch), &mut outputs)
+                    .expect("rows");
+            }) / 256.0,
+        );
+    }
+    println!(
+        "lenet batch 1: f32 {f32_one:.2} us, int8 {int8_one:.2} us, int8 / f32 time {:.2}",
+        int8_one / f32_one
+    );
+    println!(
+        "lenet batch 256, per sample: f32 {f32_batch:.2} us, int8 {int8_batch:.2} us, int8 throughput / f32's {:.2}x",
+        f32_batch / int8_batch
+    );
 }

@@ -36,7 +36,8 @@ nn::network! {
 nn::network! {
     /// LeNet-5, as in examples/lenet.rs (the weights of tests/fixtures/lenet.safetensors).
     pub struct LeNet = [1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2)
-        -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax;
+        -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax
+        with quantize = int8;
 }
 
 nn::network! {

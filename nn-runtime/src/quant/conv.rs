@@ -5,16 +5,16 @@ use crate::layers::{Conv2d, Conv2dGeometry};
 use crate::zeroed::ZeroInit;
 
 /// Bytes of patches gathered at once by [`QuantizedConv2d::accumulate`] (at most
-/// [`CHUNK_ROWS`]): LeNet's second convolution's 150-value patches go 54 at a time.
-const CHUNK_BYTES: usize = 8192;
+/// [`CHUNK_ROWS`]): LeNet's second convolution's 150-value patches go 27 at a time.
+const CHUNK_BYTES: usize = 4096;
 /// Sums of a chunk held at once, `rows * OUT`.
-const CHUNK_SUMS: usize = 2048;
+const CHUNK_SUMS: usize = 1024;
 
 /// Bytes of the stack copy of a padded input (the input with its padding at the zero point), so
 /// that every window is gathered by plain copies: the windows of LeNet's first convolution
 /// that touch its padding of 2 are a quarter of them, and tap by tap they took most of its time
-/// (`lenet` in bench/benches/quantized.rs). Larger inputs gather the border tap by tap.
-const PADDED_BYTES: usize = 8192;
+/// (`lenet` in bench/benches/quant_conv.rs). Larger inputs gather the border tap by tap.
+const PADDED_BYTES: usize = 4096;
 /// The most positions of a chunk: beyond it, the kernels gain nothing more from reading each
 /// weight once for several rows.
 const CHUNK_ROWS: usize = 64;
@@ -364,21 +364,15 @@ impl<
             }
             return;
         }
-        let mut bytes = [0_u8; CHUNK_BYTES];
-        let mut sums = [0_i32; CHUNK_SUMS];
-        let patches = &mut bytes.as_chunks_mut::<PATCH>().0[..Self::ROWS];
-        let sums = &mut sums.as_chunks_mut::<OUT>().0[..Self::ROWS];
         // The padded input, when it is padded, fits the budget and the taps are spread.
         let padded_size = [H + 2 * geometry.padding[0], W + 2 * geometry.padding[1]];
         let padded_len = IN * padded_size[0] * padded_size[1];
-        let mut padded = [0_u8; PADDED_BYTES];
-        let use_padded = geometry.padding != [0, 0]
+        if geometry.padding != [0, 0]
             && padded_len <= PADDED_BYTES
             && geometry.dilation[0] > 0
-            && geometry.dilation[1] > 0;
-        if use_padded {
-            let zero = self.dense.input().zero_point;
-            padded[..padded_len].fill(zero);
+            && geometry.dilation[1] > 0
+        {
+            let mut padded = [self.dense.input().zero_point; PADDED_BYTES];
             let planes = padded[..padded_len].chunks_exact_mut(padded_size[0] * padded_size[1]);
             for (plane, channel) in planes.zip(input) {
                 let rows = plane
@@ -388,23 +382,36 @@ impl<
                     row[geometry.padding[1]..geometry.padding[1] + W].copy_from_slice(source);
                 }
             }
+            let padded = &padded[..padded_len];
+            self.in_chunks::<OW>(positions, f, |position, patch| {
+                gather_padded::<KH, KW, PATCH>(padded, padded_size, geometry, position, patch);
+            });
+        } else {
+            self.in_chunks::<OW>(positions, f, |position, patch| {
+                self.gather(input, geometry, position, patch);
+            });
         }
+    }
+
+    /// Calls `f(first, sums)` for chunks of `positions` output positions, each position's
+    /// window gathered by `gather(position, patch)`.
+    #[inline(always)]
+    fn in_chunks<const OW: usize>(
+        &self,
+        positions: usize,
+        mut f: impl FnMut(usize, &[[i32; OUT]]),
+        mut gather: impl FnMut([usize; 2], &mut [u8; PATCH]),
+    ) {
+        let mut bytes = [0_u8; CHUNK_BYTES];
+        let mut sums = [0_i32; CHUNK_SUMS];
+        let patches = &mut bytes.as_chunks_mut::<PATCH>().0[..Self::ROWS];
+        let sums = &mut sums.as_chunks_mut::<OUT>().0[..Self::ROWS];
         let mut first = 0;
         while first < positions {
             let rows = Self::ROWS.min(positions - first);
             for (k, patch) in patches[..rows].iter_mut().enumerate() {
                 let p = first + k;
-                if use_padded {
-                    gather_padded::<KH, KW, PATCH>(
-                        &padded[..padded_len],
-                        padded_size,
-                        geometry,
-                        [p / OW, p % OW],
-                        patch,
-                    );
-                } else {
-                    self.gather(input, geometry, [p / OW, p % OW], patch);
-                }
+                gather([p / OW, p % OW], patch);
             }
             self.dense
                 .accumulate_batch(&patches[..rows], &mut sums[..rows]);
