@@ -436,7 +436,6 @@ fn dense_chunks(
     quantized: &Quantized,
     dense: &[(&Layer, usize, usize)],
 ) -> TokenStream {
-    let runtime = &net.runtime;
     let chunk = quantized.chunk;
     let (inputs, outputs) = (net.input.elements(), net.output.elements());
     let chunk_inputs = Ident::new("inputs", Span::mixed_site());
@@ -499,7 +498,6 @@ fn dense_chunks(
             #apply
         }
     });
-    let _ = runtime;
     quote! {
         for (#chunk_inputs, #chunk_outputs) in inputs.chunks(#chunk).zip(outputs.chunks_mut(#chunk)) {
             #body

@@ -1,6 +1,6 @@
 //! The int8 2-D convolution: patches of the input through a [`QuantizedDense`].
 
-use super::{Clamp, Quantization, QuantizedDense, round_small, to_byte};
+use super::{Clamp, Quantization, QuantizedDense, requantize_step};
 use crate::layers::{Conv2d, Conv2dGeometry};
 use crate::zeroed::ZeroInit;
 
@@ -299,15 +299,10 @@ impl<
         clamp: Clamp,
         output: &mut [[[u8; OW]; OH]; OUT],
     ) {
-        let (input_scale, output) = (self.input().scale, &mut *output);
-        let Quantization {
-            scale: output_scale,
-            zero_point,
-        } = self.output();
-        // `QuantizedDense::requantize`'s multipliers, computed as it computes them (the
-        // equivalence tests compare the two).
-        let multipliers: [f32; OUT] =
-            core::array::from_fn(|o| input_scale * self.weight_scales()[o] / output_scale);
+        let output = &mut *output;
+        let zero_point = self.output().zero_point;
+        // The dense layer's multipliers and formula: the same steps as its `requantize`.
+        let multipliers = self.dense.multipliers();
         let zero = f32::from(zero_point);
         let (low, high) = (f32::from(clamp.low), f32::from(clamp.high));
         self.for_each_chunk::<IN, H, W, OH, OW>(input, geometry, |first, chunk| {
@@ -318,7 +313,7 @@ impl<
                     for ((o, plane), m) in output.iter_mut().enumerate().zip(multipliers) {
                         let plane = &mut plane.as_flattened_mut()[first..];
                         for (to, row) in plane.iter_mut().zip(chunk) {
-                            *to = requantize(row[o], m, zero, low, high);
+                            *to = requantize_step(row[o], *m, zero, low, high);
                         }
                     }
                 },
@@ -540,18 +535,6 @@ fn gather_padded<const KH: usize, const KW: usize, const PATCH: usize>(
             }
         }
     }
-}
-
-/// One step as [`QuantizedDense::requantize`] computes it: `round(sum * m) + zero` within
-/// `low..=high`, rounding half to even.
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-#[inline(always)]
-fn requantize(sum: i32, m: f32, zero: f32, low: f32, high: f32) -> u8 {
-    // As `QuantizedDense::requantize_batch`, branch-free so that the loops vectorise: beyond 512
-    // steps every value saturates alike, within them `round_small` is exact; NaN cannot occur
-    // (finite multipliers).
-    let real = (sum as f32 * m).clamp(-512.0, 512.0);
-    to_byte((round_small(real) + zero).max(low).min(high))
 }
 
 impl<

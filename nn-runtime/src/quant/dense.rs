@@ -1,7 +1,7 @@
 //! The int8 fully connected layer.
 
 use super::kernel;
-use super::{Clamp, Quantization, round_even, round_small, to_byte};
+use super::{Clamp, Quantization, requantize_step, round_even};
 use crate::Dense;
 use crate::zeroed::ZeroInit;
 
@@ -243,6 +243,12 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         &self.bias
     }
 
+    /// Each neuron's requantisation multiplier, `input.scale * weight_scales[o] /
+    /// output.scale`.
+    pub(crate) fn multipliers(&self) -> &[f32; OUT] {
+        &self.requantize
+    }
+
     /// The quantisation of the input.
     pub fn input(&self) -> Quantization {
         self.input
@@ -315,11 +321,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
                     for ((step, sum), multiplier) in
                         steps.iter_mut().zip(sums).zip(&self.requantize)
                     {
-                        // Branch-free, so that the loop vectorises: beyond 512 steps every
-                        // value saturates alike, and within them `round_small` is exact. No
-                        // NaN: the multipliers are finite.
-                        let real = (*sum as f32 * multiplier).clamp(-512.0, 512.0);
-                        *step = to_byte((round_small(real) + zero).max(low).min(high));
+                        *step = requantize_step(*sum, *multiplier, zero, low, high);
                     }
                 }
             },

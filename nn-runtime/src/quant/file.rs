@@ -129,7 +129,19 @@ impl<'a> Reader<'a> {
         inputs: usize,
         outputs: usize,
     ) -> Result<Parts, Error> {
-        let weights = self.take(layer, prefix, "weight", Dtype::I8, &[outputs, inputs])?;
+        self.parts_shaped(layer, prefix, &[outputs, inputs], outputs)
+    }
+
+    /// [`Reader::parts`] of a layer whose weight has `weight_shape` (`outputs` first; a
+    /// convolution's `[OUT, IN, KH, KW]`), read as its rows of the remaining sizes' product.
+    fn parts_shaped(
+        &mut self,
+        layer: &'static str,
+        prefix: &str,
+        weight_shape: &[usize],
+        outputs: usize,
+    ) -> Result<Parts, Error> {
+        let weights = self.take(layer, prefix, "weight", Dtype::I8, weight_shape)?;
         let weights = weights.iter().map(|&b| b.cast_signed()).collect();
         let scales = self.take(layer, prefix, "weight_scale", Dtype::F32, &[outputs])?;
         let weight_scales: Vec<f32> = scales
@@ -211,22 +223,12 @@ impl<'a> Reader<'a> {
         outputs: usize,
         kernel: [usize; 3],
     ) -> Result<Parts, Error> {
-        let full = format!("{prefix}.weight");
-        let shape = [outputs, kernel[0], kernel[1], kernel[2]];
-        let patch = kernel[0] * kernel[1] * kernel[2];
-        if let Some(tensor) = self.tensors.iter_mut().find(|t| t.name == full) {
-            if tensor.shape != shape {
-                return Err(Error::Shape {
-                    layer,
-                    tensor: full,
-                    expected: shape.to_vec(),
-                    found: tensor.shape.clone(),
-                });
-            }
-            // Read as its flattening, the rows of a dense layer: same bytes.
-            tensor.shape = alloc::vec![outputs, patch];
-        }
-        self.parts(layer, prefix, patch, outputs)
+        self.parts_shaped(
+            layer,
+            prefix,
+            &[outputs, kernel[0], kernel[1], kernel[2]],
+            outputs,
+        )
     }
 
     /// Reads the 2-D convolution under `prefix` into `into`.

@@ -171,6 +171,17 @@ pub(crate) fn to_byte(x: f32) -> u8 {
     (x + MAGIC).to_bits() as u8
 }
 
+/// One output step from an `i32` sum: `round(sum * multiplier) + zero_point` within
+/// `low..=high` (`0..=255`), rounding half to even. Branch-free, so that loops over it
+/// vectorise: beyond 512 steps every value saturates alike, within them `round_small` is exact;
+/// no NaN (the multipliers are finite). The one formula of dense layers and convolutions.
+#[inline(always)]
+#[allow(clippy::cast_precision_loss)]
+pub(crate) fn requantize_step(sum: i32, multiplier: f32, zero: f32, low: f32, high: f32) -> u8 {
+    let real = (sum as f32 * multiplier).clamp(-512.0, 512.0);
+    to_byte((round_small(real) + zero).max(low).min(high))
+}
+
 /// `x` (a whole number, or NaN) clamped to `0..=255`; NaN becomes 0.
 #[inline]
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
