@@ -10,9 +10,11 @@
 //! `tests/it/half.rs` compare the two layers at every level and fail if either side changes
 //! alone. Only the loads differ:
 //!
-//! - bfloat16: 16-bit values zero-extended to 32 bits and shifted left by 16 (`vpmovzxwd`,
-//!   `vpslld`) with AVX-512F; with AVX2, one byte shuffle (`vpshufb`) of the 8 values loaded
-//!   into both halves of a vector, exact.
+//! - bfloat16: with AVX-512F, 32 values in one load, the even-numbered shifted into the upper
+//!   half of their 32-bit lane (`vpslld`) and the odd-numbered masked in place (`vpandd`), their
+//!   sums put back in order once per panel (`vpermt2ps`); single vectors zero-extended then
+//!   shifted (`vpmovzxwd`, `vpslld`). With AVX2, one byte shuffle (`vpshufb`) of the 8 values
+//!   loaded into both halves of a vector. All exact.
 //! - binary16: `vcvtph2ps` (AVX-512F, or F16C beside AVX2), exact.
 //! - the last `OUT % L` outputs of each column, which fill no vector: 16-bit elements have no
 //!   masked load in AVX-512F or AVX2, so the vector is read straight from the weights when
@@ -274,11 +276,13 @@ pub(super) mod portable {
 /// `matmul` and the `f32` primitives of `kernel/columns.rs` (`zero`, `splat`, `add`, `fmadd`,
 /// `load`, `store`, `load_tail`, `store_tail`), into `matvec` and `matmul` for weights of type
 /// `$H`: `$widen` turns `&[$H; L]` into a vector, `$widen_tail(flat, start, len)` the `len < L`
-/// weights from `flat[start]` on. `$feature` is the `#[target_feature]` string, which for
-/// binary16 at AVX2 adds F16C.
+/// weights from `flat[start]` on, `$widen_pair` two consecutive vectors of weights into two
+/// vectors in an order of the level's choosing that `$unpair` puts back (applied to the sums,
+/// once per panel; see `widen_pair_bf16`). `$feature` is the `#[target_feature]` string, which
+/// for binary16 at AVX2 adds F16C.
 #[cfg(target_arch = "x86_64")]
 macro_rules! half_kernels {
-    ($feature:literal, $H:ty, $widen:ident, $widen_tail:ident) => {
+    ($feature:literal, $H:ty, $widen:ident, $widen_tail:ident, $widen_pair:ident, $unpair:ident) => {
         /// `W x + b` from the columns of `W`: `kernel::columns`' `matvec`, its panels of
         /// output vectors each summed over `i` in [`streams`] interleaved partial sums.
         #[target_feature(enable = $feature)]
@@ -340,13 +344,17 @@ macro_rules! half_kernels {
                     *total = add(*total, sum);
                 }
             }
+            for pair in total.as_chunks_mut::<2>().0 {
+                *pair = $unpair(*pair);
+            }
             let part = &mut y.as_chunks_mut::<L>().0[c0..c0 + P];
             for (y, total) in part.iter_mut().zip(total) {
                 store(y, add(load(y), total));
             }
         }
 
-        /// `acc[p] += x * column[c0 + p]` for the `P` vectors of a panel, widened.
+        /// `acc[p] += x * column[c0 + p]` for the `P` vectors of a panel, widened two vectors
+        /// at a time (each pair of `acc` in `$widen_pair`'s order).
         #[target_feature(enable = $feature)]
         #[inline]
         fn add_scaled<const OUT: usize, const P: usize>(
@@ -357,7 +365,14 @@ macro_rules! half_kernels {
         ) {
             let x = splat(x);
             let part = &column.as_chunks::<L>().0[c0..c0 + P];
-            for (acc, w) in acc.iter_mut().zip(part) {
+            let (pairs, last) = part.as_chunks::<2>();
+            let (acc_pairs, acc_last) = acc.as_chunks_mut::<2>();
+            for (acc, w) in acc_pairs.iter_mut().zip(pairs) {
+                let [first, second] = $widen_pair(w);
+                acc[0] = fmadd(first, x, acc[0]);
+                acc[1] = fmadd(second, x, acc[1]);
+            }
+            for (acc, w) in acc_last.iter_mut().zip(last) {
                 *acc = fmadd($widen(w), x, *acc);
             }
         }
@@ -569,6 +584,27 @@ macro_rules! half_kernels {
     };
 }
 
+/// Expands into `widen_pair` and `in_order` for a module of kernels whose pairs of vectors are
+/// widened one vector at a time (`$widen`), in order: nothing to undo.
+#[cfg(target_arch = "x86_64")]
+macro_rules! in_order_pairs {
+    ($feature:literal, $H:ty, $widen:ident) => {
+        /// Two vectors of weights, each widened by itself.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn widen_pair([first, second]: &[[$H; L]; 2]) -> [V; 2] {
+            [$widen(first), $widen(second)]
+        }
+
+        /// The sums of [`widen_pair`]'s vectors, already in order.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn in_order(sums: [V; 2]) -> [V; 2] {
+            sums
+        }
+    };
+}
+
 /// Expands into `tail_halves` for a level's module (which provides `L`, `Halves` and
 /// `load_halves`): the weights of a tail, `L` of them read straight from `flat` when that many
 /// remain from `start`, else the `len` of the tail from a copy padded with zeros.
@@ -598,11 +634,11 @@ mod avx512 {
     use super::super::{Bf16, F16, Half};
     use crate::kernel::portable::BLOCK;
     use core::arch::x86_64::{
-        __m256i, __m512, __mmask16, _mm256_loadu_si256, _mm512_add_ps, _mm512_castsi512_ps,
-        _mm512_cvtepu16_epi32, _mm512_cvtph_ps, _mm512_fmadd_ps, _mm512_loadu_ps,
-        _mm512_mask_storeu_ps, _mm512_maskz_cvtepu16_epi32, _mm512_maskz_cvtph_ps,
-        _mm512_maskz_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_slli_epi32,
-        _mm512_storeu_ps,
+        __m256i, __m512, __mmask16, _mm256_loadu_si256, _mm512_add_ps, _mm512_and_si512,
+        _mm512_castsi512_ps, _mm512_cvtepu16_epi32, _mm512_cvtph_ps, _mm512_fmadd_ps,
+        _mm512_loadu_ps, _mm512_loadu_si512, _mm512_mask_storeu_ps, _mm512_maskz_cvtepu16_epi32,
+        _mm512_maskz_cvtph_ps, _mm512_maskz_loadu_ps, _mm512_permutex2var_ps, _mm512_set1_epi32,
+        _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_ps, _mm512_slli_epi32, _mm512_storeu_ps,
     };
 
     /// A vector of `f32`s.
@@ -725,6 +761,39 @@ mod avx512 {
         ))))
     }
 
+    /// 32 bfloat16 weights (two vectors' worth) as `f32`s in two vectors, in one 512-bit load
+    /// and one instruction each: the even-numbered weights shifted into the upper half of their
+    /// lane, the odd-numbered masked in place. Half the instructions of [`widen_bf16`] twice,
+    /// which at batch 1 is what limits the kernel (`half` in `bench/benches/half.rs`); the sums
+    /// come out interleaved, which [`unpair_bf16`] undoes.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn widen_pair_bf16(w: &[[Bf16; L]; 2]) -> [V; 2] {
+        // SAFETY: `Bf16` is `repr(transparent)` over `u16`: `w` is 64 readable bytes, and
+        // `loadu` accepts any alignment.
+        #[allow(unsafe_code)]
+        let words = unsafe { _mm512_loadu_si512(w.as_ptr().cast()) };
+        #[allow(clippy::cast_possible_wrap)] // the bit pattern of the upper halves
+        let upper = _mm512_set1_epi32(0xFFFF_0000_u32 as i32);
+        [
+            _mm512_castsi512_ps(_mm512_slli_epi32::<16>(words)),
+            _mm512_castsi512_ps(_mm512_and_si512(words, upper)),
+        ]
+    }
+
+    /// The sums of [`widen_pair_bf16`]'s even- and odd-numbered weights back in order: lanes
+    /// `0, 16, 1, 17, ...` of the pair, then `8, 24, ...`.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn unpair_bf16([even, odd]: [V; 2]) -> [V; 2] {
+        let low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        let high = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        [
+            _mm512_permutex2var_ps(even, low, odd),
+            _mm512_permutex2var_ps(even, high, odd),
+        ]
+    }
+
     /// The `len < 16` bfloat16 weights from `flat[start]` on, as `f32`s, zeros beyond.
     #[target_feature(enable = "avx512f")]
     #[inline]
@@ -754,7 +823,14 @@ mod avx512 {
         use super::*;
         use crate::half::kernel::portable;
 
-        half_kernels!("avx512f", Bf16, widen_bf16, widen_tail_bf16);
+        half_kernels!(
+            "avx512f",
+            Bf16,
+            widen_bf16,
+            widen_tail_bf16,
+            widen_pair_bf16,
+            unpair_bf16
+        );
     }
 
     /// The binary16 kernels.
@@ -763,7 +839,15 @@ mod avx512 {
         use super::*;
         use crate::half::kernel::portable;
 
-        half_kernels!("avx512f", F16, widen_f16, widen_tail_f16);
+        in_order_pairs!("avx512f", F16, widen_f16);
+        half_kernels!(
+            "avx512f",
+            F16,
+            widen_f16,
+            widen_tail_f16,
+            widen_pair,
+            in_order
+        );
     }
 }
 
@@ -946,7 +1030,15 @@ mod avx2 {
         use super::*;
         use crate::half::kernel::portable;
 
-        half_kernels!("avx2,fma", Bf16, widen_bf16, widen_tail_bf16);
+        in_order_pairs!("avx2,fma", Bf16, widen_bf16);
+        half_kernels!(
+            "avx2,fma",
+            Bf16,
+            widen_bf16,
+            widen_tail_bf16,
+            widen_pair,
+            in_order
+        );
     }
 
     /// The binary16 kernels: F16C besides AVX2 and FMA.
@@ -955,6 +1047,14 @@ mod avx2 {
         use super::*;
         use crate::half::kernel::portable;
 
-        half_kernels!("avx2,fma,f16c", F16, widen_f16, widen_tail_f16);
+        in_order_pairs!("avx2,fma,f16c", F16, widen_f16);
+        half_kernels!(
+            "avx2,fma,f16c",
+            F16,
+            widen_f16,
+            widen_tail_f16,
+            widen_pair,
+            in_order
+        );
     }
 }
