@@ -312,6 +312,19 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     #[inline]
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     pub fn requantize_batch(&self, sums: &[[i32; OUT]], steps: &mut [[u8; OUT]], clamp: Clamp) {
+        let rows = sums.len().min(steps.len());
+        let (sums, steps) = (&sums[..rows], &mut steps[..rows]);
+        if kernel::quantize::requantize_rows(
+            sums.as_flattened(),
+            &self.requantize,
+            self.output.zero_point,
+            clamp,
+            steps.as_flattened_mut(),
+        )
+        .is_some()
+        {
+            return;
+        }
         let zero = f32::from(self.output.zero_point);
         let (low, high) = (f32::from(clamp.low), f32::from(clamp.high));
         crate::kernel::with_widest(

@@ -113,6 +113,9 @@ impl Quantization {
     /// inputs of any shape, flattened.
     #[inline]
     pub fn quantize_slice(self, x: &[f32], steps: &mut [u8]) {
+        if kernel::quantize::quantize_slice(self, x, steps).is_some() {
+            return;
+        }
         // Compiled for the widest vectors this CPU has: the same scalar operations on every
         // value, so the same steps at every level.
         crate::kernel::with_widest(

@@ -1,0 +1,384 @@
+//! [`Quantization::quantize`] over a slice with AVX-512F, without a division.
+//!
+//! `x / scale` is `x * (1 / scale)` corrected once by Markstein's step: with `inverse` the
+//! correctly rounded `1 / scale` and `q = x * inverse`, the residual `x - q * scale` is exact
+//! in one fused multiply-add, and `q + residual * inverse` is the correctly rounded quotient.
+//! So the steps are those of the division, at every level; `vdivps` alone limited the loop
+//! (`quantize` of `mnist_b256` in bench/benches/quantized.rs). The step needs the residual not
+//! to underflow, which holds for scales within `2^±60` (a calibrated scale is far inside;
+//! others take the division): inputs small enough to underflow it are then far below half a
+//! step, and round to the zero point either way.
+//!
+//! [`requantize_rows`] is `requantize_step` over rows of sums, the same operations in integer
+//! form where they are exact. Both pack their bytes in a register and store them whole:
+//! `vpmovdb` straight to memory, which LLVM picks for the plain loops, is several times slower
+//! on AMD's cores.
+
+use super::super::{Clamp, Quantization};
+
+/// The scales the division-free path accepts, `2^-60 ..= 2^60`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // the tests read it too
+const SCALES: core::ops::RangeInclusive<f32> = 8.673_617e-19..=1.152_921_5e18;
+
+/// `steps[i] = quantization.quantize(x[i])` for the common length, with AVX-512F when this CPU
+/// has it and `quantization`'s scale allows; else `None`, nothing written.
+#[inline]
+pub(crate) fn quantize_slice(
+    quantization: Quantization,
+    x: &[f32],
+    steps: &mut [u8],
+) -> Option<()> {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernel::level() == crate::kernel::Level::Avx512
+        && SCALES.contains(&quantization.scale)
+    {
+        // SAFETY: `level` found AVX-512F on this CPU.
+        #[allow(unsafe_code)]
+        unsafe {
+            avx512::quantize_slice(quantization, x, steps);
+        }
+        return Some(());
+    }
+    let _ = (quantization, x, steps);
+    None
+}
+
+/// `steps[r][o] = requantize_step(sums[r][o], multipliers[o], zero_point, clamp)` for every row
+/// of the common length (rows of `multipliers.len()` values), with AVX-512F when this CPU has
+/// it; else `None`, nothing written.
+#[inline]
+pub(crate) fn requantize_rows(
+    sums: &[i32],
+    multipliers: &[f32],
+    zero_point: u8,
+    clamp: Clamp,
+    steps: &mut [u8],
+) -> Option<()> {
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernel::level() == crate::kernel::Level::Avx512 {
+        // SAFETY: `level` found AVX-512F on this CPU.
+        #[allow(unsafe_code)]
+        unsafe {
+            avx512::requantize_rows(sums, multipliers, zero_point, clamp, steps);
+        }
+        return Some(());
+    }
+    let _ = (sums, multipliers, zero_point, clamp, steps);
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{Clamp, Quantization};
+    use core::arch::x86_64::{
+        __m128i, __m512, __m512i, _CMP_ORD_Q, _MM_FROUND_NO_EXC, _MM_FROUND_TO_NEAREST_INT,
+        _mm_storeu_si128, _mm512_add_epi32, _mm512_cmp_ps_mask, _mm512_cvt_roundps_epi32,
+        _mm512_cvtepi32_epi8, _mm512_cvtepi32_ps, _mm512_cvtusepi32_epi8, _mm512_fmadd_ps,
+        _mm512_fnmadd_ps, _mm512_loadu_ps, _mm512_loadu_si512, _mm512_maskz_cvt_roundps_epi32,
+        _mm512_max_epi32, _mm512_max_ps, _mm512_min_epi32, _mm512_min_ps, _mm512_mul_ps,
+        _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_si512,
+    };
+
+    /// Lanes of a vector.
+    const L: usize = 16;
+    /// Beyond this many steps from the zero point every input saturates alike: inputs are
+    /// clamped to it (in units of the scale) first, so that nothing overflows and infinities
+    /// stay finite.
+    const FAR: f32 = 1_048_576.0;
+
+    /// See the module's documentation; NaN becomes the zero point, as in `quantize`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn quantize_slice(quantization: Quantization, x: &[f32], steps: &mut [u8]) {
+        let n = x.len().min(steps.len());
+        let scale = quantization.scale;
+        let parameters = Parameters {
+            scale: _mm512_set1_ps(scale),
+            inverse: _mm512_set1_ps(1.0 / scale),
+            // Exact: a power of two times the scale, which `SCALES` keeps finite.
+            bound: FAR * scale,
+            zero: _mm512_set1_epi32(i32::from(quantization.zero_point)),
+        };
+        let (x, steps) = (&x[..n], &mut steps[..n]);
+        let (x_vectors, x_rest) = x.as_chunks::<L>();
+        let (step_vectors, step_rest) = steps.as_chunks_mut::<L>();
+        for (x, steps) in x_vectors.iter().zip(step_vectors) {
+            *steps = quantize_vector(&parameters, x);
+        }
+        if !x_rest.is_empty() {
+            let mut last = [0.0; L];
+            last[..x_rest.len()].copy_from_slice(x_rest);
+            let last = quantize_vector(&parameters, &last);
+            step_rest.copy_from_slice(&last[..step_rest.len()]);
+        }
+    }
+
+    /// See [`super::requantize_rows`].
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn requantize_rows(
+        sums: &[i32],
+        multipliers: &[f32],
+        zero_point: u8,
+        clamp: Clamp,
+        steps: &mut [u8],
+    ) {
+        let width = multipliers.len();
+        if width == 0 {
+            return;
+        }
+        let zero = _mm512_set1_epi32(i32::from(zero_point));
+        let (low, high) = (
+            _mm512_set1_epi32(i32::from(clamp.low)),
+            _mm512_set1_epi32(i32::from(clamp.high)),
+        );
+        let step = |sums: &[i32; L], multipliers: &[f32; L]| -> [u8; L] {
+            // SAFETY: both are 16 readable values, and `loadu` accepts any alignment.
+            #[allow(unsafe_code)]
+            let (sums, multipliers) = unsafe {
+                (
+                    _mm512_loadu_si512(sums.as_ptr().cast()),
+                    _mm512_loadu_ps(multipliers.as_ptr()),
+                )
+            };
+            // `requantize_step`: the product (the conversion rounds as `as f32` does) within
+            // 512 steps, rounded half to even, the zero point added, clamped.
+            let real = _mm512_mul_ps(_mm512_cvtepi32_ps(sums), multipliers);
+            let real = _mm512_min_ps(
+                _mm512_max_ps(real, _mm512_set1_ps(-512.0)),
+                _mm512_set1_ps(512.0),
+            );
+            let rounded =
+                _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(real);
+            let clamped =
+                _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(rounded, zero), low), high);
+            store_bytes(_mm512_cvtepi32_epi8(clamped))
+        };
+        for (sums, steps) in sums.chunks_exact(width).zip(steps.chunks_exact_mut(width)) {
+            let (sum_vectors, sum_rest) = sums.as_chunks::<L>();
+            let (multiplier_vectors, multiplier_rest) = multipliers.as_chunks::<L>();
+            let (step_vectors, step_rest) = steps.as_chunks_mut::<L>();
+            for ((sums, multipliers), steps) in
+                sum_vectors.iter().zip(multiplier_vectors).zip(step_vectors)
+            {
+                *steps = step(sums, multipliers);
+            }
+            if !sum_rest.is_empty() {
+                let (mut last_sums, mut last_multipliers) = ([0; L], [0.0; L]);
+                last_sums[..sum_rest.len()].copy_from_slice(sum_rest);
+                last_multipliers[..multiplier_rest.len()].copy_from_slice(multiplier_rest);
+                let last = step(&last_sums, &last_multipliers);
+                step_rest.copy_from_slice(&last[..step_rest.len()]);
+            }
+        }
+    }
+
+    /// The 16 bytes of a register.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn store_bytes(bytes: __m128i) -> [u8; L] {
+        let mut steps = [0; L];
+        // SAFETY: `steps` is 16 writable bytes, and `storeu` accepts any alignment.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_storeu_si128(steps.as_mut_ptr().cast(), bytes);
+        }
+        steps
+    }
+
+    /// What every vector shares.
+    struct Parameters {
+        scale: __m512,
+        inverse: __m512,
+        bound: f32,
+        zero: __m512i,
+    }
+
+    /// 16 values.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn quantize_vector(p: &Parameters, x: &[f32; L]) -> [u8; L] {
+        // SAFETY: `x` is 16 readable `f32`s, and `loadu` accepts any alignment.
+        #[allow(unsafe_code)]
+        let x = unsafe { _mm512_loadu_ps(x.as_ptr()) };
+        let numbers = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(x, x);
+        let x = _mm512_min_ps(
+            _mm512_max_ps(x, _mm512_set1_ps(-p.bound)),
+            _mm512_set1_ps(p.bound),
+        );
+        let quotient = _mm512_mul_ps(x, p.inverse);
+        let residual = _mm512_fnmadd_ps(quotient, p.scale, x);
+        let quotient = _mm512_fmadd_ps(residual, p.inverse, quotient);
+        // Rounded half to even; NaN lanes 0, which the zero point then makes its step.
+        let rounded = _mm512_maskz_cvt_roundps_epi32::<
+            { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+        >(numbers, quotient);
+        let shifted = _mm512_max_epi32(_mm512_add_epi32(rounded, p.zero), _mm512_setzero_si512());
+        // `vpmovusdb` saturates above 255.
+        store_bytes(_mm512_cvtusepi32_epi8(shifted))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::{Clamp, Quantization};
+    use super::SCALES;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// A small xorshift, so that the test needs no dependency.
+    struct Bits(u64);
+
+    impl Bits {
+        fn next(&mut self) -> u32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            #[allow(clippy::cast_possible_truncation)] // the high half
+            let high = (self.0 >> 32) as u32;
+            high
+        }
+    }
+
+    /// The slice path (AVX-512F where this CPU has it) gives `quantize`'s step for inputs of
+    /// every kind: any bit pattern, ties between two steps, values near the saturation, the
+    /// infinities, NaN, subnormals; over scales from `SCALES`' ends to calibrated ones.
+    #[test]
+    fn the_slice_path_gives_the_steps_of_the_division() {
+        let mut bits = Bits(0x9E37_79B9_7F4A_7C15);
+        let mut scales = vec![
+            1.0 / 255.0,
+            1.0 / 256.0,
+            0.1,
+            3.0,
+            *SCALES.start(),
+            *SCALES.end(),
+            f32::from_bits(SCALES.start().to_bits() - 1),
+            1e-30,
+            1e30,
+        ];
+        for _ in 0..60 {
+            // Exponents 2^-40 .. 2^20, any significand.
+            let exponent = 87 + bits.next() % 60;
+            scales.push(f32::from_bits(
+                (exponent << 23) | (bits.next() & 0x007F_FFFF),
+            ));
+        }
+        let mut checked = 0;
+        for &scale in &scales {
+            for zero_point in [0_u8, 1, 128, 200, 255] {
+                let q = Quantization::new(scale, zero_point);
+                let mut x: Vec<f32> = vec![
+                    0.0,
+                    -0.0,
+                    f32::INFINITY,
+                    f32::NEG_INFINITY,
+                    f32::NAN,
+                    f32::MAX,
+                    f32::MIN,
+                    f32::MIN_POSITIVE,
+                    1e-45,
+                    -1e-45,
+                ];
+                for k in -300_i16..300 {
+                    let step = f32::from(k);
+                    for offset in [0.5, -0.5, 0.499_999_97, 0.500_000_06, 0.0] {
+                        x.push((step + offset) * scale);
+                    }
+                }
+                for _ in 0..3000 {
+                    x.push(f32::from_bits(bits.next()));
+                    #[allow(clippy::cast_precision_loss)] // a random value in about ±400 steps
+                    let near = (f64::from(bits.next()) / f64::from(u32::MAX) - 0.5) * 800.0;
+                    #[allow(clippy::cast_possible_truncation)]
+                    x.push((near * f64::from(scale)) as f32);
+                }
+                // Lengths that leave every remainder of a vector.
+                for length in [x.len(), x.len() - 1, 15, 1, 0] {
+                    let mut steps = vec![0_u8; length];
+                    q.quantize_slice(&x[..length], &mut steps);
+                    for (value, step) in x.iter().zip(&steps) {
+                        assert_eq!(
+                            *step,
+                            q.quantize(*value),
+                            "scale {scale:e}, zero point {zero_point}, x {value:e}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1_000_000);
+    }
+
+    /// The rows path (AVX-512F where this CPU has it) gives `requantize_step`'s steps, for
+    /// widths that leave every remainder of a vector, sums from the whole `i32` range and
+    /// multipliers from tiny to large, with and without ReLU's clamp.
+    #[test]
+    fn the_rows_path_gives_requantize_steps() {
+        let mut bits = Bits(0xD1B5_4A32_D192_ED03);
+        let mut checked = 0;
+        for width in [1_usize, 10, 15, 16, 17, 33, 128] {
+            let multipliers: Vec<f32> = (0..width)
+                .map(|_| {
+                    // 2^-40 .. 2^8, any significand.
+                    let exponent = 87 + bits.next() % 48;
+                    f32::from_bits((exponent << 23) | (bits.next() & 0x007F_FFFF))
+                })
+                .collect();
+            #[allow(clippy::cast_possible_wrap)] // any bit pattern
+            let mut sums: Vec<i32> = (0..width * 50).map(|_| bits.next() as i32).collect();
+            for (k, sum) in sums.iter_mut().enumerate().take(width * 20) {
+                // Sums near whole and half steps of their multiplier.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+                let near = ((k % 700) as f32 - 350.0) / 2.0 / multipliers[k % width];
+                #[allow(clippy::cast_possible_truncation)]
+                {
+                    *sum = near as i32;
+                }
+            }
+            sums[..4].copy_from_slice(&[i32::MIN, i32::MAX, 0, -1]);
+            for zero_point in [0_u8, 77, 128, 255] {
+                for clamp in [
+                    Clamp::NONE,
+                    Clamp {
+                        low: zero_point,
+                        high: 255,
+                    },
+                    Clamp { low: 3, high: 250 },
+                ] {
+                    let mut steps = vec![0_u8; sums.len()];
+                    if super::requantize_rows(&sums, &multipliers, zero_point, clamp, &mut steps)
+                        .is_none()
+                    {
+                        continue;
+                    }
+                    let (zero, low, high) = (
+                        f32::from(zero_point),
+                        f32::from(clamp.low),
+                        f32::from(clamp.high),
+                    );
+                    for (k, (sum, step)) in sums.iter().zip(&steps).enumerate() {
+                        let expected = super::super::super::requantize_step(
+                            *sum,
+                            multipliers[k % width],
+                            zero,
+                            low,
+                            high,
+                        );
+                        assert_eq!(
+                            *step,
+                            expected,
+                            "sum {sum}, multiplier {:e}",
+                            multipliers[k % width]
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        // Without AVX-512F there is nothing to compare (the layers use `requantize_step`
+        // itself); with it, every row was checked.
+        if crate::kernel::level() == crate::kernel::Level::Avx512 {
+            assert!(checked > 100_000);
+        }
+    }
+}
