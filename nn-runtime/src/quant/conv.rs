@@ -1,5 +1,6 @@
 //! The int8 2-D convolution: patches of the input through a [`QuantizedDense`].
 
+use super::kernel::direct;
 use super::{Clamp, Quantization, QuantizedDense, requantize_step};
 use crate::layers::{Conv2d, Conv2dGeometry};
 use crate::zeroed::ZeroInit;
@@ -299,6 +300,9 @@ impl<
         clamp: Clamp,
         output: &mut [[[u8; OW]; OH]; OUT],
     ) {
+        if self.forward_direct(input, geometry, clamp, output) {
+            return;
+        }
         let output = &mut *output;
         let zero_point = self.output().zero_point;
         // The dense layer's multipliers and formula: the same steps as its `requantize`.
@@ -319,6 +323,59 @@ impl<
                 },
             );
         });
+    }
+
+    /// [`QuantizedConv2d::forward_into`] through the direct kernel (`quant::kernel::direct`)
+    /// for a stride and dilation of 1 when the CPU has it and the padded input fits
+    /// [`PADDED_BYTES`]; `false`, nothing written, otherwise.
+    #[inline]
+    fn forward_direct<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        input: &[[[u8; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        clamp: Clamp,
+        output: &mut [[[u8; OW]; OH]; OUT],
+    ) -> bool {
+        let padding = geometry.padding;
+        let size = [H + 2 * padding[0], W + 2 * padding[1]];
+        let length = IN * size[0] * size[1];
+        if geometry.stride != [1, 1]
+            || geometry.dilation != [1, 1]
+            || length > PADDED_BYTES
+            || !direct::available(GROUPS)
+        {
+            return false;
+        }
+        let mut padded = [self.dense.input().zero_point; PADDED_BYTES + direct::SLACK];
+        let planes = padded[..length].chunks_exact_mut(size[0] * size[1]);
+        for (plane, channel) in planes.zip(input) {
+            let rows = plane.chunks_exact_mut(size[1]).skip(padding[0]);
+            for (row, source) in rows.zip(channel) {
+                row[padding[1]..padding[1] + W].copy_from_slice(source);
+            }
+        }
+        let (weights, offsets) = self.dense.packed();
+        direct::forward(
+            &padded[..length + direct::SLACK],
+            direct::Shape {
+                channels: IN,
+                padded: size,
+                kernel: [KH, KW],
+                output: [OH, OW],
+            },
+            weights,
+            offsets,
+            self.dense.multipliers(),
+            self.output().zero_point,
+            clamp,
+            output.as_flattened_mut().as_flattened_mut(),
+        )
     }
 
     /// Calls `f(first, sums)` for consecutive chunks of the output's positions (numbered

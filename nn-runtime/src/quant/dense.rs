@@ -243,6 +243,12 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         &self.bias
     }
 
+    /// The weights in the kernels' layout (`[groups of 4 inputs][OUT][4]`) and what each
+    /// neuron's sum starts from.
+    pub(crate) fn packed(&self) -> (&[[[i8; 4]; OUT]; GROUPS], &[i32; OUT]) {
+        (&self.weights, &self.offsets)
+    }
+
     /// Each neuron's requantisation multiplier, `input.scale * weight_scales[o] /
     /// output.scale`.
     pub(crate) fn multipliers(&self) -> &[f32; OUT] {

@@ -387,14 +387,22 @@ macro_rules! equivalence {
                 .map(|&s| i64::from(s))
                 .collect();
             assert_eq!(got, expected, "{:?} {}x{}x{}", GEOMETRY, $in, $h, $w);
-            let clamp = Clamp::relu(output);
-            let steps: Box<[[[u8; OW]; OH]; $out]> = Box::new(layer.forward(&x, GEOMETRY, clamp));
-            for y in 0..OH {
-                for x0 in 0..OW {
-                    let at: [i32; $out] = core::array::from_fn(|o| sums[o][y][x0]);
-                    let expected = layer.dense().requantize(&at, clamp);
-                    for o in 0..$out {
-                        assert_eq!(steps[o][y][x0], expected[o]);
+            // `forward` (the direct kernel where the CPU and the geometry allow it) gives the
+            // dense layer's steps of these sums, position by position.
+            for clamp in [
+                Clamp::relu(output),
+                Clamp::NONE,
+                Clamp { low: 5, high: 250 },
+            ] {
+                let steps: Box<[[[u8; OW]; OH]; $out]> =
+                    Box::new(layer.forward(&x, GEOMETRY, clamp));
+                for y in 0..OH {
+                    for x0 in 0..OW {
+                        let at: [i32; $out] = core::array::from_fn(|o| sums[o][y][x0]);
+                        let expected = layer.dense().requantize(&at, clamp);
+                        for o in 0..$out {
+                            assert_eq!(steps[o][y][x0], expected[o], "{clamp:?} [{o}][{y}][{x0}]");
+                        }
                     }
                 }
             }
@@ -428,6 +436,12 @@ fn sums_equal_a_direct_convolution() {
     equivalence! { rng, geometry_of([1, 1], [3, 3], [1, 1]), 2, 3, 2, 2, 8, 2, 4, 4 }
     // Many output channels: few positions per chunk.
     equivalence! { rng, geometry_of([1, 1], [1, 1], [1, 1]), 3, 300, 3, 3, 27, 7, 6, 5 }
+    // Stride 1 (the direct kernel): rows of several blocks of 16 positions with a partial
+    // last one, output channels in blocks of 8 with a remainder, a 1x1 kernel, many groups.
+    equivalence! { rng, geometry_of([1, 1], [1, 1], [1, 1]), 2, 11, 3, 3, 18, 5, 9, 37 }
+    equivalence! { rng, geometry_of([1, 1], [0, 2], [1, 1]), 5, 20, 3, 4, 60, 15, 7, 16 }
+    equivalence! { rng, Conv2dGeometry::DEFAULT, 7, 9, 1, 1, 7, 2, 5, 33 }
+    equivalence! { rng, Conv2dGeometry::DEFAULT, 16, 8, 4, 4, 256, 64, 6, 17 }
     // Patches beyond the chunk's budget: one position at a time.
     equivalence! { rng, geometry_of([2, 2], [1, 1], [1, 1]), 200, 4, 7, 7, 9800, 2450, 8, 8 }
 }

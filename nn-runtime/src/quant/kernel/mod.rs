@@ -24,6 +24,7 @@
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+pub(crate) mod direct;
 pub(crate) mod portable;
 pub(crate) mod quantize;
 #[cfg(target_arch = "x86_64")]

@@ -68,7 +68,7 @@ pub(crate) fn requantize_rows(
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+pub(super) mod avx512 {
     use super::{Clamp, Quantization};
     use core::arch::x86_64::{
         __m128i, __m512, __m512i, _CMP_ORD_Q, _MM_FROUND_NO_EXC, _MM_FROUND_TO_NEAREST_INT,
@@ -139,18 +139,7 @@ mod avx512 {
                     _mm512_loadu_ps(multipliers.as_ptr()),
                 )
             };
-            // `requantize_step`: the product (the conversion rounds as `as f32` does) within
-            // 512 steps, rounded half to even, the zero point added, clamped.
-            let real = _mm512_mul_ps(_mm512_cvtepi32_ps(sums), multipliers);
-            let real = _mm512_min_ps(
-                _mm512_max_ps(real, _mm512_set1_ps(-512.0)),
-                _mm512_set1_ps(512.0),
-            );
-            let rounded =
-                _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(real);
-            let clamped =
-                _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(rounded, zero), low), high);
-            store_bytes(_mm512_cvtepi32_epi8(clamped))
+            store_bytes(requantize_vector(sums, multipliers, zero, low, high))
         };
         for (sums, steps) in sums.chunks_exact(width).zip(steps.chunks_exact_mut(width)) {
             let (sum_vectors, sum_rest) = sums.as_chunks::<L>();
@@ -169,6 +158,31 @@ mod avx512 {
                 step_rest.copy_from_slice(&last[..step_rest.len()]);
             }
         }
+    }
+
+    /// `requantize_step` of 16 sums, each with its multiplier, as bytes; `zero`, `low` and
+    /// `high` are the zero point and the clamp's bounds in every lane.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(in crate::quant::kernel) fn requantize_vector(
+        sums: __m512i,
+        multipliers: __m512,
+        zero: __m512i,
+        low: __m512i,
+        high: __m512i,
+    ) -> __m128i {
+        // The product (the conversion rounds as `as f32` does) within 512 steps, rounded half
+        // to even, the zero point added, clamped.
+        let real = _mm512_mul_ps(_mm512_cvtepi32_ps(sums), multipliers);
+        let real = _mm512_min_ps(
+            _mm512_max_ps(real, _mm512_set1_ps(-512.0)),
+            _mm512_set1_ps(512.0),
+        );
+        let rounded =
+            _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(real);
+        let clamped =
+            _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(rounded, zero), low), high);
+        _mm512_cvtepi32_epi8(clamped)
     }
 
     /// The 16 bytes of a register.
