@@ -20,7 +20,10 @@
 //! and temporaries are aligned to cache lines. `forward_sequence` computes a chunk's input
 //! projections ahead of its recurrence, one step at a time through the same kernel (one
 //! product over the chunk would need a kernel that sums each output in the same order; the
-//! recurrent product dominates when the input is narrow).
+//! recurrent product dominates when the input is narrow). `step_streams` multiplies a
+//! recurrent matrix of at least [`STREAMED_MATRIX`] bytes for several streams at once
+//! (`kernel::gates_streams`, each stream's sums in `kernel::gates`'s order), so that the
+//! matrix is read once for them all rather than once a stream.
 // `#[inline(always)]` is the point: see above.
 #![allow(clippy::inline_always)]
 
