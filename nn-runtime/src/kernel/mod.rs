@@ -602,7 +602,7 @@ pub fn gates<T: Scalar, const IN: usize, const G: usize, const H: usize>(
     }
 }
 
-/// [`gates`] of each stream, `ys[s] = W xs[s] + b`, with the same bits as `gates` on each
+/// [`gates`](fn@gates) of each stream, `ys[s] = W xs[s] + b`, with the same bits as `gates` on each
 /// (`xs` and `ys` as long): the vector kernels compute several streams at once, so that each
 /// weight loaded serves them all.
 #[inline(always)]
