@@ -237,9 +237,11 @@ pub const MAX_LEVELS: usize = 8;
 /// before their recurrence.
 const CHUNK: usize = 16;
 
-/// Streams per stack buffer of `step_streams`: a multiple of the vector kernels' tiles of
-/// streams (`kernel::gates_streams`).
-const STREAMS: usize = 12;
+/// Streams per stack buffer of `step_streams`: one of the vector kernels' tiles of streams
+/// (`kernel::gates_streams`; twice as many measured no faster, `nn-streams64` of the LSTM(64) in
+/// bench/benches/rtneural.rs), so that its buffers (two projections and an `h` a stream) take
+/// about the stack of `forward_sequence`'s [`CHUNK`] steps.
+const STREAMS: usize = 6;
 
 /// Recurrent matrices of at least this many bytes are multiplied for [`STREAMS`] streams at
 /// once by `step_streams`: a matrix that fits the first-level cache is no faster so (the
