@@ -16,6 +16,7 @@ use super::gates::gate_kernels;
 use super::portable::{self, BLOCK};
 use super::wide::wide_kernels;
 use crate::Scalar;
+use crate::batch::Aligned;
 use core::arch::x86_64::{
     __m256, __m256i, _mm256_add_epi32, _mm256_add_ps, _mm256_and_ps, _mm256_castps_si256,
     _mm256_castsi256_ps, _mm256_cmpgt_epi32, _mm256_div_ps, _mm256_fmadd_ps, _mm256_loadu_ps,

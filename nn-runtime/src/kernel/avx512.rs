@@ -16,6 +16,7 @@ use super::gates::gate_kernels;
 use super::portable::{self, BLOCK};
 use super::wide::wide_kernels;
 use crate::Scalar;
+use crate::batch::Aligned;
 use core::arch::x86_64::{
     __m512, __m512i, __mmask16, _mm512_add_epi32, _mm512_add_ps, _mm512_and_epi32,
     _mm512_castps_si512, _mm512_castsi512_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_loadu_ps,

@@ -5,6 +5,13 @@
 //! `H` values, `W` by column (`w[i]` is column `i`, `[G][H]`), as the portable
 //! [`gates`](super::portable::gates) but with fused multiply-adds. Its type names `G` and `H`
 //! rather than `G * H`, which stable Rust cannot write in a generic type.
+//!
+//! `gates_streams` is `gates` for several streams at once (`step_streams`): every output lane
+//! gets the very operations of `gates`, in the same order (the same panels, partial sums and
+//! blocks), so a stream's bits do not depend on its neighbours; but a register tile holds a few
+//! output vectors of several streams, so that each weight vector loaded serves them all (the
+//! weights of a 64-wide LSTM do not fit the first-level cache: `nn-streams64` in
+//! bench/benches/rtneural.rs).
 
 /// Expands into `gates` for the module's vector type; `$feature` is its `#[target_feature]`.
 macro_rules! gate_kernels {
@@ -55,6 +62,300 @@ macro_rules! gate_kernels {
                 gates_tail(w, x, tail);
             }
             y
+        }
+
+        /// [`gates`] for each stream: `ys[s] = W xs[s] + b`, with the same bits as `gates` on
+        /// each stream alone. Panel by panel as `gates` (each with its partial sums), a tile of
+        /// [`stream_tile_vectors`] output vectors and [`stream_tile_streams`] streams at a time.
+        // One arm a panel width, as in `gates`, each naming its tile's constants.
+        #[allow(clippy::too_many_lines)]
+        #[target_feature(enable = $feature)]
+        #[inline]
+        pub fn gates_streams<
+            const IN: usize,
+            const G: usize,
+            const H: usize,
+            X: Borrow<[f32; IN]>,
+        >(
+            w: &[[[f32; H]; G]; IN],
+            b: &[[f32; H]; G],
+            xs: &[X],
+            ys: &mut [Aligned<[[f32; H]; G]>],
+        ) {
+            const WIDEST: usize = 2 * GATES_PANEL;
+            let vectors = G * H / L;
+            let mut c = 0;
+            while c < vectors {
+                // The panels of `gates`, so that each output gets its partial sums.
+                c += match vectors - c {
+                    1 => {
+                        const P: usize = 1;
+                        const S: usize = gate_streams(P);
+                        panel_streams::<
+                            IN,
+                            G,
+                            H,
+                            X,
+                            P,
+                            S,
+                            { stream_tile_vectors(P, S) },
+                            { stream_tile_streams(P, S) },
+                        >(w, b, xs, c, ys)
+                    }
+                    2 => {
+                        const P: usize = 2;
+                        const S: usize = gate_streams(P);
+                        panel_streams::<
+                            IN,
+                            G,
+                            H,
+                            X,
+                            P,
+                            S,
+                            { stream_tile_vectors(P, S) },
+                            { stream_tile_streams(P, S) },
+                        >(w, b, xs, c, ys)
+                    }
+                    3 => {
+                        const P: usize = 3;
+                        const S: usize = gate_streams(P);
+                        panel_streams::<
+                            IN,
+                            G,
+                            H,
+                            X,
+                            P,
+                            S,
+                            { stream_tile_vectors(P, S) },
+                            { stream_tile_streams(P, S) },
+                        >(w, b, xs, c, ys)
+                    }
+                    4..6 => {
+                        const P: usize = 4;
+                        const S: usize = gate_streams(P);
+                        panel_streams::<
+                            IN,
+                            G,
+                            H,
+                            X,
+                            P,
+                            S,
+                            { stream_tile_vectors(P, S) },
+                            { stream_tile_streams(P, S) },
+                        >(w, b, xs, c, ys)
+                    }
+                    6..8 => {
+                        const P: usize = 6;
+                        const S: usize = gate_streams(P);
+                        panel_streams::<
+                            IN,
+                            G,
+                            H,
+                            X,
+                            P,
+                            S,
+                            { stream_tile_vectors(P, S) },
+                            { stream_tile_streams(P, S) },
+                        >(w, b, xs, c, ys)
+                    }
+                    n if n < GATES_PANEL + GATES_PANEL / 2 || GATES_PANEL == 4 => {
+                        const P: usize = GATES_PANEL;
+                        const S: usize = gate_streams(P);
+                        panel_streams::<
+                            IN,
+                            G,
+                            H,
+                            X,
+                            P,
+                            S,
+                            { stream_tile_vectors(P, S) },
+                            { stream_tile_streams(P, S) },
+                        >(w, b, xs, c, ys)
+                    }
+                    n if n < WIDEST => {
+                        const P: usize = GATES_PANEL + GATES_PANEL / 2;
+                        const S: usize = gate_streams(P);
+                        panel_streams::<
+                            IN,
+                            G,
+                            H,
+                            X,
+                            P,
+                            S,
+                            { stream_tile_vectors(P, S) },
+                            { stream_tile_streams(P, S) },
+                        >(w, b, xs, c, ys)
+                    }
+                    _ => {
+                        const P: usize = WIDEST;
+                        const S: usize = gate_streams(P);
+                        panel_streams::<
+                            IN,
+                            G,
+                            H,
+                            X,
+                            P,
+                            S,
+                            { stream_tile_vectors(P, S) },
+                            { stream_tile_streams(P, S) },
+                        >(w, b, xs, c, ys)
+                    }
+                };
+            }
+            let at = vectors * L;
+            if at < G * H {
+                for (x, y) in xs.iter().zip(ys.iter_mut()) {
+                    let tail = &mut y.0.as_flattened_mut()[at..];
+                    tail.copy_from_slice(&b.as_flattened()[at..]);
+                    gates_tail(w, x.borrow(), tail);
+                }
+            }
+        }
+
+        /// Output vectors per tile of `gates_streams` for a panel of `vectors` with `partials`
+        /// partial sums each: the most, up to 4, that divide the panel and leave room for
+        /// several streams.
+        const fn stream_tile_vectors(vectors: usize, partials: usize) -> usize {
+            let mut q = 4;
+            while q > 1 && (vectors % q != 0 || 2 * q * partials > GATES_PANEL) {
+                q /= 2;
+            }
+            q
+        }
+
+        /// Streams per tile of `gates_streams`: the tile's accumulators fill at most
+        /// `3 GATES_PANEL` registers (three quarters of them), leaving room for the tile's
+        /// weight vectors and a broadcast input; at most 6.
+        const fn stream_tile_streams(vectors: usize, partials: usize) -> usize {
+            let per_stream = stream_tile_vectors(vectors, partials) * partials;
+            let n = 3 * GATES_PANEL / per_stream;
+            if n == 0 {
+                1
+            } else if n > 6 {
+                6
+            } else {
+                n
+            }
+        }
+
+        /// The `P` output vectors from vector `c0` of every stream, `Q` vectors of `N` streams at a
+        /// time; returns `P`.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn panel_streams<
+            const IN: usize,
+            const G: usize,
+            const H: usize,
+            X: Borrow<[f32; IN]>,
+            const P: usize,
+            const S: usize,
+            const Q: usize,
+            const N: usize,
+        >(
+            w: &[[[f32; H]; G]; IN],
+            b: &[[f32; H]; G],
+            xs: &[X],
+            c0: usize,
+            ys: &mut [Aligned<[[f32; H]; G]>],
+        ) -> usize {
+            let mut c = c0;
+            while c < c0 + P {
+                for (xs, ys) in xs.chunks(N).zip(ys.chunks_mut(N)) {
+                    tile_streams::<IN, G, H, X, Q, S, N>(w, b, xs, c, ys);
+                }
+                c += Q;
+            }
+            P
+        }
+
+        /// The `Q` output vectors from vector `c0` of up to `N` streams (`xs` and `ys` as long,
+        /// not empty), with `S` partial sums each, as `gates_panel` computes them; a shorter
+        /// tile computes its last stream again in the missing ones' places, and drops them.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn tile_streams<
+            const IN: usize,
+            const G: usize,
+            const H: usize,
+            X: Borrow<[f32; IN]>,
+            const Q: usize,
+            const S: usize,
+            const N: usize,
+        >(
+            w: &[[[f32; H]; G]; IN],
+            b: &[[f32; H]; G],
+            xs: &[X],
+            c0: usize,
+            ys: &mut [Aligned<[[f32; H]; G]>],
+        ) {
+            let last = xs.len() - 1;
+            let xs: [&[f32; IN]; N] = core::array::from_fn(|n| xs[n.min(last)].borrow());
+            let mut total = [[zero(); Q]; N];
+            for (block, w) in w.chunks(BLOCK).enumerate() {
+                let i0 = block * BLOCK;
+                let mut acc = [[[zero(); Q]; N]; S];
+                let (groups, rest) = w.as_chunks::<S>();
+                for (g, columns) in groups.iter().enumerate() {
+                    for (k, (acc, column)) in acc.iter_mut().zip(columns).enumerate() {
+                        tile_add::<IN, G, H, Q, N>(acc, column, c0, &xs, i0 + g * S + k);
+                    }
+                }
+                let i = i0 + groups.len() * S;
+                for (k, (acc, column)) in acc.iter_mut().zip(rest).enumerate() {
+                    tile_add::<IN, G, H, Q, N>(acc, column, c0, &xs, i + k);
+                }
+                // The partial sums added pairwise, as in `gates_panel`.
+                let mut width = S;
+                while width > 1 {
+                    width /= 2;
+                    let (low, high) = acc.split_at_mut(width);
+                    for (low, high) in low.iter_mut().zip(high.iter()) {
+                        for (low, high) in low.iter_mut().zip(high) {
+                            for (l, h) in low.iter_mut().zip(high) {
+                                *l = add(*l, *h);
+                            }
+                        }
+                    }
+                }
+                for (total, sum) in total.iter_mut().zip(&acc[0]) {
+                    for (total, sum) in total.iter_mut().zip(sum) {
+                        *total = add(*total, *sum);
+                    }
+                }
+            }
+            let bias = &b.as_flattened().as_chunks::<L>().0[c0..c0 + Q];
+            for (y, total) in ys.iter_mut().zip(&total) {
+                let y = &mut y.0.as_flattened_mut().as_chunks_mut::<L>().0[c0..c0 + Q];
+                for ((y, b), total) in y.iter_mut().zip(bias).zip(total) {
+                    store(y, add(load(b), *total));
+                }
+            }
+        }
+
+        /// `acc[n][q] += xs[n][i] * column[c0 + q]` for the tile's streams and vectors.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn tile_add<
+            const IN: usize,
+            const G: usize,
+            const H: usize,
+            const Q: usize,
+            const N: usize,
+        >(
+            acc: &mut [[V; Q]; N],
+            column: &[[f32; H]; G],
+            c0: usize,
+            xs: &[&[f32; IN]; N],
+            i: usize,
+        ) {
+            let part = &column.as_flattened().as_chunks::<L>().0[c0..c0 + Q];
+            let w: [V; Q] = core::array::from_fn(|q| load(&part[q]));
+            for (acc, x) in acc.iter_mut().zip(xs) {
+                let x = splat(x[i]);
+                for (acc, w) in acc.iter_mut().zip(&w) {
+                    *acc = fmadd(*w, x, *acc);
+                }
+            }
         }
 
         /// Partial sums per output vector for a panel of `vectors`: the largest power of two

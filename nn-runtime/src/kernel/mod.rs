@@ -22,6 +22,7 @@
 #![allow(clippy::inline_always)]
 
 use crate::Scalar;
+use crate::batch::Aligned;
 use core::borrow::Borrow;
 
 #[cfg(target_arch = "x86_64")]
@@ -199,6 +200,23 @@ pub trait Kernel: Sized + Copy {
         portable::gates(w, b, x)
     }
 
+    /// [`Kernel::gates`] of each stream, `ys[s] = W xs[s] + b`, at `level`, which the caller
+    /// has checked is supported: the same bits as `gates` on each; by default `gates` on each.
+    #[inline(always)]
+    fn gates_streams<const IN: usize, const G: usize, const H: usize, X: Borrow<[Self; IN]>>(
+        level: Level,
+        w: &[[[Self; H]; G]; IN],
+        b: &[[Self; H]; G],
+        xs: &[X],
+        ys: &mut [Aligned<[[Self; H]; G]>],
+    ) where
+        Self: Scalar,
+    {
+        for (x, y) in xs.iter().zip(ys) {
+            y.0 = Self::gates(level, w, b, x.borrow());
+        }
+    }
+
     /// The logistic function for the recurrent layers' gates: `f32`'s is the vectorisable
     /// `math::sigmoid_fast`, within 5 ulps; `f64`'s is [`Scalar::sigmoid`].
     #[must_use]
@@ -315,6 +333,32 @@ impl Kernel for f32 {
             #[allow(unsafe_code)]
             Level::Avx2 => unsafe { avx2::gates(w, b, x) },
             _ => portable::gates(w, b, x),
+        }
+    }
+
+    #[inline(always)]
+    fn gates_streams<const IN: usize, const G: usize, const H: usize, X: Borrow<[f32; IN]>>(
+        level: Level,
+        w: &[[[f32; H]; G]; IN],
+        b: &[[f32; H]; G],
+        xs: &[X],
+        ys: &mut [Aligned<[[f32; H]; G]>],
+    ) {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe { avx512::gates_streams(w, b, xs, ys) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe { avx2::gates_streams(w, b, xs, ys) },
+            _ => {
+                for (x, y) in xs.iter().zip(ys) {
+                    y.0 = portable::gates(w, b, x.borrow());
+                }
+            }
         }
     }
 
@@ -555,6 +599,32 @@ pub fn gates<T: Scalar, const IN: usize, const G: usize, const H: usize>(
         portable::gates(w, b, x)
     } else {
         T::gates(level(), w, b, x)
+    }
+}
+
+/// [`gates`](fn@gates) of each stream, `ys[s] = W xs[s] + b`, with the same bits as `gates` on each
+/// (`xs` and `ys` as long): the vector kernels compute several streams at once, so that each
+/// weight loaded serves them all.
+#[inline(always)]
+pub fn gates_streams<
+    T: Scalar,
+    const IN: usize,
+    const G: usize,
+    const H: usize,
+    X: Borrow<[T; IN]>,
+>(
+    w: &[[[T; H]; G]; IN],
+    b: &[[T; H]; G],
+    xs: &[X],
+    ys: &mut [Aligned<[[T; H]; G]>],
+) {
+    debug_assert_eq!(xs.len(), ys.len());
+    if IN * G * H <= SMALL {
+        for (x, y) in xs.iter().zip(ys) {
+            y.0 = portable::gates(w, b, x.borrow());
+        }
+    } else {
+        T::gates_streams(level(), w, b, xs, ys);
     }
 }
 
@@ -1003,6 +1073,24 @@ mod tests {
             let y = <f32 as super::Kernel>::gates(level, &w, &b, &x);
             let what = std::format!("gates {IN} x {G} x {H} at {level:?}");
             assert_close(y.as_flattened(), &expected, 1e-5, &what);
+            // Every stream of `gates_streams` (full and partial tiles) gets the bits of `gates`.
+            for streams in [1, 5, 6, 7, 13] {
+                let xs: std::vec::Vec<[f32; IN]> = (0..streams)
+                    .map(|_| core::array::from_fn(|_| f32::from_f64(rng.uniform(1.0))))
+                    .collect();
+                let mut ys = std::vec![Aligned([[0.0f32; H]; G]); streams];
+                <f32 as super::Kernel>::gates_streams(level, &w, &b, &xs, &mut ys);
+                for (x, y) in xs.iter().zip(&ys) {
+                    let alone = <f32 as super::Kernel>::gates(level, &w, &b, x);
+                    assert!(
+                        y.0.as_flattened()
+                            .iter()
+                            .map(|v| v.to_bits())
+                            .eq(alone.as_flattened().iter().map(|v| v.to_bits())),
+                        "{what}: {streams} streams"
+                    );
+                }
+            }
         }
     }
 
@@ -1018,6 +1106,9 @@ mod tests {
         check_gates::<3, 3, 5>();
         check_gates::<9, 2, 56>();
         check_gates::<7, 1, 120>();
+        check_gates::<200, 4, 16>();
+        check_gates::<8, 1, 16>();
+        check_gates::<8, 1, 32>();
     }
 
     /// The error of `found` against `expected` in units in the last place of the `f32` nearest

@@ -334,7 +334,7 @@ fn same_bits<L: Layer<I, H>, const I: usize, const H: usize>(seed: u64) {
             "{what}: the state after {length} steps in pieces"
         );
     }
-    for streams in [0, 1, 3, 8, 13] {
+    for streams in [0, 1, 3, 8, 13, 30] {
         let mut states: Vec<L::State> = (0..streams)
             .map(|_| random_state::<L, I, H>(&mut rng))
             .collect();
@@ -374,6 +374,10 @@ fn forward_sequence_and_step_streams_give_the_bits_of_step() {
     same_bits::<Rnn<3, 70, f32, 1, true>, 3, 70>(10);
     same_bits::<Rnn<2, 9, f64, 0, true>, 2, 9>(11);
     same_bits::<Lstm<1, 1, f32, 7>, 1, 1>(12);
+    // Recurrent matrices large enough for `step_streams` to multiply several streams at once.
+    same_bits::<Lstm<3, 64, f32, 1>, 3, 64>(13);
+    same_bits::<Rnn<2, 100, f32, 1>, 2, 100>(14);
+    same_bits::<Gru<2, 40, f64, 1>, 2, 40>(15);
 }
 
 #[test]

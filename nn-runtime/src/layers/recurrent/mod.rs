@@ -20,7 +20,10 @@
 //! and temporaries are aligned to cache lines. `forward_sequence` computes a chunk's input
 //! projections ahead of its recurrence, one step at a time through the same kernel (one
 //! product over the chunk would need a kernel that sums each output in the same order; the
-//! recurrent product dominates when the input is narrow).
+//! recurrent product dominates when the input is narrow). `step_streams` multiplies a
+//! recurrent matrix of at least [`STREAMED_MATRIX`] bytes for several streams at once
+//! (`kernel::gates_streams`, each stream's sums in `kernel::gates`'s order), so that the
+//! matrix is read once for them all rather than once a stream.
 // `#[inline(always)]` is the point: see above.
 #![allow(clippy::inline_always)]
 
@@ -132,7 +135,9 @@ macro_rules! layer {
             }
 
             /// One time step of independent streams, `states[s]` reading `inputs[s]` into
-            /// `outputs[s]`: the same bits as [`step`](Self::step) on each.
+            /// `outputs[s]`: the same bits as [`step`](Self::step) on each. Each level's
+            /// products run for several streams at once, so that a weight loaded serves them
+            /// all.
             ///
             /// # Panics
             ///
@@ -152,13 +157,7 @@ macro_rules! layer {
                     // Inlined into `with_widest`'s function for the level, so compiled with
                     // its features.
                     #[inline(always)]
-                    || {
-                        for ((state, input), output) in states.iter_mut().zip(inputs).zip(outputs) {
-                            *output = self
-                                .stack
-                                .step::<Self>((&mut state.first, &mut state.deeper), input);
-                        }
-                    },
+                    || self.stack.step_streams::<Self, _>(states, inputs, outputs),
                 );
             }
 
@@ -237,6 +236,19 @@ pub const MAX_LEVELS: usize = 8;
 /// Time steps per stack buffer of `forward_sequence`: their input projections are computed
 /// before their recurrence.
 const CHUNK: usize = 16;
+
+/// Streams per stack buffer of `step_streams`: one of the vector kernels' tiles of streams
+/// (`kernel::gates_streams`; twice as many measured no faster, `nn-streams64` of the LSTM(64) in
+/// bench/benches/rtneural.rs), so that its buffers (two projections and an `h` a stream) take
+/// about the stack of `forward_sequence`'s [`CHUNK`] steps.
+const STREAMS: usize = 6;
+
+/// Recurrent matrices of at least this many bytes are multiplied for [`STREAMS`] streams at
+/// once by `step_streams`: a matrix that fits the first-level cache is no faster so (the
+/// products' throughput is the same, and the streams' steps in turn overlap in the CPU),
+/// a larger one is read once for all of them instead of once a stream (`nn-streams64` of the
+/// 32- and 64-wide LSTMs in bench/benches/rtneural.rs).
+const STREAMED_MATRIX: usize = 32 * 1024;
 
 /// What the three recurrent layer types share, for code that names their state:
 /// `<Lstm<1, 32, f32> as Recurrent>::State` is [`LstmState<32, f32>`].
@@ -393,6 +405,29 @@ const fn levels(deeper: usize) -> usize {
         "a recurrent layer has at most 8 levels: `DEEPER` at most 7"
     );
     deeper + 1
+}
+
+/// A stream's state as its levels, for `step_streams`.
+pub(crate) trait Levels<L, const DEEPER: usize> {
+    fn levels(&mut self) -> (&mut L, &mut [L; DEEPER]);
+}
+
+impl<const H: usize, T: Scalar, const DEEPER: usize> Levels<LstmLevel<H, T>, DEEPER>
+    for LstmState<H, T, DEEPER>
+{
+    #[inline(always)]
+    fn levels(&mut self) -> (&mut LstmLevel<H, T>, &mut [LstmLevel<H, T>; DEEPER]) {
+        (&mut self.first, &mut self.deeper)
+    }
+}
+
+impl<const H: usize, T: Scalar, const DEEPER: usize> Levels<[T; H], DEEPER>
+    for HiddenState<H, T, DEEPER>
+{
+    #[inline(always)]
+    fn levels(&mut self) -> (&mut [T; H], &mut [[T; H]; DEEPER]) {
+        (&mut self.first, &mut self.deeper)
+    }
 }
 
 /// How one level's state moves from its input projection `x` and recurrent projection `r`: one
@@ -625,6 +660,62 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
             h = *state.h();
         }
         h
+    }
+
+    /// One step of independent streams: for recurrent matrices of at least [`STREAMED_MATRIX`]
+    /// bytes [`STREAMS`] at a time, level by level, each product for all of them at once
+    /// (`kernel::gates_streams`, the bits of `kernel::gates`), then each stream's update, as
+    /// [`step`](Self::step); for smaller ones `step` on each.
+    #[inline(always)]
+    pub(crate) fn step_streams<U: Update<G, H, T>, S: Levels<U::Level, DEEPER>>(
+        &self,
+        states: &mut [S],
+        inputs: &[[T; I]],
+        outputs: &mut [[T; H]],
+    ) {
+        if size_of::<[[[T; H]; G]; H]>() < STREAMED_MATRIX {
+            for (state, (input, output)) in states.iter_mut().zip(inputs.iter().zip(outputs)) {
+                *output = self.step::<U>(state.levels(), input);
+            }
+            return;
+        }
+        let mut x = [Aligned([[T::ZERO; H]; G]); STREAMS];
+        let mut r = [Aligned([[T::ZERO; H]; G]); STREAMS];
+        // The `h` of each stream: the level's before its update, then its new one, which the
+        // level above reads.
+        let mut h = [[T::ZERO; H]; STREAMS];
+        for ((states, inputs), outputs) in states
+            .chunks_mut(STREAMS)
+            .zip(inputs.chunks(STREAMS))
+            .zip(outputs.chunks_mut(STREAMS))
+        {
+            let n = states.len();
+            let (x, r, h) = (&mut x[..n], &mut r[..n], &mut h[..n]);
+            let first = &self.first;
+            kernel::gates_streams(&first.weight_ih, &first.bias_ih, inputs, x);
+            for (h, state) in h.iter_mut().zip(states.iter_mut()) {
+                *h = *state.levels().0.h();
+            }
+            kernel::gates_streams(&first.weight_hh, &first.bias_hh, h, r);
+            for (((state, x), r), h) in states.iter_mut().zip(&*x).zip(&*r).zip(h.iter_mut()) {
+                let level = state.levels().0;
+                U::update(x, r, level);
+                *h = *level.h();
+            }
+            for (k, cell) in self.deeper.iter().enumerate() {
+                kernel::gates_streams(&cell.weight_ih, &cell.bias_ih, h, x);
+                for (h, state) in h.iter_mut().zip(states.iter_mut()) {
+                    *h = *state.levels().1[k].h();
+                }
+                kernel::gates_streams(&cell.weight_hh, &cell.bias_hh, h, r);
+                for (((state, x), r), h) in states.iter_mut().zip(&*x).zip(&*r).zip(h.iter_mut()) {
+                    let level = &mut state.levels().1[k];
+                    U::update(x, r, level);
+                    *h = *level.h();
+                }
+            }
+            outputs.copy_from_slice(h);
+        }
     }
 
     /// Consecutive steps of one stream, [`CHUNK`] at a time: each level's input projections of
