@@ -113,9 +113,10 @@ impl Default for Conv1dGeometry {
 /// `dilation` as `[height, width]`.
 ///
 /// The input is copied into the scratch with its padding (so that every tap of every position
-/// is a plain load), the product writes the "wide" rows of the padded width into the scratch,
-/// and their first `OW` values of each row are copied out: the kernel then needs no test for
-/// the padding, nor an im2col matrix (`lenet_b1`, `lenet_b64` and `conv1d_b64` in
+/// is a plain load), and the product writes the "wide" rows of the padded width into the
+/// scratch, whose first `OW` values of each row are copied out, or, with [`Wide::shifted`]
+/// copies or a single row, the output's positions straight into it: the kernel then needs no
+/// test for the padding, nor an im2col matrix (`lenet_b1`, `lenet_b64` and `conv1d_b64` in
 /// bench/benches/onnx.rs).
 #[derive(Clone, Copy, Debug)]
 struct Wide {
