@@ -4,8 +4,8 @@
 //! CPU with both, which [`super::Kernel`] checks through [`super::level`]. Inside, the arithmetic
 //! intrinsics are safe; only loads and stores through pointers need `unsafe`, and they are
 //! confined to [`load`], [`store`], [`load_tail`] and [`store_tail`],
-//! and to [`load_ptr`] and [`store_ptr`] for the convolution kernel (`super::wide`), which
-//! checks its bounds once per call.
+//! and to [`load_ptr`], [`store_ptr`] and [`store_tail_ptr`] for the convolution kernel
+//! (`super::wide`), which checks its bounds once per call.
 
 // `w`, `b`, `x`, `y`: the notation of `y = W x + b`.
 #![allow(clippy::many_single_char_names)]
@@ -18,11 +18,13 @@ use super::wide::wide_kernels;
 use crate::Scalar;
 use crate::batch::Aligned;
 use core::arch::x86_64::{
-    __m256, __m256i, _mm256_add_epi32, _mm256_add_ps, _mm256_and_ps, _mm256_castps_si256,
-    _mm256_castsi256_ps, _mm256_cmpgt_epi32, _mm256_div_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+    __m256, __m256i, _CMP_GT_OQ, _CMP_UNORD_Q, _mm256_add_epi32, _mm256_add_ps, _mm256_and_ps,
+    _mm256_blendv_ps, _mm256_castpd_ps, _mm256_castps_pd, _mm256_castps_si256, _mm256_castsi256_ps,
+    _mm256_cmp_ps, _mm256_cmpgt_epi32, _mm256_div_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
     _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_min_ps, _mm256_mul_ps,
-    _mm256_or_ps, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_ps,
-    _mm256_slli_epi32, _mm256_storeu_ps, _mm256_sub_ps, _mm256_xor_ps,
+    _mm256_or_ps, _mm256_permute4x64_pd, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32,
+    _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_slli_epi32, _mm256_storeu_ps, _mm256_sub_ps,
+    _mm256_xor_ps,
 };
 use core::borrow::Borrow;
 
@@ -214,6 +216,76 @@ unsafe fn load_ptr(p: *const f32) -> V {
 unsafe fn store_ptr(p: *mut f32, v: V) {
     // SAFETY: the caller's contract.
     unsafe { _mm256_storeu_ps(p, v) }
+}
+
+/// Writes the first `len < 8` lanes of `v` to the values from `p` on, nothing beyond.
+///
+/// # Safety
+///
+/// `p` must be writable for `len` `f32`s (any alignment; the masked-off lanes are neither
+/// written nor checked for faults).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unsafe_code)]
+unsafe fn store_tail_ptr(p: *mut f32, v: V, len: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { _mm256_maskstore_ps(p, mask(len), v) }
+}
+
+/// The max-pool's choice lane by lane (`layers::pool`'s `select_max`): `value` where it is
+/// greater than `max` or NaN, else `max`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn select_max(max: V, value: V) -> V {
+    let take = _mm256_or_ps(
+        _mm256_cmp_ps::<_CMP_GT_OQ>(value, max),
+        _mm256_cmp_ps::<_CMP_UNORD_Q>(value, value),
+    );
+    _mm256_blendv_ps(max, value, take)
+}
+
+/// The even and the odd values of `2 n <= 16` values from `from` on, as two vectors (lanes
+/// from `n` on unspecified).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn pairs(from: &[f32]) -> (V, V) {
+    let rest = from.get(L..).unwrap_or(&[]);
+    let (low, high) = match (from.first_chunk::<L>(), rest.first_chunk::<L>()) {
+        (Some(low), Some(high)) => (load(low), load(high)),
+        (Some(low), None) => (load(low), load_tail(rest)),
+        (None, _) => (load_tail(from), zero()),
+    };
+    // Within each 128-bit half: two values of `low`, then two of `high`; then the 64-bit
+    // pairs reordered so that `low`'s come first.
+    let even = _mm256_shuffle_ps::<0b10_00_10_00>(low, high);
+    let odd = _mm256_shuffle_ps::<0b11_01_11_01>(low, high);
+    (halves_in_order(even), halves_in_order(odd))
+}
+
+/// The 64-bit pairs of `v` in the order 0, 2, 1, 3.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn halves_in_order(v: V) -> V {
+    _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
+}
+
+/// See [`super::max_pool_2x2`].
+#[target_feature(enable = "avx2,fma")]
+pub fn max_pool_2x2(x: &[f32], width: usize, y: &mut [f32], out_width: usize) {
+    for (r, out) in y.chunks_exact_mut(out_width).enumerate() {
+        let top = &x[2 * r * width..][..2 * out_width];
+        let bottom = &x[(2 * r + 1) * width..][..2 * out_width];
+        for (j, out) in out.chunks_mut(L).enumerate() {
+            let n = out.len();
+            let (t0, t1) = pairs(&top[2 * j * L..][..2 * n]);
+            let (b0, b1) = pairs(&bottom[2 * j * L..][..2 * n]);
+            let m = select_max(select_max(select_max(t0, t1), b0), b1);
+            match out.try_into() {
+                Ok(out) => store(out, m),
+                Err(_) => store_tail(out, m),
+            }
+        }
+    }
 }
 
 column_kernels!("avx2,fma");

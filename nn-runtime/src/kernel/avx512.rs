@@ -4,8 +4,8 @@
 //! with AVX-512F, which [`super::Kernel`] checks through [`super::level`]. Inside, the
 //! arithmetic intrinsics are safe; only loads and stores through pointers need `unsafe`, and
 //! they are confined to [`load`], [`store`], [`load_tail`] and [`store_tail`],
-//! and to [`load_ptr`] and [`store_ptr`] for the convolution kernel (`super::wide`), which
-//! checks its bounds once per call.
+//! and to [`load_ptr`], [`store_ptr`] and [`store_tail_ptr`] for the convolution kernel
+//! (`super::wide`), which checks its bounds once per call.
 
 // `w`, `b`, `x`, `y`: the notation of `y = W x + b`.
 #![allow(clippy::many_single_char_names)]
@@ -18,11 +18,12 @@ use super::wide::wide_kernels;
 use crate::Scalar;
 use crate::batch::Aligned;
 use core::arch::x86_64::{
-    __m512, __m512i, __mmask16, _mm512_add_epi32, _mm512_add_ps, _mm512_and_epi32,
-    _mm512_castps_si512, _mm512_castsi512_ps, _mm512_div_ps, _mm512_fmadd_ps, _mm512_loadu_ps,
-    _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps,
-    _mm512_or_epi32, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps, _mm512_slli_epi32,
-    _mm512_storeu_ps, _mm512_sub_ps, _mm512_xor_epi32,
+    __m512, __m512i, __mmask16, _CMP_GT_OQ, _CMP_UNORD_Q, _mm512_add_epi32, _mm512_add_ps,
+    _mm512_and_epi32, _mm512_castps_si512, _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_div_ps,
+    _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_blend_ps, _mm512_mask_storeu_ps,
+    _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_or_epi32,
+    _mm512_permutex2var_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32,
+    _mm512_setzero_ps, _mm512_slli_epi32, _mm512_storeu_ps, _mm512_sub_ps, _mm512_xor_epi32,
 };
 use core::borrow::Borrow;
 
@@ -221,6 +222,68 @@ unsafe fn load_ptr(p: *const f32) -> V {
 unsafe fn store_ptr(p: *mut f32, v: V) {
     // SAFETY: the caller's contract.
     unsafe { _mm512_storeu_ps(p, v) }
+}
+
+/// Writes the first `len < 16` lanes of `v` to the values from `p` on, nothing beyond.
+///
+/// # Safety
+///
+/// `p` must be writable for `len` `f32`s (any alignment; the masked-off lanes are neither
+/// written nor checked for faults).
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(unsafe_code)]
+unsafe fn store_tail_ptr(p: *mut f32, v: V, len: usize) {
+    // SAFETY: the caller's contract.
+    unsafe { _mm512_mask_storeu_ps(p, mask(len), v) }
+}
+
+/// The max-pool's choice lane by lane (`layers::pool`'s `select_max`): `value` where it is
+/// greater than `max` or NaN, else `max`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn select_max(max: V, value: V) -> V {
+    let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(value, max)
+        | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(value, value);
+    _mm512_mask_blend_ps(take, max, value)
+}
+
+/// The even and the odd values of `2 n <= 32` values from `from` on, as two vectors (lanes
+/// from `n` on unspecified).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn pairs(from: &[f32]) -> (V, V) {
+    let rest = from.get(L..).unwrap_or(&[]);
+    let (low, high) = match (from.first_chunk::<L>(), rest.first_chunk::<L>()) {
+        (Some(low), Some(high)) => (load(low), load(high)),
+        (Some(low), None) => (load(low), load_tail(rest)),
+        (None, _) => (load_tail(from), zero()),
+    };
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    (
+        _mm512_permutex2var_ps(low, even, high),
+        _mm512_permutex2var_ps(low, odd, high),
+    )
+}
+
+/// See [`super::max_pool_2x2`].
+#[target_feature(enable = "avx512f")]
+pub fn max_pool_2x2(x: &[f32], width: usize, y: &mut [f32], out_width: usize) {
+    for (r, out) in y.chunks_exact_mut(out_width).enumerate() {
+        let top = &x[2 * r * width..][..2 * out_width];
+        let bottom = &x[(2 * r + 1) * width..][..2 * out_width];
+        for (j, out) in out.chunks_mut(L).enumerate() {
+            let n = out.len();
+            let (t0, t1) = pairs(&top[2 * j * L..][..2 * n]);
+            let (b0, b1) = pairs(&bottom[2 * j * L..][..2 * n]);
+            let m = select_max(select_max(select_max(t0, t1), b0), b1);
+            match out.try_into() {
+                Ok(out) => store(out, m),
+                Err(_) => store_tail(out, m),
+            }
+        }
+    }
 }
 
 column_kernels!("avx512f");

@@ -181,6 +181,36 @@ pub trait Kernel: Sized + Copy {
         _x: &[Self],
         _y: &mut [Self],
         _ldy: usize,
+        _len: usize,
+    ) -> bool {
+        false
+    }
+
+    /// [`place_rows`] at `level`, which the caller has checked is supported; `false` (and
+    /// nothing written) where there is no vector kernel: `f64`, and the portable level.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn place_rows(
+        _level: Level,
+        _src: &[Self],
+        _width: usize,
+        _dst: &mut [Self],
+        _line: usize,
+        _first: usize,
+        _end: usize,
+    ) -> bool {
+        false
+    }
+
+    /// [`max_pool_2x2`] at `level`, which the caller has checked is supported; `false` (and
+    /// nothing written) where there is no vector kernel: `f64`, and the portable level.
+    #[inline]
+    fn max_pool_2x2(
+        _level: Level,
+        _x: &[Self],
+        _width: usize,
+        _y: &mut [Self],
+        _out_width: usize,
     ) -> bool {
         false
     }
@@ -362,6 +392,72 @@ impl Kernel for f32 {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn place_rows(
+        level: Level,
+        src: &[f32],
+        width: usize,
+        dst: &mut [f32],
+        line: usize,
+        first: usize,
+        end: usize,
+    ) -> bool {
+        debug_assert!(level.is_supported());
+        // Off x86_64 there is no vector kernel: every argument goes unused.
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (src, width, dst, line, first, end);
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe {
+                avx512::place_rows(src, width, dst, line, first, end);
+                true
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe {
+                avx2::place_rows(src, width, dst, line, first, end);
+                true
+            },
+            _ => false,
+        }
+    }
+
+    #[inline]
+    fn max_pool_2x2(
+        level: Level,
+        x: &[f32],
+        width: usize,
+        y: &mut [f32],
+        out_width: usize,
+    ) -> bool {
+        debug_assert!(level.is_supported());
+        // Off x86_64 there is no vector kernel: every argument goes unused.
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (x, width, y, out_width);
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe {
+                avx512::max_pool_2x2(x, width, y, out_width);
+                true
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe {
+                avx2::max_pool_2x2(x, width, y, out_width);
+                true
+            },
+            _ => false,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     #[inline]
     fn conv_wide(
         level: Level,
@@ -371,12 +467,13 @@ impl Kernel for f32 {
         x: &[f32],
         y: &mut [f32],
         ldy: usize,
+        len: usize,
     ) -> bool {
         debug_assert!(level.is_supported());
         let rows = bias.len();
         // Off x86_64 there is no vector kernel: every argument goes unused.
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = (weights, taps, x, y, ldy, rows);
+        let _ = (weights, taps, x, y, ldy, len, rows);
         match level {
             // Tiles of 8 channels by 3 vectors, or 6 by 4 (fewer channels computed in vain when
             // the channels are not a multiple of 8): 24 accumulators, the input's vectors and a
@@ -386,9 +483,9 @@ impl Kernel for f32 {
             #[allow(unsafe_code)]
             Level::Avx512 => unsafe {
                 if rows.is_multiple_of(8) {
-                    avx512::conv_wide::<8, 3>(weights, bias, taps, x, y, ldy);
+                    avx512::conv_wide::<8, 3>(weights, bias, taps, x, y, ldy, len);
                 } else {
-                    avx512::conv_wide::<6, 4>(weights, bias, taps, x, y, ldy);
+                    avx512::conv_wide::<6, 4>(weights, bias, taps, x, y, ldy, len);
                 }
                 true
             },
@@ -398,9 +495,9 @@ impl Kernel for f32 {
             #[allow(unsafe_code)]
             Level::Avx2 => unsafe {
                 if rows.is_multiple_of(4) {
-                    avx2::conv_wide::<4, 3>(weights, bias, taps, x, y, ldy);
+                    avx2::conv_wide::<4, 3>(weights, bias, taps, x, y, ldy, len);
                 } else {
-                    avx2::conv_wide::<6, 2>(weights, bias, taps, x, y, ldy);
+                    avx2::conv_wide::<6, 2>(weights, bias, taps, x, y, ldy, len);
                 }
                 true
             },
@@ -722,12 +819,13 @@ pub fn has_conv_wide<T: Scalar>() -> bool {
 }
 
 /// A stride-1 convolution as a matrix product over its padded input `x`, with the best kernel
-/// for this CPU: for the `rows = bias.len()` output channels and every position `q < ldy`,
+/// for this CPU: for the `rows = bias.len()` output channels and every position `q < len`,
 /// `y[m ldy + q] = bias[m] + sum over taps t of weights[m taps.len() + t] x[q + offset(t)]`
 /// (`weights` in PyTorch's order, `[OUT][IN_PER_GROUP][KH][KW]`, the taps in the same order;
-/// offsets as [`Taps`] says). `ldy` is a multiple of 16; `x` holds at least
-/// `taps.reach() + ldy` values and `y` `rows ldy`. Returns `false`, writing nothing, when this
-/// CPU or `T` has no such kernel (the caller then loops directly).
+/// offsets as [`Taps`] says). `len <= ldy`; `x` holds at least `taps.reach()` values and
+/// `len` rounded up to a multiple of 16 more, and `y` `(rows - 1) ldy + len`. Returns
+/// `false`, writing nothing, when this CPU or `T` has no such kernel (the caller then loops
+/// directly).
 ///
 /// # Panics
 ///
@@ -741,12 +839,62 @@ pub fn conv_wide<T: Scalar>(
     x: &[T],
     y: &mut [T],
     ldy: usize,
+    len: usize,
 ) -> bool {
     assert!(
-        weights.len() >= bias.len() * taps.len() && ldy.is_multiple_of(16),
+        weights.len() >= bias.len() * taps.len()
+            && len <= ldy
+            && x.len() >= taps.reach() + len.next_multiple_of(16),
         "conv_wide: slices shorter than the shapes"
     );
-    T::conv_wide(level(), weights, bias, taps, x, y, ldy)
+    T::conv_wide(level(), weights, bias, taps, x, y, ldy, len)
+}
+
+/// Rows of `line` values in `dst`, each zeros but for `dst[r line + first .. r line + end]`,
+/// which is `src[r width ..][.. end - first]`: the rows of a convolution's input as
+/// [`conv_wide`] reads them (padded, or shifted), in vectors, without a call per short row.
+/// Returns `false`, writing nothing, when this CPU or `T` has no such kernel.
+///
+/// # Panics
+///
+/// If `line` is 0, `first > end` or `end > line`, or `src` is shorter than the rows read.
+#[inline]
+pub fn place_rows<T: Scalar>(
+    src: &[T],
+    width: usize,
+    dst: &mut [T],
+    line: usize,
+    first: usize,
+    end: usize,
+) -> bool {
+    let rows = dst.len() / line.max(1);
+    assert!(
+        line > 0
+            && first <= end
+            && end <= line
+            && (rows == 0 || src.len() >= (rows - 1) * width + (end - first)),
+        "place_rows: rows shorter than the shapes"
+    );
+    T::place_rows(level(), src, width, dst, line, first, end)
+}
+
+/// A max-pool of 2 by 2 windows with stride 2 over rows of `width` values, with the best kernel
+/// for this CPU: for every output row `r < y.len() / out_width` and `i < out_width`,
+/// `y[r out_width + i]` is the maximum of `x[2 r width + 2 i + {0, 1}]` and
+/// `x[(2 r + 1) width + 2 i + {0, 1}]`, chosen in that order as `layers::maxpool2d` does (a
+/// value replaces the maximum when greater or NaN), so that every level gives the same bits.
+/// Returns `false`, writing nothing, when this CPU or `T` has no such kernel.
+///
+/// # Panics
+///
+/// If `2 out_width > width` or `x` is shorter than the rows read.
+#[inline]
+pub fn max_pool_2x2<T: Scalar>(x: &[T], width: usize, y: &mut [T], out_width: usize) -> bool {
+    assert!(
+        out_width > 0 && 2 * out_width <= width && x.len() >= y.len() / out_width * 2 * width,
+        "max_pool_2x2: rows shorter than the shapes"
+    );
+    T::max_pool_2x2(level(), x, width, y, out_width)
 }
 
 /// Runs `f` inside a function compiled for the best level this CPU has, so that the loops `f`
@@ -1173,6 +1321,128 @@ mod tests {
                 "sigmoid at {level:?}: {worst_sigmoid} ulps"
             );
             assert!(worst_tanh <= 5.0, "tanh at {level:?}: {worst_tanh} ulps");
+        }
+    }
+
+    /// The convolution kernel at every level gives the bits of one fused multiply-add per tap in
+    /// the taps' order, for channel counts that fill tiles or not and positions ending inside a
+    /// vector (stored up to `len`, nothing after it); `place_rows` places rows as it says.
+    #[test]
+    fn conv_wide_and_place_rows_at_every_level() {
+        let mut rng = SplitMix64::new(13);
+        #[allow(clippy::cast_possible_truncation)]
+        let mut random =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform(1.0) as f32).collect() };
+        let taps = super::Taps {
+            channels: 3,
+            plane: 90,
+            rows: 2,
+            row_step: 9,
+            columns: 3,
+            column_step: 1,
+        };
+        let x = random(taps.reach() + 112);
+        for (rows, len, ldy) in [(6, 100, 100), (16, 37, 40), (7, 16, 16), (5, 1, 3)] {
+            let weights = random(rows * taps.len());
+            let bias = random(rows);
+            let expected: Vec<f32> = (0..rows * ldy)
+                .map(|i| {
+                    let (m, q) = (i / ldy, i % ldy);
+                    if q >= len {
+                        return -1.0;
+                    }
+                    let mut t = 0;
+                    let mut acc = bias[m];
+                    for c in 0..taps.channels {
+                        for ky in 0..taps.rows {
+                            for kx in 0..taps.columns {
+                                let offset = c * taps.plane + ky * taps.row_step + kx;
+                                acc = x[q + offset].mul_add(weights[m * taps.len() + t], acc);
+                                t += 1;
+                            }
+                        }
+                    }
+                    acc
+                })
+                .collect();
+            for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+                let mut y = std::vec![-1.0_f32; rows * ldy];
+                if <f32 as super::Kernel>::conv_wide(
+                    level, &weights, &bias, taps, &x, &mut y, ldy, len,
+                ) {
+                    assert_eq!(
+                        bits(&y),
+                        bits(&expected),
+                        "{rows} channels, {len} positions at {level:?}"
+                    );
+                }
+            }
+        }
+        let src = random(80);
+        for (line, first, end) in [(32, 2, 30), (10, 0, 10), (21, 3, 20), (8, 8, 8)] {
+            let expected: Vec<f32> = (0..4 * line)
+                .map(|i| {
+                    let (r, j) = (i / line, i % line);
+                    if (first..end).contains(&j) {
+                        src[r * 11 + j - first]
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+                let mut dst = std::vec![f32::NAN; 4 * line];
+                if <f32 as super::Kernel>::place_rows(level, &src, 11, &mut dst, line, first, end) {
+                    assert_eq!(
+                        bits(&dst),
+                        bits(&expected),
+                        "{line} {first} {end} at {level:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The max-pool kernel at every level gives the bits of the scalar choice (a value replaces
+    /// the maximum when greater or NaN), on rows of full vectors and tails, with NaNs, zeros of
+    /// both signs and ties.
+    #[test]
+    fn max_pool_2x2_is_the_scalar_choice_at_every_level() {
+        let mut rng = SplitMix64::new(22);
+        let specials = [f32::NAN, -0.0, 0.0, 1.0, f32::NEG_INFINITY];
+        for (width, out_width, rows) in [(28, 14, 12), (10, 5, 3), (67, 33, 4), (2, 1, 1)] {
+            let x: Vec<f32> = (0..2 * rows * width)
+                .map(|i| {
+                    if i % 7 == 3 {
+                        specials[(i / 7) % specials.len()]
+                    } else {
+                        // Few distinct values, so that windows hold ties.
+                        #[allow(clippy::cast_possible_truncation)]
+                        let v = (rng.uniform(3.0) as i32) as f32;
+                        v
+                    }
+                })
+                .collect();
+            let expected: Vec<f32> = (0..rows * out_width)
+                .map(|o| {
+                    let (r, i) = (o / out_width, o % out_width);
+                    let top = &x[2 * r * width + 2 * i..];
+                    let bottom = &x[(2 * r + 1) * width + 2 * i..];
+                    [top[1], bottom[0], bottom[1]]
+                        .into_iter()
+                        .fold(top[0], |m, v| if v > m || v.is_nan() { v } else { m })
+                })
+                .collect();
+            for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+                let mut y = std::vec![7.5_f32; rows * out_width];
+                if <f32 as super::Kernel>::max_pool_2x2(level, &x, width, &mut y, out_width) {
+                    assert_eq!(
+                        y.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                        "{width} by {out_width} at {level:?}"
+                    );
+                }
+            }
         }
     }
 

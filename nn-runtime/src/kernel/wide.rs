@@ -10,12 +10,13 @@
 //! computed and thrown away (the "wide" rows): that costs `Wp / OW` more multiply-adds, and saves
 //! building an im2col matrix (`lenet_conv_b64` in bench/benches/onnx.rs).
 //!
-//! [`wide_kernels!`] expands, inside a module for one instruction set, into `conv_wide`: register
+//! [`wide_kernels!`] expands, inside a module for one instruction set, into `conv_wide` (and
+//! `place_rows`, the copies of the input that it reads): register
 //! tiles of `MR` output channels by `NR` vectors of positions; per tap, `NR` loads of the input
 //! serve every channel of the tile, and each channel's weight is broadcast straight from its row
 //! of the weights in PyTorch's order (`MR` rows read side by side), so that no call packs the
 //! weights first: at batch 1 that would be a second pass over every weight (`lenet_b1`). The module provides `V`, `L`, `zero`, `splat`,
-//! `fmadd` and the pointer primitives `load_ptr` and `store_ptr`.
+//! `fmadd` and the pointer primitives `load_ptr`, `store_ptr` and `store_tail_ptr`.
 
 /// Expands into `conv_wide` for the module's vector type; `$feature` is its `#[target_feature]`
 /// string.
@@ -23,7 +24,8 @@ macro_rules! wide_kernels {
     ($feature:literal) => {
         /// `y[m ldy + q] = bias[m] + sum over taps t of weights[m k + t] x[offset(t) + q]`, for
         /// the `rows = bias.len()` output channels, their `k = taps.len()` weights each, and the
-        /// positions `q < ldy`.
+        /// positions `q < len <= ldy` (the last vector's lanes from `len` on computed, not
+        /// stored).
         ///
         /// # Panics
         ///
@@ -37,19 +39,22 @@ macro_rules! wide_kernels {
             x: &[f32],
             y: &mut [f32],
             ldy: usize,
+            len: usize,
         ) {
             let k = taps.len();
             let rows = bias.len();
             let panels = rows.div_ceil(MR);
+            let vectors = len.div_ceil(L);
+            // Lanes stored of the last vector.
+            let last = len - (vectors.max(1) - 1) * L;
             assert!(
                 NR <= 4
-                    && ldy.is_multiple_of(L)
+                    && len <= ldy
                     && weights.len() >= rows * k
-                    && y.len() >= rows * ldy
-                    && x.len() >= taps.reach() + ldy,
+                    && y.len() >= rows.saturating_sub(1) * ldy + len
+                    && x.len() >= taps.reach() + vectors * L,
                 "conv_wide: slices shorter than the shapes"
             );
-            let vectors = ldy / L;
             for panel in 0..panels {
                 let m0 = panel * MR;
                 let live = (rows - m0).min(MR);
@@ -57,10 +62,11 @@ macro_rules! wide_kernels {
                 let bias = &bias[m0..m0 + live];
                 let mut v = 0;
                 while v + NR <= vectors {
+                    let tail = if v + NR == vectors { last } else { L };
                     // SAFETY: checked above: the tile reads `x` below `taps.reach() + (v + NR) L
-                    // <= taps.reach() + ldy <= x.len()`, `a` has the `k` weights of its `live`
-                    // channels, and it writes rows `m0 .. m0 + live` of `y` below
-                    // `(v + NR) L <= ldy`.
+                    // <= taps.reach() + vectors L <= x.len()`, `a` has the `k` weights of its
+                    // `live` channels, and it writes rows `m0 .. m0 + live` of `y` below
+                    // `(v + NR - 1) L + tail <= len <= ldy`.
                     #[allow(unsafe_code)]
                     unsafe {
                         wide_tile::<MR, NR>(
@@ -70,19 +76,20 @@ macro_rules! wide_kernels {
                             x.as_ptr().add(v * L),
                             y.as_mut_ptr().add(m0 * ldy + v * L),
                             ldy,
+                            tail,
                         );
                     }
                     v += NR;
                 }
-                // SAFETY: as above, with fewer vectors.
+                // SAFETY: as above, with fewer vectors, the last one `last` lanes.
                 #[allow(unsafe_code)]
                 unsafe {
                     let (xv, yv) = (x.as_ptr().add(v * L), y.as_mut_ptr().add(m0 * ldy + v * L));
                     match vectors - v {
                         0 => {}
-                        1 => wide_tile::<MR, 1>(a, bias, taps, xv, yv, ldy),
-                        2 => wide_tile::<MR, 2>(a, bias, taps, xv, yv, ldy),
-                        _ => wide_tile::<MR, 3>(a, bias, taps, xv, yv, ldy),
+                        1 => wide_tile::<MR, 1>(a, bias, taps, xv, yv, ldy, last),
+                        2 => wide_tile::<MR, 2>(a, bias, taps, xv, yv, ldy, last),
+                        _ => wide_tile::<MR, 3>(a, bias, taps, xv, yv, ldy, last),
                     }
                 }
             }
@@ -90,13 +97,13 @@ macro_rules! wide_kernels {
 
         /// One tile: the `live = bias.len()` channels whose weights are the rows of `a` (at most
         /// `MR`; the others compute the last channel again and store nothing) by `NR` vectors of
-        /// positions from `x` and `y` on.
+        /// positions from `x` and `y` on, of which the last stores its first `tail` lanes.
         ///
         /// # Safety
         ///
-        /// `a` holds `live` rows of `taps.len()` weights, `0 < live <= MR`; `x` is readable for
-        /// `taps.reach() + NR L` values and `y` writable at `m ldy + j` for `m < live`,
-        /// `j < NR L`.
+        /// `a` holds `live` rows of `taps.len()` weights, `0 < live <= MR`; `0 < tail <= L`; `x`
+        /// is readable for `taps.reach() + NR L` values and `y` writable at `m ldy + j` for
+        /// `m < live`, `j < (NR - 1) L + tail`.
         #[target_feature(enable = $feature)]
         #[inline]
         #[allow(unsafe_code)]
@@ -107,6 +114,7 @@ macro_rules! wide_kernels {
             x: *const f32,
             y: *mut f32,
             ldy: usize,
+            tail: usize,
         ) {
             let mut acc = [[zero(); NR]; MR];
             for (acc, &b) in acc.iter_mut().zip(bias) {
@@ -144,10 +152,64 @@ macro_rules! wide_kernels {
             }
             for (m, acc) in acc.iter().enumerate().take(bias.len()) {
                 for (j, acc) in acc.iter().enumerate() {
-                    // SAFETY: `m < bias.len()` and `j L + L <= NR L`: the caller makes these
-                    // writable.
-                    unsafe { store_ptr(y.add(m * ldy + j * L), *acc) };
+                    // SAFETY: `m < bias.len()`, and `j L + L <= (NR - 1) L + tail` or only
+                    // the first `tail` lanes of the last vector: the caller makes these writable.
+                    unsafe {
+                        if j + 1 < NR || tail == L {
+                            store_ptr(y.add(m * ldy + j * L), *acc);
+                        } else {
+                            store_tail_ptr(y.add(m * ldy + j * L), *acc, tail);
+                        }
+                    }
                 }
+            }
+        }
+
+        /// `dst`'s rows of `line` values: row `r` zeros but for `dst[r line + first ..
+        /// r line + end]`, which is `src[r width ..][.. end - first]`; see
+        /// [`super::place_rows`].
+        #[target_feature(enable = $feature)]
+        pub fn place_rows(
+            src: &[f32],
+            width: usize,
+            dst: &mut [f32],
+            line: usize,
+            first: usize,
+            end: usize,
+        ) {
+            let len = end - first;
+            for (r, to) in dst.chunks_exact_mut(line).enumerate() {
+                let (head, rest) = to.split_at_mut(first);
+                let (body, tail) = rest.split_at_mut(len);
+                fill_zeros(head);
+                fill_zeros(tail);
+                copy(&src[r * width..][..len], body);
+            }
+        }
+
+        /// `to = from`, of the same length, in vectors. (A loop of whole vectors alone would
+        /// become a call to `memcpy`, slower for rows this short.)
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn copy(from: &[f32], to: &mut [f32]) {
+            for (from, to) in from.chunks(L).zip(to.chunks_mut(L)) {
+                match (from.try_into(), to.try_into()) {
+                    (Ok(from), Ok(to)) => store(to, load(from)),
+                    _ => store_tail(to, load_tail(from)),
+                }
+            }
+        }
+
+        /// `to = 0`, in vectors.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn fill_zeros(to: &mut [f32]) {
+            let (to, to_tail) = to.as_chunks_mut::<L>();
+            for to in to {
+                store(to, zero());
+            }
+            if !to_tail.is_empty() {
+                store_tail(to_tail, zero());
             }
         }
     };

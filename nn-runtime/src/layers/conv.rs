@@ -113,9 +113,10 @@ impl Default for Conv1dGeometry {
 /// `dilation` as `[height, width]`.
 ///
 /// The input is copied into the scratch with its padding (so that every tap of every position
-/// is a plain load), the product writes the "wide" rows of the padded width into the scratch,
-/// and their first `OW` values of each row are copied out: the kernel then needs no test for
-/// the padding, nor an im2col matrix (`lenet_b1`, `lenet_b64` and `conv1d_b64` in
+/// is a plain load), and the product writes the "wide" rows of the padded width into the
+/// scratch, whose first `OW` values of each row are copied out, or, with [`Wide::shifted`]
+/// copies or a single row, the output's positions straight into it: the kernel then needs no
+/// test for the padding, nor an im2col matrix (`lenet_b1`, `lenet_b64` and `conv1d_b64` in
 /// bench/benches/onnx.rs).
 #[derive(Clone, Copy, Debug)]
 struct Wide {
@@ -138,18 +139,32 @@ impl Wide {
 
     /// Whether the input is copied once per kernel column, shifted by it and cut to the
     /// output's width (`block`), rather than padded once: then the output's positions are
-    /// numbered `y OW + x`, none thrown away, at the cost of `KW` copies of the input. Chosen
-    /// when the multiply-adds saved (about 32 a cycle) outweigh the copies (about 8 values a
-    /// cycle): LeNet's second convolution (`lenet_conv_b64` in bench/benches/onnx.rs).
+    /// numbered `y OW + x`, none thrown away, and the kernel writes them straight into the
+    /// output, at the cost of `KW` copies of the input. Chosen when the multiply-adds (about
+    /// 32 a cycle) and the copy of the wide rows out (about 8 values a cycle) saved outweigh the
+    /// extra copies: both of LeNet's convolutions (`lenet_b1` and `lenet_conv_b64` in
+    /// bench/benches/onnx.rs).
     const fn shifted(self) -> bool {
         let [height, width] = self.padded();
         let [out_channels, out_height, out_width] = self.output;
         let k = self.in_per_group * self.kernel[0] * self.kernel[1];
         let wide = ((out_height - 1) * width + out_width).next_multiple_of(16);
         let compact = (out_height * out_width).next_multiple_of(16);
-        let saved = out_channels * (wide - compact) * k / 32;
-        let copies = self.kernel[1] * self.input[0] * height * out_width / 8;
-        saved > copies
+        // A single row is written straight into the output either way.
+        let copied_out = if out_height > 1 {
+            out_channels * out_height * out_width
+        } else {
+            0
+        };
+        let saved = out_channels * (wide - compact) * k / 32 + copied_out / 8;
+        let copies = (self.kernel[1] * out_width).saturating_sub(width) * self.input[0] * height;
+        saved > copies / 8
+    }
+
+    /// Whether the kernel writes the output's positions straight into it: their numbering is
+    /// the output's (shifted copies, or a single row).
+    const fn direct(self) -> bool {
+        self.shifted() || self.output[1] == 1
     }
 
     /// Distance between two rows of the output in the product's rows.
@@ -190,26 +205,43 @@ impl Wide {
         self.output[0] / (self.input[0] / self.in_per_group)
     }
 
-    /// The length of a row of the product, a multiple of 16 values: the output's positions
-    /// `y line + x`.
+    /// Positions of one output channel the kernel computes: the output's `y line + x`, whole
+    /// vectors of 16 unless [`Wide::direct`], which stores only the output's.
     const fn row(self) -> usize {
-        ((self.output[1] - 1) * self.line() + self.output[2]).next_multiple_of(16)
+        let positions = (self.output[1] - 1) * self.line() + self.output[2];
+        if self.direct() {
+            positions
+        } else {
+            positions.next_multiple_of(16)
+        }
     }
 
     /// The input as the kernel reads it (and the slack the last vectors read past it), in
     /// values.
     const fn input_len(self) -> usize {
         let copies = if self.shifted() { self.kernel[1] } else { 1 };
-        copies * self.block() + self.row()
+        copies * self.block() + self.row().next_multiple_of(16)
     }
 
-    /// Scratch values [`Wide::run`] needs: the input as the kernel reads it, and the product.
+    /// Scratch values [`Wide::run`] needs: the input as the kernel reads it, and the product
+    /// unless it goes straight into the output.
     const fn scratch_len(self) -> usize {
-        self.input_len() + self.output[0] * self.row()
+        let product = if self.direct() {
+            0
+        } else {
+            self.output[0] * self.row()
+        };
+        self.input_len() + product
     }
 
     /// The convolution of `input` (flat, channel-first) into `output` (flat), or `false` when
     /// this CPU or `T` has no kernel or the scratch is too short (nothing written then).
+    ///
+    /// Inlined into each layer's method, where the shapes are constants: the copies of short
+    /// rows then need no call and the row numbers no division (`lenet_b1` in
+    /// bench/benches/onnx.rs).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn run<T: Scalar>(
         self,
         weight: &[T],
@@ -223,58 +255,53 @@ impl Wide {
         }
         let [channels, height, width] = self.input;
         let [out_channels, out_height, out_width] = self.output;
-        let [_, padded_width] = self.padded();
         let taps = self.taps();
         let row = self.row();
         let groups = channels / self.in_per_group;
         let (x, rest) = scratch.split_at_mut(self.input_len());
-        let y = &mut rest[..out_channels * row];
         // The input as the kernel reads it, every value the valid outputs read written (so the
         // scratch may hold anything; the slack after it only reaches positions thrown away).
         let [top, left] = self.padding;
         let line = self.line();
         let padded_height = height + 2 * top;
-        if self.shifted() {
-            let rows = channels * padded_height;
-            for (kx, copy) in x
-                .chunks_exact_mut(self.block())
-                .take(self.kernel[1])
-                .enumerate()
-            {
-                // Output `x` reads input column `x + shift - left`: the valid run of outputs.
+        let shifted = self.shifted();
+        let copies = if shifted { self.kernel[1] } else { 1 };
+        for (kx, copy) in x.chunks_exact_mut(self.block()).take(copies).enumerate() {
+            // Output `x` reads input column `x + shift - left`: the valid run of outputs.
+            let (shift, first, end) = if shifted {
                 let shift = kx * self.dilation[1];
                 let first = left.saturating_sub(shift).min(out_width);
                 let end = (width + left).saturating_sub(shift).clamp(first, out_width);
-                for (r, to) in copy.chunks_exact_mut(line).take(rows).enumerate() {
-                    let (c, y) = (r / padded_height, r % padded_height);
-                    if y < top || y >= top + height {
-                        to.fill(T::ZERO);
-                        continue;
-                    }
-                    let from = (c * height + y - top) * width + first + shift - left;
-                    to[..first].fill(T::ZERO);
-                    to[first..end].copy_from_slice(&input[from..from + end - first]);
-                    to[end..].fill(T::ZERO);
-                }
-            }
-        } else {
-            let rows = x
-                .chunks_exact_mut(padded_width)
-                .take(channels * padded_height);
-            for (r, to) in rows.enumerate() {
-                let (c, y) = (r / padded_height, r % padded_height);
-                if y < top || y >= top + height {
-                    to.fill(T::ZERO);
+                (shift, first, end)
+            } else {
+                (0, left, left + width)
+            };
+            let planes = copy.chunks_exact_mut(padded_height * line).take(channels);
+            for (c, plane) in planes.enumerate() {
+                let (above, rest) = plane.split_at_mut(top * line);
+                let (rows, below) = rest.split_at_mut(height * line);
+                above.fill(T::ZERO);
+                below.fill(T::ZERO);
+                if first == end {
+                    rows.fill(T::ZERO);
                     continue;
                 }
-                let from = (c * height + y - top) * width;
-                to[..left].fill(T::ZERO);
-                to[left..left + width].copy_from_slice(&input[from..from + width]);
-                to[left + width..].fill(T::ZERO);
+                let from = c * height * width + first + shift - left;
+                let placed = kernel::place_rows(&input[from..], width, rows, line, first, end);
+                debug_assert!(placed, "has_conv_wide said there is a kernel");
             }
         }
         let out_per_group = self.out_per_group();
         let k = taps.len();
+        let plane = out_height * out_width;
+        // The product goes straight into the output, or into the scratch's wide rows, of which
+        // the first `OW` values of each are copied out after.
+        let direct = self.direct();
+        let (y, ldy) = if direct {
+            (&mut *output, plane)
+        } else {
+            (&mut rest[..out_channels * row], row)
+        };
         for g in 0..groups {
             let rows = g * out_per_group..(g + 1) * out_per_group;
             let done = kernel::conv_wide(
@@ -282,17 +309,17 @@ impl Wide {
                 &bias[rows.clone()],
                 taps,
                 &x[g * self.in_per_group * taps.plane..],
-                &mut y[rows.start * row..rows.end * row],
+                &mut y[rows.start * ldy..rows.end * ldy],
+                ldy,
                 row,
             );
             debug_assert!(done, "has_conv_wide said there is a kernel");
         }
-        for (plane, wide) in output
-            .chunks_exact_mut(out_height * out_width)
-            .zip(y.chunks_exact(row))
-        {
-            for (to, from) in plane.chunks_exact_mut(out_width).zip(wide.chunks(line)) {
-                to.copy_from_slice(&from[..out_width]);
+        if !direct {
+            for (plane, wide) in output.chunks_exact_mut(plane).zip(rest.chunks_exact(row)) {
+                for (to, from) in plane.chunks_exact_mut(out_width).zip(wide.chunks(line)) {
+                    to.copy_from_slice(&from[..out_width]);
+                }
             }
         }
         true
@@ -455,7 +482,11 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usi
         output
     }
 
-    /// [`Conv2d::forward_with`] into `output`.
+    /// [`Conv2d::forward_with`] into `output`. Inlined, so that the geometry, a literal in
+    /// generated code, is a constant in the copies of the input (`lenet_b1` in
+    /// bench/benches/onnx.rs).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub fn forward_into_with<
         const IN: usize,
         const H: usize,
@@ -487,7 +518,9 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usi
     }
 
     /// [`Conv2d::forward_into_with`] for each pair of samples, with one scratch (the geometry's
-    /// tests once for all of them).
+    /// tests once for all of them). Inlined, as [`Conv2d::forward_into_with`].
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub fn forward_batch_with<
         const IN: usize,
         const H: usize,

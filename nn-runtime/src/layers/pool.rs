@@ -5,6 +5,7 @@
 use super::window::{Axis, Run};
 use super::{Shaped, exact, sum};
 use crate::Scalar;
+use crate::kernel;
 
 /// Kernel, stride and padding of a 2-D pool, each `[height, width]`, with the meaning of
 /// `nn.MaxPool2d`'s arguments; see [`Conv2dGeometry`](super::Conv2dGeometry) for why a value.
@@ -173,9 +174,25 @@ pub fn maxpool2d<
     debug_assert_eq!(geometry.output_size([H, W]), Some([OH, OW]), "{geometry:?}");
     let mut output = [[[negative_infinity(); OW]; OH]; C];
     if geometry == Pool2dGeometry::new([2, 2]) && OH * 2 <= H && OW * 2 <= W {
-        // LeNet's pool: whole windows of 2 by 2, each output from two pairs of neighbours,
-        // which LLVM vectorises (`lenet_b1` in bench/benches/onnx.rs). Same maxima, compared in
-        // the same order, as the general loop below.
+        // LeNet's pool: whole windows of 2 by 2, each output from two pairs of neighbours, in
+        // vectors of outputs with `f32` on x86_64 (`lenet_b1` in bench/benches/onnx.rs). Same
+        // maxima, compared in the same order, as the general loop below.
+        let vectors = if OH * 2 == H {
+            // The rows of every channel are one run of pairs of rows.
+            kernel::max_pool_2x2(
+                input.as_flattened().as_flattened(),
+                W,
+                output.as_flattened_mut().as_flattened_mut(),
+                OW,
+            )
+        } else {
+            output.iter_mut().zip(input).all(|(plane, channel)| {
+                kernel::max_pool_2x2(channel.as_flattened(), W, plane.as_flattened_mut(), OW)
+            })
+        };
+        if vectors {
+            return output;
+        }
         for (plane, channel) in output.iter_mut().zip(input) {
             for (out, [top, bottom]) in plane.iter_mut().zip(channel.as_chunks::<2>().0) {
                 let (top, bottom) = (top.as_chunks::<2>().0, bottom.as_chunks::<2>().0);
