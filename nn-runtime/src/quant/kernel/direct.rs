@@ -187,12 +187,12 @@ mod avx512 {
             high: _mm512_set1_epi32(i32::from(clamp.high)),
             plane: output_height * output_width,
         };
-        let mut block = [_mm512_set1_epi32(0); MAX_GROUPS];
+        let mut block = [_mm512_set1_epi32(0); G];
         for y in 0..output_height {
             let mut x = 0;
             while x < output_width {
                 let first = y * width + x;
-                for (g, v) in block[..G].iter_mut().enumerate() {
+                for (g, v) in block.iter_mut().enumerate() {
                     let at = &tap_offsets[4 * g..4 * g + 4];
                     *v = interleave(
                         load16(padded, first + at[0]),
@@ -249,7 +249,7 @@ mod avx512 {
     #[inline]
     fn channels<const C: usize, const OUT: usize, const G: usize>(
         layer: &Layer<'_, OUT, G>,
-        block: &[__m512i; MAX_GROUPS],
+        block: &[__m512i; G],
         o: usize,
         to: &mut [u8],
         count: usize,
@@ -257,7 +257,7 @@ mod avx512 {
         let lanes: __mmask64 = (1 << count) - 1;
         let mut sums: [__m512i; C] =
             core::array::from_fn(|c| _mm512_set1_epi32(layer.offsets[o + c]));
-        for (v, row) in block[..G].iter().zip(layer.weights) {
+        for (v, row) in block.iter().zip(layer.weights) {
             for (c, sum) in sums.iter_mut().enumerate() {
                 *sum = _mm512_dpbusd_epi32(*sum, *v, _mm512_set1_epi32(word(row[o + c])));
             }
