@@ -443,10 +443,15 @@ fn dense_chunks(
     let steps = Ident::new("steps", Span::mixed_site());
     let sums = Ident::new("sums", Span::mixed_site());
     let first = &dense[0].0.field;
-    let mut body = quote! {
+    // The buffers are declared (zeroed) once for the whole batch, not once per chunk: every
+    // chunk overwrites the rows it uses.
+    let steps_buffer = format_ident!("{}_buffer", steps, span = Span::mixed_site());
+    let mut buffers = quote! {
         #[allow(clippy::large_stack_arrays)]
-        let mut #steps = [[0u8; #inputs]; #chunk];
-        let #steps = &mut #steps[..#chunk_inputs.len()];
+        let mut #steps_buffer = [[0u8; #inputs]; #chunk];
+    };
+    let mut body = quote! {
+        let #steps = &mut #steps_buffer[..#chunk_inputs.len()];
         self.#first
             .input()
             .quantize_slice(#chunk_inputs.as_flattened(), #steps.as_flattened_mut());
@@ -473,14 +478,18 @@ fn dense_chunks(
                 }
             }
         };
+        let sums_buffer = format_ident!("{}_sums_buffer", field, span = Span::mixed_site());
+        let steps_buffer = format_ident!("{}_steps_buffer", field, span = Span::mixed_site());
+        buffers.extend(quote_spanned! {layer.span=>
+            #[allow(clippy::large_stack_arrays)]
+            let mut #sums_buffer = [[0i32; #width]; #chunk];
+            #[allow(clippy::large_stack_arrays)]
+            let mut #steps_buffer = [[0u8; #width]; #chunk];
+        });
         body.extend(quote_spanned! {layer.span=>
-            #[allow(clippy::large_stack_arrays)]
-            let mut #sums = [[0i32; #width]; #chunk];
-            let #sums = &mut #sums[..#chunk_inputs.len()];
+            let #sums = &mut #sums_buffer[..#chunk_inputs.len()];
             self.#field.accumulate_batch(#previous, #sums);
-            #[allow(clippy::large_stack_arrays)]
-            let mut #field = [[0u8; #width]; #chunk];
-            let #field = &mut #field[..#chunk_inputs.len()];
+            let #field = &mut #steps_buffer[..#chunk_inputs.len()];
             #requantize
         });
         previous = quote!(#field);
@@ -488,10 +497,13 @@ fn dense_chunks(
     let layer = last.0;
     let field = &layer.field;
     let apply = apply(net, layer, &quote!(out));
-    body.extend(quote_spanned! {layer.span=>
+    let sums_buffer = format_ident!("{}_sums_buffer", field, span = Span::mixed_site());
+    buffers.extend(quote_spanned! {layer.span=>
         #[allow(clippy::large_stack_arrays)]
-        let mut #sums = [[0i32; #outputs]; #chunk];
-        let #sums = &mut #sums[..#chunk_inputs.len()];
+        let mut #sums_buffer = [[0i32; #outputs]; #chunk];
+    });
+    body.extend(quote_spanned! {layer.span=>
+        let #sums = &mut #sums_buffer[..#chunk_inputs.len()];
         self.#field.accumulate_batch(#previous, #sums);
         for (out, sum) in #chunk_outputs.iter_mut().zip(#sums.iter()) {
             *out = self.#field.dequantize(sum);
@@ -499,6 +511,7 @@ fn dense_chunks(
         }
     });
     quote! {
+        #buffers
         for (#chunk_inputs, #chunk_outputs) in inputs.chunks(#chunk).zip(outputs.chunks_mut(#chunk)) {
             #body
         }
