@@ -1378,26 +1378,36 @@ mod tests {
                 }
             }
         }
-        let src = random(80);
-        for (line, first, end) in [(32, 2, 30), (10, 0, 10), (21, 3, 20), (8, 8, 8)] {
-            let expected: Vec<f32> = (0..4 * line)
-                .map(|i| {
-                    let (r, j) = (i / line, i % line);
-                    if (first..end).contains(&j) {
-                        src[r * 11 + j - first]
-                    } else {
-                        0.0
+        // Sources that end where the last row does, and rows after a remainder of `dst` that
+        // no row fills: the whole vectors of the first rows spill neither past them nor into
+        // the remainder.
+        for rows in [4, 9] {
+            for (line, first, end) in [(32, 2, 30), (10, 0, 10), (21, 3, 20), (8, 8, 8), (5, 1, 4)]
+            {
+                let src = random((rows - 1) * 11 + end - first);
+                let expected: Vec<f32> = (0..rows * line + 3)
+                    .map(|i| {
+                        let (r, j) = (i / line, i % line);
+                        if r == rows {
+                            f32::NAN
+                        } else if (first..end).contains(&j) {
+                            src[r * 11 + j - first]
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+                    let mut dst = std::vec![f32::NAN; rows * line + 3];
+                    if <f32 as super::Kernel>::place_rows(
+                        level, &src, 11, &mut dst, line, first, end,
+                    ) {
+                        assert_eq!(
+                            bits(&dst),
+                            bits(&expected),
+                            "{rows} rows of {line}, {first}..{end} at {level:?}"
+                        );
                     }
-                })
-                .collect();
-            for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
-                let mut dst = std::vec![f32::NAN; 4 * line];
-                if <f32 as super::Kernel>::place_rows(level, &src, 11, &mut dst, line, first, end) {
-                    assert_eq!(
-                        bits(&dst),
-                        bits(&expected),
-                        "{line} {first} {end} at {level:?}"
-                    );
                 }
             }
         }

@@ -178,7 +178,39 @@ macro_rules! wide_kernels {
             end: usize,
         ) {
             let len = end - first;
-            for (r, to) in dst.chunks_exact_mut(line).enumerate() {
+            let reach = len.next_multiple_of(L);
+            // Rows written in whole vectors, each store free to spill up to `L - 1` values past
+            // its row into rows written after it: the first rows, while the spills stay in `dst`
+            // and the loads in `src`. The rest are written exactly, with masks.
+            let rows = dst.len() / line;
+            let fast = (0..rows)
+                .take_while(|r| (r + 1) * line + L <= rows * line && r * width + reach <= src.len())
+                .count();
+            for r in 0..fast {
+                // SAFETY: `r < fast`: every store lies below `(r + 1) line + L <= rows line <= dst.len()`,
+                // every load below `r width + reach <= src.len()`.
+                #[allow(unsafe_code)]
+                unsafe {
+                    let to = dst.as_mut_ptr().add(r * line);
+                    let from = src.as_ptr().add(r * width);
+                    let mut p = 0;
+                    while p < first {
+                        store_ptr(to.add(p), zero());
+                        p += L;
+                    }
+                    let mut p = 0;
+                    while p < len {
+                        store_ptr(to.add(first + p), load_ptr(from.add(p)));
+                        p += L;
+                    }
+                    let mut p = end;
+                    while p < line {
+                        store_ptr(to.add(p), zero());
+                        p += L;
+                    }
+                }
+            }
+            for (r, to) in dst.chunks_exact_mut(line).enumerate().skip(fast) {
                 let (head, rest) = to.split_at_mut(first);
                 let (body, tail) = rest.split_at_mut(len);
                 fill_zeros(head);

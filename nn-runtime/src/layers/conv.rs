@@ -276,6 +276,14 @@ impl Wide {
             } else {
                 (0, left, left + width)
             };
+            if top == 0 && first < end {
+                // No rows of padding: the channels' rows follow one another in the input as in
+                // the copy, one run of rows.
+                let from = first + shift - left;
+                let placed = kernel::place_rows(&input[from..], width, copy, line, first, end);
+                debug_assert!(placed, "has_conv_wide said there is a kernel");
+                continue;
+            }
             let planes = copy.chunks_exact_mut(padded_height * line).take(channels);
             for (c, plane) in planes.enumerate() {
                 let (above, rest) = plane.split_at_mut(top * line);
