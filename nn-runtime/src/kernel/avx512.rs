@@ -12,7 +12,7 @@
 
 use super::activations::activation_kernels;
 use super::columns::column_kernels;
-use super::gates::gate_kernels;
+use super::gates::{gate_kernels, streams_panel};
 use super::portable::{self, BLOCK};
 use super::wide::wide_kernels;
 use crate::Scalar;

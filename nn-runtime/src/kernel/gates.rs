@@ -13,6 +13,25 @@
 //! weights of a 64-wide LSTM do not fit the first-level cache: `nn-streams64` in
 //! bench/benches/rtneural.rs).
 
+/// One arm of `gates_streams`' match: the panel of `$vectors` output vectors, with its partial
+/// sums and tile named as constants (stable Rust cannot compute them in a generic argument).
+macro_rules! streams_panel {
+    ($vectors:expr, $w:ident, $b:ident, $xs:ident, $c:ident, $ys:ident) => {{
+        const P: usize = $vectors;
+        const S: usize = gate_streams(P);
+        panel_streams::<
+            IN,
+            G,
+            H,
+            X,
+            P,
+            S,
+            { stream_tile_vectors(P, S) },
+            { stream_tile_streams(P, S) },
+        >($w, $b, $xs, $c, $ys)
+    }};
+}
+
 /// Expands into `gates` for the module's vector type; `$feature` is its `#[target_feature]`.
 macro_rules! gate_kernels {
     ($feature:literal) => {
@@ -68,7 +87,6 @@ macro_rules! gate_kernels {
         /// each stream alone. Panel by panel as `gates` (each with its partial sums), a tile of
         /// [`stream_tile_vectors`] output vectors and [`stream_tile_streams`] streams at a time.
         // One arm a panel width, as in `gates`, each naming its tile's constants.
-        #[allow(clippy::too_many_lines)]
         #[target_feature(enable = $feature)]
         #[inline]
         pub fn gates_streams<
@@ -88,118 +106,18 @@ macro_rules! gate_kernels {
             while c < vectors {
                 // The panels of `gates`, so that each output gets its partial sums.
                 c += match vectors - c {
-                    1 => {
-                        const P: usize = 1;
-                        const S: usize = gate_streams(P);
-                        panel_streams::<
-                            IN,
-                            G,
-                            H,
-                            X,
-                            P,
-                            S,
-                            { stream_tile_vectors(P, S) },
-                            { stream_tile_streams(P, S) },
-                        >(w, b, xs, c, ys)
-                    }
-                    2 => {
-                        const P: usize = 2;
-                        const S: usize = gate_streams(P);
-                        panel_streams::<
-                            IN,
-                            G,
-                            H,
-                            X,
-                            P,
-                            S,
-                            { stream_tile_vectors(P, S) },
-                            { stream_tile_streams(P, S) },
-                        >(w, b, xs, c, ys)
-                    }
-                    3 => {
-                        const P: usize = 3;
-                        const S: usize = gate_streams(P);
-                        panel_streams::<
-                            IN,
-                            G,
-                            H,
-                            X,
-                            P,
-                            S,
-                            { stream_tile_vectors(P, S) },
-                            { stream_tile_streams(P, S) },
-                        >(w, b, xs, c, ys)
-                    }
-                    4..6 => {
-                        const P: usize = 4;
-                        const S: usize = gate_streams(P);
-                        panel_streams::<
-                            IN,
-                            G,
-                            H,
-                            X,
-                            P,
-                            S,
-                            { stream_tile_vectors(P, S) },
-                            { stream_tile_streams(P, S) },
-                        >(w, b, xs, c, ys)
-                    }
-                    6..8 => {
-                        const P: usize = 6;
-                        const S: usize = gate_streams(P);
-                        panel_streams::<
-                            IN,
-                            G,
-                            H,
-                            X,
-                            P,
-                            S,
-                            { stream_tile_vectors(P, S) },
-                            { stream_tile_streams(P, S) },
-                        >(w, b, xs, c, ys)
-                    }
+                    1 => streams_panel!(1, w, b, xs, c, ys),
+                    2 => streams_panel!(2, w, b, xs, c, ys),
+                    3 => streams_panel!(3, w, b, xs, c, ys),
+                    4..6 => streams_panel!(4, w, b, xs, c, ys),
+                    6..8 => streams_panel!(6, w, b, xs, c, ys),
                     n if n < GATES_PANEL + GATES_PANEL / 2 || GATES_PANEL == 4 => {
-                        const P: usize = GATES_PANEL;
-                        const S: usize = gate_streams(P);
-                        panel_streams::<
-                            IN,
-                            G,
-                            H,
-                            X,
-                            P,
-                            S,
-                            { stream_tile_vectors(P, S) },
-                            { stream_tile_streams(P, S) },
-                        >(w, b, xs, c, ys)
+                        streams_panel!(GATES_PANEL, w, b, xs, c, ys)
                     }
                     n if n < WIDEST => {
-                        const P: usize = GATES_PANEL + GATES_PANEL / 2;
-                        const S: usize = gate_streams(P);
-                        panel_streams::<
-                            IN,
-                            G,
-                            H,
-                            X,
-                            P,
-                            S,
-                            { stream_tile_vectors(P, S) },
-                            { stream_tile_streams(P, S) },
-                        >(w, b, xs, c, ys)
+                        streams_panel!(GATES_PANEL + GATES_PANEL / 2, w, b, xs, c, ys)
                     }
-                    _ => {
-                        const P: usize = WIDEST;
-                        const S: usize = gate_streams(P);
-                        panel_streams::<
-                            IN,
-                            G,
-                            H,
-                            X,
-                            P,
-                            S,
-                            { stream_tile_vectors(P, S) },
-                            { stream_tile_streams(P, S) },
-                        >(w, b, xs, c, ys)
-                    }
+                    _ => streams_panel!(WIDEST, w, b, xs, c, ys),
                 };
             }
             let at = vectors * L;
@@ -463,3 +381,4 @@ macro_rules! gate_kernels {
 }
 
 pub(super) use gate_kernels;
+pub(super) use streams_panel;

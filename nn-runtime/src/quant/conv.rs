@@ -27,10 +27,11 @@ const CHUNK_ROWS: usize = 64;
 /// `PATCH` is `IN_PER_GROUP * KH * KW` and `GROUPS` `PATCH.div_ceil(4)` (stable Rust cannot
 /// compute them in a type; generated code writes them out; both checked at compile time). The
 /// layer is a [`QuantizedDense<PATCH, OUT, GROUPS>`] whose row `o` is output channel `o`'s
-/// kernel flattened in PyTorch's order, `[IN_PER_GROUP][KH][KW]`: the forward pass gathers
-/// each output position's patch (im2col, a few dozen positions at a time on the stack) and
-/// runs the dense layer's batch kernels over them, so that the dense kernels serve
-/// convolutions too.
+/// kernel flattened in PyTorch's order, `[IN_PER_GROUP][KH][KW]`. With a stride and dilation
+/// of 1 on AVX-512 VNNI, `forward` runs the direct kernel (`quant::kernel::direct`) on the
+/// padded input with the dense layer's packed weights; otherwise the forward pass gathers each
+/// output position's patch (im2col, a few dozen positions at a time on the stack) and runs the
+/// dense layer's batch kernels over them. The sums are exact, so both give the same steps.
 ///
 /// Padding reads the input's zero point, the real value 0, as ONNX's `QLinearConv` pads:
 /// padded taps add exactly nothing to the sums.
@@ -353,13 +354,7 @@ impl<
             return false;
         }
         let mut padded = [self.dense.input().zero_point; PADDED_BYTES + direct::SLACK];
-        let planes = padded[..length].chunks_exact_mut(size[0] * size[1]);
-        for (plane, channel) in planes.zip(input) {
-            let rows = plane.chunks_exact_mut(size[1]).skip(padding[0]);
-            for (row, source) in rows.zip(channel) {
-                row[padding[1]..padding[1] + W].copy_from_slice(source);
-            }
-        }
+        place_padded(input, padding, &mut padded[..length]);
         let (weights, offsets) = self.dense.packed();
         direct::forward(
             &padded[..length + direct::SLACK],
@@ -425,16 +420,9 @@ impl<
             && geometry.dilation[1] > 0
         {
             let mut padded = [self.dense.input().zero_point; PADDED_BYTES];
-            let planes = padded[..padded_len].chunks_exact_mut(padded_size[0] * padded_size[1]);
-            for (plane, channel) in planes.zip(input) {
-                let rows = plane
-                    .chunks_exact_mut(padded_size[1])
-                    .skip(geometry.padding[0]);
-                for (row, source) in rows.zip(channel) {
-                    row[geometry.padding[1]..geometry.padding[1] + W].copy_from_slice(source);
-                }
-            }
-            let padded = &padded[..padded_len];
+            let padded = &mut padded[..padded_len];
+            place_padded(input, geometry.padding, padded);
+            let padded = &*padded;
             self.in_chunks::<OW>(positions, f, |position, patch| {
                 gather_padded::<KH, KW, PATCH>(padded, padded_size, geometry, position, patch);
             });
@@ -551,6 +539,23 @@ impl<
                     }
                 }
             }
+        }
+    }
+}
+
+/// Copies `input`'s channels into `padded` (`IN` planes of `H + 2 * padding[0]` rows of
+/// `W + 2 * padding[1]`, already holding the zero point), each row at the padding's offsets.
+#[inline]
+fn place_padded<const IN: usize, const H: usize, const W: usize>(
+    input: &[[[u8; W]; H]; IN],
+    padding: [usize; 2],
+    padded: &mut [u8],
+) {
+    let size = [H + 2 * padding[0], W + 2 * padding[1]];
+    for (plane, channel) in padded.chunks_exact_mut(size[0] * size[1]).zip(input) {
+        let rows = plane.chunks_exact_mut(size[1]).skip(padding[0]);
+        for (row, source) in rows.zip(channel) {
+            row[padding[1]..padding[1] + W].copy_from_slice(source);
         }
     }
 }

@@ -326,9 +326,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
             self.output.zero_point,
             clamp,
             steps.as_flattened_mut(),
-        )
-        .is_some()
-        {
+        ) {
             return;
         }
         let zero = f32::from(self.output.zero_point);

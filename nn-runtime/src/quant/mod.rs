@@ -113,7 +113,7 @@ impl Quantization {
     /// inputs of any shape, flattened.
     #[inline]
     pub fn quantize_slice(self, x: &[f32], steps: &mut [u8]) {
-        if kernel::quantize::quantize_slice(self, x, steps).is_some() {
+        if kernel::quantize::quantize_slice(self, x, steps) {
             return;
         }
         // Compiled for the widest vectors this CPU has: the same scalar operations on every

@@ -21,13 +21,9 @@ use super::super::{Clamp, Quantization};
 const SCALES: core::ops::RangeInclusive<f32> = 8.673_617e-19..=1.152_921_5e18;
 
 /// `steps[i] = quantization.quantize(x[i])` for the common length, with AVX-512F when this CPU
-/// has it and `quantization`'s scale allows; else `None`, nothing written.
+/// has it and `quantization`'s scale allows; else `false`, nothing written.
 #[inline]
-pub(crate) fn quantize_slice(
-    quantization: Quantization,
-    x: &[f32],
-    steps: &mut [u8],
-) -> Option<()> {
+pub(crate) fn quantize_slice(quantization: Quantization, x: &[f32], steps: &mut [u8]) -> bool {
     #[cfg(target_arch = "x86_64")]
     if crate::kernel::level() == crate::kernel::Level::Avx512
         && SCALES.contains(&quantization.scale)
@@ -37,15 +33,15 @@ pub(crate) fn quantize_slice(
         unsafe {
             avx512::quantize_slice(quantization, x, steps);
         }
-        return Some(());
+        return true;
     }
     let _ = (quantization, x, steps);
-    None
+    false
 }
 
 /// `steps[r][o] = requantize_step(sums[r][o], multipliers[o], zero_point, clamp)` for every row
 /// of the common length (rows of `multipliers.len()` values), with AVX-512F when this CPU has
-/// it; else `None`, nothing written.
+/// it; else `false`, nothing written.
 #[inline]
 pub(crate) fn requantize_rows(
     sums: &[i32],
@@ -53,7 +49,7 @@ pub(crate) fn requantize_rows(
     zero_point: u8,
     clamp: Clamp,
     steps: &mut [u8],
-) -> Option<()> {
+) -> bool {
     #[cfg(target_arch = "x86_64")]
     if crate::kernel::level() == crate::kernel::Level::Avx512 {
         // SAFETY: `level` found AVX-512F on this CPU.
@@ -61,10 +57,10 @@ pub(crate) fn requantize_rows(
         unsafe {
             avx512::requantize_rows(sums, multipliers, zero_point, clamp, steps);
         }
-        return Some(());
+        return true;
     }
     let _ = (sums, multipliers, zero_point, clamp, steps);
-    None
+    false
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -360,9 +356,7 @@ mod tests {
                     Clamp { low: 3, high: 250 },
                 ] {
                     let mut steps = vec![0_u8; sums.len()];
-                    if super::requantize_rows(&sums, &multipliers, zero_point, clamp, &mut steps)
-                        .is_none()
-                    {
+                    if !super::requantize_rows(&sums, &multipliers, zero_point, clamp, &mut steps) {
                         continue;
                     }
                     let (zero, low, high) = (
