@@ -18,11 +18,14 @@ use super::wide::wide_kernels;
 use crate::Scalar;
 use crate::batch::Aligned;
 use core::arch::x86_64::{
-    __m512, __m512i, __mmask16, _CMP_GT_OQ, _CMP_UNORD_Q, _mm512_add_epi32, _mm512_add_ps,
-    _mm512_and_epi32, _mm512_castps_si512, _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_div_ps,
-    _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_blend_ps, _mm512_mask_storeu_ps,
-    _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_or_epi32,
-    _mm512_permutex2var_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32,
+    __m512, __m512i, __mmask16, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q, _mm256_castpd_ps,
+    _mm512_add_epi32, _mm512_add_pd, _mm512_add_ps, _mm512_and_epi32, _mm512_castps_pd,
+    _mm512_castps_si512, _mm512_castps512_ps256, _mm512_castsi512_ps, _mm512_cmp_ps_mask,
+    _mm512_cvtps_pd, _mm512_div_ps, _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_loadu_ps,
+    _mm512_mask_blend_ps, _mm512_mask_cmp_ps_mask, _mm512_mask_loadu_ps, _mm512_mask_storeu_ps,
+    _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps,
+    _mm512_or_epi32, _mm512_permutex2var_ps, _mm512_reduce_add_pd, _mm512_reduce_add_ps,
+    _mm512_reduce_max_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_pd,
     _mm512_setzero_ps, _mm512_slli_epi32, _mm512_storeu_ps, _mm512_sub_ps, _mm512_xor_epi32,
 };
 use core::borrow::Borrow;
@@ -328,4 +331,116 @@ pub fn accumulate_auto<T: Scalar, const IN: usize, const OUT: usize, X: Borrow<[
 #[target_feature(enable = "avx512f")]
 pub fn run<R>(f: impl FnOnce() -> R) -> R {
     f()
+}
+
+/// Values of at most this magnitude have a normal `e^x` far from overflow (`e^80 < 2^116`), so
+/// [`softmax`] need not wait for the maximum when every value lies within it.
+const SOFTMAX_DIRECT: f32 = 80.0;
+
+/// `e^d` of every lane, `d <= 80` or NaN: [`exp_parts`]' polynomial, 0 where `e^d` is below
+/// `f32`'s smallest normal number (`d < -87.33`), NaN where `d` is NaN.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn exp_softmax(d: V) -> V {
+    // `max` returns its second operand when either is NaN, so that NaN goes through. From -88,
+    // `2^n` is `2^-127`, whose bits are those of 0.
+    let (p, power) = exp_parts(max(splat(-88.0), d));
+    fmadd(power, p, power)
+}
+
+/// Whether every lane of `v` selected by `lanes` lies within `±SOFTMAX_DIRECT` (NaN does not).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn within_direct(v: V, lanes: __mmask16) -> bool {
+    _mm512_mask_cmp_ps_mask::<_CMP_LE_OQ>(lanes, abs(v), splat(SOFTMAX_DIRECT)) == lanes
+}
+
+/// `(sum of the selected lanes, in f64)`: exact sums of pairs, then the tree of `reduce`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn sum_f64(v: V) -> f64 {
+    let low = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    let high = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+        _mm512_castps_pd(v),
+    )));
+    _mm512_reduce_add_pd(_mm512_add_pd(low, high))
+}
+
+/// `activation::softmax` of `f32`s with 16 lanes at a time, within 4 ulps: `e^x` by the
+/// recurrent layers' polynomial, the sum in `f64`. When every value lies within
+/// `±SOFTMAX_DIRECT` it divides `e^x` by its sum without subtracting the maximum, so that the
+/// exponentials do not wait for it (`mlp` in bench/benches/rtneural.rs); otherwise it shifts by
+/// the maximum, as the scalar softmax does. Probabilities below `f32`'s smallest normal number
+/// (`1.2e-38`) are 0; NaN or `+inf` among the values makes every output NaN.
+#[target_feature(enable = "avx512f")]
+pub fn softmax(x: &mut [f32]) {
+    if x.is_empty() {
+        return;
+    }
+    if x.len() <= L {
+        // One vector, kept in a register from the load to the store.
+        let lanes: __mmask16 = if x.len() == L { !0 } else { mask(x.len()) };
+        // SAFETY: the lanes from `x.len()` on are masked off, and a masked AVX-512 load or store
+        // neither reads nor writes nor faults on them.
+        #[allow(unsafe_code)]
+        let v = unsafe { _mm512_mask_loadu_ps(splat(f32::NEG_INFINITY), lanes, x.as_ptr()) };
+        let shift = if within_direct(v, lanes) {
+            0.0
+        } else {
+            _mm512_reduce_max_ps(v)
+        };
+        let e = _mm512_maskz_mov_ps(lanes, exp_softmax(sub(v, splat(shift))));
+        // At most 16 terms: an `f32` sum is within 2 ulps (a shorter chain than `f64`'s).
+        let inverse = 1.0 / _mm512_reduce_add_ps(e);
+        // SAFETY: as the load's.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm512_mask_storeu_ps(x.as_mut_ptr(), lanes, mul(e, splat(inverse)));
+        }
+        return;
+    }
+    let (vectors, tail) = x.as_chunks_mut::<L>();
+    let mut direct = within_direct(load_tail(tail), mask(tail.len()));
+    let mut maximum = splat(f32::NEG_INFINITY);
+    for v in vectors.iter() {
+        let v = load(v);
+        direct &= within_direct(v, !0);
+        maximum = max(maximum, v);
+    }
+    let shift = if direct {
+        0.0
+    } else {
+        let mut largest = _mm512_reduce_max_ps(maximum);
+        for &v in tail.iter() {
+            largest = largest.max(v);
+        }
+        largest
+    };
+    let shift = splat(shift);
+    let mut sums = _mm512_setzero_pd();
+    for v in vectors.iter_mut() {
+        let e = exp_softmax(sub(load(v), shift));
+        store(v, e);
+        sums = _mm512_add_pd(sums, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        sums = _mm512_add_pd(
+            sums,
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+                _mm512_castps_pd(e),
+            ))),
+        );
+    }
+    let mut sum = _mm512_reduce_add_pd(sums);
+    if !tail.is_empty() {
+        let e = _mm512_maskz_mov_ps(mask(tail.len()), exp_softmax(sub(load_tail(tail), shift)));
+        store_tail(tail, e);
+        sum += sum_f64(e);
+    }
+    #[allow(clippy::cast_possible_truncation)] // rounding to the nearest `f32` is the point
+    let inverse = splat((1.0 / sum) as f32);
+    for v in vectors.iter_mut() {
+        store(v, mul(load(v), inverse));
+    }
+    if !tail.is_empty() {
+        store_tail(tail, mul(load_tail(tail), inverse));
+    }
 }

@@ -275,6 +275,13 @@ pub trait Kernel: Sized + Copy {
         }
     }
 
+    /// `activation::softmax` of `x` with a vector kernel at `level` (checked supported by the
+    /// caller), if there is one (`f32` at AVX-512): whether it ran.
+    #[inline(always)]
+    fn softmax_lanes(_level: Level, _x: &mut [Self]) -> bool {
+        false
+    }
+
     /// [`Kernel::matmul`] with each row summed in the same order whatever the other rows, so
     /// that a row gives the same bits alone or among others; by default [`Kernel::matvec`] on
     /// each row.
@@ -322,6 +329,21 @@ impl Kernel for f32 {
                     *v = crate::math::sigmoid_fast(*v);
                 }
             }
+        }
+    }
+
+    #[inline(always)]
+    fn softmax_lanes(level: Level, x: &mut [f32]) -> bool {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe {
+                avx512::softmax(x);
+                true
+            },
+            _ => false,
         }
     }
 
@@ -1321,6 +1343,79 @@ mod tests {
                 "sigmoid at {level:?}: {worst_sigmoid} ulps"
             );
             assert!(worst_tanh <= 5.0, "tanh at {level:?}: {worst_tanh} ulps");
+        }
+    }
+
+    /// The softmax kernels (where a level has one) within 4 ulps of the softmax in `f64` (of
+    /// the `f32` differences where the kernel shifts by the maximum), for every length from 1
+    /// to 70 (one vector, whole vectors, a tail), logits within the direct range and beyond it,
+    /// the maximum anywhere; the extremes exact, and NaN or `+inf` in any lane making every
+    /// output NaN.
+    #[test]
+    #[allow(clippy::float_cmp)] // the extremes are exact
+    fn every_softmax_kernel_is_within_4_ulps() {
+        for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+            let mut worst = 0.0f64;
+            let mut ran = false;
+            for len in 1..=70 {
+                for (seed, spread) in
+                    (1..200u64).zip([8.0f32, 70.0, 400.0, 1.0].into_iter().cycle())
+                {
+                    let logits: Vec<f32> = random_rows::<70, f32>(seed * 100 + len as u64, 1)[0]
+                        [..len]
+                        .iter()
+                        .map(|v| v * spread)
+                        .collect();
+                    let mut found = logits.clone();
+                    if !<f32 as super::Kernel>::softmax_lanes(level, &mut found) {
+                        continue;
+                    }
+                    ran = true;
+                    // Beyond the direct range the kernel shifts by the maximum in `f32`, as the
+                    // scalar softmax does: its reference is the softmax of those differences.
+                    let largest = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let direct = logits.iter().all(|v| v.abs() <= 80.0);
+                    let exps: Vec<f64> = logits
+                        .iter()
+                        .map(|&v| {
+                            libm::exp(if direct {
+                                v.into()
+                            } else {
+                                (v - largest).into()
+                            })
+                        })
+                        .collect();
+                    let sum: f64 = exps.iter().sum();
+                    for (&p, e) in found.iter().zip(&exps) {
+                        let exact = e / sum;
+                        if exact >= f64::from(f32::MIN_POSITIVE) {
+                            worst = worst.max(ulps(p, exact));
+                        } else {
+                            assert!(p == 0.0 || ulps(p, exact) <= 4.0, "{p} for {exact}");
+                        }
+                    }
+                }
+                let mut extremes = std::vec![-1000.0f32; len];
+                extremes[len / 2] = 1000.0;
+                if <f32 as super::Kernel>::softmax_lanes(level, &mut extremes) {
+                    for (i, &p) in extremes.iter().enumerate() {
+                        assert_eq!(
+                            p,
+                            if i == len / 2 { 1.0 } else { 0.0 },
+                            "{len} at {level:?}"
+                        );
+                    }
+                }
+                for bad in [f32::NAN, f32::INFINITY] {
+                    let mut x = std::vec![1.0f32; len];
+                    x[len - 1] = bad;
+                    if <f32 as super::Kernel>::softmax_lanes(level, &mut x) {
+                        assert!(x.iter().all(|v| v.is_nan()), "{bad} at {level:?}: {x:?}");
+                    }
+                }
+            }
+            std::println!("{level:?}: softmax {worst:.2} ulps (ran: {ran})");
+            assert!(worst <= 4.0, "softmax at {level:?}: {worst} ulps");
         }
     }
 
