@@ -334,3 +334,40 @@ fn half_literal(format: &TokenStream, values: &[f64], dims: &[usize]) -> TokenSt
         quote!([#(#values),*])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::lower;
+    use proc_macro2::{Span, TokenStream};
+
+    /// Convolutions get half layers, normalisation keeps the `f32` network's type, pools and
+    /// `flatten` have no field.
+    #[test]
+    fn field_types_per_kind() {
+        let net = nn_grammar::compile_item(
+            "struct Net = [2, 8, 8] -> conv2d(4, 3, groups = 2) relu -> batchnorm -> maxpool2d(2) \
+             -> flatten -> 5 with quantize = bf16;",
+        )
+        .unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        let tokens = super::emit(&net).to_string();
+        let fields = tokens
+            .split("struct NetBf16 {")
+            .nth(1)
+            .and_then(|rest| rest.split("} ").next())
+            .expect("the struct");
+        let types: Vec<&str> = fields
+            .split("pub ")
+            .skip(1)
+            .map(|field| field.split(" #").next().unwrap_or(field).trim())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "layer0 : :: nn :: __private :: HalfConv2d < 4usize , 1usize , 3usize , 3usize , :: nn :: __private :: Bf16 > ,",
+                "layer1 : :: nn :: __private :: layers :: BatchNorm < 4usize , f32 > ,",
+                "layer4 : :: nn :: __private :: HalfDense < 36usize , 5usize , :: nn :: __private :: Bf16 > ,",
+            ]
+        );
+    }
+}

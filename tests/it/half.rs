@@ -437,3 +437,37 @@ fn convolutional_twins_stay_close_on_the_digits() {
     assert!(same_bf16 * 1000 >= 999 * rows.len(), "{same_bf16}");
     assert_eq!(same_binary16, rows.len());
 }
+
+nn::network! {
+    /// tests/it/norm.rs's `Image` (convolution, batchnorm, pool, layernorm) with a binary16
+    /// twin baked from its fixture.
+    pub struct NormImage = [3, 12, 12] -> conv2d(8, 3) -> batchnorm relu -> maxpool2d(2)
+        -> layernorm -> flatten -> 10 softmax
+        with quantize = f16, weights = "tests/fixtures/norm_image.safetensors";
+}
+
+/// The binary16 `NormImage`, rounded while compiling; its normalisations baked in `f32`.
+static NORM_IMAGE: NormImageF16 = NormImageF16::BAKED;
+
+#[test]
+fn baked_twins_keep_normalisation_layers() {
+    let twin = NormImageF16::from_safetensors_file(fixture("norm_image.safetensors")).unwrap();
+    assert_eq!(twin.layer0, NORM_IMAGE.layer0);
+    assert_eq!(twin.layer1, NORM_IMAGE.layer1);
+    assert_eq!(twin.layer3, NORM_IMAGE.layer3);
+    assert_eq!(twin.layer5, NORM_IMAGE.layer5);
+    let mut rounded = NormImage::from_safetensors_file(fixture("norm_image.safetensors")).unwrap();
+    round_weights(&mut *rounded, f16);
+    let inputs: Vec<[[[f32; 12]; 12]; 3]> = random_values::<432>(13, 9)
+        .into_iter()
+        .map(|values| {
+            let mut image = [[[0.0; 12]; 12]; 3];
+            image
+                .as_flattened_mut()
+                .as_flattened_mut()
+                .copy_from_slice(&values);
+            image
+        })
+        .collect();
+    assert_same_bits!(NORM_IMAGE, rounded, inputs, 10);
+}
