@@ -29,7 +29,9 @@ fn round<H: Half>(wide: &[f32], half: &mut [H]) {
 ///
 /// The weight is in PyTorch's order and shape, `[OUT][IN_PER_GROUP][KH][KW]`. Every forward
 /// call widens the weights into a stack copy of a `Conv2d<OUT, IN_PER_GROUP, KH, KW, f32>` and
-/// runs it: the bits of that layer, whatever the geometry.
+/// runs it: the bits of that layer, whatever the geometry. The copy takes
+/// `4 * OUT * IN_PER_GROUP * KH * KW` bytes of stack during the call, beside the activations
+/// that a network's `forward` holds there anyway.
 ///
 /// [`Bf16`]: super::Bf16
 /// [`F16`]: super::F16
