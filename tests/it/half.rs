@@ -471,3 +471,36 @@ fn baked_twins_keep_normalisation_layers() {
         .collect();
     assert_same_bits!(NORM_IMAGE, rounded, inputs, 10);
 }
+
+nn::network! {
+    /// No dense layer, and a shaped output.
+    pub struct Shaped = [2, 10] -> conv1d(3, 3, padding = 1) relu -> avgpool1d(2)
+        with quantize = bf16;
+}
+
+#[test]
+fn twins_without_dense_layers_return_shaped_outputs() {
+    let net = Shaped::random(9);
+    let twin = ShapedBf16::from_network(&net);
+    let mut rounded = Shaped::from_safetensors(&net.to_safetensors()).unwrap();
+    round_weights(&mut *rounded, bf16);
+    let inputs: Vec<[[f32; 10]; 2]> = random_values::<20>(10, 7)
+        .into_iter()
+        .map(|values| {
+            let mut x = [[0.0; 10]; 2];
+            x.as_flattened_mut().copy_from_slice(&values);
+            x
+        })
+        .collect();
+    let mut batched = vec![[[0.0; 5]; 3]; inputs.len()];
+    twin.forward_batch(&inputs, &mut batched).unwrap();
+    for (x, batched) in inputs.iter().zip(&batched) {
+        let alone: [[f32; 5]; 3] = twin.forward(x);
+        assert_eq!(
+            bits(alone.as_flattened()),
+            bits(rounded.forward(x).as_flattened())
+        );
+        assert_eq!(bits(alone.as_flattened()), bits(batched.as_flattened()));
+    }
+    assert_eq!((ShapedBf16::INPUTS, ShapedBf16::OUTPUTS), (20, 15));
+}
