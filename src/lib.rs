@@ -10,8 +10,9 @@ pub use nn_macros::network_file;
 #[cfg(feature = "train")]
 pub use nn_runtime::train;
 pub use nn_runtime::{
-    Activation, Bf16, Dense, Error, F16, HalfDense, Init, LayerInfo, LayerKind, Layout, Network,
-    Role, Scalar, Summary, TensorInfo, Tensors, activation, io, layers, quant,
+    Activation, Bf16, Dense, Error, F16, HalfConv1d, HalfConv2d, HalfDense, Init, LayerInfo,
+    LayerKind, Layout, Network, Role, Scalar, Summary, TensorInfo, Tensors, activation, io, layers,
+    quant,
 };
 
 /// The guides of `docs/`, one module each, so that every Rust block in them is a doctest.

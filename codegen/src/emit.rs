@@ -3,7 +3,7 @@
 //! and the `Network` impl. Each layer's own tokens come from its kind (`layer::kind`).
 
 use crate::emit_sequence;
-use crate::ir::Network;
+use crate::ir::{Layer, Network};
 use crate::layer::kind;
 use crate::shared::{apply_activation, array_type, count, flat, zeros};
 use nn_grammar::{Activation, Shape};
@@ -127,30 +127,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
 fn forward(net: &Network) -> TokenStream {
     let scalar = &net.scalar;
     let input = format_ident!("input");
-    let mut previous = input.clone();
-    let mut body = TokenStream::new();
-    for (index, layer) in net.layers.iter().enumerate() {
-        let out = &layer.field;
-        let out_type = array_type(scalar, &layer.output);
-        let activation = apply_activation(net, layer, &flat(&layer.output, &quote!(#out), true));
-        let binding = if activation.is_some() {
-            quote!(mut #out)
-        } else {
-            quote!(#out)
-        };
-        // The input is already a reference; every later local is an array.
-        let argument = if index == 0 {
-            quote!(#previous)
-        } else {
-            quote!(&#previous)
-        };
-        let value = kind(layer).forward(net, layer, &argument);
-        body.extend(quote_spanned! {layer.span=>
-            let #binding: #out_type = #value;
-            #activation
-        });
-        previous = out.clone();
-    }
+    let body = forward_body(net, &|layer, input| kind(layer).forward(net, layer, input));
     let doc = format!(
         " Runs the network on one input of {} and returns its {}.",
         count(net.input.elements(), "value"),
@@ -170,8 +147,46 @@ fn forward(net: &Network) -> TokenStream {
         #[allow(clippy::trivially_copy_pass_by_ref)]
         pub fn forward(&self, #input: &#input_type) -> #output_type {
             #body
-            #previous
         }
+    }
+}
+
+/// `forward`'s statements and value, from its argument `input`: one named local per layer,
+/// typed by its shape, holding `value(layer, input)` (`input` a reference to the layer's input;
+/// the kind's `forward`, or a twin's tokens for its own fields), then its activation.
+pub(crate) fn forward_body(
+    net: &Network,
+    value: &dyn Fn(&Layer, &TokenStream) -> TokenStream,
+) -> TokenStream {
+    let scalar = &net.scalar;
+    let input = format_ident!("input");
+    let mut previous = input.clone();
+    let mut body = TokenStream::new();
+    for (index, layer) in net.layers.iter().enumerate() {
+        let out = &layer.field;
+        let out_type = array_type(scalar, &layer.output);
+        let activation = apply_activation(net, layer, &flat(&layer.output, &quote!(#out), true));
+        let binding = if activation.is_some() {
+            quote!(mut #out)
+        } else {
+            quote!(#out)
+        };
+        // The input is already a reference; every later local is an array.
+        let argument = if index == 0 {
+            quote!(#previous)
+        } else {
+            quote!(&#previous)
+        };
+        let value = value(layer, &argument);
+        body.extend(quote_spanned! {layer.span=>
+            let #binding: #out_type = #value;
+            #activation
+        });
+        previous = out.clone();
+    }
+    quote! {
+        #body
+        #previous
     }
 }
 
@@ -180,6 +195,53 @@ fn forward(net: &Network) -> TokenStream {
 /// stack local per layer, as in `forward`.
 fn forward_batch(net: &Network) -> TokenStream {
     let Network {
+        scalar, runtime, ..
+    } = net;
+    let last = &net.last_layer().name;
+    let chunks = forward_batch_body(net, &|layer, input, output| {
+        kind(layer).forward_batch(net, layer, input, output)
+    });
+    let (input_type, output_type) = (
+        array_type(scalar, &net.input),
+        array_type(scalar, &net.output),
+    );
+    quote! {
+        /// Runs the network on every input, writing one output per input.
+        ///
+        /// Samples go through the layers in chunks, each layer on a whole chunk at once so that
+        /// every weight loaded serves several samples; with the runtime's `rayon` feature, large
+        /// batches use every core.
+        ///
+        /// # Errors
+        ///
+        /// `Error::Batch` when `outputs` does not have one row per input.
+        pub fn forward_batch(
+            &self,
+            inputs: &[#input_type],
+            outputs: &mut [#output_type],
+        ) -> ::core::result::Result<(), #runtime::Error> {
+            if inputs.len() != outputs.len() {
+                return ::core::result::Result::Err(#runtime::Error::Batch {
+                    layer: #last,
+                    expected: inputs.len(),
+                    found: outputs.len(),
+                });
+            }
+            #chunks
+            ::core::result::Result::Ok(())
+        }
+    }
+}
+
+/// `forward_batch`'s statement over `inputs` and `outputs`, slices of as many rows: the chunks
+/// through `batch::for_each_chunk`, each layer's statement `run(layer, input, output)` (the
+/// kind's `forward_batch`, or a twin's tokens for its own fields) into a stack buffer, then its
+/// activation.
+pub(crate) fn forward_batch_body(
+    net: &Network,
+    run: &dyn Fn(&Layer, &TokenStream, &TokenStream) -> TokenStream,
+) -> TokenStream {
+    let Network {
         scalar,
         runtime,
         batch_chunk: chunk,
@@ -187,7 +249,6 @@ fn forward_batch(net: &Network) -> TokenStream {
         ..
     } = net;
     let last_index = net.layers.len() - 1;
-    let last = &net.last_layer().name;
     // The chunk's buffers get mixed-site hygiene, so that layers named `inputs`, `outputs` or
     // `row` (whose locals carry the user's spans) cannot shadow them.
     let chunk_inputs = Ident::new("inputs", Span::mixed_site());
@@ -217,14 +278,14 @@ fn forward_batch(net: &Network) -> TokenStream {
             }
         });
         if index == last_index {
-            let run = kind(layer).forward_batch(net, layer, &previous, &quote!(#chunk_outputs));
+            let run = run(layer, &previous, &quote!(#chunk_outputs));
             body.extend(quote_spanned! {layer.span=>
                 #run
                 #activation
             });
         } else {
             let zeros = zeros(scalar, &layer.output);
-            let run = kind(layer).forward_batch(net, layer, &previous, &quote!(#field));
+            let run = run(layer, &previous, &quote!(#field));
             body.extend(quote_spanned! {layer.span=>
                 // A few tens of KiB: the chunk is sized to keep it so.
                 #[allow(clippy::large_stack_arrays)]
@@ -236,37 +297,10 @@ fn forward_batch(net: &Network) -> TokenStream {
             previous = quote!(#field);
         }
     }
-    let (input_type, output_type) = (
-        array_type(scalar, &net.input),
-        array_type(scalar, &net.output),
-    );
     quote! {
-        /// Runs the network on every input, writing one output per input.
-        ///
-        /// Samples go through the layers in chunks, each layer on a whole chunk at once so that
-        /// every weight loaded serves several samples; with the runtime's `rayon` feature, large
-        /// batches use every core.
-        ///
-        /// # Errors
-        ///
-        /// `Error::Batch` when `outputs` does not have one row per input.
-        pub fn forward_batch(
-            &self,
-            inputs: &[#input_type],
-            outputs: &mut [#output_type],
-        ) -> ::core::result::Result<(), #runtime::Error> {
-            if inputs.len() != outputs.len() {
-                return ::core::result::Result::Err(#runtime::Error::Batch {
-                    layer: #last,
-                    expected: inputs.len(),
-                    found: outputs.len(),
-                });
-            }
-            #runtime::batch::for_each_chunk(inputs, outputs, #chunk, #work, |#chunk_inputs, #chunk_outputs| {
-                #body
-            });
-            ::core::result::Result::Ok(())
-        }
+        #runtime::batch::for_each_chunk(inputs, outputs, #chunk, #work, |#chunk_inputs, #chunk_outputs| {
+            #body
+        });
     }
 }
 

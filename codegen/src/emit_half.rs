@@ -1,25 +1,20 @@
 //! The half-precision twin of a network (`with quantize = bf16` or `f16`): `<Name>Bf16` or
-//! `<Name>F16`, one runtime `HalfDense` per dense layer, weights stored in 16 bits and computed
-//! in `f32` (widened as they load), made from a trained `<Name>` by rounding each weight.
+//! `<Name>F16`, the `f32` network with each dense layer's and convolution's weights stored in 16
+//! bits (`HalfDense`, `HalfConv2d`, `HalfConv1d`) and computed in `f32` (widened as they load),
+//! made from a trained `<Name>` by rounding each weight. `forward` and `forward_batch` are the
+//! `f32` network's (`emit::forward_body`, `emit::forward_batch_body`), each kind's own tokens
+//! but a dense layer's (the runtime's kernel even where the `f32` network unrolls): the half
+//! layers answer the `f32` layers' methods, so the bits are those of the `f32` network holding
+//! the rounded weights.
 
+use crate::emit::{forward_batch_body, forward_body};
 use crate::io::BakedWeights;
 use crate::ir::{Layer, LayerKind, Network, Quantized};
-use crate::shared::{apply_activation, count};
+use crate::layer::kind;
+use crate::shared::{array_type, count, literal};
 use nn_grammar::Quantize;
-use proc_macro2::{Ident, Literal, Span, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{quote, quote_spanned};
-
-/// The twin's dense layers with their widths (`check` lets only dense layers and `dropout`, the
-/// identity at inference, into a half-precision twin).
-fn dense_layers(net: &Network) -> Vec<(&Layer, usize, usize)> {
-    net.layers
-        .iter()
-        .filter_map(|layer| match &layer.kind {
-            LayerKind::Dense(dense) => Some((layer, dense.inputs, dense.outputs)),
-            _ => None,
-        })
-        .collect()
-}
 
 /// The twin, if the network has a half-precision one, and its format's runtime type.
 fn twin(net: &Network) -> Option<(&Quantized, TokenStream)> {
@@ -33,6 +28,38 @@ fn twin(net: &Network) -> Option<(&Quantized, TokenStream)> {
     Some((quantized, format))
 }
 
+/// Whether the twin stores `layer`'s weights in half precision (dense layers and
+/// convolutions). Normalisation keeps its `f32` layer: a few parameters per channel (or per
+/// value, for `layernorm`), where rounding would save little and change the statistics'
+/// arithmetic; `check` keeps sequence kinds out of twins.
+fn rounded(layer: &Layer) -> bool {
+    matches!(
+        layer.kind,
+        LayerKind::Dense(_) | LayerKind::Conv2d(_) | LayerKind::Conv1d(_)
+    )
+}
+
+/// The type of `layer`'s field in the twin: a half layer for [`rounded`] kinds, else the `f32`
+/// network's (`None` for kinds without tensors).
+fn field_type(net: &Network, layer: &Layer, format: &TokenStream) -> Option<TokenStream> {
+    let runtime = &net.runtime;
+    Some(match &layer.kind {
+        LayerKind::Dense(dense) => {
+            let (inputs, outputs) = (dense.inputs, dense.outputs);
+            quote!(#runtime::HalfDense<#inputs, #outputs, #format>)
+        }
+        LayerKind::Conv2d(conv) => {
+            let (out, per_group, [kh, kw]) = (conv.out_channels, conv.in_per_group, conv.kernel);
+            quote!(#runtime::HalfConv2d<#out, #per_group, #kh, #kw, #format>)
+        }
+        LayerKind::Conv1d(conv) => {
+            let (out, per_group, k) = (conv.out_channels, conv.in_per_group, conv.kernel);
+            quote!(#runtime::HalfConv1d<#out, #per_group, #k, #format>)
+        }
+        _ => kind(layer).field_type(net)?,
+    })
+}
+
 /// The twin's struct and impls; nothing without `quantize = bf16` or `f16`.
 #[allow(clippy::too_many_lines)] // one `quote!` of the items, in the order a reader meets them
 pub(crate) fn emit(net: &Network) -> TokenStream {
@@ -43,43 +70,72 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         name: source,
         visibility,
         runtime,
+        scalar,
         ..
     } = net;
     let name = &quantized.name;
     let format_name = quantized.kind.name();
-    let dense = dense_layers(net);
-    let field_type =
-        |inputs: usize, outputs: usize| quote!(#runtime::HalfDense<#inputs, #outputs, #format>);
-    let fields = dense.iter().map(|(layer, inputs, outputs)| {
+    let with_fields: Vec<(&Layer, TokenStream)> = net
+        .layers
+        .iter()
+        .filter_map(|layer| Some((layer, field_type(net, layer, &format)?)))
+        .collect();
+    let fields = with_fields.iter().map(|(layer, ty)| {
         let field = &layer.field;
-        let ty = field_type(*inputs, *outputs);
-        let doc = format!(
-            " `{}`: {inputs} -> {outputs}, {format_name} weights.",
-            layer.name
-        );
+        let doc = if rounded(layer) {
+            format!("{} Weights in {format_name}.", kind(layer).field_doc(layer))
+        } else {
+            format!(
+                "{} In `f32`, as in `{source}`.",
+                kind(layer).field_doc(layer)
+            )
+        };
         quote_spanned! {layer.span=>
             #[doc = #doc]
             pub #field: #ty
         }
     });
-    let field_list: Vec<TokenStream> = dense
-        .iter()
-        .map(|(layer, inputs, outputs)| {
-            let field = &layer.field;
-            let ty = field_type(*inputs, *outputs);
-            quote!(#field: #ty)
-        })
-        .collect();
-    let field_names: Vec<&Ident> = dense.iter().map(|(layer, ..)| &layer.field).collect();
+    let field_list = with_fields.iter().map(|(layer, ty)| {
+        let field = &layer.field;
+        quote!(#field: #ty)
+    });
+    let field_names: Vec<&Ident> = with_fields.iter().map(|(layer, _)| &layer.field).collect();
     let field_texts: Vec<String> = field_names.iter().map(ToString::to_string).collect();
+    let assign = with_fields.iter().map(|(layer, _)| {
+        let field = &layer.field;
+        if rounded(layer) {
+            quote!(half.#field.assign_from(&net.#field);)
+        } else {
+            quote!(::core::clone::Clone::clone_from(&mut half.#field, &net.#field);)
+        }
+    });
     let name_text = name.to_string();
     let (inputs, outputs) = (net.input.elements(), net.output.elements());
+    let (input_type, output_type) = (
+        array_type(scalar, &net.input),
+        array_type(scalar, &net.output),
+    );
     let doc = format!(
         " `{source}` with {format_name} weights (half the memory of `f32`), computed in `f32`: \
          made from a trained `{source}` by `{name}::from_network`, or loaded from its file."
     );
-    let forward = forward(net, &dense);
-    let forward_batch = forward_batch(net, quantized, &dense);
+    let forward = forward_body(net, &|layer, input| {
+        if let LayerKind::Dense(_) = layer.kind {
+            let field = &layer.field;
+            quote_spanned!(layer.span=> self.#field.forward(#input))
+        } else {
+            kind(layer).forward(net, layer, input)
+        }
+    });
+    let chunks = forward_batch_body(net, &|layer, input, output| {
+        if let LayerKind::Dense(_) = layer.kind {
+            let field = &layer.field;
+            quote_spanned!(layer.span=> self.#field.forward_batch(#input, #output);)
+        } else {
+            kind(layer).forward_batch(net, layer, input, output)
+        }
+    });
+    let last_name = &net.last_layer().name;
     let forward_doc = format!(
         " Runs the network on one input of {} and returns its {}: each layer's weights widened \
          to `f32` as they load; the bits of the `f32` network holding the rounded weights.",
@@ -115,22 +171,44 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
             #[inline]
             #[must_use]
             #[allow(clippy::trivially_copy_pass_by_ref)]
-            pub fn forward(&self, input: &[f32; #inputs]) -> [f32; #outputs] {
+            pub fn forward(&self, input: &#input_type) -> #output_type {
                 #forward
             }
 
-            #forward_batch
+            /// Runs the network on every input, writing one output per input, in chunks of
+            /// samples as the `f32` network's `forward_batch` (whose bits it gives on the
+            /// rounded weights).
+            ///
+            /// # Errors
+            ///
+            /// `Error::Batch` when `outputs` does not have one row per input.
+            pub fn forward_batch(
+                &self,
+                inputs: &[#input_type],
+                outputs: &mut [#output_type],
+            ) -> ::core::result::Result<(), #runtime::Error> {
+                if inputs.len() != outputs.len() {
+                    return ::core::result::Result::Err(#runtime::Error::Batch {
+                        layer: #last_name,
+                        expected: inputs.len(),
+                        found: outputs.len(),
+                    });
+                }
+                #chunks
+                ::core::result::Result::Ok(())
+            }
         }
 
         #runtime::__with_alloc! {
             #[allow(dead_code, clippy::unnecessary_box_returns)]
             impl #name {
                 /// The network with each weight of `net` rounded to the nearest value of the
-                /// format (ties to even) and its biases as they are, built on the heap.
+                /// format (ties to even) and its biases (and normalisation layers) as they are,
+                /// built on the heap.
                 #[must_use]
                 pub fn from_network(net: &#source) -> #runtime::Box<Self> {
                     let mut half = #runtime::zeroed_box::<Self>();
-                    #(half.#field_names.assign_from(&net.#field_names);)*
+                    #(#assign)*
                     half
                 }
             }
@@ -173,128 +251,54 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
     }
 }
 
-/// `forward`'s body: each layer's `forward`, then its activation, through named locals.
-fn forward(net: &Network, dense: &[(&Layer, usize, usize)]) -> TokenStream {
-    let mut previous = quote!(input);
-    let mut body = TokenStream::new();
-    let mut last = None;
-    for (layer, _, _) in dense {
-        let field = &layer.field;
-        let apply = apply_activation(net, layer, &quote!(&mut #field));
-        body.extend(quote_spanned! {layer.span=>
-            #[allow(unused_mut)]
-            let mut #field = self.#field.forward(#previous);
-            #apply
-        });
-        previous = quote!(&#field);
-        last = Some(field);
-    }
-    quote! {
-        #body
-        #last
-    }
-}
-
-/// `forward_batch`: chunks of samples, each layer through its batched kernel for the chunk.
-fn forward_batch(
-    net: &Network,
-    quantized: &Quantized,
-    dense: &[(&Layer, usize, usize)],
-) -> TokenStream {
-    let runtime = &net.runtime;
-    let chunk = quantized.chunk;
-    let (inputs, outputs) = (net.input.elements(), net.output.elements());
-    let last_name = &net.last_layer().name;
-    let chunk_inputs = Ident::new("inputs", Span::mixed_site());
-    let chunk_outputs = Ident::new("outputs", Span::mixed_site());
-    let row = Ident::new("row", Span::mixed_site());
-    let mut previous = quote!(#chunk_inputs);
-    let mut body = TokenStream::new();
-    let (last, hidden) = dense.split_last().expect("a network has a layer");
-    for (layer, _, width) in hidden {
-        let field = &layer.field;
-        let apply = apply_activation(net, layer, &quote!(#row))
-            .map(|apply| quote!(for #row in #field.iter_mut() { #apply }));
-        body.extend(quote_spanned! {layer.span=>
-            #[allow(clippy::large_stack_arrays)]
-            let mut #field = [[0f32; #width]; #chunk];
-            let #field = &mut #field[..#chunk_inputs.len()];
-            self.#field.forward_batch(#previous, #field);
-            #apply
-        });
-        previous = quote!(#field);
-    }
-    let layer = last.0;
-    let field = &layer.field;
-    let apply = apply_activation(net, layer, &quote!(#row))
-        .map(|apply| quote!(for #row in #chunk_outputs.iter_mut() { #apply }));
-    body.extend(quote_spanned! {layer.span=>
-        self.#field.forward_batch(#previous, #chunk_outputs);
-        #apply
-    });
-    quote! {
-        /// Runs the network on every input, writing one output per input, each layer on a
-        /// chunk of samples at once (as the `f32` network's `forward_batch`, whose bits it
-        /// gives on the rounded weights).
-        ///
-        /// # Errors
-        ///
-        /// `Error::Batch` when `outputs` does not have one row per input.
-        pub fn forward_batch(
-            &self,
-            inputs: &[[f32; #inputs]],
-            outputs: &mut [[f32; #outputs]],
-        ) -> ::core::result::Result<(), #runtime::Error> {
-            if inputs.len() != outputs.len() {
-                return ::core::result::Result::Err(#runtime::Error::Batch {
-                    layer: #last_name,
-                    expected: inputs.len(),
-                    found: outputs.len(),
-                });
-            }
-            for (#chunk_inputs, #chunk_outputs) in inputs.chunks(#chunk).zip(outputs.chunks_mut(#chunk)) {
-                #body
-            }
-            ::core::result::Result::Ok(())
-        }
-    }
-}
-
 /// `<Name>Bf16::BAKED` (or `F16`), when the network bakes a file of `f32` weights: each weight
 /// rounded by the format's const `from_f32` while compiling. Nothing otherwise.
 pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStream {
     let (Some((quantized, format)), Some(weights)) = (twin(net), weights) else {
         return TokenStream::new();
     };
+    if weights.quantized.is_some() {
+        // An int8 file holds no `f32` weights to round.
+        return TokenStream::new();
+    }
     let runtime = &net.runtime;
     let name = &quantized.name;
-    let fields = dense_layers(net)
-        .into_iter()
-        .map(|(layer, inputs, outputs)| {
-            let field = &layer.field;
-            let index = net
-                .layers
-                .iter()
-                .position(|l| std::ptr::eq(l, layer))
-                .expect("a layer of the network");
-            let tensors = &weights.layers[index];
-            // The file's rows, `[OUT][IN]`, as the runtime's columns, `[IN][OUT]`.
-            let columns = (0..inputs).map(|i| {
-                let column = (0..outputs).map(|o| {
-                    #[allow(clippy::cast_possible_truncation)] // the file's f32 values, exact
-                    let value = Literal::f32_suffixed(tensors[0][o * inputs + i] as f32);
-                    quote!(#format::from_f32(#value))
-                });
-                quote!([#(#column),*])
-            });
-            #[allow(clippy::cast_possible_truncation)]
-            let bias = tensors[1]
-                .iter()
-                .map(|b| Literal::f32_unsuffixed(*b as f32));
-            quote_spanned! {layer.span=>
-                #field: #runtime::HalfDense::from_columns([#(#columns),*], [#(#bias),*])
+    let fields = net.layers.iter().enumerate().filter_map(|(index, layer)| {
+        field_type(net, layer, &format)?;
+        let field = &layer.field;
+        let tensors = weights.layers.get(index).map(Vec::as_slice);
+        let value = match (&layer.kind, tensors) {
+            (LayerKind::Dense(dense), Some([weight, bias])) => {
+                let (inputs, outputs) = (dense.inputs, dense.outputs);
+                // The file's rows, `[OUT][IN]`, as the runtime's columns, `[IN][OUT]`.
+                let columns: Vec<f64> = (0..inputs)
+                    .flat_map(|i| (0..outputs).map(move |o| weight[o * inputs + i]))
+                    .collect();
+                let columns = half_literal(&format, &columns, &[inputs, outputs]);
+                let bias = literal(&net.scalar, bias, &[outputs]);
+                quote!(#runtime::HalfDense::from_columns(#columns, #bias))
             }
-        });
+            (LayerKind::Conv2d(conv), Some([weight, bias])) => {
+                let [kh, kw] = conv.kernel;
+                let dims = [conv.out_channels, conv.in_per_group, kh, kw];
+                let weight = half_literal(&format, weight, &dims);
+                let bias = literal(&net.scalar, bias, &[conv.out_channels]);
+                quote!(#runtime::HalfConv2d::from_parts(#weight, #bias))
+            }
+            (LayerKind::Conv1d(conv), Some([weight, bias])) => {
+                let dims = [conv.out_channels, conv.in_per_group, conv.kernel];
+                let weight = half_literal(&format, weight, &dims);
+                let bias = literal(&net.scalar, bias, &[conv.out_channels]);
+                quote!(#runtime::HalfConv1d::from_parts(#weight, #bias))
+            }
+            // Kinds the twin keeps in `f32`; `io` has checked the file's shapes, so a rounded
+            // kind always has its two tensors.
+            _ => kind(layer).baked(net, tensors),
+        };
+        Some(quote_spanned! {layer.span=>
+            #field: #value
+        })
+    });
     let doc = format!(
         " The weights of `{}`, rounded and baked in at compile time: `static NET: {name} = \
          {name}::BAKED;` needs no allocator.",
@@ -307,5 +311,63 @@ pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStrea
             #[allow(clippy::large_stack_arrays)]
             pub const BAKED: Self = Self { #(#fields),* };
         }
+    }
+}
+
+/// `values`, in PyTorch's row-major order, as a nested array literal of `dims` whose elements
+/// are `format::from_f32(value)`: rounded by const evaluation.
+fn half_literal(format: &TokenStream, values: &[f64], dims: &[usize]) -> TokenStream {
+    if let [_, inner @ ..] = dims
+        && !inner.is_empty()
+    {
+        let size = inner.iter().product::<usize>().max(1);
+        let parts = values
+            .chunks(size)
+            .map(|part| half_literal(format, part, inner));
+        quote!([#(#parts),*])
+    } else {
+        let values = values.iter().map(|v| {
+            #[allow(clippy::cast_possible_truncation)] // the file's f32 values, exact
+            let value = Literal::f32_suffixed(*v as f32);
+            quote!(#format::from_f32(#value))
+        });
+        quote!([#(#values),*])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lower;
+    use proc_macro2::{Span, TokenStream};
+
+    /// Convolutions get half layers, normalisation keeps the `f32` network's type, pools and
+    /// `flatten` have no field.
+    #[test]
+    fn field_types_per_kind() {
+        let net = nn_grammar::compile_item(
+            "struct Net = [2, 8, 8] -> conv2d(4, 3, groups = 2) relu -> batchnorm -> maxpool2d(2) \
+             -> flatten -> 5 with quantize = bf16;",
+        )
+        .unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        let tokens = super::emit(&net).to_string();
+        let fields = tokens
+            .split("struct NetBf16 {")
+            .nth(1)
+            .and_then(|rest| rest.split("} ").next())
+            .expect("the struct");
+        let types: Vec<&str> = fields
+            .split("pub ")
+            .skip(1)
+            .map(|field| field.split(" #").next().unwrap_or(field).trim())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "layer0 : :: nn :: __private :: HalfConv2d < 4usize , 1usize , 3usize , 3usize , :: nn :: __private :: Bf16 > ,",
+                "layer1 : :: nn :: __private :: layers :: BatchNorm < 4usize , f32 > ,",
+                "layer4 : :: nn :: __private :: HalfDense < 36usize , 5usize , :: nn :: __private :: Bf16 > ,",
+            ]
+        );
     }
 }

@@ -53,7 +53,8 @@ pub struct Quantized {
     pub kind: nn_grammar::Quantize,
     /// The twin's identifier, spanned on the option's value.
     pub name: Ident,
-    /// Samples per chunk in `forward_batch`.
+    /// Samples per chunk in an int8 twin's `forward_batch` (a half-precision twin's chunks are
+    /// the `f32` network's, `batch_chunk`).
     pub chunk: usize,
 }
 

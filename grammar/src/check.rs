@@ -364,8 +364,8 @@ fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagn
 /// `quantize` only on `f32` networks whose every layer the twin has: for `int8`, dense layers,
 /// 2-D convolutions without groups, 2-D pools, global pools, `flatten` and `dropout`, ending
 /// with a dense layer, activations other than `relu` on dense layers only, and inputs within
-/// the `i32` sums; for `bf16` and `f16`, dense layers and `dropout`. Whether the setting can
-/// stay.
+/// the `i32` sums; for `bf16` and `f16`, every kind but the stateful ones (sequence networks).
+/// Whether the setting can stay.
 fn check_quantize(
     item: &ast::Item,
     settings: &Settings,
@@ -392,7 +392,7 @@ fn check_quantize(
     let supported = if int8 {
         "dense layers, `conv2d` (without groups), the 2-D and global pools, `flatten` and `dropout`"
     } else {
-        "dense layers and `dropout`"
+        "every layer kind but `lstm`, `gru`, `rnn` and causal convolutions"
     };
     for (written, layer) in item.layers.iter().zip(layers) {
         let kind_fits = match layer.kind {
@@ -405,6 +405,9 @@ fn check_quantize(
             | LayerKind::Flatten => int8,
             _ => false,
         };
+        // A half-precision twin runs the `f32` network's code on widened weights: every kind of
+        // a feed-forward network, not the sequence kinds (their steps and state).
+        let kind_fits = kind_fits || (!int8 && !layer.kind.is_stateful());
         if !kind_fits {
             let grouped = matches!(layer.kind, LayerKind::Conv2d(conv) if conv.groups != 1);
             let what = if grouped && int8 {

@@ -50,7 +50,7 @@ pub use alloc::boxed::Box;
 pub use alloc::vec::Vec;
 pub use dense::Dense;
 pub use error::Error;
-pub use half::{Bf16, F16, Half, HalfDense};
+pub use half::{Bf16, F16, Half, HalfConv1d, HalfConv2d, HalfDense};
 pub use kernel::portable::dot;
 /// Generated `forward_ndarray` names its array types through this.
 #[cfg(feature = "ndarray")]

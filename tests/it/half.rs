@@ -154,3 +154,353 @@ fn batches_files_and_baked_weights_agree() {
         "{error:?}"
     );
 }
+
+nn::network! {
+    /// LeNet-5 with a bfloat16 twin, baked from `tests/fixtures/lenet.safetensors` (random
+    /// weights; see tests/it/lenet.rs).
+    pub struct LeNet = [1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2)
+        -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax
+        with quantize = bf16, weights = "tests/fixtures/lenet.safetensors";
+}
+
+nn::network! {
+    /// The same with a binary16 twin.
+    pub struct LeNetHalf = [1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2)
+        -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax
+        with quantize = f16;
+}
+
+nn::network! {
+    /// 1-D convolutions of every geometry, both normalisations, both 1-D pools, a global pool
+    /// and activations beyond `relu`.
+    pub struct Signal = [4, 40]
+        -> conv1d(8, 3, stride = 2, padding = 2, dilation = 2, groups = 2) gelu
+        -> batchnorm -> maxpool1d(2) -> dropout(0.2)
+        -> conv1d(12, 3, padding = 1, groups = 4) leaky_relu(0.1) -> avgpool1d(2, stride = 1)
+        -> layernorm tanh -> conv1d(6, 1) elu -> global_maxpool -> 5 sigmoid
+        with quantize = bf16;
+}
+
+nn::network! {
+    /// The same with a binary16 twin.
+    pub struct SignalHalf = [4, 40]
+        -> conv1d(8, 3, stride = 2, padding = 2, dilation = 2, groups = 2) gelu
+        -> batchnorm -> maxpool1d(2) -> dropout(0.2)
+        -> conv1d(12, 3, padding = 1, groups = 4) leaky_relu(0.1) -> avgpool1d(2, stride = 1)
+        -> layernorm tanh -> conv1d(6, 1) elu -> global_maxpool -> 5 sigmoid
+        with quantize = f16;
+}
+
+nn::network! {
+    /// `examples/train_digits_cnn.rs`'s network (tests/it/quant.rs), with a bfloat16 twin.
+    pub struct DigitsCnn = [1, 8, 8] -> conv2d(8, 3, padding = 1) relu -> maxpool2d(2)
+        -> conv2d(16, 3, padding = 1) relu -> flatten -> 64 relu -> 10 softmax as output
+        with quantize = bf16;
+}
+
+nn::network! {
+    /// The same with a binary16 twin.
+    pub struct DigitsCnnHalf = [1, 8, 8] -> conv2d(8, 3, padding = 1) relu -> maxpool2d(2)
+        -> conv2d(16, 3, padding = 1) relu -> flatten -> 64 relu -> 10 softmax as output
+        with quantize = f16;
+}
+
+/// The bfloat16 LeNet, rounded while compiling.
+static LENET: LeNetBf16 = LeNetBf16::BAKED;
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// `net` with each weight of its dense layers and convolutions rounded through `round` (what
+/// a twin stores); biases and normalisation layers as they are.
+fn round_weights<N: nn::Network<Scalar = f32>>(net: &mut N, round: fn(f32) -> f32) {
+    net.for_each_tensor_mut(|layer, tensor, values| {
+        let rounds = matches!(
+            layer.kind,
+            nn::LayerKind::Dense | nn::LayerKind::Conv2d | nn::LayerKind::Conv1d
+        );
+        if rounds && tensor.name == "weight" {
+            for value in values {
+                *value = round(*value);
+            }
+        }
+    });
+}
+
+fn bf16(x: f32) -> f32 {
+    nn::Bf16::from_f32(x).to_f32()
+}
+
+fn f16(x: f32) -> f32 {
+    nn::F16::from_f32(x).to_f32()
+}
+
+/// SplitMix64, for test inputs.
+struct Random(u64);
+
+impl Random {
+    /// A value in `[-bound, bound)`.
+    fn uniform(&mut self, bound: f32) -> f32 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        #[allow(clippy::cast_precision_loss)] // 24 bits, exact
+        let unit = (z >> 40) as f32 / (1u64 << 24) as f32;
+        (2.0 * unit - 1.0) * bound
+    }
+}
+
+/// `count` rows of `N` values in `[-1, 1)`, from `seed`.
+fn random_values<const N: usize>(seed: u64, count: usize) -> Vec<[f32; N]> {
+    let mut rng = Random(seed);
+    (0..count)
+        .map(|_| std::array::from_fn(|_| rng.uniform(1.0)))
+        .collect()
+}
+
+fn bits(values: &[f32]) -> Vec<u32> {
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
+/// Random LeNet images.
+fn images(seed: u64, count: usize) -> Vec<[[[f32; 28]; 28]; 1]> {
+    random_values::<784>(seed, count)
+        .into_iter()
+        .map(|values| {
+            let mut image = [[[0.0; 28]; 28]; 1];
+            image
+                .as_flattened_mut()
+                .as_flattened_mut()
+                .copy_from_slice(&values);
+            image
+        })
+        .collect()
+}
+
+/// Random signals for `Signal`.
+fn signals(seed: u64, count: usize) -> Vec<[[f32; 40]; 4]> {
+    random_values::<160>(seed, count)
+        .into_iter()
+        .map(|values| {
+            let mut signal = [[0.0; 40]; 4];
+            signal.as_flattened_mut().copy_from_slice(&values);
+            signal
+        })
+        .collect()
+}
+
+/// Checks that `twin` (through its `forward` and `forward_batch`) gives the bits of `rounded`,
+/// the `f32` network holding the rounded weights, on `inputs`; and that its `forward_batch`
+/// is within rounding of its `forward`.
+macro_rules! assert_same_bits {
+    ($twin:expr, $rounded:expr, $inputs:expr, $outputs:literal) => {{
+        let (twin, rounded, inputs) = (&$twin, &$rounded, &$inputs);
+        let mut batched = vec![[0.0f32; $outputs]; inputs.len()];
+        twin.forward_batch(inputs, &mut batched).unwrap();
+        let mut expected = vec![[0.0f32; $outputs]; inputs.len()];
+        rounded.forward_batch(inputs, &mut expected).unwrap();
+        assert_eq!(bits(batched.as_flattened()), bits(expected.as_flattened()));
+        for (x, batched) in inputs.iter().zip(&batched) {
+            let alone = twin.forward(x);
+            assert_eq!(bits(&alone), bits(&rounded.forward(x)), "forward");
+            // The f32 network's batched dense kernels sum in another order than one sample's:
+            // within rounding of `forward`, as there.
+            for (a, b) in alone.iter().zip(batched) {
+                assert!((a - b).abs() <= 1e-6, "forward_batch: {a} against {b}");
+            }
+        }
+    }};
+}
+
+#[test]
+fn lenet_twins_give_the_bits_of_the_rounded_f32_network() {
+    let net = LeNet::from_safetensors_file(fixture("lenet.safetensors")).expect("the fixture");
+    let inputs = images(7, 40);
+    let twin = LeNetBf16::from_network(&net);
+    let mut rounded = LeNet::from_safetensors_file(fixture("lenet.safetensors")).unwrap();
+    round_weights(&mut *rounded, bf16);
+    assert_same_bits!(twin, rounded, inputs, 10);
+    // Loaded from the f32 network's file, and baked while compiling: the same layers.
+    let loaded = LeNetBf16::from_safetensors_file(fixture("lenet.safetensors")).unwrap();
+    for x in &inputs {
+        let expected = bits(&twin.forward(x));
+        assert_eq!(bits(&loaded.forward(x)), expected);
+        assert_eq!(bits(&LENET.forward(x)), expected);
+    }
+    assert_eq!(twin.layer0.weight(), LENET.layer0.weight());
+    assert_eq!(twin.layer5.columns(), LENET.layer5.columns());
+
+    let net = LeNetHalf::from_safetensors_file(fixture("lenet.safetensors")).unwrap();
+    let twin = LeNetHalfF16::from_network(&net);
+    let mut rounded = LeNetHalf::from_safetensors_file(fixture("lenet.safetensors")).unwrap();
+    round_weights(&mut *rounded, f16);
+    assert_same_bits!(twin, rounded, inputs, 10);
+    let bytes = std::fs::read(fixture("lenet.safetensors")).unwrap();
+    let loaded = LeNetHalfF16::from_safetensors(&bytes).unwrap();
+    assert_eq!(loaded.layer2.weight(), twin.layer2.weight());
+    assert_eq!(LeNetHalfF16::INPUTS, 784);
+    assert_eq!(LeNetHalfF16::OUTPUTS, 10);
+    assert_eq!(
+        format!("{twin:?}"),
+        "LeNetHalfF16 { layer0: HalfConv2d<6, 1, 5, 5, f16>, layer2: HalfConv2d<16, 6, 5, 5, f16>, \
+         layer5: HalfDense<400, 120, f16>, layer6: HalfDense<120, 84, f16>, \
+         layer7: HalfDense<84, 10, f16> }"
+    );
+}
+
+/// `net`'s batchnorm running statistics and normalisation weights made random, so that they
+/// are not the identity.
+fn randomize_norms<N: nn::Network<Scalar = f32>>(net: &mut N, seed: u64) {
+    let mut rng = Random(seed);
+    net.for_each_tensor_mut(|layer, tensor, values| {
+        if !matches!(
+            layer.kind,
+            nn::LayerKind::BatchNorm1d | nn::LayerKind::LayerNorm
+        ) {
+            return;
+        }
+        for value in values {
+            let random = rng.uniform(0.5);
+            *value = match tensor.name {
+                "running_var" | "weight" => 1.0 + random,
+                "num_batches_tracked" => *value,
+                _ => random,
+            };
+        }
+    });
+}
+
+#[test]
+fn conv1d_twins_with_norms_give_the_bits_of_the_rounded_f32_network() {
+    let inputs = signals(11, 64);
+    let mut net = Signal::random(3);
+    randomize_norms(&mut *net, 4);
+    let twin = SignalBf16::from_network(&net);
+    let mut rounded = Signal::from_safetensors(&net.to_safetensors()).unwrap();
+    round_weights(&mut *rounded, bf16);
+    assert_same_bits!(twin, rounded, inputs, 5);
+    // The normalisations stay f32: the same layers as the f32 network's.
+    assert_eq!(twin.layer1, net.layer1);
+    assert_eq!(twin.layer6, net.layer6);
+    // The twin is loaded from the f32 network's file.
+    let loaded = SignalBf16::from_safetensors(&net.to_safetensors()).unwrap();
+    assert_eq!(loaded.layer0, twin.layer0);
+    assert_eq!(loaded.layer4, twin.layer4);
+
+    let mut net = SignalHalf::random(5);
+    randomize_norms(&mut *net, 6);
+    let twin = SignalHalfF16::from_network(&net);
+    let mut rounded = SignalHalf::from_safetensors(&net.to_safetensors()).unwrap();
+    round_weights(&mut *rounded, f16);
+    assert_same_bits!(twin, rounded, inputs, 5);
+    assert_eq!(SignalHalfF16::INPUTS, 160);
+    assert!(format!("{twin:?}").contains("layer0: HalfConv1d<8, 2, 3, f16>"));
+}
+
+#[test]
+fn convolutional_twins_stay_close_on_the_digits() {
+    // `tests/fixtures/digits_cnn.safetensors`: `examples/train_digits_cnn.rs`'s trained weights.
+    let path = fixture("digits_cnn.safetensors");
+    let net = DigitsCnn::from_safetensors_file(&path).expect("trained weights");
+    let bf16 = DigitsCnnBf16::from_safetensors_file(&path).expect("trained weights");
+    let f16 = DigitsCnnHalfF16::from_safetensors_file(&path).expect("trained weights");
+    let (mut worst_bf16, mut worst_binary16) = (0.0_f32, 0.0_f32);
+    let (mut same_bf16, mut same_binary16) = (0, 0);
+    let rows = pixels();
+    for x in &rows {
+        let mut image = [[[0.0; 8]; 8]; 1];
+        image
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .copy_from_slice(x);
+        let exact = net.forward(&image);
+        let (b, h) = (bf16.forward(&image), f16.forward(&image));
+        same_bf16 += usize::from(class(&exact) == class(&b));
+        same_binary16 += usize::from(class(&exact) == class(&h));
+        for ((e, b), h) in exact.iter().zip(b).zip(h) {
+            worst_bf16 = worst_bf16.max((e - b).abs());
+            worst_binary16 = worst_binary16.max((e - h).abs());
+        }
+    }
+    println!(
+        "CNN, largest difference from f32: bf16 {worst_bf16}, f16 {worst_binary16}; same class: \
+         bf16 {same_bf16}, f16 {same_binary16} of {}",
+        rows.len()
+    );
+    assert!(worst_bf16 <= 1e-2, "{worst_bf16}");
+    assert!(worst_binary16 <= 1e-3, "{worst_binary16}");
+    assert!(same_bf16 * 1000 >= 999 * rows.len(), "{same_bf16}");
+    assert_eq!(same_binary16, rows.len());
+}
+
+nn::network! {
+    /// tests/it/norm.rs's `Image` (convolution, batchnorm, pool, layernorm) with a binary16
+    /// twin baked from its fixture.
+    pub struct NormImage = [3, 12, 12] -> conv2d(8, 3) -> batchnorm relu -> maxpool2d(2)
+        -> layernorm -> flatten -> 10 softmax
+        with quantize = f16, weights = "tests/fixtures/norm_image.safetensors";
+}
+
+/// The binary16 `NormImage`, rounded while compiling; its normalisations baked in `f32`.
+static NORM_IMAGE: NormImageF16 = NormImageF16::BAKED;
+
+#[test]
+fn baked_twins_keep_normalisation_layers() {
+    let twin = NormImageF16::from_safetensors_file(fixture("norm_image.safetensors")).unwrap();
+    assert_eq!(twin.layer0, NORM_IMAGE.layer0);
+    assert_eq!(twin.layer1, NORM_IMAGE.layer1);
+    assert_eq!(twin.layer3, NORM_IMAGE.layer3);
+    assert_eq!(twin.layer5, NORM_IMAGE.layer5);
+    let mut rounded = NormImage::from_safetensors_file(fixture("norm_image.safetensors")).unwrap();
+    round_weights(&mut *rounded, f16);
+    let inputs: Vec<[[[f32; 12]; 12]; 3]> = random_values::<432>(13, 9)
+        .into_iter()
+        .map(|values| {
+            let mut image = [[[0.0; 12]; 12]; 3];
+            image
+                .as_flattened_mut()
+                .as_flattened_mut()
+                .copy_from_slice(&values);
+            image
+        })
+        .collect();
+    assert_same_bits!(NORM_IMAGE, rounded, inputs, 10);
+}
+
+nn::network! {
+    /// No dense layer, and a shaped output.
+    pub struct Shaped = [2, 10] -> conv1d(3, 3, padding = 1) relu -> avgpool1d(2)
+        with quantize = bf16;
+}
+
+#[test]
+fn twins_without_dense_layers_return_shaped_outputs() {
+    let net = Shaped::random(9);
+    let twin = ShapedBf16::from_network(&net);
+    let mut rounded = Shaped::from_safetensors(&net.to_safetensors()).unwrap();
+    round_weights(&mut *rounded, bf16);
+    let inputs: Vec<[[f32; 10]; 2]> = random_values::<20>(10, 7)
+        .into_iter()
+        .map(|values| {
+            let mut x = [[0.0; 10]; 2];
+            x.as_flattened_mut().copy_from_slice(&values);
+            x
+        })
+        .collect();
+    let mut batched = vec![[[0.0; 5]; 3]; inputs.len()];
+    twin.forward_batch(&inputs, &mut batched).unwrap();
+    for (x, batched) in inputs.iter().zip(&batched) {
+        let alone: [[f32; 5]; 3] = twin.forward(x);
+        assert_eq!(
+            bits(alone.as_flattened()),
+            bits(rounded.forward(x).as_flattened())
+        );
+        assert_eq!(bits(alone.as_flattened()), bits(batched.as_flattened()));
+    }
+    assert_eq!((ShapedBf16::INPUTS, ShapedBf16::OUTPUTS), (20, 15));
+}

@@ -870,3 +870,27 @@ fn arguments_beyond_f32() {
         "#]],
     );
 }
+
+#[test]
+fn half_twins_take_every_feed_forward_kind_but_no_sequence() {
+    check(
+        "struct A = [2, 16] -> conv1d(4, 3, groups = 2) relu -> batchnorm -> maxpool1d(2) -> layernorm -> flatten -> 3 with quantize = bf16;",
+        &expect![[r#"
+            (private) A F32 Loops inputs=32 outputs=3 parameters=167
+              layer0 (default name): 32 -> 56 Relu
+              layer1 (default name): 56 -> 56 Linear
+              layer2 (default name): 56 -> 28 Linear
+              layer3 (default name): 28 -> 28 Linear
+              layer4 (default name): 28 -> 28 Linear
+              layer5 (default name): 28 -> 3 Linear
+        "#]],
+    );
+    check(
+        "struct A = 4 -> lstm(8) -> 2 with quantize = f16;",
+        &expect![[r#"
+            1:17: `lstm` cannot be quantised: `quantize = f16` supports every layer kind but `lstm`, `gru`, `rnn` and causal convolutions for now
+              struct A = 4 -> lstm(8) -> 2 with quantize = f16;
+                              ^^^^
+        "#]],
+    );
+}

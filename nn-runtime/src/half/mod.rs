@@ -6,6 +6,8 @@
 //! - [`HalfDense`]: the layer. Its kernels load half-precision weights and widen them in
 //!   registers, then sum exactly as [`Dense`]'s `f32` kernels do, in the same order at each
 //!   level: its outputs are the bits of a `Dense<IN, OUT, f32>` holding the widened weights.
+//! - [`HalfConv2d`] and [`HalfConv1d`] (`conv.rs`): convolutions, widened into a stack copy of
+//!   the `f32` layer at each call and run through its code.
 //!
 //! Only the weights are rounded: inputs, biases, products and sums stay `f32`. The AVX-512
 //! instruction that multiplies bfloat16 pairs (`vdpbf16ps`) was rejected for that reason: it
@@ -13,7 +15,10 @@
 //! the results would no longer be those of the `f32` layer (and would lose 16 bits of each
 //! input).
 
+mod conv;
 mod kernel;
+
+pub use conv::{HalfConv1d, HalfConv2d};
 
 use crate::Dense;
 use crate::kernel::{Level, SMALL, level};

@@ -10,7 +10,8 @@
 
 use nn_runtime::init::SplitMix64;
 use nn_runtime::kernel::{Level, SMALL};
-use nn_runtime::{Bf16, Dense, F16, Half, HalfDense, Scalar, zeroed_box};
+use nn_runtime::layers::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry};
+use nn_runtime::{Bf16, Dense, F16, Half, HalfConv1d, HalfConv2d, HalfDense, Scalar, zeroed_box};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
@@ -384,4 +385,149 @@ proptest! {
         any_layer::<37, 23, Bf16>(&weights, &bias, inputs, Bf16::from_bits)?;
         any_layer::<37, 23, F16>(&weights, &bias, inputs, F16::from_bits)?;
     }
+}
+
+/// A 2-D convolution of `H` weights gives the bits of the `f32` convolution holding them
+/// widened, alone and in batches, on geometries through the wide kernel (stride 1) and the
+/// direct loop (stride 2, dilation, groups); `assign_from` rounds to nearest.
+fn check_conv2d<H: Half>() {
+    let mut rng = SplitMix64::new(21);
+    let mut conv = zeroed_box::<Conv2d<6, 2, 3, 3, f32>>();
+    for w in conv
+        .weight_mut()
+        .as_flattened_mut()
+        .as_flattened_mut()
+        .as_flattened_mut()
+    {
+        *w = f32::from_f64(rng.uniform(1.0));
+    }
+    for b in conv.bias_mut() {
+        *b = f32::from_f64(rng.uniform(1.0));
+    }
+    let mut half = zeroed_box::<HalfConv2d<6, 2, 3, 3, H>>();
+    half.assign_from(&conv);
+    let flat =
+        |w: &[[[[f32; 3]; 3]; 2]; 6]| w.as_flattened().as_flattened().as_flattened().to_vec();
+    let rounded: Vec<f32> = flat(conv.weight())
+        .iter()
+        .map(|&w| H::from_f32(w).to_f32())
+        .collect();
+    let wide = half.widened();
+    assert_eq!(flat(wide.weight()), rounded);
+    assert_eq!(wide.bias(), conv.bias());
+    let inputs: Vec<[[[f32; 9]; 7]; 4]> = rows::<252>(22, 5)
+        .into_iter()
+        .map(|row| {
+            let mut x = [[[0.0; 9]; 7]; 4];
+            x.as_flattened_mut()
+                .as_flattened_mut()
+                .copy_from_slice(&row);
+            x
+        })
+        .collect();
+    let geometries = [
+        Conv2dGeometry::default(),
+        Conv2dGeometry {
+            stride: [1, 1],
+            padding: [1, 2],
+            dilation: [1, 1],
+        },
+        Conv2dGeometry {
+            stride: [2, 1],
+            padding: [1, 0],
+            dilation: [2, 2],
+        },
+    ];
+    macro_rules! each_geometry {
+        ($geometry:expr, $oh:literal, $ow:literal) => {{
+            let geometry = $geometry;
+            let mut scratch =
+                vec![0.0; HalfConv2d::<6, 2, 3, 3, H>::scratch_len([4, 7, 9], geometry)];
+            let mut batched = vec![[[[0.0; $ow]; $oh]; 6]; inputs.len()];
+            half.forward_batch_with(&inputs, geometry, &mut batched, &mut scratch);
+            for (x, batched) in inputs.iter().zip(&batched) {
+                let expected: [[[f32; $ow]; $oh]; 6] = wide.forward_with(x, geometry, &mut scratch);
+                let found: [[[f32; $ow]; $oh]; 6] = half.forward_with(x, geometry, &mut scratch);
+                let expected = bits(expected.as_flattened().as_flattened());
+                assert_eq!(bits(found.as_flattened().as_flattened()), expected);
+                assert_eq!(bits(batched.as_flattened().as_flattened()), expected);
+            }
+        }};
+    }
+    each_geometry!(geometries[0], 5, 7);
+    each_geometry!(geometries[1], 7, 11);
+    each_geometry!(geometries[2], 3, 5);
+    let name = H::NAME;
+    assert_eq!(
+        format!("{half:?}"),
+        format!("HalfConv2d<6, 2, 3, 3, {name}>")
+    );
+}
+
+#[test]
+fn half_conv2d_gives_the_bits_of_the_f32_convolution() {
+    check_conv2d::<Bf16>();
+    check_conv2d::<F16>();
+}
+
+/// As [`check_conv2d`], for 1-D convolutions.
+fn check_conv1d<H: Half>() {
+    let mut rng = SplitMix64::new(31);
+    let weight: [[[f32; 5]; 1]; 4] =
+        std::array::from_fn(|_| [std::array::from_fn(|_| f32::from_f64(rng.uniform(1.0)))]);
+    let conv = Conv1d::from_parts(weight, [0.5, -0.25, 1.0, 0.0]);
+    let mut half = zeroed_box::<HalfConv1d<4, 1, 5, H>>();
+    half.assign_from(&conv);
+    assert_eq!(
+        half.weight()[2][0][3].to_f32(),
+        H::from_f32(weight[2][0][3]).to_f32()
+    );
+    let baked = HalfConv1d::from_parts(*half.weight(), *half.bias());
+    assert_eq!(&baked, &*half);
+    let inputs: Vec<[[f32; 30]; 2]> = rows::<60>(32, 4)
+        .into_iter()
+        .map(|row| {
+            let mut x = [[0.0; 30]; 2];
+            x.as_flattened_mut().copy_from_slice(&row);
+            x
+        })
+        .collect();
+    let wide = half.widened();
+    for (geometry, length) in [
+        (Conv1dGeometry::default(), 26),
+        (
+            Conv1dGeometry {
+                stride: 3,
+                padding: 2,
+                dilation: 2,
+            },
+            9,
+        ),
+    ] {
+        let mut scratch = vec![0.0; HalfConv1d::<4, 1, 5, H>::scratch_len([2, 30], geometry)];
+        let mut batched = vec![[[0.0; 26]; 4]; inputs.len()];
+        if length == 26 {
+            half.forward_batch_with(&inputs, geometry, &mut batched, &mut scratch);
+            for (x, batched) in inputs.iter().zip(&batched) {
+                let expected: [[f32; 26]; 4] = wide.forward_with(x, geometry, &mut scratch);
+                let found: [[f32; 26]; 4] = half.forward_with(x, geometry, &mut scratch);
+                assert_eq!(bits(found.as_flattened()), bits(expected.as_flattened()));
+                assert_eq!(bits(batched.as_flattened()), bits(expected.as_flattened()));
+            }
+        } else {
+            for x in &inputs {
+                let expected: [[f32; 9]; 4] = wide.forward_with(x, geometry, &mut scratch);
+                let found: [[f32; 9]; 4] = half.forward_with(x, geometry, &mut scratch);
+                assert_eq!(bits(found.as_flattened()), bits(expected.as_flattened()));
+            }
+        }
+    }
+    let name = H::NAME;
+    assert_eq!(format!("{half:?}"), format!("HalfConv1d<4, 1, 5, {name}>"));
+}
+
+#[test]
+fn half_conv1d_gives_the_bits_of_the_f32_convolution() {
+    check_conv1d::<Bf16>();
+    check_conv1d::<F16>();
 }
