@@ -1,6 +1,7 @@
 //! int8 twins (`with quantize = int8`): the digits network quantised with calibration on its
 //! training rows keeps its accuracy on the test rows; batches, quantised steps and files agree
-//! with `forward`; bad files and bad calibration are typed errors.
+//! with `forward`; bad files and bad calibration are typed errors. Twins of a 1-D network and
+//! of a depthwise one run as their `f32` networks and bake from pinned files.
 
 use nn::quant::{Calibration, Quantization};
 use std::path::Path;
@@ -433,8 +434,8 @@ macro_rules! twin_checks {
     }};
 }
 
-#[test]
-fn an_int8_one_d_network_runs_as_its_f32_network() {
+/// The sensor network of the tests, with random weights, and its inputs.
+fn sensor() -> (Box<Sensor>, Vec<[[f32; 128]; 8]>) {
     let mut net = Sensor::random(15);
     for (o, b) in net.layer0.bias_mut().iter_mut().enumerate() {
         *b = 0.05 * (o as f32 - 8.0);
@@ -444,6 +445,29 @@ fn an_int8_one_d_network_runs_as_its_f32_network() {
         shaped.as_flattened_mut().copy_from_slice(&x);
         shaped
     });
+    (net, inputs)
+}
+
+/// The depthwise network of the tests, with random weights, and its inputs.
+fn depthwise() -> (Box<Depthwise>, Vec<[[[f32; 12]; 12]; 3]>) {
+    let mut net = Depthwise::random(17);
+    for (o, b) in net.layer1.bias_mut().iter_mut().enumerate() {
+        *b = 0.05 * (o as f32 - 4.0);
+    }
+    let inputs = random_inputs(64, 3, |x: [f32; 432]| -> [[[f32; 12]; 12]; 3] {
+        let mut shaped = [[[0.0; 12]; 12]; 3];
+        shaped
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .copy_from_slice(&x);
+        shaped
+    });
+    (net, inputs)
+}
+
+#[test]
+fn an_int8_one_d_network_runs_as_its_f32_network() {
+    let (net, inputs) = sensor();
     let int8 = twin_checks!(net, SensorInt8, inputs, 0.05);
     // Steps in, steps out: `forward`'s output quantised.
     for x in &inputs[..4] {
@@ -492,18 +516,7 @@ fn an_int8_one_d_network_runs_as_its_f32_network() {
 
 #[test]
 fn an_int8_depthwise_network_runs_as_its_f32_network() {
-    let mut net = Depthwise::random(17);
-    for (o, b) in net.layer1.bias_mut().iter_mut().enumerate() {
-        *b = 0.05 * (o as f32 - 4.0);
-    }
-    let inputs = random_inputs(64, 3, |x: [f32; 432]| -> [[[f32; 12]; 12]; 3] {
-        let mut shaped = [[[0.0; 12]; 12]; 3];
-        shaped
-            .as_flattened_mut()
-            .as_flattened_mut()
-            .copy_from_slice(&x);
-        shaped
-    });
+    let (net, inputs) = depthwise();
     let int8 = twin_checks!(net, DepthwiseInt8, inputs, 0.05);
     let header = String::from_utf8_lossy(&int8.to_safetensors()[8..]).into_owned();
     assert!(
@@ -519,4 +532,57 @@ fn an_int8_depthwise_network_runs_as_its_f32_network() {
         debug.contains("layer1: QuantizedConv2d<8, 1, 3, 3>"),
         "{debug}"
     );
+}
+
+nn::network! {
+    /// `Sensor`'s twin baked from `one_d_and_depthwise_twins_bake`'s file.
+    pub struct BakedSensor = [8, 128] -> conv1d(16, 5, padding = 2) relu
+        -> conv1d(16, 5, padding = 2) relu -> global_avgpool -> 4 softmax
+        with quantize = int8, weights = "tests/fixtures/sensor_int8.safetensors";
+}
+
+nn::network! {
+    /// `Depthwise`'s twin baked from `one_d_and_depthwise_twins_bake`'s file.
+    pub struct BakedDepthwise = [3, 12, 12] -> conv2d(8, 3, padding = 1) relu
+        -> conv2d(8, 3, padding = 1, groups = 8) relu -> conv2d(16, 1) relu
+        -> conv2d(16, 3, stride = 2, groups = 4) relu -> maxpool2d(2) -> global_avgpool
+        -> 10 softmax with quantize = int8, weights = "tests/fixtures/depthwise_int8.safetensors";
+}
+
+static BAKED_SENSOR: BakedSensorInt8 = BakedSensorInt8::BAKED;
+static BAKED_DEPTHWISE: BakedDepthwiseInt8 = BakedDepthwiseInt8::BAKED;
+
+/// `bytes` against the committed fixture `name` (rewritten with `NN_BLESS=1`).
+fn pinned(name: &str, bytes: &[u8]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    if std::env::var_os("NN_BLESS").is_some() {
+        std::fs::write(&path, bytes).expect("fixture written");
+    }
+    assert_eq!(
+        std::fs::read(&path).expect("fixture"),
+        bytes,
+        "rerun with NN_BLESS=1"
+    );
+}
+
+#[test]
+fn one_d_and_depthwise_twins_bake() {
+    // Calibration (`MinMax`, on the first half of the inputs) is deterministic: the committed
+    // files are its output, and the baked twins compute what they load.
+    let (net, inputs) = sensor();
+    let int8 = SensorInt8::calibrate(&net, &inputs[..32], Calibration::MinMax).expect("twin");
+    pinned("sensor_int8.safetensors", &int8.to_safetensors());
+    for x in &inputs {
+        let (baked, loaded) = (BAKED_SENSOR.forward(x), int8.forward(x));
+        assert_eq!(baked.map(f32::to_bits), loaded.map(f32::to_bits));
+    }
+    let (net, inputs) = depthwise();
+    let int8 = DepthwiseInt8::calibrate(&net, &inputs[..32], Calibration::MinMax).expect("twin");
+    pinned("depthwise_int8.safetensors", &int8.to_safetensors());
+    for x in &inputs {
+        let (baked, loaded) = (BAKED_DEPTHWISE.forward(x), int8.forward(x));
+        assert_eq!(baked.map(f32::to_bits), loaded.map(f32::to_bits));
+    }
 }
