@@ -448,13 +448,16 @@ fn sensor() -> (Box<Sensor>, Vec<[[f32; 128]; 8]>) {
     (net, inputs)
 }
 
+/// An input of `Depthwise`.
+type Image = [[[f32; 12]; 12]; 3];
+
 /// The depthwise network of the tests, with random weights, and its inputs.
-fn depthwise() -> (Box<Depthwise>, Vec<[[[f32; 12]; 12]; 3]>) {
+fn depthwise() -> (Box<Depthwise>, Vec<Image>) {
     let mut net = Depthwise::random(17);
     for (o, b) in net.layer1.bias_mut().iter_mut().enumerate() {
         *b = 0.05 * (o as f32 - 4.0);
     }
-    let inputs = random_inputs(64, 3, |x: [f32; 432]| -> [[[f32; 12]; 12]; 3] {
+    let inputs = random_inputs(64, 3, |x: [f32; 432]| -> Image {
         let mut shaped = [[[0.0; 12]; 12]; 3];
         shaped
             .as_flattened_mut()

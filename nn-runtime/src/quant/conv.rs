@@ -460,7 +460,7 @@ impl<
         let () = Self::VALID;
         const {
             assert!(
-                IN % IN_PER_GROUP == 0 && OUT % (IN / IN_PER_GROUP) == 0,
+                IN.is_multiple_of(IN_PER_GROUP) && OUT.is_multiple_of(IN / IN_PER_GROUP),
                 "QuantizedConv2d's groups, IN / IN_PER_GROUP, must divide both the input's \
                  channels IN and the output's OUT"
             );
