@@ -409,11 +409,15 @@ fn check_quantize(
             _ => false,
         };
         if !kind_fits {
+            let what = if matches!(layer.kind, LayerKind::CausalConv1d(_)) {
+                "a causal `conv1d`".to_owned()
+            } else {
+                format!("`{}`", written.width.text)
+            };
             problems.push(Diagnostic::new(
                 written.width.range,
                 format!(
-                    "`{}` cannot be quantised: `quantize = {}` supports {supported} for now",
-                    written.width.text,
+                    "{what} cannot be quantised: `quantize = {}` supports {supported} for now",
                     quantize.name()
                 ),
             ));
