@@ -723,7 +723,9 @@ fn one_d_sums_equal_a_direct_convolution() {
     equivalence_1d! { rng, geometry_1d(1, 2, 1), 8 / 8, 16, 5, 40, 10, 128 }
     equivalence_1d! { rng, geometry_1d(1, 2, 1), 16 / 16, 16, 5, 80, 20, 128 }
     equivalence_1d! { rng, Conv1dGeometry::DEFAULT, 3 / 3, 5, 1, 3, 1, 17 }
-    // Strided, dilated, grouped, depthwise.
+    // Strided (windows gathered without groups), dilated, grouped, depthwise.
+    equivalence_1d! { rng, geometry_1d(2, 0, 1), 4 / 4, 6, 3, 12, 3, 21 }
+    equivalence_1d! { rng, geometry_1d(2, 3, 1), 7 / 7, 3, 5, 35, 9, 16 }
     equivalence_1d! { rng, geometry_1d(2, 1, 2), 6 / 3, 4, 3, 9, 3, 31 }
     equivalence_1d! { rng, geometry_1d(1, 3, 1), 5 / 1, 10, 4, 4, 1, 20 }
     equivalence_1d! { rng, geometry_1d(3, 0, 3), 4 / 1, 4, 3, 3, 1, 40 }
