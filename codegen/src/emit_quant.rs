@@ -1,11 +1,12 @@
 //! The int8 twin of a network (`with quantize = int8`): `<Name>Int8`, one runtime
-//! `quant::QuantizedDense` per dense layer, made from a trained `<Name>` by `calibrate`, with
+//! `quant::QuantizedDense` per dense layer (`QuantizedConv2d`, `QuantizedConv1d` per
+//! convolution), made from a trained `<Name>` by `calibrate`, with
 //! `forward` (`f32` in and out), `forward_quantized` (`u8` in and out), `forward_batch` and
 //! quantised weight files. The scheme (and so every decision about activations) is the
 //! runtime's `quant` module's; this module only writes the calls.
 
 use crate::io::BakedWeights;
-use crate::ir::{Conv2d, GlobalPool, Layer, LayerKind, Network, Pool, Quantized, Shape};
+use crate::ir::{Conv1d, Conv2d, GlobalPool, Layer, LayerKind, Network, Pool, Quantized, Shape};
 use crate::layer::kind;
 use crate::shared::{array_type, count, flat};
 use nn_grammar::{Activation, Quantize};
@@ -19,6 +20,8 @@ enum Part<'a> {
     Dense(&'a Layer, usize, usize),
     /// A `QuantizedConv2d` field.
     Conv(&'a Layer, &'a Conv2d),
+    /// A `QuantizedConv1d` field.
+    Conv1d(&'a Layer, &'a Conv1d),
     /// A windowed pool on `u8` steps.
     Pool(&'a Layer, &'a Pool),
     /// A global pool on `u8` steps.
@@ -34,11 +37,17 @@ impl<'a> Part<'a> {
         match self {
             Self::Dense(layer, ..)
             | Self::Conv(layer, _)
+            | Self::Conv1d(layer, _)
             | Self::Pool(layer, _)
             | Self::Global(layer, _)
             | Self::Flatten(layer)
             | Self::Dropout(layer) => layer,
         }
+    }
+
+    /// Whether the layer has weights (a field of the twin).
+    fn weighted(self) -> bool {
+        matches!(self, Self::Dense(..) | Self::Conv(..) | Self::Conv1d(..))
     }
 
     /// The twin's field type, for the layers with weights.
@@ -57,6 +66,14 @@ impl<'a> Part<'a> {
                     #runtime::quant::QuantizedConv2d<#out, #in_per_group, #kh, #kw, #patch, #groups>
                 ))
             }
+            Self::Conv1d(_, conv) => {
+                let (out, in_per_group, k) = (conv.out_channels, conv.in_per_group, conv.kernel);
+                let patch = in_per_group * k;
+                let groups = patch.div_ceil(4);
+                Some(quote!(
+                    #runtime::quant::QuantizedConv1d<#out, #in_per_group, #k, #patch, #groups>
+                ))
+            }
             _ => None,
         }
     }
@@ -69,6 +86,7 @@ fn parts(net: &Network) -> Vec<Part<'_>> {
         .filter_map(|layer| match &layer.kind {
             LayerKind::Dense(dense) => Some(Part::Dense(layer, dense.inputs, dense.outputs)),
             LayerKind::Conv2d(conv) => Some(Part::Conv(layer, conv)),
+            LayerKind::Conv1d(conv) => Some(Part::Conv1d(layer, conv)),
             LayerKind::Pool(pool) => Some(Part::Pool(layer, pool)),
             LayerKind::GlobalPool(global) => Some(Part::Global(layer, global)),
             LayerKind::Flatten(_) => Some(Part::Flatten(layer)),
@@ -83,7 +101,7 @@ fn weighted<'a>(parts: &[Part<'a>]) -> Vec<Part<'a>> {
     parts
         .iter()
         .copied()
-        .filter(|part| matches!(part, Part::Dense(..) | Part::Conv(..)))
+        .filter(|part| part.weighted())
         .collect()
 }
 
@@ -308,12 +326,34 @@ fn hidden_step(
                 let #field: #ty = self.#field.forward(#input, #geometry, #clamp);
             }
         }
+        Part::Conv1d(_, conv) => {
+            let Conv1d {
+                stride,
+                padding,
+                dilation,
+                ..
+            } = conv;
+            let clamp = clamp(net, layer);
+            quote_spanned! {layer.span=>
+                let #field: #ty = self.#field.forward(
+                    #input,
+                    #runtime::layers::Conv1dGeometry {
+                        stride: #stride,
+                        padding: #padding,
+                        dilation: #dilation,
+                    },
+                    #clamp,
+                );
+            }
+        }
         Part::Pool(_, pool) => {
             let geometry = pool.geometry(net);
-            let call = if pool.function == "maxpool2d" {
-                quote!(#runtime::quant::maxpool2d_u8(#input, #geometry))
+            // `maxpool2d_u8`, `avgpool1d_u8`, ...: an average also takes the zero point.
+            let function = format_ident!("{}_u8", pool.function);
+            let call = if pool.function.starts_with("max") {
+                quote!(#runtime::quant::#function(#input, #geometry))
             } else {
-                quote!(#runtime::quant::avgpool2d_u8(#input, #geometry, #current.zero_point))
+                quote!(#runtime::quant::#function(#input, #geometry, #current.zero_point))
             };
             quote_spanned! {layer.span=>
                 let #binding: #ty = #call;
@@ -358,7 +398,7 @@ fn steps(net: &Network, parts: &[Part<'_>]) -> TokenStream {
         body.extend(hidden_step(net, *part, &previous, &current));
         let field = &part.layer().field;
         previous = quote!(&#field);
-        if matches!(part, Part::Dense(..) | Part::Conv(..)) {
+        if part.weighted() {
             current = quote!(self.#field.output());
         }
     }
@@ -544,7 +584,7 @@ fn observe(net: &Network, parts: &[Part<'_>]) -> TokenStream {
         };
         let value = kind(layer).forward(net, layer, &argument);
         let activation = apply(net, layer, &flat(&layer.output, &quote!(#out), true));
-        let observed = matches!(part, Part::Dense(..) | Part::Conv(..)).then(|| {
+        let observed = part.weighted().then(|| {
             tensor += 1;
             let values = flat(&layer.output, &quote!(#out), false);
             quote!(observer.observe(#tensor, #values)?;)
@@ -677,26 +717,23 @@ fn files(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
             .position(|l| std::ptr::eq(l, layer))
             .expect("a layer of the network")
     };
-    // `Reader::layer`/`Writer::layer` for a dense layer, `conv2d` for a convolution (its weight
-    // has PyTorch's 4-D shape).
+    // `Reader::layer`/`Writer::layer` for a dense layer, `conv2d`/`conv1d` for a convolution
+    // (its weight has PyTorch's 4-D or 3-D shape).
+    let method = |part: &Part<'_>| match part {
+        Part::Conv(..) => quote!(conv2d),
+        Part::Conv1d(..) => quote!(conv1d),
+        _ => quote!(layer),
+    };
     let read = weighted.iter().map(|part| {
         let layer = part.layer();
         let (field, layer_name, index) = (&layer.field, &layer.name, index_of(layer));
-        let method = if let Part::Conv(..) = part {
-            quote!(conv2d)
-        } else {
-            quote!(layer)
-        };
+        let method = method(part);
         quote!(reader.#method(#layer_name, &prefixes[#index], &mut quantized.#field)?;)
     });
     let write = weighted.iter().map(|part| {
         let layer = part.layer();
         let (field, index) = (&layer.field, index_of(layer));
-        let method = if let Part::Conv(..) = part {
-            quote!(conv2d)
-        } else {
-            quote!(layer)
-        };
+        let method = method(part);
         quote!(writer.#method(&prefixes[#index], &self.#field);)
     });
     quote! {
@@ -800,6 +837,7 @@ pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStrea
             let row_length = match part {
                 Part::Dense(_, inputs, _) => inputs,
                 Part::Conv(_, conv) => conv.in_per_group * conv.kernel[0] * conv.kernel[1],
+                Part::Conv1d(_, conv) => conv.in_per_group * conv.kernel,
                 _ => 1,
             };
             let rows = file.weights.chunks(row_length.max(1)).map(|row| {

@@ -362,10 +362,10 @@ fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagn
 }
 
 /// `quantize` only on `f32` networks whose every layer the twin has: for `int8`, dense layers,
-/// 2-D convolutions without groups, 2-D pools, global pools, `flatten` and `dropout`, ending
-/// with a dense layer, activations other than `relu` on dense layers only, and inputs within
-/// the `i32` sums; for `bf16` and `f16`, every kind but the stateful ones (sequence networks).
-/// Whether the setting can stay.
+/// `conv2d` and `conv1d` (any groups; not causal), the 2-D and 1-D pools, global pools,
+/// `flatten` and `dropout`, ending with a dense layer, activations other than `relu` on dense
+/// layers only, and inputs within the `i32` sums; for `bf16` and `f16`, every kind but the
+/// stateful ones (sequence networks). Whether the setting can stay.
 fn check_quantize(
     item: &ast::Item,
     settings: &Settings,
@@ -390,16 +390,19 @@ fn check_quantize(
     }
     let int8 = quantize == Quantize::Int8;
     let supported = if int8 {
-        "dense layers, `conv2d` (without groups), the 2-D and global pools, `flatten` and `dropout`"
+        "dense layers, `conv2d`, `conv1d`, the 2-D, 1-D and global pools, `flatten` and `dropout`"
     } else {
         "every layer kind but `lstm`, `gru`, `rnn` and causal convolutions"
     };
     for (written, layer) in item.layers.iter().zip(layers) {
         let kind_fits = match layer.kind {
             LayerKind::Dense | LayerKind::Dropout { .. } => true,
-            LayerKind::Conv2d(conv) => int8 && conv.groups == 1,
-            LayerKind::MaxPool2d(_)
+            LayerKind::Conv2d(_)
+            | LayerKind::Conv1d(_)
+            | LayerKind::MaxPool2d(_)
             | LayerKind::AvgPool2d(_)
+            | LayerKind::MaxPool1d(_)
+            | LayerKind::AvgPool1d(_)
             | LayerKind::GlobalAvgPool
             | LayerKind::GlobalMaxPool
             | LayerKind::Flatten => int8,
@@ -409,16 +412,15 @@ fn check_quantize(
         // a feed-forward network, not the sequence kinds (their steps and state).
         let kind_fits = kind_fits || (!int8 && !layer.kind.is_stateful());
         if !kind_fits {
-            let grouped = matches!(layer.kind, LayerKind::Conv2d(conv) if conv.groups != 1);
-            let what = if grouped && int8 {
-                "a grouped `conv2d` cannot be quantised yet".to_owned()
+            let what = if matches!(layer.kind, LayerKind::CausalConv1d(_)) {
+                "a causal `conv1d`".to_owned()
             } else {
-                format!("`{}` cannot be quantised", written.width.text)
+                format!("`{}`", written.width.text)
             };
             problems.push(Diagnostic::new(
                 written.width.range,
                 format!(
-                    "{what}: `quantize = {}` supports {supported} for now",
+                    "{what} cannot be quantised: `quantize = {}` supports {supported} for now",
                     quantize.name()
                 ),
             ));
@@ -444,7 +446,10 @@ fn check_quantize(
         // What one output sums: a dense layer's inputs, a convolution's window.
         let reads = match layer.kind {
             LayerKind::Dense => layer.input.elements(),
-            LayerKind::Conv2d(conv) => layer.input.dims()[0] * conv.kernel[0] * conv.kernel[1],
+            LayerKind::Conv2d(conv) => {
+                layer.input.dims()[0] / conv.groups.max(1) * conv.kernel[0] * conv.kernel[1]
+            }
+            LayerKind::Conv1d(conv) => layer.input.dims()[0] / conv.groups.max(1) * conv.kernel,
             _ => 0,
         };
         if int8 && reads > MAX_QUANTIZED_INPUTS {

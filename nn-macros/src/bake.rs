@@ -112,7 +112,7 @@ fn is_quantized(bytes: &[u8]) -> bool {
     header.is_some_and(|h| h.windows(pattern.len()).any(|w| w == pattern))
 }
 
-/// The dense layers' parts from a quantised file, with the runtime's reader.
+/// The parts of the layers with weights from a quantised file, with the runtime's reader.
 fn quantized(
     net: &Network,
     layers: &[LayerInfo],
@@ -131,6 +131,11 @@ fn quantized(
                 let in_per_group = layer.input.dims()[0] / conv.groups.max(1);
                 let kernel = [in_per_group, conv.kernel[0], conv.kernel[1]];
                 reader.conv2d_parts(info.name, prefix, conv.out_channels, kernel)?
+            }
+            nn_grammar::LayerKind::Conv1d(conv) => {
+                let in_per_group = layer.input.dims()[0] / conv.groups.max(1);
+                let kernel = [in_per_group, conv.kernel];
+                reader.conv1d_parts(info.name, prefix, conv.out_channels, kernel)?
             }
             // Layers without weights.
             _ => continue,

@@ -1,6 +1,7 @@
 //! int8 twins (`with quantize = int8`): the digits network quantised with calibration on its
 //! training rows keeps its accuracy on the test rows; batches, quantised steps and files agree
-//! with `forward`; bad files and bad calibration are typed errors.
+//! with `forward`; bad files and bad calibration are typed errors. Twins of a 1-D network and
+//! of a depthwise one run as their `f32` networks and bake from pinned files.
 
 use nn::quant::{Calibration, Quantization};
 use std::path::Path;
@@ -349,4 +350,242 @@ fn an_int8_convolutional_network_keeps_its_accuracy() {
         "{right_f32} vs {right_int8} of {n}"
     );
     assert!(agree * 100 >= 99 * n, "{agree} of {n}");
+}
+
+nn::network! {
+    /// The 1-D sensor network of issue #15, with an int8 twin.
+    pub struct Sensor = [8, 128] -> conv1d(16, 5, padding = 2) relu -> conv1d(16, 5, padding = 2) relu
+        -> global_avgpool -> 4 softmax with quantize = int8;
+}
+
+nn::network! {
+    /// Every 1-D kind the twin has: a strided, dilated, grouped convolution, both pools (one
+    /// padded), a depthwise convolution, `linear` and `dropout`.
+    pub struct Strided1d = [6, 40] -> conv1d(12, 3, stride = 2, padding = 1, dilation = 2, groups = 3) relu
+        -> maxpool1d(2) -> conv1d(12, 3, padding = 1, groups = 12) -> avgpool1d(3, stride = 2, padding = 1)
+        -> dropout(0.1) -> flatten -> 16 relu -> 5 with quantize = int8;
+}
+
+nn::network! {
+    /// MobileNet's block: a depthwise convolution, a pointwise one, then a grouped strided one.
+    pub struct Depthwise = [3, 12, 12] -> conv2d(8, 3, padding = 1) relu
+        -> conv2d(8, 3, padding = 1, groups = 8) relu -> conv2d(16, 1) relu
+        -> conv2d(16, 3, stride = 2, groups = 4) relu -> maxpool2d(2) -> global_avgpool
+        -> 10 softmax with quantize = int8;
+}
+
+/// `count` random inputs of `N` values in `-1..1`, as nested arrays of type `X`.
+fn random_inputs<X: Copy, const N: usize>(
+    count: usize,
+    seed: u64,
+    shape: fn([f32; N]) -> X,
+) -> Vec<X> {
+    // A linear congruential generator's top 24 bits: deterministic, exact in `f32`.
+    let mut state = seed;
+    let mut uniform = || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 40) as f32 / 8_388_608.0 - 1.0
+    };
+    (0..count)
+        .map(|_| shape(std::array::from_fn(|_| uniform())))
+        .collect()
+}
+
+/// The checks every twin of a shaped network passes, calibrated on the first half of `inputs`
+/// both ways: on the second half `forward_batch` gives `forward`'s bits, a file reads back the
+/// same twin, and the outputs stay within `tolerance` of the `f32` network's. Returns the
+/// twin calibrated with `MinMax`.
+macro_rules! twin_checks {
+    ($net:expr, $twin:ident, $inputs:expr, $tolerance:expr) => {{
+        let (net, inputs) = (&$net, &$inputs);
+        let (calibration, checks) = inputs.split_at(inputs.len() / 2);
+        let mut first = None;
+        for method in [Calibration::MinMax, Calibration::Percentile(99.9)] {
+            let int8 = $twin::calibrate(net, calibration, method).expect("calibration");
+            let mut batch = vec![[0.0; $twin::OUTPUTS]; checks.len()];
+            int8.forward_batch(checks, &mut batch)
+                .expect("one output per input");
+            let mut worst = 0.0_f32;
+            for (x, batched) in checks.iter().zip(&batch) {
+                let (f, q) = (net.forward(x), int8.forward(x));
+                assert_eq!(batched.map(f32::to_bits), q.map(f32::to_bits));
+                for (a, b) in f.iter().zip(&q) {
+                    worst = worst.max((a - b).abs());
+                }
+            }
+            println!(
+                "{}: {method:?}, largest difference from f32 {worst}",
+                stringify!($twin)
+            );
+            assert!(worst <= $tolerance, "{worst} against {}", $tolerance);
+            let bytes = int8.to_safetensors();
+            let again = $twin::from_safetensors(&bytes).expect("its own file");
+            for x in checks {
+                assert_eq!(
+                    again.forward(x).map(f32::to_bits),
+                    int8.forward(x).map(f32::to_bits)
+                );
+            }
+            first.get_or_insert(int8);
+        }
+        first.expect("a twin")
+    }};
+}
+
+/// The sensor network of the tests, with random weights, and its inputs.
+fn sensor() -> (Box<Sensor>, Vec<[[f32; 128]; 8]>) {
+    let mut net = Sensor::random(15);
+    for (o, b) in net.layer0.bias_mut().iter_mut().enumerate() {
+        *b = 0.05 * (o as f32 - 8.0);
+    }
+    let inputs = random_inputs(64, 1, |x: [f32; 1024]| -> [[f32; 128]; 8] {
+        let mut shaped = [[0.0; 128]; 8];
+        shaped.as_flattened_mut().copy_from_slice(&x);
+        shaped
+    });
+    (net, inputs)
+}
+
+/// An input of `Depthwise`.
+type Image = [[[f32; 12]; 12]; 3];
+
+/// The depthwise network of the tests, with random weights, and its inputs.
+fn depthwise() -> (Box<Depthwise>, Vec<Image>) {
+    let mut net = Depthwise::random(17);
+    for (o, b) in net.layer1.bias_mut().iter_mut().enumerate() {
+        *b = 0.05 * (o as f32 - 4.0);
+    }
+    let inputs = random_inputs(64, 3, |x: [f32; 432]| -> Image {
+        let mut shaped = [[[0.0; 12]; 12]; 3];
+        shaped
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .copy_from_slice(&x);
+        shaped
+    });
+    (net, inputs)
+}
+
+#[test]
+fn an_int8_one_d_network_runs_as_its_f32_network() {
+    let (net, inputs) = sensor();
+    let int8 = twin_checks!(net, SensorInt8, inputs, 0.05);
+    // Steps in, steps out: `forward`'s output quantised.
+    for x in &inputs[..4] {
+        let mut steps = [[0_u8; 128]; 8];
+        int8.input_quantization()
+            .quantize_slice(x.as_flattened(), steps.as_flattened_mut());
+        let expected = int8.output_quantization().quantize_all(&int8.forward(x));
+        assert_eq!(int8.forward_quantized(&steps), expected);
+    }
+    let bytes = int8.to_safetensors();
+    let header = String::from_utf8_lossy(&bytes[8..]);
+    assert!(
+        header.contains(r#""0.weight":{"dtype":"I8","shape":[16,8,5]"#),
+        "{header}"
+    );
+    let debug = format!("{int8:?}");
+    assert!(
+        debug.contains("layer0: QuantizedConv1d<16, 8, 5>"),
+        "{debug}"
+    );
+    // Another network's file: typed errors naming the layer and tensor.
+    let error = Strided1dInt8::from_safetensors(&bytes).unwrap_err();
+    assert!(error.to_string().contains("0.weight"), "{error}");
+
+    let mut net = Strided1d::random(16);
+    for (o, b) in net.layer0.bias_mut().iter_mut().enumerate() {
+        *b = 0.1 * (o as f32 - 6.0);
+    }
+    let inputs = random_inputs(64, 2, |x: [f32; 240]| -> [[f32; 40]; 6] {
+        let mut shaped = [[0.0; 40]; 6];
+        shaped.as_flattened_mut().copy_from_slice(&x);
+        shaped
+    });
+    let int8 = twin_checks!(net, Strided1dInt8, inputs, 0.1);
+    let header = String::from_utf8_lossy(&int8.to_safetensors()[8..]).into_owned();
+    // PyTorch's `Conv1d.weight` of a grouped layer: `[out, in / groups, kernel]`.
+    assert!(
+        header.contains(r#""0.weight":{"dtype":"I8","shape":[12,2,3]"#),
+        "{header}"
+    );
+    assert!(
+        header.contains(r#""3.weight":{"dtype":"I8","shape":[12,1,3]"#),
+        "{header}"
+    );
+}
+
+#[test]
+fn an_int8_depthwise_network_runs_as_its_f32_network() {
+    let (net, inputs) = depthwise();
+    let int8 = twin_checks!(net, DepthwiseInt8, inputs, 0.05);
+    let header = String::from_utf8_lossy(&int8.to_safetensors()[8..]).into_owned();
+    assert!(
+        header.contains(r#""2.weight":{"dtype":"I8","shape":[8,1,3,3]"#),
+        "{header}"
+    );
+    assert!(
+        header.contains(r#""6.weight":{"dtype":"I8","shape":[16,4,3,3]"#),
+        "{header}"
+    );
+    let debug = format!("{int8:?}");
+    assert!(
+        debug.contains("layer1: QuantizedConv2d<8, 1, 3, 3>"),
+        "{debug}"
+    );
+}
+
+nn::network! {
+    /// `Sensor`'s twin baked from `one_d_and_depthwise_twins_bake`'s file.
+    pub struct BakedSensor = [8, 128] -> conv1d(16, 5, padding = 2) relu
+        -> conv1d(16, 5, padding = 2) relu -> global_avgpool -> 4 softmax
+        with quantize = int8, weights = "tests/fixtures/sensor_int8.safetensors";
+}
+
+nn::network! {
+    /// `Depthwise`'s twin baked from `one_d_and_depthwise_twins_bake`'s file.
+    pub struct BakedDepthwise = [3, 12, 12] -> conv2d(8, 3, padding = 1) relu
+        -> conv2d(8, 3, padding = 1, groups = 8) relu -> conv2d(16, 1) relu
+        -> conv2d(16, 3, stride = 2, groups = 4) relu -> maxpool2d(2) -> global_avgpool
+        -> 10 softmax with quantize = int8, weights = "tests/fixtures/depthwise_int8.safetensors";
+}
+
+static BAKED_SENSOR: BakedSensorInt8 = BakedSensorInt8::BAKED;
+static BAKED_DEPTHWISE: BakedDepthwiseInt8 = BakedDepthwiseInt8::BAKED;
+
+/// `bytes` against the committed fixture `name` (rewritten with `NN_BLESS=1`).
+fn pinned(name: &str, bytes: &[u8]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    if std::env::var_os("NN_BLESS").is_some() {
+        std::fs::write(&path, bytes).expect("fixture written");
+    }
+    assert_eq!(
+        std::fs::read(&path).expect("fixture"),
+        bytes,
+        "rerun with NN_BLESS=1"
+    );
+}
+
+#[test]
+fn one_d_and_depthwise_twins_bake() {
+    // Calibration (`MinMax`, on the first half of the inputs) is deterministic: the committed
+    // files are its output, and the baked twins compute what they load.
+    let (net, inputs) = sensor();
+    let int8 = SensorInt8::calibrate(&net, &inputs[..32], Calibration::MinMax).expect("twin");
+    pinned("sensor_int8.safetensors", &int8.to_safetensors());
+    for x in &inputs {
+        let (baked, loaded) = (BAKED_SENSOR.forward(x), int8.forward(x));
+        assert_eq!(baked.map(f32::to_bits), loaded.map(f32::to_bits));
+    }
+    let (net, inputs) = depthwise();
+    let int8 = DepthwiseInt8::calibrate(&net, &inputs[..32], Calibration::MinMax).expect("twin");
+    pinned("depthwise_int8.safetensors", &int8.to_safetensors());
+    for x in &inputs {
+        let (baked, loaded) = (BAKED_DEPTHWISE.forward(x), int8.forward(x));
+        assert_eq!(baked.map(f32::to_bits), loaded.map(f32::to_bits));
+    }
 }

@@ -497,3 +497,49 @@ fn causal_convolutions_make_a_sequence_network() {
         "#]],
     );
 }
+
+#[test]
+fn int8_twins_of_grouped_and_one_d_convolutions() {
+    // Grouped, depthwise and 1-D convolutions and the 1-D pools are quantised; a grouped
+    // layer's sums read its group's channels only (4,096 * 9 = 36,864 products, within the
+    // `i32` bound, where all 8,192 channels' 73,728 would pass it); a causal one is not.
+    check(
+        "struct Kws = [16, 40] -> conv1d(32, 3, padding = 1, groups = 4) relu -> maxpool1d(2) -> conv1d(32, 3, groups = 32) relu -> avgpool1d(3, stride = 2, padding = 1) -> flatten -> 4 softmax with quantize = int8;",
+        &expect![[r#"
+            [16, 40] parameters=1700
+              layer0 conv1d: [16, 40] -> [32, 40] relu parameters=416 multiply_adds=15360
+              layer1 maxpool1d: [32, 40] -> [32, 20] linear parameters=0 multiply_adds=0
+              layer2 conv1d: [32, 20] -> [32, 18] relu parameters=128 multiply_adds=1728
+              layer3 avgpool1d: [32, 18] -> [32, 9] linear parameters=0 multiply_adds=0
+              layer4 flatten: [32, 9] -> [288] linear parameters=0 multiply_adds=0
+              layer5 dense: [288] -> [4] softmax parameters=1156 multiply_adds=1152
+              struct Kws = [16, 40] -> conv1d(32, 3, padding = 1, groups = 4) relu -> maxpool1d(2) -> conv1d(32, 3, groups = 32) relu -> avgpool1d(3, stride = 2, padding = 1) -> flatten -> 4 softmax with quantize = int8;
+        "#]],
+    );
+    check(
+        "struct Wide = [8192, 3, 3] -> conv2d(16, 3, groups = 2) relu -> flatten -> 2 with quantize = int8;",
+        &expect![[r#"
+            [8192, 3, 3] parameters=589874
+              layer0 conv2d: [8192, 3, 3] -> [16, 1, 1] relu parameters=589840 multiply_adds=589824
+              layer1 flatten: [16, 1, 1] -> [16] linear parameters=0 multiply_adds=0
+              layer2 dense: [16] -> [2] linear parameters=34 multiply_adds=32
+              struct Wide = [8192, 3, 3] -> conv2d(16, 3, groups = 2) relu -> flatten -> 2 with quantize = int8;
+        "#]],
+    );
+    check(
+        "struct Wide = [8192, 3, 3] -> conv2d(16, 3) relu -> flatten -> 2 with quantize = int8;",
+        &expect![[r#"
+            1:31: a quantised layer's output sums at most 65536 products (more could overflow its `i32` sums), this one sums 73728
+              struct Wide = [8192, 3, 3] -> conv2d(16, 3) relu -> flatten -> 2 with quantize = int8;
+                                            ^^^^^^
+        "#]],
+    );
+    check(
+        "struct Tcn = 2 -> conv1d(8, 3, causal) -> 1 with quantize = int8;",
+        &expect![[r#"
+            1:19: a causal `conv1d` cannot be quantised: `quantize = int8` supports dense layers, `conv2d`, `conv1d`, the 2-D, 1-D and global pools, `flatten` and `dropout` for now
+              struct Tcn = 2 -> conv1d(8, 3, causal) -> 1 with quantize = int8;
+                                ^^^^^^
+        "#]],
+    );
+}

@@ -1,8 +1,8 @@
-//! The int8 2-D convolution: patches of the input through a [`QuantizedDense`].
+//! The int8 convolutions, 2-D and 1-D: patches of the input through a [`QuantizedDense`].
 
 use super::kernel::direct;
 use super::{Clamp, Quantization, QuantizedDense, requantize_step};
-use crate::layers::{Conv2d, Conv2dGeometry};
+use crate::layers::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry};
 use crate::zeroed::ZeroInit;
 
 /// Bytes of patches gathered at once by [`QuantizedConv2d::accumulate`] (at most
@@ -20,9 +20,9 @@ const PADDED_BYTES: usize = 4096;
 /// weight once for several rows.
 const CHUNK_ROWS: usize = 64;
 
-/// An int8 2-D convolution, as `nn.Conv2d` with `groups = 1` in the scheme of the
-/// [module](super): `OUT` output channels reading `IN_PER_GROUP` `u8` input channels through a
-/// `KH` by `KW` kernel of `i8` weights, one scale per output channel, `i32` biases.
+/// An int8 2-D convolution, as `nn.Conv2d` in the scheme of the [module](super): `OUT` output
+/// channels each reading `IN_PER_GROUP` `u8` input channels through a `KH` by `KW` kernel of
+/// `i8` weights, one scale per output channel, `i32` biases.
 ///
 /// `PATCH` is `IN_PER_GROUP * KH * KW` and `GROUPS` `PATCH.div_ceil(4)` (stable Rust cannot
 /// compute them in a type; generated code writes them out; both checked at compile time). The
@@ -33,11 +33,15 @@ const CHUNK_ROWS: usize = 64;
 /// output position's patch (im2col, a few dozen positions at a time on the stack) and runs the
 /// dense layer's batch kernels over them. The sums are exact, so both give the same steps.
 ///
+/// Groups are not a parameter: they are the input's `IN / IN_PER_GROUP` (as for
+/// [`Conv2d`]), output channel `o` of `OUT / groups` per group reading its group's input
+/// channels (checked at compile time). A grouped convolution (depthwise included) always
+/// gathers windows, group by group, and sums only the group's output channels, in plain Rust:
+/// the direct kernel and the dense kernels sum every output channel over one patch, and the
+/// sums are exact either way.
+///
 /// Padding reads the input's zero point, the real value 0, as ONNX's `QLinearConv` pads:
 /// padded taps add exactly nothing to the sums.
-///
-/// Grouped and depthwise convolutions are not supported yet: the input must have
-/// `IN_PER_GROUP` channels (checked at compile time).
 #[derive(Clone, PartialEq)]
 pub struct QuantizedConv2d<
     const OUT: usize,
@@ -214,11 +218,33 @@ impl<
         geometry: Conv2dGeometry,
         sums: &mut [[[i32; OW]; OH]; OUT],
     ) {
-        self.for_each_chunk::<IN, H, W, OH, OW>(input, geometry, |first, chunk| {
+        self.accumulate_rows::<IN, H, W, OH, OW>(
+            input.as_flattened(),
+            geometry,
+            sums.as_flattened_mut().as_flattened_mut(),
+        );
+    }
+
+    /// [`QuantizedConv2d::accumulate_into`] on the input's `IN * H` rows, into `OUT` planes of
+    /// `OH * OW` sums: the one body of the 2-D and 1-D layers.
+    #[inline]
+    fn accumulate_rows<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        rows: &[[u8; W]],
+        geometry: Conv2dGeometry,
+        sums: &mut [i32],
+    ) {
+        let positions = OH * OW;
+        self.for_each_chunk::<IN, H, W, OH, OW>(rows, geometry, |first, chunk| {
             // Channel by channel: contiguous writes.
-            for (o, plane) in sums.iter_mut().enumerate() {
-                let plane = &mut plane.as_flattened_mut()[first..];
-                for (to, row) in plane.iter_mut().zip(chunk) {
+            for (o, plane) in sums.chunks_exact_mut(positions).enumerate() {
+                for (to, row) in plane[first..].iter_mut().zip(chunk) {
                     *to = row[o];
                 }
             }
@@ -234,16 +260,25 @@ impl<
         clamp: Clamp,
     ) -> [[[u8; OW]; OH]; OUT] {
         let mut output = [[[0; OW]; OH]; OUT];
-        for p in 0..OH * OW {
-            let (y, x) = (p / OW, p % OW);
+        self.requantize_planes(
+            sums.as_flattened().as_flattened(),
+            clamp,
+            output.as_flattened_mut().as_flattened_mut(),
+        );
+        output
+    }
+
+    /// [`QuantizedConv2d::requantize`] of `OUT` planes of sums into `OUT` planes of steps.
+    fn requantize_planes(&self, sums: &[i32], clamp: Clamp, output: &mut [u8]) {
+        let positions = sums.len() / OUT;
+        for p in 0..positions {
             let steps = self
                 .dense
-                .requantize(&core::array::from_fn(|o| sums[o][y][x]), clamp);
-            for (plane, step) in output.iter_mut().zip(steps) {
-                plane[y][x] = step;
+                .requantize(&core::array::from_fn(|o| sums[o * positions + p]), clamp);
+            for (o, step) in steps.into_iter().enumerate() {
+                output[o * positions + p] = step;
             }
         }
-        output
     }
 
     /// The real values of the sums, as [`QuantizedDense::dequantize`]: `sum * input.scale *
@@ -254,16 +289,24 @@ impl<
         sums: &[[[i32; OW]; OH]; OUT],
     ) -> [[[f32; OW]; OH]; OUT] {
         let mut output = [[[0.0; OW]; OH]; OUT];
-        for p in 0..OH * OW {
-            let (y, x) = (p / OW, p % OW);
+        self.dequantize_planes(
+            sums.as_flattened().as_flattened(),
+            output.as_flattened_mut().as_flattened_mut(),
+        );
+        output
+    }
+
+    /// [`QuantizedConv2d::dequantize`] of `OUT` planes of sums.
+    fn dequantize_planes(&self, sums: &[i32], output: &mut [f32]) {
+        let positions = sums.len() / OUT;
+        for p in 0..positions {
             let values = self
                 .dense
-                .dequantize(&core::array::from_fn(|o| sums[o][y][x]));
-            for (plane, value) in output.iter_mut().zip(values) {
-                plane[y][x] = value;
+                .dequantize(&core::array::from_fn(|o| sums[o * positions + p]));
+            for (o, value) in values.into_iter().enumerate() {
+                output[o * positions + p] = value;
             }
         }
-        output
     }
 
     /// The layer with requantisation: [`QuantizedConv2d::accumulate`] then
@@ -301,23 +344,47 @@ impl<
         clamp: Clamp,
         output: &mut [[[u8; OW]; OH]; OUT],
     ) {
-        if self.forward_direct(input, geometry, clamp, output) {
+        self.forward_rows::<IN, H, W, OH, OW>(
+            input.as_flattened(),
+            geometry,
+            clamp,
+            output.as_flattened_mut().as_flattened_mut(),
+        );
+    }
+
+    /// [`QuantizedConv2d::forward_into`] on the input's `IN * H` rows, into `OUT` planes of
+    /// `OH * OW` steps: the one body of the 2-D and 1-D layers.
+    #[inline]
+    fn forward_rows<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        rows: &[[u8; W]],
+        geometry: Conv2dGeometry,
+        clamp: Clamp,
+        output: &mut [u8],
+    ) {
+        if self.forward_direct::<IN, H, W, OH, OW>(rows, geometry, clamp, output) {
             return;
         }
-        let output = &mut *output;
+        let positions = OH * OW;
         let zero_point = self.output().zero_point;
         // The dense layer's multipliers and formula: the same steps as its `requantize`.
         let multipliers = self.dense.multipliers();
         let zero = f32::from(zero_point);
         let (low, high) = (f32::from(clamp.low), f32::from(clamp.high));
-        self.for_each_chunk::<IN, H, W, OH, OW>(input, geometry, |first, chunk| {
+        self.for_each_chunk::<IN, H, W, OH, OW>(rows, geometry, |first, chunk| {
             // Compiled for the widest vectors this CPU has: the same operations at every level.
             crate::kernel::with_widest(
                 #[inline(always)]
                 || {
-                    for ((o, plane), m) in output.iter_mut().enumerate().zip(multipliers) {
-                        let plane = &mut plane.as_flattened_mut()[first..];
-                        for (to, row) in plane.iter_mut().zip(chunk) {
+                    let planes = output.chunks_exact_mut(positions);
+                    for ((o, plane), m) in planes.enumerate().zip(multipliers) {
+                        for (to, row) in plane[first..].iter_mut().zip(chunk) {
                             *to = requantize_step(row[o], *m, zero, low, high);
                         }
                     }
@@ -326,9 +393,9 @@ impl<
         });
     }
 
-    /// [`QuantizedConv2d::forward_into`] through the direct kernel (`quant::kernel::direct`)
-    /// for a stride and dilation of 1 when the CPU has it and the padded input fits
-    /// [`PADDED_BYTES`]; `false`, nothing written, otherwise.
+    /// [`QuantizedConv2d::forward_rows`] through the direct kernel (`quant::kernel::direct`)
+    /// for a stride and dilation of 1 without groups when the CPU has it and the padded input
+    /// fits [`PADDED_BYTES`]; `false`, nothing written, otherwise.
     #[inline]
     fn forward_direct<
         const IN: usize,
@@ -338,15 +405,16 @@ impl<
         const OW: usize,
     >(
         &self,
-        input: &[[[u8; W]; H]; IN],
+        rows: &[[u8; W]],
         geometry: Conv2dGeometry,
         clamp: Clamp,
-        output: &mut [[[u8; OW]; OH]; OUT],
+        output: &mut [u8],
     ) -> bool {
         let padding = geometry.padding;
         let size = [H + 2 * padding[0], W + 2 * padding[1]];
         let length = IN * size[0] * size[1];
-        if geometry.stride != [1, 1]
+        if IN != IN_PER_GROUP
+            || geometry.stride != [1, 1]
             || geometry.dilation != [1, 1]
             || length > PADDED_BYTES
             || !direct::available(GROUPS)
@@ -354,7 +422,7 @@ impl<
             return false;
         }
         let mut padded = [self.dense.input().zero_point; PADDED_BYTES + direct::SLACK];
-        place_padded(input, padding, &mut padded[..length]);
+        place_padded::<H, W>(rows, padding, &mut padded[..length]);
         let (weights, offsets) = self.dense.packed();
         direct::forward(
             &padded[..length + direct::SLACK],
@@ -369,12 +437,13 @@ impl<
             self.dense.multipliers(),
             self.output().zero_point,
             clamp,
-            output.as_flattened_mut().as_flattened_mut(),
+            output,
         )
     }
 
     /// Calls `f(first, sums)` for consecutive chunks of the output's positions (numbered
     /// `y * OW + x`), `sums[k]` being position `first + k`'s, every position once, in order.
+    /// `rows` are the input's `IN` channels of `H` rows.
     #[inline]
     fn for_each_chunk<
         const IN: usize,
@@ -384,16 +453,16 @@ impl<
         const OW: usize,
     >(
         &self,
-        input: &[[[u8; W]; H]; IN],
+        rows: &[[u8; W]],
         geometry: Conv2dGeometry,
         mut f: impl FnMut(usize, &[[i32; OUT]]),
     ) {
         let () = Self::VALID;
         const {
             assert!(
-                IN == IN_PER_GROUP,
-                "QuantizedConv2d supports groups = 1 only: the input must have IN_PER_GROUP \
-                 channels"
+                IN.is_multiple_of(IN_PER_GROUP) && OUT.is_multiple_of(IN / IN_PER_GROUP),
+                "QuantizedConv2d's groups, IN / IN_PER_GROUP, must divide both the input's \
+                 channels IN and the output's OUT"
             );
         };
         debug_assert_eq!(
@@ -401,19 +470,28 @@ impl<
             Some([OH, OW]),
             "output size of {geometry:?}"
         );
+        debug_assert_eq!(rows.len(), IN * H, "the input's rows");
+        let groups = IN / IN_PER_GROUP;
+        // One group's input rows.
+        let group_rows = |g: usize| &rows[g * IN_PER_GROUP * H..(g + 1) * IN_PER_GROUP * H];
         let positions = OH * OW;
         if Self::ROWS == 0 {
             // Patches or sums too large for the chunk's budget: one position at a time.
             let mut patch = [[0; PATCH]; 1];
+            let mut sums = [[0; OUT]; 1];
             for p in 0..positions {
-                self.gather(input, geometry, [p / OW, p % OW], &mut patch[0]);
-                f(p, &[self.dense.accumulate(&patch[0])]);
+                for g in 0..groups {
+                    self.gather::<H, W>(group_rows(g), geometry, [p / OW, p % OW], &mut patch[0]);
+                    self.sum_group(g, groups, &patch, &mut sums);
+                }
+                f(p, &sums);
             }
             return;
         }
         // The padded input, when it is padded, fits the budget and the taps are spread.
         let padded_size = [H + 2 * geometry.padding[0], W + 2 * geometry.padding[1]];
-        let padded_len = IN * padded_size[0] * padded_size[1];
+        let plane = padded_size[0] * padded_size[1];
+        let padded_len = IN * plane;
         if geometry.padding != [0, 0]
             && padded_len <= PADDED_BYTES
             && geometry.dilation[0] > 0
@@ -421,26 +499,51 @@ impl<
         {
             let mut padded = [self.dense.input().zero_point; PADDED_BYTES];
             let padded = &mut padded[..padded_len];
-            place_padded(input, geometry.padding, padded);
+            place_padded::<H, W>(rows, geometry.padding, padded);
             let padded = &*padded;
-            self.in_chunks::<OW>(positions, f, |position, patch| {
-                gather_padded::<KH, KW, PATCH>(padded, padded_size, geometry, position, patch);
+            self.in_chunks::<OW>(positions, groups, f, |g, position, patch| {
+                let group = &padded[g * IN_PER_GROUP * plane..];
+                gather_padded::<KH, KW, PATCH>(group, padded_size, geometry, position, patch);
             });
         } else {
-            self.in_chunks::<OW>(positions, f, |position, patch| {
-                self.gather(input, geometry, position, patch);
+            self.in_chunks::<OW>(positions, groups, f, |g, position, patch| {
+                self.gather::<H, W>(group_rows(g), geometry, position, patch);
             });
         }
     }
 
+    /// The sums of group `group`'s output channels (of `groups`) over `patches`, its input
+    /// channels' windows, into the matching rows of `sums`: every output channel through the
+    /// dense kernels without groups.
+    #[inline(always)]
+    fn sum_group(
+        &self,
+        group: usize,
+        groups: usize,
+        patches: &[[u8; PATCH]],
+        sums: &mut [[i32; OUT]],
+    ) {
+        if groups == 1 {
+            self.dense.accumulate_batch(patches, sums);
+        } else {
+            let per_group = OUT / groups;
+            self.dense.accumulate_neurons(
+                group * per_group..(group + 1) * per_group,
+                patches,
+                sums,
+            );
+        }
+    }
+
     /// Calls `f(first, sums)` for chunks of `positions` output positions, each position's
-    /// window gathered by `gather(position, patch)`.
+    /// window in each of the `groups` groups gathered by `gather(group, position, patch)`.
     #[inline(always)]
     fn in_chunks<const OW: usize>(
         &self,
         positions: usize,
+        groups: usize,
         mut f: impl FnMut(usize, &[[i32; OUT]]),
-        mut gather: impl FnMut([usize; 2], &mut [u8; PATCH]),
+        mut gather: impl FnMut(usize, [usize; 2], &mut [u8; PATCH]),
     ) {
         let mut bytes = [0_u8; CHUNK_BYTES];
         let mut sums = [0_i32; CHUNK_SUMS];
@@ -449,28 +552,30 @@ impl<
         let mut first = 0;
         while first < positions {
             let rows = Self::ROWS.min(positions - first);
-            for (k, patch) in patches[..rows].iter_mut().enumerate() {
-                let p = first + k;
-                gather([p / OW, p % OW], patch);
+            for g in 0..groups {
+                for (k, patch) in patches[..rows].iter_mut().enumerate() {
+                    let p = first + k;
+                    gather(g, [p / OW, p % OW], patch);
+                }
+                self.sum_group(g, groups, &patches[..rows], &mut sums[..rows]);
             }
-            self.dense
-                .accumulate_batch(&patches[..rows], &mut sums[..rows]);
             f(first, &sums[..rows]);
             first += rows;
         }
     }
 
-    /// The patch of output position `[y, x]`, in PyTorch's order `[IN][KH][KW]`, the input's
-    /// zero point where the window reaches into the padding (or, with sizes that disagree
-    /// with the geometry, past the input).
+    /// The patch of output position `[y, x]` from `rows` (`IN_PER_GROUP` channels of `H`
+    /// rows), in PyTorch's order `[IN_PER_GROUP][KH][KW]`, the input's zero point where the
+    /// window reaches into the padding (or, with sizes that disagree with the geometry, past
+    /// the input).
     // Inlined into the chunk loop, where a literal geometry folds into it (the branches on the
     // padding and dilation go): 6.2 us to 3.8 us of LeNet's first convolution's 784 patches and
     // sums (bench/benches/quant_conv.rs, the kernel left out).
     #[allow(clippy::inline_always)]
     #[inline(always)]
-    fn gather<const IN: usize, const H: usize, const W: usize>(
+    fn gather<const H: usize, const W: usize>(
         &self,
-        input: &[[[u8; W]; H]; IN],
+        rows: &[[u8; W]],
         geometry: Conv2dGeometry,
         [y, x]: [usize; 2],
         patch: &mut [u8; PATCH],
@@ -496,7 +601,7 @@ impl<
                 .as_chunks_mut::<KW>()
                 .0
                 .chunks_exact_mut(KH)
-                .zip(input)
+                .zip(rows.chunks_exact(H))
             {
                 let rows = channel[first_row..].iter().step_by(dilation[0]);
                 for (row, source) in taps.iter_mut().zip(rows) {
@@ -516,7 +621,7 @@ impl<
             .as_chunks_mut::<KW>()
             .0
             .chunks_exact_mut(KH)
-            .zip(input)
+            .zip(rows.chunks_exact(H))
         {
             for (ky, row) in taps.iter_mut().enumerate() {
                 let Some(source) = (top + ky * dilation[0])
@@ -543,16 +648,20 @@ impl<
     }
 }
 
-/// Copies `input`'s channels into `padded` (`IN` planes of `H + 2 * padding[0]` rows of
-/// `W + 2 * padding[1]`, already holding the zero point), each row at the padding's offsets.
+/// Copies the input's channels (`rows`, channels of `H` rows) into `padded` (planes of
+/// `H + 2 * padding[0]` rows of `W + 2 * padding[1]`, already holding the zero point), each
+/// row at the padding's offsets.
 #[inline]
-fn place_padded<const IN: usize, const H: usize, const W: usize>(
-    input: &[[[u8; W]; H]; IN],
+fn place_padded<const H: usize, const W: usize>(
+    rows: &[[u8; W]],
     padding: [usize; 2],
     padded: &mut [u8],
 ) {
     let size = [H + 2 * padding[0], W + 2 * padding[1]];
-    for (plane, channel) in padded.chunks_exact_mut(size[0] * size[1]).zip(input) {
+    for (plane, channel) in padded
+        .chunks_exact_mut(size[0] * size[1])
+        .zip(rows.chunks_exact(H))
+    {
         let rows = plane.chunks_exact_mut(size[1]).skip(padding[0]);
         for (row, source) in rows.zip(channel) {
             row[padding[1]..padding[1] + W].copy_from_slice(source);
@@ -613,6 +722,227 @@ impl<
         write!(
             f,
             "QuantizedConv2d<{OUT}, {IN_PER_GROUP}, {KH}, {KW}> {{ input: {:?}, output: {:?} }}",
+            self.input(),
+            self.output()
+        )
+    }
+}
+
+/// An int8 1-D convolution, as `nn.Conv1d` (any stride, padding, dilation and groups) in the
+/// scheme of the [module](super): a [`QuantizedConv2d`] of kernel height 1 over an input of
+/// height 1, its `u8` channels of `L` read as planes of one row, so that both run the same
+/// code (the direct kernel included). `PATCH` is `IN_PER_GROUP * K` and `GROUPS`
+/// `PATCH.div_ceil(4)`, as there.
+#[derive(Clone, PartialEq)]
+pub struct QuantizedConv1d<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const K: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> {
+    conv: QuantizedConv2d<OUT, IN_PER_GROUP, 1, K, PATCH, GROUPS>,
+}
+
+// SAFETY: a `QuantizedConv2d`, which is `ZeroInit`.
+#[allow(unsafe_code)]
+unsafe impl<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const K: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> ZeroInit for QuantizedConv1d<OUT, IN_PER_GROUP, K, PATCH, GROUPS>
+{
+}
+
+/// The 2-D geometry of a 1-D one: one row, the 1-D values along the width.
+const fn planar(geometry: Conv1dGeometry) -> Conv2dGeometry {
+    Conv2dGeometry {
+        stride: [1, geometry.stride],
+        padding: [0, geometry.padding],
+        dilation: [1, geometry.dilation],
+    }
+}
+
+impl<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const K: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> QuantizedConv1d<OUT, IN_PER_GROUP, K, PATCH, GROUPS>
+{
+    /// Weights plus biases.
+    pub const PARAMETERS: usize = OUT * PATCH + OUT;
+
+    /// A layer from its quantised parts, as [`QuantizedConv2d::from_parts`]: `rows[o]` is
+    /// output channel `o`'s kernel in PyTorch's order (`[IN_PER_GROUP][K]`). `const`, for baked
+    /// networks.
+    pub const fn from_parts(
+        rows: &[[i8; PATCH]; OUT],
+        weight_scales: [f32; OUT],
+        bias: [i32; OUT],
+        input: Quantization,
+        output: Quantization,
+    ) -> Self {
+        Self {
+            conv: QuantizedConv2d::from_parts(rows, weight_scales, bias, input, output),
+        }
+    }
+
+    /// Quantises `conv` into `self`, in place, as [`QuantizedConv2d::quantize_from`].
+    pub fn quantize_from(
+        &mut self,
+        conv: &Conv1d<OUT, IN_PER_GROUP, K, f32>,
+        input: Quantization,
+        output: Quantization,
+    ) {
+        let () = QuantizedConv2d::<OUT, IN_PER_GROUP, 1, K, PATCH, GROUPS>::VALID;
+        let rows = conv.weight().as_flattened().as_flattened();
+        self.conv
+            .dense
+            .quantize_rows(rows, conv.bias(), input, output);
+    }
+
+    /// Sets the layer from its quantised parts, as [`QuantizedConv2d::assign`]: `rows` is
+    /// PyTorch's `[OUT][IN_PER_GROUP][K]` flattened.
+    pub fn assign(
+        &mut self,
+        rows: &[i8],
+        weight_scales: &[f32],
+        bias: &[i32],
+        input: Quantization,
+        output: Quantization,
+    ) {
+        self.conv.assign(rows, weight_scales, bias, input, output);
+    }
+
+    /// The layer as a dense layer over patches: row `o` is output channel `o`'s kernel.
+    pub fn dense(&self) -> &QuantizedDense<PATCH, OUT, GROUPS> {
+        self.conv.dense()
+    }
+
+    /// The quantised weight `[out][channel][x]`, as PyTorch's `weight[out, channel, x]`.
+    ///
+    /// # Panics
+    ///
+    /// When an index is out of its range, like indexing an array.
+    pub fn weight(&self, out: usize, channel: usize, x: usize) -> i8 {
+        self.conv.weight(out, channel, 0, x)
+    }
+
+    /// One scale per output channel.
+    pub fn weight_scales(&self) -> &[f32; OUT] {
+        self.conv.weight_scales()
+    }
+
+    /// The biases, in units of `input().scale * weight_scales()[o]`.
+    pub fn bias(&self) -> &[i32; OUT] {
+        self.conv.bias()
+    }
+
+    /// The quantisation of the input.
+    pub fn input(&self) -> Quantization {
+        self.conv.input()
+    }
+
+    /// The quantisation of the output.
+    pub fn output(&self) -> Quantization {
+        self.conv.output()
+    }
+
+    /// Each output's exact sum over its window, as [`QuantizedConv2d::accumulate`], for one
+    /// sample of `IN` channels of `L` values; `OL` must be [`Conv1dGeometry::output_size`]'s.
+    pub fn accumulate<const IN: usize, const L: usize, const OL: usize>(
+        &self,
+        input: &[[u8; L]; IN],
+        geometry: Conv1dGeometry,
+    ) -> [[i32; OL]; OUT] {
+        let mut sums = [[0; OL]; OUT];
+        self.accumulate_into(input, geometry, &mut sums);
+        sums
+    }
+
+    /// [`QuantizedConv1d::accumulate`] into `sums`.
+    #[inline]
+    pub fn accumulate_into<const IN: usize, const L: usize, const OL: usize>(
+        &self,
+        input: &[[u8; L]; IN],
+        geometry: Conv1dGeometry,
+        sums: &mut [[i32; OL]; OUT],
+    ) {
+        self.conv.accumulate_rows::<IN, 1, L, 1, OL>(
+            input,
+            planar(geometry),
+            sums.as_flattened_mut(),
+        );
+    }
+
+    /// The output's steps from the sums, as [`QuantizedConv2d::requantize`].
+    pub fn requantize<const OL: usize>(
+        &self,
+        sums: &[[i32; OL]; OUT],
+        clamp: Clamp,
+    ) -> [[u8; OL]; OUT] {
+        let mut output = [[0; OL]; OUT];
+        self.conv
+            .requantize_planes(sums.as_flattened(), clamp, output.as_flattened_mut());
+        output
+    }
+
+    /// The real values of the sums, as [`QuantizedConv2d::dequantize`].
+    pub fn dequantize<const OL: usize>(&self, sums: &[[i32; OL]; OUT]) -> [[f32; OL]; OUT] {
+        let mut output = [[0.0; OL]; OUT];
+        self.conv
+            .dequantize_planes(sums.as_flattened(), output.as_flattened_mut());
+        output
+    }
+
+    /// The layer with requantisation, as [`QuantizedConv2d::forward`].
+    #[inline]
+    pub fn forward<const IN: usize, const L: usize, const OL: usize>(
+        &self,
+        input: &[[u8; L]; IN],
+        geometry: Conv1dGeometry,
+        clamp: Clamp,
+    ) -> [[u8; OL]; OUT] {
+        let mut output = [[0; OL]; OUT];
+        self.forward_into(input, geometry, clamp, &mut output);
+        output
+    }
+
+    /// [`QuantizedConv1d::forward`] into `output`.
+    #[inline]
+    pub fn forward_into<const IN: usize, const L: usize, const OL: usize>(
+        &self,
+        input: &[[u8; L]; IN],
+        geometry: Conv1dGeometry,
+        clamp: Clamp,
+        output: &mut [[u8; OL]; OUT],
+    ) {
+        self.conv.forward_rows::<IN, 1, L, 1, OL>(
+            input,
+            planar(geometry),
+            clamp,
+            output.as_flattened_mut(),
+        );
+    }
+}
+
+impl<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const K: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> core::fmt::Debug for QuantizedConv1d<OUT, IN_PER_GROUP, K, PATCH, GROUPS>
+{
+    /// Shapes and quantisation only.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "QuantizedConv1d<{OUT}, {IN_PER_GROUP}, {K}> {{ input: {:?}, output: {:?} }}",
             self.input(),
             self.output()
         )

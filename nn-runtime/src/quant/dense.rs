@@ -280,6 +280,29 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         kernel::accumulate_batch(&self.weights, &self.offsets, inputs, sums);
     }
 
+    /// [`QuantizedDense::accumulate_batch`] of only the neurons `neurons`, in plain Rust (the
+    /// same exact sums; other neurons' sums stay as they were): a grouped convolution's one
+    /// group, whose patch the other groups' output channels do not read.
+    #[inline]
+    pub(crate) fn accumulate_neurons(
+        &self,
+        neurons: core::ops::Range<usize>,
+        inputs: &[[u8; IN]],
+        sums: &mut [[i32; OUT]],
+    ) {
+        for (x, sums) in inputs.iter().zip(sums) {
+            for o in neurons.clone() {
+                let mut sum = self.offsets[o];
+                for (fours, inputs) in self.weights.iter().zip(x.chunks(4)) {
+                    for (w, x) in fours[o].iter().zip(inputs) {
+                        sum = sum.wrapping_add(i32::from(*w) * i32::from(*x));
+                    }
+                }
+                sums[o] = sum;
+            }
+        }
+    }
+
     /// [`QuantizedDense::accumulate`] with the kernel of `level`, or `None` if this CPU lacks
     /// it. For tests and benchmarks that compare the kernels.
     #[doc(hidden)]

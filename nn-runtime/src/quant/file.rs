@@ -12,13 +12,14 @@
 //! | `<prefix>.input_zero_point`, `<prefix>.output_zero_point` | `U8` | `[]` |
 //!
 //! the parameters of ONNX's `QLinearConv` (`x_scale`, `w_scale`, `B`, `y_scale`, ...). A
-//! 2-D convolution writes the same tensors, its `weight` of PyTorch's `Conv2d.weight` shape,
-//! `[outputs, in_per_group, kernel_height, kernel_width]` (the rows of its dense layer). A
+//! convolution writes the same tensors, its `weight` of PyTorch's shape, `Conv2d.weight`'s
+//! `[outputs, in_per_group, kernel_height, kernel_width]` or `Conv1d.weight`'s `[outputs,
+//! in_per_group, kernel]` (the rows of its dense layer). A
 //! layer's input parameters must equal the previous layer's output parameters. Tensors are
 //! ordered as the reference writer orders them (widest dtype first, then by name), with the
 //! metadata `{"format": "nn-int8"}`.
 
-use super::{Quantization, QuantizedConv2d, QuantizedDense};
+use super::{Quantization, QuantizedConv1d, QuantizedConv2d, QuantizedDense};
 use crate::Error;
 use crate::io::safetensors::{Tensor, json_string, list, parse};
 use ::safetensors::tensor::Dtype;
@@ -260,6 +261,51 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// The parts of a 1-D convolution of `outputs` channels under `prefix`, its weight of
+    /// shape `[outputs, kernel[0], kernel[1]]` (`[in_per_group, taps]`), as
+    /// [`Reader::conv2d_parts`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Reader::parts`], the weight's expected shape the convolution's.
+    pub fn conv1d_parts(
+        &mut self,
+        layer: &'static str,
+        prefix: &str,
+        outputs: usize,
+        kernel: [usize; 2],
+    ) -> Result<Parts, Error> {
+        self.parts_shaped(layer, prefix, &[outputs, kernel[0], kernel[1]], outputs)
+    }
+
+    /// Reads the 1-D convolution under `prefix` into `into`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reader::conv1d_parts`].
+    pub fn conv1d<
+        const OUT: usize,
+        const IN_PER_GROUP: usize,
+        const K: usize,
+        const PATCH: usize,
+        const G: usize,
+    >(
+        &mut self,
+        layer: &'static str,
+        prefix: &str,
+        into: &mut QuantizedConv1d<OUT, IN_PER_GROUP, K, PATCH, G>,
+    ) -> Result<(), Error> {
+        let parts = self.conv1d_parts(layer, prefix, OUT, [IN_PER_GROUP, K])?;
+        into.assign(
+            &parts.weights,
+            &parts.weight_scales,
+            &parts.bias,
+            parts.input,
+            parts.output,
+        );
+        Ok(())
+    }
+
     /// Checks that every tensor of the file was read.
     ///
     /// # Errors
@@ -358,12 +404,38 @@ impl Writer {
         prefix: &str,
         layer: &QuantizedConv2d<OUT, IN_PER_GROUP, KH, KW, PATCH, G>,
     ) {
+        self.shaped(prefix, layer.dense(), &[OUT, IN_PER_GROUP, KH, KW]);
+    }
+
+    /// Adds the tensors of the 1-D convolution `layer` under `prefix`: those of its dense
+    /// layer, the weight of shape `[OUT, IN_PER_GROUP, K]`.
+    pub fn conv1d<
+        const OUT: usize,
+        const IN_PER_GROUP: usize,
+        const K: usize,
+        const PATCH: usize,
+        const G: usize,
+    >(
+        &mut self,
+        prefix: &str,
+        layer: &QuantizedConv1d<OUT, IN_PER_GROUP, K, PATCH, G>,
+    ) {
+        self.shaped(prefix, layer.dense(), &[OUT, IN_PER_GROUP, K]);
+    }
+
+    /// The tensors of `dense` under `prefix`, its weight of shape `shape`.
+    fn shaped<const IN: usize, const OUT: usize, const G: usize>(
+        &mut self,
+        prefix: &str,
+        dense: &QuantizedDense<IN, OUT, G>,
+        shape: &[usize],
+    ) {
         let first = self.tensors.len();
-        self.layer(prefix, layer.dense());
+        self.layer(prefix, dense);
         let weight = format!("{prefix}.weight");
-        for (name, _, shape, _) in &mut self.tensors[first..] {
+        for (name, _, tensor_shape, _) in &mut self.tensors[first..] {
             if *name == weight {
-                *shape = alloc::vec![OUT, IN_PER_GROUP, KH, KW];
+                *tensor_shape = shape.to_vec();
             }
         }
     }

@@ -42,11 +42,12 @@ pub mod file;
 
 #[cfg(feature = "alloc")]
 pub use calibrate::{Calibration, Observer};
-pub use conv::QuantizedConv2d;
+pub use conv::{QuantizedConv1d, QuantizedConv2d};
 pub use dense::QuantizedDense;
 pub use kernel::{QuantLevel, level};
 pub use pool::{
-    Steps, avgpool2d_u8, flatten_u8, global_avgpool_u8, global_maxpool_u8, maxpool2d_u8,
+    Steps, avgpool1d_u8, avgpool2d_u8, flatten_u8, global_avgpool_u8, global_maxpool_u8,
+    maxpool1d_u8, maxpool2d_u8,
 };
 
 /// The affine map between real values and `u8` steps: `real = scale * (q - zero_point)`.

@@ -1,7 +1,7 @@
 //! Pooling and flattening on `u8` steps, the output keeping the input's quantisation (as
 //! TFLite's int8 pools and ONNX's `MaxPool` on `uint8`).
 
-use crate::layers::Pool2dGeometry;
+use crate::layers::{Pool1dGeometry, Pool2dGeometry};
 
 mod sealed {
     pub trait Sealed {}
@@ -92,28 +92,38 @@ pub fn maxpool2d_u8<
         }
         return output;
     }
+    for (plane, channel) in output.iter_mut().zip(input) {
+        max_plane(channel, plane, geometry);
+    }
+    output
+}
+
+/// The maximum of each window of one channel (`H` rows) into `plane` (`OH` rows).
+#[inline]
+fn max_plane<const W: usize, const OW: usize>(
+    channel: &[[u8; W]],
+    plane: &mut [[u8; OW]],
+    geometry: Pool2dGeometry,
+) {
     let Pool2dGeometry {
         kernel,
         stride,
         padding,
     } = geometry;
-    for (plane, channel) in output.iter_mut().zip(input) {
-        for (oy, out) in plane.iter_mut().enumerate() {
-            for (ox, max) in out.iter_mut().enumerate() {
-                for ky in 0..kernel[0] {
-                    let Some(row) = tap(oy, ky, stride[0], padding[0], H) else {
-                        continue;
-                    };
-                    for kx in 0..kernel[1] {
-                        if let Some(x) = tap(ox, kx, stride[1], padding[1], W) {
-                            *max = (*max).max(channel[row][x]);
-                        }
+    for (oy, out) in plane.iter_mut().enumerate() {
+        for (ox, max) in out.iter_mut().enumerate() {
+            for ky in 0..kernel[0] {
+                let Some(row) = tap(oy, ky, stride[0], padding[0], channel.len()) else {
+                    continue;
+                };
+                for kx in 0..kernel[1] {
+                    if let Some(x) = tap(ox, kx, stride[1], padding[1], W) {
+                        *max = (*max).max(channel[row][x]);
                     }
                 }
             }
         }
     }
-    output
 }
 
 /// 2-D average pooling of one sample of `u8` steps, as `nn.AvgPool2d` with
@@ -133,6 +143,22 @@ pub fn avgpool2d_u8<
     zero_point: u8,
 ) -> [[[u8; OW]; OH]; C] {
     debug_assert_eq!(geometry.output_size([H, W]), Some([OH, OW]), "{geometry:?}");
+    let mut output = [[[zero_point; OW]; OH]; C];
+    for (plane, channel) in output.iter_mut().zip(input) {
+        average_plane(channel, plane, geometry, zero_point);
+    }
+    output
+}
+
+/// The average of each window of one channel (`H` rows) into `plane` (`OH` rows), padding
+/// counted in the divisor.
+#[inline]
+fn average_plane<const W: usize, const OW: usize>(
+    channel: &[[u8; W]],
+    plane: &mut [[u8; OW]],
+    geometry: Pool2dGeometry,
+    zero_point: u8,
+) {
     let Pool2dGeometry {
         kernel,
         stride,
@@ -142,24 +168,69 @@ pub fn avgpool2d_u8<
         .unwrap_or(i64::MAX)
         .max(1);
     let zero = i64::from(zero_point);
-    let mut output = [[[zero_point; OW]; OH]; C];
-    for (plane, channel) in output.iter_mut().zip(input) {
-        for (oy, out) in plane.iter_mut().enumerate() {
-            for (ox, value) in out.iter_mut().enumerate() {
-                let mut sum = 0_i64;
-                for ky in 0..kernel[0] {
-                    let Some(row) = tap(oy, ky, stride[0], padding[0], H) else {
-                        continue;
-                    };
-                    for kx in 0..kernel[1] {
-                        if let Some(x) = tap(ox, kx, stride[1], padding[1], W) {
-                            sum += i64::from(channel[row][x]) - zero;
-                        }
+    for (oy, out) in plane.iter_mut().enumerate() {
+        for (ox, value) in out.iter_mut().enumerate() {
+            let mut sum = 0_i64;
+            for ky in 0..kernel[0] {
+                let Some(row) = tap(oy, ky, stride[0], padding[0], channel.len()) else {
+                    continue;
+                };
+                for kx in 0..kernel[1] {
+                    if let Some(x) = tap(ox, kx, stride[1], padding[1], W) {
+                        sum += i64::from(channel[row][x]) - zero;
                     }
                 }
-                *value = average(sum, count, zero_point);
             }
+            *value = average(sum, count, zero_point);
         }
+    }
+}
+
+/// The 2-D geometry of a 1-D pool: windows of one row, the 1-D values along the width.
+const fn planar(geometry: Pool1dGeometry) -> Pool2dGeometry {
+    Pool2dGeometry {
+        kernel: [1, geometry.kernel],
+        stride: [1, geometry.stride],
+        padding: [0, geometry.padding],
+    }
+}
+
+/// 1-D maximum pooling of one sample of `u8` steps, as `nn.MaxPool1d`: [`maxpool2d_u8`]'s
+/// loop on each channel as a plane of one row. `OL` must be [`Pool1dGeometry::output_size`]'s
+/// (checked in debug builds).
+pub fn maxpool1d_u8<const C: usize, const L: usize, const OL: usize>(
+    input: &[[u8; L]; C],
+    geometry: Pool1dGeometry,
+) -> [[u8; OL]; C] {
+    debug_assert_eq!(geometry.output_size(L), Some(OL), "{geometry:?}");
+    let mut output = [[0; OL]; C];
+    for (row, channel) in output.iter_mut().zip(input) {
+        max_plane(
+            core::slice::from_ref(channel),
+            core::slice::from_mut(row),
+            planar(geometry),
+        );
+    }
+    output
+}
+
+/// 1-D average pooling of one sample of `u8` steps, as `nn.AvgPool1d` with
+/// `count_include_pad=True`: [`avgpool2d_u8`]'s exact mean on each channel as a plane of one
+/// row. `OL` as [`maxpool1d_u8`].
+pub fn avgpool1d_u8<const C: usize, const L: usize, const OL: usize>(
+    input: &[[u8; L]; C],
+    geometry: Pool1dGeometry,
+    zero_point: u8,
+) -> [[u8; OL]; C] {
+    debug_assert_eq!(geometry.output_size(L), Some(OL), "{geometry:?}");
+    let mut output = [[zero_point; OL]; C];
+    for (row, channel) in output.iter_mut().zip(input) {
+        average_plane(
+            core::slice::from_ref(channel),
+            core::slice::from_mut(row),
+            planar(geometry),
+            zero_point,
+        );
     }
     output
 }

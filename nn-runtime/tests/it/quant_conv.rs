@@ -1,4 +1,5 @@
-//! The int8 convolution and pools (`quant::QuantizedConv2d`, `quant::maxpool2d_u8`, ...):
+//! The int8 convolutions and pools (`quant::QuantizedConv2d`, `QuantizedConv1d`,
+//! `quant::maxpool2d_u8`, `maxpool1d_u8`, ...), grouped and depthwise ones included:
 //!
 //! - against `tests/fixtures/quant_conv.txt`, written by
 //!   `tests/fixtures/make_quant_conv_fixtures.py`: numpy's float32 implementation of the
@@ -22,10 +23,12 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 
 use nn_runtime::init::SplitMix64;
-use nn_runtime::layers::{Conv2d, Conv2dGeometry, Pool2dGeometry};
+use nn_runtime::layers::{
+    Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry, Pool1dGeometry, Pool2dGeometry,
+};
 use nn_runtime::quant::{
-    Clamp, Quantization, QuantizedConv2d, QuantizedDense, avgpool2d_u8, flatten_u8,
-    global_avgpool_u8, global_maxpool_u8, maxpool2d_u8,
+    Clamp, Quantization, QuantizedConv1d, QuantizedConv2d, QuantizedDense, avgpool1d_u8,
+    avgpool2d_u8, flatten_u8, global_avgpool_u8, global_maxpool_u8, maxpool1d_u8, maxpool2d_u8,
 };
 use nn_runtime::{Dense, zeroed_box};
 
@@ -89,10 +92,27 @@ fn quantization(case: &str, side: &str) -> Quantization {
 /// One fixture case, its sizes as const parameters: quantises the `f32` layer and runs it.
 macro_rules! fixture_case {
     ($case:literal, $in:literal, $out:literal, $kh:literal, $kw:literal, $patch:literal,
-     $groups:literal, $h:literal, $w:literal, $oh:literal, $ow:literal) => {{
+     $groups:literal, $h:literal, $w:literal, $oh:literal, $ow:literal) => {
+        fixture_case!(
+            $case,
+            $in / $in,
+            $out,
+            $kh,
+            $kw,
+            $patch,
+            $groups,
+            $h,
+            $w,
+            $oh,
+            $ow
+        )
+    };
+    ($case:literal, $in:literal / $ipg:literal, $out:literal, $kh:literal, $kw:literal,
+     $patch:literal, $groups:literal, $h:literal, $w:literal, $oh:literal, $ow:literal) => {{
         let case = $case;
         let g = values::<usize>(case, "geometry");
         assert_eq!(g[..8], [$in, $out, $kh, $kw, $h, $w, $oh, $ow]);
+        assert_eq!(g[14], $in / $ipg, "{case}: groups");
         let geometry = geometry(case);
         assert_eq!(geometry.output_size([$h, $w], [$kh, $kw]), Some([$oh, $ow]));
         let (input, output) = (quantization(case, "x"), quantization(case, "y"));
@@ -111,7 +131,7 @@ macro_rules! fixture_case {
             .copy_from_slice(&steps);
 
         // The weights, scales and biases, bit for bit.
-        let mut conv = zeroed_box::<Conv2d<$out, $in, $kh, $kw, f32>>();
+        let mut conv = zeroed_box::<Conv2d<$out, $ipg, $kh, $kw, f32>>();
         fill(
             conv.weight_mut()
                 .as_flattened_mut()
@@ -121,12 +141,12 @@ macro_rules! fixture_case {
             "weight",
         );
         fill(conv.bias_mut(), case, "bias");
-        let mut layer = zeroed_box::<QuantizedConv2d<$out, $in, $kh, $kw, $patch, $groups>>();
+        let mut layer = zeroed_box::<QuantizedConv2d<$out, $ipg, $kh, $kw, $patch, $groups>>();
         layer.quantize_from(&conv, input, output);
         let w_q = values::<i8>(case, "w_q");
         let mut weights = Vec::new();
         for o in 0..$out {
-            for c in 0..$in {
+            for c in 0..$ipg {
                 for y in 0..$kh {
                     for x in 0..$kw {
                         weights.push(layer.weight(o, c, y, x));
@@ -153,11 +173,11 @@ macro_rules! fixture_case {
         rows.as_flattened_mut().copy_from_slice(&w_q);
         let scales: [f32; $out] = *layer.weight_scales();
         let bias: [i32; $out] = *layer.bias();
-        let baked = QuantizedConv2d::<$out, $in, $kh, $kw, $patch, $groups>::from_parts(
+        let baked = QuantizedConv2d::<$out, $ipg, $kh, $kw, $patch, $groups>::from_parts(
             &rows, scales, bias, input, output,
         );
         assert!(baked == *layer, "{case}: from_parts");
-        let mut assigned = zeroed_box::<QuantizedConv2d<$out, $in, $kh, $kw, $patch, $groups>>();
+        let mut assigned = zeroed_box::<QuantizedConv2d<$out, $ipg, $kh, $kw, $patch, $groups>>();
         assigned.assign(&w_q, &scales, &bias, input, output);
         assert!(*assigned == *layer, "{case}: assign");
 
@@ -257,6 +277,150 @@ fn strided_dilated_padded_convolutions_match_numpy() {
     fixture_case!("wide", 4, 7, 1, 3, 12, 3, 5, 12, 5, 6);
 }
 
+#[test]
+fn grouped_and_depthwise_convolutions_match_numpy() {
+    // Case, in / in per group, out, KH, KW, PATCH, GROUPS, H, W, OH, OW.
+    fixture_case!("depthwise", 8 / 1, 8, 3, 3, 9, 3, 10, 10, 10, 10);
+    fixture_case!("grouped", 6 / 3, 4, 3, 2, 18, 5, 9, 8, 5, 6);
+    fixture_case!("multiplier", 4 / 1, 8, 5, 5, 25, 7, 7, 7, 4, 4);
+}
+
+/// One 1-D fixture case (written as a 2-D layer of height 1): quantises the `f32` `Conv1d`
+/// and runs the `QuantizedConv1d`.
+macro_rules! fixture_case_1d {
+    ($case:literal, $in:literal / $ipg:literal, $out:literal, $k:literal, $patch:literal,
+     $groups:literal, $l:literal, $ol:literal) => {{
+        let case = $case;
+        let g = values::<usize>(case, "geometry");
+        assert_eq!(g[..8], [$in, $out, 1, $k, 1, $l, 1, $ol]);
+        assert_eq!([g[8], g[10], g[12]], [1, 0, 1], "{case}: one row");
+        assert_eq!(g[14] * $ipg, $in, "{case}: groups");
+        let geometry = Conv1dGeometry {
+            stride: g[9],
+            padding: g[11],
+            dilation: g[13],
+        };
+        assert_eq!(geometry.output_size($l, $k), Some($ol));
+        let (input, output) = (quantization(case, "x"), quantization(case, "y"));
+        let mut x_q = [[0_u8; $l]; $in];
+        fill(x_q.as_flattened_mut(), case, "x_q");
+        let x = values::<f32>(case, "x");
+        let steps: Vec<u8> = x.iter().map(|&v| input.quantize(v)).collect();
+        assert_eq!(steps, x_q.as_flattened(), "{case}: the input's steps");
+
+        let mut conv = zeroed_box::<Conv1d<$out, $ipg, $k, f32>>();
+        fill(
+            conv.weight_mut().as_flattened_mut().as_flattened_mut(),
+            case,
+            "weight",
+        );
+        fill(conv.bias_mut(), case, "bias");
+        let mut layer = zeroed_box::<QuantizedConv1d<$out, $ipg, $k, $patch, $groups>>();
+        layer.quantize_from(&conv, input, output);
+        let w_q = values::<i8>(case, "w_q");
+        let mut weights = Vec::new();
+        for o in 0..$out {
+            for c in 0..$ipg {
+                for x in 0..$k {
+                    weights.push(layer.weight(o, c, x));
+                }
+            }
+        }
+        assert_eq!(weights, w_q, "{case}: weights");
+        let scales: Vec<u32> = layer.weight_scales().iter().map(|s| s.to_bits()).collect();
+        let expected: Vec<u32> = values::<f32>(case, "w_scale")
+            .iter()
+            .map(|s| s.to_bits())
+            .collect();
+        assert_eq!(scales, expected, "{case}: weight scales");
+        assert_eq!(
+            layer.bias().to_vec(),
+            values::<i32>(case, "b_q"),
+            "{case}: biases"
+        );
+
+        let mut rows = [[0_i8; $patch]; $out];
+        rows.as_flattened_mut().copy_from_slice(&w_q);
+        let (scales, bias) = (*layer.weight_scales(), *layer.bias());
+        let baked = QuantizedConv1d::<$out, $ipg, $k, $patch, $groups>::from_parts(
+            &rows, scales, bias, input, output,
+        );
+        assert!(baked == *layer, "{case}: from_parts");
+        let mut assigned = zeroed_box::<QuantizedConv1d<$out, $ipg, $k, $patch, $groups>>();
+        assigned.assign(&w_q, &scales, &bias, input, output);
+        assert!(*assigned == *layer, "{case}: assign");
+
+        let sums: [[i32; $ol]; $out] = layer.accumulate(&x_q, geometry);
+        assert_eq!(
+            sums.as_flattened(),
+            values::<i32>(case, "sums"),
+            "{case}: sums"
+        );
+        let y = values::<u8>(case, "y");
+        let steps: [[u8; $ol]; $out] = layer.forward(&x_q, geometry, Clamp::NONE);
+        assert_eq!(steps.as_flattened(), y, "{case}: steps");
+        assert_eq!(
+            layer.requantize(&sums, Clamp::NONE),
+            steps,
+            "{case}: requantize"
+        );
+        let relu: [[u8; $ol]; $out] = layer.forward(&x_q, geometry, Clamp::relu(output));
+        assert_eq!(
+            relu.as_flattened(),
+            values::<u8>(case, "y_relu"),
+            "{case}: ReLU"
+        );
+        let real = layer.dequantize(&sums);
+        for o in 0..$out {
+            let unit = input.scale * layer.weight_scales()[o];
+            for (r, s) in real[o].iter().zip(&sums[o]) {
+                assert_eq!(
+                    r.to_bits(),
+                    (*s as f32 * unit).to_bits(),
+                    "{case}: dequantize"
+                );
+            }
+        }
+        let ort = values::<u8>(case, "ort_y");
+        let differ: Vec<(&str, usize)> = (0..y.len())
+            .filter(|&i| ort[i] != y[i])
+            .map(|i| (case, i))
+            .collect();
+        let expected: Vec<(&str, usize)> = ORT_DIFFERENCES
+            .iter()
+            .filter(|d| d.0 == case)
+            .copied()
+            .collect();
+        assert_eq!(differ, expected, "{case}: differences from onnxruntime");
+        (steps, relu)
+    }};
+}
+
+#[test]
+fn one_d_convolutions_and_pools_match_numpy() {
+    // Case, in / in per group, out, K, PATCH, GROUPS, L, OL.
+    let (steps, relu) = fixture_case_1d!("sensor", 8 / 8, 16, 5, 40, 10, 128, 128);
+    let max: [[u8; 64]; 16] = maxpool1d_u8(
+        &relu,
+        Pool1dGeometry {
+            kernel: 3,
+            stride: 2,
+            padding: 1,
+        },
+    );
+    assert_eq!(max.as_flattened(), values::<u8>("sensor", "maxpool1d"));
+    let zero = quantization("sensor", "y").zero_point;
+    let geometry = Pool1dGeometry {
+        kernel: 4,
+        stride: 3,
+        padding: 2,
+    };
+    let average: [[u8; 43]; 16] = avgpool1d_u8(&steps, geometry, zero);
+    assert_eq!(average.as_flattened(), values::<u8>("sensor", "avgpool1d"));
+    fixture_case_1d!("strided1d", 6 / 3, 4, 3, 9, 3, 31, 15);
+    fixture_case_1d!("depthwise1d", 5 / 1, 5, 4, 4, 1, 20, 23);
+}
+
 /// `quantize_rows` over a dense layer's rows is `quantize_from`, bit for bit.
 #[test]
 fn quantize_rows_is_quantize_from() {
@@ -290,11 +454,12 @@ fn steps<const N: usize>(rng: &mut SplitMix64) -> [u8; N] {
     core::array::from_fn(|_| rng.next_u64() as u8)
 }
 
-/// A direct convolution in `i64`: every output, channel and tap.
+/// A direct convolution in `i64`: every output, channel of its group and tap.
 #[allow(clippy::too_many_arguments)]
 fn naive_sums(
     x: &[u8],
     [channels, height, width]: [usize; 3],
+    in_per_group: usize,
     zero_point: u8,
     weights: &[i8],
     bias: &[i32],
@@ -303,11 +468,13 @@ fn naive_sums(
     [oh, ow]: [usize; 2],
 ) -> Vec<i64> {
     let mut sums = Vec::new();
+    let out_per_group = bias.len() / (channels / in_per_group);
     for (o, &b) in bias.iter().enumerate() {
+        let first = o / out_per_group * in_per_group;
         for y in 0..oh {
             for x0 in 0..ow {
                 let mut sum = i64::from(b);
-                for c in 0..channels {
+                for c in 0..in_per_group {
                     for ky in 0..kh {
                         for kx in 0..kw {
                             let iy = (y * geometry.stride[0] + ky * geometry.dilation[0])
@@ -320,9 +487,9 @@ fn naive_sums(
                             let (Some(iy), Some(ix)) = (iy, ix) else {
                                 continue;
                             };
-                            let v = i64::from(x[(c * height + iy) * width + ix])
+                            let v = i64::from(x[((first + c) * height + iy) * width + ix])
                                 - i64::from(zero_point);
-                            let w = weights[((o * channels + c) * kh + ky) * kw + kx];
+                            let w = weights[((o * in_per_group + c) * kh + ky) * kw + kx];
                             sum += v * i64::from(w);
                         }
                     }
@@ -338,7 +505,22 @@ fn naive_sums(
 /// steps its requantisation (each sum through the dense layer's `requantize`).
 macro_rules! equivalence {
     ($rng:expr, $geometry:expr, $in:literal, $out:literal, $kh:literal, $kw:literal,
-     $patch:literal, $groups:literal, $h:literal, $w:literal) => {{
+     $patch:literal, $groups:literal, $h:literal, $w:literal) => {
+        equivalence!(
+            $rng,
+            $geometry,
+            $in / $in,
+            $out,
+            $kh,
+            $kw,
+            $patch,
+            $groups,
+            $h,
+            $w
+        )
+    };
+    ($rng:expr, $geometry:expr, $in:literal / $ipg:literal, $out:literal, $kh:literal,
+     $kw:literal, $patch:literal, $groups:literal, $h:literal, $w:literal) => {{
         const GEOMETRY: Conv2dGeometry = $geometry;
         const SIZE: [usize; 2] = match GEOMETRY.output_size([$h, $w], [$kh, $kw]) {
             Some(size) => size,
@@ -358,7 +540,7 @@ macro_rules! equivalence {
             let scales: [f32; $out] = core::array::from_fn(|o| 0.001 * (o + 1) as f32);
             let input = Quantization::new(0.02, (rng.next_u64() % 256) as u8);
             let output = Quantization::new(3.0, (rng.next_u64() % 256) as u8);
-            let mut layer = zeroed_box::<QuantizedConv2d<$out, $in, $kh, $kw, $patch, $groups>>();
+            let mut layer = zeroed_box::<QuantizedConv2d<$out, $ipg, $kh, $kw, $patch, $groups>>();
             layer.assign(rows.as_flattened(), &scales, &bias, input, output);
             let mut x = Box::new([[[0_u8; $w]; $h]; $in]);
             for (v, r) in x
@@ -373,6 +555,7 @@ macro_rules! equivalence {
             let expected = naive_sums(
                 x.as_flattened().as_flattened(),
                 [$in, $h, $w],
+                $ipg,
                 input.zero_point,
                 rows.as_flattened(),
                 &bias,
@@ -444,6 +627,108 @@ fn sums_equal_a_direct_convolution() {
     equivalence! { rng, Conv2dGeometry::DEFAULT, 16, 8, 4, 4, 256, 64, 6, 17 }
     // Patches beyond the chunk's budget: one position at a time.
     equivalence! { rng, geometry_of([2, 2], [1, 1], [1, 1]), 200, 4, 7, 7, 9800, 2450, 8, 8 }
+}
+
+#[test]
+fn grouped_sums_equal_a_direct_convolution() {
+    let mut rng = SplitMix64::new(15);
+    let rng = &mut rng;
+    // Geometry; in / in per group, out, KH, KW, PATCH, GROUPS; H, W.
+    // Depthwise of stride 1 (not the direct kernel: it has no groups), padded.
+    equivalence! { rng, geometry_of([1, 1], [1, 1], [1, 1]), 16 / 1, 16, 3, 3, 9, 3, 12, 20 }
+    // Groups of several channels, strided, dilated, padded unevenly.
+    equivalence! { rng, geometry_of([2, 1], [1, 2], [1, 2]), 6 / 2, 9, 2, 3, 12, 3, 10, 11 }
+    // A channel multiplier of 2, many channels: few positions per chunk.
+    equivalence! { rng, Conv2dGeometry::DEFAULT, 32 / 1, 64, 3, 3, 9, 3, 5, 5 }
+    // Unpadded: windows gathered from the input itself.
+    equivalence! { rng, geometry_of([1, 2], [0, 0], [1, 1]), 4 / 2, 6, 2, 2, 8, 2, 6, 9 }
+    // Patches beyond the chunk's budget: one position at a time, group by group.
+    equivalence! { rng, geometry_of([2, 2], [1, 1], [1, 1]), 250 / 125, 4, 7, 7, 6125, 1532, 8, 8 }
+}
+
+/// Random 1-D layers of one shape under `geometry`: the sums are those of a 2-D convolution
+/// of height 1, the steps their requantisation.
+macro_rules! equivalence_1d {
+    ($rng:expr, $geometry:expr, $in:literal / $ipg:literal, $out:literal, $k:literal,
+     $patch:literal, $groups:literal, $l:literal) => {{
+        const GEOMETRY: Conv1dGeometry = $geometry;
+        const OL: usize = match GEOMETRY.output_size($l, $k) {
+            Some(size) => size,
+            None => panic!("a geometry that fits"),
+        };
+        let planar = geometry_of(
+            [1, GEOMETRY.stride],
+            [0, GEOMETRY.padding],
+            [1, GEOMETRY.dilation],
+        );
+        let rng: &mut SplitMix64 = $rng;
+        for _ in 0..3 {
+            let weights: Vec<i8> = (0..$out * $patch)
+                .map(|_| ((rng.next_u64() % 255) as i16 - 127) as i8)
+                .collect();
+            let bias: [i32; $out] =
+                core::array::from_fn(|_| (rng.next_u64() % 200_001) as i32 - 100_000);
+            let scales: [f32; $out] = core::array::from_fn(|o| 0.001 * (o + 1) as f32);
+            let input = Quantization::new(0.02, (rng.next_u64() % 256) as u8);
+            let output = Quantization::new(3.0, (rng.next_u64() % 256) as u8);
+            let mut layer = zeroed_box::<QuantizedConv1d<$out, $ipg, $k, $patch, $groups>>();
+            layer.assign(&weights, &scales, &bias, input, output);
+            let x: [[u8; $l]; $in] = core::array::from_fn(|_| steps::<$l>(rng));
+            let sums: [[i32; OL]; $out] = layer.accumulate(&x, GEOMETRY);
+            let expected = naive_sums(
+                x.as_flattened(),
+                [$in, 1, $l],
+                $ipg,
+                input.zero_point,
+                &weights,
+                &bias,
+                [1, $k],
+                planar,
+                [1, OL],
+            );
+            let got: Vec<i64> = sums.as_flattened().iter().map(|&s| i64::from(s)).collect();
+            assert_eq!(got, expected, "{:?} {}x{}", GEOMETRY, $in, $l);
+            for clamp in [
+                Clamp::relu(output),
+                Clamp::NONE,
+                Clamp { low: 5, high: 250 },
+            ] {
+                let steps: [[u8; OL]; $out] = layer.forward(&x, GEOMETRY, clamp);
+                for p in 0..OL {
+                    let at: [i32; $out] = core::array::from_fn(|o| sums[o][p]);
+                    let expected = layer.dense().requantize(&at, clamp);
+                    for o in 0..$out {
+                        assert_eq!(steps[o][p], expected[o], "{clamp:?} [{o}][{p}]");
+                    }
+                }
+            }
+        }
+    }};
+}
+
+const fn geometry_1d(stride: usize, padding: usize, dilation: usize) -> Conv1dGeometry {
+    Conv1dGeometry {
+        stride,
+        padding,
+        dilation,
+    }
+}
+
+#[test]
+fn one_d_sums_equal_a_direct_convolution() {
+    let mut rng = SplitMix64::new(1);
+    let rng = &mut rng;
+    // Geometry; in / in per group, out, K, PATCH, GROUPS; L.
+    // Stride 1 (the direct kernel where the CPU has it): the sensor network's layers.
+    equivalence_1d! { rng, geometry_1d(1, 2, 1), 8 / 8, 16, 5, 40, 10, 128 }
+    equivalence_1d! { rng, geometry_1d(1, 2, 1), 16 / 16, 16, 5, 80, 20, 128 }
+    equivalence_1d! { rng, Conv1dGeometry::DEFAULT, 3 / 3, 5, 1, 3, 1, 17 }
+    // Strided (windows gathered without groups), dilated, grouped, depthwise.
+    equivalence_1d! { rng, geometry_1d(2, 0, 1), 4 / 4, 6, 3, 12, 3, 21 }
+    equivalence_1d! { rng, geometry_1d(2, 3, 1), 7 / 7, 3, 5, 35, 9, 16 }
+    equivalence_1d! { rng, geometry_1d(2, 1, 2), 6 / 3, 4, 3, 9, 3, 31 }
+    equivalence_1d! { rng, geometry_1d(1, 3, 1), 5 / 1, 10, 4, 4, 1, 20 }
+    equivalence_1d! { rng, geometry_1d(3, 0, 3), 4 / 1, 4, 3, 3, 1, 40 }
 }
 
 /// Maximum and average of every window in `i64`, padding left out of the maximum and counted
@@ -542,6 +827,43 @@ fn pools_equal_direct_windows() {
     pools! { rng, pool([1, 1], [2, 2], [0, 0]), 2, 5, 5 }
 }
 
+macro_rules! pools_1d {
+    ($rng:expr, $kernel:literal, $stride:literal, $padding:literal, $c:literal, $l:literal) => {{
+        const GEOMETRY: Pool1dGeometry = Pool1dGeometry {
+            kernel: $kernel,
+            stride: $stride,
+            padding: $padding,
+        };
+        const OL: usize = match GEOMETRY.output_size($l) {
+            Some(size) => size,
+            None => panic!("a geometry that fits"),
+        };
+        let rng: &mut SplitMix64 = $rng;
+        for zero_point in [0_u8, 1, 128, 200, 255] {
+            let mut x: [[u8; $l]; $c] = core::array::from_fn(|_| steps::<$l>(rng));
+            // Runs of one value make ties of the average.
+            x[0].fill(zero_point.wrapping_add(3));
+            let planar = pool([1, $kernel], [1, $stride], [0, $padding]);
+            let (maxima, averages) = naive_pools(x.as_flattened(), [$c, 1, $l], planar, zero_point);
+            let max: [[u8; OL]; $c] = maxpool1d_u8(&x, GEOMETRY);
+            assert_eq!(max.as_flattened(), maxima, "{:?}", GEOMETRY);
+            let average: [[u8; OL]; $c] = avgpool1d_u8(&x, GEOMETRY, zero_point);
+            assert_eq!(average.as_flattened(), averages, "{:?}", GEOMETRY);
+        }
+    }};
+}
+
+#[test]
+fn one_d_pools_equal_direct_windows() {
+    let mut rng = SplitMix64::new(7);
+    let rng = &mut rng;
+    // Kernel, stride, padding; channels, length.
+    pools_1d! { rng, 2, 2, 0, 3, 17 }
+    pools_1d! { rng, 3, 2, 1, 2, 16 }
+    pools_1d! { rng, 4, 3, 2, 4, 11 }
+    pools_1d! { rng, 1, 3, 0, 2, 10 }
+}
+
 #[test]
 fn global_pools_and_flatten() {
     let mut rng = SplitMix64::new(3);
@@ -614,4 +936,29 @@ fn convolutions_in_quantised_files() {
     let mut other = zeroed_box::<QuantizedConv2d<2, 3, 4, 1, 12, 3>>();
     let error = reader.conv2d("conv", "0", &mut other).unwrap_err();
     assert!(error.to_string().contains("[2, 3, 4, 1]"), "{error}");
+
+    // A 1-D convolution: PyTorch's 3-D shape, read back the same, other shapes refused.
+    let layer =
+        QuantizedConv1d::<2, 3, 4, 12, 3>::from_parts(&rows, [0.1, 0.2], [5, -7], input, output);
+    let mut writer = Writer::new();
+    writer.conv1d("1", &layer);
+    let bytes = writer.finish();
+    let header = String::from_utf8_lossy(&bytes[8..]);
+    assert!(
+        header.contains(r#""1.weight":{"dtype":"I8","shape":[2,3,4]"#),
+        "{header}"
+    );
+    let mut reader = Reader::new(&bytes).unwrap();
+    let mut read = zeroed_box::<QuantizedConv1d<2, 3, 4, 12, 3>>();
+    reader.conv1d("conv", "1", &mut read).unwrap();
+    reader.finish().unwrap();
+    assert!(*read == layer);
+    let mut reader = Reader::new(&bytes).unwrap();
+    let mut other = zeroed_box::<QuantizedConv1d<2, 6, 2, 12, 3>>();
+    let error = reader.conv1d("conv", "1", &mut other).unwrap_err();
+    assert!(error.to_string().contains("[2, 6, 2]"), "{error}");
+    let mut reader = Reader::new(&bytes).unwrap();
+    let mut planar = zeroed_box::<QuantizedConv2d<2, 3, 1, 4, 12, 3>>();
+    let error = reader.conv2d("conv", "1", &mut planar).unwrap_err();
+    assert!(error.to_string().contains("[2, 3, 1, 4]"), "{error}");
 }
