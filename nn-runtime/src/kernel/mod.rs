@@ -477,27 +477,33 @@ impl Kernel for f32 {
         match level {
             // Tiles of 8 channels by 3 vectors, or 6 by 4 (fewer channels computed in vain when
             // the channels are not a multiple of 8): 24 accumulators, the input's vectors and a
-            // broadcast weight fit the 32 registers.
+            // broadcast weight fit the 32 registers. A last single vector goes in panels of 16
+            // channels where they divide the channels.
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
             #[allow(unsafe_code)]
             Level::Avx512 => unsafe {
-                if rows.is_multiple_of(8) {
-                    avx512::conv_wide::<8, 3>(weights, bias, taps, x, y, ldy, len);
+                if rows.is_multiple_of(16) {
+                    avx512::conv_wide::<8, 3, 16>(weights, bias, taps, x, y, ldy, len);
+                } else if rows.is_multiple_of(8) {
+                    avx512::conv_wide::<8, 3, 8>(weights, bias, taps, x, y, ldy, len);
                 } else {
-                    avx512::conv_wide::<6, 4>(weights, bias, taps, x, y, ldy, len);
+                    avx512::conv_wide::<6, 4, 6>(weights, bias, taps, x, y, ldy, len);
                 }
                 true
             },
-            // Tiles of 4 channels by 3 vectors, or 6 by 2: 12 accumulators in 16 registers.
+            // Tiles of 4 channels by 3 vectors, or 6 by 2: 12 accumulators in 16 registers; a
+            // last single vector in panels of 8 channels where they divide the channels.
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
             #[allow(unsafe_code)]
             Level::Avx2 => unsafe {
-                if rows.is_multiple_of(4) {
-                    avx2::conv_wide::<4, 3>(weights, bias, taps, x, y, ldy, len);
+                if rows.is_multiple_of(8) {
+                    avx2::conv_wide::<4, 3, 8>(weights, bias, taps, x, y, ldy, len);
+                } else if rows.is_multiple_of(4) {
+                    avx2::conv_wide::<4, 3, 4>(weights, bias, taps, x, y, ldy, len);
                 } else {
-                    avx2::conv_wide::<6, 2>(weights, bias, taps, x, y, ldy, len);
+                    avx2::conv_wide::<6, 2, 6>(weights, bias, taps, x, y, ldy, len);
                 }
                 true
             },
@@ -1342,7 +1348,15 @@ mod tests {
             column_step: 1,
         };
         let x = random(taps.reach() + 112);
-        for (rows, len, ldy) in [(6, 100, 100), (16, 37, 40), (7, 16, 16), (5, 1, 3)] {
+        for (rows, len, ldy) in [
+            (6, 100, 100),
+            (16, 37, 40),
+            (7, 16, 16),
+            (5, 1, 3),
+            (16, 100, 100),
+            (8, 20, 20),
+            (32, 33, 40),
+        ] {
             let weights = random(rows * taps.len());
             let bias = random(rows);
             let expected: Vec<f32> = (0..rows * ldy)

@@ -32,7 +32,7 @@ macro_rules! wide_kernels {
         /// If a slice is shorter than the shapes say (a bug in the caller): the bounds are checked
         /// once here, so that the tiles can read and write without further checks.
         #[target_feature(enable = $feature)]
-        pub fn conv_wide<const MR: usize, const NR: usize>(
+        pub fn conv_wide<const MR: usize, const NR: usize, const TR: usize>(
             weights: &[f32],
             bias: &[f32],
             taps: super::Taps,
@@ -43,7 +43,6 @@ macro_rules! wide_kernels {
         ) {
             let k = taps.len();
             let rows = bias.len();
-            let panels = rows.div_ceil(MR);
             let vectors = len.div_ceil(L);
             // Lanes stored of the last vector.
             let last = len - (vectors.max(1) - 1) * L;
@@ -55,13 +54,15 @@ macro_rules! wide_kernels {
                     && x.len() >= taps.reach() + vectors * L,
                 "conv_wide: slices shorter than the shapes"
             );
-            for panel in 0..panels {
-                let m0 = panel * MR;
+            // Whole tiles of `NR` vectors, then the rest: a single vector in panels of `TR`
+            // channels (as many accumulators as a whole tile, so that the multiply-adds of the
+            // last vector keep both units busy: `lenet_conv_b64` in bench/benches/onnx.rs).
+            let whole = vectors - vectors % NR;
+            for m0 in (0..rows).step_by(MR) {
                 let live = (rows - m0).min(MR);
                 let a = &weights[m0 * k..(m0 + live) * k];
                 let bias = &bias[m0..m0 + live];
-                let mut v = 0;
-                while v + NR <= vectors {
+                for v in (0..whole).step_by(NR) {
                     let tail = if v + NR == vectors { last } else { L };
                     // SAFETY: checked above: the tile reads `x` below `taps.reach() + (v + NR) L
                     // <= taps.reach() + vectors L <= x.len()`, `a` has the `k` weights of its
@@ -79,17 +80,38 @@ macro_rules! wide_kernels {
                             tail,
                         );
                     }
-                    v += NR;
                 }
-                // SAFETY: as above, with fewer vectors, the last one `last` lanes.
-                #[allow(unsafe_code)]
-                unsafe {
-                    let (xv, yv) = (x.as_ptr().add(v * L), y.as_mut_ptr().add(m0 * ldy + v * L));
-                    match vectors - v {
-                        0 => {}
-                        1 => wide_tile::<MR, 1>(a, bias, taps, xv, yv, ldy, last),
-                        2 => wide_tile::<MR, 2>(a, bias, taps, xv, yv, ldy, last),
-                        _ => wide_tile::<MR, 3>(a, bias, taps, xv, yv, ldy, last),
+            }
+            let (xv, v) = (x.as_ptr(), whole);
+            if vectors - whole == 1 {
+                for m0 in (0..rows).step_by(TR) {
+                    let live = (rows - m0).min(TR);
+                    // SAFETY: as above, for one vector, its first `last` lanes stored.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        wide_tile::<TR, 1>(
+                            &weights[m0 * k..(m0 + live) * k],
+                            &bias[m0..m0 + live],
+                            taps,
+                            xv.add(v * L),
+                            y.as_mut_ptr().add(m0 * ldy + v * L),
+                            ldy,
+                            last,
+                        );
+                    }
+                }
+            } else if vectors > whole {
+                for m0 in (0..rows).step_by(MR) {
+                    let live = (rows - m0).min(MR);
+                    let (a, bias) = (&weights[m0 * k..(m0 + live) * k], &bias[m0..m0 + live]);
+                    // SAFETY: as above, with fewer vectors, the last one `last` lanes.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        let (xv, yv) = (xv.add(v * L), y.as_mut_ptr().add(m0 * ldy + v * L));
+                        match vectors - v {
+                            2 => wide_tile::<MR, 2>(a, bias, taps, xv, yv, ldy, last),
+                            _ => wide_tile::<MR, 3>(a, bias, taps, xv, yv, ldy, last),
+                        }
                     }
                 }
             }
@@ -116,13 +138,13 @@ macro_rules! wide_kernels {
             ldy: usize,
             tail: usize,
         ) {
-            let mut acc = [[zero(); NR]; MR];
-            for (acc, &b) in acc.iter_mut().zip(bias) {
-                *acc = [splat(b); NR];
-            }
             let k = taps.len();
             let live = bias.len();
             debug_assert!(live > 0 && live <= MR && a.len() >= live * k);
+            // Every accumulator from its bias (the channels past `live` repeat the last): a
+            // fixed count, so that they start in registers.
+            let mut acc: [[V; NR]; MR] =
+                core::array::from_fn(|m| [splat(bias[m.min(live - 1)]); NR]);
             let rows: [*const f32; MR] =
                 core::array::from_fn(|m| a[m.min(live - 1) * k..].as_ptr());
             let mut t = 0;
