@@ -203,32 +203,52 @@ macro_rules! wide_kernels {
             let reach = len.next_multiple_of(L);
             // Rows written in whole vectors, each store free to spill up to `L - 1` values past
             // its row into rows written after it: the first rows, while the spills stay in `dst`
-            // and the loads in `src`. The rest are written exactly, with masks.
+            // and the loads in `src` (row `r` is fast when `(r + 1) line + L <= rows line` and
+            // `r width + reach <= src.len()`). The rest are written exactly, with masks.
             let rows = dst.len() / line;
-            let fast = (0..rows)
-                .take_while(|r| (r + 1) * line + L <= rows * line && r * width + reach <= src.len())
-                .count();
-            for r in 0..fast {
-                // SAFETY: `r < fast`: every store lies below `(r + 1) line + L <= rows line <= dst.len()`,
-                // every load below `r width + reach <= src.len()`.
-                #[allow(unsafe_code)]
-                unsafe {
-                    let to = dst.as_mut_ptr().add(r * line);
-                    let from = src.as_ptr().add(r * width);
-                    let mut p = 0;
-                    while p < first {
-                        store_ptr(to.add(p), zero());
-                        p += L;
+            let by_dst = (rows * line).checked_sub(L).map_or(0, |room| room / line);
+            let by_src = match src.len().checked_sub(reach) {
+                None => 0,
+                Some(_) if width == 0 => rows,
+                Some(room) => room / width + 1,
+            };
+            let fast = by_dst.min(by_src).min(rows);
+            if first == 0 && end == line && len <= L {
+                // Rows of one vector and no zeros (a shifted copy without padding): one load and
+                // one store each.
+                for r in 0..fast {
+                    // SAFETY: `r < fast`, as below.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        store_ptr(
+                            dst.as_mut_ptr().add(r * line),
+                            load_ptr(src.as_ptr().add(r * width)),
+                        );
                     }
-                    let mut p = 0;
-                    while p < len {
-                        store_ptr(to.add(first + p), load_ptr(from.add(p)));
-                        p += L;
-                    }
-                    let mut p = end;
-                    while p < line {
-                        store_ptr(to.add(p), zero());
-                        p += L;
+                }
+            } else {
+                for r in 0..fast {
+                    // SAFETY: `r < fast`: every store lies below `(r + 1) line + L <= rows line
+                    // <= dst.len()`, every load below `r width + reach <= src.len()`.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        let to = dst.as_mut_ptr().add(r * line);
+                        let from = src.as_ptr().add(r * width);
+                        let mut p = 0;
+                        while p < first {
+                            store_ptr(to.add(p), zero());
+                            p += L;
+                        }
+                        let mut p = 0;
+                        while p < len {
+                            store_ptr(to.add(first + p), load_ptr(from.add(p)));
+                            p += L;
+                        }
+                        let mut p = end;
+                        while p < line {
+                            store_ptr(to.add(p), zero());
+                            p += L;
+                        }
                     }
                 }
             }
