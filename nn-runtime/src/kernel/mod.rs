@@ -798,16 +798,19 @@ pub struct Taps {
 
 impl Taps {
     /// Taps per output channel: the weights of one.
+    #[inline]
     pub const fn len(self) -> usize {
         self.channels * self.rows * self.columns
     }
 
     /// Whether there are no taps.
+    #[inline]
     pub const fn is_empty(self) -> bool {
         self.len() == 0
     }
 
     /// The offset of the last tap (0 when there are none).
+    #[inline]
     pub const fn reach(self) -> usize {
         if self.is_empty() {
             return 0;
