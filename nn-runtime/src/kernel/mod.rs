@@ -1397,10 +1397,18 @@ mod tests {
         }
         // Sources that end where the last row does, and rows after a remainder of `dst` that
         // no row fills: the whole vectors of the first rows spill neither past them nor into
-        // the remainder.
+        // the remainder; rows of one vector, of one to two (each level's masked loads), longer.
         for rows in [4, 9] {
-            for (line, first, end) in [(32, 2, 30), (10, 0, 10), (21, 3, 20), (8, 8, 8), (5, 1, 4)]
-            {
+            for (line, first, end) in [
+                (32, 2, 30),
+                (10, 0, 10),
+                (21, 3, 20),
+                (8, 8, 8),
+                (5, 1, 4),
+                (16, 5, 12),
+                (28, 0, 27),
+                (40, 1, 40),
+            ] {
                 let src = random((rows - 1) * 11 + end - first);
                 let expected: Vec<f32> = (0..rows * line + 3)
                     .map(|i| {

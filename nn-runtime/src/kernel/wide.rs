@@ -226,6 +226,28 @@ macro_rules! wide_kernels {
                         );
                     }
                 }
+            } else if L <= line && line <= 2 * L {
+                // Rows of one or two vectors: the row's first and last `L` values, each loaded
+                // with only the lanes that hold the row's values (the others zeros), so that no
+                // store leaves its row: every row so, in two loads and two stores, no branch.
+                let tail = line - L;
+                let head = lanes(first.min(L), end.min(L));
+                let back = lanes(first.max(tail) - tail, end.max(tail) - tail);
+                for r in 0..rows {
+                    // Position `p` of row `r` is `src[r width + p - first]` for `first <= p <
+                    // end`: `from + p`, a pointer that may lie outside `src` where masked off.
+                    let from = src.as_ptr().wrapping_add(r * width).wrapping_sub(first);
+                    // SAFETY: both stores lie in row `r` of `dst`, below `rows line <=
+                    // dst.len()`; the loads read only lanes at positions `first..end`, that is
+                    // `src[r width ..][.. len]`, which the caller makes readable.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        let to = dst.as_mut_ptr().add(r * line);
+                        store_ptr(to, load_lanes_ptr(from, head));
+                        store_ptr(to.add(tail), load_lanes_ptr(from.wrapping_add(tail), back));
+                    }
+                }
+                return;
             } else {
                 for r in 0..fast {
                     // SAFETY: `r < fast`: every store lies below `(r + 1) line + L <= rows line
