@@ -226,7 +226,7 @@ macro_rules! wide_kernels {
                         );
                     }
                 }
-            } else if L <= line && line <= 2 * L {
+            } else if (L..=2 * L).contains(&line) {
                 // Rows of one or two vectors: the row's first and last `L` values, each loaded
                 // with only the lanes that hold the row's values (the others zeros), so that no
                 // store leaves its row: every row so, in two loads and two stores, no branch.
