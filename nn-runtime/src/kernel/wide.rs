@@ -16,7 +16,8 @@
 //! serve every channel of the tile, and each channel's weight is broadcast straight from its row
 //! of the weights in PyTorch's order (`MR` rows read side by side), so that no call packs the
 //! weights first: at batch 1 that would be a second pass over every weight (`lenet_b1`). The module provides `V`, `L`, `zero`, `splat`,
-//! `fmadd` and the pointer primitives `load_ptr`, `store_ptr` and `store_tail_ptr`.
+//! `fmadd`, the pointer primitives `load_ptr`, `store_ptr` and `store_tail_ptr`, and `lanes`
+//! with `load_lanes_ptr` (a load of some lanes only, the others zeros).
 
 /// Expands into `conv_wide` for the module's vector type; `$feature` is its `#[target_feature]`
 /// string.
@@ -25,7 +26,8 @@ macro_rules! wide_kernels {
         /// `y[m ldy + q] = bias[m] + sum over taps t of weights[m k + t] x[offset(t) + q]`, for
         /// the `rows = bias.len()` output channels, their `k = taps.len()` weights each, and the
         /// positions `q < len <= ldy` (the last vector's lanes from `len` on computed, not
-        /// stored).
+        /// stored): tiles of `MR` channels by `NR` vectors, and a last single vector in tiles
+        /// of `TR` channels.
         ///
         /// # Panics
         ///
