@@ -19,12 +19,12 @@ use crate::Scalar;
 use crate::batch::Aligned;
 use core::arch::x86_64::{
     __m256, __m256i, _CMP_GT_OQ, _CMP_UNORD_Q, _mm256_add_epi32, _mm256_add_ps, _mm256_and_ps,
-    _mm256_blendv_ps, _mm256_castpd_ps, _mm256_castps_pd, _mm256_castps_si256, _mm256_castsi256_ps,
-    _mm256_cmp_ps, _mm256_cmpgt_epi32, _mm256_div_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
-    _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_min_ps, _mm256_mul_ps,
-    _mm256_or_ps, _mm256_permute4x64_pd, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32,
-    _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_slli_epi32, _mm256_storeu_ps, _mm256_sub_ps,
-    _mm256_xor_ps,
+    _mm256_and_si256, _mm256_blendv_ps, _mm256_castpd_ps, _mm256_castps_pd, _mm256_castps_si256,
+    _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpgt_epi32, _mm256_div_ps, _mm256_fmadd_ps,
+    _mm256_loadu_ps, _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_min_ps,
+    _mm256_mul_ps, _mm256_or_ps, _mm256_permute4x64_pd, _mm256_set1_epi32, _mm256_set1_ps,
+    _mm256_setr_epi32, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_slli_epi32, _mm256_storeu_ps,
+    _mm256_sub_ps, _mm256_xor_ps,
 };
 use core::borrow::Borrow;
 
@@ -230,6 +230,34 @@ unsafe fn store_ptr(p: *mut f32, v: V) {
 unsafe fn store_tail_ptr(p: *mut f32, v: V, len: usize) {
     // SAFETY: the caller's contract.
     unsafe { _mm256_maskstore_ps(p, mask(len), v) }
+}
+
+/// The lanes `lo..hi` (`lo <= hi <= 8`), as the sign bits `maskload` reads.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn lanes(lo: usize, hi: usize) -> __m256i {
+    debug_assert!(lo <= hi && hi <= L);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // at most 8
+    let (lo, hi) = (lo as i32, hi as i32);
+    let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_and_si256(
+        _mm256_cmpgt_epi32(index, _mm256_set1_epi32(lo - 1)),
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), index),
+    )
+}
+
+/// The lanes of `lanes` from the 8 values from `p` on, zeros in the others.
+///
+/// # Safety
+///
+/// The lanes of `lanes` must be readable from `p` on (`p` itself may point anywhere: the
+/// masked-off lanes are neither read nor checked for faults).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unsafe_code)]
+unsafe fn load_lanes_ptr(p: *const f32, lanes: __m256i) -> V {
+    // SAFETY: the caller's contract.
+    unsafe { _mm256_maskload_ps(p, lanes) }
 }
 
 /// The max-pool's choice lane by lane (`layers::pool`'s `select_max`): `value` where it is

@@ -241,6 +241,30 @@ unsafe fn store_tail_ptr(p: *mut f32, v: V, len: usize) {
     unsafe { _mm512_mask_storeu_ps(p, mask(len), v) }
 }
 
+/// The lanes `lo..hi` (`lo <= hi <= 16`).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn lanes(lo: usize, hi: usize) -> __mmask16 {
+    debug_assert!(lo <= hi && hi <= L);
+    #[allow(clippy::cast_possible_truncation)] // below 2^16
+    let lanes = ((1_u32 << hi) - (1_u32 << lo)) as __mmask16;
+    lanes
+}
+
+/// The lanes of `lanes` from the 16 values from `p` on, zeros in the others.
+///
+/// # Safety
+///
+/// The lanes of `lanes` must be readable from `p` on (`p` itself may point anywhere: a masked
+/// AVX-512 load neither reads nor faults on masked-off lanes).
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(unsafe_code)]
+unsafe fn load_lanes_ptr(p: *const f32, lanes: __mmask16) -> V {
+    // SAFETY: the caller's contract.
+    unsafe { _mm512_maskz_loadu_ps(lanes, p) }
+}
+
 /// The max-pool's choice lane by lane (`layers::pool`'s `select_max`): `value` where it is
 /// greater than `max` or NaN, else `max`.
 #[target_feature(enable = "avx512f")]

@@ -499,27 +499,33 @@ impl Kernel for f32 {
         match level {
             // Tiles of 8 channels by 3 vectors, or 6 by 4 (fewer channels computed in vain when
             // the channels are not a multiple of 8): 24 accumulators, the input's vectors and a
-            // broadcast weight fit the 32 registers.
+            // broadcast weight fit the 32 registers. A last single vector goes in panels of 16
+            // channels where they divide the channels.
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
             #[allow(unsafe_code)]
             Level::Avx512 => unsafe {
-                if rows.is_multiple_of(8) {
-                    avx512::conv_wide::<8, 3>(weights, bias, taps, x, y, ldy, len);
+                if rows.is_multiple_of(16) {
+                    avx512::conv_wide::<8, 3, 16>(weights, bias, taps, x, y, ldy, len);
+                } else if rows.is_multiple_of(8) {
+                    avx512::conv_wide::<8, 3, 8>(weights, bias, taps, x, y, ldy, len);
                 } else {
-                    avx512::conv_wide::<6, 4>(weights, bias, taps, x, y, ldy, len);
+                    avx512::conv_wide::<6, 4, 6>(weights, bias, taps, x, y, ldy, len);
                 }
                 true
             },
-            // Tiles of 4 channels by 3 vectors, or 6 by 2: 12 accumulators in 16 registers.
+            // Tiles of 4 channels by 3 vectors, or 6 by 2: 12 accumulators in 16 registers; a
+            // last single vector in panels of 8 channels where they divide the channels.
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
             #[allow(unsafe_code)]
             Level::Avx2 => unsafe {
-                if rows.is_multiple_of(4) {
-                    avx2::conv_wide::<4, 3>(weights, bias, taps, x, y, ldy, len);
+                if rows.is_multiple_of(8) {
+                    avx2::conv_wide::<4, 3, 8>(weights, bias, taps, x, y, ldy, len);
+                } else if rows.is_multiple_of(4) {
+                    avx2::conv_wide::<4, 3, 4>(weights, bias, taps, x, y, ldy, len);
                 } else {
-                    avx2::conv_wide::<6, 2>(weights, bias, taps, x, y, ldy, len);
+                    avx2::conv_wide::<6, 2, 6>(weights, bias, taps, x, y, ldy, len);
                 }
                 true
             },
@@ -814,16 +820,19 @@ pub struct Taps {
 
 impl Taps {
     /// Taps per output channel: the weights of one.
+    #[inline]
     pub const fn len(self) -> usize {
         self.channels * self.rows * self.columns
     }
 
     /// Whether there are no taps.
+    #[inline]
     pub const fn is_empty(self) -> bool {
         self.len() == 0
     }
 
     /// The offset of the last tap (0 when there are none).
+    #[inline]
     pub const fn reach(self) -> usize {
         if self.is_empty() {
             return 0;
@@ -1437,7 +1446,15 @@ mod tests {
             column_step: 1,
         };
         let x = random(taps.reach() + 112);
-        for (rows, len, ldy) in [(6, 100, 100), (16, 37, 40), (7, 16, 16), (5, 1, 3)] {
+        for (rows, len, ldy) in [
+            (6, 100, 100),
+            (16, 37, 40),
+            (7, 16, 16),
+            (5, 1, 3),
+            (16, 100, 100),
+            (8, 20, 20),
+            (32, 33, 40),
+        ] {
             let weights = random(rows * taps.len());
             let bias = random(rows);
             let expected: Vec<f32> = (0..rows * ldy)
@@ -1475,10 +1492,18 @@ mod tests {
         }
         // Sources that end where the last row does, and rows after a remainder of `dst` that
         // no row fills: the whole vectors of the first rows spill neither past them nor into
-        // the remainder.
+        // the remainder; rows of one vector, of one to two (each level's masked loads), longer.
         for rows in [4, 9] {
-            for (line, first, end) in [(32, 2, 30), (10, 0, 10), (21, 3, 20), (8, 8, 8), (5, 1, 4)]
-            {
+            for (line, first, end) in [
+                (32, 2, 30),
+                (10, 0, 10),
+                (21, 3, 20),
+                (8, 8, 8),
+                (5, 1, 4),
+                (16, 5, 12),
+                (28, 0, 27),
+                (40, 1, 40),
+            ] {
                 let src = random((rows - 1) * 11 + end - first);
                 let expected: Vec<f32> = (0..rows * line + 3)
                     .map(|i| {

@@ -16,7 +16,8 @@
 //! serve every channel of the tile, and each channel's weight is broadcast straight from its row
 //! of the weights in PyTorch's order (`MR` rows read side by side), so that no call packs the
 //! weights first: at batch 1 that would be a second pass over every weight (`lenet_b1`). The module provides `V`, `L`, `zero`, `splat`,
-//! `fmadd` and the pointer primitives `load_ptr`, `store_ptr` and `store_tail_ptr`.
+//! `fmadd`, the pointer primitives `load_ptr`, `store_ptr` and `store_tail_ptr`, and `lanes`
+//! with `load_lanes_ptr` (a load of some lanes only, the others zeros).
 
 /// Expands into `conv_wide` for the module's vector type; `$feature` is its `#[target_feature]`
 /// string.
@@ -25,14 +26,15 @@ macro_rules! wide_kernels {
         /// `y[m ldy + q] = bias[m] + sum over taps t of weights[m k + t] x[offset(t) + q]`, for
         /// the `rows = bias.len()` output channels, their `k = taps.len()` weights each, and the
         /// positions `q < len <= ldy` (the last vector's lanes from `len` on computed, not
-        /// stored).
+        /// stored): tiles of `MR` channels by `NR` vectors, and a last single vector in tiles
+        /// of `TR` channels.
         ///
         /// # Panics
         ///
         /// If a slice is shorter than the shapes say (a bug in the caller): the bounds are checked
         /// once here, so that the tiles can read and write without further checks.
         #[target_feature(enable = $feature)]
-        pub fn conv_wide<const MR: usize, const NR: usize>(
+        pub fn conv_wide<const MR: usize, const NR: usize, const TR: usize>(
             weights: &[f32],
             bias: &[f32],
             taps: super::Taps,
@@ -43,7 +45,6 @@ macro_rules! wide_kernels {
         ) {
             let k = taps.len();
             let rows = bias.len();
-            let panels = rows.div_ceil(MR);
             let vectors = len.div_ceil(L);
             // Lanes stored of the last vector.
             let last = len - (vectors.max(1) - 1) * L;
@@ -55,13 +56,15 @@ macro_rules! wide_kernels {
                     && x.len() >= taps.reach() + vectors * L,
                 "conv_wide: slices shorter than the shapes"
             );
-            for panel in 0..panels {
-                let m0 = panel * MR;
+            // Whole tiles of `NR` vectors, then the rest: a single vector in panels of `TR`
+            // channels (as many accumulators as a whole tile, so that the multiply-adds of the
+            // last vector keep both units busy: `lenet_conv_b64` in bench/benches/onnx.rs).
+            let whole = vectors - vectors % NR;
+            for m0 in (0..rows).step_by(MR) {
                 let live = (rows - m0).min(MR);
                 let a = &weights[m0 * k..(m0 + live) * k];
                 let bias = &bias[m0..m0 + live];
-                let mut v = 0;
-                while v + NR <= vectors {
+                for v in (0..whole).step_by(NR) {
                     let tail = if v + NR == vectors { last } else { L };
                     // SAFETY: checked above: the tile reads `x` below `taps.reach() + (v + NR) L
                     // <= taps.reach() + vectors L <= x.len()`, `a` has the `k` weights of its
@@ -79,17 +82,38 @@ macro_rules! wide_kernels {
                             tail,
                         );
                     }
-                    v += NR;
                 }
-                // SAFETY: as above, with fewer vectors, the last one `last` lanes.
-                #[allow(unsafe_code)]
-                unsafe {
-                    let (xv, yv) = (x.as_ptr().add(v * L), y.as_mut_ptr().add(m0 * ldy + v * L));
-                    match vectors - v {
-                        0 => {}
-                        1 => wide_tile::<MR, 1>(a, bias, taps, xv, yv, ldy, last),
-                        2 => wide_tile::<MR, 2>(a, bias, taps, xv, yv, ldy, last),
-                        _ => wide_tile::<MR, 3>(a, bias, taps, xv, yv, ldy, last),
+            }
+            let (xv, v) = (x.as_ptr(), whole);
+            if vectors - whole == 1 {
+                for m0 in (0..rows).step_by(TR) {
+                    let live = (rows - m0).min(TR);
+                    // SAFETY: as above, for one vector, its first `last` lanes stored.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        wide_tile::<TR, 1>(
+                            &weights[m0 * k..(m0 + live) * k],
+                            &bias[m0..m0 + live],
+                            taps,
+                            xv.add(v * L),
+                            y.as_mut_ptr().add(m0 * ldy + v * L),
+                            ldy,
+                            last,
+                        );
+                    }
+                }
+            } else if vectors > whole {
+                for m0 in (0..rows).step_by(MR) {
+                    let live = (rows - m0).min(MR);
+                    let (a, bias) = (&weights[m0 * k..(m0 + live) * k], &bias[m0..m0 + live]);
+                    // SAFETY: as above, with fewer vectors, the last one `last` lanes.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        let (xv, yv) = (xv.add(v * L), y.as_mut_ptr().add(m0 * ldy + v * L));
+                        match vectors - v {
+                            2 => wide_tile::<MR, 2>(a, bias, taps, xv, yv, ldy, last),
+                            _ => wide_tile::<MR, 3>(a, bias, taps, xv, yv, ldy, last),
+                        }
                     }
                 }
             }
@@ -116,13 +140,13 @@ macro_rules! wide_kernels {
             ldy: usize,
             tail: usize,
         ) {
-            let mut acc = [[zero(); NR]; MR];
-            for (acc, &b) in acc.iter_mut().zip(bias) {
-                *acc = [splat(b); NR];
-            }
             let k = taps.len();
             let live = bias.len();
             debug_assert!(live > 0 && live <= MR && a.len() >= live * k);
+            // Every accumulator from its bias (the channels past `live` repeat the last): a
+            // fixed count, so that they start in registers.
+            let mut acc: [[V; NR]; MR] =
+                core::array::from_fn(|m| [splat(bias[m.min(live - 1)]); NR]);
             let rows: [*const f32; MR] =
                 core::array::from_fn(|m| a[m.min(live - 1) * k..].as_ptr());
             let mut t = 0;
@@ -181,32 +205,74 @@ macro_rules! wide_kernels {
             let reach = len.next_multiple_of(L);
             // Rows written in whole vectors, each store free to spill up to `L - 1` values past
             // its row into rows written after it: the first rows, while the spills stay in `dst`
-            // and the loads in `src`. The rest are written exactly, with masks.
+            // and the loads in `src` (row `r` is fast when `(r + 1) line + L <= rows line` and
+            // `r width + reach <= src.len()`). The rest are written exactly, with masks.
             let rows = dst.len() / line;
-            let fast = (0..rows)
-                .take_while(|r| (r + 1) * line + L <= rows * line && r * width + reach <= src.len())
-                .count();
-            for r in 0..fast {
-                // SAFETY: `r < fast`: every store lies below `(r + 1) line + L <= rows line <= dst.len()`,
-                // every load below `r width + reach <= src.len()`.
-                #[allow(unsafe_code)]
-                unsafe {
-                    let to = dst.as_mut_ptr().add(r * line);
-                    let from = src.as_ptr().add(r * width);
-                    let mut p = 0;
-                    while p < first {
-                        store_ptr(to.add(p), zero());
-                        p += L;
+            let by_dst = (rows * line).checked_sub(L).map_or(0, |room| room / line);
+            let by_src = match src.len().checked_sub(reach) {
+                None => 0,
+                Some(_) if width == 0 => rows,
+                Some(room) => room / width + 1,
+            };
+            let fast = by_dst.min(by_src).min(rows);
+            if first == 0 && end == line && len <= L {
+                // Rows of one vector and no zeros (a shifted copy without padding): one load and
+                // one store each.
+                for r in 0..fast {
+                    // SAFETY: `r < fast`, as below.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        store_ptr(
+                            dst.as_mut_ptr().add(r * line),
+                            load_ptr(src.as_ptr().add(r * width)),
+                        );
                     }
-                    let mut p = 0;
-                    while p < len {
-                        store_ptr(to.add(first + p), load_ptr(from.add(p)));
-                        p += L;
+                }
+            } else if (L..=2 * L).contains(&line) {
+                // Rows of one or two vectors: the row's first and last `L` values, each loaded
+                // with only the lanes that hold the row's values (the others zeros), so that no
+                // store leaves its row: every row so, in two loads and two stores, no branch.
+                let tail = line - L;
+                let head = lanes(first.min(L), end.min(L));
+                let back = lanes(first.max(tail) - tail, end.max(tail) - tail);
+                for r in 0..rows {
+                    // Position `p` of row `r` is `src[r width + p - first]` for `first <= p <
+                    // end`: `from + p`, a pointer that may lie outside `src` where masked off.
+                    let from = src.as_ptr().wrapping_add(r * width).wrapping_sub(first);
+                    // SAFETY: both stores lie in row `r` of `dst`, below `rows line <=
+                    // dst.len()`; the loads read only lanes at positions `first..end`, that is
+                    // `src[r width ..][.. len]`, which the caller makes readable.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        let to = dst.as_mut_ptr().add(r * line);
+                        store_ptr(to, load_lanes_ptr(from, head));
+                        store_ptr(to.add(tail), load_lanes_ptr(from.wrapping_add(tail), back));
                     }
-                    let mut p = end;
-                    while p < line {
-                        store_ptr(to.add(p), zero());
-                        p += L;
+                }
+                return;
+            } else {
+                for r in 0..fast {
+                    // SAFETY: `r < fast`: every store lies below `(r + 1) line + L <= rows line
+                    // <= dst.len()`, every load below `r width + reach <= src.len()`.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        let to = dst.as_mut_ptr().add(r * line);
+                        let from = src.as_ptr().add(r * width);
+                        let mut p = 0;
+                        while p < first {
+                            store_ptr(to.add(p), zero());
+                            p += L;
+                        }
+                        let mut p = 0;
+                        while p < len {
+                            store_ptr(to.add(first + p), load_ptr(from.add(p)));
+                            p += L;
+                        }
+                        let mut p = end;
+                        while p < line {
+                            store_ptr(to.add(p), zero());
+                            p += L;
+                        }
                     }
                 }
             }

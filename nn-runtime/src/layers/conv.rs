@@ -34,6 +34,7 @@ impl Conv2dGeometry {
     /// The output's `[height, width]` for an input of `input` and a kernel of `kernel`, as
     /// PyTorch computes it, or `None` when a stride or dilation is 0, the kernel is empty, or
     /// the window does not fit the padded input. `const`, for code generators.
+    #[inline]
     pub const fn output_size(self, input: [usize; 2], kernel: [usize; 2]) -> Option<[usize; 2]> {
         let [rows, columns] = self.axes();
         match (
@@ -45,6 +46,7 @@ impl Conv2dGeometry {
         }
     }
 
+    #[inline]
     const fn axes(self) -> [Axis; 2] {
         [
             Axis {
@@ -89,10 +91,12 @@ impl Conv1dGeometry {
 
     /// The output's length for an input of `input` values and a kernel of `kernel` taps, or
     /// `None` as [`Conv2dGeometry::output_size`].
+    #[inline]
     pub const fn output_size(self, input: usize, kernel: usize) -> Option<usize> {
         self.axis().output_size(input, kernel)
     }
 
+    #[inline]
     const fn axis(self) -> Axis {
         Axis {
             stride: self.stride,
@@ -130,6 +134,7 @@ struct Wide {
 
 impl Wide {
     /// The padded input's `[height, width]`.
+    #[inline]
     const fn padded(self) -> [usize; 2] {
         [
             self.input[1] + 2 * self.padding[0],
@@ -144,6 +149,7 @@ impl Wide {
     /// 32 a cycle) and the copy of the wide rows out (about 8 values a cycle) saved outweigh the
     /// extra copies: both of LeNet's convolutions (`lenet_b1` and `lenet_conv_b64` in
     /// bench/benches/onnx.rs).
+    #[inline]
     const fn shifted(self) -> bool {
         let [height, width] = self.padded();
         let [out_channels, out_height, out_width] = self.output;
@@ -163,11 +169,13 @@ impl Wide {
 
     /// Whether the kernel writes the output's positions straight into it: their numbering is
     /// the output's (shifted copies, or a single row).
+    #[inline]
     const fn direct(self) -> bool {
         self.shifted() || self.output[1] == 1
     }
 
     /// Distance between two rows of the output in the product's rows.
+    #[inline]
     const fn line(self) -> usize {
         if self.shifted() {
             self.output[2]
@@ -178,11 +186,13 @@ impl Wide {
 
     /// One copy of the input as the kernel reads it: all channels, padded rows of
     /// [`Wide::line`] values.
+    #[inline]
     const fn block(self) -> usize {
         self.input[0] * self.padded()[0] * self.line()
     }
 
     /// Taps of one output channel.
+    #[inline]
     const fn taps(self) -> Taps {
         let [height, _] = self.padded();
         let line = self.line();
@@ -201,12 +211,14 @@ impl Wide {
     }
 
     /// Output channels per group.
+    #[inline]
     const fn out_per_group(self) -> usize {
         self.output[0] / (self.input[0] / self.in_per_group)
     }
 
     /// Positions of one output channel the kernel computes: the output's `y line + x`, whole
     /// vectors of 16 unless [`Wide::direct`], which stores only the output's.
+    #[inline]
     const fn row(self) -> usize {
         let positions = (self.output[1] - 1) * self.line() + self.output[2];
         if self.direct() {
@@ -218,6 +230,7 @@ impl Wide {
 
     /// The input as the kernel reads it (and the slack the last vectors read past it), in
     /// values.
+    #[inline]
     const fn input_len(self) -> usize {
         let copies = if self.shifted() { self.kernel[1] } else { 1 };
         copies * self.block() + self.row().next_multiple_of(16)
@@ -225,6 +238,7 @@ impl Wide {
 
     /// Scratch values [`Wide::run`] needs: the input as the kernel reads it, and the product
     /// unless it goes straight into the output.
+    #[inline]
     const fn scratch_len(self) -> usize {
         let product = if self.direct() {
             0

@@ -14,6 +14,7 @@ impl Axis {
     /// PyTorch's output length, `(input + 2 padding - dilation (kernel - 1) - 1) / stride + 1`
     /// (rounded down, `ceil_mode=False`), or `None` when the stride or dilation is 0, the
     /// kernel is empty, or the window does not fit the padded input.
+    #[inline]
     pub const fn output_size(self, input: usize, kernel: usize) -> Option<usize> {
         if self.stride == 0 || self.dilation == 0 || kernel == 0 {
             return None;
