@@ -343,7 +343,11 @@ impl Kernel for f32 {
                 avx512::softmax(x);
                 true
             },
-            _ => false,
+            // No vector kernel: `activation::softmax` keeps `x` for its scalar loop.
+            _ => {
+                let _ = x;
+                false
+            }
         }
     }
 
