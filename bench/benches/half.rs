@@ -1,7 +1,8 @@
 //! Half-precision weights against `f32`: MNIST's two layers (`784 -> 128`, ReLU, `128 -> 10`) as
 //! `Dense` (`f32`), `HalfDense` with bfloat16 weights and `HalfDense` with binary16 weights, the
 //! same weights rounded, at batch 1 (`forward`) and 256 (`forward_batch`), at every level this
-//! CPU has. The three run in alternating rounds of about 10 ms, thirty times over, so that they
+//! CPU has; then LeNet-5 (the weights of tests/fixtures/lenet.safetensors) against its
+//! `quantize = bf16` and `f16` twins, at the best level. The three run in alternating rounds of about 10 ms, thirty times over, so that they
 //! see the same state of a shared machine (as in `paired.rs`); each line gives the best round
 //! of each (nanoseconds per sample) and the median of the per-round ratios half / `f32`. No
 //! criterion, so that it builds without the `baselines` feature.
@@ -81,6 +82,87 @@ fn alternate(name: &str, samples: usize, variants: &mut [(&str, &mut dyn FnMut()
         }
     }
     println!("{line}");
+}
+
+nn::network! {
+    /// LeNet-5 with a bfloat16 twin (`LeNetBf16Bf16`).
+    struct LeNetBf16 = [1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2)
+        -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax
+        with quantize = bf16;
+    /// The same with a binary16 twin (`LeNetF16F16`).
+    struct LeNetF16 = [1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2)
+        -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 softmax
+        with quantize = f16;
+}
+
+/// LeNet-5 and its half-precision twins, batch 1 and 256: the convolutions (most of LeNet's
+/// multiply-adds, few of its weights) run in `f32` on widened weights in all three.
+fn lenet() {
+    let path = nn_bench::fixture("tests/fixtures/lenet.safetensors");
+    let net = LeNetBf16::from_safetensors_file(&path).expect("LeNet's fixture");
+    let bf16 = LeNetBf16Bf16::from_network(&net);
+    let f16 = LeNetF16F16::from_network(
+        &LeNetF16::from_safetensors_file(&path).expect("LeNet's fixture"),
+    );
+    let mut rng = SplitMix64::new(11);
+    let images: Vec<[[[f32; 28]; 28]; 1]> = (0..BATCH)
+        .map(|_| {
+            [std::array::from_fn(|_| {
+                std::array::from_fn(|_| f32::from_f64(rng.next_f64()))
+            })]
+        })
+        .collect();
+    let mut t = 0;
+    let mut f32_one = || {
+        black_box(net.forward(black_box(&images[t % BATCH])));
+        t += 1;
+    };
+    let mut t = 0;
+    let mut bf16_one = || {
+        black_box(bf16.forward(black_box(&images[t % BATCH])));
+        t += 1;
+    };
+    let mut t = 0;
+    let mut f16_one = || {
+        black_box(f16.forward(black_box(&images[t % BATCH])));
+        t += 1;
+    };
+    alternate(
+        "LeNet batch 1",
+        1,
+        &mut [
+            ("f32", &mut f32_one),
+            ("bf16", &mut bf16_one),
+            ("f16", &mut f16_one),
+        ],
+    );
+    let mut outputs = vec![[0.0f32; 10]; BATCH];
+    let mut f32_batch = || {
+        net.forward_batch(black_box(&images), &mut outputs)
+            .expect("one output a sample");
+        black_box(&outputs);
+    };
+    let mut bf16_outputs = vec![[0.0f32; 10]; BATCH];
+    let mut bf16_batch = || {
+        bf16.forward_batch(black_box(&images), &mut bf16_outputs)
+            .expect("one output a sample");
+        black_box(&bf16_outputs);
+    };
+    let mut f16_outputs = vec![[0.0f32; 10]; BATCH];
+    let mut f16_batch = || {
+        f16.forward_batch(black_box(&images), &mut f16_outputs)
+            .expect("one output a sample");
+        black_box(&f16_outputs);
+    };
+    alternate(
+        &format!("LeNet batch {BATCH}"),
+        BATCH,
+        &mut [
+            ("f32", &mut f32_batch),
+            ("bf16", &mut bf16_batch),
+            ("f16", &mut f16_batch),
+        ],
+    );
 }
 
 /// MNIST's two layers with half-precision weights.
@@ -221,4 +303,5 @@ fn main() {
             ],
         );
     }
+    lenet();
 }
