@@ -2,8 +2,7 @@
 //! `forward` and `forward_batch`: the state struct (`<Name>State`: every recurrent layer's
 //! state, plain data separate from the weights, so that one network serves any number of
 //! streams), `step` (one time step), `forward_sequence` (a block of steps of one stream, each
-//! layer on the whole chunk of steps: a recurrent layer computes a chunk's input projections
-//! ahead of its recurrence)
+//! layer on the whole chunk of steps)
 //! and `step_streams` (one step of several streams). The three give a step the same bits.
 
 use crate::ir::{Layer, Network};
@@ -211,8 +210,7 @@ fn forward_sequence(net: &Network) -> TokenStream {
         /// Runs consecutive time steps of one stream (an audio buffer, a sensor window),
         /// writing one output per input and carrying the state across: exactly the bits of
         /// [`step`](Self::step) on each input in turn, with one call and one length check per
-        /// block (each layer runs on a chunk of steps at once; a recurrent layer computes the
-        /// chunk's input projections ahead of its recurrence).
+        /// block (each layer runs on a chunk of steps at once).
         /// Blocks of any lengths, one after another, give the bits of one long block.
         ///
         /// # Errors

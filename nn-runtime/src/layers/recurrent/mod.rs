@@ -10,17 +10,19 @@
 //!
 //! `step`, `forward_sequence` and `step_streams` give the same bits for the same stream: every
 //! product sums its columns in one order, whatever the number of steps or streams computed
-//! together. No allocation: a sequence goes through stack buffers of [`CHUNK`] steps.
+//! together. No allocation.
 //!
 //! Speed (bench/benches/recurrent.rs): the products are `kernel::gates` (fused multiply-adds,
 //! AVX-512 or AVX2 where the CPU has them), the activations `kernel::sigmoid_lanes` and
 //! `tanh_lanes` over whole gates (`f32`: vector kernels within 5 ulps; `f64` keeps `libm`'s);
 //! each call runs inside `kernel::with_widest`, so that the element-wise updates run on the
 //! widest vectors (the helpers are `#[inline(always)]` to be compiled there); weights, states
-//! and temporaries are aligned to cache lines. `forward_sequence` computes a chunk's input
-//! projections ahead of its recurrence, one step at a time through the same kernel (one
-//! product over the chunk would need a kernel that sums each output in the same order; the
-//! recurrent product dominates when the input is narrow). `step_streams` multiplies a
+//! and temporaries are aligned to cache lines. `forward_sequence` runs `step`'s code once a
+//! step, each in its own `with_widest` call: one loop over the steps inside a single call kept
+//! the polynomials' constants in registers and spilled the state instead, 10 to 38% slower
+//! than `step` (`lstm32`/`gru32` `nn-block512` in bench/benches/rtneural.rs); computing a
+//! chunk's input projections ahead measured no faster either (a projection ahead must sum in
+//! `step`'s order, so it is the same work). `step_streams` multiplies a
 //! recurrent matrix of at least [`STREAMED_MATRIX`] bytes for several streams at once
 //! (`kernel::gates_streams`, each stream's sums in `kernel::gates`'s order), so that the
 //! matrix is read once for them all rather than once a stream.
@@ -100,9 +102,8 @@ macro_rules! layer {
             }
 
             /// Consecutive time steps of one stream, `outputs[t]` the last level's `h` after
-            /// `inputs[t]`: the same bits as [`step`](Self::step) on each; the dispatch is paid
-            /// once per call and each chunk's input projections are computed ahead of its
-            /// recurrence.
+            /// `inputs[t]`: [`step`](Self::step) on each, so its bits (see the module's doc for
+            /// why one step a call).
             ///
             /// # Panics
             ///
@@ -120,18 +121,15 @@ macro_rules! layer {
                     outputs.len(),
                     "forward_sequence: as many outputs as inputs"
                 );
-                kernel::with_widest(
-                    // Inlined into `with_widest`'s function for the level, so compiled with
-                    // its features.
-                    #[inline(always)]
-                    || {
-                        self.stack.sequence::<Self>(
-                            (&mut state.first, &mut state.deeper),
-                            inputs,
-                            outputs,
-                        );
-                    },
-                );
+                for (input, output) in inputs.iter().zip(outputs) {
+                    *output = kernel::with_widest(
+                        #[inline(always)]
+                        || {
+                            self.stack
+                                .step::<Self>((&mut state.first, &mut state.deeper), input)
+                        },
+                    );
+                }
             }
 
             /// One time step of independent streams, `states[s]` reading `inputs[s]` into
@@ -233,14 +231,9 @@ use core::fmt;
 /// ```
 pub const MAX_LEVELS: usize = 8;
 
-/// Time steps per stack buffer of `forward_sequence`: their input projections are computed
-/// before their recurrence.
-const CHUNK: usize = 16;
-
 /// Streams per stack buffer of `step_streams`: one of the vector kernels' tiles of streams
 /// (`kernel::gates_streams`; twice as many measured no faster, `nn-streams64` of the LSTM(64) in
-/// bench/benches/rtneural.rs), so that its buffers (two projections and an `h` a stream) take
-/// about the stack of `forward_sequence`'s [`CHUNK`] steps.
+/// bench/benches/rtneural.rs); its buffers are two projections and an `h` a stream.
 const STREAMS: usize = 6;
 
 /// Recurrent matrices of at least this many bytes are multiplied for [`STREAMS`] streams at
@@ -545,14 +538,6 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, 
         Aligned(kernel::gates(&self.weight_ih, &self.bias_ih, x))
     }
 
-    /// `W_ih x + b_ih` for each step of `xs` into `ys`.
-    #[inline(always)]
-    pub(crate) fn inputs(&self, xs: &[[T; IN]], ys: &mut [Aligned<[[T; H]; G]>]) {
-        for (x, y) in xs.iter().zip(ys) {
-            *y = self.input(x);
-        }
-    }
-
     /// `W_hh h + b_hh`.
     #[inline(always)]
     pub(crate) fn hidden(&self, h: &[T; H]) -> Aligned<[[T; H]; G]> {
@@ -716,44 +701,6 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
             }
             outputs.copy_from_slice(h);
         }
-    }
-
-    /// Consecutive steps of one stream, [`CHUNK`] at a time: each level's input projections of
-    /// a chunk first (the levels above read the outputs of the level below, in `outputs`), then
-    /// its recurrence.
-    #[inline(always)]
-    pub(crate) fn sequence<U: Update<G, H, T>>(
-        &self,
-        state: (&mut U::Level, &mut [U::Level; DEEPER]),
-        inputs: &[[T; I]],
-        outputs: &mut [[T; H]],
-    ) {
-        let (first, deeper) = state;
-        let mut projected = [Aligned([[T::ZERO; H]; G]); CHUNK];
-        for (inputs, outputs) in inputs.chunks(CHUNK).zip(outputs.chunks_mut(CHUNK)) {
-            let projected = &mut projected[..inputs.len()];
-            self.first.inputs(inputs, projected);
-            recur::<I, G, H, T, U>(&self.first, first, projected, outputs);
-            for (cell, state) in self.deeper.iter().zip(deeper.iter_mut()) {
-                cell.inputs(outputs, projected);
-                recur::<H, G, H, T, U>(cell, state, projected, outputs);
-            }
-        }
-    }
-}
-
-/// The recurrence of one level over steps whose input projections are known, writing each new
-/// `h` into `outputs`.
-#[inline(always)]
-fn recur<const IN: usize, const G: usize, const H: usize, T: Scalar, U: Update<G, H, T>>(
-    cell: &Cell<IN, G, H, T>,
-    state: &mut U::Level,
-    projected: &[Aligned<[[T; H]; G]>],
-    outputs: &mut [[T; H]],
-) {
-    for (x, output) in projected.iter().zip(outputs) {
-        U::update(x, &cell.hidden(state.h()), state);
-        *output = *state.h();
     }
 }
 
