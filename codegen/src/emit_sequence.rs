@@ -1,9 +1,9 @@
 //! The inference half of a sequence network (one with a recurrent layer), in place of
 //! `forward` and `forward_batch`: the state struct (`<Name>State`: every recurrent layer's
 //! state, plain data separate from the weights, so that one network serves any number of
-//! streams), `step` (one time step), `forward_sequence` (a block of steps of one stream, each
-//! layer on the whole chunk of steps)
-//! and `step_streams` (one step of several streams). The three give a step the same bits.
+//! streams), `step` (one time step), `forward_sequence` (a block of steps of one stream, `step`
+//! on each) and `step_streams` (one step of several streams, each layer on a chunk of
+//! streams). The three give a step the same bits.
 
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
@@ -136,7 +136,7 @@ fn step(net: &Network) -> TokenStream {
     }
 }
 
-/// The body of a chunk (of time steps or of streams): each layer on all of the chunk's rows
+/// The body of a chunk of streams: each layer on all of the chunk's rows
 /// into one stack buffer per layer, the last into `outputs`; `run` gives a layer's statement.
 fn chunk_body(
     net: &Network,
@@ -190,16 +190,11 @@ fn forward_sequence(net: &Network) -> TokenStream {
     let Network {
         scalar, runtime, ..
     } = net;
-    let chunk = net.sequence.unwrap_or(1);
     let state = Ident::new("state", Span::mixed_site());
     let (inputs, outputs) = (
         Ident::new("inputs", Span::mixed_site()),
         Ident::new("outputs", Span::mixed_site()),
     );
-    let body = chunk_body(net, &inputs, &outputs, |layer, input, output| {
-        let field = &layer.field;
-        kind(layer).steps(net, layer, &quote!(&mut #state.#field), input, output)
-    });
     let last = &net.last_layer().name;
     let state_type = state_name(net);
     let (input_type, output_type) = (
@@ -208,10 +203,9 @@ fn forward_sequence(net: &Network) -> TokenStream {
     );
     quote! {
         /// Runs consecutive time steps of one stream (an audio buffer, a sensor window),
-        /// writing one output per input and carrying the state across: exactly the bits of
-        /// [`step`](Self::step) on each input in turn, with one call and one length check per
-        /// block (each layer runs on a chunk of steps at once).
-        /// Blocks of any lengths, one after another, give the bits of one long block.
+        /// writing one output per input and carrying the state across: [`step`](Self::step)
+        /// on each input in turn, so exactly its bits, with one call and one length check per
+        /// block. Blocks of any lengths, one after another, give the bits of one long block.
         ///
         /// # Errors
         ///
@@ -229,8 +223,8 @@ fn forward_sequence(net: &Network) -> TokenStream {
                     found: #outputs.len(),
                 });
             }
-            for (#inputs, #outputs) in #inputs.chunks(#chunk).zip(#outputs.chunks_mut(#chunk)) {
-                #body
+            for (input, output) in #inputs.iter().zip(#outputs.iter_mut()) {
+                *output = self.step(#state, input);
             }
             ::core::result::Result::Ok(())
         }

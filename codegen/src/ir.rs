@@ -36,8 +36,8 @@ pub struct Network {
     /// Whether every layer's kind has a backward pass and the output is a vector (what the
     /// losses read): otherwise no training code is emitted.
     pub trains: bool,
-    /// For a sequence network (one with a recurrent layer), the time steps of one chunk of
-    /// `forward_sequence` and the streams of one chunk of `step_streams`; such a network has
+    /// For a sequence network (one with a recurrent layer), the streams of one chunk of
+    /// `step_streams`; such a network has
     /// `step` and a state type instead of `forward` and `forward_batch`.
     pub sequence: Option<usize>,
     /// The int8 twin to emit beside the network (`quantize = int8`), if any.

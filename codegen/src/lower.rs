@@ -153,8 +153,8 @@ fn kind(net: &Network, layer: &nn_grammar::Layer) -> ir::LayerKind {
     }
 }
 
-/// Time steps (or streams) per chunk of a sequence network's `forward_sequence` (and
-/// `step_streams`): as many as keep each layer's buffer of outputs, and each recurrent layer's
+/// Streams per chunk of a sequence network's `step_streams`: as many as keep each layer's
+/// buffer of outputs, and each recurrent layer's
 /// gathered states of a chunk of streams, within clippy's `large_stack_arrays` limit (16 KiB),
 /// at most 128.
 fn sequence_chunk(net: &Network, scalar_bytes: usize) -> usize {

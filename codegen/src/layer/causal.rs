@@ -71,28 +71,6 @@ impl Kind for CausalConv1d {
         quote_spanned!(layer.span=> self.#field.step_causal(#state, #dilation, #input))
     }
 
-    fn steps(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        state: &TokenStream,
-        input: &TokenStream,
-        output: &TokenStream,
-    ) -> TokenStream {
-        let (sample, row) = (
-            Ident::new("sample", Span::mixed_site()),
-            Ident::new("row", Span::mixed_site()),
-        );
-        let history = Ident::new("history", Span::mixed_site());
-        let step = self.step(net, layer, &quote!(#history), &quote!(#sample));
-        quote_spanned! {layer.span=>
-            let #history = #state;
-            for (#sample, #row) in #input.iter().zip(#output.iter_mut()) {
-                *#row = #step;
-            }
-        }
-    }
-
     fn step_streams(
         &self,
         net: &Network,

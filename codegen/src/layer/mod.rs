@@ -79,23 +79,10 @@ pub(crate) trait Kind {
         self.forward(net, layer, input)
     }
 
-    /// Statement: consecutive time steps of one stream, `input` a `&[In]` and `output` a
-    /// `&mut [Out]` of as many rows, before the activation, with each step's bits those of
-    /// [`Kind::step`]; by default [`Kind::forward`] on each step.
-    fn steps(
-        &self,
-        net: &Network,
-        layer: &Layer,
-        _state: &TokenStream,
-        input: &TokenStream,
-        output: &TokenStream,
-    ) -> TokenStream {
-        per_sample(net, layer, input, output)
-    }
-
     /// Statement: one time step of several streams, `states` a `&mut [<Net>State]` (the
-    /// layer's part is its field) and `input`, `output` as in [`Kind::steps`], with each
-    /// stream's bits those of [`Kind::step`]; by default [`Kind::forward`] on each stream.
+    /// layer's part is its field), `input` a `&[In]` and `output` a `&mut [Out]` of as many
+    /// rows, before the activation, with each stream's bits those of [`Kind::step`]; by
+    /// default [`Kind::forward`] on each stream.
     fn step_streams(
         &self,
         net: &Network,

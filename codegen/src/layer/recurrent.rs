@@ -130,18 +130,6 @@ impl Kind for Recurrent {
         quote_spanned!(layer.span=> self.#field.step(#state, #input))
     }
 
-    fn steps(
-        &self,
-        _net: &Network,
-        layer: &Layer,
-        state: &TokenStream,
-        input: &TokenStream,
-        output: &TokenStream,
-    ) -> TokenStream {
-        let field = &layer.field;
-        quote_spanned!(layer.span=> self.#field.forward_sequence(#state, #input, #output);)
-    }
-
     /// The streams' states of this layer gathered into a stack buffer, stepped together, then
     /// put back: a few hundred bytes a stream, against the step's thousands of multiply-adds.
     fn step_streams(
