@@ -5,7 +5,7 @@
 use crate::emit_sequence;
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
-use crate::shared::{apply_activation, array_type, count, flat, zeros};
+use crate::shared::{apply_activation, array_type, check_rows, count, flat, zeros};
 use nn_grammar::{Activation, Shape};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -205,6 +205,7 @@ fn forward_batch(net: &Network) -> TokenStream {
         array_type(scalar, &net.input),
         array_type(scalar, &net.output),
     );
+    let check_rows = check_rows(net, last, &quote!(inputs), &quote!(outputs));
     quote! {
         /// Runs the network on every input, writing one output per input.
         ///
@@ -220,13 +221,7 @@ fn forward_batch(net: &Network) -> TokenStream {
             inputs: &[#input_type],
             outputs: &mut [#output_type],
         ) -> ::core::result::Result<(), #runtime::Error> {
-            if inputs.len() != outputs.len() {
-                return ::core::result::Result::Err(#runtime::Error::Batch {
-                    layer: #last,
-                    expected: inputs.len(),
-                    found: outputs.len(),
-                });
-            }
+            #check_rows
             #chunks
             ::core::result::Result::Ok(())
         }

@@ -11,7 +11,7 @@ use crate::emit::{forward_batch_body, forward_body};
 use crate::io::BakedWeights;
 use crate::ir::{Layer, LayerKind, Network, Quantized};
 use crate::layer::kind;
-use crate::shared::{array_type, count, literal};
+use crate::shared::{array_type, check_rows, count, literal};
 use nn_grammar::Quantize;
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{quote, quote_spanned};
@@ -142,6 +142,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         count(inputs, "value"),
         count(outputs, "output")
     );
+    let check_rows = check_rows(net, last_name, &quote!(inputs), &quote!(outputs));
     quote! {
         #[doc = #doc]
         #[allow(dead_code)]
@@ -187,13 +188,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
                 inputs: &[#input_type],
                 outputs: &mut [#output_type],
             ) -> ::core::result::Result<(), #runtime::Error> {
-                if inputs.len() != outputs.len() {
-                    return ::core::result::Result::Err(#runtime::Error::Batch {
-                        layer: #last_name,
-                        expected: inputs.len(),
-                        found: outputs.len(),
-                    });
-                }
+                #check_rows
                 #chunks
                 ::core::result::Result::Ok(())
             }

@@ -8,7 +8,7 @@
 use crate::io::BakedWeights;
 use crate::ir::{Conv1d, Conv2d, GlobalPool, Layer, LayerKind, Network, Pool, Quantized, Shape};
 use crate::layer::kind;
-use crate::shared::{array_type, count, flat};
+use crate::shared::{array_type, check_rows, count, flat};
 use nn_grammar::{Activation, Quantize};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -445,6 +445,7 @@ fn forward_batch(net: &Network, quantized: &Quantized, parts: &[Part<'_>]) -> To
             }
         }
     };
+    let check_rows = check_rows(net, last_name, &quote!(inputs), &quote!(outputs));
     quote! {
         /// Runs the network on every input, writing one output per input: the same outputs
         /// as `forward`.
@@ -457,13 +458,7 @@ fn forward_batch(net: &Network, quantized: &Quantized, parts: &[Part<'_>]) -> To
             inputs: &[#input_type],
             outputs: &mut [[f32; #outputs]],
         ) -> ::core::result::Result<(), #runtime::Error> {
-            if inputs.len() != outputs.len() {
-                return ::core::result::Result::Err(#runtime::Error::Batch {
-                    layer: #last_name,
-                    expected: inputs.len(),
-                    found: outputs.len(),
-                });
-            }
+            #check_rows
             #body
             ::core::result::Result::Ok(())
         }

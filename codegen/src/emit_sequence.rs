@@ -7,7 +7,7 @@
 
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
-use crate::shared::{apply_activation, array_type, count, flat, zeros};
+use crate::shared::{apply_activation, array_type, check_rows, count, flat, zeros};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
@@ -201,6 +201,7 @@ fn forward_sequence(net: &Network) -> TokenStream {
         array_type(scalar, &net.input),
         array_type(scalar, &net.output),
     );
+    let check_rows = check_rows(net, last, &quote!(#inputs), &quote!(#outputs));
     quote! {
         /// Runs consecutive time steps of one stream (an audio buffer, a sensor window),
         /// writing one output per input and carrying the state across: [`step`](Self::step)
@@ -216,13 +217,7 @@ fn forward_sequence(net: &Network) -> TokenStream {
             #inputs: &[#input_type],
             #outputs: &mut [#output_type],
         ) -> ::core::result::Result<(), #runtime::Error> {
-            if #inputs.len() != #outputs.len() {
-                return ::core::result::Result::Err(#runtime::Error::Batch {
-                    layer: #last,
-                    expected: #inputs.len(),
-                    found: #outputs.len(),
-                });
-            }
+            #check_rows
             for (input, output) in #inputs.iter().zip(#outputs.iter_mut()) {
                 *output = self.step(#state, input);
             }
@@ -253,6 +248,7 @@ fn step_streams(net: &Network) -> TokenStream {
         array_type(scalar, &net.input),
         array_type(scalar, &net.output),
     );
+    let check_rows = check_rows(net, last, &quote!(#inputs), &quote!(#outputs));
     quote! {
         /// Runs one time step of several independent streams (voices, channels, sequences of
         /// a batch), `inputs[i]` with `states[i]` into `outputs[i]`: exactly the bits of
@@ -276,13 +272,7 @@ fn step_streams(net: &Network) -> TokenStream {
                     found: #inputs.len(),
                 });
             }
-            if #inputs.len() != #outputs.len() {
-                return ::core::result::Result::Err(#runtime::Error::Batch {
-                    layer: #last,
-                    expected: #inputs.len(),
-                    found: #outputs.len(),
-                });
-            }
+            #check_rows
             for ((#states, #inputs), #outputs) in #states
                 .chunks_mut(#chunk)
                 .zip(#inputs.chunks(#chunk))

@@ -11,7 +11,7 @@
 
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
-use crate::shared::{alpha, array_type, dropout_key, flat, local, respan, zeros};
+use crate::shared::{alpha, array_type, check_rows, dropout_key, flat, local, respan, zeros};
 use nn_grammar::Activation;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -750,6 +750,7 @@ fn batch_method(net: &Network) -> TokenStream {
     };
 
     let (fits, fits_doc) = batch_fits(net, chunk);
+    let check_rows = check_rows(net, last_name, &quote!(inputs), &quote!(targets));
     quote! {
         /// Samples per chunk in `accumulate_batch`.
         pub const TRAINING_CHUNK: usize = #chunk;
@@ -777,13 +778,7 @@ fn batch_method(net: &Network) -> TokenStream {
             Y: ::core::borrow::Borrow<#output_type>,
             F: ::core::ops::FnMut(usize, #runtime::train::Outcome<#scalar, #output_type>),
         {
-            if inputs.len() != targets.len() {
-                return ::core::result::Result::Err(#runtime::Error::Batch {
-                    layer: #last_name,
-                    expected: inputs.len(),
-                    found: targets.len(),
-                });
-            }
+            #check_rows
             #fits
             #loop_
             ::core::result::Result::Ok(())

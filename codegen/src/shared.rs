@@ -103,6 +103,26 @@ pub(crate) fn apply_activation(
     })
 }
 
+/// The batched methods' first statement: `Err(Error::Batch)`, naming `layer`, unless the slice
+/// `rows` has one row per row of `inputs`.
+pub(crate) fn check_rows(
+    net: &Network,
+    layer: &str,
+    inputs: &TokenStream,
+    rows: &TokenStream,
+) -> TokenStream {
+    let runtime = &net.runtime;
+    quote! {
+        if #inputs.len() != #rows.len() {
+            return ::core::result::Result::Err(#runtime::Error::Batch {
+                layer: #layer,
+                expected: #inputs.len(),
+                found: #rows.len(),
+            });
+        }
+    }
+}
+
 /// A local invented by the macro, hygienic so it cannot collide with a layer's output local.
 pub(crate) fn local(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())

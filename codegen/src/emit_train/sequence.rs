@@ -11,7 +11,7 @@
 use super::{derivative, gradients_name, gradients_struct, output_activation, output_marker};
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
-use crate::shared::{apply_activation, array_type, dropout_key, local, respan, zeros};
+use crate::shared::{apply_activation, array_type, check_rows, dropout_key, local, respan, zeros};
 use nn_grammar::Activation;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -277,6 +277,7 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
     }
 
     let last_name = &net.last_layer().name;
+    let check_rows = check_rows(net, last_name, &quote!(#inputs), &quote!(#targets));
     quote! {
         #[allow(dead_code)]
         impl #name {
@@ -301,13 +302,7 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
                 #scale: #scalar,
                 #gradients: &mut #gradients_type,
             ) -> ::core::result::Result<#scalar, #runtime::Error> {
-                if #inputs.len() != #targets.len() {
-                    return ::core::result::Result::Err(#runtime::Error::Batch {
-                        layer: #last_name,
-                        expected: #inputs.len(),
-                        found: #targets.len(),
-                    });
-                }
+                #check_rows
                 let #steps = #inputs.len();
                 #take_key
                 #forward

@@ -1428,6 +1428,8 @@ mod tests {
                 }
             }
             std::println!("{level:?}: softmax {worst:.2} ulps (ran: {ran})");
+            // The dispatch itself: AVX-512 has the kernel, the other levels say they have none.
+            assert_eq!(ran, level == Level::Avx512, "softmax kernel at {level:?}");
             assert!(worst <= 4.0, "softmax at {level:?}: {worst} ulps");
         }
     }
