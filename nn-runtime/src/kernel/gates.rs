@@ -6,6 +6,13 @@
 //! [`gates`](super::portable::gates) but with fused multiply-adds. Its type names `G` and `H`
 //! rather than `G * H`, which stable Rust cannot write in a generic type.
 //!
+//! A matrix of [`SWEPT`] bytes (larger than the first-level cache of common cores, up to a few
+//! times it) is summed in blocks of [`SWEEP_BLOCK`] bytes of columns, and `gates` reads them last
+//! to first when told to: [`super::gates`] alternates the direction on each thread from call to
+//! call, so that each call starts with the blocks the previous one left in the cache. Each block's
+//! sum is kept and the sums are added in column order either way, so the direction never changes
+//! the bits (`nn-step` of the 64-wide LSTM in bench/benches/rtneural.rs).
+//!
 //! `gates_streams` is `gates` for several streams at once (`step_streams`): every output lane
 //! gets the very operations of `gates`, in the same order (the same panels, partial sums and
 //! blocks), so a stream's bits do not depend on its neighbours; but a register tile holds a few
@@ -32,24 +39,59 @@ macro_rules! streams_panel {
     }};
 }
 
+/// The sizes of the matrices `gates` sweeps in alternating directions: larger than 32 KiB (a
+/// matrix that fits the first-level cache gains nothing) and at most 128 KiB (beyond that, the
+/// little the cache keeps of it between calls is not worth the blocks' sums).
+pub(super) const SWEPT: core::ops::RangeInclusive<usize> = 32 * 1024 + 1..=128 * 1024;
+/// Bytes of columns per block of a swept matrix (at least one column): a quarter of the largest
+/// swept matrix gives at most [`SWEEP_BLOCKS`] blocks.
+pub(super) const SWEEP_BLOCK: usize = 16 * 1024;
+/// The most blocks of a swept matrix: the blocks' sums a panel keeps when it reads them in
+/// reverse.
+pub(super) const SWEEP_BLOCKS: usize = 8;
+
+/// Whether `gates` sweeps a matrix of `IN` columns of `outputs` `f32`s.
+pub(super) const fn swept(inputs: usize, outputs: usize) -> bool {
+    let bytes = inputs * outputs * size_of::<f32>();
+    *SWEPT.start() <= bytes && bytes <= *SWEPT.end()
+}
+
+/// Columns per block of `gates` for a matrix of `inputs` columns of `outputs` `f32`s: the
+/// kernels' [`BLOCK`](super::portable::BLOCK), or for a [`swept`] matrix as many as fill
+/// [`SWEEP_BLOCK`] bytes.
+pub(super) const fn gate_block(inputs: usize, outputs: usize) -> usize {
+    if !swept(inputs, outputs) {
+        return super::portable::BLOCK;
+    }
+    let columns = SWEEP_BLOCK / (outputs * size_of::<f32>());
+    let columns = if columns == 0 { 1 } else { columns };
+    assert!(inputs.div_ceil(columns) <= SWEEP_BLOCKS);
+    columns
+}
+
 /// Expands into `gates` for the module's vector type; `$feature` is its `#[target_feature]`.
 macro_rules! gate_kernels {
     ($feature:literal) => {
         /// `W x + b` for a recurrent layer's gates, from the columns of `W`: panels of up to
         /// `2 GATES_PANEL` output vectors, each the sum over the columns, in order, of their
         /// products, spread over [`gate_streams`] interleaved partial sums (column `i` to partial
-        /// `i % S`), a block of [`BLOCK`] columns at a time; then the outputs that do not fill a
+        /// `i % S`), a block of columns at a time
+        /// ([`gate_block`](super::gates::gate_block)); then the outputs that do not fill a
         /// vector. One pass over a panel's weights, front to back, so that wide layers stream
         /// them from the second-level cache. The order depends only on the shapes, so a stream
-        /// gets the same bits however it is called.
+        /// gets the same bits however it is called. With `reverse`, each panel reads the blocks
+        /// of a [`swept`](super::gates::swept) matrix last to first, for the same bits.
         #[target_feature(enable = $feature)]
         #[inline]
         pub fn gates<const IN: usize, const G: usize, const H: usize>(
             w: &[[[f32; H]; G]; IN],
             b: &[[f32; H]; G],
             x: &[f32; IN],
+            reverse: bool,
         ) -> [[f32; H]; G] {
             const WIDEST: usize = 2 * GATES_PANEL;
+            let block = const { super::gates::gate_block(IN, G * H) };
+            let reverse = reverse && const { super::gates::swept(IN, G * H) };
             let mut y = *b;
             let (vectors, tail) = y.as_flattened_mut().as_chunks_mut::<L>();
             let mut c = 0;
@@ -57,14 +99,24 @@ macro_rules! gate_kernels {
                 let part = &mut vectors[c..];
                 // The widest panel that fits: a few shapes, each with its partial sums.
                 c += match part.len() {
-                    1 => gates_panel::<IN, G, H, 1, { gate_streams(1) }>(w, x, c, part),
-                    2 => gates_panel::<IN, G, H, 2, { gate_streams(2) }>(w, x, c, part),
-                    3 => gates_panel::<IN, G, H, 3, { gate_streams(3) }>(w, x, c, part),
-                    4..6 => gates_panel::<IN, G, H, 4, { gate_streams(4) }>(w, x, c, part),
-                    6..8 => gates_panel::<IN, G, H, 6, { gate_streams(6) }>(w, x, c, part),
+                    1 => gates_panel::<IN, G, H, 1, { gate_streams(1) }>(
+                        w, x, c, part, block, reverse,
+                    ),
+                    2 => gates_panel::<IN, G, H, 2, { gate_streams(2) }>(
+                        w, x, c, part, block, reverse,
+                    ),
+                    3 => gates_panel::<IN, G, H, 3, { gate_streams(3) }>(
+                        w, x, c, part, block, reverse,
+                    ),
+                    4..6 => gates_panel::<IN, G, H, 4, { gate_streams(4) }>(
+                        w, x, c, part, block, reverse,
+                    ),
+                    6..8 => gates_panel::<IN, G, H, 6, { gate_streams(6) }>(
+                        w, x, c, part, block, reverse,
+                    ),
                     n if n < GATES_PANEL + GATES_PANEL / 2 || GATES_PANEL == 4 => {
                         gates_panel::<IN, G, H, GATES_PANEL, { gate_streams(GATES_PANEL) }>(
-                            w, x, c, part,
+                            w, x, c, part, block, reverse,
                         )
                     }
                     n if n < WIDEST => gates_panel::<
@@ -73,8 +125,10 @@ macro_rules! gate_kernels {
                         H,
                         { GATES_PANEL + GATES_PANEL / 2 },
                         { gate_streams(GATES_PANEL + GATES_PANEL / 2) },
-                    >(w, x, c, part),
-                    _ => gates_panel::<IN, G, H, WIDEST, { gate_streams(WIDEST) }>(w, x, c, part),
+                    >(w, x, c, part, block, reverse),
+                    _ => gates_panel::<IN, G, H, WIDEST, { gate_streams(WIDEST) }>(
+                        w, x, c, part, block, reverse,
+                    ),
                 };
             }
             if !tail.is_empty() {
@@ -209,8 +263,9 @@ macro_rules! gate_kernels {
             let last = xs.len() - 1;
             let xs: [&[f32; IN]; N] = core::array::from_fn(|n| xs[n.min(last)].borrow());
             let mut total = [[zero(); Q]; N];
-            for (block, w) in w.chunks(BLOCK).enumerate() {
-                let i0 = block * BLOCK;
+            let columns = const { super::gates::gate_block(IN, G * H) };
+            for (block, w) in w.chunks(columns).enumerate() {
+                let i0 = block * columns;
                 let mut acc = [[[zero(); Q]; N]; S];
                 let (groups, rest) = w.as_chunks::<S>();
                 for (g, columns) in groups.iter().enumerate() {
@@ -222,7 +277,7 @@ macro_rules! gate_kernels {
                 for (k, (acc, column)) in acc.iter_mut().zip(rest).enumerate() {
                     tile_add::<IN, G, H, Q, N>(acc, column, c0, &xs, i + k);
                 }
-                // The partial sums added pairwise, as in `gates_panel`.
+                // The partial sums added pairwise, as in `gates_block`.
                 let mut width = S;
                 while width > 1 {
                     width /= 2;
@@ -286,7 +341,9 @@ macro_rules! gate_kernels {
             s
         }
 
-        /// Adds `W x` to the `P` output vectors from vector `c0` (the first `P` of `y`);
+        /// Adds `W x` to the `P` output vectors from vector `c0` (the first `P` of `y`), a
+        /// block of `block` columns at a time, the blocks' sums added in order (with `reverse`
+        /// the blocks are read last to first, and their sums kept until all are known);
         /// returns `P`.
         #[target_feature(enable = $feature)]
         #[inline]
@@ -301,39 +358,67 @@ macro_rules! gate_kernels {
             x: &[f32; IN],
             c0: usize,
             y: &mut [[f32; L]],
+            block: usize,
+            reverse: bool,
         ) -> usize {
             let mut total = [zero(); P];
-            for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
-                let mut acc = [[zero(); P]; S];
-                let (groups, rest) = w.as_chunks::<S>();
-                let (x_groups, x_rest) = x.as_chunks::<S>();
-                for (columns, xs) in groups.iter().zip(x_groups) {
-                    for ((acc, column), &x) in acc.iter_mut().zip(columns).zip(xs) {
-                        gates_add::<G, H, P>(acc, column, c0, x);
+            let blocks = w.chunks(block).zip(x.chunks(block));
+            if reverse {
+                let mut sums = [[zero(); P]; super::gates::SWEEP_BLOCKS];
+                for ((w, x), sum) in blocks.zip(&mut sums).rev() {
+                    *sum = gates_block::<G, H, P, S>(w, x, c0);
+                }
+                for sum in &sums[..IN.div_ceil(block)] {
+                    for (total, sum) in total.iter_mut().zip(sum) {
+                        *total = add(*total, *sum);
                     }
                 }
-                for ((acc, column), &x) in acc.iter_mut().zip(rest).zip(x_rest) {
-                    gates_add::<G, H, P>(acc, column, c0, x);
-                }
-                // The partial sums added pairwise, as in `matvec`.
-                let mut width = S;
-                while width > 1 {
-                    width /= 2;
-                    let (low, high) = acc.split_at_mut(width);
-                    for (low, high) in low.iter_mut().zip(high.iter()) {
-                        for (l, h) in low.iter_mut().zip(high) {
-                            *l = add(*l, *h);
-                        }
+            } else {
+                for (w, x) in blocks {
+                    let sum = gates_block::<G, H, P, S>(w, x, c0);
+                    for (total, sum) in total.iter_mut().zip(sum) {
+                        *total = add(*total, sum);
                     }
-                }
-                for (total, sum) in total.iter_mut().zip(acc[0]) {
-                    *total = add(*total, sum);
                 }
             }
             for (y, total) in y.iter_mut().zip(total) {
                 store(y, add(load(y), total));
             }
             P
+        }
+
+        /// The sum of one block's products for the `P` output vectors from vector `c0`, over
+        /// `S` partial sums (column `i` to partial `i % S`) added pairwise.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn gates_block<const G: usize, const H: usize, const P: usize, const S: usize>(
+            w: &[[[f32; H]; G]],
+            x: &[f32],
+            c0: usize,
+        ) -> [V; P] {
+            let mut acc = [[zero(); P]; S];
+            let (groups, rest) = w.as_chunks::<S>();
+            let (x_groups, x_rest) = x.as_chunks::<S>();
+            for (columns, xs) in groups.iter().zip(x_groups) {
+                for ((acc, column), &x) in acc.iter_mut().zip(columns).zip(xs) {
+                    gates_add::<G, H, P>(acc, column, c0, x);
+                }
+            }
+            for ((acc, column), &x) in acc.iter_mut().zip(rest).zip(x_rest) {
+                gates_add::<G, H, P>(acc, column, c0, x);
+            }
+            // The partial sums added pairwise, as in `matvec`.
+            let mut width = S;
+            while width > 1 {
+                width /= 2;
+                let (low, high) = acc.split_at_mut(width);
+                for (low, high) in low.iter_mut().zip(high.iter()) {
+                    for (l, h) in low.iter_mut().zip(high) {
+                        *l = add(*l, *h);
+                    }
+                }
+            }
+            acc[0]
         }
 
         /// `acc[p] += x * column[c0 + p]` for the `P` vectors of a panel.

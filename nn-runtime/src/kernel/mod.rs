@@ -217,12 +217,15 @@ pub trait Kernel: Sized + Copy {
 
     /// A recurrent layer's gates, `W x + b` with `W` by column (`w[i]` is column `i`), at
     /// `level`, which the caller has checked is supported; by default the portable kernel.
+    /// `reverse` asks for the columns' blocks to be read last to first, where the kernel sweeps
+    /// them (the bits are the same either way).
     #[inline(always)]
     fn gates<const IN: usize, const G: usize, const H: usize>(
         _level: Level,
         w: &[[[Self; H]; G]; IN],
         b: &[[Self; H]; G],
         x: &[Self; IN],
+        _reverse: bool,
     ) -> [[Self; H]; G]
     where
         Self: Scalar,
@@ -243,7 +246,7 @@ pub trait Kernel: Sized + Copy {
         Self: Scalar,
     {
         for (x, y) in xs.iter().zip(ys) {
-            y.0 = Self::gates(level, w, b, x.borrow());
+            y.0 = Self::gates(level, w, b, x.borrow(), false);
         }
     }
 
@@ -377,18 +380,22 @@ impl Kernel for f32 {
         w: &[[[f32; H]; G]; IN],
         b: &[[f32; H]; G],
         x: &[f32; IN],
+        reverse: bool,
     ) -> [[f32; H]; G] {
         debug_assert!(level.is_supported());
         match level {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
             #[allow(unsafe_code)]
-            Level::Avx512 => unsafe { avx512::gates(w, b, x) },
+            Level::Avx512 => unsafe { avx512::gates(w, b, x, reverse) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
             #[allow(unsafe_code)]
-            Level::Avx2 => unsafe { avx2::gates(w, b, x) },
-            _ => portable::gates(w, b, x),
+            Level::Avx2 => unsafe { avx2::gates(w, b, x, reverse) },
+            _ => {
+                let _ = reverse;
+                portable::gates(w, b, x)
+            }
         }
     }
 
@@ -718,6 +725,10 @@ pub fn matvec<T: Scalar, const IN: usize, const OUT: usize>(
 /// A recurrent layer's gates, `W x + b` for `G` gates of `H` values, `W` by column (`w[i]` is
 /// column `i`), with the best kernel for this CPU (the portable one, inlined, for layers of at
 /// most [`SMALL`] weights). The sums' order depends only on the shapes and the CPU.
+///
+/// With `std`, the vector kernels read a matrix somewhat larger than the first-level cache in
+/// alternating directions, from call to call on each thread, so that each call starts with what
+/// the last one left in the cache (see `kernel/gates.rs`); the bits do not depend on it.
 #[inline(always)]
 pub fn gates<T: Scalar, const IN: usize, const G: usize, const H: usize>(
     w: &[[[T; H]; G]; IN],
@@ -727,8 +738,28 @@ pub fn gates<T: Scalar, const IN: usize, const G: usize, const H: usize>(
     if IN * G * H <= SMALL {
         portable::gates(w, b, x)
     } else {
-        T::gates(level(), w, b, x)
+        #[cfg(target_arch = "x86_64")]
+        let reverse = const { gates::swept(IN, G * H) } && sweep_backwards();
+        #[cfg(not(target_arch = "x86_64"))]
+        let reverse = false;
+        T::gates(level(), w, b, x, reverse)
     }
+}
+
+/// Whether this thread's next swept matrix is read last block first: the opposite of its
+/// last one. Without `std` (no thread-local storage), always forwards.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn sweep_backwards() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::thread_local! {
+            static BACKWARDS: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+        }
+        BACKWARDS.with(|backwards| backwards.replace(!backwards.get()))
+    }
+    #[cfg(not(feature = "std"))]
+    false
 }
 
 /// [`gates`](fn@gates) of each stream, `ys[s] = W xs[s] + b`, with the same bits as `gates` on each
@@ -1253,9 +1284,16 @@ mod tests {
             })
             .collect();
         for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
-            let y = <f32 as super::Kernel>::gates(level, &w, &b, &x);
+            let y = <f32 as super::Kernel>::gates(level, &w, &b, &x, false);
             let what = std::format!("gates {IN} x {G} x {H} at {level:?}");
             assert_close(y.as_flattened(), &expected, 1e-5, &what);
+            // Read in reverse (what a swept matrix gets every other call), the same bits.
+            let reversed = <f32 as super::Kernel>::gates(level, &w, &b, &x, true);
+            assert_eq!(
+                bits(reversed.as_flattened()),
+                bits(y.as_flattened()),
+                "{what}: reversed"
+            );
             // Every stream of `gates_streams` (full and partial tiles) gets the bits of `gates`.
             for streams in [1, 5, 6, 7, 13] {
                 let xs: std::vec::Vec<[f32; IN]> = (0..streams)
@@ -1264,7 +1302,7 @@ mod tests {
                 let mut ys = std::vec![Aligned([[0.0f32; H]; G]); streams];
                 <f32 as super::Kernel>::gates_streams(level, &w, &b, &xs, &mut ys);
                 for (x, y) in xs.iter().zip(&ys) {
-                    let alone = <f32 as super::Kernel>::gates(level, &w, &b, x);
+                    let alone = <f32 as super::Kernel>::gates(level, &w, &b, x, false);
                     assert!(
                         y.0.as_flattened()
                             .iter()
@@ -1274,6 +1312,27 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// `kernel::gates` on a swept matrix (the 64-wide LSTM's recurrent one, 64 KiB) alternates
+    /// its direction from call to call: every call gives the same bits.
+    #[test]
+    fn a_swept_matrix_gives_the_same_bits_in_either_direction() {
+        const { assert!(super::gates::swept(64, 256)) };
+        let mut rng = SplitMix64::new(64);
+        let mut w: Box<[[[f32; 64]; 4]; 64]> = std::vec![[[0.0f32; 64]; 4]; 64]
+            .into_boxed_slice()
+            .try_into()
+            .expect("64 columns");
+        for v in w.as_flattened_mut().as_flattened_mut() {
+            *v = f32::from_f64(rng.uniform(1.0));
+        }
+        let b = [[0.5f32; 64]; 4];
+        let x: [f32; 64] = core::array::from_fn(|_| f32::from_f64(rng.uniform(1.0)));
+        let first = bits(super::gates(&w, &b, &x).as_flattened());
+        for _ in 0..3 {
+            assert_eq!(bits(super::gates(&w, &b, &x).as_flattened()), first);
         }
     }
 
