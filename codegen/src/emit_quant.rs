@@ -531,19 +531,28 @@ fn dense_chunks(
     }
     let layer = last.0;
     let field = &layer.field;
-    let apply = apply(net, layer, &quote!(out));
+    let activation = apply(net, layer, &quote!(out)).map(|apply| {
+        quote! {
+            for out in #chunk_outputs.iter_mut() {
+                #apply
+            }
+        }
+    });
     let sums_buffer = format_ident!("{}_sums_buffer", field, span = Span::mixed_site());
     buffers.extend(quote_spanned! {layer.span=>
         #[allow(clippy::large_stack_arrays)]
         let mut #sums_buffer = [[0i32; #outputs]; #chunk];
     });
+    // Every row dequantised before the activation reads any: a row's vector loads right after
+    // its stores would wait for them to reach the cache (the softmax of 10 outputs took 27 ns
+    // a row so, `mnist_b256` in bench/benches/quantized.rs).
     body.extend(quote_spanned! {layer.span=>
         let #sums = &mut #sums_buffer[..#chunk_inputs.len()];
         self.#field.accumulate_batch(#previous, #sums);
         for (out, sum) in #chunk_outputs.iter_mut().zip(#sums.iter()) {
             *out = self.#field.dequantize(sum);
-            #apply
         }
+        #activation
     });
     quote! {
         #buffers
