@@ -32,9 +32,14 @@ macro_rules! streams_panel {
     }};
 }
 
-/// Expands into `gates` for the module's vector type; `$feature` is its `#[target_feature]`.
+/// Expands into `gates` for the module's vector type, with weights of type `$W`: `$feature` is
+/// its `#[target_feature]`, `$load_w` turns `&[$W; L]` into a vector of `f32`s and
+/// `$load_w_tail` the `len < L` weights of a slice (zeros beyond). The `f32` kernels pass `f32`,
+/// `load` and `load_tail`; the half-precision ones (`half/kernel.rs`) a format and its widening
+/// loads, so that they do the `f32` kernels' very operations, in the same order, on the widened
+/// weights.
 macro_rules! gate_kernels {
-    ($feature:literal) => {
+    ($feature:literal, $W:ty, $load_w:ident, $load_w_tail:ident) => {
         /// `W x + b` for a recurrent layer's gates, from the columns of `W`: panels of up to
         /// `2 GATES_PANEL` output vectors, each the sum over the columns, in order, of their
         /// products, spread over [`gate_streams`] interleaved partial sums (column `i` to partial
@@ -45,7 +50,7 @@ macro_rules! gate_kernels {
         #[target_feature(enable = $feature)]
         #[inline]
         pub fn gates<const IN: usize, const G: usize, const H: usize>(
-            w: &[[[f32; H]; G]; IN],
+            w: &[[[$W; H]; G]; IN],
             b: &[[f32; H]; G],
             x: &[f32; IN],
         ) -> [[f32; H]; G] {
@@ -95,7 +100,7 @@ macro_rules! gate_kernels {
             const H: usize,
             X: Borrow<[f32; IN]>,
         >(
-            w: &[[[f32; H]; G]; IN],
+            w: &[[[$W; H]; G]; IN],
             b: &[[f32; H]; G],
             xs: &[X],
             ys: &mut [Aligned<[[f32; H]; G]>],
@@ -170,7 +175,7 @@ macro_rules! gate_kernels {
             const Q: usize,
             const N: usize,
         >(
-            w: &[[[f32; H]; G]; IN],
+            w: &[[[$W; H]; G]; IN],
             b: &[[f32; H]; G],
             xs: &[X],
             c0: usize,
@@ -200,7 +205,7 @@ macro_rules! gate_kernels {
             const S: usize,
             const N: usize,
         >(
-            w: &[[[f32; H]; G]; IN],
+            w: &[[[$W; H]; G]; IN],
             b: &[[f32; H]; G],
             xs: &[X],
             c0: usize,
@@ -261,13 +266,13 @@ macro_rules! gate_kernels {
             const N: usize,
         >(
             acc: &mut [[V; Q]; N],
-            column: &[[f32; H]; G],
+            column: &[[$W; H]; G],
             c0: usize,
             xs: &[&[f32; IN]; N],
             i: usize,
         ) {
             let part = &column.as_flattened().as_chunks::<L>().0[c0..c0 + Q];
-            let w: [V; Q] = core::array::from_fn(|q| load(&part[q]));
+            let w: [V; Q] = core::array::from_fn(|q| $load_w(&part[q]));
             for (acc, x) in acc.iter_mut().zip(xs) {
                 let x = splat(x[i]);
                 for (acc, w) in acc.iter_mut().zip(&w) {
@@ -297,7 +302,7 @@ macro_rules! gate_kernels {
             const P: usize,
             const S: usize,
         >(
-            w: &[[[f32; H]; G]; IN],
+            w: &[[[$W; H]; G]; IN],
             x: &[f32; IN],
             c0: usize,
             y: &mut [[f32; L]],
@@ -341,14 +346,14 @@ macro_rules! gate_kernels {
         #[inline]
         fn gates_add<const G: usize, const H: usize, const P: usize>(
             acc: &mut [V; P],
-            column: &[[f32; H]; G],
+            column: &[[$W; H]; G],
             c0: usize,
             x: f32,
         ) {
             let x = splat(x);
             let part = &column.as_flattened().as_chunks::<L>().0[c0..c0 + P];
             for (acc, w) in acc.iter_mut().zip(part) {
-                *acc = fmadd(load(w), x, *acc);
+                *acc = fmadd($load_w(w), x, *acc);
             }
         }
 
@@ -356,7 +361,7 @@ macro_rules! gate_kernels {
         #[target_feature(enable = $feature)]
         #[inline]
         fn gates_tail<const IN: usize, const G: usize, const H: usize>(
-            w: &[[[f32; H]; G]; IN],
+            w: &[[[$W; H]; G]; IN],
             x: &[f32; IN],
             y: &mut [f32],
         ) {
@@ -367,11 +372,11 @@ macro_rules! gate_kernels {
                 let (pairs, rest) = w.as_chunks::<2>();
                 let (x_pairs, x_rest) = x.as_chunks::<2>();
                 for ([w0, w1], [x0, x1]) in pairs.iter().zip(x_pairs) {
-                    even = fmadd(load_tail(&w0.as_flattened()[at..]), splat(*x0), even);
-                    odd = fmadd(load_tail(&w1.as_flattened()[at..]), splat(*x1), odd);
+                    even = fmadd($load_w_tail(&w0.as_flattened()[at..]), splat(*x0), even);
+                    odd = fmadd($load_w_tail(&w1.as_flattened()[at..]), splat(*x1), odd);
                 }
                 for (w, x) in rest.iter().zip(x_rest) {
-                    even = fmadd(load_tail(&w.as_flattened()[at..]), splat(*x), even);
+                    even = fmadd($load_w_tail(&w.as_flattened()[at..]), splat(*x), even);
                 }
                 total = add(total, add(even, odd));
             }
@@ -380,5 +385,5 @@ macro_rules! gate_kernels {
     };
 }
 
-pub(super) use gate_kernels;
-pub(super) use streams_panel;
+pub(crate) use gate_kernels;
+pub(crate) use streams_panel;
