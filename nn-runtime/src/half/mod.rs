@@ -8,6 +8,10 @@
 //!   level: its outputs are the bits of a `Dense<IN, OUT, f32>` holding the widened weights.
 //! - [`HalfConv2d`] and [`HalfConv1d`] (`conv.rs`): convolutions, widened into a stack copy of
 //!   the `f32` layer at each call and run through its code.
+//! - The recurrent layers' matrices: [`Lstm`](crate::layers::Lstm), [`Gru`](crate::layers::Gru)
+//!   and [`Rnn`](crate::layers::Rnn) with `Bf16` or `F16` as their
+//!   [`Weight`](crate::layers::Weight), whose gates are `kernel::gates`' vector kernel expanded
+//!   with the formats' widening loads (`kernel.rs`): the bits of the `f32` layer.
 //!
 //! Only the weights are rounded: inputs, biases, products and sums stay `f32`. The AVX-512
 //! instruction that multiplies bfloat16 pairs (`vdpbf16ps`) was rejected for that reason: it

@@ -6,7 +6,9 @@
 //! level) is a separate plain value, [`LstmState`] or [`HiddenState`], so that one layer serves
 //! any number of streams. Each level's matrices are stored by column, `[in][G * H]` (`G` gates
 //! of `H` values, in PyTorch's gate order), as [`Dense`](crate::Dense) stores its weight, and
-//! read as [`Layout::Transposed`]; the tensors are PyTorch's `state_dict`, level by level.
+//! read as [`Layout::Transposed`]; the tensors are PyTorch's `state_dict`, level by level. An
+//! `f32` layer may store its matrices in half precision instead ([`Weight`]: `Lstm<I, H, f32,
+//! DEEPER, Bf16>`), made from an `f32` layer by `assign_from`, with the same state type.
 //!
 //! `step`, `forward_sequence` and `step_streams` give the same bits for the same stream: every
 //! product sums its columns in one order, whatever the number of steps or streams computed
