@@ -403,6 +403,51 @@ mod tests {
     use crate::lower;
     use proc_macro2::{Span, TokenStream};
 
+    /// The field types of `declaration`'s twin, as tokens.
+    fn twin_fields(declaration: &str, twin: &str) -> Vec<String> {
+        let net = nn_grammar::compile_item(declaration).unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        let tokens = super::emit(&net).to_string();
+        let fields = tokens
+            .split(&format!("struct {twin} {{"))
+            .nth(1)
+            .and_then(|rest| rest.split("} ").next())
+            .expect("the struct")
+            .to_owned();
+        fields
+            .split("pub ")
+            .skip(1)
+            .map(|field| field.split(" #").next().unwrap_or(field).trim().to_owned())
+            .collect()
+    }
+
+    /// Recurrent layers get their runtime type with the format as the matrices' storage;
+    /// causal convolutions and `layernorm` keep the `f32` network's types; the sequence
+    /// methods are there, on the `f32` network's state type, and `forward` is not.
+    #[test]
+    fn sequence_twins_store_recurrent_matrices_in_half() {
+        let declaration = "struct Net = 2 -> conv1d(4, 2, causal) -> lstm(8, layers = 2) \
+                           -> rnn(5, relu) -> layernorm -> 3 with quantize = f16;";
+        assert_eq!(
+            twin_fields(declaration, "NetF16"),
+            [
+                "layer0 : :: nn :: __private :: layers :: Conv1d < 4usize , 2usize , 2usize , f32 > ,",
+                "layer1 : :: nn :: __private :: layers :: Lstm < 4usize , 8usize , f32 , 1usize , :: nn :: __private :: F16 > ,",
+                "layer2 : :: nn :: __private :: layers :: Rnn < 8usize , 5usize , f32 , 0usize , true , :: nn :: __private :: F16 > ,",
+                "layer3 : :: nn :: __private :: layers :: LayerNorm < [f32 ; 5usize] > ,",
+                "layer4 : :: nn :: __private :: HalfDense < 5usize , 3usize , :: nn :: __private :: F16 > ,",
+            ]
+        );
+        let net = nn_grammar::compile_item(declaration).unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        let tokens = super::emit(&net).to_string();
+        for method in ["fn step (", "fn forward_sequence (", "fn step_streams ("] {
+            assert!(tokens.contains(method), "{method}");
+        }
+        assert!(tokens.contains("state : & mut NetState"));
+        assert!(!tokens.contains("fn forward ("));
+    }
+
     /// Convolutions get half layers, normalisation keeps the `f32` network's type, pools and
     /// `flatten` have no field.
     #[test]
