@@ -1,19 +1,24 @@
 //! The half-precision twin of a network (`with quantize = bf16` or `f16`): `<Name>Bf16` or
 //! `<Name>F16`, the `f32` network with each dense layer's and convolution's weights stored in 16
-//! bits (`HalfDense`, `HalfConv2d`, `HalfConv1d`) and computed in `f32` (widened as they load),
-//! made from a trained `<Name>` by rounding each weight. `forward` and `forward_batch` are the
-//! `f32` network's (`emit::forward_body`, `emit::forward_batch_body`), each kind's own tokens
-//! but a dense layer's (the runtime's kernel even where the `f32` network unrolls): the half
-//! layers answer the `f32` layers' methods, so the bits are those of the `f32` network holding
-//! the rounded weights.
+//! bits (`HalfDense`, `HalfConv2d`, `HalfConv1d`), and each recurrent layer's matrices (the
+//! runtime's `Lstm`, `Gru` or `Rnn` with a half-precision `Weight`), computed in `f32` (widened
+//! as they load), made from a trained `<Name>` by rounding each weight. `forward` and
+//! `forward_batch` are the `f32` network's (`emit::forward_body`, `emit::forward_batch_body`);
+//! a sequence network's `step`, `forward_sequence` and `step_streams` are too
+//! (`emit_sequence::methods_with`), with the `f32` network's state type (the state is `f32`
+//! either way, so one type serves both networks and a stream can move between them). Each
+//! kind's own tokens but a dense layer's (the runtime's kernel even where the `f32` network
+//! unrolls): the half layers answer the `f32` layers' methods, so the bits are those of the
+//! `f32` network holding the rounded weights.
 
 use crate::emit::{forward_batch_body, forward_body};
+use crate::emit_sequence::{methods_with, state_name};
 use crate::io::BakedWeights;
 use crate::ir::{Layer, LayerKind, Network, Quantized};
 use crate::layer::kind;
 use crate::shared::{array_type, check_rows, count, literal};
 use nn_grammar::Quantize;
-use proc_macro2::{Ident, Literal, TokenStream};
+use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned};
 
 /// The twin, if the network has a half-precision one, and its format's runtime type.
@@ -28,14 +33,16 @@ fn twin(net: &Network) -> Option<(&Quantized, TokenStream)> {
     Some((quantized, format))
 }
 
-/// Whether the twin stores `layer`'s weights in half precision (dense layers and
-/// convolutions). Normalisation keeps its `f32` layer: a few parameters per channel (or per
-/// value, for `layernorm`), where rounding would save little and change the statistics'
-/// arithmetic; `check` keeps sequence kinds out of twins.
+/// Whether the twin stores `layer`'s weights in half precision (dense layers, convolutions,
+/// recurrent layers' matrices). Normalisation keeps its `f32` layer: a few parameters per
+/// channel (or per value, for `layernorm`), where rounding would save little and change the
+/// statistics' arithmetic. So does a causal convolution, the runtime's `Conv1d` stepped with
+/// its history: a sequence network's few taps, small beside its recurrent matrices, where a
+/// half `step_causal` would be another kernel to keep exact.
 fn rounded(layer: &Layer) -> bool {
     matches!(
         layer.kind,
-        LayerKind::Dense(_) | LayerKind::Conv2d(_) | LayerKind::Conv1d(_)
+        LayerKind::Dense(_) | LayerKind::Conv2d(_) | LayerKind::Conv1d(_) | LayerKind::Recurrent(_)
     )
 }
 
@@ -56,6 +63,7 @@ fn field_type(net: &Network, layer: &Layer, format: &TokenStream) -> Option<Toke
             let (out, per_group, k) = (conv.out_channels, conv.in_per_group, conv.kernel);
             quote!(#runtime::HalfConv1d<#out, #per_group, #k, #format>)
         }
+        LayerKind::Recurrent(recurrent) => recurrent.layer_type(net, Some(format)),
         _ => kind(layer).field_type(net)?,
     })
 }
@@ -70,7 +78,6 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         name: source,
         visibility,
         runtime,
-        scalar,
         ..
     } = net;
     let name = &quantized.name;
@@ -111,38 +118,22 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
     });
     let name_text = name.to_string();
     let (inputs, outputs) = (net.input.elements(), net.output.elements());
-    let (input_type, output_type) = (
-        array_type(scalar, &net.input),
-        array_type(scalar, &net.output),
-    );
+    let state = net.sequence.map(|_| {
+        format!(
+            " Its streams' state is `{}`, the `f32` network's (the state stays `f32`).",
+            state_name(net)
+        )
+    });
     let doc = format!(
         " `{source}` with {format_name} weights (half the memory of `f32`), computed in `f32`: \
-         made from a trained `{source}` by `{name}::from_network`, or loaded from its file."
+         made from a trained `{source}` by `{name}::from_network`, or loaded from its file.{}",
+        state.unwrap_or_default()
     );
-    let forward = forward_body(net, &|layer, input| {
-        if let LayerKind::Dense(_) = layer.kind {
-            let field = &layer.field;
-            quote_spanned!(layer.span=> self.#field.forward(#input))
-        } else {
-            kind(layer).forward(net, layer, input)
-        }
-    });
-    let chunks = forward_batch_body(net, &|layer, input, output| {
-        if let LayerKind::Dense(_) = layer.kind {
-            let field = &layer.field;
-            quote_spanned!(layer.span=> self.#field.forward_batch(#input, #output);)
-        } else {
-            kind(layer).forward_batch(net, layer, input, output)
-        }
-    });
-    let last_name = &net.last_layer().name;
-    let forward_doc = format!(
-        " Runs the network on one input of {} and returns its {}: each layer's weights widened \
-         to `f32` as they load; the bits of the `f32` network holding the rounded weights.",
-        count(inputs, "value"),
-        count(outputs, "output")
-    );
-    let check_rows = check_rows(net, last_name, &quote!(inputs), &quote!(outputs));
+    let inference = if net.sequence.is_some() {
+        sequence_methods(net)
+    } else {
+        feed_forward_methods(net)
+    };
     quote! {
         #[doc = #doc]
         #[allow(dead_code)]
@@ -168,30 +159,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
             /// Width of the output.
             pub const OUTPUTS: usize = #outputs;
 
-            #[doc = #forward_doc]
-            #[inline]
-            #[must_use]
-            #[allow(clippy::trivially_copy_pass_by_ref)]
-            pub fn forward(&self, input: &#input_type) -> #output_type {
-                #forward
-            }
-
-            /// Runs the network on every input, writing one output per input, in chunks of
-            /// samples as the `f32` network's `forward_batch` (whose bits it gives on the
-            /// rounded weights).
-            ///
-            /// # Errors
-            ///
-            /// `Error::Batch` when `outputs` does not have one row per input.
-            pub fn forward_batch(
-                &self,
-                inputs: &[#input_type],
-                outputs: &mut [#output_type],
-            ) -> ::core::result::Result<(), #runtime::Error> {
-                #check_rows
-                #chunks
-                ::core::result::Result::Ok(())
-            }
+            #inference
         }
 
         #runtime::__with_alloc! {
@@ -246,6 +214,100 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
     }
 }
 
+/// `forward` and `forward_batch` of a feed-forward twin: the `f32` network's bodies, a dense
+/// layer through its runtime kernel.
+fn feed_forward_methods(net: &Network) -> TokenStream {
+    let runtime = &net.runtime;
+    let (inputs, outputs) = (net.input.elements(), net.output.elements());
+    let (input_type, output_type) = (
+        array_type(&net.scalar, &net.input),
+        array_type(&net.scalar, &net.output),
+    );
+    let forward = forward_body(net, &|layer, input| {
+        if let LayerKind::Dense(_) = layer.kind {
+            let field = &layer.field;
+            quote_spanned!(layer.span=> self.#field.forward(#input))
+        } else {
+            kind(layer).forward(net, layer, input)
+        }
+    });
+    let chunks = forward_batch_body(net, &|layer, input, output| {
+        if let LayerKind::Dense(_) = layer.kind {
+            let field = &layer.field;
+            quote_spanned!(layer.span=> self.#field.forward_batch(#input, #output);)
+        } else {
+            kind(layer).forward_batch(net, layer, input, output)
+        }
+    });
+    let last_name = &net.last_layer().name;
+    let forward_doc = format!(
+        " Runs the network on one input of {} and returns its {}: each layer's weights widened \
+         to `f32` as they load; the bits of the `f32` network holding the rounded weights.",
+        count(inputs, "value"),
+        count(outputs, "output")
+    );
+    let check_rows = check_rows(net, last_name, &quote!(inputs), &quote!(outputs));
+    quote! {
+        #[doc = #forward_doc]
+        #[inline]
+        #[must_use]
+        #[allow(clippy::trivially_copy_pass_by_ref)]
+        pub fn forward(&self, input: &#input_type) -> #output_type {
+            #forward
+        }
+
+        /// Runs the network on every input, writing one output per input, in chunks of
+        /// samples as the `f32` network's `forward_batch` (whose bits it gives on the
+        /// rounded weights).
+        ///
+        /// # Errors
+        ///
+        /// `Error::Batch` when `outputs` does not have one row per input.
+        pub fn forward_batch(
+            &self,
+            inputs: &[#input_type],
+            outputs: &mut [#output_type],
+        ) -> ::core::result::Result<(), #runtime::Error> {
+            #check_rows
+            #chunks
+            ::core::result::Result::Ok(())
+        }
+    }
+}
+
+/// `step`, `forward_sequence` and `step_streams` of a sequence network's twin, on the `f32`
+/// network's state type: `emit_sequence`'s, a dense layer through its runtime kernel (one
+/// sample at a time in a chunk of streams, as the `f32` network's `step_streams`).
+fn sequence_methods(net: &Network) -> TokenStream {
+    methods_with(
+        net,
+        &|layer, state, input| {
+            if let LayerKind::Dense(_) = layer.kind {
+                let field = &layer.field;
+                quote_spanned!(layer.span=> self.#field.forward(#input))
+            } else {
+                kind(layer).step(net, layer, state, input)
+            }
+        },
+        &|layer, states, input, output| {
+            if let LayerKind::Dense(_) = layer.kind {
+                let field = &layer.field;
+                let (sample, row) = (
+                    Ident::new("sample", Span::mixed_site()),
+                    Ident::new("row", Span::mixed_site()),
+                );
+                quote_spanned! {layer.span=>
+                    for (#sample, #row) in #input.iter().zip(#output.iter_mut()) {
+                        *#row = self.#field.forward(#sample);
+                    }
+                }
+            } else {
+                kind(layer).step_streams(net, layer, states, input, output)
+            }
+        },
+    )
+}
+
 /// `<Name>Bf16::BAKED` (or `F16`), when the network bakes a file of `f32` weights: each weight
 /// rounded by the format's const `from_f32` while compiling. Nothing otherwise.
 pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStream {
@@ -285,6 +347,12 @@ pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStrea
                 let weight = half_literal(&format, weight, &dims);
                 let bias = literal(&net.scalar, bias, &[conv.out_channels]);
                 quote!(#runtime::HalfConv1d::from_parts(#weight, #bias))
+            }
+            (LayerKind::Recurrent(recurrent), tensors) => {
+                let field_type = recurrent.layer_type(net, Some(&format));
+                recurrent.baked_with(net, tensors, &field_type, &|values, dims| {
+                    half_literal(&format, values, dims)
+                })
             }
             // Kinds the twin keeps in `f32`; `io` has checked the file's shapes, so a rounded
             // kind always has its two tensors.
@@ -334,6 +402,51 @@ fn half_literal(format: &TokenStream, values: &[f64], dims: &[usize]) -> TokenSt
 mod tests {
     use crate::lower;
     use proc_macro2::{Span, TokenStream};
+
+    /// The field types of `declaration`'s twin, as tokens.
+    fn twin_fields(declaration: &str, twin: &str) -> Vec<String> {
+        let net = nn_grammar::compile_item(declaration).unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        let tokens = super::emit(&net).to_string();
+        let fields = tokens
+            .split(&format!("struct {twin} {{"))
+            .nth(1)
+            .and_then(|rest| rest.split("} ").next())
+            .expect("the struct")
+            .to_owned();
+        fields
+            .split("pub ")
+            .skip(1)
+            .map(|field| field.split(" #").next().unwrap_or(field).trim().to_owned())
+            .collect()
+    }
+
+    /// Recurrent layers get their runtime type with the format as the matrices' storage;
+    /// causal convolutions and `layernorm` keep the `f32` network's types; the sequence
+    /// methods are there, on the `f32` network's state type, and `forward` is not.
+    #[test]
+    fn sequence_twins_store_recurrent_matrices_in_half() {
+        let declaration = "struct Net = 2 -> conv1d(4, 2, causal) -> lstm(8, layers = 2) \
+                           -> rnn(5, relu) -> layernorm -> 3 with quantize = f16;";
+        assert_eq!(
+            twin_fields(declaration, "NetF16"),
+            [
+                "layer0 : :: nn :: __private :: layers :: Conv1d < 4usize , 2usize , 2usize , f32 > ,",
+                "layer1 : :: nn :: __private :: layers :: Lstm < 4usize , 8usize , f32 , 1usize , :: nn :: __private :: F16 > ,",
+                "layer2 : :: nn :: __private :: layers :: Rnn < 8usize , 5usize , f32 , 0usize , true , :: nn :: __private :: F16 > ,",
+                "layer3 : :: nn :: __private :: layers :: LayerNorm < [f32 ; 5usize] > ,",
+                "layer4 : :: nn :: __private :: HalfDense < 5usize , 3usize , :: nn :: __private :: F16 > ,",
+            ]
+        );
+        let net = nn_grammar::compile_item(declaration).unwrap();
+        let net = lower(&net, TokenStream::new(), &|_| Span::call_site());
+        let tokens = super::emit(&net).to_string();
+        for method in ["fn step (", "fn forward_sequence (", "fn step_streams ("] {
+            assert!(tokens.contains(method), "{method}");
+        }
+        assert!(tokens.contains("state : & mut NetState"));
+        assert!(!tokens.contains("fn forward ("));
+    }
 
     /// Convolutions get half layers, normalisation keeps the `f32` network's type, pools and
     /// `flatten` have no field.

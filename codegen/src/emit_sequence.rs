@@ -3,7 +3,8 @@
 //! state, plain data separate from the weights, so that one network serves any number of
 //! streams), `step` (one time step), `forward_sequence` (a block of steps of one stream, `step`
 //! on each) and `step_streams` (one step of several streams, each layer on a chunk of
-//! streams). The three give a step the same bits.
+//! streams). The three give a step the same bits. `emit_half` writes its twin's through
+//! [`methods_with`], with its own tokens for the layers it stores in half precision.
 
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
@@ -74,17 +75,40 @@ fn state(net: &Network) -> TokenStream {
     }
 }
 
-/// `step`, `forward_sequence` and `step_streams`.
+/// `step`, `forward_sequence` and `step_streams`, each layer through its kind's tokens.
 fn methods(net: &Network) -> TokenStream {
-    let mut tokens = step(net);
+    methods_with(
+        net,
+        &|layer, state, input| kind(layer).step(net, layer, state, input),
+        &|layer, states, input, output| kind(layer).step_streams(net, layer, states, input, output),
+    )
+}
+
+/// A layer's value at one time step, from a `&mut` of its state and its input (as
+/// `Kind::step`).
+pub(crate) type StepTokens<'a> = &'a dyn Fn(&Layer, &TokenStream, &TokenStream) -> TokenStream;
+
+/// A layer's statement for one time step of a chunk of streams, from the states, input and
+/// output (as `Kind::step_streams`).
+pub(crate) type StreamTokens<'a> =
+    &'a dyn Fn(&Layer, &TokenStream, &TokenStream, &TokenStream) -> TokenStream;
+
+/// `step`, `forward_sequence` and `step_streams` for `net`'s state type, each layer's part
+/// from `step` and `streams`: the `f32` network's, and its half-precision twin's.
+pub(crate) fn methods_with(
+    net: &Network,
+    step: StepTokens<'_>,
+    streams: StreamTokens<'_>,
+) -> TokenStream {
+    let mut tokens = step_method(net, step);
     tokens.extend(forward_sequence(net));
-    tokens.extend(step_streams(net));
+    tokens.extend(step_streams(net, streams));
     tokens
 }
 
 /// `step`: one statement (or two, with an activation) per layer, as `forward`, the recurrent
 /// layers reading and updating their state.
-fn step(net: &Network) -> TokenStream {
+fn step_method(net: &Network, value_of: StepTokens<'_>) -> TokenStream {
     let scalar = &net.scalar;
     let input = format_ident!("input");
     let state = Ident::new("state", Span::mixed_site());
@@ -104,7 +128,7 @@ fn step(net: &Network) -> TokenStream {
         } else {
             quote!(&#previous)
         };
-        let value = kind(layer).step(net, layer, &quote!(&mut #state.#out), &argument);
+        let value = value_of(layer, &quote!(&mut #state.#out), &argument);
         body.extend(quote_spanned! {layer.span=>
             let #binding: #out_type = #value;
             #activation
@@ -228,7 +252,7 @@ fn forward_sequence(net: &Network) -> TokenStream {
 
 /// `step_streams`: one time step of several streams, in chunks of streams, each layer on a
 /// whole chunk.
-fn step_streams(net: &Network) -> TokenStream {
+fn step_streams(net: &Network, run: StreamTokens<'_>) -> TokenStream {
     let Network {
         scalar, runtime, ..
     } = net;
@@ -239,7 +263,7 @@ fn step_streams(net: &Network) -> TokenStream {
         Ident::new("outputs", Span::mixed_site()),
     );
     let body = chunk_body(net, &inputs, &outputs, |layer, input, output| {
-        kind(layer).step_streams(net, layer, &quote!(#states), input, output)
+        run(layer, &quote!(#states), input, output)
     });
     let first = &net.first_layer().name;
     let last = &net.last_layer().name;

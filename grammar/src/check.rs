@@ -364,8 +364,8 @@ fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagn
 /// `quantize` only on `f32` networks whose every layer the twin has: for `int8`, dense layers,
 /// `conv2d` and `conv1d` (any groups; not causal), the 2-D and 1-D pools, global pools,
 /// `flatten` and `dropout`, ending with a dense layer, activations other than `relu` on dense
-/// layers only, and inputs within the `i32` sums; for `bf16` and `f16`, every kind but the
-/// stateful ones (sequence networks). Whether the setting can stay.
+/// layers only, and inputs within the `i32` sums; for `bf16` and `f16`, every kind, sequence
+/// networks included. Whether the setting can stay.
 fn check_quantize(
     item: &ast::Item,
     settings: &Settings,
@@ -389,11 +389,8 @@ fn check_quantize(
         fine = false;
     }
     let int8 = quantize == Quantize::Int8;
-    let supported = if int8 {
-        "dense layers, `conv2d`, `conv1d`, the 2-D, 1-D and global pools, `flatten` and `dropout`"
-    } else {
-        "every layer kind but `lstm`, `gru`, `rnn` and causal convolutions"
-    };
+    let supported =
+        "dense layers, `conv2d`, `conv1d`, the 2-D, 1-D and global pools, `flatten` and `dropout`";
     for (written, layer) in item.layers.iter().zip(layers) {
         let kind_fits = match layer.kind {
             LayerKind::Dense | LayerKind::Dropout { .. } => true,
@@ -408,9 +405,9 @@ fn check_quantize(
             | LayerKind::Flatten => int8,
             _ => false,
         };
-        // A half-precision twin runs the `f32` network's code on widened weights: every kind of
-        // a feed-forward network, not the sequence kinds (their steps and state).
-        let kind_fits = kind_fits || (!int8 && !layer.kind.is_stateful());
+        // A half-precision twin runs the `f32` network's code on widened weights: every kind,
+        // sequence networks' included (their state stays `f32`).
+        let kind_fits = kind_fits || !int8;
         if !kind_fits {
             let what = if matches!(layer.kind, LayerKind::CausalConv1d(_)) {
                 "a causal `conv1d`".to_owned()

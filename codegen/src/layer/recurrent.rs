@@ -21,20 +21,76 @@ impl Recurrent {
             Cell::Rnn { .. } => "Rnn",
         }
     }
-}
 
-impl Kind for Recurrent {
-    fn field_type(&self, net: &Network) -> Option<TokenStream> {
+    /// The runtime's type of the layer, its matrices stored as `weights` (a half-precision
+    /// format, for `emit_half`), or as the network's scalar when `None`.
+    pub(crate) fn layer_type(&self, net: &Network, weights: Option<&TokenStream>) -> TokenStream {
         let Network {
             runtime, scalar, ..
         } = net;
         let (inputs, hidden, deeper) = (self.inputs, self.hidden, self.deeper);
         let name = Ident::new(self.type_name(), Span::call_site());
-        Some(if let Cell::Rnn { relu } = self.cell {
-            quote!(#runtime::layers::Rnn<#inputs, #hidden, #scalar, #deeper, #relu>)
+        let weights = weights.map(|weights| quote!(, #weights));
+        if let Cell::Rnn { relu } = self.cell {
+            quote!(#runtime::layers::Rnn<#inputs, #hidden, #scalar, #deeper, #relu #weights>)
         } else {
-            quote!(#runtime::layers::#name<#inputs, #hidden, #scalar, #deeper>)
-        })
+            quote!(#runtime::layers::#name<#inputs, #hidden, #scalar, #deeper #weights>)
+        }
+    }
+
+    /// [`Kind::baked`] for a layer of type `field_type`, each matrix's literal from
+    /// `matrix(values by column, dims)`: the network's scalars, or `emit_half`'s rounded ones.
+    #[allow(clippy::similar_names)] // PyTorch's tensor names
+    pub(crate) fn baked_with(
+        &self,
+        net: &Network,
+        tensors: Option<&[Vec<f64>]>,
+        field_type: &TokenStream,
+        matrix: &dyn Fn(&[f64], &[usize]) -> TokenStream,
+    ) -> TokenStream {
+        let Network {
+            scalar, runtime, ..
+        } = net;
+        let Some(tensors) = tensors else {
+            return quote!(<#field_type>::zeroed());
+        };
+        let (gates, hidden) = (self.cell.gates(), self.hidden);
+        let columns = |values: &[f64], reads: usize| -> TokenStream {
+            let rows = gates * hidden;
+            let transposed: Vec<f64> = (0..reads * rows)
+                .map(|k| values[(k % rows) * reads + k / rows])
+                .collect();
+            matrix(&transposed, &[reads, gates, hidden])
+        };
+        let levels: Vec<TokenStream> = tensors
+            .chunks(4)
+            .enumerate()
+            .map(|(level, level_tensors)| {
+                let reads = if level == 0 { self.inputs } else { hidden };
+                let [weight_ih, weight_hh, bias_ih, bias_hh] = level_tensors else {
+                    return quote!(::core::compile_error!("a recurrent level has four tensors"));
+                };
+                let weight_ih = columns(weight_ih, reads);
+                let weight_hh = columns(weight_hh, hidden);
+                let bias_ih = literal(scalar, bias_ih, &[gates, hidden]);
+                let bias_hh = literal(scalar, bias_hh, &[gates, hidden]);
+                quote! {
+                    #runtime::layers::RecurrentLevel::from_columns(
+                        #weight_ih, #weight_hh, #bias_ih, #bias_hh
+                    )
+                }
+            })
+            .collect();
+        let (first, deeper) = levels
+            .split_first()
+            .map_or((TokenStream::new(), &[][..]), |(f, d)| (f.clone(), d));
+        quote!(<#field_type>::from_levels(#first, [#(#deeper),*]))
+    }
+}
+
+impl Kind for Recurrent {
+    fn field_type(&self, net: &Network) -> Option<TokenStream> {
+        Some(self.layer_type(net, None))
     }
 
     fn field_doc(&self, layer: &Layer) -> String {
@@ -165,45 +221,10 @@ impl Kind for Recurrent {
     /// The runtime type's `from_levels` of each level's `RecurrentLevel::from_columns`, the
     /// file's matrices (PyTorch's `[G * H, in]`) transposed here to columns (`[in][G][H]`) so
     /// that const evaluation does not have to; or zeros.
-    #[allow(clippy::similar_names)] // PyTorch's tensor names
     fn baked(&self, net: &Network, tensors: Option<&[Vec<f64>]>) -> TokenStream {
-        let Network {
-            scalar, runtime, ..
-        } = net;
-        let field_type = self.field_type(net);
-        let Some(tensors) = tensors else {
-            return quote!(<#field_type>::zeroed());
-        };
-        let (gates, hidden) = (self.cell.gates(), self.hidden);
-        let columns = |values: &[f64], reads: usize| -> TokenStream {
-            let rows = gates * hidden;
-            let transposed: Vec<f64> = (0..reads * rows)
-                .map(|k| values[(k % rows) * reads + k / rows])
-                .collect();
-            literal(scalar, &transposed, &[reads, gates, hidden])
-        };
-        let levels: Vec<TokenStream> = tensors
-            .chunks(4)
-            .enumerate()
-            .map(|(level, level_tensors)| {
-                let reads = if level == 0 { self.inputs } else { hidden };
-                let [weight_ih, weight_hh, bias_ih, bias_hh] = level_tensors else {
-                    return quote!(::core::compile_error!("a recurrent level has four tensors"));
-                };
-                let weight_ih = columns(weight_ih, reads);
-                let weight_hh = columns(weight_hh, hidden);
-                let bias_ih = literal(scalar, bias_ih, &[gates, hidden]);
-                let bias_hh = literal(scalar, bias_hh, &[gates, hidden]);
-                quote! {
-                    #runtime::layers::RecurrentLevel::from_columns(
-                        #weight_ih, #weight_hh, #bias_ih, #bias_hh
-                    )
-                }
-            })
-            .collect();
-        let (first, deeper) = levels
-            .split_first()
-            .map_or((TokenStream::new(), &[][..]), |(f, d)| (f.clone(), d));
-        quote!(<#field_type>::from_levels(#first, [#(#deeper),*]))
+        let field_type = self.layer_type(net, None);
+        self.baked_with(net, tensors, &field_type, &|values, dims| {
+            literal(&net.scalar, values, dims)
+        })
     }
 }

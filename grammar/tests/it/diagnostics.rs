@@ -872,7 +872,7 @@ fn arguments_beyond_f32() {
 }
 
 #[test]
-fn half_twins_take_every_feed_forward_kind_but_no_sequence() {
+fn half_twins_take_every_kind_and_int8_no_sequence() {
     check(
         "struct A = [2, 16] -> conv1d(4, 3, groups = 2) relu -> batchnorm -> maxpool1d(2) -> layernorm -> flatten -> 3 with quantize = bf16;",
         &expect![[r#"
@@ -886,10 +886,28 @@ fn half_twins_take_every_feed_forward_kind_but_no_sequence() {
         "#]],
     );
     check(
-        "struct A = 4 -> lstm(8) -> 2 with quantize = f16;",
+        "struct A = 4 -> lstm(8) -> gru(8, layers = 2) -> rnn(4) -> 2 with quantize = f16;",
         &expect![[r#"
-            1:17: `lstm` cannot be quantised: `quantize = f16` supports every layer kind but `lstm`, `gru`, `rnn` and causal convolutions for now
-              struct A = 4 -> lstm(8) -> 2 with quantize = f16;
+            (private) A F32 Loops inputs=4 outputs=2 parameters=1378
+              layer0 (default name): 4 -> 8 Linear
+              layer1 (default name): 8 -> 8 Linear
+              layer2 (default name): 8 -> 4 Linear
+              layer3 (default name): 4 -> 2 Linear
+        "#]],
+    );
+    check(
+        "struct A = 2 -> conv1d(4, 3, causal) -> 2 with quantize = bf16;",
+        &expect![[r#"
+            (private) A F32 Loops inputs=2 outputs=2 parameters=38
+              layer0 (default name): 2 -> 4 Linear
+              layer1 (default name): 4 -> 2 Linear
+        "#]],
+    );
+    check(
+        "struct A = 4 -> lstm(8) -> 2 with quantize = int8;",
+        &expect![[r#"
+            1:17: `lstm` cannot be quantised: `quantize = int8` supports dense layers, `conv2d`, `conv1d`, the 2-D, 1-D and global pools, `flatten` and `dropout` for now
+              struct A = 4 -> lstm(8) -> 2 with quantize = int8;
                               ^^^^
         "#]],
     );

@@ -26,7 +26,9 @@
 #![allow(clippy::many_single_char_names)]
 
 use super::{Bf16, F16};
+use crate::batch::Aligned;
 use crate::kernel::Level;
+use core::borrow::Borrow;
 
 /// Whether this CPU has F16C, which the AVX2 kernels of [`F16`] need (`vcvtph2ps`): detected
 /// with `std` (the standard library caches it), else what the build enables.
@@ -131,6 +133,71 @@ pub(super) fn matmul_f16<const IN: usize, const OUT: usize>(
         _ => portable::matmul(w, b, x, y),
     }
 }
+
+/// A recurrent layer's gates, `W x + b` for `G` gates of `H` values from the columns of `W`
+/// (`w[i]` is column `i`), each weight widened, at `level`: `kernel::gates`' operations at that
+/// level, in its order (the `f32` macro `gate_kernels!`, expanded here with the format's
+/// widening loads). For `F16`, the portable kernel at [`Level::Avx2`] on a CPU without F16C.
+macro_rules! gates_dispatch {
+    ($name:ident, $streams:ident, $H:ty, $f16c:expr, $format:ident) => {
+        #[inline(always)]
+        pub(super) fn $name<const IN: usize, const G: usize, const H: usize>(
+            level: Level,
+            w: &[[[$H; H]; G]; IN],
+            b: &[[f32; H]; G],
+            x: &[f32; IN],
+        ) -> [[f32; H]; G] {
+            match level {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`),
+                // which has `vcvtph2ps` for 512 bits.
+                #[allow(unsafe_code)]
+                Level::Avx512 => unsafe { avx512::$format::gates(w, b, x, false) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`),
+                // and for binary16 `has_f16c` that it has F16C.
+                #[allow(unsafe_code)]
+                Level::Avx2 if $f16c => unsafe { avx2::$format::gates(w, b, x, false) },
+                _ => portable::gates(w, b, x),
+            }
+        }
+
+        /// The gates of each stream, `ys[s] = W xs[s] + b`, at `level`: the bits of the
+        /// single-stream kernel on each.
+        #[inline(always)]
+        pub(super) fn $streams<
+            const IN: usize,
+            const G: usize,
+            const H: usize,
+            X: Borrow<[f32; IN]>,
+        >(
+            level: Level,
+            w: &[[[$H; H]; G]; IN],
+            b: &[[f32; H]; G],
+            xs: &[X],
+            ys: &mut [Aligned<[[f32; H]; G]>],
+        ) {
+            match level {
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above.
+                #[allow(unsafe_code)]
+                Level::Avx512 => unsafe { avx512::$format::gates_streams(w, b, xs, ys) },
+                #[cfg(target_arch = "x86_64")]
+                // SAFETY: as above.
+                #[allow(unsafe_code)]
+                Level::Avx2 if $f16c => unsafe { avx2::$format::gates_streams(w, b, xs, ys) },
+                _ => {
+                    for (x, y) in xs.iter().zip(ys) {
+                        y.0 = portable::gates(w, b, x.borrow());
+                    }
+                }
+            }
+        }
+    };
+}
+
+gates_dispatch!(gates_bf16, gates_streams_bf16, Bf16, true, bf16);
+gates_dispatch!(gates_f16, gates_streams_f16, F16, has_f16c(), f16);
 
 /// `kernel/portable.rs`'s `matvec`, `matmul` and `dot` with each weight widened by
 /// [`Half::to_f32`](super::Half::to_f32) as it is read: the same partial sums, panels and
@@ -256,6 +323,29 @@ pub(super) mod portable {
                 *y += p;
             }
         }
+    }
+
+    /// `kernel::portable::gates` with each weight widened: the outputs plus `x[i]` times
+    /// column `i`, in order, a block of columns summed from `-0.0` before joining the outputs.
+    #[inline(always)]
+    pub fn gates<F: Half, const IN: usize, const G: usize, const H: usize>(
+        w: &[[[F; H]; G]; IN],
+        b: &[[f32; H]; G],
+        x: &[f32; IN],
+    ) -> [[f32; H]; G] {
+        let mut y = *b;
+        for (columns, xs) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
+            let mut sum = [[-0.0f32; H]; G];
+            for (column, &x) in columns.iter().zip(xs) {
+                for (s, w) in sum.as_flattened_mut().iter_mut().zip(column.as_flattened()) {
+                    *s += x * w.to_f32();
+                }
+            }
+            for (y, &s) in y.as_flattened_mut().iter_mut().zip(sum.as_flattened()) {
+                *y += s;
+            }
+        }
+        y
     }
 
     /// `y[s] = W x[s] + b` for every pair of rows: [`matvec`] on each.
@@ -632,6 +722,9 @@ macro_rules! tail_halves {
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use super::super::{Bf16, F16, Half};
+    use crate::batch::Aligned;
+    use crate::kernel::avx512::GATES_PANEL;
+    use crate::kernel::gates::{gate_kernels, streams_panel};
     use crate::kernel::portable::BLOCK;
     use core::arch::x86_64::{
         __m256i, __m512, __mmask16, _mm256_loadu_si256, _mm512_add_ps, _mm512_and_si512,
@@ -640,6 +733,7 @@ mod avx512 {
         _mm512_maskz_cvtph_ps, _mm512_maskz_loadu_ps, _mm512_permutex2var_ps, _mm512_set1_epi32,
         _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_ps, _mm512_slli_epi32, _mm512_storeu_ps,
     };
+    use core::borrow::Borrow;
 
     /// A vector of `f32`s.
     type V = __m512;
@@ -751,6 +845,21 @@ mod avx512 {
 
     tail_halves!("avx512f");
 
+    /// The `len < 16` bfloat16 weights of `w`, as `f32`s, zeros beyond: `gate_kernels!`'s
+    /// tail load.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn widen_rest_bf16(w: &[Bf16]) -> V {
+        widen_tail_bf16(w, 0, w.len())
+    }
+
+    /// The `len < 16` binary16 weights of `w`, as `f32`s, zeros beyond.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn widen_rest_f16(w: &[F16]) -> V {
+        widen_tail_f16(w, 0, w.len())
+    }
+
     /// 16 bfloat16 weights as `f32`s: each zero-extended to 32 bits and shifted into the upper
     /// half.
     #[target_feature(enable = "avx512f")]
@@ -817,7 +926,7 @@ mod avx512 {
         _mm512_maskz_cvtph_ps(mask(len), tail_halves(flat, start, len))
     }
 
-    /// The bfloat16 kernels.
+    /// The bfloat16 kernels: the dense layer's, and the recurrent layers' gates.
     pub mod bf16 {
         #[allow(clippy::wildcard_imports)]
         use super::*;
@@ -831,9 +940,10 @@ mod avx512 {
             widen_pair_bf16,
             unpair_bf16
         );
+        gate_kernels!("avx512f", Bf16, widen_bf16, widen_rest_bf16);
     }
 
-    /// The binary16 kernels.
+    /// The binary16 kernels: the dense layer's, and the recurrent layers' gates.
     pub mod f16 {
         #[allow(clippy::wildcard_imports)]
         use super::*;
@@ -848,6 +958,7 @@ mod avx512 {
             widen_pair,
             in_order
         );
+        gate_kernels!("avx512f", F16, widen_f16, widen_rest_f16);
     }
 }
 
@@ -855,6 +966,9 @@ mod avx512 {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::super::{Bf16, F16, Half};
+    use crate::batch::Aligned;
+    use crate::kernel::avx2::GATES_PANEL;
+    use crate::kernel::gates::{gate_kernels, streams_panel};
     use crate::kernel::portable::BLOCK;
     use core::arch::x86_64::{
         __m128i, __m256, __m256i, _mm_loadu_si128, _mm256_add_ps, _mm256_broadcastsi128_si256,
@@ -863,6 +977,7 @@ mod avx2 {
         _mm256_setr_epi8, _mm256_setr_epi32, _mm256_setzero_ps, _mm256_shuffle_epi8,
         _mm256_storeu_ps,
     };
+    use core::borrow::Borrow;
 
     /// A vector of `f32`s.
     type V = __m256;
@@ -978,6 +1093,21 @@ mod avx2 {
 
     tail_halves!("avx2,fma");
 
+    /// The `len < 8` bfloat16 weights of `w`, as `f32`s in the low lanes: `gate_kernels!`'s
+    /// tail load.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn widen_rest_bf16(w: &[Bf16]) -> V {
+        widen_tail_bf16(w, 0, w.len())
+    }
+
+    /// The `len < 8` binary16 weights of `w`, as `f32`s in the low lanes.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn widen_rest_f16(w: &[F16]) -> V {
+        widen_tail_f16(w, 0, w.len())
+    }
+
     /// 8 bfloat16 values, in both halves of a vector, as `f32`s: each moved into the upper
     /// half of its lane by one byte shuffle, zeros below.
     #[target_feature(enable = "avx2,fma")]
@@ -1024,7 +1154,7 @@ mod avx2 {
         _mm256_cvtph_ps(tail_halves(flat, start, len))
     }
 
-    /// The bfloat16 kernels.
+    /// The bfloat16 kernels: the dense layer's, and the recurrent layers' gates.
     pub mod bf16 {
         #[allow(clippy::wildcard_imports)]
         use super::*;
@@ -1039,6 +1169,7 @@ mod avx2 {
             widen_pair,
             in_order
         );
+        gate_kernels!("avx2,fma", Bf16, widen_bf16, widen_rest_bf16);
     }
 
     /// The binary16 kernels: F16C besides AVX2 and FMA.
@@ -1056,5 +1187,6 @@ mod avx2 {
             widen_pair,
             in_order
         );
+        gate_kernels!("avx2,fma,f16c", F16, widen_f16, widen_rest_f16);
     }
 }

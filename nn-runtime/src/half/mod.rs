@@ -8,6 +8,10 @@
 //!   level: its outputs are the bits of a `Dense<IN, OUT, f32>` holding the widened weights.
 //! - [`HalfConv2d`] and [`HalfConv1d`] (`conv.rs`): convolutions, widened into a stack copy of
 //!   the `f32` layer at each call and run through its code.
+//! - The recurrent layers' matrices: [`Lstm`](crate::layers::Lstm), [`Gru`](crate::layers::Gru)
+//!   and [`Rnn`](crate::layers::Rnn) with `Bf16` or `F16` as their
+//!   [`Weight`](crate::layers::Weight), whose gates are `kernel::gates`' vector kernel expanded
+//!   with the formats' widening loads (`kernel.rs`): the bits of the `f32` layer.
 //!
 //! Only the weights are rounded: inputs, biases, products and sums stay `f32`. The AVX-512
 //! instruction that multiplies bfloat16 pairs (`vdpbf16ps`) was rejected for that reason: it
@@ -21,8 +25,10 @@ mod kernel;
 pub use conv::{HalfConv1d, HalfConv2d};
 
 use crate::Dense;
+use crate::batch::Aligned;
 use crate::kernel::{Level, SMALL, level};
 use crate::zeroed::ZeroInit;
+use core::borrow::Borrow;
 
 mod sealed {
     pub trait Sealed {}
@@ -249,6 +255,28 @@ pub trait Half:
         x: &[[f32; IN]],
         y: &mut [[f32; OUT]],
     );
+
+    /// A recurrent layer's gates, `W x + b` from the columns of `W` (`w[i]` is column `i`), at
+    /// `level`: the operations of `f32`'s [`Kernel::gates`](crate::kernel::Kernel::gates) at
+    /// that level on the widened weights; the portable kernel where this CPU lacks the level's
+    /// kernel for this format (see [`Half::has_level`]).
+    #[doc(hidden)]
+    fn gates<const IN: usize, const G: usize, const H: usize>(
+        level: Level,
+        w: &[[[Self; H]; G]; IN],
+        b: &[[f32; H]; G],
+        x: &[f32; IN],
+    ) -> [[f32; H]; G];
+
+    /// [`Half::gates`] of each stream, `ys[s] = W xs[s] + b`, at `level`: its bits on each.
+    #[doc(hidden)]
+    fn gates_streams<const IN: usize, const G: usize, const H: usize, X: Borrow<[f32; IN]>>(
+        level: Level,
+        w: &[[[Self; H]; G]; IN],
+        b: &[[f32; H]; G],
+        xs: &[X],
+        ys: &mut [Aligned<[[f32; H]; G]>],
+    );
 }
 
 // `to_f32` is inlined into the portable kernel, which the x86_64 kernels inline into
@@ -294,6 +322,29 @@ impl Half for Bf16 {
     ) {
         debug_assert!(level.is_supported());
         kernel::matmul_bf16(level, w, b, x, y);
+    }
+
+    #[inline(always)]
+    fn gates<const IN: usize, const G: usize, const H: usize>(
+        level: Level,
+        w: &[[[Self; H]; G]; IN],
+        b: &[[f32; H]; G],
+        x: &[f32; IN],
+    ) -> [[f32; H]; G] {
+        debug_assert!(level.is_supported());
+        kernel::gates_bf16(level, w, b, x)
+    }
+
+    #[inline(always)]
+    fn gates_streams<const IN: usize, const G: usize, const H: usize, X: Borrow<[f32; IN]>>(
+        level: Level,
+        w: &[[[Self; H]; G]; IN],
+        b: &[[f32; H]; G],
+        xs: &[X],
+        ys: &mut [Aligned<[[f32; H]; G]>],
+    ) {
+        debug_assert!(level.is_supported());
+        kernel::gates_streams_bf16(level, w, b, xs, ys);
     }
 }
 
@@ -341,6 +392,41 @@ impl Half for F16 {
         debug_assert!(level.is_supported());
         kernel::matmul_f16(level, w, b, x, y);
     }
+
+    #[inline(always)]
+    fn gates<const IN: usize, const G: usize, const H: usize>(
+        level: Level,
+        w: &[[[Self; H]; G]; IN],
+        b: &[[f32; H]; G],
+        x: &[f32; IN],
+    ) -> [[f32; H]; G] {
+        debug_assert!(level.is_supported());
+        kernel::gates_f16(level, w, b, x)
+    }
+
+    #[inline(always)]
+    fn gates_streams<const IN: usize, const G: usize, const H: usize, X: Borrow<[f32; IN]>>(
+        level: Level,
+        w: &[[[Self; H]; G]; IN],
+        b: &[[f32; H]; G],
+        xs: &[X],
+        ys: &mut [Aligned<[[f32; H]; G]>],
+    ) {
+        debug_assert!(level.is_supported());
+        kernel::gates_streams_f16(level, w, b, xs, ys);
+    }
+}
+
+/// A recurrent layer's gates with the portable kernel: `kernel::portable::gates` on the
+/// widened weights (for matrices of at most [`SMALL`] weights, inlined, as the `f32` layer's).
+#[allow(clippy::inline_always)] // inlined into the layer's step, as the `f32` kernel
+#[inline(always)]
+pub(crate) fn portable_gates<F: Half, const IN: usize, const G: usize, const H: usize>(
+    w: &[[[F; H]; G]; IN],
+    b: &[[f32; H]; G],
+    x: &[f32; IN],
+) -> [[f32; H]; G] {
+    kernel::portable::gates(w, b, x)
 }
 
 /// A fully connected layer whose weights are stored in half precision ([`Bf16`] or [`F16`])

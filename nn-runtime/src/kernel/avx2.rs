@@ -38,7 +38,7 @@ const MATVEC_PANEL: usize = 4;
 const MATVEC_ACCUMULATORS: usize = 8;
 /// Half the output vectors of `gates`' widest panel (8 vectors, 64 outputs): its accumulators
 /// fill half of the 16 registers.
-const GATES_PANEL: usize = 4;
+pub(crate) const GATES_PANEL: usize = 4;
 /// Output vectors per tile of `matmul`: 16 outputs.
 const MATMUL_PANEL: usize = 2;
 /// Samples per tile of `matmul`: 12 accumulators, 2 weight vectors and a broadcast input fit
@@ -317,7 +317,7 @@ pub fn max_pool_2x2(x: &[f32], width: usize, y: &mut [f32], out_width: usize) {
 }
 
 column_kernels!("avx2,fma");
-gate_kernels!("avx2,fma");
+gate_kernels!("avx2,fma", f32, load, load_tail);
 activation_kernels!("avx2,fma");
 wide_kernels!("avx2,fma");
 

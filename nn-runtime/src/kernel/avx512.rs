@@ -42,7 +42,7 @@ const MATVEC_PANEL: usize = 8;
 const MATVEC_ACCUMULATORS: usize = 16;
 /// Half the output vectors of `gates`' widest panel (16 vectors, 256 outputs, one partial sum
 /// each; 8 vectors with two each): its accumulators fill half of the 32 registers.
-const GATES_PANEL: usize = 8;
+pub(crate) const GATES_PANEL: usize = 8;
 /// Output vectors per tile of `matmul`: 64 outputs.
 const MATMUL_PANEL: usize = 4;
 /// Samples per tile of `matmul`: 24 accumulators, 4 weight vectors and a broadcast input fit
@@ -316,7 +316,7 @@ pub fn max_pool_2x2(x: &[f32], width: usize, y: &mut [f32], out_width: usize) {
 }
 
 column_kernels!("avx512f");
-gate_kernels!("avx512f");
+gate_kernels!("avx512f", f32, load, load_tail);
 activation_kernels!("avx512f");
 wide_kernels!("avx512f");
 

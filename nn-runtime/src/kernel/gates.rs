@@ -42,16 +42,16 @@ macro_rules! streams_panel {
 /// The sizes of the matrices `gates` sweeps in alternating directions: larger than 32 KiB (a
 /// matrix that fits the first-level cache gains nothing) and at most 128 KiB (beyond that, the
 /// little the cache keeps of it between calls is not worth the blocks' sums).
-pub(super) const SWEPT: core::ops::RangeInclusive<usize> = 32 * 1024 + 1..=128 * 1024;
+pub(crate) const SWEPT: core::ops::RangeInclusive<usize> = 32 * 1024 + 1..=128 * 1024;
 /// Bytes of columns per block of a swept matrix (at least one column): a quarter of the largest
 /// swept matrix gives at most [`SWEEP_BLOCKS`] blocks.
-pub(super) const SWEEP_BLOCK: usize = 16 * 1024;
+pub(crate) const SWEEP_BLOCK: usize = 16 * 1024;
 /// The most blocks of a swept matrix: the blocks' sums a panel keeps when it reads them in
 /// reverse.
-pub(super) const SWEEP_BLOCKS: usize = 8;
+pub(crate) const SWEEP_BLOCKS: usize = 8;
 
 /// Whether `gates` sweeps a matrix of `IN` columns of `outputs` `f32`s.
-pub(super) const fn swept(inputs: usize, outputs: usize) -> bool {
+pub(crate) const fn swept(inputs: usize, outputs: usize) -> bool {
     let bytes = inputs * outputs * size_of::<f32>();
     *SWEPT.start() <= bytes && bytes <= *SWEPT.end()
 }
@@ -59,7 +59,7 @@ pub(super) const fn swept(inputs: usize, outputs: usize) -> bool {
 /// Columns per block of `gates` for a matrix of `inputs` columns of `outputs` `f32`s: the
 /// kernels' [`BLOCK`](super::portable::BLOCK), or for a [`swept`] matrix as many as fill
 /// [`SWEEP_BLOCK`] bytes.
-pub(super) const fn gate_block(inputs: usize, outputs: usize) -> usize {
+pub(crate) const fn gate_block(inputs: usize, outputs: usize) -> usize {
     if !swept(inputs, outputs) {
         return super::portable::BLOCK;
     }
@@ -69,29 +69,34 @@ pub(super) const fn gate_block(inputs: usize, outputs: usize) -> usize {
     columns
 }
 
-/// Expands into `gates` for the module's vector type; `$feature` is its `#[target_feature]`.
+/// Expands into `gates` for the module's vector type, with weights of type `$W`: `$feature` is
+/// its `#[target_feature]`, `$load_w` turns `&[$W; L]` into a vector of `f32`s and
+/// `$load_w_tail` the `len < L` weights of a slice (zeros beyond). The `f32` kernels pass `f32`,
+/// `load` and `load_tail`; the half-precision ones (`half/kernel.rs`) a format and its widening
+/// loads, so that they do the `f32` kernels' very operations, in the same order, on the widened
+/// weights.
 macro_rules! gate_kernels {
-    ($feature:literal) => {
+    ($feature:literal, $W:ty, $load_w:ident, $load_w_tail:ident) => {
         /// `W x + b` for a recurrent layer's gates, from the columns of `W`: panels of up to
         /// `2 GATES_PANEL` output vectors, each the sum over the columns, in order, of their
         /// products, spread over [`gate_streams`] interleaved partial sums (column `i` to partial
         /// `i % S`), a block of columns at a time
-        /// ([`gate_block`](super::gates::gate_block)); then the outputs that do not fill a
+        /// ([`gate_block`](crate::kernel::gates::gate_block)); then the outputs that do not fill a
         /// vector. One pass over a panel's weights, front to back, so that wide layers stream
         /// them from the second-level cache. The order depends only on the shapes, so a stream
         /// gets the same bits however it is called. With `reverse`, each panel reads the blocks
-        /// of a [`swept`](super::gates::swept) matrix last to first, for the same bits.
+        /// of a [`swept`](crate::kernel::gates::swept) matrix last to first, for the same bits.
         #[target_feature(enable = $feature)]
         #[inline]
         pub fn gates<const IN: usize, const G: usize, const H: usize>(
-            w: &[[[f32; H]; G]; IN],
+            w: &[[[$W; H]; G]; IN],
             b: &[[f32; H]; G],
             x: &[f32; IN],
             reverse: bool,
         ) -> [[f32; H]; G] {
             const WIDEST: usize = 2 * GATES_PANEL;
-            let block = const { super::gates::gate_block(IN, G * H) };
-            let reverse = reverse && const { super::gates::swept(IN, G * H) };
+            let block = const { crate::kernel::gates::gate_block(IN, G * H) };
+            let reverse = reverse && const { crate::kernel::gates::swept(IN, G * H) };
             let mut y = *b;
             let (vectors, tail) = y.as_flattened_mut().as_chunks_mut::<L>();
             let mut c = 0;
@@ -149,7 +154,7 @@ macro_rules! gate_kernels {
             const H: usize,
             X: Borrow<[f32; IN]>,
         >(
-            w: &[[[f32; H]; G]; IN],
+            w: &[[[$W; H]; G]; IN],
             b: &[[f32; H]; G],
             xs: &[X],
             ys: &mut [Aligned<[[f32; H]; G]>],
@@ -224,7 +229,7 @@ macro_rules! gate_kernels {
             const Q: usize,
             const N: usize,
         >(
-            w: &[[[f32; H]; G]; IN],
+            w: &[[[$W; H]; G]; IN],
             b: &[[f32; H]; G],
             xs: &[X],
             c0: usize,
@@ -254,7 +259,7 @@ macro_rules! gate_kernels {
             const S: usize,
             const N: usize,
         >(
-            w: &[[[f32; H]; G]; IN],
+            w: &[[[$W; H]; G]; IN],
             b: &[[f32; H]; G],
             xs: &[X],
             c0: usize,
@@ -263,7 +268,7 @@ macro_rules! gate_kernels {
             let last = xs.len() - 1;
             let xs: [&[f32; IN]; N] = core::array::from_fn(|n| xs[n.min(last)].borrow());
             let mut total = [[zero(); Q]; N];
-            let columns = const { super::gates::gate_block(IN, G * H) };
+            let columns = const { crate::kernel::gates::gate_block(IN, G * H) };
             for (block, w) in w.chunks(columns).enumerate() {
                 let i0 = block * columns;
                 let mut acc = [[[zero(); Q]; N]; S];
@@ -316,13 +321,13 @@ macro_rules! gate_kernels {
             const N: usize,
         >(
             acc: &mut [[V; Q]; N],
-            column: &[[f32; H]; G],
+            column: &[[$W; H]; G],
             c0: usize,
             xs: &[&[f32; IN]; N],
             i: usize,
         ) {
             let part = &column.as_flattened().as_chunks::<L>().0[c0..c0 + Q];
-            let w: [V; Q] = core::array::from_fn(|q| load(&part[q]));
+            let w: [V; Q] = core::array::from_fn(|q| $load_w(&part[q]));
             for (acc, x) in acc.iter_mut().zip(xs) {
                 let x = splat(x[i]);
                 for (acc, w) in acc.iter_mut().zip(&w) {
@@ -354,7 +359,7 @@ macro_rules! gate_kernels {
             const P: usize,
             const S: usize,
         >(
-            w: &[[[f32; H]; G]; IN],
+            w: &[[[$W; H]; G]; IN],
             x: &[f32; IN],
             c0: usize,
             y: &mut [[f32; L]],
@@ -364,7 +369,7 @@ macro_rules! gate_kernels {
             let mut total = [zero(); P];
             let blocks = w.chunks(block).zip(x.chunks(block));
             if reverse {
-                let mut sums = [[zero(); P]; super::gates::SWEEP_BLOCKS];
+                let mut sums = [[zero(); P]; crate::kernel::gates::SWEEP_BLOCKS];
                 for ((w, x), sum) in blocks.zip(&mut sums).rev() {
                     *sum = gates_block::<G, H, P, S>(w, x, c0);
                 }
@@ -392,7 +397,7 @@ macro_rules! gate_kernels {
         #[target_feature(enable = $feature)]
         #[inline]
         fn gates_block<const G: usize, const H: usize, const P: usize, const S: usize>(
-            w: &[[[f32; H]; G]],
+            w: &[[[$W; H]; G]],
             x: &[f32],
             c0: usize,
         ) -> [V; P] {
@@ -426,14 +431,14 @@ macro_rules! gate_kernels {
         #[inline]
         fn gates_add<const G: usize, const H: usize, const P: usize>(
             acc: &mut [V; P],
-            column: &[[f32; H]; G],
+            column: &[[$W; H]; G],
             c0: usize,
             x: f32,
         ) {
             let x = splat(x);
             let part = &column.as_flattened().as_chunks::<L>().0[c0..c0 + P];
             for (acc, w) in acc.iter_mut().zip(part) {
-                *acc = fmadd(load(w), x, *acc);
+                *acc = fmadd($load_w(w), x, *acc);
             }
         }
 
@@ -441,7 +446,7 @@ macro_rules! gate_kernels {
         #[target_feature(enable = $feature)]
         #[inline]
         fn gates_tail<const IN: usize, const G: usize, const H: usize>(
-            w: &[[[f32; H]; G]; IN],
+            w: &[[[$W; H]; G]; IN],
             x: &[f32; IN],
             y: &mut [f32],
         ) {
@@ -452,11 +457,11 @@ macro_rules! gate_kernels {
                 let (pairs, rest) = w.as_chunks::<2>();
                 let (x_pairs, x_rest) = x.as_chunks::<2>();
                 for ([w0, w1], [x0, x1]) in pairs.iter().zip(x_pairs) {
-                    even = fmadd(load_tail(&w0.as_flattened()[at..]), splat(*x0), even);
-                    odd = fmadd(load_tail(&w1.as_flattened()[at..]), splat(*x1), odd);
+                    even = fmadd($load_w_tail(&w0.as_flattened()[at..]), splat(*x0), even);
+                    odd = fmadd($load_w_tail(&w1.as_flattened()[at..]), splat(*x1), odd);
                 }
                 for (w, x) in rest.iter().zip(x_rest) {
-                    even = fmadd(load_tail(&w.as_flattened()[at..]), splat(*x), even);
+                    even = fmadd($load_w_tail(&w.as_flattened()[at..]), splat(*x), even);
                 }
                 total = add(total, add(even, odd));
             }
@@ -465,5 +470,5 @@ macro_rules! gate_kernels {
     };
 }
 
-pub(super) use gate_kernels;
-pub(super) use streams_panel;
+pub(crate) use gate_kernels;
+pub(crate) use streams_panel;

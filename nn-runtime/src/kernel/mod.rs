@@ -28,13 +28,13 @@ use core::borrow::Borrow;
 #[cfg(target_arch = "x86_64")]
 mod activations;
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
-mod avx512;
+pub(crate) mod avx512;
 #[cfg(target_arch = "x86_64")]
 mod columns;
 #[cfg(target_arch = "x86_64")]
-mod gates;
+pub(crate) mod gates;
 pub mod portable;
 #[cfg(target_arch = "x86_64")]
 mod wide;

@@ -59,7 +59,7 @@ pub use pool::{
 #[cfg(feature = "train")]
 pub(crate) use recurrent::Stack;
 pub use recurrent::{
-    Cell as RecurrentLevel, Gru, HiddenState, Lstm, LstmState, MAX_LEVELS, Recurrent, Rnn,
+    Cell as RecurrentLevel, Gru, HiddenState, Lstm, LstmState, MAX_LEVELS, Recurrent, Rnn, Weight,
 };
 #[cfg(all(feature = "train", feature = "alloc"))]
 pub(crate) use recurrent::{LevelState, LstmLevel, gru_update, lstm_update, rnn_update};

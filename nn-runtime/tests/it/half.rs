@@ -8,9 +8,11 @@
 // The values compared are exact in binary floating point.
 #![allow(clippy::float_cmp)]
 
+use nn_runtime::Tensors;
+use nn_runtime::batch::Aligned;
 use nn_runtime::init::SplitMix64;
-use nn_runtime::kernel::{Level, SMALL};
-use nn_runtime::layers::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry};
+use nn_runtime::kernel::{Kernel, Level, SMALL};
+use nn_runtime::layers::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry, Lstm, LstmState, Weight};
 use nn_runtime::{Bf16, Dense, F16, Half, HalfConv1d, HalfConv2d, HalfDense, Scalar, zeroed_box};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
@@ -457,7 +459,7 @@ fn check_conv2d<H: Half>() {
     each_geometry!(geometries[0], 5, 7);
     each_geometry!(geometries[1], 7, 11);
     each_geometry!(geometries[2], 3, 5);
-    let name = H::NAME;
+    let name = <H as Half>::NAME;
     assert_eq!(
         format!("{half:?}"),
         format!("HalfConv2d<6, 2, 3, 3, {name}>")
@@ -530,4 +532,148 @@ fn check_conv1d<H: Half>() {
 fn half_conv1d_gives_the_bits_of_the_f32_convolution() {
     check_conv1d::<Bf16>();
     check_conv1d::<F16>();
+}
+
+/// The recurrent layers' gates with half-precision matrices: at every level this CPU has for
+/// `H`, the bits of `f32`'s gates kernel at that level on the widened weights, alone and for
+/// several streams. Returns the levels checked.
+fn check_gates<const IN: usize, const G: usize, const OUT: usize, H: Half>(seed: u64) -> usize {
+    let mut rng = SplitMix64::new(seed);
+    let mut half = Box::new([[[H::ZERO; OUT]; G]; IN]);
+    for (k, w) in half
+        .as_flattened_mut()
+        .as_flattened_mut()
+        .iter_mut()
+        .enumerate()
+    {
+        let v = rng.uniform(1.0);
+        *w = H::from_f32(f32::from_f64(match k % 11 {
+            0 => v * 1e-6,
+            1 => v * 300.0,
+            2 => 0.0,
+            _ => v,
+        }));
+    }
+    let mut wide = Box::new([[[0.0f32; OUT]; G]; IN]);
+    for (w, h) in wide
+        .as_flattened_mut()
+        .as_flattened_mut()
+        .iter_mut()
+        .zip(half.as_flattened().as_flattened())
+    {
+        *w = h.to_f32();
+    }
+    let b: [[f32; OUT]; G] =
+        std::array::from_fn(|_| std::array::from_fn(|_| f32::from_f64(rng.uniform(0.5))));
+    let inputs = rows::<IN>(seed + 1, 13);
+    let what = format!("gates {IN} x {G} x {OUT} in {}", H::NAME);
+    let mut checked = 0;
+    for level in Level::ALL.into_iter().filter(|&l| H::has_level(l)) {
+        for x in &inputs[..3] {
+            let found = H::gates(level, &half, &b, x);
+            let expected = <f32 as Kernel>::gates(level, &wide, &b, x, false);
+            assert_eq!(
+                bits(found.as_flattened()),
+                bits(expected.as_flattened()),
+                "{what} at {level:?}"
+            );
+        }
+        // Full and partial tiles of streams.
+        for streams in [1, 5, 6, 7, 13] {
+            let mut found = vec![Aligned([[f32::NAN; OUT]; G]); streams];
+            H::gates_streams(level, &half, &b, &inputs[..streams], &mut found);
+            for (x, found) in inputs.iter().zip(&found) {
+                let expected = <f32 as Kernel>::gates(level, &wide, &b, x, false);
+                assert_eq!(
+                    bits(found.0.as_flattened()),
+                    bits(expected.as_flattened()),
+                    "{what} at {level:?}, {streams} streams"
+                );
+            }
+        }
+        checked += 1;
+    }
+    checked
+}
+
+/// The shapes of the `f32` gates kernel's test (`kernel/mod.rs`): every panel width, tails of
+/// outputs that fill no vector, two blocks of columns.
+fn gates_shapes<H: Half>() -> usize {
+    check_gates::<1, 4, 32, H>(40)
+        + check_gates::<32, 4, 32, H>(41)
+        + check_gates::<64, 4, 64, H>(42)
+        + check_gates::<17, 3, 17, H>(43)
+        + check_gates::<33, 3, 64, H>(44)
+        + check_gates::<5, 1, 70, H>(45)
+        + check_gates::<130, 4, 20, H>(46)
+        + check_gates::<3, 3, 5, H>(47)
+        + check_gates::<9, 2, 56, H>(48)
+        + check_gates::<7, 1, 120, H>(49)
+        + check_gates::<200, 4, 16, H>(50)
+        + check_gates::<8, 1, 16, H>(51)
+}
+
+#[test]
+fn half_gates_give_the_bits_of_the_f32_gates_at_every_level() {
+    assert_eq!(gates_shapes::<Bf16>(), 12 * levels::<Bf16>());
+    assert_eq!(gates_shapes::<F16>(), 12 * levels::<F16>());
+}
+
+/// An `Lstm` of `f32` with random tensors, and its twin with matrices in `H` made by
+/// `assign_from`: the twin's `step`, `forward_sequence` and `step_streams` give the bits of the
+/// `f32` layer holding the widened matrices (the biases are the same `f32`s), at the CPU's
+/// level; small layers (the portable kernel, inlined) and large ones (the vector kernels,
+/// streamed).
+fn check_lstm<const I: usize, const HID: usize, const DEEPER: usize, H: Half + Weight<f32>>(
+    seed: u64,
+) {
+    let mut rng = SplitMix64::new(seed);
+    let mut net = zeroed_box::<Lstm<I, HID, f32, DEEPER>>();
+    net.for_each_tensor_mut(|_, values| {
+        for v in values {
+            *v = f32::from_f64(rng.uniform(0.5));
+        }
+    });
+    let mut half = zeroed_box::<Lstm<I, HID, f32, DEEPER, H>>();
+    half.assign_from(&net);
+    // `assign_from` with matrices of `f32` copies; on the heap, as the layers are large.
+    let mut rounded = zeroed_box::<Lstm<I, HID, f32, DEEPER>>();
+    rounded.assign_from(&net);
+    assert!(*rounded == *net);
+    rounded.for_each_tensor_mut(|info, values| {
+        if info.name.starts_with("weight") {
+            for v in values {
+                *v = H::from_f32(*v).to_f32();
+            }
+        }
+    });
+    let inputs = rows::<I>(seed + 1, 40);
+    let (mut a, mut b) = (LstmState::ZERO, LstmState::ZERO);
+    for x in &inputs {
+        assert_eq!(bits(&half.step(&mut a, x)), bits(&rounded.step(&mut b, x)));
+    }
+    let mut found = vec![[0.0; HID]; inputs.len()];
+    let mut expected = vec![[0.0; HID]; inputs.len()];
+    half.forward_sequence(&mut a, &inputs, &mut found);
+    rounded.forward_sequence(&mut b, &inputs, &mut expected);
+    assert_eq!(bits(found.as_flattened()), bits(expected.as_flattened()));
+    let mut states = vec![a; 13];
+    let mut others = vec![b; 13];
+    half.step_streams(&mut states, &inputs[..13], &mut found[..13]);
+    rounded.step_streams(&mut others, &inputs[..13], &mut expected[..13]);
+    assert_eq!(bits(found.as_flattened()), bits(expected.as_flattened()));
+    assert_eq!(states, others);
+    let name = <H as Half>::NAME;
+    assert_eq!(
+        format!("{half:?}"),
+        format!("Lstm<{I}, {HID}, f32, {DEEPER}, {name}>")
+    );
+}
+
+#[test]
+fn half_lstms_give_the_bits_of_the_rounded_f32_lstm() {
+    check_lstm::<1, 8, 0, Bf16>(60);
+    check_lstm::<3, 64, 1, Bf16>(61);
+    check_lstm::<1, 8, 0, F16>(62);
+    check_lstm::<3, 64, 1, F16>(63);
 }

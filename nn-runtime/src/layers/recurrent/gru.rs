@@ -3,7 +3,7 @@
 // `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
 #![allow(clippy::inline_always)]
 
-use super::{Cell, HiddenState, Stack, Update, debug, levels};
+use super::{Cell, HiddenState, Stack, Update, Weight, debug, levels};
 use crate::Scalar;
 use crate::batch::Aligned;
 use crate::kernel;
@@ -19,8 +19,8 @@ use crate::tensor::{TensorInfo, Tensors};
 /// (`[3H, H]`), `bias_ih_l{k}`, `bias_hh_l{k}` (`[3H]`), level by level; the weights stored by
 /// column. The state of a stream is a [`HiddenState`].
 #[derive(Clone, PartialEq)]
-pub struct Gru<const I: usize, const H: usize, T: Scalar, const DEEPER: usize = 0> {
-    stack: Stack<I, 3, H, T, DEEPER>,
+pub struct Gru<const I: usize, const H: usize, T: Scalar, const DEEPER: usize = 0, W = T> {
+    stack: Stack<I, 3, H, T, DEEPER, W>,
 }
 
 layer!(
@@ -59,8 +59,8 @@ pub(crate) fn update<const H: usize, T: Scalar>(
     gates
 }
 
-impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<3, H, T>
-    for Gru<I, H, T, DEEPER>
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, W> Update<3, H, T>
+    for Gru<I, H, T, DEEPER, W>
 {
     type Level = [T; H];
 

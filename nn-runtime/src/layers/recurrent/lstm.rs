@@ -3,7 +3,7 @@
 // `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
 #![allow(clippy::inline_always)]
 
-use super::{Cell, LstmLevel, LstmState, Stack, Update, debug, levels};
+use super::{Cell, LstmLevel, LstmState, Stack, Update, Weight, debug, levels};
 use crate::Scalar;
 use crate::batch::Aligned;
 use crate::kernel;
@@ -38,8 +38,8 @@ use crate::tensor::{TensorInfo, Tensors};
 /// assert!(h.iter().all(|h| h.abs() < 1.0));
 /// ```
 #[derive(Clone, PartialEq)]
-pub struct Lstm<const I: usize, const H: usize, T: Scalar, const DEEPER: usize = 0> {
-    stack: Stack<I, 4, H, T, DEEPER>,
+pub struct Lstm<const I: usize, const H: usize, T: Scalar, const DEEPER: usize = 0, W = T> {
+    stack: Stack<I, 4, H, T, DEEPER, W>,
 }
 
 layer!(
@@ -89,8 +89,8 @@ pub(crate) fn update<const H: usize, T: Scalar>(
     (gates, squashed)
 }
 
-impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize> Update<4, H, T>
-    for Lstm<I, H, T, DEEPER>
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, W> Update<4, H, T>
+    for Lstm<I, H, T, DEEPER, W>
 {
     type Level = LstmLevel<H, T>;
 

@@ -6,7 +6,9 @@
 //! level) is a separate plain value, [`LstmState`] or [`HiddenState`], so that one layer serves
 //! any number of streams. Each level's matrices are stored by column, `[in][G * H]` (`G` gates
 //! of `H` values, in PyTorch's gate order), as [`Dense`](crate::Dense) stores its weight, and
-//! read as [`Layout::Transposed`]; the tensors are PyTorch's `state_dict`, level by level.
+//! read as [`Layout::Transposed`]; the tensors are PyTorch's `state_dict`, level by level. An
+//! `f32` layer may store its matrices in half precision instead ([`Weight`]: `Lstm<I, H, f32,
+//! DEEPER, Bf16>`), made from an `f32` layer by `assign_from`, with the same state type.
 //!
 //! `step`, `forward_sequence` and `step_streams` give the same bits for the same stream: every
 //! product sums its columns in one order, whatever the number of steps or streams computed
@@ -31,31 +33,33 @@
 
 /// Everything the three layer types share, written once: `ZeroInit`, `Recurrent`, the inherent
 /// API (`LEVELS`, `PARAMETERS`, `zeroed`, `from_levels`, `step`, `forward_sequence`,
-/// `step_streams`), `Tensors` (PyTorch's `state_dict`, level by level) and `Debug`. `$name`
-/// holds `stack: Stack<I, $gates, H, T, DEEPER>` and implements `Update` (its level's update);
+/// `step_streams`, `assign_from`), `Tensors` (PyTorch's `state_dict`, level by level, for
+/// matrices stored as `T`) and `Debug`. `$name` holds `stack: Stack<I, $gates, H, T, DEEPER, W>`
+/// and implements `Update` (its level's update) for every `W`;
 /// `[$($extra)*]` are its generics after `DEEPER` (the RNN's `RELU`), `$label` the name `Debug`
 /// shows.
 macro_rules! layer {
     ($name:ident, gates = $gates:literal, state = $state:ident,
      generics = [$($extra:ident: $extra_type:ty),*], label = $label:expr) => {
-        // SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are
-        // `0.0`, and the layer holds nothing but arrays of `T`.
+        // SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), and `W` is `T`, `Bf16` or `F16`
+        // (`Weight` is sealed), for all of which all-zero bytes are `+0.0`; the layer holds
+        // nothing but arrays of `T` and `W`.
         #[allow(unsafe_code)]
-        unsafe impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*>
-            $crate::zeroed::ZeroInit for $name<I, H, T, DEEPER $(, $extra)*>
+        unsafe impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*, W: Weight<T>>
+            $crate::zeroed::ZeroInit for $name<I, H, T, DEEPER $(, $extra)*, W>
         {
         }
 
-        impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*>
-            $crate::layers::Recurrent for $name<I, H, T, DEEPER $(, $extra)*>
+        impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*, W: Weight<T>>
+            $crate::layers::Recurrent for $name<I, H, T, DEEPER $(, $extra)*, W>
         {
             type State = $state<H, T, DEEPER>;
         }
 
         // `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
         #[allow(clippy::inline_always)]
-        impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*>
-            $name<I, H, T, DEEPER $(, $extra)*>
+        impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*, W: Weight<T>>
+            $name<I, H, T, DEEPER $(, $extra)*, W>
         {
             /// Levels: `DEEPER + 1` (a compile-time error past
             /// [`MAX_LEVELS`](crate::layers::MAX_LEVELS)).
@@ -76,8 +80,8 @@ macro_rules! layer {
             /// [`RecurrentLevel::from_columns`](crate::layers::RecurrentLevel::from_columns)),
             /// level 0 first: the const constructor of baked weights.
             pub const fn from_levels(
-                first: Cell<I, $gates, H, T>,
-                deeper: [Cell<H, $gates, H, T>; DEEPER],
+                first: Cell<I, $gates, H, T, W>,
+                deeper: [Cell<H, $gates, H, T, W>; DEEPER],
             ) -> Self {
                 let () = Self::CHECK;
                 Self {
@@ -159,9 +163,17 @@ macro_rules! layer {
                 );
             }
 
+            /// Sets this layer to `layer`, each weight of its matrices rounded to the nearest
+            /// `W` (ties to even; copied when `W` is `T`), the biases copied: how a half-precision
+            /// twin is made from a trained `f32` layer. In place, so that a layer larger than a
+            /// stack can be converted into one made by [`zeroed_box`](crate::zeroed_box).
+            pub fn assign_from(&mut self, layer: &$name<I, H, T, DEEPER $(, $extra)*>) {
+                self.stack.assign_from(&layer.stack);
+            }
+
             /// Every level's tensors, for training.
             #[cfg(all(feature = "train", feature = "alloc"))]
-            pub(crate) fn stack(&self) -> &Stack<I, $gates, H, T, DEEPER> {
+            pub(crate) fn stack(&self) -> &Stack<I, $gates, H, T, DEEPER, W> {
                 &self.stack
             }
 
@@ -191,12 +203,12 @@ macro_rules! layer {
             }
         }
 
-        impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*>
-            core::fmt::Debug for $name<I, H, T, DEEPER $(, $extra)*>
+        impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize $(, const $extra: $extra_type)*, W: Weight<T>>
+            core::fmt::Debug for $name<I, H, T, DEEPER $(, $extra)*, W>
         {
-            /// Shapes only, as `Dense`'s.
+            /// Shapes only, as `Dense`'s (and the matrices' format when it is not `T`).
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                debug::<T>(f, $label, I, H, DEEPER)
+                debug::<T>(f, $label, I, H, DEEPER, W::NAME)
             }
         }
     };
@@ -218,9 +230,135 @@ pub(crate) use {
 
 use crate::Scalar;
 use crate::batch::Aligned;
-use crate::kernel;
+use crate::half::{Bf16, F16, Half};
+use crate::kernel::{self, SMALL, level};
 use crate::tensor::{Init, Layout, Role, TensorInfo};
+use core::borrow::Borrow;
 use core::fmt;
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T: crate::Scalar> Sealed for T {}
+    impl Sealed for super::Bf16 {}
+    impl Sealed for super::F16 {}
+}
+
+/// How a recurrent layer of scalar `T` stores its matrices (`weight_ih`, `weight_hh`): as `T`
+/// itself, the default, or for an `f32` layer in half precision, [`Bf16`] or [`F16`] (sealed).
+///
+/// A half-precision layer (`Lstm<I, H, f32, DEEPER, Bf16>`) holds half the bytes of matrices,
+/// widened to `f32` as the products load them; the biases, the state and all arithmetic stay
+/// `f32`. Its products are `kernel::gates`' very operations at each level, in the same order
+/// (the same vector kernels, expanded with the format's widening loads), so its outputs are
+/// the bits of the `f32` layer holding the widened weights; as for
+/// [`HalfDense`](crate::HalfDense), an `F16` layer on an AVX2 CPU without F16C runs the
+/// portable kernel instead.
+pub trait Weight<T: Scalar>: sealed::Sealed + Copy + PartialEq + fmt::Debug + 'static {
+    /// `0.0`.
+    const ZERO: Self;
+    /// The format's name in `Debug` text; `None` for `T` itself.
+    const NAME: Option<&'static str>;
+
+    /// The weight nearest `x` (ties to even): `x` itself for `T`.
+    fn round(x: T) -> Self;
+
+    /// `W x + b` for `G` gates of `H` values, from the columns of `W`, with the best kernel for
+    /// this CPU (the portable one, inlined, for matrices of at most
+    /// [`SMALL`](crate::kernel::SMALL) weights).
+    #[doc(hidden)]
+    fn gates<const IN: usize, const G: usize, const H: usize>(
+        w: &[[[Self; H]; G]; IN],
+        b: &[[T; H]; G],
+        x: &[T; IN],
+    ) -> [[T; H]; G];
+
+    /// [`Weight::gates`] of each stream, `ys[s] = W xs[s] + b`: its bits on each.
+    #[doc(hidden)]
+    fn gates_streams<const IN: usize, const G: usize, const H: usize, X: Borrow<[T; IN]>>(
+        w: &[[[Self; H]; G]; IN],
+        b: &[[T; H]; G],
+        xs: &[X],
+        ys: &mut [Aligned<[[T; H]; G]>],
+    );
+}
+
+/// A scalar's matrices as themselves: its own kernels.
+impl<T: Scalar> Weight<T> for T {
+    const ZERO: Self = T::ZERO;
+    const NAME: Option<&'static str> = None;
+
+    #[inline(always)]
+    fn round(x: T) -> Self {
+        x
+    }
+
+    #[inline(always)]
+    fn gates<const IN: usize, const G: usize, const H: usize>(
+        w: &[[[Self; H]; G]; IN],
+        b: &[[T; H]; G],
+        x: &[T; IN],
+    ) -> [[T; H]; G] {
+        kernel::gates(w, b, x)
+    }
+
+    #[inline(always)]
+    fn gates_streams<const IN: usize, const G: usize, const H: usize, X: Borrow<[T; IN]>>(
+        w: &[[[Self; H]; G]; IN],
+        b: &[[T; H]; G],
+        xs: &[X],
+        ys: &mut [Aligned<[[T; H]; G]>],
+    ) {
+        kernel::gates_streams(w, b, xs, ys);
+    }
+}
+
+/// `Weight<f32>` for a half-precision format: its gates kernels, chosen as `kernel::gates`
+/// chooses (the same threshold for the portable one), so that the order is the `f32` layer's.
+macro_rules! half_weight {
+    ($($F:ty),*) => {$(
+        impl Weight<f32> for $F {
+            const ZERO: Self = <$F>::ZERO;
+            const NAME: Option<&'static str> = Some(<$F as Half>::NAME);
+
+            #[inline(always)]
+            fn round(x: f32) -> Self {
+                <$F>::from_f32(x)
+            }
+
+            #[inline(always)]
+            fn gates<const IN: usize, const G: usize, const H: usize>(
+                w: &[[[Self; H]; G]; IN],
+                b: &[[f32; H]; G],
+                x: &[f32; IN],
+            ) -> [[f32; H]; G] {
+                if IN * G * H <= SMALL {
+                    crate::half::portable_gates(w, b, x)
+                } else {
+                    <$F as Half>::gates(level(), w, b, x)
+                }
+            }
+
+            #[inline(always)]
+            fn gates_streams<const IN: usize, const G: usize, const H: usize, X: Borrow<[f32; IN]>>(
+                w: &[[[Self; H]; G]; IN],
+                b: &[[f32; H]; G],
+                xs: &[X],
+                ys: &mut [Aligned<[[f32; H]; G]>],
+            ) {
+                debug_assert_eq!(xs.len(), ys.len());
+                if IN * G * H <= SMALL {
+                    for (x, y) in xs.iter().zip(ys) {
+                        y.0 = crate::half::portable_gates(w, b, x.borrow());
+                    }
+                } else {
+                    <$F as Half>::gates_streams(level(), w, b, xs, ys);
+                }
+            }
+        }
+    )*};
+}
+
+half_weight!(Bf16, F16);
 
 /// Levels a recurrent layer may stack (PyTorch's `num_layers`): `DEEPER` is at most
 /// `MAX_LEVELS - 1`, checked at compile time.
@@ -452,7 +590,8 @@ impl<const H: usize, T: Scalar> LevelState<H, T> for LstmLevel<H, T> {
 }
 
 /// One level's tensors: `G` gates of `H` values reading `IN` inputs, both matrices by column
-/// (`weight_ih[i]` is column `i`, PyTorch's `weight_ih[.., i]`, gate by gate). Built with
+/// (`weight_ih[i]` is column `i`, PyTorch's `weight_ih[.., i]`, gate by gate), stored as `W`
+/// (see [`Weight`]), the biases as `T`. Built with
 /// [`from_columns`](Self::from_columns) for a layer's const constructor (`from_levels`), which
 /// baked weights use.
 ///
@@ -461,21 +600,23 @@ impl<const H: usize, T: Scalar> LevelState<H, T> for LstmLevel<H, T> {
 /// bench/benches/recurrent.rs).
 #[derive(Clone, PartialEq)]
 #[repr(C, align(64))]
-pub struct Cell<const IN: usize, const G: usize, const H: usize, T: Scalar> {
-    weight_hh: [[[T; H]; G]; H],
-    weight_ih: [[[T; H]; G]; IN],
+pub struct Cell<const IN: usize, const G: usize, const H: usize, T: Scalar, W = T> {
+    weight_hh: [[[W; H]; G]; H],
+    weight_ih: [[[W; H]; G]; IN],
     bias_ih: [[T; H]; G],
     bias_hh: [[T; H]; G],
 }
 
-impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, T> {
+impl<const IN: usize, const G: usize, const H: usize, T: Scalar, W: Weight<T>>
+    Cell<IN, G, H, T, W>
+{
     /// A level from its tensors by column: `weight_ih[i][g][h]` is PyTorch's
     /// `weight_ih[g * H + h][i]`, `weight_hh` likewise, and the biases' `[g][h]` their
     /// `[g * H + h]`.
     #[allow(clippy::similar_names)] // PyTorch's names
     pub const fn from_columns(
-        weight_ih: [[[T; H]; G]; IN],
-        weight_hh: [[[T; H]; G]; H],
+        weight_ih: [[[W; H]; G]; IN],
+        weight_hh: [[[W; H]; G]; H],
         bias_ih: [[T; H]; G],
         bias_hh: [[T; H]; G],
     ) -> Self {
@@ -488,12 +629,51 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, 
     }
 
     const ZERO: Self = Self {
-        weight_hh: [[[T::ZERO; H]; G]; H],
-        weight_ih: [[[T::ZERO; H]; G]; IN],
+        weight_hh: [[[W::ZERO; H]; G]; H],
+        weight_ih: [[[W::ZERO; H]; G]; IN],
         bias_ih: [[T::ZERO; H]; G],
         bias_hh: [[T::ZERO; H]; G],
     };
 
+    /// `cell`'s tensors, each weight rounded to `W`.
+    fn assign_from(&mut self, cell: &Cell<IN, G, H, T>) {
+        let pairs = [
+            (
+                self.weight_ih.as_flattened_mut(),
+                cell.weight_ih.as_flattened(),
+            ),
+            (
+                self.weight_hh.as_flattened_mut(),
+                cell.weight_hh.as_flattened(),
+            ),
+        ];
+        for (mine, theirs) in pairs {
+            for (w, &x) in mine
+                .as_flattened_mut()
+                .iter_mut()
+                .zip(theirs.as_flattened())
+            {
+                *w = W::round(x);
+            }
+        }
+        self.bias_ih = cell.bias_ih;
+        self.bias_hh = cell.bias_hh;
+    }
+
+    /// `W_ih x + b_ih`.
+    #[inline(always)]
+    pub(crate) fn input(&self, x: &[T; IN]) -> Aligned<[[T; H]; G]> {
+        Aligned(W::gates(&self.weight_ih, &self.bias_ih, x))
+    }
+
+    /// `W_hh h + b_hh`.
+    #[inline(always)]
+    pub(crate) fn hidden(&self, h: &[T; H]) -> Aligned<[[T; H]; G]> {
+        Aligned(W::gates(&self.weight_hh, &self.bias_hh, h))
+    }
+}
+
+impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, T> {
     /// The four tensors by column: `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`.
     #[cfg(all(feature = "train", feature = "alloc"))]
     #[allow(clippy::type_complexity)]
@@ -530,18 +710,6 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar> Cell<IN, G, H, 
             &mut self.bias_ih,
             &mut self.bias_hh,
         )
-    }
-
-    /// `W_ih x + b_ih`.
-    #[inline(always)]
-    pub(crate) fn input(&self, x: &[T; IN]) -> Aligned<[[T; H]; G]> {
-        Aligned(kernel::gates(&self.weight_ih, &self.bias_ih, x))
-    }
-
-    /// `W_hh h + b_hh`.
-    #[inline(always)]
-    pub(crate) fn hidden(&self, h: &[T; H]) -> Aligned<[[T; H]; G]> {
-        Aligned(kernel::gates(&self.weight_hh, &self.bias_hh, h))
     }
 
     /// The four tensors in PyTorch's order, by column, with `infos` (theirs, in order).
@@ -583,18 +751,15 @@ pub(crate) struct Stack<
     const H: usize,
     T: Scalar,
     const DEEPER: usize,
+    W = T,
 > {
-    pub(crate) first: Cell<I, G, H, T>,
-    pub(crate) deeper: [Cell<H, G, H, T>; DEEPER],
+    pub(crate) first: Cell<I, G, H, T, W>,
+    pub(crate) deeper: [Cell<H, G, H, T, W>; DEEPER],
 }
 
 impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: usize>
     Stack<I, G, H, T, DEEPER>
 {
-    pub(crate) const ZERO: Self = Self {
-        first: Cell::ZERO,
-        deeper: [Cell::ZERO; DEEPER],
-    };
     /// `G * H` and `in` of level 0 and of the others, `H` and `G * H` as shapes.
     const SHAPE_IH0: &'static [usize] = &[G * H, I];
     const SHAPE_IH: &'static [usize] = &[G * H, H];
@@ -624,6 +789,23 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
         self.first.for_each_mut(infos, &mut f);
         for (cell, infos) in self.deeper.iter_mut().zip(rest.chunks_exact(4)) {
             cell.for_each_mut(infos, &mut f);
+        }
+    }
+}
+
+impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: usize, W: Weight<T>>
+    Stack<I, G, H, T, DEEPER, W>
+{
+    pub(crate) const ZERO: Self = Self {
+        first: Cell::ZERO,
+        deeper: [Cell::ZERO; DEEPER],
+    };
+
+    /// `stack`'s tensors, each weight rounded to `W`.
+    fn assign_from(&mut self, stack: &Stack<I, G, H, T, DEEPER>) {
+        self.first.assign_from(&stack.first);
+        for (mine, theirs) in self.deeper.iter_mut().zip(&stack.deeper) {
+            mine.assign_from(theirs);
         }
     }
 
@@ -658,7 +840,7 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
         inputs: &[[T; I]],
         outputs: &mut [[T; H]],
     ) {
-        if size_of::<[[[T; H]; G]; H]>() < STREAMED_MATRIX {
+        if size_of::<[[[W; H]; G]; H]>() < STREAMED_MATRIX {
             for (state, (input, output)) in states.iter_mut().zip(inputs.iter().zip(outputs)) {
                 *output = self.step::<U>(state.levels(), input);
             }
@@ -677,22 +859,22 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
             let n = states.len();
             let (x, r, h) = (&mut x[..n], &mut r[..n], &mut h[..n]);
             let first = &self.first;
-            kernel::gates_streams(&first.weight_ih, &first.bias_ih, inputs, x);
+            W::gates_streams(&first.weight_ih, &first.bias_ih, inputs, x);
             for (h, state) in h.iter_mut().zip(states.iter_mut()) {
                 *h = *state.levels().0.h();
             }
-            kernel::gates_streams(&first.weight_hh, &first.bias_hh, h, r);
+            W::gates_streams(&first.weight_hh, &first.bias_hh, h, r);
             for (((state, x), r), h) in states.iter_mut().zip(&*x).zip(&*r).zip(h.iter_mut()) {
                 let level = state.levels().0;
                 U::update(x, r, level);
                 *h = *level.h();
             }
             for (k, cell) in self.deeper.iter().enumerate() {
-                kernel::gates_streams(&cell.weight_ih, &cell.bias_ih, h, x);
+                W::gates_streams(&cell.weight_ih, &cell.bias_ih, h, x);
                 for (h, state) in h.iter_mut().zip(states.iter_mut()) {
                     *h = *state.levels().1[k].h();
                 }
-                kernel::gates_streams(&cell.weight_hh, &cell.bias_hh, h, r);
+                W::gates_streams(&cell.weight_hh, &cell.bias_hh, h, r);
                 for (((state, x), r), h) in states.iter_mut().zip(&*x).zip(&*r).zip(h.iter_mut()) {
                     let level = &mut state.levels().1[k];
                     U::update(x, r, level);
@@ -782,6 +964,11 @@ pub(crate) fn debug<T: Scalar>(
     input: usize,
     hidden: usize,
     deeper: usize,
+    weights: Option<&str>,
 ) -> fmt::Result {
-    write!(f, "{name}<{input}, {hidden}, {}, {deeper}>", T::NAME)
+    write!(f, "{name}<{input}, {hidden}, {}, {deeper}", T::NAME)?;
+    if let Some(weights) = weights {
+        write!(f, ", {weights}")?;
+    }
+    f.write_str(">")
 }

@@ -3,7 +3,7 @@
 // `#[inline(always)]`: compiled inside `kernel::with_widest` (see the module's doc).
 #![allow(clippy::inline_always)]
 
-use super::{Cell, HiddenState, Stack, Update, debug, levels};
+use super::{Cell, HiddenState, Stack, Update, Weight, debug, levels};
 use crate::Scalar;
 use crate::batch::Aligned;
 use crate::kernel;
@@ -24,8 +24,9 @@ pub struct Rnn<
     T: Scalar,
     const DEEPER: usize = 0,
     const RELU: bool = false,
+    W = T,
 > {
-    stack: Stack<I, 1, H, T, DEEPER>,
+    stack: Stack<I, 1, H, T, DEEPER, W>,
 }
 
 layer!(Rnn, gates = 1, state = HiddenState, generics = [RELU: bool], label = if RELU { "Rnn(relu)" } else { "Rnn" });
@@ -47,8 +48,8 @@ pub(crate) fn update<const H: usize, T: Scalar, const RELU: bool>(
     }
 }
 
-impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU: bool>
-    Update<1, H, T> for Rnn<I, H, T, DEEPER, RELU>
+impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU: bool, W>
+    Update<1, H, T> for Rnn<I, H, T, DEEPER, RELU, W>
 {
     type Level = [T; H];
 
