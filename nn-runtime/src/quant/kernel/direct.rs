@@ -36,8 +36,9 @@ pub(crate) struct Shape {
     pub output: [usize; 2],
 }
 
-/// Whether [`forward`] runs on this CPU, for `groups` groups of four taps: AVX-512 VNNI, and
-/// AVX-512BW for its byte stores.
+/// Whether [`forward`] runs on this CPU, for `groups` groups of four taps: AVX-512 VNNI (whose
+/// level also requires AVX-512VL, for the 128-bit masked stores), and AVX-512BW for the byte
+/// stores.
 #[inline]
 pub(crate) fn available(groups: usize) -> bool {
     groups <= MAX_GROUPS && super::level() == super::QuantLevel::Avx512Vnni && has_avx512bw()
@@ -85,7 +86,7 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
     }
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: `available` found AVX-512 VNNI, F and BW on this CPU, and
+        // SAFETY: `available` found AVX-512 VNNI, F, BW and VL on this CPU, and
         // `fits` checked the sizes the kernel's loads and stores rely on.
         #[allow(unsafe_code)]
         unsafe {
@@ -114,9 +115,10 @@ mod avx512 {
     use super::super::quantize::avx512::requantize_vector;
     use super::{Clamp, MAX_GROUPS, Shape};
     use core::arch::x86_64::{
-        __m128i, __m512i, __mmask64, _mm_loadu_si128, _mm_unpackhi_epi8, _mm_unpackhi_epi16,
-        _mm_unpacklo_epi8, _mm_unpacklo_epi16, _mm512_castsi128_si512, _mm512_dpbusd_epi32,
-        _mm512_inserti32x4, _mm512_mask_storeu_epi8, _mm512_set1_epi32, _mm512_set1_ps,
+        __m128i, __m512i, __mmask16, _mm_loadu_si128, _mm_mask_storeu_epi8, _mm_storeu_si128,
+        _mm_unpackhi_epi8, _mm_unpackhi_epi16, _mm_unpacklo_epi8, _mm_unpacklo_epi16,
+        _mm512_castsi128_si512, _mm512_dpbusd_epi32, _mm512_inserti32x4, _mm512_set1_epi32,
+        _mm512_set1_ps,
     };
 
     /// Positions per block: the lanes of a vector.
@@ -149,7 +151,7 @@ mod avx512 {
     }
 
     /// See [`super::forward`], whose checks this relies on.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     #[allow(clippy::too_many_arguments)]
     pub(super) fn forward<const OUT: usize, const G: usize>(
         padded: &[u8],
@@ -245,7 +247,7 @@ mod avx512 {
     /// Output channels `o .. o + C` of a block: their sums from the block's groups, requantised,
     /// the first `count` of each channel's 16 steps stored from `to` (channel after channel,
     /// a plane apart).
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     #[inline]
     fn channels<const C: usize, const OUT: usize, const G: usize>(
         layer: &Layer<'_, OUT, G>,
@@ -254,7 +256,7 @@ mod avx512 {
         to: &mut [u8],
         count: usize,
     ) {
-        let lanes: __mmask64 = (1 << count) - 1;
+        let lanes: __mmask16 = if count >= L { !0 } else { (1 << count) - 1 };
         let mut sums: [__m512i; C] =
             core::array::from_fn(|c| _mm512_set1_epi32(layer.offsets[o + c]));
         for (v, row) in block.iter().zip(layer.weights) {
@@ -271,15 +273,22 @@ mod avx512 {
                 layer.high,
             );
             let to = &mut to[c * layer.plane..c * layer.plane + count];
-            // SAFETY: only the first `count <= 16` bytes are enabled, and they lie in `to`; a
-            // masked store neither writes nor faults on the others.
-            #[allow(unsafe_code)]
-            unsafe {
-                _mm512_mask_storeu_epi8(
-                    to.as_mut_ptr().cast(),
-                    lanes,
-                    _mm512_castsi128_si512(bytes),
-                );
+            // A whole block is a plain 16-byte store, the rest a 128-bit masked one: a 512-bit
+            // masked store took a fifth of LeNet's int8 time (`lenet` in
+            // bench/benches/quant_conv.rs).
+            if count >= L {
+                // SAFETY: `to` is 16 writable bytes, and `storeu` accepts any alignment.
+                #[allow(unsafe_code)]
+                unsafe {
+                    _mm_storeu_si128(to.as_mut_ptr().cast(), bytes);
+                }
+            } else {
+                // SAFETY: only the first `count < 16` bytes are enabled, and they lie in `to`;
+                // a masked store neither writes nor faults on the others.
+                #[allow(unsafe_code)]
+                unsafe {
+                    _mm_mask_storeu_epi8(to.as_mut_ptr().cast(), lanes, bytes);
+                }
             }
         }
     }
