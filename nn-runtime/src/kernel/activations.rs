@@ -6,7 +6,8 @@
 //! [`activation_kernels!`] expands, inside a module for one instruction set (which provides `V`,
 //! `L`, the primitives of `columns.rs` and `sub`, `mul`, `div`, `min`, `max`, `abs`, `negate`,
 //! `with_sign` (the magnitude of one vector with the sign of another) and `power_of_two` (`2^n`
-//! from the bits of `n + 1.5 * 2^23`)), into `sigmoid_lanes` and `tanh_lanes`.
+//! from the bits of `n + 1.5 * 2^23`)), into `sigmoid_lanes`, `tanh_lanes`,
+//! `lstm_update` and `gru_update`.
 
 /// Expands into `sigmoid_lanes` and `tanh_lanes`; `$feature` is the module's
 /// `#[target_feature]`.
@@ -62,6 +63,96 @@ macro_rules! activation_kernels {
             if !tail.is_empty() {
                 let v = sigmoid_v(load_tail(tail));
                 store_tail(tail, v);
+            }
+        }
+
+        /// One LSTM level's new state from its gates' input and recurrent projections `x` and
+        /// `r` (gates `i, f, g, o`): `layers::recurrent::lstm::update`'s operations, in its
+        /// order, lane by lane (so its bits), but 16 lanes of every gate at once, in registers
+        /// from the projections' loads to the states' stores.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        pub fn lstm_update<const H: usize>(
+            x: &[[f32; H]; 4],
+            r: &[[f32; H]; 4],
+            c: &mut [f32; H],
+            h: &mut [f32; H],
+        ) {
+            let step = |j: usize, c: V| -> (V, V) {
+                let gate = |k: usize| {
+                    add(
+                        load(x[k][j..].first_chunk().expect("a vector")),
+                        load(r[k][j..].first_chunk().expect("a vector")),
+                    )
+                };
+                let (i, f, g, o) = (
+                    sigmoid_v(gate(0)),
+                    sigmoid_v(gate(1)),
+                    tanh_v(gate(2)),
+                    sigmoid_v(gate(3)),
+                );
+                let c = add(mul(f, c), mul(i, g));
+                (c, mul(o, tanh_v(c)))
+            };
+            let whole = H / L * L;
+            let mut j = 0;
+            while j < whole {
+                let (c_next, h_next) = step(j, load(c[j..].first_chunk().expect("a vector")));
+                store(c[j..].first_chunk_mut().expect("a vector"), c_next);
+                store(h[j..].first_chunk_mut().expect("a vector"), h_next);
+                j += L;
+            }
+            if whole < H {
+                // The last lanes, through a vector's worth of copies.
+                let rest = H - whole;
+                let mut xs = [[0.0; L]; 4];
+                let mut rs = [[0.0; L]; 4];
+                for k in 0..4 {
+                    xs[k][..rest].copy_from_slice(&x[k][whole..]);
+                    rs[k][..rest].copy_from_slice(&r[k][whole..]);
+                }
+                let mut cs = [0.0; L];
+                let mut hs = [0.0; L];
+                cs[..rest].copy_from_slice(&c[whole..]);
+                lstm_update::<L>(&xs, &rs, &mut cs, &mut hs);
+                c[whole..].copy_from_slice(&cs[..rest]);
+                h[whole..].copy_from_slice(&hs[..rest]);
+            }
+        }
+
+        /// One GRU level's new `h` from its gates' input and recurrent projections `x` and `r`
+        /// (gates `r, z, n`): `layers::recurrent::gru::update`'s operations, in its order, lane
+        /// by lane, 16 lanes of every gate at once in registers, as [`lstm_update`].
+        #[target_feature(enable = $feature)]
+        #[inline]
+        pub fn gru_update<const H: usize>(x: &[[f32; H]; 3], r: &[[f32; H]; 3], h: &mut [f32; H]) {
+            let whole = H / L * L;
+            let mut j = 0;
+            while j < whole {
+                let at = |v: &[f32; H]| load(v[j..].first_chunk().expect("a vector"));
+                let reset = sigmoid_v(add(at(&x[0]), at(&r[0])));
+                let keep = sigmoid_v(add(at(&x[1]), at(&r[1])));
+                let new = tanh_v(add(at(&x[2]), mul(reset, at(&r[2]))));
+                let old = at(h);
+                store(
+                    h[j..].first_chunk_mut().expect("a vector"),
+                    add(new, mul(keep, sub(old, new))),
+                );
+                j += L;
+            }
+            if whole < H {
+                // The last lanes, through a vector's worth of copies.
+                let rest = H - whole;
+                let mut xs = [[0.0; L]; 3];
+                let mut rs = [[0.0; L]; 3];
+                for k in 0..3 {
+                    xs[k][..rest].copy_from_slice(&x[k][whole..]);
+                    rs[k][..rest].copy_from_slice(&r[k][whole..]);
+                }
+                let mut hs = [0.0; L];
+                hs[..rest].copy_from_slice(&h[whole..]);
+                gru_update::<L>(&xs, &rs, &mut hs);
+                h[whole..].copy_from_slice(&hs[..rest]);
             }
         }
 

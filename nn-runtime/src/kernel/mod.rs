@@ -39,6 +39,12 @@ pub mod portable;
 #[cfg(target_arch = "x86_64")]
 mod wide;
 
+/// The widest recurrent layers (hidden values) whose update runs as one fused kernel
+/// ([`lstm_update`], [`gru_update`]): it made the 32-wide LSTM's and GRU's steps 10% and 5%
+/// faster, the 64-wide LSTM's 4% slower, whose gate-by-gate update keeps four vectors of each
+/// function in flight (`nn-step` in bench/benches/rtneural.rs).
+pub const FUSED_UPDATE: usize = 32;
+
 /// Layers with at most this many weights always use the portable kernel, inlined into the
 /// caller: for a 2 -> 2 layer a call through the dispatcher costs more than the arithmetic
 /// (`xor_b1` in bench/benches/forward.rs).
@@ -278,6 +284,34 @@ pub trait Kernel: Sized + Copy {
         }
     }
 
+    /// One LSTM level's new `c` and `h` from its gates' input and recurrent projections `x`
+    /// and `r` (gates `i, f, g, o`), at `level`: `c = σ(f) c + σ(i) tanh(g)`, `h = σ(o) tanh(c)`
+    /// with the functions of [`Kernel::sigmoid_lanes`] and [`Kernel::tanh_lanes`] at `level`
+    /// and their bits; `false` (nothing written) where there is no fused kernel, whose caller
+    /// then goes gate by gate.
+    #[inline(always)]
+    fn lstm_update<const H: usize>(
+        _level: Level,
+        _x: &[[Self; H]; 4],
+        _r: &[[Self; H]; 4],
+        _c: &mut [Self; H],
+        _h: &mut [Self; H],
+    ) -> bool {
+        false
+    }
+
+    /// One GRU level's new `h` from its gates' projections `x` and `r` (gates `r, z, n`), at
+    /// `level`, as [`Kernel::lstm_update`]: `false` where there is no fused kernel.
+    #[inline(always)]
+    fn gru_update<const H: usize>(
+        _level: Level,
+        _x: &[[Self; H]; 3],
+        _r: &[[Self; H]; 3],
+        _h: &mut [Self; H],
+    ) -> bool {
+        false
+    }
+
     /// `activation::softmax` of `x` with a vector kernel at `level` (checked supported by the
     /// caller), if there is one (`f32` at AVX-512): whether it ran.
     #[inline(always)]
@@ -349,6 +383,73 @@ impl Kernel for f32 {
             // No vector kernel: `activation::softmax` keeps `x` for its scalar loop.
             _ => {
                 let _ = x;
+                false
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn lstm_update<const H: usize>(
+        level: Level,
+        x: &[[f32; H]; 4],
+        r: &[[f32; H]; 4],
+        c: &mut [f32; H],
+        h: &mut [f32; H],
+    ) -> bool {
+        debug_assert!(level.is_supported());
+        if H > FUSED_UPDATE {
+            return false;
+        }
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => {
+                unsafe { avx512::lstm_update(x, r, c, h) };
+                true
+            }
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => {
+                unsafe { avx2::lstm_update(x, r, c, h) };
+                true
+            }
+            _ => {
+                let _ = (x, r, c, h);
+                false
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn gru_update<const H: usize>(
+        level: Level,
+        x: &[[f32; H]; 3],
+        r: &[[f32; H]; 3],
+        h: &mut [f32; H],
+    ) -> bool {
+        debug_assert!(level.is_supported());
+        if H > FUSED_UPDATE {
+            return false;
+        }
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => {
+                unsafe { avx512::gru_update(x, r, h) };
+                true
+            }
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => {
+                unsafe { avx2::gru_update(x, r, h) };
+                true
+            }
+            _ => {
+                let _ = (x, r, h);
                 false
             }
         }
@@ -799,6 +900,31 @@ pub fn sigmoid_lanes<T: Scalar, const N: usize>(x: &mut [T; N]) {
 #[inline(always)]
 pub fn tanh_lanes<T: Scalar, const N: usize>(x: &mut [T; N]) {
     T::tanh_lanes(level(), x);
+}
+
+/// One LSTM level's new `c` and `h` from its gates' projections, in one vector kernel where
+/// there is one (`f32` at AVX2 and AVX-512: the bits of [`sigmoid_lanes`] and [`tanh_lanes`]
+/// gate by gate, with the gates in registers and one dispatch instead of five, `nn-step` of
+/// the LSTMs in bench/benches/rtneural.rs); `false`, nothing written, elsewhere.
+#[inline(always)]
+pub fn lstm_update<T: Scalar, const H: usize>(
+    x: &[[T; H]; 4],
+    r: &[[T; H]; 4],
+    c: &mut [T; H],
+    h: &mut [T; H],
+) -> bool {
+    T::lstm_update(level(), x, r, c, h)
+}
+
+/// One GRU level's new `h` from its gates' projections, in one vector kernel where there is
+/// one, as [`lstm_update`]; `false`, nothing written, elsewhere.
+#[inline(always)]
+pub fn gru_update<T: Scalar, const H: usize>(
+    x: &[[T; H]; 3],
+    r: &[[T; H]; 3],
+    h: &mut [T; H],
+) -> bool {
+    T::gru_update(level(), x, r, h)
 }
 
 /// `y[s] = W x[s] + b` for every pair of rows, from the columns of `W`, with the best kernel for
@@ -1313,6 +1439,142 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `update` of `layers::recurrent::lstm` at `level`, gate by gate, for the fused kernel's
+    /// reference.
+    fn lstm_by_gates<const H: usize>(
+        level: Level,
+        x: &[[f32; H]; 4],
+        r: &[[f32; H]; 4],
+        c: &mut [f32; H],
+        h: &mut [f32; H],
+    ) {
+        let mut gates = *x;
+        for (gate, r) in gates.iter_mut().zip(r) {
+            for (g, &r) in gate.iter_mut().zip(r) {
+                *g += r;
+            }
+        }
+        let [input, forget, cell, output] = &mut gates;
+        <f32 as super::Kernel>::sigmoid_lanes(level, input);
+        <f32 as super::Kernel>::sigmoid_lanes(level, forget);
+        <f32 as super::Kernel>::tanh_lanes(level, cell);
+        <f32 as super::Kernel>::sigmoid_lanes(level, output);
+        for j in 0..H {
+            c[j] = forget[j] * c[j] + input[j] * cell[j];
+        }
+        let mut squashed = *c;
+        <f32 as super::Kernel>::tanh_lanes(level, &mut squashed);
+        for j in 0..H {
+            h[j] = output[j] * squashed[j];
+        }
+    }
+
+    /// The fused LSTM update gives the bits of the update gate by gate at every level that has
+    /// it (AVX2 and AVX-512, up to `FUSED_UPDATE` wide: asserted, so that a broken dispatch
+    /// fails), for widths with and without a partial vector and projections from saturating to
+    /// small.
+    fn check_lstm_update<const H: usize>() {
+        let mut rng = SplitMix64::new(H as u64);
+        let mut draw = |scale: f64| -> [[f32; H]; 4] {
+            core::array::from_fn(|_| core::array::from_fn(|_| f32::from_f64(rng.uniform(scale))))
+        };
+        for scale in [0.1, 3.0, 200.0] {
+            let (x, r) = (draw(scale), draw(scale));
+            let c0 = draw(2.0)[0];
+            for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+                let (mut c, mut h) = (c0, [0.0; H]);
+                let fused = <f32 as super::Kernel>::lstm_update(level, &x, &r, &mut c, &mut h);
+                assert_eq!(
+                    fused,
+                    level != Level::Portable && H <= super::FUSED_UPDATE,
+                    "{level:?}"
+                );
+                if !fused {
+                    continue;
+                }
+                let (mut c_ref, mut h_ref) = (c0, [0.0; H]);
+                lstm_by_gates(level, &x, &r, &mut c_ref, &mut h_ref);
+                let what = std::format!("lstm update of {H} at {level:?}, scale {scale}");
+                assert_eq!(bits(&c), bits(&c_ref), "{what}: c");
+                assert_eq!(bits(&h), bits(&h_ref), "{what}: h");
+            }
+        }
+    }
+
+    /// `update` of `layers::recurrent::gru` at `level`, gate by gate.
+    fn gru_by_gates<const H: usize>(
+        level: Level,
+        x: &[[f32; H]; 3],
+        r: &[[f32; H]; 3],
+        h: &mut [f32; H],
+    ) {
+        let (mut reset, mut keep, mut new) = ([0.0; H], [0.0; H], [0.0; H]);
+        for j in 0..H {
+            reset[j] = x[0][j] + r[0][j];
+            keep[j] = x[1][j] + r[1][j];
+        }
+        <f32 as super::Kernel>::sigmoid_lanes(level, &mut reset);
+        <f32 as super::Kernel>::sigmoid_lanes(level, &mut keep);
+        for j in 0..H {
+            new[j] = x[2][j] + reset[j] * r[2][j];
+        }
+        <f32 as super::Kernel>::tanh_lanes(level, &mut new);
+        for j in 0..H {
+            h[j] = new[j] + keep[j] * (h[j] - new[j]);
+        }
+    }
+
+    /// The fused GRU update gives the bits of the update gate by gate, as the LSTM's.
+    fn check_gru_update<const H: usize>() {
+        let mut rng = SplitMix64::new(100 + H as u64);
+        let mut draw = |scale: f64| -> [[f32; H]; 3] {
+            core::array::from_fn(|_| core::array::from_fn(|_| f32::from_f64(rng.uniform(scale))))
+        };
+        for scale in [0.1, 3.0, 200.0] {
+            let (x, r) = (draw(scale), draw(scale));
+            let h0 = draw(1.0)[0];
+            for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+                let mut h = h0;
+                let fused = <f32 as super::Kernel>::gru_update(level, &x, &r, &mut h);
+                assert_eq!(
+                    fused,
+                    level != Level::Portable && H <= super::FUSED_UPDATE,
+                    "{level:?}"
+                );
+                if !fused {
+                    continue;
+                }
+                let mut h_ref = h0;
+                gru_by_gates(level, &x, &r, &mut h_ref);
+                assert_eq!(
+                    bits(&h),
+                    bits(&h_ref),
+                    "gru update of {H} at {level:?}, {scale}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_fused_gru_update_gives_the_bits_gate_by_gate() {
+        check_gru_update::<1>();
+        check_gru_update::<16>();
+        check_gru_update::<20>();
+        check_gru_update::<31>();
+        check_gru_update::<32>();
+        check_gru_update::<64>();
+    }
+
+    #[test]
+    fn the_fused_lstm_update_gives_the_bits_gate_by_gate() {
+        check_lstm_update::<1>();
+        check_lstm_update::<16>();
+        check_lstm_update::<20>();
+        check_lstm_update::<31>();
+        check_lstm_update::<32>();
+        check_lstm_update::<64>();
     }
 
     /// `kernel::gates` on a swept matrix (the 64-wide LSTM's recurrent one, 64 KiB) alternates
