@@ -6,6 +6,8 @@
 //! - `nn-step`: one `step` call per sample, as RTNeural's one `forward` call per sample;
 //! - `nn-block512`: `forward_sequence` over blocks of 512 samples (an audio buffer);
 //! - `nn-streams64`: `step_streams` over 64 streams at once, per sample of one stream;
+//! - `nn-bf16-step`: `step` of the network's `quantize = bf16` twin (its recurrent matrices in
+//!   16 bits, computed in `f32`: other numbers than RTNeural's, so a row of its own);
 //! - `mlp nn`: one `forward` call per input.
 //!
 //! Then comment lines: the real-time factor at 48 kHz of each recurrent model (how many times
@@ -22,12 +24,12 @@ use std::hint::black_box;
 use std::time::Instant;
 
 nn::network! {
-    /// RTNeural's `lstm32`.
-    pub struct Lstm32 = 1 -> lstm(32) -> 1;
-    /// RTNeural's `gru32`.
-    pub struct Gru32 = 1 -> gru(32) -> 1;
-    /// RTNeural's `lstm64`.
-    pub struct Lstm64 = 1 -> lstm(64) -> 1;
+    /// RTNeural's `lstm32`, and its bf16 twin.
+    pub struct Lstm32 = 1 -> lstm(32) -> 1 with quantize = bf16;
+    /// RTNeural's `gru32`, and its bf16 twin.
+    pub struct Gru32 = 1 -> gru(32) -> 1 with quantize = bf16;
+    /// RTNeural's `lstm64`, and its bf16 twin.
+    pub struct Lstm64 = 1 -> lstm(64) -> 1 with quantize = bf16;
     /// RTNeural's `mlp`.
     pub struct Mlp = 64 -> 32 relu -> 10 softmax;
 }
@@ -68,7 +70,7 @@ fn best(samples: usize, mut run: impl FnMut() -> f32) -> f64 {
 
 /// The three ways of running a recurrent network, as a macro over its generated types.
 macro_rules! recurrent {
-    ($name:literal, $net:ident, $state:ident, $signal:expr) => {{
+    ($name:literal, $net:ident, $half:ident, $state:ident, $signal:expr) => {{
         let net = $net::random(1);
         let signal: &[[f32; 1]] = $signal;
         let step = best(SAMPLES, || {
@@ -103,6 +105,16 @@ macro_rules! recurrent {
             sum
         });
         println!("{} nn-streams{STREAMS} {streams:.2}", $name);
+        let half = $half::from_network(&net);
+        let half_step = best(SAMPLES, || {
+            let mut state = $state::ZERO;
+            let mut sum = 0.0;
+            for x in signal {
+                sum += half.step(&mut state, x)[0];
+            }
+            sum
+        });
+        println!("{} nn-bf16-step {half_step:.2}", $name);
         (step, block, streams)
     }};
 }
@@ -111,9 +123,9 @@ fn main() {
     let signal = audio(SAMPLES);
     println!("# nn: {SAMPLES} samples per repetition, best of {REPS} repetitions after a warm-up");
     let mut factors = Vec::new();
-    factors.push(("lstm32", recurrent!("lstm32", Lstm32, Lstm32State, &signal)));
-    factors.push(("gru32", recurrent!("gru32", Gru32, Gru32State, &signal)));
-    factors.push(("lstm64", recurrent!("lstm64", Lstm64, Lstm64State, &signal)));
+    factors.push(("lstm32", recurrent!("lstm32", Lstm32, Lstm32Bf16, Lstm32State, &signal)));
+    factors.push(("gru32", recurrent!("gru32", Gru32, Gru32Bf16, Gru32State, &signal)));
+    factors.push(("lstm64", recurrent!("lstm64", Lstm64, Lstm64Bf16, Lstm64State, &signal)));
 
     let mlp = Mlp::random(4);
     let inputs: Vec<[f32; 64]> = (0..256)

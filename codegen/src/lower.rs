@@ -69,7 +69,11 @@ pub fn lower(
 }
 
 /// Samples per chunk in an int8 twin's `forward_batch`: as many as keep its largest stack
-/// buffer (a layer's `u8` inputs or its `i32` sums for the chunk) within 32 KiB, at most 64.
+/// buffer (a layer's `u8` inputs or its `i32` sums for the chunk) within 32 KiB, at most 64,
+/// and from 8 on a multiple of 8, so that the int8 kernels' tiles of 4 and 8 rows divide every
+/// full chunk: MNIST's 41 rows left a row of its own in each chunk, whose pass over the
+/// weights served one sample (`mnist_b256` in bench/benches/quantized.rs: 2.95x -> 3.0x
+/// `f32`'s throughput).
 fn quantized_chunk(net: &Network) -> usize {
     let widest = net
         .layers
@@ -77,7 +81,8 @@ fn quantized_chunk(net: &Network) -> usize {
         .map(|layer| layer.input.elements().max(4 * layer.output.elements()))
         .max()
         .unwrap_or(1);
-    (32 * 1024 / widest.max(1)).clamp(1, 64)
+    let rows = (32 * 1024 / widest.max(1)).clamp(1, 64);
+    if rows >= 8 { rows / 8 * 8 } else { rows }
 }
 
 /// The layer's kind with the choices made for it.
