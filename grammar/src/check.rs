@@ -855,6 +855,18 @@ fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Setting
                 Some(path) if !path.is_empty() && !path.contains('\\') => {
                     settings.weights = Some((path.to_owned(), value.range));
                 }
+                // A number format: the twins are `quantize`'s.
+                None if matches!(value.text.as_str(), "int8" | "bf16" | "f16") => {
+                    problems.push(Diagnostic::new(
+                        value.range,
+                        format!(
+                            "option `weights` names a file of weights to bake in, such as \
+                             `\"mnist.safetensors\"`; for a twin with `{0}` weights write \
+                             `quantize = {0}`",
+                            value.text
+                        ),
+                    ));
+                }
                 _ => bad_value("a file path in quotes, such as `\"mnist.safetensors\"`,"),
             },
             "quantize" => match value.text.as_str() {
