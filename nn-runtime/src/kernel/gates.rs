@@ -43,14 +43,14 @@ macro_rules! streams_panel {
 /// matrix that fits the first-level cache gains nothing) and at most 128 KiB (beyond that, the
 /// little the cache keeps of it between calls is not worth the blocks' sums).
 pub(crate) const SWEPT: core::ops::RangeInclusive<usize> = 32 * 1024 + 1..=128 * 1024;
-/// Bytes of columns per block of a swept matrix (at least one column): a quarter of the largest
+/// Bytes of columns per block of a swept matrix (at least one column): an eighth of the largest
 /// swept matrix gives at most [`SWEEP_BLOCKS`] blocks.
 pub(crate) const SWEEP_BLOCK: usize = 16 * 1024;
 /// The most blocks of a swept matrix: the blocks' sums a panel keeps when it reads them in
 /// reverse.
 pub(crate) const SWEEP_BLOCKS: usize = 8;
 
-/// Whether `gates` sweeps a matrix of `IN` columns of `outputs` `f32`s.
+/// Whether `gates` sweeps a matrix of `inputs` columns of `outputs` `f32`s.
 pub(crate) const fn swept(inputs: usize, outputs: usize) -> bool {
     let bytes = inputs * outputs * size_of::<f32>();
     *SWEPT.start() <= bytes && bytes <= *SWEPT.end()

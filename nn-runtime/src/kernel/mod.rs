@@ -40,7 +40,7 @@ pub mod portable;
 mod wide;
 
 /// The widest recurrent layers (hidden values) whose update runs as one fused kernel
-/// ([`lstm_update`], [`gru_update`]): it made the 32-wide LSTM's and GRU's steps 10% and 5%
+/// ([`lstm_update`], [`gru_update`]): it made the 32-wide LSTM's and GRU's steps 7% and 3%
 /// faster, the 64-wide LSTM's 4% slower, whose gate-by-gate update keeps four vectors of each
 /// function in flight (`nn-step` in bench/benches/rtneural.rs).
 pub const FUSED_UPDATE: usize = 32;
@@ -903,7 +903,7 @@ pub fn tanh_lanes<T: Scalar, const N: usize>(x: &mut [T; N]) {
 }
 
 /// One LSTM level's new `c` and `h` from its gates' projections, in one vector kernel where
-/// there is one (`f32` at AVX2 and AVX-512: the bits of [`sigmoid_lanes`] and [`tanh_lanes`]
+/// there is one (`f32` at AVX2 and AVX-512, up to [`FUSED_UPDATE`] wide: the bits of [`sigmoid_lanes`] and [`tanh_lanes`]
 /// gate by gate, with the gates in registers and one dispatch instead of five, `nn-step` of
 /// the LSTMs in bench/benches/rtneural.rs); `false`, nothing written, elsewhere.
 #[inline(always)]

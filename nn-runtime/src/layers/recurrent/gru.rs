@@ -72,3 +72,37 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, W> Update<3
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Gru, Update, update};
+    use crate::batch::Aligned;
+    use crate::init::SplitMix64;
+
+    /// A level's update through `Update` (the fused kernel where there is one) gives the bits
+    /// of `update` gate by gate, which training's backward pass recomputes.
+    fn fused_is_update<const H: usize>() {
+        let mut rng = SplitMix64::new(100 + H as u64);
+        #[allow(clippy::cast_possible_truncation)]
+        let mut draw =
+            |scale: f64| -> [f32; H] { core::array::from_fn(|_| rng.uniform(scale) as f32) };
+        for scale in [0.5, 4.0, 100.0] {
+            let x = Aligned([draw(scale), draw(scale), draw(scale)]);
+            let r = Aligned([draw(scale), draw(scale), draw(scale)]);
+            let start = draw(1.0);
+            let (mut by_gates, mut fused) = (start, start);
+            let _ = update(&x, &r, &mut by_gates);
+            <Gru<1, H, f32> as Update<3, H, f32>>::update(&x, &r, &mut fused);
+            let bits = |v: &[f32; H]| v.map(f32::to_bits);
+            assert_eq!(bits(&fused), bits(&by_gates), "h of {H}, scale {scale}");
+            assert_ne!(bits(&fused), bits(&start));
+        }
+    }
+
+    #[test]
+    fn the_fused_update_gives_the_bits_of_update() {
+        fused_is_update::<5>();
+        fused_is_update::<32>();
+        fused_is_update::<64>();
+    }
+}
