@@ -123,9 +123,18 @@ fn main() {
     let signal = audio(SAMPLES);
     println!("# nn: {SAMPLES} samples per repetition, best of {REPS} repetitions after a warm-up");
     let mut factors = Vec::new();
-    factors.push(("lstm32", recurrent!("lstm32", Lstm32, Lstm32Bf16, Lstm32State, &signal)));
-    factors.push(("gru32", recurrent!("gru32", Gru32, Gru32Bf16, Gru32State, &signal)));
-    factors.push(("lstm64", recurrent!("lstm64", Lstm64, Lstm64Bf16, Lstm64State, &signal)));
+    factors.push((
+        "lstm32",
+        recurrent!("lstm32", Lstm32, Lstm32Bf16, Lstm32State, &signal),
+    ));
+    factors.push((
+        "gru32",
+        recurrent!("gru32", Gru32, Gru32Bf16, Gru32State, &signal),
+    ));
+    factors.push((
+        "lstm64",
+        recurrent!("lstm64", Lstm64, Lstm64Bf16, Lstm64State, &signal),
+    ));
 
     let mlp = Mlp::random(4);
     let inputs: Vec<[f32; 64]> = (0..256)
