@@ -1,5 +1,5 @@
-//! The half-precision twin of a network (`with quantize = bf16` or `f16`): `<Name>Bf16` or
-//! `<Name>F16`, the `f32` network with each dense layer's and convolution's weights stored in 16
+//! The half-precision twins of a network (`with quantize = bf16`, `f16`, or both: each twin
+//! the tokens it has alone): `<Name>Bf16` or `<Name>F16`, the `f32` network with each dense layer's and convolution's weights stored in 16
 //! bits (`HalfDense`, `HalfConv2d`, `HalfConv1d`), and each recurrent layer's matrices (the
 //! runtime's `Lstm`, `Gru` or `Rnn` with a half-precision `Weight`), computed in `f32` (widened
 //! as they load), made from a trained `<Name>` by rounding each weight. `forward` and
