@@ -367,8 +367,8 @@ fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagn
 /// `conv2d` and `conv1d` (any groups; not causal), the 2-D and 1-D pools, global pools,
 /// `flatten` and `dropout`, ending with a dense layer, activations other than `relu` on dense
 /// layers only, and inputs within the `i32` sums; for `bf16` and `f16`, every kind, sequence
-/// networks included. Each format written is checked on its own, its problems located on its
-/// value. Whether this twin can stay.
+/// networks included. Each format written is checked on its own (a twin the network cannot
+/// have is dropped, the others kept), its messages naming it. Whether this twin can stay.
 fn check_quantize(
     item: &ast::Item,
     settings: &Settings,
