@@ -1,5 +1,5 @@
-//! The half-precision twin of a network (`with quantize = bf16` or `f16`): `<Name>Bf16` or
-//! `<Name>F16`, the `f32` network with each dense layer's and convolution's weights stored in 16
+//! The half-precision twins of a network (`with quantize = bf16`, `f16`, or both: each twin
+//! the tokens it has alone): `<Name>Bf16` or `<Name>F16`, the `f32` network with each dense layer's and convolution's weights stored in 16
 //! bits (`HalfDense`, `HalfConv2d`, `HalfConv1d`), and each recurrent layer's matrices (the
 //! runtime's `Lstm`, `Gru` or `Rnn` with a half-precision `Weight`), computed in `f32` (widened
 //! as they load), made from a trained `<Name>` by rounding each weight. `forward` and
@@ -21,16 +21,18 @@ use nn_grammar::Quantize;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned};
 
-/// The twin, if the network has a half-precision one, and its format's runtime type.
-fn twin(net: &Network) -> Option<(&Quantized, TokenStream)> {
-    let quantized = net.quantized.as_ref()?;
+/// The network's half-precision twins, in the order written (one per format), each with its
+/// format's runtime type.
+fn twins(net: &Network) -> impl Iterator<Item = (&Quantized, TokenStream)> {
     let runtime = &net.runtime;
-    let format = match quantized.kind {
-        Quantize::Bf16 => quote!(#runtime::Bf16),
-        Quantize::F16 => quote!(#runtime::F16),
-        Quantize::Int8 => return None,
-    };
-    Some((quantized, format))
+    net.quantized.iter().filter_map(move |quantized| {
+        let format = match quantized.kind {
+            Quantize::Bf16 => quote!(#runtime::Bf16),
+            Quantize::F16 => quote!(#runtime::F16),
+            Quantize::Int8 => return None,
+        };
+        Some((quantized, format))
+    })
 }
 
 /// Whether the twin stores `layer`'s weights in half precision (dense layers, convolutions,
@@ -68,12 +70,16 @@ fn field_type(net: &Network, layer: &Layer, format: &TokenStream) -> Option<Toke
     })
 }
 
-/// The twin's struct and impls; nothing without `quantize = bf16` or `f16`.
-#[allow(clippy::too_many_lines)] // one `quote!` of the items, in the order a reader meets them
+/// Each half-precision twin's struct and impls; nothing without `quantize = bf16` or `f16`.
 pub(crate) fn emit(net: &Network) -> TokenStream {
-    let Some((quantized, format)) = twin(net) else {
-        return TokenStream::new();
-    };
+    twins(net)
+        .map(|(quantized, format)| emit_twin(net, quantized, &format))
+        .collect()
+}
+
+/// One twin's struct and impls, the same whichever other twins the network has.
+#[allow(clippy::too_many_lines)] // one `quote!` of the items, in the order a reader meets them
+fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> TokenStream {
     let Network {
         name: source,
         visibility,
@@ -85,7 +91,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
     let with_fields: Vec<(&Layer, TokenStream)> = net
         .layers
         .iter()
-        .filter_map(|layer| Some((layer, field_type(net, layer, &format)?)))
+        .filter_map(|layer| Some((layer, field_type(net, layer, format)?)))
         .collect();
     let fields = with_fields.iter().map(|(layer, ty)| {
         let field = &layer.field;
@@ -309,19 +315,32 @@ fn sequence_methods(net: &Network) -> TokenStream {
 }
 
 /// `<Name>Bf16::BAKED` (or `F16`), when the network bakes a file of `f32` weights: each weight
-/// rounded by the format's const `from_f32` while compiling. Nothing otherwise.
+/// rounded by the format's const `from_f32` while compiling, for each half twin. Nothing
+/// otherwise.
 pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStream {
-    let (Some((quantized, format)), Some(weights)) = (twin(net), weights) else {
+    let Some(weights) = weights else {
         return TokenStream::new();
     };
     if weights.quantized.is_some() {
         // An int8 file holds no `f32` weights to round.
         return TokenStream::new();
     }
+    twins(net)
+        .map(|(quantized, format)| baked_twin(net, quantized, &format, weights))
+        .collect()
+}
+
+/// One twin's `BAKED`.
+fn baked_twin(
+    net: &Network,
+    quantized: &Quantized,
+    format: &TokenStream,
+    weights: &BakedWeights,
+) -> TokenStream {
     let runtime = &net.runtime;
     let name = &quantized.name;
     let fields = net.layers.iter().enumerate().filter_map(|(index, layer)| {
-        field_type(net, layer, &format)?;
+        field_type(net, layer, format)?;
         let field = &layer.field;
         let tensors = weights.layers.get(index).map(Vec::as_slice);
         let value = match (&layer.kind, tensors) {
@@ -331,27 +350,27 @@ pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStrea
                 let columns: Vec<f64> = (0..inputs)
                     .flat_map(|i| (0..outputs).map(move |o| weight[o * inputs + i]))
                     .collect();
-                let columns = half_literal(&format, &columns, &[inputs, outputs]);
+                let columns = half_literal(format, &columns, &[inputs, outputs]);
                 let bias = literal(&net.scalar, bias, &[outputs]);
                 quote!(#runtime::HalfDense::from_columns(#columns, #bias))
             }
             (LayerKind::Conv2d(conv), Some([weight, bias])) => {
                 let [kh, kw] = conv.kernel;
                 let dims = [conv.out_channels, conv.in_per_group, kh, kw];
-                let weight = half_literal(&format, weight, &dims);
+                let weight = half_literal(format, weight, &dims);
                 let bias = literal(&net.scalar, bias, &[conv.out_channels]);
                 quote!(#runtime::HalfConv2d::from_parts(#weight, #bias))
             }
             (LayerKind::Conv1d(conv), Some([weight, bias])) => {
                 let dims = [conv.out_channels, conv.in_per_group, conv.kernel];
-                let weight = half_literal(&format, weight, &dims);
+                let weight = half_literal(format, weight, &dims);
                 let bias = literal(&net.scalar, bias, &[conv.out_channels]);
                 quote!(#runtime::HalfConv1d::from_parts(#weight, #bias))
             }
             (LayerKind::Recurrent(recurrent), tensors) => {
-                let field_type = recurrent.layer_type(net, Some(&format));
+                let field_type = recurrent.layer_type(net, Some(format));
                 recurrent.baked_with(net, tensors, &field_type, &|values, dims| {
-                    half_literal(&format, values, dims)
+                    half_literal(format, values, dims)
                 })
             }
             // Kinds the twin keeps in `f32`; `io` has checked the file's shapes, so a rounded

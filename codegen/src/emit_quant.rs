@@ -108,7 +108,7 @@ fn weighted<'a>(parts: &[Part<'a>]) -> Vec<Part<'a>> {
 /// The twin's struct and impls; nothing without `quantize`.
 #[allow(clippy::too_many_lines)] // one `quote!` of the items, in the order a reader meets them
 pub(crate) fn emit(net: &Network) -> TokenStream {
-    let Some(quantized) = net.quantized.as_ref().filter(|q| q.kind == Quantize::Int8) else {
+    let Some(quantized) = net.twin(Quantize::Int8) else {
         return TokenStream::new();
     };
     let Network {
@@ -629,7 +629,7 @@ fn calibrate(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
         runtime,
         ..
     } = net;
-    let name = &net.quantized.as_ref().expect("called with a twin").name;
+    let name = &net.twin(Quantize::Int8).expect("called with a twin").name;
     let input_type = array_type(&net.scalar, &net.input);
     let mut names = vec![String::from("the input")];
     names.extend(
@@ -714,7 +714,7 @@ fn files(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
         runtime,
         ..
     } = net;
-    let name = &net.quantized.as_ref().expect("called with a twin").name;
+    let name = &net.twin(Quantize::Int8).expect("called with a twin").name;
     let index_of = |layer: &Layer| {
         net.layers
             .iter()
@@ -815,12 +815,9 @@ fn files(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
 /// `QuantizedDense::from_parts` of the file's integers and scales, and an `include_bytes!` of
 /// the file so that editing it rebuilds the crate. Nothing otherwise.
 pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStream {
-    let (Some(quantized), Some(weights)) = (&net.quantized, weights) else {
+    let (Some(quantized), Some(weights)) = (net.twin(Quantize::Int8), weights) else {
         return TokenStream::new();
     };
-    if quantized.kind != Quantize::Int8 {
-        return TokenStream::new();
-    }
     let Some(layers) = &weights.quantized else {
         return TokenStream::new();
     };

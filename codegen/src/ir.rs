@@ -40,8 +40,9 @@ pub struct Network {
     /// `step_streams`; such a network has
     /// `step` and a state type instead of `forward` and `forward_batch`.
     pub sequence: Option<usize>,
-    /// The int8 twin to emit beside the network (`quantize = int8`), if any.
-    pub quantized: Option<Quantized>,
+    /// The twins to emit beside the network (`quantize = int8`, `bf16`, `f16`), in the order
+    /// written, at most one per format.
+    pub quantized: Vec<Quantized>,
     /// Span of the whole declaration.
     pub span: Span,
 }
@@ -67,6 +68,11 @@ impl Network {
     /// The layer that writes the output.
     pub fn last_layer(&self) -> &Layer {
         &self.layers[self.layers.len() - 1]
+    }
+
+    /// The twin in `format`, if the network has one.
+    pub fn twin(&self, format: nn_grammar::Quantize) -> Option<&Quantized> {
+        self.quantized.iter().find(|twin| twin.kind == format)
     }
 }
 

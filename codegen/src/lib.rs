@@ -130,3 +130,45 @@ pub fn expand_baked(
     tokens.extend(shared::plain_sizes(emit_half::baked(&net, weights)));
     tokens
 }
+
+#[cfg(test)]
+mod tests {
+    use proc_macro2::{Span, TokenStream};
+
+    /// Everything generated for `declaration`, as text.
+    fn expanded(declaration: &str) -> String {
+        let net = nn_grammar::compile_item(declaration).unwrap();
+        super::expand(&net, TokenStream::new(), &|_| Span::call_site()).to_string()
+    }
+
+    /// A declaration with several twins generates the network, then each twin's tokens as a
+    /// declaration with that format alone generates them: after the network's, the int8
+    /// twin's, then the half twins' in the order written.
+    #[test]
+    fn several_twins_are_each_twin_alone() {
+        let net = "struct Net = 6 -> 5 relu -> 4 tanh -> dropout(0.5) -> 3 softmax";
+        let alone = |options: &str| expanded(&format!("{net} {options};"));
+        let plain = alone("");
+        let twin = |format: &str| {
+            let tokens = alone(&format!("with quantize = {format}"));
+            assert!(
+                tokens.starts_with(&plain),
+                "{format}: the network's tokens first"
+            );
+            tokens[plain.len()..].to_owned()
+        };
+        let (int8, bf16, f16) = (twin("int8"), twin("bf16"), twin("f16"));
+        assert_eq!(
+            alone("with quantize = bf16, quantize = int8"),
+            format!("{plain}{int8}{bf16}")
+        );
+        assert_eq!(
+            alone("with quantize = f16, quantize = int8, quantize = bf16"),
+            format!("{plain}{int8}{f16}{bf16}")
+        );
+        assert_eq!(
+            alone("with quantize = bf16, quantize = f16"),
+            format!("{plain}{bf16}{f16}")
+        );
+    }
+}

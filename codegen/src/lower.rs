@@ -56,14 +56,18 @@ pub fn lower(
                 span: Span::call_site().located_at(span_of(layer.range)),
             })
             .collect(),
-        quantized: net.quantize.map(|(quantize, range)| ir::Quantized {
-            kind: quantize,
-            name: Ident::new(
-                &format!("{}{}", net.name, quantize.suffix()),
-                span_of(range),
-            ),
-            chunk: quantized_chunk(net),
-        }),
+        quantized: net
+            .quantize
+            .iter()
+            .map(|&(quantize, range)| ir::Quantized {
+                kind: quantize,
+                name: Ident::new(
+                    &format!("{}{}", net.name, quantize.suffix()),
+                    span_of(range),
+                ),
+                chunk: quantized_chunk(net),
+            })
+            .collect(),
         span: span_of(net.range),
     }
 }

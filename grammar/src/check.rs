@@ -105,9 +105,11 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
         settings.unroll = Unroll::Loops;
     }
     let rust_names = check_rust(item, &mut layers, settings.scalar, &mut problems);
-    if !check_quantize(item, &settings, &layers, &mut problems) {
-        settings.quantize = None;
-    }
+    let twins = std::mem::take(&mut settings.quantize);
+    settings.quantize = twins
+        .into_iter()
+        .filter(|&twin| check_quantize(item, &settings, twin, &layers, &mut problems))
+        .collect();
 
     problems.sort_by_key(|d| d.range.start);
     let recoverable = inputs.is_some()
@@ -365,16 +367,15 @@ fn check_parameters(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagn
 /// `conv2d` and `conv1d` (any groups; not causal), the 2-D and 1-D pools, global pools,
 /// `flatten` and `dropout`, ending with a dense layer, activations other than `relu` on dense
 /// layers only, and inputs within the `i32` sums; for `bf16` and `f16`, every kind, sequence
-/// networks included. Whether the setting can stay.
+/// networks included. Each format written is checked on its own (a twin the network cannot
+/// have is dropped, the others kept), its messages naming it. Whether this twin can stay.
 fn check_quantize(
     item: &ast::Item,
     settings: &Settings,
+    (quantize, range): (Quantize, TextRange),
     layers: &[Layer],
     problems: &mut Vec<Diagnostic>,
 ) -> bool {
-    let Some((quantize, range)) = settings.quantize else {
-        return true;
-    };
     let mut fine = true;
     if settings.scalar != Scalar::F32 {
         problems.push(Diagnostic::new(
@@ -792,6 +793,30 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
     renamed
 }
 
+/// The format `quantize = text` names.
+fn twin_format(text: &str) -> Option<Quantize> {
+    [Quantize::Int8, Quantize::Bf16, Quantize::F16]
+        .into_iter()
+        .find(|format| format.name() == text)
+}
+
+/// Adds the twin in `format` to `twins`, unless that format is there already: each format makes
+/// one twin, so a second is a mistake, reported on its value.
+fn add_twin(
+    format: Quantize,
+    value: &ast::Word,
+    twins: &mut Vec<(Quantize, TextRange)>,
+) -> Option<Diagnostic> {
+    if twins.iter().any(|&(set, _)| set == format) {
+        return Some(Diagnostic::new(
+            value.range,
+            format!("`quantize = {}` is set twice", value.text),
+        ));
+    }
+    twins.push((format, value.range));
+    None
+}
+
 /// Options with their defaults applied.
 #[derive(Default)]
 struct Settings {
@@ -800,7 +825,7 @@ struct Settings {
     unroll_range: Option<TextRange>,
     runtime: Option<String>,
     weights: Option<(String, TextRange)>,
-    quantize: Option<(Quantize, TextRange)>,
+    quantize: Vec<(Quantize, TextRange)>,
 }
 
 fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Settings {
@@ -808,7 +833,8 @@ fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Setting
     for (index, setting) in written.iter().enumerate() {
         let key = setting.key.text.as_str();
         let value = &setting.value;
-        if written[..index].iter().any(|s| s.key.text == key) {
+        // `quantize` once per format (each makes its twin, see below); every other option once.
+        if key != "quantize" && written[..index].iter().any(|s| s.key.text == key) {
             problems.push(Diagnostic::new(
                 setting.key.range,
                 format!("option `{key}` is set twice"),
@@ -869,11 +895,9 @@ fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Setting
                 }
                 _ => bad_value("a file path in quotes, such as `\"mnist.safetensors\"`,"),
             },
-            "quantize" => match value.text.as_str() {
-                "int8" => settings.quantize = Some((Quantize::Int8, value.range)),
-                "bf16" => settings.quantize = Some((Quantize::Bf16, value.range)),
-                "f16" => settings.quantize = Some((Quantize::F16, value.range)),
-                _ => bad_value("`int8`, `bf16` or `f16`"),
+            "quantize" => match twin_format(&value.text) {
+                Some(format) => problems.extend(add_twin(format, value, &mut settings.quantize)),
+                None => bad_value("`int8`, `bf16` or `f16`"),
             },
             unknown => {
                 let expected = SETTINGS.map(|s| format!("`{s}`"));

@@ -41,9 +41,10 @@ pub struct Network {
     pub runtime: Option<String>,
     /// A safetensors file (relative to the crate root) to bake in as constants.
     pub weights: Option<(String, TextRange)>,
-    /// The smaller-number twin to generate beside the network (`quantize = int8`), and where
-    /// the option's value was written.
-    pub quantize: Option<(Quantize, TextRange)>,
+    /// The smaller-number twins to generate beside the network (`quantize = int8`), in the
+    /// order written, each with where its value was written: at most one per format
+    /// (`quantize = int8, quantize = bf16` makes both twins).
+    pub quantize: Vec<(Quantize, TextRange)>,
     /// The whole declaration.
     pub range: TextRange,
 }

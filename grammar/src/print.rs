@@ -146,7 +146,7 @@ impl fmt::Display for Network {
         if let Some((path, _)) = &self.weights {
             options.push(format!("weights = \"{path}\""));
         }
-        if let Some((quantize, _)) = self.quantize {
+        for (quantize, _) in &self.quantize {
             options.push(format!("quantize = {}", quantize.name()));
         }
         if !options.is_empty() {

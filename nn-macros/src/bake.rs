@@ -73,7 +73,7 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
             }
         })
         .collect();
-    if net.quantize.is_some() && is_quantized(&bytes) {
+    if !net.quantize.is_empty() && is_quantized(&bytes) {
         return Ok(BakedWeights {
             written: file.to_owned(),
             path: absolute,

@@ -84,7 +84,7 @@ pub(crate) fn network(
         unroll: Unroll::Loops,
         runtime: None,
         weights: None,
-        quantize: None,
+        quantize: Vec::new(),
         range: nowhere,
     };
     let text = layout(&built.to_string());

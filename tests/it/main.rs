@@ -38,4 +38,5 @@ mod recurrent;
 mod recurrent_train;
 mod sklearn;
 mod train;
+mod twins;
 mod ui;

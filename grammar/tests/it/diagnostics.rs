@@ -2,6 +2,7 @@
 
 use crate::check;
 use expect_test::expect;
+use nn_grammar::Quantize;
 
 #[test]
 fn valid_mnist() {
@@ -909,6 +910,69 @@ fn half_twins_take_every_kind_and_int8_no_sequence() {
             1:17: `lstm` cannot be quantised: `quantize = int8` supports dense layers, `conv2d`, `conv1d`, the 2-D, 1-D and global pools, `flatten` and `dropout` for now
               struct A = 4 -> lstm(8) -> 2 with quantize = int8;
                               ^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn quantize_once_per_format() {
+    let text = "struct A = 4 -> 8 relu -> 2 with quantize = int8, quantize = bf16, quantize = f16;";
+    let net = nn_grammar::compile_item(text).expect("three twins");
+    let twins: Vec<(Quantize, &str)> = net
+        .quantize
+        .iter()
+        .map(|&(format, range)| (format, &text[range.start..range.end]))
+        .collect();
+    assert_eq!(
+        twins,
+        [
+            (Quantize::Int8, "int8"),
+            (Quantize::Bf16, "bf16"),
+            (Quantize::F16, "f16")
+        ]
+    );
+    // Printed back in the order written, each occurrence.
+    assert_eq!(net.to_string(), text);
+    check(
+        "struct A = 4 -> 2 with quantize = bf16, quantize = int8, quantize = bf16;",
+        &expect![[r#"
+            1:69: `quantize = bf16` is set twice
+              struct A = 4 -> 2 with quantize = bf16, quantize = int8, quantize = bf16;
+                                                                                  ^^^^
+        "#]],
+    );
+    check(
+        "struct A = 4 -> 2 with quantize = f16, quantize = f16, scalar = f64, scalar = f32;",
+        &expect![[r#"
+            1:35: `quantize = f16` makes a twin of an `f32` network, this one is `f64`: remove `scalar = f64`
+              struct A = 4 -> 2 with quantize = f16, quantize = f16, scalar = f64, scalar = f32;
+                                                ^^^
+            1:51: `quantize = f16` is set twice
+              struct A = 4 -> 2 with quantize = f16, quantize = f16, scalar = f64, scalar = f32;
+                                                                ^^^
+            1:70: option `scalar` is set twice
+              struct A = 4 -> 2 with quantize = f16, quantize = f16, scalar = f64, scalar = f32;
+                                                                                   ^^^^^^
+        "#]],
+    );
+    // Each format's restrictions, located on its own value.
+    check(
+        "struct A = 4 -> lstm(8) -> 2 with quantize = bf16, quantize = int8;",
+        &expect![[r#"
+            1:17: `lstm` cannot be quantised: `quantize = int8` supports dense layers, `conv2d`, `conv1d`, the 2-D, 1-D and global pools, `flatten` and `dropout` for now
+              struct A = 4 -> lstm(8) -> 2 with quantize = bf16, quantize = int8;
+                              ^^^^
+        "#]],
+    );
+    check(
+        "struct A = 4 -> 2 with quantize = int8, scalar = f64, quantize = f16;",
+        &expect![[r#"
+            1:35: `quantize = int8` makes a twin of an `f32` network, this one is `f64`: remove `scalar = f64`
+              struct A = 4 -> 2 with quantize = int8, scalar = f64, quantize = f16;
+                                                ^^^^
+            1:66: `quantize = f16` makes a twin of an `f32` network, this one is `f64`: remove `scalar = f64`
+              struct A = 4 -> 2 with quantize = int8, scalar = f64, quantize = f16;
+                                                                               ^^^
         "#]],
     );
 }

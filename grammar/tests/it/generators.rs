@@ -578,7 +578,7 @@ pub fn valid() -> impl Strategy<Value = Valid> {
                     },
                     runtime: options.runtime.map(str::to_owned),
                     weights: options.weights.clone().map(|w| (w, TextRange::default())),
-                    quantize: None,
+                    quantize: Vec::new(),
                     range: TextRange::default(),
                 };
                 let text = render(&network, &plan, &options, &noise);

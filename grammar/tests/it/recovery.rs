@@ -75,6 +75,18 @@ fn names_and_options() {
         "struct N = 4 -> 2 with scalar = f64;",
         1,
     );
+    // `quantize` once per format: a repeated format is dropped, a format whose restrictions
+    // the network breaks is dropped alone, the other twins kept.
+    recovers(
+        "struct N = 4 -> 2 with quantize = bf16, quantize = int8, quantize = bf16;",
+        "struct N = 4 -> 2 with quantize = bf16, quantize = int8;",
+        1,
+    );
+    recovers(
+        "struct N = 4 -> lstm(8) -> 2 with quantize = int8, quantize = f16;",
+        "struct N = 4 -> lstm(8) -> 2 with quantize = f16;",
+        1,
+    );
 }
 
 #[test]
