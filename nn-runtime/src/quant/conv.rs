@@ -35,10 +35,11 @@ const CHUNK_ROWS: usize = 64;
 ///
 /// Groups are not a parameter: they are the input's `IN / IN_PER_GROUP` (as for
 /// [`Conv2d`]), output channel `o` of `OUT / groups` per group reading its group's input
-/// channels (checked at compile time). A grouped convolution (depthwise included) always
-/// gathers windows, group by group, and sums only the group's output channels, in plain Rust:
-/// the direct kernel and the dense kernels sum every output channel over one patch, and the
-/// sums are exact either way.
+/// channels (checked at compile time). A grouped convolution (depthwise included) of stride
+/// and dilation 1 on AVX-512 VNNI runs the direct kernel on each group (its input planes, its
+/// output channels); otherwise it gathers windows, group by group, and sums only the group's
+/// output channels, in plain Rust (the dense kernels sum every output channel over one patch).
+/// The sums are exact either way.
 ///
 /// Padding reads the input's zero point, the real value 0, as ONNX's `QLinearConv` pads:
 /// padded taps add exactly nothing to the sums.
@@ -394,8 +395,8 @@ impl<
     }
 
     /// [`QuantizedConv2d::forward_rows`] through the direct kernel (`quant::kernel::direct`)
-    /// for a stride and dilation of 1 without groups when the CPU has it and the padded input
-    /// fits [`PADDED_BYTES`]; `false`, nothing written, otherwise.
+    /// for a stride and dilation of 1 when the CPU has it and a group's padded input fits
+    /// [`PADDED_BYTES`], group by group; `false`, nothing written, otherwise.
     #[inline]
     fn forward_direct<
         const IN: usize,
@@ -412,33 +413,46 @@ impl<
     ) -> bool {
         let padding = geometry.padding;
         let size = [H + 2 * padding[0], W + 2 * padding[1]];
-        let length = IN * size[0] * size[1];
-        if IN != IN_PER_GROUP
-            || geometry.stride != [1, 1]
+        let groups = IN.checked_div(IN_PER_GROUP).unwrap_or(0);
+        // One group's padded planes at a time (all of them without groups).
+        let length = IN_PER_GROUP * size[0] * size[1];
+        if geometry.stride != [1, 1]
             || geometry.dilation != [1, 1]
             || length > PADDED_BYTES
+            || groups == 0
+            || !IN.is_multiple_of(IN_PER_GROUP)
+            || !OUT.is_multiple_of(groups)
             || !direct::available(GROUPS)
         {
             return false;
         }
         let mut padded = [self.dense.input().zero_point; PADDED_BYTES + direct::SLACK];
-        place_padded::<H, W>(rows, padding, &mut padded[..length]);
         let (weights, offsets) = self.dense.packed();
-        direct::forward(
-            &padded[..length + direct::SLACK],
-            direct::Shape {
-                channels: IN,
-                padded: size,
-                kernel: [KH, KW],
-                output: [OH, OW],
-            },
-            weights,
-            offsets,
-            self.dense.multipliers(),
-            self.output().zero_point,
-            clamp,
-            output,
-        )
+        // A grouped convolution (depthwise included) is the kernel on each group: its input
+        // planes, its output channels (the dense layer's rows of its taps). The border stays
+        // at the zero point from one group to the next; only the planes' insides are copied.
+        let per_group = OUT / groups;
+        rows.chunks_exact(IN_PER_GROUP * H)
+            .enumerate()
+            .all(|(group, group_rows)| {
+                place_padded::<H, W>(group_rows, padding, &mut padded[..length]);
+                direct::forward(
+                    &padded[..length + direct::SLACK],
+                    direct::Shape {
+                        channels: IN_PER_GROUP,
+                        padded: size,
+                        kernel: [KH, KW],
+                        output: [OH, OW],
+                        outputs: [group * per_group, (group + 1) * per_group],
+                    },
+                    weights,
+                    offsets,
+                    self.dense.multipliers(),
+                    self.output().zero_point,
+                    clamp,
+                    output,
+                )
+            })
     }
 
     /// Calls `f(first, sums)` for consecutive chunks of the output's positions (numbered

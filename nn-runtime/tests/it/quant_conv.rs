@@ -634,7 +634,7 @@ fn grouped_sums_equal_a_direct_convolution() {
     let mut rng = SplitMix64::new(15);
     let rng = &mut rng;
     // Geometry; in / in per group, out, KH, KW, PATCH, GROUPS; H, W.
-    // Depthwise of stride 1 (not the direct kernel: it has no groups), padded.
+    // Depthwise of stride 1 (the direct kernel, group by group, where the CPU has it), padded.
     equivalence! { rng, geometry_of([1, 1], [1, 1], [1, 1]), 16 / 1, 16, 3, 3, 9, 3, 12, 20 }
     // Groups of several channels, strided, dilated, padded unevenly.
     equivalence! { rng, geometry_of([2, 1], [1, 2], [1, 2]), 6 / 2, 9, 2, 3, 12, 3, 10, 11 }

@@ -34,6 +34,9 @@ pub(crate) struct Shape {
     pub kernel: [usize; 2],
     /// The output's `[height, width]`.
     pub output: [usize; 2],
+    /// The output channels computed, `outputs[0]..outputs[1]`, from the `channels` planes of
+    /// the input: all of them, or a grouped convolution's group.
+    pub outputs: [usize; 2],
 }
 
 /// Whether [`forward`] runs on this CPU, for `groups` groups of four taps: AVX-512 VNNI (whose
@@ -79,6 +82,8 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
     let fits = G == taps.div_ceil(4)
         && padded.len() >= shape.channels * height * width + SLACK
         && output.len() >= OUT * shape.output[0] * shape.output[1]
+        && shape.outputs[0] <= shape.outputs[1]
+        && shape.outputs[1] <= OUT
         && shape.output[0] + shape.kernel[0] <= height + 1
         && shape.output[1] + shape.kernel[1] <= width + 1;
     if !fits || !available(G) {
@@ -205,10 +210,10 @@ mod avx512 {
                 }
                 let at = y * output_width + x;
                 let count = L.min(output_width - x);
-                let mut o = 0;
-                while o < OUT {
+                let [mut o, end] = shape.outputs;
+                while o < end {
                     let to = &mut output[o * layer.plane + at..];
-                    match OUT - o {
+                    match end - o {
                         1 => channels::<1, OUT, G>(&layer, &block, o, to, count),
                         2 => channels::<2, OUT, G>(&layer, &block, o, to, count),
                         3 => channels::<3, OUT, G>(&layer, &block, o, to, count),
