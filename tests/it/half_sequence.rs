@@ -8,6 +8,7 @@
 //! checked at every instruction-set level in `nn-runtime/tests/it/half.rs`.
 
 use crate::fixtures::path;
+use crate::recurrent::noise;
 
 nn::network! {
     /// `tests/it/recurrent.rs`'s guitar amplifier with a bfloat16 twin, baked from PyTorch's
@@ -59,23 +60,6 @@ fn round_weights<N: nn::Network<Scalar = f32>>(net: &mut N, round: fn(f32) -> f3
             }
         }
     });
-}
-
-/// `steps` rows of `I` values in `[-1, 1)`, from `seed` (xorshift).
-fn noise<const I: usize>(seed: u64, steps: usize) -> Vec<[f32; I]> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..steps)
-        .map(|_| {
-            core::array::from_fn(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                #[allow(clippy::cast_precision_loss)]
-                let unit = (state >> 11) as f32 / (1u64 << 53) as f32;
-                2.0 * unit - 1.0
-            })
-        })
-        .collect()
 }
 
 fn bits<const N: usize>(rows: &[[f32; N]]) -> Vec<u32> {

@@ -191,8 +191,8 @@ fn causal_convolutions_alone_step_block_and_stream_alike() {
     assert_ne!(states[1], states[2]);
 }
 
-/// Random inputs of `I` values for `steps` steps, from `seed`.
-fn noise<const I: usize>(seed: u64, steps: usize) -> Vec<[f32; I]> {
+/// Random inputs of `I` values in `[-1, 1)` for `steps` steps, from `seed` (xorshift).
+pub(crate) fn noise<const I: usize>(seed: u64, steps: usize) -> Vec<[f32; I]> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     (0..steps)
         .map(|_| {

@@ -43,20 +43,11 @@ nn::network! {
         with quantize = int8, quantize = bf16, weights = "tests/fixtures/digits_int8.safetensors";
 }
 
-/// `count` inputs in `[-2, 2)`, a fixed sequence.
+/// `count` inputs in `[-2, 2)`, a fixed sequence: `recurrent::noise` doubled.
 fn inputs<const N: usize>(seed: u64, count: usize) -> Vec<[f32; N]> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..count)
-        .map(|_| {
-            std::array::from_fn(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                #[allow(clippy::cast_precision_loss)]
-                let unit = (state >> 40) as f32 / (1u64 << 24) as f32;
-                unit * 4.0 - 2.0
-            })
-        })
+    crate::recurrent::noise(seed, count)
+        .into_iter()
+        .map(|row| row.map(|v| 2.0 * v))
         .collect()
 }
 

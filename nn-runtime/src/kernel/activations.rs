@@ -104,19 +104,16 @@ macro_rules! activation_kernels {
             }
             if whole < H {
                 // The last lanes, through a vector's worth of copies.
-                let rest = H - whole;
-                let mut xs = [[0.0; L]; 4];
-                let mut rs = [[0.0; L]; 4];
-                for k in 0..4 {
-                    xs[k][..rest].copy_from_slice(&x[k][whole..]);
-                    rs[k][..rest].copy_from_slice(&r[k][whole..]);
-                }
-                let mut cs = [0.0; L];
+                let [mut cs] = last_lanes(&[*c], whole);
                 let mut hs = [0.0; L];
-                cs[..rest].copy_from_slice(&c[whole..]);
-                lstm_update::<L>(&xs, &rs, &mut cs, &mut hs);
-                c[whole..].copy_from_slice(&cs[..rest]);
-                h[whole..].copy_from_slice(&hs[..rest]);
+                lstm_update::<L>(
+                    &last_lanes(x, whole),
+                    &last_lanes(r, whole),
+                    &mut cs,
+                    &mut hs,
+                );
+                c[whole..].copy_from_slice(&cs[..H - whole]);
+                h[whole..].copy_from_slice(&hs[..H - whole]);
             }
         }
 
@@ -142,18 +139,23 @@ macro_rules! activation_kernels {
             }
             if whole < H {
                 // The last lanes, through a vector's worth of copies.
-                let rest = H - whole;
-                let mut xs = [[0.0; L]; 3];
-                let mut rs = [[0.0; L]; 3];
-                for k in 0..3 {
-                    xs[k][..rest].copy_from_slice(&x[k][whole..]);
-                    rs[k][..rest].copy_from_slice(&r[k][whole..]);
-                }
-                let mut hs = [0.0; L];
-                hs[..rest].copy_from_slice(&h[whole..]);
-                gru_update::<L>(&xs, &rs, &mut hs);
-                h[whole..].copy_from_slice(&hs[..rest]);
+                let [mut hs] = last_lanes(&[*h], whole);
+                gru_update::<L>(&last_lanes(x, whole), &last_lanes(r, whole), &mut hs);
+                h[whole..].copy_from_slice(&hs[..H - whole]);
             }
+        }
+
+        /// The values from `from` on (fewer than a vector's) of each of `K` rows, zeros after
+        /// them: the last lanes of the fused updates.
+        fn last_lanes<const H: usize, const K: usize>(
+            rows: &[[f32; H]; K],
+            from: usize,
+        ) -> [[f32; L]; K] {
+            core::array::from_fn(|k| {
+                let mut lanes = [0.0; L];
+                lanes[..H - from].copy_from_slice(&rows[k][from..]);
+                lanes
+            })
         }
 
         /// The hyperbolic tangent of every value.

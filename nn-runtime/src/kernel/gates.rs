@@ -1,7 +1,7 @@
 //! The `f32` kernel of the recurrent layers' gates, written once for any vector width.
 //!
 //! [`gate_kernels!`] expands, inside a module for one instruction set (which provides `V`, `L`,
-//! `GATES_PANEL` and the primitives of `columns.rs`), into `gates`: `W x + b` for `G` gates of
+//! `GATES_PANEL`, the primitives of `columns.rs` and its `sum_streams`), into `gates`: `W x + b` for `G` gates of
 //! `H` values, `W` by column (`w[i]` is column `i`, `[G][H]`), as the portable
 //! [`gates`](super::portable::gates) but with fused multiply-adds. Its type names `G` and `H`
 //! rather than `G * H`, which stable Rust cannot write in a generic type.
@@ -416,17 +416,7 @@ macro_rules! gate_kernels {
                 gates_add::<G, H, P>(acc, column, c0, x);
             }
             // The partial sums added pairwise, as in `matvec`.
-            let mut width = S;
-            while width > 1 {
-                width /= 2;
-                let (low, high) = acc.split_at_mut(width);
-                for (low, high) in low.iter_mut().zip(high.iter()) {
-                    for (l, h) in low.iter_mut().zip(high) {
-                        *l = add(*l, *h);
-                    }
-                }
-            }
-            acc[0]
+            sum_streams(acc)
         }
 
         /// `acc[p] += x * column[c0 + p]` for the `P` vectors of a panel.

@@ -82,6 +82,7 @@ mod tests {
     /// A level's update through `Update` (the fused kernel where there is one) gives the bits
     /// of `update` gate by gate, which training's backward pass recomputes.
     fn fused_is_update<const H: usize>() {
+        const { assert!(H <= crate::kernel::FUSED_UPDATE) };
         let mut rng = SplitMix64::new(100 + H as u64);
         #[allow(clippy::cast_possible_truncation)]
         let mut draw =
@@ -101,8 +102,10 @@ mod tests {
 
     #[test]
     fn the_fused_update_gives_the_bits_of_update() {
+        // Widths the fused kernel takes (up to `kernel::FUSED_UPDATE`): a wider level runs
+        // `update` itself, so comparing it would compare `update` with itself.
         fused_is_update::<5>();
+        fused_is_update::<16>();
         fused_is_update::<32>();
-        fused_is_update::<64>();
     }
 }

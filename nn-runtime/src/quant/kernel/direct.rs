@@ -44,21 +44,7 @@ pub(crate) struct Shape {
 /// stores.
 #[inline]
 pub(crate) fn available(groups: usize) -> bool {
-    groups <= MAX_GROUPS && super::level() == super::QuantLevel::Avx512Vnni && has_avx512bw()
-}
-
-/// Whether this CPU has AVX-512BW: detected with `std` (the standard library caches it), else
-/// what the build enables.
-#[inline]
-fn has_avx512bw() -> bool {
-    #[cfg(all(target_arch = "x86_64", feature = "std"))]
-    {
-        std::is_x86_feature_detected!("avx512bw")
-    }
-    #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
-    {
-        cfg!(all(target_arch = "x86_64", target_feature = "avx512bw"))
-    }
+    groups <= MAX_GROUPS && super::level() == super::QuantLevel::Avx512Vnni && super::has_avx512bw()
 }
 
 /// The steps of every output channel (`output`, `OUT` planes of `shape.output`), from `padded`

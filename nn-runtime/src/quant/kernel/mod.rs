@@ -171,6 +171,21 @@ pub fn level() -> QuantLevel {
     }
 }
 
+/// Whether this CPU has AVX-512BW (the byte and word instructions: the direct convolution's
+/// byte stores, quantising four vectors into one register): detected with `std` (the standard
+/// library caches it), else what the build enables.
+#[inline]
+pub(crate) fn has_avx512bw() -> bool {
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        std::is_x86_feature_detected!("avx512bw")
+    }
+    #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+    {
+        cfg!(all(target_arch = "x86_64", target_feature = "avx512bw"))
+    }
+}
+
 /// Whether the `AvxVnni` kernels use AVX-VNNI's encoding (`true`) or AVX-512 VNNI's (`false`;
 /// meaningful only where [`QuantLevel::AvxVnni`] is supported).
 #[cfg(target_arch = "x86_64")]

@@ -31,26 +31,12 @@ pub(crate) fn quantize_slice(quantization: Quantization, x: &[f32], steps: &mut 
         // SAFETY: `level` found AVX-512F on this CPU, `avx512bw` AVX-512BW for `packing`.
         #[allow(unsafe_code)]
         unsafe {
-            avx512::quantize_slice(quantization, x, steps, avx512bw());
+            avx512::quantize_slice(quantization, x, steps, super::has_avx512bw());
         }
         return true;
     }
     let _ = (quantization, x, steps);
     false
-}
-
-/// Whether this CPU has AVX-512BW (the byte and word instructions), which packs four vectors
-/// of steps at once.
-#[cfg(target_arch = "x86_64")]
-fn avx512bw() -> bool {
-    #[cfg(feature = "std")]
-    {
-        std::is_x86_feature_detected!("avx512bw")
-    }
-    #[cfg(not(feature = "std"))]
-    {
-        cfg!(target_feature = "avx512bw")
-    }
 }
 
 /// `steps[r][o] = requantize_step(sums[r][o], multipliers[o], zero_point, clamp)` for every row
@@ -292,26 +278,11 @@ pub(super) mod avx512 {
         steps
     }
 
-    /// 16 values.
+    /// 16 values: [`shifted_steps`] clamped to `0..=255`.
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn quantize_vector(p: &Parameters, x: &[f32; L]) -> [u8; L] {
-        // SAFETY: `x` is 16 readable `f32`s, and `loadu` accepts any alignment.
-        #[allow(unsafe_code)]
-        let x = unsafe { _mm512_loadu_ps(x.as_ptr()) };
-        let numbers = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(x, x);
-        let x = _mm512_min_ps(
-            _mm512_max_ps(x, _mm512_set1_ps(-p.bound)),
-            _mm512_set1_ps(p.bound),
-        );
-        let quotient = _mm512_mul_ps(x, p.inverse);
-        let residual = _mm512_fnmadd_ps(quotient, p.scale, x);
-        let quotient = _mm512_fmadd_ps(residual, p.inverse, quotient);
-        // Rounded half to even; NaN lanes 0, which the zero point then makes its step.
-        let rounded = _mm512_maskz_cvt_roundps_epi32::<
-            { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
-        >(numbers, quotient);
-        let shifted = _mm512_max_epi32(_mm512_add_epi32(rounded, p.zero), _mm512_setzero_si512());
+        let shifted = _mm512_max_epi32(shifted_steps(p, x), _mm512_setzero_si512());
         // `vpmovusdb` saturates above 255.
         store_bytes(_mm512_cvtusepi32_epi8(shifted))
     }
