@@ -73,11 +73,11 @@ pub fn lower(
 }
 
 /// Samples per chunk in an int8 twin's `forward_batch`: as many as keep its largest stack
-/// buffer (a layer's `u8` inputs or its `i32` sums for the chunk) within 32 KiB, at most 64,
-/// and from 8 on a multiple of 8, so that the int8 kernels' tiles of 4 and 8 rows divide every
-/// full chunk: MNIST's 41 rows left a row of its own in each chunk, whose pass over the
-/// weights served one sample (`mnist_b256` in bench/benches/quantized.rs: 2.95x -> 3.0x
-/// `f32`'s throughput).
+/// buffer (a layer's `u8` inputs or its `i32` sums for the chunk) within 64 KiB, at most 64;
+/// from 32 on a multiple of 32, AMX's blocks of samples (MNIST's 40-row chunks left 8 rows of
+/// each to VNNI, whose pass over the weights served 8 samples: `mnist_b256` in
+/// bench/benches/quantized.rs, 69.5 -> 47 us), and from 8 on a multiple of 8, so that the VNNI
+/// kernels' tiles of 4 and 8 rows divide every full chunk.
 fn quantized_chunk(net: &Network) -> usize {
     let widest = net
         .layers
@@ -85,8 +85,12 @@ fn quantized_chunk(net: &Network) -> usize {
         .map(|layer| layer.input.elements().max(4 * layer.output.elements()))
         .max()
         .unwrap_or(1);
-    let rows = (32 * 1024 / widest.max(1)).clamp(1, 64);
-    if rows >= 8 { rows / 8 * 8 } else { rows }
+    let rows = (64 * 1024 / widest.max(1)).clamp(1, 64);
+    match rows {
+        32.. => rows / 32 * 32,
+        8.. => rows / 8 * 8,
+        _ => rows,
+    }
 }
 
 /// The layer's kind with the choices made for it.

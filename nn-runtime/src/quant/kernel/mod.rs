@@ -23,6 +23,8 @@
 #![allow(clippy::inline_always)]
 
 #[cfg(target_arch = "x86_64")]
+pub(crate) mod amx;
+#[cfg(target_arch = "x86_64")]
 mod avx2;
 pub(crate) mod direct;
 pub(crate) mod portable;
@@ -308,7 +310,15 @@ fn batch_at<const IN: usize, const OUT: usize, const G: usize>(
         // SAFETY: the caller checked that the CPU supports AVX-512F and AVX-512 VNNI
         // (`QuantLevel::Avx512Vnni`).
         #[allow(unsafe_code)]
-        QuantLevel::Avx512Vnni => unsafe { vnni::accumulate_batch_512(w, offsets, xs, sums) },
+        QuantLevel::Avx512Vnni => unsafe {
+            // Whole blocks of 32 samples on AMX where the CPU has it, the rest on VNNI.
+            let done = if amx::fits(IN, OUT) && amx::available() {
+                amx::accumulate_batch(w, offsets, xs, sums)
+            } else {
+                0
+            };
+            vnni::accumulate_batch_512(w, offsets, &xs[done..], &mut sums[done..]);
+        },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller checked that the CPU supports AVX2 and a 256-bit `vpdpbusd`
         // (`QuantLevel::AvxVnni`): AVX-VNNI where `vex_vnni()` says so, otherwise AVX-512F, VL
@@ -410,6 +420,7 @@ mod tests {
             assert_eq!(sums[xs.len()], [7; OUT]);
         }
         encodings_256(&w, &offsets, &xs, &expected);
+        amx_blocks(&w, &offsets, &xs, &expected);
         for (x, e) in xs.iter().zip(&expected) {
             assert_eq!(&accumulate(&w, &offsets, x), e);
         }
@@ -455,6 +466,28 @@ mod tests {
                 unsafe { vnni::evex::accumulate_batch_256(w, offsets, xs, &mut sums) };
                 assert_eq!(sums, expected, "EVEX batch");
             }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (w, offsets, xs, expected);
+    }
+
+    /// The AMX kernel alone, where the CPU has it and takes the shape: the blocks of 32 rows
+    /// (the dispatch runs the rest on VNNI).
+    #[allow(unsafe_code)]
+    fn amx_blocks<const IN: usize, const OUT: usize, const G: usize>(
+        w: &[[[i8; 4]; OUT]; G],
+        offsets: &[i32; OUT],
+        xs: &[[u8; IN]],
+        expected: &[[i32; OUT]],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if amx::fits(IN, OUT) && amx::available() {
+            let mut sums = vec![[0; OUT]; xs.len() + 1];
+            // SAFETY: `available` checked the CPU and the permission.
+            let done = unsafe { amx::accumulate_batch(w, offsets, xs, &mut sums) };
+            assert_eq!(done, xs.len() / amx::BLOCK * amx::BLOCK);
+            assert_eq!(sums[..done], expected[..done], "AMX {IN} -> {OUT}");
+            assert!(sums[done..].iter().all(|s| *s == [0; OUT]));
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = (w, offsets, xs, expected);
@@ -518,6 +551,48 @@ mod tests {
         s300_40: 300 -> 40,
     }
 
+    /// Weights, offsets and 31 to 97 input rows for `IN -> OUT`: AMX's blocks of 32 samples
+    /// and the rows after them.
+    fn blocks_case(
+        inputs: usize,
+        outputs: usize,
+    ) -> impl Strategy<Value = (Vec<i8>, Vec<i32>, Vec<u8>)> {
+        (31..=97_usize).prop_flat_map(move |rows| {
+            (
+                prop::collection::vec(any::<i8>(), inputs * outputs),
+                prop::collection::vec(any::<i32>(), outputs),
+                prop::collection::vec(any::<u8>(), rows * inputs),
+            )
+        })
+    }
+
+    macro_rules! block_shapes {
+        ($($name:ident: $in:literal -> $out:literal,)*) => {
+            proptest! {
+                #![proptest_config(ProptestConfig::with_cases(6))]
+                $(
+                    #[test]
+                    fn $name((w, offsets, x) in blocks_case($in, $out)) {
+                        check::<$in, $out, { ($in as usize).div_ceil(4) }>(&w, &offsets, &x);
+                    }
+                )*
+            }
+        };
+    }
+
+    // Inputs within one tile's 64 bytes, on it, past it, many tiles with a remainder
+    // (MNIST's 784); neurons in one and several blocks of 32; inputs not in whole groups
+    // (VNNI only).
+    block_shapes! {
+        b4_32: 4 -> 32,
+        b60_64: 60 -> 64,
+        b64_32: 64 -> 32,
+        b68_96: 68 -> 96,
+        b784_128: 784 -> 128,
+        b30_32: 30 -> 32,
+        b64_40: 64 -> 40,
+    }
+
     /// The largest products: inputs 255 against weights -128 and 127, and the largest offsets.
     #[test]
     fn extreme_values() {
@@ -529,6 +604,7 @@ mod tests {
                     .collect();
                 check::<IN, OUT, G>(&vec![w; n], &vec![b; OUT], &vec![255; 9 * IN]);
                 check::<IN, OUT, G>(&weights, &vec![b; OUT], &vec![255; 5 * IN]);
+                check::<IN, OUT, G>(&weights, &vec![b; OUT], &vec![255; 40 * IN]);
             }
         }
         all::<70, 40, 18>();
@@ -536,6 +612,7 @@ mod tests {
         all::<129, 33, 33>();
         all::<4096, 20, 1024>();
         all::<1001, 40, 251>();
+        all::<784, 128, 196>();
     }
 
     #[test]
