@@ -12,6 +12,8 @@
 //! - `vnni` (x86_64): `vpdpbusd`, the 4-way `u8 x i8` dot product accumulated in `i32`, 256 bits
 //!   wide with AVX-VNNI (or AVX-512 VNNI's EVEX encoding with AVX-512VL), 512 with AVX-512
 //!   VNNI: one broadcast of four inputs and one load of weights feed 8 or 16 neurons.
+//! - [`amx`] (x86_64): the AVX-512 VNNI level's batches on Intel AMX (`tdpbusd`, 16,384
+//!   multiply-adds an instruction) where the CPU and the OS allow it, in blocks of 32 samples.
 //!
 //! [`level`] detects the CPU once, with `std`; without `std` only the features the build enables
 //! at compile time are used.
