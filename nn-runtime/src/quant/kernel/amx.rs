@@ -12,7 +12,9 @@
 //! panel of neurons (MNIST's hidden sums at batch 256 in a scratch harness: 27.4 us with the
 //! panels outermost, 23.4 so). Copying each block of samples first into aligned rows (MNIST's
 //! are 784 bytes apart, so that most of a tile's rows straddle two cache lines) took longer
-//! than it saved: 27.6 us.
+//! than it saved: 27.6 us. The neurons after the last block of 32, and the groups after the
+//! last whole tile of 64 input bytes, run in passes of their own, with tiles configured as
+//! narrow (a 784 -> 100 layer at batch 256: 34 us, against 84 on VNNI alone).
 //!
 //! Rust has no stable AMX intrinsics: the instructions are inline assembly, and the tile
 //! registers, which the compiler never uses, hold their values from one `asm!` to the next
@@ -104,14 +106,15 @@ fn detect() -> bool {
 }
 
 /// Whether [`accumulate_batch`] takes a layer of this shape: inputs in whole groups of four
-/// (a tile's row never reads past a sample), neurons in whole blocks of 32.
+/// (a tile's row never reads past a sample), at least 16 neurons (one tile's width).
 pub(super) const fn fits(inputs: usize, outputs: usize) -> bool {
-    inputs.is_multiple_of(4) && inputs > 0 && outputs.is_multiple_of(BLOCK) && outputs > 0
+    inputs.is_multiple_of(4) && inputs > 0 && outputs >= ROWS
 }
 
-/// The tile configuration (palette 1): tiles 0 to 3 the sums, 4 and 5 the samples, 6 and 7
-/// the weights, every tile 16 rows; the samples' rows `bytes` long and the weights' tiles
-/// `bytes / 4` rows (a layer's last groups, fewer than 16).
+/// The tile configuration (palette 1): tiles 0 to 3 the sums (16 samples each), 4 and 5 the
+/// samples, 6 and 7 the weights. Tiles 0, 2 and 6 are `widths[0]` neurons wide, 1, 3 and 7
+/// `widths[1]` (none: not configured); the samples' rows are `4 * groups` bytes long and the
+/// weights' tiles `groups` rows (a layer's last groups, fewer than 16).
 #[repr(C, align(64))]
 struct Config {
     palette: u8,
@@ -122,19 +125,27 @@ struct Config {
 }
 
 impl Config {
-    /// Tiles for `groups` groups of four inputs at a time (at most 16).
-    fn new(groups: usize) -> Self {
+    /// Tiles for `groups` groups of four inputs at a time (1 to 16) and blocks of `widths`
+    /// neurons (at most 16 each, the first not 0).
+    fn new(groups: usize, widths: [usize; 2]) -> Self {
         debug_assert!((1..=GROUPS).contains(&groups));
+        debug_assert!((1..=ROWS).contains(&widths[0]) && widths[1] <= ROWS);
         #[allow(clippy::cast_possible_truncation)] // at most 64 and 16
-        let (bytes, rows, full) = (4 * groups as u16, groups as u8, ROW_BYTES as u16);
+        let (bytes, rows) = (4 * groups as u16, groups as u8);
+        #[allow(clippy::cast_possible_truncation)] // at most 64
+        let [first, second] = widths.map(|w| 4 * w as u16);
+        let samples = if widths[1] > 0 { 16 } else { 0 };
+        let weights = if widths[1] > 0 { rows } else { 0 };
         Self {
             palette: 1,
             start_row: 0,
             reserved: [0; 14],
             bytes_per_row: [
-                full, full, full, full, bytes, bytes, full, full, 0, 0, 0, 0, 0, 0, 0, 0,
+                first, second, first, second, bytes, bytes, first, second, 0, 0, 0, 0, 0, 0, 0, 0,
             ],
-            rows: [16, 16, 16, 16, 16, 16, rows, rows, 0, 0, 0, 0, 0, 0, 0, 0],
+            rows: [
+                16, samples, 16, samples, 16, 16, rows, weights, 0, 0, 0, 0, 0, 0, 0, 0,
+            ],
         }
     }
 }
@@ -149,8 +160,12 @@ enum Start {
 }
 
 /// The first `32 * (n / 32)` rows of `sums` (`n` the shorter of `xs` and `sums`), as the VNNI
-/// kernels compute them; returns how many, the rest left to the caller. The caller checks
-/// [`available`] and [`fits`].
+/// kernels compute them; returns how many rows, the rest left to the caller. The caller
+/// checks [`available`] and [`fits`].
+///
+/// Up to four passes, each with its tile configuration: the blocks of 32 neurons, then the
+/// neurons after them (fewer than 32: tiles as wide as they are), each over the groups of
+/// whole tiles of 64 input bytes, then over the groups after them.
 ///
 /// # Safety
 ///
@@ -162,10 +177,7 @@ pub(super) unsafe fn accumulate_batch<const IN: usize, const OUT: usize, const G
     xs: &[[u8; IN]],
     sums: &mut [[i32; OUT]],
 ) -> usize {
-    assert!(
-        fits(IN, OUT) && G * 4 == IN,
-        "a layer of whole groups and blocks"
-    );
+    assert!(fits(IN, OUT) && G * 4 == IN, "a layer of whole groups");
     let n = (xs.len().min(sums.len()) / BLOCK) * BLOCK;
     if n == 0 {
         return 0;
@@ -173,43 +185,65 @@ pub(super) unsafe fn accumulate_batch<const IN: usize, const OUT: usize, const G
     let (xs, sums) = (&xs[..n], &mut sums[..n]);
     let full = G / GROUPS;
     let rest = G % GROUPS;
-    // SAFETY: the caller checked the CPU and the permission; every tile below lies within
-    // `w`, `offsets`, `xs` and `sums` (see `pass`).
+    let blocks = OUT / BLOCK * BLOCK;
+    let tail = OUT - blocks;
+    let parts = [
+        (0..blocks, [ROWS, ROWS]),
+        (blocks..OUT, [tail.min(ROWS), tail.saturating_sub(ROWS)]),
+    ];
+    for (neurons, widths) in parts {
+        if neurons.is_empty() {
+            continue;
+        }
+        let layer = Layer {
+            w,
+            offsets,
+            neurons,
+            widths,
+        };
+        // SAFETY: the caller checked the CPU and the permission; every tile lies within `w`,
+        // `offsets`, `xs` and `sums` (see `pass`).
+        unsafe {
+            if full > 0 {
+                pass(&layer, xs, sums, 0..full * GROUPS, GROUPS, Start::Offsets);
+            }
+            if rest > 0 {
+                let start = if full > 0 {
+                    Start::Sums
+                } else {
+                    Start::Offsets
+                };
+                pass(&layer, xs, sums, full * GROUPS..G, rest, start);
+            }
+        }
+    }
+    // SAFETY: as above; returns the tiles to their initial state.
     unsafe {
-        if full > 0 {
-            pass(
-                w,
-                offsets,
-                xs,
-                sums,
-                0..full * GROUPS,
-                GROUPS,
-                Start::Offsets,
-            );
-        }
-        if rest > 0 {
-            let start = if full > 0 {
-                Start::Sums
-            } else {
-                Start::Offsets
-            };
-            pass(w, offsets, xs, sums, full * GROUPS..G, rest, start);
-        }
         asm!("tilerelease", options(nostack, nomem));
     }
     n
 }
 
-/// Adds groups `groups` (a multiple of `per_tile` long) of every sample to its sums, block by
-/// block of 32 samples by 32 neurons, with tiles configured for `per_tile` groups.
+/// The weights and offsets of the neurons one pass computes: blocks of `widths[0] + widths[1]`
+/// neurons from `neurons.start`.
+struct Layer<'a, const OUT: usize, const G: usize> {
+    w: &'a [[[i8; 4]; OUT]; G],
+    offsets: &'a [i32; OUT],
+    neurons: core::ops::Range<usize>,
+    widths: [usize; 2],
+}
+
+/// Adds groups `groups` (a multiple of `per_tile` long) of every sample to its sums of the
+/// layer's neurons, block by block of 32 samples by up to 32 neurons, with tiles configured
+/// for `per_tile` groups.
 ///
 /// # Safety
 ///
-/// As [`accumulate_batch`]; `xs` and `sums` are as long, a multiple of 32 rows.
+/// As [`accumulate_batch`]; `xs` and `sums` are as long, a multiple of 32 rows; the blocks of
+/// neurons lie within `OUT`.
 #[allow(unsafe_code)]
 unsafe fn pass<const IN: usize, const OUT: usize, const G: usize>(
-    w: &[[[i8; 4]; OUT]; G],
-    offsets: &[i32; OUT],
+    layer: &Layer<'_, OUT, G>,
     xs: &[[u8; IN]],
     sums: &mut [[i32; OUT]],
     groups: core::ops::Range<usize>,
@@ -218,83 +252,180 @@ unsafe fn pass<const IN: usize, const OUT: usize, const G: usize>(
 ) {
     debug_assert!(groups.len().is_multiple_of(per_tile) && groups.end <= G);
     debug_assert!(xs.len() == sums.len() && xs.len().is_multiple_of(BLOCK));
-    let config = Config::new(per_tile);
+    let [first, second] = layer.widths;
+    let width = first + second;
+    debug_assert!(layer.neurons.len().is_multiple_of(width) && layer.neurons.end <= OUT);
+    let (w, offsets) = (layer.w, layer.offsets);
+    let config = Config::new(per_tile, layer.widths);
     let sample_stride = IN;
     let neuron_stride = OUT * 4;
     let zero_stride = 0_usize;
     // SAFETY (for every tile below): a tile of samples reads 16 rows of `4 * per_tile` bytes
     // from byte `4 g` of sample `r`, within the samples since `4 (g + per_tile) <= 4 G = IN`
-    // and `r + 16 <= n`; a tile of weights reads `per_tile` groups from `g` of 16 neurons from
-    // `o`, within `w` since `g + per_tile <= G` and `o + 16 <= OUT`; a tile of sums reads and
-    // writes 16 rows of 16 `i32` from sample `r` and neuron `o`, within `sums`, or reads one
-    // row of `offsets` 16 times (stride 0). The configuration is 64 aligned bytes.
+    // and `r + 32 <= n`; a tile of weights reads `per_tile` groups from `g` of `first` (or
+    // `second`) neurons from `o` (or `o + first`), within `w` since `g + per_tile <= G` and
+    // `o + width <= OUT`; a tile of sums reads and writes 16 rows of as many `i32` from
+    // sample `r` (or `r + 16`) and the same neurons, within `sums`, or reads one row of
+    // `offsets` 16 times (stride 0). The configuration is 64 aligned bytes.
     unsafe {
         asm!("ldtilecfg [{}]", in(reg) &raw const config, options(nostack, readonly));
         for r in (0..xs.len()).step_by(BLOCK) {
-            for o in (0..OUT).step_by(BLOCK) {
+            for o in layer.neurons.clone().step_by(width) {
                 let sum = |row: usize, neuron: usize| sums[r + row].as_ptr().add(o + neuron);
-                match start {
+                let (c0, c1, c2, c3, stride) = match start {
                     Start::Offsets => {
-                        let first = offsets.as_ptr().add(o);
-                        let second = offsets.as_ptr().add(o + ROWS);
-                        asm!(
-                            "tileloadd tmm0, [{a} + {s} * 1]",
-                            "tileloadd tmm1, [{b} + {s} * 1]",
-                            "tileloadd tmm2, [{a} + {s} * 1]",
-                            "tileloadd tmm3, [{b} + {s} * 1]",
-                            a = in(reg) first,
-                            b = in(reg) second,
-                            s = in(reg) zero_stride,
-                            options(nostack, readonly),
-                        );
+                        let a = offsets.as_ptr().add(o);
+                        let b = offsets.as_ptr().add(o + first);
+                        (a, b, a, b, zero_stride)
                     }
-                    Start::Sums => {
-                        asm!(
-                            "tileloadd tmm0, [{a} + {s} * 1]",
-                            "tileloadd tmm1, [{b} + {s} * 1]",
-                            "tileloadd tmm2, [{c} + {s} * 1]",
-                            "tileloadd tmm3, [{d} + {s} * 1]",
-                            a = in(reg) sum(0, 0),
-                            b = in(reg) sum(0, ROWS),
-                            c = in(reg) sum(ROWS, 0),
-                            d = in(reg) sum(ROWS, ROWS),
-                            s = in(reg) neuron_stride,
-                            options(nostack, readonly),
-                        );
-                    }
-                }
+                    Start::Sums => (
+                        sum(0, 0),
+                        sum(0, first),
+                        sum(ROWS, 0),
+                        sum(ROWS, first),
+                        neuron_stride,
+                    ),
+                };
+                load_sums([c0, c1, c2, c3], stride, second > 0);
                 for g in groups.clone().step_by(per_tile) {
-                    asm!(
-                        "tileloadd tmm4, [{x0} + {xs} * 1]",
-                        "tileloadd tmm5, [{x1} + {xs} * 1]",
-                        "tileloadd tmm6, [{w0} + {ws} * 1]",
-                        "tileloadd tmm7, [{w1} + {ws} * 1]",
-                        "tdpbusd tmm0, tmm4, tmm6",
-                        "tdpbusd tmm1, tmm4, tmm7",
-                        "tdpbusd tmm2, tmm5, tmm6",
-                        "tdpbusd tmm3, tmm5, tmm7",
-                        x0 = in(reg) xs[r].as_ptr().add(4 * g),
-                        x1 = in(reg) xs[r + ROWS].as_ptr().add(4 * g),
-                        xs = in(reg) sample_stride,
-                        w0 = in(reg) w[g].as_ptr().add(o),
-                        w1 = in(reg) w[g].as_ptr().add(o + ROWS),
-                        ws = in(reg) neuron_stride,
-                        options(nostack, readonly),
-                    );
+                    let x = [xs[r].as_ptr().add(4 * g), xs[r + ROWS].as_ptr().add(4 * g)];
+                    let w = [w[g].as_ptr().add(o), w[g].as_ptr().add(o + first)];
+                    multiply(x, sample_stride, w, neuron_stride, second > 0);
                 }
-                asm!(
-                    "tilestored [{a} + {s} * 1], tmm0",
-                    "tilestored [{b} + {s} * 1], tmm1",
-                    "tilestored [{c} + {s} * 1], tmm2",
-                    "tilestored [{d} + {s} * 1], tmm3",
-                    a = in(reg) sums[r].as_mut_ptr().add(o),
-                    b = in(reg) sums[r].as_mut_ptr().add(o + ROWS),
-                    c = in(reg) sums[r + ROWS].as_mut_ptr().add(o),
-                    d = in(reg) sums[r + ROWS].as_mut_ptr().add(o + ROWS),
-                    s = in(reg) neuron_stride,
-                    options(nostack),
+                let a = sums[r].as_mut_ptr().add(o);
+                let c = sums[r + ROWS].as_mut_ptr().add(o);
+                store_sums(
+                    [a, a.add(first), c, c.add(first)],
+                    neuron_stride,
+                    second > 0,
                 );
             }
+        }
+    }
+}
+
+/// Loads tiles 0 and 2 (and 1 and 3 with `both`) from `at`, rows `stride` bytes apart.
+///
+/// # Safety
+///
+/// As [`pass`]: the tiles are configured and lie within their memory.
+#[allow(unsafe_code)]
+#[inline(always)]
+unsafe fn load_sums(at: [*const i32; 4], stride: usize, both: bool) {
+    // SAFETY: see the caller.
+    unsafe {
+        if both {
+            asm!(
+                "tileloadd tmm0, [{a} + {s} * 1]",
+                "tileloadd tmm1, [{b} + {s} * 1]",
+                "tileloadd tmm2, [{c} + {s} * 1]",
+                "tileloadd tmm3, [{d} + {s} * 1]",
+                a = in(reg) at[0],
+                b = in(reg) at[1],
+                c = in(reg) at[2],
+                d = in(reg) at[3],
+                s = in(reg) stride,
+                options(nostack, readonly),
+            );
+        } else {
+            asm!(
+                "tileloadd tmm0, [{a} + {s} * 1]",
+                "tileloadd tmm2, [{c} + {s} * 1]",
+                a = in(reg) at[0],
+                c = in(reg) at[2],
+                s = in(reg) stride,
+                options(nostack, readonly),
+            );
+        }
+    }
+}
+
+/// Stores tiles 0 and 2 (and 1 and 3 with `both`) to `at`, rows `stride` bytes apart.
+///
+/// # Safety
+///
+/// As [`pass`].
+#[allow(unsafe_code)]
+#[inline(always)]
+unsafe fn store_sums(at: [*mut i32; 4], stride: usize, both: bool) {
+    // SAFETY: see the caller.
+    unsafe {
+        if both {
+            asm!(
+                "tilestored [{a} + {s} * 1], tmm0",
+                "tilestored [{b} + {s} * 1], tmm1",
+                "tilestored [{c} + {s} * 1], tmm2",
+                "tilestored [{d} + {s} * 1], tmm3",
+                a = in(reg) at[0],
+                b = in(reg) at[1],
+                c = in(reg) at[2],
+                d = in(reg) at[3],
+                s = in(reg) stride,
+                options(nostack),
+            );
+        } else {
+            asm!(
+                "tilestored [{a} + {s} * 1], tmm0",
+                "tilestored [{c} + {s} * 1], tmm2",
+                a = in(reg) at[0],
+                c = in(reg) at[2],
+                s = in(reg) stride,
+                options(nostack),
+            );
+        }
+    }
+}
+
+/// Adds to tiles 0 and 2 (and 1 and 3 with `both`) the products of two tiles of samples from
+/// `x` (rows `sample_stride` bytes apart) with one (two) of weights from `w` (rows
+/// `neuron_stride` bytes apart).
+///
+/// # Safety
+///
+/// As [`pass`].
+#[allow(unsafe_code)]
+#[inline(always)]
+unsafe fn multiply(
+    x: [*const u8; 2],
+    sample_stride: usize,
+    w: [*const [i8; 4]; 2],
+    neuron_stride: usize,
+    both: bool,
+) {
+    // SAFETY: see the caller.
+    unsafe {
+        if both {
+            asm!(
+                "tileloadd tmm4, [{x0} + {xs} * 1]",
+                "tileloadd tmm5, [{x1} + {xs} * 1]",
+                "tileloadd tmm6, [{w0} + {ws} * 1]",
+                "tileloadd tmm7, [{w1} + {ws} * 1]",
+                "tdpbusd tmm0, tmm4, tmm6",
+                "tdpbusd tmm1, tmm4, tmm7",
+                "tdpbusd tmm2, tmm5, tmm6",
+                "tdpbusd tmm3, tmm5, tmm7",
+                x0 = in(reg) x[0],
+                x1 = in(reg) x[1],
+                xs = in(reg) sample_stride,
+                w0 = in(reg) w[0],
+                w1 = in(reg) w[1],
+                ws = in(reg) neuron_stride,
+                options(nostack, readonly),
+            );
+        } else {
+            asm!(
+                "tileloadd tmm4, [{x0} + {xs} * 1]",
+                "tileloadd tmm5, [{x1} + {xs} * 1]",
+                "tileloadd tmm6, [{w0} + {ws} * 1]",
+                "tdpbusd tmm0, tmm4, tmm6",
+                "tdpbusd tmm2, tmm5, tmm6",
+                x0 = in(reg) x[0],
+                x1 = in(reg) x[1],
+                xs = in(reg) sample_stride,
+                w0 = in(reg) w[0],
+                ws = in(reg) neuron_stride,
+                options(nostack, readonly),
+            );
         }
     }
 }

@@ -313,7 +313,7 @@ fn batch_at<const IN: usize, const OUT: usize, const G: usize>(
         // (`QuantLevel::Avx512Vnni`).
         #[allow(unsafe_code)]
         QuantLevel::Avx512Vnni => unsafe {
-            // Whole blocks of 32 samples on AMX where the CPU has it, the rest on VNNI.
+            // Blocks of 32 samples on AMX where the CPU has it, the rest on VNNI.
             let done = if amx::fits(IN, OUT) && amx::available() {
                 amx::accumulate_batch(w, offsets, xs, sums)
             } else {
@@ -583,16 +583,20 @@ mod tests {
     }
 
     // Inputs within one tile's 64 bytes, on it, past it, many tiles with a remainder
-    // (MNIST's 784); neurons in one and several blocks of 32; inputs not in whole groups
-    // (VNNI only).
+    // (MNIST's 784); neurons in one and several blocks of 32, and past the last block (on
+    // VNNI); inputs not in whole groups and fewer than 32 neurons (VNNI only).
     block_shapes! {
         b4_32: 4 -> 32,
         b60_64: 60 -> 64,
         b64_32: 64 -> 32,
         b68_96: 68 -> 96,
         b784_128: 784 -> 128,
-        b30_32: 30 -> 32,
         b64_40: 64 -> 40,
+        b784_100: 784 -> 100,
+        b400_120: 400 -> 120,
+        b120_84: 120 -> 84,
+        b30_32: 30 -> 32,
+        b64_16: 64 -> 16,
     }
 
     /// The largest products: inputs 255 against weights -128 and 127, and the largest offsets.
