@@ -263,9 +263,10 @@ fn main() {
     let (calibration, xs) = rows.split_at(BATCH);
     let int8 = MnistInt8::calibrate(&net, calibration, Calibration::MinMax).expect("calibration");
     println!(
-        "# int8 kernel level {:?}; avx512vnni {}",
+        "# int8 kernel level {:?}; avx512vnni {}; amx {}",
         nn::quant::level(),
-        floors::dpbusd_per_round().is_some()
+        floors::dpbusd_per_round().is_some(),
+        nn::quant::amx_enabled()
     );
 
     check(&net, &int8, xs);

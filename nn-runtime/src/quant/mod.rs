@@ -44,7 +44,7 @@ pub mod file;
 pub use calibrate::{Calibration, Observer};
 pub use conv::{QuantizedConv1d, QuantizedConv2d};
 pub use dense::QuantizedDense;
-pub use kernel::{QuantLevel, level};
+pub use kernel::{QuantLevel, amx_enabled, level};
 pub use pool::{
     Steps, avgpool1d_u8, avgpool2d_u8, flatten_u8, global_avgpool_u8, global_maxpool_u8,
     maxpool1d_u8, maxpool2d_u8,

@@ -195,3 +195,23 @@ fn negative_inputs() {
 fn mnist_output_layer() {
     check::<128, 10, 32>("mnist_out");
 }
+
+/// `NN_NO_AMX` in the environment turns AMX off (docs/quantization.md): this test binary runs
+/// this test again with it set, and the run checks that the batches do not use AMX.
+#[test]
+fn no_amx_in_the_environment_turns_amx_off() {
+    if std::env::var_os("NN_NO_AMX").is_some() {
+        assert!(!nn_runtime::quant::amx_enabled());
+        return;
+    }
+    let status = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args([
+            "quant::no_amx_in_the_environment_turns_amx_off",
+            "--exact",
+            "--quiet",
+        ])
+        .env("NN_NO_AMX", "1")
+        .status()
+        .expect("the test binary runs");
+    assert!(status.success(), "with NN_NO_AMX set: {status}");
+}

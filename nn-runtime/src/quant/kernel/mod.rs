@@ -175,6 +175,21 @@ pub fn level() -> QuantLevel {
     }
 }
 
+/// Whether the AVX-512 VNNI level runs batches on Intel AMX where a layer's shape allows it:
+/// the CPU has AMX-INT8, Linux gave the process its tiles, and `NN_NO_AMX` is not set (see
+/// docs/quantization.md). Detected once.
+#[inline]
+pub fn amx_enabled() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        level() == QuantLevel::Avx512Vnni && amx::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Whether this CPU has AVX-512BW (the byte and word instructions: the direct convolution's
 /// byte stores, quantising four vectors into one register): detected with `std` (the standard
 /// library caches it), else what the build enables.
