@@ -510,9 +510,13 @@ mod tests {
         let _ = (w, offsets, xs, expected);
     }
 
-    /// Weights, offsets and 1 to 9 input rows for `IN -> OUT`.
-    fn case(inputs: usize, outputs: usize) -> impl Strategy<Value = (Vec<i8>, Vec<i32>, Vec<u8>)> {
-        (1..=9_usize).prop_flat_map(move |rows| {
+    /// Weights, offsets and `rows` input rows for `IN -> OUT`.
+    fn case(
+        rows: core::ops::RangeInclusive<usize>,
+        inputs: usize,
+        outputs: usize,
+    ) -> impl Strategy<Value = (Vec<i8>, Vec<i32>, Vec<u8>)> {
+        rows.prop_flat_map(move |rows| {
             (
                 prop::collection::vec(any::<i8>(), inputs * outputs),
                 prop::collection::vec(any::<i32>(), outputs),
@@ -521,13 +525,14 @@ mod tests {
         })
     }
 
+    /// A property test per shape: `cases` cases of `rows` rows each.
     macro_rules! shapes {
-        ($($name:ident: $in:literal -> $out:literal,)*) => {
+        ($cases:literal cases of $rows:expr; $($name:ident: $in:literal -> $out:literal,)*) => {
             proptest! {
-                #![proptest_config(ProptestConfig::with_cases(24))]
+                #![proptest_config(ProptestConfig::with_cases($cases))]
                 $(
                     #[test]
-                    fn $name((w, offsets, x) in case($in, $out)) {
+                    fn $name((w, offsets, x) in case($rows, $in, $out)) {
                         check::<$in, $out, { ($in as usize).div_ceil(4) }>(&w, &offsets, &x);
                     }
                 )*
@@ -535,7 +540,9 @@ mod tests {
         };
     }
 
+    // 1 to 9 rows: the kernels' tiles of rows and the rows after them.
     shapes! {
+        24 cases of 1..=9;
         s1_1: 1 -> 1,
         s2_3: 2 -> 3,
         s3_17: 3 -> 17,
@@ -568,39 +575,12 @@ mod tests {
         s300_40: 300 -> 40,
     }
 
-    /// Weights, offsets and 31 to 97 input rows for `IN -> OUT`: AMX's blocks of 32 samples
-    /// and the rows after them.
-    fn blocks_case(
-        inputs: usize,
-        outputs: usize,
-    ) -> impl Strategy<Value = (Vec<i8>, Vec<i32>, Vec<u8>)> {
-        (31..=97_usize).prop_flat_map(move |rows| {
-            (
-                prop::collection::vec(any::<i8>(), inputs * outputs),
-                prop::collection::vec(any::<i32>(), outputs),
-                prop::collection::vec(any::<u8>(), rows * inputs),
-            )
-        })
-    }
-
-    macro_rules! block_shapes {
-        ($($name:ident: $in:literal -> $out:literal,)*) => {
-            proptest! {
-                #![proptest_config(ProptestConfig::with_cases(6))]
-                $(
-                    #[test]
-                    fn $name((w, offsets, x) in blocks_case($in, $out)) {
-                        check::<$in, $out, { ($in as usize).div_ceil(4) }>(&w, &offsets, &x);
-                    }
-                )*
-            }
-        };
-    }
-
     // Inputs within one tile's 64 bytes, on it, past it, many tiles with a remainder
-    // (MNIST's 784); neurons in one and several blocks of 32, and past the last block (on
-    // VNNI); inputs not in whole groups and fewer than 32 neurons (VNNI only).
-    block_shapes! {
+    // (MNIST's 784); neurons in one and several blocks of 32, and past the last block; inputs
+    // not in whole groups (VNNI only); 31 to 97 rows: AMX's blocks of 32 samples and the rows
+    // after them.
+    shapes! {
+        6 cases of 31..=97;
         b4_32: 4 -> 32,
         b60_64: 60 -> 64,
         b64_32: 64 -> 32,
