@@ -5,7 +5,7 @@
 use crate::emit_sequence;
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
-use crate::shared::{apply_activation, array_type, check_rows, count, flat, zeros};
+use crate::shared::{apply_activation, array_type, check_rows, count, flat, softmax_rows, zeros};
 use nn_grammar::{Activation, Shape};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -259,18 +259,19 @@ pub(crate) fn forward_batch_body(
         } else {
             flat(&layer.output, &quote!(#row), true)
         };
-        let apply = apply_activation(net, layer, &target);
-        let activation = apply.map(|apply| {
-            let target = if index == last_index {
-                quote!(#chunk_outputs)
-            } else {
-                quote!(#field)
-            };
-            quote_spanned! {layer.span=>
-                for #row in #target.iter_mut() {
-                    #apply
+        let rows = if index == last_index {
+            quote!(#chunk_outputs)
+        } else {
+            quote!(#field)
+        };
+        let activation = softmax_rows(net, layer, &rows).or_else(|| {
+            apply_activation(net, layer, &target).map(|apply| {
+                quote_spanned! {layer.span=>
+                    for #row in #rows.iter_mut() {
+                        #apply
+                    }
                 }
-            }
+            })
         });
         if index == last_index {
             let run = run(layer, &previous, &quote!(#chunk_outputs));

@@ -531,13 +531,16 @@ fn dense_chunks(
     }
     let layer = last.0;
     let field = &layer.field;
-    let activation = apply(net, layer, &quote!(out)).map(|apply| {
-        quote! {
-            for out in #chunk_outputs.iter_mut() {
-                #apply
-            }
-        }
-    });
+    let activation =
+        crate::shared::softmax_rows(net, layer, &quote!(#chunk_outputs)).or_else(|| {
+            apply(net, layer, &quote!(out)).map(|apply| {
+                quote! {
+                    for out in #chunk_outputs.iter_mut() {
+                        #apply
+                    }
+                }
+            })
+        });
     let sums_buffer = format_ident!("{}_sums_buffer", field, span = Span::mixed_site());
     buffers.extend(quote_spanned! {layer.span=>
         #[allow(clippy::large_stack_arrays)]

@@ -210,6 +210,20 @@ pub fn softmax<T: Scalar>(x: &mut [T]) {
     }
 }
 
+/// [`softmax`] of each row, each row's values exactly those of `softmax` on it alone. `f32` on
+/// AVX-512 runs `kernel::avx512::softmax_rows`: rows of 2 to 16 values 16 at a time, value by
+/// value in vectors whose lanes are the rows, where one row at a time waits for horizontal
+/// reductions (the batched methods of a network that ends in `softmax`).
+#[inline]
+pub fn softmax_rows<T: Scalar, const N: usize>(rows: &mut [[T; N]]) {
+    if rows.is_empty() || T::softmax_rows_lanes(crate::kernel::level(), rows) {
+        return;
+    }
+    for row in rows {
+        softmax(row);
+    }
+}
+
 /// `x_i - ln(sum_j exp(x_j))`, shifted by the maximum so no exponential overflows.
 #[inline]
 pub fn log_softmax<T: Scalar>(x: &mut [T]) {
@@ -235,6 +249,66 @@ pub fn log_softmax<T: Scalar>(x: &mut [T]) {
 #[allow(clippy::float_cmp, clippy::many_single_char_names)]
 mod tests {
     use super::*;
+    use std::vec::Vec;
+
+    /// `softmax_rows` against `softmax` on each row, bit for bit (NaN for NaN), for `rows` rows
+    /// of `N` values: random values of every magnitude up to 2^12 (rows beyond the direct
+    /// path's ±80 too), a row with NaN, with `+inf`, with `-inf`, with `f32::MAX`.
+    fn rows_agree<const N: usize>(rows: usize, seed: u64) {
+        let mut state = seed;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut x: Vec<[f32; N]> = (0..rows)
+            .map(|_| {
+                core::array::from_fn(|_| {
+                    let bits = next();
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+                    let magnitude =
+                        f32::from_bits(((bits >> 8) as u32 & 0x007F_FFFF) | 0x3F80_0000)
+                            * (2.0_f32).powi((bits % 32) as i32 - 20);
+                    if bits & 1 == 0 { magnitude } else { -magnitude }
+                })
+            })
+            .collect();
+        let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX];
+        for (row, special) in x.iter_mut().skip(3).step_by(5).zip(specials) {
+            row[N / 2] = special;
+        }
+        let mut expected = x.clone();
+        for row in &mut expected {
+            softmax(row);
+        }
+        softmax_rows(&mut x);
+        for (r, (got, want)) in x.iter().zip(&expected).enumerate() {
+            for (g, w) in got.iter().zip(want) {
+                assert!(
+                    g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                    "{N} values, row {r}: {got:?} against {want:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn softmax_rows_gives_each_row_the_bits_of_softmax() {
+        for (rows, seed) in [(0, 1), (1, 2), (15, 3), (16, 4), (17, 5), (64, 6), (100, 7)] {
+            rows_agree::<1>(rows, seed);
+            rows_agree::<2>(rows, seed);
+            rows_agree::<3>(rows, seed);
+            rows_agree::<7>(rows, seed);
+            rows_agree::<8>(rows, seed);
+            rows_agree::<9>(rows, seed);
+            rows_agree::<10>(rows, seed);
+            rows_agree::<15>(rows, seed);
+            rows_agree::<16>(rows, seed);
+            rows_agree::<17>(rows, seed);
+            rows_agree::<40>(rows, seed);
+        }
+    }
 
     #[test]
     fn softmax_is_exact_at_extremes() {

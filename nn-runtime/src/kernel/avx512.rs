@@ -20,15 +20,16 @@ use crate::batch::Aligned;
 use core::arch::x86_64::{
     __m512, __m512i, __mmask16, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q, _mm256_castpd_ps,
     _mm256_loadu_ps, _mm256_storeu_ps, _mm512_add_epi32, _mm512_add_pd, _mm512_add_ps,
-    _mm512_and_epi32, _mm512_castps_pd, _mm512_castps_si512, _mm512_castps256_ps512,
-    _mm512_castps512_ps256, _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_cvtps_pd,
-    _mm512_div_ps, _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_add_epi32,
-    _mm512_mask_blend_ps, _mm512_mask_cmp_ps_mask, _mm512_mask_loadu_ps, _mm512_mask_mov_ps,
-    _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps, _mm512_max_ps,
-    _mm512_min_ps, _mm512_mul_ps, _mm512_or_epi32, _mm512_permutex2var_ps, _mm512_permutexvar_ps,
-    _mm512_reduce_add_pd, _mm512_reduce_add_ps, _mm512_reduce_max_ps, _mm512_set1_epi32,
-    _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_pd, _mm512_setzero_ps, _mm512_slli_epi32,
-    _mm512_storeu_ps, _mm512_sub_ps, _mm512_xor_epi32,
+    _mm512_and_epi32, _mm512_castpd_ps, _mm512_castps_pd, _mm512_castps_si512,
+    _mm512_castps256_ps512, _mm512_castps512_ps256, _mm512_castsi512_ps, _mm512_cmp_ps_mask,
+    _mm512_cvtps_pd, _mm512_div_ps, _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_loadu_ps,
+    _mm512_mask_add_epi32, _mm512_mask_blend_ps, _mm512_mask_cmp_ps_mask, _mm512_mask_loadu_ps,
+    _mm512_mask_mov_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps,
+    _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_or_epi32, _mm512_permutex2var_ps,
+    _mm512_permutexvar_ps, _mm512_reduce_add_pd, _mm512_reduce_add_ps, _mm512_reduce_max_ps,
+    _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_pd, _mm512_setzero_ps,
+    _mm512_shuffle_f32x4, _mm512_slli_epi32, _mm512_storeu_ps, _mm512_sub_ps, _mm512_unpackhi_pd,
+    _mm512_unpackhi_ps, _mm512_unpacklo_pd, _mm512_unpacklo_ps, _mm512_xor_epi32,
 };
 use core::borrow::Borrow;
 
@@ -535,4 +536,114 @@ pub fn softmax(x: &mut [f32]) {
     if !tail.is_empty() {
         store_tail(tail, mul(load_tail(tail), inverse));
     }
+}
+
+/// [`softmax`] of each row, with each row's bits those of [`softmax`] on it alone: rows of 2 to
+/// 16 values go 16 rows at a time, value `j` of the 16 rows one vector (lanes are rows), so that
+/// the maximum and the sum are additions of vectors (the sum in the tree of
+/// `_mm512_reduce_add_ps`: lanes `j` and `j + 8`, then `j + 4`, `j + 2`, `j + 1`) and nothing
+/// waits for a horizontal reduction; the other rows one by one.
+#[target_feature(enable = "avx512f")]
+pub fn softmax_rows<const N: usize>(rows: &mut [[f32; N]]) {
+    let (blocks, rest) = if (2..=L).contains(&N) {
+        rows.as_chunks_mut::<L>()
+    } else {
+        (&mut [][..], rows)
+    };
+    for block in blocks {
+        softmax_block(block);
+    }
+    for row in rest {
+        softmax(row);
+    }
+}
+
+/// [`softmax_rows`] of 16 rows of `N` values (`2 <= N <= 16`): the rows transposed into
+/// vectors of value `j` of every row, and the probabilities transposed back.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn softmax_block<const N: usize>(rows: &mut [[f32; N]; L]) {
+    let lanes = if N == L { !0 } else { mask(N) };
+    let mut loaded = [splat(0.0); L];
+    for (v, row) in loaded.iter_mut().zip(rows.iter()) {
+        // SAFETY: the lanes from `N` on are masked off, and a masked AVX-512 load neither reads
+        // nor faults on them.
+        #[allow(unsafe_code)]
+        let row = unsafe { _mm512_maskz_loadu_ps(lanes, row.as_ptr()) };
+        *v = row;
+    }
+    // Value `j` of every row; the vectors past `N` are not values (their `e^x` is 0).
+    let values = transpose(&loaded);
+    let mut direct: __mmask16 = !0;
+    let mut maximum = splat(f32::NEG_INFINITY);
+    for v in &values[..N] {
+        direct &= _mm512_cmp_ps_mask::<_CMP_LE_OQ>(abs(*v), splat(SOFTMAX_DIRECT));
+        maximum = max(maximum, *v);
+    }
+    // Each row's shift: 0 where every value of the row is within reach, its maximum otherwise.
+    let shift = _mm512_mask_mov_ps(maximum, direct, splat(0.0));
+    let mut e = [splat(0.0); L];
+    for (e, v) in e.iter_mut().zip(&values[..N]) {
+        *e = exp_softmax(sub(*v, shift));
+    }
+    // The tree of `_mm512_reduce_add_ps`, lane by lane.
+    let mut width = L / 2;
+    let mut sums = e;
+    while width > 0 {
+        for j in 0..width {
+            sums[j] = _mm512_add_ps(sums[j], sums[j + width]);
+        }
+        width /= 2;
+    }
+    let inverse = _mm512_div_ps(splat(1.0), sums[0]);
+    for e in &mut e[..N] {
+        *e = mul(*e, inverse);
+    }
+    for (row, v) in rows.iter_mut().zip(transpose(&e)) {
+        // SAFETY: as for the loads.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm512_mask_storeu_ps(row.as_mut_ptr(), lanes, v);
+        }
+    }
+}
+
+/// The 16 by 16 transpose: lane `i` of vector `j` of the result is lane `j` of vector `i`.
+/// Pairs of lanes, then quadruples (unpacking within 128-bit lanes), then 128-bit lanes
+/// (`vshuff32x4`) twice.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn transpose(r: &[V; L]) -> [V; L] {
+    let mut t = [splat(0.0); L];
+    for i in 0..L / 2 {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // `u[4 i + c]`, 128-bit lane `k`: lane `4 k + c` of vectors `4 i .. 4 i + 4`.
+    let mut u = [splat(0.0); L];
+    let (low, high) = (
+        |a: V, b: V| _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))),
+        |a: V, b: V| _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b))),
+    );
+    for i in 0..L / 4 {
+        u[4 * i] = low(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = high(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = low(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = high(t[4 * i + 1], t[4 * i + 3]);
+    }
+    let mut out = [splat(0.0); L];
+    for c in 0..4 {
+        // 128-bit lanes 0 and 2 (`EVEN`) or 1 and 3 (`ODD`) of each operand.
+        const EVEN: i32 = 0b10_00_10_00;
+        const ODD: i32 = 0b11_01_11_01;
+        let first_even = _mm512_shuffle_f32x4::<EVEN>(u[c], u[4 + c]);
+        let first_odd = _mm512_shuffle_f32x4::<ODD>(u[c], u[4 + c]);
+        let second_even = _mm512_shuffle_f32x4::<EVEN>(u[8 + c], u[12 + c]);
+        let second_odd = _mm512_shuffle_f32x4::<ODD>(u[8 + c], u[12 + c]);
+        out[c] = _mm512_shuffle_f32x4::<EVEN>(first_even, second_even);
+        out[8 + c] = _mm512_shuffle_f32x4::<ODD>(first_even, second_even);
+        out[4 + c] = _mm512_shuffle_f32x4::<EVEN>(first_odd, second_odd);
+        out[12 + c] = _mm512_shuffle_f32x4::<ODD>(first_odd, second_odd);
+    }
+    out
 }

@@ -319,6 +319,13 @@ pub trait Kernel: Sized + Copy {
         false
     }
 
+    /// `activation::softmax_rows` with a vector kernel at `level` (checked supported by the
+    /// caller), if there is one (`f32` at AVX-512): whether it ran.
+    #[inline(always)]
+    fn softmax_rows_lanes<const N: usize>(_level: Level, _rows: &mut [[Self; N]]) -> bool {
+        false
+    }
+
     /// [`Kernel::matmul`] with each row summed in the same order whatever the other rows, so
     /// that a row gives the same bits alone or among others; by default [`Kernel::matvec`] on
     /// each row.
@@ -383,6 +390,25 @@ impl Kernel for f32 {
             // No vector kernel: `activation::softmax` keeps `x` for its scalar loop.
             _ => {
                 let _ = x;
+                false
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn softmax_rows_lanes<const N: usize>(level: Level, rows: &mut [[f32; N]]) -> bool {
+        debug_assert!(level.is_supported());
+        match level {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
+            #[allow(unsafe_code)]
+            Level::Avx512 => unsafe {
+                avx512::softmax_rows(rows);
+                true
+            },
+            // No vector kernel: `activation::softmax_rows` runs `softmax` on each row.
+            _ => {
+                let _ = rows;
                 false
             }
         }

@@ -67,9 +67,7 @@ impl Mnist {
                     ::nn::__private::activation::relu(row);
                 }
                 self.layer1.forward_batch(layer0, outputs);
-                for row in outputs.iter_mut() {
-                    ::nn::__private::activation::softmax(row);
-                }
+                ::nn::__private::activation::softmax_rows(outputs);
             },
         );
         ::core::result::Result::Ok(())
