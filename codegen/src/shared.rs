@@ -105,7 +105,7 @@ pub(crate) fn apply_activation(
 
 /// The call applying `layer`'s softmax to every row of `rows` (a `&mut [[T; N]]`) at once, if
 /// its activation is a softmax of vectors: `activation::softmax_rows`, which runs 16 rows at a
-/// time on AVX-512, each row's values those of `softmax` on it alone (`softmax_rows` in
+/// time on AVX-512, each row's values those of `softmax` on it alone, NaN for NaN (`softmax_rows` in
 /// nn-runtime's activation tests; 8.6 -> 5.8 ns a row of 10 on an Intel Xeon, a scratch harness).
 pub(crate) fn softmax_rows(
     net: &Network,

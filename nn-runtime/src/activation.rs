@@ -210,7 +210,8 @@ pub fn softmax<T: Scalar>(x: &mut [T]) {
     }
 }
 
-/// [`softmax`] of each row, each row's values exactly those of `softmax` on it alone. `f32` on
+/// [`softmax`] of each row, each row's values exactly those of `softmax` on it alone (NaN for
+/// NaN, whose payload may differ). `f32` on
 /// AVX-512 runs `kernel::avx512::softmax_rows`: rows of 2 to 16 values 16 at a time, value by
 /// value in vectors whose lanes are the rows, where one row at a time waits for horizontal
 /// reductions (the batched methods of a network that ends in `softmax`).

@@ -114,7 +114,7 @@ pub(super) const fn fits(inputs: usize, outputs: usize) -> bool {
 /// The tile configuration (palette 1): tiles 0 to 3 the sums (16 samples each), 4 and 5 the
 /// samples, 6 and 7 the weights. Tiles 0, 2 and 6 are `widths[0]` neurons wide, 1, 3 and 7
 /// `widths[1]` (none: not configured); the samples' rows are `4 * groups` bytes long and the
-/// weights' tiles `groups` rows (a layer's last groups, fewer than 16).
+/// weights' tiles `groups` rows (16, or a layer's last groups).
 #[repr(C, align(64))]
 struct Config {
     palette: u8,
@@ -260,6 +260,11 @@ unsafe fn pass<const IN: usize, const OUT: usize, const G: usize>(
     let sample_stride = IN;
     let neuron_stride = OUT * 4;
     let zero_stride = 0_usize;
+    // Every tile's address from the whole slice's pointer (a tile spans rows, so a pointer
+    // from one row's reference would not cover it).
+    let samples = xs.as_ptr().cast::<u8>();
+    let weights = w.as_ptr().cast::<[i8; 4]>();
+    let rows = sums.as_mut_ptr().cast::<i32>();
     // SAFETY (for every tile below): a tile of samples reads 16 rows of `4 * per_tile` bytes
     // from byte `4 g` of sample `r`, within the samples since `4 (g + per_tile) <= 4 G = IN`
     // and `r + 32 <= n`; a tile of weights reads `per_tile` groups from `g` of `first` (or
@@ -271,7 +276,7 @@ unsafe fn pass<const IN: usize, const OUT: usize, const G: usize>(
         asm!("ldtilecfg [{}]", in(reg) &raw const config, options(nostack, readonly));
         for r in (0..xs.len()).step_by(BLOCK) {
             for o in layer.neurons.clone().step_by(width) {
-                let sum = |row: usize, neuron: usize| sums[r + row].as_ptr().add(o + neuron);
+                let sum = |row: usize, neuron: usize| rows.add((r + row) * OUT + o + neuron);
                 let (c0, c1, c2, c3, stride) = match start {
                     Start::Offsets => {
                         let a = offsets.as_ptr().add(o);
@@ -279,21 +284,22 @@ unsafe fn pass<const IN: usize, const OUT: usize, const G: usize>(
                         (a, b, a, b, zero_stride)
                     }
                     Start::Sums => (
-                        sum(0, 0),
-                        sum(0, first),
-                        sum(ROWS, 0),
-                        sum(ROWS, first),
+                        sum(0, 0).cast_const(),
+                        sum(0, first).cast_const(),
+                        sum(ROWS, 0).cast_const(),
+                        sum(ROWS, first).cast_const(),
                         neuron_stride,
                     ),
                 };
                 load_sums([c0, c1, c2, c3], stride, second > 0);
                 for g in groups.clone().step_by(per_tile) {
-                    let x = [xs[r].as_ptr().add(4 * g), xs[r + ROWS].as_ptr().add(4 * g)];
-                    let w = [w[g].as_ptr().add(o), w[g].as_ptr().add(o + first)];
+                    let x = samples.add(r * IN + 4 * g);
+                    let x = [x, x.add(ROWS * IN)];
+                    let w = weights.add(g * OUT + o);
+                    let w = [w, w.add(first)];
                     multiply(x, sample_stride, w, neuron_stride, second > 0);
                 }
-                let a = sums[r].as_mut_ptr().add(o);
-                let c = sums[r + ROWS].as_mut_ptr().add(o);
+                let (a, c) = (sum(0, 0), sum(ROWS, 0));
                 store_sums(
                     [a, a.add(first), c, c.add(first)],
                     neuron_stride,

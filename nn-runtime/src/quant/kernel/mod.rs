@@ -325,7 +325,8 @@ fn batch_at<const IN: usize, const OUT: usize, const G: usize>(
     match level {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller checked that the CPU supports AVX-512F and AVX-512 VNNI
-        // (`QuantLevel::Avx512Vnni`).
+        // (`QuantLevel::Avx512Vnni`); `amx::available` checked AMX and the permission to use
+        // it, which `amx::accumulate_batch` requires.
         #[allow(unsafe_code)]
         QuantLevel::Avx512Vnni => unsafe {
             // Blocks of 32 samples on AMX where the CPU has it, the rest on VNNI.
@@ -576,7 +577,8 @@ mod tests {
     }
 
     // Inputs within one tile's 64 bytes, on it, past it, many tiles with a remainder
-    // (MNIST's 784); neurons in one and several blocks of 32, and past the last block; inputs
+    // (MNIST's 784); neurons in one and several blocks of 32, past the last block (one narrow
+    // tile or two), fewer than a block (one narrow tile or two); inputs
     // not in whole groups (VNNI only); 31 to 97 rows: AMX's blocks of 32 samples and the rows
     // after them.
     shapes! {
@@ -592,6 +594,8 @@ mod tests {
         b120_84: 120 -> 84,
         b30_32: 30 -> 32,
         b64_16: 64 -> 16,
+        b64_24: 64 -> 24,
+        b64_48: 64 -> 48,
     }
 
     /// The largest products: inputs 255 against weights -128 and 127, and the largest offsets.
