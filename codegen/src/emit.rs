@@ -5,7 +5,9 @@
 use crate::emit_sequence;
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
-use crate::shared::{apply_activation, array_type, check_rows, count, flat, softmax_rows, zeros};
+use crate::shared::{
+    activation_on_rows, apply_activation, array_type, check_rows, count, flat, zeros,
+};
 use nn_grammar::{Activation, Shape};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -264,15 +266,7 @@ pub(crate) fn forward_batch_body(
         } else {
             quote!(#field)
         };
-        let activation = softmax_rows(net, layer, &rows).or_else(|| {
-            apply_activation(net, layer, &target).map(|apply| {
-                quote_spanned! {layer.span=>
-                    for #row in #rows.iter_mut() {
-                        #apply
-                    }
-                }
-            })
-        });
+        let activation = activation_on_rows(net, layer, &rows, &row, &target);
         if index == last_index {
             let run = run(layer, &previous, &quote!(#chunk_outputs));
             body.extend(quote_spanned! {layer.span=>

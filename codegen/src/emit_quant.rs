@@ -531,16 +531,9 @@ fn dense_chunks(
     }
     let layer = last.0;
     let field = &layer.field;
+    let out = Ident::new("out", Span::mixed_site());
     let activation =
-        crate::shared::softmax_rows(net, layer, &quote!(#chunk_outputs)).or_else(|| {
-            apply(net, layer, &quote!(out)).map(|apply| {
-                quote! {
-                    for out in #chunk_outputs.iter_mut() {
-                        #apply
-                    }
-                }
-            })
-        });
+        crate::shared::activation_on_rows(net, layer, &quote!(#chunk_outputs), &out, &quote!(#out));
     let sums_buffer = format_ident!("{}_sums_buffer", field, span = Span::mixed_site());
     buffers.extend(quote_spanned! {layer.span=>
         #[allow(clippy::large_stack_arrays)]

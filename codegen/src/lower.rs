@@ -73,14 +73,13 @@ pub fn lower(
 }
 
 /// Samples per chunk in an int8 twin's `forward_batch`: as many as keep its largest stack
-/// buffer (a layer's `u8` inputs or its `i32` sums for the chunk) within 32 KiB, at most 64, a
-/// multiple of 8 from 8 on, so that the VNNI kernels' tiles of 4 and 8 rows divide every full
-/// chunk (MNIST's 41 rows left a row of its own in each chunk, whose pass over the weights
-/// served one sample: `mnist_b256` in bench/benches/quantized.rs, 2.95x -> 3.0x `f32`'s
-/// throughput); and a multiple of 32, AMX's blocks of samples, from 32 on, or 32 if that fits
-/// 64 KiB (MNIST's 40-row chunks left 8 rows of each to VNNI, whose pass over the weights
-/// served 8 samples: a batch of 256 took 80 us with AMX, 62 in chunks of 64 rows, a scratch
-/// harness; 64 rows of MNIST's hidden sums measured the same as 32 twice).
+/// buffer (a layer's `u8` inputs or its `i32` sums for the chunk) within 32 KiB, at most 64;
+/// from 8 on a multiple of 8, so that the VNNI kernels' tiles of 4 and 8 rows divide every
+/// full chunk (a row left alone in a chunk costs a pass over the weights for one sample:
+/// `mnist_b256` in bench/benches/quantized.rs, 2.95x -> 3.0x `f32`'s throughput); from 32 on a
+/// multiple of 32, AMX's blocks of samples, and 32 wherever that fits 64 KiB (MNIST's chunks
+/// of 40 left 8 rows of each to VNNI: a batch of 256 took 80 us with AMX, 62 in whole blocks,
+/// a scratch harness).
 fn quantized_chunk(net: &Network) -> usize {
     let widest = net
         .layers

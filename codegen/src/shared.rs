@@ -103,19 +103,29 @@ pub(crate) fn apply_activation(
     })
 }
 
-/// The call applying `layer`'s softmax to every row of `rows` (a `&mut [[T; N]]`) at once, if
-/// its activation is a softmax of vectors: `activation::softmax_rows`, which runs 16 rows at a
-/// time on AVX-512, each row's values those of `softmax` on it alone, NaN for NaN (`softmax_rows` in
-/// nn-runtime's activation tests; 8.6 -> 5.8 ns a row of 10 on an Intel Xeon, a scratch harness).
-pub(crate) fn softmax_rows(
+/// `layer`'s activation on every row of a batch's `rows` (a `&mut [..]` of the output's array
+/// type), if it has one: [`apply_activation`] on each `row` (`target` the slice it names), but
+/// a softmax of vectors on all the rows at once, `activation::softmax_rows`, which runs 16 rows
+/// at a time on AVX-512, each row's values those of `softmax` on it alone (8.6 -> 5.8 ns a row
+/// of 10 on an Intel Xeon, a scratch harness).
+pub(crate) fn activation_on_rows(
     net: &Network,
     layer: &Layer,
     rows: &TokenStream,
+    row: &Ident,
+    target: &TokenStream,
 ) -> Option<TokenStream> {
     let runtime = &net.runtime;
-    (layer.activation == Activation::Softmax && layer.output.rank() == 1).then(|| {
-        quote_spanned! {layer.span=>
+    if layer.activation == Activation::Softmax && layer.output.rank() == 1 {
+        return Some(quote_spanned! {layer.span=>
             #runtime::activation::softmax_rows(#rows);
+        });
+    }
+    apply_activation(net, layer, target).map(|apply| {
+        quote_spanned! {layer.span=>
+            for #row in #rows.iter_mut() {
+                #apply
+            }
         }
     })
 }

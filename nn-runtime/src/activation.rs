@@ -211,10 +211,10 @@ pub fn softmax<T: Scalar>(x: &mut [T]) {
 }
 
 /// [`softmax`] of each row, each row's values exactly those of `softmax` on it alone (NaN for
-/// NaN, whose payload may differ). `f32` on
-/// AVX-512 runs `kernel::avx512::softmax_rows`: rows of 2 to 16 values 16 at a time, value by
-/// value in vectors whose lanes are the rows, where one row at a time waits for horizontal
-/// reductions (the batched methods of a network that ends in `softmax`).
+/// NaN, whose payload may differ): the batched methods of a network that ends in `softmax`.
+/// `f32` on AVX-512 runs `kernel::avx512::softmax_rows`: rows of 2 to 16 values 16 at a time,
+/// value by value in vectors whose lanes are the rows, where one row at a time waits for
+/// horizontal reductions.
 #[inline]
 pub fn softmax_rows<T: Scalar, const N: usize>(rows: &mut [[T; N]]) {
     if rows.is_empty() || T::softmax_rows_lanes(crate::kernel::level(), rows) {

@@ -539,11 +539,11 @@ pub fn softmax(x: &mut [f32]) {
 }
 
 /// [`softmax`] of each row, with each row's bits those of [`softmax`] on it alone (NaN where it
-/// gives NaN, whose payload may differ): rows of 2 to
-/// 16 values go 16 rows at a time, value `j` of the 16 rows one vector (lanes are rows), so that
-/// the maximum and the sum are additions of vectors (the sum in the tree of
-/// `_mm512_reduce_add_ps`: lanes `j` and `j + 8`, then `j + 4`, `j + 2`, `j + 1`) and nothing
-/// waits for a horizontal reduction; the other rows one by one.
+/// gives NaN, whose payload may differ): rows of 2 to 16 values go 16 rows at a time, value `j`
+/// of the 16 rows one vector (lanes are rows), so that the maximum and the sum are additions
+/// of vectors (the sum in the tree of `_mm512_reduce_add_ps`: lanes `j` and `j + 8`, then
+/// `j + 4`, `j + 2`, `j + 1`) and nothing waits for a horizontal reduction; the other rows one
+/// by one.
 #[target_feature(enable = "avx512f")]
 pub fn softmax_rows<const N: usize>(rows: &mut [[f32; N]]) {
     let (blocks, rest) = if (2..=L).contains(&N) {

@@ -131,22 +131,36 @@ impl Config {
         debug_assert!((1..=GROUPS).contains(&groups));
         debug_assert!((1..=ROWS).contains(&widths[0]) && widths[1] <= ROWS);
         #[allow(clippy::cast_possible_truncation)] // at most 64 and 16
-        let (bytes, rows) = (4 * groups as u16, groups as u8);
+        let (bytes, groups, full) = (4 * groups as u16, groups as u8, ROWS as u8);
         #[allow(clippy::cast_possible_truncation)] // at most 64
         let [first, second] = widths.map(|w| 4 * w as u16);
-        let samples = if widths[1] > 0 { 16 } else { 0 };
-        let weights = if widths[1] > 0 { rows } else { 0 };
-        Self {
+        // Tiles 1, 3 and 7 (the second width's sums and weights) have no rows without it.
+        let [second_sums, second_weights] = if widths[1] > 0 {
+            [full, groups]
+        } else {
+            [0, 0]
+        };
+        let mut config = Self {
             palette: 1,
             start_row: 0,
             reserved: [0; 14],
-            bytes_per_row: [
-                first, second, first, second, bytes, bytes, first, second, 0, 0, 0, 0, 0, 0, 0, 0,
-            ],
-            rows: [
-                16, samples, 16, samples, 16, 16, rows, weights, 0, 0, 0, 0, 0, 0, 0, 0,
-            ],
-        }
+            bytes_per_row: [0; 16],
+            rows: [0; 16],
+        };
+        // Tiles 0 to 3: the sums; 4 and 5: the samples; 6 and 7: the weights.
+        config.bytes_per_row[..8]
+            .copy_from_slice(&[first, second, first, second, bytes, bytes, first, second]);
+        config.rows[..8].copy_from_slice(&[
+            full,
+            second_sums,
+            full,
+            second_sums,
+            full,
+            full,
+            groups,
+            second_weights,
+        ]);
+        config
     }
 }
 

@@ -235,11 +235,10 @@ pub(super) mod avx512 {
         let numbers = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(x, x);
         // Only the positive side is bounded: below, every value ends as step 0 unbounded too
         // (a negative quotient; for `-inf` and quotients beyond `i32`, the correction's
-        // `inf - inf` is NaN, which the conversion turns into `i32::MIN`), one instruction
-        // fewer of the nine a vector takes: quantising MNIST's 256
-        // inputs took 18.4 us, now 17.3, on an Intel Xeon, whose two 512-bit ports they fill
-        // (a scratch harness; `int8_quantize_inputs` of `mnist_b256` in
-        // bench/benches/quantized.rs times the same).
+        // `inf - inf` is NaN, which the conversion turns into `i32::MIN`). One instruction
+        // fewer of the nine a vector takes, on a core whose two 512-bit ports they fill:
+        // MNIST's 256 inputs 18.4 -> 17.3 us on an Intel Xeon (a scratch harness timing what
+        // `int8_quantize_inputs` of `mnist_b256` in bench/benches/quantized.rs times).
         let x = _mm512_min_ps(x, _mm512_set1_ps(p.bound));
         let quotient = _mm512_mul_ps(x, p.inverse);
         let residual = _mm512_fnmadd_ps(quotient, p.scale, x);
