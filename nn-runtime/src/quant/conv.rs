@@ -1,5 +1,7 @@
 //! The int8 convolutions, 2-D and 1-D: patches of the input through a [`QuantizedDense`].
 
+#[cfg(target_arch = "x86_64")]
+use super::kernel::channel_lanes;
 use super::kernel::direct;
 use super::{Clamp, Quantization, QuantizedDense, requantize_step};
 use crate::layers::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry};
@@ -436,15 +438,31 @@ impl<
             .enumerate()
             .all(|(group, group_rows)| {
                 place_padded::<H, W>(group_rows, padding, &mut padded[..length]);
+                let shape = direct::Shape {
+                    channels: IN_PER_GROUP,
+                    padded: size,
+                    kernel: [KH, KW],
+                    output: [OH, OW],
+                    outputs: [group * per_group, (group + 1) * per_group],
+                };
+                #[cfg(target_arch = "x86_64")]
+                if channel_lanes::cheaper(&shape, GROUPS)
+                    && channel_lanes::forward(
+                        &padded[..length + direct::SLACK],
+                        &shape,
+                        weights,
+                        offsets,
+                        self.dense.multipliers(),
+                        self.output().zero_point,
+                        clamp,
+                        output,
+                    )
+                {
+                    return true;
+                }
                 direct::forward(
                     &padded[..length + direct::SLACK],
-                    direct::Shape {
-                        channels: IN_PER_GROUP,
-                        padded: size,
-                        kernel: [KH, KW],
-                        output: [OH, OW],
-                        outputs: [group * per_group, (group + 1) * per_group],
-                    },
+                    shape,
                     weights,
                     offsets,
                     self.dense.multipliers(),

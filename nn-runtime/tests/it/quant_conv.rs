@@ -625,6 +625,13 @@ fn sums_equal_a_direct_convolution() {
     equivalence! { rng, geometry_of([1, 1], [0, 2], [1, 1]), 5, 20, 3, 4, 60, 15, 7, 16 }
     equivalence! { rng, Conv2dGeometry::DEFAULT, 7, 9, 1, 1, 7, 2, 5, 33 }
     equivalence! { rng, Conv2dGeometry::DEFAULT, 16, 8, 4, 4, 256, 64, 6, 17 }
+    // Many output channels on small planes (`quant::kernel::channel_lanes` where the CPU has
+    // AVX-512 VNNI): blocks of 16 output channels with a remainder, rows of at most 12
+    // positions two at a time with a last row alone, rows of more than 12 (16 and then 12
+    // positions), input rows not a multiple of four.
+    equivalence! { rng, geometry_of([1, 1], [1, 1], [1, 1]), 8, 40, 3, 3, 72, 18, 7, 9 }
+    equivalence! { rng, Conv2dGeometry::DEFAULT, 8, 32, 3, 3, 72, 18, 6, 30 }
+    equivalence! { rng, geometry_of([1, 1], [1, 1], [1, 1]), 5, 32, 3, 3, 45, 12, 9, 11 }
     // Patches beyond the chunk's budget: one position at a time.
     equivalence! { rng, geometry_of([2, 2], [1, 1], [1, 1]), 200, 4, 7, 7, 9800, 2450, 8, 8 }
 }
@@ -642,6 +649,8 @@ fn grouped_sums_equal_a_direct_convolution() {
     equivalence! { rng, Conv2dGeometry::DEFAULT, 32 / 1, 64, 3, 3, 9, 3, 5, 5 }
     // Unpadded: windows gathered from the input itself.
     equivalence! { rng, geometry_of([1, 2], [0, 0], [1, 1]), 4 / 2, 6, 2, 2, 8, 2, 6, 9 }
+    // Two groups of 8 input and 32 output channels (`channel_lanes`, group by group).
+    equivalence! { rng, geometry_of([1, 1], [1, 1], [1, 1]), 16 / 8, 64, 3, 3, 72, 18, 6, 6 }
     // Patches beyond the chunk's budget: one position at a time, group by group.
     equivalence! { rng, geometry_of([2, 2], [1, 1], [1, 1]), 250 / 125, 4, 7, 7, 6125, 1532, 8, 8 }
 }
@@ -723,6 +732,8 @@ fn one_d_sums_equal_a_direct_convolution() {
     equivalence_1d! { rng, geometry_1d(1, 2, 1), 8 / 8, 16, 5, 40, 10, 128 }
     equivalence_1d! { rng, geometry_1d(1, 2, 1), 16 / 16, 16, 5, 80, 20, 128 }
     equivalence_1d! { rng, Conv1dGeometry::DEFAULT, 3 / 3, 5, 1, 3, 1, 17 }
+    // Many output channels (`channel_lanes`): 32 and then 4 positions.
+    equivalence_1d! { rng, Conv1dGeometry::DEFAULT, 8 / 8, 32, 5, 40, 10, 40 }
     // Strided (windows gathered without groups), dilated, grouped, depthwise.
     equivalence_1d! { rng, geometry_1d(2, 0, 1), 4 / 4, 6, 3, 12, 3, 21 }
     equivalence_1d! { rng, geometry_1d(2, 3, 1), 7 / 7, 3, 5, 35, 9, 16 }

@@ -102,7 +102,7 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+pub(super) mod avx512 {
     use super::super::quantize::avx512::requantize_vector;
     use super::{Clamp, MAX_GROUPS, Shape};
     use core::arch::x86_64::{
@@ -120,7 +120,7 @@ mod avx512 {
     /// 16 bytes of `bytes` from `at`, which the caller keeps within it.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn load16(bytes: &[u8], at: usize) -> __m128i {
+    pub(in crate::quant::kernel) fn load16(bytes: &[u8], at: usize) -> __m128i {
         let bytes = &bytes[at..at + L];
         // SAFETY: `bytes` is 16 readable bytes, and `loadu` accepts any alignment.
         #[allow(unsafe_code)]
@@ -132,7 +132,12 @@ mod avx512 {
     /// Four taps' 16 bytes interleaved: lane `j` holds byte `j` of `a`, `b`, `c` and `d`.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn interleave(a: __m128i, b: __m128i, c: __m128i, d: __m128i) -> __m512i {
+    pub(in crate::quant::kernel) fn interleave(
+        a: __m128i,
+        b: __m128i,
+        c: __m128i,
+        d: __m128i,
+    ) -> __m512i {
         let (ab_low, ab_high) = (_mm_unpacklo_epi8(a, b), _mm_unpackhi_epi8(a, b));
         let (cd_low, cd_high) = (_mm_unpacklo_epi8(c, d), _mm_unpackhi_epi8(c, d));
         let v = _mm512_castsi128_si512(_mm_unpacklo_epi16(ab_low, cd_low));

@@ -28,6 +28,8 @@
 pub(crate) mod amx;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod channel_lanes;
 pub(crate) mod direct;
 pub(crate) mod portable;
 pub(crate) mod quantize;

@@ -1,0 +1,485 @@
+//! int8 convolutions of stride 1 with 16 output channels as the lanes of a `vpdpbusd`, each
+//! input word a broadcast from memory: nothing is gathered or shuffled per position.
+//!
+//! The padded input's channels are interleaved four at a time once per call (`words`): word
+//! `i` of four `q` holds byte `i` of channels `4 q .. 4 q + 3`. A position's taps are then, for
+//! each four of channels, kernel row and column, one word at a fixed distance from the
+//! position's own, broadcast by `vpdpbusd` from memory against a register of 16 channels'
+//! weights for those four channels (repacked once per call). The sums of a position are one
+//! vector of 16 channels, requantised as the other kernels requantise (`requantize_vector`),
+//! and 16 positions' steps are transposed into 16 channels' rows of the output planes.
+//!
+//! This suits layers of many output channels on small planes, where the lanes of
+//! [`super::direct`] (16 neighbouring positions) are partly empty and every group of four taps
+//! is gathered with shuffles: LeNet's second convolution (6 -> 16, 5x5, 14x14), [`cheaper`]
+//! decides by counting instructions. The sums are exact, so the steps are every kernel's.
+
+use super::super::Clamp;
+use super::direct::{Shape, avx512::interleave, avx512::load16};
+use core::arch::x86_64::{
+    __m128i, __m512i, _mm_load_ss, _mm_mask_storeu_epi8, _mm512_broadcastss_ps,
+    _mm512_castps_si512, _mm512_castsi128_si512, _mm512_dpbusd_epi32, _mm512_extracti32x4_epi32,
+    _mm512_inserti32x4, _mm512_loadu_si512, _mm512_mask_blend_epi32, _mm512_maskz_loadu_epi8,
+    _mm512_maskz_loadu_epi32, _mm512_maskz_loadu_ps, _mm512_permutex2var_epi32,
+    _mm512_permutexvar_epi32, _mm512_set1_epi32, _mm512_setr_epi32, _mm512_setzero_si512,
+    _mm512_shuffle_epi8, _mm512_storeu_si512,
+};
+use core::mem::MaybeUninit;
+
+/// Lanes of a vector: output channels of a block, positions of a transposed block.
+const L: usize = 16;
+/// Words of the interleaved input on the stack: 24 KiB.
+const WORDS: usize = 6144;
+/// Groups of four taps (fours of input channels times the kernel's taps) the kernel holds
+/// weights for: 8 KiB.
+const MAX_GROUPS: usize = 128;
+
+/// The kernel's sizes for `shape`: its groups (four input rows by one kernel column), the
+/// fours of input rows, and the words of each four.
+fn sizes(shape: &Shape) -> [usize; 3] {
+    let [_, width] = shape.padded;
+    let quads = (shape.channels * shape.kernel[0]).div_ceil(4);
+    let span = (shape.output[0] * width + L).next_multiple_of(L);
+    [quads * shape.kernel[1], quads, span]
+}
+
+/// Whether this kernel fits its buffers and runs fewer `vpdpbusd` than [`super::direct`]: one
+/// per block of 16 neighbouring positions, group of four taps and output channel there, one
+/// per position (rounded up to 4 in a row), group and block of 16 output channels here. Their
+/// count is what the time follows: the direct kernel's shuffles run alongside them (LeNet's
+/// convolutions, `lenet` in bench/benches/quant_conv.rs: the first takes 2.0 us there and
+/// 4.5 here, 2,352 against 7,840 `vpdpbusd`; the second 2.8 there and 2.2 here, 6,080
+/// against 4,800).
+pub(crate) fn cheaper(shape: &Shape, groups: usize) -> bool {
+    let [own_groups, quads, span] = sizes(shape);
+    let outputs = shape.outputs[1] - shape.outputs[0];
+    let [output_height, output_width] = shape.output;
+    let fits = own_groups <= MAX_GROUPS && quads * span <= WORDS;
+    let blocks = output_height * output_width.div_ceil(L);
+    let gathered = blocks * groups * outputs;
+    let positions = output_height * (output_width / L * L + (output_width % L).next_multiple_of(4));
+    let broadcast = positions * own_groups * outputs.div_ceil(L);
+    fits && broadcast < gathered
+}
+
+/// The steps of output channels `shape.outputs` into `output`, as [`super::direct::forward`]
+/// computes them, from the same `padded` input (with [`super::direct::SLACK`] bytes after it);
+/// `false` (nothing written) where the sizes do not fit this kernel's buffers or the CPU
+/// lacks AVX-512 VNNI, BW or VL.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward<const OUT: usize, const G: usize>(
+    padded: &[u8],
+    shape: &Shape,
+    weights: &[[[i8; 4]; OUT]; G],
+    offsets: &[i32; OUT],
+    multipliers: &[f32; OUT],
+    zero_point: u8,
+    clamp: Clamp,
+    output: &mut [u8],
+) -> bool {
+    let [height, width] = shape.padded;
+    let [own_groups, quads, span] = sizes(shape);
+    let fits = G == (shape.channels * shape.kernel[0] * shape.kernel[1]).div_ceil(4)
+        && own_groups <= MAX_GROUPS
+        && quads * span <= WORDS
+        && padded.len() >= shape.channels * height * width + super::direct::SLACK
+        && output.len() >= OUT * shape.output[0] * shape.output[1]
+        && shape.outputs[0] < shape.outputs[1]
+        && shape.outputs[1] <= OUT
+        && shape.output[0] + shape.kernel[0] <= height + 1
+        && shape.output[1] + shape.kernel[1] <= width + 1;
+    if !fits || !super::direct::available(G) {
+        return false;
+    }
+    // SAFETY: `available` found AVX-512 VNNI, F, BW and VL; `fits` checked the sizes.
+    #[allow(unsafe_code)]
+    unsafe {
+        kernel(
+            padded,
+            shape,
+            weights,
+            (offsets, multipliers, zero_point, clamp),
+            output,
+        );
+    }
+    true
+}
+
+/// What each output channel's steps need beyond its sums.
+struct Requantize<'a, const OUT: usize> {
+    offsets: &'a [i32; OUT],
+    multipliers: &'a [f32; OUT],
+    zero: __m512i,
+    low: __m512i,
+    high: __m512i,
+}
+
+/// See [`forward`], whose checks this relies on.
+///
+/// # Safety
+///
+/// The CPU has AVX-512 F, BW, VL and VNNI; the sizes are as [`forward`] checks.
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn kernel<const OUT: usize, const G: usize>(
+    padded: &[u8],
+    shape: &Shape,
+    weights: &[[[i8; 4]; OUT]; G],
+    (offsets, multipliers, zero_point, clamp): (&[i32; OUT], &[f32; OUT], u8, Clamp),
+    output: &mut [u8],
+) {
+    let requantize = &Requantize {
+        offsets,
+        multipliers,
+        zero: _mm512_set1_epi32(i32::from(zero_point)),
+        low: _mm512_set1_epi32(i32::from(clamp.low)),
+        high: _mm512_set1_epi32(i32::from(clamp.high)),
+    };
+    let [height, width] = shape.padded;
+    let [kernel_height, kernel_width] = shape.kernel;
+    let [groups, quads, span] = sizes(shape);
+    let plane = height * width;
+    // Input row `k` is kernel row `k % KH` of channel `k / KH`, from each output row: word
+    // `i` of four `q` holds byte `i` of input rows `4 q .. 4 q + 3` (a four short of rows
+    // repeats its first, whose weights there are zero).
+    let mut words = MaybeUninit::<[__m512i; WORDS / L]>::uninit();
+    let words = words.as_mut_ptr().cast::<u32>();
+    let rows = shape.channels * kernel_height;
+    for quad in 0..quads {
+        let first = |j: usize| {
+            let row = if 4 * quad + j < rows {
+                4 * quad + j
+            } else {
+                4 * quad
+            };
+            row / kernel_height * plane + row % kernel_height * width
+        };
+        let from = [first(0), first(1), first(2), first(3)];
+        for i in (0..span).step_by(L) {
+            // The loads end at most at `(channels - 1) plane + (KH - 1 + OH) width + 31 <=
+            // channels plane + 31`, within `padded` (`SLACK`).
+            let v = interleave(
+                load16(padded, from[0] + i),
+                load16(padded, from[1] + i),
+                load16(padded, from[2] + i),
+                load16(padded, from[3] + i),
+            );
+            // SAFETY: words `quad span + i .. + 16`, within `quads span <= WORDS`.
+            unsafe { _mm512_storeu_si512(words.add(quad * span + i).cast(), v) };
+        }
+    }
+    // Group `g` (four `g / KW`, kernel column `g % KW`) reads the word `starts[g]` words from
+    // a position's.
+    let mut starts = [0; MAX_GROUPS];
+    for (g, start) in starts.iter_mut().enumerate().take(groups) {
+        *start = g / kernel_width * span + g % kernel_width;
+    }
+    let starts = &starts[..groups];
+    let mut repacked = [_mm512_setzero_si512(); MAX_GROUPS];
+    let repacked = &mut repacked[..groups];
+    // Tap `t`'s 16 channels at bytes `16 t ..`, then 16 zero bytes: `repack`'s, kept from one
+    // block to the next (zeroing it took a tenth of LeNet's second convolution).
+    let mut taps = [0_u8; 4 * L * super::direct::MAX_GROUPS + L];
+    // A block's sums, the positions past the stored ones never read as steps.
+    let mut sums = [[_mm512_setzero_si512(); L]; 2];
+    let [first, end] = shape.outputs;
+    for block in (first..end).step_by(L) {
+        let channels = L.min(end - block);
+        repack(weights, shape, [block, channels], &mut taps, repacked);
+        let lanes = u16::MAX >> (L - channels);
+        // SAFETY: the enabled lanes are channels `block .. block + channels`, within `OUT`.
+        let (offsets, multipliers) = unsafe {
+            (
+                _mm512_maskz_loadu_epi32(lanes, requantize.offsets.as_ptr().add(block).cast()),
+                _mm512_maskz_loadu_ps(lanes, requantize.multipliers.as_ptr().add(block)),
+            )
+        };
+        let block_of = Block {
+            words,
+            starts,
+            weights: repacked,
+            offsets,
+        };
+        // Rows of at most 12 positions go two at a time: 24 chains of sums in flight.
+        let pairs = shape.output[1] <= 12;
+        let mut y = 0;
+        while y < shape.output[0] {
+            let rows = if pairs && y + 1 < shape.output[0] {
+                2
+            } else {
+                1
+            };
+            for x in (0..shape.output[1]).step_by(L) {
+                let count = L.min(shape.output[1] - x);
+                let first = y * width + x;
+                // Sums of `count` positions rounded up to 4 (the others are not stored) in
+                // each of the `rows` rows.
+                // SAFETY: the words read lie within the `quads span` built: see
+                // `Block::sums`.
+                unsafe {
+                    match (count.div_ceil(4), rows) {
+                        (1, 1) => block_of.sums::<4, 1>(first, width, &mut sums),
+                        (1, _) => block_of.sums::<4, 2>(first, width, &mut sums),
+                        (2, 1) => block_of.sums::<8, 1>(first, width, &mut sums),
+                        (2, _) => block_of.sums::<8, 2>(first, width, &mut sums),
+                        (3, 1) => block_of.sums::<12, 1>(first, width, &mut sums),
+                        (3, _) => block_of.sums::<12, 2>(first, width, &mut sums),
+                        _ => block_of.sums::<16, 1>(first, width, &mut sums),
+                    }
+                }
+                for (row, sums) in sums.iter().enumerate().take(rows) {
+                    let at = (y + row) * shape.output[1] + x;
+                    store(
+                        sums,
+                        multipliers,
+                        requantize,
+                        [block, channels],
+                        at,
+                        count,
+                        shape,
+                        output,
+                    );
+                }
+            }
+            y += rows;
+        }
+    }
+}
+
+/// One block of output channels' tables for [`Block::sums`].
+struct Block<'a> {
+    words: *const u32,
+    starts: &'a [usize],
+    weights: &'a [__m512i],
+    offsets: __m512i,
+}
+
+impl Block<'_> {
+    /// The sums of `P` positions from word `first` in each of `R` rows (`width` words
+    /// apart), into `sums[row][..P]`.
+    ///
+    /// # Safety
+    ///
+    /// Every word `first + r width + p + starts[g]` (`r < R`, `p < P`) was built.
+    #[allow(unsafe_code)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn sums<const P: usize, const R: usize>(
+        &self,
+        first: usize,
+        width: usize,
+        sums: &mut [[__m512i; L]; 2],
+    ) {
+        let mut rows = [[self.offsets; P]; R];
+        for (&start, &weights) in self.starts.iter().zip(self.weights) {
+            for (r, row) in rows.iter_mut().enumerate() {
+                // SAFETY: see the caller.
+                let at = unsafe { self.words.add(first + r * width + start) };
+                for (p, sum) in row.iter_mut().enumerate() {
+                    // A broadcast from memory (a load, no shuffle), not a load into a general
+                    // register then a broadcast from it, which took a shuffle port's cycle
+                    // per `vpdpbusd`.
+                    // SAFETY: as above.
+                    let word = unsafe {
+                        _mm512_castps_si512(_mm512_broadcastss_ps(_mm_load_ss(
+                            at.add(p).cast::<f32>(),
+                        )))
+                    };
+                    *sum = _mm512_dpbusd_epi32(*sum, word, weights);
+                }
+            }
+        }
+        for (row, to) in rows.iter().zip(sums.iter_mut()) {
+            to[..P].copy_from_slice(row);
+        }
+    }
+}
+
+/// The weights of output channels `block .. block + channels` in the kernel's groups: lane
+/// `o` of group `g` (four `q`, kernel row `r`, column `c`) holds channel `block + o`'s weights
+/// of input channels `4 q .. 4 q + 3` at that tap (0 past the input channels and the block).
+/// Each packed group's 64 bytes become four taps' rows of 16 channels (`taps`), and four taps'
+/// rows one group.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+fn repack<const OUT: usize, const G: usize>(
+    weights: &[[[i8; 4]; OUT]; G],
+    shape: &Shape,
+    [block, channels]: [usize; 2],
+    taps: &mut [u8; 4 * L * super::direct::MAX_GROUPS + L],
+    to: &mut [__m512i],
+) {
+    /// Within each 128-bit lane, the four channels' byte 0, then their byte 1, ...
+    const BYTES_BY_TAP: [u8; 64] = {
+        let mut index = [0; 64];
+        let mut i = 0;
+        while i < 64 {
+            #[allow(clippy::cast_possible_truncation)] // below 16
+            {
+                index[i] = ((i % 4) * 4 + (i % 16) / 4) as u8;
+            }
+            i += 1;
+        }
+        index
+    };
+    let [kernel_height, kernel_width] = shape.kernel;
+    let rows = shape.channels * kernel_height;
+    // SAFETY: 64 bytes.
+    #[allow(unsafe_code)]
+    let bytes_by_tap = unsafe { _mm512_loadu_si512(BYTES_BY_TAP.as_ptr().cast()) };
+    // Word `4 j + l` from word `4 l + j`: tap `j`'s 16 channels, lane by lane.
+    let taps_by_lane = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    let lanes = u64::MAX >> (64 - 4 * channels);
+    // Tap `t`'s 16 channels at bytes `16 t ..`; the bytes after the `G` groups stay zero.
+    let zero_row = 4 * L * G;
+    for (g, group) in weights.iter().enumerate() {
+        // SAFETY: the enabled bytes are channels `block .. block + channels` of the group,
+        // within it; a masked load reads nothing else.
+        #[allow(unsafe_code)]
+        let v = unsafe { _mm512_maskz_loadu_epi8(lanes, group.as_ptr().add(block).cast()) };
+        let v = _mm512_permutexvar_epi32(taps_by_lane, _mm512_shuffle_epi8(v, bytes_by_tap));
+        taps[64 * g..64 * g + 64].copy_from_slice(&to_bytes(v));
+    }
+    // Input row `row`'s tap in kernel column `column`: tap `row KW + column` of the flattened
+    // kernel (`row` is `channel KH + kernel row`).
+    let tap = |row: usize, column: usize| -> __m128i {
+        let at = if row < rows {
+            16 * (row * kernel_width + column)
+        } else {
+            zero_row
+        };
+        load16(taps.as_slice(), at)
+    };
+    for (g, to) in to.iter_mut().enumerate() {
+        let (quad, column) = (g / kernel_width, g % kernel_width);
+        *to = interleave(
+            tap(4 * quad, column),
+            tap(4 * quad + 1, column),
+            tap(4 * quad + 2, column),
+            tap(4 * quad + 3, column),
+        );
+    }
+}
+
+/// The 64 bytes of a register.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn to_bytes(v: __m512i) -> [u8; 64] {
+    let mut bytes = [0; 64];
+    // SAFETY: 64 writable bytes.
+    #[allow(unsafe_code)]
+    unsafe {
+        _mm512_storeu_si512(bytes.as_mut_ptr().cast(), v);
+    }
+    bytes
+}
+
+/// Requantises 16 positions' sums (lanes: the block's channels) and stores the first `count`
+/// positions' steps into each of the block's `channels` planes, from position `at`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[allow(clippy::too_many_arguments)]
+fn store<const OUT: usize>(
+    sums: &[__m512i; L],
+    multipliers: core::arch::x86_64::__m512,
+    requantize: &Requantize<'_, OUT>,
+    [block, channels]: [usize; 2],
+    at: usize,
+    count: usize,
+    shape: &Shape,
+    output: &mut [u8],
+) {
+    use super::quantize::avx512::requantize_vector;
+    let steps: [__m128i; L] = core::array::from_fn(|p| {
+        requantize_vector(
+            sums[p],
+            multipliers,
+            requantize.zero,
+            requantize.low,
+            requantize.high,
+        )
+    });
+    // Positions 4k .. 4k + 3 in register k, one per 128-bit lane.
+    let quarters: [__m512i; 4] = core::array::from_fn(|k| {
+        let v = _mm512_castsi128_si512(steps[4 * k]);
+        let v = _mm512_inserti32x4::<1>(v, steps[4 * k + 1]);
+        let v = _mm512_inserti32x4::<2>(v, steps[4 * k + 2]);
+        _mm512_inserti32x4::<3>(v, steps[4 * k + 3])
+    });
+    let plane = shape.output[0] * shape.output[1];
+    let mask = if count >= L {
+        u16::MAX
+    } else {
+        (1 << count) - 1
+    };
+    // Within each lane: byte `4 k + m` from byte `4 m + k`.
+    let bytes_by_channel = _mm512_setr_epi32(
+        0x0c08_0400,
+        0x0d09_0501,
+        0x0e0a_0602,
+        0x0f0b_0703,
+        0x0c08_0400,
+        0x0d09_0501,
+        0x0e0a_0602,
+        0x0f0b_0703,
+        0x0c08_0400,
+        0x0d09_0501,
+        0x0e0a_0602,
+        0x0f0b_0703,
+        0x0c08_0400,
+        0x0d09_0501,
+        0x0e0a_0602,
+        0x0f0b_0703,
+    );
+    // Word `4 k + l` from word `4 l + k`.
+    let channels_by_lane = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    for quad in 0..channels.div_ceil(4) {
+        // Word `r` = position `r`'s steps of channels `4 quad ..`: word `quad` of each
+        // position's lane, positions 0 to 7 from the first two quarters, 8 to 15 from the
+        // others.
+        #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)] // below 32
+        let q = quad as i32;
+        let pick = _mm512_setr_epi32(
+            q,
+            4 + q,
+            8 + q,
+            12 + q,
+            16 + q,
+            20 + q,
+            24 + q,
+            28 + q,
+            q,
+            4 + q,
+            8 + q,
+            12 + q,
+            16 + q,
+            20 + q,
+            24 + q,
+            28 + q,
+        );
+        let low = _mm512_permutex2var_epi32(quarters[0], pick, quarters[1]);
+        let high = _mm512_permutex2var_epi32(quarters[2], pick, quarters[3]);
+        let words = _mm512_mask_blend_epi32(0xff00, low, high);
+        let by_channel = _mm512_permutexvar_epi32(
+            channels_by_lane,
+            _mm512_shuffle_epi8(words, bytes_by_channel),
+        );
+        let rows: [__m128i; 4] = [
+            _mm512_extracti32x4_epi32::<0>(by_channel),
+            _mm512_extracti32x4_epi32::<1>(by_channel),
+            _mm512_extracti32x4_epi32::<2>(by_channel),
+            _mm512_extracti32x4_epi32::<3>(by_channel),
+        ];
+        for (k, row) in rows.into_iter().enumerate() {
+            let c = 4 * quad + k;
+            if c >= channels {
+                break;
+            }
+            let to = &mut output[(block + c) * plane + at..(block + c) * plane + at + count];
+            // SAFETY: only the first `count <= 16` bytes are enabled, and they lie in `to`.
+            #[allow(unsafe_code)]
+            unsafe {
+                _mm_mask_storeu_epi8(to.as_mut_ptr().cast(), mask, row);
+            }
+        }
+    }
+}
