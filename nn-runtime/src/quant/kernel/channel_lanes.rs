@@ -1,18 +1,20 @@
 //! int8 convolutions of stride 1 with 16 output channels as the lanes of a `vpdpbusd`, each
 //! input word a broadcast from memory: nothing is gathered or shuffled per position.
 //!
-//! The padded input's channels are interleaved four at a time once per call (`words`): word
-//! `i` of four `q` holds byte `i` of channels `4 q .. 4 q + 3`. A position's taps are then, for
-//! each four of channels, kernel row and column, one word at a fixed distance from the
-//! position's own, broadcast by `vpdpbusd` from memory against a register of 16 channels'
-//! weights for those four channels (repacked once per call). The sums of a position are one
-//! vector of 16 channels, requantised as the other kernels requantise (`requantize_vector`),
-//! and 16 positions' steps are transposed into 16 channels' rows of the output planes.
+//! Input row `k` is input channel `k / KH` from kernel row `k % KH` on (`KH` the kernel's
+//! height). These rows are interleaved four at a time once per call (`words`): word `i` of
+//! four `q` holds byte `i` of rows `4 q .. 4 q + 3`, so that a position's taps are, for each
+//! four and kernel column, the one word at a fixed distance from the position's own. Each is
+//! broadcast from memory into a `vpdpbusd` against a register of 16 output channels' weights
+//! for those four rows and that column (repacked once per call). The sums of a position are
+//! one vector of 16 channels, requantised as the other kernels requantise
+//! (`requantize_vector`), and 16 positions' steps are transposed into 16 channels' rows of the
+//! output planes.
 //!
 //! This suits layers of many output channels on small planes, where the lanes of
-//! [`super::direct`] (16 neighbouring positions) are partly empty and every group of four taps
-//! is gathered with shuffles: LeNet's second convolution (6 -> 16, 5x5, 14x14), [`cheaper`]
-//! decides by counting instructions. The sums are exact, so the steps are every kernel's.
+//! [`super::direct`] (16 neighbouring positions) are partly empty: LeNet's second convolution
+//! (6 -> 16, 5x5, 14x14). [`cheaper`] decides, layer by layer. The sums are exact, so the
+//! steps are every kernel's.
 
 use super::super::Clamp;
 use super::direct::{Shape, avx512::interleave, avx512::load16};
@@ -30,8 +32,8 @@ use core::mem::MaybeUninit;
 const L: usize = 16;
 /// Words of the interleaved input on the stack: 24 KiB.
 const WORDS: usize = 6144;
-/// Groups of four taps (fours of input channels times the kernel's taps) the kernel holds
-/// weights for: 8 KiB.
+/// Groups of four taps (fours of input rows times kernel columns) the kernel holds weights
+/// for: 8 KiB.
 const MAX_GROUPS: usize = 128;
 
 /// The kernel's sizes for `shape`: its groups (four input rows by one kernel column), the
@@ -297,10 +299,10 @@ impl Block<'_> {
 }
 
 /// The weights of output channels `block .. block + channels` in the kernel's groups: lane
-/// `o` of group `g` (four `q`, kernel row `r`, column `c`) holds channel `block + o`'s weights
-/// of input channels `4 q .. 4 q + 3` at that tap (0 past the input channels and the block).
-/// Each packed group's 64 bytes become four taps' rows of 16 channels (`taps`), and four taps'
-/// rows one group.
+/// `o` of group `g` (four `q = g / KW`, kernel column `g % KW`) holds channel `block + o`'s
+/// weights of input rows `4 q .. 4 q + 3` in that column (0 past the rows and the block). Each
+/// packed group's 64 bytes become four taps' rows of 16 channels (`taps`), and four taps' rows
+/// one group.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 fn repack<const OUT: usize, const G: usize>(
     weights: &[[[i8; 4]; OUT]; G],
