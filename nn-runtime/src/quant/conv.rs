@@ -30,15 +30,17 @@ const CHUNK_ROWS: usize = 64;
 /// compute them in a type; generated code writes them out; both checked at compile time). The
 /// layer is a [`QuantizedDense<PATCH, OUT, GROUPS>`] whose row `o` is output channel `o`'s
 /// kernel flattened in PyTorch's order, `[IN_PER_GROUP][KH][KW]`. With a stride and dilation
-/// of 1 on AVX-512 VNNI, `forward` runs the direct kernel (`quant::kernel::direct`) on the
-/// padded input with the dense layer's packed weights; otherwise the forward pass gathers each
-/// output position's patch (im2col, a few dozen positions at a time on the stack) and runs the
-/// dense layer's batch kernels over them. The sums are exact, so both give the same steps.
+/// of 1 on AVX-512 VNNI, `forward` runs a direct kernel on the padded input with the dense
+/// layer's packed weights: 16 neighbouring positions as the lanes (`quant::kernel::direct`),
+/// or 16 output channels (`quant::kernel::channel_lanes`), whichever runs fewer `vpdpbusd`;
+/// otherwise the forward pass gathers each output position's patch (im2col, a few dozen
+/// positions at a time on the stack) and runs the dense layer's batch kernels over them. The
+/// sums are exact, so all give the same steps.
 ///
 /// Groups are not a parameter: they are the input's `IN / IN_PER_GROUP` (as for
 /// [`Conv2d`]), output channel `o` of `OUT / groups` per group reading its group's input
 /// channels (checked at compile time). A grouped convolution (depthwise included) of stride
-/// and dilation 1 on AVX-512 VNNI runs the direct kernel on each group (its input planes, its
+/// and dilation 1 on AVX-512 VNNI runs a direct kernel on each group (its input planes, its
 /// output channels); otherwise it gathers windows, group by group, and sums only the group's
 /// output channels, in plain Rust (the dense kernels sum every output channel over one patch).
 /// The sums are exact either way.
@@ -396,9 +398,10 @@ impl<
         });
     }
 
-    /// [`QuantizedConv2d::forward_rows`] through the direct kernel (`quant::kernel::direct`)
-    /// for a stride and dilation of 1 when the CPU has it and a group's padded input fits
-    /// [`PADDED_BYTES`], group by group; `false`, nothing written, otherwise.
+    /// [`QuantizedConv2d::forward_rows`] through a direct kernel for a stride and dilation of 1
+    /// when the CPU has it and a group's padded input fits [`PADDED_BYTES`], group by group:
+    /// `quant::kernel::channel_lanes` where it runs fewer `vpdpbusd`, `quant::kernel::direct`
+    /// otherwise; `false`, nothing written, where neither runs.
     #[inline]
     fn forward_direct<
         const IN: usize,

@@ -632,6 +632,10 @@ fn sums_equal_a_direct_convolution() {
     equivalence! { rng, geometry_of([1, 1], [1, 1], [1, 1]), 8, 40, 3, 3, 72, 18, 7, 9 }
     equivalence! { rng, Conv2dGeometry::DEFAULT, 8, 32, 3, 3, 72, 18, 6, 30 }
     equivalence! { rng, geometry_of([1, 1], [1, 1], [1, 1]), 5, 32, 3, 3, 45, 12, 9, 11 }
+    // ... and a kernel one column wide, blocks of 16 and 5 output channels, rows of 3 and of 1
+    // position.
+    equivalence! { rng, Conv2dGeometry::DEFAULT, 5, 21, 3, 1, 15, 4, 5, 3 }
+    equivalence! { rng, Conv2dGeometry::DEFAULT, 5, 21, 3, 1, 15, 4, 5, 1 }
     // Patches beyond the chunk's budget: one position at a time.
     equivalence! { rng, geometry_of([2, 2], [1, 1], [1, 1]), 200, 4, 7, 7, 9800, 2450, 8, 8 }
 }
@@ -734,6 +738,7 @@ fn one_d_sums_equal_a_direct_convolution() {
     equivalence_1d! { rng, Conv1dGeometry::DEFAULT, 3 / 3, 5, 1, 3, 1, 17 }
     // Many output channels (`channel_lanes`): 32 and then 4 positions.
     equivalence_1d! { rng, Conv1dGeometry::DEFAULT, 8 / 8, 32, 5, 40, 10, 40 }
+    equivalence_1d! { rng, Conv1dGeometry::DEFAULT, 7 / 7, 21, 3, 21, 6, 9 }
     // Strided (windows gathered without groups), dilated, grouped, depthwise.
     equivalence_1d! { rng, geometry_1d(2, 0, 1), 4 / 4, 6, 3, 12, 3, 21 }
     equivalence_1d! { rng, geometry_1d(2, 3, 1), 7 / 7, 3, 5, 35, 9, 16 }

@@ -20,11 +20,11 @@ use super::super::Clamp;
 use super::direct::{Shape, avx512::interleave, avx512::load16};
 use core::arch::x86_64::{
     __m128i, __m512i, _mm_load_ss, _mm_mask_storeu_epi8, _mm512_broadcastss_ps,
-    _mm512_castps_si512, _mm512_castsi128_si512, _mm512_dpbusd_epi32, _mm512_extracti32x4_epi32,
-    _mm512_inserti32x4, _mm512_loadu_si512, _mm512_mask_blend_epi32, _mm512_maskz_loadu_epi8,
-    _mm512_maskz_loadu_epi32, _mm512_maskz_loadu_ps, _mm512_permutex2var_epi32,
-    _mm512_permutexvar_epi32, _mm512_set1_epi32, _mm512_setr_epi32, _mm512_setzero_si512,
-    _mm512_shuffle_epi8, _mm512_storeu_si512,
+    _mm512_castps_si512, _mm512_castsi128_si512, _mm512_castsi512_si128, _mm512_dpbusd_epi32,
+    _mm512_extracti32x4_epi32, _mm512_inserti32x4, _mm512_loadu_si512, _mm512_mask_blend_epi32,
+    _mm512_maskz_loadu_epi8, _mm512_maskz_loadu_epi32, _mm512_maskz_loadu_ps,
+    _mm512_permutex2var_epi32, _mm512_permutexvar_epi32, _mm512_set1_epi32, _mm512_setr_epi32,
+    _mm512_setzero_si512, _mm512_shuffle_epi8, _mm512_storeu_si512,
 };
 use core::mem::MaybeUninit;
 
@@ -53,21 +53,27 @@ fn sizes(shape: &Shape) -> [usize; 3] {
 /// 4.5 here, 2,352 against 7,840 `vpdpbusd`; the second 2.8 there and 2.2 here, 6,080
 /// against 4,800).
 pub(crate) fn cheaper(shape: &Shape, groups: usize) -> bool {
-    let [own_groups, quads, span] = sizes(shape);
+    let [own_groups, _, _] = sizes(shape);
     let outputs = shape.outputs[1] - shape.outputs[0];
     let [output_height, output_width] = shape.output;
-    let fits = own_groups <= MAX_GROUPS && quads * span <= WORDS;
     let blocks = output_height * output_width.div_ceil(L);
     let gathered = blocks * groups * outputs;
     let positions = output_height * (output_width / L * L + (output_width % L).next_multiple_of(4));
     let broadcast = positions * own_groups * outputs.div_ceil(L);
-    fits && broadcast < gathered
+    fits(shape) && broadcast < gathered
+}
+
+/// Whether `shape`'s interleaved rows and repacked weights fit this kernel's stack buffers.
+fn fits(shape: &Shape) -> bool {
+    let [own_groups, quads, span] = sizes(shape);
+    own_groups <= MAX_GROUPS && quads * span <= WORDS
 }
 
 /// The steps of output channels `shape.outputs` into `output`, as [`super::direct::forward`]
 /// computes them, from the same `padded` input (with [`super::direct::SLACK`] bytes after it);
-/// `false` (nothing written) where the sizes do not fit this kernel's buffers or the CPU
-/// lacks AVX-512 VNNI, BW or VL.
+/// `false` (nothing written) where the sizes do not fit this kernel's buffers (more than
+/// [`super::direct::MAX_GROUPS`] groups of four taps among them), `shape.outputs` is empty, or
+/// the CPU lacks AVX-512 VNNI, BW or VL.
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<const OUT: usize, const G: usize>(
@@ -81,20 +87,18 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
     output: &mut [u8],
 ) -> bool {
     let [height, width] = shape.padded;
-    let [own_groups, quads, span] = sizes(shape);
-    let fits = G == (shape.channels * shape.kernel[0] * shape.kernel[1]).div_ceil(4)
-        && own_groups <= MAX_GROUPS
-        && quads * span <= WORDS
+    let sizes = G == (shape.channels * shape.kernel[0] * shape.kernel[1]).div_ceil(4)
+        && fits(shape)
         && padded.len() >= shape.channels * height * width + super::direct::SLACK
         && output.len() >= OUT * shape.output[0] * shape.output[1]
         && shape.outputs[0] < shape.outputs[1]
         && shape.outputs[1] <= OUT
         && shape.output[0] + shape.kernel[0] <= height + 1
         && shape.output[1] + shape.kernel[1] <= width + 1;
-    if !fits || !super::direct::available(G) {
+    if !sizes || !super::direct::available(G) {
         return false;
     }
-    // SAFETY: `available` found AVX-512 VNNI, F, BW and VL; `fits` checked the sizes.
+    // SAFETY: `available` found AVX-512 VNNI, F, BW and VL; `sizes` checked the sizes.
     #[allow(unsafe_code)]
     unsafe {
         kernel(
@@ -180,8 +184,8 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     let starts = &starts[..groups];
     let mut repacked = [_mm512_setzero_si512(); MAX_GROUPS];
     let repacked = &mut repacked[..groups];
-    // Tap `t`'s 16 channels at bytes `16 t ..`, then 16 zero bytes: `repack`'s, kept from one
-    // block to the next (zeroing it took a tenth of LeNet's second convolution).
+    // Tap `t`'s 16 channels at bytes `16 t ..`, and 16 zero bytes at `64 G`: `repack`'s, kept
+    // from one block to the next (zeroing it took a tenth of LeNet's second convolution).
     let mut taps = [0_u8; 4 * L * super::direct::MAX_GROUPS + L];
     // A block's sums, the positions past the stored ones never read as steps.
     let mut sums = [[_mm512_setzero_si512(); L]; 2];
@@ -203,7 +207,7 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
             weights: repacked,
             offsets,
         };
-        // Rows of at most 12 positions go two at a time: 24 chains of sums in flight.
+        // Rows of at most 12 positions go two at a time: up to 24 chains of sums in flight.
         let pairs = shape.output[1] <= 12;
         let mut y = 0;
         while y < shape.output[0] {
@@ -217,8 +221,10 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
                 let first = y * width + x;
                 // Sums of `count` positions rounded up to 4 (the others are not stored) in
                 // each of the `rows` rows.
-                // SAFETY: the words read lie within the `quads span` built: see
-                // `Block::sums`.
+                // SAFETY: within a four, the largest word read is `(OH - 1) width + x + p +
+                // KW - 1` with `p < P <= count + 3` and `x + count <= OW`, so at most `(OH - 1)
+                // width + OW + KW + 1 <= OH width + 2 < span` (`OW + KW <= width + 1`): every
+                // word read was built, in its own four.
                 unsafe {
                     match (count.div_ceil(4), rows) {
                         (1, 1) => block_of.sums::<4, 1>(first, width, &mut sums),
@@ -391,14 +397,19 @@ fn store<const OUT: usize>(
     output: &mut [u8],
 ) {
     use super::quantize::avx512::requantize_vector;
+    // Only the positions stored are requantised; the others' bytes are never written.
     let steps: [__m128i; L] = core::array::from_fn(|p| {
-        requantize_vector(
-            sums[p],
-            multipliers,
-            requantize.zero,
-            requantize.low,
-            requantize.high,
-        )
+        if p < count {
+            requantize_vector(
+                sums[p],
+                multipliers,
+                requantize.zero,
+                requantize.low,
+                requantize.high,
+            )
+        } else {
+            _mm512_castsi512_si128(_mm512_setzero_si512())
+        }
     });
     // Positions 4k .. 4k + 3 in register k, one per 128-bit lane.
     let quarters: [__m512i; 4] = core::array::from_fn(|k| {
@@ -483,5 +494,116 @@ fn store<const OUT: usize>(
                 _mm_mask_storeu_epi8(to.as_mut_ptr().cast(), mask, row);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::direct::{self, SLACK, Shape};
+    use super::{Clamp, cheaper, fits, forward};
+    use crate::init::SplitMix64;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// Random layers of `$channels` input channels, a `$kh` by `$kw` kernel and `$out` output
+    /// channels, on outputs of every size from 1x1 to 5x20 and for several ranges of output
+    /// channels: the steps are [`direct::forward`]'s, byte for byte, and where the CPU has
+    /// AVX-512 VNNI this kernel ran (`forward` returned `true`) wherever its buffers hold the
+    /// layer; elsewhere it refuses.
+    macro_rules! agrees {
+        ($rng:expr, $channels:literal, $kh:literal, $kw:literal, $out:literal) => {{
+            const G: usize = ($channels * $kh * $kw as usize).div_ceil(4);
+            let rng: &mut SplitMix64 = $rng;
+            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
+            let mut byte = || rng.next_u64() as u8;
+            let weights: [[[i8; 4]; $out]; G] = core::array::from_fn(|g| {
+                core::array::from_fn(|_| {
+                    core::array::from_fn(|k| {
+                        // Zero past the kernel's taps, as the packed layout keeps them.
+                        if 4 * g + k < $channels * $kh * $kw {
+                            byte().cast_signed()
+                        } else {
+                            0
+                        }
+                    })
+                })
+            });
+            let offsets: [i32; $out] = core::array::from_fn(|_| i32::from(byte()) * 997 - 120_000);
+            let multipliers: [f32; $out] = core::array::from_fn(|o| 0.0005 + 0.0003 * o as f32);
+            let (zero_point, clamp) = (byte(), Clamp { low: 3, high: 251 });
+            for output_height in 1..=5 {
+                for output_width in 1..=20 {
+                    let padded_size = [output_height + $kh - 1, output_width + $kw - 1];
+                    let plane = padded_size[0] * padded_size[1];
+                    let padded: Vec<u8> = (0..$channels * plane + SLACK).map(|_| byte()).collect();
+                    let end = $out;
+                    for outputs in [[0, end], [1, end], [0, end - 1], [end / 2, end]] {
+                        let shape = Shape {
+                            channels: $channels,
+                            padded: padded_size,
+                            kernel: [$kh, $kw],
+                            output: [output_height, output_width],
+                            outputs,
+                        };
+                        let positions = $out * output_height * output_width;
+                        let (mut expected, mut got) = (vec![7; positions], vec![7; positions]);
+                        let ran = forward(
+                            &padded,
+                            &shape,
+                            &weights,
+                            &offsets,
+                            &multipliers,
+                            zero_point,
+                            clamp,
+                            &mut got,
+                        );
+                        assert_eq!(ran, direct::available(G) && fits(&shape), "{shape:?}");
+                        if ran {
+                            assert!(direct::forward(
+                                &padded,
+                                shape,
+                                &weights,
+                                &offsets,
+                                &multipliers,
+                                zero_point,
+                                clamp,
+                                &mut expected,
+                            ));
+                            assert_eq!(got, expected, "{shape:?}");
+                        }
+                    }
+                }
+            }
+        }};
+    }
+
+    #[test]
+    fn gives_the_direct_kernels_steps() {
+        let mut rng = SplitMix64::new(25);
+        let rng = &mut rng;
+        // LeNet's second convolution; a kernel one column wide (15 input rows, blocks of 16
+        // and 5 output channels); one row high (7 channels); one input channel; many input
+        // rows (the most groups of four taps the direct kernels take; beyond its buffers from
+        // 5 rows of 17).
+        agrees! { rng, 6, 5, 5, 16 }
+        agrees! { rng, 5, 3, 1, 21 }
+        agrees! { rng, 7, 1, 3, 21 }
+        agrees! { rng, 1, 2, 2, 33 }
+        agrees! { rng, 85, 3, 1, 16 }
+    }
+
+    #[test]
+    fn is_picked_where_it_runs_fewer_instructions() {
+        let lenet = |channels, size, kernel, outputs| Shape {
+            channels,
+            padded: [size, size],
+            kernel: [kernel, kernel],
+            output: [size - kernel + 1, size - kernel + 1],
+            outputs: [0, outputs],
+        };
+        // LeNet's second convolution: 4,800 `vpdpbusd` here against 6,080; its first: 7,840
+        // against 2,352.
+        assert!(cheaper(&lenet(6, 14, 5, 16), 38));
+        assert!(!cheaper(&lenet(1, 32, 5, 6), 7));
     }
 }
