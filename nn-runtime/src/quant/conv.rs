@@ -448,22 +448,17 @@ impl<
                     output: [OH, OW],
                     outputs: [group * per_group, (group + 1) * per_group],
                 };
+                // The two kernels take the same arguments and refuse the same sizes, except
+                // the channel-lanes kernel's buffers, which `cheaper` checks.
                 #[cfg(target_arch = "x86_64")]
-                if channel_lanes::cheaper(&shape, GROUPS)
-                    && channel_lanes::forward(
-                        &padded[..length + direct::SLACK],
-                        &shape,
-                        weights,
-                        offsets,
-                        self.dense.multipliers(),
-                        self.output().zero_point,
-                        clamp,
-                        output,
-                    )
-                {
-                    return true;
-                }
-                direct::forward(
+                let kernel = if channel_lanes::cheaper(&shape, GROUPS) {
+                    channel_lanes::forward::<OUT, GROUPS>
+                } else {
+                    direct::forward::<OUT, GROUPS>
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let kernel = direct::forward::<OUT, GROUPS>;
+                kernel(
                     &padded[..length + direct::SLACK],
                     shape,
                     weights,

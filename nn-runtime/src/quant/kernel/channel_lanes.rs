@@ -19,12 +19,12 @@
 use super::super::Clamp;
 use super::direct::{Shape, avx512::interleave, avx512::load16};
 use core::arch::x86_64::{
-    __m128i, __m512i, _mm_load_ss, _mm_mask_storeu_epi8, _mm512_broadcastss_ps,
-    _mm512_castps_si512, _mm512_castsi128_si512, _mm512_castsi512_si128, _mm512_dpbusd_epi32,
-    _mm512_extracti32x4_epi32, _mm512_inserti32x4, _mm512_loadu_si512, _mm512_mask_blend_epi32,
-    _mm512_maskz_loadu_epi8, _mm512_maskz_loadu_epi32, _mm512_maskz_loadu_ps,
-    _mm512_permutex2var_epi32, _mm512_permutexvar_epi32, _mm512_set1_epi32, _mm512_setr_epi32,
-    _mm512_setzero_si512, _mm512_shuffle_epi8, _mm512_storeu_si512,
+    __m128i, __m512i, _mm_load_ss, _mm_mask_storeu_epi8, _mm_setr_epi32, _mm512_add_epi32,
+    _mm512_broadcast_i32x4, _mm512_broadcastss_ps, _mm512_castps_si512, _mm512_castsi128_si512,
+    _mm512_castsi512_si128, _mm512_dpbusd_epi32, _mm512_extracti32x4_epi32, _mm512_inserti32x4,
+    _mm512_mask_blend_epi32, _mm512_maskz_loadu_epi8, _mm512_maskz_loadu_epi32,
+    _mm512_maskz_loadu_ps, _mm512_permutex2var_epi32, _mm512_permutexvar_epi32, _mm512_set1_epi32,
+    _mm512_setr_epi32, _mm512_setzero_si512, _mm512_shuffle_epi8, _mm512_storeu_si512,
 };
 use core::mem::MaybeUninit;
 
@@ -70,15 +70,15 @@ fn fits(shape: &Shape) -> bool {
 }
 
 /// The steps of output channels `shape.outputs` into `output`, as [`super::direct::forward`]
-/// computes them, from the same `padded` input (with [`super::direct::SLACK`] bytes after it);
-/// `false` (nothing written) where the sizes do not fit this kernel's buffers (more than
+/// computes them and with its arguments, from the same `padded` input (with
+/// [`super::direct::SLACK`] bytes after it); `false` (nothing written) where the sizes do not fit this kernel's buffers (more than
 /// [`super::direct::MAX_GROUPS`] groups of four taps among them), `shape.outputs` is empty, or
 /// the CPU lacks AVX-512 VNNI, BW or VL.
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<const OUT: usize, const G: usize>(
     padded: &[u8],
-    shape: &Shape,
+    shape: Shape,
     weights: &[[[i8; 4]; OUT]; G],
     offsets: &[i32; OUT],
     multipliers: &[f32; OUT],
@@ -86,15 +86,9 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
     clamp: Clamp,
     output: &mut [u8],
 ) -> bool {
-    let [height, width] = shape.padded;
-    let sizes = G == (shape.channels * shape.kernel[0] * shape.kernel[1]).div_ceil(4)
-        && fits(shape)
-        && padded.len() >= shape.channels * height * width + super::direct::SLACK
-        && output.len() >= OUT * shape.output[0] * shape.output[1]
+    let sizes = shape.matches(G, OUT, padded.len(), output.len())
         && shape.outputs[0] < shape.outputs[1]
-        && shape.outputs[1] <= OUT
-        && shape.output[0] + shape.kernel[0] <= height + 1
-        && shape.output[1] + shape.kernel[1] <= width + 1;
+        && fits(&shape);
     if !sizes || !super::direct::available(G) {
         return false;
     }
@@ -103,7 +97,7 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
     unsafe {
         kernel(
             padded,
-            shape,
+            &shape,
             weights,
             (offsets, multipliers, zero_point, clamp),
             output,
@@ -317,26 +311,8 @@ fn repack<const OUT: usize, const G: usize>(
     taps: &mut [u8; 4 * L * super::direct::MAX_GROUPS + L],
     to: &mut [__m512i],
 ) {
-    /// Within each 128-bit lane, the four channels' byte 0, then their byte 1, ...
-    const BYTES_BY_TAP: [u8; 64] = {
-        let mut index = [0; 64];
-        let mut i = 0;
-        while i < 64 {
-            #[allow(clippy::cast_possible_truncation)] // below 16
-            {
-                index[i] = ((i % 4) * 4 + (i % 16) / 4) as u8;
-            }
-            i += 1;
-        }
-        index
-    };
     let [kernel_height, kernel_width] = shape.kernel;
     let rows = shape.channels * kernel_height;
-    // SAFETY: 64 bytes.
-    #[allow(unsafe_code)]
-    let bytes_by_tap = unsafe { _mm512_loadu_si512(BYTES_BY_TAP.as_ptr().cast()) };
-    // Word `4 j + l` from word `4 l + j`: tap `j`'s 16 channels, lane by lane.
-    let taps_by_lane = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     let lanes = u64::MAX >> (64 - 4 * channels);
     // Tap `t`'s 16 channels at bytes `16 t ..`; the bytes after the `G` groups stay zero.
     let zero_row = 4 * L * G;
@@ -345,8 +321,9 @@ fn repack<const OUT: usize, const G: usize>(
         // within it; a masked load reads nothing else.
         #[allow(unsafe_code)]
         let v = unsafe { _mm512_maskz_loadu_epi8(lanes, group.as_ptr().add(block).cast()) };
-        let v = _mm512_permutexvar_epi32(taps_by_lane, _mm512_shuffle_epi8(v, bytes_by_tap));
-        taps[64 * g..64 * g + 64].copy_from_slice(&to_bytes(v));
+        // Four channels' four taps per 128-bit lane become tap `j`'s 16 channels at bytes
+        // `16 j ..`.
+        taps[64 * g..64 * g + 64].copy_from_slice(&to_bytes(transpose_fours(v)));
     }
     // Input row `row`'s tap in kernel column `column`: tap `row KW + column` of the flattened
     // kernel (`row` is `channel KH + kernel row`).
@@ -367,6 +344,31 @@ fn repack<const OUT: usize, const G: usize>(
             tap(4 * quad + 3, column),
         );
     }
+}
+
+/// The 4 by 4 transpose of four-byte words: byte `m` of word `4 l + k` (word `k` of 128-bit
+/// lane `l`) moves to byte `l` of word `4 k + m`, so that, for 16 items of four bytes each,
+/// lane `m` holds byte `m` of every item. `repack` turns 16 channels' four taps into four
+/// taps' 16 channels with it, `store` 16 positions' four channels into four channels' 16
+/// positions.
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+fn transpose_fours(v: __m512i) -> __m512i {
+    // Within each lane, byte `4 m + k` from byte `4 k + m`: byte `m` of the lane's four words.
+    let bytes = _mm512_shuffle_epi8(
+        v,
+        _mm512_broadcast_i32x4(_mm_setr_epi32(
+            0x0c08_0400,
+            0x0d09_0501,
+            0x0e0a_0602,
+            0x0f0b_0703,
+        )),
+    );
+    // Word `4 m + l` from word `4 l + m`: the lanes' words `m` together.
+    _mm512_permutexvar_epi32(
+        _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15),
+        bytes,
+    )
 }
 
 /// The 64 bytes of a register.
@@ -424,58 +426,19 @@ fn store<const OUT: usize>(
     } else {
         (1 << count) - 1
     };
-    // Within each lane: byte `4 k + m` from byte `4 m + k`.
-    let bytes_by_channel = _mm512_setr_epi32(
-        0x0c08_0400,
-        0x0d09_0501,
-        0x0e0a_0602,
-        0x0f0b_0703,
-        0x0c08_0400,
-        0x0d09_0501,
-        0x0e0a_0602,
-        0x0f0b_0703,
-        0x0c08_0400,
-        0x0d09_0501,
-        0x0e0a_0602,
-        0x0f0b_0703,
-        0x0c08_0400,
-        0x0d09_0501,
-        0x0e0a_0602,
-        0x0f0b_0703,
-    );
-    // Word `4 k + l` from word `4 l + k`.
-    let channels_by_lane = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    // Word `r` of `quarters[r / 4]`'s lanes: `4 r + quad` for positions 0 to 7 (the first
+    // two quarters), the same for 8 to 15 (the other two).
+    let words_of_positions =
+        _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
     for quad in 0..channels.div_ceil(4) {
         // Word `r` = position `r`'s steps of channels `4 quad ..`: word `quad` of each
-        // position's lane, positions 0 to 7 from the first two quarters, 8 to 15 from the
-        // others.
-        #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)] // below 32
-        let q = quad as i32;
-        let pick = _mm512_setr_epi32(
-            q,
-            4 + q,
-            8 + q,
-            12 + q,
-            16 + q,
-            20 + q,
-            24 + q,
-            28 + q,
-            q,
-            4 + q,
-            8 + q,
-            12 + q,
-            16 + q,
-            20 + q,
-            24 + q,
-            28 + q,
-        );
+        // position's lane.
+        #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)] // below 4
+        let pick = _mm512_add_epi32(words_of_positions, _mm512_set1_epi32(quad as i32));
         let low = _mm512_permutex2var_epi32(quarters[0], pick, quarters[1]);
         let high = _mm512_permutex2var_epi32(quarters[2], pick, quarters[3]);
-        let words = _mm512_mask_blend_epi32(0xff00, low, high);
-        let by_channel = _mm512_permutexvar_epi32(
-            channels_by_lane,
-            _mm512_shuffle_epi8(words, bytes_by_channel),
-        );
+        // Lane `k`: channel `4 quad + k`'s 16 positions.
+        let by_channel = transpose_fours(_mm512_mask_blend_epi32(0xff00, low, high));
         let rows: [__m128i; 4] = [
             _mm512_extracti32x4_epi32::<0>(by_channel),
             _mm512_extracti32x4_epi32::<1>(by_channel),
@@ -549,7 +512,7 @@ mod tests {
                         let (mut expected, mut got) = (vec![7; positions], vec![7; positions]);
                         let ran = forward(
                             &padded,
-                            &shape,
+                            shape,
                             &weights,
                             &offsets,
                             &multipliers,

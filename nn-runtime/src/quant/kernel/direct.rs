@@ -39,6 +39,30 @@ pub(crate) struct Shape {
     pub outputs: [usize; 2],
 }
 
+impl Shape {
+    /// Whether a padded input of `padded` bytes, an output of `output` bytes and a layer of
+    /// `outputs` output channels and `groups` groups of four taps are this shape's: the sizes
+    /// every direct kernel's loads and stores rely on (`padded` with [`SLACK`] bytes after the
+    /// planes, every output plane, a kernel within the padded input).
+    pub(crate) fn matches(
+        &self,
+        groups: usize,
+        outputs: usize,
+        padded: usize,
+        output: usize,
+    ) -> bool {
+        let [height, width] = self.padded;
+        let taps = self.channels * self.kernel[0] * self.kernel[1];
+        groups == taps.div_ceil(4)
+            && padded >= self.channels * height * width + SLACK
+            && output >= outputs * self.output[0] * self.output[1]
+            && self.outputs[0] <= self.outputs[1]
+            && self.outputs[1] <= outputs
+            && self.output[0] + self.kernel[0] <= height + 1
+            && self.output[1] + self.kernel[1] <= width + 1
+    }
+}
+
 /// Whether [`forward`] runs on this CPU, for `groups` groups of four taps: AVX-512 VNNI (whose
 /// level also requires AVX-512VL, for the 128-bit masked stores), and AVX-512BW for the byte
 /// stores.
@@ -63,22 +87,13 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
     clamp: Clamp,
     output: &mut [u8],
 ) -> bool {
-    let [height, width] = shape.padded;
-    let taps = shape.channels * shape.kernel[0] * shape.kernel[1];
-    let fits = G == taps.div_ceil(4)
-        && padded.len() >= shape.channels * height * width + SLACK
-        && output.len() >= OUT * shape.output[0] * shape.output[1]
-        && shape.outputs[0] <= shape.outputs[1]
-        && shape.outputs[1] <= OUT
-        && shape.output[0] + shape.kernel[0] <= height + 1
-        && shape.output[1] + shape.kernel[1] <= width + 1;
-    if !fits || !available(G) {
+    if !shape.matches(G, OUT, padded.len(), output.len()) || !available(G) {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
     {
         // SAFETY: `available` found AVX-512 VNNI, F, BW and VL on this CPU, and
-        // `fits` checked the sizes the kernel's loads and stores rely on.
+        // `matches` checked the sizes the kernel's loads and stores rely on.
         #[allow(unsafe_code)]
         unsafe {
             avx512::forward(
