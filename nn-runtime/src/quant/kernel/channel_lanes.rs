@@ -18,6 +18,7 @@
 
 use super::super::Clamp;
 use super::direct::{Shape, avx512::interleave, avx512::load16};
+use super::quantize::avx512::Bounds;
 use core::arch::x86_64::{
     __m128i, __m512i, _mm_load_ss, _mm_mask_storeu_epi8, _mm_setr_epi32, _mm512_add_epi32,
     _mm512_broadcast_i32x4, _mm512_broadcastss_ps, _mm512_castps_si512, _mm512_castsi128_si512,
@@ -110,9 +111,7 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
 struct Requantize<'a, const OUT: usize> {
     offsets: &'a [i32; OUT],
     multipliers: &'a [f32; OUT],
-    zero: __m512i,
-    low: __m512i,
-    high: __m512i,
+    bounds: Bounds,
 }
 
 /// See [`forward`], whose checks this relies on.
@@ -132,9 +131,7 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     let requantize = &Requantize {
         offsets,
         multipliers,
-        zero: _mm512_set1_epi32(i32::from(zero_point)),
-        low: _mm512_set1_epi32(i32::from(clamp.low)),
-        high: _mm512_set1_epi32(i32::from(clamp.high)),
+        bounds: Bounds::new(zero_point, clamp),
     };
     let [height, width] = shape.padded;
     let [kernel_height, kernel_width] = shape.kernel;
@@ -402,13 +399,7 @@ fn store<const OUT: usize>(
     // Only the positions stored are requantised; the others' bytes are never written.
     let steps: [__m128i; L] = core::array::from_fn(|p| {
         if p < count {
-            requantize_vector(
-                sums[p],
-                multipliers,
-                requantize.zero,
-                requantize.low,
-                requantize.high,
-            )
+            requantize_vector(sums[p], multipliers, &requantize.bounds)
         } else {
             _mm512_castsi512_si128(_mm512_setzero_si512())
         }

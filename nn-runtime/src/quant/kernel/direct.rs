@@ -118,7 +118,7 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
 
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx512 {
-    use super::super::quantize::avx512::requantize_vector;
+    use super::super::quantize::avx512::{Bounds, requantize_vector};
     use super::{Clamp, MAX_GROUPS, Shape};
     use core::arch::x86_64::{
         __m128i, __m512i, __mmask16, _mm_loadu_si128, _mm_mask_storeu_epi8, _mm_storeu_si128,
@@ -195,9 +195,7 @@ pub(super) mod avx512 {
             weights,
             offsets,
             multipliers,
-            zero: _mm512_set1_epi32(i32::from(zero_point)),
-            low: _mm512_set1_epi32(i32::from(clamp.low)),
-            high: _mm512_set1_epi32(i32::from(clamp.high)),
+            bounds: Bounds::new(zero_point, clamp),
             plane: output_height * output_width,
         };
         let mut block = [_mm512_set1_epi32(0); G];
@@ -243,14 +241,12 @@ pub(super) mod avx512 {
         i32::from_le_bytes(bytes.map(|b| b as u8))
     }
 
-    /// The layer, and its requantisation's zero point and bounds in every lane.
+    /// The layer, and its requantisation's zero point and bounds.
     struct Layer<'a, const OUT: usize, const G: usize> {
         weights: &'a [[[i8; 4]; OUT]; G],
         offsets: &'a [i32; OUT],
         multipliers: &'a [f32; OUT],
-        zero: __m512i,
-        low: __m512i,
-        high: __m512i,
+        bounds: Bounds,
         /// Bytes of an output channel.
         plane: usize,
     }
@@ -276,13 +272,8 @@ pub(super) mod avx512 {
             }
         }
         for (c, sum) in sums.into_iter().enumerate() {
-            let bytes = requantize_vector(
-                sum,
-                _mm512_set1_ps(layer.multipliers[o + c]),
-                layer.zero,
-                layer.low,
-                layer.high,
-            );
+            let bytes =
+                requantize_vector(sum, _mm512_set1_ps(layer.multipliers[o + c]), &layer.bounds);
             let to = &mut to[c * layer.plane..c * layer.plane + count];
             // A whole block is a plain 16-byte store, the rest a 128-bit masked one: a 512-bit
             // masked store took a fifth of LeNet's int8 time (`lenet` in
