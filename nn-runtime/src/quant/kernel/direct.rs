@@ -123,9 +123,12 @@ pub(super) mod avx512 {
     use core::arch::x86_64::{
         __m128i, __m512i, __mmask16, _mm_loadu_si128, _mm_mask_storeu_epi8, _mm_storeu_si128,
         _mm_unpackhi_epi8, _mm_unpackhi_epi16, _mm_unpacklo_epi8, _mm_unpacklo_epi16,
-        _mm512_castsi128_si512, _mm512_dpbusd_epi32, _mm512_inserti32x4, _mm512_set1_epi32,
-        _mm512_set1_ps,
+        _mm256_loadu_si256, _mm512_add_epi8, _mm512_castsi128_si512, _mm512_castsi256_si512,
+        _mm512_dpbusd_epi32, _mm512_inserti32x4, _mm512_inserti64x4, _mm512_loadu_si512,
+        _mm512_maskz_loadu_epi8, _mm512_permutex2var_epi8, _mm512_permutexvar_epi8,
+        _mm512_set1_epi8, _mm512_set1_epi32, _mm512_set1_ps, _mm512_storeu_si512,
     };
+    use core::mem::MaybeUninit;
 
     /// Positions per block: the lanes of a vector.
     const L: usize = 16;
@@ -161,6 +164,76 @@ pub(super) mod avx512 {
         _mm512_inserti32x4::<3>(v, _mm_unpackhi_epi16(ab_high, cd_high))
     }
 
+    /// Words of the input interleaved for the rows grouping ([`Rows`]), on the stack: 24 KiB.
+    const ROW_WORDS: usize = 6144;
+    /// Bytes of weights repacked for the rows grouping, on the stack.
+    const ROW_WEIGHT_BYTES: usize = 8192;
+
+    /// The rows grouping of a layer's taps, where it has as many groups as the taps' order
+    /// (`G`): no shuffles per block of positions, only loads.
+    ///
+    /// Input row `k` is kernel row `k % KH` of channel `k / KH`. Rows `4 q .. 4 q + 3` at one
+    /// kernel column are a group, whose 16 neighbouring positions' words are 16 neighbouring
+    /// words of those rows interleaved once per call (`q` is a source of words). The rows left
+    /// over (fewer than four) are either one more such four, padded with zero weights, or, when
+    /// that makes fewer groups, each its own source: a row's word `i` holds its bytes `i .. i +
+    /// 3`, so that each four of kernel columns is a group. LeNet's first convolution (one
+    /// channel, 5x5) has seven groups either way, and its gathering's shuffles took more than
+    /// half of its time: 1.79 -> 1.42 us with VBMI's permutations building the words, 1.61
+    /// without (a scratch harness timing `QuantizedConv2d::forward` on the Intel Xeon).
+    #[derive(Clone, Copy)]
+    struct Rows {
+        /// Fours of input rows taken whole.
+        quads: usize,
+        /// Rows left over, `0..=3`.
+        rest: usize,
+        /// Whether the rows left over are each a source (else one more four, padded).
+        horizontal: bool,
+        /// Sources of words.
+        sources: usize,
+        /// Words of a source: every position's, and a block's past the last.
+        span: usize,
+    }
+
+    impl Rows {
+        /// The grouping for `shape`, if it has `groups` groups and fits the buffers.
+        fn plan(shape: &Shape, groups: usize, outputs: usize) -> Option<Self> {
+            let rows = shape.channels * shape.kernel[0];
+            let kernel_width = shape.kernel[1];
+            let (quads, rest) = (rows / 4, rows % 4);
+            let horizontal = rest * kernel_width.div_ceil(4) <= kernel_width;
+            let (extra_groups, extra_sources) = match (rest, horizontal) {
+                (0, _) => (0, 0),
+                (_, true) => (rest * kernel_width.div_ceil(4), rest),
+                (_, false) => (kernel_width, 1),
+            };
+            let sources = quads + extra_sources;
+            let span = (shape.output[0] * shape.padded[1] + L).next_multiple_of(2 * L);
+            let fits = sources * span <= ROW_WORDS && groups * outputs * 4 <= ROW_WEIGHT_BYTES;
+            (quads * kernel_width + extra_groups == groups && fits).then_some(Self {
+                quads,
+                rest,
+                horizontal,
+                sources,
+                span,
+            })
+        }
+    }
+
+    /// Where a block's groups come from.
+    enum Source<'a> {
+        /// Gathered from the padded input: tap `t` at `offsets[t]` from a position's byte.
+        Gathered {
+            padded: &'a [u8],
+            offsets: &'a [usize; 4 * MAX_GROUPS],
+        },
+        /// Group `g` is the 16 words at `starts[g]` from a position's word.
+        Words {
+            words: *const u32,
+            starts: &'a [usize],
+        },
+    }
+
     /// See [`super::forward`], whose checks this relies on.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     #[allow(clippy::too_many_arguments)]
@@ -174,9 +247,71 @@ pub(super) mod avx512 {
         clamp: Clamp,
         output: &mut [u8],
     ) {
+        let layer = Layer {
+            offsets,
+            multipliers,
+            bounds: Bounds::new(zero_point, clamp),
+            plane: shape.output[0] * shape.output[1],
+        };
+        match Rows::plan(&shape, G, OUT) {
+            // SAFETY: as this function's; `plan` checked the buffers' sizes.
+            #[allow(unsafe_code)]
+            Some(rows) => unsafe {
+                let permute = super::super::has_avx512vbmi();
+                by_rows(padded, &shape, rows, permute, weights, &layer, output);
+            },
+            None => gathered(padded, &shape, weights, &layer, output),
+        }
+    }
+
+    /// [`forward`] by the given grouping: gathered (`None`), or by rows, with VBMI's
+    /// permutations or without (`Some(permute)`); `false`, nothing written, where the rows
+    /// grouping does not fit.
+    ///
+    /// # Safety
+    ///
+    /// As [`forward`]'s, and the CPU has AVX-512 VBMI where `rows` is `Some(true)`.
+    #[cfg(test)]
+    #[allow(unsafe_code, clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub(super) unsafe fn forward_grouped<const OUT: usize, const G: usize>(
+        padded: &[u8],
+        shape: Shape,
+        weights: &[[[i8; 4]; OUT]; G],
+        offsets: &[i32; OUT],
+        multipliers: &[f32; OUT],
+        zero_point: u8,
+        clamp: Clamp,
+        output: &mut [u8],
+        rows: Option<bool>,
+    ) -> bool {
+        let layer = Layer {
+            offsets,
+            multipliers,
+            bounds: Bounds::new(zero_point, clamp),
+            plane: shape.output[0] * shape.output[1],
+        };
+        match (rows, Rows::plan(&shape, G, OUT)) {
+            (None, _) => gathered(padded, &shape, weights, &layer, output),
+            (Some(permute), Some(plan)) => unsafe {
+                by_rows(padded, &shape, plan, permute, weights, &layer, output);
+            },
+            (Some(_), None) => return false,
+        }
+        true
+    }
+
+    /// [`forward`] with each block's groups gathered from the padded input.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    fn gathered<const OUT: usize, const G: usize>(
+        padded: &[u8],
+        shape: &Shape,
+        weights: &[[[i8; 4]; OUT]; G],
+        layer: &Layer<'_, OUT>,
+        output: &mut [u8],
+    ) {
         let [height, width] = shape.padded;
         let [kernel_height, kernel_width] = shape.kernel;
-        let [output_height, output_width] = shape.output;
         let taps = shape.channels * kernel_height * kernel_width;
         // Where each tap reads, from a position's first byte; taps past the kernel (zero
         // weights) read the first tap's bytes.
@@ -191,26 +326,258 @@ pub(super) mod avx512 {
             }
         }
         debug_assert_eq!(t, taps);
-        let layer = Layer {
-            weights,
-            offsets,
-            multipliers,
-            bounds: Bounds::new(zero_point, clamp),
-            plane: output_height * output_width,
+        let source = Source::Gathered {
+            padded,
+            offsets: &tap_offsets,
         };
+        blocks(shape, &source, weights, layer, output);
+    }
+
+    /// [`forward`] by the rows grouping.
+    ///
+    /// # Safety
+    ///
+    /// As [`forward`]'s; `rows` is `Rows::plan(shape, G, OUT)`; the CPU has AVX-512 VBMI
+    /// where `permute`.
+    #[allow(unsafe_code)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline(never)]
+    unsafe fn by_rows<const OUT: usize, const G: usize>(
+        padded: &[u8],
+        shape: &Shape,
+        rows: Rows,
+        permute: bool,
+        weights: &[[[i8; 4]; OUT]; G],
+        layer: &Layer<'_, OUT>,
+        output: &mut [u8],
+    ) {
+        let [height, width] = shape.padded;
+        let [kernel_height, kernel_width] = shape.kernel;
+        let Rows {
+            quads,
+            rest,
+            horizontal,
+            sources,
+            span,
+        } = rows;
+        let input_rows = shape.channels * kernel_height;
+        let row_start = |k: usize| k / kernel_height * height * width + k % kernel_height * width;
+        let mut words = MaybeUninit::<[__m512i; ROW_WORDS / L]>::uninit();
+        let words = words.as_mut_ptr().cast::<u32>();
+        for source in 0..sources {
+            let vertical = source < quads || !horizontal;
+            let from: [usize; 4] = if vertical {
+                // A four short of rows repeats its first, whose weights there are zero.
+                core::array::from_fn(|j| {
+                    let k = 4 * source + j;
+                    row_start(if k < input_rows { k } else { 4 * source })
+                })
+            } else {
+                let first = row_start(4 * quads + source - quads);
+                core::array::from_fn(|j| first + j)
+            };
+            // SAFETY: words `source span + i .. + 32`, within `sources span <= ROW_WORDS`
+            // (`span` is a multiple of 32); the loads end at most at `(channels - 1) plane +
+            // (KH - 1 + OH) width + 15 + 35 <= channels plane + 50` (`span <= OH width +
+            // 47`), within `padded` (`SLACK`); VBMI where `permute`.
+            for i in (0..span).step_by(2 * L) {
+                let to = unsafe { words.add(source * span + i) };
+                unsafe {
+                    match (permute, vertical) {
+                        (true, true) => rows_vbmi(padded, from, i, to),
+                        (true, false) => row_vbmi(padded, from[0], i, to),
+                        (false, _) => {
+                            for half in [0, L] {
+                                let v = interleave(
+                                    load16(padded, from[0] + i + half),
+                                    load16(padded, from[1] + i + half),
+                                    load16(padded, from[2] + i + half),
+                                    load16(padded, from[3] + i + half),
+                                );
+                                _mm512_storeu_si512(to.add(half).cast(), v);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Each group's first word, from a position's, and its weights: tap `(k, column)`'s
+        // byte for each output channel computed.
+        let tap = |o: usize, k: usize, column: usize| {
+            let t = k * kernel_width + column;
+            weights[t / 4][o][t % 4]
+        };
+        let mut starts = [0; G];
+        let mut repacked = [[[0_i8; 4]; OUT]; G];
+        let [first_output, end_output] = shape.outputs;
+        let mut g = 0;
+        let mut group = |start: usize, byte: &dyn Fn(usize, usize) -> i8| {
+            starts[g] = start;
+            let computed = repacked[g].iter_mut().enumerate();
+            for (o, bytes) in computed.take(end_output).skip(first_output) {
+                *bytes = core::array::from_fn(|j| byte(o, j));
+            }
+            g += 1;
+        };
+        for quad in 0..quads + usize::from(rest > 0 && !horizontal) {
+            for column in 0..kernel_width {
+                group(quad * span + column, &|o, j| {
+                    let k = 4 * quad + j;
+                    if k < input_rows { tap(o, k, column) } else { 0 }
+                });
+            }
+        }
+        if horizontal {
+            for row in 0..rest {
+                for four in 0..kernel_width.div_ceil(4) {
+                    group((quads + row) * span + 4 * four, &|o, j| {
+                        let column = 4 * four + j;
+                        if column < kernel_width {
+                            tap(o, 4 * quads + row, column)
+                        } else {
+                            0
+                        }
+                    });
+                }
+            }
+        }
+        debug_assert_eq!(g, G);
+        let source = Source::Words {
+            words,
+            starts: &starts,
+        };
+        blocks(shape, &source, &repacked, layer, output);
+    }
+
+    /// Words `i .. i + 32` of four rows (from bytes `from[j] + i`) interleaved, into `to`: two
+    /// byte permutations of two registers, each two rows' 32 bytes, where four loads and
+    /// eleven shuffles make 16 words.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512 VBMI; `to` is 32 writable words.
+    #[allow(unsafe_code)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    #[inline]
+    unsafe fn rows_vbmi(padded: &[u8], from: [usize; 4], i: usize, to: *mut u32) {
+        // Byte `4 w + j` of the words `w` and `16 + w` is row `j`'s byte `w` and `16 + w`:
+        // rows 0 and 1 are bytes `0 .. 64` of the two registers' 128, rows 2 and 3 the rest.
+        const LOW: [u8; 64] = {
+            let mut index = [0; 64];
+            let mut b = 0;
+            while b < 64 {
+                #[allow(clippy::cast_possible_truncation)] // below 128
+                {
+                    index[b] = (32 * (b % 4) + b / 4) as u8;
+                }
+                b += 1;
+            }
+            index
+        };
+        let pair = |a: usize, b: usize| {
+            let (a, b) = (&padded[a + i..a + i + 32], &padded[b + i..b + i + 32]);
+            // SAFETY: 32 readable bytes each, and `loadu` accepts any alignment.
+            unsafe {
+                _mm512_inserti64x4::<1>(
+                    _mm512_castsi256_si512(_mm256_loadu_si256(a.as_ptr().cast())),
+                    _mm256_loadu_si256(b.as_ptr().cast()),
+                )
+            }
+        };
+        let (low, high) = (pair(from[0], from[1]), pair(from[2], from[3]));
+        // SAFETY: `LOW` is 64 readable bytes.
+        let index = unsafe { _mm512_loadu_si512(LOW.as_ptr().cast()) };
+        let sixteen = _mm512_add_epi8(index, _mm512_set1_epi8(16));
+        // SAFETY: the caller's `to`.
+        unsafe {
+            _mm512_storeu_si512(to.cast(), _mm512_permutex2var_epi8(low, index, high));
+            _mm512_storeu_si512(
+                to.add(L).cast(),
+                _mm512_permutex2var_epi8(low, sixteen, high),
+            );
+        }
+    }
+
+    /// Words `i .. i + 32` of one row from byte `from` (word `w`: its bytes `w .. w + 3`), into
+    /// `to`: two byte permutations of one load.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512 VBMI; `to` is 32 writable words.
+    #[allow(unsafe_code)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    #[inline]
+    unsafe fn row_vbmi(padded: &[u8], from: usize, i: usize, to: *mut u32) {
+        const LOW: [u8; 64] = {
+            let mut index = [0; 64];
+            let mut b = 0;
+            while b < 64 {
+                #[allow(clippy::cast_possible_truncation)] // below 20
+                {
+                    index[b] = (b / 4 + b % 4) as u8;
+                }
+                b += 1;
+            }
+            index
+        };
+        let bytes = &padded[from + i..from + i + 35];
+        // SAFETY: the 35 bytes enabled are readable; a masked load neither reads nor faults on
+        // the others. `LOW` is 64 readable bytes.
+        let (row, index) = unsafe {
+            (
+                _mm512_maskz_loadu_epi8(u64::MAX >> (64 - 35), bytes.as_ptr().cast()),
+                _mm512_loadu_si512(LOW.as_ptr().cast()),
+            )
+        };
+        let sixteen = _mm512_add_epi8(index, _mm512_set1_epi8(16));
+        // SAFETY: the caller's `to`.
+        unsafe {
+            _mm512_storeu_si512(to.cast(), _mm512_permutexvar_epi8(index, row));
+            _mm512_storeu_si512(to.add(L).cast(), _mm512_permutexvar_epi8(sixteen, row));
+        }
+    }
+
+    /// Every block of 16 neighbouring positions of a row: its groups from `source`, then its
+    /// output channels' steps.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    fn blocks<const OUT: usize, const G: usize>(
+        shape: &Shape,
+        source: &Source<'_>,
+        weights: &[[[i8; 4]; OUT]; G],
+        layer: &Layer<'_, OUT>,
+        output: &mut [u8],
+    ) {
+        let width = shape.padded[1];
+        let [output_height, output_width] = shape.output;
         let mut block = [_mm512_set1_epi32(0); G];
         for y in 0..output_height {
             let mut x = 0;
             while x < output_width {
                 let first = y * width + x;
-                for (g, v) in block.iter_mut().enumerate() {
-                    let at = &tap_offsets[4 * g..4 * g + 4];
-                    *v = interleave(
-                        load16(padded, first + at[0]),
-                        load16(padded, first + at[1]),
-                        load16(padded, first + at[2]),
-                        load16(padded, first + at[3]),
-                    );
+                match *source {
+                    Source::Gathered { padded, offsets } => {
+                        for (g, v) in block.iter_mut().enumerate() {
+                            let at = &offsets[4 * g..4 * g + 4];
+                            *v = interleave(
+                                load16(padded, first + at[0]),
+                                load16(padded, first + at[1]),
+                                load16(padded, first + at[2]),
+                                load16(padded, first + at[3]),
+                            );
+                        }
+                    }
+                    Source::Words { words, starts } => {
+                        for (v, start) in block.iter_mut().zip(starts) {
+                            // SAFETY: the last word read is `(OH - 1) width + x + 15 + start`
+                            // with `x < OW` and `start <= KW - 1`, so at most `OH width + 15
+                            // - 1 < span` (`OW + KW <= width + 1`), within its source.
+                            #[allow(unsafe_code)]
+                            unsafe {
+                                *v = _mm512_loadu_si512(words.add(start + first).cast());
+                            }
+                        }
+                    }
                 }
                 let at = y * output_width + x;
                 let count = L.min(output_width - x);
@@ -218,14 +585,14 @@ pub(super) mod avx512 {
                 while o < end {
                     let to = &mut output[o * layer.plane + at..];
                     match end - o {
-                        1 => channels::<1, OUT, G>(&layer, &block, o, to, count),
-                        2 => channels::<2, OUT, G>(&layer, &block, o, to, count),
-                        3 => channels::<3, OUT, G>(&layer, &block, o, to, count),
-                        4 => channels::<4, OUT, G>(&layer, &block, o, to, count),
-                        5 => channels::<5, OUT, G>(&layer, &block, o, to, count),
-                        6 => channels::<6, OUT, G>(&layer, &block, o, to, count),
-                        7 => channels::<7, OUT, G>(&layer, &block, o, to, count),
-                        _ => channels::<CHANNELS, OUT, G>(&layer, &block, o, to, count),
+                        1 => channels::<1, OUT, G>(layer, weights, &block, o, to, count),
+                        2 => channels::<2, OUT, G>(layer, weights, &block, o, to, count),
+                        3 => channels::<3, OUT, G>(layer, weights, &block, o, to, count),
+                        4 => channels::<4, OUT, G>(layer, weights, &block, o, to, count),
+                        5 => channels::<5, OUT, G>(layer, weights, &block, o, to, count),
+                        6 => channels::<6, OUT, G>(layer, weights, &block, o, to, count),
+                        7 => channels::<7, OUT, G>(layer, weights, &block, o, to, count),
+                        _ => channels::<CHANNELS, OUT, G>(layer, weights, &block, o, to, count),
                     }
                     o += CHANNELS;
                 }
@@ -241,9 +608,8 @@ pub(super) mod avx512 {
         i32::from_le_bytes(bytes.map(|b| b as u8))
     }
 
-    /// The layer, and its requantisation's zero point and bounds.
-    struct Layer<'a, const OUT: usize, const G: usize> {
-        weights: &'a [[[i8; 4]; OUT]; G],
+    /// The layer's requantisation: offsets, multipliers, zero point and bounds.
+    struct Layer<'a, const OUT: usize> {
         offsets: &'a [i32; OUT],
         multipliers: &'a [f32; OUT],
         bounds: Bounds,
@@ -257,7 +623,8 @@ pub(super) mod avx512 {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     #[inline]
     fn channels<const C: usize, const OUT: usize, const G: usize>(
-        layer: &Layer<'_, OUT, G>,
+        layer: &Layer<'_, OUT>,
+        weights: &[[[i8; 4]; OUT]; G],
         block: &[__m512i; G],
         o: usize,
         to: &mut [u8],
@@ -266,7 +633,7 @@ pub(super) mod avx512 {
         let lanes: __mmask16 = if count >= L { !0 } else { (1 << count) - 1 };
         let mut sums: [__m512i; C] =
             core::array::from_fn(|c| _mm512_set1_epi32(layer.offsets[o + c]));
-        for (v, row) in block.iter().zip(layer.weights) {
+        for (v, row) in block.iter().zip(weights) {
             for (c, sum) in sums.iter_mut().enumerate() {
                 *sum = _mm512_dpbusd_epi32(*sum, *v, _mm512_set1_epi32(word(row[o + c])));
             }
@@ -293,5 +660,146 @@ pub(super) mod avx512 {
                 }
             }
         }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::super::super::{Clamp, requantize_step};
+    use super::{SLACK, Shape, available, avx512};
+    use crate::init::SplitMix64;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// Random layers of `$channels` input channels, a `$kh` by `$kw` kernel and `$out` output
+    /// channels, on outputs from 1x1 to 4x35: each grouping's steps (gathered; by rows with
+    /// VBMI's permutations where the CPU has them, and without) are those of `i64` sums and
+    /// `requantize_step`, and the rows grouping runs exactly where `$rows` says.
+    macro_rules! groupings_agree {
+        ($rng:expr, $channels:literal, $kh:literal, $kw:literal, $out:literal, $rows:literal) => {{
+            const TAPS: usize = $channels * $kh * $kw;
+            const G: usize = TAPS.div_ceil(4);
+            let rng: &mut SplitMix64 = $rng;
+            #[allow(clippy::cast_possible_truncation)]
+            let mut byte = || rng.next_u64() as u8;
+            let weights: [[[i8; 4]; $out]; G] = core::array::from_fn(|g| {
+                core::array::from_fn(|_| {
+                    core::array::from_fn(|k| {
+                        if 4 * g + k < TAPS {
+                            byte().cast_signed()
+                        } else {
+                            0
+                        }
+                    })
+                })
+            });
+            let offsets: [i32; $out] = core::array::from_fn(|_| i32::from(byte()) * 997 - 120_000);
+            #[allow(clippy::cast_precision_loss)]
+            let multipliers: [f32; $out] = core::array::from_fn(|o| 0.0005 + 0.0003 * o as f32);
+            let (zero_point, clamp) = (byte(), Clamp { low: 3, high: 251 });
+            let vbmi = std::is_x86_feature_detected!("avx512vbmi");
+            for output_height in 1..=4 {
+                for output_width in 1..=35 {
+                    let size = [output_height + $kh - 1, output_width + $kw - 1];
+                    let plane = size[0] * size[1];
+                    let padded: Vec<u8> = (0..$channels * plane + SLACK).map(|_| byte()).collect();
+                    for outputs in [[0, $out], [1, $out]] {
+                        let shape = Shape {
+                            channels: $channels,
+                            padded: size,
+                            kernel: [$kh, $kw],
+                            output: [output_height, output_width],
+                            outputs,
+                        };
+                        let positions = output_height * output_width;
+                        let mut expected = vec![7; $out * positions];
+                        for o in outputs[0]..outputs[1] {
+                            for p in 0..positions {
+                                let (y, x) = (p / output_width, p % output_width);
+                                let mut sum = i64::from(offsets[o]);
+                                for t in 0..TAPS {
+                                    let (c, ky, kx) = (t / ($kh * $kw), t / $kw % $kh, t % $kw);
+                                    let input = padded[c * plane + (y + ky) * size[1] + x + kx];
+                                    sum += i64::from(input) * i64::from(weights[t / 4][o][t % 4]);
+                                }
+                                let sum = i32::try_from(sum).expect("within i32");
+                                expected[o * positions + p] = requantize_step(
+                                    sum,
+                                    multipliers[o],
+                                    f32::from(zero_point),
+                                    f32::from(clamp.low),
+                                    f32::from(clamp.high),
+                                );
+                            }
+                        }
+                        if !available(G) {
+                            let mut got = vec![7; $out * positions];
+                            let ran = super::forward(
+                                &padded,
+                                shape,
+                                &weights,
+                                &offsets,
+                                &multipliers,
+                                zero_point,
+                                clamp,
+                                &mut got,
+                            );
+                            assert!(!ran, "{shape:?}");
+                            continue;
+                        }
+                        let groupings: &[Option<bool>] = if vbmi {
+                            &[None, Some(false), Some(true)]
+                        } else {
+                            &[None, Some(false)]
+                        };
+                        for &grouping in groupings {
+                            let mut got = vec![7; $out * positions];
+                            // SAFETY: `available` found AVX-512 VNNI, F, BW and VL, and VBMI is
+                            // asked for only where the CPU has it; the sizes are `forward`'s.
+                            #[allow(unsafe_code)]
+                            let ran = unsafe {
+                                avx512::forward_grouped(
+                                    &padded,
+                                    shape,
+                                    &weights,
+                                    &offsets,
+                                    &multipliers,
+                                    zero_point,
+                                    clamp,
+                                    &mut got,
+                                    grouping,
+                                )
+                            };
+                            assert_eq!(ran, grouping.is_none() || $rows, "{shape:?}");
+                            if ran {
+                                assert_eq!(got, expected, "{shape:?} {grouping:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }};
+    }
+
+    #[test]
+    #[allow(clippy::modulo_one)] // kernels one tap high or wide
+    fn every_grouping_gives_the_steps_of_the_sums() {
+        let rng = &mut SplitMix64::new(11);
+        // Rows: a four and one row left over, in fours of columns (LeNet's first layer).
+        groupings_agree!(rng, 1, 5, 5, 6, true);
+        // Rows left over only, three of them, a four of columns each.
+        groupings_agree!(rng, 1, 3, 3, 4, true);
+        // Fours of rows across channels, one row left over.
+        groupings_agree!(rng, 3, 3, 3, 5, true);
+        // Fours of rows only (48 rows).
+        groupings_agree!(rng, 16, 3, 3, 2, true);
+        // One-dimensional: one row, or two, in fours of columns.
+        groupings_agree!(rng, 1, 1, 5, 3, true);
+        groupings_agree!(rng, 2, 1, 7, 3, true);
+        // Rows left over as one more four, padded: a kernel one column wide.
+        groupings_agree!(rng, 2, 3, 1, 3, true);
+        groupings_agree!(rng, 3, 1, 1, 4, true);
+        // More groups by rows than in the taps' order (14 against 13): gathered only.
+        groupings_agree!(rng, 2, 5, 5, 3, false);
     }
 }

@@ -207,6 +207,20 @@ pub(crate) fn has_avx512bw() -> bool {
     }
 }
 
+/// Whether this CPU has AVX-512 VBMI (byte permutations across a register: the direct
+/// convolution's interleaving of rows), detected as [`has_avx512bw`] is.
+#[inline]
+pub(crate) fn has_avx512vbmi() -> bool {
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        std::is_x86_feature_detected!("avx512vbmi")
+    }
+    #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+    {
+        cfg!(all(target_arch = "x86_64", target_feature = "avx512vbmi"))
+    }
+}
+
 /// Whether the `AvxVnni` kernels use AVX-VNNI's encoding (`true`) or AVX-512 VNNI's (`false`;
 /// meaningful only where [`QuantLevel::AvxVnni`] is supported).
 #[cfg(target_arch = "x86_64")]
