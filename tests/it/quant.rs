@@ -589,3 +589,54 @@ fn one_d_and_depthwise_twins_bake() {
         assert_eq!(baked.map(f32::to_bits), loaded.map(f32::to_bits));
     }
 }
+
+nn::network! {
+    /// One neuron whose weights are tiny beside its bias, as after weight decay.
+    pub struct Tiny = 2 -> 1 relu -> 1 with quantize = int8;
+}
+
+#[test]
+fn a_bias_beyond_the_sums_room_enlarges_the_weight_scale_and_files_beyond_it_are_refused() {
+    let mut net = Tiny::zeroed();
+    net.layer0 = nn::Dense::from_parts([[1e-7, 1e-7]], [2.0]);
+    net.layer1 = nn::Dense::from_parts([[1.0]], [0.0]);
+    let samples: Vec<[f32; 2]> = (0..100)
+        .map(|k| [k as f32 / 100.0, 1.0 - k as f32 / 100.0])
+        .collect();
+    let quantized = TinyInt8::calibrate(&net, &samples, Calibration::MinMax).expect("calibrates");
+    // The bias of 2 keeps its value: the sums no longer wrap to a negative ReLU input.
+    let step = quantized.layer1.output().scale;
+    for x in [[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]] {
+        let (expected, got) = (net.forward(&x)[0], quantized.forward(&x)[0]);
+        assert!((expected - got).abs() <= step, "{x:?}: {expected} against {got}");
+    }
+    let room = i64::from(i32::MAX) - 2 * 255 * 127;
+    assert!(i64::from(quantized.layer0.bias()[0]).abs() <= room);
+
+    // A file whose bias leaves no room, or whose weights leave the symmetric range.
+    let file = |bias: i32, weight: i8| {
+        let mut first = quantized.layer0.clone();
+        let (input, output) = (first.input(), first.output());
+        first.assign(&[weight, 3], &[], &[bias], input, output);
+        let mut writer = nn::quant::file::Writer::new();
+        writer.layer("0", &first);
+        writer.layer("2", &quantized.layer1);
+        writer.finish()
+    };
+    assert!(TinyInt8::from_safetensors(&file(1000, 3)).is_ok());
+    for bias in [i32::MAX, i32::MIN, (room + 1) as i32] {
+        let error = TinyInt8::from_safetensors(&file(bias, 3)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "layer `layer0`: tensor `0.bias` holds {bias} at index 0, beyond ±{room}: with 2 \
+                 inputs the sums could overflow an i32"
+            )
+        );
+    }
+    let error = TinyInt8::from_safetensors(&file(1000, -128)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "layer `layer0`: tensor `0.weight` holds -128 at index 0; symmetric weights are -127..=127"
+    );
+}

@@ -110,11 +110,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         let columns = dense.columns();
         for o in 0..OUT {
             let largest = columns.iter().fold(0.0_f32, |m, c| m.max(c[o].abs()));
-            let scale = if largest > 0.0 && largest.is_finite() {
-                largest / 127.0
-            } else {
-                1.0
-            };
+            let scale = weight_scale(largest, dense.bias()[o], input.scale, IN);
             let mut sum = 0_i32;
             for (i, column) in columns.iter().enumerate() {
                 // In -127..=127: |w| <= largest. NaN becomes 0 (`as` saturates).
@@ -128,7 +124,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
             self.weight_scales[o] = scale;
             self.dequantize[o] = input.scale * scale;
             self.requantize[o] = self.dequantize[o] / output.scale;
-            // `as` saturates a bias beyond the accumulator's range.
+            // Within `bias_room(IN)` (`weight_scale`); NaN becomes 0.
             self.bias[o] = round_even(dense.bias()[o] / self.dequantize[o]) as i32;
             self.offsets[o] = self.bias[o].wrapping_sub(i32::from(input.zero_point) * sum);
         }
@@ -161,11 +157,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         for (o, row) in rows.chunks_exact(IN).enumerate() {
             // The maximum does not depend on the order of the values: `quantize_from`'s.
             let largest = row.iter().fold(0.0_f32, |m, w| m.max(w.abs()));
-            let scale = if largest > 0.0 && largest.is_finite() {
-                largest / 127.0
-            } else {
-                1.0
-            };
+            let scale = weight_scale(largest, bias[o], input.scale, IN);
             let mut sum = 0_i32;
             for (i, w) in row.iter().enumerate() {
                 // In -127..=127: |w| <= largest. NaN becomes 0 (`as` saturates).
@@ -179,7 +171,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
             self.weight_scales[o] = scale;
             self.dequantize[o] = input.scale * scale;
             self.requantize[o] = self.dequantize[o] / output.scale;
-            // `as` saturates a bias beyond the accumulator's range.
+            // Within `bias_room(IN)` (`weight_scale`); NaN becomes 0.
             self.bias[o] = round_even(bias[o] / self.dequantize[o]) as i32;
             self.offsets[o] = self.bias[o].wrapping_sub(i32::from(input.zero_point) * sum);
         }
@@ -398,6 +390,43 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> core::fmt::Debug
             self.input, self.output
         )
     }
+}
+
+/// The largest bias, in steps, that a layer of `inputs` inputs accepts: what an `i32` holds
+/// beyond the largest sum of products, `inputs * 255 * 127` (a step's distance from the zero
+/// point times a weight), so that no sum overflows (negative for more than 66,311 inputs; a
+/// layer reads at most 65,536).
+#[must_use]
+pub(crate) const fn bias_room(inputs: usize) -> i64 {
+    i32::MAX as i64 - inputs as i64 * 255 * 127
+}
+
+/// A neuron's weight scale: its largest weight's magnitude over 127 (1 for a neuron of zero
+/// weights), or larger where that would make its bias, in steps of `input_scale * scale`,
+/// exceed [`bias_room`]: then `|bias| / (input_scale * room)`, rounded up until the bias's
+/// steps fit. A neuron whose weights are tiny beside its bias (weights decayed to 1e-7, a bias
+/// of 2) keeps its bias, and its weights round to fewer steps; saturating the bias instead let
+/// the sums wrap (onnxruntime's quantiser enlarges the weight scale likewise).
+#[allow(clippy::cast_precision_loss)]
+fn weight_scale(largest: f32, bias: f32, input_scale: f32, inputs: usize) -> f32 {
+    let mut scale = if largest > 0.0 && largest.is_finite() {
+        largest / 127.0
+    } else {
+        1.0
+    };
+    // Rounded down to an `f32`: below 2^31, so that the steps convert exactly.
+    let room = bias_room(inputs) as f32 * (1.0 - f32::EPSILON);
+    if !bias.is_finite() || room <= 0.0 || input_scale <= 0.0 {
+        return scale;
+    }
+    let fits = |scale: f32| round_even(bias / (input_scale * scale)).abs() <= room;
+    if !fits(scale) {
+        scale = bias.abs() / (input_scale * room);
+        while !fits(scale) {
+            scale *= 1.0 + 4.0 * f32::EPSILON;
+        }
+    }
+    scale
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 //! ordered as the reference writer orders them (widest dtype first, then by name), with the
 //! metadata `{"format": "nn-int8"}`.
 
+use super::dense::bias_room;
 use super::{Quantization, QuantizedConv1d, QuantizedConv2d, QuantizedDense};
 use crate::Error;
 use crate::io::safetensors::{Tensor, json_string, list, parse};
@@ -143,7 +144,14 @@ impl<'a> Reader<'a> {
         outputs: usize,
     ) -> Result<Parts, Error> {
         let weights = self.take(layer, prefix, "weight", Dtype::I8, weight_shape)?;
-        let weights = weights.iter().map(|&b| b.cast_signed()).collect();
+        let weights: Vec<i8> = weights.iter().map(|&b| b.cast_signed()).collect();
+        if let Some(at) = weights.iter().position(|&w| w == i8::MIN) {
+            return Err(Error::QuantizedValue {
+                layer,
+                tensor: format!("{prefix}.weight"),
+                problem: format!("holds -128 at index {at}; symmetric weights are -127..=127"),
+            });
+        }
         let scales = self.take(layer, prefix, "weight_scale", Dtype::F32, &[outputs])?;
         let weight_scales: Vec<f32> = scales
             .chunks_exact(4)
@@ -153,10 +161,23 @@ impl<'a> Reader<'a> {
             check_scale(layer, &format!("{prefix}.weight_scale"), *scale)?;
         }
         let bias = self.take(layer, prefix, "bias", Dtype::I32, &[outputs])?;
-        let bias = bias
+        let bias: Vec<i32> = bias
             .chunks_exact(4)
             .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
+        let inputs = weight_shape[1..].iter().product();
+        let room = bias_room(inputs);
+        if let Some(at) = bias.iter().position(|&b| i64::from(b).abs() > room) {
+            return Err(Error::QuantizedValue {
+                layer,
+                tensor: format!("{prefix}.bias"),
+                problem: format!(
+                    "holds {} at index {at}, beyond ±{room}: with {inputs} inputs the sums \
+                     could overflow an i32",
+                    bias[at]
+                ),
+            });
+        }
         let input = Quantization::new(
             self.scale(layer, prefix, "input_scale")?,
             self.take(layer, prefix, "input_zero_point", Dtype::U8, &[])?[0],

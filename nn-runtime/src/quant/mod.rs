@@ -12,7 +12,9 @@
 //!   Quantising is `q = saturate(round(x / scale) + zero_point)`, rounding half to even, as
 //!   ONNX's `QuantizeLinear`.
 //! - **Weights** are `i8`, symmetric, one scale per output channel (neuron):
-//!   `scale[o] = max |W[o][..]| / 127`, `q = round(W / scale[o])` in `-127..=127`.
+//!   `scale[o] = max |W[o][..]| / 127`, `q = round(W / scale[o])` in `-127..=127`; larger
+//!   where the bias in steps would exceed `2^31 - 1 - IN * 255 * 127`, the sums' room in an
+//!   `i32`: then `|bias[o]| / (input.scale * room)`.
 //! - **Biases** are `i32` in the accumulator's units, `round(b[o] / (input.scale * scale[o]))`.
 //! - **A layer** accumulates `sum (x - x.zero_point) * w + bias` exactly in `i32`, then
 //!   requantises: `y = saturate(round(acc * m[o]) + y.zero_point)` with the `f32` multiplier
