@@ -728,7 +728,14 @@ fn files(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
         let layer = part.layer();
         let (field, layer_name, index) = (&layer.field, &layer.name, index_of(layer));
         let method = method(part);
-        quote!(reader.#method(#layer_name, &prefixes[#index], &mut quantized.#field)?;)
+        let fixed = fixed_output(runtime, layer.activation).map(|fixed| {
+            let activation = crate::shared::describe(layer.activation);
+            quote!(reader.expect_output(#layer_name, &prefixes[#index], #activation, #fixed)?;)
+        });
+        quote! {
+            reader.#method(#layer_name, &prefixes[#index], &mut quantized.#field)?;
+            #fixed
+        }
     });
     let write = weighted.iter().map(|part| {
         let layer = part.layer();

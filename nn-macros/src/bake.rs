@@ -5,6 +5,7 @@ use nn_codegen::{BakedWeights, QuantizedLayer};
 use nn_grammar::{Activation, Cell, Network, Scalar};
 use nn_runtime::io::safetensors::{LoadOptions, load_layers};
 use nn_runtime::layers::{BatchNorm, Conv1d, Conv2d, Gru, LayerNorm, Lstm, Rnn};
+use nn_runtime::quant::Quantization;
 use nn_runtime::quant::file::Reader;
 use nn_runtime::{Dense, Init, LayerInfo, LayerKind, TensorInfo, Tensors};
 use std::path::Path;
@@ -140,6 +141,15 @@ fn quantized(
             // Layers without weights.
             _ => continue,
         };
+        let fixed = match layer.activation {
+            Activation::Sigmoid => Some(("sigmoid", Quantization::UNIT)),
+            Activation::Softmax => Some(("softmax", Quantization::UNIT)),
+            Activation::Tanh => Some(("tanh", Quantization::SIGNED_UNIT)),
+            _ => None,
+        };
+        if let Some((activation, fixed)) = fixed {
+            reader.expect_output(info.name, prefix, activation, fixed)?;
+        }
         parts.push(QuantizedLayer {
             weights: read.weights,
             weight_scales: read.weight_scales,

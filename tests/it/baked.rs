@@ -59,7 +59,13 @@ fn ui() {
         .expect("the target directory");
     let project = target.join("tests/trybuild/nn/weights-fixtures");
     std::fs::create_dir_all(&project).expect("writable target directory");
-    for name in ["transposed", "int64", "tiny_f32", "norm_features"] {
+    for name in [
+        "transposed",
+        "int64",
+        "tiny_f32",
+        "norm_features",
+        "digits_int8",
+    ] {
         std::fs::copy(
             crate::fixtures::path(&format!("{name}.safetensors")),
             project.join(format!("{name}.safetensors")),

@@ -608,7 +608,10 @@ fn a_bias_beyond_the_sums_room_enlarges_the_weight_scale_and_files_beyond_it_are
     let step = quantized.layer1.output().scale;
     for x in [[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]] {
         let (expected, got) = (net.forward(&x)[0], quantized.forward(&x)[0]);
-        assert!((expected - got).abs() <= step, "{x:?}: {expected} against {got}");
+        assert!(
+            (expected - got).abs() <= step,
+            "{x:?}: {expected} against {got}"
+        );
     }
     let room = i64::from(i32::MAX) - 2 * 255 * 127;
     assert!(i64::from(quantized.layer0.bias()[0]).abs() <= room);
@@ -638,5 +641,44 @@ fn a_bias_beyond_the_sums_room_enlarges_the_weight_scale_and_files_beyond_it_are
     assert_eq!(
         error.to_string(),
         "layer `layer0`: tensor `0.weight` holds -128 at index 0; symmetric weights are -127..=127"
+    );
+}
+
+nn::network! {
+    /// A tanh hidden layer: its outputs' quantisation is fixed.
+    pub struct TanhHidden = 8 -> 6 tanh -> 3 with quantize = int8;
+}
+
+nn::network! {
+    /// The same shapes with a sigmoid hidden layer.
+    pub struct SigmoidHidden = 8 -> 6 sigmoid -> 3 with quantize = int8;
+}
+
+#[test]
+fn a_file_calibrated_for_another_activation_is_refused() {
+    let samples: Vec<[f32; 8]> = (0..50)
+        .map(|k| std::array::from_fn(|i| ((k * 7 + i * 3) % 11) as f32 / 5.0 - 1.0))
+        .collect();
+    let sigmoid =
+        SigmoidHiddenInt8::calibrate(&SigmoidHidden::random(1), &samples, Calibration::MinMax)
+            .expect("calibrates");
+    let tanh = TanhHiddenInt8::calibrate(&TanhHidden::random(1), &samples, Calibration::MinMax)
+        .expect("calibrates");
+    // Each loads its own file.
+    assert!(SigmoidHiddenInt8::from_safetensors(&sigmoid.to_safetensors()).is_ok());
+    assert!(TanhHiddenInt8::from_safetensors(&tanh.to_safetensors()).is_ok());
+    let error = TanhHiddenInt8::from_safetensors(&sigmoid.to_safetensors()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "layer `layer0`: tensor `0.output_scale` and its zero point are Quantization { scale: \
+         0.00390625, zero_point: 0 }, expected Quantization { scale: 0.0078125, zero_point: 128 \
+         }, the fixed quantisation of `tanh` outputs (a file made for another activation?)"
+    );
+    let error = SigmoidHiddenInt8::from_safetensors(&tanh.to_safetensors()).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("the fixed quantisation of `sigmoid` outputs"),
+        "{error}"
     );
 }

@@ -117,6 +117,35 @@ impl<'a> Reader<'a> {
         Ok(scale)
     }
 
+    /// Checks that the layer just read (under `prefix`) has `fixed`, the output quantisation
+    /// of its `activation` (`"tanh"`; sigmoid and softmax outputs are [`Quantization::UNIT`],
+    /// tanh's [`Quantization::SIGNED_UNIT`]): a file calibrated for another activation would
+    /// otherwise load, and clip every output outside its range.
+    ///
+    /// # Errors
+    ///
+    /// `Error::QuantizedValue` naming `<prefix>.output_scale` where the layer's output
+    /// quantisation is another.
+    pub fn expect_output(
+        &self,
+        layer: &'static str,
+        prefix: &str,
+        activation: &str,
+        fixed: Quantization,
+    ) -> Result<(), Error> {
+        match &self.previous {
+            Some((found, _)) if *found != fixed => Err(Error::QuantizedValue {
+                layer,
+                tensor: format!("{prefix}.output_scale"),
+                problem: format!(
+                    "and its zero point are {found:?}, expected {fixed:?}, the fixed \
+                     quantisation of `{activation}` outputs (a file made for another activation?)"
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The parts of a layer of `inputs` and `outputs` under `prefix`.
     ///
     /// # Errors
