@@ -627,7 +627,8 @@ fn a_bias_beyond_the_sums_room_enlarges_the_weight_scale_and_files_beyond_it_are
         writer.finish()
     };
     assert!(TinyInt8::from_safetensors(&file(1000, 3)).is_ok());
-    for bias in [i32::MAX, i32::MIN, (room + 1) as i32] {
+    let beyond = i32::try_from(room + 1).expect("below 2^31");
+    for bias in [i32::MAX, i32::MIN, beyond] {
         let error = TinyInt8::from_safetensors(&file(bias, 3)).unwrap_err();
         assert_eq!(
             error.to_string(),

@@ -397,6 +397,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> core::fmt::Debug
 /// point times a weight), so that no sum overflows (negative for more than 66,311 inputs; a
 /// layer reads at most 65,536).
 #[must_use]
+#[allow(clippy::cast_possible_wrap)] // a layer's inputs, far below 2^63
 pub(crate) const fn bias_room(inputs: usize) -> i64 {
     i32::MAX as i64 - inputs as i64 * 255 * 127
 }
