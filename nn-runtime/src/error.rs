@@ -173,13 +173,14 @@ pub enum Error {
     /// Some of a layer's tensors were found but not this one (a dense layer's weight without its
     /// bias, or the other way around).
     #[cfg(feature = "alloc")]
-    #[error("layer `{layer}`: missing tensor `{tensor}` (the file has `{found}`)")]
+    #[error("layer `{layer}`: missing tensor `{tensor}` (the file has {found})")]
     MissingTensor {
         /// The layer.
         layer: &'static str,
         /// The tensor that is missing.
         tensor: String,
-        /// A sibling, which is present.
+        /// The tensors the file has under the same prefix (or, if none, all of them), quoted
+        /// and comma-separated (at most 8, then `...`).
         found: String,
     },
     /// The file has a tensor that no layer takes: more layers than the network, or a tensor of

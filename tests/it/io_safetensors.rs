@@ -227,7 +227,7 @@ fn a_missing_tensor_names_it_and_its_sibling() {
         Error::MissingTensor {
             layer: "layer1",
             tensor: "2.bias".into(),
-            found: "2.weight".into(),
+            found: "`2.weight`".into(),
         }
     );
     assert_eq!(

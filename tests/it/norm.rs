@@ -269,7 +269,8 @@ fn every_mismatch_names_the_layer_and_tensor() {
     }));
     assert_eq!(
         error.to_string(),
-        "layer `layer1`: missing tensor `1.running_mean` (the file has `1.weight`)"
+        "layer `layer1`: missing tensor `1.running_mean` (the file has `1.bias`, \
+         `1.num_batches_tracked`, `1.running_var`, `1.weight`)"
     );
     // Running statistics must be floats, as every tensor but the counter.
     let error = between_error(&between(|t| {

@@ -402,3 +402,25 @@ fn recurrent_tensors_are_named_and_shaped_as_pytorch() {
     let again = Deep::from_safetensors(&net.to_safetensors()).unwrap();
     assert_eq!(again.to_safetensors(), net.to_safetensors());
 }
+
+nn::network! {
+    /// An LSTM by position, for the file of a dense network of the same prefixes.
+    pub struct LstmByPosition = 2 -> lstm(4) -> 1;
+}
+
+nn::network! {
+    /// Dense layers where the LSTM was meant: `0.weight`, `0.bias`, `1.weight`, `1.bias`.
+    pub struct DenseInstead = 2 -> 16 -> 1;
+}
+
+#[test]
+fn a_recurrent_layer_missing_its_tensors_lists_what_its_prefix_holds() {
+    let file = DenseInstead::random(0).to_safetensors();
+    let Err(error) = LstmByPosition::from_safetensors(&file) else {
+        panic!("a dense file loaded into an LSTM");
+    };
+    assert_eq!(
+        error.to_string(),
+        "layer `layer0`: missing tensor `0.weight_ih_l0` (the file has `0.bias`, `0.weight`)"
+    );
+}

@@ -478,13 +478,34 @@ fn integer_prefix(name: &str, names: &[&str]) -> Option<usize> {
     if canonical { prefix.parse().ok() } else { None }
 }
 
+/// [`list`] of the tensors named `<prefix>.*`, or of all of them if none is: what a layer
+/// missing one of its tensors has instead (an `nn.Linear`'s tensors where an `nn.LSTM`'s were
+/// expected).
+pub(crate) fn under_prefix(tensors: &[Tensor], prefix: &str) -> String {
+    let dotted = format!("{prefix}.");
+    let siblings: Vec<&str> = tensors
+        .iter()
+        .map(|t| t.name.as_str())
+        .filter(|name| name.starts_with(&dotted))
+        .collect();
+    if siblings.is_empty() {
+        list(tensors)
+    } else {
+        list_names(siblings)
+    }
+}
+
 /// The tensor names of a file, quoted, for an error message.
 pub(crate) fn list(tensors: &[Tensor]) -> String {
+    list_names(tensors.iter().map(|t| t.name.as_str()).collect())
+}
+
+/// [`list`] of these names.
+fn list_names(mut names: Vec<&str>) -> String {
     const SHOWN: usize = 8;
-    if tensors.is_empty() {
+    if names.is_empty() {
         return "no tensors".into();
     }
-    let mut names: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
     names.sort_unstable();
     let mut text = names
         .iter()
@@ -557,12 +578,10 @@ fn assign<'f>(
             .zip(layer.tensors)
             .position(|(position, info)| position.is_none() && info.role != Role::Counter);
         if let Some(missing) = missing {
-            // The prefix came from one of the layer's tensors, so some sibling is present.
-            let sibling = positions.iter().flatten().next();
             return Err(Error::MissingTensor {
                 layer: layer.name,
                 tensor: format!("{prefix}.{}", layer.tensors[missing].name),
-                found: sibling.map_or_else(String::new, |&k| tensors[k].name.clone()),
+                found: under_prefix(tensors, &prefix),
             });
         }
         for position in positions {

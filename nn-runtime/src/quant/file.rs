@@ -22,7 +22,7 @@
 use super::dense::bias_room;
 use super::{Quantization, QuantizedConv1d, QuantizedConv2d, QuantizedDense};
 use crate::Error;
-use crate::io::safetensors::{Tensor, json_string, list, parse};
+use crate::io::safetensors::{Tensor, json_string, parse, under_prefix};
 use ::safetensors::tensor::Dtype;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -85,7 +85,7 @@ impl<'a> Reader<'a> {
             return Err(Error::MissingTensor {
                 layer,
                 tensor: full,
-                found: list(&self.tensors).replace('`', ""),
+                found: under_prefix(&self.tensors, prefix),
             });
         };
         let tensor = &self.tensors[index];
