@@ -123,6 +123,12 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
         }
     });
     let name_text = name.to_string();
+    // The layers whose weights are rounded, by the names their errors give.
+    let rounded_names: Vec<String> = with_fields
+        .iter()
+        .filter(|(layer, _)| rounded(layer))
+        .map(|(layer, _)| layer.name.clone())
+        .collect();
     let (inputs, outputs) = (net.input.elements(), net.output.elements());
     let state = net.sequence.map(|_| {
         format!(
@@ -191,11 +197,14 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
                 ///
                 /// # Errors
                 ///
-                /// As `#source::from_safetensors`.
+                /// As `#source::from_safetensors`, and a weight that rounds to an infinity in
+                /// the format.
                 pub fn from_safetensors(
                     bytes: &[u8],
                 ) -> ::core::result::Result<#runtime::Box<Self>, #runtime::Error> {
-                    ::core::result::Result::Ok(Self::from_network(&*#source::from_safetensors(bytes)?))
+                    let net = #source::from_safetensors(bytes)?;
+                    #runtime::check_half_range::<#format, #source>(&net, &[#(#rounded_names),*])?;
+                    ::core::result::Result::Ok(Self::from_network(&net))
                 }
             }
 
@@ -210,9 +219,9 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
                     pub fn from_safetensors_file(
                         path: impl ::core::convert::AsRef<#runtime::io::Path>,
                     ) -> ::core::result::Result<#runtime::Box<Self>, #runtime::Error> {
-                        ::core::result::Result::Ok(Self::from_network(
-                            &*#source::from_safetensors_file(path)?,
-                        ))
+                        let net = #source::from_safetensors_file(path)?;
+                        #runtime::check_half_range::<#format, #source>(&net, &[#(#rounded_names),*])?;
+                        ::core::result::Result::Ok(Self::from_network(&net))
                     }
                 }
             }

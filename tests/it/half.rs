@@ -504,3 +504,27 @@ fn twins_without_dense_layers_return_shaped_outputs() {
     }
     assert_eq!((ShapedBf16::INPUTS, ShapedBf16::OUTPUTS), (20, 15));
 }
+
+nn::network! {
+    /// One dense layer, for weights beyond binary16's range.
+    pub struct Wide = 2 -> 1 with quantize = f16, quantize = bf16;
+}
+
+#[test]
+fn a_weight_beyond_the_format_is_refused_by_the_loader() {
+    let mut net = Wide::zeroed();
+    net.layer0 = nn::Dense::from_parts([[70000.0, 1.0]], [0.0]);
+    let file = net.to_safetensors();
+    let error = WideF16::from_safetensors(&file).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "layer `layer0`: tensor `0.weight` holds 7e4 at [0, 0], which rounds to an infinity in f16"
+    );
+    // bfloat16 has `f32`'s range.
+    let bf16 = WideBf16::from_safetensors(&file).expect("in range");
+    assert_eq!(bf16.forward(&[0.0, 1.0]), [1.0]);
+    // The largest weight that stays finite (65519.996 rounds down to 65504) loads.
+    net.layer0 = nn::Dense::from_parts([[65519.99, 1.0]], [0.0]);
+    let half = WideF16::from_safetensors(&net.to_safetensors()).expect("in range");
+    assert_eq!(half.forward(&[1.0, 0.0]), [65504.0]);
+}

@@ -596,6 +596,50 @@ impl<const IN: usize, const OUT: usize, H: Half> core::fmt::Debug for HalfDense<
     }
 }
 
+/// Checks that every weight of the layers named in `rounded` (those a twin stores in `H`: their
+/// tensors named `weight*`) stays finite when rounded to `H`: binary16's largest finite value is
+/// 65504, so a weight of 70,000 becomes an infinity and every output NaN. A file's loader calls
+/// it (`from_network`, infallible, rounds as IEEE 754 does, as PyTorch's `.half()`).
+///
+/// # Errors
+///
+/// `Error::QuantizedValue` naming the layer, the tensor (as the file names it) and the value.
+#[cfg(feature = "safetensors")]
+pub fn check_range<H: Half, N: crate::Network<Scalar = f32>>(
+    net: &N,
+    rounded: &[&str],
+) -> Result<(), crate::Error> {
+    use alloc::format;
+    let prefixes = crate::io::safetensors::prefixes(N::LAYERS);
+    let mut problem = None;
+    net.for_each_tensor(|layer, tensor, values| {
+        if problem.is_some() || !rounded.contains(&layer.name) || !tensor.name.starts_with("weight")
+        {
+            return;
+        }
+        let prefix = N::LAYERS
+            .iter()
+            .position(|l| l.name == layer.name)
+            .and_then(|position| prefixes.get(position));
+        for index in 0..tensor.len() {
+            let value = values[tensor.storage_index(index)];
+            if value.is_finite() && !H::from_f32(value).to_f32().is_finite() {
+                problem = Some(crate::Error::QuantizedValue {
+                    layer: layer.name,
+                    tensor: format!("{}.{}", prefix.map_or("", |p| p.as_str()), tensor.name),
+                    problem: format!(
+                        "holds {value:e} at {:?}, which rounds to an infinity in {}",
+                        crate::io::safetensors::coordinates(index, tensor.shape),
+                        H::NAME
+                    ),
+                });
+                return;
+            }
+        }
+    });
+    problem.map_or(Ok(()), Err)
+}
+
 #[cfg(test)]
 // The values compared are exact in binary floating point.
 #[allow(clippy::float_cmp)]

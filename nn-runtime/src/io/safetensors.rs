@@ -761,7 +761,7 @@ fn read<T: Scalar>(
 
 /// The coordinates in `shape` of the value at `index` in row-major order (`[index]` for a
 /// shape of no axes).
-fn coordinates(index: usize, shape: &[usize]) -> Vec<usize> {
+pub(crate) fn coordinates(index: usize, shape: &[usize]) -> Vec<usize> {
     let mut at = vec![0; shape.len().max(1)];
     let mut rest = index;
     for (coordinate, size) in at.iter_mut().zip(shape).rev() {
