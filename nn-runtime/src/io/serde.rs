@@ -477,6 +477,8 @@ struct TensorRead<T> {
     shape: Vec<usize>,
     /// Whether a list has been met at each depth.
     seen: Vec<bool>,
+    /// The indices of the first list met at each depth, from the outermost list.
+    first: Vec<Vec<usize>>,
     /// The first list, past the first of its depth, of another length: its indices from the
     /// outermost list, and its length.
     ragged: Option<(Vec<usize>, usize)>,
@@ -506,6 +508,7 @@ impl<'a, T> Reader<'a, T> {
             read: TensorRead {
                 shape: vec![0; rank],
                 seen: vec![false; rank],
+                first: vec![Vec::new(); rank],
                 ragged: None,
                 non_finite: None,
             },
@@ -596,6 +599,7 @@ impl<'de, T: Scalar> Visitor<'de> for ListSeed<'_, '_, T> {
             if !*seen {
                 *seen = true;
                 read.shape[depth] = len;
+                read.first[depth] = reader.path[..depth.min(reader.path.len())].to_vec();
             } else if len != *first && read.ragged.is_none() {
                 read.ragged = Some((reader.path[..depth.min(reader.path.len())].to_vec(), len));
             }
@@ -623,6 +627,15 @@ fn check<T: Scalar>(
     for (tensor, read) in info.tensors.iter().zip(tensors) {
         let shape = nested_shape(tensor);
         if let Some((indices, found)) = &read.ragged {
+            // Lists of one depth differ in length: the one to name is the one that differs
+            // from the declaration, which may be the first (whose length the others were
+            // compared with).
+            let depth = indices.len();
+            let expected = shape.get(depth).copied();
+            let (indices, found) = match (read.first.get(depth), read.shape.get(depth)) {
+                (Some(first), Some(&length)) if expected == Some(*found) => (first, length),
+                _ => (indices, *found),
+            };
             let mut name = String::from(field(tensor));
             for i in indices {
                 // Writing to a `String` cannot fail.
@@ -632,7 +645,7 @@ fn check<T: Scalar>(
                 layer,
                 tensor: name,
                 expected: shape.get(indices.len()..).unwrap_or_default().to_vec(),
-                found: vec![*found],
+                found: vec![found],
             });
         }
         if read.shape != shape {
@@ -730,6 +743,19 @@ mod tests {
                 .unwrap_err()
                 .starts_with("layer `conv`: tensor `kernel[0][1]` has shape [2], expected [3]"),
             "{ragged}"
+        );
+        // The first row is the one of a wrong length: it is named, not the next.
+        let first = JSON.replacen("0.0,1.0,2.0", "0.0,1.0", 1);
+        let error = read(&first).unwrap_err();
+        assert!(
+            error.starts_with("layer `conv`: tensor `kernel[0][0]` has shape [2], expected [3]"),
+            "{error}"
+        );
+        let first = JSON.replacen("[[0.0,1.0,2.0],[3.0,4.0,5.0]],", "[[0.0,1.0,2.0]],", 1);
+        let error = read(&first).unwrap_err();
+        assert!(
+            error.starts_with("layer `conv`: tensor `kernel[0]` has shape [1], expected [2, 3]"),
+            "{error}"
         );
         let short = JSON.replacen("[6.0,7.0,8.0],", "", 1);
         let error = read(&short).unwrap_err();
