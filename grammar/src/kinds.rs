@@ -132,6 +132,21 @@ fn recurrent(
     } else {
         let example = format!("{}(32)", name.text);
         let [hidden, layers] = arguments(written, &["hidden", "layers"], 1, &example, problems)?;
+        if let Some(Value::Symbol(word)) = layers {
+            // `gru(8, relu)`, as `rnn(8, relu)` is written.
+            problems.push(Diagnostic::new(
+                word.range,
+                format!(
+                    "`{}` takes no nonlinearity (its gates' sigmoid and tanh are fixed, as in \
+                     PyTorch's `nn.{}`): its second argument is `layers`, a whole number from 1 \
+                     to {MAX_RECURRENT_LEVELS}, found `{}`",
+                    name.text,
+                    name.text.to_uppercase(),
+                    word.text
+                ),
+            ));
+            return None;
+        }
         (hidden, None, layers)
     };
     let hidden = count(hidden?, "hidden", 1, problems);
@@ -188,22 +203,44 @@ fn is_causal(argument: &ast::Argument) -> bool {
 /// or a convolution with the word `causal`.
 pub(crate) fn is_stateful(layer: &ast::Layer) -> bool {
     STATEFUL_WORDS[..3].contains(&layer.width.text.as_str())
-        || layer.arguments.iter().flatten().any(is_causal)
+        || layer.arguments.iter().flatten().any(|argument| {
+            // A misspelt `causal` (an error of its own) still makes the fallback a sequence
+            // network's, so that the code using it adds no errors.
+            argument.name.is_none()
+                && matches!(&argument.value, Value::Symbol(w) if closest(&w.text, &["causal"]).is_some())
+        })
 }
 
 /// A recurrent layer's `layers`: 1 to [`MAX_RECURRENT_LEVELS`].
 fn levels(value: &Value, problems: &mut Vec<Diagnostic>) -> Option<usize> {
-    let layers = count(value, "layers", 1, problems)?;
-    if layers > MAX_RECURRENT_LEVELS {
-        problems.push(Diagnostic::new(
-            value.range(),
-            format!(
-                "a recurrent layer has at most {MAX_RECURRENT_LEVELS} stacked `layers`, found {layers}"
-            ),
-        ));
-        return None;
-    }
-    Some(layers)
+    let found = match value {
+        Value::Number(word) => match word.text.replace('_', "").parse::<usize>() {
+            Ok(0) => {
+                problems.push(Diagnostic::new(
+                    word.range,
+                    format!("`layers` must be at least 1, found `{}`", word.text),
+                ));
+                return None;
+            }
+            Ok(layers) if layers > MAX_RECURRENT_LEVELS => {
+                problems.push(Diagnostic::new(
+                    value.range(),
+                    format!(
+                        "a recurrent layer has at most {MAX_RECURRENT_LEVELS} stacked `layers`, found {layers}"
+                    ),
+                ));
+                return None;
+            }
+            Ok(layers) => return Some(layers),
+            Err(_) => format!(", found `{}`", word.text),
+        },
+        _ => String::new(),
+    };
+    problems.push(Diagnostic::new(
+        value.range(),
+        format!("expected a whole number from 1 to {MAX_RECURRENT_LEVELS} for `layers`{found}"),
+    ));
+    None
 }
 
 /// The arguments of `conv1d` and `conv2d`, in PyTorch's order.
@@ -713,9 +750,18 @@ fn count(value: &Value, what: &str, min: usize, problems: &mut Vec<Diagnostic>) 
     if let Value::Number(word) = value {
         number(word, what, min, problems)
     } else {
+        // `conv1d(4, 3, casual)`: a misspelt `causal` is read as the next positional argument.
+        let hint = match value {
+            Value::Symbol(word) => closest(&word.text, &["causal"])
+                .map(|c| format!(", found `{}`: did you mean `{c}`?", word.text)),
+            _ => None,
+        };
         problems.push(Diagnostic::new(
             value.range(),
-            format!("expected a whole number for `{what}`"),
+            format!(
+                "expected a whole number for `{what}`{}",
+                hint.unwrap_or_default()
+            ),
         ));
         None
     }
