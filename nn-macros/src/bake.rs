@@ -74,7 +74,19 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
             }
         })
         .collect();
-    if !net.quantize.is_empty() && is_quantized(&bytes) {
+    let int8_twin = net
+        .quantize
+        .iter()
+        .any(|(format, _)| *format == nn_grammar::Quantize::Int8);
+    if is_quantized(&bytes) && !int8_twin {
+        return Err(format!(
+            "`{file}` is an int8 network's file (an int8 twin's `to_safetensors`), but `{name}` \
+             declares no `quantize = int8` to bake it into: add it, or bake the `f32` network's \
+             file",
+            name = net.name
+        ));
+    }
+    if is_quantized(&bytes) {
         return Ok(BakedWeights {
             written: file.to_owned(),
             path: absolute,
