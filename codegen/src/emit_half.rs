@@ -328,7 +328,9 @@ fn sequence_methods(net: &Network) -> TokenStream {
 /// otherwise.
 pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStream {
     let Some(weights) = weights else {
-        return TokenStream::new();
+        return twins(net)
+            .map(|(quantized, _)| crate::shared::zeroed_baked(net, &quantized.name))
+            .collect();
     };
     if weights.quantized.is_some() {
         // An int8 file holds no `f32` weights to round.

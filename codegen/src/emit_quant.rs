@@ -818,8 +818,11 @@ fn files(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
 /// `QuantizedDense::from_parts` of the file's integers and scales, and an `include_bytes!` of
 /// the file so that editing it rebuilds the crate. Nothing otherwise.
 pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStream {
-    let (Some(quantized), Some(weights)) = (net.twin(Quantize::Int8), weights) else {
+    let Some(quantized) = net.twin(Quantize::Int8) else {
         return TokenStream::new();
+    };
+    let Some(weights) = weights else {
+        return crate::shared::zeroed_baked(net, &quantized.name);
     };
     let Some(layers) = &weights.quantized else {
         return TokenStream::new();

@@ -291,3 +291,16 @@ mod tests {
         );
     }
 }
+
+/// `<twin>::BAKED` as zeros, where the `weights` file could not be used (the macro reports
+/// why): so that the code using it adds no errors of its own, as the network's own `BAKED`.
+pub(crate) fn zeroed_baked(net: &Network, twin: &proc_macro2::Ident) -> TokenStream {
+    let runtime = &net.runtime;
+    quote! {
+        #[allow(dead_code)]
+        impl #twin {
+            /// Zeros: the `weights` file could not be used.
+            pub const BAKED: Self = #runtime::__zeroed_const();
+        }
+    }
+}

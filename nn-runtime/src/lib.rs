@@ -71,6 +71,8 @@ pub use tensor::{Init, Layout, Role, StorageIndices, TensorInfo, Tensors};
 pub use zeroed::ZeroInit;
 #[cfg(feature = "alloc")]
 pub use zeroed::zeroed_box;
+#[doc(hidden)]
+pub use zeroed::zeroed_const as __zeroed_const;
 
 /// Implements [`ZeroInit`] for a struct after proving, at compile time, that its fields are
 /// exactly the ones listed and that each is `ZeroInit`; then all-zero bytes are a valid value.

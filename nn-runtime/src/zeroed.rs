@@ -9,6 +9,18 @@
 #[allow(unsafe_code)]
 pub unsafe trait ZeroInit: Sized {}
 
+/// A zeroed `T`, in a `const`: what a twin's `BAKED` is where its `weights` file could not be
+/// used (the macro reports why), so that its uses add no errors of their own.
+#[doc(hidden)]
+#[must_use]
+pub const fn zeroed_const<T: ZeroInit>() -> T {
+    // SAFETY: `T: ZeroInit` promises all-zero bytes are a valid `T`.
+    #[allow(unsafe_code)]
+    unsafe {
+        core::mem::zeroed()
+    }
+}
+
 /// A zeroed `T` allocated directly on the heap: never a temporary on the stack, so a 64 MiB
 /// network can be built on a thread with a 2 MiB stack.
 #[cfg(feature = "alloc")]
