@@ -226,6 +226,19 @@ fn grouped(n: usize) -> Literal {
         .unwrap_or_else(|_| Literal::usize_unsuffixed(n))
 }
 
+/// `<twin>::BAKED` as zeros, where the `weights` file could not be used (the macro reports
+/// why): so that the code using it adds no errors of its own, as the network's own `BAKED`.
+pub(crate) fn zeroed_baked(net: &Network, twin: &proc_macro2::Ident) -> TokenStream {
+    let runtime = &net.runtime;
+    quote! {
+        #[allow(dead_code)]
+        impl #twin {
+            /// Zeros: the `weights` file could not be used.
+            pub const BAKED: Self = #runtime::__zeroed_const();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{array_type, flat, literal, zeros};
@@ -289,18 +302,5 @@ mod tests {
             literal(&scalar, &values, &[6]).to_string(),
             "[1.0 , 2.0 , 3.0 , 4.0 , 5.0 , 6.0]"
         );
-    }
-}
-
-/// `<twin>::BAKED` as zeros, where the `weights` file could not be used (the macro reports
-/// why): so that the code using it adds no errors of its own, as the network's own `BAKED`.
-pub(crate) fn zeroed_baked(net: &Network, twin: &proc_macro2::Ident) -> TokenStream {
-    let runtime = &net.runtime;
-    quote! {
-        #[allow(dead_code)]
-        impl #twin {
-            /// Zeros: the `weights` file could not be used.
-            pub const BAKED: Self = #runtime::__zeroed_const();
-        }
     }
 }
