@@ -422,9 +422,9 @@ fn check_quantize(
                     quantize.name()
                 ),
             ));
-            // The first is the one to act on: later layers (a `flatten` after a convolution)
-            // are often there because of it.
-            return false;
+            // Every problem at once, as for the rest of a declaration.
+            fine = false;
+            continue;
         }
         let dense = layer.kind == LayerKind::Dense;
         if int8
