@@ -11,7 +11,7 @@
 
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
-use crate::shared::{alpha, array_type, check_rows, dropout_key, flat, local, respan, zeros};
+use crate::shared::{alpha, array_type, check_targets, dropout_key, flat, local, respan, zeros};
 use nn_grammar::Activation;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -750,7 +750,7 @@ fn batch_method(net: &Network) -> TokenStream {
     };
 
     let (fits, fits_doc) = batch_fits(net, chunk);
-    let check_rows = check_rows(net, last_name, &quote!(inputs), &quote!(targets));
+    let check_rows = check_targets(net, last_name, &quote!(inputs), &quote!(targets));
     quote! {
         /// Samples per chunk in `accumulate_batch`.
         pub const TRAINING_CHUNK: usize = #chunk;
@@ -762,7 +762,7 @@ fn batch_method(net: &Network) -> TokenStream {
         ///
         /// # Errors
         ///
-        /// `Error::Batch` when `targets` does not have one row per input.
+        /// `Error::Targets` when `targets` does not have one row per input.
         #fits_doc
         pub fn accumulate_batch<X, Y, #bound, F>(
             &self,

@@ -131,17 +131,39 @@ pub(crate) fn activation_on_rows(
 }
 
 /// The batched methods' first statement: `Err(Error::Batch)`, naming `layer`, unless the slice
-/// `rows` has one row per row of `inputs`.
+/// `rows` (outputs) has one row per row of `inputs`.
 pub(crate) fn check_rows(
     net: &Network,
     layer: &str,
     inputs: &TokenStream,
     rows: &TokenStream,
 ) -> TokenStream {
+    check_lengths(net, layer, inputs, rows, &quote!(Batch))
+}
+
+/// The training methods' first statement: `Err(Error::Targets)`, naming `layer`, unless the
+/// slice `targets` has one row per row of `inputs`.
+pub(crate) fn check_targets(
+    net: &Network,
+    layer: &str,
+    inputs: &TokenStream,
+    targets: &TokenStream,
+) -> TokenStream {
+    check_lengths(net, layer, inputs, targets, &quote!(Targets))
+}
+
+/// `Err(Error::<variant>)` unless `rows` is as long as `inputs`.
+fn check_lengths(
+    net: &Network,
+    layer: &str,
+    inputs: &TokenStream,
+    rows: &TokenStream,
+    variant: &TokenStream,
+) -> TokenStream {
     let runtime = &net.runtime;
     quote! {
         if #inputs.len() != #rows.len() {
-            return ::core::result::Result::Err(#runtime::Error::Batch {
+            return ::core::result::Result::Err(#runtime::Error::#variant {
                 layer: #layer,
                 expected: #inputs.len(),
                 found: #rows.len(),

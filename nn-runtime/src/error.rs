@@ -39,7 +39,7 @@ pub enum Error {
         found: usize,
     },
     /// An output buffer had the wrong number of values.
-    #[error("layer `{layer}`: expected room for {}, found {found}", Plural(*.expected, "output"))]
+    #[error("layer `{layer}`: expected room for exactly {}, found {found}", Plural(*.expected, "output"))]
     Output {
         /// The layer that writes the output.
         layer: &'static str,
@@ -56,6 +56,16 @@ pub enum Error {
         /// Inputs given.
         expected: usize,
         /// Output rows given.
+        found: usize,
+    },
+    /// A training method's targets did not have one row per input.
+    #[error("layer `{layer}`: expected {}, one per input, found {found}", Plural(*.expected, "target row"))]
+    Targets {
+        /// The layer whose output the targets are compared with.
+        layer: &'static str,
+        /// Inputs given.
+        expected: usize,
+        /// Target rows given.
         found: usize,
     },
     /// A sequence network's `step_streams` was given a different number of input rows than of
@@ -350,6 +360,7 @@ impl core::fmt::Debug for Error {
             Input { layer, expected, found },
             Output { layer, expected, found },
             Batch { layer, expected, found },
+            Targets { layer, expected, found },
             Streams { layer, expected, found },
             Steps { layer, width, found },
             Columns { layer, expected, found },
@@ -502,7 +513,7 @@ mod tests {
         };
         assert_eq!(
             output.to_string(),
-            "layer `layer0`: expected room for 1 output, found 0"
+            "layer `layer0`: expected room for exactly 1 output, found 0"
         );
         let batch = Error::Batch {
             layer: "layer0",

@@ -264,7 +264,8 @@ fn forward_slice_reports_wrong_lengths() {
             found: 9
         }
     );
-    expect!["layer `output`: expected room for 10 outputs, found 9"].assert_eq(&error.to_string());
+    expect!["layer `output`: expected room for exactly 10 outputs, found 9"]
+        .assert_eq(&error.to_string());
     // A failed call leaves the output alone.
     assert_eq!(output, [7.0; 10]);
     net.forward_slice(&[0.5; 784], &mut output).unwrap();

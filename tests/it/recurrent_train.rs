@@ -208,7 +208,7 @@ fn lengths_that_do_not_match_are_errors() {
     );
     assert!(matches!(
         result,
-        Err(Error::Batch {
+        Err(Error::Targets {
             expected: 3,
             found: 2,
             ..

@@ -11,7 +11,9 @@
 use super::{derivative, gradients_name, gradients_struct, output_activation, output_marker};
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
-use crate::shared::{apply_activation, array_type, check_rows, dropout_key, local, respan, zeros};
+use crate::shared::{
+    apply_activation, array_type, check_targets, dropout_key, local, respan, zeros,
+};
 use nn_grammar::Activation;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -277,7 +279,7 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
     }
 
     let last_name = &net.last_layer().name;
-    let check_rows = check_rows(net, last_name, &quote!(#inputs), &quote!(#targets));
+    let check_rows = check_targets(net, last_name, &quote!(#inputs), &quote!(#targets));
     quote! {
         #[allow(dead_code)]
         impl #name {
@@ -291,7 +293,7 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
             ///
             /// # Errors
             ///
-            /// `Error::Batch` when `targets` does not have one row per input (nothing is run).
+            /// `Error::Targets` when `targets` does not have one row per input (nothing is run).
             #[allow(clippy::too_many_lines, clippy::similar_names, unused_mut)]
             pub fn accumulate_sequence<#bound>(
                 &self,

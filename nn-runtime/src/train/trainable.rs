@@ -102,7 +102,7 @@ pub trait Trainable: Network {
     ///
     /// # Errors
     ///
-    /// [`Error::Batch`] when `targets` does not have one row per input;
+    /// [`Error::Targets`] when `targets` does not have one row per input;
     /// [`Error::BatchTooLarge`] when the network has batchnorm and the batch does not fit in
     /// one chunk.
     fn accumulate_batch<X, Y, L, F>(

@@ -358,7 +358,7 @@ impl Mnist {
     ///
     /// # Errors
     ///
-    /// `Error::Batch` when `targets` does not have one row per input.
+    /// `Error::Targets` when `targets` does not have one row per input.
     pub fn accumulate_batch<
         X,
         Y,
@@ -379,7 +379,7 @@ impl Mnist {
         F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, [f32; 10]>),
     {
         if inputs.len() != targets.len() {
-            return ::core::result::Result::Err(::nn::__private::Error::Batch {
+            return ::core::result::Result::Err(::nn::__private::Error::Targets {
                 layer: "layer1",
                 expected: inputs.len(),
                 found: targets.len(),

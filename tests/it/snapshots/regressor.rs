@@ -444,7 +444,7 @@ impl Regressor {
     ///
     /// # Errors
     ///
-    /// `Error::Batch` when `targets` does not have one row per input.
+    /// `Error::Targets` when `targets` does not have one row per input.
     pub fn accumulate_batch<
         X,
         Y,
@@ -465,7 +465,7 @@ impl Regressor {
         F: ::core::ops::FnMut(usize, ::my_nn::__private::train::Outcome<f64, [f64; 1]>),
     {
         if inputs.len() != targets.len() {
-            return ::core::result::Result::Err(::my_nn::__private::Error::Batch {
+            return ::core::result::Result::Err(::my_nn::__private::Error::Targets {
                 layer: "head",
                 expected: inputs.len(),
                 found: targets.len(),

@@ -120,7 +120,7 @@ fn a_target_missing_is_a_typed_error() {
     );
     assert_eq!(
         result.unwrap_err().to_string(),
-        "layer `layer1`: expected 3 output rows, one per input, found 2"
+        "layer `layer1`: expected 3 target rows, one per input, found 2"
     );
     assert!(flat_gradients(&*gradients).iter().all(|g| *g == 0.0));
 }
