@@ -320,6 +320,12 @@ pub enum Error {
         /// What is wrong with its value.
         problem: String,
     },
+    /// A float network was given an int8 network's file (an int8 twin's `to_safetensors`).
+    #[error(
+        "the file is an int8 network's (`I8` weights with their scales and zero points, as an \
+         int8 twin's `to_safetensors` writes it): load it with the twin's `from_safetensors`"
+    )]
+    QuantizedFile {},
     /// A weight file could not be read or written.
     #[cfg(feature = "std")]
     #[error("cannot {operation} `{path}`: {message}")]
@@ -382,6 +388,7 @@ impl core::fmt::Debug for Error {
             #[cfg(feature = "alloc")] Calibration { reason },
             #[cfg(feature = "alloc")] QuantizedDtype { layer, tensor, expected, found },
             #[cfg(feature = "alloc")] QuantizedValue { layer, tensor, problem },
+            QuantizedFile {},
             #[cfg(feature = "std")] Io { operation, path, kind, message },
         )
     }

@@ -683,3 +683,17 @@ fn a_file_calibrated_for_another_activation_is_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn an_int8_file_given_to_the_f32_network_says_what_it_is() {
+    let (_, quantized, _) = calibrated(Calibration::MinMax);
+    let Err(error) = Digits::from_safetensors(&quantized.to_safetensors()) else {
+        panic!("an int8 file loaded into the f32 network");
+    };
+    assert_eq!(error, nn::Error::QuantizedFile {});
+    assert!(
+        error
+            .to_string()
+            .contains("load it with the twin's `from_safetensors`")
+    );
+}

@@ -526,6 +526,15 @@ fn assign<'f>(
     tensors: &'f [Tensor],
     layers: &[LayerInfo],
 ) -> Result<Vec<Option<&'f Tensor>>, Error> {
+    // An int8 twin's file (its `I8` weights beside scales and zero points) is not a float
+    // network's: say so, rather than name its first scale as a tensor of too many.
+    if tensors
+        .iter()
+        .any(|t| t.dtype == Dtype::I8 && t.name.ends_with(".weight"))
+        && tensors.iter().any(|t| t.name.ends_with(".input_scale"))
+    {
+        return Err(Error::QuantizedFile {});
+    }
     let find = |name: &str| tensors.iter().position(|t| t.name == name);
     let named = |layer: &LayerInfo| {
         layer
