@@ -7,7 +7,7 @@ use nn_runtime::io::safetensors::{LoadOptions, load_layers};
 use nn_runtime::layers::{BatchNorm, Conv1d, Conv2d, Gru, LayerNorm, Lstm, Rnn};
 use nn_runtime::quant::Quantization;
 use nn_runtime::quant::file::Reader;
-use nn_runtime::{Dense, Init, LayerInfo, LayerKind, TensorInfo, Tensors};
+use nn_runtime::{Bf16, Dense, F16, Init, LayerInfo, LayerKind, TensorInfo, Tensors};
 use std::path::Path;
 
 /// The runtime's name for an activation.
@@ -95,6 +95,7 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
         });
     }
     let options = LoadOptions::new();
+    let infos: &[LayerInfo] = &layers;
     let layers = match net.scalar {
         Scalar::F32 => load_layers::<f32>(&bytes, &layers, options).map(|layers| {
             let widen = |v: Vec<f32>| v.into_iter().map(f64::from).collect();
@@ -106,12 +107,58 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
         Scalar::F64 => load_layers::<f64>(&bytes, &layers, options),
     }
     .map_err(|e| format!("`{file}`: {e}"))?;
+    check_half_range(net, infos, &layers).map_err(|e| format!("`{file}`: {e}"))?;
     Ok(BakedWeights {
         written: file.to_owned(),
         path: absolute,
         layers,
         quantized: None,
     })
+}
+
+/// Checks that every weight a half-precision twin rounds (the `weight*` tensors of dense,
+/// convolution and recurrent layers) stays finite in its format, as the twin's loader does at
+/// run time (`nn_runtime::check_half_range`): a weight beyond binary16's 65504 would bake as
+/// an infinity.
+fn check_half_range(
+    net: &Network,
+    infos: &[LayerInfo],
+    layers: &[Vec<Vec<f64>>],
+) -> Result<(), String> {
+    use nn_grammar::{LayerKind as Kind, Quantize};
+    let prefixes = nn_runtime::io::safetensors::prefixes(infos);
+    for (format, _) in &net.quantize {
+        let (name, finite): (&str, fn(f32) -> bool) = match format {
+            Quantize::F16 => ("f16", |x| F16::from_f32(x).to_f32().is_finite()),
+            Quantize::Bf16 => ("bf16", |x| Bf16::from_f32(x).to_f32().is_finite()),
+            Quantize::Int8 => continue,
+        };
+        for (((layer, info), tensors), prefix) in
+            net.layers.iter().zip(infos).zip(layers).zip(&prefixes)
+        {
+            let rounded = matches!(
+                layer.kind,
+                Kind::Dense | Kind::Conv2d(_) | Kind::Conv1d(_) | Kind::Recurrent(_)
+            );
+            for (tensor, values) in info.tensors.iter().zip(tensors) {
+                if !rounded || !tensor.name.starts_with("weight") {
+                    continue;
+                }
+                #[allow(clippy::cast_possible_truncation)] // the network's `f32` values
+                let beyond = values
+                    .iter()
+                    .map(|&v| v as f32)
+                    .find(|&v| v.is_finite() && !finite(v));
+                if let Some(value) = beyond {
+                    return Err(format!(
+                        "layer `{}`: tensor `{prefix}.{}` holds {value:e}, which rounds to an infinity in {name}",
+                        info.name, tensor.name
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether `bytes` is a quantised file (an int8 twin's `to_safetensors`): its header names an

@@ -72,6 +72,14 @@ fn ui() {
         )
         .expect("copied fixture");
     }
+    // The fixtures' network with one weight beyond binary16's range, written here.
+    let mut wide = Tiny::zeroed();
+    wide.layer0.columns_mut()[0][0] = 70_000.0;
+    std::fs::write(
+        project.join("f16_overflow.safetensors"),
+        wide.to_safetensors(),
+    )
+    .expect("writable target directory");
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/weights/*.rs");
 }
