@@ -2,8 +2,9 @@
 //! input word a broadcast from memory: nothing is gathered or shuffled per position.
 //!
 //! Input row `k` is input channel `k / KH` from kernel row `k % KH` on (`KH` the kernel's
-//! height). These rows are interleaved four at a time once per call (`words`): word `i` of
-//! four `q` holds byte `i` of rows `4 q .. 4 q + 3`, so that a position's taps are, for each
+//! height). These rows are interleaved four at a time once per call (`words`, by VBMI's byte
+//! permutations where the CPU has them: LeNet's second convolution 1.63 -> 1.50 us, `lenet` in
+//! bench/benches/quant_conv.rs): word `i` of four `q` holds byte `i` of rows `4 q .. 4 q + 3`, so that a position's taps are, for each
 //! four and kernel column, the one word at a fixed distance from the position's own. Each is
 //! broadcast from memory into a `vpdpbusd` against a register of 16 output channels' weights
 //! for those four rows and that column (repacked once per call). The sums of a position are
@@ -17,7 +18,7 @@
 //! steps are every kernel's.
 
 use super::super::Clamp;
-use super::direct::{Shape, avx512::interleave, avx512::load16};
+use super::direct::{Shape, avx512::fill_words, avx512::interleave, avx512::load16};
 use super::quantize::avx512::Bounds;
 use core::arch::x86_64::{
     __m128i, __m512i, _mm_load_ss, _mm_mask_storeu_epi8, _mm_setr_epi32, _mm512_add_epi32,
@@ -42,7 +43,8 @@ const MAX_GROUPS: usize = 128;
 fn sizes(shape: &Shape) -> [usize; 3] {
     let [_, width] = shape.padded;
     let quads = (shape.channels * shape.kernel[0]).div_ceil(4);
-    let span = (shape.output[0] * width + L).next_multiple_of(L);
+    // A multiple of 32: the words are built 32 at a time.
+    let span = (shape.output[0] * width + L).next_multiple_of(2 * L);
     [quads * shape.kernel[1], quads, span]
 }
 
@@ -87,22 +89,33 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
     clamp: Clamp,
     output: &mut [u8],
 ) -> bool {
+    let permute = super::has_avx512vbmi();
+    let requantize = (offsets, multipliers, zero_point, clamp);
+    run(padded, shape, weights, requantize, output, permute)
+}
+
+/// [`forward`], building the words with VBMI's permutations where `permute` (which the CPU
+/// must then have), else with shuffles.
+#[allow(clippy::type_complexity)]
+fn run<const OUT: usize, const G: usize>(
+    padded: &[u8],
+    shape: Shape,
+    weights: &[[[i8; 4]; OUT]; G],
+    requantize: (&[i32; OUT], &[f32; OUT], u8, Clamp),
+    output: &mut [u8],
+    permute: bool,
+) -> bool {
     let sizes = shape.matches(G, OUT, padded.len(), output.len())
         && shape.outputs[0] < shape.outputs[1]
         && fits(&shape);
-    if !sizes || !super::direct::available(G) {
+    if !sizes || !super::direct::available(G) || (permute && !super::has_avx512vbmi()) {
         return false;
     }
-    // SAFETY: `available` found AVX-512 VNNI, F, BW and VL; `sizes` checked the sizes.
+    // SAFETY: `available` found AVX-512 VNNI, F, BW and VL, VBMI where `permute`; `sizes`
+    // checked the sizes.
     #[allow(unsafe_code)]
     unsafe {
-        kernel(
-            padded,
-            &shape,
-            weights,
-            (offsets, multipliers, zero_point, clamp),
-            output,
-        );
+        kernel(padded, &shape, weights, requantize, output, permute);
     }
     true
 }
@@ -118,7 +131,8 @@ struct Requantize<'a, const OUT: usize> {
 ///
 /// # Safety
 ///
-/// The CPU has AVX-512 F, BW, VL and VNNI; the sizes are as [`forward`] checks.
+/// The CPU has AVX-512 F, BW, VL and VNNI, and VBMI where `permute`; the sizes are as
+/// [`forward`] checks.
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn kernel<const OUT: usize, const G: usize>(
@@ -127,6 +141,7 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     weights: &[[[i8; 4]; OUT]; G],
     (offsets, multipliers, zero_point, clamp): (&[i32; OUT], &[f32; OUT], u8, Clamp),
     output: &mut [u8],
+    permute: bool,
 ) {
     let requantize = &Requantize {
         offsets,
@@ -153,17 +168,12 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
             row / kernel_height * plane + row % kernel_height * width
         };
         let from = [first(0), first(1), first(2), first(3)];
-        for i in (0..span).step_by(L) {
-            // The loads end at most at `(channels - 1) plane + (KH - 1 + OH) width + 31 <=
-            // channels plane + 31`, within `padded` (`SLACK`).
-            let v = interleave(
-                load16(padded, from[0] + i),
-                load16(padded, from[1] + i),
-                load16(padded, from[2] + i),
-                load16(padded, from[3] + i),
-            );
-            // SAFETY: words `quad span + i .. + 16`, within `quads span <= WORDS`.
-            unsafe { _mm512_storeu_si512(words.add(quad * span + i).cast(), v) };
+        // The loads end at most at `(channels - 1) plane + (KH - 1 + OH) width + 47 + 31 <=
+        // channels plane + 46` (`span <= OH width + 47`), within `padded` (`SLACK`).
+        // SAFETY: words `quad span .. + span`, within `quads span <= WORDS`; VBMI where
+        // `permute`.
+        unsafe {
+            fill_words(padded, from, true, span, words.add(quad * span), permute);
         }
     }
     // Group `g` (four `g / KW`, kernel column `g % KW`) reads the word `starts[g]` words from
@@ -454,7 +464,7 @@ fn store<const OUT: usize>(
 #[cfg(test)]
 mod tests {
     use super::super::direct::{self, SLACK, Shape};
-    use super::{Clamp, cheaper, fits, forward};
+    use super::{Clamp, cheaper, fits, forward, run};
     use crate::init::SplitMix64;
     use std::vec;
     use std::vec::Vec;
@@ -512,6 +522,13 @@ mod tests {
                             &mut got,
                         );
                         assert_eq!(ran, direct::available(G) && fits(&shape), "{shape:?}");
+                        // And with the words built by shuffles, where VBMI would be used.
+                        let mut shuffled = vec![7; positions];
+                        let requantize = (&offsets, &multipliers, zero_point, clamp);
+                        let ran_shuffled =
+                            run(&padded, shape, &weights, requantize, &mut shuffled, false);
+                        assert_eq!(ran_shuffled, ran, "{shape:?}");
+                        assert_eq!(shuffled, got, "{shape:?}");
                         if ran {
                             assert!(direct::forward(
                                 &padded,

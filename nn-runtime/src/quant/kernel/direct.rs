@@ -380,25 +380,15 @@ pub(super) mod avx512 {
             // (`span` is a multiple of 32); the loads end at most at `(channels - 1) plane +
             // (KH - 1 + OH) width + 15 + 35 <= channels plane + 50` (`span <= OH width +
             // 47`), within `padded` (`SLACK`); VBMI where `permute`.
-            for i in (0..span).step_by(2 * L) {
-                let to = unsafe { words.add(source * span + i) };
-                unsafe {
-                    match (permute, vertical) {
-                        (true, true) => rows_vbmi(padded, from, i, to),
-                        (true, false) => row_vbmi(padded, from[0], i, to),
-                        (false, _) => {
-                            for half in [0, L] {
-                                let v = interleave(
-                                    load16(padded, from[0] + i + half),
-                                    load16(padded, from[1] + i + half),
-                                    load16(padded, from[2] + i + half),
-                                    load16(padded, from[3] + i + half),
-                                );
-                                _mm512_storeu_si512(to.add(half).cast(), v);
-                            }
-                        }
-                    }
-                }
+            unsafe {
+                fill_words(
+                    padded,
+                    from,
+                    vertical,
+                    span,
+                    words.add(source * span),
+                    permute,
+                );
             }
         }
         // Each group's first word, from a position's, and its weights: tap `(k, column)`'s
@@ -447,6 +437,47 @@ pub(super) mod avx512 {
             starts: &starts,
         };
         blocks(shape, &source, &repacked, layer, output);
+    }
+
+    /// `span` words into `to` (a multiple of 32): word `i` holds byte `i` of the four rows
+    /// from `from[j]` (`vertical`), or bytes `i .. i + 3` of the row from `from[0]` (whose
+    /// `from[j]` are `from[0] + j`); with VBMI's permutations where `permute`, else with
+    /// shuffles. The loads end before byte `from[j] + span + 35` (a row's, `+ 31` for four).
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512 F and BW, and VBMI where `permute`; `to` is `span` writable words.
+    #[allow(unsafe_code)]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(in crate::quant::kernel) unsafe fn fill_words(
+        padded: &[u8],
+        from: [usize; 4],
+        vertical: bool,
+        span: usize,
+        to: *mut u32,
+        permute: bool,
+    ) {
+        for i in (0..span).step_by(2 * L) {
+            // SAFETY: the caller's `to`, and VBMI where `permute`.
+            unsafe {
+                let to = to.add(i);
+                match (permute, vertical) {
+                    (true, true) => rows_vbmi(padded, from, i, to),
+                    (true, false) => row_vbmi(padded, from[0], i, to),
+                    (false, _) => {
+                        for half in [0, L] {
+                            let v = interleave(
+                                load16(padded, from[0] + i + half),
+                                load16(padded, from[1] + i + half),
+                                load16(padded, from[2] + i + half),
+                                load16(padded, from[3] + i + half),
+                            );
+                            _mm512_storeu_si512(to.add(half).cast(), v);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Words `i .. i + 32` of four rows (from bytes `from[j] + i`) interleaved, into `to`: two
