@@ -44,8 +44,9 @@ unsafe impl<const IN: usize, const OUT: usize, const GROUPS: usize> ZeroInit
 
 impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, OUT, GROUPS> {
     const VALID: () = assert!(
-        IN > 0 && OUT > 0 && GROUPS == IN.div_ceil(4),
-        "a QuantizedDense layer needs inputs and outputs, and GROUPS = IN.div_ceil(4)"
+        IN > 0 && IN <= 65_536 && OUT > 0 && GROUPS == IN.div_ceil(4),
+        "a QuantizedDense layer needs inputs (at most 65,536, so that its i32 sums cannot \
+         overflow) and outputs, and GROUPS = IN.div_ceil(4)"
     );
 
     /// Number of inputs of each neuron.
@@ -124,8 +125,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
             self.weight_scales[o] = scale;
             self.dequantize[o] = input.scale * scale;
             self.requantize[o] = self.dequantize[o] / output.scale;
-            // Within `bias_room(IN)` (`weight_scale`); NaN becomes 0.
-            self.bias[o] = round_even(dense.bias()[o] / self.dequantize[o]) as i32;
+            self.bias[o] = bias_steps(dense.bias()[o], self.dequantize[o], IN);
             self.offsets[o] = self.bias[o].wrapping_sub(i32::from(input.zero_point) * sum);
         }
         self.input = input;
@@ -171,8 +171,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
             self.weight_scales[o] = scale;
             self.dequantize[o] = input.scale * scale;
             self.requantize[o] = self.dequantize[o] / output.scale;
-            // Within `bias_room(IN)` (`weight_scale`); NaN becomes 0.
-            self.bias[o] = round_even(bias[o] / self.dequantize[o]) as i32;
+            self.bias[o] = bias_steps(bias[o], self.dequantize[o], IN);
             self.offsets[o] = self.bias[o].wrapping_sub(i32::from(input.zero_point) * sum);
         }
         self.input = input;
@@ -402,37 +401,102 @@ pub(crate) const fn bias_room(inputs: usize) -> i64 {
     i32::MAX as i64 - inputs as i64 * 255 * 127
 }
 
-/// A neuron's weight scale: its largest weight's magnitude over 127 (1 for a neuron of zero
-/// weights), or larger where that would make its bias, in steps of `input_scale * scale`,
-/// exceed [`bias_room`]: then `|bias| / (input_scale * room)`, rounded up until the bias's
-/// steps fit. A neuron whose weights are tiny beside its bias (weights decayed to 1e-7, a bias
-/// of 2) keeps its bias, and its weights round to fewer steps; saturating the bias instead let
-/// the sums wrap (onnxruntime's quantiser enlarges the weight scale likewise).
+/// A neuron's weight scale: its largest weight's magnitude over 127 (at least the smallest
+/// normal `f32`, so that a quotient that underflowed to 0 does not turn every weight into ±127;
+/// 1 for a neuron of zero weights), or larger where that would make its bias, in steps of
+/// `input_scale * scale`, exceed [`bias_room`]: then `|bias| / (input_scale * room)`, rounded up
+/// until the bias's steps fit. A neuron whose weights are tiny beside its bias (weights decayed
+/// to 1e-7, a bias of 2) keeps its bias, and its weights round to fewer steps; saturating the
+/// bias instead let the sums wrap (onnxruntime's quantiser enlarges the weight scale likewise).
+/// A bias of 0 or not finite, or an input scale not positive and finite, keeps the first scale
+/// ([`bias_steps`] clamps such a bias).
 #[allow(clippy::cast_precision_loss)]
 fn weight_scale(largest: f32, bias: f32, input_scale: f32, inputs: usize) -> f32 {
     let mut scale = if largest > 0.0 && largest.is_finite() {
-        largest / 127.0
+        (largest / 127.0).max(f32::MIN_POSITIVE)
     } else {
         1.0
     };
     // Rounded down to an `f32`: below 2^31, so that the steps convert exactly.
     let room = bias_room(inputs) as f32 * (1.0 - f32::EPSILON);
-    if !bias.is_finite() || room <= 0.0 || input_scale <= 0.0 {
+    let usable = bias.is_finite()
+        && bias != 0.0
+        && room > 0.0
+        && input_scale > 0.0
+        && input_scale.is_finite();
+    if !usable {
         return scale;
     }
+    // Infinite steps (a product that underflowed to 0) do not fit.
     let fits = |scale: f32| round_even(bias / (input_scale * scale)).abs() <= room;
     if !fits(scale) {
-        scale = bias.abs() / (input_scale * room);
-        while !fits(scale) {
-            scale *= 1.0 + 4.0 * f32::EPSILON;
+        scale = (bias.abs() / (input_scale * room)).max(scale);
+        // Each round grows the scale by at least one unit in the last place; the first
+        // quotient is within a few of fitting.
+        for _ in 0..64 {
+            if fits(scale) {
+                break;
+            }
+            scale = (scale * (1.0 + 4.0 * f32::EPSILON)).max(scale.next_up());
         }
     }
     scale
 }
 
+/// `bias` in steps of `dequantize`, rounded half to even and clamped to `±bias_room(inputs)`:
+/// what [`weight_scale`] makes fit, and an infinite bias saturated where the sums cannot wrap;
+/// NaN becomes 0.
+#[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+fn bias_steps(bias: f32, dequantize: f32, inputs: usize) -> i32 {
+    let room = bias_room(inputs).clamp(0, i64::from(i32::MAX)) as f32 * (1.0 - f32::EPSILON);
+    round_even(bias / dequantize).clamp(-room, room) as i32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every neuron's scale terminates, and its bias in steps stays within the room, for
+    /// weights that underflow, biases of 0, NaN and infinity, and input scales that are not
+    /// positive and finite.
+    #[test]
+    fn weight_scales_and_biases_stay_within_the_sums_room() {
+        let room = bias_room(25);
+        for largest in [0.0, 1e-44, 1e-30, 1e-7, 1.0, f32::INFINITY, f32::NAN] {
+            for bias in [
+                0.0,
+                6e-39,
+                2.0,
+                -3e9,
+                1e30,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                f32::NAN,
+            ] {
+                for input_scale in [1.0 / 255.0, 1e-30, 0.0, f32::NAN, f32::INFINITY] {
+                    let scale = weight_scale(largest, bias, input_scale, 25);
+                    assert!(scale > 0.0, "{largest} {bias} {input_scale}: {scale}");
+                    let steps = bias_steps(bias, input_scale * scale, 25);
+                    assert!(
+                        i64::from(steps).abs() <= room,
+                        "{largest} {bias} {input_scale}"
+                    );
+                    // A finite bias keeps its value, where the input scale is usable.
+                    let usable = input_scale.is_finite() && input_scale > 1e-3;
+                    if bias.is_finite() && usable && largest.is_finite() {
+                        let kept = f64::from(steps) * f64::from(input_scale * scale);
+                        let error = (kept - f64::from(bias)).abs();
+                        assert!(
+                            error
+                                <= f64::from(input_scale * scale) * 0.5
+                                    + 1e-6 * f64::from(bias.abs()),
+                            "{largest} {bias}: {kept}"
+                        );
+                    }
+                }
+            }
+        }
+    }
     use std::vec::Vec;
 
     /// The scheme of the module docs, written out with `i64` sums.

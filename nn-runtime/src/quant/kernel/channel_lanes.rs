@@ -3,8 +3,9 @@
 //!
 //! Input row `k` is input channel `k / KH` from kernel row `k % KH` on (`KH` the kernel's
 //! height). These rows are interleaved four at a time once per call (`words`, by VBMI's byte
-//! permutations where the CPU has them: LeNet's second convolution 1.63 -> 1.50 us, `lenet` in
-//! bench/benches/quant_conv.rs): word `i` of four `q` holds byte `i` of rows `4 q .. 4 q + 3`, so that a position's taps are, for each
+//! permutations where the CPU has them: LeNet's second convolution 1.63 -> 1.50 us, `lenet`
+//! in bench/benches/quant_conv.rs): word `i` of four `q` holds byte `i` of rows `4 q .. 4 q +
+//! 3`, so that a position's taps are, for each
 //! four and kernel column, the one word at a fixed distance from the position's own. Each is
 //! broadcast from memory into a `vpdpbusd` against a register of 16 output channels' weights
 //! for those four rows and that column (repacked once per call). The sums of a position are
@@ -168,7 +169,7 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
             row / kernel_height * plane + row % kernel_height * width
         };
         let from = [first(0), first(1), first(2), first(3)];
-        // The loads end at most at `(channels - 1) plane + (KH - 1 + OH) width + 47 + 31 <=
+        // The loads end at most at `(channels - 1) plane + (KH - 1 + OH) width + 15 + 31 <=
         // channels plane + 46` (`span <= OH width + 47`), within `padded` (`SLACK`).
         // SAFETY: words `quad span .. + span`, within `quads span <= WORDS`; VBMI where
         // `permute`.

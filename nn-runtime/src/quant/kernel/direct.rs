@@ -10,6 +10,10 @@
 //! most of LeNet's int8 time copying 5-byte rows and writing sums channel by channel (`lenet`
 //! in bench/benches/quant_conv.rs).
 //!
+//! Where a layer's taps make as many groups by fours of input rows as in their own order (a
+//! first layer of one channel), the groups' words are built once per call instead and each
+//! block's groups are loads (`Rows`).
+//!
 //! The input comes padded (at its zero point) in a buffer with [`SLACK`] bytes after it: the
 //! last positions of a row load past its end, into the next row or the slack, for lanes beyond
 //! the output's width, whose results are never stored. The sums are exact, so they are those of
@@ -176,8 +180,8 @@ pub(super) mod avx512 {
     /// kernel column are a group, whose 16 neighbouring positions' words are 16 neighbouring
     /// words of those rows interleaved once per call (`q` is a source of words). The rows left
     /// over (fewer than four) are either one more such four, padded with zero weights, or, when
-    /// that makes fewer groups, each its own source: a row's word `i` holds its bytes `i .. i +
-    /// 3`, so that each four of kernel columns is a group. LeNet's first convolution (one
+    /// that makes no fewer groups, each its own source: a row's word `i` holds its bytes `i ..
+    /// i + 3`, so that each four of kernel columns is a group. LeNet's first convolution (one
     /// channel, 5x5) has seven groups either way, and its gathering's shuffles took more than
     /// half of its time: 1.79 -> 1.42 us with VBMI's permutations building the words, 1.61
     /// without (a scratch harness timing `QuantizedConv2d::forward` on the Intel Xeon).
@@ -439,14 +443,16 @@ pub(super) mod avx512 {
         blocks(shape, &source, &repacked, layer, output);
     }
 
-    /// `span` words into `to` (a multiple of 32): word `i` holds byte `i` of the four rows
-    /// from `from[j]` (`vertical`), or bytes `i .. i + 3` of the row from `from[0]` (whose
-    /// `from[j]` are `from[0] + j`); with VBMI's permutations where `permute`, else with
-    /// shuffles. The loads end before byte `from[j] + span + 35` (a row's, `+ 31` for four).
+    /// `span` words into `to`: word `i` holds byte `i` of the four rows from `from[j]`
+    /// (`vertical`), or bytes `i .. i + 3` of the row from `from[0]` (whose `from[j]` are
+    /// `from[0] + j`); with VBMI's permutations where `permute`, else with shuffles. The loads
+    /// (bounds-checked) end before byte `from[j] + span` of four rows, `from[0] + span + 3` of
+    /// one.
     ///
     /// # Safety
     ///
-    /// The CPU has AVX-512 F and BW, and VBMI where `permute`; `to` is `span` writable words.
+    /// The CPU has AVX-512 F and BW, and VBMI where `permute`; `span` is a multiple of 32 and
+    /// `to` is `span` writable words.
     #[allow(unsafe_code)]
     #[target_feature(enable = "avx512f,avx512bw")]
     pub(in crate::quant::kernel) unsafe fn fill_words(

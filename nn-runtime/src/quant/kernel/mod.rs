@@ -210,6 +210,7 @@ pub(crate) fn has_avx512bw() -> bool {
 /// Whether this CPU has AVX-512 VBMI (byte permutations across a register: the direct
 /// convolution's interleaving of rows), detected as [`has_avx512bw`] is.
 #[inline]
+#[cfg(target_arch = "x86_64")]
 pub(crate) fn has_avx512vbmi() -> bool {
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
     {
