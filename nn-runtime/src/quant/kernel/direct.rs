@@ -833,8 +833,10 @@ mod tests {
         // One-dimensional: one row, or two, in fours of columns.
         groupings_agree!(rng, 1, 1, 5, 3, true);
         groupings_agree!(rng, 2, 1, 7, 3, true);
-        // Rows left over as one more four, padded: a kernel one column wide.
+        // Rows left over as one more four, padded: a kernel one column wide, and three rows
+        // left over of a kernel two columns wide (three fours of columns would be more).
         groupings_agree!(rng, 2, 3, 1, 3, true);
+        groupings_agree!(rng, 1, 3, 2, 3, true);
         groupings_agree!(rng, 3, 1, 1, 4, true);
         // More groups by rows than in the taps' order (14 against 13): gathered only.
         groupings_agree!(rng, 2, 5, 5, 3, false);

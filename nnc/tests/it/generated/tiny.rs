@@ -391,7 +391,7 @@ impl ::nn::__private::Network for Xor {
         ///
         /// # Errors
         ///
-        /// `Error::Batch` when `targets` does not have one row per input.
+        /// `Error::Targets` when `targets` does not have one row per input.
         pub fn accumulate_batch<
             X,
             Y,
@@ -412,7 +412,7 @@ impl ::nn::__private::Network for Xor {
             F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, [f32; 1]>),
         {
             if inputs.len() != targets.len() {
-                return ::core::result::Result::Err(::nn::__private::Error::Batch {
+                return ::core::result::Result::Err(::nn::__private::Error::Targets {
                     layer: "output",
                     expected: inputs.len(),
                     found: targets.len(),
@@ -972,7 +972,7 @@ impl ::nn::__private::Network for Iris {
         ///
         /// # Errors
         ///
-        /// `Error::Batch` when `targets` does not have one row per input.
+        /// `Error::Targets` when `targets` does not have one row per input.
         pub fn accumulate_batch<
             X,
             Y,
@@ -993,7 +993,7 @@ impl ::nn::__private::Network for Iris {
             F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f64, [f64; 3]>),
         {
             if inputs.len() != targets.len() {
-                return ::core::result::Result::Err(::nn::__private::Error::Batch {
+                return ::core::result::Result::Err(::nn::__private::Error::Targets {
                     layer: "layer2",
                     expected: inputs.len(),
                     found: targets.len(),
@@ -1678,7 +1678,7 @@ impl ::nn::__private::Network for Zoo {
         ///
         /// # Errors
         ///
-        /// `Error::Batch` when `targets` does not have one row per input.
+        /// `Error::Targets` when `targets` does not have one row per input.
         pub fn accumulate_batch<
             X,
             Y,
@@ -1699,7 +1699,7 @@ impl ::nn::__private::Network for Zoo {
             F: ::core::ops::FnMut(usize, ::nn::__private::train::Outcome<f32, [f32; 2]>),
         {
             if inputs.len() != targets.len() {
-                return ::core::result::Result::Err(::nn::__private::Error::Batch {
+                return ::core::result::Result::Err(::nn::__private::Error::Targets {
                     layer: "layer5",
                     expected: inputs.len(),
                     found: targets.len(),
