@@ -669,7 +669,11 @@ fn calibrate(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
                     samples: &[#input_type],
                     method: #runtime::quant::Calibration,
                 ) -> ::core::result::Result<#runtime::Box<Self>, #runtime::Error> {
-                    let mut observer = #runtime::quant::Observer::new(method, &[#(#names),*])?;
+                    let mut observer = #runtime::quant::Observer::for_samples(
+                        method,
+                        &[#(#names),*],
+                        samples.len(),
+                    )?;
                     for sample in samples {
                         net.__nn_observe_int8(sample, &mut observer)?;
                     }
