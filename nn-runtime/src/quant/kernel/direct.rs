@@ -463,24 +463,46 @@ pub(super) mod avx512 {
         to: *mut u32,
         permute: bool,
     ) {
+        if permute {
+            // SAFETY: the caller's, VBMI included.
+            unsafe { fill_words_vbmi(padded, from, vertical, span, to) };
+            return;
+        }
         for i in (0..span).step_by(2 * L) {
-            // SAFETY: the caller's `to`, and VBMI where `permute`.
+            for half in [0, L] {
+                let v = interleave(
+                    load16(padded, from[0] + i + half),
+                    load16(padded, from[1] + i + half),
+                    load16(padded, from[2] + i + half),
+                    load16(padded, from[3] + i + half),
+                );
+                // SAFETY: the caller's `to`.
+                unsafe { _mm512_storeu_si512(to.add(i + half).cast(), v) };
+            }
+        }
+    }
+
+    /// [`fill_words`] with VBMI's permutations, compiled with VBMI so that they inline.
+    ///
+    /// # Safety
+    ///
+    /// As [`fill_words`]'s, and the CPU has AVX-512 VBMI.
+    #[allow(unsafe_code)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    unsafe fn fill_words_vbmi(
+        padded: &[u8],
+        from: [usize; 4],
+        vertical: bool,
+        span: usize,
+        to: *mut u32,
+    ) {
+        for i in (0..span).step_by(2 * L) {
+            // SAFETY: the caller's `to`; VBMI.
             unsafe {
-                let to = to.add(i);
-                match (permute, vertical) {
-                    (true, true) => rows_vbmi(padded, from, i, to),
-                    (true, false) => row_vbmi(padded, from[0], i, to),
-                    (false, _) => {
-                        for half in [0, L] {
-                            let v = interleave(
-                                load16(padded, from[0] + i + half),
-                                load16(padded, from[1] + i + half),
-                                load16(padded, from[2] + i + half),
-                                load16(padded, from[3] + i + half),
-                            );
-                            _mm512_storeu_si512(to.add(half).cast(), v);
-                        }
-                    }
+                if vertical {
+                    rows_vbmi(padded, from, i, to.add(i));
+                } else {
+                    row_vbmi(padded, from[0], i, to.add(i));
                 }
             }
         }
