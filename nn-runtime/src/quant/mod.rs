@@ -74,12 +74,15 @@ impl Quantization {
 
     /// The parameters that map `[min, max]`, widened to hold 0, onto the 256 steps:
     /// `scale = (max - min) / 255`, `zero_point = round(-min / scale)`, as onnxruntime's
-    /// calibration computes them. An empty or single-valued range (all zeros) gets scale 1.
+    /// calibration computes them. A range of all zeros (or one whose scale is below the
+    /// smallest normal `f32`) gets scale 1 and zero point 0, as onnxruntime's
+    /// `compute_scale_zp` gives it: later positive values keep their steps, where a zero point
+    /// of 255 clipped every one of them to 0.
     pub fn from_range(min: f32, max: f32) -> Self {
         let (min, max) = (min.min(0.0), max.max(0.0));
         let scale = (max - min) / 255.0;
-        if !(scale > 0.0 && scale.is_finite()) {
-            return Self::new(1.0, if max > 0.0 { 0 } else { 255 });
+        if !(scale >= f32::MIN_POSITIVE && scale.is_finite()) {
+            return Self::new(1.0, 0);
         }
         Self::new(scale, saturate(round_even(-min / scale)))
     }
@@ -257,6 +260,14 @@ mod tests {
         let q = Quantization::from_range(-1.0, 3.0);
         assert_eq!(q.zero_point, 64);
         assert_eq!(q.dequantize(q.zero_point), 0.0);
-        assert_eq!(Quantization::from_range(0.0, 0.0).scale, 1.0);
+        // onnxruntime's `compute_scale_zp(0, 0, 0, 255)`: scale 1, zero point 0.
+        assert_eq!(
+            Quantization::from_range(0.0, 0.0),
+            Quantization::new(1.0, 0)
+        );
+        assert_eq!(
+            Quantization::from_range(-1e-40, 0.0),
+            Quantization::new(1.0, 0)
+        );
     }
 }
