@@ -184,17 +184,27 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
         *start = g / kernel_width * span + g % kernel_width;
     }
     let starts = &starts[..groups];
-    let mut repacked = [_mm512_setzero_si512(); MAX_GROUPS];
-    let repacked = &mut repacked[..groups];
-    // Tap `t`'s 16 channels at bytes `16 t ..`, and 16 zero bytes at `64 G`: `repack`'s, kept
-    // from one block to the next (zeroing it took a tenth of LeNet's second convolution).
-    let mut taps = [0_u8; 4 * L * super::direct::MAX_GROUPS + L];
+    // Only the parts used are zeroed: both whole buffers (12 KiB) took a tenth of LeNet's
+    // second convolution. Tap `t`'s 16 channels at `16 t ..`, 16 zeros at `64 G` (`repack`'s,
+    // kept across blocks).
+    let (mut repacked, mut taps) = (MaybeUninit::uninit(), MaybeUninit::uninit());
+    // SAFETY: `groups <= MAX_GROUPS` (`fits`), `G <= direct::MAX_GROUPS` (`available`); zeros
+    // are valid vectors and bytes.
+    let (repacked, taps) = unsafe {
+        (
+            zeroed_prefix::<__m512i, MAX_GROUPS>(&mut repacked, groups),
+            zeroed_prefix::<u8, { 4 * L * super::direct::MAX_GROUPS + L }>(
+                &mut taps,
+                4 * L * G + L,
+            ),
+        )
+    };
     // A block's sums, the positions past the stored ones never read as steps.
     let mut sums = [[_mm512_setzero_si512(); L]; 2];
     let [first, end] = shape.outputs;
     for block in (first..end).step_by(L) {
         let channels = L.min(end - block);
-        repack(weights, shape, [block, channels], &mut taps, repacked);
+        repack(weights, shape, [block, channels], taps, repacked);
         let lanes = u16::MAX >> (L - channels);
         // SAFETY: the enabled lanes are channels `block .. block + channels`, within `OUT`.
         let (offsets, multipliers) = unsafe {
@@ -257,6 +267,26 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     }
 }
 
+/// The first `len` elements of `buffer`, zeroed; the others stay uninitialised.
+///
+/// # Safety
+///
+/// `len <= N`, and all-zero bytes are a valid `T`.
+#[allow(unsafe_code)]
+unsafe fn zeroed_prefix<T, const N: usize>(
+    buffer: &mut MaybeUninit<[T; N]>,
+    len: usize,
+) -> &mut [T] {
+    debug_assert!(len <= N);
+    let first = buffer.as_mut_ptr().cast::<T>();
+    // SAFETY: the caller's `len <= N`; the `len` elements are written before the slice of them
+    // is made, as valid values (the caller's zeros).
+    unsafe {
+        first.write_bytes(0, len);
+        core::slice::from_raw_parts_mut(first, len)
+    }
+}
+
 /// One block of output channels' tables for [`Block::sums`].
 struct Block<'a> {
     words: *const u32,
@@ -316,7 +346,7 @@ fn repack<const OUT: usize, const G: usize>(
     weights: &[[[i8; 4]; OUT]; G],
     shape: &Shape,
     [block, channels]: [usize; 2],
-    taps: &mut [u8; 4 * L * super::direct::MAX_GROUPS + L],
+    taps: &mut [u8],
     to: &mut [__m512i],
 ) {
     let [kernel_height, kernel_width] = shape.kernel;
@@ -341,7 +371,7 @@ fn repack<const OUT: usize, const G: usize>(
         } else {
             zero_row
         };
-        load16(taps.as_slice(), at)
+        load16(taps, at)
     };
     for (g, to) in to.iter_mut().enumerate() {
         let (quad, column) = (g / kernel_width, g % kernel_width);
