@@ -118,21 +118,17 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
 
 /// Checks that every weight a half-precision twin rounds (the `weight*` tensors of dense,
 /// convolution and recurrent layers) stays finite in its format, as the twin's loader does at
-/// run time (`nn_runtime::check_half_range`): a weight beyond binary16's 65504 would bake as
+/// run time (`nn_runtime::check_half_tensor_range`): a weight beyond binary16's 65504 would bake as
 /// an infinity.
 fn check_half_range(
     net: &Network,
     infos: &[LayerInfo],
     layers: &[Vec<Vec<f64>>],
-) -> Result<(), String> {
+) -> Result<(), nn_runtime::Error> {
     use nn_grammar::{LayerKind as Kind, Quantize};
+    use nn_runtime::check_half_tensor_range as check;
     let prefixes = nn_runtime::io::safetensors::prefixes(infos);
     for (format, _) in &net.quantize {
-        let (name, finite): (&str, fn(f32) -> bool) = match format {
-            Quantize::F16 => ("f16", |x| F16::from_f32(x).to_f32().is_finite()),
-            Quantize::Bf16 => ("bf16", |x| Bf16::from_f32(x).to_f32().is_finite()),
-            Quantize::Int8 => continue,
-        };
         for (((layer, info), tensors), prefix) in
             net.layers.iter().zip(infos).zip(layers).zip(&prefixes)
         {
@@ -144,16 +140,13 @@ fn check_half_range(
                 if !rounded || !tensor.name.starts_with("weight") {
                     continue;
                 }
+                let name = format!("{prefix}.{}", tensor.name);
                 #[allow(clippy::cast_possible_truncation)] // the network's `f32` values
-                let beyond = values
-                    .iter()
-                    .map(|&v| v as f32)
-                    .find(|&v| v.is_finite() && !finite(v));
-                if let Some(value) = beyond {
-                    return Err(format!(
-                        "layer `{}`: tensor `{prefix}.{}` holds {value:e}, which rounds to an infinity in {name}",
-                        info.name, tensor.name
-                    ));
+                let at = |index: usize| values[index] as f32;
+                match format {
+                    Quantize::F16 => check::<F16>(info.name, name, tensor.shape, at)?,
+                    Quantize::Bf16 => check::<Bf16>(info.name, name, tensor.shape, at)?,
+                    Quantize::Int8 => {}
                 }
             }
         }

@@ -50,11 +50,11 @@ pub use alloc::boxed::Box;
 pub use alloc::vec::Vec;
 pub use dense::Dense;
 pub use error::Error;
+pub use half::{Bf16, F16, Half, HalfConv1d, HalfConv2d, HalfDense};
 /// A half-precision twin's loader checks its weights' range through this.
 #[cfg(feature = "safetensors")]
 #[doc(hidden)]
-pub use half::check_range as check_half_range;
-pub use half::{Bf16, F16, Half, HalfConv1d, HalfConv2d, HalfDense};
+pub use half::{check_range as check_half_range, check_tensor_range as check_half_tensor_range};
 pub use kernel::portable::dot;
 /// Generated `forward_ndarray` names its array types through this.
 #[cfg(feature = "ndarray")]

@@ -21,6 +21,28 @@ pub const fn zeroed_const<T: ZeroInit>() -> T {
     }
 }
 
+/// The first `len` elements of `buffer` with every byte `byte`; the others stay
+/// uninitialised: a stack buffer sized for the largest layer, set only where a call uses it.
+///
+/// # Safety
+///
+/// `len <= N`, and a `T` whose bytes are all `byte` is valid.
+#[allow(unsafe_code)]
+pub(crate) unsafe fn filled_prefix<T, const N: usize>(
+    buffer: &mut core::mem::MaybeUninit<[T; N]>,
+    len: usize,
+    byte: u8,
+) -> &mut [T] {
+    debug_assert!(len <= N);
+    let first = buffer.as_mut_ptr().cast::<T>();
+    // SAFETY: the caller's `len <= N` and valid bytes; the `len` elements are written before
+    // the slice of them is made.
+    unsafe {
+        first.write_bytes(byte, len);
+        core::slice::from_raw_parts_mut(first, len)
+    }
+}
+
 /// A zeroed `T` allocated directly on the heap: never a temporary on the stack, so a 64 MiB
 /// network can be built on a thread with a 2 MiB stack.
 #[cfg(feature = "alloc")]

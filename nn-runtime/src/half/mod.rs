@@ -621,23 +621,43 @@ pub fn check_range<H: Half, N: crate::Network<Scalar = f32>>(
             .iter()
             .position(|l| l.name == layer.name)
             .and_then(|position| prefixes.get(position));
-        for index in 0..tensor.len() {
-            let value = values[tensor.storage_index(index)];
-            if value.is_finite() && !H::from_f32(value).to_f32().is_finite() {
-                problem = Some(crate::Error::QuantizedValue {
-                    layer: layer.name,
-                    tensor: format!("{}.{}", prefix.map_or("", |p| p.as_str()), tensor.name),
-                    problem: format!(
-                        "holds {value:e} at {:?}, which rounds to an infinity in {}",
-                        crate::io::safetensors::coordinates(index, tensor.shape),
-                        H::NAME
-                    ),
-                });
-                return;
-            }
-        }
+        let name = format!("{}.{}", prefix.map_or("", |p| p.as_str()), tensor.name);
+        let at = |index| values[tensor.storage_index(index)];
+        problem = check_tensor_range::<H>(layer.name, name, tensor.shape, at).err();
     });
     problem.map_or(Ok(()), Err)
+}
+
+/// [`check_range`] of one tensor named `tensor` of `shape`, its value at index `i` in
+/// PyTorch's order `value_at(i)`: the first finite value that rounds to an infinity in `H`, as
+/// the error naming it. The macro checks a baked file's weights with it.
+///
+/// # Errors
+///
+/// `Error::QuantizedValue` naming `layer`, `tensor`, the value and its coordinates.
+#[cfg(feature = "safetensors")]
+pub fn check_tensor_range<H: Half>(
+    layer: &'static str,
+    tensor: alloc::string::String,
+    shape: &[usize],
+    value_at: impl Fn(usize) -> f32,
+) -> Result<(), crate::Error> {
+    let count = shape.iter().product();
+    let Some((index, value)) = (0..count)
+        .map(|index| (index, value_at(index)))
+        .find(|&(_, v)| v.is_finite() && !H::from_f32(v).to_f32().is_finite())
+    else {
+        return Ok(());
+    };
+    Err(crate::Error::QuantizedValue {
+        layer,
+        tensor,
+        problem: alloc::format!(
+            "holds {value:e} at {:?}, which rounds to an infinity in {}",
+            crate::io::safetensors::coordinates(index, shape),
+            H::NAME
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -21,9 +21,6 @@ pub enum Calibration {
 /// then gives each its [`Quantization`].
 #[derive(Clone, Debug)]
 pub struct Observer {
-    method: Calibration,
-    /// Samples to come, if known: then a percentile keeps only its tails.
-    samples: Option<usize>,
     seen: Vec<Seen>,
     names: &'static [&'static str],
 }
@@ -34,13 +31,15 @@ enum Seen {
     /// The smallest and the largest ([`Calibration::MinMax`]).
     Range([f32; 2]),
     /// Every value (a percentile, the count of values unknown).
-    All(Vec<f32>),
+    All { percentile: f32, values: Vec<f32> },
     /// A percentile's two tails, the count of values known (`expected`, set by the first
     /// sample): the `tail` smallest and the `tail` largest values as ordered keys ([`key`]),
     /// `tail` being the count from the percentile's rank to the end. For `Percentile(99.99)`,
     /// 200 samples of a `[32, 64, 64]` output are 26.2 million values, all kept before (four
     /// bytes each), of which the tails are 2,622 at each end.
     Tails {
+        percentile: f32,
+        samples: usize,
         expected: usize,
         observed: usize,
         tail: usize,
@@ -121,8 +120,13 @@ impl Observer {
         }
         let empty = match (method, samples) {
             (Calibration::MinMax, _) => Seen::Range([f32::INFINITY, f32::NEG_INFINITY]),
-            (Calibration::Percentile(_), None) => Seen::All(Vec::new()),
-            (Calibration::Percentile(_), Some(_)) => Seen::Tails {
+            (Calibration::Percentile(percentile), None) => Seen::All {
+                percentile,
+                values: Vec::new(),
+            },
+            (Calibration::Percentile(percentile), Some(samples)) => Seen::Tails {
+                percentile,
+                samples,
                 expected: 0,
                 observed: 0,
                 tail: 0,
@@ -131,8 +135,6 @@ impl Observer {
             },
         };
         Ok(Self {
-            method,
-            samples,
             seen: names.iter().map(|_| empty.clone()).collect(),
             names,
         })
@@ -161,8 +163,10 @@ impl Observer {
                     range[1] = range[1].max(v);
                 }
             }
-            Seen::All(all) => all.extend_from_slice(values),
+            Seen::All { values: all, .. } => all.extend_from_slice(values),
             Seen::Tails {
+                percentile,
+                samples,
                 expected,
                 observed,
                 tail,
@@ -170,19 +174,18 @@ impl Observer {
                 largest,
             } => {
                 if *observed == 0 {
-                    *expected = self.samples.unwrap_or(0).saturating_mul(values.len());
-                    if let (Calibration::Percentile(p), true) = (self.method, *expected > 0) {
-                        *tail = *expected - rank(p, *expected);
+                    *expected = samples.saturating_mul(values.len());
+                    if *expected > 0 {
+                        *tail = *expected - rank(*percentile, *expected);
                     }
                 }
                 *observed += values.len();
                 if *observed > *expected {
                     return Err(Error::Calibration {
                         reason: format!(
-                            "{} was observed with more values than the {} samples of {} declared",
-                            self.names[tensor],
-                            self.samples.unwrap_or(0),
-                            *expected / self.samples.unwrap_or(1).max(1)
+                            "{} was observed with more than the {expected} values of the \
+                             {samples} samples declared",
+                            self.names[tensor]
                         ),
                     });
                 }
@@ -219,35 +222,35 @@ impl Observer {
                 self.names[tensor]
             ),
         };
-        match (&self.seen[tensor], self.method) {
-            (Seen::Range([min, max]), _) => {
+        match &self.seen[tensor] {
+            Seen::Range([min, max]) => {
                 if min > max {
                     return Err(empty());
                 }
                 Ok(Quantization::from_range(*min, *max))
             }
-            (Seen::All(all), Calibration::Percentile(p)) => {
+            Seen::All {
+                percentile,
+                values: all,
+            } => {
                 if all.is_empty() {
                     return Err(empty());
                 }
                 let mut sorted = all.clone();
                 sorted.sort_unstable_by(f32::total_cmp);
-                let high = rank(p, sorted.len());
+                let high = rank(*percentile, sorted.len());
                 Ok(Quantization::from_range(
                     sorted[sorted.len() - 1 - high],
                     sorted[high],
                 ))
             }
-            (
-                Seen::Tails {
-                    expected,
-                    observed,
-                    smallest,
-                    largest,
-                    ..
-                },
-                _,
-            ) => {
+            Seen::Tails {
+                expected,
+                observed,
+                smallest,
+                largest,
+                ..
+            } => {
                 if *observed == 0 {
                     return Err(empty());
                 }
@@ -267,7 +270,6 @@ impl Observer {
                     _ => Err(empty()),
                 }
             }
-            (Seen::All(_), Calibration::MinMax) => Err(empty()),
         }
     }
 }

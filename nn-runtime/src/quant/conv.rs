@@ -5,7 +5,7 @@ use super::kernel::channel_lanes;
 use super::kernel::direct;
 use super::{Clamp, Quantization, QuantizedDense, requantize_step};
 use crate::layers::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry};
-use crate::zeroed::ZeroInit;
+use crate::zeroed::{ZeroInit, filled_prefix};
 use core::mem::MaybeUninit;
 
 /// Bytes of patches gathered at once by [`QuantizedConv2d::accumulate`] (at most
@@ -435,15 +435,10 @@ impl<
         // Only the bytes used are set to the zero point: the whole buffer (4 KiB) twice per
         // LeNet took more than the rest of its `memset`s.
         let mut buffer = MaybeUninit::<[u8; PADDED_BYTES + direct::SLACK]>::uninit();
-        let used = length + direct::SLACK;
-        // SAFETY: `length <= PADDED_BYTES` (above), so `used` bytes lie in the buffer; they are
-        // written before the slice of them is made.
+        let zero_point = self.dense.input().zero_point;
+        // SAFETY: `length <= PADDED_BYTES` (above), so the bytes used lie in the buffer.
         #[allow(unsafe_code)]
-        let padded = unsafe {
-            let first = buffer.as_mut_ptr().cast::<u8>();
-            first.write_bytes(self.dense.input().zero_point, used);
-            core::slice::from_raw_parts_mut(first, used)
-        };
+        let padded = unsafe { filled_prefix(&mut buffer, length + direct::SLACK, zero_point) };
         let (weights, offsets) = self.dense.packed();
         // A grouped convolution (depthwise included) is the kernel on each group: its input
         // planes, its output channels (the dense layer's rows of its taps). The border stays

@@ -21,6 +21,7 @@
 use super::super::Clamp;
 use super::direct::{Shape, avx512::fill_words, avx512::interleave, avx512::load16};
 use super::quantize::avx512::Bounds;
+use crate::zeroed::filled_prefix;
 use core::arch::x86_64::{
     __m128i, __m512i, _mm_load_ss, _mm_mask_storeu_epi8, _mm_setr_epi32, _mm512_add_epi32,
     _mm512_broadcast_i32x4, _mm512_broadcastss_ps, _mm512_castps_si512, _mm512_castsi128_si512,
@@ -75,9 +76,9 @@ fn fits(shape: &Shape) -> bool {
 
 /// The steps of output channels `shape.outputs` into `output`, as [`super::direct::forward`]
 /// computes them and with its arguments, from the same `padded` input (with
-/// [`super::direct::SLACK`] bytes after it); `false` (nothing written) where the sizes do not fit this kernel's buffers (more than
-/// [`super::direct::MAX_GROUPS`] groups of four taps among them), `shape.outputs` is empty, or
-/// the CPU lacks AVX-512 VNNI, BW or VL.
+/// [`super::direct::SLACK`] bytes after it); `false` (nothing written) where the sizes do not
+/// fit this kernel's buffers (more than [`super::direct::MAX_GROUPS`] groups of four taps among
+/// them), `shape.outputs` is empty, or the CPU lacks AVX-512 VNNI, BW or VL.
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<const OUT: usize, const G: usize>(
@@ -187,16 +188,14 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     // Only the parts used are zeroed: both whole buffers (12 KiB) took a tenth of LeNet's
     // second convolution. Tap `t`'s 16 channels at `16 t ..`, 16 zeros at `64 G` (`repack`'s,
     // kept across blocks).
-    let (mut repacked, mut taps) = (MaybeUninit::uninit(), MaybeUninit::uninit());
+    let mut repacked = MaybeUninit::<[__m512i; MAX_GROUPS]>::uninit();
+    let mut taps = MaybeUninit::<[u8; 4 * L * super::direct::MAX_GROUPS + L]>::uninit();
     // SAFETY: `groups <= MAX_GROUPS` (`fits`), `G <= direct::MAX_GROUPS` (`available`); zeros
     // are valid vectors and bytes.
     let (repacked, taps) = unsafe {
         (
-            zeroed_prefix::<__m512i, MAX_GROUPS>(&mut repacked, groups),
-            zeroed_prefix::<u8, { 4 * L * super::direct::MAX_GROUPS + L }>(
-                &mut taps,
-                4 * L * G + L,
-            ),
+            filled_prefix(&mut repacked, groups, 0),
+            filled_prefix(&mut taps, 4 * L * G + L, 0),
         )
     };
     // A block's sums, the positions past the stored ones never read as steps.
@@ -264,26 +263,6 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
             }
             y += rows;
         }
-    }
-}
-
-/// The first `len` elements of `buffer`, zeroed; the others stay uninitialised.
-///
-/// # Safety
-///
-/// `len <= N`, and all-zero bytes are a valid `T`.
-#[allow(unsafe_code)]
-unsafe fn zeroed_prefix<T, const N: usize>(
-    buffer: &mut MaybeUninit<[T; N]>,
-    len: usize,
-) -> &mut [T] {
-    debug_assert!(len <= N);
-    let first = buffer.as_mut_ptr().cast::<T>();
-    // SAFETY: the caller's `len <= N`; the `len` elements are written before the slice of them
-    // is made, as valid values (the caller's zeros).
-    unsafe {
-        first.write_bytes(0, len);
-        core::slice::from_raw_parts_mut(first, len)
     }
 }
 

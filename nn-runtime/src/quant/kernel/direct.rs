@@ -109,9 +109,9 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
                 zero_point,
                 clamp,
                 output,
-            );
+                avx512::Grouping::Best,
+            )
         }
-        true
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -238,7 +238,21 @@ pub(super) mod avx512 {
         },
     }
 
-    /// See [`super::forward`], whose checks this relies on.
+    /// How [`forward`] takes a block's groups of four taps.
+    #[derive(Clone, Copy, Debug)]
+    #[cfg_attr(not(test), allow(dead_code))] // the tests take each grouping
+    pub(super) enum Grouping {
+        /// By rows where [`Rows::plan`] takes the layer (VBMI's permutations where the CPU has
+        /// them), else gathered: what [`super::forward`] runs.
+        Best,
+        /// Gathered from the padded input.
+        Gathered,
+        /// By rows, the words built with VBMI's permutations or with shuffles.
+        Rows { permute: bool },
+    }
+
+    /// See [`super::forward`], whose checks this relies on; `false`, nothing written, where
+    /// `grouping` asks for rows that [`Rows::plan`] refuses, or for VBMI the CPU lacks.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     #[allow(clippy::too_many_arguments)]
     pub(super) fn forward<const OUT: usize, const G: usize>(
@@ -250,44 +264,7 @@ pub(super) mod avx512 {
         zero_point: u8,
         clamp: Clamp,
         output: &mut [u8],
-    ) {
-        let layer = Layer {
-            offsets,
-            multipliers,
-            bounds: Bounds::new(zero_point, clamp),
-            plane: shape.output[0] * shape.output[1],
-        };
-        match Rows::plan(&shape, G, OUT) {
-            // SAFETY: as this function's; `plan` checked the buffers' sizes.
-            #[allow(unsafe_code)]
-            Some(rows) => unsafe {
-                let permute = super::super::has_avx512vbmi();
-                by_rows(padded, &shape, rows, permute, weights, &layer, output);
-            },
-            None => gathered(padded, &shape, weights, &layer, output),
-        }
-    }
-
-    /// [`forward`] by the given grouping: gathered (`None`), or by rows, with VBMI's
-    /// permutations or without (`Some(permute)`); `false`, nothing written, where the rows
-    /// grouping does not fit.
-    ///
-    /// # Safety
-    ///
-    /// As [`forward`]'s, and the CPU has AVX-512 VBMI where `rows` is `Some(true)`.
-    #[cfg(test)]
-    #[allow(unsafe_code, clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-    pub(super) unsafe fn forward_grouped<const OUT: usize, const G: usize>(
-        padded: &[u8],
-        shape: Shape,
-        weights: &[[[i8; 4]; OUT]; G],
-        offsets: &[i32; OUT],
-        multipliers: &[f32; OUT],
-        zero_point: u8,
-        clamp: Clamp,
-        output: &mut [u8],
-        rows: Option<bool>,
+        grouping: Grouping,
     ) -> bool {
         let layer = Layer {
             offsets,
@@ -295,12 +272,21 @@ pub(super) mod avx512 {
             bounds: Bounds::new(zero_point, clamp),
             plane: shape.output[0] * shape.output[1],
         };
-        match (rows, Rows::plan(&shape, G, OUT)) {
-            (None, _) => gathered(padded, &shape, weights, &layer, output),
-            (Some(permute), Some(plan)) => unsafe {
+        let vbmi = super::super::has_avx512vbmi();
+        let rows = match (grouping, Rows::plan(&shape, G, OUT)) {
+            (Grouping::Gathered, _) | (Grouping::Best, None) => None,
+            (Grouping::Best, Some(plan)) => Some((plan, vbmi)),
+            (Grouping::Rows { permute }, Some(plan)) if vbmi || !permute => Some((plan, permute)),
+            (Grouping::Rows { .. }, _) => return false,
+        };
+        match rows {
+            // SAFETY: as this function's; `plan` checked the buffers' sizes, and VBMI is used
+            // only where the CPU has it.
+            #[allow(unsafe_code)]
+            Some((plan, permute)) => unsafe {
                 by_rows(padded, &shape, plan, permute, weights, &layer, output);
             },
-            (Some(_), None) => return false,
+            None => gathered(padded, &shape, weights, &layer, output),
         }
         true
     }
@@ -725,6 +711,7 @@ pub(super) mod avx512 {
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::super::super::{Clamp, requantize_step};
+    use super::avx512::Grouping;
     use super::{SLACK, Shape, available, avx512};
     use crate::init::SplitMix64;
     use std::vec;
@@ -806,18 +793,18 @@ mod tests {
                             assert!(!ran, "{shape:?}");
                             continue;
                         }
-                        let groupings: &[Option<bool>] = if vbmi {
-                            &[None, Some(false), Some(true)]
-                        } else {
-                            &[None, Some(false)]
-                        };
-                        for &grouping in groupings {
+                        for grouping in [
+                            Grouping::Best,
+                            Grouping::Gathered,
+                            Grouping::Rows { permute: false },
+                            Grouping::Rows { permute: true },
+                        ] {
                             let mut got = vec![7; $out * positions];
-                            // SAFETY: `available` found AVX-512 VNNI, F, BW and VL, and VBMI is
-                            // asked for only where the CPU has it; the sizes are `forward`'s.
+                            // SAFETY: `available` found AVX-512 VNNI, F, BW and VL; the sizes
+                            // are `forward`'s.
                             #[allow(unsafe_code)]
                             let ran = unsafe {
-                                avx512::forward_grouped(
+                                avx512::forward(
                                     &padded,
                                     shape,
                                     &weights,
@@ -829,7 +816,10 @@ mod tests {
                                     grouping,
                                 )
                             };
-                            assert_eq!(ran, grouping.is_none() || $rows, "{shape:?}");
+                            let rows = matches!(grouping, Grouping::Rows { .. });
+                            let vbmi_needed = matches!(grouping, Grouping::Rows { permute: true });
+                            let expected_to_run = !rows || ($rows && (vbmi || !vbmi_needed));
+                            assert_eq!(ran, expected_to_run, "{shape:?} {grouping:?}");
                             if ran {
                                 assert_eq!(got, expected, "{shape:?} {grouping:?}");
                             }
