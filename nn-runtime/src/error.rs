@@ -320,6 +320,13 @@ pub enum Error {
         /// What is wrong with its value.
         problem: String,
     },
+    /// A quantised layer's parts, given to `assign`, break the scheme (the file loader names
+    /// the tensor and the index of the same problems).
+    #[error("invalid quantised parts: {problem}")]
+    InvalidParts {
+        /// What is wrong.
+        problem: &'static str,
+    },
     /// A float network was given an int8 network's file (an int8 twin's `to_safetensors`).
     #[error(
         "the file is an int8 network's (`I8` weights with their scales and zero points, as an \
@@ -388,6 +395,7 @@ impl core::fmt::Debug for Error {
             #[cfg(feature = "alloc")] Calibration { reason },
             #[cfg(feature = "alloc")] QuantizedDtype { layer, tensor, expected, found },
             #[cfg(feature = "alloc")] QuantizedValue { layer, tensor, problem },
+            InvalidParts { problem },
             QuantizedFile {},
             #[cfg(feature = "std")] Io { operation, path, kind, message },
         )

@@ -215,13 +215,20 @@ fn files_round_trip_and_name_what_is_wrong() {
     // The second layer's input no longer matches the first layer's output.
     let mut first = loaded.layer0.clone();
     let (input, output) = (first.input(), first.output());
-    first.assign(
-        &[],
-        &[],
-        &[],
-        input,
-        Quantization::new(output.scale * 2.0, 0),
-    );
+    let rows: Vec<i8> = (0..32)
+        .flat_map(|o| (0..64).map(move |i| (o, i)))
+        .map(|(o, i)| first.weight(o, i))
+        .collect();
+    let (scales, bias) = (*first.weight_scales(), *first.bias());
+    first
+        .assign(
+            &rows,
+            &scales,
+            &bias,
+            input,
+            Quantization::new(output.scale * 2.0, 0),
+        )
+        .expect("valid parts");
     let file = {
         let mut writer = nn::quant::file::Writer::new();
         writer.layer("0", &first);
@@ -616,16 +623,30 @@ fn a_bias_beyond_the_sums_room_enlarges_the_weight_scale_and_files_beyond_it_are
     let room = i64::from(i32::MAX) - 2 * 255 * 127;
     assert!(i64::from(quantized.layer0.bias()[0]).abs() <= room);
 
-    // A file whose bias leaves no room, or whose weights leave the symmetric range.
+    // A file whose bias leaves no room, or whose weights leave the symmetric range: `assign`
+    // refuses such parts, so the test writes them into the file's bytes.
+    let valid = quantized.to_safetensors();
     let file = |bias: i32, weight: i8| {
-        let mut first = quantized.layer0.clone();
-        let (input, output) = (first.input(), first.output());
-        first.assign(&[weight, 3], &[], &[bias], input, output);
-        let mut writer = nn::quant::file::Writer::new();
-        writer.layer("0", &first);
-        writer.layer("2", &quantized.layer1);
-        writer.finish()
+        let file = with_tensor(&valid, "0.bias", &bias.to_le_bytes());
+        with_tensor(&file, "0.weight", &[weight.cast_unsigned(), 3])
     };
+    let mut layer = quantized.layer0.clone();
+    let (input, output, scales) = (layer.input(), layer.output(), *layer.weight_scales());
+    for (bias, weight) in [
+        (i32::MAX, 3),
+        (i32::try_from(room + 1).expect("small"), 3),
+        (0, -128),
+    ] {
+        let error = layer
+            .assign(&[weight, 3], &scales, &[bias], input, output)
+            .unwrap_err();
+        assert!(matches!(error, nn::Error::InvalidParts { .. }), "{error}");
+    }
+    assert_eq!(
+        layer, quantized.layer0,
+        "a refused assign leaves the layer as it was"
+    );
+    // `with_tensor` writes no metadata: a converter's file without it loads.
     assert!(TinyInt8::from_safetensors(&file(1000, 3)).is_ok());
     let beyond = i32::try_from(room + 1).expect("below 2^31");
     for bias in [i32::MAX, i32::MIN, beyond] {
@@ -695,5 +716,134 @@ fn an_int8_file_given_to_the_f32_network_says_what_it_is() {
         error
             .to_string()
             .contains("load it with the twin's `from_safetensors`")
+    );
+}
+
+/// `file` with the data of its tensor `name` replaced by `data` (of the same length): a file
+/// that `assign` and the writer cannot make.
+fn with_tensor(file: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
+    let parsed = safetensors::SafeTensors::deserialize(file).expect("a safetensors file");
+    let tensors: Vec<(String, safetensors::tensor::TensorView<'_>)> = parsed
+        .tensors()
+        .into_iter()
+        .map(|(tensor, view)| {
+            if tensor != name {
+                return (tensor, view);
+            }
+            assert_eq!(view.data().len(), data.len(), "`{name}`'s length");
+            let view =
+                safetensors::tensor::TensorView::new(view.dtype(), view.shape().to_vec(), data)
+                    .expect("the same shape");
+            (tensor, view)
+        })
+        .collect();
+    safetensors::serialize(tensors, None).expect("serialises")
+}
+
+#[test]
+fn assign_refuses_parts_of_other_lengths_or_beyond_the_scheme() {
+    let mut layer = nn::quant::QuantizedDense::<2, 1, 1>::from_parts(
+        &[[5, -7]],
+        [0.5],
+        [10],
+        Quantization::new(0.1, 3),
+        Quantization::new(0.2, 0),
+    );
+    let before = layer.clone();
+    let (input, output) = (layer.input(), layer.output());
+    #[allow(clippy::type_complexity)] // one row per case, as `assign` takes them
+    let cases: [(&[i8], &[f32], &[i32], Quantization, Quantization, &str); 9] = [
+        (
+            &[1],
+            &[0.5],
+            &[0],
+            input,
+            output,
+            "the weights are not `[outputs][inputs]`",
+        ),
+        (
+            &[1, 2, 3],
+            &[0.5],
+            &[0],
+            input,
+            output,
+            "the weights are not `[outputs][inputs]`",
+        ),
+        (
+            &[1, 2],
+            &[],
+            &[0],
+            input,
+            output,
+            "not one weight scale per output",
+        ),
+        (
+            &[1, 2],
+            &[0.5],
+            &[0, 0],
+            input,
+            output,
+            "not one bias per output",
+        ),
+        (&[1, -128], &[0.5], &[0], input, output, "a weight is -128"),
+        (
+            &[1, 2],
+            &[0.0],
+            &[0],
+            input,
+            output,
+            "a weight scale is not positive and finite",
+        ),
+        (
+            &[1, 2],
+            &[f32::NAN],
+            &[0],
+            input,
+            output,
+            "a weight scale is not positive and finite",
+        ),
+        (
+            &[1, 2],
+            &[0.5],
+            &[0],
+            Quantization::new(-1.0, 0),
+            output,
+            "the input scale",
+        ),
+        (
+            &[1, 2],
+            &[0.5],
+            &[0],
+            input,
+            Quantization::new(f32::INFINITY, 0),
+            "the output scale",
+        ),
+    ];
+    for (rows, scales, bias, input, output, expected) in cases {
+        let error = layer.assign(rows, scales, bias, input, output).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("invalid quantised parts: {expected}")),
+            "{error}"
+        );
+        assert_eq!(layer, before, "a refused assign leaves the layer as it was");
+    }
+    layer
+        .assign(&[1, 2], &[0.25], &[-4], input, output)
+        .expect("valid parts");
+    assert_eq!((layer.weight(0, 1), layer.bias()[0]), (2, -4));
+    assert_eq!(layer.weight_scales()[0].to_bits(), 0.25_f32.to_bits());
+}
+
+#[test]
+#[should_panic(expected = "a weight is -128")]
+fn from_parts_refuses_a_weight_of_minus_128() {
+    let _ = nn::quant::QuantizedDense::<2, 1, 1>::from_parts(
+        &[[5, -128]],
+        [0.5],
+        [10],
+        Quantization::new(0.1, 3),
+        Quantization::new(0.2, 0),
     );
 }

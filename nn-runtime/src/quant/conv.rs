@@ -4,6 +4,7 @@
 use super::kernel::channel_lanes;
 use super::kernel::direct;
 use super::{Clamp, Quantization, QuantizedDense, requantize_step};
+use crate::Error;
 use crate::layers::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry};
 use crate::zeroed::{ZeroInit, filled_prefix};
 use core::mem::MaybeUninit;
@@ -140,6 +141,10 @@ impl<
 
     /// Sets the layer from its quantised parts, as [`QuantizedDense::assign`]: `rows` is
     /// `[OUT][PATCH]` row-major, PyTorch's `[OUT][IN_PER_GROUP][KH][KW]` flattened.
+    ///
+    /// # Errors
+    ///
+    /// As [`QuantizedDense::assign`].
     pub fn assign(
         &mut self,
         rows: &[i8],
@@ -147,9 +152,9 @@ impl<
         bias: &[i32],
         input: Quantization,
         output: Quantization,
-    ) {
+    ) -> Result<(), Error> {
         let () = Self::VALID;
-        self.dense.assign(rows, weight_scales, bias, input, output);
+        self.dense.assign(rows, weight_scales, bias, input, output)
     }
 
     /// The layer as a dense layer over patches: row `o` is output channel `o`'s kernel.
@@ -844,6 +849,10 @@ impl<
 
     /// Sets the layer from its quantised parts, as [`QuantizedConv2d::assign`]: `rows` is
     /// PyTorch's `[OUT][IN_PER_GROUP][K]` flattened.
+    ///
+    /// # Errors
+    ///
+    /// As [`QuantizedDense::assign`].
     pub fn assign(
         &mut self,
         rows: &[i8],
@@ -851,8 +860,8 @@ impl<
         bias: &[i32],
         input: Quantization,
         output: Quantization,
-    ) {
-        self.conv.assign(rows, weight_scales, bias, input, output);
+    ) -> Result<(), Error> {
+        self.conv.assign(rows, weight_scales, bias, input, output)
     }
 
     /// The layer as a dense layer over patches: row `o` is output channel `o`'s kernel.

@@ -2,8 +2,8 @@
 
 use super::kernel;
 use super::{Clamp, Quantization, requantize_step, round_even};
-use crate::Dense;
 use crate::zeroed::ZeroInit;
+use crate::{Dense, Error};
 
 /// An int8 fully connected layer: `OUT` neurons reading `IN` `u8` inputs, with `i8` weights,
 /// one scale per neuron, `i32` biases and the quantisation of its input and output (the scheme
@@ -59,6 +59,12 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     /// A layer from its quantised parts: weights in PyTorch's layout, `[OUT][IN]`, one scale per
     /// neuron, biases in units of `input.scale * weight_scales[o]`, and the quantisation of the
     /// input and the output. `const`, for baked networks.
+    ///
+    /// # Panics
+    ///
+    /// When the parts break the scheme, as [`QuantizedDense::assign`] says (in a `const` or
+    /// `static`, a compile error): a weight of -128, a scale that is not positive and finite, a
+    /// bias that leaves the `i32` sums no room.
     pub const fn from_parts(
         rows: &[[i8; IN]; OUT],
         weight_scales: [f32; OUT],
@@ -67,6 +73,16 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         output: Quantization,
     ) -> Self {
         let () = Self::VALID;
+        if let Some(problem) = parts_problem(
+            rows.as_flattened(),
+            &weight_scales,
+            &bias,
+            IN,
+            input,
+            output,
+        ) {
+            panic!("{}", problem);
+        }
         let mut weights = [[[0; 4]; OUT]; GROUPS];
         let mut offsets = bias;
         let mut dequantize = [0.0; OUT];
@@ -179,8 +195,15 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     }
 
     /// Sets the layer from its quantised parts, as [`QuantizedDense::from_parts`] but in place
-    /// and from slices: `rows` is `[OUT][IN]` row-major; weights, scales and biases past the
-    /// slices' ends stay as they were (callers check the lengths).
+    /// and from slices: `rows` is `[OUT][IN]` row-major, with `OUT` scales and `OUT` biases.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParts`] (the layer unchanged) when the slices have other lengths, or the
+    /// parts break the scheme: a weight of -128 (weights are symmetric, `-127..=127`), a scale
+    /// that is not positive and finite, or a bias beyond `±(2^31 - 1 - IN * 255 * 127)`, which
+    /// would let the `i32` sums overflow. [`file::Reader`](super::file::Reader) checks the same
+    /// and names the tensor and the index.
     pub fn assign(
         &mut self,
         rows: &[i8],
@@ -188,18 +211,29 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         bias: &[i32],
         input: Quantization,
         output: Quantization,
-    ) {
-        for (o, row) in rows.chunks_exact(IN).take(OUT).enumerate() {
+    ) -> Result<(), Error> {
+        let problem = if rows.len() != IN * OUT {
+            Some("the weights are not `[outputs][inputs]`")
+        } else if weight_scales.len() != OUT {
+            Some("not one weight scale per output")
+        } else if bias.len() != OUT {
+            Some("not one bias per output")
+        } else {
+            parts_problem(rows, weight_scales, bias, IN, input, output)
+        };
+        if let Some(problem) = problem {
+            return Err(Error::InvalidParts { problem });
+        }
+        for (o, row) in rows.chunks_exact(IN).enumerate() {
             for (i, &w) in row.iter().enumerate() {
                 self.weights[i / 4][o][i % 4] = w;
             }
+            for i in IN..GROUPS * 4 {
+                self.weights[i / 4][o][i % 4] = 0;
+            }
         }
-        for (to, from) in self.bias.iter_mut().zip(bias) {
-            *to = *from;
-        }
-        for (to, from) in self.weight_scales.iter_mut().zip(weight_scales) {
-            *to = *from;
-        }
+        self.bias.copy_from_slice(bias);
+        self.weight_scales.copy_from_slice(weight_scales);
         for o in 0..OUT {
             let sum: i32 = self
                 .weights
@@ -212,6 +246,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         }
         self.input = input;
         self.output = output;
+        Ok(())
     }
 
     /// The quantised weight from input `input` to neuron `neuron`.
@@ -389,6 +424,53 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> core::fmt::Debug
             self.input, self.output
         )
     }
+}
+
+/// The first way in which a layer's parts (`rows` of `inputs` weights each) break the scheme:
+/// a weight of -128, a scale that is not positive and finite, or a bias beyond
+/// [`bias_room`]. `const`, so that [`QuantizedDense::from_parts`] refuses them at compile time.
+const fn parts_problem(
+    rows: &[i8],
+    weight_scales: &[f32],
+    bias: &[i32],
+    inputs: usize,
+    input: Quantization,
+    output: Quantization,
+) -> Option<&'static str> {
+    const fn scale_ok(scale: f32) -> bool {
+        scale > 0.0 && scale.is_finite()
+    }
+    if !scale_ok(input.scale) {
+        return Some("the input scale is not positive and finite");
+    }
+    if !scale_ok(output.scale) {
+        return Some("the output scale is not positive and finite");
+    }
+    let mut i = 0;
+    while i < rows.len() {
+        if rows[i] == i8::MIN {
+            return Some("a weight is -128; symmetric weights are -127..=127");
+        }
+        i += 1;
+    }
+    let mut o = 0;
+    while o < weight_scales.len() {
+        if !scale_ok(weight_scales[o]) {
+            return Some("a weight scale is not positive and finite");
+        }
+        o += 1;
+    }
+    let room = bias_room(inputs);
+    let mut o = 0;
+    while o < bias.len() {
+        if (bias[o] as i64).abs() > room {
+            return Some(
+                "a bias is beyond ±(2^31 - 1 - inputs * 255 * 127): the i32 sums could overflow",
+            );
+        }
+        o += 1;
+    }
+    None
 }
 
 /// The largest bias, in steps, that a layer of `inputs` inputs accepts: what an `i32` holds

@@ -17,7 +17,8 @@
 //! in_per_group, kernel]` (the rows of its dense layer). A
 //! layer's input parameters must equal the previous layer's output parameters. Tensors are
 //! ordered as the reference writer orders them (widest dtype first, then by name), with the
-//! metadata `{"format": "nn-int8"}`.
+//! metadata `{"format": "nn-int8"}`, which [`Reader`] does not require: it checks every
+//! tensor's name, dtype, shape and values, so a converter's file without that metadata loads.
 
 use super::dense::bias_room;
 use super::{Quantization, QuantizedConv1d, QuantizedConv2d, QuantizedDense};
@@ -256,8 +257,7 @@ impl<'a> Reader<'a> {
             &parts.bias,
             parts.input,
             parts.output,
-        );
-        Ok(())
+        )
     }
 
     /// The parts of a 2-D convolution of `outputs` channels under `prefix`, its weight of
@@ -307,8 +307,7 @@ impl<'a> Reader<'a> {
             &parts.bias,
             parts.input,
             parts.output,
-        );
-        Ok(())
+        )
     }
 
     /// The parts of a 1-D convolution of `outputs` channels under `prefix`, its weight of
@@ -352,8 +351,7 @@ impl<'a> Reader<'a> {
             &parts.bias,
             parts.input,
             parts.output,
-        );
-        Ok(())
+        )
     }
 
     /// Checks that every tensor of the file was read.

@@ -178,7 +178,9 @@ macro_rules! fixture_case {
         );
         assert!(baked == *layer, "{case}: from_parts");
         let mut assigned = zeroed_box::<QuantizedConv2d<$out, $ipg, $kh, $kw, $patch, $groups>>();
-        assigned.assign(&w_q, &scales, &bias, input, output);
+        assigned
+            .assign(&w_q, &scales, &bias, input, output)
+            .expect("valid parts");
         assert!(*assigned == *layer, "{case}: assign");
 
         // The sums and steps, bit for bit.
@@ -347,7 +349,9 @@ macro_rules! fixture_case_1d {
         );
         assert!(baked == *layer, "{case}: from_parts");
         let mut assigned = zeroed_box::<QuantizedConv1d<$out, $ipg, $k, $patch, $groups>>();
-        assigned.assign(&w_q, &scales, &bias, input, output);
+        assigned
+            .assign(&w_q, &scales, &bias, input, output)
+            .expect("valid parts");
         assert!(*assigned == *layer, "{case}: assign");
 
         let sums: [[i32; $ol]; $out] = layer.accumulate(&x_q, geometry);
@@ -541,7 +545,9 @@ macro_rules! equivalence {
             let input = Quantization::new(0.02, (rng.next_u64() % 256) as u8);
             let output = Quantization::new(3.0, (rng.next_u64() % 256) as u8);
             let mut layer = zeroed_box::<QuantizedConv2d<$out, $ipg, $kh, $kw, $patch, $groups>>();
-            layer.assign(rows.as_flattened(), &scales, &bias, input, output);
+            layer
+                .assign(rows.as_flattened(), &scales, &bias, input, output)
+                .expect("valid parts");
             let mut x = Box::new([[[0_u8; $w]; $h]; $in]);
             for (v, r) in x
                 .as_flattened_mut()
@@ -685,7 +691,9 @@ macro_rules! equivalence_1d {
             let input = Quantization::new(0.02, (rng.next_u64() % 256) as u8);
             let output = Quantization::new(3.0, (rng.next_u64() % 256) as u8);
             let mut layer = zeroed_box::<QuantizedConv1d<$out, $ipg, $k, $patch, $groups>>();
-            layer.assign(&weights, &scales, &bias, input, output);
+            layer
+                .assign(&weights, &scales, &bias, input, output)
+                .expect("valid parts");
             let x: [[u8; $l]; $in] = core::array::from_fn(|_| steps::<$l>(rng));
             let sums: [[i32; OL]; $out] = layer.accumulate(&x, GEOMETRY);
             let expected = naive_sums(
