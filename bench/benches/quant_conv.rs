@@ -1,5 +1,5 @@
-//! LeNet's two convolutions, one sample: int8 (`quant::QuantizedConv2d::forward`, ReLU fused,
-//! and `accumulate`, the sums only) against `f32` (`Conv2d::forward_with`, the wide kernel,
+//! LeNet's two convolutions, one sample: int8 (`quant::QuantizedConv2d::forward`, ReLU fused;
+//! `forward_max_pooled`, with LeNet's 2x2 max pool too; and `accumulate`, the sums only) against `f32` (`Conv2d::forward_with`, the wide kernel,
 //! and `Conv2d::forward`); then the whole of LeNet (`nn_bench::LeNet`, the weights of
 //! tests/fixtures/lenet.safetensors) against its int8 twin `LeNetInt8` (calibrated with min/max
 //! on 64 images), at batch 1 and 256, in alternating rounds. Best of several rounds, microseconds per sample; own timing (no
@@ -13,7 +13,7 @@
 #![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 use nn::__private::init::SplitMix64;
-use nn::__private::layers::{Conv2d, Conv2dGeometry};
+use nn::__private::layers::{Conv2d, Conv2dGeometry, Pool2dGeometry};
 use nn::__private::quant::{self, Clamp, Quantization, QuantizedConv2d};
 use nn::__private::zeroed_box;
 use std::hint::black_box;
@@ -88,6 +88,17 @@ macro_rules! measure {
                 layer.forward(black_box(&x_q), GEOMETRY, Clamp::relu(output));
             black_box(y);
         });
+        // With the 2x2 max pool after it (LeNet's), in the kernel.
+        let pooled = best_us(|| {
+            let y: [[[u8; SIZE[1] / 2]; SIZE[0] / 2]; $out] = layer
+                .forward_max_pooled::<$in, $h, $w, { SIZE[0] }, { SIZE[1] }, { SIZE[0] / 2 }, { SIZE[1] / 2 }>(
+                    black_box(&x_q),
+                    GEOMETRY,
+                    Clamp::relu(output),
+                    Pool2dGeometry::new([2, 2]),
+                );
+            black_box(y);
+        });
         let sums = best_us(|| {
             let y: [[[i32; SIZE[1]]; SIZE[0]]; $out] = layer.accumulate(black_box(&x_q), GEOMETRY);
             black_box(y);
@@ -126,8 +137,9 @@ macro_rules! measure {
             black_box(y);
         });
         println!(
-            "{:<32} int8: forward {int8:6.2} us, accumulate {sums:6.2} us (dense kernel alone \
-             {kernel:6.2} us); f32: forward_with {wide:6.2} us, forward {plain:6.2} us",
+            "{:<32} int8: forward {int8:6.2} us, with its max pool {pooled:6.2} us, accumulate \
+             {sums:6.2} us (dense kernel alone {kernel:6.2} us); f32: forward_with {wide:6.2} us, \
+             forward {plain:6.2} us",
             $name,
         );
     }};

@@ -382,6 +382,46 @@ fn hidden_step(
     }
 }
 
+/// Statements computing a 2-D convolution (`layers[0]`) and the max pool after it
+/// (`layers[1]`) in one call, into the pool's local; `None` for shapes that `check` refuses.
+fn conv_max_pooled(
+    net: &Network,
+    [conv_layer, pool_layer]: [&Layer; 2],
+    conv: &Conv2d,
+    pool: &Pool,
+    input: &TokenStream,
+) -> Option<TokenStream> {
+    let runtime = &net.runtime;
+    let (conv_field, field) = (&conv_layer.field, &pool_layer.field);
+    let conv_geometry = conv.geometry(net);
+    let pool_geometry = pool.geometry(net);
+    let clamp = clamp(net, conv_layer);
+    let ty = nested_type(&quote!(u8), &pool_layer.output);
+    // The convolution's output size, which the call cannot infer (`[C, H, W]`, by `check`).
+    let &[_, height, width] = conv_layer.output.dims() else {
+        return None;
+    };
+    // ReLU on the pool: its steps below the zero point raised to it.
+    let relu = (pool_layer.activation == Activation::Relu).then(|| {
+        let target = flat(&pool_layer.output, &quote!(#field), true);
+        quote!(#runtime::quant::relu_steps(#target, self.#conv_field.output().zero_point);)
+    });
+    let binding = if relu.is_some() {
+        quote!(mut #field)
+    } else {
+        quote!(#field)
+    };
+    Some(quote_spanned! {pool_layer.span=>
+        let #binding: #ty = self.#conv_field.forward_max_pooled::<_, _, _, #height, #width, _, _>(
+            #input,
+            #conv_geometry,
+            #clamp,
+            #pool_geometry,
+        );
+        #relu
+    })
+}
+
 /// `dequantized_output`: the layers from quantised input steps to the last layer's `f32`
 /// output (its activation applied), which `forward` and `forward_quantized` share. The last
 /// layer is a dense one (`check`).
@@ -394,7 +434,23 @@ fn steps(net: &Network, parts: &[Part<'_>]) -> TokenStream {
     let mut current = quote!(self.#first.input());
     let mut body = TokenStream::new();
     let (last, hidden) = parts.split_last().expect("a network has a layer");
-    for part in hidden {
+    let mut hidden = hidden.iter().peekable();
+    while let Some(part) = hidden.next() {
+        // A convolution followed by a 2-D max pool is one call (`forward_max_pooled`): the same
+        // steps, without returning the convolution's.
+        if let (Part::Conv(conv_layer, conv), Some(Part::Pool(pool_layer, pool))) =
+            (part, hidden.peek())
+            && pool.function == "maxpool2d"
+            && let Some(fused) =
+                conv_max_pooled(net, [conv_layer, pool_layer], conv, pool, &previous)
+        {
+            body.extend(fused);
+            let (conv_field, field) = (&conv_layer.field, &pool_layer.field);
+            previous = quote!(&#field);
+            current = quote!(self.#conv_field.output());
+            hidden.next();
+            continue;
+        }
         body.extend(hidden_step(net, *part, &previous, &current));
         let field = &part.layer().field;
         previous = quote!(&#field);

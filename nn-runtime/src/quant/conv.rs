@@ -3,9 +3,10 @@
 #[cfg(target_arch = "x86_64")]
 use super::kernel::channel_lanes;
 use super::kernel::direct;
+use super::pool::maxpool2d_u8_into;
 use super::{Clamp, Quantization, QuantizedDense, requantize_step};
 use crate::Error;
-use crate::layers::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry};
+use crate::layers::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry, Pool2dGeometry};
 use crate::zeroed::{ZeroInit, filled_prefix};
 use core::mem::MaybeUninit;
 
@@ -340,6 +341,44 @@ impl<
         output
     }
 
+    /// [`QuantizedConv2d::forward`] then [`maxpool2d_u8`](super::maxpool2d_u8) with `pool`:
+    /// the same steps, in one call, so that the convolution's steps stay in a buffer of its own
+    /// rather than being returned and copied. `PH` and `PW` are the pool's output size, as
+    /// [`maxpool2d_u8`](super::maxpool2d_u8) requires.
+    #[inline]
+    pub fn forward_max_pooled<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+        const PH: usize,
+        const PW: usize,
+    >(
+        &self,
+        input: &[[[u8; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        clamp: Clamp,
+        pool: Pool2dGeometry,
+    ) -> [[[u8; PW]; PH]; OUT] {
+        let mut output = [[[0; PW]; PH]; OUT];
+        let pooled_by_kernel = pool == Pool2dGeometry::new([2, 2])
+            && [PH, PW] == [OH / 2, OW / 2]
+            && self.forward_direct::<IN, H, W, OH, OW>(
+                input.as_flattened(),
+                geometry,
+                clamp,
+                true,
+                output.as_flattened_mut().as_flattened_mut(),
+            );
+        if !pooled_by_kernel {
+            let mut steps = [[[0; OW]; OH]; OUT];
+            self.forward_into(input, geometry, clamp, &mut steps);
+            maxpool2d_u8_into(&steps, pool, &mut output);
+        }
+        output
+    }
+
     /// [`QuantizedConv2d::forward`] into `output`.
     #[inline]
     pub fn forward_into<
@@ -379,7 +418,7 @@ impl<
         clamp: Clamp,
         output: &mut [u8],
     ) {
-        if self.forward_direct::<IN, H, W, OH, OW>(rows, geometry, clamp, output) {
+        if self.forward_direct::<IN, H, W, OH, OW>(rows, geometry, clamp, false, output) {
             return;
         }
         let positions = OH * OW;
@@ -407,7 +446,8 @@ impl<
     /// [`QuantizedConv2d::forward_rows`] through a direct kernel for a stride and dilation of 1
     /// when the CPU has it and a group's padded input fits [`PADDED_BYTES`], group by group:
     /// `quant::kernel::channel_lanes` where it runs fewer `vpdpbusd`, `quant::kernel::direct`
-    /// otherwise; `false`, nothing written, where neither runs.
+    /// otherwise; `false`, nothing written, where neither runs. Where `pooled`, `output` gets
+    /// the steps of 2x2 max windows of stride 2 (see `direct::Shape::pooled`).
     #[inline]
     fn forward_direct<
         const IN: usize,
@@ -420,6 +460,7 @@ impl<
         rows: &[[u8; W]],
         geometry: Conv2dGeometry,
         clamp: Clamp,
+        pooled: bool,
         output: &mut [u8],
     ) -> bool {
         let padding = geometry.padding;
@@ -459,6 +500,7 @@ impl<
                     kernel: [KH, KW],
                     output: [OH, OW],
                     outputs: [group * per_group, (group + 1) * per_group],
+                    pooled,
                 };
                 // The two kernels take the same arguments and refuse the same sizes, except
                 // the channel-lanes kernel's buffers, which `cheaper` checks.

@@ -78,8 +78,24 @@ pub fn maxpool2d_u8<
     input: &[[[u8; W]; H]; C],
     geometry: Pool2dGeometry,
 ) -> [[[u8; OW]; OH]; C] {
-    debug_assert_eq!(geometry.output_size([H, W]), Some([OH, OW]), "{geometry:?}");
     let mut output = [[[0; OW]; OH]; C];
+    maxpool2d_u8_into(input, geometry, &mut output);
+    output
+}
+
+/// [`maxpool2d_u8`] into `output`, every step of which it sets.
+pub(crate) fn maxpool2d_u8_into<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+>(
+    input: &[[[u8; W]; H]; C],
+    geometry: Pool2dGeometry,
+    output: &mut [[[u8; OW]; OH]; C],
+) {
+    debug_assert_eq!(geometry.output_size([H, W]), Some([OH, OW]), "{geometry:?}");
     if geometry == Pool2dGeometry::new([2, 2]) && OH * 2 <= H && OW * 2 <= W {
         // LeNet's pool: whole windows of 2 by 2, which LLVM vectorises.
         for (plane, channel) in output.iter_mut().zip(input) {
@@ -90,12 +106,12 @@ pub fn maxpool2d_u8<
                 }
             }
         }
-        return output;
+        return;
     }
     for (plane, channel) in output.iter_mut().zip(input) {
+        *plane = [[0; OW]; OH];
         max_plane(channel, plane, geometry);
     }
-    output
 }
 
 /// The maximum of each window of one channel (`H` rows) into `plane` (`OH` rows).

@@ -594,8 +594,68 @@ macro_rules! equivalence {
                         }
                     }
                 }
+                // `forward_max_pooled` gives `maxpool2d_u8` of those steps: 2x2 windows (which
+                // the direct kernels pool as they store) and padded 3x3 ones of stride 2.
+                if OH >= 2 && OW >= 2 {
+                    max_pooled!(
+                        layer,
+                        x,
+                        steps,
+                        GEOMETRY,
+                        clamp,
+                        $in,
+                        $h,
+                        $w,
+                        OH,
+                        OW,
+                        [2, 2],
+                        [2, 2],
+                        [0, 0]
+                    );
+                    max_pooled!(
+                        layer,
+                        x,
+                        steps,
+                        GEOMETRY,
+                        clamp,
+                        $in,
+                        $h,
+                        $w,
+                        OH,
+                        OW,
+                        [3, 3],
+                        [2, 2],
+                        [1, 1]
+                    );
+                }
             }
         }
+    }};
+}
+
+/// Asserts that `layer.forward_max_pooled` with the pool of `kernel`, `stride` and `padding`
+/// equals `maxpool2d_u8` of `steps`, `layer.forward`'s.
+macro_rules! max_pooled {
+    ($layer:expr, $x:expr, $steps:expr, $geometry:expr, $clamp:expr, $in:literal, $h:literal,
+     $w:literal, $oh:expr, $ow:expr, $kernel:expr, $stride:expr, $padding:expr) => {{
+        const POOL: Pool2dGeometry = Pool2dGeometry {
+            kernel: $kernel,
+            stride: $stride,
+            padding: $padding,
+        };
+        const POOLED: [usize; 2] = match POOL.output_size([$oh, $ow]) {
+            Some(size) => size,
+            None => [0, 0],
+        };
+        let fused: Box<[[[u8; POOLED[1]]; POOLED[0]]; _]> = Box::new(
+            $layer
+                .forward_max_pooled::<$in, $h, $w, { $oh }, { $ow }, { POOLED[0] }, { POOLED[1] }>(
+                    &$x, $geometry, $clamp, POOL,
+                ),
+        );
+        let separate: Box<[[[u8; POOLED[1]]; POOLED[0]]; _]> =
+            Box::new(maxpool2d_u8(&*$steps, POOL));
+        assert_eq!(fused, separate, "{:?} {:?} {:?}", $geometry, POOL, $clamp);
     }};
 }
 

@@ -27,8 +27,9 @@ use core::arch::x86_64::{
     _mm512_broadcast_i32x4, _mm512_broadcastss_ps, _mm512_castps_si512, _mm512_castsi128_si512,
     _mm512_castsi512_si128, _mm512_dpbusd_epi32, _mm512_extracti32x4_epi32, _mm512_inserti32x4,
     _mm512_mask_blend_epi32, _mm512_maskz_loadu_epi8, _mm512_maskz_loadu_epi32,
-    _mm512_maskz_loadu_ps, _mm512_permutex2var_epi32, _mm512_permutexvar_epi32, _mm512_set1_epi32,
-    _mm512_setr_epi32, _mm512_setzero_si512, _mm512_shuffle_epi8, _mm512_storeu_si512,
+    _mm512_maskz_loadu_ps, _mm512_max_epi32, _mm512_permutex2var_epi32, _mm512_permutexvar_epi32,
+    _mm512_set1_epi32, _mm512_setr_epi32, _mm512_setzero_si512, _mm512_shuffle_epi8,
+    _mm512_storeu_si512,
 };
 use core::mem::MaybeUninit;
 
@@ -65,8 +66,13 @@ pub(crate) fn cheaper(shape: &Shape, groups: usize) -> bool {
     let gathered = blocks * groups * outputs;
     let positions = output_height * (output_width / L * L + (output_width % L).next_multiple_of(4));
     let broadcast = positions * own_groups * outputs.div_ceil(L);
-    fits(shape) && broadcast < gathered
+    // Pooled rows go two at a time, which the kernel does for rows of at most 12 positions.
+    let pooled_fits = !shape.pooled || output_width <= PAIRED_WIDTH;
+    fits(shape) && broadcast < gathered && pooled_fits
 }
+
+/// Rows of at most this many positions go two at a time: up to 24 chains of sums in flight.
+const PAIRED_WIDTH: usize = 12;
 
 /// Whether `shape`'s interleaved rows and repacked weights fit this kernel's stack buffers.
 fn fits(shape: &Shape) -> bool {
@@ -109,7 +115,8 @@ fn run<const OUT: usize, const G: usize>(
 ) -> bool {
     let sizes = shape.matches(G, OUT, padded.len(), output.len())
         && shape.outputs[0] < shape.outputs[1]
-        && fits(&shape);
+        && fits(&shape)
+        && (!shape.pooled || shape.output[1] <= PAIRED_WIDTH);
     if !sizes || !super::direct::available(G) || (permute && !super::has_avx512vbmi()) {
         return false;
     }
@@ -218,15 +225,16 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
             weights: repacked,
             offsets,
         };
-        // Rows of at most 12 positions go two at a time: up to 24 chains of sums in flight.
-        let pairs = shape.output[1] <= 12;
+        let pairs = shape.output[1] <= PAIRED_WIDTH;
+        // A pooled layer's rows are paired (`cheaper`); an odd last one is in no window.
+        let height = if shape.pooled {
+            shape.output[0] / 2 * 2
+        } else {
+            shape.output[0]
+        };
         let mut y = 0;
-        while y < shape.output[0] {
-            let rows = if pairs && y + 1 < shape.output[0] {
-                2
-            } else {
-                1
-            };
+        while y < height {
+            let rows = if pairs && y + 1 < height { 2 } else { 1 };
             for x in (0..shape.output[1]).step_by(L) {
                 let count = L.min(shape.output[1] - x);
                 let first = y * width + x;
@@ -247,19 +255,16 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
                         _ => block_of.sums::<16, 1>(first, width, &mut sums),
                     }
                 }
-                for (row, sums) in sums.iter().enumerate().take(rows) {
-                    let at = (y + row) * shape.output[1] + x;
-                    store(
-                        sums,
-                        multipliers,
-                        requantize,
-                        [block, channels],
-                        at,
-                        count,
-                        shape,
-                        output,
-                    );
-                }
+                store_rows(
+                    &sums,
+                    [y, rows],
+                    [x, count],
+                    multipliers,
+                    requantize,
+                    [block, channels],
+                    shape,
+                    output,
+                );
             }
             y += rows;
         }
@@ -401,6 +406,63 @@ fn to_bytes(v: __m512i) -> [u8; 64] {
     bytes
 }
 
+/// Stores the steps of a block's `rows` rows of sums (`count` positions from `(y, x)`), or,
+/// for a pooled shape, of the maxima of their 2x2 windows (`x` is then 0, the rows `y` and
+/// `y + 1`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[allow(clippy::too_many_arguments)]
+fn store_rows<const OUT: usize>(
+    sums: &[[__m512i; L]; 2],
+    [y, rows]: [usize; 2],
+    [x, count]: [usize; 2],
+    multipliers: core::arch::x86_64::__m512,
+    requantize: &Requantize<'_, OUT>,
+    channels: [usize; 2],
+    shape: &Shape,
+    output: &mut [u8],
+) {
+    let plane = shape.plane();
+    if shape.pooled {
+        let windows = count / 2;
+        let [top, bottom] = sums;
+        let maxima: [__m512i; L] = core::array::from_fn(|k| {
+            if k < windows {
+                _mm512_max_epi32(
+                    _mm512_max_epi32(top[2 * k], top[2 * k + 1]),
+                    _mm512_max_epi32(bottom[2 * k], bottom[2 * k + 1]),
+                )
+            } else {
+                _mm512_setzero_si512()
+            }
+        });
+        let at = y / 2 * (shape.output[1] / 2);
+        store(
+            &maxima,
+            multipliers,
+            requantize,
+            channels,
+            at,
+            windows,
+            plane,
+            output,
+        );
+        return;
+    }
+    for (row, sums) in sums.iter().enumerate().take(rows) {
+        let at = (y + row) * shape.output[1] + x;
+        store(
+            sums,
+            multipliers,
+            requantize,
+            channels,
+            at,
+            count,
+            plane,
+            output,
+        );
+    }
+}
+
 /// Requantises 16 positions' sums (lanes: the block's channels) and stores the first `count`
 /// positions' steps into each of the block's `channels` planes, from position `at`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
@@ -412,7 +474,7 @@ fn store<const OUT: usize>(
     [block, channels]: [usize; 2],
     at: usize,
     count: usize,
-    shape: &Shape,
+    plane: usize,
     output: &mut [u8],
 ) {
     use super::quantize::avx512::requantize_vector;
@@ -431,7 +493,6 @@ fn store<const OUT: usize>(
         let v = _mm512_inserti32x4::<2>(v, steps[4 * k + 2]);
         _mm512_inserti32x4::<3>(v, steps[4 * k + 3])
     });
-    let plane = shape.output[0] * shape.output[1];
     let mask = if count >= L {
         u16::MAX
     } else {
@@ -518,6 +579,7 @@ mod tests {
                             kernel: [$kh, $kw],
                             output: [output_height, output_width],
                             outputs,
+                            pooled: false,
                         };
                         let positions = $out * output_height * output_width;
                         let (mut expected, mut got) = (vec![7; positions], vec![7; positions]);
@@ -581,6 +643,7 @@ mod tests {
             kernel: [kernel, kernel],
             output: [size - kernel + 1, size - kernel + 1],
             outputs: [0, outputs],
+            pooled: false,
         };
         // LeNet's second convolution: 4,800 `vpdpbusd` here against 6,080; its first: 7,840
         // against 2,352.

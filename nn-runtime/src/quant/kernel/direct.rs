@@ -41,9 +41,24 @@ pub(crate) struct Shape {
     /// The output channels computed, `outputs[0]..outputs[1]`, from the `channels` planes of
     /// the input: all of them, or a grouped convolution's group.
     pub outputs: [usize; 2],
+    /// Whether the steps stored are those of 2x2 max windows of stride 2 (`nn.MaxPool2d(2)`),
+    /// planes of `[output[0] / 2, output[1] / 2]`: the maximum of four positions' sums,
+    /// requantised once, which is the maximum of their steps (the requantisation is
+    /// monotone), for a quarter of the requantisations and no pass over the unpooled steps.
+    pub pooled: bool,
 }
 
 impl Shape {
+    /// Steps stored per output channel: the output's, or the pooled output's.
+    pub(crate) fn plane(&self) -> usize {
+        let [height, width] = self.output;
+        if self.pooled {
+            (height / 2) * (width / 2)
+        } else {
+            height * width
+        }
+    }
+
     /// Whether a padded input of `padded` bytes, an output of `output` bytes and a layer of
     /// `outputs` output channels and `groups` groups of four taps are this shape's: the sizes
     /// every direct kernel's loads and stores rely on (`padded` with [`SLACK`] bytes after the
@@ -59,7 +74,7 @@ impl Shape {
         let taps = self.channels * self.kernel[0] * self.kernel[1];
         groups == taps.div_ceil(4)
             && padded >= self.channels * height * width + SLACK
-            && output >= outputs * self.output[0] * self.output[1]
+            && output >= outputs * self.plane()
             && self.outputs[0] <= self.outputs[1]
             && self.outputs[1] <= outputs
             && self.output[0] + self.kernel[0] <= height + 1
@@ -125,12 +140,13 @@ pub(super) mod avx512 {
     use super::super::quantize::avx512::{Bounds, requantize_vector};
     use super::{Clamp, MAX_GROUPS, Shape};
     use core::arch::x86_64::{
-        __m128i, __m512i, __mmask16, _mm_loadu_si128, _mm_mask_storeu_epi8, _mm_storeu_si128,
-        _mm_unpackhi_epi8, _mm_unpackhi_epi16, _mm_unpacklo_epi8, _mm_unpacklo_epi16,
-        _mm256_loadu_si256, _mm512_add_epi8, _mm512_castsi128_si512, _mm512_castsi256_si512,
-        _mm512_dpbusd_epi32, _mm512_inserti32x4, _mm512_inserti64x4, _mm512_loadu_si512,
-        _mm512_maskz_loadu_epi8, _mm512_permutex2var_epi8, _mm512_permutexvar_epi8,
-        _mm512_set1_epi8, _mm512_set1_epi32, _mm512_set1_ps, _mm512_storeu_si512,
+        __m128i, __m256i, __m512i, __mmask16, _mm_loadu_si128, _mm_mask_storeu_epi8,
+        _mm_srli_si128, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpackhi_epi16, _mm_unpacklo_epi8,
+        _mm_unpacklo_epi16, _mm256_loadu_si256, _mm512_add_epi8, _mm512_castsi128_si512,
+        _mm512_castsi256_si512, _mm512_cvtepi64_epi32, _mm512_dpbusd_epi32, _mm512_inserti32x4,
+        _mm512_inserti64x4, _mm512_loadu_si512, _mm512_mask_blend_ps, _mm512_maskz_loadu_epi8,
+        _mm512_max_epi32, _mm512_permutex2var_epi8, _mm512_permutexvar_epi8, _mm512_set1_epi8,
+        _mm512_set1_epi32, _mm512_set1_ps, _mm512_srli_epi64, _mm512_storeu_si512,
     };
     use core::mem::MaybeUninit;
 
@@ -270,7 +286,7 @@ pub(super) mod avx512 {
             offsets,
             multipliers,
             bounds: Bounds::new(zero_point, clamp),
-            plane: shape.output[0] * shape.output[1],
+            plane: shape.plane(),
         };
         let vbmi = super::super::has_avx512vbmi();
         let rows = match (grouping, Rows::plan(&shape, G, OUT)) {
@@ -593,6 +609,10 @@ pub(super) mod avx512 {
         layer: &Layer<'_, OUT>,
         output: &mut [u8],
     ) {
+        if shape.pooled {
+            blocks_pooled(shape, source, weights, layer, output);
+            return;
+        }
         let width = shape.padded[1];
         let [output_height, output_width] = shape.output;
         let mut block = [_mm512_set1_epi32(0); G];
@@ -600,30 +620,7 @@ pub(super) mod avx512 {
             let mut x = 0;
             while x < output_width {
                 let first = y * width + x;
-                match *source {
-                    Source::Gathered { padded, offsets } => {
-                        for (g, v) in block.iter_mut().enumerate() {
-                            let at = &offsets[4 * g..4 * g + 4];
-                            *v = interleave(
-                                load16(padded, first + at[0]),
-                                load16(padded, first + at[1]),
-                                load16(padded, first + at[2]),
-                                load16(padded, first + at[3]),
-                            );
-                        }
-                    }
-                    Source::Words { words, starts } => {
-                        for (v, start) in block.iter_mut().zip(starts) {
-                            // SAFETY: the last word read is `(OH - 1) width + x + 15 + start`
-                            // with `x < OW` and `start <= KW - 1`, so at most `OH width + 15
-                            // - 1 < span` (`OW + KW <= width + 1`), within its source.
-                            #[allow(unsafe_code)]
-                            unsafe {
-                                *v = _mm512_loadu_si512(words.add(start + first).cast());
-                            }
-                        }
-                    }
-                }
+                load_block(source, first, &mut block);
                 let at = y * output_width + x;
                 let count = L.min(output_width - x);
                 let [mut o, end] = shape.outputs;
@@ -643,6 +640,140 @@ pub(super) mod avx512 {
                 }
                 x += L;
             }
+        }
+    }
+
+    /// The groups of the block of 16 positions from the one at `first` (`y * width + x`, in
+    /// the padded input's numbering; `x` below the output's width) into `block`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    fn load_block<const G: usize>(source: &Source<'_>, first: usize, block: &mut [__m512i; G]) {
+        match *source {
+            Source::Gathered { padded, offsets } => {
+                for (g, v) in block.iter_mut().enumerate() {
+                    let at = &offsets[4 * g..4 * g + 4];
+                    *v = interleave(
+                        load16(padded, first + at[0]),
+                        load16(padded, first + at[1]),
+                        load16(padded, first + at[2]),
+                        load16(padded, first + at[3]),
+                    );
+                }
+            }
+            Source::Words { words, starts } => {
+                for (v, start) in block.iter_mut().zip(starts) {
+                    // SAFETY: the last word read is `(OH - 1) width + x + 15 + start` with
+                    // `x < OW` and `start <= KW - 1`, so at most `OH width + 15 - 1 < span`
+                    // (`OW + KW <= width + 1`), within its source.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        *v = _mm512_loadu_si512(words.add(start + first).cast());
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`blocks`] of a pooled shape: the blocks of output rows `2 y` and `2 y + 1` at once,
+    /// each channel's two rows of sums reduced to the maxima of their 2x2 windows, which are
+    /// requantised and stored (an odd last row or column, outside every window, is not
+    /// computed).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    fn blocks_pooled<const OUT: usize, const G: usize>(
+        shape: &Shape,
+        source: &Source<'_>,
+        weights: &[[[i8; 4]; OUT]; G],
+        layer: &Layer<'_, OUT>,
+        output: &mut [u8],
+    ) {
+        let width = shape.padded[1];
+        let [output_height, output_width] = shape.output;
+        let pooled_width = output_width / 2;
+        let mut block = [[_mm512_set1_epi32(0); G]; 2];
+        for y in 0..output_height / 2 {
+            let mut x = 0;
+            // Blocks start at even columns, so that windows do not straddle them.
+            while x + 1 < output_width {
+                for (row, groups) in block.iter_mut().enumerate() {
+                    load_block(source, (2 * y + row) * width + x, groups);
+                }
+                let at = y * pooled_width + x / 2;
+                let count = L.min(output_width - x) / 2;
+                let [mut o, end] = shape.outputs;
+                while o < end {
+                    let to = &mut output[o * layer.plane + at..];
+                    match end - o {
+                        1 => pooled::<1, OUT, G>(layer, weights, &block, o, to, count),
+                        2 => pooled::<2, OUT, G>(layer, weights, &block, o, to, count),
+                        3 => pooled::<3, OUT, G>(layer, weights, &block, o, to, count),
+                        4 => pooled::<4, OUT, G>(layer, weights, &block, o, to, count),
+                        5 => pooled::<5, OUT, G>(layer, weights, &block, o, to, count),
+                        6 => pooled::<6, OUT, G>(layer, weights, &block, o, to, count),
+                        7 => pooled::<7, OUT, G>(layer, weights, &block, o, to, count),
+                        _ => pooled::<CHANNELS, OUT, G>(layer, weights, &block, o, to, count),
+                    }
+                    o += CHANNELS;
+                }
+                x += L;
+            }
+        }
+    }
+
+    /// Output channels `o .. o + C` of two rows' blocks: their sums, the maximum of each 2x2
+    /// window (lanes `2 k`, `2 k + 1` of both rows), requantised two channels to a vector, and
+    /// the first `count <= 8` of each channel's 8 steps stored from `to` (a plane apart).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    fn pooled<const C: usize, const OUT: usize, const G: usize>(
+        layer: &Layer<'_, OUT>,
+        weights: &[[[i8; 4]; OUT]; G],
+        block: &[[__m512i; G]; 2],
+        o: usize,
+        to: &mut [u8],
+        count: usize,
+    ) {
+        let mut sums: [[__m512i; C]; 2] =
+            [core::array::from_fn(|c| _mm512_set1_epi32(layer.offsets[o + c])); 2];
+        for g in 0..G {
+            for (row, sums) in sums.iter_mut().enumerate() {
+                for (c, sum) in sums.iter_mut().enumerate() {
+                    let weight = _mm512_set1_epi32(word(weights[g][o + c]));
+                    *sum = _mm512_dpbusd_epi32(*sum, block[row][g], weight);
+                }
+            }
+        }
+        // Each channel's 8 windows: the rows' maximum, then each pair of lanes' (the odd lane
+        // shifted onto the even one), the even lanes kept.
+        let windows: [__m256i; C] = core::array::from_fn(|c| {
+            let rows = _mm512_max_epi32(sums[0][c], sums[1][c]);
+            _mm512_cvtepi64_epi32(_mm512_max_epi32(rows, _mm512_srli_epi64::<32>(rows)))
+        });
+        let lanes: __mmask16 = (1 << count) - 1;
+        let mut c = 0;
+        while c < C {
+            let next = (c + 1).min(C - 1);
+            let both = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(windows[c]), windows[next]);
+            let multipliers = _mm512_mask_blend_ps(
+                0xff00,
+                _mm512_set1_ps(layer.multipliers[o + c]),
+                _mm512_set1_ps(layer.multipliers[o + next]),
+            );
+            let bytes = requantize_vector(both, multipliers, &layer.bounds);
+            for (k, bytes) in [bytes, _mm_srli_si128::<8>(bytes)]
+                .into_iter()
+                .enumerate()
+                .take(if next > c { 2 } else { 1 })
+            {
+                let to = &mut to[(c + k) * layer.plane..(c + k) * layer.plane + count];
+                // SAFETY: only the first `count <= 8` bytes are enabled, and they lie in `to`;
+                // a masked store neither writes nor faults on the others.
+                #[allow(unsafe_code)]
+                unsafe {
+                    _mm_mask_storeu_epi8(to.as_mut_ptr().cast(), lanes, bytes);
+                }
+            }
+            c += 2;
         }
     }
 
@@ -756,6 +887,7 @@ mod tests {
                             kernel: [$kh, $kw],
                             output: [output_height, output_width],
                             outputs,
+                            pooled: false,
                         };
                         let positions = output_height * output_width;
                         let mut expected = vec![7; $out * positions];
