@@ -230,18 +230,27 @@ macro_rules! fixture_case {
             .copied()
             .collect();
         assert_eq!(differ, expected, "{case}: differences from onnxruntime");
-        (steps, relu)
+        // With a 2x2 max pool in the same call (the kernels pool sums before requantising).
+        let pooled: [[[u8; $ow / 2]; $oh / 2]; $out] = layer
+            .forward_max_pooled::<$in, $h, $w, $oh, $ow, { $oh / 2 }, { $ow / 2 }>(
+                &x_q,
+                geometry,
+                Clamp::relu(output),
+                Pool2dGeometry::new([2, 2]),
+            );
+        (steps, relu, pooled)
     }};
 }
 
 #[test]
 fn lenet_convolutions_and_pools_match_numpy() {
-    let (steps, relu) = fixture_case!("lenet1", 1, 6, 5, 5, 25, 7, 28, 28, 28, 28);
+    let (steps, relu, fused) = fixture_case!("lenet1", 1, 6, 5, 5, 25, 7, 28, 28, 28, 28);
     let pooled: [[[u8; 14]; 14]; 6] = maxpool2d_u8(&relu, Pool2dGeometry::new([2, 2]));
     assert_eq!(
         pooled.as_flattened().as_flattened(),
         values::<u8>("lenet1", "maxpool")
     );
+    assert_eq!(fused, pooled);
     let padded = Pool2dGeometry {
         kernel: [3, 3],
         stride: [2, 2],
@@ -259,7 +268,9 @@ fn lenet_convolutions_and_pools_match_numpy() {
         values::<u8>("lenet1", "maxpool_padded")
     );
 
-    let (steps, _) = fixture_case!("lenet2", 6, 16, 5, 5, 150, 38, 14, 14, 10, 10);
+    let (steps, relu, fused) = fixture_case!("lenet2", 6, 16, 5, 5, 150, 38, 14, 14, 10, 10);
+    // numpy's pool of numpy's steps (checked above by the macro), through the kernel's pooling.
+    assert_eq!(fused, maxpool2d_u8(&relu, Pool2dGeometry::new([2, 2])));
     let zero = quantization("lenet2", "y").zero_point;
     assert_eq!(
         global_avgpool_u8(&steps, zero).to_vec(),
