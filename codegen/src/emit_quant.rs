@@ -422,24 +422,23 @@ fn conv_max_pooled(
     })
 }
 
-/// `dequantized_output`: the layers from quantised input steps to the last layer's `f32`
-/// output (its activation applied), which `forward` and `forward_quantized` share. The last
-/// layer is a dense one (`check`).
-fn steps(net: &Network, parts: &[Part<'_>]) -> TokenStream {
-    let outputs = net.output.elements();
-    let steps_type = nested_type(&quote!(u8), &net.input);
-    let input = format_ident!("input");
-    let mut previous = quote!(#input);
-    let first = &weighted(parts)[0].layer().field;
-    let mut current = quote!(self.#first.input());
+/// Statements computing the layers `parts` (none the last) from `input`, a reference to
+/// steps of the quantisation `current`, each into the local of its name; and a reference to
+/// the last one's steps.
+fn hidden_steps(
+    net: &Network,
+    parts: &[Part<'_>],
+    input: &TokenStream,
+    mut current: TokenStream,
+) -> (TokenStream, TokenStream) {
+    let mut previous = input.clone();
     let mut body = TokenStream::new();
-    let (last, hidden) = parts.split_last().expect("a network has a layer");
-    let mut hidden = hidden.iter().peekable();
-    while let Some(part) = hidden.next() {
+    let mut parts = parts.iter().peekable();
+    while let Some(part) = parts.next() {
         // A convolution followed by a 2-D max pool is one call (`forward_max_pooled`): the same
         // steps, without returning the convolution's.
         if let (Part::Conv(conv_layer, conv), Some(Part::Pool(pool_layer, pool))) =
-            (part, hidden.peek())
+            (part, parts.peek())
             && pool.function == "maxpool2d"
             && let Some(fused) =
                 conv_max_pooled(net, [conv_layer, pool_layer], conv, pool, &previous)
@@ -448,7 +447,7 @@ fn steps(net: &Network, parts: &[Part<'_>]) -> TokenStream {
             let (conv_field, field) = (&conv_layer.field, &pool_layer.field);
             previous = quote!(&#field);
             current = quote!(self.#conv_field.output());
-            hidden.next();
+            parts.next();
             continue;
         }
         body.extend(hidden_step(net, *part, &previous, &current));
@@ -458,6 +457,20 @@ fn steps(net: &Network, parts: &[Part<'_>]) -> TokenStream {
             current = quote!(self.#field.output());
         }
     }
+    (body, previous)
+}
+
+/// `dequantized_output`: the layers from quantised input steps to the last layer's `f32`
+/// output (its activation applied), which `forward` and `forward_quantized` share. The last
+/// layer is a dense one (`check`).
+fn steps(net: &Network, parts: &[Part<'_>]) -> TokenStream {
+    let outputs = net.output.elements();
+    let steps_type = nested_type(&quote!(u8), &net.input);
+    let input = format_ident!("input");
+    let (last, hidden) = parts.split_last().expect("a network has a layer");
+    let first = &weighted(parts)[0].layer().field;
+    let (mut body, previous) =
+        hidden_steps(net, hidden, &quote!(#input), quote!(self.#first.input()));
     let layer = last.layer();
     let field = &layer.field;
     let apply = apply(net, layer, &quote!(&mut #field));
@@ -475,32 +488,32 @@ fn steps(net: &Network, parts: &[Part<'_>]) -> TokenStream {
     }
 }
 
-/// `forward_batch`. For a network of dense layers: chunks of samples, each layer's sums for the
-/// whole chunk at once (every weight loaded serves the chunk), then each row requantised as
-/// `forward` does it, so that a sample gets the same output alone or in a batch. Otherwise
-/// (convolutions already run their kernel over many positions at once) sample by sample.
+/// `forward_batch`: chunks of samples, each dense layer's sums for the whole chunk at once
+/// (every weight loaded serves the chunk), then each row requantised as `forward` does it, so
+/// that a sample gets the same output alone or in a batch. The layers before the dense ones
+/// (convolutions, which already run their kernels over many positions at once, pools,
+/// `flatten`) run sample by sample into the chunk's rows.
 fn forward_batch(net: &Network, quantized: &Quantized, parts: &[Part<'_>]) -> TokenStream {
     let runtime = &net.runtime;
     let outputs = net.output.elements();
     let input_type = array_type(&net.scalar, &net.input);
     let last_name = &net.last_layer().name;
-    let dense: Option<Vec<(&Layer, usize, usize)>> = parts
+    // The dense layers at the end (with the dropouts among them) run a chunk at once; the
+    // layers before them (convolutions, pools, `flatten`), if any, sample by sample into the
+    // chunk's rows.
+    let tail = parts
         .iter()
-        .filter(|part| !matches!(part, Part::Dropout(_)))
-        .map(|part| match part {
+        .rposition(|part| !matches!(part, Part::Dense(..) | Part::Dropout(_)))
+        .map_or(0, |last| last + 1);
+    let (prefix, tail) = parts.split_at(tail);
+    let dense: Vec<(&Layer, usize, usize)> = tail
+        .iter()
+        .filter_map(|part| match part {
             Part::Dense(layer, inputs, outputs) => Some((*layer, *inputs, *outputs)),
             _ => None,
         })
         .collect();
-    let body = if let Some(dense) = dense {
-        dense_chunks(net, quantized, &dense)
-    } else {
-        quote! {
-            for (input, output) in inputs.iter().zip(outputs.iter_mut()) {
-                *output = self.forward(input);
-            }
-        }
-    };
+    let body = dense_chunks(net, quantized, &dense, prefix);
     let check_rows = check_rows(net, last_name, &quote!(inputs), &quote!(outputs));
     quote! {
         /// Runs the network on every input, writing one output per input: the same outputs
@@ -521,14 +534,57 @@ fn forward_batch(net: &Network, quantized: &Quantized, parts: &[Part<'_>]) -> To
     }
 }
 
-/// `forward_batch`'s body for a network of dense layers: the chunks.
+/// Statements binding `steps` to the chunk's rows of the first dense layer's input steps
+/// (in `buffer`): the chunk's inputs quantised, or, after `prefix` (the layers before the
+/// dense ones), each sample's steps as `forward` computes them.
+fn chunk_steps(
+    net: &Network,
+    prefix: &[Part<'_>],
+    buffer: &Ident,
+    chunk_inputs: &Ident,
+    steps: &Ident,
+    first: &Ident,
+) -> TokenStream {
+    if prefix.is_empty() {
+        return quote! {
+            let #steps = &mut #buffer[..#chunk_inputs.len()];
+            self.#first
+                .input()
+                .quantize_slice(#chunk_inputs.as_flattened(), #steps.as_flattened_mut());
+        };
+    }
+    let input = Ident::new("input", Span::mixed_site());
+    let quantized_input = Ident::new("quantized_input", Span::mixed_site());
+    let input_flat = flat(&net.input, &quote!((*#input)), false);
+    let steps_flat = flat(&net.input, &quote!(#quantized_input), true);
+    let steps_zeros = nested_zeros(&quote!(0u8), &net.input);
+    let first_weighted = &weighted(prefix)[0].layer().field;
+    let (layers, last) = hidden_steps(
+        net,
+        prefix,
+        &quote!(&#quantized_input),
+        quote!(self.#first_weighted.input()),
+    );
+    quote! {
+        let #steps = &mut #buffer[..#chunk_inputs.len()];
+        for (row, #input) in #steps.iter_mut().zip(#chunk_inputs) {
+            let mut #quantized_input = #steps_zeros;
+            self.#first_weighted.input().quantize_slice(#input_flat, #steps_flat);
+            #layers
+            *row = *#last;
+        }
+    }
+}
+
+/// `forward_batch`'s body: the chunks, through `chunk_steps` and then the dense layers.
 fn dense_chunks(
     net: &Network,
     quantized: &Quantized,
     dense: &[(&Layer, usize, usize)],
+    prefix: &[Part<'_>],
 ) -> TokenStream {
     let chunk = quantized.chunk;
-    let (inputs, outputs) = (net.input.elements(), net.output.elements());
+    let (inputs, outputs) = (dense[0].1, net.output.elements());
     let chunk_inputs = Ident::new("inputs", Span::mixed_site());
     let chunk_outputs = Ident::new("outputs", Span::mixed_site());
     let steps = Ident::new("steps", Span::mixed_site());
@@ -541,12 +597,7 @@ fn dense_chunks(
         #[allow(clippy::large_stack_arrays)]
         let mut #steps_buffer = [[0u8; #inputs]; #chunk];
     };
-    let mut body = quote! {
-        let #steps = &mut #steps_buffer[..#chunk_inputs.len()];
-        self.#first
-            .input()
-            .quantize_slice(#chunk_inputs.as_flattened(), #steps.as_flattened_mut());
-    };
+    let mut body = chunk_steps(net, prefix, &steps_buffer, &chunk_inputs, &steps, first);
     let mut previous = quote!(#steps);
     let (last, hidden) = dense.split_last().expect("a network has a layer");
     for (layer, _, width) in hidden {

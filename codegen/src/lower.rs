@@ -73,7 +73,7 @@ pub fn lower(
 }
 
 /// Samples per chunk in an int8 twin's `forward_batch`: as many as keep its largest stack
-/// buffer (a layer's `u8` inputs or its `i32` sums for the chunk) within 32 KiB, at most 64;
+/// buffer (a dense layer's `u8` inputs or its `i32` sums for the chunk) within 32 KiB, at most 64;
 /// from 8 on a multiple of 8, so that the VNNI kernels' tiles of 4 and 8 rows divide every
 /// full chunk (a row left alone in a chunk costs a pass over the weights for one sample:
 /// `mnist_b256` in bench/benches/quantized.rs, 2.95x -> 3.0x `f32`'s throughput); from 32 on a
@@ -81,8 +81,14 @@ pub fn lower(
 /// of 40 left 8 rows of each to VNNI: a batch of 256 took 80 us with AMX, 62 in whole blocks,
 /// a scratch harness).
 fn quantized_chunk(net: &Network) -> usize {
-    let widest = net
+    // Only the dense layers at the end run on chunks; the layers before them (convolutions,
+    // pools, `flatten`) run sample by sample, on buffers of their own.
+    let tail = net
         .layers
+        .iter()
+        .rposition(|layer| !matches!(layer.kind, LayerKind::Dense | LayerKind::Dropout { .. }))
+        .map_or(0, |last| last + 1);
+    let widest = net.layers[tail..]
         .iter()
         .map(|layer| layer.input.elements().max(4 * layer.output.elements()))
         .max()
@@ -255,5 +261,41 @@ fn training_chunk(net: &Network, scalar_bytes: usize) -> usize {
         chunk.clamp(2, 64)
     } else {
         chunk.clamp(1, 32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantized_chunk;
+
+    fn chunk(declaration: &str) -> usize {
+        quantized_chunk(&nn_grammar::compile_item(declaration).expect("a network"))
+    }
+
+    #[test]
+    fn int8_chunks_are_sized_by_the_dense_layers_at_the_end() {
+        // MNIST: 784 inputs a row, 41 rows in 32 KiB, AMX's blocks of 32.
+        assert_eq!(
+            chunk("struct Net = 784 -> 128 relu -> 10 with quantize = int8;"),
+            32
+        );
+        // LeNet: its first convolution's 18,816 bytes of sums a sample do not count; its dense
+        // layers' widest, 120 sums (480 bytes) a row, allow the most, 64.
+        assert_eq!(
+            chunk(
+                "struct Net = [1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2) \
+                 -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 \
+                 with quantize = int8;"
+            ),
+            64
+        );
+        // A dropout among the dense layers is one of them: 3,000 sums a row (12,000 bytes)
+        // leave room for two rows.
+        assert_eq!(
+            chunk(
+                "struct Net = [4, 4] -> flatten -> 3000 relu -> dropout(0.5) -> 10 with quantize = int8;"
+            ),
+            2
+        );
     }
 }
