@@ -53,18 +53,18 @@ fn sizes(shape: &Shape) -> [usize; 3] {
 
 /// Whether this kernel fits its buffers and runs fewer `vpdpbusd` than [`super::direct`]: one
 /// per block of 16 neighbouring positions, group of four taps and output channel there, one
-/// per position (rounded up to 4 in a row), group and block of 16 output channels here. Their
+/// per position (rounded up to 2 in a row), group and block of 16 output channels here. Their
 /// count is what the time follows: the direct kernel's shuffles run alongside them (LeNet's
 /// convolutions, `lenet` in bench/benches/quant_conv.rs: the first takes 2.0 us there and
 /// 4.5 here, 2,352 against 7,840 `vpdpbusd`; the second 2.8 there and 2.2 here, 6,080
-/// against 4,800).
+/// against 4,800 when positions were rounded up to 4 in a row, 4,000 now).
 pub(crate) fn cheaper(shape: &Shape, groups: usize) -> bool {
     let [own_groups, _, _] = sizes(shape);
     let outputs = shape.outputs[1] - shape.outputs[0];
     let [output_height, output_width] = shape.output;
     let blocks = output_height * output_width.div_ceil(L);
     let gathered = blocks * groups * outputs;
-    let positions = output_height * (output_width / L * L + (output_width % L).next_multiple_of(4));
+    let positions = output_height * (output_width / L * L + (output_width % L).next_multiple_of(2));
     let broadcast = positions * own_groups * outputs.div_ceil(L);
     // Pooled rows go two at a time, which the kernel does for rows of at most 12 positions.
     let pooled_fits = !shape.pooled || output_width <= PAIRED_WIDTH;
@@ -238,20 +238,27 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
             for x in (0..shape.output[1]).step_by(L) {
                 let count = L.min(shape.output[1] - x);
                 let first = y * width + x;
-                // Sums of `count` positions rounded up to 4 (the others are not stored) in
+                // Sums of `count` positions rounded up to 2 (the others are not stored) in
                 // each of the `rows` rows.
                 // SAFETY: within a four, the largest word read is `(OH - 1) width + x + p +
-                // KW - 1` with `p < P <= count + 3` and `x + count <= OW`, so at most `(OH - 1)
+                // KW - 1` with `p < P <= count + 1` and `x + count <= OW`, so at most `(OH - 1)
                 // width + OW + KW + 1 <= OH width + 2 < span` (`OW + KW <= width + 1`): every
                 // word read was built, in its own four.
                 unsafe {
-                    match (count.div_ceil(4), rows) {
-                        (1, 1) => block_of.sums::<4, 1>(first, width, &mut sums),
-                        (1, _) => block_of.sums::<4, 2>(first, width, &mut sums),
-                        (2, 1) => block_of.sums::<8, 1>(first, width, &mut sums),
-                        (2, _) => block_of.sums::<8, 2>(first, width, &mut sums),
-                        (3, 1) => block_of.sums::<12, 1>(first, width, &mut sums),
-                        (3, _) => block_of.sums::<12, 2>(first, width, &mut sums),
+                    match (count.div_ceil(2), rows) {
+                        (1, 1) => block_of.sums::<2, 1>(first, width, &mut sums),
+                        (1, _) => block_of.sums::<2, 2>(first, width, &mut sums),
+                        (2, 1) => block_of.sums::<4, 1>(first, width, &mut sums),
+                        (2, _) => block_of.sums::<4, 2>(first, width, &mut sums),
+                        (3, 1) => block_of.sums::<6, 1>(first, width, &mut sums),
+                        (3, _) => block_of.sums::<6, 2>(first, width, &mut sums),
+                        (4, 1) => block_of.sums::<8, 1>(first, width, &mut sums),
+                        (4, _) => block_of.sums::<8, 2>(first, width, &mut sums),
+                        (5, 1) => block_of.sums::<10, 1>(first, width, &mut sums),
+                        (5, _) => block_of.sums::<10, 2>(first, width, &mut sums),
+                        (6, 1) => block_of.sums::<12, 1>(first, width, &mut sums),
+                        (6, _) => block_of.sums::<12, 2>(first, width, &mut sums),
+                        (7, _) => block_of.sums::<14, 1>(first, width, &mut sums),
                         _ => block_of.sums::<16, 1>(first, width, &mut sums),
                     }
                 }
@@ -645,7 +652,7 @@ mod tests {
             outputs: [0, outputs],
             pooled: false,
         };
-        // LeNet's second convolution: 4,800 `vpdpbusd` here against 6,080; its first: 7,840
+        // LeNet's second convolution: 4,000 `vpdpbusd` here against 6,080; its first: 7,840
         // against 2,352.
         assert!(cheaper(&lenet(6, 14, 5, 16), 38));
         assert!(!cheaper(&lenet(1, 32, 5, 6), 7));
