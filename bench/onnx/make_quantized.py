@@ -1,5 +1,6 @@
-"""onnxruntime's int8 versions of the MNIST benchmark network, the peers of `MnistInt8`
-(bench/benches/quantized.rs, bench/onnx/compare_quantized.sh).
+"""onnxruntime's int8 versions of the MNIST and LeNet benchmark networks, the peers of `MnistInt8`
+(bench/benches/quantized.rs, bench/onnx/compare_quantized.sh) and `LeNetInt8`
+(bench/benches/quant_conv.rs).
 
 Writes, beside this script, from the weights of `mnist.safetensors` (make_models.py):
 
@@ -12,6 +13,13 @@ Writes, beside this script, from the weights of `mnist.safetensors` (make_models
   inputs `nn_bench::inputs::<784>(256)` (the same values `MnistInt8` is calibrated on,
   recomputed here with the same SplitMix64): the scheme of `nn::quant`, except that the product
   is requantised once more before the bias is added (QLinearAdd).
+
+- `lenet_int8_dynamic.onnx` and `lenet_int8_static.onnx`: the same two of `lenet.onnx`
+  (make_models.py; Conv, Relu, MaxPool, Flatten, Gemm, Softmax), the static one calibrated with
+  min/max on 64 images from `inputs(64, 784, seed=7)`, the generator and seed of the images
+  `LeNetInt8` is calibrated on in bench/benches/quant_conv.rs: its convolutions become
+  QLinearConv, its pools MaxPool on `u8`, its Gemm layers onnxruntime's QGemm; `quantize_dynamic`
+  quantises the convolutions (ConvInteger) and leaves Gemm in f32.
 
 onnxruntime's quantiser only quantises MatMul (Gemm is left in f32 by `quantize_dynamic`), so the
 f32 graph quantised here is `mnist.onnx` written with MatMul and Add instead of Gemm: the same
@@ -121,13 +129,30 @@ def main():
         )
         reference = run(HERE / "mnist.onnx", samples)
         assert np.abs(run(f32, samples) - reference).max() < 1e-5
-    for name in ("mnist_int8_dynamic", "mnist_int8_static"):
+    images = inputs(64, 784, seed=7).reshape(64, 1, 28, 28)
+    quantize_dynamic(HERE / "lenet.onnx", HERE / "lenet_int8_dynamic.onnx",
+                     weight_type=QuantType.QInt8)
+    quantize_static(
+        HERE / "lenet.onnx",
+        HERE / "lenet_int8_static.onnx",
+        Reader(images),
+        quant_format=QuantFormat.QOperator,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        calibrate_method=CalibrationMethod.MinMax,
+    )
+    lenet_reference = run(HERE / "lenet.onnx", images)
+    for name in ("mnist_int8_dynamic", "mnist_int8_static", "lenet_int8_dynamic",
+                 "lenet_int8_static"):
         path = HERE / f"{name}.onnx"
-        y = run(path, samples)
+        lenet = name.startswith("lenet")
+        reference_of = lenet_reference if lenet else reference
+        y = run(path, images if lenet else samples)
         ops = sorted({n.op_type for n in onnx.load(path).graph.node})
-        agree = int((y.argmax(1) == reference.argmax(1)).sum())
+        agree = int((y.argmax(1) == reference_of.argmax(1)).sum())
         print(f"{name}: ops {' '.join(ops)}; on the calibration inputs, largest difference from f32 "
-              f"{np.abs(y - reference).max():.3e}, same class on {agree}/{len(y)}")
+              f"{np.abs(y - reference_of).max():.3e}, same class on {agree}/{len(y)}")
 
 
 if __name__ == "__main__":

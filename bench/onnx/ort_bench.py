@@ -10,7 +10,7 @@ line per measurement, times in seconds per call:
 `net` is what bench/benches/onnx.rs compares with `nn`: onnxruntime's own time, its Python call
 overhead subtracted (an estimate: the Identity graph also copies its input once).
 
-The int8 models of make_quantized.py are also checked against `mnist.onnx` on their batch-256
+The int8 models of make_quantized.py are also checked against `mnist.onnx` (or `lenet.onnx`) on their batch-256
 input (uniform in [0, 1), not the calibration inputs) before timing:
 
     ort_accuracy <model> max_difference <largest absolute difference> same_class <n>/<batch>
@@ -20,6 +20,7 @@ name contains one of them, int8 ones included:
 
     /tmp/onnxenv/bin/python bench/onnx/ort_bench.py
     /tmp/qbenv/bin/python bench/onnx/ort_bench.py mnist   # bench/onnx/compare_quantized.sh
+    /tmp/qbenv/bin/python bench/onnx/ort_bench.py lenet_int8   # LeNet's, against bench/benches/quant_conv.rs
 """
 
 import sys
@@ -40,6 +41,8 @@ MODELS = {
     "mnist": ([784], [1, 256]),
     "mnist_int8_dynamic": ([784], [1, 256]),
     "mnist_int8_static": ([784], [1, 256]),
+    "lenet_int8_dynamic": ([1, 28, 28], [1, 256]),
+    "lenet_int8_static": ([1, 28, 28], [1, 256]),
 }
 
 
@@ -100,7 +103,8 @@ def main():
         if "int8" in name:
             x = rng.uniform(0, 1, size=(256, *shape)).astype(np.float32)
             y = model.run(None, {"x": x})[0]
-            f32 = session((HERE / "mnist.onnx").read_bytes()).run(None, {"x": x})[0]
+            reference = "lenet.onnx" if name.startswith("lenet") else "mnist.onnx"
+            f32 = session((HERE / reference).read_bytes()).run(None, {"x": x})[0]
             same = int((y.argmax(1) == f32.argmax(1)).sum())
             print(f"ort_accuracy {name} max_difference {np.abs(y - f32).max():.3e} "
                   f"same_class {same}/{len(y)}", flush=True)
