@@ -524,6 +524,50 @@ fn an_int8_one_d_network_runs_as_its_f32_network() {
     );
 }
 
+nn::network! {
+    /// Every way a max pool follows a 2-D convolution in an int8 twin: a `linear` convolution
+    /// with ReLU on its 2x2 pool (odd sizes: 7x7 pooled to 3x3), a grouped one, a padded 3x3
+    /// pool of stride 2, and a strided convolution (no direct kernel) before a 2x2 pool.
+    pub struct Pooled = [3, 9, 9] -> conv2d(8, 3) -> maxpool2d(2) relu
+        -> conv2d(8, 1, groups = 2) relu -> maxpool2d(3, stride = 2, padding = 1)
+        -> conv2d(16, 1, stride = 1) relu -> maxpool2d(2) -> flatten -> 6 with quantize = int8;
+}
+
+nn::network! {
+    /// A strided convolution before a 2x2 pool: the pool after the convolution's own steps.
+    pub struct StridedPooled = [2, 12, 12] -> conv2d(6, 3, stride = 2) relu -> maxpool2d(2)
+        -> flatten -> dropout(0.2) -> 5 relu -> 3 with quantize = int8;
+}
+
+#[test]
+fn max_pools_after_convolutions_run_in_their_calls() {
+    let inputs = random_inputs(80, 3, |x: [f32; 243]| -> [[[f32; 9]; 9]; 3] {
+        let mut shaped = [[[0.0; 9]; 9]; 3];
+        shaped
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .copy_from_slice(&x);
+        shaped
+    });
+    // Three quantised layers of random weights: within 6% of the largest output (3.9); the
+    // twin made with each pool a call of its own differs from `f32` by exactly as much.
+    let net = Pooled::random(5);
+    let largest = inputs
+        .iter()
+        .flat_map(|x| net.forward(x))
+        .fold(0.0_f32, |m, v| m.max(v.abs()));
+    twin_checks!(net, PooledInt8, inputs, 0.06 * largest);
+    let inputs = random_inputs(80, 4, |x: [f32; 288]| -> [[[f32; 12]; 12]; 2] {
+        let mut shaped = [[[0.0; 12]; 12]; 2];
+        shaped
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .copy_from_slice(&x);
+        shaped
+    });
+    twin_checks!(StridedPooled::random(6), StridedPooledInt8, inputs, 0.05);
+}
+
 #[test]
 fn an_int8_depthwise_network_runs_as_its_f32_network() {
     let (net, inputs) = depthwise();
