@@ -245,22 +245,7 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
                 // width + OW + KW + 1 <= OH width + 2 < span` (`OW + KW <= width + 1`): every
                 // word read was built, in its own four.
                 unsafe {
-                    match (count.div_ceil(2), rows) {
-                        (1, 1) => block_of.sums::<2, 1>(first, width, &mut sums),
-                        (1, _) => block_of.sums::<2, 2>(first, width, &mut sums),
-                        (2, 1) => block_of.sums::<4, 1>(first, width, &mut sums),
-                        (2, _) => block_of.sums::<4, 2>(first, width, &mut sums),
-                        (3, 1) => block_of.sums::<6, 1>(first, width, &mut sums),
-                        (3, _) => block_of.sums::<6, 2>(first, width, &mut sums),
-                        (4, 1) => block_of.sums::<8, 1>(first, width, &mut sums),
-                        (4, _) => block_of.sums::<8, 2>(first, width, &mut sums),
-                        (5, 1) => block_of.sums::<10, 1>(first, width, &mut sums),
-                        (5, _) => block_of.sums::<10, 2>(first, width, &mut sums),
-                        (6, 1) => block_of.sums::<12, 1>(first, width, &mut sums),
-                        (6, _) => block_of.sums::<12, 2>(first, width, &mut sums),
-                        (7, _) => block_of.sums::<14, 1>(first, width, &mut sums),
-                        _ => block_of.sums::<16, 1>(first, width, &mut sums),
-                    }
+                    block_of.sums_of(count, rows, first, width, &mut sums);
                 }
                 store_rows(
                     &sums,
@@ -287,6 +272,44 @@ struct Block<'a> {
 }
 
 impl Block<'_> {
+    /// [`Block::sums`] of `count` positions (rounded up to 2) in each of `rows` rows (2 only
+    /// for rows of at most 12 positions).
+    ///
+    /// # Safety
+    ///
+    /// As [`Block::sums`], with `P` the rounded count.
+    #[allow(unsafe_code)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    unsafe fn sums_of(
+        &self,
+        count: usize,
+        rows: usize,
+        first: usize,
+        width: usize,
+        sums: &mut [[__m512i; L]; 2],
+    ) {
+        // SAFETY: the caller's.
+        unsafe {
+            match (count.div_ceil(2), rows) {
+                (1, 1) => self.sums::<2, 1>(first, width, sums),
+                (1, _) => self.sums::<2, 2>(first, width, sums),
+                (2, 1) => self.sums::<4, 1>(first, width, sums),
+                (2, _) => self.sums::<4, 2>(first, width, sums),
+                (3, 1) => self.sums::<6, 1>(first, width, sums),
+                (3, _) => self.sums::<6, 2>(first, width, sums),
+                (4, 1) => self.sums::<8, 1>(first, width, sums),
+                (4, _) => self.sums::<8, 2>(first, width, sums),
+                (5, 1) => self.sums::<10, 1>(first, width, sums),
+                (5, _) => self.sums::<10, 2>(first, width, sums),
+                (6, 1) => self.sums::<12, 1>(first, width, sums),
+                (6, _) => self.sums::<12, 2>(first, width, sums),
+                (7, _) => self.sums::<14, 1>(first, width, sums),
+                _ => self.sums::<16, 1>(first, width, sums),
+            }
+        }
+    }
+
     /// The sums of `P` positions from word `first` in each of `R` rows (`width` words
     /// apart), into `sums[row][..P]`.
     ///
