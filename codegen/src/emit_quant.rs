@@ -498,12 +498,17 @@ fn forward_batch(net: &Network, quantized: &Quantized, parts: &[Part<'_>]) -> To
     let outputs = net.output.elements();
     let input_type = array_type(&net.scalar, &net.input);
     let last_name = &net.last_layer().name;
-    // The dense layers at the end (with the dropouts among them) run a chunk at once; the
-    // layers before them (convolutions, pools, `flatten`), if any, sample by sample into the
-    // chunk's rows.
+    // The dense layers at the end (with the dropouts among them that have no ReLU, which are
+    // nothing in inference) run a chunk at once; the layers before them (convolutions, pools,
+    // `flatten`), if any, sample by sample into the chunk's rows. `lower`'s `quantized_chunk`
+    // sizes the chunk by the same layers.
     let tail = parts
         .iter()
-        .rposition(|part| !matches!(part, Part::Dense(..) | Part::Dropout(_)))
+        .rposition(|part| match part {
+            Part::Dense(..) => false,
+            Part::Dropout(layer) => layer.activation != Activation::Linear,
+            _ => true,
+        })
         .map_or(0, |last| last + 1);
     let (prefix, tail) = parts.split_at(tail);
     let dense: Vec<(&Layer, usize, usize)> = tail
@@ -558,7 +563,11 @@ fn chunk_steps(
     let input_flat = flat(&net.input, &quote!((*#input)), false);
     let steps_flat = flat(&net.input, &quote!(#quantized_input), true);
     let steps_zeros = nested_zeros(&quote!(0u8), &net.input);
-    let first_weighted = &weighted(prefix)[0].layer().field;
+    // The network's input quantisation: its first layer with weights' (the first dense layer's
+    // when the layers before it have none, as `flatten` or a pool).
+    let first_weighted = weighted(prefix)
+        .first()
+        .map_or(first, |part| &part.layer().field);
     let (layers, last) = hidden_steps(
         net,
         prefix,

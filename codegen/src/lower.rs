@@ -81,12 +81,17 @@ pub fn lower(
 /// of 40 left 8 rows of each to VNNI: a batch of 256 took 80 us with AMX, 62 in whole blocks,
 /// a scratch harness).
 fn quantized_chunk(net: &Network) -> usize {
-    // Only the dense layers at the end run on chunks; the layers before them (convolutions,
-    // pools, `flatten`) run sample by sample, on buffers of their own.
+    // Only the dense layers at the end (and the dropouts without ReLU among them) run on
+    // chunks; the layers before them (convolutions, pools, `flatten`) run sample by sample, on
+    // buffers of their own: `emit_quant`'s `forward_batch` splits the layers the same way.
     let tail = net
         .layers
         .iter()
-        .rposition(|layer| !matches!(layer.kind, LayerKind::Dense | LayerKind::Dropout { .. }))
+        .rposition(|layer| match layer.kind {
+            LayerKind::Dense => false,
+            LayerKind::Dropout { .. } => layer.activation != nn_grammar::Activation::Linear,
+            _ => true,
+        })
         .map_or(0, |last| last + 1);
     let widest = net.layers[tail..]
         .iter()
@@ -296,6 +301,12 @@ mod tests {
                 "struct Net = [4, 4] -> flatten -> 3000 relu -> dropout(0.5) -> 10 with quantize = int8;"
             ),
             2
+        );
+        // A dropout with ReLU is not: after it, 3,000 inputs a row (3,000 bytes) leave room for
+        // ten rows, eight of them a multiple of the tiles.
+        assert_eq!(
+            chunk("struct Net = 16 -> 3000 -> dropout(0.5) relu -> 10 with quantize = int8;"),
+            8
         );
     }
 }

@@ -568,6 +568,83 @@ fn max_pools_after_convolutions_run_in_their_calls() {
     twin_checks!(StridedPooled::random(6), StridedPooledInt8, inputs, 0.05);
 }
 
+nn::network! {
+    /// No layer with weights before the dense ones: the input's quantisation is the first
+    /// dense layer's.
+    pub struct FlattenFirst = [2, 4, 4] -> flatten -> 12 relu -> 3 with quantize = int8;
+}
+
+nn::network! {
+    /// A pool first.
+    pub struct PoolFirst = [1, 8, 8] -> maxpool2d(2) -> flatten -> 10 relu -> 4 with quantize = int8;
+}
+
+nn::network! {
+    /// A global pool first.
+    pub struct GlobalFirst = [6, 5, 5] -> global_avgpool -> 8 relu -> 3 with quantize = int8;
+}
+
+nn::network! {
+    /// A dropout with ReLU among a convolutional network's dense layers: `forward_batch` runs
+    /// it, so the dense layers before it, sample by sample.
+    pub struct DropoutRelu = [1, 6, 6] -> conv2d(3, 3) -> flatten -> 8 -> dropout(0.5) relu -> 4
+        with quantize = int8;
+}
+
+nn::network! {
+    /// The same in a network of dense layers.
+    pub struct DenseDropoutRelu = 16 -> 8 -> dropout(0.5) relu -> 4 with quantize = int8;
+}
+
+#[test]
+fn batches_give_forward_s_bits_whatever_comes_before_the_dense_layers() {
+    let flat = random_inputs(80, 7, |x: [f32; 32]| -> [[[f32; 4]; 4]; 2] {
+        let mut shaped = [[[0.0; 4]; 4]; 2];
+        shaped
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .copy_from_slice(&x);
+        shaped
+    });
+    twin_checks!(FlattenFirst::random(1), FlattenFirstInt8, flat, 0.05);
+    // Enough calibration samples that the others stay within their ranges.
+    let pooled = random_inputs(1000, 8, |x: [f32; 64]| -> [[[f32; 8]; 8]; 1] {
+        let mut shaped = [[[0.0; 8]; 8]; 1];
+        shaped
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .copy_from_slice(&x);
+        shaped
+    });
+    // (`Percentile(99.9)` clips this random network's largest outputs by up to 0.2.)
+    twin_checks!(PoolFirst::random(2), PoolFirstInt8, pooled, 0.25);
+    let global = random_inputs(400, 9, |x: [f32; 150]| -> [[[f32; 5]; 5]; 6] {
+        let mut shaped = [[[0.0; 5]; 5]; 6];
+        shaped
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .copy_from_slice(&x);
+        shaped
+    });
+    twin_checks!(GlobalFirst::random(3), GlobalFirstInt8, global, 0.05);
+    let images = random_inputs(200, 10, |x: [f32; 36]| -> [[[f32; 6]; 6]; 1] {
+        let mut shaped = [[[0.0; 6]; 6]; 1];
+        shaped
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .copy_from_slice(&x);
+        shaped
+    });
+    twin_checks!(DropoutRelu::random(4), DropoutReluInt8, images, 0.1);
+    let rows = random_inputs(200, 11, |x: [f32; 16]| x);
+    twin_checks!(
+        DenseDropoutRelu::random(5),
+        DenseDropoutReluInt8,
+        rows,
+        0.05
+    );
+}
+
 #[test]
 fn an_int8_depthwise_network_runs_as_its_f32_network() {
     let (net, inputs) = depthwise();

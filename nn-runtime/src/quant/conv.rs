@@ -113,6 +113,10 @@ impl<
     /// channel `o`'s kernel flattened in PyTorch's order (`[IN_PER_GROUP][KH][KW]`), one scale
     /// per output channel, biases in units of `input.scale * weight_scales[o]`, and the
     /// quantisation of the input and the output. `const`, for baked networks.
+    ///
+    /// # Panics
+    ///
+    /// As [`QuantizedDense::from_parts`], on parts that break the scheme.
     pub const fn from_parts(
         rows: &[[i8; PATCH]; OUT],
         weight_scales: [f32; OUT],
@@ -342,8 +346,11 @@ impl<
     }
 
     /// [`QuantizedConv2d::forward`] then [`maxpool2d_u8`](super::maxpool2d_u8) with `pool`:
-    /// the same steps, in one call, so that the convolution's steps stay in a buffer of its own
-    /// rather than being returned and copied. `PH` and `PW` are the pool's output size, as
+    /// the same steps, in one call. Where the direct kernels run (stride 1, AVX-512 VNNI) and
+    /// the pool is 2x2 of stride 2, they take each window's maximum of four sums and requantise
+    /// only that (a quarter of the requantisations, no pass over the convolution's steps);
+    /// elsewhere the convolution's steps stay in a buffer of their own rather than being
+    /// returned and copied. `PH` and `PW` are the pool's output size, as
     /// [`maxpool2d_u8`](super::maxpool2d_u8) requires.
     #[inline]
     pub fn forward_max_pooled<
@@ -362,8 +369,17 @@ impl<
         pool: Pool2dGeometry,
     ) -> [[[u8; PW]; PH]; OUT] {
         let mut output = [[[0; PW]; PH]; OUT];
+        // The kernels pool the sums, which gives the pool of the steps where the requantisation
+        // is monotone: multipliers of no sign (NaN) or positive, as positive scales make them
+        // (a layer quantised with a negative scale pools its steps instead).
+        let monotone = self
+            .dense
+            .multipliers()
+            .iter()
+            .all(|&m| m >= 0.0 || m.is_nan());
         let pooled_by_kernel = pool == Pool2dGeometry::new([2, 2])
             && [PH, PW] == [OH / 2, OW / 2]
+            && monotone
             && self.forward_direct::<IN, H, W, OH, OW>(
                 input.as_flattened(),
                 geometry,
@@ -863,6 +879,10 @@ impl<
     /// A layer from its quantised parts, as [`QuantizedConv2d::from_parts`]: `rows[o]` is
     /// output channel `o`'s kernel in PyTorch's order (`[IN_PER_GROUP][K]`). `const`, for baked
     /// networks.
+    ///
+    /// # Panics
+    ///
+    /// As [`QuantizedDense::from_parts`], on parts that break the scheme.
     pub const fn from_parts(
         rows: &[[i8; PATCH]; OUT],
         weight_scales: [f32; OUT],

@@ -623,6 +623,9 @@ macro_rules! equivalence {
                         [2, 2],
                         [0, 0]
                     );
+                }
+                // (Any output, one row or column included: the padded window fits.)
+                {
                     max_pooled!(
                         layer,
                         x,
@@ -1056,4 +1059,46 @@ fn convolutions_in_quantised_files() {
     let mut planar = zeroed_box::<QuantizedConv2d<2, 3, 1, 4, 12, 3>>();
     let error = reader.conv2d("conv", "1", &mut planar).unwrap_err();
     assert!(error.to_string().contains("[2, 3, 1, 4]"), "{error}");
+}
+
+#[test]
+fn a_layer_quantised_with_a_negative_scale_pools_its_steps() {
+    // Positive scales make the requantisation monotone, so that the kernels may pool sums; a
+    // negative one reverses it, and `forward_max_pooled` then pools the steps.
+    let mut rng = SplitMix64::new(3);
+    let mut conv = zeroed_box::<Conv2d<4, 1, 3, 3, f32>>();
+    for w in conv
+        .weight_mut()
+        .as_flattened_mut()
+        .as_flattened_mut()
+        .as_flattened_mut()
+    {
+        *w = rng.uniform(0.5) as f32;
+    }
+    let mut layer = zeroed_box::<QuantizedConv2d<4, 1, 3, 3, 9, 3>>();
+    layer.quantize_from(
+        &conv,
+        Quantization::new(0.02, 128),
+        Quantization::new(-0.01, 128),
+    );
+    let mut x = [[[0_u8; 20]; 20]; 1];
+    for (v, r) in x
+        .as_flattened_mut()
+        .as_flattened_mut()
+        .iter_mut()
+        .zip(steps::<400>(&mut rng))
+    {
+        *v = r;
+    }
+    let pool = Pool2dGeometry::new([2, 2]);
+    for clamp in [Clamp::NONE, Clamp { low: 5, high: 250 }] {
+        let steps: [[[u8; 18]; 18]; 4] = layer.forward(&x, Conv2dGeometry::DEFAULT, clamp);
+        let fused = layer.forward_max_pooled::<1, 20, 20, 18, 18, 9, 9>(
+            &x,
+            Conv2dGeometry::DEFAULT,
+            clamp,
+            pool,
+        );
+        assert_eq!(fused, maxpool2d_u8(&steps, pool), "{clamp:?}");
+    }
 }

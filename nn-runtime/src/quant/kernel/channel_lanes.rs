@@ -289,6 +289,10 @@ impl Block<'_> {
         width: usize,
         sums: &mut [[__m512i; L]; 2],
     ) {
+        debug_assert!(
+            rows == 1 || count <= PAIRED_WIDTH,
+            "rows of {count} go one at a time"
+        );
         // SAFETY: the caller's.
         unsafe {
             match (count.div_ceil(2), rows) {

@@ -676,8 +676,8 @@ pub(super) mod avx512 {
 
     /// [`blocks`] of a pooled shape: the blocks of output rows `2 y` and `2 y + 1` at once,
     /// each channel's two rows of sums reduced to the maxima of their 2x2 windows, which are
-    /// requantised and stored (an odd last row or column, outside every window, is not
-    /// computed).
+    /// requantised and stored (an odd last row, outside every window, is not computed; an odd
+    /// last column is a lane of its block, never stored).
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     #[inline]
     fn blocks_pooled<const OUT: usize, const G: usize>(
