@@ -106,6 +106,22 @@ class Reader(CalibrationDataReader):
         return None if row is None else {"x": row}
 
 
+def quantize_both(f32, name, calibration):
+    """`<name>_int8_dynamic.onnx` and `<name>_int8_static.onnx` (calibrated on `calibration`)
+    of the f32 model at `f32`, beside this script."""
+    quantize_dynamic(f32, HERE / f"{name}_int8_dynamic.onnx", weight_type=QuantType.QInt8)
+    quantize_static(
+        f32,
+        HERE / f"{name}_int8_static.onnx",
+        Reader(calibration),
+        quant_format=QuantFormat.QOperator,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        calibrate_method=CalibrationMethod.MinMax,
+    )
+
+
 def run(path, x):
     s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return s.run(None, {"x": x})[0]
@@ -116,32 +132,11 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         f32 = Path(tmp) / "mnist_matmul.onnx"
         f32.write_bytes(float_matmul_model().SerializeToString())
-        quantize_dynamic(f32, HERE / "mnist_int8_dynamic.onnx", weight_type=QuantType.QInt8)
-        quantize_static(
-            f32,
-            HERE / "mnist_int8_static.onnx",
-            Reader(samples),
-            quant_format=QuantFormat.QOperator,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            calibrate_method=CalibrationMethod.MinMax,
-        )
+        quantize_both(f32, "mnist", samples)
         reference = run(HERE / "mnist.onnx", samples)
         assert np.abs(run(f32, samples) - reference).max() < 1e-5
     images = inputs(64, 784, seed=7).reshape(64, 1, 28, 28)
-    quantize_dynamic(HERE / "lenet.onnx", HERE / "lenet_int8_dynamic.onnx",
-                     weight_type=QuantType.QInt8)
-    quantize_static(
-        HERE / "lenet.onnx",
-        HERE / "lenet_int8_static.onnx",
-        Reader(images),
-        quant_format=QuantFormat.QOperator,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        calibrate_method=CalibrationMethod.MinMax,
-    )
+    quantize_both(HERE / "lenet.onnx", "lenet", images)
     lenet_reference = run(HERE / "lenet.onnx", images)
     for name in ("mnist_int8_dynamic", "mnist_int8_static", "lenet_int8_dynamic",
                  "lenet_int8_static"):

@@ -80,8 +80,8 @@ impl<'a> Part<'a> {
 }
 
 /// The twin's layers (`check` lets only these kinds into a quantised network).
-fn parts(net: &Network) -> Vec<Part<'_>> {
-    net.layers
+fn parts(layers: &[Layer]) -> Vec<Part<'_>> {
+    layers
         .iter()
         .filter_map(|layer| match &layer.kind {
             LayerKind::Dense(dense) => Some(Part::Dense(layer, dense.inputs, dense.outputs)),
@@ -118,7 +118,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         ..
     } = net;
     let name = &quantized.name;
-    let parts = parts(net);
+    let parts = parts(&net.layers);
     let weighted = weighted(&parts);
     let fields = weighted.iter().map(|part| {
         let layer = part.layer();
@@ -156,7 +156,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
          from a trained `{source}` by `{name}::calibrate`."
     );
     let steps = steps(net, &parts);
-    let forward_batch = forward_batch(net, quantized, &parts);
+    let forward_batch = forward_batch(net, quantized);
     let calibrate = calibrate(net, &weighted);
     let observe = observe(net, &parts);
     let files = files(net, &weighted);
@@ -493,24 +493,14 @@ fn steps(net: &Network, parts: &[Part<'_>]) -> TokenStream {
 /// that a sample gets the same output alone or in a batch. The layers before the dense ones
 /// (convolutions, which already run their kernels over many positions at once, pools,
 /// `flatten`) run sample by sample into the chunk's rows.
-fn forward_batch(net: &Network, quantized: &Quantized, parts: &[Part<'_>]) -> TokenStream {
+fn forward_batch(net: &Network, quantized: &Quantized) -> TokenStream {
     let runtime = &net.runtime;
     let outputs = net.output.elements();
     let input_type = array_type(&net.scalar, &net.input);
     let last_name = &net.last_layer().name;
-    // The dense layers at the end (with the dropouts among them that have no ReLU, which are
-    // nothing in inference) run a chunk at once; the layers before them (convolutions, pools,
-    // `flatten`), if any, sample by sample into the chunk's rows. `lower`'s `quantized_chunk`
-    // sizes the chunk by the same layers.
-    let tail = parts
-        .iter()
-        .rposition(|part| match part {
-            Part::Dense(..) => false,
-            Part::Dropout(layer) => layer.activation != Activation::Linear,
-            _ => true,
-        })
-        .map_or(0, |last| last + 1);
-    let (prefix, tail) = parts.split_at(tail);
+    // `lower` decides which layers run on chunks (`Quantized::batched`).
+    let (prefix, tail) = net.layers.split_at(quantized.batched);
+    let (prefix, tail) = (parts(prefix), parts(tail));
     let dense: Vec<(&Layer, usize, usize)> = tail
         .iter()
         .filter_map(|part| match part {
@@ -518,7 +508,7 @@ fn forward_batch(net: &Network, quantized: &Quantized, parts: &[Part<'_>]) -> To
             _ => None,
         })
         .collect();
-    let body = dense_chunks(net, quantized, &dense, prefix);
+    let body = dense_chunks(net, quantized, &dense, &prefix);
     let check_rows = check_rows(net, last_name, &quote!(inputs), &quote!(outputs));
     quote! {
         /// Runs the network on every input, writing one output per input: the same outputs
@@ -953,7 +943,7 @@ pub(crate) fn baked(net: &Network, weights: Option<&BakedWeights>) -> TokenStrea
         let scale = Literal::f32_suffixed(scale);
         quote!(#runtime::quant::Quantization::new(#scale, #zero_point))
     };
-    let parts = parts(net);
+    let parts = parts(&net.layers);
     let fields = weighted(&parts)
         .into_iter()
         .zip(layers)

@@ -57,6 +57,10 @@ pub struct Quantized {
     /// Samples per chunk in an int8 twin's `forward_batch` (a half-precision twin's chunks are
     /// the `f32` network's, `batch_chunk`).
     pub chunk: usize,
+    /// The first layer that an int8 twin's `forward_batch` runs on whole chunks: the dense
+    /// layers at the end (with the dropouts without ReLU among them, nothing in inference);
+    /// the layers before it run sample by sample into the chunk's rows.
+    pub batched: usize,
 }
 
 impl Network {

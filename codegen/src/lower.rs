@@ -66,10 +66,24 @@ pub fn lower(
                     span_of(range),
                 ),
                 chunk: quantized_chunk(net),
+                batched: batched(net),
             })
             .collect(),
         span: span_of(net.range),
     }
+}
+
+/// `ir::Quantized::batched`: the index after the last layer that is neither dense nor a
+/// dropout without ReLU (a dropout with ReLU applies it, so it runs with the layers before).
+fn batched(net: &Network) -> usize {
+    net.layers
+        .iter()
+        .rposition(|layer| match layer.kind {
+            LayerKind::Dense => false,
+            LayerKind::Dropout { .. } => layer.activation != nn_grammar::Activation::Linear,
+            _ => true,
+        })
+        .map_or(0, |last| last + 1)
 }
 
 /// Samples per chunk in an int8 twin's `forward_batch`: as many as keep its largest stack
@@ -81,19 +95,9 @@ pub fn lower(
 /// of 40 left 8 rows of each to VNNI: a batch of 256 took 80 us with AMX, 62 in whole blocks,
 /// a scratch harness).
 fn quantized_chunk(net: &Network) -> usize {
-    // Only the dense layers at the end (and the dropouts without ReLU among them) run on
-    // chunks; the layers before them (convolutions, pools, `flatten`) run sample by sample, on
-    // buffers of their own: `emit_quant`'s `forward_batch` splits the layers the same way.
-    let tail = net
-        .layers
-        .iter()
-        .rposition(|layer| match layer.kind {
-            LayerKind::Dense => false,
-            LayerKind::Dropout { .. } => layer.activation != nn_grammar::Activation::Linear,
-            _ => true,
-        })
-        .map_or(0, |last| last + 1);
-    let widest = net.layers[tail..]
+    // Only the layers from `batched` on run on chunks; those before them (convolutions, pools,
+    // `flatten`) run sample by sample, on buffers of their own.
+    let widest = net.layers[batched(net)..]
         .iter()
         .map(|layer| layer.input.elements().max(4 * layer.output.elements()))
         .max()
@@ -271,10 +275,39 @@ fn training_chunk(net: &Network, scalar_bytes: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::quantized_chunk;
+    use super::{batched, quantized_chunk};
 
     fn chunk(declaration: &str) -> usize {
         quantized_chunk(&nn_grammar::compile_item(declaration).expect("a network"))
+    }
+
+    #[test]
+    fn int8_batches_run_the_dense_layers_at_the_end_on_chunks() {
+        let first =
+            |declaration: &str| batched(&nn_grammar::compile_item(declaration).expect("a network"));
+        assert_eq!(
+            first("struct Net = 784 -> 128 relu -> 10 with quantize = int8;"),
+            0
+        );
+        // LeNet: from its first dense layer, after `flatten`.
+        assert_eq!(
+            first(
+                "struct Net = [1, 28, 28] -> conv2d(6, 5, padding = 2) relu -> maxpool2d(2) \
+                 -> conv2d(16, 5) relu -> maxpool2d(2) -> flatten -> 120 relu -> 84 relu -> 10 \
+                 with quantize = int8;"
+            ),
+            5
+        );
+        // A dropout without ReLU is one of the dense layers; with ReLU it ends the layers run
+        // sample by sample.
+        assert_eq!(
+            first("struct Net = 16 -> 8 -> dropout(0.5) -> 4 with quantize = int8;"),
+            0
+        );
+        assert_eq!(
+            first("struct Net = 16 -> 8 -> dropout(0.5) relu -> 4 with quantize = int8;"),
+            2
+        );
     }
 
     #[test]

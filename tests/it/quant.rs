@@ -381,12 +381,37 @@ nn::network! {
         -> 10 softmax with quantize = int8;
 }
 
-/// `count` random inputs of `N` values in `-1..1`, as nested arrays of type `X`.
-fn random_inputs<X: Copy, const N: usize>(
-    count: usize,
-    seed: u64,
-    shape: fn([f32; N]) -> X,
-) -> Vec<X> {
+/// An input of a network: a nested array of `f32`s, filled in row-major order.
+trait Input: Copy {
+    /// All zeros.
+    const ZERO: Self;
+    /// The values in row-major order.
+    fn values_mut(&mut self) -> &mut [f32];
+}
+
+impl<const N: usize> Input for [f32; N] {
+    const ZERO: Self = [0.0; N];
+    fn values_mut(&mut self) -> &mut [f32] {
+        self
+    }
+}
+
+impl<const H: usize, const W: usize> Input for [[f32; W]; H] {
+    const ZERO: Self = [[0.0; W]; H];
+    fn values_mut(&mut self) -> &mut [f32] {
+        self.as_flattened_mut()
+    }
+}
+
+impl<const C: usize, const H: usize, const W: usize> Input for [[[f32; W]; H]; C] {
+    const ZERO: Self = [[[0.0; W]; H]; C];
+    fn values_mut(&mut self) -> &mut [f32] {
+        self.as_flattened_mut().as_flattened_mut()
+    }
+}
+
+/// `count` random inputs of values in `-1..1`.
+fn random_inputs<X: Input>(count: usize, seed: u64) -> Vec<X> {
     // A linear congruential generator's top 24 bits: deterministic, exact in `f32`.
     let mut state = seed;
     let mut uniform = || {
@@ -396,7 +421,13 @@ fn random_inputs<X: Copy, const N: usize>(
         (state >> 40) as f32 / 8_388_608.0 - 1.0
     };
     (0..count)
-        .map(|_| shape(std::array::from_fn(|_| uniform())))
+        .map(|_| {
+            let mut input = X::ZERO;
+            for v in input.values_mut() {
+                *v = uniform();
+            }
+            input
+        })
         .collect()
 }
 
@@ -447,11 +478,7 @@ fn sensor() -> (Box<Sensor>, Vec<[[f32; 128]; 8]>) {
     for (o, b) in net.layer0.bias_mut().iter_mut().enumerate() {
         *b = 0.05 * (o as f32 - 8.0);
     }
-    let inputs = random_inputs(64, 1, |x: [f32; 1024]| -> [[f32; 128]; 8] {
-        let mut shaped = [[0.0; 128]; 8];
-        shaped.as_flattened_mut().copy_from_slice(&x);
-        shaped
-    });
+    let inputs = random_inputs::<[[f32; 128]; 8]>(64, 1);
     (net, inputs)
 }
 
@@ -464,14 +491,7 @@ fn depthwise() -> (Box<Depthwise>, Vec<Image>) {
     for (o, b) in net.layer1.bias_mut().iter_mut().enumerate() {
         *b = 0.05 * (o as f32 - 4.0);
     }
-    let inputs = random_inputs(64, 3, |x: [f32; 432]| -> Image {
-        let mut shaped = [[[0.0; 12]; 12]; 3];
-        shaped
-            .as_flattened_mut()
-            .as_flattened_mut()
-            .copy_from_slice(&x);
-        shaped
-    });
+    let inputs = random_inputs::<Image>(64, 3);
     (net, inputs)
 }
 
@@ -506,11 +526,7 @@ fn an_int8_one_d_network_runs_as_its_f32_network() {
     for (o, b) in net.layer0.bias_mut().iter_mut().enumerate() {
         *b = 0.1 * (o as f32 - 6.0);
     }
-    let inputs = random_inputs(64, 2, |x: [f32; 240]| -> [[f32; 40]; 6] {
-        let mut shaped = [[0.0; 40]; 6];
-        shaped.as_flattened_mut().copy_from_slice(&x);
-        shaped
-    });
+    let inputs = random_inputs::<[[f32; 40]; 6]>(64, 2);
     let int8 = twin_checks!(net, Strided1dInt8, inputs, 0.1);
     let header = String::from_utf8_lossy(&int8.to_safetensors()[8..]).into_owned();
     // PyTorch's `Conv1d.weight` of a grouped layer: `[out, in / groups, kernel]`.
@@ -541,14 +557,7 @@ nn::network! {
 
 #[test]
 fn max_pools_after_convolutions_run_in_their_calls() {
-    let inputs = random_inputs(80, 3, |x: [f32; 243]| -> [[[f32; 9]; 9]; 3] {
-        let mut shaped = [[[0.0; 9]; 9]; 3];
-        shaped
-            .as_flattened_mut()
-            .as_flattened_mut()
-            .copy_from_slice(&x);
-        shaped
-    });
+    let inputs = random_inputs::<[[[f32; 9]; 9]; 3]>(80, 3);
     // Three quantised layers of random weights: within 6% of the largest output (3.9); the
     // twin made with each pool a call of its own differs from `f32` by exactly as much.
     let net = Pooled::random(5);
@@ -557,14 +566,7 @@ fn max_pools_after_convolutions_run_in_their_calls() {
         .flat_map(|x| net.forward(x))
         .fold(0.0_f32, |m, v| m.max(v.abs()));
     twin_checks!(net, PooledInt8, inputs, 0.06 * largest);
-    let inputs = random_inputs(80, 4, |x: [f32; 288]| -> [[[f32; 12]; 12]; 2] {
-        let mut shaped = [[[0.0; 12]; 12]; 2];
-        shaped
-            .as_flattened_mut()
-            .as_flattened_mut()
-            .copy_from_slice(&x);
-        shaped
-    });
+    let inputs = random_inputs::<[[[f32; 12]; 12]; 2]>(80, 4);
     twin_checks!(StridedPooled::random(6), StridedPooledInt8, inputs, 0.05);
 }
 
@@ -598,45 +600,17 @@ nn::network! {
 
 #[test]
 fn batches_give_forward_s_bits_whatever_comes_before_the_dense_layers() {
-    let flat = random_inputs(80, 7, |x: [f32; 32]| -> [[[f32; 4]; 4]; 2] {
-        let mut shaped = [[[0.0; 4]; 4]; 2];
-        shaped
-            .as_flattened_mut()
-            .as_flattened_mut()
-            .copy_from_slice(&x);
-        shaped
-    });
+    let flat = random_inputs::<[[[f32; 4]; 4]; 2]>(80, 7);
     twin_checks!(FlattenFirst::random(1), FlattenFirstInt8, flat, 0.05);
     // Enough calibration samples that the others stay within their ranges.
-    let pooled = random_inputs(1000, 8, |x: [f32; 64]| -> [[[f32; 8]; 8]; 1] {
-        let mut shaped = [[[0.0; 8]; 8]; 1];
-        shaped
-            .as_flattened_mut()
-            .as_flattened_mut()
-            .copy_from_slice(&x);
-        shaped
-    });
+    let pooled = random_inputs::<[[[f32; 8]; 8]; 1]>(1000, 8);
     // (`Percentile(99.9)` clips this random network's largest outputs by up to 0.2.)
     twin_checks!(PoolFirst::random(2), PoolFirstInt8, pooled, 0.25);
-    let global = random_inputs(400, 9, |x: [f32; 150]| -> [[[f32; 5]; 5]; 6] {
-        let mut shaped = [[[0.0; 5]; 5]; 6];
-        shaped
-            .as_flattened_mut()
-            .as_flattened_mut()
-            .copy_from_slice(&x);
-        shaped
-    });
+    let global = random_inputs::<[[[f32; 5]; 5]; 6]>(400, 9);
     twin_checks!(GlobalFirst::random(3), GlobalFirstInt8, global, 0.05);
-    let images = random_inputs(200, 10, |x: [f32; 36]| -> [[[f32; 6]; 6]; 1] {
-        let mut shaped = [[[0.0; 6]; 6]; 1];
-        shaped
-            .as_flattened_mut()
-            .as_flattened_mut()
-            .copy_from_slice(&x);
-        shaped
-    });
+    let images = random_inputs::<[[[f32; 6]; 6]; 1]>(200, 10);
     twin_checks!(DropoutRelu::random(4), DropoutReluInt8, images, 0.1);
-    let rows = random_inputs(200, 11, |x: [f32; 16]| x);
+    let rows = random_inputs::<[f32; 16]>(200, 11);
     twin_checks!(
         DenseDropoutRelu::random(5),
         DenseDropoutReluInt8,

@@ -598,6 +598,30 @@ pub(super) mod avx512 {
         }
     }
 
+    /// Output channels `shape.outputs` of a block, in runs of at most [`CHANNELS`], each
+    /// through `$kernel::<C, OUT, G>(layer, weights, block, o, to, count)` with `to` the
+    /// output from run `o`'s plane at `at`.
+    macro_rules! each_channel_run {
+        ($kernel:ident, $shape:expr, $layer:expr, $weights:expr, $block:expr, $at:expr,
+         $count:expr, $output:expr) => {{
+            let [mut o, end] = $shape.outputs;
+            while o < end {
+                let to = &mut $output[o * $layer.plane + $at..];
+                match end - o {
+                    1 => $kernel::<1, OUT, G>($layer, $weights, $block, o, to, $count),
+                    2 => $kernel::<2, OUT, G>($layer, $weights, $block, o, to, $count),
+                    3 => $kernel::<3, OUT, G>($layer, $weights, $block, o, to, $count),
+                    4 => $kernel::<4, OUT, G>($layer, $weights, $block, o, to, $count),
+                    5 => $kernel::<5, OUT, G>($layer, $weights, $block, o, to, $count),
+                    6 => $kernel::<6, OUT, G>($layer, $weights, $block, o, to, $count),
+                    7 => $kernel::<7, OUT, G>($layer, $weights, $block, o, to, $count),
+                    _ => $kernel::<CHANNELS, OUT, G>($layer, $weights, $block, o, to, $count),
+                }
+                o += CHANNELS;
+            }
+        }};
+    }
+
     /// Every block of 16 neighbouring positions of a row: its groups from `source`, then its
     /// output channels' steps.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -623,21 +647,7 @@ pub(super) mod avx512 {
                 load_block(source, first, &mut block);
                 let at = y * output_width + x;
                 let count = L.min(output_width - x);
-                let [mut o, end] = shape.outputs;
-                while o < end {
-                    let to = &mut output[o * layer.plane + at..];
-                    match end - o {
-                        1 => channels::<1, OUT, G>(layer, weights, &block, o, to, count),
-                        2 => channels::<2, OUT, G>(layer, weights, &block, o, to, count),
-                        3 => channels::<3, OUT, G>(layer, weights, &block, o, to, count),
-                        4 => channels::<4, OUT, G>(layer, weights, &block, o, to, count),
-                        5 => channels::<5, OUT, G>(layer, weights, &block, o, to, count),
-                        6 => channels::<6, OUT, G>(layer, weights, &block, o, to, count),
-                        7 => channels::<7, OUT, G>(layer, weights, &block, o, to, count),
-                        _ => channels::<CHANNELS, OUT, G>(layer, weights, &block, o, to, count),
-                    }
-                    o += CHANNELS;
-                }
+                each_channel_run!(channels, shape, layer, weights, &block, at, count, output);
                 x += L;
             }
         }
@@ -700,21 +710,7 @@ pub(super) mod avx512 {
                 }
                 let at = y * pooled_width + x / 2;
                 let count = L.min(output_width - x) / 2;
-                let [mut o, end] = shape.outputs;
-                while o < end {
-                    let to = &mut output[o * layer.plane + at..];
-                    match end - o {
-                        1 => pooled::<1, OUT, G>(layer, weights, &block, o, to, count),
-                        2 => pooled::<2, OUT, G>(layer, weights, &block, o, to, count),
-                        3 => pooled::<3, OUT, G>(layer, weights, &block, o, to, count),
-                        4 => pooled::<4, OUT, G>(layer, weights, &block, o, to, count),
-                        5 => pooled::<5, OUT, G>(layer, weights, &block, o, to, count),
-                        6 => pooled::<6, OUT, G>(layer, weights, &block, o, to, count),
-                        7 => pooled::<7, OUT, G>(layer, weights, &block, o, to, count),
-                        _ => pooled::<CHANNELS, OUT, G>(layer, weights, &block, o, to, count),
-                    }
-                    o += CHANNELS;
-                }
+                each_channel_run!(pooled, shape, layer, weights, &block, at, count, output);
                 x += L;
             }
         }
