@@ -188,13 +188,16 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     // Group `g` (four `g / KW`, kernel column `g % KW`) reads the word `starts[g]` words from
     // a position's.
     let mut starts = [0; MAX_GROUPS];
-    for (g, start) in starts.iter_mut().enumerate().take(groups) {
-        *start = g / kernel_width * span + g % kernel_width;
+    // By fours and columns: a division per group took a tenth of LeNet's second convolution.
+    for (quad, starts) in starts[..groups].chunks_mut(kernel_width).enumerate() {
+        for (column, start) in starts.iter_mut().enumerate() {
+            *start = quad * span + column;
+        }
     }
     let starts = &starts[..groups];
     // Only the parts used are zeroed: both whole buffers (12 KiB) took a tenth of LeNet's
-    // second convolution. Tap `t`'s 16 channels at `16 t ..`, 16 zeros at `64 G` (`repack`'s,
-    // kept across blocks).
+    // second convolution. Tap `t`'s 16 channels at `16 t ..`, 16 zeros at `64 G` (`repack`'s
+    // without VBMI, kept across blocks).
     let mut repacked = MaybeUninit::<[__m512i; MAX_GROUPS]>::uninit();
     let mut taps = MaybeUninit::<[u8; 4 * L * super::direct::MAX_GROUPS + L]>::uninit();
     // SAFETY: `groups <= MAX_GROUPS` (`fits`), `G <= direct::MAX_GROUPS` (`available`); zeros
@@ -202,7 +205,11 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     let (repacked, taps) = unsafe {
         (
             filled_prefix(&mut repacked, groups, 0),
-            filled_prefix(&mut taps, 4 * L * G + L, 0),
+            if permute {
+                &mut []
+            } else {
+                filled_prefix(&mut taps, 4 * L * G + L, 0)
+            },
         )
     };
     // A block's sums, the positions past the stored ones never read as steps.
@@ -210,7 +217,12 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     let [first, end] = shape.outputs;
     for block in (first..end).step_by(L) {
         let channels = L.min(end - block);
-        repack(weights, shape, [block, channels], taps, repacked);
+        if permute {
+            // SAFETY: the caller's VBMI.
+            unsafe { repack_vbmi(weights, shape, [block, channels], repacked) };
+        } else {
+            repack(weights, shape, [block, channels], taps, repacked);
+        }
         let lanes = u16::MAX >> (L - channels);
         // SAFETY: the enabled lanes are channels `block .. block + channels`, within `OUT`.
         let (offsets, multipliers) = unsafe {
@@ -391,14 +403,82 @@ fn repack<const OUT: usize, const G: usize>(
         };
         load16(taps, at)
     };
-    for (g, to) in to.iter_mut().enumerate() {
-        let (quad, column) = (g / kernel_width, g % kernel_width);
-        *to = interleave(
-            tap(4 * quad, column),
-            tap(4 * quad + 1, column),
-            tap(4 * quad + 2, column),
-            tap(4 * quad + 3, column),
-        );
+    for (quad, to) in to.chunks_mut(kernel_width).enumerate() {
+        for (column, to) in to.iter_mut().enumerate() {
+            *to = interleave(
+                tap(4 * quad, column),
+                tap(4 * quad + 1, column),
+                tap(4 * quad + 2, column),
+                tap(4 * quad + 3, column),
+            );
+        }
+    }
+}
+
+/// [`repack`] by VBMI's byte permutations, with no buffer of taps: byte `j` of a group's
+/// four-byte words is one masked permutation of the packed group holding tap `(4 q + j) KW +
+/// column`, four loads and four permutations per group where [`repack`] takes about a dozen
+/// shuffles.
+///
+/// # Safety
+///
+/// The CPU has AVX-512 VBMI (with F and BW); `block + channels <= OUT`, `channels <= 16`.
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+pub(super) unsafe fn repack_vbmi<const OUT: usize, const G: usize>(
+    weights: &[[[i8; 4]; OUT]; G],
+    shape: &Shape,
+    [block, channels]: [usize; 2],
+    to: &mut [__m512i],
+) {
+    use core::arch::x86_64::{
+        _mm512_and_si512, _mm512_loadu_si512, _mm512_mask_permutexvar_epi8, _mm512_or_si512,
+        _mm512_set1_epi8,
+    };
+    const IOTA: [u8; 64] = {
+        let mut iota = [0; 64];
+        let mut b = 0;
+        while b < 64 {
+            #[allow(clippy::cast_possible_truncation)] // below 64
+            {
+                iota[b] = b as u8;
+            }
+            b += 1;
+        }
+        iota
+    };
+    let [kernel_height, kernel_width] = shape.kernel;
+    let rows = shape.channels * kernel_height;
+    let lanes = u64::MAX >> (64 - 4 * channels);
+    // SAFETY: 64 readable bytes.
+    let iota = unsafe { _mm512_loadu_si512(IOTA.as_ptr().cast()) };
+    // `by_tap[s]`: byte `4 o + j` from byte `4 o + s`, tap `s` of each channel's four.
+    let words = _mm512_and_si512(iota, _mm512_set1_epi32(!0x0303_0303));
+    let by_tap: [__m512i; 4] = core::array::from_fn(|s| {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // below 4
+        _mm512_or_si512(words, _mm512_set1_epi8(s as i8))
+    });
+    // By fours and columns: a division per group took a tenth of LeNet's second convolution.
+    for (quad, to) in to.chunks_mut(kernel_width).enumerate() {
+        for (column, to) in to.iter_mut().enumerate() {
+            let mut v = _mm512_setzero_si512();
+            for j in 0..4 {
+                let row = 4 * quad + j;
+                if row >= rows {
+                    break;
+                }
+                let t = row * kernel_width + column;
+                // SAFETY: the enabled bytes are channels `block .. block + channels` of
+                // packed group `t / 4 < G` (`t` is a tap of the kernel); a masked load reads
+                // nothing else.
+                let group = unsafe {
+                    _mm512_maskz_loadu_epi8(lanes, weights[t / 4].as_ptr().add(block).cast())
+                };
+                let bytes = 0x1111_1111_1111_1111 << j;
+                v = _mm512_mask_permutexvar_epi8(v, bytes, by_tap[t % 4], group);
+            }
+            *to = v;
+        }
     }
 }
 
