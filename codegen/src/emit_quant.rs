@@ -287,6 +287,7 @@ fn hidden_step(
     part: Part<'_>,
     input: &TokenStream,
     current: &TokenStream,
+    prepared: bool,
 ) -> TokenStream {
     let runtime = &net.runtime;
     let layer = part.layer();
@@ -322,8 +323,9 @@ fn hidden_step(
         Part::Conv(_, conv) => {
             let geometry = conv.geometry(net);
             let clamp = clamp(net, layer);
+            let conv = conv_receiver(layer, prepared);
             quote_spanned! {layer.span=>
-                let #field: #ty = self.#field.forward(#input, #geometry, #clamp);
+                let #field: #ty = #conv.forward(#input, #geometry, #clamp);
             }
         }
         Part::Conv1d(_, conv) => {
@@ -382,6 +384,33 @@ fn hidden_step(
     }
 }
 
+/// The 2-D convolution `layer` to call: the field, or, where `prepared` (in `forward_batch`),
+/// the local holding it prepared once for the batch (`prepared_layers`).
+fn conv_receiver(layer: &Layer, prepared: bool) -> TokenStream {
+    let field = &layer.field;
+    if prepared {
+        let local = format_ident!("prepared_{}", field, span = Span::mixed_site());
+        quote!(#local)
+    } else {
+        quote!(self.#field)
+    }
+}
+
+/// Statements binding the locals of `conv_receiver`: each 2-D convolution of `parts` prepared
+/// (`QuantizedConv2d::prepare`), its weights' tables built once for a batch.
+fn prepared_layers(parts: &[Part<'_>]) -> TokenStream {
+    parts
+        .iter()
+        .filter_map(|part| match part {
+            Part::Conv(layer, _) => {
+                let (field, local) = (&layer.field, conv_receiver(layer, true));
+                Some(quote_spanned! {layer.span=> let #local = self.#field.prepare(); })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Statements computing a 2-D convolution (`layers[0]`) and the max pool after it
 /// (`layers[1]`) in one call, into the pool's local; `None` for shapes that `check` refuses.
 fn conv_max_pooled(
@@ -390,6 +419,7 @@ fn conv_max_pooled(
     conv: &Conv2d,
     pool: &Pool,
     input: &TokenStream,
+    prepared: bool,
 ) -> Option<TokenStream> {
     let runtime = &net.runtime;
     let (conv_field, field) = (&conv_layer.field, &pool_layer.field);
@@ -411,8 +441,9 @@ fn conv_max_pooled(
     } else {
         quote!(#field)
     };
+    let receiver = conv_receiver(conv_layer, prepared);
     Some(quote_spanned! {pool_layer.span=>
-        let #binding: #ty = self.#conv_field.forward_max_pooled::<_, _, _, #height, #width, _, _>(
+        let #binding: #ty = #receiver.forward_max_pooled::<_, _, _, #height, #width, _, _>(
             #input,
             #conv_geometry,
             #clamp,
@@ -424,12 +455,13 @@ fn conv_max_pooled(
 
 /// Statements computing the layers `parts` (none the last) from `input`, a reference to
 /// steps of the quantisation `current`, each into the local of its name; and a reference to
-/// the last one's steps.
+/// the last one's steps. Where `prepared`, the 2-D convolutions are `prepared_layers`' locals.
 fn hidden_steps(
     net: &Network,
     parts: &[Part<'_>],
     input: &TokenStream,
     mut current: TokenStream,
+    prepared: bool,
 ) -> (TokenStream, TokenStream) {
     let mut previous = input.clone();
     let mut body = TokenStream::new();
@@ -440,8 +472,14 @@ fn hidden_steps(
         if let (Part::Conv(conv_layer, conv), Some(Part::Pool(pool_layer, pool))) =
             (part, parts.peek())
             && pool.function == "maxpool2d"
-            && let Some(fused) =
-                conv_max_pooled(net, [conv_layer, pool_layer], conv, pool, &previous)
+            && let Some(fused) = conv_max_pooled(
+                net,
+                [conv_layer, pool_layer],
+                conv,
+                pool,
+                &previous,
+                prepared,
+            )
         {
             body.extend(fused);
             let (conv_field, field) = (&conv_layer.field, &pool_layer.field);
@@ -450,7 +488,7 @@ fn hidden_steps(
             parts.next();
             continue;
         }
-        body.extend(hidden_step(net, *part, &previous, &current));
+        body.extend(hidden_step(net, *part, &previous, &current, prepared));
         let field = &part.layer().field;
         previous = quote!(&#field);
         if part.weighted() {
@@ -469,8 +507,13 @@ fn steps(net: &Network, parts: &[Part<'_>]) -> TokenStream {
     let input = format_ident!("input");
     let (last, hidden) = parts.split_last().expect("a network has a layer");
     let first = &weighted(parts)[0].layer().field;
-    let (mut body, previous) =
-        hidden_steps(net, hidden, &quote!(#input), quote!(self.#first.input()));
+    let (mut body, previous) = hidden_steps(
+        net,
+        hidden,
+        &quote!(#input),
+        quote!(self.#first.input()),
+        false,
+    );
     let layer = last.layer();
     let field = &layer.field;
     let apply = apply(net, layer, &quote!(&mut #field));
@@ -531,7 +574,8 @@ fn forward_batch(net: &Network, quantized: &Quantized) -> TokenStream {
 
 /// Statements binding `steps` to the chunk's rows of the first dense layer's input steps
 /// (in `buffer`): the chunk's inputs quantised, or, after `prefix` (the layers before the
-/// dense ones), each sample's steps as `forward` computes them.
+/// dense ones), each sample's steps as `forward` computes them, its 2-D convolutions those
+/// that `prepared_layers` binds.
 fn chunk_steps(
     net: &Network,
     prefix: &[Part<'_>],
@@ -563,6 +607,7 @@ fn chunk_steps(
         prefix,
         &quote!(&#quantized_input),
         quote!(self.#first_weighted.input()),
+        true,
     );
     quote! {
         let #steps = &mut #buffer[..#chunk_inputs.len()];
@@ -592,9 +637,12 @@ fn dense_chunks(
     // The buffers are declared (zeroed) once for the whole batch, not once per chunk: every
     // chunk overwrites the rows it uses.
     let steps_buffer = format_ident!("{}_buffer", steps, span = Span::mixed_site());
+    // So are the convolutions' weights' tables (`QuantizedConv2d::prepare`).
+    let prepared = prepared_layers(prefix);
     let mut buffers = quote! {
         #[allow(clippy::large_stack_arrays)]
         let mut #steps_buffer = [[0u8; #inputs]; #chunk];
+        #prepared
     };
     let mut body = chunk_steps(net, prefix, &steps_buffer, &chunk_inputs, &steps, first);
     let mut previous = quote!(#steps);

@@ -3,6 +3,7 @@
 #[cfg(target_arch = "x86_64")]
 use super::kernel::channel_lanes;
 use super::kernel::direct;
+use super::kernel::tables::Tables;
 use super::pool::maxpool2d_u8_into;
 use super::{Clamp, Quantization, QuantizedDense, requantize_step};
 use crate::Error;
@@ -368,6 +369,27 @@ impl<
         clamp: Clamp,
         pool: Pool2dGeometry,
     ) -> [[[u8; PW]; PH]; OUT] {
+        self.max_pooled::<IN, H, W, OH, OW, PH, PW>(input, geometry, clamp, pool, None)
+    }
+
+    /// [`QuantizedConv2d::forward_max_pooled`] with the weights' `tables` where prepared.
+    #[inline]
+    fn max_pooled<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+        const PH: usize,
+        const PW: usize,
+    >(
+        &self,
+        input: &[[[u8; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        clamp: Clamp,
+        pool: Pool2dGeometry,
+        tables: Option<&Tables<OUT, GROUPS>>,
+    ) -> [[[u8; PW]; PH]; OUT] {
         let mut output = [[[0; PW]; PH]; OUT];
         // The kernels pool the sums, which gives the pool of the steps where the requantisation
         // is monotone: multipliers of no sign (NaN) or positive, as positive scales make them
@@ -384,12 +406,18 @@ impl<
                 input.as_flattened(),
                 geometry,
                 clamp,
-                true,
+                (true, tables),
                 output.as_flattened_mut().as_flattened_mut(),
             );
         if !pooled_by_kernel {
             let mut steps = [[[0; OW]; OH]; OUT];
-            self.forward_into(input, geometry, clamp, &mut steps);
+            self.forward_rows::<IN, H, W, OH, OW>(
+                input.as_flattened(),
+                geometry,
+                clamp,
+                tables,
+                steps.as_flattened_mut().as_flattened_mut(),
+            );
             maxpool2d_u8_into(&steps, pool, &mut output);
         }
         output
@@ -414,12 +442,14 @@ impl<
             input.as_flattened(),
             geometry,
             clamp,
+            None,
             output.as_flattened_mut().as_flattened_mut(),
         );
     }
 
     /// [`QuantizedConv2d::forward_into`] on the input's `IN * H` rows, into `OUT` planes of
-    /// `OH * OW` steps: the one body of the 2-D and 1-D layers.
+    /// `OH * OW` steps, with the weights' `tables` where prepared: the one body of the 2-D
+    /// and 1-D layers.
     #[inline]
     fn forward_rows<
         const IN: usize,
@@ -432,9 +462,10 @@ impl<
         rows: &[[u8; W]],
         geometry: Conv2dGeometry,
         clamp: Clamp,
+        tables: Option<&Tables<OUT, GROUPS>>,
         output: &mut [u8],
     ) {
-        if self.forward_direct::<IN, H, W, OH, OW>(rows, geometry, clamp, false, output) {
+        if self.forward_direct::<IN, H, W, OH, OW>(rows, geometry, clamp, (false, tables), output) {
             return;
         }
         let positions = OH * OW;
@@ -476,7 +507,7 @@ impl<
         rows: &[[u8; W]],
         geometry: Conv2dGeometry,
         clamp: Clamp,
-        pooled: bool,
+        (pooled, tables): (bool, Option<&Tables<OUT, GROUPS>>),
         output: &mut [u8],
     ) -> bool {
         let padding = geometry.padding;
@@ -532,6 +563,7 @@ impl<
                     &padded[..length + direct::SLACK],
                     shape,
                     weights,
+                    tables,
                     offsets,
                     self.dense.multipliers(),
                     self.output().zero_point,
@@ -828,6 +860,150 @@ impl<
     }
 }
 
+impl<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const KH: usize,
+    const KW: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> QuantizedConv2d<OUT, IN_PER_GROUP, KH, KW, PATCH, GROUPS>
+{
+    /// The layer prepared for many calls, as a batch makes them: the direct kernels' layouts
+    /// of its weights, which each call of [`QuantizedConv2d::forward`] otherwise builds from
+    /// the packed weights, built once (on AVX-512 VNNI; elsewhere there is nothing to build).
+    /// [`PreparedConv2d`]'s calls give the same steps. For LeNet's int8 twin, whose
+    /// `forward_batch` prepares its convolutions once per batch, that took a batch of 256 from
+    /// 2.53 to 2.3 us a sample (`lenet` in bench/benches/quant_conv.rs). The tables take 16
+    /// KiB.
+    #[must_use]
+    pub fn prepare(&self) -> PreparedConv2d<'_, OUT, IN_PER_GROUP, KH, KW, PATCH, GROUPS> {
+        let (weights, _) = self.dense.packed();
+        PreparedConv2d {
+            layer: self,
+            tables: Tables::new(weights, IN_PER_GROUP, [KH, KW]),
+        }
+    }
+}
+
+/// A [`QuantizedConv2d`] with its weights' tables built once for many calls
+/// ([`QuantizedConv2d::prepare`]): the layer's `forward`, `forward_into` and
+/// `forward_max_pooled`, with the same steps, without rebuilding them at every call.
+#[derive(Clone)]
+pub struct PreparedConv2d<
+    'a,
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const KH: usize,
+    const KW: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> {
+    layer: &'a QuantizedConv2d<OUT, IN_PER_GROUP, KH, KW, PATCH, GROUPS>,
+    tables: Tables<OUT, GROUPS>,
+}
+
+impl<
+    'a,
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const KH: usize,
+    const KW: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> PreparedConv2d<'a, OUT, IN_PER_GROUP, KH, KW, PATCH, GROUPS>
+{
+    /// The layer prepared.
+    #[must_use]
+    pub fn layer(&self) -> &'a QuantizedConv2d<OUT, IN_PER_GROUP, KH, KW, PATCH, GROUPS> {
+        self.layer
+    }
+
+    /// [`QuantizedConv2d::forward`].
+    #[inline]
+    pub fn forward<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        input: &[[[u8; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        clamp: Clamp,
+    ) -> [[[u8; OW]; OH]; OUT] {
+        let mut output = [[[0; OW]; OH]; OUT];
+        self.forward_into(input, geometry, clamp, &mut output);
+        output
+    }
+
+    /// [`QuantizedConv2d::forward_into`].
+    #[inline]
+    pub fn forward_into<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+    >(
+        &self,
+        input: &[[[u8; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        clamp: Clamp,
+        output: &mut [[[u8; OW]; OH]; OUT],
+    ) {
+        self.layer.forward_rows::<IN, H, W, OH, OW>(
+            input.as_flattened(),
+            geometry,
+            clamp,
+            Some(&self.tables),
+            output.as_flattened_mut().as_flattened_mut(),
+        );
+    }
+
+    /// [`QuantizedConv2d::forward_max_pooled`].
+    #[inline]
+    pub fn forward_max_pooled<
+        const IN: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+        const PH: usize,
+        const PW: usize,
+    >(
+        &self,
+        input: &[[[u8; W]; H]; IN],
+        geometry: Conv2dGeometry,
+        clamp: Clamp,
+        pool: Pool2dGeometry,
+    ) -> [[[u8; PW]; PH]; OUT] {
+        self.layer.max_pooled::<IN, H, W, OH, OW, PH, PW>(
+            input,
+            geometry,
+            clamp,
+            pool,
+            Some(&self.tables),
+        )
+    }
+}
+
+impl<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const KH: usize,
+    const KW: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> core::fmt::Debug for PreparedConv2d<'_, OUT, IN_PER_GROUP, KH, KW, PATCH, GROUPS>
+{
+    /// The layer's shapes and quantisation only.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("PreparedConv2d").field(self.layer).finish()
+    }
+}
+
 /// An int8 1-D convolution, as `nn.Conv1d` (any stride, padding, dilation and groups) in the
 /// scheme of the [module](super): a [`QuantizedConv2d`] of kernel height 1 over an input of
 /// height 1, its `u8` channels of `L` read as planes of one row, so that both run the same
@@ -1033,6 +1209,7 @@ impl<
             input,
             planar(geometry),
             clamp,
+            None,
             output.as_flattened_mut(),
         );
     }

@@ -587,6 +587,9 @@ macro_rules! equivalence {
                 .map(|&s| i64::from(s))
                 .collect();
             assert_eq!(got, expected, "{:?} {}x{}x{}", GEOMETRY, $in, $h, $w);
+            // The layer prepared for many calls (its weights' tables built once) gives the
+            // same steps as the layer, in every call below.
+            let prepared = layer.prepare();
             // `forward` (the direct kernel where the CPU and the geometry allow it) gives the
             // dense layer's steps of these sums, position by position.
             for clamp in [
@@ -596,6 +599,12 @@ macro_rules! equivalence {
             ] {
                 let steps: Box<[[[u8; OW]; OH]; $out]> =
                     Box::new(layer.forward(&x, GEOMETRY, clamp));
+                let from_prepared: Box<[[[u8; OW]; OH]; $out]> =
+                    Box::new(prepared.forward(&x, GEOMETRY, clamp));
+                assert_eq!(from_prepared, steps, "{:?} {clamp:?}", GEOMETRY);
+                let mut into = Box::new([[[7_u8; OW]; OH]; $out]);
+                prepared.forward_into(&x, GEOMETRY, clamp, &mut into);
+                assert_eq!(into, steps, "{:?} {clamp:?}", GEOMETRY);
                 for y in 0..OH {
                     for x0 in 0..OW {
                         let at: [i32; $out] = core::array::from_fn(|o| sums[o][y][x0]);
@@ -610,6 +619,7 @@ macro_rules! equivalence {
                 if OH >= 2 && OW >= 2 {
                     max_pooled!(
                         layer,
+                        prepared,
                         x,
                         steps,
                         GEOMETRY,
@@ -628,6 +638,7 @@ macro_rules! equivalence {
                 {
                     max_pooled!(
                         layer,
+                        prepared,
                         x,
                         steps,
                         GEOMETRY,
@@ -648,10 +659,11 @@ macro_rules! equivalence {
 }
 
 /// Asserts that `layer.forward_max_pooled` with the pool of `kernel`, `stride` and `padding`
-/// equals `maxpool2d_u8` of `steps`, `layer.forward`'s.
+/// equals `maxpool2d_u8` of `steps`, `layer.forward`'s, and so does the prepared layer's.
 macro_rules! max_pooled {
-    ($layer:expr, $x:expr, $steps:expr, $geometry:expr, $clamp:expr, $in:literal, $h:literal,
-     $w:literal, $oh:expr, $ow:expr, $kernel:expr, $stride:expr, $padding:expr) => {{
+    ($layer:expr, $prepared:expr, $x:expr, $steps:expr, $geometry:expr, $clamp:expr,
+     $in:literal, $h:literal, $w:literal, $oh:expr, $ow:expr, $kernel:expr, $stride:expr,
+     $padding:expr) => {{
         const POOL: Pool2dGeometry = Pool2dGeometry {
             kernel: $kernel,
             stride: $stride,
@@ -670,6 +682,17 @@ macro_rules! max_pooled {
         let separate: Box<[[[u8; POOLED[1]]; POOLED[0]]; _]> =
             Box::new(maxpool2d_u8(&*$steps, POOL));
         assert_eq!(fused, separate, "{:?} {:?} {:?}", $geometry, POOL, $clamp);
+        let prepared: Box<[[[u8; POOLED[1]]; POOLED[0]]; _]> = Box::new(
+            $prepared
+                .forward_max_pooled::<$in, $h, $w, { $oh }, { $ow }, { POOLED[0] }, { POOLED[1] }>(
+                    &$x, $geometry, $clamp, POOL,
+                ),
+        );
+        assert_eq!(
+            prepared, separate,
+            "{:?} {:?} {:?}",
+            $geometry, POOL, $clamp
+        );
     }};
 }
 
@@ -1100,5 +1123,14 @@ fn a_layer_quantised_with_a_negative_scale_pools_its_steps() {
             pool,
         );
         assert_eq!(fused, maxpool2d_u8(&steps, pool), "{clamp:?}");
+        let prepared = layer
+            .prepare()
+            .forward_max_pooled::<1, 20, 20, 18, 18, 9, 9>(
+                &x,
+                Conv2dGeometry::DEFAULT,
+                clamp,
+                pool,
+            );
+        assert_eq!(prepared, fused, "{clamp:?}");
     }
 }

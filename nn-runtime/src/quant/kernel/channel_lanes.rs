@@ -21,6 +21,7 @@
 use super::super::Clamp;
 use super::direct::{Shape, avx512::fill_words, avx512::interleave, avx512::load16};
 use super::quantize::avx512::Bounds;
+use super::tables::{Tables, Vector};
 use crate::zeroed::filled_prefix;
 use core::arch::x86_64::{
     __m128i, __m512i, _mm_load_ss, _mm_mask_storeu_epi8, _mm_setr_epi32, _mm512_add_epi32,
@@ -91,6 +92,7 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
     padded: &[u8],
     shape: Shape,
     weights: &[[[i8; 4]; OUT]; G],
+    tables: Option<&Tables<OUT, G>>,
     offsets: &[i32; OUT],
     multipliers: &[f32; OUT],
     zero_point: u8,
@@ -99,7 +101,56 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
 ) -> bool {
     let permute = super::has_avx512vbmi();
     let requantize = (offsets, multipliers, zero_point, clamp);
-    run(padded, shape, weights, requantize, output, permute)
+    let prepared = tables.and_then(|tables| tables.lanes(shape.outputs));
+    run(
+        padded, shape, weights, prepared, requantize, output, permute,
+    )
+}
+
+/// Builds the groups of every block of 16 output channels of a layer (`shape`'s channels
+/// and kernel, all `OUT` output channels), block after block, into `to`, as the kernel builds
+/// them per call; returns the groups per block, or 0 (nothing built) where the CPU lacks the
+/// kernel or `to` is too short.
+pub(crate) fn prepare<const OUT: usize, const G: usize>(
+    weights: &[[[i8; 4]; OUT]; G],
+    shape: &Shape,
+    to: &mut [Vector],
+) -> usize {
+    let [groups, _, _] = sizes(shape);
+    let blocks = OUT.div_ceil(L);
+    if !super::direct::available(G) || groups > MAX_GROUPS || blocks * groups > to.len() {
+        return 0;
+    }
+    let mut taps = [0; 4 * L * super::direct::MAX_GROUPS + L];
+    for (b, to) in to.chunks_exact_mut(groups).take(blocks).enumerate() {
+        let block = L * b;
+        let channels = [block, L.min(OUT - block)];
+        let to = vectors(to);
+        if super::has_avx512vbmi() {
+            // SAFETY: the CPU has VBMI; `block + channels <= OUT`.
+            #[allow(unsafe_code)]
+            unsafe {
+                repack_vbmi(weights, shape, channels, to);
+            }
+        } else {
+            // SAFETY: `available` found AVX-512 F, BW and VL.
+            #[allow(unsafe_code)]
+            unsafe {
+                repack(weights, shape, channels, &mut taps[..4 * L * G + L], to);
+            }
+        }
+    }
+    groups
+}
+
+/// The 512-bit vectors of `vectors`' bytes.
+fn vectors(vectors: &mut [Vector]) -> &mut [__m512i] {
+    // SAFETY: a `Vector` is 64 bytes aligned to 64, as a `__m512i`, and any bytes are valid
+    // as either.
+    #[allow(unsafe_code)]
+    unsafe {
+        core::slice::from_raw_parts_mut(vectors.as_mut_ptr().cast(), vectors.len())
+    }
 }
 
 /// [`forward`], building the words with VBMI's permutations where `permute` (which the CPU
@@ -109,6 +160,7 @@ fn run<const OUT: usize, const G: usize>(
     padded: &[u8],
     shape: Shape,
     weights: &[[[i8; 4]; OUT]; G],
+    prepared: Option<&[Vector]>,
     requantize: (&[i32; OUT], &[f32; OUT], u8, Clamp),
     output: &mut [u8],
     permute: bool,
@@ -124,7 +176,9 @@ fn run<const OUT: usize, const G: usize>(
     // checked the sizes.
     #[allow(unsafe_code)]
     unsafe {
-        kernel(padded, &shape, weights, requantize, output, permute);
+        kernel(
+            padded, &shape, weights, prepared, requantize, output, permute,
+        );
     }
     true
 }
@@ -148,6 +202,7 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     padded: &[u8],
     shape: &Shape,
     weights: &[[[i8; 4]; OUT]; G],
+    prepared: Option<&[Vector]>,
     (offsets, multipliers, zero_point, clamp): (&[i32; OUT], &[f32; OUT], u8, Clamp),
     output: &mut [u8],
     permute: bool,
@@ -157,34 +212,13 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
         multipliers,
         bounds: Bounds::new(zero_point, clamp),
     };
-    let [height, width] = shape.padded;
-    let [kernel_height, kernel_width] = shape.kernel;
-    let [groups, quads, span] = sizes(shape);
-    let plane = height * width;
-    // Input row `k` is kernel row `k % KH` of channel `k / KH`, from each output row: word
-    // `i` of four `q` holds byte `i` of input rows `4 q .. 4 q + 3` (a four short of rows
-    // repeats its first, whose weights there are zero).
+    let width = shape.padded[1];
+    let kernel_width = shape.kernel[1];
+    let [groups, _, span] = sizes(shape);
     let mut words = MaybeUninit::<[__m512i; WORDS / L]>::uninit();
     let words = words.as_mut_ptr().cast::<u32>();
-    let rows = shape.channels * kernel_height;
-    for quad in 0..quads {
-        let first = |j: usize| {
-            let row = if 4 * quad + j < rows {
-                4 * quad + j
-            } else {
-                4 * quad
-            };
-            row / kernel_height * plane + row % kernel_height * width
-        };
-        let from = [first(0), first(1), first(2), first(3)];
-        // The loads end at most at `(channels - 1) plane + (KH - 1 + OH) width + 15 + 31 <=
-        // channels plane + 46` (`span <= OH width + 47`), within `padded` (`SLACK`).
-        // SAFETY: words `quad span .. + span`, within `quads span <= WORDS`; VBMI where
-        // `permute`.
-        unsafe {
-            fill_words(padded, from, true, span, words.add(quad * span), permute);
-        }
-    }
+    // SAFETY: the caller's sizes (`fits`) and VBMI where `permute`.
+    unsafe { build_words(padded, shape, words, permute) };
     // Group `g` (four `g / KW`, kernel column `g % KW`) reads the word `starts[g]` words from
     // a position's.
     let mut starts = [0; MAX_GROUPS];
@@ -202,10 +236,12 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     let mut taps = MaybeUninit::<[u8; 4 * L * super::direct::MAX_GROUPS + L]>::uninit();
     // SAFETY: `groups <= MAX_GROUPS` (`fits`), `G <= direct::MAX_GROUPS` (`available`); zeros
     // are valid vectors and bytes.
+    // Neither is used with prepared groups.
+    let built = if prepared.is_some() { 0 } else { groups };
     let (repacked, taps) = unsafe {
         (
-            filled_prefix(&mut repacked, groups, 0),
-            if permute {
+            filled_prefix(&mut repacked, built, 0),
+            if permute || prepared.is_some() {
                 &mut []
             } else {
                 filled_prefix(&mut taps, 4 * L * G + L, 0)
@@ -215,14 +251,22 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     // A block's sums, the positions past the stored ones never read as steps.
     let mut sums = [[_mm512_setzero_si512(); L]; 2];
     let [first, end] = shape.outputs;
-    for block in (first..end).step_by(L) {
+    for (b, block) in (first..end).step_by(L).enumerate() {
         let channels = L.min(end - block);
-        if permute {
-            // SAFETY: the caller's VBMI.
-            unsafe { repack_vbmi(weights, shape, [block, channels], repacked) };
+        // The prepared groups of the block (a call computing every channel), or built here.
+        let prepared = prepared.and_then(|tables| tables.get(b * groups..(b + 1) * groups));
+        let repacked: &[__m512i] = if let Some(prepared) = prepared {
+            // SAFETY: as in `vectors`, read only.
+            unsafe { core::slice::from_raw_parts(prepared.as_ptr().cast(), groups) }
         } else {
-            repack(weights, shape, [block, channels], taps, repacked);
-        }
+            if permute {
+                // SAFETY: the caller's VBMI.
+                unsafe { repack_vbmi(weights, shape, [block, channels], repacked) };
+            } else {
+                repack(weights, shape, [block, channels], taps, repacked);
+            }
+            repacked
+        };
         let lanes = u16::MAX >> (L - channels);
         // SAFETY: the enabled lanes are channels `block .. block + channels`, within `OUT`.
         let (offsets, multipliers) = unsafe {
@@ -271,6 +315,43 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
                 );
             }
             y += rows;
+        }
+    }
+}
+
+/// The interleaved input into `words`: input row `k` is kernel row `k % KH` of channel `k /
+/// KH`, from each output row, and word `i` of four `q` (at `q span + i`) holds byte `i` of
+/// input rows `4 q .. 4 q + 3` (a four short of rows repeats its first, whose weights there
+/// are zero).
+///
+/// # Safety
+///
+/// As [`kernel`]'s: `words` is `WORDS` writable words, the shape [`fits`], the CPU has
+/// AVX-512 F and BW, and VBMI where `permute`.
+#[allow(unsafe_code)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn build_words(padded: &[u8], shape: &Shape, words: *mut u32, permute: bool) {
+    let [height, width] = shape.padded;
+    let kernel_height = shape.kernel[0];
+    let [_, quads, span] = sizes(shape);
+    let plane = height * width;
+    let rows = shape.channels * kernel_height;
+    for quad in 0..quads {
+        let first = |j: usize| {
+            let row = if 4 * quad + j < rows {
+                4 * quad + j
+            } else {
+                4 * quad
+            };
+            row / kernel_height * plane + row % kernel_height * width
+        };
+        let from = [first(0), first(1), first(2), first(3)];
+        // The loads end at most at `(channels - 1) plane + (KH - 1 + OH) width + 15 + 31 <=
+        // channels plane + 46` (`span <= OH width + 47`), within `padded` (`SLACK`).
+        // SAFETY: words `quad span .. + span`, within `quads span <= WORDS`; VBMI where
+        // `permute`.
+        unsafe {
+            fill_words(padded, from, true, span, words.add(quad * span), permute);
         }
     }
 }
@@ -649,6 +730,7 @@ fn store<const OUT: usize>(
 #[cfg(test)]
 mod tests {
     use super::super::direct::{self, SLACK, Shape};
+    use super::super::tables::Tables;
     use super::{Clamp, cheaper, fits, forward, run};
     use crate::init::SplitMix64;
     use std::vec;
@@ -701,6 +783,7 @@ mod tests {
                             &padded,
                             shape,
                             &weights,
+                            None,
                             &offsets,
                             &multipliers,
                             zero_point,
@@ -711,15 +794,45 @@ mod tests {
                         // And with the words built by shuffles, where VBMI would be used.
                         let mut shuffled = vec![7; positions];
                         let requantize = (&offsets, &multipliers, zero_point, clamp);
-                        let ran_shuffled =
-                            run(&padded, shape, &weights, requantize, &mut shuffled, false);
+                        let ran_shuffled = run(
+                            &padded,
+                            shape,
+                            &weights,
+                            None,
+                            requantize,
+                            &mut shuffled,
+                            false,
+                        );
                         assert_eq!(ran_shuffled, ran, "{shape:?}");
                         assert_eq!(shuffled, got, "{shape:?}");
+                        // And with the groups prepared (for every output channel only).
+                        let tables = Tables::new(&weights, $channels, [$kh, $kw]);
+                        let prepared = tables.lanes(outputs);
+                        if outputs != [0, end] || !direct::available(G) {
+                            assert!(prepared.is_none(), "{shape:?}");
+                        } else if ran {
+                            assert!(prepared.is_some(), "{shape:?}");
+                        }
+                        let mut from_tables = vec![7; positions];
+                        let ran_prepared = forward(
+                            &padded,
+                            shape,
+                            &weights,
+                            Some(&tables),
+                            &offsets,
+                            &multipliers,
+                            zero_point,
+                            clamp,
+                            &mut from_tables,
+                        );
+                        assert_eq!(ran_prepared, ran, "{shape:?}");
+                        assert_eq!(from_tables, got, "{shape:?}");
                         if ran {
                             assert!(direct::forward(
                                 &padded,
                                 shape,
                                 &weights,
+                                None,
                                 &offsets,
                                 &multipliers,
                                 zero_point,

@@ -20,6 +20,7 @@
 //! the dense kernels; the requantisation is `requantize_step`'s: the same steps at every level.
 
 use super::super::Clamp;
+use super::tables::Tables;
 
 /// Bytes after the padded input that the kernel may read (never use).
 pub(crate) const SLACK: usize = 64;
@@ -90,16 +91,127 @@ pub(crate) fn available(groups: usize) -> bool {
     groups <= MAX_GROUPS && super::level() == super::QuantLevel::Avx512Vnni && super::has_avx512bw()
 }
 
+/// How the rows grouping (`avx512::Rows`) groups the taps of a kernel over `channels` input
+/// channels: input row `k` is kernel row `k % KH` of channel `k / KH`; rows `4 q .. 4 q + 3`
+/// at one kernel column are a group, and the rows left over (fewer than four) are either one
+/// more four, padded with zero weights, or, when that makes no fewer groups, each its own
+/// source, grouped by fours of kernel columns.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowGroups {
+    /// Fours of input rows taken whole.
+    pub quads: usize,
+    /// Rows left over, `0..=3`.
+    pub rest: usize,
+    /// Whether the rows left over are each a source (else one more four, padded).
+    pub horizontal: bool,
+    /// Sources of words.
+    pub sources: usize,
+    /// Groups of four taps.
+    pub groups: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl RowGroups {
+    /// The grouping of a kernel of `[height, width]` over `channels` input channels.
+    pub(crate) fn of(channels: usize, [kernel_height, kernel_width]: [usize; 2]) -> Self {
+        let rows = channels * kernel_height;
+        let (quads, rest) = (rows / 4, rows % 4);
+        let horizontal = rest * kernel_width.div_ceil(4) <= kernel_width;
+        let (extra_groups, extra_sources) = match (rest, horizontal) {
+            (0, _) => (0, 0),
+            (_, true) => (rest * kernel_width.div_ceil(4), rest),
+            (_, false) => (kernel_width, 1),
+        };
+        Self {
+            quads,
+            rest,
+            horizontal,
+            sources: quads + extra_sources,
+            groups: quads * kernel_width + extra_groups,
+        }
+    }
+
+    /// Calls `f(source, column, taps)` for each group in order: its source of words, the
+    /// column of its first word from a position's, and the flattened kernel's tap each of its
+    /// four bytes holds (`None` for a zero weight). Input row `k`'s tap in kernel column `c`
+    /// is `k KW + c` (`KW` is `kernel_width`; `k` is `channel KH + kernel row`).
+    #[inline]
+    pub(crate) fn each(
+        &self,
+        kernel_width: usize,
+        mut f: impl FnMut(usize, usize, [Option<usize>; 4]),
+    ) {
+        let rows = 4 * self.quads + self.rest;
+        let tap = |k: usize, column: usize| (k < rows).then_some(k * kernel_width + column);
+        for quad in 0..self.quads + usize::from(self.rest > 0 && !self.horizontal) {
+            for column in 0..kernel_width {
+                let k = 4 * quad;
+                let taps = [
+                    tap(k, column),
+                    tap(k + 1, column),
+                    tap(k + 2, column),
+                    tap(k + 3, column),
+                ];
+                f(quad, column, taps);
+            }
+        }
+        if self.horizontal {
+            for row in 0..self.rest {
+                for four in 0..kernel_width.div_ceil(4) {
+                    let column = |j: usize| {
+                        let column = 4 * four + j;
+                        if column < kernel_width {
+                            tap(4 * self.quads + row, column)
+                        } else {
+                            None
+                        }
+                    };
+                    let taps = [column(0), column(1), column(2), column(3)];
+                    f(self.quads + row, 4 * four, taps);
+                }
+            }
+        }
+    }
+}
+
+/// The rows grouping's weights for output channels `outputs` of a layer (`weights` packed
+/// as the dense layer's) of `shape`'s channels and kernel, whose groups must be `G`: word `o`
+/// of group `g` holds channel `o`'s weights of the group's four taps, byte `j` tap `j`'s.
+/// Each word is written whole: the kernel's broadcasts then read it from the store, where
+/// four byte stores made each first read wait for them to reach the cache (about a tenth of
+/// LeNet's first convolution).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn row_words<const OUT: usize, const G: usize>(
+    weights: &[[[i8; 4]; OUT]; G],
+    shape: &Shape,
+    [first, end]: [usize; 2],
+    words: &mut [[i32; OUT]; G],
+) {
+    let groups = RowGroups::of(shape.channels, shape.kernel);
+    debug_assert_eq!(groups.groups, G);
+    let mut g = 0;
+    groups.each(shape.kernel[1], |_, _, taps| {
+        for o in first..end {
+            let bytes = taps.map(|t| t.map_or(0, |t| weights[t / 4][o][t % 4]));
+            words[g][o] = i32::from_le_bytes(bytes.map(i8::cast_unsigned));
+        }
+        g += 1;
+    });
+}
+
 /// The steps of every output channel (`output`, `OUT` planes of `shape.output`), from `padded`
 /// (`shape.channels` planes of `shape.padded`, then at least [`SLACK`] more bytes), with the
-/// dense layer's packed weights, offsets and multipliers; `false` (nothing written) where
-/// [`available`] is not.
+/// dense layer's packed weights, offsets and multipliers, and the weights' `tables` where
+/// prepared; `false` (nothing written) where [`available`] is not.
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<const OUT: usize, const G: usize>(
     padded: &[u8],
     shape: Shape,
     weights: &[[[i8; 4]; OUT]; G],
+    tables: Option<&Tables<OUT, G>>,
     offsets: &[i32; OUT],
     multipliers: &[f32; OUT],
     zero_point: u8,
@@ -119,6 +231,7 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
                 padded,
                 shape,
                 weights,
+                tables,
                 offsets,
                 multipliers,
                 zero_point,
@@ -130,7 +243,7 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (weights, offsets, multipliers, zero_point, clamp);
+        let _ = (weights, tables, offsets, multipliers, zero_point, clamp);
         false
     }
 }
@@ -138,7 +251,7 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx512 {
     use super::super::quantize::avx512::{Bounds, requantize_vector};
-    use super::{Clamp, MAX_GROUPS, Shape};
+    use super::{Clamp, MAX_GROUPS, RowGroups, Shape, Tables, row_words};
     use core::arch::x86_64::{
         __m128i, __m256i, __m512i, __mmask16, _mm_loadu_si128, _mm_mask_storeu_epi8,
         _mm_srli_si128, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpackhi_epi16, _mm_unpacklo_epi8,
@@ -189,28 +302,18 @@ pub(super) mod avx512 {
     /// Bytes of weights repacked for the rows grouping, on the stack.
     const ROW_WEIGHT_BYTES: usize = 8192;
 
-    /// The rows grouping of a layer's taps, where it has as many groups as the taps' order
-    /// (`G`): no shuffles per block of positions, only loads.
-    ///
-    /// Input row `k` is kernel row `k % KH` of channel `k / KH`. Rows `4 q .. 4 q + 3` at one
-    /// kernel column are a group, whose 16 neighbouring positions' words are 16 neighbouring
-    /// words of those rows interleaved once per call (`q` is a source of words). The rows left
-    /// over (fewer than four) are either one more such four, padded with zero weights, or, when
-    /// that makes no fewer groups, each its own source: a row's word `i` holds its bytes `i ..
-    /// i + 3`, so that each four of kernel columns is a group. LeNet's first convolution (one
-    /// channel, 5x5) has seven groups either way, and its gathering's shuffles took more than
-    /// half of its time: 1.79 -> 1.42 us with VBMI's permutations building the words, 1.61
-    /// without (a scratch harness timing `QuantizedConv2d::forward` on the Intel Xeon).
+    /// The rows grouping of a layer's taps ([`RowGroups`]), where it has as many groups as the
+    /// taps' order (`G`): no shuffles per block of positions, only loads. The 16 neighbouring
+    /// positions' words of a group are 16 neighbouring words of its source, built once per
+    /// call: four rows interleaved, or a row left over whose word `i` holds its bytes `i .. i +
+    /// 3`. LeNet's first convolution (one channel, 5x5) has seven groups either way, and its
+    /// gathering's shuffles took more than half of its time: 1.79 -> 1.42 us with VBMI's
+    /// permutations building the words, 1.61 without (a scratch harness timing
+    /// `QuantizedConv2d::forward` on the Intel Xeon).
     #[derive(Clone, Copy)]
     struct Rows {
-        /// Fours of input rows taken whole.
-        quads: usize,
-        /// Rows left over, `0..=3`.
-        rest: usize,
-        /// Whether the rows left over are each a source (else one more four, padded).
-        horizontal: bool,
-        /// Sources of words.
-        sources: usize,
+        /// The grouping.
+        groups: RowGroups,
         /// Words of a source: every position's, and a block's past the last.
         span: usize,
     }
@@ -218,25 +321,10 @@ pub(super) mod avx512 {
     impl Rows {
         /// The grouping for `shape`, if it has `groups` groups and fits the buffers.
         fn plan(shape: &Shape, groups: usize, outputs: usize) -> Option<Self> {
-            let rows = shape.channels * shape.kernel[0];
-            let kernel_width = shape.kernel[1];
-            let (quads, rest) = (rows / 4, rows % 4);
-            let horizontal = rest * kernel_width.div_ceil(4) <= kernel_width;
-            let (extra_groups, extra_sources) = match (rest, horizontal) {
-                (0, _) => (0, 0),
-                (_, true) => (rest * kernel_width.div_ceil(4), rest),
-                (_, false) => (kernel_width, 1),
-            };
-            let sources = quads + extra_sources;
+            let own = RowGroups::of(shape.channels, shape.kernel);
             let span = (shape.output[0] * shape.padded[1] + L).next_multiple_of(2 * L);
-            let fits = sources * span <= ROW_WORDS && groups * outputs * 4 <= ROW_WEIGHT_BYTES;
-            (quads * kernel_width + extra_groups == groups && fits).then_some(Self {
-                quads,
-                rest,
-                horizontal,
-                sources,
-                span,
-            })
+            let fits = own.sources * span <= ROW_WORDS && groups * outputs * 4 <= ROW_WEIGHT_BYTES;
+            (own.groups == groups && fits).then_some(Self { groups: own, span })
         }
     }
 
@@ -275,6 +363,7 @@ pub(super) mod avx512 {
         padded: &[u8],
         shape: Shape,
         weights: &[[[i8; 4]; OUT]; G],
+        tables: Option<&Tables<OUT, G>>,
         offsets: &[i32; OUT],
         multipliers: &[f32; OUT],
         zero_point: u8,
@@ -300,7 +389,10 @@ pub(super) mod avx512 {
             // only where the CPU has it.
             #[allow(unsafe_code)]
             Some((plan, permute)) => unsafe {
-                by_rows(padded, &shape, plan, permute, weights, &layer, output);
+                let prepared = tables.and_then(Tables::rows);
+                by_rows(
+                    padded, &shape, plan, permute, weights, prepared, &layer, output,
+                );
             },
             None => gathered(padded, &shape, weights, &layer, output),
         }
@@ -348,22 +440,27 @@ pub(super) mod avx512 {
     #[allow(unsafe_code)]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn by_rows<const OUT: usize, const G: usize>(
         padded: &[u8],
         shape: &Shape,
         rows: Rows,
         permute: bool,
         weights: &[[[i8; 4]; OUT]; G],
+        prepared: Option<&[[i32; OUT]; G]>,
         layer: &Layer<'_, OUT>,
         output: &mut [u8],
     ) {
         let [height, width] = shape.padded;
         let [kernel_height, kernel_width] = shape.kernel;
         let Rows {
-            quads,
-            rest,
-            horizontal,
-            sources,
+            groups:
+                RowGroups {
+                    quads,
+                    horizontal,
+                    sources,
+                    ..
+                },
             span,
         } = rows;
         let input_rows = shape.channels * kernel_height;
@@ -397,56 +494,25 @@ pub(super) mod avx512 {
                 );
             }
         }
-        // Each group's first word, from a position's, and its weights: byte `j` of each
-        // output channel's word is tap `taps[j]`'s (0 for none). Each word is written whole:
-        // the kernel's broadcasts then read it from the store, where four byte stores made
-        // each first read wait for them to reach the cache (about a tenth of LeNet's first
-        // convolution).
-        let tap = |k: usize, column: usize| (k < input_rows).then_some(k * kernel_width + column);
+        // Each group's first word, from a position's, and its weights (prepared, or built
+        // here for the channels computed).
         let mut starts = [0; G];
-        let mut words_of = [[0_i32; OUT]; G];
-        let [first_output, end_output] = shape.outputs;
         let mut g = 0;
-        let mut group = |start: usize, taps: [Option<usize>; 4]| {
-            starts[g] = start;
-            for o in first_output..end_output {
-                let bytes = taps.map(|t| t.map_or(0, |t| weights[t / 4][o][t % 4]));
-                words_of[g][o] = i32::from_le_bytes(bytes.map(i8::cast_unsigned));
-            }
+        rows.groups.each(kernel_width, |source, column, _| {
+            starts[g] = source * span + column;
             g += 1;
-        };
-        for quad in 0..quads + usize::from(rest > 0 && !horizontal) {
-            for column in 0..kernel_width {
-                let k = 4 * quad;
-                let taps = [
-                    tap(k, column),
-                    tap(k + 1, column),
-                    tap(k + 2, column),
-                    tap(k + 3, column),
-                ];
-                group(quad * span + column, taps);
-            }
-        }
-        if horizontal {
-            for row in 0..rest {
-                for four in 0..kernel_width.div_ceil(4) {
-                    let column = |j: usize| {
-                        let column = 4 * four + j;
-                        if column < kernel_width {
-                            tap(4 * quads + row, column)
-                        } else {
-                            None
-                        }
-                    };
-                    let taps = [column(0), column(1), column(2), column(3)];
-                    group((quads + row) * span + 4 * four, taps);
-                }
-            }
-        }
+        });
         debug_assert_eq!(g, G);
+        let mut built = [[0_i32; OUT]; G];
+        let words_of = if let Some(words_of) = prepared {
+            words_of
+        } else {
+            row_words(weights, shape, shape.outputs, &mut built);
+            &built
+        };
         // SAFETY: `[i32; OUT]` and `[[i8; 4]; OUT]` have the same size, every byte of an `i32`
         // is a valid `i8`, and the bytes' alignment (1) is below the words'.
-        let repacked = unsafe { &*(&raw const words_of).cast::<[[[i8; 4]; OUT]; G]>() };
+        let repacked = unsafe { &*core::ptr::from_ref(words_of).cast::<[[[i8; 4]; OUT]; G]>() };
         let source = Source::Words {
             words,
             starts: &starts,
@@ -847,6 +913,7 @@ pub(super) mod avx512 {
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::super::super::{Clamp, requantize_step};
+    use super::super::tables::Tables;
     use super::avx512::Grouping;
     use super::{SLACK, Shape, available, avx512};
     use crate::init::SplitMix64;
@@ -921,6 +988,7 @@ mod tests {
                                 &padded,
                                 shape,
                                 &weights,
+                                None,
                                 &offsets,
                                 &multipliers,
                                 zero_point,
@@ -930,12 +998,20 @@ mod tests {
                             assert!(!ran, "{shape:?}");
                             continue;
                         }
-                        for grouping in [
+                        // The weights' tables built once for every output channel, read
+                        // for any range of them.
+                        let tables = Tables::new(&weights, $channels, [$kh, $kw]);
+                        assert_eq!(tables.rows().is_some(), $rows, "{shape:?}");
+                        let groupings = [
                             Grouping::Best,
                             Grouping::Gathered,
                             Grouping::Rows { permute: false },
                             Grouping::Rows { permute: true },
-                        ] {
+                        ];
+                        let runs = groupings
+                            .into_iter()
+                            .flat_map(|g| [(g, None), (g, Some(&tables))]);
+                        for (grouping, tables) in runs {
                             let mut got = vec![7; $out * positions];
                             // SAFETY: `available` found AVX-512 VNNI, F, BW and VL; the sizes
                             // are `forward`'s.
@@ -945,6 +1021,7 @@ mod tests {
                                     &padded,
                                     shape,
                                     &weights,
+                                    tables,
                                     &offsets,
                                     &multipliers,
                                     zero_point,
@@ -956,9 +1033,10 @@ mod tests {
                             let rows = matches!(grouping, Grouping::Rows { .. });
                             let vbmi_needed = matches!(grouping, Grouping::Rows { permute: true });
                             let expected_to_run = !rows || ($rows && (vbmi || !vbmi_needed));
-                            assert_eq!(ran, expected_to_run, "{shape:?} {grouping:?}");
+                            let case = (grouping, tables.is_some());
+                            assert_eq!(ran, expected_to_run, "{shape:?} {case:?}");
                             if ran {
-                                assert_eq!(got, expected, "{shape:?} {grouping:?}");
+                                assert_eq!(got, expected, "{shape:?} {case:?}");
                             }
                         }
                     }

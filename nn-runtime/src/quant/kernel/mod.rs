@@ -33,6 +33,7 @@ pub(crate) mod channel_lanes;
 pub(crate) mod direct;
 pub(crate) mod portable;
 pub(crate) mod quantize;
+pub(crate) mod tables;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
