@@ -178,9 +178,9 @@ impl RowGroups {
 /// The rows grouping's weights for output channels `outputs` of a layer (`weights` packed
 /// as the dense layer's) of `shape`'s channels and kernel, whose groups must be `G`: word `o`
 /// of group `g` holds channel `o`'s weights of the group's four taps, byte `j` tap `j`'s.
-/// Each word is written whole: the kernel's broadcasts then read it from the store, where
-/// four byte stores made each first read wait for them to reach the cache (about a tenth of
-/// LeNet's first convolution).
+/// Each word is written whole, so that the kernel's broadcasts can read it from the store.
+/// Byte by byte in plain Rust: `avx512::row_words_vbmi` is the kernel's where the CPU has
+/// VBMI.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 pub(crate) fn row_words<const OUT: usize, const G: usize>(
@@ -191,11 +191,17 @@ pub(crate) fn row_words<const OUT: usize, const G: usize>(
 ) {
     let groups = RowGroups::of(shape.channels, shape.kernel);
     debug_assert_eq!(groups.groups, G);
+    // Tap `t` of channel `o` is byte `(t / 4) 4 OUT + 4 o + t % 4`; a missing tap reads byte
+    // 0 and keeps none of it.
+    let bytes = weights.as_flattened().as_flattened();
     let mut g = 0;
     groups.each(shape.kernel[1], |_, _, taps| {
-        for o in first..end {
-            let bytes = taps.map(|t| t.map_or(0, |t| weights[t / 4][o][t % 4]));
-            words[g][o] = i32::from_le_bytes(bytes.map(i8::cast_unsigned));
+        let at = taps.map(|t| t.map_or(0, |t| t / 4 * 4 * OUT + t % 4));
+        let keep = taps.map(|t| if t.is_some() { 0xff } else { 0 });
+        for (o, word) in words[g].iter_mut().enumerate().take(end).skip(first) {
+            let byte = |j: usize| u32::from(bytes[at[j] + 4 * o].cast_unsigned()) & keep[j];
+            let bits = byte(0) | byte(1) << 8 | byte(2) << 16 | byte(3) << 24;
+            *word = bits.cast_signed();
         }
         g += 1;
     });
@@ -503,12 +509,19 @@ pub(super) mod avx512 {
             g += 1;
         });
         debug_assert_eq!(g, G);
-        let mut built = [[0_i32; OUT]; G];
+        let mut built = Built {
+            words: [[0_i32; OUT]; G],
+            spare: [0; L],
+        };
         let words_of = if let Some(words_of) = prepared {
             words_of
+        } else if permute {
+            // SAFETY: VBMI where `permute`; `built` is `G OUT + 16` words.
+            unsafe { row_words_vbmi(weights, rows.groups, kernel_width, &mut built) };
+            &built.words
         } else {
-            row_words(weights, shape, shape.outputs, &mut built);
-            &built
+            row_words(weights, shape, shape.outputs, &mut built.words);
+            &built.words
         };
         // SAFETY: `[i32; OUT]` and `[[i8; 4]; OUT]` have the same size, every byte of an `i32`
         // is a valid `i8`, and the bytes' alignment (1) is below the words'.
@@ -518,6 +531,97 @@ pub(super) mod avx512 {
             starts: &starts,
         };
         blocks(shape, &source, repacked, layer, output);
+    }
+
+    /// A rows grouping's words (`words`) with room after them for a vector's store.
+    #[repr(C)]
+    struct Built<const OUT: usize, const G: usize> {
+        words: [[i32; OUT]; G],
+        spare: [i32; L],
+    }
+
+    /// [`row_words`] for every output channel, by VBMI's byte permutations ([`taps_vbmi`]),
+    /// each 16 channels of a group one 64-byte store (the next group's, or the spare words,
+    /// take what passes the group's end), where the scalar build took a tenth of LeNet's first
+    /// convolution (`lenet` in bench/benches/quant_conv.rs).
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512 VBMI (with F and BW); `groups` has `G` groups.
+    #[allow(unsafe_code)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi")]
+    unsafe fn row_words_vbmi<const OUT: usize, const G: usize>(
+        weights: &[[[i8; 4]; OUT]; G],
+        groups: RowGroups,
+        kernel_width: usize,
+        to: &mut Built<OUT, G>,
+    ) {
+        debug_assert_eq!(groups.groups, G);
+        let to = core::ptr::from_mut(to).cast::<i32>();
+        let mut g = 0;
+        groups.each(kernel_width, |_, _, taps| {
+            for block in (0..OUT).step_by(L) {
+                // SAFETY: the CPU's VBMI; channels `block ..` within `OUT`, the kernel's taps;
+                // the store's 16 words from word `g OUT + block <= (G - 1) OUT + OUT - 1` lie
+                // within `G OUT + 16`.
+                unsafe {
+                    let v = taps_vbmi(weights, [block, L.min(OUT - block)], taps);
+                    _mm512_storeu_si512(to.add(g * OUT + block).cast(), v);
+                }
+            }
+            g += 1;
+        });
+    }
+
+    /// Four taps' weights for channels `block .. block + channels` (at most 16) as 16 four-byte
+    /// words: byte `j` of channel `o`'s word is tap `taps[j]`'s weight (0 for none), from the
+    /// packed groups (`weights[t / 4][o][t % 4]`) by one masked byte permutation each.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512 VBMI (with F and BW), the caller compiled with it (this inlines);
+    /// `block + channels <= OUT`, every tap below `4 G`.
+    #[allow(unsafe_code)]
+    #[inline(always)]
+    unsafe fn taps_vbmi<const OUT: usize, const G: usize>(
+        weights: &[[[i8; 4]; OUT]; G],
+        [block, channels]: [usize; 2],
+        taps: [Option<usize>; 4],
+    ) -> __m512i {
+        use core::arch::x86_64::{
+            _mm512_and_si512, _mm512_mask_permutexvar_epi8, _mm512_or_si512, _mm512_setzero_si512,
+        };
+        const IOTA: [u8; 64] = {
+            let mut iota = [0; 64];
+            let mut b = 0;
+            while b < 64 {
+                #[allow(clippy::cast_possible_truncation)] // below 64
+                {
+                    iota[b] = b as u8;
+                }
+                b += 1;
+            }
+            iota
+        };
+        let lanes = u64::MAX >> (64 - 4 * channels);
+        // SAFETY: the caller's CPU features; `IOTA` is 64 readable bytes; each masked load's
+        // enabled bytes are channels `block .. block + channels` of packed group `t / 4 < G`,
+        // and it reads nothing else.
+        unsafe {
+            let iota = _mm512_loadu_si512(IOTA.as_ptr().cast());
+            // Byte `4 o + j` from byte `4 o`, plus `t % 4` below.
+            let words = _mm512_and_si512(iota, _mm512_set1_epi32(!0x0303_0303));
+            let mut v = _mm512_setzero_si512();
+            for (j, tap) in taps.into_iter().enumerate() {
+                let Some(t) = tap else { continue };
+                let group =
+                    _mm512_maskz_loadu_epi8(lanes, weights[t / 4].as_ptr().add(block).cast());
+                #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // below 4
+                let index = _mm512_or_si512(words, _mm512_set1_epi8((t % 4) as i8));
+                v = _mm512_mask_permutexvar_epi8(v, 0x1111_1111_1111_1111 << j, index, group);
+            }
+            v
+        }
     }
 
     /// `span` words into `to`: word `i` holds byte `i` of the four rows from `from[j]`
@@ -1049,8 +1153,10 @@ mod tests {
     #[allow(clippy::modulo_one)] // kernels one tap high or wide
     fn every_grouping_gives_the_steps_of_the_sums() {
         let rng = &mut SplitMix64::new(11);
-        // Rows: a four and one row left over, in fours of columns (LeNet's first layer).
+        // Rows: a four and one row left over, in fours of columns (LeNet's first layer); with
+        // more output channels than a vector's 16 (the words built 16 channels at a time).
         groupings_agree!(rng, 1, 5, 5, 6, true);
+        groupings_agree!(rng, 1, 5, 5, 21, true);
         // Rows left over only, three of them, a four of columns each.
         groupings_agree!(rng, 1, 3, 3, 4, true);
         // Fours of rows across channels, one row left over.
