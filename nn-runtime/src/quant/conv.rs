@@ -872,10 +872,9 @@ impl<
     /// The layer prepared for many calls, as a batch makes them: the direct kernels' layouts
     /// of its weights, which each call of [`QuantizedConv2d::forward`] otherwise builds from
     /// the packed weights, built once (on AVX-512 VNNI; elsewhere there is nothing to build).
-    /// [`PreparedConv2d`]'s calls give the same steps. For LeNet's int8 twin, whose
-    /// `forward_batch` prepares its convolutions once per batch, that took a batch of 256 from
-    /// 2.53 to 2.3 us a sample (`lenet` in bench/benches/quant_conv.rs). The tables take 16
-    /// KiB.
+    /// [`PreparedConv2d`]'s calls give the same steps, 5 to 10 percent sooner for LeNet's
+    /// convolutions (`lenet` in bench/benches/quant_conv.rs), which a twin's `forward_batch`
+    /// prepares once per batch. The tables take 16 KiB.
     #[must_use]
     pub fn prepare(&self) -> PreparedConv2d<'_, OUT, IN_PER_GROUP, KH, KW, PATCH, GROUPS> {
         let (weights, _) = self.dense.packed();

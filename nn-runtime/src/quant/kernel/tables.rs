@@ -1,11 +1,11 @@
 //! A convolution's weights in the direct kernels' own layouts, built once for many calls.
 //!
 //! Each call of [`super::direct`]'s rows grouping and of [`super::channel_lanes`] rebuilds its
-//! layout of the weights from the packed ones (the dense layer's `[groups][OUT][4]`): for
-//! LeNet a tenth of each convolution. A batch runs the same layers on every sample, so
+//! layout of the weights from the packed ones (the dense layer's `[groups][OUT][4]`): 5 to 10
+//! percent of each of LeNet's convolutions. A batch runs the same layers on every sample, so
 //! `QuantizedConv2d::prepare` builds them once into [`Tables`], and the kernels read them
-//! from there (`lenet` in bench/benches/quant_conv.rs: the int8 LeNet's batch of 256 a tenth
-//! faster). The tables hold the same bytes the kernels would build, so the steps are the same.
+//! from there (`lenet` in bench/benches/quant_conv.rs). The tables hold the same bytes the
+//! kernels would build, so the steps are the same.
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx512::{Tables, Vector};
