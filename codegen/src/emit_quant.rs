@@ -336,8 +336,9 @@ fn hidden_step(
                 ..
             } = conv;
             let clamp = clamp(net, layer);
+            let conv = conv_receiver(layer, prepared);
             quote_spanned! {layer.span=>
-                let #field: #ty = self.#field.forward(
+                let #field: #ty = #conv.forward(
                     #input,
                     #runtime::layers::Conv1dGeometry {
                         stride: #stride,
@@ -384,8 +385,8 @@ fn hidden_step(
     }
 }
 
-/// The 2-D convolution `layer` to call: the field, or, where `prepared` (in `forward_batch`),
-/// the local holding it prepared once for the batch (`prepared_layers`).
+/// The convolution `layer` to call: the field, or, where `prepared` (in `forward_batch`), the
+/// local holding it prepared once for the batch (`prepared_layers`).
 fn conv_receiver(layer: &Layer, prepared: bool) -> TokenStream {
     let field = &layer.field;
     if prepared {
@@ -396,13 +397,14 @@ fn conv_receiver(layer: &Layer, prepared: bool) -> TokenStream {
     }
 }
 
-/// Statements binding the locals of `conv_receiver`: each 2-D convolution of `parts` prepared
-/// (`QuantizedConv2d::prepare`), its weights' tables built once for a batch.
+/// Statements binding the locals of `conv_receiver`: each convolution of `parts` prepared
+/// (`QuantizedConv2d::prepare`, `QuantizedConv1d::prepare`), its weights' tables built once
+/// for a batch.
 fn prepared_layers(parts: &[Part<'_>]) -> TokenStream {
     parts
         .iter()
         .filter_map(|part| match part {
-            Part::Conv(layer, _) => {
+            Part::Conv(layer, _) | Part::Conv1d(layer, _) => {
                 let (field, local) = (&layer.field, conv_receiver(layer, true));
                 Some(quote_spanned! {layer.span=> let #local = self.#field.prepare(); })
             }
@@ -455,7 +457,7 @@ fn conv_max_pooled(
 
 /// Statements computing the layers `parts` (none the last) from `input`, a reference to
 /// steps of the quantisation `current`, each into the local of its name; and a reference to
-/// the last one's steps. Where `prepared`, the 2-D convolutions are `prepared_layers`' locals.
+/// the last one's steps. Where `prepared`, the convolutions are `prepared_layers`' locals.
 fn hidden_steps(
     net: &Network,
     parts: &[Part<'_>],
@@ -574,8 +576,8 @@ fn forward_batch(net: &Network, quantized: &Quantized) -> TokenStream {
 
 /// Statements binding `steps` to the chunk's rows of the first dense layer's input steps
 /// (in `buffer`): the chunk's inputs quantised, or, after `prefix` (the layers before the
-/// dense ones), each sample's steps as `forward` computes them, its 2-D convolutions those
-/// that `prepared_layers` binds.
+/// dense ones), each sample's steps as `forward` computes them, its convolutions those that
+/// `prepared_layers` binds.
 fn chunk_steps(
     net: &Network,
     prefix: &[Part<'_>],
@@ -637,7 +639,7 @@ fn dense_chunks(
     // The buffers are declared (zeroed) once for the whole batch, not once per chunk: every
     // chunk overwrites the rows it uses.
     let steps_buffer = format_ident!("{}_buffer", steps, span = Span::mixed_site());
-    // So are the convolutions' weights' tables (`QuantizedConv2d::prepare`).
+    // So are the convolutions' weights' tables (`QuantizedConv2d::prepare`, and 1-D).
     let prepared = prepared_layers(prefix);
     let mut buffers = quote! {
         #[allow(clippy::large_stack_arrays)]

@@ -1220,6 +1220,102 @@ impl<
     const K: usize,
     const PATCH: usize,
     const GROUPS: usize,
+> QuantizedConv1d<OUT, IN_PER_GROUP, K, PATCH, GROUPS>
+{
+    /// The layer prepared for many calls, as [`QuantizedConv2d::prepare`].
+    #[must_use]
+    pub fn prepare(&self) -> PreparedConv1d<'_, OUT, IN_PER_GROUP, K, PATCH, GROUPS> {
+        let (weights, _) = self.conv.dense.packed();
+        PreparedConv1d {
+            layer: self,
+            tables: Tables::new(weights, IN_PER_GROUP, [1, K]),
+        }
+    }
+}
+
+/// A [`QuantizedConv1d`] with its weights' tables built once for many calls
+/// ([`QuantizedConv1d::prepare`]): the layer's `forward` and `forward_into`, with the same
+/// steps.
+#[derive(Clone)]
+pub struct PreparedConv1d<
+    'a,
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const K: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> {
+    layer: &'a QuantizedConv1d<OUT, IN_PER_GROUP, K, PATCH, GROUPS>,
+    tables: Tables<OUT, GROUPS>,
+}
+
+impl<
+    'a,
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const K: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> PreparedConv1d<'a, OUT, IN_PER_GROUP, K, PATCH, GROUPS>
+{
+    /// The layer prepared.
+    #[must_use]
+    pub fn layer(&self) -> &'a QuantizedConv1d<OUT, IN_PER_GROUP, K, PATCH, GROUPS> {
+        self.layer
+    }
+
+    /// [`QuantizedConv1d::forward`].
+    #[inline]
+    pub fn forward<const IN: usize, const L: usize, const OL: usize>(
+        &self,
+        input: &[[u8; L]; IN],
+        geometry: Conv1dGeometry,
+        clamp: Clamp,
+    ) -> [[u8; OL]; OUT] {
+        let mut output = [[0; OL]; OUT];
+        self.forward_into(input, geometry, clamp, &mut output);
+        output
+    }
+
+    /// [`QuantizedConv1d::forward_into`].
+    #[inline]
+    pub fn forward_into<const IN: usize, const L: usize, const OL: usize>(
+        &self,
+        input: &[[u8; L]; IN],
+        geometry: Conv1dGeometry,
+        clamp: Clamp,
+        output: &mut [[u8; OL]; OUT],
+    ) {
+        self.layer.conv.forward_rows::<IN, 1, L, 1, OL>(
+            input,
+            planar(geometry),
+            clamp,
+            Some(&self.tables),
+            output.as_flattened_mut(),
+        );
+    }
+}
+
+impl<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const K: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
+> core::fmt::Debug for PreparedConv1d<'_, OUT, IN_PER_GROUP, K, PATCH, GROUPS>
+{
+    /// The layer's shapes and quantisation only.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("PreparedConv1d").field(self.layer).finish()
+    }
+}
+
+impl<
+    const OUT: usize,
+    const IN_PER_GROUP: usize,
+    const K: usize,
+    const PATCH: usize,
+    const GROUPS: usize,
 > core::fmt::Debug for QuantizedConv1d<OUT, IN_PER_GROUP, K, PATCH, GROUPS>
 {
     /// Shapes and quantisation only.

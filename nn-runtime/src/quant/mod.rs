@@ -44,7 +44,7 @@ pub mod file;
 
 #[cfg(feature = "alloc")]
 pub use calibrate::{Calibration, Observer};
-pub use conv::{PreparedConv2d, QuantizedConv1d, QuantizedConv2d};
+pub use conv::{PreparedConv1d, PreparedConv2d, QuantizedConv1d, QuantizedConv2d};
 pub use dense::QuantizedDense;
 pub use kernel::{QuantLevel, amx_enabled, level};
 pub use pool::{

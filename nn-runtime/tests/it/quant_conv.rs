@@ -806,12 +806,16 @@ macro_rules! equivalence_1d {
             );
             let got: Vec<i64> = sums.as_flattened().iter().map(|&s| i64::from(s)).collect();
             assert_eq!(got, expected, "{:?} {}x{}", GEOMETRY, $in, $l);
+            let prepared = layer.prepare();
             for clamp in [
                 Clamp::relu(output),
                 Clamp::NONE,
                 Clamp { low: 5, high: 250 },
             ] {
                 let steps: [[u8; OL]; $out] = layer.forward(&x, GEOMETRY, clamp);
+                // The layer prepared gives the same steps.
+                let from_prepared: [[u8; OL]; $out] = prepared.forward(&x, GEOMETRY, clamp);
+                assert_eq!(from_prepared, steps, "{:?} {clamp:?}", GEOMETRY);
                 for p in 0..OL {
                     let at: [i32; $out] = core::array::from_fn(|o| sums[o][p]);
                     let expected = layer.dense().requantize(&at, clamp);
