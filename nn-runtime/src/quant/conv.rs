@@ -877,6 +877,7 @@ impl<
     /// prepares once per batch. The tables take 16 KiB.
     #[must_use]
     pub fn prepare(&self) -> PreparedConv2d<'_, OUT, IN_PER_GROUP, KH, KW, PATCH, GROUPS> {
+        let () = Self::VALID;
         let (weights, _) = self.dense.packed();
         PreparedConv2d {
             layer: self,
@@ -1225,6 +1226,7 @@ impl<
     /// The layer prepared for many calls, as [`QuantizedConv2d::prepare`].
     #[must_use]
     pub fn prepare(&self) -> PreparedConv1d<'_, OUT, IN_PER_GROUP, K, PATCH, GROUPS> {
+        let () = QuantizedConv2d::<OUT, IN_PER_GROUP, 1, K, PATCH, GROUPS>::VALID;
         let (weights, _) = self.conv.dense.packed();
         PreparedConv1d {
             layer: self,

@@ -236,7 +236,9 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     let mut taps = MaybeUninit::<[u8; 4 * L * super::direct::MAX_GROUPS + L]>::uninit();
     // SAFETY: `groups <= MAX_GROUPS` (`fits`), `G <= direct::MAX_GROUPS` (`available`); zeros
     // are valid vectors and bytes.
-    // Neither is used with prepared groups.
+    // Prepared groups are every block's (`Tables::lanes`); neither buffer is then used.
+    let [first, end] = shape.outputs;
+    let prepared = prepared.filter(|tables| tables.len() == (end - first).div_ceil(L) * groups);
     let built = if prepared.is_some() { 0 } else { groups };
     let (repacked, taps) = unsafe {
         (
@@ -250,7 +252,6 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
     };
     // A block's sums, the positions past the stored ones never read as steps.
     let mut sums = [[_mm512_setzero_si512(); L]; 2];
-    let [first, end] = shape.outputs;
     for (b, block) in (first..end).step_by(L).enumerate() {
         let channels = L.min(end - block);
         // The prepared groups of the block (a call computing every channel), or built here.

@@ -509,18 +509,20 @@ pub(super) mod avx512 {
             g += 1;
         });
         debug_assert_eq!(g, G);
-        let mut built = Built {
-            words: [[0_i32; OUT]; G],
-            spare: [0; L],
-        };
+        let mut built: Built<OUT, G>;
         let words_of = if let Some(words_of) = prepared {
             words_of
-        } else if permute {
-            // SAFETY: VBMI where `permute`; `built` is `G OUT + 16` words.
-            unsafe { row_words_vbmi(weights, rows.groups, kernel_width, &mut built) };
-            &built.words
         } else {
-            row_words(weights, shape, shape.outputs, &mut built.words);
+            built = Built {
+                words: [[0_i32; OUT]; G],
+                spare: [0; L],
+            };
+            if permute {
+                // SAFETY: VBMI where `permute`; `built` is `G OUT + 16` words.
+                unsafe { row_words_vbmi(weights, rows.groups, shape, &mut built) };
+            } else {
+                row_words(weights, shape, shape.outputs, &mut built.words);
+            }
             &built.words
         };
         // SAFETY: `[i32; OUT]` and `[[i8; 4]; OUT]` have the same size, every byte of an `i32`
@@ -540,7 +542,7 @@ pub(super) mod avx512 {
         spare: [i32; L],
     }
 
-    /// [`row_words`] for every output channel, by VBMI's byte permutations ([`taps_vbmi`]),
+    /// [`row_words`] for `shape.outputs`, by VBMI's byte permutations ([`taps_vbmi`]),
     /// each 16 channels of a group one 64-byte store (the next group's, or the spare words,
     /// take what passes the group's end), where the scalar build took a tenth of LeNet's first
     /// convolution (`lenet` in bench/benches/quant_conv.rs).
@@ -553,19 +555,20 @@ pub(super) mod avx512 {
     unsafe fn row_words_vbmi<const OUT: usize, const G: usize>(
         weights: &[[[i8; 4]; OUT]; G],
         groups: RowGroups,
-        kernel_width: usize,
+        shape: &Shape,
         to: &mut Built<OUT, G>,
     ) {
         debug_assert_eq!(groups.groups, G);
+        let [first, end] = shape.outputs;
         let to = core::ptr::from_mut(to).cast::<i32>();
         let mut g = 0;
-        groups.each(kernel_width, |_, _, taps| {
-            for block in (0..OUT).step_by(L) {
-                // SAFETY: the CPU's VBMI; channels `block ..` within `OUT`, the kernel's taps;
-                // the store's 16 words from word `g OUT + block <= (G - 1) OUT + OUT - 1` lie
-                // within `G OUT + 16`.
+        groups.each(shape.kernel[1], |_, _, taps| {
+            for block in (first..end).step_by(L) {
+                // SAFETY: the CPU's VBMI; channels `block .. end` within `OUT`, the kernel's
+                // taps; the store's 16 words from word `g OUT + block <= (G - 1) OUT + OUT - 1`
+                // lie within `G OUT + 16`.
                 unsafe {
-                    let v = taps_vbmi(weights, [block, L.min(OUT - block)], taps);
+                    let v = taps_vbmi(weights, [block, L.min(end - block)], taps);
                     _mm512_storeu_si512(to.add(g * OUT + block).cast(), v);
                 }
             }
