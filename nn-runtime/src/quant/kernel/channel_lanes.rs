@@ -125,22 +125,42 @@ pub(crate) fn prepare<const OUT: usize, const G: usize>(
     for (b, to) in to.chunks_exact_mut(groups).take(blocks).enumerate() {
         let block = L * b;
         let channels = [block, L.min(OUT - block)];
-        let to = vectors(to);
-        if super::has_avx512vbmi() {
-            // SAFETY: the CPU has VBMI; `block + channels <= OUT`.
-            #[allow(unsafe_code)]
-            unsafe {
-                repack_vbmi(weights, shape, channels, to);
-            }
-        } else {
-            // SAFETY: `available` found AVX-512 F, BW and VL.
-            #[allow(unsafe_code)]
-            unsafe {
-                repack(weights, shape, channels, &mut taps[..4 * L * G + L], to);
-            }
+        let (to, taps) = (vectors(to), &mut taps[..4 * L * G + L]);
+        // SAFETY: `available` found AVX-512 F, BW and VL, VBMI checked; `block + channels <=
+        // OUT`.
+        #[allow(unsafe_code)]
+        unsafe {
+            repack_block(weights, shape, channels, taps, to, super::has_avx512vbmi());
         }
     }
     groups
+}
+
+/// The groups of output channels `channels` (`[block, count]`) into `to`: [`repack_vbmi`]
+/// where `permute`, else [`repack`] with its buffer of taps.
+///
+/// # Safety
+///
+/// The CPU has AVX-512 F, BW and VL, and VBMI where `permute`; `block + count <= OUT`, `count
+/// <= 16`; `taps` is `repack`'s (its last 16 bytes zero) where not `permute`.
+#[allow(unsafe_code)]
+#[inline]
+unsafe fn repack_block<const OUT: usize, const G: usize>(
+    weights: &[[[i8; 4]; OUT]; G],
+    shape: &Shape,
+    channels: [usize; 2],
+    taps: &mut [u8],
+    to: &mut [__m512i],
+    permute: bool,
+) {
+    // SAFETY: the caller's.
+    unsafe {
+        if permute {
+            repack_vbmi(weights, shape, channels, to);
+        } else {
+            repack(weights, shape, channels, taps, to);
+        }
+    }
 }
 
 /// The 512-bit vectors of `vectors`' bytes.
@@ -260,12 +280,8 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
             // SAFETY: as in `vectors`, read only.
             unsafe { core::slice::from_raw_parts(prepared.as_ptr().cast(), groups) }
         } else {
-            if permute {
-                // SAFETY: the caller's VBMI.
-                unsafe { repack_vbmi(weights, shape, [block, channels], repacked) };
-            } else {
-                repack(weights, shape, [block, channels], taps, repacked);
-            }
+            // SAFETY: the caller's CPU features; `taps` as `repack` needs it without VBMI.
+            unsafe { repack_block(weights, shape, [block, channels], taps, repacked, permute) };
             repacked
         };
         let lanes = u16::MAX >> (L - channels);
@@ -500,7 +516,10 @@ fn repack<const OUT: usize, const G: usize>(
 /// [`repack`] by VBMI's byte permutations, with no buffer of taps: byte `j` of a group's
 /// four-byte words is one masked permutation of the packed group holding tap `(4 q + j) KW +
 /// column`, four loads and four permutations per group where [`repack`] takes about a dozen
-/// shuffles.
+/// shuffles. The direct kernel's `taps_vbmi` does the same for one group; called here for
+/// each, with its indices rebuilt per group and its taps as `Option`s, it made LeNet's second
+/// convolution 0.4 us slower (`lenet` in bench/benches/quant_conv.rs), so the indices are
+/// built once here.
 ///
 /// # Safety
 ///
