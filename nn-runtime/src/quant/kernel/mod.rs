@@ -456,6 +456,7 @@ mod tests {
             assert_eq!(sums[xs.len()], [7; OUT]);
         }
         encodings_256(&w, &offsets, &xs, &expected);
+        vnni_512_batch(&w, &offsets, &xs, &expected);
         amx_blocks(&w, &offsets, &xs, &expected);
         for (x, e) in xs.iter().zip(&expected) {
             assert_eq!(&accumulate(&w, &offsets, x), e);
@@ -502,6 +503,26 @@ mod tests {
                 unsafe { vnni::evex::accumulate_batch_256(w, offsets, xs, &mut sums) };
                 assert_eq!(sums, expected, "EVEX batch");
             }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (w, offsets, xs, expected);
+    }
+
+    /// The 512-bit VNNI batch kernel alone on every row, where the CPU has it: on a CPU with
+    /// AMX the dispatch gives it only the rows after AMX's blocks of 32.
+    #[allow(unsafe_code)]
+    fn vnni_512_batch<const IN: usize, const OUT: usize, const G: usize>(
+        w: &[[[i8; 4]; OUT]; G],
+        offsets: &[i32; OUT],
+        xs: &[[u8; IN]],
+        expected: &[[i32; OUT]],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vnni") {
+            let mut sums = vec![[0; OUT]; xs.len()];
+            // SAFETY: the CPU has AVX-512F and VNNI, checked above.
+            unsafe { vnni::accumulate_batch_512(w, offsets, xs, &mut sums) };
+            assert_eq!(sums, expected, "512-bit VNNI batch {IN} -> {OUT}");
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = (w, offsets, xs, expected);

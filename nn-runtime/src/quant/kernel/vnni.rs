@@ -33,10 +33,17 @@ const PANEL_512: usize = 8;
 /// Vectors per tile of `accumulate_batch_512`; with [`ROWS_512`] samples, 16 accumulators, 4
 /// weight vectors and a broadcast input fit the 32 registers, and each weight vector loaded
 /// serves 4 samples (784 -> 128 at batch 256 in bench/benches/quant.rs: over 90% of the
-/// `vpdpbusd` peak).
+/// `vpdpbusd` peak on an AMD EPYC, about three quarters on an Intel Xeon without AMX, where 8
+/// samples by 3 vectors measured no better).
 const BATCH_PANEL_512: usize = 4;
 /// Samples per tile of `accumulate_batch_512`.
 const ROWS_512: usize = 4;
+/// Bytes of a panel's weights per block of groups in `accumulate_batch_512`: half of a 48 KiB
+/// first-level cache, so that a block read for the first tile of samples is still there for the
+/// others, rather than 50 KB per panel of MNIST's 784 -> 128 streamed from the second-level
+/// cache for every tile (784 -> 128 at batch 256 in bench/benches/quant.rs with `NN_NO_AMX` on
+/// an Intel Xeon: 72% of the `vpdpbusd` peak unblocked, 73% to 78% in blocks of 12 to 32 KiB).
+const BLOCK_BYTES_512: usize = 24 * 1024;
 /// Samples per tile of `accumulate_batch_512` for layers of at most 16 neurons (one vector):
 /// 8 independent accumulators instead of 4 (128 -> 10 at batch 256 in bench/benches/quant.rs:
 /// 5.2 ns a sample, 6.2 with 4 samples a tile).
@@ -76,26 +83,27 @@ pub(super) fn accumulate_512<const IN: usize, const OUT: usize, const G: usize>(
     let out = core::slice::from_mut(&mut sums);
     let mut o = 0;
     while o + PANEL_512 * L512 <= OUT {
-        tile_512::<1, PANEL_512, IN, OUT, G>(w, offsets, xs, out, o);
+        tile_512::<1, PANEL_512, IN, OUT, G>(w, offsets, xs, out, o, 0..G);
         o += PANEL_512 * L512;
     }
     match (OUT - o).div_ceil(L512) {
         0 => {}
-        1 => tile_512::<1, 1, IN, OUT, G>(w, offsets, xs, out, o),
-        2 => tile_512::<1, 2, IN, OUT, G>(w, offsets, xs, out, o),
-        3 => tile_512::<1, 3, IN, OUT, G>(w, offsets, xs, out, o),
-        4 => tile_512::<1, 4, IN, OUT, G>(w, offsets, xs, out, o),
-        5 => tile_512::<1, 5, IN, OUT, G>(w, offsets, xs, out, o),
-        6 => tile_512::<1, 6, IN, OUT, G>(w, offsets, xs, out, o),
-        7 => tile_512::<1, 7, IN, OUT, G>(w, offsets, xs, out, o),
-        _ => tile_512::<1, PANEL_512, IN, OUT, G>(w, offsets, xs, out, o),
+        1 => tile_512::<1, 1, IN, OUT, G>(w, offsets, xs, out, o, 0..G),
+        2 => tile_512::<1, 2, IN, OUT, G>(w, offsets, xs, out, o, 0..G),
+        3 => tile_512::<1, 3, IN, OUT, G>(w, offsets, xs, out, o, 0..G),
+        4 => tile_512::<1, 4, IN, OUT, G>(w, offsets, xs, out, o, 0..G),
+        5 => tile_512::<1, 5, IN, OUT, G>(w, offsets, xs, out, o, 0..G),
+        6 => tile_512::<1, 6, IN, OUT, G>(w, offsets, xs, out, o, 0..G),
+        7 => tile_512::<1, 7, IN, OUT, G>(w, offsets, xs, out, o, 0..G),
+        _ => tile_512::<1, PANEL_512, IN, OUT, G>(w, offsets, xs, out, o, 0..G),
     }
     sums
 }
 
 /// [`accumulate_512`] of each row: tiles of [`ROWS_512`] samples by [`BATCH_PANEL_512`]
-/// vectors ([`NARROW_ROWS_512`] by 1 for a layer of one vector), the weight panels outermost so
-/// that a panel stays in cache for every sample; the last rows one by one.
+/// vectors ([`NARROW_ROWS_512`] by 1 for a layer of one vector), the weight panels outermost
+/// and each panel's groups in blocks of at most [`BLOCK_BYTES_512`], so that a block stays in
+/// cache for every sample; the last rows one by one.
 #[target_feature(enable = "avx512f,avx512vnni")]
 pub(super) fn accumulate_batch_512<const IN: usize, const OUT: usize, const G: usize>(
     w: &[[[i8; 4]; OUT]; G],
@@ -123,20 +131,30 @@ fn batch_512<const R: usize, const P: usize, const IN: usize, const OUT: usize, 
     let (xs, sums) = (&xs[..n], &mut sums[..n]);
     let (x_tiles, x_rest) = xs.as_chunks::<R>();
     let (s_tiles, s_rest) = sums.as_chunks_mut::<R>();
+    // Blocks of groups as even as their count allows, each within `BLOCK_BYTES_512` of a panel.
+    let blocks = (G * P * L512 * 4).div_ceil(BLOCK_BYTES_512).max(1);
+    let block = G.div_ceil(blocks).max(1);
     let mut o = 0;
     while o + P * L512 <= OUT {
-        for (x, s) in x_tiles.iter().zip(s_tiles.iter_mut()) {
-            tile_512::<R, P, IN, OUT, G>(w, offsets, x, s, o);
+        for start in (0..G).step_by(block) {
+            let groups = start..G.min(start + block);
+            for (x, s) in x_tiles.iter().zip(s_tiles.iter_mut()) {
+                tile_512::<R, P, IN, OUT, G>(w, offsets, x, s, o, groups.clone());
+            }
         }
         o += P * L512;
     }
     if o < OUT {
-        for (x, s) in x_tiles.iter().zip(s_tiles.iter_mut()) {
-            match (OUT - o).div_ceil(L512) {
-                1 => tile_512::<R, 1, IN, OUT, G>(w, offsets, x, s, o),
-                2 => tile_512::<R, 2, IN, OUT, G>(w, offsets, x, s, o),
-                3 => tile_512::<R, 3, IN, OUT, G>(w, offsets, x, s, o),
-                _ => tile_512::<R, P, IN, OUT, G>(w, offsets, x, s, o),
+        for start in (0..G).step_by(block) {
+            let groups = start..G.min(start + block);
+            for (x, s) in x_tiles.iter().zip(s_tiles.iter_mut()) {
+                let groups = groups.clone();
+                match (OUT - o).div_ceil(L512) {
+                    1 => tile_512::<R, 1, IN, OUT, G>(w, offsets, x, s, o, groups),
+                    2 => tile_512::<R, 2, IN, OUT, G>(w, offsets, x, s, o, groups),
+                    3 => tile_512::<R, 3, IN, OUT, G>(w, offsets, x, s, o, groups),
+                    _ => tile_512::<R, P, IN, OUT, G>(w, offsets, x, s, o, groups),
+                }
             }
         }
     }
@@ -145,12 +163,15 @@ fn batch_512<const R: usize, const P: usize, const IN: usize, const OUT: usize, 
     }
 }
 
-/// Neurons `o..` (`V` vectors, the last one masked at `OUT`) of `R` samples: `R x V`
-/// accumulators, each weight vector loaded once per group for the `R` samples.
+/// Neurons `o..` (`V` vectors, the last one masked at `OUT`) of `R` samples over `groups`:
+/// `R x V` accumulators, each weight vector loaded once per group for the `R` samples. The
+/// accumulators start from `offsets` for the block of groups that starts at 0, from `sums` (the
+/// blocks before) for the others.
 ///
 /// # Panics
 ///
-/// When the panel starts past `OUT` (`o + 16 (V - 1) >= OUT`) or `R` exceeds the rows.
+/// When the panel starts past `OUT` (`o + 16 (V - 1) >= OUT`), `R` exceeds the rows or
+/// `groups` ends past `G`.
 #[target_feature(enable = "avx512f,avx512vnni")]
 #[inline]
 fn tile_512<const R: usize, const V: usize, const IN: usize, const OUT: usize, const G: usize>(
@@ -159,6 +180,7 @@ fn tile_512<const R: usize, const V: usize, const IN: usize, const OUT: usize, c
     xs: &[[u8; IN]],
     sums: &mut [[i32; OUT]],
     o: usize,
+    groups: core::ops::Range<usize>,
 ) {
     // Every vector of the panel starts within `OUT`: the pointers below are in bounds, and
     // each mask (`mask16(OUT - start)`) covers only neurons below `OUT`.
@@ -172,17 +194,20 @@ fn tile_512<const R: usize, const V: usize, const IN: usize, const OUT: usize, c
         *mask = mask16(OUT - o - L512 * v);
     }
     let mut acc = [[_mm512_setzero_si512(); V]; R];
-    for row in &mut acc {
+    for (row, sum) in acc.iter_mut().zip(&*sums) {
+        let from = if groups.start == 0 { offsets } else { sum };
         for (v, acc) in row.iter_mut().enumerate() {
             // SAFETY: neuron `o + 16 v` is below `OUT` (asserted above) and the mask stops at
-            // `OUT`, so every lane read lies in `offsets`.
+            // `OUT`, so every lane read lies in `from` (`OUT` values).
             #[allow(unsafe_code)]
             let loaded =
-                unsafe { _mm512_maskz_loadu_epi32(masks[v], offsets.as_ptr().add(o + L512 * v)) };
+                unsafe { _mm512_maskz_loadu_epi32(masks[v], from.as_ptr().add(o + L512 * v)) };
             *acc = loaded;
         }
     }
-    for (g, weights) in w.iter().enumerate() {
+    let first = groups.start;
+    for (g, weights) in w[groups].iter().enumerate() {
+        let g = first + g;
         let mut wv = [_mm512_setzero_si512(); V];
         for (v, wv) in wv.iter_mut().enumerate() {
             // SAFETY: neuron `o + 16 v` is below `OUT` (asserted above) and the mask stops at
