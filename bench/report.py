@@ -239,6 +239,7 @@ def main():
         "convolutions.md",
         "recurrent.md",
         "quantized.md",
+        "quantized_no_amx.md",
         "smaller.md",
         "training.md",
         "history.md",

@@ -6,9 +6,23 @@
 # bench/onnx/report_quantized.py writes bench/quantized.md (the section of BENCHMARKS.md that
 # bench/report.py includes).
 # Usage: bench/onnx/compare_quantized.sh [python with onnx, onnxruntime, numpy]
+#
+# With NO_AMX=1, both sides run without AMX, as on a CPU that has AVX-512 VNNI but no AMX (an
+# Intel Xeon before Sapphire Rapids, an AMD EPYC): nn with NN_NO_AMX set, onnxruntime through
+# bench/onnx/no_amx.py (Linux refuses its request for AMX's state); the report goes to
+# bench/quantized_no_amx.md instead.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${1:-/tmp/qbenv/bin/python}
+ort=("$python" bench/onnx/ort_bench.py mnist)
+report=bench/quantized.md
+flags=()
+if [[ -n "${NO_AMX:-}" ]]; then
+    export NN_NO_AMX=1
+    ort=("$python" bench/onnx/no_amx.py bench/onnx/ort_bench.py mnist)
+    report=bench/quantized_no_amx.md
+    flags=(--no-amx)
+fi
 target=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 out="$target/bench-report"
@@ -21,9 +35,9 @@ cargo bench -p nn-bench --bench quantized --no-run
     echo "cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
     echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$log"
-"$python" bench/onnx/ort_bench.py mnist | tee -a "$log"
+"${ort[@]}" | tee -a "$log"
 cargo bench -p nn-bench --bench quantized -- --ort "$log" | tee -a "$log"
-"$python" bench/onnx/ort_bench.py mnist | tee -a "$log"
+"${ort[@]}" | tee -a "$log"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$log"
-python3 bench/onnx/report_quantized.py "$log" > bench/quantized.md
-echo "wrote bench/quantized.md (log: $log)"
+python3 bench/onnx/report_quantized.py "${flags[@]}" "$log" > "$report"
+echo "wrote $report (log: $log)"

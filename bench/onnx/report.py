@@ -55,11 +55,11 @@ def main():
     w("are those of `tests/fixtures/lenet.safetensors`), which tract loads from their bytes with")
     w("tract-onnx, and whose safetensors `nn` loads; `nn`'s outputs are checked against tract's")
     w("before timing (largest difference in the last column). One thread everywhere.\n")
-    w("onnxruntime is called from Python: each of its rounds alternates with a round of an")
-    w("Identity graph on an input of the same shape, and its time below is the model's best round")
-    w("minus the Identity graph's best round (the call overhead: argument conversion, output")
-    w("allocation; the Identity graph also copies its input once, so this slightly flatters")
-    w("onnxruntime). Its best over both of its runs is used.\n")
+    w("onnxruntime is called from Python: each of its rounds alternates with a round of a probe")
+    w("graph that takes the same input and returns an output of the model's shape (its first")
+    w("values: Flatten, Slice), and its time below is the model's best round minus the probe's")
+    w("best round (the call overhead: argument conversion, output allocation; the probe also")
+    w("slices, so this slightly flatters onnxruntime). Its best over both of its runs is used.\n")
     w(f"`{'; '.join(dict.fromkeys(header))}`; {'; '.join(load)}.\n")
     w("| measurement | nn (best round) | tract | onnxruntime, net of call overhead (raw) | faster other / nn | goal | nn GFLOP/s | nn vs tract (median round) | max difference |")
     w("|---|---|---|---|---|---|---|---|---|")
@@ -98,7 +98,7 @@ def main():
         w(f"| {group} | {name} | {fmt(r['best'])} | {fmt(r['median'])} | {r['macs']:,} |")
     for (model, batch), runs in ort.items():
         for i, r in enumerate(runs):
-            w(f"| {model}_b{batch} | onnxruntime run {i + 1}: model / Identity / net | "
+            w(f"| {model}_b{batch} | onnxruntime run {i + 1}: model / probe / net | "
               f"{fmt(r['model'])} / {fmt(r['identity'])} / {fmt(r['net'])} | "
               f"net {fmt(r['median'])} | - |")
     w("")
