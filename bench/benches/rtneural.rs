@@ -10,8 +10,9 @@
 //!   16 bits, computed in `f32`: other numbers than RTNeural's, so a row of its own);
 //! - `mlp nn`: one `forward` call per input.
 //!
-//! Then comment lines: the real-time factor at 48 kHz of each recurrent model (how many times
-//! faster than real time one stream runs, one sample per `step`) and the streams one core
+//! Then comment lines: the softmax's share of `mlp` (its `forward` against that of the same
+//! network without softmax), the real-time factor at 48 kHz of each recurrent model (how many
+//! times faster than real time one stream runs, one sample per `step`) and the streams one core
 //! sustains in real time with `step_streams`.
 //!
 //! ```sh
@@ -32,6 +33,8 @@ nn::network! {
     pub struct Lstm64 = 1 -> lstm(64) -> 1 with quantize = bf16;
     /// RTNeural's `mlp`.
     pub struct Mlp = 64 -> 32 relu -> 10 softmax;
+    /// `Mlp` without its softmax, whose time the softmax's is measured against.
+    pub struct MlpLogits = 64 -> 32 relu -> 10;
 }
 
 const SAMPLES: usize = 200_000;
@@ -148,6 +151,18 @@ fn main() {
         sum
     });
     println!("mlp nn {ns:.2}");
+    let logits = MlpLogits::random(4);
+    let logits_ns = best(SAMPLES, || {
+        let mut sum = 0.0;
+        for k in 0..SAMPLES {
+            sum += logits.forward(&inputs[k % inputs.len()])[0];
+        }
+        sum
+    });
+    println!(
+        "# mlp: nn's softmax of 10 values {:.1} ns (forward {ns:.1} ns, the same network without softmax {logits_ns:.1})",
+        ns - logits_ns
+    );
 
     for (name, (step, _, streams)) in factors {
         let period = 1e9 / RATE;
