@@ -8,16 +8,16 @@
 # Usage: bench/onnx/compare_quantized.sh [python with onnx, onnxruntime, numpy]
 #
 # With NO_AMX=1, both sides run without AMX, as on a CPU that has AVX-512 VNNI but no AMX (an
-# Intel Xeon before Sapphire Rapids, an AMD EPYC): nn with NN_NO_AMX set, onnxruntime through
-# bench/onnx/no_amx.py (Linux refuses its request for AMX's state); the report goes to
-# bench/quantized_no_amx.md instead.
+# Intel Xeon from Cascade Lake to Ice Lake, an AMD EPYC from Zen 4 on): nn with NN_NO_AMX set,
+# onnxruntime through bench/onnx/no_amx.py (Linux refuses its request for AMX's state); the
+# report goes to bench/quantized_no_amx.md instead.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${1:-/tmp/qbenv/bin/python}
 ort=("$python" bench/onnx/ort_bench.py mnist)
 report=bench/quantized.md
 flags=()
-if [[ -n "${NO_AMX:-}" ]]; then
+if [[ "${NO_AMX:-0}" == 1 ]]; then
     export NN_NO_AMX=1
     ort=("$python" bench/onnx/no_amx.py bench/onnx/ort_bench.py mnist)
     report=bench/quantized_no_amx.md
@@ -39,5 +39,5 @@ cargo bench -p nn-bench --bench quantized --no-run
 cargo bench -p nn-bench --bench quantized -- --ort "$log" | tee -a "$log"
 "${ort[@]}" | tee -a "$log"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$log"
-python3 bench/onnx/report_quantized.py "${flags[@]}" "$log" > "$report"
+python3 bench/onnx/report_quantized.py ${flags[@]+"${flags[@]}"} "$log" > "$report"
 echo "wrote $report (log: $log)"

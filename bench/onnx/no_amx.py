@@ -12,6 +12,7 @@ that the request is refused, then runs the script with the remaining arguments.
 
 import ctypes
 import ctypes.util
+import os
 import runpy
 import sys
 
@@ -60,4 +61,6 @@ if __name__ == "__main__":
         sys.exit(__doc__)
     refuse_amx()
     sys.argv = sys.argv[1:]
+    # As if the script had been run itself: its own folder first on the import path.
+    sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))
     runpy.run_path(sys.argv[0], run_name="__main__")

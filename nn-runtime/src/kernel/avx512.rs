@@ -380,8 +380,9 @@ fn exp_softmax(d: V) -> V {
 #[inline]
 fn exp_within(d: V) -> V {
     use crate::math::{LN2_HIGH, LN2_LOW, Q, ROUNDER};
-    // `exp_parts`' reduction and polynomial, `p = r q(r) = r + Q0 r^2 + ... + Q4 r^6`, in
-    // Estrin's order rather than Horner's: two multiply-adds fewer after `r` on the path.
+    // `exp_parts`' reduction and polynomial, with its last product folded in: `p = r q(r) = (r +
+    // Q0 r^2) + r^3 ((Q1 + Q2 r) + r^2 (Q3 + Q4 r))`, one operation fewer after `r` on the path
+    // than `r` times `q(r)`.
     let shifted = fmadd(d, splat(core::f32::consts::LOG2_E), splat(ROUNDER));
     let n = sub(shifted, splat(ROUNDER));
     let r = fmadd(n, splat(-LN2_HIGH), d);
@@ -478,13 +479,14 @@ fn softmax_halves_store(x: &mut [f32], v: V) {
 /// `activation::softmax` of `f32`s with 16 lanes at a time, within 4 ulps: `e^x` by the
 /// recurrent layers' polynomial ([`exp_within`]), the sum in `f64` (in `f32` for up to 16
 /// values, each divided by it). When every value lies within `±SOFTMAX_DIRECT` it divides `e^x`
-/// by its sum without subtracting the maximum or bounding the values, so that the exponentials
-/// do not wait for it (`mlp` in bench/benches/rtneural.rs); otherwise it shifts by the maximum,
-/// as the scalar softmax does. Up to 16 values stay in one register, the sum added into every
-/// lane ([`sum_everywhere`]) rather than reduced and broadcast: with the two above, 26.9 -> 22.9
-/// ns for 10 values on an Intel Xeon, most of what is left the latency of the exponential, the
-/// sum's tree and the division. Probabilities below `f32`'s smallest normal number (`1.2e-38`)
-/// are 0; NaN or `+inf` among the values makes every output NaN.
+/// by its sum without subtracting the maximum (and up to 16 values without bounding them), so
+/// that the exponentials do not wait for it (`mlp` in bench/benches/rtneural.rs); otherwise it
+/// shifts by the maximum, as the scalar softmax does. Up to 16 values stay in one register, the
+/// sum added into every lane ([`sum_everywhere`]) rather than reduced and broadcast: with the
+/// two above, 26.9 -> 22.9 ns for 10 values on an Intel Xeon, most of what is left the latency
+/// of the exponential, the sum's tree and the division. Probabilities below `f32`'s smallest
+/// normal number (`1.2e-38`) are 0 or subnormal; NaN or `+inf` among the values makes every
+/// output NaN.
 #[target_feature(enable = "avx512f")]
 pub fn softmax(x: &mut [f32]) {
     if x.is_empty() {

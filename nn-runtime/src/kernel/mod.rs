@@ -1708,8 +1708,8 @@ mod tests {
 
     /// The softmax kernels (where a level has one) within 4 ulps of the softmax in `f64` (of
     /// the `f32` differences where the kernel shifts by the maximum), for every length from 1
-    /// to 70 (one vector, whole vectors, a tail), logits within the direct range and beyond it,
-    /// the maximum anywhere; the extremes exact, and NaN or `+inf` in any lane making every
+    /// to 70 (one vector, whole vectors, a tail), logits within the direct range, at its ends and
+    /// beyond it, the maximum anywhere; the extremes exact, and NaN or `+inf` in any lane making every
     /// output NaN.
     #[test]
     #[allow(clippy::float_cmp)] // the extremes are exact
@@ -1721,11 +1721,17 @@ mod tests {
                 for (seed, spread) in
                     (1..200u64).zip([8.0f32, 70.0, 400.0, 1.0].into_iter().cycle())
                 {
-                    let logits: Vec<f32> = random_rows::<70, f32>(seed * 100 + len as u64, 1)[0]
-                        [..len]
+                    let mut logits: Vec<f32> = random_rows::<70, f32>(seed * 100 + len as u64, 1)
+                        [0][..len]
                         .iter()
                         .map(|v| v * spread)
                         .collect();
+                    // The direct range's ends, ±80, and just past them, in the first rows.
+                    let past = f32::from_bits(80.0_f32.to_bits() + 1);
+                    let ends = [80.0, -80.0, past, -past];
+                    if let Some(&end) = usize::try_from(seed - 1).ok().and_then(|k| ends.get(k)) {
+                        logits[len - 1] = end;
+                    }
                     let mut found = logits.clone();
                     if !<f32 as super::Kernel>::softmax_lanes(level, &mut found) {
                         continue;

@@ -519,7 +519,7 @@ mod tests {
     ) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vnni") {
-            let mut sums = vec![[0; OUT]; xs.len()];
+            let mut sums = vec![[7; OUT]; xs.len()];
             // SAFETY: the CPU has AVX-512F and VNNI, checked above.
             unsafe { vnni::accumulate_batch_512(w, offsets, xs, &mut sums) };
             assert_eq!(sums, expected, "512-bit VNNI batch {IN} -> {OUT}");
@@ -619,7 +619,8 @@ mod tests {
     // (MNIST's 784); neurons in one and several blocks of 32, past the last block (one narrow
     // tile or two), fewer than a block (one narrow tile or two); inputs
     // not in whole groups (VNNI only); 31 to 97 rows: AMX's blocks of 32 samples and the rows
-    // after them.
+    // after them; layers of one vector of neurons whose weights VNNI's batch kernel sums in
+    // blocks (more than 384 groups).
     shapes! {
         6 cases of 31..=97;
         b4_32: 4 -> 32,
@@ -635,6 +636,8 @@ mod tests {
         b64_16: 64 -> 16,
         b64_24: 64 -> 24,
         b64_48: 64 -> 48,
+        b2000_10: 2000 -> 10,
+        b1600_16: 1600 -> 16,
     }
 
     /// The largest products: inputs 255 against weights -128 and 127, and the largest offsets.
