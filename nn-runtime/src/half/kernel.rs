@@ -532,8 +532,8 @@ macro_rules! half_kernels {
 
         /// `y[s] = W x[s] + b` for every pair of rows: `kernel::columns`' `matmul`, [`matvec`]
         /// on each row when there are fewer rows than a tile holds, else register tiles of
-        /// samples by output vectors, each weight vector widened once for every sample of a
-        /// tile.
+        /// samples by output vectors, each block of a panel's weights widened once for all the
+        /// tiles.
         #[target_feature(enable = $feature)]
         pub fn matmul<const IN: usize, const OUT: usize>(
             w: &[[$H; OUT]; IN],
@@ -571,7 +571,9 @@ macro_rules! half_kernels {
 
         /// Adds `W x[s]` to output vectors `c0 .. c0 + P` of every sample, block of columns by
         /// block, in tiles of `M` samples, then of two, then one (`P = 0`: the last `OUT % L`
-        /// outputs).
+        /// outputs). Each block's weights are widened once, into a stack copy that every tile
+        /// reads, rather than once a tile: the widening took a port from the multiply-adds
+        /// (`half` at batch 256 in bench/benches/half.rs).
         #[target_feature(enable = $feature)]
         #[inline]
         fn matmul_panel<const IN: usize, const OUT: usize, const P: usize, const M: usize>(
@@ -584,35 +586,47 @@ macro_rules! half_kernels {
             let (y_tiles, y_rest) = y.as_chunks_mut::<M>();
             let (x_pairs, x_last) = x_rest.as_chunks::<2>();
             let (y_pairs, y_last) = y_rest.as_chunks_mut::<2>();
+            let mut widened = [[zero(); P]; MATMUL_BLOCK];
             let mut i0 = 0;
             while i0 < IN {
                 let columns = MATMUL_BLOCK.min(IN - i0);
+                if P > 0 {
+                    for (wide, column) in widened.iter_mut().zip(&w[i0..i0 + columns]) {
+                        let part = &column.as_chunks::<L>().0[c0..c0 + P];
+                        for (wide, part) in wide.iter_mut().zip(part) {
+                            *wide = $widen(part);
+                        }
+                    }
+                }
+                let block = &widened[..columns];
                 for (xs, ys) in x_tiles.iter().zip(y_tiles.iter_mut()) {
-                    matmul_tile::<IN, OUT, P, M>(w, i0, columns, xs, ys, c0);
+                    matmul_tile::<IN, OUT, P, M>(w, block, i0, xs, ys, c0);
                 }
                 for (xs, ys) in x_pairs.iter().zip(y_pairs.iter_mut()) {
-                    matmul_tile::<IN, OUT, P, 2>(w, i0, columns, xs, ys, c0);
+                    matmul_tile::<IN, OUT, P, 2>(w, block, i0, xs, ys, c0);
                 }
                 for (x, y) in x_last.iter().zip(y_last.iter_mut()) {
                     let (xs, ys) = (core::array::from_ref(x), core::array::from_mut(y));
-                    matmul_tile::<IN, OUT, P, 1>(w, i0, columns, xs, ys, c0);
+                    matmul_tile::<IN, OUT, P, 1>(w, block, i0, xs, ys, c0);
                 }
                 i0 += columns;
             }
         }
 
-        /// Adds the products of columns `i0 .. i0 + columns` to output vectors `c0 .. c0 + P`
-        /// of `M` samples (`P = 0`: the last `OUT % L` outputs), summed from zero in registers.
+        /// Adds the products of columns `i0 .. i0 + block.len()` to output vectors `c0 .. c0 +
+        /// P` of `M` samples, summed from zero in registers, from `block`, those columns'
+        /// vectors widened (`P = 0`: the last `OUT % L` outputs, widened from `w` here).
         #[target_feature(enable = $feature)]
         #[inline]
         fn matmul_tile<const IN: usize, const OUT: usize, const P: usize, const M: usize>(
             w: &[[$H; OUT]; IN],
+            block: &[[V; P]],
             i0: usize,
-            columns: usize,
             xs: &[[f32; IN]; M],
             ys: &mut [[f32; OUT]; M],
             c0: usize,
         ) {
+            let columns = block.len();
             if P == 0 {
                 let at = OUT - OUT % L;
                 let flat = w.as_flattened();
@@ -631,14 +645,14 @@ macro_rules! half_kernels {
             }
             let mut acc = [[zero(); P]; M];
             // Two columns per iteration, as the `f32` kernel (whose loop this mirrors).
-            let (pairs, last) = w[i0..i0 + columns].as_chunks::<2>();
+            let (pairs, last) = block.as_chunks::<2>();
             for (k, [first, second]) in pairs.iter().enumerate() {
                 let i = i0 + 2 * k;
-                tile_step::<IN, OUT, P, M>(&mut acc, first, c0, xs, i);
-                tile_step::<IN, OUT, P, M>(&mut acc, second, c0, xs, i + 1);
+                tile_step::<IN, P, M>(&mut acc, first, xs, i);
+                tile_step::<IN, P, M>(&mut acc, second, xs, i + 1);
             }
             if let [column] = last {
-                tile_step::<IN, OUT, P, M>(&mut acc, column, c0, xs, i0 + columns - 1);
+                tile_step::<IN, P, M>(&mut acc, column, xs, i0 + columns - 1);
             }
             for (acc, y) in acc.iter().zip(ys.iter_mut()) {
                 let part = &mut y.as_chunks_mut::<L>().0[c0..c0 + P];
@@ -648,25 +662,19 @@ macro_rules! half_kernels {
             }
         }
 
-        /// `acc[s][p] += x[s][i] * column[c0 + p]` for the `M` samples and `P` vectors of a
-        /// tile, each weight vector widened once.
+        /// `acc[s][p] += x[s][i] * column[p]` for the `M` samples and `P` vectors of a tile,
+        /// from column `i`'s widened vectors.
         #[target_feature(enable = $feature)]
         #[inline]
-        fn tile_step<const IN: usize, const OUT: usize, const P: usize, const M: usize>(
+        fn tile_step<const IN: usize, const P: usize, const M: usize>(
             acc: &mut [[V; P]; M],
-            column: &[$H; OUT],
-            c0: usize,
+            column: &[V; P],
             xs: &[[f32; IN]; M],
             i: usize,
         ) {
-            let part = &column.as_chunks::<L>().0[c0..c0 + P];
-            let mut wv = [zero(); P];
-            for (wv, part) in wv.iter_mut().zip(part) {
-                *wv = $widen(part);
-            }
             for (acc, x) in acc.iter_mut().zip(xs) {
                 let x = splat(x[i]);
-                for (acc, wv) in acc.iter_mut().zip(&wv) {
+                for (acc, wv) in acc.iter_mut().zip(column) {
                     *acc = fmadd(*wv, x, *acc);
                 }
             }
