@@ -71,6 +71,18 @@ fn best(samples: usize, mut run: impl FnMut() -> f32) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
+/// Nanoseconds per call of `forward`, one call per input, cycling through `inputs` (generic, so
+/// that each network's `forward` inlines as it would in a user's loop).
+fn per_input(inputs: &[[f32; 64]], forward: impl Fn(&[f32; 64]) -> f32) -> f64 {
+    best(SAMPLES, || {
+        let mut sum = 0.0;
+        for k in 0..SAMPLES {
+            sum += forward(&inputs[k % inputs.len()]);
+        }
+        sum
+    })
+}
+
 /// The three ways of running a recurrent network, as a macro over its generated types.
 macro_rules! recurrent {
     ($name:literal, $net:ident, $half:ident, $state:ident, $signal:expr) => {{
@@ -143,22 +155,10 @@ fn main() {
     let inputs: Vec<[f32; 64]> = (0..256)
         .map(|k| std::array::from_fn(|i| ((k * 64 + i) as f32 * 0.37).sin()))
         .collect();
-    let ns = best(SAMPLES, || {
-        let mut sum = 0.0;
-        for k in 0..SAMPLES {
-            sum += mlp.forward(&inputs[k % inputs.len()])[0];
-        }
-        sum
-    });
+    let ns = per_input(&inputs, |x| mlp.forward(x)[0]);
     println!("mlp nn {ns:.2}");
     let logits = MlpLogits::random(4);
-    let logits_ns = best(SAMPLES, || {
-        let mut sum = 0.0;
-        for k in 0..SAMPLES {
-            sum += logits.forward(&inputs[k % inputs.len()])[0];
-        }
-        sum
-    });
+    let logits_ns = per_input(&inputs, |x| logits.forward(x)[0]);
     println!(
         "# mlp: nn's softmax of 10 values {:.1} ns (forward {ns:.1} ns, the same network without softmax {logits_ns:.1})",
         ns - logits_ns

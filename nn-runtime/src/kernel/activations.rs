@@ -7,28 +7,38 @@
 //! `L`, the primitives of `columns.rs` and `sub`, `mul`, `div`, `min`, `max`, `abs`, `negate`,
 //! `with_sign` (the magnitude of one vector with the sign of another) and `power_of_two` (`2^n`
 //! from the bits of `n + 1.5 * 2^23`)), into `sigmoid_lanes`, `tanh_lanes`,
-//! `lstm_update` and `gru_update`.
+//! `lstm_update` and `gru_update`, and the exponential's `reduce` and `exp_parts`, which the
+//! AVX-512 softmax shares.
 
 /// Expands into `sigmoid_lanes` and `tanh_lanes`; `$feature` is the module's
 /// `#[target_feature]`.
 macro_rules! activation_kernels {
     ($feature:literal) => {
+        /// `(r, 2^n)` for `y = n ln 2 + r`, `|r| <= ln 2 / 2`, `-88 <= y <= 88`: the
+        /// exponentials' reduction (`n ln 2` in two parts).
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn reduce(y: V) -> (V, V) {
+            use crate::math::{LN2_HIGH, LN2_LOW, ROUNDER};
+            let shifted = fmadd(y, splat(core::f32::consts::LOG2_E), splat(ROUNDER));
+            let n = sub(shifted, splat(ROUNDER));
+            let r = fmadd(n, splat(-LN2_HIGH), y);
+            (fmadd(n, splat(-LN2_LOW), r), power_of_two(shifted))
+        }
+
         /// `(e^r - 1, 2^n)` for `y = n ln 2 + r`, `-88 <= y <= 88`: `e^y = 2^n (1 + p)`.
         #[target_feature(enable = $feature)]
         #[inline]
         fn exp_parts(y: V) -> (V, V) {
-            use crate::math::{LN2_HIGH, LN2_LOW, Q, ROUNDER};
-            let shifted = fmadd(y, splat(core::f32::consts::LOG2_E), splat(ROUNDER));
-            let n = sub(shifted, splat(ROUNDER));
-            let r = fmadd(n, splat(-LN2_HIGH), y);
-            let r = fmadd(n, splat(-LN2_LOW), r);
+            use crate::math::Q;
+            let (r, power) = reduce(y);
             let r2 = mul(r, r);
             let r4 = mul(r2, r2);
             let low = fmadd(r, splat(Q[0]), splat(1.0));
             let middle = fmadd(r, splat(Q[2]), splat(Q[1]));
             let high = fmadd(r, splat(Q[4]), splat(Q[3]));
             let q = fmadd(r4, high, fmadd(r2, middle, low));
-            (mul(r, q), power_of_two(shifted))
+            (mul(r, q), power)
         }
 
         /// `1 / (1 + e^-x)`, as `math::sigmoid_fast`.

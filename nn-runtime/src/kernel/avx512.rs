@@ -379,20 +379,16 @@ fn exp_softmax(d: V) -> V {
 #[target_feature(enable = "avx512f")]
 #[inline]
 fn exp_within(d: V) -> V {
-    use crate::math::{LN2_HIGH, LN2_LOW, Q, ROUNDER};
+    use crate::math::Q;
     // `exp_parts`' reduction and polynomial, with its last product folded in: `p = r q(r) = (r +
     // Q0 r^2) + r^3 ((Q1 + Q2 r) + r^2 (Q3 + Q4 r))`, one operation fewer after `r` on the path
     // than `r` times `q(r)`.
-    let shifted = fmadd(d, splat(core::f32::consts::LOG2_E), splat(ROUNDER));
-    let n = sub(shifted, splat(ROUNDER));
-    let r = fmadd(n, splat(-LN2_HIGH), d);
-    let r = fmadd(n, splat(-LN2_LOW), r);
+    let (r, power) = reduce(d);
     let r2 = mul(r, r);
     let low = fmadd(r2, splat(Q[0]), r);
     let middle = fmadd(r, splat(Q[2]), splat(Q[1]));
     let high = fmadd(r, splat(Q[4]), splat(Q[3]));
     let p = fmadd(fmadd(r2, high, middle), mul(r2, r), low);
-    let power = power_of_two(shifted);
     fmadd(power, p, power)
 }
 

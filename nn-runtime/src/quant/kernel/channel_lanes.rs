@@ -19,7 +19,9 @@
 //! steps are every kernel's.
 
 use super::super::Clamp;
-use super::direct::{Shape, avx512::fill_words, avx512::interleave, avx512::load16};
+use super::direct::{
+    Shape, avx512::fill_words, avx512::interleave, avx512::load16, avx512::tap_indices,
+};
 use super::quantize::avx512::Bounds;
 use super::tables::{Tables, Vector};
 use crate::zeroed::filled_prefix;
@@ -532,33 +534,11 @@ pub(super) unsafe fn repack_vbmi<const OUT: usize, const G: usize>(
     [block, channels]: [usize; 2],
     to: &mut [__m512i],
 ) {
-    use core::arch::x86_64::{
-        _mm512_and_si512, _mm512_loadu_si512, _mm512_mask_permutexvar_epi8, _mm512_or_si512,
-        _mm512_set1_epi8,
-    };
-    const IOTA: [u8; 64] = {
-        let mut iota = [0; 64];
-        let mut b = 0;
-        while b < 64 {
-            #[allow(clippy::cast_possible_truncation)] // below 64
-            {
-                iota[b] = b as u8;
-            }
-            b += 1;
-        }
-        iota
-    };
+    use core::arch::x86_64::_mm512_mask_permutexvar_epi8;
     let [kernel_height, kernel_width] = shape.kernel;
     let rows = shape.channels * kernel_height;
     let lanes = u64::MAX >> (64 - 4 * channels);
-    // SAFETY: 64 readable bytes.
-    let iota = unsafe { _mm512_loadu_si512(IOTA.as_ptr().cast()) };
-    // `by_tap[s]`: byte `4 o + j` from byte `4 o + s`, tap `s` of each channel's four.
-    let words = _mm512_and_si512(iota, _mm512_set1_epi32(!0x0303_0303));
-    let by_tap: [__m512i; 4] = core::array::from_fn(|s| {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // below 4
-        _mm512_or_si512(words, _mm512_set1_epi8(s as i8))
-    });
+    let by_tap = tap_indices();
     // By fours and columns: a division per group took a tenth of LeNet's second convolution.
     for (quad, to) in to.chunks_mut(kernel_width).enumerate() {
         for (column, to) in to.iter_mut().enumerate() {

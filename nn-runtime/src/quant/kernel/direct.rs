@@ -576,6 +576,36 @@ pub(super) mod avx512 {
         });
     }
 
+    /// `vpermb` indices for each tap `s < 4`: byte `4 o + j` of the result from byte `4 o + s`,
+    /// tap `s` of each channel's four weights in all four bytes of its word (the VBMI repacks of
+    /// the weights, here and in `channel_lanes`).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(in crate::quant::kernel) fn tap_indices() -> [__m512i; 4] {
+        use core::arch::x86_64::{_mm512_and_si512, _mm512_or_si512};
+        const IOTA: [u8; 64] = {
+            let mut iota = [0; 64];
+            let mut b = 0;
+            while b < 64 {
+                #[allow(clippy::cast_possible_truncation)] // below 64
+                {
+                    iota[b] = b as u8;
+                }
+                b += 1;
+            }
+            iota
+        };
+        // SAFETY: `IOTA` is 64 readable bytes, and `loadu` accepts any alignment.
+        #[allow(unsafe_code)]
+        let iota = unsafe { _mm512_loadu_si512(IOTA.as_ptr().cast()) };
+        // Byte `4 o + j` from byte `4 o`, plus the tap.
+        let words = _mm512_and_si512(iota, _mm512_set1_epi32(!0x0303_0303));
+        core::array::from_fn(|s| {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // below 4
+            _mm512_or_si512(words, _mm512_set1_epi8(s as i8))
+        })
+    }
+
     /// Four taps' weights for channels `block .. block + channels` (at most 16) as 16 four-byte
     /// words: byte `j` of channel `o`'s word is tap `taps[j]`'s weight (0 for none), from the
     /// packed groups (`weights[t / 4][o][t % 4]`) by one masked byte permutation each.
@@ -591,37 +621,24 @@ pub(super) mod avx512 {
         [block, channels]: [usize; 2],
         taps: [Option<usize>; 4],
     ) -> __m512i {
-        use core::arch::x86_64::{
-            _mm512_and_si512, _mm512_mask_permutexvar_epi8, _mm512_or_si512, _mm512_setzero_si512,
-        };
-        const IOTA: [u8; 64] = {
-            let mut iota = [0; 64];
-            let mut b = 0;
-            while b < 64 {
-                #[allow(clippy::cast_possible_truncation)] // below 64
-                {
-                    iota[b] = b as u8;
-                }
-                b += 1;
-            }
-            iota
-        };
+        use core::arch::x86_64::{_mm512_mask_permutexvar_epi8, _mm512_setzero_si512};
         let lanes = u64::MAX >> (64 - 4 * channels);
         // SAFETY: the caller's CPU features; `IOTA` is 64 readable bytes; each masked load's
         // enabled bytes are channels `block .. block + channels` of packed group `t / 4 < G`,
         // and it reads nothing else.
         unsafe {
-            let iota = _mm512_loadu_si512(IOTA.as_ptr().cast());
-            // Byte `4 o + j` from byte `4 o`, plus `t % 4` below.
-            let words = _mm512_and_si512(iota, _mm512_set1_epi32(!0x0303_0303));
+            let by_tap = tap_indices();
             let mut v = _mm512_setzero_si512();
             for (j, tap) in taps.into_iter().enumerate() {
                 let Some(t) = tap else { continue };
                 let group =
                     _mm512_maskz_loadu_epi8(lanes, weights[t / 4].as_ptr().add(block).cast());
-                #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // below 4
-                let index = _mm512_or_si512(words, _mm512_set1_epi8((t % 4) as i8));
-                v = _mm512_mask_permutexvar_epi8(v, 0x1111_1111_1111_1111 << j, index, group);
+                v = _mm512_mask_permutexvar_epi8(
+                    v,
+                    0x1111_1111_1111_1111 << j,
+                    by_tap[t % 4],
+                    group,
+                );
             }
             v
         }
