@@ -24,7 +24,11 @@ pub(crate) fn emit(net: &Network) -> (TokenStream, TokenStream) {
 
 /// `<Name>State`: one field per recurrent layer, named as the layer.
 fn state(net: &Network) -> TokenStream {
-    let Network { visibility, .. } = net;
+    let Network {
+        visibility,
+        runtime,
+        ..
+    } = net;
     let state = state_name(net);
     let name = net.name.to_string();
     let stateful: Vec<&Layer> = net
@@ -41,6 +45,10 @@ fn state(net: &Network) -> TokenStream {
             pub #field: #ty
         }
     });
+    let (field_names, field_types): (Vec<&Ident>, Vec<TokenStream>) = stateful
+        .iter()
+        .filter_map(|layer| Some((&layer.field, kind(layer).state_type(net)?)))
+        .unzip();
     let fresh = stateful.iter().map(|layer| {
         let field = &layer.field;
         let value = kind(layer).fresh_state(net);
@@ -55,7 +63,8 @@ fn state(net: &Network) -> TokenStream {
         ///
         /// Plain data, separate from the weights: one network serves any number of streams,
         /// each with its state. Copy it to fork a stream; a fresh stream starts from
-        /// [`ZERO`](Self::ZERO) (also `Default`), as PyTorch's default initial state.
+        /// [`ZERO`](Self::ZERO) (also `Default`, and [`zeroed`](Self::zeroed) on the heap), as
+        /// PyTorch's default initial state.
         #[derive(Clone, Copy, Debug, PartialEq, Default)]
         #[allow(dead_code)]
         #visibility struct #state {
@@ -72,6 +81,21 @@ fn state(net: &Network) -> TokenStream {
                 *self = Self::ZERO;
             }
         }
+
+        #runtime::__with_alloc! {
+            // As the network's `zeroed`, boxed whatever its size, so that the API is one.
+            #[allow(dead_code, clippy::unnecessary_box_returns)]
+            impl #state {
+                /// A fresh stream's state built directly on the heap, for states too large
+                /// for the stack (long histories of causal convolutions, many streams).
+                #[must_use]
+                pub fn zeroed() -> #runtime::Box<Self> {
+                    #runtime::zeroed_box()
+                }
+            }
+        }
+
+        #runtime::__zero_init!(#runtime::ZeroInit, #state { #(#field_names: #field_types),* });
     }
 }
 

@@ -78,6 +78,34 @@ pub fn stub(stub: Stub) -> TokenStream {
                 pub fn reset(&mut self) {}
             }
 
+            #runtime::__with_alloc! {
+                #[allow(dead_code, clippy::all, clippy::pedantic)]
+                impl #state {
+                    pub fn zeroed() -> #runtime::Box<Self> {
+                        #runtime::Box::new(Self)
+                    }
+                }
+            }
+
+            #runtime::__with_train! {
+                #runtime::__with_alloc! {
+                    #[allow(dead_code, unused_variables, clippy::all, clippy::pedantic)]
+                    impl #name {
+                        pub fn accumulate_sequence<S, X, Y, L>(
+                            &self,
+                            state: S,
+                            inputs: X,
+                            targets: Y,
+                            loss: &L,
+                            scale: #scalar,
+                            gradients: &mut #gradients,
+                        ) -> ::core::result::Result<#scalar, #runtime::Error> {
+                            #body
+                        }
+                    }
+                }
+            }
+
             #[allow(dead_code, unused_variables, clippy::all, clippy::pedantic)]
             impl #name {
                 pub fn step<S, #input_generic #output_generic>(&self, state: S, input: #input_type) -> #output_type {

@@ -243,9 +243,9 @@ impl LayerKind {
         matches!(self, Self::Recurrent(_) | Self::CausalConv1d(_))
     }
 
-    /// Whether the generated backward pass supports it: every kind listed here (a recurrent
-    /// layer through `accumulate_sequence`; not yet a causal convolution); a kind added later
-    /// trains once it is listed.
+    /// Whether the generated backward pass supports it: every kind listed here (recurrent
+    /// layers and causal convolutions through `accumulate_sequence`); a kind added later trains
+    /// once it is listed.
     pub fn trains(self) -> bool {
         matches!(
             self,
@@ -263,6 +263,7 @@ impl LayerKind {
                 | Self::LayerNorm { .. }
                 | Self::BatchNorm { .. }
                 | Self::Recurrent(_)
+                | Self::CausalConv1d(_)
         )
     }
 }

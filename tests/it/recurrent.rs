@@ -284,6 +284,15 @@ fn a_state_is_plain_data_copied_and_reset() {
     );
     // One network, shared by threads, each with its streams.
     shared(&*net);
+    // A fresh state built on the heap, recurrent layers and causal convolutions alike.
+    assert_eq!(*AmpState::zeroed(), AmpState::ZERO);
+    assert_eq!(*TcnState::zeroed(), TcnState::ZERO);
+    let tcn = Tcn::random(2);
+    let (mut boxed, mut fresh) = (TcnState::zeroed(), TcnState::ZERO);
+    for x in &noise::<2>(3, 12) {
+        assert_eq!(tcn.step(&mut boxed, x), tcn.step(&mut fresh, x));
+    }
+    assert_eq!(*boxed, fresh);
 }
 
 #[test]

@@ -31,6 +31,20 @@ nn::network! {
 
     /// The learning test's network.
     pub struct Delay = 1 -> lstm(8) -> 1;
+
+    /// Causal convolutions (a dilation, groups, one tap) below and above a recurrent layer,
+    /// whose input gradients flow through them.
+    pub struct Causal = 2 -> conv1d(4, 3, dilation = 2, causal) tanh
+        -> conv1d(4, 2, groups = 2, causal) -> gru(3) -> conv1d(3, 1, causal) relu -> 2
+        with scalar = f64;
+
+    /// Causal convolutions alone (a TCN): a sequence network without a recurrent layer.
+    pub struct Tcn = 1 -> conv1d(3, 2, causal) tanh -> conv1d(3, 2, dilation = 2, causal) tanh
+        -> conv1d(2, 2, dilation = 4, causal) -> 1 with scalar = f64;
+
+    /// The network of `make_sequence_training.py`'s second case.
+    pub struct TorchCausal = 2 -> conv1d(4, 3, dilation = 2, causal) tanh as conv
+        -> gru(5) as gru -> 2 as out with scalar = f64;
 }
 
 /// What the finite-difference check needs of a sequence network.
@@ -96,6 +110,8 @@ macro_rules! sequence {
 sequence!(Lone, LoneState, LoneGradients, 1, 2);
 sequence!(Stack, StackState, StackGradients, 3, 2);
 sequence!(Sandwich, SandwichState, SandwichGradients, 3, 2);
+sequence!(Causal, CausalState, CausalGradients, 2, 2);
+sequence!(Tcn, TcnState, TcnGradients, 1, 1);
 
 /// Deterministic values in `[-1, 1)`: SplitMix64's outputs.
 fn values(seed: u64, n: usize) -> Vec<f64> {
@@ -119,7 +135,7 @@ fn values(seed: u64, n: usize) -> Vec<f64> {
 fn check<N: Sequence>(net: &mut N, seed: u64, steps: usize) -> f64 {
     // A non-zero state: a few steps of another window first.
     let mut start = N::zero_state();
-    net.forward(&mut start, &values(seed + 100, 3 * N::I));
+    net.forward(&mut start, &values(seed + 100, 5 * N::I));
     let inputs = values(seed, steps * N::I);
     let targets = values(seed + 1, steps * N::O);
 
@@ -190,6 +206,8 @@ fn gradients_are_finite_differences() {
         "3 -> gru(5, layers = 2) -> 4 relu -> 2",
     );
     check_all(&mut *Sandwich::random(3), "Sandwich");
+    check_all(&mut *Causal::random(4), "Causal");
+    check_all(&mut *Tcn::random(5), "Tcn");
 }
 
 #[test]
@@ -285,7 +303,7 @@ fn disagreement(ours: f64, torch: f64) -> f64 {
 
 /// The largest disagreement of `values` (visited in the order of the network's trained
 /// tensors, in storage order) with torch's tensors by `state_dict` name.
-fn against_torch(net: &Torch, values: &[f64], tensors: &Value) -> f64 {
+fn against_torch<N: Network<Scalar = f64>>(net: &N, values: &[f64], tensors: &Value) -> f64 {
     let mut worst = 0.0_f64;
     let mut offset = 0;
     net.for_each_tensor(|layer, info, stored| {
@@ -309,13 +327,7 @@ fn gradients_and_adam_are_torchs() {
     let text = std::fs::read_to_string(path("sequence_training.json")).expect("the fixture");
     let fixture: Value = serde_json::from_str(&text).expect("valid JSON");
     let mut net = Torch::zeroed();
-    net.for_each_tensor_mut(|layer, info, values| {
-        let torch = floats(&fixture["tensors"][format!("{}.{}", layer.name, info.name)]);
-        assert_eq!(torch.len(), values.len(), "{}.{}", layer.name, info.name);
-        for (k, v) in torch.into_iter().enumerate() {
-            values[info.storage_index(k)] = v;
-        }
-    });
+    load_torch(&mut *net, &fixture["tensors"]);
     let mut start = TorchState::ZERO;
     let h0 = floats(&fixture["h0"]);
     for level in 0..2 {
@@ -324,14 +336,10 @@ fn gradients_and_adam_are_torchs() {
             .hidden_mut(level)
             .copy_from_slice(&h0[level * 5..][..5]);
     }
-    let inputs: Vec<[f64; 3]> = floats(&fixture["inputs"])
-        .chunks(3)
-        .map(|row| row.try_into().expect("3"))
-        .collect();
-    let targets: Vec<[f64; 2]> = floats(&fixture["targets"])
-        .chunks(2)
-        .map(|row| row.try_into().expect("2"))
-        .collect();
+    let (inputs, targets) = (
+        rows::<3>(&fixture["inputs"]),
+        rows::<2>(&fixture["targets"]),
+    );
     let gradients_at = |net: &Torch| {
         let mut gradients = TorchGradients::zeroed();
         let loss = net
@@ -351,7 +359,7 @@ fn gradients_and_adam_are_torchs() {
 
     let (loss, _, gradients) = gradients_at(&net);
     let worst_loss = disagreement(loss, fixture["loss"].as_f64().expect("a number"));
-    let worst_gradient = against_torch(&net, &gradients, &fixture["gradients"]);
+    let worst_gradient = against_torch(&*net, &gradients, &fixture["gradients"]);
 
     let mut adam = Adam::new(0.01);
     for _ in 0..2 {
@@ -364,9 +372,86 @@ fn gradients_and_adam_are_torchs() {
             stepped.extend_from_slice(values);
         }
     });
-    let worst_adam = against_torch(&net, &stepped, &fixture["adam"]);
+    let worst_adam = against_torch(&*net, &stepped, &fixture["adam"]);
     eprintln!(
         "sequence network against torch: loss {worst_loss:.1e}, gradients \
+         {worst_gradient:.1e}, adam {worst_adam:.1e}"
+    );
+    assert!(worst_loss < 1e-12, "loss {worst_loss:e}");
+    assert!(worst_gradient < 1e-10, "gradients {worst_gradient:e}");
+    assert!(worst_adam < 1e-10, "adam {worst_adam:e}");
+}
+
+/// Sets `net`'s tensors to the fixture's, by `state_dict` name.
+fn load_torch<N: Network<Scalar = f64>>(net: &mut N, tensors: &Value) {
+    net.for_each_tensor_mut(|layer, info, values| {
+        let torch = floats(&tensors[format!("{}.{}", layer.name, info.name)]);
+        assert_eq!(torch.len(), values.len(), "{}.{}", layer.name, info.name);
+        for (k, v) in torch.into_iter().enumerate() {
+            values[info.storage_index(k)] = v;
+        }
+    });
+}
+
+/// Rows of `N` values.
+fn rows<const N: usize>(values: &Value) -> Vec<[f64; N]> {
+    floats(values)
+        .chunks(N)
+        .map(|row| row.try_into().expect("whole rows"))
+        .collect()
+}
+
+#[test]
+fn causal_gradients_and_adam_are_torchs() {
+    let text = std::fs::read_to_string(path("sequence_training.json")).expect("the fixture");
+    let fixture: Value = serde_json::from_str(&text).expect("valid JSON");
+    let fixture = &fixture["causal"];
+    let mut net = TorchCausal::zeroed();
+    load_torch(&mut *net, &fixture["tensors"]);
+    // The window's state: the prefix run from zeros, with the starting weights.
+    let mut start = TorchCausalState::ZERO;
+    let prefix = rows::<2>(&fixture["prefix"]);
+    let mut ignored = vec![[0.0; 2]; prefix.len()];
+    net.forward_sequence(&mut start, &prefix, &mut ignored)
+        .expect("as many outputs as inputs");
+    let (inputs, targets) = (
+        rows::<2>(&fixture["inputs"]),
+        rows::<2>(&fixture["targets"]),
+    );
+    let gradients_at = |net: &TorchCausal| {
+        let mut gradients = TorchCausalGradients::zeroed();
+        let loss = net
+            .accumulate_sequence(
+                &mut start.clone(),
+                &inputs,
+                &targets,
+                &Mse,
+                1.0,
+                &mut gradients,
+            )
+            .expect("lengths match");
+        let mut values = Vec::new();
+        gradients.for_each_tensor(|_, v| values.extend_from_slice(v));
+        (loss, gradients, values)
+    };
+
+    let (loss, _, gradients) = gradients_at(&net);
+    let worst_loss = disagreement(loss, fixture["loss"].as_f64().expect("a number"));
+    let worst_gradient = against_torch(&*net, &gradients, &fixture["gradients"]);
+    let mut adam = Adam::new(0.01);
+    for _ in 0..2 {
+        let (_, gradients, _) = gradients_at(&net);
+        adam.step(&mut *net, &gradients);
+    }
+    let mut stepped = Vec::new();
+    net.for_each_tensor(|_, info, values| {
+        if info.role == Role::Parameter {
+            stepped.extend_from_slice(values);
+        }
+    });
+    let worst_adam = against_torch(&*net, &stepped, &fixture["adam"]);
+    eprintln!(
+        "causal sequence network against torch: loss {worst_loss:.1e}, gradients \
          {worst_gradient:.1e}, adam {worst_adam:.1e}"
     );
     assert!(worst_loss < 1e-12, "loss {worst_loss:e}");

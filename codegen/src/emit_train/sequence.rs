@@ -10,7 +10,7 @@
 
 use super::{derivative, gradients_name, gradients_struct, output_activation, output_marker};
 use crate::ir::{Layer, Network};
-use crate::layer::kind;
+use crate::layer::{Window, kind};
 use crate::shared::{
     apply_activation, array_type, check_targets, dropout_key, local, respan, zeros,
 };
@@ -48,7 +48,7 @@ fn buffer(net: &Network, shape: &nn_grammar::Shape, steps: &Ident) -> TokenStrea
 }
 
 /// The locals of one layer over the window.
-struct Window {
+struct Locals {
     /// Each step's pre-activations (the outputs themselves for a linear layer).
     pre: Ident,
     /// Each step's outputs.
@@ -109,10 +109,10 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
         (TokenStream::new(), TokenStream::new())
     };
 
-    let windows: Vec<Window> = net
+    let windows: Vec<Locals> = net
         .layers
         .iter()
-        .map(|layer| Window {
+        .map(|layer| Locals {
             pre: local(&format!("{}_pre", layer.name)),
             out: local(&format!("{}_out", layer.name)),
             delta: local(&format!("{}_delta", layer.name)),
@@ -131,7 +131,7 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
     // Forward, layer by layer over the window.
     let mut forward = TokenStream::new();
     for (index, layer) in net.layers.iter().enumerate() {
-        let Window { pre, out, .. } = &windows[index];
+        let Locals { pre, out, .. } = &windows[index];
         let below = if index == 0 {
             quote!(#inputs)
         } else {
@@ -144,10 +144,17 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
             // The forward pass from a copy of the state: `backward_sequence` runs it again
             // from the state, which it leaves at the window's end.
             let copy = local("copy");
+            let run = kind(layer).forward_window(
+                net,
+                layer,
+                &quote!(&mut #copy),
+                &quote!(&#below),
+                &quote!(&mut #pre),
+            );
             forward.extend(quote_spanned! {layer.span=>
                 let mut #pre = #pre_buffer;
                 let mut #copy = #state.#field;
-                self.#field.forward_sequence(&mut #copy, &#below, &mut #pre);
+                #run
             });
         } else {
             let product = kind(layer).forward_train(net, layer, &quote!(&#below[#t]), false);
@@ -200,7 +207,7 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
         let field = &layer.field;
         let below_derivative = (index > 0).then(|| {
             let below_layer = &net.layers[index - 1];
-            let Window {
+            let Locals {
                 pre,
                 delta: below_delta,
                 ..
@@ -232,16 +239,20 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
                 }
             });
             // The deltas carry the scale already.
+            let run = kind(layer).backward_window(
+                net,
+                layer,
+                Window {
+                    state: &quote!(&mut #state.#field),
+                    inputs: &quote!(&#below),
+                    deltas: &quote!(&#delta),
+                    below: &quote!(&mut #below_delta),
+                },
+                &quote!(#gradients),
+            );
             backward.extend(quote_spanned! {layer.span=>
                 let mut #below_delta = #below_buffer;
-                self.#field.backward_sequence(
-                    &mut #state.#field,
-                    &#below,
-                    &#delta,
-                    <#scalar as #runtime::Scalar>::ONE,
-                    &mut #gradients.#field,
-                    &mut #below_delta,
-                );
+                #run
                 #derivative
             });
         } else {

@@ -3,7 +3,7 @@
 //! `(kernel - 1) * dilation` inputs. Blocks of steps and several streams run it step by step:
 //! a step reads the history the previous one left.
 
-use super::{Kind, per_sample};
+use super::{Kind, Window, per_sample};
 use crate::ir::{CausalConv1d, Layer, Network};
 use crate::shared::{count, describe};
 use proc_macro2::{Ident, Span, TokenStream};
@@ -99,5 +99,51 @@ impl Kind for CausalConv1d {
 
     fn baked(&self, net: &Network, tensors: Option<&[Vec<f64>]>) -> TokenStream {
         self.conv.baked(net, tensors)
+    }
+    fn gradients_type(&self, net: &Network) -> Option<TokenStream> {
+        self.conv.gradients_type(net)
+    }
+
+    fn gradients_doc(&self, layer: &Layer) -> String {
+        self.conv.gradients_doc(layer)
+    }
+
+    fn forward_window(
+        &self,
+        _net: &Network,
+        layer: &Layer,
+        state: &TokenStream,
+        inputs: &TokenStream,
+        outputs: &TokenStream,
+    ) -> TokenStream {
+        let field = &layer.field;
+        let dilation = self.conv.dilation;
+        quote_spanned!(layer.span=> self.#field.forward_causal(#state, #dilation, #inputs, #outputs);)
+    }
+
+    fn backward_window(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        window: Window<'_>,
+        gradients: &TokenStream,
+    ) -> TokenStream {
+        let Network {
+            runtime, scalar, ..
+        } = net;
+        let field = &layer.field;
+        let dilation = self.conv.dilation;
+        let Window {
+            state,
+            inputs,
+            deltas,
+            below,
+        } = window;
+        quote_spanned! {layer.span=>
+            self.#field.backward_causal(
+                #state, #dilation, #inputs, #deltas, <#scalar as #runtime::Scalar>::ONE,
+                &mut #gradients.#field, #below,
+            );
+        }
     }
 }

@@ -94,6 +94,36 @@ pub(crate) trait Kind {
         per_sample(net, layer, input, output)
     }
 
+    /// Statement: a kind with a state (training a sequence network) over a window of one
+    /// stream, `inputs` a `&[In]` and `outputs` a `&mut [Out]` of as many rows, before the
+    /// activation, from `state`, a `&mut` of its state, which it leaves at the window's end;
+    /// each step's bits those of [`Kind::step`].
+    fn forward_window(
+        &self,
+        _net: &Network,
+        _layer: &Layer,
+        _state: &TokenStream,
+        _inputs: &TokenStream,
+        _outputs: &TokenStream,
+    ) -> TokenStream {
+        TokenStream::new()
+    }
+
+    /// Statement: truncated backpropagation through [`Kind::forward_window`]'s window from
+    /// `state` (left at the window's end): from `deltas`, a `&[Out]` of the gradients with
+    /// respect to the outputs before the activation, adds the parameters' gradients to
+    /// `gradients.<field>` and writes the gradients with respect to the inputs into `below`, a
+    /// `&mut [In]`.
+    fn backward_window(
+        &self,
+        _net: &Network,
+        _layer: &Layer,
+        _window: Window<'_>,
+        _gradients: &TokenStream,
+    ) -> TokenStream {
+        TokenStream::new()
+    }
+
     /// The type of the layer's field in the gradients struct; `None` for a kind without
     /// tensors, which has no such field. Whether a kind has a backward pass is the grammar's
     /// `LayerKind::trains` (`ir::Network::trains`): a network with a kind that does not train
@@ -214,6 +244,17 @@ pub(crate) trait Kind {
     fn baked(&self, _net: &Network, _tensors: Option<&[Vec<f64>]>) -> TokenStream {
         TokenStream::new()
     }
+}
+
+/// The places [`Kind::backward_window`] reads and writes: a `&mut` of the layer's state, the
+/// window's inputs (`&[In]`), the gradients with respect to its outputs (`&[Out]`) and those
+/// with respect to its inputs (`&mut [In]`).
+#[derive(Clone, Copy)]
+pub(crate) struct Window<'a> {
+    pub state: &'a TokenStream,
+    pub inputs: &'a TokenStream,
+    pub deltas: &'a TokenStream,
+    pub below: &'a TokenStream,
 }
 
 /// The module that emits `layer`'s kind.

@@ -5,7 +5,7 @@
 //! projections of the block as one product) and a step of several streams are the runtime's,
 //! each giving a step the same bits.
 
-use super::{Kind, per_sample};
+use super::{Kind, Window, per_sample};
 use crate::ir::{Layer, Network, Recurrent};
 use crate::shared::{count, describe, literal};
 use nn_grammar::Cell;
@@ -215,6 +215,43 @@ impl Kind for Recurrent {
             for (#mine, #whole) in #gathered.iter().zip(#states.iter_mut()) {
                 #whole.#field = *#mine;
             }
+        }
+    }
+
+    fn forward_window(
+        &self,
+        _net: &Network,
+        layer: &Layer,
+        state: &TokenStream,
+        inputs: &TokenStream,
+        outputs: &TokenStream,
+    ) -> TokenStream {
+        let field = &layer.field;
+        quote_spanned!(layer.span=> self.#field.forward_sequence(#state, #inputs, #outputs);)
+    }
+
+    fn backward_window(
+        &self,
+        net: &Network,
+        layer: &Layer,
+        window: Window<'_>,
+        gradients: &TokenStream,
+    ) -> TokenStream {
+        let Network {
+            runtime, scalar, ..
+        } = net;
+        let field = &layer.field;
+        let Window {
+            state,
+            inputs,
+            deltas,
+            below,
+        } = window;
+        quote_spanned! {layer.span=>
+            self.#field.backward_sequence(
+                #state, #inputs, #deltas, <#scalar as #runtime::Scalar>::ONE,
+                &mut #gradients.#field, #below,
+            );
         }
     }
 

@@ -25,18 +25,26 @@ impl<const C: usize, const FRAMES: usize, T: Scalar> ConvHistory<C, FRAMES, T> {
 
     /// The input of `lag` steps ago (`1..=FRAMES`).
     #[inline]
-    fn ago(&self, lag: usize) -> &[T; C] {
+    pub(crate) fn ago(&self, lag: usize) -> &[T; C] {
         &self.frames[(self.next + FRAMES - lag) % FRAMES]
     }
 
     /// Keeps `input` as the newest, forgetting the oldest.
     #[inline]
-    fn push(&mut self, input: &[T; C]) {
+    pub(crate) fn push(&mut self, input: &[T; C]) {
         if FRAMES > 0 {
             self.frames[self.next] = *input;
             self.next = (self.next + 1) % FRAMES;
         }
     }
+}
+
+// SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are `0.0`, and
+// `next` is a `usize`, for which they are 0: all-zero bytes are `ZERO`.
+#[allow(unsafe_code)]
+unsafe impl<const C: usize, const FRAMES: usize, T: Scalar> crate::zeroed::ZeroInit
+    for ConvHistory<C, FRAMES, T>
+{
 }
 
 impl<const C: usize, const FRAMES: usize, T: Scalar> Default for ConvHistory<C, FRAMES, T> {
@@ -83,6 +91,29 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
         }
         history.push(input);
         output
+    }
+
+    /// [`Conv1d::step_causal`] on each of a block of steps, `outputs[t]` from `inputs[t]`: the
+    /// bits of stepping them one by one.
+    ///
+    /// # Panics
+    ///
+    /// When `inputs` and `outputs` have different lengths.
+    pub fn forward_causal<const C: usize, const FRAMES: usize>(
+        &self,
+        history: &mut ConvHistory<C, FRAMES, T>,
+        dilation: usize,
+        inputs: &[[T; C]],
+        outputs: &mut [[T; OUT]],
+    ) {
+        assert_eq!(
+            inputs.len(),
+            outputs.len(),
+            "forward_causal: as many outputs as inputs"
+        );
+        for (input, output) in inputs.iter().zip(outputs) {
+            *output = self.step_causal(history, dilation, input);
+        }
     }
 }
 

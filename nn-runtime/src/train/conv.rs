@@ -341,6 +341,11 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
         self.bias.fill(T::ZERO);
     }
 
+    /// The weights' and the biases' gradients, to add to.
+    pub(super) fn parts_mut(&mut self) -> (&mut [[[T; K]; IN_PER_GROUP]; OUT], &mut [T; OUT]) {
+        (&mut self.weight, &mut self.bias)
+    }
+
     /// Adds one sample's gradients, as [`Conv2dGradients::accumulate`]. `OL` must be
     /// [`Conv1dGeometry::output_size`]'s.
     pub fn accumulate<const IN: usize, const L: usize, const OL: usize>(

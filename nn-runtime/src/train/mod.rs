@@ -11,6 +11,7 @@
 //! error that names the mismatch.
 
 mod batchnorm;
+mod causal;
 mod conv;
 mod dense;
 pub mod derivative;

@@ -397,6 +397,14 @@ pub struct LstmState<const H: usize, T: Scalar, const DEEPER: usize = 0> {
     deeper: [LstmLevel<H, T>; DEEPER],
 }
 
+// SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are `0.0`, and
+// the state holds nothing but arrays of `T` (and alignment padding): all-zero bytes are `ZERO`.
+#[allow(unsafe_code)]
+unsafe impl<const H: usize, T: Scalar, const DEEPER: usize> crate::zeroed::ZeroInit
+    for LstmState<H, T, DEEPER>
+{
+}
+
 /// One level's `h` and `c`, aligned to a cache line (as the gates' temporaries, so that vector
 /// loads of them neither straddle lines nor miss a store's forwarding).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -487,6 +495,14 @@ impl<const H: usize, T: Scalar, const DEEPER: usize> Default for LstmState<H, T,
 pub struct HiddenState<const H: usize, T: Scalar, const DEEPER: usize = 0> {
     first: [T; H],
     deeper: [[T; H]; DEEPER],
+}
+
+// SAFETY: `T` is `f32` or `f64` (`Scalar` is sealed), for which all-zero bytes are `0.0`, and
+// the state holds nothing but arrays of `T` (and alignment padding): all-zero bytes are `ZERO`.
+#[allow(unsafe_code)]
+unsafe impl<const H: usize, T: Scalar, const DEEPER: usize> crate::zeroed::ZeroInit
+    for HiddenState<H, T, DEEPER>
+{
 }
 
 impl<const H: usize, T: Scalar, const DEEPER: usize> HiddenState<H, T, DEEPER> {
