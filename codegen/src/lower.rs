@@ -195,21 +195,36 @@ fn sequence_chunk(net: &Network, scalar_bytes: usize) -> usize {
         .iter()
         .map(|layer| {
             let state = match layer.kind {
-                LayerKind::Recurrent(recurrent) => {
-                    let per_level = if recurrent.cell == nn_grammar::Cell::Lstm {
-                        2
-                    } else {
-                        1
-                    };
-                    per_level * recurrent.hidden * recurrent.layers
-                }
+                LayerKind::Recurrent(recurrent) => recurrent_state_bytes(
+                    recurrent.cell,
+                    recurrent.hidden,
+                    recurrent.layers,
+                    scalar_bytes,
+                ),
                 _ => 0,
             };
-            layer.output.elements().max(state) * scalar_bytes
+            (layer.output.elements() * scalar_bytes).max(state)
         })
         .max()
         .unwrap_or(1);
     (16_384 / row).clamp(1, 128)
+}
+
+/// The size of a recurrent layer's state in the runtime: an LSTM's `LstmState`, each level's
+/// `h` and `c` in a line-aligned `LstmLevel` of its own; the others' `HiddenState`, every
+/// level's `h` in one line-aligned array (both `align(64)`).
+fn recurrent_state_bytes(
+    cell: nn_grammar::Cell,
+    hidden: usize,
+    levels: usize,
+    scalar_bytes: usize,
+) -> usize {
+    const LINE: usize = 64;
+    if cell == nn_grammar::Cell::Lstm {
+        levels * (2 * hidden * scalar_bytes).next_multiple_of(LINE)
+    } else {
+        (levels * hidden * scalar_bytes).next_multiple_of(LINE)
+    }
 }
 
 /// Bytes of stack each intermediate of `forward_batch` aims to use for one chunk of samples.
@@ -275,7 +290,34 @@ fn training_chunk(net: &Network, scalar_bytes: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{batched, quantized_chunk};
+    use super::{batched, quantized_chunk, recurrent_state_bytes, sequence_chunk};
+    use nn_grammar::Cell;
+
+    /// The runtime's state sizes (`layers::recurrent`'s test `state_sizes_are_whole_lines`
+    /// asserts the same values of `size_of`), and the chunks of streams they allow.
+    #[test]
+    fn streams_chunks_count_the_states_padding() {
+        assert_eq!(recurrent_state_bytes(Cell::Lstm, 2, 8, 4), 8 * 64);
+        assert_eq!(recurrent_state_bytes(Cell::Lstm, 32, 1, 4), 256);
+        assert_eq!(recurrent_state_bytes(Cell::Lstm, 20, 2, 8), 2 * 320);
+        assert_eq!(recurrent_state_bytes(Cell::Gru, 5, 3, 8), 128);
+        assert_eq!(
+            recurrent_state_bytes(Cell::Rnn { relu: false }, 64, 1, 4),
+            256
+        );
+        let chunk = |declaration: &str| {
+            sequence_chunk(
+                &nn_grammar::compile_item(declaration).expect("a network"),
+                4,
+            )
+        };
+        // Eight levels of 2: 512 bytes a stream, 32 streams in 16 KiB (not 128 at 64 bytes).
+        assert_eq!(
+            chunk("struct Net = 1 -> conv1d(4, 2, causal) tanh -> lstm(2, layers = 8) -> 1;"),
+            32
+        );
+        assert_eq!(chunk("struct Net = 1 -> lstm(32) -> 1;"), 64);
+    }
 
     fn chunk(declaration: &str) -> usize {
         quantized_chunk(&nn_grammar::compile_item(declaration).expect("a network"))

@@ -94,8 +94,8 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
         ));
     }
 
-    let (mut layers, last_width, complete) = check_layers(item, inputs, &mut problems);
-    let per_step = check_sequence(item, &layers, &mut problems);
+    let (mut layers, last_width, complete, built) = check_layers(item, inputs, &mut problems);
+    let per_step = check_sequence(item, &layers, &built, &mut problems);
     let renamed = check_names(item, &layers, &mut problems);
     rename(&mut layers, &renamed);
 
@@ -184,21 +184,24 @@ fn input_shape(item: &ast::Item, problems: &mut Vec<Diagnostic>) -> Option<Shape
 }
 
 /// Each layer's kind, shapes and activation; a bad width is recovered as 1, a misplaced or
-/// unknown activation as `linear`. Also the last layer's output shape, if it is valid, and
-/// whether every layer could be built (a layer of another kind with a problem cannot).
+/// unknown activation as `linear`. Also the last layer's output shape, if it is valid, whether
+/// the network is complete (every layer built and readable), and which layers were built: a
+/// layer of another kind than dense with a problem, or after a layer whose output is unknown,
+/// is not (it stands in as a `flatten`, its problem reported or its cause before it).
 fn check_layers(
     item: &ast::Item,
     inputs: Option<Shape>,
     problems: &mut Vec<Diagnostic>,
-) -> (Vec<Layer>, Option<Shape>, bool) {
+) -> (Vec<Layer>, Option<Shape>, bool, Vec<bool>) {
     let mut layers = Vec::with_capacity(item.layers.len());
+    let mut built = Vec::with_capacity(item.layers.len());
     let mut previous = inputs;
     let mut last_width = None;
     let mut complete = true;
     let count = item.layers.len();
     for (index, layer) in item.layers.iter().enumerate() {
         let dense = layer.width.text.starts_with(|c: char| c.is_ascii_digit());
-        let (kind, input, outputs) = if dense {
+        let (kind, input, outputs, was_built) = if dense {
             let outputs = width(&layer.width, problems).map(Shape::vector);
             let input = match previous {
                 Some(shape) if shape.rank() > 1 => {
@@ -216,13 +219,19 @@ fn check_layers(
                 Some(shape) => shape,
                 None => Shape::vector(1),
             };
-            (LayerKind::Dense, input, outputs)
+            (LayerKind::Dense, input, outputs, true)
         } else if let Some((kind, output)) = kinds::kind(layer, previous, problems) {
-            (kind, previous.unwrap_or(Shape::vector(1)), Some(output))
+            (
+                kind,
+                previous.unwrap_or(Shape::vector(1)),
+                Some(output),
+                true,
+            )
         } else {
             complete = false;
-            (LayerKind::Flatten, Shape::vector(1), None)
+            (LayerKind::Flatten, Shape::vector(1), None, false)
         };
+        built.push(was_built);
         last_width = outputs;
         let mut activation = layer
             .activation
@@ -275,19 +284,29 @@ fn check_layers(
         });
         previous = outputs;
     }
-    (layers, last_width, complete)
+    (layers, last_width, complete, built)
 }
 
 /// In a sequence network (one with a recurrent layer or a causal convolution), every layer
 /// runs once per time step on a vector: only dense layers, the recurrent kinds, causal
 /// convolutions, `dropout` and `layernorm` do. Whether that
-/// holds; a layer of another kind is reported on its kind's name.
-fn check_sequence(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic>) -> bool {
+/// holds; a layer of another kind is reported on its kind's name, a layer that was not `built`
+/// not at all (what is wrong with it, or before it, is reported already).
+fn check_sequence(
+    item: &ast::Item,
+    layers: &[Layer],
+    built: &[bool],
+    problems: &mut Vec<Diagnostic>,
+) -> bool {
     let Some(stateful) = layers.iter().find(|l| l.kind.is_stateful()) else {
         return true;
     };
     let mut per_step = true;
-    for (written, layer) in item.layers.iter().zip(layers) {
+    for ((written, layer), &built) in item.layers.iter().zip(layers).zip(built) {
+        if !built {
+            per_step = false;
+            continue;
+        }
         if matches!(
             layer.kind,
             LayerKind::Dense
@@ -299,10 +318,6 @@ fn check_sequence(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnos
             continue;
         }
         per_step = false;
-        if problems.iter().any(|p| p.range == written.width.range) {
-            // Already reported on its name (a kind that could not be built).
-            continue;
-        }
         let hint = if matches!(layer.kind, LayerKind::Conv1d(_)) {
             "; a convolution over time steps is written `causal`, as in `conv1d(16, 3, causal)`"
         } else {

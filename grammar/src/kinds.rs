@@ -4,8 +4,8 @@
 use crate::ast::{self, Value, Word};
 use crate::diag::{Diagnostic, closest, one_of};
 use crate::network::{
-    Activation, Cell, Conv1d, Conv2d, LayerKind, MAX_RECURRENT_LEVELS, MAX_WIDTH, Pool1d, Pool2d,
-    Recurrent, Shape,
+    Activation, Cell, Conv1d, Conv2d, LayerKind, MAX_HISTORY, MAX_RECURRENT_LEVELS, MAX_WIDTH,
+    Pool1d, Pool2d, Recurrent, Shape,
 };
 
 /// Every layer kind written by name (a dense layer is written as its width).
@@ -426,6 +426,29 @@ fn pool1d(
     Some((kind, Shape::new(&[channels, out])?))
 }
 
+/// A causal convolution's history, which lives in every stream's state, within
+/// [`MAX_HISTORY`] values; otherwise a problem on its `dilation` (or its name).
+fn history_fits(
+    name: &Word,
+    dilation: Option<&Value>,
+    conv: &Conv1d,
+    channels: usize,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<()> {
+    let frames = (conv.kernel as u128 - 1) * conv.dilation as u128;
+    let kept = frames * channels as u128;
+    if kept <= MAX_HISTORY as u128 {
+        return Some(());
+    }
+    problems.push(Diagnostic::new(
+        dilation.map_or(name.range, Value::range),
+        format!(
+            "this causal `conv1d` would keep {kept} values of each stream ((kernel - 1) * dilation = {frames} steps of {channels} channels), the limit is {MAX_HISTORY}"
+        ),
+    ));
+    None
+}
+
 /// `conv1d(out_channels, kernel, stride = 1, padding = 0, dilation = 1, groups = 1)`, or with
 /// the word `causal` among its arguments a causal convolution over time steps.
 fn conv1d(
@@ -450,6 +473,7 @@ fn conv1d(
     let out_channels = count(out?, "out_channels", 1, problems);
     let kernel = count(kernel?, "kernel", 1, problems);
     let stride = written_stride.map_or(Some(1), |v| count(v, "stride", 1, problems));
+    let written_dilation = dilation;
     let dilation = dilation.map_or(Some(1), |v| count(v, "dilation", 1, problems));
     let groups = groups.map_or(Some(1), |v| count(v, "groups", 1, problems));
     if causal {
@@ -487,6 +511,7 @@ fn conv1d(
             return None;
         };
         groups_divide(name, channels, conv.out_channels, conv.groups, problems)?;
+        history_fits(name, written_dilation, &conv, channels, problems)?;
         let output = shape(name, &[conv.out_channels], problems)?;
         return fits.then_some((LayerKind::CausalConv1d(conv), output));
     }

@@ -6,6 +6,9 @@ use core::fmt;
 
 /// Largest width a layer (or the input) may have.
 pub const MAX_WIDTH: usize = 1 << 20;
+/// Most values a causal `conv1d` may keep of a stream, `(kernel - 1) * dilation` inputs of its
+/// channels: 4 MiB of `f32` in each stream's state.
+pub const MAX_HISTORY: usize = 1 << 20;
 /// Most layers a network may have.
 pub const MAX_LAYERS: usize = 256;
 /// Most parameters (weights and biases) a network may have: 512 MiB of `f32`.

@@ -205,6 +205,19 @@ fn files_round_trip_and_name_what_is_wrong() {
         edited[at..at + to.len()].copy_from_slice(to.as_bytes());
         edited
     };
+    // Scales each positive and finite, whose product underflows: every output would be constant.
+    let tiny: Vec<u8> = [1e-45_f32; 32]
+        .iter()
+        .flat_map(|s| s.to_le_bytes())
+        .collect();
+    let error =
+        DigitsInt8::from_safetensors(&with_tensor(&bytes, "0.weight_scale", &tiny)).unwrap_err();
+    assert!(
+        error.to_string().starts_with(
+            "layer `layer0`: tensor `0.weight_scale` holds 1e-45 at index 0: times the input scale"
+        ),
+        "{error}"
+    );
     let error = DigitsInt8::from_safetensors(&edit(r#""2.bias""#, r#""2.bIas""#)).unwrap_err();
     assert!(
         error
@@ -836,6 +849,7 @@ fn with_tensor(file: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one row per case
 fn assign_refuses_parts_of_other_lengths_or_beyond_the_scheme() {
     let mut layer = nn::quant::QuantizedDense::<2, 1, 1>::from_parts(
         &[[5, -7]],
@@ -847,7 +861,7 @@ fn assign_refuses_parts_of_other_lengths_or_beyond_the_scheme() {
     let before = layer.clone();
     let (input, output) = (layer.input(), layer.output());
     #[allow(clippy::type_complexity)] // one row per case, as `assign` takes them
-    let cases: [(&[i8], &[f32], &[i32], Quantization, Quantization, &str); 9] = [
+    let cases: [(&[i8], &[f32], &[i32], Quantization, Quantization, &str); 11] = [
         (
             &[1],
             &[0.5],
@@ -912,6 +926,23 @@ fn assign_refuses_parts_of_other_lengths_or_beyond_the_scheme() {
             input,
             Quantization::new(f32::INFINITY, 0),
             "the output scale",
+        ),
+        // Each scale positive and finite, their product 0 or infinite in `f32`.
+        (
+            &[1, 2],
+            &[1e-45],
+            &[0],
+            input,
+            output,
+            "input scale * weight scale (/ output scale) is 0 or infinite",
+        ),
+        (
+            &[1, 2],
+            &[1e30],
+            &[0],
+            Quantization::new(1e30, 0),
+            output,
+            "input scale * weight scale (/ output scale) is 0 or infinite",
         ),
     ];
     for (rows, scales, bias, input, output, expected) in cases {

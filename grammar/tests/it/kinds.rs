@@ -496,6 +496,55 @@ fn causal_convolutions_make_a_sequence_network() {
                                                     ^^^^^^^
         "#]],
     );
+    // The history lives in each stream's state: at most `MAX_HISTORY` values, reported on the
+    // dilation (or, without one, on the layer).
+    check(
+        "struct A = 64 -> conv1d(64, 3, dilation = 1000000, causal) -> conv1d(8, 20000, causal) -> 1;",
+        &expect![[r#"
+            1:43: this causal `conv1d` would keep 128000000 values of each stream ((kernel - 1) * dilation = 2000000 steps of 64 channels), the limit is 1048576
+              struct A = 64 -> conv1d(64, 3, dilation = 1000000, causal) -> conv1d(8, 20000, causal) -> 1;
+                                                        ^^^^^^^
+        "#]],
+    );
+    check(
+        "struct A = 64 -> conv1d(64, 3, dilation = 8192, causal) -> 1;",
+        &expect![[r#"
+            [64] parameters=12417
+              layer0 conv1d: [64] -> [64] linear parameters=12352 multiply_adds=12288
+              layer1 dense: [64] -> [1] linear parameters=65 multiply_adds=64
+              struct A = 64 -> conv1d(64, 3, dilation = 8192, causal) -> 1;
+        "#]],
+    );
+}
+
+/// A layer that failed to build is reported once, on what is wrong with it, and does not make
+/// the layers around it wrong in a sequence network.
+#[test]
+fn a_bad_argument_of_a_stateful_layer_is_its_only_error() {
+    check(
+        "struct A = 1 -> conv1d(8, 3, dilation = 2, causal) -> lstm(32, layers = 9) -> 1;",
+        &expect![[r#"
+            1:73: a recurrent layer has at most 8 stacked `layers`, found 9
+              struct A = 1 -> conv1d(8, 3, dilation = 2, causal) -> lstm(32, layers = 9) -> 1;
+                                                                                      ^
+        "#]],
+    );
+    check(
+        "struct A = 4 -> gru(8) -> lstm(0) -> lstm(4) -> 2;",
+        &expect![[r#"
+            1:32: `hidden` must be at least 1, found `0`
+              struct A = 4 -> gru(8) -> lstm(0) -> lstm(4) -> 2;
+                                             ^
+        "#]],
+    );
+    check(
+        "struct A = 4 -> conv1d(8, 0, causal) -> gru(4) -> 2;",
+        &expect![[r#"
+            1:27: `kernel` must be at least 1, found `0`
+              struct A = 4 -> conv1d(8, 0, causal) -> gru(4) -> 2;
+                                        ^
+        "#]],
+    );
 }
 
 #[test]

@@ -201,7 +201,8 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     ///
     /// [`Error::InvalidParts`] (the layer unchanged) when the slices have other lengths, or the
     /// parts break the scheme: a weight of -128 (weights are symmetric, `-127..=127`), a scale
-    /// that is not positive and finite, or a bias beyond `±(2^31 - 1 - IN * 255 * 127)`, which
+    /// that is not positive and finite (or scales whose products overflow or underflow `f32`),
+    /// or a bias beyond `±(2^31 - 1 - IN * 255 * 127)`, which
     /// would let the `i32` sums overflow. [`file::Reader`](super::file::Reader) checks the same
     /// and names the tensor and the index.
     pub fn assign(
@@ -458,6 +459,12 @@ const fn parts_problem(
         if !scale_ok(weight_scales[o]) {
             return Some("a weight scale is not positive and finite");
         }
+        if !multipliers_ok(input.scale, weight_scales[o], output.scale) {
+            return Some(
+                "input scale * weight scale (/ output scale) is 0 or infinite in f32: the \
+                 requantisation would lose every value",
+            );
+        }
         o += 1;
     }
     let room = bias_room(inputs);
@@ -471,6 +478,16 @@ const fn parts_problem(
         o += 1;
     }
     None
+}
+
+/// Whether a neuron's `input_scale * weight_scale` (which dequantises its sums) and that over
+/// `output_scale` (which requantises them), each computed as the layer computes it, are
+/// positive and finite `f32`s: scales each positive and finite can still overflow or
+/// underflow them, and the outputs would then be NaN or constant.
+pub(crate) const fn multipliers_ok(input_scale: f32, weight_scale: f32, output_scale: f32) -> bool {
+    let dequantize = input_scale * weight_scale;
+    let requantize = dequantize / output_scale;
+    dequantize > 0.0 && dequantize.is_finite() && requantize > 0.0 && requantize.is_finite()
 }
 
 /// The largest bias, in steps, that a layer of `inputs` inputs accepts: what an `i32` holds

@@ -20,7 +20,7 @@
 //! metadata `{"format": "nn-int8"}`, which [`Reader`] does not require: it checks every
 //! tensor's name, dtype, shape and values, so a converter's file without that metadata loads.
 
-use super::dense::bias_room;
+use super::dense::{bias_room, multipliers_ok};
 use super::{Quantization, QuantizedConv1d, QuantizedConv2d, QuantizedDense};
 use crate::Error;
 use crate::io::safetensors::{Tensor, json_string, parse, under_prefix};
@@ -151,8 +151,9 @@ impl<'a> Reader<'a> {
     ///
     /// # Errors
     ///
-    /// A missing tensor, a wrong shape or dtype, a scale that is not positive and finite, or an
-    /// input quantisation that is not the previous layer's output's, naming `layer` and the
+    /// A missing tensor, a wrong shape or dtype, a scale that is not positive and finite (or a
+    /// weight scale whose products with the input scale and over the output scale are not), or
+    /// an input quantisation that is not the previous layer's output's, naming `layer` and the
     /// tensor.
     pub fn parts(
         &mut self,
@@ -216,6 +217,21 @@ impl<'a> Reader<'a> {
             self.scale(layer, prefix, "output_scale")?,
             self.take(layer, prefix, "output_zero_point", Dtype::U8, &[])?[0],
         );
+        if let Some(at) = weight_scales
+            .iter()
+            .position(|&w| !multipliers_ok(input.scale, w, output.scale))
+        {
+            return Err(Error::QuantizedValue {
+                layer,
+                tensor: format!("{prefix}.weight_scale"),
+                problem: format!(
+                    "holds {:e} at index {at}: times the input scale {:e} (and over the output \
+                     scale {:e}) it overflows or underflows f32, which would make every output \
+                     of the neuron NaN or constant",
+                    weight_scales[at], input.scale, output.scale
+                ),
+            });
+        }
         if let Some((previous, name)) = &self.previous
             && *previous != input
         {

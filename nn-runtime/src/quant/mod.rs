@@ -150,13 +150,17 @@ impl Quantization {
 }
 
 /// `x` rounded to the nearest integer, half to even (the rounding of ONNX and of the vector
-/// kernels' conversions); `x` unchanged beyond 2^23, where every `f32` is an integer.
+/// kernels' conversions, `f32::round_ties_even`); `x` unchanged from 2^23 on, where every `f32`
+/// is an integer.
 #[inline]
 pub(crate) fn round_even(x: f32) -> f32 {
-    // Adding and subtracting 1.5 * 2^23 rounds to an integer in the current (nearest-even) mode.
-    const MAGIC: f32 = 12_582_912.0;
-    if x.abs() < 8_388_608.0 {
-        (x + MAGIC) - MAGIC
+    // Adding and subtracting 2^23 of `x`'s sign rounds to an integer in the current
+    // (nearest-even) mode: the sum lies where `f32`s are 1 apart, for every `|x| < 2^23` (1.5 *
+    // 2^23, `round_small`'s, does only within 2^22).
+    const TWO_23: f32 = 8_388_608.0;
+    if x.abs() < TWO_23 {
+        let magic = TWO_23.copysign(x);
+        (x + magic) - magic
     } else {
         x
     }
@@ -248,6 +252,43 @@ mod tests {
         assert_eq!(q.quantize(f32::NAN), 10);
         assert_eq!(q.dequantize(12), 1.0);
         assert_eq!(q.dequantize(0), -5.0);
+    }
+
+    /// `round_even` is `f32::round_ties_even` everywhere: halves, both signs, each binade up to
+    /// 2^25 (biases of millions of steps).
+    #[test]
+    fn round_even_is_round_ties_even() {
+        extern crate std;
+        let mut checked = 0;
+        for exponent in -2..=25 {
+            let base = 2.0_f32.powi(exponent);
+            for k in 0..4096_u16 {
+                let x = base + f32::from(k) * base * 2.0_f32.powi(-12);
+                for x in [x, -x, x + 0.5, -(x + 0.5)] {
+                    // Equal as numbers: 0 may come out as -0 or 0 (a sign the integers drop).
+                    assert_eq!(
+                        round_even(x),
+                        std::primitive::f32::round_ties_even(x),
+                        "{x}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        // Halves around 2^22 and 2^23 (where the sum with 1.5 * 2^23 leaves steps of 1).
+        for x in [
+            4_194_304.5_f32,
+            4_194_305.0,
+            5_000_001.0,
+            8_388_607.5,
+            -4_194_305.5,
+            -8_388_607.5,
+        ] {
+            assert_eq!(round_even(x), x.round_ties_even(), "{x}");
+        }
+        assert!(checked > 400_000);
+        assert!(round_even(f32::NAN).is_nan());
+        assert_eq!(round_even(f32::INFINITY), f32::INFINITY);
     }
 
     #[test]

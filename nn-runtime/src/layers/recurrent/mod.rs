@@ -988,3 +988,20 @@ pub(crate) fn debug<T: Scalar>(
     }
     f.write_str(">")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The sizes codegen's `lower` counts for a chunk of streams' states: an LSTM's levels each a
+    /// whole number of cache lines, the others' levels together.
+    #[test]
+    fn state_sizes_are_whole_lines() {
+        use core::mem::size_of;
+        assert_eq!(size_of::<LstmState<2, f32, 7>>(), 8 * 64);
+        assert_eq!(size_of::<LstmState<32, f32>>(), 256);
+        assert_eq!(size_of::<LstmState<20, f64, 1>>(), 2 * 320);
+        assert_eq!(size_of::<HiddenState<5, f64, 2>>(), 128);
+        assert_eq!(size_of::<HiddenState<64, f32>>(), 256);
+    }
+}
