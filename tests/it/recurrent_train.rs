@@ -42,6 +42,13 @@ nn::network! {
     pub struct Tcn = 1 -> conv1d(3, 2, causal) tanh -> conv1d(3, 2, dilation = 2, causal) tanh
         -> conv1d(2, 2, dilation = 4, causal) -> 1 with scalar = f64;
 
+    /// Dense layers unrolled (`unroll = full`) around a recurrent layer: training's forward
+    /// pass leaves the state with `forward_sequence`'s bits all the same.
+    pub struct Unrolled = 3 -> 96 tanh -> lstm(4) -> 2 with scalar = f64, unroll = full;
+
+    /// [`Unrolled`] in `f32`, where the dense kernels use fused multiply-adds.
+    pub struct UnrolledF32 = 3 -> 96 tanh -> lstm(4) -> 2 with unroll = full;
+
     /// The network of `make_sequence_training.py`'s second case.
     pub struct TorchCausal = 2 -> conv1d(4, 3, dilation = 2, causal) tanh as conv
         -> gru(5) as gru -> 2 as out with scalar = f64;
@@ -112,6 +119,7 @@ sequence!(Stack, StackState, StackGradients, 3, 2);
 sequence!(Sandwich, SandwichState, SandwichGradients, 3, 2);
 sequence!(Causal, CausalState, CausalGradients, 2, 2);
 sequence!(Tcn, TcnState, TcnGradients, 1, 1);
+sequence!(Unrolled, UnrolledState, UnrolledGradients, 3, 2);
 
 /// Deterministic values in `[-1, 1)`: SplitMix64's outputs.
 fn values(seed: u64, n: usize) -> Vec<f64> {
@@ -208,6 +216,7 @@ fn gradients_are_finite_differences() {
     check_all(&mut *Sandwich::random(3), "Sandwich");
     check_all(&mut *Causal::random(4), "Causal");
     check_all(&mut *Tcn::random(5), "Tcn");
+    check_all(&mut *Unrolled::random(6), "Unrolled");
 }
 
 #[test]
@@ -457,4 +466,24 @@ fn causal_gradients_and_adam_are_torchs() {
     assert!(worst_loss < 1e-12, "loss {worst_loss:e}");
     assert!(worst_gradient < 1e-10, "gradients {worst_gradient:e}");
     assert!(worst_adam < 1e-10, "adam {worst_adam:e}");
+}
+
+#[test]
+fn unrolled_dense_layers_leave_forward_sequences_state_in_f32() {
+    #[allow(clippy::cast_possible_truncation)] // rounded to the nearest f32, as meant
+    let inputs: Vec<[f32; 3]> = values(11, 60)
+        .chunks(3)
+        .map(|row| core::array::from_fn(|k| row[k] as f32))
+        .collect();
+    let targets = vec![[0.25_f32, -0.5]; inputs.len()];
+    let net = UnrolledF32::random(7);
+    let mut gradients = UnrolledF32Gradients::zeroed();
+    let (mut trained, mut stepped) = (UnrolledF32State::ZERO, UnrolledF32State::ZERO);
+    net.accumulate_sequence(&mut trained, &inputs, &targets, &Mse, 1.0, &mut gradients)
+        .expect("lengths match");
+    let mut outputs = vec![[0.0; 2]; inputs.len()];
+    net.forward_sequence(&mut stepped, &inputs, &mut outputs)
+        .expect("as many outputs as inputs");
+    assert_eq!(trained, stepped);
+    assert_ne!(trained, UnrolledF32State::ZERO);
 }

@@ -84,7 +84,9 @@ impl Kind for Dense {
         if stable {
             quote_spanned!(layer.span=> #runtime::train::forward_one(&self.#field, #input))
         } else {
-            quote_spanned!(layer.span=> self.#field.forward(#input))
+            // Inference's, unrolled or not: a sequence network's training leaves the state
+            // with `forward_sequence`'s bits.
+            self.forward(net, layer, input)
         }
     }
 

@@ -162,8 +162,9 @@ pub(crate) trait Kind {
 
     /// The layer's output before its activation, for one sample in training: `stable`, the
     /// bits of the same sample in [`Kind::forward_chunk`] (training with chunks); otherwise
-    /// through the runtime's kernel. By default inference's [`Kind::forward`], which gives a
-    /// sample the same bits wherever it is.
+    /// inference's bits (those of [`Kind::forward`] or [`Kind::step`]), apart from dropout's
+    /// masks. By default inference's [`Kind::forward`], which gives a sample the same bits
+    /// wherever it is.
     fn forward_train(
         &self,
         net: &Network,

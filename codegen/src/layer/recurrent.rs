@@ -1,9 +1,9 @@
 //! `lstm`, `gru` and `rnn`: `Lstm<I, H, T, DEEPER>`, `Gru<I, H, T, DEEPER>` and
 //! `Rnn<I, H, T, DEEPER, RELU>` in the runtime, each with its state type (`LstmState`: hidden
 //! and cell state; `HiddenState`: hidden state only), which the network's state struct holds
-//! one of per recurrent layer. A time step, a block of steps (`forward_sequence`, the input
-//! projections of the block as one product) and a step of several streams are the runtime's,
-//! each giving a step the same bits.
+//! one of per recurrent layer. A time step, a block of steps (`forward_sequence`, `step` on
+//! each) and a step of several streams are the runtime's, each giving a step the same bits; so
+//! is training's window (`backward_sequence`).
 
 use super::{Kind, Window, per_sample};
 use crate::ir::{Layer, Network, Recurrent};

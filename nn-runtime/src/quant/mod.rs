@@ -3,8 +3,10 @@
 //!
 //! # The scheme
 //!
-//! The one ONNX's `QLinearConv`/`QLinearMatMul` and TFLite's int8 specification use, with
-//! activations as `u8`:
+//! ONNX's `QLinearConv`/`QLinearMatMul` with onnxruntime's quantiser's choices (`u8`
+//! activations, symmetric `i8` weights per output channel); TFLite's int8 specification is
+//! the same idea, but not bit for bit (its activations are `i8`, and it requantises with a
+//! fixed-point multiplier and shift, where this scheme uses an `f32` multiplier):
 //!
 //! - **Activations** (a network's input and every layer's output) are `u8` with one
 //!   [`Quantization`] per tensor, `real = scale * (q - zero_point)`, its range chosen by

@@ -262,11 +262,14 @@ impl Regressor {
     /// Loads a `Regressor` from the bytes of a safetensors file, directly on the heap.
     ///
     /// Accepts what `safetensors.torch.save_file(model.state_dict(), path)` writes
-    /// for an `nn.Sequential` of `Linear` layers and activations (`<k>.weight` of
-    /// shape `[outputs, inputs]` and `<k>.bias`, matched to the dense layers in
-    /// ascending `k`), or `<name>.weight` and `<name>.bias` for layers named with
-    /// `as name`. F32, F64, F16 and BF16 are converted; NaN and infinite values are
-    /// rejected (see `io::safetensors::LoadOptions` to accept them).
+    /// for the same model in PyTorch: an `nn.Sequential`'s modules matched to the
+    /// layers with tensors in ascending `k` (`<k>.weight` and `<k>.bias`; a
+    /// normalisation's running statistics too, a recurrent layer's
+    /// `weight_ih_l<level>`, `weight_hh_l<level>`, `bias_ih_l<level>` and
+    /// `bias_hh_l<level>`), or the same names under `<name>.` for layers named with
+    /// `as name`, each in PyTorch's shape (`Linear.weight` is `[outputs, inputs]`).
+    /// F32, F64, F16 and BF16 are converted; NaN and infinite values are rejected
+    /// (see `io::safetensors::LoadOptions` to accept them).
     ///
     /// # Errors
     ///
@@ -283,10 +286,10 @@ impl Regressor {
             ::my_nn::__private::io::safetensors::LoadOptions::new(),
         )
     }
-    /// The weights and biases as a safetensors file, in the layout
+    /// The network's tensors as a safetensors file, in the layout
     /// `from_safetensors` reads and PyTorch's `load_state_dict` accepts: named
-    /// layers as `<name>.weight` and `<name>.bias`, the others as `<k>.weight` and
-    /// `<k>.bias` with `k` their index in the equivalent `nn.Sequential`.
+    /// layers' under `<name>.` (`<name>.weight`, `<name>.bias`, ...), the others'
+    /// under `<k>.` with `k` their index in the equivalent `nn.Sequential`.
     pub fn to_safetensors(&self) -> ::my_nn::__private::Vec<u8> {
         ::my_nn::__private::io::safetensors::save(self)
     }

@@ -212,11 +212,14 @@ impl Xor {
     /// Loads a `Xor` from the bytes of a safetensors file, directly on the heap.
     ///
     /// Accepts what `safetensors.torch.save_file(model.state_dict(), path)` writes
-    /// for an `nn.Sequential` of `Linear` layers and activations (`<k>.weight` of
-    /// shape `[outputs, inputs]` and `<k>.bias`, matched to the dense layers in
-    /// ascending `k`), or `<name>.weight` and `<name>.bias` for layers named with
-    /// `as name`. F32, F64, F16 and BF16 are converted; NaN and infinite values are
-    /// rejected (see `io::safetensors::LoadOptions` to accept them).
+    /// for the same model in PyTorch: an `nn.Sequential`'s modules matched to the
+    /// layers with tensors in ascending `k` (`<k>.weight` and `<k>.bias`; a
+    /// normalisation's running statistics too, a recurrent layer's
+    /// `weight_ih_l<level>`, `weight_hh_l<level>`, `bias_ih_l<level>` and
+    /// `bias_hh_l<level>`), or the same names under `<name>.` for layers named with
+    /// `as name`, each in PyTorch's shape (`Linear.weight` is `[outputs, inputs]`).
+    /// F32, F64, F16 and BF16 are converted; NaN and infinite values are rejected
+    /// (see `io::safetensors::LoadOptions` to accept them).
     ///
     /// # Errors
     ///
@@ -230,10 +233,10 @@ impl Xor {
             ::nn::__private::io::safetensors::LoadOptions::new(),
         )
     }
-    /// The weights and biases as a safetensors file, in the layout
+    /// The network's tensors as a safetensors file, in the layout
     /// `from_safetensors` reads and PyTorch's `load_state_dict` accepts: named
-    /// layers as `<name>.weight` and `<name>.bias`, the others as `<k>.weight` and
-    /// `<k>.bias` with `k` their index in the equivalent `nn.Sequential`.
+    /// layers' under `<name>.` (`<name>.weight`, `<name>.bias`, ...), the others'
+    /// under `<k>.` with `k` their index in the equivalent `nn.Sequential`.
     pub fn to_safetensors(&self) -> ::nn::__private::Vec<u8> {
         ::nn::__private::io::safetensors::save(self)
     }
@@ -429,10 +432,23 @@ impl Xor {
         scale: f32,
         gradients: &mut XorGradients,
     ) -> ::nn::__private::train::Outcome<f32, [f32; 1]> {
-        let layer0_pre: [f32; 2] = self.layer0.forward(input);
+        let layer0_pre: [f32; 2] = {
+            let x = input;
+            let w = self.layer0.columns();
+            let b = self.layer0.bias();
+            [
+                b[0] + w[0][0] * x[0] + w[1][0] * x[1],
+                b[1] + w[0][1] * x[0] + w[1][1] * x[1],
+            ]
+        };
         let mut layer0: [f32; 2] = layer0_pre;
         ::nn::__private::activation::relu(&mut layer0);
-        let layer1_pre: [f32; 1] = self.layer1.forward(&layer0);
+        let layer1_pre: [f32; 1] = {
+            let x = &layer0;
+            let w = self.layer1.columns();
+            let b = self.layer1.bias();
+            [b[0] + w[0][0] * x[0] + w[1][0] * x[1]]
+        };
         let mut layer1: [f32; 1] = layer1_pre;
         ::nn::__private::activation::sigmoid(&mut layer1);
         let mut layer1_delta: [f32; 1] = [0f32; 1];
@@ -470,10 +486,23 @@ impl Xor {
         target: &[f32; 1],
         loss: &L,
     ) -> ::nn::__private::train::Outcome<f32, [f32; 1]> {
-        let layer0_pre: [f32; 2] = self.layer0.forward(input);
+        let layer0_pre: [f32; 2] = {
+            let x = input;
+            let w = self.layer0.columns();
+            let b = self.layer0.bias();
+            [
+                b[0] + w[0][0] * x[0] + w[1][0] * x[1],
+                b[1] + w[0][1] * x[0] + w[1][1] * x[1],
+            ]
+        };
         let mut layer0: [f32; 2] = layer0_pre;
         ::nn::__private::activation::relu(&mut layer0);
-        let layer1_pre: [f32; 1] = self.layer1.forward(&layer0);
+        let layer1_pre: [f32; 1] = {
+            let x = &layer0;
+            let w = self.layer1.columns();
+            let b = self.layer1.bias();
+            [b[0] + w[0][0] * x[0] + w[1][0] * x[1]]
+        };
         let mut layer1: [f32; 1] = layer1_pre;
         ::nn::__private::activation::sigmoid(&mut layer1);
         let value = <L as ::nn::__private::train::Loss<

@@ -219,11 +219,14 @@ impl ::nn::__private::Network for Xor {
         /// Loads a `Xor` from the bytes of a safetensors file, directly on the heap.
         ///
         /// Accepts what `safetensors.torch.save_file(model.state_dict(), path)` writes
-        /// for an `nn.Sequential` of `Linear` layers and activations (`<k>.weight` of
-        /// shape `[outputs, inputs]` and `<k>.bias`, matched to the dense layers in
-        /// ascending `k`), or `<name>.weight` and `<name>.bias` for layers named with
-        /// `as name`. F32, F64, F16 and BF16 are converted; NaN and infinite values are
-        /// rejected (see `io::safetensors::LoadOptions` to accept them).
+        /// for the same model in PyTorch: an `nn.Sequential`'s modules matched to the
+        /// layers with tensors in ascending `k` (`<k>.weight` and `<k>.bias`; a
+        /// normalisation's running statistics too, a recurrent layer's
+        /// `weight_ih_l<level>`, `weight_hh_l<level>`, `bias_ih_l<level>` and
+        /// `bias_hh_l<level>`), or the same names under `<name>.` for layers named with
+        /// `as name`, each in PyTorch's shape (`Linear.weight` is `[outputs, inputs]`).
+        /// F32, F64, F16 and BF16 are converted; NaN and infinite values are rejected
+        /// (see `io::safetensors::LoadOptions` to accept them).
         ///
         /// # Errors
         ///
@@ -237,10 +240,10 @@ impl ::nn::__private::Network for Xor {
                 ::nn::__private::io::safetensors::LoadOptions::new(),
             )
         }
-        /// The weights and biases as a safetensors file, in the layout
+        /// The network's tensors as a safetensors file, in the layout
         /// `from_safetensors` reads and PyTorch's `load_state_dict` accepts: named
-        /// layers as `<name>.weight` and `<name>.bias`, the others as `<k>.weight` and
-        /// `<k>.bias` with `k` their index in the equivalent `nn.Sequential`.
+        /// layers' under `<name>.` (`<name>.weight`, `<name>.bias`, ...), the others'
+        /// under `<k>.` with `k` their index in the equivalent `nn.Sequential`.
         pub fn to_safetensors(&self) -> ::nn::__private::Vec<u8> {
             ::nn::__private::io::safetensors::save(self)
         }
@@ -448,10 +451,25 @@ impl ::nn::__private::Network for Xor {
             scale: f32,
             gradients: &mut XorGradients,
         ) -> ::nn::__private::train::Outcome<f32, [f32; 1]> {
-            let hidden_pre: [f32; 4] = self.hidden.forward(input);
+            let hidden_pre: [f32; 4] = {
+                let x = input;
+                let w = self.hidden.columns();
+                let b = self.hidden.bias();
+                [
+                    b[0] + w[0][0] * x[0] + w[1][0] * x[1],
+                    b[1] + w[0][1] * x[0] + w[1][1] * x[1],
+                    b[2] + w[0][2] * x[0] + w[1][2] * x[1],
+                    b[3] + w[0][3] * x[0] + w[1][3] * x[1],
+                ]
+            };
             let mut hidden: [f32; 4] = hidden_pre;
             ::nn::__private::activation::tanh(&mut hidden);
-            let output_pre: [f32; 1] = self.output.forward(&hidden);
+            let output_pre: [f32; 1] = {
+                let x = &hidden;
+                let w = self.output.columns();
+                let b = self.output.bias();
+                [b[0] + w[0][0] * x[0] + w[1][0] * x[1] + w[2][0] * x[2] + w[3][0] * x[3]]
+            };
             let mut output: [f32; 1] = output_pre;
             ::nn::__private::activation::sigmoid(&mut output);
             let mut output_delta: [f32; 1] = [0f32; 1];
@@ -489,10 +507,25 @@ impl ::nn::__private::Network for Xor {
             target: &[f32; 1],
             loss: &L,
         ) -> ::nn::__private::train::Outcome<f32, [f32; 1]> {
-            let hidden_pre: [f32; 4] = self.hidden.forward(input);
+            let hidden_pre: [f32; 4] = {
+                let x = input;
+                let w = self.hidden.columns();
+                let b = self.hidden.bias();
+                [
+                    b[0] + w[0][0] * x[0] + w[1][0] * x[1],
+                    b[1] + w[0][1] * x[0] + w[1][1] * x[1],
+                    b[2] + w[0][2] * x[0] + w[1][2] * x[1],
+                    b[3] + w[0][3] * x[0] + w[1][3] * x[1],
+                ]
+            };
             let mut hidden: [f32; 4] = hidden_pre;
             ::nn::__private::activation::tanh(&mut hidden);
-            let output_pre: [f32; 1] = self.output.forward(&hidden);
+            let output_pre: [f32; 1] = {
+                let x = &hidden;
+                let w = self.output.columns();
+                let b = self.output.bias();
+                [b[0] + w[0][0] * x[0] + w[1][0] * x[1] + w[2][0] * x[2] + w[3][0] * x[3]]
+            };
             let mut output: [f32; 1] = output_pre;
             ::nn::__private::activation::sigmoid(&mut output);
             let value = <L as ::nn::__private::train::Loss<
@@ -794,11 +827,14 @@ impl ::nn::__private::Network for Iris {
         /// Loads a `Iris` from the bytes of a safetensors file, directly on the heap.
         ///
         /// Accepts what `safetensors.torch.save_file(model.state_dict(), path)` writes
-        /// for an `nn.Sequential` of `Linear` layers and activations (`<k>.weight` of
-        /// shape `[outputs, inputs]` and `<k>.bias`, matched to the dense layers in
-        /// ascending `k`), or `<name>.weight` and `<name>.bias` for layers named with
-        /// `as name`. F32, F64, F16 and BF16 are converted; NaN and infinite values are
-        /// rejected (see `io::safetensors::LoadOptions` to accept them).
+        /// for the same model in PyTorch: an `nn.Sequential`'s modules matched to the
+        /// layers with tensors in ascending `k` (`<k>.weight` and `<k>.bias`; a
+        /// normalisation's running statistics too, a recurrent layer's
+        /// `weight_ih_l<level>`, `weight_hh_l<level>`, `bias_ih_l<level>` and
+        /// `bias_hh_l<level>`), or the same names under `<name>.` for layers named with
+        /// `as name`, each in PyTorch's shape (`Linear.weight` is `[outputs, inputs]`).
+        /// F32, F64, F16 and BF16 are converted; NaN and infinite values are rejected
+        /// (see `io::safetensors::LoadOptions` to accept them).
         ///
         /// # Errors
         ///
@@ -812,10 +848,10 @@ impl ::nn::__private::Network for Iris {
                 ::nn::__private::io::safetensors::LoadOptions::new(),
             )
         }
-        /// The weights and biases as a safetensors file, in the layout
+        /// The network's tensors as a safetensors file, in the layout
         /// `from_safetensors` reads and PyTorch's `load_state_dict` accepts: named
-        /// layers as `<name>.weight` and `<name>.bias`, the others as `<k>.weight` and
-        /// `<k>.bias` with `k` their index in the equivalent `nn.Sequential`.
+        /// layers' under `<name>.` (`<name>.weight`, `<name>.bias`, ...), the others'
+        /// under `<k>.` with `k` their index in the equivalent `nn.Sequential`.
         pub fn to_safetensors(&self) -> ::nn::__private::Vec<u8> {
             ::nn::__private::io::safetensors::save(self)
         }
@@ -1482,11 +1518,14 @@ impl ::nn::__private::Network for Zoo {
         /// Loads a `Zoo` from the bytes of a safetensors file, directly on the heap.
         ///
         /// Accepts what `safetensors.torch.save_file(model.state_dict(), path)` writes
-        /// for an `nn.Sequential` of `Linear` layers and activations (`<k>.weight` of
-        /// shape `[outputs, inputs]` and `<k>.bias`, matched to the dense layers in
-        /// ascending `k`), or `<name>.weight` and `<name>.bias` for layers named with
-        /// `as name`. F32, F64, F16 and BF16 are converted; NaN and infinite values are
-        /// rejected (see `io::safetensors::LoadOptions` to accept them).
+        /// for the same model in PyTorch: an `nn.Sequential`'s modules matched to the
+        /// layers with tensors in ascending `k` (`<k>.weight` and `<k>.bias`; a
+        /// normalisation's running statistics too, a recurrent layer's
+        /// `weight_ih_l<level>`, `weight_hh_l<level>`, `bias_ih_l<level>` and
+        /// `bias_hh_l<level>`), or the same names under `<name>.` for layers named with
+        /// `as name`, each in PyTorch's shape (`Linear.weight` is `[outputs, inputs]`).
+        /// F32, F64, F16 and BF16 are converted; NaN and infinite values are rejected
+        /// (see `io::safetensors::LoadOptions` to accept them).
         ///
         /// # Errors
         ///
@@ -1500,10 +1539,10 @@ impl ::nn::__private::Network for Zoo {
                 ::nn::__private::io::safetensors::LoadOptions::new(),
             )
         }
-        /// The weights and biases as a safetensors file, in the layout
+        /// The network's tensors as a safetensors file, in the layout
         /// `from_safetensors` reads and PyTorch's `load_state_dict` accepts: named
-        /// layers as `<name>.weight` and `<name>.bias`, the others as `<k>.weight` and
-        /// `<k>.bias` with `k` their index in the equivalent `nn.Sequential`.
+        /// layers' under `<name>.` (`<name>.weight`, `<name>.bias`, ...), the others'
+        /// under `<k>.` with `k` their index in the equivalent `nn.Sequential`.
         pub fn to_safetensors(&self) -> ::nn::__private::Vec<u8> {
             ::nn::__private::io::safetensors::save(self)
         }
