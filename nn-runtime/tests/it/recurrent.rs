@@ -1,5 +1,5 @@
-//! The recurrent layers against onnxruntime (`f32`, within `1e-5`, absolute) and a float64
-//! numpy implementation of PyTorch's formulas (`f64`, within `1e-12`), on the cases of
+//! The recurrent layers against onnxruntime (`f32`, within `1e-5`, absolute, at every step) and
+//! a float64 numpy implementation of PyTorch's formulas (`f64`, within `1e-12`), on the cases of
 //! `tests/fixtures/make_recurrent_fixtures.py`, which wrote `tests/fixtures/recurrent.txt`
 //! (and checked both references against torch); then, on random weights, the promises of the
 //! API: `forward_sequence` and `step_streams` give the bits of `step`, however the steps are
@@ -168,7 +168,8 @@ fn max_error<T: Scalar>(found: &[T], expected: &[T]) -> f64 {
 }
 
 /// Runs a fixture case in one dtype: the whole sequence in one `forward_sequence` call from the
-/// case's initial state; the recorded outputs and the final state within the tolerance, and
+/// case's initial state; the recorded outputs (every step's in f32) and the final state within
+/// the tolerance, and
 /// `step` on each input the same bits. Returns the largest error.
 fn run_case<L: Layer<I, H>, const I: usize, const H: usize>(case: &str) -> f64 {
     let dtype = <L::Scalar as Fixture>::DTYPE;
@@ -194,7 +195,11 @@ fn run_case<L: Layer<I, H>, const I: usize, const H: usize>(case: &str) -> f64 {
     let mut outputs = vec![[<L::Scalar as Scalar>::ZERO; H]; inputs.len()];
     layer.sequence(&mut state, &inputs, &mut outputs);
 
-    let steps: Vec<usize> = values(case, "any", "steps");
+    // Every step in f32; in f64, steps spread over the sequence.
+    let steps: Vec<usize> = values(case, dtype, "steps");
+    if dtype == "f32" {
+        assert_eq!(steps.len(), inputs.len(), "`{case}`: every step recorded");
+    }
     let recorded: Vec<L::Scalar> = steps.iter().flat_map(|&t| outputs[t]).collect();
     let mut error = max_error(&recorded, &values(case, dtype, "output"));
     let h_n: Vec<L::Scalar> = (0..L::LEVELS)
