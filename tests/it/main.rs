@@ -33,6 +33,7 @@ mod numerics;
 mod onnx;
 mod pinned;
 mod quant;
+mod quant_networks;
 mod readme;
 mod recurrent;
 mod recurrent_train;
