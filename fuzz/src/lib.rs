@@ -25,6 +25,12 @@ nn::network! {
     pub struct Mixed = 8 -> 6 relu -> 4 as middle -> 3 tanh -> 2 with scalar = f64;
     /// [`Tiny`] with an int8 twin, for quantised files.
     pub struct TinyQ = 5 -> 4 relu -> 3 softmax with quantize = int8;
+    /// A 2-D convolution's int8 twin, for the convolutions' quantised readers.
+    pub struct Conv2dQ = [1, 6, 6] -> conv2d(2, 3) relu -> maxpool2d(2) -> flatten -> 3
+        with quantize = int8;
+    /// A grouped 1-D convolution's.
+    pub struct Conv1dQ = [2, 7] -> conv1d(4, 3, groups = 2) relu -> flatten -> 3
+        with quantize = int8;
 }
 
 /// Bytes of allocation allowed per input byte.
@@ -163,25 +169,29 @@ fn header_as_the_reference(bytes: &[u8]) {
     }
 }
 
-/// `bytes` as a quantised file of [`TinyQInt8`]: an error with a message, or a network whose
+/// `bytes` as a quantised file of each int8 twin: an error with a message, or a network whose
 /// saved file loads back to the same file.
-fn quantized_into(bytes: &[u8]) {
-    let (result, largest) = largest_allocation(|| TinyQInt8::from_safetensors(bytes));
-    assert_bounded::<TinyQInt8>("TinyQInt8", bytes.len(), largest);
-    match result {
-        Ok(net) => {
-            let saved = net.to_safetensors();
-            let back = TinyQInt8::from_safetensors(&saved).expect("a saved file loads");
-            assert_eq!(back.to_safetensors(), saved, "TinyQInt8: save and load");
-        }
-        Err(error) => assert!(!error.to_string().is_empty()),
-    }
+macro_rules! quantized_into {
+    ($bytes:expr, $($twin:ident),*) => {
+        $({
+            let (result, largest) = largest_allocation(|| $twin::from_safetensors($bytes));
+            assert_bounded::<$twin>(stringify!($twin), $bytes.len(), largest);
+            match result {
+                Ok(net) => {
+                    let saved = net.to_safetensors();
+                    let back = $twin::from_safetensors(&saved).expect("a saved file loads");
+                    assert_eq!(back.to_safetensors(), saved, "{}: save and load", stringify!($twin));
+                }
+                Err(error) => assert!(!error.to_string().is_empty()),
+            }
+        })*
+    };
 }
 
 /// The safetensors target: `bytes` as a file for each network.
 pub fn safetensors(bytes: &[u8]) {
     header_as_the_reference(bytes);
-    quantized_into(bytes);
+    quantized_into!(bytes, TinyQInt8, Conv2dQInt8, Conv1dQInt8);
     safetensors_into::<Tiny>(bytes);
     safetensors_into::<TinyF64>(bytes);
     safetensors_into::<TinyNamed>(bytes);

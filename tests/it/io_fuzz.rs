@@ -28,7 +28,38 @@ nn::network! {
     /// `Tiny` with an int8 twin, whose quantised files (`seed_tiny_int8.safetensors`) are
     /// fuzzed too.
     pub struct TinyQ = 5 -> 4 relu -> 3 softmax with quantize = int8;
+
+    /// A 2-D convolution's int8 twin (`seed_conv2d_int8.safetensors`): the convolutions'
+    /// readers (their weights `[out, in, kh, kw]`) fuzzed too.
+    pub struct Conv2dQ = [1, 6, 6] -> conv2d(2, 3) relu -> maxpool2d(2) -> flatten -> 3
+        with quantize = int8;
+
+    /// A grouped 1-D convolution's (`seed_conv1d_int8.safetensors`).
+    pub struct Conv1dQ = [2, 7] -> conv1d(4, 3, groups = 2) relu -> flatten -> 3
+        with quantize = int8;
 }
+
+/// An int8 twin's file methods, for [`check_quantized`].
+trait QuantizedFile: Sized {
+    const NAME: &'static str;
+    fn load(bytes: &[u8]) -> Result<Box<Self>, Error>;
+    fn save(&self) -> Vec<u8>;
+}
+
+macro_rules! quantized_file {
+    ($($twin:ident),*) => {
+        $(impl QuantizedFile for $twin {
+            const NAME: &'static str = stringify!($twin);
+            fn load(bytes: &[u8]) -> Result<Box<Self>, Error> {
+                Self::from_safetensors(bytes)
+            }
+            fn save(&self) -> Vec<u8> {
+                self.to_safetensors()
+            }
+        })*
+    };
+}
+quantized_file!(TinyQInt8, Conv2dQInt8, Conv1dQInt8);
 
 /// Bytes a loader may allocate at once per byte of input, beyond the network itself.
 pub const PER_BYTE: usize = 4;
@@ -560,21 +591,22 @@ fn check_safetensors<N: Network>(file: &[u8]) -> bool {
     result.is_ok()
 }
 
-/// Loads `file` as a quantised `TinyQInt8`: no panic, bounded allocations, a typed error with a
+/// Loads `file` as a quantised `Q`: no panic, bounded allocations, a typed error with a
 /// message, or a network that saves to a file that loads back to the same file; whether it
 /// loaded.
-fn check_quantized(file: &[u8]) -> bool {
-    let (result, largest) = largest_allocation_during(|| TinyQInt8::from_safetensors(file));
-    let limit = allocation_limit::<TinyQInt8>(file.len());
+fn check_quantized<Q: QuantizedFile>(file: &[u8]) -> bool {
+    let (result, largest) = largest_allocation_during(|| Q::load(file));
+    let limit = allocation_limit::<Q>(file.len());
     assert!(
         largest <= limit,
-        "TinyQInt8: {largest} bytes allocated (limit {limit})"
+        "{}: {largest} bytes allocated (limit {limit})",
+        Q::NAME
     );
     match result {
         Ok(net) => {
-            let saved = net.to_safetensors();
-            let back = TinyQInt8::from_safetensors(&saved).expect("a saved file loads");
-            assert_eq!(back.to_safetensors(), saved, "TinyQInt8: save and load");
+            let saved = net.save();
+            let back = Q::load(&saved).expect("a saved file loads");
+            assert_eq!(back.save(), saved, "{}: save and load", Q::NAME);
             true
         }
         Err(error) => {
@@ -616,6 +648,59 @@ fn the_quantized_seed_is_the_calibrated_tiny_network() {
     );
     quantized = TinyQInt8::from_safetensors(&bytes).expect("own file");
     assert_eq!(quantized.to_safetensors(), bytes);
+}
+
+/// The convolutions' seeds: each its twin's file, calibrated from a random network (written
+/// with `NN_BLESS=1`; the calibration's last bits may depend on the CPU's `f32` kernels, so the
+/// test checks that the committed file loads and saves back to itself, not its bytes).
+#[test]
+fn the_convolution_seeds_are_their_twins_files() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/safetensors");
+    #[allow(clippy::cast_precision_loss)] // small integers
+    let value = |k: usize| ((k * 37 + 11) % 23) as f32 / 11.0 - 1.0;
+    if std::env::var_os("NN_BLESS").is_some() {
+        let images: Vec<[[[f32; 6]; 6]; 1]> = (0..16)
+            .map(|s| {
+                [std::array::from_fn(|r| {
+                    std::array::from_fn(|c| value(s * 36 + r * 6 + c))
+                })]
+            })
+            .collect();
+        let twin =
+            Conv2dQInt8::calibrate(&Conv2dQ::random(3), &images, nn::quant::Calibration::MinMax)
+                .expect("calibration");
+        std::fs::write(
+            corpus.join("seed_conv2d_int8.safetensors"),
+            twin.to_safetensors(),
+        )
+        .expect("seed written");
+        let rows: Vec<[[f32; 7]; 2]> = (0..16)
+            .map(|s| std::array::from_fn(|c| std::array::from_fn(|t| value(s * 14 + c * 7 + t))))
+            .collect();
+        let twin =
+            Conv1dQInt8::calibrate(&Conv1dQ::random(4), &rows, nn::quant::Calibration::MinMax)
+                .expect("calibration");
+        std::fs::write(
+            corpus.join("seed_conv1d_int8.safetensors"),
+            twin.to_safetensors(),
+        )
+        .expect("seed written");
+    }
+    let read = |name: &str| std::fs::read(corpus.join(name)).expect("rerun with NN_BLESS=1");
+    let bytes = read("seed_conv2d_int8.safetensors");
+    assert_eq!(
+        Conv2dQInt8::from_safetensors(&bytes)
+            .expect("loads")
+            .to_safetensors(),
+        bytes
+    );
+    let bytes = read("seed_conv1d_int8.safetensors");
+    assert_eq!(
+        Conv1dQInt8::from_safetensors(&bytes)
+            .expect("loads")
+            .to_safetensors(),
+        bytes
+    );
 }
 
 /// Whether `header` has a name twice at its top level or a shape of more than
@@ -671,7 +756,9 @@ fn safetensors_into_each(file: &[u8]) -> usize {
         check_safetensors::<TinyF64>(file),
         check_safetensors::<TinyNamed>(file),
         check_safetensors::<Mixed>(file),
-        check_quantized(file),
+        check_quantized::<TinyQInt8>(file),
+        check_quantized::<Conv2dQInt8>(file),
+        check_quantized::<Conv1dQInt8>(file),
     ]
     .into_iter()
     .filter(|loaded| *loaded)
@@ -684,7 +771,7 @@ fn the_safetensors_seeds_hold_and_load() {
     // Every fixture, and a file for `Mixed`.
     assert_eq!(
         seeds.len(),
-        18,
+        20,
         "{:?}",
         seeds.iter().map(|s| &s.0).collect::<Vec<_>>()
     );
@@ -703,6 +790,8 @@ fn the_safetensors_seeds_hold_and_load() {
                 | "seed_f64_overflow.safetensors"
                 | "seed_mixed.safetensors"
                 | "seed_tiny_int8.safetensors"
+                | "seed_conv2d_int8.safetensors"
+                | "seed_conv1d_int8.safetensors"
         );
         assert_eq!(*count > 0, valid, "{name}");
     }
