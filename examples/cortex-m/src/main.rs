@@ -180,7 +180,68 @@ fn main() -> ! {
             "FAILED (limit 1e-5)"
         }
     );
+    report_stack();
     exit(digits_ok && int8_ok && pedal_ok)
+}
+
+/// Prints the stack each network's inference takes at its peak (RAM beyond the 8 bytes of
+/// statics: the networks themselves are in flash).
+fn report_stack() {
+    let pixels = [0.5f32; 64];
+    let f32_bytes = peak_stack(|| {
+        core::hint::black_box(NET.forward(core::hint::black_box(&pixels)));
+    });
+    let int8_bytes = peak_stack(|| {
+        core::hint::black_box(QUANTIZED.forward(core::hint::black_box(&pixels)));
+    });
+    let buffer = [[0.25f32; 1]; BUFFER];
+    let pedal_bytes = peak_stack(|| {
+        let mut state = PedalState::ZERO;
+        let mut outputs = [[0.0f32; 1]; BUFFER];
+        let _ = PEDAL.forward_sequence(&mut state, core::hint::black_box(&buffer), &mut outputs);
+        core::hint::black_box((state, outputs));
+    });
+    hprintln!(
+        "stack at its peak: digits forward {} B, int8 forward {} B, pedal forward_sequence of {} samples {} B (its state {} B of it)",
+        f32_bytes,
+        int8_bytes,
+        BUFFER,
+        pedal_bytes,
+        core::mem::size_of::<PedalState>()
+    );
+}
+
+/// The bytes of stack `f` uses at its peak, its call included: the free stack below this
+/// function's frame painted with a pattern, then the lowest word `f` overwrote.
+#[inline(never)]
+fn peak_stack(f: impl FnOnce()) -> usize {
+    const PAINT: u32 = 0x5EED_F00D;
+    /// Painted bytes below the frame: far more than any of the networks takes.
+    const SPAN: usize = 32 * 1024;
+    /// Left alone just below the stack pointer, for the painting loop itself.
+    const MARGIN: usize = 64;
+    let top = (cortex_m::register::msp::read() as usize) & !3;
+    let (bottom, end) = (top - SPAN, top - MARGIN);
+    for address in (bottom..end).step_by(4) {
+        // SAFETY: the words below the stack pointer are free: nothing lives there (the
+        // firmware enables no interrupt), and `bottom` is within RAM (`memory.x`: the stack
+        // starts at the end of 4 MiB, 8 bytes of statics at its start).
+        #[allow(unsafe_code)]
+        unsafe {
+            core::ptr::write_volatile(address as *mut u32, PAINT);
+        }
+    }
+    f();
+    let lowest = (bottom..end)
+        .step_by(4)
+        .find(|&address| {
+            // SAFETY: as above; the word is in RAM, and reading it races with nothing.
+            #[allow(unsafe_code)]
+            let word = unsafe { core::ptr::read_volatile(address as *const u32) };
+            word != PAINT
+        })
+        .unwrap_or(end);
+    top - lowest
 }
 
 /// Classifies the test rows with the int8 network, prints its accuracy and whether every class
