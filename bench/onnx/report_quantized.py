@@ -160,6 +160,11 @@ def main():
             w(f"({pb:.2f}x the f32 FMA peak measured in the same rounds).")
         else:
             w(".")
+        if not no_amx:
+            w("On a CPU with AMX the hidden layer's sums run on AMX's tiles (`quant::kernel::amx`),")
+            w("which are not bound by that peak: the ratio then compares the network with the")
+            w("fastest vector instruction, not with the tiles' own peak, which this bench does not")
+            w("measure (`NO_AMX=1` below gives the ratio on `vpdpbusd` alone).")
         quantize, sums, whole = (best("mnist_b256", n) for n in
                                  ("int8_quantize_inputs", "int8_hidden_sums", "int8"))
         if "hidden_sums_fraction_of_dpbusd_peak" in floors and quantize and sums and whole:
