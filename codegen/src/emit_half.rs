@@ -130,6 +130,15 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
         .map(|(layer, _)| layer.name.clone())
         .collect();
     let (inputs, outputs) = (net.input.elements(), net.output.elements());
+    let scalar_text = format!("f32, {format_name} weights");
+    let parameters_doc = format!(
+        " Weights and biases, as `{source}`'s (the weights of {} in {format_name}).",
+        rounded_names
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let state = net.sequence.map(|_| {
         format!(
             " Its streams' state is `{}`, the `f32` network's (the state stays `f32`).",
@@ -170,6 +179,19 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
             pub const INPUTS: usize = #inputs;
             /// Width of the output.
             pub const OUTPUTS: usize = #outputs;
+            #[doc = #parameters_doc]
+            pub const PARAMETERS: usize = <#source as #runtime::Network>::PARAMETERS;
+
+            /// The layers' shapes and parameters, as `#source::summary()`'s, under this
+            /// network's name and format.
+            #[must_use]
+            pub fn summary() -> #runtime::Summary {
+                #runtime::Summary {
+                    name: #name_text,
+                    scalar: #scalar_text,
+                    ..#source::summary()
+                }
+            }
 
             #inference
         }

@@ -528,3 +528,21 @@ fn a_weight_beyond_the_format_is_refused_by_the_loader() {
     let half = WideF16::from_safetensors(&net.to_safetensors()).expect("in range");
     assert_eq!(half.forward(&[1.0, 0.0]), [65504.0]);
 }
+
+#[test]
+fn twins_count_and_summarise_the_networks_layers() {
+    assert_eq!(DigitsBf16::PARAMETERS, Digits::PARAMETERS);
+    assert_eq!(LeNetHalfF16::PARAMETERS, LeNetHalf::PARAMETERS);
+    let summary = DigitsBf16::summary();
+    assert_eq!(
+        (summary.name, summary.scalar),
+        ("DigitsBf16", "f32, bf16 weights")
+    );
+    assert_eq!(summary.layers, Digits::summary().layers);
+    assert_eq!(summary.parameters(), Digits::PARAMETERS);
+    let text = LeNetHalfF16::summary().to_string();
+    assert!(
+        text.starts_with("LeNetHalfF16 (f32, f16 weights, input [1, 28, 28])"),
+        "{text}"
+    );
+}
