@@ -131,6 +131,15 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
         .collect();
     let (inputs, outputs) = (net.input.elements(), net.output.elements());
     let scalar_text = format!("f32, {format_name} weights");
+    let load_doc = format!(
+        " Loads the network from a safetensors file of `{source}` (any float dtype, `BF16` and \
+         `F16` included), rounding each weight to the format.\n\n # Errors\n\n As \
+         `{source}::from_safetensors`, and a weight that rounds to an infinity in the format."
+    );
+    let summary_doc = format!(
+        " The layers' shapes and parameters, as `{source}::summary()`'s, under this network's \
+         name and format."
+    );
     let parameters_doc = format!(
         " Weights and biases, as `{source}`'s (the weights of {} in {format_name}).",
         rounded_names
@@ -182,8 +191,7 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
             #[doc = #parameters_doc]
             pub const PARAMETERS: usize = <#source as #runtime::Network>::PARAMETERS;
 
-            /// The layers' shapes and parameters, as `#source::summary()`'s, under this
-            /// network's name and format.
+            #[doc = #summary_doc]
             #[must_use]
             pub fn summary() -> #runtime::Summary {
                 #runtime::Summary {
@@ -214,13 +222,7 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
         #runtime::__with_safetensors! {
             #[allow(dead_code, clippy::unnecessary_box_returns)]
             impl #name {
-                /// Loads the network from a safetensors file of `#source` (any float dtype,
-                /// `BF16` and `F16` included), rounding each weight to the format.
-                ///
-                /// # Errors
-                ///
-                /// As `#source::from_safetensors`, and a weight that rounds to an infinity in
-                /// the format.
+                #[doc = #load_doc]
                 pub fn from_safetensors(
                     bytes: &[u8],
                 ) -> ::core::result::Result<#runtime::Box<Self>, #runtime::Error> {

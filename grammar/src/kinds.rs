@@ -440,10 +440,11 @@ fn history_fits(
     if kept <= MAX_HISTORY as u128 {
         return Some(());
     }
+    let unit = if channels == 1 { "channel" } else { "channels" };
     problems.push(Diagnostic::new(
         dilation.map_or(name.range, Value::range),
         format!(
-            "this causal `conv1d` would keep {kept} values of each stream ((kernel - 1) * dilation = {frames} steps of {channels} channels), the limit is {MAX_HISTORY}"
+            "this causal `conv1d` would keep {kept} values of each stream ((kernel - 1) * dilation = {frames} steps of {channels} {unit}), the limit is {MAX_HISTORY}"
         ),
     ));
     None

@@ -1,11 +1,13 @@
 //! Building large networks directly on the heap.
 
-/// Types for which all-zero bytes are a valid value: networks and their layers.
+/// Types for which all-zero bytes are a valid value: networks, their layers, gradients and
+/// streams' states.
 ///
 /// # Safety
 ///
-/// Implementors must be valid when every byte is zero. Generated networks implement it because
-/// they hold only [`Dense`](crate::Dense) layers, which implement it.
+/// Implementors must be valid when every byte is zero. Generated types implement it through
+/// `__zero_init!`, which proves that each of their fields does (layers, gradients and states of
+/// `f32`/`f64` arrays, and integers).
 #[allow(unsafe_code)]
 pub unsafe trait ZeroInit: Sized {}
 

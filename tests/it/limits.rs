@@ -6,7 +6,8 @@
 use crate::evaluator::{close, evaluate, weights_of};
 use crate::generated::{Forward, Rng};
 use nn::Scalar as _;
-use nn_grammar::network::{MAX_FULL_UNROLL, MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH};
+use nn::train::Mse;
+use nn_grammar::network::{MAX_FULL_UNROLL, MAX_HISTORY, MAX_LAYERS, MAX_PARAMETERS, MAX_WIDTH};
 
 /// Declares a network and keeps its declaration as text, for the evaluator.
 ///
@@ -148,6 +149,48 @@ fn the_most_layers_work() {
     compare(AT_LAYERS, &*net, AtLayerLimit::forward);
     let output = net.forward(&[0.5, -0.5]);
     assert!((output.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+}
+
+nn::network! {
+    /// A causal convolution keeping `MAX_HISTORY` values of each stream: 2^20 steps of one
+    /// channel, 4 MiB of state.
+    pub struct AtHistoryLimit = 1 -> conv1d(1, 2, dilation = 1048576, causal) -> 1;
+}
+
+#[test]
+fn the_longest_history_steps_and_trains_from_the_heap() {
+    assert_eq!(
+        size_of::<AtHistoryLimitState>(),
+        4 * MAX_HISTORY + size_of::<usize>()
+    );
+    let net = AtHistoryLimit::random(4);
+    let [[w_old, w_now]] = net.layer0.weight()[0];
+    let (bias, head) = (net.layer0.bias()[0], &net.layer1);
+    // A fresh stream: the tap 2^20 steps back reads the padding's zeros.
+    let inputs = [[0.5_f32], [-1.0], [2.0]];
+    let mut stepped = AtHistoryLimitState::zeroed();
+    for x in &inputs {
+        let conv = bias + (w_old * 0.0 + w_now * x[0]);
+        let expected = head.bias()[0] + head.weight(0, 0) * conv;
+        let found = net.step(&mut stepped, x)[0];
+        assert!(
+            (found - expected).abs() <= 1e-6 * expected.abs().max(1.0),
+            "{found} {expected}"
+        );
+    }
+    // Training a window leaves the stream where stepping does, the history read in place.
+    let mut trained = AtHistoryLimitState::zeroed();
+    let mut gradients = AtHistoryLimitGradients::zeroed();
+    net.accumulate_sequence(
+        &mut trained,
+        &inputs,
+        &[[0.0]; 3],
+        &Mse,
+        1.0,
+        &mut gradients,
+    )
+    .expect("as many targets as inputs");
+    assert!(*trained == *stepped);
 }
 
 // One past each limit is a compile error: `tests/ui/limit_*.rs`, run with the other UI cases by

@@ -1,9 +1,10 @@
 //! The training half of a sequence network: `<Name>Gradients` (the recurrent layers' from the
-//! runtime's `LstmGradients`, ...), `accumulate_sequence` (a window of one stream, layer by
-//! layer: the per-step layers step by step through their kinds' per-sample methods, the
-//! recurrent layers through the runtime's `backward_sequence`, truncated backpropagation
-//! through time) and `impl Parameters`, so that `Sgd` and `Adam` step the network. No
-//! `Trainable`: a sample of a sequence network is a window with a state, not one input.
+//! runtime's `LstmGradients`, ..., causal convolutions' `Conv1dGradients`),
+//! `accumulate_sequence` (a window of one stream, layer by layer: the per-step layers step by
+//! step through their kinds' per-sample methods, the layers with a state through their kinds'
+//! `forward_window` and `backward_window`, truncated backpropagation through time) and `impl
+//! Parameters`, so that `Sgd` and `Adam` step the network. No `Trainable`: a sample of a
+//! sequence network is a window with a state, not one input.
 //!
 //! `accumulate_sequence` keeps every layer's activations of the window in `Vec`s, so it is in
 //! `__with_alloc!` as well.
@@ -35,8 +36,8 @@ pub(super) fn emit(net: &Network) -> TokenStream {
     }
 }
 
-/// Whether `layer` is recurrent: it has a state.
-fn recurrent(net: &Network, layer: &Layer) -> bool {
+/// Whether `layer` keeps a state between time steps (a recurrent layer, a causal convolution).
+fn stateful(net: &Network, layer: &Layer) -> bool {
     kind(layer).state_type(net).is_some()
 }
 
@@ -140,20 +141,18 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
         };
         let pre_buffer = buffer(net, &layer.output, &steps);
         let field = &layer.field;
-        if recurrent(net, layer) {
-            // The forward pass from a copy of the state: `backward_sequence` runs it again
-            // from the state, which it leaves at the window's end.
-            let copy = local("copy");
+        if stateful(net, layer) {
+            // The forward pass from the state, left as it is: the backward pass starts from it
+            // too, and leaves it at the window's end.
             let run = kind(layer).forward_window(
                 net,
                 layer,
-                &quote!(&mut #copy),
+                &quote!(&#state.#field),
                 &quote!(&#below),
                 &quote!(&mut #pre),
             );
             forward.extend(quote_spanned! {layer.span=>
                 let mut #pre = #pre_buffer;
-                let mut #copy = #state.#field;
                 #run
             });
         } else {
@@ -224,7 +223,7 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
                 ],
             )
         });
-        if recurrent(net, layer) {
+        if stateful(net, layer) {
             let below_delta = if index == 0 {
                 local("input_gradients")
             } else {
@@ -299,8 +298,9 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
             /// up the loss of each step's output against `targets`, and adds `scale` times the
             /// gradient of that sum with respect to every weight and bias to `gradients`.
             /// Returns the summed loss and leaves `state` at the window's end, as
-            /// `forward_sequence` would (the same bits); no gradient flows into the state from
-            /// before the window. Keeps the window's activations on the heap.
+            /// `forward_sequence` would (the same bits, unless a `dropout` below a layer with a
+            /// state changes what it reads); no gradient flows into the state from before the
+            /// window. Keeps the window's activations on the heap.
             ///
             /// # Errors
             ///

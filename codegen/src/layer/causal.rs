@@ -118,7 +118,7 @@ impl Kind for CausalConv1d {
     ) -> TokenStream {
         let field = &layer.field;
         let dilation = self.conv.dilation;
-        quote_spanned!(layer.span=> self.#field.forward_causal(#state, #dilation, #inputs, #outputs);)
+        quote_spanned!(layer.span=> self.#field.forward_causal_from(#state, #dilation, #inputs, #outputs);)
     }
 
     fn backward_window(

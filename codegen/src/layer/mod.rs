@@ -96,32 +96,33 @@ pub(crate) trait Kind {
 
     /// Statement: a kind with a state (training a sequence network) over a window of one
     /// stream, `inputs` a `&[In]` and `outputs` a `&mut [Out]` of as many rows, before the
-    /// activation, from `state`, a `&mut` of its state, which it leaves at the window's end;
-    /// each step's bits those of [`Kind::step`].
+    /// activation, from `state`, a shared reference to its state, which it leaves as it is;
+    /// each step's bits those of [`Kind::step`]. Every kind with a state has it (the default
+    /// is a compile error in the generated code).
     fn forward_window(
         &self,
         _net: &Network,
-        _layer: &Layer,
+        layer: &Layer,
         _state: &TokenStream,
         _inputs: &TokenStream,
         _outputs: &TokenStream,
     ) -> TokenStream {
-        TokenStream::new()
+        quote_spanned!(layer.span=> ::core::compile_error!("nn: this layer kind has no training window");)
     }
 
     /// Statement: truncated backpropagation through [`Kind::forward_window`]'s window from
     /// `state` (left at the window's end): from `deltas`, a `&[Out]` of the gradients with
     /// respect to the outputs before the activation, adds the parameters' gradients to
     /// `gradients.<field>` and writes the gradients with respect to the inputs into `below`, a
-    /// `&mut [In]`.
+    /// `&mut [In]`. Every kind with a state has it, as [`Kind::forward_window`].
     fn backward_window(
         &self,
         _net: &Network,
-        _layer: &Layer,
+        layer: &Layer,
         _window: Window<'_>,
         _gradients: &TokenStream,
     ) -> TokenStream {
-        TokenStream::new()
+        quote_spanned!(layer.span=> ::core::compile_error!("nn: this layer kind has no training window");)
     }
 
     /// The type of the layer's field in the gradients struct; `None` for a kind without

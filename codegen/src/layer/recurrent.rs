@@ -227,7 +227,13 @@ impl Kind for Recurrent {
         outputs: &TokenStream,
     ) -> TokenStream {
         let field = &layer.field;
-        quote_spanned!(layer.span=> self.#field.forward_sequence(#state, #inputs, #outputs);)
+        let copy = Ident::new("copy", Span::mixed_site());
+        // On a copy (a few hundred bytes): `backward_sequence` runs the window again from the
+        // state, which it leaves at the window's end.
+        quote_spanned! {layer.span=>
+            let mut #copy = *#state;
+            self.#field.forward_sequence(&mut #copy, #inputs, #outputs);
+        }
     }
 
     fn backward_window(

@@ -188,14 +188,14 @@ fn main() -> ! {
 /// statics: the networks themselves are in flash).
 fn report_stack() {
     let pixels = [0.5f32; 64];
-    let f32_bytes = peak_stack(|| {
+    let f32_bytes = peak_stack(&mut || {
         core::hint::black_box(NET.forward(core::hint::black_box(&pixels)));
     });
-    let int8_bytes = peak_stack(|| {
+    let int8_bytes = peak_stack(&mut || {
         core::hint::black_box(QUANTIZED.forward(core::hint::black_box(&pixels)));
     });
     let buffer = [[0.25f32; 1]; BUFFER];
-    let pedal_bytes = peak_stack(|| {
+    let pedal_bytes = peak_stack(&mut || {
         let mut state = PedalState::ZERO;
         let mut outputs = [[0.0f32; 1]; BUFFER];
         let _ = PEDAL.forward_sequence(&mut state, core::hint::black_box(&buffer), &mut outputs);
@@ -211,10 +211,12 @@ fn report_stack() {
     );
 }
 
-/// The bytes of stack `f` uses at its peak, its call included: the free stack below this
-/// function's frame painted with a pattern, then the lowest word `f` overwrote.
+/// The bytes of stack `f` uses at its peak, its call and its own locals included: the free
+/// stack below this function's frame painted with a pattern, then the lowest word `f`
+/// overwrote. `f` is called through a `dyn` reference hidden from the optimiser, so that it
+/// is not inlined into this frame, above the painted stack, where its locals would not count.
 #[inline(never)]
-fn peak_stack(f: impl FnOnce()) -> usize {
+fn peak_stack(f: &mut dyn FnMut()) -> usize {
     const PAINT: u32 = 0x5EED_F00D;
     /// Painted bytes below the frame: far more than any of the networks takes.
     const SPAN: usize = 32 * 1024;
@@ -231,7 +233,7 @@ fn peak_stack(f: impl FnOnce()) -> usize {
             core::ptr::write_volatile(address as *mut u32, PAINT);
         }
     }
-    f();
+    core::hint::black_box(f)();
     let lowest = (bottom..end)
         .step_by(4)
         .find(|&address| {

@@ -499,11 +499,19 @@ fn causal_convolutions_make_a_sequence_network() {
     // The history lives in each stream's state: at most `MAX_HISTORY` values, reported on the
     // dilation (or, without one, on the layer).
     check(
-        "struct A = 64 -> conv1d(64, 3, dilation = 1000000, causal) -> conv1d(8, 20000, causal) -> 1;",
+        "struct A = 64 -> conv1d(64, 3, dilation = 1000000, causal) -> 1;",
         &expect![[r#"
             1:43: this causal `conv1d` would keep 128000000 values of each stream ((kernel - 1) * dilation = 2000000 steps of 64 channels), the limit is 1048576
-              struct A = 64 -> conv1d(64, 3, dilation = 1000000, causal) -> conv1d(8, 20000, causal) -> 1;
+              struct A = 64 -> conv1d(64, 3, dilation = 1000000, causal) -> 1;
                                                         ^^^^^^^
+        "#]],
+    );
+    check(
+        "struct A = 64 -> conv1d(8, 20000, causal) -> 1;",
+        &expect![[r#"
+            1:18: this causal `conv1d` would keep 1279936 values of each stream ((kernel - 1) * dilation = 19999 steps of 64 channels), the limit is 1048576
+              struct A = 64 -> conv1d(8, 20000, causal) -> 1;
+                               ^^^^^^
         "#]],
     );
     check(

@@ -69,6 +69,28 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
         input: &[T; C],
     ) -> [T; OUT] {
         debug_assert_eq!(FRAMES, (K - 1) * dilation, "the history of a causal Conv1d");
+        let output = self.causal_output(
+            dilation,
+            |lag| {
+                if lag == 0 { input } else { history.ago(lag) }
+            },
+        );
+        history.push(input);
+        output
+    }
+
+    /// One step's output from `input_ago(lag)`, the input of `lag` steps before it (up to
+    /// `(K - 1) * dilation`; 0, the step's own): [`Conv1d::step_causal`]'s sums, in its order,
+    /// from wherever the inputs are kept.
+    #[inline]
+    fn causal_output<'a, const C: usize>(
+        &self,
+        dilation: usize,
+        input_ago: impl Fn(usize) -> &'a [T; C],
+    ) -> [T; OUT]
+    where
+        T: 'a,
+    {
         debug_assert_eq!(C % IN_PER_GROUP, 0, "the channels of a grouped Conv1d");
         let groups = C / IN_PER_GROUP;
         let per_group = OUT / groups.max(1);
@@ -78,18 +100,11 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
             let mut sum = T::ZERO;
             for (c, taps) in kernels.iter().enumerate() {
                 for (k, &w) in taps.iter().enumerate() {
-                    let lag = (K - 1 - k) * dilation;
-                    let x = if lag == 0 {
-                        input[first + c]
-                    } else {
-                        history.ago(lag)[first + c]
-                    };
-                    sum += w * x;
+                    sum += w * input_ago((K - 1 - k) * dilation)[first + c];
                 }
             }
             *out += sum;
         }
-        history.push(input);
         output
     }
 
@@ -113,6 +128,35 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
         );
         for (input, output) in inputs.iter().zip(outputs) {
             *output = self.step_causal(history, dilation, input);
+        }
+    }
+
+    /// [`Conv1d::forward_causal`] from `history` without changing it (nor copying it): the
+    /// same outputs, bit for bit, each step's earlier inputs read from `inputs` or, before the
+    /// block, from `history`. Training's forward pass, which leaves the state to the backward
+    /// pass.
+    ///
+    /// # Panics
+    ///
+    /// When `inputs` and `outputs` have different lengths.
+    pub fn forward_causal_from<const C: usize, const FRAMES: usize>(
+        &self,
+        history: &ConvHistory<C, FRAMES, T>,
+        dilation: usize,
+        inputs: &[[T; C]],
+        outputs: &mut [[T; OUT]],
+    ) {
+        assert_eq!(
+            inputs.len(),
+            outputs.len(),
+            "forward_causal_from: as many outputs as inputs"
+        );
+        debug_assert_eq!(FRAMES, (K - 1) * dilation, "the history of a causal Conv1d");
+        for (t, output) in outputs.iter_mut().enumerate() {
+            *output = self.causal_output(dilation, |lag| match t.checked_sub(lag) {
+                Some(s) => &inputs[s],
+                None => history.ago(lag - t),
+            });
         }
     }
 }
@@ -172,6 +216,14 @@ mod tests {
             for (a, e) in output.iter().zip(expected) {
                 assert!((a - e).abs() < 1e-14, "{a} vs {e}");
             }
+        }
+        // From a history, without changing it: the bits of stepping.
+        let mut stepped = history;
+        let mut outputs = [[0.0; 4]; 11];
+        layer.forward_causal_from(&history, 2, &stream[..11], &mut outputs);
+        for (input, output) in stream[..11].iter().zip(&outputs) {
+            let expected = layer.step_causal(&mut stepped, 2, input);
+            assert_eq!(output.map(f64::to_bits), expected.map(f64::to_bits));
         }
         // A kernel of one tap keeps nothing.
         let one = Conv1d::<2, 2, 1, f64>::from_parts([[[1.0], [2.0]], [[3.0], [4.0]]], [0.0; 2]);

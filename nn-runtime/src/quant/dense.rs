@@ -508,7 +508,11 @@ pub(crate) const fn bias_room(inputs: usize) -> i64 {
 /// to 1e-7, a bias of 2) keeps its bias, and its weights round to fewer steps; saturating the
 /// bias instead let the sums wrap (onnxruntime's quantiser enlarges the weight scale likewise).
 /// A bias of 0 or not finite, or an input scale not positive and finite, keeps the first scale
-/// ([`bias_steps`] clamps such a bias).
+/// ([`bias_steps`] clamps such a bias, and one that no scale could hold). Where the input scale
+/// is a normal `f32`, the scale is also at least the smallest normal over it, so that their
+/// product, which dequantises the sums, does not underflow (a layer whose weights decayed to
+/// 1e-37 behind tiny inputs would otherwise requantise every sum to its zero point, and its
+/// file would not load back).
 #[allow(clippy::cast_precision_loss)]
 fn weight_scale(largest: f32, bias: f32, input_scale: f32, inputs: usize) -> f32 {
     let mut scale = if largest > 0.0 && largest.is_finite() {
@@ -516,6 +520,12 @@ fn weight_scale(largest: f32, bias: f32, input_scale: f32, inputs: usize) -> f32
     } else {
         1.0
     };
+    if input_scale.is_normal() && input_scale > 0.0 {
+        let floor = f32::MIN_POSITIVE / input_scale;
+        if floor.is_finite() {
+            scale = scale.max(floor);
+        }
+    }
     // Rounded down to an `f32`: below 2^31, so that the steps convert exactly.
     let room = bias_room(inputs) as f32 * (1.0 - f32::EPSILON);
     let usable = bias.is_finite()
@@ -538,6 +548,10 @@ fn weight_scale(largest: f32, bias: f32, input_scale: f32, inputs: usize) -> f32
             }
             scale = (scale * (1.0 + 4.0 * f32::EPSILON)).max(scale.next_up());
         }
+        // A bias no finite product can hold (1e30 behind an input scale of 1e-30) is clamped
+        // by `bias_steps` instead: the scale stays one whose product with the input scale is
+        // finite.
+        scale = scale.min(f32::MAX / input_scale.max(1.0));
     }
     scale
 }
@@ -592,9 +606,39 @@ mod tests {
                             "{largest} {bias}: {kept}"
                         );
                     }
+                    // The sums' dequantisation does not underflow where the input scale is a
+                    // normal number (with an output scale of 1, requantising does not either).
+                    if input_scale.is_normal() {
+                        assert!(
+                            multipliers_ok(input_scale, scale, 1.0),
+                            "{largest} {bias} {input_scale}: {scale}"
+                        );
+                    }
                 }
             }
         }
+    }
+
+    /// Calibrated from decayed weights behind tiny inputs, a layer still requantises with
+    /// multipliers that are numbers, and its parts are valid ones (its file loads back).
+    #[test]
+    fn tiny_weights_behind_tiny_inputs_keep_their_multipliers() {
+        let dense = Dense::<3, 2, f32>::from_columns([[1e-37, -2e-37]; 3], [0.0, 1e-30]);
+        let (input, output) = (Quantization::new(1e-9, 0), Quantization::new(1e-3, 128));
+        let mut layer =
+            QuantizedDense::<3, 2, 1>::from_parts(&[[0; 3]; 2], [1.0; 2], [0; 2], input, output);
+        layer.quantize_from(&dense, input, output);
+        for &scale in layer.weight_scales() {
+            assert!(multipliers_ok(input.scale, scale, output.scale), "{scale}");
+        }
+        let rows: Vec<i8> = (0..2)
+            .flat_map(|o| (0..3).map(move |i| (o, i)))
+            .map(|(o, i)| layer.weight(o, i))
+            .collect();
+        let (scales, bias) = (*layer.weight_scales(), *layer.bias());
+        layer
+            .assign(&rows, &scales, &bias, input, output)
+            .expect("valid parts");
     }
     use std::vec::Vec;
 

@@ -38,15 +38,38 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
         );
         debug_assert_eq!(FRAMES, (K - 1) * dilation, "the history of a causal Conv1d");
         debug_assert_eq!(C % IN_PER_GROUP, 0, "the channels of a grouped Conv1d");
-        let before = *history;
+        self.accumulate_causal(
+            history,
+            dilation,
+            inputs,
+            output_gradients,
+            scale,
+            gradients,
+            input_gradients,
+        );
+        // The history only now moves to the window's end: no copy of it, however long.
         for input in inputs {
             history.push(input);
         }
+    }
+
+    /// [`Conv1d::backward_causal`]'s sums, from the history at the window's start.
+    #[allow(clippy::too_many_arguments)] // `backward_causal`'s
+    fn accumulate_causal<const C: usize, const FRAMES: usize>(
+        &self,
+        history: &ConvHistory<C, FRAMES, T>,
+        dilation: usize,
+        inputs: &[[T; C]],
+        output_gradients: &[[T; OUT]],
+        scale: T,
+        gradients: &mut Conv1dGradients<OUT, IN_PER_GROUP, K, T>,
+        input_gradients: &mut [[T; C]],
+    ) {
         // The input `lag` steps before step `t`: the window's, or the history's before it.
         let input_at = |t: usize, lag: usize| -> &[T; C] {
             match t.checked_sub(lag) {
                 Some(s) => &inputs[s],
-                None => before.ago(lag - t),
+                None => history.ago(lag - t),
             }
         };
         let steps = inputs.len();
