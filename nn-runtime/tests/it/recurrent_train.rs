@@ -439,6 +439,7 @@ fn gradients_and_optimizer_steps_are_torchs() {
     torch_case::<Lstm<3, 4, f64, 1>>("lstm");
     torch_case::<Gru<3, 4, f64>>("gru");
     torch_case::<Rnn<3, 4, f64>>("rnn");
+    torch_case::<Rnn<3, 4, f64, 0, true>>("rnn_relu");
 }
 
 /// `backward_sequence` recomputes the window's forward pass; in `f32` too (where inference
