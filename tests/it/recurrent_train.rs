@@ -120,6 +120,8 @@ sequence!(Sandwich, SandwichState, SandwichGradients, 3, 2);
 sequence!(Causal, CausalState, CausalGradients, 2, 2);
 sequence!(Tcn, TcnState, TcnGradients, 1, 1);
 sequence!(Unrolled, UnrolledState, UnrolledGradients, 3, 2);
+sequence!(Torch, TorchState, TorchGradients, 3, 2);
+sequence!(TorchCausal, TorchCausalState, TorchCausalGradients, 2, 2);
 
 /// Deterministic values in `[-1, 1)`: SplitMix64's outputs.
 fn values(seed: u64, n: usize) -> Vec<f64> {
@@ -331,66 +333,6 @@ fn against_torch<N: Network<Scalar = f64>>(net: &N, values: &[f64], tensors: &Va
     worst
 }
 
-#[test]
-fn gradients_and_adam_are_torchs() {
-    let text = std::fs::read_to_string(path("sequence_training.json")).expect("the fixture");
-    let fixture: Value = serde_json::from_str(&text).expect("valid JSON");
-    let mut net = Torch::zeroed();
-    load_torch(&mut *net, &fixture["tensors"]);
-    let mut start = TorchState::ZERO;
-    let h0 = floats(&fixture["h0"]);
-    for level in 0..2 {
-        start
-            .gru
-            .hidden_mut(level)
-            .copy_from_slice(&h0[level * 5..][..5]);
-    }
-    let (inputs, targets) = (
-        rows::<3>(&fixture["inputs"]),
-        rows::<2>(&fixture["targets"]),
-    );
-    let gradients_at = |net: &Torch| {
-        let mut gradients = TorchGradients::zeroed();
-        let loss = net
-            .accumulate_sequence(
-                &mut start.clone(),
-                &inputs,
-                &targets,
-                &Mse,
-                1.0,
-                &mut gradients,
-            )
-            .expect("lengths match");
-        let mut values = Vec::new();
-        gradients.for_each_tensor(|_, v| values.extend_from_slice(v));
-        (loss, gradients, values)
-    };
-
-    let (loss, _, gradients) = gradients_at(&net);
-    let worst_loss = disagreement(loss, fixture["loss"].as_f64().expect("a number"));
-    let worst_gradient = against_torch(&*net, &gradients, &fixture["gradients"]);
-
-    let mut adam = Adam::new(0.01);
-    for _ in 0..2 {
-        let (_, gradients, _) = gradients_at(&net);
-        adam.step(&mut *net, &gradients);
-    }
-    let mut stepped = Vec::new();
-    net.for_each_tensor(|_, info, values| {
-        if info.role == Role::Parameter {
-            stepped.extend_from_slice(values);
-        }
-    });
-    let worst_adam = against_torch(&*net, &stepped, &fixture["adam"]);
-    eprintln!(
-        "sequence network against torch: loss {worst_loss:.1e}, gradients \
-         {worst_gradient:.1e}, adam {worst_adam:.1e}"
-    );
-    assert!(worst_loss < 1e-12, "loss {worst_loss:e}");
-    assert!(worst_gradient < 1e-10, "gradients {worst_gradient:e}");
-    assert!(worst_adam < 1e-10, "adam {worst_adam:e}");
-}
-
 /// Sets `net`'s tensors to the fixture's, by `state_dict` name.
 fn load_torch<N: Network<Scalar = f64>>(net: &mut N, tensors: &Value) {
     net.for_each_tensor_mut(|layer, info, values| {
@@ -402,55 +344,30 @@ fn load_torch<N: Network<Scalar = f64>>(net: &mut N, tensors: &Value) {
     });
 }
 
-/// Rows of `N` values.
-fn rows<const N: usize>(values: &Value) -> Vec<[f64; N]> {
-    floats(values)
-        .chunks(N)
-        .map(|row| row.try_into().expect("whole rows"))
-        .collect()
-}
-
-#[test]
-fn causal_gradients_and_adam_are_torchs() {
-    let text = std::fs::read_to_string(path("sequence_training.json")).expect("the fixture");
-    let fixture: Value = serde_json::from_str(&text).expect("valid JSON");
-    let fixture = &fixture["causal"];
-    let mut net = TorchCausal::zeroed();
-    load_torch(&mut *net, &fixture["tensors"]);
-    // The window's state: the prefix run from zeros, with the starting weights.
-    let mut start = TorchCausalState::ZERO;
-    let prefix = rows::<2>(&fixture["prefix"]);
-    let mut ignored = vec![[0.0; 2]; prefix.len()];
-    net.forward_sequence(&mut start, &prefix, &mut ignored)
-        .expect("as many outputs as inputs");
-    let (inputs, targets) = (
-        rows::<2>(&fixture["inputs"]),
-        rows::<2>(&fixture["targets"]),
-    );
-    let gradients_at = |net: &TorchCausal| {
-        let mut gradients = TorchCausalGradients::zeroed();
-        let loss = net
-            .accumulate_sequence(
-                &mut start.clone(),
-                &inputs,
-                &targets,
-                &Mse,
-                1.0,
-                &mut gradients,
-            )
-            .expect("lengths match");
+/// `net`'s loss, gradients and two Adam steps over the fixture's window from `start` (Mse
+/// summed over the steps, as `make_sequence_training.py`), against torch's; `what` names the
+/// case in the messages.
+fn agrees_with_torch<N>(what: &str, net: &mut N, start: N::State, fixture: &Value)
+where
+    N: Sequence + nn::train::Parameters<Scalar = f64, Gradients = <N as Sequence>::Gradients>,
+{
+    let (inputs, targets) = (floats(&fixture["inputs"]), floats(&fixture["targets"]));
+    let gradients_at = |net: &N| {
+        let mut gradients = N::gradients();
+        let loss = net.accumulate(&mut start.clone(), &inputs, &targets, &mut gradients);
         let mut values = Vec::new();
         gradients.for_each_tensor(|_, v| values.extend_from_slice(v));
         (loss, gradients, values)
     };
 
-    let (loss, _, gradients) = gradients_at(&net);
+    let (loss, _, gradients) = gradients_at(net);
     let worst_loss = disagreement(loss, fixture["loss"].as_f64().expect("a number"));
-    let worst_gradient = against_torch(&*net, &gradients, &fixture["gradients"]);
+    let worst_gradient = against_torch(net, &gradients, &fixture["gradients"]);
+
     let mut adam = Adam::new(0.01);
     for _ in 0..2 {
-        let (_, gradients, _) = gradients_at(&net);
-        adam.step(&mut *net, &gradients);
+        let (_, gradients, _) = gradients_at(net);
+        adam.step(net, &*gradients);
     }
     let mut stepped = Vec::new();
     net.for_each_tensor(|_, info, values| {
@@ -458,14 +375,51 @@ fn causal_gradients_and_adam_are_torchs() {
             stepped.extend_from_slice(values);
         }
     });
-    let worst_adam = against_torch(&*net, &stepped, &fixture["adam"]);
+    let worst_adam = against_torch(net, &stepped, &fixture["adam"]);
     eprintln!(
-        "causal sequence network against torch: loss {worst_loss:.1e}, gradients \
-         {worst_gradient:.1e}, adam {worst_adam:.1e}"
+        "{what} against torch: loss {worst_loss:.1e}, gradients {worst_gradient:.1e}, adam \
+         {worst_adam:.1e}"
     );
-    assert!(worst_loss < 1e-12, "loss {worst_loss:e}");
-    assert!(worst_gradient < 1e-10, "gradients {worst_gradient:e}");
-    assert!(worst_adam < 1e-10, "adam {worst_adam:e}");
+    assert!(worst_loss < 1e-12, "{what}: loss {worst_loss:e}");
+    assert!(
+        worst_gradient < 1e-10,
+        "{what}: gradients {worst_gradient:e}"
+    );
+    assert!(worst_adam < 1e-10, "{what}: adam {worst_adam:e}");
+}
+
+/// The fixture of `make_sequence_training.py`.
+fn sequence_fixture() -> Value {
+    let text = std::fs::read_to_string(path("sequence_training.json")).expect("the fixture");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+#[test]
+fn gradients_and_adam_are_torchs() {
+    let fixture = sequence_fixture();
+    let mut net = Torch::zeroed();
+    load_torch(&mut *net, &fixture["tensors"]);
+    let mut start = TorchState::ZERO;
+    let h0 = floats(&fixture["h0"]);
+    for level in 0..2 {
+        start
+            .gru
+            .hidden_mut(level)
+            .copy_from_slice(&h0[level * 5..][..5]);
+    }
+    agrees_with_torch("sequence network", &mut *net, start, &fixture);
+}
+
+#[test]
+fn causal_gradients_and_adam_are_torchs() {
+    let fixture = sequence_fixture();
+    let fixture = &fixture["causal"];
+    let mut net = TorchCausal::zeroed();
+    load_torch(&mut *net, &fixture["tensors"]);
+    // The window's state: the prefix run from zeros, with the starting weights.
+    let mut start = TorchCausalState::ZERO;
+    net.forward(&mut start, &floats(&fixture["prefix"]));
+    agrees_with_torch("causal sequence network", &mut *net, start, fixture);
 }
 
 #[test]

@@ -244,18 +244,25 @@ mod tests {
         );
         let net = lowered("struct Net = 2 -> 1 with unroll = full;");
         let layer = &net.layers[0];
+        let unrolled = "{ let x = input ; let w = self . layer0 . columns () ; let b = self . layer0 . bias () ; \
+             [b [0usize] + w [0usize] [0usize] * x [0usize] + w [1usize] [0usize] * x [1usize]] }";
         assert_eq!(
             kind(layer).forward(&net, layer, &quote!(input)).to_string(),
-            "{ let x = input ; let w = self . layer0 . columns () ; let b = self . layer0 . bias () ; \
-             [b [0usize] + w [0usize] [0usize] * x [0usize] + w [1usize] [0usize] * x [1usize]] }"
+            unrolled
         );
-        // Training's forward pass without chunks is inference's, unrolled too (a sequence
-        // network's training then leaves the state with `forward_sequence`'s bits).
+        // Training's forward pass without chunks is unrolled too (a sequence network's training
+        // then leaves the state with `forward_sequence`'s bits); with chunks, the kernel's.
         assert_eq!(
             kind(layer)
                 .forward_train(&net, layer, &quote!(input), false)
                 .to_string(),
-            kind(layer).forward(&net, layer, &quote!(input)).to_string()
+            unrolled
+        );
+        assert_eq!(
+            kind(layer)
+                .forward_train(&net, layer, &quote!(input), true)
+                .to_string(),
+            ":: nn :: __private :: train :: forward_one (& self . layer0 , input)"
         );
     }
 

@@ -29,12 +29,35 @@ impl<const C: usize, const FRAMES: usize, T: Scalar> ConvHistory<C, FRAMES, T> {
         &self.frames[(self.next + FRAMES - lag) % FRAMES]
     }
 
+    /// The input of `lag` steps before step `t` of a block of `inputs` that follows this
+    /// history (`lag - t` at most `FRAMES`): the block's own, or one kept here.
+    #[inline]
+    pub(crate) fn input_before<'a>(
+        &'a self,
+        inputs: &'a [[T; C]],
+        t: usize,
+        lag: usize,
+    ) -> &'a [T; C] {
+        match t.checked_sub(lag) {
+            Some(s) => &inputs[s],
+            None => self.ago(lag - t),
+        }
+    }
+
     /// Keeps `input` as the newest, forgetting the oldest.
     #[inline]
     pub(crate) fn push(&mut self, input: &[T; C]) {
         if FRAMES > 0 {
             self.frames[self.next] = *input;
             self.next = (self.next + 1) % FRAMES;
+        }
+    }
+
+    /// [`ConvHistory::push`] of each of `inputs`, in order: the history after the block.
+    #[inline]
+    pub(crate) fn advance(&mut self, inputs: &[[T; C]]) {
+        for input in inputs {
+            self.push(input);
         }
     }
 }
@@ -109,7 +132,8 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
     }
 
     /// [`Conv1d::step_causal`] on each of a block of steps, `outputs[t]` from `inputs[t]`: the
-    /// bits of stepping them one by one.
+    /// bits of stepping them one by one ([`Conv1d::forward_causal_from`], then the history
+    /// moved past the block).
     ///
     /// # Panics
     ///
@@ -121,14 +145,8 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
         inputs: &[[T; C]],
         outputs: &mut [[T; OUT]],
     ) {
-        assert_eq!(
-            inputs.len(),
-            outputs.len(),
-            "forward_causal: as many outputs as inputs"
-        );
-        for (input, output) in inputs.iter().zip(outputs) {
-            *output = self.step_causal(history, dilation, input);
-        }
+        self.forward_causal_from(history, dilation, inputs, outputs);
+        history.advance(inputs);
     }
 
     /// [`Conv1d::forward_causal`] from `history` without changing it (nor copying it): the
@@ -149,14 +167,11 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
         assert_eq!(
             inputs.len(),
             outputs.len(),
-            "forward_causal_from: as many outputs as inputs"
+            "forward_causal: as many outputs as inputs"
         );
         debug_assert_eq!(FRAMES, (K - 1) * dilation, "the history of a causal Conv1d");
         for (t, output) in outputs.iter_mut().enumerate() {
-            *output = self.causal_output(dilation, |lag| match t.checked_sub(lag) {
-                Some(s) => &inputs[s],
-                None => history.ago(lag - t),
-            });
+            *output = self.causal_output(dilation, |lag| history.input_before(inputs, t, lag));
         }
     }
 }
@@ -225,6 +240,12 @@ mod tests {
             let expected = layer.step_causal(&mut stepped, 2, input);
             assert_eq!(output.map(f64::to_bits), expected.map(f64::to_bits));
         }
+        // As a block: the same outputs, and the history where stepping leaves it.
+        let mut blocked = history;
+        let mut block_outputs = [[0.0; 4]; 11];
+        layer.forward_causal(&mut blocked, 2, &stream[..11], &mut block_outputs);
+        assert_eq!(block_outputs, outputs);
+        assert_eq!(blocked, stepped);
         // A kernel of one tap keeps nothing.
         let one = Conv1d::<2, 2, 1, f64>::from_parts([[[1.0], [2.0]], [[3.0], [4.0]]], [0.0; 2]);
         let mut none = ConvHistory::<2, 0, f64>::ZERO;

@@ -38,41 +38,8 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
         );
         debug_assert_eq!(FRAMES, (K - 1) * dilation, "the history of a causal Conv1d");
         debug_assert_eq!(C % IN_PER_GROUP, 0, "the channels of a grouped Conv1d");
-        self.accumulate_causal(
-            history,
-            dilation,
-            inputs,
-            output_gradients,
-            scale,
-            gradients,
-            input_gradients,
-        );
-        // The history only now moves to the window's end: no copy of it, however long.
-        for input in inputs {
-            history.push(input);
-        }
-    }
-
-    /// [`Conv1d::backward_causal`]'s sums, from the history at the window's start.
-    #[allow(clippy::too_many_arguments)] // `backward_causal`'s
-    fn accumulate_causal<const C: usize, const FRAMES: usize>(
-        &self,
-        history: &ConvHistory<C, FRAMES, T>,
-        dilation: usize,
-        inputs: &[[T; C]],
-        output_gradients: &[[T; OUT]],
-        scale: T,
-        gradients: &mut Conv1dGradients<OUT, IN_PER_GROUP, K, T>,
-        input_gradients: &mut [[T; C]],
-    ) {
-        // The input `lag` steps before step `t`: the window's, or the history's before it.
-        let input_at = |t: usize, lag: usize| -> &[T; C] {
-            match t.checked_sub(lag) {
-                Some(s) => &inputs[s],
-                None => history.ago(lag - t),
-            }
-        };
         let steps = inputs.len();
+        let before: &ConvHistory<C, FRAMES, T> = history;
         let per_group = OUT / (C / IN_PER_GROUP).max(1);
         input_gradients.fill([T::ZERO; C]);
         let (weight_gradients, bias_gradients) = gradients.parts_mut();
@@ -93,18 +60,19 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
                     let lag = (K - 1 - k) * dilation;
                     let mut sum = T::ZERO;
                     for (t, delta) in output_gradients.iter().enumerate() {
-                        sum += delta[o] * input_at(t, lag)[first + c];
+                        sum += delta[o] * before.input_before(inputs, t, lag)[first + c];
                     }
                     *gradient += scale * sum;
                     // Step `s`'s input is tap `k`'s at step `s + lag`.
-                    for (s, below) in input_gradients.iter_mut().enumerate().take(steps) {
-                        if let Some(delta) = output_gradients.get(s + lag) {
-                            below[first + c] += w * delta[o];
-                        }
+                    let later = &output_gradients[lag.min(steps)..];
+                    for (below, delta) in input_gradients.iter_mut().zip(later) {
+                        below[first + c] += w * delta[o];
                     }
                 }
             }
         }
+        // The history only now moves to the window's end: no copy of it, however long.
+        history.advance(inputs);
     }
 }
 
