@@ -122,6 +122,14 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
             quote!(::core::clone::Clone::clone_from(&mut half.#field, &net.#field);)
         }
     });
+    let widen = with_fields.iter().map(|(layer, _)| {
+        let field = &layer.field;
+        if rounded(layer) {
+            quote!(self.#field.widen_into(&mut net.#field);)
+        } else {
+            quote!(::core::clone::Clone::clone_from(&mut net.#field, &self.#field);)
+        }
+    });
     let name_text = name.to_string();
     // The layers whose weights are rounded, by the names their errors give.
     let rounded_names: Vec<String> = with_fields
@@ -164,6 +172,18 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
     } else {
         feed_forward_methods(net)
     };
+    let to_network_doc = format!(
+        " The `{source}` holding this network's weights, widened to `f32` (exactly): \
+         `from_network`'s inverse for any network it made, built on the heap."
+    );
+    let save_doc = format!(
+        " The network as a safetensors file in `{source}`'s layout, its {format_name} weights \
+         stored as `{}` (half the bytes of `f32`, exactly these values; biases and \
+         normalisation in `F32`). `from_safetensors` reads it back to the same network, and \
+         PyTorch's `load_state_dict` into the same model in any dtype.",
+        format_name.to_uppercase()
+    );
+    let ndarray = crate::io::ndarray(net, name);
     quote! {
         #[doc = #doc]
         #[allow(dead_code)]
@@ -216,6 +236,14 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
                     #(#assign)*
                     half
                 }
+
+                #[doc = #to_network_doc]
+                #[must_use]
+                pub fn to_network(&self) -> #runtime::Box<#source> {
+                    let mut net = #runtime::zeroed_box::<#source>();
+                    #(#widen)*
+                    net
+                }
             }
         }
 
@@ -229,6 +257,14 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
                     let net = #source::from_safetensors(bytes)?;
                     #runtime::check_half_range::<#format, #source>(&net, &[#(#rounded_names),*])?;
                     ::core::result::Result::Ok(Self::from_network(&net))
+                }
+
+                #[doc = #save_doc]
+                pub fn to_safetensors(&self) -> #runtime::Vec<u8> {
+                    #runtime::io::safetensors::save_half::<#format, #source>(
+                        &self.to_network(),
+                        &[#(#rounded_names),*],
+                    )
                 }
             }
 
@@ -247,9 +283,27 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
                         #runtime::check_half_range::<#format, #source>(&net, &[#(#rounded_names),*])?;
                         ::core::result::Result::Ok(Self::from_network(&net))
                     }
+
+                    /// Writes `to_safetensors` to a file.
+                    ///
+                    /// # Errors
+                    ///
+                    /// `Error::Io` when the file cannot be written.
+                    pub fn save_safetensors(
+                        &self,
+                        path: impl ::core::convert::AsRef<#runtime::io::Path>,
+                    ) -> ::core::result::Result<(), #runtime::Error> {
+                        #runtime::io::safetensors::save_half_file::<#format, #source>(
+                            &self.to_network(),
+                            &[#(#rounded_names),*],
+                            path,
+                        )
+                    }
                 }
             }
         }
+
+        #ndarray
     }
 }
 

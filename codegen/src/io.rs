@@ -4,7 +4,7 @@
 
 use crate::ir::Network;
 use crate::layer::kind;
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{quote, quote_spanned};
 
 /// Weights read from a file while compiling, to emit as constants.
@@ -49,7 +49,7 @@ pub(crate) fn methods(net: &Network) -> TokenStream {
         " Loads a `{name_text}` from the bytes of a safetensors file, directly on the heap."
     );
     let file_doc = format!(" Loads a `{name_text}` from a safetensors file, directly on the heap.");
-    let ndarray = ndarray(net);
+    let ndarray = ndarray(net, name);
     quote! {
         #runtime::__with_safetensors! {
             #[allow(dead_code)]
@@ -148,15 +148,12 @@ pub(crate) fn methods(net: &Network) -> TokenStream {
     }
 }
 
-/// `forward_ndarray`, for networks whose input and output are vectors (a matrix holds one a
-/// row); nothing for other shapes, nor for sequence networks (whose rows would be time steps
-/// of a stream with a state).
-fn ndarray(net: &Network) -> TokenStream {
+/// `forward_ndarray` of `name` (the network or a half twin, which share its shapes), for
+/// networks whose input and output are vectors (a matrix holds one a row); nothing for other
+/// shapes, nor for sequence networks (whose rows would be time steps of a stream with a state).
+pub(crate) fn ndarray(net: &Network, name: &Ident) -> TokenStream {
     let Network {
-        name,
-        scalar,
-        runtime,
-        ..
+        scalar, runtime, ..
     } = net;
     if net.input.rank() > 1 || net.output.rank() > 1 || net.sequence.is_some() {
         return TokenStream::new();

@@ -18,6 +18,7 @@ mod fixtures;
 mod generated;
 mod generated_networks;
 mod half;
+mod half_files;
 mod half_sequence;
 mod hygiene;
 mod io_fuzz;

@@ -81,6 +81,15 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usi
         self.bias = *conv.bias();
     }
 
+    /// Sets `conv` to this layer, each weight widened to `f32` (exactly), the biases copied:
+    /// the inverse of [`assign_from`](Self::assign_from), in place as it is.
+    pub fn widen_into(&self, conv: &mut Conv2d<OUT, IN_PER_GROUP, KH, KW, f32>) {
+        let half = self.weight.as_flattened().as_flattened().as_flattened();
+        let wide = conv.weight_mut().as_flattened_mut().as_flattened_mut();
+        widen(half, wide.as_flattened_mut());
+        *conv.bias_mut() = self.bias;
+    }
+
     /// The weights, `weight()[o][i][y][x]` as PyTorch's `weight[o, i, y, x]`.
     pub fn weight(&self) -> &[[[[H; KW]; KH]; IN_PER_GROUP]; OUT] {
         &self.weight
@@ -205,6 +214,17 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, H: Half>
         let wide = conv.weight().as_flattened().as_flattened();
         round(wide, self.weight.as_flattened_mut().as_flattened_mut());
         self.bias = *conv.bias();
+    }
+
+    /// Sets `conv` to this layer, each weight widened to `f32` (exactly), the biases copied:
+    /// the inverse of [`assign_from`](Self::assign_from), in place as it is.
+    pub fn widen_into(&self, conv: &mut Conv1d<OUT, IN_PER_GROUP, K, f32>) {
+        let half = self.weight.as_flattened().as_flattened();
+        widen(
+            half,
+            conv.weight_mut().as_flattened_mut().as_flattened_mut(),
+        );
+        *conv.bias_mut() = self.bias;
     }
 
     /// The weights, `weight()[o][i][k]` as PyTorch's `weight[o, i, k]`.

@@ -47,6 +47,9 @@
 //! `state_dict` (a batchnorm writes `num_batches_tracked`, so that PyTorch's strict
 //! `load_state_dict` accepts the file); the header's metadata is `{"format": "pt"}`, as
 //! `safetensors.torch` writes it.
+//!
+//! [`save_half`] writes the same file with some layers' weights in `BF16` or `F16`: a
+//! half-precision twin's file.
 
 use crate::network::Plural;
 use crate::zeroed::zeroed_box;
@@ -935,15 +938,47 @@ pub(crate) fn json_string(text: &str) -> String {
 /// tensor's data aligned), then by name; header padded with spaces to a multiple of 8 bytes.
 /// Infallible: names and shapes come from the declaration.
 pub fn save<N: Network>(net: &N) -> Vec<u8> {
+    write(net, None)
+}
+
+/// As [`save`], with the weights of the layers named in `layers` (`weight`, and a recurrent
+/// layer's `weight_ih_l<k>` and `weight_hh_l<k>`; not biases) stored in `H`'s dtype (`BF16`
+/// or `F16`), each rounded to the format (ties to even, as [`Half::from_f32`](crate::Half::from_f32)):
+/// what a half-precision twin saves, whose weights are values of the format already, so
+/// that the file holds them exactly in half the bytes. After the `F32` tensors in the file,
+/// as the reference writer orders a file of PyTorch's `bfloat16` and `float32` tensors;
+/// PyTorch's `load_state_dict` converts them to its parameters' dtype.
+pub fn save_half<H: crate::Half, N: Network<Scalar = f32>>(net: &N, layers: &[&str]) -> Vec<u8> {
+    let narrow = Narrow {
+        dtype: if H::NAME == "bf16" { "BF16" } else { "F16" },
+        bits: |x| H::from_f32(x).to_bits(),
+        layers,
+    };
+    write(net, Some(&narrow))
+}
+
+/// Which tensors [`save_half`] stores in 16 bits, and how.
+struct Narrow<'a> {
+    /// The file's name of the format.
+    dtype: &'static str,
+    /// A value's bits in the format.
+    bits: fn(f32) -> u16,
+    /// The layers whose weights are stored so.
+    layers: &'a [&'a str],
+}
+
+/// The file [`save`] and [`save_half`] write.
+fn write<N: Network>(net: &N, narrow: Option<&Narrow<'_>>) -> Vec<u8> {
     let wide = core::mem::size_of::<N::Scalar>() == 8;
     let (dtype, size) = if wide { ("F64", 8) } else { ("F32", 4) };
-    // A counter's dtype and size, and its rank in the reference writer's order (first).
-    let dtype_of = |info: &TensorInfo| {
-        if info.role == Role::Counter {
-            ("I64", 8, 0)
-        } else {
-            (dtype, size, 1)
+    // How a tensor is stored: dtype, size, and rank in the reference writer's order (the widest
+    // dtype first: a counter's `I64`, the scalar, then a half format).
+    let dtype_of = |layer: &LayerInfo, info: &TensorInfo| match narrow {
+        _ if info.role == Role::Counter => ("I64", 8, 0),
+        Some(narrow) if narrow.layers.contains(&layer.name) && info.name.starts_with("weight") => {
+            (narrow.dtype, 2, 2)
         }
+        _ => (dtype, size, 1),
     };
     let prefixes = prefixes(N::LAYERS);
     // The file's name of each tensor, in the order of the visits.
@@ -953,20 +988,19 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
             .iter()
             .map(move |tensor| format!("{prefix}.{}", tensor.name))
     });
-    // Name, description and values of each tensor.
+    // Name, storage and values of each tensor.
     let mut tensors = Vec::new();
     net.for_each_tensor(|layer, info, values| {
         let name = names
             .next()
             .unwrap_or_else(|| format!("{}.{}", layer.name, info.name));
-        tensors.push((name, info, values));
+        tensors.push((name, info, dtype_of(layer, info), values));
     });
-    tensors.sort_by(|a, b| (dtype_of(a.1).2, &a.0).cmp(&(dtype_of(b.1).2, &b.0)));
+    tensors.sort_by(|a, b| (a.2.2, &a.0).cmp(&(b.2.2, &b.0)));
 
     let mut header = String::from(r#"{"__metadata__":{"format":"pt"}"#);
     let mut offset = 0;
-    for (name, info, _) in &tensors {
-        let (dtype, size, _) = dtype_of(info);
+    for (name, info, (dtype, size, _), _) in &tensors {
         let end = offset + info.len() * size;
         let shape: Vec<String> = info.shape.iter().map(ToString::to_string).collect();
         // Writing to a `String` cannot fail.
@@ -986,20 +1020,26 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(8 + header.len() + offset);
     bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
-    for (_, info, values) in &tensors {
+    for (_, info, (_, size, rank), values) in &tensors {
         // In PyTorch's order, whatever the storage order.
         for index in info.storage_indices() {
             let value = values.get(index).map_or(0.0, |v| v.to_f64());
-            if info.role == Role::Counter {
+            if *rank == 0 {
                 // A whole number (loaded from an integer, or 0); saturating, as `as` is.
                 #[allow(clippy::cast_possible_truncation)]
                 bytes.extend_from_slice(&(value as i64).to_le_bytes());
-            } else if wide {
+            } else if *size == 8 {
                 bytes.extend_from_slice(&value.to_le_bytes());
             } else {
                 // Exact: the value is an `f32` widened to `f64`.
                 #[allow(clippy::cast_possible_truncation)]
-                bytes.extend_from_slice(&(value as f32).to_le_bytes());
+                let value = value as f32;
+                match narrow {
+                    Some(narrow) if *rank == 2 => {
+                        bytes.extend_from_slice(&(narrow.bits)(value).to_le_bytes());
+                    }
+                    _ => bytes.extend_from_slice(&value.to_le_bytes()),
+                }
             }
         }
     }
@@ -1015,6 +1055,21 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
 pub fn save_file<N: Network>(net: &N, path: impl AsRef<std::path::Path>) -> Result<(), Error> {
     let path = path.as_ref();
     std::fs::write(path, save(net)).map_err(|e| Error::io("write", path, &e))
+}
+
+/// Writes [`save_half`]'s bytes to `path`.
+///
+/// # Errors
+///
+/// [`Error::Io`] when the file cannot be written.
+#[cfg(feature = "std")]
+pub fn save_half_file<H: crate::Half, N: Network<Scalar = f32>>(
+    net: &N,
+    layers: &[&str],
+    path: impl AsRef<std::path::Path>,
+) -> Result<(), Error> {
+    let path = path.as_ref();
+    std::fs::write(path, save_half::<H, N>(net, layers)).map_err(|e| Error::io("write", path, &e))
 }
 
 #[cfg(test)]

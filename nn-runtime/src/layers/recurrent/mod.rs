@@ -171,6 +171,13 @@ macro_rules! layer {
                 self.stack.assign_from(&layer.stack);
             }
 
+            /// Sets `layer` to this one, each weight of its matrices widened back to `T`
+            /// (exactly), the biases copied: the inverse of
+            /// [`assign_from`](Self::assign_from), in place as it is.
+            pub fn widen_into(&self, layer: &mut $name<I, H, T, DEEPER $(, $extra)*>) {
+                self.stack.widen_into(&mut layer.stack);
+            }
+
             /// Every level's tensors, for training.
             #[cfg(all(feature = "train", feature = "alloc"))]
             pub(crate) fn stack(&self) -> &Stack<I, $gates, H, T, DEEPER, W> {
@@ -262,6 +269,9 @@ pub trait Weight<T: Scalar>: sealed::Sealed + Copy + PartialEq + fmt::Debug + 's
     /// The weight nearest `x` (ties to even): `x` itself for `T`.
     fn round(x: T) -> Self;
 
+    /// The weight as a `T`, exactly: itself for `T`.
+    fn widen(self) -> T;
+
     /// `W x + b` for `G` gates of `H` values, from the columns of `W`, with the best kernel for
     /// this CPU (the portable one, inlined, for matrices of at most
     /// [`SMALL`](crate::kernel::SMALL) weights).
@@ -290,6 +300,11 @@ impl<T: Scalar> Weight<T> for T {
     #[inline(always)]
     fn round(x: T) -> Self {
         x
+    }
+
+    #[inline(always)]
+    fn widen(self) -> T {
+        self
     }
 
     #[inline(always)]
@@ -323,6 +338,11 @@ macro_rules! half_weight {
             #[inline(always)]
             fn round(x: f32) -> Self {
                 <$F>::from_f32(x)
+            }
+
+            #[inline(always)]
+            fn widen(self) -> f32 {
+                self.to_f32()
             }
 
             #[inline(always)]
@@ -676,6 +696,31 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar, W: Weight<T>>
         self.bias_hh = cell.bias_hh;
     }
 
+    /// Sets `cell` to these tensors, each weight widened back to `T`.
+    fn widen_into(&self, cell: &mut Cell<IN, G, H, T>) {
+        let pairs = [
+            (
+                cell.weight_ih.as_flattened_mut(),
+                self.weight_ih.as_flattened(),
+            ),
+            (
+                cell.weight_hh.as_flattened_mut(),
+                self.weight_hh.as_flattened(),
+            ),
+        ];
+        for (theirs, mine) in pairs {
+            for (x, &w) in theirs
+                .as_flattened_mut()
+                .iter_mut()
+                .zip(mine.as_flattened())
+            {
+                *x = w.widen();
+            }
+        }
+        cell.bias_ih = self.bias_ih;
+        cell.bias_hh = self.bias_hh;
+    }
+
     /// `W_ih x + b_ih`.
     #[inline(always)]
     pub(crate) fn input(&self, x: &[T; IN]) -> Aligned<[[T; H]; G]> {
@@ -822,6 +867,14 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
         self.first.assign_from(&stack.first);
         for (mine, theirs) in self.deeper.iter_mut().zip(&stack.deeper) {
             mine.assign_from(theirs);
+        }
+    }
+
+    /// Sets `stack` to these tensors, each weight widened back to `T`.
+    fn widen_into(&self, stack: &mut Stack<I, G, H, T, DEEPER>) {
+        self.first.widen_into(&mut stack.first);
+        for (mine, theirs) in self.deeper.iter().zip(&mut stack.deeper) {
+            mine.widen_into(theirs);
         }
     }
 

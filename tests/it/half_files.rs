@@ -1,0 +1,161 @@
+//! Half-precision twins' files: `to_safetensors` writes, byte for byte, what PyTorch's
+//! `safetensors.torch.save_file` writes for the same model with its weights converted to
+//! `bfloat16` or `float16` (`tests/fixtures/make_half_files.py`): those weights in 16 bits,
+//! biases, normalisation layers, a batchnorm's counter and a causal convolution as they were.
+//! The file reads back to the same twin, and `to_network` gives the `f32` network holding the
+//! rounded weights.
+
+use crate::fixtures::path;
+use crate::half::{
+    Digits, DigitsBf16, DigitsHalf, DigitsHalfF16, LeNetHalf, LeNetHalfF16, Signal, SignalBf16,
+};
+use crate::half_sequence::{
+    HalfAmp, HalfAmpBf16, HalfPlain, HalfPlainBf16, HalfStacked, HalfStackedF16, HalfTcn,
+    HalfTcnF16,
+};
+
+/// The trained digits network's `f32` file.
+const DIGITS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/examples/data/digits.safetensors"
+);
+
+/// The twin `$twin` made from the `f32` network `$net` loaded from `tests/fixtures/$source`
+/// saves `tests/fixtures/$expected` byte for byte, reads it back to itself, and widens back to
+/// the `f32` network that file loads into.
+macro_rules! saves_as_pytorch {
+    ($net:ty, $twin:ty, $source:expr, $expected:literal) => {{
+        let net = <$net>::from_safetensors_file($source).unwrap();
+        let twin = <$twin>::from_network(&net);
+        let bytes = twin.to_safetensors();
+        let expected = std::fs::read(path($expected)).unwrap();
+        assert!(
+            bytes == expected,
+            "{}: {} bytes against PyTorch's {}; headers:\n{}\n{}",
+            $expected,
+            bytes.len(),
+            expected.len(),
+            header(&bytes),
+            header(&expected),
+        );
+        let again = <$twin>::from_safetensors(&bytes).unwrap();
+        assert!(again.to_safetensors() == bytes, "{}: read back", $expected);
+        let rounded = <$net>::from_safetensors(&expected).unwrap();
+        assert!(
+            twin.to_network().to_safetensors() == rounded.to_safetensors(),
+            "{}: to_network",
+            $expected
+        );
+        twin
+    }};
+}
+
+/// A safetensors file's JSON header, for a failure's message.
+fn header(file: &[u8]) -> String {
+    let length = u64::from_le_bytes(file[..8].try_into().unwrap());
+    String::from_utf8_lossy(&file[8..8 + usize::try_from(length).unwrap()]).into_owned()
+}
+
+#[test]
+fn feed_forward_twins_save_what_pytorch_saves() {
+    saves_as_pytorch!(Digits, DigitsBf16, DIGITS, "digits_bf16.safetensors");
+    saves_as_pytorch!(
+        LeNetHalf,
+        LeNetHalfF16,
+        path("lenet.safetensors"),
+        "lenet_f16.safetensors"
+    );
+    // The batchnorm's and the layernorm's `weight` stay `F32`, its counter `I64`.
+    saves_as_pytorch!(
+        Signal,
+        SignalBf16,
+        path("signal.safetensors"),
+        "signal_bf16.safetensors"
+    );
+}
+
+#[test]
+fn sequence_twins_save_what_pytorch_saves() {
+    saves_as_pytorch!(
+        HalfAmp,
+        HalfAmpBf16,
+        path("recurrent_amp.safetensors"),
+        "amp_bf16.safetensors"
+    );
+    saves_as_pytorch!(
+        HalfStacked,
+        HalfStackedF16,
+        path("recurrent_stacked.safetensors"),
+        "stacked_f16.safetensors"
+    );
+    saves_as_pytorch!(
+        HalfPlain,
+        HalfPlainBf16,
+        path("recurrent_plain.safetensors"),
+        "plain_bf16.safetensors"
+    );
+    // The causal convolutions stay `F32`, as the twin keeps them.
+    saves_as_pytorch!(
+        HalfTcn,
+        HalfTcnF16,
+        path("recurrent_tcn.safetensors"),
+        "tcn_f16.safetensors"
+    );
+}
+
+#[test]
+fn a_saved_twin_loads_with_the_same_outputs_in_half_the_bytes() {
+    let net = DigitsHalf::random(7);
+    let twin = DigitsHalfF16::from_network(&net);
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("digits_f16.safetensors");
+    twin.save_safetensors(&file).unwrap();
+    let back = DigitsHalfF16::from_safetensors_file(&file).unwrap();
+    let x: [f32; 64] = std::array::from_fn(|i| (i as f32 / 32.0).sin());
+    assert_eq!(
+        back.forward(&x).map(f32::to_bits),
+        twin.forward(&x).map(f32::to_bits)
+    );
+    // 2,048 + 320 weights in 2 bytes, 42 biases in 4, and the header.
+    let size = std::fs::metadata(&file).unwrap().len();
+    let data = 2 * (64 * 32 + 32 * 10) + 4 * (32 + 10);
+    assert!(
+        (data..data + 512).contains(&usize::try_from(size).unwrap()),
+        "{size} bytes"
+    );
+    // The f32 network's `from_safetensors` reads the 16-bit weights too, widened exactly.
+    let wide = DigitsHalf::from_safetensors_file(&file).unwrap();
+    assert_eq!(wide.to_safetensors(), twin.to_network().to_safetensors());
+
+    let unwritable = twin.save_safetensors(path("no such directory/twin.safetensors"));
+    assert!(
+        matches!(
+            unwritable,
+            Err(nn::Error::Io {
+                operation: "write",
+                ..
+            })
+        ),
+        "{unwritable:?}"
+    );
+}
+
+#[test]
+fn feed_forward_twins_run_ndarray_rows() {
+    let net = Digits::random(3);
+    let twin = DigitsBf16::from_network(&net);
+    let rows = ndarray::Array2::from_shape_fn((5, 64), |(r, c)| ((r * 64 + c) % 13) as f32 / 6.0);
+    let outputs = twin.forward_ndarray(rows.view()).unwrap();
+    for (row, output) in rows.rows().into_iter().zip(outputs.rows()) {
+        let x: [f32; 64] = std::array::from_fn(|i| row[i]);
+        assert_eq!(output.to_vec(), twin.forward(&x).to_vec());
+    }
+    let narrow = ndarray::Array2::<f32>::zeros((2, 63));
+    assert!(matches!(
+        twin.forward_ndarray(narrow.view()),
+        Err(nn::Error::Columns {
+            expected: 64,
+            found: 63,
+            ..
+        })
+    ));
+}
