@@ -217,6 +217,7 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
                 #runtime::Summary {
                     name: #name_text,
                     scalar: #scalar_text,
+                    bytes: ::core::mem::size_of::<Self>(),
                     ..#source::summary()
                 }
             }

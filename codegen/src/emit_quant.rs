@@ -174,6 +174,12 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
     let input_flat = flat(&net.input, &quote!((*input)), false);
     let steps_flat = flat(&net.input, &quote!(steps), true);
     let steps_zeros = nested_zeros(&quote!(0u8), &net.input);
+    let parameters_doc = format!(" Weights and biases, as `{source}`'s.");
+    let summary_doc = format!(
+        " The layers' shapes and parameters, as `{source}::summary()`'s, under this network's \
+         name, with the bytes the twin takes."
+    );
+    let ndarray = crate::io::ndarray(net, name);
     quote! {
         #[doc = #doc]
         #[allow(dead_code)]
@@ -198,6 +204,19 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
             pub const INPUTS: usize = #inputs;
             /// Width of the output.
             pub const OUTPUTS: usize = #outputs;
+            #[doc = #parameters_doc]
+            pub const PARAMETERS: usize = <#source as #runtime::Network>::PARAMETERS;
+
+            #[doc = #summary_doc]
+            #[must_use]
+            pub fn summary() -> #runtime::Summary {
+                #runtime::Summary {
+                    name: #name_text,
+                    scalar: "int8",
+                    bytes: ::core::mem::size_of::<Self>(),
+                    ..#source::summary()
+                }
+            }
 
             /// How `forward` quantises its input (`forward_quantized` takes these steps).
             #[must_use]
@@ -240,6 +259,8 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         #calibrate
 
         #files
+
+        #ndarray
     }
 }
 

@@ -150,11 +150,13 @@ pub trait Network: ZeroInit + 'static {
 
     /// The summary table of this network.
     fn summary() -> Summary {
+        let parameters: usize = Self::LAYERS.iter().map(LayerInfo::parameters).sum();
         Summary {
             name: Self::NAME,
             scalar: <Self::Scalar as Scalar>::NAME,
             inputs: Self::INPUTS,
             layers: Self::LAYERS,
+            bytes: parameters * core::mem::size_of::<Self::Scalar>(),
         }
     }
 }
@@ -170,6 +172,10 @@ pub struct Summary {
     pub inputs: usize,
     /// The layers, input to output.
     pub layers: &'static [LayerInfo],
+    /// Bytes the weights take as the network stores them: every parameter in the scalar type
+    /// for a network, the twin's whole size for a bfloat16, binary16 or int8 twin (its 16- or
+    /// 8-bit weights with its `f32` biases, scales and zero points).
+    pub bytes: usize,
 }
 
 impl Summary {
@@ -242,10 +248,9 @@ impl fmt::Display for Summary {
             writeln!(f)?;
         }
         writeln!(f, "{DOUBLE}")?;
-        let parameters = self.parameters();
         write!(f, "Total params: ")?;
-        grouped(f, parameters, 0)?;
-        let bytes = parameters * if self.scalar == "f64" { 8 } else { 4 };
+        grouped(f, self.parameters(), 0)?;
+        let bytes = self.bytes;
         if bytes < 1024 {
             writeln!(f, " ({bytes} B of weights)")?;
         } else if bytes < 1024 * 1024 {
@@ -355,6 +360,7 @@ mod tests {
             scalar: "f32",
             inputs: 1,
             layers: &LAYERS,
+            bytes: 4,
         };
         let text = format!("{summary}");
         assert!(text.starts_with("Unit (f32, 1 input)\n"), "{text}");

@@ -540,6 +540,22 @@ fn twins_count_and_summarise_the_networks_layers() {
     );
     assert_eq!(summary.layers, Digits::summary().layers);
     assert_eq!(summary.parameters(), Digits::PARAMETERS);
+    // 2,368 weights in 2 bytes and 42 biases in 4 (and the layers' alignment), against 4
+    // bytes each in `f32`.
+    assert_eq!(summary.bytes, std::mem::size_of::<DigitsBf16>());
+    let data = 2 * 2368 + 4 * 42;
+    assert!(
+        (data..data + 128).contains(&summary.bytes),
+        "{}",
+        summary.bytes
+    );
+    assert_eq!(Digits::summary().bytes, 4 * Digits::PARAMETERS);
+    assert!(summary.to_string().contains("(4.8 KiB of weights)"));
+    assert!(
+        Digits::summary()
+            .to_string()
+            .contains("(9.4 KiB of weights)")
+    );
     let text = LeNetHalfF16::summary().to_string();
     assert!(
         text.starts_with("LeNetHalfF16 (f32, f16 weights, input [1, 28, 28])"),

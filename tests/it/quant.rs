@@ -127,6 +127,46 @@ fn batches_and_quantized_steps_agree_with_forward() {
 }
 
 #[test]
+fn the_twin_counts_summarises_and_runs_ndarray_rows() {
+    let (net, quantized, rows) = calibrated(Calibration::MinMax);
+    assert_eq!(DigitsInt8::PARAMETERS, Digits::PARAMETERS);
+    let summary = DigitsInt8::summary();
+    assert_eq!((summary.name, summary.scalar), ("DigitsInt8", "int8"));
+    assert_eq!(summary.layers, Digits::summary().layers);
+    // The twin's own size: a byte per weight, then its biases, scales and zero points.
+    assert_eq!(summary.bytes, std::mem::size_of::<DigitsInt8>());
+    assert!(
+        summary.bytes >= Digits::PARAMETERS - 42,
+        "{}",
+        summary.bytes
+    );
+    assert!(
+        summary.bytes * 2 < net.to_safetensors().len(),
+        "{}",
+        summary.bytes
+    );
+    let text = summary.to_string();
+    assert!(text.starts_with("DigitsInt8 (int8, 64 inputs)"), "{text}");
+    let kib = format!("({:.1} KiB of weights)", summary.bytes as f64 / 1024.0);
+    assert!(text.contains(&kib), "{text}");
+
+    let matrix = ndarray::Array2::from_shape_fn((7, 64), |(r, c)| rows[r].0[c]);
+    let outputs = quantized.forward_ndarray(matrix.view()).unwrap();
+    for (r, output) in outputs.rows().into_iter().enumerate() {
+        assert_eq!(output.to_vec(), quantized.forward(&rows[r].0).to_vec());
+    }
+    let narrow = ndarray::Array2::<f32>::zeros((1, 65));
+    assert!(matches!(
+        quantized.forward_ndarray(narrow.view()),
+        Err(nn::Error::Columns {
+            expected: 64,
+            found: 65,
+            ..
+        })
+    ));
+}
+
+#[test]
 fn every_activation_path_matches_the_f32_network_closely() {
     let net = Mixed::random(7);
     let samples: Vec<[f32; 12]> = (0..200_u16)
