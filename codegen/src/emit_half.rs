@@ -146,7 +146,7 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
     );
     let summary_doc = format!(
         " The layers' shapes and parameters, as `{source}::summary()`'s, under this network's \
-         name and format."
+         name and format, with the bytes its parameters take (2 a weight)."
     );
     let parameters_doc = format!(
         " Weights and biases, as `{source}`'s (the weights of {} in {format_name}).",
@@ -178,8 +178,9 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
     );
     let save_doc = format!(
         " The network as a safetensors file in `{source}`'s layout, its {format_name} weights \
-         stored as `{}` (half the bytes of `f32`, exactly these values; biases and \
-         normalisation in `F32`). `from_safetensors` reads it back to the same network, and \
+         stored as `{}` (half the bytes of `f32`, exactly these values; biases, \
+         normalisation and causal convolutions in `F32`). Built through `to_network`, so it \
+         needs as much memory again as the `f32` network. `from_safetensors` reads it back to the same network, and \
          PyTorch's `load_state_dict` into the same model in any dtype.",
         format_name.to_uppercase()
     );
@@ -217,7 +218,11 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
                 #runtime::Summary {
                     name: #name_text,
                     scalar: #scalar_text,
-                    bytes: ::core::mem::size_of::<Self>(),
+                    bytes: #runtime::Summary::stored_bytes(
+                        <#source as #runtime::Network>::LAYERS,
+                        &[#(#rounded_names),*],
+                        2,
+                    ),
                     ..#source::summary()
                 }
             }

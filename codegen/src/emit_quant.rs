@@ -177,8 +177,10 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
     let parameters_doc = format!(" Weights and biases, as `{source}`'s.");
     let summary_doc = format!(
         " The layers' shapes and parameters, as `{source}::summary()`'s, under this network's \
-         name, with the bytes the twin takes."
+         name, with the bytes its parameters take (1 a weight, 4 a bias)."
     );
+    // The layers whose weights are `i8`, by their names in `LAYERS`.
+    let quantized_names: Vec<String> = weighted.iter().map(|p| p.layer().name.clone()).collect();
     let ndarray = crate::io::ndarray(net, name);
     quote! {
         #[doc = #doc]
@@ -213,7 +215,11 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
                 #runtime::Summary {
                     name: #name_text,
                     scalar: "int8",
-                    bytes: ::core::mem::size_of::<Self>(),
+                    bytes: #runtime::Summary::stored_bytes(
+                        <#source as #runtime::Network>::LAYERS,
+                        &[#(#quantized_names),*],
+                        1,
+                    ),
                     ..#source::summary()
                 }
             }

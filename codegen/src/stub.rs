@@ -164,6 +164,7 @@ pub fn stub(stub: Stub) -> TokenStream {
                     scalar: ::core::stringify!(#scalar),
                     inputs: #inputs,
                     layers: &[],
+                    bytes: 0,
                 }
             }
         }

@@ -172,9 +172,11 @@ pub struct Summary {
     pub inputs: usize,
     /// The layers, input to output.
     pub layers: &'static [LayerInfo],
-    /// Bytes the weights take as the network stores them: every parameter in the scalar type
-    /// for a network, the twin's whole size for a bfloat16, binary16 or int8 twin (its 16- or
-    /// 8-bit weights with its `f32` biases, scales and zero points).
+    /// Bytes of the parameters as the network stores them: each in the scalar type for a
+    /// network; for a twin, the weights of its rounded or quantised layers in 2 bytes
+    /// (bfloat16, binary16) or 1 (int8) and the rest in 4 (`f32`, or an int8 layer's `i32`
+    /// biases), as [`Summary::stored_bytes`] counts. Neither alignment padding nor an int8
+    /// twin's scales and zero points are counted.
     pub bytes: usize,
 }
 
@@ -182,6 +184,25 @@ impl Summary {
     /// Values of the trained tensors over all layers.
     pub fn parameters(&self) -> usize {
         self.layers.iter().map(LayerInfo::parameters).sum()
+    }
+
+    /// Bytes of `layers`' parameters stored in 4 bytes each, but the weights (tensors named
+    /// `weight*`) of the layers named in `narrowed`, stored in `weight_bytes` each: a twin's
+    /// [`Summary::bytes`].
+    pub fn stored_bytes(layers: &[LayerInfo], narrowed: &[&str], weight_bytes: usize) -> usize {
+        let mut bytes = 0;
+        for layer in layers {
+            let narrow = narrowed.contains(&layer.name);
+            for tensor in layer.tensors.iter().filter(|t| t.role == Role::Parameter) {
+                let each = if narrow && tensor.name.starts_with("weight") {
+                    weight_bytes
+                } else {
+                    4
+                };
+                bytes += tensor.len() * each;
+            }
+        }
+        bytes
     }
 }
 

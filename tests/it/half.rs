@@ -540,14 +540,20 @@ fn twins_count_and_summarise_the_networks_layers() {
     );
     assert_eq!(summary.layers, Digits::summary().layers);
     assert_eq!(summary.parameters(), Digits::PARAMETERS);
-    // 2,368 weights in 2 bytes and 42 biases in 4 (and the layers' alignment), against 4
-    // bytes each in `f32`.
-    assert_eq!(summary.bytes, std::mem::size_of::<DigitsBf16>());
-    let data = 2 * 2368 + 4 * 42;
-    assert!(
-        (data..data + 128).contains(&summary.bytes),
-        "{}",
-        summary.bytes
+    // 2,368 weights in 2 bytes and 42 biases in 4, against 4 bytes each in `f32`.
+    assert_eq!(summary.bytes, 2 * 2368 + 4 * 42);
+    assert!(summary.bytes <= std::mem::size_of::<DigitsBf16>());
+    // LeNet's convolutions and dense layers all round their weights.
+    let biases = 6 + 16 + 120 + 84 + 10;
+    assert_eq!(
+        LeNetHalfF16::summary().bytes,
+        2 * (LeNetHalf::PARAMETERS - biases) + 4 * biases
+    );
+    // Normalisation layers stay `f32`, weights included.
+    let (norms, biases) = (2 * 8 + 2 * 12 * 9, 8 + 12 + 6 + 5);
+    assert_eq!(
+        SignalBf16::summary().bytes,
+        2 * (Signal::PARAMETERS - norms - biases) + 4 * (norms + biases)
     );
     assert_eq!(Digits::summary().bytes, 4 * Digits::PARAMETERS);
     assert!(summary.to_string().contains("(4.8 KiB of weights)"));

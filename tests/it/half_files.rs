@@ -145,9 +145,17 @@ fn feed_forward_twins_run_ndarray_rows() {
     let twin = DigitsBf16::from_network(&net);
     let rows = ndarray::Array2::from_shape_fn((5, 64), |(r, c)| ((r * 64 + c) % 13) as f32 / 6.0);
     let outputs = twin.forward_ndarray(rows.view()).unwrap();
-    for (row, output) in rows.rows().into_iter().zip(outputs.rows()) {
-        let x: [f32; 64] = std::array::from_fn(|i| row[i]);
-        assert_eq!(output.to_vec(), twin.forward(&x).to_vec());
+    assert_eq!(outputs.dim(), (5, 10));
+    // `forward_batch`'s bits (which may differ from `forward`'s in the last bits).
+    let inputs: Vec<[f32; 64]> = rows
+        .rows()
+        .into_iter()
+        .map(|row| std::array::from_fn(|i| row[i]))
+        .collect();
+    let mut batched = vec![[0.0; 10]; inputs.len()];
+    twin.forward_batch(&inputs, &mut batched).unwrap();
+    for (output, batched) in outputs.rows().into_iter().zip(&batched) {
+        assert_eq!(output.to_vec(), batched.to_vec());
     }
     let narrow = ndarray::Array2::<f32>::zeros((2, 63));
     assert!(matches!(

@@ -214,6 +214,8 @@ pub trait Half:
 {
     /// The format's usual name, `"bf16"` or `"f16"`.
     const NAME: &'static str;
+    /// The format's dtype in a safetensors file, `"BF16"` or `"F16"`.
+    const DTYPE: &'static str;
     /// `0.0`.
     const ZERO: Self;
 
@@ -287,6 +289,7 @@ pub trait Half:
 #[allow(clippy::inline_always)]
 impl Half for Bf16 {
     const NAME: &'static str = "bf16";
+    const DTYPE: &'static str = "BF16";
     const ZERO: Self = Self::ZERO;
     const WIDEN_FIRST: bool = false;
 
@@ -360,6 +363,7 @@ impl Half for Bf16 {
 #[allow(clippy::inline_always)]
 impl Half for F16 {
     const NAME: &'static str = "f16";
+    const DTYPE: &'static str = "F16";
     const ZERO: Self = Self::ZERO;
     const WIDEN_FIRST: bool = true;
 

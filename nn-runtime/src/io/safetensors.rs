@@ -947,10 +947,13 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
 /// what a half-precision twin saves, whose weights are values of the format already, so
 /// that the file holds them exactly in half the bytes. After the `F32` tensors in the file,
 /// as the reference writer orders a file of PyTorch's `bfloat16` and `float32` tensors;
-/// PyTorch's `load_state_dict` converts them to its parameters' dtype.
+/// PyTorch's `load_state_dict` converts them to its parameters' dtype. A weight beyond the
+/// format's range (binary16's 65504) would be written as an infinity, which loaders refuse:
+/// a twin's weights never are, and [`check_half_range`](crate::check_half_range) finds them
+/// in any other network.
 pub fn save_half<H: crate::Half, N: Network<Scalar = f32>>(net: &N, layers: &[&str]) -> Vec<u8> {
     let narrow = Narrow {
-        dtype: if H::NAME == "bf16" { "BF16" } else { "F16" },
+        dtype: H::DTYPE,
         bits: |x| H::from_f32(x).to_bits(),
         layers,
     };
