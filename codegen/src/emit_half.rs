@@ -173,15 +173,15 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
         feed_forward_methods(net)
     };
     let to_network_doc = format!(
-        " The `{source}` holding this network's weights, widened to `f32` (exactly): \
-         `from_network`'s inverse for any network it made, built on the heap."
+        " The `{source}` holding this network's weights, widened to `f32` (exactly), built on \
+         the heap: the inverse of `from_network`."
     );
     let save_doc = format!(
         " The network as a safetensors file in `{source}`'s layout, its {format_name} weights \
-         stored as `{}` (half the bytes of `f32`, exactly these values; biases, \
-         normalisation and causal convolutions in `F32`). Built through `to_network`, so it \
-         needs as much memory again as the `f32` network. `from_safetensors` reads it back to the same network, and \
-         PyTorch's `load_state_dict` into the same model in any dtype.",
+         stored as `{}` (half the bytes of `f32`, exactly these values; biases, normalisation \
+         and causal convolutions in `F32`). `from_safetensors` reads it back to the same \
+         network, and PyTorch's `load_state_dict` into the same model in any dtype. Built \
+         through `to_network`, so it needs as much memory again as the `f32` network.",
         format_name.to_uppercase()
     );
     let ndarray = crate::io::ndarray(net, name);
