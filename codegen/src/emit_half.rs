@@ -16,7 +16,7 @@ use crate::emit_sequence::{methods_with, state_name};
 use crate::io::BakedWeights;
 use crate::ir::{Layer, LayerKind, Network, Quantized};
 use crate::layer::kind;
-use crate::shared::{array_type, check_rows, count, literal};
+use crate::shared::{array_type, check_rows, count, literal, twin_counts};
 use nn_grammar::Quantize;
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -144,18 +144,7 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
          `F16` included), rounding each weight to the format.\n\n # Errors\n\n As \
          `{source}::from_safetensors`, and a weight that rounds to an infinity in the format."
     );
-    let summary_doc = format!(
-        " The layers' shapes and parameters, as `{source}::summary()`'s, under this network's \
-         name and format, with the bytes its parameters take (2 a weight)."
-    );
-    let parameters_doc = format!(
-        " Weights and biases, as `{source}`'s (the weights of {} in {format_name}).",
-        rounded_names
-            .iter()
-            .map(|name| format!("`{name}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let counts = twin_counts(net, name, (&scalar_text, format_name), &rounded_names, 2);
     let state = net.sequence.map(|_| {
         format!(
             " Its streams' state is `{}`, the `f32` network's (the state stays `f32`).",
@@ -209,23 +198,7 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
             pub const INPUTS: usize = #inputs;
             /// Width of the output.
             pub const OUTPUTS: usize = #outputs;
-            #[doc = #parameters_doc]
-            pub const PARAMETERS: usize = <#source as #runtime::Network>::PARAMETERS;
-
-            #[doc = #summary_doc]
-            #[must_use]
-            pub fn summary() -> #runtime::Summary {
-                #runtime::Summary {
-                    name: #name_text,
-                    scalar: #scalar_text,
-                    bytes: #runtime::Summary::stored_bytes(
-                        <#source as #runtime::Network>::LAYERS,
-                        &[#(#rounded_names),*],
-                        2,
-                    ),
-                    ..#source::summary()
-                }
-            }
+            #counts
 
             #inference
         }

@@ -8,7 +8,7 @@
 use crate::io::BakedWeights;
 use crate::ir::{Conv1d, Conv2d, GlobalPool, Layer, LayerKind, Network, Pool, Quantized, Shape};
 use crate::layer::kind;
-use crate::shared::{array_type, check_rows, count, flat};
+use crate::shared::{array_type, check_rows, count, flat, twin_counts};
 use nn_grammar::{Activation, Quantize};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -174,13 +174,9 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
     let input_flat = flat(&net.input, &quote!((*input)), false);
     let steps_flat = flat(&net.input, &quote!(steps), true);
     let steps_zeros = nested_zeros(&quote!(0u8), &net.input);
-    let parameters_doc = format!(" Weights and biases, as `{source}`'s.");
-    let summary_doc = format!(
-        " The layers' shapes and parameters, as `{source}::summary()`'s, under this network's \
-         name, with the bytes its parameters take (1 a weight, 4 a bias)."
-    );
     // The layers whose weights are `i8`, by their names in `LAYERS`.
     let quantized_names: Vec<String> = weighted.iter().map(|p| p.layer().name.clone()).collect();
+    let counts = twin_counts(net, name, ("int8", "int8"), &quantized_names, 1);
     let ndarray = crate::io::ndarray(net, name);
     quote! {
         #[doc = #doc]
@@ -206,23 +202,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
             pub const INPUTS: usize = #inputs;
             /// Width of the output.
             pub const OUTPUTS: usize = #outputs;
-            #[doc = #parameters_doc]
-            pub const PARAMETERS: usize = <#source as #runtime::Network>::PARAMETERS;
-
-            #[doc = #summary_doc]
-            #[must_use]
-            pub fn summary() -> #runtime::Summary {
-                #runtime::Summary {
-                    name: #name_text,
-                    scalar: "int8",
-                    bytes: #runtime::Summary::stored_bytes(
-                        <#source as #runtime::Network>::LAYERS,
-                        &[#(#quantized_names),*],
-                        1,
-                    ),
-                    ..#source::summary()
-                }
-            }
+            #counts
 
             /// How `forward` quantises its input (`forward_quantized` takes these steps).
             #[must_use]

@@ -261,6 +261,55 @@ pub(crate) fn zeroed_baked(net: &Network, twin: &proc_macro2::Ident) -> TokenStr
     }
 }
 
+/// A twin's `PARAMETERS` and `summary()`: the `f32` network's, under the twin's name and
+/// `scalar` text, its bytes counting `weight_bytes` for each weight of the layers named in
+/// `narrowed` (those the twin stores in `format`), as `Summary::stored_bytes` does.
+pub(crate) fn twin_counts(
+    net: &Network,
+    twin: &Ident,
+    (scalar, format): (&str, &str),
+    narrowed: &[String],
+    weight_bytes: usize,
+) -> TokenStream {
+    let Network {
+        name: source,
+        runtime,
+        ..
+    } = net;
+    let layers = narrowed
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let parameters_doc =
+        format!(" Weights and biases, as `{source}`'s (the weights of {layers} in {format}).");
+    let summary_doc = format!(
+        " The layers' shapes and parameters, as `{source}::summary()`'s, under this network's \
+         name and format, its bytes counting {weight_bytes} a weight of {layers} and 4 any other \
+         parameter."
+    );
+    let twin_text = twin.to_string();
+    quote! {
+        #[doc = #parameters_doc]
+        pub const PARAMETERS: usize = <#source as #runtime::Network>::PARAMETERS;
+
+        #[doc = #summary_doc]
+        #[must_use]
+        pub fn summary() -> #runtime::Summary {
+            #runtime::Summary {
+                name: #twin_text,
+                scalar: #scalar,
+                bytes: #runtime::Summary::stored_bytes(
+                    <#source as #runtime::Network>::LAYERS,
+                    &[#(#narrowed),*],
+                    #weight_bytes,
+                ),
+                ..#source::summary()
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{array_type, flat, literal, zeros};

@@ -6,23 +6,9 @@
 //! `f32` layer holding the widened weights by construction, at every level and geometry, for
 //! no new kernel; the copy costs one pass over the weights per call (per chunk in a batch).
 
-use super::Half;
+use super::{Half, round, widen};
 use crate::layers::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry};
 use crate::zeroed::ZeroInit;
-
-/// Each of `half` widened into the matching place of `wide` (the same number of values).
-fn widen<H: Half>(half: &[H], wide: &mut [f32]) {
-    for (w, &h) in wide.iter_mut().zip(half) {
-        *w = h.to_f32();
-    }
-}
-
-/// Each of `wide` rounded into the matching place of `half`, ties to even.
-fn round<H: Half>(wide: &[f32], half: &mut [H]) {
-    for (h, &w) in half.iter_mut().zip(wide) {
-        *h = H::from_f32(w);
-    }
-}
 
 /// A 2-D convolution (as [`Conv2d`]) whose weights are stored in half precision ([`Bf16`] or
 /// [`F16`]) and computed in `f32`; the biases stay `f32`, as in [`HalfDense`].

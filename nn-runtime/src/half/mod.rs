@@ -515,10 +515,10 @@ impl<const IN: usize, const OUT: usize, H: Half> HalfDense<IN, OUT, H> {
     /// [`zeroed_box`](crate::zeroed_box).
     pub fn assign_from(&mut self, dense: &Dense<IN, OUT, f32>) {
         let () = Self::NOT_EMPTY;
-        let weights = dense.columns().as_flattened();
-        for (h, &w) in self.columns.as_flattened_mut().iter_mut().zip(weights) {
-            *h = H::from_f32(w);
-        }
+        round(
+            dense.columns().as_flattened(),
+            self.columns.as_flattened_mut(),
+        );
         self.bias = *dense.bias();
     }
 
@@ -526,10 +526,10 @@ impl<const IN: usize, const OUT: usize, H: Half> HalfDense<IN, OUT, H> {
     /// the inverse of [`assign_from`](Self::assign_from), in place as it is.
     pub fn widen_into(&self, dense: &mut Dense<IN, OUT, f32>) {
         let () = Self::NOT_EMPTY;
-        let weights = dense.columns_mut().as_flattened_mut();
-        for (w, &h) in weights.iter_mut().zip(self.columns.as_flattened()) {
-            *w = h.to_f32();
-        }
+        widen(
+            self.columns.as_flattened(),
+            dense.columns_mut().as_flattened_mut(),
+        );
         *dense.bias_mut() = self.bias;
     }
 
@@ -619,6 +619,20 @@ impl<const IN: usize, const OUT: usize, H: Half> core::fmt::Debug for HalfDense<
     /// Shapes only, as [`Dense`]'s.
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "HalfDense<{IN}, {OUT}, {}>", H::NAME)
+    }
+}
+
+/// Each of `half` widened into the matching place of `wide` (the same number of values).
+fn widen<H: Half>(half: &[H], wide: &mut [f32]) {
+    for (w, &h) in wide.iter_mut().zip(half) {
+        *w = h.to_f32();
+    }
+}
+
+/// Each of `wide` rounded into the matching place of `half`, ties to even.
+fn round<H: Half>(wide: &[f32], half: &mut [H]) {
+    for (h, &w) in half.iter_mut().zip(wide) {
+        *h = H::from_f32(w);
     }
 }
 

@@ -292,6 +292,14 @@ pub trait Weight<T: Scalar>: sealed::Sealed + Copy + PartialEq + fmt::Debug + 's
     );
 }
 
+/// Each of `from` converted by `f` into the matching place of `to` (as many values): a
+/// matrix's weights rounded to a [`Weight`], or widened back.
+fn convert<A: Copy, B>(from: &[A], to: &mut [B], f: impl Fn(A) -> B) {
+    for (to, &from) in to.iter_mut().zip(from) {
+        *to = f(from);
+    }
+}
+
 /// A scalar's matrices as themselves: its own kernels.
 impl<T: Scalar> Weight<T> for T {
     const ZERO: Self = T::ZERO;
@@ -673,50 +681,20 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar, W: Weight<T>>
 
     /// `cell`'s tensors, each weight rounded to `W`.
     fn assign_from(&mut self, cell: &Cell<IN, G, H, T>) {
-        let pairs = [
-            (
-                self.weight_ih.as_flattened_mut(),
-                cell.weight_ih.as_flattened(),
-            ),
-            (
-                self.weight_hh.as_flattened_mut(),
-                cell.weight_hh.as_flattened(),
-            ),
-        ];
-        for (mine, theirs) in pairs {
-            for (w, &x) in mine
-                .as_flattened_mut()
-                .iter_mut()
-                .zip(theirs.as_flattened())
-            {
-                *w = W::round(x);
-            }
-        }
+        let ih = self.weight_ih.as_flattened_mut().as_flattened_mut();
+        convert(cell.weight_ih.as_flattened().as_flattened(), ih, W::round);
+        let hh = self.weight_hh.as_flattened_mut().as_flattened_mut();
+        convert(cell.weight_hh.as_flattened().as_flattened(), hh, W::round);
         self.bias_ih = cell.bias_ih;
         self.bias_hh = cell.bias_hh;
     }
 
     /// Sets `cell` to these tensors, each weight widened back to `T`.
     fn widen_into(&self, cell: &mut Cell<IN, G, H, T>) {
-        let pairs = [
-            (
-                cell.weight_ih.as_flattened_mut(),
-                self.weight_ih.as_flattened(),
-            ),
-            (
-                cell.weight_hh.as_flattened_mut(),
-                self.weight_hh.as_flattened(),
-            ),
-        ];
-        for (theirs, mine) in pairs {
-            for (x, &w) in theirs
-                .as_flattened_mut()
-                .iter_mut()
-                .zip(mine.as_flattened())
-            {
-                *x = w.widen();
-            }
-        }
+        let ih = cell.weight_ih.as_flattened_mut().as_flattened_mut();
+        convert(self.weight_ih.as_flattened().as_flattened(), ih, W::widen);
+        let hh = cell.weight_hh.as_flattened_mut().as_flattened_mut();
+        convert(self.weight_hh.as_flattened().as_flattened(), hh, W::widen);
         cell.bias_ih = self.bias_ih;
         cell.bias_hh = self.bias_hh;
     }
