@@ -100,10 +100,11 @@ nn::network! {
 fn lenet() {
     let path = nn_bench::fixture("tests/fixtures/lenet.safetensors");
     let net = LeNetBf16::from_safetensors_file(&path).expect("LeNet's fixture");
-    let bf16 = LeNetBf16Bf16::from_network(&net);
+    let bf16 = LeNetBf16Bf16::from_network(&net).unwrap();
     let f16 = LeNetF16F16::from_network(
         &LeNetF16::from_safetensors_file(&path).expect("LeNet's fixture"),
-    );
+    )
+    .unwrap();
     let mut rng = SplitMix64::new(11);
     let images: Vec<[[[f32; 28]; 28]; 1]> = (0..BATCH)
         .map(|_| {

@@ -120,7 +120,7 @@ macro_rules! recurrent {
             sum
         });
         println!("{} nn-streams{STREAMS} {streams:.2}", $name);
-        let half = $half::from_network(&net);
+        let half = $half::from_network(&net).unwrap();
         let half_step = best(SAMPLES, || {
             let mut state = $state::ZERO;
             let mut sum = 0.0;

@@ -141,8 +141,8 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
     let scalar_text = format!("f32, {format_name} weights");
     let load_doc = format!(
         " Loads the network from a safetensors file of `{source}` (any float dtype, `BF16` and \
-         `F16` included), rounding each weight to the format.\n\n # Errors\n\n As \
-         `{source}::from_safetensors`, and a weight that rounds to an infinity in the format."
+         `F16` included), rounding each weight to the format (`from_network`).\n\n # Errors\n\n \
+         As `{source}::from_safetensors`, and a weight that rounds to an infinity in the format."
     );
     let counts = twin_counts(net, name, (&scalar_text, format_name), &rounded_names, 2);
     let state = net.sequence.map(|_| {
@@ -172,6 +172,33 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
          network, and PyTorch's `load_state_dict` into the same model in any dtype. Built \
          through `to_network`, so it needs as much memory again as the `f32` network.",
         format_name.to_uppercase()
+    );
+    let serialize_doc = format!(
+        " `{source}`'s layout (`{{\"layers\": [{{\"name\", \"weights\", \"bias\"}}]}}`), \
+         the weights widened to `f32` (exactly): `to_network()` serialised, so it needs as much \
+         memory again as the `f32` network."
+    );
+    let deserialize_doc = format!(
+        " `{source}`'s layout, checked as `Box<{source}>`'s `Deserialize` checks it, then each \
+         weight rounded to the format by `from_network` (and refused where one would round to \
+         an infinity). Reads the `f32` network first, so it needs as much memory again."
+    );
+    let from_network_doc = format!(
+        " The network with each weight of `net` rounded to the nearest value of the format \
+         (ties to even, as PyTorch's `.to(torch.{torch})`) and its biases (and normalisation \
+         layers) as they are, built on the heap.\n\n # Errors\n\n `Error::QuantizedValue` \
+         when a weight would round to an infinity ({limit}), naming the layer, the tensor and \
+         the value: nothing is rounded silently to a value the network cannot compute with.",
+        torch = if format_name == "f16" {
+            "float16"
+        } else {
+            "bfloat16"
+        },
+        limit = if format_name == "f16" {
+            "in binary16, 65520 or more in magnitude"
+        } else {
+            "in bfloat16, within 0.2% of `f32::MAX`"
+        },
     );
     let ndarray = crate::io::ndarray(net, name);
     quote! {
@@ -206,14 +233,14 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
         #runtime::__with_alloc! {
             #[allow(dead_code, clippy::unnecessary_box_returns)]
             impl #name {
-                /// The network with each weight of `net` rounded to the nearest value of the
-                /// format (ties to even) and its biases (and normalisation layers) as they are,
-                /// built on the heap.
-                #[must_use]
-                pub fn from_network(net: &#source) -> #runtime::Box<Self> {
+                #[doc = #from_network_doc]
+                pub fn from_network(
+                    net: &#source,
+                ) -> ::core::result::Result<#runtime::Box<Self>, #runtime::Error> {
+                    #runtime::check_half_range::<#format, #source>(net, &[#(#rounded_names),*])?;
                     let mut half = #runtime::zeroed_box::<Self>();
                     #(#assign)*
-                    half
+                    ::core::result::Result::Ok(half)
                 }
 
                 #[doc = #to_network_doc]
@@ -234,8 +261,7 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
                     bytes: &[u8],
                 ) -> ::core::result::Result<#runtime::Box<Self>, #runtime::Error> {
                     let net = #source::from_safetensors(bytes)?;
-                    #runtime::check_half_range::<#format, #source>(&net, &[#(#rounded_names),*])?;
-                    ::core::result::Result::Ok(Self::from_network(&net))
+                    Self::from_network(&net)
                 }
 
                 #[doc = #save_doc]
@@ -259,8 +285,7 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
                         path: impl ::core::convert::AsRef<#runtime::io::Path>,
                     ) -> ::core::result::Result<#runtime::Box<Self>, #runtime::Error> {
                         let net = #source::from_safetensors_file(path)?;
-                        #runtime::check_half_range::<#format, #source>(&net, &[#(#rounded_names),*])?;
-                        ::core::result::Result::Ok(Self::from_network(&net))
+                        Self::from_network(&net)
                     }
 
                     /// Writes `to_safetensors` to a file.
@@ -278,6 +303,29 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
                             path,
                         )
                     }
+                }
+            }
+        }
+
+        #runtime::__with_serde! {
+            #[doc = #serialize_doc]
+            impl #runtime::serde::Serialize for #name {
+                fn serialize<S: #runtime::serde::Serializer>(
+                    &self,
+                    serializer: S,
+                ) -> ::core::result::Result<S::Ok, S::Error> {
+                    #runtime::io::serde::serialize(&*self.to_network(), serializer)
+                }
+            }
+
+            #[doc = #deserialize_doc]
+            impl<'de> #runtime::serde::Deserialize<'de> for #runtime::Box<#name> {
+                fn deserialize<D: #runtime::serde::Deserializer<'de>>(
+                    deserializer: D,
+                ) -> ::core::result::Result<Self, D::Error> {
+                    let net: #runtime::Box<#source> =
+                        #runtime::io::serde::deserialize(deserializer)?;
+                    #name::from_network(&net).map_err(#runtime::serde::de::Error::custom)
                 }
             }
         }

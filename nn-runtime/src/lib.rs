@@ -51,8 +51,9 @@ pub use alloc::vec::Vec;
 pub use dense::Dense;
 pub use error::Error;
 pub use half::{Bf16, F16, Half, HalfConv1d, HalfConv2d, HalfDense};
-/// A half-precision twin's loader checks its weights' range through this.
-#[cfg(feature = "safetensors")]
+/// A half-precision twin's `from_network`, and the macro's baking, check its weights' range
+/// through these.
+#[cfg(feature = "alloc")]
 #[doc(hidden)]
 pub use half::{check_range as check_half_range, check_tensor_range as check_half_tensor_range};
 pub use kernel::portable::dot;

@@ -351,6 +351,31 @@ impl fmt::Write for Small {
     }
 }
 
+/// The prefix a safetensors file gives each layer's tensors (`io::safetensors::prefixes`, where
+/// the example is): the layer's name if the declaration gave one, else its index in the
+/// equivalent `nn.Sequential`.
+#[cfg(feature = "alloc")]
+pub(crate) fn prefixes(layers: &[LayerInfo]) -> alloc::vec::Vec<alloc::string::String> {
+    use alloc::string::ToString;
+    let mut position = 0;
+    layers
+        .iter()
+        .map(|layer| {
+            let prefix = if layer.named {
+                layer.name.to_string()
+            } else {
+                position.to_string()
+            };
+            position += if layer.activation == Activation::Linear {
+                1
+            } else {
+                2
+            };
+            prefix
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -214,6 +214,22 @@ pub trait Tensors {
     );
 }
 
+/// The coordinates in `shape` of the value at `index` in row-major order (`[index]` for a
+/// shape of no axes).
+#[cfg(feature = "alloc")]
+pub(crate) fn coordinates(index: usize, shape: &[usize]) -> alloc::vec::Vec<usize> {
+    let mut at = alloc::vec![0; shape.len().max(1)];
+    let mut rest = index;
+    for (coordinate, size) in at.iter_mut().zip(shape).rev() {
+        *coordinate = rest % (*size).max(1);
+        rest /= (*size).max(1);
+    }
+    if shape.is_empty() {
+        at[0] = index;
+    }
+    at
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

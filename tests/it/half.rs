@@ -48,10 +48,11 @@ fn class(output: &[f32]) -> usize {
 #[test]
 fn half_weights_stay_close_and_keep_every_class() {
     let net = Digits::from_safetensors_file(weights()).expect("trained weights");
-    let bf16 = DigitsBf16::from_network(&net);
+    let bf16 = DigitsBf16::from_network(&net).unwrap();
     let f16 = DigitsHalfF16::from_network(
         &DigitsHalf::from_safetensors_file(weights()).expect("trained weights"),
-    );
+    )
+    .unwrap();
     let (mut worst_bf16, mut worst_binary16) = (0.0_f32, 0.0_f32);
     let (mut other_bf16, mut other_binary16) = (Vec::new(), Vec::new());
     for (row, x) in pixels().iter().enumerate() {
@@ -90,7 +91,7 @@ fn half_weights_stay_close_and_keep_every_class() {
 #[test]
 fn weights_are_rounded_to_nearest_and_computed_in_f32() {
     let net = Digits::from_safetensors_file(weights()).expect("trained weights");
-    let bf16 = DigitsBf16::from_network(&net);
+    let bf16 = DigitsBf16::from_network(&net).unwrap();
     for (o, i) in [(0, 0), (5, 17), (31, 63)] {
         let w = net.layer0.weight(o, i);
         let h = bf16.layer0.weight(o, i);
@@ -321,7 +322,7 @@ macro_rules! assert_same_bits {
 fn lenet_twins_give_the_bits_of_the_rounded_f32_network() {
     let net = LeNet::from_safetensors_file(fixture("lenet.safetensors")).expect("the fixture");
     let inputs = images(7, 40);
-    let twin = LeNetBf16::from_network(&net);
+    let twin = LeNetBf16::from_network(&net).unwrap();
     let mut rounded = LeNet::from_safetensors_file(fixture("lenet.safetensors")).unwrap();
     round_weights(&mut *rounded, bf16);
     assert_same_bits!(twin, rounded, inputs, 10);
@@ -336,7 +337,7 @@ fn lenet_twins_give_the_bits_of_the_rounded_f32_network() {
     assert_eq!(twin.layer5.columns(), LENET.layer5.columns());
 
     let net = LeNetHalf::from_safetensors_file(fixture("lenet.safetensors")).unwrap();
-    let twin = LeNetHalfF16::from_network(&net);
+    let twin = LeNetHalfF16::from_network(&net).unwrap();
     let mut rounded = LeNetHalf::from_safetensors_file(fixture("lenet.safetensors")).unwrap();
     round_weights(&mut *rounded, f16);
     assert_same_bits!(twin, rounded, inputs, 10);
@@ -380,7 +381,7 @@ fn conv1d_twins_with_norms_give_the_bits_of_the_rounded_f32_network() {
     let inputs = signals(11, 64);
     let mut net = Signal::random(3);
     randomize_norms(&mut *net, 4);
-    let twin = SignalBf16::from_network(&net);
+    let twin = SignalBf16::from_network(&net).unwrap();
     let mut rounded = Signal::from_safetensors(&net.to_safetensors()).unwrap();
     round_weights(&mut *rounded, bf16);
     assert_same_bits!(twin, rounded, inputs, 5);
@@ -394,7 +395,7 @@ fn conv1d_twins_with_norms_give_the_bits_of_the_rounded_f32_network() {
 
     let mut net = SignalHalf::random(5);
     randomize_norms(&mut *net, 6);
-    let twin = SignalHalfF16::from_network(&net);
+    let twin = SignalHalfF16::from_network(&net).unwrap();
     let mut rounded = SignalHalf::from_safetensors(&net.to_safetensors()).unwrap();
     round_weights(&mut *rounded, f16);
     assert_same_bits!(twin, rounded, inputs, 5);
@@ -481,7 +482,7 @@ nn::network! {
 #[test]
 fn twins_without_dense_layers_return_shaped_outputs() {
     let net = Shaped::random(9);
-    let twin = ShapedBf16::from_network(&net);
+    let twin = ShapedBf16::from_network(&net).unwrap();
     let mut rounded = Shaped::from_safetensors(&net.to_safetensors()).unwrap();
     round_weights(&mut *rounded, bf16);
     let inputs: Vec<[[f32; 10]; 2]> = random_values::<20>(10, 7)
@@ -511,18 +512,33 @@ nn::network! {
 }
 
 #[test]
-fn a_weight_beyond_the_format_is_refused_by_the_loader() {
+fn a_weight_beyond_the_format_is_refused_by_from_network_and_the_loader() {
     let mut net = Wide::zeroed();
-    net.layer0 = nn::Dense::from_parts([[70000.0, 1.0]], [0.0]);
+    net.layer0 = nn::Dense::from_parts([[1.0, 70000.0]], [0.0]);
+    let expected =
+        "layer `layer0`: tensor `0.weight` holds 7e4 at [0, 1], which rounds to an infinity in f16";
+    let error = WideF16::from_network(&net).map(drop).unwrap_err();
+    assert_eq!(error.to_string(), expected);
     let file = net.to_safetensors();
-    let error = WideF16::from_safetensors(&file).unwrap_err();
+    let error = WideF16::from_safetensors(&file).map(drop).unwrap_err();
+    assert_eq!(error.to_string(), expected);
+    // bfloat16 has nearly `f32`'s range.
+    let bf16 = WideBf16::from_safetensors(&file).expect("in range");
+    assert_eq!(bf16.forward(&[1.0, 0.0]), [1.0]);
+    // Its largest value is 0x7f7f (3.3895314e38); halfway to the next, 0x7f80, is infinity.
+    let largest = f32::from_bits(0x7f7f_0000);
+    let rounds_up = f32::from_bits(0x7f7f_8000);
+    assert!(nn::Bf16::from_f32(rounds_up).to_f32().is_infinite());
+    net.layer0 = nn::Dense::from_parts([[largest, rounds_up]], [0.0]);
+    let error = WideBf16::from_network(&net).map(drop).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "layer `layer0`: tensor `0.weight` holds 7e4 at [0, 0], which rounds to an infinity in f16"
+        "layer `layer0`: tensor `0.weight` holds 3.3961775e38 at [0, 1], which rounds to an \
+         infinity in bf16"
     );
-    // bfloat16 has `f32`'s range.
-    let bf16 = WideBf16::from_safetensors(&file).expect("in range");
-    assert_eq!(bf16.forward(&[0.0, 1.0]), [1.0]);
+    net.layer0 = nn::Dense::from_parts([[largest, -largest]], [0.0]);
+    let bf16 = WideBf16::from_network(&net).expect("the largest value");
+    assert_eq!(bf16.forward(&[1.0, 0.0]), [largest]);
     // The largest weight that stays finite (65519.996 rounds down to 65504) loads.
     net.layer0 = nn::Dense::from_parts([[65519.99, 1.0]], [0.0]);
     let half = WideF16::from_safetensors(&net.to_safetensors()).expect("in range");

@@ -8,10 +8,11 @@
 use crate::fixtures::path;
 use crate::half::{
     Digits, DigitsBf16, DigitsHalf, DigitsHalfF16, LeNetHalf, LeNetHalfF16, Signal, SignalBf16,
+    Wide, WideBf16, WideF16,
 };
 use crate::half_sequence::{
-    HalfAmp, HalfAmpBf16, HalfPlain, HalfPlainBf16, HalfStacked, HalfStackedF16, HalfTcn,
-    HalfTcnF16,
+    HalfAmp, HalfAmpBf16, HalfAmpState, HalfPlain, HalfPlainBf16, HalfStacked, HalfStackedF16,
+    HalfTcn, HalfTcnF16,
 };
 
 /// The trained digits network's `f32` file.
@@ -26,7 +27,7 @@ const DIGITS: &str = concat!(
 macro_rules! saves_as_pytorch {
     ($net:ty, $twin:ty, $source:expr, $expected:literal) => {{
         let net = <$net>::from_safetensors_file($source).unwrap();
-        let twin = <$twin>::from_network(&net);
+        let twin = <$twin>::from_network(&net).unwrap();
         let bytes = twin.to_safetensors();
         let expected = std::fs::read(path($expected)).unwrap();
         assert!(
@@ -106,7 +107,7 @@ fn sequence_twins_save_what_pytorch_saves() {
 #[test]
 fn a_saved_twin_loads_with_the_same_outputs_in_half_the_bytes() {
     let net = DigitsHalf::random(7);
-    let twin = DigitsHalfF16::from_network(&net);
+    let twin = DigitsHalfF16::from_network(&net).unwrap();
     let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("digits_f16.safetensors");
     twin.save_safetensors(&file).unwrap();
     let back = DigitsHalfF16::from_safetensors_file(&file).unwrap();
@@ -142,7 +143,7 @@ fn a_saved_twin_loads_with_the_same_outputs_in_half_the_bytes() {
 #[test]
 fn feed_forward_twins_run_ndarray_rows() {
     let net = Digits::random(3);
-    let twin = DigitsBf16::from_network(&net);
+    let twin = DigitsBf16::from_network(&net).unwrap();
     let rows = ndarray::Array2::from_shape_fn((5, 64), |(r, c)| ((r * 64 + c) % 13) as f32 / 6.0);
     let outputs = twin.forward_ndarray(rows.view()).unwrap();
     assert_eq!(outputs.dim(), (5, 10));
@@ -166,4 +167,60 @@ fn feed_forward_twins_run_ndarray_rows() {
             ..
         })
     ));
+}
+
+#[test]
+fn twins_serialise_as_their_f32_network_and_read_back() {
+    let net = Digits::from_safetensors_file(DIGITS).unwrap();
+    let twin = DigitsBf16::from_network(&net).unwrap();
+    let json = serde_json::to_string(&twin).unwrap();
+    // The `f32` network's layout, holding the rounded weights.
+    assert_eq!(json, serde_json::to_string(&*twin.to_network()).unwrap());
+    let back: Box<DigitsBf16> = serde_json::from_str(&json).unwrap();
+    assert!(back.to_safetensors() == twin.to_safetensors());
+    // The `f32` network's own JSON rounds to the same twin.
+    let from_wide: Box<DigitsBf16> =
+        serde_json::from_str(&serde_json::to_string(&*net).unwrap()).unwrap();
+    assert!(from_wide.to_safetensors() == twin.to_safetensors());
+
+    // A sequence twin: its recurrent matrices and biases, and the same steps after reading.
+    let amp = HalfAmp::from_safetensors_file(path("recurrent_amp.safetensors")).unwrap();
+    let twin = HalfAmpBf16::from_network(&amp).unwrap();
+    let back: Box<HalfAmpBf16> =
+        serde_json::from_str(&serde_json::to_string(&twin).unwrap()).unwrap();
+    assert!(back.to_safetensors() == twin.to_safetensors());
+    let (mut state, mut again) = (HalfAmpState::ZERO, HalfAmpState::ZERO);
+    for t in 0..64 {
+        let x = [(t as f32 / 5.0).sin()];
+        assert_eq!(
+            twin.step(&mut state, &x).map(f32::to_bits),
+            back.step(&mut again, &x).map(f32::to_bits)
+        );
+    }
+}
+
+#[test]
+fn deserialising_a_twin_checks_the_layout_and_the_range() {
+    let mut net = Wide::zeroed();
+    net.layer0 = nn::Dense::from_parts([[70000.0, 1.0]], [0.0]);
+    let json = serde_json::to_string(&*net).unwrap();
+    let error = serde_json::from_str::<Box<WideF16>>(&json).unwrap_err();
+    assert!(
+        error.to_string().starts_with(
+            "layer `layer0`: tensor `0.weight` holds 7e4 at [0, 0], which rounds to an infinity \
+             in f16"
+        ),
+        "{error}"
+    );
+    // bfloat16 has `f32`'s range.
+    let bf16: Box<WideBf16> = serde_json::from_str(&json).unwrap();
+    assert_eq!(bf16.forward(&[0.0, 1.0]), [1.0]);
+    // The `f32` network's checks come first: a wrong shape is named as for `Box<Wide>`.
+    let narrow = r#"{"layers": [{"name": "layer0", "weights": [[1.0]], "bias": [0.0]}]}"#;
+    let twin = serde_json::from_str::<Box<WideF16>>(narrow).unwrap_err();
+    let wide = serde_json::from_str::<Box<Wide>>(narrow)
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(twin.to_string(), wide.to_string());
+    assert!(twin.to_string().contains("shape"), "{twin}");
 }

@@ -173,7 +173,7 @@ static AMP: HalfAmpBf16 = HalfAmpBf16::BAKED;
 fn an_lstm_twin_gives_the_bits_of_the_rounded_f32_network() {
     let file = path("recurrent_amp.safetensors");
     let net = HalfAmp::from_safetensors_file(&file).unwrap();
-    let twin = HalfAmpBf16::from_network(&net);
+    let twin = HalfAmpBf16::from_network(&net).unwrap();
     let mut rounded = HalfAmp::from_safetensors_file(&file).unwrap();
     round_weights(&mut *rounded, bf16);
     check_twin!(twin, rounded, net, HalfAmpState, 1, 1, 5e-4);
@@ -191,7 +191,7 @@ fn stacked_gru_twins_with_dense_layers_give_the_rounded_bits() {
     static BAKED: HalfStackedF16 = HalfStackedF16::BAKED;
     let file = path("recurrent_stacked.safetensors");
     let net = HalfStacked::from_safetensors_file(&file).unwrap();
-    let twin = HalfStackedF16::from_network(&net);
+    let twin = HalfStackedF16::from_network(&net).unwrap();
     let mut rounded = HalfStacked::from_safetensors_file(&file).unwrap();
     round_weights(&mut *rounded, f16);
     check_twin!(twin, rounded, net, HalfStackedState, 4, 3, 1e-4);
@@ -205,7 +205,7 @@ fn rnn_twins_give_the_rounded_bits() {
     static BAKED: HalfPlainBf16 = HalfPlainBf16::BAKED;
     let file = path("recurrent_plain.safetensors");
     let net = HalfPlain::from_safetensors_file(&file).unwrap();
-    let twin = HalfPlainBf16::from_network(&net);
+    let twin = HalfPlainBf16::from_network(&net).unwrap();
     let mut rounded = HalfPlain::from_safetensors_file(&file).unwrap();
     round_weights(&mut *rounded, bf16);
     check_twin!(twin, rounded, net, HalfPlainState, 3, 2, 5e-3);
@@ -218,7 +218,7 @@ fn causal_convolutions_stay_f32_in_a_twin() {
     static BAKED: HalfTcnF16 = HalfTcnF16::BAKED;
     let file = path("recurrent_tcn.safetensors");
     let net = HalfTcn::from_safetensors_file(&file).unwrap();
-    let twin = HalfTcnF16::from_network(&net);
+    let twin = HalfTcnF16::from_network(&net).unwrap();
     let mut rounded = HalfTcn::from_safetensors_file(&file).unwrap();
     round_weights(&mut *rounded, f16);
     check_twin!(twin, rounded, net, HalfTcnState, 2, 1, 5e-4);
@@ -230,13 +230,13 @@ fn causal_convolutions_stay_f32_in_a_twin() {
 #[test]
 fn wide_stacked_lstm_twins_give_the_rounded_bits() {
     let net = Wide::random(3);
-    let twin = WideBf16::from_network(&net);
+    let twin = WideBf16::from_network(&net).unwrap();
     let mut rounded = Wide::random(3);
     round_weights(&mut *rounded, bf16);
     check_twin!(twin, rounded, net, WideState, 3, 2, 1.5e-3);
 
     let net = WideHalf::random(4);
-    let twin = WideHalfF16::from_network(&net);
+    let twin = WideHalfF16::from_network(&net).unwrap();
     let mut rounded = WideHalf::random(4);
     round_weights(&mut *rounded, f16);
     check_twin!(twin, rounded, net, WideHalfState, 3, 2, 1e-4);

@@ -82,8 +82,8 @@ fn each_twin_of_one_declaration_is_the_twin_declared_alone() {
         AloneInt8Int8::calibrate(&alone_int8, calibration, Calibration::MinMax).unwrap(),
         xs
     );
-    let bf16 = outputs!(AloneBf16Bf16::from_network(&alone_bf16), xs);
-    let f16 = outputs!(AloneF16F16::from_network(&alone_binary16), xs);
+    let bf16 = outputs!(AloneBf16Bf16::from_network(&alone_bf16).unwrap(), xs);
+    let f16 = outputs!(AloneF16F16::from_network(&alone_binary16).unwrap(), xs);
     // The rounded twins differ from each other: the comparisons below can tell them apart.
     assert_ne!(bf16, f16);
 
@@ -96,11 +96,14 @@ fn each_twin_of_one_declaration_is_the_twin_declared_alone() {
     let (both_int8, three_int8) = calibrate(Calibration::MinMax);
     assert_eq!(outputs!(both_int8, xs), int8);
     assert_eq!(outputs!(three_int8, xs), int8);
-    assert_eq!(outputs!(BothBf16::from_network(&both), xs), bf16);
-    assert_eq!(outputs!(HalvesBf16::from_network(&halves), xs), bf16);
-    assert_eq!(outputs!(HalvesF16::from_network(&halves), xs), f16);
-    assert_eq!(outputs!(ThreeBf16::from_network(&three), xs), bf16);
-    assert_eq!(outputs!(ThreeF16::from_network(&three), xs), f16);
+    assert_eq!(outputs!(BothBf16::from_network(&both).unwrap(), xs), bf16);
+    assert_eq!(
+        outputs!(HalvesBf16::from_network(&halves).unwrap(), xs),
+        bf16
+    );
+    assert_eq!(outputs!(HalvesF16::from_network(&halves).unwrap(), xs), f16);
+    assert_eq!(outputs!(ThreeBf16::from_network(&three).unwrap(), xs), bf16);
+    assert_eq!(outputs!(ThreeF16::from_network(&three).unwrap(), xs), f16);
 
     // Files too: the twins of one declaration read and write the single-format twins' files.
     let alone = AloneInt8Int8::calibrate(&alone_int8, calibration, Calibration::MinMax).unwrap();
@@ -114,10 +117,14 @@ fn each_twin_of_a_sequence_network_steps_as_declared_alone() {
     let net = Steps::random(9);
     let bytes = net.to_safetensors();
     let bf16_alone =
-        StepsBf16AloneBf16::from_network(&StepsBf16Alone::from_safetensors(&bytes).unwrap());
+        StepsBf16AloneBf16::from_network(&StepsBf16Alone::from_safetensors(&bytes).unwrap())
+            .unwrap();
     let f16_alone =
-        StepsF16AloneF16::from_network(&StepsF16Alone::from_safetensors(&bytes).unwrap());
-    let (bf16, f16) = (StepsBf16::from_network(&net), StepsF16::from_network(&net));
+        StepsF16AloneF16::from_network(&StepsF16Alone::from_safetensors(&bytes).unwrap()).unwrap();
+    let (bf16, f16) = (
+        StepsBf16::from_network(&net).unwrap(),
+        StepsF16::from_network(&net).unwrap(),
+    );
     let mut states = [StepsState::ZERO, StepsState::ZERO];
     let mut alone_bf16 = StepsBf16AloneState::ZERO;
     let mut alone_binary16 = StepsF16AloneState::ZERO;
@@ -146,7 +153,8 @@ fn baked_twins_of_one_declaration_are_those_declared_alone() {
     let alone_bf16 = &crate::half::DigitsBf16::BAKED;
     let alone_binary16 = crate::half::DigitsHalfF16::from_network(
         &crate::half::DigitsHalf::from_safetensors(&net.to_safetensors()).unwrap(),
-    );
+    )
+    .unwrap();
     let int8 = &DigitsInt8TwinsInt8::BAKED;
     let alone_int8 = &crate::quant::BakedDigitsInt8::BAKED;
     for x in &xs {

@@ -638,66 +638,85 @@ fn round<H: Half>(wide: &[f32], half: &mut [H]) {
 
 /// Checks that every weight of the layers named in `rounded` (those a twin stores in `H`: their
 /// tensors named `weight*`) stays finite when rounded to `H`: binary16's largest finite value is
-/// 65504, so a weight of 70,000 becomes an infinity and every output NaN. A file's loader calls
-/// it (`from_network`, infallible, rounds as IEEE 754 does, as PyTorch's `.half()`).
+/// 65504, so a weight of 70,000 would become an infinity and every output NaN (and bfloat16's
+/// is just under `f32::MAX`). A twin's `from_network` calls it before rounding, so every way
+/// into a twin (its loaders, serde) refuses such a network.
 ///
 /// # Errors
 ///
-/// `Error::QuantizedValue` naming the layer, the tensor (as the file names it) and the value.
-#[cfg(feature = "safetensors")]
+/// `Error::QuantizedValue` naming the layer, the tensor (as a safetensors file names it:
+/// `0.weight`) and the value.
+#[cfg(feature = "alloc")]
 pub fn check_range<H: Half, N: crate::Network<Scalar = f32>>(
     net: &N,
     rounded: &[&str],
 ) -> Result<(), crate::Error> {
-    use alloc::format;
-    let prefixes = crate::io::safetensors::prefixes(N::LAYERS);
     let mut problem = None;
     net.for_each_tensor(|layer, tensor, values| {
         if problem.is_some() || !rounded.contains(&layer.name) || !tensor.name.starts_with("weight")
         {
             return;
         }
-        let prefix = N::LAYERS
-            .iter()
-            .position(|l| l.name == layer.name)
-            .and_then(|position| prefixes.get(position));
-        let name = format!("{}.{}", prefix.map_or("", |p| p.as_str()), tensor.name);
         let at = |index| values[tensor.storage_index(index)];
-        problem = check_tensor_range::<H>(layer.name, name, tensor.shape, at).err();
+        if let Some(found) = first_out_of_range::<H>(tensor.shape, at) {
+            let prefixes = crate::network::prefixes(N::LAYERS);
+            let position = N::LAYERS.iter().position(|l| l.name == layer.name);
+            let prefix = position.and_then(|p| prefixes.get(p));
+            let name = alloc::format!("{}.{}", prefix.map_or("", |p| p.as_str()), tensor.name);
+            problem = Some(out_of_range::<H>(layer.name, name, tensor.shape, found));
+        }
     });
     problem.map_or(Ok(()), Err)
 }
 
 /// [`check_range`] of one tensor named `tensor` of `shape`, its value at index `i` in
-/// PyTorch's order `value_at(i)`: the first finite value that rounds to an infinity in `H`, as
-/// the error naming it. The macro checks a baked file's weights with it.
+/// PyTorch's order `value_at(i)`. The macro checks a baked file's weights with it.
 ///
 /// # Errors
 ///
 /// `Error::QuantizedValue` naming `layer`, `tensor`, the value and its coordinates.
-#[cfg(feature = "safetensors")]
+#[cfg(feature = "alloc")]
 pub fn check_tensor_range<H: Half>(
     layer: &'static str,
     tensor: alloc::string::String,
     shape: &[usize],
     value_at: impl Fn(usize) -> f32,
 ) -> Result<(), crate::Error> {
+    first_out_of_range::<H>(shape, value_at).map_or(Ok(()), |found| {
+        Err(out_of_range::<H>(layer, tensor, shape, found))
+    })
+}
+
+/// The first finite value of a tensor of `shape` that rounds to an infinity in `H`, and its
+/// index in PyTorch's order (`value_at(i)` is the value at index `i`).
+#[cfg(feature = "alloc")]
+fn first_out_of_range<H: Half>(
+    shape: &[usize],
+    value_at: impl Fn(usize) -> f32,
+) -> Option<(usize, f32)> {
     let count = shape.iter().product();
-    let Some((index, value)) = (0..count)
+    (0..count)
         .map(|index| (index, value_at(index)))
         .find(|&(_, v)| v.is_finite() && !H::from_f32(v).to_f32().is_finite())
-    else {
-        return Ok(());
-    };
-    Err(crate::Error::QuantizedValue {
+}
+
+/// The error for `value`, at `index` of tensor `tensor` of `shape`, that rounds to an infinity.
+#[cfg(feature = "alloc")]
+fn out_of_range<H: Half>(
+    layer: &'static str,
+    tensor: alloc::string::String,
+    shape: &[usize],
+    (index, value): (usize, f32),
+) -> crate::Error {
+    crate::Error::QuantizedValue {
         layer,
         tensor,
         problem: alloc::format!(
             "holds {value:e} at {:?}, which rounds to an infinity in {}",
-            crate::io::safetensors::coordinates(index, shape),
+            crate::tensor::coordinates(index, shape),
             H::NAME
         ),
-    })
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@
 //! half-precision twin's file.
 
 use crate::network::Plural;
+use crate::tensor::coordinates;
 use crate::zeroed::zeroed_box;
 use crate::{Error, LayerInfo, Network, Role, Scalar, TensorInfo};
 use ::safetensors::tensor::Dtype;
@@ -771,21 +772,6 @@ fn read<T: Scalar>(
     Ok(())
 }
 
-/// The coordinates in `shape` of the value at `index` in row-major order (`[index]` for a
-/// shape of no axes).
-pub(crate) fn coordinates(index: usize, shape: &[usize]) -> Vec<usize> {
-    let mut at = vec![0; shape.len().max(1)];
-    let mut rest = index;
-    for (coordinate, size) in at.iter_mut().zip(shape).rev() {
-        *coordinate = rest % (*size).max(1);
-        rest /= (*size).max(1);
-    }
-    if shape.is_empty() {
-        at[0] = index;
-    }
-    at
-}
-
 /// Loads a network from the bytes of a safetensors file, directly on the heap.
 ///
 /// # Errors
@@ -893,23 +879,7 @@ pub fn load_layers<T: Scalar>(
 /// assert_eq!(prefixes(&layers), ["0", "2", "head"]);
 /// ```
 pub fn prefixes(layers: &[LayerInfo]) -> Vec<String> {
-    let mut position = 0;
-    layers
-        .iter()
-        .map(|layer| {
-            let prefix = if layer.named {
-                layer.name.to_string()
-            } else {
-                position.to_string()
-            };
-            position += if layer.activation == crate::Activation::Linear {
-                1
-            } else {
-                2
-            };
-            prefix
-        })
-        .collect()
+    crate::network::prefixes(layers)
 }
 
 /// `text` as a JSON string literal.
@@ -949,8 +919,7 @@ pub fn save<N: Network>(net: &N) -> Vec<u8> {
 /// as the reference writer orders a file of PyTorch's `bfloat16` and `float32` tensors;
 /// PyTorch's `load_state_dict` converts them to its parameters' dtype. A weight beyond the
 /// format's range (binary16's 65504) would be written as an infinity, which loaders refuse:
-/// a twin's weights never are, and [`check_half_range`](crate::check_half_range) finds them
-/// in any other network.
+/// a twin's weights never are (its `from_network` refuses them).
 pub fn save_half<H: crate::Half, N: Network<Scalar = f32>>(net: &N, layers: &[&str]) -> Vec<u8> {
     let narrow = Narrow {
         dtype: H::DTYPE,
