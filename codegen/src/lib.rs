@@ -79,6 +79,11 @@ pub fn check_file(text: &str) -> Result<Vec<Network>, Vec<Diagnostic>> {
             Err(mut found) => problems.append(&mut found),
         }
     }
+    problems.extend(
+        nn_grammar::check_together(networks.iter().map(Some))
+            .into_iter()
+            .flatten(),
+    );
     if problems.is_empty() {
         Ok(networks)
     } else {

@@ -287,6 +287,59 @@ fn check_layers(
     (layers, last_width, complete, built)
 }
 
+/// The problems of networks declared together (in one `network!` or one `.nn` file): a network
+/// whose code would define a type that an earlier one's code defines (`struct AmpState` after
+/// `struct Amp = 1 -> lstm(8) -> 1`, whose state type it is), reported on the later network's
+/// name: one entry for each of `networks` (`None` for a declaration that did not check), the
+/// problem of that network if it has one.
+pub fn check_together<'a>(
+    networks: impl IntoIterator<Item = Option<&'a Network>>,
+) -> Vec<Option<Diagnostic>> {
+    let networks: Vec<Option<&Network>> = networks.into_iter().collect();
+    networks
+        .iter()
+        .enumerate()
+        .map(|(index, net)| clash(net.as_ref()?, &networks[..index]))
+        .collect()
+}
+
+/// The problem of `net` if a type its code defines is one that a network of `earlier` defines.
+fn clash(net: &Network, earlier: &[Option<&Network>]) -> Option<Diagnostic> {
+    let (name, what, earlier, theirs) = net.type_names().into_iter().find_map(|(name, what)| {
+        earlier.iter().flatten().find_map(|earlier| {
+            let (_, theirs) = earlier.type_names().into_iter().find(|(n, _)| *n == name)?;
+            Some((name.clone(), what, earlier, theirs))
+        })
+    })?;
+    let whose = |what: &str| {
+        if what == "the network" {
+            format!("the network `{name}`")
+        } else {
+            format!("`{name}`, {what}")
+        }
+    };
+    let ours = if what == "the network" {
+        String::new()
+    } else {
+        format!(" defines {}, and", whose(what))
+    };
+    if net.name == earlier.name {
+        return Some(Diagnostic::new(
+            net.name_range,
+            format!("a network named `{name}` is declared above: rename one of the two networks"),
+        ));
+    }
+    Some(Diagnostic::new(
+        net.name_range,
+        format!(
+            "`{}`{ours} clashes with `{}` above, which defines {}: rename one of the two networks",
+            net.name,
+            earlier.name,
+            whose(theirs)
+        ),
+    ))
+}
+
 /// In a sequence network (one with a recurrent layer or a causal convolution), every layer
 /// runs once per time step on a vector: only dense layers, the recurrent kinds, causal
 /// convolutions, `dropout` and `layernorm` do. Whether that
@@ -298,8 +351,21 @@ fn check_sequence(
     built: &[bool],
     problems: &mut Vec<Diagnostic>,
 ) -> bool {
-    let Some(stateful) = layers.iter().find(|l| l.kind.is_stateful()) else {
-        return true;
+    // The first stateful layer, by its kind, or as written when none was built (an `lstm`
+    // after a layer that outputs a map is an error of its own, and that layer's too).
+    let stateful = match layers.iter().find(|l| l.kind.is_stateful()) {
+        Some(Layer {
+            kind: LayerKind::CausalConv1d(_),
+            ..
+        }) => "a causal `conv1d`".to_owned(),
+        Some(layer) => format!("`{}`", layer.kind.name()),
+        None => match item.layers.iter().find(|l| kinds::is_stateful(l)) {
+            Some(written) if kinds::STATEFUL_WORDS[..3].contains(&written.width.text.as_str()) => {
+                format!("`{}`", written.width.text)
+            }
+            Some(_) => "a causal `conv1d`".to_owned(),
+            None => return true,
+        },
     };
     let mut per_step = true;
     for ((written, layer), &built) in item.layers.iter().zip(layers).zip(built) {
@@ -322,10 +388,6 @@ fn check_sequence(
             "; a convolution over time steps is written `causal`, as in `conv1d(16, 3, causal)`"
         } else {
             ""
-        };
-        let stateful = match stateful.kind {
-            LayerKind::CausalConv1d(_) => "a causal `conv1d`".to_owned(),
-            kind => format!("`{}`", kind.name()),
         };
         problems.push(Diagnostic::new(
             written.width.range,

@@ -163,7 +163,10 @@ fn recurrent(
         (_, Some(value)) => {
             problems.push(Diagnostic::new(
                 value.range(),
-                "expected `tanh` or `relu` for the `nonlinearity` of `rnn`, as PyTorch's `nn.RNN`",
+                format!(
+                    "expected `tanh` or `relu` for the `nonlinearity` of `rnn`, as PyTorch's `nn.RNN`{}",
+                    found(value)
+                ),
             ));
             None
         }
@@ -178,7 +181,7 @@ fn recurrent(
         problems.push(Diagnostic::new(
             name.range,
             format!(
-                "`{}` reads a vector of features at each time step, found `{input}`",
+                "`{}` reads a vector of features at each time step, found `{input}`: a sequence network's input is the width of one time step, and each layer runs once per step",
                 name.text
             ),
         ));
@@ -199,6 +202,20 @@ fn is_causal(argument: &ast::Argument) -> bool {
     argument.name.is_none() && matches!(&argument.value, Value::Symbol(w) if w.text == "causal")
 }
 
+/// Whether the word `causal` is among `written`'s arguments; written twice, a problem
+/// (recovered: the convolution is causal either way).
+fn causal(written: &ast::Layer, problems: &mut Vec<Diagnostic>) -> bool {
+    let mut words = written.arguments.iter().flatten().filter(|a| is_causal(a));
+    let causal = words.next().is_some();
+    if let Some(again) = words.next() {
+        problems.push(Diagnostic::new(
+            again.range,
+            "`causal` is written twice: once makes the convolution causal",
+        ));
+    }
+    causal
+}
+
 /// Whether `layer` is written as a kind that keeps state between time steps: a recurrent kind,
 /// or a convolution with the word `causal`.
 pub(crate) fn is_stateful(layer: &ast::Layer) -> bool {
@@ -209,6 +226,15 @@ pub(crate) fn is_stateful(layer: &ast::Layer) -> bool {
             argument.name.is_none()
                 && matches!(&argument.value, Value::Symbol(w) if closest(&w.text, &["causal"]).is_some())
         })
+}
+
+/// `, found `relu``: the end of a message about `value`, a number or a word (a tuple is shown
+/// by its range alone).
+fn found(value: &Value) -> String {
+    match value {
+        Value::Number(word) | Value::Symbol(word) => format!(", found `{}`", word.text),
+        Value::Tuple(..) => ", found a tuple".to_owned(),
+    }
 }
 
 /// A recurrent layer's `layers`: 1 to [`MAX_RECURRENT_LEVELS`].
@@ -232,9 +258,9 @@ fn levels(value: &Value, problems: &mut Vec<Diagnostic>) -> Option<usize> {
                 return None;
             }
             Ok(layers) => return Some(layers),
-            Err(_) => format!(", found `{}`", word.text),
+            Err(_) => found(value),
         },
-        _ => String::new(),
+        _ => found(value),
     };
     problems.push(Diagnostic::new(
         value.range(),
@@ -458,7 +484,7 @@ fn conv1d(
     problems: &mut Vec<Diagnostic>,
 ) -> Option<(LayerKind, Shape)> {
     let name = &written.width;
-    let causal = written.arguments.iter().flatten().any(is_causal);
+    let causal = causal(written, problems);
     let mut without_causal;
     let read = if causal {
         without_causal = written.clone();

@@ -27,7 +27,7 @@ mod parse;
 mod print;
 
 pub use ast::TextRange;
-pub use check::{Recovered, SETTINGS, check, check_recovering};
+pub use check::{Recovered, SETTINGS, check, check_recovering, check_together};
 pub use diag::{Diagnostic, line_col};
 pub use kinds::KINDS;
 pub use network::{
@@ -148,6 +148,11 @@ pub fn compile_file(text: &str) -> Result<Vec<Network>, Vec<Diagnostic>> {
             Err(mut ds) => problems.append(&mut ds),
         }
     }
+    problems.extend(
+        check_together(networks.iter().map(Some))
+            .into_iter()
+            .flatten(),
+    );
     if problems.is_empty() {
         Ok(networks)
     } else {

@@ -74,6 +74,23 @@ impl Network {
         self.layers.iter().any(|l| l.kind.is_stateful())
     }
 
+    /// The Rust types the network's code defines, each with what it is: the struct,
+    /// `<Name>Gradients`, for a sequence network `<Name>State`, and each twin
+    /// (`<Name>Int8`, `<Name>Bf16`, `<Name>F16`).
+    pub fn type_names(&self) -> Vec<(String, &'static str)> {
+        let mut names = vec![
+            (self.name.clone(), "the network"),
+            (format!("{}Gradients", self.name), "its gradients"),
+        ];
+        if self.is_sequence() {
+            names.push((format!("{}State", self.name), "its state"));
+        }
+        for (twin, _) in &self.quantize {
+            names.push((format!("{}{}", self.name, twin.suffix()), twin.twin()));
+        }
+        names
+    }
+
     /// Values of one stream's state: the hidden state (and an LSTM's cell state) of every
     /// level of every recurrent layer, and the inputs each causal convolution keeps; 0 for a
     /// network that is not a sequence network.
@@ -738,6 +755,15 @@ impl Quantize {
             Self::Int8 => "Int8",
             Self::Bf16 => "Bf16",
             Self::F16 => "F16",
+        }
+    }
+
+    /// What the twin of this format is, for messages: `its int8 twin`.
+    pub fn twin(self) -> &'static str {
+        match self {
+            Self::Int8 => "its int8 twin",
+            Self::Bf16 => "its bf16 twin",
+            Self::F16 => "its f16 twin",
         }
     }
 }

@@ -106,13 +106,32 @@ fn expand(input: TokenStream) -> TokenStream {
         )
         .into_compile_error();
     }
-    items.into_iter().map(expand_item).collect()
+    let checked: Vec<(RawItem, SourceMap, nn_grammar::Recovered)> = items
+        .into_iter()
+        .map(|item| {
+            let map = SourceMap::new(item.body.clone(), item.end);
+            let recovered = nn_grammar::compile_item_recovering(map.text());
+            (item, map, recovered)
+        })
+        .collect();
+    let clashes = nn_grammar::check_together(
+        checked
+            .iter()
+            .map(|(_, _, recovered)| recovered.network.as_ref()),
+    );
+    checked
+        .into_iter()
+        .zip(clashes)
+        .map(|((item, map, recovered), clash)| match clash {
+            // The error alone: the code would repeat the earlier network's definitions.
+            Some(problem) => map.error(&problem).into_compile_error(),
+            None => expand_item(item, &map, &recovered),
+        })
+        .collect()
 }
 
-fn expand_item(item: RawItem) -> TokenStream {
+fn expand_item(item: RawItem, map: &SourceMap, recovered: &nn_grammar::Recovered) -> TokenStream {
     let names = fallback_names(&item.body);
-    let map = SourceMap::new(item.body, item.end);
-    let recovered = nn_grammar::compile_item_recovering(map.text());
     let span_of = |range: nn_grammar::TextRange| map.span_at(range.start);
     if recovered.problems.is_empty()
         && let Some(net) = &recovered.network

@@ -92,3 +92,31 @@ fn problems_of_every_declaration_are_reported_with_lines() {
                      ^
     "#]].assert_eq(&render(text, &nn_grammar::compile_file(text).unwrap_err()));
 }
+
+#[test]
+fn networks_whose_types_clash_are_errors_on_the_later_name() {
+    let text = "struct Amp = 1 -> lstm(4) -> 1 with quantize = bf16;\n\
+                struct AmpState = 2 -> 3;\n\
+                struct AmpBf16 = 2 -> 3;\n\
+                struct Digits = 2 -> 3;\n\
+                struct Digits = 4 -> 3;\n\
+                struct Distinct = 2 -> 3;\n\
+                struct Distinct2State = 2 -> 3;\n\
+                struct Distinct2 = 1 -> gru(2) -> 1;\n";
+    let problems = nn_grammar::compile_file(text).unwrap_err();
+    expect![[r#"
+        2:8: `AmpState` clashes with `Amp` above, which defines `AmpState`, its state: rename one of the two networks
+          struct AmpState = 2 -> 3;
+                 ^^^^^^^^
+        3:8: `AmpBf16` clashes with `Amp` above, which defines `AmpBf16`, its bf16 twin: rename one of the two networks
+          struct AmpBf16 = 2 -> 3;
+                 ^^^^^^^
+        5:8: a network named `Digits` is declared above: rename one of the two networks
+          struct Digits = 4 -> 3;
+                 ^^^^^^
+        8:8: `Distinct2` defines `Distinct2State`, its state, and clashes with `Distinct2State` above, which defines the network `Distinct2State`: rename one of the two networks
+          struct Distinct2 = 1 -> gru(2) -> 1;
+                 ^^^^^^^^^
+    "#]]
+    .assert_eq(&render(text, &problems));
+}

@@ -420,7 +420,7 @@ fn recurrent_mistakes() {
             1:29: `hidden` must be at least 1, found `0`
               struct A = 4 -> lstm -> gru(0) -> rnn(4, sigmoid) -> lstm(4, layers = 9) -> gru(2, 3, 4);
                                           ^
-            1:42: expected `tanh` or `relu` for the `nonlinearity` of `rnn`, as PyTorch's `nn.RNN`
+            1:42: expected `tanh` or `relu` for the `nonlinearity` of `rnn`, as PyTorch's `nn.RNN`, found `sigmoid`
               struct A = 4 -> lstm -> gru(0) -> rnn(4, sigmoid) -> lstm(4, layers = 9) -> gru(2, 3, 4);
                                                        ^^^^^^^
             1:71: a recurrent layer has at most 8 stacked `layers`, found 9
@@ -434,9 +434,21 @@ fn recurrent_mistakes() {
     check(
         "struct A = [1, 8, 8] -> lstm(4) -> 2;",
         &expect![[r#"
-            1:25: `lstm` reads a vector of features at each time step, found `[1, 8, 8]`
+            1:25: `lstm` reads a vector of features at each time step, found `[1, 8, 8]`: a sequence network's input is the width of one time step, and each layer runs once per step
               struct A = [1, 8, 8] -> lstm(4) -> 2;
                                       ^^^^
+        "#]],
+    );
+    // Without the `flatten`, the `lstm` reads a map: the convolution is still named.
+    check(
+        "struct A = [4, 16] -> conv1d(8, 3) -> lstm(8) -> 2;",
+        &expect![[r#"
+            1:23: `conv1d` cannot be part of a network with `lstm`: such a network runs one time step at a time on vectors, and only dense layers, `lstm`, `gru`, `rnn`, causal `conv1d`, `dropout` and `layernorm` run per step; a convolution over time steps is written `causal`, as in `conv1d(16, 3, causal)`
+              struct A = [4, 16] -> conv1d(8, 3) -> lstm(8) -> 2;
+                                    ^^^^^^
+            1:39: `lstm` reads a vector of features at each time step, found `[8, 14]`: a sequence network's input is the width of one time step, and each layer runs once per step
+              struct A = [4, 16] -> conv1d(8, 3) -> lstm(8) -> 2;
+                                                    ^^^^
         "#]],
     );
     check(
@@ -475,6 +487,17 @@ fn causal_convolutions_make_a_sequence_network() {
             1:76: a `causal` convolution takes no `padding`: it reads one time step at a time, after `(kernel - 1) * dilation` steps of zeros
               struct A = 2 -> conv1d(8, 3, stride = 2, causal) -> conv1d(4, 3, padding = 1, causal) -> 1;
                                                                                          ^
+        "#]],
+    );
+    check(
+        "struct A = 2 -> conv1d(8, 3, causal, causal) -> rnn(4, tanh, relu) -> 1;",
+        &expect![[r#"
+            1:38: `causal` is written twice: once makes the convolution causal
+              struct A = 2 -> conv1d(8, 3, causal, causal) -> rnn(4, tanh, relu) -> 1;
+                                                   ^^^^^^
+            1:62: expected a whole number from 1 to 8 for `layers`, found `relu`
+              struct A = 2 -> conv1d(8, 3, causal, causal) -> rnn(4, tanh, relu) -> 1;
+                                                                           ^^^^
         "#]],
     );
     check(
