@@ -199,10 +199,11 @@ fn calibration_errors_are_typed() {
     );
     let mut bad = [0.0_f32; 64];
     bad[3] = f32::NAN;
-    let error = DigitsInt8::calibrate(&net, &[bad], Calibration::MinMax).unwrap_err();
+    let error =
+        DigitsInt8::calibrate(&net, &[[0.0; 64], [1.0; 64], bad], Calibration::MinMax).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "cannot calibrate: the input holds NaN on a sample"
+        "cannot calibrate: the input holds NaN on sample 2 (value 3 of 64)"
     );
     let error =
         DigitsInt8::calibrate(&net, &[[0.0; 64]], Calibration::Percentile(10.0)).unwrap_err();
@@ -251,6 +252,16 @@ fn files_round_trip_and_name_what_is_wrong() {
             "layer `layer0`: tensor `0.weight_scale` holds 1e-45 at index 0: times the input scale"
         ),
         "{error}"
+    );
+    let mut one_nan = [0.5_f32; 32];
+    one_nan[7] = f32::NAN;
+    let one_nan: Vec<u8> = one_nan.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let error =
+        DigitsInt8::from_safetensors(&with_tensor(&bytes, "0.weight_scale", &one_nan)).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "layer `layer0`: tensor `0.weight_scale` holds NaN at index 7, expected a positive, \
+         finite scale"
     );
     let error = DigitsInt8::from_safetensors(&edit(r#""2.bias""#, r#""2.bIas""#)).unwrap_err();
     assert!(

@@ -23,6 +23,8 @@ pub enum Calibration {
 pub struct Observer {
     seen: Vec<Seen>,
     names: &'static [&'static str],
+    /// How many times each tensor was observed: the index of its next sample.
+    observed: Vec<usize>,
 }
 
 /// What an observer keeps of one tensor's values.
@@ -137,23 +139,32 @@ impl Observer {
         Ok(Self {
             seen: names.iter().map(|_| empty.clone()).collect(),
             names,
+            observed: alloc::vec![0; names.len()],
         })
     }
 
-    /// Records the values tensor `tensor` took on one sample.
+    /// Records the values tensor `tensor` took on one sample (the samples of a tensor are
+    /// counted from 0 in the order observed).
     ///
     /// # Errors
     ///
-    /// [`Error::Calibration`] for a NaN or infinite value, naming the tensor, or, for an
-    /// observer of a known number of samples, more values than they hold.
+    /// [`Error::Calibration`] for a NaN or infinite value, naming the tensor, the sample and
+    /// where in it, or, for an observer of a known number of samples, more values than they
+    /// hold.
     ///
     /// # Panics
     ///
     /// When `tensor` is not below the number of names given to [`Observer::new`].
     pub fn observe(&mut self, tensor: usize, values: &[f32]) -> Result<(), Error> {
-        if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+        let sample = self.observed[tensor];
+        self.observed[tensor] += 1;
+        if let Some((at, bad)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::Calibration {
-                reason: format!("{} holds {bad} on a sample", self.names[tensor]),
+                reason: format!(
+                    "{} holds {bad} on sample {sample} (value {at} of {})",
+                    self.names[tensor],
+                    values.len()
+                ),
             });
         }
         match &mut self.seen[tensor] {

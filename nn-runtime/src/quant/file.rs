@@ -188,8 +188,15 @@ impl<'a> Reader<'a> {
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        for scale in &weight_scales {
-            check_scale(layer, &format!("{prefix}.weight_scale"), *scale)?;
+        if let Some(at) = weight_scales.iter().position(|s| !scale_ok(*s)) {
+            return Err(Error::QuantizedValue {
+                layer,
+                tensor: format!("{prefix}.weight_scale"),
+                problem: format!(
+                    "holds {} at index {at}, expected a positive, finite scale",
+                    weight_scales[at]
+                ),
+            });
         }
         let bias = self.take(layer, prefix, "bias", Dtype::I32, &[outputs])?;
         let bias: Vec<i32> = bias
@@ -387,8 +394,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Whether `scale` can be a quantisation's scale: positive and finite.
+fn scale_ok(scale: f32) -> bool {
+    scale > 0.0 && scale.is_finite()
+}
+
 fn check_scale(layer: &'static str, tensor: &str, scale: f32) -> Result<(), Error> {
-    if scale > 0.0 && scale.is_finite() {
+    if scale_ok(scale) {
         return Ok(());
     }
     Err(Error::QuantizedValue {

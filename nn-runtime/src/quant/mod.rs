@@ -79,10 +79,14 @@ impl Quantization {
     /// calibration computes them. A range of all zeros (or one whose scale is below the
     /// smallest normal `f32`) gets scale 1 and zero point 0, as onnxruntime's
     /// `compute_scale_zp` gives it: later positive values keep their steps, where a zero point
-    /// of 255 clipped every one of them to 0.
+    /// of 255 clipped every one of them to 0. A range wider than `f32::MAX` (where `max - min`
+    /// would be an infinity) gets `max / 255 - min / 255`.
     pub fn from_range(min: f32, max: f32) -> Self {
         let (min, max) = (min.min(0.0), max.max(0.0));
-        let scale = (max - min) / 255.0;
+        let mut scale = (max - min) / 255.0;
+        if scale.is_infinite() && min.is_finite() && max.is_finite() {
+            scale = max / 255.0 - min / 255.0;
+        }
         if !(scale >= f32::MIN_POSITIVE && scale.is_finite()) {
             return Self::new(1.0, 0);
         }
@@ -291,6 +295,16 @@ mod tests {
         assert!(checked > 400_000);
         assert!(round_even(f32::NAN).is_nan());
         assert_eq!(round_even(f32::INFINITY), f32::INFINITY);
+    }
+
+    #[test]
+    fn ranges_wider_than_f32_keep_their_steps() {
+        let q = Quantization::from_range(-3e38, 3e38);
+        assert_eq!(q.scale, 3e38 / 255.0 + 3e38 / 255.0);
+        assert_eq!(q.zero_point, 128);
+        assert_eq!(q.quantize(-3e38), 0);
+        assert_eq!(q.quantize(3e38), 255);
+        assert_eq!(q.quantize(0.0), 128);
     }
 
     #[test]
