@@ -1132,8 +1132,17 @@ pub fn with_widest<R>(f: impl FnOnce() -> R) -> R {
         // SAFETY: `level` found AVX2 and FMA on this CPU.
         #[allow(unsafe_code)]
         Level::Avx2 => unsafe { avx2::run(f) },
-        _ => f(),
+        _ => run_portable(f),
     }
+}
+
+/// [`with_widest`]'s portable arm, out of line: `f` inlined into `with_widest` itself would put
+/// its locals in `with_widest`'s frame too, below which `avx512::run` or `avx2::run` holds them
+/// again (a recurrent step's buffers and temporaries twice on the stack, in release builds as
+/// in debug ones). The same code, compiled with the same features: the same bits.
+#[inline(never)]
+fn run_portable<R>(f: impl FnOnce() -> R) -> R {
+    f()
 }
 
 /// `g[i] += x[s][i] * d[s]` for each pair of rows in order (the portable kernel skips the terms

@@ -34,29 +34,43 @@ layer!(
 /// The update of one level from its gates' input projection `x` and recurrent projection `r`,
 /// each function over a whole gate (`kernel::sigmoid_lanes`, vector kernels). Returns the
 /// activated gates `r, z, n`, which inference drops and training's backward pass reads.
+// Training's (inference runs `update_in_place`).
+#[cfg(any(test, all(feature = "train", feature = "alloc")))]
 #[inline(always)]
 pub(crate) fn update<const H: usize, T: Scalar>(
     x: &Aligned<[[T; H]; 3]>,
     r: &Aligned<[[T; H]; 3]>,
     h: &mut [T; H],
 ) -> Aligned<[[T; H]; 3]> {
-    let (x, r) = (&x.0, &r.0);
-    let mut gates = Aligned([[T::ZERO; H]; 3]);
+    let mut gates = *x;
+    update_in_place(&mut gates, r, h);
+    gates
+}
+
+/// [`update`] computing the gates in place of `x`'s projections (inference's, which need not
+/// keep them; a copy of them is a large temporary in a debug build).
+#[inline(always)]
+fn update_in_place<const H: usize, T: Scalar>(
+    gates: &mut Aligned<[[T; H]; 3]>,
+    r: &Aligned<[[T; H]; 3]>,
+    h: &mut [T; H],
+) {
+    let r = &r.0;
+    // On entry `x`'s projections, each replaced by its gate.
     let [reset, keep, new] = &mut gates.0;
     for j in 0..H {
-        reset[j] = x[0][j] + r[0][j];
-        keep[j] = x[1][j] + r[1][j];
+        reset[j] += r[0][j];
+        keep[j] += r[1][j];
     }
     kernel::sigmoid_lanes(reset);
     kernel::sigmoid_lanes(keep);
     for j in 0..H {
-        new[j] = x[2][j] + reset[j] * r[2][j];
+        new[j] += reset[j] * r[2][j];
     }
     kernel::tanh_lanes(new);
     for j in 0..H {
         h[j] = new[j] + keep[j] * (h[j] - new[j]);
     }
-    gates
 }
 
 impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, W> Update<3, H, T>
@@ -65,10 +79,10 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, W> Update<3
     type Level = [T; H];
 
     #[inline(always)]
-    fn update(x: &Aligned<[[T; H]; 3]>, r: &Aligned<[[T; H]; 3]>, state: &mut [T; H]) {
+    fn update(x: &mut Aligned<[[T; H]; 3]>, r: &Aligned<[[T; H]; 3]>, state: &mut [T; H]) {
         // The fused kernel where there is one: `update`'s bits, without its gates' memory.
         if !kernel::gru_update(&x.0, &r.0, state) {
-            let _ = update(x, r, state);
+            update_in_place(x, r, state);
         }
     }
 }
@@ -93,7 +107,7 @@ mod tests {
             let start = draw(1.0);
             let (mut by_gates, mut fused) = (start, start);
             let _ = update(&x, &r, &mut by_gates);
-            <Gru<1, H, f32> as Update<3, H, f32>>::update(&x, &r, &mut fused);
+            <Gru<1, H, f32> as Update<3, H, f32>>::update(&mut { x }, &r, &mut fused);
             let bits = |v: &[f32; H]| v.map(f32::to_bits);
             assert_eq!(bits(&fused), bits(&by_gates), "h of {H}, scale {scale}");
             assert_ne!(bits(&fused), bits(&start));

@@ -55,6 +55,8 @@ layer!(
 /// kernels), then the states. Returns the activated gates `σ(i), σ(f), tanh(g), σ(o)` and
 /// `tanh(c')`, which inference drops and training's backward pass reads (so that training
 /// recomputes the forward pass with these very bits).
+// Training's (inference runs `update_in_place`).
+#[cfg(any(test, all(feature = "train", feature = "alloc")))]
 #[inline(always)]
 pub(crate) fn update<const H: usize, T: Scalar>(
     x: &Aligned<[[T; H]; 4]>,
@@ -62,6 +64,18 @@ pub(crate) fn update<const H: usize, T: Scalar>(
     state: &mut LstmLevel<H, T>,
 ) -> (Aligned<[[T; H]; 4]>, Aligned<[T; H]>) {
     let mut gates = *x;
+    let squashed = update_in_place(&mut gates, r, state);
+    (gates, squashed)
+}
+
+/// [`update`] computing the gates in place of `x`'s projections (inference's, which need not
+/// keep them; a copy of them is a large temporary in a debug build); returns `tanh(c')`.
+#[inline(always)]
+fn update_in_place<const H: usize, T: Scalar>(
+    gates: &mut Aligned<[[T; H]; 4]>,
+    r: &Aligned<[[T; H]; 4]>,
+    state: &mut LstmLevel<H, T>,
+) -> Aligned<[T; H]> {
     for (gate, r) in gates.0.iter_mut().zip(&r.0) {
         for (g, &r) in gate.iter_mut().zip(r) {
             *g += r;
@@ -86,7 +100,7 @@ pub(crate) fn update<const H: usize, T: Scalar>(
     for j in 0..H {
         state.h[j] = output[j] * squashed.0[j];
     }
-    (gates, squashed)
+    squashed
 }
 
 impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, W> Update<4, H, T>
@@ -95,10 +109,10 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, W> Update<4
     type Level = LstmLevel<H, T>;
 
     #[inline(always)]
-    fn update(x: &Aligned<[[T; H]; 4]>, r: &Aligned<[[T; H]; 4]>, state: &mut LstmLevel<H, T>) {
+    fn update(x: &mut Aligned<[[T; H]; 4]>, r: &Aligned<[[T; H]; 4]>, state: &mut LstmLevel<H, T>) {
         // The fused kernel where there is one: `update`'s bits, without its gates' memory.
         if !kernel::lstm_update(&x.0, &r.0, &mut state.c, &mut state.h) {
-            let _ = update(x, r, state);
+            let _ = update_in_place(x, r, state);
         }
     }
 }
@@ -126,7 +140,7 @@ mod tests {
             };
             let (mut by_gates, mut fused) = (start, start);
             let _ = update(&x, &r, &mut by_gates);
-            <Lstm<1, H, f32> as Update<4, H, f32>>::update(&x, &r, &mut fused);
+            <Lstm<1, H, f32> as Update<4, H, f32>>::update(&mut { x }, &r, &mut fused);
             let bits = |v: &[f32; H]| v.map(f32::to_bits);
             assert_eq!(bits(&fused.h), bits(&by_gates.h), "h of {H}, scale {scale}");
             assert_eq!(bits(&fused.c), bits(&by_gates.c), "c of {H}, scale {scale}");

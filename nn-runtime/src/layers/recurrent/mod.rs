@@ -607,11 +607,12 @@ impl<const H: usize, T: Scalar, const DEEPER: usize> Levels<[T; H], DEEPER>
 
 /// How one level's state moves from its input projection `x` and recurrent projection `r`: one
 /// implementation per layer type, a static call that inlines (a function passed as a value
-/// did not, and then ran on narrow vectors).
+/// did not, and then ran on narrow vectors). `x` is the caller's scratch, which the update may
+/// overwrite (with its gates, rather than copying them to a temporary).
 pub(crate) trait Update<const G: usize, const H: usize, T: Scalar> {
     /// The state of one level.
     type Level: LevelState<H, T>;
-    fn update(x: &Aligned<[[T; H]; G]>, r: &Aligned<[[T; H]; G]>, state: &mut Self::Level);
+    fn update(x: &mut Aligned<[[T; H]; G]>, r: &Aligned<[[T; H]; G]>, state: &mut Self::Level);
 }
 
 /// A level's hidden state, which its recurrent product reads.
@@ -865,13 +866,18 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
         input: &[T; I],
     ) -> [T; H] {
         let (first, deeper) = state;
-        let x = self.first.input(input);
-        U::update(&x, &self.first.hidden(first.h()), first);
+        let mut x = self.first.input(input);
+        U::update(&mut x, &self.first.hidden(first.h()), first);
         let mut h = *first.h();
-        for (cell, state) in self.deeper.iter().zip(deeper) {
-            let x = cell.input(&h);
-            U::update(&x, &cell.hidden(state.h()), state);
-            h = *state.h();
+        // Constant conditions here and in `step_streams`: a debug build leaves out the code
+        // not run (here the levels above of a single-level layer), whose inlined temporaries
+        // would otherwise take their own places in the frame.
+        if const { DEEPER > 0 } {
+            for (cell, state) in self.deeper.iter().zip(deeper) {
+                let mut x = cell.input(&h);
+                U::update(&mut x, &cell.hidden(state.h()), state);
+                h = *state.h();
+            }
         }
         h
     }
@@ -887,17 +893,19 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
         inputs: &[[T; I]],
         outputs: &mut [[T; H]],
     ) {
-        if size_of::<[[[W; H]; G]; H]>() < STREAMED_MATRIX {
+        // Constant conditions, as in `step`: a debug build leaves out the branch not taken.
+        if const { size_of::<[[[W; H]; G]; H]>() < STREAMED_MATRIX } {
             for (state, (input, output)) in states.iter_mut().zip(inputs.iter().zip(outputs)) {
                 *output = self.step::<U>(state.levels(), input);
             }
             return;
         }
-        let mut x = [Aligned([[T::ZERO; H]; G]); STREAMS];
-        let mut r = [Aligned([[T::ZERO; H]; G]); STREAMS];
+        // Zeros repeated from constants: a debug build builds no temporary to copy.
+        let mut x = [const { Aligned([[T::ZERO; H]; G]) }; STREAMS];
+        let mut r = [const { Aligned([[T::ZERO; H]; G]) }; STREAMS];
         // The `h` of each stream: the level's before its update, then its new one, which the
         // level above reads.
-        let mut h = [[T::ZERO; H]; STREAMS];
+        let mut h = [const { [T::ZERO; H] }; STREAMS];
         for ((states, inputs), outputs) in states
             .chunks_mut(STREAMS)
             .zip(inputs.chunks(STREAMS))
@@ -911,21 +919,33 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
                 *h = *state.levels().0.h();
             }
             W::gates_streams(&first.weight_hh, &first.bias_hh, h, r);
-            for (((state, x), r), h) in states.iter_mut().zip(&*x).zip(&*r).zip(h.iter_mut()) {
+            for (((state, x), r), h) in states
+                .iter_mut()
+                .zip(x.iter_mut())
+                .zip(&*r)
+                .zip(h.iter_mut())
+            {
                 let level = state.levels().0;
                 U::update(x, r, level);
                 *h = *level.h();
             }
-            for (k, cell) in self.deeper.iter().enumerate() {
-                W::gates_streams(&cell.weight_ih, &cell.bias_ih, h, x);
-                for (h, state) in h.iter_mut().zip(states.iter_mut()) {
-                    *h = *state.levels().1[k].h();
-                }
-                W::gates_streams(&cell.weight_hh, &cell.bias_hh, h, r);
-                for (((state, x), r), h) in states.iter_mut().zip(&*x).zip(&*r).zip(h.iter_mut()) {
-                    let level = &mut state.levels().1[k];
-                    U::update(x, r, level);
-                    *h = *level.h();
+            if const { DEEPER > 0 } {
+                for (k, cell) in self.deeper.iter().enumerate() {
+                    W::gates_streams(&cell.weight_ih, &cell.bias_ih, h, x);
+                    for (h, state) in h.iter_mut().zip(states.iter_mut()) {
+                        *h = *state.levels().1[k].h();
+                    }
+                    W::gates_streams(&cell.weight_hh, &cell.bias_hh, h, r);
+                    for (((state, x), r), h) in states
+                        .iter_mut()
+                        .zip(x.iter_mut())
+                        .zip(&*r)
+                        .zip(h.iter_mut())
+                    {
+                        let level = &mut state.levels().1[k];
+                        U::update(x, r, level);
+                        *h = *level.h();
+                    }
                 }
             }
             outputs.copy_from_slice(h);

@@ -54,7 +54,7 @@ impl<const I: usize, const H: usize, T: Scalar, const DEEPER: usize, const RELU:
     type Level = [T; H];
 
     #[inline(always)]
-    fn update(x: &Aligned<[[T; H]; 1]>, r: &Aligned<[[T; H]; 1]>, state: &mut [T; H]) {
+    fn update(x: &mut Aligned<[[T; H]; 1]>, r: &Aligned<[[T; H]; 1]>, state: &mut [T; H]) {
         update::<H, T, RELU>(x, r, state);
     }
 }
