@@ -557,15 +557,17 @@ fn check_quantize(
 /// unroll setting is fine.
 fn check_unroll(settings: &Settings, layers: &[Layer], problems: &mut Vec<Diagnostic>) -> bool {
     if let (Unroll::Full, Some(range)) = (settings.unroll, settings.unroll_range) {
+        // Only dense layers are written out; the other kinds call their kernels either way.
         let macs: usize = layers
             .iter()
+            .filter(|l| l.kind == LayerKind::Dense)
             .map(Layer::multiply_adds)
             .fold(0, usize::saturating_add);
         if macs > MAX_FULL_UNROLL {
             problems.push(Diagnostic::new(
                 range,
                 format!(
-                    "`unroll = full` writes one statement per multiply-add and is limited to {MAX_FULL_UNROLL}, this network has {macs}: use `unroll = loops`"
+                    "`unroll = full` writes one statement per multiply-add of a dense layer and is limited to {MAX_FULL_UNROLL}, this network's dense layers have {macs}: use `unroll = loops`"
                 ),
             ));
             return false;

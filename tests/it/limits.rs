@@ -195,3 +195,28 @@ fn the_longest_history_steps_and_trains_from_the_heap() {
 
 // One past each limit is a compile error: `tests/ui/limit_*.rs`, run with the other UI cases by
 // `ui::ui`, each with the error rustc prints in its `.stderr`.
+
+nn::network! {
+    /// `unroll = full` writes out dense layers only: the convolution's 86,400 multiply-adds
+    /// (beyond the 4,096 of the limit) call its kernel as without the option.
+    pub struct UnrolledBesideConv = [1, 28, 28] -> conv2d(6, 5) relu -> maxpool2d(4) -> flatten
+        -> 2 with unroll = full;
+    /// The same with loops.
+    pub struct LoopsBesideConv = [1, 28, 28] -> conv2d(6, 5) relu -> maxpool2d(4) -> flatten
+        -> 2;
+}
+
+#[test]
+fn full_unroll_counts_the_dense_layers_only() {
+    let loops = LoopsBesideConv::random(5);
+    let full = UnrolledBesideConv::from_safetensors(&loops.to_safetensors()).unwrap();
+    let image: [[[f32; 28]; 28]; 1] = [std::array::from_fn(|r| {
+        std::array::from_fn(|c| ((r * 28 + c) % 11) as f32 / 10.0)
+    })];
+    let (expected, found) = (loops.forward(&image), full.forward(&image));
+    // The unrolled sums add left to right, the kernel's in another order.
+    for (e, f) in expected.iter().zip(&found) {
+        assert!((e - f).abs() <= 1e-5 * e.abs().max(1.0), "{e} against {f}");
+    }
+    assert_ne!(expected, [0.0; 2]);
+}

@@ -563,10 +563,30 @@ fn full_unroll_too_big() {
     check(
         "struct A = 784 -> 128 relu -> 10 with unroll = full;",
         &expect![[r#"
-        1:48: `unroll = full` writes one statement per multiply-add and is limited to 4096, this network has 101632: use `unroll = loops`
-          struct A = 784 -> 128 relu -> 10 with unroll = full;
-                                                         ^^^^
-    "#]],
+            1:48: `unroll = full` writes one statement per multiply-add of a dense layer and is limited to 4096, this network's dense layers have 101632: use `unroll = loops`
+              struct A = 784 -> 128 relu -> 10 with unroll = full;
+                                                             ^^^^
+        "#]],
+    );
+    // Only dense layers are written out: a wide recurrent layer's 160,800 multiply-adds a step
+    // do not count, nor a convolution's.
+    check(
+        "struct A = 4 -> lstm(200) -> 2 with unroll = full;",
+        &expect![[r#"
+            (private) A F32 Full inputs=4 outputs=2 parameters=165202
+              layer0 (default name): 4 -> 200 Linear
+              layer1 (default name): 200 -> 2 Linear
+        "#]],
+    );
+    check(
+        "struct A = [1, 28, 28] -> conv2d(6, 5) -> maxpool2d(4) -> flatten -> 2 with unroll = full;",
+        &expect![[r#"
+            (private) A F32 Full inputs=784 outputs=2 parameters=590
+              layer0 (default name): 784 -> 3456 Linear
+              layer1 (default name): 3456 -> 216 Linear
+              layer2 (default name): 216 -> 216 Linear
+              layer3 (default name): 216 -> 2 Linear
+        "#]],
     );
 }
 

@@ -9,11 +9,19 @@ use crate::Scalar;
 
 /// The last `FRAMES` inputs of `C` channels of one stream of a causal [`Conv1d`]
 /// (`FRAMES = (K - 1) * dilation`), zeros when the stream starts, as PyTorch's padding.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Two histories are equal when they hold the same inputs in the same order (a stream's
+/// future steps depend on nothing else), wherever the ring starts.
+#[derive(Clone, Copy, Debug)]
 pub struct ConvHistory<const C: usize, const FRAMES: usize, T: Scalar> {
     /// A ring: `frames[next]` is the oldest input, `frames[next - 1]` the newest.
     frames: [[T; C]; FRAMES],
     next: usize,
+}
+
+impl<const C: usize, const FRAMES: usize, T: Scalar> PartialEq for ConvHistory<C, FRAMES, T> {
+    fn eq(&self, other: &Self) -> bool {
+        (1..=FRAMES).all(|lag| self.ago(lag) == other.ago(lag))
+    }
 }
 
 impl<const C: usize, const FRAMES: usize, T: Scalar> ConvHistory<C, FRAMES, T> {
@@ -181,6 +189,25 @@ mod tests {
     use super::*;
     extern crate std;
     use std::vec::Vec;
+
+    #[test]
+    fn histories_are_equal_by_their_inputs_not_where_the_ring_starts() {
+        // Two frames: [1], [2], [3] leave the ring's start at 1, [2], [3] at 0; both keep the
+        // inputs [2], [3].
+        let mut three = ConvHistory::<1, 2, f32>::ZERO;
+        three.advance(&[[1.0], [2.0], [3.0]]);
+        let mut two = ConvHistory::<1, 2, f32>::ZERO;
+        two.advance(&[[2.0], [3.0]]);
+        assert_ne!(three.next, two.next);
+        assert_eq!(three, two);
+        let mut other = two;
+        other.push(&[4.0]);
+        assert_ne!(other, two);
+        // The same inputs in another order differ.
+        let mut swapped = ConvHistory::<1, 2, f32>::ZERO;
+        swapped.advance(&[[3.0], [2.0]]);
+        assert_ne!(swapped, two);
+    }
 
     /// The direct definition: the whole stream padded with zeros, then each output's taps.
     fn reference<const OUT: usize, const IPG: usize, const K: usize, const C: usize>(

@@ -260,7 +260,7 @@ fn full_unroll_is_for_tiny_networks() {
         "struct Net = 784 -> 128 relu -> 10 with unroll = full;",
         &expect![[r#"
             exit 1
-            error: `unroll = full` writes one statement per multiply-add and is limited to 4096, this network has 101632: use `unroll = loops`
+            error: `unroll = full` writes one statement per multiply-add of a dense layer and is limited to 4096, this network's dense layers have 101632: use `unroll = loops`
               --> model.nn:1:50
               |
             1 | struct Net = 784 -> 128 relu -> 10 with unroll = full;
