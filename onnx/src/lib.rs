@@ -178,6 +178,12 @@ pub fn import(bytes: &[u8], options: &Options) -> Result<Import, Error> {
     })
 }
 
+/// The README's example (the crates.io page), compiled with the doc tests so that it stays
+/// true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Imports the model in `path`, named `name` or after the file (`lenet_5.onnx` as `Lenet5`);
 /// external data is read from the model's directory; `fold_batchnorm` as
 /// [`Options::fold_batchnorm`].

@@ -14,6 +14,7 @@ use crate::error::{NodeAt, Problem};
 use crate::fold::{self, signed};
 use crate::proto::{self, Node};
 use crate::recurrent::{self, RECURRENT, Spec};
+use nn_grammar::network::MAX_WIDTH;
 use nn_grammar::{
     Activation, Conv1d, Conv2d, LayerKind, MAX_RECURRENT_LEVELS, Pool1d, Pool2d, Recurrent, Scalar,
     Shape,
@@ -191,7 +192,7 @@ fn check_attributes(node: &Node) -> Result<(), String> {
         }
         "MaxPool" | "AveragePool" => {
             let spatial = ints(node, "kernel_shape").map_or(2, |k| k.len());
-            Geometry::read(node, spatial, &vec![1; spatial], node.op_type == "MaxPool").map(|_| ())
+            Geometry::read(node, spatial, &vec![1; spatial], false).map(|_| ())
         }
         "LSTM" | "GRU" | "RNN" => Spec::read(node).map(|_| ()),
         "Gemm" if int(node, "transA", 0) != 0 => Err(
@@ -1589,7 +1590,7 @@ impl Walk<'_> {
                 "pools in {spatial} dimensions: only 1-D and 2-D pools can be imported"
             ));
         }
-        let geometry = Geometry::read(node, spatial, &kernel, max)?;
+        let geometry = Geometry::read(node, spatial, &kernel, false)?;
         if int(node, "ceil_mode", 0) != 0 {
             return Err(
                 "rounds its output size up (`ceil_mode = 1`): nn rounds down, as PyTorch's default"
@@ -1838,13 +1839,21 @@ impl Geometry {
     }
 }
 
-/// The input's sizes after the batch axis, or a message for each that is not a fixed size.
+/// [`MAX_WIDTH`] as an ONNX size.
+#[allow(clippy::cast_possible_wrap)] // 2^20
+const MAX_WIDTH_I64: i64 = MAX_WIDTH as i64;
+
+/// The input's sizes after the batch axis, or a message for each that is not a fixed size of
+/// at most [`MAX_WIDTH`] (whose products, the flows' sizes, then fit a `usize`).
 fn sizes(name: &str, dims: &[proto::Dimension]) -> Result<Vec<usize>, Vec<String>> {
     let mut sizes = Vec::new();
     let mut bad = Vec::new();
     for (axis, dim) in dims.iter().enumerate() {
         let axis = axis + 1;
         match (dim.dim_value, &dim.dim_param) {
+            (Some(size), None) if size > MAX_WIDTH_I64 => bad.push(format!(
+                "axis {axis} of input `{name}` has size {size}, more than nn's largest width, {MAX_WIDTH}"
+            )),
             (Some(size), None) if size > 0 => sizes.push(usize::try_from(size).unwrap_or(0)),
             (_, Some(param)) => bad.push(format!(
                 "axis {axis} of input `{name}` is dynamic (`{param}`): only the batch axis may be, export with a fixed size"

@@ -54,3 +54,24 @@ fn recurrent_nodes_nn_cannot_compute_are_named() {
               node 15 `/Gather` (Gather, reads `/rnn/Transpose_1_output_0`, `/Constant_output_0`): operator `Gather` on a sequence ([batch, steps, features]): a sequence network runs one time step at a time, and only `LSTM`, `GRU` and `RNN` nodes read across steps"#]],
     );
 }
+
+#[test]
+fn a_dilated_pool_and_an_input_beyond_the_widths_are_refused() {
+    // nn's pools are not dilated: importing it as `maxpool2d(2, stride = 1)` would give a
+    // [1, 7, 7] output where onnxruntime's is [1, 6, 6].
+    check(
+        "maxpool_dilated",
+        &expect![[r#"
+        the model cannot be imported, 1 problem:
+          node 0 `/pool/MaxPool` (MaxPool, reads `x`): has `dilations` [2, 2]: nn's pools are not dilated"#]],
+    );
+    // Sizes of 2^31: their product overflows, and nn's widths stop at 2^20.
+    check(
+        "huge_input",
+        &expect![[r#"
+        the model cannot be imported, 3 problems:
+          axis 1 of input `x` has size 2147483648, more than nn's largest width, 1048576
+          axis 2 of input `x` has size 2147483648, more than nn's largest width, 1048576
+          axis 3 of input `x` has size 2147483648, more than nn's largest width, 1048576"#]],
+    );
+}
