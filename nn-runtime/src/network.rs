@@ -353,7 +353,8 @@ impl fmt::Write for Small {
 
 /// The prefix a safetensors file gives each layer's tensors (`io::safetensors::prefixes`, where
 /// the example is): the layer's name if the declaration gave one, else its index in the
-/// equivalent `nn.Sequential`.
+/// equivalent `nn.Sequential`, where a global pool is two modules (`nn.AdaptiveAvgPool2d(1)`,
+/// then `nn.Flatten()`) and an activation other than `linear` one more.
 #[cfg(feature = "alloc")]
 pub(crate) fn prefixes(layers: &[LayerInfo]) -> alloc::vec::Vec<alloc::string::String> {
     use alloc::string::ToString;
@@ -366,11 +367,11 @@ pub(crate) fn prefixes(layers: &[LayerInfo]) -> alloc::vec::Vec<alloc::string::S
             } else {
                 position.to_string()
             };
-            position += if layer.activation == Activation::Linear {
-                1
-            } else {
-                2
+            let modules = match layer.kind {
+                LayerKind::GlobalAvgPool | LayerKind::GlobalMaxPool => 2,
+                _ => 1,
             };
+            position += modules + usize::from(layer.activation != Activation::Linear);
             prefix
         })
         .collect()

@@ -135,32 +135,15 @@ fn safetensors_round_trip_as_the_python_writer_writes() {
             "norm_features",
             Features::from_safetensors(&bytes("norm_features")).map(|n| n.to_safetensors()),
         ),
+        // Its global pool is two modules (`AdaptiveAvgPool1d(1)`, `Flatten`): the last Linear
+        // is `5`.
+        (
+            "norm_sequence",
+            Sequence::from_safetensors(&bytes("norm_sequence")).map(|n| n.to_safetensors()),
+        ),
     ] {
         assert_eq!(saved.expect("loads"), bytes(name), "{name}");
     }
-    // PyTorch numbers the sequence's last Linear 5 (its global pool is two modules); nn writes
-    // 4, and reads its own file back to the same bytes.
-    let sequence = Sequence::from_safetensors(&bytes("norm_sequence")).expect("loads");
-    let saved = sequence.to_safetensors();
-    let names = safetensors::SafeTensors::deserialize(&saved).expect("a valid file");
-    let mut names: Vec<&str> = names.names().into_iter().collect();
-    names.sort_unstable();
-    assert_eq!(
-        names,
-        [
-            "0.bias",
-            "0.weight",
-            "1.bias",
-            "1.num_batches_tracked",
-            "1.running_mean",
-            "1.running_var",
-            "1.weight",
-            "4.bias",
-            "4.weight"
-        ]
-    );
-    let again = Sequence::from_safetensors(&saved).expect("reloads");
-    assert_eq!(again.to_safetensors(), saved);
 }
 
 #[test]
