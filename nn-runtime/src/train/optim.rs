@@ -4,6 +4,7 @@
 use super::{Gradients, Parameters};
 use crate::Scalar;
 use crate::kernel::with_widest;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 /// Updates a network's weights and biases from their gradients.
@@ -17,6 +18,32 @@ pub trait Optimizer<T: Scalar> {
 
     /// Changes the step size (for schedules); the optimizer's state is kept.
     fn set_learning_rate(&mut self, learning_rate: T);
+
+    /// Whether these settings can train: [`Trainer::fit`](super::Trainer::fit) asks before its
+    /// first step. `Ok` unless an implementation says otherwise.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong, as a phrase (`the learning rate must be finite and at least 0, found
+    /// NaN`).
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// `Ok` when each of `settings` is finite and at least 0, as PyTorch's optimizers require of
+/// theirs (and NaN, which passes their checks, fails this), else what is wrong.
+fn non_negative<T: Scalar>(settings: &[(&str, T)]) -> Result<(), String> {
+    match settings
+        .iter()
+        .find(|(_, value)| !(value.is_finite() && *value >= T::ZERO))
+    {
+        Some((name, value)) => Err(alloc::format!(
+            "the {name} must be finite and at least 0, found {}",
+            value.to_f64()
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Trained tensors paired with their gradients per round of [`for_each_parameter`]: one round
@@ -186,6 +213,14 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
     fn set_learning_rate(&mut self, learning_rate: T) {
         self.learning_rate = learning_rate;
     }
+
+    fn check(&self) -> Result<(), String> {
+        non_negative(&[
+            ("learning rate", self.learning_rate),
+            ("momentum", self.momentum),
+            ("weight decay", self.weight_decay),
+        ])
+    }
 }
 
 /// Adam (Kingma and Ba), as `torch.optim.Adam`: moving averages `m` and `v` of the gradient and
@@ -312,6 +347,23 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
 
     fn set_learning_rate(&mut self, learning_rate: T) {
         self.learning_rate = learning_rate;
+    }
+
+    fn check(&self) -> Result<(), String> {
+        non_negative(&[
+            ("learning rate", self.learning_rate),
+            ("epsilon", self.epsilon),
+            ("weight decay", self.weight_decay),
+        ])?;
+        for (name, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(beta >= T::ZERO && beta < T::ONE) {
+                return Err(alloc::format!(
+                    "{name} must be in [0, 1), found {}",
+                    beta.to_f64()
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -48,13 +48,31 @@ pub enum TrainError {
         /// The network's error.
         error: crate::Error,
     },
-    /// The loss became infinite or NaN (a learning rate too high, usually).
+    /// The loss became infinite or NaN (a learning rate too high, usually, or an input that
+    /// is not finite); the network keeps the weights of the step before.
     #[error("the loss diverged in epoch {epoch}: found {loss}")]
     Diverged {
         /// The epoch, from 1.
         epoch: usize,
         /// The mean loss of the batch that diverged.
         loss: f64,
+    },
+    /// A step left weights that are not finite, though the loss before it was (a learning
+    /// rate too high, usually); the network holds them: load or train it again.
+    #[error(
+        "a step in epoch {epoch} left weights that are not finite (the loss before it was {loss}): the network holds them"
+    )]
+    NonFiniteWeights {
+        /// The epoch, from 1.
+        epoch: usize,
+        /// The mean loss of the batch whose step it was.
+        loss: f64,
+    },
+    /// The optimizer's settings cannot train (`Optimizer::check`).
+    #[error("the optimizer's settings cannot train: {reason}")]
+    Settings {
+        /// What is wrong.
+        reason: alloc::string::String,
     },
 }
 
@@ -89,6 +107,14 @@ impl core::fmt::Debug for TrainError {
                 .field("epoch", epoch)
                 .field("loss", loss)
                 .finish(),
+            Self::NonFiniteWeights { epoch, loss } => f
+                .debug_struct("NonFiniteWeights")
+                .field("epoch", epoch)
+                .field("loss", loss)
+                .finish(),
+            Self::Settings { reason } => {
+                f.debug_struct("Settings").field("reason", reason).finish()
+            }
         }
     }
 }
@@ -256,8 +282,9 @@ impl<L, O> Trainer<L, O> {
     ///
     /// # Errors
     ///
-    /// [`TrainError`] when the data or the settings do not make sense, or when the loss
-    /// diverges (the network keeps the weights of the step before).
+    /// [`TrainError`] when the data or the settings do not make sense (nothing is trained),
+    /// when the loss diverges (the network keeps the weights of the step before), or when a
+    /// step leaves weights that are not finite (the network holds them).
     pub fn fit<N>(
         &mut self,
         net: &mut N,
@@ -279,6 +306,9 @@ impl<L, O> Trainer<L, O> {
         if self.batch_size == 0 {
             return Err(TrainError::BatchSize);
         }
+        self.optimizer
+            .check()
+            .map_err(|reason| TrainError::Settings { reason })?;
         if !(0.0..1.0).contains(&self.validation_split) {
             return Err(TrainError::ValidationSplit {
                 split: self.validation_split,
@@ -335,6 +365,9 @@ impl<L, O> Trainer<L, O> {
         if self.batch_size == 0 {
             return Err(TrainError::BatchSize);
         }
+        self.optimizer
+            .check()
+            .map_err(|reason| TrainError::Settings { reason })?;
         if inputs.is_empty() {
             return Err(TrainError::Empty {
                 samples: 0,
@@ -429,6 +462,16 @@ impl<L, O> Trainer<L, O> {
                 loss_sum += batch_loss;
                 self.optimizer.step(net, &gradients);
                 net.update_buffers(&gradients);
+                let mut finite = true;
+                net.for_each_tensor(|_, _, values| {
+                    finite &= values.iter().all(|v| v.is_finite());
+                });
+                if !finite {
+                    return Err(TrainError::NonFiniteWeights {
+                        epoch,
+                        loss: batch_loss / batch.len() as f64,
+                    });
+                }
             }
             let report = Epoch {
                 epoch,

@@ -187,6 +187,61 @@ fn bad_settings_and_data_are_typed_errors() {
         "{diverged:?}"
     );
     assert_ne!(parameters(&*line), before);
+
+    // Settings PyTorch refuses, and NaN, are refused before any step.
+    let mut line = Line::random(2);
+    let before = parameters(&*line);
+    for (sgd, reason) in [
+        (
+            Sgd::new(f32::NAN),
+            "the learning rate must be finite and at least 0, found NaN",
+        ),
+        (
+            Sgd::new(0.1).momentum(-0.5),
+            "the momentum must be finite and at least 0, found -0.5",
+        ),
+        (
+            Sgd::new(0.1).weight_decay(f32::INFINITY),
+            "the weight decay must be finite and at least 0, found inf",
+        ),
+    ] {
+        let refused = Trainer::new(Mse, sgd).fit(&mut *line, &XOR_INPUTS, &XOR_TARGETS, keep_going);
+        assert_eq!(
+            refused,
+            Err(TrainError::Settings {
+                reason: reason.to_owned()
+            })
+        );
+    }
+    let refused = Trainer::new(Mse, Adam::new(0.1).betas(1.0, 0.999))
+        .fit_with_validation(
+            &mut *line,
+            (&XOR_INPUTS, &XOR_TARGETS),
+            (&[], &[]),
+            keep_going,
+        )
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "the optimizer's settings cannot train: beta1 must be in [0, 1), found 1"
+    );
+    assert_eq!(parameters(&*line), before);
+
+    // A finite loss whose step overflows the weights: the error says the network holds them.
+    let overflowing = Trainer::new(Mse, Sgd::new(f32::MAX)).batch_size(1).fit(
+        &mut *line,
+        &[[1.0, 1.0]],
+        &[[1000.0]],
+        keep_going,
+    );
+    assert!(
+        matches!(
+            overflowing,
+            Err(TrainError::NonFiniteWeights { epoch: 1, loss }) if loss.is_finite()
+        ),
+        "{overflowing:?}"
+    );
+    assert!(parameters(&*line).iter().any(|w| !w.is_finite()));
 }
 
 #[test]
