@@ -181,7 +181,8 @@ fn bytes<const N: usize>(chunk: &[u8]) -> [u8; N] {
 }
 
 /// The bytes of a tensor whose data lives in another file: `location` relative to the model's
-/// directory (no absolute path, no `..`), from `offset`, `length` bytes (all of it by default).
+/// directory (no absolute path, no `..`, no link out of it), from `offset`, `length` bytes
+/// (all of it by default).
 fn read_external(
     tensor: &proto::Tensor,
     dir: Option<&Path>,
@@ -228,10 +229,26 @@ fn read_external(
     let path = dir.join(relative);
     let fail =
         |e: std::io::Error| format!("tensor `{name}`: cannot read `{}`: {e}", path.display());
-    let mut file = File::open(&path).map_err(fail)?;
+    // A symbolic link may lead out of the directory that the path's words stay in.
+    let (real_dir, real) = (
+        dir.canonicalize().map_err(fail)?,
+        path.canonicalize().map_err(fail)?,
+    );
+    if !real.starts_with(&real_dir) {
+        return Err(format!(
+            "tensor `{name}` keeps its data in `{location}`, which leads to `{}`, outside the model's directory",
+            real.display()
+        ));
+    }
+    let mut file = File::open(&real).map_err(fail)?;
     let size = file.metadata().map_err(fail)?.len();
     let wanted = length.unwrap_or(expected as u64);
-    if wanted != expected as u64 || offset.checked_add(wanted).is_none_or(|end| end > size) {
+    if wanted != expected as u64 {
+        return Err(format!(
+            "tensor `{name}`: external data `length` is {wanted}, the tensor needs {expected} bytes"
+        ));
+    }
+    if offset.checked_add(wanted).is_none_or(|end| end > size) {
         return Err(format!(
             "tensor `{name}`: `{}` holds {size} bytes, the tensor needs {expected} from offset {offset} (length {wanted})",
             path.display()

@@ -34,3 +34,34 @@ fn external_data_without_a_directory_or_past_the_end_is_refused() {
         "{message}"
     );
 }
+
+/// A data file that is a link out of the model's directory is refused, as `..` is.
+#[cfg(unix)]
+#[test]
+fn external_data_behind_a_link_out_of_the_directory_is_refused() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("external_link");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        fixture("external/mlp_external.onnx"),
+        dir.join("mlp_external.onnx"),
+    )
+    .unwrap();
+    let data = fixture("external/mlp_data.bin").canonicalize().unwrap();
+    std::os::unix::fs::symlink(&data, dir.join("mlp_data.bin")).unwrap();
+    let error = import_file(&dir.join("mlp_external.onnx"), None, false).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!(
+            "tensor `w1` keeps its data in `mlp_data.bin`, which leads to `{}`, outside the \
+             model's directory",
+            data.display()
+        )),
+        "{message}"
+    );
+    // A link that stays inside is followed.
+    std::fs::remove_file(dir.join("mlp_data.bin")).unwrap();
+    std::fs::copy(&data, dir.join("data_copy.bin")).unwrap();
+    std::os::unix::fs::symlink("data_copy.bin", dir.join("mlp_data.bin")).unwrap();
+    import_file(&dir.join("mlp_external.onnx"), Some("Mlp"), false).expect("inside");
+}
