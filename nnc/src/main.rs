@@ -152,10 +152,22 @@ fn run(command: Command, color: bool) -> Result<(), Failed> {
         } => {
             let source = read(&input.file, color)?;
             let networks = select(compile(&source, color)?, network.as_deref(), color)?;
-            let from_extension = output
-                .as_deref()
-                .and_then(Path::extension)
+            let extension = output.as_deref().and_then(Path::extension);
+            let from_extension = extension
                 .is_some_and(|e| e.eq_ignore_ascii_case("dot") || e.eq_ignore_ascii_case("gv"));
+            if let (None, Some(other)) = (format, extension)
+                && !from_extension
+                && !other.eq_ignore_ascii_case("svg")
+            {
+                diagnostics::error(
+                    &format!(
+                        "`nnc graph` writes SVG or Graphviz, not `.{}`: name the file `.svg` or `.dot`, or choose with `--format`",
+                        other.to_string_lossy()
+                    ),
+                    color,
+                );
+                return Err(Failed);
+            }
             let picture = match format {
                 Some(Format::Dot) => graph::dot(&networks),
                 None if from_extension => graph::dot(&networks),
@@ -222,15 +234,20 @@ fn import(
         diagnostics::error(&format!("cannot write `{}`: {e}", weights.display()), color);
         Failed
     })?;
+    let layers = match network.layers.len() {
+        1 => "1 layer".to_owned(),
+        n => format!("{n} layers"),
+    };
     if to_stdout {
+        // The declaration on standard output, and where its weights went on standard error.
+        eprintln!("{shown}: wrote `{}`", weights.display());
         return write(None, &import.text(), color);
     }
     write(Some(&output), &import.text(), color)?;
     eprintln!(
-        "{shown}: wrote `{}` ({}, {} layers) and `{}`",
+        "{shown}: wrote `{}` ({}, {layers}) and `{}`",
         output.display(),
         network.name,
-        network.layers.len(),
         weights.display()
     );
     Ok(())

@@ -154,6 +154,21 @@ fn dot_for_graphviz() {
     let from_extension = std::fs::read_to_string(&out).expect("nnc wrote the file");
     let explicit = nnc(&root(), &["graph", "models/mnist.nn", "--format", "dot"]);
     assert_eq!(explicit.stdout, from_extension);
+    // An extension of another format is refused, not written as SVG.
+    let png = dir.join("mnist.png");
+    let refused = nnc(
+        &root(),
+        &["graph", "models/mnist.nn", "-o", &png.to_string_lossy()],
+    );
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains(
+            "`nnc graph` writes SVG or Graphviz, not `.png`: name the file `.svg` or `.dot`, or \
+             choose with `--format`"
+        ),
+        "{refused:?}"
+    );
+    assert!(!png.exists());
     expect![[r##"
         digraph nn {
             rankdir=LR;

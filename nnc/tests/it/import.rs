@@ -86,6 +86,13 @@ fn output_weights_and_name_can_be_chosen() {
         "{printed:?}"
     );
     assert!(dir.join("w2.safetensors").exists());
+    // Where the weights went is said on standard error.
+    assert!(
+        printed
+            .stderr
+            .ends_with("function.onnx: wrote `w2.safetensors`\n"),
+        "{printed:?}"
+    );
 }
 
 #[test]
