@@ -206,6 +206,24 @@ pub enum Error {
         /// Layers in the network.
         layers: usize,
     },
+    /// The file has a tensor under the prefix of a layer that does not have it: a level more
+    /// than declared (`lstm.weight_ih_l2` for `lstm(8, layers = 2)`), or another kind's
+    /// tensor (a batchnorm's statistics where a dense layer was matched).
+    #[cfg(feature = "alloc")]
+    #[error(
+        "layer `{layer}`: unexpected tensor `{tensor}`: the layer has {}",
+        Names(.prefix, .expected)
+    )]
+    ExtraTensor {
+        /// The layer whose prefix the tensor has.
+        layer: &'static str,
+        /// The tensor's name.
+        tensor: String,
+        /// The layer's prefix in the file.
+        prefix: String,
+        /// The layer's tensors, as its `LayerInfo::tensors` lists them.
+        expected: &'static [TensorInfo],
+    },
     /// A tensor has the wrong shape.
     #[cfg(feature = "alloc")]
     #[error(
@@ -386,6 +404,7 @@ impl core::fmt::Debug for Error {
             #[cfg(feature = "alloc")] MissingLayer { layer, index, count, expected, tensors },
             #[cfg(feature = "alloc")] MissingTensor { layer, tensor, found },
             #[cfg(feature = "alloc")] UnexpectedTensor { tensor, layers },
+            #[cfg(feature = "alloc")] ExtraTensor { layer, tensor, prefix, expected },
             #[cfg(feature = "alloc")] Shape { layer, tensor, expected, found },
             #[cfg(feature = "alloc")] Dtype { layer, tensor, found },
             #[cfg(feature = "alloc")] CounterDtype { layer, tensor, found },

@@ -257,11 +257,12 @@ fn an_extra_tensor_is_rejected() {
         }
     );
     // The running statistics of a BatchNorm between the layers, in a network without one (the
-    // network with it loads the file: norm.rs).
+    // network with it loads the file: norm.rs). Its prefix went to the second dense layer,
+    // which is named with what it has.
     let error = tiny_error(&bytes("batchnorm"));
     assert_eq!(
         error.to_string(),
-        "unexpected tensor `1.running_mean`: every one of the 2 layers already has its tensors"
+        "layer `layer1`: unexpected tensor `1.running_mean`: the layer has `1.weight` and `1.bias`"
     );
 }
 

@@ -370,6 +370,15 @@ fn files_that_do_not_fit_are_typed_errors_naming_the_tensor() {
     }
     let error = DeepAmp::from_safetensors(&bytes).map(|_| ()).unwrap_err();
     assert!(error.to_string().contains("lstm.weight_ih_l1"), "{error}");
+    // A level more than declared: the layer is named, with the tensors it has.
+    let deeper = DeepAmp::random(3).to_safetensors();
+    let error = Amp::from_safetensors(&deeper).map(|_| ()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "layer `lstm`: unexpected tensor `lstm.bias_hh_l1`: the layer has `lstm.weight_ih_l0`, \
+         `lstm.weight_hh_l0`, `lstm.bias_ih_l0` and `lstm.bias_hh_l0`"
+    );
+    assert!(matches!(error, Error::ExtraTensor { layer: "lstm", .. }));
 }
 
 #[test]

@@ -562,6 +562,7 @@ fn assign<'f>(
 
     let mut used = vec![false; tensors.len()];
     let mut found = Vec::with_capacity(layers.iter().map(|l| l.tensors.len()).sum());
+    let mut prefixes: Vec<(String, &LayerInfo)> = Vec::with_capacity(layers.len());
     for (index, layer) in layers.iter().enumerate() {
         // A layer without tensors (a pool, `flatten`) reads nothing; in a Sequential it only
         // leaves a gap in the numbering.
@@ -603,13 +604,11 @@ fn assign<'f>(
             }
             found.push(position.map(|position| &tensors[position]));
         }
+        prefixes.push((prefix, layer));
     }
     let unused = tensors.iter().zip(&used).filter(|(_, used)| !**used);
     if let Some((extra, _)) = unused.min_by(|a, b| a.0.name.cmp(&b.0.name)) {
-        return Err(Error::UnexpectedTensor {
-            tensor: extra.name.clone(),
-            layers: layers.len(),
-        });
+        return Err(unexpected(extra, &prefixes, layers.len()));
     }
     let expected = layers
         .iter()
@@ -620,6 +619,30 @@ fn assign<'f>(
         }
     }
     Ok(found)
+}
+
+/// The error for `extra`, a tensor no layer took: under the prefix a layer took (of
+/// `prefixes`), that layer's, naming what it has; else one of a file with more layers than the
+/// network's `layers`.
+fn unexpected(extra: &Tensor, prefixes: &[(String, &LayerInfo)], layers: usize) -> Error {
+    let owner = prefixes.iter().find(|(prefix, _)| {
+        extra
+            .name
+            .strip_prefix(prefix.as_str())
+            .is_some_and(|rest| rest.starts_with('.'))
+    });
+    match owner {
+        Some((prefix, layer)) => Error::ExtraTensor {
+            layer: layer.name,
+            tensor: extra.name.clone(),
+            prefix: prefix.clone(),
+            expected: layer.tensors,
+        },
+        None => Error::UnexpectedTensor {
+            tensor: extra.name.clone(),
+            layers,
+        },
+    }
 }
 
 /// Checks a tensor's shape, then its dtype: a float, or for a counter also an integer.
