@@ -84,6 +84,8 @@ pub fn check_file(text: &str) -> Result<Vec<Network>, Vec<Diagnostic>> {
             .into_iter()
             .flatten(),
     );
+    // In the file's order, the clashes among the rest.
+    problems.sort_by_key(|d| d.range.start);
     if problems.is_empty() {
         Ok(networks)
     } else {

@@ -68,14 +68,27 @@ pub(crate) fn expand_in(path: &syn::LitStr, manifest_dir: &Path) -> TokenStream 
         }
     };
     let mut out = track;
-    for item in &items {
-        let mut recovered = nn_grammar::check_recovering(item);
-        if let Some(problem) = recovered.network.as_ref().and_then(nn_codegen::unsupported) {
-            recovered.problems.push(problem);
-        }
-        if let Some(net) = &mut recovered.network {
-            // Files cannot bake weights: the option is reported above, and dropped.
-            net.weights = None;
+    let checked: Vec<nn_grammar::Recovered> = items
+        .iter()
+        .map(|item| {
+            let mut recovered = nn_grammar::check_recovering(item);
+            if let Some(problem) = recovered.network.as_ref().and_then(nn_codegen::unsupported) {
+                recovered.problems.push(problem);
+            }
+            if let Some(net) = &mut recovered.network {
+                // Files cannot bake weights: the option is reported above, and dropped.
+                net.weights = None;
+            }
+            recovered
+        })
+        .collect();
+    let clashes = nn_grammar::check_together(checked.iter().map(|r| r.network.as_ref()));
+    for ((item, recovered), clash) in items.iter().zip(&checked).zip(clashes) {
+        if let Some(problem) = clash {
+            // The error alone, as `network!` does: the code would repeat the earlier
+            // network's definitions.
+            out.extend(errors(&relative, &text, &[problem], span));
+            continue;
         }
         if recovered.problems.is_empty() {
             if let Some(net) = &recovered.network {
@@ -88,7 +101,7 @@ pub(crate) fn expand_in(path: &syn::LitStr, manifest_dir: &Path) -> TokenStream 
         // that its uses report nothing more.
         match &recovered.network {
             Some(net) => out.extend(nn_codegen::expand(net, TokenStream::new(), &|_| span)),
-            None => out.extend(stub(item, &recovered, span)),
+            None => out.extend(stub(item, recovered, span)),
         }
     }
     out
@@ -194,6 +207,25 @@ mod tests {
         assert!(out.contains("pub fn forward < O ,"), "{out}");
         assert!(out.contains("input : & [f32 ; 3]"), "{out}");
         assert!(out.contains("pub (crate) struct BGradients ;"), "{out}");
+    }
+
+    #[test]
+    fn a_network_whose_types_clash_with_an_earlier_ones_is_one_error() {
+        let out = expand_text(
+            "clash",
+            "pub struct Amp = 1 -> lstm(4) -> 1;\npub struct AmpState = 2 -> 3;\n",
+        );
+        assert!(
+            out.contains(
+                "models/net.nn:2:12: `AmpState` clashes with `Amp` above, which defines \
+                 `AmpState`, its state: rename one of the two networks"
+            ),
+            "{out}"
+        );
+        // `Amp` is generated, the clashing declaration not (its struct would be `Amp`'s state).
+        assert!(out.contains("pub struct Amp {"), "{out}");
+        assert_eq!(out.matches("pub struct AmpState").count(), 1, "{out}");
+        assert!(!out.contains("AmpStateGradients"), "{out}");
     }
 
     #[test]

@@ -226,6 +226,12 @@ fn read_external(
             "tensor `{name}` keeps its data in `{location}`, expected a path inside the model's directory"
         ));
     }
+    // A model named by a bare file name has the empty path as its directory: the current one.
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     let path = dir.join(relative);
     let fail =
         |e: std::io::Error| format!("tensor `{name}`: cannot read `{}`: {e}", path.display());

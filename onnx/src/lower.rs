@@ -422,8 +422,13 @@ impl Walk<'_> {
         let name = &input.name;
         let features = match dims {
             [_, _, features] => sizes(name, std::slice::from_ref(features))
-                .map_err(|_| {
-                    format!("axis 2 of input `{name}` (the features) is dynamic: export with a fixed size")
+                .map_err(|_| match (features.dim_value, &features.dim_param) {
+                    (Some(size), None) => format!(
+                        "axis 2 of input `{name}` (the features) has size {size}, expected 1 to nn's largest width, {MAX_WIDTH}"
+                    ),
+                    _ => format!(
+                        "axis 2 of input `{name}` (the features) is dynamic: export with a fixed size"
+                    ),
                 })
                 .and_then(|f| Shape::new(&f).ok_or_else(|| format!("input `{name}` has no features"))),
             _ => Err(format!(

@@ -212,7 +212,7 @@ fn deserialising_a_twin_checks_the_layout_and_the_range() {
         ),
         "{error}"
     );
-    // bfloat16 has `f32`'s range.
+    // bfloat16 has nearly `f32`'s range.
     let bf16: Box<WideBf16> = serde_json::from_str(&json).unwrap();
     assert_eq!(bf16.forward(&[0.0, 1.0]), [1.0]);
     // The `f32` network's checks come first: a wrong shape is named as for `Box<Wide>`.

@@ -42,7 +42,8 @@
 //! index in the equivalent `nn.Sequential`, in which every activation but `linear` is a module
 //! of its own (`784 -> 128 relu -> 10 softmax` writes `0.*` and `2.*`, as
 //! `nn.Sequential(Linear(784, 128), ReLU(), Linear(128, 10), Softmax(1))`), and so is every
-//! layer without tensors (a pool, `flatten`), which writes nothing. Tensors have the
+//! layer without tensors (a pool, `flatten`), which writes nothing; a global pool is two
+//! (`AdaptiveAvgPool2d(1)`, then `Flatten()`). Tensors have the
 //! network's scalar type (`F32` or `F64`), but counters, which are `I64` as in PyTorch's
 //! `state_dict` (a batchnorm writes `num_batches_tracked`, so that PyTorch's strict
 //! `load_state_dict` accepts the file); the header's metadata is `{"format": "pt"}`, as

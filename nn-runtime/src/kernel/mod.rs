@@ -1140,7 +1140,7 @@ pub fn with_widest<R>(f: impl FnOnce() -> R) -> R {
 /// its locals in `with_widest`'s frame too, below which `avx512::run` or `avx2::run` holds them
 /// again (a recurrent step's buffers and temporaries twice on the stack, in release builds as
 /// in debug ones). The same code, compiled with the same features: the same bits.
-#[inline(never)]
+#[cfg_attr(target_arch = "x86_64", inline(never))]
 fn run_portable<R>(f: impl FnOnce() -> R) -> R {
     f()
 }

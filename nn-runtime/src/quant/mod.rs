@@ -305,6 +305,11 @@ mod tests {
         assert_eq!(q.quantize(-3e38), 0);
         assert_eq!(q.quantize(3e38), 255);
         assert_eq!(q.quantize(0.0), 128);
+        // Lopsided: the zero point sits a quarter of the way up.
+        let q = Quantization::from_range(-1e38, 3e38);
+        assert_eq!(q.scale, 3e38 / 255.0 + 1e38 / 255.0);
+        assert_eq!(q.zero_point, 64);
+        assert_eq!(q.quantize(3e38), 255);
     }
 
     #[test]

@@ -39,8 +39,7 @@ fn non_negative<T: Scalar>(settings: &[(&str, T)]) -> Result<(), String> {
         .find(|(_, value)| !(value.is_finite() && *value >= T::ZERO))
     {
         Some((name, value)) => Err(alloc::format!(
-            "the {name} must be finite and at least 0, found {}",
-            value.to_f64()
+            "the {name} must be finite and at least 0, found {value}"
         )),
         None => Ok(()),
     }
@@ -219,7 +218,11 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
             ("learning rate", self.learning_rate),
             ("momentum", self.momentum),
             ("weight decay", self.weight_decay),
-        ])
+        ])?;
+        if self.nesterov && self.momentum == T::ZERO {
+            return Err("Nesterov momentum needs a momentum above 0".into());
+        }
+        Ok(())
     }
 }
 
@@ -357,10 +360,7 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
         ])?;
         for (name, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(beta >= T::ZERO && beta < T::ONE) {
-                return Err(alloc::format!(
-                    "{name} must be in [0, 1), found {}",
-                    beta.to_f64()
-                ));
+                return Err(alloc::format!("{name} must be in [0, 1), found {beta}"));
             }
         }
         Ok(())

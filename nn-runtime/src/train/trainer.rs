@@ -154,6 +154,18 @@ impl Schedule {
             }
         }
     }
+
+    /// Whether the schedule keeps the rate finite and at least 0: a `Step`'s factor must be.
+    fn check(self) -> Result<(), alloc::string::String> {
+        match self {
+            Self::Step { factor, .. } if !(factor.is_finite() && factor >= 0.0) => {
+                Err(alloc::format!(
+                    "the schedule's factor must be finite and at least 0, found {factor}"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Loss and accuracy over a set of samples.
@@ -308,6 +320,7 @@ impl<L, O> Trainer<L, O> {
         }
         self.optimizer
             .check()
+            .and_then(|()| self.schedule.check())
             .map_err(|reason| TrainError::Settings { reason })?;
         if !(0.0..1.0).contains(&self.validation_split) {
             return Err(TrainError::ValidationSplit {
@@ -367,6 +380,7 @@ impl<L, O> Trainer<L, O> {
         }
         self.optimizer
             .check()
+            .and_then(|()| self.schedule.check())
             .map_err(|reason| TrainError::Settings { reason })?;
         if inputs.is_empty() {
             return Err(TrainError::Empty {

@@ -176,3 +176,19 @@ fn every_problem_is_listed_and_nothing_is_written() {
         "{missing:?}"
     );
 }
+
+/// A model named by its bare file name reads its external data from the current directory.
+#[test]
+fn external_data_beside_a_model_named_by_its_file_name() {
+    let dir = scratch();
+    let fixtures = root().join("onnx/tests/fixtures/external");
+    for file in ["mlp_external.onnx", "mlp_data.bin"] {
+        std::fs::copy(fixtures.join(file), dir.join(file)).unwrap();
+    }
+    let run = nnc(&dir, &["import", "mlp_external.onnx", "--check"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.starts_with("mlp_external.onnx: ok, 12 tensors"),
+        "{run:?}"
+    );
+}

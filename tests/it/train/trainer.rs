@@ -187,8 +187,11 @@ fn bad_settings_and_data_are_typed_errors() {
         "{diverged:?}"
     );
     assert_ne!(parameters(&*line), before);
+}
 
-    // Settings PyTorch refuses, and NaN, are refused before any step.
+#[test]
+fn settings_that_cannot_train_are_refused_before_any_step() {
+    // Settings PyTorch refuses, and NaN.
     let mut line = Line::random(2);
     let before = parameters(&*line);
     for (sgd, reason) in [
@@ -203,6 +206,10 @@ fn bad_settings_and_data_are_typed_errors() {
         (
             Sgd::new(0.1).weight_decay(f32::INFINITY),
             "the weight decay must be finite and at least 0, found inf",
+        ),
+        (
+            Sgd::new(0.1).nesterov(true),
+            "Nesterov momentum needs a momentum above 0",
         ),
     ] {
         let refused = Trainer::new(Mse, sgd).fit(&mut *line, &XOR_INPUTS, &XOR_TARGETS, keep_going);
@@ -224,6 +231,26 @@ fn bad_settings_and_data_are_typed_errors() {
     assert_eq!(
         refused.to_string(),
         "the optimizer's settings cannot train: beta1 must be in [0, 1), found 1"
+    );
+    let refused = Trainer::new(Mse, Adam::new(0.1).epsilon(-1e-8))
+        .fit(&mut *line, &XOR_INPUTS, &XOR_TARGETS, keep_going)
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "the optimizer's settings cannot train: the epsilon must be finite and at least 0, found \
+         -0.00000001"
+    );
+    let refused = Trainer::new(Mse, Sgd::new(0.1))
+        .schedule(Schedule::Step {
+            every: 1,
+            factor: -0.5,
+        })
+        .fit(&mut *line, &XOR_INPUTS, &XOR_TARGETS, keep_going)
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "the optimizer's settings cannot train: the schedule's factor must be finite and at \
+         least 0, found -0.5"
     );
     assert_eq!(parameters(&*line), before);
 
