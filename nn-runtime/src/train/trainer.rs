@@ -34,6 +34,9 @@ pub enum TrainError {
     /// A batch size of zero.
     #[error("expected a batch size of at least 1, found 0")]
     BatchSize,
+    /// [`evaluate`] got no samples: a mean over none is no number.
+    #[error("expected at least one sample to evaluate, found none")]
+    NoSamples,
     /// A validation fraction outside `[0, 1)`.
     #[error("expected a validation split in [0, 1), found {split}")]
     ValidationSplit {
@@ -97,6 +100,7 @@ impl core::fmt::Debug for TrainError {
                 .field("validation", validation)
                 .finish(),
             Self::BatchSize => f.write_str("BatchSize"),
+            Self::NoSamples => f.write_str("NoSamples"),
             Self::Batch { error } => f.debug_struct("Batch").field("error", error).finish(),
             Self::ValidationSplit { split } => f
                 .debug_struct("ValidationSplit")
@@ -546,7 +550,8 @@ fn measure<N: Trainable, L: Loss<N::OutputActivation>>(
 ///
 /// # Errors
 ///
-/// [`TrainError::Samples`] when inputs and targets differ in number.
+/// [`TrainError::Samples`] when inputs and targets differ in number, [`TrainError::NoSamples`]
+/// when there are none (rather than a perfect loss of 0 over nothing).
 pub fn evaluate<N: Trainable, L: Loss<N::OutputActivation>>(
     net: &N,
     loss: &L,
@@ -558,6 +563,9 @@ pub fn evaluate<N: Trainable, L: Loss<N::OutputActivation>>(
             inputs: inputs.len(),
             targets: targets.len(),
         });
+    }
+    if inputs.is_empty() {
+        return Err(TrainError::NoSamples);
     }
     Ok(measure(net, loss, inputs, targets))
 }

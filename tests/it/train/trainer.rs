@@ -164,6 +164,8 @@ fn bad_settings_and_data_are_typed_errors() {
         fit(plain().batch_size(0), &mut net, &XOR_TARGETS),
         Err(TrainError::BatchSize)
     );
+    // A mean over no samples is no number, not a perfect loss.
+    assert_eq!(evaluate(&*net, &Mse, &[], &[]), Err(TrainError::NoSamples));
     assert_eq!(
         fit(plain().validation_split(1.0), &mut net, &XOR_TARGETS),
         Err(TrainError::ValidationSplit { split: 1.0 })
