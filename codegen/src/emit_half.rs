@@ -325,7 +325,11 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
                 ) -> ::core::result::Result<Self, D::Error> {
                     let net: #runtime::Box<#source> =
                         #runtime::io::serde::deserialize(deserializer)?;
-                    #name::from_network(&net).map_err(#runtime::serde::de::Error::custom)
+                    #name::from_network(&net).map_err(|error| {
+                        #runtime::serde::de::Error::custom(
+                            #runtime::io::serde::named_as_field(error),
+                        )
+                    })
                 }
             }
         }

@@ -207,7 +207,7 @@ fn deserialising_a_twin_checks_the_layout_and_the_range() {
     let error = serde_json::from_str::<Box<WideF16>>(&json).unwrap_err();
     assert!(
         error.to_string().starts_with(
-            "layer `layer0`: tensor `0.weight` holds 7e4 at [0, 0], which rounds to an infinity \
+            "layer `layer0`: tensor `weights` holds 7e4 at [0, 0], which rounds to an infinity \
              in f16"
         ),
         "{error}"

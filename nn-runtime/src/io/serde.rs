@@ -72,6 +72,29 @@ pub fn deserialize<'de, N: Network, D: Deserializer<'de>>(
     Ok(net)
 }
 
+/// An error of a half-precision twin's `from_network`, its tensor named as this layout names it
+/// (`weights`, where a file says `0.weight`): the twin's `Deserialize` reports it so.
+pub fn named_as_field(error: Error) -> Error {
+    match error {
+        Error::QuantizedValue {
+            layer,
+            tensor,
+            problem,
+        } => {
+            let name = tensor
+                .rsplit_once('.')
+                .map_or(tensor.as_str(), |(_, name)| name);
+            let field = if name == "weight" { "weights" } else { name };
+            Error::QuantizedValue {
+                layer,
+                tensor: field.into(),
+                problem,
+            }
+        }
+        other => other,
+    }
+}
+
 /// The field of a layer that holds `tensor`: its name, but `weights` for `weight`.
 fn field(tensor: &TensorInfo) -> &'static str {
     if tensor.name == "weight" {
