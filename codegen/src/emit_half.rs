@@ -183,22 +183,16 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
          weight rounded to the format by `from_network` (and refused where one would round to \
          an infinity). Reads the `f32` network first, so it needs as much memory again."
     );
+    let (torch, limit) = match quantized.kind {
+        Quantize::F16 => ("float16", "in binary16, 65520 or more in magnitude"),
+        _ => ("bfloat16", "in bfloat16, within 0.2% of `f32::MAX`"),
+    };
     let from_network_doc = format!(
         " The network with each weight of `net` rounded to the nearest value of the format \
          (ties to even, as PyTorch's `.to(torch.{torch})`) and its biases (and normalisation \
          layers) as they are, built on the heap.\n\n # Errors\n\n `Error::QuantizedValue` \
          when a weight would round to an infinity ({limit}), naming the layer, the tensor and \
          the value: nothing is rounded silently to a value the network cannot compute with.",
-        torch = if format_name == "f16" {
-            "float16"
-        } else {
-            "bfloat16"
-        },
-        limit = if format_name == "f16" {
-            "in binary16, 65520 or more in magnitude"
-        } else {
-            "in bfloat16, within 0.2% of `f32::MAX`"
-        },
     );
     let ndarray = crate::io::ndarray(net, name);
     quote! {

@@ -311,6 +311,12 @@ fn clash(net: &Network, earlier: &[Option<&Network>]) -> Option<Diagnostic> {
             Some((name.clone(), what, earlier, theirs))
         })
     })?;
+    if net.name == earlier.name {
+        return Some(Diagnostic::new(
+            net.name_range,
+            format!("a network named `{name}` is declared above: rename one of the two networks"),
+        ));
+    }
     let whose = |what: &str| {
         if what == "the network" {
             format!("the network `{name}`")
@@ -323,12 +329,6 @@ fn clash(net: &Network, earlier: &[Option<&Network>]) -> Option<Diagnostic> {
     } else {
         format!(" defines {}, and", whose(what))
     };
-    if net.name == earlier.name {
-        return Some(Diagnostic::new(
-            net.name_range,
-            format!("a network named `{name}` is declared above: rename one of the two networks"),
-        ));
-    }
     Some(Diagnostic::new(
         net.name_range,
         format!(

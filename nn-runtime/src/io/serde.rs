@@ -84,10 +84,9 @@ pub fn named_as_field(error: Error) -> Error {
             let name = tensor
                 .rsplit_once('.')
                 .map_or(tensor.as_str(), |(_, name)| name);
-            let field = if name == "weight" { "weights" } else { name };
             Error::QuantizedValue {
                 layer,
-                tensor: field.into(),
+                tensor: field_named(name).into(),
                 problem,
             }
         }
@@ -97,11 +96,13 @@ pub fn named_as_field(error: Error) -> Error {
 
 /// The field of a layer that holds `tensor`: its name, but `weights` for `weight`.
 fn field(tensor: &TensorInfo) -> &'static str {
-    if tensor.name == "weight" {
-        "weights"
-    } else {
-        tensor.name
-    }
+    field_named(tensor.name)
+}
+
+/// The field of a layer that holds the tensor named `name`: `weights` for `weight`, the name
+/// for the others.
+fn field_named(name: &str) -> &str {
+    if name == "weight" { "weights" } else { name }
 }
 
 /// The shape of a tensor as nested lists: its own, or `[1]` for a tensor of no axes.

@@ -114,7 +114,7 @@ impl<'a> Reader<'a> {
     fn scale(&mut self, layer: &'static str, prefix: &str, name: &str) -> Result<f32, Error> {
         let bytes = self.take(layer, prefix, name, Dtype::F32, &[])?;
         let scale = f32::from_le_bytes(bytes.try_into().unwrap_or_default());
-        check_scale(layer, &format!("{prefix}.{name}"), scale)?;
+        check_scale(layer, &format!("{prefix}.{name}"), scale, None)?;
         Ok(scale)
     }
 
@@ -188,15 +188,9 @@ impl<'a> Reader<'a> {
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
-        if let Some(at) = weight_scales.iter().position(|s| !scale_ok(*s)) {
-            return Err(Error::QuantizedValue {
-                layer,
-                tensor: format!("{prefix}.weight_scale"),
-                problem: format!(
-                    "holds {} at index {at}, expected a positive, finite scale",
-                    weight_scales[at]
-                ),
-            });
+        let name = format!("{prefix}.weight_scale");
+        for (at, scale) in weight_scales.iter().enumerate() {
+            check_scale(layer, &name, *scale, Some(at))?;
         }
         let bias = self.take(layer, prefix, "bias", Dtype::I32, &[outputs])?;
         let bias: Vec<i32> = bias
@@ -394,19 +388,22 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Whether `scale` can be a quantisation's scale: positive and finite.
-fn scale_ok(scale: f32) -> bool {
-    scale > 0.0 && scale.is_finite()
-}
-
-fn check_scale(layer: &'static str, tensor: &str, scale: f32) -> Result<(), Error> {
-    if scale_ok(scale) {
+/// Checks that `scale`, the value of `tensor` (at index `at` of it, if given), is positive and
+/// finite.
+fn check_scale(
+    layer: &'static str,
+    tensor: &str,
+    scale: f32,
+    at: Option<usize>,
+) -> Result<(), Error> {
+    if scale > 0.0 && scale.is_finite() {
         return Ok(());
     }
+    let at = at.map_or_else(String::new, |at| format!(" at index {at}"));
     Err(Error::QuantizedValue {
         layer,
         tensor: tensor.into(),
-        problem: format!("holds {scale}, expected a positive, finite scale"),
+        problem: format!("holds {scale}{at}, expected a positive, finite scale"),
     })
 }
 

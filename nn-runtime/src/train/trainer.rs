@@ -322,10 +322,6 @@ impl<L, O> Trainer<L, O> {
         if self.batch_size == 0 {
             return Err(TrainError::BatchSize);
         }
-        self.optimizer
-            .check()
-            .and_then(|()| self.schedule.check())
-            .map_err(|reason| TrainError::Settings { reason })?;
         if !(0.0..1.0).contains(&self.validation_split) {
             return Err(TrainError::ValidationSplit {
                 split: self.validation_split,
@@ -382,10 +378,6 @@ impl<L, O> Trainer<L, O> {
         if self.batch_size == 0 {
             return Err(TrainError::BatchSize);
         }
-        self.optimizer
-            .check()
-            .and_then(|()| self.schedule.check())
-            .map_err(|reason| TrainError::Settings { reason })?;
         if inputs.is_empty() {
             return Err(TrainError::Empty {
                 samples: 0,
@@ -416,6 +408,11 @@ impl<L, O> Trainer<L, O> {
         L: Loss<N::OutputActivation>,
         O: Optimizer<N::Scalar>,
     {
+        // Before any step: settings that cannot train change nothing.
+        self.optimizer
+            .check()
+            .and_then(|()| self.schedule.check())
+            .map_err(|reason| TrainError::Settings { reason })?;
         let training = train_inputs.len();
         let base_rate = self.optimizer.learning_rate().to_f64();
 
