@@ -271,7 +271,8 @@ pub enum Error {
     /// A value of a tensor is NaN or infinite (or too large for the network's scalar type).
     #[cfg(feature = "alloc")]
     #[error(
-        "layer `{layer}`: tensor `{tensor}` holds {value} at {at:?}, expected finite {scalar} values (opt in with `LoadOptions::allow_non_finite` to load it anyway)"
+        "layer `{layer}`: tensor `{tensor}` holds {value} at {at:?}, expected finite {scalar} values{}",
+        ALLOW_NON_FINITE
     )]
     NonFinite {
         /// The layer.
@@ -285,6 +286,23 @@ pub enum Error {
         value: String,
         /// The network's scalar type.
         scalar: &'static str,
+    },
+    /// A variance (batchnorm's `running_var`) is negative: it has no square root, and every
+    /// output of its channel would be NaN.
+    #[cfg(feature = "alloc")]
+    #[error(
+        "layer `{layer}`: tensor `{tensor}` holds {value} at {at:?}, expected a variance of 0 or more: a negative one makes the channel's outputs NaN{}",
+        ALLOW_NON_FINITE
+    )]
+    NegativeVariance {
+        /// The layer.
+        layer: &'static str,
+        /// The tensor's name.
+        tensor: String,
+        /// Index of the value in PyTorch's shape of the tensor (`[channel]`).
+        at: Vec<usize>,
+        /// The value in the file.
+        value: String,
     },
     /// A layer in a serialised network (JSON) has another name than the declaration's.
     #[cfg(feature = "alloc")]
@@ -409,6 +427,7 @@ impl core::fmt::Debug for Error {
             #[cfg(feature = "alloc")] Dtype { layer, tensor, found },
             #[cfg(feature = "alloc")] CounterDtype { layer, tensor, found },
             #[cfg(feature = "alloc")] NonFinite { layer, tensor, at, value, scalar },
+            #[cfg(feature = "alloc")] NegativeVariance { layer, tensor, at, value },
             #[cfg(feature = "alloc")] LayerName { index, expected, found },
             LayerCount { expected, found },
             #[cfg(feature = "alloc")] Calibration { reason },
@@ -420,6 +439,13 @@ impl core::fmt::Debug for Error {
         )
     }
 }
+
+/// How a safetensors loader can take values that make outputs NaN: the end of the messages of
+/// [`Error::NonFinite`] and [`Error::NegativeVariance`], which JSON (without the option) leaves
+/// out.
+#[cfg(feature = "alloc")]
+pub(crate) const ALLOW_NON_FINITE: &str =
+    " (opt in with `LoadOptions::allow_non_finite` to load it anyway)";
 
 /// `the one layer` or `every one of the 3 layers`.
 #[cfg(feature = "alloc")]

@@ -110,6 +110,12 @@ impl TensorInfo {
         }
     }
 
+    /// Whether it holds variances (batchnorm's `running_var`), which loaders refuse below 0:
+    /// a negative one has no square root.
+    pub fn is_variance(&self) -> bool {
+        self.role == Role::Buffer && self.name == "running_var"
+    }
+
     /// Where the value at `index` in PyTorch's row-major order sits in storage (see
     /// [`Layout`]). `index` must be below [`len`](Self::len).
     pub const fn storage_index(&self, index: usize) -> usize {

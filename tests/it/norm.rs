@@ -275,6 +275,62 @@ fn every_mismatch_names_the_layer_and_tensor() {
 }
 
 #[test]
+fn a_negative_variance_is_refused_unless_allowed() {
+    // PyTorch's variances are never negative; a negative one makes its channel NaN.
+    let mut variances = [1.0_f32, 0.0, -0.25, 2.0];
+    let negative = between(|t| {
+        t[5].3 = variances.iter().flat_map(|v| v.to_le_bytes()).collect();
+    });
+    let error = between_error(&negative);
+    assert_eq!(
+        error,
+        Error::NegativeVariance {
+            layer: "layer1",
+            tensor: "1.running_var".into(),
+            at: vec![2],
+            value: "-0.25".into(),
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        "layer `layer1`: tensor `1.running_var` holds -0.25 at [2], expected a variance of 0 or \
+         more: a negative one makes the channel's outputs NaN (opt in with \
+         `LoadOptions::allow_non_finite` to load it anyway)"
+    );
+    let options = nn::io::safetensors::LoadOptions::new().allow_non_finite(true);
+    let allowed = nn::io::safetensors::load::<Between>(&negative, options).expect("allowed");
+    assert_eq!(allowed.layer1.running_var(), &variances);
+    // A negative mean is an ordinary value; a variance of 0 (a constant channel) too.
+    variances[2] = 0.25;
+    let file = between(|t| {
+        t[4].3 = (-1.5_f32).to_le_bytes().repeat(4);
+        t[5].3 = variances.iter().flat_map(|v| v.to_le_bytes()).collect();
+    });
+    Between::from_safetensors(&file).expect("a negative mean");
+
+    // JSON, which has no such option, says so without it.
+    let mut json: Value = serde_json::to_value(&*allowed).expect("serialisable");
+    assert_eq!(json["layers"][1]["running_var"][2], -0.25);
+    let error = serde_json::from_value::<Box<Between>>(json.clone())
+        .err()
+        .expect("a negative variance");
+    assert_eq!(
+        error.to_string(),
+        "layer `layer1`: tensor `running_var` holds -0.25 at [2], expected a variance of 0 or \
+         more: a negative one makes the channel's outputs NaN"
+    );
+    json["layers"][1]["running_var"][2] = 0.25.into();
+    json["layers"][0]["bias"][3] = 1e39.into();
+    let error = serde_json::from_value::<Box<Between>>(json)
+        .err()
+        .expect("an infinite bias");
+    assert_eq!(
+        error.to_string(),
+        "layer `layer0`: tensor `bias` holds inf at [3], expected finite f32 values"
+    );
+}
+
+#[test]
 fn summary_counts_parameters_not_buffers() {
     // As PyTorch's `sum(p.numel() for p in model.parameters())`: a batchnorm's running
     // statistics and counter are buffers.

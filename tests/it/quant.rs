@@ -253,6 +253,21 @@ fn files_round_trip_and_name_what_is_wrong() {
         ),
         "{error}"
     );
+    // A subnormal input scale whose products with the weight scales underflow: the error
+    // names it, not them.
+    let error = DigitsInt8::from_safetensors(&with_tensor(
+        &bytes,
+        "0.input_scale",
+        &1e-44_f32.to_le_bytes(),
+    ))
+    .unwrap_err();
+    assert!(
+        error.to_string().starts_with(
+            "layer `layer0`: tensor `0.input_scale` holds 1e-44, below the smallest normal f32: \
+             the weight scale"
+        ),
+        "{error}"
+    );
     let mut one_nan = [0.5_f32; 32];
     one_nan[7] = f32::NAN;
     let one_nan: Vec<u8> = one_nan.iter().flat_map(|s| s.to_le_bytes()).collect();

@@ -85,15 +85,16 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
-    /// Rejects NaN and infinite values.
+    /// Rejects NaN and infinite values, and negative variances.
     pub const fn new() -> Self {
         Self {
             allow_non_finite: false,
         }
     }
 
-    /// Whether to accept NaN and infinite weights and biases (rejected by default: they are
-    /// nearly always a diverged training run, and they make every output NaN).
+    /// Whether to accept values that make outputs NaN: NaN and infinite weights and biases, and
+    /// negative variances (batchnorm's `running_var`). Rejected by default: they are nearly
+    /// always a diverged training run or a damaged file.
     #[must_use]
     pub const fn allow_non_finite(self, allow: bool) -> Self {
         Self {
@@ -782,6 +783,14 @@ fn read<T: Scalar>(
                     source.to_string()
                 },
                 scalar: T::NAME,
+            });
+        }
+        if !options.allow_non_finite && value < T::ZERO && info.is_variance() {
+            return Err(Error::NegativeVariance {
+                layer: layer.name,
+                tensor: tensor.name.clone(),
+                at: coordinates(index, &tensor.shape),
+                value: format!("{value}"),
             });
         }
         let slot = match order {

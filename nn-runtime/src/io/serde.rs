@@ -24,13 +24,14 @@
 //! and nothing else is allocated but the layer names, a list of the network's tensors and a few
 //! numbers per tensor (a list of a million empty rows is counted, not stored).
 
+use crate::error::ALLOW_NON_FINITE;
 use crate::zeroed::zeroed_box;
 use crate::{Error, LayerInfo, Network, Scalar, TensorInfo};
 use ::serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use ::serde::ser::{SerializeSeq, SerializeStruct};
 use ::serde::{Deserialize, Deserializer, Serialize, Serializer};
 use alloc::boxed::Box;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
@@ -403,7 +404,7 @@ impl<'de, T: Scalar> Visitor<'de> for LayerSeed<'_, '_, T> {
             .zip(info.tensors)
             .map(|(read, tensor)| read.ok_or_else(|| de::Error::missing_field(field(tensor))))
             .collect::<Result<Vec<_>, _>>()?;
-        check(self.index, info, &name, &tensors).map_err(de::Error::custom)
+        check(self.index, info, &name, &tensors).map_err(|error| to_serde(&error))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
@@ -424,7 +425,7 @@ impl<'de, T: Scalar> Visitor<'de> for LayerSeed<'_, '_, T> {
             }
             tensors.push(reader.read);
         }
-        check(self.index, info, &name, &tensors).map_err(de::Error::custom)
+        check(self.index, info, &name, &tensors).map_err(|error| to_serde(&error))
     }
 }
 
@@ -508,6 +509,9 @@ struct TensorRead<T> {
     ragged: Option<(Vec<usize>, usize)>,
     /// The first value that is not finite: its indices and the value.
     non_finite: Option<(Vec<usize>, T)>,
+    /// The first negative value of a variance ([`TensorInfo::is_variance`]): its indices and
+    /// the value.
+    negative_variance: Option<(Vec<usize>, T)>,
 }
 
 /// Reads one tensor's nested lists into its values.
@@ -535,6 +539,7 @@ impl<'a, T> Reader<'a, T> {
                 first: vec![Vec::new(); rank],
                 ragged: None,
                 non_finite: None,
+                negative_variance: None,
             },
         }
     }
@@ -599,10 +604,19 @@ impl<'de, T: Scalar> Visitor<'de> for ListSeed<'_, '_, T> {
                 {
                     *slot = value;
                 }
-                if reader.read.non_finite.is_none() && !value.is_finite() {
+                let index = || {
                     let mut indices = reader.path[..depth.min(reader.path.len())].to_vec();
                     indices.push(len);
-                    reader.read.non_finite = Some((indices, value));
+                    indices
+                };
+                if reader.read.non_finite.is_none() && !value.is_finite() {
+                    reader.read.non_finite = Some((index(), value));
+                }
+                if reader.read.negative_variance.is_none()
+                    && value < T::ZERO
+                    && reader.info.is_variance()
+                {
+                    reader.read.negative_variance = Some((index(), value));
                 }
             } else {
                 reader.path.truncate(depth);
@@ -692,7 +706,24 @@ fn check<T: Scalar>(
             });
         }
     }
+    for (tensor, read) in info.tensors.iter().zip(tensors) {
+        if let Some((at, value)) = &read.negative_variance {
+            return Err(Error::NegativeVariance {
+                layer,
+                tensor: field(tensor).into(),
+                at: at.clone(),
+                value: alloc::format!("{value}"),
+            });
+        }
+    }
     Ok(())
+}
+
+/// `error` as a serde error: its message without the safetensors loader's opt-in, which JSON
+/// has no counterpart of.
+fn to_serde<E: de::Error>(error: &Error) -> E {
+    let message = error.to_string();
+    E::custom(message.strip_suffix(ALLOW_NON_FINITE).unwrap_or(&message))
 }
 
 #[cfg(test)]

@@ -218,21 +218,7 @@ impl<'a> Reader<'a> {
             self.scale(layer, prefix, "output_scale")?,
             self.take(layer, prefix, "output_zero_point", Dtype::U8, &[])?[0],
         );
-        if let Some(at) = weight_scales
-            .iter()
-            .position(|&w| !multipliers_ok(input.scale, w, output.scale))
-        {
-            return Err(Error::QuantizedValue {
-                layer,
-                tensor: format!("{prefix}.weight_scale"),
-                problem: format!(
-                    "holds {:e} at index {at}: times the input scale {:e} (and over the output \
-                     scale {:e}) it overflows or underflows f32, which would make every output \
-                     of the neuron NaN or constant",
-                    weight_scales[at], input.scale, output.scale
-                ),
-            });
-        }
+        check_multipliers(layer, prefix, &weight_scales, input, output)?;
         if let Some((previous, name)) = &self.previous
             && *previous != input
         {
@@ -386,6 +372,56 @@ impl<'a> Reader<'a> {
             None => Ok(()),
         }
     }
+}
+
+/// Refuses scales whose multipliers for some neuron overflow or underflow `f32`
+/// ([`multipliers_ok`]), naming the weight scale, or the input or output scale when that one is
+/// subnormal: calibration never makes a subnormal scale, and most weight scales fail with it.
+fn check_multipliers(
+    layer: &'static str,
+    prefix: &str,
+    weight_scales: &[f32],
+    input: Quantization,
+    output: Quantization,
+) -> Result<(), Error> {
+    let Some(at) = weight_scales
+        .iter()
+        .position(|&w| !multipliers_ok(input.scale, w, output.scale))
+    else {
+        return Ok(());
+    };
+    let (input_scale, weight, output_scale) = (input.scale, weight_scales[at], output.scale);
+    let (tensor, problem) = if !input_scale.is_normal() || !output_scale.is_normal() {
+        let (tensor, scale) = if input_scale.is_normal() {
+            ("output_scale", output_scale)
+        } else {
+            ("input_scale", input_scale)
+        };
+        (
+            tensor,
+            format!(
+                "holds {scale:e}, below the smallest normal f32: the weight scale {weight:e} at \
+                 index {at} times the input scale {input_scale:e} (and over the output scale \
+                 {output_scale:e})"
+            ),
+        )
+    } else {
+        (
+            "weight_scale",
+            format!(
+                "holds {weight:e} at index {at}: times the input scale {input_scale:e} (and \
+                 over the output scale {output_scale:e})"
+            ),
+        )
+    };
+    Err(Error::QuantizedValue {
+        layer,
+        tensor: format!("{prefix}.{tensor}"),
+        problem: format!(
+            "{problem} it overflows or underflows f32, which would make every output of the \
+             neuron NaN or constant"
+        ),
+    })
 }
 
 /// Checks that `scale`, the value of `tensor` (at index `at` of it, if given), is positive and
