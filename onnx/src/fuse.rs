@@ -1,10 +1,13 @@
 //! The activations exporters write as several nodes, each replaced by one node before lowering:
 //! `x * Sigmoid(x)` becomes `Silu(x)` (nn's `silu`), and the exact GELU in its `Erf` form,
 //! `0.5 * x * (1 + Erf(x / sqrt(2)))` (PyTorch's export of `nn.GELU()` before opset 20), becomes
-//! `Gelu(x)`. A pattern is replaced only when its inner values feed nothing else.
+//! `Gelu(x)`; GELU's `tanh` approximation becomes `Gelu(x)` with `approximate = "tanh"`, which
+//! lowering names as what nn cannot import. A pattern is replaced only when its inner values
+//! feed nothing else.
 
-use crate::proto::Node;
+use crate::proto::{Attribute, Node, attribute_type};
 use std::collections::HashMap;
+use std::f64::consts::PI;
 
 /// How far a constant may be from `sqrt(2)`, `1` or `0.5` (relative): exporters write `f32`s.
 const TOLERANCE: f64 = 1e-6;
@@ -37,6 +40,9 @@ pub(crate) fn fuse(nodes: Vec<Node>, constant: &dyn Fn(&str) -> Option<f64>) -> 
         let found = match node.op_type.as_str() {
             "Sigmoid" => finder.silu(index).map(|(y, all)| ("Silu", y, all)),
             "Erf" => finder.gelu(index).map(|(x, y, all)| ("Gelu", (x, y), all)),
+            "Tanh" => finder
+                .gelu_tanh(index)
+                .map(|(x, y, all)| ("GeluTanh", (x, y), all)),
             _ => None,
         };
         let Some((op, (x, y), all)) = found else {
@@ -49,6 +55,19 @@ pub(crate) fn fuse(nodes: Vec<Node>, constant: &dyn Fn(&str) -> Option<f64>) -> 
         for &i in &all {
             removed[i] = true;
         }
+        // The tanh form becomes opset 20's `Gelu` with `approximate = "tanh"`.
+        let (op, attribute) = match op {
+            "GeluTanh" => (
+                "Gelu",
+                vec![Attribute {
+                    name: "approximate".to_owned(),
+                    r#type: attribute_type::STRING,
+                    s: b"tanh".to_vec(),
+                    ..Attribute::default()
+                }],
+            ),
+            op => (op, Vec::new()),
+        };
         replaced.insert(
             first,
             Node {
@@ -56,6 +75,7 @@ pub(crate) fn fuse(nodes: Vec<Node>, constant: &dyn Fn(&str) -> Option<f64>) -> 
                 output: vec![y],
                 name: nodes[first].name.clone(),
                 op_type: op.to_owned(),
+                attribute,
                 ..Node::default()
             },
         );
@@ -145,17 +165,88 @@ impl Finder<'_> {
             }
             _ => return None,
         };
-        let add_index = self.only_user(&node.output[0])?;
+        self.half_x_times_one_plus(&node.output[0], x, vec![scale_index, erf])
+    }
+
+    /// GELU's `tanh` approximation, `0.5 * x * (1 + Tanh(sqrt(2 / pi) * (x + 0.044715 *
+    /// x^3)))`, around the `Tanh` (PyTorch's export of `nn.GELU(approximate="tanh")`), the cube
+    /// a `Pow(x, 3)` or two `Mul`s: `x`, the output, and every node of the pattern.
+    fn gelu_tanh(&self, tanh: usize) -> Option<(String, String, Vec<usize>)> {
+        let node = self.op(tanh, "Tanh")?;
+        let (scale_index, scaled) = self.made_for(node.input.first()?, tanh, "Mul")?;
+        let sum = Self::other(scaled, self.constant_input(scaled, (2.0 / PI).sqrt())?)?;
+        let (sum_index, add) = self.made_for(sum, scale_index, "Add")?;
+        let [a, b] = add.input.as_slice() else {
+            return None;
+        };
+        let mut all = vec![scale_index, sum_index, tanh];
+        for (x, cubic) in [(a, b), (b, a)] {
+            let Some((kappa_index, kappa)) = self.made_for(cubic, sum_index, "Mul") else {
+                continue;
+            };
+            let Some(cube) = self
+                .constant_input(kappa, 0.044_715)
+                .and_then(|k| Self::other(kappa, k))
+            else {
+                continue;
+            };
+            if let Some(cube_nodes) = self.cube(cube, kappa_index, x) {
+                all.push(kappa_index);
+                all.extend(cube_nodes);
+                return self.half_x_times_one_plus(&node.output[0], x.clone(), all);
+            }
+        }
+        None
+    }
+
+    /// The nodes that compute `x^3` as `value` for `reader` alone: `Pow(x, 3)`, or
+    /// `Mul(x, Mul(x, x))` in either order.
+    fn cube(&self, value: &str, reader: usize, x: &str) -> Option<Vec<usize>> {
+        if let Some((index, pow)) = self.made_for(value, reader, "Pow") {
+            return (pow.input.len() == 2 && pow.input[0] == x && self.is(&pow.input[1], 3.0))
+                .then(|| vec![index]);
+        }
+        let (index, outer) = self.made_for(value, reader, "Mul")?;
+        let square = Self::other(outer, x)?;
+        let (square_index, inner) = self.made_for(square, index, "Mul")?;
+        (inner.input.len() == 2 && inner.input.iter().all(|i| i == x))
+            .then(|| vec![index, square_index])
+    }
+
+    /// The node that makes `value`, if it is `op` and `reader` is the only node reading it.
+    fn made_for(&self, value: &str, reader: usize, op: &str) -> Option<(usize, &Node)> {
+        let index = *self.maker.get(value)?;
+        let node = self.op(index, op)?;
+        (self.only_user(value)? == reader).then_some((index, node))
+    }
+
+    /// The input of a binary `node` that is a constant within [`TOLERANCE`] of `expected`.
+    fn constant_input<'n>(&self, node: &'n Node, expected: f64) -> Option<&'n str> {
+        node.input
+            .iter()
+            .find(|input| self.is(input, expected))
+            .map(String::as_str)
+    }
+
+    /// `0.5 * x * (1 + value)` after `value`, read by nothing else, in the orders exporters
+    /// write it: `x`, the output, and `all` with the nodes of this part.
+    fn half_x_times_one_plus(
+        &self,
+        value: &str,
+        x: String,
+        mut all: Vec<usize>,
+    ) -> Option<(String, String, Vec<usize>)> {
+        let add_index = self.only_user(value)?;
         let add = self.op(add_index, "Add")?;
-        if !self.is(Self::other(add, &node.output[0])?, 1.0) {
+        if !self.is(Self::other(add, value)?, 1.0) {
             return None;
         }
         let times_index = self.only_user(&add.output[0])?;
         let times = self.op(times_index, "Mul")?;
         let factor = Self::other(times, &add.output[0])?;
-        let mut all = vec![scale_index, erf, add_index, times_index];
+        all.extend([add_index, times_index]);
         if factor == x {
-            // `(x * (1 + erf)) * 0.5`
+            // `(x * (1 + f)) * 0.5`
             let half_index = self.only_user(&times.output[0])?;
             let half = self.op(half_index, "Mul")?;
             if !self.is(Self::other(half, &times.output[0])?, 0.5) {
@@ -164,7 +255,7 @@ impl Finder<'_> {
             all.push(half_index);
             return Some((x, half.output[0].clone(), all));
         }
-        // `(x * 0.5) * (1 + erf)`
+        // `(x * 0.5) * (1 + f)`
         let half_index = *self.maker.get(factor)?;
         let half = self.op(half_index, "Mul")?;
         if self.only_user(factor)? != times_index || !self.is(Self::other(half, &x)?, 0.5) {

@@ -107,6 +107,7 @@ fn expand(
             domain: inner.domain.clone(),
             overload: inner.overload.clone(),
             attribute,
+            metadata_props: inner.metadata_props.clone(),
         };
         expand(call, functions, depth + 1, out, problems, budget);
     }

@@ -113,11 +113,12 @@ enum Value {
 }
 
 /// Operators understood on the flow from the input.
-const LOWERED: [&str; 30] = [
+const LOWERED: [&str; 31] = [
     "Cast",
     "Gemm",
     "MatMul",
     "Add",
+    "Sub",
     "Conv",
     "BatchNormalization",
     "MaxPool",
@@ -146,11 +147,42 @@ const LOWERED: [&str; 30] = [
     "RNN",
 ];
 
+/// Operators on the flow that only rearrange its axes: when only `Shape`s read their outputs,
+/// they are no branch of the chain.
+const VIEWS: [&str; 5] = ["Transpose", "Squeeze", "Identity", "Cast", "Dropout"];
+
+/// Which nodes read the flow for its shape alone, and so do not branch the chain: `Shape`, and
+/// a [`VIEWS`] node whose outputs only such nodes read. The TorchScript exporter writes one
+/// between two batch-first recurrent modules: the first one's output, transposed back to
+/// `[batch, steps, features]`, read only for the batch size of the second one's initial state.
+fn shape_only(nodes: &[Node], output: &str) -> Vec<bool> {
+    let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, node) in nodes.iter().enumerate() {
+        for input in node.input.iter().filter(|i| !i.is_empty()) {
+            readers.entry(input).or_default().push(index);
+        }
+    }
+    let mut shape_only = vec![false; nodes.len()];
+    // Readers come after what they read.
+    for (index, node) in nodes.iter().enumerate().rev() {
+        shape_only[index] = node.op_type == "Shape"
+            || (VIEWS.contains(&node.op_type.as_str())
+                && node.output.iter().any(|o| !o.is_empty())
+                && node.output.iter().filter(|o| !o.is_empty()).all(|o| {
+                    o != output
+                        && readers
+                            .get(o.as_str())
+                            .is_some_and(|r| r.iter().all(|&r| r > index && shape_only[r]))
+                }));
+    }
+    shape_only
+}
+
 /// Operators that make a tensor of one repeated value (a recurrent node's initial state).
 const FILLS: [&str; 2] = ["ConstantOfShape", "Expand"];
 
 /// Operators understood on a sequence: per time step, or the recurrent nodes.
-const PER_STEP: [&str; 23] = [
+const PER_STEP: [&str; 24] = [
     "Identity",
     "Cast",
     "Dropout",
@@ -168,6 +200,7 @@ const PER_STEP: [&str; 23] = [
     "Gemm",
     "Reshape",
     "Add",
+    "Sub",
     "Transpose",
     "Squeeze",
     "LSTM",
@@ -253,8 +286,9 @@ pub(crate) fn lower(
         steps: None,
         output,
     };
+    let shape_only = shape_only(nodes, output);
     for (index, node) in nodes.iter().enumerate() {
-        if node.op_type == "Shape" {
+        if shape_only[index] {
             continue;
         }
         for input in node.input.iter().filter(|i| !i.is_empty()) {
@@ -739,7 +773,9 @@ impl Walk<'_> {
             "Relu" | "LeakyRelu" | "Elu" | "Sigmoid" | "Tanh" | "Softplus" | "Gelu" | "Silu"
             | "Softmax" | "LogSoftmax" => self.activate(node, flow),
             "Gemm" | "MatMul" => self.dense(index, node, at, &flow, consts),
-            "Add" => self.bias(at, flow, consts),
+            "Add" => self.bias(at, flow, consts, 1.0),
+            "Sub" if at == 0 => self.bias(at, flow, consts, -1.0),
+            "Sub" => Err("subtracts the input's flow from a constant: only a constant subtracted from a layer's output (a bias) can be imported".to_owned()),
             "BatchNormalization" => self.batchnorm(index, node, flow, consts),
             "Conv" => self.conv(index, node, &flow, consts),
             "MaxPool" | "AveragePool" => self.pool(index, node, &flow),
@@ -878,17 +914,24 @@ impl Walk<'_> {
         Ok(values)
     }
 
-    /// `Add` of a constant: the bias of the layer before.
+    /// `Add` of a constant (`sign` 1), or `Sub` of one from the flow (`sign` -1): the bias of the
+    /// layer before.
     fn bias(
         &mut self,
         at: usize,
         flow: Flow,
         consts: &[Option<Const>],
+        sign: f64,
     ) -> Result<Vec<Value>, String> {
+        let (verb, object) = if sign < 0.0 {
+            ("subtracts", "subtract")
+        } else {
+            ("adds", "add")
+        };
         let constant = consts
             .get(1 - at.min(1))
             .and_then(Option::as_ref)
-            .ok_or("expected a constant to add")?;
+            .ok_or_else(|| format!("expected a constant to {object}"))?;
         let layer = flow.layer.filter(|&l| {
             matches!(
                 self.layers[l].kind,
@@ -896,15 +939,17 @@ impl Walk<'_> {
             ) && self.layers[l].activation == Activation::Linear
         });
         let Some(layer) = layer else {
-            return Err("adds a constant to something other than a dense layer's or a convolution's output (before its activation): only biases can be imported".to_owned());
+            return Err(format!(
+                "{verb} a constant to something other than a dense layer's or a convolution's output (before its activation): only biases can be imported"
+            ));
         };
         let channels = self.layers[layer].output.dims()[0];
         let spatial = self.layers[layer].output.rank() - 1;
         let values = per_channel(constant, channels, spatial)
-            .ok_or_else(|| format!("adds a constant of shape {:?} to layer `{}`'s output {}: expected one value per channel", constant.dims, self.layers[layer].name, self.layers[layer].output))?;
+            .ok_or_else(|| format!("{verb} a constant of shape {:?} to layer `{}`'s output {}: expected one value per channel", constant.dims, self.layers[layer].name, self.layers[layer].output))?;
         if let Some(bias) = &mut self.layers[layer].bias {
             for (b, v) in bias.iter_mut().zip(values) {
-                *b += v;
+                *b += sign * v;
             }
         }
         Ok(vec![Value::Flow(flow)])
@@ -1702,15 +1747,18 @@ impl Walk<'_> {
         })]
     }
 
-    /// A fresh layer name from the node's: its words in lowercase joined by `_`, leaving out
+    /// A fresh layer name from the node's (or from the PyTorch module that made it, which
+    /// the default exporter records: see [`torch_module`]): its words in lowercase joined by
+    /// `_`, leaving out
     /// a word that repeats the one before and the operator's name at the end (`Gemm` or
     /// `Gemm_0`), with leading numbers moved to the end (`/0/Conv` as `conv_0`, the operator
     /// standing in when nothing else is left), `_2`, `_3`, ... when taken.
     fn name(&mut self, node: &Node, index: usize) -> String {
         let op = snake(&node.op_type);
+        let module = torch_module(node);
+        let source = module.as_deref().unwrap_or(&node.name);
         let mut words: Vec<String> = Vec::new();
-        for word in node
-            .name
+        for word in source
             .split(|c: char| !c.is_ascii_alphanumeric())
             .filter(|w| !w.is_empty())
         {
@@ -1733,7 +1781,7 @@ impl Walk<'_> {
             words.insert(0, op.clone());
         }
         let mut base = words.join("_");
-        if words.is_empty() || node.name.is_empty() {
+        if words.is_empty() || source.is_empty() {
             base = format!("{op}{index}");
         }
         if base.starts_with(|c: char| c.is_ascii_digit()) || is_keyword(&base) {
@@ -1747,6 +1795,36 @@ impl Walk<'_> {
         }
         self.names.insert(name.clone());
         name
+    }
+}
+
+/// The path of the PyTorch module whose call made `node` (`encoder/fc1`), when the exporter
+/// recorded it: PyTorch's default exporter (`dynamo=True`) names nodes after operators
+/// (`node_MatMul_154`) and keeps the modules in the metadata `pkg.torch.onnx.name_scopes`, a
+/// Python list of the scopes from the root module's (`''`) to the operator's (`['', 'encoder',
+/// 'fc1', 'linear']`).
+fn torch_module(node: &Node) -> Option<String> {
+    let scopes = &node
+        .metadata_props
+        .iter()
+        .find(|entry| entry.key == "pkg.torch.onnx.name_scopes")?
+        .value;
+    // The quoted strings of the list: module names are identifiers and indices, which
+    // Python's `repr` writes between single quotes without escapes.
+    let names: Vec<&str> = scopes
+        .trim()
+        .strip_prefix('[')?
+        .strip_suffix(']')?
+        .split(',')
+        .map(|name| {
+            name.trim()
+                .strip_prefix('\'')
+                .and_then(|n| n.strip_suffix('\''))
+        })
+        .collect::<Option<_>>()?;
+    match names.as_slice() {
+        ["", modules @ .., _operator] if !modules.is_empty() => Some(modules.join("/")),
+        _ => None,
     }
 }
 

@@ -75,6 +75,8 @@ pub struct Node {
     pub overload: String,
     #[prost(message, repeated, tag = "5")]
     pub attribute: Vec<Attribute>,
+    #[prost(message, repeated, tag = "9")]
+    pub metadata_props: Vec<StringStringEntry>,
 }
 
 /// `AttributeProto`: a named constant argument of a node (or, in a function body, a reference

@@ -159,6 +159,10 @@ fn each_mistake_is_named_on_its_node() {
             ],
             vec![w()],
         ),
+        // The same GELU as PyTorch's exporters write it before opset 20: the cube a `Pow`
+        // (`dynamo=True`), or two `Mul`s, the half taken first (TorchScript's).
+        model(17, &[4], tanh_gelu(true), tanh_gelu_constants(&w)),
+        model(13, &[4], tanh_gelu(false), tanh_gelu_constants(&w)),
         model(
             13,
             &[1, 4, 4],
@@ -263,6 +267,8 @@ fn each_mistake_is_named_on_its_node() {
         node 2 `/y/Sigmoid` (Sigmoid, reads `r`): applies `sigmoid` after `relu` on layer `h`: nn applies one activation per layer
         node 2 `/y/BatchNormalization` (BatchNormalization, reads `r`, `s`, `s`, `s`, `s`): runs in training mode
         node 1 `/y/Gelu` (Gelu, reads `h`): approximates GELU with `tanh`: nn's `gelu` is the exact form
+        node 1 `/cube/Pow` (Gelu, reads `h`): approximates GELU with `tanh`: nn's `gelu` is the exact form
+        node 1 `/square/Mul` (Gelu, reads `h`): approximates GELU with `tanh`: nn's `gelu` is the exact form
         node 0 `/y/MaxPool` (MaxPool, reads `x`): rounds its output size up (`ceil_mode = 1`): nn rounds down, as PyTorch's default
         node 0 `/y/AveragePool` (AveragePool, reads `x`): averages without counting the padding (`count_include_pad = 0`): nn's avgpool counts it, as PyTorch's default
         node 0 `/y/Gemm` (Gemm, reads `x`, `w`): transposes the input (`transA = 1`): the batch axis would mix with the features
@@ -278,6 +284,52 @@ fn each_mistake_is_named_on_its_node() {
         input `x` has shape [batch], expected [batch, C], [batch, C, L] or [batch, C, H, W]
         input `x` has shape [batch, 2, 3, 4, 5], expected [batch, C], [batch, C, L] or [batch, C, H, W]
         not an ONNX model: failed to decode Protobuf message: invalid wire type value: 6"#]].assert_eq(&report.join("\n"));
+}
+
+/// A dense layer `h`, then GELU's `tanh` approximation of it, `y`, decomposed: the cube
+/// `Pow(h, 3)` and `0.5 * h` last, or two `Mul`s and the half first.
+fn tanh_gelu(pow: bool) -> Vec<Node> {
+    let mut nodes = vec![node("Gemm", &["x", "w"], "h", vec![int("transB", 1)])];
+    if pow {
+        nodes.push(node("Pow", &["h", "three"], "cube", vec![]));
+    } else {
+        nodes.push(node("Mul", &["h", "h"], "square", vec![]));
+        nodes.push(node("Mul", &["h", "square"], "cube", vec![]));
+    }
+    nodes.extend([
+        node("Mul", &["kappa", "cube"], "scaled_cube", vec![]),
+        node("Add", &["h", "scaled_cube"], "sum", vec![]),
+        node("Mul", &["beta", "sum"], "inner", vec![]),
+        node("Tanh", &["inner"], "tanh", vec![]),
+        node("Add", &["tanh", "one"], "one_plus", vec![]),
+    ]);
+    if pow {
+        nodes.push(node("Mul", &["h", "one_plus"], "times", vec![]));
+        nodes.push(node("Mul", &["half", "times"], "y", vec![]));
+    } else {
+        nodes.push(node("Mul", &["h", "half"], "half_h", vec![]));
+        nodes.push(node("Mul", &["half_h", "one_plus"], "y", vec![]));
+    }
+    nodes
+}
+
+/// The weights and the constants of [`tanh_gelu`], each in `f32` as exporters write them.
+fn tanh_gelu_constants(weights: &dyn Fn() -> Tensor) -> Vec<Tensor> {
+    #[allow(clippy::cast_possible_truncation)]
+    let scalar = |name: &str, value: f64| Tensor {
+        data_type: data_type::FLOAT,
+        float_data: vec![value as f32],
+        name: name.to_owned(),
+        ..Tensor::default()
+    };
+    vec![
+        weights(),
+        scalar("three", 3.0),
+        scalar("kappa", 0.044_715),
+        scalar("beta", (2.0 / std::f64::consts::PI).sqrt()),
+        scalar("one", 1.0),
+        scalar("half", 0.5),
+    ]
 }
 
 fn strings(name: &str, values: &[&str]) -> Attribute {
@@ -430,4 +482,43 @@ fn calls_of_calls_stop_at_the_budget() {
         ),
         "{report}"
     );
+}
+
+/// `MatMul` then `Sub` of a constant, as `x @ w - c` exports: a dense layer whose bias is
+/// `-c`; the constant subtracted the other way round is named.
+#[test]
+fn a_constant_subtracted_from_a_layer_is_its_bias() {
+    let c = Tensor {
+        dims: vec![4],
+        data_type: data_type::FLOAT,
+        float_data: vec![0.25, -1.5, 0.0, 3.0],
+        name: "c".to_owned(),
+        ..Tensor::default()
+    };
+    let nodes = |inputs: &[&str]| {
+        vec![
+            node("MatMul", &["x", "w"], "h", vec![]),
+            node("Sub", inputs, "y", vec![]),
+        ]
+    };
+    let bytes = model(
+        13,
+        &[4],
+        nodes(&["h", "c"]),
+        vec![weights("w", &[4, 4]), c.clone()],
+    );
+    let import = import(&bytes, &Options::default()).expect("imports");
+    assert_eq!(import.network.layers.len(), 1);
+    let layer = &import.network.layers[0].name;
+    let bias = import
+        .tensors
+        .iter()
+        .find(|t| t.name == format!("{layer}.bias"))
+        .expect("a bias");
+    assert_eq!(bias.values, [-0.25, 1.5, 0.0, -3.0]);
+
+    let reversed = model(13, &[4], nodes(&["c", "h"]), vec![weights("w", &[4, 4]), c]);
+    expect![[r#"
+        node 1 `/y/Sub` (Sub, reads `c`, `h`): subtracts the input's flow from a constant: only a constant subtracted from a layer's output (a bias) can be imported"#]]
+    .assert_eq(&problems(&reversed));
 }

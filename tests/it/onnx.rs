@@ -76,6 +76,8 @@ imported! {
     torch_relu_rnn_steps_first_fixed_sizes: torch_rnn::TorchRnn from "torch_rnn", "onnx/tests/fixtures/torch_rnn.nn";
     torch_lstm_steps_as_rows_for_gemm: torch_lstm_rows::TorchLstmRows from "torch_lstm_rows", "onnx/tests/fixtures/torch_lstm_rows.nn";
     default_exporter_gru_with_reshapes: dynamo_gru::DynamoGru from "dynamo_gru", "onnx/tests/fixtures/dynamo_gru.nn";
+    torch_two_lstms_batch_first_dynamic_batch: torch_stacked::TorchStacked from "torch_stacked", "onnx/tests/fixtures/torch_stacked.nn";
+    default_exporter_two_lstms_named_by_module: dynamo_stacked::DynamoStacked from "dynamo_stacked", "onnx/tests/fixtures/dynamo_stacked.nn";
 }
 
 /// A model with two `BatchNormalization`s (after a convolution and after a `Gemm`), imported

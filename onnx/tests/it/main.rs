@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The models import must take, by file stem.
-const MODELS: [&str; 14] = [
+const MODELS: [&str; 16] = [
     "mlp",
     "conv",
     "conv1d",
@@ -35,4 +35,6 @@ const MODELS: [&str; 14] = [
     "torch_rnn",
     "torch_lstm_rows",
     "dynamo_gru",
+    "torch_stacked",
+    "dynamo_stacked",
 ];
