@@ -1,9 +1,9 @@
 //! The activations exporters write as several nodes, each replaced by one node before lowering:
-//! `x * Sigmoid(x)` becomes `Silu(x)` (nn's `silu`), and the exact GELU in its `Erf` form,
-//! `0.5 * x * (1 + Erf(x / sqrt(2)))` (PyTorch's export of `nn.GELU()` before opset 20), becomes
-//! `Gelu(x)`; GELU's `tanh` approximation becomes `Gelu(x)` with `approximate = "tanh"`, which
-//! lowering names as what nn cannot import. A pattern is replaced only when its inner values
-//! feed nothing else.
+//! `x * Sigmoid(x)` becomes `Silu(x)` (nn's `silu`), `Where(x > 20, x, Softplus(x))` becomes
+//! `Softplus(x)`, and the exact GELU in its `Erf` form, `0.5 * x * (1 + Erf(x / sqrt(2)))`
+//! (PyTorch's export of `nn.GELU()` before opset 20), becomes `Gelu(x)`; GELU's `tanh`
+//! approximation becomes `Gelu(x)` with `approximate = "tanh"`, which lowering names as what nn
+//! cannot import. A pattern is replaced only when its inner values feed nothing else.
 
 use crate::proto::{Attribute, Node, attribute_type};
 use std::collections::HashMap;
@@ -43,6 +43,9 @@ pub(crate) fn fuse(nodes: Vec<Node>, constant: &dyn Fn(&str) -> Option<f64>) -> 
             "Tanh" => finder
                 .gelu_tanh(index)
                 .map(|(x, y, all)| ("GeluTanh", (x, y), all)),
+            "Softplus" => finder
+                .softplus(index)
+                .map(|(x, y, all)| ("Softplus", (x, y), all)),
             _ => None,
         };
         let Some((op, (x, y), all)) = found else {
@@ -137,6 +140,33 @@ impl Finder<'_> {
             .then(|| ((x.clone(), mul.output[0].clone()), vec![sigmoid, mul_index]))
     }
 
+    /// `Where(x > 20, x, Softplus(x))` around the `Softplus`: PyTorch's `nn.Softplus()`, which
+    /// returns `x` itself above its threshold of 20, as the default exporter writes it (nn's
+    /// `softplus` differs from it there by less than `ln(1 + exp(-20))`, 2.1e-9).
+    fn softplus(&self, softplus: usize) -> Option<(String, String, Vec<usize>)> {
+        let node = self.op(softplus, "Softplus")?;
+        let x = node.input.first()?;
+        let choice_index = self.only_user(&node.output[0])?;
+        let choice = self.op(choice_index, "Where")?;
+        let [condition, above, below] = choice.input.as_slice() else {
+            return None;
+        };
+        if above != x || *below != node.output[0] {
+            return None;
+        }
+        let (greater_index, greater) = self.made_for(condition, choice_index, "Greater")?;
+        let [left, threshold] = greater.input.as_slice() else {
+            return None;
+        };
+        (left == x && self.is(threshold, 20.0)).then(|| {
+            (
+                x.clone(),
+                choice.output[0].clone(),
+                vec![softplus, greater_index, choice_index],
+            )
+        })
+    }
+
     /// `0.5 * x * (1 + Erf(x / sqrt(2)))` around the `Erf`, in the orders exporters write it:
     /// `x`, the output, and every node of the pattern.
     fn gelu(&self, erf: usize) -> Option<(String, String, Vec<usize>)> {
@@ -228,8 +258,8 @@ impl Finder<'_> {
             .map(String::as_str)
     }
 
-    /// `0.5 * x * (1 + value)` after `value`, read by nothing else, in the orders exporters
-    /// write it: `x`, the output, and `all` with the nodes of this part.
+    /// `0.5 * x * (1 + value)` after `value`, read by nothing else, in the three orders
+    /// exporters write it: `x`, the output, and `all` with the nodes of this part.
     fn half_x_times_one_plus(
         &self,
         value: &str,
@@ -254,6 +284,16 @@ impl Finder<'_> {
             }
             all.push(half_index);
             return Some((x, half.output[0].clone(), all));
+        }
+        if self.is(factor, 0.5) {
+            // `x * ((1 + f) * 0.5)`, as the default exporter writes it before opset 20.
+            let last_index = self.only_user(&times.output[0])?;
+            let last = self.op(last_index, "Mul")?;
+            if Self::other(last, &times.output[0])? != x {
+                return None;
+            }
+            all.push(last_index);
+            return Some((x, last.output[0].clone(), all));
         }
         // `(x * 0.5) * (1 + f)`
         let half_index = *self.maker.get(factor)?;

@@ -27,6 +27,9 @@ use std::path::Path;
 pub(crate) struct Layer {
     /// Its name: an identifier made from the node's name.
     pub name: String,
+    /// The name before `_2`, `_3`, ... made it unique, if the model named the node (or its
+    /// module): the nodes of one PyTorch module share it.
+    pub module: Option<String>,
     /// What it computes.
     pub kind: LayerKind,
     /// The shape it reads.
@@ -106,14 +109,40 @@ enum Value {
     Flow(Flow),
     /// A tensor of one repeated value whose shape may depend on the batch size
     /// (`ConstantOfShape`), understood as a recurrent node's initial state.
-    Fill(f64),
+    Fill(Fill),
     /// Made by a node that cannot be imported (already reported), computed from the input
     /// (`true`) or not: nodes reading it are checked for what does not depend on it.
     Unknown(bool),
 }
 
+/// A tensor of one repeated value: the value, and the size of each axis where known (`None`
+/// for the batch size or a size lost on the way), if the rank is known.
+#[derive(Clone, Debug)]
+struct Fill {
+    value: f64,
+    sizes: Option<Vec<Option<usize>>>,
+}
+
+impl Fill {
+    /// The sizes a shape computation gives, a number where it is known.
+    fn sizes_of(shape: &Const) -> Option<Vec<Option<usize>>> {
+        match &shape.data {
+            Data::Int(values) => Some(
+                values
+                    .iter()
+                    .map(|v| match v {
+                        Int::Known(n) => usize::try_from(*n).ok(),
+                        Int::Batch | Int::Steps => None,
+                    })
+                    .collect(),
+            ),
+            Data::Float(_) => None,
+        }
+    }
+}
+
 /// Operators understood on the flow from the input.
-const LOWERED: [&str; 31] = [
+const LOWERED: [&str; 34] = [
     "Cast",
     "Gemm",
     "MatMul",
@@ -125,6 +154,8 @@ const LOWERED: [&str; 31] = [
     "AveragePool",
     "GlobalAveragePool",
     "GlobalMaxPool",
+    "ReduceMean",
+    "ReduceMax",
     "Flatten",
     "Reshape",
     "Relu",
@@ -142,6 +173,7 @@ const LOWERED: [&str; 31] = [
     "Shape",
     "Transpose",
     "Squeeze",
+    "Unsqueeze",
     "LSTM",
     "GRU",
     "RNN",
@@ -577,10 +609,13 @@ impl Walk<'_> {
 
     /// Lowers one node, or records why it cannot be.
     fn node(&mut self, index: usize, node: &Node) {
-        let from_input = node
-            .input
-            .iter()
-            .any(|i| self.values.get(i).is_some_and(Value::is_from_input));
+        // A shape is no value of the flow, even one an earlier problem left unknown: the
+        // arithmetic on it (the batch size of `view` or of an initial state) adds no problem.
+        let from_input = node.op_type != "Shape"
+            && node
+                .input
+                .iter()
+                .any(|i| self.values.get(i).is_some_and(Value::is_from_input));
         let outputs = match self.evaluate(index, node) {
             Ok(outputs) => outputs,
             Err(message) => {
@@ -779,7 +814,9 @@ impl Walk<'_> {
             "BatchNormalization" => self.batchnorm(index, node, flow, consts),
             "Conv" => self.conv(index, node, &flow, consts),
             "MaxPool" | "AveragePool" => self.pool(index, node, &flow),
-            "GlobalAveragePool" | "GlobalMaxPool" => self.global_pool(index, node, &flow),
+            "GlobalAveragePool" | "GlobalMaxPool" => self.global_pool(index, node, &flow, true),
+            "ReduceMean" | "ReduceMax" => self.reduce(index, node, &flow, consts),
+            "Unsqueeze" => self.unsqueeze(node, flow, consts),
             "Flatten" => self.flatten_node(index, node, &flow),
             "Reshape" => self.reshape(index, node, flow, consts),
             "Transpose" => transpose(node, flow),
@@ -1063,6 +1100,7 @@ impl Walk<'_> {
         index: usize,
         node: &Node,
         flow: &Flow,
+        keep_axes: bool,
     ) -> Result<Vec<Value>, String> {
         let op = node.op_type.as_str();
         if flow.nn.rank() < 2 || flow.shape.len() < 2 {
@@ -1072,7 +1110,7 @@ impl Walk<'_> {
             ));
         }
         let channels = flow.nn.dims()[0];
-        let kind = if op == "GlobalAveragePool" {
+        let kind = if matches!(op, "GlobalAveragePool" | "ReduceMean") {
             LayerKind::GlobalAvgPool
         } else {
             LayerKind::GlobalMaxPool
@@ -1087,12 +1125,102 @@ impl Walk<'_> {
             None,
         );
         if let Some(Value::Flow(out)) = values.first_mut() {
-            // ONNX keeps the spatial axes, as ones; nn's value is the vector.
+            // ONNX keeps the spatial axes, as ones (unless a reduction drops them); nn's value
+            // is the vector.
+            let kept = if keep_axes { flow.shape.len() - 1 } else { 0 };
             out.shape = std::iter::once(channels)
-                .chain(flow.shape[1..].iter().map(|_| 1))
+                .chain(std::iter::repeat_n(1, kept))
                 .collect();
         }
         Ok(values)
+    }
+
+    /// `ReduceMean` or `ReduceMax` over every spatial axis of a feature map (PyTorch's default
+    /// exporter writes `AdaptiveAvgPool2d(1)`, `AdaptiveMaxPool2d(1)` and `x.mean((2, 3))` so):
+    /// `global_avgpool` or `global_maxpool`.
+    fn reduce(
+        &mut self,
+        index: usize,
+        node: &Node,
+        flow: &Flow,
+        consts: &[Option<Const>],
+    ) -> Result<Vec<Value>, String> {
+        // Axes became an input in opset 18 (`ReduceMean`, `ReduceMax`).
+        let written = match consts.get(1).and_then(Option::as_ref) {
+            Some(c) => c.known_ints().ok_or("its axes are not integers")?,
+            None => ints(node, "axes").unwrap_or_default(),
+        };
+        let rank = flow.shape.len() + 1;
+        let mut axes = written
+            .iter()
+            .map(|&a| {
+                let a = if a < 0 { a + signed(rank) } else { a };
+                usize::try_from(a).ok().filter(|&a| a < rank)
+            })
+            .collect::<Option<Vec<usize>>>()
+            .ok_or_else(|| format!("reduces axes {written:?} of a value of {rank} axes"))?;
+        axes.sort_unstable();
+        axes.dedup();
+        let spatial: Vec<usize> = (2..rank).collect();
+        if axes.is_empty() {
+            return Err(
+                "reduces every axis, the batch's too: only a reduction over a feature map's \
+                 spatial axes (a global pool) can be imported"
+                    .to_owned(),
+            );
+        }
+        if axes != spatial || flow.nn.rank() < 2 {
+            return Err(format!(
+                "reduces axes {written:?} of [batch, {}]: only a reduction over a feature map's \
+                 spatial axes (a global pool) can be imported",
+                flow.shape
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        self.global_pool(index, node, flow, int(node, "keepdims", 1) != 0)
+    }
+
+    /// `Unsqueeze` of a feature map or vector: axes of size 1 after the channels, which change
+    /// no value's place (PyTorch's default exporter pools a 1-D map as a 2-D one so).
+    fn unsqueeze(
+        &self,
+        node: &Node,
+        flow: Flow,
+        consts: &[Option<Const>],
+    ) -> Result<Vec<Value>, String> {
+        let written = if self.opset >= 13 {
+            consts
+                .get(1)
+                .and_then(Option::as_ref)
+                .and_then(Const::known_ints)
+                .ok_or("expected constant integer axes")?
+        } else {
+            ints(node, "axes").unwrap_or_default()
+        };
+        let rank = flow.shape.len() + 1 + written.len();
+        let mut axes = written
+            .iter()
+            .map(|&a| {
+                let a = if a < 0 { a + signed(rank) } else { a };
+                usize::try_from(a).ok().filter(|&a| a < rank)
+            })
+            .collect::<Option<Vec<usize>>>()
+            .ok_or_else(|| format!("inserts axes {written:?} into a value of {rank} axes"))?;
+        axes.sort_unstable();
+        if axes.iter().any(|&a| a < 2) || axes.windows(2).any(|w| w[0] == w[1]) {
+            return Err(format!(
+                "inserts axes {written:?}: only axes after the batch and the channels can be \
+                 imported"
+            ));
+        }
+        let mut shape = flow.shape.clone();
+        for &axis in &axes {
+            shape.insert(axis - 1, 1);
+        }
+        Ok(vec![Value::Flow(Flow { shape, ..flow })])
     }
 
     /// `Squeeze` of a sequence's `directions` axis (a recurrent node's `Y`).
@@ -1103,10 +1231,7 @@ impl Walk<'_> {
         consts: &[Option<Const>],
     ) -> Result<Vec<Value>, String> {
         let Some(axes) = &flow.steps else {
-            return Err(
-                "operator `Squeeze` is understood on constants only, not on the input's flow"
-                    .to_owned(),
-            );
+            return squeeze_units(self.opset, node, flow, consts);
         };
         let written = if self.opset >= 13 {
             match consts.get(1).and_then(Option::as_ref) {
@@ -1190,7 +1315,7 @@ impl Walk<'_> {
         for &(i, what) in states {
             let zero = match inputs.get(i) {
                 None | Some(None) => true,
-                Some(Some(Value::Fill(v))) => *v == 0.0,
+                Some(Some(Value::Fill(fill))) => fill.value == 0.0,
                 Some(Some(Value::Const(c))) => {
                     c.floats().is_some_and(|v| v.iter().all(|&v| v == 0.0))
                 }
@@ -1218,8 +1343,9 @@ impl Walk<'_> {
     }
 
     /// An `LSTM`, `GRU` or `RNN` node reading the sequence `flow`: an `lstm`, `gru` or `rnn`
-    /// layer, or one more level of the layer before when that is of the same kind and size
-    /// (`num_layers = 2` is exported as two nodes); its output `Y` is every step's hidden state.
+    /// layer, or one more level of the layer before when that is of the same kind and size and
+    /// from the same module (`num_layers = 2` is exported as two nodes); its output `Y` is
+    /// every step's hidden state.
     fn recurrent(
         &mut self,
         index: usize,
@@ -1262,10 +1388,14 @@ impl Walk<'_> {
         self.recurrent_extras(node, &spec, inputs)?;
         let level = recurrent::level(&spec, flow.nn.elements(), w, r, b)?;
         let hidden = level.hidden;
+        state_sizes(spec.cell, inputs, hidden)?;
+        // Levels of one module: the nodes of two modules that name themselves stay two layers.
+        let module = Self::base_name(node);
         let stacked = flow.layer.filter(|&l| {
             let below = &self.layers[l];
             matches!(below.kind, LayerKind::Recurrent(k) if k.cell == spec.cell && k.hidden == hidden && k.layers < MAX_RECURRENT_LEVELS)
                 && below.activation == Activation::Linear
+                && (below.module.is_none() || module.is_none() || below.module == module)
         });
         let output = Shape::vector(hidden);
         let layer = if let Some(l) = stacked {
@@ -1727,9 +1857,14 @@ impl Walk<'_> {
         weight: Option<(Vec<usize>, Vec<f64>)>,
         bias: Option<Vec<f64>>,
     ) -> Vec<Value> {
-        let name = self.name(node, index);
+        let module = Self::base_name(node);
+        let name = self.unique(&module.clone().unwrap_or_else(|| {
+            let op = snake(&node.op_type);
+            format!("{op}{index}")
+        }));
         self.layers.push(Layer {
             name,
+            module,
             kind,
             input,
             output,
@@ -1747,15 +1882,22 @@ impl Walk<'_> {
         })]
     }
 
-    /// A fresh layer name from the node's (or from the PyTorch module that made it, which
-    /// the default exporter records: see [`torch_module`]): its words in lowercase joined by
-    /// `_`, leaving out
-    /// a word that repeats the one before and the operator's name at the end (`Gemm` or
-    /// `Gemm_0`), with leading numbers moved to the end (`/0/Conv` as `conv_0`, the operator
-    /// standing in when nothing else is left), `_2`, `_3`, ... when taken.
-    fn name(&mut self, node: &Node, index: usize) -> String {
+    /// The name a layer of `node` takes, before it is made unique: the module path of its
+    /// weights' name (`fc1.weight` gives `fc1`, `features.0.weight` `features_0`), else of the
+    /// PyTorch module that made it (which the default exporter records: see [`torch_module`]),
+    /// else the node's name. Its words in lowercase joined by `_`, leaving out a word that
+    /// repeats the one before, the default exporter's `node` in front (`node_linear`) and the
+    /// operator's name at the end (`Gemm` or `Gemm_0`), with leading numbers moved to the end
+    /// (`/0/Conv` as `conv_0`, the operator standing in when nothing else is left). `None` when
+    /// nothing is left, or the node has no name.
+    fn base_name(node: &Node) -> Option<String> {
         let op = snake(&node.op_type);
-        let module = torch_module(node);
+        let module = node
+            .input
+            .get(1)
+            .and_then(|weight| parameter_module(weight))
+            .or_else(|| torch_module(node));
+        let named = module.is_some();
         let source = module.as_deref().unwrap_or(&node.name);
         let mut words: Vec<String> = Vec::new();
         for word in source
@@ -1767,6 +1909,9 @@ impl Walk<'_> {
                 words.push(word);
             }
         }
+        if !named && words.len() > 1 && words[0] == "node" {
+            words.remove(0);
+        }
         let numeric = |w: &String| w.chars().all(|c| c.is_ascii_digit());
         // `MatMul` written `matmul` or `mat_mul`.
         let is_op = |w: &String| w.replace('_', "") == node.op_type.to_ascii_lowercase();
@@ -1774,20 +1919,31 @@ impl Walk<'_> {
             words.truncate(words.len() - 2);
         } else if words.len() > 1 && words.last().is_some_and(is_op) {
             words.pop();
+        } else if !named && words.len() == 2 && numeric(&words[1]) && is_op(&words[0]) {
+            // The default exporter's `node_LSTM_2`: nothing but the operator.
+            words.clear();
         }
         let leading = words.iter().take_while(|w| numeric(w)).count();
         words.rotate_left(leading);
-        if leading == words.len() {
+        if leading == words.len() && !words.is_empty() {
             words.insert(0, op.clone());
         }
-        let mut base = words.join("_");
-        if words.is_empty() || source.is_empty() {
-            base = format!("{op}{index}");
+        if words.is_empty() {
+            return None;
         }
-        if base.starts_with(|c: char| c.is_ascii_digit()) || is_keyword(&base) {
-            base = format!("{op}_{base}");
-        }
-        let mut name = base.clone();
+        let base = words.join("_");
+        Some(
+            if base.starts_with(|c: char| c.is_ascii_digit()) || is_keyword(&base) {
+                format!("{op}_{base}")
+            } else {
+                base
+            },
+        )
+    }
+
+    /// `base`, or `base_2`, `base_3`, ... when taken.
+    fn unique(&mut self, base: &str) -> String {
+        let mut name = base.to_owned();
         let mut n = 2;
         while self.names.contains(&name) {
             name = format!("{base}_{n}");
@@ -1798,11 +1954,22 @@ impl Walk<'_> {
     }
 }
 
-/// The path of the PyTorch module whose call made `node` (`encoder/fc1`), when the exporter
+/// The module path of a parameter's name as PyTorch's exporters keep it (`fc1.weight`,
+/// `features.0.weight`): `fc1`, `features.0`.
+fn parameter_module(name: &str) -> Option<String> {
+    let path = name.strip_suffix(".weight")?;
+    let valid = !path.is_empty()
+        && path.split('.').all(|part| {
+            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    valid.then(|| path.to_owned())
+}
+
+/// The path of the PyTorch module whose call made `node` (`encoder.fc1`), when the exporter
 /// recorded it: PyTorch's default exporter (`dynamo=True`) names nodes after operators
 /// (`node_MatMul_154`) and keeps the modules in the metadata `pkg.torch.onnx.name_scopes`, a
 /// Python list of the scopes from the root module's (`''`) to the operator's (`['', 'encoder',
-/// 'fc1', 'linear']`).
+/// 'encoder.fc1', 'linear']`).
 fn torch_module(node: &Node) -> Option<String> {
     let scopes = &node
         .metadata_props
@@ -1822,10 +1989,91 @@ fn torch_module(node: &Node) -> Option<String> {
                 .and_then(|n| n.strip_suffix('\''))
         })
         .collect::<Option<_>>()?;
+    // Each module's scope is its whole path (`enc`, `enc.layers`, `enc.layers.0`): the last
+    // names the module; a function called by the root module alone names its operator
+    // (`max_pool2d`).
     match names.as_slice() {
-        ["", modules @ .., _operator] if !modules.is_empty() => Some(modules.join("/")),
+        ["", .., module, _operator] => Some((*module).to_owned()),
+        ["", operator] => Some((*operator).to_owned()),
         _ => None,
     }
+}
+
+/// Refuses an initial state whose last axis is known and is not `hidden` wide: PyTorch's
+/// default exporter writes an `nn.LSTM` with `proj_size` so (its `weight_hr` left out), a model
+/// onnxruntime refuses too.
+fn state_sizes(
+    cell: nn_grammar::Cell,
+    inputs: &[Option<Value>],
+    hidden: usize,
+) -> Result<(), String> {
+    let states: &[(usize, &str)] = if cell == nn_grammar::Cell::Lstm {
+        &[(5, "initial_h"), (6, "initial_c")]
+    } else {
+        &[(5, "initial_h")]
+    };
+    for &(i, what) in states {
+        let last = match inputs.get(i) {
+            Some(Some(Value::Fill(fill))) => fill
+                .sizes
+                .as_ref()
+                .and_then(|s| s.last().copied().flatten()),
+            Some(Some(Value::Const(c))) => c.dims.last().copied(),
+            _ => None,
+        };
+        if let Some(size) = last.filter(|&size| size != hidden) {
+            return Err(format!(
+                "its initial state `{what}` holds {size} values per stream, expected its \
+                 `hidden_size` of {hidden} (an `nn.LSTM` with `proj_size`, which nn has no \
+                 counterpart of, exports so)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `Squeeze` of a value that nn holds as a vector already (after a global pool): axes of size
+/// 1 after the channels, which change no value's place.
+fn squeeze_units(
+    opset: i64,
+    node: &Node,
+    flow: Flow,
+    consts: &[Option<Const>],
+) -> Result<Vec<Value>, String> {
+    let written = if opset >= 13 {
+        match consts.get(1).and_then(Option::as_ref) {
+            Some(c) => c.known_ints().ok_or("its axes are not integers")?,
+            None => Vec::new(),
+        }
+    } else {
+        ints(node, "axes").unwrap_or_default()
+    };
+    let rank = flow.shape.len() + 1;
+    let axes: Vec<usize> = if written.is_empty() {
+        (2..rank).filter(|&a| flow.shape[a - 1] == 1).collect()
+    } else {
+        written
+            .iter()
+            .map(|&a| {
+                let a = if a < 0 { a + signed(rank) } else { a };
+                usize::try_from(a).ok().filter(|&a| a < rank)
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| format!("squeezes axes {written:?} of a value of {rank} axes"))?
+    };
+    let units = axes.iter().all(|&a| a >= 2 && flow.shape[a - 1] == 1);
+    if !units || flow.nn.rank() != 1 {
+        return Err(format!(
+            "squeezes axes {written:?} of {}: only axes of size 1 after a global pool can be \
+             removed",
+            flow.nn
+        ));
+    }
+    let shape = (1..rank)
+        .filter(|a| !axes.contains(a))
+        .map(|a| flow.shape[a - 1])
+        .collect();
+    Ok(vec![Value::Flow(Flow { shape, ..flow })])
 }
 
 /// Whether a convolution's `kernel_shape`, if written, is its weights'.
@@ -1994,21 +2242,43 @@ fn filled(
     dir: Option<&Path>,
 ) -> Option<Result<Vec<Value>, String>> {
     let op = node.op_type.as_str();
+    let shape = |i: usize| match inputs.get(i) {
+        Some(Some(Value::Const(c))) => Fill::sizes_of(c),
+        _ => None,
+    };
     if op == "ConstantOfShape" {
-        return Some(fill(node, dir).map(|v| vec![Value::Fill(v)]));
+        return Some(fill(node, dir).map(|value| {
+            vec![Value::Fill(Fill {
+                value,
+                sizes: shape(0),
+            })]
+        }));
     }
     let first = inputs.first().cloned().flatten();
     if op == "Expand" {
+        // The sizes written, where they are not 1 (which keeps the input's).
+        let sizes = shape(1).map(|sizes| {
+            sizes
+                .into_iter()
+                .map(|size| size.filter(|&n| n != 1))
+                .collect()
+        });
         return Some(match first {
             Some(Value::Const(c)) => match c.floats() {
                 // Exactly one value, repeated.
                 #[allow(clippy::float_cmp)]
                 Some([first, rest @ ..]) if rest.iter().all(|v| v == first) => {
-                    Ok(vec![Value::Fill(*first)])
+                    Ok(vec![Value::Fill(Fill {
+                        value: *first,
+                        sizes,
+                    })])
                 }
                 _ => Err("expands a constant that is not one float repeated: only a recurrent node's initial state can be imported".to_owned()),
             },
-            Some(Value::Fill(v)) => Ok(vec![Value::Fill(v)]),
+            Some(Value::Fill(fill)) => Ok(vec![Value::Fill(Fill {
+                value: fill.value,
+                sizes,
+            })]),
             _ => Err("operator `Expand` is understood only on one value (a recurrent node's initial state)".to_owned()),
         });
     }
@@ -2017,11 +2287,46 @@ fn filled(
     }
     let keeps = ["Identity", "Slice", "Squeeze", "Unsqueeze", "Reshape"];
     Some(match first {
-        Some(Value::Fill(v)) if keeps.contains(&op) => Ok(vec![Value::Fill(v)]),
+        Some(Value::Fill(fill)) if keeps.contains(&op) => {
+            let sizes = match op {
+                "Identity" => fill.sizes,
+                "Slice" => sliced(fill.sizes, inputs),
+                _ => None,
+            };
+            Ok(vec![Value::Fill(Fill {
+                value: fill.value,
+                sizes,
+            })])
+        }
         _ => Err(format!(
             "operator `{op}` reads a tensor filled by `ConstantOfShape` or `Expand`, which is understood only as a recurrent node's initial state"
         )),
     })
+}
+
+/// The sizes of a `Slice` of a tensor of `sizes`: those of the axes it slices unknown.
+fn sliced(
+    sizes: Option<Vec<Option<usize>>>,
+    inputs: &[Option<Value>],
+) -> Option<Vec<Option<usize>>> {
+    let mut sizes = sizes?;
+    let known = |i: usize| match inputs.get(i) {
+        Some(Some(Value::Const(c))) => c.known_ints(),
+        _ => None,
+    };
+    let sliced_axes = match inputs.get(3) {
+        None | Some(None) => (0..known(1)?.len()).map(signed).collect(),
+        Some(Some(_)) => known(3)?,
+    };
+    for written in sliced_axes {
+        let axis = if written < 0 {
+            written + signed(sizes.len())
+        } else {
+            written
+        };
+        *sizes.get_mut(usize::try_from(axis).ok()?)? = None;
+    }
+    Some(sizes)
 }
 
 /// A `ConstantOfShape`'s value (`0.0` unless its `value` says otherwise).

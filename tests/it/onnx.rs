@@ -1,8 +1,8 @@
 //! Imported ONNX models against onnxruntime: each declaration `nn-onnx` wrote
 //! (`onnx/tests/fixtures/<model>.nn`, which nn-onnx's tests check is what import writes today)
 //! compiled with `network_file!`, loaded with the weights it wrote, and run on the inputs of
-//! `onnx/tests/fixtures/expected.json` (made by `make_fixtures.py` and
-//! `make_recurrent_fixtures.py` with onnxruntime). A sequence model's entry holds streams of
+//! `onnx/tests/fixtures/expected.json` (made by `make_fixtures.py`,
+//! `make_recurrent_fixtures.py` and `make_dynamo_fixtures.py` with onnxruntime). A sequence model's entry holds streams of
 //! steps, which `forward_slice` runs as consecutive steps of a fresh stream.
 
 use crate::fixtures::floats;
@@ -78,6 +78,9 @@ imported! {
     default_exporter_gru_with_reshapes: dynamo_gru::DynamoGru from "dynamo_gru", "onnx/tests/fixtures/dynamo_gru.nn";
     torch_two_lstms_batch_first_dynamic_batch: torch_stacked::TorchStacked from "torch_stacked", "onnx/tests/fixtures/torch_stacked.nn";
     default_exporter_two_lstms_named_by_module: dynamo_stacked::DynamoStacked from "dynamo_stacked", "onnx/tests/fixtures/dynamo_stacked.nn";
+    default_exporter_reductions_softplus_nested_modules: dynamo_cnn::DynamoCnn from "dynamo_cnn", "onnx/tests/fixtures/dynamo_cnn.nn";
+    default_exporter_opset_18_max_reduction_and_gelu: dynamo_cnn1d::DynamoCnn1d from "dynamo_cnn1d", "onnx/tests/fixtures/dynamo_cnn1d.nn";
+    default_exporter_two_lstms_of_one_size_stay_two: dynamo_encoder_decoder::DynamoEncoderDecoder from "dynamo_encoder_decoder", "onnx/tests/fixtures/dynamo_encoder_decoder.nn";
 }
 
 /// A model with two `BatchNormalization`s (after a convolution and after a `Gemm`), imported

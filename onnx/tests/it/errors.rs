@@ -47,6 +47,14 @@ fn recurrent_nodes_nn_cannot_compute_are_named() {
             the model cannot be imported, 1 problem:
               node 10 `/rnn/LSTM` (LSTM, reads `/rnn/Transpose_output_0`, `onnx::LSTM_200`, `onnx::LSTM_201`, `onnx::LSTM_199`, `/rnn/ConstantOfShape_output_0`, `/rnn/ConstantOfShape_output_0`): runs in both directions (`direction = bidirectional`): nn's recurrent layers run forward in time only"#]],
     );
+    // PyTorch's default exporter leaves out an `nn.LSTM`'s projection (`proj_size`), and its
+    // initial state keeps the unprojected width.
+    check(
+        "dynamo_lstm_projection",
+        &expect![[r#"
+            the model cannot be imported, 1 problem:
+              node 19 `node_lstm_1__2` (LSTM, reads `val_82`, `val_119`, `val_120`, `val_142`, `val_97`, `val_19`): its initial state `initial_c` holds 6 values per stream, expected its `hidden_size` of 4 (an `nn.LSTM` with `proj_size`, which nn has no counterpart of, exports so)"#]],
+    );
     check(
         "lstm_last_step",
         &expect![[r#"

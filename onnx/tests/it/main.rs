@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The models import must take, by file stem.
-const MODELS: [&str; 16] = [
+const MODELS: [&str; 19] = [
     "mlp",
     "conv",
     "conv1d",
@@ -37,4 +37,7 @@ const MODELS: [&str; 16] = [
     "dynamo_gru",
     "torch_stacked",
     "dynamo_stacked",
+    "dynamo_cnn",
+    "dynamo_cnn1d",
+    "dynamo_encoder_decoder",
 ];
