@@ -522,3 +522,42 @@ fn a_constant_subtracted_from_a_layer_is_its_bias() {
         node 1 `/y/Sub` (Sub, reads `c`, `h`): subtracts the input's flow from a constant: only a constant subtracted from a layer's output (a bias) can be imported"#]]
     .assert_eq(&problems(&reversed));
 }
+
+/// TorchScript's `x.view(x.size(0), -1)` after a node that cannot be imported: the batch size
+/// read from the unknown value (`Shape`, `Gather`, `Unsqueeze`, `Concat`) and the `Reshape`
+/// add no problems of their own.
+#[test]
+fn a_problem_adds_none_on_the_batch_size_read_after_it() {
+    let int64 = |name: &str, dims: Vec<i64>, values: Vec<i64>| Tensor {
+        dims,
+        data_type: data_type::INT64,
+        int64_data: values,
+        name: name.to_owned(),
+        ..Tensor::default()
+    };
+    let nodes = vec![
+        node(
+            "MaxPool",
+            &["x"],
+            "p",
+            vec![ints("kernel_shape", &[2, 2]), int("ceil_mode", 1)],
+        ),
+        node("Shape", &["p"], "shape", vec![]),
+        node("Gather", &["shape", "zero"], "batch", vec![int("axis", 0)]),
+        node("Unsqueeze", &["batch", "axis"], "batch_1", vec![]),
+        node(
+            "Concat",
+            &["batch_1", "minus_one"],
+            "size",
+            vec![int("axis", 0)],
+        ),
+        node("Reshape", &["p", "size"], "y", vec![]),
+    ];
+    let constants = vec![
+        int64("zero", vec![], vec![0]),
+        int64("axis", vec![1], vec![0]),
+        int64("minus_one", vec![1], vec![-1]),
+    ];
+    expect!["node 0 `/p/MaxPool` (MaxPool, reads `x`): rounds its output size up (`ceil_mode = 1`): nn rounds down, as PyTorch's default"]
+    .assert_eq(&problems(&model(13, &[1, 5, 5], nodes, constants)));
+}
