@@ -179,6 +179,60 @@ const LOWERED: [&str; 34] = [
     "RNN",
 ];
 
+/// Replaces the problems of an `nn.RNN` that PyTorch's default exporter unrolled (a node per
+/// time step, no `RNN` node: each fails, as one that reads across steps) with one that says so:
+/// its nodes' metadata (`pkg.torch.onnx.class_hierarchy`, `name_scopes`) names the module.
+fn explain_unrolled(nodes: &[Node], model: &mut Vec<Problem>, problems: &mut Vec<Problem>) {
+    let module_of = |node: &Node| {
+        let class = &node
+            .metadata_props
+            .iter()
+            .find(|p| p.key == "pkg.torch.onnx.class_hierarchy")?
+            .value;
+        class
+            .contains("'torch.nn.modules.rnn.RNN'")
+            .then(|| torch_module(node))
+            .flatten()
+    };
+    let unrolled: Vec<Option<String>> = nodes
+        .iter()
+        .map(|node| module_of(node).filter(|_| node.op_type != "RNN"))
+        .collect();
+    let mut modules: Vec<&String> = Vec::new();
+    for (index, module) in unrolled.iter().enumerate() {
+        let Some(module) = module else { continue };
+        let failed = problems
+            .iter()
+            .any(|p| p.node.as_ref().is_some_and(|at| at.index == index));
+        let has_node = nodes
+            .iter()
+            .any(|n| n.op_type == "RNN" && torch_module(n).as_ref() == Some(module));
+        if failed && !has_node && !modules.contains(&module) {
+            modules.push(module);
+        }
+    }
+    if modules.is_empty() {
+        return;
+    }
+    problems.retain(|p| {
+        p.node.as_ref().is_none_or(|at| {
+            !unrolled[at.index]
+                .as_ref()
+                .is_some_and(|m| modules.contains(&m))
+        })
+    });
+    for module in modules {
+        model.push(Problem {
+            node: None,
+            message: format!(
+                "PyTorch's default exporter (`dynamo=True`) unrolled the `nn.RNN` module \
+                 `{module}` into nodes for each time step, which nn cannot import: export it \
+                 with `dynamo=False`, which writes an `RNN` node"
+            ),
+        });
+    }
+}
+
 /// Operators on the flow that only rearrange its axes: when only `Shape`s read their outputs,
 /// they are no branch of the chain.
 const VIEWS: [&str; 5] = ["Transpose", "Squeeze", "Identity", "Cast", "Dropout"];
@@ -354,6 +408,7 @@ pub(crate) fn lower(
     }
     // An empty name: choosing the output was a problem already.
     let output = !output.is_empty() && walk.output(output, &mut problems);
+    explain_unrolled(nodes, &mut problems, &mut walk.problems);
     problems.append(&mut walk.problems);
     if !problems.is_empty() {
         return Err(problems);

@@ -55,6 +55,13 @@ fn recurrent_nodes_nn_cannot_compute_are_named() {
             the model cannot be imported, 1 problem:
               node 19 `node_lstm_1__2` (LSTM, reads `val_82`, `val_119`, `val_120`, `val_142`, `val_97`, `val_19`): its initial state `initial_c` holds 6 values per stream, expected its `hidden_size` of 4 (an `nn.LSTM` with `proj_size`, which nn has no counterpart of, exports so)"#]],
     );
+    // The default exporter unrolls `nn.RNN`: one explanation, not a problem per node.
+    check(
+        "dynamo_rnn_unrolled",
+        &expect![[r#"
+        the model cannot be imported, 1 problem:
+          PyTorch's default exporter (`dynamo=True`) unrolled the `nn.RNN` module `rnn` into nodes for each time step, which nn cannot import: export it with `dynamo=False`, which writes an `RNN` node"#]],
+    );
     check(
         "lstm_last_step",
         &expect![[r#"
