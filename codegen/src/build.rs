@@ -319,7 +319,7 @@ mod tests {
                  {shown}:2:17: a layer width must be at least 1, found `0`\n\
                  {shown}:2:19: unknown activation `rleu`, did you mean `relu`? expected one of \
                  `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, \
-                 `softplus`, `softmax` or `log_softmax`"
+                 `gelu_tanh`, `softplus`, `softmax` or `log_softmax`"
             )
         );
         assert!(!output.exists());

@@ -751,6 +751,7 @@ fn activation(written: &ast::Activation, problems: &mut Vec<Diagnostic>) -> Opti
         "tanh" => Activation::Tanh,
         "silu" => Activation::Silu,
         "gelu" => Activation::Gelu,
+        "gelu_tanh" => Activation::GeluTanh,
         "softplus" => Activation::Softplus,
         "softmax" => Activation::Softmax,
         "log_softmax" => Activation::LogSoftmax,

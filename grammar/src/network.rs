@@ -634,6 +634,9 @@ pub enum Activation {
     Silu,
     /// `x * Phi(x)`, with `Phi` the standard normal CDF (the exact form, as PyTorch's default).
     Gelu,
+    /// GELU's `tanh` approximation, `0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))`:
+    /// PyTorch's `nn.GELU(approximate="tanh")`.
+    GeluTanh,
     /// `ln(1 + exp(x))`.
     Softplus,
     /// `exp(x_i) / sum_j exp(x_j)` over the layer; last layer only.
@@ -644,7 +647,7 @@ pub enum Activation {
 
 impl Activation {
     /// Every activation name the language knows.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "linear",
         "relu",
         "leaky_relu",
@@ -653,6 +656,7 @@ impl Activation {
         "tanh",
         "silu",
         "gelu",
+        "gelu_tanh",
         "softplus",
         "softmax",
         "log_softmax",
@@ -669,6 +673,7 @@ impl Activation {
             Self::Tanh => "tanh",
             Self::Silu => "silu",
             Self::Gelu => "gelu",
+            Self::GeluTanh => "gelu_tanh",
             Self::Softplus => "softplus",
             Self::Softmax => "softmax",
             Self::LogSoftmax => "log_softmax",
@@ -687,6 +692,7 @@ impl Activation {
             Self::Tanh => "Tanh",
             Self::Silu => "Silu",
             Self::Gelu => "Gelu",
+            Self::GeluTanh => "GeluTanh",
             Self::Softplus => "Softplus",
             Self::Softmax => "Softmax",
             Self::LogSoftmax => "LogSoftmax",
@@ -702,7 +708,12 @@ impl Activation {
     pub fn is_relu_like(self) -> bool {
         matches!(
             self,
-            Self::Relu | Self::LeakyRelu { .. } | Self::Elu { .. } | Self::Silu | Self::Gelu
+            Self::Relu
+                | Self::LeakyRelu { .. }
+                | Self::Elu { .. }
+                | Self::Silu
+                | Self::Gelu
+                | Self::GeluTanh
         )
     }
 }

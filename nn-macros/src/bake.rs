@@ -22,6 +22,7 @@ fn activation(activation: Activation) -> nn_runtime::Activation {
         Activation::Tanh => A::Tanh,
         Activation::Silu => A::Silu,
         Activation::Gelu => A::Gelu,
+        Activation::GeluTanh => A::GeluTanh,
         Activation::Softplus => A::Softplus,
         Activation::Softmax => A::Softmax,
         Activation::LogSoftmax => A::LogSoftmax,

@@ -24,6 +24,8 @@ pub enum Activation {
     Silu,
     /// `x * Phi(x)` (exact, with `erf`).
     Gelu,
+    /// GELU's `tanh` approximation (PyTorch's `nn.GELU(approximate="tanh")`).
+    GeluTanh,
     /// `ln(1 + exp(x))`.
     Softplus,
     /// Normalised exponentials over the layer.
@@ -44,6 +46,7 @@ impl Activation {
             Self::Tanh => "tanh",
             Self::Silu => "silu",
             Self::Gelu => "gelu",
+            Self::GeluTanh => "gelu_tanh",
             Self::Softplus => "softplus",
             Self::Softmax => "softmax",
             Self::LogSoftmax => "log_softmax",
@@ -54,7 +57,12 @@ impl Activation {
     pub const fn is_relu_like(self) -> bool {
         matches!(
             self,
-            Self::Relu | Self::LeakyRelu(_) | Self::Elu(_) | Self::Silu | Self::Gelu
+            Self::Relu
+                | Self::LeakyRelu(_)
+                | Self::Elu(_)
+                | Self::Silu
+                | Self::Gelu
+                | Self::GeluTanh
         )
     }
 
@@ -70,6 +78,7 @@ impl Activation {
             Self::Tanh => tanh(x),
             Self::Silu => silu(x),
             Self::Gelu => gelu(x),
+            Self::GeluTanh => gelu_tanh(x),
             Self::Softplus => softplus(x),
             Self::Softmax => softmax(x),
             Self::LogSoftmax => log_softmax(x),
@@ -153,6 +162,21 @@ pub fn gelu<T: Scalar>(x: &mut [T]) {
     let inv_sqrt2 = T::from_f64(core::f64::consts::FRAC_1_SQRT_2);
     for v in x {
         *v = half * *v * (T::ONE + (*v * inv_sqrt2).erf());
+    }
+}
+
+/// `sqrt(2 / pi)` and `0.044715`, the constants of GELU's `tanh` approximation.
+pub(crate) const GELU_TANH: (f64, f64) = (0.797_884_560_802_865_4, 0.044_715);
+
+/// `x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))`, as PyTorch computes
+/// `nn.GELU(approximate="tanh")`.
+#[inline]
+pub fn gelu_tanh<T: Scalar>(x: &mut [T]) {
+    let half = T::from_f64(0.5);
+    let (beta, kappa) = (T::from_f64(GELU_TANH.0), T::from_f64(GELU_TANH.1));
+    for v in x {
+        let inner = beta * (*v + kappa * *v * *v * *v);
+        *v = half * *v * (T::ONE + inner.tanh());
     }
 }
 

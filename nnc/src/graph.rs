@@ -646,8 +646,8 @@ fn function(activation: Activation, x: f64) -> f64 {
         Activation::Sigmoid | Activation::Softmax => sigmoid(x),
         Activation::Tanh => x.tanh(),
         Activation::Silu => x * sigmoid(x),
-        // The tanh approximation is indistinguishable at glyph size.
-        Activation::Gelu => {
+        // The tanh approximation is indistinguishable from the exact form at glyph size.
+        Activation::Gelu | Activation::GeluTanh => {
             0.5 * x
                 * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044_715 * x.powi(3))).tanh())
         }

@@ -1,9 +1,9 @@
 //! The activations exporters write as several nodes, each replaced by one node before lowering:
 //! `x * Sigmoid(x)` becomes `Silu(x)` (nn's `silu`), `Where(x > 20, x, Softplus(x))` becomes
 //! `Softplus(x)`, and the exact GELU in its `Erf` form, `0.5 * x * (1 + Erf(x / sqrt(2)))`
-//! (PyTorch's export of `nn.GELU()` before opset 20), becomes `Gelu(x)`; GELU's `tanh`
-//! approximation becomes `Gelu(x)` with `approximate = "tanh"`, which lowering names as what nn
-//! cannot import. A pattern is replaced only when its inner values feed nothing else.
+//! (PyTorch's export of `nn.GELU()` before opset 20), becomes `Gelu(x)`, and its `tanh`
+//! approximation `Gelu(x)` with `approximate = "tanh"` (nn's `gelu_tanh`). A pattern is replaced
+//! only when its inner values feed nothing else.
 
 use crate::proto::{Attribute, Node, attribute_type};
 use std::collections::HashMap;

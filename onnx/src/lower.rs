@@ -1647,15 +1647,16 @@ impl Walk<'_> {
             "Tanh" => Activation::Tanh,
             "Softplus" => Activation::Softplus,
             "Silu" => Activation::Silu,
-            "Gelu" => {
-                let approximate = string(node, "approximate").unwrap_or_default();
-                if !(approximate.is_empty() || approximate == "none") {
+            "Gelu" => match string(node, "approximate").unwrap_or_default().as_str() {
+                "" | "none" => Activation::Gelu,
+                "tanh" => Activation::GeluTanh,
+                other => {
                     return Err(format!(
-                        "approximates GELU with `{approximate}`: nn's `gelu` is the exact form"
+                        "approximates GELU with `{other}`: nn has the exact form (`gelu`) and \
+                         the `tanh` one (`gelu_tanh`)"
                     ));
                 }
-                Activation::Gelu
-            }
+            },
             op => {
                 // Softmax and LogSoftmax: over the features of a vector, the axis after the batch.
                 let axis = int(node, "axis", if self.opset >= 13 { -1 } else { 1 });

@@ -155,14 +155,10 @@ fn each_mistake_is_named_on_its_node() {
             &[4],
             vec![
                 dense(),
-                node("Gelu", &["h"], "y", vec![string("approximate", "tanh")]),
+                node("Gelu", &["h"], "y", vec![string("approximate", "fast")]),
             ],
             vec![w()],
         ),
-        // The same GELU as PyTorch's exporters write it before opset 20: the cube a `Pow`
-        // (`dynamo=True`), or two `Mul`s, the half taken first (TorchScript's).
-        model(17, &[4], tanh_gelu(true), tanh_gelu_constants(&w)),
-        model(13, &[4], tanh_gelu(false), tanh_gelu_constants(&w)),
         model(
             13,
             &[1, 4, 4],
@@ -266,9 +262,7 @@ fn each_mistake_is_named_on_its_node() {
         node 0 `/y/Relu` (Relu, reads `x`): applies `relu` to the input: nn applies activations to layers
         node 2 `/y/Sigmoid` (Sigmoid, reads `r`): applies `sigmoid` after `relu` on layer `h`: nn applies one activation per layer
         node 2 `/y/BatchNormalization` (BatchNormalization, reads `r`, `s`, `s`, `s`, `s`): runs in training mode
-        node 1 `/y/Gelu` (Gelu, reads `h`): approximates GELU with `tanh`: nn's `gelu` is the exact form
-        node 1 `/cube/Pow` (Gelu, reads `h`): approximates GELU with `tanh`: nn's `gelu` is the exact form
-        node 1 `/square/Mul` (Gelu, reads `h`): approximates GELU with `tanh`: nn's `gelu` is the exact form
+        node 1 `/y/Gelu` (Gelu, reads `h`): approximates GELU with `fast`: nn has the exact form (`gelu`) and the `tanh` one (`gelu_tanh`)
         node 0 `/y/MaxPool` (MaxPool, reads `x`): rounds its output size up (`ceil_mode = 1`): nn rounds down, as PyTorch's default
         node 0 `/y/AveragePool` (AveragePool, reads `x`): averages without counting the padding (`count_include_pad = 0`): nn's avgpool counts it, as PyTorch's default
         node 0 `/y/Gemm` (Gemm, reads `x`, `w`): transposes the input (`transA = 1`): the batch axis would mix with the features
@@ -284,6 +278,29 @@ fn each_mistake_is_named_on_its_node() {
         input `x` has shape [batch], expected [batch, C], [batch, C, L] or [batch, C, H, W]
         input `x` has shape [batch, 2, 3, 4, 5], expected [batch, C], [batch, C, L] or [batch, C, H, W]
         not an ONNX model: failed to decode Protobuf message: invalid wire type value: 6"#]].assert_eq(&report.join("\n"));
+}
+
+/// GELU's `tanh` approximation as `Gelu` (opset 20) and as PyTorch's exporters write it before:
+/// the cube a `Pow` (`dynamo=True`), or two `Mul`s, the half taken first (TorchScript's).
+#[test]
+fn tanh_gelu_in_each_exporters_form_is_gelu_tanh() {
+    let w = || weights("w", &[4, 4]);
+    let opset_20 = vec![
+        node("Gemm", &["x", "w"], "h", vec![int("transB", 1)]),
+        node("Gelu", &["h"], "y", vec![string("approximate", "tanh")]),
+    ];
+    for bytes in [
+        model(20, &[4], opset_20, vec![w()]),
+        model(17, &[4], tanh_gelu(true), tanh_gelu_constants(&w)),
+        model(13, &[4], tanh_gelu(false), tanh_gelu_constants(&w)),
+    ] {
+        let import = import(&bytes, &Options::default()).expect("imports");
+        let text = import.network.to_string();
+        assert!(
+            text.ends_with("\npub struct Net = 4 -> 4 gelu_tanh as h;"),
+            "{text}"
+        );
+    }
 }
 
 /// A dense layer `h`, then GELU's `tanh` approximation of it, `y`, decomposed: the cube

@@ -331,6 +331,10 @@ pub fn activate(activation: Activation, y: &mut [f64]) {
             Activation::Tanh => x.tanh(),
             Activation::Silu => x * sigmoid(x),
             Activation::Gelu => 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2)),
+            Activation::GeluTanh => {
+                let inner = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044_715 * x.powi(3));
+                0.5 * x * (1.0 + inner.tanh())
+            }
             // ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|), which cannot overflow.
             Activation::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
             Activation::Softmax => (x - max - log_sum).exp(),

@@ -5,246 +5,246 @@ use crate::generated::Visit;
 
 nn::network! {
     /// Random network 0.
-    pub struct Gen00 = 9 -> 10 gelu as weights -> 6 gelu as y -> 6 tanh with unroll = full;
+    pub struct Gen00 = 9 -> 10 -> 6 sigmoid as y -> 6 elu(2.488) with unroll = full;
 }
 
 nn::network! {
     /// Random network 1.
-    struct Gen01 = 26 -> 12 softplus -> 13 linear as encoder -> 49 silu -> 37 softplus -> 63 sigmoid -> 11 softmax as y;
+    pub(crate) struct Gen01 = 13 -> 49 tanh as out -> 37 elu as w -> 63 softplus as y -> 11 sigmoid as zeroed -> 32 elu -> 9 linear;
 }
 
 nn::network! {
     /// Random network 2.
-    pub struct Gen02 = 42 -> 38 silu as forward -> 28 sigmoid -> 50 relu -> 10 tanh -> 21 log_softmax as core;
+    pub struct Gen02 = 42 -> 20 elu(1.621) -> 1 relu -> 27 leaky_relu -> 41 -> 18 silu -> 61 softplus with crate = ::nn;
 }
 
 nn::network! {
     /// Random network 3.
-    pub struct Gen03 = 37 -> 40 tanh with scalar = f64;
+    pub(crate) struct Gen03 = 48 -> 53 elu(0.724) -> 25 softplus with scalar = f64, crate = ::nn;
 }
 
 nn::network! {
     /// Random network 4.
-    pub struct Gen04 = 25 -> 39 elu(0.349) as layers -> 35 elu(1.744) as f -> 7 -> 10 softplus;
+    pub(crate) struct Gen04 = 56 -> 47 leaky_relu(-2.471) -> 47 relu as outputs -> 13 elu(0.146) -> 28 relu -> 15 relu;
 }
 
 nn::network! {
     /// Random network 5.
-    struct Gen05 = 3 -> 1 gelu as random with unroll = full;
+    pub(crate) struct Gen05 = 12 -> 2 -> 6 softplus with unroll = full, crate = ::nn;
 }
 
 nn::network! {
     /// Random network 6.
-    pub struct Gen06 = 12 -> 19 gelu -> 42 sigmoid -> 40 silu;
+    struct Gen06 = 42 -> 37 gelu;
 }
 
 nn::network! {
     /// Random network 7.
-    pub(crate) struct Gen07 = 44 -> 34 softplus as output -> 26 gelu with scalar = f64, crate = ::nn;
+    struct Gen07 = 16 -> 35 leaky_relu(-0.09) as encoder -> 35 gelu as summary -> 63 silu as weights -> 18 silu as net with scalar = f64;
 }
 
 nn::network! {
     /// Random network 8.
-    struct Gen08 = 42 -> 37 sigmoid;
+    pub(crate) struct Gen08 = 23 -> 54 gelu -> 39 silu as inputs -> 45 elu(2.295) as summary -> 43 linear -> 30 elu(0.5);
 }
 
 nn::network! {
     /// Random network 9.
-    struct Gen09 = 16 -> 35 elu(0.09) as inputs -> 35 sigmoid as nn -> 63 sigmoid -> 18 softmax as outputs;
+    pub struct Gen09 = 17 -> 45 gelu_tanh as net -> 17 linear;
 }
 
 nn::network! {
     /// Random network 10.
-    struct Gen10 = 5 -> 11 elu(0.852) as forward -> 2 gelu as inputs -> 7 sigmoid with unroll = full;
+    struct Gen10 = 1 -> 7 silu -> 6 elu(1.879) with unroll = full;
 }
 
 nn::network! {
     /// Random network 11.
-    pub struct Gen11 = 43 -> 57 silu -> 57 elu(1.657) -> 16 with scalar = f64;
+    pub struct Gen11 = 5 -> 32 softplus -> 55 tanh as encoder -> 1 gelu_tanh -> 2 leaky_relu with scalar = f64;
 }
 
 nn::network! {
     /// Random network 12.
-    pub(crate) struct Gen12 = 18 -> 42 softplus as outputs -> 37 relu -> 11 softmax as layers;
+    pub(crate) struct Gen12 = 53 -> 49 softplus;
 }
 
 nn::network! {
     /// Random network 13.
-    struct Gen13 = 31 -> 29 gelu as bias -> 57 elu(2.099) -> 44 softplus -> 5 linear -> 32 softplus -> 55 log_softmax;
+    pub struct Gen13 = 20 -> 32 silu as output -> 35 elu(2.348) -> 45 sigmoid -> 61 sigmoid as net -> 23 -> 6 softplus;
 }
 
 nn::network! {
     /// Random network 14.
-    struct Gen14 = 25 -> 7 relu -> 23 softplus -> 30 relu as weights with crate = ::nn;
+    pub struct Gen14 = 20 -> 35 gelu_tanh -> 42 silu -> 29 tanh -> 45 gelu;
 }
 
 nn::network! {
     /// Random network 15.
-    pub(crate) struct Gen15 = 7 -> 10 linear -> 6 leaky_relu(-2.981) with scalar = f64, unroll = full;
+    pub(crate) struct Gen15 = 2 -> 4 sigmoid as inputs -> 10 silu as b -> 8 with scalar = f64, unroll = full;
 }
 
 nn::network! {
     /// Random network 16.
-    pub(crate) struct Gen16 = 57 -> 22 elu(1.293) -> 24 relu as y -> 46 sigmoid with crate = ::nn;
+    pub(crate) struct Gen16 = 5 -> 41 silu -> 37 sigmoid -> 7 gelu -> 28 sigmoid -> 30 gelu_tanh;
 }
 
 nn::network! {
     /// Random network 17.
-    pub(crate) struct Gen17 = 52 -> 57 linear -> 59 elu(1.732) as b -> 40 sigmoid as net -> 30 silu -> 40 softmax as w;
+    struct Gen17 = 39 -> 22 silu -> 54 elu(0.953);
 }
 
 nn::network! {
     /// Random network 18.
-    pub(crate) struct Gen18 = 28 -> 30 leaky_relu(2.069) as inputs;
+    pub(crate) struct Gen18 = 26 -> 39 gelu_tanh as f -> 17 tanh as net -> 38 tanh -> 39 tanh as hidden -> 26 linear -> 15 gelu as summary;
 }
 
 nn::network! {
     /// Random network 19.
-    struct Gen19 = 13 -> 16 tanh as inputs -> 12 softplus with scalar = f64;
+    pub(crate) struct Gen19 = 56 -> 25 gelu -> 13 sigmoid as w -> 25 gelu -> 22 softplus -> 19 silu as zeroed -> 27 log_softmax with scalar = f64;
 }
 
 nn::network! {
     /// Random network 20.
-    struct Gen20 = 5 -> 8 silu -> 4 sigmoid with unroll = full;
+    struct Gen20 = 2 -> 3 silu -> 9 silu -> 6 gelu_tanh as nn with unroll = full;
 }
 
 nn::network! {
     /// Random network 21.
-    pub(crate) struct Gen21 = 57 -> 39 leaky_relu(2.76) as hidden -> 19 relu;
+    pub struct Gen21 = 2 -> 13 log_softmax as core;
 }
 
 nn::network! {
     /// Random network 22.
-    pub(crate) struct Gen22 = 55 -> 58 softplus -> 29 linear as zeroed;
+    pub(crate) struct Gen22 = 35 -> 26 relu as nn -> 6 linear -> 27 relu;
 }
 
 nn::network! {
     /// Random network 23.
-    struct Gen23 = 15 -> 36 elu -> 48 tanh -> 32 silu with scalar = f64;
+    pub(crate) struct Gen23 = 61 -> 15 elu(2.157) -> 50 silu -> 11 gelu_tanh with scalar = f64;
 }
 
 nn::network! {
     /// Random network 24.
-    struct Gen24 = [1, 8] -> maxpool1d(3, stride = 2) relu -> batchnorm(eps = 0.5) relu -> global_avgpool -> 8 softmax;
+    struct Gen24 = [3, 3, 5] -> conv2d(6, (3, 2), stride = (2, 1), padding = (1, 0), dilation = (1, 2), groups = 3) silu -> flatten -> 16 log_softmax;
 }
 
 nn::network! {
     /// Random network 25.
-    struct Gen25 = [2, 8, 5] -> conv2d(4, (3, 2), stride = (1, 2), groups = 2) sigmoid -> conv2d(2, (2, 1), dilation = (2, 1)) -> flatten -> 9 softmax;
+    struct Gen25 = [3, 8] -> maxpool1d(2) relu -> conv1d(2, 2) -> conv1d(2, 3, stride = 2, padding = 1) leaky_relu -> global_avgpool -> 3 sigmoid -> 3 gelu;
 }
 
 nn::network! {
     /// Random network 26.
-    struct Gen26 = [4, 12] -> maxpool1d(3, stride = 1, padding = 1) elu -> global_maxpool -> 3 -> 2;
+    struct Gen26 = [2, 5, 9] -> conv2d(2, (3, 2), stride = (1, 2), padding = (1, 0), dilation = (1, 2)) relu -> conv2d(1, (1, 2), stride = 2, padding = (0, 1), dilation = 2) softplus -> conv2d(2, 2, stride = 2, padding = 1, dilation = 2) elu -> flatten -> 10 tanh;
 }
 
 nn::network! {
     /// Random network 27.
-    struct Gen27 = [4, 9, 7] -> maxpool2d(3, stride = 2) softplus -> global_maxpool -> 7 relu -> 9 softplus with scalar = f64;
+    struct Gen27 = [2, 10, 5] -> avgpool2d(2, stride = 1, padding = 1) -> layernorm(1e-3) silu -> avgpool2d(2, padding = 1) tanh -> global_avgpool -> 5 silu -> 12 elu with scalar = f64;
 }
 
 nn::network! {
     /// Random network 28.
-    struct Gen28 = [1, 8] -> conv1d(3, 3, stride = 2) elu -> global_maxpool -> 13 tanh;
+    struct Gen28 = [1, 20] -> conv1d(3, 2, stride = 2, dilation = 2) silu -> flatten -> 6 silu;
 }
 
 nn::network! {
     /// Random network 29.
-    struct Gen29 = [3, 16] -> avgpool1d(3, stride = 1) -> maxpool1d(2) elu -> flatten -> 12 log_softmax;
+    struct Gen29 = [3, 6, 10] -> batchnorm gelu -> conv2d(1, 3) silu -> conv2d(1, (1, 3), stride = (1, 2), padding = (0, 1), dilation = 2) -> global_avgpool -> 8 sigmoid;
 }
 
 nn::network! {
     /// Random network 30.
-    struct Gen30 = [4, 14] -> layernorm(1e-3) elu -> flatten -> 14 log_softmax;
+    struct Gen30 = [2, 18] -> conv1d(4, 3, stride = 2, padding = 1, groups = 2) gelu_tanh -> conv1d(1, 1) gelu -> conv1d(3, 3) elu -> global_avgpool -> 3 silu;
 }
 
 nn::network! {
     /// Random network 31.
-    struct Gen31 = [3, 4, 5] -> batchnorm elu -> dropout(0.25) elu -> global_maxpool -> 3 sigmoid with scalar = f64;
+    struct Gen31 = [2, 11] -> batchnorm(1e-3) elu -> flatten -> 2 softmax with scalar = f64;
 }
 
 nn::network! {
     /// Random network 32.
-    struct Gen32 = [1, 17] -> avgpool1d(3, stride = 1) relu -> maxpool1d(3, stride = 1) -> flatten -> 9;
+    struct Gen32 = [1, 19] -> conv1d(3, 2, padding = 1, dilation = 2) softplus -> flatten -> 14 log_softmax;
 }
 
 nn::network! {
     /// Random network 33.
-    struct Gen33 = [4, 8] -> conv1d(4, 1, groups = 2) elu -> layernorm(eps = 0.5) sigmoid -> global_maxpool -> 9 silu -> 1;
+    struct Gen33 = [2, 7] -> avgpool1d(2, stride = 1, padding = 1) silu -> global_avgpool -> 16 log_softmax;
 }
 
 nn::network! {
     /// Random network 34.
-    struct Gen34 = [2, 3, 6] -> conv2d(2, (2, 3), stride = (2, 1), padding = (0, 1), dilation = (2, 1)) leaky_relu -> global_avgpool -> 2 relu -> 11 silu;
+    struct Gen34 = [1, 4, 5] -> conv2d(2, (2, 3), stride = (2, 1), dilation = (2, 1)) gelu_tanh -> global_avgpool -> 11 gelu_tanh;
 }
 
 nn::network! {
     /// Random network 35.
-    struct Gen35 = [1, 10] -> dropout(0.25) -> conv1d(1, 3, stride = 2, padding = 1) relu -> conv1d(2, 1) tanh -> global_maxpool -> 12 tanh with scalar = f64;
+    struct Gen35 = [1, 4, 10] -> batchnorm leaky_relu -> global_maxpool -> 13 gelu with scalar = f64;
 }
 
 nn::network! {
     /// Random network 36.
-    struct Gen36 = [4, 6, 4] -> dropout(0.25) sigmoid -> conv2d(1, (1, 2), stride = 2, dilation = (1, 2)) sigmoid -> avgpool2d(1) silu -> global_maxpool -> 13 gelu;
+    struct Gen36 = [1, 9, 3] -> batchnorm relu -> global_avgpool -> 15 log_softmax;
 }
 
 nn::network! {
     /// Random network 37.
-    struct Gen37 = [3, 12] -> conv1d(9, 2, groups = 3) elu -> maxpool1d(2) sigmoid -> global_maxpool -> 9 elu;
+    struct Gen37 = [1, 8, 5] -> maxpool2d(2, stride = 1) leaky_relu -> conv2d(1, (2, 3), stride = (2, 1), padding = (0, 1), dilation = (1, 2)) silu -> flatten -> 8 sigmoid -> 11 gelu;
 }
 
 nn::network! {
     /// Random network 38.
-    struct Gen38 = [2, 8, 3] -> maxpool2d(2) silu -> flatten -> 3 sigmoid;
+    struct Gen38 = [1, 8, 6] -> dropout(0.25) gelu_tanh -> conv2d(1, 1, dilation = (2, 1)) gelu -> flatten -> 3 -> 10 silu;
 }
 
 nn::network! {
     /// Random network 39.
-    struct Gen39 = [4, 5] -> conv1d(6, 2, stride = 2, dilation = 2, groups = 2) softplus -> global_maxpool -> 9 tanh with scalar = f64;
+    struct Gen39 = [4, 7] -> conv1d(6, 2, dilation = 2, groups = 2) -> flatten -> 4 log_softmax with scalar = f64;
 }
 
 /// Calls `visit` with every network above.
 #[allow(clippy::too_many_lines)] // one call per network
 #[rustfmt::skip] // one line per network, however long
 pub fn visit_all(visit: &mut impl Visit) {
-    visit.network("pub struct Gen00 = 9 -> 10 gelu as weights -> 6 gelu as y -> 6 tanh with unroll = full;", Gen00::random);
-    visit.network("struct Gen01 = 26 -> 12 softplus -> 13 linear as encoder -> 49 silu -> 37 softplus -> 63 sigmoid -> 11 softmax as y;", Gen01::random);
-    visit.network("pub struct Gen02 = 42 -> 38 silu as forward -> 28 sigmoid -> 50 relu -> 10 tanh -> 21 log_softmax as core;", Gen02::random);
-    visit.network("pub struct Gen03 = 37 -> 40 tanh with scalar = f64;", Gen03::random);
-    visit.network("pub struct Gen04 = 25 -> 39 elu(0.349) as layers -> 35 elu(1.744) as f -> 7 -> 10 softplus;", Gen04::random);
-    visit.network("struct Gen05 = 3 -> 1 gelu as random with unroll = full;", Gen05::random);
-    visit.network("pub struct Gen06 = 12 -> 19 gelu -> 42 sigmoid -> 40 silu;", Gen06::random);
-    visit.network("pub(crate) struct Gen07 = 44 -> 34 softplus as output -> 26 gelu with scalar = f64, crate = ::nn;", Gen07::random);
-    visit.network("struct Gen08 = 42 -> 37 sigmoid;", Gen08::random);
-    visit.network("struct Gen09 = 16 -> 35 elu(0.09) as inputs -> 35 sigmoid as nn -> 63 sigmoid -> 18 softmax as outputs;", Gen09::random);
-    visit.network("struct Gen10 = 5 -> 11 elu(0.852) as forward -> 2 gelu as inputs -> 7 sigmoid with unroll = full;", Gen10::random);
-    visit.network("pub struct Gen11 = 43 -> 57 silu -> 57 elu(1.657) -> 16 with scalar = f64;", Gen11::random);
-    visit.network("pub(crate) struct Gen12 = 18 -> 42 softplus as outputs -> 37 relu -> 11 softmax as layers;", Gen12::random);
-    visit.network("struct Gen13 = 31 -> 29 gelu as bias -> 57 elu(2.099) -> 44 softplus -> 5 linear -> 32 softplus -> 55 log_softmax;", Gen13::random);
-    visit.network("struct Gen14 = 25 -> 7 relu -> 23 softplus -> 30 relu as weights with crate = ::nn;", Gen14::random);
-    visit.network("pub(crate) struct Gen15 = 7 -> 10 linear -> 6 leaky_relu(-2.981) with scalar = f64, unroll = full;", Gen15::random);
-    visit.network("pub(crate) struct Gen16 = 57 -> 22 elu(1.293) -> 24 relu as y -> 46 sigmoid with crate = ::nn;", Gen16::random);
-    visit.network("pub(crate) struct Gen17 = 52 -> 57 linear -> 59 elu(1.732) as b -> 40 sigmoid as net -> 30 silu -> 40 softmax as w;", Gen17::random);
-    visit.network("pub(crate) struct Gen18 = 28 -> 30 leaky_relu(2.069) as inputs;", Gen18::random);
-    visit.network("struct Gen19 = 13 -> 16 tanh as inputs -> 12 softplus with scalar = f64;", Gen19::random);
-    visit.network("struct Gen20 = 5 -> 8 silu -> 4 sigmoid with unroll = full;", Gen20::random);
-    visit.network("pub(crate) struct Gen21 = 57 -> 39 leaky_relu(2.76) as hidden -> 19 relu;", Gen21::random);
-    visit.network("pub(crate) struct Gen22 = 55 -> 58 softplus -> 29 linear as zeroed;", Gen22::random);
-    visit.network("struct Gen23 = 15 -> 36 elu -> 48 tanh -> 32 silu with scalar = f64;", Gen23::random);
-    visit.network("struct Gen24 = [1, 8] -> maxpool1d(3, stride = 2) relu -> batchnorm(eps = 0.5) relu -> global_avgpool -> 8 softmax;", Gen24::random);
-    visit.network("struct Gen25 = [2, 8, 5] -> conv2d(4, (3, 2), stride = (1, 2), groups = 2) sigmoid -> conv2d(2, (2, 1), dilation = (2, 1)) -> flatten -> 9 softmax;", Gen25::random);
-    visit.network("struct Gen26 = [4, 12] -> maxpool1d(3, stride = 1, padding = 1) elu -> global_maxpool -> 3 -> 2;", Gen26::random);
-    visit.network("struct Gen27 = [4, 9, 7] -> maxpool2d(3, stride = 2) softplus -> global_maxpool -> 7 relu -> 9 softplus with scalar = f64;", Gen27::random);
-    visit.network("struct Gen28 = [1, 8] -> conv1d(3, 3, stride = 2) elu -> global_maxpool -> 13 tanh;", Gen28::random);
-    visit.network("struct Gen29 = [3, 16] -> avgpool1d(3, stride = 1) -> maxpool1d(2) elu -> flatten -> 12 log_softmax;", Gen29::random);
-    visit.network("struct Gen30 = [4, 14] -> layernorm(1e-3) elu -> flatten -> 14 log_softmax;", Gen30::random);
-    visit.network("struct Gen31 = [3, 4, 5] -> batchnorm elu -> dropout(0.25) elu -> global_maxpool -> 3 sigmoid with scalar = f64;", Gen31::random);
-    visit.network("struct Gen32 = [1, 17] -> avgpool1d(3, stride = 1) relu -> maxpool1d(3, stride = 1) -> flatten -> 9;", Gen32::random);
-    visit.network("struct Gen33 = [4, 8] -> conv1d(4, 1, groups = 2) elu -> layernorm(eps = 0.5) sigmoid -> global_maxpool -> 9 silu -> 1;", Gen33::random);
-    visit.network("struct Gen34 = [2, 3, 6] -> conv2d(2, (2, 3), stride = (2, 1), padding = (0, 1), dilation = (2, 1)) leaky_relu -> global_avgpool -> 2 relu -> 11 silu;", Gen34::random);
-    visit.network("struct Gen35 = [1, 10] -> dropout(0.25) -> conv1d(1, 3, stride = 2, padding = 1) relu -> conv1d(2, 1) tanh -> global_maxpool -> 12 tanh with scalar = f64;", Gen35::random);
-    visit.network("struct Gen36 = [4, 6, 4] -> dropout(0.25) sigmoid -> conv2d(1, (1, 2), stride = 2, dilation = (1, 2)) sigmoid -> avgpool2d(1) silu -> global_maxpool -> 13 gelu;", Gen36::random);
-    visit.network("struct Gen37 = [3, 12] -> conv1d(9, 2, groups = 3) elu -> maxpool1d(2) sigmoid -> global_maxpool -> 9 elu;", Gen37::random);
-    visit.network("struct Gen38 = [2, 8, 3] -> maxpool2d(2) silu -> flatten -> 3 sigmoid;", Gen38::random);
-    visit.network("struct Gen39 = [4, 5] -> conv1d(6, 2, stride = 2, dilation = 2, groups = 2) softplus -> global_maxpool -> 9 tanh with scalar = f64;", Gen39::random);
+    visit.network("pub struct Gen00 = 9 -> 10 -> 6 sigmoid as y -> 6 elu(2.488) with unroll = full;", Gen00::random);
+    visit.network("pub(crate) struct Gen01 = 13 -> 49 tanh as out -> 37 elu as w -> 63 softplus as y -> 11 sigmoid as zeroed -> 32 elu -> 9 linear;", Gen01::random);
+    visit.network("pub struct Gen02 = 42 -> 20 elu(1.621) -> 1 relu -> 27 leaky_relu -> 41 -> 18 silu -> 61 softplus with crate = ::nn;", Gen02::random);
+    visit.network("pub(crate) struct Gen03 = 48 -> 53 elu(0.724) -> 25 softplus with scalar = f64, crate = ::nn;", Gen03::random);
+    visit.network("pub(crate) struct Gen04 = 56 -> 47 leaky_relu(-2.471) -> 47 relu as outputs -> 13 elu(0.146) -> 28 relu -> 15 relu;", Gen04::random);
+    visit.network("pub(crate) struct Gen05 = 12 -> 2 -> 6 softplus with unroll = full, crate = ::nn;", Gen05::random);
+    visit.network("struct Gen06 = 42 -> 37 gelu;", Gen06::random);
+    visit.network("struct Gen07 = 16 -> 35 leaky_relu(-0.09) as encoder -> 35 gelu as summary -> 63 silu as weights -> 18 silu as net with scalar = f64;", Gen07::random);
+    visit.network("pub(crate) struct Gen08 = 23 -> 54 gelu -> 39 silu as inputs -> 45 elu(2.295) as summary -> 43 linear -> 30 elu(0.5);", Gen08::random);
+    visit.network("pub struct Gen09 = 17 -> 45 gelu_tanh as net -> 17 linear;", Gen09::random);
+    visit.network("struct Gen10 = 1 -> 7 silu -> 6 elu(1.879) with unroll = full;", Gen10::random);
+    visit.network("pub struct Gen11 = 5 -> 32 softplus -> 55 tanh as encoder -> 1 gelu_tanh -> 2 leaky_relu with scalar = f64;", Gen11::random);
+    visit.network("pub(crate) struct Gen12 = 53 -> 49 softplus;", Gen12::random);
+    visit.network("pub struct Gen13 = 20 -> 32 silu as output -> 35 elu(2.348) -> 45 sigmoid -> 61 sigmoid as net -> 23 -> 6 softplus;", Gen13::random);
+    visit.network("pub struct Gen14 = 20 -> 35 gelu_tanh -> 42 silu -> 29 tanh -> 45 gelu;", Gen14::random);
+    visit.network("pub(crate) struct Gen15 = 2 -> 4 sigmoid as inputs -> 10 silu as b -> 8 with scalar = f64, unroll = full;", Gen15::random);
+    visit.network("pub(crate) struct Gen16 = 5 -> 41 silu -> 37 sigmoid -> 7 gelu -> 28 sigmoid -> 30 gelu_tanh;", Gen16::random);
+    visit.network("struct Gen17 = 39 -> 22 silu -> 54 elu(0.953);", Gen17::random);
+    visit.network("pub(crate) struct Gen18 = 26 -> 39 gelu_tanh as f -> 17 tanh as net -> 38 tanh -> 39 tanh as hidden -> 26 linear -> 15 gelu as summary;", Gen18::random);
+    visit.network("pub(crate) struct Gen19 = 56 -> 25 gelu -> 13 sigmoid as w -> 25 gelu -> 22 softplus -> 19 silu as zeroed -> 27 log_softmax with scalar = f64;", Gen19::random);
+    visit.network("struct Gen20 = 2 -> 3 silu -> 9 silu -> 6 gelu_tanh as nn with unroll = full;", Gen20::random);
+    visit.network("pub struct Gen21 = 2 -> 13 log_softmax as core;", Gen21::random);
+    visit.network("pub(crate) struct Gen22 = 35 -> 26 relu as nn -> 6 linear -> 27 relu;", Gen22::random);
+    visit.network("pub(crate) struct Gen23 = 61 -> 15 elu(2.157) -> 50 silu -> 11 gelu_tanh with scalar = f64;", Gen23::random);
+    visit.network("struct Gen24 = [3, 3, 5] -> conv2d(6, (3, 2), stride = (2, 1), padding = (1, 0), dilation = (1, 2), groups = 3) silu -> flatten -> 16 log_softmax;", Gen24::random);
+    visit.network("struct Gen25 = [3, 8] -> maxpool1d(2) relu -> conv1d(2, 2) -> conv1d(2, 3, stride = 2, padding = 1) leaky_relu -> global_avgpool -> 3 sigmoid -> 3 gelu;", Gen25::random);
+    visit.network("struct Gen26 = [2, 5, 9] -> conv2d(2, (3, 2), stride = (1, 2), padding = (1, 0), dilation = (1, 2)) relu -> conv2d(1, (1, 2), stride = 2, padding = (0, 1), dilation = 2) softplus -> conv2d(2, 2, stride = 2, padding = 1, dilation = 2) elu -> flatten -> 10 tanh;", Gen26::random);
+    visit.network("struct Gen27 = [2, 10, 5] -> avgpool2d(2, stride = 1, padding = 1) -> layernorm(1e-3) silu -> avgpool2d(2, padding = 1) tanh -> global_avgpool -> 5 silu -> 12 elu with scalar = f64;", Gen27::random);
+    visit.network("struct Gen28 = [1, 20] -> conv1d(3, 2, stride = 2, dilation = 2) silu -> flatten -> 6 silu;", Gen28::random);
+    visit.network("struct Gen29 = [3, 6, 10] -> batchnorm gelu -> conv2d(1, 3) silu -> conv2d(1, (1, 3), stride = (1, 2), padding = (0, 1), dilation = 2) -> global_avgpool -> 8 sigmoid;", Gen29::random);
+    visit.network("struct Gen30 = [2, 18] -> conv1d(4, 3, stride = 2, padding = 1, groups = 2) gelu_tanh -> conv1d(1, 1) gelu -> conv1d(3, 3) elu -> global_avgpool -> 3 silu;", Gen30::random);
+    visit.network("struct Gen31 = [2, 11] -> batchnorm(1e-3) elu -> flatten -> 2 softmax with scalar = f64;", Gen31::random);
+    visit.network("struct Gen32 = [1, 19] -> conv1d(3, 2, padding = 1, dilation = 2) softplus -> flatten -> 14 log_softmax;", Gen32::random);
+    visit.network("struct Gen33 = [2, 7] -> avgpool1d(2, stride = 1, padding = 1) silu -> global_avgpool -> 16 log_softmax;", Gen33::random);
+    visit.network("struct Gen34 = [1, 4, 5] -> conv2d(2, (2, 3), stride = (2, 1), dilation = (2, 1)) gelu_tanh -> global_avgpool -> 11 gelu_tanh;", Gen34::random);
+    visit.network("struct Gen35 = [1, 4, 10] -> batchnorm leaky_relu -> global_maxpool -> 13 gelu with scalar = f64;", Gen35::random);
+    visit.network("struct Gen36 = [1, 9, 3] -> batchnorm relu -> global_avgpool -> 15 log_softmax;", Gen36::random);
+    visit.network("struct Gen37 = [1, 8, 5] -> maxpool2d(2, stride = 1) leaky_relu -> conv2d(1, (2, 3), stride = (2, 1), padding = (0, 1), dilation = (1, 2)) silu -> flatten -> 8 sigmoid -> 11 gelu;", Gen37::random);
+    visit.network("struct Gen38 = [1, 8, 6] -> dropout(0.25) gelu_tanh -> conv2d(1, 1, dilation = (2, 1)) gelu -> flatten -> 3 -> 10 silu;", Gen38::random);
+    visit.network("struct Gen39 = [4, 7] -> conv1d(6, 2, dilation = 2, groups = 2) -> flatten -> 4 log_softmax with scalar = f64;", Gen39::random);
 }

@@ -38,6 +38,12 @@ nn::network! {
         with unroll = full;
     struct SmoothUnrolled64 = 4 -> 6 gelu -> 6 softplus -> 5 leaky_relu -> 5 elu -> 3
         with scalar = f64, unroll = full;
+
+    struct GeluTanh32 = 4 -> 6 gelu_tanh -> 5 gelu_tanh -> 3;
+    struct GeluTanh64 = 4 -> 6 gelu_tanh -> 5 gelu_tanh -> 3 with scalar = f64;
+    struct GeluTanhUnrolled32 = 4 -> 6 gelu_tanh -> 5 gelu_tanh -> 3 with unroll = full;
+    struct GeluTanhUnrolled64 = 4 -> 6 gelu_tanh -> 5 gelu_tanh -> 3
+        with scalar = f64, unroll = full;
 }
 
 #[derive(Deserialize)]
@@ -165,6 +171,22 @@ fn smooth_and_linear() {
     check("smooth_linear", Smooth64::zeroed, F64_TOLERANCE);
     check("smooth_linear", SmoothUnrolled32::zeroed, F32_TOLERANCE);
     check("smooth_linear", SmoothUnrolled64::zeroed, F64_TOLERANCE);
+}
+
+#[test]
+fn gelu_s_tanh_approximation() {
+    check("gelu_tanh_linear", GeluTanh32::zeroed, F32_TOLERANCE);
+    check("gelu_tanh_linear", GeluTanh64::zeroed, F64_TOLERANCE);
+    check(
+        "gelu_tanh_linear",
+        GeluTanhUnrolled32::zeroed,
+        F32_TOLERANCE,
+    );
+    check(
+        "gelu_tanh_linear",
+        GeluTanhUnrolled64::zeroed,
+        F64_TOLERANCE,
+    );
 }
 
 #[test]

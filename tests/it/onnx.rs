@@ -81,6 +81,8 @@ imported! {
     default_exporter_reductions_softplus_nested_modules: dynamo_cnn::DynamoCnn from "dynamo_cnn", "onnx/tests/fixtures/dynamo_cnn.nn";
     default_exporter_opset_18_max_reduction_and_gelu: dynamo_cnn1d::DynamoCnn1d from "dynamo_cnn1d", "onnx/tests/fixtures/dynamo_cnn1d.nn";
     default_exporter_two_lstms_of_one_size_stay_two: dynamo_encoder_decoder::DynamoEncoderDecoder from "dynamo_encoder_decoder", "onnx/tests/fixtures/dynamo_encoder_decoder.nn";
+    tanh_gelu_as_an_operator: dynamo_gelu_tanh::DynamoGeluTanh from "dynamo_gelu_tanh", "onnx/tests/fixtures/dynamo_gelu_tanh.nn";
+    tanh_gelu_as_its_formula: torch_gelu_tanh::TorchGeluTanh from "torch_gelu_tanh", "onnx/tests/fixtures/torch_gelu_tanh.nn";
 }
 
 /// A model with two `BatchNormalization`s (after a convolution and after a `Gemm`), imported

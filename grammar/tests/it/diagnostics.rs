@@ -71,10 +71,10 @@ fn unknown_activation() {
     check(
         "struct A = 784 -> 10 rleu;",
         &expect![[r#"
-        1:22: unknown activation `rleu`, did you mean `relu`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `softplus`, `softmax` or `log_softmax`
-          struct A = 784 -> 10 rleu;
-                               ^^^^
-    "#]],
+            1:22: unknown activation `rleu`, did you mean `relu`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `gelu_tanh`, `softplus`, `softmax` or `log_softmax`
+              struct A = 784 -> 10 rleu;
+                                   ^^^^
+        "#]],
     );
 }
 
@@ -83,10 +83,10 @@ fn unknown_activation_far() {
     check(
         "struct A = 784 -> 10 banana;",
         &expect![[r#"
-        1:22: unknown activation `banana`, expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `softplus`, `softmax` or `log_softmax`
-          struct A = 784 -> 10 banana;
-                               ^^^^^^
-    "#]],
+            1:22: unknown activation `banana`, expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `gelu_tanh`, `softplus`, `softmax` or `log_softmax`
+              struct A = 784 -> 10 banana;
+                                   ^^^^^^
+        "#]],
     );
 }
 
@@ -95,10 +95,10 @@ fn unknown_activation_softmx() {
     check(
         "struct A = 784 -> 10 softmx;",
         &expect![[r#"
-        1:22: unknown activation `softmx`, did you mean `softmax`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `softplus`, `softmax` or `log_softmax`
-          struct A = 784 -> 10 softmx;
-                               ^^^^^^
-    "#]],
+            1:22: unknown activation `softmx`, did you mean `softmax`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `gelu_tanh`, `softplus`, `softmax` or `log_softmax`
+              struct A = 784 -> 10 softmx;
+                                   ^^^^^^
+        "#]],
     );
 }
 
@@ -625,7 +625,7 @@ fn several_problems() {
             1:24: a layer width must be at least 1, found `0`
               struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
                                      ^
-            1:26: unknown activation `rleu`, did you mean `relu`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `softplus`, `softmax` or `log_softmax`
+            1:26: unknown activation `rleu`, did you mean `relu`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `gelu_tanh`, `softplus`, `softmax` or `log_softmax`
               struct A = 784 relu -> 0 rleu -> 12.5 softmax as x -> 10 as x with scaler = f64;
                                        ^^^^
             1:34: a layer width must be a whole number of neurons, found `12.5`

@@ -84,7 +84,7 @@ fn an_unclosed_block_comment_is_an_error() {
 fn problems_of_every_declaration_are_reported_with_lines() {
     let text = "struct A = 2 -> 1 rleu;\n\nstruct B = 0 -> 1;\nstruct C = 2 -> 1;\n";
     expect![[r#"
-        1:19: unknown activation `rleu`, did you mean `relu`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `softplus`, `softmax` or `log_softmax`
+        1:19: unknown activation `rleu`, did you mean `relu`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `gelu_tanh`, `softplus`, `softmax` or `log_softmax`
           struct A = 2 -> 1 rleu;
                             ^^^^
         3:12: a layer width must be at least 1, found `0`

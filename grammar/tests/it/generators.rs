@@ -339,6 +339,7 @@ fn activation_plan(last: bool) -> impl Strategy<Value = (Activation, Option<Stri
                         "tanh" => Activation::Tanh,
                         "silu" => Activation::Silu,
                         "gelu" => Activation::Gelu,
+                        "gelu_tanh" => Activation::GeluTanh,
                         "softplus" => Activation::Softplus,
                         "softmax" => Activation::Softmax,
                         _ => Activation::LogSoftmax,
@@ -588,7 +589,7 @@ pub fn valid() -> impl Strategy<Value = Valid> {
 }
 
 /// Pieces of the language and of what users mistype, for token soups and edits.
-pub const VOCABULARY: [&str; 80] = [
+pub const VOCABULARY: [&str; 81] = [
     "pub",
     "pub(crate)",
     "(",
@@ -632,6 +633,7 @@ pub const VOCABULARY: [&str; 80] = [
     "tanh",
     "silu",
     "gelu",
+    "gelu_tanh",
     "softplus",
     "scalar",
     "f32",

@@ -6,7 +6,7 @@
 //! formula). Softmax and log-softmax mix the layer, so theirs are Jacobian-vector products.
 //! At a kink (ReLU at 0) the derivative is PyTorch's choice: that of the left side.
 
-use crate::activation::sigmoid_one;
+use crate::activation::{GELU_TANH, sigmoid_one};
 use crate::{Activation, Scalar};
 
 /// Applies the derivative of `activation`, dispatching at run time (the losses use it for the
@@ -21,6 +21,7 @@ pub fn apply<T: Scalar>(activation: Activation, pre: &[T], output: &[T], delta: 
         Activation::Tanh => tanh(pre, output, delta),
         Activation::Silu => silu(pre, output, delta),
         Activation::Gelu => gelu(pre, output, delta),
+        Activation::GeluTanh => gelu_tanh(pre, output, delta),
         Activation::Softplus => softplus(pre, output, delta),
         Activation::Softmax => softmax(pre, output, delta),
         Activation::LogSoftmax => log_softmax(pre, output, delta),
@@ -97,6 +98,26 @@ pub fn gelu<T: Scalar>(pre: &[T], _output: &[T], delta: &mut [T]) {
         let cdf = half * (T::ONE + (x * inv_sqrt2).erf());
         let density = inv_sqrt_2pi * (-half * x * x).exp();
         *d *= cdf + x * density;
+    }
+}
+
+/// `(1 + t) / 2 + x / 2 * (1 - t^2) * sqrt(2 / pi) * (1 + 3 * 0.044715 * x^2)`, with `t =
+/// tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))`: as PyTorch's backward of `nn.GELU(approximate=
+/// "tanh")`.
+#[inline]
+pub fn gelu_tanh<T: Scalar>(pre: &[T], _output: &[T], delta: &mut [T]) {
+    let half = T::from_f64(0.5);
+    let (beta, kappa) = GELU_TANH;
+    let (beta, kappa, three_kappa) = (
+        T::from_f64(beta),
+        T::from_f64(kappa),
+        T::from_f64(3.0 * kappa),
+    );
+    for (d, &x) in delta.iter_mut().zip(pre) {
+        let square = x * x;
+        let t = (beta * (x + kappa * square * x)).tanh();
+        let slope = beta * (T::ONE + three_kappa * square);
+        *d *= half * (T::ONE + t) + half * x * (T::ONE - t * t) * slope;
     }
 }
 

@@ -38,6 +38,8 @@ markers! {
     Silu = "silu";
     /// A `gelu` output.
     Gelu = "gelu";
+    /// A `gelu_tanh` output.
+    GeluTanh = "gelu_tanh";
     /// A `softplus` output.
     Softplus = "softplus";
     /// A `softmax` output.

@@ -6,7 +6,7 @@
 //! one huge magnitude (where differences overflow), and ordinary values.
 
 use nn_runtime::activation::{
-    elu, gelu, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh,
+    elu, gelu, gelu_tanh, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh,
 };
 use nn_runtime::{Activation, Dense, Scalar, dot};
 use proptest::prelude::*;
@@ -86,6 +86,7 @@ fn activation<T: Scalar>(
         Just(Activation::Tanh),
         Just(Activation::Silu),
         Just(Activation::Gelu),
+        Just(Activation::GeluTanh),
         Just(Activation::Softplus),
         Just(Activation::Softmax),
         Just(Activation::LogSoftmax),
@@ -108,6 +109,7 @@ fn direct<T: Scalar>(activation: Activation, x: &mut [T]) {
         Activation::Tanh => tanh(x),
         Activation::Silu => silu(x),
         Activation::Gelu => gelu(x),
+        Activation::GeluTanh => gelu_tanh(x),
         Activation::Softplus => softplus(x),
         Activation::Softmax => softmax(x),
         Activation::LogSoftmax => log_softmax(x),

@@ -56,13 +56,13 @@ fn unknown_activation_suggests_the_closest() {
         "struct Net = 784 -> 128 rleu -> 10 softmx;",
         &expect![[r#"
             exit 1
-            error: unknown activation `rleu`, did you mean `relu`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `softplus`, `softmax` or `log_softmax`
+            error: unknown activation `rleu`, did you mean `relu`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `gelu_tanh`, `softplus`, `softmax` or `log_softmax`
               --> model.nn:1:25
               |
             1 | struct Net = 784 -> 128 rleu -> 10 softmx;
               |                         ^^^^
 
-            error: unknown activation `softmx`, did you mean `softmax`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `softplus`, `softmax` or `log_softmax`
+            error: unknown activation `softmx`, did you mean `softmax`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `gelu_tanh`, `softplus`, `softmax` or `log_softmax`
               --> model.nn:1:36
               |
             1 | struct Net = 784 -> 128 rleu -> 10 softmx;
@@ -319,7 +319,7 @@ fn every_problem_of_every_network_at_once_on_the_right_lines() {
          pub struct B = 3\n    -> 0 // no neurons\n    -> 1 sigmoid;\n",
         &expect![[r#"
             exit 1
-            error: unknown activation `rleu`, did you mean `relu`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `softplus`, `softmax` or `log_softmax`
+            error: unknown activation `rleu`, did you mean `relu`? expected one of `linear`, `relu`, `leaky_relu`, `elu`, `sigmoid`, `tanh`, `silu`, `gelu`, `gelu_tanh`, `softplus`, `softmax` or `log_softmax`
               --> model.nn:5:27
               |
             5 | pub struct A = 784 -> 128 rleu -> 10;

@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The models import must take, by file stem.
-const MODELS: [&str; 19] = [
+const MODELS: [&str; 21] = [
     "mlp",
     "conv",
     "conv1d",
@@ -40,4 +40,6 @@ const MODELS: [&str; 19] = [
     "dynamo_cnn",
     "dynamo_cnn1d",
     "dynamo_encoder_decoder",
+    "dynamo_gelu_tanh",
+    "torch_gelu_tanh",
 ];

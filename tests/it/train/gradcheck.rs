@@ -87,8 +87,8 @@ nn::network! {
 }
 
 nn::network! {
-    struct Smooth = 3 -> 4 sigmoid -> 4 tanh -> 3 silu -> 3 gelu -> 3 softplus -> 3 softmax
-        with scalar = f64;
+    struct Smooth = 3 -> 4 sigmoid -> 4 tanh -> 3 silu -> 3 gelu -> 3 gelu_tanh -> 3 softplus
+        -> 3 softmax with scalar = f64;
 }
 
 nn::network! {
@@ -148,5 +148,6 @@ output_cases! {
     tanh_output: TanhOut = tanh;
     silu_output: SiluOut = silu;
     gelu_output: GeluOut = gelu;
+    gelu_tanh_output: GeluTanhOut = gelu_tanh;
     softplus_output: SoftplusOut = softplus;
 }
