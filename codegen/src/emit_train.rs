@@ -244,7 +244,7 @@ fn forward_keeping(net: &Network, input: &Ident, stable: bool) -> (TokenStream, 
             });
             out.clone()
         } else {
-            let pre = local(&format!("{}_pre", layer.name));
+            let pre = local(&format!("{}_pre", layer.field));
             let function = format_ident!("{}", layer.activation.name());
             let alpha = alpha(scalar, layer.activation).map(|a| quote!(, #a));
             let target = flat(&layer.output, &quote!(#out), true);
@@ -314,7 +314,7 @@ fn backward(net: &Network, locals: &[Locals], names: &Names) -> TokenStream {
     let deltas: Vec<Ident> = net
         .layers
         .iter()
-        .map(|layer| local(&format!("{}_delta", layer.name)))
+        .map(|layer| local(&format!("{}_delta", layer.field)))
         .collect();
     let last_delta = &deltas[last_index];
     let (output_type, output_zeros) = (array_type(scalar, &net.output), zeros(scalar, &net.output));
@@ -550,7 +550,7 @@ fn chunk_forward(net: &Network, chunk: usize, c: &ChunkNames) -> (TokenStream, V
             });
             out.clone()
         } else {
-            let pre = local(&format!("{}_pre", layer.name));
+            let pre = local(&format!("{}_pre", layer.field));
             let function = format_ident!("{}", layer.activation.name());
             let alpha = alpha(scalar, layer.activation).map(|a| quote!(, #a));
             let run = kind(layer).forward_chunk(net, layer, &previous, &quote!(&mut #pre[..#n]));
@@ -605,7 +605,7 @@ fn chunk_backward(
     let deltas: Vec<Ident> = net
         .layers
         .iter()
-        .map(|layer| local(&format!("{}_delta", layer.name)))
+        .map(|layer| local(&format!("{}_delta", layer.field)))
         .collect();
     let last_index = net.layers.len() - 1;
     let Locals {

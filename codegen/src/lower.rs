@@ -42,7 +42,7 @@ pub fn lower(
             .layers
             .iter()
             .map(|layer| ir::Layer {
-                field: Ident::new(&layer.name, span_of(layer.range)),
+                field: Ident::new(&layer.field(), span_of(layer.range)),
                 name: layer.name.clone(),
                 named: layer.named,
                 kind: kind(net, layer),

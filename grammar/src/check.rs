@@ -812,6 +812,16 @@ fn layer_text(layer: &ast::Layer) -> String {
 }
 
 /// Whether `word` cannot be a Rust identifier for a struct or a field.
+/// Whether `segment`, after the first of a module path, is a name or a number as PyTorch writes
+/// them (`0`, `12`, `fc1`).
+fn path_segment(segment: &str) -> bool {
+    let number = segment.bytes().all(|b| b.is_ascii_digit());
+    if number {
+        return segment == "0" || !segment.starts_with('0');
+    }
+    segment.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+}
+
 fn not_an_identifier(word: &str) -> bool {
     word == "_" || RUST_KEYWORDS.contains(&word)
 }
@@ -830,7 +840,20 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
     }
     for (index, (written, layer)) in item.layers.iter().zip(layers).enumerate() {
         let Some(name) = &written.name else { continue };
-        if not_an_identifier(&name.text) {
+        let mut segments = name.text.split('.');
+        let first = segments.next().unwrap_or_default();
+        if let Some(bad) = segments.find(|s| !path_segment(s)) {
+            renamed.push(index);
+            problems.push(Diagnostic::new(
+                name.range,
+                format!(
+                    "expected a layer name such as `hidden` or a module path such as \
+                     `encoder.0`, found `{}`: `{bad}` is neither a name nor a number without \
+                     leading zeros",
+                    name.text
+                ),
+            ));
+        } else if not_an_identifier(first) {
             renamed.push(index);
             problems.push(Diagnostic::new(
                 name.range,
@@ -858,7 +881,24 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
                     layer_text(&item.layers[first])
                 ),
             ));
-        } else if let Some(other) = layers.iter().position(|l| !l.named && l.name == layer.name) {
+        } else if let Some(first) = layers[..index]
+            .iter()
+            .position(|l| l.field() == layer.field())
+        {
+            renamed.push(index);
+            problems.push(Diagnostic::new(
+                name.range,
+                format!(
+                    "layer name `{}` makes the field `{}`, as `{}` does: choose another name",
+                    name.text,
+                    layer.field(),
+                    layer_text(&item.layers[first])
+                ),
+            ));
+        } else if let Some(other) = layers
+            .iter()
+            .position(|l| !l.named && l.field() == layer.field())
+        {
             renamed.push(index);
             problems.push(Diagnostic::new(
                 name.range,

@@ -492,7 +492,9 @@ fn window(
 /// One layer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layer {
-    /// The name after `as`, else `layer{index}`; a Rust field name and the weight-file key.
+    /// The name after `as`, else `layer{index}`: the weight-file key, and, its `.` as `_`, the
+    /// Rust field ([`Layer::field`]). A module path (`encoder.0`) names a module of a nested
+    /// PyTorch model.
     pub name: String,
     /// Whether the user wrote the name.
     pub named: bool,
@@ -509,6 +511,12 @@ pub struct Layer {
 }
 
 impl Layer {
+    /// The Rust field of the layer: its name, a module path's `.` as `_` (`encoder.0` is
+    /// `encoder_0`).
+    pub fn field(&self) -> String {
+        self.name.replace('.', "_")
+    }
+
     /// A dense layer from `inputs` to `outputs` neurons.
     pub fn dense(
         name: String,

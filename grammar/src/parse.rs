@@ -62,6 +62,21 @@ fn word(pair: &Pair<'_, Rule>) -> Word {
     }
 }
 
+/// A layer's name, its segments joined by `.` without the spaces the macro's rendering puts
+/// around them.
+fn layer_name(pair: &Pair<'_, Rule>) -> Word {
+    let segments: Vec<&str> = pair
+        .clone()
+        .into_inner()
+        .filter(|p| matches!(p.as_rule(), Rule::name | Rule::name_segment))
+        .map(|p| p.as_str())
+        .collect();
+    Word {
+        text: segments.join("."),
+        range: range(pair),
+    }
+}
+
 fn build_item(item: Pair<'_, Rule>) -> Item {
     let whole = range(&item);
     let mut docs = Vec::new();
@@ -165,7 +180,7 @@ fn build_layer(layer: Pair<'_, Rule>) -> Layer {
                 );
             }
             Rule::activation => activation = Some(build_activation(part)),
-            Rule::name => name = Some(word(&part)),
+            Rule::layer_name => name = Some(layer_name(&part)),
             _ => {}
         }
     }
@@ -296,7 +311,9 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_struct => "`struct`",
         Rule::kw_pub | Rule::visibility => "`pub`",
         Rule::vis_scope => "`crate`, `super` or `self`",
-        Rule::name | Rule::ident => "a name",
+        Rule::name | Rule::ident | Rule::layer_name => "a name",
+        Rule::name_segment => "a name or a number, such as `0` in `encoder.0`",
+        Rule::dot => "`.`",
         Rule::equals => "`=`",
         Rule::semicolon => "`;`",
         Rule::open_paren => "`(`",

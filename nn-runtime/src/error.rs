@@ -164,7 +164,7 @@ pub enum Error {
     /// No tensor in the file belongs to a layer.
     #[cfg(feature = "alloc")]
     #[error(
-        "no tensors for layer `{layer}` (layer {index} of {count}): expected {} for an integer `k`, as `nn.Sequential` names them, or {}; the file has {tensors}",
+        "no tensors for layer `{layer}` (layer {index} of {count}): expected {} for an integer `k`, as `nn.Sequential` names them, or {} (a layer declared `as fc1` or `as encoder.0` reads PyTorch's module `fc1` or `encoder.0`); the file has {tensors}",
         Names("<k>", .expected),
         Names(.layer, .expected)
     )]
@@ -632,7 +632,8 @@ mod tests {
             missing(<Dense<2, 3, f32> as Tensors>::TENSORS).to_string(),
             "no tensors for layer `hidden` (layer 1 of 3): expected `<k>.weight` and `<k>.bias` \
              for an integer `k`, as `nn.Sequential` names them, or `hidden.weight` and \
-             `hidden.bias`; the file has `0.weight`"
+             `hidden.bias` (a layer declared `as fc1` or `as encoder.0` reads PyTorch's module \
+             `fc1` or `encoder.0`); the file has `0.weight`"
         );
         let three = [Dense::<2, 3, f32>::TENSORS[0]; 3];
         let three: &'static [crate::TensorInfo] =
@@ -640,7 +641,7 @@ mod tests {
         assert!(
             missing(three)
                 .to_string()
-                .contains("or `hidden.weight`, `hidden.weight` and `hidden.weight`;")
+                .contains("or `hidden.weight`, `hidden.weight` and `hidden.weight` (")
         );
     }
 

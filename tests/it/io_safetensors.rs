@@ -243,7 +243,8 @@ fn a_missing_layer_lists_what_the_file_has() {
         error.to_string(),
         "no tensors for layer `layer1` (layer 1 of 2): expected `<k>.weight` and `<k>.bias` \
          for an integer `k`, as `nn.Sequential` names them, or `layer1.weight` and \
-         `layer1.bias`; the file has `0.bias`, `0.weight`"
+         `layer1.bias` (a layer declared `as fc1` or `as encoder.0` reads PyTorch's module `fc1` \
+         or `encoder.0`); the file has `0.bias`, `0.weight`"
     );
 }
 

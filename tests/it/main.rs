@@ -28,6 +28,7 @@ mod io_serde;
 mod kinds;
 mod lenet;
 mod limits;
+mod nested;
 mod nn_file;
 mod norm;
 mod numerics;

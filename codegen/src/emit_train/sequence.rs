@@ -114,9 +114,9 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
         .layers
         .iter()
         .map(|layer| Locals {
-            pre: local(&format!("{}_pre", layer.name)),
-            out: local(&format!("{}_out", layer.name)),
-            delta: local(&format!("{}_delta", layer.name)),
+            pre: local(&format!("{}_pre", layer.field)),
+            out: local(&format!("{}_out", layer.field)),
+            delta: local(&format!("{}_delta", layer.field)),
         })
         .collect();
 

@@ -67,6 +67,30 @@ fn valid_weights() {
 }
 
 #[test]
+fn module_paths_name_layers() {
+    check(
+        "struct N = 6 -> 8 relu as encoder.0.0 -> 4 as encoder . 1 -> 3 as head;",
+        &expect![[r#"
+            (private) N F32 Loops inputs=6 outputs=3 parameters=107
+              encoder.0.0: 6 -> 8 Relu
+              encoder.1: 8 -> 4 Linear
+              head: 4 -> 3 Linear
+        "#]],
+    );
+    check(
+        "struct N = 4 -> 3 as a.01 -> 2 as enc.0 -> 2 as enc_0;",
+        &expect![[r#"
+            1:22: expected a layer name such as `hidden` or a module path such as `encoder.0`, found `a.01`: `01` is neither a name nor a number without leading zeros
+              struct N = 4 -> 3 as a.01 -> 2 as enc.0 -> 2 as enc_0;
+                                   ^^^^
+            1:49: layer name `enc_0` makes the field `enc_0`, as `-> 2 as enc.0` does: choose another name
+              struct N = 4 -> 3 as a.01 -> 2 as enc.0 -> 2 as enc_0;
+                                                              ^^^^^
+        "#]],
+    );
+}
+
+#[test]
 fn unknown_activation() {
     check(
         "struct A = 784 -> 10 rleu;",
