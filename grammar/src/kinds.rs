@@ -687,6 +687,63 @@ fn probability(value: &Value, problems: &mut Vec<Diagnostic>) -> Option<f64> {
 
 /// The arguments of `written` by parameter: positional ones in the order of `names`, then named
 /// ones; the first `required` must be given. `None` after reporting a problem with them.
+/// PyTorch's argument names and nn's: `kernel_size = 3` is nn's `kernel = 3`.
+const PYTORCH_SPELLINGS: [(&str, &str); 3] = [
+    ("kernel_size", "kernel"),
+    ("num_layers", "layers"),
+    ("hidden_size", "hidden"),
+];
+
+/// PyTorch's arguments that nn has no counterpart of, and why.
+const PYTORCH_ONLY: [(&str, &str); 9] = [
+    (
+        "bias",
+        "nn's layers always have a bias (for PyTorch's `bias=False`, save zeros in its place)",
+    ),
+    (
+        "batch_first",
+        "a sequence network reads one time step at a time, so PyTorch's batch layout does not \
+         apply (the weights are the same either way)",
+    ),
+    (
+        "bidirectional",
+        "nn's recurrent layers run forward in time only",
+    ),
+    ("proj_size", "nn's `lstm` has no projection"),
+    (
+        "dropout",
+        "PyTorch's dropout between recurrent levels acts in training only: leave it out",
+    ),
+    (
+        "ceil_mode",
+        "nn's pools round their output size down, as PyTorch's default",
+    ),
+    ("padding_mode", "nn pads with zeros, as PyTorch's default"),
+    (
+        "in_channels",
+        "nn takes the channels in from the layer before",
+    ),
+    (
+        "affine",
+        "nn's normalisations keep a weight and a bias (for PyTorch's `affine=False`, save ones \
+         and zeros)",
+    ),
+];
+
+/// What to say of `name`, not an argument of the kind (of `names`), when it is PyTorch's.
+fn pytorch_argument(name: &str, names: &[&str]) -> Option<String> {
+    if let Some((_, ours)) = PYTORCH_SPELLINGS
+        .iter()
+        .find(|(theirs, ours)| *theirs == name && names.contains(ours))
+    {
+        return Some(format!("nn calls PyTorch's `{name}` `{ours}`"));
+    }
+    PYTORCH_ONLY
+        .iter()
+        .find(|(theirs, _)| *theirs == name)
+        .map(|(_, why)| (*why).to_owned())
+}
+
 fn arguments<'a, const N: usize>(
     written: &'a ast::Layer,
     names: &[&'static str; N],
@@ -702,8 +759,13 @@ fn arguments<'a, const N: usize>(
         let slot = if let Some(name) = &argument.name {
             named_seen = true;
             let Some(slot) = names.iter().position(|n| *n == name.text) else {
-                let hint = closest(&name.text, names)
-                    .map_or_else(String::new, |c| format!("did you mean `{c}`? "));
+                let hint = pytorch_argument(&name.text, names).map_or_else(
+                    || {
+                        closest(&name.text, names)
+                            .map_or_else(String::new, |c| format!("did you mean `{c}`? "))
+                    },
+                    |hint| format!("{hint}; "),
+                );
                 let expected: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
                 let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
                 let message = if names.is_empty() {

@@ -91,6 +91,24 @@ fn module_paths_name_layers() {
 }
 
 #[test]
+fn pytorch_s_argument_names_are_explained() {
+    check(
+        "struct A = 3 -> lstm(8, num_layers = 2, batch_first = 1) -> conv1d(2, 1, bias = 0) -> 1;",
+        &expect![[r#"
+            1:25: unknown argument `num_layers` of `lstm`, nn calls PyTorch's `num_layers` `layers`; expected one of `hidden` or `layers`
+              struct A = 3 -> lstm(8, num_layers = 2, batch_first = 1) -> conv1d(2, 1, bias = 0) -> 1;
+                                      ^^^^^^^^^^
+            1:41: unknown argument `batch_first` of `lstm`, a sequence network reads one time step at a time, so PyTorch's batch layout does not apply (the weights are the same either way); expected one of `hidden` or `layers`
+              struct A = 3 -> lstm(8, num_layers = 2, batch_first = 1) -> conv1d(2, 1, bias = 0) -> 1;
+                                                      ^^^^^^^^^^^
+            1:74: unknown argument `bias` of `conv1d`, nn's layers always have a bias (for PyTorch's `bias=False`, save zeros in its place); expected one of `out_channels`, `kernel`, `stride`, `padding`, `dilation` or `groups`
+              struct A = 3 -> lstm(8, num_layers = 2, batch_first = 1) -> conv1d(2, 1, bias = 0) -> 1;
+                                                                                       ^^^^
+        "#]],
+    );
+}
+
+#[test]
 fn unknown_activation() {
     check(
         "struct A = 784 -> 10 rleu;",
