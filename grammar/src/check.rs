@@ -408,7 +408,7 @@ fn rename(layers: &mut [Layer], renamed: &[usize]) {
         while layers
             .iter()
             .enumerate()
-            .any(|(other, l)| other != index && l.name == name)
+            .any(|(other, l)| other != index && l.field() == name)
         {
             name.push('_');
         }
@@ -811,7 +811,6 @@ fn layer_text(layer: &ast::Layer) -> String {
     text
 }
 
-/// Whether `word` cannot be a Rust identifier for a struct or a field.
 /// Whether `segment`, after the first of a module path, is a name or a number as PyTorch writes
 /// them (`0`, `12`, `fc1`).
 fn path_segment(segment: &str) -> bool {
@@ -822,6 +821,7 @@ fn path_segment(segment: &str) -> bool {
     segment.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
 }
 
+/// Whether `word` cannot be a Rust identifier for a struct or a field.
 fn not_an_identifier(word: &str) -> bool {
     word == "_" || RUST_KEYWORDS.contains(&word)
 }
@@ -840,8 +840,7 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
     }
     for (index, (written, layer)) in item.layers.iter().zip(layers).enumerate() {
         let Some(name) = &written.name else { continue };
-        let mut segments = name.text.split('.');
-        let first = segments.next().unwrap_or_default();
+        let mut segments = name.text.split('.').skip(1);
         if let Some(bad) = segments.find(|s| !path_segment(s)) {
             renamed.push(index);
             problems.push(Diagnostic::new(
@@ -853,7 +852,7 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
                     name.text
                 ),
             ));
-        } else if not_an_identifier(first) {
+        } else if not_an_identifier(&layer.field()) {
             renamed.push(index);
             problems.push(Diagnostic::new(
                 name.range,

@@ -685,8 +685,6 @@ fn probability(value: &Value, problems: &mut Vec<Diagnostic>) -> Option<f64> {
     }
 }
 
-/// The arguments of `written` by parameter: positional ones in the order of `names`, then named
-/// ones; the first `required` must be given. `None` after reporting a problem with them.
 /// PyTorch's argument names and nn's: `kernel_size = 3` is nn's `kernel = 3`.
 const PYTORCH_SPELLINGS: [(&str, &str); 3] = [
     ("kernel_size", "kernel"),
@@ -694,44 +692,78 @@ const PYTORCH_SPELLINGS: [(&str, &str); 3] = [
     ("hidden_size", "hidden"),
 ];
 
-/// PyTorch's arguments that nn has no counterpart of, and why.
-const PYTORCH_ONLY: [(&str, &str); 9] = [
+/// The recurrent kinds, the convolutions and the pools, for [`PYTORCH_ONLY`].
+const RECURRENT: &[&str] = &["lstm", "gru", "rnn"];
+const CONVOLUTIONS: &[&str] = &["conv1d", "conv2d"];
+const POOLS: &[&str] = &["maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d"];
+
+/// PyTorch's arguments that nn has no counterpart of, the kinds whose PyTorch modules take
+/// them, and why.
+const PYTORCH_ONLY: [(&str, &[&str], &str); 12] = [
     (
         "bias",
+        &["conv1d", "conv2d", "lstm", "gru", "rnn"],
         "nn's layers always have a bias (for PyTorch's `bias=False`, save zeros in its place)",
     ),
     (
         "batch_first",
+        RECURRENT,
         "a sequence network reads one time step at a time, so PyTorch's batch layout does not \
          apply (the weights are the same either way)",
     ),
     (
         "bidirectional",
+        RECURRENT,
         "nn's recurrent layers run forward in time only",
     ),
-    ("proj_size", "nn's `lstm` has no projection"),
+    ("proj_size", &["lstm"], "nn's `lstm` has no projection"),
     (
         "dropout",
+        RECURRENT,
         "PyTorch's dropout between recurrent levels acts in training only: leave it out",
     ),
     (
-        "ceil_mode",
-        "nn's pools round their output size down, as PyTorch's default",
+        "input_size",
+        RECURRENT,
+        "nn takes the input size from the layer before",
     ),
-    ("padding_mode", "nn pads with zeros, as PyTorch's default"),
     (
         "in_channels",
+        CONVOLUTIONS,
         "nn takes the channels in from the layer before",
     ),
     (
+        "padding_mode",
+        CONVOLUTIONS,
+        "nn pads with zeros, as PyTorch's default",
+    ),
+    (
+        "ceil_mode",
+        POOLS,
+        "nn's pools round their output size down, as PyTorch's default",
+    ),
+    (
+        "num_features",
+        &["batchnorm"],
+        "nn takes the channels from the layer before",
+    ),
+    (
         "affine",
-        "nn's normalisations keep a weight and a bias (for PyTorch's `affine=False`, save ones \
-         and zeros)",
+        &["batchnorm"],
+        "nn's batchnorm keeps a weight and a bias (for PyTorch's `affine=False`, save ones and \
+         zeros)",
+    ),
+    (
+        "elementwise_affine",
+        &["layernorm"],
+        "nn's layernorm keeps a weight and a bias (for PyTorch's `elementwise_affine=False`, \
+         save ones and zeros)",
     ),
 ];
 
-/// What to say of `name`, not an argument of the kind (of `names`), when it is PyTorch's.
-fn pytorch_argument(name: &str, names: &[&str]) -> Option<String> {
+/// What to say of `name`, not an argument of `kind` (whose arguments are `names`), when it is
+/// PyTorch's.
+fn pytorch_argument(name: &str, kind: &str, names: &[&str]) -> Option<String> {
     if let Some((_, ours)) = PYTORCH_SPELLINGS
         .iter()
         .find(|(theirs, ours)| *theirs == name && names.contains(ours))
@@ -740,10 +772,12 @@ fn pytorch_argument(name: &str, names: &[&str]) -> Option<String> {
     }
     PYTORCH_ONLY
         .iter()
-        .find(|(theirs, _)| *theirs == name)
-        .map(|(_, why)| (*why).to_owned())
+        .find(|(theirs, kinds, _)| *theirs == name && kinds.contains(&kind))
+        .map(|(_, _, why)| (*why).to_owned())
 }
 
+/// The arguments of `written` by parameter: positional ones in the order of `names`, then named
+/// ones; the first `required` must be given. `None` after reporting a problem with them.
 fn arguments<'a, const N: usize>(
     written: &'a ast::Layer,
     names: &[&'static str; N],
@@ -759,7 +793,7 @@ fn arguments<'a, const N: usize>(
         let slot = if let Some(name) = &argument.name {
             named_seen = true;
             let Some(slot) = names.iter().position(|n| *n == name.text) else {
-                let hint = pytorch_argument(&name.text, names).map_or_else(
+                let hint = pytorch_argument(&name.text, kind, names).map_or_else(
                     || {
                         closest(&name.text, names)
                             .map_or_else(String::new, |c| format!("did you mean `{c}`? "))

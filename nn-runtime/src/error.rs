@@ -287,11 +287,11 @@ pub enum Error {
         /// The network's scalar type.
         scalar: &'static str,
     },
-    /// A variance (batchnorm's `running_var`) is negative: it has no square root, and every
-    /// output of its channel would be NaN.
+    /// A variance (batchnorm's `running_var`) is negative, which PyTorch's never are: a damaged
+    /// file (below `-eps`, every output of its channel would be NaN).
     #[cfg(feature = "alloc")]
     #[error(
-        "layer `{layer}`: tensor `{tensor}` holds {value} at {at:?}, expected a variance of 0 or more: a negative one makes the channel's outputs NaN{}",
+        "layer `{layer}`: tensor `{tensor}` holds {value} at {at:?}, expected a variance of 0 or more, as PyTorch's always are{}",
         ALLOW_NON_FINITE
     )]
     NegativeVariance {

@@ -36,7 +36,7 @@ pub(crate) fn signed(n: usize) -> i64 {
 }
 
 /// An axis or index counted from the end when negative, checked against `len`.
-fn wrap(value: i64, len: usize) -> Option<usize> {
+pub(crate) fn wrap(value: i64, len: usize) -> Option<usize> {
     let value = if value < 0 {
         value.checked_add(signed(len))?
     } else {

@@ -11,7 +11,7 @@
 use crate::attribute::{float, float32, int, ints, string};
 use crate::constant::{self, Const, Data, Int};
 use crate::error::{NodeAt, Problem};
-use crate::fold::{self, signed};
+use crate::fold::{self, signed, wrap};
 use crate::proto::{self, Node};
 use crate::recurrent::{self, RECURRENT, Spec};
 use nn_grammar::network::MAX_WIDTH;
@@ -1035,6 +1035,15 @@ impl Walk<'_> {
                 "{verb} a constant to something other than a dense layer's or a convolution's output (before its activation): only biases can be imported"
             ));
         };
+        // The layer's own output, not a view of it with more axes (`Unsqueeze`), over which a
+        // constant would broadcast otherwise than per channel.
+        if flow.shape.len() != self.layers[layer].output.rank() {
+            return Err(format!(
+                "{verb} a constant to layer `{}`'s output seen with more axes ({} per sample): only a bias, one value per channel of the output itself, can be imported",
+                self.layers[layer].name,
+                flow.shape.len()
+            ));
+        }
         let channels = self.layers[layer].output.dims()[0];
         let spatial = self.layers[layer].output.rank() - 1;
         let values = per_channel(constant, channels, spatial)
@@ -1100,6 +1109,12 @@ impl Walk<'_> {
             vector(3, "mean")?,
             vector(4, "variance")?,
         );
+        if let Some((at, v)) = variance.iter().enumerate().find(|(_, v)| **v < 0.0) {
+            return Err(format!(
+                "its variance holds {v} at index {at}: a variance is never negative (the \
+                 model is damaged)"
+            ));
+        }
         let folded_into = flow.layer.filter(|&l| {
             self.fold_batchnorm
                 && matches!(
@@ -1208,10 +1223,7 @@ impl Walk<'_> {
         let rank = flow.shape.len() + 1;
         let mut axes = written
             .iter()
-            .map(|&a| {
-                let a = if a < 0 { a + signed(rank) } else { a };
-                usize::try_from(a).ok().filter(|&a| a < rank)
-            })
+            .map(|&a| wrap(a, rank))
             .collect::<Option<Vec<usize>>>()
             .ok_or_else(|| format!("reduces axes {written:?} of a value of {rank} axes"))?;
         axes.sort_unstable();
@@ -1258,10 +1270,7 @@ impl Walk<'_> {
         let rank = flow.shape.len() + 1 + written.len();
         let mut axes = written
             .iter()
-            .map(|&a| {
-                let a = if a < 0 { a + signed(rank) } else { a };
-                usize::try_from(a).ok().filter(|&a| a < rank)
-            })
+            .map(|&a| wrap(a, rank))
             .collect::<Option<Vec<usize>>>()
             .ok_or_else(|| format!("inserts axes {written:?} into a value of {rank} axes"))?;
         axes.sort_unstable();
@@ -1288,14 +1297,7 @@ impl Walk<'_> {
         let Some(axes) = &flow.steps else {
             return squeeze_units(self.opset, node, flow, consts);
         };
-        let written = if self.opset >= 13 {
-            match consts.get(1).and_then(Option::as_ref) {
-                Some(c) => c.known_ints().ok_or("its axes are not integers")?,
-                None => Vec::new(),
-            }
-        } else {
-            ints(node, "axes").unwrap_or_default()
-        };
+        let written = squeezed_axes(self.opset, node, consts)?;
         let squeezed: Vec<usize> = if written.is_empty() {
             (0..axes.len())
                 .filter(|&a| axes[a] == Axis::Directions)
@@ -1303,10 +1305,7 @@ impl Walk<'_> {
         } else {
             written
                 .iter()
-                .map(|&a| {
-                    let a = if a < 0 { a + signed(axes.len()) } else { a };
-                    usize::try_from(a).ok().filter(|&a| a < axes.len())
-                })
+                .map(|&a| wrap(a, axes.len()))
                 .collect::<Option<_>>()
                 .ok_or_else(|| format!("squeezes axes {written:?} of {}", axes_text(axes)))?
         };
@@ -1362,12 +1361,7 @@ impl Walk<'_> {
         if matches!(inputs.get(4), Some(Some(_))) {
             return Err("has `sequence_lens`: nn's sequences are as long as they are given, export without lengths".to_owned());
         }
-        let states: &[(usize, &str)] = if spec.cell == nn_grammar::Cell::Lstm {
-            &[(5, "initial_h"), (6, "initial_c")]
-        } else {
-            &[(5, "initial_h")]
-        };
-        for &(i, what) in states {
+        for &(i, what) in initial_states(spec.cell) {
             let zero = match inputs.get(i) {
                 None | Some(None) => true,
                 Some(Some(Value::Fill(fill))) => fill.value == 0.0,
@@ -2055,6 +2049,15 @@ fn torch_module(node: &Node) -> Option<String> {
     }
 }
 
+/// A recurrent node's initial-state inputs: their positions and names.
+fn initial_states(cell: nn_grammar::Cell) -> &'static [(usize, &'static str)] {
+    if cell == nn_grammar::Cell::Lstm {
+        &[(5, "initial_h"), (6, "initial_c")]
+    } else {
+        &[(5, "initial_h")]
+    }
+}
+
 /// Refuses an initial state whose last axis is known and is not `hidden` wide: PyTorch's
 /// default exporter writes an `nn.LSTM` with `proj_size` so (its `weight_hr` left out), a model
 /// onnxruntime refuses too.
@@ -2063,12 +2066,7 @@ fn state_sizes(
     inputs: &[Option<Value>],
     hidden: usize,
 ) -> Result<(), String> {
-    let states: &[(usize, &str)] = if cell == nn_grammar::Cell::Lstm {
-        &[(5, "initial_h"), (6, "initial_c")]
-    } else {
-        &[(5, "initial_h")]
-    };
-    for &(i, what) in states {
+    for &(i, what) in initial_states(cell) {
         let last = match inputs.get(i) {
             Some(Some(Value::Fill(fill))) => fill
                 .sizes
@@ -2088,6 +2086,20 @@ fn state_sizes(
     Ok(())
 }
 
+/// The axes a `Squeeze` writes: an input from opset 13, an attribute before; none written
+/// means every axis of size 1.
+fn squeezed_axes(opset: i64, node: &Node, consts: &[Option<Const>]) -> Result<Vec<i64>, String> {
+    if opset < 13 {
+        return Ok(ints(node, "axes").unwrap_or_default());
+    }
+    match consts.get(1).and_then(Option::as_ref) {
+        Some(c) => c
+            .known_ints()
+            .ok_or_else(|| "its axes are not integers".to_owned()),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// `Squeeze` of a value that nn holds as a vector already (after a global pool): axes of size
 /// 1 after the channels, which change no value's place.
 fn squeeze_units(
@@ -2096,24 +2108,14 @@ fn squeeze_units(
     flow: Flow,
     consts: &[Option<Const>],
 ) -> Result<Vec<Value>, String> {
-    let written = if opset >= 13 {
-        match consts.get(1).and_then(Option::as_ref) {
-            Some(c) => c.known_ints().ok_or("its axes are not integers")?,
-            None => Vec::new(),
-        }
-    } else {
-        ints(node, "axes").unwrap_or_default()
-    };
+    let written = squeezed_axes(opset, node, consts)?;
     let rank = flow.shape.len() + 1;
     let axes: Vec<usize> = if written.is_empty() {
         (2..rank).filter(|&a| flow.shape[a - 1] == 1).collect()
     } else {
         written
             .iter()
-            .map(|&a| {
-                let a = if a < 0 { a + signed(rank) } else { a };
-                usize::try_from(a).ok().filter(|&a| a < rank)
-            })
+            .map(|&a| wrap(a, rank))
             .collect::<Option<_>>()
             .ok_or_else(|| format!("squeezes axes {written:?} of a value of {rank} axes"))?
     };
@@ -2374,13 +2376,9 @@ fn sliced(
         None | Some(None) => (0..known(1)?.len()).map(signed).collect(),
         Some(Some(_)) => known(3)?,
     };
+    let rank = sizes.len();
     for written in sliced_axes {
-        let axis = if written < 0 {
-            written + signed(sizes.len())
-        } else {
-            written
-        };
-        *sizes.get_mut(usize::try_from(axis).ok()?)? = None;
+        *sizes.get_mut(wrap(written, rank)?)? = None;
     }
     Some(sizes)
 }

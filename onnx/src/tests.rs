@@ -578,3 +578,54 @@ fn a_problem_adds_none_on_the_batch_size_read_after_it() {
     expect!["node 0 `/p/MaxPool` (MaxPool, reads `x`): rounds its output size up (`ceil_mode = 1`): nn rounds down, as PyTorch's default"]
     .assert_eq(&problems(&model(13, &[1, 5, 5], nodes, constants)));
 }
+
+/// A constant added to a convolution's output seen with one more axis (`Unsqueeze`) broadcasts
+/// over that axis otherwise than a bias: refused, not taken as one. A batchnorm whose variance
+/// is negative is a damaged model.
+#[test]
+fn a_constant_on_a_view_and_a_negative_variance_are_refused() {
+    let int64 = |name: &str, values: Vec<i64>| Tensor {
+        dims: vec![i64::try_from(values.len()).unwrap()],
+        data_type: data_type::INT64,
+        int64_data: values,
+        name: name.to_owned(),
+        ..Tensor::default()
+    };
+    let unsqueezed = model(
+        13,
+        &[1, 4],
+        vec![
+            node("Conv", &["x", "k"], "c", vec![]),
+            node("Unsqueeze", &["c", "axis"], "u", vec![]),
+            node("Add", &["u", "b"], "a", vec![]),
+            node(
+                "ReduceMean",
+                &["a"],
+                "y",
+                vec![ints("axes", &[2, 3]), int("keepdims", 0)],
+            ),
+        ],
+        vec![
+            weights("k", &[2, 1, 3]),
+            int64("axis", vec![2]),
+            weights("b", &[2, 1]),
+        ],
+    );
+    let mut variance = weights("v", &[2]);
+    variance.float_data = vec![1.0, -0.5];
+    let negative = model(
+        13,
+        &[2],
+        vec![node(
+            "BatchNormalization",
+            &["x", "s", "s", "s", "v"],
+            "y",
+            vec![],
+        )],
+        vec![weights("s", &[2]), variance],
+    );
+    expect![[r#"
+        node 2 `/a/Add` (Add, reads `u`, `b`): adds a constant to layer `c`'s output seen with more axes (3 per sample): only a bias, one value per channel of the output itself, can be imported
+        node 0 `/y/BatchNormalization` (BatchNormalization, reads `x`, `s`, `s`, `s`, `v`): its variance holds -0.5 at index 1: a variance is never negative (the model is damaged)"#]]
+    .assert_eq(&[problems(&unsqueezed), problems(&negative)].join("\n"));
+}

@@ -57,7 +57,7 @@ fn module_paths_name_the_layers_of_a_nested_state_dict() {
 }
 
 nn::network! {
-    /// A sequence network of a model's submodules, trained in Rust.
+    /// A sequence network of a model's submodules.
     struct NestedSequence = 2 -> lstm(4) as model.rnn -> 1 as model.head;
 }
 

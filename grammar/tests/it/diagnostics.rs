@@ -69,12 +69,12 @@ fn valid_weights() {
 #[test]
 fn module_paths_name_layers() {
     check(
-        "struct N = 6 -> 8 relu as encoder.0.0 -> 4 as encoder . 1 -> 3 as head;",
+        "struct N = 6 -> 8 relu as encoder.0.0 -> 4 as encoder . 1 -> 3 as final.0;",
         &expect![[r#"
             (private) N F32 Loops inputs=6 outputs=3 parameters=107
               encoder.0.0: 6 -> 8 Relu
               encoder.1: 8 -> 4 Linear
-              head: 4 -> 3 Linear
+              final.0: 4 -> 3 Linear
         "#]],
     );
     check(
@@ -104,6 +104,21 @@ fn pytorch_s_argument_names_are_explained() {
             1:74: unknown argument `bias` of `conv1d`, nn's layers always have a bias (for PyTorch's `bias=False`, save zeros in its place); expected one of `out_channels`, `kernel`, `stride`, `padding`, `dilation` or `groups`
               struct A = 3 -> lstm(8, num_layers = 2, batch_first = 1) -> conv1d(2, 1, bias = 0) -> 1;
                                                                                        ^^^^
+        "#]],
+    );
+    // Only for the kinds whose PyTorch modules take them: a pool has no bias.
+    check(
+        "struct P = [1, 8, 8] -> maxpool2d(2, bias = 0, ceil_mode = 1, kernel_size = 2) -> flatten -> 2;",
+        &expect![[r#"
+            1:38: unknown argument `bias` of `maxpool2d`, expected one of `kernel`, `stride` or `padding`
+              struct P = [1, 8, 8] -> maxpool2d(2, bias = 0, ceil_mode = 1, kernel_size = 2) -> flatten -> 2;
+                                                   ^^^^
+            1:48: unknown argument `ceil_mode` of `maxpool2d`, nn's pools round their output size down, as PyTorch's default; expected one of `kernel`, `stride` or `padding`
+              struct P = [1, 8, 8] -> maxpool2d(2, bias = 0, ceil_mode = 1, kernel_size = 2) -> flatten -> 2;
+                                                             ^^^^^^^^^
+            1:63: unknown argument `kernel_size` of `maxpool2d`, nn calls PyTorch's `kernel_size` `kernel`; expected one of `kernel`, `stride` or `padding`
+              struct P = [1, 8, 8] -> maxpool2d(2, bias = 0, ceil_mode = 1, kernel_size = 2) -> flatten -> 2;
+                                                                            ^^^^^^^^^^^
         "#]],
     );
 }

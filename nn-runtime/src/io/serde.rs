@@ -647,7 +647,7 @@ impl<'de, T: Scalar> Visitor<'de> for ListSeed<'_, '_, T> {
 }
 
 /// Checks what was read of a layer against its declaration: the name, then each tensor's
-/// shape, then that every value is finite.
+/// shape, then that every value is finite and no variance negative.
 fn check<T: Scalar>(
     index: usize,
     info: &LayerInfo,
@@ -696,21 +696,20 @@ fn check<T: Scalar>(
         }
     }
     for (tensor, read) in info.tensors.iter().zip(tensors) {
+        let tensor = field(tensor).into();
         if let Some((at, value)) = &read.non_finite {
             return Err(Error::NonFinite {
                 layer,
-                tensor: field(tensor).into(),
+                tensor,
                 at: at.clone(),
                 value: alloc::format!("{value}"),
                 scalar: T::NAME,
             });
         }
-    }
-    for (tensor, read) in info.tensors.iter().zip(tensors) {
         if let Some((at, value)) = &read.negative_variance {
             return Err(Error::NegativeVariance {
                 layer,
-                tensor: field(tensor).into(),
+                tensor,
                 at: at.clone(),
                 value: alloc::format!("{value}"),
             });

@@ -69,7 +69,7 @@ fn close_values<T: Scalar>() -> impl Strategy<Value = Vec<T>> {
     })
 }
 
-/// The 11 activations, with finite alphas (positive for `elu`, of any sign for `leaky_relu`).
+/// The 12 activations, with finite alphas (positive for `elu`, of any sign for `leaky_relu`).
 fn activation<T: Scalar>(
     alpha: impl Strategy<Value = T> + Clone + 'static,
 ) -> impl Strategy<Value = Activation> {
