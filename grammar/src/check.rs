@@ -870,29 +870,28 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
                     name.text
                 ),
             ));
-        } else if let Some(first) = layers[..index].iter().position(|l| l.name == layer.name) {
-            renamed.push(index);
-            problems.push(Diagnostic::new(
-                name.range,
-                format!(
-                    "duplicate layer name `{}`, already used by `{}`",
-                    name.text,
-                    layer_text(&item.layers[first])
-                ),
-            ));
         } else if let Some(first) = layers[..index]
             .iter()
             .position(|l| l.field() == layer.field())
         {
+            // Two names of one field: the same name, or paths such as `enc.0` and `enc_0`.
+            let used = layer_text(&item.layers[first]);
             renamed.push(index);
             problems.push(Diagnostic::new(
                 name.range,
-                format!(
-                    "layer name `{}` makes the field `{}`, as `{}` does: choose another name",
-                    name.text,
-                    layer.field(),
-                    layer_text(&item.layers[first])
-                ),
+                if layers[first].name == layer.name {
+                    format!(
+                        "duplicate layer name `{}`, already used by `{used}`",
+                        name.text
+                    )
+                } else {
+                    format!(
+                        "layer name `{}` makes the field `{}`, as `{used}` does: choose another \
+                         name",
+                        name.text,
+                        layer.field()
+                    )
+                },
             ));
         } else if let Some(other) = layers
             .iter()

@@ -45,6 +45,12 @@ pub(crate) fn wrap(value: i64, len: usize) -> Option<usize> {
     usize::try_from(value).ok().filter(|&v| v < len)
 }
 
+/// Axes as an operator writes them ([`wrap`] of each), for a value of `rank` axes; `None` if one
+/// is out of range.
+pub(crate) fn axes(written: &[i64], rank: usize) -> Option<Vec<usize>> {
+    written.iter().map(|&a| wrap(a, rank)).collect()
+}
+
 /// A `Constant` node's value.
 pub(crate) fn constant_node(node: &Node, dir: Option<&Path>) -> Result<Const, String> {
     let Some(attribute) = node.attribute.first() else {

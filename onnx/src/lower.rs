@@ -11,7 +11,7 @@
 use crate::attribute::{float, float32, int, ints, string};
 use crate::constant::{self, Const, Data, Int};
 use crate::error::{NodeAt, Problem};
-use crate::fold::{self, signed, wrap};
+use crate::fold::{self, signed};
 use crate::proto::{self, Node};
 use crate::recurrent::{self, RECURRENT, Spec};
 use nn_grammar::network::MAX_WIDTH;
@@ -178,60 +178,6 @@ const LOWERED: [&str; 34] = [
     "GRU",
     "RNN",
 ];
-
-/// Replaces the problems of an `nn.RNN` that PyTorch's default exporter unrolled (a node per
-/// time step, no `RNN` node: each fails, as one that reads across steps) with one that says so:
-/// its nodes' metadata (`pkg.torch.onnx.class_hierarchy`, `name_scopes`) names the module.
-fn explain_unrolled(nodes: &[Node], model: &mut Vec<Problem>, problems: &mut Vec<Problem>) {
-    let module_of = |node: &Node| {
-        let class = &node
-            .metadata_props
-            .iter()
-            .find(|p| p.key == "pkg.torch.onnx.class_hierarchy")?
-            .value;
-        class
-            .contains("'torch.nn.modules.rnn.RNN'")
-            .then(|| torch_module(node))
-            .flatten()
-    };
-    let unrolled: Vec<Option<String>> = nodes
-        .iter()
-        .map(|node| module_of(node).filter(|_| node.op_type != "RNN"))
-        .collect();
-    let mut modules: Vec<&String> = Vec::new();
-    for (index, module) in unrolled.iter().enumerate() {
-        let Some(module) = module else { continue };
-        let failed = problems
-            .iter()
-            .any(|p| p.node.as_ref().is_some_and(|at| at.index == index));
-        let has_node = nodes
-            .iter()
-            .any(|n| n.op_type == "RNN" && torch_module(n).as_ref() == Some(module));
-        if failed && !has_node && !modules.contains(&module) {
-            modules.push(module);
-        }
-    }
-    if modules.is_empty() {
-        return;
-    }
-    problems.retain(|p| {
-        p.node.as_ref().is_none_or(|at| {
-            !unrolled[at.index]
-                .as_ref()
-                .is_some_and(|m| modules.contains(&m))
-        })
-    });
-    for module in modules {
-        model.push(Problem {
-            node: None,
-            message: format!(
-                "PyTorch's default exporter (`dynamo=True`) unrolled the `nn.RNN` module \
-                 `{module}` into nodes for each time step, which nn cannot import: export it \
-                 with `dynamo=False`, which writes an `RNN` node"
-            ),
-        });
-    }
-}
 
 /// Operators on the flow that only rearrange its axes: when only `Shape`s read their outputs,
 /// they are no branch of the chain.
@@ -423,6 +369,56 @@ pub(crate) fn lower(
             node: None,
             message: "the model has no input or no output".to_owned(),
         }]),
+    }
+}
+
+/// Replaces the problems of an `nn.RNN` that PyTorch's default exporter unrolled (a node per
+/// time step, no `RNN` node: each fails, as one that reads across steps) with one that says so:
+/// its nodes' metadata (`pkg.torch.onnx.class_hierarchy`, `name_scopes`) names the module.
+fn explain_unrolled(nodes: &[Node], model: &mut Vec<Problem>, problems: &mut Vec<Problem>) {
+    let in_rnn = |node: &Node| {
+        node.metadata_props.iter().any(|p| {
+            p.key == "pkg.torch.onnx.class_hierarchy"
+                && p.value.contains("'torch.nn.modules.rnn.RNN'")
+        })
+    };
+    // A module written as an `RNN` node was not unrolled.
+    let exported: Vec<String> = nodes
+        .iter()
+        .filter(|node| node.op_type == "RNN")
+        .filter_map(torch_module)
+        .collect();
+    let unrolled: Vec<Option<String>> = nodes
+        .iter()
+        .map(|node| {
+            in_rnn(node)
+                .then(|| torch_module(node))
+                .flatten()
+                .filter(|module| !exported.contains(module))
+        })
+        .collect();
+    let module_of = |problem: &Problem| {
+        problem
+            .node
+            .as_ref()
+            .and_then(|at| unrolled.get(at.index)?.as_ref())
+    };
+    let mut modules: Vec<String> = Vec::new();
+    for module in problems.iter().filter_map(module_of) {
+        if !modules.contains(module) {
+            modules.push(module.clone());
+        }
+    }
+    problems.retain(|problem| module_of(problem).is_none());
+    for module in modules {
+        model.push(Problem {
+            node: None,
+            message: format!(
+                "PyTorch's default exporter (`dynamo=True`) unrolled the `nn.RNN` module \
+                 `{module}` into nodes for each time step, which nn cannot import: export it \
+                 with `dynamo=False`, which writes an `RNN` node"
+            ),
+        });
     }
 }
 
@@ -1221,10 +1217,7 @@ impl Walk<'_> {
             None => ints(node, "axes").unwrap_or_default(),
         };
         let rank = flow.shape.len() + 1;
-        let mut axes = written
-            .iter()
-            .map(|&a| wrap(a, rank))
-            .collect::<Option<Vec<usize>>>()
+        let mut axes = fold::axes(&written, rank)
             .ok_or_else(|| format!("reduces axes {written:?} of a value of {rank} axes"))?;
         axes.sort_unstable();
         axes.dedup();
@@ -1268,10 +1261,7 @@ impl Walk<'_> {
             ints(node, "axes").unwrap_or_default()
         };
         let rank = flow.shape.len() + 1 + written.len();
-        let mut axes = written
-            .iter()
-            .map(|&a| wrap(a, rank))
-            .collect::<Option<Vec<usize>>>()
+        let mut axes = fold::axes(&written, rank)
             .ok_or_else(|| format!("inserts axes {written:?} into a value of {rank} axes"))?;
         axes.sort_unstable();
         if axes.iter().any(|&a| a < 2) || axes.windows(2).any(|w| w[0] == w[1]) {
@@ -1303,10 +1293,7 @@ impl Walk<'_> {
                 .filter(|&a| axes[a] == Axis::Directions)
                 .collect()
         } else {
-            written
-                .iter()
-                .map(|&a| wrap(a, axes.len()))
-                .collect::<Option<_>>()
+            fold::axes(&written, axes.len())
                 .ok_or_else(|| format!("squeezes axes {written:?} of {}", axes_text(axes)))?
         };
         if let Some(&bad) = squeezed.iter().find(|&&a| axes[a] != Axis::Directions) {
@@ -2113,10 +2100,7 @@ fn squeeze_units(
     let axes: Vec<usize> = if written.is_empty() {
         (2..rank).filter(|&a| flow.shape[a - 1] == 1).collect()
     } else {
-        written
-            .iter()
-            .map(|&a| wrap(a, rank))
-            .collect::<Option<_>>()
+        fold::axes(&written, rank)
             .ok_or_else(|| format!("squeezes axes {written:?} of a value of {rank} axes"))?
     };
     let units = axes.iter().all(|&a| a >= 2 && flow.shape[a - 1] == 1);
@@ -2378,7 +2362,7 @@ fn sliced(
     };
     let rank = sizes.len();
     for written in sliced_axes {
-        *sizes.get_mut(wrap(written, rank)?)? = None;
+        *sizes.get_mut(fold::wrap(written, rank)?)? = None;
     }
     Some(sizes)
 }

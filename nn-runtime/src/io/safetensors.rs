@@ -768,6 +768,7 @@ fn read<T: Scalar>(
         )));
     }
     let mut slots = info.storage_indices();
+    let variances = info.is_variance();
     for (index, bytes) in data.chunks_exact(size).enumerate() {
         let source = decode(tensor.dtype, bytes)
             .ok_or_else(|| format(format!("tensor `{}` is not a number", tensor.name)))?;
@@ -785,7 +786,7 @@ fn read<T: Scalar>(
                 scalar: T::NAME,
             });
         }
-        if !options.allow_non_finite && value < T::ZERO && info.is_variance() {
+        if !options.allow_non_finite && variances && value < T::ZERO {
             return Err(Error::NegativeVariance {
                 layer: layer.name,
                 tensor: tensor.name.clone(),

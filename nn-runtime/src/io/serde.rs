@@ -517,6 +517,8 @@ struct TensorRead<T> {
 /// Reads one tensor's nested lists into its values.
 struct Reader<'a, T> {
     info: &'static TensorInfo,
+    /// Whether the tensor holds variances, which must not be negative.
+    variances: bool,
     /// The tensor's values in storage order; each value read lands at
     /// [`TensorInfo::storage_index`] of its index in PyTorch's order, if the index is in the
     /// shape.
@@ -531,6 +533,7 @@ impl<'a, T> Reader<'a, T> {
         let rank = nested_shape(info).len();
         Self {
             info,
+            variances: info.is_variance(),
             out,
             path: Vec::with_capacity(rank),
             read: TensorRead {
@@ -612,10 +615,7 @@ impl<'de, T: Scalar> Visitor<'de> for ListSeed<'_, '_, T> {
                 if reader.read.non_finite.is_none() && !value.is_finite() {
                     reader.read.non_finite = Some((index(), value));
                 }
-                if reader.read.negative_variance.is_none()
-                    && value < T::ZERO
-                    && reader.info.is_variance()
-                {
+                if reader.variances && reader.read.negative_variance.is_none() && value < T::ZERO {
                     reader.read.negative_variance = Some((index(), value));
                 }
             } else {
