@@ -321,6 +321,47 @@ fn nested(
     }
 }
 
+/// A layer's `LayerInfo`, as a constant: the layer type declares its tensors (names, shapes,
+/// layouts), less its biases for a layer declared `bias = false`.
+fn layer_info(net: &Network, layer: &Layer) -> TokenStream {
+    let runtime = &net.runtime;
+    let (layer_name, named) = (&layer.name, layer.named);
+    let kind = kind(layer);
+    let layer_kind = kind.runtime_kind(net);
+    let tensors = kind.field_type(net).map_or_else(
+        || quote!(&[]),
+        |layer_type| {
+            let all = quote!(<#layer_type as #runtime::Tensors>::TENSORS);
+            if layer.bias {
+                all
+            } else {
+                quote!(&#runtime::without_biases::<{ #runtime::count_without_biases(#all) }>(#all))
+            }
+        },
+    );
+    let (input, output) = (layer.input.dims(), layer.output.dims());
+    let variant = Ident::new(layer.activation.type_name(), Span::call_site());
+    let activation = match layer.activation {
+        Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => {
+            let alpha = Literal::f64_suffixed(alpha);
+            quote!(#variant(#alpha))
+        }
+        _ => quote!(#variant),
+    };
+    // The layer type declares its tensors: names, shapes, layouts.
+    quote! {
+        #runtime::LayerInfo {
+            name: #layer_name,
+            named: #named,
+            kind: #layer_kind,
+            input: &[#(#input),*],
+            output: &[#(#output),*],
+            activation: #runtime::Activation::#activation,
+            tensors: #tensors,
+        }
+    }
+}
+
 /// The `Network` trait: layer descriptions, tensor visitors and the slice forward pass.
 fn network_impl(net: &Network) -> TokenStream {
     let Network {
@@ -331,36 +372,7 @@ fn network_impl(net: &Network) -> TokenStream {
         ..
     } = net;
     let name_text = name.to_string();
-    let infos = net.layers.iter().map(|layer| {
-        let (layer_name, named) = (&layer.name, layer.named);
-        let kind = kind(layer);
-        let layer_kind = kind.runtime_kind(net);
-        let tensors = kind.field_type(net).map_or_else(
-            || quote!(&[]),
-            |layer_type| quote!(<#layer_type as #runtime::Tensors>::TENSORS),
-        );
-        let (input, output) = (layer.input.dims(), layer.output.dims());
-        let variant = Ident::new(layer.activation.type_name(), Span::call_site());
-        let activation = match layer.activation {
-            Activation::LeakyRelu { alpha } | Activation::Elu { alpha } => {
-                let alpha = Literal::f64_suffixed(alpha);
-                quote!(#variant(#alpha))
-            }
-            _ => quote!(#variant),
-        };
-        // The layer type declares its tensors: names, shapes, layouts.
-        quote! {
-            #runtime::LayerInfo {
-                name: #layer_name,
-                named: #named,
-                kind: #layer_kind,
-                input: &[#(#input),*],
-                output: &[#(#output),*],
-                activation: #runtime::Activation::#activation,
-                tensors: #tensors,
-            }
-        }
-    });
+    let infos = net.layers.iter().map(|layer| layer_info(net, layer));
     let (indices, fields): (Vec<usize>, Vec<&Ident>) = net
         .layers
         .iter()
@@ -368,6 +380,16 @@ fn network_impl(net: &Network) -> TokenStream {
         .filter(|(_, l)| kind(l).field_type(net).is_some())
         .map(|(index, l)| (index, &l.field))
         .unzip();
+    // A layer declared with `bias = false` visits what its `LayerInfo` lists.
+    let visit = |index: &usize| {
+        let visit = quote!(f(&layers[#index], tensor, values));
+        if net.layers[*index].bias {
+            visit
+        } else {
+            quote!(if !tensor.is_bias() { #visit })
+        }
+    };
+    let visits: Vec<TokenStream> = indices.iter().map(visit).collect();
     let (inputs, outputs, parameters) = (net.input.elements(), net.output.elements(), *parameters);
     let forward_slice = if net.sequence.is_some() {
         emit_sequence::forward_slice(net)
@@ -396,7 +418,7 @@ fn network_impl(net: &Network) -> TokenStream {
                 #unused
                 #(
                     #runtime::Tensors::for_each_tensor(&self.#fields, |tensor, values| {
-                        f(&layers[#indices], tensor, values)
+                        #visits
                     });
                 )*
             }
@@ -409,7 +431,7 @@ fn network_impl(net: &Network) -> TokenStream {
                 #unused
                 #(
                     #runtime::Tensors::for_each_tensor_mut(&mut self.#fields, |tensor, values| {
-                        f(&layers[#indices], tensor, values)
+                        #visits
                     });
                 )*
             }

@@ -87,6 +87,7 @@ fn gradients_struct(net: &Network, method: &str) -> TokenStream {
          shapes: what `{name}::{method}` adds to and an optimizer reads."
     );
     let field_names: Vec<&Ident> = trained.iter().map(|(l, _)| &l.field).collect();
+    let (visits, visits_mut) = (gradient_visits(net, false), gradient_visits(net, true));
     let masks_name = masks_field();
     let mut zero_init: Vec<TokenStream> = trained
         .iter()
@@ -155,20 +156,50 @@ fn gradients_struct(net: &Network, method: &str) -> TokenStream {
                 &'a self,
                 mut f: impl ::core::ops::FnMut(&'static #runtime::TensorInfo, &'a [#scalar]),
             ) {
-                #(#runtime::Tensors::for_each_tensor(&self.#field_names, &mut f);)*
+                #(#visits)*
             }
 
             fn for_each_tensor_mut<'a>(
                 &'a mut self,
                 mut f: impl ::core::ops::FnMut(&'static #runtime::TensorInfo, &'a mut [#scalar]),
             ) {
-                #(#runtime::Tensors::for_each_tensor_mut(&mut self.#field_names, &mut f);)*
+                #(#visits_mut)*
             }
 
             #masks_method
             #zero_method
         }
     }
+}
+
+/// The gradients struct's `for_each_tensor` (or `_mut`) calls, one per layer with gradients.
+/// A layer declared with `bias = false` computes a bias gradient that nothing visits, as the
+/// network's visitors leave its bias out: optimizers pair the two visits.
+fn gradient_visits(net: &Network, mutable: bool) -> Vec<TokenStream> {
+    let runtime = &net.runtime;
+    net.layers
+        .iter()
+        .filter(|layer| kind(layer).gradients_type(net).is_some())
+        .map(|layer| {
+            let field = &layer.field;
+            let (method, field) = if mutable {
+                (quote!(for_each_tensor_mut), quote!(&mut self.#field))
+            } else {
+                (quote!(for_each_tensor), quote!(&self.#field))
+            };
+            if layer.bias {
+                quote!(#runtime::Tensors::#method(#field, &mut f);)
+            } else {
+                quote! {
+                    #runtime::Tensors::#method(#field, |tensor, values| {
+                        if !tensor.is_bias() {
+                            f(tensor, values);
+                        }
+                    });
+                }
+            }
+        })
+        .collect()
 }
 
 /// Whether a layer draws dropout masks in training: then the gradients struct holds a

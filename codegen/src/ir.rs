@@ -148,6 +148,10 @@ pub struct Layer {
     pub output: Shape,
     /// Applied to the outputs.
     pub activation: Activation,
+    /// `false` for a layer declared with `bias = false`: its bias stays in the field, zero,
+    /// and the `Network` and gradient visitors leave it out, so that files, summaries and
+    /// optimizers never see it.
+    pub bias: bool,
     /// Span of the layer in the declaration.
     pub span: Span,
 }

@@ -200,27 +200,25 @@ fn check_layers(
     let mut complete = true;
     let count = item.layers.len();
     for (index, layer) in item.layers.iter().enumerate() {
-        let dense = layer.width.text.starts_with(|c: char| c.is_ascii_digit());
-        let (kind, input, outputs, was_built) = if dense {
-            let outputs = width(&layer.width, problems).map(Shape::vector);
-            let input = match previous {
-                Some(shape) if shape.rank() > 1 => {
-                    // Not recovered: the generated layer could not read the shaped output.
-                    complete = false;
-                    problems.push(Diagnostic::new(
-                        layer.width.range,
-                        format!(
-                            "a dense layer reads a vector, found `{shape}`: insert `-> flatten` before `-> {}`",
-                            layer.width.text
-                        ),
-                    ));
-                    Shape::vector(shape.elements())
-                }
-                Some(shape) => shape,
-                None => Shape::vector(1),
-            };
+        let number = layer.width.text.starts_with(|c: char| c.is_ascii_digit());
+        let parsed = kinds::bias(layer, problems);
+        let bias = parsed.as_ref().is_none_or(|(_, bias)| *bias);
+        // `Some(width)` for a dense layer, written as its width or as `dense(width, ..)`.
+        let dense = match &parsed {
+            _ if number => Some(Some(&layer.width)),
+            Some((written, _)) if written.width.text == "dense" => {
+                Some(kinds::dense_width(written, problems))
+            }
+            _ => None,
+        };
+        let (kind, input, outputs, was_built) = if let Some(Some(written_width)) = dense {
+            let (input, readable) = dense_input(layer, written_width, previous, problems);
+            complete &= readable;
+            let outputs = width(written_width, problems).map(Shape::vector);
             (LayerKind::Dense, input, outputs, true)
-        } else if let Some((kind, output)) = kinds::kind(layer, previous, problems) {
+        } else if let (None, Some((written, _))) = (&dense, &parsed)
+            && let Some((kind, output)) = kinds::kind(written, previous, problems)
+        {
             (
                 kind,
                 previous.unwrap_or(Shape::vector(1)),
@@ -280,11 +278,38 @@ fn check_layers(
             input,
             output: outputs.unwrap_or(Shape::vector(1)),
             activation,
+            bias,
             range: layer.range,
         });
         previous = outputs;
     }
     (layers, last_width, complete, built)
+}
+
+/// What the dense layer `written` (its width `written_width`) reads after `previous`, and
+/// whether it can read it: a vector. A shaped output is a problem, not recovered, as the
+/// generated layer could not read it.
+fn dense_input(
+    written: &ast::Layer,
+    written_width: &ast::Word,
+    previous: Option<Shape>,
+    problems: &mut Vec<Diagnostic>,
+) -> (Shape, bool) {
+    match previous {
+        Some(shape) if shape.rank() > 1 => {
+            let number = written.width.text == written_width.text;
+            problems.push(Diagnostic::new(
+                written.width.range,
+                format!(
+                    "a dense layer reads a vector, found `{shape}`: insert `-> flatten` before `-> {}`",
+                    if number { &written.width.text } else { "dense" }
+                ),
+            ));
+            (Shape::vector(shape.elements()), false)
+        }
+        Some(shape) => (shape, true),
+        None => (Shape::vector(1), true),
+    }
 }
 
 /// The problems of networks declared together (in one `network!` or one `.nn` file): a network

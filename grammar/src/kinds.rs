@@ -7,9 +7,12 @@ use crate::network::{
     Activation, Cell, Conv1d, Conv2d, LayerKind, MAX_HISTORY, MAX_RECURRENT_LEVELS, MAX_WIDTH,
     Pool1d, Pool2d, Recurrent, Shape,
 };
+use std::borrow::Cow;
 
-/// Every layer kind written by name (a dense layer is written as its width).
-pub const KINDS: [&str; 15] = [
+/// Every layer kind written by name (a dense layer is written as its width, or as
+/// `dense(128, bias = false)` without a bias).
+pub const KINDS: [&str; 16] = [
+    "dense",
     "conv2d",
     "conv1d",
     "maxpool2d",
@@ -27,8 +30,86 @@ pub const KINDS: [&str; 15] = [
     "rnn",
 ];
 
-/// The kind and output shape of the layer `written`, reading `input`; `None` after reporting
-/// what is wrong (or when `input` is unknown).
+/// The kinds that add a bias, which `bias = false` leaves out as PyTorch's `bias=False`.
+pub const BIASED: [&str; 6] = ["dense", "conv1d", "conv2d", "lstm", "gru", "rnn"];
+
+/// Whether a layer of the kind written as `written` adds a bias (its argument `bias = true` or
+/// `bias = false`, `true` when not written), and its arguments without `bias`; `None` after
+/// reporting a `bias` that is neither word. Kinds without a bias keep the argument, which
+/// [`arguments`] then reports.
+pub(crate) fn bias<'a>(
+    written: &'a ast::Layer,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<(Cow<'a, ast::Layer>, bool)> {
+    let is_bias =
+        |argument: &ast::Argument| argument.name.as_ref().is_some_and(|n| n.text == "bias");
+    let is_number = written.width.text.starts_with(|c: char| c.is_ascii_digit());
+    if is_number
+        || !BIASED.contains(&written.width.text.as_str())
+        || !written.arguments.iter().flatten().any(is_bias)
+    {
+        return Some((Cow::Borrowed(written), true));
+    }
+    let mut values = written.arguments.iter().flatten().filter(|a| is_bias(a));
+    let value = &values.next()?.value;
+    if let Some(again) = values.next() {
+        problems.push(Diagnostic::new(
+            again.range,
+            format!("argument `bias` of `{}` is given twice", written.width.text),
+        ));
+        return None;
+    }
+    let bias = match value {
+        Value::Symbol(word) if word.text == "true" || word.text == "false" => word.text == "true",
+        value => {
+            problems.push(Diagnostic::new(
+                value.range(),
+                format!(
+                    "expected `true` or `false` for `bias`, as PyTorch's `bias=False`{}",
+                    found(value)
+                ),
+            ));
+            return None;
+        }
+    };
+    let mut without = written.clone();
+    if let Some(arguments) = &mut without.arguments {
+        arguments.retain(|argument| !is_bias(argument));
+    }
+    Some((Cow::Owned(without), bias))
+}
+
+/// The width of `dense(128)`, the dense layer written by name: `None` after reporting what is
+/// wrong with its arguments.
+pub(crate) fn dense_width<'a>(
+    written: &'a ast::Layer,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<&'a Word> {
+    let [outputs] = arguments(
+        written,
+        &["outputs"],
+        1,
+        "dense(128, bias = false)",
+        problems,
+    )?;
+    match outputs? {
+        Value::Number(word) => Some(word),
+        value => {
+            problems.push(Diagnostic::new(
+                value.range(),
+                format!(
+                    "expected the number of outputs of `dense`, such as `128`{}",
+                    found(value)
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// The kind and output shape of the layer `written` (its `bias` argument already read, see
+/// [`bias`]), reading `input`; `None` after reporting what is wrong (or when `input` is
+/// unknown).
 pub(crate) fn kind(
     written: &ast::Layer,
     input: Option<Shape>,
@@ -92,7 +173,11 @@ pub(crate) fn kind(
             Some((LayerKind::LayerNorm { eps }, input?))
         }
         unknown => {
-            let message = if Activation::NAMES.contains(&unknown) {
+            let message = if unknown == "linear" && written.arguments.is_some() {
+                "PyTorch's `nn.Linear` is a dense layer, written as its width (`-> 128`), or as \
+                 `-> dense(128, bias = false)` for `bias=False`"
+                    .to_owned()
+            } else if Activation::NAMES.contains(&unknown) {
                 format!(
                     "`{unknown}` is an activation, not a layer: write it after a layer, as in `-> 128 {unknown}`"
                 )
@@ -702,8 +787,9 @@ const POOLS: &[&str] = &["maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d"];
 const PYTORCH_ONLY: [(&str, &[&str], &str); 12] = [
     (
         "bias",
-        &["conv1d", "conv2d", "lstm", "gru", "rnn"],
-        "nn's layers always have a bias (for PyTorch's `bias=False`, save zeros in its place)",
+        &["layernorm"],
+        "nn's layernorm keeps a weight and a bias (for PyTorch's `bias=False`, save zeros in \
+         its place)",
     ),
     (
         "batch_first",

@@ -506,6 +506,10 @@ pub struct Layer {
     pub output: Shape,
     /// Applied to the layer's outputs.
     pub activation: Activation,
+    /// `false` for a layer declared with `bias = false` (PyTorch's `bias=False`): a dense,
+    /// convolution or recurrent layer without its bias tensors ([`Layer::bias_values`]), which
+    /// files then do not hold. `true` for every other layer, kinds without a bias included.
+    pub bias: bool,
     /// The whole layer, `-> 128 relu as hidden`.
     pub range: TextRange,
 }
@@ -533,6 +537,7 @@ impl Layer {
             input: Shape::vector(inputs),
             output: Shape::vector(outputs),
             activation,
+            bias: true,
             range,
         }
     }
@@ -542,6 +547,32 @@ impl Layer {
     /// are buffers, which PyTorch's `parameters()` leaves out, and so does this count); none
     /// for pools, `flatten` and `dropout`.
     pub fn parameters(&self) -> usize {
+        let all = self.parameters_with_bias();
+        if self.bias {
+            all
+        } else {
+            all - self.bias_values()
+        }
+    }
+
+    /// The values of the layer's bias tensors when it has them: a dense layer's outputs, a
+    /// convolution's out channels, a recurrent layer's `bias_ih` and `bias_hh` of each level;
+    /// 0 for the kinds without a bias (normalisations count theirs among [`Layer::parameters`]
+    /// but cannot go without).
+    pub fn bias_values(&self) -> usize {
+        match self.kind {
+            LayerKind::Dense => self.output.elements(),
+            LayerKind::Conv2d(conv) => conv.out_channels,
+            LayerKind::Conv1d(conv) | LayerKind::CausalConv1d(conv) => conv.out_channels,
+            LayerKind::Recurrent(recurrent) => {
+                2 * recurrent.layers * recurrent.cell.gates() * recurrent.hidden
+            }
+            _ => 0,
+        }
+    }
+
+    /// [`Layer::parameters`] counting the bias of a layer declared without one.
+    fn parameters_with_bias(&self) -> usize {
         match self.kind {
             LayerKind::Dense => {
                 self.input.elements() * self.output.elements() + self.output.elements()

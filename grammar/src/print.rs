@@ -7,7 +7,7 @@
 
 use crate::ast;
 use crate::kinds::{DEFAULT_EPS, DEFAULT_MOMENTUM};
-use crate::network::{Activation, Cell, LayerKind, Network, Scalar, Shape, Unroll};
+use crate::network::{Activation, Cell, Layer, LayerKind, Network, Scalar, Shape, Unroll};
 use core::fmt;
 
 impl fmt::Display for ast::Item {
@@ -123,8 +123,8 @@ impl fmt::Display for Network {
         for layer in &self.layers {
             // The language writes a dense layer as its output width.
             match layer.kind {
-                LayerKind::Dense => write!(f, " -> {}", Size(layer.output))?,
-                kind => write!(f, " -> {kind}")?,
+                LayerKind::Dense if layer.bias => write!(f, " -> {}", Size(layer.output))?,
+                _ => write!(f, " -> {}", layer.kind_text())?,
             }
             if layer.activation != Activation::Linear {
                 write!(f, " {}", layer.activation)?;
@@ -153,6 +153,23 @@ impl fmt::Display for Network {
             write!(f, " with {}", options.join(", "))?;
         }
         f.write_str(";")
+    }
+}
+
+impl Layer {
+    /// The layer's kind with its arguments, as [`LayerKind`]'s `Display`, and `bias = false`
+    /// last for a layer without a bias: `conv2d(6, 5, bias = false)`, and
+    /// `dense(10, bias = false)` for a dense layer (else `dense`).
+    pub fn kind_text(&self) -> String {
+        let kind = self.kind.to_string();
+        if self.bias {
+            return kind;
+        }
+        if self.kind == LayerKind::Dense {
+            return format!("dense({}, bias = false)", Size(self.output));
+        }
+        let arguments = kind.strip_suffix(')').unwrap_or(&kind);
+        format!("{arguments}, bias = false)")
     }
 }
 

@@ -55,6 +55,9 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
         .to_str()
         .ok_or_else(|| format!("the path of `{file}` is not valid UTF-8"))?
         .to_owned();
+    // Every layer's tensors as its type declares them; a layer declared with `bias = false`
+    // reads those but its biases, which bake as zeros.
+    let mut all_tensors = Vec::with_capacity(net.layers.len());
     let layers: Vec<LayerInfo> = net
         .layers
         .iter()
@@ -63,7 +66,11 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
             // few per expansion is the price of reading with the very code the runtime uses.
             let input: &'static [usize] = Box::leak(layer.input.dims().into());
             let output: &'static [usize] = Box::leak(layer.output.dims().into());
-            let (kind, tensors) = kind_and_tensors(layer, input, output);
+            let (kind, mut tensors) = kind_and_tensors(layer, input, output);
+            all_tensors.push(tensors.clone());
+            if !layer.bias {
+                tensors.retain(|tensor| !tensor.is_bias());
+            }
             LayerInfo {
                 name: Box::leak(layer.name.clone().into_boxed_str()),
                 named: layer.named,
@@ -109,6 +116,11 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
     }
     .map_err(|e| format!("`{file}`: {e}"))?;
     check_half_range(net, infos, &layers).map_err(|e| format!("`{file}`: {e}"))?;
+    let layers = layers
+        .into_iter()
+        .zip(&all_tensors)
+        .map(|(read, all)| with_zero_biases(read, all))
+        .collect();
     Ok(BakedWeights {
         written: file.to_owned(),
         path: absolute,
@@ -153,6 +165,24 @@ fn check_half_range(
         }
     }
     Ok(())
+}
+
+/// A layer's tensors `read` from a file, in the order of its tensors `all`, with a zero
+/// tensor in the place of each bias the file does not hold (`bias = false`).
+fn with_zero_biases(read: Vec<Vec<f64>>, all: &[TensorInfo]) -> Vec<Vec<f64>> {
+    if read.len() == all.len() {
+        return read;
+    }
+    let mut read = read.into_iter();
+    all.iter()
+        .map(|tensor| {
+            if tensor.is_bias() {
+                vec![0.0; tensor.len()]
+            } else {
+                read.next().unwrap_or_default()
+            }
+        })
+        .collect()
 }
 
 /// Whether `bytes` is a quantised file (an int8 twin's `to_safetensors`): its header names an

@@ -183,7 +183,10 @@ pub enum Error {
     /// Some of a layer's tensors were found but not this one (a dense layer's weight without its
     /// bias, or the other way around).
     #[cfg(feature = "alloc")]
-    #[error("layer `{layer}`: missing tensor `{tensor}` (the file has {found})")]
+    #[error(
+        "layer `{layer}`: missing tensor `{tensor}` (the file has {found}){}",
+        bias_hint(.tensor)
+    )]
     MissingTensor {
         /// The layer.
         layer: &'static str,
@@ -446,6 +449,19 @@ impl core::fmt::Debug for Error {
 #[cfg(feature = "alloc")]
 pub(crate) const ALLOW_NON_FINITE: &str =
     " (opt in with `LoadOptions::allow_non_finite` to load it anyway)";
+
+/// For a missing bias (`fc1.bias`, `lstm.bias_ih_l0`), how to declare a layer without one,
+/// which is what PyTorch's `bias=False` saves.
+#[cfg(feature = "alloc")]
+fn bias_hint(tensor: &str) -> &'static str {
+    let name = tensor.rsplit('.').next().unwrap_or(tensor);
+    if name == "bias" || name.starts_with("bias_ih_l") || name.starts_with("bias_hh_l") {
+        ": a PyTorch module with `bias=False` saves none, declare its dense, convolution or \
+         recurrent layer with `bias = false`"
+    } else {
+        ""
+    }
+}
 
 /// `the one layer` or `every one of the 3 layers`.
 #[cfg(feature = "alloc")]

@@ -68,7 +68,9 @@ pub use scalar::Scalar;
 #[cfg(feature = "serde")]
 #[doc(hidden)]
 pub use serde;
-pub use tensor::{Init, Layout, Role, StorageIndices, TensorInfo, Tensors};
+pub use tensor::{
+    Init, Layout, Role, StorageIndices, TensorInfo, Tensors, count_without_biases, without_biases,
+};
 pub use zeroed::ZeroInit;
 #[cfg(feature = "alloc")]
 pub use zeroed::zeroed_box;

@@ -110,6 +110,23 @@ impl TensorInfo {
         }
     }
 
+    /// Whether it is a bias, which a layer declared with `bias = false` has not: a dense
+    /// layer's or a convolution's `bias`, a recurrent layer's `bias_ih_l<k>` and `bias_hh_l<k>`.
+    pub const fn is_bias(&self) -> bool {
+        let (name, prefix) = (self.name.as_bytes(), b"bias");
+        if !matches!(self.role, Role::Parameter) || name.len() < prefix.len() {
+            return false;
+        }
+        let mut index = 0;
+        while index < prefix.len() {
+            if name[index] != prefix[index] {
+                return false;
+            }
+            index += 1;
+        }
+        true
+    }
+
     /// Whether it holds variances (batchnorm's `running_var`), which loaders refuse below 0:
     /// a negative one has no square root.
     pub fn is_variance(&self) -> bool {
@@ -218,6 +235,51 @@ pub trait Tensors {
         &'a mut self,
         f: impl FnMut(&'static TensorInfo, &'a mut [Self::Scalar]),
     );
+}
+
+/// How many of `tensors` are not biases ([`TensorInfo::is_bias`]): the length of
+/// [`without_biases`].
+pub const fn count_without_biases(tensors: &[TensorInfo]) -> usize {
+    let (mut count, mut index) = (0, 0);
+    while index < tensors.len() {
+        if !tensors[index].is_bias() {
+            count += 1;
+        }
+        index += 1;
+    }
+    count
+}
+
+/// `tensors` without their biases, in their order: the tensors of a layer declared with
+/// `bias = false`, which its [`LayerInfo`](crate::LayerInfo) lists (files hold no biases for
+/// it, and the optimizers leave them at zero).
+///
+/// # Panics
+///
+/// If `N` is not [`count_without_biases`]: in the constants that call this, evaluated while
+/// compiling, a compile error.
+pub const fn without_biases<const N: usize>(tensors: &[TensorInfo]) -> [TensorInfo; N] {
+    const NONE: TensorInfo = TensorInfo {
+        name: "",
+        shape: &[],
+        role: Role::Buffer,
+        layout: Layout::Contiguous,
+        init: Init::Zeros,
+    };
+    assert!(
+        N == count_without_biases(tensors),
+        "N must count the tensors kept"
+    );
+    let mut kept = [NONE; N];
+    let (mut count, mut index) = (0, 0);
+    while index < tensors.len() {
+        if !tensors[index].is_bias() {
+            kept[count] = tensors[index];
+            count += 1;
+        }
+        index += 1;
+    }
+    kept
 }
 
 /// The coordinates in `shape` of the value at `index` in row-major order (`[index]` for a

@@ -54,7 +54,7 @@ pub fn table(net: &Network) -> String {
     for layer in &net.layers {
         rows.push(row(
             layer.name.clone(),
-            layer.kind.to_string(),
+            layer.kind_text(),
             [
                 activation(layer.activation),
                 layer.output.to_string(),

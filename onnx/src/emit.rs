@@ -69,6 +69,7 @@ pub(crate) fn network(
             input: layer.input,
             output: layer.output,
             activation: layer.activation,
+            bias: true,
             range: nowhere,
         });
     }

@@ -74,7 +74,12 @@ pub fn evaluate(net: &Network, weights: &[LayerWeights], input: &[f64]) -> Vec<f
     let mut x = input.to_vec();
     for (layer, w) in net.layers.iter().zip(weights) {
         assert_eq!(x.len(), layer.input.elements(), "`{}`", layer.name);
-        let tensors: Vec<&[f64]> = w.tensors.iter().map(Vec::as_slice).collect();
+        let mut tensors: Vec<&[f64]> = w.tensors.iter().map(Vec::as_slice).collect();
+        // `bias = false`: the weight alone, and a bias of zeros.
+        let zeros = vec![0.0; layer.bias_values()];
+        if !layer.bias {
+            tensors.insert(1, &zeros);
+        }
         let mut y = match (layer.kind, tensors.as_slice()) {
             (LayerKind::Dense, [weight, bias]) => dense(&x, weight, bias, layer.output),
             (LayerKind::Conv2d(conv), [weight, bias]) => {

@@ -22,6 +22,9 @@ const SEED: u64 = 0x0067_656e_6e65_7473;
 /// The seed of the committed networks with a shaped input (the first after 0x...03 whose set
 /// covers every kind and activation, as the test checks, once `gelu_tanh` joined them).
 const SHAPED_SEED: u64 = 0x0073_6861_7065_6406;
+/// The seed of the choices of `bias = false` in the networks with a shaped input: a stream of
+/// its own, so that the other choices stay as they were.
+const BIAS_SEED: u64 = 0x0062_6961_7300_0001;
 /// How many networks of vectors the committed file holds.
 const NETWORKS: usize = 24;
 /// How many networks with a shaped input follow them.
@@ -172,7 +175,14 @@ pub fn random_declaration(rng: &mut Rng, name: &str, limits: Limits) -> String {
 /// layers that keep a feature map (convolutions with any stride, padding, dilation and groups,
 /// the pools, `dropout`, `batchnorm`, `layernorm`), then `flatten` or a global pool, then one or two dense layers. Every
 /// size is worked out here, so that the declaration compiles.
-pub fn random_shaped_declaration(rng: &mut Rng, name: &str, f64_scalar: bool) -> String {
+/// A quarter of the convolutions and dense layers are declared with `bias = false`, drawn from
+/// `bias`.
+pub fn random_shaped_declaration(
+    rng: &mut Rng,
+    bias: &mut Rng,
+    name: &str,
+    f64_scalar: bool,
+) -> String {
     let two_d = rng.percent(50);
     let mut channels = 1 + rng.below(4);
     let mut sizes: Vec<usize> = if two_d {
@@ -186,6 +196,9 @@ pub fn random_shaped_declaration(rng: &mut Rng, name: &str, f64_scalar: bool) ->
         let choice = rng.below(12);
         if choice < 6 {
             random_convolution(rng, &mut text, &mut channels, &mut sizes);
+            if bias.percent(25) {
+                text.insert_str(text.len() - 1, ", bias = false");
+            }
         } else if choice < 9 {
             let kind = if rng.percent(50) { "max" } else { "avg" };
             let smallest = sizes.iter().copied().min().unwrap_or(1).min(3);
@@ -231,7 +244,12 @@ pub fn random_shaped_declaration(rng: &mut Rng, name: &str, f64_scalar: bool) ->
     }
     for _ in 0..=rng.below(2) {
         let activation = ACTIVATIONS[rng.below(ACTIVATIONS.len())];
-        let _ = write!(text, " -> {}", 1 + rng.below(16));
+        let outputs = 1 + rng.below(16);
+        if bias.percent(25) {
+            let _ = write!(text, " -> dense({outputs}, bias = false)");
+        } else {
+            let _ = write!(text, " -> {outputs}");
+        }
         if activation.ends_with("softmax") {
             // Only the last layer may normalise: stop here.
             let _ = write!(text, " {activation}");
@@ -341,12 +359,13 @@ pub fn generate() -> String {
     }
     // Their own stream, so that adding kinds leaves the networks of vectors as they are.
     let mut rng = Rng::new(SHAPED_SEED);
+    let mut bias = Rng::new(BIAS_SEED);
     for index in NETWORKS..NETWORKS + SHAPED {
         let name = format!("Gen{index:02}");
         let f64_scalar = (index + 1).is_multiple_of(4);
         declarations.push((
             name.clone(),
-            random_shaped_declaration(&mut rng, &name, f64_scalar),
+            random_shaped_declaration(&mut rng, &mut bias, &name, f64_scalar),
         ));
     }
     let mut file = String::from(
@@ -525,7 +544,6 @@ fn generated_networks_match_the_evaluator() {
         .into_iter()
         .filter(|kind| !["lstm", "gru", "rnn"].contains(kind))
         .collect();
-    expected.push("dense");
     expected.sort_unstable();
     assert_eq!(kinds, expected, "every layer kind appears");
     eprintln!(
@@ -557,7 +575,8 @@ proptest! {
         let mut rng = Rng::new(seed);
         let declaration = if rng.percent(30) {
             let f64_scalar = rng.percent(40);
-            random_shaped_declaration(&mut rng, "Net", f64_scalar)
+            let mut bias = Rng::new(seed ^ BIAS_SEED);
+            random_shaped_declaration(&mut rng, &mut bias, "Net", f64_scalar)
         } else {
             random_declaration(&mut rng, "Net", limits)
         };

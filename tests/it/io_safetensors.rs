@@ -232,7 +232,9 @@ fn a_missing_tensor_names_it_and_its_sibling() {
     );
     assert_eq!(
         error.to_string(),
-        "layer `layer1`: missing tensor `2.bias` (the file has `2.weight`)"
+        "layer `layer1`: missing tensor `2.bias` (the file has `2.weight`): a PyTorch module \
+         with `bias=False` saves none, declare its dense, convolution or recurrent layer with \
+         `bias = false`"
     );
 }
 

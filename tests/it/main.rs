@@ -30,6 +30,7 @@ mod lenet;
 mod limits;
 mod nested;
 mod nn_file;
+mod no_bias;
 mod norm;
 mod numerics;
 mod onnx;

@@ -101,9 +101,9 @@ fn pytorch_s_argument_names_are_explained() {
             1:41: unknown argument `batch_first` of `lstm`, a sequence network reads one time step at a time, so PyTorch's batch layout does not apply (the weights are the same either way); expected one of `hidden` or `layers`
               struct A = 3 -> lstm(8, num_layers = 2, batch_first = 1) -> conv1d(2, 1, bias = 0) -> 1;
                                                       ^^^^^^^^^^^
-            1:74: unknown argument `bias` of `conv1d`, nn's layers always have a bias (for PyTorch's `bias=False`, save zeros in its place); expected one of `out_channels`, `kernel`, `stride`, `padding`, `dilation` or `groups`
+            1:81: expected `true` or `false` for `bias`, as PyTorch's `bias=False`, found `0`
               struct A = 3 -> lstm(8, num_layers = 2, batch_first = 1) -> conv1d(2, 1, bias = 0) -> 1;
-                                                                                       ^^^^
+                                                                                              ^
         "#]],
     );
     // Only for the kinds whose PyTorch modules take them: a pool has no bias.

@@ -121,7 +121,7 @@ fn unknown_kind() {
     check(
         "struct A = [1, 8, 8] -> conv2 (2, 3) -> flatten -> 2;",
         &expect![[r#"
-            1:25: unknown layer kind `conv2`, did you mean `conv2d`? expected a width such as `128` or one of `conv2d`, `conv1d`, `maxpool2d`, `avgpool2d`, `maxpool1d`, `avgpool1d`, `global_avgpool`, `global_maxpool`, `flatten`, `dropout`, `batchnorm`, `layernorm`, `lstm`, `gru` or `rnn`
+            1:25: unknown layer kind `conv2`, did you mean `conv2d`? expected a width such as `128` or one of `dense`, `conv2d`, `conv1d`, `maxpool2d`, `avgpool2d`, `maxpool1d`, `avgpool1d`, `global_avgpool`, `global_maxpool`, `flatten`, `dropout`, `batchnorm`, `layernorm`, `lstm`, `gru` or `rnn`
               struct A = [1, 8, 8] -> conv2 (2, 3) -> flatten -> 2;
                                       ^^^^^
         "#]],
@@ -620,6 +620,73 @@ fn int8_twins_of_grouped_and_one_d_convolutions() {
             1:19: a causal `conv1d` cannot be quantised: `quantize = int8` supports dense layers, `conv2d`, `conv1d`, the 2-D, 1-D and global pools, `flatten` and `dropout` for now
               struct Tcn = 2 -> conv1d(8, 3, causal) -> 1 with quantize = int8;
                                 ^^^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn layers_without_a_bias() {
+    check(
+        "struct NoBias = [3, 8, 8] -> conv2d(4, 3, bias = false) -> batchnorm -> flatten \
+         -> dense(10, bias = false) relu -> dense(5) -> 2;",
+        &expect![[r#"
+            [3, 8, 8] parameters=1623
+              layer0 conv2d: [3, 8, 8] -> [4, 6, 6] linear parameters=108 multiply_adds=3888
+              layer1 batchnorm: [4, 6, 6] -> [4, 6, 6] linear parameters=8 multiply_adds=144
+              layer2 flatten: [4, 6, 6] -> [144] linear parameters=0 multiply_adds=0
+              layer3 dense: [144] -> [10] relu parameters=1440 multiply_adds=1440
+              layer4 dense: [10] -> [5] linear parameters=55 multiply_adds=50
+              layer5 dense: [5] -> [2] linear parameters=12 multiply_adds=10
+              struct NoBias = [3, 8, 8] -> conv2d(4, 3, bias = false) -> batchnorm -> flatten -> dense(10, bias = false) relu -> 5 -> 2;
+        "#]],
+    );
+    check(
+        "struct Voice = 2 -> conv1d(3, 2, causal, bias = false) -> lstm(4, layers = 2, bias = false) \
+         -> gru(3, bias = true) -> rnn(2, relu, bias = false) -> 1;",
+        &expect![[r#"
+            [2] parameters=346
+              layer0 conv1d: [2] -> [3] linear parameters=12 multiply_adds=12
+              layer1 lstm: [3] -> [4] linear parameters=240 multiply_adds=240
+              layer2 gru: [4] -> [3] linear parameters=81 multiply_adds=63
+              layer3 rnn: [3] -> [2] linear parameters=10 multiply_adds=10
+              layer4 dense: [2] -> [1] linear parameters=3 multiply_adds=2
+              struct Voice = 2 -> conv1d(3, 2, causal, bias = false) -> lstm(4, layers = 2, bias = false) -> gru(3) -> rnn(2, relu, bias = false) -> 1;
+        "#]],
+    );
+}
+
+#[test]
+fn mistakes_with_bias() {
+    check(
+        "struct A = 4 -> dense(8, bias = 0) -> conv2d(2, 1, bias = false, bias = true) \
+         -> maxpool2d(2, bias = false) -> linear(3, bias = false) -> dense(relu) -> dense;",
+        &expect![[r#"
+            1:33: expected `true` or `false` for `bias`, as PyTorch's `bias=False`, found `0`
+              struct A = 4 -> dense(8, bias = 0) -> conv2d(2, 1, bias = false, bias = true) -> maxpool2d(2, bias = false) -> linear(3, bias = false) -> dense(relu) -> dense;
+                                              ^
+            1:66: argument `bias` of `conv2d` is given twice
+              struct A = 4 -> dense(8, bias = 0) -> conv2d(2, 1, bias = false, bias = true) -> maxpool2d(2, bias = false) -> linear(3, bias = false) -> dense(relu) -> dense;
+                                                                               ^^^^^^^^^^^
+            1:95: unknown argument `bias` of `maxpool2d`, expected one of `kernel`, `stride` or `padding`
+              struct A = 4 -> dense(8, bias = 0) -> conv2d(2, 1, bias = false, bias = true) -> maxpool2d(2, bias = false) -> linear(3, bias = false) -> dense(relu) -> dense;
+                                                                                                            ^^^^
+            1:112: PyTorch's `nn.Linear` is a dense layer, written as its width (`-> 128`), or as `-> dense(128, bias = false)` for `bias=False`
+              struct A = 4 -> dense(8, bias = 0) -> conv2d(2, 1, bias = false, bias = true) -> maxpool2d(2, bias = false) -> linear(3, bias = false) -> dense(relu) -> dense;
+                                                                                                                             ^^^^^^
+            1:145: expected the number of outputs of `dense`, such as `128`, found `relu`
+              struct A = 4 -> dense(8, bias = 0) -> conv2d(2, 1, bias = false, bias = true) -> maxpool2d(2, bias = false) -> linear(3, bias = false) -> dense(relu) -> dense;
+                                                                                                                                                              ^^^^
+            1:154: `dense` needs `outputs`, as in `dense(128, bias = false)`
+              struct A = 4 -> dense(8, bias = 0) -> conv2d(2, 1, bias = false, bias = true) -> maxpool2d(2, bias = false) -> linear(3, bias = false) -> dense(relu) -> dense;
+                                                                                                                                                                       ^^^^^
+        "#]],
+    );
+    check(
+        "struct B = [2, 4] -> dense(3, bias = false);",
+        &expect![[r#"
+            1:22: a dense layer reads a vector, found `[2, 4]`: insert `-> flatten` before `-> dense`
+              struct B = [2, 4] -> dense(3, bias = false);
+                                   ^^^^^
         "#]],
     );
 }

@@ -381,6 +381,48 @@ nn::network! {
         -> global_avgpool -> 2 softmax with scalar = f64;
 }
 
+nn::network! {
+    /// `no_bias` in the fixture's script: PyTorch's `bias=False` on a convolution and a linear
+    /// layer, whose biases the optimizer never sees.
+    struct NoBiasCnn = [2, 7, 7] -> conv2d(4, 3, padding = 1, bias = false) relu -> maxpool2d(2)
+        -> flatten -> dense(6, bias = false) tanh -> 5 softmax with scalar = f64;
+}
+
+#[test]
+fn layers_without_a_bias_train_as_pytorch_s_and_keep_none() {
+    run::<NoBiasCnn, _>(CNN, "no_bias_sgd", &CrossEntropy);
+    // The biases the layers keep stay zero through training (momentum and weight decay
+    // included), and no visitor shows them.
+    let mut net = NoBiasCnn::random(3);
+    let x = [[[0.5; 7]; 7]; 2];
+    let mut gradients = <NoBiasCnn as Trainable>::Gradients::zeroed();
+    let mut sgd = Sgd::new(0.5).momentum(0.9).weight_decay(0.1);
+    for _ in 0..3 {
+        gradients.zero();
+        let mut target = [0.0; 5];
+        target[1] = 1.0;
+        net.accumulate_gradients(&x, &target, &CrossEntropy, 1.0, &mut gradients);
+        sgd.step(&mut *net, &gradients);
+    }
+    assert!(net.layer0.bias().iter().all(|b| *b == 0.0));
+    assert!(net.layer3.bias().iter().all(|b| *b == 0.0));
+    assert!(
+        net.layer4.bias().iter().any(|b| *b != 0.0),
+        "the last layer has a bias"
+    );
+    let mut names = Vec::new();
+    net.for_each_tensor(|layer, tensor, _| names.push(format!("{}.{}", layer.name, tensor.name)));
+    assert_eq!(
+        names,
+        [
+            "layer0.weight",
+            "layer3.weight",
+            "layer4.weight",
+            "layer4.bias"
+        ]
+    );
+}
+
 #[test]
 fn cnn_with_sgd_momentum_and_weight_decay_against_pytorch() {
     run::<SmallCnn, _>(CNN, "cnn_sgd", &CrossEntropy);

@@ -1,0 +1,195 @@
+//! Layers declared with `bias = false`, as PyTorch's `bias=False` modules
+//! (`tests/fixtures/make_no_bias.py`): their `state_dict`s load, run as PyTorch's and save back
+//! under the same keys; baked in at compile time; and a file with the wrong biases is a typed
+//! error that says what to declare.
+
+use crate::fixtures::{assert_close, bytes, floats, path};
+use nn::{Error, Network};
+use serde_json::Value;
+
+nn::network! {
+    /// `Cnn` in the script: a convolution without a bias before a batchnorm, as ResNets are
+    /// built, and a linear layer without one.
+    struct NoBiasCnn = [2, 8, 8] -> conv2d(4, 3, padding = 1, bias = false) as conv
+        -> batchnorm relu as bn -> maxpool2d(2) -> flatten -> dense(6, bias = false) tanh as fc1
+        -> 3 as fc2 with scalar = f64;
+
+    /// The same network, its weights baked in.
+    struct BakedNoBiasCnn = [2, 8, 8] -> conv2d(4, 3, padding = 1, bias = false) as conv
+        -> batchnorm relu as bn -> maxpool2d(2) -> flatten -> dense(6, bias = false) tanh as fc1
+        -> 3 as fc2 with scalar = f64, weights = "tests/fixtures/no_bias_cnn.safetensors";
+
+    /// `Sequence` in the script: stacked recurrent layers without biases.
+    struct NoBiasSequence = 2 -> lstm(5, layers = 2, bias = false) as lstm
+        -> gru(4, bias = false) as gru -> rnn(3, relu, bias = false) as rnn
+        -> dense(1, bias = false) as head with scalar = f64;
+
+    /// `NoBiasCnn` with every bias, as a declaration that forgot `bias = false` would be.
+    struct WithBiasCnn = [2, 8, 8] -> conv2d(4, 3, padding = 1) as conv -> batchnorm relu as bn
+        -> maxpool2d(2) -> flatten -> 6 tanh as fc1 -> 3 as fc2 with scalar = f64;
+}
+
+fn expected() -> Value {
+    let text = std::fs::read_to_string(path("no_bias_expected.json")).expect("the outputs");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+/// The tensors of a safetensors file, by name, with their bytes.
+fn tensors(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let file = safetensors::SafeTensors::deserialize(bytes).expect("a safetensors file");
+    let mut tensors: Vec<(String, Vec<u8>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.data().to_vec()))
+        .collect();
+    tensors.sort();
+    tensors
+}
+
+#[test]
+fn a_pytorch_cnn_without_biases_loads_runs_and_saves_as_pytorch_s() {
+    let file = bytes("no_bias_cnn");
+    let net = NoBiasCnn::from_safetensors(&file).expect("PyTorch's state_dict");
+    let expected = expected();
+    let images = expected["images"].as_array().expect("images");
+    let outputs = expected["cnn_outputs"].as_array().expect("outputs");
+    assert_eq!(images.len(), 4);
+    for (image, output) in images.iter().zip(outputs) {
+        let mut input = [[[0.0; 8]; 8]; 2];
+        let values = floats(image);
+        for (slot, value) in input
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .iter_mut()
+            .zip(values)
+        {
+            *slot = value;
+        }
+        let found = net.forward(&input);
+        assert_close(&found, &floats(output), 1e-12, "against PyTorch");
+        // Baked in at compile time, the same bits.
+        assert_eq!(BakedNoBiasCnn::BAKED.forward(&input), found);
+    }
+    // The same keys and values as PyTorch saved: no `conv.bias`, no `fc1.bias`.
+    assert!(
+        tensors(&net.to_safetensors()) == tensors(&file),
+        "other keys or values"
+    );
+    let names: Vec<Vec<&str>> = NoBiasCnn::LAYERS
+        .iter()
+        .map(|layer| layer.tensors.iter().map(|t| t.name).collect())
+        .collect();
+    assert_eq!(names[0], ["weight"]);
+    assert_eq!(names[4], ["weight"]);
+    assert_eq!(names[5], ["weight", "bias"]);
+    // Parameters count as PyTorch's `sum(p.numel() for p in model.parameters())`.
+    assert_eq!(
+        NoBiasCnn::PARAMETERS,
+        4 * 2 * 9 + 2 * 4 + 64 * 6 + 6 * 3 + 3
+    );
+}
+
+#[test]
+fn pytorch_s_recurrent_layers_without_biases_step_as_pytorch_s() {
+    let file = bytes("no_bias_sequence");
+    let net = NoBiasSequence::from_safetensors(&file).expect("PyTorch's state_dict");
+    let expected = expected();
+    let steps: Vec<[f64; 2]> = expected["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|step| floats(step).try_into().expect("two features"))
+        .collect();
+    let outputs: Vec<f64> = expected["sequence_outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .flat_map(floats)
+        .collect();
+    assert_eq!(steps.len(), 40);
+    let mut state = NoBiasSequenceState::ZERO;
+    let found: Vec<f64> = steps.iter().map(|x| net.step(&mut state, x)[0]).collect();
+    assert_close(&found, &outputs, 1e-12, "40 steps against PyTorch");
+    let mut state = NoBiasSequenceState::ZERO;
+    let mut block = vec![[0.0]; steps.len()];
+    net.forward_sequence(&mut state, &steps, &mut block)
+        .expect("one output per step");
+    assert_eq!(block.iter().map(|y| y[0]).collect::<Vec<_>>(), found);
+    assert!(
+        tensors(&net.to_safetensors()) == tensors(&file),
+        "other keys or values"
+    );
+}
+
+#[test]
+fn a_file_with_other_biases_than_declared_is_an_error_that_says_what_to_declare() {
+    // PyTorch's `bias=False` file, read by a declaration with biases.
+    let Err(error) = WithBiasCnn::from_safetensors(&bytes("no_bias_cnn")) else {
+        panic!("a file without `conv.bias` loaded");
+    };
+    assert!(
+        matches!(&error, Error::MissingTensor { layer: "conv", tensor, .. } if tensor == "conv.bias"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "layer `conv`: missing tensor `conv.bias` (the file has `conv.weight`): a PyTorch module \
+         with `bias=False` saves none, declare its dense, convolution or recurrent layer with \
+         `bias = false`"
+    );
+    // A file with biases, read by a declaration without: the bias is not silently dropped.
+    let with_bias = WithBiasCnn::random(1).to_safetensors();
+    let Err(error) = NoBiasCnn::from_safetensors(&with_bias) else {
+        panic!("a file with `conv.bias` loaded into a layer without");
+    };
+    assert!(
+        matches!(&error, Error::ExtraTensor { layer: "conv", tensor, .. } if tensor == "conv.bias"),
+        "{error:?}"
+    );
+}
+
+nn::network! {
+    /// Twins of a network without biases: int8 and bf16.
+    struct NoBiasTwins = [1, 6, 6] -> conv2d(3, 3, bias = false) relu -> flatten
+        -> dense(5, bias = false) relu -> 2 with quantize = int8, quantize = bf16;
+}
+
+#[test]
+fn twins_of_layers_without_a_bias_run_and_save_none() {
+    let net = NoBiasTwins::random(4);
+    let samples: Vec<[[[f32; 6]; 6]; 1]> = (0..16)
+        .map(|k| [[[(k as f32 * 0.37).sin(); 6]; 6]])
+        .map(|mut x| {
+            for (i, row) in x[0].iter_mut().enumerate() {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v *= ((i * 6 + j) as f32 * 0.11).cos();
+                }
+            }
+            x
+        })
+        .collect();
+    let half = NoBiasTwinsBf16::from_network(&net).expect("in range");
+    let int8 = NoBiasTwinsInt8::calibrate(&net, &samples, nn::quant::Calibration::MinMax)
+        .expect("calibrated");
+    for x in &samples {
+        let exact = net.forward(x);
+        for (twin, tolerance) in [(half.forward(x), 0.05), (int8.forward(x), 0.2)] {
+            for (found, expected) in twin.iter().zip(exact) {
+                assert!(
+                    (found - expected).abs() <= tolerance * expected.abs().max(1.0),
+                    "{found} against {expected}"
+                );
+            }
+        }
+    }
+    let saved = half.to_safetensors();
+    let names: Vec<String> = tensors(&saved).into_iter().map(|(name, _)| name).collect();
+    // Keyed as `nn.Sequential` numbers its modules, activations included.
+    assert_eq!(names, ["0.weight", "3.weight", "5.bias", "5.weight"]);
+    assert_eq!(
+        NoBiasTwins::from_safetensors(&saved)
+            .expect("the f32 network reads it")
+            .forward(&samples[3]),
+        half.forward(&samples[3])
+    );
+}
