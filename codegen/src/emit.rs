@@ -386,7 +386,7 @@ fn network_impl(net: &Network) -> TokenStream {
         if net.layers[*index].bias {
             visit
         } else {
-            quote!(if !tensor.is_bias() { #visit })
+            quote!(if !tensor.is_bias() { #visit; })
         }
     };
     let visits: Vec<TokenStream> = indices.iter().map(visit).collect();

@@ -3,7 +3,7 @@
 
 use crate::error::Problem;
 use crate::lower::Lowered;
-use nn_grammar::{Layer, Network, Scalar, TextRange, Unroll};
+use nn_grammar::{Layer, LayerKind, Network, Scalar, TextRange, Unroll};
 use safetensors::{Dtype, tensor::TensorView};
 use std::collections::HashMap;
 
@@ -31,6 +31,13 @@ pub(crate) fn network(
     let mut tensors = Vec::new();
     let mut layers = Vec::with_capacity(lowered.layers.len());
     for layer in lowered.layers {
+        // A dense layer or convolution that nothing gave a bias (no `B` or `C`, no `Add`
+        // after) is declared without one, as PyTorch's `bias=False` module it came from.
+        let bias = layer.bias.is_some()
+            || !matches!(
+                layer.kind,
+                LayerKind::Dense | LayerKind::Conv1d(_) | LayerKind::Conv2d(_)
+            );
         if let Some((shape, values)) = layer.weight {
             tensors.push(Tensor {
                 name: format!("{}.weight", layer.name),
@@ -69,7 +76,7 @@ pub(crate) fn network(
             input: layer.input,
             output: layer.output,
             activation: layer.activation,
-            bias: true,
+            bias,
             range: nowhere,
         });
     }

@@ -978,14 +978,19 @@ impl Walk<'_> {
                 weight.push(alpha * v);
             }
         }
-        let mut bias = vec![0.0; outputs];
-        if let Some(c) = consts.get(2).and_then(Option::as_ref) {
-            let c = per_channel(c, outputs, 0)
-                .ok_or_else(|| format!("adds a bias of shape {:?} to {outputs} outputs", c.dims))?;
-            for (b, c) in bias.iter_mut().zip(c) {
-                *b = beta * c;
-            }
-        }
+        // No `C` (or a `MatMul`): no bias, unless an `Add` after gives one.
+        let bias = match consts.get(2).and_then(Option::as_ref) {
+            Some(c) => Some(
+                per_channel(c, outputs, 0)
+                    .ok_or_else(|| {
+                        format!("adds a bias of shape {:?} to {outputs} outputs", c.dims)
+                    })?
+                    .into_iter()
+                    .map(|c| beta * c)
+                    .collect::<Vec<f64>>(),
+            ),
+            None => None,
+        };
         let output = Shape::vector(outputs);
         let mut values = self.push(
             index,
@@ -994,7 +999,7 @@ impl Walk<'_> {
             flow.nn,
             output,
             Some((vec![outputs, inputs], weight)),
-            Some(bias),
+            bias,
         );
         if let Some(Value::Flow(out)) = values.first_mut() {
             out.steps.clone_from(&flow.steps);
@@ -1044,10 +1049,11 @@ impl Walk<'_> {
         let spatial = self.layers[layer].output.rank() - 1;
         let values = per_channel(constant, channels, spatial)
             .ok_or_else(|| format!("{verb} a constant of shape {:?} to layer `{}`'s output {}: expected one value per channel", constant.dims, self.layers[layer].name, self.layers[layer].output))?;
-        if let Some(bias) = &mut self.layers[layer].bias {
-            for (b, v) in bias.iter_mut().zip(values) {
-                *b += sign * v;
-            }
+        let bias = self.layers[layer]
+            .bias
+            .get_or_insert_with(|| vec![0.0; channels]);
+        for (b, v) in bias.iter_mut().zip(values) {
+            *b += sign * v;
         }
         Ok(vec![Value::Flow(flow)])
     }
@@ -1147,7 +1153,9 @@ impl Walk<'_> {
             return Ok(values);
         };
         let target = &mut self.layers[layer];
-        if let (Some((_, weight)), Some(bias)) = (&mut target.weight, &mut target.bias) {
+        // A layer without a bias gets one: the batchnorm's shift.
+        let bias = target.bias.get_or_insert_with(|| vec![0.0; channels]);
+        if let Some((_, weight)) = &mut target.weight {
             let per = weight.len() / channels.max(1);
             for o in 0..channels {
                 let s = scale[o] / (variance[o] + epsilon).sqrt();
@@ -1724,14 +1732,15 @@ impl Walk<'_> {
             .ok()
             .filter(|&g| g > 0)
             .ok_or("has a group count below 1")?;
+        // No `B`: no bias, unless an `Add` after gives one.
         let bias = match consts.get(2).and_then(Option::as_ref) {
-            Some(b) => per_channel(b, out_channels, 0).ok_or_else(|| {
+            Some(b) => Some(per_channel(b, out_channels, 0).ok_or_else(|| {
                 format!(
                     "has a bias of shape {:?} for {out_channels} channels",
                     b.dims
                 )
-            })?,
-            None => vec![0.0; out_channels],
+            })?),
+            None => None,
         };
         if flow.nn.rank() != spatial + 1 || flow.shape.len() != spatial + 1 {
             return Err(format!(
@@ -1788,7 +1797,7 @@ impl Walk<'_> {
             flow.nn,
             output,
             Some((weight.dims.clone(), values)),
-            Some(bias),
+            bias,
         ))
     }
 

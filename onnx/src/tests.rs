@@ -297,7 +297,7 @@ fn tanh_gelu_in_each_exporters_form_is_gelu_tanh() {
         let import = import(&bytes, &Options::default()).expect("imports");
         let text = import.network.to_string();
         assert!(
-            text.ends_with("\npub struct Net = 4 -> 4 gelu_tanh as h;"),
+            text.ends_with("\npub struct Net = 4 -> dense(4, bias = false) gelu_tanh as h;"),
             "{text}"
         );
     }

@@ -193,3 +193,59 @@ fn twins_of_layers_without_a_bias_run_and_save_none() {
         half.forward(&samples[3])
     );
 }
+
+nn::network! {
+    /// A sequence network without biases, to train.
+    struct NoBiasDelay = 1 -> lstm(6, bias = false) as lstm -> dense(1, bias = false) as head;
+}
+
+#[test]
+fn sequence_networks_without_biases_learn_and_keep_none() {
+    // The target is the input one step before.
+    let signal: Vec<f32> = (0..41).map(|k| (k as f32 * 0.7).sin() * 0.8).collect();
+    let inputs: Vec<[f32; 1]> = signal[1..].iter().map(|&v| [v]).collect();
+    let targets: Vec<[f32; 1]> = signal[..40].iter().map(|&v| [v]).collect();
+    let mut net = NoBiasDelay::random(5);
+    let mut gradients = NoBiasDelayGradients::zeroed();
+    let mut names = Vec::new();
+    nn::train::Gradients::for_each_tensor(&*gradients, |tensor, _| names.push(tensor.name));
+    assert_eq!(names, ["weight_ih_l0", "weight_hh_l0", "weight"]);
+    let mut adam = nn::train::Adam::new(0.02);
+    let mut losses = Vec::new();
+    for _ in 0..100 {
+        gradients.zero();
+        let mut state = NoBiasDelayState::ZERO;
+        let loss = net
+            .accumulate_sequence(
+                &mut state,
+                &inputs,
+                &targets,
+                &nn::train::Mse,
+                1.0 / 40.0,
+                &mut gradients,
+            )
+            .expect("lengths match");
+        losses.push(loss / 40.0);
+        nn::train::Optimizer::step(&mut adam, &mut *net, &gradients);
+    }
+    assert!(
+        losses[99] < 0.5 * losses[0],
+        "{} -> {}",
+        losses[0],
+        losses[99]
+    );
+    assert!(net.head.bias().iter().all(|b| *b == 0.0));
+    let mut saved = Vec::new();
+    net.for_each_tensor(|layer, tensor, _| saved.push(format!("{}.{}", layer.name, tensor.name)));
+    assert_eq!(
+        saved,
+        ["lstm.weight_ih_l0", "lstm.weight_hh_l0", "head.weight"]
+    );
+    // The LSTM's biases, which no visitor shows, are still zero: a file of them reloads the
+    // same outputs, and the network steps as its reloaded copy.
+    let reloaded = NoBiasDelay::from_safetensors(&net.to_safetensors()).expect("its own file");
+    let (mut a, mut b) = (NoBiasDelayState::ZERO, NoBiasDelayState::ZERO);
+    for x in &inputs {
+        assert_eq!(net.step(&mut a, x), reloaded.step(&mut b, x));
+    }
+}

@@ -83,6 +83,18 @@ imported! {
     default_exporter_two_lstms_of_one_size_stay_two: dynamo_encoder_decoder::DynamoEncoderDecoder from "dynamo_encoder_decoder", "onnx/tests/fixtures/dynamo_encoder_decoder.nn";
     tanh_gelu_as_an_operator: dynamo_gelu_tanh::DynamoGeluTanh from "dynamo_gelu_tanh", "onnx/tests/fixtures/dynamo_gelu_tanh.nn";
     tanh_gelu_as_its_formula: torch_gelu_tanh::TorchGeluTanh from "torch_gelu_tanh", "onnx/tests/fixtures/torch_gelu_tanh.nn";
+    convolutions_and_a_linear_layer_without_biases: torch_stem::TorchStem from "torch_stem", "onnx/tests/fixtures/torch_stem.nn";
+}
+
+/// A model with `bias=False` layers imports as `bias = false`, named after its modules, so that
+/// the model's own `state_dict` (as `safetensors.torch.save_file` wrote it) loads into the
+/// imported network: a checkpoint trained later needs no new import.
+#[test]
+fn the_models_own_state_dict_loads_into_the_imported_network() {
+    let file = path("torch_stem_state.safetensors");
+    let net = torch_stem::TorchStem::from_safetensors_file(&file)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    check(&*net, "torch_stem");
 }
 
 /// A model with two `BatchNormalization`s (after a convolution and after a `Gemm`), imported

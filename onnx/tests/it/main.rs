@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The models import must take, by file stem.
-const MODELS: [&str; 21] = [
+const MODELS: [&str; 22] = [
     "mlp",
     "conv",
     "conv1d",
@@ -42,4 +42,5 @@ const MODELS: [&str; 21] = [
     "dynamo_encoder_decoder",
     "dynamo_gelu_tanh",
     "torch_gelu_tanh",
+    "torch_stem",
 ];
