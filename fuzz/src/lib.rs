@@ -8,7 +8,7 @@
 //! repository root.
 
 use nn::Network;
-use nn::io::safetensors::{LoadOptions, load, load_layers, save};
+use nn::io::safetensors::{LoadOptions, load, load_layers, load_partial, save};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -122,6 +122,31 @@ fn safetensors_into<N: Network>(bytes: &[u8]) {
                 assert_eq!(bits(&*back), bits(&*net), "{}: save and load", N::NAME);
             }
             Err(error) => assert!(!error.to_string().is_empty()),
+        }
+    }
+    // A partial load: the same bounds; a file that loads strictly loads whole (but where a
+    // layer named in the declaration took a number, which a partial load does not do), and an
+    // error writes nothing.
+    let mut net = nn::__private::zeroed_box::<N>();
+    let before = bits(&*net);
+    let (partial, largest) =
+        largest_allocation(|| load_partial(&mut *net, bytes, LoadOptions::new()));
+    assert_bounded::<N>(N::NAME, bytes.len(), largest);
+    match (partial, load::<N>(bytes, LoadOptions::new())) {
+        (Ok(report), Ok(strict)) if report.is_complete() => {
+            assert_eq!(
+                bits(&*net),
+                bits(&*strict),
+                "{}: partial and strict",
+                N::NAME
+            );
+        }
+        (Ok(_), Ok(_)) => assert!(N::LAYERS.iter().any(|layer| layer.named), "{}", N::NAME),
+        (Ok(report), Err(_)) => assert!(!report.is_complete(), "{}", N::NAME),
+        (Err(error), strict) => {
+            assert!(!error.to_string().is_empty());
+            assert_eq!(bits(&*net), before, "{}: written before {error}", N::NAME);
+            assert!(strict.is_err(), "{}: only the partial load failed", N::NAME);
         }
     }
     // The path of baked weights: no network type, the same checks.

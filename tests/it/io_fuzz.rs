@@ -9,7 +9,9 @@
 use crate::allocations::largest_allocation_during;
 use crate::cases::config;
 use crate::fixtures::{Tiny, TinyF64, TinyNamed};
-use nn::io::safetensors::{LoadOptions, MAX_DIMENSIONS, MAX_HEADER, load, load_layers};
+use nn::io::safetensors::{
+    LoadOptions, MAX_DIMENSIONS, MAX_HEADER, load, load_layers, load_partial,
+};
 use nn::{Error, Network, Scalar};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -594,7 +596,44 @@ fn check_safetensors<N: Network>(file: &[u8]) -> bool {
             N::NAME
         ),
     }
+    check_partial::<N>(file, result.as_deref().ok());
     result.is_ok()
+}
+
+/// `load_partial` of `file` into a zeroed `N`, whose strict load gave `strict`: no panic,
+/// bounded allocations; a file that loads strictly loads whole, to the same values (but where
+/// a layer named in the declaration took a number, which a partial load does not do); a
+/// complete partial load is the strict one; an error leaves the network as it was.
+fn check_partial<N: Network>(file: &[u8], strict: Option<&N>) {
+    let mut net = nn::__private::zeroed_box::<N>();
+    let before = bits(&*net);
+    let (partial, largest) =
+        largest_allocation_during(|| load_partial(&mut *net, file, LoadOptions::new()));
+    assert_bounded::<N>(file.len(), largest);
+    match (&partial, strict) {
+        (Ok(report), Some(strict)) if report.is_complete() => {
+            assert_eq!(bits(&*net), bits(strict), "{}", N::NAME);
+        }
+        (Ok(report), Some(_)) => assert!(
+            N::LAYERS.iter().any(|layer| layer.named),
+            "{}: {report:?}",
+            N::NAME
+        ),
+        (Ok(report), None) => assert!(
+            !report.is_complete(),
+            "{}: a complete partial load of a file the strict load refuses",
+            N::NAME
+        ),
+        (Err(error), _) => {
+            assert!(!error.to_string().is_empty());
+            assert_eq!(bits(&*net), before, "{}: written before {error}", N::NAME);
+            assert!(
+                strict.is_none(),
+                "{}: only the partial load failed",
+                N::NAME
+            );
+        }
+    }
 }
 
 /// Loads `file` as a quantised `Q`: no panic, bounded allocations, a typed error with a

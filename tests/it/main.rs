@@ -34,6 +34,7 @@ mod no_bias;
 mod norm;
 mod numerics;
 mod onnx;
+mod partial;
 mod pinned;
 mod quant;
 mod quant_networks;

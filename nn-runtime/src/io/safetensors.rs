@@ -484,6 +484,24 @@ fn integer_prefix(name: &str, names: &[&str]) -> Option<usize> {
     if canonical { prefix.parse().ok() } else { None }
 }
 
+/// The integer prefixes `k` of the file's tensors `<k>.<tensor>` (`<tensor>` a tensor name of
+/// `layers`), ascending, each once.
+fn integer_prefixes(tensors: &[Tensor], layers: &[LayerInfo]) -> Vec<usize> {
+    let mut suffixes: Vec<&str> = layers
+        .iter()
+        .flat_map(|layer| layer.tensors.iter().map(|tensor| tensor.name))
+        .collect();
+    suffixes.sort_unstable();
+    suffixes.dedup();
+    let mut numbers: Vec<usize> = tensors
+        .iter()
+        .filter_map(|t| integer_prefix(&t.name, &suffixes))
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    numbers
+}
+
 /// [`list`] of the tensors named `<prefix>.*`, or of all of them if none is: what a layer
 /// missing one of its tensors has instead (an `nn.Linear`'s tensors where an `nn.LSTM`'s were
 /// expected).
@@ -525,13 +543,25 @@ fn list_names(mut names: Vec<&str>) -> String {
     text
 }
 
-/// The file's tensor for every tensor of `layers`, in their order (layer by layer, each
-/// layer's in the order of [`LayerInfo::tensors`]; see the module documentation for the rules;
-/// `None` for a missing counter), or the first layer or tensor that does not fit them.
+/// What [`assign`] found in a file for a network's layers.
+struct Assigned<'f> {
+    /// The file's tensor for every tensor of the layers, in their order (layer by layer, each
+    /// layer's in the order of [`LayerInfo::tensors`]); `None` for a missing counter, or in a
+    /// partial load for any missing tensor.
+    found: Vec<Option<&'f Tensor>>,
+    /// In a partial load, the report of what was missing and left over.
+    partial: Partial,
+}
+
+/// The file's tensor for every tensor of `layers` (see the module documentation for the rules),
+/// or the first layer or tensor that does not fit them. Unless `strict`, a layer the file has
+/// no tensors for, a tensor missing under a layer's prefix and a tensor no layer takes are not
+/// errors but listed in [`Assigned::partial`]; a tensor of the wrong shape or dtype still is.
 fn assign<'f>(
     tensors: &'f [Tensor],
     layers: &[LayerInfo],
-) -> Result<Vec<Option<&'f Tensor>>, Error> {
+    strict: bool,
+) -> Result<Assigned<'f>, Error> {
     // An int8 twin's file (its `I8` weights beside scales and zero points) is not a float
     // network's: say so, rather than name its first scale as a tensor of too many.
     if tensors
@@ -548,33 +578,37 @@ fn assign<'f>(
             .iter()
             .any(|tensor| find(&format!("{}.{}", layer.name, tensor.name)).is_some())
     };
-    let mut suffixes: Vec<&str> = layers
-        .iter()
-        .flat_map(|layer| layer.tensors.iter().map(|tensor| tensor.name))
-        .collect();
-    suffixes.sort_unstable();
-    suffixes.dedup();
-    let mut numbers: Vec<usize> = tensors
-        .iter()
-        .filter_map(|t| integer_prefix(&t.name, &suffixes))
-        .collect();
-    numbers.sort_unstable();
-    numbers.dedup();
-    let mut numbers = numbers.into_iter();
+    let mut numbers = integer_prefixes(tensors, layers).into_iter();
 
     let mut used = vec![false; tensors.len()];
     let mut found = Vec::with_capacity(layers.iter().map(|l| l.tensors.len()).sum());
     let mut prefixes: Vec<(String, &LayerInfo)> = Vec::with_capacity(layers.len());
+    let mut partial = Partial::default();
+    // What `save` writes: how a missing layer's tensors are reported.
+    let saved = crate::network::prefixes(layers);
     for (index, layer) in layers.iter().enumerate() {
         // A layer without tensors (a pool, `flatten`) reads nothing; in a Sequential it only
         // leaves a gap in the numbering.
         if layer.tensors.is_empty() {
             continue;
         }
+        // In a partial load, a layer the declaration names reads its name only, as PyTorch
+        // matches keys: the file's numbers are for the unnamed layers.
+        let numbered = strict || !layer.named;
         let prefix = if named(layer) {
             layer.name.to_string()
-        } else if let Some(k) = numbers.next() {
+        } else if let Some(k) = numbered.then(|| numbers.next()).flatten() {
             k.to_string()
+        } else if !strict {
+            for tensor in layer.tensors {
+                found.push(None);
+                if tensor.role != Role::Counter {
+                    partial
+                        .missing
+                        .push(format!("{}.{}", saved[index], tensor.name));
+                }
+            }
+            continue;
         } else {
             return Err(Error::MissingLayer {
                 layer: layer.name,
@@ -593,7 +627,13 @@ fn assign<'f>(
             .iter()
             .zip(layer.tensors)
             .position(|(position, info)| position.is_none() && info.role != Role::Counter);
-        if let Some(missing) = missing {
+        if !strict {
+            for (position, info) in positions.iter().zip(layer.tensors) {
+                if position.is_none() && info.role != Role::Counter {
+                    partial.missing.push(format!("{prefix}.{}", info.name));
+                }
+            }
+        } else if let Some(missing) = missing {
             return Err(Error::MissingTensor {
                 layer: layer.name,
                 tensor: format!("{prefix}.{}", layer.tensors[missing].name),
@@ -609,8 +649,13 @@ fn assign<'f>(
         prefixes.push((prefix, layer));
     }
     let unused = tensors.iter().zip(&used).filter(|(_, used)| !**used);
-    if let Some((extra, _)) = unused.min_by(|a, b| a.0.name.cmp(&b.0.name)) {
-        return Err(unexpected(extra, &prefixes, layers.len()));
+    if strict {
+        if let Some((extra, _)) = unused.min_by(|a, b| a.0.name.cmp(&b.0.name)) {
+            return Err(unexpected(extra, &prefixes, layers.len()));
+        }
+    } else {
+        partial.unexpected = unused.map(|(t, _)| t.name.clone()).collect();
+        partial.unexpected.sort_unstable();
     }
     let expected = layers
         .iter()
@@ -620,7 +665,7 @@ fn assign<'f>(
             check(layer, tensor, info)?;
         }
     }
-    Ok(found)
+    Ok(Assigned { found, partial })
 }
 
 /// The error for `extra`, a tensor no layer took: under the prefix a layer took (of
@@ -814,7 +859,7 @@ fn read<T: Scalar>(
 /// expected and what was found: see the module documentation for the rules.
 pub fn load<N: Network>(bytes: &[u8], options: LoadOptions) -> Result<Box<N>, Error> {
     let (tensors, data) = parse(bytes)?;
-    let found = assign(&tensors, N::LAYERS)?;
+    let found = assign(&tensors, N::LAYERS, true)?.found;
     let mut net = zeroed_box::<N>();
     let mut found = found.into_iter();
     let mut result = Ok(());
@@ -832,6 +877,94 @@ pub fn load<N: Network>(bytes: &[u8], options: LoadOptions) -> Result<Box<N>, Er
         };
     });
     result.map(|()| net)
+}
+
+/// What [`load_partial`] did not load: PyTorch's report of `load_state_dict(..., strict=False)`
+/// (its `missing_keys` and `unexpected_keys`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Partial {
+    /// The network's tensors the file does not hold, as `<prefix>.<tensor>` (a layer the file
+    /// has nothing for under the prefix [`save`] writes, `3.weight` or `head.weight`), in the
+    /// network's order: left as they were. Counters (`num_batches_tracked`) are not listed, as
+    /// PyTorch does not list them.
+    pub missing: Vec<String>,
+    /// The file's tensors that no layer took, by name, sorted: ignored.
+    pub unexpected: Vec<String>,
+}
+
+impl Partial {
+    /// Whether everything loaded and nothing was left over: what [`load`] requires.
+    pub fn is_complete(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty()
+    }
+}
+
+/// Loads into `net` what the file holds for it, as PyTorch's
+/// `model.load_state_dict(state_dict, strict=False)`: the layers it has tensors for take them
+/// by the rules of [`load`], and the rest of `net` stays as it was. For a pretrained network
+/// with a new head, or a checkpoint of part of a model: build the network (`random`), load the
+/// part, then train.
+///
+/// ```
+/// # use nn_runtime as nn;
+/// # fn demo<N: nn::Network>(net: &mut N, backbone: &[u8]) -> Result<(), nn::Error> {
+/// use nn::io::safetensors::{LoadOptions, load_partial};
+///
+/// let report = load_partial(net, backbone, LoadOptions::new())?;
+/// println!("kept as they were: {:?}; not used: {:?}", report.missing, report.unexpected);
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Layers match as [`load`] matches them, but for a layer named in the declaration (`as
+/// head`), which reads its name only: the layers whose names the file holds take them, then
+/// the unnamed ones take the file's integer prefixes in ascending order, so that a file of the
+/// first layers of an `nn.Sequential` fills the first layers. Nothing is written unless the
+/// whole file reads: `net` is unchanged on an error.
+///
+/// # Errors
+///
+/// As [`load`], but for what [`Partial`] lists: a tensor of the wrong shape or dtype, a value
+/// that is not finite, a damaged file.
+pub fn load_partial<N: Network>(
+    net: &mut N,
+    bytes: &[u8],
+    options: LoadOptions,
+) -> Result<Partial, Error> {
+    let (tensors, data) = parse(bytes)?;
+    let Assigned { found, partial } = assign(&tensors, N::LAYERS, false)?;
+    // Every tensor read before any is written, so that an error leaves `net` as it was.
+    let expected = N::LAYERS
+        .iter()
+        .flat_map(|layer| layer.tensors.iter().map(move |tensor| (layer, tensor)));
+    let mut staged: Vec<Option<Vec<N::Scalar>>> = Vec::with_capacity(found.len());
+    for (tensor, (layer, info)) in found.iter().zip(expected) {
+        staged.push(match tensor {
+            Some(tensor) => {
+                let mut values = vec![N::Scalar::ZERO; info.len()];
+                read(
+                    layer,
+                    info,
+                    tensor,
+                    data,
+                    &mut values,
+                    Order::Storage,
+                    options,
+                )?;
+                Some(values)
+            }
+            None => None,
+        });
+    }
+    let mut staged = staged.into_iter();
+    net.for_each_tensor_mut(|_, _, values| {
+        if let Some(Some(read)) = staged.next() {
+            for (value, read) in values.iter_mut().zip(read) {
+                *value = read;
+            }
+        }
+    });
+    Ok(partial)
 }
 
 /// Reads the file at `path` and loads it as [`load`] does.
@@ -867,7 +1000,7 @@ pub fn load_layers<T: Scalar>(
     options: LoadOptions,
 ) -> Result<Vec<LayerValues<T>>, Error> {
     let (tensors, data) = parse(bytes)?;
-    let mut found = assign(&tensors, layers)?.into_iter();
+    let mut found = assign(&tensors, layers, true)?.found.into_iter();
     layers
         .iter()
         .map(|layer| {
