@@ -83,6 +83,8 @@ struct Column<'a> {
     name: &'a str,
     shape: Shape,
     kind: Option<LayerKind>,
+    /// The kind as the language writes it, with `bias = false` (`Layer::kind_text`).
+    kind_text: String,
     activation: Option<Activation>,
 }
 
@@ -91,6 +93,7 @@ fn columns(net: &Network) -> Vec<Column<'_>> {
         name: "input",
         shape: net.input,
         kind: None,
+        kind_text: String::new(),
         activation: None,
     };
     std::iter::once(input)
@@ -98,6 +101,7 @@ fn columns(net: &Network) -> Vec<Column<'_>> {
             name: &l.name,
             shape: l.output,
             kind: Some(l.kind),
+            kind_text: l.kind_text(),
             activation: Some(l.activation),
         }))
         .collect()
@@ -511,8 +515,8 @@ fn footer(layer: &Column<'_>) -> Vec<String> {
                 .flatten()
                 .collect();
         }
-        (Some(kind), Some(width)) => vec![count(width, "value"), kind.to_string()],
-        (Some(kind), None) => vec![layer.shape.to_string(), kind.to_string()],
+        (Some(_), Some(width)) => vec![count(width, "value"), layer.kind_text.clone()],
+        (Some(_), None) => vec![layer.shape.to_string(), layer.kind_text.clone()],
     };
     lines.extend(activation);
     lines
@@ -527,12 +531,12 @@ fn column(
 ) {
     let cx = layout.x(number);
     let activation = layer.activation.map_or_else(String::new, describe);
-    let kind = layer.kind.map_or_else(String::new, |k| k.to_string());
+    let kind = &layer.kind_text;
     let _ = writeln!(
         out,
         r#"<g class="layer" id="n{network}-l{number}" data-name="{}" data-kind="{}" data-shape="{}" data-width="{}" data-activation="{}">"#,
         escape(layer.name),
-        escape(&kind),
+        escape(kind),
         layer.shape,
         layer.shape.elements(),
         escape(&activation)
@@ -545,7 +549,7 @@ fn column(
         }
         (Some(_), _) => format!(
             "{} to {}, {}",
-            escape(&kind),
+            escape(kind),
             layer.shape,
             escape(&activation)
         ),
