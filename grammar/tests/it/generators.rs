@@ -288,6 +288,8 @@ struct LayerPlan {
     /// `leaky_relu(-0.5)` or `leaky_relu`; `None` for an implicit `linear`.
     written: Option<String>,
     name: Option<String>,
+    /// `false` for `dense(N, bias = false)`.
+    bias: bool,
 }
 
 fn activation_plan(last: bool) -> impl Strategy<Value = (Activation, Option<String>)> {
@@ -364,12 +366,14 @@ fn layers_plan() -> impl Strategy<Value = Vec<LayerPlan>> {
                     width(),
                     activation_plan(index + 1 == count),
                     prop::option::weighted(0.4, rust_name()),
+                    prop::bool::weighted(0.75),
                 )
-                    .prop_map(|(outputs, (activation, written), name)| LayerPlan {
+                    .prop_map(|(outputs, (activation, written), name, bias)| LayerPlan {
                         outputs,
                         activation,
                         written,
                         name,
+                        bias,
                     })
             })
             .collect();
@@ -456,7 +460,7 @@ fn layers_of(inputs: usize, plan: &[LayerPlan]) -> Vec<nn_grammar::Layer> {
     plan.iter()
         .enumerate()
         .map(|(index, step)| {
-            let layer = nn_grammar::Layer::dense(
+            let mut layer = nn_grammar::Layer::dense(
                 step.name.clone().unwrap_or_else(|| format!("layer{index}")),
                 step.name.is_some(),
                 previous,
@@ -464,6 +468,7 @@ fn layers_of(inputs: usize, plan: &[LayerPlan]) -> Vec<nn_grammar::Layer> {
                 step.activation,
                 TextRange::default(),
             );
+            layer.bias = step.bias;
             previous = step.outputs;
             layer
         })
@@ -493,7 +498,14 @@ fn render(network: &Network, plan: &[LayerPlan], options: &OptionsPlan, noise: &
         text.push_str(gap(next()));
         text.push_str("->");
         text.push_str(gap(next()));
-        text.push_str(&write_width(step.outputs, next()));
+        if step.bias {
+            text.push_str(&write_width(step.outputs, next()));
+        } else {
+            for piece in ["dense(", &write_width(step.outputs, next()), ",", gap(next())] {
+                text.push_str(piece);
+            }
+            text.push_str("bias = false)");
+        }
         if let Some(written) = &step.written {
             text.push_str(gap(next()));
             text.push_str(written);
