@@ -368,12 +368,14 @@ fn layers_plan() -> impl Strategy<Value = Vec<LayerPlan>> {
                     prop::option::weighted(0.4, rust_name()),
                     prop::bool::weighted(0.75),
                 )
-                    .prop_map(|(outputs, (activation, written), name, bias)| LayerPlan {
-                        outputs,
-                        activation,
-                        written,
-                        name,
-                        bias,
+                    .prop_map(|(outputs, (activation, written), name, bias)| {
+                        LayerPlan {
+                            outputs,
+                            activation,
+                            written,
+                            name,
+                            bias,
+                        }
                     })
             })
             .collect();
@@ -501,7 +503,12 @@ fn render(network: &Network, plan: &[LayerPlan], options: &OptionsPlan, noise: &
         if step.bias {
             text.push_str(&write_width(step.outputs, next()));
         } else {
-            for piece in ["dense(", &write_width(step.outputs, next()), ",", gap(next())] {
+            for piece in [
+                "dense(",
+                &write_width(step.outputs, next()),
+                ",",
+                gap(next()),
+            ] {
                 text.push_str(piece);
             }
             text.push_str("bias = false)");
