@@ -23,6 +23,16 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         parameters,
         ..
     } = net;
+    // A normalisation declared `affine = false` scales by one, which zeros are not.
+    let zeroed = if net.layers.iter().any(|layer| !layer.affine) {
+        quote! {
+            let mut net: #runtime::Box<Self> = #runtime::zeroed_box();
+            #runtime::Network::fill_fixed(&mut *net);
+            net
+        }
+    } else {
+        quote!(#runtime::zeroed_box())
+    };
     // Layers of kinds without tensors (pools, `flatten`) have no field.
     let fields = net.layers.iter().filter_map(|layer| {
         let kind = kind(layer);
@@ -112,7 +122,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
                 /// A network whose weights and biases are all zero, built directly on the heap.
                 #[must_use]
                 pub fn zeroed() -> #runtime::Box<Self> {
-                    #runtime::zeroed_box()
+                    #zeroed
                 }
             }
         }
@@ -322,7 +332,7 @@ fn nested(
 }
 
 /// A layer's `LayerInfo`, as a constant: the layer type declares its tensors (names, shapes,
-/// layouts), less its biases for a layer declared `bias = false`.
+/// layouts), less those its declaration hides (`bias = false`, `affine = false`).
 fn layer_info(net: &Network, layer: &Layer) -> TokenStream {
     let runtime = &net.runtime;
     let (layer_name, named) = (&layer.name, layer.named);
@@ -332,10 +342,11 @@ fn layer_info(net: &Network, layer: &Layer) -> TokenStream {
         || quote!(&[]),
         |layer_type| {
             let all = quote!(<#layer_type as #runtime::Tensors>::TENSORS);
-            if layer.bias {
-                all
-            } else {
-                quote!(&#runtime::without_biases::<{ #runtime::count_without_biases(#all) }>(#all))
+            match layer.hidden(runtime) {
+                None => all,
+                Some(hidden) => quote! {
+                    &#runtime::kept::<{ #runtime::kept_count(#all, #hidden) }>(#all, #hidden)
+                },
             }
         },
     );
@@ -380,16 +391,17 @@ fn network_impl(net: &Network) -> TokenStream {
         .filter(|(_, l)| kind(l).field_type(net).is_some())
         .map(|(index, l)| (index, &l.field))
         .unzip();
-    // A layer declared with `bias = false` visits what its `LayerInfo` lists.
+    // A layer declared with `bias = false` or `affine = false` visits what its `LayerInfo`
+    // lists.
     let visit = |index: &usize| {
         let visit = quote!(f(&layers[#index], tensor, values));
-        if net.layers[*index].bias {
-            visit
-        } else {
-            quote!(if !tensor.is_bias() { #visit; })
+        match net.layers[*index].hidden(runtime) {
+            None => visit,
+            Some(hidden) => quote!(if !#hidden.hides(tensor) { #visit; }),
         }
     };
     let visits: Vec<TokenStream> = indices.iter().map(visit).collect();
+    let fill_fixed = fill_fixed(net);
     let (inputs, outputs, parameters) = (net.input.elements(), net.output.elements(), *parameters);
     let forward_slice = if net.sequence.is_some() {
         emit_sequence::forward_slice(net)
@@ -409,6 +421,8 @@ fn network_impl(net: &Network) -> TokenStream {
             // array of a network of a few hundred layers for a local.
             #[allow(clippy::large_stack_arrays)]
             const LAYERS: &'static [#runtime::LayerInfo] = &[#(#infos),*];
+
+            #fill_fixed
 
             fn for_each_tensor<'a>(
                 &'a self,
@@ -437,6 +451,36 @@ fn network_impl(net: &Network) -> TokenStream {
             }
 
             #forward_slice
+        }
+    }
+}
+
+/// `Network::fill_fixed`: the weight of each normalisation declared `affine = false`, one;
+/// nothing (the trait's default) without one.
+fn fill_fixed(net: &Network) -> TokenStream {
+    let Network {
+        scalar, runtime, ..
+    } = net;
+    let fields: Vec<&Ident> = net
+        .layers
+        .iter()
+        .filter(|layer| !layer.affine)
+        .map(|layer| &layer.field)
+        .collect();
+    if fields.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        fn fill_fixed(&mut self) {
+            #(
+                #runtime::Tensors::for_each_tensor_mut(&mut self.#fields, |tensor, values| {
+                    if tensor.role == #runtime::Role::Parameter
+                        && tensor.init == #runtime::Init::Ones
+                    {
+                        values.fill(<#scalar as #runtime::Scalar>::ONE);
+                    }
+                });
+            )*
         }
     }
 }

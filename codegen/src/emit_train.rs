@@ -173,8 +173,9 @@ fn gradients_struct(net: &Network, method: &str) -> TokenStream {
 }
 
 /// The gradients struct's `for_each_tensor` (or `_mut`) calls, one per layer with gradients.
-/// A layer declared with `bias = false` computes a bias gradient that nothing visits, as the
-/// network's visitors leave its bias out: optimizers pair the two visits.
+/// A layer declared with `bias = false` (`affine = false`) computes gradients of its bias
+/// (weight) that nothing visits, as the network's visitors leave them out: optimizers pair the
+/// two visits.
 fn gradient_visits(net: &Network, mutable: bool) -> Vec<TokenStream> {
     let runtime = &net.runtime;
     net.layers
@@ -187,16 +188,15 @@ fn gradient_visits(net: &Network, mutable: bool) -> Vec<TokenStream> {
             } else {
                 (quote!(for_each_tensor), quote!(&self.#field))
             };
-            if layer.bias {
-                quote!(#runtime::Tensors::#method(#field, &mut f);)
-            } else {
-                quote! {
+            match layer.hidden(runtime) {
+                None => quote!(#runtime::Tensors::#method(#field, &mut f);),
+                Some(hidden) => quote! {
                     #runtime::Tensors::#method(#field, |tensor, values| {
-                        if !tensor.is_bias() {
+                        if !#hidden.hides(tensor) {
                             f(tensor, values);
                         }
                     });
-                }
+                },
             }
         })
         .collect()

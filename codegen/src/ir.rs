@@ -152,8 +152,25 @@ pub struct Layer {
     /// and the `Network` and gradient visitors leave it out, so that files, summaries and
     /// optimizers never see it.
     pub bias: bool,
+    /// `false` for a normalisation declared with `affine = false`: its weight (one, set by
+    /// `Network::fill_fixed`) and bias (zero) stay in the field, left out as a hidden bias is.
+    pub affine: bool,
     /// Span of the layer in the declaration.
     pub span: Span,
+}
+
+impl Layer {
+    /// The tensors its declaration leaves out (`affine = false`, `bias = false`), as the
+    /// runtime's `Hidden`; `None` when it keeps them all.
+    pub fn hidden(&self, runtime: &TokenStream) -> Option<TokenStream> {
+        if !self.affine {
+            Some(quote::quote!(#runtime::Hidden::Parameters))
+        } else if !self.bias {
+            Some(quote::quote!(#runtime::Hidden::Biases))
+        } else {
+            None
+        }
+    }
 }
 
 /// What a layer computes. Each kind is emitted by its module of `layer/`, which

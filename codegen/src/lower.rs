@@ -50,6 +50,7 @@ pub fn lower(
                 output: layer.output,
                 activation: layer.activation,
                 bias: layer.bias,
+                affine: layer.affine,
                 // Where the layer was written, but resolving names like the rest of the
                 // expansion: `self` and the locals the code binds must mean the same thing in
                 // every token, even when `network!` is called from a `macro_rules!` macro, whose

@@ -124,9 +124,9 @@ fn safetensors_into<N: Network>(bytes: &[u8]) {
             Err(error) => assert!(!error.to_string().is_empty()),
         }
     }
-    // A partial load: the same bounds; a file that loads strictly loads whole (but where a
-    // layer named in the declaration took a number, which a partial load does not do), and an
-    // error writes nothing.
+    // A partial load: the same bounds; a complete one is the strict load (a strict load may
+    // take more, by the file's numbers where a partial one matches exact keys), and an error
+    // writes nothing.
     let mut net = nn::__private::zeroed_box::<N>();
     let before = bits(&*net);
     let (partial, largest) =
@@ -141,7 +141,7 @@ fn safetensors_into<N: Network>(bytes: &[u8]) {
                 N::NAME
             );
         }
-        (Ok(_), Ok(_)) => assert!(N::LAYERS.iter().any(|layer| layer.named), "{}", N::NAME),
+        (Ok(_), Ok(_)) => {}
         (Ok(report), Err(_)) => assert!(!report.is_complete(), "{}", N::NAME),
         (Err(error), strict) => {
             assert!(!error.to_string().is_empty());

@@ -201,12 +201,12 @@ fn check_layers(
     let count = item.layers.len();
     for (index, layer) in item.layers.iter().enumerate() {
         let number = layer.width.text.starts_with(|c: char| c.is_ascii_digit());
-        let parsed = kinds::bias(layer, problems);
-        let bias = parsed.as_ref().is_none_or(|(_, bias)| *bias);
+        let parsed = kinds::flags(layer, problems);
+        let (bias, affine) = parsed.as_ref().map_or((true, true), |(_, b, a)| (*b, *a));
         // `Some(width)` for a dense layer, written as its width or as `dense(width, ..)`.
         let dense = match &parsed {
             _ if number => Some(Some(&layer.width)),
-            Some((written, _)) if written.width.text == "dense" => {
+            Some((written, ..)) if written.width.text == "dense" => {
                 Some(kinds::dense_width(written, problems))
             }
             _ => None,
@@ -216,7 +216,7 @@ fn check_layers(
             complete &= readable;
             let outputs = width(written_width, problems).map(Shape::vector);
             (LayerKind::Dense, input, outputs, true)
-        } else if let (None, Some((written, _))) = (&dense, &parsed)
+        } else if let (None, Some((written, ..))) = (&dense, &parsed)
             && let Some((kind, output)) = kinds::kind(written, previous, problems)
         {
             (
@@ -279,6 +279,7 @@ fn check_layers(
             output: outputs.unwrap_or(Shape::vector(1)),
             activation,
             bias,
+            affine,
             range: layer.range,
         });
         previous = outputs;

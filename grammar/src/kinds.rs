@@ -31,52 +31,103 @@ pub const KINDS: [&str; 16] = [
 ];
 
 /// The kinds that add a bias, which `bias = false` leaves out as PyTorch's `bias=False`.
-pub const BIASED: [&str; 6] = ["dense", "conv1d", "conv2d", "lstm", "gru", "rnn"];
+pub const BIASED: [&str; 7] = [
+    "dense",
+    "conv1d",
+    "conv2d",
+    "lstm",
+    "gru",
+    "rnn",
+    "layernorm",
+];
 
-/// Whether a layer of the kind written as `written` adds a bias (its argument `bias = true` or
-/// `bias = false`, `true` when not written), and its arguments without `bias`; `None` after
-/// reporting a `bias` that is neither word. Kinds without a bias keep the argument, which
-/// [`arguments`] then reports.
-pub(crate) fn bias<'a>(
+/// The kinds with a learned scale and shift, which `affine = false` leaves out as PyTorch's
+/// `affine=False` (`elementwise_affine=False` for `nn.LayerNorm`).
+pub const AFFINE: [&str; 2] = ["batchnorm", "layernorm"];
+
+/// The layer written as `written` without its arguments `bias` and `affine`, and their values:
+/// whether it adds a bias and whether a normalisation scales and shifts (`true` when not
+/// written); `None` after reporting one that is neither `true` nor `false`, or given twice.
+/// Kinds without them keep the argument, which [`arguments`] then reports.
+pub(crate) fn flags<'a>(
     written: &'a ast::Layer,
     problems: &mut Vec<Diagnostic>,
+) -> Option<(Cow<'a, ast::Layer>, bool, bool)> {
+    let (written, bias) = flag(Cow::Borrowed(written), "bias", &BIASED, problems)?;
+    let (written, affine) = flag(written, "affine", &AFFINE, problems)?;
+    Some((written, bias, affine))
+}
+
+/// The value of the argument `name` (`true` when not written) of `written`, for the kinds
+/// `kinds`, and `written` without it; see [`flags`]. A value other than `true` or `false`, or
+/// the argument given twice, is a problem recovered as the first `true` or `false` (else
+/// `true`); a positional argument after it is one that is not (as after any named argument).
+fn flag<'a>(
+    written: Cow<'a, ast::Layer>,
+    name: &str,
+    kinds: &[&str],
+    problems: &mut Vec<Diagnostic>,
 ) -> Option<(Cow<'a, ast::Layer>, bool)> {
-    let is_bias =
-        |argument: &ast::Argument| argument.name.as_ref().is_some_and(|n| n.text == "bias");
+    let is_flag = |argument: &ast::Argument| argument.name.as_ref().is_some_and(|n| n.text == name);
     let is_number = written.width.text.starts_with(|c: char| c.is_ascii_digit());
-    if is_number
-        || !BIASED.contains(&written.width.text.as_str())
-        || !written.arguments.iter().flatten().any(is_bias)
-    {
-        return Some((Cow::Borrowed(written), true));
+    let arguments = written.arguments.as_deref().unwrap_or_default();
+    let Some(first) = arguments.iter().position(is_flag) else {
+        return Some((written, true));
+    };
+    if is_number || !kinds.contains(&written.width.text.as_str()) {
+        return Some((written, true));
     }
-    let mut values = written.arguments.iter().flatten().filter(|a| is_bias(a));
-    let value = &values.next()?.value;
-    if let Some(again) = values.next() {
+    let kind = &written.width.text;
+    if let Some(positional) = arguments[first..]
+        .iter()
+        .find(|a| a.name.is_none() && !is_causal(a))
+    {
         problems.push(Diagnostic::new(
-            again.range,
-            format!("argument `bias` of `{}` is given twice", written.width.text),
+            positional.range,
+            format!(
+                "a positional argument of `{kind}` cannot follow a named one: name it, as in `stride = 2`"
+            ),
         ));
         return None;
     }
-    let bias = match value {
-        Value::Symbol(word) if word.text == "true" || word.text == "false" => word.text == "true",
-        value => {
+    let mut on = None;
+    for (index, argument) in arguments.iter().enumerate().filter(|(_, a)| is_flag(a)) {
+        if index > first {
             problems.push(Diagnostic::new(
-                value.range(),
-                format!(
-                    "expected `true` or `false` for `bias`, as PyTorch's `bias=False`{}",
-                    found(value)
-                ),
+                argument.range,
+                format!("argument `{name}` of `{kind}` is given twice"),
             ));
-            return None;
+            continue;
         }
-    };
-    let mut without = written.clone();
-    if let Some(arguments) = &mut without.arguments {
-        arguments.retain(|argument| !is_bias(argument));
+        match &argument.value {
+            Value::Symbol(word) if word.text == "true" || word.text == "false" => {
+                on = Some(word.text == "true");
+            }
+            value => {
+                let case = match value {
+                    Value::Symbol(word)
+                        if word.text.eq_ignore_ascii_case("true")
+                            || word.text.eq_ignore_ascii_case("false") =>
+                    {
+                        format!("write `{}` in lower case: ", word.text.to_ascii_lowercase())
+                    }
+                    _ => String::new(),
+                };
+                problems.push(Diagnostic::new(
+                    value.range(),
+                    format!(
+                        "{case}expected `true` or `false` for `{name}`, as PyTorch's `{name}=False`{}",
+                        found(value)
+                    ),
+                ));
+            }
+        }
     }
-    Some((Cow::Owned(without), bias))
+    let mut without = written.into_owned();
+    if let Some(arguments) = &mut without.arguments {
+        arguments.retain(|argument| !is_flag(argument));
+    }
+    Some((Cow::Owned(without), on.unwrap_or(true)))
 }
 
 /// The width of `dense(128)`, the dense layer written by name: `None` after reporting what is
@@ -784,13 +835,7 @@ const POOLS: &[&str] = &["maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d"];
 
 /// PyTorch's arguments that nn has no counterpart of, the kinds whose PyTorch modules take
 /// them, and why.
-const PYTORCH_ONLY: [(&str, &[&str], &str); 12] = [
-    (
-        "bias",
-        &["layernorm"],
-        "nn's layernorm keeps a weight and a bias (for PyTorch's `bias=False`, save zeros in \
-         its place)",
-    ),
+const PYTORCH_ONLY: [(&str, &[&str], &str); 10] = [
     (
         "batch_first",
         RECURRENT,
@@ -834,16 +879,9 @@ const PYTORCH_ONLY: [(&str, &[&str], &str); 12] = [
         "nn takes the channels from the layer before",
     ),
     (
-        "affine",
-        &["batchnorm"],
-        "nn's batchnorm keeps a weight and a bias (for PyTorch's `affine=False`, save ones and \
-         zeros)",
-    ),
-    (
         "elementwise_affine",
         &["layernorm"],
-        "nn's layernorm keeps a weight and a bias (for PyTorch's `elementwise_affine=False`, \
-         save ones and zeros)",
+        "nn calls PyTorch's `elementwise_affine` `affine`: `layernorm(affine = false)`",
     ),
 ];
 

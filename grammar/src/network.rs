@@ -507,9 +507,14 @@ pub struct Layer {
     /// Applied to the layer's outputs.
     pub activation: Activation,
     /// `false` for a layer declared with `bias = false` (PyTorch's `bias=False`): a dense,
-    /// convolution or recurrent layer without its bias tensors ([`Layer::bias_values`]), which
-    /// files then do not hold. `true` for every other layer, kinds without a bias included.
+    /// convolution, recurrent or `layernorm` layer without its bias tensors
+    /// ([`Layer::bias_values`]), which files then do not hold. `true` for every other layer,
+    /// kinds without a bias included.
     pub bias: bool,
+    /// `false` for a normalisation declared with `affine = false` (PyTorch's `affine=False`,
+    /// `elementwise_affine=False`): no weight and no bias, which files then do not hold (it
+    /// normalises with a scale of one). `true` for every other layer.
+    pub affine: bool,
     /// The whole layer, `-> 128 relu as hidden`.
     pub range: TextRange,
 }
@@ -538,6 +543,7 @@ impl Layer {
             output: Shape::vector(outputs),
             activation,
             bias: true,
+            affine: true,
             range,
         }
     }
@@ -548,7 +554,14 @@ impl Layer {
     /// for pools, `flatten` and `dropout`.
     pub fn parameters(&self) -> usize {
         let all = self.parameters_with_bias();
-        if self.bias {
+        if !self.affine
+            && matches!(
+                self.kind,
+                LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. }
+            )
+        {
+            0
+        } else if self.bias {
             all
         } else {
             all - self.bias_values()
@@ -556,9 +569,9 @@ impl Layer {
     }
 
     /// The values of the layer's bias tensors when it has them: a dense layer's outputs, a
-    /// convolution's out channels, a recurrent layer's `bias_ih` and `bias_hh` of each level;
-    /// 0 for the kinds without a bias (normalisations count theirs among [`Layer::parameters`]
-    /// but cannot go without).
+    /// convolution's out channels, a recurrent layer's `bias_ih` and `bias_hh` of each level, a
+    /// layernorm's input; 0 for the kinds without a bias, or (batchnorm) that cannot go without
+    /// it alone.
     pub fn bias_values(&self) -> usize {
         match self.kind {
             LayerKind::Dense => self.output.elements(),
@@ -567,6 +580,7 @@ impl Layer {
             LayerKind::Recurrent(recurrent) => {
                 2 * recurrent.layers * recurrent.cell.gates() * recurrent.hidden
             }
+            LayerKind::LayerNorm { .. } => self.input.elements(),
             _ => 0,
         }
     }

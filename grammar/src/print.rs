@@ -157,19 +157,28 @@ impl fmt::Display for Network {
 }
 
 impl Layer {
-    /// The layer's kind with its arguments, as [`LayerKind`]'s `Display`, and `bias = false`
-    /// last for a layer without a bias: `conv2d(6, 5, bias = false)`, and
-    /// `dense(10, bias = false)` for a dense layer (else `dense`).
+    /// The layer's kind with its arguments, as [`LayerKind`]'s `Display`, then `bias = false`
+    /// and `affine = false` when declared: `conv2d(6, 5, bias = false)`,
+    /// `batchnorm(affine = false)`, and `dense(10, bias = false)` for a dense layer (else
+    /// `dense`).
     pub fn kind_text(&self) -> String {
         let kind = self.kind.to_string();
-        if self.bias {
+        let flags: Vec<&str> = [(self.bias, "bias = false"), (self.affine, "affine = false")]
+            .into_iter()
+            .filter(|(on, _)| !on)
+            .map(|(_, text)| text)
+            .collect();
+        if flags.is_empty() {
             return kind;
         }
+        let flags = flags.join(", ");
         if self.kind == LayerKind::Dense {
-            return format!("dense({}, bias = false)", Size(self.output));
+            return format!("dense({}, {flags})", Size(self.output));
         }
-        let arguments = kind.strip_suffix(')').unwrap_or(&kind);
-        format!("{arguments}, bias = false)")
+        match kind.strip_suffix(')') {
+            Some(arguments) => format!("{arguments}, {flags})"),
+            None => format!("{kind}({flags})"),
+        }
     }
 }
 

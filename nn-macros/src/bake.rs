@@ -7,7 +7,7 @@ use nn_runtime::io::safetensors::{LoadOptions, load_layers};
 use nn_runtime::layers::{BatchNorm, Conv1d, Conv2d, Gru, LayerNorm, Lstm, Rnn};
 use nn_runtime::quant::Quantization;
 use nn_runtime::quant::file::Reader;
-use nn_runtime::{Bf16, Dense, F16, Init, LayerInfo, LayerKind, TensorInfo, Tensors};
+use nn_runtime::{Bf16, Dense, F16, Hidden, Init, LayerInfo, LayerKind, TensorInfo, Tensors};
 use std::path::Path;
 
 /// The runtime's name for an activation.
@@ -56,7 +56,8 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
         .ok_or_else(|| format!("the path of `{file}` is not valid UTF-8"))?
         .to_owned();
     // Every layer's tensors as its type declares them; a layer declared with `bias = false`
-    // reads those but its biases, which bake as zeros.
+    // (`affine = false`) reads those but its biases (parameters), which bake at their fixed
+    // values.
     let mut all_tensors = Vec::with_capacity(net.layers.len());
     let layers: Vec<LayerInfo> = net
         .layers
@@ -67,9 +68,10 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
             let input: &'static [usize] = Box::leak(layer.input.dims().into());
             let output: &'static [usize] = Box::leak(layer.output.dims().into());
             let (kind, mut tensors) = kind_and_tensors(layer, input, output);
-            all_tensors.push(tensors.clone());
-            if !layer.bias {
-                tensors.retain(|tensor| !tensor.is_bias());
+            let hidden = hidden(layer);
+            all_tensors.push((tensors.clone(), hidden));
+            if let Some(hidden) = hidden {
+                tensors.retain(|tensor| !hidden.hides(tensor));
             }
             LayerInfo {
                 name: Box::leak(layer.name.clone().into_boxed_str()),
@@ -119,7 +121,7 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
     let layers = layers
         .into_iter()
         .zip(&all_tensors)
-        .map(|(read, all)| with_zero_biases(read, all))
+        .map(|(read, (all, hidden))| with_fixed(read, all, *hidden))
         .collect();
     Ok(BakedWeights {
         written: file.to_owned(),
@@ -167,19 +169,33 @@ fn check_half_range(
     Ok(())
 }
 
-/// A layer's tensors `read` from a file, in the order of its tensors `all`, with a zero
-/// tensor in the place of each bias the file does not hold (`bias = false`).
-fn with_zero_biases(read: Vec<Vec<f64>>, all: &[TensorInfo]) -> Vec<Vec<f64>> {
-    if read.len() == all.len() {
-        return read;
+/// The tensors a layer's declaration leaves out (`affine = false`, `bias = false`), as the
+/// generated `LayerInfo` does.
+fn hidden(layer: &nn_grammar::Layer) -> Option<Hidden> {
+    if !layer.affine {
+        Some(Hidden::Parameters)
+    } else if !layer.bias {
+        Some(Hidden::Biases)
+    } else {
+        None
     }
+}
+
+/// A layer's tensors `read` from a file, in the order of its tensors `all`, with each tensor
+/// `hidden` leaves out at its fixed value: a normalisation's weight one, a bias zero.
+fn with_fixed(read: Vec<Vec<f64>>, all: &[TensorInfo], hidden: Option<Hidden>) -> Vec<Vec<f64>> {
+    let Some(hidden) = hidden else {
+        return read;
+    };
     let mut read = read.into_iter();
     all.iter()
         .map(|tensor| {
-            if tensor.is_bias() {
-                vec![0.0; tensor.len()]
-            } else {
+            if !hidden.hides(tensor) {
                 read.next().unwrap_or_default()
+            } else if tensor.init == Init::Ones {
+                vec![1.0; tensor.len()]
+            } else {
+                vec![0.0; tensor.len()]
             }
         })
         .collect()

@@ -1,6 +1,6 @@
 //! Run-time errors: values that name the layer, what was expected and what was found.
 
-use crate::network::Plural;
+use crate::network::{LayerKind, Plural};
 #[cfg(feature = "alloc")]
 use crate::tensor::TensorInfo;
 #[cfg(feature = "alloc")]
@@ -185,11 +185,14 @@ pub enum Error {
     #[cfg(feature = "alloc")]
     #[error(
         "layer `{layer}`: missing tensor `{tensor}` (the file has {found}){}",
-        bias_hint(.tensor)
+        missing_hint(*.kind, .tensor)
     )]
     MissingTensor {
         /// The layer.
         layer: &'static str,
+        /// The layer's kind, in a float network's file (`None` in an int8 twin's): what says
+        /// whether a missing bias or weight is PyTorch's `bias=False` or `affine=False`.
+        kind: Option<LayerKind>,
         /// The tensor that is missing.
         tensor: String,
         /// The tensors the file has under the same prefix (or, if none, all of them), quoted
@@ -214,8 +217,9 @@ pub enum Error {
     /// tensor (a batchnorm's statistics where a dense layer was matched).
     #[cfg(feature = "alloc")]
     #[error(
-        "layer `{layer}`: unexpected tensor `{tensor}`: the layer has {}",
-        Names(.prefix, .expected)
+        "layer `{layer}`: unexpected tensor `{tensor}`: the layer has {}{}",
+        Names(.prefix, .expected),
+        extra_hint(.tensor, .expected)
     )]
     ExtraTensor {
         /// The layer whose prefix the tensor has.
@@ -423,7 +427,7 @@ impl core::fmt::Debug for Error {
             Truncated { expected, found },
             #[cfg(feature = "alloc")] Format { reason },
             #[cfg(feature = "alloc")] MissingLayer { layer, index, count, expected, tensors },
-            #[cfg(feature = "alloc")] MissingTensor { layer, tensor, found },
+            #[cfg(feature = "alloc")] MissingTensor { layer, kind, tensor, found },
             #[cfg(feature = "alloc")] UnexpectedTensor { tensor, layers },
             #[cfg(feature = "alloc")] ExtraTensor { layer, tensor, prefix, expected },
             #[cfg(feature = "alloc")] Shape { layer, tensor, expected, found },
@@ -450,14 +454,47 @@ impl core::fmt::Debug for Error {
 pub(crate) const ALLOW_NON_FINITE: &str =
     " (opt in with `LoadOptions::allow_non_finite` to load it anyway)";
 
-/// For a missing bias (`fc1.bias`, `lstm.bias_ih_l0`), how to declare a layer without one,
-/// which is what PyTorch's `bias=False` saves.
+/// Whether `name` (a tensor's name after its prefix) is a bias: `bias`, `bias_ih_l0`, ...
 #[cfg(feature = "alloc")]
-fn bias_hint(tensor: &str) -> &'static str {
+fn is_bias_name(name: &str) -> bool {
+    name == "bias" || name.starts_with("bias_ih_l") || name.starts_with("bias_hh_l")
+}
+
+/// For a tensor missing from a layer of `kind`, how to declare the layer PyTorch saved so: a
+/// bias with `bias = false`, a normalisation's weight with `affine = false`.
+#[cfg(feature = "alloc")]
+fn missing_hint(kind: Option<LayerKind>, tensor: &str) -> &'static str {
+    use LayerKind as K;
     let name = tensor.rsplit('.').next().unwrap_or(tensor);
-    if name == "bias" || name.starts_with("bias_ih_l") || name.starts_with("bias_hh_l") {
-        ": a PyTorch module with `bias=False` saves none, declare its dense, convolution or \
-         recurrent layer with `bias = false`"
+    match kind {
+        Some(K::BatchNorm1d | K::BatchNorm2d | K::LayerNorm) if name == "weight" => {
+            ": a PyTorch normalisation with `affine=False` (`elementwise_affine=False`) saves no \
+             weight and no bias, declare it with `affine = false`"
+        }
+        Some(K::Dense | K::Conv1d | K::Conv2d | K::Lstm | K::Gru | K::Rnn | K::LayerNorm)
+            if is_bias_name(name) =>
+        {
+            ": a PyTorch module with `bias=False` saves none, declare the layer with \
+             `bias = false`"
+        }
+        _ => "",
+    }
+}
+
+/// For a tensor under a layer's prefix that its `expected` tensors leave out because the
+/// declaration does (`bias = false`, `affine = false`), which argument to drop to read it.
+#[cfg(feature = "alloc")]
+fn extra_hint(tensor: &str, expected: &[TensorInfo]) -> &'static str {
+    let name = tensor.rsplit('.').next().unwrap_or(tensor);
+    let has = |found: fn(&str) -> bool| expected.iter().any(|t| found(t.name));
+    let weighted = has(|n| n.starts_with("weight"));
+    if is_bias_name(name) && weighted && !has(is_bias_name) {
+        ": it is declared `bias = false`, leave that out to read the file's bias"
+    } else if (name == "weight" || name == "bias")
+        && has(|n| n.starts_with("running_"))
+        && !weighted
+    {
+        ": it is declared `affine = false`, leave that out to read the file's weight and bias"
     } else {
         ""
     }

@@ -69,7 +69,7 @@ pub use scalar::Scalar;
 #[doc(hidden)]
 pub use serde;
 pub use tensor::{
-    Init, Layout, Role, StorageIndices, TensorInfo, Tensors, count_without_biases, without_biases,
+    Hidden, Init, Layout, Role, StorageIndices, TensorInfo, Tensors, kept, kept_count,
 };
 pub use zeroed::ZeroInit;
 #[cfg(feature = "alloc")]

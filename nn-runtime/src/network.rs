@@ -137,6 +137,12 @@ pub trait Network: ZeroInit + 'static {
         f: impl FnMut(&'static LayerInfo, &'static TensorInfo, &'a mut [Self::Scalar]),
     );
 
+    /// Sets what the declaration fixes and no visitor shows: the weight of a normalisation
+    /// declared `affine = false`, to one (its bias, like every hidden bias, stays zero). The
+    /// constructors (`zeroed`, `random`, the loaders) call it on the network of zeros they
+    /// start from; nothing else needs to.
+    fn fill_fixed(&mut self) {}
+
     /// The forward pass on slices, for callers whose sizes are only known at run time.
     ///
     /// # Errors

@@ -237,12 +237,33 @@ pub trait Tensors {
     );
 }
 
-/// How many of `tensors` are not biases ([`TensorInfo::is_bias`]): the length of
-/// [`without_biases`].
-pub const fn count_without_biases(tensors: &[TensorInfo]) -> usize {
+/// Which of a layer's tensors its declaration leaves out: they stay in the layer, at a fixed
+/// value, but its [`LayerInfo`](crate::LayerInfo) does not list them, so that files, counts and
+/// optimizers never see them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hidden {
+    /// The biases ([`TensorInfo::is_bias`]), zero: `bias = false`.
+    Biases,
+    /// The parameters ([`Role::Parameter`]): a normalisation's weight, one, and bias, zero:
+    /// `affine = false`. Its buffers stay.
+    Parameters,
+}
+
+impl Hidden {
+    /// Whether `tensor` is one of those left out.
+    pub const fn hides(self, tensor: &TensorInfo) -> bool {
+        match self {
+            Self::Biases => tensor.is_bias(),
+            Self::Parameters => matches!(tensor.role, Role::Parameter),
+        }
+    }
+}
+
+/// How many of `tensors` `hidden` keeps: the length of [`kept`].
+pub const fn kept_count(tensors: &[TensorInfo], hidden: Hidden) -> usize {
     let (mut count, mut index) = (0, 0);
     while index < tensors.len() {
-        if !tensors[index].is_bias() {
+        if !hidden.hides(&tensors[index]) {
             count += 1;
         }
         index += 1;
@@ -250,15 +271,15 @@ pub const fn count_without_biases(tensors: &[TensorInfo]) -> usize {
     count
 }
 
-/// `tensors` without their biases, in their order: the tensors of a layer declared with
-/// `bias = false`, which its [`LayerInfo`](crate::LayerInfo) lists (files hold no biases for
-/// it, and the optimizers leave them at zero).
+/// The tensors of `tensors` that `hidden` keeps, in their order: what the
+/// [`LayerInfo`](crate::LayerInfo) of a layer declared with `bias = false` or `affine = false`
+/// lists.
 ///
 /// # Panics
 ///
-/// If `N` is not [`count_without_biases`]: in the constants that call this, evaluated while
-/// compiling, a compile error.
-pub const fn without_biases<const N: usize>(tensors: &[TensorInfo]) -> [TensorInfo; N] {
+/// If `N` is not [`kept_count`]: in the constants that call this, evaluated while compiling, a
+/// compile error.
+pub const fn kept<const N: usize>(tensors: &[TensorInfo], hidden: Hidden) -> [TensorInfo; N] {
     const NONE: TensorInfo = TensorInfo {
         name: "",
         shape: &[],
@@ -267,13 +288,13 @@ pub const fn without_biases<const N: usize>(tensors: &[TensorInfo]) -> [TensorIn
         init: Init::Zeros,
     };
     assert!(
-        N == count_without_biases(tensors),
+        N == kept_count(tensors, hidden),
         "N must count the tensors kept"
     );
     let mut kept = [NONE; N];
     let (mut count, mut index) = (0, 0);
     while index < tensors.len() {
-        if !tensors[index].is_bias() {
+        if !hidden.hides(&tensors[index]) {
             kept[count] = tensors[index];
             count += 1;
         }

@@ -77,6 +77,7 @@ pub(crate) fn network(
             output: layer.output,
             activation: layer.activation,
             bias,
+            affine: true,
             range: nowhere,
         });
     }

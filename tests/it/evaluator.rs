@@ -74,12 +74,8 @@ pub fn evaluate(net: &Network, weights: &[LayerWeights], input: &[f64]) -> Vec<f
     let mut x = input.to_vec();
     for (layer, w) in net.layers.iter().zip(weights) {
         assert_eq!(x.len(), layer.input.elements(), "`{}`", layer.name);
-        let mut tensors: Vec<&[f64]> = w.tensors.iter().map(Vec::as_slice).collect();
-        // `bias = false`: the weight alone, and a bias of zeros.
-        let zeros = vec![0.0; layer.bias_values()];
-        if !layer.bias {
-            tensors.insert(1, &zeros);
-        }
+        let all = with_fixed(layer, &w.tensors);
+        let tensors: Vec<&[f64]> = all.iter().map(Vec::as_slice).collect();
         let mut y = match (layer.kind, tensors.as_slice()) {
             (LayerKind::Dense, [weight, bias]) => dense(&x, weight, bias, layer.output),
             (LayerKind::Conv2d(conv), [weight, bias]) => {
@@ -159,6 +155,24 @@ pub fn evaluate(net: &Network, weights: &[LayerWeights], input: &[f64]) -> Vec<f
         x = y;
     }
     x
+}
+
+/// A layer's tensors with those its declaration leaves out at their fixed values: after a
+/// weight, a bias of zeros (`bias = false`); before a normalisation's other tensors, a weight of
+/// ones and a bias of zeros (`affine = false`).
+fn with_fixed(layer: &nn_grammar::Layer, tensors: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let mut all = tensors.to_vec();
+    if !layer.bias && layer.affine {
+        all.insert(1, vec![0.0; layer.bias_values()]);
+    }
+    if !layer.affine {
+        let scale = match layer.kind {
+            LayerKind::BatchNorm { .. } => layer.input.dims()[0],
+            _ => layer.input.elements(),
+        };
+        all.splice(0..0, [vec![1.0; scale], vec![0.0; scale]]);
+    }
+    all
 }
 
 /// A dense layer: `y[o] = bias[o] + sum_i weight[o][i] x[i]`.

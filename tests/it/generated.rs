@@ -175,7 +175,8 @@ pub fn random_declaration(rng: &mut Rng, name: &str, limits: Limits) -> String {
 /// layers that keep a feature map (convolutions with any stride, padding, dilation and groups,
 /// the pools, `dropout`, `batchnorm`, `layernorm`), then `flatten` or a global pool, then one or two dense layers. Every
 /// size is worked out here, so that the declaration compiles.
-/// A quarter of the convolutions and dense layers are declared with `bias = false`, drawn from
+/// A quarter of the convolutions and dense layers are declared with `bias = false`, and a quarter
+/// of the normalisations with `affine = false` (or a layernorm with `bias = false`), drawn from
 /// `bias`.
 pub fn random_shaped_declaration(
     rng: &mut Rng,
@@ -230,6 +231,19 @@ pub fn random_shaped_declaration(
             };
             let eps = ["", "(1e-3)", "(eps = 0.5)"][rng.below(3)];
             let _ = write!(text, " -> {kind}{eps}");
+            // Without their weight and bias, or (layernorm) without its bias.
+            let flag = match bias.below(4) {
+                0 => Some("affine = false"),
+                1 if kind == "layernorm" => Some("bias = false"),
+                _ => None,
+            };
+            if let Some(flag) = flag {
+                if eps.is_empty() {
+                    let _ = write!(text, "({flag})");
+                } else {
+                    text.insert_str(text.len() - 1, &format!(", {flag}"));
+                }
+            }
         }
         // Not the two that normalise, which come last.
         let activation = ACTIVATIONS[rng.below(ACTIVATIONS.len() - 2)];

@@ -140,7 +140,7 @@ nn::network! {
 
 nn::network! {
     /// Random network 27.
-    struct Gen27 = [2, 10, 5] -> avgpool2d(2, stride = 1, padding = 1) -> layernorm(1e-3) silu -> avgpool2d(2, padding = 1) tanh -> global_avgpool -> 5 silu -> 12 elu with scalar = f64;
+    struct Gen27 = [2, 10, 5] -> avgpool2d(2, stride = 1, padding = 1) -> layernorm(1e-3) silu -> avgpool2d(2, padding = 1) tanh -> global_avgpool -> 5 silu -> dense(12, bias = false) elu with scalar = f64;
 }
 
 nn::network! {
@@ -150,22 +150,22 @@ nn::network! {
 
 nn::network! {
     /// Random network 29.
-    struct Gen29 = [3, 6, 10] -> batchnorm gelu -> conv2d(1, 3, bias = false) silu -> conv2d(1, (1, 3), stride = (1, 2), padding = (0, 1), dilation = 2) -> global_avgpool -> 8 sigmoid;
+    struct Gen29 = [3, 6, 10] -> batchnorm gelu -> conv2d(1, 3) silu -> conv2d(1, (1, 3), stride = (1, 2), padding = (0, 1), dilation = 2, bias = false) -> global_avgpool -> 8 sigmoid;
 }
 
 nn::network! {
     /// Random network 30.
-    struct Gen30 = [2, 18] -> conv1d(4, 3, stride = 2, padding = 1, groups = 2, bias = false) gelu_tanh -> conv1d(1, 1) gelu -> conv1d(3, 3) elu -> global_avgpool -> 3 silu;
+    struct Gen30 = [2, 18] -> conv1d(4, 3, stride = 2, padding = 1, groups = 2) gelu_tanh -> conv1d(1, 1) gelu -> conv1d(3, 3) elu -> global_avgpool -> 3 silu;
 }
 
 nn::network! {
     /// Random network 31.
-    struct Gen31 = [2, 11] -> batchnorm(1e-3) elu -> flatten -> 2 softmax with scalar = f64;
+    struct Gen31 = [2, 11] -> batchnorm(1e-3, affine = false) elu -> flatten -> 2 softmax with scalar = f64;
 }
 
 nn::network! {
     /// Random network 32.
-    struct Gen32 = [1, 19] -> conv1d(3, 2, padding = 1, dilation = 2) softplus -> flatten -> 14 log_softmax;
+    struct Gen32 = [1, 19] -> conv1d(3, 2, padding = 1, dilation = 2, bias = false) softplus -> flatten -> 14 log_softmax;
 }
 
 nn::network! {
@@ -175,17 +175,17 @@ nn::network! {
 
 nn::network! {
     /// Random network 34.
-    struct Gen34 = [1, 4, 5] -> conv2d(2, (2, 3), stride = (2, 1), dilation = (2, 1), bias = false) gelu_tanh -> global_avgpool -> 11 gelu_tanh;
+    struct Gen34 = [1, 4, 5] -> conv2d(2, (2, 3), stride = (2, 1), dilation = (2, 1)) gelu_tanh -> global_avgpool -> 11 gelu_tanh;
 }
 
 nn::network! {
     /// Random network 35.
-    struct Gen35 = [1, 4, 10] -> batchnorm leaky_relu -> global_maxpool -> 13 gelu with scalar = f64;
+    struct Gen35 = [1, 4, 10] -> batchnorm(affine = false) leaky_relu -> global_maxpool -> 13 gelu with scalar = f64;
 }
 
 nn::network! {
     /// Random network 36.
-    struct Gen36 = [1, 9, 3] -> batchnorm relu -> global_avgpool -> 15 log_softmax;
+    struct Gen36 = [1, 9, 3] -> batchnorm relu -> global_avgpool -> dense(15, bias = false) log_softmax;
 }
 
 nn::network! {
@@ -195,7 +195,7 @@ nn::network! {
 
 nn::network! {
     /// Random network 38.
-    struct Gen38 = [1, 8, 6] -> dropout(0.25) gelu_tanh -> conv2d(1, 1, dilation = (2, 1)) gelu -> flatten -> dense(3, bias = false) -> 10 silu;
+    struct Gen38 = [1, 8, 6] -> dropout(0.25) gelu_tanh -> conv2d(1, 1, dilation = (2, 1)) gelu -> flatten -> 3 -> 10 silu;
 }
 
 nn::network! {
@@ -234,17 +234,17 @@ pub fn visit_all(visit: &mut impl Visit) {
     visit.network("struct Gen24 = [3, 3, 5] -> conv2d(6, (3, 2), stride = (2, 1), padding = (1, 0), dilation = (1, 2), groups = 3, bias = false) silu -> flatten -> 16 log_softmax;", Gen24::random);
     visit.network("struct Gen25 = [3, 8] -> maxpool1d(2) relu -> conv1d(2, 2) -> conv1d(2, 3, stride = 2, padding = 1, bias = false) leaky_relu -> global_avgpool -> 3 sigmoid -> dense(3, bias = false) gelu;", Gen25::random);
     visit.network("struct Gen26 = [2, 5, 9] -> conv2d(2, (3, 2), stride = (1, 2), padding = (1, 0), dilation = (1, 2)) relu -> conv2d(1, (1, 2), stride = 2, padding = (0, 1), dilation = 2, bias = false) softplus -> conv2d(2, 2, stride = 2, padding = 1, dilation = 2) elu -> flatten -> dense(10, bias = false) tanh;", Gen26::random);
-    visit.network("struct Gen27 = [2, 10, 5] -> avgpool2d(2, stride = 1, padding = 1) -> layernorm(1e-3) silu -> avgpool2d(2, padding = 1) tanh -> global_avgpool -> 5 silu -> 12 elu with scalar = f64;", Gen27::random);
+    visit.network("struct Gen27 = [2, 10, 5] -> avgpool2d(2, stride = 1, padding = 1) -> layernorm(1e-3) silu -> avgpool2d(2, padding = 1) tanh -> global_avgpool -> 5 silu -> dense(12, bias = false) elu with scalar = f64;", Gen27::random);
     visit.network("struct Gen28 = [1, 20] -> conv1d(3, 2, stride = 2, dilation = 2, bias = false) silu -> flatten -> dense(6, bias = false) silu;", Gen28::random);
-    visit.network("struct Gen29 = [3, 6, 10] -> batchnorm gelu -> conv2d(1, 3, bias = false) silu -> conv2d(1, (1, 3), stride = (1, 2), padding = (0, 1), dilation = 2) -> global_avgpool -> 8 sigmoid;", Gen29::random);
-    visit.network("struct Gen30 = [2, 18] -> conv1d(4, 3, stride = 2, padding = 1, groups = 2, bias = false) gelu_tanh -> conv1d(1, 1) gelu -> conv1d(3, 3) elu -> global_avgpool -> 3 silu;", Gen30::random);
-    visit.network("struct Gen31 = [2, 11] -> batchnorm(1e-3) elu -> flatten -> 2 softmax with scalar = f64;", Gen31::random);
-    visit.network("struct Gen32 = [1, 19] -> conv1d(3, 2, padding = 1, dilation = 2) softplus -> flatten -> 14 log_softmax;", Gen32::random);
+    visit.network("struct Gen29 = [3, 6, 10] -> batchnorm gelu -> conv2d(1, 3) silu -> conv2d(1, (1, 3), stride = (1, 2), padding = (0, 1), dilation = 2, bias = false) -> global_avgpool -> 8 sigmoid;", Gen29::random);
+    visit.network("struct Gen30 = [2, 18] -> conv1d(4, 3, stride = 2, padding = 1, groups = 2) gelu_tanh -> conv1d(1, 1) gelu -> conv1d(3, 3) elu -> global_avgpool -> 3 silu;", Gen30::random);
+    visit.network("struct Gen31 = [2, 11] -> batchnorm(1e-3, affine = false) elu -> flatten -> 2 softmax with scalar = f64;", Gen31::random);
+    visit.network("struct Gen32 = [1, 19] -> conv1d(3, 2, padding = 1, dilation = 2, bias = false) softplus -> flatten -> 14 log_softmax;", Gen32::random);
     visit.network("struct Gen33 = [2, 7] -> avgpool1d(2, stride = 1, padding = 1) silu -> global_avgpool -> 16 log_softmax;", Gen33::random);
-    visit.network("struct Gen34 = [1, 4, 5] -> conv2d(2, (2, 3), stride = (2, 1), dilation = (2, 1), bias = false) gelu_tanh -> global_avgpool -> 11 gelu_tanh;", Gen34::random);
-    visit.network("struct Gen35 = [1, 4, 10] -> batchnorm leaky_relu -> global_maxpool -> 13 gelu with scalar = f64;", Gen35::random);
-    visit.network("struct Gen36 = [1, 9, 3] -> batchnorm relu -> global_avgpool -> 15 log_softmax;", Gen36::random);
+    visit.network("struct Gen34 = [1, 4, 5] -> conv2d(2, (2, 3), stride = (2, 1), dilation = (2, 1)) gelu_tanh -> global_avgpool -> 11 gelu_tanh;", Gen34::random);
+    visit.network("struct Gen35 = [1, 4, 10] -> batchnorm(affine = false) leaky_relu -> global_maxpool -> 13 gelu with scalar = f64;", Gen35::random);
+    visit.network("struct Gen36 = [1, 9, 3] -> batchnorm relu -> global_avgpool -> dense(15, bias = false) log_softmax;", Gen36::random);
     visit.network("struct Gen37 = [1, 8, 5] -> maxpool2d(2, stride = 1) leaky_relu -> conv2d(1, (2, 3), stride = (2, 1), padding = (0, 1), dilation = (1, 2)) silu -> flatten -> 8 sigmoid -> 11 gelu;", Gen37::random);
-    visit.network("struct Gen38 = [1, 8, 6] -> dropout(0.25) gelu_tanh -> conv2d(1, 1, dilation = (2, 1)) gelu -> flatten -> dense(3, bias = false) -> 10 silu;", Gen38::random);
+    visit.network("struct Gen38 = [1, 8, 6] -> dropout(0.25) gelu_tanh -> conv2d(1, 1, dilation = (2, 1)) gelu -> flatten -> 3 -> 10 silu;", Gen38::random);
     visit.network("struct Gen39 = [4, 7] -> conv1d(6, 2, dilation = 2, groups = 2) -> flatten -> 4 log_softmax with scalar = f64;", Gen39::random);
 }

@@ -601,9 +601,9 @@ fn check_safetensors<N: Network>(file: &[u8]) -> bool {
 }
 
 /// `load_partial` of `file` into a zeroed `N`, whose strict load gave `strict`: no panic,
-/// bounded allocations; a file that loads strictly loads whole, to the same values (but where
-/// a layer named in the declaration took a number, which a partial load does not do); a
-/// complete partial load is the strict one; an error leaves the network as it was.
+/// bounded allocations; a complete partial load is the strict one (a strict load may take
+/// more, by the file's numbers where a partial one matches exact keys); an error leaves the
+/// network as it was.
 fn check_partial<N: Network>(file: &[u8], strict: Option<&N>) {
     let mut net = nn::__private::zeroed_box::<N>();
     let before = bits(&*net);
@@ -614,11 +614,7 @@ fn check_partial<N: Network>(file: &[u8], strict: Option<&N>) {
         (Ok(report), Some(strict)) if report.is_complete() => {
             assert_eq!(bits(&*net), bits(strict), "{}", N::NAME);
         }
-        (Ok(report), Some(_)) => assert!(
-            N::LAYERS.iter().any(|layer| layer.named),
-            "{}: {report:?}",
-            N::NAME
-        ),
+        (Ok(_), Some(_)) => {}
         (Ok(report), None) => assert!(
             !report.is_complete(),
             "{}: a complete partial load of a file the strict load refuses",

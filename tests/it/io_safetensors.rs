@@ -226,6 +226,7 @@ fn a_missing_tensor_names_it_and_its_sibling() {
         error,
         Error::MissingTensor {
             layer: "layer1",
+            kind: Some(nn::LayerKind::Dense),
             tensor: "2.bias".into(),
             found: "`2.weight`".into(),
         }
@@ -233,8 +234,7 @@ fn a_missing_tensor_names_it_and_its_sibling() {
     assert_eq!(
         error.to_string(),
         "layer `layer1`: missing tensor `2.bias` (the file has `2.weight`): a PyTorch module \
-         with `bias=False` saves none, declare its dense, convolution or recurrent layer with \
-         `bias = false`"
+         with `bias=False` saves none, declare the layer with `bias = false`"
     );
 }
 

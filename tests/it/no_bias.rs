@@ -134,8 +134,7 @@ fn a_file_with_other_biases_than_declared_is_an_error_that_says_what_to_declare(
     assert_eq!(
         error.to_string(),
         "layer `conv`: missing tensor `conv.bias` (the file has `conv.weight`): a PyTorch module \
-         with `bias=False` saves none, declare its dense, convolution or recurrent layer with \
-         `bias = false`"
+         with `bias=False` saves none, declare the layer with `bias = false`"
     );
     // A file with biases, read by a declaration without: the bias is not silently dropped.
     let with_bias = WithBiasCnn::random(1).to_safetensors();
@@ -146,6 +145,38 @@ fn a_file_with_other_biases_than_declared_is_an_error_that_says_what_to_declare(
         matches!(&error, Error::ExtraTensor { layer: "conv", tensor, .. } if tensor == "conv.bias"),
         "{error:?}"
     );
+    assert_eq!(
+        error.to_string(),
+        "layer `conv`: unexpected tensor `conv.bias`: the layer has `conv.weight`: it is \
+         declared `bias = false`, leave that out to read the file's bias"
+    );
+    // And for normalisations: PyTorch's `affine=False` file into one with a weight and bias,
+    // and the other way around.
+    let Err(error) = WithAffine::from_safetensors(&bytes("no_bias_norms")) else {
+        panic!("a file without `bn.weight` loaded");
+    };
+    assert_eq!(
+        error.to_string(),
+        "layer `bn`: missing tensor `bn.weight` (the file has `bn.num_batches_tracked`, \
+         `bn.running_mean`, `bn.running_var`): a PyTorch normalisation with `affine=False` \
+         (`elementwise_affine=False`) saves no weight and no bias, declare it with \
+         `affine = false`"
+    );
+    let Err(error) = Norms::from_safetensors(&WithAffine::random(1).to_safetensors()) else {
+        panic!("a file with `bn.weight` loaded into a batchnorm without");
+    };
+    assert!(
+        error.to_string().ends_with(
+            ": it is declared `affine = false`, leave that out to read the file's weight and bias"
+        ),
+        "{error}"
+    );
+}
+
+nn::network! {
+    /// `Norms` with every weight and bias, as a declaration that forgot `affine = false`.
+    struct WithAffine = 5 -> batchnorm as bn -> 6 as fc1 -> layernorm relu as ln1 -> 4 as fc2
+        -> layernorm as ln2 -> 2 as out with scalar = f64;
 }
 
 nn::network! {
@@ -248,4 +279,74 @@ fn sequence_networks_without_biases_learn_and_keep_none() {
     for x in &inputs {
         assert_eq!(net.step(&mut a, x), reloaded.step(&mut b, x));
     }
+}
+
+nn::network! {
+    /// `Norms` in the script: PyTorch's `BatchNorm1d(affine=False)`,
+    /// `LayerNorm(elementwise_affine=False)` and `LayerNorm(bias=False)`.
+    struct Norms = 5 -> batchnorm(affine = false) as bn -> 6 as fc1
+        -> layernorm(affine = false) relu as ln1 -> 4 as fc2 -> layernorm(bias = false) as ln2
+        -> 2 as out with scalar = f64;
+
+    /// The same network, its weights baked in.
+    struct BakedNorms = 5 -> batchnorm(affine = false) as bn -> 6 as fc1
+        -> layernorm(affine = false) relu as ln1 -> 4 as fc2 -> layernorm(bias = false) as ln2
+        -> 2 as out with scalar = f64, weights = "tests/fixtures/no_bias_norms.safetensors";
+}
+
+#[test]
+fn normalisations_without_affine_parameters_run_as_pytorch_s() {
+    let file = bytes("no_bias_norms");
+    let net = Norms::from_safetensors(&file).expect("PyTorch's state_dict");
+    let expected = expected();
+    let inputs = expected["norm_inputs"].as_array().expect("inputs");
+    let outputs = expected["norm_outputs"].as_array().expect("outputs");
+    for (input, output) in inputs.iter().zip(outputs) {
+        let input: [f64; 5] = floats(input).try_into().expect("5 inputs");
+        let found = net.forward(&input);
+        assert_close(&found, &floats(output), 1e-12, "against PyTorch");
+        assert_eq!(BakedNorms::BAKED.forward(&input), found);
+    }
+    // The same keys as PyTorch's: the batchnorm's buffers alone, no `ln1.*`, `ln2.weight`.
+    assert!(
+        tensors(&net.to_safetensors()) == tensors(&file),
+        "other keys or values"
+    );
+    assert_eq!(Norms::PARAMETERS, 6 * 5 + 6 + 4 * 6 + 4 + 4 + 2 * 4 + 2);
+    // Built from zeros, as every constructor is, the hidden scales are one: a zeroed network
+    // normalises, and JSON reads as safetensors does.
+    let zeroed = Norms::zeroed();
+    assert!(zeroed.ln1.weight().iter().all(|w| *w == 1.0));
+    let json = serde_json::to_string(&*net).expect("serialises");
+    let back: Box<Norms> = serde_json::from_str(&json).expect("deserialises");
+    assert_eq!(back.forward(&[0.5; 5]), net.forward(&[0.5; 5]));
+    // Training leaves them so.
+    let mut trained = Norms::random(2);
+    let mut gradients = NormsGradients::zeroed();
+    let mut sgd = nn::train::Sgd::new(0.5).momentum(0.9).weight_decay(0.1);
+    let mut names = Vec::new();
+    nn::train::Gradients::for_each_tensor(&*gradients, |tensor, _| names.push(tensor.name));
+    assert_eq!(
+        names,
+        [
+            "weight", "bias", "weight", "bias", "weight", "weight", "bias"
+        ]
+    );
+    for step in 0..3 {
+        gradients.zero();
+        let x = [0.3 * f64::from(step), -0.5, 1.0, 0.25, -1.5];
+        nn::train::Trainable::accumulate_gradients(
+            &*trained,
+            &x,
+            &[1.0, -1.0],
+            &nn::train::Mse,
+            1.0,
+            &mut gradients,
+        );
+        nn::train::Optimizer::step(&mut sgd, &mut *trained, &gradients);
+    }
+    assert!(trained.ln1.weight().iter().all(|w| *w == 1.0));
+    assert!(trained.ln1.bias().iter().all(|b| *b == 0.0));
+    assert!(trained.ln2.bias().iter().all(|b| *b == 0.0));
+    assert!(trained.bn.weight().iter().all(|w| *w == 1.0));
 }

@@ -106,3 +106,41 @@ fn a_tensor_of_another_shape_is_an_error_and_nothing_is_written() {
         "{error:?}"
     );
 }
+
+nn::network! {
+    /// Three layers, numbered 0, 2 and 4 as `nn.Sequential(Linear, ReLU, Linear, ReLU, Linear)`.
+    struct Three = 4 -> 4 relu -> 4 relu -> 4 with scalar = f64;
+}
+
+/// `file`'s tensors whose names `keep` accepts, as a file.
+fn only(file: &[u8], keep: impl Fn(&str) -> bool) -> Vec<u8> {
+    let file = safetensors::SafeTensors::deserialize(file).expect("a safetensors file");
+    let kept: Vec<(String, safetensors::tensor::TensorView<'_>)> = file
+        .tensors()
+        .into_iter()
+        .filter(|(name, _)| keep(name))
+        .collect();
+    safetensors::tensor::serialize(kept, None).expect("serialises")
+}
+
+#[test]
+fn keys_match_exactly_and_nothing_shifts() {
+    let source = Three::random(5);
+    // Only the last layer's tensors: they go to the last layer, not the first.
+    let last = only(&source.to_safetensors(), |name| name.starts_with("4."));
+    let mut net = Three::zeroed();
+    let report = load_partial(&mut *net, &last, LoadOptions::new()).expect("fits");
+    assert_eq!(report.missing, ["0.weight", "0.bias", "2.weight", "2.bias"]);
+    assert!(report.unexpected.is_empty());
+    assert_eq!(net.layer2.columns(), source.layer2.columns());
+    assert_eq!(net.layer2.bias(), source.layer2.bias());
+    assert!(
+        net.layer0.bias().iter().all(|b| *b == 0.0),
+        "layer 0 untouched"
+    );
+    // The strict loader numbers layers by the file's integers instead, and refuses this file.
+    let Err(error) = Three::from_safetensors(&last) else {
+        panic!("a strict load took a file of one layer of three");
+    };
+    assert!(matches!(error, Error::MissingLayer { .. }), "{error:?}");
+}

@@ -664,6 +664,9 @@ fn mistakes_with_bias() {
             1:33: expected `true` or `false` for `bias`, as PyTorch's `bias=False`, found `0`
               struct A = 4 -> dense(8, bias = 0) -> conv2d(2, 1, bias = false, bias = true) -> maxpool2d(2, bias = false) -> linear(3, bias = false) -> dense(relu) -> dense;
                                               ^
+            1:39: `conv2d` reads images of shape `[channels, height, width]`, found `[8]`: declare the input as a shape such as `[1, 28, 28]`
+              struct A = 4 -> dense(8, bias = 0) -> conv2d(2, 1, bias = false, bias = true) -> maxpool2d(2, bias = false) -> linear(3, bias = false) -> dense(relu) -> dense;
+                                                    ^^^^^^
             1:66: argument `bias` of `conv2d` is given twice
               struct A = 4 -> dense(8, bias = 0) -> conv2d(2, 1, bias = false, bias = true) -> maxpool2d(2, bias = false) -> linear(3, bias = false) -> dense(relu) -> dense;
                                                                                ^^^^^^^^^^^
@@ -682,11 +685,60 @@ fn mistakes_with_bias() {
         "#]],
     );
     check(
+        "struct C = [1, 8, 8] -> conv2d(4, bias = true, 3) -> conv2d(4, 3, bias = False) -> flatten -> 2;",
+        &expect![[r#"
+            1:48: a positional argument of `conv2d` cannot follow a named one: name it, as in `stride = 2`
+              struct C = [1, 8, 8] -> conv2d(4, bias = true, 3) -> conv2d(4, 3, bias = False) -> flatten -> 2;
+                                                             ^
+            1:74: write `false` in lower case: expected `true` or `false` for `bias`, as PyTorch's `bias=False`, found `False`
+              struct C = [1, 8, 8] -> conv2d(4, bias = true, 3) -> conv2d(4, 3, bias = False) -> flatten -> 2;
+                                                                                       ^^^^^
+        "#]],
+    );
+    check(
         "struct B = [2, 4] -> dense(3, bias = false);",
         &expect![[r#"
             1:22: a dense layer reads a vector, found `[2, 4]`: insert `-> flatten` before `-> dense`
               struct B = [2, 4] -> dense(3, bias = false);
                                    ^^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn normalisations_without_affine_parameters() {
+    check(
+        "struct Norms = [3, 4, 4] -> batchnorm(affine = false) -> batchnorm(1e-3, affine = false) \
+         -> layernorm(affine = false) -> layernorm(bias = false) -> layernorm(eps = 0.5, bias = false) \
+         -> flatten -> 2;",
+        &expect![[r#"
+            [3, 4, 4] parameters=194
+              layer0 batchnorm: [3, 4, 4] -> [3, 4, 4] linear parameters=0 multiply_adds=48
+              layer1 batchnorm: [3, 4, 4] -> [3, 4, 4] linear parameters=0 multiply_adds=48
+              layer2 layernorm: [3, 4, 4] -> [3, 4, 4] linear parameters=0 multiply_adds=96
+              layer3 layernorm: [3, 4, 4] -> [3, 4, 4] linear parameters=48 multiply_adds=96
+              layer4 layernorm: [3, 4, 4] -> [3, 4, 4] linear parameters=48 multiply_adds=96
+              layer5 flatten: [3, 4, 4] -> [48] linear parameters=0 multiply_adds=0
+              layer6 dense: [48] -> [2] linear parameters=98 multiply_adds=96
+              struct Norms = [3, 4, 4] -> batchnorm(affine = false) -> batchnorm(eps = 0.001, affine = false) -> layernorm(affine = false) -> layernorm(bias = false) -> layernorm(eps = 0.5, bias = false) -> flatten -> 2;
+        "#]],
+    );
+    check(
+        "struct A = [3, 4, 4] -> batchnorm(affine = 0) -> layernorm(elementwise_affine = false) \
+         -> batchnorm(bias = false) -> conv2d(2, 1, affine = false) -> flatten -> 2;",
+        &expect![[r#"
+            1:44: expected `true` or `false` for `affine`, as PyTorch's `affine=False`, found `0`
+              struct A = [3, 4, 4] -> batchnorm(affine = 0) -> layernorm(elementwise_affine = false) -> batchnorm(bias = false) -> conv2d(2, 1, affine = false) -> flatten -> 2;
+                                                         ^
+            1:60: unknown argument `elementwise_affine` of `layernorm`, nn calls PyTorch's `elementwise_affine` `affine`: `layernorm(affine = false)`; expected one of `eps`
+              struct A = [3, 4, 4] -> batchnorm(affine = 0) -> layernorm(elementwise_affine = false) -> batchnorm(bias = false) -> conv2d(2, 1, affine = false) -> flatten -> 2;
+                                                                         ^^^^^^^^^^^^^^^^^^
+            1:101: unknown argument `bias` of `batchnorm`, expected one of `eps` or `momentum`
+              struct A = [3, 4, 4] -> batchnorm(affine = 0) -> layernorm(elementwise_affine = false) -> batchnorm(bias = false) -> conv2d(2, 1, affine = false) -> flatten -> 2;
+                                                                                                                  ^^^^
+            1:131: unknown argument `affine` of `conv2d`, expected one of `out_channels`, `kernel`, `stride`, `padding`, `dilation` or `groups`
+              struct A = [3, 4, 4] -> batchnorm(affine = 0) -> layernorm(elementwise_affine = false) -> batchnorm(bias = false) -> conv2d(2, 1, affine = false) -> flatten -> 2;
+                                                                                                                                                ^^^^^^
         "#]],
     );
 }

@@ -592,23 +592,24 @@ fn assign<'f>(
         if layer.tensors.is_empty() {
             continue;
         }
-        // In a partial load, a layer the declaration names reads its name only, as PyTorch
-        // matches keys: the file's numbers are for the unnamed layers.
-        let numbered = strict || !layer.named;
+        // In a partial load keys match exactly, as PyTorch's: a layer reads its name, or an
+        // unnamed one the key `save` writes for it (its index in the `nn.Sequential`).
+        let exact = (!strict && !layer.named)
+            .then(|| saved[index].as_str())
+            .filter(|key| {
+                let found = |t: &TensorInfo| find(&format!("{key}.{}", t.name)).is_some();
+                layer.tensors.iter().any(found)
+            });
         let prefix = if named(layer) {
             layer.name.to_string()
-        } else if let Some(k) = numbered.then(|| numbers.next()).flatten() {
-            k.to_string()
+        } else if let Some(key) = exact {
+            key.to_string()
         } else if !strict {
-            for tensor in layer.tensors {
-                found.push(None);
-                if tensor.role != Role::Counter {
-                    partial
-                        .missing
-                        .push(format!("{}.{}", saved[index], tensor.name));
-                }
-            }
+            found.extend(layer.tensors.iter().map(|_| None));
+            partial.miss(&saved[index], layer.tensors);
             continue;
+        } else if let Some(k) = numbers.next() {
+            k.to_string()
         } else {
             return Err(Error::MissingLayer {
                 layer: layer.name,
@@ -628,14 +629,15 @@ fn assign<'f>(
             .zip(layer.tensors)
             .position(|(position, info)| position.is_none() && info.role != Role::Counter);
         if !strict {
-            for (position, info) in positions.iter().zip(layer.tensors) {
-                if position.is_none() && info.role != Role::Counter {
-                    partial.missing.push(format!("{prefix}.{}", info.name));
-                }
-            }
+            let absent = positions
+                .iter()
+                .zip(layer.tensors)
+                .filter(|(p, _)| p.is_none());
+            partial.miss(&prefix, absent.map(|(_, info)| info));
         } else if let Some(missing) = missing {
             return Err(Error::MissingTensor {
                 layer: layer.name,
+                kind: Some(layer.kind),
                 tensor: format!("{prefix}.{}", layer.tensors[missing].name),
                 found: under_prefix(tensors, &prefix),
             });
@@ -861,6 +863,7 @@ pub fn load<N: Network>(bytes: &[u8], options: LoadOptions) -> Result<Box<N>, Er
     let (tensors, data) = parse(bytes)?;
     let found = assign(&tensors, N::LAYERS, true)?.found;
     let mut net = zeroed_box::<N>();
+    net.fill_fixed();
     let mut found = found.into_iter();
     let mut result = Ok(());
     net.for_each_tensor_mut(|layer, info, values| {
@@ -883,9 +886,8 @@ pub fn load<N: Network>(bytes: &[u8], options: LoadOptions) -> Result<Box<N>, Er
 /// (its `missing_keys` and `unexpected_keys`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Partial {
-    /// The network's tensors the file does not hold, as `<prefix>.<tensor>` (a layer the file
-    /// has nothing for under the prefix [`save`] writes, `3.weight` or `head.weight`), in the
-    /// network's order: left as they were. Counters (`num_batches_tracked`) are not listed, as
+    /// The network's tensors the file does not hold, under the keys [`save`] writes
+    /// (`3.weight`, `head.weight`), in the network's order: left as they were. Counters (`num_batches_tracked`) are not listed, as
     /// PyTorch does not list them.
     pub missing: Vec<String>,
     /// The file's tensors that no layer took, by name, sorted: ignored.
@@ -893,6 +895,13 @@ pub struct Partial {
 }
 
 impl Partial {
+    /// Lists `tensors` as missing under `key`, but counters, which PyTorch does not list.
+    fn miss<'t>(&mut self, key: &str, tensors: impl IntoIterator<Item = &'t TensorInfo>) {
+        let absent = tensors.into_iter().filter(|t| t.role != Role::Counter);
+        self.missing
+            .extend(absent.map(|tensor| format!("{key}.{}", tensor.name)));
+    }
+
     /// Whether everything loaded and nothing was left over: what [`load`] requires.
     pub fn is_complete(&self) -> bool {
         self.missing.is_empty() && self.unexpected.is_empty()
@@ -916,11 +925,12 @@ impl Partial {
 /// # }
 /// ```
 ///
-/// Layers match as [`load`] matches them, but for a layer named in the declaration (`as
-/// head`), which reads its name only: the layers whose names the file holds take them, then
-/// the unnamed ones take the file's integer prefixes in ascending order, so that a file of the
-/// first layers of an `nn.Sequential` fills the first layers. Nothing is written unless the
-/// whole file reads: `net` is unchanged on an error.
+/// Keys match exactly, as PyTorch's: a layer reads `<name>.<tensor>` (`as head` reads
+/// `head.weight`; any layer whose name the file holds, as in [`load`]), and an unnamed layer
+/// otherwise the key [`save`] writes for it, its index `k` in the equivalent `nn.Sequential`
+/// (`<k>.weight`), never the next number the file happens to have: a backbone saved from an
+/// `nn.Sequential` fills the layers it numbers, and a file of only its last layer fills only
+/// that one. Nothing is written unless the whole file reads: `net` is unchanged on an error.
 ///
 /// # Errors
 ///

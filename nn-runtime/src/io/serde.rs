@@ -69,6 +69,7 @@ pub fn deserialize<'de, N: Network, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Box<N>, D::Error> {
     let mut net = zeroed_box::<N>();
+    net.fill_fixed();
     deserializer.deserialize_struct("Network", &["layers"], NetworkVisitor { net: &mut *net })?;
     Ok(net)
 }

@@ -85,6 +85,7 @@ impl<'a> Reader<'a> {
         let Some(index) = self.tensors.iter().position(|t| t.name == full) else {
             return Err(Error::MissingTensor {
                 layer,
+                kind: None,
                 tensor: full,
                 found: under_prefix(&self.tensors, prefix),
             });
