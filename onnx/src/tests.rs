@@ -526,6 +526,8 @@ fn a_constant_subtracted_from_a_layer_is_its_bias() {
     );
     let import = import(&bytes, &Options::default()).expect("imports");
     assert_eq!(import.network.layers.len(), 1);
+    // A `MatMul` has no bias of its own: the `Sub` gives it one.
+    assert!(import.network.layers[0].bias);
     let layer = &import.network.layers[0].name;
     let bias = import
         .tensors

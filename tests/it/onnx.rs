@@ -102,8 +102,16 @@ fn the_models_own_state_dict_loads_into_the_imported_network() {
 /// outputs as onnxruntime, computed by the independent evaluator from the folded weights.
 #[test]
 fn folded_batchnorms_give_onnxruntimes_outputs() {
-    let kept = nn_onnx::import_file(&path("conv.onnx"), None, false).expect("conv.onnx imports");
-    let folded = nn_onnx::import_file(&path("conv.onnx"), None, true).expect("conv.onnx folds");
+    folded_as_onnxruntime("conv");
+    // Into convolutions without a bias, which the batchnorms give one.
+    folded_as_onnxruntime("torch_stem");
+}
+
+/// `model` imported with its batchnorms folded: two fewer layers, and onnxruntime's outputs.
+fn folded_as_onnxruntime(model: &str) {
+    let file = path(&format!("{model}.onnx"));
+    let kept = nn_onnx::import_file(&file, None, false).expect("imports");
+    let folded = nn_onnx::import_file(&file, None, true).expect("folds");
     let batchnorms = |import: &nn_onnx::Import| {
         let layers = &import.network.layers;
         layers
@@ -131,7 +139,7 @@ fn folded_batchnorms_give_onnxruntimes_outputs() {
         .collect();
     let text = std::fs::read_to_string(path("expected.json")).expect("expected.json");
     let json: Value = serde_json::from_str(&text).expect("valid JSON");
-    let case = &json["conv.onnx"];
+    let case = &json[format!("{model}.onnx")];
     let inputs = case["inputs"].as_array().expect("inputs");
     let outputs = case["outputs"].as_array().expect("outputs");
     assert!(!inputs.is_empty());
@@ -140,8 +148,16 @@ fn folded_batchnorms_give_onnxruntimes_outputs() {
         for (a, e) in found.iter().zip(floats(expected)) {
             assert!(
                 (a - e).abs() <= 1e-5 * e.abs().max(1.0),
-                "{a} vs onnxruntime's {e}"
+                "{model}: {a} vs onnxruntime's {e}"
             );
         }
+    }
+    // What a batchnorm folds into has a bias (each convolution here); a layer nothing folds
+    // into keeps its own, or none (`torch_stem`'s `fc`).
+    for layer in &folded.network.layers {
+        let convolution = layer.kind.name().starts_with("conv");
+        assert!(!convolution || layer.bias, "{model}: `{}`", layer.name);
+        let stem_fc = model == "torch_stem" && layer.name == "fc";
+        assert_eq!(stem_fc, !layer.bias, "{model}: `{}`", layer.name);
     }
 }
