@@ -119,7 +119,8 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
                     net
                 }
 
-                /// A network whose weights and biases are all zero, built directly on the heap.
+                /// A network whose weights and biases are all zero (but the scale of one of a
+                /// normalisation declared `affine = false`), built directly on the heap.
                 #[must_use]
                 pub fn zeroed() -> #runtime::Box<Self> {
                     #zeroed

@@ -128,6 +128,7 @@ fn safetensors_into<N: Network>(bytes: &[u8]) {
     // take more, by the file's numbers where a partial one matches exact keys), and an error
     // writes nothing.
     let mut net = nn::__private::zeroed_box::<N>();
+    net.fill_fixed();
     let before = bits(&*net);
     let (partial, largest) =
         largest_allocation(|| load_partial(&mut *net, bytes, LoadOptions::new()));

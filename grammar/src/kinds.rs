@@ -47,8 +47,9 @@ pub const AFFINE: [&str; 2] = ["batchnorm", "layernorm"];
 
 /// The layer written as `written` without its arguments `bias` and `affine`, and their values:
 /// whether it adds a bias and whether a normalisation scales and shifts (`true` when not
-/// written); `None` after reporting one that is neither `true` nor `false`, or given twice.
-/// Kinds without them keep the argument, which [`arguments`] then reports.
+/// written, or recovered so after reporting a bad value, see [`flag`]); `None` after reporting
+/// a positional argument after one. Kinds without them keep the argument, which [`arguments`]
+/// then reports.
 pub(crate) fn flags<'a>(
     written: &'a ast::Layer,
     problems: &mut Vec<Diagnostic>,
@@ -60,8 +61,9 @@ pub(crate) fn flags<'a>(
 
 /// The value of the argument `name` (`true` when not written) of `written`, for the kinds
 /// `kinds`, and `written` without it; see [`flags`]. A value other than `true` or `false`, or
-/// the argument given twice, is a problem recovered as the first `true` or `false` (else
-/// `true`); a positional argument after it is one that is not (as after any named argument).
+/// the argument given twice, is a problem recovered as the first argument's value, or `true`
+/// if that is not `true` or `false`; a positional argument after it is one that is not (as
+/// after any named argument).
 fn flag<'a>(
     written: Cow<'a, ast::Layer>,
     name: &str,
@@ -158,8 +160,8 @@ pub(crate) fn dense_width<'a>(
     }
 }
 
-/// The kind and output shape of the layer `written` (its `bias` argument already read, see
-/// [`bias`]), reading `input`; `None` after reporting what is wrong (or when `input` is
+/// The kind and output shape of the layer `written` (its `bias` and `affine` already read, see
+/// [`flags`]), reading `input`; `None` after reporting what is wrong (or when `input` is
 /// unknown).
 pub(crate) fn kind(
     written: &ast::Layer,

@@ -482,7 +482,8 @@ fn missing_hint(kind: Option<LayerKind>, tensor: &str) -> &'static str {
 }
 
 /// For a tensor under a layer's prefix that its `expected` tensors leave out because the
-/// declaration does (`bias = false`, `affine = false`), which argument to drop to read it.
+/// declaration does (`bias = false`; `affine = false`, which leaves a batchnorm its running
+/// statistics and a layernorm no tensors), which argument to drop to read it.
 #[cfg(feature = "alloc")]
 fn extra_hint(tensor: &str, expected: &[TensorInfo]) -> &'static str {
     let name = tensor.rsplit('.').next().unwrap_or(tensor);
@@ -491,8 +492,8 @@ fn extra_hint(tensor: &str, expected: &[TensorInfo]) -> &'static str {
     if is_bias_name(name) && weighted && !has(is_bias_name) {
         ": it is declared `bias = false`, leave that out to read the file's bias"
     } else if (name == "weight" || name == "bias")
-        && has(|n| n.starts_with("running_"))
         && !weighted
+        && (expected.is_empty() || has(|n| n.starts_with("running_")))
     {
         ": it is declared `affine = false`, leave that out to read the file's weight and bias"
     } else {
@@ -522,6 +523,9 @@ struct Names<'a>(&'a str, &'a [TensorInfo]);
 impl core::fmt::Display for Names<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let Self(prefix, tensors) = *self;
+        if tensors.is_empty() {
+            return f.write_str("no tensors");
+        }
         for (index, tensor) in tensors.iter().enumerate() {
             if index > 0 {
                 f.write_str(if index + 1 == tensors.len() {

@@ -111,7 +111,8 @@ impl TensorInfo {
     }
 
     /// Whether it is a bias, which a layer declared with `bias = false` has not: a dense
-    /// layer's or a convolution's `bias`, a recurrent layer's `bias_ih_l<k>` and `bias_hh_l<k>`.
+    /// layer's, a convolution's or a layernorm's `bias`, a recurrent layer's `bias_ih_l<k>` and
+    /// `bias_hh_l<k>`.
     pub const fn is_bias(&self) -> bool {
         let (name, prefix) = (self.name.as_bytes(), b"bias");
         if !matches!(self.role, Role::Parameter) || name.len() < prefix.len() {

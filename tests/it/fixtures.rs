@@ -32,6 +32,19 @@ pub fn bytes(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
+/// The tensors of a safetensors file, by name, with their bytes, sorted: what two files that
+/// hold the same tensors share.
+pub fn tensors(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let file = safetensors::SafeTensors::deserialize(bytes).expect("a safetensors file");
+    let mut tensors: Vec<(String, Vec<u8>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.data().to_vec()))
+        .collect();
+    tensors.sort();
+    tensors
+}
+
 /// `tiny_expected.json`: the inputs, and per dtype the weights as loaded and numpy's outputs.
 pub fn expected() -> Value {
     let text = std::fs::read_to_string(path("tiny_expected.json")).expect("tiny_expected.json");

@@ -606,6 +606,7 @@ fn check_safetensors<N: Network>(file: &[u8]) -> bool {
 /// network as it was.
 fn check_partial<N: Network>(file: &[u8], strict: Option<&N>) {
     let mut net = nn::__private::zeroed_box::<N>();
+    net.fill_fixed();
     let before = bits(&*net);
     let (partial, largest) =
         largest_allocation_during(|| load_partial(&mut *net, file, LoadOptions::new()));

@@ -2,7 +2,7 @@
 //! keys are (`tests/fixtures/make_nested.py`): loaded, run against PyTorch's outputs, and saved
 //! back under the same keys.
 
-use crate::fixtures::{bytes, floats, path};
+use crate::fixtures::{bytes, floats, path, tensors};
 use nn::Network;
 use serde_json::Value;
 
@@ -43,16 +43,6 @@ fn module_paths_name_the_layers_of_a_nested_state_dict() {
     }
     // Saved under PyTorch's keys, with the same values.
     let saved = net.to_safetensors();
-    let tensors = |bytes: &[u8]| {
-        let file = safetensors::SafeTensors::deserialize(bytes).expect("a safetensors file");
-        let mut tensors: Vec<(String, Vec<u8>)> = file
-            .tensors()
-            .into_iter()
-            .map(|(name, view)| (name, view.data().to_vec()))
-            .collect();
-        tensors.sort();
-        tensors
-    };
     assert!(tensors(&saved) == tensors(&file), "other keys or values");
 }
 

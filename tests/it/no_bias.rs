@@ -3,7 +3,7 @@
 //! under the same keys; baked in at compile time; and a file with the wrong biases is a typed
 //! error that says what to declare.
 
-use crate::fixtures::{assert_close, bytes, floats, path};
+use crate::fixtures::{assert_close, bytes, floats, path, tensors};
 use nn::{Error, Network};
 use serde_json::Value;
 
@@ -32,18 +32,6 @@ nn::network! {
 fn expected() -> Value {
     let text = std::fs::read_to_string(path("no_bias_expected.json")).expect("the outputs");
     serde_json::from_str(&text).expect("JSON")
-}
-
-/// The tensors of a safetensors file, by name, with their bytes.
-fn tensors(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let file = safetensors::SafeTensors::deserialize(bytes).expect("a safetensors file");
-    let mut tensors: Vec<(String, Vec<u8>)> = file
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| (name, view.data().to_vec()))
-        .collect();
-    tensors.sort();
-    tensors
 }
 
 #[test]
@@ -288,6 +276,11 @@ nn::network! {
         -> layernorm(affine = false) relu as ln1 -> 4 as fc2 -> layernorm(bias = false) as ln2
         -> 2 as out with scalar = f64;
 
+    /// `Norms` in `f32`, with a bf16 twin, which keeps the normalisations as they are.
+    struct NormsF32 = 5 -> batchnorm(affine = false) as bn -> 6 as fc1
+        -> layernorm(affine = false) relu as ln1 -> 4 as fc2 -> layernorm(bias = false) as ln2
+        -> 2 as out with quantize = bf16;
+
     /// The same network, its weights baked in.
     struct BakedNorms = 5 -> batchnorm(affine = false) as bn -> 6 as fc1
         -> layernorm(affine = false) relu as ln1 -> 4 as fc2 -> layernorm(bias = false) as ln2
@@ -349,4 +342,38 @@ fn normalisations_without_affine_parameters_run_as_pytorch_s() {
     assert!(trained.ln1.bias().iter().all(|b| *b == 0.0));
     assert!(trained.ln2.bias().iter().all(|b| *b == 0.0));
     assert!(trained.bn.weight().iter().all(|w| *w == 1.0));
+    // The bf16 twin rounds the dense layers only: close to the `f32` network.
+    let f32s = NormsF32::from_safetensors(&file).expect("f64 values read as f32");
+    let half = NormsF32Bf16::from_network(&f32s).expect("in range");
+    for input in inputs {
+        #[allow(clippy::cast_possible_truncation)] // rounded to the nearest f32, as meant
+        let input: [f32; 5] = core::array::from_fn(|k| floats(input)[k] as f32);
+        for (a, b) in half.forward(&input).iter().zip(f32s.forward(&input)) {
+            assert!((a - b).abs() <= 0.05 * b.abs().max(1.0), "{a} against {b}");
+        }
+    }
+    assert!(
+        tensors(&half.to_safetensors())
+            .iter()
+            .all(|(name, _)| !name.starts_with("ln1."))
+    );
+}
+
+nn::network! {
+    /// A layernorm declared `affine = false`, which takes no tensors.
+    struct Plain = 4 -> layernorm(affine = false) as ln -> 2 as out;
+    /// The same with its weight and bias.
+    struct Scaled = 4 -> layernorm as ln -> 2 as out;
+}
+
+#[test]
+fn a_layernorm_of_another_affine_than_the_file_s_says_so() {
+    let Err(error) = Plain::from_safetensors(&Scaled::random(1).to_safetensors()) else {
+        panic!("`ln.weight` loaded into a layernorm without");
+    };
+    assert_eq!(
+        error.to_string(),
+        "layer `ln`: unexpected tensor `ln.bias`: the layer has no tensors: it is declared \
+         `affine = false`, leave that out to read the file's weight and bias"
+    );
 }

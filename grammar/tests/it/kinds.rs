@@ -710,7 +710,7 @@ fn normalisations_without_affine_parameters() {
     check(
         "struct Norms = [3, 4, 4] -> batchnorm(affine = false) -> batchnorm(1e-3, affine = false) \
          -> layernorm(affine = false) -> layernorm(bias = false) -> layernorm(eps = 0.5, bias = false) \
-         -> flatten -> 2;",
+         -> layernorm(bias = false, affine = false) -> flatten -> 2;",
         &expect![[r#"
             [3, 4, 4] parameters=194
               layer0 batchnorm: [3, 4, 4] -> [3, 4, 4] linear parameters=0 multiply_adds=48
@@ -718,9 +718,10 @@ fn normalisations_without_affine_parameters() {
               layer2 layernorm: [3, 4, 4] -> [3, 4, 4] linear parameters=0 multiply_adds=96
               layer3 layernorm: [3, 4, 4] -> [3, 4, 4] linear parameters=48 multiply_adds=96
               layer4 layernorm: [3, 4, 4] -> [3, 4, 4] linear parameters=48 multiply_adds=96
-              layer5 flatten: [3, 4, 4] -> [48] linear parameters=0 multiply_adds=0
-              layer6 dense: [48] -> [2] linear parameters=98 multiply_adds=96
-              struct Norms = [3, 4, 4] -> batchnorm(affine = false) -> batchnorm(eps = 0.001, affine = false) -> layernorm(affine = false) -> layernorm(bias = false) -> layernorm(eps = 0.5, bias = false) -> flatten -> 2;
+              layer5 layernorm: [3, 4, 4] -> [3, 4, 4] linear parameters=0 multiply_adds=96
+              layer6 flatten: [3, 4, 4] -> [48] linear parameters=0 multiply_adds=0
+              layer7 dense: [48] -> [2] linear parameters=98 multiply_adds=96
+              struct Norms = [3, 4, 4] -> batchnorm(affine = false) -> batchnorm(eps = 0.001, affine = false) -> layernorm(affine = false) -> layernorm(bias = false) -> layernorm(eps = 0.5, bias = false) -> layernorm(bias = false, affine = false) -> flatten -> 2;
         "#]],
     );
     check(

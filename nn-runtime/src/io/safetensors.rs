@@ -653,7 +653,7 @@ fn assign<'f>(
     let unused = tensors.iter().zip(&used).filter(|(_, used)| !**used);
     if strict {
         if let Some((extra, _)) = unused.min_by(|a, b| a.0.name.cmp(&b.0.name)) {
-            return Err(unexpected(extra, &prefixes, layers.len()));
+            return Err(unexpected(extra, &prefixes, layers));
         }
     } else {
         partial.unexpected = unused.map(|(t, _)| t.name.clone()).collect();
@@ -671,25 +671,40 @@ fn assign<'f>(
 }
 
 /// The error for `extra`, a tensor no layer took: under the prefix a layer took (of
-/// `prefixes`), that layer's, naming what it has; else one of a file with more layers than the
-/// network's `layers`.
-fn unexpected(extra: &Tensor, prefixes: &[(String, &LayerInfo)], layers: usize) -> Error {
-    let owner = prefixes.iter().find(|(prefix, _)| {
+/// `prefixes`), that layer's, naming what it has; under the name of a layernorm declared
+/// `affine = false`, which takes no tensors, that one's; else one of a file with more layers
+/// than the network's `layers`.
+fn unexpected(extra: &Tensor, prefixes: &[(String, &LayerInfo)], layers: &[LayerInfo]) -> Error {
+    let under = |prefix: &str| {
         extra
             .name
-            .strip_prefix(prefix.as_str())
+            .strip_prefix(prefix)
             .is_some_and(|rest| rest.starts_with('.'))
-    });
-    match owner {
-        Some((prefix, layer)) => Error::ExtraTensor {
+    };
+    let owner = prefixes.iter().find(|(prefix, _)| under(prefix));
+    let without_tensors = || {
+        layers.iter().find(|layer| {
+            layer.kind == crate::LayerKind::LayerNorm
+                && layer.tensors.is_empty()
+                && under(layer.name)
+        })
+    };
+    match (owner, without_tensors()) {
+        (Some((prefix, layer)), _) => Error::ExtraTensor {
             layer: layer.name,
             tensor: extra.name.clone(),
             prefix: prefix.clone(),
             expected: layer.tensors,
         },
-        None => Error::UnexpectedTensor {
+        (None, Some(layer)) => Error::ExtraTensor {
+            layer: layer.name,
             tensor: extra.name.clone(),
-            layers,
+            prefix: layer.name.to_string(),
+            expected: layer.tensors,
+        },
+        (None, None) => Error::UnexpectedTensor {
+            tensor: extra.name.clone(),
+            layers: layers.len(),
         },
     }
 }
