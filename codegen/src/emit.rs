@@ -24,14 +24,18 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
         ..
     } = net;
     // A normalisation declared `affine = false` scales by one, which zeros are not.
-    let zeroed = if net.layers.iter().any(|layer| !layer.affine) {
-        quote! {
+    let (zeroed, zeroed_doc) = if net.layers.iter().any(|layer| !layer.affine) {
+        let zeroed = quote! {
             let mut net: #runtime::Box<Self> = #runtime::zeroed_box();
             #runtime::Network::fill_fixed(&mut *net);
             net
-        }
+        };
+        let doc = " A network whose weights and biases are all zero (but the scale of one of a \
+                   normalisation declared `affine = false`), built directly on the heap.";
+        (zeroed, doc)
     } else {
-        quote!(#runtime::zeroed_box())
+        let doc = " A network whose weights and biases are all zero, built directly on the heap.";
+        (quote!(#runtime::zeroed_box()), doc)
     };
     // Layers of kinds without tensors (pools, `flatten`) have no field.
     let fields = net.layers.iter().filter_map(|layer| {
@@ -119,8 +123,7 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
                     net
                 }
 
-                /// A network whose weights and biases are all zero (but the scale of one of a
-                /// normalisation declared `affine = false`), built directly on the heap.
+                #[doc = #zeroed_doc]
                 #[must_use]
                 pub fn zeroed() -> #runtime::Box<Self> {
                     #zeroed
