@@ -212,7 +212,7 @@ fn check_layers(
             _ => None,
         };
         let (kind, input, outputs, was_built) = if let Some(Some(written_width)) = dense {
-            let (input, readable) = dense_input(layer, written_width, previous, problems);
+            let (input, readable) = dense_input(layer, previous, problems);
             complete &= readable;
             let outputs = width(written_width, problems).map(Shape::vector);
             (LayerKind::Dense, input, outputs, true)
@@ -287,23 +287,22 @@ fn check_layers(
     (layers, last_width, complete, built)
 }
 
-/// What the dense layer `written` (its width `written_width`) reads after `previous`, and
+/// What the dense layer `written` reads after `previous`, and
 /// whether it can read it: a vector. A shaped output is a problem, not recovered, as the
 /// generated layer could not read it.
 fn dense_input(
     written: &ast::Layer,
-    written_width: &ast::Word,
     previous: Option<Shape>,
     problems: &mut Vec<Diagnostic>,
 ) -> (Shape, bool) {
     match previous {
         Some(shape) if shape.rank() > 1 => {
-            let number = written.width.text == written_width.text;
+            // `-> 128`, or `-> dense(128, ..)` by its kind's name.
             problems.push(Diagnostic::new(
                 written.width.range,
                 format!(
                     "a dense layer reads a vector, found `{shape}`: insert `-> flatten` before `-> {}`",
-                    if number { &written.width.text } else { "dense" }
+                    written.width.text
                 ),
             ));
             (Shape::vector(shape.elements()), false)

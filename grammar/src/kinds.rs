@@ -71,14 +71,12 @@ fn flag<'a>(
     problems: &mut Vec<Diagnostic>,
 ) -> Option<(Cow<'a, ast::Layer>, bool)> {
     let is_flag = |argument: &ast::Argument| argument.name.as_ref().is_some_and(|n| n.text == name);
-    let is_number = written.width.text.starts_with(|c: char| c.is_ascii_digit());
     let arguments = written.arguments.as_deref().unwrap_or_default();
-    let Some(first) = arguments.iter().position(is_flag) else {
+    // A width (`-> 128`) has no arguments; other kinds keep theirs for `arguments` to report.
+    let first = arguments.iter().position(is_flag);
+    let Some(first) = first.filter(|_| kinds.contains(&written.width.text.as_str())) else {
         return Some((written, true));
     };
-    if is_number || !kinds.contains(&written.width.text.as_str()) {
-        return Some((written, true));
-    }
     let kind = &written.width.text;
     if let Some(positional) = arguments[first..]
         .iter()
@@ -92,44 +90,39 @@ fn flag<'a>(
         ));
         return None;
     }
-    let mut on = None;
-    for (index, argument) in arguments.iter().enumerate().filter(|(_, a)| is_flag(a)) {
-        if index > first {
-            problems.push(Diagnostic::new(
-                argument.range,
-                format!("argument `{name}` of `{kind}` is given twice"),
-            ));
-            continue;
-        }
-        match &argument.value {
-            Value::Symbol(word) if word.text == "true" || word.text == "false" => {
-                on = Some(word.text == "true");
-            }
-            value => {
-                let case = match value {
-                    Value::Symbol(word)
-                        if word.text.eq_ignore_ascii_case("true")
-                            || word.text.eq_ignore_ascii_case("false") =>
-                    {
-                        format!("write `{}` in lower case: ", word.text.to_ascii_lowercase())
-                    }
-                    _ => String::new(),
-                };
-                problems.push(Diagnostic::new(
-                    value.range(),
-                    format!(
-                        "{case}expected `true` or `false` for `{name}`, as PyTorch's `{name}=False`{}",
-                        found(value)
-                    ),
-                ));
-            }
-        }
+    for again in arguments[first + 1..].iter().filter(|a| is_flag(a)) {
+        problems.push(Diagnostic::new(
+            again.range,
+            format!("argument `{name}` of `{kind}` is given twice"),
+        ));
     }
+    let on = match &arguments[first].value {
+        Value::Symbol(word) if word.text == "true" || word.text == "false" => word.text == "true",
+        value => {
+            let case = match value {
+                Value::Symbol(word)
+                    if word.text.eq_ignore_ascii_case("true")
+                        || word.text.eq_ignore_ascii_case("false") =>
+                {
+                    format!("write `{}` in lower case: ", word.text.to_ascii_lowercase())
+                }
+                _ => String::new(),
+            };
+            problems.push(Diagnostic::new(
+                value.range(),
+                format!(
+                    "{case}expected `true` or `false` for `{name}`, as PyTorch's `{name}=False`{}",
+                    found(value)
+                ),
+            ));
+            true
+        }
+    };
     let mut without = written.into_owned();
     if let Some(arguments) = &mut without.arguments {
         arguments.retain(|argument| !is_flag(argument));
     }
-    Some((Cow::Owned(without), on.unwrap_or(true)))
+    Some((Cow::Owned(without), on))
 }
 
 /// The width of `dense(128)`, the dense layer written by name: `None` after reporting what is

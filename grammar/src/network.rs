@@ -554,12 +554,8 @@ impl Layer {
     /// for pools, `flatten` and `dropout`.
     pub fn parameters(&self) -> usize {
         let all = self.parameters_with_bias();
-        if !self.affine
-            && matches!(
-                self.kind,
-                LayerKind::BatchNorm { .. } | LayerKind::LayerNorm { .. }
-            )
-        {
+        // `affine = false`, a normalisation's: no parameters at all, only buffers.
+        if !self.affine {
             0
         } else if self.bias {
             all

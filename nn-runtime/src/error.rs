@@ -1,8 +1,10 @@
 //! Run-time errors: values that name the layer, what was expected and what was found.
 
-use crate::network::{LayerKind, Plural};
 #[cfg(feature = "alloc")]
-use crate::tensor::TensorInfo;
+use crate::network::LayerKind;
+use crate::network::Plural;
+#[cfg(feature = "alloc")]
+use crate::tensor::{TensorInfo, is_bias_name};
 #[cfg(feature = "alloc")]
 use alloc::{string::String, vec::Vec};
 
@@ -454,12 +456,6 @@ impl core::fmt::Debug for Error {
 pub(crate) const ALLOW_NON_FINITE: &str =
     " (opt in with `LoadOptions::allow_non_finite` to load it anyway)";
 
-/// Whether `name` (a tensor's name after its prefix) is a bias: `bias`, `bias_ih_l0`, ...
-#[cfg(feature = "alloc")]
-fn is_bias_name(name: &str) -> bool {
-    name == "bias" || name.starts_with("bias_ih_l") || name.starts_with("bias_hh_l")
-}
-
 /// For a tensor missing from a layer of `kind`, how to declare the layer PyTorch saved so: a
 /// bias with `bias = false`, a normalisation's weight with `affine = false`.
 #[cfg(feature = "alloc")]
@@ -489,7 +485,7 @@ fn extra_hint(tensor: &str, expected: &[TensorInfo]) -> &'static str {
     let name = tensor.rsplit('.').next().unwrap_or(tensor);
     let has = |found: fn(&str) -> bool| expected.iter().any(|t| found(t.name));
     let weighted = has(|n| n.starts_with("weight"));
-    if is_bias_name(name) && weighted && !has(is_bias_name) {
+    if is_bias_name(name) && weighted && !expected.iter().any(TensorInfo::is_bias) {
         ": it is declared `bias = false`, leave that out to read the file's bias"
     } else if (name == "weight" || name == "bias")
         && !weighted

@@ -114,18 +114,7 @@ impl TensorInfo {
     /// layer's, a convolution's or a layernorm's `bias`, a recurrent layer's `bias_ih_l<k>` and
     /// `bias_hh_l<k>`.
     pub const fn is_bias(&self) -> bool {
-        let (name, prefix) = (self.name.as_bytes(), b"bias");
-        if !matches!(self.role, Role::Parameter) || name.len() < prefix.len() {
-            return false;
-        }
-        let mut index = 0;
-        while index < prefix.len() {
-            if name[index] != prefix[index] {
-                return false;
-            }
-            index += 1;
-        }
-        true
+        matches!(self.role, Role::Parameter) && is_bias_name(self.name)
     }
 
     /// Whether it holds variances (batchnorm's `running_var`), which loaders refuse below 0:
@@ -258,6 +247,23 @@ impl Hidden {
             Self::Parameters => matches!(tensor.role, Role::Parameter),
         }
     }
+}
+
+/// Whether a tensor named `name` (without its layer's prefix) is a bias, as
+/// [`TensorInfo::is_bias`] says: `bias`, `bias_ih_l0`, ...
+pub(crate) const fn is_bias_name(name: &str) -> bool {
+    let (name, prefix) = (name.as_bytes(), b"bias");
+    if name.len() < prefix.len() {
+        return false;
+    }
+    let mut index = 0;
+    while index < prefix.len() {
+        if name[index] != prefix[index] {
+            return false;
+        }
+        index += 1;
+    }
+    true
 }
 
 /// How many of `tensors` `hidden` keeps: the length of [`kept`].

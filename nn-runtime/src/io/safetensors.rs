@@ -681,28 +681,26 @@ fn unexpected(extra: &Tensor, prefixes: &[(String, &LayerInfo)], layers: &[Layer
             .strip_prefix(prefix)
             .is_some_and(|rest| rest.starts_with('.'))
     };
-    let owner = prefixes.iter().find(|(prefix, _)| under(prefix));
-    let without_tensors = || {
-        layers.iter().find(|layer| {
-            layer.kind == crate::LayerKind::LayerNorm
-                && layer.tensors.is_empty()
-                && under(layer.name)
-        })
-    };
-    match (owner, without_tensors()) {
-        (Some((prefix, layer)), _) => Error::ExtraTensor {
+    let owner = prefixes
+        .iter()
+        .find(|(prefix, _)| under(prefix))
+        .map(|(prefix, layer)| (prefix.clone(), *layer))
+        .or_else(|| {
+            let layer = layers.iter().find(|layer| {
+                layer.kind == crate::LayerKind::LayerNorm
+                    && layer.tensors.is_empty()
+                    && under(layer.name)
+            })?;
+            Some((layer.name.to_string(), layer))
+        });
+    match owner {
+        Some((prefix, layer)) => Error::ExtraTensor {
             layer: layer.name,
             tensor: extra.name.clone(),
-            prefix: prefix.clone(),
+            prefix,
             expected: layer.tensors,
         },
-        (None, Some(layer)) => Error::ExtraTensor {
-            layer: layer.name,
-            tensor: extra.name.clone(),
-            prefix: layer.name.to_string(),
-            expected: layer.tensors,
-        },
-        (None, None) => Error::UnexpectedTensor {
+        None => Error::UnexpectedTensor {
             tensor: extra.name.clone(),
             layers: layers.len(),
         },
