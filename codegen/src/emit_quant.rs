@@ -899,9 +899,13 @@ fn files(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
             let activation = crate::shared::describe(layer.activation);
             quote!(reader.expect_output(#layer_name, &prefixes[#index], #activation, #fixed)?;)
         });
+        let no_bias = (!layer.bias).then(|| {
+            quote!(reader.expect_no_bias(#layer_name, &prefixes[#index], quantized.#field.bias())?;)
+        });
         quote! {
             reader.#method(#layer_name, &prefixes[#index], &mut quantized.#field)?;
             #fixed
+            #no_bias
         }
     });
     let write = weighted.iter().map(|part| {

@@ -249,6 +249,9 @@ fn quantized(
         if let Some((activation, fixed)) = fixed {
             reader.expect_output(info.name, prefix, activation, fixed)?;
         }
+        if !layer.bias {
+            reader.expect_no_bias(info.name, prefix, &read.bias)?;
+        }
         parts.push(QuantizedLayer {
             weights: read.weights,
             weight_scales: read.weight_scales,

@@ -32,12 +32,16 @@ pub(crate) fn network(
     let mut layers = Vec::with_capacity(lowered.layers.len());
     for layer in lowered.layers {
         // A dense layer or convolution that nothing gave a bias (no `B` or `C`, no `Add`
-        // after) is declared without one, as PyTorch's `bias=False` module it came from.
-        let bias = layer.bias.is_some()
-            || !matches!(
-                layer.kind,
-                LayerKind::Dense | LayerKind::Conv1d(_) | LayerKind::Conv2d(_)
-            );
+        // after), or a recurrent layer without `B`, is declared without one, as PyTorch's
+        // `bias=False` module it came from.
+        let bias = match layer.kind {
+            LayerKind::Dense | LayerKind::Conv1d(_) | LayerKind::Conv2d(_) => layer.bias.is_some(),
+            LayerKind::Recurrent(_) => layer
+                .tensors
+                .iter()
+                .any(|(name, ..)| name.starts_with("bias_")),
+            _ => true,
+        };
         if let Some((shape, values)) = layer.weight {
             tensors.push(Tensor {
                 name: format!("{}.weight", layer.name),

@@ -16,8 +16,8 @@ use crate::proto::{self, Node};
 use crate::recurrent::{self, RECURRENT, Spec};
 use nn_grammar::network::MAX_WIDTH;
 use nn_grammar::{
-    Activation, Conv1d, Conv2d, LayerKind, MAX_RECURRENT_LEVELS, Pool1d, Pool2d, Recurrent, Scalar,
-    Shape,
+    Activation, Cell, Conv1d, Conv2d, LayerKind, MAX_RECURRENT_LEVELS, Pool1d, Pool2d, Recurrent,
+    Scalar, Shape,
 };
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -1443,17 +1443,7 @@ impl Walk<'_> {
         });
         let output = Shape::vector(hidden);
         let layer = if let Some(l) = stacked {
-            let below = &mut self.layers[l];
-            if let LayerKind::Recurrent(k) = &mut below.kind {
-                k.layers += 1;
-            }
-            let n = below.tensors.len() / 4;
-            below.tensors.extend(
-                level
-                    .tensors
-                    .into_iter()
-                    .map(|(name, shape, values)| (format!("{name}_l{n}"), shape, values)),
-            );
+            self.add_level(l, spec.cell, hidden, level.tensors);
             l
         } else {
             let kind = LayerKind::Recurrent(Recurrent {
@@ -1485,6 +1475,45 @@ impl Walk<'_> {
             Value::Unknown(true),
             Value::Unknown(true),
         ])
+    }
+
+    /// Adds a level of `tensors` (without the `_l` suffix) to the recurrent layer `l`. One
+    /// module's levels have biases or none (`bias=False`); should its nodes differ, the levels
+    /// without get zeros.
+    fn add_level(
+        &mut self,
+        l: usize,
+        cell: Cell,
+        hidden: usize,
+        mut tensors: Vec<(&'static str, Vec<usize>, Vec<f64>)>,
+    ) {
+        let below = &mut self.layers[l];
+        let LayerKind::Recurrent(k) = &mut below.kind else {
+            unreachable!("levels are added to recurrent layers")
+        };
+        let n = k.layers;
+        k.layers += 1;
+        let biased = below
+            .tensors
+            .iter()
+            .any(|(name, ..)| name.starts_with("bias_"));
+        if tensors.len() == 2 && biased {
+            tensors.extend(recurrent::zero_biases(cell, hidden));
+        } else if tensors.len() == 4 && !biased {
+            let weights = std::mem::take(&mut below.tensors);
+            for (level, pair) in weights.chunks(2).enumerate() {
+                below.tensors.extend(pair.iter().cloned());
+                below.tensors.extend(
+                    recurrent::zero_biases(cell, hidden)
+                        .map(|(name, shape, values)| (format!("{name}_l{level}"), shape, values)),
+                );
+            }
+        }
+        below.tensors.extend(
+            tensors
+                .into_iter()
+                .map(|(name, shape, values)| (format!("{name}_l{n}"), shape, values)),
+        );
     }
 
     /// `Flatten`.

@@ -146,12 +146,24 @@ pub(crate) fn reorder(values: &[f64], cell: Cell, hidden: usize, width: usize) -
 pub(crate) struct Level {
     /// The hidden state's size.
     pub hidden: usize,
-    /// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`: name, shape, values.
+    /// `weight_ih`, `weight_hh`, and `bias_ih`, `bias_hh` when the node has `B`: name, shape,
+    /// values.
     pub tensors: Vec<(&'static str, Vec<usize>, Vec<f64>)>,
 }
 
-/// The tensors of a node reading `inputs` values a step, from its `W`, `R` and `B` (zeros when
-/// absent), checked against each other and `hidden_size`.
+/// The names of a level's biases, which a node without `B` leaves out (PyTorch's
+/// `bias=False`).
+pub(crate) const BIASES: [&str; 2] = ["bias_ih", "bias_hh"];
+
+/// A level's two biases, zero, for `hidden` values a gate: what a node without `B` adds to a
+/// layer whose other levels have them.
+pub(crate) fn zero_biases(cell: Cell, hidden: usize) -> [(&'static str, Vec<usize>, Vec<f64>); 2] {
+    let rows = cell.gates() * hidden;
+    BIASES.map(|name| (name, vec![rows], vec![0.0; rows]))
+}
+
+/// The tensors of a node reading `inputs` values a step, from its `W`, `R` and `B` (left out
+/// when absent), checked against each other and `hidden_size`.
 pub(crate) fn level(
     spec: &Spec,
     inputs: usize,
@@ -198,10 +210,22 @@ pub(crate) fn level(
             w.dims
         ));
     }
-    let biases = match b {
-        None => vec![0.0; 2 * rows_expected],
-        Some(b) => match (b.floats(), b.dims.as_slice()) {
-            (Some(values), &[1, n]) if n == 2 * rows_expected => values.to_vec(),
+    let cell = spec.cell;
+    let mut tensors = vec![
+        (
+            "weight_ih",
+            vec![rows_expected, inputs],
+            reorder(w_values, cell, hidden, inputs),
+        ),
+        (
+            "weight_hh",
+            vec![rows_expected, hidden],
+            reorder(r_values, cell, hidden, hidden),
+        ),
+    ];
+    if let Some(b) = b {
+        let biases = match (b.floats(), b.dims.as_slice()) {
+            (Some(values), &[1, n]) if n == 2 * rows_expected => values,
             _ => {
                 return Err(format!(
                     "has `B` of shape {:?}, expected [1, {}]",
@@ -209,35 +233,13 @@ pub(crate) fn level(
                     2 * rows_expected
                 ));
             }
-        },
-    };
-    let (input_biases, hidden_biases) = biases.split_at(rows_expected);
-    let cell = spec.cell;
-    Ok(Level {
-        hidden,
-        tensors: vec![
-            (
-                "weight_ih",
-                vec![rows_expected, inputs],
-                reorder(w_values, cell, hidden, inputs),
-            ),
-            (
-                "weight_hh",
-                vec![rows_expected, hidden],
-                reorder(r_values, cell, hidden, hidden),
-            ),
-            (
-                "bias_ih",
-                vec![rows_expected],
-                reorder(input_biases, cell, hidden, 1),
-            ),
-            (
-                "bias_hh",
-                vec![rows_expected],
-                reorder(hidden_biases, cell, hidden, 1),
-            ),
-        ],
-    })
+        };
+        let (input_biases, hidden_biases) = biases.split_at(rows_expected);
+        for (name, values) in BIASES.into_iter().zip([input_biases, hidden_biases]) {
+            tensors.push((name, vec![rows_expected], reorder(values, cell, hidden, 1)));
+        }
+    }
+    Ok(Level { hidden, tensors })
 }
 
 #[cfg(test)]
@@ -338,8 +340,14 @@ mod tests {
         let (w, r) = (counting(&[1, 8, 3]), counting(&[1, 8, 2]));
         let error = level(&spec, 1, &w, &r, None).err().unwrap();
         assert!(error.contains("reads 1 values a step"), "{error}");
-        let biases = level(&spec, 3, &w, &r, None).unwrap();
-        assert_eq!(biases.tensors[3].2, [0.0; 8]);
+        // Without `B`, no biases (PyTorch's `bias=False`).
+        let names: Vec<&str> = level(&spec, 3, &w, &r, None)
+            .unwrap()
+            .tensors
+            .iter()
+            .map(|t| t.0)
+            .collect();
+        assert_eq!(names, ["weight_ih", "weight_hh"]);
     }
 
     #[test]

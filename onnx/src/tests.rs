@@ -631,3 +631,79 @@ fn a_constant_on_a_view_and_a_negative_variance_are_refused() {
         node 0 `/y/BatchNormalization` (BatchNormalization, reads `x`, `s`, `s`, `s`, `v`): its variance holds -0.5 at index 1: a variance is never negative (the model is damaged)"#]]
     .assert_eq(&[problems(&unsqueezed), problems(&negative)].join("\n"));
 }
+
+/// Recurrent nodes without `B` (PyTorch's `bias=False`) import as `bias = false`; should one
+/// module's two levels differ, the level without `B` gets zeros and the layer its biases.
+#[test]
+fn recurrent_levels_without_b_have_no_biases_or_zeros() {
+    let axes = Tensor {
+        dims: vec![1],
+        data_type: data_type::INT64,
+        int64_data: vec![2],
+        name: "axes".to_owned(),
+        ..Tensor::default()
+    };
+    // Two levels of one module `rnn` (a GRU of 3 reading 2 values a step, batch first), the
+    // first with `B` or not, the second with `B` or not.
+    let levels = |first: bool, second: bool| {
+        let gru = |inputs: &[&str], output: &str, name: &str| Node {
+            name: name.to_owned(),
+            ..recurrent(
+                "GRU",
+                inputs,
+                &[output],
+                vec![
+                    int("hidden_size", 3),
+                    int("layout", 1),
+                    int("linear_before_reset", 1),
+                ],
+            )
+        };
+        let nodes = vec![
+            gru(
+                &["x", "w0", "r0", if first { "b0" } else { "" }],
+                "h0",
+                "/rnn/GRU",
+            ),
+            node("Squeeze", &["h0", "axes"], "s0", vec![]),
+            gru(
+                &["s0", "w1", "r1", if second { "b1" } else { "" }],
+                "h1",
+                "/rnn/GRU_1",
+            ),
+            node("Squeeze", &["h1", "axes"], "y", vec![]),
+        ];
+        let tensors = vec![
+            weights("w0", &[1, 9, 2]),
+            weights("r0", &[1, 9, 3]),
+            weights("b0", &[1, 18]),
+            weights("w1", &[1, 9, 3]),
+            weights("r1", &[1, 9, 3]),
+            weights("b1", &[1, 18]),
+            axes.clone(),
+        ];
+        let bytes = model(14, &[5, 2], nodes, tensors);
+        let import = import(&bytes, &Options::default()).expect("imports");
+        let layer = &import.network.layers[0];
+        let names: Vec<&str> = import.tensors.iter().map(|t| t.name.as_str()).collect();
+        let zero = |name: &str| {
+            let tensor = import.tensors.iter().find(|t| t.name == name);
+            tensor.expect(name).values.iter().all(|&v| v == 0.0)
+        };
+        let zeros: Vec<&str> = names.iter().copied().filter(|n| zero(n)).collect();
+        format!("{}: {names:?}, zero: {zeros:?}", layer.kind_text())
+    };
+    let report = [
+        levels(false, false),
+        levels(true, false),
+        levels(false, true),
+        levels(true, true),
+    ]
+    .join("\n");
+    expect![[r#"
+        gru(3, layers = 2, bias = false): ["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.weight_ih_l1", "rnn.weight_hh_l1"], zero: []
+        gru(3, layers = 2): ["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "rnn.weight_ih_l1", "rnn.weight_hh_l1", "rnn.bias_ih_l1", "rnn.bias_hh_l1"], zero: ["rnn.bias_ih_l1", "rnn.bias_hh_l1"]
+        gru(3, layers = 2): ["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "rnn.weight_ih_l1", "rnn.weight_hh_l1", "rnn.bias_ih_l1", "rnn.bias_hh_l1"], zero: ["rnn.bias_ih_l0", "rnn.bias_hh_l0"]
+        gru(3, layers = 2): ["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "rnn.weight_ih_l1", "rnn.weight_hh_l1", "rnn.bias_ih_l1", "rnn.bias_hh_l1"], zero: []"#]]
+    .assert_eq(&report);
+}

@@ -91,3 +91,24 @@ pub fn assert_close(actual: &[f64], expected: &[f64], tolerance: f64, what: &str
         );
     }
 }
+
+/// `file` with the data of its tensor `name` replaced by `data` (of the same length): a file
+/// that `assign` and the writer cannot make.
+pub fn with_tensor(file: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
+    let parsed = safetensors::SafeTensors::deserialize(file).expect("a safetensors file");
+    let tensors: Vec<(String, safetensors::tensor::TensorView<'_>)> = parsed
+        .tensors()
+        .into_iter()
+        .map(|(tensor, view)| {
+            if tensor != name {
+                return (tensor, view);
+            }
+            assert_eq!(view.data().len(), data.len(), "`{name}`'s length");
+            let view =
+                safetensors::tensor::TensorView::new(view.dtype(), view.shape().to_vec(), data)
+                    .expect("the same shape");
+            (tensor, view)
+        })
+        .collect();
+    safetensors::serialize(tensors, None).expect("serialises")
+}

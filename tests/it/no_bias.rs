@@ -3,7 +3,7 @@
 //! under the same keys; baked in at compile time; and a file with the wrong biases is a typed
 //! error that says what to declare.
 
-use crate::fixtures::{assert_close, bytes, floats, path, tensors};
+use crate::fixtures::{assert_close, bytes, floats, path, tensors, with_tensor};
 use nn::{Error, Network};
 use serde_json::Value;
 
@@ -201,6 +201,30 @@ fn twins_of_layers_without_a_bias_run_and_save_none() {
             }
         }
     }
+    // The int8 twin's file keeps each layer's `bias` tensor (the scheme's `B`), zero, and
+    // refuses one that is not.
+    let saved = int8.to_safetensors();
+    let biases: Vec<(String, Vec<u8>)> = tensors(&saved)
+        .into_iter()
+        .filter(|(name, _)| name.rsplit('.').next() == Some("bias"))
+        .collect();
+    assert_eq!(biases.len(), 3, "{biases:?}");
+    assert!(
+        biases[..2]
+            .iter()
+            .all(|(_, data)| data.iter().all(|&b| b == 0))
+    );
+    let again = NoBiasTwinsInt8::from_safetensors(&saved).expect("its own file");
+    assert_eq!(again.forward(&samples[2]), int8.forward(&samples[2]));
+    let mut one = vec![0; 12];
+    one[4] = 1;
+    let error = NoBiasTwinsInt8::from_safetensors(&with_tensor(&saved, "0.bias", &one))
+        .expect_err("a bias where the layer has none");
+    assert_eq!(
+        error.to_string(),
+        "layer `layer0`: tensor `0.bias` holds 1 at index 1, where the layer is declared \
+         `bias = false`: its biases are zero"
+    );
     let saved = half.to_safetensors();
     let names: Vec<String> = tensors(&saved).into_iter().map(|(name, _)| name).collect();
     // Keyed as `nn.Sequential` numbers its modules, activations included.

@@ -84,6 +84,8 @@ imported! {
     tanh_gelu_as_an_operator: dynamo_gelu_tanh::DynamoGeluTanh from "dynamo_gelu_tanh", "onnx/tests/fixtures/dynamo_gelu_tanh.nn";
     tanh_gelu_as_its_formula: torch_gelu_tanh::TorchGeluTanh from "torch_gelu_tanh", "onnx/tests/fixtures/torch_gelu_tanh.nn";
     convolutions_and_a_linear_layer_without_biases: torch_stem::TorchStem from "torch_stem", "onnx/tests/fixtures/torch_stem.nn";
+    gru_levels_without_biases: torch_gru_no_bias::TorchGruNoBias from "torch_gru_no_bias", "onnx/tests/fixtures/torch_gru_no_bias.nn";
+    default_exporter_lstm_without_biases: dynamo_lstm_no_bias::DynamoLstmNoBias from "dynamo_lstm_no_bias", "onnx/tests/fixtures/dynamo_lstm_no_bias.nn";
 }
 
 /// A model with `bias=False` layers imports as `bias = false`, named after its modules, so that
@@ -95,6 +97,11 @@ fn the_models_own_state_dict_loads_into_the_imported_network() {
     let net = torch_stem::TorchStem::from_safetensors_file(&file)
         .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     check(&*net, "torch_stem");
+    // Recurrent nodes without `B`: `nn.GRU(bias=False)`'s two levels.
+    let file = path("torch_gru_no_bias_state.safetensors");
+    let net = torch_gru_no_bias::TorchGruNoBias::from_safetensors_file(&file)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    check(&*net, "torch_gru_no_bias");
 }
 
 /// A model with two `BatchNormalization`s (after a convolution and after a `Gemm`), imported

@@ -3,6 +3,7 @@
 //! with `forward`; bad files and bad calibration are typed errors. Twins of a 1-D network and
 //! of a depthwise one run as their `f32` networks and bake from pinned files.
 
+use crate::fixtures::with_tensor;
 use nn::quant::{Calibration, Quantization};
 use std::path::Path;
 
@@ -885,27 +886,6 @@ fn an_int8_file_given_to_the_f32_network_says_what_it_is() {
             .to_string()
             .contains("load it with the twin's `from_safetensors`")
     );
-}
-
-/// `file` with the data of its tensor `name` replaced by `data` (of the same length): a file
-/// that `assign` and the writer cannot make.
-fn with_tensor(file: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
-    let parsed = safetensors::SafeTensors::deserialize(file).expect("a safetensors file");
-    let tensors: Vec<(String, safetensors::tensor::TensorView<'_>)> = parsed
-        .tensors()
-        .into_iter()
-        .map(|(tensor, view)| {
-            if tensor != name {
-                return (tensor, view);
-            }
-            assert_eq!(view.data().len(), data.len(), "`{name}`'s length");
-            let view =
-                safetensors::tensor::TensorView::new(view.dtype(), view.shape().to_vec(), data)
-                    .expect("the same shape");
-            (tensor, view)
-        })
-        .collect();
-    safetensors::serialize(tensors, None).expect("serialises")
 }
 
 #[test]

@@ -148,6 +148,33 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Checks that `bias`, the biases just read under `prefix`, are zero, as a layer declared
+    /// `bias = false` has them: its twin's file keeps the tensor (the scheme's `B`), written as
+    /// zeros, so that every layer's file has the same tensors.
+    ///
+    /// # Errors
+    ///
+    /// `Error::QuantizedValue` naming `<prefix>.bias` and the first value that is not zero.
+    pub fn expect_no_bias(
+        &self,
+        layer: &'static str,
+        prefix: &str,
+        bias: &[i32],
+    ) -> Result<(), Error> {
+        match bias.iter().position(|&b| b != 0) {
+            Some(at) => Err(Error::QuantizedValue {
+                layer,
+                tensor: format!("{prefix}.bias"),
+                problem: format!(
+                    "holds {} at index {at}, where the layer is declared `bias = false`: its \
+                     biases are zero",
+                    bias[at]
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The parts of a layer of `inputs` and `outputs` under `prefix`.
     ///
     /// # Errors

@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The models import must take, by file stem.
-const MODELS: [&str; 22] = [
+const MODELS: [&str; 24] = [
     "mlp",
     "conv",
     "conv1d",
@@ -43,4 +43,6 @@ const MODELS: [&str; 22] = [
     "dynamo_gelu_tanh",
     "torch_gelu_tanh",
     "torch_stem",
+    "torch_gru_no_bias",
+    "dynamo_lstm_no_bias",
 ];
