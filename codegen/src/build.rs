@@ -52,6 +52,17 @@ pub enum Error {
         /// Every problem, as `line:col: message`.
         problems: Vec<String>,
     },
+    /// Two files given to [`compile`] or [`import_onnx`] in one build script would write the
+    /// same file in `$OUT_DIR` (their names differ only in the directory, or in the extension
+    /// of an `.nn` and an `.onnx` file).
+    SameOutput {
+        /// The file both would write.
+        output: PathBuf,
+        /// The file given first.
+        first: PathBuf,
+        /// The file given second.
+        second: PathBuf,
+    },
     /// The ONNX model cannot be imported.
     #[cfg(feature = "onnx")]
     Import {
@@ -86,6 +97,18 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
+            Self::SameOutput {
+                output,
+                first,
+                second,
+            } => write!(
+                f,
+                "`{}` and `{}` would both write `{}`: rename one, or write it where you choose \
+                 with `compile_to`",
+                first.display(),
+                second.display(),
+                output.display()
+            ),
             #[cfg(feature = "onnx")]
             Self::Import { path, source } => write!(f, "`{}`: {source}", path.display()),
         }
@@ -114,6 +137,16 @@ impl fmt::Debug for Error {
                 .debug_struct("Compile")
                 .field("path", path)
                 .field("problems", problems)
+                .finish(),
+            Self::SameOutput {
+                output,
+                first,
+                second,
+            } => f
+                .debug_struct("SameOutput")
+                .field("output", output)
+                .field("first", first)
+                .field("second", second)
                 .finish(),
             #[cfg(feature = "onnx")]
             Self::Import { path, source } => f
@@ -145,18 +178,54 @@ impl std::error::Error for Error {
 /// [`Error::Compile`] with every problem of the file.
 pub fn compile(path: impl AsRef<Path>) -> Result<PathBuf, Error> {
     let path = path.as_ref();
-    let var = |name| {
-        env::var_os(name)
-            .map(PathBuf::from)
-            .ok_or(Error::Env { name })
-    };
-    let manifest_dir = var("CARGO_MANIFEST_DIR")?;
-    let out_dir = var("OUT_DIR")?;
+    let (manifest_dir, out_dir) = (var("CARGO_MANIFEST_DIR")?, var("OUT_DIR")?);
     println!("cargo:rerun-if-changed={}", path.display());
-    let stem = path.file_stem().unwrap_or(path.as_os_str());
-    let output = out_dir.join(stem).with_extension("rs");
+    compile_in(&manifest_dir, &out_dir, path)
+}
+
+/// An environment variable that Cargo sets for build scripts.
+fn var(name: &'static str) -> Result<PathBuf, Error> {
+    env::var_os(name)
+        .map(PathBuf::from)
+        .ok_or(Error::Env { name })
+}
+
+/// [`compile`] with its directories given.
+fn compile_in(manifest_dir: &Path, out_dir: &Path, path: &Path) -> Result<PathBuf, Error> {
+    let output = out_file(out_dir, path, "rs");
+    claim(&output, path)?;
     compile_named(&manifest_dir.join(path), path, &output)?;
     Ok(output)
+}
+
+/// `<stem>.<extension>` in `out_dir`, the stem being `path`'s file name without its last
+/// extension (`net.v2.nn` gives `net.v2.rs`).
+fn out_file(out_dir: &Path, path: &Path, extension: &str) -> PathBuf {
+    let mut name = path.file_stem().unwrap_or(path.as_os_str()).to_os_string();
+    name.push(".");
+    name.push(extension);
+    out_dir.join(name)
+}
+
+/// Records that `input` writes `output` in this build script, refusing an `output` that
+/// another input writes: the second would replace the first's file.
+fn claim(output: &Path, input: &Path) -> Result<(), Error> {
+    static WRITTEN: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut written = WRITTEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match written.iter().find(|(o, _)| o == output) {
+        Some((_, first)) if first != input => Err(Error::SameOutput {
+            output: output.to_owned(),
+            first: first.clone(),
+            second: input.to_owned(),
+        }),
+        Some(_) => Ok(()),
+        None => {
+            written.push((output.to_owned(), input.to_owned()));
+            Ok(())
+        }
+    }
 }
 
 /// Compiles the `.nn` file `input` into the Rust file `output`; the header names `input` as
@@ -208,14 +277,9 @@ pub struct Imported {
 #[cfg(feature = "onnx")]
 pub fn import_onnx(path: impl AsRef<Path>) -> Result<Imported, Error> {
     let path = path.as_ref();
-    let var = |name| {
-        env::var_os(name)
-            .map(PathBuf::from)
-            .ok_or(Error::Env { name })
-    };
-    let manifest_dir = var("CARGO_MANIFEST_DIR")?;
-    let out_dir = var("OUT_DIR")?;
+    let (manifest_dir, out_dir) = (var("CARGO_MANIFEST_DIR")?, var("OUT_DIR")?);
     println!("cargo:rerun-if-changed={}", path.display());
+    claim(&out_file(&out_dir, path, "rs"), path)?;
     import_onnx_to(&manifest_dir.join(path), &out_dir)
 }
 
@@ -231,11 +295,10 @@ pub fn import_onnx_to(model: &Path, out_dir: &Path) -> Result<Imported, Error> {
         path: model.to_owned(),
         source,
     })?;
-    let stem = model.file_stem().unwrap_or(model.as_os_str());
     let files = Imported {
-        declaration: out_dir.join(stem).with_extension("nn"),
-        rust: out_dir.join(stem).with_extension("rs"),
-        weights: out_dir.join(stem).with_extension("safetensors"),
+        declaration: out_file(out_dir, model, "nn"),
+        rust: out_file(out_dir, model, "rs"),
+        weights: out_file(out_dir, model, "safetensors"),
     };
     write_if_changed(&files.declaration, import.text().as_bytes())?;
     write_if_changed(&files.weights, &import.safetensors)?;
@@ -374,6 +437,43 @@ mod tests {
             fs::read_dir(&dir).unwrap().next().is_none(),
             "nothing written"
         );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A file's name with dots keeps them (`net.v1.nn` writes `net.v1.rs`), and two files
+    /// that would write one file are refused rather than the second replacing the first.
+    #[test]
+    fn each_file_writes_its_own_output() {
+        let dir = scratch("stems");
+        let out = dir.join("out");
+        fs::create_dir_all(dir.join("a")).unwrap();
+        fs::create_dir_all(&out).unwrap();
+        for (file, name) in [
+            ("net.v1.nn", "One"),
+            ("net.v2.nn", "Two"),
+            ("a/net.v1.nn", "A"),
+        ] {
+            fs::write(dir.join(file), format!("struct {name} = 1 -> 1;")).unwrap();
+        }
+        let one = compile_in(&dir, &out, Path::new("net.v1.nn")).unwrap();
+        let two = compile_in(&dir, &out, Path::new("net.v2.nn")).unwrap();
+        assert_eq!(
+            (one.clone(), two),
+            (out.join("net.v1.rs"), out.join("net.v2.rs"))
+        );
+        assert!(fs::read_to_string(&one).unwrap().contains("struct One"));
+        // Again, as a build script that compiles one file twice: the same output.
+        compile_in(&dir, &out, Path::new("net.v1.nn")).unwrap();
+        let clash = compile_in(&dir, &out, Path::new("a/net.v1.nn")).unwrap_err();
+        assert_eq!(
+            clash.to_string(),
+            format!(
+                "`net.v1.nn` and `a/net.v1.nn` would both write `{}`: rename one, or write it \
+                 where you choose with `compile_to`",
+                one.display()
+            )
+        );
+        assert!(fs::read_to_string(&one).unwrap().contains("struct One"));
         fs::remove_dir_all(dir).unwrap();
     }
 

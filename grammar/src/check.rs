@@ -20,6 +20,24 @@ const RUST_KEYWORDS: [&str; 51] = [
     "typeof", "unsafe", "unsized", "use", "virtual", "where", "while",
 ];
 
+/// Why `name` cannot name a network's struct, for tools that write declarations (ONNX import's
+/// `--name`): not an identifier of ASCII letters, digits and `_` that starts with a letter or
+/// `_`, or a word Rust or the language reserves. `None` for a name the grammar takes.
+pub fn struct_name_problem(name: &str) -> Option<String> {
+    let identifier = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier {
+        Some(format!(
+            "`{name}` is not a struct name: one is ASCII letters, digits and `_`, not starting \
+             with a digit, such as `Mnist` or `Lenet5`"
+        ))
+    } else if not_an_identifier(name) || name == "with" {
+        Some(format!("`{name}` is a word Rust or the language reserves"))
+    } else {
+        None
+    }
+}
+
 /// Checks a parsed declaration.
 ///
 /// # Errors

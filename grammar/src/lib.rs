@@ -27,7 +27,9 @@ mod parse;
 mod print;
 
 pub use ast::TextRange;
-pub use check::{Recovered, SETTINGS, check, check_recovering, check_together};
+pub use check::{
+    Recovered, SETTINGS, check, check_recovering, check_together, struct_name_problem,
+};
 pub use diag::{Diagnostic, line_col};
 pub use kinds::KINDS;
 pub use network::{

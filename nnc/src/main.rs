@@ -119,6 +119,7 @@ fn main() -> ExitCode {
 fn run(command: Command, color: bool) -> Result<(), Failed> {
     match command {
         Command::Build { input, output } => {
+            refuse_overwrite(output.as_deref(), &input.file, "declaration", color)?;
             let source = read(&input.file, color)?;
             let rust = nn_codegen::pretty::render_file(&source.text, &source.name)
                 .map_err(|problems| source.report(&problems, color))?;
@@ -150,6 +151,7 @@ fn run(command: Command, color: bool) -> Result<(), Failed> {
             format,
             network,
         } => {
+            refuse_overwrite(output.as_deref(), &input.file, "declaration", color)?;
             let source = read(&input.file, color)?;
             let networks = select(compile(&source, color)?, network.as_deref(), color)?;
             let extension = output.as_deref().and_then(Path::extension);
@@ -203,9 +205,18 @@ fn import(
     color: bool,
 ) -> Result<(), Failed> {
     let shown = file.to_string_lossy().replace('\\', "/");
+    if name == Some("") {
+        diagnostics::error(
+            "`--name` is empty: give a struct name such as `Mnist`, or leave `--name` out to \
+             name the network after the file",
+            color,
+        );
+        return Err(Failed);
+    }
     let import = nn_onnx::import_file(file, name, fold_batchnorm).map_err(|e| {
         let message = match e {
             nn_onnx::Error::Read { .. } => e.to_string(),
+            nn_onnx::Error::Name(why) => format!("`--name`: {why}"),
             _ => format!("`{shown}`: {e}"),
         };
         diagnostics::error(&message, color);
@@ -230,6 +241,21 @@ fn import(
             output.with_extension("safetensors")
         }
     });
+    refuse_overwrite(Some(&weights), file, "model", color)?;
+    if !to_stdout {
+        refuse_overwrite(Some(&output), file, "model", color)?;
+        if same_file(&output, &weights) {
+            diagnostics::error(
+                &format!(
+                    "the declaration and its weights would both be written to `{}`: give \
+                     `--weights` another file",
+                    weights.display()
+                ),
+                color,
+            );
+            return Err(Failed);
+        }
+    }
     std::fs::write(&weights, &import.safetensors).map_err(|e| {
         diagnostics::error(&format!("cannot write `{}`: {e}", weights.display()), color);
         Failed
@@ -251,6 +277,46 @@ fn import(
         weights.display()
     );
     Ok(())
+}
+
+/// Refuses to write `output` where it would replace `input`, the `what` the command reads.
+fn refuse_overwrite(
+    output: Option<&Path>,
+    input: &Path,
+    what: &str,
+    color: bool,
+) -> Result<(), Failed> {
+    let Some(output) = output.filter(|o| *o != Path::new("-") && input != Path::new("-")) else {
+        return Ok(());
+    };
+    if !same_file(output, input) {
+        return Ok(());
+    }
+    diagnostics::error(
+        &format!(
+            "`{}` is the {what} this reads: writing there would replace it, give another file",
+            output.display()
+        ),
+        color,
+    );
+    Err(Failed)
+}
+
+/// Whether two paths name one file, the second perhaps not written yet: compared with their
+/// directories resolved (`./a.nn` and `a.nn`, links).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let resolved = |path: &Path| -> Option<PathBuf> {
+        if let Ok(real) = path.canonicalize() {
+            return Some(real);
+        }
+        let absolute = std::path::absolute(path).ok()?;
+        let directory = absolute.parent()?.canonicalize().ok()?;
+        Some(directory.join(absolute.file_name()?))
+    };
+    match (resolved(a), resolved(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// Reads the file (or standard input for `-`).

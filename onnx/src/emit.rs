@@ -142,6 +142,36 @@ pub(crate) fn layout(text: &str) -> String {
 
 /// The tensors as a safetensors file, in the network's scalar type, with the metadata
 /// `{"format": "pt"}` that PyTorch's `save_file` writes.
+/// Why `tensor` cannot be loaded, if a value is not finite in `scalar` (NaN or infinite in the
+/// model, or a product such as `alpha * B` beyond `f32`): its first such value, at its index,
+/// as nn's loaders would refuse it.
+pub(crate) fn non_finite(tensor: &Tensor, scalar: Scalar) -> Option<String> {
+    #[allow(clippy::cast_possible_truncation)] // `f32` models' values, whose range is the point
+    let finite = |v: f64| match scalar {
+        Scalar::F32 => (v as f32).is_finite(),
+        Scalar::F64 => v.is_finite(),
+    };
+    let at = tensor.values.iter().position(|&v| !finite(v))?;
+    let mut index = Vec::with_capacity(tensor.shape.len());
+    let mut rest = at;
+    for &size in tensor.shape.iter().rev() {
+        index.push(rest % size.max(1));
+        rest /= size.max(1);
+    }
+    index.reverse();
+    let value = tensor.values[at];
+    let beyond = if value.is_finite() {
+        ", beyond `f32`"
+    } else {
+        ""
+    };
+    Some(format!(
+        "tensor `{}` holds {value:e} at {index:?}{beyond}: nn's networks take finite weights (the \
+         model is damaged, or a factor such as `alpha` took its weights out of range)",
+        tensor.name
+    ))
+}
+
 pub(crate) fn safetensors(tensors: &[Tensor], scalar: Scalar) -> Result<Vec<u8>, String> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()

@@ -71,6 +71,9 @@ pub enum Error {
     /// The model decodes but cannot become an nn network: every problem, in graph order (the
     /// model's own first).
     Unsupported(Vec<Problem>),
+    /// The struct name asked for ([`Options::name`](crate::Options::name)) cannot name a
+    /// network.
+    Name(String),
 }
 
 impl fmt::Display for Error {
@@ -79,6 +82,7 @@ impl fmt::Display for Error {
         match self {
             Self::Read { path, source } => write!(f, "cannot read `{}`: {source}", path.display()),
             Self::Decode(why) => write!(f, "not an ONNX model: {why}"),
+            Self::Name(why) => write!(f, "cannot name the network: {why}"),
             Self::Unsupported(problems) => {
                 let count = problems.len();
                 write!(

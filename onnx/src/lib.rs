@@ -98,9 +98,15 @@ impl Import {
 ///
 /// # Errors
 ///
-/// [`Error::Decode`] when the bytes are not an ONNX model, [`Error::Unsupported`] with every
-/// problem (each node that cannot be imported, the model's own problems) otherwise.
+/// [`Error::Name`] when `options.name` is neither empty nor a struct name, [`Error::Decode`]
+/// when the bytes are not an ONNX model, [`Error::Unsupported`] with every problem (each node
+/// that cannot be imported, the model's own problems) otherwise.
 pub fn import(bytes: &[u8], options: &Options) -> Result<Import, Error> {
+    if let Some(problem) = nn_grammar::struct_name_problem(&options.name)
+        && !options.name.is_empty()
+    {
+        return Err(Error::Name(problem));
+    }
     let model = proto::Model::decode(bytes).map_err(|e| Error::Decode(e.to_string()))?;
     let mut problems = Vec::new();
     let opset = model
@@ -165,6 +171,17 @@ pub fn import(bytes: &[u8], options: &Options) -> Result<Import, Error> {
     };
     let (network, tensors) =
         emit::network(lowered, name, docs(&model, opset, options)).map_err(Error::Unsupported)?;
+    let non_finite: Vec<Problem> = tensors
+        .iter()
+        .filter_map(|tensor| emit::non_finite(tensor, scalar))
+        .map(|message| Problem {
+            node: None,
+            message,
+        })
+        .collect();
+    if !non_finite.is_empty() {
+        return Err(Error::Unsupported(non_finite));
+    }
     let safetensors = emit::safetensors(&tensors, scalar).map_err(|message| {
         Error::Unsupported(vec![Problem {
             node: None,
@@ -214,7 +231,7 @@ pub fn import_file(path: &Path, name: Option<&str>, fold_batchnorm: bool) -> Res
 
 /// A struct name from a file stem: its words in `UpperCamelCase` (`lenet_5` as `Lenet5`,
 /// `mlp-classifier` as `MlpClassifier`), `Net` when nothing is left, `Net` before a leading
-/// digit.
+/// digit or the word Rust reserves (`Self` as `NetSelf`), so that every file name gives one.
 pub fn struct_name(stem: &str) -> String {
     let mut name = String::new();
     for word in stem
@@ -227,7 +244,7 @@ pub fn struct_name(stem: &str) -> String {
             name.extend(chars);
         }
     }
-    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) || name == "Self" {
         name.insert_str(0, "Net");
     }
     name

@@ -707,3 +707,39 @@ fn recurrent_levels_without_b_have_no_biases_or_zeros() {
         gru(3, layers = 2): ["rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0", "rnn.weight_ih_l1", "rnn.weight_hh_l1", "rnn.bias_ih_l1", "rnn.bias_hh_l1"], zero: []"#]]
     .assert_eq(&report);
 }
+
+/// Weights that are not finite, in the model or once `alpha` scales them, are refused on
+/// import, as nn's loaders would refuse the file.
+#[test]
+fn weights_that_are_not_finite_are_refused() {
+    let gemm = |values: Vec<f32>, alpha: f32| {
+        let w = Tensor {
+            float_data: values,
+            ..weights("w", &[2, 2])
+        };
+        let alpha = Attribute {
+            name: "alpha".to_owned(),
+            f: alpha,
+            r#type: 1,
+            ..Attribute::default()
+        };
+        problems(&model(
+            13,
+            &[2],
+            vec![node("Gemm", &["x", "w"], "y", vec![alpha])],
+            vec![w],
+        ))
+    };
+    let report = [
+        gemm(vec![0.5, 0.5, f32::NAN, 0.5], 1.0),
+        gemm(vec![0.5, 2.0, 0.5, 0.5], 3e38),
+        gemm(vec![0.5, 2.0, 0.5, 0.5], 1.0),
+    ]
+    .join("\n");
+    expect![[r#"
+        tensor `y.weight` holds NaN at [0, 1]: nn's networks take finite weights (the model is damaged, or a factor such as `alpha` took its weights out of range)
+        tensor `y.weight` holds 6.0000000109955115e38 at [1, 0], beyond `f32`: nn's networks take finite weights (the model is damaged, or a factor such as `alpha` took its weights out of range)
+        imported: /// Imported from ONNX (opset 13).
+        pub struct Net = 2 -> dense(2, bias = false) as y;"#]]
+    .assert_eq(&report);
+}

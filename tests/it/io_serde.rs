@@ -184,6 +184,23 @@ fn unknown_missing_and_non_numeric_fields_are_rejected() {
         tiny_error(&null)
     );
     assert!(tiny_error("{}").starts_with("missing field `layers`"));
+    // A number beyond `f32`: `serde_json` (with `float_roundtrip`, as here) refuses it where
+    // it is written; a format that gives it as an `f64` (`serde_json::Value`, or `serde_json`
+    // without that feature) has it named as written, not as the `inf` it would become.
+    let huge = edited(|v| v["layers"][0]["bias"][0] = 1e300.into());
+    assert!(
+        tiny_error(&huge).starts_with("number out of range at line 1"),
+        "{}",
+        tiny_error(&huge)
+    );
+    let value: serde_json::Value = serde_json::from_str(&huge).expect("JSON");
+    let Err(error) = serde_json::from_value::<Box<Tiny>>(value) else {
+        panic!("read a value beyond f32");
+    };
+    assert_eq!(
+        error.to_string(),
+        "layer `layer0`: tensor `bias` holds 1e300 at [0], expected finite f32 values"
+    );
 }
 
 nn::network! {

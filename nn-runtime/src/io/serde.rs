@@ -133,8 +133,8 @@ fn fields_hint(info: &LayerInfo) -> &'static [&'static str] {
     &FIELDS[..(1 + info.tensors.len()).min(FIELDS.len())]
 }
 
-/// One value of scalar type `T`, written and read as `T` itself (not through `f64`, which
-/// would round twice).
+/// One value of scalar type `T`, written as `T` itself (not through `f64`, which would round
+/// twice); [`Written`] reads it.
 struct Value<T>(T);
 
 impl<T: Scalar> Serialize for Value<T> {
@@ -149,12 +149,54 @@ impl<T: Scalar> Serialize for Value<T> {
     }
 }
 
-impl<'de, T: Scalar> Deserialize<'de> for Value<T> {
+/// A value as read for a network of `T`: the value, and the number the file wrote, for an
+/// error that names a number beyond `T`'s range as written (`1e39`, not `inf`).
+struct Written<T> {
+    value: T,
+    written: f64,
+}
+
+impl<'de, T: Scalar> Deserialize<'de> for Written<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// Takes the number as the format gives it: JSON's `f64` (which `f32::deserialize`
+        /// would narrow before anyone could see it), or a binary format's `f32` or `f64`.
+        struct Number<T>(core::marker::PhantomData<T>);
+
+        impl<T: Scalar> Visitor<'_> for Number<T> {
+            type Value = Written<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(T::NAME)
+            }
+
+            fn visit_f64<E: de::Error>(self, written: f64) -> Result<Self::Value, E> {
+                Ok(Written {
+                    value: T::from_f64(written),
+                    written,
+                })
+            }
+
+            fn visit_f32<E: de::Error>(self, v: f32) -> Result<Self::Value, E> {
+                self.visit_f64(f64::from(v))
+            }
+
+            #[allow(clippy::cast_precision_loss)] // as `f64::deserialize` takes integers
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                self.visit_f64(v as f64)
+            }
+
+            #[allow(clippy::cast_precision_loss)] // as `f64::deserialize` takes integers
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                self.visit_f64(v as f64)
+            }
+        }
+
+        let number = Number(core::marker::PhantomData);
+        // The width the network wrote: a binary format reads as many bytes as were written.
         if T::NAME == "f32" {
-            f32::deserialize(deserializer).map(|v| Value(T::from_f64(f64::from(v))))
+            deserializer.deserialize_f32(number)
         } else {
-            f64::deserialize(deserializer).map(|v| Value(T::from_f64(v)))
+            deserializer.deserialize_f64(number)
         }
     }
 }
@@ -508,8 +550,8 @@ struct TensorRead<T> {
     /// The first list, past the first of its depth, of another length: its indices from the
     /// outermost list, and its length.
     ragged: Option<(Vec<usize>, usize)>,
-    /// The first value that is not finite: its indices and the value.
-    non_finite: Option<(Vec<usize>, T)>,
+    /// The first value that is not finite in `T`: its indices and the number written.
+    non_finite: Option<(Vec<usize>, f64)>,
     /// The first negative value of a variance ([`TensorInfo::is_variance`]): its indices and
     /// the value.
     negative_variance: Option<(Vec<usize>, T)>,
@@ -600,7 +642,7 @@ impl<'de, T: Scalar> Visitor<'de> for ListSeed<'_, '_, T> {
         loop {
             let at = offset.filter(|_| len < size).map(|o| o + len * stride);
             if innermost {
-                let Some(Value(value)) = seq.next_element::<Value<T>>()? else {
+                let Some(Written { value, written }) = seq.next_element::<Written<T>>()? else {
                     break;
                 };
                 if let Some(slot) =
@@ -614,7 +656,7 @@ impl<'de, T: Scalar> Visitor<'de> for ListSeed<'_, '_, T> {
                     indices
                 };
                 if reader.read.non_finite.is_none() && !value.is_finite() {
-                    reader.read.non_finite = Some((index(), value));
+                    reader.read.non_finite = Some((index(), written));
                 }
                 if reader.variances && reader.read.negative_variance.is_none() && value < T::ZERO {
                     reader.read.negative_variance = Some((index(), value));
@@ -703,7 +745,11 @@ fn check<T: Scalar>(
                 layer,
                 tensor,
                 at: at.clone(),
-                value: alloc::format!("{value}"),
+                value: if value.is_finite() {
+                    alloc::format!("{value:e}")
+                } else {
+                    alloc::format!("{value}")
+                },
                 scalar: T::NAME,
             });
         }

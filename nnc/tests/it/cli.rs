@@ -84,6 +84,23 @@ fn build_writes_the_output_file_or_standard_output() {
         env!("CARGO_PKG_VERSION")
     );
     assert!(written.starts_with(&header), "{written}");
+    // Not over the declaration it reads, for `build` and `graph`.
+    for command in ["build", "graph"] {
+        let run = nnc(&dir, &[command, "model.nn", "-o", "./model.nn"]);
+        assert_eq!(
+            (run.code, run.stderr.trim_end()),
+            (
+                1,
+                "error: `./model.nn` is the declaration this reads: writing there would replace \
+                 it, give another file"
+            )
+        );
+    }
+    assert!(
+        std::fs::read_to_string(dir.join("model.nn"))
+            .unwrap()
+            .starts_with("/// A doc.")
+    );
 }
 
 #[test]

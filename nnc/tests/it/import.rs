@@ -192,3 +192,89 @@ fn external_data_beside_a_model_named_by_its_file_name() {
         "{run:?}"
     );
 }
+
+/// Outputs that would replace each other or the model are refused before anything is written.
+#[test]
+fn import_refuses_to_overwrite_the_model_or_its_own_outputs() {
+    let dir = scratch();
+    std::fs::copy(fixture("mlp.onnx"), dir.join("mlp.onnx")).unwrap();
+    let model = std::fs::read(dir.join("mlp.onnx")).unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["import", "mlp.onnx", "-o", "out.safetensors"],
+            "error: the declaration and its weights would both be written to \
+             `out.safetensors`: give `--weights` another file",
+        ),
+        (
+            &["import", "mlp.onnx", "-o", "a.nn", "--weights", "./a.nn"],
+            "error: the declaration and its weights would both be written to `./a.nn`: give \
+             `--weights` another file",
+        ),
+        (
+            &["import", "mlp.onnx", "--weights", "mlp.onnx"],
+            "error: `mlp.onnx` is the model this reads: writing there would replace it, give \
+             another file",
+        ),
+        (
+            &[
+                "import",
+                "mlp.onnx",
+                "-o",
+                "./mlp.onnx",
+                "--weights",
+                "w.safetensors",
+            ],
+            "error: `./mlp.onnx` is the model this reads: writing there would replace it, give \
+             another file",
+        ),
+    ];
+    for (args, message) in cases {
+        let run = nnc(&dir, args);
+        assert_eq!((run.code, run.stderr.trim_end()), (1, message), "{args:?}");
+    }
+    assert!(std::fs::read(dir.join("mlp.onnx")).unwrap() == model);
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["mlp.onnx"], "nothing written");
+}
+
+/// `--name` must be a struct name; a file's name always gives one.
+#[test]
+fn names_that_cannot_name_a_struct_are_refused() {
+    let dir = scratch();
+    std::fs::copy(fixture("mlp.onnx"), dir.join("Self.onnx")).unwrap();
+    let cases: [(&str, &str); 4] = [
+        (
+            "my-net",
+            "error: `--name`: `my-net` is not a struct name: one is ASCII letters, digits and \
+             `_`, not starting with a digit, such as `Mnist` or `Lenet5`",
+        ),
+        (
+            "a b",
+            "error: `--name`: `a b` is not a struct name: one is ASCII letters, digits and `_`, \
+             not starting with a digit, such as `Mnist` or `Lenet5`",
+        ),
+        (
+            "Self",
+            "error: `--name`: `Self` is a word Rust or the language reserves",
+        ),
+        (
+            "",
+            "error: `--name` is empty: give a struct name such as `Mnist`, or leave `--name` \
+             out to name the network after the file",
+        ),
+    ];
+    for (name, message) in cases {
+        let run = nnc(&dir, &["import", "Self.onnx", "--check", "--name", name]);
+        assert_eq!((run.code, run.stderr.trim_end()), (1, message), "{name:?}");
+    }
+    let run = nnc(&dir, &["import", "Self.onnx", "--check"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("pub struct NetSelf = "),
+        "{}",
+        run.stdout
+    );
+}
