@@ -49,6 +49,8 @@ fn state(net: &Network) -> TokenStream {
         .iter()
         .filter_map(|layer| Some((&layer.field, kind(layer).state_type(net)?)))
         .unzip();
+    let state_text = state.to_string();
+    let field_texts = field_names.iter().map(ToString::to_string);
     let fresh = stateful.iter().map(|layer| {
         let field = &layer.field;
         let value = kind(layer).fresh_state(net);
@@ -65,10 +67,42 @@ fn state(net: &Network) -> TokenStream {
         /// each with its state. Copy it to fork a stream; a fresh stream starts from
         /// [`ZERO`](Self::ZERO) (also `Default`, and [`zeroed`](Self::zeroed) on the heap), as
         /// PyTorch's default initial state.
-        #[derive(Clone, Copy, Debug, PartialEq, Default)]
         #[allow(dead_code)]
         #visibility struct #state {
             #(#fields,)*
+        }
+
+        // Written out rather than derived: `cargo expand` shows derives as unstable internals,
+        // which an expansion pasted into a crate could not compile.
+        #[allow(clippy::expl_impl_clone_on_copy)]
+        impl ::core::clone::Clone for #state {
+            #[inline]
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+
+        impl ::core::marker::Copy for #state {}
+
+        impl ::core::default::Default for #state {
+            /// [`ZERO`](Self::ZERO).
+            fn default() -> Self {
+                Self::ZERO
+            }
+        }
+
+        impl ::core::cmp::PartialEq for #state {
+            fn eq(&self, other: &Self) -> bool {
+                #(self.#field_names == other.#field_names)&&*
+            }
+        }
+
+        impl ::core::fmt::Debug for #state {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#state_text)
+                    #(.field(#field_texts, &self.#field_names))*
+                    .finish()
+            }
         }
 
         #[allow(dead_code)]

@@ -16,6 +16,9 @@ use nn_grammar::Activation;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
+/// The size in bytes above which clippy's `large_stack_arrays` reports a local array.
+const LARGE_STACK_ARRAY: usize = 16 * 1024;
+
 mod sequence;
 
 /// The gradients struct, its impls, `accumulate_gradients`, `evaluate` and `Trainable`, in
@@ -486,8 +489,19 @@ fn methods(net: &Network) -> TokenStream {
     let batch = batch_method(net);
     let draw = bind_dropout_key(net, Some((gradients, quote!(1))));
     let no_draw = bind_dropout_key(net, None);
+    // The layers' outputs and deltas are locals, as in `forward`, a chunk's sized to keep them
+    // within the stack: arrays that clippy's pedantic `large_stack_arrays` counts as large, in
+    // a network with wide layers.
+    let largest = net
+        .layers
+        .iter()
+        .map(|layer| layer.input.elements().max(layer.output.elements()))
+        .max()
+        .unwrap_or(0);
+    let large = (largest * net.training_chunk * net.scalar.bytes > LARGE_STACK_ARRAY)
+        .then(|| quote!(clippy::large_stack_arrays,));
     quote! {
-        #[allow(dead_code)]
+        #[allow(dead_code, #large)]
         impl #name {
             #batch
 

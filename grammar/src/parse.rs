@@ -387,10 +387,20 @@ fn syntax(text: &str, error: &pest::error::Error<Rule>) -> Diagnostic {
             unique.push(e);
         }
     }
-    let message = if unique.is_empty() {
+    let mut message = if unique.is_empty() {
         format!("unexpected {found}")
     } else {
         format!("expected {}, found {found}", one_of(&unique))
     };
+    // `network!` passes a declaration's attributes through before the grammar sees it: a `#[`
+    // here is one in a `.nn` file.
+    if unique.contains(&describe(Rule::doc).unwrap_or_default())
+        && text[range.start..].starts_with("#[")
+    {
+        message.push_str(
+            ": attributes such as `#[derive(Clone)]` are written in `network!` only, not in `.nn` \
+             files (implement the trait beside the generated struct instead)",
+        );
+    }
     Diagnostic::new(range, message)
 }

@@ -166,13 +166,16 @@ pub enum Error {
     /// No tensor in the file belongs to a layer.
     #[cfg(feature = "alloc")]
     #[error(
-        "no tensors for layer `{layer}` (layer {index} of {count}): expected {} for an integer `k`, as `nn.Sequential` names them, or {} (a layer declared `as fc1` or `as encoder.0` reads PyTorch's module `fc1` or `encoder.0`); the file has {tensors}",
+        "no tensors for layer `{layer}` (layer {index} of {count}): expected {} for an integer `k`, as `nn.Sequential` names them, or {} (a layer declared `as fc1` or `as encoder.0` reads PyTorch's module `fc1` or `encoder.0`); the file has {tensors}{}",
         Names("<k>", .expected),
-        Names(.layer, .expected)
+        Names(.layer, .expected),
+        missing_layer_hint(*.kind)
     )]
     MissingLayer {
         /// The layer without tensors.
         layer: &'static str,
+        /// Its kind: a layernorm's tensors are missing when PyTorch's had no affine parameters.
+        kind: LayerKind,
         /// Its position among the layers, from 0.
         index: usize,
         /// Layers in the network.
@@ -428,7 +431,7 @@ impl core::fmt::Debug for Error {
             HeaderTruncated { length, found },
             Truncated { expected, found },
             #[cfg(feature = "alloc")] Format { reason },
-            #[cfg(feature = "alloc")] MissingLayer { layer, index, count, expected, tensors },
+            #[cfg(feature = "alloc")] MissingLayer { layer, kind, index, count, expected, tensors },
             #[cfg(feature = "alloc")] MissingTensor { layer, kind, tensor, found },
             #[cfg(feature = "alloc")] UnexpectedTensor { tensor, layers },
             #[cfg(feature = "alloc")] ExtraTensor { layer, tensor, prefix, expected },
@@ -472,6 +475,19 @@ fn missing_hint(kind: Option<LayerKind>, tensor: &str) -> &'static str {
         {
             ": a PyTorch module with `bias=False` saves none, declare the layer with \
              `bias = false`"
+        }
+        _ => "",
+    }
+}
+
+/// For a layer that a file has no tensors for, whether PyTorch's module saves none: a
+/// `LayerNorm(elementwise_affine=False)`.
+#[cfg(feature = "alloc")]
+fn missing_layer_hint(kind: LayerKind) -> &'static str {
+    match kind {
+        LayerKind::LayerNorm => {
+            ": a PyTorch `LayerNorm` with `elementwise_affine=False` saves no tensors, declare \
+             it `layernorm(affine = false)`"
         }
         _ => "",
     }
@@ -554,6 +570,22 @@ fn shape_hint(tensor: &str, expected: &[usize], found: &[usize]) -> &'static str
         }
         ([_, _], _) => " ([outputs, inputs], the layout of PyTorch's `Linear.weight`)",
         _ => "",
+    }
+}
+
+#[cfg(feature = "safetensors")]
+impl Error {
+    /// Whether the message says which declaration would read the file (`bias = false`,
+    /// `affine = false`): of two loaders' errors, the one to show.
+    pub(crate) fn hints(&self) -> bool {
+        match self {
+            Self::MissingLayer { kind, .. } => !missing_layer_hint(*kind).is_empty(),
+            Self::MissingTensor { kind, tensor, .. } => !missing_hint(*kind, tensor).is_empty(),
+            Self::ExtraTensor {
+                tensor, expected, ..
+            } => !extra_hint(tensor, expected).is_empty(),
+            _ => false,
+        }
     }
 }
 
@@ -676,6 +708,7 @@ mod tests {
         use crate::{Dense, Tensors};
         let missing = |expected| Error::MissingLayer {
             layer: "hidden",
+            kind: crate::LayerKind::Dense,
             index: 1,
             count: 3,
             expected,

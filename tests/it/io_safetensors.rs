@@ -82,6 +82,7 @@ fn named_layers_take_their_names_and_fall_back_to_integer_keys() {
         Tiny::from_safetensors(&bytes("tiny_named")).map(|_| ()),
         Err(Error::MissingLayer {
             layer: "layer0",
+            kind: nn::LayerKind::Dense,
             index: 0,
             count: 2,
             expected: <nn::Dense<5, 4, f32> as nn::Tensors>::TENSORS,

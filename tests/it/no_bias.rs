@@ -390,6 +390,12 @@ nn::network! {
     struct Scaled = 4 -> layernorm as ln -> 2 as out;
 }
 
+nn::network! {
+    /// `Plain` and `Scaled` unnamed, as `nn.Sequential(LayerNorm(4, ...), Linear(4, 2))`.
+    struct PlainSequential = 4 -> layernorm(affine = false) -> 2;
+    struct ScaledSequential = 4 -> layernorm -> 2;
+}
+
 #[test]
 fn a_layernorm_of_another_affine_than_the_file_s_says_so() {
     let Err(error) = Plain::from_safetensors(&Scaled::random(1).to_safetensors()) else {
@@ -398,6 +404,42 @@ fn a_layernorm_of_another_affine_than_the_file_s_says_so() {
     assert_eq!(
         error.to_string(),
         "layer `ln`: unexpected tensor `ln.bias`: the layer has no tensors: it is declared \
+         `affine = false`, leave that out to read the file's weight and bias"
+    );
+    let Err(error) = Scaled::from_safetensors(&Plain::random(1).to_safetensors()) else {
+        panic!("a layernorm loaded without its tensors");
+    };
+    assert!(
+        error
+            .to_string()
+            .starts_with("no tensors for layer `ln` (layer 0 of 2)"),
+        "{error}"
+    );
+    let hint = ": a PyTorch `LayerNorm` with `elementwise_affine=False` saves no tensors, \
+                declare it `layernorm(affine = false)`";
+    assert!(error.to_string().ends_with(hint), "{error}");
+    // Unnamed, the file's integer keys taken in order would blame the dense layer: its
+    // `nn.Sequential` index says which layer differs.
+    let Err(error) =
+        ScaledSequential::from_safetensors(&PlainSequential::random(1).to_safetensors())
+    else {
+        panic!("a layernorm loaded without its tensors");
+    };
+    assert!(
+        error
+            .to_string()
+            .starts_with("no tensors for layer `layer0` (layer 0 of 2)"),
+        "{error}"
+    );
+    assert!(error.to_string().ends_with(hint), "{error}");
+    let Err(error) =
+        PlainSequential::from_safetensors(&ScaledSequential::random(1).to_safetensors())
+    else {
+        panic!("`0.weight` loaded into a layernorm without");
+    };
+    assert_eq!(
+        error.to_string(),
+        "layer `layer0`: unexpected tensor `0.bias`: the layer has no tensors: it is declared \
          `affine = false`, leave that out to read the file's weight and bias"
     );
 }

@@ -44,12 +44,31 @@ pub(super) fn backward_input(
     let input_type = array_type(&net.scalar, &layer.input);
     let gradient =
         kind(layer).backward_input(net, layer, &quote!(#sample), &quote!((*#sample_delta)));
+    if !mentions(&gradient, &sample) {
+        // Most kinds' gradients do not read the input (a maximum's does): without it, no
+        // binding that a file written by `nnc build`, without the macro's hygiene, would
+        // report as unused.
+        return quote_spanned! {layer.span=>
+            for (#sample_delta, #row) in (#delta).iter().zip((#below).iter_mut()) {
+                *#row = #gradient;
+            }
+        };
+    }
     quote_spanned! {layer.span=>
         for ((#sample, #sample_delta), #row) in (#input).iter().zip(#delta).zip((#below).iter_mut()) {
             let #sample: &#input_type = ::core::borrow::Borrow::borrow(#sample);
             *#row = #gradient;
         }
     }
+}
+
+/// Whether `tokens` use the local `name`.
+fn mentions(tokens: &TokenStream, name: &proc_macro2::Ident) -> bool {
+    tokens.clone().into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == *name,
+        proc_macro2::TokenTree::Group(group) => mentions(&group.stream(), name),
+        _ => false,
+    })
 }
 
 /// Statement: [`super::Kind::accumulate`] for each sample, in order, `input` a `&[In]` or

@@ -70,6 +70,17 @@ fn a_doc_comment_inside_a_chain_is_an_error() {
 }
 
 #[test]
+fn an_attribute_in_a_file_is_an_error_that_says_where_attributes_go() {
+    let text = "/// A doc.\n#[derive(Clone)]\npub struct A = 2 -> 1;\n";
+    expect![[r#"
+        2:1: expected a doc comment, `struct` or `pub`, found `#`: attributes such as `#[derive(Clone)]` are written in `network!` only, not in `.nn` files (implement the trait beside the generated struct instead)
+          #[derive(Clone)]
+          ^
+    "#]]
+    .assert_eq(&render(text, &nn_grammar::compile_file(text).unwrap_err()));
+}
+
+#[test]
 fn an_unclosed_block_comment_is_an_error() {
     let text = "struct A = 2 -> 1; /* never closed\n";
     expect![[r#"

@@ -557,9 +557,47 @@ struct Assigned<'f> {
 /// or the first layer or tensor that does not fit them. Unless `strict`, a layer the file has
 /// no tensors for, a tensor missing under a layer's prefix and a tensor no layer takes are not
 /// errors but listed in [`Assigned::partial`]; a tensor of the wrong shape or dtype still is.
+///
+/// A strict load takes the unnamed layers' integer keys in order. Where that fails, the keys
+/// `save` writes (PyTorch's `nn.Sequential` indices) are tried too, and where their error says
+/// which declaration would read the file (`affine = false`, `bias = false`) and the first's
+/// does not, theirs is returned: the order cannot tell which layer a layernorm without tensors
+/// is, the indices can.
 fn assign<'f>(
     tensors: &'f [Tensor],
     layers: &[LayerInfo],
+    strict: bool,
+) -> Result<Assigned<'f>, Error> {
+    if !strict {
+        return assign_by(tensors, layers, Keys::Saved, false);
+    }
+    let Err(in_order) = assign_by(tensors, layers, Keys::InOrder, true) else {
+        return assign_by(tensors, layers, Keys::InOrder, true);
+    };
+    if in_order.hints() || layers.iter().all(|layer| layer.named) {
+        return Err(in_order);
+    }
+    match assign_by(tensors, layers, Keys::Saved, true) {
+        Ok(assigned) => Ok(assigned),
+        Err(saved) if saved.hints() => Err(saved),
+        Err(_) => Err(in_order),
+    }
+}
+
+/// How the layers declared without a name find their tensors.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// The file's integer keys `k` of `<k>.<tensor>`, in order.
+    InOrder,
+    /// Exactly the key `save` writes for it: its index in the `nn.Sequential`.
+    Saved,
+}
+
+/// [`assign`] with the rule `keys`.
+fn assign_by<'f>(
+    tensors: &'f [Tensor],
+    layers: &[LayerInfo],
+    keys: Keys,
     strict: bool,
 ) -> Result<Assigned<'f>, Error> {
     // An int8 twin's file (its `I8` weights beside scales and zero points) is not a float
@@ -594,7 +632,7 @@ fn assign<'f>(
         }
         // In a partial load keys match exactly, as PyTorch's: a layer reads its name, or an
         // unnamed one the key `save` writes for it (its index in the `nn.Sequential`).
-        let exact = (!strict && !layer.named)
+        let exact = (keys == Keys::Saved && !layer.named)
             .then(|| saved[index].as_str())
             .filter(|key| {
                 let found = |t: &TensorInfo| find(&format!("{key}.{}", t.name)).is_some();
@@ -608,11 +646,12 @@ fn assign<'f>(
             found.extend(layer.tensors.iter().map(|_| None));
             partial.miss(&saved[index], layer.tensors);
             continue;
-        } else if let Some(k) = numbers.next() {
+        } else if let Some(k) = numbers.next().filter(|_| keys == Keys::InOrder) {
             k.to_string()
         } else {
             return Err(Error::MissingLayer {
                 layer: layer.name,
+                kind: layer.kind,
                 index,
                 count: layers.len(),
                 expected: layer.tensors,
@@ -653,7 +692,7 @@ fn assign<'f>(
     let unused = tensors.iter().zip(&used).filter(|(_, used)| !**used);
     if strict {
         if let Some((extra, _)) = unused.min_by(|a, b| a.0.name.cmp(&b.0.name)) {
-            return Err(unexpected(extra, &prefixes, layers));
+            return Err(unexpected(extra, &prefixes, layers, &saved));
         }
     } else {
         partial.unexpected = unused.map(|(t, _)| t.name.clone()).collect();
@@ -674,7 +713,12 @@ fn assign<'f>(
 /// `prefixes`), that layer's, naming what it has; under the name of a layernorm declared
 /// `affine = false`, which takes no tensors, that one's; else one of a file with more layers
 /// than the network's `layers`.
-fn unexpected(extra: &Tensor, prefixes: &[(String, &LayerInfo)], layers: &[LayerInfo]) -> Error {
+fn unexpected(
+    extra: &Tensor,
+    prefixes: &[(String, &LayerInfo)],
+    layers: &[LayerInfo],
+    saved: &[String],
+) -> Error {
     let under = |prefix: &str| {
         extra
             .name
@@ -686,12 +730,18 @@ fn unexpected(extra: &Tensor, prefixes: &[(String, &LayerInfo)], layers: &[Layer
         .find(|(prefix, _)| under(prefix))
         .map(|(prefix, layer)| (prefix.clone(), *layer))
         .or_else(|| {
-            let layer = layers.iter().find(|layer| {
+            // A layernorm without tensors (`affine = false`), by its name or its key.
+            let (layer, prefix) = layers.iter().zip(saved).find(|(layer, key)| {
                 layer.kind == crate::LayerKind::LayerNorm
                     && layer.tensors.is_empty()
-                    && under(layer.name)
+                    && (under(layer.name) || (!layer.named && under(key)))
             })?;
-            Some((layer.name.to_string(), layer))
+            let prefix = if under(layer.name) {
+                layer.name
+            } else {
+                prefix.as_str()
+            };
+            Some((prefix.to_string(), layer))
         });
     match owner {
         Some((prefix, layer)) => Error::ExtraTensor {

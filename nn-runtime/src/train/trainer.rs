@@ -46,7 +46,7 @@ pub enum TrainError {
     /// The network refused a batch: [`Error::BatchTooLarge`](crate::Error::BatchTooLarge) when
     /// a network with batchnorm gets a batch larger than its `TRAINING_CHUNK` (its batch
     /// statistics are those of one chunk): use a batch size of at most `TRAINING_CHUNK`.
-    #[error("{error}")]
+    #[error("{error}: give the `Trainer` a `batch_size` of at most that")]
     Batch {
         /// The network's error.
         error: crate::Error,

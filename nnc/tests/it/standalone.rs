@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The `.nn` files of the workspace, and the modules that include them.
-const MODELS: [(&str, &str); 3] = [
+const MODELS: [(&str, &str); 4] = [
     ("models/mnist.nn", "mnist"),
+    ("nnc/tests/fixtures/kinds.nn", "kinds"),
     ("models/tiny.nn", "tiny"),
     ("examples/build-script/models/iris.nn", "iris"),
 ];

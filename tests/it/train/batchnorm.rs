@@ -293,4 +293,18 @@ fn the_trainer_updates_the_running_statistics() {
         ),
         "{error:#?}"
     );
+    assert!(
+        error
+            .to_string()
+            .ends_with("`TRAINING_CHUNK`): give the `Trainer` a `batch_size` of at most that"),
+        "{error}"
+    );
+    // The guide's example: images of CIFAR's size leave room for chunks of 2.
+    assert_eq!(Cifar::TRAINING_CHUNK, 2);
+}
+
+nn::network! {
+    /// docs/training.md's batchnorm network on CIFAR-sized images.
+    struct Cifar = [3, 32, 32] -> conv2d(16, 3, padding = 1) -> batchnorm relu -> maxpool2d(2)
+        -> flatten -> 10 softmax;
 }
