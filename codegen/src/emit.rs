@@ -5,6 +5,7 @@
 use crate::emit_sequence;
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
+use crate::shared::local;
 use crate::shared::{
     activation_on_rows, apply_activation, array_type, check_rows, count, flat, zeros,
 };
@@ -262,13 +263,13 @@ pub(crate) fn forward_batch_body(
     let last_index = net.layers.len() - 1;
     // The chunk's buffers get mixed-site hygiene, so that layers named `inputs`, `outputs` or
     // `row` (whose locals carry the user's spans) cannot shadow them.
-    let chunk_inputs = Ident::new("inputs", Span::mixed_site());
-    let chunk_outputs = Ident::new("outputs", Span::mixed_site());
+    let chunk_inputs = local("inputs");
+    let chunk_outputs = local("outputs");
     let mut previous = quote!(#chunk_inputs);
     let mut body = TokenStream::new();
     for (index, layer) in net.layers.iter().enumerate() {
         let field = &layer.field;
-        let row = Ident::new("row", Span::mixed_site());
+        let row = local("row");
         // `row` is a `&mut` of the output's array type: a vector's coerces to a slice.
         let target = if layer.output.rank() == 1 {
             quote!(#row)

@@ -16,9 +16,10 @@ use crate::emit_sequence::{methods_with, state_name};
 use crate::io::BakedWeights;
 use crate::ir::{Layer, LayerKind, Network, Quantized};
 use crate::layer::kind;
+use crate::shared::local;
 use crate::shared::{array_type, check_rows, count, literal, twin_counts};
 use nn_grammar::Quantize;
-use proc_macro2::{Ident, Literal, Span, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{quote, quote_spanned};
 
 /// The network's half-precision twins, in the order written (one per format), each with its
@@ -410,10 +411,7 @@ fn sequence_methods(net: &Network) -> TokenStream {
         &|layer, states, input, output| {
             if let LayerKind::Dense(_) = layer.kind {
                 let field = &layer.field;
-                let (sample, row) = (
-                    Ident::new("sample", Span::mixed_site()),
-                    Ident::new("row", Span::mixed_site()),
-                );
+                let (sample, row) = (local("sample"), local("row"));
                 quote_spanned! {layer.span=>
                     for (#sample, #row) in #input.iter().zip(#output.iter_mut()) {
                         *#row = self.#field.forward(#sample);

@@ -8,9 +8,10 @@
 use crate::io::BakedWeights;
 use crate::ir::{Conv1d, Conv2d, GlobalPool, Layer, LayerKind, Network, Pool, Quantized, Shape};
 use crate::layer::kind;
+use crate::shared::local;
 use crate::shared::{array_type, check_rows, count, flat, twin_counts};
 use nn_grammar::{Activation, Quantize};
-use proc_macro2::{Ident, Literal, Span, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
 /// One layer of the twin: what it computes in integers.
@@ -397,8 +398,8 @@ fn hidden_step(
 fn conv_receiver(layer: &Layer, prepared: bool) -> TokenStream {
     let field = &layer.field;
     if prepared {
-        let local = format_ident!("prepared_{}", field, span = Span::mixed_site());
-        quote!(#local)
+        let prepared = local(&format!("prepared_{field}"));
+        quote!(#prepared)
     } else {
         quote!(self.#field)
     }
@@ -526,8 +527,9 @@ fn steps(net: &Network, parts: &[Part<'_>]) -> TokenStream {
     let layer = last.layer();
     let field = &layer.field;
     let apply = apply(net, layer, &quote!(&mut #field));
+    let mutable = apply.is_some().then(|| quote!(mut));
     body.extend(quote_spanned! {layer.span=>
-        let mut #field = self.#field.dequantize(&self.#field.accumulate(#previous));
+        let #mutable #field = self.#field.dequantize(&self.#field.accumulate(#previous));
         #apply
     });
     quote! {
@@ -601,8 +603,8 @@ fn chunk_steps(
                 .quantize_slice(#chunk_inputs.as_flattened(), #steps.as_flattened_mut());
         };
     }
-    let input = Ident::new("input", Span::mixed_site());
-    let quantized_input = Ident::new("quantized_input", Span::mixed_site());
+    let input = local("input");
+    let quantized_input = local("quantized_input");
     let input_flat = flat(&net.input, &quote!((*#input)), false);
     let steps_flat = flat(&net.input, &quote!(#quantized_input), true);
     let steps_zeros = nested_zeros(&quote!(0u8), &net.input);
@@ -618,13 +620,14 @@ fn chunk_steps(
         quote!(self.#first_weighted.input()),
         true,
     );
+    let row = local("row");
     quote! {
         let #steps = &mut #buffer[..#chunk_inputs.len()];
-        for (row, #input) in #steps.iter_mut().zip(#chunk_inputs) {
+        for (#row, #input) in #steps.iter_mut().zip(#chunk_inputs) {
             let mut #quantized_input = #steps_zeros;
             self.#first_weighted.input().quantize_slice(#input_flat, #steps_flat);
             #layers
-            *row = *#last;
+            *#row = *#last;
         }
     }
 }
@@ -638,14 +641,14 @@ fn dense_chunks(
 ) -> TokenStream {
     let chunk = quantized.chunk;
     let (inputs, outputs) = (dense[0].1, net.output.elements());
-    let chunk_inputs = Ident::new("inputs", Span::mixed_site());
-    let chunk_outputs = Ident::new("outputs", Span::mixed_site());
-    let steps = Ident::new("steps", Span::mixed_site());
-    let sums = Ident::new("sums", Span::mixed_site());
+    let chunk_inputs = local("inputs");
+    let chunk_outputs = local("outputs");
+    let steps = local("steps");
+    let sums = local("sums");
     let first = &dense[0].0.field;
     // The buffers are declared (zeroed) once for the whole batch, not once per chunk: every
     // chunk overwrites the rows it uses.
-    let steps_buffer = format_ident!("{}_buffer", steps, span = Span::mixed_site());
+    let steps_buffer = local(&format!("{steps}_buffer"));
     // So are the convolutions' weights' tables (`QuantizedConv2d::prepare`, and 1-D).
     let prepared = prepared_layers(prefix);
     let mut buffers = quote! {
@@ -676,8 +679,8 @@ fn dense_chunks(
                 }
             }
         };
-        let sums_buffer = format_ident!("{}_sums_buffer", field, span = Span::mixed_site());
-        let steps_buffer = format_ident!("{}_steps_buffer", field, span = Span::mixed_site());
+        let sums_buffer = local(&format!("{field}_sums_buffer"));
+        let steps_buffer = local(&format!("{field}_steps_buffer"));
         buffers.extend(quote_spanned! {layer.span=>
             #[allow(clippy::large_stack_arrays)]
             let mut #sums_buffer = [[0i32; #width]; #chunk];
@@ -694,10 +697,10 @@ fn dense_chunks(
     }
     let layer = last.0;
     let field = &layer.field;
-    let out = Ident::new("out", Span::mixed_site());
+    let out = local("out");
     let activation =
         crate::shared::activation_on_rows(net, layer, &quote!(#chunk_outputs), &out, &quote!(#out));
-    let sums_buffer = format_ident!("{}_sums_buffer", field, span = Span::mixed_site());
+    let sums_buffer = local(&format!("{field}_sums_buffer"));
     buffers.extend(quote_spanned! {layer.span=>
         #[allow(clippy::large_stack_arrays)]
         let mut #sums_buffer = [[0i32; #outputs]; #chunk];

@@ -8,8 +8,9 @@
 
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
+use crate::shared::local;
 use crate::shared::{apply_activation, array_type, check_rows, count, flat, zeros};
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
 /// The state struct's identifier: `<Name>State`, spanned on the name.
@@ -169,7 +170,7 @@ pub(crate) fn methods_with(
 fn step_method(net: &Network, value_of: StepTokens<'_>) -> TokenStream {
     let scalar = &net.scalar;
     let input = format_ident!("input");
-    let state = Ident::new("state", Span::mixed_site());
+    let state = local("state");
     let mut previous = input.clone();
     let mut body = TokenStream::new();
     for (index, layer) in net.layers.iter().enumerate() {
@@ -235,7 +236,7 @@ fn chunk_body(
     let mut body = TokenStream::new();
     for (index, layer) in net.layers.iter().enumerate() {
         let field = &layer.field;
-        let row = Ident::new("row", Span::mixed_site());
+        let row = local("row");
         let apply = apply_activation(net, layer, &quote!(#row));
         let target = if index == last_index {
             quote!(#outputs)
@@ -272,11 +273,8 @@ fn forward_sequence(net: &Network) -> TokenStream {
     let Network {
         scalar, runtime, ..
     } = net;
-    let state = Ident::new("state", Span::mixed_site());
-    let (inputs, outputs) = (
-        Ident::new("inputs", Span::mixed_site()),
-        Ident::new("outputs", Span::mixed_site()),
-    );
+    let state = local("state");
+    let (inputs, outputs) = (local("inputs"), local("outputs"));
     let last = &net.last_layer().name;
     let state_type = state_name(net);
     let (input_type, output_type) = (
@@ -315,11 +313,8 @@ fn step_streams(net: &Network, run: StreamTokens<'_>) -> TokenStream {
         scalar, runtime, ..
     } = net;
     let chunk = net.sequence.unwrap_or(1);
-    let states = Ident::new("states", Span::mixed_site());
-    let (inputs, outputs) = (
-        Ident::new("inputs", Span::mixed_site()),
-        Ident::new("outputs", Span::mixed_site()),
-    );
+    let states = local("states");
+    let (inputs, outputs) = (local("inputs"), local("outputs"));
     let body = chunk_body(net, &inputs, &outputs, |layer, input, output| {
         run(layer, &quote!(#states), input, output)
     });

@@ -42,12 +42,15 @@ pub fn expand(
 /// Everything generated for a lowered network, with plain sizes: inference (`emit`), weight
 /// I/O (`io`), then training (`emit_train`), each composing the layers' kinds (`layer`).
 fn items(net: &ir::Network) -> TokenStream {
-    let mut tokens = emit::emit(net);
-    tokens.extend(io::methods(net));
-    tokens.extend(emit_train::emit(net));
-    tokens.extend(emit_quant::emit(net));
-    tokens.extend(emit_half::emit(net));
-    shared::plain_sizes(tokens)
+    let fields = net.layers.iter().map(|l| l.field.to_string()).collect();
+    shared::with_fields(fields, || {
+        let mut tokens = emit::emit(net);
+        tokens.extend(io::methods(net));
+        tokens.extend(emit_train::emit(net));
+        tokens.extend(emit_quant::emit(net));
+        tokens.extend(emit_half::emit(net));
+        shared::plain_sizes(tokens)
+    })
 }
 
 /// What `.nn` files cannot do that `network!` can, located on the option: baking weights in

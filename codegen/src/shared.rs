@@ -172,9 +172,30 @@ fn check_lengths(
     }
 }
 
-/// A local invented by the macro, hygienic so it cannot collide with a layer's output local.
+/// A local invented by the macro, hygienic so it cannot collide with a layer's output local,
+/// and named apart from every layer's field (`_` appended: `hidden_pre_` beside a layer named
+/// `hidden_pre`), for the code `nnc build` prints, where hygiene is gone.
 pub(crate) fn local(name: &str) -> Ident {
-    Ident::new(name, Span::mixed_site())
+    let mut name = name.to_owned();
+    FIELDS.with(|fields| {
+        while fields.borrow().contains(&name) {
+            name.push('_');
+        }
+    });
+    Ident::new(&name, Span::mixed_site())
+}
+
+std::thread_local! {
+    /// The fields of the network being expanded, which [`local`] names apart from.
+    static FIELDS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `expand` with [`local`] naming apart from `fields`.
+pub(crate) fn with_fields<R>(fields: Vec<String>, expand: impl FnOnce() -> R) -> R {
+    let before = FIELDS.with(|f| f.replace(fields));
+    let result = expand();
+    FIELDS.with(|f| f.replace(before));
+    result
 }
 
 /// The local holding the dropout masks' key in the training methods, an

@@ -96,3 +96,25 @@ mod forbids_unsafe {
         assert!((a + b - 1.0).abs() < 1e-6);
     }
 }
+
+::nn::network! {
+    /// Layers named as the locals generated code invents (a chunk's `sample` and `row`, a
+    /// layer's `enc_pre`), with an int8 twin, whose chunked `forward_batch` has its own.
+    pub struct Clash = [1, 6, 6] -> conv2d(2, 3) relu as sample -> flatten as row -> 7 relu as enc
+        -> 5 relu as enc_pre -> 3 as enc_delta with quantize = int8;
+}
+
+#[test]
+fn layers_named_as_invented_locals_compute_as_others() {
+    let net = Clash::random(3);
+    let inputs: std::vec::Vec<[[[f32; 6]; 6]; 1]> =
+        (0..5).map(|k| [[[(k as f32 * 0.3).sin(); 6]; 6]]).collect();
+    let int8 = ClashInt8::calibrate(&net, &inputs, ::nn::quant::Calibration::MinMax)
+        .unwrap_or_else(|_| panic!("calibrates"));
+    let mut batch = [[0.0; 3]; 5];
+    int8.forward_batch(&inputs, &mut batch)
+        .unwrap_or_else(|_| panic!("one output per input"));
+    for (input, row) in inputs.iter().zip(&batch) {
+        assert_eq!(int8.forward(input), *row);
+    }
+}

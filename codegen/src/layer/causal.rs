@@ -5,8 +5,9 @@
 
 use super::{Kind, Window, per_sample};
 use crate::ir::{CausalConv1d, Layer, Network};
+use crate::shared::local;
 use crate::shared::{count, describe};
-use proc_macro2::{Ident, Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 impl Kind for CausalConv1d {
@@ -80,11 +81,7 @@ impl Kind for CausalConv1d {
         output: &TokenStream,
     ) -> TokenStream {
         let field = &layer.field;
-        let (whole, sample, row) = (
-            Ident::new("whole", Span::mixed_site()),
-            Ident::new("sample", Span::mixed_site()),
-            Ident::new("row", Span::mixed_site()),
-        );
+        let (whole, sample, row) = (local("whole"), local("sample"), local("row"));
         let step = self.step(net, layer, &quote!(&mut #whole.#field), &quote!(#sample));
         quote_spanned! {layer.span=>
             for ((#whole, #sample), #row) in #states

@@ -22,7 +22,8 @@ mod pool;
 mod recurrent;
 
 use crate::ir::{self, Layer, Network};
-use proc_macro2::{Ident, Span, TokenStream};
+use crate::shared::local;
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
 /// What generated code needs from one layer kind. `layer` is always the layer whose kind is
@@ -289,7 +290,7 @@ fn convolution(
     output: Option<&TokenStream>,
 ) -> TokenStream {
     let field = &layer.field;
-    let scratch = Ident::new("scratch", Span::mixed_site());
+    let scratch = local("scratch");
     let zero = net.scalar.literal(0.0);
     let dims = layer.input.dims();
     let declare = quote_spanned! {layer.span=>
@@ -318,8 +319,8 @@ fn per_sample(
     input: &TokenStream,
     output: &TokenStream,
 ) -> TokenStream {
-    let sample = Ident::new("sample", Span::mixed_site());
-    let row = Ident::new("row", Span::mixed_site());
+    let sample = local("sample");
+    let row = local("row");
     let forward = kind(layer).forward(net, layer, &quote!(#sample));
     quote_spanned! {layer.span=>
         for (#sample, #row) in #input.iter().zip(#output.iter_mut()) {

@@ -7,6 +7,7 @@
 
 use super::{Kind, Window, per_sample};
 use crate::ir::{Layer, Network, Recurrent};
+use crate::shared::local;
 use crate::shared::{count, describe, literal};
 use nn_grammar::Cell;
 use proc_macro2::{Ident, Span, TokenStream};
@@ -199,11 +200,8 @@ impl Kind for Recurrent {
         let field = &layer.field;
         let chunk = net.sequence.unwrap_or(1);
         let fresh = self.fresh_state(net);
-        let gathered = Ident::new("gathered", Span::mixed_site());
-        let (mine, whole) = (
-            Ident::new("mine", Span::mixed_site()),
-            Ident::new("whole", Span::mixed_site()),
-        );
+        let gathered = local("gathered");
+        let (mine, whole) = (local("mine"), local("whole"));
         quote_spanned! {layer.span=>
             #[allow(clippy::large_stack_arrays)]
             let mut #gathered = [#fresh; #chunk];
@@ -227,7 +225,7 @@ impl Kind for Recurrent {
         outputs: &TokenStream,
     ) -> TokenStream {
         let field = &layer.field;
-        let copy = Ident::new("copy", Span::mixed_site());
+        let copy = local("copy");
         // On a copy (a few hundred bytes): `backward_sequence` runs the window again from the
         // state, which it leaves at the window's end.
         quote_spanned! {layer.span=>
