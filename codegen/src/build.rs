@@ -174,7 +174,8 @@ impl std::error::Error for Error {
 ///
 /// # Errors
 ///
-/// [`Error::Env`] outside a build script, [`Error::Read`] and [`Error::Write`] for I/O, and
+/// [`Error::Env`] outside a build script, [`Error::Read`] and [`Error::Write`] for I/O,
+/// [`Error::SameOutput`] for a file whose output another file of this build script writes, and
 /// [`Error::Compile`] with every problem of the file.
 pub fn compile(path: impl AsRef<Path>) -> Result<PathBuf, Error> {
     let path = path.as_ref();
@@ -214,8 +215,13 @@ fn claim(output: &Path, input: &Path) -> Result<(), Error> {
     let mut written = WRITTEN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // `./net.nn` is `net.nn`.
+    let plain = |path: &Path| -> PathBuf {
+        let dot = |c: &std::path::Component<'_>| matches!(c, std::path::Component::CurDir);
+        path.components().filter(|c| !dot(c)).collect()
+    };
     match written.iter().find(|(o, _)| o == output) {
-        Some((_, first)) if first != input => Err(Error::SameOutput {
+        Some((_, first)) if plain(first) != plain(input) => Err(Error::SameOutput {
             output: output.to_owned(),
             first: first.clone(),
             second: input.to_owned(),
@@ -272,8 +278,9 @@ pub struct Imported {
 ///
 /// # Errors
 ///
-/// [`Error::Env`] outside a build script, [`Error::Import`] with every reason the model cannot
-/// be imported, [`Error::Write`] for I/O.
+/// [`Error::Env`] outside a build script, [`Error::SameOutput`] for a model whose outputs
+/// another file of this build script writes, [`Error::Import`] with every reason the model
+/// cannot be imported, [`Error::Write`] for I/O.
 #[cfg(feature = "onnx")]
 pub fn import_onnx(path: impl AsRef<Path>) -> Result<Imported, Error> {
     let path = path.as_ref();
@@ -464,6 +471,7 @@ mod tests {
         assert!(fs::read_to_string(&one).unwrap().contains("struct One"));
         // Again, as a build script that compiles one file twice: the same output.
         compile_in(&dir, &out, Path::new("net.v1.nn")).unwrap();
+        compile_in(&dir, &out, Path::new("./net.v1.nn")).unwrap();
         let clash = compile_in(&dir, &out, Path::new("a/net.v1.nn")).unwrap_err();
         assert_eq!(
             clash.to_string(),

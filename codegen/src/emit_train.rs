@@ -489,13 +489,13 @@ fn methods(net: &Network) -> TokenStream {
     let batch = batch_method(net);
     let draw = bind_dropout_key(net, Some((gradients, quote!(1))));
     let no_draw = bind_dropout_key(net, None);
-    // The layers' outputs and deltas are locals, as in `forward`, a chunk's sized to keep them
-    // within the stack: arrays that clippy's pedantic `large_stack_arrays` counts as large, in
-    // a network with wide layers.
+    // The layers' outputs and deltas are locals, as in `forward`: `lower` sizes a chunk to
+    // keep each within clippy's pedantic `large_stack_arrays` limit, but for one sample of a
+    // wider layer, or batchnorm's two, which the lint would report in users' crates.
     let largest = net
         .layers
         .iter()
-        .map(|layer| layer.input.elements().max(layer.output.elements()))
+        .map(|layer| layer.output.elements())
         .max()
         .unwrap_or(0);
     let large = (largest * net.training_chunk * net.scalar.bytes > LARGE_STACK_ARRAY)

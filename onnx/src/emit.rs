@@ -140,8 +140,6 @@ pub(crate) fn layout(text: &str) -> String {
         .join("\n")
 }
 
-/// The tensors as a safetensors file, in the network's scalar type, with the metadata
-/// `{"format": "pt"}` that PyTorch's `save_file` writes.
 /// Why `tensor` cannot be loaded, if a value is not finite in `scalar` (NaN or infinite in the
 /// model, or a product such as `alpha * B` beyond `f32`): its first such value, at its index,
 /// as nn's loaders would refuse it.
@@ -172,6 +170,8 @@ pub(crate) fn non_finite(tensor: &Tensor, scalar: Scalar) -> Option<String> {
     ))
 }
 
+/// The tensors as a safetensors file, in the network's scalar type, with the metadata
+/// `{"format": "pt"}` that PyTorch's `save_file` writes.
 pub(crate) fn safetensors(tensors: &[Tensor], scalar: Scalar) -> Result<Vec<u8>, String> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()

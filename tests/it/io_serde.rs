@@ -197,6 +197,12 @@ fn unknown_missing_and_non_numeric_fields_are_rejected() {
     let Err(error) = serde_json::from_value::<Box<Tiny>>(value) else {
         panic!("read a value beyond f32");
     };
+    // An integer is rounded once, to `f32`, not through `f64` (which rounds this one down).
+    let integer = edited(|v| v["layers"][0]["bias"][0] = 9_007_199_791_611_905_u64.into());
+    let net = serde_json::from_str::<Box<Tiny>>(&integer).expect("a bias in range");
+    #[allow(clippy::cast_precision_loss)]
+    let once = 9_007_199_791_611_905_u64 as f32;
+    assert_eq!(net.layer0.bias()[0], once);
     assert_eq!(
         error.to_string(),
         "layer `layer0`: tensor `bias` holds 1e300 at [0], expected finite f32 values"

@@ -443,3 +443,71 @@ fn a_layernorm_of_another_affine_than_the_file_s_says_so() {
          `affine = false`, leave that out to read the file's weight and bias"
     );
 }
+
+nn::network! {
+    /// A layernorm and a dense layer of 3, unnamed.
+    struct NormThenThree = 4 -> layernorm -> 3;
+}
+
+/// A safetensors file of `f32` zeros of these names and shapes.
+fn zeros(tensors: &[(&str, &[usize])]) -> Vec<u8> {
+    let data: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, shape)| vec![0; 4 * shape.iter().product::<usize>()])
+        .collect();
+    let views = tensors.iter().zip(&data).map(|((name, shape), data)| {
+        let view =
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.to_vec(), data);
+        (*name, view.expect("sizes agree"))
+    });
+    safetensors::serialize(views, None).expect("serialises")
+}
+
+/// The hint that a layernorm has no affine parameters is given only where the file's
+/// `nn.Sequential` keys say so: not for a file whose problem is elsewhere.
+#[test]
+fn other_problems_beside_a_layernorm_are_not_blamed_on_it() {
+    // `Sequential(Dropout, LayerNorm(4), Linear(4, 2))`: the dense layer's width differs.
+    let dropout_first = zeros(&[
+        ("1.weight", &[4]),
+        ("1.bias", &[4]),
+        ("2.weight", &[2, 4]),
+        ("2.bias", &[2]),
+    ]);
+    let Err(error) = NormThenThree::from_safetensors(&dropout_first) else {
+        panic!("a dense layer of 2 loaded as one of 3");
+    };
+    assert_eq!(
+        error.to_string(),
+        "layer `layer1`: tensor `2.weight` has shape [2, 4], expected [3, 4] ([outputs, \
+         inputs], the layout of PyTorch's `Linear.weight`)"
+    );
+    // A layer more than declared.
+    let one_more = zeros(&[
+        ("1.weight", &[4]),
+        ("1.bias", &[4]),
+        ("2.weight", &[3, 4]),
+        ("2.bias", &[3]),
+        ("3.weight", &[3, 3]),
+        ("3.bias", &[3]),
+    ]);
+    let Err(error) = NormThenThree::from_safetensors(&one_more) else {
+        panic!("a layer more loaded");
+    };
+    assert!(
+        error.to_string().starts_with("unexpected tensor `3.bias`"),
+        "{error}"
+    );
+    // `Sequential(Linear(4, 4), Linear(4, 2))` for a layernorm without tensors: not a
+    // layernorm's weight, `[4, 4]`.
+    let two_dense = zeros(&[
+        ("0.weight", &[4, 4]),
+        ("0.bias", &[4]),
+        ("1.weight", &[2, 4]),
+        ("1.bias", &[2]),
+    ]);
+    let Err(error) = PlainSequential::from_safetensors(&two_dense) else {
+        panic!("two dense layers loaded into one");
+    };
+    assert!(!error.to_string().contains("affine"), "{error}");
+}

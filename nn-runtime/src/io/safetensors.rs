@@ -558,11 +558,11 @@ struct Assigned<'f> {
 /// no tensors for, a tensor missing under a layer's prefix and a tensor no layer takes are not
 /// errors but listed in [`Assigned::partial`]; a tensor of the wrong shape or dtype still is.
 ///
-/// A strict load takes the unnamed layers' integer keys in order. Where that fails, the keys
-/// `save` writes (PyTorch's `nn.Sequential` indices) are tried too, and where their error says
-/// which declaration would read the file (`affine = false`, `bias = false`) and the first's
-/// does not, theirs is returned: the order cannot tell which layer a layernorm without tensors
-/// is, the indices can.
+/// A strict load takes the unnamed layers' integer keys in order. Where that finds a layer
+/// too few or too many, the keys `save` writes (PyTorch's `nn.Sequential` indices) are tried
+/// too, and where their error says which declaration would read the file (a layernorm's
+/// `affine = false`), theirs is returned: the order cannot tell which layer a layernorm
+/// without tensors is, the indices can.
 fn assign<'f>(
     tensors: &'f [Tensor],
     layers: &[LayerInfo],
@@ -571,16 +571,33 @@ fn assign<'f>(
     if !strict {
         return assign_by(tensors, layers, Keys::Saved, false);
     }
-    let Err(in_order) = assign_by(tensors, layers, Keys::InOrder, true) else {
-        return assign_by(tensors, layers, Keys::InOrder, true);
+    let in_order = match assign_by(tensors, layers, Keys::InOrder, true) {
+        Ok(assigned) => return Ok(assigned),
+        Err(error) => error,
     };
-    if in_order.hints() || layers.iter().all(|layer| layer.named) {
+    // Only where the order went wrong by one layer: the file has one unnamed layer's keys
+    // fewer (a layernorm saved without tensors) or more (one saved with them) than the
+    // declaration takes. Shapes, dtypes and values are the file's own problems.
+    let keys = integer_prefixes(tensors, layers).len();
+    let unnamed = layers
+        .iter()
+        .filter(|layer| !layer.named && !layer.tensors.is_empty())
+        .count();
+    let structural = matches!(
+        in_order,
+        Error::MissingLayer { .. } | Error::UnexpectedTensor { .. }
+    );
+    if in_order.hints() || !structural {
         return Err(in_order);
     }
     match assign_by(tensors, layers, Keys::Saved, true) {
-        Ok(assigned) => Ok(assigned),
-        Err(saved) if saved.hints() => Err(saved),
-        Err(_) => Err(in_order),
+        Err(saved @ Error::MissingLayer { .. }) if saved.hints() && keys + 1 == unnamed => {
+            Err(saved)
+        }
+        Err(saved @ Error::ExtraTensor { .. }) if saved.hints() && keys == unnamed + 1 => {
+            Err(saved)
+        }
+        _ => Err(in_order),
     }
 }
 
@@ -692,7 +709,7 @@ fn assign_by<'f>(
     let unused = tensors.iter().zip(&used).filter(|(_, used)| !**used);
     if strict {
         if let Some((extra, _)) = unused.min_by(|a, b| a.0.name.cmp(&b.0.name)) {
-            return Err(unexpected(extra, &prefixes, layers, &saved));
+            return Err(unexpected(extra, tensors, &prefixes, layers, &saved));
         }
     } else {
         partial.unexpected = unused.map(|(t, _)| t.name.clone()).collect();
@@ -711,10 +728,11 @@ fn assign_by<'f>(
 
 /// The error for `extra`, a tensor no layer took: under the prefix a layer took (of
 /// `prefixes`), that layer's, naming what it has; under the name of a layernorm declared
-/// `affine = false`, which takes no tensors, that one's; else one of a file with more layers
-/// than the network's `layers`.
+/// `affine = false`, which takes no tensors, or its `nn.Sequential` key (`saved`) with tensors
+/// of its shape, that one's; else one of a file with more layers than the network's `layers`.
 fn unexpected(
     extra: &Tensor,
+    tensors: &[Tensor],
     prefixes: &[(String, &LayerInfo)],
     layers: &[LayerInfo],
     saved: &[String],
@@ -730,11 +748,20 @@ fn unexpected(
         .find(|(prefix, _)| under(prefix))
         .map(|(prefix, layer)| (prefix.clone(), *layer))
         .or_else(|| {
-            // A layernorm without tensors (`affine = false`), by its name or its key.
+            // A layernorm without tensors (`affine = false`), by its name, or by its key
+            // where every tensor under it has its shape (as a `LayerNorm`'s weight and bias
+            // have, and not a `Linear`'s).
+            let shaped = |key: &str, layer: &LayerInfo| {
+                let dotted = format!("{key}.");
+                tensors
+                    .iter()
+                    .filter(|t| t.name.starts_with(&dotted))
+                    .all(|t| t.shape == layer.input)
+            };
             let (layer, prefix) = layers.iter().zip(saved).find(|(layer, key)| {
                 layer.kind == crate::LayerKind::LayerNorm
                     && layer.tensors.is_empty()
-                    && (under(layer.name) || (!layer.named && under(key)))
+                    && (under(layer.name) || (!layer.named && under(key) && shaped(key, layer)))
             })?;
             let prefix = if under(layer.name) {
                 layer.name

@@ -180,14 +180,32 @@ impl<'de, T: Scalar> Deserialize<'de> for Written<T> {
                 self.visit_f64(f64::from(v))
             }
 
-            #[allow(clippy::cast_precision_loss)] // as `f64::deserialize` takes integers
+            // An integer rounded once, to `T`, as `f32::deserialize` and `f64::deserialize`
+            // take them (through `f64`, an `f32` network's would round twice above 2^53).
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                self.visit_f64(v as f64)
+                let value = if T::NAME == "f32" {
+                    T::from_f64(f64::from(v as f32))
+                } else {
+                    T::from_f64(v as f64)
+                };
+                Ok(Written {
+                    value,
+                    written: v as f64,
+                })
             }
 
-            #[allow(clippy::cast_precision_loss)] // as `f64::deserialize` takes integers
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                self.visit_f64(v as f64)
+                let value = if T::NAME == "f32" {
+                    T::from_f64(f64::from(v as f32))
+                } else {
+                    T::from_f64(v as f64)
+                };
+                Ok(Written {
+                    value,
+                    written: v as f64,
+                })
             }
         }
 

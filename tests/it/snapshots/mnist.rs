@@ -350,7 +350,7 @@ impl ::nn::__private::train::Gradients for MnistGradients {
         ::nn::__private::Tensors::for_each_tensor_mut(&mut self.layer1, &mut f);
     }
 }
-#[allow(dead_code, clippy::large_stack_arrays)]
+#[allow(dead_code)]
 impl Mnist {
     /// Samples per chunk in `accumulate_batch`.
     pub const TRAINING_CHUNK: usize = 32;
