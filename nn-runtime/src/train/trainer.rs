@@ -415,6 +415,24 @@ impl<L, O> Trainer<L, O> {
             .map_err(|reason| TrainError::Settings { reason })?;
         let training = train_inputs.len();
         let base_rate = self.optimizer.learning_rate().to_f64();
+        // A schedule that grows the rate beyond the scalar type would make every weight
+        // infinite at its first step.
+        if let Some((epoch, rate)) = (1..=self.epochs)
+            .map(|epoch| {
+                (
+                    epoch,
+                    base_rate * self.schedule.factor(epoch - 1, self.epochs),
+                )
+            })
+            .find(|(_, rate)| !N::Scalar::from_f64(*rate).is_finite())
+        {
+            return Err(TrainError::Settings {
+                reason: alloc::format!(
+                    "the schedule makes the learning rate {rate:e} in epoch {epoch}, beyond {}",
+                    N::Scalar::NAME
+                ),
+            });
+        }
 
         let mut gradients = N::Gradients::zeroed();
         if let Some(masks) = gradients.dropout_masks() {

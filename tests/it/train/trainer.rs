@@ -254,6 +254,20 @@ fn settings_that_cannot_train_are_refused_before_any_step() {
         "the optimizer's settings cannot train: the schedule's factor must be finite and at \
          least 0, found -0.5"
     );
+    // A factor that is finite but grows the rate beyond `f32` in a later epoch.
+    let refused = Trainer::new(Mse, Sgd::new(0.5))
+        .epochs(3)
+        .schedule(Schedule::Step {
+            every: 1,
+            factor: 1e20,
+        })
+        .fit(&mut *line, &XOR_INPUTS, &XOR_TARGETS, keep_going)
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "the optimizer's settings cannot train: the schedule makes the learning rate 5e39 in \
+         epoch 3, beyond f32"
+    );
     assert_eq!(parameters(&*line), before);
 
     // A finite loss whose step overflows the weights: the error says the network holds them.
