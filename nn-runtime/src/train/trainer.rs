@@ -395,6 +395,28 @@ impl<L, O> Trainer<L, O> {
         result
     }
 
+    /// Why the optimizer's and the schedule's settings cannot train, if they cannot: among
+    /// others, a schedule that grows the rate beyond `T` in some epoch, which would make every
+    /// weight infinite at its first step.
+    fn check_settings<T: Scalar>(&self) -> Result<(), alloc::string::String>
+    where
+        O: Optimizer<T>,
+    {
+        self.optimizer.check()?;
+        self.schedule.check()?;
+        let base_rate = self.optimizer.learning_rate().to_f64();
+        let epochs = self.epochs;
+        let rate = |epoch: usize| base_rate * self.schedule.factor(epoch - 1, epochs);
+        match (1..=epochs).find(|&epoch| !T::from_f64(rate(epoch)).is_finite()) {
+            Some(epoch) => Err(alloc::format!(
+                "the schedule makes the learning rate {:e} in epoch {epoch}, beyond {}",
+                rate(epoch),
+                T::NAME
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The epochs of [`Trainer::fit`], on checked data.
     fn run<N>(
         &mut self,
@@ -409,30 +431,10 @@ impl<L, O> Trainer<L, O> {
         O: Optimizer<N::Scalar>,
     {
         // Before any step: settings that cannot train change nothing.
-        self.optimizer
-            .check()
-            .and_then(|()| self.schedule.check())
+        self.check_settings::<N::Scalar>()
             .map_err(|reason| TrainError::Settings { reason })?;
         let training = train_inputs.len();
         let base_rate = self.optimizer.learning_rate().to_f64();
-        // A schedule that grows the rate beyond the scalar type would make every weight
-        // infinite at its first step.
-        if let Some((epoch, rate)) = (1..=self.epochs)
-            .map(|epoch| {
-                (
-                    epoch,
-                    base_rate * self.schedule.factor(epoch - 1, self.epochs),
-                )
-            })
-            .find(|(_, rate)| !N::Scalar::from_f64(*rate).is_finite())
-        {
-            return Err(TrainError::Settings {
-                reason: alloc::format!(
-                    "the schedule makes the learning rate {rate:e} in epoch {epoch}, beyond {}",
-                    N::Scalar::NAME
-                ),
-            });
-        }
 
         let mut gradients = N::Gradients::zeroed();
         if let Some(masks) = gradients.dropout_masks() {
