@@ -180,32 +180,29 @@ impl<'de, T: Scalar> Deserialize<'de> for Written<T> {
                 self.visit_f64(f64::from(v))
             }
 
-            // An integer rounded once, to `T`, as `f32::deserialize` and `f64::deserialize`
-            // take them (through `f64`, an `f32` network's would round twice above 2^53).
-            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+            #[allow(clippy::cast_precision_loss)] // rounded once, by `integer`
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                let value = if T::NAME == "f32" {
-                    T::from_f64(f64::from(v as f32))
-                } else {
-                    T::from_f64(v as f64)
-                };
-                Ok(Written {
-                    value,
-                    written: v as f64,
-                })
+                Ok(integer(v as f32, v as f64))
             }
 
-            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+            #[allow(clippy::cast_precision_loss)] // rounded once, by `integer`
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                let value = if T::NAME == "f32" {
-                    T::from_f64(f64::from(v as f32))
-                } else {
-                    T::from_f64(v as f64)
-                };
-                Ok(Written {
-                    value,
-                    written: v as f64,
-                })
+                Ok(integer(v as f32, v as f64))
+            }
+        }
+
+        /// An integer, given rounded to each width, rounded once to `T`, as `f32::deserialize`
+        /// and `f64::deserialize` take them (through `f64`, an `f32` network's would round
+        /// twice above 2^53).
+        fn integer<T: Scalar>(as_f32: f32, as_f64: f64) -> Written<T> {
+            let value = if T::NAME == "f32" {
+                T::from_f64(f64::from(as_f32))
+            } else {
+                T::from_f64(as_f64)
+            };
+            Written {
+                value,
+                written: as_f64,
             }
         }
 
