@@ -194,7 +194,7 @@ fn var(name: &'static str) -> Result<PathBuf, Error> {
 /// [`compile`] with its directories given.
 fn compile_in(manifest_dir: &Path, out_dir: &Path, path: &Path) -> Result<PathBuf, Error> {
     let output = out_file(out_dir, path, "rs");
-    claim(&output, path)?;
+    claim(&output, manifest_dir, path)?;
     compile_named(&manifest_dir.join(path), path, &output)?;
     Ok(output)
 }
@@ -208,30 +208,46 @@ fn out_file(out_dir: &Path, path: &Path, extension: &str) -> PathBuf {
     out_dir.join(name)
 }
 
-/// Records that `input` writes `output` in this build script, refusing an `output` that
-/// another input writes: the second would replace the first's file.
-fn claim(output: &Path, input: &Path) -> Result<(), Error> {
-    static WRITTEN: std::sync::Mutex<Vec<(PathBuf, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+/// Records that `input` (as given, relative to `manifest_dir`) writes `output` in this build
+/// script, refusing an `output` that another file writes: the second would replace the first's
+/// file. One file spelled two ways (`net.nn`, `./net.nn`, `a/../net.nn`, absolute) is one.
+fn claim(output: &Path, manifest_dir: &Path, input: &Path) -> Result<(), Error> {
+    static WRITTEN: std::sync::Mutex<Vec<(PathBuf, PathBuf, PathBuf)>> =
+        std::sync::Mutex::new(Vec::new());
     let mut written = WRITTEN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    // `./net.nn` is `net.nn`.
-    let plain = |path: &Path| -> PathBuf {
-        let dot = |c: &std::path::Component<'_>| matches!(c, std::path::Component::CurDir);
-        path.components().filter(|c| !dot(c)).collect()
-    };
-    match written.iter().find(|(o, _)| o == output) {
-        Some((_, first)) if plain(first) != plain(input) => Err(Error::SameOutput {
+    let file = plain(&manifest_dir.join(input));
+    match written.iter().find(|(o, ..)| o == output) {
+        Some((_, first, first_file)) if *first_file != file => Err(Error::SameOutput {
             output: output.to_owned(),
             first: first.clone(),
             second: input.to_owned(),
         }),
         Some(_) => Ok(()),
         None => {
-            written.push((output.to_owned(), input.to_owned()));
+            written.push((output.to_owned(), input.to_owned(), file));
             Ok(())
         }
     }
+}
+
+/// `path` without `.` components, and each `..` taking away the name before it.
+fn plain(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut plain = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(plain.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                plain.pop();
+            }
+            other => plain.push(other),
+        }
+    }
+    plain
 }
 
 /// Compiles the `.nn` file `input` into the Rust file `output`; the header names `input` as
@@ -286,7 +302,7 @@ pub fn import_onnx(path: impl AsRef<Path>) -> Result<Imported, Error> {
     let path = path.as_ref();
     let (manifest_dir, out_dir) = (var("CARGO_MANIFEST_DIR")?, var("OUT_DIR")?);
     println!("cargo:rerun-if-changed={}", path.display());
-    claim(&out_file(&out_dir, path, "rs"), path)?;
+    claim(&out_file(&out_dir, path, "rs"), &manifest_dir, path)?;
     import_onnx_to(&manifest_dir.join(path), &out_dir)
 }
 
@@ -472,6 +488,7 @@ mod tests {
         // Again, as a build script that compiles one file twice: the same output.
         compile_in(&dir, &out, Path::new("net.v1.nn")).unwrap();
         compile_in(&dir, &out, Path::new("./net.v1.nn")).unwrap();
+        compile_in(&dir, &out, &dir.join("a/../net.v1.nn")).unwrap();
         let clash = compile_in(&dir, &out, Path::new("a/net.v1.nn")).unwrap_err();
         assert_eq!(
             clash.to_string(),

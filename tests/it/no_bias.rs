@@ -511,3 +511,55 @@ fn other_problems_beside_a_layernorm_are_not_blamed_on_it() {
     };
     assert!(!error.to_string().contains("affine"), "{error}");
 }
+
+nn::network! {
+    /// A named layer whose name the file does not have takes integer keys too.
+    struct NamedNorm = 4 -> layernorm as norm -> 3;
+    struct NormThenFc = 4 -> layernorm -> 3 as fc;
+    /// A shift that shows as a batchnorm's missing statistics.
+    struct PlainThenBatchnorm = 4 -> layernorm(affine = false) -> 4 -> batchnorm;
+}
+
+#[test]
+fn a_layernorm_is_told_apart_whatever_the_other_layers_are() {
+    // `Sequential(LayerNorm(4, elementwise_affine=False), Linear(4, 3))`.
+    let without = zeros(&[("1.weight", &[3, 4]), ("1.bias", &[3])]);
+    let hint = "declare it `layernorm(affine = false)`";
+    let Err(error) = NamedNorm::from_safetensors(&without) else {
+        panic!("a layernorm loaded without its tensors");
+    };
+    assert!(
+        error.to_string().starts_with("no tensors for layer `norm`"),
+        "{error}"
+    );
+    assert!(error.to_string().ends_with(hint), "{error}");
+    let Err(error) = NormThenFc::from_safetensors(&without) else {
+        panic!("a layernorm loaded without its tensors");
+    };
+    assert!(
+        error
+            .to_string()
+            .starts_with("no tensors for layer `layer0`"),
+        "{error}"
+    );
+    assert!(error.to_string().ends_with(hint), "{error}");
+    // `Sequential(LayerNorm(4), Linear(4, 4), BatchNorm1d(4))`.
+    let with = zeros(&[
+        ("0.weight", &[4]),
+        ("0.bias", &[4]),
+        ("1.weight", &[4, 4]),
+        ("1.bias", &[4]),
+        ("2.weight", &[4]),
+        ("2.bias", &[4]),
+        ("2.running_mean", &[4]),
+        ("2.running_var", &[4]),
+    ]);
+    let Err(error) = PlainThenBatchnorm::from_safetensors(&with) else {
+        panic!("a layernorm's tensors loaded into one without");
+    };
+    assert_eq!(
+        error.to_string(),
+        "layer `layer0`: unexpected tensor `0.bias`: the layer has no tensors: it is declared \
+         `affine = false`, leave that out to read the file's weight and bias"
+    );
+}

@@ -575,17 +575,26 @@ fn assign<'f>(
         Ok(assigned) => return Ok(assigned),
         Err(error) => error,
     };
-    // Only where the order went wrong by one layer: the file has one unnamed layer's keys
-    // fewer (a layernorm saved without tensors) or more (one saved with them) than the
-    // declaration takes. Shapes, dtypes and values are the file's own problems.
+    // Only where the order went wrong by one layer: the file has one layer's keys fewer (a
+    // layernorm saved without tensors) or more (one saved with them) than the layers that
+    // take integer keys (those whose name it does not have). Shapes, dtypes and values are
+    // the file's own problems.
     let keys = integer_prefixes(tensors, layers).len();
+    let by_name = |layer: &LayerInfo| {
+        let named = |t: &TensorInfo| {
+            tensors
+                .iter()
+                .any(|f| f.name == format!("{}.{}", layer.name, t.name))
+        };
+        layer.tensors.iter().any(named)
+    };
     let unnamed = layers
         .iter()
-        .filter(|layer| !layer.named && !layer.tensors.is_empty())
+        .filter(|layer| !layer.tensors.is_empty() && !by_name(layer))
         .count();
     let structural = matches!(
         in_order,
-        Error::MissingLayer { .. } | Error::UnexpectedTensor { .. }
+        Error::MissingLayer { .. } | Error::MissingTensor { .. } | Error::UnexpectedTensor { .. }
     );
     if in_order.hints() || !structural {
         return Err(in_order);

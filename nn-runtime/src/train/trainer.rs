@@ -404,13 +404,22 @@ impl<L, O> Trainer<L, O> {
     {
         self.optimizer.check()?;
         self.schedule.check()?;
+        // Every schedule's factor is at most 1 in the first epoch and largest in the first or
+        // the last (a `Step` factor above 1 only grows it): those two say it all.
         let base_rate = self.optimizer.learning_rate().to_f64();
         let epochs = self.epochs;
-        let rate = |epoch: usize| base_rate * self.schedule.factor(epoch - 1, epochs);
-        match (1..=epochs).find(|&epoch| !T::from_f64(rate(epoch)).is_finite()) {
+        let factor = |epoch: usize| self.schedule.factor(epoch - 1, epochs);
+        let finite = |epoch: usize| {
+            factor(epoch).is_finite() && T::from_f64(base_rate * factor(epoch)).is_finite()
+        };
+        match [1, epochs].into_iter().find(|&e| e > 0 && !finite(e)) {
+            Some(epoch) if !factor(epoch).is_finite() => Err(alloc::format!(
+                "the schedule's factor is {} in epoch {epoch}",
+                factor(epoch)
+            )),
             Some(epoch) => Err(alloc::format!(
                 "the schedule makes the learning rate {:e} in epoch {epoch}, beyond {}",
-                rate(epoch),
+                base_rate * factor(epoch),
                 T::NAME
             )),
             None => Ok(()),

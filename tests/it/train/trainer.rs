@@ -254,20 +254,6 @@ fn settings_that_cannot_train_are_refused_before_any_step() {
         "the optimizer's settings cannot train: the schedule's factor must be finite and at \
          least 0, found -0.5"
     );
-    // A factor that is finite but grows the rate beyond `f32` in a later epoch.
-    let refused = Trainer::new(Mse, Sgd::new(0.5))
-        .epochs(3)
-        .schedule(Schedule::Step {
-            every: 1,
-            factor: 1e20,
-        })
-        .fit(&mut *line, &XOR_INPUTS, &XOR_TARGETS, keep_going)
-        .unwrap_err();
-    assert_eq!(
-        refused.to_string(),
-        "the optimizer's settings cannot train: the schedule makes the learning rate 5e39 in \
-         epoch 3, beyond f32"
-    );
     assert_eq!(parameters(&*line), before);
 
     // A finite loss whose step overflows the weights: the error says the network holds them.
@@ -285,6 +271,48 @@ fn settings_that_cannot_train_are_refused_before_any_step() {
         "{overflowing:?}"
     );
     assert!(parameters(&*line).iter().any(|w| !w.is_finite()));
+}
+
+/// A schedule whose rate leaves the scalar type in some epoch is refused before any step,
+/// however many epochs are planned.
+#[test]
+fn schedules_that_grow_the_rate_beyond_the_scalar_type_are_refused() {
+    let mut line = Line::random(3);
+    let before = parameters(&*line);
+    // A factor that is finite but grows the rate beyond `f32` in a later epoch.
+    let refused = Trainer::new(Mse, Sgd::new(0.5))
+        .epochs(3)
+        .schedule(Schedule::Step {
+            every: 1,
+            factor: 1e20,
+        })
+        .fit(&mut *line, &XOR_INPUTS, &XOR_TARGETS, keep_going)
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "the optimizer's settings cannot train: the schedule makes the learning rate 5e39 in \
+         epoch 3, beyond f32"
+    );
+    // Checked at once however many epochs are planned (a callback may stop them), and with
+    // a rate of zero, which an infinite factor would make NaN.
+    for rate in [0.5, 0.0] {
+        let refused = Trainer::new(Mse, Sgd::new(rate))
+            .epochs(usize::MAX)
+            .schedule(Schedule::Step {
+                every: 1,
+                factor: 2.0,
+            })
+            .fit(&mut *line, &XOR_INPUTS, &XOR_TARGETS, keep_going)
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "the optimizer's settings cannot train: the schedule's factor is inf in epoch {}",
+                usize::MAX
+            )
+        );
+    }
+    assert_eq!(parameters(&*line), before);
 }
 
 #[test]
