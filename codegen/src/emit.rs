@@ -5,9 +5,8 @@
 use crate::emit_sequence;
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
-use crate::shared::local;
 use crate::shared::{
-    activation_on_rows, apply_activation, array_type, check_rows, count, flat, zeros,
+    activation_on_rows, apply_activation, array_type, check_rows, count, flat, local, zeros,
 };
 use nn_grammar::{Activation, Shape};
 use proc_macro2::{Ident, Literal, Span, TokenStream};

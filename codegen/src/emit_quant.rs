@@ -8,8 +8,7 @@
 use crate::io::BakedWeights;
 use crate::ir::{Conv1d, Conv2d, GlobalPool, Layer, LayerKind, Network, Pool, Quantized, Shape};
 use crate::layer::kind;
-use crate::shared::local;
-use crate::shared::{array_type, check_rows, count, flat, twin_counts};
+use crate::shared::{array_type, check_rows, count, flat, local, twin_counts};
 use nn_grammar::{Activation, Quantize};
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};

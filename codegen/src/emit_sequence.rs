@@ -8,8 +8,7 @@
 
 use crate::ir::{Layer, Network};
 use crate::layer::kind;
-use crate::shared::local;
-use crate::shared::{apply_activation, array_type, check_rows, count, flat, zeros};
+use crate::shared::{apply_activation, array_type, check_rows, count, flat, local, zeros};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 

@@ -16,9 +16,6 @@ use nn_grammar::Activation;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
-/// The size in bytes above which clippy's `large_stack_arrays` reports a local array.
-const LARGE_STACK_ARRAY: usize = 16 * 1024;
-
 mod sequence;
 
 /// The gradients struct, its impls, `accumulate_gradients`, `evaluate` and `Trainable`, in
@@ -498,7 +495,7 @@ fn methods(net: &Network) -> TokenStream {
         .map(|layer| layer.output.elements())
         .max()
         .unwrap_or(0);
-    let large = (largest * net.training_chunk * net.scalar.bytes > LARGE_STACK_ARRAY)
+    let large = (largest * net.training_chunk * net.scalar.bytes > crate::ir::LARGE_STACK_ARRAY)
         .then(|| quote!(clippy::large_stack_arrays,));
     quote! {
         #[allow(dead_code, #large)]

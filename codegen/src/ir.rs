@@ -6,6 +6,11 @@ pub use nn_grammar::{Activation, Shape};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::ToTokens;
 
+/// The size in bytes above which clippy's pedantic `large_stack_arrays` reports a local array:
+/// chunks are sized to keep each local within it, so that generated code is clean in users'
+/// crates.
+pub(crate) const LARGE_STACK_ARRAY: usize = 16 * 1024;
+
 /// A network ready to be emitted.
 pub struct Network {
     /// The struct's identifier, spanned on the name in the declaration.

@@ -209,7 +209,7 @@ fn sequence_chunk(net: &Network, scalar_bytes: usize) -> usize {
         })
         .max()
         .unwrap_or(1);
-    (16_384 / row).clamp(1, 128)
+    (ir::LARGE_STACK_ARRAY / row).clamp(1, 128)
 }
 
 /// The size of a recurrent layer's state in the runtime: an LSTM's `LstmState`, each level's
@@ -282,7 +282,7 @@ fn training_chunk(net: &Network, scalar_bytes: usize) -> usize {
         .max()
         .unwrap_or(1)
         * scalar_bytes;
-    let chunk = (65_536 / per_sample.max(1)).min(16_384 / widest);
+    let chunk = (65_536 / per_sample.max(1)).min(ir::LARGE_STACK_ARRAY / widest);
     if batch_statistics {
         chunk.clamp(2, 64)
     } else {

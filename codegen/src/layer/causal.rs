@@ -5,8 +5,7 @@
 
 use super::{Kind, Window, per_sample};
 use crate::ir::{CausalConv1d, Layer, Network};
-use crate::shared::local;
-use crate::shared::{count, describe};
+use crate::shared::{count, describe, local};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 

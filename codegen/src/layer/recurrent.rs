@@ -7,8 +7,7 @@
 
 use super::{Kind, Window, per_sample};
 use crate::ir::{Layer, Network, Recurrent};
-use crate::shared::local;
-use crate::shared::{count, describe, literal};
+use crate::shared::{count, describe, literal, local};
 use nn_grammar::Cell;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned};

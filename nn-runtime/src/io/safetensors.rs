@@ -580,17 +580,9 @@ fn assign<'f>(
     // take integer keys (those whose name it does not have). Shapes, dtypes and values are
     // the file's own problems.
     let keys = integer_prefixes(tensors, layers).len();
-    let by_name = |layer: &LayerInfo| {
-        let named = |t: &TensorInfo| {
-            tensors
-                .iter()
-                .any(|f| f.name == format!("{}.{}", layer.name, t.name))
-        };
-        layer.tensors.iter().any(named)
-    };
     let unnamed = layers
         .iter()
-        .filter(|layer| !layer.tensors.is_empty() && !by_name(layer))
+        .filter(|layer| !layer.tensors.is_empty() && !by_name(tensors, layer))
         .count();
     let structural = matches!(
         in_order,
@@ -608,6 +600,15 @@ fn assign<'f>(
         }
         _ => Err(in_order),
     }
+}
+
+/// Whether the file has a tensor of `layer` under its name (`fc1.weight`), which it then reads
+/// whether or not the declaration named it.
+fn by_name(tensors: &[Tensor], layer: &LayerInfo) -> bool {
+    layer.tensors.iter().any(|tensor| {
+        let name = format!("{}.{}", layer.name, tensor.name);
+        tensors.iter().any(|t| t.name == name)
+    })
 }
 
 /// How the layers declared without a name find their tensors.
@@ -636,12 +637,6 @@ fn assign_by<'f>(
         return Err(Error::QuantizedFile {});
     }
     let find = |name: &str| tensors.iter().position(|t| t.name == name);
-    let named = |layer: &LayerInfo| {
-        layer
-            .tensors
-            .iter()
-            .any(|tensor| find(&format!("{}.{}", layer.name, tensor.name)).is_some())
-    };
     let mut numbers = integer_prefixes(tensors, layers).into_iter();
 
     let mut used = vec![false; tensors.len()];
@@ -664,7 +659,7 @@ fn assign_by<'f>(
                 let found = |t: &TensorInfo| find(&format!("{key}.{}", t.name)).is_some();
                 layer.tensors.iter().any(found)
             });
-        let prefix = if named(layer) {
+        let prefix = if by_name(tensors, layer) {
             layer.name.to_string()
         } else if let Some(key) = exact {
             key.to_string()

@@ -279,37 +279,38 @@ fn settings_that_cannot_train_are_refused_before_any_step() {
 fn schedules_that_grow_the_rate_beyond_the_scalar_type_are_refused() {
     let mut line = Line::random(3);
     let before = parameters(&*line);
-    // A factor that is finite but grows the rate beyond `f32` in a later epoch.
-    let refused = Trainer::new(Mse, Sgd::new(0.5))
-        .epochs(3)
-        .schedule(Schedule::Step {
-            every: 1,
-            factor: 1e20,
-        })
-        .fit(&mut *line, &XOR_INPUTS, &XOR_TARGETS, keep_going)
-        .unwrap_err();
-    assert_eq!(
-        refused.to_string(),
-        "the optimizer's settings cannot train: the schedule makes the learning rate 5e39 in \
-         epoch 3, beyond f32"
-    );
-    // Checked at once however many epochs are planned (a callback may stop them), and with
-    // a rate of zero, which an infinite factor would make NaN.
-    for rate in [0.5, 0.0] {
+    let cases = [
+        // A factor that is finite but grows the rate beyond `f32` in a later epoch.
+        (
+            0.5,
+            3,
+            1e20,
+            "the schedule makes the learning rate 5e39 in epoch 3, beyond f32".to_owned(),
+        ),
+        // Checked at once however many epochs are planned (a callback may stop them), and
+        // with a rate of zero, which an infinite factor would make NaN.
+        (
+            0.5,
+            usize::MAX,
+            2.0,
+            format!("the schedule's factor is inf in epoch {}", usize::MAX),
+        ),
+        (
+            0.0,
+            usize::MAX,
+            2.0,
+            format!("the schedule's factor is inf in epoch {}", usize::MAX),
+        ),
+    ];
+    for (rate, epochs, factor, reason) in cases {
         let refused = Trainer::new(Mse, Sgd::new(rate))
-            .epochs(usize::MAX)
-            .schedule(Schedule::Step {
-                every: 1,
-                factor: 2.0,
-            })
+            .epochs(epochs)
+            .schedule(Schedule::Step { every: 1, factor })
             .fit(&mut *line, &XOR_INPUTS, &XOR_TARGETS, keep_going)
             .unwrap_err();
         assert_eq!(
             refused.to_string(),
-            format!(
-                "the optimizer's settings cannot train: the schedule's factor is inf in epoch {}",
-                usize::MAX
-            )
+            format!("the optimizer's settings cannot train: {reason}")
         );
     }
     assert_eq!(parameters(&*line), before);
