@@ -567,8 +567,29 @@ impl ChunkNames {
     }
 }
 
+/// Where `accumulate_batch` keeps a chunk's locals (every layer's pre-activations, outputs and
+/// deltas).
+#[derive(Clone, Copy)]
+enum Rows {
+    /// Arrays of `TRAINING_CHUNK` rows on the stack.
+    Stack(usize),
+    /// One heap buffer of a row per sample: a batch of a network with batchnorm larger than
+    /// `TRAINING_CHUNK` runs as one chunk, since batchnorm needs the whole batch's statistics.
+    Heap,
+}
+
+impl Rows {
+    /// The expression of a local holding a row of `zeros` for each of the chunk's `n` samples.
+    fn declare(self, runtime: &TokenStream, zeros: &TokenStream, n: &Ident) -> TokenStream {
+        match self {
+            Self::Stack(chunk) => quote!([#zeros; #chunk]),
+            Self::Heap => quote!(#runtime::train::rows(#zeros, #n)),
+        }
+    }
+}
+
 /// The chunk's forward pass, layer by layer, keeping every layer's pre-activations.
-fn chunk_forward(net: &Network, chunk: usize, c: &ChunkNames) -> (TokenStream, Vec<Locals>) {
+fn chunk_forward(net: &Network, rows: Rows, c: &ChunkNames) -> (TokenStream, Vec<Locals>) {
     let Network {
         scalar, runtime, ..
     } = net;
@@ -584,10 +605,11 @@ fn chunk_forward(net: &Network, chunk: usize, c: &ChunkNames) -> (TokenStream, V
     for layer in &net.layers {
         let zeros = zeros(scalar, &layer.output);
         let out = layer.field.clone();
+        let declare = rows.declare(runtime, &zeros, n);
         let pre = if layer.activation == Activation::Linear {
             let run = kind(layer).forward_chunk(net, layer, &previous, &quote!(&mut #out[..#n]));
             body.extend(quote_spanned! {layer.span=>
-                let mut #out = [#zeros; #chunk];
+                let mut #out = #declare;
                 #run
             });
             out.clone()
@@ -597,10 +619,18 @@ fn chunk_forward(net: &Network, chunk: usize, c: &ChunkNames) -> (TokenStream, V
             let alpha = alpha(scalar, layer.activation).map(|a| quote!(, #a));
             let run = kind(layer).forward_chunk(net, layer, &previous, &quote!(&mut #pre[..#n]));
             let target = row(&layer.output, sample, true);
+            // The outputs start as a copy of the pre-activations, which backpropagation keeps.
+            let copy = match rows {
+                Rows::Stack(_) => quote!(let mut #out = #pre;),
+                Rows::Heap => quote! {
+                    let mut #out = #declare;
+                    #out.copy_from_slice(&#pre);
+                },
+            };
             body.extend(quote_spanned! {layer.span=>
-                let mut #pre = [#zeros; #chunk];
+                let mut #pre = #declare;
                 #run
-                let mut #out = #pre;
+                #copy
                 for #sample in &mut #out[..#n] {
                     #runtime::activation::#function(#target #alpha);
                 }
@@ -617,7 +647,7 @@ fn chunk_forward(net: &Network, chunk: usize, c: &ChunkNames) -> (TokenStream, V
 /// The chunk's loss, sample by sample, then backpropagation layer by layer.
 fn chunk_backward(
     net: &Network,
-    chunk: usize,
+    rows: Rows,
     c: &ChunkNames,
     names: &Names,
     locals: &[Locals],
@@ -656,8 +686,15 @@ fn chunk_backward(
     } = &locals[last_index];
     let last_delta = &deltas[last_index];
     let output_zeros = zeros(scalar, &net.output);
+    let declare = rows.declare(runtime, &output_zeros, n);
+    // Sample `k` of chunk `index` is the batch's sample `index * TRAINING_CHUNK + k`; on the
+    // heap, the one chunk is the batch.
+    let sample_index = match rows {
+        Rows::Stack(chunk) => quote!(#index * #chunk + #k),
+        Rows::Heap => quote!(#k),
+    };
     body.extend(quote! {
-        let mut #last_delta = [#output_zeros; #chunk];
+        let mut #last_delta = #declare;
         for #k in 0..#n {
             let #value = <L as #runtime::train::Loss<#marker>>::gradient(
                 #loss,
@@ -669,7 +706,7 @@ fn chunk_backward(
                 &mut #last_delta[#k],
             );
             #observe(
-                #index * #chunk + #k,
+                #sample_index,
                 #runtime::train::Outcome::new(#value, #last_out[#k]),
             );
         }
@@ -694,8 +731,9 @@ fn chunk_backward(
                 &quote!(&#delta[..#n]),
                 &quote!(&mut #below_delta[..#n]),
             );
+            let declare = rows.declare(runtime, &below_zeros, n);
             body.extend(quote_spanned! {layer.span=>
-                let mut #below_delta = [#below_zeros; #chunk];
+                let mut #below_delta = #declare;
                 #run
             });
             let places = [quote!(#pre[#k]), quote!(#out[#k]), quote!(#below_delta[#k])];
@@ -758,8 +796,8 @@ fn batch_method(net: &Network) -> TokenStream {
         ..
     } = &c;
     let last_name = &net.last_layer().name;
-    let (forward, locals) = chunk_forward(net, chunk, &c);
-    let backward = chunk_backward(net, chunk, &c, &names, &locals);
+    let (forward, locals) = chunk_forward(net, Rows::Stack(chunk), &c);
+    let backward = chunk_backward(net, Rows::Stack(chunk), &c, &names, &locals);
     let body = quote! {
         #forward
         #backward
@@ -768,6 +806,7 @@ fn batch_method(net: &Network) -> TokenStream {
     // One sample per chunk: the per-sample code, whose locals are all statically sized, is
     // faster than a chunk of one.
     let draw = bind_dropout_key(net, Some((gradients, quote!(#n))));
+    let (whole, whole_doc) = whole_batch(net, chunk, &c, &names, &draw);
     let loop_ = if chunk == 1 {
         quote! {
             for (#index, (#input, #target)) in inputs.iter().zip(targets).enumerate() {
@@ -791,7 +830,6 @@ fn batch_method(net: &Network) -> TokenStream {
         }
     };
 
-    let (fits, fits_doc) = batch_fits(net, chunk);
     let check_rows = check_targets(net, last_name, &quote!(inputs), &quote!(targets));
     quote! {
         /// Samples per chunk in `accumulate_batch`.
@@ -805,7 +843,7 @@ fn batch_method(net: &Network) -> TokenStream {
         /// # Errors
         ///
         /// `Error::Targets` when `targets` does not have one row per input.
-        #fits_doc
+        #whole_doc
         pub fn accumulate_batch<X, Y, #bound, F>(
             &self,
             inputs: &[X],
@@ -821,41 +859,68 @@ fn batch_method(net: &Network) -> TokenStream {
             F: ::core::ops::FnMut(usize, #runtime::train::Outcome<#scalar, #output_type>),
         {
             #check_rows
-            #fits
+            #whole
             #loop_
             ::core::result::Result::Ok(())
         }
     }
 }
 
-/// `accumulate_batch`'s check that the batch fits in one chunk, and its line of doc, for a
-/// network with batchnorm (its training statistics are those of the chunk); nothing otherwise.
-fn batch_fits(net: &Network, chunk: usize) -> (TokenStream, TokenStream) {
+/// For a network with batchnorm (its training statistics are those of the chunk), the
+/// `accumulate_batch` branch of a batch larger than a chunk, and its lines of doc: with the
+/// runtime's `alloc`, the batch as one chunk whose locals are on the heap; without,
+/// `Error::BatchTooLarge`. Nothing for other networks.
+fn whole_batch(
+    net: &Network,
+    chunk: usize,
+    c: &ChunkNames,
+    names: &Names,
+    draw: &TokenStream,
+) -> (TokenStream, TokenStream) {
     let runtime = &net.runtime;
-    match net.layers.iter().find(|l| kind(l).batch_statistics()) {
-        Some(first) => {
-            let name = &first.name;
-            (
-                quote! {
-                    if inputs.len() > #chunk {
+    let Some(first) = net.layers.iter().find(|l| kind(l).batch_statistics()) else {
+        return (TokenStream::new(), TokenStream::new());
+    };
+    let ChunkNames {
+        inputs: chunk_inputs,
+        targets: chunk_targets,
+        n,
+        ..
+    } = c;
+    let (forward, locals) = chunk_forward(net, Rows::Heap, c);
+    let backward = chunk_backward(net, Rows::Heap, c, names, &locals);
+    let name = &first.name;
+    (
+        quote! {
+            if inputs.len() > #chunk {
+                #runtime::__alloc_or! {
+                    {
+                        let #chunk_inputs = inputs;
+                        let #chunk_targets = targets;
+                        let #n = inputs.len();
+                        #draw
+                        #forward
+                        #backward
+                        return ::core::result::Result::Ok(());
+                    } else {
                         return ::core::result::Result::Err(#runtime::Error::BatchTooLarge {
                             layer: #name,
                             batch: inputs.len(),
                             chunk: #chunk,
                         });
                     }
-                },
-                quote! {
-                    ///
-                    /// `Error::BatchTooLarge` when the batch has more than `TRAINING_CHUNK`
-                    /// samples: batchnorm normalises with the statistics of the batch in
-                    /// training, which is one chunk (so a sample's gradients are not those of
-                    /// `accumulate_gradients`, a batch of one).
-                },
-            )
-        }
-        None => (TokenStream::new(), TokenStream::new()),
-    }
+                }
+            }
+        },
+        quote! {
+            ///
+            /// Batchnorm normalises with the statistics of the whole batch, so a batch of more
+            /// than `TRAINING_CHUNK` samples runs as one chunk whose values are on the heap
+            /// (`nn`'s `alloc` feature, a default); without `alloc` it is
+            /// `Error::BatchTooLarge`. A sample's gradients are therefore not those of
+            /// `accumulate_gradients`, a batch of one.
+        },
+    )
 }
 
 /// `impl Trainable`, delegating to the inherent methods.

@@ -92,12 +92,13 @@ pub enum Error {
         /// Values given.
         found: usize,
     },
-    /// A training batch of a network with batchnorm did not fit in one chunk of
-    /// `accumulate_batch`: batch normalisation in training needs the statistics of the whole
-    /// batch, which are those of the chunk.
+    /// Without the `alloc` feature, a training batch of a network with batchnorm did not fit
+    /// in one chunk of `accumulate_batch`: batch normalisation in training needs the
+    /// statistics of the whole batch, and without a heap the batch is one chunk on the stack.
     #[error(
         "layer `{layer}`: batch normalisation in training needs the whole batch in one chunk: \
-         found {batch} samples, at most {chunk} (the network's `TRAINING_CHUNK`)"
+         found {batch} samples, at most {chunk} (the network's `TRAINING_CHUNK`) without the \
+         `alloc` feature"
     )]
     BatchTooLarge {
         /// The first batchnorm layer.

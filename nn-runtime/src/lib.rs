@@ -130,6 +130,24 @@ macro_rules! __with_alloc {
     ($($item:tt)*) => {};
 }
 
+/// `{ with } else { without }` expands to the block `{ with }` when the `alloc` feature is on,
+/// to `{ without }` otherwise: generated code's statements that need the heap, with what to do
+/// instead, decided in this crate as in [`__with_alloc!`].
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __alloc_or {
+    ({ $($with:tt)* } else { $($without:tt)* }) => { { $($with)* } };
+}
+
+/// `{ with } else { without }` expands to `{ without }`: the `alloc` feature is off.
+#[cfg(not(feature = "alloc"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __alloc_or {
+    ({ $($with:tt)* } else { $($without:tt)* }) => { { $($without)* } };
+}
+
 /// Expands to its input when the `train` feature is on, to nothing otherwise: generated code
 /// wraps its training half (`<Name>Gradients`, `accumulate_gradients`, `accumulate_batch`,
 /// `evaluate`, `impl Trainable`) in it, as in [`__with_alloc!`], so that inference-only builds

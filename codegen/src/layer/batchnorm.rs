@@ -1,6 +1,6 @@
 //! `batchnorm`: `BatchNorm<C, T>` in the runtime, in eval mode (the running statistics) at
 //! inference, `eps` a literal. In training, PyTorch's training mode: the statistics of the
-//! chunk (`accumulate_batch` requires the batch to fit in one) or of the one sample
+//! chunk (`accumulate_batch` runs the whole batch as one) or of the one sample
 //! (`accumulate_gradients`), through the runtime's `train::batchnorm_*`; `BatchNormGradients`
 //! also carries the running statistics' update, which `Trainable::update_buffers` applies.
 

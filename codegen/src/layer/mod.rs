@@ -141,7 +141,8 @@ pub(crate) trait Kind {
     }
 
     /// Whether the kind normalises with the statistics of the batch in training (batchnorm):
-    /// `accumulate_batch` then requires the batch to fit in one chunk.
+    /// `accumulate_batch` then runs the whole batch as one chunk, on the heap when larger than
+    /// `TRAINING_CHUNK`.
     fn batch_statistics(&self) -> bool {
         false
     }

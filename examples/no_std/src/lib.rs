@@ -46,3 +46,10 @@ pub fn process(state: &mut PedalState, buffer: &mut [[f32; 1]; 64]) {
     // The lengths are equal by type: this cannot fail.
     let _ = PEDAL.forward_sequence(state, &input, buffer);
 }
+
+nn::network! {
+    /// A sensor classifier with batchnorm. With `nn/train` it trains on the device: without an
+    /// allocator, a batch is at most `Sensor::TRAINING_CHUNK` samples (the stack holds them),
+    /// and a larger one is `Error::BatchTooLarge`.
+    pub struct Sensor = 6 -> 16 -> batchnorm relu -> 3 softmax;
+}

@@ -108,6 +108,15 @@ pub fn batchnorm_train<X, S, const C: usize>(
     }
 }
 
+/// `n` rows of `row`, on the heap: the locals of a generated `accumulate_batch` for a batch of a
+/// network with batchnorm larger than its `TRAINING_CHUNK` (the batch's statistics need the whole
+/// batch at once).
+#[cfg(feature = "alloc")]
+#[must_use]
+pub fn rows<R: Copy>(row: R, n: usize) -> alloc::vec::Vec<R> {
+    alloc::vec![row; n]
+}
+
 /// [`batchnorm_train`] on a batch of one sample (its statistics over the sample's positions).
 pub fn batchnorm_train_one<S: Shaped, const C: usize>(
     layer: &BatchNorm<C, S::Scalar>,

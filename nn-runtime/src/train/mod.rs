@@ -46,6 +46,9 @@ pub use recurrent::{GruGradients, LstmGradients, RnnGradients};
 pub use trainable::{Gradients, Outcome, Parameters, Trainable};
 
 #[cfg(feature = "alloc")]
+#[doc(hidden)]
+pub use batchnorm::rows;
+#[cfg(feature = "alloc")]
 pub use optim::{Adam, Optimizer, Sgd};
 #[cfg(feature = "alloc")]
 pub use trainer::{Epoch, Evaluation, History, Schedule, TrainError, Trainer, evaluate};

@@ -98,13 +98,14 @@ pub trait Trainable: Network {
     /// [`Trainable::accumulate_gradients`] for every sample of a batch, calling `observe` with
     /// each sample's index and outcome; in chunks, layer by layer, for speed, with the same
     /// gradients to the bit (but with batchnorm, which normalises with the batch's statistics:
-    /// the batch is then one chunk). No heap allocation.
+    /// the batch is then one chunk). No heap allocation, but for a batch of a network with
+    /// batchnorm larger than a chunk, whose values are then on the heap.
     ///
     /// # Errors
     ///
     /// [`Error::Targets`] when `targets` does not have one row per input;
-    /// [`Error::BatchTooLarge`] when the network has batchnorm and the batch does not fit in
-    /// one chunk.
+    /// [`Error::BatchTooLarge`] without the `alloc` feature, when the network has batchnorm
+    /// and the batch does not fit in one chunk.
     fn accumulate_batch<X, Y, L, F>(
         &self,
         inputs: &[X],

@@ -43,9 +43,9 @@ pub enum TrainError {
         /// The fraction given.
         split: f64,
     },
-    /// The network refused a batch: [`Error::BatchTooLarge`](crate::Error::BatchTooLarge) when
-    /// a network with batchnorm gets a batch larger than its `TRAINING_CHUNK` (its batch
-    /// statistics are those of one chunk): use a batch size of at most `TRAINING_CHUNK`.
+    /// The network refused a batch with [`Error::BatchTooLarge`](crate::Error::BatchTooLarge):
+    /// a hand-written [`Trainable`] that takes batches of a limited size (generated networks
+    /// take any batch wherever the `Trainer` exists, with `alloc`).
     #[error("{error}: give the `Trainer` a `batch_size` of at most that")]
     Batch {
         /// The network's error.

@@ -6,8 +6,7 @@
 use super::kinds::{one_hot, random};
 use super::{Rng, flat_gradients};
 use nn::train::{
-    BinaryCrossEntropy, CrossEntropy, Gradients as _, Loss, Mse, Optimizer, Sgd, TrainError,
-    Trainable, Trainer,
+    BinaryCrossEntropy, CrossEntropy, Gradients as _, Loss, Optimizer, Sgd, Trainable, Trainer,
 };
 use nn::{Network, Role};
 
@@ -59,11 +58,17 @@ fn with_trained<N: Network>(net: &mut N, k: usize, mut f: impl FnMut(&mut N::Sca
     });
 }
 
-/// Finite differences of the training loss on a batch of four, every trained value of `net`
-/// set from `seed` (`net` from `random`); the running statistics stay as they are (unit variance, zero mean), which
-/// the training loss does not read.
-fn check<N, L>(net: &mut N, loss: &L, seed: u64, target: impl Fn(&mut Rng) -> N::Output)
-where
+/// Finite differences of the training loss on a batch of `batch` samples, every trained value
+/// of `net` set from `seed` (`net` from `random`), for every `stride`-th of them; the running
+/// statistics stay as they are (unit variance, zero mean), which the training loss does not
+/// read.
+fn check<N, L>(
+    net: &mut N,
+    loss: &L,
+    seed: u64,
+    target: impl Fn(&mut Rng) -> N::Output,
+    (batch, stride): (usize, usize),
+) where
     N: Trainable<Scalar = f64>,
     N::Input: nn::layers::Shaped<Scalar = f64>,
     L: Loss<N::OutputActivation>,
@@ -72,8 +77,8 @@ where
     for k in 0..N::PARAMETERS {
         with_trained(net, k, |p| *p = rng.uniform_in(-1.0, 1.0));
     }
-    let inputs: Vec<N::Input> = (0..4).map(|_| random(&mut rng, -2.0, 2.0)).collect();
-    let targets: Vec<N::Output> = (0..4).map(|_| target(&mut rng)).collect();
+    let inputs: Vec<N::Input> = (0..batch).map(|_| random(&mut rng, -2.0, 2.0)).collect();
+    let targets: Vec<N::Output> = (0..batch).map(|_| target(&mut rng)).collect();
     let (value, analytic) = training(&*net, loss, &inputs, &targets);
     assert_eq!(analytic.len(), N::PARAMETERS);
     // The training loss is not the inference loss: the statistics are the batch's.
@@ -84,7 +89,7 @@ where
         N::NAME
     );
     let mut worst = 0.0_f64;
-    for (k, &g) in analytic.iter().enumerate() {
+    for (k, &g) in analytic.iter().enumerate().step_by(stride) {
         let mut original = 0.0;
         with_trained(net, k, |p| original = *p);
         let mut loss_at = |step: f64| {
@@ -112,11 +117,41 @@ where
 
 #[test]
 fn batchnorm_gradients_match_finite_differences() {
-    check(&mut *Features::random(1), &CrossEntropy, 31, one_hot::<3>);
-    check(&mut *Sequence::random(1), &BinaryCrossEntropy, 32, |rng| {
-        random(rng, 0.0, 1.0)
-    });
-    check(&mut *Image::random(1), &CrossEntropy, 33, one_hot::<3>);
+    check(
+        &mut *Features::random(1),
+        &CrossEntropy,
+        31,
+        one_hot::<3>,
+        (4, 1),
+    );
+    check(
+        &mut *Sequence::random(1),
+        &BinaryCrossEntropy,
+        32,
+        |rng| random(rng, 0.0, 1.0),
+        (4, 1),
+    );
+    check(
+        &mut *Image::random(1),
+        &CrossEntropy,
+        33,
+        one_hot::<3>,
+        (4, 1),
+    );
+}
+
+/// A batch of more chunks than one is one batch, on the heap: its gradients are those of the
+/// whole batch's statistics (every fifth trained value against finite differences).
+#[test]
+fn a_batch_larger_than_a_chunk_matches_finite_differences() {
+    assert_eq!(Tall::TRAINING_CHUNK, 2);
+    check(
+        &mut *Tall::random(1),
+        &CrossEntropy,
+        34,
+        one_hot::<3>,
+        (7, 5),
+    );
 }
 
 /// `accumulate_gradients` is a batch of one: the bits of `accumulate_batch` on that sample.
@@ -146,36 +181,57 @@ fn one_sample_is_a_batch_of_one() {
     assert_eq!(one.layer0.batches(), 1.0);
 }
 
-/// A batch larger than a chunk is a typed error naming the layer, the batch and the chunk.
+/// A batch larger than a chunk is one batch: one set of statistics (the running ones move
+/// once, by the whole batch's mean), every sample observed once, in order.
 #[test]
-fn a_batch_must_fit_in_one_chunk() {
-    let net = Features::random(1);
-    let batch = Features::TRAINING_CHUNK + 1;
-    let inputs = vec![[0.5; 4]; batch];
-    let targets = vec![[1.0, 0.0, 0.0]; batch];
-    let mut gradients = FeaturesGradients::zeroed();
-    let error = net
-        .accumulate_batch(&inputs, &targets, &Mse, 1.0, &mut gradients, |_, _| {})
-        .unwrap_err();
-    assert_eq!(
-        error,
-        nn::Error::BatchTooLarge {
-            layer: "layer1",
-            batch,
-            chunk: Features::TRAINING_CHUNK
-        }
-    );
-    assert!(error.to_string().contains("`TRAINING_CHUNK`"), "{error}");
+fn a_batch_larger_than_a_chunk_is_one_batch() {
+    let mut net = Tall::random(1);
+    let mut rng = Rng::new(6);
+    let batch = 2 * Tall::TRAINING_CHUNK + 1;
+    let inputs: Vec<[[[f64; 10]; 10]; 2]> =
+        (0..batch).map(|_| random(&mut rng, -1.0, 1.0)).collect();
+    let targets: Vec<[f64; 3]> = (0..batch).map(|_| one_hot::<3>(&mut rng)).collect();
+    let mut gradients = TallGradients::zeroed();
+    let mut seen = Vec::new();
+    net.accumulate_batch(
+        &inputs,
+        &targets,
+        &CrossEntropy,
+        1.0,
+        &mut gradients,
+        |k, outcome| seen.push((k, outcome.output)),
+    )
+    .unwrap();
+    let indices: Vec<usize> = seen.iter().map(|(k, _)| *k).collect();
+    assert_eq!(indices, (0..batch).collect::<Vec<_>>());
+    assert_eq!(gradients.layer1.batches(), 1.0);
+    // The convolution's outputs, channel by channel over the batch and the positions.
+    let same = nn::layers::Conv2dGeometry {
+        padding: [1, 1],
+        ..nn::layers::Conv2dGeometry::DEFAULT
+    };
+    let outputs: Vec<[[[f64; 10]; 10]; 6]> =
+        inputs.iter().map(|x| net.layer0.forward(x, same)).collect();
+    net.update_buffers(&gradients);
+    for c in 0..6 {
+        let values: Vec<f64> = outputs
+            .iter()
+            .flat_map(|o| o[c].as_flattened().to_vec())
+            .collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        assert!(
+            (net.layer1.running_mean()[c] - 0.1 * mean).abs() < 1e-12,
+            "channel {c}: {} against {}",
+            net.layer1.running_mean()[c],
+            0.1 * mean
+        );
+    }
+    assert_eq!(net.layer1.num_batches_tracked(), 1.0);
+    // The outputs observed are the training ones (the batch's statistics), not `forward`'s.
     assert!(
-        net.accumulate_batch(
-            &inputs[1..],
-            &targets[1..],
-            &Mse,
-            1.0,
-            &mut gradients,
-            |_, _| {}
-        )
-        .is_ok()
+        seen.iter()
+            .zip(&inputs)
+            .any(|((_, output), x)| output != &net.forward(x)),
     );
 }
 
@@ -256,8 +312,8 @@ fn running_statistics_follow_the_batches() {
     assert_eq!(net.layer1.num_batches_tracked(), 2.0);
 }
 
-/// `Trainer` folds the running statistics after each step (one batch tracked per step), and
-/// refuses, with the network's error, a batch size larger than the chunk.
+/// `Trainer` folds the running statistics after each step (one batch tracked per step), also
+/// with its default batch size, larger than the network's chunk.
 #[test]
 fn the_trainer_updates_the_running_statistics() {
     let mut net = Features::random(3);
@@ -274,33 +330,27 @@ fn the_trainer_updates_the_running_statistics() {
         .unwrap();
     assert_eq!(net.layer1.num_batches_tracked(), 6.0);
     assert_ne!(*net.layer1.running_mean(), [0.0; 5]);
-    let mut trainer = Trainer::new(CrossEntropy, Sgd::new(0.1))
-        .epochs(1)
-        .batch_size(Features::TRAINING_CHUNK + 1);
-    let many = vec![[0.5; 4]; Features::TRAINING_CHUNK + 1];
-    let hot = vec![[1.0, 0.0, 0.0]; Features::TRAINING_CHUNK + 1];
-    let error = trainer
-        .fit(&mut *net, &many, &hot, |_| {
-            std::ops::ControlFlow::Continue(())
+
+    let mut net = Tall::random(4);
+    let inputs: Vec<[[[f64; 10]; 10]; 2]> = (0..40).map(|_| random(&mut rng, -1.0, 1.0)).collect();
+    let targets: Vec<[f64; 3]> = (0..40).map(|_| one_hot::<3>(&mut rng)).collect();
+    let mut trainer = Trainer::new(CrossEntropy, Sgd::new(0.1));
+    let history = trainer
+        .fit(&mut *net, &inputs, &targets, |_| {
+            std::ops::ControlFlow::Break(())
         })
-        .unwrap_err();
-    assert!(
-        matches!(
-            error,
-            TrainError::Batch {
-                error: nn::Error::BatchTooLarge { .. }
-            }
-        ),
-        "{error:#?}"
-    );
-    assert!(
-        error
-            .to_string()
-            .ends_with("`TRAINING_CHUNK`): give the `Trainer` a `batch_size` of at most that"),
-        "{error}"
-    );
+        .unwrap();
+    assert!(history.epochs[0].train.loss.is_finite());
+    // The default batch of 32, then the 8 left: two batches, two steps.
+    assert_eq!(net.layer1.num_batches_tracked(), 2.0);
     // The guide's example: images of CIFAR's size leave room for chunks of 2.
     assert_eq!(Cifar::TRAINING_CHUNK, 2);
+}
+
+nn::network! {
+    /// Chunks of 2 samples: a convolution's 600 outputs three times over per sample, in f64.
+    struct Tall = [2, 10, 10] -> conv2d(6, 3, padding = 1) -> batchnorm tanh -> flatten
+        -> 3 softmax with scalar = f64;
 }
 
 nn::network! {

@@ -275,7 +275,7 @@ where
                 total += o.loss;
             },
         )
-        .expect("the batch fits in one chunk");
+        .expect("a batch of the right rows");
         assert_close(
             &[total * scale],
             &[case.losses[step]],
@@ -467,6 +467,12 @@ nn::network! {
         -> flatten -> 3 softmax with scalar = f64;
 }
 
+nn::network! {
+    /// Chunks of 2 samples, against a batch of 7.
+    struct BatchNormTall = [2, 10, 10] -> conv2d(6, 3, padding = 1) -> batchnorm tanh -> flatten
+        -> 3 softmax with scalar = f64;
+}
+
 #[test]
 fn batchnorm_cnn_in_training_mode_with_sgd_against_pytorch() {
     run_batchnorm::<BatchNormCnn>("batchnorm_cnn_sgd");
@@ -475,4 +481,10 @@ fn batchnorm_cnn_in_training_mode_with_sgd_against_pytorch() {
 #[test]
 fn batchnorm_on_a_sequence_with_momentum_and_adam_against_pytorch() {
     run_batchnorm::<BatchNormSequence>("batchnorm_sequence_adam");
+}
+
+#[test]
+fn batchnorm_on_a_batch_larger_than_a_chunk_against_pytorch() {
+    assert_eq!(BatchNormTall::TRAINING_CHUNK, 2);
+    run_batchnorm::<BatchNormTall>("batchnorm_tall_sgd");
 }
