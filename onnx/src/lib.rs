@@ -169,8 +169,14 @@ pub fn import(bytes: &[u8], options: &Options) -> Result<Import, Error> {
     } else {
         &options.name
     };
-    let (network, tensors) =
-        emit::network(lowered, name, docs(&model, opset, options)).map_err(Error::Unsupported)?;
+    let mut docs = docs(&model, opset, options);
+    if lowered.last_step {
+        docs.extend([
+            " The model returns its last time step's output: run a sequence through".to_owned(),
+            " `forward_sequence` (or `step`) and read the last output.".to_owned(),
+        ]);
+    }
+    let (network, tensors) = emit::network(lowered, name, docs).map_err(Error::Unsupported)?;
     let non_finite: Vec<Problem> = tensors
         .iter()
         .filter_map(|tensor| emit::non_finite(tensor, scalar))

@@ -53,6 +53,9 @@ pub(crate) struct Lowered {
     pub input: Shape,
     pub scalar: Scalar,
     pub layers: Vec<Layer>,
+    /// Whether the model returns its last time step's output (`y[:, -1]`) rather than every
+    /// step's: the network is the same, its last output the model's.
+    pub last_step: bool,
 }
 
 /// A value flowing from the network's input: its shape without the batch axis (ONNX's, and
@@ -289,6 +292,8 @@ struct Walk<'a> {
     fold_batchnorm: bool,
     /// The input's number of time steps when the model fixes it.
     steps: Option<i64>,
+    /// Whether a `Gather` took the sequence's last time step.
+    last_step: bool,
     /// The graph's output.
     output: &'a str,
 }
@@ -316,6 +321,7 @@ pub(crate) fn lower(
         dir,
         fold_batchnorm,
         steps: None,
+        last_step: false,
         output,
     };
     let shape_only = shape_only(nodes, output);
@@ -364,6 +370,7 @@ pub(crate) fn lower(
             input,
             scalar,
             layers: walk.layers,
+            last_step: walk.last_step,
         }),
         _ => Err(vec![Problem {
             node: None,
@@ -1332,6 +1339,9 @@ impl Walk<'_> {
         inputs: &[Option<Value>],
     ) -> Option<Result<Vec<Value>, String>> {
         let op = node.op_type.as_str();
+        if op == "Gather" && flow.steps.is_some() && at == 0 {
+            return Some(self.last_step(flow, node, inputs));
+        }
         if let Some(axes) = &flow.steps
             && !PER_STEP.contains(&op)
         {
@@ -1343,6 +1353,53 @@ impl Walk<'_> {
         RECURRENT
             .contains(&op)
             .then(|| self.recurrent(index, node, at, flow, inputs))
+    }
+
+    /// `Gather` of a sequence's last time step (`y[:, -1]`: index -1, or the last of a fixed
+    /// number of steps, on the steps axis): the steps axis goes, and what follows runs on each
+    /// step as before; the model's output is the network's at the last step. Any other step
+    /// cannot be: a sequence network gives each step's output as it comes.
+    fn last_step(
+        &mut self,
+        flow: &Flow,
+        node: &Node,
+        inputs: &[Option<Value>],
+    ) -> Result<Vec<Value>, String> {
+        let axes = flow.steps.clone().unwrap_or_default();
+        let written = int(node, "axis", 0);
+        let gathered = fold::axes(&[written], axes.len())
+            .and_then(|a| a.first().copied())
+            .ok_or_else(|| format!("gathers along axis {written} of {}", axes_text(&axes)))?;
+        if axes[gathered] != Axis::Time {
+            return Err(format!(
+                "gathers along the {} axis of {}: only the last time step can be taken from a sequence",
+                axes[gathered].name(),
+                axes_text(&axes)
+            ));
+        }
+        let index = match inputs.get(1) {
+            Some(Some(Value::Const(c))) if c.dims.is_empty() => {
+                c.known_ints().and_then(|v| v.first().copied())
+            }
+            _ => None,
+        };
+        let last = index == Some(-1) || index.zip(self.steps).is_some_and(|(i, s)| i == s - 1);
+        if !last {
+            let which = index.map_or_else(
+                || "steps that are not one constant index".to_owned(),
+                |i| format!("step {i}"),
+            );
+            return Err(format!(
+                "takes {which} of {}: a sequence network gives each step's output as it comes, so only the last step (index -1) can be taken",
+                axes_text(&axes)
+            ));
+        }
+        self.last_step = true;
+        let kept = axes.iter().copied().filter(|&a| a != Axis::Time).collect();
+        Ok(vec![Value::Flow(Flow {
+            steps: Some(kept),
+            ..flow.clone()
+        })])
     }
 
     /// A recurrent node's optional inputs and outputs that nn has no counterpart of: lengths,
@@ -1379,7 +1436,7 @@ impl Walk<'_> {
                 && (self.uses.contains_key(name) || name == self.output)
             {
                 return Err(format!(
-                    "its last step's state `{what}` (`{name}`) is used: a sequence network gives each step's output, `Y`, and keeps its state itself"
+                    "its last step's state `{what}` (`{name}`) is used: a sequence network gives each step's output, `Y`, and keeps its state itself (the last step of `Y`, `y[:, -1]` for a batch-first module, imports)"
                 ));
             }
         }

@@ -366,6 +366,16 @@ fn recurrent(op: &str, inputs: &[&str], outputs: &[&str], attributes: Vec<Attrib
     }
 }
 
+/// A scalar `int64` constant.
+fn index(name: &str, value: i64) -> Tensor {
+    Tensor {
+        data_type: data_type::INT64,
+        int64_data: vec![value],
+        name: name.to_owned(),
+        ..Tensor::default()
+    }
+}
+
 // One model per case, as `each_mistake_is_named_on_its_node`: an LSTM of 3 hidden values
 // reading 2 features a step of `x`, `[batch, 5 steps, 2]` (`layout = 1`).
 #[test]
@@ -388,9 +398,19 @@ fn recurrent_mistakes_are_named_on_their_node() {
                 name: "flat".to_owned(),
                 ..Tensor::default()
             },
+            index("first", 0),
+            index("last", -1),
+            index("fifth", 4),
         ]
     };
     let one = |nodes: Vec<Node>| model(14, &[5, 2], nodes, tensors());
+    // `Gather` of one step of the LSTM's `Y`, `[batch, steps, directions, features]`.
+    let gather = |index: &str, axis: i64| {
+        one(vec![
+            lstm(&["x", "w", "r", "b"], &["h"], vec![]),
+            node("Gather", &["h", index], "y", vec![int("axis", axis)]),
+        ])
+    };
     let cases = [
         one(vec![lstm(&["x", "w", "r", "b"], &["y"], vec![])]),
         one(vec![lstm(
@@ -437,6 +457,10 @@ fn recurrent_mistakes_are_named_on_their_node() {
             )],
             vec![weights("w", &[1, 3, 2]), weights("r", &[1, 3, 3])],
         ),
+        gather("last", 1),
+        gather("fifth", -3),
+        gather("first", 1),
+        gather("last", 3),
     ];
     let report: Vec<String> = cases.iter().map(|bytes| problems(bytes)).collect();
     expect![[r#"
@@ -445,12 +469,22 @@ fn recurrent_mistakes_are_named_on_their_node() {
         node 0 `/y/LSTM` (LSTM, reads `x`, `w`, `r`, `b`, `half`): starts from an initial state `initial_h` that is not zeros: nn's streams start from zeros (`State::ZERO`)
         node 0 `/y/LSTM` (LSTM, reads `x`, `w`, `r`, `b`, `flat`): has `sequence_lens`: nn's sequences are as long as they are given, export without lengths
         node 0 `/y/LSTM` (LSTM, reads `x`, `w`, `r`, `b`, `p`): has peepholes (`P`): nn's `lstm` is PyTorch's, which has none
-        node 0 `/all/LSTM` (LSTM, reads `x`, `w`, `r`, `b`): its last step's state `Y_h` (`y`) is used: a sequence network gives each step's output, `Y`, and keeps its state itself
+        node 0 `/all/LSTM` (LSTM, reads `x`, `w`, `r`, `b`): its last step's state `Y_h` (`y`) is used: a sequence network gives each step's output, `Y`, and keeps its state itself (the last step of `Y`, `y[:, -1]` for a batch-first module, imports)
         node 0 `/y/LSTM` (LSTM, reads `x`, `w`, `r`): clips its cells' inputs (`clip`): nn's recurrent layers do not clip
         node 1 `/y/Reshape` (Reshape, reads `h`, `flat`): reshapes the sequence [batch, steps, directions, features] to [-1]: only reshapes that keep each step's features can be imported
         node 1 `/y/Softmax` (Softmax, reads `h`): normalises along axis 1: only the features' axis (3 or -1) can be imported
         node 0 `/t/Transpose` (Transpose, reads `x`): transposes [batch, steps, features] with `perm` [2, 1, 0]: the features must stay the last axis
-        node 0 `/y/RNN` (RNN, reads `x`, `w`, `r`): has activations ["Sigmoid"]: nn's `rnn` computes `["Tanh"]` or `["Relu"]`"#]].assert_eq(&report.join("\n"));
+        node 0 `/y/RNN` (RNN, reads `x`, `w`, `r`): has activations ["Sigmoid"]: nn's `rnn` computes `["Tanh"]` or `["Relu"]`
+        imported: /// Imported from ONNX (opset 14).
+        /// The model returns its last time step's output: run a sequence through
+        /// `forward_sequence` (or `step`) and read the last output.
+        pub struct Net = 2 -> lstm(3) as h;
+        imported: /// Imported from ONNX (opset 14).
+        /// The model returns its last time step's output: run a sequence through
+        /// `forward_sequence` (or `step`) and read the last output.
+        pub struct Net = 2 -> lstm(3) as h;
+        node 1 `/y/Gather` (Gather, reads `h`, `first`): takes step 0 of [batch, steps, directions, features]: a sequence network gives each step's output as it comes, so only the last step (index -1) can be taken
+        node 1 `/y/Gather` (Gather, reads `h`, `last`): gathers along the features axis of [batch, steps, directions, features]: only the last time step can be taken from a sequence"#]].assert_eq(&report.join("\n"));
 }
 
 #[test]

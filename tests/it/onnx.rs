@@ -3,7 +3,8 @@
 //! compiled with `network_file!`, loaded with the weights it wrote, and run on the inputs of
 //! `onnx/tests/fixtures/expected.json` (made by `make_fixtures.py`,
 //! `make_recurrent_fixtures.py` and `make_dynamo_fixtures.py` with onnxruntime). A sequence model's entry holds streams of
-//! steps, which `forward_slice` runs as consecutive steps of a fresh stream.
+//! steps, which `forward_slice` runs as consecutive steps of a fresh stream; a model marked
+//! `last_step` returns one output per stream, the network's at the stream's last step.
 
 use crate::fixtures::floats;
 use nn::Network;
@@ -26,14 +27,30 @@ fn check<N: Network<Scalar = f32>>(net: &N, model: &str) {
     let (inputs, outputs) = (case["inputs"].as_array(), case["outputs"].as_array());
     let (inputs, outputs) = (inputs.expect("inputs"), outputs.expect("outputs"));
     assert!(!inputs.is_empty());
+    let last_step = case["last_step"].as_bool().unwrap_or(false);
     for (sample, (input, expected)) in inputs.iter().zip(outputs).enumerate() {
         #[allow(clippy::cast_possible_truncation)] // the values are `f32`s written exactly
         let input: Vec<f32> = floats(input).into_iter().map(|v| v as f32).collect();
         let expected = floats(expected);
-        let mut output = vec![0.0; expected.len()];
+        let steps = input.len() / N::INPUTS;
+        let mut output = vec![
+            0.0;
+            if last_step {
+                steps * N::OUTPUTS
+            } else {
+                expected.len()
+            }
+        ];
         net.forward_slice(&input, &mut output)
             .unwrap_or_else(|e| panic!("{model}: {e}"));
-        for (i, (a, e)) in output.iter().zip(&expected).enumerate() {
+        let compared = if last_step {
+            assert!(steps > 1, "{model}: a stream of {steps} steps");
+            &output[output.len() - N::OUTPUTS..]
+        } else {
+            &output[..]
+        };
+        assert_eq!(compared.len(), expected.len(), "{model}: outputs");
+        for (i, (a, e)) in compared.iter().zip(&expected).enumerate() {
             let tolerance = 1e-5 * e.abs().max(1.0);
             assert!(
                 (f64::from(*a) - e).abs() <= tolerance,
@@ -86,6 +103,8 @@ imported! {
     convolutions_and_a_linear_layer_without_biases: torch_stem::TorchStem from "torch_stem", "onnx/tests/fixtures/torch_stem.nn";
     gru_levels_without_biases: torch_gru_no_bias::TorchGruNoBias from "torch_gru_no_bias", "onnx/tests/fixtures/torch_gru_no_bias.nn";
     default_exporter_lstm_without_biases: dynamo_lstm_no_bias::DynamoLstmNoBias from "dynamo_lstm_no_bias", "onnx/tests/fixtures/dynamo_lstm_no_bias.nn";
+    the_last_step_of_an_lstm: lstm_last_step::LstmLastStep from "lstm_last_step", "onnx/tests/fixtures/lstm_last_step.nn";
+    default_exporter_the_last_step_of_two_gru_levels: dynamo_gru_last::DynamoGruLast from "dynamo_gru_last", "onnx/tests/fixtures/dynamo_gru_last.nn";
 }
 
 /// A model with `bias=False` layers imports as `bias = false`, named after its modules, so that

@@ -118,7 +118,7 @@ fn check_shows_what_would_be_imported_as_the_guide_does() {
 }
 
 #[test]
-fn a_recurrent_model_imports_and_a_last_step_is_refused_as_the_guide_shows() {
+fn a_recurrent_model_imports_and_a_bidirectional_one_is_refused_as_the_guide_shows() {
     let run = nnc(
         &root(),
         &["import", "--check", "onnx/tests/fixtures/torch_gru.onnx"],
@@ -128,17 +128,22 @@ fn a_recurrent_model_imports_and_a_last_step_is_refused_as_the_guide_shows() {
         run.stdout,
         guide_block_after("nnc import --check onnx/tests/fixtures/torch_gru.onnx")
     );
+    // A model returning its last step's output imports, and its declaration says so.
+    assert_eq!(
+        std::fs::read_to_string(fixture("lstm_last_step.nn")).unwrap(),
+        guide_block_after("head(y[:, -1])")
+    );
     let dir = scratch();
     std::fs::copy(
-        fixture("lstm_last_step.onnx"),
-        dir.join("lstm_last_step.onnx"),
+        fixture("lstm_bidirectional.onnx"),
+        dir.join("lstm_bidirectional.onnx"),
     )
     .unwrap();
-    let run = nnc(&dir, &["import", "--check", "lstm_last_step.onnx"]);
+    let run = nnc(&dir, &["import", "--check", "lstm_bidirectional.onnx"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         format!("{}\n", run.stderr.trim_end()),
-        guide_block_after("nnc import --check lstm_last_step.onnx")
+        guide_block_after("nnc import --check lstm_bidirectional.onnx")
     );
 }
 

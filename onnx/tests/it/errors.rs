@@ -62,12 +62,6 @@ fn recurrent_nodes_nn_cannot_compute_are_named() {
         the model cannot be imported, 1 problem:
           PyTorch's default exporter (`dynamo=True`) unrolled the `nn.RNN` module `rnn` into nodes for each time step, which nn cannot import: export it with `dynamo=False`, which writes an `RNN` node"#]],
     );
-    check(
-        "lstm_last_step",
-        &expect![[r#"
-            the model cannot be imported, 1 problem:
-              node 15 `/Gather` (Gather, reads `/rnn/Transpose_1_output_0`, `/Constant_output_0`): operator `Gather` on a sequence ([batch, steps, features]): a sequence network runs one time step at a time, and only `LSTM`, `GRU` and `RNN` nodes read across steps"#]],
-    );
 }
 
 #[test]

@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The models import must take, by file stem.
-const MODELS: [&str; 24] = [
+const MODELS: [&str; 26] = [
     "mlp",
     "conv",
     "conv1d",
@@ -45,4 +45,6 @@ const MODELS: [&str; 24] = [
     "torch_stem",
     "torch_gru_no_bias",
     "dynamo_lstm_no_bias",
+    "lstm_last_step",
+    "dynamo_gru_last",
 ];
