@@ -1355,9 +1355,10 @@ impl Walk<'_> {
             .then(|| self.recurrent(index, node, at, flow, inputs))
     }
 
-    /// `Gather` of a sequence's last time step (`y[:, -1]`: index -1, or the last of a fixed
-    /// number of steps, on the steps axis): the steps axis goes, and what follows runs on each
-    /// step as before; the model's output is the network's at the last step. Any other step
+    /// `Gather` on a sequence: of its last time step (`y[:, -1]`: index -1, or the last of a
+    /// fixed number of steps, on the steps axis), which removes the steps axis, what follows
+    /// running on each step as before and the model's output being the network's at the last
+    /// step; or of the one direction of a recurrent node's output (`h_n[-1]`). Any other step
     /// cannot be: a sequence network gives each step's output as it comes.
     fn last_step(
         &mut self,
@@ -1370,32 +1371,45 @@ impl Walk<'_> {
         let gathered = fold::axes(&[written], axes.len())
             .and_then(|a| a.first().copied())
             .ok_or_else(|| format!("gathers along axis {written} of {}", axes_text(&axes)))?;
-        if axes[gathered] != Axis::Time {
-            return Err(format!(
-                "gathers along the {} axis of {}: only the last time step can be taken from a sequence",
-                axes[gathered].name(),
-                axes_text(&axes)
-            ));
-        }
         let index = match inputs.get(1) {
             Some(Some(Value::Const(c))) if c.dims.is_empty() => {
                 c.known_ints().and_then(|v| v.first().copied())
             }
             _ => None,
         };
-        let last = index == Some(-1) || index.zip(self.steps).is_some_and(|(i, s)| i == s - 1);
-        if !last {
-            let which = index.map_or_else(
-                || "steps that are not one constant index".to_owned(),
-                |i| format!("step {i}"),
-            );
-            return Err(format!(
-                "takes {which} of {}: a sequence network gives each step's output as it comes, so only the last step (index -1) can be taken",
-                axes_text(&axes)
-            ));
+        let along = axes[gathered];
+        match along {
+            Axis::Directions if matches!(index, Some(0 | -1)) => {}
+            Axis::Directions => {
+                return Err(format!(
+                    "gathers along the directions axis of {} other than its one direction",
+                    axes_text(&axes)
+                ));
+            }
+            Axis::Time => {
+                let last =
+                    index == Some(-1) || index.zip(self.steps).is_some_and(|(i, s)| i == s - 1);
+                if !last {
+                    let which = index.map_or_else(
+                        || "steps that are not one constant index".to_owned(),
+                        |i| format!("step {i}"),
+                    );
+                    return Err(format!(
+                        "takes {which} of {}: a sequence network gives each step's output as it comes, so only the last step (index -1) can be taken",
+                        axes_text(&axes)
+                    ));
+                }
+                self.last_step = true;
+            }
+            _ => {
+                return Err(format!(
+                    "gathers along the {} axis of {}: only the last time step can be taken from a sequence",
+                    along.name(),
+                    axes_text(&axes)
+                ));
+            }
         }
-        self.last_step = true;
-        let kept = axes.iter().copied().filter(|&a| a != Axis::Time).collect();
+        let kept = axes.iter().copied().filter(|&a| a != along).collect();
         Ok(vec![Value::Flow(Flow {
             steps: Some(kept),
             ..flow.clone()
@@ -1403,13 +1417,15 @@ impl Walk<'_> {
     }
 
     /// A recurrent node's optional inputs and outputs that nn has no counterpart of: lengths,
-    /// a non-zero initial state, peepholes, the last step's state used.
+    /// a non-zero initial state, peepholes, the last step's cell state used, or both every
+    /// step's output and the last step's state. Whether the node's value read on is its last
+    /// step's state, `Y_h` (`h_n`), rather than every step's, `Y`.
     fn recurrent_extras(
         &self,
         node: &Node,
         spec: &Spec,
         inputs: &[Option<Value>],
-    ) -> Result<(), String> {
+    ) -> Result<bool, String> {
         if matches!(inputs.get(4), Some(Some(_))) {
             return Err("has `sequence_lens`: nn's sequences are as long as they are given, export without lengths".to_owned());
         }
@@ -1431,16 +1447,23 @@ impl Walk<'_> {
         if matches!(inputs.get(7), Some(Some(_))) {
             return Err("has peepholes (`P`): nn's `lstm` is PyTorch's, which has none".to_owned());
         }
-        for (i, what) in [(1, "Y_h"), (2, "Y_c")] {
-            if let Some(name) = node.output.get(i).filter(|o| !o.is_empty())
-                && (self.uses.contains_key(name) || name == self.output)
-            {
-                return Err(format!(
-                    "its last step's state `{what}` (`{name}`) is used: a sequence network gives each step's output, `Y`, and keeps its state itself (the last step of `Y`, `y[:, -1]` for a batch-first module, imports)"
-                ));
-            }
+        let used = |i: usize| {
+            node.output
+                .get(i)
+                .filter(|o| !o.is_empty() && (self.uses.contains_key(*o) || *o == self.output))
+        };
+        if let Some(name) = used(2) {
+            return Err(format!(
+                "its last step's cell state `Y_c` (`{name}`) is used: a sequence network keeps the cell state in the stream's state, and gives the hidden state"
+            ));
         }
-        Ok(())
+        match (used(0), used(1)) {
+            (Some(_), Some(name)) => Err(format!(
+                "uses both every step's output `Y` and its last step's state `Y_h` (`{name}`), as `h_n` of a module of several levels does: return the last step of `Y` instead (`y[:, -1]` for a batch-first module), which imports"
+            )),
+            (None, Some(_)) => Ok(true),
+            _ => Ok(false),
+        }
     }
 
     /// An `LSTM`, `GRU` or `RNN` node reading the sequence `flow`: an `lstm`, `gru` or `rnn`
@@ -1486,7 +1509,7 @@ impl Walk<'_> {
         let w = constant(1, "weights `W`")?.ok_or("has no weights `W`")?;
         let r = constant(2, "weights `R`")?.ok_or("has no weights `R`")?;
         let b = constant(3, "bias `B`")?;
-        self.recurrent_extras(node, &spec, inputs)?;
+        let last_state = self.recurrent_extras(node, &spec, inputs)?;
         let level = recurrent::level(&spec, flow.nn.elements(), w, r, b)?;
         let hidden = level.hidden;
         state_sizes(spec.cell, inputs, hidden)?;
@@ -1517,21 +1540,30 @@ impl Walk<'_> {
                 .collect();
             pushed
         };
+        let flow = |steps: Vec<Axis>| {
+            Value::Flow(Flow {
+                shape: vec![hidden],
+                nn: output,
+                layer: Some(layer),
+                steps: Some(steps),
+            })
+        };
+        if last_state {
+            // `Y_h`, the last step's hidden state: the network's output at a stream's last step.
+            self.last_step = true;
+            let y_h = if spec.batch_first {
+                vec![Axis::Batch, Axis::Directions, Axis::Features]
+            } else {
+                vec![Axis::Directions, Axis::Batch, Axis::Features]
+            };
+            return Ok(vec![Value::Unknown(true), flow(y_h), Value::Unknown(true)]);
+        }
         let y = if spec.batch_first {
             vec![Axis::Batch, Axis::Time, Axis::Directions, Axis::Features]
         } else {
             vec![Axis::Time, Axis::Directions, Axis::Batch, Axis::Features]
         };
-        Ok(vec![
-            Value::Flow(Flow {
-                shape: vec![hidden],
-                nn: output,
-                layer: Some(layer),
-                steps: Some(y),
-            }),
-            Value::Unknown(true),
-            Value::Unknown(true),
-        ])
+        Ok(vec![flow(y), Value::Unknown(true), Value::Unknown(true)])
     }
 
     /// Adds a level of `tensors` (without the `_l` suffix) to the recurrent layer `l`. One

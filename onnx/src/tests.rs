@@ -378,6 +378,7 @@ fn index(name: &str, value: i64) -> Tensor {
 
 // One model per case, as `each_mistake_is_named_on_its_node`: an LSTM of 3 hidden values
 // reading 2 features a step of `x`, `[batch, 5 steps, 2]` (`layout = 1`).
+#[allow(clippy::too_many_lines)]
 #[test]
 fn recurrent_mistakes_are_named_on_their_node() {
     let lstm = |inputs: &[&str], outputs: &[&str], mut attributes: Vec<Attribute>| {
@@ -461,6 +462,17 @@ fn recurrent_mistakes_are_named_on_their_node() {
         gather("fifth", -3),
         gather("first", 1),
         gather("last", 3),
+        // `h_n[-1]` of one level imports; `h_n` beside `Y` (a second level's input) or `c_n`
+        // cannot.
+        one(vec![
+            lstm(&["x", "w", "r", "b"], &["all", "h"], vec![]),
+            node("Gather", &["h", "last"], "y", vec![int("axis", 1)]),
+        ]),
+        one(vec![
+            lstm(&["x", "w", "r", "b"], &["all", "h"], vec![]),
+            node("Add", &["all", "h"], "y", vec![]),
+        ]),
+        one(vec![lstm(&["x", "w", "r", "b"], &["all", "", "y"], vec![])]),
     ];
     let report: Vec<String> = cases.iter().map(|bytes| problems(bytes)).collect();
     expect![[r#"
@@ -469,7 +481,10 @@ fn recurrent_mistakes_are_named_on_their_node() {
         node 0 `/y/LSTM` (LSTM, reads `x`, `w`, `r`, `b`, `half`): starts from an initial state `initial_h` that is not zeros: nn's streams start from zeros (`State::ZERO`)
         node 0 `/y/LSTM` (LSTM, reads `x`, `w`, `r`, `b`, `flat`): has `sequence_lens`: nn's sequences are as long as they are given, export without lengths
         node 0 `/y/LSTM` (LSTM, reads `x`, `w`, `r`, `b`, `p`): has peepholes (`P`): nn's `lstm` is PyTorch's, which has none
-        node 0 `/all/LSTM` (LSTM, reads `x`, `w`, `r`, `b`): its last step's state `Y_h` (`y`) is used: a sequence network gives each step's output, `Y`, and keeps its state itself (the last step of `Y`, `y[:, -1]` for a batch-first module, imports)
+        imported: /// Imported from ONNX (opset 14).
+        /// The model returns its last time step's output: run a sequence through
+        /// `forward_sequence` (or `step`) and read the last output.
+        pub struct Net = 2 -> lstm(3) as all;
         node 0 `/y/LSTM` (LSTM, reads `x`, `w`, `r`): clips its cells' inputs (`clip`): nn's recurrent layers do not clip
         node 1 `/y/Reshape` (Reshape, reads `h`, `flat`): reshapes the sequence [batch, steps, directions, features] to [-1]: only reshapes that keep each step's features can be imported
         node 1 `/y/Softmax` (Softmax, reads `h`): normalises along axis 1: only the features' axis (3 or -1) can be imported
@@ -484,7 +499,14 @@ fn recurrent_mistakes_are_named_on_their_node() {
         /// `forward_sequence` (or `step`) and read the last output.
         pub struct Net = 2 -> lstm(3) as h;
         node 1 `/y/Gather` (Gather, reads `h`, `first`): takes step 0 of [batch, steps, directions, features]: a sequence network gives each step's output as it comes, so only the last step (index -1) can be taken
-        node 1 `/y/Gather` (Gather, reads `h`, `last`): gathers along the features axis of [batch, steps, directions, features]: only the last time step can be taken from a sequence"#]].assert_eq(&report.join("\n"));
+        node 1 `/y/Gather` (Gather, reads `h`, `last`): gathers along the features axis of [batch, steps, directions, features]: only the last time step can be taken from a sequence
+        imported: /// Imported from ONNX (opset 14).
+        /// The model returns its last time step's output: run a sequence through
+        /// `forward_sequence` (or `step`) and read the last output.
+        pub struct Net = 2 -> lstm(3) as all;
+        node 0 `/all/LSTM` (LSTM, reads `x`, `w`, `r`, `b`): uses both every step's output `Y` and its last step's state `Y_h` (`h`), as `h_n` of a module of several levels does: return the last step of `Y` instead (`y[:, -1]` for a batch-first module), which imports
+        node 1 `/y/Add` (Add, reads `all`, `h`): joins 2 values computed from the input (a residual or a concatenation): only chains of layers can be imported
+        node 0 `/all/LSTM` (LSTM, reads `x`, `w`, `r`, `b`): its last step's cell state `Y_c` (`y`) is used: a sequence network keeps the cell state in the stream's state, and gives the hidden state"#]].assert_eq(&report.join("\n"));
 }
 
 #[test]

@@ -105,6 +105,8 @@ imported! {
     default_exporter_lstm_without_biases: dynamo_lstm_no_bias::DynamoLstmNoBias from "dynamo_lstm_no_bias", "onnx/tests/fixtures/dynamo_lstm_no_bias.nn";
     the_last_step_of_an_lstm: lstm_last_step::LstmLastStep from "lstm_last_step", "onnx/tests/fixtures/lstm_last_step.nn";
     default_exporter_the_last_step_of_two_gru_levels: dynamo_gru_last::DynamoGruLast from "dynamo_gru_last", "onnx/tests/fixtures/dynamo_gru_last.nn";
+    the_last_state_of_an_lstm: torch_lstm_state::TorchLstmState from "torch_lstm_state", "onnx/tests/fixtures/torch_lstm_state.nn";
+    default_exporter_the_last_state_of_a_gru: dynamo_gru_state::DynamoGruState from "dynamo_gru_state", "onnx/tests/fixtures/dynamo_gru_state.nn";
 }
 
 /// A model with `bias=False` layers imports as `bias = false`, named after its modules, so that

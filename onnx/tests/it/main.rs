@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The models import must take, by file stem.
-const MODELS: [&str; 26] = [
+const MODELS: [&str; 28] = [
     "mlp",
     "conv",
     "conv1d",
@@ -47,4 +47,6 @@ const MODELS: [&str; 26] = [
     "dynamo_lstm_no_bias",
     "lstm_last_step",
     "dynamo_gru_last",
+    "torch_lstm_state",
+    "dynamo_gru_state",
 ];
