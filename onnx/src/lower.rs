@@ -69,6 +69,9 @@ struct Flow {
     /// For a sequence model (one with a recurrent node), the value's ONNX axes, the features
     /// last; `shape` is then one time step's.
     steps: Option<Vec<Axis>>,
+    /// For a recurrent node's `Y_h`, its last step's hidden state: the level of `layer` it is
+    /// (`h_n[level]`).
+    level: Option<usize>,
 }
 
 /// An axis of a value of a sequence model.
@@ -84,6 +87,9 @@ enum Axis {
     Rows {
         batch_first: bool,
     },
+    /// The levels of a recurrent layer whose last states a `Concat` stacked (`h_n` of a module
+    /// of several levels).
+    Levels,
 }
 
 impl Axis {
@@ -95,8 +101,28 @@ impl Axis {
             Self::Features => "features",
             Self::Rows { batch_first: true } => "batch * steps",
             Self::Rows { batch_first: false } => "steps * batch",
+            Self::Levels => "levels",
         }
     }
+}
+
+/// Which outputs of a recurrent node the model reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reads {
+    /// Every step's output, `Y`.
+    Steps,
+    /// The last step's hidden state, `Y_h` (`h_n`).
+    State,
+    /// Both: a level below another, whose `Y_h` a `Concat` stacks with the others' (`h_n` of a
+    /// module of several levels).
+    Both,
+}
+
+/// The problem of a node that reads `flows` values computed from the input.
+fn joins(flows: usize) -> String {
+    format!(
+        "joins {flows} values computed from the input (a residual or a concatenation): only chains of layers can be imported"
+    )
 }
 
 /// `[batch, steps, features]`.
@@ -489,11 +515,7 @@ impl Walk<'_> {
                 "input `{name}` has no shape: export the model with its input's sizes"
             ));
         };
-        if self
-            .nodes
-            .iter()
-            .any(|n| RECURRENT.contains(&n.op_type.as_str()))
-        {
+        if self.is_sequence_model() {
             return self.sequence_input(input, &shape.dim, scalar, problems);
         }
         let Some((batch, rest)) = shape.dim.split_first() else {
@@ -528,9 +550,17 @@ impl Walk<'_> {
                 nn,
                 layer: None,
                 steps: None,
+                level: None,
             }),
         );
         Some((nn, scalar))
+    }
+
+    /// Whether the model has a recurrent node: its input is then a sequence.
+    fn is_sequence_model(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| RECURRENT.contains(&n.op_type.as_str()))
     }
 
     /// The input of a model with a recurrent node: `[batch, steps, features]` or `[steps,
@@ -586,6 +616,7 @@ impl Walk<'_> {
                 nn,
                 layer: None,
                 steps: Some(axes),
+                level: None,
             }),
         );
         Some((nn, scalar))
@@ -626,6 +657,20 @@ impl Walk<'_> {
     /// Whether the chosen output is the last layer's.
     fn output(&self, output: &str, problems: &mut Vec<Problem>) -> bool {
         match self.values.get(output) {
+            Some(Value::Flow(flow))
+                if flow
+                    .steps
+                    .as_ref()
+                    .is_some_and(|a| a.contains(&Axis::Levels)) =>
+            {
+                problems.push(Problem {
+                    node: None,
+                    message: format!(
+                        "output `{output}` is the last state of every level of a recurrent layer: the network gives its last level's (`h_n[-1]`)"
+                    ),
+                });
+                false
+            }
             Some(Value::Flow(flow))
                 if flow.layer.is_some() && flow.layer == self.layers.len().checked_sub(1) =>
             {
@@ -757,9 +802,10 @@ impl Walk<'_> {
                 .flatten()
                 .any(|v| matches!(v, Value::Unknown(_)))
         {
-            // What can be checked without the values an earlier problem left unknown.
+            // What can be checked without the values an earlier problem left unknown; a
+            // sequence model's `Gather` may take a last step or state.
             if !flows.is_empty() {
-                if !LOWERED.contains(&op) {
+                if !(LOWERED.contains(&op) || op == "Gather" && self.is_sequence_model()) {
                     return Err(format!(
                         "operator `{op}` is understood on constants only, not on the input's flow"
                     ));
@@ -823,10 +869,8 @@ impl Walk<'_> {
                     .collect();
                 self.flow(index, node, at, flow, &consts)
             }
-            _ => Err(format!(
-                "joins {} values computed from the input (a residual or a concatenation): only chains of layers can be imported",
-                flows.len()
-            )),
+            _ if op == "Concat" => self.stacked_states(node, &inputs, flows.len()),
+            _ => Err(joins(flows.len())),
         }
     }
 
@@ -1380,6 +1424,19 @@ impl Walk<'_> {
         let along = axes[gathered];
         match along {
             Axis::Directions if matches!(index, Some(0 | -1)) => {}
+            Axis::Levels => {
+                let top = signed(self.levels(flow)) - 1;
+                if !matches!(index, Some(i) if i == -1 || i == top) {
+                    return Err(format!(
+                        "takes {} of the last states of {}: the network's output is its last level's (index -1)",
+                        index.map_or_else(
+                            || "levels that are not one constant index".to_owned(),
+                            |i| format!("level {i}")
+                        ),
+                        axes_text(&axes)
+                    ));
+                }
+            }
             Axis::Directions => {
                 return Err(format!(
                     "gathers along the directions axis of {} other than its one direction",
@@ -1416,16 +1473,75 @@ impl Walk<'_> {
         })])
     }
 
+    /// `Concat` of the last states of a recurrent layer's levels (`h_n` of a module of several
+    /// levels), every level in order along their directions axis: a value whose axis of
+    /// levels only a `Gather` of the last level can remove. Any other `Concat` of `flows`
+    /// values of the input joins them.
+    fn stacked_states(
+        &self,
+        node: &Node,
+        inputs: &[Option<Value>],
+        flows: usize,
+    ) -> Result<Vec<Value>, String> {
+        let states: Option<Vec<&Flow>> = inputs
+            .iter()
+            .map(|v| match v {
+                Some(Value::Flow(f)) if f.level.is_some() => Some(f),
+                _ => None,
+            })
+            .collect();
+        let Some(states) = states else {
+            return Err(joins(flows));
+        };
+        let first = states[0];
+        let in_order = states
+            .iter()
+            .enumerate()
+            .all(|(k, state)| state.layer == first.layer && state.level == Some(k));
+        let axes = first.steps.clone().unwrap_or_default();
+        let along = fold::axes(&[int(node, "axis", 0)], axes.len())
+            .and_then(|a| a.first().copied())
+            .map(|a| axes[a]);
+        if !in_order || states.len() != self.levels(first) || along != Some(Axis::Directions) {
+            return Err(format!(
+                "joins {flows} values computed from the input, not the last states of one recurrent layer's levels in order (`h_n`): only chains of layers can be imported"
+            ));
+        }
+        let stacked = axes
+            .iter()
+            .map(|&a| {
+                if a == Axis::Directions {
+                    Axis::Levels
+                } else {
+                    a
+                }
+            })
+            .collect();
+        Ok(vec![Value::Flow(Flow {
+            steps: Some(stacked),
+            level: None,
+            ..first.clone()
+        })])
+    }
+
+    /// The levels of the recurrent layer `flow` is the output of (1 for any other).
+    fn levels(&self, flow: &Flow) -> usize {
+        match flow.layer.map(|l| &self.layers[l].kind) {
+            Some(LayerKind::Recurrent(k)) => k.layers,
+            _ => 1,
+        }
+    }
+
     /// A recurrent node's optional inputs and outputs that nn has no counterpart of: lengths,
     /// a non-zero initial state, peepholes, the last step's cell state used, or both every
-    /// step's output and the last step's state. Whether the node's value read on is its last
-    /// step's state, `Y_h` (`h_n`), rather than every step's, `Y`.
+    /// step's output and the last step's state other than for a `Concat` of levels. Which of
+    /// its outputs the model reads.
     fn recurrent_extras(
         &self,
         node: &Node,
         spec: &Spec,
         inputs: &[Option<Value>],
-    ) -> Result<bool, String> {
+    ) -> Result<Reads, String> {
         if matches!(inputs.get(4), Some(Some(_))) {
             return Err("has `sequence_lens`: nn's sequences are as long as they are given, export without lengths".to_owned());
         }
@@ -1457,12 +1573,20 @@ impl Walk<'_> {
                 "its last step's cell state `Y_c` (`{name}`) is used: a sequence network keeps the cell state in the stream's state, and gives the hidden state"
             ));
         }
+        let stacked = |name: &String| {
+            *name != self.output
+                && self
+                    .uses
+                    .get(name)
+                    .is_some_and(|users| users.iter().all(|&u| self.nodes[u].op_type == "Concat"))
+        };
         match (used(0), used(1)) {
+            (Some(_), Some(name)) if stacked(name) => Ok(Reads::Both),
             (Some(_), Some(name)) => Err(format!(
-                "uses both every step's output `Y` and its last step's state `Y_h` (`{name}`), as `h_n` of a module of several levels does: return the last step of `Y` instead (`y[:, -1]` for a batch-first module), which imports"
+                "uses both every step's output `Y` and its last step's state `Y_h` (`{name}`): a network has one output; return the last step of `Y` instead (`y[:, -1]` for a batch-first module), or `h_n[-1]`, which import"
             )),
-            (None, Some(_)) => Ok(true),
-            _ => Ok(false),
+            (None, Some(_)) => Ok(Reads::State),
+            _ => Ok(Reads::Steps),
         }
     }
 
@@ -1509,7 +1633,7 @@ impl Walk<'_> {
         let w = constant(1, "weights `W`")?.ok_or("has no weights `W`")?;
         let r = constant(2, "weights `R`")?.ok_or("has no weights `R`")?;
         let b = constant(3, "bias `B`")?;
-        let last_state = self.recurrent_extras(node, &spec, inputs)?;
+        let reads = self.recurrent_extras(node, &spec, inputs)?;
         let level = recurrent::level(&spec, flow.nn.elements(), w, r, b)?;
         let hidden = level.hidden;
         state_sizes(spec.cell, inputs, hidden)?;
@@ -1540,30 +1664,43 @@ impl Walk<'_> {
                 .collect();
             pushed
         };
-        let flow = |steps: Vec<Axis>| {
+        let level_number = match &self.layers[layer].kind {
+            LayerKind::Recurrent(k) => k.layers - 1,
+            _ => 0,
+        };
+        let flow = |steps: Vec<Axis>, level: Option<usize>| {
             Value::Flow(Flow {
                 shape: vec![hidden],
                 nn: output,
                 layer: Some(layer),
                 steps: Some(steps),
+                level,
             })
         };
-        if last_state {
-            // `Y_h`, the last step's hidden state: the network's output at a stream's last step.
-            self.last_step = true;
-            let y_h = if spec.batch_first {
-                vec![Axis::Batch, Axis::Directions, Axis::Features]
-            } else {
-                vec![Axis::Directions, Axis::Batch, Axis::Features]
-            };
-            return Ok(vec![Value::Unknown(true), flow(y_h), Value::Unknown(true)]);
-        }
         let y = if spec.batch_first {
             vec![Axis::Batch, Axis::Time, Axis::Directions, Axis::Features]
         } else {
             vec![Axis::Time, Axis::Directions, Axis::Batch, Axis::Features]
         };
-        Ok(vec![flow(y), Value::Unknown(true), Value::Unknown(true)])
+        // `Y_h`, the last step's hidden state: read, it makes the network's output at a
+        // stream's last step the model's.
+        let y_h = if spec.batch_first {
+            vec![Axis::Batch, Axis::Directions, Axis::Features]
+        } else {
+            vec![Axis::Directions, Axis::Batch, Axis::Features]
+        };
+        let state = flow(y_h, Some(level_number));
+        Ok(match reads {
+            Reads::Steps => vec![flow(y, None), Value::Unknown(true), Value::Unknown(true)],
+            Reads::State => {
+                self.last_step = true;
+                vec![Value::Unknown(true), state, Value::Unknown(true)]
+            }
+            Reads::Both => {
+                self.last_step = true;
+                vec![flow(y, None), state, Value::Unknown(true)]
+            }
+        })
     }
 
     /// Adds a level of `tensors` (without the `_l` suffix) to the recurrent layer `l`. One
@@ -2043,6 +2180,7 @@ impl Walk<'_> {
             nn: output,
             layer: Some(self.layers.len() - 1),
             steps: None,
+            level: None,
         })]
     }
 
@@ -2386,6 +2524,10 @@ fn shape_of(
                 Axis::Time => Ok(Int::Steps),
                 Axis::Directions => Ok(Int::Known(1)),
                 Axis::Features => Ok(Int::Known(signed(flow.nn.elements()))),
+                Axis::Levels => Err(format!(
+                    "reads the shape of {}, the stacked last states of a recurrent layer",
+                    axes_text(axes)
+                )),
                 Axis::Rows { .. } => match sizes {
                     (Some(batch), Some(steps)) => Ok(Int::Known(batch.saturating_mul(steps))),
                     _ => Err(format!(

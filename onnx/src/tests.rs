@@ -504,7 +504,7 @@ fn recurrent_mistakes_are_named_on_their_node() {
         /// The model returns its last time step's output: run a sequence through
         /// `forward_sequence` (or `step`) and read the last output.
         pub struct Net = 2 -> lstm(3) as all;
-        node 0 `/all/LSTM` (LSTM, reads `x`, `w`, `r`, `b`): uses both every step's output `Y` and its last step's state `Y_h` (`h`), as `h_n` of a module of several levels does: return the last step of `Y` instead (`y[:, -1]` for a batch-first module), which imports
+        node 0 `/all/LSTM` (LSTM, reads `x`, `w`, `r`, `b`): uses both every step's output `Y` and its last step's state `Y_h` (`h`): a network has one output; return the last step of `Y` instead (`y[:, -1]` for a batch-first module), or `h_n[-1]`, which import
         node 1 `/y/Add` (Add, reads `all`, `h`): joins 2 values computed from the input (a residual or a concatenation): only chains of layers can be imported
         node 0 `/all/LSTM` (LSTM, reads `x`, `w`, `r`, `b`): its last step's cell state `Y_c` (`y`) is used: a sequence network keeps the cell state in the stream's state, and gives the hidden state"#]].assert_eq(&report.join("\n"));
 }
@@ -798,4 +798,68 @@ fn weights_that_are_not_finite_are_refused() {
         imported: /// Imported from ONNX (opset 13).
         pub struct Net = 2 -> dense(2, bias = false) as y;"#]]
     .assert_eq(&report);
+}
+
+// `h_n` of an LSTM of two levels (3 hidden values, `layout = 1`, on `[batch, 5 steps, 2]`): a
+// `Concat` of the levels' last states in order, then the last level, imports; another level,
+// another order, or the stacked states as the output cannot.
+#[test]
+fn stacked_last_states_import_in_order_only() {
+    let level = |inputs: &[&str], outputs: &[&str], name: &str| Node {
+        name: name.to_owned(),
+        ..recurrent(
+            "LSTM",
+            inputs,
+            outputs,
+            vec![int("hidden_size", 3), int("layout", 1)],
+        )
+    };
+    let two = |concatenated: &[&str], last: Option<&str>| {
+        let mut nodes = vec![
+            level(&["x", "w0", "r0"], &["y0", "h0"], "/rnn/LSTM"),
+            node("Squeeze", &["y0", "directions"], "x1", vec![]),
+            level(&["x1", "w1", "r1"], &["", "h1"], "/rnn/LSTM_1"),
+        ];
+        let stacked = if last.is_some() { "states" } else { "y" };
+        nodes.push(node("Concat", concatenated, stacked, vec![int("axis", 1)]));
+        if let Some(index) = last {
+            nodes.push(node(
+                "Gather",
+                &["states", index],
+                "y",
+                vec![int("axis", 1)],
+            ));
+        }
+        let tensors = vec![
+            weights("w0", &[1, 12, 2]),
+            weights("r0", &[1, 12, 3]),
+            weights("w1", &[1, 12, 3]),
+            weights("r1", &[1, 12, 3]),
+            Tensor {
+                dims: vec![1],
+                data_type: data_type::INT64,
+                int64_data: vec![2],
+                name: "directions".to_owned(),
+                ..Tensor::default()
+            },
+            index("first", 0),
+            index("last", -1),
+        ];
+        model(14, &[5, 2], nodes, tensors)
+    };
+    let cases = [
+        two(&["h0", "h1"], Some("last")),
+        two(&["h0", "h1"], Some("first")),
+        two(&["h1", "h0"], Some("last")),
+        two(&["h0", "h1"], None),
+    ];
+    let report: Vec<String> = cases.iter().map(|bytes| problems(bytes)).collect();
+    expect![[r#"
+        imported: /// Imported from ONNX (opset 14).
+        /// The model returns its last time step's output: run a sequence through
+        /// `forward_sequence` (or `step`) and read the last output.
+        pub struct Net = 2 -> lstm(3, layers = 2, bias = false) as rnn;
+        node 4 `/y/Gather` (Gather, reads `states`, `first`): takes level 0 of the last states of [batch, levels, features]: the network's output is its last level's (index -1)
+        node 3 `/states/Concat` (Concat, reads `h1`, `h0`): joins 2 values computed from the input, not the last states of one recurrent layer's levels in order (`h_n`): only chains of layers can be imported
+        output `y` is the last state of every level of a recurrent layer: the network gives its last level's (`h_n[-1]`)"#]].assert_eq(&report.join("\n"));
 }

@@ -107,6 +107,8 @@ imported! {
     default_exporter_the_last_step_of_two_gru_levels: dynamo_gru_last::DynamoGruLast from "dynamo_gru_last", "onnx/tests/fixtures/dynamo_gru_last.nn";
     the_last_state_of_an_lstm: torch_lstm_state::TorchLstmState from "torch_lstm_state", "onnx/tests/fixtures/torch_lstm_state.nn";
     default_exporter_the_last_state_of_a_gru: dynamo_gru_state::DynamoGruState from "dynamo_gru_state", "onnx/tests/fixtures/dynamo_gru_state.nn";
+    the_last_state_of_two_lstm_levels: torch_lstm_states::TorchLstmStates from "torch_lstm_states", "onnx/tests/fixtures/torch_lstm_states.nn";
+    default_exporter_the_last_state_of_two_gru_levels: dynamo_gru_states::DynamoGruStates from "dynamo_gru_states", "onnx/tests/fixtures/dynamo_gru_states.nn";
 }
 
 /// A model with `bias=False` layers imports as `bias = false`, named after its modules, so that

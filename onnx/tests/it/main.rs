@@ -20,7 +20,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 /// The models import must take, by file stem.
-const MODELS: [&str; 28] = [
+const MODELS: [&str; 30] = [
     "mlp",
     "conv",
     "conv1d",
@@ -49,4 +49,6 @@ const MODELS: [&str; 28] = [
     "dynamo_gru_last",
     "torch_lstm_state",
     "dynamo_gru_state",
+    "torch_lstm_states",
+    "dynamo_gru_states",
 ];
