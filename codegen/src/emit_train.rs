@@ -209,7 +209,7 @@ fn draws_masks(net: &Network) -> bool {
 }
 
 /// Whether a layer normalises with the batch's statistics in training (batchnorm): then
-/// `accumulate_batch` requires the batch to fit in one chunk.
+/// `accumulate_batch` runs the whole batch as one chunk, on the heap beyond `TRAINING_CHUNK`.
 fn batch_statistics(net: &Network) -> bool {
     net.layers
         .iter()
@@ -483,7 +483,7 @@ fn methods(net: &Network) -> TokenStream {
     } else {
         TokenStream::new()
     };
-    let batch = batch_method(net);
+    let (batch, beside) = batch_method(net);
     let draw = bind_dropout_key(net, Some((gradients, quote!(1))));
     let no_draw = bind_dropout_key(net, None);
     // The layers' outputs and deltas are locals, as in `forward`: `lower` sizes a chunk to
@@ -539,6 +539,8 @@ fn methods(net: &Network) -> TokenStream {
                 #runtime::train::Outcome::new(#value, #evaluate_out)
             }
         }
+
+        #beside
     }
 }
 
@@ -758,25 +760,9 @@ fn chunk_backward(
 
 /// `accumulate_batch`: `accumulate_gradients` over chunks of samples, layer by layer, so that
 /// each weight gradient is read and written once per chunk. Same arithmetic in the same order:
-/// bit-identical.
-fn batch_method(net: &Network) -> TokenStream {
-    let Network {
-        scalar,
-        runtime,
-        training_chunk: chunk,
-        ..
-    } = net;
-    let chunk = *chunk;
-    let (input_type, output_type) = (
-        array_type(scalar, &net.input),
-        array_type(scalar, &net.output),
-    );
-    let gradients_type = gradients_name(net);
-    let marker = output_marker(net);
-    let bound = respan(
-        quote!(L: #runtime::train::Loss<#marker>),
-        net.last_layer().span,
-    );
+/// bit-identical. With the items to emit beside the `impl` (for batchnorm, `whole_batch`'s).
+fn batch_method(net: &Network) -> (TokenStream, TokenStream) {
+    let chunk = net.training_chunk;
     let names = Names::new();
     let Names {
         input,
@@ -806,7 +792,8 @@ fn batch_method(net: &Network) -> TokenStream {
     // One sample per chunk: the per-sample code, whose locals are all statically sized, is
     // faster than a chunk of one.
     let draw = bind_dropout_key(net, Some((gradients, quote!(#n))));
-    let (whole, whole_doc) = whole_batch(net, chunk, &c, &names, &draw);
+    let signature = batch_signature(net, &names, &c);
+    let [whole, whole_doc, whole_method] = whole_batch(net, chunk, &signature);
     let loop_ = if chunk == 1 {
         quote! {
             for (#index, (#input, #target)) in inputs.iter().zip(targets).enumerate() {
@@ -831,20 +818,64 @@ fn batch_method(net: &Network) -> TokenStream {
     };
 
     let check_rows = check_targets(net, last_name, &quote!(inputs), &quote!(targets));
-    quote! {
+    // With batchnorm the statistics are the batch's (`whole_doc`): neither the bits of one
+    // sample at a time nor, beyond a chunk, free of the heap.
+    let same_bits = if whole_doc.is_empty() {
+        quote! {
+            /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
+            /// the bit as one sample at a time. No heap allocation.
+        }
+    } else {
+        quote! {
+            /// by layer, so that each weight gradient is updated once per chunk.
+        }
+    };
+    let method = quote! {
         /// Samples per chunk in `accumulate_batch`.
         pub const TRAINING_CHUNK: usize = #chunk;
 
         /// [`Self::accumulate_gradients`] for every sample of a batch, calling `observe` with
         /// each sample's index and outcome. Works in chunks of `TRAINING_CHUNK` samples, layer
-        /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
-        /// the bit as one sample at a time. No heap allocation.
+        #same_bits
         ///
         /// # Errors
         ///
         /// `Error::Targets` when `targets` does not have one row per input.
         #whole_doc
-        pub fn accumulate_batch<X, Y, #bound, F>(
+        pub fn accumulate_batch #signature {
+            #check_rows
+            #whole
+            #loop_
+            ::core::result::Result::Ok(())
+        }
+    };
+    (method, whole_method)
+}
+
+/// `accumulate_batch`'s generic parameters, arguments and result, after its name.
+fn batch_signature(net: &Network, names: &Names, c: &ChunkNames) -> TokenStream {
+    let Network {
+        scalar, runtime, ..
+    } = net;
+    let (input_type, output_type) = (
+        array_type(scalar, &net.input),
+        array_type(scalar, &net.output),
+    );
+    let gradients_type = gradients_name(net);
+    let marker = output_marker(net);
+    let bound = respan(
+        quote!(L: #runtime::train::Loss<#marker>),
+        net.last_layer().span,
+    );
+    let Names {
+        loss,
+        scale,
+        gradients,
+        ..
+    } = names;
+    let observe = &c.observe;
+    quote! {
+        <X, Y, #bound, F>(
             &self,
             inputs: &[X],
             targets: &[Y],
@@ -857,70 +888,84 @@ fn batch_method(net: &Network) -> TokenStream {
             X: ::core::borrow::Borrow<#input_type>,
             Y: ::core::borrow::Borrow<#output_type>,
             F: ::core::ops::FnMut(usize, #runtime::train::Outcome<#scalar, #output_type>),
-        {
-            #check_rows
-            #whole
-            #loop_
-            ::core::result::Result::Ok(())
-        }
     }
 }
 
 /// For a network with batchnorm (its training statistics are those of the chunk), the
-/// `accumulate_batch` branch of a batch larger than a chunk, and its lines of doc: with the
-/// runtime's `alloc`, the batch as one chunk whose locals are on the heap; without,
-/// `Error::BatchTooLarge`. Nothing for other networks.
-fn whole_batch(
-    net: &Network,
-    chunk: usize,
-    c: &ChunkNames,
-    names: &Names,
-    draw: &TokenStream,
-) -> (TokenStream, TokenStream) {
-    let runtime = &net.runtime;
+/// `accumulate_batch` branch of a batch larger than a chunk, its lines of doc, and the method
+/// it calls: with the runtime's `alloc`, `__nn_accumulate_whole_batch`, the batch as one chunk
+/// whose locals are on the heap, in an `impl` of its own inside `__with_alloc!` (item-level, so
+/// that `nnc build` formats it); without, `Error::BatchTooLarge`. Nothing for other networks.
+fn whole_batch(net: &Network, chunk: usize, signature: &TokenStream) -> [TokenStream; 3] {
+    let Network { runtime, name, .. } = net;
     let Some(first) = net.layers.iter().find(|l| kind(l).batch_statistics()) else {
-        return (TokenStream::new(), TokenStream::new());
+        return [TokenStream::new(), TokenStream::new(), TokenStream::new()];
     };
+    let names = Names::new();
+    let c = ChunkNames::new();
     let ChunkNames {
+        observe,
         inputs: chunk_inputs,
         targets: chunk_targets,
         n,
         ..
-    } = c;
-    let (forward, locals) = chunk_forward(net, Rows::Heap, c);
-    let backward = chunk_backward(net, Rows::Heap, c, names, &locals);
-    let name = &first.name;
-    (
-        quote! {
-            if inputs.len() > #chunk {
-                #runtime::__alloc_or! {
-                    {
-                        let #chunk_inputs = inputs;
-                        let #chunk_targets = targets;
-                        let #n = inputs.len();
-                        #draw
-                        #forward
-                        #backward
-                        return ::core::result::Result::Ok(());
-                    } else {
-                        return ::core::result::Result::Err(#runtime::Error::BatchTooLarge {
-                            layer: #name,
-                            batch: inputs.len(),
-                            chunk: #chunk,
-                        });
-                    }
+    } = &c;
+    let Names {
+        loss,
+        scale,
+        gradients,
+        ..
+    } = &names;
+    let draw = bind_dropout_key(net, Some((gradients, quote!(#n))));
+    let (forward, locals) = chunk_forward(net, Rows::Heap, &c);
+    let backward = chunk_backward(net, Rows::Heap, &c, &names, &locals);
+    let layer = &first.name;
+    let whole = format_ident!("__nn_accumulate_whole_batch");
+    let branch = quote! {
+        if inputs.len() > #chunk {
+            #runtime::__alloc_or! {
+                {
+                    return self.#whole(inputs, targets, #loss, #scale, #gradients, #observe);
+                } else {
+                    return ::core::result::Result::Err(#runtime::Error::BatchTooLarge {
+                        layer: #layer,
+                        batch: inputs.len(),
+                        chunk: #chunk,
+                    });
                 }
             }
-        },
-        quote! {
-            ///
-            /// Batchnorm normalises with the statistics of the whole batch, so a batch of more
-            /// than `TRAINING_CHUNK` samples runs as one chunk whose values are on the heap
-            /// (`nn`'s `alloc` feature, a default); without `alloc` it is
-            /// `Error::BatchTooLarge`. A sample's gradients are therefore not those of
-            /// `accumulate_gradients`, a batch of one.
-        },
-    )
+        }
+    };
+    let doc = quote! {
+        ///
+        /// Batchnorm normalises with the statistics of the whole batch, so a batch of more
+        /// than `TRAINING_CHUNK` samples runs as one chunk whose values are on the heap
+        /// (`nn`'s `alloc` feature, a default); without `alloc` it is
+        /// `Error::BatchTooLarge`. A sample's gradients are therefore not those of
+        /// `accumulate_gradients`, a batch of one.
+    };
+    let method = quote! {
+        #runtime::__with_alloc! {
+            // Each buffer is filled from one row of zeros, a temporary as large as a sample's
+            // output of the layer.
+            #[allow(dead_code, clippy::large_stack_arrays)]
+            impl #name {
+                /// `accumulate_batch` of a batch larger than `TRAINING_CHUNK`: one chunk, each
+                /// layer's values in a heap buffer of a row per sample.
+                #[doc(hidden)]
+                fn #whole #signature {
+                    let #chunk_inputs = inputs;
+                    let #chunk_targets = targets;
+                    let #n = inputs.len();
+                    #draw
+                    #forward
+                    #backward
+                    ::core::result::Result::Ok(())
+                }
+            }
+        }
+    };
+    [branch, doc, method]
 }
 
 /// `impl Trainable`, delegating to the inherent methods.

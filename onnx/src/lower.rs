@@ -318,7 +318,8 @@ struct Walk<'a> {
     fold_batchnorm: bool,
     /// The input's number of time steps when the model fixes it.
     steps: Option<i64>,
-    /// Whether a `Gather` took the sequence's last time step.
+    /// Whether the model returns its last time step's output: a `Gather` took the sequence's
+    /// last step, or a recurrent node's last state `Y_h` is read.
     last_step: bool,
     /// The graph's output.
     output: &'a str,
@@ -805,7 +806,8 @@ impl Walk<'_> {
             // What can be checked without the values an earlier problem left unknown; a
             // sequence model's `Gather` may take a last step or state.
             if !flows.is_empty() {
-                if !(LOWERED.contains(&op) || op == "Gather" && self.is_sequence_model()) {
+                let last_step = op == "Gather" && flows == [0] && self.is_sequence_model();
+                if !(LOWERED.contains(&op) || last_step) {
                     return Err(format!(
                         "operator `{op}` is understood on constants only, not on the input's flow"
                     ));
@@ -1444,8 +1446,8 @@ impl Walk<'_> {
                 ));
             }
             Axis::Time => {
-                let last =
-                    index == Some(-1) || index.zip(self.steps).is_some_and(|(i, s)| i == s - 1);
+                let last = index == Some(-1)
+                    || index.is_some_and(|i| self.steps.and_then(|s| s.checked_sub(1)) == Some(i));
                 if !last {
                     let which = index.map_or_else(
                         || "steps that are not one constant index".to_owned(),

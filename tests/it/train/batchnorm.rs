@@ -212,6 +212,13 @@ fn a_batch_larger_than_a_chunk_is_one_batch() {
     };
     let outputs: Vec<[[[f64; 10]; 10]; 6]> =
         inputs.iter().map(|x| net.layer0.forward(x, same)).collect();
+    // The outputs observed are the training ones (the batch's statistics), not `forward`'s
+    // (the running statistics, not yet updated).
+    assert!(
+        seen.iter()
+            .zip(&inputs)
+            .all(|((_, output), x)| output != &net.forward(x)),
+    );
     net.update_buffers(&gradients);
     for c in 0..6 {
         let values: Vec<f64> = outputs
@@ -227,12 +234,6 @@ fn a_batch_larger_than_a_chunk_is_one_batch() {
         );
     }
     assert_eq!(net.layer1.num_batches_tracked(), 1.0);
-    // The outputs observed are the training ones (the batch's statistics), not `forward`'s.
-    assert!(
-        seen.iter()
-            .zip(&inputs)
-            .any(|((_, output), x)| output != &net.forward(x)),
-    );
 }
 
 /// Two batches before one update: the running statistics move twice with momentum, as
