@@ -58,6 +58,23 @@ fn output_marker(net: &Network) -> TokenStream {
     marker(net, net.last_layer().activation)
 }
 
+/// The types a training method's signature names: one input's and one output's array types,
+/// `<Name>Gradients`, and the bound `L: Loss<marker>` on the loss, with the output layer's span
+/// (a loss that does not fit points there).
+fn signature_types(net: &Network) -> (TokenStream, TokenStream, Ident, TokenStream) {
+    let runtime = &net.runtime;
+    let marker = output_marker(net);
+    (
+        array_type(&net.scalar, &net.input),
+        array_type(&net.scalar, &net.output),
+        gradients_name(net),
+        respan(
+            quote!(L: #runtime::train::Loss<#marker>),
+            net.last_layer().span,
+        ),
+    )
+}
+
 /// The struct with one gradients field per layer with tensors (`DenseGradients` for a dense
 /// layer; a pool has none), and its impls; `method` is what adds to it.
 fn gradients_struct(net: &Network, method: &str) -> TokenStream {
@@ -433,17 +450,8 @@ fn methods(net: &Network) -> TokenStream {
         runtime,
         ..
     } = net;
-    let (input_type, output_type) = (
-        array_type(scalar, &net.input),
-        array_type(scalar, &net.output),
-    );
-    let gradients_type = gradients_name(net);
-    // The loss bound carries the output layer's span: a loss that does not fit points there.
+    let (input_type, output_type, gradients_type, bound) = signature_types(net);
     let marker = output_marker(net);
-    let bound = respan(
-        quote!(L: #runtime::train::Loss<#marker>),
-        net.last_layer().span,
-    );
     let names = Names::new();
     let Names {
         input,
@@ -857,16 +865,7 @@ fn batch_signature(net: &Network, names: &Names, c: &ChunkNames) -> TokenStream 
     let Network {
         scalar, runtime, ..
     } = net;
-    let (input_type, output_type) = (
-        array_type(scalar, &net.input),
-        array_type(scalar, &net.output),
-    );
-    let gradients_type = gradients_name(net);
-    let marker = output_marker(net);
-    let bound = respan(
-        quote!(L: #runtime::train::Loss<#marker>),
-        net.last_layer().span,
-    );
+    let (input_type, output_type, gradients_type, bound) = signature_types(net);
     let Names {
         loss,
         scale,

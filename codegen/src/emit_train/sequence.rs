@@ -9,12 +9,12 @@
 //! `accumulate_sequence` keeps every layer's activations of the window in `Vec`s, so it is in
 //! `__with_alloc!` as well.
 
-use super::{derivative, gradients_name, gradients_struct, output_activation, output_marker};
+use super::{
+    derivative, gradients_name, gradients_struct, output_activation, output_marker, signature_types,
+};
 use crate::ir::{Layer, Network};
 use crate::layer::{Window, kind};
-use crate::shared::{
-    apply_activation, array_type, check_targets, dropout_key, local, respan, zeros,
-};
+use crate::shared::{apply_activation, check_targets, dropout_key, local, zeros};
 use nn_grammar::Activation;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -67,16 +67,8 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
         ..
     } = net;
     let state_type = format_ident!("{}State", name);
-    let gradients_type = gradients_name(net);
-    let (input_type, output_type) = (
-        array_type(scalar, &net.input),
-        array_type(scalar, &net.output),
-    );
+    let (input_type, output_type, gradients_type, bound) = signature_types(net);
     let marker = output_marker(net);
-    let bound = respan(
-        quote!(L: #runtime::train::Loss<#marker>),
-        net.last_layer().span,
-    );
     let activation = output_activation(net);
     let (state, inputs, targets, loss, scale, gradients) = (
         local("state"),
