@@ -826,16 +826,16 @@ fn batch_method(net: &Network) -> (TokenStream, TokenStream) {
     };
 
     let check_rows = check_targets(net, last_name, &quote!(inputs), &quote!(targets));
-    // With batchnorm the statistics are the batch's (`whole_doc`): neither the bits of one
-    // sample at a time nor, beyond a chunk, free of the heap.
-    let same_bits = if whole_doc.is_empty() {
+    // With batchnorm the statistics are the batch's: neither the bits of one sample at a time
+    // nor, beyond a chunk, free of the heap (`whole_doc`).
+    let same_bits = if batch_statistics(net) {
         quote! {
-            /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
-            /// the bit as one sample at a time. No heap allocation.
+            /// by layer, so that each weight gradient is updated once per chunk.
         }
     } else {
         quote! {
-            /// by layer, so that each weight gradient is updated once per chunk.
+            /// by layer, so that each weight gradient is updated once per chunk; the gradients are the same to
+            /// the bit as one sample at a time. No heap allocation.
         }
     };
     let method = quote! {

@@ -1423,6 +1423,12 @@ impl Walk<'_> {
             }
             _ => None,
         };
+        let which = |noun: &str| {
+            index.map_or_else(
+                || format!("{noun}s that are not one constant index"),
+                |i| format!("{noun} {i}"),
+            )
+        };
         let along = axes[gathered];
         match along {
             Axis::Directions if matches!(index, Some(0 | -1)) => {}
@@ -1431,10 +1437,7 @@ impl Walk<'_> {
                 if !matches!(index, Some(i) if i == -1 || i == top) {
                     return Err(format!(
                         "takes {} of the last states of {}: the network's output is its last level's (index -1)",
-                        index.map_or_else(
-                            || "levels that are not one constant index".to_owned(),
-                            |i| format!("level {i}")
-                        ),
+                        which("level"),
                         axes_text(&axes)
                     ));
                 }
@@ -1449,12 +1452,9 @@ impl Walk<'_> {
                 let last = index == Some(-1)
                     || index.is_some_and(|i| self.steps.and_then(|s| s.checked_sub(1)) == Some(i));
                 if !last {
-                    let which = index.map_or_else(
-                        || "steps that are not one constant index".to_owned(),
-                        |i| format!("step {i}"),
-                    );
                     return Err(format!(
-                        "takes {which} of {}: a sequence network gives each step's output as it comes, so only the last step (index -1) can be taken",
+                        "takes {} of {}: a sequence network gives each step's output as it comes, so only the last step (index -1) can be taken",
+                        which("step"),
                         axes_text(&axes)
                     ));
                 }

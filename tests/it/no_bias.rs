@@ -396,6 +396,17 @@ nn::network! {
     struct ScaledSequential = 4 -> layernorm -> 2;
 }
 
+/// Asserts that `loaded` failed with an error that starts with `start` (the layernorm that got
+/// no tensors) and ends with `hint` (what to declare).
+fn told_without_tensors<N>(loaded: Result<Box<N>, Error>, start: &str, hint: &str) {
+    let Err(error) = loaded else {
+        panic!("a layernorm loaded without its tensors");
+    };
+    let error = error.to_string();
+    assert!(error.starts_with(start), "{error}");
+    assert!(error.ends_with(hint), "{error}");
+}
+
 #[test]
 fn a_layernorm_of_another_affine_than_the_file_s_says_so() {
     let Err(error) = Plain::from_safetensors(&Scaled::random(1).to_safetensors()) else {
@@ -406,32 +417,20 @@ fn a_layernorm_of_another_affine_than_the_file_s_says_so() {
         "layer `ln`: unexpected tensor `ln.bias`: the layer has no tensors: it is declared \
          `affine = false`, leave that out to read the file's weight and bias"
     );
-    let Err(error) = Scaled::from_safetensors(&Plain::random(1).to_safetensors()) else {
-        panic!("a layernorm loaded without its tensors");
-    };
-    assert!(
-        error
-            .to_string()
-            .starts_with("no tensors for layer `ln` (layer 0 of 2)"),
-        "{error}"
-    );
     let hint = ": a PyTorch `LayerNorm` with `elementwise_affine=False` saves no tensors, \
                 declare it `layernorm(affine = false)`";
-    assert!(error.to_string().ends_with(hint), "{error}");
+    told_without_tensors(
+        Scaled::from_safetensors(&Plain::random(1).to_safetensors()),
+        "no tensors for layer `ln` (layer 0 of 2)",
+        hint,
+    );
     // Unnamed, the file's integer keys taken in order would blame the dense layer: its
     // `nn.Sequential` index says which layer differs.
-    let Err(error) =
-        ScaledSequential::from_safetensors(&PlainSequential::random(1).to_safetensors())
-    else {
-        panic!("a layernorm loaded without its tensors");
-    };
-    assert!(
-        error
-            .to_string()
-            .starts_with("no tensors for layer `layer0` (layer 0 of 2)"),
-        "{error}"
+    told_without_tensors(
+        ScaledSequential::from_safetensors(&PlainSequential::random(1).to_safetensors()),
+        "no tensors for layer `layer0` (layer 0 of 2)",
+        hint,
     );
-    assert!(error.to_string().ends_with(hint), "{error}");
     let Err(error) =
         PlainSequential::from_safetensors(&ScaledSequential::random(1).to_safetensors())
     else {
@@ -525,24 +524,16 @@ fn a_layernorm_is_told_apart_whatever_the_other_layers_are() {
     // `Sequential(LayerNorm(4, elementwise_affine=False), Linear(4, 3))`.
     let without = zeros(&[("1.weight", &[3, 4]), ("1.bias", &[3])]);
     let hint = "declare it `layernorm(affine = false)`";
-    let Err(error) = NamedNorm::from_safetensors(&without) else {
-        panic!("a layernorm loaded without its tensors");
-    };
-    assert!(
-        error.to_string().starts_with("no tensors for layer `norm`"),
-        "{error}"
+    told_without_tensors(
+        NamedNorm::from_safetensors(&without),
+        "no tensors for layer `norm`",
+        hint,
     );
-    assert!(error.to_string().ends_with(hint), "{error}");
-    let Err(error) = NormThenFc::from_safetensors(&without) else {
-        panic!("a layernorm loaded without its tensors");
-    };
-    assert!(
-        error
-            .to_string()
-            .starts_with("no tensors for layer `layer0`"),
-        "{error}"
+    told_without_tensors(
+        NormThenFc::from_safetensors(&without),
+        "no tensors for layer `layer0`",
+        hint,
     );
-    assert!(error.to_string().ends_with(hint), "{error}");
     // `Sequential(LayerNorm(4), Linear(4, 4), BatchNorm1d(4))`.
     let with = zeros(&[
         ("0.weight", &[4]),

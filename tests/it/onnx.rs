@@ -33,14 +33,12 @@ fn check<N: Network<Scalar = f32>>(net: &N, model: &str) {
         let input: Vec<f32> = floats(input).into_iter().map(|v| v as f32).collect();
         let expected = floats(expected);
         let steps = input.len() / N::INPUTS;
-        let mut output = vec![
-            0.0;
-            if last_step {
-                steps * N::OUTPUTS
-            } else {
-                expected.len()
-            }
-        ];
+        let width = if last_step {
+            steps * N::OUTPUTS
+        } else {
+            expected.len()
+        };
+        let mut output = vec![0.0; width];
         net.forward_slice(&input, &mut output)
             .unwrap_or_else(|e| panic!("{model}: {e}"));
         let compared = if last_step {

@@ -349,8 +349,9 @@ fn the_trainer_updates_the_running_statistics() {
 }
 
 nn::network! {
-    /// Chunks of 2 samples: a convolution's 600 outputs three times over per sample, in f64.
-    struct Tall = [2, 10, 10] -> conv2d(6, 3, padding = 1) -> batchnorm tanh -> flatten
+    /// Chunks of 2 samples: a convolution's 600 outputs three times over per sample, in f64
+    /// (`train_cnn_step.py`'s `batchnorm_tall`, in `crosscheck.rs` too).
+    pub struct Tall = [2, 10, 10] -> conv2d(6, 3, padding = 1) -> batchnorm tanh -> flatten
         -> 3 softmax with scalar = f64;
 }
 

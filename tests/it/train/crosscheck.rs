@@ -467,12 +467,6 @@ nn::network! {
         -> flatten -> 3 softmax with scalar = f64;
 }
 
-nn::network! {
-    /// Chunks of 2 samples, against a batch of 7.
-    struct BatchNormTall = [2, 10, 10] -> conv2d(6, 3, padding = 1) -> batchnorm tanh -> flatten
-        -> 3 softmax with scalar = f64;
-}
-
 #[test]
 fn batchnorm_cnn_in_training_mode_with_sgd_against_pytorch() {
     run_batchnorm::<BatchNormCnn>("batchnorm_cnn_sgd");
@@ -485,6 +479,7 @@ fn batchnorm_on_a_sequence_with_momentum_and_adam_against_pytorch() {
 
 #[test]
 fn batchnorm_on_a_batch_larger_than_a_chunk_against_pytorch() {
-    assert_eq!(BatchNormTall::TRAINING_CHUNK, 2);
-    run_batchnorm::<BatchNormTall>("batchnorm_tall_sgd");
+    // Chunks of 2 samples, against a batch of 7.
+    assert_eq!(super::batchnorm::Tall::TRAINING_CHUNK, 2);
+    run_batchnorm::<super::batchnorm::Tall>("batchnorm_tall_sgd");
 }
