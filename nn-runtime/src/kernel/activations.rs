@@ -7,8 +7,12 @@
 //! `L`, the primitives of `columns.rs` and `sub`, `mul`, `div`, `min`, `max`, `abs`, `negate`,
 //! `with_sign` (the magnitude of one vector with the sign of another) and `power_of_two` (`2^n`
 //! from the bits of `n + 1.5 * 2^23`)), into `sigmoid_lanes`, `tanh_lanes`,
-//! `lstm_update` and `gru_update`, and the exponential's `reduce` and `exp_parts`, which the
-//! AVX-512 softmax shares.
+//! `lstm_update` and `gru_update`, and the softmax's exponentials `exp_within` and
+//! `exp_softmax`.
+
+/// Values of at most this magnitude have a normal `e^x` far from overflow (`e^80 < 2^116`), so
+/// the vector softmax kernels need not wait for the maximum when every value lies within it.
+pub(super) const SOFTMAX_DIRECT: f32 = 80.0;
 
 /// Expands into `sigmoid_lanes` and `tanh_lanes`; `$feature` is the module's
 /// `#[target_feature]`.
@@ -39,6 +43,34 @@ macro_rules! activation_kernels {
             let high = fmadd(r, splat(Q[4]), splat(Q[3]));
             let q = fmadd(r4, high, fmadd(r2, middle, low));
             (mul(r, q), power)
+        }
+
+        /// `e^d` of every lane, `d <= 80` or NaN: [`exp_parts`]' polynomial, 0 where `e^d` is
+        /// below `f32`'s smallest normal number (`d < -87.33`), NaN where `d` is NaN.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn exp_softmax(d: V) -> V {
+            // `max` returns its second operand when either is NaN, so that NaN goes through.
+            // From -88, `2^n` is `2^-127`, whose bits are those of 0.
+            exp_within(max(splat(-88.0), d))
+        }
+
+        /// `e^d` of every lane, `-88 <= d <= 80`: [`exp_softmax`] without its bound, for
+        /// values known to lie within it (the direct softmax's).
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn exp_within(d: V) -> V {
+            use crate::math::Q;
+            // `exp_parts`' reduction and polynomial, with its last product folded in: `p = r
+            // q(r) = (r + Q0 r^2) + r^3 ((Q1 + Q2 r) + r^2 (Q3 + Q4 r))`, one operation fewer
+            // after `r` on the path than `r` times `q(r)`.
+            let (r, power) = reduce(d);
+            let r2 = mul(r, r);
+            let low = fmadd(r2, splat(Q[0]), r);
+            let middle = fmadd(r, splat(Q[2]), splat(Q[1]));
+            let high = fmadd(r, splat(Q[4]), splat(Q[3]));
+            let p = fmadd(fmadd(r2, high, middle), mul(r2, r), low);
+            fmadd(power, p, power)
         }
 
         /// `1 / (1 + e^-x)`, as `math::sigmoid_fast`.

@@ -10,7 +10,7 @@
 // `w`, `b`, `x`, `y`: the notation of `y = W x + b`.
 #![allow(clippy::many_single_char_names)]
 
-use super::activations::activation_kernels;
+use super::activations::{SOFTMAX_DIRECT, activation_kernels};
 use super::columns::column_kernels;
 use super::gates::{gate_kernels, streams_panel};
 use super::portable::{self, BLOCK};
@@ -18,12 +18,15 @@ use super::wide::wide_kernels;
 use crate::Scalar;
 use crate::batch::Aligned;
 use core::arch::x86_64::{
-    __m256, __m256i, _CMP_GT_OQ, _CMP_UNORD_Q, _mm256_add_epi32, _mm256_add_ps, _mm256_and_ps,
-    _mm256_and_si256, _mm256_blendv_ps, _mm256_castpd_ps, _mm256_castps_pd, _mm256_castps_si256,
-    _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpgt_epi32, _mm256_div_ps, _mm256_fmadd_ps,
-    _mm256_loadu_ps, _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_min_ps,
-    _mm256_mul_ps, _mm256_or_ps, _mm256_permute4x64_pd, _mm256_set1_epi32, _mm256_set1_ps,
-    _mm256_setr_epi32, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_slli_epi32, _mm256_storeu_ps,
+    __m128, __m256, __m256i, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q, _mm_loadu_ps, _mm_storeu_ps,
+    _mm256_add_epi32, _mm256_add_pd, _mm256_add_ps, _mm256_and_ps, _mm256_and_si256,
+    _mm256_andnot_ps, _mm256_blendv_ps, _mm256_castpd_ps, _mm256_castps_pd, _mm256_castps_si256,
+    _mm256_castps256_ps128, _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpgt_epi32,
+    _mm256_cvtps_pd, _mm256_div_ps, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+    _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_min_ps, _mm256_movemask_ps,
+    _mm256_mul_ps, _mm256_or_ps, _mm256_permute_ps, _mm256_permute2f128_ps, _mm256_permute4x64_pd,
+    _mm256_set_m128, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32, _mm256_setzero_pd,
+    _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_slli_epi32, _mm256_storeu_pd, _mm256_storeu_ps,
     _mm256_sub_ps, _mm256_xor_ps,
 };
 use core::borrow::Borrow;
@@ -313,6 +316,194 @@ pub fn max_pool_2x2(x: &[f32], width: usize, y: &mut [f32], out_width: usize) {
                 Err(_) => store_tail(out, m),
             }
         }
+    }
+}
+
+/// The sum of `v`'s lanes in every lane: lanes `j` and `j + 4`, then `j + 2`, then `j + 1`,
+/// each lane adding its partner's half, so that no lane has to be broadcast afterwards.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn sum_everywhere(v: V) -> V {
+    let v = add(v, _mm256_permute2f128_ps::<0x01>(v, v));
+    let v = add(v, _mm256_permute_ps::<0b01_00_11_10>(v));
+    add(v, _mm256_permute_ps::<0b10_11_00_01>(v))
+}
+
+/// The greatest of `v`'s lanes in every lane (NaN lanes may or may not win: [`softmax`] gives
+/// NaN for them either way).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn max_everywhere(v: V) -> V {
+    let v = max(v, _mm256_permute2f128_ps::<0x01>(v, v));
+    let v = max(v, _mm256_permute_ps::<0b01_00_11_10>(v));
+    max(v, _mm256_permute_ps::<0b10_11_00_01>(v))
+}
+
+/// Lanes `lo..hi` all ones (as `f32` bits), the others zeros: the lanes of a vector that hold
+/// a row's values.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn valid(lo: usize, hi: usize) -> V {
+    _mm256_castsi256_ps(lanes(lo, hi))
+}
+
+/// The probabilities of the lanes of `v` selected by `valid` (all-ones lanes), the others 0:
+/// [`softmax`] of up to 16 values held in `N` registers. When every selected value lies within
+/// `±SOFTMAX_DIRECT` it takes `e^x` itself, without waiting for the maximum; otherwise it
+/// shifts by the maximum. The sum is `f32`'s (at most 16 terms, a tree of depth 4: within 2
+/// ulps), added into every lane.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn softmax_registers<const N: usize>(v: [V; N], valid: [V; N]) -> [V; N] {
+    let mut outside = zero();
+    for (v, valid) in v.iter().zip(&valid) {
+        let within = _mm256_cmp_ps::<_CMP_LE_OQ>(abs(*v), splat(SOFTMAX_DIRECT));
+        outside = _mm256_or_ps(outside, _mm256_andnot_ps(within, *valid));
+    }
+    let e: [V; N] = if _mm256_movemask_ps(outside) == 0 {
+        core::array::from_fn(|k| _mm256_and_ps(exp_within(v[k]), valid[k]))
+    } else {
+        let mut largest = splat(f32::NEG_INFINITY);
+        for (v, valid) in v.iter().zip(&valid) {
+            largest = max(
+                largest,
+                _mm256_blendv_ps(splat(f32::NEG_INFINITY), *v, *valid),
+            );
+        }
+        let shift = max_everywhere(largest);
+        core::array::from_fn(|k| _mm256_and_ps(exp_softmax(sub(v[k], shift)), valid[k]))
+    };
+    let mut sum = e[0];
+    for e in &e[1..] {
+        sum = add(sum, *e);
+    }
+    let sum = sum_everywhere(sum);
+    e.map(|e| div(e, sum))
+}
+
+/// The 4 values from `p` on.
+///
+/// # Safety
+///
+/// `p` must be readable for 4 `f32`s (any alignment: `loadu`).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unsafe_code)]
+unsafe fn load_quarter(p: *const f32) -> __m128 {
+    // SAFETY: the caller's contract.
+    unsafe { _mm_loadu_ps(p) }
+}
+
+/// Writes `v` to the 4 values from `p` on.
+///
+/// # Safety
+///
+/// `p` must be writable for 4 `f32`s (any alignment: `storeu`).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(unsafe_code)]
+unsafe fn store_quarter(p: *mut f32, v: __m128) {
+    // SAFETY: the caller's contract.
+    unsafe { _mm_storeu_ps(p, v) }
+}
+
+/// `activation::softmax` of `f32`s with 8 lanes at a time, within 4 ulps: the AVX-512 kernel's
+/// method (`super::avx512::softmax`) with 8-lane vectors. Up to 16 values stay in registers
+/// ([`softmax_registers`]): from 4 values on, `x` is read and written as two overlapping halves
+/// (`x[..h]` and `x[len - h..]`, `h` 4 or 8) rather than with masked loads and stores, for the
+/// AVX-512 kernel's reason (a masked store holds up the next row's loads). Longer rows shift by
+/// their maximum unless every value lies within `±SOFTMAX_DIRECT`, and sum in `f64`. NaN or
+/// `+inf` among the values makes every output NaN. The `mlp` of bench/benches/rtneural.rs
+/// measures it.
+#[target_feature(enable = "avx2,fma")]
+pub fn softmax(x: &mut [f32]) {
+    let len = x.len();
+    let p = x.as_mut_ptr();
+    #[allow(unsafe_code)]
+    match len {
+        0 => {}
+        1..4 => {
+            let [e] = softmax_registers([load_tail(x)], [valid(0, len)]);
+            store_tail(x, e);
+        }
+        4..=8 => {
+            // SAFETY: `x[..4]` and `x[len - 4..]` lie in `x`.
+            let v = unsafe { _mm256_set_m128(load_quarter(p.add(len - 4)), load_quarter(p)) };
+            // Lane `4 + k` holds `x[len - 4 + k]`, a repeat of lane `len - 4 + k` below 4.
+            let [e] = softmax_registers([v], [_mm256_or_ps(valid(0, 4), valid(12 - len, L))]);
+            // The high half first: where the halves overlap, the low half's values stay.
+            // SAFETY: as for the loads.
+            unsafe {
+                store_quarter(p.add(len - 4), _mm256_extractf128_ps::<1>(e));
+                store_quarter(p, _mm256_castps256_ps128(e));
+            }
+        }
+        9..=16 => {
+            // SAFETY: `x[..8]` and `x[len - 8..]` lie in `x`.
+            let v = unsafe { [load_ptr(p), load_ptr(p.add(len - 8))] };
+            // Lane `k` of the second holds `x[len - 8 + k]`, a repeat of the first's below 8.
+            let [low, high] = softmax_registers(v, [valid(0, L), valid(16 - len, L)]);
+            // SAFETY: as for the loads; the high half first, as above.
+            unsafe {
+                store_ptr(p.add(len - 8), high);
+                store_ptr(p, low);
+            }
+        }
+        _ => softmax_long(x),
+    }
+}
+
+/// [`softmax`] of more than 16 values: `e^x` into `x`, summed in `f64`, then each multiplied
+/// by the sum's inverse, as the scalar softmax does.
+#[target_feature(enable = "avx2,fma")]
+fn softmax_long(x: &mut [f32]) {
+    let (vectors, tail) = x.as_chunks_mut::<L>();
+    let tail_lanes = valid(0, tail.len());
+    let within = |v: V| _mm256_cmp_ps::<_CMP_LE_OQ>(abs(v), splat(SOFTMAX_DIRECT));
+    let mut outside = _mm256_andnot_ps(within(load_tail(tail)), tail_lanes);
+    let mut maximum = splat(f32::NEG_INFINITY);
+    for v in vectors.iter() {
+        let v = load(v);
+        outside = _mm256_or_ps(outside, _mm256_xor_ps(within(v), valid(0, L)));
+        maximum = max(maximum, v);
+    }
+    let shift = if _mm256_movemask_ps(outside) == 0 {
+        zero()
+    } else {
+        let tail = _mm256_blendv_ps(splat(f32::NEG_INFINITY), load_tail(tail), tail_lanes);
+        max_everywhere(max(maximum, tail))
+    };
+    let widen = |e: V| {
+        _mm256_add_pd(
+            _mm256_cvtps_pd(_mm256_castps256_ps128(e)),
+            _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(e)),
+        )
+    };
+    let mut sums = _mm256_setzero_pd();
+    for v in vectors.iter_mut() {
+        let e = exp_softmax(sub(load(v), shift));
+        store(v, e);
+        sums = _mm256_add_pd(sums, widen(e));
+    }
+    if !tail.is_empty() {
+        let e = _mm256_and_ps(exp_softmax(sub(load_tail(tail), shift)), tail_lanes);
+        store_tail(tail, e);
+        sums = _mm256_add_pd(sums, widen(e));
+    }
+    let mut parts = [0.0f64; 4];
+    // SAFETY: `parts` is 4 writable `f64`s, and `storeu` accepts any alignment.
+    #[allow(unsafe_code)]
+    unsafe {
+        _mm256_storeu_pd(parts.as_mut_ptr(), sums);
+    }
+    let sum = (parts[0] + parts[1]) + (parts[2] + parts[3]);
+    #[allow(clippy::cast_possible_truncation)] // rounding to the nearest `f32` is the point
+    let inverse = splat((1.0 / sum) as f32);
+    for v in vectors.iter_mut() {
+        store(v, mul(load(v), inverse));
+    }
+    if !tail.is_empty() {
+        store_tail(tail, mul(load_tail(tail), inverse));
     }
 }
 

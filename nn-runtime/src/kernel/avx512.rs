@@ -10,7 +10,7 @@
 // `w`, `b`, `x`, `y`: the notation of `y = W x + b`.
 #![allow(clippy::many_single_char_names)]
 
-use super::activations::activation_kernels;
+use super::activations::{SOFTMAX_DIRECT, activation_kernels};
 use super::columns::column_kernels;
 use super::gates::{gate_kernels, streams_panel};
 use super::portable::{self, BLOCK};
@@ -358,38 +358,6 @@ pub fn accumulate_auto<T: Scalar, const IN: usize, const OUT: usize, X: Borrow<[
 #[target_feature(enable = "avx512f")]
 pub fn run<R>(f: impl FnOnce() -> R) -> R {
     f()
-}
-
-/// Values of at most this magnitude have a normal `e^x` far from overflow (`e^80 < 2^116`), so
-/// [`softmax`] need not wait for the maximum when every value lies within it.
-const SOFTMAX_DIRECT: f32 = 80.0;
-
-/// `e^d` of every lane, `d <= 80` or NaN: [`exp_parts`]' polynomial, 0 where `e^d` is below
-/// `f32`'s smallest normal number (`d < -87.33`), NaN where `d` is NaN.
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn exp_softmax(d: V) -> V {
-    // `max` returns its second operand when either is NaN, so that NaN goes through. From -88,
-    // `2^n` is `2^-127`, whose bits are those of 0.
-    exp_within(max(splat(-88.0), d))
-}
-
-/// `e^d` of every lane, `-88 <= d <= 80`: [`exp_softmax`] without its bound, for values known
-/// to lie within it (the direct softmax's).
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn exp_within(d: V) -> V {
-    use crate::math::Q;
-    // `exp_parts`' reduction and polynomial, with its last product folded in: `p = r q(r) = (r +
-    // Q0 r^2) + r^3 ((Q1 + Q2 r) + r^2 (Q3 + Q4 r))`, one operation fewer after `r` on the path
-    // than `r` times `q(r)`.
-    let (r, power) = reduce(d);
-    let r2 = mul(r, r);
-    let low = fmadd(r2, splat(Q[0]), r);
-    let middle = fmadd(r, splat(Q[2]), splat(Q[1]));
-    let high = fmadd(r, splat(Q[4]), splat(Q[3]));
-    let p = fmadd(fmadd(r2, high, middle), mul(r2, r), low);
-    fmadd(power, p, power)
 }
 
 /// The sum of `v`'s lanes in every lane: the tree of `_mm512_reduce_add_ps` (lanes `j` and

@@ -313,7 +313,7 @@ pub trait Kernel: Sized + Copy {
     }
 
     /// `activation::softmax` of `x` with a vector kernel at `level` (checked supported by the
-    /// caller), if there is one (`f32` at AVX-512): whether it ran.
+    /// caller), if there is one (`f32` at AVX-512 and AVX2): whether it ran.
     #[inline(always)]
     fn softmax_lanes(_level: Level, _x: &mut [Self]) -> bool {
         false
@@ -385,6 +385,13 @@ impl Kernel for f32 {
             #[allow(unsafe_code)]
             Level::Avx512 => unsafe {
                 avx512::softmax(x);
+                true
+            },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
+            #[allow(unsafe_code)]
+            Level::Avx2 => unsafe {
+                avx2::softmax(x);
                 true
             },
             // No vector kernel: `activation::softmax` keeps `x` for its scalar loop.
@@ -1790,8 +1797,13 @@ mod tests {
                 }
             }
             std::println!("{level:?}: softmax {worst:.2} ulps (ran: {ran})");
-            // The dispatch itself: AVX-512 has the kernel, the other levels say they have none.
-            assert_eq!(ran, level == Level::Avx512, "softmax kernel at {level:?}");
+            // The dispatch itself: AVX-512 and AVX2 have the kernel, the others say they have
+            // none.
+            assert_eq!(
+                ran,
+                matches!(level, Level::Avx512 | Level::Avx2),
+                "softmax kernel at {level:?}"
+            );
             assert!(worst <= 4.0, "softmax at {level:?}: {worst} ulps");
         }
     }
