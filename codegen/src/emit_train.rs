@@ -160,6 +160,11 @@ fn gradients_struct(net: &Network, method: &str) -> TokenStream {
 
         #[allow(dead_code)]
         impl #gradients {
+            /// All gradients zero, as a constant: for a `static` where there is no allocator
+            /// (a value this large on the stack may overflow it: with `alloc`, prefer
+            /// `zeroed`).
+            pub const ZERO: Self = #runtime::__zeroed_const();
+
             /// Sets every gradient to zero (before each mini-batch).
             pub fn zero(&mut self) {
                 #(self.#field_names.zero();)*

@@ -1,10 +1,11 @@
 //! Weights baked in at compile time, for a device without an allocator: the `digits`
-//! network's trained weights become a `static` in flash.
+//! network's trained weights become a `static` in flash, an LSTM effect pedal streams audio,
+//! and a batchnorm classifier is fine-tuned on the device (`fine_tune`).
 //!
 //! `cargo check -p nn-example-no-std` builds this crate on its own, so `nn` has no `std` and
-//! no `alloc` feature: the generated code needs neither. The weights file is read by the
-//! `network!` macro while compiling (relative to this crate's `Cargo.toml`); editing it
-//! rebuilds the crate.
+//! no `alloc` feature: the generated code needs neither, training included (`--no-default-features`
+//! leaves training out). The weights files are read by the `network!` macro while compiling
+//! (relative to this crate's `Cargo.toml`); editing one rebuilds the crate.
 
 #![no_std]
 
@@ -48,8 +49,43 @@ pub fn process(state: &mut PedalState, buffer: &mut [[f32; 1]; 64]) {
 }
 
 nn::network! {
-    /// A sensor classifier with batchnorm. With `nn/train` it trains on the device: without an
-    /// allocator, a batch is at most `Sensor::TRAINING_CHUNK` samples (the stack holds them),
-    /// and a larger one is `Error::BatchTooLarge`.
-    pub struct Sensor = 6 -> 16 -> batchnorm relu -> 3 softmax;
+    /// A sensor classifier with batchnorm, trained in PyTorch (`batchnorm.safetensors`: five
+    /// readings, three classes), its weights baked in and fine-tuned on the device.
+    pub struct Sensor = 5 -> 4 -> batchnorm relu -> 3 softmax
+        with weights = "../../tests/fixtures/batchnorm.safetensors";
+}
+
+/// One step of fine-tuning on the device, with this crate's `train` feature (on by default):
+/// the mean cross-entropy gradients of a batch of readings and their classes (one-hot),
+/// batchnorm taking the batch's statistics, then a step of plain gradient descent. No
+/// allocator: `gradients` is the caller's (`SensorGradients::ZERO` in a `static`, say), zeroed
+/// here. Returns the batch's mean loss.
+///
+/// # Errors
+///
+/// Without an allocator a batch is at most `Sensor::TRAINING_CHUNK` samples (the stack holds
+/// them): a larger one is `Error::BatchTooLarge`, and `net` is left as it was. With `nn`'s
+/// `alloc` feature it runs as one chunk on the heap. `Error::Targets` when the lengths differ.
+#[cfg(feature = "train")]
+pub fn fine_tune(
+    net: &mut Sensor,
+    gradients: &mut SensorGradients,
+    readings: &[[f32; 5]],
+    classes: &[[f32; 3]],
+    learning_rate: f32,
+) -> Result<f32, nn::Error> {
+    gradients.zero();
+    #[allow(clippy::cast_precision_loss)] // a batch's length
+    let scale = 1.0 / readings.len() as f32;
+    let mut loss = 0.0;
+    net.accumulate_batch(
+        readings,
+        classes,
+        &nn::train::CrossEntropy,
+        scale,
+        gradients,
+        |_, outcome| loss += outcome.loss,
+    )?;
+    nn::train::sgd_step(net, gradients, learning_rate);
+    Ok(loss * scale)
 }

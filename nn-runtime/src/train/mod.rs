@@ -15,6 +15,7 @@ mod causal;
 mod conv;
 mod dense;
 pub mod derivative;
+mod descent;
 mod dropout;
 mod layernorm;
 mod loss;
@@ -34,6 +35,7 @@ pub use batchnorm::{
 };
 pub use conv::{Conv1dGradients, Conv2dGradients, conv1d_backward_input, conv2d_backward_input};
 pub use dense::{DenseGradients, backward_input, backward_input_chunk, forward_chunk, forward_one};
+pub use descent::sgd_step;
 pub use dropout::{MaskKey, Masks, dropout_train};
 pub use layernorm::{LayerNormGradients, layernorm_backward_input};
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Loss, Mse};

@@ -1,7 +1,8 @@
 //! Optimizers: stochastic gradient descent with momentum and weight decay, and Adam. Both follow
 //! PyTorch's update rules (`torch.optim.SGD`, `torch.optim.Adam`), so hyperparameters carry over.
 
-use super::{Gradients, Parameters};
+use super::Parameters;
+use super::descent::{flush, for_each_parameter, smallest_normal};
 use crate::Scalar;
 use crate::kernel::with_widest;
 use alloc::string::String;
@@ -42,70 +43,6 @@ fn non_negative<T: Scalar>(settings: &[(&str, T)]) -> Result<(), String> {
             "the {name} must be finite and at least 0, found {value}"
         )),
         None => Ok(()),
-    }
-}
-
-/// Trained tensors paired with their gradients per round of [`for_each_parameter`]: one round
-/// for networks of up to 32 dense layers.
-const ROUND: usize = 64;
-
-/// Calls `f(offset, parameters, gradients)` for each trained tensor of `net` with its
-/// gradients, `offset` being the position of its first value among the trained values, in the
-/// order of [`Parameters::for_each_parameter_mut`].
-///
-/// Without allocating: the gradients' slices are gathered on the stack, [`ROUND`] at a time,
-/// then the network is visited for writing and its trained tensors paired with them.
-fn for_each_parameter<N: Parameters>(
-    net: &mut N,
-    gradients: &N::Gradients,
-    mut f: impl FnMut(usize, &mut [N::Scalar], &[N::Scalar]),
-) {
-    let (mut done, mut offset) = (0_usize, 0);
-    loop {
-        let mut round: [&[N::Scalar]; ROUND] = [&[]; ROUND];
-        let (mut count, mut seen) = (0, 0);
-        gradients.for_each_tensor(|_, values| {
-            if seen >= done && count < ROUND {
-                round[count] = values;
-                count += 1;
-            }
-            seen += 1;
-        });
-        if count == 0 {
-            return;
-        }
-        let mut index = 0_usize;
-        net.for_each_parameter_mut(|_, parameters| {
-            if let Some(gradients) = index.checked_sub(done).and_then(|k| round[..count].get(k)) {
-                f(offset, parameters, gradients);
-                offset += parameters.len();
-            }
-            index += 1;
-        });
-        done += count;
-    }
-}
-
-/// The smallest positive normal value of `T`.
-fn smallest_normal<T: Scalar>() -> T {
-    if T::NAME == "f32" {
-        T::from_f64(f64::from(f32::MIN_POSITIVE))
-    } else {
-        T::from_f64(f64::MIN_POSITIVE)
-    }
-}
-
-/// `x`, or zero if it is subnormal. Weights that weight decay drives towards zero, and Adam's
-/// moments of gradients that are zero, end up subnormal, and arithmetic on subnormal numbers is
-/// far slower on x86 (the training rate that `examples/train_digits.rs` prints, with Adam and
-/// weight decay). Values below `1e-38` (`f32`) or `1e-308` (`f64`) change no result that
-/// matters.
-#[inline]
-fn flush<T: Scalar>(x: T, smallest: T) -> T {
-    if x < smallest && -x < smallest {
-        T::ZERO
-    } else {
-        x
     }
 }
 
@@ -364,25 +301,5 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::float_cmp)] // flushing is exact
-mod tests {
-    use super::*;
-
-    #[test]
-    fn subnormals_are_flushed_and_normals_kept() {
-        let smallest = smallest_normal::<f32>();
-        assert_eq!(smallest, f32::MIN_POSITIVE);
-        assert_eq!(flush(f32::MIN_POSITIVE / 2.0, smallest), 0.0);
-        assert_eq!(flush(-f32::MIN_POSITIVE / 2.0, smallest), 0.0);
-        assert_eq!(flush(f32::MIN_POSITIVE, smallest), f32::MIN_POSITIVE);
-        assert_eq!(flush(-1.5_f32, smallest), -1.5);
-        let smallest = smallest_normal::<f64>();
-        assert_eq!(smallest, f64::MIN_POSITIVE);
-        assert_eq!(flush(1e-310_f64, smallest), 0.0);
-        assert_eq!(flush(1e-300_f64, smallest), 1e-300);
     }
 }

@@ -338,6 +338,10 @@ impl XorGradients {
 }
 #[allow(dead_code)]
 impl XorGradients {
+    /// All gradients zero, as a constant: for a `static` where there is no allocator
+    /// (a value this large on the stack may overflow it: with `alloc`, prefer
+    /// `zeroed`).
+    pub const ZERO: Self = ::nn::__private::__zeroed_const();
     /// Sets every gradient to zero (before each mini-batch).
     pub fn zero(&mut self) {
         self.layer0.zero();

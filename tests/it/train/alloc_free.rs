@@ -2,7 +2,8 @@
 //! allocator (`crate::allocations`).
 
 use crate::allocations::allocations;
-use nn::train::{Adam, CrossEntropy, Optimizer, Sgd};
+use nn::Network;
+use nn::train::{Adam, CrossEntropy, Optimizer, Sgd, sgd_step};
 
 nn::network! {
     struct Mnist = 784 -> 128 relu as hidden -> 10 softmax as output;
@@ -52,6 +53,28 @@ fn backpropagation_batches_and_optimizer_steps_do_not_allocate() {
     assert_eq!(allocations() - before, 0);
     assert!(loss.is_finite() && loss > 0.0);
     assert!(gradients.output.bias().iter().any(|g| *g != 0.0));
+}
+
+/// `sgd_step`, the step for devices without an allocator, is `Sgd::new(rate)`'s step to the
+/// bit, and allocates nothing.
+#[test]
+fn sgd_step_is_plain_sgd_and_allocates_nothing() {
+    let (mut net, mut twin) = (Mnist::random(6), Mnist::random(6));
+    let mut gradients = MnistGradients::zeroed();
+    let input: [f32; 784] = std::array::from_fn(|i| (i % 13) as f32 / 13.0 - 0.3);
+    let target: [f32; 10] = std::array::from_fn(|i| if i == 7 { 1.0 } else { 0.0 });
+    net.accumulate_gradients(&input, &target, &CrossEntropy, 1.0, &mut gradients);
+    let before = allocations();
+    sgd_step(&mut *net, &gradients, 0.05);
+    assert_eq!(allocations() - before, 0);
+    Sgd::new(0.05).step(&mut *twin, &gradients);
+    let values = |net: &Mnist| {
+        let mut all = Vec::new();
+        net.for_each_tensor(|_, _, v| all.extend(v.iter().map(|x| x.to_bits())));
+        all
+    };
+    assert_eq!(values(&net), values(&twin));
+    assert_ne!(values(&net), values(&Mnist::random(6)));
 }
 
 nn::network! {

@@ -357,6 +357,10 @@ impl ::nn::__private::Network for Xor {
     }
     #[allow(dead_code)]
     impl XorGradients {
+        /// All gradients zero, as a constant: for a `static` where there is no allocator
+        /// (a value this large on the stack may overflow it: with `alloc`, prefer
+        /// `zeroed`).
+        pub const ZERO: Self = ::nn::__private::__zeroed_const();
         /// Sets every gradient to zero (before each mini-batch).
         pub fn zero(&mut self) {
             self.hidden.zero();
@@ -968,6 +972,10 @@ impl ::nn::__private::Network for Iris {
     }
     #[allow(dead_code)]
     impl IrisGradients {
+        /// All gradients zero, as a constant: for a `static` where there is no allocator
+        /// (a value this large on the stack may overflow it: with `alloc`, prefer
+        /// `zeroed`).
+        pub const ZERO: Self = ::nn::__private::__zeroed_const();
         /// Sets every gradient to zero (before each mini-batch).
         pub fn zero(&mut self) {
             self.features.zero();
@@ -1668,6 +1676,10 @@ impl ::nn::__private::Network for Zoo {
     }
     #[allow(dead_code)]
     impl ZooGradients {
+        /// All gradients zero, as a constant: for a `static` where there is no allocator
+        /// (a value this large on the stack may overflow it: with `alloc`, prefer
+        /// `zeroed`).
+        pub const ZERO: Self = ::nn::__private::__zeroed_const();
         /// Sets every gradient to zero (before each mini-batch).
         pub fn zero(&mut self) {
             self.layer0.zero();
