@@ -18,7 +18,7 @@ use super::wide::wide_kernels;
 use crate::Scalar;
 use crate::batch::Aligned;
 use core::arch::x86_64::{
-    __m128, __m256, __m256i, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q, _mm_loadu_ps, _mm_storeu_ps,
+    __m256, __m256i, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q, _mm_loadu_ps, _mm_storeu_ps,
     _mm256_add_epi32, _mm256_add_pd, _mm256_add_ps, _mm256_and_ps, _mm256_and_si256,
     _mm256_andnot_ps, _mm256_blendv_ps, _mm256_castpd_ps, _mm256_castps_pd, _mm256_castps_si256,
     _mm256_castps256_ps128, _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpgt_epi32,
@@ -319,24 +319,16 @@ pub fn max_pool_2x2(x: &[f32], width: usize, y: &mut [f32], out_width: usize) {
     }
 }
 
-/// The sum of `v`'s lanes in every lane: lanes `j` and `j + 4`, then `j + 2`, then `j + 1`,
-/// each lane adding its partner's half, so that no lane has to be broadcast afterwards.
+/// `combine` of all of `v`'s lanes, in every lane: lanes `j` and `j + 4`, then `j + 2`, then
+/// `j + 1`, each lane combined with its partner's, so that no lane has to be broadcast
+/// afterwards. The sum with `add`; the greatest with `max` (NaN lanes may or may not win it:
+/// [`softmax`] gives NaN for them either way).
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-fn sum_everywhere(v: V) -> V {
-    let v = add(v, _mm256_permute2f128_ps::<0x01>(v, v));
-    let v = add(v, _mm256_permute_ps::<0b01_00_11_10>(v));
-    add(v, _mm256_permute_ps::<0b10_11_00_01>(v))
-}
-
-/// The greatest of `v`'s lanes in every lane (NaN lanes may or may not win: [`softmax`] gives
-/// NaN for them either way).
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-fn max_everywhere(v: V) -> V {
-    let v = max(v, _mm256_permute2f128_ps::<0x01>(v, v));
-    let v = max(v, _mm256_permute_ps::<0b01_00_11_10>(v));
-    max(v, _mm256_permute_ps::<0b10_11_00_01>(v))
+fn everywhere(v: V, combine: impl Fn(V, V) -> V) -> V {
+    let v = combine(v, _mm256_permute2f128_ps::<0x01>(v, v));
+    let v = combine(v, _mm256_permute_ps::<0b01_00_11_10>(v));
+    combine(v, _mm256_permute_ps::<0b10_11_00_01>(v))
 }
 
 /// Lanes `lo..hi` all ones (as `f32` bits), the others zeros: the lanes of a vector that hold
@@ -370,41 +362,15 @@ fn softmax_registers<const N: usize>(v: [V; N], valid: [V; N]) -> [V; N] {
                 _mm256_blendv_ps(splat(f32::NEG_INFINITY), *v, *valid),
             );
         }
-        let shift = max_everywhere(largest);
+        let shift = everywhere(largest, |a, b| max(a, b));
         core::array::from_fn(|k| _mm256_and_ps(exp_softmax(sub(v[k], shift)), valid[k]))
     };
     let mut sum = e[0];
     for e in &e[1..] {
         sum = add(sum, *e);
     }
-    let sum = sum_everywhere(sum);
+    let sum = everywhere(sum, |a, b| add(a, b));
     e.map(|e| div(e, sum))
-}
-
-/// The 4 values from `p` on.
-///
-/// # Safety
-///
-/// `p` must be readable for 4 `f32`s (any alignment: `loadu`).
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-#[allow(unsafe_code)]
-unsafe fn load_quarter(p: *const f32) -> __m128 {
-    // SAFETY: the caller's contract.
-    unsafe { _mm_loadu_ps(p) }
-}
-
-/// Writes `v` to the 4 values from `p` on.
-///
-/// # Safety
-///
-/// `p` must be writable for 4 `f32`s (any alignment: `storeu`).
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-#[allow(unsafe_code)]
-unsafe fn store_quarter(p: *mut f32, v: __m128) {
-    // SAFETY: the caller's contract.
-    unsafe { _mm_storeu_ps(p, v) }
 }
 
 /// `activation::softmax` of `f32`s with 8 lanes at a time, within 4 ulps: the AVX-512 kernel's
@@ -427,15 +393,15 @@ pub fn softmax(x: &mut [f32]) {
             store_tail(x, e);
         }
         4..=8 => {
-            // SAFETY: `x[..4]` and `x[len - 4..]` lie in `x`.
-            let v = unsafe { _mm256_set_m128(load_quarter(p.add(len - 4)), load_quarter(p)) };
+            // SAFETY: `x[..4]` and `x[len - 4..]` lie in `x`; `loadu` accepts any alignment.
+            let v = unsafe { _mm256_set_m128(_mm_loadu_ps(p.add(len - 4)), _mm_loadu_ps(p)) };
             // Lane `4 + k` holds `x[len - 4 + k]`, a repeat of lane `len - 4 + k` below 4.
             let [e] = softmax_registers([v], [_mm256_or_ps(valid(0, 4), valid(12 - len, L))]);
             // The high half first: where the halves overlap, the low half's values stay.
             // SAFETY: as for the loads.
             unsafe {
-                store_quarter(p.add(len - 4), _mm256_extractf128_ps::<1>(e));
-                store_quarter(p, _mm256_castps256_ps128(e));
+                _mm_storeu_ps(p.add(len - 4), _mm256_extractf128_ps::<1>(e));
+                _mm_storeu_ps(p, _mm256_castps256_ps128(e));
             }
         }
         9..=16 => {
@@ -471,7 +437,7 @@ fn softmax_long(x: &mut [f32]) {
         zero()
     } else {
         let tail = _mm256_blendv_ps(splat(f32::NEG_INFINITY), load_tail(tail), tail_lanes);
-        max_everywhere(max(maximum, tail))
+        everywhere(max(maximum, tail), |a, b| max(a, b))
     };
     let widen = |e: V| {
         _mm256_add_pd(
