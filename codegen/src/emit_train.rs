@@ -160,9 +160,9 @@ fn gradients_struct(net: &Network, method: &str) -> TokenStream {
 
         #[allow(dead_code)]
         impl #gradients {
-            /// All gradients zero, as a constant: for a `static` where there is no allocator
-            /// (a value this large on the stack may overflow it: with `alloc`, prefer
-            /// `zeroed`).
+            /// All gradients zero, as a constant: where there is no allocator, a local for a
+            /// small network or the initial value of a `static` (a large one on the stack may
+            /// overflow it: with `alloc`, prefer `zeroed`).
             pub const ZERO: Self = #runtime::__zeroed_const();
 
             /// Sets every gradient to zero (before each mini-batch).

@@ -209,7 +209,7 @@ fn max_of<T: Scalar>(x: &[T]) -> T {
 
 /// `exp(x_i) / sum_j exp(x_j)`, shifted by the maximum so no exponential overflows. `f32` on
 /// AVX-512 and AVX2 runs a vector kernel (`kernel::avx512::softmax`, `kernel::avx2::softmax`:
-/// within 4 ulps, probabilities below `1.2e-38` flushed to 0); otherwise each `exp` is within
+/// within 4 ulps, probabilities below `1.2e-38` 0 or subnormal); otherwise each `exp` is within
 /// about half an ulp.
 #[inline]
 pub fn softmax<T: Scalar>(x: &mut [T]) {

@@ -58,8 +58,8 @@ nn::network! {
 /// One step of fine-tuning on the device, with this crate's `train` feature (on by default):
 /// the mean cross-entropy gradients of a batch of readings and their classes (one-hot),
 /// batchnorm taking the batch's statistics, then a step of plain gradient descent. No
-/// allocator: `gradients` is the caller's (`SensorGradients::ZERO` in a `static`, say), zeroed
-/// here. Returns the batch's mean loss.
+/// allocator: `gradients` is the caller's (from `SensorGradients::ZERO`), zeroed here. Returns
+/// the batch's mean loss (0 for an empty batch, which changes nothing).
 ///
 /// # Errors
 ///
@@ -76,7 +76,7 @@ pub fn fine_tune(
 ) -> Result<f32, nn::Error> {
     gradients.zero();
     #[allow(clippy::cast_precision_loss)] // a batch's length
-    let scale = 1.0 / readings.len() as f32;
+    let scale = 1.0 / readings.len().max(1) as f32;
     let mut loss = 0.0;
     net.accumulate_batch(
         readings,

@@ -37,6 +37,7 @@ fn values(net: &Sensor) -> Vec<f32> {
 }
 
 #[test]
+#[allow(clippy::float_cmp)] // an empty batch's loss is exactly 0
 fn fine_tuning_lowers_the_loss_without_an_allocator() {
     let mut net = Sensor::BAKED;
     let mut gradients = SensorGradients::ZERO;
@@ -49,6 +50,13 @@ fn fine_tuning_lowers_the_loss_without_an_allocator() {
     assert!(first.is_finite() && last.is_finite());
     assert!(last < 0.8 * first, "loss {first} -> {last}");
     assert_ne!(values(&net), values(&Sensor::BAKED));
+    // An empty batch: no loss, no change.
+    let tuned = values(&net);
+    assert_eq!(
+        fine_tune(&mut net, &mut gradients, &[], &[], 0.2).unwrap(),
+        0.0
+    );
+    assert_eq!(values(&net), tuned);
 }
 
 #[test]

@@ -14,6 +14,11 @@
 /// the vector softmax kernels need not wait for the maximum when every value lies within it.
 pub(super) const SOFTMAX_DIRECT: f32 = 80.0;
 
+/// Rows of at most this many values may take the direct path: their sum of `e^x` stays below
+/// `e^80 * 1024 < 2^126`, so that its inverse, which scales every value, is a normal `f32`
+/// (a subnormal one would round away some of the 4 ulps the kernels promise).
+pub(super) const SOFTMAX_DIRECT_LEN: usize = 1024;
+
 /// Expands into `sigmoid_lanes` and `tanh_lanes`; `$feature` is the module's
 /// `#[target_feature]`.
 macro_rules! activation_kernels {

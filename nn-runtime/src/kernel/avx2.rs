@@ -10,7 +10,7 @@
 // `w`, `b`, `x`, `y`: the notation of `y = W x + b`.
 #![allow(clippy::many_single_char_names)]
 
-use super::activations::{SOFTMAX_DIRECT, activation_kernels};
+use super::activations::{SOFTMAX_DIRECT, SOFTMAX_DIRECT_LEN, activation_kernels};
 use super::columns::column_kernels;
 use super::gates::{gate_kernels, streams_panel};
 use super::portable::{self, BLOCK};
@@ -378,7 +378,8 @@ fn softmax_registers<const N: usize>(v: [V; N], valid: [V; N]) -> [V; N] {
 /// ([`softmax_registers`]): from 4 values on, `x` is read and written as two overlapping halves
 /// (`x[..h]` and `x[len - h..]`, `h` 4 or 8) rather than with masked loads and stores, for the
 /// AVX-512 kernel's reason (a masked store holds up the next row's loads). Longer rows shift by
-/// their maximum unless every value lies within `±SOFTMAX_DIRECT`, and sum in `f64`. NaN or
+/// their maximum unless every value lies within `±SOFTMAX_DIRECT` (and there are at most
+/// `SOFTMAX_DIRECT_LEN`), and sum in `f64`. NaN or
 /// `+inf` among the values makes every output NaN. The `mlp` of bench/benches/rtneural.rs
 /// measures it.
 #[target_feature(enable = "avx2,fma")]
@@ -423,6 +424,7 @@ pub fn softmax(x: &mut [f32]) {
 /// by the sum's inverse, as the scalar softmax does.
 #[target_feature(enable = "avx2,fma")]
 fn softmax_long(x: &mut [f32]) {
+    let len = x.len();
     let (vectors, tail) = x.as_chunks_mut::<L>();
     let tail_lanes = valid(0, tail.len());
     let within = |v: V| _mm256_cmp_ps::<_CMP_LE_OQ>(abs(v), splat(SOFTMAX_DIRECT));
@@ -433,7 +435,7 @@ fn softmax_long(x: &mut [f32]) {
         outside = _mm256_or_ps(outside, _mm256_xor_ps(within(v), valid(0, L)));
         maximum = max(maximum, v);
     }
-    let shift = if _mm256_movemask_ps(outside) == 0 {
+    let shift = if _mm256_movemask_ps(outside) == 0 && len <= SOFTMAX_DIRECT_LEN {
         zero()
     } else {
         let tail = _mm256_blendv_ps(splat(f32::NEG_INFINITY), load_tail(tail), tail_lanes);

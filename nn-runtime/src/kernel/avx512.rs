@@ -10,7 +10,7 @@
 // `w`, `b`, `x`, `y`: the notation of `y = W x + b`.
 #![allow(clippy::many_single_char_names)]
 
-use super::activations::{SOFTMAX_DIRECT, activation_kernels};
+use super::activations::{SOFTMAX_DIRECT, SOFTMAX_DIRECT_LEN, activation_kernels};
 use super::columns::column_kernels;
 use super::gates::{gate_kernels, streams_panel};
 use super::portable::{self, BLOCK};
@@ -442,8 +442,9 @@ fn softmax_halves_store(x: &mut [f32], v: V) {
 
 /// `activation::softmax` of `f32`s with 16 lanes at a time, within 4 ulps: `e^x` by the
 /// recurrent layers' polynomial ([`exp_within`]), the sum in `f64` (in `f32` for up to 16
-/// values, each divided by it). When every value lies within `±SOFTMAX_DIRECT` it divides `e^x`
-/// by its sum without subtracting the maximum (and up to 16 values without bounding them), so
+/// values, each divided by it). When every value lies within `±SOFTMAX_DIRECT` (and there are at
+/// most `SOFTMAX_DIRECT_LEN`) it divides `e^x` by its sum without subtracting the maximum (and
+/// up to 16 values without bounding them), so
 /// that the exponentials do not wait for it (`mlp` in bench/benches/rtneural.rs); otherwise it
 /// shifts by the maximum, as the scalar softmax does. Up to 16 values stay in one register, the
 /// sum added into every lane ([`sum_everywhere`]) rather than reduced and broadcast: with the
@@ -495,8 +496,9 @@ pub fn softmax(x: &mut [f32]) {
         }
         return;
     }
+    let mut direct = x.len() <= SOFTMAX_DIRECT_LEN;
     let (vectors, tail) = x.as_chunks_mut::<L>();
-    let mut direct = within_direct(load_tail(tail), mask(tail.len()));
+    direct &= within_direct(load_tail(tail), mask(tail.len()));
     let mut maximum = splat(f32::NEG_INFINITY);
     for v in vectors.iter() {
         let v = load(v);

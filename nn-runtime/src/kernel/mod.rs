@@ -1722,11 +1722,45 @@ mod tests {
         }
     }
 
+    /// The largest error in ulps of the softmax kernel at `level` on `logits` against the softmax
+    /// in `f64` (of the `f32` differences where the kernel shifts by the maximum, as the scalar
+    /// softmax does), or `None` where the level has no kernel; probabilities below `f32`'s
+    /// smallest normal number must be 0 or within 4 ulps.
+    fn softmax_ulps(level: Level, logits: &[f32]) -> Option<f64> {
+        let mut found = logits.to_vec();
+        if !<f32 as super::Kernel>::softmax_lanes(level, &mut found) {
+            return None;
+        }
+        let largest = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let direct = logits.iter().all(|v| v.abs() <= 80.0);
+        let exps: Vec<f64> = logits
+            .iter()
+            .map(|&v| {
+                libm::exp(if direct {
+                    v.into()
+                } else {
+                    (v - largest).into()
+                })
+            })
+            .collect();
+        let sum: f64 = exps.iter().sum();
+        let mut worst = 0.0f64;
+        for (&p, e) in found.iter().zip(&exps) {
+            let exact = e / sum;
+            if exact >= f64::from(f32::MIN_POSITIVE) {
+                worst = worst.max(ulps(p, exact));
+            } else {
+                assert!(p == 0.0 || ulps(p, exact) <= 4.0, "{p} for {exact}");
+            }
+        }
+        Some(worst)
+    }
+
     /// The softmax kernels (where a level has one) within 4 ulps of the softmax in `f64` (of
     /// the `f32` differences where the kernel shifts by the maximum), for every length from 1
-    /// to 70 (one vector, whole vectors, a tail), logits within the direct range, at its ends and
-    /// beyond it, the maximum anywhere; the extremes exact, and NaN or `+inf` in any lane making every
-    /// output NaN.
+    /// to 70 (one vector, whole vectors, a tail) and long rows, logits within the direct range,
+    /// at its ends and beyond it (first, middle and last), the maximum anywhere; the extremes
+    /// exact, and NaN or `+inf` first, in the middle or last making every output NaN.
     #[test]
     #[allow(clippy::float_cmp)] // the extremes are exact
     fn every_softmax_kernel_is_within_4_ulps() {
@@ -1742,39 +1776,16 @@ mod tests {
                         .iter()
                         .map(|v| v * spread)
                         .collect();
-                    // The direct range's ends, ±80, and just past them, in the first rows.
+                    // The direct range's ends, ±80, and just past them, in the first rows: last,
+                    // first, then in the middle (in the halves that overlap, for short rows).
                     let past = f32::from_bits(80.0_f32.to_bits() + 1);
                     let ends = [80.0, -80.0, past, -past];
-                    if let Some(&end) = usize::try_from(seed - 1).ok().and_then(|k| ends.get(k)) {
-                        logits[len - 1] = end;
+                    if let Some(k) = usize::try_from(seed - 1).ok().filter(|k| *k < 12) {
+                        logits[[len - 1, 0, len / 2][k / 4]] = ends[k % 4];
                     }
-                    let mut found = logits.clone();
-                    if !<f32 as super::Kernel>::softmax_lanes(level, &mut found) {
-                        continue;
-                    }
-                    ran = true;
-                    // Beyond the direct range the kernel shifts by the maximum in `f32`, as the
-                    // scalar softmax does: its reference is the softmax of those differences.
-                    let largest = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    let direct = logits.iter().all(|v| v.abs() <= 80.0);
-                    let exps: Vec<f64> = logits
-                        .iter()
-                        .map(|&v| {
-                            libm::exp(if direct {
-                                v.into()
-                            } else {
-                                (v - largest).into()
-                            })
-                        })
-                        .collect();
-                    let sum: f64 = exps.iter().sum();
-                    for (&p, e) in found.iter().zip(&exps) {
-                        let exact = e / sum;
-                        if exact >= f64::from(f32::MIN_POSITIVE) {
-                            worst = worst.max(ulps(p, exact));
-                        } else {
-                            assert!(p == 0.0 || ulps(p, exact) <= 4.0, "{p} for {exact}");
-                        }
+                    if let Some(ulps) = softmax_ulps(level, &logits) {
+                        ran = true;
+                        worst = worst.max(ulps);
                     }
                 }
                 let mut extremes = std::vec![-1000.0f32; len];
@@ -1789,11 +1800,23 @@ mod tests {
                     }
                 }
                 for bad in [f32::NAN, f32::INFINITY] {
-                    let mut x = std::vec![1.0f32; len];
-                    x[len - 1] = bad;
-                    if <f32 as super::Kernel>::softmax_lanes(level, &mut x) {
-                        assert!(x.iter().all(|v| v.is_nan()), "{bad} at {level:?}: {x:?}");
+                    for at in [0, len / 2, len - 1] {
+                        let mut x = std::vec![1.0f32; len];
+                        x[at] = bad;
+                        if <f32 as super::Kernel>::softmax_lanes(level, &mut x) {
+                            assert!(x.iter().all(|v| v.is_nan()), "{bad} at {level:?}: {x:?}");
+                        }
                     }
+                }
+            }
+            // Long rows within the direct range: beyond about 1,550 values near 80 their `e^x`
+            // sum past `2^126`, whose inverse is subnormal (about 6 ulps at 100,000 values),
+            // so the kernels shift rows longer than `SOFTMAX_DIRECT_LEN` by their maximum.
+            for len in [1024, 1025, 100_000] {
+                #[allow(clippy::cast_precision_loss)] // small integers
+                let logits: Vec<f32> = (0..len).map(|i| 79.0 + (i % 97) as f32 / 96.0).collect();
+                if let Some(ulps) = softmax_ulps(level, &logits) {
+                    worst = worst.max(ulps);
                 }
             }
             std::println!("{level:?}: softmax {worst:.2} ulps (ran: {ran})");

@@ -324,9 +324,9 @@ impl MnistGradients {
 }
 #[allow(dead_code)]
 impl MnistGradients {
-    /// All gradients zero, as a constant: for a `static` where there is no allocator
-    /// (a value this large on the stack may overflow it: with `alloc`, prefer
-    /// `zeroed`).
+    /// All gradients zero, as a constant: where there is no allocator, a local for a
+    /// small network or the initial value of a `static` (a large one on the stack may
+    /// overflow it: with `alloc`, prefer `zeroed`).
     pub const ZERO: Self = ::nn::__private::__zeroed_const();
     /// Sets every gradient to zero (before each mini-batch).
     pub fn zero(&mut self) {

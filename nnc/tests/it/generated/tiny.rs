@@ -357,9 +357,9 @@ impl ::nn::__private::Network for Xor {
     }
     #[allow(dead_code)]
     impl XorGradients {
-        /// All gradients zero, as a constant: for a `static` where there is no allocator
-        /// (a value this large on the stack may overflow it: with `alloc`, prefer
-        /// `zeroed`).
+        /// All gradients zero, as a constant: where there is no allocator, a local for a
+        /// small network or the initial value of a `static` (a large one on the stack may
+        /// overflow it: with `alloc`, prefer `zeroed`).
         pub const ZERO: Self = ::nn::__private::__zeroed_const();
         /// Sets every gradient to zero (before each mini-batch).
         pub fn zero(&mut self) {
@@ -972,9 +972,9 @@ impl ::nn::__private::Network for Iris {
     }
     #[allow(dead_code)]
     impl IrisGradients {
-        /// All gradients zero, as a constant: for a `static` where there is no allocator
-        /// (a value this large on the stack may overflow it: with `alloc`, prefer
-        /// `zeroed`).
+        /// All gradients zero, as a constant: where there is no allocator, a local for a
+        /// small network or the initial value of a `static` (a large one on the stack may
+        /// overflow it: with `alloc`, prefer `zeroed`).
         pub const ZERO: Self = ::nn::__private::__zeroed_const();
         /// Sets every gradient to zero (before each mini-batch).
         pub fn zero(&mut self) {
@@ -1676,9 +1676,9 @@ impl ::nn::__private::Network for Zoo {
     }
     #[allow(dead_code)]
     impl ZooGradients {
-        /// All gradients zero, as a constant: for a `static` where there is no allocator
-        /// (a value this large on the stack may overflow it: with `alloc`, prefer
-        /// `zeroed`).
+        /// All gradients zero, as a constant: where there is no allocator, a local for a
+        /// small network or the initial value of a `static` (a large one on the stack may
+        /// overflow it: with `alloc`, prefer `zeroed`).
         pub const ZERO: Self = ::nn::__private::__zeroed_const();
         /// Sets every gradient to zero (before each mini-batch).
         pub fn zero(&mut self) {
