@@ -3,3 +3,4 @@
 //! --workspace` without the heavy baselines.
 
 mod batch;
+mod floors;
