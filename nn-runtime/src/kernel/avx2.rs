@@ -339,6 +339,17 @@ fn valid(lo: usize, hi: usize) -> V {
     _mm256_castsi256_ps(lanes(lo, hi))
 }
 
+/// The lanes of `valid` (all-ones lanes) whose value in `v` lies beyond `±SOFTMAX_DIRECT` or
+/// is NaN, all ones; the others zeros.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn outside_direct(v: V, valid: V) -> V {
+    _mm256_andnot_ps(
+        _mm256_cmp_ps::<_CMP_LE_OQ>(abs(v), splat(SOFTMAX_DIRECT)),
+        valid,
+    )
+}
+
 /// The probabilities of the lanes of `v` selected by `valid` (all-ones lanes), the others 0:
 /// [`softmax`] of up to 16 values held in `N` registers. When every selected value lies within
 /// `±SOFTMAX_DIRECT` it takes `e^x` itself, without waiting for the maximum; otherwise it
@@ -349,8 +360,7 @@ fn valid(lo: usize, hi: usize) -> V {
 fn softmax_registers<const N: usize>(v: [V; N], valid: [V; N]) -> [V; N] {
     let mut outside = zero();
     for (v, valid) in v.iter().zip(&valid) {
-        let within = _mm256_cmp_ps::<_CMP_LE_OQ>(abs(*v), splat(SOFTMAX_DIRECT));
-        outside = _mm256_or_ps(outside, _mm256_andnot_ps(within, *valid));
+        outside = _mm256_or_ps(outside, outside_direct(*v, *valid));
     }
     let e: [V; N] = if _mm256_movemask_ps(outside) == 0 {
         core::array::from_fn(|k| _mm256_and_ps(exp_within(v[k]), valid[k]))
@@ -379,9 +389,8 @@ fn softmax_registers<const N: usize>(v: [V; N], valid: [V; N]) -> [V; N] {
 /// (`x[..h]` and `x[len - h..]`, `h` 4 or 8) rather than with masked loads and stores, for the
 /// AVX-512 kernel's reason (a masked store holds up the next row's loads). Longer rows shift by
 /// their maximum unless every value lies within `±SOFTMAX_DIRECT` (and there are at most
-/// `SOFTMAX_DIRECT_LEN`), and sum in `f64`. NaN or
-/// `+inf` among the values makes every output NaN. The `mlp` of bench/benches/rtneural.rs
-/// measures it.
+/// `SOFTMAX_DIRECT_LEN`), and sum in `f64`. NaN or `+inf` among the values makes every output
+/// NaN. The `mlp` of bench/benches/rtneural.rs measures it.
 #[target_feature(enable = "avx2,fma")]
 pub fn softmax(x: &mut [f32]) {
     let len = x.len();
@@ -427,12 +436,11 @@ fn softmax_long(x: &mut [f32]) {
     let len = x.len();
     let (vectors, tail) = x.as_chunks_mut::<L>();
     let tail_lanes = valid(0, tail.len());
-    let within = |v: V| _mm256_cmp_ps::<_CMP_LE_OQ>(abs(v), splat(SOFTMAX_DIRECT));
-    let mut outside = _mm256_andnot_ps(within(load_tail(tail)), tail_lanes);
+    let mut outside = outside_direct(load_tail(tail), tail_lanes);
     let mut maximum = splat(f32::NEG_INFINITY);
     for v in vectors.iter() {
         let v = load(v);
-        outside = _mm256_or_ps(outside, _mm256_xor_ps(within(v), valid(0, L)));
+        outside = _mm256_or_ps(outside, outside_direct(v, valid(0, L)));
         maximum = max(maximum, v);
     }
     let shift = if _mm256_movemask_ps(outside) == 0 && len <= SOFTMAX_DIRECT_LEN {

@@ -444,8 +444,8 @@ fn softmax_halves_store(x: &mut [f32], v: V) {
 /// recurrent layers' polynomial ([`exp_within`]), the sum in `f64` (in `f32` for up to 16
 /// values, each divided by it). When every value lies within `±SOFTMAX_DIRECT` (and there are at
 /// most `SOFTMAX_DIRECT_LEN`) it divides `e^x` by its sum without subtracting the maximum (and
-/// up to 16 values without bounding them), so
-/// that the exponentials do not wait for it (`mlp` in bench/benches/rtneural.rs); otherwise it
+/// up to 16 values without bounding them), so that the exponentials do not wait for it (`mlp`
+/// in bench/benches/rtneural.rs); otherwise it
 /// shifts by the maximum, as the scalar softmax does. Up to 16 values stay in one register, the
 /// sum added into every lane ([`sum_everywhere`]) rather than reduced and broadcast: with the
 /// two above, 26.9 -> 22.9 ns for 10 values on an Intel Xeon, most of what is left the latency

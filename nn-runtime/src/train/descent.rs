@@ -11,15 +11,24 @@ use crate::kernel::with_widest;
 /// devices that train without a heap (the optimizers keep their state in a `Vec`). Subnormal
 /// results become zero, as the optimizers' do.
 pub fn sgd_step<N: Parameters>(net: &mut N, gradients: &N::Gradients, learning_rate: N::Scalar) {
+    descend(net, gradients, learning_rate, N::Scalar::ZERO);
+}
+
+/// `p -= rate * (g + decay * p)` for every trained value `p` of `net` and its gradient `g`,
+/// subnormal results zero: `Sgd`'s step without momentum, and [`sgd_step`]'s.
+pub(super) fn descend<N: Parameters>(
+    net: &mut N,
+    gradients: &N::Gradients,
+    rate: N::Scalar,
+    decay: N::Scalar,
+) {
     let smallest = smallest_normal::<N::Scalar>();
-    let zero = N::Scalar::ZERO;
     for_each_parameter(net, gradients, |_, parameters, gradients| {
         // Compiled for the CPU's widest vectors (the same results at every width).
         with_widest(|| {
             for (p, &g) in parameters.iter_mut().zip(gradients) {
-                // `g + 0 * p`: `Sgd`'s weight decay of zero, so that the bits are its own.
-                let g = g + zero * *p;
-                *p = flush(*p - learning_rate * g, smallest);
+                let g = g + decay * *p;
+                *p = flush(*p - rate * g, smallest);
             }
         });
     });

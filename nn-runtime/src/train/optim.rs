@@ -2,7 +2,7 @@
 //! PyTorch's update rules (`torch.optim.SGD`, `torch.optim.Adam`), so hyperparameters carry over.
 
 use super::Parameters;
-use super::descent::{flush, for_each_parameter, smallest_normal};
+use super::descent::{descend, flush, for_each_parameter, smallest_normal};
 use crate::Scalar;
 use crate::kernel::with_widest;
 use alloc::string::String;
@@ -115,31 +115,23 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
             velocity,
         } = self;
         let (rate, momentum, decay, nesterov) = (*rate, *momentum, *decay, *nesterov);
-        let with_momentum = momentum != T::ZERO;
-        let smallest = smallest_normal::<T>();
-        if with_momentum {
-            state(velocity, N::PARAMETERS);
+        if momentum == T::ZERO {
+            descend(net, gradients, rate, decay);
+            return;
         }
-        // Each loop runs compiled for the CPU's widest vectors (same results at every width).
+        let smallest = smallest_normal::<T>();
+        state(velocity, N::PARAMETERS);
+        // Compiled for the CPU's widest vectors (the same results at every width).
         for_each_parameter(net, gradients, |offset, parameters, gradients| {
-            if with_momentum {
-                let velocity = &mut velocity[offset..offset + parameters.len()];
-                with_widest(|| {
-                    for ((p, &g), v) in parameters.iter_mut().zip(gradients).zip(velocity) {
-                        let g = g + decay * *p;
-                        *v = flush(momentum * *v + g, smallest);
-                        let step = if nesterov { g + momentum * *v } else { *v };
-                        *p = flush(*p - rate * step, smallest);
-                    }
-                });
-            } else {
-                with_widest(|| {
-                    for (p, &g) in parameters.iter_mut().zip(gradients) {
-                        let g = g + decay * *p;
-                        *p = flush(*p - rate * g, smallest);
-                    }
-                });
-            }
+            let velocity = &mut velocity[offset..offset + parameters.len()];
+            with_widest(|| {
+                for ((p, &g), v) in parameters.iter_mut().zip(gradients).zip(velocity) {
+                    let g = g + decay * *p;
+                    *v = flush(momentum * *v + g, smallest);
+                    let step = if nesterov { g + momentum * *v } else { *v };
+                    *p = flush(*p - rate * step, smallest);
+                }
+            });
         });
     }
     fn learning_rate(&self) -> T {
