@@ -146,19 +146,20 @@ macro_rules! gates_dispatch {
             w: &[[[$H; H]; G]; IN],
             b: &[[f32; H]; G],
             x: &[f32; IN],
-        ) -> [[f32; H]; G] {
+            y: &mut [[f32; H]; G],
+        ) {
             match level {
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`),
                 // which has `vcvtph2ps` for 512 bits.
                 #[allow(unsafe_code)]
-                Level::Avx512 => unsafe { avx512::$format::gates(w, b, x, false) },
+                Level::Avx512 => unsafe { avx512::$format::gates(w, b, x, y, false) },
                 #[cfg(target_arch = "x86_64")]
                 // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`),
                 // and for binary16 `has_f16c` that it has F16C.
                 #[allow(unsafe_code)]
-                Level::Avx2 if $f16c => unsafe { avx2::$format::gates(w, b, x, false) },
-                _ => portable::gates(w, b, x),
+                Level::Avx2 if $f16c => unsafe { avx2::$format::gates(w, b, x, y, false) },
+                _ => portable::gates(w, b, x, y),
             }
         }
 
@@ -188,7 +189,7 @@ macro_rules! gates_dispatch {
                 Level::Avx2 if $f16c => unsafe { avx2::$format::gates_streams(w, b, xs, ys) },
                 _ => {
                     for (x, y) in xs.iter().zip(ys) {
-                        y.0 = portable::gates(w, b, x.borrow());
+                        portable::gates(w, b, x.borrow(), &mut y.0);
                     }
                 }
             }
@@ -325,27 +326,37 @@ pub(super) mod portable {
         }
     }
 
-    /// `kernel::portable::gates` with each weight widened: the outputs plus `x[i]` times
+    /// `kernel::portable::gates` with each weight widened: `y` is the biases plus `x[i]` times
     /// column `i`, in order, a block of columns summed from `-0.0` before joining the outputs.
     #[inline(always)]
     pub fn gates<F: Half, const IN: usize, const G: usize, const H: usize>(
         w: &[[[F; H]; G]; IN],
         b: &[[f32; H]; G],
         x: &[f32; IN],
-    ) -> [[f32; H]; G] {
-        let mut y = *b;
-        for (columns, xs) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
+        y: &mut [[f32; H]; G],
+    ) {
+        if IN == 0 {
+            *y = *b;
+        }
+        for (block, (columns, xs)) in w.chunks(BLOCK).zip(x.chunks(BLOCK)).enumerate() {
             let mut sum = [[-0.0f32; H]; G];
             for (column, &x) in columns.iter().zip(xs) {
                 for (s, w) in sum.as_flattened_mut().iter_mut().zip(column.as_flattened()) {
                     *s += x * w.to_f32();
                 }
             }
-            for (y, &s) in y.as_flattened_mut().iter_mut().zip(sum.as_flattened()) {
-                *y += s;
+            // As `kernel::portable::gates`: the first block's sums join the biases.
+            let (ys, sums) = (y.as_flattened_mut(), sum.as_flattened());
+            if block == 0 {
+                for ((y, &b), &s) in ys.iter_mut().zip(b.as_flattened()).zip(sums) {
+                    *y = b + s;
+                }
+            } else {
+                for (y, &s) in ys.iter_mut().zip(sums) {
+                    *y += s;
+                }
             }
         }
-        y
     }
 
     /// `y[s] = W x[s] + b` for every pair of rows: [`matvec`] on each.
@@ -731,7 +742,7 @@ macro_rules! tail_halves {
 mod avx512 {
     use super::super::{Bf16, F16, Half};
     use crate::batch::Aligned;
-    use crate::kernel::avx512::GATES_PANEL;
+    use crate::kernel::avx512::{GATES_PANEL, splat_each};
     use crate::kernel::gates::{gate_kernels, streams_panel};
     use crate::kernel::portable::BLOCK;
     use core::arch::x86_64::{
@@ -975,7 +986,7 @@ mod avx512 {
 mod avx2 {
     use super::super::{Bf16, F16, Half};
     use crate::batch::Aligned;
-    use crate::kernel::avx2::GATES_PANEL;
+    use crate::kernel::avx2::{GATES_PANEL, splat_each};
     use crate::kernel::gates::{gate_kernels, streams_panel};
     use crate::kernel::portable::BLOCK;
     use core::arch::x86_64::{

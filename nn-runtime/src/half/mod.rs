@@ -261,7 +261,7 @@ pub trait Half:
         y: &mut [[f32; OUT]],
     );
 
-    /// A recurrent layer's gates, `W x + b` from the columns of `W` (`w[i]` is column `i`), at
+    /// A recurrent layer's gates, `y = W x + b` from the columns of `W` (`w[i]` is column `i`), at
     /// `level`: the operations of `f32`'s [`Kernel::gates`](crate::kernel::Kernel::gates) at
     /// that level on the widened weights; the portable kernel where this CPU lacks the level's
     /// kernel for this format (see [`Half::has_level`]).
@@ -271,7 +271,8 @@ pub trait Half:
         w: &[[[Self; H]; G]; IN],
         b: &[[f32; H]; G],
         x: &[f32; IN],
-    ) -> [[f32; H]; G];
+        y: &mut [[f32; H]; G],
+    );
 
     /// [`Half::gates`] of each stream, `ys[s] = W xs[s] + b`, at `level`: its bits on each.
     #[doc(hidden)]
@@ -340,9 +341,10 @@ impl Half for Bf16 {
         w: &[[[Self; H]; G]; IN],
         b: &[[f32; H]; G],
         x: &[f32; IN],
-    ) -> [[f32; H]; G] {
+        y: &mut [[f32; H]; G],
+    ) {
         debug_assert!(level.is_supported());
-        kernel::gates_bf16(level, w, b, x)
+        kernel::gates_bf16(level, w, b, x, y);
     }
 
     #[inline(always)]
@@ -414,9 +416,10 @@ impl Half for F16 {
         w: &[[[Self; H]; G]; IN],
         b: &[[f32; H]; G],
         x: &[f32; IN],
-    ) -> [[f32; H]; G] {
+        y: &mut [[f32; H]; G],
+    ) {
         debug_assert!(level.is_supported());
-        kernel::gates_f16(level, w, b, x)
+        kernel::gates_f16(level, w, b, x, y);
     }
 
     #[inline(always)]
@@ -440,8 +443,9 @@ pub(crate) fn portable_gates<F: Half, const IN: usize, const G: usize, const H: 
     w: &[[[F; H]; G]; IN],
     b: &[[f32; H]; G],
     x: &[f32; IN],
-) -> [[f32; H]; G] {
-    kernel::portable::gates(w, b, x)
+    y: &mut [[f32; H]; G],
+) {
+    kernel::portable::gates(w, b, x, y);
 }
 
 /// A fully connected layer whose weights are stored in half precision ([`Bf16`] or [`F16`])

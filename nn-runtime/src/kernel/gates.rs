@@ -1,10 +1,16 @@
 //! The `f32` kernel of the recurrent layers' gates, written once for any vector width.
 //!
 //! [`gate_kernels!`] expands, inside a module for one instruction set (which provides `V`, `L`,
-//! `GATES_PANEL`, the primitives of `columns.rs` and its `sum_streams`), into `gates`: `W x + b` for `G` gates of
-//! `H` values, `W` by column (`w[i]` is column `i`, `[G][H]`), as the portable
-//! [`gates`](super::portable::gates) but with fused multiply-adds. Its type names `G` and `H`
-//! rather than `G * H`, which stable Rust cannot write in a generic type.
+//! `GATES_PANEL`, the primitives of `columns.rs`, its `sum_streams` and `splat_each`), into
+//! `gates`: `y = W x + b` for `G` gates of `H` values, `W` by column (`w[i]` is column `i`,
+//! `[G][H]`), as the portable [`gates`](super::portable::gates) but with fused multiply-adds. Its
+//! type names `G` and `H` rather than `G * H`, which stable Rust cannot write in a generic type.
+//! It writes `y` in place: returned, an LSTM(32)'s 512 bytes of gates took two calls to
+//! `memcpy` a step, and the biases `y` started from a third.
+//!
+//! Each column's input goes into every lane through `splat_each`, a vector's worth of columns at
+//! a time: at AVX2 from one load and then shuffles, since the products there are bound by their
+//! loads (see `kernel::avx2::splat_each`); at AVX-512 as broadcasts from memory.
 //!
 //! A matrix of [`SWEPT`] bytes (larger than the first-level cache of common cores, up to a few
 //! times it) is summed in blocks of [`SWEEP_BLOCK`] bytes of columns, and `gates` reads them last
@@ -80,7 +86,7 @@ pub(crate) const fn gate_block(inputs: usize, outputs: usize) -> usize {
 /// weights.
 macro_rules! gate_kernels {
     ($feature:literal, $W:ty, $load_w:ident, $load_w_tail:ident) => {
-        /// `W x + b` for a recurrent layer's gates, from the columns of `W`: panels of up to
+        /// `y = W x + b` for a recurrent layer's gates, from the columns of `W`: panels of up to
         /// `2 GATES_PANEL` output vectors, each the sum over the columns, in order, of their
         /// products, spread over [`gate_streams`] interleaved partial sums (column `i` to partial
         /// `i % S`), a block of columns at a time
@@ -95,18 +101,19 @@ macro_rules! gate_kernels {
             w: &[[[$W; H]; G]; IN],
             b: &[[f32; H]; G],
             x: &[f32; IN],
+            y: &mut [[f32; H]; G],
             reverse: bool,
-        ) -> [[f32; H]; G] {
+        ) {
             const WIDEST: usize = 2 * GATES_PANEL;
             let block = const { crate::kernel::gates::gate_block(IN, G * H) };
             let reverse = reverse && const { crate::kernel::gates::swept(IN, G * H) };
-            let mut y = *b;
             let (vectors, tail) = y.as_flattened_mut().as_chunks_mut::<L>();
+            let (biases, bias_tail) = b.as_flattened().as_chunks::<L>();
             let mut c = 0;
             while c < vectors.len() {
-                let part = &mut vectors[c..];
+                let part = (&mut vectors[c..], &biases[c..]);
                 // The widest panel that fits: a few shapes, each with its partial sums.
-                c += match part.len() {
+                c += match part.0.len() {
                     1 => gates_panel::<IN, G, H, 1, { gate_streams(1) }>(
                         w, x, c, part, block, reverse,
                     ),
@@ -140,9 +147,8 @@ macro_rules! gate_kernels {
                 };
             }
             if !tail.is_empty() {
-                gates_tail(w, x, tail);
+                gates_tail(w, x, bias_tail, tail);
             }
-            y
         }
 
         /// [`gates`] for each stream: `ys[s] = W xs[s] + b`, with the same bits as `gates` on
@@ -186,8 +192,7 @@ macro_rules! gate_kernels {
             if at < G * H {
                 for (x, y) in xs.iter().zip(ys.iter_mut()) {
                     let tail = &mut y.0.as_flattened_mut()[at..];
-                    tail.copy_from_slice(&b.as_flattened()[at..]);
-                    gates_tail(w, x.borrow(), tail);
+                    gates_tail(w, x.borrow(), &b.as_flattened()[at..], tail);
                 }
             }
         }
@@ -349,10 +354,10 @@ macro_rules! gate_kernels {
             s
         }
 
-        /// Adds `W x` to the `P` output vectors from vector `c0` (the first `P` of `y`), a
-        /// block of `block` columns at a time, the blocks' sums added in order (with `reverse`
-        /// the blocks are read last to first, and their sums kept until all are known);
-        /// returns `P`.
+        /// Sets the `P` output vectors from vector `c0` (the first `P` of `y.0`) to their biases
+        /// (the first `P` of `y.1`) plus `W x`, a block of `block` columns at a time, the
+        /// blocks' sums added in order (with `reverse` the blocks are read last to first, and
+        /// their sums kept until all are known); returns `P`.
         #[target_feature(enable = $feature)]
         #[inline]
         fn gates_panel<
@@ -365,7 +370,7 @@ macro_rules! gate_kernels {
             w: &[[[$W; H]; G]; IN],
             x: &[f32; IN],
             c0: usize,
-            y: &mut [[f32; L]],
+            (y, b): (&mut [[f32; L]], &[[f32; L]]),
             block: usize,
             reverse: bool,
         ) -> usize {
@@ -389,8 +394,8 @@ macro_rules! gate_kernels {
                     }
                 }
             }
-            for (y, total) in y.iter_mut().zip(total) {
-                store(y, add(load(y), total));
+            for ((y, b), total) in y.iter_mut().zip(b).zip(total) {
+                store(y, add(load(b), total));
             }
             P
         }
@@ -404,43 +409,47 @@ macro_rules! gate_kernels {
             x: &[f32],
             c0: usize,
         ) -> [V; P] {
+            const { assert!(L % S == 0) };
             let mut acc = [[zero(); P]; S];
-            let (groups, rest) = w.as_chunks::<S>();
-            let (x_groups, x_rest) = x.as_chunks::<S>();
-            for (columns, xs) in groups.iter().zip(x_groups) {
-                for ((acc, column), &x) in acc.iter_mut().zip(columns).zip(xs) {
-                    gates_add::<G, H, P>(acc, column, c0, x);
-                }
+            // A vector's worth of columns at a time, whose inputs are broadcast from one load
+            // (column `i` still to partial `i % S`, as `L` is a multiple of `S`).
+            let (chunks, rest) = w.as_chunks::<L>();
+            let (x_chunks, x_rest) = x.as_chunks::<L>();
+            for (columns, xs) in chunks.iter().zip(x_chunks) {
+                splat_each(xs, |k, x| {
+                    gates_add::<G, H, P>(&mut acc[k % S], &columns[k], c0, x)
+                });
             }
-            for ((acc, column), &x) in acc.iter_mut().zip(rest).zip(x_rest) {
-                gates_add::<G, H, P>(acc, column, c0, x);
+            for (k, (column, &x)) in rest.iter().zip(x_rest).enumerate() {
+                gates_add::<G, H, P>(&mut acc[k % S], column, c0, splat(x));
             }
             // The partial sums added pairwise, as in `matvec`.
             sum_streams(acc)
         }
 
-        /// `acc[p] += x * column[c0 + p]` for the `P` vectors of a panel.
+        /// `acc[p] += x * column[c0 + p]` for the `P` vectors of a panel (`x` in every lane).
         #[target_feature(enable = $feature)]
         #[inline]
         fn gates_add<const G: usize, const H: usize, const P: usize>(
             acc: &mut [V; P],
             column: &[[$W; H]; G],
             c0: usize,
-            x: f32,
+            x: V,
         ) {
-            let x = splat(x);
             let part = &column.as_flattened().as_chunks::<L>().0[c0..c0 + P];
             for (acc, w) in acc.iter_mut().zip(part) {
                 *acc = fmadd($load_w(w), x, *acc);
             }
         }
 
-        /// Adds `W x` to the last `G H % L` outputs, which do not fill a vector.
+        /// Sets the last `G H % L` outputs, which do not fill a vector, to their biases `b`
+        /// plus `W x`.
         #[target_feature(enable = $feature)]
         #[inline]
         fn gates_tail<const IN: usize, const G: usize, const H: usize>(
             w: &[[[$W; H]; G]; IN],
             x: &[f32; IN],
+            b: &[f32],
             y: &mut [f32],
         ) {
             let at = G * H - y.len();
@@ -458,7 +467,7 @@ macro_rules! gate_kernels {
                 }
                 total = add(total, add(even, odd));
             }
-            store_tail(y, add(load_tail(y), total));
+            store_tail(y, add(load_tail(b), total));
         }
     };
 }

@@ -40,9 +40,11 @@ pub mod portable;
 mod wide;
 
 /// The widest recurrent layers (hidden values) whose update runs as one fused kernel
-/// ([`lstm_update`], [`gru_update`]): it made the 32-wide LSTM's and GRU's steps 7% and 3%
-/// faster, the 64-wide LSTM's 4% slower, whose gate-by-gate update keeps four vectors of each
-/// function in flight (`nn-step` in bench/benches/rtneural.rs).
+/// ([`lstm_update`], [`gru_update`]): on an AVX-512 core it made the 32-wide LSTM's and GRU's
+/// steps 7% and 3% faster, the 64-wide LSTM's 4% slower, whose gate-by-gate update keeps four
+/// vectors of each function in flight (`nn-step` in bench/benches/rtneural.rs). On an AVX2 core,
+/// now that the fused kernels also go pass by pass, the two take about the same time for the
+/// 32-wide layers, and the fused one 2 to 4% more for the LSTM(64).
 pub const FUSED_UPDATE: usize = 32;
 
 /// Layers with at most this many weights always use the portable kernel, inlined into the
@@ -221,7 +223,7 @@ pub trait Kernel: Sized + Copy {
         false
     }
 
-    /// A recurrent layer's gates, `W x + b` with `W` by column (`w[i]` is column `i`), at
+    /// A recurrent layer's gates, `y = W x + b` with `W` by column (`w[i]` is column `i`), at
     /// `level`, which the caller has checked is supported; by default the portable kernel.
     /// `reverse` asks for the columns' blocks to be read last to first, where the kernel sweeps
     /// them (the bits are the same either way).
@@ -231,12 +233,12 @@ pub trait Kernel: Sized + Copy {
         w: &[[[Self; H]; G]; IN],
         b: &[[Self; H]; G],
         x: &[Self; IN],
+        y: &mut [[Self; H]; G],
         _reverse: bool,
-    ) -> [[Self; H]; G]
-    where
+    ) where
         Self: Scalar,
     {
-        portable::gates(w, b, x)
+        portable::gates(w, b, x, y);
     }
 
     /// [`Kernel::gates`] of each stream, `ys[s] = W xs[s] + b`, at `level`, which the caller
@@ -252,7 +254,7 @@ pub trait Kernel: Sized + Copy {
         Self: Scalar,
     {
         for (x, y) in xs.iter().zip(ys) {
-            y.0 = Self::gates(level, w, b, x.borrow(), false);
+            Self::gates(level, w, b, x.borrow(), &mut y.0, false);
         }
     }
 
@@ -514,21 +516,22 @@ impl Kernel for f32 {
         w: &[[[f32; H]; G]; IN],
         b: &[[f32; H]; G],
         x: &[f32; IN],
+        y: &mut [[f32; H]; G],
         reverse: bool,
-    ) -> [[f32; H]; G] {
+    ) {
         debug_assert!(level.is_supported());
         match level {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX-512F (`Level::Avx512`).
             #[allow(unsafe_code)]
-            Level::Avx512 => unsafe { avx512::gates(w, b, x, reverse) },
+            Level::Avx512 => unsafe { avx512::gates(w, b, x, y, reverse) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
             #[allow(unsafe_code)]
-            Level::Avx2 => unsafe { avx2::gates(w, b, x, reverse) },
+            Level::Avx2 => unsafe { avx2::gates(w, b, x, y, reverse) },
             _ => {
                 let _ = reverse;
-                portable::gates(w, b, x)
+                portable::gates(w, b, x, y);
             }
         }
     }
@@ -553,7 +556,7 @@ impl Kernel for f32 {
             Level::Avx2 => unsafe { avx2::gates_streams(w, b, xs, ys) },
             _ => {
                 for (x, y) in xs.iter().zip(ys) {
-                    y.0 = portable::gates(w, b, x.borrow());
+                    portable::gates(w, b, x.borrow(), &mut y.0);
                 }
             }
         }
@@ -856,8 +859,8 @@ pub fn matvec<T: Scalar, const IN: usize, const OUT: usize>(
     }
 }
 
-/// A recurrent layer's gates, `W x + b` for `G` gates of `H` values, `W` by column (`w[i]` is
-/// column `i`), with the best kernel for this CPU (the portable one, inlined, for layers of at
+/// A recurrent layer's gates, `y = W x + b` for `G` gates of `H` values, `W` by column (`w[i]`
+/// is column `i`), with the best kernel for this CPU (the portable one, inlined, for layers of at
 /// most [`SMALL`] weights). The sums' order depends only on the shapes and the CPU.
 ///
 /// With `std`, the vector kernels read a matrix somewhat larger than the first-level cache in
@@ -868,15 +871,16 @@ pub fn gates<T: Scalar, const IN: usize, const G: usize, const H: usize>(
     w: &[[[T; H]; G]; IN],
     b: &[[T; H]; G],
     x: &[T; IN],
-) -> [[T; H]; G] {
+    y: &mut [[T; H]; G],
+) {
     if IN * G * H <= SMALL {
-        portable::gates(w, b, x)
+        portable::gates(w, b, x, y);
     } else {
         #[cfg(target_arch = "x86_64")]
         let reverse = const { gates::swept(IN, G * H) } && sweep_backwards();
         #[cfg(not(target_arch = "x86_64"))]
         let reverse = false;
-        T::gates(level(), w, b, x, reverse)
+        T::gates(level(), w, b, x, y, reverse);
     }
 }
 
@@ -915,7 +919,7 @@ pub fn gates_streams<
     debug_assert_eq!(xs.len(), ys.len());
     if IN * G * H <= SMALL {
         for (x, y) in xs.iter().zip(ys) {
-            y.0 = portable::gates(w, b, x.borrow());
+            portable::gates(w, b, x.borrow(), &mut y.0);
         }
     } else {
         T::gates_streams(level(), w, b, xs, ys);
@@ -1435,6 +1439,20 @@ mod tests {
     /// The recurrent layers' gates at every supported level against an `f64` reference, on
     /// shapes with every panel width, a tail of outputs that fills no vector, and two blocks of
     /// columns.
+    /// `Kernel::gates` at `level` into outputs that start as NaN, so that any it leaves
+    /// unwritten shows.
+    fn gates_at<const IN: usize, const G: usize, const H: usize>(
+        level: Level,
+        w: &[[[f32; H]; G]; IN],
+        b: &[[f32; H]; G],
+        x: &[f32; IN],
+        reverse: bool,
+    ) -> [[f32; H]; G] {
+        let mut y = [[f32::NAN; H]; G];
+        <f32 as super::Kernel>::gates(level, w, b, x, &mut y, reverse);
+        y
+    }
+
     fn check_gates<const IN: usize, const G: usize, const H: usize>() {
         let mut rng = SplitMix64::new((IN * 100 + G * 10 + H) as u64);
         let mut w = Box::new([[[0.0f32; H]; G]; IN]);
@@ -1452,11 +1470,11 @@ mod tests {
             })
             .collect();
         for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
-            let y = <f32 as super::Kernel>::gates(level, &w, &b, &x, false);
+            let y = gates_at(level, &w, &b, &x, false);
             let what = std::format!("gates {IN} x {G} x {H} at {level:?}");
             assert_close(y.as_flattened(), &expected, 1e-5, &what);
             // Read in reverse (what a swept matrix gets every other call), the same bits.
-            let reversed = <f32 as super::Kernel>::gates(level, &w, &b, &x, true);
+            let reversed = gates_at(level, &w, &b, &x, true);
             assert_eq!(
                 bits(reversed.as_flattened()),
                 bits(y.as_flattened()),
@@ -1467,10 +1485,10 @@ mod tests {
                 let xs: std::vec::Vec<[f32; IN]> = (0..streams)
                     .map(|_| core::array::from_fn(|_| f32::from_f64(rng.uniform(1.0))))
                     .collect();
-                let mut ys = std::vec![Aligned([[0.0f32; H]; G]); streams];
+                let mut ys = std::vec![Aligned([[f32::NAN; H]; G]); streams];
                 <f32 as super::Kernel>::gates_streams(level, &w, &b, &xs, &mut ys);
                 for (x, y) in xs.iter().zip(&ys) {
-                    let alone = <f32 as super::Kernel>::gates(level, &w, &b, x, false);
+                    let alone = gates_at(level, &w, &b, x, false);
                     assert!(
                         y.0.as_flattened()
                             .iter()
@@ -1634,9 +1652,13 @@ mod tests {
         }
         let b = [[0.5f32; 64]; 4];
         let x: [f32; 64] = core::array::from_fn(|_| f32::from_f64(rng.uniform(1.0)));
-        let first = bits(super::gates(&w, &b, &x).as_flattened());
+        let mut y = [[f32::NAN; 64]; 4];
+        super::gates(&w, &b, &x, &mut y);
+        let first = bits(y.as_flattened());
         for _ in 0..3 {
-            assert_eq!(bits(super::gates(&w, &b, &x).as_flattened()), first);
+            let mut y = [[f32::NAN; 64]; 4];
+            super::gates(&w, &b, &x, &mut y);
+            assert_eq!(bits(y.as_flattened()), first);
         }
     }
 

@@ -378,8 +378,8 @@ fn level_forward<const IN: usize, const G: usize, const H: usize, T: Scalar, U>(
     U: Update<G, H, T>,
 {
     for (input, output) in inputs.iter().zip(outputs) {
-        let x = cell.input(input);
-        let r = cell.hidden(level.h());
+        let (mut x, mut r) = (Aligned([[T::ZERO; H]; G]), Aligned([[T::ZERO; H]; G]));
+        cell.projections(input, level.h(), &mut x, &mut r);
         caches.push(U::forward(&x, &r, level));
         *output = *level.h();
     }

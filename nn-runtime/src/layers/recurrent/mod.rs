@@ -272,7 +272,7 @@ pub trait Weight<T: Scalar>: sealed::Sealed + Copy + PartialEq + fmt::Debug + 's
     /// The weight as a `T`, exactly: itself for `T`.
     fn widen(self) -> T;
 
-    /// `W x + b` for `G` gates of `H` values, from the columns of `W`, with the best kernel for
+    /// `y = W x + b` for `G` gates of `H` values, from the columns of `W`, with the best kernel for
     /// this CPU (the portable one, inlined, for matrices of at most
     /// [`SMALL`](crate::kernel::SMALL) weights).
     #[doc(hidden)]
@@ -280,7 +280,8 @@ pub trait Weight<T: Scalar>: sealed::Sealed + Copy + PartialEq + fmt::Debug + 's
         w: &[[[Self; H]; G]; IN],
         b: &[[T; H]; G],
         x: &[T; IN],
-    ) -> [[T; H]; G];
+        y: &mut [[T; H]; G],
+    );
 
     /// [`Weight::gates`] of each stream, `ys[s] = W xs[s] + b`: its bits on each.
     #[doc(hidden)]
@@ -320,8 +321,9 @@ impl<T: Scalar> Weight<T> for T {
         w: &[[[Self; H]; G]; IN],
         b: &[[T; H]; G],
         x: &[T; IN],
-    ) -> [[T; H]; G] {
-        kernel::gates(w, b, x)
+        y: &mut [[T; H]; G],
+    ) {
+        kernel::gates(w, b, x, y);
     }
 
     #[inline(always)]
@@ -358,11 +360,12 @@ macro_rules! half_weight {
                 w: &[[[Self; H]; G]; IN],
                 b: &[[f32; H]; G],
                 x: &[f32; IN],
-            ) -> [[f32; H]; G] {
+                y: &mut [[f32; H]; G],
+            ) {
                 if IN * G * H <= SMALL {
-                    crate::half::portable_gates(w, b, x)
+                    crate::half::portable_gates(w, b, x, y);
                 } else {
-                    <$F as Half>::gates(level(), w, b, x)
+                    <$F as Half>::gates(level(), w, b, x, y);
                 }
             }
 
@@ -376,7 +379,7 @@ macro_rules! half_weight {
                 debug_assert_eq!(xs.len(), ys.len());
                 if IN * G * H <= SMALL {
                     for (x, y) in xs.iter().zip(ys) {
-                        y.0 = crate::half::portable_gates(w, b, x.borrow());
+                        crate::half::portable_gates(w, b, x.borrow(), &mut y.0);
                     }
                 } else {
                     <$F as Half>::gates_streams(level(), w, b, xs, ys);
@@ -700,16 +703,31 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar, W: Weight<T>>
         cell.bias_hh = self.bias_hh;
     }
 
-    /// `W_ih x + b_ih`.
+    /// `y = W_ih x + b_ih`.
     #[inline(always)]
-    pub(crate) fn input(&self, x: &[T; IN]) -> Aligned<[[T; H]; G]> {
-        Aligned(W::gates(&self.weight_ih, &self.bias_ih, x))
+    pub(crate) fn input(&self, x: &[T; IN], y: &mut Aligned<[[T; H]; G]>) {
+        W::gates(&self.weight_ih, &self.bias_ih, x, &mut y.0);
     }
 
-    /// `W_hh h + b_hh`.
+    /// `y = W_hh h + b_hh`.
     #[inline(always)]
-    pub(crate) fn hidden(&self, h: &[T; H]) -> Aligned<[[T; H]; G]> {
-        Aligned(W::gates(&self.weight_hh, &self.bias_hh, h))
+    pub(crate) fn hidden(&self, h: &[T; H], y: &mut Aligned<[[T; H]; G]>) {
+        W::gates(&self.weight_hh, &self.bias_hh, h, &mut y.0);
+    }
+
+    /// Both projections of a step, `(W_ih x + b_ih, W_hh h + b_hh)`, written into `x` and `r`
+    /// (the kernels overwrite every value: their zeros are the only initial values Rust
+    /// allows without `unsafe`, and cost less than the copies a returned array can take).
+    #[inline(always)]
+    pub(crate) fn projections(
+        &self,
+        input: &[T; IN],
+        h: &[T; H],
+        x: &mut Aligned<[[T; H]; G]>,
+        r: &mut Aligned<[[T; H]; G]>,
+    ) {
+        self.input(input, x);
+        self.hidden(h, r);
     }
 }
 
@@ -866,16 +884,17 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
         input: &[T; I],
     ) -> [T; H] {
         let (first, deeper) = state;
-        let mut x = self.first.input(input);
-        U::update(&mut x, &self.first.hidden(first.h()), first);
+        let (mut x, mut r) = (Aligned([[T::ZERO; H]; G]), Aligned([[T::ZERO; H]; G]));
+        self.first.projections(input, first.h(), &mut x, &mut r);
+        U::update(&mut x, &r, first);
         let mut h = *first.h();
         // Constant conditions here and in `step_streams`: a debug build leaves out the code
         // not run (here the levels above of a single-level layer), whose inlined temporaries
         // would otherwise take their own places in the frame.
         if const { DEEPER > 0 } {
             for (cell, state) in self.deeper.iter().zip(deeper) {
-                let mut x = cell.input(&h);
-                U::update(&mut x, &cell.hidden(state.h()), state);
+                cell.projections(&h, state.h(), &mut x, &mut r);
+                U::update(&mut x, &r, state);
                 h = *state.h();
             }
         }
