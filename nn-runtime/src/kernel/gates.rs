@@ -104,16 +104,29 @@ macro_rules! gate_kernels {
             y: &mut [[f32; H]; G],
             reverse: bool,
         ) {
-            const WIDEST: usize = 2 * GATES_PANEL;
             let block = const { crate::kernel::gates::gate_block(IN, G * H) };
             let reverse = reverse && const { crate::kernel::gates::swept(IN, G * H) };
             let (vectors, tail) = y.as_flattened_mut().as_chunks_mut::<L>();
             let (biases, bias_tail) = b.as_flattened().as_chunks::<L>();
+            // The widest panel that fits, each with its partial sums (`panel_width`): the widest
+            // of all while at least `2 GATES_PANEL` vectors remain, then at most two narrower
+            // ones, whose widths are constants. (In one loop over a `match` of every width,
+            // LLVM moved the loads of panels that never run out of it, to every call's start.)
             let mut c = 0;
-            while c < vectors.len() {
+            while vectors.len() - c >= 2 * GATES_PANEL {
+                c += gates_panel::<IN, G, H, WIDEST_PANEL, { gate_streams(WIDEST_PANEL) }>(
+                    w,
+                    x,
+                    c,
+                    (&mut vectors[c..], &biases[c..]),
+                    block,
+                    reverse,
+                );
+            }
+            for width in const { narrow_panels(G * H / L) } {
                 let part = (&mut vectors[c..], &biases[c..]);
-                // The widest panel that fits: a few shapes, each with its partial sums.
-                c += match part.0.len() {
+                c += match width {
+                    0 => 0,
                     1 => gates_panel::<IN, G, H, 1, { gate_streams(1) }>(
                         w, x, c, part, block, reverse,
                     ),
@@ -123,25 +136,13 @@ macro_rules! gate_kernels {
                     3 => gates_panel::<IN, G, H, 3, { gate_streams(3) }>(
                         w, x, c, part, block, reverse,
                     ),
-                    4..6 => gates_panel::<IN, G, H, 4, { gate_streams(4) }>(
+                    4 => gates_panel::<IN, G, H, 4, { gate_streams(4) }>(
                         w, x, c, part, block, reverse,
                     ),
-                    6..8 => gates_panel::<IN, G, H, 6, { gate_streams(6) }>(
+                    6 => gates_panel::<IN, G, H, 6, { gate_streams(6) }>(
                         w, x, c, part, block, reverse,
                     ),
-                    n if n < GATES_PANEL + GATES_PANEL / 2 || GATES_PANEL == 4 => {
-                        gates_panel::<IN, G, H, GATES_PANEL, { gate_streams(GATES_PANEL) }>(
-                            w, x, c, part, block, reverse,
-                        )
-                    }
-                    n if n < WIDEST => gates_panel::<
-                        IN,
-                        G,
-                        H,
-                        { GATES_PANEL + GATES_PANEL / 2 },
-                        { gate_streams(GATES_PANEL + GATES_PANEL / 2) },
-                    >(w, x, c, part, block, reverse),
-                    _ => gates_panel::<IN, G, H, WIDEST, { gate_streams(WIDEST) }>(
+                    _ => gates_panel::<IN, G, H, NARROW, { gate_streams(NARROW) }>(
                         w, x, c, part, block, reverse,
                     ),
                 };
@@ -342,6 +343,46 @@ macro_rules! gate_kernels {
                     *acc = fmadd(*w, x, *acc);
                 }
             }
+        }
+
+        /// The widest panel of `gates` (and `gates_streams`): `GATES_PANEL` at AVX2 (4 vectors,
+        /// with two partial sums each), twice it at AVX-512.
+        const WIDEST_PANEL: usize = if GATES_PANEL == 4 { 4 } else { 2 * GATES_PANEL };
+        /// The width of `gates`' narrow panels besides 1, 2, 3, 4 and 6: one and a half
+        /// `GATES_PANEL` at AVX-512 (12 vectors); never taken at AVX2.
+        const NARROW: usize = GATES_PANEL + GATES_PANEL / 2;
+
+        /// The output vectors of the next panel when `n` remain: all of them up to 3, then 4 or
+        /// 6, then `GATES_PANEL`, one and a half times it, or [`WIDEST_PANEL`], the widest that fits
+        /// (at AVX2 `GATES_PANEL` from 8 on); 0 when none remain.
+        const fn panel_width(n: usize) -> usize {
+            match n {
+                0..4 => n,
+                4..6 => 4,
+                6..8 => 6,
+                n if n < 2 * GATES_PANEL => {
+                    if n < GATES_PANEL + GATES_PANEL / 2 || GATES_PANEL == 4 {
+                        GATES_PANEL
+                    } else {
+                        NARROW
+                    }
+                }
+                _ => WIDEST_PANEL,
+            }
+        }
+
+        /// The widths of the (at most two) panels `gates` ends with for `vectors` output
+        /// vectors, after its panels of [`WIDEST_PANEL`] while at least `2 GATES_PANEL` remain; 0
+        /// for none.
+        const fn narrow_panels(vectors: usize) -> [usize; 2] {
+            let mut n = vectors;
+            while n >= 2 * GATES_PANEL {
+                n -= WIDEST_PANEL;
+            }
+            let first = panel_width(n);
+            let second = panel_width(n - first);
+            assert!(n == first + second, "two panels end every matrix");
+            [first, second]
         }
 
         /// Partial sums per output vector for a panel of `vectors`: the largest power of two
