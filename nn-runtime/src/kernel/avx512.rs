@@ -58,8 +58,8 @@ const ACCUMULATE_PANEL: usize = 4;
 /// input fit the 32 registers, as in `matmul`.
 const ACCUMULATE_COLUMNS: usize = 6;
 
-/// `f(k, x[k] in every lane)` for each lane `k`, in order: broadcasts from memory (AVX-512
-/// cores load three vectors a cycle, against two fused multiply-adds).
+/// `f(k, x[k] in every lane)` for each lane `k`, in order: broadcasts from memory. (Shuffles,
+/// as in AVX2's `splat_each`, are unmeasured at this level.)
 #[target_feature(enable = "avx512f")]
 #[inline]
 pub(crate) fn splat_each(x: &[f32; L], mut f: impl FnMut(usize, V)) {
