@@ -142,6 +142,10 @@ macro_rules! gate_kernels {
                     6 => gates_panel::<IN, G, H, 6, { gate_streams(6) }>(
                         w, x, c, part, block, reverse,
                     ),
+                    8 => gates_panel::<IN, G, H, 8, { gate_streams(8) }>(
+                        w, x, c, part, block, reverse,
+                    ),
+                    // `narrow_panels` checks that no other width remains.
                     _ => gates_panel::<IN, G, H, NARROW, { gate_streams(NARROW) }>(
                         w, x, c, part, block, reverse,
                     ),
@@ -155,7 +159,8 @@ macro_rules! gate_kernels {
         /// [`gates`] for each stream: `ys[s] = W xs[s] + b`, with the same bits as `gates` on
         /// each stream alone. Panel by panel as `gates` (each with its partial sums), a tile of
         /// [`stream_tile_vectors`] output vectors and [`stream_tile_streams`] streams at a time.
-        // One arm a panel width, as in `gates`, each naming its tile's constants.
+        // One arm a choice of panel width (`panel_width`'s rule, written out), each naming its
+        // tile's constants.
         #[target_feature(enable = $feature)]
         #[inline]
         pub fn gates_streams<
@@ -347,9 +352,9 @@ macro_rules! gate_kernels {
 
         /// The widest panel of `gates` (and `gates_streams`): `GATES_PANEL` at AVX2 (4 vectors,
         /// with two partial sums each), twice it at AVX-512.
-        const WIDEST_PANEL: usize = if GATES_PANEL == 4 { 4 } else { 2 * GATES_PANEL };
-        /// The width of `gates`' narrow panels besides 1, 2, 3, 4 and 6: one and a half
-        /// `GATES_PANEL` at AVX-512 (12 vectors); never taken at AVX2.
+        pub(crate) const WIDEST_PANEL: usize = if GATES_PANEL == 4 { 4 } else { 2 * GATES_PANEL };
+        /// The width of `gates`' narrow panels besides 1, 2, 3, 4, 6 and 8 (`GATES_PANEL` at
+        /// AVX-512): one and a half `GATES_PANEL` at AVX-512 (12 vectors); never taken at AVX2.
         const NARROW: usize = GATES_PANEL + GATES_PANEL / 2;
 
         /// The output vectors of the next panel when `n` remain: all of them up to 3, then 4 or
@@ -374,7 +379,7 @@ macro_rules! gate_kernels {
         /// The widths of the (at most two) panels `gates` ends with for `vectors` output
         /// vectors, after its panels of [`WIDEST_PANEL`] while at least `2 GATES_PANEL` remain; 0
         /// for none.
-        const fn narrow_panels(vectors: usize) -> [usize; 2] {
+        pub(crate) const fn narrow_panels(vectors: usize) -> [usize; 2] {
             let mut n = vectors;
             while n >= 2 * GATES_PANEL {
                 n -= WIDEST_PANEL;
@@ -382,7 +387,14 @@ macro_rules! gate_kernels {
             let first = panel_width(n);
             let second = panel_width(n - first);
             assert!(n == first + second, "two panels end every matrix");
+            assert!(dispatched(first) && dispatched(second));
             [first, second]
+        }
+
+        /// Whether `gates` has a narrow panel of `width` vectors (0 for none): each width its
+        /// own arm, the last one `NARROW`.
+        const fn dispatched(width: usize) -> bool {
+            matches!(width, 0..=4 | 6 | 8) || width == NARROW
         }
 
         /// Partial sums per output vector for a panel of `vectors`: the largest power of two

@@ -1436,9 +1436,53 @@ mod tests {
         assert_eq!(super::with_widest(|| update(&a, &b)), update(&a, &b));
     }
 
-    /// The recurrent layers' gates at every supported level against an `f64` reference, on
-    /// shapes with every panel width, a tail of outputs that fills no vector, and two blocks of
-    /// columns.
+    /// `gates`' panels at both vector levels (whatever this CPU runs): the widest panels while
+    /// at least `2 GATES_PANEL` vectors remain, then `narrow_panels`, are the widest that fit
+    /// at each step, by the rule `gates_streams` spells out (which its bits must follow).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn gates_panels_are_the_widest_that_fit() {
+        type Plan = fn(usize) -> [usize; 2];
+        let levels: [(usize, usize, Plan); 2] = [
+            (
+                super::avx2::GATES_PANEL,
+                super::avx2::WIDEST_PANEL,
+                super::avx2::narrow_panels,
+            ),
+            (
+                super::avx512::GATES_PANEL,
+                super::avx512::WIDEST_PANEL,
+                super::avx512::narrow_panels,
+            ),
+        ];
+        for (panel, widest, narrow) in levels {
+            let rule = |n: usize| match n {
+                1..4 => n,
+                4..6 => 4,
+                6..8 => 6,
+                n if n < panel + panel / 2 || panel == 4 => panel,
+                n if n < 2 * panel => panel + panel / 2,
+                _ => 2 * panel,
+            };
+            for vectors in 0..300 {
+                let mut expected = std::vec::Vec::new();
+                let mut n = vectors;
+                while n > 0 {
+                    expected.push(rule(n));
+                    n -= rule(n);
+                }
+                let mut found = std::vec::Vec::new();
+                let mut n = vectors;
+                while n >= 2 * panel {
+                    found.push(widest);
+                    n -= widest;
+                }
+                found.extend(narrow(vectors).into_iter().filter(|&w| w > 0));
+                assert_eq!(found, expected, "{vectors} vectors, panels of {panel}");
+            }
+        }
+    }
+
     /// `Kernel::gates` at `level` into outputs that start as NaN, so that any it leaves
     /// unwritten shows.
     fn gates_at<const IN: usize, const G: usize, const H: usize>(
@@ -1453,6 +1497,9 @@ mod tests {
         y
     }
 
+    /// The recurrent layers' gates at every supported level against an `f64` reference, on
+    /// shapes with every panel width, a tail of outputs that fills no vector, and two blocks of
+    /// columns.
     fn check_gates<const IN: usize, const G: usize, const H: usize>() {
         let mut rng = SplitMix64::new((IN * 100 + G * 10 + H) as u64);
         let mut w = Box::new([[[0.0f32; H]; G]; IN]);
