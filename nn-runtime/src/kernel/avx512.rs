@@ -63,9 +63,41 @@ const ACCUMULATE_COLUMNS: usize = 6;
 #[target_feature(enable = "avx512f")]
 #[inline]
 pub(crate) fn splat_each(x: &[f32; L], mut f: impl FnMut(usize, V)) {
-    for (k, &x) in x.iter().enumerate() {
-        f(k, splat(x));
-    }
+    // Written out, so that each call's `k` is a constant whether or not LLVM unrolls a loop.
+    let [
+        x0,
+        x1,
+        x2,
+        x3,
+        x4,
+        x5,
+        x6,
+        x7,
+        x8,
+        x9,
+        x10,
+        x11,
+        x12,
+        x13,
+        x14,
+        x15,
+    ] = *x;
+    f(0, splat(x0));
+    f(1, splat(x1));
+    f(2, splat(x2));
+    f(3, splat(x3));
+    f(4, splat(x4));
+    f(5, splat(x5));
+    f(6, splat(x6));
+    f(7, splat(x7));
+    f(8, splat(x8));
+    f(9, splat(x9));
+    f(10, splat(x10));
+    f(11, splat(x11));
+    f(12, splat(x12));
+    f(13, splat(x13));
+    f(14, splat(x14));
+    f(15, splat(x15));
 }
 
 #[target_feature(enable = "avx512f")]

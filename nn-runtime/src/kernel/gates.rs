@@ -473,8 +473,18 @@ macro_rules! gate_kernels {
                     gates_add::<G, H, P>(&mut acc[k % S], &columns[k], c0, x)
                 });
             }
-            for (k, (column, &x)) in rest.iter().zip(x_rest).enumerate() {
-                gates_add::<G, H, P>(&mut acc[k % S], column, c0, splat(x));
+            // The last columns by groups of `S`, each column to its partial by position: a
+            // partial picked by a computed index would keep `acc` in memory rather than in
+            // registers (`splat_each` calls `f` with constants).
+            let (groups, last) = rest.as_chunks::<S>();
+            let (x_groups, x_last) = x_rest.as_chunks::<S>();
+            for (columns, xs) in groups.iter().zip(x_groups) {
+                for ((acc, column), &x) in acc.iter_mut().zip(columns).zip(xs) {
+                    gates_add::<G, H, P>(acc, column, c0, splat(x));
+                }
+            }
+            for ((acc, column), &x) in acc.iter_mut().zip(last).zip(x_last) {
+                gates_add::<G, H, P>(acc, column, c0, splat(x));
             }
             // The partial sums added pairwise, as in `matvec`.
             sum_streams(acc)
