@@ -121,9 +121,10 @@ macro_rules! activation_kernels {
         /// update and `tanh c'` of every lane. The first pass's vectors are independent of one
         /// another, and its first gate's projections are the first the product finishes, so
         /// the CPU overlaps them; lane by lane (all four gates, then `tanh c'`, then the next
-        /// lanes) each lane's chain of about 100 cycles waited for most of the last's. On an
-        /// AVX2 core the LSTM(32)'s step took 268 ns in two passes, 305 lane by lane (`nn-step`
-        /// in bench/benches/rtneural.rs, alone in a scratch crate).
+        /// lanes) each lane's chain (about 100 cycles, by its operations' latencies) waited
+        /// for most of the last's. On an AVX2 core the LSTM(32)'s step took 268 ns in two
+        /// passes, 305 lane by lane (`nn-step` in bench/benches/rtneural.rs, alone in a scratch
+        /// crate; the gates written in place in between, within the noise).
         #[target_feature(enable = $feature)]
         #[inline]
         pub fn lstm_update<const H: usize>(

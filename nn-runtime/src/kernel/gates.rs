@@ -159,8 +159,7 @@ macro_rules! gate_kernels {
         /// [`gates`] for each stream: `ys[s] = W xs[s] + b`, with the same bits as `gates` on
         /// each stream alone. Panel by panel as `gates` (each with its partial sums), a tile of
         /// [`stream_tile_vectors`] output vectors and [`stream_tile_streams`] streams at a time.
-        // One arm a choice of panel width (`panel_width`'s rule, written out), each naming its
-        // tile's constants.
+        // One arm a panel width, as in `gates`, each naming its tile's constants.
         #[target_feature(enable = $feature)]
         #[inline]
         pub fn gates_streams<
@@ -174,24 +173,22 @@ macro_rules! gate_kernels {
             xs: &[X],
             ys: &mut [Aligned<[[f32; H]; G]>],
         ) {
-            const WIDEST: usize = 2 * GATES_PANEL;
             let vectors = G * H / L;
+            // The panels of `gates`, in its order, so that each output gets its partial sums.
             let mut c = 0;
-            while c < vectors {
-                // The panels of `gates`, so that each output gets its partial sums.
-                c += match vectors - c {
+            while vectors - c >= 2 * GATES_PANEL {
+                c += streams_panel!(WIDEST_PANEL, w, b, xs, c, ys);
+            }
+            for width in const { narrow_panels(G * H / L) } {
+                c += match width {
+                    0 => 0,
                     1 => streams_panel!(1, w, b, xs, c, ys),
                     2 => streams_panel!(2, w, b, xs, c, ys),
                     3 => streams_panel!(3, w, b, xs, c, ys),
-                    4..6 => streams_panel!(4, w, b, xs, c, ys),
-                    6..8 => streams_panel!(6, w, b, xs, c, ys),
-                    n if n < GATES_PANEL + GATES_PANEL / 2 || GATES_PANEL == 4 => {
-                        streams_panel!(GATES_PANEL, w, b, xs, c, ys)
-                    }
-                    n if n < WIDEST => {
-                        streams_panel!(GATES_PANEL + GATES_PANEL / 2, w, b, xs, c, ys)
-                    }
-                    _ => streams_panel!(WIDEST, w, b, xs, c, ys),
+                    4 => streams_panel!(4, w, b, xs, c, ys),
+                    6 => streams_panel!(6, w, b, xs, c, ys),
+                    8 => streams_panel!(8, w, b, xs, c, ys),
+                    _ => streams_panel!(NARROW, w, b, xs, c, ys),
                 };
             }
             let at = vectors * L;

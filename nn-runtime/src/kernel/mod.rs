@@ -1436,9 +1436,10 @@ mod tests {
         assert_eq!(super::with_widest(|| update(&a, &b)), update(&a, &b));
     }
 
-    /// `gates`' panels at both vector levels (whatever this CPU runs): the widest panels while
-    /// at least `2 GATES_PANEL` vectors remain, then `narrow_panels`, are the widest that fit
-    /// at each step, by the rule `gates_streams` spells out (which its bits must follow).
+    /// The panels of `gates` and `gates_streams` at both vector levels (whatever this CPU
+    /// runs): the widest panels while at least `2 GATES_PANEL` vectors remain, then
+    /// `narrow_panels`, are at each step the widest that fit, by the rule written out here
+    /// (the kernels' choice when it was one `match` in a loop).
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn gates_panels_are_the_widest_that_fit() {

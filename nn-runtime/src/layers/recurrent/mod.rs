@@ -703,18 +703,6 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar, W: Weight<T>>
         cell.bias_hh = self.bias_hh;
     }
 
-    /// `y = W_ih x + b_ih`.
-    #[inline(always)]
-    pub(crate) fn input(&self, x: &[T; IN], y: &mut Aligned<[[T; H]; G]>) {
-        W::gates(&self.weight_ih, &self.bias_ih, x, &mut y.0);
-    }
-
-    /// `y = W_hh h + b_hh`.
-    #[inline(always)]
-    pub(crate) fn hidden(&self, h: &[T; H], y: &mut Aligned<[[T; H]; G]>) {
-        W::gates(&self.weight_hh, &self.bias_hh, h, &mut y.0);
-    }
-
     /// Both projections of a step, `(W_ih x + b_ih, W_hh h + b_hh)`, written into `x` and `r`
     /// (the kernels overwrite every value: their zeros are the only initial values Rust
     /// allows without `unsafe`, and cost less than the copies a returned array can take).
@@ -726,8 +714,8 @@ impl<const IN: usize, const G: usize, const H: usize, T: Scalar, W: Weight<T>>
         x: &mut Aligned<[[T; H]; G]>,
         r: &mut Aligned<[[T; H]; G]>,
     ) {
-        self.input(input, x);
-        self.hidden(h, r);
+        W::gates(&self.weight_ih, &self.bias_ih, input, &mut x.0);
+        W::gates(&self.weight_hh, &self.bias_hh, h, &mut r.0);
     }
 }
 
