@@ -15,7 +15,7 @@
 
 use nn::__private::Dense;
 use nn::__private::init::SplitMix64;
-use nn::__private::quant::{QuantLevel, Quantization, QuantizedDense};
+use nn::__private::quant::{QuantLevel, Quantization, QuantizedDense, WeightRange};
 use nn::__private::zeroed_box;
 use nn_bench::floors;
 use std::hint::black_box;
@@ -184,6 +184,14 @@ fn measure<const IN: usize, const OUT: usize, const G: usize>() -> Report {
     let mut layer = zeroed_box::<QuantizedDense<IN, OUT, G>>();
     layer.quantize_from(&dense, input, Quantization::from_range(-4.0, 4.0));
     let qs: Vec<[u8; IN]> = xs.iter().map(|x| input.quantize_all(x)).collect();
+    // The same layer in 7 bits, which the `Avx2` level runs with `vpmaddubsw`.
+    let mut layer7 = zeroed_box::<QuantizedDense<IN, OUT, G>>();
+    layer7.quantize_from_with(
+        &dense,
+        input,
+        Quantization::from_range(-4.0, 4.0),
+        WeightRange::Int7,
+    );
 
     let mut ys = vec![[0.0_f32; OUT]; BATCH];
     let mut sums = vec![[0_i32; OUT]; BATCH];
@@ -211,7 +219,18 @@ fn measure<const IN: usize, const OUT: usize, const G: usize>() -> Report {
             layer.accumulate_batch_at(level, black_box(&qs), &mut sums);
             black_box(&sums);
         });
-        rows.push((Some(level), b1, batch / BATCH as f64));
+        rows.push((format!("{level:?}"), Some(level), b1, batch / BATCH as f64));
+        if level == QuantLevel::Avx2 {
+            let b1 = best_ns(|| {
+                black_box(layer7.accumulate_at(level, black_box(&qs[k % BATCH])));
+                k += 1;
+            });
+            let batch = best_ns(|| {
+                layer7.accumulate_batch_at(level, black_box(&qs), &mut sums);
+                black_box(&sums);
+            });
+            rows.push(("Avx2, 7-bit".into(), Some(level), b1, batch / BATCH as f64));
+        }
     }
     let b1 = best_ns(|| {
         black_box(layer.accumulate(black_box(&qs[k % BATCH])));
@@ -221,7 +240,7 @@ fn measure<const IN: usize, const OUT: usize, const G: usize>() -> Report {
         layer.accumulate_batch(black_box(&qs), &mut sums);
         black_box(&sums);
     });
-    rows.push((None, b1, batch / BATCH as f64));
+    rows.push(("accumulate".into(), None, b1, batch / BATCH as f64));
     Report {
         inputs: IN,
         outputs: OUT,
@@ -243,8 +262,8 @@ struct Report {
     read: f64,
     f32_b1: f64,
     f32_batch: f64,
-    /// The level (`None`: the dispatching `accumulate`), batch 1, batch 256.
-    rows: Vec<(Option<QuantLevel>, f64, f64)>,
+    /// The kernel's name, its level (`None`: the dispatching `accumulate`), batch 1, batch 256.
+    rows: Vec<(String, Option<QuantLevel>, f64, f64)>,
 }
 
 impl Report {
@@ -259,9 +278,14 @@ impl Report {
             self.f32_b1, self.f32_batch
         );
         let macs = (self.inputs * self.outputs) as f64;
-        for &(level, b1, batch) in &self.rows {
-            let peak = |ns: f64| peaks.of(level).map_or(f64::NAN, |p| macs / ns / p * 100.0);
-            let name = level.map_or_else(|| "accumulate".to_string(), |l| format!("{l:?}"));
+        for (name, level, b1, batch) in &self.rows {
+            let (level, b1, batch) = (*level, *b1, *batch);
+            let peak = |ns: f64| {
+                peaks.of(level).map_or_else(
+                    || "-".to_string(),
+                    |p| format!("{:.1}%", macs / ns / p * 100.0),
+                )
+            };
             let width = if peaks.of(level) == peaks.zmm {
                 "zmm"
             } else {
@@ -269,7 +293,7 @@ impl Report {
             };
             println!(
                 "quant {shape:<8} int8 {name:<17} b1 {b1:9.1} ns   b{BATCH} {batch:9.1} ns/sample   \
-                 f32/int8 b1 {:5.2}x b{BATCH} {:5.2}x   {width} peak b1 {:5.1}% b{BATCH} {:5.1}%",
+                 f32/int8 b1 {:5.2}x b{BATCH} {:5.2}x   {width} peak b1 {:>6} b{BATCH} {:>6}",
                 self.f32_b1 / b1,
                 self.f32_batch / batch,
                 peak(b1),

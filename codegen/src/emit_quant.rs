@@ -809,7 +809,7 @@ fn calibrate(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
             .unwrap_or_else(|| quote!(observer.quantization(#tensor)?));
         quantize.extend(quote_spanned! {layer.span=>
             let output = #output;
-            quantized.#field.quantize_from(&net.#field, input, output);
+            quantized.#field.quantize_from_with(&net.#field, input, output, weights);
             input = output;
         });
     }
@@ -817,7 +817,13 @@ fn calibrate(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
     let doc = format!(
         " An int8 `{name}` from a trained `{source}`: runs it on `samples` (inputs like the ones \
          it will see: a few hundred suffice), chooses each activation's range by `method`, and \
-         quantises each layer's weights (symmetric, one scale per output channel) and biases."
+         quantises each layer's weights (symmetric, one scale per output channel, \
+         `-127..=127`) and biases."
+    );
+    let doc_with = format!(
+        " [`{name}::calibrate`] with each layer's weights quantised to `weights`: \
+         `WeightRange::Int7` (`-64..=64`) for CPUs with AVX2 and no VNNI, which multiply \
+         those twice as fast."
     );
     quote! {
         #runtime::__with_alloc! {
@@ -833,6 +839,20 @@ fn calibrate(net: &Network, weighted: &[Part<'_>]) -> TokenStream {
                     net: &#source,
                     samples: &[#input_type],
                     method: #runtime::quant::Calibration,
+                ) -> ::core::result::Result<#runtime::Box<Self>, #runtime::Error> {
+                    Self::calibrate_with(net, samples, method, #runtime::quant::WeightRange::Int8)
+                }
+
+                #[doc = #doc_with]
+                ///
+                /// # Errors
+                ///
+                /// As `calibrate`.
+                pub fn calibrate_with(
+                    net: &#source,
+                    samples: &[#input_type],
+                    method: #runtime::quant::Calibration,
+                    weights: #runtime::quant::WeightRange,
                 ) -> ::core::result::Result<#runtime::Box<Self>, #runtime::Error> {
                     let mut observer = #runtime::quant::Observer::for_samples(
                         method,

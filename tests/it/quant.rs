@@ -4,7 +4,7 @@
 //! of a depthwise one run as their `f32` networks and bake from pinned files.
 
 use crate::fixtures::with_tensor;
-use nn::quant::{Calibration, Quantization};
+use nn::quant::{Calibration, QuantLevel, Quantization, WeightRange};
 use std::path::Path;
 
 nn::network! {
@@ -76,6 +76,51 @@ fn int8_digits_keep_their_accuracy_and_classes() {
     assert!(
         2 * right_f32.abs_diff(right_int8) * 100 <= n,
         "{right_f32} vs {right_int8} of {n}"
+    );
+    assert!(agree * 100 >= 99 * n, "{agree} of {n}");
+}
+
+#[test]
+fn int7_weights_keep_the_accuracy_and_every_kernel_s_sums() {
+    let net = trained();
+    let rows = digits();
+    let samples: Vec<[f32; 64]> = rows[..1500].iter().map(|(x, _)| *x).collect();
+    let int7 = DigitsInt8::calibrate_with(&net, &samples, Calibration::MinMax, WeightRange::Int7)
+        .expect("calibration");
+    let (_, int8, _) = calibrated(Calibration::MinMax);
+    // Every weight within -64..=64, the largest of each neuron at ±64; the activations'
+    // quantisation is int8's (the same calibration).
+    for o in 0..32 {
+        let row: Vec<i8> = (0..64).map(|i| int7.layer0.weight(o, i)).collect();
+        assert!(row.iter().all(|w| (-64..=64).contains(w)), "neuron {o}");
+        assert_eq!(row.iter().map(|w| w.unsigned_abs()).max(), Some(64));
+    }
+    assert_eq!(int7.layer0.input(), int8.layer0.input());
+    assert_eq!(int7.layer0.output(), int8.layer0.output());
+    let test = &rows[1500..];
+    let (mut right_f32, mut right_int7, mut agree) = (0, 0, 0);
+    for (pixels, digit) in test {
+        let (f, q) = (class(&net.forward(pixels)), class(&int7.forward(pixels)));
+        right_f32 += usize::from(f == *digit);
+        right_int7 += usize::from(q == *digit);
+        agree += usize::from(f == q);
+        // The `Avx2` level runs these weights with `vpmaddubsw`: the same exact sums as every
+        // other level's.
+        let steps = int7.input_quantization().quantize_all(pixels);
+        let expected = int7.layer0.accumulate_at(QuantLevel::Portable, &steps);
+        for level in QuantLevel::ALL.into_iter().filter(|l| l.is_supported()) {
+            assert_eq!(
+                int7.layer0.accumulate_at(level, &steps),
+                expected,
+                "{level:?}"
+            );
+        }
+    }
+    let n = test.len();
+    println!("f32 {right_f32}/{n}, int7 {right_int7}/{n}, same class {agree}/{n}");
+    assert!(
+        2 * right_f32.abs_diff(right_int7) * 100 <= n,
+        "{right_f32} vs {right_int7} of {n}"
     );
     assert!(agree * 100 >= 99 * n, "{agree} of {n}");
 }

@@ -5,7 +5,7 @@ use super::kernel::channel_lanes;
 use super::kernel::direct;
 use super::kernel::tables::Tables;
 use super::pool::maxpool2d_u8_into;
-use super::{Clamp, Quantization, QuantizedDense, requantize_step};
+use super::{Clamp, Quantization, QuantizedDense, WeightRange, requantize_step};
 use crate::Error;
 use crate::layers::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry, Pool2dGeometry};
 use crate::zeroed::{ZeroInit, filled_prefix};
@@ -140,9 +140,21 @@ impl<
         input: Quantization,
         output: Quantization,
     ) {
+        self.quantize_from_with(conv, input, output, WeightRange::Int8);
+    }
+
+    /// [`QuantizedConv2d::quantize_from`] with the weights in `range`.
+    pub fn quantize_from_with(
+        &mut self,
+        conv: &Conv2d<OUT, IN_PER_GROUP, KH, KW, f32>,
+        input: Quantization,
+        output: Quantization,
+        range: WeightRange,
+    ) {
         let () = Self::VALID;
         let rows = conv.weight().as_flattened().as_flattened().as_flattened();
-        self.dense.quantize_rows(rows, conv.bias(), input, output);
+        self.dense
+            .quantize_rows_with(rows, conv.bias(), input, output, range);
     }
 
     /// Sets the layer from its quantised parts, as [`QuantizedDense::assign`]: `rows` is
@@ -1078,11 +1090,22 @@ impl<
         input: Quantization,
         output: Quantization,
     ) {
+        self.quantize_from_with(conv, input, output, WeightRange::Int8);
+    }
+
+    /// [`QuantizedConv1d::quantize_from`] with the weights in `range`.
+    pub fn quantize_from_with(
+        &mut self,
+        conv: &Conv1d<OUT, IN_PER_GROUP, K, f32>,
+        input: Quantization,
+        output: Quantization,
+        range: WeightRange,
+    ) {
         let () = QuantizedConv2d::<OUT, IN_PER_GROUP, 1, K, PATCH, GROUPS>::VALID;
         let rows = conv.weight().as_flattened().as_flattened();
         self.conv
             .dense
-            .quantize_rows(rows, conv.bias(), input, output);
+            .quantize_rows_with(rows, conv.bias(), input, output, range);
     }
 
     /// Sets the layer from its quantised parts, as [`QuantizedConv2d::assign`]: `rows` is

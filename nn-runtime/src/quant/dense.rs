@@ -1,7 +1,7 @@
 //! The int8 fully connected layer.
 
 use super::kernel;
-use super::{Clamp, Quantization, requantize_step, round_even};
+use super::{Clamp, Quantization, WeightRange, requantize_step, round_even};
 use crate::zeroed::ZeroInit;
 use crate::{Dense, Error};
 
@@ -32,10 +32,13 @@ pub struct QuantizedDense<const IN: usize, const OUT: usize, const GROUPS: usize
     requantize: [f32; OUT],
     input: Quantization,
     output: Quantization,
+    /// Whether `vpmaddubsw` is exact on `weights` (`kernel::maddubs_exact`), so that the AVX2
+    /// level may use it; set with the weights.
+    maddubs_exact: bool,
 }
 
-// SAFETY: integers and floats, for which all-zero bytes are 0, and `Quantization`s (an `f32`
-// and a `u8`).
+// SAFETY: integers and floats, for which all-zero bytes are 0, `Quantization`s (an `f32` and a
+// `u8`), and a `bool`, for which they are `false`.
 #[allow(unsafe_code)]
 unsafe impl<const IN: usize, const OUT: usize, const GROUPS: usize> ZeroInit
     for QuantizedDense<IN, OUT, GROUPS>
@@ -110,28 +113,41 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
             requantize,
             input,
             output,
+            maddubs_exact: kernel::maddubs_exact(&weights),
         }
     }
 
     /// Quantises `dense` into `self`, in place (a layer can be larger than a stack): weights
     /// symmetric per neuron, biases in the accumulator's units, for an input quantised with
     /// `input` and an output with `output`.
-    #[allow(clippy::cast_possible_truncation)]
     pub fn quantize_from(
         &mut self,
         dense: &Dense<IN, OUT, f32>,
         input: Quantization,
         output: Quantization,
     ) {
+        self.quantize_from_with(dense, input, output, WeightRange::Int8);
+    }
+
+    /// [`QuantizedDense::quantize_from`] with the weights in `range`.
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn quantize_from_with(
+        &mut self,
+        dense: &Dense<IN, OUT, f32>,
+        input: Quantization,
+        output: Quantization,
+        range: WeightRange,
+    ) {
         let () = Self::VALID;
         let columns = dense.columns();
+        let steps = f32::from(range.largest());
         for o in 0..OUT {
             let largest = columns.iter().fold(0.0_f32, |m, c| m.max(c[o].abs()));
-            let scale = weight_scale(largest, dense.bias()[o], input.scale, IN);
+            let scale = weight_scale(largest, dense.bias()[o], input.scale, IN, steps);
             let mut sum = 0_i32;
             for (i, column) in columns.iter().enumerate() {
-                // In -127..=127: |w| <= largest. NaN becomes 0 (`as` saturates).
-                let q = round_even(column[o] / scale).clamp(-127.0, 127.0) as i8;
+                // In -steps..=steps: |w| <= largest. NaN becomes 0 (`as` saturates).
+                let q = round_even(column[o] / scale).clamp(-steps, steps) as i8;
                 self.weights[i / 4][o][i % 4] = q;
                 sum += i32::from(q);
             }
@@ -146,6 +162,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         }
         self.input = input;
         self.output = output;
+        self.maddubs_exact = kernel::maddubs_exact(&self.weights);
     }
 
     /// [`QuantizedDense::quantize_from`] from `f32` weights in PyTorch's layout, `rows` being
@@ -155,7 +172,6 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     /// # Panics
     ///
     /// When `rows` does not hold `IN * OUT` values or `bias` `OUT`.
-    #[allow(clippy::cast_possible_truncation)]
     pub fn quantize_rows(
         &mut self,
         rows: &[f32],
@@ -163,7 +179,25 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         input: Quantization,
         output: Quantization,
     ) {
+        self.quantize_rows_with(rows, bias, input, output, WeightRange::Int8);
+    }
+
+    /// [`QuantizedDense::quantize_rows`] with the weights in `range`.
+    ///
+    /// # Panics
+    ///
+    /// As [`QuantizedDense::quantize_rows`].
+    #[allow(clippy::cast_possible_truncation)]
+    pub fn quantize_rows_with(
+        &mut self,
+        rows: &[f32],
+        bias: &[f32],
+        input: Quantization,
+        output: Quantization,
+        range: WeightRange,
+    ) {
         let () = Self::VALID;
+        let steps = f32::from(range.largest());
         assert_eq!(
             rows.len(),
             IN * OUT,
@@ -173,11 +207,11 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         for (o, row) in rows.chunks_exact(IN).enumerate() {
             // The maximum does not depend on the order of the values: `quantize_from`'s.
             let largest = row.iter().fold(0.0_f32, |m, w| m.max(w.abs()));
-            let scale = weight_scale(largest, bias[o], input.scale, IN);
+            let scale = weight_scale(largest, bias[o], input.scale, IN, steps);
             let mut sum = 0_i32;
             for (i, w) in row.iter().enumerate() {
-                // In -127..=127: |w| <= largest. NaN becomes 0 (`as` saturates).
-                let q = round_even(w / scale).clamp(-127.0, 127.0) as i8;
+                // In -steps..=steps: |w| <= largest. NaN becomes 0 (`as` saturates).
+                let q = round_even(w / scale).clamp(-steps, steps) as i8;
                 self.weights[i / 4][o][i % 4] = q;
                 sum += i32::from(q);
             }
@@ -192,6 +226,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         }
         self.input = input;
         self.output = output;
+        self.maddubs_exact = kernel::maddubs_exact(&self.weights);
     }
 
     /// Sets the layer from its quantised parts, as [`QuantizedDense::from_parts`] but in place
@@ -247,6 +282,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         }
         self.input = input;
         self.output = output;
+        self.maddubs_exact = kernel::maddubs_exact(&self.weights);
         Ok(())
     }
 
@@ -276,6 +312,16 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         (&self.weights, &self.offsets)
     }
 
+    /// What the kernels read: [`QuantizedDense::packed`], and whether `vpmaddubsw` is exact on
+    /// the weights.
+    fn kernel_view(&self) -> kernel::Packed<'_, OUT, GROUPS> {
+        kernel::Packed {
+            weights: &self.weights,
+            offsets: &self.offsets,
+            maddubs_exact: self.maddubs_exact,
+        }
+    }
+
     /// Each neuron's requantisation multiplier, `input.scale * weight_scales[o] /
     /// output.scale`.
     pub(crate) fn multipliers(&self) -> &[f32; OUT] {
@@ -296,7 +342,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     #[inline]
     pub fn accumulate(&self, x: &[u8; IN]) -> [i32; OUT] {
         let () = Self::VALID;
-        kernel::accumulate(&self.weights, &self.offsets, x)
+        kernel::accumulate(self.kernel_view(), x)
     }
 
     /// [`QuantizedDense::accumulate`] for each input row into the matching row of `sums`
@@ -304,7 +350,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     #[inline]
     pub fn accumulate_batch(&self, inputs: &[[u8; IN]], sums: &mut [[i32; OUT]]) {
         let () = Self::VALID;
-        kernel::accumulate_batch(&self.weights, &self.offsets, inputs, sums);
+        kernel::accumulate_batch(self.kernel_view(), inputs, sums);
     }
 
     /// [`QuantizedDense::accumulate_batch`] of only the neurons `neurons`, in plain Rust (the
@@ -334,7 +380,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     /// it. For tests and benchmarks that compare the kernels.
     #[doc(hidden)]
     pub fn accumulate_at(&self, level: kernel::QuantLevel, x: &[u8; IN]) -> Option<[i32; OUT]> {
-        kernel::accumulate_at(level, &self.weights, &self.offsets, x)
+        kernel::accumulate_at(level, self.kernel_view(), x)
     }
 
     /// [`QuantizedDense::accumulate_batch`] with the kernel of `level`; `false` (and nothing
@@ -346,7 +392,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         inputs: &[[u8; IN]],
         sums: &mut [[i32; OUT]],
     ) -> bool {
-        kernel::accumulate_batch_at(level, &self.weights, &self.offsets, inputs, sums)
+        kernel::accumulate_batch_at(level, self.kernel_view(), inputs, sums)
     }
 
     /// The output's steps: `saturate(round(sum * m[o]) + output.zero_point)` within `clamp`.
@@ -500,7 +546,8 @@ pub(crate) const fn bias_room(inputs: usize) -> i64 {
     i32::MAX as i64 - inputs as i64 * 255 * 127
 }
 
-/// A neuron's weight scale: its largest weight's magnitude over 127 (at least the smallest
+/// A neuron's weight scale: its largest weight's magnitude over `steps` (127, or 64 for
+/// [`WeightRange::Int7`]; at least the smallest
 /// normal `f32`, so that a quotient that underflowed to 0 does not turn every weight into ±127;
 /// 1 for a neuron of zero weights), or larger where that would make its bias, in steps of
 /// `input_scale * scale`, exceed [`bias_room`]: then `|bias| / (input_scale * room)`, rounded up
@@ -514,9 +561,9 @@ pub(crate) const fn bias_room(inputs: usize) -> i64 {
 /// 1e-37 behind tiny inputs would otherwise requantise every sum to its zero point, and its
 /// file would not load back).
 #[allow(clippy::cast_precision_loss)]
-fn weight_scale(largest: f32, bias: f32, input_scale: f32, inputs: usize) -> f32 {
+fn weight_scale(largest: f32, bias: f32, input_scale: f32, inputs: usize, steps: f32) -> f32 {
     let mut scale = if largest > 0.0 && largest.is_finite() {
-        (largest / 127.0).max(f32::MIN_POSITIVE)
+        (largest / steps).max(f32::MIN_POSITIVE)
     } else {
         1.0
     };
@@ -587,7 +634,7 @@ mod tests {
                 f32::NAN,
             ] {
                 for input_scale in [1.0 / 255.0, 1e-30, 0.0, f32::NAN, f32::INFINITY] {
-                    let scale = weight_scale(largest, bias, input_scale, 25);
+                    let scale = weight_scale(largest, bias, input_scale, 25, 127.0);
                     assert!(scale > 0.0, "{largest} {bias} {input_scale}: {scale}");
                     let steps = bias_steps(bias, input_scale * scale, 25);
                     assert!(

@@ -16,7 +16,9 @@
 //! - **Weights** are `i8`, symmetric, one scale per output channel (neuron):
 //!   `scale[o] = max |W[o][..]| / 127`, `q = round(W / scale[o])` in `-127..=127`; larger
 //!   where the bias in steps would exceed `2^31 - 1 - IN * 255 * 127`, the sums' room in an
-//!   `i32`: then `|bias[o]| / (input.scale * room)`.
+//!   `i32`: then `|bias[o]| / (input.scale * room)`. With [`WeightRange::Int7`] (onnxruntime's
+//!   `reduce_range`), 64 in place of 127: `q` in `-64..=64`, which AVX2 CPUs without VNNI
+//!   multiply twice as fast.
 //! - **Biases** are `i32` in the accumulator's units, `round(b[o] / (input.scale * scale[o]))`.
 //! - **A layer** accumulates `sum (x - x.zero_point) * w + bias` exactly in `i32`, then
 //!   requantises: `y = saturate(round(acc * m[o]) + y.zero_point)` with the `f32` multiplier
@@ -53,6 +55,31 @@ pub use pool::{
     Steps, avgpool1d_u8, avgpool2d_u8, flatten_u8, global_avgpool_u8, global_maxpool_u8,
     maxpool1d_u8, maxpool2d_u8,
 };
+
+/// The steps a layer's weights are quantised to: the largest weight of each output channel
+/// (neuron) becomes the largest step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WeightRange {
+    /// `-127..=127`: the finest steps, the scheme of onnxruntime's quantiser and TFLite.
+    #[default]
+    Int8,
+    /// `-64..=64` (onnxruntime's `reduce_range`): steps twice as coarse, on which AVX2's
+    /// `vpmaddubsw` is exact, so that a CPU with AVX2 and no VNNI multiplies twice as many
+    /// weights an instruction as with `-127..=127` and needs no widening (MNIST's 784 -> 128
+    /// in 0.55 of the time at batch 1: `Avx2, 7-bit` in `bench/benches/quant.rs`). Elsewhere
+    /// it changes nothing but the steps.
+    Int7,
+}
+
+impl WeightRange {
+    /// The largest step: 127 or 64.
+    pub const fn largest(self) -> i8 {
+        match self {
+            WeightRange::Int8 => 127,
+            WeightRange::Int7 => 64,
+        }
+    }
+}
 
 /// The affine map between real values and `u8` steps: `real = scale * (q - zero_point)`.
 #[derive(Clone, Copy, Debug, PartialEq)]

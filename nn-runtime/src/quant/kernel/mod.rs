@@ -7,8 +7,12 @@
 //!
 //! - [`portable`]: plain Rust, for every target and for layers too small to be worth a call.
 //! - `avx2` (x86_64): AVX2 without VNNI. `vpmaddubsw`, the obvious `u8 x i8` product, saturates
-//!   its pairs of products in `i16`, so it would not be exact; the kernel widens the weights to
-//!   `i16` instead and multiplies with `vpmaddwd`, whose pairs are exact in `i32`.
+//!   its pairs of products in `i16`, so it is not exact on every layer; the kernel widens the
+//!   weights to `i16` instead and multiplies with `vpmaddwd`, whose pairs are exact in `i32`.
+//!   A layer whose weights `vpmaddubsw` is exact on ([`maddubs_exact`]: 7-bit weights, as
+//!   [`WeightRange::Int7`](super::WeightRange::Int7) quantises them) runs `vnni`'s 256-bit
+//!   kernels with `vpdpbusd` built from `vpmaddubsw` instead, twice as many multiply-adds an
+//!   instruction and no widening.
 //! - `vnni` (x86_64): `vpdpbusd`, the 4-way `u8 x i8` dot product accumulated in `i32`, 256 bits
 //!   wide with AVX-VNNI (or AVX-512 VNNI's EVEX encoding with AVX-512VL), 512 with AVX-512
 //!   VNNI: one broadcast of four inputs and one load of weights feed 8 or 16 neurons.
@@ -50,7 +54,7 @@ pub const SMALL: usize = 32;
 pub enum QuantLevel {
     /// Plain Rust.
     Portable,
-    /// AVX2, `i16` products (`vpmaddwd`).
+    /// AVX2: `i16` products (`vpmaddwd`), or `vpmaddubsw` for layers it is exact on.
     Avx2,
     /// `vpdpbusd` on 256 bits, 8 neurons per instruction: AVX-VNNI, or AVX-512 VNNI with
     /// AVX-512VL on the CPUs that have those but not AVX-VNNI.
@@ -241,56 +245,95 @@ fn vex_vnni() -> bool {
     }
 }
 
+/// Whether `vpmaddubsw` is exact on the weights `w` for any `u8` inputs: it sums the products
+/// of each pair of neighbouring inputs (`2k` and `2k + 1`) in `i16`, saturating, so each pair of
+/// a neuron's weights needs its positive parts and its negative parts each to sum to at most
+/// 128 (`255 * 128 = 32,640`). Every layer of 7-bit weights (`-64..=64`) passes; one quantised
+/// to `-127..=127` rarely does, since each neuron's largest weight is `±127`.
+pub(crate) const fn maddubs_exact<const OUT: usize, const G: usize>(
+    w: &[[[i8; 4]; OUT]; G],
+) -> bool {
+    let mut g = 0;
+    while g < G {
+        let mut o = 0;
+        while o < OUT {
+            let [a, b, c, d] = w[g][o];
+            if !pair_fits_i16(a, b) || !pair_fits_i16(c, d) {
+                return false;
+            }
+            o += 1;
+        }
+        g += 1;
+    }
+    true
+}
+
+/// Whether `x0 a + x1 b` fits `i16` for every `u8` `x0` and `x1`: see [`maddubs_exact`].
+pub(crate) const fn pair_fits_i16(a: i8, b: i8) -> bool {
+    let (a, b) = (a as i32, b as i32);
+    let positive = if a > 0 { a } else { 0 } + if b > 0 { b } else { 0 };
+    let negative = if a < 0 { -a } else { 0 } + if b < 0 { -b } else { 0 };
+    positive <= 128 && negative <= 128
+}
+
+/// A layer's packed weights, `[groups][OUT][4]`, with what the kernels need besides: the
+/// offsets each neuron's sum starts from, and whether `vpmaddubsw` is exact on the weights
+/// ([`maddubs_exact`], computed where the weights are set).
+#[derive(Clone, Copy)]
+pub(crate) struct Packed<'a, const OUT: usize, const G: usize> {
+    pub(crate) weights: &'a [[[i8; 4]; OUT]; G],
+    pub(crate) offsets: &'a [i32; OUT],
+    // Read by the `Avx2` level's dispatch, on x86_64 only.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub(crate) maddubs_exact: bool,
+}
+
 /// `offsets[o] + sum_i x[i] * w[o][i]` for every neuron, at the best level; layers of at most
 /// [`SMALL`] weights inlined with the portable kernel.
 #[inline]
 pub(crate) fn accumulate<const IN: usize, const OUT: usize, const G: usize>(
-    w: &[[[i8; 4]; OUT]; G],
-    offsets: &[i32; OUT],
+    layer: Packed<'_, OUT, G>,
     x: &[u8; IN],
 ) -> [i32; OUT] {
     if IN * OUT <= SMALL {
-        return portable::accumulate(w, offsets, x);
+        return portable::accumulate(layer.weights, layer.offsets, x);
     }
-    at(level(), w, offsets, x)
+    at(level(), layer, x)
 }
 
 /// [`accumulate`] of every input row into the matching row of `sums` (`min` of the lengths).
 #[inline]
 pub(crate) fn accumulate_batch<const IN: usize, const OUT: usize, const G: usize>(
-    w: &[[[i8; 4]; OUT]; G],
-    offsets: &[i32; OUT],
+    layer: Packed<'_, OUT, G>,
     xs: &[[u8; IN]],
     sums: &mut [[i32; OUT]],
 ) {
     if IN * OUT <= SMALL {
-        portable::accumulate_batch(w, offsets, xs, sums);
+        portable::accumulate_batch(layer.weights, layer.offsets, xs, sums);
     } else {
-        batch_at(level(), w, offsets, xs, sums);
+        batch_at(level(), layer, xs, sums);
     }
 }
 
 /// [`accumulate`] at `level`, `None` where unsupported.
 pub(crate) fn accumulate_at<const IN: usize, const OUT: usize, const G: usize>(
     level: QuantLevel,
-    w: &[[[i8; 4]; OUT]; G],
-    offsets: &[i32; OUT],
+    layer: Packed<'_, OUT, G>,
     x: &[u8; IN],
 ) -> Option<[i32; OUT]> {
-    level.is_supported().then(|| at(level, w, offsets, x))
+    level.is_supported().then(|| at(level, layer, x))
 }
 
 /// [`accumulate_batch`] at `level`, `false` (nothing written) where unsupported.
 pub(crate) fn accumulate_batch_at<const IN: usize, const OUT: usize, const G: usize>(
     level: QuantLevel,
-    w: &[[[i8; 4]; OUT]; G],
-    offsets: &[i32; OUT],
+    layer: Packed<'_, OUT, G>,
     xs: &[[u8; IN]],
     sums: &mut [[i32; OUT]],
 ) -> bool {
     let supported = level.is_supported();
     if supported {
-        batch_at(level, w, offsets, xs, sums);
+        batch_at(level, layer, xs, sums);
     }
     supported
 }
@@ -299,10 +342,14 @@ pub(crate) fn accumulate_batch_at<const IN: usize, const OUT: usize, const G: us
 #[inline]
 fn at<const IN: usize, const OUT: usize, const G: usize>(
     level: QuantLevel,
-    w: &[[[i8; 4]; OUT]; G],
-    offsets: &[i32; OUT],
+    layer: Packed<'_, OUT, G>,
     x: &[u8; IN],
 ) -> [i32; OUT] {
+    let Packed {
+        weights: w,
+        offsets,
+        ..
+    } = layer;
     debug_assert!(level.is_supported());
     match level {
         #[cfg(target_arch = "x86_64")]
@@ -325,7 +372,13 @@ fn at<const IN: usize, const OUT: usize, const G: usize>(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller checked that the CPU supports AVX2 (`QuantLevel::Avx2`).
         #[allow(unsafe_code)]
-        QuantLevel::Avx2 => unsafe { avx2::accumulate(w, offsets, x) },
+        QuantLevel::Avx2 => unsafe {
+            if layer.maddubs_exact {
+                vnni::maddubs::accumulate_256(w, offsets, x)
+            } else {
+                avx2::accumulate(w, offsets, x)
+            }
+        },
         _ => portable::accumulate(w, offsets, x),
     }
 }
@@ -334,11 +387,15 @@ fn at<const IN: usize, const OUT: usize, const G: usize>(
 #[inline]
 fn batch_at<const IN: usize, const OUT: usize, const G: usize>(
     level: QuantLevel,
-    w: &[[[i8; 4]; OUT]; G],
-    offsets: &[i32; OUT],
+    layer: Packed<'_, OUT, G>,
     xs: &[[u8; IN]],
     sums: &mut [[i32; OUT]],
 ) {
+    let Packed {
+        weights: w,
+        offsets,
+        ..
+    } = layer;
     debug_assert!(level.is_supported());
     match level {
         #[cfg(target_arch = "x86_64")]
@@ -370,7 +427,13 @@ fn batch_at<const IN: usize, const OUT: usize, const G: usize>(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller checked that the CPU supports AVX2 (`QuantLevel::Avx2`).
         #[allow(unsafe_code)]
-        QuantLevel::Avx2 => unsafe { avx2::accumulate_batch(w, offsets, xs, sums) },
+        QuantLevel::Avx2 => unsafe {
+            if layer.maddubs_exact {
+                vnni::maddubs::accumulate_batch_256(w, offsets, xs, sums);
+            } else {
+                avx2::accumulate_batch(w, offsets, xs, sums);
+            }
+        },
         _ => portable::accumulate_batch(w, offsets, xs, sums),
     }
 }
@@ -433,9 +496,14 @@ mod tests {
             .map(|x| x.try_into().unwrap())
             .collect();
         let expected: Vec<[i32; OUT]> = xs.iter().map(|x| reference(&w, &offsets, x)).collect();
+        let layer = Packed {
+            weights: &w,
+            offsets: &offsets,
+            maddubs_exact: maddubs_exact(&w),
+        };
         for level in QuantLevel::ALL {
             for (x, e) in xs.iter().zip(&expected) {
-                let got = accumulate_at(level, &w, &offsets, x);
+                let got = accumulate_at(level, layer, x);
                 if level.is_supported() {
                     assert_eq!(got.as_ref(), Some(e), "{level:?} {IN} -> {OUT}");
                 } else {
@@ -444,7 +512,7 @@ mod tests {
             }
             // One row more in `sums` than in `xs`: it stays as it was.
             let mut sums = vec![[7; OUT]; xs.len() + 1];
-            let done = accumulate_batch_at(level, &w, &offsets, &xs, &mut sums);
+            let done = accumulate_batch_at(level, layer, &xs, &mut sums);
             assert_eq!(done, level.is_supported());
             if done {
                 assert_eq!(
@@ -456,14 +524,43 @@ mod tests {
             assert_eq!(sums[xs.len()], [7; OUT]);
         }
         encodings_256(&w, &offsets, &xs, &expected);
+        if layer.maddubs_exact {
+            maddubs_256(&w, &offsets, &xs, &expected);
+        }
         vnni_512_batch(&w, &offsets, &xs, &expected);
         amx_blocks(&w, &offsets, &xs, &expected);
         for (x, e) in xs.iter().zip(&expected) {
-            assert_eq!(&accumulate(&w, &offsets, x), e);
+            assert_eq!(&accumulate(layer, x), e);
         }
         let mut sums = vec![[0; OUT]; xs.len()];
-        accumulate_batch(&w, &offsets, &xs, &mut sums);
+        accumulate_batch(layer, &xs, &mut sums);
         assert_eq!(sums, expected);
+    }
+
+    /// The `vpmaddubsw` kernels alone, where the CPU has AVX2, for weights they are exact on
+    /// (the dispatch takes them only at the `Avx2` level).
+    #[allow(unsafe_code)]
+    fn maddubs_256<const IN: usize, const OUT: usize, const G: usize>(
+        w: &[[[i8; 4]; OUT]; G],
+        offsets: &[i32; OUT],
+        xs: &[[u8; IN]],
+        expected: &[[i32; OUT]],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            assert!(maddubs_exact(w));
+            for (x, e) in xs.iter().zip(expected) {
+                // SAFETY: the CPU has AVX2, checked above.
+                let got = unsafe { vnni::maddubs::accumulate_256(w, offsets, x) };
+                assert_eq!(&got, e, "vpmaddubsw {IN} -> {OUT}");
+            }
+            let mut sums = vec![[7; OUT]; xs.len()];
+            // SAFETY: as above.
+            unsafe { vnni::maddubs::accumulate_batch_256(w, offsets, xs, &mut sums) };
+            assert_eq!(sums, expected, "vpmaddubsw batch {IN} -> {OUT}");
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (w, offsets, xs, expected);
     }
 
     /// Both encodings of the 256-bit `vpdpbusd` kernels, where the CPU has them: the dispatch
@@ -565,15 +662,35 @@ mod tests {
         })
     }
 
-    /// A property test per shape: `cases` cases of `rows` rows each.
+    /// [`case`] with 7-bit weights, `-64..=64`, on which `vpmaddubsw` is exact.
+    fn case_7_bits(
+        rows: core::ops::RangeInclusive<usize>,
+        inputs: usize,
+        outputs: usize,
+    ) -> impl Strategy<Value = (Vec<i8>, Vec<i32>, Vec<u8>)> {
+        rows.prop_flat_map(move |rows| {
+            (
+                prop::collection::vec(-64_i8..=64, inputs * outputs),
+                prop::collection::vec(any::<i32>(), outputs),
+                prop::collection::vec(any::<u8>(), rows * inputs),
+            )
+        })
+    }
+
+    /// A property test per shape: `cases` cases of `rows` rows each, any weights; then (the
+    /// `vpmaddubsw` kernels) 7-bit weights.
     macro_rules! shapes {
         ($cases:literal cases of $rows:expr; $($name:ident: $in:literal -> $out:literal,)*) => {
             proptest! {
                 #![proptest_config(ProptestConfig::with_cases($cases))]
                 $(
                     #[test]
-                    fn $name((w, offsets, x) in case($rows, $in, $out)) {
+                    fn $name(
+                        (w, offsets, x) in case($rows, $in, $out),
+                        (w7, offsets7, x7) in case_7_bits($rows, $in, $out),
+                    ) {
                         check::<$in, $out, { ($in as usize).div_ceil(4) }>(&w, &offsets, &x);
+                        check::<$in, $out, { ($in as usize).div_ceil(4) }>(&w7, &offsets7, &x7);
                     }
                 )*
             }
@@ -660,6 +777,55 @@ mod tests {
         all::<4096, 20, 1024>();
         all::<1001, 40, 251>();
         all::<784, 128, 196>();
+    }
+
+    /// The largest sums `vpmaddubsw` is exact on: inputs 255 against pairs of weights whose
+    /// positive or negative parts add up to 128, in every position of a group; and pairs one
+    /// step beyond, which it would saturate, turn it off.
+    #[test]
+    fn maddubs_at_its_limits() {
+        fn all<const IN: usize, const OUT: usize, const G: usize>() {
+            for pair in [
+                [64_i8, 64],
+                [-64, -64],
+                [127, 1],
+                [1, 127],
+                [-127, -1],
+                [127, -127],
+            ] {
+                let weights: Vec<i8> = (0..IN * OUT).map(|i| pair[i % 2]).collect();
+                let mut w = [[[0_i8; 4]; OUT]; G];
+                for (i, &v) in weights.iter().enumerate() {
+                    let (o, i) = (i / IN, i % IN);
+                    w[i / 4][o][i % 4] = v;
+                }
+                assert!(maddubs_exact(&w), "{pair:?}");
+                check::<IN, OUT, G>(&weights, &vec![0; OUT], &vec![255; 7 * IN]);
+                for beyond in [[127_i8, 2], [-127, -2], [65, 64], [-64, -65]] {
+                    let mut w = w;
+                    w[G - 1][OUT - 1][((IN - 1) % 4) & !1] = beyond[0];
+                    w[G - 1][OUT - 1][((IN - 1) % 4) | 1] = beyond[1];
+                    assert!(!maddubs_exact(&w), "{beyond:?}");
+                }
+            }
+        }
+        all::<784, 128, 196>();
+        all::<64, 10, 16>();
+        all::<70, 40, 18>();
+    }
+
+    /// `pair_fits_i16` against the pair's largest and smallest sums over every `u8` input,
+    /// which are at the corners (0 or 255 for each input), for every pair of weights.
+    #[test]
+    fn pairs_fit_i16_exactly_when_their_sums_do() {
+        for a in i8::MIN..=i8::MAX {
+            for b in i8::MIN..=i8::MAX {
+                let corners = [[0, 0], [0, 255], [255, 0], [255, 255]]
+                    .map(|[x0, x1]| x0 * i32::from(a) + x1 * i32::from(b));
+                let fits = corners.iter().all(|&s| i16::try_from(s).is_ok());
+                assert_eq!(pair_fits_i16(a, b), fits, "{a} {b}");
+            }
+        }
     }
 
     #[test]
