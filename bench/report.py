@@ -240,6 +240,7 @@ def main():
         "recurrent.md",
         "quantized.md",
         "quantized_no_amx.md",
+        "quantized_avx2.md",
         "smaller.md",
         "training.md",
         "history.md",

@@ -5,6 +5,8 @@
 //! state of a shared machine; at batch 256 also two parts of int8's time (quantising the inputs,
 //! and the hidden layer's `i32` sums alone), the int8 multiply-add peak of this core (a
 //! register-only loop of AVX-512 VNNI `vpdpbusd`) and the FMA peak, for the same multiply-adds.
+//! Beside it, the twin calibrated with 7-bit weights (`int7`: `WeightRange::Int7`, which a CPU
+//! with AVX2 and no VNNI runs with `vpmaddubsw`), with the same goals.
 //!
 //! Prints one line per implementation and measurement, seconds per call (one sample, or the
 //! whole batch), best round and median round, then the goals' ratios:
@@ -19,7 +21,7 @@
 //! (its Python call overhead subtracted) over every run in the log:
 //!
 //! ```text
-//! vs_ort <model> <batch> ort <s> nn_int8 <s> ratio <ort / nn> target >=<x> met <yes|no>
+//! vs_ort <model> <batch> ort <s> nn_<int8|int7> <s> ratio <ort / nn> target >=<x> met <yes|no>
 //! ```
 //!
 //! ```sh
@@ -29,7 +31,7 @@
 
 #![allow(missing_docs)]
 
-use nn::quant::Calibration;
+use nn::quant::{Calibration, WeightRange};
 use nn_bench::{Mnist, MnistInt8, fixture, floors, inputs};
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -193,7 +195,7 @@ fn ort_times(log: &str) -> BTreeMap<(String, usize), f64> {
 
 /// onnxruntime's int8 models (and its f32 model, for context) against `MnistInt8`'s best rounds
 /// at batch 1 and 256: their time over ours, against the goals (2x at batch 1, 1.5x at 256).
-fn versus_ort(log: &str, b1: f64, b256: f64) {
+fn versus_ort(log: &str, twin: &str, b1: f64, b256: f64) {
     let ort = ort_times(log);
     for model in ["mnist_int8_dynamic", "mnist_int8_static", "mnist"] {
         for (batch, ours, target) in [(1, b1, 2.0), (BATCH, b256, 1.5)] {
@@ -210,7 +212,7 @@ fn versus_ort(log: &str, b1: f64, b256: f64) {
                 "no"
             };
             println!(
-                "vs_ort {model} {batch} ort {theirs:.6e} nn_int8 {ours:.6e} ratio {ratio:.4} target >={target} met {met}"
+                "vs_ort {model} {batch} ort {theirs:.6e} nn_{twin} {ours:.6e} ratio {ratio:.4} target >={target} met {met}"
             );
         }
     }
@@ -222,9 +224,9 @@ fn class(y: &[f32]) -> usize {
         .expect("outputs")
 }
 
-/// Checks before timing: a batch gives `forward`'s outputs, and int8 stays close to f32
-/// (printed).
-fn check(net: &Mnist, int8: &MnistInt8, xs: &[[f32; 784]]) {
+/// Checks before timing: a batch gives `forward`'s outputs, and the twin named `twin` stays
+/// close to f32 (printed).
+fn check(net: &Mnist, int8: &MnistInt8, twin: &str, xs: &[[f32; 784]]) {
     let mut y8 = vec![[0.0_f32; 10]; BATCH];
     let mut y32 = vec![[0.0_f32; 10]; BATCH];
     int8.forward_batch(xs, &mut y8).expect("sizes match");
@@ -244,7 +246,42 @@ fn check(net: &Mnist, int8: &MnistInt8, xs: &[[f32; 784]]) {
             .fold(worst, f32::max);
         same += usize::from(class(a) == class(b));
     }
-    println!("accuracy int8_vs_f32 max_difference {worst:.3e} same_class {same}/{BATCH}");
+    println!("accuracy {twin}_vs_f32 max_difference {worst:.3e} same_class {same}/{BATCH}");
+}
+
+/// The goals' lines, and the peaks' where measured: int8 (and int7) time over f32 time at batch
+/// 1; f32 time over int8 time (throughput) at batch 256.
+fn goals(b1: &Rounds, b256: &Rounds) {
+    goal("int8_b1_time_over_f32", b1.ratio("int8", "f32"), true, 0.4);
+    goal(
+        "int8_b256_throughput_over_f32",
+        b256.ratio("f32", "int8"),
+        false,
+        3.0,
+    );
+    goal("int7_b1_time_over_f32", b1.ratio("int7", "f32"), true, 0.4);
+    goal(
+        "int7_b256_throughput_over_f32",
+        b256.ratio("f32", "int7"),
+        false,
+        3.0,
+    );
+    if b256.0.contains_key("floor_dpbusd") {
+        let (best, median) = b256.ratio("floor_dpbusd", "int8");
+        println!("floor int8_b256_fraction_of_dpbusd_peak best {best:.4} median {median:.4}");
+        // The peak's time for the hidden layer's multiply-adds alone.
+        let (best, median) = b256.ratio("floor_dpbusd", "int8_hidden_sums");
+        let share = 784.0 * 128.0 / MACS as f64;
+        println!(
+            "floor hidden_sums_fraction_of_dpbusd_peak best {:.4} median {:.4}",
+            best * share,
+            median * share
+        );
+        if b256.0.contains_key("floor_fma") {
+            let (best, median) = b256.ratio("floor_fma", "floor_dpbusd");
+            println!("floor dpbusd_peak_over_fma_peak best {best:.4} median {median:.4}");
+        }
+    }
 }
 
 fn main() {
@@ -262,6 +299,8 @@ fn main() {
     let rows = inputs::<784>(2 * BATCH);
     let (calibration, xs) = rows.split_at(BATCH);
     let int8 = MnistInt8::calibrate(&net, calibration, Calibration::MinMax).expect("calibration");
+    let int7 = MnistInt8::calibrate_with(&net, calibration, Calibration::MinMax, WeightRange::Int7)
+        .expect("calibration");
     println!(
         "# int8 kernel level {:?}; avx512vnni {}; amx {}",
         nn::quant::level(),
@@ -269,7 +308,8 @@ fn main() {
         nn::quant::amx_enabled()
     );
 
-    check(&net, &int8, xs);
+    check(&net, &int8, "int8", xs);
+    check(&net, &int7, "int7", xs);
 
     let x = xs[0];
     let steps = int8.input_quantization().quantize_all(&x);
@@ -285,6 +325,9 @@ fn main() {
             timed("int8_u8", MACS, || {
                 black_box(int8.forward_quantized(black_box(&steps)));
             }),
+            timed("int7", MACS, || {
+                black_box(int7.forward(black_box(&x)));
+            }),
         ],
     );
 
@@ -293,6 +336,7 @@ fn main() {
     let mut batch_steps = input_steps.clone();
     let mut hidden_sums = vec![[0_i32; 128]; BATCH];
     let (mut y8, mut y32) = (vec![[0.0_f32; 10]; BATCH], vec![[0.0_f32; 10]; BATCH]);
+    let mut y7 = vec![[0.0_f32; 10]; BATCH];
     let mut b256 = vec![
         timed("f32", BATCH * MACS, || {
             net.forward_batch(black_box(xs), black_box(&mut y32))
@@ -300,6 +344,10 @@ fn main() {
         }),
         timed("int8", BATCH * MACS, || {
             int8.forward_batch(black_box(xs), black_box(&mut y8))
+                .expect("sizes match");
+        }),
+        timed("int7", BATCH * MACS, || {
+            int7.forward_batch(black_box(xs), black_box(&mut y7))
                 .expect("sizes match");
         }),
         // Parts of int8's time, to see where it goes: quantising the inputs, and the hidden
@@ -324,32 +372,10 @@ fn main() {
     }
     let b256 = alternate("mnist_b256", b256);
 
-    // int8 time over f32 time at batch 1; f32 time over int8 time (throughput) at batch 256.
-    goal("int8_b1_time_over_f32", b1.ratio("int8", "f32"), true, 0.4);
-    goal(
-        "int8_b256_throughput_over_f32",
-        b256.ratio("f32", "int8"),
-        false,
-        3.0,
-    );
-    if b256.0.contains_key("floor_dpbusd") {
-        let (best, median) = b256.ratio("floor_dpbusd", "int8");
-        println!("floor int8_b256_fraction_of_dpbusd_peak best {best:.4} median {median:.4}");
-        // The peak's time for the hidden layer's multiply-adds alone.
-        let (best, median) = b256.ratio("floor_dpbusd", "int8_hidden_sums");
-        let share = 784.0 * 128.0 / MACS as f64;
-        println!(
-            "floor hidden_sums_fraction_of_dpbusd_peak best {:.4} median {:.4}",
-            best * share,
-            median * share
-        );
-        if b256.0.contains_key("floor_fma") {
-            let (best, median) = b256.ratio("floor_fma", "floor_dpbusd");
-            println!("floor dpbusd_peak_over_fma_peak best {best:.4} median {median:.4}");
-        }
-    }
+    goals(&b1, &b256);
 
     if let Some(log) = ort_log {
-        versus_ort(&log, b1.best("int8"), b256.best("int8"));
+        versus_ort(&log, "int8", b1.best("int8"), b256.best("int8"));
+        versus_ort(&log, "int7", b1.best("int7"), b256.best("int7"));
     }
 }

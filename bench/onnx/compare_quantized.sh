@@ -10,7 +10,8 @@
 # With NO_AMX=1, both sides run without AMX, as on a CPU that has AVX-512 VNNI but no AMX (an
 # Intel Xeon from Cascade Lake to Ice Lake, an AMD EPYC from Zen 4 on): nn with NN_NO_AMX set,
 # onnxruntime through bench/onnx/no_amx.py (Linux refuses its request for AMX's state); the
-# report goes to bench/quantized_no_amx.md instead.
+# report goes to bench/quantized_no_amx.md instead. With AVX2=1 (on a CPU with AVX2 and no VNNI,
+# where both sides run their AVX2 kernels), to bench/quantized_avx2.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${1:-/tmp/qbenv/bin/python}
@@ -22,6 +23,14 @@ if [[ "${NO_AMX:-0}" == 1 ]]; then
     ort=("$python" bench/onnx/no_amx.py bench/onnx/ort_bench.py mnist)
     report=bench/quantized_no_amx.md
     flags=(--no-amx)
+fi
+if [[ "${AVX2:-0}" == 1 ]]; then
+    if grep -qw 'avx512_vnni\|avx_vnni' /proc/cpuinfo; then
+        echo "AVX2=1 is for a CPU without VNNI; this one has it" >&2
+        exit 1
+    fi
+    report=bench/quantized_avx2.md
+    flags=(--avx2)
 fi
 target=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
