@@ -90,6 +90,9 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         let mut offsets = bias;
         let mut dequantize = [0.0; OUT];
         let mut requantize = [0.0; OUT];
+        // `kernel::maddubs_exact` in the same pass (inputs `2k` and `2k + 1` make a pair; a last
+        // odd input's pair is a padding zero, which always fits).
+        let mut maddubs_exact = true;
         let mut o = 0;
         while o < OUT {
             let mut sum = 0_i32;
@@ -97,6 +100,9 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
             while i < IN {
                 weights[i / 4][o][i % 4] = rows[o][i];
                 sum += rows[o][i] as i32;
+                if i % 2 == 1 && !kernel::pair_fits_i16(rows[o][i - 1], rows[o][i]) {
+                    maddubs_exact = false;
+                }
                 i += 1;
             }
             offsets[o] = offsets[o].wrapping_sub((input.zero_point as i32).wrapping_mul(sum));
@@ -113,7 +119,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
             requantize,
             input,
             output,
-            maddubs_exact: kernel::maddubs_exact(&weights),
+            maddubs_exact,
         }
     }
 
@@ -284,6 +290,13 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         self.output = output;
         self.maddubs_exact = kernel::maddubs_exact(&self.weights);
         Ok(())
+    }
+
+    /// Whether `vpmaddubsw` is exact on the weights, so that the `Avx2` level runs it (see
+    /// [`WeightRange::Int7`]). For tests.
+    #[doc(hidden)]
+    pub fn maddubs_exact(&self) -> bool {
+        self.maddubs_exact
     }
 
     /// The quantised weight from input `input` to neuron `neuron`.

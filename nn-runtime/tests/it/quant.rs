@@ -12,7 +12,7 @@ use std::fmt::Debug;
 use std::str::FromStr;
 use std::sync::LazyLock;
 
-use nn_runtime::quant::{Clamp, QuantLevel, Quantization, QuantizedDense};
+use nn_runtime::quant::{Clamp, QuantLevel, Quantization, QuantizedDense, WeightRange};
 use nn_runtime::{Dense, zeroed_box};
 
 static FIXTURES: LazyLock<HashMap<(&'static str, &'static str), Vec<&'static str>>> =
@@ -50,11 +50,30 @@ fn assert_bits(got: &[f32], expected: &[f32], what: &str) {
     }
 }
 
-/// One case of the fixture, `IN -> OUT` (`G = IN.div_ceil(4)`).
-fn check<const IN: usize, const OUT: usize, const G: usize>(case: &str) {
+/// Whether every pair of inputs `2k`, `2k + 1` of each row of `inputs` weights keeps its sums
+/// within `i16` for any `u8` inputs (the corners 0 and 255 bound them).
+fn pairs_fit_i16(weights: &[i8], inputs: usize) -> bool {
+    weights.chunks_exact(inputs).all(|row| {
+        row.chunks(2).all(|pair| {
+            let (a, b) = (i32::from(pair[0]), pair.get(1).map_or(0, |&b| i32::from(b)));
+            [[0, 255], [255, 0], [255, 255]]
+                .iter()
+                .all(|[x0, x1]| i16::try_from(x0 * a + x1 * b).is_ok())
+        })
+    })
+}
+
+/// One case of the fixture, `IN -> OUT` (`G = IN.div_ceil(4)`), its weights quantised to
+/// `range`.
+fn check<const IN: usize, const OUT: usize, const G: usize>(case: &str, range: WeightRange) {
     let shape: Vec<usize> = values(case, "shape");
     assert_eq!(shape[..2], [IN, OUT], "{case}'s shape");
     let rows = shape[2];
+    assert_eq!(
+        values::<i8>(case, "weight_steps"),
+        [range.largest()],
+        "{case}'s range"
+    );
 
     // Calibration's parameters, from the ranges the script observed.
     let input = quantization(case, "input_quantization");
@@ -81,8 +100,12 @@ fn check<const IN: usize, const OUT: usize, const G: usize>(case: &str) {
     }
     dense.bias_mut().copy_from_slice(&bias);
     let mut layer = zeroed_box::<QuantizedDense<IN, OUT, G>>();
-    layer.quantize_from(&dense, input, output);
+    layer.quantize_from_with(&dense, input, output, range);
     let weight_q: Vec<i8> = values(case, "weight_q");
+    // `vpmaddubsw` (the `Avx2` level) where its pairs fit: always for 7-bit weights.
+    let pairs_fit = pairs_fit_i16(&weight_q, IN);
+    assert!(pairs_fit || range == WeightRange::Int8, "{case}");
+    assert_eq!(layer.maddubs_exact(), pairs_fit, "{case}: vpmaddubsw");
     for o in 0..OUT {
         for i in 0..IN {
             assert_eq!(
@@ -173,27 +196,92 @@ fn onnxruntime_agrees(case: &str, outputs: &[u8]) {
 
 #[test]
 fn ties_round_half_to_even() {
-    check::<5, 3, 2>("ties");
+    check::<5, 3, 2>("ties", WeightRange::Int8);
 }
 
 #[test]
 fn small() {
-    check::<13, 17, 4>("small");
+    check::<13, 17, 4>("small", WeightRange::Int8);
 }
 
 #[test]
 fn mid() {
-    check::<70, 40, 18>("mid");
+    check::<70, 40, 18>("mid", WeightRange::Int8);
 }
 
 #[test]
 fn negative_inputs() {
-    check::<130, 20, 33>("negative");
+    check::<130, 20, 33>("negative", WeightRange::Int8);
 }
 
 #[test]
 fn mnist_output_layer() {
-    check::<128, 10, 32>("mnist_out");
+    check::<128, 10, 32>("mnist_out", WeightRange::Int8);
+}
+
+#[test]
+fn seven_bit_weights() {
+    check::<70, 40, 18>("mid_int7", WeightRange::Int7);
+    check::<128, 10, 32>("mnist_out_int7", WeightRange::Int7);
+}
+
+/// A layer quantised again, or assigned other weights, drops `vpmaddubsw` when its new weights
+/// could saturate it, and keeps the exact sums at every level.
+#[test]
+fn requantised_layers_recheck_their_weights() {
+    let mut dense = zeroed_box::<Dense<64, 16, f32>>();
+    for (i, column) in dense.columns_mut().iter_mut().enumerate() {
+        for (o, w) in column.iter_mut().enumerate() {
+            // Same-signed neighbours: 8-bit steps near 127 make pairs beyond `i16`.
+            #[allow(clippy::cast_precision_loss)]
+            let magnitude = 0.5 + ((i * 7 + o * 3) % 11) as f32 / 22.0;
+            *w = if o % 2 == 0 { magnitude } else { -magnitude };
+        }
+    }
+    let (input, output) = (Quantization::new(0.02, 0), Quantization::new(0.5, 100));
+    let xs: Vec<[u8; 64]> = (0..9_u8)
+        .map(|r| core::array::from_fn(|i| 255 - r.wrapping_mul(17) - [0, 1, 2][i % 3]))
+        .collect();
+    let sums_at_every_level = |layer: &QuantizedDense<64, 16, 16>| {
+        let expected: Vec<_> = xs
+            .iter()
+            .map(|x| layer.accumulate_at(QuantLevel::Portable, x))
+            .collect();
+        for level in QuantLevel::ALL.into_iter().filter(|l| l.is_supported()) {
+            let got: Vec<_> = xs.iter().map(|x| layer.accumulate_at(level, x)).collect();
+            assert_eq!(got, expected, "{level:?}");
+            let mut batch = vec![[0; 16]; xs.len()];
+            assert!(layer.accumulate_batch_at(level, &xs, &mut batch));
+            assert_eq!(
+                batch,
+                expected.iter().map(|e| e.unwrap()).collect::<Vec<_>>()
+            );
+        }
+    };
+    let mut layer = zeroed_box::<QuantizedDense<64, 16, 16>>();
+    assert!(
+        !layer.maddubs_exact(),
+        "a zeroed layer takes the exact kernel"
+    );
+    layer.quantize_from_with(&dense, input, output, WeightRange::Int7);
+    assert!(layer.maddubs_exact());
+    sums_at_every_level(&layer);
+    layer.quantize_from(&dense, input, output);
+    assert!(!layer.maddubs_exact());
+    sums_at_every_level(&layer);
+    layer.quantize_from_with(&dense, input, output, WeightRange::Int7);
+    let rows = vec![100_i8; 64 * 16];
+    layer
+        .assign(&rows, &[0.01; 16], &[0; 16], input, output)
+        .expect("valid parts");
+    assert!(!layer.maddubs_exact(), "100 + 100 saturates");
+    sums_at_every_level(&layer);
+    let rows = vec![-64_i8; 64 * 16];
+    layer
+        .assign(&rows, &[0.01; 16], &[0; 16], input, output)
+        .expect("valid parts");
+    assert!(layer.maddubs_exact(), "-64 - 64 fits");
+    sums_at_every_level(&layer);
 }
 
 /// `NN_NO_AMX` in the environment turns AMX off (docs/quantization.md): this test binary runs

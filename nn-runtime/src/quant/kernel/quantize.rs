@@ -438,7 +438,7 @@ mod tests {
         }
     }
 
-    /// The slice path (AVX-512F where this CPU has it) gives `quantize`'s step for inputs of
+    /// The slice path (AVX-512F or AVX2 where this CPU has it) gives `quantize`'s step for inputs of
     /// every kind: any bit pattern, ties between two steps, values near the saturation, the
     /// infinities, NaN, subnormals; over scales from `SCALES`' ends to calibrated ones.
     #[test]
