@@ -3,7 +3,8 @@
 //! `forward_batch` prepares it; and `accumulate`, the sums only) against `f32` (`Conv2d::forward_with`, the wide kernel,
 //! and `Conv2d::forward`); then the whole of LeNet (`nn_bench::LeNet`, the weights of
 //! tests/fixtures/lenet.safetensors) against its int8 twin `LeNetInt8` (calibrated with min/max
-//! on 64 images), at batch 1 and 256, in alternating rounds. Best of several rounds, microseconds per sample; own timing (no
+//! on 64 images; and with 7-bit weights, `WeightRange::Int7`, which the `Avx2` level runs with
+//! `vpmaddubsw`), at batch 1 and 256, in alternating rounds. Best of several rounds, microseconds per sample; own timing (no
 //! criterion), so that it builds without the `baselines` feature.
 //!
 //! ```sh
@@ -194,10 +195,18 @@ fn lenet() {
     let calibration = images(64);
     let int8 =
         LeNetInt8::calibrate(&net, &calibration, quant::Calibration::MinMax).expect("calibration");
+    let int7 = LeNetInt8::calibrate_with(
+        &net,
+        &calibration,
+        quant::Calibration::MinMax,
+        quant::WeightRange::Int7,
+    )
+    .expect("calibration");
     let batch = images(256);
     let mut outputs = vec![[0.0_f32; 10]; batch.len()];
     let (mut f32_one, mut int8_one, mut f32_batch, mut int8_batch) =
         (f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY);
+    let (mut int7_one, mut int7_batch) = (f64::INFINITY, f64::INFINITY);
     for _ in 0..5 {
         f32_one = f32_one.min(best_us(|| {
             black_box(net.forward(black_box(&batch[3])));
@@ -217,6 +226,15 @@ fn lenet() {
                     .expect("rows");
             }) / 256.0,
         );
+        int7_one = int7_one.min(best_us(|| {
+            black_box(int7.forward(black_box(&batch[3])));
+        }));
+        int7_batch = int7_batch.min(
+            best_us(|| {
+                int7.forward_batch(black_box(&batch), &mut outputs)
+                    .expect("rows");
+            }) / 256.0,
+        );
     }
     println!(
         "lenet batch 1: f32 {f32_one:.2} us, int8 {int8_one:.2} us, int8 / f32 time {:.2}",
@@ -225,5 +243,10 @@ fn lenet() {
     println!(
         "lenet batch 256, per sample: f32 {f32_batch:.2} us, int8 {int8_batch:.2} us, int8 throughput / f32's {:.2}x",
         f32_batch / int8_batch
+    );
+    println!(
+        "lenet 7-bit weights: batch 1 {int7_one:.2} us, int7 / f32 time {:.2}; batch 256 {int7_batch:.2} us a sample, throughput / f32's {:.2}x",
+        int7_one / f32_one,
+        f32_batch / int7_batch
     );
 }

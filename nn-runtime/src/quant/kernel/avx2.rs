@@ -19,8 +19,8 @@ use core::arch::x86_64::{
     __m128i, __m256i, _mm_cmpgt_epi32, _mm_loadu_si128, _mm_maskload_epi32, _mm_set1_epi32,
     _mm_setr_epi32, _mm_setzero_si128, _mm256_add_epi32, _mm256_cmpgt_epi32, _mm256_cvtepi8_epi16,
     _mm256_cvtepu8_epi16, _mm256_hadd_epi32, _mm256_loadu_si256, _mm256_madd_epi16,
-    _mm256_maskload_epi32, _mm256_maskstore_epi32, _mm256_permute4x64_epi64, _mm256_set1_epi32,
-    _mm256_setr_epi32, _mm256_setzero_si256, _mm256_storeu_si256,
+    _mm256_maskload_epi32, _mm256_permute4x64_epi64, _mm256_set1_epi32, _mm256_setr_epi32,
+    _mm256_setzero_si256, _mm256_storeu_si256,
 };
 
 /// Neurons per chunk: two vectors of pair sums, paired into one vector of 8 sums at the end.
@@ -40,6 +40,24 @@ pub(super) fn mask8(lanes: usize) -> __m256i {
         _mm256_set1_epi32(lanes),
         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
     )
+}
+
+/// Writes the first `dst.len() < 8` lanes of `v` to `dst`, through a copy: `vpmaskmovd` to
+/// memory that is read again soon stalls the read on AMD's cores (its store does not forward),
+/// and a layer of 6 neurons, whose sums a call returns, spent half its kernel's time there
+/// (LeNet's first convolution at the `Avx2` level: 20.7 us, 3.7 with the copy,
+/// `bench/benches/quant_conv.rs`).
+#[target_feature(enable = "avx2")]
+#[inline]
+pub(super) fn store_lanes(dst: &mut [i32], v: __m256i) {
+    debug_assert!(dst.len() < 8);
+    let mut lanes = [0_i32; 8];
+    // SAFETY: `lanes` is 8 writable `i32`s, and `storeu` accepts any alignment.
+    #[allow(unsafe_code)]
+    unsafe {
+        _mm256_storeu_si256(lanes.as_mut_ptr().cast(), v);
+    }
+    dst.copy_from_slice(&lanes[..dst.len()]);
 }
 
 /// The `vpmaskmovd` mask of the first `min(lanes, 4)` lanes of 128 bits.
@@ -170,18 +188,27 @@ fn tile<const IN: usize, const OUT: usize, const G: usize>(
                 let paired =
                     _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_hadd_epi32(low, high));
                 // SAFETY: `start` is below `OUT`, and either the 8 neurons from `start` are
-                // (`full`) or the mask stops at `OUT`: every lane read and written lies in
-                // `sum` (`loadu` and `storeu` accept any alignment).
+                // (`full`) or the mask stops at `OUT`: every lane read lies in `sum` (`loadu`
+                // accepts any alignment).
                 #[allow(unsafe_code)]
-                unsafe {
-                    let p = sum.as_mut_ptr().add(start);
+                let before = unsafe {
+                    let p = sum.as_ptr().add(start);
                     if full {
-                        let before = _mm256_loadu_si256(p.cast());
-                        _mm256_storeu_si256(p.cast(), _mm256_add_epi32(before, paired));
+                        _mm256_loadu_si256(p.cast())
                     } else {
-                        let before = _mm256_maskload_epi32(p, mask);
-                        _mm256_maskstore_epi32(p, mask, _mm256_add_epi32(before, paired));
+                        _mm256_maskload_epi32(p, mask)
                     }
+                };
+                let total = _mm256_add_epi32(before, paired);
+                if full {
+                    // SAFETY: the 8 neurons from `start` are below `OUT` (`storeu` accepts any
+                    // alignment).
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        _mm256_storeu_si256(sum.as_mut_ptr().add(start).cast(), total);
+                    }
+                } else {
+                    store_lanes(&mut sum[start..], total);
                 }
             }
         }
@@ -244,15 +271,17 @@ fn panel<const P: usize, const IN: usize, const OUT: usize, const G: usize>(
         let paired = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_hadd_epi32(low, high));
         let mask = mask8(OUT - start);
         // SAFETY: `start` is below `OUT` (the assertion above) and the mask stops at `OUT`, so
-        // every lane read lies in `offsets` and every lane written in `sums`.
+        // every lane read lies in `offsets`, and with 8 neurons from `start` every lane written
+        // lies in `sums` (`storeu` accepts any alignment).
         #[allow(unsafe_code)]
         unsafe {
             let offsets = _mm256_maskload_epi32(offsets.as_ptr().add(start), mask);
-            _mm256_maskstore_epi32(
-                sums.as_mut_ptr().add(start),
-                mask,
-                _mm256_add_epi32(paired, offsets),
-            );
+            let total = _mm256_add_epi32(paired, offsets);
+            if OUT - start >= CHUNK {
+                _mm256_storeu_si256(sums.as_mut_ptr().add(start).cast(), total);
+            } else {
+                store_lanes(&mut sums[start..], total);
+            }
         }
     }
 }

@@ -18,7 +18,7 @@
 // (`vmovdqu32`, `vpmaskmovd`).
 #![allow(clippy::cast_ptr_alignment)]
 
-use super::avx2::mask8;
+use super::avx2::{mask8, store_lanes};
 use super::group_word;
 use core::arch::x86_64::{
     __m256i, __mmask16, _mm256_add_epi32, _mm256_madd_epi16, _mm256_maddubs_epi16,
@@ -248,9 +248,10 @@ macro_rules! vnni_256 {
         pub(super) mod $name {
             use super::{
                 BATCH_PANEL_256, L256, NARROW_ROWS_256, PANEL_256, ROWS_256, group_word, mask8,
+                store_lanes,
             };
             use core::arch::x86_64::{
-                _mm256_loadu_si256, _mm256_maskload_epi32, _mm256_maskstore_epi32,
+                _mm256_loadu_si256, _mm256_maskload_epi32, _mm256_storeu_si256,
                 _mm256_set1_epi32, _mm256_setzero_si256,
             };
 
@@ -417,14 +418,16 @@ macro_rules! vnni_256 {
                 }
                 for (sum, acc) in sums.iter_mut().zip(acc) {
                     for (v, acc) in acc.into_iter().enumerate() {
-                        // SAFETY: as for the loads: every lane written lies in `sum`.
-                        #[allow(unsafe_code)]
-                        unsafe {
-                            _mm256_maskstore_epi32(
-                                sum.as_mut_ptr().add(o + L256 * v),
-                                masks[v],
-                                acc,
-                            );
+                        let start = o + L256 * v;
+                        if full[v] {
+                            // SAFETY: neurons `start..start + 8` are below `OUT`: 8 `i32`s
+                            // of `sum` (`storeu` accepts any alignment).
+                            #[allow(unsafe_code)]
+                            unsafe {
+                                _mm256_storeu_si256(sum.as_mut_ptr().add(start).cast(), acc);
+                            }
+                        } else {
+                            store_lanes(&mut sum[start..], acc);
                         }
                     }
                 }
