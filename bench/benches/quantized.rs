@@ -252,20 +252,17 @@ fn check(net: &Mnist, int8: &MnistInt8, twin: &str, xs: &[[f32; 784]]) {
 /// The goals' lines, and the peaks' where measured: int8 (and int7) time over f32 time at batch
 /// 1; f32 time over int8 time (throughput) at batch 256.
 fn goals(b1: &Rounds, b256: &Rounds) {
-    goal("int8_b1_time_over_f32", b1.ratio("int8", "f32"), true, 0.4);
-    goal(
-        "int8_b256_throughput_over_f32",
-        b256.ratio("f32", "int8"),
-        false,
-        3.0,
-    );
-    goal("int7_b1_time_over_f32", b1.ratio("int7", "f32"), true, 0.4);
-    goal(
-        "int7_b256_throughput_over_f32",
-        b256.ratio("f32", "int7"),
-        false,
-        3.0,
-    );
+    for twin in ["int8", "int7"] {
+        let time = b1.ratio(twin, "f32");
+        goal(&format!("{twin}_b1_time_over_f32"), time, true, 0.4);
+        let throughput = b256.ratio("f32", twin);
+        goal(
+            &format!("{twin}_b256_throughput_over_f32"),
+            throughput,
+            false,
+            3.0,
+        );
+    }
     if b256.0.contains_key("floor_dpbusd") {
         let (best, median) = b256.ratio("floor_dpbusd", "int8");
         println!("floor int8_b256_fraction_of_dpbusd_peak best {best:.4} median {median:.4}");
