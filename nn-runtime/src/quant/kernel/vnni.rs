@@ -12,7 +12,8 @@
 //! which [`super::level`] checks. The arithmetic intrinsics are safe; the loads and stores
 //! through pointers are `unsafe`, each after the check that makes it in bounds. Masked loads and
 //! stores cover the neurons past the last multiple of the vector's width: AVX-512's `k` masks
-//! and AVX2's `vpmaskmovd` neither read, write nor fault on masked-off lanes.
+//! and AVX2's `vpmaskmovd` neither read, write nor fault on masked-off lanes; the 256-bit
+//! kernels write those neurons' sums through a copy instead (`avx2::store_lanes`).
 
 // The weights' groups of 4 bytes are read as `i32` lanes by loads that accept any alignment
 // (`vmovdqu32`, `vpmaskmovd`).
