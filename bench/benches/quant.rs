@@ -210,7 +210,8 @@ fn measure<const IN: usize, const OUT: usize, const G: usize>() -> Report {
         black_box(floors::read(black_box(&bytes)));
     });
     let mut rows = Vec::new();
-    for level in QuantLevel::ALL.into_iter().filter(|l| l.is_supported()) {
+    // Batch 1 and batch 256 (per sample) of `layer` at `level`.
+    let mut at = |layer: &QuantizedDense<IN, OUT, G>, level| {
         let b1 = best_ns(|| {
             black_box(layer.accumulate_at(level, black_box(&qs[k % BATCH])));
             k += 1;
@@ -219,17 +220,14 @@ fn measure<const IN: usize, const OUT: usize, const G: usize>() -> Report {
             layer.accumulate_batch_at(level, black_box(&qs), &mut sums);
             black_box(&sums);
         });
-        rows.push((format!("{level:?}"), Some(level), b1, batch / BATCH as f64));
+        (b1, batch / BATCH as f64)
+    };
+    for level in QuantLevel::ALL.into_iter().filter(|l| l.is_supported()) {
+        let (b1, batch) = at(&layer, level);
+        rows.push((format!("{level:?}"), Some(level), b1, batch));
         if level == QuantLevel::Avx2 {
-            let b1 = best_ns(|| {
-                black_box(layer7.accumulate_at(level, black_box(&qs[k % BATCH])));
-                k += 1;
-            });
-            let batch = best_ns(|| {
-                layer7.accumulate_batch_at(level, black_box(&qs), &mut sums);
-                black_box(&sums);
-            });
-            rows.push(("Avx2, 7-bit".into(), Some(level), b1, batch / BATCH as f64));
+            let (b1, batch) = at(&layer7, level);
+            rows.push(("Avx2, 7-bit".into(), Some(level), b1, batch));
         }
     }
     let b1 = best_ns(|| {

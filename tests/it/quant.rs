@@ -97,6 +97,9 @@ fn int7_weights_keep_the_accuracy_and_every_kernel_s_sums() {
     }
     assert_eq!(int7.layer0.input(), int8.layer0.input());
     assert_eq!(int7.layer0.output(), int8.layer0.output());
+    // Both layers take `vpmaddubsw` at the `Avx2` level; the 8-bit twin's hidden layer does not.
+    assert!(int7.layer0.maddubs_exact() && int7.layer1.maddubs_exact());
+    assert!(!int8.layer0.maddubs_exact());
     let test = &rows[1500..];
     let (mut right_f32, mut right_int7, mut agree) = (0, 0, 0);
     for (pixels, digit) in test {

@@ -2,8 +2,8 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::kernel::channel_lanes;
-use super::kernel::direct;
 use super::kernel::tables::Tables;
+use super::kernel::{self, direct};
 use super::pool::maxpool2d_u8_into;
 use super::{Clamp, Quantization, QuantizedDense, WeightRange, requantize_step};
 use crate::Error;
@@ -544,7 +544,9 @@ impl<
         // SAFETY: `length <= PADDED_BYTES` (above), so the bytes used lie in the buffer.
         #[allow(unsafe_code)]
         let padded = unsafe { filled_prefix(&mut buffer, length + direct::SLACK, zero_point) };
-        let (weights, offsets) = self.dense.packed();
+        let kernel::Packed {
+            weights, offsets, ..
+        } = self.dense.packed();
         // A grouped convolution (depthwise included) is the kernel on each group: its input
         // planes, its output channels (the dense layer's rows of its taps). The border stays
         // at the zero point from one group to the next; only the planes' insides are copied.
@@ -890,7 +892,7 @@ impl<
     #[must_use]
     pub fn prepare(&self) -> PreparedConv2d<'_, OUT, IN_PER_GROUP, KH, KW, PATCH, GROUPS> {
         let () = Self::VALID;
-        let (weights, _) = self.dense.packed();
+        let weights = self.dense.packed().weights;
         PreparedConv2d {
             layer: self,
             tables: Tables::new(weights, IN_PER_GROUP, [KH, KW]),
@@ -1250,7 +1252,7 @@ impl<
     #[must_use]
     pub fn prepare(&self) -> PreparedConv1d<'_, OUT, IN_PER_GROUP, K, PATCH, GROUPS> {
         let () = QuantizedConv2d::<OUT, IN_PER_GROUP, 1, K, PATCH, GROUPS>::VALID;
-        let (weights, _) = self.conv.dense.packed();
+        let weights = self.conv.dense.packed().weights;
         PreparedConv1d {
             layer: self,
             tables: Tables::new(weights, IN_PER_GROUP, [1, K]),

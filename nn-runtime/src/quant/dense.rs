@@ -90,9 +90,6 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         let mut offsets = bias;
         let mut dequantize = [0.0; OUT];
         let mut requantize = [0.0; OUT];
-        // `kernel::maddubs_exact` in the same pass (inputs `2k` and `2k + 1` make a pair; a last
-        // odd input's pair is a padding zero, which always fits).
-        let mut maddubs_exact = true;
         let mut o = 0;
         while o < OUT {
             let mut sum = 0_i32;
@@ -100,9 +97,6 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
             while i < IN {
                 weights[i / 4][o][i % 4] = rows[o][i];
                 sum += rows[o][i] as i32;
-                if i % 2 == 1 && !kernel::pair_fits_i16(rows[o][i - 1], rows[o][i]) {
-                    maddubs_exact = false;
-                }
                 i += 1;
             }
             offsets[o] = offsets[o].wrapping_sub((input.zero_point as i32).wrapping_mul(sum));
@@ -119,7 +113,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
             requantize,
             input,
             output,
-            maddubs_exact,
+            maddubs_exact: kernel::maddubs_exact(&weights),
         }
     }
 
@@ -319,15 +313,9 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         &self.bias
     }
 
-    /// The weights in the kernels' layout (`[groups of 4 inputs][OUT][4]`) and what each
-    /// neuron's sum starts from.
-    pub(crate) fn packed(&self) -> (&[[[i8; 4]; OUT]; GROUPS], &[i32; OUT]) {
-        (&self.weights, &self.offsets)
-    }
-
-    /// What the kernels read: [`QuantizedDense::packed`], and whether `vpmaddubsw` is exact on
-    /// the weights.
-    fn kernel_view(&self) -> kernel::Packed<'_, OUT, GROUPS> {
+    /// What the kernels read: the weights in their layout (`[groups of 4 inputs][OUT][4]`), what
+    /// each neuron's sum starts from, and whether `vpmaddubsw` is exact on the weights.
+    pub(crate) fn packed(&self) -> kernel::Packed<'_, OUT, GROUPS> {
         kernel::Packed {
             weights: &self.weights,
             offsets: &self.offsets,
@@ -355,7 +343,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     #[inline]
     pub fn accumulate(&self, x: &[u8; IN]) -> [i32; OUT] {
         let () = Self::VALID;
-        kernel::accumulate(self.kernel_view(), x)
+        kernel::accumulate(self.packed(), x)
     }
 
     /// [`QuantizedDense::accumulate`] for each input row into the matching row of `sums`
@@ -363,7 +351,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     #[inline]
     pub fn accumulate_batch(&self, inputs: &[[u8; IN]], sums: &mut [[i32; OUT]]) {
         let () = Self::VALID;
-        kernel::accumulate_batch(self.kernel_view(), inputs, sums);
+        kernel::accumulate_batch(self.packed(), inputs, sums);
     }
 
     /// [`QuantizedDense::accumulate_batch`] of only the neurons `neurons`, in plain Rust (the
@@ -393,7 +381,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     /// it. For tests and benchmarks that compare the kernels.
     #[doc(hidden)]
     pub fn accumulate_at(&self, level: kernel::QuantLevel, x: &[u8; IN]) -> Option<[i32; OUT]> {
-        kernel::accumulate_at(level, self.kernel_view(), x)
+        kernel::accumulate_at(level, self.packed(), x)
     }
 
     /// [`QuantizedDense::accumulate_batch`] with the kernel of `level`; `false` (and nothing
@@ -405,7 +393,7 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         inputs: &[[u8; IN]],
         sums: &mut [[i32; OUT]],
     ) -> bool {
-        kernel::accumulate_batch_at(level, self.kernel_view(), inputs, sums)
+        kernel::accumulate_batch_at(level, self.packed(), inputs, sums)
     }
 
     /// The output's steps: `saturate(round(sum * m[o]) + output.zero_point)` within `clamp`.

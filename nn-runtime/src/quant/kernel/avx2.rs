@@ -12,7 +12,7 @@
 //! with AVX2, which [`super::level`] checks. Loads and stores through pointers are `unsafe`,
 //! each after the check that keeps it in bounds; the neurons past the last multiple of 4 are
 //! read with `vpmaskmovd`, which neither reads nor faults on masked-off lanes, and written
-//! through a copy (`store_lanes`: a masked store stalls the read that follows on AMD's cores).
+//! through a copy (`store_sums`: a masked store stalls the read that follows on AMD's cores).
 
 use super::group_word;
 use core::arch::x86_64::{
@@ -42,22 +42,35 @@ pub(super) fn mask8(lanes: usize) -> __m256i {
     )
 }
 
-/// Writes the first `dst.len() < 8` lanes of `v` to `dst`, through a copy: `vpmaskmovd` to
-/// memory that is read again soon stalls the read on AMD's cores (its store does not forward),
-/// and a layer of 6 neurons, whose sums a call returns, spent half its kernel's time there
-/// (LeNet's first convolution at the `Avx2` level: 20.7 us, 3.7 with the copy,
-/// `bench/benches/quant_conv.rs`).
+/// Writes `v` to the sums of neurons `start..start + 8` that lie below `OUT`: one store when
+/// all 8 do, else through a copy. `vpmaskmovd` to memory that is read again soon stalls the
+/// read on AMD's cores (its store does not forward), and a layer of 6 neurons, whose sums a
+/// call returns, spent half its kernel's time there (LeNet's first convolution at the `Avx2`
+/// level: 20.7 us, 3.7 with the copy, `bench/benches/quant_conv.rs`).
+///
+/// # Panics
+///
+/// When `start >= OUT`.
 #[target_feature(enable = "avx2")]
 #[inline]
-pub(super) fn store_lanes(dst: &mut [i32], v: __m256i) {
-    debug_assert!(dst.len() < 8);
-    let mut lanes = [0_i32; 8];
-    // SAFETY: `lanes` is 8 writable `i32`s, and `storeu` accepts any alignment.
-    #[allow(unsafe_code)]
-    unsafe {
-        _mm256_storeu_si256(lanes.as_mut_ptr().cast(), v);
+pub(super) fn store_sums<const OUT: usize>(sums: &mut [i32; OUT], start: usize, v: __m256i) {
+    if start + 8 <= OUT {
+        // SAFETY: neurons `start..start + 8` are below `OUT`: 8 `i32`s of `sums` (`storeu`
+        // accepts any alignment).
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm256_storeu_si256(sums.as_mut_ptr().add(start).cast(), v);
+        }
+    } else {
+        assert!(start < OUT, "sums within the layer");
+        let mut lanes = [0_i32; 8];
+        // SAFETY: `lanes` is 8 writable `i32`s, and `storeu` accepts any alignment.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm256_storeu_si256(lanes.as_mut_ptr().cast(), v);
+        }
+        sums[start..].copy_from_slice(&lanes[..OUT - start]);
     }
-    dst.copy_from_slice(&lanes[..dst.len()]);
 }
 
 /// The `vpmaskmovd` mask of the first `min(lanes, 4)` lanes of 128 bits.
@@ -199,17 +212,7 @@ fn tile<const IN: usize, const OUT: usize, const G: usize>(
                         _mm256_maskload_epi32(p, mask)
                     }
                 };
-                let total = _mm256_add_epi32(before, paired);
-                if full {
-                    // SAFETY: the 8 neurons from `start` are below `OUT` (`storeu` accepts any
-                    // alignment).
-                    #[allow(unsafe_code)]
-                    unsafe {
-                        _mm256_storeu_si256(sum.as_mut_ptr().add(start).cast(), total);
-                    }
-                } else {
-                    store_lanes(&mut sum[start..], total);
-                }
+                store_sums(sum, start, _mm256_add_epi32(before, paired));
             }
         }
     }
@@ -271,17 +274,9 @@ fn panel<const P: usize, const IN: usize, const OUT: usize, const G: usize>(
         let paired = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_hadd_epi32(low, high));
         let mask = mask8(OUT - start);
         // SAFETY: `start` is below `OUT` (the assertion above) and the mask stops at `OUT`, so
-        // every lane read lies in `offsets`, and with 8 neurons from `start` every lane written
-        // lies in `sums` (`storeu` accepts any alignment).
+        // every lane read lies in `offsets`.
         #[allow(unsafe_code)]
-        unsafe {
-            let offsets = _mm256_maskload_epi32(offsets.as_ptr().add(start), mask);
-            let total = _mm256_add_epi32(paired, offsets);
-            if OUT - start >= CHUNK {
-                _mm256_storeu_si256(sums.as_mut_ptr().add(start).cast(), total);
-            } else {
-                store_lanes(&mut sums[start..], total);
-            }
-        }
+        let offsets = unsafe { _mm256_maskload_epi32(offsets.as_ptr().add(start), mask) };
+        store_sums(sums, start, _mm256_add_epi32(paired, offsets));
     }
 }

@@ -269,7 +269,7 @@ pub(crate) const fn maddubs_exact<const OUT: usize, const G: usize>(
 }
 
 /// Whether `x0 a + x1 b` fits `i16` for every `u8` `x0` and `x1`: see [`maddubs_exact`].
-pub(crate) const fn pair_fits_i16(a: i8, b: i8) -> bool {
+const fn pair_fits_i16(a: i8, b: i8) -> bool {
     let (a, b) = (a as i32, b as i32);
     let positive = if a > 0 { a } else { 0 } + if b > 0 { b } else { 0 };
     let negative = if a < 0 { -a } else { 0 } + if b < 0 { -b } else { 0 };

@@ -13,13 +13,13 @@
 //! through pointers are `unsafe`, each after the check that makes it in bounds. Masked loads and
 //! stores cover the neurons past the last multiple of the vector's width: AVX-512's `k` masks
 //! and AVX2's `vpmaskmovd` neither read, write nor fault on masked-off lanes; the 256-bit
-//! kernels write those neurons' sums through a copy instead (`avx2::store_lanes`).
+//! kernels write those neurons' sums through a copy instead (`avx2::store_sums`).
 
 // The weights' groups of 4 bytes are read as `i32` lanes by loads that accept any alignment
 // (`vmovdqu32`, `vpmaskmovd`).
 #![allow(clippy::cast_ptr_alignment)]
 
-use super::avx2::{mask8, store_lanes};
+use super::avx2::{mask8, store_sums};
 use super::group_word;
 use core::arch::x86_64::{
     __m256i, __mmask16, _mm256_add_epi32, _mm256_madd_epi16, _mm256_maddubs_epi16,
@@ -249,10 +249,10 @@ macro_rules! vnni_256 {
         pub(super) mod $name {
             use super::{
                 BATCH_PANEL_256, L256, NARROW_ROWS_256, PANEL_256, ROWS_256, group_word, mask8,
-                store_lanes,
+                store_sums,
             };
             use core::arch::x86_64::{
-                _mm256_loadu_si256, _mm256_maskload_epi32, _mm256_storeu_si256,
+                _mm256_loadu_si256, _mm256_maskload_epi32,
                 _mm256_set1_epi32, _mm256_setzero_si256,
             };
 
@@ -419,17 +419,7 @@ macro_rules! vnni_256 {
                 }
                 for (sum, acc) in sums.iter_mut().zip(acc) {
                     for (v, acc) in acc.into_iter().enumerate() {
-                        let start = o + L256 * v;
-                        if full[v] {
-                            // SAFETY: neurons `start..start + 8` are below `OUT`: 8 `i32`s
-                            // of `sum` (`storeu` accepts any alignment).
-                            #[allow(unsafe_code)]
-                            unsafe {
-                                _mm256_storeu_si256(sum.as_mut_ptr().add(start).cast(), acc);
-                            }
-                        } else {
-                            store_lanes(&mut sum[start..], acc);
-                        }
+                        store_sums(sum, o + L256 * v, acc);
                     }
                 }
             }
