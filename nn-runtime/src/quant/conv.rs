@@ -504,8 +504,8 @@ impl<
 
     /// [`QuantizedConv2d::forward_rows`] through a direct kernel for a stride and dilation of 1
     /// when the CPU has it and a group's padded input fits [`PADDED_BYTES`], group by group:
-    /// `quant::kernel::channel_lanes` where it runs fewer `vpdpbusd`, `quant::kernel::direct`
-    /// otherwise; `false`, nothing written, where neither runs. Where `pooled`, `output` gets
+    /// `quant::kernel::channel_lanes` where it runs fewer `vpdpbusd` (AVX-512 VNNI),
+    /// `quant::kernel::direct` otherwise (AVX-512 VNNI's, or its 256-bit form from AVX2 on); `false`, nothing written, where neither runs. Where `pooled`, `output` gets
     /// the steps of 2x2 max windows of stride 2 (see `direct::Shape::pooled`).
     #[inline]
     fn forward_direct<
@@ -533,7 +533,7 @@ impl<
             || groups == 0
             || !IN.is_multiple_of(IN_PER_GROUP)
             || !OUT.is_multiple_of(groups)
-            || !direct::available(GROUPS)
+            || !direct::available(GROUPS, OUT)
         {
             return false;
         }
@@ -545,7 +545,9 @@ impl<
         #[allow(unsafe_code)]
         let padded = unsafe { filled_prefix(&mut buffer, length + direct::SLACK, zero_point) };
         let kernel::Packed {
-            weights, offsets, ..
+            weights,
+            offsets,
+            maddubs_exact,
         } = self.dense.packed();
         // A grouped convolution (depthwise included) is the kernel on each group: its input
         // planes, its output channels (the dense layer's rows of its taps). The border stays
@@ -563,25 +565,34 @@ impl<
                     outputs: [group * per_group, (group + 1) * per_group],
                     pooled,
                 };
-                // The two kernels take the same arguments and refuse the same sizes, except
-                // the channel-lanes kernel's buffers, which `cheaper` checks.
+                let multipliers = self.dense.multipliers();
+                let zero_point = self.output().zero_point;
+                // The channel-lanes kernel where it runs fewer `vpdpbusd`; it refuses what
+                // the direct one refuses, and sizes beyond its buffers, which `cheaper` checks.
                 #[cfg(target_arch = "x86_64")]
-                let kernel = if channel_lanes::cheaper(&shape, GROUPS) {
-                    channel_lanes::forward::<OUT, GROUPS>
-                } else {
-                    direct::forward::<OUT, GROUPS>
-                };
-                #[cfg(not(target_arch = "x86_64"))]
-                let kernel = direct::forward::<OUT, GROUPS>;
-                kernel(
+                if direct::avx512_available(GROUPS) && channel_lanes::cheaper(&shape, GROUPS) {
+                    return channel_lanes::forward::<OUT, GROUPS>(
+                        &padded[..length + direct::SLACK],
+                        shape,
+                        weights,
+                        tables,
+                        offsets,
+                        multipliers,
+                        zero_point,
+                        clamp,
+                        output,
+                    );
+                }
+                direct::forward::<OUT, GROUPS>(
                     &padded[..length + direct::SLACK],
                     shape,
                     weights,
                     tables,
                     offsets,
-                    self.dense.multipliers(),
-                    self.output().zero_point,
+                    multipliers,
+                    zero_point,
                     clamp,
+                    maddubs_exact,
                     output,
                 )
             })

@@ -120,7 +120,7 @@ pub(crate) fn prepare<const OUT: usize, const G: usize>(
 ) -> usize {
     let [groups, _, _] = sizes(shape);
     let blocks = OUT.div_ceil(L);
-    if !super::direct::available(G) || groups > MAX_GROUPS || blocks * groups > to.len() {
+    if !super::direct::avx512_available(G) || groups > MAX_GROUPS || blocks * groups > to.len() {
         return 0;
     }
     let mut taps = [0; 4 * L * super::direct::MAX_GROUPS + L];
@@ -191,7 +191,7 @@ fn run<const OUT: usize, const G: usize>(
         && shape.outputs[0] < shape.outputs[1]
         && fits(&shape)
         && (!shape.pooled || shape.output[1] <= PAIRED_WIDTH);
-    if !sizes || !super::direct::available(G) || (permute && !super::has_avx512vbmi()) {
+    if !sizes || !super::direct::avx512_available(G) || (permute && !super::has_avx512vbmi()) {
         return false;
     }
     // SAFETY: `available` found AVX-512 VNNI, F, BW and VL, VBMI where `permute`; `sizes`
@@ -790,7 +790,11 @@ mod tests {
                             clamp,
                             &mut got,
                         );
-                        assert_eq!(ran, direct::available(G) && fits(&shape), "{shape:?}");
+                        assert_eq!(
+                            ran,
+                            direct::avx512_available(G) && fits(&shape),
+                            "{shape:?}"
+                        );
                         // And with the words built by shuffles, where VBMI would be used.
                         let mut shuffled = vec![7; positions];
                         let requantize = (&offsets, &multipliers, zero_point, clamp);
@@ -808,7 +812,7 @@ mod tests {
                         // And with the groups prepared (for every output channel only).
                         let tables = Tables::new(&weights, $channels, [$kh, $kw]);
                         let prepared = tables.lanes(outputs);
-                        if outputs != [0, end] || !direct::available(G) {
+                        if outputs != [0, end] || !direct::avx512_available(G) {
                             assert!(prepared.is_none(), "{shape:?}");
                         } else if ran {
                             assert!(prepared.is_some(), "{shape:?}");
@@ -837,6 +841,7 @@ mod tests {
                                 &multipliers,
                                 zero_point,
                                 clamp,
+                                false,
                                 &mut expected,
                             ));
                             assert_eq!(got, expected, "{shape:?}");

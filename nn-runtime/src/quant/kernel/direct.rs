@@ -22,6 +22,9 @@
 use super::super::Clamp;
 use super::tables::Tables;
 
+#[cfg(target_arch = "x86_64")]
+mod v256;
+
 /// Bytes after the padded input that the kernel may read (never use).
 pub(crate) const SLACK: usize = 64;
 /// The most groups of four taps (`IN * KH * KW / 4`, rounded up) the kernel holds for a block
@@ -83,12 +86,46 @@ impl Shape {
     }
 }
 
-/// Whether [`forward`] runs on this CPU, for `groups` groups of four taps: AVX-512 VNNI (whose
-/// level also requires AVX-512VL, for the 128-bit masked stores), and AVX-512BW for the byte
-/// stores.
+/// Whether [`forward`] runs on this CPU, for a layer of `groups` groups of four taps and
+/// `outputs` output channels: the AVX-512 kernel ([`avx512_available`]), or the 256-bit one
+/// (`v256`) at the `Avx2` level and above where its weights' table fits.
 #[inline]
-pub(crate) fn available(groups: usize) -> bool {
+pub(crate) fn available(groups: usize, outputs: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512_available(groups) || v256::available(groups, outputs)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (groups, outputs);
+        false
+    }
+}
+
+/// Whether the AVX-512 kernel runs on this CPU, for `groups` groups of four taps: AVX-512 VNNI
+/// (whose level also requires AVX-512VL, for the 128-bit masked stores), and AVX-512BW for the
+/// byte stores. [`super::channel_lanes`] and the prepared [`Tables`] need the same.
+#[inline]
+pub(crate) fn avx512_available(groups: usize) -> bool {
     groups <= MAX_GROUPS && super::level() == super::QuantLevel::Avx512Vnni && super::has_avx512bw()
+}
+
+/// Where each tap reads, from a position's first byte of the padded input, in the flattened
+/// kernel's order: `(channel * height + y) * width + x`. Taps past the kernel (zero weights)
+/// read the first tap's bytes.
+#[cfg(target_arch = "x86_64")]
+fn tap_offsets(shape: &Shape) -> [usize; 4 * MAX_GROUPS] {
+    let [height, width] = shape.padded;
+    let [kernel_height, kernel_width] = shape.kernel;
+    let mut offsets = [0; 4 * MAX_GROUPS];
+    let taps = (0..shape.channels).flat_map(|channel| {
+        (0..kernel_height)
+            .flat_map(move |y| (0..kernel_width).map(move |x| (channel * height + y) * width + x))
+    });
+    for (offset, tap) in offsets.iter_mut().zip(taps) {
+        *offset = tap;
+    }
+    offsets
 }
 
 /// How the rows grouping (`avx512::Rows`) groups the taps of a kernel over `channels` input
@@ -209,8 +246,9 @@ pub(crate) fn row_words<const OUT: usize, const G: usize>(
 
 /// The steps of every output channel (`output`, `OUT` planes of `shape.output`), from `padded`
 /// (`shape.channels` planes of `shape.padded`, then at least [`SLACK`] more bytes), with the
-/// dense layer's packed weights, offsets and multipliers, and the weights' `tables` where
-/// prepared; `false` (nothing written) where [`available`] is not.
+/// dense layer's packed weights, offsets and multipliers, the weights' `tables` where prepared,
+/// and whether `vpmaddubsw` is exact on the weights; `false` (nothing written) where
+/// [`available`] is not.
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward<const OUT: usize, const G: usize>(
@@ -222,34 +260,56 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
     multipliers: &[f32; OUT],
     zero_point: u8,
     clamp: Clamp,
+    maddubs_exact: bool,
     output: &mut [u8],
 ) -> bool {
-    if !shape.matches(G, OUT, padded.len(), output.len()) || !available(G) {
+    if !shape.matches(G, OUT, padded.len(), output.len()) {
         return false;
     }
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: `available` found AVX-512 VNNI, F, BW and VL on this CPU, and
-        // `matches` checked the sizes the kernel's loads and stores rely on.
-        #[allow(unsafe_code)]
-        unsafe {
-            avx512::forward(
-                padded,
-                shape,
-                weights,
-                tables,
-                offsets,
-                multipliers,
-                zero_point,
-                clamp,
-                output,
-                avx512::Grouping::Best,
-            )
+        if avx512_available(G) {
+            // SAFETY: `avx512_available` found AVX-512 VNNI, F, BW and VL on this CPU, and
+            // `matches` checked the sizes the kernel's loads and stores rely on.
+            #[allow(unsafe_code)]
+            unsafe {
+                return avx512::forward(
+                    padded,
+                    shape,
+                    weights,
+                    tables,
+                    offsets,
+                    multipliers,
+                    zero_point,
+                    clamp,
+                    output,
+                    avx512::Grouping::Best,
+                );
+            }
         }
+        v256::forward(
+            padded,
+            shape,
+            weights,
+            offsets,
+            multipliers,
+            zero_point,
+            clamp,
+            maddubs_exact,
+            output,
+        )
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (weights, tables, offsets, multipliers, zero_point, clamp);
+        let _ = (
+            weights,
+            tables,
+            offsets,
+            multipliers,
+            zero_point,
+            clamp,
+            maddubs_exact,
+        );
         false
     }
 }
@@ -257,7 +317,7 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx512 {
     use super::super::quantize::avx512::{Bounds, requantize_vector};
-    use super::{Clamp, MAX_GROUPS, RowGroups, Shape, Tables, row_words};
+    use super::{Clamp, MAX_GROUPS, RowGroups, Shape, Tables, row_words, tap_offsets};
     use core::arch::x86_64::{
         __m128i, __m256i, __m512i, __mmask16, _mm_loadu_si128, _mm_mask_storeu_epi8,
         _mm_srli_si128, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpackhi_epi16, _mm_unpacklo_epi8,
@@ -414,22 +474,7 @@ pub(super) mod avx512 {
         layer: &Layer<'_, OUT>,
         output: &mut [u8],
     ) {
-        let [height, width] = shape.padded;
-        let [kernel_height, kernel_width] = shape.kernel;
-        let taps = shape.channels * kernel_height * kernel_width;
-        // Where each tap reads, from a position's first byte; taps past the kernel (zero
-        // weights) read the first tap's bytes.
-        let mut tap_offsets = [0; 4 * MAX_GROUPS];
-        let mut t = 0;
-        for channel in 0..shape.channels {
-            for y in 0..kernel_height {
-                for x in 0..kernel_width {
-                    tap_offsets[t] = (channel * height + y) * width + x;
-                    t += 1;
-                }
-            }
-        }
-        debug_assert_eq!(t, taps);
+        let tap_offsets = tap_offsets(shape);
         let source = Source::Gathered {
             padded,
             offsets: &tap_offsets,
@@ -1039,7 +1084,7 @@ mod tests {
     use super::super::super::{Clamp, requantize_step};
     use super::super::tables::Tables;
     use super::avx512::Grouping;
-    use super::{SLACK, Shape, available, avx512};
+    use super::{SLACK, Shape, available, avx512, avx512_available, v256};
     use crate::init::SplitMix64;
     use std::vec;
     use std::vec::Vec;
@@ -1106,20 +1151,25 @@ mod tests {
                                 );
                             }
                         }
-                        if !available(G) {
-                            let mut got = vec![7; $out * positions];
-                            let ran = super::forward(
-                                &padded,
-                                shape,
-                                &weights,
-                                None,
-                                &offsets,
-                                &multipliers,
-                                zero_point,
-                                clamp,
-                                &mut got,
-                            );
-                            assert!(!ran, "{shape:?}");
+                        // The dispatch: the AVX-512 kernel, or the 256-bit one.
+                        let mut got = vec![7; $out * positions];
+                        let ran = super::forward(
+                            &padded,
+                            shape,
+                            &weights,
+                            None,
+                            &offsets,
+                            &multipliers,
+                            zero_point,
+                            clamp,
+                            false,
+                            &mut got,
+                        );
+                        assert_eq!(ran, available(G, $out), "{shape:?}");
+                        if ran {
+                            assert_eq!(got, expected, "{shape:?}");
+                        }
+                        if !avx512_available(G) {
                             continue;
                         }
                         // The weights' tables built once for every output channel, read
@@ -1193,5 +1243,172 @@ mod tests {
         groupings_agree!(rng, 3, 1, 1, 4, true);
         // More groups by rows than in the taps' order (14 against 13): gathered only.
         groupings_agree!(rng, 2, 5, 5, 3, false);
+    }
+
+    /// A 256-bit kernel's entry.
+    type Kernel256<const OUT: usize, const G: usize> = unsafe fn(
+        &[u8],
+        &Shape,
+        &[[[i8; 4]; OUT]; G],
+        (&[i32; OUT], &[f32; OUT], u8, Clamp),
+        &mut [u8],
+    );
+
+    /// A layer of `channels` input channels, a `kernel` and `OUT` output channels, `G` groups
+    /// of four taps, with random inputs, offsets and weights (within `-64..=64` where
+    /// `seven_bit`; and at once the largest sums' corner, every input 255 and every weight -128,
+    /// where `corner`), on outputs from 1x1 to 4x19, pooled and not, for every output channel
+    /// and from the second: each 256-bit kernel this CPU runs gives the steps of `i64` sums and
+    /// `requantize_step` (of each 2x2 window's largest sum where pooled).
+    #[allow(clippy::too_many_lines)]
+    fn check_256<const OUT: usize, const G: usize>(
+        rng: &mut SplitMix64,
+        channels: usize,
+        kernel: [usize; 2],
+        seven_bit: bool,
+        corner: bool,
+    ) {
+        #[allow(clippy::cast_possible_truncation)]
+        let mut byte = || rng.next_u64() as u8;
+        let taps = channels * kernel[0] * kernel[1];
+        assert_eq!(taps.div_ceil(4), G);
+        let weights: [[[i8; 4]; OUT]; G] = core::array::from_fn(|g| {
+            core::array::from_fn(|_| {
+                core::array::from_fn(|k| match (4 * g + k < taps, corner, seven_bit) {
+                    (false, ..) => 0,
+                    (true, true, _) => -128,
+                    (true, false, true) => (byte() % 129).cast_signed().wrapping_sub(64),
+                    (true, false, false) => byte().cast_signed(),
+                })
+            })
+        });
+        assert_eq!(
+            super::super::maddubs_exact(&weights),
+            seven_bit,
+            "7-bit weights take vpmaddubsw"
+        );
+        let offsets: [i32; OUT] = core::array::from_fn(|_| i32::from(byte()) * 997 - 120_000);
+        // At the corner, one step per 8,192 of the sum (about -100 steps from 200), so that a
+        // pair of products saturated in `i16` (32,512 short) moves the steps.
+        #[allow(clippy::cast_precision_loss)]
+        let multipliers: [f32; OUT] = core::array::from_fn(|o| {
+            if corner {
+                1.0 / 8192.0
+            } else {
+                0.0005 + 0.0003 * o as f32
+            }
+        });
+        let zero_point = if corner { 200 } else { byte() };
+        let clamp = Clamp { low: 3, high: 251 };
+        let avx2 = std::is_x86_feature_detected!("avx2");
+        let vex = avx2 && std::is_x86_feature_detected!("avxvnni");
+        let evex = avx2
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni");
+        for output_height in 1..=4 {
+            for output_width in 1..=19 {
+                let size = [output_height + kernel[0] - 1, output_width + kernel[1] - 1];
+                let plane = size[0] * size[1];
+                let padded: Vec<u8> = (0..channels * plane + SLACK)
+                    .map(|_| if corner { 255 } else { byte() })
+                    .collect();
+                let positions = output_height * output_width;
+                let sum = |o: usize, y: usize, x: usize| {
+                    let mut sum = i64::from(offsets[o]);
+                    for t in 0..taps {
+                        let (c, ky, kx) = (
+                            t / (kernel[0] * kernel[1]),
+                            t / kernel[1] % kernel[0],
+                            t % kernel[1],
+                        );
+                        let input = padded[c * plane + (y + ky) * size[1] + x + kx];
+                        sum += i64::from(input) * i64::from(weights[t / 4][o][t % 4]);
+                    }
+                    i32::try_from(sum).expect("within i32")
+                };
+                let step = |o: usize, sum: i32| {
+                    requantize_step(
+                        sum,
+                        multipliers[o],
+                        f32::from(zero_point),
+                        f32::from(clamp.low),
+                        f32::from(clamp.high),
+                    )
+                };
+                for (outputs, pooled) in [[0, OUT], [1, OUT]]
+                    .into_iter()
+                    .flat_map(|outputs| [(outputs, false), (outputs, true)])
+                {
+                    let shape = Shape {
+                        channels,
+                        padded: size,
+                        kernel,
+                        output: [output_height, output_width],
+                        outputs,
+                        pooled,
+                    };
+                    let mut expected = vec![7; OUT * shape.plane()];
+                    for o in outputs[0]..outputs[1] {
+                        if pooled {
+                            let width = output_width / 2;
+                            for p in 0..shape.plane() {
+                                let (y, x) = (2 * (p / width), 2 * (p % width));
+                                let largest = (0..4)
+                                    .map(|k| sum(o, y + k / 2, x + k % 2))
+                                    .max()
+                                    .expect("four");
+                                expected[o * shape.plane() + p] = step(o, largest);
+                            }
+                        } else {
+                            for p in 0..positions {
+                                let sum = sum(o, p / output_width, p % output_width);
+                                expected[o * positions + p] = step(o, sum);
+                            }
+                        }
+                    }
+                    let layer = (&offsets, &multipliers, zero_point, clamp);
+                    let kernels: [(&str, bool, Kernel256<OUT, G>); 4] = [
+                        ("widened", avx2, v256::widened::forward::<OUT, G>),
+                        (
+                            "maddubs",
+                            avx2 && seven_bit,
+                            v256::maddubs::forward::<OUT, G>,
+                        ),
+                        ("vex", vex, v256::vex::forward::<OUT, G>),
+                        ("evex", evex, v256::evex::forward::<OUT, G>),
+                    ];
+                    for (name, runs, kernel) in kernels {
+                        if !runs {
+                            continue;
+                        }
+                        let mut got = vec![7; OUT * shape.plane()];
+                        assert!(shape.matches(G, OUT, padded.len(), got.len()));
+                        // SAFETY: the CPU has the kernel's features (detected above), and the
+                        // sizes match.
+                        #[allow(unsafe_code)]
+                        unsafe {
+                            kernel(&padded, &shape, &weights, layer, &mut got);
+                        }
+                        assert_eq!(got, expected, "{name} {shape:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_256_bit_kernels_give_the_steps_of_the_sums() {
+        let rng = &mut SplitMix64::new(12);
+        for seven_bit in [false, true] {
+            // LeNet's two convolutions' kernels and channels (a run of 6, runs of 8).
+            check_256::<6, 7>(rng, 1, [5, 5], seven_bit, false);
+            check_256::<16, 38>(rng, 6, [5, 5], seven_bit, false);
+            // Runs of 8 and 3; a kernel one tap wide; one tap high (one-dimensional).
+            check_256::<11, 3>(rng, 3, [3, 1], seven_bit, false);
+            check_256::<3, 2>(rng, 2, [1, 3], seven_bit, false);
+        }
+        // The largest sums, exact through the widened products.
+        check_256::<2, 7>(rng, 1, [5, 5], false, true);
     }
 }

@@ -66,7 +66,7 @@ mod avx512 {
                 lanes: [Vector([0; 64]); LANE_GROUPS],
                 lane_groups: 0,
             };
-            if !direct::available(G) {
+            if !direct::avx512_available(G) {
                 return tables;
             }
             // Only the channels and the kernel matter to the weights' layouts.

@@ -457,7 +457,7 @@ vnni_256!(
 /// at batch 1 and 0.63 at batch 256 (`Avx2, 7-bit` in `bench/benches/quant.rs`, a Zen 4).
 #[target_feature(enable = "avx2")]
 #[inline]
-fn dpbusd_maddubs(acc: __m256i, x: __m256i, w: __m256i) -> __m256i {
+pub(super) fn dpbusd_maddubs(acc: __m256i, x: __m256i, w: __m256i) -> __m256i {
     let pairs = _mm256_maddubs_epi16(x, w);
     _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
 }

@@ -1,0 +1,502 @@
+//! The direct convolution on 256-bit vectors, for the levels below AVX-512 VNNI: 8 neighbouring
+//! output positions are the 8 lanes of a `vpdpbusd`, each weight word a broadcast, as the
+//! AVX-512 kernel's 16 (see [`super`]). Each block's groups of four taps are gathered from the
+//! padded input (four 8-byte loads and two rounds of unpacking), so nothing is copied per
+//! position. The im2col route it replaces spent 9 of the 13 us of LeNet's first convolution at
+//! the `Avx2` level copying 5-byte rows (`lenet conv1` in bench/benches/quant_conv.rs).
+//!
+//! `vpdpbusd` is, by level and layer:
+//!
+//! - `Avx2`, for layers whose weights `vpmaddubsw` is exact on ([`super::super::maddubs_exact`]):
+//!   built from it ([`super::super::vnni::dpbusd_maddubs`]).
+//! - `Avx2`, other layers: two `vpmaddwd` of the inputs' and the weights' bytes widened to
+//!   `i16`, even bytes and odd bytes ([`dpbusd_widened`]); the weights are widened once per call.
+//! - `AvxVnni` (and the AVX-512 VNNI level on a CPU without AVX-512BW): `vpdpbusd` itself, in
+//!   AVX-VNNI's encoding or AVX-512VL's.
+//!
+//! The sums are exact, so the steps are every kernel's. The weights are copied per call into a
+//! table on the stack in the form the kernel multiplies (for [`dpbusd_widened`], split into
+//! words of two `i16`), which bounds the layers taken ([`available`]).
+
+use super::super::super::Clamp;
+use super::{MAX_GROUPS, Shape, tap_offsets};
+use core::arch::x86_64::{
+    __m128i, __m256, __m256i, _mm_cvtsi128_si64, _mm_loadl_epi64, _mm_packs_epi32,
+    _mm_packus_epi16, _mm_unpacklo_epi8, _mm256_add_epi32, _mm256_and_si256,
+    _mm256_castsi128_si256, _mm256_castsi256_si128, _mm256_cvtepi32_ps, _mm256_cvtps_epi32,
+    _mm256_extracti128_si256, _mm256_madd_epi16, _mm256_max_ps, _mm256_min_ps, _mm256_mul_ps,
+    _mm256_permute4x64_epi64, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_ps,
+    _mm256_srli_epi16, _mm256_unpacklo_epi16,
+};
+
+/// Positions per block: the lanes of a vector.
+const L: usize = 8;
+/// Bytes of the weights' table on the stack: 16 KiB.
+const TABLE_BYTES: usize = 16_384;
+
+/// Whether a layer of `outputs` output channels and `groups` groups of four taps fits the
+/// kernel's buffers, on a CPU whose level runs it (AVX2 or better).
+#[inline]
+pub(crate) fn available(groups: usize, outputs: usize) -> bool {
+    groups <= MAX_GROUPS
+        && groups * outputs * core::mem::size_of::<[i32; 2]>() <= TABLE_BYTES
+        && super::super::level() >= super::super::QuantLevel::Avx2
+}
+
+/// See [`super::forward`], whose checks this relies on: `false`, nothing written, where
+/// [`available`] is not.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward<const OUT: usize, const G: usize>(
+    padded: &[u8],
+    shape: Shape,
+    weights: &[[[i8; 4]; OUT]; G],
+    offsets: &[i32; OUT],
+    multipliers: &[f32; OUT],
+    zero_point: u8,
+    clamp: Clamp,
+    maddubs_exact: bool,
+    output: &mut [u8],
+) -> bool {
+    use super::super::QuantLevel;
+    if !available(G, OUT) {
+        return false;
+    }
+    let layer = (offsets, multipliers, zero_point, clamp);
+    // SAFETY (each arm): `available` found the level, whose features the kernel enables: AVX2
+    // for `Avx2`; AVX-VNNI, or AVX-512 VNNI and VL, for the VNNI levels (`vex_vnni` says
+    // which); `super::forward` checked the sizes, `available` the table's.
+    #[allow(unsafe_code)]
+    unsafe {
+        match super::super::level() {
+            QuantLevel::Portable => return false,
+            QuantLevel::Avx2 if maddubs_exact => {
+                maddubs::forward(padded, &shape, weights, layer, output);
+            }
+            QuantLevel::Avx2 => widened::forward(padded, &shape, weights, layer, output),
+            QuantLevel::AvxVnni | QuantLevel::Avx512Vnni if super::super::vex_vnni() => {
+                vex::forward(padded, &shape, weights, layer, output);
+            }
+            QuantLevel::AvxVnni | QuantLevel::Avx512Vnni => {
+                evex::forward(padded, &shape, weights, layer, output);
+            }
+        }
+    }
+    true
+}
+
+/// A layer's offsets, multipliers, output zero point and clamp.
+type Layer<'a, const OUT: usize> = (&'a [i32; OUT], &'a [f32; OUT], u8, Clamp);
+
+/// 8 bytes of `bytes` from `at`, which the caller keeps within it, in the low half.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn load8(bytes: &[u8], at: usize) -> __m128i {
+    let bytes = &bytes[at..at + L];
+    // SAFETY: `bytes` is 8 readable bytes, and `vmovq` accepts any alignment.
+    #[allow(unsafe_code)]
+    unsafe {
+        _mm_loadl_epi64(bytes.as_ptr().cast())
+    }
+}
+
+/// Four taps' 8 bytes interleaved: lane `j` holds byte `j` of `a`, `b`, `c` and `d`.
+///
+/// The pairs' 64-bit halves are spread to the two 128-bit lanes and unpacked once on 256 bits,
+/// rather than two 128-bit unpacks joined: LLVM stores such a join into the block as two
+/// 128-bit halves, which the kernel's 256-bit load of the block cannot take from the store
+/// buffer, and waits.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn interleave(a: __m128i, b: __m128i, c: __m128i, d: __m128i) -> __m256i {
+    let (ab, cd) = (_mm_unpacklo_epi8(a, b), _mm_unpacklo_epi8(c, d));
+    let spread = |v: __m128i| _mm256_permute4x64_epi64::<0b01_01_00_00>(_mm256_castsi128_si256(v));
+    _mm256_unpacklo_epi16(spread(ab), spread(cd))
+}
+
+/// `vpdpbusd acc, x, w` from AVX2, exact for every weight: each lane's even bytes (`x0 w0 + x2
+/// w2`) and odd bytes (`x1 w1 + x3 w3`) as `i16` pairs through `vpmaddwd`, whose pairs of
+/// products add exactly into `i32`. `w` is the weight word split by [`split_word`].
+#[target_feature(enable = "avx2")]
+#[inline]
+#[allow(clippy::trivially_copy_pass_by_ref)] // a reference into the table: see `direct_256!`
+fn dpbusd_widened(acc: __m256i, x: __m256i, w: &[i32; 2]) -> __m256i {
+    let even = _mm256_and_si256(x, _mm256_set1_epi16(0xff));
+    let odd = _mm256_srli_epi16::<8>(x);
+    let even = _mm256_madd_epi16(even, _mm256_set1_epi32(w[0]));
+    let odd = _mm256_madd_epi16(odd, _mm256_set1_epi32(w[1]));
+    _mm256_add_epi32(acc, _mm256_add_epi32(even, odd))
+}
+
+/// A weight's four bytes as two words of two `i16`: bytes 0 and 2, then bytes 1 and 3,
+/// sign-extended, as [`dpbusd_widened`] multiplies them.
+#[inline]
+fn split_word(bytes: [i8; 4]) -> [i32; 2] {
+    let pair = |low: i8, high: i8| {
+        let widened = |byte: i8| u32::from(i16::from(byte).cast_unsigned());
+        (widened(low) | widened(high) << 16).cast_signed()
+    };
+    [pair(bytes[0], bytes[2]), pair(bytes[1], bytes[3])]
+}
+
+/// A weight's four bytes as the `i32` that `vpdpbusd` broadcasts.
+#[inline]
+fn word(bytes: [i8; 4]) -> i32 {
+    i32::from_le_bytes(bytes.map(i8::cast_unsigned))
+}
+
+/// A requantisation's zero point and bounds in every lane: the bounds as real values
+/// (`clamp.low - zero_point` and `clamp.high - zero_point`, whole numbers), as AVX-512's.
+#[derive(Clone, Copy)]
+struct Bounds {
+    zero: __m256i,
+    low: __m256,
+    high: __m256,
+}
+
+impl Bounds {
+    /// The bounds of `requantize_step(_, _, zero_point, clamp.low, clamp.high)`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    #[allow(clippy::cast_precision_loss)] // within ±255
+    fn new(zero_point: u8, clamp: Clamp) -> Self {
+        let real = |step: u8| (i32::from(step) - i32::from(zero_point)) as f32;
+        Self {
+            zero: _mm256_set1_epi32(i32::from(zero_point)),
+            low: _mm256_set1_ps(real(clamp.low)),
+            high: _mm256_set1_ps(real(clamp.high)),
+        }
+    }
+}
+
+/// `requantize_step` of 8 sums, each with its multiplier, as the 8 bytes of a `u64` (lane 0
+/// lowest): the product clamped to the bounds, then rounded half to even (`vcvtps2dq` rounds
+/// as the default rounding mode, which Rust code runs under), as AVX-512's `requantize_vector`.
+#[target_feature(enable = "avx2")]
+#[inline]
+#[allow(clippy::cast_sign_loss)] // the bytes' bits
+fn requantize(sums: __m256i, multipliers: __m256, bounds: &Bounds) -> u64 {
+    let real = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), multipliers);
+    let real = _mm256_min_ps(_mm256_max_ps(real, bounds.low), bounds.high);
+    let steps = _mm256_add_epi32(_mm256_cvtps_epi32(real), bounds.zero);
+    // Within 0..=255, so the packs do not saturate.
+    let words = _mm_packs_epi32(
+        _mm256_castsi256_si128(steps),
+        _mm256_extracti128_si256::<1>(steps),
+    );
+    _mm_cvtsi128_si64(_mm_packus_epi16(words, words)) as u64
+}
+
+/// The first `count <= 8` bytes of `bytes` (lowest first) into `to`: whole stores of 4, 2 and 1
+/// bytes, so that a block cut at a row's end is neither a call nor a masked store.
+#[inline(always)]
+fn store_prefix(to: &mut [u8], bytes: u64, count: usize) {
+    let bytes = bytes.to_le_bytes();
+    if count >= L {
+        to[..L].copy_from_slice(&bytes);
+        return;
+    }
+    let mut at = 0;
+    if count & 4 != 0 {
+        to[..4].copy_from_slice(&bytes[..4]);
+        at = 4;
+    }
+    if count & 2 != 0 {
+        to[at..at + 2].copy_from_slice(&bytes[at..at + 2]);
+        at += 2;
+    }
+    if count & 1 != 0 {
+        to[at] = bytes[at];
+    }
+}
+
+/// The 256-bit direct kernel for one form of `vpdpbusd`: `$features` are the target features
+/// that provide `$dpbusd`, the sum `$acc` plus `$x`'s bytes times a weight word `$w` (a
+/// reference to a `$word`, which `$word_of` makes from the weight's four bytes; read from the
+/// table by reference, so that each broadcast is one `vpbroadcastd` from memory).
+macro_rules! direct_256 {
+    ($(#[$doc:meta])* $name:ident, $features:literal, $word:ty, $word_of:path,
+     |$acc:ident, $x:ident, $w:ident| $dpbusd:expr) => {
+        $(#[$doc])*
+        pub(super) mod $name {
+            use super::{
+                Bounds, L, Layer, MAX_GROUPS, Shape, interleave, load8, requantize, store_prefix,
+                tap_offsets,
+            };
+            use core::arch::x86_64::{
+                __m256i, _mm256_blend_epi32, _mm256_blend_ps, _mm256_max_epi32,
+                _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_set1_ps,
+                _mm256_setr_epi32, _mm256_setzero_si256, _mm256_srli_epi64,
+            };
+
+            /// Output channels whose sums a block holds at once (8 chains of `vpdpbusd`).
+            const CHANNELS: usize = 8;
+
+            /// What every block reads: the layer's weights in `$dpbusd`'s form and its
+            /// requantisation.
+            struct Kernel<'a, const OUT: usize, const G: usize> {
+                words: &'a [[$word; OUT]; G],
+                offsets: &'a [i32; OUT],
+                multipliers: &'a [f32; OUT],
+                bounds: Bounds,
+                /// Bytes of an output channel.
+                plane: usize,
+            }
+
+            /// See [`super::forward`].
+            ///
+            /// # Safety
+            ///
+            /// The CPU has `$features`; `shape` passed `Shape::matches` for these sizes.
+            #[target_feature(enable = $features)]
+            #[inline(never)]
+            #[allow(unsafe_code)]
+            pub(in crate::quant::kernel::direct) unsafe fn forward<const OUT: usize, const G: usize>(
+                padded: &[u8],
+                shape: &Shape,
+                weights: &[[[i8; 4]; OUT]; G],
+                (offsets, multipliers, zero_point, clamp): Layer<'_, OUT>,
+                output: &mut [u8],
+            ) {
+                let mut words = [[<$word>::default(); OUT]; G];
+                let [first, end] = shape.outputs;
+                for (words, weights) in words.iter_mut().zip(weights) {
+                    for (word, bytes) in words[first..end].iter_mut().zip(&weights[first..end]) {
+                        *word = $word_of(*bytes);
+                    }
+                }
+                let kernel = Kernel {
+                    words: &words,
+                    offsets,
+                    multipliers,
+                    bounds: Bounds::new(zero_point, clamp),
+                    plane: shape.plane(),
+                };
+                let taps = tap_offsets(shape);
+                if shape.pooled {
+                    blocks_pooled(padded, shape, &taps, &kernel, output);
+                } else {
+                    blocks(padded, shape, &taps, &kernel, output);
+                }
+            }
+
+            /// The groups of the block of 8 positions from the one at `first` (`y * width +
+            /// x` in the padded input's numbering) into `block`.
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn load_block<const G: usize>(
+                padded: &[u8],
+                taps: &[usize; 4 * MAX_GROUPS],
+                first: usize,
+                block: &mut [__m256i; G],
+            ) {
+                for (v, at) in block.iter_mut().zip(taps.as_chunks::<4>().0) {
+                    *v = interleave(
+                        load8(padded, first + at[0]),
+                        load8(padded, first + at[1]),
+                        load8(padded, first + at[2]),
+                        load8(padded, first + at[3]),
+                    );
+                }
+            }
+
+            /// Output channels `shape.outputs` in runs of at most `$most`, each through
+            /// `$run::<C, OUT, G>(kernel, block, o, to, count)` with `to` the output from run
+            /// `o`'s plane at `at`.
+            macro_rules! each_run {
+                ($run:ident, $most:ident, $shape:expr, $kernel:expr, $block:expr, $at:expr,
+                 $count:expr, $output:expr) => {{
+                    let [mut o, end] = $shape.outputs;
+                    while o < end {
+                        let to = &mut $output[o * $kernel.plane + $at..];
+                        match (end - o).min($most) {
+                            1 => $run::<1, OUT, G>($kernel, $block, o, to, $count),
+                            2 => $run::<2, OUT, G>($kernel, $block, o, to, $count),
+                            3 => $run::<3, OUT, G>($kernel, $block, o, to, $count),
+                            4 => $run::<4, OUT, G>($kernel, $block, o, to, $count),
+                            5 => $run::<5, OUT, G>($kernel, $block, o, to, $count),
+                            6 => $run::<6, OUT, G>($kernel, $block, o, to, $count),
+                            7 => $run::<7, OUT, G>($kernel, $block, o, to, $count),
+                            _ => $run::<8, OUT, G>($kernel, $block, o, to, $count),
+                        }
+                        o += $most;
+                    }
+                }};
+            }
+
+            /// Every block of 8 neighbouring positions of each output row: its groups, then
+            /// its output channels' steps.
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn blocks<const OUT: usize, const G: usize>(
+                padded: &[u8],
+                shape: &Shape,
+                taps: &[usize; 4 * MAX_GROUPS],
+                kernel: &Kernel<'_, OUT, G>,
+                output: &mut [u8],
+            ) {
+                let width = shape.padded[1];
+                let [output_height, output_width] = shape.output;
+                let mut block = [_mm256_setzero_si256(); G];
+                for y in 0..output_height {
+                    let mut x = 0;
+                    while x < output_width {
+                        load_block(padded, taps, y * width + x, &mut block);
+                        let at = y * output_width + x;
+                        let count = L.min(output_width - x);
+                        each_run!(channels, CHANNELS, shape, kernel, &block, at, count, output);
+                        x += L;
+                    }
+                }
+            }
+
+            /// The sums of output channels `o .. o + C` over a block's groups.
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn sums<const C: usize, const OUT: usize, const G: usize>(
+                kernel: &Kernel<'_, OUT, G>,
+                block: &[__m256i; G],
+                o: usize,
+            ) -> [__m256i; C] {
+                let mut sums: [__m256i; C] =
+                    core::array::from_fn(|c| _mm256_set1_epi32(kernel.offsets[o + c]));
+                for (x, words) in block.iter().zip(kernel.words) {
+                    for (sum, word) in sums.iter_mut().zip(&words[o..o + C]) {
+                        let ($acc, $x, $w) = (*sum, *x, word);
+                        *sum = $dpbusd;
+                    }
+                }
+                sums
+            }
+
+            /// Output channels `o .. o + C` of a block: their sums, requantised, the first
+            /// `count` of each channel's 8 steps stored from `to` (a plane apart).
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn channels<const C: usize, const OUT: usize, const G: usize>(
+                kernel: &Kernel<'_, OUT, G>,
+                block: &[__m256i; G],
+                o: usize,
+                to: &mut [u8],
+                count: usize,
+            ) {
+                for (c, sum) in sums::<C, OUT, G>(kernel, block, o).into_iter().enumerate() {
+                    let multipliers = _mm256_set1_ps(kernel.multipliers[o + c]);
+                    let bytes = requantize(sum, multipliers, &kernel.bounds);
+                    store_prefix(&mut to[c * kernel.plane..], bytes, count);
+                }
+            }
+
+            /// [`blocks`] of a pooled shape: the blocks of output rows `2 y` and `2 y + 1` at
+            /// once, each channel's two rows of sums reduced to the maxima of their 2x2
+            /// windows, which are requantised and stored (an odd last row, outside every
+            /// window, is not computed; an odd last column is a lane of its block, never
+            /// stored).
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn blocks_pooled<const OUT: usize, const G: usize>(
+                padded: &[u8],
+                shape: &Shape,
+                taps: &[usize; 4 * MAX_GROUPS],
+                kernel: &Kernel<'_, OUT, G>,
+                output: &mut [u8],
+            ) {
+                let width = shape.padded[1];
+                let [output_height, output_width] = shape.output;
+                let pooled_width = output_width / 2;
+                let mut block = [[_mm256_setzero_si256(); G]; 2];
+                for y in 0..output_height / 2 {
+                    let mut x = 0;
+                    // Blocks start at even columns, so that windows do not straddle them.
+                    while x + 1 < output_width {
+                        for (row, groups) in block.iter_mut().enumerate() {
+                            load_block(padded, taps, (2 * y + row) * width + x, groups);
+                        }
+                        let at = y * pooled_width + x / 2;
+                        let count = L.min(output_width - x) / 2;
+                        each_run!(
+                            pooled, CHANNELS, shape, kernel, &block, at, count, output
+                        );
+                        x += L;
+                    }
+                }
+            }
+
+            /// Output channels `o .. o + C` of two rows' blocks: their sums, the maximum of
+            /// each 2x2 window (lanes `2 k`, `2 k + 1` of both rows), requantised two channels
+            /// to a vector, and the first `count <= 4` of each channel's 4 steps stored from
+            /// `to` (a plane apart).
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn pooled<const C: usize, const OUT: usize, const G: usize>(
+                kernel: &Kernel<'_, OUT, G>,
+                block: &[[__m256i; G]; 2],
+                o: usize,
+                to: &mut [u8],
+                count: usize,
+            ) {
+                // Row by row: both rows' sums at once would not fit the registers.
+                let sums = [
+                    sums::<C, OUT, G>(kernel, &block[0], o),
+                    sums::<C, OUT, G>(kernel, &block[1], o),
+                ];
+                // Each channel's 4 windows in lanes 0..4: the rows' maximum, then each pair of
+                // lanes' (the odd lane shifted onto the even one), the even lanes gathered.
+                let even = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+                let windows: [__m256i; C] = core::array::from_fn(|c| {
+                    let rows = _mm256_max_epi32(sums[0][c], sums[1][c]);
+                    let pairs = _mm256_max_epi32(rows, _mm256_srli_epi64::<32>(rows));
+                    _mm256_permutevar8x32_epi32(pairs, even)
+                });
+                let mut c = 0;
+                while c < C {
+                    let next = (c + 1).min(C - 1);
+                    let both = _mm256_blend_epi32::<0xf0>(windows[c], windows[next]);
+                    let multipliers = _mm256_blend_ps::<0xf0>(
+                        _mm256_set1_ps(kernel.multipliers[o + c]),
+                        _mm256_set1_ps(kernel.multipliers[o + next]),
+                    );
+                    let bytes = requantize(both, multipliers, &kernel.bounds);
+                    store_prefix(&mut to[c * kernel.plane..], bytes, count);
+                    if next > c {
+                        store_prefix(&mut to[next * kernel.plane..], bytes >> 32, count);
+                    }
+                    c += 2;
+                }
+            }
+        }
+    };
+}
+
+direct_256!(
+    /// AVX2's `vpmaddubsw`, for layers whose weights it is exact on.
+    maddubs,
+    "avx2",
+    i32,
+    super::word,
+    |acc, x, w| super::super::super::vnni::dpbusd_maddubs(acc, x, _mm256_set1_epi32(*w))
+);
+direct_256!(
+    /// AVX2's `vpmaddwd` on bytes widened to `i16`, for any weights.
+    widened,
+    "avx2",
+    [i32; 2],
+    super::split_word,
+    |acc, x, w| super::dpbusd_widened(acc, x, w)
+);
+direct_256!(
+    /// AVX-VNNI's `vpdpbusd` (VEX-encoded).
+    vex,
+    "avx2,avxvnni",
+    i32,
+    super::word,
+    |acc, x, w| core::arch::x86_64::_mm256_dpbusd_avx_epi32(acc, x, _mm256_set1_epi32(*w))
+);
+direct_256!(
+    /// AVX-512 VNNI's `vpdpbusd` on 256 bits (EVEX-encoded, AVX-512VL).
+    evex,
+    "avx2,avx512f,avx512vl,avx512vnni",
+    i32,
+    super::word,
+    |acc, x, w| core::arch::x86_64::_mm256_dpbusd_epi32(acc, x, _mm256_set1_epi32(*w))
+);
