@@ -1,6 +1,6 @@
 //! LeNet's two convolutions, one sample: int8 (`quant::QuantizedConv2d::forward`, ReLU fused;
 //! `forward_max_pooled`, with LeNet's 2x2 max pool too, also from the layer prepared once as
-//! `forward_batch` prepares it; and `accumulate`, the sums only) against `f32` (`Conv2d::forward_with`, the wide kernel,
+//! `forward_batch` prepares it, and with 7-bit weights; and `accumulate`, the sums only) against `f32` (`Conv2d::forward_with`, the wide kernel,
 //! and `Conv2d::forward`); then the whole of LeNet (`nn_bench::LeNet`, the weights of
 //! tests/fixtures/lenet.safetensors) against its int8 twin `LeNetInt8` (calibrated with min/max
 //! on 64 images; and with 7-bit weights, `WeightRange::Int7`, which the `Avx2` level runs with
@@ -113,6 +113,19 @@ macro_rules! measure {
                 );
             black_box(y);
         });
+        // With 7-bit weights, which the `Avx2` level multiplies with `vpmaddubsw`.
+        let mut layer7 = zeroed_box::<QuantizedConv2d<$out, $in, $k, $k, $patch, $groups>>();
+        layer7.quantize_from_with(&conv, input, output, quant::WeightRange::Int7);
+        let pooled7 = best_us(|| {
+            let y: [[[u8; SIZE[1] / 2]; SIZE[0] / 2]; $out] = layer7
+                .forward_max_pooled::<$in, $h, $w, { SIZE[0] }, { SIZE[1] }, { SIZE[0] / 2 }, { SIZE[1] / 2 }>(
+                    black_box(&x_q),
+                    GEOMETRY,
+                    Clamp::relu(output),
+                    Pool2dGeometry::new([2, 2]),
+                );
+            black_box(y);
+        });
         let sums = best_us(|| {
             let y: [[[i32; SIZE[1]]; SIZE[0]]; $out] = layer.accumulate(black_box(&x_q), GEOMETRY);
             black_box(y);
@@ -152,8 +165,8 @@ macro_rules! measure {
         });
         println!(
             "{:<32} int8: forward {int8:6.2} us, with its max pool {pooled:6.2} us (prepared \
-             {prepared:6.2} us), accumulate {sums:6.2} us (dense kernel alone {kernel:6.2} us); \
-             f32: forward_with {wide:6.2} us, forward {plain:6.2} us",
+             {prepared:6.2} us; 7-bit weights {pooled7:6.2} us), accumulate {sums:6.2} us (dense \
+             kernel alone {kernel:6.2} us); f32: forward_with {wide:6.2} us, forward {plain:6.2} us",
             $name,
         );
     }};

@@ -22,11 +22,10 @@ use super::super::super::Clamp;
 use super::{MAX_GROUPS, Shape, tap_offsets};
 use core::arch::x86_64::{
     __m128i, __m256, __m256i, _mm_cvtsi128_si64, _mm_loadl_epi64, _mm_packs_epi32,
-    _mm_packus_epi16, _mm_unpacklo_epi8, _mm256_add_epi32, _mm256_and_si256,
-    _mm256_castsi128_si256, _mm256_castsi256_si128, _mm256_cvtepi32_ps, _mm256_cvtps_epi32,
+    _mm_packus_epi16, _mm_unpackhi_epi16, _mm_unpacklo_epi8, _mm_unpacklo_epi16, _mm256_add_epi32,
+    _mm256_and_si256, _mm256_castsi256_si128, _mm256_cvtepi32_ps, _mm256_cvtps_epi32,
     _mm256_extracti128_si256, _mm256_madd_epi16, _mm256_max_ps, _mm256_min_ps, _mm256_mul_ps,
-    _mm256_permute4x64_epi64, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_ps,
-    _mm256_srli_epi16, _mm256_unpacklo_epi16,
+    _mm256_set_m128i, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_ps, _mm256_srli_epi16,
 };
 
 /// Positions per block: the lanes of a vector.
@@ -102,16 +101,22 @@ fn load8(bytes: &[u8], at: usize) -> __m128i {
 
 /// Four taps' 8 bytes interleaved: lane `j` holds byte `j` of `a`, `b`, `c` and `d`.
 ///
-/// The pairs' 64-bit halves are spread to the two 128-bit lanes and unpacked once on 256 bits,
-/// rather than two 128-bit unpacks joined: LLVM stores such a join into the block as two
-/// 128-bit halves, which the kernel's 256-bit load of the block cannot take from the store
-/// buffer, and waits.
+/// The result passes through an empty `asm!`, so that LLVM cannot see it as two 128-bit halves
+/// joined: it then stores such a join into the block as two 128-bit stores, which the
+/// kernel's 256-bit load of the block cannot take from the store buffer, and waits (LeNet's
+/// first convolution with its pool: 10.3 us, 5.0 with the barrier, `lenet conv1` in
+/// bench/benches/quant_conv.rs).
 #[target_feature(enable = "avx2")]
 #[inline]
 fn interleave(a: __m128i, b: __m128i, c: __m128i, d: __m128i) -> __m256i {
     let (ab, cd) = (_mm_unpacklo_epi8(a, b), _mm_unpacklo_epi8(c, d));
-    let spread = |v: __m128i| _mm256_permute4x64_epi64::<0b01_01_00_00>(_mm256_castsi128_si256(v));
-    _mm256_unpacklo_epi16(spread(ab), spread(cd))
+    let mut v = _mm256_set_m128i(_mm_unpackhi_epi16(ab, cd), _mm_unpacklo_epi16(ab, cd));
+    // SAFETY: an empty template: it reads and writes nothing but `v`'s register.
+    #[allow(unsafe_code)]
+    unsafe {
+        core::arch::asm!("/* {v} */", v = inout(ymm_reg) v, options(pure, nomem, nostack, preserves_flags));
+    }
+    v
 }
 
 /// `vpdpbusd acc, x, w` from AVX2, exact for every weight: each lane's even bytes (`x0 w0 + x2
@@ -327,7 +332,7 @@ macro_rules! direct_256 {
             /// Every block of 8 neighbouring positions of each output row: its groups, then
             /// its output channels' steps.
             #[target_feature(enable = $features)]
-            #[inline]
+            #[inline(never)]
             fn blocks<const OUT: usize, const G: usize>(
                 padded: &[u8],
                 shape: &Shape,
@@ -393,7 +398,7 @@ macro_rules! direct_256 {
             /// window, is not computed; an odd last column is a lane of its block, never
             /// stored).
             #[target_feature(enable = $features)]
-            #[inline]
+            #[inline(never)]
             fn blocks_pooled<const OUT: usize, const G: usize>(
                 padded: &[u8],
                 shape: &Shape,
