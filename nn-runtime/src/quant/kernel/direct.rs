@@ -29,6 +29,7 @@ mod v256;
 pub(crate) const SLACK: usize = 64;
 /// The most groups of four taps (`IN * KH * KW / 4`, rounded up) the kernel holds for a block
 /// of positions: 64 bytes each, on the stack.
+#[cfg(target_arch = "x86_64")]
 pub(crate) const MAX_GROUPS: usize = 64;
 
 /// The sizes of a direct convolution, all plain values.
@@ -105,6 +106,7 @@ pub(crate) fn available(groups: usize, outputs: usize) -> bool {
 /// Whether the AVX-512 kernel runs on this CPU, for `groups` groups of four taps: AVX-512 VNNI
 /// (whose level also requires AVX-512VL, for the 128-bit masked stores), and AVX-512BW for the
 /// byte stores. [`super::channel_lanes`] and the prepared [`Tables`] need the same.
+#[cfg(target_arch = "x86_64")]
 #[inline]
 pub(crate) fn avx512_available(groups: usize) -> bool {
     groups <= MAX_GROUPS && super::level() == super::QuantLevel::Avx512Vnni && super::has_avx512bw()

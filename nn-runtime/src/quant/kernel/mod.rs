@@ -200,15 +200,16 @@ pub fn amx_enabled() -> bool {
 /// Whether this CPU has AVX-512BW (the byte and word instructions: the direct convolution's
 /// byte stores, quantising four vectors into one register): detected with `std` (the standard
 /// library caches it), else what the build enables.
+#[cfg(target_arch = "x86_64")]
 #[inline]
 pub(crate) fn has_avx512bw() -> bool {
-    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    #[cfg(feature = "std")]
     {
         std::is_x86_feature_detected!("avx512bw")
     }
-    #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+    #[cfg(not(feature = "std"))]
     {
-        cfg!(all(target_arch = "x86_64", target_feature = "avx512bw"))
+        cfg!(target_feature = "avx512bw")
     }
 }
 
