@@ -14,6 +14,9 @@
 //! first layer of one channel), the groups' words are built once per call instead and each
 //! block's groups are loads (`Rows`).
 //!
+//! That is the AVX-512 VNNI level's kernel (`avx512`). The levels below run the same on 256 bits,
+//! 8 positions a vector, each block's groups gathered (`v256`).
+//!
 //! The input comes padded (at its zero point) in a buffer with [`SLACK`] bytes after it: the
 //! last positions of a row load past its end, into the next row or the slack, for lanes beyond
 //! the output's width, whose results are never stored. The sums are exact, so they are those of

@@ -18,6 +18,8 @@
 //!   VNNI: one broadcast of four inputs and one load of weights feed 8 or 16 neurons.
 //! - [`amx`] (x86_64): the AVX-512 VNNI level's batches on Intel AMX (`tdpbusd`, 16,384
 //!   multiply-adds an instruction) where the CPU and the OS allow it, in blocks of 32 samples.
+//! - [`direct`] and [`channel_lanes`] (x86_64): convolutions of stride 1 without gathering
+//!   windows, from AVX2 on (the channel-lanes kernel with AVX-512 VNNI only).
 //!
 //! [`level`] detects the CPU once, with `std`; without `std` only the features the build enables
 //! at compile time are used.
