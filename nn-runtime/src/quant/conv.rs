@@ -583,6 +583,21 @@ impl<
                         output,
                     );
                 }
+                // Below AVX-512 VNNI, its 256-bit form where it runs fewer products than the
+                // direct kernel's.
+                #[cfg(target_arch = "x86_64")]
+                if !direct::avx512_available(GROUPS)
+                    && channel_lanes::v256::forward::<OUT, GROUPS>(
+                        &padded[..length + direct::SLACK],
+                        shape,
+                        weights,
+                        (offsets, multipliers, zero_point, clamp),
+                        maddubs_exact,
+                        output,
+                    )
+                {
+                    return true;
+                }
                 direct::forward::<OUT, GROUPS>(
                     &padded[..length + direct::SLACK],
                     shape,

@@ -36,6 +36,8 @@ use core::arch::x86_64::{
 };
 use core::mem::MaybeUninit;
 
+pub(crate) mod v256;
+
 /// Lanes of a vector: output channels of a block, positions of a transposed block.
 const L: usize = 16;
 /// Words of the interleaved input on the stack: 24 KiB.

@@ -85,7 +85,8 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
 }
 
 /// A layer's offsets, multipliers, output zero point and clamp.
-type Layer<'a, const OUT: usize> = (&'a [i32; OUT], &'a [f32; OUT], u8, Clamp);
+pub(in crate::quant::kernel) type Layer<'a, const OUT: usize> =
+    (&'a [i32; OUT], &'a [f32; OUT], u8, Clamp);
 
 /// 8 bytes of `bytes` from `at`, which the caller keeps within it, in the low half.
 #[target_feature(enable = "avx2")]
@@ -153,7 +154,7 @@ fn word(bytes: [i8; 4]) -> i32 {
 /// A requantisation's zero point and bounds in every lane: the bounds as real values
 /// (`clamp.low - zero_point` and `clamp.high - zero_point`, whole numbers), as AVX-512's.
 #[derive(Clone, Copy)]
-struct Bounds {
+pub(in crate::quant::kernel) struct Bounds {
     zero: __m256i,
     low: __m256,
     high: __m256,
@@ -164,7 +165,7 @@ impl Bounds {
     #[target_feature(enable = "avx2")]
     #[inline]
     #[allow(clippy::cast_precision_loss)] // within ±255
-    fn new(zero_point: u8, clamp: Clamp) -> Self {
+    pub(in crate::quant::kernel) fn new(zero_point: u8, clamp: Clamp) -> Self {
         let real = |step: u8| (i32::from(step) - i32::from(zero_point)) as f32;
         Self {
             zero: _mm256_set1_epi32(i32::from(zero_point)),
@@ -180,7 +181,11 @@ impl Bounds {
 #[target_feature(enable = "avx2")]
 #[inline]
 #[allow(clippy::cast_sign_loss)] // the bytes' bits
-fn requantize(sums: __m256i, multipliers: __m256, bounds: &Bounds) -> u64 {
+pub(in crate::quant::kernel) fn requantize(
+    sums: __m256i,
+    multipliers: __m256,
+    bounds: &Bounds,
+) -> u64 {
     let real = _mm256_mul_ps(_mm256_cvtepi32_ps(sums), multipliers);
     let real = _mm256_min_ps(_mm256_max_ps(real, bounds.low), bounds.high);
     let steps = _mm256_add_epi32(_mm256_cvtps_epi32(real), bounds.zero);
