@@ -155,7 +155,8 @@ fn build_words(padded: &[u8], shape: &Shape, tables: usize, words: &mut [u32]) {
         // The last load ends at `(channels - 1) plane + (KH - 1) width + span + 16 <= channels
         // plane + 31` (`span < OH width + 16`, `OH + KH - 1` rows a plane): within the slack.
         for i in (0..span).step_by(16) {
-            let [a, b, c, d] = from.map(|from| load16(padded, from + i));
+            let (a, b) = (load16(padded, from[0] + i), load16(padded, from[1] + i));
+            let (c, d) = (load16(padded, from[2] + i), load16(padded, from[3] + i));
             let at = quad * span + i;
             if tables == 1 {
                 let (ab, cd) = (_mm_unpacklo_epi8(a, b), _mm_unpacklo_epi8(c, d));
@@ -221,11 +222,15 @@ fn repack<const OUT: usize, const G: usize>(
 ) -> [__m256i; 2] {
     let [kernel_height, kernel_width] = shape.kernel;
     let rows = shape.channels * kernel_height;
+    // Written out, not in closures, which do not take the target features and so are calls.
     let tap = |j: usize| {
         let row = 4 * quad + j;
         (row < rows).then_some(row * kernel_width + column)
     };
-    let [w0, w1, w2, w3] = [0, 1, 2, 3].map(|j| tap_weights(weights, tap(j), channel));
+    let w0 = tap_weights(weights, tap(0), channel);
+    let w1 = tap_weights(weights, tap(1), channel);
+    let w2 = tap_weights(weights, tap(2), channel);
+    let w3 = tap_weights(weights, tap(3), channel);
     if tables == 1 {
         let byte = |w: __m256i| _mm256_and_si256(w, _mm256_set1_epi32(0xff));
         let v = _mm256_or_si256(
@@ -325,14 +330,17 @@ macro_rules! channel_lanes_256 {
                 };
                 build_words(padded, shape, TABLES, words);
                 for (b, groups) in table.chunks_exact_mut(groups).enumerate() {
-                    for (g, to) in groups.iter_mut().enumerate() {
-                        let at = [g / kernel_width, g % kernel_width, first + L * b];
-                        *to = repack(weights, shape, at, TABLES);
+                    for (quad, columns) in groups.chunks_exact_mut(kernel_width).enumerate() {
+                        for (column, to) in columns.iter_mut().enumerate() {
+                            *to = repack(weights, shape, [quad, column, first + L * b], TABLES);
+                        }
                     }
                 }
                 let mut starts = [0; TABLE];
-                for (g, start) in starts[..groups].iter_mut().enumerate() {
-                    *start = g / kernel_width * span + g % kernel_width;
+                for (quad, starts) in starts[..groups].chunks_exact_mut(kernel_width).enumerate() {
+                    for (column, start) in starts.iter_mut().enumerate() {
+                        *start = quad * span + column;
+                    }
                 }
                 let lanes = Lanes {
                     words,
