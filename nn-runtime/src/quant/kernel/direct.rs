@@ -1422,7 +1422,8 @@ mod tests {
         let (mut ran, mut skipped) = (BTreeSet::new(), BTreeSet::new());
         for seven_bit in [false, true] {
             let sets = [&mut ran, &mut skipped];
-            // LeNet's two convolutions' kernels and channels (a run of 6, runs of 8).
+            // LeNet's two convolutions' kernels and channels (a run of 6, runs of 8; the first
+            // by the rows grouping, the second gathered).
             check_256::<6, 7>(rng, 1, [5, 5], seven_bit, false, sets);
             let sets = [&mut ran, &mut skipped];
             check_256::<16, 38>(rng, 6, [5, 5], seven_bit, false, sets);
@@ -1432,6 +1433,12 @@ mod tests {
             check_256::<12, 3>(rng, 3, [3, 1], seven_bit, false, sets);
             let sets = [&mut ran, &mut skipped];
             check_256::<3, 2>(rng, 2, [1, 3], seven_bit, false, sets);
+            // The rows grouping with rows left over as one more four, padded (a kernel one
+            // column wide); and gathered, with more groups by rows than in the taps' order.
+            let sets = [&mut ran, &mut skipped];
+            check_256::<3, 2>(rng, 2, [3, 1], seven_bit, false, sets);
+            let sets = [&mut ran, &mut skipped];
+            check_256::<3, 13>(rng, 2, [5, 5], seven_bit, false, sets);
         }
         // The largest sums, exact through the widened products.
         check_256::<2, 7>(rng, 1, [5, 5], false, true, [&mut ran, &mut skipped]);

@@ -19,13 +19,14 @@
 //! words of two `i16`), which bounds the layers taken ([`available`]).
 
 use super::super::super::Clamp;
-use super::{MAX_GROUPS, Shape, tap_offsets};
+use super::{MAX_GROUPS, RowGroups, Shape, row_words as row_words_of, tap_offsets};
 use core::arch::x86_64::{
-    __m128i, __m256, __m256i, _mm_cvtsi128_si64, _mm_loadl_epi64, _mm_packs_epi32,
-    _mm_packus_epi16, _mm_unpackhi_epi16, _mm_unpacklo_epi8, _mm_unpacklo_epi16, _mm256_add_epi32,
-    _mm256_and_si256, _mm256_castsi256_si128, _mm256_cvtepi32_ps, _mm256_cvtps_epi32,
-    _mm256_extracti128_si256, _mm256_madd_epi16, _mm256_max_ps, _mm256_min_ps, _mm256_mul_ps,
-    _mm256_set_m128i, _mm256_set1_epi16, _mm256_set1_epi32, _mm256_set1_ps, _mm256_srli_epi16,
+    __m128i, __m256, __m256i, _mm_cvtsi128_si64, _mm_loadl_epi64, _mm_loadu_si128, _mm_packs_epi32,
+    _mm_packus_epi16, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpackhi_epi16, _mm_unpacklo_epi8,
+    _mm_unpacklo_epi16, _mm256_add_epi32, _mm256_and_si256, _mm256_castsi256_si128,
+    _mm256_cvtepi32_ps, _mm256_cvtps_epi32, _mm256_extracti128_si256, _mm256_madd_epi16,
+    _mm256_max_ps, _mm256_min_ps, _mm256_mul_ps, _mm256_set_m128i, _mm256_set1_epi16,
+    _mm256_set1_epi32, _mm256_set1_ps, _mm256_srli_epi16,
 };
 
 /// Positions per block: the lanes of a vector.
@@ -220,6 +221,86 @@ fn store_prefix(to: &mut [u8], bytes: u64, count: usize) {
     }
 }
 
+/// Where a block's groups of four taps come from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// Gathered from the padded input: tap `t` at `taps[t]` from a position's byte.
+    Gathered {
+        padded: &'a [u8],
+        taps: &'a [usize; 4 * MAX_GROUPS],
+    },
+    /// The rows grouping ([`RowGroups`]): group `g`'s 8 words at `starts[g]` from a position's
+    /// word of `words`, built once per call.
+    Rows {
+        words: &'a [u32],
+        starts: &'a [usize; MAX_GROUPS],
+    },
+}
+
+/// Words of the rows grouping's sources on the stack: 24 KiB.
+const ROW_WORDS: usize = 6144;
+
+/// The rows grouping's sources of words for `shape`, `span` words each (`(OH width + 8)`
+/// rounded up to 16: a block's last word from the last position's, at the farthest kernel
+/// column), into `words`: source `s` interleaves four byte sequences, its word `i` holding byte
+/// `i` of each. A four of input rows is four rows (a four short of rows repeats its first,
+/// whose weights are zero); a row left over is its bytes from `0, 1, 2, 3`, so that word `i`
+/// holds its bytes `i .. i + 3`. Input row `k` is kernel row `k % KH` of channel `k / KH`.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn build_rows(padded: &[u8], shape: &Shape, rows: &RowGroups, span: usize, words: &mut [u32]) {
+    let [height, width] = shape.padded;
+    let kernel_height = shape.kernel[0];
+    let total = shape.channels * kernel_height;
+    let start = |row: usize| row / kernel_height * height * width + row % kernel_height * width;
+    for (source, words) in words.chunks_exact_mut(span).take(rows.sources).enumerate() {
+        let from = if source < rows.quads || !rows.horizontal {
+            let row = |j: usize| {
+                let row = 4 * source + j;
+                start(if row < total { row } else { 4 * source })
+            };
+            [row(0), row(1), row(2), row(3)]
+        } else {
+            let first = start(4 * rows.quads + source - rows.quads);
+            [first, first + 1, first + 2, first + 3]
+        };
+        // The loads end at most at `(channels - 1) plane + (KH - 1) width + 3 + span + 16 <=
+        // channels plane + 42`: within the slack.
+        for (i, words) in words.as_chunks_mut::<16>().0.iter_mut().enumerate() {
+            let at = 16 * i;
+            let (a, b) = (load16(padded, from[0] + at), load16(padded, from[1] + at));
+            let (c, d) = (load16(padded, from[2] + at), load16(padded, from[3] + at));
+            let (ab, cd) = (_mm_unpacklo_epi8(a, b), _mm_unpacklo_epi8(c, d));
+            let (ab_high, cd_high) = (_mm_unpackhi_epi8(a, b), _mm_unpackhi_epi8(c, d));
+            let quarters = [
+                _mm_unpacklo_epi16(ab, cd),
+                _mm_unpackhi_epi16(ab, cd),
+                _mm_unpacklo_epi16(ab_high, cd_high),
+                _mm_unpackhi_epi16(ab_high, cd_high),
+            ];
+            for (to, v) in words.as_chunks_mut::<4>().0.iter_mut().zip(quarters) {
+                // SAFETY: `to` is 4 writable words, and `storeu` accepts any alignment.
+                #[allow(unsafe_code)]
+                unsafe {
+                    _mm_storeu_si128(to.as_mut_ptr().cast(), v);
+                }
+            }
+        }
+    }
+}
+
+/// 16 bytes of `bytes` from `at`, which the caller keeps within it.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn load16(bytes: &[u8], at: usize) -> __m128i {
+    let bytes = &bytes[at..at + 16];
+    // SAFETY: `bytes` is 16 readable bytes, and `loadu` accepts any alignment.
+    #[allow(unsafe_code)]
+    unsafe {
+        _mm_loadu_si128(bytes.as_ptr().cast())
+    }
+}
+
 /// The 256-bit direct kernel for one form of `vpdpbusd`: `$features` are the target features
 /// that provide `$dpbusd`, the sum `$acc` plus `$x`'s bytes times a weight word `$w` (a
 /// reference to a `$word`, which `$word_of` makes from the weight's four bytes; read from the
@@ -230,11 +311,13 @@ macro_rules! direct_256 {
         $(#[$doc])*
         pub(super) mod $name {
             use super::{
-                Bounds, L, Layer, MAX_GROUPS, Shape, interleave, load8, requantize, store_prefix,
-                tap_offsets,
+                Bounds, L, Layer, MAX_GROUPS, ROW_WORDS, RowGroups, Shape, Source, build_rows,
+                interleave, load8, requantize, row_words_of, store_prefix, tap_offsets,
             };
+            use crate::zeroed::filled_prefix;
+            use core::mem::MaybeUninit;
             use core::arch::x86_64::{
-                __m256i, _mm256_blend_epi32, _mm256_blend_ps, _mm256_max_epi32,
+                __m256i, _mm256_blend_epi32, _mm256_blend_ps, _mm256_loadu_si256, _mm256_max_epi32,
                 _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_set1_ps,
                 _mm256_setr_epi32, _mm256_setzero_si256, _mm256_srli_epi64,
             };
@@ -268,9 +351,25 @@ macro_rules! direct_256 {
                 (offsets, multipliers, zero_point, clamp): Layer<'_, OUT>,
                 output: &mut [u8],
             ) {
-                let mut words = [[<$word>::default(); OUT]; G];
                 let [first, end] = shape.outputs;
-                for (words, weights) in words.iter_mut().zip(weights) {
+                // The rows grouping where the taps make as many groups so (LeNet's first
+                // convolution) and its words fit: a load per group and block, no shuffles.
+                let rows = RowGroups::of(shape.channels, shape.kernel);
+                let span = (shape.output[0] * shape.padded[1] + L).next_multiple_of(16);
+                let by_rows = rows.groups == G && rows.sources * span <= ROW_WORDS;
+                let mut row_weights = [[[0_i8; 4]; OUT]; G];
+                if by_rows {
+                    let mut row_words = [[0_i32; OUT]; G];
+                    row_words_of(weights, shape, [first, end], &mut row_words);
+                    for (to, words) in row_weights.iter_mut().zip(&row_words) {
+                        for (to, word) in to[first..end].iter_mut().zip(&words[first..end]) {
+                            *to = word.to_le_bytes().map(u8::cast_signed);
+                        }
+                    }
+                }
+                let source_weights = if by_rows { &row_weights } else { weights };
+                let mut words = [[<$word>::default(); OUT]; G];
+                for (words, weights) in words.iter_mut().zip(source_weights) {
                     for (word, bytes) in words[first..end].iter_mut().zip(&weights[first..end]) {
                         *word = $word_of(*bytes);
                     }
@@ -283,10 +382,31 @@ macro_rules! direct_256 {
                     plane: shape.plane(),
                 };
                 let taps = tap_offsets(shape);
-                if shape.pooled {
-                    blocks_pooled(padded, shape, &taps, &kernel, output);
+                let mut buffer = MaybeUninit::<[u32; ROW_WORDS]>::uninit();
+                let mut starts = [0; MAX_GROUPS];
+                let source = if by_rows {
+                    // SAFETY: `rows.sources * span <= ROW_WORDS`; zeros are valid words.
+                    let words = unsafe { filled_prefix(&mut buffer, rows.sources * span, 0) };
+                    build_rows(padded, shape, &rows, span, words);
+                    let mut g = 0;
+                    rows.each(shape.kernel[1], |source, column, _| {
+                        starts[g] = source * span + column;
+                        g += 1;
+                    });
+                    Source::Rows {
+                        words,
+                        starts: &starts,
+                    }
                 } else {
-                    blocks(padded, shape, &taps, &kernel, output);
+                    Source::Gathered {
+                        padded,
+                        taps: &taps,
+                    }
+                };
+                if shape.pooled {
+                    blocks_pooled(&source, shape, &kernel, output);
+                } else {
+                    blocks(&source, shape, &kernel, output);
                 }
             }
 
@@ -295,18 +415,31 @@ macro_rules! direct_256 {
             #[target_feature(enable = $features)]
             #[inline]
             fn load_block<const G: usize>(
-                padded: &[u8],
-                taps: &[usize; 4 * MAX_GROUPS],
+                source: &Source<'_>,
                 first: usize,
                 block: &mut [__m256i; G],
             ) {
-                for (v, at) in block.iter_mut().zip(taps.as_chunks::<4>().0) {
-                    *v = interleave(
-                        load8(padded, first + at[0]),
-                        load8(padded, first + at[1]),
-                        load8(padded, first + at[2]),
-                        load8(padded, first + at[3]),
-                    );
+                match *source {
+                    Source::Gathered { padded, taps } => {
+                        for (v, at) in block.iter_mut().zip(taps.as_chunks::<4>().0) {
+                            *v = interleave(
+                                load8(padded, first + at[0]),
+                                load8(padded, first + at[1]),
+                                load8(padded, first + at[2]),
+                                load8(padded, first + at[3]),
+                            );
+                        }
+                    }
+                    Source::Rows { words, starts } => {
+                        for (v, start) in block.iter_mut().zip(starts) {
+                            let words = &words[start + first..start + first + L];
+                            // SAFETY: 8 readable words; `loadu` accepts any alignment.
+                            #[allow(unsafe_code)]
+                            unsafe {
+                                *v = _mm256_loadu_si256(words.as_ptr().cast());
+                            }
+                        }
+                    }
                 }
             }
 
@@ -339,9 +472,8 @@ macro_rules! direct_256 {
             #[target_feature(enable = $features)]
             #[inline(never)]
             fn blocks<const OUT: usize, const G: usize>(
-                padded: &[u8],
+                source: &Source<'_>,
                 shape: &Shape,
-                taps: &[usize; 4 * MAX_GROUPS],
                 kernel: &Kernel<'_, OUT, G>,
                 output: &mut [u8],
             ) {
@@ -351,7 +483,7 @@ macro_rules! direct_256 {
                 for y in 0..output_height {
                     let mut x = 0;
                     while x < output_width {
-                        load_block(padded, taps, y * width + x, &mut block);
+                        load_block(source, y * width + x, &mut block);
                         let at = y * output_width + x;
                         let count = L.min(output_width - x);
                         each_run!(channels, CHANNELS, shape, kernel, &block, at, count, output);
@@ -405,9 +537,8 @@ macro_rules! direct_256 {
             #[target_feature(enable = $features)]
             #[inline(never)]
             fn blocks_pooled<const OUT: usize, const G: usize>(
-                padded: &[u8],
+                source: &Source<'_>,
                 shape: &Shape,
-                taps: &[usize; 4 * MAX_GROUPS],
                 kernel: &Kernel<'_, OUT, G>,
                 output: &mut [u8],
             ) {
@@ -420,7 +551,7 @@ macro_rules! direct_256 {
                     // Blocks start at even columns, so that windows do not straddle them.
                     while x + 1 < output_width {
                         for (row, groups) in block.iter_mut().enumerate() {
-                            load_block(padded, taps, (2 * y + row) * width + x, groups);
+                            load_block(source, (2 * y + row) * width + x, groups);
                         }
                         let at = y * pooled_width + x / 2;
                         let count = L.min(output_width - x) / 2;
