@@ -34,9 +34,10 @@ const CHUNK_ROWS: usize = 64;
 /// compute them in a type; generated code writes them out; both checked at compile time). The
 /// layer is a [`QuantizedDense<PATCH, OUT, GROUPS>`] whose row `o` is output channel `o`'s
 /// kernel flattened in PyTorch's order, `[IN_PER_GROUP][KH][KW]`. With a stride and dilation
-/// of 1 on AVX-512 VNNI, `forward` runs a direct kernel on the padded input with the dense
-/// layer's packed weights: 16 neighbouring positions as the lanes (`quant::kernel::direct`),
-/// or 16 output channels (`quant::kernel::channel_lanes`), whichever runs fewer `vpdpbusd`;
+/// of 1 from AVX2 on, `forward` runs a direct kernel on the padded input with the dense
+/// layer's packed weights: neighbouring positions as the lanes (`quant::kernel::direct`), or
+/// output channels (`quant::kernel::channel_lanes`), whichever runs fewer products (16 lanes
+/// on AVX-512 VNNI, 8 below);
 /// otherwise the forward pass gathers each output position's patch (im2col, a few dozen
 /// positions at a time on the stack) and runs the dense layer's batch kernels over them. The
 /// sums are exact, so all give the same steps.
@@ -44,7 +45,7 @@ const CHUNK_ROWS: usize = 64;
 /// Groups are not a parameter: they are the input's `IN / IN_PER_GROUP` (as for
 /// [`Conv2d`]), output channel `o` of `OUT / groups` per group reading its group's input
 /// channels (checked at compile time). A grouped convolution (depthwise included) of stride
-/// and dilation 1 on AVX-512 VNNI runs a direct kernel on each group (its input planes, its
+/// and dilation 1 from AVX2 on runs a direct kernel on each group (its input planes, its
 /// output channels); otherwise it gathers windows, group by group, and sums only the group's
 /// output channels, in plain Rust (the dense kernels sum every output channel over one patch).
 /// The sums are exact either way.
@@ -359,7 +360,7 @@ impl<
     }
 
     /// [`QuantizedConv2d::forward`] then [`maxpool2d_u8`](super::maxpool2d_u8) with `pool`:
-    /// the same steps, in one call. Where the direct kernels run (stride 1, AVX-512 VNNI) and
+    /// the same steps, in one call. Where the direct kernels run (stride 1, from AVX2 on) and
     /// the pool is 2x2 of stride 2, they take each window's maximum of four sums and requantise
     /// only that (a quarter of the requantisations, no pass over the convolution's steps);
     /// elsewhere the convolution's steps stay in a buffer of their own rather than being
@@ -504,8 +505,8 @@ impl<
 
     /// [`QuantizedConv2d::forward_rows`] through a direct kernel for a stride and dilation of 1
     /// when the CPU has it and a group's padded input fits [`PADDED_BYTES`], group by group:
-    /// `quant::kernel::channel_lanes` where it runs fewer `vpdpbusd` (AVX-512 VNNI),
-    /// `quant::kernel::direct` otherwise (AVX-512 VNNI's, or its 256-bit form from AVX2 on); `false`, nothing written, where neither runs. Where `pooled`, `output` gets
+    /// `quant::kernel::channel_lanes` where it runs fewer products, `quant::kernel::direct`
+    /// otherwise (AVX-512 VNNI's kernels, or their 256-bit forms from AVX2 on); `false`, nothing written, where neither runs. Where `pooled`, `output` gets
     /// the steps of 2x2 max windows of stride 2 (see `direct::Shape::pooled`).
     #[inline]
     fn forward_direct<

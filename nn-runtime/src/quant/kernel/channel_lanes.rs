@@ -86,7 +86,7 @@ fn fits(shape: &Shape) -> bool {
 }
 
 /// The steps of output channels `shape.outputs` into `output`, as [`super::direct::forward`]
-/// computes them and with its arguments, from the same `padded` input (with
+/// computes them and with its arguments but `maddubs_exact`, from the same `padded` input (with
 /// [`super::direct::SLACK`] bytes after it); `false` (nothing written) where the sizes do not
 /// fit this kernel's buffers (more than [`super::direct::MAX_GROUPS`] groups of four taps among
 /// them), `shape.outputs` is empty, or the CPU lacks AVX-512 VNNI, BW or VL.

@@ -30,8 +30,8 @@ pub(crate) mod v256;
 
 /// Bytes after the padded input that the kernel may read (never use).
 pub(crate) const SLACK: usize = 64;
-/// The most groups of four taps (`IN * KH * KW / 4`, rounded up) the kernel holds for a block
-/// of positions: 64 bytes each, on the stack.
+/// The most groups of four taps (`IN * KH * KW / 4`, rounded up) the kernels hold for a block
+/// of positions: a vector each (64 bytes at AVX-512, 32 below), on the stack.
 #[cfg(target_arch = "x86_64")]
 pub(crate) const MAX_GROUPS: usize = 64;
 

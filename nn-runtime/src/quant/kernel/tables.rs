@@ -10,7 +10,8 @@
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx512::{Tables, Vector};
 
-/// Without AVX-512 there are no direct kernels, so nothing to build.
+/// Off x86_64 there are no direct kernels, so nothing to build. (The 256-bit kernels build
+/// their layouts per call.)
 #[cfg(not(target_arch = "x86_64"))]
 #[derive(Clone)]
 pub(crate) struct Tables<const OUT: usize, const G: usize>;

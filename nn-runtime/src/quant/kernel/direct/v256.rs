@@ -1,8 +1,9 @@
 //! The direct convolution on 256-bit vectors, for the levels below AVX-512 VNNI: 8 neighbouring
 //! output positions are the 8 lanes of a `vpdpbusd`, each weight word a broadcast, as the
 //! AVX-512 kernel's 16 (see [`super`]). Each block's groups of four taps are gathered from the
-//! padded input (four 8-byte loads and two rounds of unpacking), so nothing is copied per
-//! position. The im2col route it replaces spent 9 of the 13 us of LeNet's first convolution at
+//! padded input (four 8-byte loads and two rounds of unpacking), or, where the taps make as
+//! many groups by fours of input rows ([`RowGroups`]: LeNet's first convolution), loaded from
+//! those rows' words, built once per call; so nothing is copied per position. The im2col route it replaces spent 9 of the 13 us of LeNet's first convolution at
 //! the `Avx2` level copying 5-byte rows (`lenet conv1` in bench/benches/quant_conv.rs).
 //!
 //! `vpdpbusd` is, by level and layer:
