@@ -1450,4 +1450,60 @@ mod tests {
             "{ran:?}"
         );
     }
+
+    /// A layer that `maddubs_exact` flags with 8-bit weights (120 at the flattened kernel's
+    /// even taps, 0 at the odd ones, so each of its packing's pairs fits `i16`), whose rows
+    /// pair two weights of 120 (a kernel 4 wide: rows `4 q` and `4 q + 1` at a column are taps
+    /// 4 apart): on inputs of 255, the kernels the dispatch picks (the rows grouping, the
+    /// channel-lanes kernel, or AVX-512's) give the exact sums' steps, not `vpmaddubsw`'s
+    /// saturated ones.
+    #[test]
+    fn flagged_eight_bit_weights_stay_exact_in_every_grouping() {
+        const OUT: usize = 16;
+        const G: usize = 5;
+        let weights: [[[i8; 4]; OUT]; G] =
+            core::array::from_fn(|_| core::array::from_fn(|_| [120, 0, 120, 0]));
+        assert!(super::super::maddubs_exact(&weights));
+        let offsets = [0; OUT];
+        let multipliers = [1.0 / 8192.0; OUT];
+        let (zero_point, clamp) = (100, Clamp { low: 0, high: 255 });
+        // 10 taps of 120 on 255 each: 306,000.
+        let expected_step =
+            requantize_step(306_000, multipliers[0], f32::from(zero_point), 0.0, 255.0);
+        for output in [[3, 3], [4, 12]] {
+            let size = [output[0] + 4, output[1] + 3];
+            let padded = vec![255; size[0] * size[1] + SLACK];
+            let shape = Shape {
+                channels: 1,
+                padded: size,
+                kernel: [5, 4],
+                output,
+                outputs: [0, OUT],
+                pooled: false,
+            };
+            let expected = vec![expected_step; OUT * shape.plane()];
+            let mut got = vec![7; OUT * shape.plane()];
+            let layer = (&offsets, &multipliers, zero_point, clamp);
+            if lanes::forward(&padded, shape, &weights, layer, true, &mut got) {
+                assert_eq!(got, expected, "channel lanes {shape:?}");
+            }
+            let mut got = vec![7; OUT * shape.plane()];
+            let ran = super::forward(
+                &padded,
+                shape,
+                &weights,
+                None,
+                &offsets,
+                &multipliers,
+                zero_point,
+                clamp,
+                true,
+                &mut got,
+            );
+            assert_eq!(ran, available(G, OUT));
+            if ran {
+                assert_eq!(got, expected, "direct {shape:?}");
+            }
+        }
+    }
 }

@@ -13,7 +13,7 @@
 //! exact, so the steps are every kernel's.
 
 use super::super::direct::Shape;
-use super::super::direct::v256::{Bounds, Layer, requantize};
+use super::super::direct::v256::{Bounds, Layer, requantize, seven_bit};
 use core::arch::x86_64::{
     __m128i, __m256i, _mm_loadu_si128, _mm_setzero_si128, _mm_storeu_si128, _mm_unpackhi_epi8,
     _mm_unpackhi_epi16, _mm_unpacklo_epi8, _mm_unpacklo_epi16, _mm256_and_si256,
@@ -89,7 +89,8 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
     unsafe {
         match super::super::level() {
             QuantLevel::Portable => return false,
-            QuantLevel::Avx2 if maddubs_exact => {
+            // Its pairs of taps are not the dense packing's: see `seven_bit`.
+            QuantLevel::Avx2 if maddubs_exact && seven_bit(weights) => {
                 maddubs::forward(padded, &shape, weights, layer, output);
             }
             QuantLevel::Avx2 => widened::forward(padded, &shape, weights, layer, output),

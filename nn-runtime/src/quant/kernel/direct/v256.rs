@@ -8,7 +8,8 @@
 //!
 //! `vpdpbusd` is, by level and layer:
 //!
-//! - `Avx2`, for layers whose weights `vpmaddubsw` is exact on ([`super::super::maddubs_exact`]):
+//! - `Avx2`, for layers whose weights `vpmaddubsw` is exact on ([`super::super::maddubs_exact`])
+//!   in every pairing the kernel makes ([`seven_bit`]):
 //!   built from it ([`super::super::vnni::dpbusd_maddubs`]).
 //! - `Avx2`, other layers: two `vpmaddwd` of the inputs' and the weights' bytes widened to
 //!   `i16`, even bytes and odd bytes ([`dpbusd_widened`]); the weights are widened once per call.
@@ -71,7 +72,7 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
     unsafe {
         match super::super::level() {
             QuantLevel::Portable => return false,
-            QuantLevel::Avx2 if maddubs_exact => {
+            QuantLevel::Avx2 if maddubs_exact && seven_bit(weights) => {
                 maddubs::forward(padded, &shape, weights, layer, output);
             }
             QuantLevel::Avx2 => widened::forward(padded, &shape, weights, layer, output),
@@ -84,6 +85,24 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
         }
     }
     true
+}
+
+/// Whether every weight is within `-64..=64`, so that `vpmaddubsw` is exact on any two of them
+/// (`255 * 64 * 2` fits `i16`). `maddubs_exact` checks the pairs of the dense layer's packing
+/// (taps `2 k`, `2 k + 1` of the flattened kernel), which the gathered blocks keep; the rows
+/// grouping and the channel-lanes kernel pair other taps (rows `4 q` and `4 q + 1` at one
+/// column), so they take `vpmaddubsw` only on 7-bit weights, as `WeightRange::Int7` makes them;
+/// a layer flagged with larger weights runs the exact widened form. One pass over the weights
+/// per call, in vectors (LeNet's second convolution: 2,432 bytes).
+pub(in crate::quant::kernel) fn seven_bit<const OUT: usize, const G: usize>(
+    weights: &[[[i8; 4]; OUT]; G],
+) -> bool {
+    weights
+        .as_flattened()
+        .as_flattened()
+        .iter()
+        .fold(0, |largest, w| largest.max(w.unsigned_abs()))
+        <= 64
 }
 
 /// A layer's offsets, multipliers, output zero point and clamp.
