@@ -1264,9 +1264,10 @@ mod tests {
     /// A layer of `channels` input channels, a `kernel` and `OUT` output channels, `G` groups
     /// of four taps, with random inputs, offsets and weights (within `-64..=64` where
     /// `seven_bit`; and at once the largest sums' corner, every input 255 and every weight -128,
-    /// where `corner`), on outputs from 1x1 to 4x19, pooled and not, for every output channel
-    /// and from the second: each 256-bit kernel this CPU runs gives the steps of `i64` sums and
-    /// `requantize_step` (of each 2x2 window's largest sum where pooled).
+    /// where `corner`), on outputs from 1x1 to 4x19 and 4x32 (the channel-lanes kernel's widest
+    /// rows), pooled and not, for ranges of output channels: each 256-bit kernel this CPU runs
+    /// gives the steps of `i64` sums and `requantize_step` (of each 2x2 window's largest sum
+    /// where pooled).
     #[allow(clippy::too_many_lines)]
     fn check_256<const OUT: usize, const G: usize>(
         rng: &mut SplitMix64,
@@ -1315,7 +1316,7 @@ mod tests {
             && std::is_x86_feature_detected!("avx512vl")
             && std::is_x86_feature_detected!("avx512vnni");
         for output_height in 1..=4 {
-            for output_width in 1..=19 {
+            for output_width in (1..=19).chain([31, 32]) {
                 let size = [output_height + kernel[0] - 1, output_width + kernel[1] - 1];
                 let plane = size[0] * size[1];
                 let padded: Vec<u8> = (0..channels * plane + SLACK)
@@ -1344,8 +1345,12 @@ mod tests {
                         f32::from(clamp.high),
                     )
                 };
-                for (outputs, pooled) in [[0, OUT], [1, OUT]]
+                // Every output channel, all but the first, and (a group's, in a grouped
+                // convolution) neither the first nor the last.
+                let ranges = [[0, OUT], [1, OUT], [1, OUT.saturating_sub(1).max(2)]];
+                for (outputs, pooled) in ranges
                     .into_iter()
+                    .filter(|&[first, end]| first < end)
                     .flat_map(|outputs| [(outputs, false), (outputs, true)])
                 {
                     let shape = Shape {
