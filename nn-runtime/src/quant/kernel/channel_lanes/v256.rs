@@ -13,12 +13,12 @@
 //! exact, so the steps are every kernel's.
 
 use super::super::direct::Shape;
-use super::super::direct::v256::{Bounds, Layer, requantize, seven_bit};
+use super::super::direct::v256::{Bounds, Layer, load16, requantize, seven_bit};
 use core::arch::x86_64::{
-    __m128i, __m256i, _mm_loadu_si128, _mm_setzero_si128, _mm_storeu_si128, _mm_unpackhi_epi8,
-    _mm_unpackhi_epi16, _mm_unpacklo_epi8, _mm_unpacklo_epi16, _mm256_and_si256,
-    _mm256_loadu_si256, _mm256_or_si256, _mm256_set1_epi32, _mm256_setzero_si256,
-    _mm256_slli_epi32, _mm256_sllv_epi32, _mm256_srai_epi32,
+    __m128i, __m256i, _mm_setzero_si128, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpackhi_epi16,
+    _mm_unpacklo_epi8, _mm_unpacklo_epi16, _mm256_and_si256, _mm256_loadu_si256, _mm256_or_si256,
+    _mm256_set1_epi32, _mm256_setzero_si256, _mm256_slli_epi32, _mm256_sllv_epi32,
+    _mm256_srai_epi32,
 };
 
 /// Lanes of a vector: output channels.
@@ -103,18 +103,6 @@ pub(crate) fn forward<const OUT: usize, const G: usize>(
         }
     }
     true
-}
-
-/// 16 bytes of `bytes` from `at`, which the caller keeps within it.
-#[target_feature(enable = "avx2")]
-#[inline]
-fn load16(bytes: &[u8], at: usize) -> __m128i {
-    let bytes = &bytes[at..at + 16];
-    // SAFETY: `bytes` is 16 readable bytes, and `loadu` accepts any alignment.
-    #[allow(unsafe_code)]
-    unsafe {
-        _mm_loadu_si128(bytes.as_ptr().cast())
-    }
 }
 
 /// Stores `v` as words `at .. at + 4` of `words`.

@@ -312,7 +312,7 @@ fn build_rows(padded: &[u8], shape: &Shape, rows: &RowGroups, span: usize, words
 /// 16 bytes of `bytes` from `at`, which the caller keeps within it.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn load16(bytes: &[u8], at: usize) -> __m128i {
+pub(in crate::quant::kernel) fn load16(bytes: &[u8], at: usize) -> __m128i {
     let bytes = &bytes[at..at + 16];
     // SAFETY: `bytes` is 16 readable bytes, and `loadu` accepts any alignment.
     #[allow(unsafe_code)]
