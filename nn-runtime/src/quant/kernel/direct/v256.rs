@@ -377,21 +377,22 @@ macro_rules! direct_256 {
                 let rows = RowGroups::of(shape.channels, shape.kernel);
                 let span = (shape.output[0] * shape.padded[1] + L).next_multiple_of(16);
                 let by_rows = rows.groups == G && rows.sources * span <= ROW_WORDS;
-                let mut row_weights = [[[0_i8; 4]; OUT]; G];
+                // The weights in `$dpbusd`'s form, in the rows grouping's order where it runs.
+                let mut words = [[<$word>::default(); OUT]; G];
                 if by_rows {
                     let mut row_words = [[0_i32; OUT]; G];
                     row_words_of(weights, shape, [first, end], &mut row_words);
-                    for (to, words) in row_weights.iter_mut().zip(&row_words) {
-                        for (to, word) in to[first..end].iter_mut().zip(&words[first..end]) {
-                            *to = word.to_le_bytes().map(u8::cast_signed);
+                    for (words, row) in words.iter_mut().zip(&row_words) {
+                        for (word, bits) in words[first..end].iter_mut().zip(&row[first..end]) {
+                            *word = $word_of(bits.to_le_bytes().map(u8::cast_signed));
                         }
                     }
-                }
-                let source_weights = if by_rows { &row_weights } else { weights };
-                let mut words = [[<$word>::default(); OUT]; G];
-                for (words, weights) in words.iter_mut().zip(source_weights) {
-                    for (word, bytes) in words[first..end].iter_mut().zip(&weights[first..end]) {
-                        *word = $word_of(*bytes);
+                } else {
+                    for (words, weights) in words.iter_mut().zip(weights) {
+                        for (word, bytes) in words[first..end].iter_mut().zip(&weights[first..end])
+                        {
+                            *word = $word_of(*bytes);
+                        }
                     }
                 }
                 let kernel = Kernel {
@@ -401,7 +402,7 @@ macro_rules! direct_256 {
                     bounds: Bounds::new(zero_point, clamp),
                     plane: shape.plane(),
                 };
-                let taps = tap_offsets(shape);
+                let taps;
                 let mut buffer = MaybeUninit::<[u32; ROW_WORDS]>::uninit();
                 let mut starts = [0; MAX_GROUPS];
                 let source = if by_rows {
@@ -418,6 +419,7 @@ macro_rules! direct_256 {
                         starts: &starts,
                     }
                 } else {
+                    taps = tap_offsets(shape);
                     Source::Gathered {
                         padded,
                         taps: &taps,
