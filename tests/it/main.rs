@@ -10,6 +10,7 @@ mod api;
 mod baked;
 mod big;
 mod cases;
+mod declarations;
 mod digits;
 mod embedded;
 mod evaluator;

@@ -71,11 +71,3 @@ fn every_network_of_a_file_is_declared() {
             .all(|x| x.is_finite())
     );
 }
-
-#[test]
-fn errors_are_spanned_on_the_path() {
-    // A file's contents cannot be reached from a trybuild project (its `CARGO_MANIFEST_DIR` is
-    // elsewhere), so these cases are about the path; `nn-macros`' unit tests cover problems
-    // inside a file, with `file:line:col`.
-    trybuild::TestCases::new().compile_fail("tests/ui-nn-file/*.rs");
-}

@@ -1,4 +1,6 @@
-// Declarations that compile, used the way the README shows.
+//! Declarations that compile, used the way the README shows, from outside the crate (as every
+//! module of this test binary is): visibilities, a derive, `unroll`, `scalar` and `crate`.
+
 nn::network! {
     /// Classifies 28x28 handwritten digits.
     #[derive(Debug)]
@@ -9,11 +11,13 @@ nn::network! {
     struct Wide = 3 -> 4 leaky_relu(0.2) -> 4 elu(1.5) -> 2 log_softmax with scalar = f64, crate = ::nn;
 }
 
-fn main() {
+#[test]
+fn declarations_compile_and_run() {
     let net: Box<Mnist> = Mnist::random(42);
     let probabilities: [f32; 10] = net.forward(&[0.5; Mnist::INPUTS]);
     assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
-    println!("{}\n{net:?}", Mnist::summary());
+    assert!(Mnist::summary().to_string().contains("hidden (Dense)"));
+    assert!(format!("{net:?}").starts_with("Mnist {"));
 
     let xor = Xor::zeroed();
     assert_eq!(xor.forward(&[1.0, 0.0]), [0.5]);
