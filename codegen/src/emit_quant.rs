@@ -167,7 +167,8 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
     let forward_doc = format!(
         " Runs the network on one input of {} and returns its {}: the input quantised with \
          `input_quantization`, the layers in integers, the last one's sums dequantised and its \
-         activation applied in `f32`.",
+         activation applied in `f32`. An input holding NaN gives NaN outputs, as in the `f32` \
+         network (quantised, NaN would be the zero point).",
         count(inputs, "value"),
         count(outputs, "output")
     );
@@ -221,6 +222,9 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
             #[must_use]
             #[allow(clippy::trivially_copy_pass_by_ref)]
             pub fn forward(&self, input: &#input_type) -> [f32; #outputs] {
+                if #runtime::quant::any_nan(#input_flat) {
+                    return [f32::NAN; #outputs];
+                }
                 let mut steps = #steps_zeros;
                 self.#first.input().quantize_slice(#input_flat, #steps_flat);
                 self.dequantized_output(&steps)
@@ -562,10 +566,12 @@ fn forward_batch(net: &Network, quantized: &Quantized) -> TokenStream {
         })
         .collect();
     let body = dense_chunks(net, quantized, &dense, &prefix);
+    let (input, output) = (local("input"), local("output"));
+    let input_flat = flat(&net.input, &quote!((*#input)), false);
     let check_rows = check_rows(net, last_name, &quote!(inputs), &quote!(outputs));
     quote! {
         /// Runs the network on every input, writing one output per input: the same outputs
-        /// as `forward`.
+        /// as `forward` (NaN for an input holding NaN).
         ///
         /// # Errors
         ///
@@ -577,6 +583,11 @@ fn forward_batch(net: &Network, quantized: &Quantized) -> TokenStream {
         ) -> ::core::result::Result<(), #runtime::Error> {
             #check_rows
             #body
+            for (#input, #output) in inputs.iter().zip(outputs.iter_mut()) {
+                if #runtime::quant::any_nan(#input_flat) {
+                    *#output = [f32::NAN; #outputs];
+                }
+            }
             ::core::result::Result::Ok(())
         }
     }
@@ -705,8 +716,8 @@ fn dense_chunks(
         let mut #sums_buffer = [[0i32; #outputs]; #chunk];
     });
     // Every row dequantised before the activation reads any: a row's vector loads right after
-    // its stores would wait for them to reach the cache (the softmax of 10 outputs took 27 ns
-    // a row so, `mnist_b256` in bench/benches/quantized.rs).
+    // its stores would wait for them to reach the cache, which slowed the softmax of 10
+    // outputs (`mnist_b256` in bench/benches/quantized.rs).
     body.extend(quote_spanned! {layer.span=>
         let #sums = &mut #sums_buffer[..#chunk_inputs.len()];
         self.#field.accumulate_batch(#previous, #sums);

@@ -92,10 +92,9 @@ fn batched(net: &Network) -> usize {
 /// buffer (a dense layer's `u8` inputs or its `i32` sums for the chunk) within 32 KiB, at most 64;
 /// from 8 on a multiple of 8, so that the VNNI kernels' tiles of 4 and 8 rows divide every
 /// full chunk (a row left alone in a chunk costs a pass over the weights for one sample:
-/// `mnist_b256` in bench/benches/quantized.rs, 2.95x -> 3.0x `f32`'s throughput); from 32 on a
-/// multiple of 32, AMX's blocks of samples, and 32 wherever that fits 64 KiB (MNIST's chunks
-/// of 40 left 8 rows of each to VNNI: a batch of 256 took 80 us with AMX, 62 in whole blocks,
-/// a scratch harness).
+/// `mnist_b256` in bench/benches/quantized.rs); from 32 on a multiple of 32, AMX's blocks of
+/// samples, and 32 wherever that fits 64 KiB (MNIST's chunks of 40 left 8 rows of each to
+/// VNNI, slower than whole blocks on AMX: a scratch harness).
 fn quantized_chunk(net: &Network) -> usize {
     // Only the layers from `batched` on run on chunks; those before them (convolutions, pools,
     // `flatten`) run sample by sample, on buffers of their own.

@@ -362,7 +362,8 @@ fn recurrent_tensors(
     let (kind, all) = match recurrent.cell {
         Cell::Lstm => (LayerKind::Lstm, <Lstm<1, 1, f32, 7> as Tensors>::TENSORS),
         Cell::Gru => (LayerKind::Gru, <Gru<1, 1, f32, 7> as Tensors>::TENSORS),
-        Cell::Rnn { .. } => (LayerKind::Rnn, <Rnn<1, 1, f32, 7> as Tensors>::TENSORS),
+        Cell::Rnn { relu: false } => (LayerKind::Rnn, <Rnn<1, 1, f32, 7> as Tensors>::TENSORS),
+        Cell::Rnn { relu: true } => (LayerKind::RnnRelu, <Rnn<1, 1, f32, 7> as Tensors>::TENSORS),
     };
     let (rows, hidden) = (recurrent.cell.gates() * recurrent.hidden, recurrent.hidden);
     let tensors = all

@@ -123,12 +123,16 @@ impl<const IN: usize, const OUT: usize, T: Scalar> Dense<IN, OUT, T> {
     /// Computes `W x + bias` for each input row into the matching output row.
     ///
     /// Each weight loaded from memory is used for several inputs at once, so large batches run
-    /// near the CPU's multiply-add peak rather than its memory bandwidth. Only
-    /// `min(inputs.len(), outputs.len())` rows are computed: generated `forward_batch` methods
-    /// check the lengths first.
+    /// near the CPU's multiply-add peak rather than its memory bandwidth.
+    ///
+    /// # Panics
+    ///
+    /// When `outputs` does not have one row per input (generated `forward_batch` methods
+    /// return `Error::Batch` for it instead).
     #[inline]
     pub fn forward_batch(&self, inputs: &[[T; IN]], outputs: &mut [[T; OUT]]) {
         let () = Self::NOT_EMPTY;
+        assert_eq!(inputs.len(), outputs.len(), "one output row per input row");
         kernel::matmul(&self.columns, &self.bias, inputs, outputs);
     }
 

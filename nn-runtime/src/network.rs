@@ -41,12 +41,17 @@ pub enum LayerKind {
     Lstm,
     /// Gated recurrent unit: [`Gru`](crate::layers::Gru).
     Gru,
-    /// Plain recurrent layer, tanh or ReLU: [`Rnn`](crate::layers::Rnn).
+    /// Plain recurrent layer with tanh, PyTorch's default `nonlinearity`:
+    /// [`Rnn`](crate::layers::Rnn).
     Rnn,
+    /// Plain recurrent layer with ReLU (`rnn(hidden, relu)`, PyTorch's `nonlinearity='relu'`):
+    /// [`Rnn`](crate::layers::Rnn).
+    RnnRelu,
 }
 
 impl fmt::Display for LayerKind {
-    /// The name the summary shows, PyTorch's module name: `Dense`, `Conv2d`.
+    /// The name the summary shows, PyTorch's module name: `Dense`, `Conv2d`; `RNN(relu)` for an
+    /// RNN of ReLUs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Dense => "Dense",
@@ -66,6 +71,7 @@ impl fmt::Display for LayerKind {
             Self::Lstm => "LSTM",
             Self::Gru => "GRU",
             Self::Rnn => "RNN",
+            Self::RnnRelu => "RNN(relu)",
         })
     }
 }

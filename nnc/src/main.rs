@@ -130,14 +130,14 @@ fn run(command: Command, color: bool) -> Result<(), Failed> {
             let networks = compile(&source, color)?;
             let names: Vec<&str> = networks.iter().map(|n| n.name.as_str()).collect();
             let count = names.len();
-            println!(
-                "{}: ok, {count} network{}{}{}",
+            let line = format!(
+                "{}: ok, {count} network{}{}{}\n",
                 source.name,
                 if count == 1 { "" } else { "s" },
                 if count == 0 { "" } else { ": " },
                 names.join(", ")
             );
-            Ok(())
+            write(None, &line, color)
         }
         Command::Summary { input, network } => {
             let source = read(&input.file, color)?;
@@ -266,17 +266,23 @@ fn import(
     };
     if to_stdout {
         // The declaration on standard output, and where its weights went on standard error.
-        eprintln!("{shown}: wrote `{}`", weights.display());
+        status(&format!("{shown}: wrote `{}`", weights.display()));
         return write(None, &import.text(), color);
     }
     write(Some(&output), &import.text(), color)?;
-    eprintln!(
+    status(&format!(
         "{shown}: wrote `{}` ({}, {layers}) and `{}`",
         output.display(),
         network.name,
         weights.display()
-    );
+    ));
     Ok(())
+}
+
+/// A line on standard error saying what was done; the files are written either way, so a
+/// standard error that cannot be written (closed, full) is no failure.
+fn status(line: &str) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
 /// Refuses to write `output` where it would replace `input`, the `what` the command reads.

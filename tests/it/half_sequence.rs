@@ -52,7 +52,11 @@ fn round_weights<N: nn::Network<Scalar = f32>>(net: &mut N, round: fn(f32) -> f3
     net.for_each_tensor_mut(|layer, tensor, values| {
         let rounds = matches!(
             layer.kind,
-            nn::LayerKind::Dense | nn::LayerKind::Lstm | nn::LayerKind::Gru | nn::LayerKind::Rnn
+            nn::LayerKind::Dense
+                | nn::LayerKind::Lstm
+                | nn::LayerKind::Gru
+                | nn::LayerKind::Rnn
+                | nn::LayerKind::RnnRelu
         );
         if rounds && tensor.name.starts_with("weight") {
             for value in values {

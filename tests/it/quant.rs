@@ -80,6 +80,31 @@ fn int8_digits_keep_their_accuracy_and_classes() {
     assert!(agree * 100 >= 99 * n, "{agree} of {n}");
 }
 
+/// An input holding NaN gives NaN outputs, as the `f32` network's: quantised as it is, NaN
+/// would be the zero point, and the twin would answer for another input. Infinities saturate,
+/// as ONNX's `QuantizeLinear` does.
+#[test]
+fn an_input_holding_nan_gives_nan_outputs() {
+    let (net, quantized, rows) = calibrated(Calibration::MinMax);
+    let mut broken = rows[0].0;
+    broken[17] = f32::NAN;
+    assert!(net.forward(&broken).iter().all(|p| p.is_nan()));
+    assert!(quantized.forward(&broken).iter().all(|p| p.is_nan()));
+    let inputs = [rows[1].0, broken, rows[2].0, broken];
+    let mut outputs = [[0.0; 10]; 4];
+    quantized.forward_batch(&inputs, &mut outputs).unwrap();
+    for (input, output) in inputs.iter().zip(&outputs) {
+        if input[17].is_nan() {
+            assert!(output.iter().all(|p| p.is_nan()));
+        } else {
+            assert_eq!(*output, quantized.forward(input));
+        }
+    }
+    let mut infinite = rows[0].0;
+    infinite[17] = f32::INFINITY;
+    assert!(quantized.forward(&infinite).iter().all(|p| p.is_finite()));
+}
+
 #[test]
 fn int7_weights_keep_the_accuracy_and_every_kernel_s_sums() {
     let net = trained();
@@ -540,6 +565,18 @@ fn an_int8_convolutional_network_keeps_its_accuracy() {
         "{right_f32} vs {right_int8} of {n}"
     );
     assert!(agree * 100 >= 99 * n, "{agree} of {n}");
+    // A NaN pixel: NaN out, as from the `f32` network, alone and in a batch.
+    let mut broken = image(&rows[1500].0);
+    broken[0][3][4] = f32::NAN;
+    assert!(net.forward(&broken).iter().all(|p| p.is_nan()));
+    assert!(int8.forward(&broken).iter().all(|p| p.is_nan()));
+    let batch = [image(&rows[1501].0), broken, image(&rows[1502].0)];
+    let mut outputs = [[0.0_f32; 10]; 3];
+    int8.forward_batch(&batch, &mut outputs).unwrap();
+    assert!(outputs[1].iter().all(|p| p.is_nan()));
+    for k in [0, 2] {
+        assert_eq!(outputs[k], int8.forward(&batch[k]));
+    }
 }
 
 nn::network! {

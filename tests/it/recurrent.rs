@@ -442,3 +442,18 @@ fn a_recurrent_layer_missing_its_tensors_lists_what_its_prefix_holds() {
         "layer `layer0`: missing tensor `0.weight_ih_l0` (the file has `0.bias`, `0.weight`)"
     );
 }
+
+/// The summary names an RNN's nonlinearity, as PyTorch's `nonlinearity` argument: its
+/// activation column is what follows the layer (nothing here).
+#[test]
+fn the_summary_names_an_rnn_s_nonlinearity() {
+    let summary = Plain::summary();
+    let kinds: Vec<nn::LayerKind> = summary.layers.iter().map(|layer| layer.kind).collect();
+    assert_eq!(
+        kinds,
+        [nn::LayerKind::RnnRelu, nn::LayerKind::Rnn, nn::LayerKind::Dense]
+    );
+    let text = summary.to_string();
+    assert!(text.contains("layer0 (RNN(relu))"), "{text}");
+    assert!(text.contains("layer1 (RNN)"), "{text}");
+}

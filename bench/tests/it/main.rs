@@ -4,3 +4,4 @@
 
 mod batch;
 mod floors;
+mod sizes;

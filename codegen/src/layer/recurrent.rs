@@ -136,7 +136,11 @@ impl Kind for Recurrent {
 
     fn runtime_kind(&self, net: &Network) -> TokenStream {
         let runtime = &net.runtime;
-        let name = Ident::new(self.type_name(), Span::call_site());
+        let name = match self.cell {
+            Cell::Rnn { relu: true } => "RnnRelu",
+            _ => self.type_name(),
+        };
+        let name = Ident::new(name, Span::call_site());
         quote!(#runtime::LayerKind::#name)
     }
 

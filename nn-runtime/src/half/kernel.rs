@@ -1154,9 +1154,10 @@ mod avx2 {
     /// 16 bfloat16 weights (two vectors' worth) as `f32`s in two vectors, from one 256-bit
     /// load and one instruction each: the even-numbered weights shifted into the upper half of
     /// their lane, the odd-numbered masked in place. At batch 1 the widening is what limits the
-    /// kernel: MNIST in bfloat16 takes 0.58 of `f32`'s time so, 0.78 with [`widen_bf16`]'s
-    /// shuffle per vector (`half` in `bench/benches/half.rs`, an AVX2-only Zen 4). The sums come
-    /// out interleaved, which [`unpair_bf16`] undoes.
+    /// kernel: MNIST in bfloat16 runs faster than with [`widen_bf16`]'s shuffle per vector
+    /// (`half` in `bench/benches/half.rs`, an AVX2-only Zen 4; BENCHMARKS.md, "Smaller numbers:
+    /// the kernels, LeNet in int8, bf16 and f16 weights"). The sums come out interleaved, which
+    /// [`unpair_bf16`] undoes.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     fn widen_pair_bf16(w: &[[Bf16; L]; 2]) -> [V; 2] {

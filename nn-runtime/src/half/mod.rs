@@ -150,8 +150,8 @@ impl F16 {
     /// Exponent and fraction shifted into place, then multiplied by 2^112 to rebias the
     /// exponent: exact, subnormals included (an `f32` subnormal times a power of two that lands
     /// in the normal range). Always inlined into the portable kernel's loops, which LLVM
-    /// vectorises. The multiplication made the portable `f16` layer 1.9 times faster than
-    /// integer arithmetic with a separate case for subnormals (`Portable` in
+    /// vectorises. The multiplication makes the portable `f16` layer faster than integer
+    /// arithmetic with a separate case for subnormals (`Portable` in
     /// bench/benches/half.rs); its cost is that a subnormal binary16 weight (below 2^-14 in
     /// magnitude) is a subnormal `f32` operand, which some x86 CPUs multiply slowly. The vector
     /// kernels use `vcvtph2ps` instead.
@@ -229,9 +229,8 @@ pub trait Half:
     fn to_bits(self) -> u16;
 
     /// Whether the portable kernel widens a panel's weights into a buffer before multiplying
-    /// them, rather than each as it multiplies: for binary16 the separate loop ran 2.5 times
-    /// faster (MNIST's layers, 81 to 32 µs a sample), for bfloat16 (a shift) 1.7 times slower
-    /// (`Portable` in bench/benches/half.rs).
+    /// them, rather than each as it multiplies: for binary16 the separate loop runs faster, for
+    /// bfloat16 (a shift) slower (MNIST's layers, `Portable` in bench/benches/half.rs).
     /// The products and sums are the same either way.
     #[doc(hidden)]
     const WIDEN_FIRST: bool;
@@ -471,11 +470,11 @@ pub(crate) fn portable_gates<F: Half, const IN: usize, const G: usize, const H: 
 ///
 /// Speed, MNIST's two layers on one core of an AVX-512 machine (an AMD EPYC, 1 MiB of L2 per
 /// core, so that even the `f32` weights stay in cache; bench/benches/half.rs): one sample at a
-/// time, where the weights' bandwidth counts, half precision takes about 0.73 of the time of
-/// `f32` with AVX-512, and 0.6 (`F16`) and 0.67 (`Bf16`) with AVX2; batches of 256, bound by
-/// the multiply-adds, take the same time within a few percent. The portable kernel widens
-/// `Bf16` for free but `F16` with a few integer and float operations per weight: about 4 times
-/// the time of `f32` there.
+/// time, where the weights' bandwidth counts, half precision is faster than `f32` with AVX-512
+/// and with AVX2; batches of 256, bound by the multiply-adds, take about the same time. The
+/// portable kernel widens `Bf16` for free but `F16` with a few integer and float operations per
+/// weight, several times slower than `f32` there. The figures are in BENCHMARKS.md, "Smaller
+/// numbers: the kernels, LeNet in int8, bf16 and f16 weights".
 ///
 /// Aligned to 64 bytes, a cache line, as [`Dense`]: every column of a layer whose output width
 /// is a multiple of 32 starts a line.
@@ -580,11 +579,15 @@ impl<const IN: usize, const OUT: usize, H: Half> HalfDense<IN, OUT, H> {
     }
 
     /// Computes `W x + b` for each input row into the matching output row, as
-    /// [`Dense::forward_batch`] (whose bits it gives, on the widened weights). Only
-    /// `min(inputs.len(), outputs.len())` rows are computed.
+    /// [`Dense::forward_batch`] (whose bits it gives, on the widened weights).
+    ///
+    /// # Panics
+    ///
+    /// When `outputs` does not have one row per input.
     #[inline]
     pub fn forward_batch(&self, inputs: &[[f32; IN]], outputs: &mut [[f32; OUT]]) {
         let () = Self::NOT_EMPTY;
+        assert_eq!(inputs.len(), outputs.len(), "one output row per input row");
         if IN * OUT <= SMALL {
             kernel::portable::matmul(&self.columns, &self.bias, inputs, outputs);
         } else {

@@ -122,9 +122,9 @@ macro_rules! activation_kernels {
         /// another, and its first gate's projections are the first the product finishes, so
         /// the CPU overlaps them; lane by lane (all four gates, then `tanh c'`, then the next
         /// lanes) each lane's chain (about 100 cycles, by its operations' latencies) waited
-        /// for most of the last's. On an AVX2 core the LSTM(32)'s step took 268 ns in two
-        /// passes, 305 lane by lane (`nn-step` in bench/benches/rtneural.rs, alone in a scratch
-        /// crate; the gates written in place in between, within the noise).
+        /// for most of the last's. On an AVX2 core the LSTM(32)'s step is faster in two passes
+        /// than lane by lane (`nn-step` in bench/benches/rtneural.rs, alone in a scratch crate;
+        /// BENCHMARKS.md, "Sequence networks, against RTNeural").
         #[target_feature(enable = $feature)]
         #[inline]
         pub fn lstm_update<const H: usize>(
@@ -181,8 +181,8 @@ macro_rules! activation_kernels {
         /// One GRU level's new `h` from its gates' input and recurrent projections `x` and `r`
         /// (gates `r, z, n`): `layers::recurrent::gru::update`'s operations, in its order, lane
         /// by lane, in two passes as [`lstm_update`]: the reset and update gates' sigmoids of
-        /// every lane, then the candidate's `tanh` and the new `h` (the GRU(32)'s step took 209
-        /// ns so, 232 lane by lane, as measured there).
+        /// every lane, then the candidate's `tanh` and the new `h` (faster for the GRU(32)'s
+        /// step than lane by lane, measured the same way).
         #[target_feature(enable = $feature)]
         #[inline]
         pub fn gru_update<const H: usize>(x: &[[f32; H]; 3], r: &[[f32; H]; 3], h: &mut [f32; H]) {

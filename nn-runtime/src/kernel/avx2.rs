@@ -58,8 +58,9 @@ const ACCUMULATE_COLUMNS: usize = 6;
 /// `f(k, x[k] in every lane)` for each lane `k`, in order: one load and then a shuffle a lane
 /// (on a shuffle port), where a broadcast from memory would take a load a lane. The gates'
 /// products are bound by their loads on this level's cores (two a cycle, against two fused
-/// multiply-adds): the LSTM(32)'s step took 268 ns with broadcasts, 250 with shuffles, the
-/// GRU(32)'s 209 and 195 (`nn-step` in bench/benches/rtneural.rs, alone in a scratch crate).
+/// multiply-adds), so the LSTM(32)'s and GRU(32)'s steps are faster with shuffles than with
+/// broadcasts (`nn-step` in bench/benches/rtneural.rs, alone in a scratch crate;
+/// BENCHMARKS.md, "Sequence networks, against RTNeural").
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 pub(crate) fn splat_each(x: &[f32; L], mut f: impl FnMut(usize, V)) {

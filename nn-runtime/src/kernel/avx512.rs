@@ -489,9 +489,10 @@ fn softmax_halves_store(x: &mut [f32], v: V) {
 /// up to 16 values without bounding them), so that the exponentials do not wait for it (`mlp`
 /// in bench/benches/rtneural.rs); otherwise it
 /// shifts by the maximum, as the scalar softmax does. Up to 16 values stay in one register, the
-/// sum added into every lane ([`sum_everywhere`]) rather than reduced and broadcast: with the
-/// two above, 26.9 -> 22.9 ns for 10 values on an Intel Xeon, most of what is left the latency
-/// of the exponential, the sum's tree and the division. Probabilities below `f32`'s smallest
+/// sum added into every lane ([`sum_everywhere`]) rather than reduced and broadcast, which with
+/// the two above shortens the path of 10 values (the `# mlp` line of bench/benches/rtneural.rs;
+/// BENCHMARKS.md, "Sequence networks, against RTNeural"): most of what is left is the latency of
+/// the exponential, the sum's tree and the division. Probabilities below `f32`'s smallest
 /// normal number (`1.2e-38`) are 0 or subnormal; NaN or `+inf` among the values makes every
 /// output NaN.
 #[target_feature(enable = "avx512f")]
@@ -505,7 +506,8 @@ pub fn softmax(x: &mut [f32]) {
         // From 8 values on, `x` is read and written as two overlapping 8-lane halves, not with
         // masked loads and stores: a masked store's 64 bytes also cover the next row of a batch,
         // whose load then waits for the store to reach the cache, so that rows that could
-        // overlap ran one after the other (22 ns a row of 10).
+        // overlap ran one after the other (rows of 10 in a scratch loop, and `mnist_b256` in
+        // bench/benches/quantized.rs).
         let v = if x.len() >= 8 {
             softmax_halves_load(x)
         } else {

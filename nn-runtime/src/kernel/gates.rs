@@ -51,9 +51,9 @@ macro_rules! streams_panel {
 pub(crate) const SWEPT: core::ops::RangeInclusive<usize> = 32 * 1024 + 1..=128 * 1024;
 /// Bytes of columns per block of a swept matrix (at least one column): half of a 48 KiB
 /// first-level cache, so that the two blocks a call reads last are still there when the next
-/// call reads them first. The 64-wide LSTM's step measured 315 ns with blocks of 16 KiB, 301
-/// with 20 or 24, 325 with 28 or 32 (`nn-step` in bench/benches/rtneural.rs, as thread CPU
-/// time).
+/// call reads them first. The 64-wide LSTM's step was fastest with blocks of 20 or 24 KiB,
+/// slower with 16 and with 28 or 32 (`nn-step` in bench/benches/rtneural.rs, as thread CPU
+/// time; BENCHMARKS.md, "Sequence networks, against RTNeural").
 pub(crate) const SWEEP_BLOCK: usize = 24 * 1024;
 /// The most blocks of a swept matrix (six of [`SWEEP_BLOCK`] for the largest): the blocks' sums
 /// a panel keeps when it reads them in reverse.

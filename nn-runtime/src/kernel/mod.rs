@@ -41,10 +41,11 @@ mod wide;
 
 /// The widest recurrent layers (hidden values) whose update runs as one fused kernel
 /// ([`lstm_update`], [`gru_update`]): on an AVX-512 core it made the 32-wide LSTM's and GRU's
-/// steps 7% and 3% faster, the 64-wide LSTM's 4% slower, whose gate-by-gate update keeps four
-/// vectors of each function in flight (`nn-step` in bench/benches/rtneural.rs). On an AVX2 core,
-/// now that the fused kernels also go pass by pass, the two take about the same time for the
-/// 32-wide layers, and the fused one 2 to 4% more for the LSTM(64).
+/// steps faster, the 64-wide LSTM's slower, whose gate-by-gate update keeps four vectors of
+/// each function in flight (`nn-step` in bench/benches/rtneural.rs). On an AVX2 core, now that
+/// the fused kernels also go pass by pass, the two take about the same time for the 32-wide
+/// layers, and the fused one longer for the LSTM(64) (scratch harnesses; BENCHMARKS.md,
+/// "Sequence networks, against RTNeural").
 pub const FUSED_UPDATE: usize = 32;
 
 /// Layers with at most this many weights always use the portable kernel, inlined into the

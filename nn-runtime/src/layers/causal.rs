@@ -90,8 +90,12 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
     /// One time step of the convolution as a causal one over a stream: reads `input` (the
     /// step's `C` channels) and the stream's `history` of its last `FRAMES = (K - 1) *
     /// dilation` inputs, then keeps `input` in it. Groups as in `forward`: `C / IN_PER_GROUP`
-    /// of them. `FRAMES` must be `(K - 1) * dilation` and `C` a multiple of `IN_PER_GROUP`
-    /// (checked in debug builds; generated code writes them so).
+    /// of them.
+    ///
+    /// # Panics
+    ///
+    /// Unless `FRAMES` is `(K - 1) * dilation` and `C` a multiple of `IN_PER_GROUP` (generated
+    /// code writes them so, and the checks fold away there).
     #[inline]
     pub fn step_causal<const C: usize, const FRAMES: usize>(
         &self,
@@ -99,7 +103,7 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
         dilation: usize,
         input: &[T; C],
     ) -> [T; OUT] {
-        debug_assert_eq!(FRAMES, (K - 1) * dilation, "the history of a causal Conv1d");
+        assert_eq!(FRAMES, (K - 1) * dilation, "the history of a causal Conv1d");
         let output = self.causal_output(
             dilation,
             |lag| {
@@ -122,7 +126,7 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
     where
         T: 'a,
     {
-        debug_assert_eq!(C % IN_PER_GROUP, 0, "the channels of a grouped Conv1d");
+        assert_eq!(C % IN_PER_GROUP, 0, "the channels of a grouped Conv1d");
         let groups = C / IN_PER_GROUP;
         let per_group = OUT / groups.max(1);
         let mut output = *self.bias();
@@ -145,7 +149,7 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
     ///
     /// # Panics
     ///
-    /// When `inputs` and `outputs` have different lengths.
+    /// When `inputs` and `outputs` have different lengths, or as [`Conv1d::step_causal`].
     pub fn forward_causal<const C: usize, const FRAMES: usize>(
         &self,
         history: &mut ConvHistory<C, FRAMES, T>,
@@ -164,7 +168,7 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
     ///
     /// # Panics
     ///
-    /// When `inputs` and `outputs` have different lengths.
+    /// When `inputs` and `outputs` have different lengths, or as [`Conv1d::step_causal`].
     pub fn forward_causal_from<const C: usize, const FRAMES: usize>(
         &self,
         history: &ConvHistory<C, FRAMES, T>,
@@ -177,7 +181,7 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
             outputs.len(),
             "forward_causal: as many outputs as inputs"
         );
-        debug_assert_eq!(FRAMES, (K - 1) * dilation, "the history of a causal Conv1d");
+        assert_eq!(FRAMES, (K - 1) * dilation, "the history of a causal Conv1d");
         for (t, output) in outputs.iter_mut().enumerate() {
             *output = self.causal_output(dilation, |lag| history.input_before(inputs, t, lag));
         }

@@ -541,6 +541,10 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usi
 
     /// [`Conv2d::forward_into_with`] for each pair of samples, with one scratch (the geometry's
     /// tests once for all of them). Inlined, as [`Conv2d::forward_into_with`].
+    ///
+    /// # Panics
+    ///
+    /// When `outputs` does not have one sample per input.
     #[allow(clippy::inline_always)]
     #[inline(always)]
     pub fn forward_batch_with<
@@ -558,6 +562,7 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usi
     ) {
         let () = Self::NOT_EMPTY;
         const { check_groups(IN, IN_PER_GROUP, OUT) };
+        assert_eq!(inputs.len(), outputs.len(), "one output sample per input");
         let wide = match Self::wide([IN, H, W], geometry) {
             Some(wide) if wide.output == [OUT, OH, OW] => Some(wide),
             _ => None,
@@ -822,6 +827,10 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
     }
 
     /// [`Conv1d::forward_into_with`] for each pair of samples, with one scratch.
+    ///
+    /// # Panics
+    ///
+    /// When `outputs` does not have one sample per input.
     pub fn forward_batch_with<const IN: usize, const L: usize, const OL: usize>(
         &self,
         inputs: &[[[T; L]; IN]],
@@ -831,6 +840,7 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
     ) {
         let () = Self::NOT_EMPTY;
         const { check_groups(IN, IN_PER_GROUP, OUT) };
+        assert_eq!(inputs.len(), outputs.len(), "one output sample per input");
         let wide = match Self::wide(IN, L, geometry) {
             Some(wide) if wide.output == [OUT, 1, OL] => Some(wide),
             _ => None,

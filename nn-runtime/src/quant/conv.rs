@@ -742,8 +742,8 @@ impl<
     /// window reaches into the padding (or, with sizes that disagree with the geometry, past
     /// the input).
     // Inlined into the chunk loop, where a literal geometry folds into it (the branches on the
-    // padding and dilation go): 6.2 us to 3.8 us of LeNet's first convolution's 784 patches and
-    // sums (bench/benches/quant_conv.rs, the kernel left out).
+    // padding and dilation go): a third less time for LeNet's first convolution's 784 patches
+    // and sums (bench/benches/quant_conv.rs, the kernel left out).
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn gather<const H: usize, const W: usize>(

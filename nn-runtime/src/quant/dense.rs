@@ -346,11 +346,16 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         kernel::accumulate(self.packed(), x)
     }
 
-    /// [`QuantizedDense::accumulate`] for each input row into the matching row of `sums`
-    /// (`min` of the two lengths), each weight loaded once for several rows.
+    /// [`QuantizedDense::accumulate`] for each input row into the matching row of `sums`, each
+    /// weight loaded once for several rows.
+    ///
+    /// # Panics
+    ///
+    /// When `sums` does not have one row per input.
     #[inline]
     pub fn accumulate_batch(&self, inputs: &[[u8; IN]], sums: &mut [[i32; OUT]]) {
         let () = Self::VALID;
+        assert_eq!(inputs.len(), sums.len(), "one row of sums per input row");
         kernel::accumulate_batch(self.packed(), inputs, sums);
     }
 
@@ -409,14 +414,17 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
         steps
     }
 
-    /// [`QuantizedDense::requantize`] of each row of `sums` into the matching row of `steps`
-    /// (`min` of the lengths), in one pass compiled for the widest vectors this CPU has (the
-    /// same operations at every level, so the same steps).
+    /// [`QuantizedDense::requantize`] of each row of `sums` into the matching row of `steps`, in
+    /// one pass compiled for the widest vectors this CPU has (the same operations at every
+    /// level, so the same steps).
+    ///
+    /// # Panics
+    ///
+    /// When `steps` does not have one row per row of `sums`.
     #[inline]
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     pub fn requantize_batch(&self, sums: &[[i32; OUT]], steps: &mut [[u8; OUT]], clamp: Clamp) {
-        let rows = sums.len().min(steps.len());
-        let (sums, steps) = (&sums[..rows], &mut steps[..rows]);
+        assert_eq!(sums.len(), steps.len(), "one row of steps per row of sums");
         if kernel::quantize::requantize_rows(
             sums.as_flattened(),
             &self.requantize,

@@ -66,8 +66,8 @@ pub enum WeightRange {
     /// `-64..=64` (onnxruntime's `reduce_range`): steps twice as coarse, on which AVX2's
     /// `vpmaddubsw` is exact, so that a CPU with AVX2 and no VNNI multiplies twice as many
     /// weights an instruction as with `-127..=127` and needs no widening (MNIST's 784 -> 128
-    /// in 0.55 of the time at batch 1: `Avx2, 7-bit` in `bench/benches/quant.rs`). Elsewhere
-    /// it changes nothing but the steps.
+    /// runs faster at batch 1: `Avx2, 7-bit` in `bench/benches/quant.rs`). Elsewhere it changes
+    /// nothing but the steps.
     Int7,
 }
 
@@ -148,10 +148,15 @@ impl Quantization {
         self.quantize_array(x)
     }
 
-    /// [`Quantization::quantize`] of every value of `x` into `steps` (`min` of the lengths):
-    /// inputs of any shape, flattened.
+    /// [`Quantization::quantize`] of every value of `x` into `steps`: inputs of any shape,
+    /// flattened.
+    ///
+    /// # Panics
+    ///
+    /// When the lengths differ.
     #[inline]
     pub fn quantize_slice(self, x: &[f32], steps: &mut [u8]) {
+        assert_eq!(x.len(), steps.len(), "one step per value");
         if kernel::quantize::quantize_slice(self, x, steps) {
             return;
         }
@@ -234,6 +239,18 @@ pub(crate) fn requantize_step(sum: i32, multiplier: f32, zero: f32, low: f32, hi
 pub(crate) fn saturate(x: f32) -> u8 {
     // `as` saturates and maps NaN to 0.
     x as u8
+}
+
+/// Whether any of `values` is NaN, which [`Quantization::quantize`] makes the zero point: an
+/// int8 twin's `forward` and `forward_batch` return NaN for such an input, as its `f32`
+/// network does, rather than the outputs of another input.
+#[inline]
+pub fn any_nan(values: &[f32]) -> bool {
+    // Without a short cut, so that it vectorises.
+    crate::kernel::with_widest(
+        #[inline(always)]
+        || values.iter().fold(false, |nan, value| nan | value.is_nan()),
+    )
 }
 
 /// ReLU on quantised steps: every step below `zero_point` (the real value 0) raised to it.

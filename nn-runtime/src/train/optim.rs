@@ -204,7 +204,8 @@ impl<T: Scalar> Adam<T> {
         self
     }
 
-    /// With this term added to the denominator.
+    /// With this term added to the denominator: finite and above 0, or `fit` refuses the
+    /// settings.
     #[must_use]
     pub fn epsilon(mut self, epsilon: T) -> Self {
         self.epsilon = epsilon;
@@ -284,9 +285,16 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
     fn check(&self) -> Result<(), String> {
         non_negative(&[
             ("learning rate", self.learning_rate),
-            ("epsilon", self.epsilon),
             ("weight decay", self.weight_decay),
         ])?;
+        // A parameter whose gradients are all zero (a dead ReLU's) would divide 0 by 0.
+        if !(self.epsilon.is_finite() && self.epsilon > T::ZERO) {
+            return Err(alloc::format!(
+                "the epsilon must be finite and above 0 (a parameter whose gradients are all 0 \
+                 would take 0 / 0), found {}",
+                self.epsilon
+            ));
+        }
         for (name, beta) in [("beta1", self.beta1), ("beta2", self.beta2)] {
             if !(beta >= T::ZERO && beta < T::ONE) {
                 return Err(alloc::format!("{name} must be in [0, 1), found {beta}"));

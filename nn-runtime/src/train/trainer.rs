@@ -465,7 +465,7 @@ impl<L, O> Trainer<L, O> {
                 shuffle(&mut order, &mut rng);
             }
             let mut loss_sum = 0.0;
-            let mut correct = 0;
+            let mut correct = 0_usize;
             for batch in order.chunks(self.batch_size) {
                 gradients.zero();
                 let scale = N::Scalar::ONE / N::Scalar::from_f64(batch.len() as f64);
@@ -523,7 +523,7 @@ impl<L, O> Trainer<L, O> {
                 learning_rate,
                 train: Evaluation {
                     loss: loss_sum / training as f64,
-                    accuracy: f64::from(correct) / training as f64,
+                    accuracy: correct as f64 / training as f64,
                     samples: training,
                 },
                 validation: (!validation_inputs.is_empty())
@@ -555,7 +555,7 @@ fn measure<N: Trainable, L: Loss<N::OutputActivation>>(
     targets: &[N::Output],
 ) -> Evaluation {
     let mut loss_sum = 0.0;
-    let mut correct = 0_u32;
+    let mut correct = 0_usize;
     for (input, target) in inputs.iter().zip(targets) {
         let outcome = net.evaluate(input, target, loss);
         loss_sum += outcome.loss.to_f64();
@@ -567,7 +567,7 @@ fn measure<N: Trainable, L: Loss<N::OutputActivation>>(
     let denominator = if samples == 0 { 1.0 } else { samples as f64 };
     Evaluation {
         loss: loss_sum / denominator,
-        accuracy: f64::from(correct) / denominator,
+        accuracy: correct as f64 / denominator,
         samples,
     }
 }

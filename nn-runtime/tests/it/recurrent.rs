@@ -514,6 +514,7 @@ fn states_start_at_zero_and_debug_shows_shapes() {
     assert_eq!(nn_runtime::LayerKind::Lstm.to_string(), "LSTM");
     assert_eq!(nn_runtime::LayerKind::Gru.to_string(), "GRU");
     assert_eq!(nn_runtime::LayerKind::Rnn.to_string(), "RNN");
+    assert_eq!(nn_runtime::LayerKind::RnnRelu.to_string(), "RNN(relu)");
 }
 
 #[test]

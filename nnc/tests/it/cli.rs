@@ -139,3 +139,28 @@ fn an_unwritable_output_is_an_error() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.starts_with("error: cannot write `"), "{run:?}");
 }
+
+/// A standard output that cannot take the report (`/dev/full` answers every write with
+/// `ENOSPC`) is an error naming it, as a file that cannot be written is, not a panic.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_standard_output_is_an_error() {
+    for command in ["check", "summary", "build"] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let output = Command::new(env!("CARGO_BIN_EXE_nnc"))
+            .args([command, "models/mnist.nn"])
+            .current_dir(root())
+            .stdout(full)
+            .output()
+            .expect("nnc runs");
+        let stderr = String::from_utf8(output.stderr).expect("utf-8");
+        assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
+        assert!(
+            stderr.starts_with("error: cannot write `standard output`: "),
+            "{command}: {stderr}"
+        );
+    }
+}

@@ -234,14 +234,18 @@ fn settings_that_cannot_train_are_refused_before_any_step() {
         refused.to_string(),
         "the optimizer's settings cannot train: beta1 must be in [0, 1), found 1"
     );
-    let refused = Trainer::new(Mse, Adam::new(0.1).epsilon(-1e-8))
-        .fit(&mut *line, &XOR_INPUTS, &XOR_TARGETS, keep_going)
-        .unwrap_err();
-    assert_eq!(
-        refused.to_string(),
-        "the optimizer's settings cannot train: the epsilon must be finite and at least 0, found \
-         -0.00000001"
-    );
+    for epsilon in [-1e-8, 0.0] {
+        let refused = Trainer::new(Mse, Adam::new(0.1).epsilon(epsilon))
+            .fit(&mut *line, &XOR_INPUTS, &XOR_TARGETS, keep_going)
+            .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "the optimizer's settings cannot train: the epsilon must be finite and above 0 (a \
+                 parameter whose gradients are all 0 would take 0 / 0), found {epsilon}"
+            )
+        );
+    }
     let refused = Trainer::new(Mse, Sgd::new(0.1))
         .schedule(Schedule::Step {
             every: 1,

@@ -91,8 +91,9 @@ fn update_in_place<const H: usize, T: Scalar>(
     }
     let mut squashed = Aligned(state.c);
     kernel::tanh_lanes(&mut squashed.0);
-    // `tanh c'` through memory: kept in registers, the kernels' dispatch arms joined with
-    // shuffles in `forward_sequence`'s loop (rtneural bench: lstm32 block512 107 -> 102 ns).
+    // `tanh c'` through memory: kept in registers, the kernels' dispatch arms were joined with
+    // shuffles in `forward_sequence`'s loop, which ran slower (`lstm32` `nn-block512` in
+    // bench/benches/rtneural.rs).
     core::hint::black_box(&mut squashed);
     // Indexed, as the cell's update: the zipped iterators were compiled to scalar products,
     // whose 4-byte stores the next step's vector loads of `h` cannot forward from.

@@ -21,8 +21,8 @@
 //! widest vectors (the helpers are `#[inline(always)]` to be compiled there); weights, states
 //! and temporaries are aligned to cache lines. `forward_sequence` runs `step`'s code once a
 //! step, each in its own `with_widest` call: one loop over the steps inside a single call kept
-//! the polynomials' constants in registers and spilled the state instead, 10 to 38% slower
-//! than `step` (`lstm32`/`gru32` `nn-block512` in bench/benches/rtneural.rs); computing a
+//! the polynomials' constants in registers and spilled the state instead, slower than `step`
+//! (`lstm32`/`gru32` `nn-block512` in bench/benches/rtneural.rs); computing a
 //! chunk's input projections ahead measured no faster either (a projection ahead must sum in
 //! `step`'s order, so it is the same work). `step_streams` multiplies a
 //! recurrent matrix of at least [`STREAMED_MATRIX`] bytes for several streams at once

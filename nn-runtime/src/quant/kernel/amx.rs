@@ -9,12 +9,13 @@
 //! 16 neurons, `OUT * 4` bytes apart. The kernel holds 2 x 2 tiles of sums (32 samples by 32
 //! neurons) in four tile registers, loads two tiles of samples and two of weights per 64 input
 //! bytes, and runs the blocks of samples outermost, so that a block stays in L1 for every
-//! panel of neurons (MNIST's hidden sums at batch 256 in a scratch harness: 27.4 us with the
-//! panels outermost, 23.4 so). Copying each block of samples first into aligned rows (MNIST's
-//! are 784 bytes apart, so that most of a tile's rows straddle two cache lines) took longer
-//! than it saved: 27.6 us. The neurons after the last block of 32, and the groups after the
+//! panel of neurons (faster than the panels outermost for MNIST's hidden sums at batch 256, in
+//! a scratch harness). Copying each block of samples first into aligned rows (MNIST's are 784
+//! bytes apart, so that most of a tile's rows straddle two cache lines) took longer than it
+//! saved, in the same harness. The neurons after the last block of 32, and the groups after the
 //! last whole tile of 64 input bytes, run in passes of their own, with tiles configured as
-//! narrow (a 784 -> 100 layer at batch 256: 34 us, against 84 on VNNI alone).
+//! narrow, so that a 784 -> 100 layer at batch 256 runs faster than on VNNI alone (a scratch
+//! harness).
 //!
 //! Rust has no stable AMX intrinsics: the instructions are inline assembly, and the tile
 //! registers, which the compiler never uses, hold their values from one `asm!` to the next

@@ -45,8 +45,9 @@ pub(super) fn mask8(lanes: usize) -> __m256i {
 /// Writes `v` to the sums of neurons `start..start + 8` that lie below `OUT`: one store when
 /// all 8 do, else through a copy. `vpmaskmovd` to memory that is read again soon stalls the
 /// read on AMD's cores (its store does not forward), and a layer of 6 neurons, whose sums a
-/// call returns, spent half its kernel's time there (LeNet's first convolution at the `Avx2`
-/// level: 20.7 us, 3.7 with the copy, `bench/benches/quant_conv.rs`).
+/// call returns, spent much of its kernel's time there (LeNet's first convolution at the `Avx2`
+/// level, `bench/benches/quant_conv.rs`; BENCHMARKS.md, "Smaller numbers: the kernels, LeNet in
+/// int8, bf16 and f16 weights").
 ///
 /// # Panics
 ///
@@ -135,12 +136,12 @@ pub(super) fn accumulate_batch<const IN: usize, const OUT: usize, const G: usize
 
 /// Samples per tile of [`accumulate_batch`]: 12 accumulators (two per sample), the two
 /// widened weight vectors and a product fill 15 of the 16 registers, and each widened weight
-/// vector serves 6 samples (784 -> 128 at batch 256 in bench/benches/quant.rs: 1,105 ns a
-/// sample, 1,151 with 4 samples a tile; on a busy machine, so about even).
+/// vector serves 6 samples (784 -> 128 at batch 256 in bench/benches/quant.rs, where 4 samples
+/// a tile measured about even, on a busy machine).
 const ROWS: usize = 6;
 /// Layers of fewer neurons go sample by sample: the inputs widened by [`tile`] serve too few
-/// chunks to pay for their stores (128 -> 10 at batch 256 in bench/benches/quant.rs: 40 ns a
-/// sample tiled, 26 sample by sample; 784 -> 128: 1,150 ns tiled, 1,380 sample by sample).
+/// chunks to pay for their stores (at batch 256 in bench/benches/quant.rs, 128 -> 10 is faster
+/// sample by sample, 784 -> 128 tiled).
 const TILED: usize = 32;
 /// Groups per block of [`tile`]: the inputs' widened groups take `6 * 64 * 32` bytes (12 KiB)
 /// of stack.

@@ -3,8 +3,8 @@
 //!
 //! Input row `k` is input channel `k / KH` from kernel row `k % KH` on (`KH` the kernel's
 //! height). These rows are interleaved four at a time once per call (`words`, by VBMI's byte
-//! permutations where the CPU has them: LeNet's second convolution 1.63 -> 1.50 us, `lenet`
-//! in bench/benches/quant_conv.rs): word `i` of four `q` holds byte `i` of rows `4 q .. 4 q +
+//! permutations where the CPU has them, faster than shuffles: `lenet` in
+//! bench/benches/quant_conv.rs): word `i` of four `q` holds byte `i` of rows `4 q .. 4 q +
 //! 3`, so that a position's taps are, for each
 //! four and kernel column, the one word at a fixed distance from the position's own. Each is
 //! broadcast from memory into a `vpdpbusd` against a register of 16 output channels' weights
@@ -60,9 +60,8 @@ fn sizes(shape: &Shape) -> [usize; 3] {
 /// per block of 16 neighbouring positions, group of four taps and output channel there, one
 /// per position (rounded up to 2 in a row), group and block of 16 output channels here. Their
 /// count is what the time follows: the direct kernel's shuffles run alongside them (LeNet's
-/// convolutions, `lenet` in bench/benches/quant_conv.rs: the first takes 2.0 us there and
-/// 4.5 here, 2,352 against 7,840 `vpdpbusd`; the second 2.8 there and 2.2 here, 6,080
-/// against 4,800 when positions were rounded up to 4 in a row, 4,000 now).
+/// convolutions, `lenet` in bench/benches/quant_conv.rs: the first is faster there, 2,352
+/// against 7,840 `vpdpbusd`; the second here, 6,080 against 4,000).
 pub(crate) fn cheaper(shape: &Shape, groups: usize) -> bool {
     let [own_groups, _, _] = sizes(shape);
     let outputs = shape.outputs[1] - shape.outputs[0];
@@ -522,8 +521,8 @@ fn repack<const OUT: usize, const G: usize>(
 /// column`, four loads and four permutations per group where [`repack`] takes about a dozen
 /// shuffles. The direct kernel's `taps_vbmi` does the same for one group; called here for
 /// each, with its indices rebuilt per group and its taps as `Option`s, it made LeNet's second
-/// convolution 0.4 us slower (`lenet` in bench/benches/quant_conv.rs), so the indices are
-/// built once here.
+/// convolution slower (`lenet` in bench/benches/quant_conv.rs), so the indices are built once
+/// here.
 ///
 /// # Safety
 ///

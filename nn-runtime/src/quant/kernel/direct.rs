@@ -15,7 +15,7 @@
 //! block's groups are loads (`Rows`).
 //!
 //! That is the AVX-512 VNNI level's kernel (`avx512`). The levels below run the same on 256 bits,
-//! 8 positions a vector, each block's groups gathered (`v256`).
+//! 8 positions a vector, the rows grouping included (`v256`).
 //!
 //! The input comes padded (at its zero point) in a buffer with [`SLACK`] bytes after it: the
 //! last positions of a row load past its end, into the next row or the slack, for lanes beyond
@@ -378,9 +378,8 @@ pub(super) mod avx512 {
     /// positions' words of a group are 16 neighbouring words of its source, built once per
     /// call: four rows interleaved, or a row left over whose word `i` holds its bytes `i .. i +
     /// 3`. LeNet's first convolution (one channel, 5x5) has seven groups either way, and its
-    /// gathering's shuffles took more than half of its time: 1.79 -> 1.42 us with VBMI's
-    /// permutations building the words, 1.61 without (a scratch harness timing
-    /// `QuantizedConv2d::forward` on the Intel Xeon).
+    /// gathering's shuffles took more than half of its time (a scratch harness timing
+    /// `QuantizedConv2d::forward`; BENCHMARKS.md, "Smaller numbers").
     #[derive(Clone, Copy)]
     struct Rows {
         /// The grouping.

@@ -19,7 +19,7 @@
 //! - [`amx`] (x86_64): the AVX-512 VNNI level's batches on Intel AMX (`tdpbusd`, 16,384
 //!   multiply-adds an instruction) where the CPU and the OS allow it, in blocks of 32 samples.
 //! - [`direct`] and [`channel_lanes`] (x86_64): convolutions of stride 1 without gathering
-//!   windows, from AVX2 on (the channel-lanes kernel with AVX-512 VNNI only).
+//!   windows, from AVX2 on (512 bits wide with AVX-512 VNNI, 256 below: `v256` in each).
 //!
 //! [`level`] detects the CPU once, with `std`; without `std` only the features the build enables
 //! at compile time are used.
@@ -46,8 +46,8 @@ mod vnni;
 /// Layers with at most this many weights always use the portable kernel, inlined into the
 /// caller, where a call through the dispatcher costs more than the arithmetic. Lower than the
 /// `f32` kernels' 256: the portable int8 kernel is scalar (one multiply-add per cycle), and the
-/// `small` lines of bench/benches/quant.rs put the crossing between 4 -> 4 (portable 5 ns,
-/// AVX-512 VNNI 7.5 ns) and 8 -> 8 (16 ns against 9 ns); 16 -> 16 takes 53 ns against 7.
+/// `small` lines of bench/benches/quant.rs put the crossing between a 4 -> 4 layer (portable
+/// faster) and an 8 -> 8 one (AVX-512 VNNI faster).
 pub const SMALL: usize = 32;
 
 /// An instruction set an int8 kernel can be compiled for. The levels are ordered: a CPU at one

@@ -265,9 +265,9 @@ pub(super) mod avx512 {
         // Only the positive side is bounded: below, every value ends as step 0 unbounded too
         // (a negative quotient; for `-inf` and quotients beyond `i32`, the correction's
         // `inf - inf` is NaN, which the conversion turns into `i32::MIN`). One instruction
-        // fewer of the nine a vector takes, on a core whose two 512-bit ports they fill:
-        // MNIST's 256 inputs 18.4 -> 17.3 us on an Intel Xeon (a scratch harness timing what
-        // `int8_quantize_inputs` of `mnist_b256` in bench/benches/quantized.rs times).
+        // fewer of the nine a vector takes, on a core whose two 512-bit ports they fill, so
+        // faster on an Intel Xeon (a scratch harness timing what `int8_quantize_inputs` of
+        // `mnist_b256` in bench/benches/quantized.rs times).
         let x = _mm512_min_ps(x, _mm512_set1_ps(p.bound));
         let quotient = _mm512_mul_ps(x, p.inverse);
         let residual = _mm512_fnmadd_ps(quotient, p.scale, x);
@@ -321,9 +321,10 @@ pub(super) mod avx512 {
 }
 
 /// The AVX-512 path's operations on 8 lanes, for CPUs with AVX2 and FMA: the generic loop
-/// divided, and packed its bytes one lane at a time (MNIST's 256 inputs took 70 us, a fifth of
-/// the 7-bit twin's `forward_batch`: `int8_quantize_inputs` of `mnist_b256` in
-/// bench/benches/quantized.rs, on a Zen 4 without AVX-512).
+/// divided, and packed its bytes one lane at a time, a large share of the 7-bit twin's
+/// `forward_batch` on a Zen 4 without AVX-512 (`int8_quantize_inputs` of `mnist_b256` in
+/// bench/benches/quantized.rs; BENCHMARKS.md, "Smaller numbers: the kernels, LeNet in int8,
+/// bf16 and f16 weights").
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::Quantization;

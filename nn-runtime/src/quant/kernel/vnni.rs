@@ -35,9 +35,10 @@ const L512: usize = 16;
 const PANEL_512: usize = 8;
 /// Vectors per tile of `accumulate_batch_512`; with [`ROWS_512`] samples, 16 accumulators, 4
 /// weight vectors and a broadcast input fit the 32 registers, and each weight vector loaded
-/// serves 4 samples (784 -> 128 at batch 256 in bench/benches/quant.rs: over 90% of the
-/// `vpdpbusd` peak on an AMD EPYC, about three quarters on an Intel Xeon without AMX, where 8
-/// samples by 3 vectors measured no better).
+/// serves 4 samples (784 -> 128 at batch 256 in bench/benches/quant.rs, which also measures the
+/// `vpdpbusd` peak: close to it on an AMD EPYC, further from it on an Intel Xeon without AMX,
+/// where 8 samples by 3 vectors measured no better; BENCHMARKS.md, "Smaller numbers: the
+/// kernels, LeNet in int8, bf16 and f16 weights").
 const BATCH_PANEL_512: usize = 4;
 /// Samples per tile of `accumulate_batch_512`.
 const ROWS_512: usize = 4;
@@ -45,11 +46,11 @@ const ROWS_512: usize = 4;
 /// first-level cache, so that a block read for the first tile of samples is still there for the
 /// others, rather than 50 KB per panel of MNIST's 784 -> 128 streamed from the second-level
 /// cache for every tile (784 -> 128 at batch 256 in bench/benches/quant.rs with `NN_NO_AMX` on
-/// an Intel Xeon: 72% of the `vpdpbusd` peak unblocked, 73% to 78% in blocks of 12 to 32 KiB).
+/// an Intel Xeon: nearer the `vpdpbusd` peak in blocks of 12 to 32 KiB than unblocked).
 const BLOCK_BYTES_512: usize = 24 * 1024;
 /// Samples per tile of `accumulate_batch_512` for layers of at most 16 neurons (one vector):
-/// 8 independent accumulators instead of 4 (128 -> 10 at batch 256 in bench/benches/quant.rs:
-/// 5.2 ns a sample, 6.2 with 4 samples a tile).
+/// 8 independent accumulators instead of 4, faster than 4 samples a tile (128 -> 10 at batch 256
+/// in bench/benches/quant.rs).
 const NARROW_ROWS_512: usize = 8;
 
 /// `i32` lanes of a 256-bit vector.
@@ -453,8 +454,9 @@ vnni_256!(
 /// each lane's two pairs of products summed in `i16` (`vpmaddubsw`, which saturates a pair
 /// beyond `i16`), the pairs summed into `i32` (`vpmaddwd` by ones), and added to `acc`. Two
 /// multiplying instructions for 32 multiply-adds and no widening, where the `Avx2` level's exact
-/// kernel widens weights and inputs to `i16` first: MNIST's 784 -> 128 takes 0.55 of its time
-/// at batch 1 and 0.63 at batch 256 (`Avx2, 7-bit` in `bench/benches/quant.rs`, a Zen 4).
+/// kernel widens weights and inputs to `i16` first, so that MNIST's 784 -> 128 runs faster at
+/// batch 1 and at batch 256 (`Avx2, 7-bit` in `bench/benches/quant.rs`, a Zen 4;
+/// BENCHMARKS.md, "Smaller numbers: the kernels, LeNet in int8, bf16 and f16 weights").
 #[target_feature(enable = "avx2")]
 #[inline]
 pub(super) fn dpbusd_maddubs(acc: __m256i, x: __m256i, w: __m256i) -> __m256i {

@@ -3,8 +3,9 @@
 //! AVX-512 kernel's 16 (see [`super`]). Each block's groups of four taps are gathered from the
 //! padded input (four 8-byte loads and two rounds of unpacking), or, where the taps make as
 //! many groups by fours of input rows ([`RowGroups`]: LeNet's first convolution), loaded from
-//! those rows' words, built once per call; so nothing is copied per position. The im2col route it replaces spent 9 of the 13 us of LeNet's first convolution at
-//! the `Avx2` level copying 5-byte rows (`lenet conv1` in bench/benches/quant_conv.rs).
+//! those rows' words, built once per call; so nothing is copied per position, where the im2col
+//! route it replaces spent most of LeNet's first convolution at the `Avx2` level copying 5-byte
+//! rows (`lenet conv1` in bench/benches/quant_conv.rs).
 //!
 //! `vpdpbusd` is, by level and layer:
 //!
@@ -125,8 +126,8 @@ fn load8(bytes: &[u8], at: usize) -> __m128i {
 ///
 /// The result passes through an empty `asm!`, so that LLVM cannot see it as two 128-bit halves
 /// joined: it then stores such a join into the block as two 128-bit stores, which the
-/// kernel's 256-bit load of the block cannot take from the store buffer, and waits (LeNet's
-/// first convolution with its pool: 10.3 us, 5.0 with the barrier, `lenet conv1` in
+/// kernel's 256-bit load of the block cannot take from the store buffer, and waits: twice the
+/// time of LeNet's first convolution with its pool (`lenet conv1` in
 /// bench/benches/quant_conv.rs).
 #[target_feature(enable = "avx2")]
 #[inline]
