@@ -451,7 +451,11 @@ fn the_summary_names_an_rnn_s_nonlinearity() {
     let kinds: Vec<nn::LayerKind> = summary.layers.iter().map(|layer| layer.kind).collect();
     assert_eq!(
         kinds,
-        [nn::LayerKind::RnnRelu, nn::LayerKind::Rnn, nn::LayerKind::Dense]
+        [
+            nn::LayerKind::RnnRelu,
+            nn::LayerKind::Rnn,
+            nn::LayerKind::Dense
+        ]
     );
     let text = summary.to_string();
     assert!(text.contains("layer0 (RNN(relu))"), "{text}");

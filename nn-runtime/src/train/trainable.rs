@@ -64,7 +64,7 @@ impl<T, O> Outcome<T, O> {
 /// A network that can be trained: implemented by every network `network!` generates.
 pub trait Trainable: Network {
     /// One input: `[T; INPUTS]`, or a nested array for a shaped input (`[[[T; W]; H]; C]`).
-    type Input: Copy + 'static;
+    type Input: crate::layers::Shaped<Scalar = Self::Scalar>;
     /// One output or target, `[T; OUTPUTS]` (a network trains only when its output is a
     /// vector, which is what the losses read).
     type Output: Copy + AsRef<[Self::Scalar]> + 'static;

@@ -51,8 +51,8 @@ pub enum TrainError {
         /// The network's error.
         error: crate::Error,
     },
-    /// The loss became infinite or NaN (a learning rate too high, usually, or an input that
-    /// is not finite); the network keeps the weights of the step before.
+    /// The loss became infinite or NaN (a learning rate too high, usually: the data were
+    /// checked finite before); the network keeps the weights of the step before.
     #[error("the loss diverged in epoch {epoch}: found {loss}")]
     Diverged {
         /// The epoch, from 1.
@@ -76,6 +76,21 @@ pub enum TrainError {
     Settings {
         /// What is wrong.
         reason: alloc::string::String,
+    },
+    /// A sample's input or target holds a value that is not finite, which would make the loss
+    /// NaN or infinite from the first batch that holds it; nothing is trained.
+    #[error("{tensor} of sample {sample} is not finite: found {value} at {at}")]
+    NonFiniteSample {
+        /// The sample's index in the slice given (`fit_with_validation`: in the validation
+        /// slice for a validation sample's).
+        sample: usize,
+        /// `"the input"`, `"the target"`, `"the validation input"` or `"the validation
+        /// target"`.
+        tensor: &'static str,
+        /// The value's index in the sample's values, flattened in row-major order.
+        at: usize,
+        /// The value.
+        value: f64,
     },
 }
 
@@ -119,6 +134,18 @@ impl core::fmt::Debug for TrainError {
             Self::Settings { reason } => {
                 f.debug_struct("Settings").field("reason", reason).finish()
             }
+            Self::NonFiniteSample {
+                sample,
+                tensor,
+                at,
+                value,
+            } => f
+                .debug_struct("NonFiniteSample")
+                .field("sample", sample)
+                .field("tensor", tensor)
+                .field("at", at)
+                .field("value", value)
+                .finish(),
         }
     }
 }
@@ -298,7 +325,8 @@ impl<L, O> Trainer<L, O> {
     ///
     /// # Errors
     ///
-    /// [`TrainError`] when the data or the settings do not make sense (nothing is trained),
+    /// [`TrainError`] when the data or the settings do not make sense (nothing is trained; a
+    /// value of a sample that is not finite is [`TrainError::NonFiniteSample`]),
     /// when the loss diverges (the network keeps the weights of the step before), or when a
     /// step leaves weights that are not finite (the network holds them).
     pub fn fit<N>(
@@ -319,6 +347,7 @@ impl<L, O> Trainer<L, O> {
                 targets: targets.len(),
             });
         }
+        check_finite::<N>(inputs, targets, ["the input", "the target"])?;
         if self.batch_size == 0 {
             return Err(TrainError::BatchSize);
         }
@@ -375,6 +404,12 @@ impl<L, O> Trainer<L, O> {
                 return Err(TrainError::Samples { inputs, targets });
             }
         }
+        check_finite::<N>(inputs, targets, ["the input", "the target"])?;
+        check_finite::<N>(
+            validation_inputs,
+            validation_targets,
+            ["the validation input", "the validation target"],
+        )?;
         if self.batch_size == 0 {
             return Err(TrainError::BatchSize);
         }
@@ -546,6 +581,29 @@ fn shuffle(order: &mut [usize], rng: &mut SplitMix64) {
         let j = ((u128::from(rng.next_u64()) * bound) >> 64) as usize;
         order.swap(i, j);
     }
+}
+
+/// The first value of `inputs` or `targets` that is not finite, as an error naming its sample
+/// and which of the two (`names`) holds it.
+fn check_finite<N: Trainable>(
+    inputs: &[N::Input],
+    targets: &[N::Output],
+    names: [&'static str; 2],
+) -> Result<(), TrainError> {
+    use crate::layers::Shaped as _;
+    for (sample, (input, target)) in inputs.iter().zip(targets).enumerate() {
+        for (tensor, values) in names.into_iter().zip([input.values(), target.as_ref()]) {
+            if let Some((at, value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                return Err(TrainError::NonFiniteSample {
+                    sample,
+                    tensor,
+                    at,
+                    value: value.to_f64(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn measure<N: Trainable, L: Loss<N::OutputActivation>>(

@@ -248,7 +248,11 @@ fn check<const IN: usize, const OUT: usize, H: Half>(seed: u64) -> usize {
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             half.forward_batch(&inputs[..rows], &mut outputs);
         }));
-        assert!(run.is_err(), "{what}: {rows} inputs, {} outputs", outputs.len());
+        assert!(
+            run.is_err(),
+            "{what}: {rows} inputs, {} outputs",
+            outputs.len()
+        );
     }
     checked
 }

@@ -177,6 +177,41 @@ fn bad_settings_and_data_are_typed_errors() {
             .to_string(),
         "expected at least one training sample, found 0 samples of which 0 are for validation"
     );
+    // A sample that is not finite is named before any step, not blamed on the training.
+    let before = parameters(&*net);
+    let mut inputs = XOR_INPUTS;
+    inputs[2][1] = f32::NAN;
+    let refused = plain()
+        .fit(&mut *net, &inputs, &XOR_TARGETS, keep_going)
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "the input of sample 2 is not finite: found NaN at 1"
+    );
+    let mut targets = XOR_TARGETS;
+    targets[3][0] = f32::INFINITY;
+    assert_eq!(
+        fit(plain(), &mut net, &targets),
+        Err(TrainError::NonFiniteSample {
+            sample: 3,
+            tensor: "the target",
+            at: 0,
+            value: f64::INFINITY
+        })
+    );
+    let refused = plain()
+        .fit_with_validation(
+            &mut *net,
+            (&XOR_INPUTS, &XOR_TARGETS),
+            (&inputs[1..], &XOR_TARGETS[1..]),
+            keep_going,
+        )
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "the validation input of sample 1 is not finite: found NaN at 1"
+    );
+    assert_eq!(parameters(&*net), before);
     // A linear output and a huge step: the second sample's loss overflows f32.
     let mut line = Line::random(1);
     let before = parameters(&*line);
