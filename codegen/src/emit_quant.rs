@@ -566,8 +566,6 @@ fn forward_batch(net: &Network, quantized: &Quantized) -> TokenStream {
         })
         .collect();
     let body = dense_chunks(net, quantized, &dense, &prefix);
-    let (input, output) = (local("input"), local("output"));
-    let input_flat = flat(&net.input, &quote!((*#input)), false);
     let check_rows = check_rows(net, last_name, &quote!(inputs), &quote!(outputs));
     quote! {
         /// Runs the network on every input, writing one output per input: the same outputs
@@ -583,11 +581,6 @@ fn forward_batch(net: &Network, quantized: &Quantized) -> TokenStream {
         ) -> ::core::result::Result<(), #runtime::Error> {
             #check_rows
             #body
-            for (#input, #output) in inputs.iter().zip(outputs.iter_mut()) {
-                if #runtime::quant::any_nan(#input_flat) {
-                    *#output = [f32::NAN; #outputs];
-                }
-            }
             ::core::result::Result::Ok(())
         }
     }
@@ -653,6 +646,25 @@ fn dense_chunks(
     let (inputs, outputs) = (dense[0].1, net.output.elements());
     let chunk_inputs = local("inputs");
     let chunk_outputs = local("outputs");
+    // An input holding NaN gets NaN outputs, as from `forward`. Each chunk's inputs are read for
+    // it just before they are quantised, which then finds them in the cache.
+    let runtime = &net.runtime;
+    let nan = local("nan");
+    let flattened = (0..net.input.rank()).map(|_| quote!(.as_flattened()));
+    let check_nan = quote! {
+        let #nan = #runtime::quant::any_nan(#chunk_inputs #(#flattened)*);
+    };
+    let (input, output) = (local("input"), local("output"));
+    let input_flat = flat(&net.input, &quote!((*#input)), false);
+    let nan_rows = quote! {
+        if #nan {
+            for (#input, #output) in #chunk_inputs.iter().zip(#chunk_outputs.iter_mut()) {
+                if #runtime::quant::any_nan(#input_flat) {
+                    *#output = [f32::NAN; #outputs];
+                }
+            }
+        }
+    };
     let steps = local("steps");
     let sums = local("sums");
     let first = &dense[0].0.field;
@@ -729,7 +741,9 @@ fn dense_chunks(
     quote! {
         #buffers
         for (#chunk_inputs, #chunk_outputs) in inputs.chunks(#chunk).zip(outputs.chunks_mut(#chunk)) {
+            #check_nan
             #body
+            #nan_rows
         }
     }
 }

@@ -246,10 +246,15 @@ pub(crate) fn saturate(x: f32) -> u8 {
 /// network does, rather than the outputs of another input.
 #[inline]
 pub fn any_nan(values: &[f32]) -> bool {
-    // Without a short cut, so that it vectorises.
+    // The largest magnitude's bits, without a short cut, so that it vectorises (an integer
+    // maximum); NaN's are those above infinity's.
     crate::kernel::with_widest(
         #[inline(always)]
-        || values.iter().fold(false, |nan, value| nan | value.is_nan()),
+        || {
+            values.iter().fold(0, |largest: u32, value| {
+                largest.max(value.to_bits() & 0x7fff_ffff)
+            }) > f32::INFINITY.to_bits()
+        },
     )
 }
 
@@ -289,6 +294,29 @@ impl Clamp {
 #[allow(clippy::float_cmp)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_nan_finds_every_nan_and_nothing_else() {
+        let nans = [
+            f32::NAN,
+            -f32::NAN,
+            f32::from_bits(0x7f80_0001),
+            f32::from_bits(0xffff_ffff),
+        ];
+        let others = [0.0, -0.0, 1.5, f32::MAX, f32::MIN, f32::INFINITY, f32::NEG_INFINITY];
+        for length in [0, 1, 7, 8, 9, 31, 784] {
+            let mut values: std::vec::Vec<f32> =
+                (0..length).map(|k| others[k % others.len()]).collect();
+            assert!(!any_nan(&values), "{length}");
+            for at in 0..length {
+                for nan in nans {
+                    let kept = core::mem::replace(&mut values[at], nan);
+                    assert!(any_nan(&values), "{length}: {nan} at {at}");
+                    values[at] = kept;
+                }
+            }
+        }
+    }
 
     #[test]
     fn quantize_rounds_half_to_even_and_saturates() {
