@@ -167,8 +167,8 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
     let forward_doc = format!(
         " Runs the network on one input of {} and returns its {}: the input quantised with \
          `input_quantization`, the layers in integers, the last one's sums dequantised and its \
-         activation applied in `f32`. An input holding NaN gives NaN outputs, as in the `f32` \
-         network (quantised, NaN would be the zero point).",
+         activation applied in `f32`. An input holding NaN anywhere gives NaN outputs, as the \
+         `f32` network's wherever a layer reads it (quantised, NaN would be the zero point).",
         count(inputs, "value"),
         count(outputs, "output")
     );

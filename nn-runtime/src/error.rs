@@ -471,9 +471,16 @@ fn missing_hint(kind: Option<LayerKind>, tensor: &str) -> &'static str {
             ": a PyTorch normalisation with `affine=False` (`elementwise_affine=False`) saves no \
              weight and no bias, declare it with `affine = false`"
         }
-        Some(K::Dense | K::Conv1d | K::Conv2d | K::Lstm | K::Gru | K::Rnn | K::LayerNorm)
-            if is_bias_name(name) =>
-        {
+        Some(
+            K::Dense
+            | K::Conv1d
+            | K::Conv2d
+            | K::Lstm
+            | K::Gru
+            | K::Rnn
+            | K::RnnRelu
+            | K::LayerNorm,
+        ) if is_bias_name(name) => {
             ": a PyTorch module with `bias=False` saves none, declare the layer with \
              `bias = false`"
         }

@@ -162,6 +162,27 @@ fn a_file_with_other_biases_than_declared_is_an_error_that_says_what_to_declare(
 }
 
 nn::network! {
+    /// A ReLU RNN as PyTorch's `nn.RNN(2, 3, nonlinearity='relu', bias=False)` saves it, and
+    /// a declaration that forgot `bias = false`.
+    struct ReluRnn = 2 -> rnn(3, relu, bias = false) as rnn -> 1 with scalar = f64;
+
+    struct ReluRnnWithBias = 2 -> rnn(3, relu) as rnn -> 1 with scalar = f64;
+}
+
+#[test]
+fn a_relu_rnn_without_biases_says_what_to_declare() {
+    let Err(error) = ReluRnnWithBias::from_safetensors(&ReluRnn::random(1).to_safetensors()) else {
+        panic!("a file without the RNN's biases loaded");
+    };
+    assert!(
+        error.to_string().ends_with(
+            "a PyTorch module with `bias=False` saves none, declare the layer with `bias = false`"
+        ),
+        "{error}"
+    );
+}
+
+nn::network! {
     /// `Norms` with every weight and bias, as a declaration that forgot `affine = false`.
     struct WithAffine = 5 -> batchnorm as bn -> 6 as fc1 -> layernorm relu as ln1 -> 4 as fc2
         -> layernorm as ln2 -> 2 as out with scalar = f64;

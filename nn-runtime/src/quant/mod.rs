@@ -243,7 +243,7 @@ pub(crate) fn saturate(x: f32) -> u8 {
 
 /// Whether any of `values` is NaN, which [`Quantization::quantize`] makes the zero point: an
 /// int8 twin's `forward` and `forward_batch` return NaN for such an input, as its `f32`
-/// network does, rather than the outputs of another input.
+/// network does wherever a layer reads it, rather than the outputs of another input.
 #[inline]
 pub fn any_nan(values: &[f32]) -> bool {
     // The largest magnitude's bits, without a short cut, so that it vectorises (an integer
@@ -303,7 +303,15 @@ mod tests {
             f32::from_bits(0x7f80_0001),
             f32::from_bits(0xffff_ffff),
         ];
-        let others = [0.0, -0.0, 1.5, f32::MAX, f32::MIN, f32::INFINITY, f32::NEG_INFINITY];
+        let others = [
+            0.0,
+            -0.0,
+            1.5,
+            f32::MAX,
+            f32::MIN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ];
         for length in [0, 1, 7, 8, 9, 31, 784] {
             let mut values: std::vec::Vec<f32> =
                 (0..length).map(|k| others[k % others.len()]).collect();
