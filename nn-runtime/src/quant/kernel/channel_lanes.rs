@@ -351,21 +351,9 @@ unsafe fn kernel<const OUT: usize, const G: usize>(
 #[allow(unsafe_code)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn build_words(padded: &[u8], shape: &Shape, words: *mut u32, permute: bool) {
-    let [height, width] = shape.padded;
-    let kernel_height = shape.kernel[0];
     let [_, quads, span] = sizes(shape);
-    let plane = height * width;
-    let rows = shape.channels * kernel_height;
     for quad in 0..quads {
-        let first = |j: usize| {
-            let row = if 4 * quad + j < rows {
-                4 * quad + j
-            } else {
-                4 * quad
-            };
-            row / kernel_height * plane + row % kernel_height * width
-        };
-        let from = [first(0), first(1), first(2), first(3)];
+        let from = shape.quad_rows(quad);
         // The loads end at most at `(channels - 1) plane + (KH - 1 + OH) width + 15 + 31 <=
         // channels plane + 46` (`span <= OH width + 47`), within `padded` (`SLACK`).
         // SAFETY: words `quad span .. + span`, within `quads span <= WORDS`; VBMI where

@@ -57,6 +57,28 @@ pub(crate) struct Shape {
 }
 
 impl Shape {
+    /// Where input row `k` starts in the padded input: kernel row `k % KH` of channel `k /
+    /// KH`, the rows that the kernels' groups of four taps are made of.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    pub(crate) fn row_start(&self, k: usize) -> usize {
+        let [height, width] = self.padded;
+        let kernel_height = self.kernel[0];
+        k / kernel_height * height * width + k % kernel_height * width
+    }
+
+    /// Where input rows `4 quad .. 4 quad + 3` start ([`Shape::row_start`]); a four short of
+    /// rows repeats its first, whose weights there are zero.
+    #[cfg(target_arch = "x86_64")]
+    #[inline]
+    pub(crate) fn quad_rows(&self, quad: usize) -> [usize; 4] {
+        let rows = self.channels * self.kernel[0];
+        core::array::from_fn(|j| {
+            let k = 4 * quad + j;
+            self.row_start(if k < rows { k } else { 4 * quad })
+        })
+    }
+
     /// Steps stored per output channel: the output's, or the pooled output's.
     pub(crate) fn plane(&self) -> usize {
         let [height, width] = self.output;
@@ -172,6 +194,24 @@ impl RowGroups {
             sources: quads + extra_sources,
             groups: quads * kernel_width + extra_groups,
         }
+    }
+
+    /// Where source `source`'s four byte sequences start in `shape`'s padded input: a four of
+    /// input rows ([`Shape::quad_rows`]), or a row left over from its bytes `0, 1, 2, 3`.
+    #[inline]
+    pub(crate) fn source_rows(&self, shape: &Shape, source: usize) -> [usize; 4] {
+        if self.vertical(source) {
+            shape.quad_rows(source)
+        } else {
+            let first = shape.row_start(4 * self.quads + source - self.quads);
+            [first, first + 1, first + 2, first + 3]
+        }
+    }
+
+    /// Whether source `source` is a four of input rows (else a row left over).
+    #[inline]
+    pub(crate) fn vertical(&self, source: usize) -> bool {
+        source < self.quads || !self.horizontal
     }
 
     /// Calls `f(source, column, taps)` for each group in order: its source of words, the
@@ -506,34 +546,12 @@ pub(super) mod avx512 {
         layer: &Layer<'_, OUT>,
         output: &mut [u8],
     ) {
-        let [height, width] = shape.padded;
-        let [kernel_height, kernel_width] = shape.kernel;
-        let Rows {
-            groups:
-                RowGroups {
-                    quads,
-                    horizontal,
-                    sources,
-                    ..
-                },
-            span,
-        } = rows;
-        let input_rows = shape.channels * kernel_height;
-        let row_start = |k: usize| k / kernel_height * height * width + k % kernel_height * width;
+        let kernel_width = shape.kernel[1];
+        let Rows { groups, span } = rows;
         let mut words = MaybeUninit::<[__m512i; ROW_WORDS / L]>::uninit();
         let words = words.as_mut_ptr().cast::<u32>();
-        for source in 0..sources {
-            let vertical = source < quads || !horizontal;
-            let from: [usize; 4] = if vertical {
-                // A four short of rows repeats its first, whose weights there are zero.
-                core::array::from_fn(|j| {
-                    let k = 4 * source + j;
-                    row_start(if k < input_rows { k } else { 4 * source })
-                })
-            } else {
-                let first = row_start(4 * quads + source - quads);
-                core::array::from_fn(|j| first + j)
-            };
+        for source in 0..groups.sources {
+            let (from, vertical) = (groups.source_rows(shape, source), groups.vertical(source));
             // SAFETY: words `source span + i .. + 32`, within `sources span <= ROW_WORDS`
             // (`span` is a multiple of 32); the loads end at most at `(channels - 1) plane +
             // (KH - 1 + OH) width + 15 + 35 <= channels plane + 50` (`span <= OH width +
@@ -553,7 +571,7 @@ pub(super) mod avx512 {
         // here for the channels computed).
         let mut starts = [0; G];
         let mut g = 0;
-        rows.groups.each(kernel_width, |source, column, _| {
+        groups.each(kernel_width, |source, column, _| {
             starts[g] = source * span + column;
             g += 1;
         });
@@ -1274,7 +1292,7 @@ mod tests {
         kernel: [usize; 2],
         seven_bit: bool,
         corner: bool,
-        [ran, skipped]: [&mut BTreeSet<&'static str>; 2],
+        [ran, skipped]: &mut [BTreeSet<&'static str>; 2],
     ) {
         #[allow(clippy::cast_possible_truncation)]
         let mut byte = || rng.next_u64() as u8;
@@ -1423,30 +1441,26 @@ mod tests {
     #[test]
     fn the_256_bit_kernels_give_the_steps_of_the_sums() {
         let rng = &mut SplitMix64::new(12);
-        let (mut ran, mut skipped) = (BTreeSet::new(), BTreeSet::new());
+        // The kernels run, and those this CPU lacks.
+        let mut sets = [BTreeSet::new(), BTreeSet::new()];
         for seven_bit in [false, true] {
-            let sets = [&mut ran, &mut skipped];
             // LeNet's two convolutions' kernels and channels (a run of 6, runs of 8; the first
             // by the rows grouping, the second gathered).
-            check_256::<6, 7>(rng, 1, [5, 5], seven_bit, false, sets);
-            let sets = [&mut ran, &mut skipped];
-            check_256::<16, 38>(rng, 6, [5, 5], seven_bit, false, sets);
+            check_256::<6, 7>(rng, 1, [5, 5], seven_bit, false, &mut sets);
+            check_256::<16, 38>(rng, 6, [5, 5], seven_bit, false, &mut sets);
             // Runs of 8 and 4 (two blocks of channels, the second partial); a kernel one tap
             // wide; one tap high (one-dimensional).
-            let sets = [&mut ran, &mut skipped];
-            check_256::<12, 3>(rng, 3, [3, 1], seven_bit, false, sets);
-            let sets = [&mut ran, &mut skipped];
-            check_256::<3, 2>(rng, 2, [1, 3], seven_bit, false, sets);
+            check_256::<12, 3>(rng, 3, [3, 1], seven_bit, false, &mut sets);
+            check_256::<3, 2>(rng, 2, [1, 3], seven_bit, false, &mut sets);
             // The rows grouping with rows left over as one more four, padded (a kernel one
             // column wide); and gathered, with more groups by rows than in the taps' order.
-            let sets = [&mut ran, &mut skipped];
-            check_256::<3, 2>(rng, 2, [3, 1], seven_bit, false, sets);
-            let sets = [&mut ran, &mut skipped];
-            check_256::<3, 13>(rng, 2, [5, 5], seven_bit, false, sets);
+            check_256::<3, 2>(rng, 2, [3, 1], seven_bit, false, &mut sets);
+            check_256::<3, 13>(rng, 2, [5, 5], seven_bit, false, &mut sets);
         }
         // The largest sums, exact through the widened products.
-        check_256::<2, 7>(rng, 1, [5, 5], false, true, [&mut ran, &mut skipped]);
+        check_256::<2, 7>(rng, 1, [5, 5], false, true, &mut sets);
         // The CPU runs AVX2's forms at least (CI's do); the others are where it has them.
+        let [ran, mut skipped] = sets;
         skipped.retain(|name| !ran.contains(name));
         std::eprintln!("256-bit kernels checked: {ran:?}; not on this CPU: {skipped:?}");
         assert!(

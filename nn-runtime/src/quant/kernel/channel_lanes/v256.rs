@@ -125,22 +125,10 @@ fn store4(words: &mut [u32], at: usize, v: __m128i) {
 #[target_feature(enable = "avx2")]
 #[inline]
 fn build_words(padded: &[u8], shape: &Shape, tables: usize, words: &mut [u32]) {
-    let [height, width] = shape.padded;
-    let kernel_height = shape.kernel[0];
     let [quads, span, _] = sizes(shape);
-    let rows = shape.channels * kernel_height;
-    let plane = height * width;
     let zero = _mm_setzero_si128();
     for quad in 0..quads {
-        let first = |j: usize| {
-            let row = if 4 * quad + j < rows {
-                4 * quad + j
-            } else {
-                4 * quad
-            };
-            row / kernel_height * plane + row % kernel_height * width
-        };
-        let from = [first(0), first(1), first(2), first(3)];
+        let from = shape.quad_rows(quad);
         // The last load ends at `(channels - 1) plane + (KH - 1) width + span + 16 <= channels
         // plane + 31` (`span < OH width + 16`, `OH + KH - 1` rows a plane): within the slack.
         for i in (0..span).step_by(16) {

@@ -270,21 +270,8 @@ const ROW_WORDS: usize = 6144;
 #[target_feature(enable = "avx2")]
 #[inline]
 fn build_rows(padded: &[u8], shape: &Shape, rows: &RowGroups, span: usize, words: &mut [u32]) {
-    let [height, width] = shape.padded;
-    let kernel_height = shape.kernel[0];
-    let total = shape.channels * kernel_height;
-    let start = |row: usize| row / kernel_height * height * width + row % kernel_height * width;
     for (source, words) in words.chunks_exact_mut(span).take(rows.sources).enumerate() {
-        let from = if source < rows.quads || !rows.horizontal {
-            let row = |j: usize| {
-                let row = 4 * source + j;
-                start(if row < total { row } else { 4 * source })
-            };
-            [row(0), row(1), row(2), row(3)]
-        } else {
-            let first = start(4 * rows.quads + source - rows.quads);
-            [first, first + 1, first + 2, first + 3]
-        };
+        let from = rows.source_rows(shape, source);
         // The loads end at most at `(channels - 1) plane + (KH - 1) width + 3 + span + 16 <=
         // channels plane + 42`: within the slack.
         for (i, words) in words.as_chunks_mut::<16>().0.iter_mut().enumerate() {
