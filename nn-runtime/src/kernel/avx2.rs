@@ -64,10 +64,17 @@ const ACCUMULATE_COLUMNS: usize = 6;
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 pub(crate) fn splat_each(x: &[f32; L], mut f: impl FnMut(usize, V)) {
-    let v = load(x);
+    let (first, second) = x.split_at(L / 2);
+    // Each half loaded into both halves of a vector (`vbroadcastf128`): 16-byte loads, which
+    // take their values straight from the caller's stores of 16 or 32 bytes, where one load of
+    // 32 bytes would wait for two stores of 16 (the `mlp` of bench/benches/rtneural.rs, whose
+    // ReLU between the layers is compiled for SSE).
+    // SAFETY: each half holds the 4 values loaded; `loadu` accepts any alignment.
+    #[allow(unsafe_code)]
+    let (first, second) = unsafe { (_mm_loadu_ps(first.as_ptr()), _mm_loadu_ps(second.as_ptr())) };
     let (mut low, mut high) = (
-        _mm256_permute2f128_ps::<0x00>(v, v),
-        _mm256_permute2f128_ps::<0x11>(v, v),
+        _mm256_set_m128(first, first),
+        _mm256_set_m128(second, second),
     );
     // An empty `asm!` that LLVM must assume changes both halves, so that it cannot fold each
     // shuffle below back into a broadcast from memory (which it otherwise does), nor move the

@@ -63,7 +63,14 @@ macro_rules! column_kernels {
                 _ => matvec_panel::<IN, OUT, 7, { streams(7) }>(w, x, c, &mut y),
             }
             if OUT % L != 0 {
-                matvec_tail::<IN, OUT>(w, x, &mut y);
+                let at = OUT - OUT % L;
+                let tail = add(load_tail(&b[at..]), matvec_tail::<IN, OUT>(w, x));
+                // A full store and a copy rather than a masked store, which the loads that read
+                // the outputs next (the caller's, a softmax's) would wait for (the `mlp` of
+                // bench/benches/rtneural.rs).
+                let mut lanes = [0.0; L];
+                store(&mut lanes, tail);
+                y[at..].copy_from_slice(&lanes[..OUT - at]);
             }
             y
         }
@@ -80,16 +87,9 @@ macro_rules! column_kernels {
             let mut total = [zero(); P];
             for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
                 let mut acc = [[zero(); P]; S];
-                let (groups, rest) = w.as_chunks::<S>();
-                let (x_groups, x_rest) = x.as_chunks::<S>();
-                for (columns, xs) in groups.iter().zip(x_groups) {
-                    for ((acc, column), &x) in acc.iter_mut().zip(columns).zip(xs) {
-                        add_scaled(acc, column, c0, x);
-                    }
-                }
-                for ((acc, column), &x) in acc.iter_mut().zip(rest).zip(x_rest) {
-                    add_scaled(acc, column, c0, x);
-                }
+                add_columns(&mut acc, w, x, |acc, column, x| {
+                    add_scaled(acc, column, c0, x)
+                });
                 for (total, sum) in total.iter_mut().zip(sum_streams(acc)) {
                     *total = add(*total, sum);
                 }
@@ -100,50 +100,70 @@ macro_rules! column_kernels {
             }
         }
 
-        /// `acc[p] += x * column[c0 + p]` for the `P` vectors of a panel.
+        /// `acc[p] += x * column[c0 + p]` for the `P` vectors of a panel (`x` in every lane).
         #[target_feature(enable = $feature)]
         #[inline]
         fn add_scaled<const OUT: usize, const P: usize>(
             acc: &mut [V; P],
             column: &[f32; OUT],
             c0: usize,
-            x: f32,
+            x: V,
         ) {
-            let x = splat(x);
             let part = &column.as_chunks::<L>().0[c0..c0 + P];
             for (acc, w) in acc.iter_mut().zip(part) {
                 *acc = fmadd(load(w), x, *acc);
             }
         }
 
-        /// Adds `W x` to the last `OUT % L` outputs, which do not fill a vector.
+        /// `W x` for the last `OUT % L` outputs, which do not fill a vector (in the low lanes).
         #[target_feature(enable = $feature)]
         #[inline]
         fn matvec_tail<const IN: usize, const OUT: usize>(
             w: &[[f32; OUT]; IN],
             x: &[f32; IN],
-            y: &mut [f32; OUT],
-        ) {
+        ) -> V {
             const S: usize = streams(1);
             let at = OUT - OUT % L;
             let mut total = zero();
             for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
                 let mut acc = [[zero(); 1]; S];
-                let (groups, rest) = w.as_chunks::<S>();
-                let (x_groups, x_rest) = x.as_chunks::<S>();
-                for (columns, xs) in groups.iter().zip(x_groups) {
-                    for ((acc, column), &x) in acc.iter_mut().zip(columns).zip(xs) {
-                        acc[0] = fmadd(load_tail(&column[at..]), splat(x), acc[0]);
-                    }
-                }
-                for ((acc, column), &x) in acc.iter_mut().zip(rest).zip(x_rest) {
-                    acc[0] = fmadd(load_tail(&column[at..]), splat(x), acc[0]);
-                }
+                add_columns(&mut acc, w, x, |[acc], column, x| {
+                    *acc = fmadd(load_tail(&column[at..]), x, *acc);
+                });
                 let [sum] = sum_streams(acc);
                 total = add(total, sum);
             }
-            let total = add(load_tail(&y[at..]), total);
-            store_tail(&mut y[at..], total);
+            total
+        }
+
+        /// `add(acc[i % S], column i, x[i] in every lane)` for each column `i` of a block, in
+        /// order: `S` partial sums over interleaved columns. A vector of inputs at a time goes
+        /// into every lane through `splat_each` (one load, then shuffles where they pay: the
+        /// `mlp` of bench/benches/rtneural.rs).
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn add_columns<const OUT: usize, const P: usize, const S: usize>(
+            acc: &mut [[V; P]; S],
+            w: &[[f32; OUT]],
+            x: &[f32],
+            mut add: impl FnMut(&mut [V; P], &[f32; OUT], V),
+        ) {
+            const { assert!(L % S == 0, "a vector of columns is whole groups of S") };
+            let (vectors, rest) = w.as_chunks::<L>();
+            let (x_vectors, x_rest) = x.as_chunks::<L>();
+            for (columns, xs) in vectors.iter().zip(x_vectors) {
+                splat_each(xs, |k, x| add(&mut acc[k % S], &columns[k], x));
+            }
+            let (groups, rest) = rest.as_chunks::<S>();
+            let (x_groups, x_rest) = x_rest.as_chunks::<S>();
+            for (columns, xs) in groups.iter().zip(x_groups) {
+                for ((acc, column), &x) in acc.iter_mut().zip(columns).zip(xs) {
+                    add(acc, column, splat(x));
+                }
+            }
+            for ((acc, column), &x) in acc.iter_mut().zip(rest).zip(x_rest) {
+                add(acc, column, splat(x));
+            }
         }
 
         /// Partial sums per output vector when a panel has `vectors` of them: the largest power of
