@@ -430,6 +430,10 @@ macro_rules! half_kernels {
         ) {
             let mut total = [zero(); P];
             for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
+                // Each input broadcast from memory, not through `splat_each` as in the `f32`
+                // kernel and in `matvec_tail`: its shuffles compete with the widening of the
+                // weights, and MNIST's bf16 twin at batch 1 measured slower with them (a
+                // scratch harness of `forward` on the AVX2 Zen 4).
                 let mut acc = [[zero(); P]; S];
                 let (groups, rest) = w.as_chunks::<S>();
                 let (x_groups, x_rest) = x.as_chunks::<S>();
@@ -492,26 +496,41 @@ macro_rules! half_kernels {
             let flat = w.as_flattened();
             let mut total = zero();
             for (block, x) in x.chunks(BLOCK).enumerate() {
-                let i0 = block * BLOCK;
                 let mut acc = [[zero(); 1]; S];
-                let (groups, rest) = x.as_chunks::<S>();
-                for (g, xs) in groups.iter().enumerate() {
-                    let i = i0 + g * S;
-                    for (j, (acc, &x)) in acc.iter_mut().zip(xs).enumerate() {
-                        let wv = $widen_tail(flat, (i + j) * OUT + at, OUT % L);
-                        acc[0] = fmadd(wv, splat(x), acc[0]);
-                    }
-                }
-                let i = i0 + groups.len() * S;
-                for (j, (acc, &x)) in acc.iter_mut().zip(rest).enumerate() {
-                    let wv = $widen_tail(flat, (i + j) * OUT + at, OUT % L);
-                    acc[0] = fmadd(wv, splat(x), acc[0]);
-                }
+                add_inputs(&mut acc, x, block * BLOCK, |acc, i, x| {
+                    *acc = fmadd($widen_tail(flat, i * OUT + at, OUT % L), x, *acc);
+                });
                 let [sum] = sum_streams(acc);
                 total = add(total, sum);
             }
             let total = add(load_tail(&y[at..]), total);
-            store_tail(&mut y[at..], total);
+            // A full store and a copy rather than a masked store, as `kernel::columns`' `matvec`.
+            let mut lanes = [0.0; L];
+            store(&mut lanes, total);
+            y[at..].copy_from_slice(&lanes[..OUT % L]);
+        }
+
+        /// `add(acc[k % S], i0 + k, x[k] in every lane)` for each input `k` of a block, in
+        /// order, as `kernel::columns`' `add_columns`: a vector of inputs at a time through
+        /// `splat_each` (the tail of the bf16 twin of the `mlp` in bench/benches/rtneural.rs).
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn add_inputs<const S: usize>(
+            acc: &mut [[V; 1]; S],
+            x: &[f32],
+            i0: usize,
+            mut add: impl FnMut(&mut V, usize, V),
+        ) {
+            const { assert!(L % S == 0, "a vector of inputs is whole groups of S") };
+            let (vectors, rest) = x.as_chunks::<L>();
+            for (v, xs) in vectors.iter().enumerate() {
+                let i = i0 + v * L;
+                splat_each(xs, |k, x| add(&mut acc[k % S][0], i + k, x));
+            }
+            let i0 = i0 + vectors.len() * L;
+            for (j, &x) in rest.iter().enumerate() {
+                add(&mut acc[j % S][0], i0 + j, splat(x));
+            }
         }
 
         /// Partial sums per output vector when a panel has `vectors` of them, as
