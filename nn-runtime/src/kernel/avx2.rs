@@ -55,11 +55,11 @@ const ACCUMULATE_PANEL: usize = 2;
 /// input fit the 16 registers, as in `matmul`.
 const ACCUMULATE_COLUMNS: usize = 6;
 
-/// `f(k, x[k] in every lane)` for each lane `k`, in order: one load and then a shuffle a lane
-/// (on a shuffle port), where a broadcast from memory would take a load a lane. The gates'
-/// products are bound by their loads on this level's cores (two a cycle, against two fused
-/// multiply-adds), so the LSTM(32)'s and GRU(32)'s steps are faster with shuffles than with
-/// broadcasts (`nn-step` in bench/benches/rtneural.rs, alone in a scratch crate;
+/// `f(k, x[k] in every lane)` for each lane `k`, in order: two loads and then a shuffle a lane
+/// (on a shuffle port), where a broadcast from memory would take a load a lane. The gates' and
+/// dense layers' products are bound by their loads on this level's cores (two a cycle, against
+/// two fused multiply-adds), so the LSTM(32)'s and GRU(32)'s steps and the `mlp` are faster
+/// with shuffles than with broadcasts (`nn-step` and `mlp` in bench/benches/rtneural.rs;
 /// BENCHMARKS.md, "Sequence networks, against RTNeural").
 #[target_feature(enable = "avx2,fma")]
 #[inline]
