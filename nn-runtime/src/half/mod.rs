@@ -515,7 +515,7 @@ impl<const IN: usize, const OUT: usize, H: Half> HalfDense<IN, OUT, H> {
     /// even), the biases copied.
     ///
     /// In place, so that a layer larger than a stack can be converted into one made by
-    /// [`zeroed_box`](crate::zeroed_box).
+    /// `zeroed_box` (feature `alloc`).
     pub fn assign_from(&mut self, dense: &Dense<IN, OUT, f32>) {
         let () = Self::NOT_EMPTY;
         round(

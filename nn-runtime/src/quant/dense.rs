@@ -238,8 +238,8 @@ impl<const IN: usize, const OUT: usize, const GROUPS: usize> QuantizedDense<IN, 
     /// parts break the scheme: a weight of -128 (weights are symmetric, `-127..=127`), a scale
     /// that is not positive and finite (or scales whose products overflow or underflow `f32`),
     /// or a bias beyond `±(2^31 - 1 - IN * 255 * 127)`, which
-    /// would let the `i32` sums overflow. [`file::Reader`](super::file::Reader) checks the same
-    /// and names the tensor and the index.
+    /// would let the `i32` sums overflow. `quant::file::Reader` (feature `safetensors`) checks
+    /// the same and names the tensor and the index.
     pub fn assign(
         &mut self,
         rows: &[i8],

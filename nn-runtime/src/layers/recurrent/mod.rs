@@ -69,7 +69,7 @@ macro_rules! layer {
                 $gates * H * (I + H + 2) + DEEPER * $gates * H * (2 * H + 2);
 
             /// A layer whose tensors are all zero, to be filled through
-            /// [`Tensors::for_each_tensor_mut`]. [`zeroed_box`](crate::zeroed_box) builds a
+            /// [`Tensors::for_each_tensor_mut`]. `zeroed_box` (feature `alloc`) builds a
             /// large one on the heap.
             pub const fn zeroed() -> Self {
                 let () = Self::CHECK;
@@ -166,7 +166,7 @@ macro_rules! layer {
             /// Sets this layer to `layer`, each weight of its matrices rounded to the nearest
             /// `W` (ties to even; copied when `W` is `T`), the biases copied: how a half-precision
             /// twin is made from a trained `f32` layer. In place, so that a layer larger than a
-            /// stack can be converted into one made by [`zeroed_box`](crate::zeroed_box).
+            /// stack can be converted into one made by `zeroed_box` (feature `alloc`).
             pub fn assign_from(&mut self, layer: &$name<I, H, T, DEEPER $(, $extra)*>) {
                 self.stack.assign_from(&layer.stack);
             }
