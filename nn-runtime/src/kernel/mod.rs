@@ -663,16 +663,19 @@ impl Kernel for f32 {
                 }
                 true
             },
-            // Tiles of 4 channels by 3 vectors, or 6 by 2: 12 accumulators in 16 registers; a
-            // last single vector in panels of 8 channels where they divide the channels.
+            // Tiles of 2 channels by 4 vectors: 8 accumulators, the 4 input vectors and a
+            // broadcast weight take 13 of the 16 registers (4 by 3 took all 16, and LLVM kept an
+            // accumulator on the stack across the taps: LeNet-5's `forward` a quarter slower on
+            // the AVX2 Zen 4, BENCHMARKS.md). 6 by 2 where 4 does not divide the channels; a last
+            // single vector in panels of 8 channels where they divide the channels.
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
             #[allow(unsafe_code)]
             Level::Avx2 => unsafe {
                 if rows.is_multiple_of(8) {
-                    avx2::conv_wide::<4, 3, 8>(weights, bias, taps, x, y, ldy, len);
+                    avx2::conv_wide::<2, 4, 8>(weights, bias, taps, x, y, ldy, len);
                 } else if rows.is_multiple_of(4) {
-                    avx2::conv_wide::<4, 3, 4>(weights, bias, taps, x, y, ldy, len);
+                    avx2::conv_wide::<2, 4, 4>(weights, bias, taps, x, y, ldy, len);
                 } else {
                     avx2::conv_wide::<6, 2, 6>(weights, bias, taps, x, y, ldy, len);
                 }
