@@ -20,7 +20,7 @@
 //!   masked load in AVX-512F or AVX2, so the vector is read straight from the weights when
 //!   `L` of them remain from the tail's start (its lanes beyond the tail then hold the next
 //!   column's first weights, and AVX-512 zeroes them in the conversion), else from a copy padded
-//!   with zeros (the last columns). Those lanes are never stored.
+//!   with zeros (the last columns). Those lanes are never stored into the outputs.
 
 // `w`, `b`, `x`, `y`: the notation of `y = W x + b`.
 #![allow(clippy::many_single_char_names)]
@@ -375,7 +375,7 @@ pub(super) mod portable {
 
 /// Expands, inside a module of one level that provides `V`, `L`, the shapes of `matvec` and
 /// `matmul` and the `f32` primitives of `kernel/columns.rs` (`zero`, `splat`, `add`, `fmadd`,
-/// `load`, `store`, `load_tail`, `store_tail`), into `matvec` and `matmul` for weights of type
+/// `load`, `store`, `load_tail`, `store_tail`, `splat_each`), into `matvec` and `matmul` for weights of type
 /// `$H`: `$widen` turns `&[$H; L]` into a vector, `$widen_tail(flat, start, len)` the `len < L`
 /// weights from `flat[start]` on, `$widen_pair` two consecutive vectors of weights into two
 /// vectors in an order of the level's choosing that `$unpair` puts back (applied to the sums,
@@ -527,9 +527,18 @@ macro_rules! half_kernels {
                 let i = i0 + v * L;
                 splat_each(xs, |k, x| add(&mut acc[k % S][0], i + k, x));
             }
+            // The last inputs by groups of `S`, each to its partial by position, as in `gates`:
+            // a partial picked by a computed index would keep `acc` in memory.
             let i0 = i0 + vectors.len() * L;
-            for (j, &x) in rest.iter().enumerate() {
-                add(&mut acc[j % S][0], i0 + j, splat(x));
+            let (groups, last) = rest.as_chunks::<S>();
+            for (g, xs) in groups.iter().enumerate() {
+                for (j, (acc, &x)) in acc.iter_mut().zip(xs).enumerate() {
+                    add(&mut acc[0], i0 + g * S + j, splat(x));
+                }
+            }
+            let i0 = i0 + groups.len() * S;
+            for (j, (acc, &x)) in acc.iter_mut().zip(last).enumerate() {
+                add(&mut acc[0], i0 + j, splat(x));
             }
         }
 

@@ -39,6 +39,9 @@ const L: usize = 8;
 const MATVEC_PANEL: usize = 4;
 /// Registers for `matvec`'s partial sums, half of the 16.
 const MATVEC_ACCUMULATORS: usize = 8;
+/// `matvec`'s lanes, panel and partial sums, for the test of its order of summation.
+#[cfg(test)]
+pub(super) const MATVEC_SHAPE: (usize, usize, usize) = (L, MATVEC_PANEL, MATVEC_ACCUMULATORS);
 /// Half the output vectors of `gates`' widest panel (8 vectors, 64 outputs): its accumulators
 /// fill half of the 16 registers.
 pub(crate) const GATES_PANEL: usize = 4;

@@ -41,6 +41,9 @@ const L: usize = 16;
 const MATVEC_PANEL: usize = 8;
 /// Registers for `matvec`'s partial sums, half of the 32.
 const MATVEC_ACCUMULATORS: usize = 16;
+/// `matvec`'s lanes, panel and partial sums, for the test of its order of summation.
+#[cfg(test)]
+pub(super) const MATVEC_SHAPE: (usize, usize, usize) = (L, MATVEC_PANEL, MATVEC_ACCUMULATORS);
 /// Half the output vectors of `gates`' widest panel (16 vectors, 256 outputs, one partial sum
 /// each; 8 vectors with two each): its accumulators fill half of the 32 registers.
 pub(crate) const GATES_PANEL: usize = 8;

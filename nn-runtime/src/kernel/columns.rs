@@ -138,8 +138,8 @@ macro_rules! column_kernels {
 
         /// `add(acc[i % S], column i, x[i] in every lane)` for each column `i` of a block, in
         /// order: `S` partial sums over interleaved columns. A vector of inputs at a time goes
-        /// into every lane through `splat_each` (one load, then shuffles where they pay: the
-        /// `mlp` of bench/benches/rtneural.rs).
+        /// into every lane through `splat_each` (at AVX2 two loads, then shuffles, which pay
+        /// there: the `mlp` of bench/benches/rtneural.rs; at AVX-512 broadcasts from memory).
         #[target_feature(enable = $feature)]
         #[inline]
         fn add_columns<const OUT: usize, const P: usize, const S: usize>(

@@ -9,7 +9,7 @@
 //! `memcpy` a step, and the biases `y` started from a third.
 //!
 //! Each column's input goes into every lane through `splat_each`, a vector's worth of columns at
-//! a time: at AVX2 from one load and then shuffles, since the products there are bound by their
+//! a time: at AVX2 from two loads and then shuffles, since the products there are bound by their
 //! loads (see `kernel::avx2::splat_each`); at AVX-512 as broadcasts from memory.
 //!
 //! A matrix of [`SWEPT`] bytes (larger than the first-level cache of common cores, up to a few
@@ -461,7 +461,7 @@ macro_rules! gate_kernels {
         ) -> [V; P] {
             const { assert!(L % S == 0) };
             let mut acc = [[zero(); P]; S];
-            // A vector's worth of columns at a time, whose inputs are broadcast from one load
+            // A vector's worth of columns at a time, whose inputs are broadcast by `splat_each`
             // (column `i` still to partial `i % S`, as `L` is a multiple of `S`).
             let (chunks, rest) = w.as_chunks::<L>();
             let (x_chunks, x_rest) = x.as_chunks::<L>();

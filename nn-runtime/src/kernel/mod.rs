@@ -665,8 +665,8 @@ impl Kernel for f32 {
             },
             // Tiles of 2 channels by 4 vectors: 8 accumulators, the 4 input vectors and a
             // broadcast weight take 13 of the 16 registers (4 by 3 took all 16, and LLVM kept an
-            // accumulator on the stack across the taps: LeNet-5's `forward` a quarter slower on
-            // the AVX2 Zen 4, BENCHMARKS.md). 6 by 2 where 4 does not divide the channels; a last
+            // accumulator on the stack across the taps: LeNet-5's `forward` took a third longer
+            // on the AVX2 Zen 4, BENCHMARKS.md). 6 by 2 where 4 does not divide the channels; a last
             // single vector in panels of 8 channels where they divide the channels.
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU supports AVX2 and FMA (`Level::Avx2`).
@@ -1360,6 +1360,103 @@ mod tests {
         }
     }
 
+    /// `matvec`'s order of summation at a vector level of `lanes` lanes, panels of at most
+    /// `panel` output vectors and `accumulators` partial sums, in scalar `f32`: each output of
+    /// a panel of `p` vectors (the outputs after the last whole vector: a panel of one) sums each
+    /// block of `BLOCK` columns in `streams(p)` partial sums, column `i` of the block to partial
+    /// `i % s` by fused multiply-adds; the partials added pairwise, halves onto halves; the
+    /// blocks' sums added in order to a total from 0; the bias plus the total.
+    fn matvec_in_order<const IN: usize, const OUT: usize>(
+        layer: &Dense<IN, OUT, f32>,
+        x: &[f32; IN],
+        (lanes, panel, accumulators): (usize, usize, usize),
+    ) -> [f32; OUT] {
+        let streams = |vectors: usize| {
+            let mut s = 1;
+            while 2 * s * vectors <= accumulators {
+                s *= 2;
+            }
+            s
+        };
+        let vectors = OUT / lanes;
+        let whole_panels = vectors / panel * panel * lanes;
+        core::array::from_fn(|o| {
+            let s = if o < whole_panels {
+                streams(panel)
+            } else if o < vectors * lanes {
+                streams(vectors % panel)
+            } else {
+                streams(1)
+            };
+            let mut total = 0.0_f32;
+            for start in (0..IN).step_by(super::portable::BLOCK) {
+                let mut partial = std::vec![0.0_f32; s];
+                for i in start..IN.min(start + super::portable::BLOCK) {
+                    let p = &mut partial[(i - start) % s];
+                    *p = layer.weight(o, i).mul_add(x[i], *p);
+                }
+                let mut width = s;
+                while width > 1 {
+                    width /= 2;
+                    for k in 0..width {
+                        partial[k] += partial[k + width];
+                    }
+                }
+                total += partial[0];
+            }
+            layer.bias()[o] + total
+        })
+    }
+
+    /// [`matvec_in_order`] against each vector level's `matvec`, to the bit, for one shape.
+    fn check_order<const IN: usize, const OUT: usize>() -> usize {
+        let layer = random_layer::<IN, OUT, f32>(IN as u64 * 1000 + OUT as u64);
+        let x = random_rows::<IN, f32>(7, 1)[0];
+        let mut checked = 0;
+        #[cfg(target_arch = "x86_64")]
+        for (level, shape) in [
+            (Level::Avx2, super::avx2::MATVEC_SHAPE),
+            (Level::Avx512, super::avx512::MATVEC_SHAPE),
+        ] {
+            if let Some(found) = layer.forward_at(level, &x) {
+                let expected = matvec_in_order(&layer, &x, shape);
+                assert_eq!(bits(&found), bits(&expected), "{IN} -> {OUT} at {level:?}");
+                checked += 1;
+            }
+        }
+        checked
+    }
+
+    /// The vector levels' `matvec` sums in the order `matvec_in_order` writes out, to the bit:
+    /// the order is what the half-precision twins mirror, and a change to it (tiles, partial
+    /// sums, how inputs reach the lanes) must be a decision, not an accident. Shapes with tails
+    /// of every kind, panels of each width, inputs not a multiple of the lanes or of the
+    /// partial sums, and more than one block of columns.
+    #[test]
+    fn the_vector_matvec_sums_in_its_documented_order() {
+        let checked = check_order::<3, 2>()
+            + check_order::<9, 7>()
+            + check_order::<33, 10>()
+            + check_order::<64, 32>()
+            + check_order::<130, 17>()
+            + check_order::<300, 40>()
+            + check_order::<257, 129>()
+            + check_order::<784, 10>()
+            + check_order::<20, 72>()
+            + check_order::<5, 200>()
+            + check_order::<131, 50>()
+            + check_order::<17, 16>();
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        {
+            let levels = usize::from(
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"),
+            ) + usize::from(std::is_x86_feature_detected!("avx512f"));
+            assert_eq!(checked, 12 * levels, "a supported level was not tested");
+        }
+        #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+        let _ = checked;
+    }
+
     #[test]
     fn every_supported_f64_kernel_matches_an_f64_reference() {
         assert!(shapes::<f64>(1e-12) >= 15);
@@ -1931,6 +2028,12 @@ mod tests {
             (16, 100, 100),
             (8, 20, 20),
             (32, 33, 40),
+            // Channels that 8 does not divide but 4 does; 10 that 4 does not; tiles of 4
+            // vectors followed by 1, 2 and 3 more, and fewer vectors than a tile.
+            (12, 50, 56),
+            (8, 44, 48),
+            (10, 112, 112),
+            (4, 24, 24),
         ] {
             let weights = random(rows * taps.len());
             let bias = random(rows);
