@@ -375,12 +375,12 @@ pub(super) mod portable {
 
 /// Expands, inside a module of one level that provides `V`, `L`, the shapes of `matvec` and
 /// `matmul` and the `f32` primitives of `kernel/columns.rs` (`zero`, `splat`, `add`, `fmadd`,
-/// `load`, `store`, `load_tail`, `store_tail`, `splat_each`), into `matvec` and `matmul` for weights of type
-/// `$H`: `$widen` turns `&[$H; L]` into a vector, `$widen_tail(flat, start, len)` the `len < L`
-/// weights from `flat[start]` on, `$widen_pair` two consecutive vectors of weights into two
-/// vectors in an order of the level's choosing that `$unpair` puts back (applied to the sums,
-/// once per panel; see `widen_pair_bf16`). `$feature` is the `#[target_feature]` string, which
-/// for binary16 at AVX2 adds F16C.
+/// `load`, `store`, `load_tail`, `store_tail`, `splat_each`), into `matvec` and `matmul` for
+/// weights of type `$H`: `$widen` turns `&[$H; L]` into a vector, `$widen_tail(flat, start,
+/// len)` the `len < L` weights from `flat[start]` on, `$widen_pair` two consecutive vectors of
+/// weights into two vectors in an order of the level's choosing that `$unpair` puts back
+/// (applied to the sums, once per panel; see `widen_pair_bf16`). `$feature` is the
+/// `#[target_feature]` string, which for binary16 at AVX2 adds F16C.
 #[cfg(target_arch = "x86_64")]
 macro_rules! half_kernels {
     ($feature:literal, $H:ty, $widen:ident, $widen_tail:ident, $widen_pair:ident, $unpair:ident) => {
