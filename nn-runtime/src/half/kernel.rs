@@ -375,7 +375,7 @@ pub(super) mod portable {
 
 /// Expands, inside a module of one level that provides `V`, `L`, the shapes of `matvec` and
 /// `matmul` and the `f32` primitives of `kernel/columns.rs` (`zero`, `splat`, `add`, `fmadd`,
-/// `load`, `store`, `load_tail`, `store_tail`, `splat_each`), into `matvec` and `matmul` for
+/// `load`, `store`, `load_tail`, `store_tail`, `add_columns`), into `matvec` and `matmul` for
 /// weights of type `$H`: `$widen` turns `&[$H; L]` into a vector, `$widen_tail(flat, start,
 /// len)` the `len < L` weights from `flat[start]` on, `$widen_pair` two consecutive vectors of
 /// weights into two vectors in an order of the level's choosing that `$unpair` puts back
@@ -430,7 +430,7 @@ macro_rules! half_kernels {
         ) {
             let mut total = [zero(); P];
             for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
-                // Each input broadcast from memory, not through `splat_each` as in the `f32`
+                // Each input broadcast from memory, not through `add_columns` as in the `f32`
                 // kernel and in `matvec_tail`: its shuffles compete with the widening of the
                 // weights, and MNIST's bf16 twin at batch 1 measured slower with them (a
                 // scratch harness of `forward` on the AVX2 Zen 4).
@@ -495,10 +495,13 @@ macro_rules! half_kernels {
             let at = OUT - OUT % L;
             let flat = w.as_flattened();
             let mut total = zero();
-            for (block, x) in x.chunks(BLOCK).enumerate() {
+            for (block, (w, x)) in w.chunks(BLOCK).zip(x.chunks(BLOCK)).enumerate() {
                 let mut acc = [[zero(); 1]; S];
-                add_inputs(&mut acc, x, block * BLOCK, |acc, i, x| {
-                    *acc = fmadd($widen_tail(flat, i * OUT + at, OUT % L), x, *acc);
+                // By index into the flattened weights, which the tail's loads may read past
+                // the column (see the module's documentation).
+                add_columns(&mut acc, w, x, |[acc], i, _, x| {
+                    let column = block * BLOCK + i;
+                    *acc = fmadd($widen_tail(flat, column * OUT + at, OUT % L), x, *acc);
                 });
                 let [sum] = sum_streams(acc);
                 total = add(total, sum);
@@ -508,38 +511,6 @@ macro_rules! half_kernels {
             let mut lanes = [0.0; L];
             store(&mut lanes, total);
             y[at..].copy_from_slice(&lanes[..OUT % L]);
-        }
-
-        /// `add(acc[k % S], i0 + k, x[k] in every lane)` for each input `k` of a block, in
-        /// order, as `kernel::columns`' `add_columns`: a vector of inputs at a time through
-        /// `splat_each` (the tail of the bf16 twin of the `mlp` in bench/benches/rtneural.rs).
-        #[target_feature(enable = $feature)]
-        #[inline]
-        fn add_inputs<const S: usize>(
-            acc: &mut [[V; 1]; S],
-            x: &[f32],
-            i0: usize,
-            mut add: impl FnMut(&mut V, usize, V),
-        ) {
-            const { assert!(L % S == 0, "a vector of inputs is whole groups of S") };
-            let (vectors, rest) = x.as_chunks::<L>();
-            for (v, xs) in vectors.iter().enumerate() {
-                let i = i0 + v * L;
-                splat_each(xs, |k, x| add(&mut acc[k % S][0], i + k, x));
-            }
-            // The last inputs by groups of `S`, each to its partial by position, as in `gates`:
-            // a partial picked by a computed index would keep `acc` in memory.
-            let i0 = i0 + vectors.len() * L;
-            let (groups, last) = rest.as_chunks::<S>();
-            for (g, xs) in groups.iter().enumerate() {
-                for (j, (acc, &x)) in acc.iter_mut().zip(xs).enumerate() {
-                    add(&mut acc[0], i0 + g * S + j, splat(x));
-                }
-            }
-            let i0 = i0 + groups.len() * S;
-            for (j, (acc, &x)) in acc.iter_mut().zip(last).enumerate() {
-                add(&mut acc[0], i0 + j, splat(x));
-            }
         }
 
         /// Partial sums per output vector when a panel has `vectors` of them, as
@@ -770,7 +741,7 @@ macro_rules! tail_halves {
 mod avx512 {
     use super::super::{Bf16, F16, Half};
     use crate::batch::Aligned;
-    use crate::kernel::avx512::{GATES_PANEL, splat_each};
+    use crate::kernel::avx512::{GATES_PANEL, add_columns};
     use crate::kernel::gates::{gate_kernels, streams_panel};
     use crate::kernel::portable::BLOCK;
     use core::arch::x86_64::{
@@ -1014,7 +985,7 @@ mod avx512 {
 mod avx2 {
     use super::super::{Bf16, F16, Half};
     use crate::batch::Aligned;
-    use crate::kernel::avx2::{GATES_PANEL, splat_each};
+    use crate::kernel::avx2::{GATES_PANEL, add_columns};
     use crate::kernel::gates::{gate_kernels, streams_panel};
     use crate::kernel::portable::BLOCK;
     use core::arch::x86_64::{

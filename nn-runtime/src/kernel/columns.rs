@@ -87,8 +87,8 @@ macro_rules! column_kernels {
             let mut total = [zero(); P];
             for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
                 let mut acc = [[zero(); P]; S];
-                add_columns(&mut acc, w, x, |acc, column, x| {
-                    add_scaled(acc, column, c0, x)
+                add_columns(&mut acc, w, x, |acc, _, column, x| {
+                    add_scaled(acc, column, c0, x);
                 });
                 for (total, sum) in total.iter_mut().zip(sum_streams(acc)) {
                     *total = add(*total, sum);
@@ -127,7 +127,7 @@ macro_rules! column_kernels {
             let mut total = zero();
             for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
                 let mut acc = [[zero(); 1]; S];
-                add_columns(&mut acc, w, x, |[acc], column, x| {
+                add_columns(&mut acc, w, x, |[acc], _, column, x| {
                     *acc = fmadd(load_tail(&column[at..]), x, *acc);
                 });
                 let [sum] = sum_streams(acc);
@@ -136,33 +136,40 @@ macro_rules! column_kernels {
             total
         }
 
-        /// `add(acc[i % S], column i, x[i] in every lane)` for each column `i` of a block, in
-        /// order: `S` partial sums over interleaved columns. A vector of inputs at a time goes
-        /// into every lane through `splat_each` (at AVX2 two loads, then shuffles, which pay
-        /// there: the `mlp` of bench/benches/rtneural.rs; at AVX-512 broadcasts from memory).
+        /// `add(acc[i % S], i, column i, x[i] in every lane)` for each column `i` of a block
+        /// `w` (of any type: `f32` or 16-bit columns, a recurrent layer's gates), in order: `S`
+        /// partial sums over interleaved columns, the order of every `matvec` and `gates`. A
+        /// vector of inputs at a time goes into every lane through `splat_each` (at AVX2 two
+        /// loads, then shuffles, which pay there: the `mlp` and `nn-step` of
+        /// bench/benches/rtneural.rs; at AVX-512 broadcasts from memory). The last columns go
+        /// by groups of `S`, each to its partial by position: a partial picked by a computed
+        /// index would keep `acc` in memory rather than in registers (`splat_each` calls its
+        /// `f` with constants).
         #[target_feature(enable = $feature)]
         #[inline]
-        fn add_columns<const OUT: usize, const P: usize, const S: usize>(
+        pub(crate) fn add_columns<C, const P: usize, const S: usize>(
             acc: &mut [[V; P]; S],
-            w: &[[f32; OUT]],
+            w: &[C],
             x: &[f32],
-            mut add: impl FnMut(&mut [V; P], &[f32; OUT], V),
+            mut add: impl FnMut(&mut [V; P], usize, &C, V),
         ) {
             const { assert!(L % S == 0, "a vector of columns is whole groups of S") };
             let (vectors, rest) = w.as_chunks::<L>();
             let (x_vectors, x_rest) = x.as_chunks::<L>();
-            for (columns, xs) in vectors.iter().zip(x_vectors) {
-                splat_each(xs, |k, x| add(&mut acc[k % S], &columns[k], x));
+            for (v, (columns, xs)) in vectors.iter().zip(x_vectors).enumerate() {
+                splat_each(xs, |k, x| add(&mut acc[k % S], v * L + k, &columns[k], x));
             }
-            let (groups, rest) = rest.as_chunks::<S>();
-            let (x_groups, x_rest) = x_rest.as_chunks::<S>();
-            for (columns, xs) in groups.iter().zip(x_groups) {
-                for ((acc, column), &x) in acc.iter_mut().zip(columns).zip(xs) {
-                    add(acc, column, splat(x));
+            let start = vectors.len() * L;
+            let (groups, last) = rest.as_chunks::<S>();
+            let (x_groups, x_last) = x_rest.as_chunks::<S>();
+            for (g, (columns, xs)) in groups.iter().zip(x_groups).enumerate() {
+                for (j, ((acc, column), &x)) in acc.iter_mut().zip(columns).zip(xs).enumerate() {
+                    add(acc, start + g * S + j, column, splat(x));
                 }
             }
-            for ((acc, column), &x) in acc.iter_mut().zip(rest).zip(x_rest) {
-                add(acc, column, splat(x));
+            let start = start + groups.len() * S;
+            for (j, ((acc, column), &x)) in acc.iter_mut().zip(last).zip(x_last).enumerate() {
+                add(acc, start + j, column, splat(x));
             }
         }
 

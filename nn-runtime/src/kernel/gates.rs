@@ -1,16 +1,17 @@
 //! The `f32` kernel of the recurrent layers' gates, written once for any vector width.
 //!
 //! [`gate_kernels!`] expands, inside a module for one instruction set (which provides `V`, `L`,
-//! `GATES_PANEL`, the primitives of `columns.rs`, its `sum_streams` and `splat_each`), into
+//! `GATES_PANEL`, the primitives of `columns.rs`, its `sum_streams` and `add_columns`), into
 //! `gates`: `y = W x + b` for `G` gates of `H` values, `W` by column (`w[i]` is column `i`,
 //! `[G][H]`), as the portable [`gates`](super::portable::gates) but with fused multiply-adds. Its
 //! type names `G` and `H` rather than `G * H`, which stable Rust cannot write in a generic type.
 //! It writes `y` in place: returned, an LSTM(32)'s 512 bytes of gates took two calls to
 //! `memcpy` a step, and the biases `y` started from a third.
 //!
-//! Each column's input goes into every lane through `splat_each`, a vector's worth of columns at
-//! a time: at AVX2 from two loads and then shuffles, since the products there are bound by their
-//! loads (see `kernel::avx2::splat_each`); at AVX-512 as broadcasts from memory.
+//! Each column's input goes into every lane through `columns.rs`' `add_columns` (`splat_each`,
+//! a vector's worth of columns at a time: at AVX2 from two loads and then shuffles, since the
+//! products there are bound by their loads, see `kernel::avx2::splat_each`; at AVX-512 as
+//! broadcasts from memory).
 //!
 //! A matrix of [`SWEPT`] bytes (larger than the first-level cache of common cores, up to a few
 //! times it) is summed in blocks of [`SWEEP_BLOCK`] bytes of columns, and `gates` reads them last
@@ -459,30 +460,10 @@ macro_rules! gate_kernels {
             x: &[f32],
             c0: usize,
         ) -> [V; P] {
-            const { assert!(L % S == 0) };
             let mut acc = [[zero(); P]; S];
-            // A vector's worth of columns at a time, whose inputs are broadcast by `splat_each`
-            // (column `i` still to partial `i % S`, as `L` is a multiple of `S`).
-            let (chunks, rest) = w.as_chunks::<L>();
-            let (x_chunks, x_rest) = x.as_chunks::<L>();
-            for (columns, xs) in chunks.iter().zip(x_chunks) {
-                splat_each(xs, |k, x| {
-                    gates_add::<G, H, P>(&mut acc[k % S], &columns[k], c0, x)
-                });
-            }
-            // The last columns by groups of `S`, each column to its partial by position: a
-            // partial picked by a computed index would keep `acc` in memory rather than in
-            // registers (`splat_each` calls `f` with constants).
-            let (groups, last) = rest.as_chunks::<S>();
-            let (x_groups, x_last) = x_rest.as_chunks::<S>();
-            for (columns, xs) in groups.iter().zip(x_groups) {
-                for ((acc, column), &x) in acc.iter_mut().zip(columns).zip(xs) {
-                    gates_add::<G, H, P>(acc, column, c0, splat(x));
-                }
-            }
-            for ((acc, column), &x) in acc.iter_mut().zip(last).zip(x_last) {
-                gates_add::<G, H, P>(acc, column, c0, splat(x));
-            }
+            add_columns(&mut acc, w, x, |acc, _, column, x| {
+                gates_add::<G, H, P>(acc, column, c0, x);
+            });
             // The partial sums added pairwise, as in `matvec`.
             sum_streams(acc)
         }
