@@ -375,7 +375,7 @@ pub(super) mod portable {
 
 /// Expands, inside a module of one level that provides `V`, `L`, the shapes of `matvec` and
 /// `matmul` and the `f32` primitives of `kernel/columns.rs` (`zero`, `splat`, `add`, `fmadd`,
-/// `load`, `store`, `load_tail`, `store_tail`, `add_columns`), into `matvec` and `matmul` for
+/// `load`, `store`, `load_tail`, `store_tail`, `sum_columns`), into `matvec` and `matmul` for
 /// weights of type `$H`: `$widen` turns `&[$H; L]` into a vector, `$widen_tail(flat, start,
 /// len)` the `len < L` weights from `flat[start]` on, `$widen_pair` two consecutive vectors of
 /// weights into two vectors in an order of the level's choosing that `$unpair` puts back
@@ -430,7 +430,7 @@ macro_rules! half_kernels {
         ) {
             let mut total = [zero(); P];
             for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
-                // Each input broadcast from memory, not through `add_columns` as in the `f32`
+                // Each input broadcast from memory, not through `sum_columns` as in the `f32`
                 // kernel and in `matvec_tail`: its shuffles compete with the widening of the
                 // weights, and MNIST's bf16 twin at batch 1 measured slower with them (a
                 // scratch harness of `forward` on the AVX2 Zen 4).
@@ -496,14 +496,12 @@ macro_rules! half_kernels {
             let flat = w.as_flattened();
             let mut total = zero();
             for (block, (w, x)) in w.chunks(BLOCK).zip(x.chunks(BLOCK)).enumerate() {
-                let mut acc = [[zero(); 1]; S];
                 // By index into the flattened weights, which the tail's loads may read past
                 // the column (see the module's documentation).
-                add_columns(&mut acc, w, x, |[acc], i, _, x| {
+                let [sum] = sum_columns::<_, 1, S>(w, x, |[acc], i, _, x| {
                     let column = block * BLOCK + i;
                     *acc = fmadd($widen_tail(flat, column * OUT + at, OUT % L), x, *acc);
                 });
-                let [sum] = sum_streams(acc);
                 total = add(total, sum);
             }
             let total = add(load_tail(&y[at..]), total);
@@ -741,7 +739,7 @@ macro_rules! tail_halves {
 mod avx512 {
     use super::super::{Bf16, F16, Half};
     use crate::batch::Aligned;
-    use crate::kernel::avx512::{GATES_PANEL, add_columns};
+    use crate::kernel::avx512::{GATES_PANEL, sum_columns};
     use crate::kernel::gates::{gate_kernels, streams_panel};
     use crate::kernel::portable::BLOCK;
     use core::arch::x86_64::{
@@ -985,7 +983,7 @@ mod avx512 {
 mod avx2 {
     use super::super::{Bf16, F16, Half};
     use crate::batch::Aligned;
-    use crate::kernel::avx2::{GATES_PANEL, add_columns};
+    use crate::kernel::avx2::{GATES_PANEL, sum_columns};
     use crate::kernel::gates::{gate_kernels, streams_panel};
     use crate::kernel::portable::BLOCK;
     use core::arch::x86_64::{

@@ -86,11 +86,10 @@ macro_rules! column_kernels {
         ) {
             let mut total = [zero(); P];
             for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
-                let mut acc = [[zero(); P]; S];
-                add_columns(&mut acc, w, x, |acc, _, column, x| {
+                let sums = sum_columns::<_, P, S>(w, x, |acc, _, column, x| {
                     add_scaled(acc, column, c0, x);
                 });
-                for (total, sum) in total.iter_mut().zip(sum_streams(acc)) {
+                for (total, sum) in total.iter_mut().zip(sums) {
                     *total = add(*total, sum);
                 }
             }
@@ -126,34 +125,36 @@ macro_rules! column_kernels {
             let at = OUT - OUT % L;
             let mut total = zero();
             for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
-                let mut acc = [[zero(); 1]; S];
-                add_columns(&mut acc, w, x, |[acc], _, column, x| {
+                let [sum] = sum_columns::<_, 1, S>(w, x, |[acc], _, column, x| {
                     *acc = fmadd(load_tail(&column[at..]), x, *acc);
                 });
-                let [sum] = sum_streams(acc);
                 total = add(total, sum);
             }
             total
         }
 
-        /// `add(acc[i % S], i, column i, x[i] in every lane)` for each column `i` of a block
-        /// `w` (of any type: `f32` or 16-bit columns, a recurrent layer's gates), in order: `S`
-        /// partial sums over interleaved columns, the order of every `matvec` and `gates`. A
-        /// vector of inputs at a time goes into every lane through `splat_each` (at AVX2 two
-        /// loads, then shuffles, which pay there: the `mlp` and `nn-step` of
-        /// bench/benches/rtneural.rs; at AVX-512 broadcasts from memory). The last columns go
-        /// by groups of `S`, each to its partial by position: a partial picked by a computed
-        /// index would keep `acc` in memory rather than in registers (`splat_each` calls its
-        /// `f` with constants).
+        /// The sums `add` makes over the columns `i` of a block `w` (of any type: `f32` or
+        /// 16-bit columns, a recurrent layer's gates), in order: `add(acc[i % S], i, column i,
+        /// x[i] in every lane)` into `S` partial sums over interleaved columns, then added
+        /// pairwise, the order of every `matvec` and `gates`. A vector of inputs at a time goes
+        /// into every lane through `splat_each` (at AVX2 two loads, then shuffles, which pay
+        /// there: the `mlp` and `nn-step` of bench/benches/rtneural.rs; at AVX-512 broadcasts
+        /// from memory). The last columns go by groups of `S`, each to its partial by position:
+        /// a partial picked by a computed index would keep the partials in memory rather than
+        /// in registers (`splat_each` calls its `f` with constants).
+        ///
+        /// The partials start and end here, not in the caller: LLVM does not inline this into
+        /// the AVX-512 `gates` of 8 vectors, where partials passed by reference went through
+        /// memory at every call, a slower step (`lstm64 nn-step` in bench/benches/rtneural.rs).
         #[target_feature(enable = $feature)]
         #[inline]
-        pub(crate) fn add_columns<C, const P: usize, const S: usize>(
-            acc: &mut [[V; P]; S],
+        pub(crate) fn sum_columns<C, const P: usize, const S: usize>(
             w: &[C],
             x: &[f32],
             mut add: impl FnMut(&mut [V; P], usize, &C, V),
-        ) {
+        ) -> [V; P] {
             const { assert!(L % S == 0, "a vector of columns is whole groups of S") };
+            let mut acc = [[zero(); P]; S];
             let (vectors, rest) = w.as_chunks::<L>();
             let (x_vectors, x_rest) = x.as_chunks::<L>();
             for (v, (columns, xs)) in vectors.iter().zip(x_vectors).enumerate() {
@@ -171,6 +172,7 @@ macro_rules! column_kernels {
             for (j, ((acc, column), &x)) in acc.iter_mut().zip(last).zip(x_last).enumerate() {
                 add(acc, start + j, column, splat(x));
             }
+            sum_streams(acc)
         }
 
         /// Partial sums per output vector when a panel has `vectors` of them: the largest power of

@@ -1,14 +1,14 @@
 //! The `f32` kernel of the recurrent layers' gates, written once for any vector width.
 //!
 //! [`gate_kernels!`] expands, inside a module for one instruction set (which provides `V`, `L`,
-//! `GATES_PANEL`, the primitives of `columns.rs`, its `sum_streams` and `add_columns`), into
+//! `GATES_PANEL`, the primitives of `columns.rs`, its `sum_streams` and `sum_columns`), into
 //! `gates`: `y = W x + b` for `G` gates of `H` values, `W` by column (`w[i]` is column `i`,
 //! `[G][H]`), as the portable [`gates`](super::portable::gates) but with fused multiply-adds. Its
 //! type names `G` and `H` rather than `G * H`, which stable Rust cannot write in a generic type.
 //! It writes `y` in place: returned, an LSTM(32)'s 512 bytes of gates took two calls to
 //! `memcpy` a step, and the biases `y` started from a third.
 //!
-//! Each column's input goes into every lane through `columns.rs`' `add_columns` (`splat_each`,
+//! Each column's input goes into every lane through `columns.rs`' `sum_columns` (`splat_each`,
 //! a vector's worth of columns at a time: at AVX2 from two loads and then shuffles, since the
 //! products there are bound by their loads, see `kernel::avx2::splat_each`; at AVX-512 as
 //! broadcasts from memory).
@@ -460,12 +460,9 @@ macro_rules! gate_kernels {
             x: &[f32],
             c0: usize,
         ) -> [V; P] {
-            let mut acc = [[zero(); P]; S];
-            add_columns(&mut acc, w, x, |acc, _, column, x| {
+            sum_columns::<_, P, S>(w, x, |acc, _, column, x| {
                 gates_add::<G, H, P>(acc, column, c0, x);
-            });
-            // The partial sums added pairwise, as in `matvec`.
-            sum_streams(acc)
+            })
         }
 
         /// `acc[p] += x * column[c0 + p]` for the `P` vectors of a panel (`x` in every lane).
