@@ -995,21 +995,6 @@ pub(super) mod avx512 {
         to: &mut [u8],
         count: usize,
     ) {
-        let mut sums: [[__m512i; C]; 2] =
-            [core::array::from_fn(|c| _mm512_set1_epi32(layer.offsets[o + c])); 2];
-        for g in 0..G {
-            for (row, sums) in sums.iter_mut().enumerate() {
-                for (c, sum) in sums.iter_mut().enumerate() {
-                    let weight = _mm512_set1_epi32(word(weights[g][o + c]));
-                    *sum = _mm512_dpbusd_epi32(*sum, block[row][g], weight);
-                }
-            }
-        }
-        // Two channels' 8 windows each from their rows' maxima: the even lanes of both in one
-        // vector, the odd lanes in another (a permutation each), and their maximum. That is 5
-        // instructions a pair of channels, where shifting each channel's odd lanes onto its
-        // even ones and narrowing took 11 (`lenet` in bench/benches/quant_conv.rs).
-        let rows: [__m512i; C] = core::array::from_fn(|c| _mm512_max_epi32(sums[0][c], sums[1][c]));
         let [even, odd] = [0, 1].map(|first| {
             // SAFETY: `PAIRS` is 16 readable `i32`s, and `loadu` accepts any alignment.
             #[allow(unsafe_code)]
@@ -1018,12 +1003,35 @@ pub(super) mod avx512 {
             }
         });
         let lanes: __mmask16 = (1 << count) - 1;
+        // Two channels at a time, each pair's sums then its steps, so that a pair's
+        // requantisation runs beside the next pair's sums, where all the sums of a block
+        // before any steps waited for the last sums (`lenet` in bench/benches/quant_conv.rs).
         let mut c = 0;
         while c < C {
             let next = (c + 1).min(C - 1);
+            let pair = [c, next];
+            let mut sums: [[__m512i; 2]; 2] =
+                [pair.map(|c| _mm512_set1_epi32(layer.offsets[o + c])); 2];
+            for g in 0..G {
+                for (row, sums) in sums.iter_mut().enumerate() {
+                    for (sum, c) in sums.iter_mut().zip(pair).take(next + 1 - c) {
+                        let weight = _mm512_set1_epi32(word(weights[g][o + c]));
+                        *sum = _mm512_dpbusd_epi32(*sum, block[row][g], weight);
+                    }
+                }
+            }
+            if next == c {
+                sums[0][1] = sums[0][0];
+                sums[1][1] = sums[1][0];
+            }
+            // The two channels' 8 windows each from their rows' maxima: the even lanes of both
+            // in one vector, the odd lanes in another (a permutation each), and their maximum.
+            // That is 5 instructions a pair of channels, where shifting each channel's odd
+            // lanes onto its even ones and narrowing took 11 (the same bench).
+            let rows = [0, 1].map(|k| _mm512_max_epi32(sums[0][k], sums[1][k]));
             let both = _mm512_max_epi32(
-                _mm512_permutex2var_epi32(rows[c], even, rows[next]),
-                _mm512_permutex2var_epi32(rows[c], odd, rows[next]),
+                _mm512_permutex2var_epi32(rows[0], even, rows[1]),
+                _mm512_permutex2var_epi32(rows[0], odd, rows[1]),
             );
             let multipliers = _mm512_mask_blend_ps(
                 0xff00,
