@@ -19,8 +19,12 @@
 //! `tanh_lanes` over whole gates (`f32`: vector kernels within 5 ulps; `f64` keeps `libm`'s);
 //! each call runs inside `kernel::with_widest`, so that the element-wise updates run on the
 //! widest vectors (the helpers are `#[inline(always)]` to be compiled there); weights, states
-//! and temporaries are aligned to cache lines. `forward_sequence` runs `step`'s code once a
-//! step, each in its own `with_widest` call: one loop over the steps inside a single call kept
+//! and temporaries are aligned to cache lines. `forward_sequence` calls `step` once a step,
+//! and so does `step_streams` for each stream when its matrices are small: with one copy of
+//! `step`'s code (one `with_widest` closure) LLVM inlines the kernels into it, where with a
+//! copy for each of the three it called `gates` and `lstm_update` out of line, a slower step
+//! (`lstm32`/`gru32` `nn-step` in bench/benches/rtneural.rs, in whose binary the three are
+//! compiled). One loop over the steps inside a single `with_widest` call kept
 //! the polynomials' constants in registers and spilled the state instead, slower than `step`
 //! (`lstm32`/`gru32` `nn-block512` in bench/benches/rtneural.rs); computing a
 //! chunk's input projections ahead measured no faster either (a projection ahead must sum in
@@ -126,13 +130,7 @@ macro_rules! layer {
                     "forward_sequence: as many outputs as inputs"
                 );
                 for (input, output) in inputs.iter().zip(outputs) {
-                    *output = kernel::with_widest(
-                        #[inline(always)]
-                        || {
-                            self.stack
-                                .step::<Self>((&mut state.first, &mut state.deeper), input)
-                        },
-                    );
+                    *output = self.step(state, input);
                 }
             }
 
@@ -155,6 +153,17 @@ macro_rules! layer {
                     states.len() == inputs.len() && inputs.len() == outputs.len(),
                     "step_streams: as many states, inputs and outputs"
                 );
+                // Smaller recurrent matrices stay in the first-level cache: each stream's
+                // `step` in turn, through `step`'s own code (so one copy of its kernels,
+                // which LLVM then inlines; see the module's doc).
+                if const { !Stack::<I, $gates, H, T, DEEPER, W>::STREAMED } {
+                    for (state, (input, output)) in
+                        states.iter_mut().zip(inputs.iter().zip(outputs))
+                    {
+                        *output = self.step(state, input);
+                    }
+                    return;
+                }
                 kernel::with_widest(
                     // Inlined into `with_widest`'s function for the level, so compiled with
                     // its features.
@@ -842,6 +851,10 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
 impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: usize, W: Weight<T>>
     Stack<I, G, H, T, DEEPER, W>
 {
+    /// Whether `step_streams` multiplies the recurrent matrices for several streams at once
+    /// (matrices of at least [`STREAMED_MATRIX`] bytes), rather than running `step` on each.
+    pub(crate) const STREAMED: bool = size_of::<[[[W; H]; G]; H]>() >= STREAMED_MATRIX;
+
     pub(crate) const ZERO: Self = Self {
         first: Cell::ZERO,
         deeper: [Cell::ZERO; DEEPER],
@@ -889,10 +902,11 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
         h
     }
 
-    /// One step of independent streams: for recurrent matrices of at least [`STREAMED_MATRIX`]
-    /// bytes [`STREAMS`] at a time, level by level, each product for all of them at once
+    /// One step of independent streams, for recurrent matrices of at least [`STREAMED_MATRIX`]
+    /// bytes ([`Self::STREAMED`]; the layers run `step` on each stream otherwise): [`STREAMS`]
+    /// at a time, level by level, each product for all of them at once
     /// (`kernel::gates_streams`, the bits of `kernel::gates`), then each stream's update, as
-    /// [`step`](Self::step); for smaller ones `step` on each.
+    /// [`step`](Self::step).
     #[inline(always)]
     pub(crate) fn step_streams<U: Update<G, H, T>, S: Levels<U::Level, DEEPER>>(
         &self,
@@ -900,13 +914,6 @@ impl<const I: usize, const G: usize, const H: usize, T: Scalar, const DEEPER: us
         inputs: &[[T; I]],
         outputs: &mut [[T; H]],
     ) {
-        // Constant conditions, as in `step`: a debug build leaves out the branch not taken.
-        if const { size_of::<[[[W; H]; G]; H]>() < STREAMED_MATRIX } {
-            for (state, (input, output)) in states.iter_mut().zip(inputs.iter().zip(outputs)) {
-                *output = self.step::<U>(state.levels(), input);
-            }
-            return;
-        }
         // Zeros repeated from constants: a debug build builds no temporary to copy.
         let mut x = [const { Aligned([[T::ZERO; H]; G]) }; STREAMS];
         let mut r = [const { Aligned([[T::ZERO; H]; G]) }; STREAMS];
