@@ -1004,8 +1004,8 @@ pub(super) mod avx512 {
         });
         let lanes: __mmask16 = (1 << count) - 1;
         // Two channels at a time, each pair's sums then its steps, so that a pair's
-        // requantisation runs beside the next pair's sums, where all the sums of a block
-        // before any steps waited for the last sums (`lenet` in bench/benches/quant_conv.rs).
+        // requantisation runs beside the next pair's sums; with every sum of the block first,
+        // every step waited for the last sums (`lenet` in bench/benches/quant_conv.rs).
         let mut c = 0;
         while c < C {
             let next = (c + 1).min(C - 1);
