@@ -430,9 +430,9 @@ macro_rules! half_kernels {
         ) {
             let mut total = [zero(); P];
             for (w, x) in w.chunks(BLOCK).zip(x.chunks(BLOCK)) {
-                // Each input broadcast from memory, not through `sum_columns` as in the `f32`
-                // kernel and in `matvec_tail`: its shuffles compete with the widening of the
-                // weights, and MNIST's bf16 twin at batch 1 measured slower with them (a
+                // Each input broadcast from memory, not through `sum_columns` (whose
+                // `splat_each` shuffles at AVX2) as in the `f32` kernel and in `matvec_tail`:
+                // the shuffles compete with the widening of the weights, and MNIST's bf16 twin at batch 1 measured slower with them (a
                 // scratch harness of `forward` on the AVX2 Zen 4).
                 let mut acc = [[zero(); P]; S];
                 let (groups, rest) = w.as_chunks::<S>();
