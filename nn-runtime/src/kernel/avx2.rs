@@ -13,14 +13,15 @@
 use super::activations::{SOFTMAX_DIRECT, SOFTMAX_DIRECT_LEN, activation_kernels};
 use super::columns::column_kernels;
 use super::gates::{gate_kernels, streams_panel};
+use super::pieces;
 use super::portable::{self, BLOCK};
 use super::wide::wide_kernels;
 use crate::Scalar;
 use crate::batch::Aligned;
 use core::arch::x86_64::{
-    __m256, __m256i, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q, _mm_loadu_ps, _mm_storeu_ps,
-    _mm256_add_epi32, _mm256_add_pd, _mm256_add_ps, _mm256_and_ps, _mm256_and_si256,
-    _mm256_andnot_ps, _mm256_blendv_ps, _mm256_castpd_ps, _mm256_castps_pd, _mm256_castps_si256,
+    __m256, __m256i, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q, _mm_loadu_ps, _mm256_add_epi32,
+    _mm256_add_pd, _mm256_add_ps, _mm256_and_ps, _mm256_and_si256, _mm256_andnot_ps,
+    _mm256_blendv_ps, _mm256_castpd_ps, _mm256_castps_pd, _mm256_castps_si256,
     _mm256_castps256_ps128, _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cmpgt_epi32,
     _mm256_cvtps_pd, _mm256_div_ps, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
     _mm256_maskload_ps, _mm256_maskstore_ps, _mm256_max_ps, _mm256_min_ps, _mm256_movemask_ps,
@@ -230,6 +231,28 @@ fn load_tail(v: &[f32]) -> V {
     }
 }
 
+/// The `x.len() <= 8` values of `x` in the low lanes, zeros in the others, read in the pieces
+/// of [`super::pieces`], each one load.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn load_pieces(x: &[f32]) -> V {
+    match x.try_into() {
+        Ok(x) => load(x),
+        Err(_) => pieces::load_below_8(x),
+    }
+}
+
+/// Writes the first `x.len() <= 8` lanes of `v` to `x`, nothing beyond, in the pieces that
+/// [`load_pieces`] reads.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn store_pieces(x: &mut [f32], v: V) {
+    match x.try_into() {
+        Ok(x) => store(x, v),
+        Err(_) => pieces::store_below_8(x, v),
+    }
+}
+
 /// Writes the first `dst.len() < 8` lanes of `v` to `dst`, nothing beyond.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
@@ -432,45 +455,27 @@ fn softmax_registers<const N: usize>(v: [V; N], valid: [V; N]) -> [V; N] {
 
 /// `activation::softmax` of `f32`s with 8 lanes at a time, within 4 ulps: the AVX-512 kernel's
 /// method (`super::avx512::softmax`) with 8-lane vectors. Up to 16 values stay in registers
-/// ([`softmax_registers`]): from 4 values on, `x` is read and written as two overlapping halves
-/// (`x[..h]` and `x[len - h..]`, `h` 4 or 8) rather than with masked loads and stores, for the
-/// AVX-512 kernel's reason (a masked store holds up the next row's loads). Longer rows shift by
+/// ([`softmax_registers`]), read and written as 8 values and the pieces of
+/// [`super::pieces`], in which the dense layers write their last outputs. Longer rows shift by
 /// their maximum unless every value lies within `±SOFTMAX_DIRECT` (and there are at most
 /// `SOFTMAX_DIRECT_LEN`), and sum in `f64`. NaN or `+inf` among the values makes every output
 /// NaN. The `mlp` of bench/benches/rtneural.rs measures it.
 #[target_feature(enable = "avx2,fma")]
 pub fn softmax(x: &mut [f32]) {
     let len = x.len();
-    let p = x.as_mut_ptr();
-    #[allow(unsafe_code)]
     match len {
         0 => {}
-        1..4 => {
-            let [e] = softmax_registers([load_tail(x)], [valid(0, len)]);
-            store_tail(x, e);
-        }
-        4..=8 => {
-            // SAFETY: `x[..4]` and `x[len - 4..]` lie in `x`; `loadu` accepts any alignment.
-            let v = unsafe { _mm256_set_m128(_mm_loadu_ps(p.add(len - 4)), _mm_loadu_ps(p)) };
-            // Lane `4 + k` holds `x[len - 4 + k]`, a repeat of lane `len - 4 + k` below 4.
-            let [e] = softmax_registers([v], [_mm256_or_ps(valid(0, 4), valid(12 - len, L))]);
-            // The high half first: where the halves overlap, the low half's values stay.
-            // SAFETY: as for the loads.
-            unsafe {
-                _mm_storeu_ps(p.add(len - 4), _mm256_extractf128_ps::<1>(e));
-                _mm_storeu_ps(p, _mm256_castps256_ps128(e));
-            }
+        1..=8 => {
+            let [e] = softmax_registers([load_pieces(x)], [valid(0, len)]);
+            store_pieces(x, e);
         }
         9..=16 => {
-            // SAFETY: `x[..8]` and `x[len - 8..]` lie in `x`.
-            let v = unsafe { [load_ptr(p), load_ptr(p.add(len - 8))] };
-            // Lane `k` of the second holds `x[len - 8 + k]`, a repeat of the first's below 8.
-            let [low, high] = softmax_registers(v, [valid(0, L), valid(16 - len, L)]);
-            // SAFETY: as for the loads; the high half first, as above.
-            unsafe {
-                store_ptr(p.add(len - 8), high);
-                store_ptr(p, low);
-            }
+            let (low, high) = x.split_at_mut(L);
+            let low: &mut [f32; L] = low.try_into().expect("split at L");
+            let v = [load(low), load_pieces(high)];
+            let [e_low, e_high] = softmax_registers(v, [valid(0, L), valid(0, len - L)]);
+            store(low, e_low);
+            store_pieces(high, e_high);
         }
         _ => softmax_long(x),
     }

@@ -13,23 +13,24 @@
 use super::activations::{SOFTMAX_DIRECT, SOFTMAX_DIRECT_LEN, activation_kernels};
 use super::columns::column_kernels;
 use super::gates::{gate_kernels, streams_panel};
+use super::pieces;
 use super::portable::{self, BLOCK};
 use super::wide::wide_kernels;
 use crate::Scalar;
 use crate::batch::Aligned;
 use core::arch::x86_64::{
     __m512, __m512i, __mmask16, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q, _mm256_castpd_ps,
-    _mm256_loadu_ps, _mm256_storeu_ps, _mm512_add_epi32, _mm512_add_pd, _mm512_add_ps,
-    _mm512_and_epi32, _mm512_castpd_ps, _mm512_castps_pd, _mm512_castps_si512,
-    _mm512_castps256_ps512, _mm512_castps512_ps256, _mm512_castsi512_ps, _mm512_cmp_ps_mask,
-    _mm512_cvtps_pd, _mm512_div_ps, _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_loadu_ps,
-    _mm512_mask_add_epi32, _mm512_mask_blend_ps, _mm512_mask_cmp_ps_mask, _mm512_mask_loadu_ps,
-    _mm512_mask_mov_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps,
-    _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_or_epi32, _mm512_permute_ps,
-    _mm512_permutex2var_ps, _mm512_permutexvar_ps, _mm512_reduce_add_pd, _mm512_reduce_max_ps,
-    _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_pd, _mm512_setzero_ps,
-    _mm512_shuffle_f32x4, _mm512_slli_epi32, _mm512_storeu_ps, _mm512_sub_ps, _mm512_unpackhi_pd,
-    _mm512_unpackhi_ps, _mm512_unpacklo_pd, _mm512_unpacklo_ps, _mm512_xor_epi32,
+    _mm256_castps_pd, _mm256_loadu_ps, _mm256_storeu_ps, _mm512_add_epi32, _mm512_add_pd,
+    _mm512_add_ps, _mm512_and_epi32, _mm512_castpd_ps, _mm512_castps_pd, _mm512_castps_si512,
+    _mm512_castps512_ps256, _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_cvtps_pd,
+    _mm512_div_ps, _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_insertf64x4, _mm512_loadu_ps,
+    _mm512_mask_blend_ps, _mm512_mask_cmp_ps_mask, _mm512_mask_mov_ps, _mm512_mask_storeu_ps,
+    _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps,
+    _mm512_or_epi32, _mm512_permute_ps, _mm512_permutex2var_ps, _mm512_reduce_add_pd,
+    _mm512_reduce_max_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_pd,
+    _mm512_setzero_ps, _mm512_shuffle_f32x4, _mm512_slli_epi32, _mm512_storeu_ps, _mm512_sub_ps,
+    _mm512_unpackhi_pd, _mm512_unpackhi_ps, _mm512_unpacklo_pd, _mm512_unpacklo_ps,
+    _mm512_xor_epi32, _mm512_zextpd256_pd512, _mm512_zextps256_ps512,
 };
 use core::borrow::Borrow;
 
@@ -435,54 +436,51 @@ fn sum_f64(v: V) -> f64 {
     _mm512_reduce_add_pd(_mm512_add_pd(low, high))
 }
 
-/// Lanes `0 .. len` of a vector from `x` (`8 <= len <= 16`), `-inf` in the others: `x[..8]`
-/// and `x[len - 8..]` loaded whole and put together.
+/// The `x.len() <= 16` values of `x` in the low lanes, zeros in the others: 8 values, then the
+/// rest in the pieces of [`super::pieces`], each one load.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn softmax_halves_load(x: &[f32]) -> V {
+fn load_pieces(x: &[f32]) -> V {
     let len = x.len();
-    debug_assert!((8..=L).contains(&len));
-    // SAFETY: `x[..8]` and `x[len - 8..]` lie in `x`; `loadu` accepts any alignment.
+    debug_assert!(len <= L);
+    if let Ok(x) = x.try_into() {
+        return load(x);
+    }
+    if len < 8 {
+        return _mm512_zextps256_ps512(pieces::load_below_8(x));
+    }
+    // SAFETY: `x[..8]` lies in `x`; `loadu` accepts any alignment.
     #[allow(unsafe_code)]
-    let (low, high) = unsafe {
-        (
-            _mm256_loadu_ps(x.as_ptr()),
-            _mm256_loadu_ps(x.as_ptr().add(len - 8)),
-        )
-    };
-    // Lane `i >= 8` is `x[i]`: lane `i - (len - 8)` of `high`, index 16 + that.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // len <= 16
-    let shift = _mm512_set1_epi32(24 - len as i32);
-    let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    let index = _mm512_mask_add_epi32(iota, 0xff00, iota, shift);
-    let v = _mm512_permutex2var_ps(
-        _mm512_castps256_ps512(low),
-        index,
-        _mm512_castps256_ps512(high),
-    );
-    let lanes: __mmask16 = if len == L { !0 } else { mask(len) };
-    _mm512_mask_mov_ps(splat(f32::NEG_INFINITY), lanes, v)
+    let low = unsafe { _mm256_loadu_ps(x.as_ptr()) };
+    let high = pieces::load_below_8(&x[8..]);
+    _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+        _mm512_zextpd256_pd512(_mm256_castps_pd(low)),
+        _mm256_castps_pd(high),
+    ))
 }
 
-/// Lanes `0 .. len` of `v` into `x` (`8 <= len <= 16`) as two overlapping 8-lane stores,
-/// `x[..8]` and `x[len - 8..]`, which write nothing outside `x`.
+/// Writes the first `x.len() <= 16` lanes of `v` to `x`, nothing beyond, in the pieces that
+/// [`load_pieces`] reads.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn softmax_halves_store(x: &mut [f32], v: V) {
+fn store_pieces(x: &mut [f32], v: V) {
     let len = x.len();
-    debug_assert!((8..=L).contains(&len));
-    #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // len <= 16
-    let index = _mm512_add_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32(len as i32 - 8),
-    );
-    let high = _mm512_permutexvar_ps(index, v);
-    // SAFETY: `x[..8]` and `x[len - 8..]` lie in `x`; `storeu` accepts any alignment.
+    debug_assert!(len <= L);
+    if let Ok(x) = x.try_into() {
+        store(x, v);
+        return;
+    }
+    if len < 8 {
+        pieces::store_below_8(x, _mm512_castps512_ps256(v));
+        return;
+    }
+    // SAFETY: `x[..8]` lies in `x`; `storeu` accepts any alignment.
     #[allow(unsafe_code)]
     unsafe {
         _mm256_storeu_ps(x.as_mut_ptr(), _mm512_castps512_ps256(v));
-        _mm256_storeu_ps(x.as_mut_ptr().add(len - 8), _mm512_castps512_ps256(high));
     }
+    let high = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
+    pieces::store_below_8(&mut x[8..], high);
 }
 
 /// `activation::softmax` of `f32`s with 16 lanes at a time, within 4 ulps: `e^x` by the
@@ -504,23 +502,10 @@ pub fn softmax(x: &mut [f32]) {
         return;
     }
     if x.len() <= L {
-        // One vector, kept in a register from the load to the store.
+        // One vector, kept in a register from the load to the store, read and written in the
+        // pieces that the dense layers write their last outputs in ([`super::pieces`]).
         let lanes: __mmask16 = if x.len() == L { !0 } else { mask(x.len()) };
-        // From 8 values on, `x` is read and written as two overlapping 8-lane halves, not with
-        // masked loads and stores: a masked store's 64 bytes also cover the next row of a batch,
-        // whose load then waits for the store to reach the cache, so that rows that could
-        // overlap ran one after the other (rows of 10 in a scratch loop, and `mnist_b256` in
-        // bench/benches/quantized.rs).
-        let v = if x.len() >= 8 {
-            softmax_halves_load(x)
-        } else {
-            // SAFETY: the lanes from `x.len()` on are masked off, and a masked AVX-512 load
-            // neither reads nor faults on them.
-            #[allow(unsafe_code)]
-            unsafe {
-                _mm512_mask_loadu_ps(splat(f32::NEG_INFINITY), lanes, x.as_ptr())
-            }
-        };
+        let v = _mm512_mask_mov_ps(splat(f32::NEG_INFINITY), lanes, load_pieces(x));
         // Within reach, `e^x` itself: `x - 0` and the bound are `x` there, so that these are
         // the bits `exp_softmax(x - 0)` would give (as `softmax_block` computes them).
         let e = if within_direct(v, lanes) {
@@ -530,17 +515,7 @@ pub fn softmax(x: &mut [f32]) {
         };
         let e = _mm512_maskz_mov_ps(lanes, e);
         // At most 16 terms: an `f32` sum is within 2 ulps (a shorter chain than `f64`'s).
-        let p = div(e, sum_everywhere(e));
-        if x.len() >= 8 {
-            softmax_halves_store(x, p);
-        } else {
-            // SAFETY: the lanes from `x.len()` on are masked off, and a masked AVX-512 store
-            // neither writes nor faults on them.
-            #[allow(unsafe_code)]
-            unsafe {
-                _mm512_mask_storeu_ps(x.as_mut_ptr(), lanes, p);
-            }
-        }
+        store_pieces(x, div(e, sum_everywhere(e)));
         return;
     }
     let mut direct = x.len() <= SOFTMAX_DIRECT_LEN;

@@ -65,12 +65,10 @@ macro_rules! column_kernels {
             if OUT % L != 0 {
                 let at = OUT - OUT % L;
                 let tail = add(load_tail(&b[at..]), matvec_tail::<IN, OUT>(w, x));
-                // A full store and a copy rather than a masked store, which the loads that read
-                // the outputs next (the caller's, a softmax's) would wait for (the `mlp` of
-                // bench/benches/rtneural.rs).
-                let mut lanes = [0.0; L];
-                store(&mut lanes, tail);
-                y[at..].copy_from_slice(&lanes[..OUT - at]);
+                // In the pieces of `super::pieces` rather than a masked store, which the loads
+                // that read the outputs next (the caller's, a softmax's) would wait for (the
+                // `mlp` of bench/benches/rtneural.rs).
+                store_pieces(&mut y[at..], tail);
             }
             y
         }

@@ -35,6 +35,8 @@ pub(crate) mod avx512;
 mod columns;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod gates;
+#[cfg(target_arch = "x86_64")]
+mod pieces;
 pub mod portable;
 #[cfg(target_arch = "x86_64")]
 mod wide;
@@ -1445,13 +1447,20 @@ mod tests {
             + check_order::<20, 72>()
             + check_order::<5, 200>()
             + check_order::<131, 50>()
-            + check_order::<17, 16>();
+            + check_order::<17, 16>()
+            // The remaining counts of last outputs, written in pieces of 8, 4, 2 and 1.
+            + check_order::<4, 9>()
+            + check_order::<10, 27>()
+            + check_order::<9, 12>()
+            + check_order::<7, 29>()
+            + check_order::<12, 22>()
+            + check_order::<6, 31>();
         #[cfg(all(target_arch = "x86_64", feature = "std"))]
         {
             let levels = usize::from(
                 std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"),
             ) + usize::from(std::is_x86_feature_detected!("avx512f"));
-            assert_eq!(checked, 12 * levels, "a supported level was not tested");
+            assert_eq!(checked, 18 * levels, "a supported level was not tested");
         }
         #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
         let _ = checked;
@@ -1999,6 +2008,48 @@ mod tests {
                 "softmax kernel at {level:?}"
             );
             assert!(worst <= 4.0, "softmax at {level:?}: {worst} ulps");
+        }
+    }
+
+    /// The softmax kernels write their row and nothing around it, at every length from 1 to 40
+    /// and every offset in a vector, with the bits of the same row alone.
+    #[test]
+    fn softmax_kernels_write_only_their_row() {
+        for level in Level::ALL.into_iter().filter(|l| l.is_supported()) {
+            let mut ran = false;
+            for len in 1..=40 {
+                let row = random_rows::<40, f32>(len as u64, 1)[0];
+                let logits = &row[..len];
+                let mut alone = logits.to_vec();
+                if !<f32 as super::Kernel>::softmax_lanes(level, &mut alone) {
+                    continue;
+                }
+                ran = true;
+                for offset in 0..16 {
+                    let mut buffer = std::vec![f32::NAN; len + 32];
+                    buffer[offset..offset + len].copy_from_slice(logits);
+                    let _ = <f32 as super::Kernel>::softmax_lanes(
+                        level,
+                        &mut buffer[offset..offset + len],
+                    );
+                    assert_eq!(
+                        bits(&buffer[offset..offset + len]),
+                        bits(&alone),
+                        "{len} at {offset}, {level:?}"
+                    );
+                    let around = buffer[..offset].iter().chain(&buffer[offset + len..]);
+                    assert!(
+                        around.copied().all(f32::is_nan),
+                        "{len} at {offset}, {level:?}"
+                    );
+                }
+            }
+            // Where a level has a kernel, it ran (the other test checks which levels do).
+            assert_eq!(
+                ran,
+                matches!(level, Level::Avx512 | Level::Avx2),
+                "{level:?}"
+            );
         }
     }
 
