@@ -456,7 +456,9 @@ fn softmax_registers<const N: usize>(v: [V; N], valid: [V; N]) -> [V; N] {
 /// `activation::softmax` of `f32`s with 8 lanes at a time, within 4 ulps: the AVX-512 kernel's
 /// method (`super::avx512::softmax`) with 8-lane vectors. Up to 16 values stay in registers
 /// ([`softmax_registers`]), read and written as 8 values and the pieces of
-/// [`super::pieces`], in which the dense layers write their last outputs. Longer rows shift by
+/// [`super::pieces`], in which the dense layers write their last outputs; value `i` in lane
+/// `i % 8`, so that their sum's tree is `_mm512_reduce_add_ps`', and the AVX-512 kernel
+/// runs this one for such rows. Longer rows shift by
 /// their maximum unless every value lies within `±SOFTMAX_DIRECT` (and there are at most
 /// `SOFTMAX_DIRECT_LEN`), and sum in `f64`. NaN or `+inf` among the values makes every output
 /// NaN. The `mlp` of bench/benches/rtneural.rs measures it.

@@ -20,17 +20,16 @@ use crate::Scalar;
 use crate::batch::Aligned;
 use core::arch::x86_64::{
     __m512, __m512i, __mmask16, _CMP_GT_OQ, _CMP_LE_OQ, _CMP_UNORD_Q, _mm256_castpd_ps,
-    _mm256_castps_pd, _mm256_loadu_ps, _mm256_storeu_ps, _mm512_add_epi32, _mm512_add_pd,
-    _mm512_add_ps, _mm512_and_epi32, _mm512_castpd_ps, _mm512_castps_pd, _mm512_castps_si512,
-    _mm512_castps512_ps256, _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_cvtps_pd,
-    _mm512_div_ps, _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_insertf64x4, _mm512_loadu_ps,
-    _mm512_mask_blend_ps, _mm512_mask_cmp_ps_mask, _mm512_mask_mov_ps, _mm512_mask_storeu_ps,
-    _mm512_maskz_loadu_ps, _mm512_maskz_mov_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps,
-    _mm512_or_epi32, _mm512_permute_ps, _mm512_permutex2var_ps, _mm512_reduce_add_pd,
-    _mm512_reduce_max_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_pd,
-    _mm512_setzero_ps, _mm512_shuffle_f32x4, _mm512_slli_epi32, _mm512_storeu_ps, _mm512_sub_ps,
-    _mm512_unpackhi_pd, _mm512_unpackhi_ps, _mm512_unpacklo_pd, _mm512_unpacklo_ps,
-    _mm512_xor_epi32, _mm512_zextpd256_pd512, _mm512_zextps256_ps512,
+    _mm256_storeu_ps, _mm512_add_epi32, _mm512_add_pd, _mm512_add_ps, _mm512_and_epi32,
+    _mm512_castpd_ps, _mm512_castps_pd, _mm512_castps_si512, _mm512_castps512_ps256,
+    _mm512_castsi512_ps, _mm512_cmp_ps_mask, _mm512_cvtps_pd, _mm512_div_ps,
+    _mm512_extractf64x4_pd, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_blend_ps,
+    _mm512_mask_cmp_ps_mask, _mm512_mask_mov_ps, _mm512_mask_storeu_ps, _mm512_maskz_loadu_ps,
+    _mm512_maskz_mov_ps, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_or_epi32,
+    _mm512_permutex2var_ps, _mm512_reduce_add_pd, _mm512_reduce_max_ps, _mm512_set1_epi32,
+    _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_pd, _mm512_setzero_ps, _mm512_shuffle_f32x4,
+    _mm512_slli_epi32, _mm512_storeu_ps, _mm512_sub_ps, _mm512_unpackhi_pd, _mm512_unpackhi_ps,
+    _mm512_unpacklo_pd, _mm512_unpacklo_ps, _mm512_xor_epi32,
 };
 use core::borrow::Borrow;
 
@@ -406,18 +405,6 @@ pub fn run<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// The sum of `v`'s lanes in every lane: the tree of `_mm512_reduce_add_ps` (lanes `j` and
-/// `j + 8`, then `j + 4`, `j + 2`, `j + 1`), each lane adding its partner's half, so that no
-/// lane has to be broadcast afterwards.
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn sum_everywhere(v: V) -> V {
-    let v = add(v, _mm512_shuffle_f32x4::<0b01_00_11_10>(v, v));
-    let v = add(v, _mm512_shuffle_f32x4::<0b10_11_00_01>(v, v));
-    let v = add(v, _mm512_permute_ps::<0b01_00_11_10>(v));
-    add(v, _mm512_permute_ps::<0b10_11_00_01>(v))
-}
-
 /// Whether every lane of `v` selected by `lanes` lies within `±SOFTMAX_DIRECT` (NaN does not).
 #[target_feature(enable = "avx512f")]
 #[inline]
@@ -436,31 +423,9 @@ fn sum_f64(v: V) -> f64 {
     _mm512_reduce_add_pd(_mm512_add_pd(low, high))
 }
 
-/// The `x.len() <= 16` values of `x` in the low lanes, zeros in the others: 8 values, then the
-/// rest in the pieces of [`super::pieces`], each one load.
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn load_pieces(x: &[f32]) -> V {
-    let len = x.len();
-    debug_assert!(len <= L);
-    if let Ok(x) = x.try_into() {
-        return load(x);
-    }
-    if len < 8 {
-        return _mm512_zextps256_ps512(pieces::load_below_8(x));
-    }
-    // SAFETY: `x[..8]` lies in `x`; `loadu` accepts any alignment.
-    #[allow(unsafe_code)]
-    let low = unsafe { _mm256_loadu_ps(x.as_ptr()) };
-    let high = pieces::load_below_8(&x[8..]);
-    _mm512_castpd_ps(_mm512_insertf64x4::<1>(
-        _mm512_zextpd256_pd512(_mm256_castps_pd(low)),
-        _mm256_castps_pd(high),
-    ))
-}
-
-/// Writes the first `x.len() <= 16` lanes of `v` to `x`, nothing beyond, in the pieces that
-/// [`load_pieces`] reads.
+/// Writes the first `x.len() <= 16` lanes of `v` to `x`, nothing beyond: 8 values, then the
+/// rest in the pieces of [`super::pieces`] (which the softmax of a short row reads), each one
+/// store.
 #[target_feature(enable = "avx512f")]
 #[inline]
 fn store_pieces(x: &mut [f32], v: V) {
@@ -484,38 +449,22 @@ fn store_pieces(x: &mut [f32], v: V) {
 }
 
 /// `activation::softmax` of `f32`s with 16 lanes at a time, within 4 ulps: `e^x` by the
-/// recurrent layers' polynomial ([`exp_within`]), the sum in `f64` (in `f32` for up to 16
-/// values, each divided by it). When every value lies within `±SOFTMAX_DIRECT` (and there are at
-/// most `SOFTMAX_DIRECT_LEN`) it divides `e^x` by its sum without subtracting the maximum (and
-/// up to 16 values without bounding them), so that the exponentials do not wait for it (`mlp`
-/// in bench/benches/rtneural.rs); otherwise it
-/// shifts by the maximum, as the scalar softmax does. Up to 16 values stay in one register, the
-/// sum added into every lane ([`sum_everywhere`]) rather than reduced and broadcast, which with
-/// the two above shortens the path of 10 values (the `# mlp` line of bench/benches/rtneural.rs;
-/// BENCHMARKS.md, "Sequence networks, against RTNeural"): most of what is left is the latency of
-/// the exponential, the sum's tree and the division. Probabilities below `f32`'s smallest
-/// normal number (`1.2e-38`) are 0 or subnormal; NaN or `+inf` among the values makes every
-/// output NaN.
+/// recurrent layers' polynomial ([`exp_within`]), the sum in `f64`. When every value lies within
+/// `±SOFTMAX_DIRECT` (and there are at most `SOFTMAX_DIRECT_LEN`) it takes `e^x` without
+/// subtracting the maximum, so that the exponentials do not wait for it; otherwise it shifts by
+/// the maximum, as the scalar softmax does. Up to 16 values go to the 256-bit kernel
+/// (`super::avx2::softmax`, the same steps and sum, so the same bits as [`softmax_rows`]): on
+/// this short path, which is latency, its division and shuffles are shorter than 512-bit ones
+/// (the `# mlp` line of bench/benches/rtneural.rs). Probabilities below `f32`'s smallest normal
+/// number (`1.2e-38`) are 0 or subnormal; NaN or `+inf` among the values makes every output
+/// NaN.
 #[target_feature(enable = "avx512f")]
 pub fn softmax(x: &mut [f32]) {
     if x.is_empty() {
         return;
     }
     if x.len() <= L {
-        // One vector, kept in a register from the load to the store, read and written in the
-        // pieces that the dense layers write their last outputs in ([`super::pieces`]).
-        let lanes: __mmask16 = if x.len() == L { !0 } else { mask(x.len()) };
-        let v = _mm512_mask_mov_ps(splat(f32::NEG_INFINITY), lanes, load_pieces(x));
-        // Within reach, `e^x` itself: `x - 0` and the bound are `x` there, so that these are
-        // the bits `exp_softmax(x - 0)` would give (as `softmax_block` computes them).
-        let e = if within_direct(v, lanes) {
-            exp_within(v)
-        } else {
-            exp_softmax(sub(v, splat(_mm512_reduce_max_ps(v))))
-        };
-        let e = _mm512_maskz_mov_ps(lanes, e);
-        // At most 16 terms: an `f32` sum is within 2 ulps (a shorter chain than `f64`'s).
-        store_pieces(x, div(e, sum_everywhere(e)));
+        super::avx2::softmax(x);
         return;
     }
     let mut direct = x.len() <= SOFTMAX_DIRECT_LEN;
