@@ -170,7 +170,8 @@ pub(crate) fn ndarray(net: &Network, name: &Ident) -> TokenStream {
                 ///
                 /// # Errors
                 ///
-                /// `Error::Columns` when `input` does not have one column per input.
+                /// `Error::Columns` when `input` does not have one column per input,
+                /// `Error::OutputTooLarge` when the outputs of its rows do not fit in memory.
                 // Views are passed by value, as everywhere in ndarray.
                 #[allow(clippy::needless_pass_by_value)]
                 pub fn forward_ndarray(

@@ -108,6 +108,17 @@ pub enum Error {
         /// The network's `TRAINING_CHUNK`.
         chunk: usize,
     },
+    /// A matrix of samples (one per row) had more rows than their outputs can be allocated
+    /// for: a broadcast view can repeat one row any number of times.
+    #[error("layer `{layer}`: the outputs of {rows} rows, {} each, do not fit in memory", Plural(*.width, "value"))]
+    OutputTooLarge {
+        /// The layer that writes the output.
+        layer: &'static str,
+        /// Rows given.
+        rows: usize,
+        /// Outputs of one row.
+        width: usize,
+    },
     /// A matrix of samples (one per row) had the wrong number of columns.
     #[error("layer `{layer}`: expected {}, one per input, found {found}", Plural(*.expected, "column"))]
     Columns {
@@ -426,6 +437,7 @@ impl core::fmt::Debug for Error {
             Streams { layer, expected, found },
             Steps { layer, width, found },
             Columns { layer, expected, found },
+            OutputTooLarge { layer, rows, width },
             BatchTooLarge { layer, batch, chunk },
             TooShort { found },
             HeaderTooLarge { length, limit },

@@ -96,3 +96,27 @@ fn a_wrong_column_count_is_an_error() {
         }
     );
 }
+
+/// A broadcast view repeats one row any number of times: outputs for more rows than memory
+/// holds are a typed error, not an allocation failure or an overflow.
+#[test]
+fn outputs_too_large_for_memory_are_an_error() {
+    let net = Tiny::zeroed();
+    let row = ndarray::Array1::<f32>::zeros(5);
+    // The most rows of 5 values a view can have: their 3 outputs each would take 2.2e19 bytes.
+    let rows = isize::MAX.unsigned_abs() / 5;
+    let view = row.broadcast((rows, 5)).expect("one row repeated");
+    let error = net.forward_ndarray(view).expect_err("too large");
+    assert_eq!(
+        error,
+        nn::Error::OutputTooLarge {
+            layer: "layer1",
+            rows,
+            width: 3,
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        format!("layer `layer1`: the outputs of {rows} rows, 3 values each, do not fit in memory")
+    );
+}

@@ -2,6 +2,7 @@
 
 use crate::{Error, Scalar};
 use alloc::vec;
+use alloc::vec::Vec;
 use ndarray::{Array2, ArrayView2, Axis};
 
 /// Bytes of input copied at a time when the rows of a view are not contiguous.
@@ -15,8 +16,9 @@ const CHUNK_BYTES: usize = 64 * 1024;
 ///
 /// # Errors
 ///
-/// [`Error::Columns`] naming `first` when `input` does not have `IN` columns, and whatever
-/// `batch` returns.
+/// [`Error::Columns`] naming `first` when `input` does not have `IN` columns,
+/// [`Error::OutputTooLarge`] naming `last` when the outputs of its rows cannot be allocated,
+/// and whatever `batch` returns.
 // Views are small and `Copy`-like: taken by value, as ndarray's own functions take them.
 #[allow(clippy::needless_pass_by_value)]
 pub fn forward<T: Scalar, const IN: usize, const OUT: usize>(
@@ -33,7 +35,15 @@ pub fn forward<T: Scalar, const IN: usize, const OUT: usize>(
         });
     }
     let rows = input.nrows();
-    let mut output = vec![T::ZERO; rows * OUT];
+    let too_large = Error::OutputTooLarge {
+        layer: last,
+        rows,
+        width: OUT,
+    };
+    let mut output = Vec::new();
+    let length = rows.checked_mul(OUT).ok_or(too_large.clone())?;
+    output.try_reserve_exact(length).map_err(|_| too_large)?;
+    output.resize(length, T::ZERO);
     let (output_rows, _) = output.as_chunks_mut::<OUT>();
     if let Some(contiguous) = input.as_slice() {
         batch(contiguous.as_chunks::<IN>().0, output_rows)?;

@@ -295,7 +295,8 @@ impl Xor {
     ///
     /// # Errors
     ///
-    /// `Error::Columns` when `input` does not have one column per input.
+    /// `Error::Columns` when `input` does not have one column per input,
+    /// `Error::OutputTooLarge` when the outputs of its rows do not fit in memory.
     #[allow(clippy::needless_pass_by_value)]
     pub fn forward_ndarray(
         &self,

@@ -308,7 +308,8 @@ impl ::nn::__private::Network for Xor {
         ///
         /// # Errors
         ///
-        /// `Error::Columns` when `input` does not have one column per input.
+        /// `Error::Columns` when `input` does not have one column per input,
+        /// `Error::OutputTooLarge` when the outputs of its rows do not fit in memory.
         #[allow(clippy::needless_pass_by_value)]
         pub fn forward_ndarray(
             &self,
@@ -920,7 +921,8 @@ impl ::nn::__private::Network for Iris {
         ///
         /// # Errors
         ///
-        /// `Error::Columns` when `input` does not have one column per input.
+        /// `Error::Columns` when `input` does not have one column per input,
+        /// `Error::OutputTooLarge` when the outputs of its rows do not fit in memory.
         #[allow(clippy::needless_pass_by_value)]
         pub fn forward_ndarray(
             &self,
@@ -1615,7 +1617,8 @@ impl ::nn::__private::Network for Zoo {
         ///
         /// # Errors
         ///
-        /// `Error::Columns` when `input` does not have one column per input.
+        /// `Error::Columns` when `input` does not have one column per input,
+        /// `Error::OutputTooLarge` when the outputs of its rows do not fit in memory.
         #[allow(clippy::needless_pass_by_value)]
         pub fn forward_ndarray(
             &self,
