@@ -335,10 +335,17 @@ mod tests {
             rows_agree::<1>(rows, seed);
             rows_agree::<2>(rows, seed);
             rows_agree::<3>(rows, seed);
+            rows_agree::<4>(rows, seed);
+            rows_agree::<5>(rows, seed);
+            rows_agree::<6>(rows, seed);
             rows_agree::<7>(rows, seed);
             rows_agree::<8>(rows, seed);
             rows_agree::<9>(rows, seed);
             rows_agree::<10>(rows, seed);
+            rows_agree::<11>(rows, seed);
+            rows_agree::<12>(rows, seed);
+            rows_agree::<13>(rows, seed);
+            rows_agree::<14>(rows, seed);
             rows_agree::<15>(rows, seed);
             rows_agree::<16>(rows, seed);
             rows_agree::<17>(rows, seed);

@@ -120,3 +120,26 @@ fn outputs_too_large_for_memory_are_an_error() {
         format!("layer `layer1`: the outputs of {rows} rows, 3 values each, do not fit in memory")
     );
 }
+
+nn::network! {
+    /// More outputs than inputs: a view's rows times the outputs can overflow.
+    struct Widen = 1 -> 4;
+}
+
+/// The most rows of one value a view can have, times 4 outputs, overflows `usize`: the same
+/// typed error.
+#[test]
+fn an_output_size_that_overflows_is_an_error() {
+    let net = Widen::zeroed();
+    let row = ndarray::Array1::<f32>::zeros(1);
+    let rows = isize::MAX.unsigned_abs();
+    let view = row.broadcast((rows, 1)).expect("one row repeated");
+    assert_eq!(
+        net.forward_ndarray(view).expect_err("too large"),
+        nn::Error::OutputTooLarge {
+            layer: "layer0",
+            rows,
+            width: 4,
+        }
+    );
+}

@@ -505,10 +505,8 @@ macro_rules! half_kernels {
                 total = add(total, sum);
             }
             let total = add(load_tail(&y[at..]), total);
-            // A full store and a copy rather than a masked store, as `kernel::columns`' `matvec`.
-            let mut lanes = [0.0; L];
-            store(&mut lanes, total);
-            y[at..].copy_from_slice(&lanes[..OUT % L]);
+            // In the pieces of `kernel::columns`' `matvec`, which a softmax reads them in.
+            store_pieces(&mut y[at..], total);
         }
 
         /// Partial sums per output vector when a panel has `vectors` of them, as
@@ -739,7 +737,7 @@ macro_rules! tail_halves {
 mod avx512 {
     use super::super::{Bf16, F16, Half};
     use crate::batch::Aligned;
-    use crate::kernel::avx512::{GATES_PANEL, sum_columns};
+    use crate::kernel::avx512::{GATES_PANEL, store_pieces, sum_columns};
     use crate::kernel::gates::{gate_kernels, streams_panel};
     use crate::kernel::portable::BLOCK;
     use core::arch::x86_64::{
@@ -983,7 +981,7 @@ mod avx512 {
 mod avx2 {
     use super::super::{Bf16, F16, Half};
     use crate::batch::Aligned;
-    use crate::kernel::avx2::{GATES_PANEL, sum_columns};
+    use crate::kernel::avx2::{GATES_PANEL, store_pieces, sum_columns};
     use crate::kernel::gates::{gate_kernels, streams_panel};
     use crate::kernel::portable::BLOCK;
     use core::arch::x86_64::{

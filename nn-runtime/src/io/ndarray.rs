@@ -41,7 +41,7 @@ pub fn forward<T: Scalar, const IN: usize, const OUT: usize>(
         width: OUT,
     };
     let mut output = Vec::new();
-    let length = rows.checked_mul(OUT).ok_or(too_large.clone())?;
+    let length = rows.checked_mul(OUT).ok_or_else(|| too_large.clone())?;
     output.try_reserve_exact(length).map_err(|_| too_large)?;
     output.resize(length, T::ZERO);
     let (output_rows, _) = output.as_chunks_mut::<OUT>();

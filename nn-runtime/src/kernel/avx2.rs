@@ -246,7 +246,7 @@ fn load_pieces(x: &[f32]) -> V {
 /// [`load_pieces`] reads.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-fn store_pieces(x: &mut [f32], v: V) {
+pub(crate) fn store_pieces(x: &mut [f32], v: V) {
     match x.try_into() {
         Ok(x) => store(x, v),
         Err(_) => pieces::store_below_8(x, v),

@@ -428,7 +428,7 @@ fn sum_f64(v: V) -> f64 {
 /// store.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn store_pieces(x: &mut [f32], v: V) {
+pub(crate) fn store_pieces(x: &mut [f32], v: V) {
     let len = x.len();
     debug_assert!(len <= L);
     if let Ok(x) = x.try_into() {
@@ -449,7 +449,8 @@ fn store_pieces(x: &mut [f32], v: V) {
 }
 
 /// `activation::softmax` of `f32`s with 16 lanes at a time, within 4 ulps: `e^x` by the
-/// recurrent layers' polynomial ([`exp_within`]), the sum in `f64`. When every value lies within
+/// recurrent layers' polynomial ([`exp_within`]), the sum in `f64` (in `f32` up to 16 values, a
+/// tree of depth 4). When every value lies within
 /// `±SOFTMAX_DIRECT` (and there are at most `SOFTMAX_DIRECT_LEN`) it takes `e^x` without
 /// subtracting the maximum, so that the exponentials do not wait for it; otherwise it shifts by
 /// the maximum, as the scalar softmax does. Up to 16 values go to the 256-bit kernel

@@ -11,7 +11,8 @@
 //! The module provides the vector type `V`, the lanes `L`, the shapes below, and the primitives
 //! (all `#[inline]` and compiled with the same features): `zero`, `splat`, `add`, `fmadd`
 //! (`a * b + c`), `load` and `store` of `&[f32; L]`, `load_tail` / `store_tail` of the first
-//! `len < L` lanes of a slice, and `splat_each` (each of `L` inputs in every lane of a vector).
+//! `len < L` lanes of a slice, `store_pieces` of them in the pieces a softmax reads
+//! (`super::pieces`), and `splat_each` (each of `L` inputs in every lane of a vector).
 //!
 //! Shapes the module sets:
 //! - `MATVEC_PANEL`: output vectors per panel of `matvec`, and `MATVEC_ACCUMULATORS`: registers

@@ -1448,19 +1448,23 @@ mod tests {
             + check_order::<5, 200>()
             + check_order::<131, 50>()
             + check_order::<17, 16>()
-            // The remaining counts of last outputs, written in pieces of 8, 4, 2 and 1.
+            // Every count of last outputs at each level, written in pieces of 8, 4, 2 and 1.
             + check_order::<4, 9>()
             + check_order::<10, 27>()
             + check_order::<9, 12>()
             + check_order::<7, 29>()
             + check_order::<12, 22>()
-            + check_order::<6, 31>();
+            + check_order::<6, 31>()
+            + check_order::<5, 19>()
+            + check_order::<6, 20>()
+            + check_order::<3, 21>()
+            + check_order::<8, 30>();
         #[cfg(all(target_arch = "x86_64", feature = "std"))]
         {
             let levels = usize::from(
                 std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma"),
             ) + usize::from(std::is_x86_feature_detected!("avx512f"));
-            assert_eq!(checked, 18 * levels, "a supported level was not tested");
+            assert_eq!(checked, 22 * levels, "a supported level was not tested");
         }
         #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
         let _ = checked;
@@ -1957,7 +1961,7 @@ mod tests {
                         .map(|v| v * spread)
                         .collect();
                     // The direct range's ends, ±80, and just past them, in the first rows: last,
-                    // first, then in the middle (in the halves that overlap, for short rows).
+                    // first, then in the middle.
                     let past = f32::from_bits(80.0_f32.to_bits() + 1);
                     let ends = [80.0, -80.0, past, -past];
                     if let Some(k) = usize::try_from(seed - 1).ok().filter(|k| *k < 12) {

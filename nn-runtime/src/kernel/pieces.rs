@@ -3,15 +3,16 @@
 //!
 //! A load gets what a store wrote straight from the store (store-to-load forwarding) only when
 //! that one store wrote every byte the load reads; otherwise the load waits for the store to
-//! reach the cache, about 20 cycles. The dense layers' last outputs and the softmax that reads
-//! them next both go through these pieces, so each of its loads meets one store: a softmax of
-//! 10 values (8 plus a piece of 2) waited for its last load before (the `mlp` of
-//! bench/benches/rtneural.rs). Masked stores never forward, and two loads of overlapping halves
-//! of 8 cannot both meet a store of their own.
+//! reach the cache. The dense layers' last outputs and the softmax that reads them next both
+//! go through these pieces (after 8 values on AVX-512 and for the second 8 on AVX2), so each of
+//! its loads meets one store: a softmax of 10 values (8 plus a piece of 2) waited for its last
+//! load before, when it read two overlapping halves of 8 (the `mlp` of
+//! bench/benches/rtneural.rs). Loads waited for masked stores too (rows of a batch, in
+//! docs/performance.md).
 
 use core::arch::x86_64::{
-    __m128, __m256, _mm_castpd_ps, _mm_castps_pd, _mm_load_sd, _mm_load_ss, _mm_loadu_ps,
-    _mm_movehl_ps, _mm_movelh_ps, _mm_setzero_ps, _mm_store_sd, _mm_store_ss, _mm_storeu_ps,
+    __m128, __m256, _mm_castps_si128, _mm_castsi128_ps, _mm_load_ss, _mm_loadl_epi64, _mm_loadu_ps,
+    _mm_movehl_ps, _mm_movelh_ps, _mm_setzero_ps, _mm_store_ss, _mm_storel_epi64, _mm_storeu_ps,
     _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_insertf128_ps, _mm256_zextps128_ps256,
 };
 
@@ -22,8 +23,9 @@ pub(super) fn load_below_8(x: &[f32]) -> __m256 {
     let len = x.len();
     debug_assert!(len < 8);
     let p = x.as_ptr();
-    // SAFETY: the pieces lie at `len & 4`, `len & 6` and `len & 7` in `x`, whose lengths add
-    // up to `len`; these loads accept any alignment.
+    // SAFETY: the pieces start at 0, `len & 4` and `len & 6` and end at `len & 4`, `len & 6`
+    // and `len & 7 = len`: all in `x`. `loadu` and `loadl_epi64` (an unaligned read) accept any
+    // alignment, `load_ss` an `f32`'s.
     #[allow(unsafe_code)]
     let (four, two, one) = unsafe {
         (
@@ -35,7 +37,7 @@ pub(super) fn load_below_8(x: &[f32]) -> __m256 {
             if len & 2 == 0 {
                 _mm_setzero_ps()
             } else {
-                _mm_castpd_ps(_mm_load_sd(p.add(len & 4).cast()))
+                _mm_castsi128_ps(_mm_loadl_epi64(p.add(len & 4).cast()))
             },
             if len & 1 == 0 {
                 _mm_setzero_ps()
@@ -65,7 +67,8 @@ pub(super) fn store_below_8(x: &mut [f32], v: __m256) {
     debug_assert!(len < 8);
     let p = x.as_mut_ptr();
     let mut small: __m128 = _mm256_castps256_ps128(v);
-    // SAFETY: as in `load_below_8`, the pieces lie in `x`; these stores accept any alignment.
+    // SAFETY: as in `load_below_8`, the pieces lie in `x`; `storeu` and `storel_epi64` (an
+    // unaligned copy) accept any alignment, `store_ss` an `f32`'s.
     #[allow(unsafe_code)]
     unsafe {
         if len & 4 != 0 {
@@ -73,7 +76,7 @@ pub(super) fn store_below_8(x: &mut [f32], v: __m256) {
             small = _mm256_extractf128_ps::<1>(v);
         }
         if len & 2 != 0 {
-            _mm_store_sd(p.add(len & 4).cast(), _mm_castps_pd(small));
+            _mm_storel_epi64(p.add(len & 4).cast(), _mm_castps_si128(small));
             small = _mm_movehl_ps(small, small);
         }
         if len & 1 != 0 {
