@@ -13,7 +13,7 @@
 use super::activations::{SOFTMAX_DIRECT, SOFTMAX_DIRECT_LEN, activation_kernels};
 use super::columns::column_kernels;
 use super::gates::{gate_kernels, streams_panel};
-use super::pieces;
+use super::pieces::{self, Lane};
 use super::portable::{self, BLOCK};
 use super::wide::wide_kernels;
 use crate::Scalar;
@@ -423,26 +423,27 @@ fn sum_f64(v: V) -> f64 {
     _mm512_reduce_add_pd(_mm512_add_pd(low, high))
 }
 
-/// Writes the first `x.len() <= 16` lanes of `v` to `x`, nothing beyond: 8 values, then the
-/// rest in the pieces of [`super::pieces`] (which the softmax of a short row reads), each one
-/// store.
+/// Writes the first `x.len() <= 16` lanes of `v` to `x` (`f32` values, or the bits of `i32`
+/// sums), nothing beyond: 8 values, then the rest in the pieces of [`super::pieces`] (which
+/// the softmax of a short row reads), each one store.
 #[target_feature(enable = "avx512f")]
 #[inline]
-pub(crate) fn store_pieces(x: &mut [f32], v: V) {
+pub(crate) fn store_pieces<T: Lane>(x: &mut [T], v: V) {
     let len = x.len();
     debug_assert!(len <= L);
-    if let Ok(x) = x.try_into() {
-        store(x, v);
-        return;
-    }
     if len < 8 {
         pieces::store_below_8(x, _mm512_castps512_ps256(v));
         return;
     }
-    // SAFETY: `x[..8]` lies in `x`; `storeu` accepts any alignment.
+    // SAFETY: `x` holds at least 8 values, 16 when `len == L`, of 4 bytes (`Lane`); `storeu`
+    // accepts any alignment.
     #[allow(unsafe_code)]
     unsafe {
-        _mm256_storeu_ps(x.as_mut_ptr(), _mm512_castps512_ps256(v));
+        if len == L {
+            _mm512_storeu_ps(x.as_mut_ptr().cast(), v);
+            return;
+        }
+        _mm256_storeu_ps(x.as_mut_ptr().cast(), _mm512_castps512_ps256(v));
     }
     let high = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
     pieces::store_below_8(&mut x[8..], high);

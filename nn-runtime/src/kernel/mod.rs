@@ -36,7 +36,7 @@ mod columns;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod gates;
 #[cfg(target_arch = "x86_64")]
-mod pieces;
+pub(crate) mod pieces;
 pub mod portable;
 #[cfg(target_arch = "x86_64")]
 mod wide;

@@ -10,6 +10,21 @@
 //! bench/benches/rtneural.rs). Loads waited for masked stores too (rows of a batch, in
 //! docs/performance.md).
 
+/// The values the pieces move: 4 bytes each, any bits (`f32` outputs, `i32` sums of the int8
+/// kernels). Moved as they are, never converted.
+pub(crate) trait Lane: Copy + sealed::Sealed {}
+
+impl Lane for f32 {}
+impl Lane for i32 {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for i32 {}
+}
+
+const _: () = assert!(size_of::<f32>() == 4 && size_of::<i32>() == 4 && align_of::<i32>() == 4);
+
 use core::arch::x86_64::{
     __m128, __m256, _mm_castps_si128, _mm_castsi128_ps, _mm_load_ss, _mm_loadl_epi64, _mm_loadu_ps,
     _mm_movehl_ps, _mm_movelh_ps, _mm_setzero_ps, _mm_store_ss, _mm_storel_epi64, _mm_storeu_ps,
@@ -62,10 +77,11 @@ pub(super) fn load_below_8(x: &[f32]) -> __m256 {
 /// [`load_below_8`] reads.
 #[target_feature(enable = "avx")]
 #[inline]
-pub(super) fn store_below_8(x: &mut [f32], v: __m256) {
+pub(crate) fn store_below_8<T: Lane>(x: &mut [T], v: __m256) {
     let len = x.len();
     debug_assert!(len < 8);
-    let p = x.as_mut_ptr();
+    // A `Lane` is 4 bytes of any bits, aligned as an `f32`.
+    let p = x.as_mut_ptr().cast::<f32>();
     let mut small: __m128 = _mm256_castps256_ps128(v);
     // SAFETY: as in `load_below_8`, the pieces lie in `x`; `storeu` and `storel_epi64` (an
     // unaligned copy) accept any alignment, `store_ss` an `f32`'s.

@@ -17,10 +17,10 @@
 use super::group_word;
 use core::arch::x86_64::{
     __m128i, __m256i, _mm_cmpgt_epi32, _mm_loadu_si128, _mm_maskload_epi32, _mm_set1_epi32,
-    _mm_setr_epi32, _mm_setzero_si128, _mm256_add_epi32, _mm256_cmpgt_epi32, _mm256_cvtepi8_epi16,
-    _mm256_cvtepu8_epi16, _mm256_hadd_epi32, _mm256_loadu_si256, _mm256_madd_epi16,
-    _mm256_maskload_epi32, _mm256_permute4x64_epi64, _mm256_set1_epi32, _mm256_setr_epi32,
-    _mm256_setzero_si256, _mm256_storeu_si256,
+    _mm_setr_epi32, _mm_setzero_si128, _mm256_add_epi32, _mm256_castsi256_ps, _mm256_cmpgt_epi32,
+    _mm256_cvtepi8_epi16, _mm256_cvtepu8_epi16, _mm256_hadd_epi32, _mm256_loadu_si256,
+    _mm256_madd_epi16, _mm256_maskload_epi32, _mm256_permute4x64_epi64, _mm256_set1_epi32,
+    _mm256_setr_epi32, _mm256_setzero_si256, _mm256_storeu_si256,
 };
 
 /// Neurons per chunk: two vectors of pair sums, paired into one vector of 8 sums at the end.
@@ -43,7 +43,8 @@ pub(super) fn mask8(lanes: usize) -> __m256i {
 }
 
 /// Writes `v` to the sums of neurons `start..start + 8` that lie below `OUT`: one store when
-/// all 8 do, else through a copy. `vpmaskmovd` to memory that is read again soon stalls the
+/// all 8 do, else in the pieces of `kernel::pieces`, from which the loads that read them next
+/// get their values. `vpmaskmovd` to memory that is read again soon stalls the
 /// read on AMD's cores (its store does not forward), and a layer of 6 neurons, whose sums a
 /// call returns, spent much of its kernel's time there (LeNet's first convolution at the `Avx2`
 /// level, `bench/benches/quant_conv.rs`; BENCHMARKS.md, "Smaller numbers: the kernels, LeNet in
@@ -64,13 +65,7 @@ pub(super) fn store_sums<const OUT: usize>(sums: &mut [i32; OUT], start: usize, 
         }
     } else {
         assert!(start < OUT, "sums within the layer");
-        let mut lanes = [0_i32; 8];
-        // SAFETY: `lanes` is 8 writable `i32`s, and `storeu` accepts any alignment.
-        #[allow(unsafe_code)]
-        unsafe {
-            _mm256_storeu_si256(lanes.as_mut_ptr().cast(), v);
-        }
-        sums[start..].copy_from_slice(&lanes[..OUT - start]);
+        crate::kernel::pieces::store_below_8(&mut sums[start..], _mm256_castsi256_ps(v));
     }
 }
 

@@ -12,8 +12,9 @@
 //! which [`super::level`] checks. The arithmetic intrinsics are safe; the loads and stores
 //! through pointers are `unsafe`, each after the check that makes it in bounds. Masked loads and
 //! stores cover the neurons past the last multiple of the vector's width: AVX-512's `k` masks
-//! and AVX2's `vpmaskmovd` neither read, write nor fault on masked-off lanes; the 256-bit
-//! kernels write those neurons' sums through a copy instead (`avx2::store_sums`).
+//! and AVX2's `vpmaskmovd` neither read, write nor fault on masked-off lanes. The sums are
+//! written in the pieces of `kernel::pieces` instead (`avx2::store_sums` for 256 bits), which
+//! the loads that read them next get their values from.
 
 // The weights' groups of 4 bytes are read as `i32` lanes by loads that accept any alignment
 // (`vmovdqu32`, `vpmaskmovd`).
@@ -23,7 +24,7 @@ use super::avx2::{mask8, store_sums};
 use super::group_word;
 use core::arch::x86_64::{
     __m256i, __mmask16, _mm256_add_epi32, _mm256_madd_epi16, _mm256_maddubs_epi16,
-    _mm256_set1_epi16, _mm512_dpbusd_epi32, _mm512_mask_storeu_epi32, _mm512_maskz_loadu_epi32,
+    _mm256_set1_epi16, _mm512_castsi512_ps, _mm512_dpbusd_epi32, _mm512_maskz_loadu_epi32,
     _mm512_set1_epi32, _mm512_setzero_si512,
 };
 
@@ -233,11 +234,12 @@ fn tile_512<const R: usize, const V: usize, const IN: usize, const OUT: usize, c
     }
     for (sum, acc) in sums.iter_mut().zip(acc) {
         for (v, acc) in acc.into_iter().enumerate() {
-            // SAFETY: as for the loads: every lane written lies in `sum`.
-            #[allow(unsafe_code)]
-            unsafe {
-                _mm512_mask_storeu_epi32(sum.as_mut_ptr().add(o + L512 * v), masks[v], acc);
-            }
+            // Not a masked store, which no load gets its values from: the requantisation or
+            // the dequantisation that reads the sums next would wait for it to reach the cache
+            // (`forward` at batch 1). The pieces of `kernel::pieces` instead.
+            let at = o + L512 * v;
+            let end = OUT.min(at + L512);
+            crate::kernel::avx512::store_pieces(&mut sum[at..end], _mm512_castsi512_ps(acc));
         }
     }
 }
