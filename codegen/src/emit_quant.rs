@@ -222,11 +222,10 @@ pub(crate) fn emit(net: &Network) -> TokenStream {
             #[must_use]
             #[allow(clippy::trivially_copy_pass_by_ref)]
             pub fn forward(&self, input: &#input_type) -> [f32; #outputs] {
-                if #runtime::quant::any_nan(#input_flat) {
+                let mut steps = #steps_zeros;
+                if self.#first.input().quantize_slice_any_nan(#input_flat, #steps_flat) {
                     return [f32::NAN; #outputs];
                 }
-                let mut steps = #steps_zeros;
-                self.#first.input().quantize_slice(#input_flat, #steps_flat);
                 self.dequantized_output(&steps)
             }
 
@@ -589,7 +588,7 @@ fn forward_batch(net: &Network, quantized: &Quantized) -> TokenStream {
 /// Statements binding `steps` to the chunk's rows of the first dense layer's input steps
 /// (in `buffer`): the chunk's inputs quantised, or, after `prefix` (the layers before the
 /// dense ones), each sample's steps as `forward` computes them, its convolutions those that
-/// `prepared_layers` binds.
+/// `prepared_layers` binds; and `nan` to whether any of the chunk's inputs is NaN.
 fn chunk_steps(
     net: &Network,
     prefix: &[Part<'_>],
@@ -598,12 +597,13 @@ fn chunk_steps(
     steps: &Ident,
     first: &Ident,
 ) -> TokenStream {
+    let nan = local("nan");
     if prefix.is_empty() {
         return quote! {
             let #steps = &mut #buffer[..#chunk_inputs.len()];
-            self.#first
+            let #nan = self.#first
                 .input()
-                .quantize_slice(#chunk_inputs.as_flattened(), #steps.as_flattened_mut());
+                .quantize_slice_any_nan(#chunk_inputs.as_flattened(), #steps.as_flattened_mut());
         };
     }
     let input = local("input");
@@ -626,9 +626,10 @@ fn chunk_steps(
     let row = local("row");
     quote! {
         let #steps = &mut #buffer[..#chunk_inputs.len()];
+        let mut #nan = false;
         for (#row, #input) in #steps.iter_mut().zip(#chunk_inputs) {
             let mut #quantized_input = #steps_zeros;
-            self.#first_weighted.input().quantize_slice(#input_flat, #steps_flat);
+            #nan |= self.#first_weighted.input().quantize_slice_any_nan(#input_flat, #steps_flat);
             #layers
             *#row = *#last;
         }
@@ -646,14 +647,10 @@ fn dense_chunks(
     let (inputs, outputs) = (dense[0].1, net.output.elements());
     let chunk_inputs = local("inputs");
     let chunk_outputs = local("outputs");
-    // An input holding NaN gets NaN outputs, as from `forward`. Each chunk's inputs are read for
-    // it just before they are quantised, which then finds them in the cache.
+    // An input holding NaN gets NaN outputs, as from `forward`: the quantisation of a chunk's
+    // inputs says whether it met any (`chunk_steps`), and only then are its rows looked at.
     let runtime = &net.runtime;
     let nan = local("nan");
-    let flattened = (0..net.input.rank()).map(|_| quote!(.as_flattened()));
-    let check_nan = quote! {
-        let #nan = #runtime::quant::any_nan(#chunk_inputs #(#flattened)*);
-    };
     let (input, output) = (local("input"), local("output"));
     let input_flat = flat(&net.input, &quote!((*#input)), false);
     let nan_rows = quote! {
@@ -741,7 +738,6 @@ fn dense_chunks(
     quote! {
         #buffers
         for (#chunk_inputs, #chunk_outputs) in inputs.chunks(#chunk).zip(outputs.chunks_mut(#chunk)) {
-            #check_nan
             #body
             #nan_rows
         }

@@ -156,9 +156,21 @@ impl Quantization {
     /// When the lengths differ.
     #[inline]
     pub fn quantize_slice(self, x: &[f32], steps: &mut [u8]) {
+        let _ = self.quantize_slice_any_nan(x, steps);
+    }
+
+    /// [`Quantization::quantize_slice`], and whether any value of `x` is NaN (which becomes
+    /// the zero point): one pass over `x`, where [`any_nan`] before it would be a second (an
+    /// int8 twin's `forward_batch`, `mnist_b256` in bench/benches/quantized.rs).
+    ///
+    /// # Panics
+    ///
+    /// When the lengths differ.
+    #[inline]
+    pub fn quantize_slice_any_nan(self, x: &[f32], steps: &mut [u8]) -> bool {
         assert_eq!(x.len(), steps.len(), "one step per value");
-        if kernel::quantize::quantize_slice(self, x, steps) {
-            return;
+        if let Some(nan) = kernel::quantize::quantize_slice(self, x, steps) {
+            return nan;
         }
         // Compiled for the widest vectors this CPU has: the same scalar operations on every
         // value, so the same steps at every level.
@@ -170,6 +182,7 @@ impl Quantization {
                 }
             },
         );
+        any_nan(x)
     }
 
     /// [`Quantization::quantize`] of every value, as a loop that vectorises.

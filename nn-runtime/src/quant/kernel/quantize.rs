@@ -21,9 +21,15 @@ use super::super::{Clamp, Quantization};
 const SCALES: core::ops::RangeInclusive<f32> = 8.673_617e-19..=1.152_921_5e18;
 
 /// `steps[i] = quantization.quantize(x[i])` for the common length, with AVX-512F or AVX2 and
-/// FMA when this CPU has them and `quantization`'s scale allows; else `false`, nothing written.
+/// FMA when this CPU has them and `quantization`'s scale allows, and whether any of those
+/// values is NaN (the lanes' ordered comparison, which the steps need anyway, folded as they
+/// go: one pass over `x`, where a separate check read it twice); else `None`, nothing written.
 #[inline]
-pub(crate) fn quantize_slice(quantization: Quantization, x: &[f32], steps: &mut [u8]) -> bool {
+pub(crate) fn quantize_slice(
+    quantization: Quantization,
+    x: &[f32],
+    steps: &mut [u8],
+) -> Option<bool> {
     #[cfg(target_arch = "x86_64")]
     if SCALES.contains(&quantization.scale) {
         match crate::kernel::level() {
@@ -31,24 +37,20 @@ pub(crate) fn quantize_slice(quantization: Quantization, x: &[f32], steps: &mut 
                 // SAFETY: `level` found AVX-512F on this CPU, `avx512bw` AVX-512BW for
                 // `packing`.
                 #[allow(unsafe_code)]
-                unsafe {
-                    avx512::quantize_slice(quantization, x, steps, super::has_avx512bw());
-                }
-                return true;
+                return Some(unsafe {
+                    avx512::quantize_slice(quantization, x, steps, super::has_avx512bw())
+                });
             }
             crate::kernel::Level::Avx2 => {
                 // SAFETY: `level` found AVX2 and FMA on this CPU.
                 #[allow(unsafe_code)]
-                unsafe {
-                    avx2::quantize_slice(quantization, x, steps);
-                }
-                return true;
+                return Some(unsafe { avx2::quantize_slice(quantization, x, steps) });
             }
             crate::kernel::Level::Portable => {}
         }
     }
     let _ = (quantization, x, steps);
-    false
+    None
 }
 
 /// `steps[r][o] = requantize_step(sums[r][o], multipliers[o], zero_point, clamp)` for every row
@@ -79,13 +81,14 @@ pub(crate) fn requantize_rows(
 pub(super) mod avx512 {
     use super::{Clamp, Quantization};
     use core::arch::x86_64::{
-        __m128i, __m512, __m512i, _CMP_ORD_Q, _MM_FROUND_NO_EXC, _MM_FROUND_TO_NEAREST_INT,
-        _mm_storeu_si128, _mm512_add_epi32, _mm512_cmp_ps_mask, _mm512_cvt_roundps_epi32,
-        _mm512_cvtepi32_epi8, _mm512_cvtepi32_ps, _mm512_cvtusepi32_epi8, _mm512_fmadd_ps,
-        _mm512_fnmadd_ps, _mm512_loadu_ps, _mm512_loadu_si512, _mm512_maskz_cvt_roundps_epi32,
-        _mm512_max_epi32, _mm512_max_ps, _mm512_min_ps, _mm512_mul_ps, _mm512_packs_epi32,
-        _mm512_packus_epi16, _mm512_permutexvar_epi32, _mm512_set1_epi32, _mm512_set1_ps,
-        _mm512_setr_epi32, _mm512_setzero_si512, _mm512_storeu_si512,
+        __m128i, __m512, __m512i, __mmask16, _CMP_ORD_Q, _MM_FROUND_NO_EXC,
+        _MM_FROUND_TO_NEAREST_INT, _mm_storeu_si128, _mm512_add_epi32, _mm512_cmp_ps_mask,
+        _mm512_cvt_roundps_epi32, _mm512_cvtepi32_epi8, _mm512_cvtepi32_ps, _mm512_cvtusepi32_epi8,
+        _mm512_fmadd_ps, _mm512_fnmadd_ps, _mm512_loadu_ps, _mm512_loadu_si512,
+        _mm512_maskz_cvt_roundps_epi32, _mm512_max_epi32, _mm512_max_ps, _mm512_min_ps,
+        _mm512_mul_ps, _mm512_packs_epi32, _mm512_packus_epi16, _mm512_permutexvar_epi32,
+        _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32, _mm512_setzero_si512,
+        _mm512_storeu_si512,
     };
 
     /// Lanes of a vector.
@@ -95,8 +98,9 @@ pub(super) mod avx512 {
     /// `+inf` stays finite (below, see `shifted_steps`).
     const FAR: f32 = 1_048_576.0;
 
-    /// See the module's documentation; NaN becomes the zero point, as in `quantize`. With
-    /// `packing` (sound only on a CPU with AVX-512BW), 64 values at a time by `quantize_quad`.
+    /// See the module's documentation; NaN becomes the zero point, as in `quantize`, and the
+    /// result says whether there was any. With `packing` (sound only on a CPU with
+    /// AVX-512BW), 64 values at a time by `quantize_quad`.
     ///
     /// # Safety
     ///
@@ -108,8 +112,10 @@ pub(super) mod avx512 {
         x: &[f32],
         steps: &mut [u8],
         packing: bool,
-    ) {
+    ) -> bool {
         let n = x.len().min(steps.len());
+        // The lanes that held only numbers so far.
+        let mut ordered: __mmask16 = !0;
         let scale = quantization.scale;
         let parameters = Parameters {
             scale: _mm512_set1_ps(scale),
@@ -126,21 +132,22 @@ pub(super) mod avx512 {
             // SAFETY: the caller checked AVX-512BW for `packing`.
             #[allow(unsafe_code)]
             unsafe {
-                quantize_quads(&parameters, x_quads, step_quads);
+                ordered = quantize_quads(&parameters, x_quads, step_quads);
             }
             (x, steps) = (x_rest, steps_rest);
         }
         let (x_vectors, x_rest) = x.as_chunks::<L>();
         let (step_vectors, step_rest) = steps.as_chunks_mut::<L>();
         for (x, steps) in x_vectors.iter().zip(step_vectors) {
-            *steps = quantize_vector(&parameters, x);
+            *steps = quantize_vector(&parameters, x, &mut ordered);
         }
         if !x_rest.is_empty() {
             let mut last = [0.0; L];
             last[..x_rest.len()].copy_from_slice(x_rest);
-            let last = quantize_vector(&parameters, &last);
+            let last = quantize_vector(&parameters, &last, &mut ordered);
             step_rest.copy_from_slice(&last[..step_rest.len()]);
         }
+        ordered != !0
     }
 
     /// See [`super::requantize_rows`].
@@ -254,14 +261,16 @@ pub(super) mod avx512 {
         zero: __m512i,
     }
 
-    /// 16 values as `i32` steps from the zero point, before the clamp to `0..=255`.
+    /// 16 values as `i32` steps from the zero point, before the clamp to `0..=255`; the lanes
+    /// that hold NaN cleared from `ordered`.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn shifted_steps(p: &Parameters, x: &[f32; L]) -> __m512i {
+    fn shifted_steps(p: &Parameters, x: &[f32; L], ordered: &mut __mmask16) -> __m512i {
         // SAFETY: `x` is 16 readable `f32`s, and `loadu` accepts any alignment.
         #[allow(unsafe_code)]
         let x = unsafe { _mm512_loadu_ps(x.as_ptr()) };
         let numbers = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(x, x);
+        *ordered &= numbers;
         // Only the positive side is bounded: below, every value ends as step 0 unbounded too
         // (a negative quotient; for `-inf` and quotients beyond `i32`, the correction's
         // `inf - inf` is NaN, which the conversion turns into `i32::MIN`). One instruction
@@ -279,12 +288,14 @@ pub(super) mod avx512 {
         _mm512_add_epi32(rounded, p.zero)
     }
 
-    /// [`quantize_quad`] of each 64 values.
+    /// [`quantize_quad`] of each 64 values; the lanes that held only numbers.
     #[target_feature(enable = "avx512f,avx512bw")]
-    fn quantize_quads(p: &Parameters, x: &[[f32; 4 * L]], steps: &mut [[u8; 4 * L]]) {
+    fn quantize_quads(p: &Parameters, x: &[[f32; 4 * L]], steps: &mut [[u8; 4 * L]]) -> __mmask16 {
+        let mut ordered = !0;
         for (x, steps) in x.iter().zip(steps) {
-            *steps = quantize_quad(p, x);
+            *steps = quantize_quad(p, x, &mut ordered);
         }
+        ordered
     }
 
     /// 64 values: [`shifted_steps`] of four vectors, clamped to `0..=255` by the saturation of
@@ -293,9 +304,9 @@ pub(super) mod avx512 {
     /// (`int8_quantize_inputs` of `mnist_b256` in bench/benches/quantized.rs).
     #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
-    fn quantize_quad(p: &Parameters, x: &[f32; 4 * L]) -> [u8; 4 * L] {
+    fn quantize_quad(p: &Parameters, x: &[f32; 4 * L], ordered: &mut __mmask16) -> [u8; 4 * L] {
         let (x, _) = x.as_chunks::<L>();
-        let [a, b, c, d] = [0, 1, 2, 3].map(|k| shifted_steps(p, &x[k]));
+        let [a, b, c, d] = [0, 1, 2, 3].map(|k| shifted_steps(p, &x[k], ordered));
         // Lane `l` of the packed bytes holds values `4l..4l + 4` of `a`, `b`, `c` and `d`, as
         // its four 32-bit words; word `4j + l` of the result is word `4l + j` of them.
         let packed = _mm512_packus_epi16(_mm512_packs_epi32(a, b), _mm512_packs_epi32(c, d));
@@ -313,8 +324,8 @@ pub(super) mod avx512 {
     /// 16 values: [`shifted_steps`] clamped to `0..=255`.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn quantize_vector(p: &Parameters, x: &[f32; L]) -> [u8; L] {
-        let shifted = _mm512_max_epi32(shifted_steps(p, x), _mm512_setzero_si512());
+    fn quantize_vector(p: &Parameters, x: &[f32; L], ordered: &mut __mmask16) -> [u8; L] {
+        let shifted = _mm512_max_epi32(shifted_steps(p, x, ordered), _mm512_setzero_si512());
         // `vpmovusdb` saturates above 255.
         store_bytes(_mm512_cvtusepi32_epi8(shifted))
     }
@@ -330,10 +341,10 @@ mod avx2 {
     use super::Quantization;
     use core::arch::x86_64::{
         __m256, __m256i, _CMP_ORD_Q, _mm256_add_epi32, _mm256_and_si256, _mm256_castps_si256,
-        _mm256_cmp_ps, _mm256_cvtps_epi32, _mm256_fmadd_ps, _mm256_fnmadd_ps, _mm256_loadu_ps,
-        _mm256_min_ps, _mm256_mul_ps, _mm256_packs_epi32, _mm256_packus_epi16,
-        _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_set1_ps, _mm256_setr_epi32,
-        _mm256_storeu_si256,
+        _mm256_castsi256_ps, _mm256_cmp_ps, _mm256_cvtps_epi32, _mm256_fmadd_ps, _mm256_fnmadd_ps,
+        _mm256_loadu_ps, _mm256_min_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_packs_epi32,
+        _mm256_packus_epi16, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_set1_ps,
+        _mm256_setr_epi32, _mm256_storeu_si256,
     };
 
     /// Lanes of a vector.
@@ -349,11 +360,11 @@ mod avx2 {
         zero: __m256i,
     }
 
-    /// See the module's documentation; NaN becomes the zero point, as in `quantize`. Four
-    /// vectors at a time, packed into one register of bytes; the last values from a copy
-    /// padded with zeros.
+    /// See the module's documentation; NaN becomes the zero point, as in `quantize`, and the
+    /// result says whether there was any. Four vectors at a time, packed into one register of
+    /// bytes; the last values from a copy padded with zeros.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn quantize_slice(quantization: Quantization, x: &[f32], steps: &mut [u8]) {
+    pub(super) fn quantize_slice(quantization: Quantization, x: &[f32], steps: &mut [u8]) -> bool {
         let n = x.len().min(steps.len());
         let scale = quantization.scale;
         let p = Parameters {
@@ -365,27 +376,31 @@ mod avx2 {
         };
         let (x_quads, x_rest) = x[..n].as_chunks::<{ 4 * L }>();
         let (step_quads, step_rest) = steps[..n].as_chunks_mut::<{ 4 * L }>();
+        // All ones in the lanes that held only numbers so far.
+        let mut ordered = _mm256_set1_epi32(-1);
         for (x, steps) in x_quads.iter().zip(step_quads) {
-            *steps = quantize_quad(&p, x);
+            *steps = quantize_quad(&p, x, &mut ordered);
         }
         if !x_rest.is_empty() {
             let mut last = [0.0; 4 * L];
             last[..x_rest.len()].copy_from_slice(x_rest);
-            let last = quantize_quad(&p, &last);
+            let last = quantize_quad(&p, &last, &mut ordered);
             step_rest.copy_from_slice(&last[..step_rest.len()]);
         }
+        _mm256_movemask_ps(_mm256_castsi256_ps(ordered)) != 0xff
     }
 
     /// 8 values as `i32` steps from the zero point, before the clamp to `0..=255`: the AVX-512
     /// path's `shifted_steps`, NaN lanes set to 0 by a mask after the conversion (which rounds
-    /// half to even, the default rounding mode).
+    /// half to even, the default rounding mode), and cleared from `ordered`.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    fn shifted_steps(p: &Parameters, x: &[f32; L]) -> __m256i {
+    fn shifted_steps(p: &Parameters, x: &[f32; L], ordered: &mut __m256i) -> __m256i {
         // SAFETY: `x` is 8 readable `f32`s, and `loadu` accepts any alignment.
         #[allow(unsafe_code)]
         let x = unsafe { _mm256_loadu_ps(x.as_ptr()) };
         let numbers = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_ORD_Q>(x, x));
+        *ordered = _mm256_and_si256(*ordered, numbers);
         // Below, every value ends as step 0 unbounded (a negative quotient, or NaN from `-inf`,
         // which the conversion turns into `i32::MIN`).
         let x = _mm256_min_ps(x, p.bound);
@@ -401,9 +416,9 @@ mod avx2 {
     /// back in order by one permutation.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    fn quantize_quad(p: &Parameters, x: &[f32; 4 * L]) -> [u8; 4 * L] {
+    fn quantize_quad(p: &Parameters, x: &[f32; 4 * L], ordered: &mut __m256i) -> [u8; 4 * L] {
         let (x, _) = x.as_chunks::<L>();
-        let [a, b, c, d] = [0, 1, 2, 3].map(|k| shifted_steps(p, &x[k]));
+        let [a, b, c, d] = [0, 1, 2, 3].map(|k| shifted_steps(p, &x[k], ordered));
         // Lane `l` (of two) of the packed bytes holds values `4l..4l + 4` of `a`, `b`, `c` and
         // `d`, as its four 32-bit words: word `2j + l` of the result is word `4l + j` of them.
         let packed = _mm256_packus_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
@@ -508,6 +523,34 @@ mod tests {
             }
         }
         assert!(checked > 1_000_000);
+    }
+
+    /// `quantize_slice_any_nan` (the slice path where this CPU has one) finds a NaN wherever
+    /// it is: in the packed groups of 64, the whole vectors after them and the last values,
+    /// for every length up to 200, and nothing in rows of numbers (infinities included).
+    #[test]
+    fn the_slice_path_finds_every_nan() {
+        let q = Quantization::new(0.02, 7);
+        let numbers: Vec<f32> = (0..200_u16)
+            .map(|k| match k % 5 {
+                0 => f32::INFINITY,
+                1 => f32::NEG_INFINITY,
+                _ => f32::from(k) * 0.37 - 30.0,
+            })
+            .collect();
+        for length in 0..=200 {
+            let mut steps = vec![0_u8; length];
+            assert!(
+                !q.quantize_slice_any_nan(&numbers[..length], &mut steps),
+                "{length}"
+            );
+            for at in 0..length {
+                let mut x = numbers[..length].to_vec();
+                x[at] = f32::NAN;
+                assert!(q.quantize_slice_any_nan(&x, &mut steps), "{at} of {length}");
+                assert_eq!(steps[at], 7, "NaN's step is the zero point");
+            }
+        }
     }
 
     /// The rows path (AVX-512F where this CPU has it) gives `requantize_step`'s steps, for
