@@ -349,7 +349,8 @@ fn main() {
         }),
         // Parts of int8's time, to see where it goes: quantising the inputs, and the hidden
         // layer's `i32` sums alone (on steps quantised beforehand).
-        // (`quantize_slice` over the batch, as `forward_batch` calls it on each chunk.)
+        // (`quantize_slice` over the batch, the kernel that `forward_batch` runs on each chunk
+        // through `quantize_slice_any_nan`.)
         timed("int8_quantize_inputs", 0, || {
             q.quantize_slice(
                 black_box(xs).as_flattened(),

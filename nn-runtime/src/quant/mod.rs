@@ -156,7 +156,7 @@ impl Quantization {
     /// When the lengths differ.
     #[inline]
     pub fn quantize_slice(self, x: &[f32], steps: &mut [u8]) {
-        let _ = self.quantize_slice_any_nan(x, steps);
+        let _ = self.quantize_slice_perhaps_nan(x, steps);
     }
 
     /// [`Quantization::quantize_slice`], and whether any value of `x` is NaN (which becomes
@@ -168,9 +168,17 @@ impl Quantization {
     /// When the lengths differ.
     #[inline]
     pub fn quantize_slice_any_nan(self, x: &[f32], steps: &mut [u8]) -> bool {
+        self.quantize_slice_perhaps_nan(x, steps)
+            .unwrap_or_else(|| any_nan(x))
+    }
+
+    /// [`Quantization::quantize_slice`], and whether any value of `x` is NaN where the vector
+    /// kernels found it as they went; `None` after the portable loop, which does not look.
+    #[inline]
+    fn quantize_slice_perhaps_nan(self, x: &[f32], steps: &mut [u8]) -> Option<bool> {
         assert_eq!(x.len(), steps.len(), "one step per value");
         if let Some(nan) = kernel::quantize::quantize_slice(self, x, steps) {
-            return nan;
+            return Some(nan);
         }
         // Compiled for the widest vectors this CPU has: the same scalar operations on every
         // value, so the same steps at every level.
@@ -182,7 +190,7 @@ impl Quantization {
                 }
             },
         );
-        any_nan(x)
+        None
     }
 
     /// [`Quantization::quantize`] of every value, as a loop that vectorises.

@@ -11,8 +11,9 @@
 //! Every function has `#[target_feature(enable = "avx2")]`: calling one is sound only on a CPU
 //! with AVX2, which [`super::level`] checks. Loads and stores through pointers are `unsafe`,
 //! each after the check that keeps it in bounds; the neurons past the last multiple of 4 are
-//! read with `vpmaskmovd`, which neither reads nor faults on masked-off lanes, and written
-//! through a copy (`store_sums`: a masked store stalls the read that follows on AMD's cores).
+//! read with `vpmaskmovd`, which neither reads nor faults on masked-off lanes, and written in
+//! the pieces of `kernel::pieces` (`store_sums`: a masked store stalls the read that follows on
+//! AMD's cores).
 
 use super::group_word;
 use core::arch::x86_64::{

@@ -527,7 +527,9 @@ mod tests {
 
     /// `quantize_slice_any_nan` (the slice path where this CPU has one) finds a NaN wherever
     /// it is: in the packed groups of 64, the whole vectors after them and the last values,
-    /// for every length up to 200, and nothing in rows of numbers (infinities included).
+    /// for every length up to 200, and nothing in rows of numbers (infinities included). Each
+    /// vector kernel this CPU can run is called too, whichever `level` picks: AVX-512 with and
+    /// without packing, AVX2.
     #[test]
     fn the_slice_path_finds_every_nan() {
         let q = Quantization::new(0.02, 7);
@@ -549,8 +551,45 @@ mod tests {
                 x[at] = f32::NAN;
                 assert!(q.quantize_slice_any_nan(&x, &mut steps), "{at} of {length}");
                 assert_eq!(steps[at], 7, "NaN's step is the zero point");
+                for (kernel, nan) in kernels(q, &x, &mut steps) {
+                    assert!(nan, "{kernel}: {at} of {length}");
+                    assert_eq!(steps[at], 7, "{kernel}");
+                }
+            }
+            for (kernel, nan) in kernels(q, &numbers[..length], &mut steps) {
+                assert!(!nan, "{kernel}: {length}");
             }
         }
+    }
+
+    /// What each vector kernel this CPU runs says of `x`'s NaNs, by name.
+    fn kernels(q: Quantization, x: &[f32], steps: &mut [u8]) -> Vec<(&'static str, bool)> {
+        let mut found = Vec::new();
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        {
+            if std::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has AVX-512F, and no packing is asked for.
+                #[allow(unsafe_code)]
+                found.push(("avx512", unsafe {
+                    super::avx512::quantize_slice(q, x, steps, false)
+                }));
+                if std::is_x86_feature_detected!("avx512bw") {
+                    // SAFETY: the CPU has AVX-512F and AVX-512BW, which packing needs.
+                    #[allow(unsafe_code)]
+                    found.push(("avx512 packing", unsafe {
+                        super::avx512::quantize_slice(q, x, steps, true)
+                    }));
+                }
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU has AVX2 and FMA.
+                #[allow(unsafe_code)]
+                found.push(("avx2", unsafe { super::avx2::quantize_slice(q, x, steps) }));
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+        let _ = (q, x, steps);
+        found
     }
 
     /// The rows path (AVX-512F where this CPU has it) gives `requantize_step`'s steps, for

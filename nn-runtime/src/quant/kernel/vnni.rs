@@ -10,11 +10,11 @@
 //!
 //! Every function has `#[target_feature]`: calling one is sound only on a CPU with the features,
 //! which [`super::level`] checks. The arithmetic intrinsics are safe; the loads and stores
-//! through pointers are `unsafe`, each after the check that makes it in bounds. Masked loads and
-//! stores cover the neurons past the last multiple of the vector's width: AVX-512's `k` masks
-//! and AVX2's `vpmaskmovd` neither read, write nor fault on masked-off lanes. The sums are
-//! written in the pieces of `kernel::pieces` instead (`avx2::store_sums` for 256 bits), which
-//! the loads that read them next get their values from.
+//! through pointers are `unsafe`, each after the check that makes it in bounds. Masked loads
+//! read the neurons past the last multiple of the vector's width: AVX-512's `k` masks and
+//! AVX2's `vpmaskmovd` neither read nor fault on masked-off lanes. Their sums are written in the
+//! pieces of `kernel::pieces` (`avx2::store_sums` for 256 bits), which the loads that read them
+//! next get their values from; a masked store would make them wait.
 
 // The weights' groups of 4 bytes are read as `i32` lanes by loads that accept any alignment
 // (`vmovdqu32`, `vpmaskmovd`).
@@ -168,7 +168,8 @@ fn batch_512<const R: usize, const P: usize, const IN: usize, const OUT: usize, 
     }
 }
 
-/// Neurons `o..` (`V` vectors, the last one masked at `OUT`) of `R` samples over `groups`:
+/// Neurons `o..` (`V` vectors, the last one read masked and written in pieces at `OUT`) of `R`
+/// samples over `groups`:
 /// `R x V` accumulators, each weight vector loaded once per group for the `R` samples. The
 /// accumulators start from `offsets` for the block of groups that starts at 0, from `sums` (the
 /// blocks before) for the others.
