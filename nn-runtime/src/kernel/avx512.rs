@@ -451,10 +451,10 @@ pub(crate) fn store_pieces<T: Lane>(x: &mut [T], v: V) {
 
 /// `activation::softmax` of `f32`s with 16 lanes at a time, within 4 ulps: `e^x` by the
 /// recurrent layers' polynomial ([`exp_within`]), the sum in `f64` (in `f32` up to 16 values, a
-/// tree of depth 4). When every value lies within
-/// `±SOFTMAX_DIRECT` (and there are at most `SOFTMAX_DIRECT_LEN`) it takes `e^x` without
-/// subtracting the maximum, so that the exponentials do not wait for it; otherwise it shifts by
-/// the maximum, as the scalar softmax does. Up to 16 values go to the 256-bit kernel
+/// tree of depth 4). When every value lies within `±SOFTMAX_DIRECT` (and there are at most
+/// `SOFTMAX_DIRECT_LEN`) it takes `e^x` without subtracting the maximum, so that the
+/// exponentials do not wait for it; otherwise it shifts by the maximum, as the scalar softmax
+/// does. Up to 16 values go to the 256-bit kernel
 /// (`super::avx2::softmax`, the same steps and sum, so the same bits as [`softmax_rows`]): on
 /// this short path, which is latency, its division and shuffles are shorter than 512-bit ones
 /// (the `# mlp` line of bench/benches/rtneural.rs). Probabilities below `f32`'s smallest normal

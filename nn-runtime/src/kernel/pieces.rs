@@ -110,9 +110,11 @@ mod tests {
     /// exactly its values (the sentinels around them kept), and the load gives them back with
     /// zeros in the other lanes, whatever lies beyond the row.
     #[test]
-    #[allow(unsafe_code, clippy::float_cmp, clippy::cast_precision_loss)]
+    #[allow(unsafe_code, clippy::float_cmp)]
     fn pieces_write_and_read_exactly_their_values() {
         if !std::is_x86_feature_detected!("avx") {
+            // Only the AVX2 and AVX-512 kernels call the pieces, and this CPU runs neither.
+            std::println!("not run: this CPU has no AVX");
             return;
         }
         let values = [1.5f32, -2.0, 3.25, 4.0, -5.5, 6.0, 7.75, 8.0];
