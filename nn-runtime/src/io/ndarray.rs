@@ -35,14 +35,14 @@ pub fn forward<T: Scalar, const IN: usize, const OUT: usize>(
         });
     }
     let rows = input.nrows();
-    let too_large = Error::OutputTooLarge {
+    let too_large = || Error::OutputTooLarge {
         layer: last,
         rows,
         width: OUT,
     };
     let mut output = Vec::new();
-    let length = rows.checked_mul(OUT).ok_or_else(|| too_large.clone())?;
-    output.try_reserve_exact(length).map_err(|_| too_large)?;
+    let length = rows.checked_mul(OUT).ok_or_else(too_large)?;
+    output.try_reserve_exact(length).map_err(|_| too_large())?;
     output.resize(length, T::ZERO);
     let (output_rows, _) = output.as_chunks_mut::<OUT>();
     if let Some(contiguous) = input.as_slice() {

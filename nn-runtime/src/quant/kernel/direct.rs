@@ -370,7 +370,8 @@ pub(super) mod avx512 {
         _mm512_castsi256_si512, _mm512_dpbusd_epi32, _mm512_inserti32x4, _mm512_inserti64x4,
         _mm512_loadu_si512, _mm512_mask_blend_ps, _mm512_maskz_loadu_epi8, _mm512_max_epi32,
         _mm512_permutex2var_epi8, _mm512_permutex2var_epi32, _mm512_permutexvar_epi8,
-        _mm512_set1_epi8, _mm512_set1_epi32, _mm512_set1_ps, _mm512_storeu_si512,
+        _mm512_set1_epi8, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setr_epi32,
+        _mm512_storeu_si512,
     };
     use core::mem::MaybeUninit;
 
@@ -995,13 +996,10 @@ pub(super) mod avx512 {
         to: &mut [u8],
         count: usize,
     ) {
-        let [even, odd] = [0, 1].map(|first| {
-            // SAFETY: `PAIRS` is 16 readable `i32`s, and `loadu` accepts any alignment.
-            #[allow(unsafe_code)]
-            unsafe {
-                _mm512_loadu_si512(PAIRS[first].as_ptr().cast())
-            }
-        });
+        // `vpermt2d` indices of the even lanes of two vectors (lanes 0, 2, .. 14 of the first,
+        // then of the second), and of their odd lanes.
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
         let lanes: __mmask16 = (1 << count) - 1;
         // Two channels at a time, each pair's sums then its steps, so that a pair's
         // requantisation runs beside the next pair's sums; with every sum of the block first,
@@ -1055,22 +1053,6 @@ pub(super) mod avx512 {
             c += 2;
         }
     }
-
-    /// `vpermt2d` indices of the even lanes of two vectors (`PAIRS[0]`: lanes 0, 2, .. 14 of
-    /// the first, then of the second) and of their odd lanes (`PAIRS[1]`).
-    const PAIRS: [[i32; 16]; 2] = {
-        let mut pairs = [[0; 16]; 2];
-        let mut k = 0;
-        while k < 16 {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // below 32
-            {
-                pairs[0][k] = 2 * k as i32;
-                pairs[1][k] = 2 * k as i32 + 1;
-            }
-            k += 1;
-        }
-        pairs
-    };
 
     /// A weight's four bytes as the `i32` that `vpdpbusd` broadcasts.
     #[inline]
