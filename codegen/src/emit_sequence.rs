@@ -22,7 +22,8 @@ pub(crate) fn emit(net: &Network) -> (TokenStream, TokenStream) {
     (state(net), methods(net))
 }
 
-/// `<Name>State`: one field per recurrent layer, named as the layer.
+/// `<Name>State`: one field per stateful layer (recurrent, or a causal `conv1d`'s history), named
+/// as the layer.
 fn state(net: &Network) -> TokenStream {
     let Network {
         visibility,

@@ -243,23 +243,16 @@ fn masks_field() -> Ident {
     Ident::new("__dropout_masks", Span::call_site())
 }
 
-/// The statement binding `shared::dropout_key` for `samples` samples (an expression) drawn from
-/// `gradients`, or to `None` (in `evaluate`); nothing for a network without dropout.
-fn bind_dropout_key(net: &Network, draw: Option<(&Ident, TokenStream)>) -> TokenStream {
+/// The statement binding `shared::dropout_key` to the key of `samples` samples (an expression)
+/// drawn from `gradients`; nothing for a network without dropout.
+fn bind_dropout_key(net: &Network, gradients: &Ident, samples: &TokenStream) -> TokenStream {
     if !draws_masks(net) {
         return TokenStream::new();
     }
-    let runtime = &net.runtime;
     let key = dropout_key();
     let masks = masks_field();
-    if let Some((gradients, samples)) = draw {
-        quote! {
-            let #key = ::core::option::Option::Some(#gradients.#masks.take(#samples));
-        }
-    } else {
-        quote! {
-            let #key: ::core::option::Option<#runtime::train::MaskKey> = ::core::option::Option::None;
-        }
+    quote! {
+        let #key = #gradients.#masks.take(#samples);
     }
 }
 
@@ -271,10 +264,20 @@ struct Locals {
     out: Ident,
 }
 
-/// The forward pass into named locals, keeping each layer's pre-activations. `stable`: each
-/// layer through `train::forward_one`, which gives the same bits as a sample's row in
-/// `accumulate_batch`'s chunks; otherwise through `forward`, as inference does.
-fn forward_keeping(net: &Network, input: &Ident, stable: bool) -> (TokenStream, Vec<Locals>) {
+/// Which forward pass [`forward_keeping`] writes.
+#[derive(Clone, Copy)]
+enum Pass {
+    /// Training's: each layer's [`Kind::forward_train`](crate::layer::Kind::forward_train) (dropout's masks, batchnorm's statistics
+    /// of the sample), `stable` as there.
+    Training { stable: bool },
+    /// Inference's: each layer's [`Kind::forward`](crate::layer::Kind::forward) (no masks, batchnorm's running statistics),
+    /// the bits of `forward`'s layers.
+    Inference,
+}
+
+/// The forward pass into named locals, keeping each layer's pre-activations (for the gradients,
+/// or the loss of `evaluate`).
+fn forward_keeping(net: &Network, input: &Ident, pass: Pass) -> (TokenStream, Vec<Locals>) {
     let Network {
         scalar, runtime, ..
     } = net;
@@ -290,7 +293,10 @@ fn forward_keeping(net: &Network, input: &Ident, stable: bool) -> (TokenStream, 
                 quote!(&#previous)
             }
         };
-        let product = kind(layer).forward_train(net, layer, &argument, stable);
+        let product = match pass {
+            Pass::Training { stable } => kind(layer).forward_train(net, layer, &argument, stable),
+            Pass::Inference => kind(layer).forward(net, layer, &argument),
+        };
         let pre = if layer.activation == Activation::Linear {
             body.extend(quote_spanned! {layer.span=>
                 let #out: #out_type = #product;
@@ -469,11 +475,13 @@ fn methods(net: &Network) -> TokenStream {
     let last_index = net.layers.len() - 1;
 
     // With chunks, `accumulate_gradients` must give the same bits as a sample of a chunk.
-    let (forward, locals) = forward_keeping(net, input, net.training_chunk > 1);
+    let stable = net.training_chunk > 1;
+    let (forward, locals) = forward_keeping(net, input, Pass::Training { stable });
     let backward = backward(net, &locals, &names);
     let last_out = &locals[last_index].out;
 
-    let (evaluate_forward, evaluate_locals) = forward_keeping(net, input, false);
+    // Inference's pass, as `forward`: dropout off, batchnorm's running statistics.
+    let (evaluate_forward, evaluate_locals) = forward_keeping(net, input, Pass::Inference);
     let Locals {
         pre: evaluate_pre,
         out: evaluate_out,
@@ -497,8 +505,7 @@ fn methods(net: &Network) -> TokenStream {
         TokenStream::new()
     };
     let (batch, beside) = batch_method(net);
-    let draw = bind_dropout_key(net, Some((gradients, quote!(1))));
-    let no_draw = bind_dropout_key(net, None);
+    let draw = bind_dropout_key(net, gradients, &quote!(1));
     // The layers' outputs and deltas are locals, as in `forward`: `lower` sizes a chunk to
     // keep each within clippy's pedantic `large_stack_arrays` limit, but for one sample of a
     // wider layer, or batchnorm's two, which the lint would report in users' crates.
@@ -536,7 +543,9 @@ fn methods(net: &Network) -> TokenStream {
                 #runtime::train::Outcome::new(#value, #last_out)
             }
 
-            /// Runs the network on `input` and returns the loss against `target` and the output.
+            /// Runs the network on `input` as `forward` does (in inference mode: dropout off,
+            /// batchnorm with its running statistics) and returns the loss against `target` and
+            /// the output.
             #[allow(clippy::trivially_copy_pass_by_ref)]
             pub fn evaluate<#bound>(
                 &self,
@@ -544,7 +553,6 @@ fn methods(net: &Network) -> TokenStream {
                 #target: &#output_type,
                 #loss: &L,
             ) -> #runtime::train::Outcome<#scalar, #output_type> {
-                #no_draw
                 #evaluate_forward
                 let #value = <L as #runtime::train::Loss<#marker>>::value(
                     #loss, #activation, &#evaluate_pre, &#evaluate_out, #target,
@@ -804,7 +812,7 @@ fn batch_method(net: &Network) -> (TokenStream, TokenStream) {
 
     // One sample per chunk: the per-sample code, whose locals are all statically sized, is
     // faster than a chunk of one.
-    let draw = bind_dropout_key(net, Some((gradients, quote!(#n))));
+    let draw = bind_dropout_key(net, gradients, &quote!(#n));
     let signature = batch_signature(net, &names, &c);
     let [whole, whole_doc, whole_method] = whole_batch(net, chunk, &signature);
     let loop_ = if chunk == 1 {
@@ -920,7 +928,7 @@ fn whole_batch(net: &Network, chunk: usize, signature: &TokenStream) -> [TokenSt
         gradients,
         ..
     } = &names;
-    let draw = bind_dropout_key(net, Some((gradients, quote!(#n))));
+    let draw = bind_dropout_key(net, gradients, &quote!(#n));
     let (forward, locals) = chunk_forward(net, Rows::Heap, &c);
     let backward = chunk_backward(net, Rows::Heap, &c, &names, &locals);
     let layer = &first.name;

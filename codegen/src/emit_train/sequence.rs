@@ -89,13 +89,13 @@ fn accumulate_sequence(net: &Network) -> TokenStream {
     let key = dropout_key();
     // Each step is a sample of the dropout masks: step `t` draws the window's key `at(t)`.
     let (take_key, step_key) = if masks {
-        let (field, step) = (super::masks_field(), local("step"));
+        let field = super::masks_field();
         (
             quote! {
-                let #window_key = ::core::option::Option::Some(#gradients.#field.take(#steps));
+                let #window_key = #gradients.#field.take(#steps);
             },
             quote! {
-                let #key = #window_key.map(|#step| #step.at(#t));
+                let #key = #window_key.at(#t);
             },
         )
     } else {

@@ -36,8 +36,8 @@ impl Kind for Dropout {
         true
     }
 
-    /// `train::dropout_train` with the layer's number and the sample's key, the identity when
-    /// the key is `None` (in `evaluate`).
+    /// `train::dropout_train` with the layer's number and the sample's key (`evaluate` runs
+    /// [`Kind::forward`], the identity).
     fn forward_train(
         &self,
         net: &Network,
@@ -84,7 +84,7 @@ impl Kind for Dropout {
 }
 
 impl Dropout {
-    /// `values` (a reference) through the mask of `key` (an `Option<MaskKey>`).
+    /// `values` (a reference) through the mask of `key` (a `MaskKey`).
     fn masked(
         &self,
         net: &Network,
@@ -95,14 +95,8 @@ impl Dropout {
         let runtime = &net.runtime;
         let p = self.p;
         let number = layer_number(&layer.name);
-        let some = local("mask_key");
         quote_spanned! {layer.span=>
-            match #key {
-                ::core::option::Option::Some(#some) => {
-                    #runtime::train::dropout_train(#values, #p, #number, #some)
-                }
-                ::core::option::Option::None => *#values,
-            }
+            #runtime::train::dropout_train(#values, #p, #number, #key)
         }
     }
 
@@ -116,15 +110,9 @@ impl Dropout {
         output: &TokenStream,
     ) -> TokenStream {
         let (k, sample, row) = (local("k"), local("sample"), local("row"));
-        let some = local("mask_key");
         let key = dropout_key();
         let shape = array_type(&net.scalar, &layer.input);
-        let masked = self.masked(
-            net,
-            layer,
-            &quote!(#sample),
-            &quote!(#key.map(|#some| #some.at(#k))),
-        );
+        let masked = self.masked(net, layer, &quote!(#sample), &quote!(#key.at(#k)));
         quote_spanned! {layer.span=>
             for (#k, (#sample, #row)) in (#input).iter().zip((#output).iter_mut()).enumerate() {
                 let #sample: &#shape = ::core::borrow::Borrow::borrow(#sample);
@@ -169,9 +157,7 @@ mod tests {
                 .forward_train(&net, layer, &quote!(x), true)
                 .to_string(),
             format!(
-                "match dropout_key {{ :: core :: option :: Option :: Some (mask_key) => {{ \
-                 :: nn :: __private :: train :: dropout_train (x , 0.25f64 , {number}u64 , mask_key) }} \
-                 :: core :: option :: Option :: None => * x , }}"
+                ":: nn :: __private :: train :: dropout_train (x , 0.25f64 , {number}u64 , dropout_key)"
             )
         );
     }

@@ -566,7 +566,9 @@ impl Regressor {
         gradients.encoder.accumulate(input, &encoder_delta);
         ::my_nn::__private::train::Outcome::new(value, head)
     }
-    /// Runs the network on `input` and returns the loss against `target` and the output.
+    /// Runs the network on `input` as `forward` does (in inference mode: dropout off,
+    /// batchnorm with its running statistics) and returns the loss against `target` and
+    /// the output.
     #[allow(clippy::trivially_copy_pass_by_ref)]
     pub fn evaluate<
         L: ::my_nn::__private::train::Loss<::my_nn::__private::train::output::Linear>,

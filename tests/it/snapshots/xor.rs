@@ -481,7 +481,9 @@ impl Xor {
         gradients.layer0.accumulate(input, &layer0_delta);
         ::nn::__private::train::Outcome::new(value, layer1)
     }
-    /// Runs the network on `input` and returns the loss against `target` and the output.
+    /// Runs the network on `input` as `forward` does (in inference mode: dropout off,
+    /// batchnorm with its running statistics) and returns the loss against `target` and
+    /// the output.
     #[allow(clippy::trivially_copy_pass_by_ref)]
     pub fn evaluate<
         L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,

@@ -313,6 +313,66 @@ fn running_statistics_follow_the_batches() {
     assert_eq!(net.layer1.num_batches_tracked(), 2.0);
 }
 
+/// `evaluate`, and so `nn::train::evaluate` and `Trainer`'s validation, is inference: each
+/// batchnorm normalises with its running statistics, as `forward` does, not with the sample's
+/// own (which on `[C]` would make every normalised value 0, whatever the input).
+#[test]
+fn evaluate_is_inference() {
+    macro_rules! check {
+        ($net:ident, $loss:expr, $seed:literal, $target:expr, $expected_loss:expr) => {{
+            let mut net = $net::random($seed);
+            let mut rng = Rng::new($seed);
+            // Running statistics no sample has: means in [-1, 1], variances in [0.5, 2].
+            net.for_each_tensor_mut(|_, tensor, values| match tensor.name {
+                "running_mean" => values.fill_with(|| rng.uniform_in(-1.0, 1.0)),
+                "running_var" => values.fill_with(|| rng.uniform_in(0.5, 2.0)),
+                _ => {}
+            });
+            let inputs: Vec<_> = (0..6).map(|_| random(&mut rng, -2.0, 2.0)).collect();
+            let targets: Vec<_> = (0..6).map(|_| $target(&mut rng)).collect();
+            let mut correct = 0;
+            let mut outputs = Vec::new();
+            for (x, y) in inputs.iter().zip(&targets) {
+                let expected = net.forward(x);
+                let outcome = net.evaluate(x, y, &$loss);
+                assert_eq!(outcome.output, expected, "{}", $net::NAME);
+                let expected_loss: f64 = $expected_loss(&expected, y);
+                assert!(
+                    (outcome.loss - expected_loss).abs() < 1e-12,
+                    "{}: {} against {expected_loss}",
+                    $net::NAME,
+                    outcome.loss
+                );
+                correct += usize::from(Loss::<<$net as Trainable>::OutputActivation>::is_correct(
+                    &$loss,
+                    &expected[..],
+                    &y[..],
+                ));
+                outputs.push(expected);
+            }
+            // Two inputs, two outputs: the normalised values depend on the input.
+            assert_ne!(outputs[0], outputs[1], "{}", $net::NAME);
+            let measured = nn::train::evaluate(&*net, &$loss, &inputs, &targets).unwrap();
+            assert_eq!(measured.accuracy, correct as f64 / 6.0, "{}", $net::NAME);
+        }};
+    }
+    // The losses from `forward`'s probabilities.
+    let cross_entropy = |p: &[f64; 3], y: &[f64; 3]| -> f64 {
+        -p.iter().zip(y).map(|(p, y)| y * p.ln()).sum::<f64>()
+    };
+    let binary = |p: &[f64; 2], y: &[f64; 2]| -> f64 {
+        -p.iter()
+            .zip(y)
+            .map(|(p, y)| y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+            .sum::<f64>()
+            / 2.0
+    };
+    let probabilities = |rng: &mut Rng| random::<[f64; 2]>(rng, 0.0, 1.0);
+    check!(Features, CrossEntropy, 11, one_hot::<3>, cross_entropy);
+    check!(Sequence, BinaryCrossEntropy, 12, probabilities, binary);
+    check!(Image, CrossEntropy, 13, one_hot::<3>, cross_entropy);
+}
+
 /// `Trainer` folds the running statistics after each step (one batch tracked per step), also
 /// with its default batch size, larger than the network's chunk.
 #[test]

@@ -502,7 +502,9 @@ impl ::nn::__private::Network for Xor {
             gradients.hidden.accumulate(input, &hidden_delta);
             ::nn::__private::train::Outcome::new(value, output)
         }
-        /// Runs the network on `input` and returns the loss against `target` and the output.
+        /// Runs the network on `input` as `forward` does (in inference mode: dropout off,
+        /// batchnorm with its running statistics) and returns the loss against `target` and
+        /// the output.
         #[allow(clippy::trivially_copy_pass_by_ref)]
         pub fn evaluate<
             L: ::nn::__private::train::Loss<::nn::__private::train::output::Sigmoid>,
@@ -1121,7 +1123,9 @@ impl ::nn::__private::Network for Iris {
             gradients.features.accumulate(input, &features_delta);
             ::nn::__private::train::Outcome::new(value, layer2)
         }
-        /// Runs the network on `input` and returns the loss against `target` and the output.
+        /// Runs the network on `input` as `forward` does (in inference mode: dropout off,
+        /// batchnorm with its running statistics) and returns the loss against `target` and
+        /// the output.
         #[allow(clippy::trivially_copy_pass_by_ref)]
         pub fn evaluate<
             L: ::nn::__private::train::Loss<::nn::__private::train::output::LogSoftmax>,
@@ -1863,7 +1867,9 @@ impl ::nn::__private::Network for Zoo {
             gradients.layer0.accumulate(input, &layer0_delta);
             ::nn::__private::train::Outcome::new(value, layer5)
         }
-        /// Runs the network on `input` and returns the loss against `target` and the output.
+        /// Runs the network on `input` as `forward` does (in inference mode: dropout off,
+        /// batchnorm with its running statistics) and returns the loss against `target` and
+        /// the output.
         #[allow(clippy::trivially_copy_pass_by_ref)]
         pub fn evaluate<
             L: ::nn::__private::train::Loss<::nn::__private::train::output::Linear>,
