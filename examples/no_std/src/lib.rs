@@ -57,7 +57,8 @@ nn::network! {
 
 /// One step of fine-tuning on the device, with this crate's `train` feature (on by default):
 /// the mean cross-entropy gradients of a batch of readings and their classes (one-hot),
-/// batchnorm taking the batch's statistics, then a step of plain gradient descent. No
+/// batchnorm taking the batch's statistics, then a step of plain gradient descent, and the
+/// batch's statistics folded into batchnorm's running ones (PyTorch's training mode). No
 /// allocator: `gradients` is the caller's (from `SensorGradients::ZERO`), zeroed here. Returns
 /// the batch's mean loss (0 for an empty batch, which changes nothing).
 ///
@@ -87,5 +88,6 @@ pub fn fine_tune(
         |_, outcome| loss += outcome.loss,
     )?;
     nn::train::sgd_step(net, gradients, learning_rate);
+    nn::train::Trainable::update_buffers(net, gradients);
     Ok(loss * scale)
 }

@@ -50,6 +50,13 @@ fn fine_tuning_lowers_the_loss_without_an_allocator() {
     assert!(first.is_finite() && last.is_finite());
     assert!(last < 0.8 * first, "loss {first} -> {last}");
     assert_ne!(values(&net), values(&Sensor::BAKED));
+    // Each step folded its batch into batchnorm's running statistics.
+    let baked = Sensor::BAKED;
+    assert_eq!(
+        net.layer1.num_batches_tracked(),
+        baked.layer1.num_batches_tracked() + 51.0
+    );
+    assert_ne!(net.layer1.running_mean(), baked.layer1.running_mean());
     // An empty batch: no loss, no change.
     let tuned = values(&net);
     assert_eq!(
