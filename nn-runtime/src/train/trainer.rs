@@ -31,6 +31,17 @@ pub enum TrainError {
         /// Samples set aside for validation.
         validation: usize,
     },
+    /// A validation split that holds out no sample, as Keras refuses it too: a split of 0.1 of
+    /// 5 samples.
+    #[error(
+        "expected at least one validation sample: a validation split of {split} of {samples} samples holds out none"
+    )]
+    NoValidation {
+        /// Samples given.
+        samples: usize,
+        /// The split.
+        split: f64,
+    },
     /// A batch size of zero.
     #[error("expected a batch size of at least 1, found 0")]
     BatchSize,
@@ -113,6 +124,11 @@ impl core::fmt::Debug for TrainError {
                 .debug_struct("Empty")
                 .field("samples", samples)
                 .field("validation", validation)
+                .finish(),
+            Self::NoValidation { samples, split } => f
+                .debug_struct("NoValidation")
+                .field("samples", samples)
+                .field("split", split)
                 .finish(),
             Self::BatchSize => f.write_str("BatchSize"),
             Self::NoSamples => f.write_str("NoSamples"),
@@ -295,8 +311,9 @@ impl<L, O> Trainer<L, O> {
         self
     }
 
-    /// With this fraction of the samples, taken from the end before any shuffling (as Keras),
-    /// held out for validation after each epoch.
+    /// With this fraction of the samples, taken from the end before any shuffling, held out for
+    /// validation after each epoch. As Keras: `floor(n * (1 - split))` samples train, the rest
+    /// validate, and a split that leaves either part empty is an error.
     #[must_use]
     pub fn validation_split(mut self, split: f64) -> Self {
         self.validation_split = split;
@@ -356,14 +373,22 @@ impl<L, O> Trainer<L, O> {
                 split: self.validation_split,
             });
         }
-        // The rounding matches Keras: `int(n * split)` samples from the end.
+        // Keras's rounding (`train_validation_split`): `floor(n * (1 - split))` samples train,
+        // the rest, from the end, validate.
+        let samples = inputs.len();
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let validation = (inputs.len() as f64 * self.validation_split) as usize;
-        let training = inputs.len() - validation;
+        let training = (samples as f64 * (1.0 - self.validation_split)).floor() as usize;
+        let validation = samples - training;
         if training == 0 {
             return Err(TrainError::Empty {
-                samples: inputs.len(),
+                samples,
                 validation,
+            });
+        }
+        if validation == 0 && self.validation_split > 0.0 {
+            return Err(TrainError::NoValidation {
+                samples,
+                split: self.validation_split,
             });
         }
         let base_rate = self.optimizer.learning_rate();
@@ -378,7 +403,8 @@ impl<L, O> Trainer<L, O> {
     }
 
     /// Like [`Trainer::fit`], but validates after each epoch on the given samples instead of
-    /// a split of the training samples (the validation split setting is ignored).
+    /// a split of the training samples (the validation split setting is ignored); with none,
+    /// validates nothing (each [`Epoch::validation`] is `None`).
     ///
     /// # Errors
     ///
@@ -573,7 +599,8 @@ impl<L, O> Trainer<L, O> {
     }
 }
 
-/// Fisher-Yates with unbiased bounded integers (Lemire's multiply-shift).
+/// Fisher-Yates, each index drawn by Lemire's multiply-shift without its rejection step: an
+/// index's probability is off by at most `n / 2^64`.
 fn shuffle(order: &mut [usize], rng: &mut SplitMix64) {
     for i in (1..order.len()).rev() {
         let bound = (i + 1) as u128;

@@ -120,6 +120,63 @@ fn digits_are_learned_in_a_few_epochs() {
     assert!(test.accuracy > 0.85, "{test:?}");
 }
 
+/// Keras's split: `floor(n * (1 - split))` samples train and the rest validate, and a split
+/// that holds out nothing is refused (Keras raises).
+#[test]
+fn the_validation_split_rounds_as_keras() {
+    let inputs: Vec<[f32; 2]> = (0..10).map(|k| XOR_INPUTS[k % 4]).collect();
+    let targets: Vec<[f32; 1]> = (0..10).map(|k| XOR_TARGETS[k % 4]).collect();
+    let mut net = Xor::random(1);
+    let split = |split: f64, n: usize, net: &mut Xor| {
+        Trainer::new(Mse, Sgd::new(0.1))
+            .epochs(1)
+            .validation_split(split)
+            .fit(net, &inputs[..n], &targets[..n], keep_going)
+            .map(|history| {
+                let epoch = history.epochs[0];
+                (epoch.train.samples, epoch.validation.map(|v| v.samples))
+            })
+    };
+    // 10 * 0.75 = 7.5: 7 train, 3 validate.
+    assert_eq!(split(0.25, 10, &mut net), Ok((7, Some(3))));
+    assert_eq!(split(0.1, 10, &mut net), Ok((9, Some(1))));
+    assert_eq!(split(0.0, 10, &mut net), Ok((10, None)));
+    // 5 * 0.9 = 4.5: 4 train, 1 validates.
+    assert_eq!(split(0.1, 5, &mut net), Ok((4, Some(1))));
+    // 9 * 0.95 = 8.55: 8 and 1; 9 * 0.99 = 8.91: 8 and 1 too.
+    assert_eq!(split(0.05, 9, &mut net), Ok((8, Some(1))));
+    assert_eq!(split(0.01, 9, &mut net), Ok((8, Some(1))));
+    // `1 - 1e-17` rounds to 1: every sample trains, none validates.
+    let refused = split(1e-17, 10, &mut net).unwrap_err();
+    assert_eq!(
+        refused,
+        TrainError::NoValidation {
+            samples: 10,
+            split: 1e-17
+        }
+    );
+    assert_eq!(
+        refused.to_string(),
+        "expected at least one validation sample: a validation split of 0.00000000000000001 of 10 samples holds out none"
+    );
+    // 1 * 0.5 = 0.5: nothing to train on.
+    assert_eq!(
+        split(0.5, 1, &mut net),
+        Err(TrainError::Empty {
+            samples: 1,
+            validation: 1
+        })
+    );
+    let none = split(0.1, 0, &mut net).unwrap_err();
+    assert_eq!(
+        none,
+        TrainError::Empty {
+            samples: 0,
+            validation: 0
+        }
+    );
+}
+
 #[test]
 fn the_callback_can_stop_training() {
     let mut net = Xor::random(1);
