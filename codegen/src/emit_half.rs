@@ -7,14 +7,15 @@
 //! a sequence network's `step`, `forward_sequence` and `step_streams` are too
 //! (`emit_sequence::methods_with`), with the `f32` network's state type (the state is `f32`
 //! either way, so one type serves both networks and a stream can move between them). Each
-//! kind's own tokens but a dense layer's (the runtime's kernel even where the `f32` network
-//! unrolls): the half layers answer the `f32` layers' methods, so the bits are those of the
-//! `f32` network holding the rounded weights.
+//! kind's own tokens but a dense layer's (`half_dense`: the runtime's `HalfDense`, or the `f32`
+//! layer's unrolled sums of widened weights where the `f32` network unrolls): the half layers
+//! answer the `f32` layers' methods, so the bits are those of the `f32` network holding the
+//! rounded weights.
 
 use crate::emit::{forward_batch_body, forward_body};
 use crate::emit_sequence::{methods_with, state_name};
 use crate::io::BakedWeights;
-use crate::ir::{Layer, LayerKind, Network, Quantized};
+use crate::ir::{DenseForward, Layer, LayerKind, Network, Quantized};
 use crate::layer::kind;
 use crate::shared::{array_type, check_rows, count, literal, local, twin_counts};
 use nn_grammar::Quantize;
@@ -332,6 +333,20 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
     }
 }
 
+/// One sample through a dense layer of a twin (`None` for other kinds): `HalfDense`'s kernel,
+/// or, where the `f32` network unrolls, its unrolled sums with each weight widened, so that
+/// the bits are the `f32` network's on the rounded weights either way.
+fn half_dense(net: &Network, layer: &Layer, input: &TokenStream) -> Option<TokenStream> {
+    let LayerKind::Dense(dense) = &layer.kind else {
+        return None;
+    };
+    let field = &layer.field;
+    Some(match dense.forward {
+        DenseForward::Kernel => quote_spanned!(layer.span=> self.#field.forward(#input)),
+        DenseForward::Unrolled => dense.unrolled(layer, input, Some(&net.runtime)),
+    })
+}
+
 /// `forward` and `forward_batch` of a feed-forward twin: the `f32` network's bodies, a dense
 /// layer through its runtime kernel.
 fn feed_forward_methods(net: &Network) -> TokenStream {
@@ -342,12 +357,7 @@ fn feed_forward_methods(net: &Network) -> TokenStream {
         array_type(&net.scalar, &net.output),
     );
     let forward = forward_body(net, &|layer, input| {
-        if let LayerKind::Dense(_) = layer.kind {
-            let field = &layer.field;
-            quote_spanned!(layer.span=> self.#field.forward(#input))
-        } else {
-            kind(layer).forward(net, layer, input)
-        }
+        half_dense(net, layer, input).unwrap_or_else(|| kind(layer).forward(net, layer, input))
     });
     let chunks = forward_batch_body(net, &|layer, input, output| {
         if let LayerKind::Dense(_) = layer.kind {
@@ -400,12 +410,8 @@ fn sequence_methods(net: &Network) -> TokenStream {
     methods_with(
         net,
         &|layer, state, input| {
-            if let LayerKind::Dense(_) = layer.kind {
-                let field = &layer.field;
-                quote_spanned!(layer.span=> self.#field.forward(#input))
-            } else {
-                kind(layer).step(net, layer, state, input)
-            }
+            half_dense(net, layer, input)
+                .unwrap_or_else(|| kind(layer).step(net, layer, state, input))
         },
         &|layer, states, input, output| {
             if let LayerKind::Dense(_) = layer.kind {

@@ -584,3 +584,49 @@ fn twins_count_and_summarise_the_networks_layers() {
         "{text}"
     );
 }
+
+nn::network! {
+    /// Every dense layer unrolled (`unroll = full`), with both twins.
+    pub struct Unrolled = 6 -> 5 tanh -> 3 with unroll = full, quantize = bf16, quantize = f16;
+    /// The same in a sequence network: the per-step dense layers unrolled.
+    pub struct UnrolledSequence = 2 -> gru(4) -> 3 relu -> 1
+        with unroll = full, quantize = bf16;
+}
+
+/// Where the `f32` network unrolls its dense layers, so do the twins (each term's weight
+/// widened), so that they keep the bits of the `f32` network holding the rounded weights: the
+/// runtime's kernel sums `1 + (2^-24 + 2^-24)`, the unrolled layer `(1 + 2^-24) + 2^-24`.
+#[test]
+fn twins_of_unrolled_networks_give_the_bits_of_the_rounded_f32_network() {
+    let mut net = Unrolled::random(3);
+    let tiny = 2f32.powi(-24);
+    let input = [tiny, tiny, 0.0, 0.0, 0.0, 0.0];
+    let mut columns = [[0.0f32; 5]; 6];
+    columns[0][0] = 1.0;
+    columns[1][0] = 1.0;
+    let mut bias = [0.0f32; 5];
+    bias[0] = 1.0;
+    net.layer0 = nn::Dense::from_columns(columns, bias);
+    let half = UnrolledBf16::from_network(&net).unwrap();
+    let wide = half.to_network();
+    assert_eq!(bits(&wide.forward(&input)), bits(&half.forward(&input)));
+    // The tie: the unrolled sum rounds to 1, the kernel's to 1 + 2^-23.
+    assert_eq!(wide.layer0.forward(&input)[0], 1.0 + 2.0 * tiny);
+
+    let net = Unrolled::random(4);
+    let half = UnrolledBf16::from_network(&net).unwrap();
+    let f16 = UnrolledF16::from_network(&net).unwrap();
+    let (wide, wide_f16) = (half.to_network(), f16.to_network());
+    for x in random_values::<6>(5, 50) {
+        assert_eq!(bits(&wide.forward(&x)), bits(&half.forward(&x)));
+        assert_eq!(bits(&wide_f16.forward(&x)), bits(&f16.forward(&x)));
+    }
+
+    let net = UnrolledSequence::random(6);
+    let half = UnrolledSequenceBf16::from_network(&net).unwrap();
+    let wide = half.to_network();
+    let (mut a, mut b) = (UnrolledSequenceState::ZERO, UnrolledSequenceState::ZERO);
+    for x in random_values::<2>(7, 100) {
+        assert_eq!(bits(&wide.step(&mut a, &x)), bits(&half.step(&mut b, &x)));
+    }
+}

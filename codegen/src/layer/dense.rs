@@ -37,7 +37,7 @@ impl Kind for Dense {
         let field = &layer.field;
         match self.forward {
             DenseForward::Kernel => quote_spanned!(layer.span=> self.#field.forward(#input)),
-            DenseForward::Unrolled => self.unrolled(layer, input),
+            DenseForward::Unrolled => self.unrolled(layer, input, None),
         }
     }
 
@@ -187,11 +187,21 @@ impl Dense {
     /// (`w[i][o]` from input `i` to neuron `o`): one multiply-add per term, for tiny layers.
     ///
     /// `input` is bound to `x` before `w` and `b` are, so that a previous layer called `w` or
-    /// `b` is not shadowed.
-    fn unrolled(&self, layer: &Layer, input: &TokenStream) -> TokenStream {
+    /// `b` is not shadowed. `widen`: the runtime path of a half-precision twin's layer
+    /// (`HalfDense`), whose weights each term widens (`Half::to_f32`, exact), so that the twin
+    /// gives the bits of the `f32` network holding the rounded weights.
+    pub(crate) fn unrolled(
+        &self,
+        layer: &Layer,
+        input: &TokenStream,
+        widen: Option<&TokenStream>,
+    ) -> TokenStream {
         let field = &layer.field;
         let rows = (0..self.outputs).map(|o| {
-            let terms = (0..self.inputs).map(|i| quote!(+ w[#i][#o] * x[#i]));
+            let terms = (0..self.inputs).map(|i| match widen {
+                None => quote!(+ w[#i][#o] * x[#i]),
+                Some(runtime) => quote!(+ #runtime::Half::to_f32(w[#i][#o]) * x[#i]),
+            });
             quote!(b[#o] #(#terms)*)
         });
         quote_spanned! {layer.span=> {
