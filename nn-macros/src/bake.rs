@@ -3,7 +3,7 @@
 
 use nn_codegen::{BakedWeights, QuantizedLayer};
 use nn_grammar::{Activation, Cell, Network, Scalar};
-use nn_runtime::io::safetensors::{LoadOptions, load_layers};
+use nn_runtime::io::safetensors::{LoadOptions, is_quantized_file, load_layers};
 use nn_runtime::layers::{BatchNorm, Conv1d, Conv2d, Gru, LayerNorm, Lstm, Rnn};
 use nn_runtime::quant::Quantization;
 use nn_runtime::quant::file::Reader;
@@ -88,7 +88,7 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
         .quantize
         .iter()
         .any(|(format, _)| *format == nn_grammar::Quantize::Int8);
-    if is_quantized(&bytes) && !int8_twin {
+    if is_quantized_file(&bytes) && !int8_twin {
         return Err(format!(
             "`{file}` is an int8 network's file (an int8 twin's `to_safetensors`), but `{name}` \
              declares no `quantize = int8` to bake it into: add it, or bake the `f32` network's \
@@ -96,7 +96,7 @@ pub(crate) fn read(net: &Network, file: &str) -> Result<BakedWeights, String> {
             name = net.name
         ));
     }
-    if is_quantized(&bytes) {
+    if is_quantized_file(&bytes) {
         return Ok(BakedWeights {
             written: file.to_owned(),
             path: absolute,
@@ -199,17 +199,6 @@ fn with_fixed(read: Vec<Vec<f64>>, all: &[TensorInfo], hidden: Option<Hidden>) -
             }
         })
         .collect()
-}
-
-/// Whether `bytes` is a quantised file (an int8 twin's `to_safetensors`): its header names an
-/// `I8` tensor. Anything else is read as an `f32` network's file, with that reader's errors.
-fn is_quantized(bytes: &[u8]) -> bool {
-    let header = bytes
-        .get(..8)
-        .and_then(|length| usize::try_from(u64::from_le_bytes(length.try_into().ok()?)).ok())
-        .and_then(|length| bytes.get(8..8usize.checked_add(length)?));
-    let pattern = br#""dtype":"I8""#;
-    header.is_some_and(|h| h.windows(pattern.len()).any(|w| w == pattern))
 }
 
 /// The parts of the layers with weights from a quantised file, with the runtime's reader.

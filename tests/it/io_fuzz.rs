@@ -790,6 +790,33 @@ fn assert_header_as_the_reference(file: &[u8]) {
     }
 }
 
+/// A zero dimension after a large one: the reference counts a tensor's elements before its
+/// bits, so `[2^62, 0]` is an empty tensor while `[2^62, 4, 0]` overflows; the loader reads
+/// both headers as it does (the first file then names the tensor no layer has).
+#[test]
+fn empty_tensors_with_large_dimensions_read_as_the_reference() {
+    let file = Tiny::random(1).to_safetensors();
+    let (_, header) = header_of(&file).expect("a header");
+    let header = std::str::from_utf8(header).expect("UTF-8");
+    for (shape, accepted) in [
+        ("[4611686018427387904,0]", true),
+        ("[0,4611686018427387904,4]", true),
+        ("[4611686018427387904,4,0]", false),
+    ] {
+        let entry = format!(r#"{{"empty":{{"dtype":"F32","shape":{shape},"data_offsets":[0,0]}},"#);
+        let edited =
+            with_header(&file, header.replacen('{', &entry, 1).as_bytes()).expect("a file");
+        assert_header_as_the_reference(&edited);
+        let reference = safetensors::SafeTensors::deserialize(&edited);
+        assert_eq!(reference.is_ok(), accepted, "{shape}");
+        match Tiny::from_safetensors(&edited) {
+            Err(Error::UnexpectedTensor { tensor, .. }) if accepted => assert_eq!(tensor, "empty"),
+            Err(Error::Format { .. }) if !accepted => {}
+            other => panic!("{shape}: {:?}", other.map(|_| ())),
+        }
+    }
+}
+
 /// Loads `file` into each network; how many took it.
 fn safetensors_into_each(file: &[u8]) -> usize {
     assert_header_as_the_reference(file);

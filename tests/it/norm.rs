@@ -32,6 +32,25 @@ nn::network! {
     /// The network of `batchnorm.safetensors`: a BatchNorm1d between two Linear layers, saved
     /// without `num_batches_tracked`, as PyTorch before 0.4.1 saved it.
     pub struct Between = 5 -> 4 -> batchnorm relu -> 3 softmax;
+
+    /// The same, baked from `batchnorm_counter_i8.safetensors`: its counter saved as `I8`
+    /// (`make_counter_i8.py`).
+    pub struct BetweenCounterI8 = 5 -> 4 -> batchnorm relu -> 3 softmax
+        with weights = "tests/fixtures/batchnorm_counter_i8.safetensors";
+}
+
+/// An `I8` counter, which the loaders accept as any integer, does not make a file an int8
+/// twin's: it bakes (where the macro once refused it as one) and loads, to the same network.
+#[test]
+fn an_int8_counter_bakes_and_loads() {
+    let baked = BetweenCounterI8::BAKED;
+    let loaded = BetweenCounterI8::from_safetensors_file(path("batchnorm_counter_i8.safetensors"))
+        .expect("loads");
+    assert_eq!(baked.layer1.num_batches_tracked(), 7.0);
+    assert_eq!(baked.to_safetensors(), loaded.to_safetensors());
+    let plain = Between::from_safetensors_file(path("batchnorm.safetensors")).expect("loads");
+    let x = [0.5, -1.0, 0.25, 2.0, -0.75];
+    assert_eq!(baked.forward(&x), plain.forward(&x));
 }
 
 /// One network's inputs (flattened) and onnxruntime's outputs, as `f32`.

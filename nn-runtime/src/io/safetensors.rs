@@ -179,10 +179,13 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<(Vec<Tensor>, &[u8]), Error> {
                  each tensor's data follows the previous one's"
             )));
         }
+        // The reference's order: the elements' count, then its bits (so that a zero
+        // dimension after a large one is not an overflow).
         let bits = tensor
             .shape
             .iter()
-            .try_fold(tensor.dtype.bitsize(), |n, &d| n.checked_mul(d))
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .and_then(|elements| elements.checked_mul(tensor.dtype.bitsize()))
             .filter(|bits| bits % 8 == 0)
             .ok_or_else(|| {
                 invalid(format_args!(
@@ -620,6 +623,24 @@ enum Keys {
     Saved,
 }
 
+/// Whether `tensors` are an int8 twin's file: `I8` weights beside scales (an integer
+/// `num_batches_tracked` alone does not make one).
+fn quantized(tensors: &[Tensor]) -> bool {
+    tensors
+        .iter()
+        .any(|t| t.dtype == Dtype::I8 && t.name.ends_with(".weight"))
+        && tensors.iter().any(|t| t.name.ends_with(".input_scale"))
+}
+
+/// Whether `bytes` is a readable safetensors file of an int8 twin (its `to_safetensors`), by
+/// the rule with which the float loaders refuse one: for `network!`'s baking, which reads it
+/// with the int8 reader then.
+#[doc(hidden)]
+#[must_use]
+pub fn is_quantized_file(bytes: &[u8]) -> bool {
+    parse(bytes).is_ok_and(|(tensors, _)| quantized(&tensors))
+}
+
 /// [`assign`] with the rule `keys`.
 fn assign_by<'f>(
     tensors: &'f [Tensor],
@@ -627,13 +648,9 @@ fn assign_by<'f>(
     keys: Keys,
     strict: bool,
 ) -> Result<Assigned<'f>, Error> {
-    // An int8 twin's file (its `I8` weights beside scales and zero points) is not a float
-    // network's: say so, rather than name its first scale as a tensor of too many.
-    if tensors
-        .iter()
-        .any(|t| t.dtype == Dtype::I8 && t.name.ends_with(".weight"))
-        && tensors.iter().any(|t| t.name.ends_with(".input_scale"))
-    {
+    // An int8 twin's file is not a float network's: say so, rather than name its first scale
+    // as a tensor of too many.
+    if quantized(tensors) {
         return Err(Error::QuantizedFile {});
     }
     let find = |name: &str| tensors.iter().position(|t| t.name == name);
