@@ -252,11 +252,15 @@ pub enum Error {
     #[cfg(feature = "alloc")]
     #[error(
         "layer `{layer}`: tensor `{tensor}` has shape {found:?}, expected {expected:?}{hint}",
-        hint = shape_hint(.tensor, .expected, .found)
+        hint = shape_hint(*.kind, .tensor, .expected, .found)
     )]
     Shape {
         /// The layer.
         layer: &'static str,
+        /// The layer's kind, in a float network's file or JSON (`None` in an int8 twin's):
+        /// what says whether a 2-D tensor is a dense layer's weight, whose message tells how to
+        /// save it (a `layernorm`'s weight over a 2-D input is 2-D too).
+        kind: Option<LayerKind>,
         /// The tensor's name.
         tensor: String,
         /// PyTorch's shape of the tensor (`[outputs, inputs]` for a dense layer's weight, as
@@ -448,7 +452,7 @@ impl core::fmt::Debug for Error {
             #[cfg(feature = "alloc")] MissingTensor { layer, kind, tensor, found },
             #[cfg(feature = "alloc")] UnexpectedTensor { tensor, layers },
             #[cfg(feature = "alloc")] ExtraTensor { layer, tensor, prefix, expected },
-            #[cfg(feature = "alloc")] Shape { layer, tensor, expected, found },
+            #[cfg(feature = "alloc")] Shape { layer, kind, tensor, expected, found },
             #[cfg(feature = "alloc")] Dtype { layer, tensor, found },
             #[cfg(feature = "alloc")] CounterDtype { layer, tensor, found },
             #[cfg(feature = "alloc")] NonFinite { layer, tensor, at, value, scalar },
@@ -572,15 +576,23 @@ impl core::fmt::Display for Names<'_> {
     }
 }
 
-/// For a dense layer's weight (`<k>.weight` in a file, `weights` in JSON: the only matrix the
-/// runtime's layers have), the layout it must have and, when `found` is `expected` transposed,
-/// how to save it transposed: as a contiguous copy. `safetensors.numpy` writes a transposed view
+/// For a dense layer's weight (`kind` `Dense`; in an int8 twin's file, whose `kind` is `None`,
+/// `<k>.weight`: its only 2-D tensors), the layout it must have and, when `found` is
+/// `expected` transposed, how to save it transposed: as a contiguous copy. `safetensors.numpy` writes a transposed view
 /// (`coefs_[k].T`) in its untransposed order under the transposed shape, so that the file loads
 /// and is silently wrong; `safetensors.torch` refuses a non-contiguous tensor. Other tensors
 /// get no hint.
 #[cfg(feature = "alloc")]
-fn shape_hint(tensor: &str, expected: &[usize], found: &[usize]) -> &'static str {
-    let dense_weight = tensor == "weights" || tensor == "weight" || tensor.ends_with(".weight");
+fn shape_hint(
+    kind: Option<LayerKind>,
+    tensor: &str,
+    expected: &[usize],
+    found: &[usize],
+) -> &'static str {
+    let dense_weight = match kind {
+        Some(kind) => kind == LayerKind::Dense,
+        None => tensor.ends_with(".weight"),
+    };
     if !dense_weight {
         return "";
     }
@@ -754,23 +766,35 @@ mod tests {
     #[cfg(feature = "alloc")]
     #[test]
     fn only_a_dense_weight_gets_the_transpose_hint() {
+        use crate::network::LayerKind;
         use std::vec;
-        let shape = |tensor: &str, expected: [usize; 2]| Error::Shape {
+        let shape = |kind, tensor: &str, expected: [usize; 2]| Error::Shape {
             layer: "layer0",
+            kind,
             tensor: tensor.to_string(),
             expected: vec![expected[0], expected[1]],
             found: vec![expected[1], expected[0]],
         };
-        for weight in ["0.weight", "hidden.weight", "weights"] {
+        let dense = Some(LayerKind::Dense);
+        for (kind, weight) in [
+            (dense, "0.weight"),
+            (dense, "weights"),
+            (None, "hidden.weight"),
+        ] {
             assert!(
-                shape(weight, [3, 2])
+                shape(kind, weight, [3, 2])
                     .to_string()
                     .contains("the tensor is transposed")
             );
         }
-        // A matrix of another kind of tensor is not a `Linear.weight`.
+        // A matrix of another kind of tensor is not a `Linear.weight`: a `layernorm`'s weight
+        // over a 2-D input, or an int8 file's other tensor.
         assert_eq!(
-            shape("0.other", [3, 2]).to_string(),
+            shape(Some(LayerKind::LayerNorm), "0.weight", [3, 2]).to_string(),
+            "layer `layer0`: tensor `0.weight` has shape [2, 3], expected [3, 2]"
+        );
+        assert_eq!(
+            shape(None, "0.other", [3, 2]).to_string(),
             "layer `layer0`: tensor `0.other` has shape [2, 3], expected [3, 2]"
         );
     }
@@ -778,9 +802,11 @@ mod tests {
     #[cfg(feature = "alloc")]
     #[test]
     fn debug_keeps_the_hint() {
+        use crate::network::LayerKind;
         use std::vec;
         let error = Error::Shape {
             layer: "layer0",
+            kind: Some(LayerKind::Dense),
             tensor: "0.weight".to_string(),
             expected: vec![128, 784],
             found: vec![784, 128],
@@ -790,7 +816,7 @@ mod tests {
         assert!(debug.contains("the tensor is transposed"), "{debug}");
         assert_eq!(
             format!("{error:#?}"),
-            "Shape {\n    layer: \"layer0\",\n    tensor: \"0.weight\",\n    expected: [\n        128,\n        784,\n    ],\n    found: [\n        784,\n        128,\n    ],\n}"
+            "Shape {\n    layer: \"layer0\",\n    kind: Some(\n        Dense,\n    ),\n    tensor: \"0.weight\",\n    expected: [\n        128,\n        784,\n    ],\n    found: [\n        784,\n        128,\n    ],\n}"
         );
     }
 

@@ -277,6 +277,7 @@ fn a_transposed_weight_names_both_shapes_and_hints_at_the_transpose() {
         error,
         Error::Shape {
             layer: "layer0",
+            kind: Some(nn::LayerKind::Dense),
             tensor: "0.weight".into(),
             expected: vec![4, 5],
             found: vec![5, 4],

@@ -33,6 +33,9 @@ nn::network! {
     /// without `num_batches_tracked`, as PyTorch before 0.4.1 saved it.
     pub struct Between = 5 -> 4 -> batchnorm relu -> 3 softmax;
 
+    /// A layer normalisation over a 2-D input, whose weight is a matrix as a dense layer's.
+    pub struct OverRows = [4, 6] -> layernorm -> flatten -> 2;
+
     /// The same, baked from `batchnorm_counter_i8.safetensors`: its counter saved as `I8`
     /// (`make_counter_i8.py`).
     pub struct BetweenCounterI8 = 5 -> 4 -> batchnorm relu -> 3 softmax
@@ -220,6 +223,24 @@ fn between(edit: impl FnOnce(&mut Vec<(&'static str, Dtype, Vec<usize>, Vec<u8>)
     ];
     edit(&mut tensors);
     file(&tensors)
+}
+
+/// A `layernorm`'s weight of another 2-D shape is named as any tensor, without the advice on
+/// saving a dense layer's `Linear.weight` transposed.
+#[test]
+fn a_layernorm_matrix_of_another_shape_gets_no_dense_advice() {
+    let floats = |n: usize| vec![0_u8; 4 * n];
+    let bytes = file(&[
+        ("0.weight", Dtype::F32, vec![6, 4], floats(24)),
+        ("0.bias", Dtype::F32, vec![4, 6], floats(24)),
+        ("2.weight", Dtype::F32, vec![2, 24], floats(48)),
+        ("2.bias", Dtype::F32, vec![2], floats(2)),
+    ]);
+    let error = OverRows::from_safetensors(&bytes).map(|_| ()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "layer `layer0`: tensor `0.weight` has shape [6, 4], expected [4, 6]"
+    );
 }
 
 fn between_error(bytes: &[u8]) -> Error {

@@ -92,7 +92,7 @@ fn a_tensor_of_another_shape_is_an_error_and_nothing_is_written() {
     let before = values(&*net);
     let error = load_partial(&mut *net, &bytes("partial_head"), LoadOptions::new()).unwrap_err();
     assert!(
-        matches!(&error, Error::Shape { layer: "head", tensor, expected, found }
+        matches!(&error, Error::Shape { layer: "head", tensor, expected, found, .. }
             if tensor == "head.weight" && *expected == [3, 4] && *found == [2, 4]),
         "{error:?}"
     );

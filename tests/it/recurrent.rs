@@ -362,6 +362,7 @@ fn files_that_do_not_fit_are_typed_errors_naming_the_tensor() {
             tensor,
             expected,
             found,
+            ..
         } => assert_eq!(
             (layer, tensor.as_str(), expected, found),
             ("lstm", "lstm.weight_ih_l0", vec![64, 1], vec![128, 1])

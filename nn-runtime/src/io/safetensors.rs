@@ -810,6 +810,7 @@ fn check(layer: &LayerInfo, tensor: &Tensor, info: &TensorInfo) -> Result<(), Er
     if tensor.shape != info.shape {
         return Err(Error::Shape {
             layer: layer.name,
+            kind: Some(layer.kind),
             tensor: tensor.name.clone(),
             expected: info.shape.to_vec(),
             found: tensor.shape.clone(),

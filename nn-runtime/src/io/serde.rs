@@ -739,6 +739,7 @@ fn check<T: Scalar>(
             }
             return Err(Error::Shape {
                 layer,
+                kind: Some(info.kind),
                 tensor: name,
                 expected: shape.get(indices.len()..).unwrap_or_default().to_vec(),
                 found: vec![found],
@@ -747,6 +748,7 @@ fn check<T: Scalar>(
         if read.shape != shape {
             return Err(Error::Shape {
                 layer,
+                kind: Some(info.kind),
                 tensor: field(tensor).into(),
                 expected: shape.to_vec(),
                 found: read.shape.clone(),

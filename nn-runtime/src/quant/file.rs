@@ -94,6 +94,7 @@ impl<'a> Reader<'a> {
         if tensor.shape != shape {
             return Err(Error::Shape {
                 layer,
+                kind: None,
                 tensor: full,
                 expected: shape.to_vec(),
                 found: tensor.shape.clone(),
