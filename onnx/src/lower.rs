@@ -281,11 +281,11 @@ impl Value {
 fn check_attributes(node: &Node) -> Result<(), String> {
     match node.op_type.as_str() {
         "Conv" => {
-            let spatial = ints(node, "kernel_shape").map_or(2, |k| k.len());
+            let spatial = spatial_axes(node);
             Geometry::read(node, spatial, &vec![1; spatial], true).map(|_| ())
         }
         "MaxPool" | "AveragePool" => {
-            let spatial = ints(node, "kernel_shape").map_or(2, |k| k.len());
+            let spatial = spatial_axes(node);
             Geometry::read(node, spatial, &vec![1; spatial], false).map(|_| ())
         }
         "LSTM" | "GRU" | "RNN" => Spec::read(node).map(|_| ()),
@@ -295,6 +295,18 @@ fn check_attributes(node: &Node) -> Result<(), String> {
         ),
         _ => Ok(()),
     }
+}
+
+/// The spatial axes of a convolution or pool by its attributes alone: `kernel_shape`'s, else
+/// (a convolution may leave it to the weights) `strides`', `dilations`' or half `pads`'; 2
+/// when it has none of them, whose defaults then fit any count.
+fn spatial_axes(node: &Node) -> usize {
+    ["kernel_shape", "strides", "dilations"]
+        .into_iter()
+        .find_map(|name| ints(node, name))
+        .map(|values| values.len())
+        .or_else(|| ints(node, "pads").map(|pads| pads.len() / 2))
+        .unwrap_or(2)
 }
 
 /// The walk's state.
@@ -360,7 +372,22 @@ pub(crate) fn lower(
             walk.uses.entry(input.clone()).or_default().push(index);
         }
     }
+    // Only the initializers the kept nodes read: another output's (a classifier's string
+    // `classes_`, which only its `label` branch reads) is not this network's to refuse. The
+    // others stay known as constants, so that no graph input of their name is taken for the
+    // network's input.
+    let read: HashSet<&str> = nodes
+        .iter()
+        .flat_map(|node| &node.input)
+        .map(String::as_str)
+        .chain([output])
+        .collect();
     for tensor in &graph.initializer {
+        if !read.contains(tensor.name.as_str()) {
+            walk.values
+                .insert(tensor.name.clone(), Value::Unknown(false));
+            continue;
+        }
         match constant::read(tensor, dir) {
             Ok(value) => walk.values.insert(tensor.name.clone(), Value::Const(value)),
             Err(message) => {

@@ -863,3 +863,75 @@ fn stacked_last_states_import_in_order_only() {
         node 3 `/states/Concat` (Concat, reads `h1`, `h0`): joins 2 values computed from the input, not the last states of one recurrent layer's levels in order (`h_n`): only chains of layers can be imported
         output `y` is the last state of every level of a recurrent layer: the network gives its last level's (`h_n[-1]`)"#]].assert_eq(&report.join("\n"));
 }
+
+/// Only the nodes and initializers the float output needs are read: a classifier's string
+/// labels (skl2onnx writes `classes_` as a `STRING` initializer when the labels are strings),
+/// which only its `label` branch reads, do not stop the probabilities from importing.
+#[test]
+fn another_outputs_string_initializer_is_not_read() {
+    // `TensorProto.DataType.STRING`, whose values (`string_data`) the importer's schema does
+    // not decode: the type alone is what it refused.
+    const STRING: i32 = 8;
+    let labels = Tensor {
+        dims: vec![4],
+        data_type: STRING,
+        name: "classes".to_owned(),
+        ..Tensor::default()
+    };
+    let mut label = value("label", &[]);
+    if let Some(Type {
+        tensor_type: Some(tensor),
+    }) = &mut label.r#type
+    {
+        tensor.elem_type = STRING;
+    }
+    let bytes = Model {
+        ir_version: 8,
+        opset_import: vec![OperatorSetId {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph: Some(Graph {
+            node: vec![
+                node("Gemm", &["x", "w"], "h", vec![int("transB", 1)]),
+                node("Softmax", &["h"], "y", vec![]),
+                node("ArgMax", &["y"], "index", vec![int("axis", 1)]),
+                node(
+                    "ArrayFeatureExtractor",
+                    &["classes", "index"],
+                    "label",
+                    vec![],
+                ),
+            ],
+            name: "classifier".to_owned(),
+            initializer: vec![weights("w", &[4, 4]), labels],
+            input: vec![value("x", &[4])],
+            output: vec![label, value("y", &[4])],
+            ..Graph::default()
+        }),
+        ..Model::default()
+    }
+    .encode_to_vec();
+    expect![[r#"
+        imported: /// Imported from ONNX (opset 13).
+        pub struct Net = 4 -> dense(4, bias = false) softmax as h;"#]]
+    .assert_eq(&problems(&bytes));
+}
+
+/// A 1-D convolution whose `kernel_shape` is left to its weights, after a problem, is checked
+/// with one spatial axis (its `strides` and `pads` say so), not two.
+#[test]
+fn a_convolution_without_kernel_shape_is_checked_on_its_own_axes() {
+    let nodes = vec![
+        node("Abs", &["x"], "a", vec![]),
+        node(
+            "Conv",
+            &["a", "w"],
+            "y",
+            vec![ints("pads", &[1, 1]), ints("strides", &[1])],
+        ),
+    ];
+    expect!["node 0 `/a/Abs` (Abs, reads `x`): operator `Abs` is not supported"].assert_eq(
+        &problems(&model(13, &[2, 8], nodes, vec![weights("w", &[3, 2, 3])])),
+    );
+}
