@@ -755,10 +755,11 @@ fn observe(net: &Network, parts: &[Part<'_>]) -> TokenStream {
         ..
     } = net;
     let input_type = array_type(scalar, &net.input);
-    let input = format_ident!("input");
+    // Hygienic locals, apart from the layers' outputs (a layer may be named `observer`).
+    let (input, observer_local) = (local("input"), local("observer"));
     let input_flat = flat(&net.input, &quote!((*#input)), false);
     let mut previous = quote!(#input);
-    let mut body = quote!(observer.observe(0, #input_flat)?;);
+    let mut body = quote!(#observer_local.observe(0, #input_flat)?;);
     let mut tensor = 0_usize;
     for (index, part) in parts.iter().enumerate() {
         let layer = part.layer();
@@ -773,7 +774,7 @@ fn observe(net: &Network, parts: &[Part<'_>]) -> TokenStream {
         let observed = part.weighted().then(|| {
             tensor += 1;
             let values = flat(&layer.output, &quote!(#out), false);
-            quote!(observer.observe(#tensor, #values)?;)
+            quote!(#observer_local.observe(#tensor, #values)?;)
         });
         let out_type = array_type(scalar, &layer.output);
         body.extend(quote_spanned! {layer.span=>
@@ -792,7 +793,7 @@ fn observe(net: &Network, parts: &[Part<'_>]) -> TokenStream {
                 fn __nn_observe_int8(
                     &self,
                     #input: &#input_type,
-                    observer: &mut #runtime::quant::Observer,
+                    #observer_local: &mut #runtime::quant::Observer,
                 ) -> ::core::result::Result<(), #runtime::Error> {
                     #body
                     let _ = #previous;

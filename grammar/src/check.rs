@@ -12,13 +12,17 @@ use crate::network::{
 pub const SETTINGS: [&str; 5] = ["scalar", "unroll", "crate", "weights", "quantize"];
 
 /// Words that cannot name a layer because they are Rust keywords (layer names become fields).
-const RUST_KEYWORDS: [&str; 51] = [
+const RUST_KEYWORDS: [&str; 52] = [
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
     "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
     "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
     "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
-    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while",
+    "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
+
+/// The prelude's enum variants, which no `let` may bind (a layer's name also names its
+/// output's local in the generated code).
+const PRELUDE_VARIANTS: [&str; 4] = ["None", "Some", "Ok", "Err"];
 
 /// Why `name` cannot name a network's struct, for tools that write declarations (ONNX import's
 /// `--name`): not an identifier of ASCII letters, digits and `_` that starts with a letter or
@@ -904,12 +908,21 @@ fn check_names(item: &ast::Item, layers: &[Layer], problems: &mut Vec<Diagnostic
                     name.text
                 ),
             ));
-        } else if name.text.starts_with("__") {
+        } else if PRELUDE_VARIANTS.contains(&layer.field().as_str()) {
             renamed.push(index);
             problems.push(Diagnostic::new(
                 name.range,
                 format!(
-                    "expected a layer name such as `hidden`, found `{}`: names that start with `__` are reserved for the fields nn adds (such as `__dropout_masks`)",
+                    "expected a layer name such as `hidden`, found `{}`, which names a variant of Rust's prelude (layer names become locals, which cannot shadow it)",
+                    name.text
+                ),
+            ));
+        } else if layer.field().starts_with("__") {
+            renamed.push(index);
+            problems.push(Diagnostic::new(
+                name.range,
+                format!(
+                    "expected a layer name such as `hidden`, found `{}`: fields that start with `__` are reserved for the fields nn adds (such as `__dropout_masks`)",
                     name.text
                 ),
             ));

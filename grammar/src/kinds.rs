@@ -529,7 +529,9 @@ fn pool2d(
     } else {
         LayerKind::AvgPool2d(pool)
     };
-    Some((kind, Shape::new(&[channels, oh, ow])?))
+    // Padding can make the output larger than the input (`stride = 1`, `2 * padding =
+    // kernel`): within the limit, as a convolution's.
+    Some((kind, shape(name, &[channels, oh, ow], problems)?))
 }
 
 /// `maxpool1d(kernel, stride = kernel, padding = 0)`, and `avgpool1d` with the same arguments.
@@ -580,7 +582,7 @@ fn pool1d(
     } else {
         LayerKind::AvgPool1d(pool)
     };
-    Some((kind, Shape::new(&[channels, out])?))
+    Some((kind, shape(name, &[channels, out], problems)?))
 }
 
 /// A causal convolution's history, which lives in every stream's state, within

@@ -130,7 +130,53 @@ fn expand(input: TokenStream) -> TokenStream {
         .collect()
 }
 
+/// `attributes` without their `#[cfg(..)]`s, and an error on each: the attribute would reach
+/// the struct alone, leaving the impls and companion types generated beside it behind (errors
+/// that name the missing type, not the attribute). The macro call takes it instead.
+fn without_cfg(attributes: TokenStream) -> (TokenStream, TokenStream) {
+    let mut kept = TokenStream::new();
+    let mut errors = TokenStream::new();
+    let mut tokens = attributes.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        let is_cfg = matches!(
+            (&token, tokens.peek()),
+            (TokenTree::Punct(hash), Some(TokenTree::Group(group)))
+                if hash.as_char() == '#'
+                    && matches!(group.stream().into_iter().next(),
+                        Some(TokenTree::Ident(name)) if name == "cfg")
+        );
+        if is_cfg {
+            if let Some(TokenTree::Group(group)) = tokens.next() {
+                errors.extend(
+                    syn::Error::new(
+                        group.span(),
+                        "expected the `#[cfg]` on the macro call, as in `#[cfg(test)] \
+                         nn::network! { ... }` (with the declarations it covers): on a \
+                         declaration it would remove the struct and leave the code generated \
+                         beside it",
+                    )
+                    .into_compile_error(),
+                );
+            }
+        } else {
+            kept.extend([token]);
+        }
+    }
+    (kept, errors)
+}
+
 fn expand_item(item: RawItem, map: &SourceMap, recovered: &nn_grammar::Recovered) -> TokenStream {
+    let (attributes, cfg_errors) = without_cfg(item.attributes);
+    let item = RawItem { attributes, ..item };
+    let expanded = expand_checked(item, map, recovered);
+    quote!(#cfg_errors #expanded)
+}
+
+fn expand_checked(
+    item: RawItem,
+    map: &SourceMap,
+    recovered: &nn_grammar::Recovered,
+) -> TokenStream {
     let names = fallback_names(&item.body);
     let span_of = |range: nn_grammar::TextRange| map.span_at(range.start);
     if recovered.problems.is_empty()

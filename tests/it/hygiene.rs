@@ -102,6 +102,10 @@ mod forbids_unsafe {
     /// layer's `enc_pre`), with an int8 twin, whose chunked `forward_batch` has its own.
     pub struct Clash = [1, 6, 6] -> conv2d(2, 3) relu as sample -> flatten as row -> 7 relu as enc
         -> 5 relu as enc_pre -> 3 as enc_delta with quantize = int8;
+
+    /// Layers named as calibration's locals and parameters.
+    pub struct Calibrated = 4 -> 6 relu as observer -> 5 relu as input -> 4 relu as quantized
+        -> 3 relu as samples -> 2 as method with quantize = int8;
 }
 
 #[test]
@@ -117,4 +121,10 @@ fn layers_named_as_invented_locals_compute_as_others() {
     for (input, row) in inputs.iter().zip(&batch) {
         assert_eq!(int8.forward(input), *row);
     }
+    let net = Calibrated::random(4);
+    let inputs = [[0.5, -1.0, 0.25, 2.0], [1.0, 0.0, -0.5, 0.75]];
+    let int8 = CalibratedInt8::calibrate(&net, &inputs, ::nn::quant::Calibration::MinMax)
+        .unwrap_or_else(|_| panic!("calibrates"));
+    let (wide, narrow) = (net.forward(&inputs[0]), int8.forward(&inputs[0]));
+    assert!(wide.iter().zip(narrow).all(|(a, b)| (a - b).abs() < 0.1));
 }

@@ -512,9 +512,47 @@ fn names_of_generated_fields_are_reserved() {
     check(
         "struct A = [1, 4] -> dropout(0.5) -> flatten -> 2 as __dropout_masks;",
         &expect![[r#"
-            1:54: expected a layer name such as `hidden`, found `__dropout_masks`: names that start with `__` are reserved for the fields nn adds (such as `__dropout_masks`)
+            1:54: expected a layer name such as `hidden`, found `__dropout_masks`: fields that start with `__` are reserved for the fields nn adds (such as `__dropout_masks`)
               struct A = [1, 4] -> dropout(0.5) -> flatten -> 2 as __dropout_masks;
                                                                    ^^^^^^^^^^^^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn reserved_and_prelude_names() {
+    check(
+        "struct A = 4 -> 3 as yield -> 2 as None -> 1 as _.dropout_masks;",
+        &expect![[r#"
+            1:22: expected a layer name such as `hidden`, found `yield`, which Rust reserves (layer names become fields)
+              struct A = 4 -> 3 as yield -> 2 as None -> 1 as _.dropout_masks;
+                                   ^^^^^
+            1:36: expected a layer name such as `hidden`, found `None`, which names a variant of Rust's prelude (layer names become locals, which cannot shadow it)
+              struct A = 4 -> 3 as yield -> 2 as None -> 1 as _.dropout_masks;
+                                                 ^^^^
+            1:49: expected a layer name such as `hidden`, found `_.dropout_masks`: fields that start with `__` are reserved for the fields nn adds (such as `__dropout_masks`)
+              struct A = 4 -> 3 as yield -> 2 as None -> 1 as _.dropout_masks;
+                                                              ^^^^^^^^^^^^^^^
+        "#]],
+    );
+}
+
+#[test]
+fn a_pool_whose_padding_grows_past_the_output_limit() {
+    check(
+        "struct A = [1, 1024, 1024] -> maxpool2d(2, stride = 1, padding = 1) -> flatten -> 1;",
+        &expect![[r#"
+            1:31: the output of `maxpool2d`, `[1, 1025, 1025]`, is too large: a layer's output may hold at most 1048576 values
+              struct A = [1, 1024, 1024] -> maxpool2d(2, stride = 1, padding = 1) -> flatten -> 1;
+                                            ^^^^^^^^^
+        "#]],
+    );
+    check(
+        "struct A = [1, 1048576] -> avgpool1d(2, stride = 1, padding = 1) -> flatten -> 1;",
+        &expect![[r#"
+            1:28: the output of `avgpool1d`, `[1, 1048577]`, is too large: a layer's output may hold at most 1048576 values
+              struct A = [1, 1048576] -> avgpool1d(2, stride = 1, padding = 1) -> flatten -> 1;
+                                         ^^^^^^^^^
         "#]],
     );
 }
