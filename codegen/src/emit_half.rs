@@ -318,9 +318,10 @@ fn emit_twin(net: &Network, quantized: &Quantized, format: &TokenStream) -> Toke
                 fn deserialize<D: #runtime::serde::Deserializer<'de>>(
                     deserializer: D,
                 ) -> ::core::result::Result<Self, D::Error> {
-                    let net: #runtime::Box<#source> =
-                        #runtime::io::serde::deserialize(deserializer)?;
-                    #name::from_network(&net).map_err(|error| {
+                    // The `f32` network's type, from `from_network`'s parameter: not named here,
+                    // where `D` is the deserializer (a network may be called `D`).
+                    let net = #runtime::io::serde::deserialize(deserializer)?;
+                    #name::from_network(&*net).map_err(|error| {
                         #runtime::serde::de::Error::custom(
                             #runtime::io::serde::named_as_field(error),
                         )

@@ -30,7 +30,7 @@ pub fn lower(
         batch_chunk: batch_chunk(net, scalar.bytes),
         training_chunk: training_chunk(net, scalar.bytes),
         // The losses read the output as a vector.
-        trains: net.output().rank() == 1 && net.layers.iter().all(|layer| layer.kind.trains()),
+        trains: net.trains(),
         sequence: net.is_sequence().then(|| sequence_chunk(net, scalar.bytes)),
         scalar,
         runtime,

@@ -914,16 +914,22 @@ fn arguments<'a, const N: usize>(
         let slot = if let Some(name) = &argument.name {
             named_seen = true;
             let Some(slot) = names.iter().position(|n| *n == name.text) else {
-                let hint = pytorch_argument(&name.text, kind, names).map_or_else(
+                // The kind's flags too, which `flags` took out before this call.
+                let flags = [("bias", &BIASED[..]), ("affine", &AFFINE[..])]
+                    .into_iter()
+                    .filter(|(_, kinds)| kinds.contains(&kind.as_str()))
+                    .map(|(flag, _)| flag);
+                let all: Vec<&str> = names.iter().copied().chain(flags).collect();
+                let hint = pytorch_argument(&name.text, kind, &all).map_or_else(
                     || {
-                        closest(&name.text, names)
+                        closest(&name.text, &all)
                             .map_or_else(String::new, |c| format!("did you mean `{c}`? "))
                     },
                     |hint| format!("{hint}; "),
                 );
-                let expected: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+                let expected: Vec<String> = all.iter().map(|n| format!("`{n}`")).collect();
                 let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
-                let message = if names.is_empty() {
+                let message = if all.is_empty() {
                     format!("`{kind}` takes no arguments, found `{}`", name.text)
                 } else {
                     format!(

@@ -74,14 +74,21 @@ impl Network {
         self.layers.iter().any(|l| l.kind.is_stateful())
     }
 
+    /// Whether the network has a training half (`<Name>Gradients` and the methods that fill
+    /// it): its output is a vector, which the losses read, and every layer's kind has a
+    /// backward pass.
+    pub fn trains(&self) -> bool {
+        self.output().rank() == 1 && self.layers.iter().all(|layer| layer.kind.trains())
+    }
+
     /// The Rust types the network's code defines, each with what it is: the struct,
-    /// `<Name>Gradients`, for a sequence network `<Name>State`, and each twin
-    /// (`<Name>Int8`, `<Name>Bf16`, `<Name>F16`).
+    /// `<Name>Gradients` when it [trains](Self::trains), for a sequence network
+    /// `<Name>State`, and each twin (`<Name>Int8`, `<Name>Bf16`, `<Name>F16`).
     pub fn type_names(&self) -> Vec<(String, &'static str)> {
-        let mut names = vec![
-            (self.name.clone(), "the network"),
-            (format!("{}Gradients", self.name), "its gradients"),
-        ];
+        let mut names = vec![(self.name.clone(), "the network")];
+        if self.trains() {
+            names.push((format!("{}Gradients", self.name), "its gradients"));
+        }
         if self.is_sequence() {
             names.push((format!("{}State", self.name), "its state"));
         }

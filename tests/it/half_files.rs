@@ -15,6 +15,11 @@ use crate::half_sequence::{
     HalfTcn, HalfTcnF16,
 };
 
+nn::network! {
+    /// Named as the deserializer's type parameter in the generated `Deserialize` impls.
+    pub struct D = 3 -> 2 with quantize = bf16;
+}
+
 /// The trained digits network's `f32` file.
 const DIGITS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -182,6 +187,9 @@ fn twins_serialise_as_their_f32_network_and_read_back() {
     let from_wide: Box<DigitsBf16> =
         serde_json::from_str(&serde_json::to_string(&*net).unwrap()).unwrap();
     assert!(from_wide.to_safetensors() == twin.to_safetensors());
+    let d = DBf16::from_network(&D::random(2)).unwrap();
+    let back: Box<DBf16> = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+    assert!(back.to_safetensors() == d.to_safetensors());
 
     // A sequence twin: its recurrent matrices and biases, and the same steps after reading.
     let amp = HalfAmp::from_safetensors_file(path("recurrent_amp.safetensors")).unwrap();

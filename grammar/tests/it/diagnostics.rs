@@ -95,10 +95,10 @@ fn pytorch_s_argument_names_are_explained() {
     check(
         "struct A = 3 -> lstm(8, num_layers = 2, batch_first = 1) -> conv1d(2, 1, bias = 0) -> 1;",
         &expect![[r#"
-            1:25: unknown argument `num_layers` of `lstm`, nn calls PyTorch's `num_layers` `layers`; expected one of `hidden` or `layers`
+            1:25: unknown argument `num_layers` of `lstm`, nn calls PyTorch's `num_layers` `layers`; expected one of `hidden`, `layers` or `bias`
               struct A = 3 -> lstm(8, num_layers = 2, batch_first = 1) -> conv1d(2, 1, bias = 0) -> 1;
                                       ^^^^^^^^^^
-            1:41: unknown argument `batch_first` of `lstm`, a sequence network reads one time step at a time, so PyTorch's batch layout does not apply (the weights are the same either way); expected one of `hidden` or `layers`
+            1:41: unknown argument `batch_first` of `lstm`, a sequence network reads one time step at a time, so PyTorch's batch layout does not apply (the weights are the same either way); expected one of `hidden`, `layers` or `bias`
               struct A = 3 -> lstm(8, num_layers = 2, batch_first = 1) -> conv1d(2, 1, bias = 0) -> 1;
                                                       ^^^^^^^^^^^
             1:81: expected `true` or `false` for `bias`, as PyTorch's `bias=False`, found `0`

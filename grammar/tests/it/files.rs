@@ -113,7 +113,12 @@ fn networks_whose_types_clash_are_errors_on_the_later_name() {
                 struct Digits = 4 -> 3;\n\
                 struct Distinct = 2 -> 3;\n\
                 struct Distinct2State = 2 -> 3;\n\
-                struct Distinct2 = 1 -> gru(2) -> 1;\n";
+                struct Distinct2 = 1 -> gru(2) -> 1;\n\
+                struct Seg = [1, 4, 4] -> conv2d(2, 3);\n\
+                struct SegGradients = 2 -> 1;\n\
+                struct Dense = 2 -> 1;\n\
+                struct DenseGradients = 2 -> 1;\n";
+    // `Seg` has no training half (its output is not a vector), so no `SegGradients`.
     let problems = nn_grammar::compile_file(text).unwrap_err();
     expect![[r#"
         2:8: `AmpState` clashes with `Amp` above, which defines `AmpState`, its state: rename one of the two networks
@@ -128,6 +133,9 @@ fn networks_whose_types_clash_are_errors_on_the_later_name() {
         8:8: `Distinct2` defines `Distinct2State`, its state, and clashes with `Distinct2State` above, which defines the network `Distinct2State`: rename one of the two networks
           struct Distinct2 = 1 -> gru(2) -> 1;
                  ^^^^^^^^^
+        12:8: `DenseGradients` clashes with `Dense` above, which defines `DenseGradients`, its gradients: rename one of the two networks
+          struct DenseGradients = 2 -> 1;
+                 ^^^^^^^^^^^^^^
     "#]]
     .assert_eq(&render(text, &problems));
 }

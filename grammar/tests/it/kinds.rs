@@ -316,7 +316,7 @@ fn mistakes_of_the_normalisations() {
             1:54: `eps` of `layernorm` must be positive (it keeps the division by the standard deviation finite), found `-1e-3`
               struct A = [2, 4] -> batchnorm(0) -> layernorm(eps = -1e-3) -> batchnorm(epsilon = 1) -> layernorm(1e-5, 0.1) -> batchnorm(momentum = 2) -> layernorm(eps = small) -> batchnorm(1e-50) -> layernorm(eps = 1e400) -> batchnorm((1, 2));
                                                                    ^^^^^
-            1:74: unknown argument `epsilon` of `batchnorm`, expected one of `eps` or `momentum`
+            1:74: unknown argument `epsilon` of `batchnorm`, expected one of `eps`, `momentum` or `affine`
               struct A = [2, 4] -> batchnorm(0) -> layernorm(eps = -1e-3) -> batchnorm(epsilon = 1) -> layernorm(1e-5, 0.1) -> batchnorm(momentum = 2) -> layernorm(eps = small) -> batchnorm(1e-50) -> layernorm(eps = 1e400) -> batchnorm((1, 2));
                                                                                        ^^^^^^^
             1:106: `layernorm` takes at most 1 argument, found 2
@@ -731,15 +731,34 @@ fn normalisations_without_affine_parameters() {
             1:44: expected `true` or `false` for `affine`, as PyTorch's `affine=False`, found `0`
               struct A = [3, 4, 4] -> batchnorm(affine = 0) -> layernorm(elementwise_affine = false) -> batchnorm(bias = false) -> conv2d(2, 1, affine = false) -> flatten -> 2;
                                                          ^
-            1:60: unknown argument `elementwise_affine` of `layernorm`, nn calls PyTorch's `elementwise_affine` `affine`: `layernorm(affine = false)`; expected one of `eps`
+            1:60: unknown argument `elementwise_affine` of `layernorm`, nn calls PyTorch's `elementwise_affine` `affine`: `layernorm(affine = false)`; expected one of `eps`, `bias` or `affine`
               struct A = [3, 4, 4] -> batchnorm(affine = 0) -> layernorm(elementwise_affine = false) -> batchnorm(bias = false) -> conv2d(2, 1, affine = false) -> flatten -> 2;
                                                                          ^^^^^^^^^^^^^^^^^^
-            1:101: unknown argument `bias` of `batchnorm`, expected one of `eps` or `momentum`
+            1:101: unknown argument `bias` of `batchnorm`, expected one of `eps`, `momentum` or `affine`
               struct A = [3, 4, 4] -> batchnorm(affine = 0) -> layernorm(elementwise_affine = false) -> batchnorm(bias = false) -> conv2d(2, 1, affine = false) -> flatten -> 2;
                                                                                                                   ^^^^
-            1:131: unknown argument `affine` of `conv2d`, expected one of `out_channels`, `kernel`, `stride`, `padding`, `dilation` or `groups`
+            1:131: unknown argument `affine` of `conv2d`, expected one of `out_channels`, `kernel`, `stride`, `padding`, `dilation`, `groups` or `bias`
               struct A = [3, 4, 4] -> batchnorm(affine = 0) -> layernorm(elementwise_affine = false) -> batchnorm(bias = false) -> conv2d(2, 1, affine = false) -> flatten -> 2;
                                                                                                                                                 ^^^^^^
+        "#]],
+    );
+}
+
+/// A misspelt `bias` or `affine` is suggested and listed as any other argument.
+#[test]
+fn misspelt_flags_are_suggested() {
+    check(
+        "struct A = [3, 8, 8] -> conv2d(8, 3, bais = false) -> batchnorm(afine = false) -> flatten -> dense(4, baias = false);",
+        &expect![[r#"
+            1:38: unknown argument `bais` of `conv2d`, did you mean `bias`? expected one of `out_channels`, `kernel`, `stride`, `padding`, `dilation`, `groups` or `bias`
+              struct A = [3, 8, 8] -> conv2d(8, 3, bais = false) -> batchnorm(afine = false) -> flatten -> dense(4, baias = false);
+                                                   ^^^^
+            1:65: unknown argument `afine` of `batchnorm`, did you mean `affine`? expected one of `eps`, `momentum` or `affine`
+              struct A = [3, 8, 8] -> conv2d(8, 3, bais = false) -> batchnorm(afine = false) -> flatten -> dense(4, baias = false);
+                                                                              ^^^^^
+            1:103: unknown argument `baias` of `dense`, did you mean `bias`? expected one of `outputs` or `bias`
+              struct A = [3, 8, 8] -> conv2d(8, 3, bais = false) -> batchnorm(afine = false) -> flatten -> dense(4, baias = false);
+                                                                                                                    ^^^^^
         "#]],
     );
 }
