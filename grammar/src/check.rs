@@ -37,6 +37,8 @@ pub fn struct_name_problem(name: &str) -> Option<String> {
         ))
     } else if not_an_identifier(name) || name == "with" {
         Some(format!("`{name}` is a word Rust or the language reserves"))
+    } else if PRIMITIVE_TYPES.contains(&name) {
+        Some(format!("`{name}` names a primitive type"))
     } else {
         None
     }
@@ -1039,8 +1041,13 @@ fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Setting
                 _ => bad_value("`loops` or `full`"),
             },
             "crate" => {
+                // Each segment an identifier; of the keywords, only those a path may hold.
+                let keyword = value.text.split("::").map(str::trim).any(|segment| {
+                    not_an_identifier(segment) && !matches!(segment, "crate" | "self" | "super")
+                });
                 if value.text.starts_with('"')
                     || value.text.starts_with(|c: char| c.is_ascii_digit())
+                    || keyword
                 {
                     bad_value("a path such as `::nn`");
                 } else {

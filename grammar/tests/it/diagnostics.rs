@@ -558,6 +558,32 @@ fn a_pool_whose_padding_grows_past_the_output_limit() {
 }
 
 #[test]
+fn a_crate_path_of_keywords() {
+    check(
+        "struct A = 2 -> 1 with crate = ::nn::type;",
+        &expect![[r#"
+        1:32: expected a path such as `::nn` for option `crate`, found `::nn::type`
+          struct A = 2 -> 1 with crate = ::nn::type;
+                                         ^^^^^^^^^^
+    "#]],
+    );
+    check(
+        "struct A = 2 -> 1 with crate = _;",
+        &expect![[r#"
+        1:32: expected a path such as `::nn` for option `crate`, found `_`
+          struct A = 2 -> 1 with crate = _;
+                                         ^
+    "#]],
+    );
+    assert!(nn_grammar::compile_item("struct A = 2 -> 1 with crate = crate::nn;").is_ok());
+    assert!(nn_grammar::compile_item("struct A = 2 -> 1 with crate = super::super::nn;").is_ok());
+    assert_eq!(
+        nn_grammar::struct_name_problem("f32").as_deref(),
+        Some("`f32` names a primitive type")
+    );
+}
+
+#[test]
 fn default_name_clash() {
     check(
         "struct A = 784 -> 128 as layer1 -> 10;",
