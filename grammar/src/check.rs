@@ -90,12 +90,18 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
     let mut problems = Vec::new();
 
     let inputs = input_shape(item, &mut problems);
+    // A dense layer after the input, for the examples: after `flatten` if the input is a map.
+    let dense_after = if item.input_shape.as_ref().is_some_and(|dims| dims.len() > 1) {
+        format!("{} -> flatten ->", item.input.text)
+    } else {
+        format!("{} ->", item.input.text)
+    };
     if let Some(activation) = &item.input_activation {
         problems.push(Diagnostic::new(
             activation.name.range,
             format!(
-                "the input cannot have an activation, found `{}`: activations belong to layers, as in `{} -> 10 {}`",
-                activation.name.text, item.input.text, activation.name.text
+                "the input cannot have an activation, found `{}`: activations belong to layers, as in `{dense_after} 10 {}`",
+                activation.name.text, activation.name.text
             ),
         ));
     }
@@ -103,8 +109,7 @@ pub fn check_recovering(item: &ast::Item) -> Recovered {
         problems.push(Diagnostic::new(
             item.input.range,
             format!(
-                "expected at least one layer after the input width, as in `{} -> 10 softmax`",
-                item.input.text
+                "expected at least one layer after the input width, as in `{dense_after} 10 softmax`"
             ),
         ));
     }

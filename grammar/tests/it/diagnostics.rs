@@ -584,6 +584,34 @@ fn a_crate_path_of_keywords() {
 }
 
 #[test]
+fn the_examples_for_a_map_input_flatten_it() {
+    check(
+        "struct A = [1, 28, 28];",
+        &expect![[r#"
+        1:12: expected at least one layer after the input width, as in `[1, 28, 28] -> flatten -> 10 softmax`
+          struct A = [1, 28, 28];
+                     ^^^^^^^^^^^
+    "#]],
+    );
+    check(
+        "struct A = [1, 28, 28] relu -> flatten -> 10;",
+        &expect![[r#"
+        1:24: the input cannot have an activation, found `relu`: activations belong to layers, as in `[1, 28, 28] -> flatten -> 10 relu`
+          struct A = [1, 28, 28] relu -> flatten -> 10;
+                                 ^^^^
+    "#]],
+    );
+    check(
+        "struct A = [784];",
+        &expect![[r#"
+        1:12: expected at least one layer after the input width, as in `[784] -> 10 softmax`
+          struct A = [784];
+                     ^^^^^
+    "#]],
+    );
+}
+
+#[test]
 fn default_name_clash() {
     check(
         "struct A = 784 -> 128 as layer1 -> 10;",
