@@ -15,7 +15,14 @@ pub fn lower(
     span_of: &dyn Fn(TextRange) -> Span,
 ) -> ir::Network {
     // `.nn` docs first, then the macro's attributes (which hold its `///` docs).
-    let mut all_attributes: TokenStream = net.docs.iter().map(|d| quote!(#[doc = #d])).collect();
+    let mut all_attributes: TokenStream = net
+        .docs
+        .iter()
+        .map(|doc| {
+            let doc = crate::shared::comment_text(doc);
+            quote!(#[doc = #doc])
+        })
+        .collect();
     all_attributes.extend(attributes);
     // The checker only lets through paths such as `::nn` or `my::nn`, which always parse.
     let path = net.runtime.as_deref().unwrap_or("::nn");

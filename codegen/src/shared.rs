@@ -396,3 +396,31 @@ mod tests {
         );
     }
 }
+
+/// `text` for a comment of the generated code: control characters and the codepoints that
+/// change the visible direction of text (which rustc refuses in comments, its
+/// `text_direction_codepoint_in_comment`) written as `\u{..}` escapes, so that a `.nn` file's
+/// doc or a file name cannot stop its Rust from compiling.
+pub(crate) fn comment_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if (c.is_control() && c != '\t') || bidi {
+                format!("\\u{{{:x}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod comment_tests {
+    #[test]
+    fn direction_and_control_characters_are_escaped() {
+        assert_eq!(
+            super::comment_text("a\u{202e}b\nc\td\u{2066}é"),
+            "a\\u{202e}b\\u{a}c\td\\u{2066}é"
+        );
+    }
+}

@@ -37,7 +37,11 @@ pub(crate) fn expand_in(path: &syn::LitStr, manifest_dir: &Path) -> TokenStream 
     let span = path.span();
     let file = manifest_dir.join(&relative);
     let text = match std::fs::read_to_string(&file) {
-        Ok(text) => text,
+        // Without a leading byte order mark, which a Rust source file may have too.
+        Ok(text) => match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_owned(),
+            None => text,
+        },
         Err(e) => {
             return syn::Error::new(
                 span,

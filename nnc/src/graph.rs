@@ -740,7 +740,9 @@ fn edge_label(layer: &nn_grammar::Layer) -> Option<String> {
         LayerKind::Dense => Some(count(layer.multiply_adds(), "weight")),
         LayerKind::Conv2d(nn_grammar::Conv2d { out_channels, .. })
         | LayerKind::Conv1d(nn_grammar::Conv1d { out_channels, .. }) => {
-            Some(count(parameters - out_channels, "weight"))
+            // `parameters` leaves out the biases of a layer declared `bias = false`.
+            let biases = if layer.bias { out_channels } else { 0 };
+            Some(count(parameters - biases, "weight"))
         }
         _ if parameters > 0 => Some(count(parameters, "parameter")),
         _ => None,

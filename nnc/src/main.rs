@@ -157,10 +157,23 @@ fn run(command: Command, color: bool) -> Result<(), Failed> {
             let extension = output.as_deref().and_then(Path::extension);
             let from_extension = extension
                 .is_some_and(|e| e.eq_ignore_ascii_case("dot") || e.eq_ignore_ascii_case("gv"));
-            if let (None, Some(other)) = (format, extension)
-                && !from_extension
-                && !other.eq_ignore_ascii_case("svg")
-            {
+            let from_svg = extension.is_some_and(|e| e.eq_ignore_ascii_case("svg"));
+            let conflict = match format {
+                Some(Format::Svg) => from_extension,
+                Some(Format::Dot) => from_svg,
+                None => false,
+            };
+            if conflict {
+                diagnostics::error(
+                    &format!(
+                        "`--format` and the extension of `{}` disagree: choose one",
+                        output.as_deref().map_or_else(String::new, shown_path)
+                    ),
+                    color,
+                );
+                return Err(Failed);
+            }
+            if let (Some(other), false, false) = (extension, from_extension, from_svg) {
                 diagnostics::error(
                     &format!(
                         "`nnc graph` writes SVG or Graphviz, not `.{}`: name the file `.svg` or `.dot`, or choose with `--format`",
@@ -204,7 +217,7 @@ fn import(
     (check, fold_batchnorm): (bool, bool),
     color: bool,
 ) -> Result<(), Failed> {
-    let shown = file.to_string_lossy().replace('\\', "/");
+    let shown = shown_path(file);
     if name == Some("") {
         diagnostics::error(
             "`--name` is empty: give a struct name such as `Mnist`, or leave `--name` out to \
@@ -269,7 +282,11 @@ fn import(
         status(&format!("{shown}: wrote `{}`", weights.display()));
         return write(None, &import.text(), color);
     }
-    write(Some(&output), &import.text(), color)?;
+    if write(Some(&output), &import.text(), color).is_err() {
+        // No weights without their declaration.
+        let _ = std::fs::remove_file(&weights);
+        return Err(Failed);
+    }
     status(&format!(
         "{shown}: wrote `{}` ({}, {layers}) and `{}`",
         output.display(),
@@ -325,18 +342,36 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Reads the file (or standard input for `-`).
+/// A path as messages show it: with `/` between directories on Windows too (elsewhere a `\\`
+/// is part of a file's name).
+fn shown_path(path: &Path) -> String {
+    let shown = path.to_string_lossy();
+    if cfg!(windows) {
+        shown.replace('\\', "/")
+    } else {
+        shown.into_owned()
+    }
+}
+
+/// Reads the file (or standard input for `-`), without a leading byte order mark (which a
+/// Rust source file may have too).
 fn read(path: &Path, color: bool) -> Result<Source, Failed> {
     let (name, text) = if path == Path::new("-") {
         let mut text = String::new();
         let read = io::stdin().read_to_string(&mut text).map(|_| text);
         ("<stdin>".to_owned(), read)
     } else {
-        let name = path.to_string_lossy().replace('\\', "/");
+        let name = shown_path(path);
         (name, std::fs::read_to_string(path))
     };
     match text {
-        Ok(text) => Ok(Source { name, text }),
+        Ok(text) => {
+            let text = match text.strip_prefix('\u{feff}') {
+                Some(rest) => rest.to_owned(),
+                None => text,
+            };
+            Ok(Source { name, text })
+        }
         Err(e) => {
             diagnostics::error(&format!("cannot read `{name}`: {e}"), color);
             Err(Failed)
@@ -374,17 +409,26 @@ fn select(networks: Vec<Network>, name: Option<&str>, color: bool) -> Result<Vec
     Ok(chosen)
 }
 
-/// Writes `text` to `path`, or to standard output.
+/// Writes `text` to `path`, or to standard output (no path, or `-`). A reader that closed the
+/// pipe (`nnc build a.nn | head`) is no failure.
 fn write(path: Option<&Path>, text: &str, color: bool) -> Result<(), Failed> {
-    let result = match path {
+    let result = match path.filter(|path| *path != Path::new("-")) {
         Some(path) => std::fs::write(path, text).map_err(|e| (path.display().to_string(), e)),
         None => io::stdout()
             .lock()
             .write_all(text.as_bytes())
             .map_err(|e| ("standard output".to_owned(), e)),
     };
-    result.map_err(|(name, e)| {
-        diagnostics::error(&format!("cannot write `{name}`: {e}"), color);
-        Failed
-    })
+    match result {
+        Err((_, e))
+            if path.is_none_or(|path| path == Path::new("-"))
+                && e.kind() == io::ErrorKind::BrokenPipe =>
+        {
+            Ok(())
+        }
+        other => other.map_err(|(name, e)| {
+            diagnostics::error(&format!("cannot write `{name}`: {e}"), color);
+            Failed
+        }),
+    }
 }

@@ -58,6 +58,21 @@ fn an_empty_file_has_no_networks() {
     );
 }
 
+/// Block comments nest, as Rust's, so that commenting out a part that holds one works; an
+/// unclosed one is an error.
+#[test]
+fn block_comments_nest() {
+    let networks = nn_grammar::compile_file(
+        "/* out: /* struct A = 2 -> 1; */ struct B = 3 -> 1; */
+struct C = 4 -> /* a /* b */ c */ 1;
+",
+    )
+    .unwrap();
+    let names: Vec<&str> = networks.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["C"]);
+    assert!(nn_grammar::compile_file("/* /* */ struct A = 2 -> 1;").is_err());
+}
+
 #[test]
 fn a_doc_comment_inside_a_chain_is_an_error() {
     let text = "struct A = 2\n    /// not here\n    -> 1;\n";

@@ -103,6 +103,46 @@ fn build_writes_the_output_file_or_standard_output() {
     );
 }
 
+/// `-o -` is standard output, for `build` and `graph` as for `import`: no file named `-`.
+#[test]
+fn an_output_named_dash_is_standard_output() {
+    let dir = with_model("pub struct Net = 3 -> 2 relu -> 1;\n");
+    let build = nnc(&dir, &["build", "model.nn", "-o", "-"]);
+    assert_eq!(build.code, 0, "{build:?}");
+    assert_eq!(build.stdout, nnc(&dir, &["build", "model.nn"]).stdout);
+    let graph = nnc(&dir, &["graph", "model.nn", "-o", "-"]);
+    assert_eq!(
+        (graph.code, graph.stdout.starts_with("<svg")),
+        (0, true),
+        "{graph:?}"
+    );
+    assert!(!dir.join("-").exists(), "no file named `-`");
+}
+
+/// What a `.nn` file may hold that Rust's own sources may: a byte order mark, block comments
+/// that nest; and a doc that would stop the generated Rust from compiling (a codepoint that
+/// changes the visible direction of text, which rustc refuses in comments) is escaped in it.
+#[test]
+fn a_byte_order_mark_nested_comments_and_direction_codepoints() {
+    let dir = with_model(
+        "\u{feff}/* off: /* struct Old = 1 -> 1; */ */\n/// left \u{202e}right\npub struct Net = 3 -> 1;\n",
+    );
+    let check = nnc(&dir, &["check", "model.nn"]);
+    assert_eq!(
+        (check.code, check.stdout.as_str()),
+        (0, "model.nn: ok, 1 network: Net\n"),
+        "{check:?}"
+    );
+    let build = nnc(&dir, &["build", "model.nn"]);
+    assert_eq!(build.code, 0, "{build:?}");
+    assert!(
+        build.stdout.contains("/// left \\u{202e}right\n"),
+        "{}",
+        build.stdout
+    );
+    assert!(!build.stdout.contains('\u{202e}'));
+}
+
 #[test]
 fn standard_input_is_a_file_named_dash() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_nnc"))

@@ -169,6 +169,27 @@ fn dot_for_graphviz() {
         "{refused:?}"
     );
     assert!(!png.exists());
+    // `--format` and an extension of the other format disagree: refused, not written.
+    for (format, name) in [
+        ("svg", "other.dot"),
+        ("dot", "other.svg"),
+        ("svg", "other.png"),
+    ] {
+        let path = dir.join(name);
+        let refused = nnc(
+            &root(),
+            &[
+                "graph",
+                "models/mnist.nn",
+                "--format",
+                format,
+                "-o",
+                &path.to_string_lossy(),
+            ],
+        );
+        assert_eq!(refused.code, 1, "{refused:?}");
+        assert!(!path.exists(), "{name}");
+    }
     expect![[r##"
         digraph nn {
             rankdir=LR;
@@ -352,4 +373,20 @@ fn lenet_as_dot_names_kinds_shapes_and_weights() {
         }
     "##]]
     .assert_eq(&run.stdout);
+}
+
+/// A convolution's edge carries its weights, with or without biases.
+#[test]
+fn a_convolution_without_biases_counts_its_weights() {
+    let dir = crate::with_model(
+        "struct A = [1, 8, 8] -> conv2d(6, 5, bias = false) -> flatten -> 2;\nstruct B = [1, 8, 8] -> conv2d(6, 5) -> flatten -> 2;\n",
+    );
+    let run = nnc(&dir, &["graph", "model.nn", "--format", "dot"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.stdout.matches("[label=\"150 weights\"]").count(),
+        2,
+        "{}",
+        run.stdout
+    );
 }

@@ -245,6 +245,31 @@ fn import_refuses_to_overwrite_the_model_or_its_own_outputs() {
     assert_eq!(left, ["mlp.onnx"], "nothing written");
 }
 
+/// A declaration that cannot be written leaves no weights behind.
+#[test]
+fn a_declaration_that_cannot_be_written_leaves_no_weights() {
+    let dir = scratch();
+    std::fs::copy(fixture("mlp.onnx"), dir.join("mlp.onnx")).unwrap();
+    let run = nnc(
+        &dir,
+        &[
+            "import",
+            "mlp.onnx",
+            "-o",
+            "no/such/dir/mlp.nn",
+            "--weights",
+            "w.safetensors",
+        ],
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("error: cannot write `no/such/dir/mlp.nn`"),
+        "{run:?}"
+    );
+    assert!(!dir.join("w.safetensors").exists());
+}
+
 /// `--name` must be a struct name; a file's name always gives one.
 #[test]
 fn names_that_cannot_name_a_struct_are_refused() {
