@@ -17,6 +17,8 @@ mod sealed {
 /// this crate (`math.rs`, accurate to about half an ulp); none uses `std`, so results are the
 /// same with and without it.
 #[allow(clippy::return_self_not_must_use)]
+// `Kernel` is the crate's: users name `Scalar`, never its kernels.
+#[allow(private_bounds)]
 pub trait Scalar:
     sealed::Sealed
     + crate::kernel::Kernel

@@ -318,7 +318,7 @@ impl Half for Bf16 {
         b: &[f32; OUT],
         x: &[f32; IN],
     ) -> [f32; OUT] {
-        debug_assert!(level.is_supported());
+        let level = level.or_supported();
         kernel::matvec_bf16(level, w, b, x)
     }
 
@@ -330,7 +330,7 @@ impl Half for Bf16 {
         x: &[[f32; IN]],
         y: &mut [[f32; OUT]],
     ) {
-        debug_assert!(level.is_supported());
+        let level = level.or_supported();
         kernel::matmul_bf16(level, w, b, x, y);
     }
 
@@ -342,7 +342,7 @@ impl Half for Bf16 {
         x: &[f32; IN],
         y: &mut [[f32; H]; G],
     ) {
-        debug_assert!(level.is_supported());
+        let level = level.or_supported();
         kernel::gates_bf16(level, w, b, x, y);
     }
 
@@ -354,7 +354,7 @@ impl Half for Bf16 {
         xs: &[X],
         ys: &mut [Aligned<[[f32; H]; G]>],
     ) {
-        debug_assert!(level.is_supported());
+        let level = level.or_supported();
         kernel::gates_streams_bf16(level, w, b, xs, ys);
     }
 }
@@ -393,7 +393,7 @@ impl Half for F16 {
         b: &[f32; OUT],
         x: &[f32; IN],
     ) -> [f32; OUT] {
-        debug_assert!(level.is_supported());
+        let level = level.or_supported();
         kernel::matvec_f16(level, w, b, x)
     }
 
@@ -405,7 +405,7 @@ impl Half for F16 {
         x: &[[f32; IN]],
         y: &mut [[f32; OUT]],
     ) {
-        debug_assert!(level.is_supported());
+        let level = level.or_supported();
         kernel::matmul_f16(level, w, b, x, y);
     }
 
@@ -417,7 +417,7 @@ impl Half for F16 {
         x: &[f32; IN],
         y: &mut [[f32; H]; G],
     ) {
-        debug_assert!(level.is_supported());
+        let level = level.or_supported();
         kernel::gates_f16(level, w, b, x, y);
     }
 
@@ -429,7 +429,7 @@ impl Half for F16 {
         xs: &[X],
         ys: &mut [Aligned<[[f32; H]; G]>],
     ) {
-        debug_assert!(level.is_supported());
+        let level = level.or_supported();
         kernel::gates_streams_f16(level, w, b, xs, ys);
     }
 }

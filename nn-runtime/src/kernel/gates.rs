@@ -56,9 +56,9 @@ pub(crate) const SWEPT: core::ops::RangeInclusive<usize> = 32 * 1024 + 1..=128 *
 /// slower with 16 and with 28 or 32 (`nn-step` in bench/benches/rtneural.rs, as thread CPU
 /// time; BENCHMARKS.md, "Sequence networks, against RTNeural").
 pub(crate) const SWEEP_BLOCK: usize = 24 * 1024;
-/// The most blocks of a swept matrix (six of [`SWEEP_BLOCK`] for the largest): the blocks' sums
-/// a panel keeps when it reads them in reverse.
-pub(crate) const SWEEP_BLOCKS: usize = 8;
+/// The most blocks of a swept matrix: the blocks' sums a panel keeps when it reads them in
+/// reverse. Ten, for 10 columns of 3,073 outputs (a block holds whole columns, here one).
+pub(crate) const SWEEP_BLOCKS: usize = 10;
 
 /// Whether `gates` sweeps a matrix of `inputs` columns of `outputs` `f32`s.
 pub(crate) const fn swept(inputs: usize, outputs: usize) -> bool {
@@ -512,3 +512,23 @@ macro_rules! gate_kernels {
 
 pub(crate) use gate_kernels;
 pub(crate) use streams_panel;
+
+#[cfg(test)]
+mod tests {
+    use super::{SWEEP_BLOCKS, SWEPT, gate_block, swept};
+
+    /// Every swept shape fits the blocks' sums a panel keeps (`gate_block` asserts it, in a
+    /// `const` where a layer's kernels are compiled): a shape past it would not compile.
+    #[test]
+    fn every_swept_matrix_fits_the_blocks_kept() {
+        let mut most = 0;
+        for outputs in 1..=*SWEPT.end() / 4 {
+            for inputs in 1..=*SWEPT.end() / (4 * outputs) {
+                if swept(inputs, outputs) {
+                    most = most.max(inputs.div_ceil(gate_block(inputs, outputs)));
+                }
+            }
+        }
+        assert_eq!(most, SWEEP_BLOCKS);
+    }
+}

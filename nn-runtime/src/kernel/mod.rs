@@ -78,6 +78,15 @@ impl Level {
     pub fn is_supported(self) -> bool {
         self <= level()
     }
+
+    /// This level if the CPU supports it, else the best one it does: what a public kernel entry
+    /// point taking a level runs at (`Half`'s), so that none runs instructions the CPU lacks,
+    /// whatever level its caller names (one relaxed load and a compare).
+    #[inline(always)]
+    #[must_use]
+    pub fn or_supported(self) -> Self {
+        self.min(level())
+    }
 }
 
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
@@ -146,9 +155,10 @@ pub fn level() -> Level {
 }
 
 /// The kernels of one element type. Implemented for `f32` and `f64` only; generated code
-/// reaches it through [`Dense`](crate::Dense).
-#[doc(hidden)]
-pub trait Kernel: Sized + Copy {
+/// reaches it through [`Dense`](crate::Dense). Private to the crate: its methods take a
+/// [`Level`] their callers have checked (they run its instructions unchecked, for the speed of
+/// one-sample calls), which only this crate's callers promise.
+pub(crate) trait Kernel: Sized + Copy {
     /// Whether [`Kernel::conv_wide`] has vector kernels (at the x86_64 levels): `f32` only.
     const WIDE: bool = false;
 
@@ -577,6 +587,7 @@ impl Kernel for f32 {
         end: usize,
     ) -> bool {
         debug_assert!(level.is_supported());
+        check_place_rows(src.len(), width, dst.len(), line, first, end);
         // Off x86_64 there is no vector kernel: every argument goes unused.
         #[cfg(not(target_arch = "x86_64"))]
         let _ = (src, width, dst, line, first, end);
@@ -890,6 +901,25 @@ pub fn gates<T: Scalar, const IN: usize, const G: usize, const H: usize>(
     }
 }
 
+/// [`gates`] at `level` (the vector kernel, whatever the layer's size, read front to back),
+/// for tests that compare the levels; `false`, writing nothing, where this CPU does not
+/// support `level`.
+#[doc(hidden)]
+#[inline]
+pub fn gates_at<T: Scalar, const IN: usize, const G: usize, const H: usize>(
+    level: Level,
+    w: &[[[T; H]; G]; IN],
+    b: &[[T; H]; G],
+    x: &[T; IN],
+    y: &mut [[T; H]; G],
+) -> bool {
+    if !level.is_supported() {
+        return false;
+    }
+    T::gates(level, w, b, x, y, false);
+    true
+}
+
 /// Whether this thread's next swept matrix is read last block first: the opposite of its
 /// last one. Without `std` (no thread-local storage), always forwards.
 #[cfg(target_arch = "x86_64")]
@@ -1102,15 +1132,28 @@ pub fn place_rows<T: Scalar>(
     first: usize,
     end: usize,
 ) -> bool {
-    let rows = dst.len() / line.max(1);
+    T::place_rows(level(), src, width, dst, line, first, end)
+}
+
+/// The bounds [`place_rows`] documents, which its vector kernels' pointer arithmetic relies
+/// on: checked by [`Kernel::place_rows`] itself, for every caller.
+///
+/// # Panics
+///
+/// As [`place_rows`].
+fn check_place_rows(src: usize, width: usize, dst: usize, line: usize, first: usize, end: usize) {
+    let rows = dst / line.max(1);
     assert!(
         line > 0
             && first <= end
             && end <= line
-            && (rows == 0 || src.len() >= (rows - 1) * width + (end - first)),
+            && (rows == 0
+                || (rows - 1)
+                    .checked_mul(width)
+                    .and_then(|start| start.checked_add(end - first))
+                    .is_some_and(|read| src >= read)),
         "place_rows: rows shorter than the shapes"
     );
-    T::place_rows(level(), src, width, dst, line, first, end)
 }
 
 /// A max-pool of 2 by 2 windows with stride 2 over rows of `width` values, with the best kernel
@@ -1191,6 +1234,32 @@ mod tests {
     use crate::{Dense, Scalar, zeroed_box};
     use std::boxed::Box;
     use std::vec::Vec;
+
+    /// `or_supported` (the `Half` kernels' public entry points) runs at most the levels this
+    /// CPU has: a level it lacks falls to the best it has.
+    #[test]
+    fn a_level_falls_to_one_this_cpu_supports() {
+        for level in Level::ALL {
+            let runs = level.or_supported();
+            assert!(runs.is_supported() && runs <= level, "{level:?}");
+            assert_eq!(runs == level, level.is_supported(), "{level:?}");
+        }
+        assert_eq!(Level::Portable.or_supported(), Level::Portable);
+    }
+
+    /// `Kernel::place_rows` checks the bounds its vector kernels' pointers rely on, for every
+    /// caller: rows read past `src` panic, at every level.
+    #[test]
+    fn place_rows_refuses_rows_past_its_source() {
+        use super::Kernel as _;
+        for level in Level::ALL {
+            let refused = std::panic::catch_unwind(|| {
+                let mut dst = [0.0f32; 16];
+                f32::place_rows(level, &[], 0, &mut dst, 16, 1, 16)
+            });
+            assert!(refused.is_err(), "{level:?}");
+        }
+    }
 
     // A 784 -> 128 layer is 400 KB: too much for a test thread's stack.
     #[allow(clippy::unnecessary_box_returns)]

@@ -11,7 +11,7 @@
 use nn_runtime::Tensors;
 use nn_runtime::batch::Aligned;
 use nn_runtime::init::SplitMix64;
-use nn_runtime::kernel::{Kernel, Level, SMALL};
+use nn_runtime::kernel::{Level, SMALL, gates_at};
 use nn_runtime::layers::{Conv1d, Conv1dGeometry, Conv2d, Conv2dGeometry, Lstm, LstmState, Weight};
 use nn_runtime::{Bf16, Dense, F16, Half, HalfConv1d, HalfConv2d, HalfDense, Scalar, zeroed_box};
 use proptest::prelude::*;
@@ -576,7 +576,7 @@ fn check_gates<const IN: usize, const G: usize, const OUT: usize, H: Half>(seed:
             let mut found = [[f32::NAN; OUT]; G];
             H::gates(level, &half, &b, x, &mut found);
             let mut expected = [[f32::NAN; OUT]; G];
-            <f32 as Kernel>::gates(level, &wide, &b, x, &mut expected, false);
+            assert!(gates_at(level, &wide, &b, x, &mut expected));
             assert_eq!(
                 bits(found.as_flattened()),
                 bits(expected.as_flattened()),
@@ -589,7 +589,7 @@ fn check_gates<const IN: usize, const G: usize, const OUT: usize, H: Half>(seed:
             H::gates_streams(level, &half, &b, &inputs[..streams], &mut found);
             for (x, found) in inputs.iter().zip(&found) {
                 let mut expected = [[f32::NAN; OUT]; G];
-                <f32 as Kernel>::gates(level, &wide, &b, x, &mut expected, false);
+                assert!(gates_at(level, &wide, &b, x, &mut expected));
                 assert_eq!(
                     bits(found.0.as_flattened()),
                     bits(expected.as_flattened()),
