@@ -23,7 +23,7 @@ pub(crate) enum Int {
 pub(crate) enum Data {
     /// `float` and `double` tensors, exactly (every `f32` is an `f64`).
     Float(Vec<f64>),
-    /// `int32` and `int64` tensors, and shapes.
+    /// `int32`, `int64` and `bool` (0 or 1) tensors, and shapes.
     Int(Vec<Int>),
 }
 
@@ -101,11 +101,12 @@ pub(crate) fn read(tensor: &proto::Tensor, dir: Option<&Path>) -> Result<Const, 
         dims.push(dim);
     }
     let width = match tensor.data_type {
+        data_type::BOOL => 1,
         data_type::FLOAT | data_type::INT32 => 4,
         data_type::INT64 | data_type::DOUBLE => 8,
         other => {
             return Err(format!(
-                "tensor `{name}` has data type {} ({other}), expected float, double, int32 or int64",
+                "tensor `{name}` has data type {} ({other}), expected float, double, int32, int64 or bool",
                 type_name(other)
             ));
         }
@@ -120,7 +121,7 @@ pub(crate) fn read(tensor: &proto::Tensor, dir: Option<&Path>) -> Result<Const, 
     let typed = match tensor.data_type {
         data_type::FLOAT => tensor.float_data.len(),
         data_type::DOUBLE => tensor.double_data.len(),
-        data_type::INT32 => tensor.int32_data.len(),
+        data_type::INT32 | data_type::BOOL => tensor.int32_data.len(),
         _ => tensor.int64_data.len(),
     };
     let found = if raw.is_empty() {
@@ -161,6 +162,15 @@ pub(crate) fn read(tensor: &proto::Tensor, dir: Option<&Path>) -> Result<Const, 
                 .map(|i| Int::Known(i32::from_le_bytes(bytes(chunk(i))).into()))
                 .collect(),
         ),
+        // Typed booleans are `int32_data`; raw ones a byte each.
+        data_type::BOOL if raw.is_empty() => Data::Int(
+            tensor
+                .int32_data
+                .iter()
+                .map(|&v| Int::Known((v != 0).into()))
+                .collect(),
+        ),
+        data_type::BOOL => Data::Int(raw.iter().map(|&b| Int::Known((b != 0).into())).collect()),
         _ if raw.is_empty() => {
             Data::Int(tensor.int64_data.iter().map(|&v| Int::Known(v)).collect())
         }

@@ -934,6 +934,14 @@ impl Walk<'_> {
                 {
                     return Err("its mask output is used: only inference, where dropout is the identity, can be imported".to_owned());
                 }
+                // From opset 12 an input may say which mode runs: inference only.
+                if let Some(mode) = node.input.get(2).filter(|name| !name.is_empty()) {
+                    match consts.get(2).and_then(Option::as_ref).and_then(Const::known_ints).as_deref() {
+                        Some([0]) => {}
+                        Some([_]) => return Err("runs in training mode (`training_mode` is true): only inference, where dropout is the identity, can be imported".to_owned()),
+                        _ => return Err(format!("reads its mode from `{mode}`, which is not a constant boolean: only inference, where dropout is the identity, can be imported")),
+                    }
+                }
                 Ok(vec![Value::Flow(flow)])
             }
             "Relu" | "LeakyRelu" | "Elu" | "Sigmoid" | "Tanh" | "Softplus" | "Gelu" | "Silu"

@@ -935,3 +935,48 @@ fn a_convolution_without_kernel_shape_is_checked_on_its_own_axes() {
         &problems(&model(13, &[2, 8], nodes, vec![weights("w", &[3, 2, 3])])),
     );
 }
+
+/// From opset 12 `Dropout` may read its mode: `training_mode = false` (a `bool` initializer,
+/// typed or raw) is inference and imports; `true` is refused on the node.
+#[test]
+fn dropout_reads_its_mode() {
+    let mode = |name: &str, raw: bool, value: bool| Tensor {
+        dims: vec![],
+        data_type: data_type::BOOL,
+        int32_data: if raw { vec![] } else { vec![i32::from(value)] },
+        raw_data: if raw { vec![u8::from(value)] } else { vec![] },
+        name: name.to_owned(),
+        ..Tensor::default()
+    };
+    let ratio = Tensor {
+        dims: vec![],
+        data_type: data_type::FLOAT,
+        float_data: vec![0.5],
+        name: "ratio".to_owned(),
+        ..Tensor::default()
+    };
+    let nodes = || {
+        vec![
+            node("Gemm", &["x", "w"], "h", vec![int("transB", 1)]),
+            node("Dropout", &["h", "ratio", "mode"], "y", vec![]),
+        ]
+    };
+    for raw in [false, true] {
+        let inference = vec![
+            weights("w", &[3, 4]),
+            ratio.clone(),
+            mode("mode", raw, false),
+        ];
+        assert_eq!(
+            problems(&model(13, &[4], nodes(), inference)),
+            "imported: /// Imported from ONNX (opset 13).\npub struct Net = 4 -> dense(3, bias = false) as h;",
+            "raw: {raw}"
+        );
+    }
+    let training = vec![
+        weights("w", &[3, 4]),
+        ratio.clone(),
+        mode("mode", false, true),
+    ];
+    expect!["node 1 `/y/Dropout` (Dropout, reads `h`, `ratio`, `mode`): runs in training mode (`training_mode` is true): only inference, where dropout is the identity, can be imported"].assert_eq(&problems(&model(13, &[4], nodes(), training)));
+}
