@@ -207,8 +207,9 @@ impl From<F16> for f32 {
 
 /// A half-precision format: [`Bf16`] or [`F16`] (sealed).
 ///
-/// The hidden methods are the layer's kernels for the format, chosen by level, as
-/// [`Kernel`](crate::kernel::Kernel) does for `f32`.
+/// The hidden methods are the layer's kernels for the format, chosen by level (at most the
+/// best this CPU has: [`Level::or_supported`](crate::kernel::Level::or_supported)), as the
+/// crate's `f32` kernels are.
 pub trait Half:
     sealed::Sealed + Copy + Default + PartialEq + core::fmt::Debug + Send + Sync + 'static
 {
@@ -240,8 +241,9 @@ pub trait Half:
     #[doc(hidden)]
     fn has_level(level: Level) -> bool;
 
-    /// `y = W x + b` at `level`, from the columns of `W`; the portable kernel where this CPU
-    /// lacks the level's kernel for this format (see [`Half::has_level`]).
+    /// `y = W x + b` at `level`, from the columns of `W`; a level this CPU lacks falls to
+    /// the best it has, and to the portable kernel where that level has none for this format
+    /// (see [`Half::has_level`]).
     #[doc(hidden)]
     fn matvec<const IN: usize, const OUT: usize>(
         level: Level,
@@ -261,9 +263,10 @@ pub trait Half:
     );
 
     /// A recurrent layer's gates, `y = W x + b` from the columns of `W` (`w[i]` is column `i`), at
-    /// `level`: the operations of `f32`'s [`Kernel::gates`](crate::kernel::Kernel::gates) at
-    /// that level on the widened weights; the portable kernel where this CPU lacks the level's
-    /// kernel for this format (see [`Half::has_level`]).
+    /// `level`: the operations of `f32`'s [`gates`](crate::kernel::gates) kernel at
+    /// that level on the widened weights; a level this CPU lacks falls to the best it
+    /// has, and to the portable kernel where that level has none for this format (see
+    /// [`Half::has_level`]).
     #[doc(hidden)]
     fn gates<const IN: usize, const G: usize, const H: usize>(
         level: Level,
