@@ -349,7 +349,8 @@ fn half_dense(net: &Network, layer: &Layer, input: &TokenStream) -> Option<Token
 }
 
 /// `forward` and `forward_batch` of a feed-forward twin: the `f32` network's bodies, a dense
-/// layer through its runtime kernel.
+/// layer through [`half_dense`] in `forward` and its runtime kernel in `forward_batch` (as the
+/// `f32` network's, which unrolls only `forward`).
 fn feed_forward_methods(net: &Network) -> TokenStream {
     let runtime = &net.runtime;
     let (inputs, outputs) = (net.input.elements(), net.output.elements());
@@ -405,8 +406,8 @@ fn feed_forward_methods(net: &Network) -> TokenStream {
 }
 
 /// `step`, `forward_sequence` and `step_streams` of a sequence network's twin, on the `f32`
-/// network's state type: `emit_sequence`'s, a dense layer through its runtime kernel (one
-/// sample at a time in a chunk of streams, as the `f32` network's `step_streams`).
+/// network's state type: `emit_sequence`'s, a dense layer through [`half_dense`] (one sample
+/// at a time in a chunk of streams, as the `f32` network's `step_streams`).
 fn sequence_methods(net: &Network) -> TokenStream {
     methods_with(
         net,
@@ -416,11 +417,11 @@ fn sequence_methods(net: &Network) -> TokenStream {
         },
         &|layer, states, input, output| {
             if let LayerKind::Dense(_) = layer.kind {
-                let field = &layer.field;
                 let (sample, row) = (local("sample"), local("row"));
+                let forward = half_dense(net, layer, &quote!(#sample));
                 quote_spanned! {layer.span=>
                     for (#sample, #row) in #input.iter().zip(#output.iter_mut()) {
-                        *#row = self.#field.forward(#sample);
+                        *#row = #forward;
                     }
                 }
             } else {

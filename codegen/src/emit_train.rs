@@ -267,11 +267,15 @@ struct Locals {
 /// Which forward pass [`forward_keeping`] writes.
 #[derive(Clone, Copy)]
 enum Pass {
-    /// Training's: each layer's [`Kind::forward_train`](crate::layer::Kind::forward_train) (dropout's masks, batchnorm's statistics
-    /// of the sample), `stable` as there.
+    /// Training's: each layer's [`Kind::forward_train`] (dropout's masks, batchnorm's
+    /// statistics of the sample), `stable` as there.
+    ///
+    /// [`Kind::forward_train`]: crate::layer::Kind::forward_train
     Training { stable: bool },
-    /// Inference's: each layer's [`Kind::forward`](crate::layer::Kind::forward) (no masks, batchnorm's running statistics),
+    /// Inference's: each layer's [`Kind::forward`] (no masks, batchnorm's running statistics),
     /// the bits of `forward`'s layers.
+    ///
+    /// [`Kind::forward`]: crate::layer::Kind::forward
     Inference,
 }
 

@@ -331,6 +331,23 @@ pub(crate) fn twin_counts(
     }
 }
 
+/// `text` for a comment of the generated code: control characters and the codepoints that
+/// change the visible direction of text (which rustc refuses in comments, its
+/// `text_direction_codepoint_in_comment`) written as `\u{..}` escapes, so that a `.nn` file's
+/// doc or a file name cannot stop its Rust from compiling.
+pub(crate) fn comment_text(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if (c.is_control() && c != '\t') || bidi {
+                format!("\\u{{{:x}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::{array_type, flat, literal, zeros};
@@ -395,27 +412,7 @@ mod tests {
             "[1.0 , 2.0 , 3.0 , 4.0 , 5.0 , 6.0]"
         );
     }
-}
 
-/// `text` for a comment of the generated code: control characters and the codepoints that
-/// change the visible direction of text (which rustc refuses in comments, its
-/// `text_direction_codepoint_in_comment`) written as `\u{..}` escapes, so that a `.nn` file's
-/// doc or a file name cannot stop its Rust from compiling.
-pub(crate) fn comment_text(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-            if (c.is_control() && c != '\t') || bidi {
-                format!("\\u{{{:x}}}", u32::from(c))
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod comment_tests {
     #[test]
     fn direction_and_control_characters_are_escaped() {
         assert_eq!(

@@ -1046,9 +1046,19 @@ fn settings(written: &[ast::Setting], problems: &mut Vec<Diagnostic>) -> Setting
                 _ => bad_value("`loops` or `full`"),
             },
             "crate" => {
-                // Each segment an identifier; of the keywords, only those a path may hold.
-                let keyword = value.text.split("::").map(str::trim).any(|segment| {
-                    not_an_identifier(segment) && !matches!(segment, "crate" | "self" | "super")
+                // Each segment an identifier; of the keywords, only those that may start a path:
+                // `crate` or `self` first, `super` after `self`s and `super`s only.
+                let segments: Vec<&str> = value.text.split("::").map(str::trim).collect();
+                let keyword = segments.iter().enumerate().any(|(at, segment)| {
+                    let leading = segments[..at]
+                        .iter()
+                        .all(|s| matches!(*s, "self" | "super"));
+                    match *segment {
+                        // An empty segment only before a leading `::`; `crate`, `self` first.
+                        "" | "crate" | "self" => at != 0,
+                        "super" => !leading,
+                        _ => not_an_identifier(segment),
+                    }
                 });
                 if value.text.starts_with('"')
                     || value.text.starts_with(|c: char| c.is_ascii_digit())

@@ -138,12 +138,21 @@ fn without_cfg(attributes: TokenStream) -> (TokenStream, TokenStream) {
     let mut errors = TokenStream::new();
     let mut tokens = attributes.into_iter().peekable();
     while let Some(token) = tokens.next() {
+        // `#[cfg(..)]`, or a `#[cfg_attr(.., cfg(..))]` that may become one.
         let is_cfg = matches!(
             (&token, tokens.peek()),
             (TokenTree::Punct(hash), Some(TokenTree::Group(group)))
-                if hash.as_char() == '#'
-                    && matches!(group.stream().into_iter().next(),
-                        Some(TokenTree::Ident(name)) if name == "cfg")
+                if hash.as_char() == '#' && {
+                    let mut inside = group.stream().into_iter();
+                    match inside.next() {
+                        Some(TokenTree::Ident(name)) if name == "cfg" => true,
+                        Some(TokenTree::Ident(name)) if name == "cfg_attr" => matches!(
+                            inside.next(),
+                            Some(TokenTree::Group(arguments)) if mentions_cfg(arguments.stream())
+                        ),
+                        _ => false,
+                    }
+                }
         );
         if is_cfg {
             if let Some(TokenTree::Group(group)) = tokens.next() {
@@ -163,6 +172,25 @@ fn without_cfg(attributes: TokenStream) -> (TokenStream, TokenStream) {
         }
     }
     (kept, errors)
+}
+
+/// Whether `arguments` (a `cfg_attr`'s, after its predicate) hold a `cfg(..)` attribute.
+fn mentions_cfg(arguments: TokenStream) -> bool {
+    let mut tokens = arguments.into_iter().peekable();
+    // The predicate, up to the first comma at this level, may itself mention `cfg`-like names.
+    for token in tokens.by_ref() {
+        if matches!(&token, TokenTree::Punct(p) if p.as_char() == ',') {
+            break;
+        }
+    }
+    while let Some(token) = tokens.next() {
+        if matches!(&token, TokenTree::Ident(name) if name == "cfg")
+            && matches!(tokens.peek(), Some(TokenTree::Group(_)))
+        {
+            return true;
+        }
+    }
+    false
 }
 
 fn expand_item(item: RawItem, map: &SourceMap, recovered: &nn_grammar::Recovered) -> TokenStream {

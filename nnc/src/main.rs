@@ -174,9 +174,14 @@ fn run(command: Command, color: bool) -> Result<(), Failed> {
                 return Err(Failed);
             }
             if let (Some(other), false, false) = (extension, from_extension, from_svg) {
+                let choose = if format.is_none() {
+                    ", or choose with `--format`"
+                } else {
+                    ""
+                };
                 diagnostics::error(
                     &format!(
-                        "`nnc graph` writes SVG or Graphviz, not `.{}`: name the file `.svg` or `.dot`, or choose with `--format`",
+                        "`nnc graph` writes SVG or Graphviz, not `.{}`: name the file `.svg` or `.dot`{choose}",
                         other.to_string_lossy()
                     ),
                     color,
@@ -254,6 +259,13 @@ fn import(
             output.with_extension("safetensors")
         }
     });
+    if weights == Path::new("-") {
+        diagnostics::error(
+            "`--weights -`: the weights are a binary file, not for standard output: give a file",
+            color,
+        );
+        return Err(Failed);
+    }
     refuse_overwrite(Some(&weights), file, "model", color)?;
     if !to_stdout {
         refuse_overwrite(Some(&output), file, "model", color)?;
@@ -277,15 +289,27 @@ fn import(
         1 => "1 layer".to_owned(),
         n => format!("{n} layers"),
     };
-    if to_stdout {
-        // The declaration on standard output, and where its weights went on standard error.
-        status(&format!("{shown}: wrote `{}`", weights.display()));
-        return write(None, &import.text(), color);
-    }
-    if write(Some(&output), &import.text(), color).is_err() {
-        // No weights without their declaration.
+    // No weights without their declaration: on standard output, a reader that closed the pipe
+    // early did not take it either.
+    let declared = if to_stdout {
+        io::stdout()
+            .lock()
+            .write_all(import.text().as_bytes())
+            .map_err(|e| {
+                diagnostics::error(&format!("cannot write `standard output`: {e}"), color);
+                Failed
+            })
+    } else {
+        write(Some(&output), &import.text(), color)
+    };
+    if declared.is_err() {
         let _ = std::fs::remove_file(&weights);
         return Err(Failed);
+    }
+    if to_stdout {
+        // Where its weights went, on standard error.
+        status(&format!("{shown}: wrote `{}`", weights.display()));
+        return Ok(());
     }
     status(&format!(
         "{shown}: wrote `{}` ({}, {layers}) and `{}`",

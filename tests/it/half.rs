@@ -629,4 +629,16 @@ fn twins_of_unrolled_networks_give_the_bits_of_the_rounded_f32_network() {
     for x in random_values::<2>(7, 100) {
         assert_eq!(bits(&wide.step(&mut a, &x)), bits(&half.step(&mut b, &x)));
     }
+    // And in chunks of streams.
+    let inputs = random_values::<2>(8, 9);
+    let (mut a, mut b) = (
+        vec![UnrolledSequenceState::ZERO; 9],
+        vec![UnrolledSequenceState::ZERO; 9],
+    );
+    let (mut wide_out, mut half_out) = ([[0.0f32; 1]; 9], [[0.0f32; 1]; 9]);
+    for _ in 0..20 {
+        wide.step_streams(&mut a, &inputs, &mut wide_out).unwrap();
+        half.step_streams(&mut b, &inputs, &mut half_out).unwrap();
+        assert_eq!(bits(wide_out.as_flattened()), bits(half_out.as_flattened()));
+    }
 }

@@ -29,6 +29,18 @@ mod tiny {
     }
 }
 
+/// A `.nn` file as Rust reads its sources: a byte order mark, nested block comments.
+mod marked {
+    nn::network_file!("tests/fixtures/bom.nn");
+}
+
+#[test]
+fn a_file_with_a_byte_order_mark_and_nested_comments_compiles() {
+    assert_eq!(marked::Marked::PARAMETERS, 3 * 2 + 2 + 2 + 1);
+    let output = marked::Marked::random(1).forward(&[0.5, -1.0, 2.0]);
+    assert!(output[0].is_finite());
+}
+
 #[test]
 fn mnist_from_the_file_is_the_declared_network() {
     assert_eq!(from_file::Mnist::LAYERS, from_macro::Mnist::LAYERS);

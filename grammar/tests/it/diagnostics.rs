@@ -577,6 +577,11 @@ fn a_crate_path_of_keywords() {
     );
     assert!(nn_grammar::compile_item("struct A = 2 -> 1 with crate = crate::nn;").is_ok());
     assert!(nn_grammar::compile_item("struct A = 2 -> 1 with crate = super::super::nn;").is_ok());
+    assert!(nn_grammar::compile_item("struct A = 2 -> 1 with crate = self::super::nn;").is_ok());
+    for path in ["::nn::super", "::crate::nn", "nn::self", "crate::crate"] {
+        let text = format!("struct A = 2 -> 1 with crate = {path};");
+        assert!(nn_grammar::compile_item(&text).is_err(), "{path}");
+    }
     assert_eq!(
         nn_grammar::struct_name_problem("f32").as_deref(),
         Some("`f32` names a primitive type")

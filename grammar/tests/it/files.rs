@@ -71,6 +71,10 @@ struct C = 4 -> /* a /* b */ c */ 1;
     let names: Vec<&str> = networks.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names, ["C"]);
     assert!(nn_grammar::compile_file("/* /* */ struct A = 2 -> 1;").is_err());
+    // Unclosed openings fail at once: an opening inside a comment always opens one.
+    let unclosed = "/* ".repeat(300);
+    assert!(nn_grammar::compile_file(&unclosed).is_err());
+    assert!(nn_grammar::compile_file("/* a / * b */ struct A = 2 -> 1;").is_ok());
 }
 
 #[test]

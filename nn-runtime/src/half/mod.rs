@@ -735,6 +735,26 @@ fn out_of_range<H: Half>(
 mod tests {
     use super::*;
 
+    /// `Half`'s kernels are public: a level this CPU lacks runs the best it has (the bits of
+    /// `or_supported`'s level), never instructions the CPU lacks.
+    #[test]
+    fn a_level_this_cpu_lacks_runs_the_best_it_has() {
+        fn check<H: Half>() {
+            let w: [[H; 24]; 40] = core::array::from_fn(|i| {
+                core::array::from_fn(|o| H::from_f32(((i * 24 + o) as f32 * 0.37).sin()))
+            });
+            let b: [f32; 24] = core::array::from_fn(|o| o as f32 * 0.01);
+            let x: [f32; 40] = core::array::from_fn(|i| (i as f32 * 0.11).cos());
+            for level in Level::ALL {
+                let named = H::matvec(level, &w, &b, &x).map(f32::to_bits);
+                let runs = H::matvec(level.or_supported(), &w, &b, &x).map(f32::to_bits);
+                assert_eq!(named, runs, "{} at {level:?}", H::NAME);
+            }
+        }
+        check::<Bf16>();
+        check::<F16>();
+    }
+
     #[cfg(feature = "safetensors")]
     #[test]
     fn every_half_widens_as_the_safetensors_reader_does() {

@@ -1132,11 +1132,12 @@ pub fn place_rows<T: Scalar>(
     first: usize,
     end: usize,
 ) -> bool {
+    check_place_rows(src.len(), width, dst.len(), line, first, end);
     T::place_rows(level(), src, width, dst, line, first, end)
 }
 
 /// The bounds [`place_rows`] documents, which its vector kernels' pointer arithmetic relies
-/// on: checked by [`Kernel::place_rows`] itself, for every caller.
+/// on: checked by it for every element type, and by [`Kernel::place_rows`] for every caller.
 ///
 /// # Panics
 ///

@@ -31,8 +31,8 @@ pub enum TrainError {
         /// Samples set aside for validation.
         validation: usize,
     },
-    /// A validation split that holds out no sample, as Keras refuses it too: a split of 0.1 of
-    /// 5 samples.
+    /// A positive validation split that holds out no sample, as Keras refuses it too: a split
+    /// of `1e-17` of 10 samples (`1 - 1e-17` rounds to 1).
     #[error(
         "expected at least one validation sample: a validation split of {split} of {samples} samples holds out none"
     )]
@@ -313,7 +313,7 @@ impl<L, O> Trainer<L, O> {
 
     /// With this fraction of the samples, taken from the end before any shuffling, held out for
     /// validation after each epoch. As Keras: `floor(n * (1 - split))` samples train, the rest
-    /// validate, and a split that leaves either part empty is an error.
+    /// validate, and a positive split that leaves either part empty is an error.
     #[must_use]
     pub fn validation_split(mut self, split: f64) -> Self {
         self.validation_split = split;
