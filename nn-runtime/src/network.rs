@@ -284,10 +284,12 @@ impl fmt::Display for Summary {
         write!(f, "Total params: ")?;
         grouped(f, self.parameters(), 0)?;
         let bytes = self.bytes;
+        // KiB while the value rounds below 1024.0 (1,048,572 bytes is 1.0 MiB, not 1024.0 KiB).
+        let kib = bytes as f64 / 1024.0;
         if bytes < 1024 {
             writeln!(f, " ({bytes} B of weights)")?;
-        } else if bytes < 1024 * 1024 {
-            writeln!(f, " ({:.1} KiB of weights)", bytes as f64 / 1024.0)?;
+        } else if libm::round(kib * 10.0) < 10240.0 {
+            writeln!(f, " ({kib:.1} KiB of weights)")?;
         } else {
             writeln!(
                 f,
@@ -393,8 +395,35 @@ pub(crate) fn prefixes(layers: &[LayerInfo]) -> alloc::vec::Vec<alloc::string::S
 mod tests {
     use super::*;
     use crate::Activation;
+    use std::borrow::ToOwned;
     use std::format;
     use std::string::ToString;
+
+    /// The unit follows the rounded value: just under a MiB reads `1.0 MiB`, not `1024.0 KiB`.
+    #[test]
+    fn weights_take_the_unit_of_their_rounded_size() {
+        let total = |bytes: usize| {
+            let summary = Summary {
+                name: "Net",
+                scalar: "f32",
+                inputs: 1,
+                layers: &[],
+                bytes,
+            };
+            let text = summary.to_string();
+            let start = text.find("Total params: 0 (").expect("a total") + 17;
+            text[start..]
+                .split(" of weights")
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(total(1023), "1023 B");
+        assert_eq!(total(1024), "1.0 KiB");
+        assert_eq!(total(1_048_524), "1023.9 KiB");
+        assert_eq!(total(1_048_572), "1.0 MiB");
+        assert_eq!(total(1_048_576), "1.0 MiB");
+    }
 
     #[test]
     fn one_is_singular() {

@@ -360,6 +360,14 @@ fn same_file(a: &Path, b: &Path) -> bool {
         let directory = absolute.parent()?.canonicalize().ok()?;
         Some(directory.join(absolute.file_name()?))
     };
+    // Two names of one file (a hard link) are one file too.
+    #[cfg(unix)]
+    if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        use std::os::unix::fs::MetadataExt as _;
+        if (a.dev(), a.ino()) == (b.dev(), b.ino()) {
+            return true;
+        }
+    }
     match (resolved(a), resolved(b)) {
         (Some(a), Some(b)) => a == b,
         _ => a == b,

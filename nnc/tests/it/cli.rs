@@ -103,6 +103,20 @@ fn build_writes_the_output_file_or_standard_output() {
     );
 }
 
+/// A hard link to the declaration is the declaration: not written over.
+#[cfg(unix)]
+#[test]
+fn a_hard_link_to_the_input_is_the_input() {
+    let dir = with_model("pub struct Net = 3 -> 1;\n");
+    std::fs::hard_link(dir.join("model.nn"), dir.join("linked.nn")).expect("a hard link");
+    let run = nnc(&dir, &["build", "model.nn", "-o", "linked.nn"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("model.nn")).unwrap(),
+        "pub struct Net = 3 -> 1;\n"
+    );
+}
+
 /// `-o -` is standard output, for `build` and `graph` as for `import`: no file named `-`.
 #[test]
 fn an_output_named_dash_is_standard_output() {
