@@ -45,6 +45,18 @@ pub const BIASED: [&str; 7] = [
 /// `affine=False` (`elementwise_affine=False` for `nn.LayerNorm`).
 pub const AFFINE: [&str; 2] = ["batchnorm", "layernorm"];
 
+/// The flags, each with the kinds that take it: what [`flags`] takes out of a layer's
+/// arguments, and [`arguments`] lists beside the others.
+const FLAGS: [(&str, &[&str]); 2] = [("bias", &BIASED), ("affine", &AFFINE)];
+
+/// The flags `kind` takes.
+fn flags_of(kind: &str) -> impl Iterator<Item = &'static str> {
+    FLAGS
+        .into_iter()
+        .filter(move |(_, kinds)| kinds.contains(&kind))
+        .map(|(flag, _)| flag)
+}
+
 /// The layer written as `written` without its arguments `bias` and `affine`, and their values:
 /// whether it adds a bias and whether a normalisation scales and shifts (`true` when not
 /// written, or recovered so after reporting a bad value, see [`flag`]); `None` after reporting
@@ -54,8 +66,9 @@ pub(crate) fn flags<'a>(
     written: &'a ast::Layer,
     problems: &mut Vec<Diagnostic>,
 ) -> Option<(Cow<'a, ast::Layer>, bool, bool)> {
-    let (written, bias) = flag(Cow::Borrowed(written), "bias", &BIASED, problems)?;
-    let (written, affine) = flag(written, "affine", &AFFINE, problems)?;
+    let [(bias, biased), (affine, affined)] = FLAGS;
+    let (written, bias) = flag(Cow::Borrowed(written), bias, biased, problems)?;
+    let (written, affine) = flag(written, affine, affined, problems)?;
     Some((written, bias, affine))
 }
 
@@ -915,11 +928,7 @@ fn arguments<'a, const N: usize>(
             named_seen = true;
             let Some(slot) = names.iter().position(|n| *n == name.text) else {
                 // The kind's flags too, which `flags` took out before this call.
-                let flags = [("bias", &BIASED[..]), ("affine", &AFFINE[..])]
-                    .into_iter()
-                    .filter(|(_, kinds)| kinds.contains(&kind.as_str()))
-                    .map(|(flag, _)| flag);
-                let all: Vec<&str> = names.iter().copied().chain(flags).collect();
+                let all: Vec<&str> = names.iter().copied().chain(flags_of(kind)).collect();
                 let hint = pytorch_argument(&name.text, kind, &all).map_or_else(
                     || {
                         closest(&name.text, &all)

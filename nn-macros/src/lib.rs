@@ -7,7 +7,7 @@ mod bake;
 mod file;
 mod source_map;
 
-use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
 use quote::quote;
 use source_map::SourceMap;
 
@@ -138,21 +138,10 @@ fn without_cfg(attributes: TokenStream) -> (TokenStream, TokenStream) {
     let mut errors = TokenStream::new();
     let mut tokens = attributes.into_iter().peekable();
     while let Some(token) = tokens.next() {
-        // `#[cfg(..)]`, or a `#[cfg_attr(.., cfg(..))]` that may become one.
         let is_cfg = matches!(
             (&token, tokens.peek()),
-            (TokenTree::Punct(hash), Some(TokenTree::Group(group)))
-                if hash.as_char() == '#' && {
-                    let mut inside = group.stream().into_iter();
-                    match inside.next() {
-                        Some(TokenTree::Ident(name)) if name == "cfg" => true,
-                        Some(TokenTree::Ident(name)) if name == "cfg_attr" => matches!(
-                            inside.next(),
-                            Some(TokenTree::Group(arguments)) if mentions_cfg(arguments.stream())
-                        ),
-                        _ => false,
-                    }
-                }
+            (TokenTree::Punct(hash), Some(TokenTree::Group(attribute)))
+                if hash.as_char() == '#' && removes(attribute)
         );
         if is_cfg {
             if let Some(TokenTree::Group(group)) = tokens.next() {
@@ -172,6 +161,20 @@ fn without_cfg(attributes: TokenStream) -> (TokenStream, TokenStream) {
         }
     }
     (kept, errors)
+}
+
+/// Whether an attribute's `[..]` may remove what it is on: `cfg(..)`, or a
+/// `cfg_attr(.., cfg(..))` that may become one.
+fn removes(attribute: &Group) -> bool {
+    let mut inside = attribute.stream().into_iter();
+    match inside.next() {
+        Some(TokenTree::Ident(name)) if name == "cfg" => true,
+        Some(TokenTree::Ident(name)) if name == "cfg_attr" => matches!(
+            inside.next(),
+            Some(TokenTree::Group(arguments)) if mentions_cfg(arguments.stream())
+        ),
+        _ => false,
+    }
 }
 
 /// Whether `arguments` (a `cfg_attr`'s, after its predicate) hold a `cfg(..)` attribute.

@@ -291,20 +291,9 @@ fn import(
     };
     // No weights without their declaration: on standard output, a reader that closed the pipe
     // early did not take it either.
-    let declared = if to_stdout {
-        io::stdout()
-            .lock()
-            .write_all(import.text().as_bytes())
-            .map_err(|e| {
-                diagnostics::error(&format!("cannot write `standard output`: {e}"), color);
-                Failed
-            })
-    } else {
-        write(Some(&output), &import.text(), color)
-    };
-    if declared.is_err() {
+    if let Err(failure) = put(Some(&output), &import.text()) {
         let _ = std::fs::remove_file(&weights);
-        return Err(Failed);
+        return Err(report(failure, color));
     }
     if to_stdout {
         // Where its weights went, on standard error.
@@ -441,26 +430,31 @@ fn select(networks: Vec<Network>, name: Option<&str>, color: bool) -> Result<Vec
     Ok(chosen)
 }
 
-/// Writes `text` to `path`, or to standard output (no path, or `-`). A reader that closed the
-/// pipe (`nnc build a.nn | head`) is no failure.
-fn write(path: Option<&Path>, text: &str, color: bool) -> Result<(), Failed> {
-    let result = match path.filter(|path| *path != Path::new("-")) {
-        Some(path) => std::fs::write(path, text).map_err(|e| (path.display().to_string(), e)),
+/// A write that failed: where to (a file's name, or `None` for standard output), and why.
+type WriteFailure = (Option<String>, io::Error);
+
+/// Writes `text` to `path`, or to standard output (no path, or `-`).
+fn put(path: Option<&Path>, text: &str) -> Result<(), WriteFailure> {
+    match path.filter(|path| *path != Path::new("-")) {
+        Some(path) => std::fs::write(path, text).map_err(|e| (Some(path.display().to_string()), e)),
         None => io::stdout()
             .lock()
             .write_all(text.as_bytes())
-            .map_err(|e| ("standard output".to_owned(), e)),
-    };
-    match result {
-        Err((_, e))
-            if path.is_none_or(|path| path == Path::new("-"))
-                && e.kind() == io::ErrorKind::BrokenPipe =>
-        {
-            Ok(())
-        }
-        other => other.map_err(|(name, e)| {
-            diagnostics::error(&format!("cannot write `{name}`: {e}"), color);
-            Failed
-        }),
+            .map_err(|e| (None, e)),
+    }
+}
+
+/// Says why a write failed.
+fn report((name, e): WriteFailure, color: bool) -> Failed {
+    let name = name.as_deref().unwrap_or("standard output");
+    diagnostics::error(&format!("cannot write `{name}`: {e}"), color);
+    Failed
+}
+
+/// [`put`], where a reader that closed the pipe (`nnc build a.nn | head`) is no failure.
+fn write(path: Option<&Path>, text: &str, color: bool) -> Result<(), Failed> {
+    match put(path, text) {
+        Err((None, e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|failure| report(failure, color)),
     }
 }

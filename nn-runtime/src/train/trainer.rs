@@ -373,11 +373,12 @@ impl<L, O> Trainer<L, O> {
                 split: self.validation_split,
             });
         }
-        // Keras's rounding (`train_validation_split`): `floor(n * (1 - split))` samples train,
-        // the rest, from the end, validate.
+        // Keras's rounding (`train_validation_split`): `floor(n * (1 - split))` samples train
+        // (the cast truncates, the floor of a value that is not negative), the rest, from the
+        // end, validate.
         let samples = inputs.len();
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let training = (samples as f64 * (1.0 - self.validation_split)).floor() as usize;
+        let training = (samples as f64 * (1.0 - self.validation_split)) as usize;
         let validation = samples - training;
         if training == 0 {
             return Err(TrainError::Empty {
