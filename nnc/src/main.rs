@@ -121,7 +121,13 @@ fn run(command: Command, color: bool) -> Result<(), Failed> {
         Command::Build { input, output } => {
             refuse_overwrite(output.as_deref(), &input.file, "declaration", color)?;
             let source = read(&input.file, color)?;
-            let rust = nn_codegen::pretty::render_file(&source.text, &source.name)
+            let header = if input.file == Path::new("-") {
+                nn_codegen::pretty::header_for_standard_input()
+            } else {
+                nn_codegen::pretty::header(&source.name)
+            };
+            let rust = nn_codegen::pretty::render(&source.text)
+                .map(|rust| header + &rust)
                 .map_err(|problems| source.report(&problems, color))?;
             write(output.as_deref(), &rust, color)
         }
