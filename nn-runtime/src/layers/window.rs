@@ -13,14 +13,20 @@ pub(crate) struct Axis {
 impl Axis {
     /// PyTorch's output length, `(input + 2 padding - dilation (kernel - 1) - 1) / stride + 1`
     /// (rounded down, `ceil_mode=False`), or `None` when the stride or dilation is 0, the
-    /// kernel is empty, or the window does not fit the padded input.
+    /// kernel is empty, the window does not fit the padded input, or the padded input or the
+    /// window's span does not fit a `usize` (so that an accepted geometry's padded sizes can
+    /// be computed without overflow, which the kernels' bounds rely on).
     #[inline]
     pub const fn output_size(self, input: usize, kernel: usize) -> Option<usize> {
         if self.stride == 0 || self.dilation == 0 || kernel == 0 {
             return None;
         }
-        let span = self.dilation * (kernel - 1) + 1;
-        let padded = input + 2 * self.padding;
+        let (Some(span), Some(padded)) = (
+            checked_mul_add(self.dilation, kernel - 1, 1),
+            checked_mul_add(self.padding, 2, input),
+        ) else {
+            return None;
+        };
         if padded < span {
             return None;
         }
@@ -115,6 +121,14 @@ impl Run {
     }
 }
 
+/// `a * b + c`, or `None` on overflow.
+const fn checked_mul_add(a: usize, b: usize, c: usize) -> Option<usize> {
+    match a.checked_mul(b) {
+        Some(product) => product.checked_add(c),
+        None => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +181,21 @@ mod tests {
         assert_eq!(axis(1, 2, 2).output_size(9, 3), Some(9));
         assert_eq!(axis(1, 0, 1).output_size(2, 3), None);
         assert_eq!(axis(0, 0, 1).output_size(2, 1), None);
+    }
+
+    /// A padding or dilation whose sizes do not fit a `usize` has no output, rather than a
+    /// wrapped one (the direct int8 kernels read by such sizes).
+    #[test]
+    fn sizes_beyond_usize_have_no_output() {
+        let axis = |stride, padding, dilation| Axis {
+            stride,
+            padding,
+            dilation,
+        };
+        assert_eq!(axis(1, 1 << 62, 1).output_size(8, 1), Some((1 << 63) + 8));
+        assert_eq!(axis(1, 1 << 63, 1).output_size(8, 1), None);
+        assert_eq!(axis(1, usize::MAX / 2, 1).output_size(2, 1), None);
+        assert_eq!(axis(1, 0, 1 << 63).output_size(8, 3), None);
+        assert_eq!(axis(1, 0, usize::MAX).output_size(8, 2), None);
     }
 }

@@ -523,11 +523,19 @@ impl<
         (pooled, tables): (bool, Option<&Tables<OUT, GROUPS>>),
         output: &mut [u8],
     ) -> bool {
+        // The kernels' bounds rest on sizes that agree with the geometry (which `output_size`
+        // also keeps from overflowing): others, which give wrong values, take the other path.
+        if geometry.output_size([H, W], [KH, KW]) != Some([OH, OW]) || H == 0 || W == 0 {
+            return false;
+        }
         let padding = geometry.padding;
         let size = [H + 2 * padding[0], W + 2 * padding[1]];
         let groups = IN.checked_div(IN_PER_GROUP).unwrap_or(0);
         // One group's padded planes at a time (all of them without groups).
-        let length = IN_PER_GROUP * size[0] * size[1];
+        let length = size[0]
+            .checked_mul(size[1])
+            .and_then(|plane| plane.checked_mul(IN_PER_GROUP))
+            .unwrap_or(usize::MAX);
         if geometry.stride != [1, 1]
             || geometry.dilation != [1, 1]
             || length > PADDED_BYTES
@@ -661,11 +669,18 @@ impl<
             }
             return;
         }
-        // The padded input, when it is padded, fits the budget and the taps are spread.
-        let padded_size = [H + 2 * geometry.padding[0], W + 2 * geometry.padding[1]];
-        let plane = padded_size[0] * padded_size[1];
-        let padded_len = IN * plane;
-        if geometry.padding != [0, 0]
+        // The padded input, when it is padded, fits the budget and the taps are spread (and
+        // the sizes agree with the geometry, whose padded sizes then do not overflow).
+        let agrees = geometry.output_size([H, W], [KH, KW]) == Some([OH, OW]);
+        let padded_size = [
+            H.saturating_add(geometry.padding[0].saturating_mul(2)),
+            W.saturating_add(geometry.padding[1].saturating_mul(2)),
+        ];
+        let plane = padded_size[0].saturating_mul(padded_size[1]);
+        let padded_len = plane.saturating_mul(IN);
+        if agrees
+            && H > 0
+            && geometry.padding != [0, 0]
             && padded_len <= PADDED_BYTES
             && geometry.dilation[0] > 0
             && geometry.dilation[1] > 0
@@ -754,20 +769,30 @@ impl<
         patch: &mut [u8; PATCH],
     ) {
         let zero = self.dense.input().zero_point;
+        if H == 0 {
+            // No rows: every tap is padding.
+            *patch = [zero; PATCH];
+            return;
+        }
         let Conv2dGeometry {
             stride,
             padding,
             dilation,
         } = geometry;
-        // The window's first row and column in padded coordinates.
-        let (top, left) = (y * stride[0], x * stride[1]);
+        // The window's first row and column in padded coordinates. Saturating: sizes that
+        // disagree with a huge geometry then find every tap outside, rather than overflowing.
+        let (top, left) = (y.saturating_mul(stride[0]), x.saturating_mul(stride[1]));
+        let reach = |first: usize, dilation: usize, kernel: usize| {
+            first.saturating_add(dilation.saturating_mul(kernel - 1))
+        };
         // The window's columns are all inside the input (a dilation of 0, which
         // `output_size` refuses, takes the tested path rather than panicking).
         let inside = left >= padding[1]
-            && left + dilation[1] * (KW - 1) < W + padding[1]
+            && reach(left, dilation[1], KW) < W.saturating_add(padding[1])
             && dilation[0] > 0
             && dilation[1] > 0;
-        if inside && top >= padding[0] && top + dilation[0] * (KH - 1) < H + padding[0] {
+        if inside && top >= padding[0] && reach(top, dilation[0], KH) < H.saturating_add(padding[0])
+        {
             // The whole window inside: plain copies (the common case).
             let (first_row, first_column) = (top - padding[0], left - padding[1]);
             for (taps, channel) in patch
@@ -797,7 +822,7 @@ impl<
             .zip(rows.chunks_exact(H))
         {
             for (ky, row) in taps.iter_mut().enumerate() {
-                let Some(source) = (top + ky * dilation[0])
+                let Some(source) = reach(top, dilation[0], ky + 1)
                     .checked_sub(padding[0])
                     .and_then(|iy| channel.get(iy))
                 else {
@@ -809,7 +834,7 @@ impl<
                     row.copy_from_slice(&source[start..start + KW]);
                 } else {
                     for (kx, tap) in row.iter_mut().enumerate() {
-                        *tap = (left + kx * dilation[1])
+                        *tap = reach(left, dilation[1], kx + 1)
                             .checked_sub(padding[1])
                             .and_then(|ix| source.get(ix))
                             .copied()
@@ -1380,5 +1405,36 @@ impl<
             self.input(),
             self.output()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Clamp, Conv2dGeometry, Quantization, QuantizedConv2d};
+
+    /// A geometry that disagrees with the sizes never reaches the direct kernels, whose bounds
+    /// rest on sizes that agree: here a padding whose padded width, `2^61 + 1`, wraps to 1 in
+    /// the products of a `[1, 8, 1]` input (the kernel read far out of bounds).
+    #[test]
+    fn sizes_that_disagree_take_no_direct_kernel() {
+        let q = Quantization::new(0.1, 3);
+        let layer = QuantizedConv2d::<1, 1, 1, 1, 1, 1>::from_parts(&[[1]], [0.5], [0], q, q);
+        let rows = [[7_u8; 1]; 8];
+        let mut output = [0_u8; 8];
+        let huge = Conv2dGeometry {
+            stride: [1, 1],
+            padding: [0, 1 << 60],
+            dilation: [1, 1],
+        };
+        assert_eq!(huge.output_size([8, 1], [1, 1]), Some([8, (1 << 61) + 1]));
+        let ran = layer.forward_direct::<1, 8, 1, 8, 1>(
+            &rows,
+            huge,
+            Clamp::NONE,
+            (false, None),
+            &mut output,
+        );
+        assert!(!ran);
+        assert_eq!(output, [0; 8], "nothing written");
     }
 }

@@ -1138,3 +1138,37 @@ fn a_layer_quantised_with_a_negative_scale_pools_its_steps() {
         assert_eq!(prepared, fused, "{clamp:?}");
     }
 }
+
+#[test]
+fn an_input_without_rows_is_all_padding() {
+    // PyTorch pads an input of height 0 too: every position reads the zero point, as a 1x1
+    // input holding it does.
+    let q = Quantization::new(0.1, 3);
+    let layer = QuantizedConv2d::<2, 1, 1, 1, 1, 1>::from_parts(
+        &[[5], [-3]],
+        [0.5, 0.25],
+        [40, -7],
+        q,
+        Quantization::new(0.05, 100),
+    );
+    let padded = Conv2dGeometry {
+        stride: [1, 1],
+        padding: [1, 0],
+        dilation: [1, 1],
+    };
+    assert_eq!(padded.output_size([0, 1], [1, 1]), Some([2, 1]));
+    let empty: [[[u8; 1]; 0]; 1] = [[]];
+    let zero_point = [[[3_u8]]];
+    for clamp in [
+        Clamp::NONE,
+        Clamp {
+            low: 101,
+            high: 250,
+        },
+    ] {
+        let [[[a]], [[b]]] = layer.forward(&zero_point, Conv2dGeometry::DEFAULT, clamp);
+        let expected = [[[a], [a]], [[b], [b]]];
+        assert_eq!(layer.forward(&empty, padded, clamp), expected, "{clamp:?}");
+        assert_eq!(layer.prepare().forward(&empty, padded, clamp), expected);
+    }
+}

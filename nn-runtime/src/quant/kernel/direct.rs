@@ -101,10 +101,22 @@ impl Shape {
         output: usize,
     ) -> bool {
         let [height, width] = self.padded;
-        let taps = self.channels * self.kernel[0] * self.kernel[1];
+        // Checked: sizes whose products overflow are not this shape's (a wrapped product
+        // would pass the comparisons below).
+        let product = |a: usize, b: usize, c: usize| a.checked_mul(b)?.checked_mul(c);
+        let (Some(taps), Some(planes), Some(_)) = (
+            product(self.channels, self.kernel[0], self.kernel[1]),
+            product(self.channels, height, width),
+            product(1, self.output[0], self.output[1]),
+        ) else {
+            return false;
+        };
+        let Some(planes_out) = outputs.checked_mul(self.plane()) else {
+            return false;
+        };
         groups == taps.div_ceil(4)
-            && padded >= self.channels * height * width + SLACK
-            && output >= outputs * self.plane()
+            && padded >= planes.saturating_add(SLACK)
+            && output >= planes_out
             && self.outputs[0] <= self.outputs[1]
             && self.outputs[1] <= outputs
             && self.output[0] + self.kernel[0] <= height + 1
@@ -1113,6 +1125,32 @@ pub(super) mod avx512 {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::{SLACK, Shape};
+
+    /// Sizes whose products overflow are no shape's: wrapped, they would pass the comparisons
+    /// that the kernels' loads rely on.
+    #[test]
+    fn overflowing_sizes_match_nothing() {
+        let shape = |padded: [usize; 2], output: [usize; 2]| Shape {
+            channels: 1,
+            padded,
+            kernel: [1, 1],
+            output,
+            outputs: [0, 1],
+            pooled: false,
+        };
+        let fits = shape([8, 3], [8, 3]);
+        assert!(fits.matches(1, 1, 24 + SLACK, 24));
+        assert!(!fits.matches(1, 1, 23 + SLACK, 24));
+        // 2^61 + 1 columns of 8 rows wrap to 8 bytes.
+        let wide = (1 << 61) + 1;
+        assert!(!shape([8, wide], [8, 1]).matches(1, 1, 8 + SLACK, 8));
+        assert!(!shape([8, 3], [1 << 62, 8]).matches(1, 1, 24 + SLACK, 0));
     }
 }
 
