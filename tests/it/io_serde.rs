@@ -130,6 +130,15 @@ fn wrong_shapes_name_the_layer_and_both_shapes() {
         tiny_error(&ragged)
     );
 
+    // An empty list has no rows to measure: its shape is its own length.
+    let empty = edited(|v| v["layers"][0]["weights"] = serde_json::json!([]));
+    assert!(
+        tiny_error(&empty)
+            .starts_with("layer `layer0`: tensor `weights` has shape [0], expected [4, 5]"),
+        "{}",
+        tiny_error(&empty)
+    );
+
     let bias = edited(|v| v["layers"][1]["bias"] = serde_json::json!([1.0, 2.0]));
     assert!(
         tiny_error(&bias)
@@ -227,4 +236,31 @@ fn a_large_network_deserialises_on_a_small_stack() {
         .expect("deserialisable");
     assert_eq!(back.layer0, net.layer0);
     assert_eq!(back.layer1, net.layer1);
+}
+
+nn::network! {
+    /// A layer of the most tensors (8 levels of 4), for formats that read a struct's fields
+    /// as a sequence of known length.
+    pub struct DeepestLstm = 2 -> lstm(3, layers = 8) -> layernorm -> gru(2, layers = 8) -> 1;
+}
+
+nn::network! {
+    /// The other kinds with tensors.
+    pub struct ConvNorm = [2, 6, 6] -> conv2d(3, 3) relu -> batchnorm -> conv2d(2, 1, bias = false)
+        -> flatten -> 4 tanh -> 1;
+}
+
+#[test]
+fn networks_round_trip_through_a_format_without_field_names() {
+    // postcard writes a struct as its fields in order, as bincode does: the reader is told how
+    // many fields to read, so every tensor of the largest layer must be among them.
+    let deep = DeepestLstm::random(1);
+    let bytes = postcard::to_allocvec(&*deep).expect("serialisable");
+    let back: Box<DeepestLstm> = postcard::from_bytes(&bytes).expect("the same network");
+    assert_eq!(back.to_safetensors(), deep.to_safetensors());
+
+    let conv = ConvNorm::random(2);
+    let bytes = postcard::to_allocvec(&*conv).expect("serialisable");
+    let back: Box<ConvNorm> = postcard::from_bytes(&bytes).expect("the same network");
+    assert_eq!(back.to_safetensors(), conv.to_safetensors());
 }

@@ -123,12 +123,15 @@ fn product(sizes: &[usize]) -> usize {
 
 /// `deserialize_struct`'s list of a layer's fields. Self-describing formats (JSON) ignore it,
 /// and messages name the fields from the layer itself; formats that write a struct as a
-/// sequence (bincode) read only its length, `name` and one per tensor. `'static` names cannot
-/// be made from the layer's tensors, so beyond the dense layer's names they are placeholders.
+/// sequence (bincode, postcard) read only its length, `name` and one per tensor, so it has one
+/// for every tensor of the largest layer (a recurrent one of `MAX_LEVELS` levels of four).
+/// `'static` names cannot be made from the layer's tensors, so beyond the dense layer's names
+/// they are placeholders.
 fn fields_hint(info: &LayerInfo) -> &'static [&'static str] {
-    const FIELDS: [&str; 17] = [
+    const FIELDS: [&str; 1 + 4 * crate::layers::MAX_LEVELS] = [
         "name", "weights", "bias", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14",
-        "15", "16",
+        "15", "16", "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29",
+        "30", "31", "32",
     ];
     &FIELDS[..(1 + info.tensors.len()).min(FIELDS.len())]
 }
@@ -746,12 +749,14 @@ fn check<T: Scalar>(
             });
         }
         if read.shape != shape {
+            // The depths reached: an empty list has no lists inside it.
+            let reached = read.seen.iter().take_while(|seen| **seen).count();
             return Err(Error::Shape {
                 layer,
                 kind: Some(info.kind),
                 tensor: field(tensor).into(),
                 expected: shape.to_vec(),
-                found: read.shape.clone(),
+                found: read.shape[..reached].to_vec(),
             });
         }
     }
