@@ -1271,7 +1271,7 @@ fn json_allocates_nothing_but_the_network_and_names() {
         (
             "a long bias",
             layer("layer0", "[]", &format!("[{zeros}]")),
-            "shape [0, 0]",
+            "shape [0], expected [4, 5]",
         ),
         ("a long name", layer(&long_name, "[]", "[]"), "found `aaaa"),
         (

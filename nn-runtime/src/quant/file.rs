@@ -580,8 +580,9 @@ impl Writer {
 
     /// The file's bytes.
     pub fn finish(mut self) -> Vec<u8> {
+        // The reference writer's order: dtypes in reverse of their declaration, then names.
         self.tensors
-            .sort_by(|a, b| (b.1.bitsize(), &a.0).cmp(&(a.1.bitsize(), &b.0)));
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let mut header = String::from(r#"{"__metadata__":{"format":"nn-int8"}"#);
         let mut offset = 0;
         for (name, dtype, shape, bytes) in &self.tensors {
