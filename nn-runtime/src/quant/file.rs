@@ -14,11 +14,11 @@
 //! the parameters of ONNX's `QLinearConv` (`x_scale`, `w_scale`, `B`, `y_scale`, ...). A
 //! convolution writes the same tensors, its `weight` of PyTorch's shape, `Conv2d.weight`'s
 //! `[outputs, in_per_group, kernel_height, kernel_width]` or `Conv1d.weight`'s `[outputs,
-//! in_per_group, kernel]` (the rows of its dense layer). A
-//! layer's input parameters must equal the previous layer's output parameters. Tensors are
-//! ordered as the reference writer orders them (widest dtype first, then by name), with the
-//! metadata `{"format": "nn-int8"}`, which [`Reader`] does not require: it checks every
-//! tensor's name, dtype, shape and values, so a converter's file without that metadata loads.
+//! in_per_group, kernel]` (the rows of its dense layer). A layer's input parameters must equal
+//! the previous layer's output parameters. Tensors are ordered as the reference writer orders
+//! them (by dtype, `F32`, `I32`, `I8`, `U8`, then by name), with the metadata `{"format":
+//! "nn-int8"}`, which [`Reader`] does not require: it checks every tensor's name, dtype, shape
+//! and values, so a converter's file without that metadata loads.
 
 use super::dense::{bias_room, multipliers_ok};
 use super::{Quantization, QuantizedConv1d, QuantizedConv2d, QuantizedDense};
