@@ -303,7 +303,13 @@ pub fn import_onnx(path: impl AsRef<Path>) -> Result<Imported, Error> {
     let (manifest_dir, out_dir) = (var("CARGO_MANIFEST_DIR")?, var("OUT_DIR")?);
     println!("cargo:rerun-if-changed={}", path.display());
     claim(&out_file(&out_dir, path, "rs"), &manifest_dir, path)?;
-    import_onnx_to(&manifest_dir.join(path), &out_dir)
+    let (files, import) = import_onnx_in(&manifest_dir.join(path), &out_dir)?;
+    // Cargo watches only the paths named once one is: the model's external data too, or an
+    // edit of the data alone would leave the old weights in `OUT_DIR`.
+    for file in &import.external_files {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+    Ok(files)
 }
 
 /// Imports the ONNX model `model` into `out_dir`, as [`import_onnx`] does; writes only the
@@ -314,6 +320,12 @@ pub fn import_onnx(path: impl AsRef<Path>) -> Result<Imported, Error> {
 /// [`Error::Import`] with every reason the model cannot be imported, [`Error::Write`] for I/O.
 #[cfg(feature = "onnx")]
 pub fn import_onnx_to(model: &Path, out_dir: &Path) -> Result<Imported, Error> {
+    import_onnx_in(model, out_dir).map(|(files, _)| files)
+}
+
+/// [`import_onnx_to`], with the import.
+#[cfg(feature = "onnx")]
+fn import_onnx_in(model: &Path, out_dir: &Path) -> Result<(Imported, nn_onnx::Import), Error> {
     let import = nn_onnx::import_file(model, None, false).map_err(|source| Error::Import {
         path: model.to_owned(),
         source,
@@ -326,7 +338,7 @@ pub fn import_onnx_to(model: &Path, out_dir: &Path) -> Result<Imported, Error> {
     write_if_changed(&files.declaration, import.text().as_bytes())?;
     write_if_changed(&files.weights, &import.safetensors)?;
     compile_named(&files.declaration, &files.declaration, &files.rust)?;
-    Ok(files)
+    Ok((files, import))
 }
 
 /// Writes `bytes` to `path` unless the file holds them already.

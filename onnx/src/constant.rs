@@ -193,6 +193,43 @@ fn bytes<const N: usize>(chunk: &[u8]) -> [u8; N] {
 /// The bytes of a tensor whose data lives in another file: `location` relative to the model's
 /// directory (no absolute path, no `..`, no link out of it), from `offset`, `length` bytes
 /// (all of it by default).
+/// The `location` of every tensor of `model` that keeps its data in an external file (the
+/// graph's initializers and the tensors of its nodes' and functions' attributes), each once,
+/// in the model's order.
+pub(crate) fn external_locations(model: &proto::Model) -> Vec<String> {
+    fn attributes<'a>(nodes: &'a [proto::Node]) -> impl Iterator<Item = &'a proto::Tensor> + 'a {
+        nodes
+            .iter()
+            .flat_map(|node| &node.attribute)
+            .filter_map(|attribute| attribute.t.as_ref())
+    }
+    let graph = model.graph.as_ref();
+    let tensors = graph
+        .into_iter()
+        .flat_map(|graph| graph.initializer.iter().chain(attributes(&graph.node)))
+        .chain(model.functions.iter().flat_map(|function| {
+            attributes(&function.node).chain(
+                function
+                    .attribute_proto
+                    .iter()
+                    .filter_map(|attribute| attribute.t.as_ref()),
+            )
+        }));
+    let mut locations: Vec<String> = Vec::new();
+    for tensor in tensors {
+        let location = tensor
+            .external_data
+            .iter()
+            .find(|entry| entry.key == "location");
+        if let Some(location) = location
+            && !locations.contains(&location.value)
+        {
+            locations.push(location.value.clone());
+        }
+    }
+    locations
+}
+
 fn read_external(
     tensor: &proto::Tensor,
     dir: Option<&Path>,

@@ -84,6 +84,10 @@ pub struct Import {
     pub tensors: Vec<Tensor>,
     /// The tensors as a safetensors file, which `from_safetensors_file` reads.
     pub safetensors: Vec<u8>,
+    /// The files beside the model that its tensors keep their data in (their `location`s,
+    /// under [`Options::dir`]), each once, in the model's order: what a build script watches
+    /// besides the model.
+    pub external_files: Vec<PathBuf>,
 }
 
 impl Import {
@@ -194,10 +198,17 @@ pub fn import(bytes: &[u8], options: &Options) -> Result<Import, Error> {
             message: format!("the weights cannot be written: {message}"),
         }])
     })?;
+    let external_files = dir.map_or_else(Vec::new, |dir| {
+        constant::external_locations(&model)
+            .into_iter()
+            .map(|location| dir.join(location))
+            .collect()
+    });
     Ok(Import {
         network,
         tensors,
         safetensors,
+        external_files,
     })
 }
 

@@ -12,6 +12,10 @@ fn external_data_is_read_from_beside_the_model() {
     assert_eq!(body(&external.text()), body(&inline.text()));
     assert_eq!(external.tensors, inline.tensors);
     assert!(external.safetensors == inline.safetensors);
+    // The data file, named once though every tensor keeps its data there: a build script
+    // watches it.
+    assert_eq!(external.external_files, [fixture("external/mlp_data.bin")]);
+    assert!(inline.external_files.is_empty());
 }
 
 #[test]
