@@ -56,3 +56,46 @@ fn a_1024_wide_lstm_steps_streams_on_a_2_mib_stack() {
     assert!(outputs.iter().all(|y| y[0].is_finite()));
     assert_ne!(outputs[0], outputs[1]);
 }
+
+nn::network! {
+    /// A padding of 100 around an 8x8 input: the convolution kernel's scratch (one padded copy
+    /// of the 64 channels, 2.8 million values, 11 MiB) would not fit a stack, so the layer
+    /// runs without it.
+    struct FarPadded = [64, 8, 8] -> conv2d(1, 3, padding = 100);
+}
+
+#[test]
+fn a_convolution_padded_far_beyond_its_input_runs_on_a_2_mib_stack() {
+    let worker = std::thread::Builder::new()
+        .name("2 MiB stack".to_owned())
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let net = FarPadded::random(5);
+            #[allow(clippy::cast_precision_loss)] // small integers
+            let input: [[[f32; 8]; 8]; 64] = std::array::from_fn(|c| {
+                std::array::from_fn(|y| {
+                    std::array::from_fn(|x| ((c * 64 + y * 8 + x) % 13) as f32 - 6.0)
+                })
+            });
+            let output = net.forward(&input);
+            // Output position `o` reads input rows and columns `o - 100 ..= o - 98`: the
+            // window at (100, 100) is the input's top-left 3x3 of every channel.
+            let weight = net.layer0.weight();
+            let mut expected = f64::from(net.layer0.bias()[0]);
+            for (c, channel) in input.iter().enumerate() {
+                for ky in 0..3 {
+                    for kx in 0..3 {
+                        expected += f64::from(weight[0][c][ky][kx]) * f64::from(channel[ky][kx]);
+                    }
+                }
+            }
+            (output[0][0][0], output[0][100][100], expected)
+        })
+        .unwrap();
+    let (corner, inside, expected) = worker.join().expect("the 2 MiB thread completes");
+    assert_eq!(corner, 0.0, "all padding: the bias, 0");
+    assert!(
+        (f64::from(inside) - expected).abs() < 1e-4,
+        "{inside} against {expected}"
+    );
+}

@@ -130,9 +130,80 @@ struct Wide {
     kernel: [usize; 2],
     padding: [usize; 2],
     dilation: [usize; 2],
+    /// [`Wide::shifted`].
+    shifted: bool,
 }
 
+/// The product of three sizes, saturating.
+const fn product([a, b, c]: [usize; 3]) -> usize {
+    a.saturating_mul(b).saturating_mul(c)
+}
+
+/// Scratch values a convolution may always take, however small its input and output: LeNet's
+/// take under 5,000 (so no layer that fits a stack is refused for its scratch alone).
+const MIN_SCRATCH: usize = 1 << 16;
+
 impl Wide {
+    /// The convolution of these sizes through the kernel, or `None` when its scratch would
+    /// exceed twice its input and output together (and [`MIN_SCRATCH`]): generated code keeps
+    /// the scratch on the stack beside them, and a padding much larger than the input (or a
+    /// shifted copy per kernel column of a large input) would otherwise grow it without bound.
+    /// Shifted copies ([`Wide::shift_pays`]) only within that budget.
+    const fn new(
+        input: [usize; 3],
+        output: [usize; 3],
+        in_per_group: usize,
+        kernel: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+    ) -> Option<Self> {
+        let mut wide = Wide {
+            input,
+            output,
+            in_per_group,
+            kernel,
+            padding,
+            dilation,
+            shifted: false,
+        };
+        // Every product of the sizes below fits: the padded planes of all channels, in and out,
+        // once per kernel column, with slack.
+        let [height, width] = wide.padded();
+        let (Some(area), Some(channels), Some(data)) = (
+            height.checked_mul(width),
+            input[0].checked_add(output[0]),
+            product(input).checked_add(product(output)),
+        ) else {
+            return None;
+        };
+        let bound = match (area.checked_mul(channels + 1), kernel[1].checked_add(1)) {
+            (Some(planes), Some(copies)) => planes.checked_mul(copies),
+            _ => None,
+        };
+        match bound {
+            Some(bound) if bound <= usize::MAX / 2 => {}
+            _ => return None,
+        }
+        let budget = {
+            let twice = data.saturating_mul(2);
+            if twice > MIN_SCRATCH {
+                twice
+            } else {
+                MIN_SCRATCH
+            }
+        };
+        wide.shifted = wide.shift_pays() && {
+            let mut shifted = wide;
+            shifted.shifted = true;
+            shifted.scratch_len() <= budget
+        };
+        if wide.scratch_len() <= budget {
+            Some(wide)
+        } else {
+            None
+        }
+    }
+
     /// The padded input's `[height, width]`.
     #[inline]
     const fn padded(self) -> [usize; 2] {
@@ -145,12 +216,17 @@ impl Wide {
     /// Whether the input is copied once per kernel column, shifted by it and cut to the
     /// output's width (`block`), rather than padded once: then the output's positions are
     /// numbered `y OW + x`, none thrown away, and the kernel writes them straight into the
-    /// output, at the cost of `KW` copies of the input. Chosen when the multiply-adds (about
-    /// 32 a cycle) and the copy of the wide rows out (about 8 values a cycle) saved outweigh the
-    /// extra copies: both of LeNet's convolutions (`lenet_b1` and `lenet_conv_b64` in
-    /// bench/benches/onnx.rs).
+    /// output, at the cost of `KW` copies of the input. [`Wide::new`] decides it.
     #[inline]
     const fn shifted(self) -> bool {
+        self.shifted
+    }
+
+    /// Whether shifted copies pay: when the multiply-adds (about 32 a cycle) and the copy of
+    /// the wide rows out (about 8 values a cycle) saved outweigh the extra copies, as for both
+    /// of LeNet's convolutions (`lenet_b1` and `lenet_conv_b64` in bench/benches/onnx.rs).
+    #[inline]
+    const fn shift_pays(self) -> bool {
         let [height, width] = self.padded();
         let [out_channels, out_height, out_width] = self.output;
         let k = self.in_per_group * self.kernel[0] * self.kernel[1];
@@ -459,14 +535,14 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const KH: usize, const KW: usi
             return None;
         }
         match geometry.output_size([input[1], input[2]], kernel) {
-            Some([height, width]) => Some(Wide {
+            Some([height, width]) => Wide::new(
                 input,
-                output: [OUT, height, width],
-                in_per_group: IN_PER_GROUP,
+                [OUT, height, width],
+                IN_PER_GROUP,
                 kernel,
-                padding: geometry.padding,
-                dilation: geometry.dilation,
-            }),
+                geometry.padding,
+                geometry.dilation,
+            ),
             None => None,
         }
     }
@@ -767,14 +843,14 @@ impl<const OUT: usize, const IN_PER_GROUP: usize, const K: usize, T: Scalar>
             return None;
         }
         match geometry.output_size(length, K) {
-            Some(out) => Some(Wide {
-                input: [channels, 1, length],
-                output: [OUT, 1, out],
-                in_per_group: IN_PER_GROUP,
-                kernel: [1, K],
-                padding: [0, geometry.padding],
-                dilation: [1, geometry.dilation],
-            }),
+            Some(out) => Wide::new(
+                [channels, 1, length],
+                [OUT, 1, out],
+                IN_PER_GROUP,
+                [1, K],
+                [0, geometry.padding],
+                [1, geometry.dilation],
+            ),
             None => None,
         }
     }
@@ -1039,6 +1115,40 @@ mod tests {
         );
         // Windows [i, i + 3].
         assert_eq!(dilated, [[30.0, 41.0, 52.0, 63.0, 74.0]]);
+    }
+
+    /// The kernel's scratch stays within twice a layer's input and output (or
+    /// `MIN_SCRATCH`): shifted copies only within that, and no kernel where even one padded
+    /// copy exceeds it.
+    #[test]
+    fn scratch_stays_within_twice_the_input_and_output() {
+        let padded = |padding: usize| Conv2dGeometry {
+            padding: [padding, padding],
+            ..Conv2dGeometry::DEFAULT
+        };
+        // LeNet's convolutions: shifted copies, well within the budget.
+        let first = Conv2d::<6, 1, 5, 5, f32>::wide([1, 28, 28], padded(2)).expect("a kernel");
+        let second = Conv2d::<16, 6, 5, 5, f32>::wide([6, 14, 14], Conv2dGeometry::DEFAULT)
+            .expect("a kernel");
+        assert!(first.shifted() && second.shifted());
+        // 7x7 over [32, 64, 64]: shifted copies would take 4 MiB (1,007,616 values), twice
+        // the input and output 2 MiB; one padded copy takes 1.2 MiB.
+        let large = Conv2d::<32, 32, 7, 7, f32>::wide([32, 64, 64], padded(3)).expect("a kernel");
+        assert!(large.shift_pays() && !large.shifted());
+        let data = 2 * 32 * 64 * 64;
+        assert!(large.scratch_len() <= 2 * data);
+        // A padding of 100 around 8x8: one padded copy of the 64 channels would be 2.8
+        // million values, against 46,532 of input and output.
+        assert!(Conv2d::<1, 64, 3, 3, f32>::wide([64, 8, 8], padded(100)).is_none());
+        assert_eq!(
+            Conv2d::<1, 64, 3, 3, f32>::scratch_len([64, 8, 8], padded(100)),
+            0
+        );
+        let long = Conv1dGeometry {
+            padding: 100_000,
+            ..Conv1dGeometry::DEFAULT
+        };
+        assert_eq!(Conv1d::<1, 64, 3, f32>::scratch_len([64, 8], long), 0);
     }
 
     #[test]
