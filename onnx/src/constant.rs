@@ -4,7 +4,7 @@
 use crate::proto::{self, data_type};
 use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// An integer of a shape computation: a number, or the batch size, which the model leaves open
 /// (what `Shape` reads from the input's first axis).
@@ -190,19 +190,19 @@ fn bytes<const N: usize>(chunk: &[u8]) -> [u8; N] {
     array
 }
 
-/// The bytes of a tensor whose data lives in another file: `location` relative to the model's
-/// directory (no absolute path, no `..`, no link out of it), from `offset`, `length` bytes
-/// (all of it by default).
-/// The `location` of every tensor of `model` that keeps its data in an external file (the
-/// graph's initializers and the tensors of its nodes' and functions' attributes), each once,
-/// in the model's order.
-pub(crate) fn external_locations(model: &proto::Model) -> Vec<String> {
-    fn attributes<'a>(nodes: &'a [proto::Node]) -> impl Iterator<Item = &'a proto::Tensor> + 'a {
+/// The file of every tensor of `model` that keeps its data in an external file (the graph's
+/// initializers and the tensors of its nodes' and functions' attributes), its `location` under
+/// `dir`, each once, in the model's order; none without a directory (nothing is read then).
+pub(crate) fn external_files(model: &proto::Model, dir: Option<&Path>) -> Vec<PathBuf> {
+    fn attributes(nodes: &[proto::Node]) -> impl Iterator<Item = &proto::Tensor> + '_ {
         nodes
             .iter()
             .flat_map(|node| &node.attribute)
             .filter_map(|attribute| attribute.t.as_ref())
     }
+    let Some(dir) = dir else {
+        return Vec::new();
+    };
     let graph = model.graph.as_ref();
     let tensors = graph
         .into_iter()
@@ -215,21 +215,25 @@ pub(crate) fn external_locations(model: &proto::Model) -> Vec<String> {
                     .filter_map(|attribute| attribute.t.as_ref()),
             )
         }));
-    let mut locations: Vec<String> = Vec::new();
+    let mut files: Vec<PathBuf> = Vec::new();
     for tensor in tensors {
         let location = tensor
             .external_data
             .iter()
             .find(|entry| entry.key == "location");
-        if let Some(location) = location
-            && !locations.contains(&location.value)
-        {
-            locations.push(location.value.clone());
+        if let Some(location) = location {
+            let file = dir.join(&location.value);
+            if !files.contains(&file) {
+                files.push(file);
+            }
         }
     }
-    locations
+    files
 }
 
+/// The bytes of a tensor whose data lives in another file: `location` relative to the model's
+/// directory (no absolute path, no `..`, no link out of it), from `offset`, `length` bytes
+/// (all of it by default).
 fn read_external(
     tensor: &proto::Tensor,
     dir: Option<&Path>,

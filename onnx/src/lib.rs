@@ -198,17 +198,11 @@ pub fn import(bytes: &[u8], options: &Options) -> Result<Import, Error> {
             message: format!("the weights cannot be written: {message}"),
         }])
     })?;
-    let external_files = dir.map_or_else(Vec::new, |dir| {
-        constant::external_locations(&model)
-            .into_iter()
-            .map(|location| dir.join(location))
-            .collect()
-    });
     Ok(Import {
         network,
         tensors,
         safetensors,
-        external_files,
+        external_files: constant::external_files(&model, dir),
     })
 }
 
