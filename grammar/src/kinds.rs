@@ -205,8 +205,9 @@ pub(crate) fn kind(
             Some((kind, Shape::vector(input.dims()[0])))
         }
         "dropout" => {
-            let [p] = arguments(written, &["p"], 1, "dropout(0.5)", problems)?;
-            let p = probability(p?, problems)?;
+            // PyTorch's `nn.Dropout()` drops half.
+            let [p] = arguments(written, &["p"], 0, "dropout(0.5)", problems)?;
+            let p = p.map_or(Some(0.5), |p| probability(p, problems))?;
             Some((LayerKind::Dropout { p }, input?))
         }
         "batchnorm" => {

@@ -762,3 +762,17 @@ fn misspelt_flags_are_suggested() {
         "#]],
     );
 }
+
+#[test]
+fn dropout_alone_drops_half_as_pytorch() {
+    check(
+        "struct A = [2, 8] -> dropout -> flatten -> 2;",
+        &expect![[r#"
+            [2, 8] parameters=34
+              layer0 dropout: [2, 8] -> [2, 8] linear parameters=0 multiply_adds=0
+              layer1 flatten: [2, 8] -> [16] linear parameters=0 multiply_adds=0
+              layer2 dense: [16] -> [2] linear parameters=34 multiply_adds=32
+              struct A = [2, 8] -> dropout(0.5) -> flatten -> 2;
+        "#]],
+    );
+}
