@@ -462,7 +462,7 @@ fn conv2d(
     let padding = match padding {
         None => Some([0, 0]),
         Some(Value::Symbol(word)) if word.text == "same" => {
-            same(word, kernel, stride, dilation, problems)
+            same(word, kernel, stride, dilation, false, problems)
         }
         Some(value) => pair(value, "padding", 0, problems),
     };
@@ -696,6 +696,7 @@ fn conv1d(
             kernel.map(|k| [k, 1]),
             stride.map(|s| [s, 1]),
             dilation.map(|d| [d, 1]),
+            true,
             problems,
         )
         .map(|[p, _]| p),
@@ -1085,6 +1086,7 @@ fn same(
     kernel: Option<[usize; 2]>,
     stride: Option<[usize; 2]>,
     dilation: Option<[usize; 2]>,
+    one_d: bool,
     problems: &mut Vec<Diagnostic>,
 ) -> Option<[usize; 2]> {
     let (kernel, stride, dilation) = (kernel?, stride?, dilation?);
@@ -1097,10 +1099,16 @@ fn same(
     }
     let total = [dilation[0] * (kernel[0] - 1), dilation[1] * (kernel[1] - 1)];
     if total[0] % 2 == 1 || total[1] % 2 == 1 {
+        // The kernel as written: one number, or a pair.
+        let kernel = if one_d {
+            kernel[0].to_string()
+        } else {
+            format!("({}, {})", kernel[0], kernel[1])
+        };
         problems.push(Diagnostic::new(
             word.range,
             format!(
-                "`padding = same` with a kernel of {kernel:?} would pad one end more than the other, which nn does not support: use an odd kernel"
+                "`padding = same` with a kernel of {kernel} would pad one end more than the other, which nn does not support: use an odd kernel"
             ),
         ));
         return None;

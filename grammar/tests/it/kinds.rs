@@ -776,3 +776,23 @@ fn dropout_alone_drops_half_as_pytorch() {
         "#]],
     );
 }
+
+#[test]
+fn same_padding_of_an_even_kernel_names_it_as_written() {
+    check(
+        "struct A = [2, 8] -> conv1d(3, 4, padding = same) -> flatten -> 2;",
+        &expect![[r#"
+            1:45: `padding = same` with a kernel of 4 would pad one end more than the other, which nn does not support: use an odd kernel
+              struct A = [2, 8] -> conv1d(3, 4, padding = same) -> flatten -> 2;
+                                                          ^^^^
+        "#]],
+    );
+    check(
+        "struct A = [2, 8, 8] -> conv2d(3, (3, 4), padding = same) -> flatten -> 2;",
+        &expect![[r#"
+            1:53: `padding = same` with a kernel of (3, 4) would pad one end more than the other, which nn does not support: use an odd kernel
+              struct A = [2, 8, 8] -> conv2d(3, (3, 4), padding = same) -> flatten -> 2;
+                                                                  ^^^^
+        "#]],
+    );
+}
