@@ -17,7 +17,9 @@ pub const DEFAULT_EPS: f64 = 1e-5;
 /// an optimizer; training moves them (`train::BatchNormGradients::update_buffers`).
 /// PyTorch's `num_batches_tracked` is kept too, as a [`Role::Counter`]: inference does not read
 /// it, but a file saved from the layer has every tensor of PyTorch's `state_dict`, so that
-/// `load_state_dict` in strict mode accepts it, and a loaded count is saved back unchanged.
+/// `load_state_dict` in strict mode accepts it. The count is held in the scalar type, so a
+/// loaded count is saved back unchanged up to `2^24` in `f32` (`2^53` in `f64`), and rounded
+/// to that type beyond.
 #[derive(Clone, PartialEq)]
 pub struct BatchNorm<const C: usize, T: Scalar = f32> {
     weight: [T; C],
