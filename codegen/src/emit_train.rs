@@ -127,8 +127,14 @@ fn gradients_struct(net: &Network, method: &str) -> TokenStream {
     } else {
         (TokenStream::new(), TokenStream::new())
     };
-    // Batchnorm's gradients also hold the batches' statistics, which `zero` forgets too.
-    let zero_method = if batch_statistics(net) {
+    // Batchnorm's gradients also hold the batches' statistics, which `zero` forgets too, and
+    // a layer without bias (or affine) has gradients that the visits leave out: the inherent
+    // `zero` clears every field, so that none of them grows from batch to batch.
+    let hides = net
+        .layers
+        .iter()
+        .any(|layer| layer.hidden(&net.runtime).is_some());
+    let zero_method = if batch_statistics(net) || hides {
         quote! {
             fn zero(&mut self) {
                 #gradients::zero(self);

@@ -299,6 +299,11 @@ fn sequence_networks_without_biases_learn_and_keep_none() {
         losses[99]
     );
     assert!(net.head.bias().iter().all(|b| *b == 0.0));
+    // The bias gradient no visit shows is computed all the same; the trait's `zero` (the one
+    // `Trainer` calls) clears it with the others, so that it does not grow from batch to batch.
+    assert!(gradients.head.bias().iter().any(|g| *g != 0.0));
+    nn::train::Gradients::zero(&mut *gradients);
+    assert!(gradients.head.bias().iter().all(|g| *g == 0.0));
     let mut saved = Vec::new();
     net.for_each_tensor(|layer, tensor, _| saved.push(format!("{}.{}", layer.name, tensor.name)));
     assert_eq!(
