@@ -4,8 +4,8 @@ use crate::ast::{self, TextRange, Word};
 use crate::diag::{Diagnostic, closest, one_of};
 use crate::kinds;
 use crate::network::{
-    Activation, Layer, LayerKind, MAX_FULL_UNROLL, MAX_LAYERS, MAX_PARAMETERS,
-    MAX_QUANTIZED_INPUTS, MAX_WIDTH, Network, Quantize, Scalar, Shape, Unroll,
+    Activation, Layer, LayerKind, MAX_FULL_UNROLL, MAX_HALF_CONV_WEIGHTS, MAX_LAYERS,
+    MAX_PARAMETERS, MAX_QUANTIZED_INPUTS, MAX_WIDTH, Network, Quantize, Scalar, Shape, Unroll,
 };
 
 /// Options a declaration may set after `with`.
@@ -581,6 +581,22 @@ fn check_quantize(
             LayerKind::Conv1d(conv) => layer.input.dims()[0] / conv.groups.max(1) * conv.kernel,
             _ => 0,
         };
+        // A half twin's convolution widens its weights on the stack at every call.
+        let widened = match layer.kind {
+            LayerKind::Conv2d(conv) => conv.out_channels * reads,
+            LayerKind::Conv1d(conv) => conv.out_channels * reads,
+            _ => 0,
+        };
+        if !int8 && widened > MAX_HALF_CONV_WEIGHTS {
+            problems.push(Diagnostic::new(
+                written.width.range,
+                format!(
+                    "a `{}` twin widens each convolution's weights on the stack at every call, at most {MAX_HALF_CONV_WEIGHTS} of them (1 MiB), this one has {widened}: keep the network `f32`, or use smaller convolutions",
+                    quantize.name()
+                ),
+            ));
+            fine = false;
+        }
         if int8 && reads > MAX_QUANTIZED_INPUTS {
             problems.push(Diagnostic::new(
                 written.width.range,

@@ -33,8 +33,9 @@ pub use check::{
 pub use diag::{Diagnostic, line_col};
 pub use kinds::KINDS;
 pub use network::{
-    Activation, Cell, Conv1d, Conv2d, Layer, LayerKind, MAX_QUANTIZED_INPUTS, MAX_RECURRENT_LEVELS,
-    Network, Pool1d, Pool2d, Quantize, Recurrent, Scalar, Shape, Unroll,
+    Activation, Cell, Conv1d, Conv2d, Layer, LayerKind, MAX_HALF_CONV_WEIGHTS,
+    MAX_QUANTIZED_INPUTS, MAX_RECURRENT_LEVELS, Network, Pool1d, Pool2d, Quantize, Recurrent,
+    Scalar, Shape, Unroll,
 };
 pub use parse::{parse_file, parse_item};
 

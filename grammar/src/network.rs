@@ -839,6 +839,10 @@ impl Quantize {
 /// products could overflow its `i32` accumulator.
 pub const MAX_QUANTIZED_INPUTS: usize = 65_536;
 
+/// Most weights of a convolution in a `bf16` or `f16` twin: each call widens them into a stack
+/// copy of the `f32` layer (1 MiB at this limit), beside the activations on the same stack.
+pub const MAX_HALF_CONV_WEIGHTS: usize = 1 << 18;
+
 /// How dense layers become code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Unroll {

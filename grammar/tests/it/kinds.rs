@@ -796,3 +796,25 @@ fn same_padding_of_an_even_kernel_names_it_as_written() {
         "#]],
     );
 }
+
+#[test]
+fn a_half_twin_s_convolutions_fit_the_stack() {
+    check(
+        "struct A = [512, 4, 4] -> conv2d(512, 3, padding = 1) -> flatten -> 2 with quantize = bf16;",
+        &expect![[r#"
+            1:27: a `bf16` twin widens each convolution's weights on the stack at every call, at most 262144 of them (1 MiB), this one has 2359296: keep the network `f32`, or use smaller convolutions
+              struct A = [512, 4, 4] -> conv2d(512, 3, padding = 1) -> flatten -> 2 with quantize = bf16;
+                                        ^^^^^^
+        "#]],
+    );
+    check(
+        "struct A = [256, 8] -> conv1d(128, 8) -> flatten -> 2 with quantize = f16;",
+        &expect![[r#"
+            [256, 8] parameters=262530
+              layer0 conv1d: [256, 8] -> [128, 1] linear parameters=262272 multiply_adds=262144
+              layer1 flatten: [128, 1] -> [128] linear parameters=0 multiply_adds=0
+              layer2 dense: [128] -> [2] linear parameters=258 multiply_adds=256
+              struct A = [256, 8] -> conv1d(128, 8) -> flatten -> 2 with quantize = f16;
+        "#]],
+    );
+}

@@ -17,7 +17,8 @@ use crate::zeroed::ZeroInit;
 /// call widens the weights into a stack copy of a `Conv2d<OUT, IN_PER_GROUP, KH, KW, f32>` and
 /// runs it: the bits of that layer, whatever the geometry. The copy takes
 /// `4 * OUT * IN_PER_GROUP * KH * KW` bytes of stack during the call, beside the activations
-/// that a network's `forward` holds there anyway.
+/// that a network's `forward` holds there anyway (a declaration's twin is refused beyond 1 MiB:
+/// `MAX_HALF_CONV_WEIGHTS` in nn-grammar).
 ///
 /// [`Bf16`]: super::Bf16
 /// [`F16`]: super::F16
