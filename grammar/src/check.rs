@@ -572,40 +572,7 @@ fn check_quantize(
             ));
             fine = false;
         }
-        // What one output sums: a dense layer's inputs, a convolution's window.
-        let reads = match layer.kind {
-            LayerKind::Dense => layer.input.elements(),
-            LayerKind::Conv2d(conv) => {
-                layer.input.dims()[0] / conv.groups.max(1) * conv.kernel[0] * conv.kernel[1]
-            }
-            LayerKind::Conv1d(conv) => layer.input.dims()[0] / conv.groups.max(1) * conv.kernel,
-            _ => 0,
-        };
-        // A half twin's convolution widens its weights on the stack at every call.
-        let widened = match layer.kind {
-            LayerKind::Conv2d(conv) => conv.out_channels * reads,
-            LayerKind::Conv1d(conv) => conv.out_channels * reads,
-            _ => 0,
-        };
-        if !int8 && widened > MAX_HALF_CONV_WEIGHTS {
-            problems.push(Diagnostic::new(
-                written.width.range,
-                format!(
-                    "a `{}` twin widens each convolution's weights on the stack at every call, at most {MAX_HALF_CONV_WEIGHTS} of them (1 MiB), this one has {widened}: keep the network `f32`, or use smaller convolutions",
-                    quantize.name()
-                ),
-            ));
-            fine = false;
-        }
-        if int8 && reads > MAX_QUANTIZED_INPUTS {
-            problems.push(Diagnostic::new(
-                written.width.range,
-                format!(
-                    "a quantised layer's output sums at most {MAX_QUANTIZED_INPUTS} products (more could overflow its `i32` sums), this one sums {reads}"
-                ),
-            ));
-            fine = false;
-        }
+        fine &= twin_sizes(quantize, written, layer, problems);
     }
     if int8
         && let (Some(written), Some(last)) = (item.layers.last(), layers.last())
@@ -616,6 +583,53 @@ fn check_quantize(
             format!(
                 "an int8 twin ends with a dense layer (its sums are dequantised to `f32`), this network ends with `{}`",
                 written.width.text
+            ),
+        ));
+        fine = false;
+    }
+    fine
+}
+
+/// The sizes a twin in `quantize` allows `layer` (`written`): an int8 layer's sums that fit
+/// `i32`, a half twin's convolution weights that fit the stack; whether they fit.
+fn twin_sizes(
+    quantize: Quantize,
+    written: &ast::Layer,
+    layer: &Layer,
+    problems: &mut Vec<Diagnostic>,
+) -> bool {
+    let int8 = quantize == Quantize::Int8;
+    let mut fine = true;
+    // What one output sums: a dense layer's inputs, a convolution's window.
+    let reads = match layer.kind {
+        LayerKind::Dense => layer.input.elements(),
+        LayerKind::Conv2d(conv) => {
+            layer.input.dims()[0] / conv.groups.max(1) * conv.kernel[0] * conv.kernel[1]
+        }
+        LayerKind::Conv1d(conv) => layer.input.dims()[0] / conv.groups.max(1) * conv.kernel,
+        _ => 0,
+    };
+    // A half twin's convolution widens its weights on the stack at every call.
+    let widened = match layer.kind {
+        LayerKind::Conv2d(conv) => conv.out_channels * reads,
+        LayerKind::Conv1d(conv) => conv.out_channels * reads,
+        _ => 0,
+    };
+    if !int8 && widened > MAX_HALF_CONV_WEIGHTS {
+        problems.push(Diagnostic::new(
+            written.width.range,
+            format!(
+                "a `{}` twin widens each convolution's weights on the stack at every call, at most {MAX_HALF_CONV_WEIGHTS} of them (1 MiB), this one has {widened}: keep the network `f32`, or use smaller convolutions",
+                quantize.name()
+            ),
+        ));
+        fine = false;
+    }
+    if int8 && reads > MAX_QUANTIZED_INPUTS {
+        problems.push(Diagnostic::new(
+            written.width.range,
+            format!(
+                "a quantised layer's output sums at most {MAX_QUANTIZED_INPUTS} products (more could overflow its `i32` sums), this one sums {reads}"
             ),
         ));
         fine = false;
