@@ -238,8 +238,16 @@ impl Wide {
         } else {
             0
         };
-        let saved = out_channels * (wide - compact) * k / 32 + copied_out / 8;
-        let copies = (self.kernel[1] * out_width).saturating_sub(width) * self.input[0] * height;
+        // Saturating: on a 32-bit target the products of a large layer may not fit a `usize`.
+        let saved = out_channels
+            .saturating_mul(wide - compact)
+            .saturating_mul(k)
+            / 32
+            + copied_out / 8;
+        let copies = (self.kernel[1] * out_width)
+            .saturating_sub(width)
+            .saturating_mul(self.input[0])
+            .saturating_mul(height);
         saved > copies / 8
     }
 
