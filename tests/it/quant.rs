@@ -297,7 +297,8 @@ fn files_round_trip_and_name_what_is_wrong() {
     }
     assert_eq!(loaded.to_safetensors(), bytes);
     // Byte for byte what the reference writer writes of the same tensors and metadata (its
-    // order: dtypes widest first, `F32` scales, `I32` biases, `I8` weights, `U8` zero points).
+    // order: its dtypes' order reversed, `F32` scales, `I32` biases, `I8` weights, `U8` zero
+    // points).
     let file = safetensors::SafeTensors::deserialize(&bytes).expect("a safetensors file");
     let (_, metadata) = safetensors::SafeTensors::read_metadata(&bytes).expect("a header");
     let reference = safetensors::tensor::serialize(file.tensors(), metadata.metadata().clone())

@@ -32,8 +32,9 @@ impl Conv2dGeometry {
     };
 
     /// The output's `[height, width]` for an input of `input` and a kernel of `kernel`, as
-    /// PyTorch computes it, or `None` when a stride or dilation is 0, the kernel is empty, or
-    /// the window does not fit the padded input. `const`, for code generators.
+    /// PyTorch computes it, or `None` when a stride or dilation is 0, the kernel is empty, the
+    /// window does not fit the padded input, or the padded input does not fit a `usize`.
+    /// `const`, for code generators.
     #[inline]
     pub const fn output_size(self, input: [usize; 2], kernel: [usize; 2]) -> Option<[usize; 2]> {
         let [rows, columns] = self.axes();
@@ -135,20 +136,24 @@ struct Wide {
 }
 
 /// The product of three sizes, saturating.
+#[inline]
 const fn product([a, b, c]: [usize; 3]) -> usize {
     a.saturating_mul(b).saturating_mul(c)
 }
 
-/// Scratch values a convolution may always take, however small its input and output: LeNet's
-/// take under 5,000 (so no layer that fits a stack is refused for its scratch alone).
-const MIN_SCRATCH: usize = 1 << 16;
+/// Scratch values (1 MiB of `f32`) a convolution may always take, however small its input and
+/// output: LeNet's take under 6,000, a 7x7 layer of 512 channels on a 7x7 map about 71,000.
+const MIN_SCRATCH: usize = 1 << 18;
 
 impl Wide {
     /// The convolution of these sizes through the kernel, or `None` when its scratch would
     /// exceed twice its input and output together (and [`MIN_SCRATCH`]): generated code keeps
     /// the scratch on the stack beside them, and a padding much larger than the input (or a
     /// shifted copy per kernel column of a large input) would otherwise grow it without bound.
-    /// Shifted copies ([`Wide::shift_pays`]) only within that budget.
+    /// Shifted copies ([`Wide::shift_pays`]) only within that budget. Inlined, so that a
+    /// literal geometry folds into [`Wide::run`] (`lenet_b1` in bench/benches/onnx.rs).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     const fn new(
         input: [usize; 3],
         output: [usize; 3],
@@ -166,6 +171,10 @@ impl Wide {
             dilation,
             shifted: false,
         };
+        // An input without rows or columns is all padding: the plain loops write it.
+        if input[1] == 0 || input[2] == 0 {
+            return None;
+        }
         // Every product of the sizes below fits: the padded planes of all channels, in and out,
         // once per kernel column, with slack.
         let [height, width] = wide.padded();
@@ -1157,6 +1166,17 @@ mod tests {
             ..Conv1dGeometry::DEFAULT
         };
         assert_eq!(Conv1d::<1, 64, 3, f32>::scratch_len([64, 8], long), 0);
+        // An input without rows is all padding: the plain loops write it.
+        let rows = Conv2dGeometry {
+            padding: [2, 0],
+            ..Conv2dGeometry::DEFAULT
+        };
+        assert!(Conv2d::<64, 1, 3, 3, f32>::wide([1, 0, 32], rows).is_none());
+        let conv = Conv2d::<2, 1, 3, 3, f32>::from_parts([[[[1.0; 3]; 3]]; 2], [0.5, -1.0]);
+        let empty: [[[f32; 32]; 0]; 1] = [[]];
+        let mut scratch = [0.0; 4096];
+        let output: [[[f32; 30]; 2]; 2] = conv.forward_with(&empty, rows, &mut scratch);
+        assert_eq!(output, [[[0.5; 30]; 2], [[-1.0; 30]; 2]]);
     }
 
     #[test]

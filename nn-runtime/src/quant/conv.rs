@@ -1413,8 +1413,8 @@ mod tests {
     use super::{Clamp, Conv2dGeometry, Quantization, QuantizedConv2d};
 
     /// A geometry that disagrees with the sizes never reaches the direct kernels, whose bounds
-    /// rest on sizes that agree: here a padding whose padded width, `2^61 + 1`, wraps to 1 in
-    /// the products of a `[1, 8, 1]` input (the kernel read far out of bounds).
+    /// rest on sizes that agree: here a padding whose padded width, `2^61 + 1`, wraps the
+    /// padded plane of a `[1, 8, 1]` input to 8 bytes (the kernel read far out of bounds).
     #[test]
     fn sizes_that_disagree_take_no_direct_kernel() {
         let q = Quantization::new(0.1, 3);

@@ -33,7 +33,9 @@ pub trait Gradients: ZeroInit + 'static {
     }
 
     /// Sets every gradient to zero. A generated struct of a network with batchnorm overrides it
-    /// to forget the batches' running statistics as well (see [`Trainable::update_buffers`]).
+    /// to forget the batches' running statistics as well (see [`Trainable::update_buffers`]),
+    /// and one with a layer declared without bias (or affine) to clear the gradients of the
+    /// tensors that the visits leave out.
     fn zero(&mut self) {
         self.for_each_tensor_mut(|_, values| values.fill(Self::Scalar::ZERO));
     }
