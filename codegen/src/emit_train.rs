@@ -127,22 +127,7 @@ fn gradients_struct(net: &Network, method: &str) -> TokenStream {
     } else {
         (TokenStream::new(), TokenStream::new())
     };
-    // Batchnorm's gradients also hold the batches' statistics, which `zero` forgets too, and
-    // a layer without bias (or affine) has gradients that the visits leave out: the inherent
-    // `zero` clears every field, so that none of them grows from batch to batch.
-    let hides = net
-        .layers
-        .iter()
-        .any(|layer| layer.hidden(&net.runtime).is_some());
-    let zero_method = if batch_statistics(net) || hides {
-        quote! {
-            fn zero(&mut self) {
-                #gradients::zero(self);
-            }
-        }
-    } else {
-        TokenStream::new()
-    };
+    let zero_method = zero_override(net, &gradients);
     quote! {
         #[doc = #doc]
         #[allow(dead_code)]
@@ -197,6 +182,27 @@ fn gradients_struct(net: &Network, method: &str) -> TokenStream {
             #masks_method
             #zero_method
         }
+    }
+}
+
+/// The gradients struct's `Gradients::zero`, where the trait's default (which clears the
+/// visited tensors) is not enough: batchnorm's gradients also hold the batches' statistics,
+/// which `zero` forgets too, and a layer without bias (or affine) has gradients that the visits
+/// leave out. The inherent `zero` clears every field, so that none of them grows from batch to
+/// batch.
+fn zero_override(net: &Network, gradients: &Ident) -> TokenStream {
+    let hides = net
+        .layers
+        .iter()
+        .any(|layer| layer.hidden(&net.runtime).is_some());
+    if batch_statistics(net) || hides {
+        quote! {
+            fn zero(&mut self) {
+                #gradients::zero(self);
+            }
+        }
+    } else {
+        TokenStream::new()
     }
 }
 
