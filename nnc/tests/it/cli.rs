@@ -157,10 +157,10 @@ fn a_byte_order_mark_nested_comments_and_direction_codepoints() {
     assert!(!build.stdout.contains('\u{202e}'));
 }
 
-#[test]
-fn standard_input_is_a_file_named_dash() {
+/// `nnc` with `args`, `input` on its standard input.
+fn nnc_reading(args: &[&str], input: &[u8]) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_nnc"))
-        .args(["check", "-"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -170,9 +170,14 @@ fn standard_input_is_a_file_named_dash() {
         .stdin
         .take()
         .expect("piped stdin")
-        .write_all(b"struct A = 2 -> 1;\nstruct B = 2 -> 0;\n")
+        .write_all(input)
         .expect("write stdin");
-    let output = child.wait_with_output().expect("nnc exits");
+    child.wait_with_output().expect("nnc exits")
+}
+
+#[test]
+fn standard_input_is_a_file_named_dash() {
+    let output = nnc_reading(&["check", "-"], b"struct A = 2 -> 1;\nstruct B = 2 -> 0;\n");
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).expect("utf-8");
     assert!(stderr.contains("--> <stdin>:2:17"), "{stderr}");
@@ -180,20 +185,7 @@ fn standard_input_is_a_file_named_dash() {
 
 #[test]
 fn rust_built_from_standard_input_names_no_file() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nnc"))
-        .args(["build", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nnc runs");
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(b"struct A = 2 -> 1;\n")
-        .expect("write stdin");
-    let output = child.wait_with_output().expect("nnc exits");
+    let output = nnc_reading(&["build", "-"], b"struct A = 2 -> 1;\n");
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let stdout = String::from_utf8(output.stdout).expect("utf-8");
     let header = stdout.split("\n\n").next().expect("a header");
