@@ -1065,6 +1065,37 @@ impl Taps {
         self.len() == 0
     }
 
+    /// [`Taps::len`], or `None` when it does not fit a `usize`.
+    #[inline]
+    pub const fn checked_len(self) -> Option<usize> {
+        match self.channels.checked_mul(self.rows) {
+            Some(plane) => plane.checked_mul(self.columns),
+            None => None,
+        }
+    }
+
+    /// [`Taps::reach`], or `None` when it does not fit a `usize`.
+    #[inline]
+    pub const fn checked_reach(self) -> Option<usize> {
+        match self.checked_len() {
+            None => None,
+            Some(0) => Some(0),
+            Some(_) => {
+                let (Some(a), Some(b), Some(c)) = (
+                    (self.channels - 1).checked_mul(self.plane),
+                    (self.rows - 1).checked_mul(self.row_step),
+                    (self.columns - 1).checked_mul(self.column_step),
+                ) else {
+                    return None;
+                };
+                match a.checked_add(b) {
+                    Some(ab) => ab.checked_add(c),
+                    None => None,
+                }
+            }
+        }
+    }
+
     /// The offset of the last tap (0 when there are none).
     #[inline]
     pub const fn reach(self) -> usize {
@@ -1106,10 +1137,22 @@ pub fn conv_wide<T: Scalar>(
     ldy: usize,
     len: usize,
 ) -> bool {
+    // Checked: the kernels' pointer arithmetic rests on these sizes, which a wrapped product
+    // (of a `Taps` or an `ldy` far beyond any slice) would let through.
+    let weights_read = taps.checked_len().and_then(|k| bias.len().checked_mul(k));
+    let x_read = taps
+        .checked_reach()
+        .and_then(|reach| reach.checked_add(len.next_multiple_of(16)));
+    let y_written = bias
+        .len()
+        .saturating_sub(1)
+        .checked_mul(ldy)
+        .and_then(|start| start.checked_add(len));
     assert!(
-        weights.len() >= bias.len() * taps.len()
+        weights_read.is_some_and(|n| weights.len() >= n)
             && len <= ldy
-            && x.len() >= taps.reach() + len.next_multiple_of(16),
+            && x_read.is_some_and(|n| x.len() >= n)
+            && (bias.is_empty() || y_written.is_some_and(|n| y.len() >= n)),
         "conv_wide: slices shorter than the shapes"
     );
     T::conv_wide(level(), weights, bias, taps, x, y, ldy, len)
@@ -1221,7 +1264,7 @@ mod tests {
     //! Every kernel this CPU supports against an `f64` reference computed here with a plain
     //! sequential sum, on shapes that exercise full blocks, partial blocks, tails and tiles.
 
-    use super::Level;
+    use super::{Level, Taps, conv_wide, has_conv_wide};
     use crate::batch::Aligned;
     use crate::init::SplitMix64;
     use crate::{Dense, Scalar, zeroed_box};
@@ -2121,6 +2164,41 @@ mod tests {
     /// The convolution kernel at every level gives the bits of one fused multiply-add per tap in
     /// the taps' order, for channel counts that fill tiles or not and positions ending inside a
     /// vector (stored up to `len`, nothing after it); `place_rows` places rows as it says.
+    /// Sizes whose products wrap do not pass for short slices: a `Taps` whose reach wraps to
+    /// 0 (the kernel would read `2^63` values past `x`), and an `ldy` whose rows wrap.
+    #[test]
+    fn conv_wide_refuses_sizes_that_wrap() {
+        let wrapping = Taps {
+            channels: 2,
+            plane: 1 << 63,
+            rows: 2,
+            row_step: 1 << 63,
+            columns: 1,
+            column_step: 1,
+        };
+        assert_eq!(wrapping.checked_reach(), None);
+        let fine = Taps {
+            channels: 1,
+            plane: 16,
+            rows: 1,
+            row_step: 16,
+            columns: 1,
+            column_step: 1,
+        };
+        let (weights, bias, x) = ([1.0_f32; 4], [0.0_f32; 3], [1.0_f32; 64]);
+        let mut y = [0.0_f32; 64];
+        for (taps, ldy) in [(wrapping, 16), (fine, 1 << 63)] {
+            let run = std::panic::catch_unwind(move || {
+                let mut y = y;
+                conv_wide(&weights, &bias, taps, &x, &mut y, ldy, 16)
+            });
+            assert!(run.is_err(), "{taps:?} with ldy {ldy} must be refused");
+        }
+        assert!(
+            conv_wide(&weights, &bias[..1], fine, &x, &mut y, 16, 16) || !has_conv_wide::<f32>()
+        );
+    }
+
     #[test]
     fn conv_wide_and_place_rows_at_every_level() {
         let mut rng = SplitMix64::new(13);
