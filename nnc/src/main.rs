@@ -273,8 +273,14 @@ fn import(
         return Err(Failed);
     }
     refuse_overwrite(Some(&weights), file, "model", color)?;
+    for data in &import.external_files {
+        refuse_overwrite(Some(&weights), data, "model's external data", color)?;
+    }
     if !to_stdout {
         refuse_overwrite(Some(&output), file, "model", color)?;
+        for data in &import.external_files {
+            refuse_overwrite(Some(&output), data, "model's external data", color)?;
+        }
         if same_file(&output, &weights) {
             diagnostics::error(
                 &format!(

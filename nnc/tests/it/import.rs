@@ -196,6 +196,22 @@ fn external_data_beside_a_model_named_by_its_file_name() {
         run.stdout.starts_with("mlp_external.onnx: ok, 10 tensors"),
         "{run:?}"
     );
+    // Its data file is an input too: neither output may replace it.
+    let data = std::fs::read(dir.join("mlp_data.bin")).unwrap();
+    for args in [
+        ["import", "mlp_external.onnx", "--weights", "mlp_data.bin"],
+        ["import", "mlp_external.onnx", "-o", "./mlp_data.bin"],
+    ] {
+        let run = nnc(&dir, &args);
+        assert_eq!(run.code, 1, "{args:?}");
+        assert!(
+            run.stderr.contains(
+                "is the model's external data this reads: writing there would replace it"
+            ),
+            "{run:?}"
+        );
+    }
+    assert!(std::fs::read(dir.join("mlp_data.bin")).unwrap() == data);
 }
 
 /// Outputs that would replace each other or the model are refused before anything is written.
