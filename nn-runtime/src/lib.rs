@@ -98,7 +98,10 @@ macro_rules! __zero_init {
             // The pattern has no `..`: it compiles only if these are all the fields.
             fn exactly_these_fields(value: &$name) {
                 let $name { $($field),* } = value;
-                $(let _: &$type = $field;)*
+                // A double reference: `&Box<T>` would coerce to `&T`, `&&Box<T>` to no `&&T`,
+                // so that a field only dereferencing to `$type` (a null `Box` when zeroed)
+                // does not pass for it.
+                $(let _: &&$type = &$field;)*
             }
             fn zero_init<T: $zero_init>() {}
             fn every_field_is_zero_init() {

@@ -1204,8 +1204,14 @@ pub fn place_rows<T: Scalar>(
 /// If `2 out_width > width` or `x` is shorter than the rows read.
 #[inline]
 pub fn max_pool_2x2<T: Scalar>(x: &[T], width: usize, y: &mut [T], out_width: usize) -> bool {
+    // Checked, as `conv_wide`'s sizes: a wrapped product would pass for short rows.
+    let read = (y.len() / out_width.max(1))
+        .checked_mul(2)
+        .and_then(|rows| rows.checked_mul(width));
     assert!(
-        out_width > 0 && 2 * out_width <= width && x.len() >= y.len() / out_width * 2 * width,
+        out_width > 0
+            && out_width.checked_mul(2).is_some_and(|pair| pair <= width)
+            && read.is_some_and(|read| x.len() >= read),
         "max_pool_2x2: rows shorter than the shapes"
     );
     T::max_pool_2x2(level(), x, width, y, out_width)
