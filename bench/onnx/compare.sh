@@ -3,7 +3,9 @@
 # rounds (bench/benches/onnx.rs), then onnxruntime again, so that onnxruntime's best is taken
 # from both sides of the Rust run; then bench/onnx/report.py writes bench/convolutions.md (the
 # section of BENCHMARKS.md that bench/report.py includes).
-# Usage: bench/onnx/compare.sh [python with onnx, onnxruntime, numpy]
+# Usage: bench/onnx/compare.sh [python with onnx, onnxruntime, numpy]; the default interpreter is
+# made with `python3 -m venv /tmp/onnxenv && /tmp/onnxenv/bin/pip install onnx==1.23.2
+# onnxruntime==1.32.0 numpy==2.4.6` (the versions of BENCHMARKS.md's runs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${1:-/tmp/onnxenv/bin/python}

@@ -5,7 +5,9 @@
 # onnxruntime's best is taken from both sides of the Rust run; then
 # bench/onnx/report_quantized.py writes bench/quantized.md (the section of BENCHMARKS.md that
 # bench/report.py includes).
-# Usage: bench/onnx/compare_quantized.sh [python with onnx, onnxruntime, numpy]
+# Usage: bench/onnx/compare_quantized.sh [python with onnx, onnxruntime, numpy]; the default
+# interpreter is made with `python3 -m venv /tmp/qbenv && /tmp/qbenv/bin/pip install
+# onnx==1.23.2 onnxruntime==1.32.0 numpy==2.4.6` (`NO_AMX=1` also needs libseccomp).
 #
 # With NO_AMX=1, both sides run without AMX, as on a CPU that has AVX-512 VNNI but no AMX (an
 # Intel Xeon from Cascade Lake to Ice Lake, an AMD EPYC from Zen 4 on): nn with NN_NO_AMX set,
