@@ -174,7 +174,8 @@ fn wrong_layers_are_rejected() {
 fn unknown_missing_and_non_numeric_fields_are_rejected() {
     let extra = edited(|v| v["layers"][0]["activation"] = "relu".into());
     assert!(
-        tiny_error(&extra).starts_with("unknown field `activation`, expected one of"),
+        tiny_error(&extra)
+            .starts_with("layer `layer0`: unknown field `activation`, expected one of"),
         "{}",
         tiny_error(&extra)
     );
@@ -184,7 +185,11 @@ fn unknown_missing_and_non_numeric_fields_are_rejected() {
             .expect("layer")
             .remove("bias");
     });
-    assert!(tiny_error(&missing).starts_with("missing field `bias`"));
+    assert!(
+        tiny_error(&missing).starts_with("layer `layer0`: missing field `bias`"),
+        "{}",
+        tiny_error(&missing)
+    );
     // JSON has no NaN: `serde_json` writes it as `null`, which is not a number.
     let null = edited(|v| v["layers"][0]["bias"][0] = serde_json::Value::Null);
     assert!(

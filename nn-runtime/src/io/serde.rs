@@ -459,11 +459,18 @@ impl<'de, T: Scalar> Visitor<'de> for LayerSeed<'_, '_, T> {
                 }
             }
         }
-        let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
+        // serde's `missing_field` message, naming the layer.
+        let missing = |field: &str| {
+            de::Error::custom(format_args!(
+                "layer `{}`: missing field `{field}`",
+                info.name
+            ))
+        };
+        let name = name.ok_or_else(|| missing("name"))?;
         let tensors = tensors
             .into_iter()
             .zip(info.tensors)
-            .map(|(read, tensor)| read.ok_or_else(|| de::Error::missing_field(field(tensor))))
+            .map(|(read, tensor)| read.ok_or_else(|| missing(field(tensor))))
             .collect::<Result<Vec<_>, _>>()?;
         check(self.index, info, &name, &tensors).map_err(|error| to_serde(&error))
     }
@@ -527,9 +534,11 @@ impl Visitor<'_> for FieldSeed {
         }
         match self.0.tensors.iter().position(|t| field(t) == name) {
             Some(k) => Ok(Field::Tensor(k)),
-            // serde's `unknown_field` message, which needs its names `'static`.
+            // serde's `unknown_field` message (which needs its names `'static`), naming the
+            // layer, which in a large network is the first thing to find.
             None => Err(de::Error::custom(format_args!(
-                "unknown field `{name}`, expected {}",
+                "layer `{}`: unknown field `{name}`, expected {}",
+                self.0.name,
                 Fields(self.0)
             ))),
         }
@@ -890,7 +899,8 @@ mod tests {
         let error = read(&unknown).unwrap_err();
         assert!(
             error.starts_with(
-                "unknown field `running_var`, expected one of `name`, `kernel`, `running_mean`"
+                "layer `conv`: unknown field `running_var`, expected one of `name`, `kernel`, \
+                 `running_mean`"
             ),
             "{error}"
         );
@@ -898,7 +908,7 @@ mod tests {
         assert!(
             read(missing)
                 .unwrap_err()
-                .starts_with("missing field `running_mean`")
+                .starts_with("layer `conv`: missing field `running_mean`")
         );
     }
 }
