@@ -264,14 +264,20 @@ impl<S: Shaped> LayerNorm<S> {
 
 /// Replaces `values` by `(x - mean) / sqrt(var + eps)`, the mean and the biased variance taken
 /// over all of them, and returns `1 / sqrt(var + eps)`: layernorm's forward pass and its
-/// backward pass (which needs the standardised values again) compute them alike. Two passes,
-/// the variance from the centred values, as PyTorch's CPU kernel: no cancellation when the
-/// mean is large.
+/// backward pass (which needs the standardised values again) compute them alike. The variance
+/// comes from the centred values (no cancellation when the mean is large), centred twice: the
+/// rounding of the first mean, a few ulps of the values, would otherwise be all that is left of
+/// a constant sample, and divided by `sqrt(eps)` (0.69 for `[1.1; 768]` with `eps = 1e-12`,
+/// where PyTorch gives exactly the bias); the centred values' own mean takes it away.
 pub(crate) fn standardise<T: Scalar>(values: &mut [T], eps: f64) -> T {
     let count = T::from_f64(exact(values.len()));
     let mean = sum(values) / count;
     for value in values.iter_mut() {
         *value = *value - mean;
+    }
+    let correction = sum(values) / count;
+    for value in values.iter_mut() {
+        *value = *value - correction;
     }
     let mut squares = [T::ZERO; super::LANES];
     let mut chunks = values.chunks_exact(super::LANES);
@@ -376,6 +382,24 @@ mod tests {
         let constant =
             LayerNorm::<[f32; 3]>::from_parts([1.0; 3], [0.25; 3]).forward(&[7.0; 3], DEFAULT_EPS);
         assert_eq!(constant, [0.25; 3]);
+        // Also where the values' sum rounds: the first mean of `[1.1; 768]` is a few ulps off
+        // 1.1, which `eps = 1e-12` would magnify to 0.69.
+        for eps in [DEFAULT_EPS, 1e-12] {
+            let mut sample = [1.1_f32; 768];
+            standardise(&mut sample, eps);
+            assert!(
+                sample.iter().all(|v| *v == 0.0),
+                "eps {eps}: {:?}",
+                &sample[..4]
+            );
+            let mut sample = [100.1_f32; 10];
+            standardise(&mut sample, eps);
+            assert!(
+                sample.iter().all(|v| *v == 0.0),
+                "eps {eps}: {:?}",
+                &sample[..4]
+            );
+        }
         // A large mean: the variance comes from centred values, without cancellation.
         let large = LayerNorm::<[f32; 2]>::from_parts([1.0; 2], [0.0; 2])
             .forward(&[1e4 - 1.0, 1e4 + 1.0], 0.0);

@@ -45,7 +45,9 @@ impl<const C: usize, T: Scalar> Default for BatchNormGradients<C, T> {
 }
 
 /// Each channel's mean and biased variance over every sample and position, and the number of
-/// values per channel. Two passes, the variance from the centred values, as layernorm's.
+/// values per channel. As layernorm's (`layers::norm::standardise`): the variance from the
+/// centred values, the mean corrected by the centred values' own mean, so that a constant
+/// channel has exactly its value as mean and 0 as variance.
 fn statistics<X, S, const C: usize>(inputs: &[X]) -> ([S::Scalar; C], [S::Scalar; C], usize)
 where
     X: Borrow<[S; C]>,
@@ -63,6 +65,17 @@ where
     }
     for m in &mut mean {
         *m = *m / count;
+    }
+    let mut correction = [S::Scalar::ZERO; C];
+    for input in inputs {
+        for ((d, &m), channel) in correction.iter_mut().zip(&mean).zip(input.borrow()) {
+            for &x in channel.values() {
+                *d += x - m;
+            }
+        }
+    }
+    for (m, d) in mean.iter_mut().zip(correction) {
+        *m = *m + d / count;
     }
     let mut var = [S::Scalar::ZERO; C];
     for input in inputs {
@@ -294,5 +307,20 @@ impl<const C: usize, T: Scalar> core::fmt::Debug for BatchNormGradients<C, T> {
     /// Shapes only, like [`BatchNorm`].
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "BatchNormGradients<{C}, {}>", T::NAME)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statistics;
+
+    /// A constant channel's statistics are exactly its value and 0, though the sum of its
+    /// values rounds (its first mean a few ulps off): a variance of those ulps, divided by
+    /// `sqrt(eps)`, would be all of its normalised output.
+    #[test]
+    fn a_constant_channel_has_its_value_as_mean_and_no_variance() {
+        let inputs = [[1.1_f32, 100.1]; 768];
+        let (mean, var, count) = statistics::<_, f32, 2>(&inputs);
+        assert_eq!((mean, var, count), ([1.1, 100.1], [0.0, 0.0], 768));
     }
 }
