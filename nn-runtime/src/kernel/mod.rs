@@ -273,7 +273,7 @@ pub(crate) trait Kernel: Sized + Copy {
     }
 
     /// The logistic function for the recurrent layers' gates: `f32`'s is the vectorisable
-    /// `math::sigmoid_fast`, within 5 ulps; `f64`'s is [`Scalar::sigmoid`].
+    /// `math::sigmoid_fast`, within 5 ulps from -87 up; `f64`'s is [`Scalar::sigmoid`].
     #[must_use]
     fn gate_sigmoid(self) -> Self;
 
@@ -962,8 +962,9 @@ pub fn gates_streams<
     }
 }
 
-/// The recurrent layers' logistic function of every value (`f32`: within 5 ulps, vector kernels
-/// with fused multiply-adds where the CPU has them; `f64`: `libm`'s).
+/// The recurrent layers' logistic function of every value (`f32`: within 5 ulps from -87 up,
+/// below it a value under `2e-38`, vector kernels with fused multiply-adds where the CPU has
+/// them; `f64`: `libm`'s).
 #[inline(always)]
 pub fn sigmoid_lanes<T: Scalar, const N: usize>(x: &mut [T; N]) {
     T::sigmoid_lanes(level(), x);
