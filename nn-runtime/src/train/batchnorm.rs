@@ -75,7 +75,7 @@ where
         }
     }
     for (m, d) in mean.iter_mut().zip(correction) {
-        *m = *m + d / count;
+        *m += d / count;
     }
     let mut var = [S::Scalar::ZERO; C];
     for input in inputs {
