@@ -193,17 +193,22 @@ fn unknown_missing_and_non_numeric_fields_are_rejected() {
     // JSON has no NaN: `serde_json` writes it as `null`, which is not a number.
     let null = edited(|v| v["layers"][0]["bias"][0] = serde_json::Value::Null);
     assert!(
-        tiny_error(&null).starts_with("invalid type: null, expected f32"),
+        tiny_error(&null).starts_with(
+            "layer `layer0`: field `bias`: invalid type: null, expected f32 at line 1"
+        ),
         "{}",
         tiny_error(&null)
     );
+    // Its position once: `serde_json` takes it back from the wrapped message's end.
+    assert_eq!(tiny_error(&null).matches(" at line ").count(), 1);
     assert!(tiny_error("{}").starts_with("missing field `layers`"));
     // A number beyond `f32`: `serde_json` (with `float_roundtrip`, as here) refuses it where
     // it is written; a format that gives it as an `f64` (`serde_json::Value`, or `serde_json`
     // without that feature) has it named as written, not as the `inf` it would become.
     let huge = edited(|v| v["layers"][0]["bias"][0] = 1e300.into());
     assert!(
-        tiny_error(&huge).starts_with("number out of range at line 1"),
+        tiny_error(&huge)
+            .starts_with("layer `layer0`: field `bias`: number out of range at line 1 column"),
         "{}",
         tiny_error(&huge)
     );

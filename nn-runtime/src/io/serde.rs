@@ -442,19 +442,25 @@ impl<'de, T: Scalar> Visitor<'de> for LayerSeed<'_, '_, T> {
         let mut tensors: Vec<Option<TensorRead<T>>> = info.tensors.iter().map(|_| None).collect();
         while let Some(key) = map.next_key_seed(FieldSeed(info))? {
             match key {
-                Field::Name if name.is_none() => name = Some(map.next_value::<String>()?),
-                Field::Name => return Err(de::Error::duplicate_field("name")),
+                Field::Name if name.is_none() => {
+                    name = Some(
+                        map.next_value::<String>()
+                            .map_err(|e| in_field(info, "name", &e))?,
+                    );
+                }
+                Field::Name => return Err(in_field(info, "name", &"duplicate field")),
                 Field::Tensor(k) => {
                     let tensor = &info.tensors[k];
                     if tensors[k].is_some() {
-                        return Err(de::Error::duplicate_field(field(tensor)));
+                        return Err(in_field(info, field(tensor), &"duplicate field"));
                     }
                     let mut reader = Reader::new(tensor, self.out(k));
                     map.next_value_seed(ListSeed {
                         reader: &mut reader,
                         depth: 0,
                         offset: Some(0),
-                    })?;
+                    })
+                    .map_err(|e| in_field(info, field(tensor), &e))?;
                     tensors[k] = Some(reader.read);
                 }
             }
@@ -478,7 +484,8 @@ impl<'de, T: Scalar> Visitor<'de> for LayerSeed<'_, '_, T> {
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         let info = self.info;
         let name: String = seq
-            .next_element()?
+            .next_element()
+            .map_err(|e| in_field(info, "name", &e))?
             .ok_or_else(|| de::Error::invalid_length(0, &self))?;
         let mut tensors = Vec::with_capacity(info.tensors.len());
         for (k, tensor) in info.tensors.iter().enumerate() {
@@ -488,13 +495,26 @@ impl<'de, T: Scalar> Visitor<'de> for LayerSeed<'_, '_, T> {
                 depth: 0,
                 offset: Some(0),
             };
-            if seq.next_element_seed(list)?.is_none() {
+            let read = seq
+                .next_element_seed(list)
+                .map_err(|e| in_field(info, field(tensor), &e))?;
+            if read.is_none() {
                 return Err(de::Error::invalid_length(1 + k, &self));
             }
             tensors.push(reader.read);
         }
         check(self.index, info, &name, &tensors).map_err(|error| to_serde(&error))
     }
+}
+
+/// `error`, met in field `field` of the layer `info`, naming both: in a large network the layer
+/// is the first thing to find. (`serde_json` takes its position back from the message's end,
+/// so it is not given twice.)
+fn in_field<E: de::Error>(info: &LayerInfo, field: &str, error: &dyn fmt::Display) -> E {
+    E::custom(format_args!(
+        "layer `{}`: field `{field}`: {error}",
+        info.name
+    ))
 }
 
 /// A field of a layer: its name, or tensor `k`'s values.
