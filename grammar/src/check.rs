@@ -611,8 +611,8 @@ fn twin_sizes(
     };
     // A half twin's convolution widens its weights on the stack at every call.
     let widened = match layer.kind {
-        LayerKind::Conv2d(conv) => conv.out_channels * reads,
-        LayerKind::Conv1d(conv) => conv.out_channels * reads,
+        LayerKind::Conv2d(crate::Conv2d { out_channels, .. })
+        | LayerKind::Conv1d(crate::Conv1d { out_channels, .. }) => out_channels * reads,
         _ => 0,
     };
     if !int8 && widened > MAX_HALF_CONV_WEIGHTS {

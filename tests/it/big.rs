@@ -7,18 +7,26 @@ nn::network! {
     struct Big = 2048 -> 2048 relu -> 2048 relu -> 10;
 }
 
-#[test]
-fn a_32_mib_network_runs_on_a_2_mib_stack() {
-    let worker = std::thread::Builder::new()
+/// `f`'s result, run on a thread of 2 MiB of stack (what `cargo test` gives each test, and
+/// rayon each worker).
+fn on_a_2_mib_stack<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    std::thread::Builder::new()
         .name("2 MiB stack".to_owned())
         .stack_size(2 << 20)
-        .spawn(|| {
-            let net = Big::random(7);
-            let input: [f32; 2048] = std::array::from_fn(|i| (i % 7) as f32 - 3.0);
-            (Big::PARAMETERS, net.forward(&input))
-        })
-        .unwrap();
-    let (parameters, output) = worker.join().expect("the 2 MiB thread completes");
+        .spawn(f)
+        .unwrap()
+        .join()
+        .expect("the 2 MiB thread completes")
+}
+
+#[test]
+fn a_32_mib_network_runs_on_a_2_mib_stack() {
+    let result = on_a_2_mib_stack(|| {
+        let net = Big::random(7);
+        let input: [f32; 2048] = std::array::from_fn(|i| (i % 7) as f32 - 3.0);
+        (Big::PARAMETERS, net.forward(&input))
+    });
+    let (parameters, output) = result;
     assert_eq!(parameters, 2 * (2048 * 2048 + 2048) + 2048 * 10 + 10);
     assert!(output.iter().all(|y| y.is_finite()));
     assert!(output.iter().any(|y| *y != 0.0));
@@ -34,24 +42,20 @@ nn::network! {
 /// taken it past 2 MiB).
 #[test]
 fn a_1024_wide_lstm_steps_streams_on_a_2_mib_stack() {
-    let worker = std::thread::Builder::new()
-        .name("2 MiB stack".to_owned())
-        .stack_size(2 << 20)
-        .spawn(|| {
-            let net = BigLstm::random(7);
-            let mut states = vec![BigLstmState::ZERO; 8];
-            let inputs: Vec<[f32; 8]> = (0..8)
-                .map(|s| std::array::from_fn(|i| ((s * 8 + i) % 5) as f32 / 4.0 - 0.5))
-                .collect();
-            let mut outputs = [[0.0_f32; 1]; 8];
-            net.step_streams(&mut states, &inputs, &mut outputs)
-                .unwrap();
-            // The same bits as one stream's `step`.
-            let mut alone = BigLstmState::ZERO;
-            (outputs, net.step(&mut alone, &inputs[7]))
-        })
-        .unwrap();
-    let (outputs, alone) = worker.join().expect("the 2 MiB thread completes");
+    let result = on_a_2_mib_stack(|| {
+        let net = BigLstm::random(7);
+        let mut states = vec![BigLstmState::ZERO; 8];
+        let inputs: Vec<[f32; 8]> = (0..8)
+            .map(|s| std::array::from_fn(|i| ((s * 8 + i) % 5) as f32 / 4.0 - 0.5))
+            .collect();
+        let mut outputs = [[0.0_f32; 1]; 8];
+        net.step_streams(&mut states, &inputs, &mut outputs)
+            .unwrap();
+        // The same bits as one stream's `step`.
+        let mut alone = BigLstmState::ZERO;
+        (outputs, net.step(&mut alone, &inputs[7]))
+    });
+    let (outputs, alone) = result;
     assert_eq!(outputs[7].map(f32::to_bits), alone.map(f32::to_bits));
     assert!(outputs.iter().all(|y| y[0].is_finite()));
     assert_ne!(outputs[0], outputs[1]);
@@ -66,33 +70,29 @@ nn::network! {
 
 #[test]
 fn a_convolution_padded_far_beyond_its_input_runs_on_a_2_mib_stack() {
-    let worker = std::thread::Builder::new()
-        .name("2 MiB stack".to_owned())
-        .stack_size(2 << 20)
-        .spawn(|| {
-            let net = FarPadded::random(5);
-            #[allow(clippy::cast_precision_loss)] // small integers
-            let input: [[[f32; 8]; 8]; 64] = std::array::from_fn(|c| {
-                std::array::from_fn(|y| {
-                    std::array::from_fn(|x| ((c * 64 + y * 8 + x) % 13) as f32 - 6.0)
-                })
-            });
-            let output = net.forward(&input);
-            // Output position `o` reads input rows and columns `o - 100 ..= o - 98`: the
-            // window at (100, 100) is the input's top-left 3x3 of every channel.
-            let weight = net.layer0.weight();
-            let mut expected = f64::from(net.layer0.bias()[0]);
-            for (c, channel) in input.iter().enumerate() {
-                for ky in 0..3 {
-                    for kx in 0..3 {
-                        expected += f64::from(weight[0][c][ky][kx]) * f64::from(channel[ky][kx]);
-                    }
+    let result = on_a_2_mib_stack(|| {
+        let net = FarPadded::random(5);
+        #[allow(clippy::cast_precision_loss)] // small integers
+        let input: [[[f32; 8]; 8]; 64] = std::array::from_fn(|c| {
+            std::array::from_fn(|y| {
+                std::array::from_fn(|x| ((c * 64 + y * 8 + x) % 13) as f32 - 6.0)
+            })
+        });
+        let output = net.forward(&input);
+        // Output position `o` reads input rows and columns `o - 100 ..= o - 98`: the
+        // window at (100, 100) is the input's top-left 3x3 of every channel.
+        let weight = net.layer0.weight();
+        let mut expected = f64::from(net.layer0.bias()[0]);
+        for (c, channel) in input.iter().enumerate() {
+            for ky in 0..3 {
+                for kx in 0..3 {
+                    expected += f64::from(weight[0][c][ky][kx]) * f64::from(channel[ky][kx]);
                 }
             }
-            (output[0][0][0], output[0][100][100], expected)
-        })
-        .unwrap();
-    let (corner, inside, expected) = worker.join().expect("the 2 MiB thread completes");
+        }
+        (output[0][0][0], output[0][100][100], expected)
+    });
+    let (corner, inside, expected) = result;
     assert_eq!(corner, 0.0, "all padding: the bias, 0");
     assert!(
         (f64::from(inside) - expected).abs() < 1e-4,

@@ -247,7 +247,7 @@ impl Wide {
         } else {
             0
         };
-        // Saturating: on a 32-bit target the products of a large layer may not fit a `usize`.
+        // Saturating: `Wide::new`'s bound covers the planes, not their products with the taps.
         let saved = out_channels
             .saturating_mul(wide - compact)
             .saturating_mul(k)
